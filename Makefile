@@ -1,0 +1,52 @@
+# congvu: `make run` starts the filter on its embedded defaults, `make test` runs
+# the whole suite (installing what it needs, Debian packages included when root).
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+
+# What the tests use as real, independent peers: Postfix (smtp-source/smtp-sink,
+# postmap, e2e), Dovecot (e2e), OpenDKIM (interop), OpenSSL (S/MIME interop), libmagic.
+DEBIAN_PACKAGES := postfix dovecot-imapd dovecot-lmtpd opendkim opendkim-tools \
+                   openssl libmagic1 poppler-utils swaks
+
+.PHONY: run test bench bench-postfix lint typecheck system-deps clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+run: $(STAMP)
+	$(VENV)/bin/congvu serve
+
+system-deps:
+	@missing=""; for p in $(DEBIAN_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian packages:$$missing"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing >/dev/null \
+	      || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing >/dev/null; }; \
+	  else \
+	    echo "NOTE: missing Debian packages:$$missing (not root: tests needing them are skipped with a reason)"; \
+	  fi; \
+	fi
+
+test: system-deps $(STAMP)
+	$(PY) -m pytest -q -p no:cacheprovider tests --ignore=tests/benchmarks
+
+bench: system-deps $(STAMP)
+	$(PY) -m pytest -q -s tests/benchmarks
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache

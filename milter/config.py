@@ -1,0 +1,269 @@
+"""The composed configuration: one TOML file, one table per package.
+
+milter/ owns the service's own tables (``[service]``, ``[[listeners]]``,
+``[next_hop]``, ``[limits]``) and composes each capability package's model under its
+own name (``[policies]``, ``[signer]``, ``[directory]``, ``[audit]``). Relative paths
+anywhere in the file are relative to the data directory (``service.data_dir``, else
+``$CONGVU_VAR``, else ``./var``), so every command run from one place sees one state.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import tomllib
+from collections.abc import Mapping
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from audit import AuditConfig
+from directory import DirectoryConfig
+from milter.errors import ConfigError
+from policies import PoliciesConfig
+from signer import SignerConfig
+
+VAR_ENV = "CONGVU_VAR"
+
+_Model = TypeVar("_Model", bound=BaseModel)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Role(StrEnum):
+    """How a listener classifies what arrives on it (DESIGN.md, flow step 2)."""
+
+    OUTBOUND = "outbound"
+    INBOUND = "inbound"
+    AUTO = "auto"
+
+
+class Direction(StrEnum):
+    """Which way one message travels."""
+
+    OUTBOUND = "outbound"
+    INBOUND = "inbound"
+
+
+class Protocol(StrEnum):
+    """The protocol a listener speaks, or the next hop is spoken to in."""
+
+    SMTP = "smtp"
+    LMTP = "lmtp"
+
+
+class NextHopKind(StrEnum):
+    """Where accepted mail goes."""
+
+    SMTP = "smtp"
+    LMTP = "lmtp"
+    MAILDIR = "maildir"
+
+
+Port = Annotated[int, Field(ge=0, le=65535)]
+
+
+class ListenerConfig(_Strict):
+    """One listening socket (``[[listeners]]``)."""
+
+    name: str = Field(description="A short name used in logs and the audit record.")
+    role: Role = Field(
+        default=Role.AUTO,
+        description="outbound (authenticated staff, e.g. behind Postfix's submission), "
+        "inbound (port 25), or auto (outbound only when the original client is trusted).",
+    )
+    address: str = Field(default="127.0.0.1", description="Address to listen on.")
+    port: Port = Field(default=10025, description="TCP port; 0 picks a free one.")
+    protocol: Protocol = Field(default=Protocol.SMTP, description="smtp or lmtp.")
+
+    @model_validator(mode="after")
+    def _address_is_ip(self) -> ListenerConfig:
+        try:
+            ipaddress.ip_address(self.address)
+        except ValueError as exc:
+            raise ValueError(f"address {self.address!r} is not an IP address") from exc
+        return self
+
+
+class NextHopConfig(_Strict):
+    """Where accepted mail goes (``[next_hop]``)."""
+
+    kind: NextHopKind = Field(
+        default=NextHopKind.MAILDIR,
+        description="smtp or lmtp (Postfix's reinjection listener), or maildir (a "
+        "directory of delivered files: the embedded default, also useful to archive).",
+    )
+    host: str = Field(default="127.0.0.1", description="Next hop address (smtp, lmtp).")
+    port: Port = Field(default=10026, description="Next hop port (smtp, lmtp).")
+    maildir: Path = Field(
+        default=Path("maildir"), description="Maildir root (kind = maildir)."
+    )
+    pool_size: int = Field(
+        default=16, ge=1, le=1000, description="Idle connections kept open per worker."
+    )
+    connect_timeout: float = Field(default=10.0, gt=0, description="Seconds to connect.")
+    command_timeout: float = Field(
+        default=60.0, gt=0, description="Seconds to wait for any one reply."
+    )
+    data_timeout: float = Field(
+        default=300.0, gt=0, description="Seconds to wait for the reply to the message."
+    )
+
+
+class LimitsConfig(_Strict):
+    """What the filter accepts from Postfix (``[limits]``)."""
+
+    max_message_size: int = Field(
+        default=52_428_800, ge=1024, description="Bytes; advertised as SIZE and enforced."
+    )
+    max_recipients: int = Field(default=1000, ge=1, description="Recipients per message.")
+    max_connections: int = Field(
+        default=200, ge=1, description="Open client connections per worker."
+    )
+    command_timeout: float = Field(
+        default=300.0, gt=0, description="Seconds a client may stay silent (RFC 5321 4.5.3.2)."
+    )
+    data_timeout: float = Field(
+        default=600.0, gt=0, description="Seconds the whole DATA transfer may take."
+    )
+    max_line_length: int = Field(
+        default=998, ge=78, le=65536,
+        description="Octets per line without CRLF (RFC 5322 2.1.1 says 998).",
+    )
+    max_header_size: int = Field(
+        default=102_400, ge=1024, description="Bytes of message header (Postfix's default)."
+    )
+
+
+class ServiceConfig(_Strict):
+    """The service itself (``[service]``)."""
+
+    data_dir: Path | None = Field(
+        default=None,
+        description="Where state lives; relative paths elsewhere are relative to it. "
+        "Default: $CONGVU_VAR, else ./var.",
+    )
+    hostname: str = Field(
+        default="localhost", description="The name the filter gives in its greeting."
+    )
+    workers: int | None = Field(
+        default=None, ge=1, le=256, description="Worker processes; default: the cores."
+    )
+    trusted_networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = Field(
+        default_factory=lambda: [
+            ipaddress.ip_network("127.0.0.0/8"),
+            ipaddress.ip_network("::1/128"),
+        ],
+        description="Original clients (XFORWARD ADDR) whose mail an auto listener "
+        "calls outbound.",
+    )
+    shutdown_grace: float = Field(
+        default=30.0, gt=0, description="Seconds SIGTERM waits for messages in flight."
+    )
+
+
+class CongvuConfig(_Strict):
+    """The whole file."""
+
+    service: ServiceConfig = Field(default_factory=ServiceConfig)
+    listeners: list[ListenerConfig] = Field(
+        default_factory=lambda: [ListenerConfig(name="filter")], min_length=1
+    )
+    next_hop: NextHopConfig = Field(default_factory=NextHopConfig)
+    limits: LimitsConfig = Field(default_factory=LimitsConfig)
+    policies: PoliciesConfig = Field(default_factory=PoliciesConfig)
+    signer: SignerConfig = Field(default_factory=SignerConfig)
+    directory: DirectoryConfig = Field(default_factory=DirectoryConfig)
+    audit: AuditConfig = Field(default_factory=AuditConfig)
+
+    @model_validator(mode="after")
+    def _listeners_unique(self) -> CongvuConfig:
+        names = [listener.name for listener in self.listeners]
+        if len(set(names)) != len(names):
+            raise ValueError("listener names must be unique")
+        sockets = [(lst.address, lst.port) for lst in self.listeners if lst.port]
+        if len(set(sockets)) != len(sockets):
+            raise ValueError("two listeners use the same address and port")
+        return self
+
+    @property
+    def data_dir(self) -> Path:
+        """The resolved data directory (always set after :func:`load_config`)."""
+        assert self.service.data_dir is not None, "use load_config()"
+        return self.service.data_dir
+
+
+def _describe(error: Mapping[str, Any]) -> str:
+    path = ".".join(str(part) for part in error["loc"]) or "(top level)"
+    message = str(error["msg"])
+    if error["type"] == "extra_forbidden":
+        message = "unknown key (check its spelling and the table it is in)"
+    return f"{path}: {message}"
+
+
+def _resolve_paths(model: _Model, base: Path) -> _Model:
+    """Return ``model`` with every relative Path made absolute under ``base``."""
+    updates: dict[str, Any] = {}
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        resolved = _resolve_value(value, base)
+        if resolved is not value:
+            updates[name] = resolved
+    return model.model_copy(update=updates) if updates else model
+
+
+def _resolve_value(value: Any, base: Path) -> Any:
+    if isinstance(value, Path):
+        return value if value.is_absolute() else base / value
+    if isinstance(value, BaseModel):
+        return _resolve_paths(value, base)
+    if isinstance(value, list):
+        items = [_resolve_value(item, base) for item in value]
+        return items if any(a is not b for a, b in zip(items, value, strict=True)) else value
+    return value
+
+
+def parse_config(
+    data: Mapping[str, Any],
+    *,
+    source: str = "<embedded defaults>",
+    environ: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> CongvuConfig:
+    """Validate a configuration mapping and resolve its paths.
+
+    :raises ConfigError: listing every problem with its key path.
+    """
+    environ = os.environ if environ is None else environ
+    try:
+        config = CongvuConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(source, [_describe(err) for err in exc.errors()]) from exc
+    cwd = cwd or Path.cwd()
+    data_dir = config.service.data_dir or Path(environ.get(VAR_ENV) or "var")
+    data_dir = (cwd / data_dir).resolve() if not data_dir.is_absolute() else data_dir
+    service = config.service.model_copy(update={"data_dir": data_dir})
+    config = config.model_copy(update={"service": service})
+    return _resolve_paths(config, data_dir)
+
+
+def load_config(path: Path | None, *, environ: Mapping[str, str] | None = None) -> CongvuConfig:
+    """Read and validate the TOML file at ``path``, or the embedded defaults for None.
+
+    :raises ConfigError: the file cannot be read, is not TOML, or is invalid.
+    """
+    if path is None:
+        return parse_config({}, environ=environ)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(str(path), [f"cannot read the file: {exc.strerror}"]) from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(str(path), [f"the file is not UTF-8: {exc}"]) from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(str(path), [f"not valid TOML: {exc}"]) from exc
+    return parse_config(data, source=str(path), environ=environ)
