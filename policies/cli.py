@@ -7,9 +7,9 @@ from pathlib import Path
 
 import click
 
-from policies.config import PolicyConfig
+from policies.config import PoliciesConfig
 
-ConfigLoader = Callable[[Path | None], PolicyConfig]
+ConfigLoader = Callable[[Path | None], PoliciesConfig]
 
 
 def commands(load: ConfigLoader) -> list[click.Command]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict
 
 
-class PolicyConfig(BaseModel):
+class PoliciesConfig(BaseModel):
     """The `[policies]` table."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
