@@ -1,4 +1,4 @@
-"""Command-line sub-commands of signer/ (composed into `congvu` by milter/)."""
+"""Command-line sub-commands of signer/ (composed into ``congvu`` by milter/)."""
 
 from __future__ import annotations
 
@@ -13,5 +13,5 @@ ConfigLoader = Callable[[Path | None], SignerConfig]
 
 
 def commands(load: ConfigLoader) -> list[click.Command]:
-    """The top-level command groups this package adds to `congvu`."""
+    """The top-level command groups this package adds to ``congvu``."""
     return []
