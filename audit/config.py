@@ -2,10 +2,57 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from mailbase import DEFAULT_ZONE, PeriodError, zone
 
 
 class AuditConfig(BaseModel):
     """The `[audit]` table."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+    path: Path = Field(
+        default=Path("audit.sqlite3"),
+        description="The audit store (SQLite); relative to the data directory.",
+    )
+    keys_dir: Path = Field(
+        default=Path("keys"),
+        description="Where the checkpoint signing key audit-checkpoint.key lives "
+        "(generated on first use, mode 0600); relative to the data directory.",
+    )
+    checkpoint_every_records: int = Field(
+        default=1000, ge=1, description="Write a signed checkpoint after this many events."
+    )
+    checkpoint_every_seconds: float = Field(
+        default=60.0, gt=0, description="Write a signed checkpoint at least this often "
+        "(seconds) while events are being written.",
+    )
+    time_zone: str = Field(
+        default=DEFAULT_ZONE,
+        description="IANA zone for reports and for command-line dates without an offset.",
+    )
+    group_commit_max_batch: int = Field(
+        default=256, ge=1, le=100_000,
+        description="Most writes committed together in one fsync'd transaction.",
+    )
+    group_commit_max_wait_ms: float = Field(
+        default=2.0, ge=0, le=1000,
+        description="Milliseconds the writer waits for more writes to join a batch "
+        "once one is pending (0: commit whatever is queued at once).",
+    )
+    busy_timeout_ms: int = Field(
+        default=10_000, ge=0,
+        description="Milliseconds a writer waits for another process's lock.",
+    )
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            zone(value)
+        except PeriodError as exc:
+            raise ValueError(str(exc)) from exc
+        return value

@@ -1,0 +1,166 @@
+"""The hash chain and its signed checkpoints (issue 7, point 3).
+
+Each row of ``events`` carries ``hash = SHA-256(canonical JSON of its hashed columns,
+prev_hash included)``; the canonical form is JSON with sorted keys, no whitespace,
+UTF-8, and columns that are NULL left out (so a nullable column added by a later
+migration does not change old rows' hashes). ``seq`` is not hashed: order is what
+``prev_hash`` proves, and gaps in ``seq`` are checked separately.
+
+A checkpoint is the chain head (``seq``, ``hash``) at a time, signed with Ed25519 by a
+key of its own, kept under ``<data dir>/keys/audit-checkpoint.key`` (mode 0600,
+generated on first use). Exported, it proves that nothing up to it was removed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import stat
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+)
+
+from audit.errors import AuditError, KeyFileError
+from audit.schema import HASHED_COLUMNS
+
+GENESIS = "0" * 64
+KEY_FILE = "audit-checkpoint.key"
+
+
+def canonical(value: Any) -> str:
+    """The canonical JSON text of a value (sorted keys, compact, Unicode kept)."""
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def row_hash(row: Mapping[str, Any]) -> str:
+    """The hash a row of ``events`` must carry, from its hashed columns."""
+    content = {name: row[name] for name in HASHED_COLUMNS if row.get(name) is not None}
+    return hashlib.sha256(canonical(content).encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def tuple_hash(values: Sequence[Any]) -> str:
+    """:func:`row_hash` for a tuple in :data:`HASHED_COLUMNS` order (the fast path)."""
+    content = {
+        name: value for name, value in zip(HASHED_COLUMNS, values, strict=True)
+        if value is not None
+    }
+    return hashlib.sha256(canonical(content).encode("utf-8", "surrogatepass")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """A signed chain head: every event up to ``seq`` hashes to ``hash``."""
+
+    seq: int
+    hash: str
+    at: str
+    public_key: str
+    signature: str
+
+    def payload(self) -> bytes:
+        """The bytes the signature covers."""
+        return canonical({"at": self.at, "hash": self.hash, "seq": self.seq}).encode()
+
+    def is_valid(self) -> bool:
+        """Whether the signature is good for the embedded public key."""
+        try:
+            key = Ed25519PublicKey.from_public_bytes(bytes.fromhex(self.public_key))
+            key.verify(bytes.fromhex(self.signature), self.payload())
+        except (InvalidSignature, ValueError):
+            return False
+        return True
+
+    def to_json(self) -> str:
+        """The exported form (one JSON object), to be kept away from the store."""
+        return json.dumps({"format": "congvu-audit-checkpoint/1", **asdict(self)}, indent=2)
+
+    @classmethod
+    def from_json(cls, text: str, *, source: str = "checkpoint") -> Checkpoint:
+        """Read an exported checkpoint.
+
+        :raises AuditError: not a checkpoint file.
+        """
+        try:
+            data = json.loads(text)
+            if data.pop("format") != "congvu-audit-checkpoint/1":
+                raise ValueError("unknown format")
+            return cls(
+                seq=int(data["seq"]), hash=str(data["hash"]), at=str(data["at"]),
+                public_key=str(data["public_key"]), signature=str(data["signature"]),
+            )
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise AuditError(f"{source} is not a congvu audit checkpoint: {exc}") from exc
+
+
+class CheckpointSigner:
+    """Signs chain heads with the audit checkpoint key."""
+
+    def __init__(self, key: Ed25519PrivateKey) -> None:
+        self._key = key
+        raw = key.public_key().public_bytes(
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw
+        )
+        self.public_key = raw.hex()
+
+    def sign(self, seq: int, head: str, at: str) -> Checkpoint:
+        """Sign the head ``head`` of the chain at ``seq``."""
+        unsigned = Checkpoint(seq=seq, hash=head, at=at, public_key=self.public_key, signature="")
+        signature = self._key.sign(unsigned.payload()).hex()
+        return Checkpoint(seq, head, at, self.public_key, signature)
+
+    @classmethod
+    def load_or_create(cls, keys_dir: Path) -> CheckpointSigner:
+        """Load ``keys_dir/audit-checkpoint.key``, generating it (0600) if absent.
+
+        :raises KeyFileError: the file is readable or writable by group or others,
+            unreadable, or not an Ed25519 private key.
+        """
+        path = keys_dir / KEY_FILE
+        try:
+            keys_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+            if not path.exists():
+                key = Ed25519PrivateKey.generate()
+                pem = key.private_bytes(
+                    serialization.Encoding.PEM,
+                    serialization.PrivateFormat.PKCS8,
+                    serialization.NoEncryption(),
+                )
+                # Written aside then linked into place, so that another worker never
+                # reads a half-written key.
+                tmp = keys_dir / f".{KEY_FILE}.{os.getpid()}.tmp"
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                with os.fdopen(fd, "wb") as out:
+                    out.write(pem)
+                    out.flush()
+                    os.fsync(out.fileno())
+                try:
+                    os.link(tmp, path)
+                finally:
+                    tmp.unlink()
+                return cls(key)
+            mode = stat.S_IMODE(path.stat().st_mode)
+            if mode & 0o077:
+                raise KeyFileError(
+                    path, f"mode {mode:04o} lets group or others read or write it; "
+                    f"run chmod 600 {path}"
+                )
+            loaded = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        except FileExistsError:
+            # Another worker created it between our check and our open: load theirs.
+            return cls.load_or_create(keys_dir)
+        except OSError as exc:
+            raise KeyFileError(path, f"cannot be read or created: {exc.strerror}") from exc
+        except (ValueError, TypeError) as exc:
+            raise KeyFileError(path, f"is not a PEM private key: {exc}") from exc
+        if not isinstance(loaded, Ed25519PrivateKey):
+            raise KeyFileError(path, "is not an Ed25519 key")
+        return cls(loaded)

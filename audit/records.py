@@ -1,0 +1,211 @@
+"""What audit/ records: one message, its completion, and administrative events.
+
+These are the edge models milter/ and web/ build (pydantic, validated once). One
+message has one :class:`AuditRecord`, written before the relay; its fate is a
+:class:`Completion` written afterwards and linked by record id, because the store is
+append-only (issue 7, point 2). Administrative acts are :class:`AdminEvent`\\ s in the
+same hash chain.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+
+
+def _to_utc(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("a time must carry its offset (naive datetimes are ambiguous)")
+    return value.astimezone(UTC)
+
+
+UtcTime = Annotated[datetime, AfterValidator(_to_utc)]
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def now_utc() -> datetime:
+    """The current time in UTC."""
+    return datetime.now(UTC)
+
+
+def _storable(value: str) -> str:
+    """Text SQLite and UTF-8 can hold: undecodable bytes kept visibly as ``\\xNN``.
+
+    Headers the stdlib decoded with ``surrogateescape`` carry lone surrogates, which no
+    UTF-8 store accepts; they become backslash escapes of the original bytes.
+    """
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "".join(_escape(ch) if "\ud800" <= ch <= "\udfff" else ch for ch in value)
+    return value
+
+
+def _escape(ch: str) -> str:
+    code = ord(ch)
+    # U+DC80-U+DCFF is how surrogateescape carries one undecodable byte.
+    return f"\\x{code - 0xDC00:02x}" if 0xDC80 <= code <= 0xDCFF else f"\\u{code:04x}"
+
+
+class _Edge(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _text_is_storable(cls, value: object) -> object:
+        if isinstance(value, str):
+            return _storable(value)
+        if isinstance(value, list) and any(isinstance(v, str) for v in value):
+            return [_storable(v) if isinstance(v, str) else v for v in value]
+        return value
+
+
+class Direction(StrEnum):
+    """Which way one message travels."""
+
+    INBOUND = "inbound"
+    OUTBOUND = "outbound"
+
+
+class Role(StrEnum):
+    """The role of the listener the message arrived on."""
+
+    INBOUND = "inbound"
+    OUTBOUND = "outbound"
+    AUTO = "auto"
+
+
+class Action(StrEnum):
+    """The policy decision's action (policies/ vocabulary)."""
+
+    ACCEPT = "accept"
+    REJECT = "reject"
+    QUARANTINE = "quarantine"
+    STRIP = "strip"
+    TAG = "tag"
+    TEMPFAIL = "tempfail"
+
+
+class Outcome(StrEnum):
+    """What finally happened to a recorded message."""
+
+    RELAYED = "relayed"
+    REJECTED = "rejected"
+    QUARANTINED = "quarantined"
+    TEMPFAILED = "tempfailed"
+    STRIPPED = "stripped"
+
+
+class Operation(StrEnum):
+    """Whether an authentication result comes from verifying or from signing."""
+
+    VERIFY = "verify"
+    SIGN = "sign"
+
+
+class AdminKind(StrEnum):
+    """The administrative acts that go into the chain."""
+
+    QUARANTINE_RELEASE = "quarantine-release"
+    QUARANTINE_DELETE = "quarantine-delete"
+    DIRECTORY_CHANGE = "directory-change"
+    KEY_ROTATION = "key-rotation"
+    USER_GRANT = "user-grant"
+    PRUNE = "prune"
+
+
+class Attachment(_Edge):
+    """One attachment as found in the message."""
+
+    path: str = Field(description="MIME path of the part, e.g. '1.2'.")
+    filename: str | None = Field(default=None, description="Decoded filename, if any.")
+    declared_type: str | None = Field(default=None, description="Content-Type as declared.")
+    detected_type: str | None = Field(default=None, description="Type detected from bytes.")
+    size: int = Field(ge=0, description="Decoded size in bytes.")
+    sha256: str = Field(description="SHA-256 of the decoded bytes, lower-case hex.")
+
+    @field_validator("sha256")
+    @classmethod
+    def _hex(cls, value: str) -> str:
+        value = value.lower()
+        if not _SHA256.match(value):
+            raise ValueError("sha256 must be 64 hexadecimal digits")
+        return value
+
+
+class Violation(_Edge):
+    """One policy finding (policies/ vocabulary)."""
+
+    rule: str
+    reason: str
+    filename: str | None = None
+    content_type: str | None = None
+    detected_type: str | None = None
+    part: str | None = None
+    member: str | None = None
+
+
+class AuthResult(_Edge):
+    """One DKIM or S/MIME result, from verification or signing (RFC 8601 words)."""
+
+    method: str = Field(description="dkim, smime, spf, dmarc, arc.")
+    operation: Operation = Field(default=Operation.VERIFY)
+    result: str = Field(description="pass, fail, neutral, none, temperror, permerror.")
+    reason: str = ""
+    domain: str | None = None
+    selector: str | None = None
+    signer: str | None = None
+
+
+class AuditRecord(_Edge):
+    """Everything the filter knows about one message, written before the relay."""
+
+    received_at: UtcTime = Field(description="When the filter received the message.")
+    decided_at: UtcTime = Field(description="When the pipeline decided.")
+    listener: str = Field(description="The listener's name.")
+    role: Role
+    direction: Direction
+    client_address: str | None = Field(default=None, description="XFORWARD ADDR.")
+    client_helo: str | None = Field(default=None, description="XFORWARD HELO.")
+    queue_id: str | None = Field(default=None, description="Postfix queue id (XFORWARD IDENT).")
+    message_id: str | None = None
+    envelope_sender: str = Field(default="", description="MAIL FROM; '' for the null sender.")
+    envelope_recipients: list[str] = Field(default_factory=list)
+    header_from: str | None = None
+    header_to: str | None = None
+    header_cc: str | None = None
+    subject: str | None = None
+    header_date: str | None = None
+    size: int = Field(ge=0)
+    attachments: list[Attachment] = Field(default_factory=list)
+    action: Action
+    violations: list[Violation] = Field(default_factory=list)
+    authentication: list[AuthResult] = Field(default_factory=list)
+    processing_ms: float = Field(ge=0)
+    sender_unit: str | None = Field(default=None, description="The sender's unit id.")
+    recipient_units: list[str] = Field(default_factory=list, description="Recipients' units.")
+
+
+class Completion(_Edge):
+    """The fate of a recorded message (written after the relay)."""
+
+    record_id: int = Field(ge=1)
+    outcome: Outcome
+    reply: str | None = Field(default=None, description="The next hop's reply.")
+    ms: float = Field(default=0.0, ge=0, description="Milliseconds the relay took.")
+    at: UtcTime = Field(default_factory=now_utc)
+
+
+class AdminEvent(_Edge):
+    """An administrative act: quarantine release or delete, directory change, etc."""
+
+    kind: AdminKind
+    actor: str = Field(description="Who did it (user name or 'system').")
+    target: str = Field(default="", description="What it was done to (id, address, key).")
+    unit_id: str | None = Field(default=None, description="The unit concerned, if any.")
+    details: dict[str, str | int | float | bool | None] = Field(default_factory=dict)
+    at: UtcTime = Field(default_factory=now_utc)

@@ -1,0 +1,116 @@
+"""From the edge models to rows: the chained ``events`` row and its derived indexes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from audit.chain import canonical
+from audit.records import AdminEvent, AuditRecord, AuthResult, Completion
+from mailbase import fold
+
+
+def iso(value: datetime) -> str:
+    """The storage form of a time: UTC ISO 8601 with microseconds."""
+    return value.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def summary(results: Iterable[AuthResult], method: str) -> str | None:
+    """One word for a method's results: ``pass`` if any passed, else the first result."""
+    found = [r.result for r in results if r.method == method]
+    if not found:
+        return None
+    return "pass" if "pass" in found else found[0]
+
+
+@dataclass(slots=True)
+class Rows:
+    """One event's rows: the chained row and what the query indexes derive from it."""
+
+    event: dict[str, Any]
+    memberships: list[tuple[str, str]] = field(default_factory=list)
+    recipients: list[str] = field(default_factory=list)
+    attachments: list[tuple[str, str | None, str | None, int]] = field(default_factory=list)
+    search: str | None = None
+
+
+def message_rows(rec: AuditRecord) -> Rows:
+    """The rows of one message record (``seq``, ``prev_hash``, ``hash`` left to the store)."""
+    detail = {
+        "envelope_recipients": rec.envelope_recipients,
+        "header_to": rec.header_to,
+        "header_cc": rec.header_cc,
+        "header_date": rec.header_date,
+        "attachments": [a.model_dump(mode="json") for a in rec.attachments],
+        "violations": [v.model_dump(mode="json") for v in rec.violations],
+        "authentication": [r.model_dump(mode="json") for r in rec.authentication],
+        "recipient_units": rec.recipient_units,
+    }
+    event: dict[str, Any] = {
+        "kind": "message",
+        "at": iso(rec.received_at),
+        "decided_at": iso(rec.decided_at),
+        "listener": rec.listener,
+        "role": rec.role.value,
+        "direction": rec.direction.value,
+        "client_address": rec.client_address,
+        "client_helo": rec.client_helo,
+        "queue_id": rec.queue_id,
+        "message_id": rec.message_id,
+        "envelope_sender": rec.envelope_sender,
+        "header_from": rec.header_from,
+        "subject": rec.subject,
+        "size": rec.size,
+        "action": rec.action.value,
+        "dkim": summary(rec.authentication, "dkim"),
+        "smime": summary(rec.authentication, "smime"),
+        "processing_ms": float(rec.processing_ms),
+        "sender_unit": rec.sender_unit,
+        "detail": canonical(detail),
+    }
+    units: list[tuple[str, str]] = []
+    if rec.sender_unit:
+        units.append((rec.sender_unit, "sent"))
+    units.extend((unit, "received") for unit in dict.fromkeys(rec.recipient_units))
+    words = [
+        rec.subject, rec.header_from, rec.header_to, rec.header_cc, rec.envelope_sender,
+        *rec.envelope_recipients, *(a.filename for a in rec.attachments),
+    ]
+    return Rows(
+        event=event,
+        memberships=units,
+        recipients=[address.lower() for address in rec.envelope_recipients],
+        attachments=[
+            (a.sha256, a.filename, fold(a.filename) if a.filename else None, a.size)
+            for a in rec.attachments
+        ],
+        search=fold(" ".join(w for w in words if w)),
+    )
+
+
+def completion_rows(done: Completion) -> Rows:
+    """The row of one completion event."""
+    return Rows(event={
+        "kind": "completion",
+        "at": iso(done.at),
+        "record_id": done.record_id,
+        "outcome": done.outcome.value,
+        "reply": done.reply,
+        "processing_ms": float(done.ms),
+        "detail": "{}",
+    })
+
+
+def admin_rows(event: AdminEvent) -> Rows:
+    """The row of one administrative event."""
+    return Rows(event={
+        "kind": "admin",
+        "at": iso(event.at),
+        "admin_kind": event.kind.value,
+        "actor": event.actor,
+        "target": event.target,
+        "sender_unit": event.unit_id,
+        "detail": canonical(event.details),
+    })

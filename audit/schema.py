@@ -1,0 +1,145 @@
+"""The audit store's schema: the only place tables are created (issue 7, point 2).
+
+Tables are created explicitly (``strict=True``, ``not_null``), never by inference, and
+only through the ordered :data:`MIGRATIONS`, each applied once and remembered in the
+``_migrations`` table, inside one ``BEGIN IMMEDIATE`` so that two worker processes
+opening a new file do not race.
+
+``events`` is the hash chain: every message record, completion and administrative
+event, in commit order (``seq``). ``memberships``, ``recipients``, ``attachments`` and
+``search`` are indexes derived from it for the auditors' queries; ``checkpoints``
+holds the signed chain heads.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from sqlite_utils import Database
+
+# The columns of ``events`` covered by each row's hash, in table order (``seq`` and
+# ``hash`` are not: see audit/chain.py).
+EVENT_COLUMNS: dict[str, type] = {
+    "seq": int,
+    "kind": str,
+    "at": str,
+    "record_id": int,
+    "decided_at": str,
+    "listener": str,
+    "role": str,
+    "direction": str,
+    "client_address": str,
+    "client_helo": str,
+    "queue_id": str,
+    "message_id": str,
+    "envelope_sender": str,
+    "header_from": str,
+    "subject": str,
+    "size": int,
+    "action": str,
+    "dkim": str,
+    "smime": str,
+    "processing_ms": float,
+    "sender_unit": str,
+    "outcome": str,
+    "reply": str,
+    "admin_kind": str,
+    "actor": str,
+    "target": str,
+    "detail": str,
+    "prev_hash": str,
+    "hash": str,
+}
+HASHED_COLUMNS: tuple[str, ...] = tuple(c for c in EVENT_COLUMNS if c not in ("seq", "hash"))
+
+
+def _v1_tables(db: Database) -> None:
+    db.table("events").create(
+        EVENT_COLUMNS,
+        pk="seq",
+        not_null=["kind", "at", "detail", "prev_hash", "hash"],
+        strict=True,
+    )
+    db.table("events").create_index(["kind", "at"], index_name="events_kind_at")
+    db.table("events").create_index(["record_id"], index_name="events_record")
+    db.table("events").create_index(["message_id"], index_name="events_message_id")
+    db.table("events").create_index(["queue_id"], index_name="events_queue_id")
+    db.table("events").create_index(["envelope_sender"], index_name="events_sender")
+    db.table("memberships").create(
+        {"record_id": int, "unit_id": str, "role": str, "at": str},
+        pk=("unit_id", "role", "record_id"),
+        not_null=["record_id", "unit_id", "role", "at"],
+        strict=True,
+    )
+    # The auditors' query: one unit, one period, newest first.
+    db.table("memberships").create_index(
+        ["unit_id", "at", "record_id"], index_name="memberships_unit_at"
+    )
+    db.table("memberships").create_index(["record_id"], index_name="memberships_record")
+    db.table("recipients").create(
+        {"record_id": int, "position": int, "address": str},
+        pk=("record_id", "position"),
+        not_null=["record_id", "position", "address"],
+        strict=True,
+    )
+    db.table("recipients").create_index(["address", "record_id"], index_name="recipients_address")
+    db.table("attachments").create(
+        {"record_id": int, "position": int, "sha256": str, "filename": str,
+         "filename_folded": str, "size": int},
+        pk=("record_id", "position"),
+        not_null=["record_id", "position", "sha256", "size"],
+        strict=True,
+    )
+    db.table("attachments").create_index(["sha256"], index_name="attachments_sha256")
+    db.table("attachments").create_index(["filename_folded"], index_name="attachments_filename")
+    db.table("checkpoints").create(
+        {"seq": int, "hash": str, "at": str, "public_key": str, "signature": str},
+        pk="seq",
+        not_null=["hash", "at", "public_key", "signature"],
+        strict=True,
+    )
+    # Folded text (mailbase.fold) of subject, addresses and filenames; rowid = seq.
+    db.execute("CREATE VIRTUAL TABLE search USING fts5(text, tokenize='unicode61')")
+
+
+Migration = tuple[str, Callable[[Database], None]]
+MIGRATIONS: list[Migration] = [("0001-events-indexes-checkpoints", _v1_tables)]
+
+
+def migrate(db: Database) -> list[str]:
+    """Apply the migrations this file lacks, in order, atomically; return their names."""
+    conn = db.conn
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS _migrations "
+            "(name TEXT PRIMARY KEY, applied_at TEXT NOT NULL) STRICT"
+        )
+        done = {row[0] for row in conn.execute("SELECT name FROM _migrations")}
+        applied = []
+        for name, step in MIGRATIONS:
+            if name in done:
+                continue
+            step(db)
+            conn.execute(
+                "INSERT INTO _migrations (name, applied_at) VALUES (?, ?)",
+                (name, datetime.now(UTC).isoformat()),
+            )
+            applied.append(name)
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    return applied
+
+
+def is_current(conn: sqlite3.Connection) -> bool:
+    """Whether every migration has been applied to this (possibly read-only) file."""
+    try:
+        done = {row[0] for row in conn.execute("SELECT name FROM _migrations")}
+    except sqlite3.OperationalError:
+        return False
+    return all(name in done for name, _ in MIGRATIONS)

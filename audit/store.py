@@ -1,0 +1,383 @@
+"""The audit store: :class:`AuditLog`, an append-only SQLite log wrapping sqlite-utils.
+
+Writes go only through :meth:`AuditLog.write` (and its one-item forms
+:meth:`~AuditLog.record`, :meth:`~AuditLog.complete`, :meth:`~AuditLog.admin`), each a
+single ``BEGIN IMMEDIATE`` transaction: the chain head is read inside the write lock,
+so several worker processes appending to one file keep one chain. Durability:
+WAL with ``synchronous=FULL``, so a commit is fsync'd before it returns; the group
+commit in audit/writer.py makes that cost one fsync per batch, not per message
+(NORMAL would let the last commits vanish on power loss, after the 250).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import time
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import quote
+
+from sqlite_utils import Database
+
+from audit.chain import GENESIS, Checkpoint, CheckpointSigner, row_hash
+from audit.config import AuditConfig
+from audit.errors import AuditError
+from audit.records import AdminEvent, AdminKind, AuditRecord, Completion
+from audit.rows import Rows, admin_rows, completion_rows, iso, message_rows
+from audit.schema import EVENT_COLUMNS, is_current, migrate
+from audit.verify import VerifyReport, verify_chain
+
+Item = AuditRecord | Completion | AdminEvent
+_LOCK_RETRIES = 5
+
+
+@contextlib.contextmanager
+def mapped_errors(path: Path | str, doing: str) -> Iterator[None]:
+    """Turn any sqlite3 error into an :class:`AuditError` naming the file and the act."""
+    try:
+        yield
+    except sqlite3.Error as exc:
+        raise AuditError(f"audit store {path}: could not {doing}: {exc}") from exc
+
+
+def _rows(item: Item) -> Rows:
+    if isinstance(item, AuditRecord):
+        return message_rows(item)
+    if isinstance(item, Completion):
+        return completion_rows(item)
+    return admin_rows(item)
+
+
+class AuditLog:
+    """The append-only audit log in one SQLite file.
+
+    Build it with :meth:`open` (writable: creates the file, applies migrations,
+    loads or creates the checkpoint key) or :meth:`open_readonly` (the auditors').
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        path: Path | str,
+        signer: CheckpointSigner | None = None,
+        checkpoint_every_records: int = 1000,
+        checkpoint_every_seconds: float = 60.0,
+    ) -> None:
+        self.db = db
+        self.path = path
+        self.signer = signer
+        self.checkpoint_every_records = checkpoint_every_records
+        self.checkpoint_every_seconds = checkpoint_every_seconds
+
+    @classmethod
+    def open(cls, config: AuditConfig) -> AuditLog:
+        """Open (creating if needed) the store for writing.
+
+        :raises AuditError: the file cannot be opened, migrated or written.
+        :raises KeyFileError: the checkpoint key is unusable.
+        """
+        signer = CheckpointSigner.load_or_create(config.keys_dir)
+        with mapped_errors(config.path, "open for writing"):
+            if config.path.is_dir():
+                raise sqlite3.OperationalError("the path is a directory")
+            config.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(
+                str(config.path), check_same_thread=False,
+                timeout=config.busy_timeout_ms / 1000,
+            )
+            db = Database(conn)
+            db.execute(f"PRAGMA busy_timeout = {int(config.busy_timeout_ms)}")
+            db.enable_wal()
+            db.execute("PRAGMA synchronous = FULL")
+            db.execute("PRAGMA foreign_keys = ON")
+            migrate(db)
+        return cls(
+            db, path=config.path, signer=signer,
+            checkpoint_every_records=config.checkpoint_every_records,
+            checkpoint_every_seconds=config.checkpoint_every_seconds,
+        )
+
+    @classmethod
+    def open_readonly(cls, path: Path) -> AuditLog:
+        """Open the store read-only (``mode=ro``) for queries, reports and verification.
+
+        :raises AuditError: no store there, or one that is not (fully) migrated.
+        """
+        if not path.is_file():
+            raise AuditError(f"audit store {path}: no such file (has the filter run yet?)")
+        with mapped_errors(path, "open read-only"):
+            conn = sqlite3.connect(
+                f"file:{quote(str(path.resolve()))}?mode=ro", uri=True,
+                check_same_thread=False,
+            )
+            conn.execute("PRAGMA busy_timeout = 5000")
+            if not is_current(conn):
+                conn.close()
+                raise AuditError(
+                    f"audit store {path}: not an audit store of this version "
+                    "(run the filter once to migrate it)"
+                )
+            db = Database(conn, execute_plugins=False)
+        return cls(db, path=path)
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.db.close()
+
+    def __enter__(self) -> AuditLog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- writing ---------------------------------------------------------------
+
+    def record(self, rec: AuditRecord) -> int:
+        """Append one message record and commit it; return its record id."""
+        return self.write([rec])[0]
+
+    def complete(self, done: Completion) -> int:
+        """Append the completion of a recorded message and commit it; return its id."""
+        return self.write([done])[0]
+
+    def admin(self, event: AdminEvent) -> int:
+        """Append an administrative event and commit it; return its id."""
+        return self.write([event])[0]
+
+    def write(self, items: Sequence[Item]) -> list[int]:
+        """Append several events in one transaction; return their ids in order.
+
+        :raises AuditError: nothing was written (one bad item fails the batch;
+            :meth:`write_each` isolates them).
+        """
+        results = self.write_each(items)
+        for result in results:
+            if isinstance(result, AuditError):
+                raise result
+        return [r for r in results if isinstance(r, int)]
+
+    def write_each(self, items: Sequence[Item]) -> list[int | AuditError]:
+        """Append the good items of a batch in one transaction.
+
+        Returns each item's id, or the :class:`AuditError` that kept it out (a
+        completion for an unknown record). A store failure raises for all.
+
+        :raises AuditError: the transaction could not be committed.
+        """
+        with self._immediate("append audit events"):
+            return self._append(items)
+
+    def _append(
+        self, items: Sequence[Item], head: tuple[int, str] | None = None
+    ) -> list[int | AuditError]:
+        conn = self.db.conn
+        seq, prev = head or self._head()
+        results: list[int | AuditError] = []
+        events: list[tuple[object, ...]] = []
+        memberships: list[tuple[int, str, str, str]] = []
+        recipients: list[tuple[int, int, str]] = []
+        attachments: list[tuple[int, int, str, str | None, str | None, int]] = []
+        search: list[tuple[int, str]] = []
+        columns = list(EVENT_COLUMNS)
+        batch_messages: set[int] = set()
+        for item in items:
+            if isinstance(item, Completion) and not (
+                item.record_id in batch_messages or self._is_message(item.record_id)
+            ):
+                results.append(AuditError(
+                    f"audit store {self.path}: no message record {item.record_id} "
+                    "to complete"
+                ))
+                continue
+            rows = _rows(item)
+            seq += 1
+            event = dict.fromkeys(columns)
+            event.update(rows.event)
+            event["seq"] = seq
+            event["prev_hash"] = prev
+            event["hash"] = prev = row_hash(event)
+            events.append(tuple(event[c] for c in columns))
+            at = str(event["at"])
+            memberships.extend((seq, unit, role, at) for unit, role in rows.memberships)
+            recipients.extend((seq, i, a) for i, a in enumerate(rows.recipients))
+            attachments.extend((seq, i, *a) for i, a in enumerate(rows.attachments))
+            if rows.search is not None:
+                search.append((seq, rows.search))
+            if isinstance(item, AuditRecord):
+                batch_messages.add(seq)
+            results.append(seq)
+        marks = ", ".join("?" * len(columns))
+        conn.executemany(f"INSERT INTO events ({', '.join(columns)}) VALUES ({marks})", events)
+        conn.executemany(
+            "INSERT INTO memberships (record_id, unit_id, role, at) VALUES (?, ?, ?, ?)",
+            memberships,
+        )
+        conn.executemany(
+            "INSERT INTO recipients (record_id, position, address) VALUES (?, ?, ?)", recipients
+        )
+        conn.executemany(
+            "INSERT INTO attachments (record_id, position, sha256, filename, "
+            "filename_folded, size) VALUES (?, ?, ?, ?, ?, ?)",
+            attachments,
+        )
+        conn.executemany("INSERT INTO search (rowid, text) VALUES (?, ?)", search)
+        if events:
+            self._checkpoint_if_due(seq, prev)
+        return results
+
+    def _is_message(self, record_id: int) -> bool:
+        row = self.db.conn.execute(
+            "SELECT kind FROM events WHERE seq = ?", (record_id,)
+        ).fetchone()
+        return row is not None and row[0] == "message"
+
+    def _head(self) -> tuple[int, str]:
+        row = self.db.conn.execute(
+            "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1"
+        ).fetchone()
+        return (0, GENESIS) if row is None else (int(row[0]), str(row[1]))
+
+    @contextlib.contextmanager
+    def _immediate(self, doing: str) -> Iterator[None]:
+        """One write transaction, retried while another process holds the lock."""
+        conn = self.db.conn
+        with mapped_errors(self.path, doing):
+            for attempt in range(_LOCK_RETRIES):
+                try:
+                    conn.execute("BEGIN IMMEDIATE")
+                    break
+                except sqlite3.OperationalError as exc:
+                    if "locked" not in str(exc) or attempt == _LOCK_RETRIES - 1:
+                        raise
+                    time.sleep(0.01 * (attempt + 1))
+            try:
+                yield
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+
+    # -- checkpoints -----------------------------------------------------------
+
+    def _last_checkpoint(self) -> tuple[int, datetime | None]:
+        row = self.db.conn.execute(
+            "SELECT seq, at FROM checkpoints ORDER BY seq DESC LIMIT 1"
+        ).fetchone()
+        if row is None:
+            return 0, None
+        return int(row[0]), datetime.fromisoformat(row[1])
+
+    def _checkpoint_if_due(self, seq: int, head: str) -> None:
+        if self.signer is None:
+            return
+        last_seq, last_at = self._last_checkpoint()
+        if seq <= last_seq:
+            return
+        now = datetime.now(UTC)
+        if (
+            seq - last_seq >= self.checkpoint_every_records
+            or last_at is None
+            or (now - last_at).total_seconds() >= self.checkpoint_every_seconds
+        ):
+            self._insert_checkpoint(self.signer.sign(seq, head, iso(now)))
+
+    def _insert_checkpoint(self, cp: Checkpoint) -> None:
+        self.db.conn.execute(
+            "INSERT OR IGNORE INTO checkpoints (seq, hash, at, public_key, signature) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (cp.seq, cp.hash, cp.at, cp.public_key, cp.signature),
+        )
+
+    def checkpoint_if_due(self) -> None:
+        """Sign the chain head if the schedule says so (the writer calls this when idle)."""
+        with self._immediate("write a checkpoint"):
+            seq, head = self._head()
+            if seq:
+                self._checkpoint_if_due(seq, head)
+
+    def checkpoint(self) -> Checkpoint:
+        """Sign the current chain head now (on demand) and return the checkpoint.
+
+        :raises AuditError: the store is empty, read-only or has no signing key.
+        """
+        if self.signer is None:
+            raise AuditError(f"audit store {self.path}: opened without the checkpoint key")
+        with self._immediate("write a checkpoint"):
+            seq, head = self._head()
+            if not seq:
+                raise AuditError(f"audit store {self.path}: no events to checkpoint yet")
+            existing = self.latest_checkpoint()
+            if existing is not None and existing.seq == seq:
+                return existing
+            cp = self.signer.sign(seq, head, iso(datetime.now(UTC)))
+            self._insert_checkpoint(cp)
+        return cp
+
+    def latest_checkpoint(self) -> Checkpoint | None:
+        """The newest signed checkpoint in the store, if any."""
+        with mapped_errors(self.path, "read checkpoints"):
+            row = self.db.conn.execute(
+                "SELECT seq, hash, at, public_key, signature FROM checkpoints "
+                "ORDER BY seq DESC LIMIT 1"
+            ).fetchone()
+        return None if row is None else Checkpoint(*row)
+
+    # -- retention -------------------------------------------------------------
+
+    def prune(self, before: datetime, *, actor: str = "system") -> int:
+        """Remove the events older than ``before`` (UTC); return how many were removed.
+
+        Removes the longest prefix of the chain whose events all lie before
+        ``before``, signs a checkpoint at its last event (the boundary the rest of the
+        chain is verified from), and appends a ``prune`` event saying so.
+
+        :raises AuditError: the store cannot be written, or has no signing key.
+        """
+        if self.signer is None:
+            raise AuditError(f"audit store {self.path}: opened without the checkpoint key")
+        cutoff = iso(before)
+        with self._immediate("prune old events"):
+            conn = self.db.conn
+            first = conn.execute("SELECT MIN(seq) FROM events").fetchone()[0]
+            newer = conn.execute(
+                "SELECT MIN(seq) FROM events WHERE at >= ?", (cutoff,)
+            ).fetchone()[0]
+            head_seq, head_hash = self._head()
+            boundary = (newer - 1) if newer is not None else head_seq
+            if first is None or boundary < first:
+                return 0
+            through_hash = conn.execute(
+                "SELECT hash FROM events WHERE seq = ?", (boundary,)
+            ).fetchone()[0]
+            self._insert_checkpoint(
+                self.signer.sign(boundary, through_hash, iso(datetime.now(UTC)))
+            )
+            removed = conn.execute(
+                "DELETE FROM events WHERE seq <= ?", (boundary,)
+            ).rowcount
+            for table in ("memberships", "recipients", "attachments"):
+                conn.execute(f"DELETE FROM {table} WHERE record_id <= ?", (boundary,))
+            conn.execute("DELETE FROM search WHERE rowid <= ?", (boundary,))
+            conn.execute("DELETE FROM checkpoints WHERE seq < ?", (boundary,))
+            self._append([AdminEvent(
+                kind=AdminKind.PRUNE, actor=actor, target=f"events {first}-{boundary}",
+                details={
+                    "before": cutoff, "through_seq": boundary, "through_hash": through_hash,
+                    "removed": removed,
+                },
+            )], head=(head_seq, head_hash))
+        return int(removed)
+
+    # -- verification ----------------------------------------------------------
+
+    def verify(self, *, exported: Checkpoint | None = None) -> VerifyReport:
+        """Walk the chain and the checkpoints (and ``exported``, if given).
+
+        :raises AuditError: the store cannot be read.
+        """
+        with mapped_errors(self.path, "verify the chain"):
+            return verify_chain(self.db.conn, exported=exported)

@@ -1,0 +1,177 @@
+"""Group commit for the SMTP service: many sessions' writes, one fsync'd transaction.
+
+:class:`AuditWriter` owns a dedicated thread and its own :class:`~audit.store.AuditLog`.
+Each ``await writer.record(rec)`` queues the write and waits; the thread takes
+everything queued (up to ``group_commit_max_batch``, waiting at most
+``group_commit_max_wait_ms`` for more to join), commits it in one transaction (WAL,
+``synchronous=FULL``: one fsync per batch) and only then resolves each caller's future,
+with the record id or the :class:`AuditError` milter turns into a 451.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass
+
+from audit.config import AuditConfig
+from audit.errors import AuditError
+from audit.records import AdminEvent, AuditRecord, Completion
+from audit.store import AuditLog, Item
+
+log = logging.getLogger("congvu.audit")
+
+
+@dataclass(slots=True)
+class _Pending:
+    item: Item
+    future: asyncio.Future[int]
+    loop: asyncio.AbstractEventLoop
+
+
+_STOP = object()
+
+
+def _settle(future: asyncio.Future[int], result: int | AuditError) -> None:
+    if future.done():
+        return
+    if isinstance(result, AuditError):
+        future.set_exception(result)
+    else:
+        future.set_result(result)
+
+
+class AuditWriter:
+    """The asyncio-facing audit writer with group commit (one per worker process)."""
+
+    def __init__(self, config: AuditConfig) -> None:
+        self.config = config
+        self._queue: queue.SimpleQueue[_Pending | object] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._log: AuditLog | None = None
+        self.batches = 0
+        self.written = 0
+
+    def start(self) -> None:
+        """Open the store (migrating it, loading the key) and start the thread.
+
+        :raises AuditError: the store cannot be opened (refuse to start).
+        :raises KeyFileError: the checkpoint key is unusable.
+        """
+        if self._thread is not None:
+            raise RuntimeError("AuditWriter already started")
+        self._log = AuditLog.open(self.config)
+        self._thread = threading.Thread(target=self._run, name="congvu-audit", daemon=True)
+        self._thread.start()
+
+    async def record(self, rec: AuditRecord) -> int:
+        """Write one message record durably; return its id once committed.
+
+        :raises AuditError: it was not committed (answer 451).
+        """
+        return await self._submit(rec)
+
+    async def complete(self, done: Completion) -> int:
+        """Write a completion durably; return its event id once committed.
+
+        :raises AuditError: it was not committed (answer 451).
+        """
+        return await self._submit(done)
+
+    async def admin(self, event: AdminEvent) -> int:
+        """Write an administrative event durably; return its id once committed."""
+        return await self._submit(event)
+
+    async def _submit(self, item: Item) -> int:
+        if self._thread is None or not self._thread.is_alive():
+            raise AuditError("the audit writer is not running")
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[int] = loop.create_future()
+        self._queue.put(_Pending(item, future, loop))
+        return await future
+
+    async def close(self) -> None:
+        """Commit what is queued, stop the thread and close the store."""
+        thread = self._thread
+        if thread is None:
+            return
+        self._queue.put(_STOP)
+        await asyncio.get_running_loop().run_in_executor(None, thread.join)
+        self._thread = None
+
+    def _run(self) -> None:
+        assert self._log is not None
+        store = self._log
+        max_batch = self.config.group_commit_max_batch
+        max_wait = self.config.group_commit_max_wait_ms / 1000
+        idle = self.config.checkpoint_every_seconds
+        stopping = False
+        try:
+            while not stopping:
+                try:
+                    first = self._queue.get(timeout=idle)
+                except queue.Empty:
+                    self._idle_checkpoint(store)
+                    continue
+                if first is _STOP:
+                    break
+                assert isinstance(first, _Pending)
+                batch = [first]
+                deadline = time.monotonic() + max_wait
+                while len(batch) < max_batch:
+                    try:
+                        nxt = self._queue.get_nowait()
+                    except queue.Empty:
+                        remaining = deadline - time.monotonic()
+                        if remaining <= 0:
+                            break
+                        try:
+                            nxt = self._queue.get(timeout=remaining)
+                        except queue.Empty:
+                            break
+                    if nxt is _STOP:
+                        stopping = True
+                        break
+                    assert isinstance(nxt, _Pending)
+                    batch.append(nxt)
+                self._commit(store, batch)
+        finally:
+            self._fail_queued()
+            store.close()
+
+    def _commit(self, store: AuditLog, batch: list[_Pending]) -> None:
+        results: list[int | AuditError]
+        try:
+            results = store.write_each([p.item for p in batch])
+        except AuditError as exc:
+            log.error("audit store write failed, %d message(s) get 451: %s", len(batch), exc)
+            results = [exc] * len(batch)
+        except Exception as exc:  # a bug must not strand the waiting sessions
+            log.exception("audit writer failed")
+            results = [AuditError(f"audit writer failed: {exc}")] * len(batch)
+        self.batches += 1
+        self.written += sum(isinstance(r, int) for r in results)
+        for pending, result in zip(batch, results, strict=True):
+            # RuntimeError: the caller's loop is closed, nobody is waiting.
+            with contextlib.suppress(RuntimeError):
+                pending.loop.call_soon_threadsafe(_settle, pending.future, result)
+
+    def _idle_checkpoint(self, store: AuditLog) -> None:
+        try:
+            store.checkpoint_if_due()
+        except AuditError as exc:
+            log.error("audit checkpoint failed: %s", exc)
+
+    def _fail_queued(self) -> None:
+        while True:
+            try:
+                pending = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if isinstance(pending, _Pending):
+                error = AuditError("the audit writer stopped before committing this")
+                pending.loop.call_soon_threadsafe(_settle, pending.future, error)

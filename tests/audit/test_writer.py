@@ -1,0 +1,129 @@
+"""Group commit: many sessions, few transactions; several processes, one chain."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from support.audit import make_record
+
+from audit.config import AuditConfig
+from audit.errors import AuditError
+from audit.records import Completion, Outcome
+from audit.store import AuditLog
+from audit.writer import AuditWriter
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+async def test_concurrent_sessions_share_transactions(audit_config: AuditConfig) -> None:
+    writer = AuditWriter(audit_config)
+    writer.start()
+    try:
+        async def session(n: int) -> list[int]:
+            ids = []
+            for _ in range(10):
+                rid = await writer.record(make_record(queue_id=f"Q{n}"))
+                await writer.complete(Completion(record_id=rid, outcome=Outcome.RELAYED))
+                ids.append(rid)
+            return ids
+
+        results = await asyncio.gather(*(session(n) for n in range(20)))
+    finally:
+        await writer.close()
+    ids = [rid for ids in results for rid in ids]
+    assert len(set(ids)) == 200
+    assert writer.written == 400
+    assert writer.batches < 400  # several sessions per transaction
+    with AuditLog.open_readonly(audit_config.path) as log:
+        assert log.verify().is_intact
+        assert log.db.execute("SELECT count(*) FROM events").fetchone()[0] == 400
+
+
+async def test_failed_item_fails_only_its_caller(audit_config: AuditConfig) -> None:
+    writer = AuditWriter(audit_config)
+    writer.start()
+    try:
+        good, bad = await asyncio.gather(
+            writer.record(make_record()),
+            writer.complete(Completion(record_id=777, outcome=Outcome.RELAYED)),
+            return_exceptions=True,
+        )
+    finally:
+        await writer.close()
+    assert good == 1
+    assert isinstance(bad, AuditError)
+
+
+async def test_store_failure_reaches_every_waiting_caller(audit_config: AuditConfig) -> None:
+    import sqlite3
+
+    writer = AuditWriter(audit_config.model_copy(update={"busy_timeout_ms": 0}))
+    writer.start()
+    blocker = sqlite3.connect(audit_config.path)
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        results = await asyncio.gather(
+            *(writer.record(make_record()) for _ in range(5)), return_exceptions=True
+        )
+    finally:
+        blocker.rollback()
+        blocker.close()
+        await writer.close()
+    assert all(isinstance(r, AuditError) for r in results)
+
+
+async def test_writer_not_started_is_an_audit_error(audit_config: AuditConfig) -> None:
+    with pytest.raises(AuditError, match="not running"):
+        await AuditWriter(audit_config).record(make_record())
+
+
+def test_writer_refuses_to_start_on_a_bad_store(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    writer = AuditWriter(AuditConfig(path=tmp_path / "a", keys_dir=tmp_path / "k"))
+    with pytest.raises(AuditError):
+        writer.start()
+
+
+_CHILD = textwrap.dedent("""
+    import asyncio, sys
+    sys.path.insert(0, sys.argv[3])
+    from pathlib import Path
+    from audit.config import AuditConfig
+    from audit.writer import AuditWriter
+    from support.audit import make_record
+
+    async def main() -> None:
+        config = AuditConfig(path=Path(sys.argv[1]), keys_dir=Path(sys.argv[2]),
+                             checkpoint_every_records=50)
+        writer = AuditWriter(config)
+        writer.start()
+        async def session() -> None:
+            for _ in range(40):
+                await writer.record(make_record())
+        await asyncio.gather(*(session() for _ in range(5)))
+        await writer.close()
+
+    asyncio.run(main())
+""")
+
+
+def test_two_processes_write_one_chain(audit_config: AuditConfig) -> None:
+    args = [str(audit_config.path), str(audit_config.keys_dir), str(ROOT / "tests")]
+    children = [
+        subprocess.Popen([sys.executable, "-c", _CHILD, *args], cwd=ROOT,
+                         stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    for child in children:
+        _, err = child.communicate(timeout=120)
+        assert child.returncode == 0, err
+    with AuditLog.open_readonly(audit_config.path) as log:
+        report = log.verify()
+        assert report.is_intact, report.describe()
+        assert report.events == 400
+        assert report.checkpoints >= 8
