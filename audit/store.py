@@ -17,13 +17,16 @@ import time
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from sqlite_utils import Database
 
+from audit import query as queries
 from audit.chain import GENESIS, Checkpoint, CheckpointSigner, row_hash
 from audit.config import AuditConfig
 from audit.errors import AuditError
+from audit.query import Dialect, Filters, Page, RecordSummary, TraceEntry
 from audit.records import AdminEvent, AdminKind, AuditRecord, Completion
 from audit.rows import Rows, admin_rows, completion_rows, iso, message_rows
 from audit.schema import EVENT_COLUMNS, is_current, migrate
@@ -71,6 +74,7 @@ class AuditLog:
         self.signer = signer
         self.checkpoint_every_records = checkpoint_every_records
         self.checkpoint_every_seconds = checkpoint_every_seconds
+        self.dialect = Dialect()
 
     @classmethod
     def open(cls, config: AuditConfig) -> AuditLog:
@@ -381,3 +385,33 @@ class AuditLog:
         """
         with mapped_errors(self.path, "verify the chain"):
             return verify_chain(self.db.conn, exported=exported)
+
+    # -- reading ---------------------------------------------------------------
+
+    def query(self, filters: Filters) -> Page[RecordSummary]:
+        """One page of matching record summaries, newest first.
+
+        :raises QueryError: bad filters. :raises AuditError: the store cannot be read.
+        """
+        with mapped_errors(self.path, "query"):
+            return queries.query(self.db.conn, filters, self.dialect)
+
+    def count(self, filters: Filters) -> int:
+        """How many records match ``filters``."""
+        with mapped_errors(self.path, "count"):
+            return queries.count(self.db.conn, filters, self.dialect)
+
+    def records(self, filters: Filters) -> Iterator[dict[str, Any]]:
+        """Every matching record in full, oldest first (for export)."""
+        with mapped_errors(self.path, "export"):
+            yield from queries.iter_records(self.db.conn, filters, self.dialect)
+
+    def show(self, record_id: int) -> dict[str, Any]:
+        """One event in full. :raises AuditError: no such record."""
+        with mapped_errors(self.path, "read a record"):
+            return queries.show(self.db.conn, record_id)
+
+    def trace(self, sha256: str) -> list[TraceEntry]:
+        """Every sending of the document with this SHA-256, oldest first."""
+        with mapped_errors(self.path, "trace a document"):
+            return queries.trace(self.db.conn, sha256)

@@ -1,0 +1,302 @@
+"""The auditors' reads: filtered, paginated record summaries; one record; a document's trail.
+
+The SQL here is portable (plain SELECTs, ``?`` parameters, no SQLite functions) except
+for full-text search, which the :class:`Dialect` supplies; a PostgreSQL store would
+bring its own dialect (tsvector over the same folded text) and reuse the rest.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+from audit.errors import AuditError, QueryError
+from audit.records import Action, Direction
+from audit.rows import iso
+from mailbase import fold
+
+T = TypeVar("T")
+MAX_PAGE_SIZE = 1000
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_WORD = re.compile(r"\w+")
+_RESULTS = {"pass", "fail", "neutral", "none", "temperror", "permerror", "policy", "softfail"}
+
+
+class Dialect:
+    """What differs between SQL stores: full-text search. This one is SQLite FTS5."""
+
+    def text_search(self, words: Sequence[str]) -> tuple[str, list[Any]]:
+        """A condition on ``e.seq`` matching records whose folded text has every word."""
+        match = " ".join(f'"{w}"' for w in words)
+        return "e.seq IN (SELECT rowid FROM search WHERE search MATCH ?)", [match]
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    """What an auditor asks for; every field narrows the result (AND)."""
+
+    units: tuple[str, ...] = ()
+    direction: Direction | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    sender: str | None = None
+    recipient: str | None = None
+    text: str | None = None
+    message_id: str | None = None
+    queue_id: str | None = None
+    sha256: str | None = None
+    filename: str | None = None
+    action: Action | None = None
+    dkim: str | None = None
+    smime: str | None = None
+    page: int = 1
+    page_size: int = 50
+
+    def check(self) -> None:
+        """Refuse filters that cannot mean anything.
+
+        :raises QueryError: naming the filter, the value and the reason.
+        """
+        for name in ("since", "until"):
+            value = getattr(self, name)
+            if value is not None and value.tzinfo is None:
+                raise QueryError(name, value, "a time needs its offset (or use the CLI, "
+                                 "which reads dates in the configured zone)")
+        if self.since and self.until and self.since >= self.until:
+            raise QueryError("until", self.until, "must be after since")
+        if self.sha256 is not None and not _SHA256.match(self.sha256.lower()):
+            raise QueryError("sha256", self.sha256, "must be 64 hexadecimal digits")
+        if self.text is not None and not _WORD.findall(fold(self.text)):
+            raise QueryError("text", self.text, "has no words to search for")
+        for name in ("dkim", "smime"):
+            value = getattr(self, name)
+            if value is not None and value not in _RESULTS:
+                raise QueryError(name, value, f"must be one of {', '.join(sorted(_RESULTS))}")
+        if self.page < 1:
+            raise QueryError("page", self.page, "pages are numbered from 1")
+        if not 1 <= self.page_size <= MAX_PAGE_SIZE:
+            raise QueryError("page_size", self.page_size, f"must be 1 to {MAX_PAGE_SIZE}")
+        if any(not unit.strip() for unit in self.units):
+            raise QueryError("unit", self.units, "a unit id cannot be empty")
+
+
+@dataclass(frozen=True, slots=True)
+class RecordSummary:
+    """One line of a query's result."""
+
+    id: int
+    received_at: datetime
+    direction: str
+    listener: str
+    envelope_sender: str
+    header_from: str | None
+    subject: str | None
+    recipients: int
+    attachments: int
+    size: int
+    action: str
+    outcome: str | None  # None: no completion yet (in flight, or the filter died)
+    dkim: str | None
+    smime: str | None
+    sender_unit: str | None
+    queue_id: str | None
+    message_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    """One page of results and where it sits in the whole."""
+
+    items: list[T]
+    total: int
+    page: int
+    page_size: int
+
+    @property
+    def has_more(self) -> bool:
+        """Whether later pages exist."""
+        return self.page * self.page_size < self.total
+
+
+_SUMMARY = """
+    e.seq, e.at, e.direction, e.listener, e.envelope_sender, e.header_from, e.subject,
+    (SELECT count(*) FROM recipients r WHERE r.record_id = e.seq) AS recipients,
+    (SELECT count(*) FROM attachments a WHERE a.record_id = e.seq) AS attachments,
+    e.size, e.action,
+    (SELECT c.outcome FROM events c WHERE c.record_id = e.seq AND c.kind = 'completion'
+     ORDER BY c.seq DESC LIMIT 1) AS outcome,
+    e.dkim, e.smime, e.sender_unit, e.queue_id, e.message_id
+"""
+
+
+def _where(filters: Filters, dialect: Dialect) -> tuple[str, list[Any]]:
+    conds: list[str] = ["e.kind = 'message'"]
+    params: list[Any] = []
+    if filters.units:
+        marks = ", ".join("?" * len(filters.units))
+        sub = f"SELECT m.record_id FROM memberships m WHERE m.unit_id IN ({marks})"
+        params.extend(filters.units)
+        if filters.since:
+            sub += " AND m.at >= ?"
+            params.append(iso(filters.since))
+        if filters.until:
+            sub += " AND m.at < ?"
+            params.append(iso(filters.until))
+        conds.append(f"e.seq IN ({sub})")
+    if filters.since:
+        conds.append("e.at >= ?")
+        params.append(iso(filters.since))
+    if filters.until:
+        conds.append("e.at < ?")
+        params.append(iso(filters.until))
+    if filters.direction:
+        conds.append("e.direction = ?")
+        params.append(filters.direction.value)
+    if filters.sender:
+        conds.append("e.envelope_sender IN (?, ?)")
+        params.extend([filters.sender, filters.sender.lower()])
+    if filters.recipient:
+        conds.append("e.seq IN (SELECT record_id FROM recipients WHERE address = ?)")
+        params.append(filters.recipient.lower())
+    if filters.text:
+        cond, more = dialect.text_search(_WORD.findall(fold(filters.text)))
+        conds.append(cond)
+        params.extend(more)
+    if filters.message_id:
+        bare = filters.message_id.strip().strip("<>")
+        conds.append("e.message_id IN (?, ?)")
+        params.extend([bare, f"<{bare}>"])
+    if filters.queue_id:
+        conds.append("e.queue_id = ?")
+        params.append(filters.queue_id)
+    if filters.sha256:
+        conds.append("e.seq IN (SELECT record_id FROM attachments WHERE sha256 = ?)")
+        params.append(filters.sha256.lower())
+    if filters.filename:
+        conds.append("e.seq IN (SELECT record_id FROM attachments WHERE filename_folded = ?)")
+        params.append(fold(filters.filename))
+    if filters.action:
+        conds.append("e.action = ?")
+        params.append(filters.action.value)
+    for name in ("dkim", "smime"):
+        if getattr(filters, name):
+            conds.append(f"e.{name} = ?")
+            params.append(getattr(filters, name))
+    return " AND ".join(conds), params
+
+
+def _summary(row: Sequence[Any]) -> RecordSummary:
+    return RecordSummary(row[0], datetime.fromisoformat(row[1]), *row[2:])
+
+
+def query(conn: sqlite3.Connection, filters: Filters, dialect: Dialect | None = None
+          ) -> Page[RecordSummary]:
+    """One page of the records matching ``filters``, newest first.
+
+    :raises QueryError: bad filters.
+    """
+    filters.check()
+    where, params = _where(filters, dialect or Dialect())
+    total = conn.execute(f"SELECT count(*) FROM events e WHERE {where}", params).fetchone()[0]
+    rows = conn.execute(
+        f"SELECT {_SUMMARY} FROM events e WHERE {where} ORDER BY e.at DESC, e.seq DESC "
+        "LIMIT ? OFFSET ?",
+        [*params, filters.page_size, (filters.page - 1) * filters.page_size],
+    ).fetchall()
+    return Page([_summary(r) for r in rows], int(total), filters.page, filters.page_size)
+
+
+def iter_records(conn: sqlite3.Connection, filters: Filters, dialect: Dialect | None = None
+                 ) -> Iterator[dict[str, Any]]:
+    """Every matching record in full (for export), oldest first, ignoring pagination."""
+    filters.check()
+    where, params = _where(filters, dialect or Dialect())
+    cursor = conn.execute(f"SELECT e.seq FROM events e WHERE {where} ORDER BY e.seq", params)
+    for (seq,) in cursor.fetchall():
+        yield show(conn, seq)
+
+
+def count(conn: sqlite3.Connection, filters: Filters, dialect: Dialect | None = None) -> int:
+    """How many records match."""
+    filters.check()
+    where, params = _where(filters, dialect or Dialect())
+    return int(conn.execute(f"SELECT count(*) FROM events e WHERE {where}", params)
+               .fetchone()[0])
+
+
+@dataclass(frozen=True, slots=True)
+class TraceEntry:
+    """One sending of a document: to whom, when, and what became of it."""
+
+    record_id: int
+    received_at: datetime
+    filename: str | None
+    envelope_sender: str
+    sender_unit: str | None
+    recipients: list[str]
+    recipient_units: list[str]
+    subject: str | None
+    outcome: str | None
+    reply: str | None
+    completed_at: datetime | None = field(default=None)
+
+
+def trace(conn: sqlite3.Connection, sha256: str) -> list[TraceEntry]:
+    """Every message that carried the document with this SHA-256, oldest first.
+
+    :raises QueryError: not a SHA-256.
+    """
+    Filters(sha256=sha256).check()
+    rows = conn.execute(
+        "SELECT e.seq, e.at, a.filename, e.envelope_sender, e.sender_unit, e.subject, "
+        "e.detail FROM attachments a JOIN events e ON e.seq = a.record_id "
+        "WHERE a.sha256 = ? ORDER BY e.seq, a.position", (sha256.lower(),),
+    ).fetchall()
+    entries, seen = [], set()
+    for seq, at, filename, sender, unit, subject, detail in rows:
+        if seq in seen:
+            continue
+        seen.add(seq)
+        data = json.loads(detail)
+        done = conn.execute(
+            "SELECT outcome, reply, at FROM events WHERE kind = 'completion' AND record_id = ? "
+            "ORDER BY seq DESC LIMIT 1", (seq,),
+        ).fetchone()
+        entries.append(TraceEntry(
+            seq, datetime.fromisoformat(at), filename, sender, unit,
+            data["envelope_recipients"], data["recipient_units"], subject,
+            done[0] if done else None, done[1] if done else None,
+            datetime.fromisoformat(done[2]) if done else None,
+        ))
+    return entries
+
+
+def show(conn: sqlite3.Connection, record_id: int) -> dict[str, Any]:
+    """One event in full: its columns, its detail, and (for messages) its completions.
+
+    :raises AuditError: no such record.
+    """
+    conn_rows = conn.execute("SELECT * FROM events WHERE seq = ?", (record_id,))
+    names = [d[0] for d in conn_rows.description]
+    row = conn_rows.fetchone()
+    if row is None:
+        raise AuditError(f"no audit record {record_id}")
+    record = {k: v for k, v in zip(names, row, strict=True) if v is not None}
+    record["id"] = record.pop("seq")
+    record["detail"] = json.loads(record["detail"])
+    if record["kind"] == "message":
+        record.update(record.pop("detail"))
+        record["received_at"] = record.pop("at")
+        record["completions"] = [
+            {"id": s, "at": a, "outcome": o, "reply": r, "ms": ms}
+            for s, a, o, r, ms in conn.execute(
+                "SELECT seq, at, outcome, reply, processing_ms FROM events "
+                "WHERE kind = 'completion' AND record_id = ? ORDER BY seq", (record_id,),
+            )
+        ]
+    return record

@@ -1,0 +1,145 @@
+"""The auditors' queries: filters, units, text search without diacritics, pages."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+from support.audit import T0, make_record, sha
+
+from audit.errors import AuditError, QueryError
+from audit.query import Filters
+from audit.records import (
+    Action,
+    Attachment,
+    AuthResult,
+    Completion,
+    Direction,
+    Operation,
+    Outcome,
+    Role,
+)
+from audit.store import AuditLog
+
+
+@pytest.fixture
+def filled(audit_db: AuditLog) -> AuditLog:
+    """Three messages: stc->ubnd (relayed), ubnd->stc,sgd (quarantined), inbound to sgd."""
+    first = audit_db.record(make_record())
+    audit_db.complete(Completion(record_id=first, outcome=Outcome.RELAYED, reply="250 2.0.0 Ok"))
+    second = audit_db.record(make_record(
+        received_at=T0 + timedelta(days=1), sender_unit="ubnd",
+        envelope_sender="Vanthu@UBND.example.gov.vn",
+        envelope_recipients=["a@stc.example.gov.vn", "b@sgd.example.gov.vn"],
+        recipient_units=["stc", "sgd"], subject="Giấy mời họp Đảng ủy",
+        message_id="<moi-hop@ubnd>", queue_id="QQ2", action=Action.QUARANTINE,
+        attachments=[Attachment(path="2", filename="Giấy mời.docx", size=10,
+                                sha256=sha("moi"))],
+        authentication=[AuthResult(method="dkim", operation=Operation.SIGN, result="fail")],
+    ))
+    audit_db.complete(Completion(record_id=second, outcome=Outcome.QUARANTINED))
+    audit_db.record(make_record(
+        received_at=T0 + timedelta(days=40), role=Role.INBOUND, direction=Direction.INBOUND,
+        sender_unit=None, envelope_sender="x@gmail.com", recipient_units=["sgd"],
+        subject="Báo cáo", attachments=[], authentication=[
+            AuthResult(method="dkim", result="none")],
+    ))
+    return audit_db
+
+
+def _ids(log: AuditLog, **filters: object) -> list[int]:
+    return [r.id for r in log.query(Filters(**filters)).items]  # type: ignore[arg-type]
+
+
+def test_unit_sees_its_sent_and_received(filled: AuditLog) -> None:
+    assert _ids(filled, units=("stc",)) == [3, 1]
+    assert _ids(filled, units=("sgd",)) == [5, 3]
+    assert _ids(filled, units=("ubnd",)) == [3, 1]
+    assert _ids(filled, units=("nobody",)) == []
+    assert _ids(filled, units=("stc", "sgd")) == [5, 3, 1]  # each once
+
+
+def test_period_direction_and_unit(filled: AuditLog) -> None:
+    since, until = T0 - timedelta(hours=1), T0 + timedelta(days=30)
+    assert _ids(filled, since=since, until=until) == [3, 1]
+    assert _ids(filled, units=("sgd",), since=since, until=until) == [3]
+    assert _ids(filled, direction=Direction.INBOUND) == [5]
+
+
+def test_text_search_ignores_diacritics(filled: AuditLog) -> None:
+    assert _ids(filled, text="cong van") == [1]
+    assert _ids(filled, text="CÔNG VĂN") == [1]
+    assert _ids(filled, text="dang uy") == [3]  # Đảng ủy
+    assert _ids(filled, text="giay moi") == [3]  # subject and filename
+    assert _ids(filled, text="gmail") == [5]  # addresses too
+    assert _ids(filled, text="cong van hop") == []
+
+
+def test_exact_filters(filled: AuditLog) -> None:
+    assert _ids(filled, sender="vanthu@ubnd.example.gov.vn") == []  # stored as written
+    assert _ids(filled, sender="Vanthu@UBND.example.gov.vn") == [3]
+    assert _ids(filled, recipient="B@sgd.example.gov.vn") == [3]
+    assert _ids(filled, message_id="moi-hop@ubnd") == [3]
+    assert _ids(filled, message_id="<moi-hop@ubnd>") == [3]
+    assert _ids(filled, queue_id="QQ2") == [3]
+    assert _ids(filled, sha256=sha("moi").upper()) == [3]
+    assert _ids(filled, filename="giay moi.docx") == [3]
+    assert _ids(filled, action=Action.QUARANTINE) == [3]
+    assert _ids(filled, dkim="pass") == [1]
+    assert _ids(filled, dkim="fail") == [3]
+    assert _ids(filled, smime="pass") == [1]
+
+
+def test_summary_shows_outcome_or_its_absence(filled: AuditLog) -> None:
+    by_id = {r.id: r for r in filled.query(Filters()).items}
+    assert (by_id[1].outcome, by_id[3].outcome, by_id[5].outcome) == \
+        ("relayed", "quarantined", None)
+    assert (by_id[3].recipients, by_id[3].attachments) == (2, 1)
+
+
+def test_pages(audit_db: AuditLog) -> None:
+    audit_db.write([make_record(received_at=T0 + timedelta(minutes=i)) for i in range(25)])
+    page = audit_db.query(Filters(page=3, page_size=10))
+    assert (page.total, len(page.items), page.has_more) == (25, 5, False)
+    assert [r.id for r in page.items] == [5, 4, 3, 2, 1]
+    assert audit_db.query(Filters(page=2, page_size=10)).has_more
+
+
+@pytest.mark.parametrize(("filters", "message"), [
+    (Filters(sha256="xyz"), "invalid filter sha256='xyz': must be 64 hexadecimal digits"),
+    (Filters(text="  --- "), "invalid filter text='  --- ': has no words to search for"),
+    (Filters(since=T0, until=T0), "must be after since"),
+    (Filters(since=datetime(2026, 1, 1)), "needs its offset"),
+    (Filters(dkim="great"), "must be one of"),
+    (Filters(page=0), "numbered from 1"),
+    (Filters(page_size=5000), "must be 1 to 1000"),
+    (Filters(units=("",)), "cannot be empty"),
+])
+def test_bad_filters_get_clear_messages(filled: AuditLog, filters: Filters,
+                                        message: str) -> None:
+    with pytest.raises(QueryError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        filled.query(filters)
+
+
+def test_fts_syntax_in_text_is_harmless(filled: AuditLog) -> None:
+    assert _ids(filled, text='"cong" (van*') == [1]
+
+
+def test_show_and_trace(filled: AuditLog) -> None:
+    record = filled.show(3)
+    assert record["subject"] == "Giấy mời họp Đảng ủy"
+    assert record["envelope_recipients"] == ["a@stc.example.gov.vn", "b@sgd.example.gov.vn"]
+    assert record["completions"][0]["outcome"] == "quarantined"
+    with pytest.raises(AuditError, match="no audit record 99"):
+        filled.show(99)
+    [entry] = filled.trace(sha("cv123"))
+    assert (entry.record_id, entry.outcome, entry.reply) == (1, "relayed", "250 2.0.0 Ok")
+    assert entry.recipient_units == ["ubnd"]
+    assert filled.trace(sha("nothing")) == []
+
+
+def test_read_only_queries(filled: AuditLog) -> None:
+    filled.close()
+    with AuditLog.open_readonly(filled.path) as log:  # type: ignore[arg-type]
+        assert log.count(Filters(units=("stc",))) == 2
+        assert len(list(log.records(Filters()))) == 3
