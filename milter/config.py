@@ -60,7 +60,6 @@ class NextHopKind(StrEnum):
     """Where accepted mail goes."""
 
     SMTP = "smtp"
-    LMTP = "lmtp"
     MAILDIR = "maildir"
 
 
@@ -94,11 +93,11 @@ class NextHopConfig(_Strict):
 
     kind: NextHopKind = Field(
         default=NextHopKind.MAILDIR,
-        description="smtp or lmtp (Postfix's reinjection listener), or maildir (a "
+        description="smtp (Postfix's reinjection listener), or maildir (a "
         "directory of delivered files: the embedded default, also useful to archive).",
     )
-    host: str = Field(default="127.0.0.1", description="Next hop address (smtp, lmtp).")
-    port: Port = Field(default=10026, description="Next hop port (smtp, lmtp).")
+    host: str = Field(default="127.0.0.1", description="Next hop address (smtp).")
+    port: Port = Field(default=10026, description="Next hop port (smtp).")
     maildir: Path = Field(
         default=Path("maildir"), description="Maildir root (kind = maildir)."
     )
@@ -139,6 +138,23 @@ class LimitsConfig(_Strict):
     )
 
 
+class HeaderConfig(_Strict):
+    """One header line to add to every message."""
+
+    name: str = Field(pattern=r"^[!-9;-~]+$", description="Header field name.")
+    value: str = Field(pattern=r"^[^\r\n]*$", description="Header value (one line).")
+
+
+class PipelineConfig(_Strict):
+    """The pipeline's own stages (``[pipeline]``); package stages have their tables."""
+
+    add_headers: list[HeaderConfig] = Field(
+        default_factory=list,
+        description="Headers prepended to every message, e.g. to trace which node "
+        "filtered it.",
+    )
+
+
 class ServiceConfig(_Strict):
     """The service itself (``[service]``)."""
 
@@ -161,6 +177,14 @@ class ServiceConfig(_Strict):
         description="Original clients (XFORWARD ADDR) whose mail an auto listener "
         "calls outbound.",
     )
+    xforward_hosts: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = Field(
+        default_factory=lambda: [
+            ipaddress.ip_network("127.0.0.0/8"),
+            ipaddress.ip_network("::1/128"),
+        ],
+        description="Peers allowed to send XFORWARD (Postfix's smtpd_authorized_xforward_hosts "
+        "on the other side): anyone else could claim to be a trusted client.",
+    )
     shutdown_grace: float = Field(
         default=30.0, gt=0, description="Seconds SIGTERM waits for messages in flight."
     )
@@ -174,6 +198,7 @@ class CongvuConfig(_Strict):
         default_factory=lambda: [ListenerConfig(name="filter")], min_length=1
     )
     next_hop: NextHopConfig = Field(default_factory=NextHopConfig)
+    pipeline: PipelineConfig = Field(default_factory=PipelineConfig)
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
     policies: PoliciesConfig = Field(default_factory=PoliciesConfig)
     signer: SignerConfig = Field(default_factory=SignerConfig)

@@ -1,0 +1,5 @@
+"""``python -m milter`` is ``congvu``."""
+
+from milter.cli import main
+
+main()

@@ -1,0 +1,245 @@
+"""The aiosmtpd hook object: builds the message context, runs the pipeline, replies.
+
+250 is earned: it is given only after the next hop accepted the message (and, once
+the audit stage is in, after the record committed). Every fault of ours is a 451 with
+a correlation id; the next hop's 5xx is passed back as it came.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import secrets
+import time
+from typing import Any
+
+from milter.config import Direction, ListenerConfig, Role
+from milter.context import Envelope, MessageContext, Xforward
+from milter.errors import NextHopError
+from milter.logs import event
+from milter.pipeline import Outcome
+from milter.replies import (
+    R250_OK,
+    R250_QUEUED,
+    R250_RECIPIENT_OK,
+    R250_SENDER_OK,
+    R421_SHUTTING_DOWN,
+    R451_NEXT_HOP,
+    R451_TEMPFAIL,
+    R452_TOO_MANY_RECIPIENTS,
+    Reply,
+)
+from milter.runtime import Runtime
+from milter.smtp import FilterSession
+
+log = logging.getLogger("congvu.milter")
+
+_EXTENSIONS = ("PIPELINING", "ENHANCEDSTATUSCODES")
+_XFORWARD_KEYWORD = "XFORWARD NAME ADDR PORT PROTO HELO IDENT SOURCE"
+
+
+def _nexthop_reply(exc: NextHopError) -> Reply:
+    """Pass a 5xx back as it came; anything else becomes our 451 with its reason."""
+    if exc.is_permanent:
+        return Reply(exc.code, exc.enhanced, exc.text)
+    return R451_NEXT_HOP.with_text(f"Next hop unavailable, try again later ({exc})")
+
+
+def _ip(text: str | None) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    if not text:
+        return None
+    if text.upper().startswith("IPV6:"):
+        text = text[5:]
+    try:
+        return ipaddress.ip_address(text)
+    except ValueError:
+        return None
+
+
+class FilterHandler:
+    """aiosmtpd's handler for one listener."""
+
+    def __init__(self, listener: ListenerConfig, runtime_source: Any) -> None:
+        self.listener = listener
+        self._runtime_source = runtime_source  # has .runtime, swapped on reload
+
+    @property
+    def runtime(self) -> Runtime:
+        """The configuration in force for new transactions."""
+        runtime: Runtime = self._runtime_source.runtime
+        return runtime
+
+    async def handle_EHLO(
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        """Advertise what we speak, XFORWARD only to clients allowed to use it."""
+        session.host_name = hostname
+        keywords = [line[4:] for line in responses[1:] if line[4:] != "HELP"]
+        keywords += _EXTENSIONS
+        if server.is_xforward_allowed:
+            keywords.append(_XFORWARD_KEYWORD)
+        lines = [responses[0]] + [f"250-{keyword}" for keyword in keywords]
+        lines[-1] = "250 " + lines[-1][4:]
+        return lines
+
+    async def handle_MAIL(
+        self, server: Any, session: FilterSession, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        """Open the next hop's transaction in step with the client's."""
+        if server.tracker.is_draining:
+            return str(R421_SHUTTING_DOWN)
+        runtime = self.runtime
+        try:
+            session.transaction = await runtime.next_hop.begin(address, options)
+        except NextHopError as exc:
+            return str(_nexthop_reply(exc))
+        session.runtime = runtime
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        return str(R250_SENDER_OK)
+
+    async def handle_RCPT(
+        self, server: Any, session: FilterSession, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        """Mirror the next hop's answer for this recipient."""
+        if len(envelope.rcpt_tos) >= session.runtime.config.limits.max_recipients:
+            return str(R452_TOO_MANY_RECIPIENTS)
+        try:
+            await session.transaction.rcpt(address)
+        except NextHopError as exc:
+            # The next hop's own answer for this recipient, 4xx or 5xx, as it came.
+            return str(Reply(exc.code, exc.enhanced, exc.text))
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(options)
+        return str(R250_RECIPIENT_OK)
+
+    async def handle_RSET(self, server: Any, session: FilterSession, envelope: Any) -> str:
+        """Abandon the transaction at the next hop too."""
+        await self.abort_transaction(session)
+        return str(R250_OK)
+
+    async def abort_transaction(self, session: FilterSession) -> None:
+        """Tell the next hop to forget the current transaction, if any."""
+        transaction, session.transaction = session.transaction, None
+        if transaction is not None:
+            await transaction.abort()
+
+    def _context(self, server: Any, session: FilterSession, envelope: Any) -> MessageContext:
+        fields = session.xforward
+        xforward = Xforward(**{key.lower(): value for key, value in fields.items()})
+        role = self.listener.role
+        if role is Role.OUTBOUND:
+            direction = Direction.OUTBOUND
+        elif role is Role.INBOUND:
+            direction = Direction.INBOUND
+        else:
+            # DESIGN.md: outbound only when the original client is trusted, never
+            # because of the From domain; no XFORWARD means we do not know: inbound.
+            client = _ip(xforward.addr)
+            trusted = session.runtime.config.service.trusted_networks
+            is_trusted = client is not None and any(client in net for net in trusted)
+            direction = Direction.OUTBOUND if is_trusted else Direction.INBOUND
+        peer = session.peer if isinstance(session.peer, tuple) else ("", 0)
+        return MessageContext(
+            listener=self.listener.name,
+            role=role,
+            direction=direction,
+            peer=(str(peer[0]), int(peer[1])),
+            helo=session.host_name or "",
+            xforward=xforward,
+            envelope=Envelope(
+                mail_from=envelope.mail_from,
+                mail_options=tuple(envelope.mail_options),
+                recipients=tuple(envelope.rcpt_tos),
+            ),
+            original_content=envelope.original_content,
+        )
+
+    async def handle_DATA(self, server: Any, session: FilterSession, envelope: Any) -> str:
+        """Run the pipeline, relay, and earn the 250 (or say why not)."""
+        started = time.monotonic()
+        correlation = secrets.token_hex(6)
+        ctx = self._context(server, session, envelope)
+        ctx.results["correlation_id"] = correlation
+        next_hop_reply = ""
+        try:
+            reply, verdict_name = await self._process(session, ctx)
+            next_hop_reply = ctx.results.get("next_hop_reply", "")
+        except Exception:
+            log.exception("message failed", extra={"fields": {"id": correlation}})
+            await self.abort_transaction(session)
+            reply, verdict_name = R451_TEMPFAIL.with_text(
+                f"Temporary failure in the filter, try again later (id {correlation})"
+            ), "tempfail"
+        event(
+            log,
+            "message",
+            id=correlation,
+            queue_id=ctx.xforward.ident,
+            message_id=_message_id(ctx.original_content),
+            mail_from=ctx.envelope.mail_from,
+            rcpt=list(ctx.envelope.recipients),
+            listener=ctx.listener,
+            role=ctx.role.value,
+            direction=ctx.direction.value,
+            client=ctx.xforward.addr,
+            size=len(ctx.original_content),
+            verdict=verdict_name,
+            reply=str(reply),
+            next_hop=next_hop_reply,
+            ms=round((time.monotonic() - started) * 1000, 2),
+        )
+        return self._format(reply, len(ctx.envelope.recipients))
+
+    def _format(self, reply: Reply, recipients: int) -> str:
+        return str(reply)
+
+    async def _process(self, session: FilterSession, ctx: MessageContext) -> tuple[Reply, str]:
+        verdict = await session.runtime.pipeline.run(ctx)
+        if verdict.outcome is Outcome.REJECT:
+            await self.abort_transaction(session)
+            assert verdict.reply is not None
+            return verdict.reply, "reject"
+        if verdict.outcome is not Outcome.CONTINUE:
+            # Quarantine needs the quarantine store (issue 4); until a stage that
+            # holds mail is configured, anything else is retried, never dropped.
+            await self.abort_transaction(session)
+            return R451_TEMPFAIL.with_text(f"Message deferred: {verdict.reason}"), "tempfail"
+        transaction, session.transaction = session.transaction, None
+        try:
+            text = await transaction.data(ctx.final_content)
+        except NextHopError as exc:
+            ctx.results["next_hop_reply"] = str(exc)
+            return _nexthop_reply(exc), "tempfail" if not exc.is_permanent else "reject"
+        ctx.results["next_hop_reply"] = text
+        return R250_QUEUED.with_text(f"Message accepted and relayed: {text}"), "relayed"
+
+    async def handle_exception(self, error: Exception) -> str:
+        """Our faults are temporary: 451 with a correlation id, traceback in the log."""
+        correlation = secrets.token_hex(6)
+        log.error(
+            "session failed",
+            exc_info=error,
+            extra={"fields": {"id": correlation}},
+        )
+        return str(R451_TEMPFAIL.with_text(f"Temporary failure in the filter (id {correlation})"))
+
+
+class LmtpFilterHandler(FilterHandler):
+    """The same handler for an LMTP listener: one reply per accepted recipient."""
+
+    def _format(self, reply: Reply, recipients: int) -> str:
+        return "\r\n".join([str(reply)] * max(recipients, 1))
+
+
+def _message_id(content: bytes) -> str | None:
+    """The Message-ID for the log line, read without parsing the message."""
+    header_end = content.find(b"\r\n\r\n")
+    head = content[: header_end if header_end >= 0 else len(content)]
+    lower = head.lower()
+    index = lower.find(b"\r\nmessage-id:") + 2 if not lower.startswith(b"message-id:") else 0
+    if index == 1:
+        return None
+    line_end = head.find(b"\r\n", index)
+    value = head[index + 11 : line_end if line_end >= 0 else len(head)]
+    return value.strip().decode("utf-8", "replace") or None

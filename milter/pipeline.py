@@ -1,0 +1,123 @@
+"""The pipeline: stages run in order over one message, each returning a verdict.
+
+Stages are small classes with a ``name`` and ``async run(ctx) -> Verdict``, run in the
+configured order (Mailman's ``pipelines/builtin.py``, with handlers renamed stages).
+The composition asserts DESIGN.md's order: verification before anything that changes
+the bytes, and DKIM signing the last stage that changes them.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import ClassVar, Protocol
+
+from milter.context import MessageContext
+from milter.replies import R550_POLICY, Reply
+
+
+class Outcome(enum.Enum):
+    """What a stage decided."""
+
+    CONTINUE = "continue"
+    REJECT = "reject"
+    QUARANTINE = "quarantine"
+    TEMPFAIL = "tempfail"
+
+
+class StageKind(enum.IntEnum):
+    """Where a stage may sit; the pipeline must be sorted by kind."""
+
+    VERIFY = 1  # reads the bytes as received
+    DECIDE = 2  # reads verdicts, may prepend headers
+    CHANGE = 3  # may replace the bytes (strip, S/MIME wrap)
+    SIGN = 4  # DKIM: the last that changes bytes
+    RECORD = 5  # audit: changes nothing
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What a stage produces: continue, reject, quarantine or tempfail, with a reply."""
+
+    outcome: Outcome
+    reply: Reply | None = None
+    reason: str = ""
+
+    @property
+    def is_final(self) -> bool:
+        """True when the pipeline stops here."""
+        return self.outcome is not Outcome.CONTINUE
+
+
+CONTINUE = Verdict(Outcome.CONTINUE)
+
+
+def reject(reason: str, reply: Reply = R550_POLICY) -> Verdict:
+    """A permanent refusal with the reason the sender will read."""
+    return Verdict(Outcome.REJECT, reply.with_text(reason) if reason else reply, reason)
+
+
+def quarantine(reason: str) -> Verdict:
+    """Hold the message instead of relaying it."""
+    return Verdict(Outcome.QUARANTINE, None, reason)
+
+
+class Stage(Protocol):
+    """One step of the pipeline."""
+
+    name: str
+    kind: StageKind
+
+    async def run(self, ctx: MessageContext) -> Verdict:
+        """Look at (and possibly change) the message; say what happens next."""
+        ...
+
+
+class PipelineOrderError(ValueError):
+    """The stages are in an order DESIGN.md forbids."""
+
+
+class Pipeline:
+    """An ordered list of stages, checked once when it is built."""
+
+    def __init__(self, stages: Sequence[Stage]) -> None:
+        kinds = [stage.kind for stage in stages]
+        if kinds != sorted(kinds):
+            order = ", ".join(f"{s.name} ({s.kind.name.lower()})" for s in stages)
+            raise PipelineOrderError(
+                f"stages out of order: {order}; verification must come before any "
+                "stage that changes bytes, and DKIM signing last among those"
+            )
+        if kinds.count(StageKind.SIGN) > 1:
+            raise PipelineOrderError("only one signing stage may run")
+        self.stages = tuple(stages)
+
+    @property
+    def names(self) -> list[str]:
+        """The stage names in order."""
+        return [stage.name for stage in self.stages]
+
+    async def run(self, ctx: MessageContext) -> Verdict:
+        """Run every stage until one is final; CONTINUE when all pass."""
+        for stage in self.stages:
+            verdict = await stage.run(ctx)
+            ctx.results.setdefault("stages", []).append((stage.name, verdict.outcome.value))
+            if verdict.is_final:
+                return verdict
+        return CONTINUE
+
+
+class AddHeader:
+    """Example stage: prepend one fixed header (used by the tests and for tracing)."""
+
+    kind: ClassVar[StageKind] = StageKind.DECIDE
+
+    def __init__(self, name: str, value: str) -> None:
+        self.name = f"add-header:{name}"
+        self._header = (name, value)
+
+    async def run(self, ctx: MessageContext) -> Verdict:
+        """Prepend the header and continue."""
+        ctx.add_header(*self._header)
+        return CONTINUE

@@ -1,0 +1,161 @@
+"""``congvu serve``: bind, fork the workers, and handle the signals.
+
+The parent binds every listener once and forks the workers, which share the
+listening sockets (the kernel spreads connections). SIGTERM: every worker stops
+accepting and finishes what is in flight within ``service.shutdown_grace``. SIGHUP:
+the file is read again; an invalid file is logged and the running configuration
+stays. A worker that dies is replaced.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+import sys
+import time
+from pathlib import Path
+
+from milter import logs
+from milter.checks import check_locally
+from milter.config import CongvuConfig, load_config
+from milter.errors import ConfigError
+from milter.logs import event
+from milter.server import Server, bind_listener
+
+log = logging.getLogger("congvu.milter")
+
+_RESTART_BACKOFF = 1.0
+
+
+def _event_loop() -> asyncio.AbstractEventLoop:
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency on Linux
+        return asyncio.new_event_loop()
+    loop: asyncio.AbstractEventLoop = uvloop.new_event_loop()
+    return loop
+
+
+def _reload(server: Server, config_path: Path | None) -> None:
+    try:
+        config = load_config(config_path)
+        problems = check_locally(config)
+        if problems:
+            raise ConfigError(str(config_path), problems)
+        old = server.reload(config)
+    except (ConfigError, Exception) as exc:  # a bad reload must never stop the service
+        event(log, "reload refused, keeping the running configuration", logging.ERROR,
+              error=str(exc))
+        return
+    asyncio.get_running_loop().create_task(old.close())
+    event(log, "configuration reloaded", path=str(config_path))
+
+
+async def _serve(config: CongvuConfig, config_path: Path | None,
+                 sockets: dict[str, socket.socket]) -> None:
+    server = Server(config, sockets=sockets)
+    await server.start()
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, stopping.set)
+    loop.add_signal_handler(signal.SIGINT, stopping.set)
+    loop.add_signal_handler(signal.SIGHUP, _reload, server, config_path)
+    event(log, "worker ready", pid=os.getpid(), stages=server.runtime.pipeline.names)
+    await stopping.wait()
+    event(log, "worker stopping", pid=os.getpid())
+    await server.stop()
+    event(log, "worker stopped", pid=os.getpid())
+
+
+def _run_worker(config: CongvuConfig, config_path: Path | None,
+                sockets: dict[str, socket.socket]) -> int:
+    loop = _event_loop()
+    try:
+        loop.run_until_complete(_serve(config, config_path, sockets))
+    finally:
+        loop.close()
+    return 0
+
+
+def _fork_worker(config: CongvuConfig, config_path: Path | None,
+                 sockets: dict[str, socket.socket]) -> int:
+    pid = os.fork()
+    if pid == 0:  # the worker
+        code = 1
+        try:
+            signal.pthread_sigmask(signal.SIG_SETMASK, set())
+            code = _run_worker(config, config_path, sockets)
+        except BaseException:
+            log.exception("worker crashed")
+        finally:
+            os._exit(code)
+    return pid
+
+
+def _supervise(config: CongvuConfig, config_path: Path | None,
+               sockets: dict[str, socket.socket], count: int) -> int:
+    watched = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGCHLD}
+    signal.pthread_sigmask(signal.SIG_BLOCK, watched)
+    workers = {_fork_worker(config, config_path, sockets) for _ in range(count)}
+    stopping = False
+    while workers:
+        info = signal.sigwaitinfo(watched)
+        if info.si_signo in (signal.SIGTERM, signal.SIGINT) and not stopping:
+            stopping = True
+            event(log, "stopping", workers=len(workers))
+            for pid in workers:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGTERM)
+        elif info.si_signo == signal.SIGHUP and not stopping:
+            try:
+                load_config(config_path)
+            except ConfigError as exc:
+                event(log, "reload refused, keeping the running configuration",
+                      logging.ERROR, error=str(exc))
+                continue
+            for pid in workers:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGHUP)
+        # Reap whatever ended, whichever signal woke us.
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if pid == 0:
+                break
+            workers.discard(pid)
+            if not stopping:
+                event(log, "worker died, replacing it", logging.ERROR, pid=pid,
+                      status=os.waitstatus_to_exitcode(status))
+                time.sleep(_RESTART_BACKOFF)  # not synchronization: a crash-loop brake
+                workers.add(_fork_worker(config, config_path, sockets))
+    event(log, "stopped")
+    return 0
+
+
+def run_service(config: CongvuConfig, *, config_path: Path | None, workers: int | None) -> int:
+    """Run the filter until SIGTERM; return the process exit code."""
+    logs.setup()
+    problems = check_locally(config)
+    if problems:
+        print(ConfigError(str(config_path or "<embedded defaults>"), problems), file=sys.stderr)
+        return 2
+    config.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    count = workers or config.service.workers or os.cpu_count() or 1
+    try:
+        sockets = {listener.name: bind_listener(listener) for listener in config.listeners}
+    except OSError as exc:
+        print(f"congvu: cannot listen: {exc}", file=sys.stderr)
+        return 2
+    for listener in config.listeners:
+        address, port = sockets[listener.name].getsockname()[:2]
+        event(log, "listening", listener=listener.name, role=listener.role.value,
+              protocol=listener.protocol.value, address=address, port=port, workers=count)
+    if count == 1:
+        return _run_worker(config, config_path, sockets)
+    return _supervise(config, config_path, sockets, count)

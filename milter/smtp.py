@@ -1,0 +1,335 @@
+"""The SMTP and LMTP protocol side: what aiosmtpd lacks, in small subclasses.
+
+- XFORWARD (Postfix's XFORWARD_README): the original client, HELO, protocol and
+  queue id, accepted only from clients allowed to send it, reset after each
+  transaction.
+- DATA read in one pass (aiosmtpd reads it line by line) with the message checks a
+  content filter must make before anything else sees the bytes: size, NUL, bare CR
+  or LF (the "SMTP smuggling" family), line length, header size.
+- Connection limits, a 421 on idle timeout, and draining for a graceful stop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from aiosmtpd.smtp import SMTP, Session, syntax
+
+from milter.config import LimitsConfig
+from milter.replies import (
+    R421_SHUTTING_DOWN,
+    R421_TIMEOUT,
+    R421_TOO_MANY_CONNECTIONS,
+    R501_XFORWARD_SYNTAX,
+    R503_XFORWARD_IN_TRANSACTION,
+    R550_XFORWARD_REFUSED,
+    R552_HEADER_TOO_BIG,
+    R552_TOO_BIG,
+    R554_BARE_LINE_ENDING,
+    R554_LINE_TOO_LONG,
+    R554_NUL,
+    Reply,
+)
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+XFORWARD_ATTRIBUTES = ("NAME", "ADDR", "PORT", "PROTO", "HELO", "IDENT", "SOURCE")
+_UNAVAILABLE = {"[UNAVAILABLE]", "[TEMPUNAVAIL]"}
+_XTEXT = re.compile(r"\+([0-9A-F]{2})")
+_END = b".\r\n"
+
+
+def xtext_decode(value: str) -> str:
+    """Decode RFC 3461 xtext ("+2B" is "+"), as XFORWARD values are sent."""
+    return _XTEXT.sub(lambda m: chr(int(m.group(1), 16)), value)
+
+
+class FilterSession(Session):
+    """aiosmtpd's session plus what the filter keeps per connection."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(loop)
+        self.xforward: dict[str, str | None] = {}
+        self.transaction: Any = None
+        self.runtime: Any = None
+
+
+class ConnectionTracker:
+    """The live connections of one listener set, for limits and draining."""
+
+    def __init__(self, max_connections: int) -> None:
+        self.max_connections = max_connections
+        self.live: set[FilterSMTP] = set()
+        self.is_draining = False
+        self._empty = asyncio.Event()
+        self._empty.set()
+
+    def add(self, protocol: FilterSMTP) -> None:
+        """Count a new connection."""
+        self.live.add(protocol)
+        self._empty.clear()
+
+    def discard(self, protocol: FilterSMTP) -> None:
+        """Forget a closed connection."""
+        self.live.discard(protocol)
+        if not self.live:
+            self._empty.set()
+
+    async def wait_empty(self) -> None:
+        """Return when no connection is left."""
+        await self._empty.wait()
+
+
+class FilterSMTP(SMTP):
+    """aiosmtpd's SMTP server with XFORWARD, strict DATA checks, limits and draining."""
+
+    def __init__(
+        self,
+        handler: Any,
+        *,
+        limits: LimitsConfig,
+        tracker: ConnectionTracker,
+        xforward_hosts: Sequence[IPNetwork],
+        hostname: str,
+    ) -> None:
+        super().__init__(
+            handler,
+            data_size_limit=limits.max_message_size,
+            enable_SMTPUTF8=True,
+            decode_data=False,
+            hostname=hostname,
+            ident="congvu",
+            timeout=limits.command_timeout,
+        )
+        self.limits = limits
+        self.tracker = tracker
+        self._xforward_hosts = xforward_hosts
+        self.is_xforward_allowed = False
+        self._is_refused = False
+        self._in_transaction_step = False
+
+    def _create_session(self) -> FilterSession:
+        return FilterSession(self.loop)
+
+    # Connection lifecycle ------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        if self.tracker.is_draining or len(self.tracker.live) >= self.tracker.max_connections:
+            reply = R421_SHUTTING_DOWN if self.tracker.is_draining else R421_TOO_MANY_CONNECTIONS
+            self._is_refused = True
+            transport.write(f"{reply}\r\n".encode())  # type: ignore[attr-defined]
+            transport.close()
+            return
+        self.tracker.add(self)
+        peer = transport.get_extra_info("peername")
+        try:
+            address = ipaddress.ip_address(peer[0])
+        except (TypeError, ValueError, IndexError):
+            address = None
+        self.is_xforward_allowed = address is not None and any(
+            address in network for network in self._xforward_hosts
+        )
+        super().connection_made(transport)
+
+    def connection_lost(self, error: Exception | None) -> None:
+        if self._is_refused:
+            return
+        self.tracker.discard(self)
+        session = self.session
+        if isinstance(session, FilterSession) and session.transaction is not None:
+            # The client went away mid-transaction: the next hop must keep nothing.
+            transaction, session.transaction = session.transaction, None
+            self.loop.create_task(transaction.abort())
+        super().connection_lost(error)
+
+    def _timeout_cb(self) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(f"{R421_TIMEOUT}\r\n".encode())  # type: ignore[attr-defined]
+        super()._timeout_cb()
+
+    def begin_drain(self) -> None:
+        """Close now if idle; otherwise close after the current transaction."""
+        envelope = self.envelope
+        if not self._in_transaction_step and (envelope is None or not envelope.mail_from):
+            self._close_with(R421_SHUTTING_DOWN)
+
+    def _close_with(self, reply: Reply) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(f"{reply}\r\n".encode())  # type: ignore[attr-defined]
+            self.transport.close()
+
+    def _set_post_data_state(self) -> None:
+        super()._set_post_data_state()
+        if isinstance(self.session, FilterSession):
+            self.session.xforward = {}
+
+    # XFORWARD -------------------------------------------------------------------
+
+    @syntax("XFORWARD attribute=value ...")
+    async def smtp_XFORWARD(self, arg: str | None) -> None:
+        """Record Postfix's original client attributes for the next transaction."""
+        if await self.check_helo_needed("EHLO"):
+            return
+        session = self.session
+        assert isinstance(session, FilterSession) and self.envelope is not None
+        if not self.is_xforward_allowed:
+            await self.push(str(R550_XFORWARD_REFUSED))
+            return
+        if self.envelope.mail_from:
+            await self.push(str(R503_XFORWARD_IN_TRANSACTION))
+            return
+        attributes: dict[str, str | None] = {}
+        for item in (arg or "").split():
+            name, equals, value = item.partition("=")
+            name = name.upper()
+            if not equals or name not in XFORWARD_ATTRIBUTES:
+                await self.push(str(R501_XFORWARD_SYNTAX.with_text(f"Bad XFORWARD attribute: {name}")))
+                return
+            decoded = xtext_decode(value)
+            attributes[name] = None if decoded.upper() in _UNAVAILABLE else decoded
+        if not attributes:
+            await self.push(str(R501_XFORWARD_SYNTAX))
+            return
+        session.xforward.update(attributes)
+        await self.push("250 2.0.0 Ok")
+
+    # DATA -----------------------------------------------------------------------
+
+    @syntax("DATA")
+    async def smtp_DATA(self, arg: str | None) -> None:
+        """Read the message in one pass, check it, then hand it to the handler."""
+        if await self.check_helo_needed():
+            return
+        assert self.envelope is not None
+        if not self.envelope.rcpt_tos:
+            await self.push("503 5.5.1 Error: need RCPT command")
+            return
+        if arg:
+            await self.push("501 5.5.4 Syntax: DATA")
+            return
+        await self.push("354 End data with <CR><LF>.<CR><LF>")
+        self._in_transaction_step = True
+        try:
+            self._reset_timeout(self.limits.data_timeout)
+            content, problem = await self._read_message()
+            if problem is None:
+                problem = self._check_message(content)
+            if problem is not None:
+                await self.event_handler.abort_transaction(self.session)
+                self._set_post_data_state()
+                await self.push(str(problem))
+                return
+            self.envelope.original_content = content
+            self.envelope.content = content
+            # Our own processing must not trip the client's idle timer.
+            self._reset_timeout(self.limits.data_timeout + self.limits.command_timeout)
+            status = await self._call_handler_hook("DATA")
+            self._set_post_data_state()
+            await self.push(status)
+        finally:
+            self._in_transaction_step = False
+            self._reset_timeout()
+        if self.tracker.is_draining:
+            self._close_with(R421_SHUTTING_DOWN)
+
+    async def _read_message(self) -> tuple[bytes, Reply | None]:
+        """Read up to CRLF.CRLF (RFC 5321 4.1.1.4); only that sequence ends the data.
+
+        Reading by ".\\r\\n" chunks keeps the scanning in C. A bare LF before the dot
+        does not end the message, so "\\n.\\r\\n" smuggling cannot split it.
+        """
+        reader = self._reader
+        limit = self.limits.max_message_size
+        # StreamReader has no public way to change its line limit; DATA needs the
+        # whole message's worth, commands keep aiosmtpd's.
+        saved_limit = reader._limit  # type: ignore[attr-defined]
+        reader._limit = limit + 4096  # type: ignore[attr-defined]
+        chunks: list[bytes] = []
+        total = 0
+        is_too_big = False
+        previous_end = b"\r\n"  # the data starts as if after a line end
+        try:
+            while True:
+                try:
+                    chunk = await reader.readuntil(_END)
+                except asyncio.LimitOverrunError as exc:
+                    is_too_big = True
+                    chunks.clear()
+                    # Keep the last bytes, which may be the start of the terminator.
+                    await reader.readexactly(max(exc.consumed - 4, 1))
+                    continue
+                is_end = chunk.endswith(b"\r\n.\r\n") or (
+                    chunk == _END and previous_end == b"\r\n"
+                )
+                total += len(chunk)
+                if not is_too_big:
+                    if total > limit + 3:
+                        is_too_big = True
+                        chunks.clear()
+                    else:
+                        chunks.append(chunk)
+                previous_end = chunk[-2:] if len(chunk) >= 2 else previous_end
+                if is_end:
+                    break
+        finally:
+            reader._limit = saved_limit  # type: ignore[attr-defined]
+        if is_too_big:
+            return b"", R552_TOO_BIG
+        data = b"".join(chunks)[:-3]
+        # RFC 5321 4.5.2: drop the first period of every line that starts with one.
+        if data.startswith(b"."):
+            data = data[1:]
+        return data.replace(b"\r\n.", b"\r\n"), None
+
+    def _check_message(self, content: bytes) -> Reply | None:
+        if b"\x00" in content:
+            return R554_NUL
+        crlf = content.count(b"\r\n")
+        if content.count(b"\n") != crlf or content.count(b"\r") != crlf:
+            return R554_BARE_LINE_ENDING
+        if self._long_line.search(content):
+            return R554_LINE_TOO_LONG
+        header_end = content.find(b"\r\n\r\n")
+        if (header_end if header_end >= 0 else len(content)) > self.limits.max_header_size:
+            return R552_HEADER_TOO_BIG
+        return None
+
+    @property
+    def _long_line(self) -> re.Pattern[bytes]:
+        return _long_line_pattern(self.limits.max_line_length)
+
+
+_patterns: dict[int, re.Pattern[bytes]] = {}
+
+
+def _long_line_pattern(max_length: int) -> re.Pattern[bytes]:
+    pattern = _patterns.get(max_length)
+    if pattern is None:
+        pattern = _patterns[max_length] = re.compile(b"[^\r\n]{%d}" % (max_length + 1))
+    return pattern
+
+
+class FilterLMTP(FilterSMTP):
+    """The same filter spoken as LMTP (RFC 2033): LHLO, one reply per recipient."""
+
+    @syntax("LHLO hostname")
+    async def smtp_LHLO(self, arg: str) -> None:
+        """The LMTP greeting, in place of EHLO."""
+        await super().smtp_EHLO(arg)
+
+    async def smtp_HELO(self, arg: str) -> None:
+        """HELO is not LMTP."""
+        await self.push('500 5.5.1 Error: command "HELO" not recognized')
+
+    async def smtp_EHLO(self, arg: str) -> None:
+        """EHLO is not LMTP."""
+        await self.push('500 5.5.1 Error: command "EHLO" not recognized')
+
+    async def check_helo_needed(self, helo: str = "HELO") -> bool:
+        return await super().check_helo_needed("LHLO")
+
+
+__all__ = ["ConnectionTracker", "FilterLMTP", "FilterSMTP", "FilterSession"]

@@ -1,0 +1,112 @@
+"""Shared fixtures: real servers on loopback, real files in tmp_path."""
+
+from __future__ import annotations
+
+import smtplib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from milter.config import CongvuConfig, parse_config
+from milter.server import Server
+from support.loopthread import LoopThread
+from support.sink import Sink
+
+
+@pytest.fixture
+def loop_thread() -> Iterator[LoopThread]:
+    """An event loop in a thread, for servers that blocking clients talk to."""
+    runner = LoopThread()
+    yield runner
+    runner.close()
+
+
+@pytest.fixture
+def next_hop(loop_thread: LoopThread) -> Iterator[Sink]:
+    """A real aiosmtpd sink on 127.0.0.1:0 that records what it accepts."""
+    sink = Sink(loop_thread)
+    sink.start()
+    yield sink
+    if sink._server is not None:
+        sink.stop()
+
+
+def _deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+@pytest.fixture
+def filter_config(tmp_path: Path, next_hop: Sink) -> Callable[..., CongvuConfig]:
+    """Build a configuration for a filter relaying to ``next_hop`` (overrides merge in)."""
+
+    def make(**overrides: Any) -> CongvuConfig:
+        data: dict[str, Any] = {
+            "service": {"data_dir": str(tmp_path / "var"), "hostname": "filter.test"},
+            "listeners": [{"name": "filter", "role": "auto", "port": 0}],
+            "next_hop": {"kind": "smtp", "port": next_hop.port, "command_timeout": 5,
+                         "data_timeout": 5, "connect_timeout": 5},
+        }
+        return parse_config(_deep_merge(data, overrides))
+
+    return make
+
+
+class RunningFilter:
+    """Our Server running in a loop thread."""
+
+    def __init__(self, server: Server, runner: LoopThread) -> None:
+        self.server = server
+        self.runner = runner
+
+    @property
+    def port(self) -> int:
+        """The first listener's port."""
+        return next(iter(self.server.ports.values()))
+
+    def client(self) -> smtplib.SMTP:
+        """A connected smtplib client that has said EHLO."""
+        client = smtplib.SMTP("127.0.0.1", self.port, local_hostname="client.test", timeout=20)
+        client.ehlo()
+        return client
+
+    def stop(self, grace: float = 5) -> None:
+        """Drain and stop."""
+        self.runner.run(self.server.stop(grace))
+
+
+@pytest.fixture
+def filter_server(filter_config: Callable[..., CongvuConfig]) -> Iterator[Callable[..., RunningFilter]]:
+    """Start our Server on port 0 with optional config overrides; stopped after the test."""
+    started: list[tuple[RunningFilter, LoopThread]] = []
+
+    def start(config: CongvuConfig | None = None, **overrides: Any) -> RunningFilter:
+        runner = LoopThread()
+        server = Server(config or filter_config(**overrides))
+        runner.run(server.start())
+        running = RunningFilter(server, runner)
+        started.append((running, runner))
+        return running
+
+    yield start
+    for running, runner in started:
+        running.stop()
+        runner.close()
+
+
+@pytest.fixture
+def smtp_client(filter_server: Callable[..., RunningFilter]) -> Iterator[smtplib.SMTP]:
+    """smtplib connected to a default filter."""
+    client = filter_server().client()
+    yield client
+    try:
+        client.quit()
+    except smtplib.SMTPException:
+        client.close()

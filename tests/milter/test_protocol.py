@@ -1,0 +1,282 @@
+"""Bad input on the SMTP side: each gets the right reply, the service keeps serving."""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+
+import pytest
+
+from milter import replies
+from milter.replies import Reply
+
+MESSAGE = b"Subject: test\r\nMessage-ID: <p@test>\r\n\r\nbody\r\n"
+
+
+class Raw:
+    """A byte-level client, for what smtplib refuses to send."""
+
+    def __init__(self, port: int) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        self.buffer = b""
+        self.greeting = self.reply()
+
+    def send(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def reply(self) -> bytes:
+        """One whole (possibly multi-line) reply."""
+        while True:
+            lines = self.buffer.split(b"\r\n")
+            for index, line in enumerate(lines[:-1]):
+                if line[3:4] == b" " or len(line) == 3:
+                    whole = b"\r\n".join(lines[: index + 1])
+                    self.buffer = b"\r\n".join(lines[index + 1 :])
+                    return whole
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError(f"closed; buffer {self.buffer!r}")
+            self.buffer += chunk
+
+    def command(self, line: bytes) -> bytes:
+        self.send(line + b"\r\n")
+        return self.reply()
+
+    def transaction(self, content: bytes) -> bytes:
+        """MAIL, RCPT, DATA with raw content (already dot-stuffed, with terminator)."""
+        assert self.command(b"MAIL FROM:<a@b.vn>").startswith(b"250")
+        assert self.command(b"RCPT TO:<c@d.vn>").startswith(b"250")
+        assert self.command(b"DATA").startswith(b"354")
+        self.send(content)
+        return self.reply()
+
+    def is_closed(self) -> bool:
+        try:
+            return self.sock.recv(1) == b""
+        except ConnectionResetError:
+            return True
+
+
+def reply_bytes(reply: Reply) -> bytes:
+    return str(reply).encode()
+
+
+@pytest.fixture
+def raw(filter_server):
+    running = filter_server()
+
+    def connect() -> Raw:
+        client = Raw(running.port)
+        assert client.command(b"EHLO client.test").startswith(b"250")
+        return client
+
+    connect.running = running  # type: ignore[attr-defined]
+    return connect
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b"Subject: x\r\n\r\nbare\nlf\r\n.\r\n", replies.R554_BARE_LINE_ENDING),
+        (b"Subject: x\r\n\r\nbare\rcr\r\n.\r\n", replies.R554_BARE_LINE_ENDING),
+        (b"Subject: x\r\n\r\nnul\x00byte\r\n.\r\n", replies.R554_NUL),
+        (b"Subject: x\r\n\r\n" + b"x" * 999 + b"\r\n.\r\n", replies.R554_LINE_TOO_LONG),
+        (b"Subject: " + b"y" * 900 + b"\r\n" + b"X-A: b\r\n" * 20000 + b"\r\nbody\r\n.\r\n",
+         replies.R552_HEADER_TOO_BIG),
+    ],
+    ids=["bare-lf", "bare-cr", "nul", "long-line", "header-too-big"],
+)
+def test_malformed_message_is_refused_and_not_relayed(raw, next_hop, content, expected) -> None:
+    client = raw()
+    assert client.transaction(content) == reply_bytes(expected)
+    # The session goes on: a clean message on the same connection is relayed.
+    assert client.transaction(MESSAGE + b".\r\n").startswith(b"250 2.0.0")
+    assert next_hop.get().content == MESSAGE
+    next_hop.assert_empty()
+
+
+def test_smuggled_end_of_data_does_not_split_the_message(raw, next_hop) -> None:
+    # "\n.\r\n" is not the end of data (RFC 5321 4.1.1.4): the whole thing is one
+    # message with a bare LF, refused; no second message appears at the next hop.
+    smuggled = (b"Subject: x\r\n\r\nhello\n.\r\nMAIL FROM:<evil@x>\r\nRCPT TO:<v@d.vn>\r\n"
+                b"DATA\r\nSubject: forged\r\n\r\nforged\r\n.\r\n")
+    client = raw()
+    assert client.transaction(smuggled) == reply_bytes(replies.R554_BARE_LINE_ENDING)
+    assert client.command(b"NOOP").startswith(b"250")
+    next_hop.assert_empty()
+
+
+def test_message_over_the_size_limit(filter_server, next_hop) -> None:
+    running = filter_server(limits={"max_message_size": 4096})
+    client = Raw(running.port)
+    client.command(b"EHLO c")
+    big = b"Subject: big\r\n\r\n" + (b"z" * 100 + b"\r\n") * 100 + b".\r\n"
+    assert client.transaction(big) == reply_bytes(replies.R552_TOO_BIG)
+    assert client.command(b"MAIL FROM:<a@b.vn> SIZE=5000").startswith(b"552")
+    assert client.command(b"NOOP").startswith(b"250")
+    next_hop.assert_empty()
+
+
+def test_message_far_over_the_buffer_limit(filter_server, next_hop) -> None:
+    running = filter_server(limits={"max_message_size": 1024})
+    client = Raw(running.port)
+    client.command(b"EHLO c")
+    huge = b"Subject: big\r\n\r\n" + (b"z" * 990 + b"\r\n") * 200 + b".\r\n"
+    assert client.transaction(huge) == reply_bytes(replies.R552_TOO_BIG)
+    assert client.transaction(b"Subject: s\r\n\r\nok\r\n.\r\n").startswith(b"250")
+    assert next_hop.get().content == b"Subject: s\r\n\r\nok\r\n"
+
+
+def test_empty_message_and_dot_stuffing(raw, next_hop) -> None:
+    client = raw()
+    assert client.transaction(b".\r\n").startswith(b"250")
+    # SMTP cannot carry a message without a final line end; it leaves with one.
+    assert next_hop.get().content == b"\r\n"
+    assert client.transaction(b"..\r\n...x\r\n.y\r\n.\r\n").startswith(b"250")
+    assert next_hop.get().content == b".\r\n..x\r\ny\r\n"
+
+
+@pytest.mark.parametrize(
+    ("line", "code"),
+    [
+        (b"MAIL FROM:<<<>", b"553"),
+        (b"MAIL TO:<a@b.vn>", b"501"),
+        (b"RCPT TO:<c@d.vn>", b"503"),
+        (b"DATA", b"503"),
+        (b"BOGUS command", b"500"),
+        (b"\xff\xfe", b"500"),
+        (b"MAIL FROM:<a@b.vn> " + b"X" * 2000, b"500"),
+        (b"XFORWARD", b"501"),
+        (b"XFORWARD FOO=bar", b"501"),
+        (b"XFORWARD ADDR", b"501"),
+    ],
+)
+def test_malformed_commands(raw, line, code) -> None:
+    client = raw()
+    assert client.command(line)[:3] == code
+    assert client.command(b"NOOP").startswith(b"250")
+
+
+def test_xforward_inside_a_transaction_is_refused(raw) -> None:
+    client = raw()
+    client.command(b"MAIL FROM:<a@b.vn>")
+    assert client.command(b"XFORWARD ADDR=10.1.1.1") == reply_bytes(
+        replies.R503_XFORWARD_IN_TRANSACTION
+    )
+
+
+def test_xforward_refused_from_a_peer_not_allowed(filter_server) -> None:
+    running = filter_server(service={"xforward_hosts": ["192.0.2.0/24"]})
+    client = Raw(running.port)
+    ehlo = client.command(b"EHLO c")
+    assert b"XFORWARD" not in ehlo
+    assert client.command(b"XFORWARD ADDR=10.1.1.1") == reply_bytes(
+        replies.R550_XFORWARD_REFUSED
+    )
+
+
+def test_client_disconnecting_mid_data_delivers_nothing(raw, next_hop) -> None:
+    client = raw()
+    client.command(b"MAIL FROM:<a@b.vn>")
+    client.command(b"RCPT TO:<c@d.vn>")
+    client.command(b"DATA")
+    client.send(b"Subject: cut\r\n\r\nhalf a mess")
+    client.sock.close()
+    # The service keeps serving, and the next message is the only one delivered.
+    second = raw()
+    assert second.transaction(MESSAGE + b".\r\n").startswith(b"250")
+    assert next_hop.get().content == MESSAGE
+    next_hop.assert_empty()
+
+
+def test_connection_limit(filter_server) -> None:
+    running = filter_server(limits={"max_connections": 1})
+    first = Raw(running.port)
+    second_sock = socket.create_connection(("127.0.0.1", running.port), timeout=10)
+    data = second_sock.recv(1024)
+    assert data == reply_bytes(replies.R421_TOO_MANY_CONNECTIONS) + b"\r\n"
+    assert first.command(b"NOOP").startswith(b"250")
+
+
+def test_idle_client_gets_421_on_timeout(filter_server) -> None:
+    running = filter_server(limits={"command_timeout": 0.3})
+    client = Raw(running.port)
+    assert client.reply() == reply_bytes(replies.R421_TIMEOUT)
+    assert client.is_closed()
+
+
+def test_pipelined_commands_after_data_are_answered(raw, next_hop) -> None:
+    client = raw()
+    client.send(b"MAIL FROM:<a@b.vn>\r\nRCPT TO:<c@d.vn>\r\nDATA\r\n")
+    assert client.reply().startswith(b"250")
+    assert client.reply().startswith(b"250")
+    assert client.reply().startswith(b"354")
+    client.send(MESSAGE + b".\r\nMAIL FROM:<e@b.vn>\r\nRCPT TO:<f@d.vn>\r\nDATA\r\n")
+    assert client.reply().startswith(b"250 2.0.0")
+    assert client.reply().startswith(b"250")
+    assert client.reply().startswith(b"250")
+    assert client.reply().startswith(b"354")
+    client.send(MESSAGE + b".\r\nQUIT\r\n")
+    assert client.reply().startswith(b"250 2.0.0")
+    assert client.reply().startswith(b"221")
+    assert [next_hop.get().mail_from for _ in range(2)] == ["a@b.vn", "e@b.vn"]
+
+
+def _direction_of_next_message(running, caplog, xforward: bytes | None) -> str:
+    client = Raw(running.port)
+    client.command(b"EHLO postfix.test")
+    if xforward is not None:
+        assert client.command(b"XFORWARD " + xforward).startswith(b"250")
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="congvu.milter"):
+        assert client.transaction(MESSAGE + b".\r\n").startswith(b"250")
+    [record] = [r for r in caplog.records if r.getMessage() == "message"]
+    fields = record.fields  # type: ignore[attr-defined]
+    json.dumps(fields)  # the log line must serialize
+    return str(fields["direction"])
+
+
+def test_auto_role_classifies_by_original_client_never_by_from(filter_server, caplog) -> None:
+    running = filter_server(service={"trusted_networks": ["10.0.0.0/8"]})
+    assert _direction_of_next_message(running, caplog, b"ADDR=10.1.2.3 HELO=pc1") == "outbound"
+    assert _direction_of_next_message(running, caplog, b"ADDR=203.0.113.9") == "inbound"
+    assert _direction_of_next_message(running, caplog, b"ADDR=[UNAVAILABLE]") == "inbound"
+    # No XFORWARD: the original client is unknown, so the mail is not trusted.
+    assert _direction_of_next_message(running, caplog, None) == "inbound"
+
+
+def test_xforward_values_are_kept_for_the_pipeline(filter_server, caplog) -> None:
+    running = filter_server()
+    client = Raw(running.port)
+    client.command(b"EHLO postfix.test")
+    client.command(b"XFORWARD NAME=mx.example.org ADDR=IPV6:2001:db8::1 PROTO=ESMTP")
+    client.command(b"XFORWARD HELO=mx+2Eexample.org IDENT=4XyZ12")
+    with caplog.at_level(logging.INFO, logger="congvu.milter"):
+        assert client.transaction(MESSAGE + b".\r\n").startswith(b"250")
+    [record] = [r for r in caplog.records if r.getMessage() == "message"]
+    assert record.fields["client"] == "IPV6:2001:db8::1"  # type: ignore[attr-defined]
+    assert record.fields["queue_id"] == "4XyZ12"  # type: ignore[attr-defined]
+    assert record.fields["message_id"] == "<p@test>"  # type: ignore[attr-defined]
+
+
+def test_outbound_and_inbound_roles_ignore_xforward(filter_server, caplog) -> None:
+    running = filter_server(listeners=[{"name": "out", "role": "outbound", "port": 0}])
+    assert _direction_of_next_message(running, caplog, b"ADDR=203.0.113.9") == "outbound"
+    running = filter_server(listeners=[{"name": "in", "role": "inbound", "port": 0}])
+    assert _direction_of_next_message(running, caplog, b"ADDR=127.0.0.1") == "inbound"
+
+
+def test_lmtp_listener_replies_per_recipient(filter_server, next_hop) -> None:
+    running = filter_server(listeners=[{"name": "lmtp", "protocol": "lmtp", "port": 0}])
+    client = Raw(running.port)
+    assert client.command(b"EHLO c").startswith(b"500")
+    assert client.command(b"LHLO c").startswith(b"250")
+    client.command(b"MAIL FROM:<a@b.vn>")
+    client.command(b"RCPT TO:<x@d.vn>")
+    client.command(b"RCPT TO:<y@d.vn>")
+    client.command(b"DATA")
+    client.send(MESSAGE + b".\r\n")
+    assert client.reply().startswith(b"250 2.0.0")
+    assert client.reply().startswith(b"250 2.0.0")
+    assert next_hop.get().recipients == ["x@d.vn", "y@d.vn"]
