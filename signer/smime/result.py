@@ -1,0 +1,103 @@
+"""The result of S/MIME verification, as a value (RFC 8601 and RFC 7281 vocabulary)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class SmimeStatus(StrEnum):
+    """RFC 7281's result values for the ``smime`` method."""
+
+    PASS = "pass"
+    FAIL = "fail"
+    POLICY = "policy"
+    NEUTRAL = "neutral"
+    NONE = "none"
+    TEMPERROR = "temperror"
+    PERMERROR = "permerror"
+
+
+# When signers disagree the worst one decides: one bad signer spoils the message.
+_SEVERITY = {
+    SmimeStatus.FAIL: 6, SmimeStatus.PERMERROR: 5, SmimeStatus.TEMPERROR: 4,
+    SmimeStatus.POLICY: 3, SmimeStatus.NEUTRAL: 2, SmimeStatus.NONE: 1, SmimeStatus.PASS: 0,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class SignerReport:
+    """What was found about one signer, for the audit record and ``smime inspect``."""
+
+    status: SmimeStatus
+    reason: str
+    subject: str = ""
+    addresses: tuple[str, ...] = ()
+    serial: str = ""
+    issuer: str = ""
+    signing_time: dt.datetime | None = None
+    chain: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SmimeResult:
+    """The verdict on a message's S/MIME signature; ``pass`` only when everything holds.
+
+    ``signer`` is the address the signature vouches for (the From address when the
+    certificate names it), ``signers`` each signer's own report.
+    """
+
+    status: SmimeStatus
+    reason: str
+    signer: str = ""
+    subject: str = ""
+    signers: tuple[SignerReport, ...] = ()
+
+    @property
+    def is_pass(self) -> bool:
+        """True only for ``pass``."""
+        return self.status is SmimeStatus.PASS
+
+    def authentication_results(self) -> str:
+        """This result as one method of an Authentication-Results field (RFC 8601, 7281).
+
+        e.g. ``smime=pass reason="..." body.smime-identifier=unit@province.gov.vn``.
+        """
+        reason = self.reason.replace("\\", "\\\\").replace('"', '\\"')
+        text = f'smime={self.status.value} reason="{reason}"'
+        if self.signer:
+            text += f" body.smime-identifier={_value(self.signer)}"
+        if self.signers and self.signers[0].serial:
+            text += f" body.smime-serial={self.signers[0].serial}"
+        return text
+
+    def as_dict(self) -> dict[str, object]:
+        """A JSON-ready form for the audit record and the CLI."""
+        return {
+            "result": self.status.value,
+            "reason": self.reason,
+            "signer": self.signer,
+            "subject": self.subject,
+            "signers": [
+                {
+                    "result": s.status.value, "reason": s.reason, "subject": s.subject,
+                    "addresses": list(s.addresses), "serial": s.serial, "issuer": s.issuer,
+                    "signing_time": s.signing_time.isoformat() if s.signing_time else None,
+                    "chain": list(s.chain),
+                }
+                for s in self.signers
+            ],
+        }
+
+
+def worst(statuses: list[SmimeStatus]) -> SmimeStatus:
+    """The most severe of several signer statuses."""
+    return max(statuses, key=_SEVERITY.__getitem__)
+
+
+def _value(text: str) -> str:
+    # RFC 8601 section 2.2: a pvalue is a value (token or quoted string) or an addr-spec.
+    if all(c.isalnum() or c in "@.-_+" for c in text):
+        return text
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'

@@ -1,0 +1,167 @@
+"""S/MIME signing of outbound mail (RFC 8551): a detached multipart/signed wrapper.
+
+The message's own header fields stay on the outside as the bytes they were, except the
+``Content-*`` fields, which move inside the signed entity with the body. The signature
+is CMS SignedData (RFC 5652) made by ``cryptography``'s PKCS7SignatureBuilder: SHA-256,
+the signer's certificate and intermediates, and the signed attributes content type,
+message digest, signing time and S/MIME capabilities.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import secrets
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.serialization import pkcs7
+
+from signer.smime.config import SmimeConfig
+from signer.smime.keys import SigningIdentity, load_identity
+from signer.smime.mime import base64_lines, canonical_content, split_entity, to_eol
+
+# Top-level types that already carry S/MIME or PGP protection (RFC 8551 section 3.2,
+# RFC 1847): signing them again would hide the inner signature or the encryption.
+_PROTECTED_TYPES = {
+    "multipart/signed": "already signed (multipart/signed)",
+    "multipart/encrypted": "encrypted (multipart/encrypted)",
+    "application/pkcs7-mime": "already signed or encrypted (application/pkcs7-mime)",
+    "application/x-pkcs7-mime": "already signed or encrypted (application/x-pkcs7-mime)",
+}
+_PREAMBLE = b"This is an S/MIME signed message."
+_OPTIONS = (pkcs7.PKCS7Options.DetachedSignature, pkcs7.PKCS7Options.Binary)
+
+
+class SignStatus(StrEnum):
+    """Whether a message was signed."""
+
+    SIGNED = "signed"
+    SKIPPED = "skipped"
+
+
+@dataclass(frozen=True, slots=True)
+class SmimeSignResult:
+    """The outcome of signing: ``message`` is the new bytes, or the original when skipped."""
+
+    status: SignStatus
+    message: bytes
+    reason: str
+    identity: str = ""
+
+    @property
+    def is_signed(self) -> bool:
+        """True when ``message`` is the newly signed message."""
+        return self.status is SignStatus.SIGNED
+
+
+class SmimeSigner:
+    """Signs messages with identities loaded once: by address, unit id or pattern.
+
+    :param by_address: identities for exact sender addresses (matched case-insensitively).
+    :param by_unit: identities for directory unit ids.
+    :param patterns: (shell pattern, identity) pairs, tried in order.
+    """
+
+    def __init__(self, *, by_address: Mapping[str, SigningIdentity] | None = None,
+                 by_unit: Mapping[str, SigningIdentity] | None = None,
+                 patterns: Iterable[tuple[str, SigningIdentity]] = ()) -> None:
+        self._by_address = {k.casefold(): v for k, v in (by_address or {}).items()}
+        self._by_unit = dict(by_unit or {})
+        self._patterns = [(p.casefold(), v) for p, v in patterns]
+
+    @classmethod
+    def from_config(cls, config: SmimeConfig) -> SmimeSigner:
+        """Load every configured identity now.
+
+        :raises KeyFileError: the first unusable key, certificate or passphrase file.
+        """
+        by_address: dict[str, SigningIdentity] = {}
+        by_unit: dict[str, SigningIdentity] = {}
+        patterns: list[tuple[str, SigningIdentity]] = []
+        for entry in config.identities:
+            loaded = load_identity(entry)
+            if entry.address:
+                by_address[entry.address] = loaded
+            elif entry.unit:
+                by_unit[entry.unit] = loaded
+            elif entry.pattern:
+                patterns.append((entry.pattern, loaded))
+        return cls(by_address=by_address, by_unit=by_unit, patterns=patterns)
+
+    @classmethod
+    def single(cls, identity: SigningIdentity) -> SmimeSigner:
+        """A signer with one identity used for every sender (the CLI's ``--cert/--key``)."""
+        return cls(patterns=[("*", identity)])
+
+    def identity_for(self, address: str, *, unit: str | None = None) -> SigningIdentity | None:
+        """The identity for a sender: exact address, then ``unit``, then the first pattern."""
+        folded = address.casefold()
+        if folded in self._by_address:
+            return self._by_address[folded]
+        if unit is not None and unit in self._by_unit:
+            return self._by_unit[unit]
+        for pattern, identity in self._patterns:
+            if fnmatch.fnmatchcase(folded, pattern):
+                return identity
+        return None
+
+    def sign(self, raw: bytes, identity: SigningIdentity) -> SmimeSignResult:
+        """Wrap ``raw`` as multipart/signed with ``identity``'s signature.
+
+        Already signed or encrypted mail is returned unchanged with ``SKIPPED``.
+        """
+        entity = split_entity(raw)
+        top = entity.content_type().mime_type
+        if top in _PROTECTED_TYPES:
+            return SmimeSignResult(SignStatus.SKIPPED, raw,
+                                   f"not signed again: the message is {_PROTECTED_TYPES[top]}",
+                                   identity.label)
+        outer = [f for f in entity.fields if not f.is_content]
+        content = canonical_content([f for f in entity.fields if f.is_content], entity.body)
+        signature = self._signature(content, identity)
+        boundary = _boundary(content)
+        eol = entity.eol
+        head = b"".join(f.raw for f in outer)
+        if head and not head.endswith(b"\n"):
+            head += eol
+        if not any(f.name == "mime-version" for f in outer):
+            head += b"MIME-Version: 1.0" + eol
+        head += (
+            b'Content-Type: multipart/signed; protocol="application/pkcs7-signature";'
+            + eol + b' micalg=sha-256; boundary="' + boundary + b'"' + eol
+        )
+        delimiter = b"--" + boundary
+        body = b"".join([
+            _PREAMBLE, eol, eol, delimiter, eol,
+            to_eol(content, eol), eol, delimiter, eol,
+            b'Content-Type: application/pkcs7-signature; name="smime.p7s"', eol,
+            b"Content-Transfer-Encoding: base64", eol,
+            b'Content-Disposition: attachment; filename="smime.p7s"', eol,
+            b"Content-Description: S/MIME Cryptographic Signature", eol, eol,
+            base64_lines(signature, eol), eol, delimiter, b"--", eol,
+        ])
+        return SmimeSignResult(SignStatus.SIGNED, head + eol + body,
+                               "signed with " + identity.cert.subject.rfc4514_string(),
+                               identity.label)
+
+    @staticmethod
+    def _signature(content: bytes, identity: SigningIdentity) -> bytes:
+        builder = (
+            pkcs7.PKCS7SignatureBuilder()
+            .set_data(content)
+            .add_signer(identity.cert, identity.key, hashes.SHA256())
+        )
+        # add_certificate after set_data: set_data drops the extra certificates.
+        for cert in identity.chain:
+            if cert.subject != cert.issuer:
+                builder = builder.add_certificate(cert)
+        return builder.sign(serialization.Encoding.DER, _OPTIONS)
+
+
+def _boundary(content: bytes) -> bytes:
+    while True:
+        boundary = b"=_congvu_" + secrets.token_hex(16).encode("ascii")
+        if boundary not in content:
+            return boundary

@@ -1,0 +1,211 @@
+"""S/MIME verification of inbound mail, on the bytes as received.
+
+Only a signature that covers the whole visible message counts (the S/MIME signature
+spoofing classes of "Johnny, you are fired", USENIX Security 2019): the top-level
+entity must be multipart/signed or application/pkcs7-mime signed-data. A signed part
+nested inside an unsigned message, or a forwarded signed message, is at most
+``neutral``. Every signer must hold up: one bad signer makes the message ``fail``.
+The signer's certificate must chain to a configured trust anchor, be valid now and at
+the claimed signing time, fit for emailProtection, not revoked, and name the From
+address; a valid signature by someone else is ``policy``, never ``pass``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import re
+
+from mailbase import FromHeaderError, parse_from
+from signer.smime.cms import CmsError, SignatureStatus, SignedData, SignerCheck, check_signed_data
+from signer.smime.config import SmimeConfig
+from signer.smime.keys import certificate_addresses
+from signer.smime.mime import Entity, split_entity, split_multipart, to_crlf, walk_types
+from signer.smime.result import SignerReport, SmimeResult, SmimeStatus, worst
+from signer.trust import ChainStatus, TrustStore
+
+_SIGNATURE_TYPES = {"application/pkcs7-signature", "application/x-pkcs7-signature"}
+_OPAQUE_TYPES = {"application/pkcs7-mime", "application/x-pkcs7-mime"}
+_NESTED_HINT = re.compile(rb"(?i)pkcs7-(?:signature|mime)|multipart/signed")
+_CLOCK_SKEW = dt.timedelta(hours=1)
+_FAILING = {
+    ChainStatus.UNTRUSTED, ChainStatus.EXPIRED, ChainStatus.NOT_YET_VALID,
+    ChainStatus.WRONG_USAGE, ChainStatus.REVOKED,
+}
+
+
+class SmimeVerifier:
+    """Verifies S/MIME signatures against the configured trust anchors and CRLs."""
+
+    def __init__(self, trust: TrustStore) -> None:
+        self.trust = trust
+
+    @classmethod
+    def from_config(cls, config: SmimeConfig) -> SmimeVerifier:
+        """Load the trust anchors, intermediates and CRLs the configuration names.
+
+        :raises CertificateFileError: an unreadable file, naming it.
+        """
+        return cls(TrustStore.from_files(config.trust_anchors, config.intermediates,
+                                         config.crls, is_crl_required=config.is_crl_required))
+
+    def verify(self, raw: bytes, *, now: dt.datetime | None = None) -> SmimeResult:
+        """The S/MIME verdict on a message as received; never raises on bad input."""
+        now = now or dt.datetime.now(dt.UTC)
+        try:
+            return self._verify(raw, now)
+        except CmsError as exc:
+            return SmimeResult(SmimeStatus.PERMERROR, exc.reason)
+        except (ValueError, TypeError, KeyError, IndexError) as exc:
+            # asn1crypto parses lazily: malformed DER can surface anywhere.
+            return SmimeResult(SmimeStatus.PERMERROR, f"the signature cannot be parsed: {exc}")
+
+    def _verify(self, raw: bytes, now: dt.datetime) -> SmimeResult:
+        entity = split_entity(raw)
+        content_type = entity.content_type()
+        if content_type.mime_type == "multipart/signed":
+            protocol = (content_type.param("protocol") or "").lower()
+            if protocol not in _SIGNATURE_TYPES:
+                if protocol == "application/pgp-signature":
+                    return SmimeResult(SmimeStatus.NONE, "OpenPGP signed, not S/MIME")
+                return SmimeResult(SmimeStatus.PERMERROR,
+                                   f"multipart/signed with protocol {protocol or 'missing'}")
+            signed, content = self._detached(entity, content_type.param("boundary"))
+        elif content_type.mime_type in _OPAQUE_TYPES:
+            kind = (content_type.param("smime-type") or "").lower()
+            if kind in {"enveloped-data", "authenveloped-data"}:
+                return SmimeResult(SmimeStatus.NEUTRAL,
+                                   "the message is encrypted; its signature, if any, is inside")
+            if kind == "certs-only":
+                return SmimeResult(SmimeStatus.NONE, "a certificate transfer, not a signature")
+            signed = check_signed_data(_decode_body(entity), None)
+            content = signed.content
+        else:
+            return self._unsigned(raw)
+        return self._judge(entity, signed, to_crlf(content), now)
+
+    def _detached(self, entity: Entity, boundary: str | None) -> tuple[SignedData, bytes]:
+        if not boundary:
+            raise CmsError("multipart/signed without a boundary")
+        parts, closed = split_multipart(entity.body, boundary)
+        if not closed:
+            raise CmsError("multipart/signed is not closed by its boundary")
+        # RFC 1847 section 2.1: exactly the content and the signature; a third part
+        # would be shown by some clients without being signed.
+        if len(parts) != 2:
+            raise CmsError(f"multipart/signed has {len(parts)} parts instead of 2")
+        sig_part = split_entity(parts[1])
+        if sig_part.content_type().mime_type not in _SIGNATURE_TYPES:
+            raise CmsError("the second part of multipart/signed is "
+                           f"{sig_part.content_type().mime_type}, not a signature")
+        content = to_crlf(parts[0])
+        return check_signed_data(_decode_body(sig_part), content), content
+
+    @staticmethod
+    def _unsigned(raw: bytes) -> SmimeResult:
+        if _NESTED_HINT.search(raw):
+            for number, mime_type in walk_types(raw):
+                if mime_type in _SIGNATURE_TYPES | _OPAQUE_TYPES | {"multipart/signed"}:
+                    return SmimeResult(
+                        SmimeStatus.NEUTRAL,
+                        f"part {number} is S/MIME signed inside an unsigned message (nested "
+                        "or forwarded); that signature does not cover this message")
+        return SmimeResult(SmimeStatus.NONE, "the message is not S/MIME signed")
+
+    def _judge(self, entity: Entity, signed: SignedData, content: bytes,
+               now: dt.datetime) -> SmimeResult:
+        sender: str | None = None
+        sender_problem = ""
+        try:
+            sender = parse_from(entity.values("from")).addr_spec
+        except FromHeaderError as exc:
+            sender_problem = exc.reason
+        changed = _changed_from(content, sender)
+        reports = [self._report(check, signed, sender, sender_problem, now)
+                   for check in signed.signers]
+        if changed:
+            reports = [SignerReport(SmimeStatus.FAIL, changed, r.subject, r.addresses,
+                                    r.serial, r.issuer, r.signing_time, r.chain)
+                       if r.status is SmimeStatus.PASS else r for r in reports]
+        status = worst([r.status for r in reports])
+        decisive = next(r for r in reports if r.status is status)
+        reason = decisive.reason
+        if len(reports) > 1 and status is not SmimeStatus.PASS:
+            reason = f"signer {reports.index(decisive) + 1} of {len(reports)}: {reason}"
+        signer = sender if status is SmimeStatus.PASS and sender else (
+            decisive.addresses[0] if decisive.addresses else "")
+        return SmimeResult(status, reason, signer, decisive.subject, tuple(reports))
+
+    def _report(self, check: SignerCheck, signed: SignedData, sender: str | None,
+                sender_problem: str, now: dt.datetime) -> SignerReport:
+        cert = check.cert
+        if cert is None:
+            return SignerReport(SmimeStatus.PERMERROR, check.reason)
+        addresses = certificate_addresses(cert)
+        subject = cert.subject.rfc4514_string()
+
+        def report(status: SmimeStatus, reason: str, chain: tuple[str, ...] = ()) -> SignerReport:
+            return SignerReport(status, reason, subject, addresses, f"{cert.serial_number:x}",
+                                cert.issuer.rfc4514_string(), check.signing_time, chain)
+
+        if check.status in {SignatureStatus.BAD_DIGEST, SignatureStatus.BAD_SIGNATURE,
+                            SignatureStatus.WEAK}:
+            return report(SmimeStatus.FAIL, check.reason)
+        if check.status is not SignatureStatus.VALID:
+            return report(SmimeStatus.PERMERROR, check.reason)
+        untrusted = [c for c in signed.certificates if c is not cert]
+        chain_check = self.trust.check(cert, untrusted, at=now)
+        chain = tuple(c.subject.rfc4514_string() for c in chain_check.chain)
+        if chain_check.status is ChainStatus.REVOCATION_UNKNOWN:
+            return report(SmimeStatus.TEMPERROR, chain_check.reason, chain)
+        if chain_check.status in _FAILING:
+            return report(SmimeStatus.FAIL, chain_check.reason, chain)
+        when = check.signing_time
+        if when is not None:
+            if when > now + _CLOCK_SKEW:
+                return report(SmimeStatus.FAIL, f"the signing time {when:%Y-%m-%d %H:%M} UTC "
+                              "is in the future", chain)
+            then = self.trust.check(cert, untrusted, at=when, revocation_at=now)
+            if then.status in _FAILING:
+                return report(SmimeStatus.FAIL, f"at the signing time {when:%Y-%m-%d %H:%M} "
+                              f"UTC: {then.reason}", chain)
+        if sender is None:
+            return report(SmimeStatus.PERMERROR, f"valid signature, but {sender_problem}", chain)
+        if sender.casefold() not in {a.casefold() for a in addresses}:
+            named = ", ".join(addresses) or "no address"
+            return report(SmimeStatus.POLICY, f"valid signature, not the sender: the "
+                          f"certificate names {named}, the message is from {sender}", chain)
+        return report(SmimeStatus.PASS, f"signed by {subject} for {sender}; "
+                      f"{chain_check.reason}", chain)
+
+
+def _decode_body(entity: Entity) -> bytes:
+    encoding = (entity.first("content-transfer-encoding") or "").strip().lower()
+    # Raw DER (binary transfer) starts with a SEQUENCE tag and a length octet; base64
+    # of DER starts with "MI".
+    if encoding != "base64" and entity.body[:1] == b"\x30" and entity.body[1:2] >= b"\x80":
+        return entity.body
+    try:
+        return base64.b64decode(re.sub(rb"\s+", b"", entity.body), validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise CmsError("the signature part is not valid base64") from exc
+
+
+def _changed_from(content: bytes, sender: str | None) -> str:
+    """A reason when the signed content carries its own From (protected headers, or a
+    wrapped message/rfc822, RFC 8551 section 3.1) that differs from the outer one."""
+    inner = split_entity(content)
+    values = inner.values("from")
+    if not values and inner.content_type().mime_type == "message/rfc822":
+        values = split_entity(inner.body).values("from")
+    if not values:
+        return ""
+    try:
+        signed_from = parse_from(values).addr_spec
+    except FromHeaderError as exc:
+        return f"the signed From header is unusable: {exc.reason}"
+    if sender is None or signed_from.casefold() != sender.casefold():
+        return (f"the From header was changed after signing: signed as {signed_from}, "
+                f"now {sender or 'unreadable'}")
+    return ""
