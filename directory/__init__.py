@@ -1,7 +1,39 @@
-"""The units of the province and their official addresses, certificates and domains."""
+"""The units of the province and their official addresses, certificates and domains.
+
+:class:`Directory` is the store (import, read, export, publish);
+:class:`DirectoryIndex` is the in-memory index the filter asks per message.
+"""
 
 from directory.cli import commands
 from directory.config import DirectoryConfig
-from directory.errors import DirectoryError
+from directory.errors import (
+    DirectoryError,
+    ImportRejected,
+    ImportRowError,
+    StoreError,
+    UnknownUnit,
+)
+from directory.index import DirectoryIndex
+from directory.model import Address, InvalidAddress, Unit, parse_official_address
+from directory.publish import FILE_NAMES, publish
+from directory.store import Change, Directory, ImportSummary
 
-__all__ = ["DirectoryConfig", "DirectoryError", "commands"]
+__all__ = [
+    "FILE_NAMES",
+    "Address",
+    "Change",
+    "Directory",
+    "DirectoryConfig",
+    "DirectoryError",
+    "DirectoryIndex",
+    "ImportRejected",
+    "ImportRowError",
+    "ImportSummary",
+    "InvalidAddress",
+    "StoreError",
+    "Unit",
+    "UnknownUnit",
+    "commands",
+    "parse_official_address",
+    "publish",
+]

@@ -1,17 +1,173 @@
-"""Command-line sub-commands of directory/ (composed into `congvu` by milter/)."""
+"""Command-line sub-commands of directory/ (composed into `congvu` by milter/).
+
+``congvu directory import|publish|show|export``. Exit codes (DESIGN.md): 0 done,
+1 the data had problems (rows rejected or skipped, no such unit), 2 usage,
+configuration or store errors.
+"""
 
 from __future__ import annotations
 
+import getpass
+import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 
 import click
 
 from directory.config import DirectoryConfig
+from directory.errors import DirectoryError, StoreError
+from directory.model import Unit
+from directory.published import published_unit
+from directory.store import Directory
 
 ConfigLoader = Callable[[Path | None], DirectoryConfig]
+
+CONFIG_OPTION = click.option(
+    "--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+    help="The congvu.toml file (default: the embedded defaults).",
+)
+
+
+class DataProblem(click.ClickException):
+    """The data had problems (bad rows, no such unit): exit code 1."""
+
+    exit_code = 1
+
+
+class StoreProblem(click.ClickException):
+    """The store or the configuration cannot be used: exit code 2."""
+
+    exit_code = 2
+
+
+def _actor() -> str:
+    # under sudo, the administrator's own name is the one to record
+    try:
+        return os.environ.get("SUDO_USER") or getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def _convert(exc: DirectoryError) -> click.ClickException:
+    if isinstance(exc, StoreError):
+        return StoreProblem(str(exc))
+    return DataProblem(str(exc))
+
+
+def _describe(unit: Unit, parents: list[Unit]) -> str:
+    lines = [f"{unit.name} ({unit.id})" + ("" if unit.is_active else "  [inactive]")]
+    fields = [
+        ("short name", unit.short_name), ("English name", unit.name_en), ("kind", unit.kind),
+        ("address", unit.address.addr_spec),
+        ("aliases", ", ".join(a.addr_spec for a in unit.aliases)),
+        ("DKIM domain", unit.dkim_domain), ("phone", unit.phone), ("website", unit.website),
+        ("senders", ", ".join(unit.senders)),
+        ("certificate", "yes (PEM)" if unit.certificate else ""),
+        ("valid from", unit.valid_from.isoformat() if unit.valid_from else ""),
+        ("valid until", unit.valid_until.isoformat() if unit.valid_until else ""),
+        ("successor", unit.successor or ""),
+    ]
+    lines.extend(f"  {label + ':':<14}{value}" for label, value in fields if value)
+    if parents:
+        lines.append("  parents:")
+        lines.extend(f"    {p.name} ({p.id}) <{p.address.addr_spec}>" for p in parents)
+    return "\n".join(lines)
 
 
 def commands(load: ConfigLoader) -> list[click.Command]:
     """The top-level command groups this package adds to `congvu`."""
-    return []
+
+    def store(config_path: Path | None, *, read_only: bool = False) -> Directory:
+        try:
+            return Directory.open(load(config_path).path, read_only=read_only)
+        except StoreError as exc:
+            raise StoreProblem(str(exc)) from exc
+
+    @click.group("directory")
+    def group() -> None:
+        """The units of the province and their official addresses."""
+
+    @group.command("import")
+    @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+    @click.option("--partial", is_flag=True,
+                  help="Import the good rows and list the bad ones (default: all or nothing).")
+    @click.option("--actor", default=None, help="Name recorded in the history (default: you).")
+    @CONFIG_OPTION
+    def import_command(file: Path, partial: bool, actor: str | None,
+                       config_path: Path | None) -> None:
+        """Import FILE.csv (layout in directory/README.md); list every bad row.
+
+        Units missing from the file become inactive. Exit 1 when rows were
+        rejected (nothing imported) or, with --partial, skipped.
+        """
+        with store(config_path) as directory:
+            try:
+                summary = directory.import_csv(file, partial=partial, actor=actor or _actor())
+            except DirectoryError as exc:
+                raise _convert(exc) from exc
+        click.echo(str(summary))
+        if summary.skipped:
+            raise DataProblem(f"{len(summary.skipped)} row(s) were skipped")
+
+    @group.command("publish")
+    @click.option("--out", "out_dir", required=True,
+                  type=click.Path(file_okay=False, path_type=Path),
+                  help="Folder to write index.html, directory.json, ... into.")
+    @CONFIG_OPTION
+    def publish_command(out_dir: Path, config_path: Path | None) -> None:
+        """Write the HTML page, JSON, vCards, LDIF, CSV and Postfix maps into --out."""
+        config = load(config_path)
+        with store(config_path) as directory:
+            try:
+                written = directory.publish(out_dir, title=config.title,
+                                            ldap_base=config.ldap_base)
+            except DirectoryError as exc:
+                raise _convert(exc) from exc
+            except OSError as exc:
+                raise StoreProblem(f"{out_dir}: cannot write: {exc}") from exc
+        click.echo(f"{out_dir}: {len(written)} files written")
+
+    @group.command("show")
+    @click.argument("key")
+    @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+                  show_default=True, help="Output format.")
+    @CONFIG_OPTION
+    def show_command(key: str, fmt: str, config_path: Path | None) -> None:
+        """Print the unit with this id or ADDRESS, with its parents (exit 1 if none)."""
+        with store(config_path) as directory:
+            try:
+                unit = directory.get(key)
+                chain = directory.ancestors(unit.id)
+                parents = [directory.get(unit_id) for unit_id in chain[1:]]
+            except DirectoryError as exc:
+                raise _convert(exc) from exc
+        if fmt == "json":
+            data = published_unit(unit, chain, include_senders=True).model_dump(mode="json")
+            click.echo(json.dumps(data, ensure_ascii=False, indent=1))
+        else:
+            click.echo(_describe(unit, parents))
+
+    @group.command("export")
+    @click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv",
+                  show_default=True, help="csv: the import layout; json: directory.json's.")
+    @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                  help="File to write (default: standard output).")
+    @click.option("--bom", is_flag=True, help="Start a CSV with a byte-order mark (for Excel).")
+    @CONFIG_OPTION
+    def export_command(fmt: str, output: Path | None, bom: bool,
+                       config_path: Path | None) -> None:
+        """Export every unit, senders included, as CSV (re-importable) or JSON."""
+        with store(config_path) as directory:
+            try:
+                text = (directory.export_csv(bom=bom) if fmt == "csv"
+                        else directory.export_json())
+            except DirectoryError as exc:
+                raise _convert(exc) from exc
+        if output is None:
+            click.echo(text, nl=False)
+        else:
+            output.write_text(text, encoding="utf-8", newline="")
+
+    return [group]
+

@@ -1,0 +1,180 @@
+"""The in-memory index the filter asks for every message: whose address is this?
+
+:class:`DirectoryIndex` answers address → unit id (aliases, ``user+tag``
+plus-addressing, any case), unit → DKIM domain, certificate and ancestors, and
+"is this one of the province's own domains", from dictionaries built out of the
+store. :meth:`DirectoryIndex.refresh` rebuilds them only when the store changed
+(SQLite's ``data_version``, then the history's revision), so an import shows up in
+a running service without a restart, and an unchanged store costs one PRAGMA.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import idna
+
+from directory.errors import UnknownUnit
+from directory.model import Unit, ancestry, parse_domain
+from directory.store import Directory
+
+
+@dataclass(frozen=True, slots=True)
+class _Snapshot:
+    revision: int
+    addresses: dict[str, str]
+    units: dict[str, Unit]
+    ancestors: dict[str, tuple[str, ...]]
+    domains: frozenset[str]
+
+
+def _ascii_domain(domain: str) -> str | None:
+    domain = domain.rstrip(".").lower()
+    if domain.isascii():
+        return domain
+    try:
+        return idna.encode(domain, uts46=True).decode("ascii")
+    except idna.IDNAError:
+        return None
+
+
+class DirectoryIndex:
+    """Fast lookups over a snapshot of the directory, refreshed when the store changes.
+
+    Lookups never touch SQLite; the snapshot is replaced as a whole by
+    :meth:`refresh`, so a reader sees either the old directory or the new one.
+    """
+
+    def __init__(self, directory: Directory, *, domains: Iterable[str] = ()) -> None:
+        self._directory = directory
+        self._extra_domains = frozenset(parse_domain(domain) for domain in domains)
+        self._data_version = directory.data_version()
+        self._snapshot = self._build()
+
+    @classmethod
+    def open(cls, path: Path | str, *, domains: Iterable[str] = ()) -> DirectoryIndex:
+        """Open the store at ``path`` and index it; ``domains`` adds own domains.
+
+        :raises StoreError: the store cannot be opened.
+        :raises InvalidAddress: a domain in ``domains`` is not valid.
+        """
+        return cls(Directory.open(path), domains=domains)
+
+    def close(self) -> None:
+        """Close the store underneath (the last snapshot stays readable)."""
+        self._directory.close()
+
+    def _build(self) -> _Snapshot:
+        with self._directory.db.atomic():
+            revision = self._directory.revision()
+            units = {unit.id: unit for unit in self._directory.units()}
+        addresses = {
+            address.key: unit.id for unit in units.values() for address in unit.addresses
+        }
+        domains = {
+            address.domain for unit in units.values() if unit.is_active
+            for address in unit.addresses
+        }
+        return _Snapshot(
+            revision=revision, addresses=addresses, units=units,
+            ancestors=ancestry(units), domains=frozenset(domains | self._extra_domains),
+        )
+
+    def refresh(self) -> bool:
+        """Rebuild the index if the store changed since the last build; say whether it did.
+
+        :raises StoreError: the store cannot be read (the old snapshot stays).
+        """
+        version = self._directory.data_version()
+        if version == self._data_version:
+            return False
+        self._data_version = version
+        if self._directory.revision() == self._snapshot.revision:
+            return False
+        self._snapshot = self._build()
+        return True
+
+    @property
+    def revision(self) -> int:
+        """The store revision this snapshot was built from."""
+        return self._snapshot.revision
+
+    def __len__(self) -> int:
+        return len(self._snapshot.units)
+
+    def unit_id(self, address: str) -> str | None:
+        """The id of the unit owning ``address``, or None.
+
+        Domains match in any case and in Unicode or ASCII (IDNA) form; local parts
+        in any case (as Postfix's tables do); ``user+tag@domain`` falls back to
+        ``user@domain`` when the tagged address is not itself listed. Addresses of
+        inactive units resolve too: check :attr:`Unit.is_active`.
+        """
+        local, at, domain = address.rpartition("@")
+        if not at or not local:
+            return None
+        addresses = self._snapshot.addresses
+        if not domain.isascii() or domain.endswith("."):
+            ascii_domain = _ascii_domain(domain)
+            if ascii_domain is None:
+                return None
+            domain = ascii_domain
+        local = local.lower()
+        domain = domain.lower()
+        found = addresses.get(f"{local}@{domain}")
+        if found is None and "+" in local:
+            found = addresses.get(f"{local.split('+', 1)[0]}@{domain}")
+        return found
+
+    def unit(self, unit_id: str) -> Unit:
+        """The unit with this id.
+
+        :raises UnknownUnit: no such unit.
+        """
+        try:
+            return self._snapshot.units[unit_id]
+        except KeyError:
+            raise UnknownUnit(unit_id) from None
+
+    def unit_for(self, address: str) -> Unit | None:
+        """The unit owning ``address`` (as :meth:`unit_id` finds it), or None."""
+        unit_id = self.unit_id(address)
+        return None if unit_id is None else self._snapshot.units[unit_id]
+
+    def ancestors(self, unit_id: str) -> tuple[str, ...]:
+        """The unit's id first, then its parent's, up to the root.
+
+        :raises UnknownUnit: no such unit.
+        """
+        try:
+            return self._snapshot.ancestors[unit_id]
+        except KeyError:
+            raise UnknownUnit(unit_id) from None
+
+    def dkim_domain(self, unit_id: str) -> str:
+        """The domain the unit's mail is DKIM-signed for ('' when none is set).
+
+        :raises UnknownUnit: no such unit.
+        """
+        return self.unit(unit_id).dkim_domain
+
+    def certificate(self, unit_id: str) -> str:
+        """The unit's S/MIME certificate as PEM ('' when none is set).
+
+        :raises UnknownUnit: no such unit.
+        """
+        return self.unit(unit_id).certificate
+
+    @property
+    def domains(self) -> frozenset[str]:
+        """The province's own domains (ASCII): those of active units' addresses, plus
+        the ones given to the index."""
+        return self._snapshot.domains
+
+    def is_own_domain(self, domain: str) -> bool:
+        """Whether ``domain`` (any case, Unicode or ASCII) is one of the province's."""
+        ascii_domain = _ascii_domain(domain)
+        return ascii_domain is not None and ascii_domain in self._snapshot.domains
+

@@ -1,0 +1,152 @@
+"""The unit and its official addresses, as the rest of directory/ passes them around.
+
+These are frozen dataclasses: they are built once, from a validated CSV row or
+from the store, and never change. Pydantic lives only at the edges
+(:mod:`directory.rows` for CSV, :mod:`directory.published` for JSON).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from email_validator import EmailNotValidError, validate_email
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Address:
+    """An official address, normalised once: the domain lower-case ASCII (IDNA).
+
+    ``local`` keeps the case it was written in (for display); :attr:`key` is the
+    form lookups and uniqueness use, lower-case throughout, because Postfix's
+    lookup tables fold case too and two addresses that Postfix cannot tell apart
+    must not belong to two units.
+    """
+
+    local: str
+    domain: str
+
+    @property
+    def addr_spec(self) -> str:
+        """The bare ``local@domain`` form, with the ASCII (IDNA) domain."""
+        return f"{self.local}@{self.domain}"
+
+    @property
+    def key(self) -> str:
+        """The case-folded ``local@domain`` used for lookups and uniqueness."""
+        return f"{self.local.lower()}@{self.domain}"
+
+    @property
+    def unicode_domain(self) -> str:
+        """The domain as people read it (``xn--`` labels decoded)."""
+        try:
+            return self.domain.encode("ascii").decode("idna")
+        except UnicodeError:
+            return self.domain
+
+    def __str__(self) -> str:
+        return self.addr_spec
+
+
+class InvalidAddress(ValueError):
+    """An address or domain that is not valid; ``value`` is what was given."""
+
+    def __init__(self, value: str, reason: str) -> None:
+        super().__init__(reason)
+        self.value = value
+        self.reason = reason
+
+
+def parse_official_address(text: str) -> Address:
+    """Check an official address's syntax (no DNS lookups) and normalise it.
+
+    Internationalised domains are accepted and stored in their ASCII (IDNA) form.
+
+    :raises InvalidAddress: the syntax is wrong; the reason says how.
+    """
+    value = text.strip()
+    try:
+        checked = validate_email(value, check_deliverability=False, allow_smtputf8=True)
+    except EmailNotValidError as exc:
+        raise InvalidAddress(text, str(exc)) from exc
+    return Address(local=checked.local_part, domain=checked.ascii_domain.lower())
+
+
+def parse_domain(text: str) -> str:
+    """Check a domain name's syntax (no DNS lookups); return it lower-case ASCII (IDNA).
+
+    :raises InvalidAddress: the domain is not valid.
+    """
+    value = text.strip().rstrip(".")
+    if "@" in value:
+        raise InvalidAddress(text, "a domain name has no '@'")
+    # email-validator's domain rules (IDNA 2008, labels, a dot, no special-use
+    # names) are the ones addresses follow, so a DKIM domain is checked the same way.
+    return parse_official_address(f"postmaster@{value}").domain
+
+
+@dataclass(frozen=True, slots=True)
+class Unit:
+    """One unit of the province (sở, ban, ngành, district, commune) and its addresses.
+
+    ``parent`` is the id of the unit above it (``None`` for the root). ``successor``
+    names the unit that took over a merged or renamed one: its old addresses
+    forward there. ``senders`` are the mail logins allowed to send as the unit.
+    """
+
+    id: str
+    name: str
+    address: Address
+    parent: str | None = None
+    aliases: tuple[Address, ...] = ()
+    short_name: str = ""
+    name_en: str = ""
+    kind: str = ""
+    dkim_domain: str = ""
+    certificate: str = ""
+    phone: str = ""
+    website: str = ""
+    senders: tuple[str, ...] = ()
+    is_active: bool = True
+    valid_from: date | None = None
+    valid_until: date | None = None
+    successor: str | None = None
+
+    @property
+    def addresses(self) -> tuple[Address, ...]:
+        """The primary address first, then the aliases."""
+        return (self.address, *self.aliases)
+
+
+def ancestry(units: Mapping[str, Unit]) -> dict[str, tuple[str, ...]]:
+    """For each unit, its id and then its parents' ids up to the root."""
+    found: dict[str, tuple[str, ...]] = {}
+    for unit_id in units:
+        chain = [unit_id]
+        parent = units[unit_id].parent
+        # The store's tree has no cycles (imports refuse them); the bound is a guard.
+        while parent is not None and parent in units and len(chain) <= len(units):
+            if parent in found:
+                chain.extend(found[parent])
+                break
+            chain.append(parent)
+            parent = units[parent].parent
+        found[unit_id] = tuple(chain)
+    return found
+
+
+def tree_order(units: Sequence[Unit]) -> list[Unit]:
+    """The units depth-first from the roots, children in their given order."""
+    known = {unit.id for unit in units}
+    children: dict[str | None, list[Unit]] = defaultdict(list)
+    for unit in units:
+        children[unit.parent if unit.parent in known else None].append(unit)
+    ordered: list[Unit] = []
+    stack = list(reversed(children[None]))
+    while stack:
+        unit = stack.pop()
+        ordered.append(unit)
+        stack.extend(reversed(children.get(unit.id, [])))
+    return ordered

@@ -1,0 +1,439 @@
+"""The CSV edge: reading a spreadsheet's file of units into validated rows.
+
+A file is UTF-8 (with or without the byte-order mark spreadsheets write), has a
+header row naming its columns in any order, and one unit per row; the layout is
+documented in directory/README.md. Each row becomes a :class:`UnitRow` (pydantic:
+every cell checked) and then a :class:`~directory.model.Unit`.
+
+Problems are collected, never raised one at a time, so an administrator sees every
+bad row with its line number in one report. Checks that need the whole file
+(duplicate ids and addresses, unknown parents, cycles) are in :func:`check_rows`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from cryptography import x509
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from directory.errors import ImportRejected, ImportRowError
+from directory.model import Address, InvalidAddress, Unit, parse_domain, parse_official_address
+
+REQUIRED_COLUMNS = ("id", "name", "parent", "address")
+OPTIONAL_COLUMNS = (
+    "short_name", "name_en", "kind", "aliases", "dkim_domain", "phone", "website",
+    "active", "senders", "certificate", "valid_from", "valid_until", "successor",
+)
+#: Every column, in the order exports write them.
+COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
+
+_TRUE = frozenset({"", "1", "yes", "y", "true", "x", "có", "co"})
+_FALSE = frozenset({"0", "no", "n", "false", "không", "khong"})
+_SLUG_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-_.")
+_MAX_ID = 64
+
+
+def check_unit_id(value: str) -> str:
+    """Return ``value`` if it is a valid unit id (a slug), else raise ``ValueError``."""
+    if not value:
+        raise ValueError("the id is empty")
+    if len(value) > _MAX_ID:
+        raise ValueError(f"the id is longer than {_MAX_ID} characters")
+    if not set(value) <= _SLUG_CHARS or not value[0].isalnum():
+        raise ValueError(
+            "an id uses only a-z, 0-9, '-', '_' and '.', and starts with a letter or digit"
+        )
+    return value
+
+
+def _split(value: str) -> list[str]:
+    return [item.strip() for item in value.split(";") if item.strip()]
+
+
+def _address(value: str) -> Address:
+    try:
+        return parse_official_address(value)
+    except InvalidAddress as exc:
+        raise ValueError(f"{value!r} is not a valid address: {exc.reason}") from None
+
+
+class UnitRow(BaseModel):
+    """One CSV row, every cell checked: the edge model of an imported unit."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+    id: str = Field(description="Stable id (slug): a-z, 0-9, '-', '_', '.'.")
+    name: str = Field(min_length=1, description="Official name in Vietnamese.")
+    parent: str | None = Field(default=None, description="Parent unit's id; empty for the root.")
+    address: Address = Field(description="Primary official address.")
+    short_name: str = Field(default="", description="Short name.")
+    name_en: str = Field(default="", description="English name.")
+    kind: str = Field(default="", description="Kind of unit (province, department, commune...).")
+    aliases: tuple[Address, ...] = Field(default=(), description="Other addresses, ';'-separated.")
+    dkim_domain: str = Field(default="", description="Domain the unit's mail is DKIM-signed for.")
+    phone: str = Field(default="", description="Phone number.")
+    website: str = Field(default="", description="Web site (http or https URL).")
+    active: bool = Field(default=True, description="Whether the unit exists today.")
+    senders: tuple[str, ...] = Field(default=(), description="Mail logins allowed to send as it.")
+    certificate: str = Field(default="", description="S/MIME certificate, PEM.")
+    valid_from: date | None = Field(default=None, description="First day the unit exists.")
+    valid_until: date | None = Field(default=None, description="Last day the unit exists.")
+    successor: str | None = Field(default=None, description="Unit that took this one over.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _nfc(cls, cells: Any) -> Any:
+        # one spelling of each Vietnamese letter (files saved on macOS come
+        # decomposed), so names compare, fold and diff the same wherever they came from
+        if isinstance(cells, dict):
+            return {k: unicodedata.normalize("NFC", v) if isinstance(v, str) else v
+                    for k, v in cells.items()}
+        return cells
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, value: str) -> str:
+        return check_unit_id(value)
+
+    @field_validator("parent", "successor", mode="before")
+    @classmethod
+    def _reference(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = value.strip()
+            return check_unit_id(value) if value else None
+        return value
+
+    @field_validator("address", mode="before")
+    @classmethod
+    def _primary(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            if not value.strip():
+                raise ValueError("the primary address is empty")
+            return _address(value)
+        return value
+
+    @field_validator("aliases", mode="before")
+    @classmethod
+    def _aliases(cls, value: Any) -> Any:
+        return tuple(_address(item) for item in _split(value)) if isinstance(value, str) else value
+
+    @field_validator("senders", mode="before")
+    @classmethod
+    def _senders(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        logins = _split(value)
+        for login in logins:
+            if any(ch.isspace() or ch == "," for ch in login):
+                raise ValueError(f"the login {login!r} contains a space or a comma")
+        return tuple(logins)
+
+    @field_validator("dkim_domain")
+    @classmethod
+    def _dkim_domain(cls, value: str) -> str:
+        if not value:
+            return value
+        try:
+            return parse_domain(value)
+        except InvalidAddress as exc:
+            raise ValueError(f"{value!r} is not a valid domain: {exc.reason}") from None
+
+    @field_validator("website")
+    @classmethod
+    def _website(cls, value: str) -> str:
+        if value and not value.lower().startswith(("http://", "https://")):
+            raise ValueError("the web site must start with http:// or https://")
+        return value
+
+    @field_validator("active", mode="before")
+    @classmethod
+    def _active(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            folded = value.strip().lower()
+            if folded in _TRUE:
+                return True
+            if folded in _FALSE:
+                return False
+            raise ValueError(f"{value!r} is not yes/no (also 1/0, true/false, có/không)")
+        return value
+
+    @field_validator("valid_from", "valid_until", mode="before")
+    @classmethod
+    def _date(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            if not value.strip():
+                return None
+            try:
+                return date.fromisoformat(value.strip())
+            except ValueError:
+                raise ValueError(f"{value!r} is not a date as YYYY-MM-DD") from None
+        return value
+
+    @field_validator("certificate")
+    @classmethod
+    def _certificate(cls, value: str) -> str:
+        if not value:
+            return value
+        try:
+            x509.load_pem_x509_certificate(value.encode("ascii"))
+        except (ValueError, UnicodeError) as exc:
+            raise ValueError(f"not a PEM certificate: {exc}") from None
+        return value.strip() + "\n"
+
+    def to_unit(self) -> Unit:
+        """The unit this row describes."""
+        return Unit(
+            id=self.id, name=self.name, address=self.address, parent=self.parent,
+            aliases=self.aliases, short_name=self.short_name, name_en=self.name_en,
+            kind=self.kind, dkim_domain=self.dkim_domain, certificate=self.certificate,
+            phone=self.phone, website=self.website, senders=self.senders,
+            is_active=self.active, valid_from=self.valid_from,
+            valid_until=self.valid_until, successor=self.successor,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedRow:
+    """A row that passed its own checks, with the line it starts on."""
+
+    line: int
+    unit: Unit
+
+
+@dataclass(slots=True)
+class ParsedFile:
+    """What a CSV file held: the good rows and the problems, line by line."""
+
+    rows: list[ParsedRow] = field(default_factory=list)
+    errors: list[ImportRowError] = field(default_factory=list)
+    #: The id cell of every row, good or bad (a bad row still names its unit).
+    ids: set[str] = field(default_factory=set)
+
+
+def decode(data: bytes, source: str) -> str:
+    """Decode a file as UTF-8 (byte-order mark optional).
+
+    :raises ImportRejected: a line is not UTF-8; every such line is listed.
+    """
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    errors = []
+    for number, line in enumerate(data.split(b"\n"), start=1):
+        try:
+            line.decode("utf-8-sig" if number == 1 else "utf-8")
+        except UnicodeDecodeError as exc:
+            errors.append(ImportRowError(
+                number, None,
+                f"not UTF-8 (byte 0x{line[exc.start]:02x} at position {exc.start + 1}); "
+                "save the file as 'CSV UTF-8'",
+            ))
+    raise ImportRejected(source, errors)
+
+
+def _delimiter(text: str) -> str:
+    # Spreadsheets in locales with a decimal comma (Vietnamese among them) save
+    # CSV with ';'; the header names at least four columns, so count on it.
+    header = text.split("\n", 1)[0]
+    return max((",", ";", "\t"), key=header.count)
+
+
+def _header(names: list[str], source: str) -> list[str]:
+    columns = [name.strip().lower() for name in names]
+    errors = []
+    missing = [name for name in REQUIRED_COLUMNS if name not in columns]
+    if missing:
+        errors.append(ImportRowError(1, None, f"missing column(s): {', '.join(missing)}"))
+    unknown = [name for name in columns if name not in COLUMNS]
+    if unknown:
+        errors.append(ImportRowError(
+            1, None, f"unknown column(s): {', '.join(map(repr, unknown))}; "
+            f"the columns are: {', '.join(COLUMNS)}",
+        ))
+    doubled = sorted({name for name in columns if columns.count(name) > 1})
+    if doubled:
+        errors.append(ImportRowError(1, None, f"column(s) given twice: {', '.join(doubled)}"))
+    if errors:
+        raise ImportRejected(source, errors)
+    return columns
+
+
+def _row_errors(line: int, exc: ValidationError) -> list[ImportRowError]:
+    found = []
+    for error in exc.errors():
+        column = str(error["loc"][0]) if error["loc"] else None
+        reason = error["msg"].removeprefix("Value error, ")
+        found.append(ImportRowError(line, column, reason, value=str(error.get("input", ""))))
+    return found
+
+
+def parse_rows(text: str, source: str) -> ParsedFile:
+    """Read CSV text into checked rows and per-row problems.
+
+    :raises ImportRejected: the header is wrong (nothing can be read).
+    """
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise ImportRejected(source, [ImportRowError(1, None, "the file is empty")]) from None
+    columns = _header(header, source)
+    parsed = ParsedFile()
+    previous = reader.line_num
+    for cells in reader:
+        line, previous = previous + 1, reader.line_num
+        if not any(cell.strip() for cell in cells):
+            continue
+        if "id" in columns and len(cells) > columns.index("id"):
+            parsed.ids.add(cells[columns.index("id")].strip())
+        if len(cells) != len(columns):
+            parsed.errors.append(ImportRowError(
+                line, None, f"{len(cells)} cells where the header has {len(columns)} columns",
+            ))
+            continue
+        try:
+            row = UnitRow.model_validate(dict(zip(columns, cells, strict=True)))
+        except ValidationError as exc:
+            parsed.errors.extend(_row_errors(line, exc))
+            continue
+        parsed.rows.append(ParsedRow(line, row.to_unit()))
+    return parsed
+
+
+def check_rows(
+    parsed: ParsedFile, *, partial: bool, stored: Mapping[str, Unit] | None = None,
+) -> tuple[list[ParsedRow], list[ImportRowError]]:
+    """Check what needs the whole file: ids, addresses, parents, successors, cycles.
+
+    ``stored`` are the units in the store now: those the file does not bring back
+    (missing, or rejected with ``partial``) keep their addresses, so a row may not
+    take one. Returns the rows that can be imported and every problem found (the
+    per-row ones of ``parsed`` included), by line. With ``partial``, a row whose
+    parent was rejected is rejected too, so the tree stays whole; a rejected row's
+    unit already in the store stays as it is and may still be a parent.
+    """
+    stored = stored or {}
+    errors: list[ImportRowError] = list(parsed.errors)
+    good: dict[str, ParsedRow] = {}
+    first_line: dict[str, int] = {}
+    owner: dict[str, tuple[str, int]] = {}
+    for row in parsed.rows:
+        unit = row.unit
+        if unit.id in first_line:
+            errors.append(ImportRowError(
+                row.line, "id", f"the id {unit.id!r} is already used on line {first_line[unit.id]}",
+            ))
+            continue
+        first_line[unit.id] = row.line
+        clash = _address_clash(row, owner)
+        if clash:
+            errors.append(clash)
+            continue
+        for address in unit.addresses:
+            owner[address.key] = (unit.id, row.line)
+        good[unit.id] = row
+    for unit in stored.values():
+        if unit.id in good:
+            continue
+        for address in unit.addresses:
+            taken = owner.get(address.key)
+            if taken and taken[0] in good:
+                errors.append(ImportRowError(
+                    taken[1], None, f"the address {address.addr_spec} belongs to the unit "
+                    f"{unit.id!r}, which is not in this file and keeps its addresses",
+                    value=address.addr_spec,
+                ))
+                del good[taken[0]]
+    if partial:
+        kept = {unit_id for unit_id in stored if unit_id in parsed.ids}
+        while _check_references(good, set(good) | kept, errors) | _check_cycles(good, errors):
+            pass
+    else:
+        _check_references(good, parsed.ids, errors)
+        _check_cycles(good, errors)
+    return sorted(good.values(), key=lambda row: row.line), sorted(errors, key=_order)
+
+
+def _order(error: ImportRowError) -> tuple[int, str]:
+    return (error.row, error.column or "")
+
+
+def _address_clash(row: ParsedRow, owner: dict[str, tuple[str, int]]) -> ImportRowError | None:
+    seen: set[str] = set()
+    for index, address in enumerate(row.unit.addresses):
+        column = "address" if index == 0 else "aliases"
+        if address.key in seen:
+            return ImportRowError(row.line, column, f"{address.addr_spec} is listed twice")
+        seen.add(address.key)
+        if address.key in owner:
+            other, line = owner[address.key]
+            return ImportRowError(
+                row.line, column,
+                f"{address.addr_spec} is already an address of {other!r} (line {line})",
+                value=address.addr_spec,
+            )
+    return None
+
+
+def _check_references(
+    good: dict[str, ParsedRow], ids: set[str], errors: list[ImportRowError],
+) -> set[str]:
+    removed = set()
+    for unit_id, row in list(good.items()):
+        parent, successor = row.unit.parent, row.unit.successor
+        if parent is not None and parent not in ids:
+            errors.append(ImportRowError(
+                row.line, "parent", f"the parent {parent!r} is not a unit of this file",
+                value=parent,
+            ))
+        elif successor is not None and (successor not in ids or successor == unit_id):
+            errors.append(ImportRowError(
+                row.line, "successor",
+                f"the successor {successor!r} is not another unit of this file", value=successor,
+            ))
+        else:
+            continue
+        removed.add(unit_id)
+        del good[unit_id]
+    return removed
+
+
+def _check_cycles(good: dict[str, ParsedRow], errors: list[ImportRowError]) -> set[str]:
+    done: set[str] = set()
+    looping: set[str] = set()
+    for start in good:
+        path: list[str] = []
+        on_path: set[str] = set()
+        current: str | None = start
+        while current is not None and current in good and current not in done:
+            if current in on_path:
+                loop = path[path.index(current):]
+                looping.update(loop)
+                chain = " → ".join([*loop, current])
+                for unit_id in loop:
+                    errors.append(ImportRowError(
+                        good[unit_id].line, "parent", f"the parents form a cycle: {chain}",
+                    ))
+                break
+            path.append(current)
+            on_path.add(current)
+            current = good[current].unit.parent
+        done.update(path)
+    for unit_id in looping:
+        del good[unit_id]
+    return looping

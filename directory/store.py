@@ -1,0 +1,398 @@
+"""The directory store: units, addresses and their change history in one SQLite file.
+
+:class:`Directory` is the facade (sqlite-utils' ``Database`` underneath): open a
+file, import a CSV, read units back, export and publish. Every change to a unit is
+written to the ``history`` table with who made it, when, and what changed, so the
+directory is itself auditable.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlite_utils import Database
+
+from directory.errors import ImportRejected, ImportRowError, StoreError, UnknownUnit
+from directory.model import (
+    Address,
+    InvalidAddress,
+    Unit,
+    ancestry,
+    parse_official_address,
+    tree_order,
+)
+from directory.publish import publish
+from directory.published import export_csv, export_json
+from directory.rows import check_rows, decode, parse_rows
+from directory.schema import migrate
+
+
+@dataclass(frozen=True, slots=True)
+class ImportSummary:
+    """What an import did: units created, updated, made inactive, rows skipped."""
+
+    source: str
+    created: tuple[str, ...]
+    updated: tuple[str, ...]
+    unchanged: int
+    deactivated: tuple[str, ...]
+    skipped: tuple[ImportRowError, ...] = ()
+
+    def __str__(self) -> str:
+        lines = [
+            f"{self.source}: {len(self.created)} created, {len(self.updated)} updated, "
+            f"{self.unchanged} unchanged, {len(self.deactivated)} made inactive, "
+            f"{len(self.skipped)} row(s) skipped"
+        ]
+        if self.deactivated:
+            lines.append("made inactive (missing from the file): " + ", ".join(self.deactivated))
+        lines.extend(f"skipped {error}" for error in self.skipped)
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One entry of the change history: who changed which unit, when, and how.
+
+    ``changes`` maps each changed field to its ``(old, new)`` values.
+    """
+
+    id: int
+    at: datetime
+    actor: str
+    unit_id: str
+    action: str
+    changes: dict[str, tuple[Any, Any]]
+
+
+def snapshot(unit: Unit) -> dict[str, Any]:
+    """A unit as plain JSON values, one key per CSV column (history and exports)."""
+    return {
+        "id": unit.id, "name": unit.name, "parent": unit.parent,
+        "address": unit.address.addr_spec,
+        "short_name": unit.short_name, "name_en": unit.name_en, "kind": unit.kind,
+        "aliases": [address.addr_spec for address in unit.aliases],
+        "dkim_domain": unit.dkim_domain, "phone": unit.phone, "website": unit.website,
+        "active": unit.is_active, "senders": list(unit.senders),
+        "certificate": unit.certificate,
+        "valid_from": unit.valid_from.isoformat() if unit.valid_from else None,
+        "valid_until": unit.valid_until.isoformat() if unit.valid_until else None,
+        "successor": unit.successor,
+    }
+
+
+def _diff(old: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, list[Any]]:
+    if old is None:
+        return {key: [None, value] for key, value in new.items() if value not in (None, "", [])}
+    return {key: [old[key], value] for key, value in new.items() if old[key] != value}
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+class Directory:
+    """The province's units and addresses in one SQLite file, with their history."""
+
+    def __init__(self, db: Database, path: str) -> None:
+        self.db = db
+        self.path = path
+
+    @classmethod
+    def open(cls, path: Path | str, *, read_only: bool = False) -> Directory:
+        """Open (creating and migrating unless ``read_only``) the store at ``path``.
+
+        :raises StoreError: the file cannot be opened or is not a directory store.
+        """
+        name = str(path)
+        try:
+            if read_only:
+                if not Path(path).is_file():
+                    raise StoreError(name, "no such directory store; import a CSV file first")
+                conn = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True)
+                db = Database(conn)
+            else:
+                db = Database(name)
+                db.execute("PRAGMA journal_mode = WAL")
+                migrate(db)
+        except sqlite3.Error as exc:
+            raise StoreError(name, f"cannot open the directory store: {exc}") from exc
+        return cls(db, name)
+
+    def close(self) -> None:
+        """Close the SQLite connection."""
+        self.db.close()
+
+    def __enter__(self) -> Directory:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _mapped(self, doing: str) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise StoreError(self.path, f"{doing} failed: {exc}") from exc
+
+    # -- reading ----------------------------------------------------------------
+
+    def _load(self, where: str = "", params: Sequence[Any] = ()) -> list[Unit]:
+        units = list(self.db.execute(
+            "SELECT id, name, short_name, name_en, kind, parent, dkim_domain, certificate, "
+            "phone, website, active, valid_from, valid_until, successor FROM units "
+            f"{where} ORDER BY position, id", params,
+        ))
+        if not units:
+            return []
+        scope = "" if not where else f"WHERE unit_id IN (SELECT id FROM units {where})"
+        addresses: dict[str, list[tuple[int, Address]]] = defaultdict(list)
+        for unit_id, local, domain, is_primary, position in self.db.execute(
+            f"SELECT unit_id, local, domain, is_primary, position FROM addresses {scope}", params,
+        ):
+            addresses[unit_id].append((0 if is_primary else position + 1, Address(local, domain)))
+        senders: dict[str, list[tuple[int, str]]] = defaultdict(list)
+        for unit_id, login, position in self.db.execute(
+            f"SELECT unit_id, login, position FROM senders {scope}", params,
+        ):
+            senders[unit_id].append((position, login))
+        found = []
+        for (unit_id, name, short_name, name_en, kind, parent, dkim_domain, certificate,
+             phone, website, active, valid_from, valid_until, successor) in units:
+            ordered = [address for _, address in sorted(addresses[unit_id])]
+            found.append(Unit(
+                id=unit_id, name=name, address=ordered[0], parent=parent,
+                aliases=tuple(ordered[1:]), short_name=short_name, name_en=name_en,
+                kind=kind, dkim_domain=dkim_domain, certificate=certificate, phone=phone,
+                website=website, is_active=bool(active),
+                senders=tuple(login for _, login in sorted(senders[unit_id])),
+                valid_from=date.fromisoformat(valid_from) if valid_from else None,
+                valid_until=date.fromisoformat(valid_until) if valid_until else None,
+                successor=successor,
+            ))
+        return found
+
+    def units(self, *, include_inactive: bool = True) -> list[Unit]:
+        """Every unit, in the order of the last imported file."""
+        with self._mapped("reading the units"):
+            return self._load("" if include_inactive else "WHERE active = 1")
+
+    def unit_id_for(self, address: str) -> str | None:
+        """The id of the unit owning ``address`` (aliases and ``user+tag`` too), or None."""
+        try:
+            parsed = parse_official_address(address)
+        except InvalidAddress:
+            return None
+        keys = [parsed.key]
+        if "+" in parsed.local:
+            keys.append(f"{parsed.local.split('+', 1)[0].lower()}@{parsed.domain}")
+        with self._mapped("looking up an address"):
+            for key in keys:
+                row = self.db.execute(
+                    "SELECT unit_id FROM addresses WHERE key = ?", [key]).fetchone()
+                if row:
+                    return str(row[0])
+        return None
+
+    def get(self, key: str) -> Unit:
+        """The unit with this id, or owning this address.
+
+        :raises UnknownUnit: no unit has this id or address.
+        """
+        unit_id = self.unit_id_for(key) if "@" in key else key.strip()
+        with self._mapped("reading a unit"):
+            found = self._load("WHERE id = ?", [unit_id]) if unit_id else []
+        if not found:
+            raise UnknownUnit(key)
+        return found[0]
+
+    def ancestors(self, unit_id: str) -> list[str]:
+        """The unit's id first, then its parent's, up to the root.
+
+        :raises UnknownUnit: no unit has this id.
+        """
+        with self._mapped("reading the parents"):
+            rows = self.db.execute(
+                "WITH RECURSIVE up(id, parent, depth) AS ("
+                " SELECT id, parent, 0 FROM units WHERE id = ?"
+                " UNION ALL SELECT u.id, u.parent, up.depth + 1 FROM units u"
+                " JOIN up ON u.id = up.parent WHERE up.depth < 1000)"
+                " SELECT id FROM up ORDER BY depth", [unit_id],
+            ).fetchall()
+        if not rows:
+            raise UnknownUnit(unit_id)
+        return [row[0] for row in rows]
+
+    def history(self, unit_id: str | None = None) -> list[Change]:
+        """The change history, oldest first (of one unit, or of all)."""
+        where, params = ("WHERE unit_id = ?", [unit_id]) if unit_id else ("", [])
+        with self._mapped("reading the history"):
+            rows = self.db.execute(
+                f"SELECT id, at, actor, unit_id, action, changes FROM history {where} ORDER BY id",
+                params,
+            ).fetchall()
+        return [
+            Change(id=row[0], at=datetime.fromisoformat(row[1]), actor=row[2], unit_id=row[3],
+                   action=row[4], changes={k: (v[0], v[1]) for k, v in json.loads(row[5]).items()})
+            for row in rows
+        ]
+
+    def revision(self) -> int:
+        """A number that grows whenever a unit changes (the last history entry's id)."""
+        with self._mapped("reading the revision"):
+            return int(self.db.execute("SELECT coalesce(max(id), 0) FROM history").fetchone()[0])
+
+    def data_version(self) -> int:
+        """SQLite's ``data_version``: changes when another connection commits."""
+        with self._mapped("reading the data version"):
+            return int(self.db.execute("PRAGMA data_version").fetchone()[0])
+
+    def export_csv(self, *, include_senders: bool = True, bom: bool = False) -> str:
+        """Every unit as CSV text in the import layout (re-importing it changes nothing)."""
+        return export_csv(tree_order(self.units()), include_senders=include_senders, bom=bom)
+
+    def export_json(self, *, include_senders: bool = True) -> str:
+        """Every unit as JSON text following directory.schema.json."""
+        units = tree_order(self.units())
+        return export_json(units, ancestry({u.id: u for u in units}),
+                           include_senders=include_senders)
+
+    def publish(
+        self, out_dir: Path, *, title: str = "Danh bạ thư điện tử công vụ",
+        ldap_base: str | None = None,
+    ) -> list[Path]:
+        """Write the published files into ``out_dir`` (see :func:`directory.publish.publish`).
+
+        :raises StoreError: the store cannot be read.
+        :raises OSError: the folder cannot be written.
+        """
+        with self._mapped("reading the units"):
+            units = self.units()
+        return publish(units, out_dir, title=title, ldap_base=ldap_base)
+
+    # -- writing ----------------------------------------------------------------
+
+    def import_csv(
+        self, source: Path | str | bytes, *, partial: bool = False, actor: str = "unknown",
+    ) -> ImportSummary:
+        """Import a CSV file of units (the layout in directory/README.md).
+
+        ``source`` is a path (:class:`~pathlib.Path`), CSV text (``str``) or the
+        file's bytes. All or nothing: any bad row rejects the whole file, with every
+        problem listed; with ``partial``, the good rows are imported and the bad ones
+        listed in the summary. Units in the store but missing from the file become
+        inactive (never deleted). Running the same file again changes nothing.
+
+        :raises ImportRejected: the file cannot be read, or a row is bad and not ``partial``.
+        :raises StoreError: the store could not be written.
+        """
+        if isinstance(source, Path):
+            name = str(source)
+            try:
+                data = source.read_bytes()
+            except OSError as exc:
+                raise ImportRejected(
+                    name, [ImportRowError(0, None, f"cannot read: {exc}")]) from exc
+            text = decode(data, name)
+        elif isinstance(source, bytes):
+            name, text = "<csv>", decode(source, "<csv>")
+        else:
+            name, text = "<csv>", source.removeprefix("\ufeff")
+        parsed = parse_rows(text, name)
+        stored = {unit.id: unit for unit in self.units()}
+        rows, errors = check_rows(parsed, partial=partial, stored=stored)
+        if errors and not partial:
+            raise ImportRejected(name, errors)
+        present = parsed.ids if partial else {row.unit.id for row in rows}
+        changed: list[tuple[Unit, str, dict[str, list[Any]]]] = []
+        unchanged = 0
+        for row in rows:
+            old = stored.get(row.unit.id)
+            diff = _diff(snapshot(old) if old else None, snapshot(row.unit))
+            if old is None:
+                changed.append((row.unit, "created", diff))
+            elif diff:
+                changed.append((row.unit, "updated", diff))
+            else:
+                unchanged += 1
+        for unit in stored.values():
+            if unit.id not in present and unit.is_active:
+                inactive = replace(unit, is_active=False)
+                changed.append((inactive, "deactivated", _diff(snapshot(unit), snapshot(inactive))))
+        positions = [(index, row.unit.id) for index, row in enumerate(rows)]
+        with self._mapped("writing the import"):
+            self._write(name, actor, changed, positions, len(errors))
+        return ImportSummary(
+            source=name,
+            created=tuple(u.id for u, action, _ in changed if action == "created"),
+            updated=tuple(u.id for u, action, _ in changed if action == "updated"),
+            unchanged=unchanged,
+            deactivated=tuple(u.id for u, action, _ in changed if action == "deactivated"),
+            skipped=tuple(errors),
+        )
+
+    def _write(
+        self, source: str, actor: str, changed: list[tuple[Unit, str, dict[str, list[Any]]]],
+        positions: list[tuple[int, str]], skipped: int,
+    ) -> None:
+        at = _now()
+        ids = [(unit.id,) for unit, _, _ in changed]
+        base = len(positions)
+        with self.db.atomic():
+            cursor = self.db.execute(
+                "INSERT INTO imports (at, actor, source, created, updated, deactivated, skipped)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [at, actor, source, *(sum(1 for _, a, _ in changed if a == action)
+                                      for action in ("created", "updated", "deactivated")),
+                 skipped],
+            )
+            import_id = cursor.lastrowid
+            conn = self.db.conn
+            conn.executemany("DELETE FROM addresses WHERE unit_id = ?", ids)
+            conn.executemany("DELETE FROM senders WHERE unit_id = ?", ids)
+            conn.executemany(
+                "INSERT INTO units (id, name, short_name, name_en, kind, parent, dkim_domain,"
+                " certificate, phone, website, active, valid_from, valid_until, successor,"
+                " position) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (id) DO UPDATE SET name = excluded.name,"
+                " short_name = excluded.short_name, name_en = excluded.name_en,"
+                " kind = excluded.kind, parent = excluded.parent,"
+                " dkim_domain = excluded.dkim_domain, certificate = excluded.certificate,"
+                " phone = excluded.phone, website = excluded.website,"
+                " active = excluded.active, valid_from = excluded.valid_from,"
+                " valid_until = excluded.valid_until, successor = excluded.successor",
+                [(u.id, u.name, u.short_name, u.name_en, u.kind, u.parent, u.dkim_domain,
+                  u.certificate, u.phone, u.website, int(u.is_active),
+                  u.valid_from.isoformat() if u.valid_from else None,
+                  u.valid_until.isoformat() if u.valid_until else None, u.successor, base)
+                 for u, _, _ in changed],
+            )
+            conn.executemany(
+                "INSERT INTO addresses (key, local, domain, unit_id, is_primary, position)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                [(a.key, a.local, a.domain, u.id, int(i == 0), i)
+                 for u, _, _ in changed for i, a in enumerate(u.addresses)],
+            )
+            conn.executemany(
+                "INSERT INTO senders (unit_id, login, position) VALUES (?, ?, ?)",
+                [(u.id, login, i) for u, _, _ in changed for i, login in enumerate(u.senders)],
+            )
+            conn.executemany(
+                "UPDATE units SET position = ? WHERE id = ? AND position != ?",
+                [(index, unit_id, index) for index, unit_id in positions],
+            )
+            conn.executemany(
+                "INSERT INTO history (at, actor, unit_id, action, changes, import_id)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                [(at, actor, u.id, action, json.dumps(diff, ensure_ascii=False), import_id)
+                 for u, action, diff in changed],
+            )
