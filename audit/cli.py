@@ -1,17 +1,386 @@
-"""Command-line sub-commands of audit/ (composed into `congvu` by milter/)."""
+"""Command-line sub-commands of audit/ (composed into `congvu` by milter/).
+
+``congvu audit query|show|trace|export|report`` read the store through a read-only
+connection; ``verify`` walks the chain (exit 0 intact, 1 not); ``checkpoint export``
+and ``prune`` write (they need the checkpoint key). Dates without an offset are in the
+configured zone (Asia/Ho_Chi_Minh by default). Exit codes: 0 done, 1 a check found
+something or the store failed, 2 usage (bad filters, dates, periods).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import csv
+import io
+import json
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import asdict
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import click
 
+from audit.chain import Checkpoint
 from audit.config import AuditConfig
+from audit.errors import AuditError, QueryError
+from audit.query import Filters, RecordSummary
+from audit.records import Action, Direction
+from audit.report import Report
+from audit.store import AuditLog
+from mailbase import PeriodError, parse_local_datetime, parse_period, zone
 
 ConfigLoader = Callable[[Path | None], AuditConfig]
+UnitExpander = Callable[[str], Sequence[str]]
+
+CONFIG_OPTION = click.option(
+    "--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
+    default=None, help="The congvu.toml file (default: the embedded defaults).",
+)
 
 
-def commands(load: ConfigLoader) -> list[click.Command]:
-    """The top-level command groups this package adds to `congvu`."""
-    return []
+class AuditCliError(click.ClickException):
+    """The store could not do it, or a check found something: exit 1."""
+
+    exit_code = 1
+
+
+class AuditUsageError(click.ClickException):
+    """Bad filters, dates or periods: exit 2."""
+
+    exit_code = 2
+
+
+def _fail(exc: AuditError | PeriodError) -> click.ClickException:
+    if isinstance(exc, QueryError | PeriodError):
+        return AuditUsageError(str(exc))
+    return AuditCliError(str(exc))
+
+
+def _local(config: AuditConfig, value: datetime) -> str:
+    return value.astimezone(zone(config.time_zone)).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _time(config: AuditConfig, text: str | None, name: str) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        return parse_local_datetime(text, zone(config.time_zone))
+    except PeriodError as exc:
+        raise AuditUsageError(f"--{name}: {exc}") from exc
+
+
+def _summary_row(config: AuditConfig, r: RecordSummary) -> dict[str, Any]:
+    row = asdict(r)
+    row["received_at"] = r.received_at.isoformat()
+    row["outcome"] = r.outcome or "incomplete"
+    return row
+
+
+def _table(rows: list[dict[str, Any]], columns: list[str]) -> str:
+    cells = [[str(row.get(c) if row.get(c) is not None else "") for c in columns]
+             for row in rows]
+    widths = [min(48, max([len(c), *(len(r[i]) for r in cells)])) for i, c in enumerate(columns)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True))]
+    for r in cells:
+        lines.append("  ".join(
+            (v if len(v) <= w else v[: w - 1] + "…").ljust(w)
+            for v, w in zip(r, widths, strict=True)
+        ))
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def _csv(rows: list[dict[str, Any]], columns: list[str]) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue().rstrip("\n")
+
+
+_SUMMARY_COLUMNS = ["id", "received_at", "direction", "envelope_sender", "subject",
+                    "recipients", "attachments", "action", "outcome", "dkim", "smime",
+                    "sender_unit", "queue_id", "message_id"]
+
+
+def filter_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """The filter options shared by ``query`` and ``export``."""
+    options = [
+        click.option("--unit", "units", multiple=True,
+                     help="A unit id (repeatable); covers that unit only."),
+        click.option("--subtree", is_flag=True,
+                     help="Also cover the descendants of each --unit (from the directory)."),
+        click.option("--direction", type=click.Choice([d.value for d in Direction])),
+        click.option("--since", help="From this date/time (local zone unless an offset)."),
+        click.option("--until", help="Before this date/time (local zone unless an offset)."),
+        click.option("--sender", help="Envelope sender, as written."),
+        click.option("--recipient", help="One envelope recipient."),
+        click.option("--text", help="Words of the subject, addresses or filenames "
+                     "(diacritics optional: 'cong van' finds 'Công văn')."),
+        click.option("--message-id", help="Message-ID, with or without <>."),
+        click.option("--queue-id", help="Postfix queue id."),
+        click.option("--sha256", help="SHA-256 of an attachment."),
+        click.option("--filename", help="Attachment filename (diacritics optional)."),
+        click.option("--decision", type=click.Choice([a.value for a in Action])),
+        click.option("--dkim", help="DKIM result: pass, fail, none, ..."),
+        click.option("--smime", help="S/MIME result: pass, fail, none, ..."),
+        CONFIG_OPTION,
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def commands(load: ConfigLoader, *, descendants: UnitExpander | None = None
+             ) -> list[click.Command]:
+    """The top-level command groups this package adds to `congvu`.
+
+    :param descendants: given a unit id, that unit and all its descendants (milter/
+        passes directory/'s tree); without it ``--subtree`` is refused.
+    """
+
+    def open_ro(config_path: Path | None) -> tuple[AuditConfig, AuditLog]:
+        config = load(config_path)
+        try:
+            return config, AuditLog.open_readonly(config.path)
+        except AuditError as exc:
+            raise _fail(exc) from exc
+
+    def open_rw(config_path: Path | None) -> AuditLog:
+        try:
+            return AuditLog.open(load(config_path))
+        except AuditError as exc:
+            raise _fail(exc) from exc
+
+    def build_filters(config: AuditConfig, kw: dict[str, Any], **paging: int) -> Filters:
+        units = tuple(kw.pop("units"))
+        if kw.pop("subtree"):
+            if descendants is None:
+                raise AuditUsageError("--subtree needs the directory (run through congvu)")
+            if not units:
+                raise AuditUsageError("--subtree needs at least one --unit")
+            units = tuple(dict.fromkeys(u for unit in units for u in descendants(unit)))
+        direction = kw.pop("direction")
+        decision = kw.pop("decision")
+        values: dict[str, Any] = {
+            **kw, **paging, "units": units,
+            "direction": Direction(direction) if direction else None,
+            "since": _time(config, kw.pop("since"), "since"),
+            "until": _time(config, kw.pop("until"), "until"),
+            "action": Action(decision) if decision else None,
+        }
+        return Filters(**values)
+
+    @click.group("audit")
+    def group() -> None:
+        """The tamper-evident send/receive log: query, verify, report, export."""
+
+    @group.command("query")
+    @filter_options
+    @click.option("--page", type=int, default=1, show_default=True, help="Page number.")
+    @click.option("--page-size", type=int, default=50, show_default=True,
+                  help="Records per page (1-1000).")
+    @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]),
+                  default="table", show_default=True)
+    def query_cmd(config_path: Path | None, page: int, page_size: int, fmt: str,
+                  **kw: Any) -> None:
+        """List the records matching the filters, newest first, one page at a time."""
+        config, log = open_ro(config_path)
+        with log:
+            try:
+                result = log.query(build_filters(config, kw, page=page, page_size=page_size))
+            except AuditError as exc:
+                raise _fail(exc) from exc
+        rows = [_summary_row(config, r) for r in result.items]
+        if fmt == "json":
+            click.echo(json.dumps({"total": result.total, "page": result.page,
+                                   "page_size": result.page_size, "records": rows},
+                                  ensure_ascii=False, indent=2))
+        elif fmt == "csv":
+            click.echo(_csv(rows, _SUMMARY_COLUMNS))
+        else:
+            for row, r in zip(rows, result.items, strict=True):
+                row["received_at"] = _local(config, r.received_at)
+            click.echo(_table(rows, ["id", "received_at", "direction", "envelope_sender",
+                                     "subject", "action", "outcome", "dkim", "smime"]))
+            last = min(result.total, result.page * result.page_size)
+            first = min(last, (result.page - 1) * result.page_size + 1)
+            more = f"; next: --page {result.page + 1}" if result.has_more else ""
+            click.echo(f"-- records {first}-{last} of {result.total} "
+                       f"(times in {config.time_zone}){more}")
+
+    @group.command("show")
+    @click.argument("record_id", type=int)
+    @CONFIG_OPTION
+    def show_cmd(record_id: int, config_path: Path | None) -> None:
+        """Print one record in full (JSON), with its completions."""
+        _, log = open_ro(config_path)
+        with log:
+            try:
+                record = log.show(record_id)
+            except AuditError as exc:
+                raise _fail(exc) from exc
+        click.echo(json.dumps(record, ensure_ascii=False, indent=2))
+
+    @group.command("trace")
+    @click.argument("sha256")
+    @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+                  show_default=True)
+    @CONFIG_OPTION
+    def trace_cmd(sha256: str, fmt: str, config_path: Path | None) -> None:
+        """To whom and when a document (by SHA-256) was sent, and was it delivered."""
+        config, log = open_ro(config_path)
+        with log:
+            try:
+                entries = log.trace(sha256)
+            except AuditError as exc:
+                raise _fail(exc) from exc
+        if fmt == "json":
+            click.echo(json.dumps([
+                {**asdict(e), "received_at": e.received_at.isoformat(),
+                 "completed_at": e.completed_at.isoformat() if e.completed_at else None}
+                for e in entries], ensure_ascii=False, indent=2))
+            return
+        if not entries:
+            click.echo(f"no message carried a document with SHA-256 {sha256}")
+            return
+        rows = [{"id": e.record_id, "sent_at": _local(config, e.received_at),
+                 "filename": e.filename, "from": e.envelope_sender,
+                 "to": ", ".join(e.recipients), "units": ", ".join(e.recipient_units),
+                 "outcome": e.outcome or "incomplete", "reply": e.reply} for e in entries]
+        click.echo(_table(rows, ["id", "sent_at", "filename", "from", "to", "units",
+                                 "outcome", "reply"]))
+
+    @group.command("export")
+    @filter_options
+    @click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="jsonl",
+                  show_default=True)
+    @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                  help="Write here (with a progress bar) instead of standard output.")
+    def export_cmd(config_path: Path | None, fmt: str, out: Path | None, **kw: Any) -> None:
+        """Export every matching record in full, oldest first (CSV or JSON Lines)."""
+        config, log = open_ro(config_path)
+        with log:
+            try:
+                filters = build_filters(config, kw)
+                total = log.count(filters)
+                stream = open(out, "w", encoding="utf-8", newline="") if out else sys.stdout  # noqa: SIM115
+                try:
+                    _export(log, filters, fmt, stream, total, show_progress=out is not None)
+                finally:
+                    if out:
+                        stream.close()
+            except AuditError as exc:
+                raise _fail(exc) from exc
+        if out:
+            click.echo(f"exported {total} records to {out}", err=True)
+
+    @group.command("verify")
+    @click.option("--checkpoint", "checkpoint_file",
+                  type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                  help="A checkpoint exported earlier: prove nothing up to it was removed.")
+    @CONFIG_OPTION
+    def verify_cmd(checkpoint_file: Path | None, config_path: Path | None) -> None:
+        """Walk the hash chain and checkpoints: exit 0 if intact, 1 naming the first bad record."""
+        _, log = open_ro(config_path)
+        with log:
+            try:
+                exported = (Checkpoint.from_json(checkpoint_file.read_text("utf-8"),
+                                                 source=str(checkpoint_file))
+                            if checkpoint_file else None)
+                report = log.verify(exported=exported)
+            except AuditError as exc:
+                raise _fail(exc) from exc
+        click.echo(report.describe())
+        if not report.is_intact:
+            sys.exit(1)
+
+    @group.group("checkpoint")
+    def checkpoint_group() -> None:
+        """Signed checkpoints of the chain."""
+
+    @checkpoint_group.command("export")
+    @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+                  help="Where to write the checkpoint (keep it away from this server).")
+    @CONFIG_OPTION
+    def checkpoint_export(out: Path, config_path: Path | None) -> None:
+        """Sign the chain head now and write that checkpoint to a file."""
+        with open_rw(config_path) as log:
+            try:
+                cp = log.checkpoint()
+            except AuditError as exc:
+                raise _fail(exc) from exc
+        out.write_text(cp.to_json() + "\n", encoding="utf-8")
+        click.echo(f"checkpoint of record {cp.seq} ({cp.hash}) written to {out}")
+
+    @group.command("prune")
+    @click.option("--before", required=True,
+                  help="Remove events older than this date (local zone unless an offset).")
+    @CONFIG_OPTION
+    def prune_cmd(before: str, config_path: Path | None) -> None:
+        """Retention: remove old events; the chain stays verifiable from a signed checkpoint."""
+        config = load(config_path)
+        cutoff = _time(config, before, "before")
+        assert cutoff is not None
+        with open_rw(config_path) as log:
+            try:
+                removed = log.prune(cutoff, actor="cli")
+            except AuditError as exc:
+                raise _fail(exc) from exc
+        click.echo(f"removed {removed} events older than {before}")
+
+    @group.command("report")
+    @click.option("--period", required=True, help="YYYY-MM, YYYY-Qn or YYYY (local zone).")
+    @click.option("--unit", "units", multiple=True, help="Only these units (repeatable).")
+    @click.option("--format", "fmt", type=click.Choice(["table", "csv", "html"]),
+                  default="table", show_default=True)
+    @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                  help="Write here instead of standard output.")
+    @CONFIG_OPTION
+    def report_cmd(period: str, units: tuple[str, ...], fmt: str, out: Path | None,
+                   config_path: Path | None) -> None:
+        """The periodic report on e-document use: per unit, and per mailbox in it."""
+        config, log = open_ro(config_path)
+        with log:
+            try:
+                result = log.report(parse_period(period, zone(config.time_zone)), units)
+            except (AuditError, PeriodError) as exc:
+                raise _fail(exc) from exc
+        text = _render_report(result, fmt, config)
+        if out:
+            out.write_text(text + "\n", encoding="utf-8")
+            click.echo(f"report written to {out}", err=True)
+        else:
+            click.echo(text)
+
+    return [group]
+
+
+def _export(log: AuditLog, filters: Filters, fmt: str, stream: Any, total: int, *,
+            show_progress: bool) -> None:
+    columns = ["id", "kind", "received_at", "decided_at", "listener", "role", "direction",
+               "client_address", "client_helo", "queue_id", "message_id", "envelope_sender",
+               "envelope_recipients", "header_from", "header_to", "header_cc", "subject",
+               "header_date", "size", "action", "violations", "dkim", "smime",
+               "authentication", "attachments", "processing_ms", "sender_unit",
+               "recipient_units", "completions", "hash"]
+    writer = csv.DictWriter(stream, fieldnames=columns, extrasaction="ignore") \
+        if fmt == "csv" else None
+    if writer:
+        writer.writeheader()
+    with click.progressbar(length=total, label="exporting", file=sys.stderr,
+                           hidden=not show_progress) as bar:
+        for record in log.records(filters):
+            if writer:
+                writer.writerow({k: json.dumps(v, ensure_ascii=False)
+                                 if isinstance(v, list | dict) else v
+                                 for k, v in record.items()})
+            else:
+                stream.write(json.dumps(record, ensure_ascii=False) + "\n")
+            bar.update(1)
+
+
+def _render_report(report: Report, fmt: str, config: AuditConfig) -> str:
+    from audit.reportfmt import render
+
+    return render(report, fmt, config.time_zone)

@@ -28,9 +28,11 @@ from audit.config import AuditConfig
 from audit.errors import AuditError
 from audit.query import Dialect, Filters, Page, RecordSummary, TraceEntry
 from audit.records import AdminEvent, AdminKind, AuditRecord, Completion
+from audit.report import Report, build_report
 from audit.rows import Rows, admin_rows, completion_rows, iso, message_rows
 from audit.schema import EVENT_COLUMNS, is_current, migrate
 from audit.verify import VerifyReport, verify_chain
+from mailbase import Period
 
 Item = AuditRecord | Completion | AdminEvent
 _LOCK_RETRIES = 5
@@ -415,3 +417,8 @@ class AuditLog:
         """Every sending of the document with this SHA-256, oldest first."""
         with mapped_errors(self.path, "trace a document"):
             return queries.trace(self.db.conn, sha256)
+
+    def report(self, period: Period, units: Sequence[str] = ()) -> Report:
+        """The periodic report (per unit, per mailbox) for ``period``."""
+        with mapped_errors(self.path, "build the report"):
+            return build_report(self.db.conn, period, units)

@@ -1,0 +1,137 @@
+"""The periodic report the directive asks for: per unit, and per mailbox within it.
+
+Counts come from portable SQL over ``memberships`` (unit, role, time) joined to the
+message rows; shares are of the messages the unit sent.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from audit.rows import iso
+from mailbase import Period
+
+TOP_CORRESPONDENTS = 5
+
+_COUNTS = """
+    count(*),
+    SUM(CASE WHEN e.dkim = 'pass' THEN 1 ELSE 0 END),
+    SUM(CASE WHEN e.smime = 'pass' THEN 1 ELSE 0 END),
+    SUM(CASE WHEN e.action = 'reject' THEN 1 ELSE 0 END),
+    SUM(CASE WHEN e.action = 'quarantine' THEN 1 ELSE 0 END),
+    SUM((SELECT count(*) FROM attachments a WHERE a.record_id = e.seq))
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Counts:
+    """Counts over a set of messages."""
+
+    messages: int = 0
+    dkim_signed: int = 0
+    smime_signed: int = 0
+    rejected: int = 0
+    quarantined: int = 0
+    documents: int = 0
+
+    @classmethod
+    def of(cls, row: Sequence[Any] | None) -> Counts:
+        """From a row of :data:`_COUNTS` (NULL sums are 0)."""
+        return cls(*(int(v or 0) for v in row)) if row else cls()
+
+    def share(self, part: int) -> float:
+        """``part`` as a fraction of the messages (0 when there are none)."""
+        return part / self.messages if self.messages else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class MailboxReport:
+    """One official's mailbox within a unit: what it sent."""
+
+    address: str
+    sent: Counts
+
+
+@dataclass(frozen=True, slots=True)
+class UnitReport:
+    """One unit's use of official e-mail in the period."""
+
+    unit_id: str
+    sent: Counts
+    received: Counts
+    correspondents: list[tuple[str, int]] = field(default_factory=list)
+    mailboxes: list[MailboxReport] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """The report for one period."""
+
+    period: Period
+    units: list[UnitReport]
+
+
+def _where(role: str, period: Period, units: Sequence[str]) -> tuple[str, list[Any]]:
+    sql = "m.role = ? AND m.at >= ? AND m.at < ?"
+    params: list[Any] = [role, iso(period.start), iso(period.end)]
+    if units:
+        sql += f" AND m.unit_id IN ({', '.join('?' * len(units))})"
+        params.extend(units)
+    return sql, params
+
+
+def build_report(conn: sqlite3.Connection, period: Period, units: Sequence[str] = ()) -> Report:
+    """Count, for each unit (all units with mail in the period, or those given)."""
+    per_role: dict[str, dict[str, Counts]] = {}
+    for role in ("sent", "received"):
+        where, params = _where(role, period, units)
+        per_role[role] = {
+            row[0]: Counts.of(row[1:]) for row in conn.execute(
+                f"SELECT m.unit_id, {_COUNTS} FROM memberships m "
+                f"JOIN events e ON e.seq = m.record_id WHERE {where} GROUP BY m.unit_id",
+                params,
+            )
+        }
+    names = sorted(set(units) | set(per_role["sent"]) | set(per_role["received"]))
+    reports = []
+    for unit in names:
+        reports.append(UnitReport(
+            unit_id=unit,
+            sent=per_role["sent"].get(unit, Counts()),
+            received=per_role["received"].get(unit, Counts()),
+            correspondents=_correspondents(conn, period, unit),
+            mailboxes=_mailboxes(conn, period, unit),
+        ))
+    return Report(period, reports)
+
+
+def _correspondents(conn: sqlite3.Connection, period: Period, unit: str) -> list[tuple[str, int]]:
+    """The addresses the unit exchanged most messages with (recipients of what it sent,
+    senders of what it received)."""
+    where_s, params_s = _where("sent", period, [unit])
+    where_r, params_r = _where("received", period, [unit])
+    rows = conn.execute(
+        f"SELECT address, count(*) AS n FROM ("
+        f" SELECT r.address AS address FROM memberships m "
+        f" JOIN recipients r ON r.record_id = m.record_id WHERE {where_s}"
+        f" UNION ALL"
+        f" SELECT lower(e.envelope_sender) AS address FROM memberships m "
+        f" JOIN events e ON e.seq = m.record_id WHERE {where_r} AND e.envelope_sender <> ''"
+        f") x GROUP BY address ORDER BY n DESC, address LIMIT ?",
+        [*params_s, *params_r, TOP_CORRESPONDENTS],
+    )
+    return [(str(a), int(n)) for a, n in rows]
+
+
+def _mailboxes(conn: sqlite3.Connection, period: Period, unit: str) -> list[MailboxReport]:
+    where, params = _where("sent", period, [unit])
+    rows = conn.execute(
+        f"SELECT lower(e.envelope_sender) AS box, {_COUNTS} FROM memberships m "
+        f"JOIN events e ON e.seq = m.record_id WHERE {where} "
+        "GROUP BY lower(e.envelope_sender) ORDER BY count(*) DESC, box",
+        params,
+    )
+    return [MailboxReport(str(row[0]), Counts.of(row[1:])) for row in rows]

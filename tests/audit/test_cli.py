@@ -1,0 +1,185 @@
+"""`congvu audit ...` through click's CliRunner on a real store."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sqlite3
+from datetime import timedelta
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+from support.audit import T0, make_record, sha
+
+from audit.cli import commands
+from audit.config import AuditConfig
+from audit.records import Completion, Outcome
+from audit.store import AuditLog
+
+
+@pytest.fixture
+def cli(audit_config: AuditConfig) -> click.Group:
+    """The audit group, configured to the test store; 'ubnd' has child 'xa1'."""
+    with AuditLog.open(audit_config) as log:
+        rid = log.record(make_record())  # 2026-11-03 09:30 local
+        log.complete(Completion(record_id=rid, outcome=Outcome.RELAYED, reply="250 2.0.0 Ok",
+                                at=T0 + timedelta(seconds=1)))
+        log.record(make_record(received_at=T0 + timedelta(days=30), sender_unit="xa1",
+                               envelope_sender="vt@xa1.example.gov.vn", subject="Tờ trình",
+                               recipient_units=["stc"], attachments=[], authentication=[]))
+    tree = {"ubnd": ["ubnd", "xa1"]}
+    [group] = commands(lambda _path: audit_config,
+                       descendants=lambda unit: tree.get(unit, [unit]))
+    assert isinstance(group, click.Group)
+    return group
+
+
+def run(cli: click.Group, *args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, list(args))
+    return result.exit_code, result.output
+
+
+def test_every_command_has_help(cli: click.Group) -> None:
+    def walk(group: click.Group) -> list[click.Command]:
+        found: list[click.Command] = []
+        for command in group.commands.values():
+            found.append(command)
+            if isinstance(command, click.Group):
+                found.extend(walk(command))
+        return found
+
+    for command in walk(cli):
+        assert (command.help or "").strip(), command.name
+
+
+def test_query_table_json_csv(cli: click.Group) -> None:
+    code, out = run(cli, "query", "--unit", "stc")
+    assert code == 0, out
+    assert "Công văn số 123/STC" in out and "relayed" in out and "incomplete" in out
+    assert "2026-11-03 09:30:00" in out  # local time (UTC+7)
+    assert "records 1-2 of 2 (times in Asia/Ho_Chi_Minh)" in out
+    code, out = run(cli, "query", "--format", "json", "--text", "to trinh")
+    data = json.loads(out)
+    assert (data["total"], data["records"][0]["subject"]) == (1, "Tờ trình")
+    code, out = run(cli, "query", "--format", "csv", "--since", "2026-11-03",
+                    "--until", "2026-11-04")
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert [r["id"] for r in rows] == ["1"]
+
+
+def test_local_dates_on_the_command_line(cli: click.Group) -> None:
+    # 09:30 local is 02:30 UTC: a day starting at local midnight includes it.
+    assert '"total": 1' in run(cli, "query", "--format", "json", "--since", "2026-11-03T09:00",
+                               "--until", "2026-11-03T10:00")[1]
+    assert '"total": 0' in run(cli, "query", "--format", "json", "--since",
+                               "2026-11-03T09:00+00:00", "--until", "2026-11-04")[1]
+
+
+def test_subtree_uses_the_directory(cli: click.Group) -> None:
+    assert '"total": 1' in run(cli, "query", "--format", "json", "--unit", "ubnd")[1]
+    assert '"total": 2' in run(cli, "query", "--format", "json", "--unit", "ubnd",
+                               "--subtree")[1]
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--since", "yesterday"], "--since: 'yesterday' is not a date"),
+    (["--sha256", "zz"], "invalid filter sha256='zz'"),
+    (["--page-size", "0"], "invalid filter page_size=0"),
+    (["--since", "2026-12-01", "--until", "2026-11-01"], "must be after since"),
+    (["--subtree"], "--subtree needs at least one --unit"),
+])
+def test_bad_filters_exit_2(cli: click.Group, args: list[str], message: str) -> None:
+    code, out = run(cli, "query", *args)
+    assert code == 2
+    assert message in out
+
+
+def test_show_and_trace(cli: click.Group) -> None:
+    code, out = run(cli, "show", "1")
+    assert code == 0
+    record = json.loads(out)
+    assert record["completions"][0]["reply"] == "250 2.0.0 Ok"
+    assert run(cli, "show", "99") == (1, "Error: no audit record 99\n")
+    code, out = run(cli, "trace", sha("cv123"))
+    assert code == 0
+    assert "vanthu@ubnd.example.gov.vn" in out and "relayed" in out
+    assert json.loads(run(cli, "trace", "--format", "json", sha("cv123"))[1])[0]["record_id"] == 1
+    assert run(cli, "trace", "abc")[0] == 2
+
+
+def test_export_jsonl_and_csv(cli: click.Group, tmp_path: Path) -> None:
+    code, out = run(cli, "export", "--format", "jsonl")
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert [r["id"] for r in lines] == [1, 3]
+    assert lines[0]["attachments"][0]["filename"] == "Công văn 123.pdf"
+    target = tmp_path / "out.csv"
+    code, out = run(cli, "export", "--format", "csv", "--out", str(target), "--unit", "xa1")
+    assert code == 0
+    rows = list(csv.DictReader(target.open(encoding="utf-8")))
+    assert [r["subject"] for r in rows] == ["Tờ trình"]
+
+
+def test_verify_checkpoint_export_and_prune(cli: click.Group, audit_config: AuditConfig,
+                                            tmp_path: Path) -> None:
+    code, out = run(cli, "verify")
+    assert (code, out.splitlines()[0]) == (0, "intact: 3 events (seq 1-3), "
+                                              "1 signed checkpoints checked")
+    cp = tmp_path / "cp.json"
+    code, out = run(cli, "checkpoint", "export", "--out", str(cp))
+    assert code == 0 and "checkpoint of record 3" in out
+    assert run(cli, "verify", "--checkpoint", str(cp))[0] == 0
+    code, out = run(cli, "prune", "--before", "2026-11-10")
+    assert (code, out) == (0, "removed 2 events older than 2026-11-10\n")
+    code, out = run(cli, "verify", "--checkpoint", str(cp))
+    assert code == 0, out
+    conn = sqlite3.connect(audit_config.path)
+    conn.execute("UPDATE events SET subject = 'x' WHERE seq = 3")
+    conn.commit()
+    conn.close()
+    code, out = run(cli, "verify")
+    assert (code, out) == (1, "NOT intact: record 3 was changed (its content does not "
+                              "match its hash)\nnote: records 1-2 were removed by retention\n")
+
+
+def test_bad_checkpoint_file(cli: click.Group, tmp_path: Path) -> None:
+    bad = tmp_path / "cp.json"
+    bad.write_text("{}")
+    code, out = run(cli, "verify", "--checkpoint", str(bad))
+    assert code == 1 and "is not a congvu audit checkpoint" in out
+
+
+def test_report_table_csv_html(cli: click.Group, tmp_path: Path) -> None:
+    code, out = run(cli, "report", "--period", "2026-11")
+    assert code == 0, out
+    assert "2026-11: 2026-11-01 00:00 to 2026-12-01 00:00 (Asia/Ho_Chi_Minh)" in out
+    code, out = run(cli, "report", "--period", "2026-Q4", "--format", "csv")
+    rows = {(r["unit"], r["mailbox"]): r for r in csv.DictReader(io.StringIO(out))}
+    stc = rows[("stc", "")]
+    assert (stc["sent"], stc["received"], stc["documents_sent"]) == ("1", "1", "1")
+    assert (stc["dkim_signed"], stc["smime_signed"]) == ("100.0%", "100.0%")
+    assert "vanthu@ubnd.example.gov.vn (1)" in stc["busiest_correspondents"]
+    assert rows[("stc", "vanthu@stc.example.gov.vn")]["sent"] == "1"
+    assert rows[("xa1", "")]["dkim_signed"] == "0.0%"
+    page = tmp_path / "r.html"
+    assert run(cli, "report", "--period", "2026", "--format", "html", "--out", str(page))[0] == 0
+    html = page.read_text(encoding="utf-8")
+    assert html.count("<svg") == 2
+    assert "<script src" not in html  # offline: nothing fetched
+    assert "<td>xa1</td>" in html
+
+
+def test_report_bad_period(cli: click.Group) -> None:
+    code, out = run(cli, "report", "--period", "2026-13")
+    assert code == 2 and "month must be 01 to 12" in out
+
+
+def test_missing_store(tmp_path: Path) -> None:
+    config = AuditConfig(path=tmp_path / "none.sqlite3", keys_dir=tmp_path / "k")
+    [group] = commands(lambda _p: config)
+    assert isinstance(group, click.Group)
+    code, out = run(group, "query")
+    assert code == 1 and "no such file" in out
+    assert run(group, "query", "--unit", "a", "--subtree")[0] in (1, 2)
