@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from signer.cli.smime import smime_group
 from signer.config import SignerConfig
 
 ConfigLoader = Callable[[Path | None], SignerConfig]
@@ -14,4 +15,4 @@ ConfigLoader = Callable[[Path | None], SignerConfig]
 
 def commands(load: ConfigLoader) -> list[click.Command]:
     """The top-level command groups this package adds to ``congvu``."""
-    return []
+    return [smime_group(load)]
