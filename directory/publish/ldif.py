@@ -55,7 +55,7 @@ def entries(
 ) -> str:
     """The LDIF text: the ``ou=units`` container, then one entry per unit."""
     container = f"ou=units,{base_dn}"
-    blocks = ["version: 1\n", _line("dn", container) + "objectClass: top\n"
+    blocks = ["version: 1\n" + _line("dn", container) + "objectClass: top\n"
               "objectClass: organizationalUnit\nou: units\n"]
     for unit in units:
         chain = ancestors[unit.id]
