@@ -2,19 +2,82 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from signer.smime.config import SmimeConfig
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+_DNS_LABELS = r"^([A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9])?)*$"
+
+
+class DkimKeyEntry(_Strict):
+    """One row of the DKIM key table: a domain's selector and its private key file."""
+
+    domain: str = Field(pattern=_DNS_LABELS, max_length=253,
+                        description="The signing domain (d=), e.g. 'sotc.example.gov.vn'.")
+    selector: str = Field(pattern=_DNS_LABELS,
+                          description="The selector (s=); the key record is at "
+                                      "<selector>._domainkey.<domain>.")
+    key_file: Path = Field(description="The private key, PEM, mode 0600 or 0400; relative "
+                                       "paths are under the data directory.")
+    algorithm: Literal["rsa-sha256", "ed25519-sha256"] = Field(
+        default="rsa-sha256", description="rsa-sha256 (2048 bits or more) or ed25519-sha256.")
+    is_signing: bool = Field(default=True, description="Sign with this key; false keeps its "
+                                                       "selector published but unused.")
+
+
 class DkimConfig(_Strict):
     """The ``[signer.dkim]`` table: keys, signing and verification."""
 
+    keys: tuple[DkimKeyEntry, ...] = Field(
+        default=(), description="The key table; a domain with both an RSA and an Ed25519 "
+                                "signing key gets two signatures.")
+    authserv_id: str = Field(
+        default="localhost", pattern=_DNS_LABELS,
+        description="Our authserv-id in Authentication-Results (RFC 8601), usually the "
+                    "mail server's host name; incoming headers claiming it are removed.")
+    resolver_nameserver: str | None = Field(
+        default=None, description="IP address of the DNS resolver for key lookups; "
+                                  "unset uses /etc/resolv.conf.")
+    resolver_port: int = Field(default=53, ge=1, le=65535,
+                               description="Port of the DNS resolver.")
+    resolver_timeout: float = Field(
+        default=5.0, gt=0, le=60,
+        description="Seconds a key lookup may take in all; then the result is temperror.")
+    max_signatures: int = Field(
+        default=5, ge=1, le=50,
+        description="DKIM-Signature headers evaluated per message (a flood of them is a "
+                    "known denial of service); the rest are not evaluated.")
+    on_unsignable: Literal["pass-unsigned", "refuse"] = Field(
+        default="refuse",
+        description="What to do with outbound mail DKIM must not sign (no From, several "
+                    "From headers, a From naming not exactly one address): refuse it, or "
+                    "pass it on unsigned with the reason logged.")
+    refuse_repeated_headers: bool = Field(
+        default=False,
+        description="Also treat repeated To, Cc, Subject, Date... as unsignable (they are "
+                    "always oversigned, so later additions break the signature anyway).")
+    expire_after: int | None = Field(
+        default=None, ge=3600,
+        description="Seconds after signing at which signatures expire (x=); unset: never.")
 
-class SmimeConfig(_Strict):
-    """The ``[signer.smime]`` table: identities, trust anchors, CRLs."""
+    @model_validator(mode="after")
+    def _unique_selectors(self) -> DkimConfig:
+        seen: set[tuple[str, str]] = set()
+        for entry in self.keys:
+            key = (entry.domain.lower(), entry.selector.lower())
+            if key in seen:
+                raise ValueError(f"selector {entry.selector!r} of {entry.domain!r} "
+                                 "appears twice in the key table")
+            seen.add(key)
+        return self
 
 
 class SignerConfig(_Strict):

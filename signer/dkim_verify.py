@@ -1,0 +1,336 @@
+"""DKIM verification (RFC 6376 section 6, RFC 8463, RFC 8301): one result per signature.
+
+:class:`DkimVerifier` checks each DKIM-Signature of a message on the bytes as received
+and returns a list of :class:`DkimResult` values (RFC 8601 results), never a bool. Key
+records come from an injected resolver, so a DNS timeout becomes ``temperror`` and never
+a pass or a hang. The number of signatures evaluated per message is capped (a flood of
+DKIM-Signature headers is a known denial of service).
+
+dkimpy parses the tag=value lists and PKCS#1 RSA key records; ``cryptography`` verifies.
+Every exception either raises is translated in one place, :func:`map_exceptions`.
+
+Results, following RFC 8601 section 2.7.1:
+    pass       the signature verified
+    fail       body hash or signature mismatch, or the signature has expired
+    neutral    the signature has syntax errors or uses what we do not support
+    permerror  no key record, a malformed, revoked, too weak or mismatched key
+    temperror  the key lookup failed (timeout, SERVFAIL)
+    none       the message has no DKIM-Signature
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import re
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import ClassVar
+
+import dkim
+import dkim.crypto
+import dkim.util
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
+
+from signer import canon
+from signer.canon import Canon, HeaderField, MessageFormatError
+from signer.config import DkimConfig
+from signer.dkim import select_headers
+from signer.dns import DnsResolver, TxtResolver
+from signer.errors import DkimError, DnsTemporaryError
+from signer.keys import Algorithm, PublicKey
+
+MIN_VERIFY_RSA_BITS = 1024
+"""RFC 8301 section 3.2: verifiers do not accept RSA keys under 1024 bits."""
+
+_REQUIRED_TAGS = (b"v", b"a", b"b", b"bh", b"d", b"h", b"s")
+_B_VALUE = re.compile(rb"(^|;)([ \t\r\n]*b[ \t\r\n]*=)[^;]*")
+_WSP = re.compile(rb"[ \t\r\n]+")
+_SHA256 = hashes.SHA256()
+
+
+class AuthResult(Enum):
+    """An RFC 8601 authentication result."""
+
+    PASS = "pass"
+    FAIL = "fail"
+    NEUTRAL = "neutral"
+    TEMPERROR = "temperror"
+    PERMERROR = "permerror"
+    NONE = "none"
+    POLICY = "policy"
+
+
+@dataclass(frozen=True, slots=True)
+class DkimResult:
+    """The outcome of one DKIM signature (or ``none`` for an unsigned message)."""
+
+    method: ClassVar[str] = "dkim"
+
+    result: AuthResult
+    reason: str
+    domain: str | None = None
+    selector: str | None = None
+    algorithm: str | None = None
+    identity: str | None = None
+    signature_prefix: str | None = None
+
+    def properties(self) -> list[tuple[str, str]]:
+        """The RFC 8601 ptype.property=value pairs (RFC 6008 header.b included)."""
+        pairs = [("header.d", self.domain), ("header.i", self.identity),
+                 ("header.s", self.selector), ("header.a", self.algorithm),
+                 ("header.b", self.signature_prefix)]
+        return [(name, value) for name, value in pairs if value]
+
+
+@dataclass
+class _MessageCache:
+    fields: list[HeaderField]
+    body: bytes
+    body_hashes: dict[tuple[Canon, int | None], bytes] = field(default_factory=dict)
+    keys: dict[str, tuple[dict[bytes, bytes], PublicKey]] = field(default_factory=dict)
+
+
+@contextmanager
+def map_exceptions(malformed: AuthResult) -> Iterator[None]:
+    """Translate dkimpy, cryptography, DNS and decoding errors into :class:`DkimError`.
+
+    :param malformed: the result for unparsable input at this step (``neutral`` for a
+        signature's own tags, ``permerror`` for a key record).
+    """
+    try:
+        yield
+    except DkimError:
+        raise
+    except DnsTemporaryError as exc:
+        raise DkimError(AuthResult.TEMPERROR.value, f"key lookup failed: {exc.reason}") from exc
+    except InvalidSignature as exc:
+        raise DkimError(AuthResult.FAIL.value, "signature did not verify") from exc
+    except dkim.util.DuplicateTag as exc:
+        raise DkimError(malformed.value, f"duplicate tag {_text(exc.args[0])}") from exc
+    except dkim.util.InvalidTagValueList as exc:
+        raise DkimError(malformed.value,
+                        f"malformed tag list near {_text(exc.args[0] if exc.args else b'')}"
+                        ) from exc
+    except (dkim.DKIMException, dkim.crypto.UnparsableKeyError) as exc:
+        raise DkimError(malformed.value, f"unusable key or tags: {exc}") from exc
+    except UnsupportedAlgorithm as exc:
+        raise DkimError(malformed.value, f"unsupported key: {exc}") from exc
+    except (binascii.Error, ValueError) as exc:
+        raise DkimError(malformed.value, f"malformed value: {exc}") from exc
+
+
+def _text(value: object) -> str:
+    if isinstance(value, bytes):
+        return repr(value[:40].decode("ascii", "replace"))
+    return repr(value)
+
+
+class DkimVerifier:
+    """Verifies every DKIM signature of inbound mail (up to ``max_signatures``).
+
+    :param resolver: TXT lookups (see :class:`signer.dns.DnsResolver`).
+    :param max_signatures: signatures evaluated per message; more are reported once,
+        as ``neutral``, and not evaluated.
+    :param clock: the time source for ``x=`` (seconds since the epoch).
+    """
+
+    def __init__(self, resolver: TxtResolver, *, max_signatures: int = 5,
+                 clock: Callable[[], float] = time.time) -> None:
+        if max_signatures < 1:
+            raise ValueError("max_signatures must be at least 1")
+        self._resolver = resolver
+        self.max_signatures = max_signatures
+        self._clock = clock
+
+    @classmethod
+    def from_config(cls, config: DkimConfig) -> DkimVerifier:
+        """A verifier using the configured resolver, timeout and signature cap."""
+        resolver = DnsResolver(config.resolver_nameserver, port=config.resolver_port,
+                               timeout=config.resolver_timeout)
+        return cls(resolver, max_signatures=config.max_signatures)
+
+    def verify(self, raw: bytes) -> list[DkimResult]:
+        """One result per DKIM-Signature (newest first), or one ``none`` result."""
+        try:
+            fields, body = canon.split_message(raw)
+        except MessageFormatError as exc:
+            return [DkimResult(AuthResult.PERMERROR, f"malformed header section: {exc}")]
+        signatures = [f for f in fields if f.key == b"dkim-signature"]
+        if not signatures:
+            return [DkimResult(AuthResult.NONE, "message not signed")]
+        cache = _MessageCache(fields, body)
+        results = [self._verify_one(sig, cache) for sig in signatures[: self.max_signatures]]
+        if len(signatures) > self.max_signatures:
+            extra = len(signatures) - self.max_signatures
+            results.append(DkimResult(
+                AuthResult.NEUTRAL,
+                f"{extra} more signatures not evaluated (limit {self.max_signatures})"))
+        return results
+
+    def _verify_one(self, sig_field: HeaderField, cache: _MessageCache) -> DkimResult:
+        tags: dict[bytes, bytes] = {}
+        try:
+            with map_exceptions(AuthResult.NEUTRAL):
+                tags = dkim.util.parse_tag_value(sig_field.value.replace(b"\r\n", b""))
+                return self._check(sig_field, tags, cache)
+        except DkimError as exc:
+            return _result(AuthResult(exc.result), exc.reason, tags)
+
+    def _check(self, sig_field: HeaderField, tags: dict[bytes, bytes],
+               cache: _MessageCache) -> DkimResult:
+        with map_exceptions(AuthResult.NEUTRAL):
+            missing = [t.decode() for t in _REQUIRED_TAGS if not tags.get(t)]
+            if missing:
+                raise DkimError("neutral", f"signature lacks required tags: {', '.join(missing)}")
+            if tags[b"v"] != b"1":
+                raise DkimError("neutral", f"unsupported version v={_text(tags[b'v'])}")
+            algorithm = _algorithm(tags[b"a"])
+            header_canon, body_canon = _canonicalization(tags.get(b"c", b"simple/simple"))
+            domain = tags[b"d"].decode("ascii").lower().rstrip(".")
+            names = [n.strip().lower() for n in _WSP.sub(b"", tags[b"h"]).split(b":")]
+            if b"from" not in names:
+                raise DkimError("neutral", "h= does not include From")
+            _check_identity(tags, domain)
+            self._check_times(tags)
+            length = int(tags[b"l"]) if b"l" in tags else None
+            body_hash = base64.b64decode(_WSP.sub(b"", tags[b"bh"]), validate=True)
+            signature = base64.b64decode(_WSP.sub(b"", tags[b"b"]), validate=True)
+        if _body_hash(cache, body_canon, length) != body_hash:
+            raise DkimError("fail", "body hash did not verify")
+        key_tags, key = self._key(tags[b"s"].decode("ascii"), domain, cache)
+        _check_key(key_tags, key, algorithm, tags, domain)
+        selected = select_headers(cache.fields, [n.decode("ascii", "replace") for n in names])
+        hashed = b"".join(canon.header(f, header_canon) for f in selected)
+        stripped = HeaderField(sig_field.name, sig_field.name + b":" +
+                               _B_VALUE.sub(rb"\1\2", sig_field.value, count=1))
+        digest = hashlib.sha256(hashed + canon.header(stripped, header_canon)[:-2]).digest()
+        with map_exceptions(AuthResult.PERMERROR):
+            if isinstance(key, rsa.RSAPublicKey):
+                key.verify(signature, digest, padding.PKCS1v15(), Prehashed(_SHA256))
+            else:
+                key.verify(signature, digest)
+        return _result(AuthResult.PASS, "signature verified", tags)
+
+    def _check_times(self, tags: dict[bytes, bytes]) -> None:
+        signed_at = int(tags[b"t"]) if b"t" in tags else None
+        if b"x" in tags:
+            expires = int(tags[b"x"])
+            if signed_at is not None and expires < signed_at:
+                raise DkimError("neutral", "x= is earlier than t=")
+            if expires < self._clock():
+                raise DkimError("fail", "signature expired")
+
+    def _key(self, selector: str, domain: str,
+             cache: _MessageCache) -> tuple[dict[bytes, bytes], PublicKey]:
+        name = f"{selector}._domainkey.{domain}"
+        if name not in cache.keys:
+            with map_exceptions(AuthResult.PERMERROR):
+                records = self._resolver(name)
+                if not records:
+                    raise DkimError("permerror", f"no key record at {name}")
+                cache.keys[name] = _parse_key_record(records[0], name)
+        return cache.keys[name]
+
+
+def _result(result: AuthResult, reason: str, tags: dict[bytes, bytes]) -> DkimResult:
+    def tag(name: bytes) -> str | None:
+        value = tags.get(name)
+        return _WSP.sub(b"", value).decode("ascii", "replace") if value else None
+
+    b = tag(b"b")
+    domain = tag(b"d")
+    return DkimResult(result, reason, domain=domain.lower() if domain else None,
+                      selector=tag(b"s"), algorithm=tag(b"a"), identity=tag(b"i"),
+                      signature_prefix=b[:8] if b else None)
+
+
+def _algorithm(value: bytes) -> Algorithm:
+    if value == b"rsa-sha1":
+        raise DkimError("neutral", "rsa-sha1 signatures are not accepted (RFC 8301)")
+    try:
+        return Algorithm(value.decode("ascii"))
+    except ValueError as exc:
+        raise DkimError("neutral", f"unsupported algorithm a={_text(value)}") from exc
+
+
+def _canonicalization(value: bytes) -> tuple[Canon, Canon]:
+    header_text, _, body_text = value.partition(b"/")
+    try:
+        return Canon(header_text.decode("ascii")), Canon((body_text or b"simple").decode("ascii"))
+    except ValueError as exc:
+        raise DkimError("neutral", f"unsupported canonicalization c={_text(value)}") from exc
+
+
+def _check_identity(tags: dict[bytes, bytes], domain: str) -> None:
+    identity = tags.get(b"i")
+    if identity is None:
+        return
+    _, at, idomain = identity.decode("ascii").rpartition("@")
+    idomain = idomain.lower().rstrip(".")
+    if not at or not (idomain == domain or idomain.endswith("." + domain)):
+        raise DkimError("neutral", "i= is not in the signing domain d=")
+
+
+def _body_hash(cache: _MessageCache, body_canon: Canon, length: int | None) -> bytes:
+    key = (body_canon, length)
+    if key not in cache.body_hashes:
+        canonical = canon.body(cache.body, body_canon)
+        if length is not None:
+            if length > len(canonical):
+                raise DkimError("fail", "l= is longer than the body")
+            canonical = canonical[:length]
+        cache.body_hashes[key] = hashlib.sha256(canonical).digest()
+    return cache.body_hashes[key]
+
+
+def _parse_key_record(record: bytes, name: str) -> tuple[dict[bytes, bytes], PublicKey]:
+    tags = dkim.util.parse_tag_value(record)
+    if tags.get(b"v", b"DKIM1") != b"DKIM1":
+        raise DkimError("permerror", f"key record at {name} is not DKIM1")
+    data = _WSP.sub(b"", tags.get(b"p", b""))
+    if not data:
+        raise DkimError("permerror", f"key at {name} is revoked (empty p=)")
+    raw = base64.b64decode(data, validate=True)
+    key_type = tags.get(b"k", b"rsa")
+    if key_type == b"ed25519":
+        return tags, ed25519.Ed25519PublicKey.from_public_bytes(raw)
+    if key_type != b"rsa":
+        raise DkimError("permerror", f"key at {name} has unknown type k={_text(key_type)}")
+    try:
+        key = serialization.load_der_public_key(raw)
+    except ValueError:
+        # some publish the bare PKCS#1 RSAPublicKey; dkimpy reads both forms
+        numbers = dkim.crypto.parse_public_key(raw)
+        key = rsa.RSAPublicNumbers(numbers["publicExponent"], numbers["modulus"]).public_key()
+    if not isinstance(key, rsa.RSAPublicKey):
+        raise DkimError("permerror", f"key at {name} is not an RSA key")
+    return tags, key
+
+
+def _check_key(key_tags: dict[bytes, bytes], key: PublicKey, algorithm: Algorithm,
+               tags: dict[bytes, bytes], domain: str) -> None:
+    key_type = Algorithm.RSA_SHA256 if isinstance(key, rsa.RSAPublicKey) \
+        else Algorithm.ED25519_SHA256
+    if key_type is not algorithm:
+        raise DkimError("permerror", f"a={algorithm.value} but the key is {key_type.key_type}")
+    if isinstance(key, rsa.RSAPublicKey) and key.key_size < MIN_VERIFY_RSA_BITS:
+        raise DkimError("permerror", f"RSA key of {key.key_size} bits is too weak")
+    hash_algs = key_tags.get(b"h")
+    if hash_algs is not None and b"sha256" not in _WSP.sub(b"", hash_algs).split(b":"):
+        raise DkimError("permerror", "the key record does not allow sha256 (h=)")
+    services = key_tags.get(b"s")
+    if services is not None and not {b"email", b"*"} & set(_WSP.sub(b"", services).split(b":")):
+        raise DkimError("permerror", "the key record is not for email (s=)")
+    flags = set(_WSP.sub(b"", key_tags.get(b"t", b"")).split(b":"))
+    identity = tags.get(b"i")
+    if b"s" in flags and identity is not None \
+            and identity.decode("ascii").rpartition("@")[2].lower().rstrip(".") != domain:
+        raise DkimError("permerror", "the key record forbids subdomains in i= (t=s)")
