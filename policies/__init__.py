@@ -1,7 +1,31 @@
-"""Attachment policies: the MIME walk, content detection, archives, rules, decisions and quarantine."""
+"""Attachment policies: the MIME walk, content detection, archives, rules, decisions and quarantine.
+
+milter/ builds a `Policy` once per (unit chain, direction) with
+`PoliciesConfig.resolve`, calls `decide(raw, policy)` for each message, applies
+`strip(raw, decision)` when the decision says so, and holds messages with
+`Quarantine.put`. Nothing here knows about SMTP.
+"""
 
 from policies.cli import commands
-from policies.config import PoliciesConfig
+from policies.config import DEFAULT_ACTIONS, PoliciesConfig
+from policies.engine import decide, strip
 from policies.errors import PolicyError
+from policies.model import Action, Decision, Direction, Finding, Violation
+from policies.policy import Policy
+from policies.rules import REGISTRY
 
-__all__ = ["PoliciesConfig", "PolicyError", "commands"]
+__all__ = [
+    "DEFAULT_ACTIONS",
+    "REGISTRY",
+    "Action",
+    "Decision",
+    "Direction",
+    "Finding",
+    "PoliciesConfig",
+    "Policy",
+    "PolicyError",
+    "Violation",
+    "commands",
+    "decide",
+    "strip",
+]

@@ -1,11 +1,376 @@
-"""Settings of policies/: the `[policies]` table of congvu.toml."""
+"""Settings of policies/: the `[policies]` table of congvu.toml.
+
+The built-in default policy (`DEFAULT_ACTIONS` and the default lists) is overlaid
+first by the top-level `[policies]` values, then by `[[policies.overrides]]` for a
+unit's ancestors (farthest first) and the unit itself, each first for both
+directions and then for the message's direction. A descendant's own override wins;
+what it does not say, it inherits (DESIGN.md: "whatever is given to a unit covers
+its descendants unless a descendant has its own").
+"""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
+
+from policies.archives import ArchiveLimits
+from policies.model import Action, Direction
+from policies.policy import Policy, build_policy
+from policies.rules import REGISTRY
+from policies.walk import WalkLimits
+
+#: The built-in default: rule name -> action, in the order rules run. "accept" = off.
+DEFAULT_ACTIONS: dict[str, Action] = {
+    "blocked-extension": Action.REJECT,
+    "double-extension": Action.REJECT,
+    "bidi-in-name": Action.REJECT,
+    "blocked-type": Action.REJECT,
+    "lookalike-in-name": Action.QUARANTINE,
+    "extension-mismatch": Action.QUARANTINE,
+    "allowed-types": Action.ACCEPT,
+    "attachment-size": Action.REJECT,
+    "message-size": Action.REJECT,
+    "attachment-count": Action.QUARANTINE,
+    "encrypted-archive": Action.QUARANTINE,
+    "encrypted-office": Action.QUARANTINE,
+    "macro": Action.QUARANTINE,
+    "pdf-javascript": Action.QUARANTINE,
+    "pdf-embedded-file": Action.TAG,
+    "archive-limits": Action.QUARANTINE,
+    "unreadable-archive": Action.QUARANTINE,
+    "malformed-mime": Action.QUARANTINE,
+    "smime-encrypted": Action.TAG,
+}
+
+DEFAULT_BLOCKED_EXTENSIONS = [
+    "ade",
+    "adp",
+    "app",
+    "appref-ms",
+    "application",
+    "appx",
+    "appxbundle",
+    "bas",
+    "bat",
+    "bgi",
+    "cer",
+    "chm",
+    "cmd",
+    "com",
+    "cpl",
+    "crt",
+    "diagcab",
+    "dll",
+    "exe",
+    "gadget",
+    "hlp",
+    "hta",
+    "htt",
+    "img",
+    "inf",
+    "ins",
+    "isp",
+    "jar",
+    "jnlp",
+    "js",
+    "jse",
+    "ksh",
+    "lnk",
+    "mad",
+    "maf",
+    "mag",
+    "mam",
+    "maq",
+    "mar",
+    "mas",
+    "mat",
+    "mau",
+    "mav",
+    "maw",
+    "mda",
+    "mdb",
+    "mde",
+    "mdt",
+    "mdw",
+    "mdz",
+    "msc",
+    "msh",
+    "msh1",
+    "msh2",
+    "mshxml",
+    "msh1xml",
+    "msh2xml",
+    "msi",
+    "msix",
+    "msixbundle",
+    "msp",
+    "mst",
+    "ocx",
+    "ops",
+    "pcd",
+    "pif",
+    "plg",
+    "prf",
+    "prg",
+    "ps1",
+    "ps1xml",
+    "ps2",
+    "ps2xml",
+    "psc1",
+    "psc2",
+    "psd1",
+    "psdm1",
+    "psm1",
+    "pst",
+    "reg",
+    "scf",
+    "scr",
+    "sct",
+    "settingcontent-ms",
+    "shb",
+    "shs",
+    "sys",
+    "url",
+    "vb",
+    "vbe",
+    "vbs",
+    "vhd",
+    "vhdx",
+    "vxd",
+    "website",
+    "ws",
+    "wsc",
+    "wsf",
+    "wsh",
+    "xbap",
+    "xll",
+    "xnk",
+    "library-ms",
+]
+
+DEFAULT_ALLOWED_EXTENSIONS = [
+    "pdf",
+    "doc",
+    "docx",
+    "xls",
+    "xlsx",
+    "ppt",
+    "pptx",
+    "odt",
+    "ods",
+    "odp",
+    "rtf",
+    "txt",
+    "csv",
+    "xml",
+    "jpg",
+    "jpeg",
+    "png",
+    "gif",
+    "tif",
+    "tiff",
+    "zip",
+    "rar",
+    "7z",
+]
 
 
-class PoliciesConfig(BaseModel):
-    """The `[policies]` table."""
-
+class _Strict(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+def _extensions(values: list[str] | None) -> list[str] | None:
+    if values is None:
+        return None
+    return [v.strip().lstrip(".").lower() for v in values if v.strip().lstrip(".")]
+
+
+def _check_actions(actions: dict[str, Action] | None) -> dict[str, Action] | None:
+    if actions:
+        unknown = sorted(set(actions) - set(REGISTRY))
+        if unknown:
+            raise ValueError(
+                f"unknown rule name(s) {', '.join(unknown)}; the rules are: " + ", ".join(REGISTRY)
+            )
+    return actions
+
+
+def _check_ascii(text: str | None) -> str | None:
+    if text is not None and not (text.isascii() and text.isprintable()):
+        raise ValueError(
+            "SMTP reply text must be printable ASCII (RFC 5321 4.2); write "
+            "Vietnamese without diacritics here"
+        )
+    return text
+
+
+class Overlay(_Strict):
+    """Values a policy layer may set; what it leaves out (None) it inherits."""
+
+    actions: dict[str, Action] = Field(
+        default_factory=dict,
+        description="Rule name -> action (accept, reject, quarantine, strip, tag); "
+        "accept turns the rule off. Unknown rule names are configuration errors.",
+    )
+    blocked_extensions: list[str] | None = Field(
+        default=None, description="Extensions blocked by blocked-extension (replaces the list)."
+    )
+    allowed_extensions: list[str] | None = Field(
+        default=None, description="Extensions allowed by allowed-types (replaces the list)."
+    )
+    blocked_types: list[str] | None = Field(
+        default=None, description="Extra detected MIME types blocked by blocked-type."
+    )
+    max_attachment_size: int | None = Field(
+        default=None, gt=0, description="attachment-size limit, bytes of decoded content."
+    )
+    max_message_size: int | None = Field(
+        default=None, gt=0, description="message-size limit, bytes of the raw message."
+    )
+    max_attachments: int | None = Field(default=None, gt=0, description="attachment-count limit.")
+    reject_text_vi: str | None = Field(
+        default=None, description="Vietnamese reject reply text (ASCII, no diacritics)."
+    )
+    reject_text_en: str | None = Field(default=None, description="English reject reply text.")
+
+    @field_validator("actions")
+    @classmethod
+    def _known_rules(cls, value: dict[str, Action]) -> dict[str, Action]:
+        return _check_actions(value) or {}
+
+    @field_validator("blocked_extensions", "allowed_extensions")
+    @classmethod
+    def _dotless(cls, value: list[str] | None) -> list[str] | None:
+        return _extensions(value)
+
+    @field_validator("reject_text_vi", "reject_text_en")
+    @classmethod
+    def _ascii(cls, value: str | None) -> str | None:
+        return _check_ascii(value)
+
+
+class Override(Overlay):
+    """A policy for one unit (and its descendants), optionally for one direction."""
+
+    unit: str = Field(description="The unit id (from directory/) this override applies to.")
+    direction: Direction | None = Field(
+        default=None, description="inbound or outbound; omitted: both directions."
+    )
+
+
+class QuarantineConfig(_Strict):
+    """Where held messages live and for how long (`[policies.quarantine]`)."""
+
+    path: Path = Field(
+        default=Path("quarantine"),
+        description="Quarantine directory (relative: under the data directory).",
+    )
+    retention_days: int = Field(
+        default=30, ge=1, description="Held messages expire after this many days."
+    )
+    notify: bool = Field(
+        default=False,
+        description="Tell the sender (outbound) or recipient (inbound) that a message is held.",
+    )
+
+
+class LimitsConfig(_Strict):
+    """How far the MIME walk and archive listing go (`[policies.limits]`)."""
+
+    max_mime_depth: int = Field(default=20, ge=1, le=200, description="MIME nesting depth.")
+    max_mime_parts: int = Field(default=1000, ge=1, description="MIME parts per message.")
+    max_archive_depth: int = Field(default=5, ge=1, le=50, description="Archive nesting depth.")
+    max_archive_members: int = Field(
+        default=10_000, ge=1, description="Archive members per message, all archives together."
+    )
+    max_archive_size: int = Field(
+        default=200 * 1024 * 1024,
+        ge=1,
+        description="Uncompressed bytes per message, all archives together.",
+    )
+    max_compression_ratio: float = Field(
+        default=100.0, gt=1, description="Uncompressed/compressed ratio of a member (over 1 MiB)."
+    )
+
+    def walk(self) -> WalkLimits:
+        """The MIME walk's limits."""
+        return WalkLimits(max_depth=self.max_mime_depth, max_parts=self.max_mime_parts)
+
+    def archives(self) -> ArchiveLimits:
+        """The archive lister's limits."""
+        return ArchiveLimits(
+            max_depth=self.max_archive_depth,
+            max_members=self.max_archive_members,
+            max_total_size=self.max_archive_size,
+            max_ratio=self.max_compression_ratio,
+        )
+
+
+class PoliciesConfig(Overlay):
+    """The `[policies]` table: the default policy's overlay, overrides and stores."""
+
+    tag_header: str = Field(
+        default="X-Congvu-Policy", description="Header added to tagged messages."
+    )
+    overrides: list[Override] = Field(
+        default_factory=list, description="Per-unit and per-direction policies."
+    )
+    limits: LimitsConfig = Field(default_factory=LimitsConfig, description="Walk limits.")
+    quarantine: QuarantineConfig = Field(
+        default_factory=QuarantineConfig, description="The quarantine store."
+    )
+    _cache: dict[tuple[tuple[str, ...], str], Policy] = PrivateAttr(default_factory=dict)
+
+    @field_validator("tag_header")
+    @classmethod
+    def _header_name(cls, value: str) -> str:
+        if not value or not all(33 <= ord(c) <= 126 and c != ":" for c in value):
+            raise ValueError(f"{value!r} is not a header field name (RFC 5322 2.2)")
+        return value
+
+    def resolve(self, unit_chain: Sequence[str], direction: str | Direction) -> Policy:
+        """The policy for a unit (`unit_chain`: the unit id, then its ancestors) and a
+        direction; built once per (chain, direction) and kept."""
+        way = Direction(direction)
+        key = (tuple(unit_chain), way.value)
+        found = self._cache.get(key)
+        if found is None:
+            layers: list[Overlay] = [self]
+            for unit in reversed(key[0]):
+                layers += [o for o in self.overrides if o.unit == unit and o.direction is None]
+                layers += [o for o in self.overrides if o.unit == unit and o.direction == way]
+            found = build_policy(
+                _merge(layers),
+                self.tag_header,
+                self.limits.walk(),
+                self.limits.archives(),
+                unit=key[0][0] if key[0] else None,
+                direction=way,
+            )
+            self._cache[key] = found
+        return found
+
+
+def _merge(layers: list[Overlay]) -> dict[str, Any]:
+    merged: dict[str, Any] = {
+        "actions": dict(DEFAULT_ACTIONS),
+        "blocked_extensions": DEFAULT_BLOCKED_EXTENSIONS,
+        "allowed_extensions": DEFAULT_ALLOWED_EXTENSIONS,
+        "blocked_types": [],
+        "max_attachment_size": 25 * 1024 * 1024,
+        "max_message_size": 50 * 1024 * 1024,
+        "max_attachments": 50,
+        "reject_text_vi": "Thu bi tu choi: tep dinh kem khong duoc phep theo quy dinh "
+        "an toan thong tin",
+        "reject_text_en": "Message rejected: an attachment is not allowed by the security policy",
+    }
+    for layer in layers:
+        merged["actions"].update(layer.actions)
+        for key in merged:
+            value = getattr(layer, key)
+            if key != "actions" and value is not None:
+                merged[key] = value
+    return merged

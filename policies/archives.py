@@ -1,0 +1,265 @@
+"""Archives listed in memory, recursively, with hard limits: nothing touches the disk.
+
+zip and tar use the stdlib (fast, and zip's central directory gives sizes and the
+encryption flag before anything is inflated); gzip, bzip2 and xz are inflated
+with a bound; 7z, rar, cab and iso go through libarchive (libarchive-c over
+Debian's libarchive13), the one well-kept library that reads all four from memory.
+Every limit hit and every unreadable archive is a `Defect` on the part, never an
+exception: archive bombs are a decision, not an outage (issue 4).
+"""
+
+from __future__ import annotations
+
+import bz2
+import ctypes
+import io
+import lzma
+import tarfile
+import zipfile
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from functools import cache
+from typing import cast
+
+from policies.detect import detect
+from policies.model import Defect, Detection, Part
+
+#: the type given to an archive member whose content is encrypted.
+ENCRYPTED_MEMBER = "application/x-encrypted-member"
+
+
+@dataclass(frozen=True, slots=True)
+class ArchiveLimits:
+    """How far archive listing goes before it stops and reports."""
+
+    max_depth: int = 5
+    max_members: int = 10_000
+    max_total_size: int = 200 * 1024 * 1024
+    #: uncompressed / compressed, checked once a member or archive passes `ratio_floor`.
+    max_ratio: float = 100.0
+    ratio_floor: int = 1024 * 1024
+    #: members are read whole up to this size; beyond it, only the head (for detection).
+    max_member_read: int = 32 * 1024 * 1024
+
+
+class _Budget:
+    def __init__(self, limits: ArchiveLimits) -> None:
+        self.limits = limits
+        self.size = limits.max_total_size
+        self.members = limits.max_members
+
+
+@dataclass(slots=True)
+class _Entry:
+    name: str
+    size: int
+    compressed: int | None
+    data: bytes | None
+    is_encrypted: bool = False
+    problem: str | None = None
+
+
+class _Stop(Exception):
+    """A limit was hit inside a lister: the reason is the message."""
+
+
+def expand(part: Part, limits: ArchiveLimits, budget: _Budget | None = None,
+           depth: int = 1) -> list[Part]:
+    """The members of the archive `part`, recursively, as parts with `member` set.
+
+    Problems (limits hit, unreadable archive, encrypted members) are recorded as
+    defects on `part` or as members typed `ENCRYPTED_MEMBER`.
+    """
+    budget = budget or _Budget(limits)
+    out: list[Part] = []
+    if depth > limits.max_depth:
+        part.defects.append(Defect("archive-limits", f"archives nested deeper than "
+                                   f"{limits.max_depth} levels; the rest was not inspected"))
+        return out
+    kind = part.detection.type
+    prefix = f"{part.member}/" if part.member else ""
+    try:
+        for entry in _entries(kind, part, budget):
+            if budget.members <= 0:
+                raise _Stop(f"more than {limits.max_members} archive members")
+            budget.members -= 1
+            if entry.problem:
+                part.defects.append(Defect("unreadable-archive", entry.problem))
+                if entry.data is None and not entry.is_encrypted and not entry.name:
+                    continue
+            if entry.compressed is not None and entry.size >= limits.ratio_floor and (
+                entry.size > limits.max_ratio * max(entry.compressed, 1)
+            ):
+                # listed (its name is checked) but never inflated.
+                times = entry.size // max(entry.compressed, 1)
+                part.defects.append(Defect("archive-limits", f"member {entry.name!r} expands "
+                                           f"{times} times (limit {limits.max_ratio:g})"))
+                entry.data = None
+            if entry.is_encrypted:
+                detection = Detection(ENCRYPTED_MEMBER, is_encrypted=True)
+            elif entry.data is None:
+                detection = Detection("application/octet-stream")
+            else:
+                detection = detect(entry.data, use_libmagic=False)
+            member = Part(
+                path=part.path, content_type="", filenames=(entry.name,),
+                data=entry.data or b"", size=entry.size, span=part.span,
+                member=prefix + entry.name, is_attachment=True, detection=detection,
+            )
+            out.append(member)
+            if detection.is_archive and entry.data is not None:
+                out += expand(member, limits, budget, depth + 1)
+    except _Stop as stop:
+        part.defects.append(Defect("archive-limits", f"{stop}; the rest was not inspected"))
+    return out
+
+
+def expand_parts(parts: list[Part], limits: ArchiveLimits) -> list[Part]:
+    """`parts` followed by the members of every archive among them (one budget for all)."""
+    budget = _Budget(limits)
+    out: list[Part] = []
+    for part in parts:
+        out.append(part)
+        if part.detection.is_archive:
+            out += expand(part, limits, budget)
+    return out
+
+
+def _take(budget: _Budget, size: int, name: str) -> None:
+    if size > budget.size:
+        raise _Stop(f"more than {budget.limits.max_total_size} bytes uncompressed "
+                    f"(at member {name!r})")
+    budget.size -= size
+
+
+def _entries(kind: str, part: Part, budget: _Budget) -> Iterator[_Entry]:
+    if kind == "application/zip":
+        yield from _zip_entries(part, budget)
+    elif kind == "application/x-tar":
+        yield from _tar_entries(part.data, budget)
+    elif kind in ("application/gzip", "application/x-bzip2", "application/x-xz"):
+        yield _single(part, kind, budget)
+    else:
+        yield from _libarchive_entries(part.data, budget)
+
+
+def _zip_entries(part: Part, budget: _Budget) -> Iterator[_Entry]:
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(part.data))
+        infos = archive.infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError) as exc:
+        part.defects.append(Defect("unreadable-archive", f"zip cannot be read: {exc}"))
+        return
+    # Declared sizes first: an overlapping-entries bomb stops here, before inflating.
+    declared = sum(i.file_size for i in infos if not i.is_dir())
+    if declared > budget.size:
+        raise _Stop(f"zip declares {declared} bytes uncompressed "
+                    f"(limit {budget.limits.max_total_size})")
+    if len(infos) > budget.members:
+        raise _Stop(f"zip has {len(infos)} members (limit {budget.limits.max_members})")
+    for info in infos:
+        if info.is_dir():
+            continue
+        if info.flag_bits & 0x1:
+            yield _Entry(info.filename, info.file_size, info.compress_size, None,
+                         is_encrypted=True)
+            continue
+        _take(budget, info.file_size, info.filename)
+        if info.file_size >= budget.limits.ratio_floor and (
+            info.file_size > budget.limits.max_ratio * max(info.compress_size, 1)
+        ):
+            yield _Entry(info.filename, info.file_size, info.compress_size, None)
+            continue
+        try:
+            with archive.open(info) as stream:
+                data = stream.read(budget.limits.max_member_read)
+            problem = None
+        except (zipfile.BadZipFile, NotImplementedError, RuntimeError, ValueError,
+                OSError, EOFError, zlib.error, lzma.LZMAError) as exc:
+            data, problem = None, f"zip member {info.filename!r} cannot be read: {exc}"
+        yield _Entry(info.filename, info.file_size, info.compress_size, data, problem=problem)
+
+
+def _tar_entries(data: bytes, budget: _Budget) -> Iterator[_Entry]:
+    try:
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as archive:
+            for info in archive:
+                if not info.isfile():
+                    continue
+                _take(budget, info.size, info.name)
+                stream = archive.extractfile(info)
+                content = stream.read(budget.limits.max_member_read) if stream else b""
+                yield _Entry(info.name, info.size, None, content)
+    except (tarfile.TarError, ValueError, OSError, EOFError) as exc:
+        yield _Entry("", 0, None, None, problem=f"tar cannot be read: {exc}")
+
+
+def _single(part: Part, kind: str, budget: _Budget) -> _Entry:
+    limit = min(budget.size, budget.limits.max_member_read) + 1
+    name = part.filename or "data"
+    for suffix in (".gz", ".tgz", ".bz2", ".xz", ".z"):
+        if name.lower().endswith(suffix):
+            name = name[: -len(suffix)] + (".tar" if suffix == ".tgz" else "")
+            break
+    try:
+        if kind == "application/gzip":
+            inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            out = inflater.decompress(part.data, limit)
+        elif kind == "application/x-bzip2":
+            out = bz2.BZ2Decompressor().decompress(part.data, limit)
+        else:
+            out = lzma.LZMADecompressor().decompress(part.data, limit)
+    except (zlib.error, OSError, EOFError, lzma.LZMAError, ValueError) as exc:
+        return _Entry(name, 0, None, None, problem=f"{kind} cannot be inflated: {exc}")
+    if len(out) >= limit:
+        raise _Stop(f"{kind} inflates past {limit - 1} bytes")
+    _take(budget, len(out), name)
+    return _Entry(name, len(out), len(part.data), out)
+
+
+@cache
+def _is_encrypted() -> Callable[[object], int]:
+    """archive_entry_is_encrypted (libarchive >= 3.2), typed: libarchive-c does not
+    wrap it, and an untyped ctypes call would truncate the 64-bit entry pointer."""
+    from libarchive import ffi
+
+    function = ctypes.CDLL(ffi.libarchive._name).archive_entry_is_encrypted
+    function.argtypes = [ctypes.c_void_p]
+    function.restype = ctypes.c_int
+    return cast(Callable[[object], int], function)
+
+
+def _libarchive_entries(data: bytes, budget: _Budget) -> Iterator[_Entry]:
+    import libarchive
+
+    count = 0
+    try:
+        with libarchive.memory_reader(data) as archive:
+            for entry in archive:
+                count += 1
+                if not entry.isfile:
+                    continue
+                name = entry.pathname or ""
+                size = entry.size or 0
+                if _is_encrypted()(entry._entry_p):
+                    yield _Entry(name, size, None, None, is_encrypted=True)
+                    continue
+                _take(budget, size, name)
+                chunks: list[bytes] = []
+                got = 0
+                for block in entry.get_blocks():
+                    got += len(block)
+                    if got > budget.limits.max_member_read or got > size + budget.size:
+                        raise _Stop(f"member {name!r} inflates past its declared size")
+                    chunks.append(block)
+                yield _Entry(name, got, None, b"".join(chunks))
+    except libarchive.ArchiveError as exc:
+        text = str(exc)
+        if "ncrypt" in text or "assphrase" in text:
+            yield _Entry("", 0, None, None, is_encrypted=True)
+        else:
+            yield _Entry("", 0, None, None, problem=f"archive cannot be read: {text}")
+        return
+    if count == 0:
+        yield _Entry("", 0, None, None, problem="archive cannot be read: no members found")

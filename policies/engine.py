@@ -1,0 +1,133 @@
+"""The engine: `decide` (pure) and `strip` (what milter applies for a strip decision)."""
+
+from __future__ import annotations
+
+import base64
+
+from policies.archives import expand_parts
+from policies.detect import detect
+from policies.errors import PolicyError
+from policies.model import SEVERITY, Action, Decision, Finding, Part
+from policies.policy import Policy
+from policies.rules import Context, Scope
+from policies.walk import walk
+
+
+def decide(raw: bytes, policy: Policy) -> Decision:
+    """What `policy` makes of the message `raw`: the most severe action of all findings.
+
+    Every rule runs; the order of severity is reject > quarantine > strip > tag >
+    accept. Malformed input is a finding, never an exception.
+
+    :raises PolicyError: only when the engine itself fails (a bug or no memory); the
+        caller answers 451 and the message is retried.
+    """
+    try:
+        return _decide(raw, policy)
+    except Exception as exc:  # the contract: nothing but PolicyError leaves decide
+        raise PolicyError(f"the policy engine failed on this message: {exc!r}") from exc
+
+
+def _decide(raw: bytes, policy: Policy) -> Decision:
+    found = walk(raw, policy.walk_limits)
+    for part in found.parts:
+        part.detection = detect(part.data, is_attachment=part.is_attachment)
+    parts = expand_parts(found.parts, policy.archive_limits)
+    ctx = Context(
+        raw_size=len(raw),
+        walk=found,
+        attachment_count=sum(1 for p in found.parts if p.is_attachment),
+        parts=tuple(parts),
+    )
+    whole = Part(path="", content_type="message/rfc822", filenames=(), data=b"",
+                 size=len(raw))
+    findings: list[Finding] = []
+    for rule, action in policy.rules:
+        if rule.scope is Scope.MESSAGE:
+            findings += (Finding(v, action, None) for v in rule.check(whole, ctx))
+        else:
+            for part in parts:
+                findings += (Finding(v, action, part.span) for v in rule.check(part, ctx))
+    action = max((f.action for f in findings), key=SEVERITY.__getitem__, default=Action.ACCEPT)
+    reply = ""
+    if action is Action.REJECT:
+        first = next(f.violation for f in findings if f.action is Action.REJECT)
+        what = first.rule + (f": {first.filename}" if first.filename else "")
+        what = what.encode("ascii", "replace").decode("ascii")
+        reply = f"{policy.reject_text_vi} / {policy.reject_text_en} ({what})"
+    tags = sorted({f.violation.rule for f in findings if f.action is Action.TAG})
+    return Decision(
+        action=action,
+        findings=tuple(findings),
+        reply_text=reply,
+        tag_header=(policy.tag_header, ", ".join(tags)) if tags else None,
+    )
+
+
+NOTICE_VI = "Tệp đính kèm đã bị gỡ bỏ theo chính sách an toàn thông tin"
+NOTICE_EN = "An attachment was removed by the security policy"
+
+
+def _notice(findings: list[Finding], eol: bytes) -> bytes:
+    lines = [NOTICE_VI + ".", NOTICE_EN + "."]
+    for f in findings:
+        v = f.violation
+        name = v.filename or v.part or "?"
+        lines.append(f"- {name}" + (f" ({v.member})" if v.member else "") + f": {v.rule}")
+    body = base64.encodebytes("\n".join(lines).encode("utf-8") + b"\n")
+    return eol.join([
+        b'Content-Type: text/plain; charset="utf-8"',
+        b"Content-Transfer-Encoding: base64",
+        b"Content-Disposition: inline",
+        b"",
+        body.replace(b"\n", eol).rstrip(eol),
+    ])
+
+
+def strip(raw: bytes, decision: Decision) -> bytes:
+    """`raw` without the parts whose findings say strip, each replaced by a short
+    text/plain notice in Vietnamese and English; the rest of the bytes unchanged.
+
+    :raises ValueError: when `decision` has no strip findings.
+    """
+    stripped = [f for f in decision.findings if f.action is Action.STRIP]
+    if not stripped:
+        raise ValueError("strip() needs a decision with strip findings")
+    eol = b"\r\n" if b"\r\n" in raw[:4096] else b"\n"
+    if any(f.span is None for f in stripped):
+        return _replace_body(raw, stripped, eol)
+    spans: dict[tuple[int, int], list[Finding]] = {}
+    for f in stripped:
+        assert f.span is not None
+        spans.setdefault(f.span, []).append(f)
+    # a span inside another one goes with the outer one.
+    ordered = sorted(spans, key=lambda s: (s[0], -s[1]))
+    merged: list[tuple[tuple[int, int], list[Finding]]] = []
+    for span in ordered:
+        if merged and span[1] <= merged[-1][0][1]:
+            merged[-1][1].extend(spans[span])
+        else:
+            merged.append((span, list(spans[span])))
+    out: list[bytes] = []
+    pos = 0
+    for (start, end), group in merged:
+        out += [raw[pos:start], _notice(group, eol)]
+        pos = end
+    out.append(raw[pos:])
+    return b"".join(out)
+
+
+def _replace_body(raw: bytes, findings: list[Finding], eol: bytes) -> bytes:
+    head_end = raw.find(eol + eol)
+    head = raw if head_end < 0 else raw[:head_end]
+    kept: list[bytes] = []
+    is_content = False
+    for line in head.split(eol):
+        if line[:1] in (b" ", b"\t"):
+            if not is_content:
+                kept.append(line)
+            continue
+        is_content = line.lower().startswith(b"content-")
+        if not is_content:
+            kept.append(line)
+    return eol.join(kept) + eol + _notice(findings, eol) + eol

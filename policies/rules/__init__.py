@@ -1,0 +1,50 @@
+"""The rules: one small class each, listed in one literal registry (no scanning)."""
+
+from __future__ import annotations
+
+from policies.rules.base import Context, Rule, RuleSettings, Scope
+from policies.rules.content import (
+    AllowedTypes,
+    BlockedType,
+    EncryptedOffice,
+    ExtensionMismatch,
+    Macro,
+    PdfEmbeddedFile,
+    PdfJavascript,
+)
+from policies.rules.message import (
+    ArchiveLimits,
+    AttachmentCount,
+    AttachmentSize,
+    EncryptedArchive,
+    MalformedMime,
+    MessageSize,
+    SmimeEncrypted,
+    UnreadableArchive,
+)
+from policies.rules.names import BidiInName, BlockedExtension, DoubleExtension, LookalikeInName
+
+#: rule name -> rule class. Names are stable: they appear in config, JSON and audit rows.
+REGISTRY: dict[str, type[Rule]] = {
+    "blocked-extension": BlockedExtension,
+    "double-extension": DoubleExtension,
+    "bidi-in-name": BidiInName,
+    "lookalike-in-name": LookalikeInName,
+    "blocked-type": BlockedType,
+    "extension-mismatch": ExtensionMismatch,
+    "allowed-types": AllowedTypes,
+    "attachment-size": AttachmentSize,
+    "message-size": MessageSize,
+    "attachment-count": AttachmentCount,
+    "encrypted-archive": EncryptedArchive,
+    "encrypted-office": EncryptedOffice,
+    "macro": Macro,
+    "pdf-javascript": PdfJavascript,
+    "pdf-embedded-file": PdfEmbeddedFile,
+    "archive-limits": ArchiveLimits,
+    "unreadable-archive": UnreadableArchive,
+    "malformed-mime": MalformedMime,
+    "smime-encrypted": SmimeEncrypted,
+}
+
+__all__ = ["REGISTRY", "Context", "Rule", "RuleSettings", "Scope"]

@@ -1,0 +1,67 @@
+"""What every rule shares: the protocol, the context it reads and its settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import ClassVar, Protocol
+
+from policies.model import Part, Violation
+from policies.walk import Walk
+
+
+class Scope(StrEnum):
+    """Whether a rule looks at each part (and archive member) or once at the message."""
+
+    PART = "part"
+    MESSAGE = "message"
+
+
+@dataclass(frozen=True, slots=True)
+class RuleSettings:
+    """The thresholds and lists rules are built with (from validated configuration)."""
+
+    blocked_extensions: frozenset[str] = frozenset()
+    blocked_types: frozenset[str] = frozenset()
+    allowed_extensions: frozenset[str] = frozenset()
+    max_attachment_size: int = 25 * 1024 * 1024
+    max_message_size: int = 50 * 1024 * 1024
+    max_attachments: int = 50
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What a rule may know about the whole message while it checks one part."""
+
+    raw_size: int
+    walk: Walk
+    #: MIME leaves that are attachments (archive members not counted).
+    attachment_count: int
+    parts: tuple[Part, ...] = field(default=())
+
+
+class Rule(Protocol):
+    """A predicate over one part (or the message) that returns violations; it never acts."""
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+    scope: ClassVar[Scope]
+
+    def __init__(self, settings: RuleSettings) -> None: ...
+
+    def check(self, part: Part, ctx: Context) -> list[Violation]:
+        """The violations of this rule in `part` (the whole message for MESSAGE rules)."""
+        ...
+
+
+def violation(rule: str, reason: str, part: Part) -> Violation:
+    """A violation about `part`, with its names, types, path and member filled in."""
+    return Violation(
+        rule=rule,
+        reason=reason,
+        filename=part.filename,
+        content_type=part.content_type or None,
+        detected_type=part.detection.type,
+        part=part.path or None,
+        member=part.member,
+    )

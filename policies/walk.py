@@ -1,0 +1,333 @@
+"""The MIME walk: every leaf of every nesting level, read at the bytes level.
+
+multipart/* and message/rfc822 (and message/global) recurse; inline uuencoded
+blocks in text bodies and TNEF (winmail.dat) attachments become leaves of their
+own. Depth and part count are bounded. Nothing here raises on bad input: what
+cannot be read cleanly becomes a `Defect`, and where two readings of the same
+bytes disagree (duplicated Content-Type or Content-Transfer-Encoding headers,
+boundary-like lines with trailing text) both readings are walked, so the rules
+see the worse one.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from policies.encodings import (
+    TNEF_SIGNATURE,
+    decode_base64,
+    decode_qp,
+    decode_uu_lines,
+    find_uuencoded,
+    read_tnef,
+)
+from policies.headers import Headers, param_values, parse_headers, split_params
+from policies.model import Defect, Part
+
+_SEPARATOR = re.compile(rb"\r?\n\r?\n")
+_HEADER_LINE = re.compile(rb"[!-9;-~]+[ \t]*:|[ \t]")
+_IDENTITY = ("", "7bit", "8bit", "binary")
+
+
+@dataclass(frozen=True, slots=True)
+class WalkLimits:
+    """How deep and how wide the walk goes before it stops and reports."""
+
+    max_depth: int = 20
+    max_parts: int = 1000
+
+
+@dataclass(slots=True)
+class Walk:
+    """What the walk found: the leaves, and the defects with the part they concern."""
+
+    parts: list[Part] = field(default_factory=list)
+    defects: list[tuple[str, Defect]] = field(default_factory=list)
+    #: S/MIME enveloped data or multipart/encrypted: the content cannot be seen.
+    is_encrypted: bool = False
+    #: the number of entities (containers and leaves) seen.
+    entity_count: int = 0
+
+
+def _join(path: str, index: int | str) -> str:
+    return f"{path}.{index}" if path else str(index)
+
+
+class _Walker:
+    def __init__(self, limits: WalkLimits) -> None:
+        self.limits = limits
+        self.result = Walk()
+        self.is_over_parts = False
+
+    def defect(self, path: str, reason: str) -> None:
+        self.result.defects.append((path or "1", Defect("malformed-mime", reason)))
+
+    def entity(
+        self,
+        data: bytes,
+        *,
+        base: int | None,
+        path: str,
+        depth: int,
+        span: tuple[int, int] | None,
+        is_message: bool,
+        boundaries: tuple[bytes, ...],
+    ) -> None:
+        """Read one entity (headers and body) found at `path`.
+
+        `base` is where `data` starts in the raw message (None when it was decoded
+        from a transfer encoding); `span` is the strippable raw range holding it.
+        """
+        if self.result.entity_count >= self.limits.max_parts:
+            if not self.is_over_parts:
+                self.is_over_parts = True
+                self.defect(path, f"more than {self.limits.max_parts} MIME parts; "
+                            "the rest was not inspected")
+            return
+        self.result.entity_count += 1
+        if depth > self.limits.max_depth:
+            self.defect(path, f"MIME nesting deeper than {self.limits.max_depth} levels "
+                        f"at part {path}; the rest was not inspected")
+            return
+        headers, body_start = self.headers(data, path)
+        body = data[body_start:]
+        body_base = None if base is None else base + body_start
+        types = _distinct(headers.all("content-type"))
+        if len(types) > 1:
+            self.defect(path, f"{len(types)} different Content-Type headers: "
+                        + " / ".join(repr(t) for t in types))
+        encodings = _distinct([v.lower() for v in headers.all("content-transfer-encoding")])
+        if len(encodings) > 1:
+            self.defect(path, f"{len(encodings)} different Content-Transfer-Encoding headers")
+        dispositions = headers.all("content-disposition")
+        if len(_distinct(dispositions)) > 1:
+            self.defect(path, "different Content-Disposition headers")
+        for reading in types or ["text/plain"]:
+            for cte in encodings or [""]:
+                self.reading(
+                    reading, cte, headers, dispositions, body,
+                    base=body_base, path=path, depth=depth, span=span,
+                    is_message=is_message, boundaries=boundaries,
+                )
+
+    def headers(self, data: bytes, path: str) -> tuple[Headers, int]:
+        if data[:1] in (b"\n", b"\r") and data.lstrip(b"\r")[:1] == b"\n":
+            return Headers(), data.index(b"\n") + 1
+        m = _SEPARATOR.search(data)
+        end, body_start = (m.start(), m.end()) if m else (len(data), len(data))
+        if not m and path and data.strip():
+            self.defect(path, "the part has no blank line after its headers")
+        block = data[:end]
+        # A line that is neither a field nor a continuation ends the header block:
+        # the rest is body (as the stdlib parser reads it), so it is inspected too.
+        pos = 0
+        while pos < end:
+            nl = block.find(b"\n", pos)
+            nl = end if nl < 0 else nl
+            line = block[pos:nl]
+            if line.strip(b"\r") and not _HEADER_LINE.match(line):
+                self.defect(path, "a line in the header block is not a header field")
+                end = body_start = pos
+                break
+            pos = nl + 1
+        headers = parse_headers(data[:end])
+        for d in headers.defects:
+            self.result.defects.append((path or "1", d))
+        return headers, body_start
+
+    def reading(
+        self,
+        content_type: str,
+        cte: str,
+        headers: Headers,
+        dispositions: list[str],
+        body: bytes,
+        *,
+        base: int | None,
+        path: str,
+        depth: int,
+        span: tuple[int, int] | None,
+        is_message: bool,
+        boundaries: tuple[bytes, ...],
+    ) -> None:
+        main, params, problems = split_params(content_type)
+        for problem in problems:
+            self.defect(path, f"Content-Type: {problem}")
+        ctype = main.lower()
+        if "/" not in ctype or not ctype.split("/", 1)[1]:
+            self.defect(path, f"Content-Type {main!r} is not type/subtype")
+            ctype = "application/octet-stream"
+        maintype = ctype.split("/", 1)[0]
+        if ctype == "multipart/encrypted" or (
+            ctype in ("application/pkcs7-mime", "application/x-pkcs7-mime")
+            and any(v.lower() in ("enveloped-data", "authenveloped-data")
+                    for v in param_values(params, "smime-type"))
+        ):
+            self.result.is_encrypted = True
+        if maintype == "multipart":
+            found = param_values(params, "boundary")
+            if not found:
+                self.defect(path, f"{ctype} without a boundary parameter")
+            else:
+                if len(found) > 1:
+                    self.defect(path, "boundary parameter repeated with different values")
+                for boundary in found:
+                    self.multipart(boundary.encode("utf-8", "replace"), body, base=base,
+                                   path=path, depth=depth, span=span, boundaries=boundaries)
+                return
+        if ctype in ("message/rfc822", "message/global"):
+            inner, inner_base = self.decode(body, cte, path, base)
+            self.entity(inner, base=inner_base, path=path, depth=depth + 1, span=span,
+                        is_message=True, boundaries=boundaries)
+            return
+        self.leaf(ctype, params, cte, dispositions, body, base=base,
+                  path=_join(path, 1) if (is_message or not path) else path, span=span)
+
+    def multipart(
+        self,
+        boundary: bytes,
+        body: bytes,
+        *,
+        base: int | None,
+        path: str,
+        depth: int,
+        span: tuple[int, int] | None,
+        boundaries: tuple[bytes, ...],
+    ) -> None:
+        if any(b.startswith(boundary) or boundary.startswith(b) for b in boundaries):
+            self.defect(path, "a nested boundary repeats an enclosing one (RFC 2046 5.1.1)")
+        marker = b"--" + boundary
+        delimiters: list[tuple[int, int, bool]] = []  # (line start, after line, is_close)
+        pos = 0
+        while True:
+            i = body.find(marker, pos)
+            if i < 0:
+                break
+            pos = i + 1
+            if i and body[i - 1] != 0x0A:
+                continue
+            j = i + len(marker)
+            is_close = body[j : j + 2] == b"--"
+            nl = body.find(b"\n", j)
+            after = len(body) if nl < 0 else nl + 1
+            if body[j + 2 * is_close : after].strip():
+                self.defect(path, "a boundary line has trailing text")
+                continue
+            delimiters.append((i, after, is_close))
+        if not delimiters:
+            self.defect(path, "the multipart boundary never occurs in the body")
+            self.leaf("application/octet-stream", [], "", [], body, base=base,
+                      path=_join(path, 1), span=span)
+            return
+        closes = [k for k, d in enumerate(delimiters) if d[2]]
+        if not closes:
+            self.defect(path, "the closing boundary is missing")
+        elif closes[0] != len(delimiters) - 1:
+            self.defect(path, "parts follow the closing boundary")
+        index = 0
+        nested = (*boundaries, boundary)
+        for k, (_, after, is_close) in enumerate(delimiters):
+            if is_close:
+                continue
+            stop = delimiters[k + 1][0] if k + 1 < len(delimiters) else len(body)
+            # the line break before a delimiter belongs to the delimiter (RFC 2046 5.1.1).
+            if k + 1 < len(delimiters):
+                stop -= 1
+                if stop > after and body[stop - 1] == 0x0D:
+                    stop -= 1
+            stop = max(stop, after)
+            index += 1
+            child_base = None if base is None else base + after
+            # strip removes the deepest part still in raw coordinates.
+            child_span = (child_base, child_base + stop - after) if child_base is not None else span
+            self.entity(body[after:stop], base=child_base, path=_join(path, index),
+                        depth=depth + 1, span=child_span, is_message=False,
+                        boundaries=nested)
+
+    def decode(
+        self, body: bytes, cte: str, path: str, base: int | None
+    ) -> tuple[bytes, int | None]:
+        if cte in _IDENTITY:
+            return body, base
+        if cte == "base64":
+            data, problem = decode_base64(body)
+        elif cte == "quoted-printable":
+            data, problem = decode_qp(body), None
+        elif cte in ("x-uuencode", "uuencode", "x-uue"):
+            lines = body.splitlines()
+            if lines and lines[0].startswith(b"begin"):
+                lines = lines[1:]
+            data, problem = decode_uu_lines([ln for ln in lines if ln != b"end"])
+        else:
+            data, problem = body, f"unknown Content-Transfer-Encoding {cte!r}"
+        if problem:
+            self.defect(path, problem)
+        return data, None
+
+    def leaf(
+        self,
+        ctype: str,
+        params: list[tuple[str, str]],
+        cte: str,
+        dispositions: list[str],
+        body: bytes,
+        *,
+        base: int | None,
+        path: str,
+        span: tuple[int, int] | None,
+    ) -> None:
+        data, _ = self.decode(body, cte, path, base)
+        names: list[str] = []
+        is_attachment = False
+        for disposition in dispositions:
+            kind, dparams, problems = split_params(disposition)
+            for problem in problems:
+                self.defect(path, f"Content-Disposition: {problem}")
+            is_attachment = is_attachment or kind.lower() == "attachment"
+            names += param_values(dparams, "filename")
+        names += param_values(params, "name")
+        filenames = tuple(dict.fromkeys(n for n in names if n))
+        part = Part(
+            path=path, content_type=ctype, filenames=filenames, data=data, size=len(data),
+            span=span, is_attachment=is_attachment or bool(filenames),
+        )
+        self.result.parts.append(part)
+        limit = max(0, self.limits.max_parts - len(self.result.parts))
+        if ctype.startswith("text/"):
+            for k, (uu_name, content, uu_problem) in enumerate(
+                find_uuencoded(data, limit=limit), 1
+            ):
+                if uu_problem:
+                    self.defect(path, uu_problem)
+                self.result.parts.append(Part(
+                    path=f"{path}.uu{k}", content_type="application/octet-stream",
+                    filenames=(uu_name,), data=content, size=len(content), span=span,
+                    is_attachment=True,
+                ))
+        elif data.startswith(TNEF_SIGNATURE):
+            found, tnef_problem = read_tnef(data, limit=limit)
+            if tnef_problem:
+                self.defect(path, tnef_problem)
+            for k, (tnef_name, content) in enumerate(found, 1):
+                self.result.parts.append(Part(
+                    path=f"{path}.tnef{k}", content_type="application/octet-stream",
+                    filenames=(tnef_name,) if tnef_name else (), data=content, size=len(content),
+                    span=span, is_attachment=True,
+                ))
+
+
+def _distinct(values: list[str]) -> list[str]:
+    out: list[str] = []
+    for v in values:
+        key = " ".join(v.split()).lower()
+        if all(" ".join(o.split()).lower() != key for o in out):
+            out.append(v)
+    return out
+
+
+def walk(raw: bytes, limits: WalkLimits | None = None) -> Walk:
+    """Walk the message `raw`: its leaves, with paths, names and decoded bytes."""
+    walker = _Walker(limits or WalkLimits())
+    walker.entity(raw, base=0, path="", depth=0, span=None, is_message=False, boundaries=())
+    return walker.result

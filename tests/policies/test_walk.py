@@ -1,0 +1,110 @@
+"""The MIME walk: paths, filenames, decoded bytes, spans, defects and limits."""
+
+from __future__ import annotations
+
+from email.message import EmailMessage
+
+from policies.headers import param_values, split_params
+from policies.walk import WalkLimits, walk
+
+VN = "Công văn số 123.pdf"
+
+
+def _message() -> bytes:
+    m = EmailMessage()
+    m["From"] = "a@example.gov.vn"
+    m.set_content("xin chao")
+    m.add_attachment(b"%PDF-1.4 x", maintype="application", subtype="pdf", filename=VN)
+    inner = EmailMessage()
+    inner.set_content("inner")
+    inner.add_attachment(b"MZ", maintype="application", subtype="octet-stream", filename="a.exe")
+    m.add_attachment(inner)
+    return m.as_bytes()
+
+
+def test_paths_names_and_bytes() -> None:
+    found = walk(_message())
+    assert [(p.path, p.content_type, p.filenames) for p in found.parts] == [
+        ("1", "text/plain", ()),
+        ("2", "application/pdf", (VN,)),
+        ("3.1", "text/plain", ()),
+        ("3.2", "application/octet-stream", ("a.exe",)),
+    ]
+    assert found.parts[1].data == b"%PDF-1.4 x"
+    assert found.parts[1].size == 10
+    assert found.defects == []
+
+
+def test_spans_cover_each_part_in_the_raw_bytes() -> None:
+    raw = _message()
+    for part in walk(raw).parts:
+        assert part.span is not None
+        start, end = part.span
+        assert raw[start:end].lower().startswith(b"content-type:")
+
+
+def test_single_part_message_is_part_one() -> None:
+    found = walk(b"Subject: x\r\n\r\nhello\r\n")
+    assert [(p.path, p.content_type, p.data) for p in found.parts] == [
+        ("1", "text/plain", b"hello\r\n")
+    ]
+
+
+def test_rfc2231_continuations_with_a_split_character() -> None:
+    _, params, problems = split_params(
+        "attachment; filename*0*=utf-8''C%C3; filename*1*=%B4ng%20v%C4%83n.pdf")
+    assert problems == []
+    assert param_values(params, "filename") == ["Công văn.pdf"]
+
+
+def test_rfc2047_and_plain_names_are_all_kept() -> None:
+    _, params, _ = split_params(
+        'attachment; filename="=?utf-8?b?Q8O0bmcgdsSDbi5wZGY=?="; filename*=utf-8\'\'x.exe')
+    assert param_values(params, "filename") == ["x.exe", "Công văn.pdf"]
+
+
+def test_bad_charset_falls_back_to_latin1() -> None:
+    _, params, _ = split_params("attachment; filename*=x-nonsense''caf%E9.pdf")
+    assert param_values(params, "filename") == ["café.pdf"]
+
+
+def test_unterminated_quote_is_a_problem_not_an_error() -> None:
+    main, params, problems = split_params('attachment; filename="abc')
+    assert main == "attachment"
+    assert params == [("filename", "abc")]
+    assert problems
+
+
+def test_depth_limit_is_a_defect() -> None:
+    body = "Content-Type: text/plain\r\n\r\nhi"
+    for k in range(30):
+        body = f'Content-Type: multipart/mixed; boundary="b{k}"\r\n\r\n--b{k}\r\n{body}\r\n--b{k}--'
+    found = walk(body.encode(), WalkLimits(max_depth=10))
+    assert any("deeper than 10" in d.reason for _, d in found.defects)
+
+
+def test_part_limit_is_a_defect() -> None:
+    parts = "".join("--b\r\nContent-Type: text/plain\r\n\r\nx\r\n" for _ in range(50))
+    raw = f'Content-Type: multipart/mixed; boundary="b"\r\n\r\n{parts}--b--\r\n'.encode()
+    found = walk(raw, WalkLimits(max_parts=10))
+    assert len(found.parts) < 10
+    assert any("more than 10 MIME parts" in d.reason for _, d in found.defects)
+
+
+def test_both_readings_of_a_duplicated_content_type_are_walked() -> None:
+    raw = (b"Content-Type: text/plain\r\nContent-Type: multipart/mixed; boundary=z\r\n\r\n"
+           b"--z\r\nContent-Type: application/x-foo\r\n\r\nx\r\n--z--\r\n")
+    found = walk(raw)
+    assert {p.content_type for p in found.parts} == {"text/plain", "application/x-foo"}
+    assert any("Content-Type" in d.reason for _, d in found.defects)
+
+
+def test_uuencoded_block_becomes_a_leaf() -> None:
+    raw = b"Content-Type: text/plain\r\n\r\nhi\r\nbegin 644 a.bin\r\n#86)C\r\n`\r\nend\r\n"
+    found = walk(raw)
+    assert [(p.path, p.filenames, p.data) for p in found.parts][1] == ("1.uu1", ("a.bin",), b"abc")
+
+
+def test_lf_only_messages_are_walked() -> None:
+    raw = _message().replace(b"\r\n", b"\n")
+    assert [p.path for p in walk(raw).parts] == ["1", "2", "3.1", "3.2"]
