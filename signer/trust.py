@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -82,7 +82,10 @@ def _ee_key_usage(_policy: Policy, _cert: x509.Certificate,
                          "nor nonRepudiation")
 
 
-def _eku_validator(purpose: KeyPurpose, *, what: str):  # type: ignore[no-untyped-def]
+_EkuCheck = Callable[[Policy, x509.Certificate, x509.ExtendedKeyUsage | None], None]
+
+
+def _eku_validator(purpose: KeyPurpose, *, what: str) -> _EkuCheck:
     def check(_policy: Policy, _cert: x509.Certificate,
               ext: x509.ExtendedKeyUsage | None) -> None:
         # RFC 8550 section 4.4.4: when present, the EKU must allow the purpose.

@@ -143,7 +143,7 @@ class SmimeSigner:
             base64_lines(signature, eol), eol, delimiter, b"--", eol,
         ])
         return SmimeSignResult(SignStatus.SIGNED, head + eol + body,
-                               "signed with " + identity.cert.subject.rfc4514_string(),
+                               f"signed with the certificate of {identity.label}",
                                identity.label)
 
     @staticmethod
