@@ -118,7 +118,7 @@ def commands(load: ConfigLoader) -> list[click.Command]:
     def publish_command(out_dir: Path, config_path: Path | None) -> None:
         """Write the HTML page, JSON, vCards, LDIF, CSV and Postfix maps into --out."""
         config = load(config_path)
-        with store(config_path) as directory:
+        with store(config_path, read_only=True) as directory:
             try:
                 written = directory.publish(out_dir, title=config.title,
                                             ldap_base=config.ldap_base)
@@ -135,7 +135,7 @@ def commands(load: ConfigLoader) -> list[click.Command]:
     @CONFIG_OPTION
     def show_command(key: str, fmt: str, config_path: Path | None) -> None:
         """Print the unit with this id or ADDRESS, with its parents (exit 1 if none)."""
-        with store(config_path) as directory:
+        with store(config_path, read_only=True) as directory:
             try:
                 unit = directory.get(key)
                 chain = directory.ancestors(unit.id)
@@ -158,7 +158,7 @@ def commands(load: ConfigLoader) -> list[click.Command]:
     def export_command(fmt: str, output: Path | None, bom: bool,
                        config_path: Path | None) -> None:
         """Export every unit, senders included, as CSV (re-importable) or JSON."""
-        with store(config_path) as directory:
+        with store(config_path, read_only=True) as directory:
             try:
                 text = (directory.export_csv(bom=bom) if fmt == "csv"
                         else directory.export_json())

@@ -120,10 +120,11 @@ class Directory:
                 conn = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True)
                 db = Database(conn)
             else:
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
                 db = Database(name)
                 db.execute("PRAGMA journal_mode = WAL")
                 migrate(db)
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OSError) as exc:
             raise StoreError(name, f"cannot open the directory store: {exc}") from exc
         return cls(db, name)
 

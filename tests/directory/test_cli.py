@@ -1,0 +1,124 @@
+"""`congvu directory import|publish|show|export`, run through click's CliRunner."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+from support.province import province_csv
+
+from directory import DirectoryConfig, commands
+
+README = Path(__file__).resolve().parents[2] / "directory" / "README.md"
+
+
+@pytest.fixture
+def cli(tmp_path: Path) -> click.Group:
+    """The `directory` group with a loader pointing at a store in tmp_path."""
+    seen: list[Path | None] = []
+
+    def load(path: Path | None) -> DirectoryConfig:
+        seen.append(path)
+        return DirectoryConfig(path=tmp_path / "var" / "directory.sqlite3", title="Danh bạ thử")
+
+    (group,) = commands(load)
+    assert isinstance(group, click.Group)
+    group.seen = seen  # type: ignore[attr-defined]
+    return group
+
+
+@pytest.fixture
+def csv_file(tmp_path: Path) -> Path:
+    path = tmp_path / "units.csv"
+    path.write_text(province_csv(300, bom=True), encoding="utf-8")
+    return path
+
+
+def run(cli: click.Group, *args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    return result.exit_code, result.output
+
+
+def test_import_then_show_by_address_with_parents(cli: click.Group, csv_file: Path) -> None:
+    code, output = run(cli, "import", str(csv_file), "--config", "congvu.toml")
+    assert (code, output) == (0, f"{csv_file}: 300 created, 0 updated, 0 unchanged, "
+                                 "0 made inactive, 0 row(s) skipped\n")
+    assert cli.seen == [Path("congvu.toml")]  # type: ignore[attr-defined]
+    code, output = run(cli, "show", "VP+hop@Bac-Ha.LaoCai.gov.vn")
+    assert code == 0
+    assert output.splitlines() == [
+        "Văn phòng HĐND và UBND Bắc Hà (bac-ha-vp)",
+        "  kind:         district-office",
+        "  address:      vp@bac-ha.laocai.gov.vn",
+        "  DKIM domain:  bac-ha.laocai.gov.vn",
+        "  parents:",
+        "    UBND Huyện Bắc Hà (bac-ha) <ubnd@bac-ha.laocai.gov.vn>",
+        "    Ủy ban nhân dân tỉnh Lào Cai (ubnd-tinh) <ubnd@laocai.gov.vn>",
+    ]
+    code, output = run(cli, "show", "bac-ha-vp", "--format", "json")
+    assert json.loads(output)["ancestors"] == ["bac-ha", "ubnd-tinh"]
+
+
+def test_a_rejected_import_lists_every_row_and_exits_1(cli: click.Group, tmp_path: Path) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_text("id,name,parent,address\nt,T,,t@laocai.gov.vn\nx,X,nope,x@laocai.gov.vn\n"
+                    "y,Y,t,bad\n")
+    code, output = run(cli, "import", str(path))
+    assert code == 1
+    assert f"{path}: nothing imported, 2 problem(s) found" in output
+    assert "line 3, column 'parent': the parent 'nope' is not a unit of this file" in output
+    assert "line 4, column 'address': 'bad' is not a valid address" in output
+    code, output = run(cli, "import", str(path), "--partial")
+    assert code == 1
+    assert "1 created" in output and "2 row(s) skipped" in output.splitlines()[0]
+    assert "skipped line 4, column 'address'" in output
+
+
+def test_show_of_an_unknown_unit_exits_1(cli: click.Group, csv_file: Path) -> None:
+    run(cli, "import", str(csv_file))
+    assert run(cli, "show", "nobody@laocai.gov.vn") == (
+        1, "Error: no unit has the id or address 'nobody@laocai.gov.vn'\n")
+
+
+def test_commands_before_any_import_exit_2_with_advice(cli: click.Group, tmp_path: Path) -> None:
+    for args in (["show", "x"], ["export"], ["publish", "--out", str(tmp_path / "o")]):
+        code, output = run(cli, *args)
+        assert code == 2
+        assert "no such directory store; import a CSV file first" in output
+
+
+def test_publish_writes_the_files(cli: click.Group, csv_file: Path, tmp_path: Path) -> None:
+    run(cli, "import", str(csv_file))
+    code, output = run(cli, "publish", "--out", str(tmp_path / "www"))
+    # 9 fixed names and a card for each of the 299 active units
+    assert (code, output) == (0, f"{tmp_path / 'www'}: {9 + 299} files written\n")
+    assert "<title>Danh bạ thử</title>" in (tmp_path / "www/index.html").read_text("utf-8")
+
+
+def test_export_csv_and_json(cli: click.Group, csv_file: Path, tmp_path: Path) -> None:
+    run(cli, "import", str(csv_file))
+    code, output = run(cli, "export", "--format", "csv")
+    assert code == 0
+    assert output.startswith("id,name,parent,address,")
+    assert "vt.so-tai-chinh;ld.so-tai-chinh" in output
+    run(cli, "export", "--format", "json", "--output", str(tmp_path / "d.json"))
+    data = json.loads((tmp_path / "d.json").read_text("utf-8"))
+    assert data["units"][1]["senders"] == ["vt.van-phong-ubnd", "ld.van-phong-ubnd"]
+    run(cli, "export", "--bom", "--output", str(tmp_path / "d.csv"))
+    assert (tmp_path / "d.csv").read_bytes().startswith(b"\xef\xbb\xbfid,")
+    assert run(cli, "import", str(tmp_path / "d.csv"))[1].endswith(
+        "0 created, 0 updated, 300 unchanged, 0 made inactive, 0 row(s) skipped\n")
+
+
+def test_every_command_has_help_and_is_documented(cli: click.Group) -> None:
+    readme = README.read_text("utf-8")
+    for name, command in cli.commands.items():
+        assert (command.help or "").strip(), name
+        assert f"congvu directory {name}" in readme, name
+        for param in command.params:
+            if isinstance(param, click.Option):
+                assert param.help, f"{name} {param.opts}"
+                assert param.opts[0] in readme, f"{name} {param.opts}"
