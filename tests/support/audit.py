@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from audit.records import (
@@ -65,4 +66,78 @@ def make_record(**overrides: Any) -> AuditRecord:
     return AuditRecord(**values)
 
 
-__all__ = ["T0", "Violation", "make_record", "sha"]
+
+
+def bulk_fill(path: Path, count: int, *, units: int = 100, months: int = 12,
+              seed: int = 7) -> None:
+    """Fill a new store at ``path`` with ``count`` chained message records, fast.
+
+    The benchmark setup's bulk path: rows are built directly (no pydantic), hashed
+    with the store's own :func:`audit.chain.row_hash`, and inserted with executemany
+    in one unsynchronised transaction. Full-text rows are left out (not queried).
+    """
+    import random
+    import sqlite3
+
+    from sqlite_utils import Database
+
+    from audit.chain import GENESIS, canonical, row_hash
+    from audit.schema import EVENT_COLUMNS, migrate
+
+    rng = random.Random(seed)
+    db = Database(sqlite3.connect(path))
+    db.enable_wal()
+    migrate(db)
+    conn = db.conn
+    conn.execute("PRAGMA synchronous = OFF")
+    columns = list(EVENT_COLUMNS)
+    span = months * 30 * 86400
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    prev = GENESIS
+    events, members, recipients, attachments = [], [], [], []
+    conn.execute("BEGIN")
+    offsets = sorted(rng.randrange(span) for _ in range(count))
+    for seq in range(1, count + 1):
+        sender, receiver = rng.randrange(units), rng.randrange(units)
+        at = (start + timedelta(seconds=offsets[seq - 1])).isoformat(timespec="microseconds")
+        digest = f"{rng.getrandbits(256):064x}"
+        row = dict.fromkeys(columns)
+        row.update({
+            "seq": seq, "kind": "message", "at": at, "decided_at": at, "listener": "submission",
+            "role": "outbound", "direction": "outbound", "client_address": "10.0.0.5",
+            "queue_id": f"Q{seq:09d}", "message_id": f"<{seq}@u{sender}.gov.vn>",
+            "envelope_sender": f"staff{seq % 7}@u{sender}.gov.vn",
+            "header_from": f"Cán bộ {seq % 7} <staff{seq % 7}@u{sender}.gov.vn>",
+            "subject": f"Công văn số {seq}/UB{sender}", "size": 40000 + seq % 1000,
+            "action": "accept", "dkim": "pass", "smime": "pass" if seq % 3 else None,
+            "processing_ms": 12.5, "sender_unit": f"u{sender}",
+            "detail": canonical({
+                "envelope_recipients": [f"vanthu@u{receiver}.gov.vn"],
+                "attachments": [{"path": "2", "filename": f"CV {seq}.pdf",
+                                 "sha256": digest, "size": 40000}],
+                "recipient_units": [f"u{receiver}"], "violations": [], "authentication": [],
+                "header_to": f"vanthu@u{receiver}.gov.vn",
+            }),
+            "prev_hash": prev,
+        })
+        row["hash"] = prev = row_hash(row)
+        events.append(tuple(row[c] for c in columns))
+        members.append((seq, f"u{sender}", "sent", at))
+        members.append((seq, f"u{receiver}", "received", at))
+        recipients.append((seq, 0, f"vanthu@u{receiver}.gov.vn"))
+        attachments.append((seq, 0, digest, f"CV {seq}.pdf", f"cv {seq}.pdf", 40000))
+        if len(events) == 50_000 or seq == count:
+            marks = ", ".join("?" * len(columns))
+            conn.executemany(f"INSERT INTO events VALUES ({marks})", events)
+            conn.executemany("INSERT INTO memberships (record_id, unit_id, role, at) "
+                             "VALUES (?, ?, ?, ?)", members)
+            conn.executemany("INSERT INTO recipients VALUES (?, ?, ?)", recipients)
+            conn.executemany("INSERT INTO attachments (record_id, position, sha256, filename, "
+                             "filename_folded, size) VALUES (?, ?, ?, ?, ?, ?)", attachments)
+            events, members, recipients, attachments = [], [], [], []
+    conn.execute("COMMIT")
+    conn.execute("ANALYZE")
+    conn.close()
+
+
+__all__ = ["T0", "Violation", "bulk_fill", "make_record", "sha"]
