@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import idna
@@ -30,6 +31,7 @@ class _Snapshot:
     domains: frozenset[str]
 
 
+@lru_cache(maxsize=4096)
 def _ascii_domain(domain: str) -> str | None:
     domain = domain.rstrip(".").lower()
     if domain.isascii():
@@ -137,6 +139,10 @@ class DirectoryIndex:
             return self._snapshot.units[unit_id]
         except KeyError:
             raise UnknownUnit(unit_id) from None
+
+    def units(self) -> list[Unit]:
+        """Every unit of the snapshot, inactive ones included."""
+        return list(self._snapshot.units.values())
 
     def unit_for(self, address: str) -> Unit | None:
         """The unit owning ``address`` (as :meth:`unit_id` finds it), or None."""

@@ -57,7 +57,7 @@ def test_own_domains(index: DirectoryIndex) -> None:
 
 
 def test_inactive_units_resolve_and_say_so(index: DirectoryIndex) -> None:
-    merged = next(u for u in index._snapshot.units.values() if not u.is_active)
+    merged = next(u for u in index.units() if not u.is_active)
     assert index.unit_id(merged.address.addr_spec) == merged.id
     assert index.unit(merged.id).successor is not None
 
