@@ -9,9 +9,10 @@ milter/ builds a `Policy` once per (unit chain, direction) with
 from policies.cli import commands
 from policies.config import DEFAULT_ACTIONS, PoliciesConfig
 from policies.engine import decide, strip
-from policies.errors import PolicyError
+from policies.errors import PolicyError, QuarantineError, QuarantineNotFound
 from policies.model import Action, Decision, Direction, Finding, Violation
 from policies.policy import Policy
+from policies.quarantine import Quarantine, QuarantineEntry, QuarantineId
 from policies.rules import REGISTRY
 
 __all__ = [
@@ -24,6 +25,11 @@ __all__ = [
     "PoliciesConfig",
     "Policy",
     "PolicyError",
+    "Quarantine",
+    "QuarantineEntry",
+    "QuarantineError",
+    "QuarantineId",
+    "QuarantineNotFound",
     "Violation",
     "commands",
     "decide",

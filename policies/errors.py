@@ -1,6 +1,8 @@
 """Errors raised by policies/.
 
-    PolicyError            anything policies/ could not do
+    PolicyError            anything policies/ could not do (decide: the engine failed)
+     +-- QuarantineError   the quarantine store could not be read or written (path named)
+          +-- QuarantineNotFound   no held message has that id (`.id`)
 """
 
 from __future__ import annotations
@@ -8,3 +10,16 @@ from __future__ import annotations
 
 class PolicyError(Exception):
     """policies/ could not do what was asked; the message says what and where."""
+
+
+class QuarantineError(PolicyError):
+    """The quarantine store failed; milter answers 451 and Postfix retries."""
+
+
+class QuarantineNotFound(QuarantineError):
+    """No held message has this id."""
+
+    def __init__(self, qid: str) -> None:
+        super().__init__(f"no quarantined message has the id {qid!r} "
+                         "(see `congvu quarantine list`)")
+        self.id = qid

@@ -1,0 +1,117 @@
+"""`congvu policy check` and `congvu quarantine list|show|delete`, through click."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from collections.abc import Sequence
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from policies import Action, Decision, PoliciesConfig, Quarantine, commands
+
+
+def _root(tmp_path: Path, chain: dict[str, Sequence[str]] | None = None) -> click.Group:
+    def load(path: Path | None) -> PoliciesConfig:
+        data = tomllib.loads(path.read_text())["policies"] if path else {}
+        data.setdefault("quarantine", {"path": str(tmp_path / "q")})
+        return PoliciesConfig.model_validate(data)
+
+    def unit_chain(unit: str) -> Sequence[str]:
+        if chain is None or unit not in chain:
+            raise LookupError("not in the directory")
+        return chain[unit]
+
+    root = click.Group("congvu")
+    for command in commands(load, unit_chain=unit_chain):
+        root.add_command(command)
+    return root
+
+
+def _lines(output: str) -> list[dict[str, object]]:
+    return [json.loads(line) for line in output.splitlines()]
+
+
+def test_every_command_has_help(tmp_path: Path) -> None:
+    root = _root(tmp_path)
+    for group in root.commands.values():
+        assert group.help
+        assert isinstance(group, click.Group)
+        for command in group.commands.values():
+            assert command.help, command.name
+
+
+def test_check_exit_codes_and_json(corpus: Path, tmp_path: Path) -> None:
+    runner = CliRunner()
+    clean = str(corpus / "clean-vn-rfc2047.eml")
+    ok = runner.invoke(_root(tmp_path), ["policy", "check", clean])
+    assert ok.exit_code == 0, ok.output
+    assert _lines(ok.output) == [{"file": clean, "action": "accept", "violations": []}]
+    bad = runner.invoke(_root(tmp_path), ["policy", "check", clean,
+                                          str(corpus / "exe-in-zip.eml")])
+    assert bad.exit_code == 1
+    records = _lines(bad.output)
+    assert records[1]["action"] == "reject"
+    violation = records[1]["violations"][0]  # type: ignore[index]
+    assert set(violation) == {"rule", "reason", "filename", "content_type", "detected_type",
+                              "part", "member"}
+    assert violation["member"] == "docs/a.exe"
+    tagged = runner.invoke(_root(tmp_path), ["policy", "check",
+                                             str(corpus / "smime-encrypted.eml")])
+    assert tagged.exit_code == 1
+
+
+def test_check_usage_errors(corpus: Path, tmp_path: Path) -> None:
+    runner = CliRunner()
+    clean = str(corpus / "clean-text-only.eml")
+    assert runner.invoke(_root(tmp_path), ["policy", "check", "missing.eml"]).exit_code == 2
+    assert runner.invoke(_root(tmp_path), ["policy", "check", "--direction", "sideways",
+                                           clean]).exit_code == 2
+    unknown = runner.invoke(_root(tmp_path), ["policy", "check", "--unit", "x", clean])
+    assert unknown.exit_code == 2 and "unknown unit" in unknown.output
+
+
+def test_check_with_unit_and_direction(corpus: Path, tmp_path: Path) -> None:
+    config = tmp_path / "congvu.toml"
+    config.write_text(
+        '[policies]\n[[policies.overrides]]\nunit = "so-tc"\ndirection = "outbound"\n'
+        'actions = { pdf-embedded-file = "reject" }\n')
+    root = _root(tmp_path, {"phong-kt": ["phong-kt", "so-tc"]})
+    msg = str(corpus / "pdf-embedded-file.eml")
+    runner = CliRunner()
+    args = ["policy", "check", "--config", str(config), "--unit", "phong-kt"]
+    outbound = runner.invoke(root, [*args, "--direction", "outbound", msg])
+    inbound = runner.invoke(root, [*args, "--direction", "inbound", msg])
+    assert _lines(outbound.output)[0]["action"] == "reject"
+    assert _lines(inbound.output)[0]["action"] == "tag"
+
+
+def test_quarantine_list_show_delete(tmp_path: Path) -> None:
+    with Quarantine(tmp_path / "q") as store:
+        qid = store.put(b"Subject: x\r\n\r\nhi\r\n", envelope_from="a@b.gov.vn",
+                        recipients=["c@d.gov.vn"], direction="inbound", unit_id=None,
+                        decision=Decision(Action.QUARANTINE))
+    runner = CliRunner()
+    root = _root(tmp_path)
+    listed = runner.invoke(root, ["quarantine", "list"])
+    assert listed.exit_code == 0 and qid in listed.output and "a@b.gov.vn" in listed.output
+    as_json = runner.invoke(root, ["quarantine", "list", "--format", "json"])
+    assert _lines(as_json.output)[0]["id"] == qid
+    shown = runner.invoke(root, ["quarantine", "show", qid])
+    assert json.loads(shown.output)["recipients"] == ["c@d.gov.vn"]
+    raw = runner.invoke(root, ["quarantine", "show", "--raw", qid])
+    assert raw.stdout_bytes == b"Subject: x\r\n\r\nhi\r\n"
+    assert runner.invoke(root, ["quarantine", "delete", qid]).exit_code == 0
+    missing = runner.invoke(root, ["quarantine", "show", qid])
+    assert missing.exit_code == 1 and "no quarantined message" in missing.output
+
+
+@pytest.mark.parametrize("bad", ['actions = { "no-rule" = "reject" }', 'tag_header = "a b"'])
+def test_bad_configuration_is_rejected_at_load(tmp_path: Path, bad: str) -> None:
+    import pydantic
+
+    with pytest.raises(pydantic.ValidationError):
+        PoliciesConfig.model_validate(tomllib.loads(f"[policies]\n{bad}\n")["policies"])
