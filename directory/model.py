@@ -84,7 +84,11 @@ def parse_domain(text: str) -> str:
         raise InvalidAddress(text, "a domain name has no '@'")
     # email-validator's domain rules (IDNA 2008, labels, a dot, no special-use
     # names) are the ones addresses follow, so a DKIM domain is checked the same way.
-    return parse_official_address(f"postmaster@{value}").domain
+    try:
+        return parse_official_address(f"postmaster@{value}").domain
+    except InvalidAddress as exc:
+        reason = exc.reason.replace("The part after the @-sign", "The domain")
+        raise InvalidAddress(text, reason) from None
 
 
 @dataclass(frozen=True, slots=True)

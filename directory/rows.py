@@ -194,6 +194,13 @@ class UnitRow(BaseModel):
             raise ValueError(f"not a PEM certificate: {exc}") from None
         return value.strip() + "\n"
 
+    @model_validator(mode="after")
+    def _dates_in_order(self) -> UnitRow:
+        if self.valid_from and self.valid_until and self.valid_until < self.valid_from:
+            raise ValueError(
+                f"valid_until {self.valid_until} is before valid_from {self.valid_from}")
+        return self
+
     def to_unit(self) -> Unit:
         """The unit this row describes."""
         return Unit(

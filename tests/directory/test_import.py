@@ -217,3 +217,10 @@ def test_an_unreadable_path(store: Directory, tmp_path: Path) -> None:
     with pytest.raises(ImportRejected) as caught:
         store.import_csv(tmp_path / "missing.csv")
     assert caught.value.errors[0].reason.startswith("cannot read")
+
+
+def test_validity_dates_out_of_order(store: Directory) -> None:
+    text = ("id,name,parent,address,valid_from,valid_until\n"
+            "t,T,,t@laocai.gov.vn,2026-01-01,2025-12-31\n")
+    assert rejected(store, text) == [ImportRowError(
+        2, None, "valid_until 2025-12-31 is before valid_from 2026-01-01")]

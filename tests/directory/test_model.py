@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
+from pathlib import Path
 
-from directory import Address, InvalidAddress, parse_official_address
+import pytest
+from pydantic import ValidationError
+
+from directory import Address, DirectoryConfig, InvalidAddress, parse_official_address
 from directory.model import parse_domain
 
 
@@ -37,3 +40,13 @@ def test_domains_are_checked_like_address_domains() -> None:
         parse_domain("user@laocai.gov.vn")
     with pytest.raises(InvalidAddress):
         parse_domain("bad_domain")
+
+
+def test_the_config_checks_and_normalises_its_domains() -> None:
+    config = DirectoryConfig(domains=("Thư.LaoCai.gov.vn",))
+    assert config.domains == ("xn--th-e0a.laocai.gov.vn",)
+    assert config.path == Path("directory.sqlite3")
+    with pytest.raises(ValidationError, match="'not a domain' is not a valid domain"):
+        DirectoryConfig(domains=("not a domain",))
+    with pytest.raises(ValidationError):
+        DirectoryConfig(unknown=1)  # type: ignore[call-arg]
