@@ -7,15 +7,29 @@ from signer.dkim import DkimSigner, from_domain
 from signer.dkim_verify import AuthResult, DkimResult, DkimVerifier
 from signer.dns import DnsResolver
 from signer.errors import (
+    CertificateFileError,
     DnsTemporaryError,
     KeyFileError,
     NoSigningKeyError,
     SignerError,
     UnsignableMessageError,
 )
+from signer.smime import (
+    SigningIdentity,
+    SignStatus,
+    SmimeConfig,
+    SmimeResult,
+    SmimeSigner,
+    SmimeSignResult,
+    SmimeStatus,
+    SmimeVerifier,
+)
+from signer.trust import ChainStatus, TrustStore
 
 __all__ = [
     "AuthResult",
+    "CertificateFileError",
+    "ChainStatus",
     "DkimConfig",
     "DkimResult",
     "DkimSigner",
@@ -24,8 +38,17 @@ __all__ = [
     "DnsTemporaryError",
     "KeyFileError",
     "NoSigningKeyError",
+    "SignStatus",
     "SignerConfig",
     "SignerError",
+    "SigningIdentity",
+    "SmimeConfig",
+    "SmimeResult",
+    "SmimeSignResult",
+    "SmimeSigner",
+    "SmimeStatus",
+    "SmimeVerifier",
+    "TrustStore",
     "UnsignableMessageError",
     "authentication_results",
     "commands",

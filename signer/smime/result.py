@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import ClassVar
 from enum import StrEnum
 
 
@@ -48,6 +49,8 @@ class SmimeResult:
     certificate names it), ``signers`` each signer's own report.
     """
 
+    method: ClassVar[str] = "smime"
+
     status: SmimeStatus
     reason: str
     signer: str = ""
@@ -58,6 +61,20 @@ class SmimeResult:
     def is_pass(self) -> bool:
         """True only for ``pass``."""
         return self.status is SmimeStatus.PASS
+
+    @property
+    def result(self) -> SmimeStatus:
+        """The status, under the name ``signer.authentication_results`` reads."""
+        return self.status
+
+    def properties(self) -> list[tuple[str, str]]:
+        """RFC 7281 properties: the signer's address and certificate serial."""
+        found: list[tuple[str, str]] = []
+        if self.signer:
+            found.append(("body.smime-identifier", self.signer))
+        if self.signers and self.signers[0].serial:
+            found.append(("body.smime-serial", self.signers[0].serial))
+        return found
 
     def authentication_results(self) -> str:
         """This result as one method of an Authentication-Results field (RFC 8601, 7281).

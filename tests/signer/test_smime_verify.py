@@ -382,3 +382,13 @@ def test_trust_store_from_files(tmp_path: Path) -> None:
     files = cast().pki.write(tmp_path)
     trust = TrustStore.from_files([files.root], [files.intermediate], [files.crl])
     assert SmimeVerifier(trust).verify(sign(message(), cast().alice)).is_pass
+
+
+def test_result_fits_the_shared_authentication_results_writer() -> None:
+    from signer import authentication_results
+
+    result = verifier().verify(sign(message(), cast().alice))
+    header = authentication_results("mx.province.gov.vn", [result]).decode()
+    assert header.startswith("Authentication-Results: mx.province.gov.vn;")
+    assert "smime=pass" in header
+    assert f'body.smime-identifier="{ALICE}"' in header
