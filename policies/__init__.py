@@ -11,6 +11,7 @@ from policies.config import DEFAULT_ACTIONS, PoliciesConfig
 from policies.engine import decide, strip
 from policies.errors import PolicyError, QuarantineError, QuarantineNotFound
 from policies.model import Action, Decision, Direction, Finding, Violation
+from policies.notices import held_notice
 from policies.policy import Policy
 from policies.quarantine import Quarantine, QuarantineEntry, QuarantineId
 from policies.rules import REGISTRY
@@ -33,5 +34,6 @@ __all__ = [
     "Violation",
     "commands",
     "decide",
+    "held_notice",
     "strip",
 ]

@@ -14,6 +14,7 @@ import bz2
 import ctypes
 import io
 import lzma
+import struct
 import tarfile
 import zipfile
 import zlib
@@ -150,6 +151,9 @@ def _zip_entries(part: Part, budget: _Budget) -> Iterator[_Entry]:
         infos = archive.infolist()
     except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError) as exc:
         part.defects.append(Defect("unreadable-archive", f"zip cannot be read: {exc}"))
+        # Unzip tools that recover from the local headers would still show what is in
+        # there, so list those too (the worse reading).
+        yield from _zip_local_entries(part.data, budget)
         return
     # Declared sizes first: an overlapping-entries bomb stops here, before inflating.
     declared = sum(i.file_size for i in infos if not i.is_dir())
@@ -179,6 +183,38 @@ def _zip_entries(part: Part, budget: _Budget) -> Iterator[_Entry]:
                 OSError, EOFError, zlib.error, lzma.LZMAError) as exc:
             data, problem = None, f"zip member {info.filename!r} cannot be read: {exc}"
         yield _Entry(info.filename, info.file_size, info.compress_size, data, problem=problem)
+
+
+_LOCAL = struct.Struct("<4sHHHHHIIIHH")
+
+
+def _zip_local_entries(data: bytes, budget: _Budget) -> Iterator[_Entry]:
+    """Members found by their local file headers (APPNOTE 4.3.7), central directory or not."""
+    pos = data.find(b"PK\x03\x04")
+    while pos >= 0 and pos + _LOCAL.size <= len(data):
+        (_, _, flags, method, _, _, _, csize, usize, nlen, xlen) = _LOCAL.unpack_from(data, pos)
+        start = pos + _LOCAL.size
+        name = data[start : start + nlen].decode("utf-8" if flags & 0x800 else "cp437", "replace")
+        body = start + nlen + xlen
+        content: bytes | None = None
+        if flags & 0x1:
+            yield _Entry(name, usize, csize, None, is_encrypted=True)
+        else:
+            limit = min(budget.size, budget.limits.max_member_read) + 1
+            end = body + csize if csize and not flags & 0x8 else len(data)
+            try:
+                if method == 0 and csize:
+                    content = data[body:end][:limit]
+                elif method == 8:
+                    content = zlib.decompressobj(-zlib.MAX_WBITS).decompress(data[body:end], limit)
+            except zlib.error:
+                content = None
+            if content is not None:
+                if len(content) >= limit:
+                    raise _Stop(f"zip member {name!r} inflates past {limit - 1} bytes")
+                _take(budget, len(content), name)
+            yield _Entry(name, len(content) if content is not None else usize, None, content)
+        pos = data.find(b"PK\x03\x04", body)
 
 
 def _tar_entries(data: bytes, budget: _Budget) -> Iterator[_Entry]:

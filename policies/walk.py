@@ -4,9 +4,10 @@ multipart/* and message/rfc822 (and message/global) recurse; inline uuencoded
 blocks in text bodies and TNEF (winmail.dat) attachments become leaves of their
 own. Depth and part count are bounded. Nothing here raises on bad input: what
 cannot be read cleanly becomes a `Defect`, and where two readings of the same
-bytes disagree (duplicated Content-Type or Content-Transfer-Encoding headers,
-boundary-like lines with trailing text) both readings are walked, so the rules
-see the worse one.
+bytes disagree (duplicated Content-Type or Content-Transfer-Encoding headers:
+the first and the last of each) both readings are walked, so the rules see the
+worse one. The work is bounded too: the bytes scanned over all entities may not
+exceed 16 times the message (plus 1 MB), whatever the nesting and readings.
 """
 
 from __future__ import annotations
@@ -55,10 +56,11 @@ def _join(path: str, index: int | str) -> str:
 
 
 class _Walker:
-    def __init__(self, limits: WalkLimits) -> None:
+    def __init__(self, limits: WalkLimits, size: int) -> None:
         self.limits = limits
         self.result = Walk()
         self.is_over_parts = False
+        self.work_left = 16 * size + (1 << 20)
 
     def defect(self, path: str, reason: str) -> None:
         self.result.defects.append((path or "1", Defect("malformed-mime", reason)))
@@ -86,6 +88,13 @@ class _Walker:
                             "the rest was not inspected")
             return
         self.result.entity_count += 1
+        self.work_left -= len(data)
+        if self.work_left < 0:
+            if not self.is_over_parts:
+                self.is_over_parts = True
+                self.defect(path, "the MIME structure is too costly to inspect (repeated "
+                            "readings of the same bytes); the rest was not inspected")
+            return
         if depth > self.limits.max_depth:
             self.defect(path, f"MIME nesting deeper than {self.limits.max_depth} levels "
                         f"at part {path}; the rest was not inspected")
@@ -93,11 +102,12 @@ class _Walker:
         headers, body_start = self.headers(data, path)
         body = data[body_start:]
         body_base = None if base is None else base + body_start
-        types = _distinct(headers.all("content-type"))
+        types = _first_last(_distinct(headers.all("content-type")))
         if len(types) > 1:
             self.defect(path, f"{len(types)} different Content-Type headers: "
                         + " / ".join(repr(t) for t in types))
-        encodings = _distinct([v.lower() for v in headers.all("content-transfer-encoding")])
+        encodings = _first_last(
+            _distinct([v.lower() for v in headers.all("content-transfer-encoding")]))
         if len(encodings) > 1:
             self.defect(path, f"{len(encodings)} different Content-Transfer-Encoding headers")
         dispositions = headers.all("content-disposition")
@@ -199,6 +209,7 @@ class _Walker:
             self.defect(path, "a nested boundary repeats an enclosing one (RFC 2046 5.1.1)")
         marker = b"--" + boundary
         delimiters: list[tuple[int, int, bool]] = []  # (line start, after line, is_close)
+        has_trailing = False
         pos = 0
         while True:
             i = body.find(marker, pos)
@@ -212,9 +223,13 @@ class _Walker:
             nl = body.find(b"\n", j)
             after = len(body) if nl < 0 else nl + 1
             if body[j + 2 * is_close : after].strip():
-                self.defect(path, "a boundary line has trailing text")
+                if not has_trailing:
+                    has_trailing = True
+                    self.defect(path, "a boundary line has trailing text")
                 continue
             delimiters.append((i, after, is_close))
+            if len(delimiters) > self.limits.max_parts + 1:
+                break  # the entity limit stops the walk there anyway
         if not delimiters:
             self.defect(path, "the multipart boundary never occurs in the body")
             self.leaf("application/octet-stream", [], "", [], body, base=base,
@@ -317,6 +332,10 @@ class _Walker:
                 ))
 
 
+def _first_last(values: list[str]) -> list[str]:
+    return values if len(values) <= 2 else [values[0], values[-1]]
+
+
 def _distinct(values: list[str]) -> list[str]:
     out: list[str] = []
     for v in values:
@@ -328,6 +347,6 @@ def _distinct(values: list[str]) -> list[str]:
 
 def walk(raw: bytes, limits: WalkLimits | None = None) -> Walk:
     """Walk the message `raw`: its leaves, with paths, names and decoded bytes."""
-    walker = _Walker(limits or WalkLimits())
+    walker = _Walker(limits or WalkLimits(), len(raw))
     walker.entity(raw, base=0, path="", depth=0, span=None, is_message=False, boundaries=())
     return walker.result

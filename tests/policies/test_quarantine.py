@@ -90,3 +90,21 @@ def test_unwritable_store_is_a_quarantine_error(tmp_path: Path) -> None:
 def test_naive_time_is_misuse(tmp_path: Path) -> None:
     with Quarantine(tmp_path) as store, pytest.raises(ValueError, match="timezone"):
         store.expire(datetime(2026, 1, 1))
+
+
+def test_held_notice_goes_to_sender_or_recipients(tmp_path: Path) -> None:
+    import email
+    from email import policy as email_policy
+
+    from policies import held_notice
+
+    with Quarantine(tmp_path) as store:
+        outbound = store.get(_put(store))
+        inbound = store.get(_put(store, direction="inbound"))
+    to, raw = held_notice(outbound, from_address="postmaster@tinh.gov.vn")
+    assert to == ["a@sotc.gov.vn"]
+    assert held_notice(inbound, from_address="postmaster@tinh.gov.vn")[0] == ["b@x.gov.vn"]
+    parsed = email.message_from_bytes(raw, policy=email_policy.default)
+    text = parsed.get_body().get_content()  # type: ignore[union-attr]
+    assert "bị giữ lại" in text and "is held" in text and "a.docm" in text
+    assert parsed["Auto-Submitted"] == "auto-generated"

@@ -108,3 +108,27 @@ def test_uuencoded_block_becomes_a_leaf() -> None:
 def test_lf_only_messages_are_walked() -> None:
     raw = _message().replace(b"\r\n", b"\n")
     assert [p.path for p in walk(raw).parts] == ["1", "2", "3.1", "3.2"]
+
+
+def test_a_flood_of_boundary_lines_is_bounded() -> None:
+    raw = b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n' + b"--b\r\n" * 200_000
+    found = walk(raw)
+    assert found.entity_count <= 1000
+    assert any("more than 1000 MIME parts" in d.reason for _, d in found.defects)
+
+
+def test_repeated_readings_are_bounded() -> None:
+    # every level has two Content-Type readings: without a bound this is 2**20 walks.
+    body = "Content-Type: text/plain\r\n\r\n" + "x" * 1000
+    for k in range(20):
+        body = (f'Content-Type: multipart/mixed; boundary="a{k}"\r\n'
+                f'Content-Type: multipart/mixed; boundary="c{k}"\r\n\r\n'
+                f"--a{k}\r\n{body}\r\n--a{k}--\r\n--c{k}\r\n{body[:50]}\r\n--c{k}--\r\n")
+    found = walk(body.encode()[:2_000_000])
+    assert found.entity_count <= 1000
+    assert found.defects
+
+
+def test_many_content_type_headers_use_first_and_last() -> None:
+    raw = b"".join(b"Content-Type: text/x-%d\r\n" % k for k in range(500)) + b"\r\nhi"
+    assert {p.content_type for p in walk(raw).parts} == {"text/x-0", "text/x-499"}

@@ -448,6 +448,9 @@ def _build_cases() -> dict[str, tuple[Callable[[], bytes], str, list[str]]]:
                     ["archive-limits"]),
         "zip-bad-central-directory": (lambda: message(attachment(
             zip_of({"a.pdf": PDF})[:-30], "a.zip")), Q, ["unreadable-archive"]),
+        "zip-bad-central-directory-exe": (lambda: message(attachment(
+            zip_of({"a.pdf": PDF, "b/c.exe": EXE})[:-30], "a.zip")), R,
+            ["unreadable-archive", "blocked-extension", "blocked-type"]),
         "zip-truncated-member": (lambda: message(attachment(
             zip_of({"a.pdf": PDF * 20})[:200] + zip_of({"a.pdf": PDF * 20})[-120:], "a.zip")),
             Q, []),
