@@ -122,3 +122,41 @@ def test_zip_member_names_with_directories_only() -> None:
     with zipfile.ZipFile(out, "w") as zf:
         zf.writestr("dir/", b"")
     assert expand_parts([_archive(out.getvalue())], ArchiveLimits())[1:] == []
+
+
+def _libarchive_bytes(fmt: str, members: dict[str, bytes], **options: str) -> bytes:
+    import tempfile
+    from pathlib import Path
+
+    import libarchive
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "a"
+        with libarchive.file_writer(str(path), fmt, **options) as archive:  # type: ignore[arg-type]
+            for name, data in members.items():
+                archive.add_file_from_memory(name, len(data), data)
+        return path.read_bytes()
+
+
+def test_iso_image_members() -> None:
+    iso = _libarchive_bytes("iso9660", {"HOADON.PDF": cm.EXE})
+    archive = _archive(iso, "a.iso")
+    assert archive.detection.type == "application/x-iso9660-image"
+    members = expand_parts([archive], ArchiveLimits())
+    assert [(m.member, m.detection.type) for m in members[1:]] == [
+        ("HOADON.PDF", "application/x-dosexec")]
+
+
+def test_libarchive_sees_encrypted_members() -> None:
+    from policies.archives import _Budget, _libarchive_entries
+
+    data = _libarchive_bytes("zip", {"a.pdf": cm.PDF}, options="zip:encryption=zipcrypt",
+                             passphrase="secret")
+    entries = list(_libarchive_entries(data, _Budget(ArchiveLimits())))
+    assert [(e.name, e.is_encrypted) for e in entries] == [("a.pdf", True)]
+
+
+def test_xz_tar() -> None:
+    members = expand_parts([_archive(cm.tar_of({"x/a.exe": b"x"}, "w:xz"), "a.tar.xz")],
+                           ArchiveLimits())
+    assert [m.member for m in members[1:]] == ["a.tar", "a.tar/x/a.exe"]

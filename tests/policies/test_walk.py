@@ -132,3 +132,21 @@ def test_repeated_readings_are_bounded() -> None:
 def test_many_content_type_headers_use_first_and_last() -> None:
     raw = b"".join(b"Content-Type: text/x-%d\r\n" % k for k in range(500)) + b"\r\nhi"
     assert {p.content_type for p in walk(raw).parts} == {"text/x-0", "text/x-499"}
+
+
+def test_every_name_the_stdlib_sees_we_see_too() -> None:
+    """Differential check against `email.policy.default` on the whole corpus."""
+    import email
+    from email import policy as email_policy
+
+    from .conftest import corpus_module as cm
+
+    for name, (make, _, _) in cm.CASES.items():
+        if "1000" in name or "too-many" in name or "not-utf8" in name:
+            continue
+        raw = make()
+        ours = {f for p in walk(raw).parts for f in p.filenames}
+        theirs = {str(p.get_filename()) for p in
+                  email.message_from_bytes(raw, policy=email_policy.default).walk()
+                  if p.get_filename()}
+        assert theirs <= ours, name
