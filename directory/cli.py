@@ -20,6 +20,7 @@ from directory.errors import DirectoryError, StoreError
 from directory.model import Unit
 from directory.published import published_unit
 from directory.store import Directory
+from mailbase import zone
 
 ConfigLoader = Callable[[Path | None], DirectoryConfig]
 
@@ -53,6 +54,16 @@ def _convert(exc: DirectoryError) -> click.ClickException:
     if isinstance(exc, StoreError):
         return StoreProblem(str(exc))
     return DataProblem(str(exc))
+
+
+def _show(value: object) -> str:
+    if value is None or value == "" or value == []:
+        return "(none)"
+    if isinstance(value, list):
+        return "; ".join(str(item) for item in value)
+    if isinstance(value, str) and "\n" in value:
+        return f"({len(value.splitlines())} lines)"
+    return str(value)
 
 
 def _describe(unit: Unit, parents: list[Unit]) -> str:
@@ -147,6 +158,35 @@ def commands(load: ConfigLoader) -> list[click.Command]:
             click.echo(json.dumps(data, ensure_ascii=False, indent=1))
         else:
             click.echo(_describe(unit, parents))
+
+    @group.command("history")
+    @click.argument("key", required=False)
+    @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+                  show_default=True, help="Output format (json: one object per line).")
+    @CONFIG_OPTION
+    def history_command(key: str | None, fmt: str, config_path: Path | None) -> None:
+        """Print who changed what and when: of the unit with this id or ADDRESS, or of all.
+
+        Times are shown in Asia/Ho_Chi_Minh (stored in UTC).
+        """
+        with store(config_path, read_only=True) as directory:
+            try:
+                unit_id = directory.get(key).id if key else None
+                changes = directory.history(unit_id)
+            except DirectoryError as exc:
+                raise _convert(exc) from exc
+        for change in changes:
+            if fmt == "json":
+                click.echo(json.dumps({
+                    "at": change.at.isoformat(), "actor": change.actor,
+                    "unit": change.unit_id, "action": change.action,
+                    "changes": {k: list(v) for k, v in change.changes.items()},
+                }, ensure_ascii=False))
+                continue
+            when = change.at.astimezone(zone()).strftime("%Y-%m-%d %H:%M:%S")
+            click.echo(f"{when}  {change.actor}  {change.action} {change.unit_id}")
+            for field, (old, new) in change.changes.items():
+                click.echo(f"    {field}: {_show(old)} -> {_show(new)}")
 
     @group.command("export")
     @click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv",

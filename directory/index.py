@@ -10,6 +10,7 @@ a running service without a restart, and an unchanged store costs one PRAGMA.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -47,11 +48,14 @@ class DirectoryIndex:
 
     Lookups never touch SQLite; the snapshot is replaced as a whole by
     :meth:`refresh`, so a reader sees either the old directory or the new one.
+    Lookups and :meth:`refresh` are safe from any thread.
     """
 
     def __init__(self, directory: Directory, *, domains: Iterable[str] = ()) -> None:
         self._directory = directory
         self._extra_domains = frozenset(parse_domain(domain) for domain in domains)
+        # refresh() may be called from several threads; lookups need no lock
+        self._lock = threading.Lock()
         self._data_version = directory.data_version()
         self._snapshot = self._build()
 
@@ -89,14 +93,15 @@ class DirectoryIndex:
 
         :raises StoreError: the store cannot be read (the old snapshot stays).
         """
-        version = self._directory.data_version()
-        if version == self._data_version:
-            return False
-        self._data_version = version
-        if self._directory.revision() == self._snapshot.revision:
-            return False
-        self._snapshot = self._build()
-        return True
+        with self._lock:
+            version = self._directory.data_version()
+            if version == self._data_version:
+                return False
+            self._data_version = version
+            if self._directory.revision() == self._snapshot.revision:
+                return False
+            self._snapshot = self._build()
+            return True
 
     @property
     def revision(self) -> int:

@@ -100,7 +100,11 @@ def _now() -> str:
 
 
 class Directory:
-    """The province's units and addresses in one SQLite file, with their history."""
+    """The province's units and addresses in one SQLite file, with their history.
+
+    One object may move between threads (a service's executor) but must not be
+    used by two threads at once.
+    """
 
     def __init__(self, db: Database, path: str) -> None:
         self.db = db
@@ -117,11 +121,12 @@ class Directory:
             if read_only:
                 if not Path(path).is_file():
                     raise StoreError(name, "no such directory store; import a CSV file first")
-                conn = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True)
+                conn = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True,
+                                       check_same_thread=False)
                 db = Database(conn)
             else:
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
-                db = Database(name)
+                db = Database(sqlite3.connect(name, check_same_thread=False))
                 db.execute("PRAGMA journal_mode = WAL")
                 migrate(db)
         except (sqlite3.Error, OSError) as exc:

@@ -113,6 +113,28 @@ def test_export_csv_and_json(cli: click.Group, csv_file: Path, tmp_path: Path) -
         "0 created, 0 updated, 300 unchanged, 0 made inactive, 0 row(s) skipped\n")
 
 
+def test_history_of_one_unit_and_of_all(cli: click.Group, tmp_path: Path) -> None:
+    path = tmp_path / "u.csv"
+    path.write_text("id,name,parent,address\nt,UBND,,t@laocai.gov.vn\n", encoding="utf-8")
+    run(cli, "import", str(path), "--actor", "nguyen.van.a")
+    path.write_text("id,name,parent,address,aliases\nt,UBND tỉnh,,t@laocai.gov.vn,"
+                    "a@laocai.gov.vn;b@laocai.gov.vn\n", encoding="utf-8")
+    run(cli, "import", str(path), "--actor", "tran.b")
+    code, output = run(cli, "history", "a@laocai.gov.vn")
+    assert code == 0
+    lines = output.splitlines()
+    assert lines[0].endswith("  nguyen.van.a  created t")
+    assert lines[-3].endswith("  tran.b  updated t")
+    assert lines[-2:] == ["    name: UBND -> UBND tỉnh",
+                          "    aliases: (none) -> a@laocai.gov.vn; b@laocai.gov.vn"]
+    code, output = run(cli, "history", "--format", "json")
+    entries = [json.loads(line) for line in output.splitlines()]
+    assert [(e["actor"], e["action"]) for e in entries] == [
+        ("nguyen.van.a", "created"), ("tran.b", "updated")]
+    assert entries[1]["changes"]["name"] == ["UBND", "UBND tỉnh"]
+    assert run(cli, "history", "nope")[0] == 1
+
+
 def test_every_command_has_help_and_is_documented(cli: click.Group) -> None:
     readme = README.read_text("utf-8")
     for name, command in cli.commands.items():

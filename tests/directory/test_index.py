@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -84,3 +85,15 @@ def test_an_empty_store_gives_an_empty_index(tmp_path: Path) -> None:
     index = DirectoryIndex.open(tmp_path / "new.sqlite3")
     assert (len(index), index.domains, index.unit_id("a@b.vn"), index.revision) == (
         0, frozenset(), None, 0)
+
+
+def test_refresh_from_another_thread(tmp_path: Path) -> None:
+    path = tmp_path / "d.sqlite3"
+    with Directory.open(path) as writer:
+        writer.import_csv("id,name,parent,address\ntinh,UBND,,ubnd@laocai.gov.vn\n")
+        index = DirectoryIndex.open(path)
+        writer.import_csv("id,name,parent,address\ntinh,UBND,,ubnd2@laocai.gov.vn\n")
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = list(pool.map(lambda _: index.refresh(), range(2)))
+    assert sorted(results) == [False, True]
+    assert index.unit_id("ubnd2@laocai.gov.vn") == "tinh"
