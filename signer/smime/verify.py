@@ -63,6 +63,11 @@ class SmimeVerifier:
 
     def _verify(self, raw: bytes, now: dt.datetime) -> SmimeResult:
         entity = split_entity(raw)
+        # Two Content-Type fields let a client show another structure than the one
+        # checked here (USENIX Security 2019, "MIME wrapping"): refuse to judge.
+        if len(entity.values("content-type")) > 1:
+            return SmimeResult(SmimeStatus.PERMERROR, "the message has several Content-Type "
+                               "header fields")
         content_type = entity.content_type()
         if content_type.mime_type == "multipart/signed":
             protocol = (content_type.param("protocol") or "").lower()

@@ -113,3 +113,47 @@ def test_openssl_rejects_a_revoked_signer_too(tmp_path: Path) -> None:
                    "-in", path, "-out", tmp_path / "c.out")
     assert done.returncode != 0 and b"revoked" in done.stderr.lower()
     assert SmimeVerifier(cast().trust()).verify(signed).status is SmimeStatus.FAIL
+
+
+GPGSM = shutil.which("gpgsm")
+GPGCONF = shutil.which("gpgconf")
+
+
+@pytest.mark.skipif(GPGSM is None or GPGCONF is None, reason="gpgsm is not installed")
+def test_gpgsm_verifies_our_signature_and_rejects_a_tampered_byte() -> None:
+    import base64
+    import tempfile
+
+    from cryptography.hazmat.primitives import hashes
+
+    from signer.smime.mime import split_entity, split_multipart
+
+    assert GPGSM is not None and GPGCONF is not None
+    signed = SmimeSigner().sign(message(), identity(cast().alice)).message
+    entity = split_entity(signed)
+    parts, _ = split_multipart(entity.body, entity.content_type().param("boundary") or "")
+    # A short home directory: gpg-agent's socket path must fit in sun_path.
+    home = Path(tempfile.mkdtemp(prefix="gsm", dir="/tmp"))
+    try:
+        files = cast().pki.write(home / "pki")
+        fingerprint = cast().pki.root.cert.fingerprint(hashes.SHA1()).hex(":").upper()
+        (home / "trustlist.txt").write_text(f"{fingerprint} S relax\n")
+        base = [GPGSM, "--homedir", str(home), "--batch", "--disable-crl-checks",
+                "--disable-dirmngr"]
+        subprocess.run([*base, "--import", str(files.root), str(files.intermediate)],
+                       capture_output=True, timeout=60, check=True)
+        (home / "sig.p7s").write_bytes(base64.b64decode(split_entity(parts[1]).body))
+        (home / "content").write_bytes(parts[0])
+        good = subprocess.run([*base, "--verify", str(home / "sig.p7s"), str(home / "content")],
+                              capture_output=True, timeout=60, check=False)
+        assert good.returncode == 0, good.stderr.decode()
+        assert b"Good signature" in good.stderr
+        (home / "content").write_bytes(parts[0].replace(b"cong van.", b"cong vaN."))
+        bad = subprocess.run([*base, "--verify", str(home / "sig.p7s"), str(home / "content")],
+                             capture_output=True, timeout=60, check=False)
+        assert bad.returncode != 0
+        assert b"message digest attribute does not match" in bad.stderr
+    finally:
+        subprocess.run([GPGCONF, "--homedir", str(home), "--kill", "gpg-agent"],
+                       capture_output=True, timeout=30, check=False)
+        shutil.rmtree(home, ignore_errors=True)

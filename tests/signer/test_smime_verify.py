@@ -392,3 +392,12 @@ def test_result_fits_the_shared_authentication_results_writer() -> None:
     assert header.startswith("Authentication-Results: mx.province.gov.vn;")
     assert "smime=pass" in header
     assert f'body.smime-identifier="{ALICE}"' in header
+
+
+def test_a_second_content_type_header_is_permerror() -> None:
+    signed = sign(message(), cast().alice)
+    doubled = signed.replace(b"MIME-Version: 1.0\r\n",
+                             b"MIME-Version: 1.0\r\nContent-Type: text/plain\r\n", 1)
+    result = verifier().verify(doubled)
+    assert result.status is SmimeStatus.PERMERROR
+    assert result.reason == "the message has several Content-Type header fields"
