@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import ClassVar
 from enum import StrEnum
+from typing import ClassVar
 
 
 class SmimeStatus(StrEnum):
