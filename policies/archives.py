@@ -24,6 +24,7 @@ from functools import cache
 from typing import cast
 
 from policies.detect import detect
+from policies.embedded import embedded_objects, is_document_with_objects
 from policies.model import Defect, Detection, Part
 
 #: the type given to an archive member whose content is encrypted.
@@ -111,6 +112,8 @@ def expand(part: Part, limits: ArchiveLimits, budget: _Budget | None = None,
             out.append(member)
             if detection.is_archive and entry.data is not None:
                 out += expand(member, limits, budget, depth + 1)
+            elif is_document_with_objects(member):
+                out += embedded_objects(member)
     except _Stop as stop:
         part.defects.append(Defect("archive-limits", f"{stop}; the rest was not inspected"))
     return out
@@ -124,6 +127,8 @@ def expand_parts(parts: list[Part], limits: ArchiveLimits) -> list[Part]:
         out.append(part)
         if part.detection.is_archive:
             out += expand(part, limits, budget)
+        elif is_document_with_objects(part):
+            out += embedded_objects(part)
     return out
 
 

@@ -209,7 +209,7 @@ class _Walker:
             self.defect(path, "a nested boundary repeats an enclosing one (RFC 2046 5.1.1)")
         marker = b"--" + boundary
         delimiters: list[tuple[int, int, bool]] = []  # (line start, after line, is_close)
-        has_trailing = False
+        has_trailing = is_capped = False
         pos = 0
         while True:
             i = body.find(marker, pos)
@@ -229,6 +229,7 @@ class _Walker:
                 continue
             delimiters.append((i, after, is_close))
             if len(delimiters) > self.limits.max_parts + 1:
+                is_capped = True
                 break  # the entity limit stops the walk there anyway
         if not delimiters:
             self.defect(path, "the multipart boundary never occurs in the body")
@@ -237,7 +238,8 @@ class _Walker:
             return
         closes = [k for k, d in enumerate(delimiters) if d[2]]
         if not closes:
-            self.defect(path, "the closing boundary is missing")
+            if not is_capped:
+                self.defect(path, "the closing boundary is missing")
         elif closes[0] != len(delimiters) - 1:
             self.defect(path, "parts follow the closing boundary")
         index = 0

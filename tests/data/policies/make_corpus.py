@@ -94,6 +94,23 @@ def ooxml(kind: str, *, macros: bool = False, signed: bool = False) -> bytes:
     return zip_of(members)
 
 
+def ole_package(label: str, data: bytes) -> bytes:
+    """An OLE "Package" object (what Word embeds for a dragged-in file)."""
+    native = (label.encode() + b"\0" + b"C:\\tmp\\" + label.encode() + b"\0" + b"\0" * 8
+              + b"C:\\tmp\\" + label.encode() + b"\0" + struct.pack("<I", len(data)) + data)
+    native = struct.pack("<IH", len(native) + 2, 2) + native
+    return ole({"\x01Ole10Native": native})
+
+
+def docx_with_object(obj: bytes) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as zf:
+        zf.writestr("[Content_Types].xml", b"<Types/>")
+        zf.writestr("word/document.xml", b"<document/>")
+        zf.writestr("word/embeddings/oleObject1.bin", obj)
+    return out.getvalue()
+
+
 def odt() -> bytes:
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w") as zf:
@@ -377,7 +394,14 @@ def _build_cases() -> dict[str, tuple[Callable[[], bytes], str, list[str]]]:
         "shebang": (lambda: message(attachment(SH, "x.txt", "text/plain")), R, ["blocked-type"]),
         "utf16-powershell": (lambda: message(attachment(
             b"\xff\xfe" + PS1.decode().encode("utf-16-le"), "x.txt")), R, ["blocked-type"]),
+        "docx-with-embedded-xlsx": (lambda: message(attachment(
+            docx_with_object(ooxml("xlsx")), "bao cao.docx")), A, []),
         # executables packed or nested
+        "exe-packaged-in-docx": (lambda: message(attachment(
+            docx_with_object(ole_package("setup.exe", EXE)), "bao cao.docx")), R,
+            ["blocked-extension", "blocked-type"]),
+        "macro-xlsm-embedded-in-docx": (lambda: message(attachment(
+            docx_with_object(ooxml("xlsx", macros=True)), "bao cao.docx")), Q, ["macro"]),
         "exe-in-zip": (lambda: message(attachment(zip_of({"docs/a.exe": EXE}), "a.zip")), R,
                        ["blocked-extension", "blocked-type"]),
         "exe-renamed-in-zip": (lambda: message(attachment(zip_of({"a.pdf": EXE}), "a.zip")), R,
