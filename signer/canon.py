@@ -1,8 +1,8 @@
 """DKIM canonicalization over bytes (RFC 6376 section 3.4), fast enough for the signing path.
 
-Each step is one regular-expression or bytes pass over the whole body, not a Python
-loop over lines: a 1 MB body canonicalizes in a few milliseconds (dkimpy takes about
-0.1 s). Line endings are read as SMTP will carry them: a bare LF counts as CRLF, and a
+Each step is a bytes method or regular-expression pass over the whole body, not a
+Python loop over lines: a 1 MB body canonicalizes in a few milliseconds (dkimpy takes
+about 0.1 s). Line endings are read as SMTP will carry them: a bare LF counts as CRLF, and a
 body that does not end in CRLF is read as if it did, because the SMTP client that sends
 the message to the next hop must end it with CRLF before the final dot (RFC 5321
 section 4.1.1.4); so "text  " at the very end canonicalizes to "text\\r\\n", as a
@@ -12,7 +12,7 @@ verifier downstream will see it.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 
 
@@ -29,11 +29,11 @@ class HeaderField:
 
     name: bytes
     raw: bytes
+    key: bytes = field(init=False, repr=False, compare=False)
+    """The lower-case name, as ``h=`` lists it."""
 
-    @property
-    def key(self) -> bytes:
-        """The lower-case name, as ``h=`` lists it."""
-        return self.name.lower()
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key", self.name.lower())
 
     @property
     def value(self) -> bytes:
@@ -46,11 +46,9 @@ class MessageFormatError(ValueError):
 
 
 _BARE_LF = re.compile(rb"(?<!\r)\n")
+_HEADER_END = re.compile(rb"\r?\n\r?\n")
 _FIELD_SPLIT = re.compile(rb"\r\n(?![ \t])")
 _FIELD_NAME = re.compile(rb"([\x21-\x39\x3b-\x7e]+)[ \t]*:")
-# A run of WSP that is not already a single space (single spaces are the common case
-# and replacing them with themselves would dominate the time on text bodies).
-_WSP_RUN = re.compile(rb"\t[ \t]*| [ \t]+")
 
 
 def crlf(data: bytes) -> bytes:
@@ -61,18 +59,22 @@ def crlf(data: bytes) -> bytes:
 
 
 def split_message(raw: bytes) -> tuple[list[HeaderField], bytes]:
-    """Split a message into its header fields (in order) and its body, CRLF-normalised.
+    """Split a message into its header fields (in order, CRLF-normalised) and its body.
 
+    The body is returned as it is; :func:`body` normalises its line ends.
     :raises MessageFormatError: a header line that is neither ``name:`` nor folded.
     """
-    raw = crlf(raw)
     if raw.startswith(b"\r\n"):
         return [], raw[2:]
-    end = raw.find(b"\r\n\r\n")
-    if end < 0:
-        block, body = (raw[:-2] if raw.endswith(b"\r\n") else raw), b""
+    if raw.startswith(b"\n"):
+        return [], raw[1:]
+    end = _HEADER_END.search(raw)
+    if end is None:
+        block, body = crlf(raw), b""
+        if block.endswith(b"\r\n"):
+            block = block[:-2]
     else:
-        block, body = raw[:end], raw[end + 4 :]
+        block, body = crlf(raw[: end.start()]), raw[end.end() :]
     fields: list[HeaderField] = []
     if not block:
         return fields, body
@@ -85,12 +87,31 @@ def split_message(raw: bytes) -> tuple[list[HeaderField], bytes]:
     return fields, body
 
 
+def _collapse_wsp(data: bytes) -> bytes:
+    """Every run of SP and HTAB as one SP: C-speed replaces, not a regex over the body.
+
+    Each pass halves every run of spaces, so a run of n spaces takes log2(n) passes.
+    """
+    if b"\t" in data:
+        data = data.replace(b"\t", b" ")
+    while b"  " in data:
+        data = data.replace(b"  ", b" ")
+    return data
+
+
+def _without_trailing_sp(data: bytes) -> bytes:
+    return data.replace(b" \r\n", b"\r\n") if b" \r\n" in data else data
+
+
 def header(field: HeaderField, canon: Canon) -> bytes:
     """The canonical form of one header field, CRLF included (RFC 6376 3.4.1, 3.4.2)."""
     if canon is Canon.SIMPLE:
         return field.raw + b"\r\n"
-    value = field.value.replace(b"\r\n", b"")
-    value = _WSP_RUN.sub(b" ", value).strip(b" ")
+    value = field.raw[len(field.name) :]
+    if b"\r\n" in value:
+        value = value.replace(b"\r\n", b"")
+    # whitespace between the name and the colon goes too (RFC 6376 3.4.2)
+    value = _collapse_wsp(value.lstrip(b" \t")[1:]).strip(b" ")
     return field.key + b":" + value + b"\r\n"
 
 
@@ -98,7 +119,7 @@ def body(data: bytes, canon: Canon) -> bytes:
     """The canonical form of a message body (RFC 6376 3.4.3, 3.4.4)."""
     data = crlf(data)
     if canon is Canon.RELAXED:
-        data = _WSP_RUN.sub(b" ", data).replace(b" \r\n", b"\r\n")
+        data = _without_trailing_sp(_collapse_wsp(data))
         # the last line as the SMTP client will end it: with CRLF, so no trailing WSP
         if data.endswith(b" "):
             data = data[:-1]

@@ -15,10 +15,11 @@ repeated signed header, so a header added later breaks the signature.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,6 +43,7 @@ SIGNED_HEADERS: tuple[str, ...] = (
 OVERSIGNED_HEADERS = frozenset({"from", "to", "cc", "subject", "date"})
 """Listed in ``h=`` once more than present, so that none can be added after signing."""
 
+_SIGNED_KEYS = tuple((name, name.encode("ascii")) for name in SIGNED_HEADERS)
 _SHA256 = hashes.SHA256()
 _B64_LINE = 72
 
@@ -138,7 +140,8 @@ class DkimSigner:
         names = self._header_list(fields)
         body_hash = base64.b64encode(
             hashlib.sha256(canon.body(body, Canon.RELAXED)).digest()).decode("ascii")
-        signed = b"".join(canon.header(f, Canon.RELAXED) for f in select_headers(fields, names))
+        selected = select_headers(fields, [name.encode("ascii") for name in names])
+        signed = b"".join(canon.header(f, Canon.RELAXED) for f in selected)
         now = int(self._clock())
         eol = b"\r\n" if raw.find(b"\n") <= 0 or raw[raw.find(b"\n") - 1] == 0x0D else b"\n"
         out = []
@@ -152,11 +155,11 @@ class DkimSigner:
         return b"".join(out)
 
     def _header_list(self, fields: list[HeaderField]) -> list[str]:
-        counts = Counter(f.key.decode("ascii", "replace") for f in fields)
+        counts = Counter(f.key for f in fields)
         _sender(fields)
         names: list[str] = []
-        for name in SIGNED_HEADERS:
-            count = counts[name]
+        for name, key in _SIGNED_KEYS:
+            count = counts[key]
             if count > 1 and self.refuse_repeated_headers:
                 raise UnsignableMessageError(
                     f"the message has {count} {name} headers (repeated headers are refused)")
@@ -179,26 +182,42 @@ def from_domain(raw: bytes) -> str:
 
 
 def _sender(fields: list[HeaderField]) -> Address:
-    from_values = [f.value.replace(b"\r\n", b"") for f in fields if f.key == b"from"]
-    try:
-        return parse_from(v.decode("utf-8") for v in from_values)
-    except UnicodeDecodeError as exc:
-        raise UnsignableMessageError("the From header is not valid UTF-8") from exc
-    except FromHeaderError as exc:
-        raise UnsignableMessageError(exc.reason) from exc
+    found = _parse_sender(tuple(f.value.replace(b"\r\n", b"") for f in fields
+                                if f.key == b"from"))
+    if isinstance(found, str):
+        raise UnsignableMessageError(found)
+    return found
 
 
-def select_headers(fields: list[HeaderField], names: Iterable[str]) -> list[HeaderField]:
-    """The fields ``h=`` names, each name taking its last unused instance (RFC 6376 5.4.2).
+@functools.lru_cache(maxsize=4096)
+def _parse_sender(values: tuple[bytes, ...]) -> Address | str:
+    """mailbase's verdict on these From values: the address, or why it is refused.
 
-    A name with no instance left contributes nothing (that is what oversigning signs).
+    Cached because the stdlib header parser behind parse_from costs about 0.1 ms, as
+    much as a quarter of an RSA signature, and a server sees the same senders all day.
     """
+    try:
+        return parse_from(v.decode("utf-8") for v in values)
+    except UnicodeDecodeError:
+        return "the From header is not valid UTF-8"
+    except FromHeaderError as exc:
+        return exc.reason
+
+
+def select_headers(fields: list[HeaderField], keys: Sequence[bytes]) -> list[HeaderField]:
+    """The fields ``h=`` names (lower-case), each taking its last unused instance.
+
+    RFC 6376 5.4.2: a name with no instance left contributes nothing (that is what
+    oversigning signs).
+    """
+    wanted = set(keys)
     instances: dict[bytes, list[HeaderField]] = {}
     for field in fields:
-        instances.setdefault(field.key, []).append(field)
+        if field.key in wanted:
+            instances.setdefault(field.key, []).append(field)
     selected = []
-    for name in names:
-        stack = instances.get(name.strip().lower().encode("ascii", "replace"))
+    for key in keys:
+        stack = instances.get(key)
         if stack:
             selected.append(stack.pop())
     return selected

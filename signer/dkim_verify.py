@@ -207,7 +207,7 @@ class DkimVerifier:
             raise DkimError("fail", "body hash did not verify")
         key_tags, key = self._key(tags[b"s"].decode("ascii"), domain, cache)
         _check_key(key_tags, key, algorithm, tags, domain)
-        selected = select_headers(cache.fields, [n.decode("ascii", "replace") for n in names])
+        selected = select_headers(cache.fields, names)
         hashed = b"".join(canon.header(f, header_canon) for f in selected)
         stripped = HeaderField(sig_field.name, sig_field.name + b":" +
                                _B_VALUE.sub(rb"\1\2", sig_field.value, count=1))

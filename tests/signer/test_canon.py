@@ -104,7 +104,7 @@ def test_split_message_edges() -> None:
     fields, body = canon.split_message(b"A: 1\nB: 2\n")
     assert [f.raw for f in fields] == [b"A: 1", b"B: 2"] and body == b""
     fields, body = canon.split_message(b"A: 1\n continued\n\nbody\n")
-    assert [f.raw for f in fields] == [b"A: 1\r\n continued"] and body == b"body\r\n"
+    assert [f.raw for f in fields] == [b"A: 1\r\n continued"] and body == b"body\n"
 
 
 @pytest.mark.parametrize("raw", [b"no colon here\r\n\r\nx", b" leading: space\r\n\r\nx",
