@@ -103,8 +103,8 @@ def json_schema() -> dict[str, Any]:
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": SCHEMA_ID,
-        "title": "congvu unit directory",
         **schema,
+        "title": "congvu unit directory",
     }
 
 

@@ -88,6 +88,7 @@ def test_the_json_follows_its_published_schema(published: Path) -> None:
     schema = json.loads(published.joinpath("directory.schema.json").read_text("utf-8"))
     data = json.loads(published.joinpath("directory.json").read_text("utf-8"))
     jsonschema.Draft202012Validator.check_schema(schema)
+    assert (schema["$id"], schema["title"]) == ("directory.schema.json", "congvu unit directory")
     jsonschema.validate(data, schema, cls=jsonschema.Draft202012Validator)
     assert len(data["units"]) == 1000
     assert data["units"][0]["id"] == "ubnd-tinh"
@@ -228,6 +229,66 @@ def test_the_pages_javascript_folds_like_mailbase(page: _Tree, tmp_path: Path) -
     done = subprocess.run([str(NODE), str(program)], input=json.dumps(names), text=True,
                           capture_output=True, check=True)
     assert json.loads(done.stdout) == [fold(name) for name in names]
+
+
+# The page's own search code, run by node over the page's tree with a small
+# stand-in for the few DOM calls it makes (no browser is installed here).
+_DOM_SHIM = """
+const tree = JSON.parse(require('fs').readFileSync(0));
+class ClassList { constructor() { this.set = new Set(); }
+  toggle(name, on) { if (on) this.set.add(name); else this.set.delete(name); }
+  contains(name) { return this.set.has(name); } }
+const byId = {};
+const all = tree.order.map(id => {
+  const li = { id, dataset: { fold: tree.fold[id] }, classList: new ClassList(),
+               firstElementChild: { classList: new ClassList() } };
+  byId[id] = li; return li; });
+for (const li of all) {
+  li.querySelectorAll = () => tree.children[li.id].map(c => byId[c]); }
+const listeners = {};
+const elements = { count: { textContent: '' },
+  q: { addEventListener: (type, fn) => { listeners.input = fn; } },
+  tree: { addEventListener: () => {} } };
+global.document = { querySelectorAll: () => all,
+                    getElementById: id => elements[id] };
+global.window = {}; global.navigator = {};
+"""
+
+_DOM_RUN = """
+const results = {};
+for (const query of tree.queries) {
+  listeners.input({ target: { value: query } });
+  results[query] = { shown: all.filter(li => !li.classList.contains('hidden')).map(li => li.id),
+                     matched: all.filter(li => li.firstElementChild.classList.contains('match'))
+                                 .map(li => li.id),
+                     count: elements.count.textContent };
+}
+process.stdout.write(JSON.stringify(results));
+"""
+
+
+@pytest.mark.skipif(NODE is None, reason="node is not installed")
+def test_the_pages_search_as_you_type(page: _Tree, tmp_path: Path) -> None:
+    children: dict[str, list[str]] = {unit_id: [] for unit_id in page.parent_of}
+    for unit_id, parent in page.parent_of.items():
+        if parent:
+            children[parent].append(unit_id)
+    queries = ["so tai chinh", "SỞ  TÀI   CHÍNH", "Sở Tài chính", "van phong hdnd bac ha",
+               "zzz", ""]
+    data = {"order": list(page.parent_of), "fold": page.fold_of, "children": children,
+            "queries": queries}
+    program = tmp_path / "search.js"
+    program.write_text(_DOM_SHIM + "".join(page.scripts) + _DOM_RUN, encoding="utf-8")
+    done = subprocess.run([str(NODE), str(program)], input=json.dumps(data), text=True,
+                          capture_output=True, check=True)
+    results = json.loads(done.stdout)
+    for query in queries[:3]:
+        assert results[query]["matched"] == ["so-tai-chinh"], query
+        assert sorted(results[query]["shown"]) == ["so-tai-chinh", "ubnd-tinh"]
+        assert results[query]["count"] == "1 đơn vị khớp"
+    assert sorted(results["van phong hdnd bac ha"]["shown"]) == ["bac-ha", "bac-ha-vp", "ubnd-tinh"]
+    assert results["zzz"] == {"shown": [], "matched": [], "count": "0 đơn vị khớp"}
+    assert len(results[""]["shown"]) == 999 and results[""]["count"] == ""
 
 
 # -- certificates ---------------------------------------------------------------
