@@ -29,6 +29,21 @@ from policies.model import Defect, Part
 _SEPARATOR = re.compile(rb"\r?\n\r?\n")
 _HEADER_LINE = re.compile(rb"[!-9;-~]+[ \t]*:|[ \t]")
 _IDENTITY = ("", "7bit", "8bit", "binary")
+_PKCS7 = ("application/pkcs7-mime", "application/x-pkcs7-mime")
+
+
+def signed_content(der: bytes) -> bytes | None:
+    """The encapsulated content of a CMS SignedData (RFC 5652 5.1), or None."""
+    from asn1crypto import cms
+
+    try:
+        info = cms.ContentInfo.load(der)
+        if info["content_type"].native != "signed_data":
+            return None
+        content = info["content"]["encap_content_info"]["content"].native
+    except (ValueError, TypeError, KeyError):
+        return None
+    return content if isinstance(content, bytes) else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,11 +184,10 @@ class _Walker:
             self.defect(path, f"Content-Type {main!r} is not type/subtype")
             ctype = "application/octet-stream"
         maintype = ctype.split("/", 1)[0]
-        if ctype == "multipart/encrypted" or (
-            ctype in ("application/pkcs7-mime", "application/x-pkcs7-mime")
-            and any(v.lower() in ("enveloped-data", "authenveloped-data")
-                    for v in param_values(params, "smime-type"))
-        ):
+        smime_type = [v.lower() for v in param_values(params, "smime-type")]
+        is_enveloped = ctype in _PKCS7 and any(
+            v in ("enveloped-data", "authenveloped-data") for v in smime_type)
+        if ctype == "multipart/encrypted" or is_enveloped:
             self.result.is_encrypted = True
         if maintype == "multipart":
             found = param_values(params, "boundary")
@@ -191,6 +205,17 @@ class _Walker:
             self.entity(inner, base=inner_base, path=path, depth=depth + 1, span=span,
                         is_message=True, boundaries=boundaries)
             return
+        if ctype in _PKCS7 and not is_enveloped:
+            # Opaque S/MIME signatures (RFC 8551 3.5.2) carry the whole signed entity
+            # inside the CMS structure: read it there, or nothing would be inspected.
+            der, _ = self.decode(body, cte, path, base)
+            signed = signed_content(der)
+            if signed is not None:
+                self.entity(signed, base=None, path=path, depth=depth + 1, span=span,
+                            is_message=True, boundaries=boundaries)
+                return
+            if "signed-data" in smime_type:
+                self.defect(path, "S/MIME signed data cannot be read")
         self.leaf(ctype, params, cte, dispositions, body, base=base,
                   path=_join(path, 1) if (is_message or not path) else path, span=span)
 

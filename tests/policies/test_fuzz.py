@@ -46,12 +46,16 @@ def test_walk_random_bytes(raw: bytes) -> None:
     assert decide(raw, POLICY).action in set(Action)
 
 
+# built once: some cases (S/MIME signatures) differ from one build to the next.
+_MESSAGES = {n: make() for n, (make, _, _) in sorted(cm.CASES.items())
+             if "1000" not in n and "too-many" not in n and "bomb" not in n}
+
+
 @FUZZ
 @given(st.data())
 def test_mutated_corpus_messages(data: st.DataObject) -> None:
-    name = data.draw(st.sampled_from(sorted(n for n in cm.CASES if "1000" not in n
-                                            and "too-many" not in n and "bomb" not in n)))
-    raw = bytearray(cm.CASES[name][0]())
+    name = data.draw(st.sampled_from(sorted(_MESSAGES)))
+    raw = bytearray(_MESSAGES[name])
     for _ in range(data.draw(st.integers(1, 8))):
         if raw:
             pos = data.draw(st.integers(0, len(raw) - 1))

@@ -222,6 +222,29 @@ def tnef_of(name: str, data: bytes) -> bytes:
     )
 
 
+def opaque_signed(inner: bytes) -> bytes:
+    """An opaque S/MIME signed message (application/pkcs7-mime; smime-type=signed-data)."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.serialization import pkcs7
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "vanthu@sotc.example.gov.vn")])
+    now = datetime.datetime(2026, 11, 1, tzinfo=datetime.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(1).not_valid_before(now)
+            .not_valid_after(now + datetime.timedelta(days=365)).sign(key, hashes.SHA256()))
+    der = (pkcs7.PKCS7SignatureBuilder().set_data(inner).add_signer(cert, key, hashes.SHA256())
+           .sign(serialization.Encoding.DER, [pkcs7.PKCS7Options.Binary]))
+    return raw_message(
+        'Content-Type: application/pkcs7-mime; smime-type=signed-data; name="smime.p7m"\r\n'
+        "Content-Transfer-Encoding: base64\r\n\r\n" + b64(der))
+
+
 def nested_zip(levels: int, inner: dict[str, bytes]) -> bytes:
     data = zip_of(inner)
     for k in range(levels):
@@ -459,6 +482,14 @@ def _build_cases() -> dict[str, tuple[Callable[[], bytes], str, list[str]]]:
         "pdf-embedded-file": (lambda: message(attachment(pdf_with(
             b"5 0 obj << /Type /EmbeddedFile /Length 3 >> stream\nabc\nendstream endobj"), "a.pdf")),
             T, ["pdf-embedded-file"]),
+        "smime-opaque-signed-clean": (lambda: opaque_signed(
+            message(attachment(PDF, VN_NAME, "application/pdf"), head="")), A, []),
+        "smime-opaque-signed-exe": (lambda: opaque_signed(
+            message(attachment(EXE, "a.pdf"), head="")), R, ["blocked-type"]),
+        "smime-opaque-signed-garbage": (lambda: raw_message(
+            'Content-Type: application/pkcs7-mime; smime-type=signed-data\r\n'
+            "Content-Transfer-Encoding: base64\r\n\r\n" + b64(b"\x30\x03\x02\x01\x01")),
+            Q, ["malformed-mime"]),
         "smime-encrypted": (lambda: raw_message(
             'Content-Type: application/pkcs7-mime; smime-type=enveloped-data; name="smime.p7m"\r\n'
             "Content-Transfer-Encoding: base64\r\n\r\n" + b64(b"\x30\x82\x01\x00" + b"\0" * 64)),
