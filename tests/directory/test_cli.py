@@ -98,6 +98,20 @@ def test_publish_writes_the_files(cli: click.Group, csv_file: Path, tmp_path: Pa
     assert "<title>Danh bạ thử</title>" in (tmp_path / "www/index.html").read_text("utf-8")
 
 
+def test_publish_into_a_file_exits_2(cli: click.Group, csv_file: Path, tmp_path: Path) -> None:
+    run(cli, "import", str(csv_file))
+    (tmp_path / "taken").write_text("a file, not a folder")
+    code, output = run(cli, "publish", "--out", str(tmp_path / "taken" / "www"))
+    assert code == 2
+    assert output.startswith(f"Error: {tmp_path / 'taken' / 'www'}: cannot write:")
+
+
+def test_import_of_a_missing_file_is_a_usage_error(cli: click.Group, tmp_path: Path) -> None:
+    code, output = run(cli, "import", str(tmp_path / "missing.csv"))
+    assert code == 2
+    assert "does not exist" in output
+
+
 def test_export_csv_and_json(cli: click.Group, csv_file: Path, tmp_path: Path) -> None:
     run(cli, "import", str(csv_file))
     code, output = run(cli, "export", "--format", "csv")
