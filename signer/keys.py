@@ -8,6 +8,7 @@ as is a missing, broken or too weak key (RSA under 2048 bits, RFC 8301 section 3
 from __future__ import annotations
 
 import base64
+import hashlib
 import os
 import stat
 from enum import Enum
@@ -158,3 +159,56 @@ def zone_file_entry(selector: str, domain: str, record: str) -> str:
         return f'{owner} IN TXT "{chunks[0]}"'
     body = "\n".join(f'    "{chunk}"' for chunk in chunks)
     return f"{owner} IN TXT (\n{body} )"
+
+
+def compare_record(key: PrivateKey | PublicKey, records: list[bytes]) -> list[str]:
+    """What differs between ``key`` and the TXT records published for its selector.
+
+    Returns human-readable differences; an empty list means the one record publishes
+    exactly this key for email signing with SHA-256.
+    """
+    if not records:
+        return ["no TXT record is published"]
+    dkim_records = [r for r in records if r.lstrip().startswith(b"v=DKIM1") or b"p=" in r]
+    if len(dkim_records) != 1:
+        return [f"{len(dkim_records)} DKIM key records are published; verifiers need exactly one"]
+    record = dkim_records[0].decode("ascii", "replace")
+    tags: dict[str, str] = {}
+    problems: list[str] = []
+    for part in record.split(";"):
+        name, eq, value = part.partition("=")
+        if not part.strip():
+            continue
+        if not eq:
+            problems.append(f"malformed tag {part.strip()!r}")
+            continue
+        tags[name.strip()] = "".join(value.split())
+    expected_type = algorithm_of(key).key_type
+    if tags.get("v", "DKIM1") != "DKIM1":
+        problems.append(f"v={tags['v']} (expected DKIM1)")
+    if tags.get("k", "rsa") != expected_type:
+        problems.append(f"k={tags.get('k', 'rsa')} but the key is {expected_type}")
+    published = tags.get("p")
+    if published is None:
+        problems.append("no p= tag")
+    elif not published:
+        problems.append("p= is empty: the key is revoked")
+    elif published != public_key_data(key):
+        problems.append(f"p= publishes another key (published {_fingerprint(published)}, "
+                        f"key file {_fingerprint(public_key_data(key))})")
+    if "h" in tags and "sha256" not in tags["h"].split(":"):
+        problems.append(f"h={tags['h']} does not allow sha256")
+    if "s" in tags and not {"email", "*"} & set(tags["s"].split(":")):
+        problems.append(f"s={tags['s']} does not allow email")
+    if "y" in tags.get("t", "").split(":"):
+        problems.append("t=y: the domain is testing DKIM, verifiers may ignore failures")
+    return problems
+
+
+def _fingerprint(b64: str) -> str:
+    """A short SHA-256 fingerprint of a p= value, to show which key is which."""
+    try:
+        raw = base64.b64decode(b64, validate=True)
+    except ValueError:
+        return "not valid base64"
+    return "sha256:" + hashlib.sha256(raw).hexdigest()[:16]

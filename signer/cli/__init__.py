@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from signer.cli.dkim import dkim_group
 from signer.cli.smime import smime_group
 from signer.config import SignerConfig
 
@@ -15,4 +16,4 @@ ConfigLoader = Callable[[Path | None], SignerConfig]
 
 def commands(load: ConfigLoader) -> list[click.Command]:
     """The top-level command groups this package adds to ``congvu``."""
-    return [smime_group(load)]
+    return [dkim_group(load), smime_group(load)]

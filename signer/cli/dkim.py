@@ -1,0 +1,234 @@
+"""``congvu dkim keygen|sign|verify|check``: DKIM keys and signatures for administrators.
+
+Exit codes (DESIGN.md): 0 success (key written; message signed; a signature passes;
+the published record matches the key); 1 the check found something (not signed,
+no signature passes, the record differs or cannot be read); 2 usage, key or
+configuration errors.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import click
+
+from signer.authresults import authentication_results
+from signer.config import DkimConfig, SignerConfig
+from signer.dkim import DkimSigner, load_signing_key
+from signer.dkim_verify import AuthResult, DkimVerifier
+from signer.dns import DnsResolver, parse_hostport
+from signer.errors import (
+    DnsTemporaryError,
+    KeyFileError,
+    NoSigningKeyError,
+    UnsignableMessageError,
+)
+from signer.keys import (
+    Algorithm,
+    compare_record,
+    generate_private_key,
+    key_record,
+    load_private_key,
+    write_private_key,
+    zone_file_entry,
+)
+
+ConfigLoader = Callable[[Path | None], SignerConfig]
+
+_FILE = click.Path(dir_okay=False, path_type=Path)
+_CONFIG = click.option("--config", "config_path", type=_FILE, default=None,
+                       help="The congvu.toml whose [signer.dkim] table applies.")
+_DNS = click.option("--dns", "dns", default=None, metavar="HOST:PORT",
+                    help="DNS resolver for key records (default: the configured one, "
+                         "else /etc/resolv.conf).")
+
+
+class DkimUsageError(click.ClickException):
+    """A key, configuration or usage problem: exit code 2."""
+
+    exit_code = 2
+
+
+class DkimCheckFailed(click.ClickException):
+    """The message was not signed, or the check found a difference: exit code 1."""
+
+    exit_code = 1
+
+
+def _resolver(dns: str | None, config: DkimConfig | None, timeout: float | None) -> DnsResolver:
+    if dns is not None:
+        try:
+            host, port = parse_hostport(dns)
+        except ValueError as exc:
+            raise DkimUsageError(f"--dns: {exc}") from exc
+        return DnsResolver(host, port=port, timeout=timeout or 5.0)
+    if config is not None:
+        return DnsResolver(config.resolver_nameserver, port=config.resolver_port,
+                           timeout=timeout or config.resolver_timeout)
+    return DnsResolver(None, timeout=timeout or 5.0)
+
+
+def dkim_group(load: ConfigLoader) -> click.Group:
+    """The ``congvu dkim`` command group."""
+
+    @click.group("dkim")
+    def dkim() -> None:
+        """DKIM keys, signing and verification (RFC 6376, RFC 8463)."""
+
+    @dkim.command("keygen")
+    @click.option("--domain", required=True, help="The signing domain (d=).")
+    @click.option("--selector", required=True, help="The selector (s=), e.g. s202611.")
+    @click.option("--algorithm", type=click.Choice(["rsa", "ed25519"]), default="rsa",
+                  show_default=True, help="Key type.")
+    @click.option("--bits", type=int, default=2048, show_default=True,
+                  help="RSA key size (2048-8192).")
+    @click.option("--out", "out_dir", required=True,
+                  type=click.Path(file_okay=False, path_type=Path),
+                  help="Directory for the private key (created 0700 if missing).")
+    def keygen(domain: str, selector: str, algorithm: str, bits: int, out_dir: Path) -> None:
+        """Make a key pair: write the private key (0600, PEM), print the DNS TXT record.
+
+        The record is printed in zone-file form, split into 255-octet strings; publish
+        it, wait for `congvu dkim check` to see it, then add the key to [signer.dkim].
+        """
+        chosen = Algorithm.from_name(algorithm)
+        try:
+            key = generate_private_key(chosen, bits=bits)
+        except ValueError as exc:
+            raise DkimUsageError(str(exc)) from exc
+        out_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        path = out_dir / f"{selector}.{domain}.pem"
+        try:
+            write_private_key(key, path)
+        except FileExistsError as exc:
+            raise DkimUsageError(f"{path} exists; a key is never overwritten, "
+                                 "choose a new selector") from exc
+        except OSError as exc:
+            raise DkimUsageError(f"cannot write {path}: {exc.strerror or exc}") from exc
+        click.echo(zone_file_entry(selector, domain, key_record(key)))
+        click.echo(f"private key written to {path} (mode 0600); key table entry:\n"
+                   f'  {{ domain = "{domain}", selector = "{selector}", '
+                   f'key_file = "{path}", algorithm = "{chosen.value}" }}', err=True)
+
+    @dkim.command("sign")
+    @click.option("--domain", required=True, help="The signing domain (d=).")
+    @click.option("--selector", required=True, help="The selector (s=).")
+    @click.option("--key", "key_file", required=True, type=_FILE,
+                  help="The private key (PEM, mode 0600 or 0400).")
+    @click.option("--refuse-repeated-headers", is_flag=True,
+                  help="Refuse a message with a repeated To, Cc, Subject, Date... "
+                       "(they are oversigned otherwise).")
+    def sign(domain: str, selector: str, key_file: Path, refuse_repeated_headers: bool) -> None:
+        """Sign the message on standard input; write it, signed, to standard output.
+
+        A message whose From is missing, repeated, or does not name exactly one address
+        is refused (exit 1) and nothing is written.
+        """
+        try:
+            signer = DkimSigner([load_signing_key(domain, selector, key_file)],
+                                refuse_repeated_headers=refuse_repeated_headers)
+        except KeyFileError as exc:
+            raise DkimUsageError(str(exc)) from exc
+        raw = sys.stdin.buffer.read()
+        try:
+            headers = signer.sign(raw, domain=domain)
+        except (UnsignableMessageError, NoSigningKeyError) as exc:
+            raise DkimCheckFailed(str(exc)) from exc
+        sys.stdout.buffer.write(headers + raw)
+        sys.stdout.buffer.flush()
+
+    @dkim.command("verify")
+    @_DNS
+    @click.option("--timeout", type=click.FloatRange(min=0.1, max=60), default=None,
+                  help="Seconds a key lookup may take (default: configured, else 5).")
+    @click.option("--json", "as_json", is_flag=True, help="One JSON object per signature.")
+    @_CONFIG
+    def verify(dns: str | None, timeout: float | None, as_json: bool,
+               config_path: Path | None) -> None:
+        """Verify every DKIM signature of the message on standard input.
+
+        Prints one result per signature (pass, fail, neutral, permerror, temperror, or
+        none when unsigned); exit 0 only when a signature passes.
+        """
+        config = load(config_path).dkim if dns is None or config_path is not None else None
+        resolver = _resolver(dns, config, timeout)
+        verifier = DkimVerifier(resolver, max_signatures=config.max_signatures
+                                if config is not None else 5)
+        results = verifier.verify(sys.stdin.buffer.read())
+        for result in results:
+            if as_json:
+                click.echo(json.dumps({
+                    "result": result.result.value, "reason": result.reason,
+                    "domain": result.domain, "selector": result.selector,
+                    "algorithm": result.algorithm}, ensure_ascii=False))
+        if not as_json:
+            authserv_id = config.authserv_id if config is not None else "localhost"
+            header = authentication_results(authserv_id, results).decode("utf-8")
+            click.echo(header.replace("\r\n", "\n"), nl=False)
+        if not any(r.result is AuthResult.PASS for r in results):
+            sys.exit(1)
+
+    @dkim.command("check")
+    @click.option("--domain", required=True, help="The signing domain to check.")
+    @click.option("--selector", default=None,
+                  help="Check only this selector (default: every selector of the domain "
+                       "in the key table).")
+    @click.option("--key", "key_file", type=_FILE, default=None,
+                  help="Compare with this key file instead of the key table "
+                       "(needs --selector).")
+    @_DNS
+    @_CONFIG
+    def check(domain: str, selector: str | None, key_file: Path | None, dns: str | None,
+              config_path: Path | None) -> None:
+        """Compare the published DNS key records of a domain with its keys.
+
+        Says exactly what differs (missing record, another key, revoked, wrong type);
+        exit 0 only when every checked selector publishes its key.
+        """
+        config = load(config_path).dkim if key_file is None or config_path is not None \
+            else None
+        pairs = _keys_to_check(domain, selector, key_file, config)
+        resolver = _resolver(dns, config, None)
+        failed = False
+        for name, path in pairs:
+            owner = f"{name}._domainkey.{domain}"
+            try:
+                key = load_private_key(path)
+            except KeyFileError as exc:
+                raise DkimUsageError(str(exc)) from exc
+            try:
+                problems = compare_record(key, resolver.txt(owner))
+            except DnsTemporaryError as exc:
+                problems = [f"could not be read: {exc.reason}"]
+            if problems:
+                failed = True
+                click.echo(f"{owner}: DIFFERS")
+                for problem in problems:
+                    click.echo(f"  - {problem}")
+                click.echo(f"  publish:\n{zone_file_entry(name, domain, key_record(key))}")
+            else:
+                click.echo(f"{owner}: OK, publishes the key in {path}")
+        if failed:
+            sys.exit(1)
+
+    return dkim
+
+
+def _keys_to_check(domain: str, selector: str | None, key_file: Path | None,
+                   config: DkimConfig | None) -> list[tuple[str, Path]]:
+    if key_file is not None:
+        if selector is None:
+            raise DkimUsageError("--key needs --selector")
+        return [(selector, key_file)]
+    assert config is not None
+    wanted = domain.lower().rstrip(".")
+    pairs = [(e.selector, e.key_file) for e in config.keys
+             if e.domain.lower() == wanted and (selector is None or e.selector == selector)]
+    if not pairs:
+        raise DkimUsageError(f"no key for {domain}"
+                             + (f" selector {selector}" if selector else "")
+                             + " in [signer.dkim] keys; give --selector and --key FILE")
+    return pairs
