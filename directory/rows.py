@@ -7,7 +7,7 @@ every cell checked) and then a :class:`~directory.model.Unit`.
 
 Problems are collected, never raised one at a time, so an administrator sees every
 bad row with its line number in one report. Checks that need the whole file
-(duplicate ids and addresses, unknown parents, cycles) are in :func:`check_rows`.
+(duplicate ids and addresses, unknown parents, cycles) are in :mod:`directory.checks`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from __future__ import annotations
 import csv
 import io
 import unicodedata
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -320,127 +319,3 @@ def parse_rows(text: str, source: str) -> ParsedFile:
             continue
         parsed.rows.append(ParsedRow(line, row.to_unit()))
     return parsed
-
-
-def check_rows(
-    parsed: ParsedFile, *, partial: bool, stored: Mapping[str, Unit] | None = None,
-) -> tuple[list[ParsedRow], list[ImportRowError]]:
-    """Check what needs the whole file: ids, addresses, parents, successors, cycles.
-
-    ``stored`` are the units in the store now: those the file does not bring back
-    (missing, or rejected with ``partial``) keep their addresses, so a row may not
-    take one. Returns the rows that can be imported and every problem found (the
-    per-row ones of ``parsed`` included), by line. With ``partial``, a row whose
-    parent was rejected is rejected too, so the tree stays whole; a rejected row's
-    unit already in the store stays as it is and may still be a parent.
-    """
-    stored = stored or {}
-    errors: list[ImportRowError] = list(parsed.errors)
-    good: dict[str, ParsedRow] = {}
-    first_line: dict[str, int] = {}
-    owner: dict[str, tuple[str, int]] = {}
-    for row in parsed.rows:
-        unit = row.unit
-        if unit.id in first_line:
-            errors.append(ImportRowError(
-                row.line, "id", f"the id {unit.id!r} is already used on line {first_line[unit.id]}",
-            ))
-            continue
-        first_line[unit.id] = row.line
-        clash = _address_clash(row, owner)
-        if clash:
-            errors.append(clash)
-            continue
-        for address in unit.addresses:
-            owner[address.key] = (unit.id, row.line)
-        good[unit.id] = row
-    for unit in stored.values():
-        if unit.id in good:
-            continue
-        for address in unit.addresses:
-            taken = owner.get(address.key)
-            if taken and taken[0] in good:
-                errors.append(ImportRowError(
-                    taken[1], None, f"the address {address.addr_spec} belongs to the unit "
-                    f"{unit.id!r}, which is not in this file and keeps its addresses",
-                    value=address.addr_spec,
-                ))
-                del good[taken[0]]
-    if partial:
-        kept = {unit_id for unit_id in stored if unit_id in parsed.ids}
-        while _check_references(good, set(good) | kept, errors) | _check_cycles(good, errors):
-            pass
-    else:
-        _check_references(good, parsed.ids, errors)
-        _check_cycles(good, errors)
-    return sorted(good.values(), key=lambda row: row.line), sorted(errors, key=_order)
-
-
-def _order(error: ImportRowError) -> tuple[int, str]:
-    return (error.row, error.column or "")
-
-
-def _address_clash(row: ParsedRow, owner: dict[str, tuple[str, int]]) -> ImportRowError | None:
-    seen: set[str] = set()
-    for index, address in enumerate(row.unit.addresses):
-        column = "address" if index == 0 else "aliases"
-        if address.key in seen:
-            return ImportRowError(row.line, column, f"{address.addr_spec} is listed twice")
-        seen.add(address.key)
-        if address.key in owner:
-            other, line = owner[address.key]
-            return ImportRowError(
-                row.line, column,
-                f"{address.addr_spec} is already an address of {other!r} (line {line})",
-                value=address.addr_spec,
-            )
-    return None
-
-
-def _check_references(
-    good: dict[str, ParsedRow], ids: set[str], errors: list[ImportRowError],
-) -> set[str]:
-    removed = set()
-    for unit_id, row in list(good.items()):
-        parent, successor = row.unit.parent, row.unit.successor
-        if parent is not None and parent not in ids:
-            errors.append(ImportRowError(
-                row.line, "parent", f"the parent {parent!r} is not a unit of this file",
-                value=parent,
-            ))
-        elif successor is not None and (successor not in ids or successor == unit_id):
-            errors.append(ImportRowError(
-                row.line, "successor",
-                f"the successor {successor!r} is not another unit of this file", value=successor,
-            ))
-        else:
-            continue
-        removed.add(unit_id)
-        del good[unit_id]
-    return removed
-
-
-def _check_cycles(good: dict[str, ParsedRow], errors: list[ImportRowError]) -> set[str]:
-    done: set[str] = set()
-    looping: set[str] = set()
-    for start in good:
-        path: list[str] = []
-        on_path: set[str] = set()
-        current: str | None = start
-        while current is not None and current in good and current not in done:
-            if current in on_path:
-                loop = path[path.index(current):]
-                looping.update(loop)
-                chain = " → ".join([*loop, current])
-                for unit_id in loop:
-                    errors.append(ImportRowError(
-                        good[unit_id].line, "parent", f"the parents form a cycle: {chain}",
-                    ))
-                break
-            path.append(current)
-            on_path.add(current)
-            current = good[current].unit.parent
-        done.update(path)
-    for unit_id in looping:
-        del good[unit_id]
-    return looping

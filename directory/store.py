@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from directory.checks import check_rows
 from directory.errors import ImportRejected, ImportRowError, StoreError, UnknownUnit
 from directory.model import (
     Address,
@@ -31,7 +32,7 @@ from directory.model import (
 )
 from directory.publish import publish
 from directory.published import export_csv, export_json
-from directory.rows import check_rows, decode, parse_rows
+from directory.rows import decode, parse_rows
 from directory.schema import migrate
 
 
