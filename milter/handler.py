@@ -89,8 +89,10 @@ class FilterHandler:
         if server.tracker.is_draining:
             return str(R421_SHUTTING_DOWN)
         runtime = self.runtime
+        # aiosmtpd spells the null reverse-path of bounces (RFC 5321 4.5.5) "<>".
+        sender = "" if address == "<>" else address
         try:
-            session.transaction = await runtime.next_hop.begin(address, options)
+            session.transaction = await runtime.next_hop.begin(sender, options)
         except NextHopError as exc:
             return str(_nexthop_reply(exc))
         session.runtime = runtime
@@ -148,7 +150,7 @@ class FilterHandler:
             helo=session.host_name or "",
             xforward=xforward,
             envelope=Envelope(
-                mail_from=envelope.mail_from,
+                mail_from="" if envelope.mail_from == "<>" else envelope.mail_from,
                 mail_options=tuple(envelope.mail_options),
                 recipients=tuple(envelope.rcpt_tos),
             ),

@@ -182,3 +182,19 @@ def test_too_many_recipients(filter_server, next_hop) -> None:
     )
     assert client.data(MESSAGE)[0] == 250
     assert next_hop.get().recipients == ["1@d.vn", "2@d.vn"]
+
+
+def test_bounce_with_null_sender_is_relayed(filter_server, next_hop) -> None:
+    # Postfix sends delivery status notifications through the filter too.
+    client = filter_server().client()
+    client.sendmail("<>", ["sotc@binhthuan.gov.vn"], MESSAGE)
+    received = next_hop.get()
+    assert received.mail_from == "<>"  # aiosmtpd's spelling of the null reverse-path
+    assert received.content == MESSAGE + b"\r\n"
+
+
+def test_addresses_the_fast_path_does_not_take(filter_server, next_hop) -> None:
+    client = filter_server().client()
+    client.sendmail('"odd local"@b.vn', ["a..b@d.vn", "x@[192.0.2.1]"], MESSAGE)
+    received = next_hop.get()
+    assert received.recipients == ["a..b@d.vn", "x@[192.0.2.1]"]

@@ -1,0 +1,108 @@
+"""The composed configuration and `congvu config check|show`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from milter.cli import main
+from milter.config import ConfigError, load_config, parse_config
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_embedded_defaults(tmp_path: Path) -> None:
+    config = parse_config({}, environ={}, cwd=tmp_path)
+    assert config.data_dir == tmp_path / "var"
+    assert config.next_hop.maildir == tmp_path / "var" / "maildir"
+    [listener] = config.listeners
+    assert (listener.address, listener.port, listener.role.value) == ("127.0.0.1", 10025, "auto")
+
+
+def test_congvu_var_sets_the_data_directory(tmp_path: Path) -> None:
+    config = parse_config({}, environ={"CONGVU_VAR": str(tmp_path / "state")}, cwd=Path("/"))
+    assert config.data_dir == tmp_path / "state"
+
+
+def test_every_error_is_listed_with_its_key_path() -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_config({
+            "service": {"workers": 0, "hostnmae": "x"},
+            "listeners": [{"name": "a", "role": "sideways", "port": 70000}],
+            "limits": {"max_recipients": "many"},
+            "no_such_table": {},
+        })
+    problems = "\n".join(caught.value.problems)
+    for expected in (
+        "service.workers:",
+        "service.hostnmae: unknown key",
+        "listeners.0.role:",
+        "listeners.0.port:",
+        "limits.max_recipients:",
+        "no_such_table: unknown key",
+    ):
+        assert expected in problems
+    assert len(caught.value.problems) == 6
+
+
+def test_duplicate_listeners_are_refused() -> None:
+    with pytest.raises(ConfigError, match="listener names must be unique"):
+        parse_config({"listeners": [{"name": "a", "port": 1}, {"name": "a", "port": 2}]})
+
+
+def test_unreadable_and_non_toml_files(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read the file"):
+        load_config(tmp_path / "missing.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[service\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(bad)
+
+
+def test_config_check_exit_codes(tmp_path: Path) -> None:
+    runner = CliRunner()
+    good = tmp_path / "good.toml"
+    good.write_text(f'[service]\ndata_dir = "{tmp_path}/var"\n', encoding="utf-8")
+    result = runner.invoke(main, ["config", "check", str(good)])
+    assert (result.exit_code, "configuration is valid" in result.output) == (0, True)
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[limits]\nmax_recipients = 0\nbogus = 1\n", encoding="utf-8")
+    result = runner.invoke(main, ["config", "check", str(bad)])
+    assert result.exit_code == 2
+    assert "limits.max_recipients" in result.output and "limits.bogus: unknown key" in result.output
+
+
+def test_config_check_reports_an_unwritable_data_dir(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("", encoding="utf-8")
+    config = tmp_path / "c.toml"
+    config.write_text(f'[service]\ndata_dir = "{blocker}/var"\n', encoding="utf-8")
+    result = CliRunner().invoke(main, ["config", "check", str(config)])
+    assert result.exit_code == 2
+    assert "service.data_dir" in result.output and "not a directory" in result.output
+
+
+def test_config_show_prints_every_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CONGVU_VAR", str(tmp_path / "v"))
+    result = CliRunner().invoke(main, ["config", "show"])
+    assert result.exit_code == 0, result.output
+    shown = json.loads(result.output)
+    assert shown["service"]["data_dir"] == str(tmp_path / "v")
+    assert shown["limits"]["max_message_size"] == 52_428_800
+    assert set(shown) >= {"service", "listeners", "next_hop", "limits", "policies", "signer",
+                          "directory", "audit"}
+
+
+def test_example_file_in_deploy_is_valid_and_complete() -> None:
+    example = ROOT / "deploy" / "congvu.toml"
+    config = load_config(example)
+    text = example.read_text(encoding="utf-8")
+    for table in ("[service]", "[[listeners]]", "[next_hop]", "[limits]", "[pipeline]"):
+        assert table in text
+    # Every key of the service's own tables appears, commented or set.
+    for section in ("service", "next_hop", "limits"):
+        for key in type(getattr(config, section)).model_fields:
+            assert f"{key} =" in text, f"deploy/congvu.toml does not mention {section}.{key}"
