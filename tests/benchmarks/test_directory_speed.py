@@ -86,3 +86,11 @@ def test_lookups_per_second(store: Path) -> None:
     print(f"refresh() with no change: {refresh * 1e6:.1f} µs; full index build: {build:.2f} s")
     index.close()
     rebuilt.close()
+
+
+def test_publish_of_10000_units(store: Path, tmp_path: Path) -> None:
+    with Directory.open(store, read_only=True) as directory:
+        start = time.perf_counter()
+        written = directory.publish(tmp_path / "www")
+        elapsed = time.perf_counter() - start
+    print(f"\npublish of {UNITS:,} units ({len(written):,} files): {elapsed:.2f} s")
