@@ -57,8 +57,8 @@ class SmimeVerifier:
             return self._verify(raw, now)
         except CmsError as exc:
             return SmimeResult(SmimeStatus.PERMERROR, exc.reason)
-        except (ValueError, TypeError, KeyError, IndexError) as exc:
-            # asn1crypto parses lazily: malformed DER can surface anywhere.
+        except (ValueError, TypeError, KeyError, IndexError, RecursionError) as exc:
+            # asn1crypto parses lazily (and recursively): malformed DER can surface anywhere.
             return SmimeResult(SmimeStatus.PERMERROR, f"the signature cannot be parsed: {exc}")
 
     def _verify(self, raw: bytes, now: dt.datetime) -> SmimeResult:

@@ -20,8 +20,8 @@ from support.smime import ALICE, BOB, cast, identity
 from signer.smime import SmimeSigner, SmimeVerifier
 
 
-def _best_rates(actions: dict[str, Callable[[], object]], *, rounds: int = 5,
-                seconds: float = 0.4) -> dict[str, float]:
+def _best_rates(actions: dict[str, Callable[[], object]], *, rounds: int = 9,
+                seconds: float = 0.25) -> dict[str, float]:
     """Best-of-``rounds`` rate of each action, rounds interleaved so that load from
     other processes on this shared machine hits every action alike."""
     best = dict.fromkeys(actions, 0.0)

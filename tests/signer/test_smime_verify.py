@@ -401,3 +401,22 @@ def test_a_second_content_type_header_is_permerror() -> None:
     result = verifier().verify(doubled)
     assert result.status is SmimeStatus.PERMERROR
     assert result.reason == "the message has several Content-Type header fields"
+
+
+def test_deeply_nested_der_is_permerror_not_a_crash() -> None:
+    nested = b"\x30\x80" * 20000 + b"\x00\x00" * 20000
+    raw = _replace_signature_part(
+        sign(message(), cast().alice),
+        b"Content-Type: application/pkcs7-signature\r\nContent-Transfer-Encoding: base64"
+        b"\r\n\r\n" + base64.encodebytes(nested).replace(b"\n", b"\r\n"))
+    result = verifier().verify(raw)
+    assert result.status is SmimeStatus.PERMERROR
+
+
+def test_deeply_nested_unsigned_mime_is_walked_within_limits() -> None:
+    body = b"".join(b"--b%d\r\nContent-Type: multipart/mixed; boundary=b%d\r\n\r\n" % (i, i + 1)
+                    for i in range(300))
+    raw = message(content_type=b"multipart/mixed; boundary=b0",
+                  body=body + b"--b300\r\nContent-Type: application/pkcs7-signature\r\n\r\nx\r\n")
+    result = verifier().verify(raw)
+    assert result.status in {SmimeStatus.NEUTRAL, SmimeStatus.NONE}
