@@ -68,6 +68,17 @@ class DkimConfig(_Strict):
     expire_after: int | None = Field(
         default=None, ge=3600,
         description="Seconds after signing at which signatures expire (x=); unset: never.")
+    state_file: Path = Field(
+        default=Path("dkim/rotation.json"),
+        description="Key rotation state (written only by the `congvu dkim` commands; read "
+                    "at startup and on SIGHUP); relative paths are under the data directory.")
+    key_dir: Path = Field(
+        default=Path("dkim/keys"),
+        description="Where `congvu dkim rotate` writes new private keys (0700 directory).")
+    rotation_grace_days: float = Field(
+        default=7, ge=0, le=90,
+        description="Days the replaced key keeps signing beside its successor after "
+                    "`congvu dkim check` activates the new one.")
 
     @model_validator(mode="after")
     def _unique_selectors(self) -> DkimConfig:

@@ -15,6 +15,7 @@ repeated signed header, so a header added later breaks the signature.
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import functools
 import hashlib
 import time
@@ -31,6 +32,7 @@ from mailbase import Address, FromHeaderError, parse_from
 from signer import canon
 from signer.canon import Canon, HeaderField, MessageFormatError
 from signer.config import DkimConfig
+from signer.dkim_rotation import RotationState
 from signer.errors import NoSigningKeyError, UnsignableMessageError
 from signer.keys import Algorithm, PrivateKey, load_private_key
 
@@ -101,15 +103,24 @@ class DkimSigner:
     @classmethod
     def from_config(cls, config: DkimConfig, *,
                     clock: Callable[[], float] = time.time) -> DkimSigner:
-        """Load every signing key of the key table (once, at startup).
+        """Load every signing key of the key table and of the rotation state (at startup
+        and on SIGHUP).
 
         :raises KeyFileError: the first key file that cannot be used, by path.
+        :raises RotationStateError: the rotation state file is unreadable.
         """
         keys = [
             load_signing_key(entry.domain, entry.selector, entry.key_file,
                              algorithm=Algorithm(entry.algorithm))
             for entry in config.keys if entry.is_signing
         ]
+        # rotated keys sign once `dkim check` saw them published (signer.dkim_rotation)
+        now = dt.datetime.fromtimestamp(clock(), dt.UTC)
+        keys.extend(
+            load_signing_key(rotated.domain, rotated.selector, Path(rotated.key_file),
+                             algorithm=Algorithm(rotated.algorithm))
+            for rotated in RotationState.load(config.state_file).signing(now)
+        )
         return cls(keys, refuse_repeated_headers=config.refuse_repeated_headers,
                    expire_after=config.expire_after, clock=clock)
 

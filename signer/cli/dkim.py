@@ -1,4 +1,4 @@
-"""``congvu dkim keygen|sign|verify|check``: DKIM keys and signatures for administrators.
+"""``congvu dkim keygen|sign|verify|check|rotate``: DKIM keys and signatures for admins.
 
 Exit codes (DESIGN.md): 0 success (key written; message signed; a signature passes;
 the published record matches the key); 1 the check found something (not signed,
@@ -8,6 +8,7 @@ configuration errors.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sys
 from collections.abc import Callable
@@ -18,6 +19,7 @@ import click
 from signer.authresults import authentication_results
 from signer.config import DkimConfig, SignerConfig
 from signer.dkim import DkimSigner, load_signing_key
+from signer.dkim_rotation import KeyState, RotationState, RotationStateError
 from signer.dkim_verify import AuthResult, DkimVerifier
 from signer.dns import DnsResolver, parse_hostport
 from signer.errors import (
@@ -190,9 +192,12 @@ def dkim_group(load: ConfigLoader) -> click.Group:
         """
         config = load(config_path).dkim if key_file is None or config_path is not None \
             else None
-        pairs = _keys_to_check(domain, selector, key_file, config)
+        state = _state(config) if key_file is None and config is not None else None
+        pairs = _keys_to_check(domain, selector, key_file, config, state)
         resolver = _resolver(dns, config, None)
         failed = False
+        now = dt.datetime.now(dt.UTC)
+        changes: list[str] = []
         for name, path in pairs:
             owner = f"{name}._domainkey.{domain}"
             try:
@@ -211,14 +216,75 @@ def dkim_group(load: ConfigLoader) -> click.Group:
                 click.echo(f"  publish:\n{zone_file_entry(name, domain, key_record(key))}")
             else:
                 click.echo(f"{owner}: OK, publishes the key in {path}")
+                if state is not None and config is not None and any(
+                        k.selector == name for k in state.for_domain(domain)):
+                    changes += state.activate(domain, name, now,
+                                              dt.timedelta(days=config.rotation_grace_days))
+        if state is not None:
+            changes += state.expire(now)
+            if changes:
+                _save(state)
+                for change in changes:
+                    click.echo(f"rotation: {change}")
+                click.echo("rotation: reload the filter (SIGHUP) to sign with the new state")
         if failed:
             sys.exit(1)
+
+    @dkim.command("rotate")
+    @click.option("--domain", required=True, help="The signing domain (d=).")
+    @click.option("--algorithm", type=click.Choice(["rsa", "ed25519"]), default="rsa",
+                  show_default=True, help="Key type of the new selector.")
+    @click.option("--bits", type=int, default=2048, show_default=True,
+                  help="RSA key size (2048-8192).")
+    @_CONFIG
+    def rotate(domain: str, algorithm: str, bits: int, config_path: Path | None) -> None:
+        """Start a key rotation: make a new dated selector and print its DNS record.
+
+        The new key is pending: it signs only after `congvu dkim check --domain D` has
+        read its record from DNS and found it matches. The key it replaces keeps signing
+        for the grace period (rotation_grace_days), then retires.
+        """
+        config = load(config_path).dkim
+        state = _state(config)
+        try:
+            entry = state.rotate(domain, Algorithm.from_name(algorithm), config.key_dir,
+                                 dt.datetime.now(dt.UTC), bits=bits)
+        except ValueError as exc:
+            raise DkimUsageError(str(exc)) from exc
+        except RotationStateError as exc:
+            raise DkimCheckFailed(str(exc)) from exc
+        _save(state)
+        click.echo(zone_file_entry(entry.selector, entry.domain,
+                                   key_record(load_private_key(Path(entry.key_file)))))
+        click.echo(f"selector {entry.selector} is pending (key {entry.key_file}).\n"
+                   "1. Publish the record above (keep the old selector's record).\n"
+                   "2. Wait at least the TTL of the zone's negative answers (SOA minimum)\n"
+                   "   so resolvers that cached 'no such name' forget it.\n"
+                   f"3. Run `congvu dkim check --domain {entry.domain}`: when it sees the\n"
+                   "   record it activates the key, then reload the filter (SIGHUP).\n"
+                   f"4. The old key signs for {config.rotation_grace_days:g} more days, then "
+                   "retires; remove its record a week or more after that.", err=True)
 
     return dkim
 
 
+def _state(config: DkimConfig) -> RotationState:
+    try:
+        return RotationState.load(config.state_file)
+    except RotationStateError as exc:
+        raise DkimUsageError(str(exc)) from exc
+
+
+def _save(state: RotationState) -> None:
+    try:
+        state.save()
+    except OSError as exc:
+        raise DkimUsageError(f"cannot write {state.path}: {exc.strerror or exc}") from exc
+
+
 def _keys_to_check(domain: str, selector: str | None, key_file: Path | None,
-                   config: DkimConfig | None) -> list[tuple[str, Path]]:
+                   config: DkimConfig | None,
+                   state: RotationState | None) -> list[tuple[str, Path]]:
     if key_file is not None:
         if selector is None:
             raise DkimUsageError("--key needs --selector")
@@ -227,6 +293,10 @@ def _keys_to_check(domain: str, selector: str | None, key_file: Path | None,
     wanted = domain.lower().rstrip(".")
     pairs = [(e.selector, e.key_file) for e in config.keys
              if e.domain.lower() == wanted and (selector is None or e.selector == selector)]
+    if state is not None:
+        pairs += [(k.selector, Path(k.key_file)) for k in state.for_domain(domain)
+                  if k.state is not KeyState.RETIRED
+                  and (selector is None or k.selector == selector)]
     if not pairs:
         raise DkimUsageError(f"no key for {domain}"
                              + (f" selector {selector}" if selector else "")
