@@ -209,8 +209,9 @@ class DkimVerifier:
         _check_key(key_tags, key, algorithm, tags, domain)
         selected = select_headers(cache.fields, names)
         hashed = b"".join(canon.header(f, header_canon) for f in selected)
-        stripped = HeaderField(sig_field.name, sig_field.name + b":" +
-                               _B_VALUE.sub(rb"\1\2", sig_field.value, count=1))
+        name_part = sig_field.raw[: len(sig_field.raw) - len(sig_field.value)]
+        stripped = HeaderField(sig_field.name,
+                               name_part + _B_VALUE.sub(rb"\1\2", sig_field.value, count=1))
         digest = hashlib.sha256(hashed + canon.header(stripped, header_canon)[:-2]).digest()
         with map_exceptions(AuthResult.PERMERROR):
             if isinstance(key, rsa.RSAPublicKey):

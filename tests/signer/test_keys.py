@@ -15,6 +15,7 @@ from signer.dkim import DkimSigner
 from signer.errors import KeyFileError
 from signer.keys import (
     Algorithm,
+    compare_record,
     generate_private_key,
     key_record,
     load_private_key,
@@ -172,3 +173,28 @@ def test_key_file_is_not_a_regular_file(tmp_path: Path) -> None:
     os.mkfifo(tmp_path / "fifo", 0o600)
     with pytest.raises(KeyFileError, match="not a regular file"):
         load_private_key(tmp_path / "fifo")
+
+
+def test_compare_record_says_exactly_what_differs() -> None:
+    key = generate_private_key(Algorithm.ED25519_SHA256)
+    good = key_record(key).encode()
+    p = key_record(key).split("p=")[1]
+    assert compare_record(key, [good]) == []
+    assert compare_record(key, [good.replace(b"; p=", b";\tp=")]) == []  # WSP is not content
+    assert compare_record(key, [b"v=spf1 -all", good]) == []              # other TXT ignored
+    assert compare_record(key, []) == ["no TXT record is published"]
+    assert compare_record(key, [good, good]) == \
+        ["2 DKIM key records are published; verifiers need exactly one"]
+    cases = {
+        f"v=DKIM2; k=ed25519; p={p}": "v=DKIM2 (expected DKIM1)",
+        f"v=DKIM1; p={p}": "k=rsa but the key is ed25519",
+        "v=DKIM1; k=ed25519; p=": "p= is empty: the key is revoked",
+        "v=DKIM1; k=ed25519": "no p= tag",
+        f"v=DKIM1; k=ed25519; h=sha1; p={p}": "h=sha1 does not allow sha256",
+        f"v=DKIM1; k=ed25519; s=other; p={p}": "s=other does not allow email",
+        f"v=DKIM1; k=ed25519; t=y; p={p}": "t=y: the domain is testing DKIM",
+        f"v=DKIM1; k=ed25519; junk; p={p}": "malformed tag 'junk'",
+    }
+    for record, problem in cases.items():
+        found = compare_record(key, [record.encode()])
+        assert len(found) == 1 and found[0].startswith(problem), (record, found)
