@@ -25,7 +25,7 @@ from audit.chain import Checkpoint
 from audit.config import AuditConfig
 from audit.errors import AuditError, QueryError
 from audit.query import Filters, RecordSummary
-from audit.records import Action, Direction
+from audit.records import Action, Direction, Outcome
 from audit.report import Report
 from audit.store import AuditLog
 from mailbase import PeriodError, parse_local_datetime, parse_period, zone
@@ -124,6 +124,10 @@ def filter_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--decision", type=click.Choice([a.value for a in Action])),
         click.option("--dkim", help="DKIM result: pass, fail, none, ..."),
         click.option("--smime", help="S/MIME result: pass, fail, none, ..."),
+        click.option("--outcome", type=click.Choice(
+            [*(o.value for o in Outcome), "incomplete"]),
+            help="What became of the message; 'incomplete': no completion was recorded "
+            "(in flight, or the filter stopped before the relay finished)."),
         CONFIG_OPTION,
     ]
     for option in reversed(options):

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from audit.errors import AuditError, QueryError
-from audit.records import Action, Direction
+from audit.records import Action, Direction, Outcome
 from audit.rows import iso
 from mailbase import fold
 
@@ -24,6 +24,7 @@ T = TypeVar("T")
 MAX_PAGE_SIZE = 1000
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _WORD = re.compile(r"\w+")
+_OUTCOMES = {o.value for o in Outcome} | {"incomplete"}
 _RESULTS = {"pass", "fail", "neutral", "none", "temperror", "permerror", "policy", "softfail"}
 
 
@@ -54,6 +55,7 @@ class Filters:
     action: Action | None = None
     dkim: str | None = None
     smime: str | None = None
+    outcome: str | None = None  # an Outcome value, or "incomplete" (no completion)
     page: int = 1
     page_size: int = 50
 
@@ -77,6 +79,9 @@ class Filters:
             value = getattr(self, name)
             if value is not None and value not in _RESULTS:
                 raise QueryError(name, value, f"must be one of {', '.join(sorted(_RESULTS))}")
+        if self.outcome is not None and self.outcome not in _OUTCOMES:
+            raise QueryError("outcome", self.outcome,
+                             f"must be one of {', '.join(sorted(_OUTCOMES))}")
         if self.page < 1:
             raise QueryError("page", self.page, "pages are numbered from 1")
         if not 1 <= self.page_size <= MAX_PAGE_SIZE:
@@ -187,6 +192,13 @@ def _where(filters: Filters, dialect: Dialect) -> tuple[str, list[Any]]:
         if getattr(filters, name):
             conds.append(f"e.{name} = ?")
             params.append(getattr(filters, name))
+    if filters.outcome == "incomplete":
+        conds.append("NOT EXISTS (SELECT 1 FROM events c WHERE c.kind = 'completion' "
+                     "AND c.record_id = e.seq)")
+    elif filters.outcome:
+        conds.append("(SELECT c.outcome FROM events c WHERE c.kind = 'completion' AND "
+                     "c.record_id = e.seq ORDER BY c.seq DESC LIMIT 1) = ?")
+        params.append(filters.outcome)
     return " AND ".join(conds), params
 
 

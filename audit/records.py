@@ -189,6 +189,11 @@ class AuditRecord(_Edge):
     sender_unit: str | None = Field(default=None, description="The sender's unit id.")
     recipient_units: list[str] = Field(default_factory=list, description="Recipients' units.")
 
+    @field_validator("recipient_units")
+    @classmethod
+    def _each_unit_once(cls, value: list[str]) -> list[str]:
+        return list(dict.fromkeys(value))
+
 
 class Completion(_Edge):
     """The fate of a recorded message (written after the relay)."""

@@ -19,6 +19,90 @@ from audit.schema import HASHED_COLUMNS
 
 _CHUNK = 5000
 
+# The query indexes, checked against the chained rows: a row deleted from
+# ``memberships`` would hide a record from its unit's auditor. Each index is checked
+# by an anti-join (every entry the chained rows imply is there, found through the
+# primary key) and a count (nothing more is there); only when the count is off is
+# the costly set difference run, to name the record.
+_INDEXES: list[tuple[str, str, str, str, str]] = [
+    (
+        "memberships",
+        # (name, missing entries, expected count, stored rows, expected rows)
+        "SELECT e.seq, e.sender_unit, 'sent' FROM events e WHERE e.kind = 'message' "
+        "AND e.sender_unit IS NOT NULL AND NOT EXISTS (SELECT 1 FROM memberships m "
+        "WHERE m.unit_id = e.sender_unit AND m.role = 'sent' AND m.record_id = e.seq "
+        "AND m.at = e.at) "
+        "UNION ALL SELECT e.seq, j.value, 'received' FROM events e, "
+        "json_each(e.detail, '$.recipient_units') j WHERE e.kind = 'message' "
+        "AND NOT EXISTS (SELECT 1 FROM memberships m WHERE m.record_id = e.seq "
+        "AND m.role = 'received' AND m.at = e.at "
+        "AND (m.unit_id = j.value OR congvu_cut(m.unit_id) = j.value))",
+        "SELECT SUM(CASE WHEN sender_unit IS NULL THEN 0 ELSE 1 END) + "
+        "SUM(json_array_length(detail, '$.recipient_units')) FROM events "
+        "WHERE kind = 'message'",
+        "SELECT record_id, unit_id, role, at FROM memberships",
+        "SELECT seq, sender_unit, 'sent', at FROM events WHERE kind = 'message' "
+        "AND sender_unit IS NOT NULL UNION SELECT e.seq, j.value, 'received', e.at "
+        "FROM events e, json_each(e.detail, '$.recipient_units') j WHERE e.kind = 'message'",
+    ),
+    (
+        "recipients",
+        "SELECT e.seq, j.value FROM events e, json_each(e.detail, '$.envelope_recipients') j "
+        "WHERE e.kind = 'message' AND NOT EXISTS (SELECT 1 FROM recipients r "
+        "WHERE r.record_id = e.seq AND r.position = j.key "
+        "AND (r.address = congvu_lower(j.value) "
+        "OR congvu_cut(r.address) = congvu_lower(j.value)))",
+        "SELECT SUM(json_array_length(detail, '$.envelope_recipients')) FROM events "
+        "WHERE kind = 'message'",
+        "SELECT record_id, position, address FROM recipients",
+        "SELECT e.seq, j.key, congvu_lower(j.value) FROM events e, "
+        "json_each(e.detail, '$.envelope_recipients') j WHERE e.kind = 'message'",
+    ),
+    (
+        "attachments",
+        "SELECT e.seq, json_extract(j.value, '$.sha256') FROM events e, "
+        "json_each(e.detail, '$.attachments') j WHERE e.kind = 'message' "
+        "AND NOT EXISTS (SELECT 1 FROM attachments a WHERE a.record_id = e.seq "
+        "AND a.position = j.key AND a.sha256 = json_extract(j.value, '$.sha256') "
+        "AND a.size = json_extract(j.value, '$.size') "
+        "AND (a.filename IS json_extract(j.value, '$.filename') "
+        "OR congvu_cut(a.filename) IS json_extract(j.value, '$.filename')))",
+        "SELECT SUM(json_array_length(detail, '$.attachments')) FROM events "
+        "WHERE kind = 'message'",
+        "SELECT record_id, position, sha256, filename, size FROM attachments",
+        "SELECT e.seq, j.key, json_extract(j.value, '$.sha256'), "
+        "json_extract(j.value, '$.filename'), json_extract(j.value, '$.size') "
+        "FROM events e, json_each(e.detail, '$.attachments') j WHERE e.kind = 'message'",
+    ),
+]
+
+
+def _index_problem(conn: sqlite3.Connection) -> tuple[str, int] | None:
+    """The first disagreement between a query index and the chained rows, if any."""
+    conn.create_function("congvu_lower", 1, lambda v: None if v is None else v.lower(),
+                         deterministic=True)
+    # SQLite's JSON functions (3.40) end a string at an escaped NUL; stored text keeps
+    # it, so a stored value is also compared cut at its first NUL.
+    conn.create_function("congvu_cut", 1,
+                         lambda v: v.split("\0", 1)[0] if isinstance(v, str) else v,
+                         deterministic=True)
+    for name, missing, expected_count, stored, expected in _INDEXES:
+        row = conn.execute(f"SELECT * FROM ({missing}) ORDER BY 1 LIMIT 1").fetchone()
+        if row is not None:
+            return (f"the {name} index lost or changed an entry of record {row[0]} "
+                    f"({', '.join(map(str, row[1:]))})", int(row[0]))
+        want = conn.execute(expected_count).fetchone()[0] or 0
+        have = conn.execute(f"SELECT count(*) FROM {name}").fetchone()[0]
+        if have != want:
+            row = conn.execute(
+                f"SELECT * FROM ({stored}) EXCEPT SELECT * FROM ({expected}) "
+                "ORDER BY 1 LIMIT 1"
+            ).fetchone()
+            seq = int(row[0]) if row else 0
+            detail = f" ({', '.join(map(str, row[1:]))})" if row else ""
+            return (f"the {name} index has an entry record {seq} does not carry{detail}", seq)
+    return None
+
 
 @dataclass(frozen=True, slots=True)
 class VerifyReport:
@@ -162,4 +246,7 @@ def verify_chain(
                 f"the exported checkpoint (record {exported.seq}) predates the retention "
                 f"boundary (record {first - 1}); the chain is verified from the boundary"
             )
+    index = _index_problem(conn)
+    if index is not None:
+        return fail(*index)
     return VerifyReport(True, count, first, last, len(checkpoints), None, None, notes)

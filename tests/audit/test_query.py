@@ -88,6 +88,8 @@ def test_exact_filters(filled: AuditLog) -> None:
     assert _ids(filled, dkim="pass") == [1]
     assert _ids(filled, dkim="fail") == [3]
     assert _ids(filled, smime="pass") == [1]
+    assert _ids(filled, outcome="incomplete") == [5]
+    assert _ids(filled, outcome="quarantined") == [3]
 
 
 def test_summary_shows_outcome_or_its_absence(filled: AuditLog) -> None:
@@ -112,6 +114,7 @@ def test_pages(audit_db: AuditLog) -> None:
     (Filters(since=datetime(2026, 1, 1)), "needs its offset"),
     (Filters(dkim="great"), "must be one of"),
     (Filters(page=0), "numbered from 1"),
+    (Filters(outcome="lost"), "must be one of incomplete, quarantined"),
     (Filters(page_size=5000), "must be 1 to 1000"),
     (Filters(units=("",)), "cannot be empty"),
 ])

@@ -93,6 +93,18 @@ def test_nul_bytes_and_lone_surrogates_are_stored_faithfully(audit_db: AuditLog)
     assert audit_db.verify().is_intact
 
 
+def test_nul_bytes_in_indexed_values(audit_db: AuditLog) -> None:
+    rid = audit_db.record(make_record(
+        envelope_recipients=["a\x00b@x.vn", "ÂB@X.VN"], recipient_units=["u\x001"],
+        attachments=[Attachment(path="1", filename="a\x00.pdf", size=1, sha256="a" * 64)],
+    ))
+    detail = json.loads(str(_message(audit_db, rid)["detail"]))
+    assert detail["envelope_recipients"] == ["a\x00b@x.vn", "ÂB@X.VN"]
+    assert detail["attachments"][0]["filename"] == "a\x00.pdf"
+    report = audit_db.verify()
+    assert report.is_intact, report.describe()
+
+
 def test_ten_thousand_recipients(audit_db: AuditLog) -> None:
     recipients = [f"user{i}@xa{i % 50}.example.gov.vn" for i in range(10_000)]
     rid = audit_db.record(make_record(envelope_recipients=recipients,

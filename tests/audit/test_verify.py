@@ -195,3 +195,25 @@ def test_removing_the_pruned_boundary_checkpoint_is_caught(chain: AuditConfig) -
     ok, text = _verify(chain)
     assert not ok
     assert "records 1-5 are missing and no signed checkpoint" in text
+
+
+# -- the query indexes are checked against the chained rows -------------------------------
+
+
+@pytest.mark.parametrize(("statement", "expected"), [
+    ("DELETE FROM memberships WHERE record_id = 4 AND role = 'received'",
+     "the memberships index lost or changed an entry of record 4 (ubnd, received"),
+    ("UPDATE memberships SET unit_id = 'other' WHERE record_id = 6 AND role = 'sent'",
+     "the memberships index lost or changed an entry of record 6 (stc, sent"),
+    ("INSERT INTO memberships VALUES (2, 'spy', 'received', '2026-11-04')",
+     "the memberships index has an entry record 2 does not carry (spy, received"),
+    ("UPDATE attachments SET sha256 = '00' WHERE record_id = 3",
+     "the attachments index lost or changed an entry of record 3"),
+    ("DELETE FROM recipients WHERE record_id = 9",
+     "the recipients index lost or changed an entry of record 9"),
+])
+def test_tampered_index_is_named(chain: AuditConfig, statement: str, expected: str) -> None:
+    _tamper(chain.path, statement)
+    ok, text = _verify(chain)
+    assert not ok
+    assert text.startswith(f"NOT intact: {expected}"), text
