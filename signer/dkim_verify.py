@@ -96,6 +96,7 @@ class _MessageCache:
     body: bytes
     body_hashes: dict[tuple[Canon, int | None], bytes] = field(default_factory=dict)
     keys: dict[str, tuple[dict[bytes, bytes], PublicKey]] = field(default_factory=dict)
+    dns_started: float | None = None
 
 
 @contextmanager
@@ -139,15 +140,20 @@ class DkimVerifier:
     :param resolver: TXT lookups (see :class:`signer.dns.DnsResolver`).
     :param max_signatures: signatures evaluated per message; more are reported once,
         as ``neutral``, and not evaluated.
+    :param dns_budget: seconds of key lookups per message, all signatures together;
+        once spent, the remaining signatures are ``temperror`` without a lookup, so a
+        message with several slow selectors cannot hold the filter for long.
     :param clock: the time source for ``x=`` (seconds since the epoch).
     """
 
     def __init__(self, resolver: TxtResolver, *, max_signatures: int = 5,
+                 dns_budget: float | None = None,
                  clock: Callable[[], float] = time.time) -> None:
         if max_signatures < 1:
             raise ValueError("max_signatures must be at least 1")
         self._resolver = resolver
         self.max_signatures = max_signatures
+        self.dns_budget = dns_budget
         self._clock = clock
 
     @classmethod
@@ -155,7 +161,8 @@ class DkimVerifier:
         """A verifier using the configured resolver, timeout and signature cap."""
         resolver = DnsResolver(config.resolver_nameserver, port=config.resolver_port,
                                timeout=config.resolver_timeout)
-        return cls(resolver, max_signatures=config.max_signatures)
+        return cls(resolver, max_signatures=config.max_signatures,
+                   dns_budget=2 * config.resolver_timeout)
 
     def verify(self, raw: bytes) -> list[DkimResult]:
         """One result per DKIM-Signature (newest first), or one ``none`` result."""
@@ -233,6 +240,12 @@ class DkimVerifier:
              cache: _MessageCache) -> tuple[dict[bytes, bytes], PublicKey]:
         name = f"{selector}._domainkey.{domain}"
         if name not in cache.keys:
+            now = time.monotonic()
+            if cache.dns_started is None:
+                cache.dns_started = now
+            elif self.dns_budget is not None and now - cache.dns_started >= self.dns_budget:
+                raise DkimError("temperror", f"key not looked up: the {self.dns_budget:g} s "
+                                             "DNS budget of this message is spent")
             with map_exceptions(AuthResult.PERMERROR):
                 records = self._resolver(name)
                 if not records:

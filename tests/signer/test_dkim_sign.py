@@ -263,3 +263,17 @@ def test_signing_does_not_touch_the_message(signer: DkimSigner) -> None:
 def test_key_path_is_kept(keys: dict[str, KeyFile]) -> None:
     key = load_signing_key("A.gov.vn.", "s", keys["ed"].path)
     assert key.domain == "a.gov.vn" and key.path == Path(keys["ed"].path)
+
+
+def test_folded_line_injected_before_the_first_header(signed: bytes,
+                                                      records: dict[str, bytes]) -> None:
+    # a continuation line with no field to continue: parsers disagree on whom it
+    # belongs to, so it is malformed for us both when signing and when verifying
+    attacked = b" From: boss@evil.example\r\n" + signed
+    assert _results(records, attacked)[0][0] is AuthResult.PERMERROR
+
+
+def test_encoded_word_display_name_cannot_choose_the_domain() -> None:
+    message = MESSAGE.replace(
+        FROM_LINE, b"From: =?utf-8?q?boss=40evil.example?= <vanthu@sotc.example.gov.vn>\r\n")
+    assert from_domain(message) == DOMAIN

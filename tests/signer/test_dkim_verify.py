@@ -253,3 +253,21 @@ def test_pkcs1_rsa_key_record(dns: DnsServer, keys: dict[str, KeyFile]) -> None:
     record = f"v=DKIM1; p={base64.b64encode(pkcs1).decode()}".encode()
     verifier = DkimVerifier(lambda name: [record])
     assert _pairs(verifier.verify(_sign(keys, "rsa"))) == [("pass", "signature verified")]
+
+
+def test_dns_budget_bounds_a_message_with_many_slow_selectors(
+        dns: DnsServer, keys: dict[str, KeyFile]) -> None:
+    signed = _sign(keys, "ed")
+    header = signed[: signed.index(b"From:")]
+    flood = b"".join(header.replace(b" s=ed;", f" s=slow{i};".encode()) for i in range(4))
+    for i in range(4):
+        dns.set_timeout(f"slow{i}._domainkey.{DOMAIN}")
+    verifier = DkimVerifier(DnsResolver("127.0.0.1", port=dns.port, timeout=0.3),
+                            dns_budget=0.5)
+    started = time.monotonic()
+    results = verifier.verify(flood + MESSAGE)
+    assert time.monotonic() - started < 2.5
+    assert [r.result for r in results] == [AuthResult.TEMPERROR] * 4
+    assert results[0].reason == "key lookup failed: timed out"
+    assert results[3].reason == "key not looked up: the 0.5 s DNS budget of this message is spent"
+    assert len({q.name for q in dns.queries}) == 2
