@@ -56,6 +56,13 @@ class MessageContext:
     envelope: Envelope
     original_content: bytes
     received_at: float = field(default_factory=time.time)
+    #: the unit the message is "sent" by (directory/), and those it is "received" by
+    sender_unit: str | None = None
+    recipient_units: tuple[str, ...] = ()
+    #: the header From address (mailbase.parse_from), None when there is not exactly one
+    from_address: str | None = None
+    #: the policy decision (policies.Decision), once the policy stage ran
+    decision: Any = None
     content: bytes | None = None
     prepend: list[bytes] = field(default_factory=list)
     results: dict[str, Any] = field(default_factory=dict)

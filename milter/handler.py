@@ -7,6 +7,7 @@ a correlation id; the next hop's 5xx is passed back as it came.
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import logging
 import secrets
@@ -20,6 +21,7 @@ from milter.logs import event
 from milter.pipeline import Outcome
 from milter.replies import (
     R250_OK,
+    R250_QUARANTINED,
     R250_QUEUED,
     R250_RECIPIENT_OK,
     R250_SENDER_OK,
@@ -31,6 +33,7 @@ from milter.replies import (
 )
 from milter.runtime import Runtime
 from milter.smtp import FilterSession
+from policies import QuarantineError
 
 log = logging.getLogger("congvu.milter")
 
@@ -202,11 +205,13 @@ class FilterHandler:
             await self.abort_transaction(session)
             assert verdict.reply is not None
             return verdict.reply, "reject"
-        if verdict.outcome is not Outcome.CONTINUE:
-            # Quarantine needs the quarantine store (issue 4); until a stage that
-            # holds mail is configured, anything else is retried, never dropped.
+        if verdict.outcome is Outcome.QUARANTINE:
             await self.abort_transaction(session)
-            return R451_TEMPFAIL.with_text(f"Message deferred: {verdict.reason}"), "tempfail"
+            return await self._hold(session.runtime, ctx), "quarantine"
+        if verdict.outcome is Outcome.TEMPFAIL:
+            await self.abort_transaction(session)
+            reply = verdict.reply or R451_TEMPFAIL
+            return reply, "tempfail"
         transaction, session.transaction = session.transaction, None
         try:
             text = await transaction.data(ctx.final_content)
@@ -215,6 +220,28 @@ class FilterHandler:
             return _nexthop_reply(exc), "tempfail" if not exc.is_permanent else "reject"
         ctx.results["next_hop_reply"] = text
         return R250_QUEUED.with_text(f"Message accepted and relayed: {text}"), "relayed"
+
+    async def _hold(self, runtime: Runtime, ctx: MessageContext) -> Reply:
+        """Put the message in quarantine durably; 250 only once it is on disk."""
+        owner = ctx.sender_unit if ctx.direction is Direction.OUTBOUND else next(
+            iter(ctx.recipient_units), None
+        )
+        try:
+            held = await asyncio.to_thread(
+                runtime.quarantine.put,
+                ctx.final_content,
+                envelope_from=ctx.envelope.mail_from,
+                recipients=ctx.envelope.recipients,
+                direction=ctx.direction.value,
+                unit_id=owner,
+                decision=ctx.decision,
+            )
+        except QuarantineError as exc:
+            ctx.results["next_hop_reply"] = f"quarantine failed: {exc}"
+            return R451_TEMPFAIL.with_text("Cannot hold the message now, try again later")
+        ctx.results["quarantine_id"] = str(held)
+        ctx.results["next_hop_reply"] = f"quarantined as {held}"
+        return R250_QUARANTINED.with_text(f"Message accepted and held in quarantine as {held}")
 
     async def handle_exception(self, error: Exception) -> str:
         """Our faults are temporary: 451 with a correlation id, traceback in the log."""

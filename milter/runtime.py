@@ -9,29 +9,37 @@ from __future__ import annotations
 import socket
 from dataclasses import dataclass
 
+from directory import DirectoryIndex
 from milter.config import CongvuConfig, NextHopKind
 from milter.nexthop import MaildirNextHop, NextHop, SmtpNextHop
 from milter.pipeline import AddHeader, Pipeline, Stage
+from milter.stages.policy import PolicyStage
+from milter.stages.units import UnitLookup, UnitsStage
+from policies import Quarantine
 
 
 @dataclass(frozen=True, slots=True)
 class Runtime:
-    """The pipeline and next hop of one configuration."""
+    """The pipeline, next hop and stores of one configuration."""
 
     config: CongvuConfig
     pipeline: Pipeline
     next_hop: NextHop
+    units: UnitLookup
+    quarantine: Quarantine
 
     async def close(self) -> None:
         """Release what this runtime holds open."""
         await self.next_hop.close()
+        self.quarantine.close()
+        self.units.index.close()
 
 
-def build_stages(config: CongvuConfig) -> list[Stage]:
+def build_stages(config: CongvuConfig, units: UnitLookup) -> list[Stage]:
     """The configured stages, in DESIGN.md's order."""
-    stages: list[Stage] = [
-        AddHeader(header.name, header.value) for header in config.pipeline.add_headers
-    ]
+    stages: list[Stage] = [UnitsStage(units)]
+    stages += [AddHeader(header.name, header.value) for header in config.pipeline.add_headers]
+    stages.append(PolicyStage(config.policies, units.chain))
     return stages
 
 
@@ -47,5 +55,19 @@ def build_next_hop(config: CongvuConfig) -> NextHop:
 
 
 def build_runtime(config: CongvuConfig) -> Runtime:
-    """Build everything a configuration needs to serve (keys load here, once)."""
-    return Runtime(config=config, pipeline=Pipeline(build_stages(config)), next_hop=build_next_hop(config))
+    """Build everything a configuration needs to serve (stores open and keys load here, once)."""
+    config.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    units = UnitLookup(
+        DirectoryIndex.open(config.directory.path, domains=config.directory.domains)
+    )
+    quarantine = Quarantine(
+        config.policies.quarantine.path,
+        retention_days=config.policies.quarantine.retention_days,
+    )
+    return Runtime(
+        config=config,
+        pipeline=Pipeline(build_stages(config, units)),
+        next_hop=build_next_hop(config),
+        units=units,
+        quarantine=quarantine,
+    )

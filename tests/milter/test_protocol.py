@@ -133,8 +133,8 @@ def test_empty_message_and_dot_stuffing(raw, next_hop) -> None:
     assert client.transaction(b".\r\n").startswith(b"250")
     # SMTP cannot carry a message without a final line end; it leaves with one.
     assert next_hop.get().content == b"\r\n"
-    assert client.transaction(b"..\r\n...x\r\n.y\r\n.\r\n").startswith(b"250")
-    assert next_hop.get().content == b".\r\n..x\r\ny\r\n"
+    assert client.transaction(b"Subject: s\r\n\r\n..\r\n...x\r\n.y\r\n.\r\n").startswith(b"250")
+    assert next_hop.get().content == b"Subject: s\r\n\r\n.\r\n..x\r\ny\r\n"
 
 
 @pytest.mark.parametrize(

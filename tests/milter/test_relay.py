@@ -47,7 +47,7 @@ def test_reply_is_250_with_the_next_hops_answer(filter_server) -> None:
 
 def test_size_and_smtputf8_parameters_reach_the_next_hop(filter_server, next_hop) -> None:
     client = filter_server().client()
-    utf8 = "Công văn: ok\r\n\r\nnội dung\r\n".encode()
+    utf8 = "Subject: Công văn số 1\r\n\r\nnội dung\r\n".encode()
     client.sendmail("thư@binhthuan.gov.vn", ["nhận@binhthuan.gov.vn"], utf8,
                     mail_options=["SMTPUTF8", f"SIZE={len(utf8)}"])
     received = next_hop.get()
