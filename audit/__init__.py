@@ -11,6 +11,8 @@ from audit.chain import Checkpoint
 from audit.cli import commands
 from audit.config import AuditConfig
 from audit.errors import AuditError, KeyFileError, QueryError
+from audit.interface import AuditStore
+from audit.query import Filters, Page, RecordSummary, TraceEntry
 from audit.records import (
     Action,
     AdminEvent,
@@ -25,6 +27,7 @@ from audit.records import (
     Role,
     Violation,
 )
+from audit.report import Counts, MailboxReport, Report, UnitReport
 from audit.store import AuditLog
 from audit.verify import VerifyReport
 from audit.writer import AuditWriter
@@ -38,16 +41,25 @@ __all__ = [
     "AuditError",
     "AuditLog",
     "AuditRecord",
+    "AuditStore",
     "AuditWriter",
     "AuthResult",
     "Checkpoint",
     "Completion",
+    "Counts",
     "Direction",
+    "Filters",
     "KeyFileError",
+    "MailboxReport",
     "Operation",
     "Outcome",
+    "Page",
     "QueryError",
+    "RecordSummary",
+    "Report",
     "Role",
+    "TraceEntry",
+    "UnitReport",
     "VerifyReport",
     "Violation",
     "commands",

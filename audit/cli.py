@@ -25,7 +25,7 @@ from audit.chain import Checkpoint
 from audit.config import AuditConfig
 from audit.errors import AuditError, QueryError
 from audit.query import Filters, RecordSummary
-from audit.records import Action, Direction, Outcome
+from audit.records import Action, AdminKind, Direction, Outcome
 from audit.report import Report
 from audit.store import AuditLog
 from mailbase import PeriodError, parse_local_datetime, parse_period, zone
@@ -254,6 +254,34 @@ def commands(load: ConfigLoader, *, descendants: UnitExpander | None = None
                  "outcome": e.outcome or "incomplete", "reply": e.reply} for e in entries]
         click.echo(_table(rows, ["id", "sent_at", "filename", "from", "to", "units",
                                  "outcome", "reply"]))
+
+    @group.command("events")
+    @click.option("--kind", type=click.Choice([k.value for k in AdminKind]),
+                  help="Only this kind of administrative event.")
+    @click.option("--since", help="From this date/time (local zone unless an offset).")
+    @click.option("--until", help="Before this date/time (local zone unless an offset).")
+    @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+                  show_default=True)
+    @CONFIG_OPTION
+    def events_cmd(kind: str | None, since: str | None, until: str | None, fmt: str,
+                   config_path: Path | None) -> None:
+        """List administrative events: quarantine releases and deletions, directory
+        changes, key rotations, user grants, retention."""
+        config, log = open_ro(config_path)
+        with log:
+            try:
+                events = log.admin_events(since=_time(config, since, "since"),
+                                          until=_time(config, until, "until"), kind=kind)
+            except AuditError as exc:
+                raise _fail(exc) from exc
+        if fmt == "json":
+            click.echo(json.dumps(events, ensure_ascii=False, indent=2))
+            return
+        for event in events:
+            event["at"] = _local(config, datetime.fromisoformat(event["at"]))
+            event["details"] = json.dumps(event["details"], ensure_ascii=False)
+        click.echo(_table(events, ["id", "at", "kind", "actor", "target", "unit_id",
+                                   "details"]))
 
     @group.command("export")
     @filter_options

@@ -312,3 +312,27 @@ def show(conn: sqlite3.Connection, record_id: int) -> dict[str, Any]:
             )
         ]
     return record
+
+
+def admin_events(conn: sqlite3.Connection, *, since: datetime | None = None,
+                 until: datetime | None = None, kind: str | None = None,
+                 limit: int = 1000) -> list[dict[str, Any]]:
+    """Administrative events (releases, deletions, directory and key changes, grants,
+    retention), newest first."""
+    conds, params = ["kind = 'admin'"], []
+    if since:
+        conds.append("at >= ?")
+        params.append(iso(since))
+    if until:
+        conds.append("at < ?")
+        params.append(iso(until))
+    if kind:
+        conds.append("admin_kind = ?")
+        params.append(kind)
+    rows = conn.execute(
+        "SELECT seq, at, admin_kind, actor, target, sender_unit, detail FROM events "
+        f"WHERE {' AND '.join(conds)} ORDER BY seq DESC LIMIT ?", [*params, limit],
+    ).fetchall()
+    return [{"id": seq, "at": at, "kind": k, "actor": actor, "target": target,
+             "unit_id": unit, "details": json.loads(detail)}
+            for seq, at, k, actor, target, unit, detail in rows]

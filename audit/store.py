@@ -34,7 +34,7 @@ from audit.schema import EVENT_COLUMNS, is_current, migrate
 from audit.verify import VerifyReport, verify_chain
 from mailbase import Period
 
-Item = AuditRecord | Completion | AdminEvent
+Item = AuditRecord | Completion | AdminEvent  # as in audit/interface.py
 _LOCK_RETRIES = 5
 
 
@@ -417,6 +417,13 @@ class AuditLog:
         """Every sending of the document with this SHA-256, oldest first."""
         with mapped_errors(self.path, "trace a document"):
             return queries.trace(self.db.conn, sha256)
+
+    def admin_events(self, *, since: datetime | None = None, until: datetime | None = None,
+                     kind: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:
+        """Administrative events, newest first."""
+        with mapped_errors(self.path, "read administrative events"):
+            return queries.admin_events(self.db.conn, since=since, until=until, kind=kind,
+                                        limit=limit)
 
     def report(self, period: Period, units: Sequence[str] = ()) -> Report:
         """The periodic report (per unit, per mailbox) for ``period``."""

@@ -16,12 +16,14 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from audit.config import AuditConfig
 from audit.errors import AuditError
+from audit.interface import AuditStore, Item
 from audit.records import AdminEvent, AuditRecord, Completion
-from audit.store import AuditLog, Item
+from audit.store import AuditLog
 
 log = logging.getLogger("congvu.audit")
 
@@ -48,11 +50,15 @@ def _settle(future: asyncio.Future[int], result: int | AuditError) -> None:
 class AuditWriter:
     """The asyncio-facing audit writer with group commit (one per worker process)."""
 
-    def __init__(self, config: AuditConfig) -> None:
+    def __init__(
+        self, config: AuditConfig, *,
+        open_store: Callable[[AuditConfig], AuditStore] = AuditLog.open,
+    ) -> None:
         self.config = config
+        self._open_store = open_store
         self._queue: queue.SimpleQueue[_Pending | object] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
-        self._log: AuditLog | None = None
+        self._log: AuditStore | None = None
         self.batches = 0
         self.written = 0
 
@@ -64,7 +70,7 @@ class AuditWriter:
         """
         if self._thread is not None:
             raise RuntimeError("AuditWriter already started")
-        self._log = AuditLog.open(self.config)
+        self._log = self._open_store(self.config)
         self._thread = threading.Thread(target=self._run, name="congvu-audit", daemon=True)
         self._thread.start()
 
@@ -143,7 +149,7 @@ class AuditWriter:
             self._fail_queued()
             store.close()
 
-    def _commit(self, store: AuditLog, batch: list[_Pending]) -> None:
+    def _commit(self, store: AuditStore, batch: list[_Pending]) -> None:
         results: list[int | AuditError]
         try:
             results = store.write_each([p.item for p in batch])
@@ -160,7 +166,7 @@ class AuditWriter:
             with contextlib.suppress(RuntimeError):
                 pending.loop.call_soon_threadsafe(_settle, pending.future, result)
 
-    def _idle_checkpoint(self, store: AuditLog) -> None:
+    def _idle_checkpoint(self, store: AuditStore) -> None:
         try:
             store.checkpoint_if_due()
         except AuditError as exc:

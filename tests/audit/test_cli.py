@@ -183,3 +183,16 @@ def test_missing_store(tmp_path: Path) -> None:
     code, out = run(group, "query")
     assert code == 1 and "no such file" in out
     assert run(group, "query", "--unit", "a", "--subtree")[0] in (1, 2)
+
+
+def test_admin_events_listed(cli: click.Group, audit_config: AuditConfig) -> None:
+    from audit.records import AdminEvent, AdminKind
+
+    with AuditLog.open(audit_config) as log:
+        log.admin(AdminEvent(kind=AdminKind.USER_GRANT, actor="admin", target="auditor1",
+                             unit_id="stc", details={"role": "auditor"}))
+        log.admin(AdminEvent(kind=AdminKind.KEY_ROTATION, actor="admin", target="dkim cv2027"))
+    code, out = run(cli, "events")
+    assert code == 0 and "user-grant" in out and "key-rotation" in out
+    events = json.loads(run(cli, "events", "--kind", "user-grant", "--format", "json")[1])
+    assert [(e["target"], e["details"]) for e in events] == [("auditor1", {"role": "auditor"})]

@@ -1,0 +1,77 @@
+"""The one small store interface the rest of congvu relies on (issue 7, point 6).
+
+:class:`~audit.store.AuditLog` (SQLite) is its first implementation. A shared
+PostgreSQL store for a province with several mail nodes would be a second class
+with these methods, reusing audit/records.py, audit/rows.py (the rows and their
+hashes), audit/query.py (portable SQL, with its own :class:`~audit.query.Dialect`
+for full-text search) and audit/report.py; :class:`~audit.writer.AuditWriter` takes
+any of them through its ``open_store`` parameter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from typing import Any, Protocol
+
+from audit.chain import Checkpoint
+from audit.errors import AuditError
+from audit.query import Filters, Page, RecordSummary, TraceEntry
+from audit.records import AdminEvent, AuditRecord, Completion
+from audit.report import Report
+from audit.verify import VerifyReport
+from mailbase import Period
+
+Item = AuditRecord | Completion | AdminEvent
+
+
+class AuditStore(Protocol):
+    """What an audit store does: append, checkpoint, prune, verify, read."""
+
+    def write_each(self, items: Sequence[Item]) -> list[int | AuditError]:
+        """Append a batch in one durable transaction; per-item id or error."""
+        ...
+
+    def checkpoint_if_due(self) -> None:
+        """Sign the chain head if the schedule says so."""
+        ...
+
+    def checkpoint(self) -> Checkpoint:
+        """Sign the chain head now."""
+        ...
+
+    def prune(self, before: datetime, *, actor: str = "system") -> int:
+        """Retention: remove the oldest events, keeping the chain verifiable."""
+        ...
+
+    def verify(self, *, exported: Checkpoint | None = None) -> VerifyReport:
+        """Walk the chain, the checkpoints and the indexes."""
+        ...
+
+    def query(self, filters: Filters) -> Page[RecordSummary]:
+        """One page of matching record summaries."""
+        ...
+
+    def count(self, filters: Filters) -> int:
+        """How many records match."""
+        ...
+
+    def records(self, filters: Filters) -> Iterator[dict[str, Any]]:
+        """Every matching record in full."""
+        ...
+
+    def show(self, record_id: int) -> dict[str, Any]:
+        """One event in full."""
+        ...
+
+    def trace(self, sha256: str) -> list[TraceEntry]:
+        """Every sending of one document."""
+        ...
+
+    def report(self, period: Period, units: Sequence[str] = ()) -> Report:
+        """The periodic report."""
+        ...
+
+    def close(self) -> None:
+        """Release the connection."""
+        ...
