@@ -147,6 +147,7 @@ class AuditWriter:
                 self._commit(store, batch)
         finally:
             self._fail_queued()
+            self._final_checkpoint(store)
             store.close()
 
     def _commit(self, store: AuditStore, batch: list[_Pending]) -> None:
@@ -171,6 +172,15 @@ class AuditWriter:
             store.checkpoint_if_due()
         except AuditError as exc:
             log.error("audit checkpoint failed: %s", exc)
+
+    def _final_checkpoint(self, store: AuditStore) -> None:
+        # A clean stop signs the head, so the tail written since the last scheduled
+        # checkpoint is covered too.
+        if self.written:
+            try:
+                store.checkpoint()
+            except AuditError as exc:
+                log.error("audit checkpoint at shutdown failed: %s", exc)
 
     def _fail_queued(self) -> None:
         while True:

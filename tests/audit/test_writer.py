@@ -42,6 +42,8 @@ async def test_concurrent_sessions_share_transactions(audit_config: AuditConfig)
     with AuditLog.open_readonly(audit_config.path) as log:
         assert log.verify().is_intact
         assert log.db.execute("SELECT count(*) FROM events").fetchone()[0] == 400
+        # A clean stop signs the head.
+        assert log.latest_checkpoint().seq == 400  # type: ignore[union-attr]
 
 
 async def test_failed_item_fails_only_its_caller(audit_config: AuditConfig) -> None:
@@ -59,7 +61,9 @@ async def test_failed_item_fails_only_its_caller(audit_config: AuditConfig) -> N
     assert isinstance(bad, AuditError)
 
 
-async def test_store_failure_reaches_every_waiting_caller(audit_config: AuditConfig) -> None:
+async def test_store_failure_reaches_every_waiting_caller(
+    audit_config: AuditConfig, caplog: pytest.LogCaptureFixture
+) -> None:
     import sqlite3
 
     writer = AuditWriter(audit_config.model_copy(update={"busy_timeout_ms": 0}))
@@ -75,6 +79,7 @@ async def test_store_failure_reaches_every_waiting_caller(audit_config: AuditCon
         blocker.close()
         await writer.close()
     assert all(isinstance(r, AuditError) for r in results)
+    assert "audit store write failed, " in caplog.text and "get 451" in caplog.text
 
 
 async def test_writer_not_started_is_an_audit_error(audit_config: AuditConfig) -> None:
