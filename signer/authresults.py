@@ -13,9 +13,8 @@ from collections.abc import Sequence
 from enum import Enum
 from typing import Protocol
 
-from signer import canon
-
 _HEADER = b"Authentication-Results"
+_AR_NAME = re.compile(rb"(?i)authentication-results[ \t]*:")
 _VALUE_SPECIALS = re.compile(r'[\s()<>@,;:\\"/\[\]?=]')
 
 
@@ -107,44 +106,41 @@ def _strip_comments(text: str) -> str:
 def remove_authentication_results(raw: bytes, authserv_id: str) -> bytes:
     """``raw`` without the Authentication-Results headers that claim ``authserv_id``.
 
-    Only those header fields are cut out; every other byte is kept as it was.
-    :raises ValueError: the header section is malformed (see :mod:`signer.canon`).
+    Only those header fields are cut out; every other byte is kept as it was. It never
+    fails: a malformed header section still loses its forged results.
     """
     ours = authserv_id.lower().rstrip(".")
-    if _HEADER.lower() not in raw[: _header_end(raw)].lower():
-        return raw
-    # Work on the original bytes: find each field's span with the same splitting rules
-    # as canonicalization, on a CRLF or LF message alike.
-    fields, _ = canon.split_message(raw)
-    doomed = {i for i, f in enumerate(fields)
-              if f.key == _HEADER.lower() and authserv_id_of(f.value) == ours}
-    if not doomed:
+    end = _header_end(raw)
+    if _HEADER.lower() not in raw[:end].lower():
         return raw
     out, pos = [], 0
-    for i, span in enumerate(_field_spans(raw, len(fields))):
-        if i in doomed:
-            out.append(raw[pos : span[0]])
-            pos = span[1]
+    for start, stop in _field_spans(raw, end):
+        match = _AR_NAME.match(raw, start, stop)
+        if match is not None and authserv_id_of(raw[match.end() : stop]) == ours:
+            out.append(raw[pos:start])
+            pos = stop
+    if pos == 0:
+        return raw
     out.append(raw[pos:])
     return b"".join(out)
 
 
 def _header_end(raw: bytes) -> int:
-    match = re.search(rb"\r?\n\r?\n", raw)
-    return match.start() if match else len(raw)
+    """Where the header section ends (the blank line), or the length of ``raw``."""
+    if raw.startswith((b"\r\n", b"\n")):
+        return 0
+    match = re.search(rb"\n\r?\n", raw)
+    return match.start() + 1 if match else len(raw)
 
 
-def _field_spans(raw: bytes, count: int) -> list[tuple[int, int]]:
-    """Byte spans (line ending included) of the first ``count`` header fields of ``raw``."""
+def _field_spans(raw: bytes, end: int) -> list[tuple[int, int]]:
+    """Byte spans (line ends included) of the header fields before ``end``."""
     spans: list[tuple[int, int]] = []
-    pos = 0
-    start = 0
-    while len(spans) < count:
-        end = raw.find(b"\n", pos)
-        end = len(raw) if end < 0 else end + 1
-        nxt = raw[end : end + 1]
-        if nxt not in (b" ", b"\t") or end >= len(raw):
-            spans.append((start, end))
-            start = end
-        pos = end
+    start = pos = 0
+    while pos < end:
+        nl = raw.find(b"\n", pos, end)
+        pos = end if nl < 0 else nl + 1
+        if pos >= end or raw[pos : pos + 1] not in (b" ", b"\t"):
+            spans.append((start, pos))
+            start = pos
     return spans

@@ -95,3 +95,15 @@ def test_nothing_to_remove_returns_the_same_bytes() -> None:
 def test_last_header_without_body() -> None:
     message = b"From: a@b.vn\r\nAuthentication-Results: mx; dkim=pass"
     assert remove_authentication_results(message, "mx") == b"From: a@b.vn\r\n"
+
+
+def test_malformed_header_section_still_loses_forged_results() -> None:
+    message = (b" stray continuation\r\nAuthentication-Results: mx; dkim=pass\r\n"
+               b"no colon line\r\nFrom: a@b.vn\r\n\r\nbody\r\n")
+    assert remove_authentication_results(message, "mx") == \
+        b" stray continuation\r\nno colon line\r\nFrom: a@b.vn\r\n\r\nbody\r\n"
+
+
+def test_message_without_headers() -> None:
+    assert remove_authentication_results(b"\r\nAuthentication-Results: mx;\r\n", "mx") == \
+        b"\r\nAuthentication-Results: mx;\r\n"
