@@ -14,7 +14,14 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 
 def _to_utc(value: datetime) -> datetime:
@@ -188,11 +195,28 @@ class AuditRecord(_Edge):
     processing_ms: float = Field(ge=0)
     sender_unit: str | None = Field(default=None, description="The sender's unit id.")
     recipient_units: list[str] = Field(default_factory=list, description="Recipients' units.")
+    recipient_unit_of: dict[str, str] = Field(
+        default_factory=dict,
+        description="For each envelope recipient that belongs to a unit: its unit id "
+        "(gives the per-mailbox received counts; its units join recipient_units).",
+    )
 
     @field_validator("recipient_units")
     @classmethod
     def _each_unit_once(cls, value: list[str]) -> list[str]:
         return list(dict.fromkeys(value))
+
+    @model_validator(mode="after")
+    def _mapped_recipients_exist(self) -> AuditRecord:
+        unknown = set(self.recipient_unit_of) - set(self.envelope_recipients)
+        if unknown:
+            raise ValueError(f"recipient_unit_of names addresses that are not envelope "
+                             f"recipients: {sorted(unknown)}")
+        missing = [u for u in dict.fromkeys(self.recipient_unit_of.values())
+                   if u not in self.recipient_units]
+        if missing:
+            object.__setattr__(self, "recipient_units", [*self.recipient_units, *missing])
+        return self
 
 
 class Completion(_Edge):

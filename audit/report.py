@@ -49,10 +49,11 @@ class Counts:
 
 @dataclass(frozen=True, slots=True)
 class MailboxReport:
-    """One official's mailbox within a unit: what it sent."""
+    """One official's mailbox within a unit: what it sent and received."""
 
     address: str
     sent: Counts
+    received: Counts = field(default_factory=Counts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,11 +128,29 @@ def _correspondents(conn: sqlite3.Connection, period: Period, unit: str) -> list
 
 
 def _mailboxes(conn: sqlite3.Connection, period: Period, unit: str) -> list[MailboxReport]:
-    where, params = _where("sent", period, [unit])
-    rows = conn.execute(
-        f"SELECT lower(e.envelope_sender) AS box, {_COUNTS} FROM memberships m "
-        f"JOIN events e ON e.seq = m.record_id WHERE {where} "
-        "GROUP BY lower(e.envelope_sender) ORDER BY count(*) DESC, box",
-        params,
+    """Per mailbox of the unit: what it sent (by envelope sender) and received (by
+    envelope recipient, where milter said which unit the recipient belongs to)."""
+    where_s, params_s = _where("sent", period, [unit])
+    sent = {
+        str(row[0]): Counts.of(row[1:]) for row in conn.execute(
+            f"SELECT lower(e.envelope_sender) AS box, {_COUNTS} FROM memberships m "
+            f"JOIN events e ON e.seq = m.record_id WHERE {where_s} "
+            "GROUP BY lower(e.envelope_sender)",
+            params_s,
+        )
+    }
+    where_r, params_r = _where("received", period, [unit])
+    received = {
+        str(row[0]): Counts.of(row[1:]) for row in conn.execute(
+            f"SELECT r.address AS box, {_COUNTS} FROM memberships m "
+            "JOIN recipients r ON r.record_id = m.record_id AND r.unit_id = m.unit_id "
+            f"JOIN events e ON e.seq = m.record_id WHERE {where_r} GROUP BY r.address",
+            params_r,
+        )
+    }
+    boxes = sorted(
+        set(sent) | set(received),
+        key=lambda b: (-(sent.get(b, Counts()).messages + received.get(b, Counts()).messages),
+                       b),
     )
-    return [MailboxReport(str(row[0]), Counts.of(row[1:])) for row in rows]
+    return [MailboxReport(b, sent.get(b, Counts()), received.get(b, Counts())) for b in boxes]

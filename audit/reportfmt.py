@@ -36,10 +36,11 @@ def _rows(report: Report) -> list[dict[str, str | int]]:
         for box in unit.mailboxes:
             rows.append({
                 "unit": unit.unit_id, "mailbox": box.address, "sent": box.sent.messages,
-                "received": "", "documents_sent": box.sent.documents,
+                "received": box.received.messages, "documents_sent": box.sent.documents,
                 "dkim_signed": _pct(box.sent, box.sent.dkim_signed),
                 "smime_signed": _pct(box.sent, box.sent.smime_signed),
-                "rejected": box.sent.rejected, "quarantined": box.sent.quarantined,
+                "rejected": box.sent.rejected + box.received.rejected,
+                "quarantined": box.sent.quarantined + box.received.quarantined,
                 "busiest_correspondents": "",
             })
     return rows

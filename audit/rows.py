@@ -31,14 +31,14 @@ class Rows:
 
     event: dict[str, Any]
     memberships: list[tuple[str, str]] = field(default_factory=list)
-    recipients: list[str] = field(default_factory=list)
+    recipients: list[tuple[str, str | None]] = field(default_factory=list)
     attachments: list[tuple[str, str | None, str | None, int]] = field(default_factory=list)
     search: str | None = None
 
 
 def message_rows(rec: AuditRecord) -> Rows:
     """The rows of one message record (``seq``, ``prev_hash``, ``hash`` left to the store)."""
-    detail = {
+    detail: dict[str, Any] = {
         "envelope_recipients": rec.envelope_recipients,
         "header_to": rec.header_to,
         "header_cc": rec.header_cc,
@@ -48,6 +48,11 @@ def message_rows(rec: AuditRecord) -> Rows:
         "authentication": [r.model_dump(mode="json") for r in rec.authentication],
         "recipient_units": rec.recipient_units,
     }
+    if rec.recipient_unit_of:
+        # Aligned with envelope_recipients, so the index check can rebuild it in SQL.
+        detail["envelope_recipient_units"] = [
+            rec.recipient_unit_of.get(a) for a in rec.envelope_recipients
+        ]
     event: dict[str, Any] = {
         "kind": "message",
         "at": iso(rec.received_at),
@@ -81,7 +86,7 @@ def message_rows(rec: AuditRecord) -> Rows:
     return Rows(
         event=event,
         memberships=units,
-        recipients=[address.lower() for address in rec.envelope_recipients],
+        recipients=[(a.lower(), rec.recipient_unit_of.get(a)) for a in rec.envelope_recipients],
         attachments=[
             (a.sha256, a.filename, fold(a.filename) if a.filename else None, a.size)
             for a in rec.attachments

@@ -14,7 +14,7 @@ holds the signed chain heads.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from sqlite_utils import Database
@@ -104,12 +104,22 @@ def _v1_tables(db: Database) -> None:
     db.execute("CREATE VIRTUAL TABLE search USING fts5(text, tokenize='unicode61')")
 
 
+def _v2_recipient_units(db: Database) -> None:
+    # Which unit each recipient address belongs to: the per-mailbox received counts.
+    db.execute("ALTER TABLE recipients ADD COLUMN unit_id TEXT")
+    db.table("recipients").create_index(["unit_id", "address"], index_name="recipients_unit")
+
+
 Migration = tuple[str, Callable[[Database], None]]
-MIGRATIONS: list[Migration] = [("0001-events-indexes-checkpoints", _v1_tables)]
+MIGRATIONS: list[Migration] = [
+    ("0001-events-indexes-checkpoints", _v1_tables),
+    ("0002-recipient-units", _v2_recipient_units),
+]
 
 
-def migrate(db: Database) -> list[str]:
+def migrate(db: Database, migrations: Sequence[Migration] | None = None) -> list[str]:
     """Apply the migrations this file lacks, in order, atomically; return their names."""
+    migrations = MIGRATIONS if migrations is None else migrations
     conn = db.conn
     conn.execute("BEGIN IMMEDIATE")
     try:
@@ -119,7 +129,7 @@ def migrate(db: Database) -> list[str]:
         )
         done = {row[0] for row in conn.execute("SELECT name FROM _migrations")}
         applied = []
-        for name, step in MIGRATIONS:
+        for name, step in migrations:
             if name in done:
                 continue
             step(db)

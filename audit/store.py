@@ -184,7 +184,7 @@ class AuditLog:
         results: list[int | AuditError] = []
         events: list[tuple[object, ...]] = []
         memberships: list[tuple[int, str, str, str]] = []
-        recipients: list[tuple[int, int, str]] = []
+        recipients: list[tuple[int, int, str, str | None]] = []
         attachments: list[tuple[int, int, str, str | None, str | None, int]] = []
         search: list[tuple[int, str]] = []
         columns = list(EVENT_COLUMNS)
@@ -208,7 +208,7 @@ class AuditLog:
             events.append(tuple(event[c] for c in columns))
             at = str(event["at"])
             memberships.extend((seq, unit, role, at) for unit, role in rows.memberships)
-            recipients.extend((seq, i, a) for i, a in enumerate(rows.recipients))
+            recipients.extend((seq, i, *a) for i, a in enumerate(rows.recipients))
             attachments.extend((seq, i, *a) for i, a in enumerate(rows.attachments))
             if rows.search is not None:
                 search.append((seq, rows.search))
@@ -222,7 +222,8 @@ class AuditLog:
             memberships,
         )
         conn.executemany(
-            "INSERT INTO recipients (record_id, position, address) VALUES (?, ?, ?)", recipients
+            "INSERT INTO recipients (record_id, position, address, unit_id) "
+            "VALUES (?, ?, ?, ?)", recipients
         )
         conn.executemany(
             "INSERT INTO attachments (record_id, position, sha256, filename, "

@@ -50,12 +50,14 @@ _INDEXES: list[tuple[str, str, str, str, str]] = [
         "SELECT e.seq, j.value FROM events e, json_each(e.detail, '$.envelope_recipients') j "
         "WHERE e.kind = 'message' AND NOT EXISTS (SELECT 1 FROM recipients r "
         "WHERE r.record_id = e.seq AND r.position = j.key "
+        "AND r.unit_id IS json_extract(e.detail, '$.envelope_recipient_units[' || j.key || ']') "
         "AND (r.address = congvu_lower(j.value) "
         "OR congvu_cut(r.address) = congvu_lower(j.value)))",
         "SELECT SUM(json_array_length(detail, '$.envelope_recipients')) FROM events "
         "WHERE kind = 'message'",
-        "SELECT record_id, position, address FROM recipients",
-        "SELECT e.seq, j.key, congvu_lower(j.value) FROM events e, "
+        "SELECT record_id, position, address, unit_id FROM recipients",
+        "SELECT e.seq, j.key, congvu_lower(j.value), "
+        "json_extract(e.detail, '$.envelope_recipient_units[' || j.key || ']') FROM events e, "
         "json_each(e.detail, '$.envelope_recipients') j WHERE e.kind = 'message'",
     ),
     (

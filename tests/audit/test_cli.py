@@ -29,7 +29,10 @@ def cli(audit_config: AuditConfig) -> click.Group:
                                 at=T0 + timedelta(seconds=1)))
         log.record(make_record(received_at=T0 + timedelta(days=30), sender_unit="xa1",
                                envelope_sender="vt@xa1.example.gov.vn", subject="Tờ trình",
-                               recipient_units=["stc"], attachments=[], authentication=[]))
+                               envelope_recipients=["GiamDoc@stc.example.gov.vn"],
+                               recipient_unit_of={"GiamDoc@stc.example.gov.vn": "stc"},
+                               recipient_units=[],
+                               attachments=[], authentication=[]))
     tree = {"ubnd": ["ubnd", "xa1"]}
     [group] = commands(lambda _path: audit_config,
                        descendants=lambda unit: tree.get(unit, [unit]))
@@ -162,6 +165,8 @@ def test_report_table_csv_html(cli: click.Group, tmp_path: Path) -> None:
     assert (stc["dkim_signed"], stc["smime_signed"]) == ("100.0%", "100.0%")
     assert "vanthu@ubnd.example.gov.vn (1)" in stc["busiest_correspondents"]
     assert rows[("stc", "vanthu@stc.example.gov.vn")]["sent"] == "1"
+    assert (rows[("stc", "giamdoc@stc.example.gov.vn")]["received"],
+            rows[("stc", "giamdoc@stc.example.gov.vn")]["sent"]) == ("1", "0")
     assert rows[("xa1", "")]["dkim_signed"] == "0.0%"
     page = tmp_path / "r.html"
     assert run(cli, "report", "--period", "2026", "--format", "html", "--out", str(page))[0] == 0

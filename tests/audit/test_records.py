@@ -39,3 +39,11 @@ def test_completion_outcomes_are_a_closed_set() -> None:
     with pytest.raises(ValidationError):
         Completion(record_id=1, outcome="delivered")  # type: ignore[arg-type]
     assert Completion(record_id=1, outcome=Outcome.RELAYED).outcome is Outcome.RELAYED
+
+
+def test_recipient_unit_of_must_name_recipients_and_joins_units() -> None:
+    rec = make_record(envelope_recipients=["a@x.vn", "b@y.vn"], recipient_units=["x"],
+                      recipient_unit_of={"a@x.vn": "x", "b@y.vn": "y"})
+    assert rec.recipient_units == ["x", "y"]
+    with pytest.raises(ValidationError, match="not envelope recipients"):
+        make_record(recipient_unit_of={"nobody@z.vn": "z"})

@@ -212,3 +212,18 @@ def test_checkpoints_follow_the_schedule(audit_config: AuditConfig) -> None:
         assert seqs == [1, 11, 21]  # the first write, then every 10 events
         cp = log.checkpoint()
         assert (cp.seq, cp.is_valid()) == (25, True)
+
+
+def test_an_older_store_is_migrated_on_open(audit_config: AuditConfig) -> None:
+    from sqlite_utils import Database
+
+    from audit.schema import migrate
+
+    old = Database(sqlite3.connect(audit_config.path))
+    assert migrate(old, MIGRATIONS[:1]) == ["0001-events-indexes-checkpoints"]
+    old.close()
+    with AuditLog.open(audit_config) as log:
+        columns = {c.name for c in log.db.table("recipients").columns}
+        assert "unit_id" in columns
+        log.record(make_record())
+        assert log.verify().is_intact

@@ -116,6 +116,7 @@ def bulk_fill(path: Path, count: int, *, units: int = 100, months: int = 12,
                 "attachments": [{"path": "2", "filename": f"CV {seq}.pdf",
                                  "sha256": digest, "size": 40000}],
                 "recipient_units": [f"u{receiver}"], "violations": [], "authentication": [],
+                "envelope_recipient_units": [f"u{receiver}"],
                 "header_to": f"vanthu@u{receiver}.gov.vn",
             }),
             "prev_hash": prev,
@@ -124,14 +125,15 @@ def bulk_fill(path: Path, count: int, *, units: int = 100, months: int = 12,
         events.append(tuple(row[c] for c in columns))
         members.append((seq, f"u{sender}", "sent", at))
         members.append((seq, f"u{receiver}", "received", at))
-        recipients.append((seq, 0, f"vanthu@u{receiver}.gov.vn"))
+        recipients.append((seq, 0, f"vanthu@u{receiver}.gov.vn", f"u{receiver}"))
         attachments.append((seq, 0, digest, f"CV {seq}.pdf", f"cv {seq}.pdf", 40000))
         if len(events) == 50_000 or seq == count:
             marks = ", ".join("?" * len(columns))
             conn.executemany(f"INSERT INTO events VALUES ({marks})", events)
             conn.executemany("INSERT INTO memberships (record_id, unit_id, role, at) "
                              "VALUES (?, ?, ?, ?)", members)
-            conn.executemany("INSERT INTO recipients VALUES (?, ?, ?)", recipients)
+            conn.executemany("INSERT INTO recipients (record_id, position, address, unit_id) "
+                             "VALUES (?, ?, ?, ?)", recipients)
             conn.executemany("INSERT INTO attachments (record_id, position, sha256, filename, "
                              "filename_folded, size) VALUES (?, ?, ?, ?, ?, ?)", attachments)
             events, members, recipients, attachments = [], [], [], []
