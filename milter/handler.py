@@ -14,11 +14,13 @@ import secrets
 import time
 from typing import Any
 
+from audit import AuditError
 from milter.config import Direction, ListenerConfig, Role
 from milter.context import Envelope, MessageContext, Xforward
 from milter.errors import NextHopError
 from milter.logs import event
-from milter.pipeline import Outcome
+from milter.pipeline import Outcome, Verdict
+from milter.recording import build_completion, build_record
 from milter.replies import (
     R250_OK,
     R250_QUARANTINED,
@@ -26,6 +28,7 @@ from milter.replies import (
     R250_RECIPIENT_OK,
     R250_SENDER_OK,
     R421_SHUTTING_DOWN,
+    R451_AUDIT,
     R451_NEXT_HOP,
     R451_TEMPFAIL,
     R452_TOO_MANY_RECIPIENTS,
@@ -38,6 +41,12 @@ from policies import QuarantineError
 log = logging.getLogger("congvu.milter")
 
 _EXTENSIONS = ("PIPELINING", "ENHANCEDSTATUSCODES")
+_VERDICT_NAMES = {
+    Outcome.CONTINUE: "relayed",
+    Outcome.REJECT: "reject",
+    Outcome.QUARANTINE: "quarantine",
+    Outcome.TEMPFAIL: "tempfail",
+}
 _XFORWARD_KEYWORD = "XFORWARD NAME ADDR PORT PROTO HELO IDENT SOURCE"
 
 
@@ -200,7 +209,36 @@ class FilterHandler:
         return str(reply)
 
     async def _process(self, session: FilterSession, ctx: MessageContext) -> tuple[Reply, str]:
-        verdict = await session.runtime.pipeline.run(ctx)
+        """Pipeline, audit record, action, completion: the reply waits for all four."""
+        runtime = session.runtime
+        verdict = await runtime.pipeline.run(ctx)
+        planned = _VERDICT_NAMES[verdict.outcome]
+        try:
+            record_id = await runtime.audit.record(build_record(ctx, planned))
+        except AuditError as exc:
+            await self.abort_transaction(session)
+            ctx.results["next_hop_reply"] = f"audit record failed: {exc}"
+            return R451_AUDIT, "tempfail"
+        started = time.monotonic()
+        reply, name = await self._act(session, ctx, verdict)
+        decision = ctx.decision
+        try:
+            await runtime.audit.complete(build_completion(
+                record_id, name, ctx.results.get("next_hop_reply") or str(reply),
+                (time.monotonic() - started) * 1000,
+                is_stripped=decision is not None and decision.action.value == "strip",
+            ))
+        except AuditError as exc:
+            # The next hop may hold the message already; Postfix's retry can
+            # duplicate it, but a message never stands without its record.
+            ctx.results["next_hop_reply"] = f"audit completion failed: {exc}"
+            return R451_AUDIT, "tempfail"
+        ctx.results["audit_id"] = record_id
+        return reply, name
+
+    async def _act(
+        self, session: FilterSession, ctx: MessageContext, verdict: Verdict
+    ) -> tuple[Reply, str]:
         if verdict.outcome is Outcome.REJECT:
             await self.abort_transaction(session)
             assert verdict.reply is not None
@@ -210,8 +248,7 @@ class FilterHandler:
             return await self._hold(session.runtime, ctx), "quarantine"
         if verdict.outcome is Outcome.TEMPFAIL:
             await self.abort_transaction(session)
-            reply = verdict.reply or R451_TEMPFAIL
-            return reply, "tempfail"
+            return verdict.reply or R451_TEMPFAIL, "tempfail"
         transaction, session.transaction = session.transaction, None
         try:
             text = await transaction.data(ctx.final_content)

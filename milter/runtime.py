@@ -9,6 +9,7 @@ from __future__ import annotations
 import socket
 from dataclasses import dataclass
 
+from audit import AuditWriter
 from directory import DirectoryIndex
 from milter.config import CongvuConfig, NextHopKind
 from milter.nexthop import MaildirNextHop, NextHop, SmtpNextHop
@@ -27,10 +28,12 @@ class Runtime:
     next_hop: NextHop
     units: UnitLookup
     quarantine: Quarantine
+    audit: AuditWriter
 
     async def close(self) -> None:
-        """Release what this runtime holds open."""
+        """Release what this runtime holds open (the audit writer commits what is queued)."""
         await self.next_hop.close()
+        await self.audit.close()
         self.quarantine.close()
         self.units.index.close()
 
@@ -64,8 +67,11 @@ def build_runtime(config: CongvuConfig) -> Runtime:
         config.policies.quarantine.path,
         retention_days=config.policies.quarantine.retention_days,
     )
+    audit = AuditWriter(config.audit)
+    audit.start()
     return Runtime(
         config=config,
+        audit=audit,
         pipeline=Pipeline(build_stages(config, units)),
         next_hop=build_next_hop(config),
         units=units,

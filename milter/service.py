@@ -51,7 +51,10 @@ def _reload(server: Server, config_path: Path | None) -> None:
         event(log, "reload refused, keeping the running configuration", logging.ERROR,
               error=str(exc))
         return
-    asyncio.get_running_loop().create_task(old.close())
+    # Transactions already open keep the old runtime: close it once they are done.
+    loop = asyncio.get_running_loop()
+    loop.call_later(server.config.service.shutdown_grace + server.config.next_hop.data_timeout,
+                    lambda: loop.create_task(old.close()))
     event(log, "configuration reloaded", path=str(config_path))
 
 

@@ -10,7 +10,7 @@ from policies.cli import commands
 from policies.config import DEFAULT_ACTIONS, PoliciesConfig
 from policies.engine import decide, strip
 from policies.errors import PolicyError, QuarantineError, QuarantineNotFound
-from policies.model import SEVERITY, Action, Decision, Direction, Finding, Violation
+from policies.model import SEVERITY, Action, Attachment, Decision, Direction, Finding, Violation
 from policies.notices import held_notice
 from policies.policy import Policy
 from policies.quarantine import Quarantine, QuarantineEntry, QuarantineId
@@ -21,6 +21,7 @@ __all__ = [
     "REGISTRY",
     "SEVERITY",
     "Action",
+    "Attachment",
     "Decision",
     "Direction",
     "Finding",

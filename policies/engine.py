@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 
 from policies.archives import expand_parts
 from policies.detect import detect
 from policies.errors import PolicyError
-from policies.model import SEVERITY, Action, Decision, Finding, Part
+from policies.model import SEVERITY, Action, Attachment, Decision, Finding, Part
 from policies.policy import Policy
 from policies.rules import Context, Scope
 from policies.walk import walk
@@ -61,6 +62,19 @@ def _decide(raw: bytes, policy: Policy) -> Decision:
         findings=tuple(findings),
         reply_text=reply,
         tag_header=(policy.tag_header, ", ".join(tags)) if tags else None,
+        attachments=tuple(
+            Attachment(
+                path=part.path,
+                member=part.member,
+                filename=part.filenames[0] if part.filenames else None,
+                content_type=part.content_type,
+                detected_type=part.detection.type,
+                size=part.size,
+                sha256=hashlib.sha256(part.data).hexdigest(),
+            )
+            for part in parts
+            if part.is_attachment
+        ),
     )
 
 

@@ -130,6 +130,19 @@ class Finding:
 
 
 @dataclass(frozen=True, slots=True)
+class Attachment:
+    """One attachment (or archive member) as the walk found it, for the audit record."""
+
+    path: str
+    member: str | None
+    filename: str | None
+    content_type: str
+    detected_type: str
+    size: int
+    sha256: str
+
+
+@dataclass(frozen=True, slots=True)
 class Decision:
     """What a policy makes of one message: the most severe action and why."""
 
@@ -139,6 +152,8 @@ class Decision:
     reply_text: str = ""
     #: the header to add for a tag, as (name, value).
     tag_header: tuple[str, str] | None = None
+    #: every attachment and archive member the walk found, in walk order.
+    attachments: tuple[Attachment, ...] = ()
 
     @property
     def violations(self) -> tuple[Violation, ...]:
