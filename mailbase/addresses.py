@@ -72,7 +72,7 @@ def parse_address(text: str) -> Address:
     :raises AddressError: anything but exactly one well-formed address.
     """
     header = _default_policy.header_factory("To", text)
-    addresses = header.addresses  # type: ignore[attr-defined]
+    addresses = header.addresses
     if header.defects:
         raise AddressError(text, str(header.defects[0]))
     if len(addresses) != 1:
@@ -106,7 +106,7 @@ def parse_from(values: Iterable[str]) -> Address:
             f"the message has {len(values)} From headers", count=len(values)
         )
     header = _default_policy.header_factory("From", values[0])
-    addresses = header.addresses  # type: ignore[attr-defined]
+    addresses = header.addresses
     if header.defects:
         raise FromHeaderError(f"the From header is malformed: {header.defects[0]}")
     if len(addresses) != 1:

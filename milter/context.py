@@ -59,6 +59,7 @@ class MessageContext:
     #: the unit the message is "sent" by (directory/), and those it is "received" by
     sender_unit: str | None = None
     recipient_units: tuple[str, ...] = ()
+    recipient_unit_of: dict[str, str] = field(default_factory=dict)
     #: the header From address (mailbase.parse_from), None when there is not exactly one
     from_address: str | None = None
     #: the policy decision (policies.Decision), once the policy stage ran

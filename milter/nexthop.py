@@ -43,12 +43,13 @@ def _error(exc: Exception, *, stage: str) -> NextHopError:
     if isinstance(exc, aiosmtplib.SMTPResponseException) and 400 <= exc.code < 600:
         enhanced, text = _enhanced(exc.message.replace("\n", " "), exc.code)
         return NextHopError(exc.code, enhanced, text)
-    reason = {
+    reasons: dict[type[Exception], str] = {
         aiosmtplib.SMTPConnectTimeoutError: "connection timed out",
         aiosmtplib.SMTPReadTimeoutError: "timed out waiting for a reply",
         aiosmtplib.SMTPServerDisconnected: "connection lost",
         aiosmtplib.SMTPConnectError: "cannot connect",
-    }.get(type(exc), type(exc).__name__)
+    }
+    reason = reasons.get(type(exc), type(exc).__name__)
     return NextHopError(451, "4.4.1", f"next hop {reason} during {stage}")
 
 

@@ -67,7 +67,7 @@ class Stage(Protocol):
     """One step of the pipeline."""
 
     name: str
-    kind: StageKind
+    kind: ClassVar[StageKind]
 
     async def run(self, ctx: MessageContext) -> Verdict:
         """Look at (and possibly change) the message; say what happens next."""

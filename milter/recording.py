@@ -13,7 +13,17 @@ from email.parser import BytesHeaderParser
 from email.policy import compat32
 from typing import Any
 
-from audit import Action, Attachment, AuditRecord, AuthResult, Completion, Outcome, Violation
+from audit import (
+    Action,
+    Attachment,
+    AuditRecord,
+    AuthResult,
+    Completion,
+    Direction,
+    Outcome,
+    Role,
+    Violation,
+)
 from milter.context import MessageContext
 
 _HEADERS = BytesHeaderParser(policy=compat32)
@@ -78,8 +88,8 @@ def build_record(ctx: MessageContext, verdict_name: str) -> AuditRecord:
         received_at=datetime.fromtimestamp(ctx.received_at, UTC),
         decided_at=datetime.now(UTC),
         listener=ctx.listener,
-        role=ctx.role.value,
-        direction=ctx.direction.value,
+        role=Role(ctx.role.value),
+        direction=Direction(ctx.direction.value),
         client_address=ctx.xforward.addr,
         client_helo=ctx.xforward.helo,
         queue_id=ctx.xforward.ident,
@@ -99,6 +109,7 @@ def build_record(ctx: MessageContext, verdict_name: str) -> AuditRecord:
         processing_ms=round((time.time() - ctx.received_at) * 1000, 3),
         sender_unit=ctx.sender_unit,
         recipient_units=list(ctx.recipient_units),
+        recipient_unit_of=dict(ctx.recipient_unit_of),
     )
 
 

@@ -14,9 +14,12 @@ from directory import DirectoryIndex
 from milter.config import CongvuConfig, NextHopKind
 from milter.nexthop import MaildirNextHop, NextHop, SmtpNextHop
 from milter.pipeline import AddHeader, Pipeline, Stage
+from milter.stages.authentication import AuthResultsStage, VerifyStage
 from milter.stages.policy import PolicyStage
+from milter.stages.signing import DkimSignStage, SmimeSignStage
 from milter.stages.units import UnitLookup, UnitsStage
 from policies import Quarantine
+from signer import DkimSigner, DkimVerifier, SmimeSigner, SmimeVerifier
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,10 +42,27 @@ class Runtime:
 
 
 def build_stages(config: CongvuConfig, units: UnitLookup) -> list[Stage]:
-    """The configured stages, in DESIGN.md's order."""
-    stages: list[Stage] = [UnitsStage(units)]
+    """The configured stages, in DESIGN.md's order (Pipeline checks it).
+
+    :raises KeyFileError: a DKIM or S/MIME key cannot be used (refuse to start).
+    """
+    dkim, smime = config.signer.dkim, config.signer.smime
+    stages: list[Stage] = [
+        UnitsStage(units),
+        VerifyStage(DkimVerifier.from_config(dkim), SmimeVerifier.from_config(smime)),
+    ]
     stages += [AddHeader(header.name, header.value) for header in config.pipeline.add_headers]
+    stages.append(AuthResultsStage(dkim.authserv_id))
     stages.append(PolicyStage(config.policies, units.chain))
+    # Signing stages exist only where something is configured to sign: with no key at
+    # all, a message is neither signed nor refused for being unsignable.
+    if smime.identities:
+        stages.append(
+            SmimeSignStage(SmimeSigner.from_config(smime), smime.on_missing_identity.value)
+        )
+    dkim_signer = DkimSigner.from_config(dkim)
+    if dkim_signer.domains:
+        stages.append(DkimSignStage(dkim_signer, units, on_unsignable=dkim.on_unsignable))
     return stages
 
 

@@ -156,7 +156,7 @@ class FilterSMTP(SMTP):
     def _timeout_cb(self) -> None:
         if self.transport is not None and not self.transport.is_closing():
             self.transport.write(f"{R421_TIMEOUT}\r\n".encode())  # type: ignore[attr-defined]
-        super()._timeout_cb()
+        super()._timeout_cb()  # type: ignore[no-untyped-call]
 
     def begin_drain(self) -> None:
         """Close now if idle; otherwise close after the current transaction."""
@@ -170,7 +170,7 @@ class FilterSMTP(SMTP):
             self.transport.close()
 
     def _set_post_data_state(self) -> None:
-        super()._set_post_data_state()
+        super()._set_post_data_state()  # type: ignore[no-untyped-call]
         if isinstance(self.session, FilterSession):
             self.session.xforward = {}
 
@@ -201,7 +201,8 @@ class FilterSMTP(SMTP):
             name, equals, value = item.partition("=")
             name = name.upper()
             if not equals or name not in XFORWARD_ATTRIBUTES:
-                await self.push(str(R501_XFORWARD_SYNTAX.with_text(f"Bad XFORWARD attribute: {name}")))
+                reply = R501_XFORWARD_SYNTAX.with_text(f"Bad XFORWARD attribute: {name}")
+                await self.push(str(reply))
                 return
             decoded = xtext_decode(value)
             attributes[name] = None if decoded.upper() in _UNAVAILABLE else decoded

@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.loopthread import LoopThread
+from support.sink import Sink
 
 from milter.config import CongvuConfig, parse_config
 from milter.server import Server
-from support.loopthread import LoopThread
-from support.sink import Sink
 
 
 @pytest.fixture
@@ -50,7 +50,7 @@ def filter_config(tmp_path: Path, next_hop: Sink) -> Callable[..., CongvuConfig]
     def make(**overrides: Any) -> CongvuConfig:
         data: dict[str, Any] = {
             "service": {"data_dir": str(tmp_path / "var"), "hostname": "filter.test"},
-            "listeners": [{"name": "filter", "role": "auto", "port": 0}],
+            "listeners": [{"name": "filter", "role": "outbound", "port": 0}],
             "next_hop": {"kind": "smtp", "port": next_hop.port, "command_timeout": 5,
                          "data_timeout": 5, "connect_timeout": 5},
         }
@@ -83,7 +83,9 @@ class RunningFilter:
 
 
 @pytest.fixture
-def filter_server(filter_config: Callable[..., CongvuConfig]) -> Iterator[Callable[..., RunningFilter]]:
+def filter_server(
+    filter_config: Callable[..., CongvuConfig],
+) -> Iterator[Callable[..., RunningFilter]]:
     """Start our Server on port 0 with optional config overrides; stopped after the test."""
     started: list[tuple[RunningFilter, LoopThread]] = []
 

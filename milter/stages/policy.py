@@ -22,7 +22,9 @@ class PolicyStage:
     name = "policy"
     kind: ClassVar[StageKind] = StageKind.CHANGE
 
-    def __init__(self, config: PoliciesConfig, chain: Callable[[str | None], Sequence[str]]) -> None:
+    def __init__(
+        self, config: PoliciesConfig, chain: Callable[[str | None], Sequence[str]]
+    ) -> None:
         self.config = config
         self.chain = chain
 

@@ -80,6 +80,9 @@ class UnitsStage:
             ctx.from_address = None
         sender = ctx.from_address or ctx.envelope.mail_from
         ctx.sender_unit = self.lookup.unit_of(sender)
-        units = (self.lookup.unit_of(rcpt) for rcpt in ctx.envelope.recipients)
-        ctx.recipient_units = tuple(dict.fromkeys(unit for unit in units if unit))
+        for rcpt in ctx.envelope.recipients:
+            unit = self.lookup.unit_of(rcpt)
+            if unit is not None:
+                ctx.recipient_unit_of[rcpt] = unit
+        ctx.recipient_units = tuple(dict.fromkeys(ctx.recipient_unit_of.values()))
         return CONTINUE

@@ -7,11 +7,9 @@ nothing about speed (the suite has no timed asserts).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-
 from support import postfix
 from support.process import ServeProcess
 
@@ -49,7 +47,9 @@ def test_filter_throughput_against_smtp_sink_and_postfix(tmp_path: Path) -> None
     relay.start()
     results: dict[str, float] = {}
     try:
-        measure: Callable[[int, bool], float] = lambda port, reuse: _rate(sink, port, reuse=reuse)
+        def measure(port: int, reuse: bool) -> float:
+            return _rate(sink, port, reuse=reuse)
+
         results["smtp-sink directly"] = measure(sink.port, True)
         results["Postfix relay"] = measure(relay.port, True)
         filter2 = _filter(tmp_path, sink.port, 2)

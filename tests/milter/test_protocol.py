@@ -238,7 +238,8 @@ def _direction_of_next_message(running, caplog, xforward: bytes | None) -> str:
 
 
 def test_auto_role_classifies_by_original_client_never_by_from(filter_server, caplog) -> None:
-    running = filter_server(service={"trusted_networks": ["10.0.0.0/8"]})
+    running = filter_server(service={"trusted_networks": ["10.0.0.0/8"]},
+                            listeners=[{"name": "auto", "role": "auto", "port": 0}])
     assert _direction_of_next_message(running, caplog, b"ADDR=10.1.2.3 HELO=pc1") == "outbound"
     assert _direction_of_next_message(running, caplog, b"ADDR=203.0.113.9") == "inbound"
     assert _direction_of_next_message(running, caplog, b"ADDR=[UNAVAILABLE]") == "inbound"

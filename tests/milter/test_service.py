@@ -9,7 +9,6 @@ import threading
 from pathlib import Path
 
 import pytest
-
 from support.process import ServeProcess
 
 MESSAGE = b"Subject: service\r\n\r\nbody\r\n"
@@ -24,6 +23,7 @@ shutdown_grace = 10
 
 [[listeners]]
 name = "filter"
+role = "outbound"
 port = 0
 
 [next_hop]

@@ -18,7 +18,9 @@ CONGVU = [sys.executable, "-m", "milter"]
 class ServeProcess:
     """A running ``congvu serve``; ``wait_for(event)`` reads its log until that event."""
 
-    def __init__(self, config: Path, *, workers: int = 1, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, config: Path, *, workers: int = 1, env: dict[str, str] | None = None
+    ) -> None:
         self.process = subprocess.Popen(
             [*CONGVU, "serve", "--config", str(config), "--workers", str(workers)],
             stderr=subprocess.PIPE,

@@ -1,0 +1,109 @@
+"""Outbound signing: S/MIME with the unit's certificate, then DKIM over the final bytes
+(DESIGN.md flow, step 5: DKIM signing is the last stage that changes the bytes)."""
+
+from __future__ import annotations
+
+import logging
+from typing import ClassVar
+
+from milter.config import Direction
+from milter.context import MessageContext
+from milter.logs import event
+from milter.pipeline import CONTINUE, StageKind, Verdict, quarantine, reject
+from milter.stages.units import UnitLookup
+from signer import (
+    DkimSigner,
+    NoSigningKeyError,
+    SmimeSigner,
+    UnsignableMessageError,
+    from_domain,
+)
+
+log = logging.getLogger("congvu.milter")
+
+
+class SmimeSignStage:
+    """Sign outbound mail with the sender's identity (address, unit or pattern)."""
+
+    name = "smime-sign"
+    kind: ClassVar[StageKind] = StageKind.CHANGE
+
+    def __init__(self, signer: SmimeSigner, on_missing: str) -> None:
+        self.signer = signer
+        self.on_missing = on_missing
+
+    async def run(self, ctx: MessageContext) -> Verdict:
+        """Wrap the message as multipart/signed, or act on a missing identity."""
+        if ctx.direction is not Direction.OUTBOUND:
+            return CONTINUE
+        sender = ctx.from_address or ctx.envelope.mail_from
+        identity = self.signer.identity_for(sender, unit=ctx.sender_unit)
+        auth = ctx.results.setdefault("auth", [])
+        if identity is None:
+            reason = f"no S/MIME identity for {sender or 'the null sender'}"
+            if self.on_missing == "reject":
+                return reject(f"Message refused: {reason}".encode("ascii", "replace").decode())
+            if self.on_missing == "quarantine":
+                return quarantine(reason)
+            auth.append({"method": "smime", "operation": "sign", "result": "none",
+                         "reason": reason})
+            return CONTINUE
+        result = self.signer.sign(ctx.current_content, identity)
+        if result.is_signed:
+            ctx.replace_content(result.message)
+        auth.append({"method": "smime", "operation": "sign",
+                     "result": "pass" if result.is_signed else "none",
+                     "reason": result.reason, "signer": result.identity or None})
+        return CONTINUE
+
+
+class DkimSignStage:
+    """Sign outbound mail for its From domain, or the sender's unit's DKIM domain."""
+
+    name = "dkim-sign"
+    kind: ClassVar[StageKind] = StageKind.SIGN
+
+    def __init__(self, signer: DkimSigner, units: UnitLookup, *, on_unsignable: str) -> None:
+        self.signer = signer
+        self.units = units
+        self.on_unsignable = on_unsignable
+
+    def _domain(self, ctx: MessageContext, content: bytes) -> str | None:
+        try:
+            domain = from_domain(content)
+        except UnsignableMessageError:
+            raise
+        if self.signer.signs_for(domain):
+            return domain
+        if ctx.sender_unit is not None:
+            unit_domain = self.units.index.dkim_domain(ctx.sender_unit)
+            if unit_domain and self.signer.signs_for(unit_domain):
+                return unit_domain
+        return None
+
+    async def run(self, ctx: MessageContext) -> Verdict:
+        """Prepend the DKIM-Signature header(s) computed over the bytes that leave."""
+        if ctx.direction is not Direction.OUTBOUND:
+            return CONTINUE
+        content = ctx.final_content
+        auth = ctx.results.setdefault("auth", [])
+        try:
+            domain = self._domain(ctx, content)
+            if domain is None:
+                auth.append({"method": "dkim", "operation": "sign", "result": "none",
+                             "reason": "no active key for the sender's domain"})
+                return CONTINUE
+            header = self.signer.sign(content, domain=domain)
+        except (UnsignableMessageError, NoSigningKeyError) as exc:
+            if self.on_unsignable == "refuse":
+                return reject(f"Message cannot be DKIM-signed: {exc}".encode(
+                    "ascii", "replace").decode().replace("\n", " "))
+            event(log, "sent unsigned", logging.WARNING, reason=str(exc),
+                  id=ctx.results.get("correlation_id"))
+            auth.append({"method": "dkim", "operation": "sign", "result": "none",
+                         "reason": str(exc)})
+            return CONTINUE
+        ctx.prepend.append(header)
+        auth.append({"method": "dkim", "operation": "sign", "result": "pass",
+                     "reason": "signed", "domain": domain})
+        return CONTINUE
