@@ -6,8 +6,9 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
 # What the tests use as real, independent peers: Postfix (smtp-source/smtp-sink,
-# postmap, e2e), Dovecot (e2e), OpenDKIM (interop), OpenSSL (S/MIME interop), libmagic.
-DEBIAN_PACKAGES := postfix dovecot-imapd dovecot-lmtpd opendkim opendkim-tools \
+# postmap, e2e), Dovecot (e2e), OpenDKIM (interop), OpenSSL and gpgsm (S/MIME interop),
+# libmagic and libarchive (content detection, archives).
+DEBIAN_PACKAGES := postfix dovecot-imapd dovecot-lmtpd opendkim opendkim-tools gpgsm libarchive13 \
                    openssl libmagic1 poppler-utils swaks
 
 .PHONY: run test bench bench-postfix lint typecheck system-deps clean

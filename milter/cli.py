@@ -7,8 +7,9 @@ configuration errors.
 from __future__ import annotations
 
 import json
+import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
@@ -99,10 +100,91 @@ def config_show(config_path: Path | None) -> None:
     click.echo(json.dumps(config.model_dump(mode="json"), indent=2, ensure_ascii=False))
 
 
+def _current_config() -> CongvuConfig:
+    """The configuration named by the running command's --config option."""
+    context = click.get_current_context()
+    return load_or_exit(context.params.get("config_path"))
+
+
+def _directory_units() -> list[directory.Unit]:
+    store = directory.Directory.open(_current_config().directory.path, read_only=True)
+    try:
+        return store.units()
+    finally:
+        store.close()
+
+
+def unit_chain(unit_id: str) -> Sequence[str]:
+    """A unit and its ancestors from the configured directory (policy inheritance)."""
+    units = {unit.id: unit for unit in _directory_units()}
+    if unit_id not in units:
+        raise LookupError(f"unknown unit {unit_id!r} (not in the directory)")
+    chain = [unit_id]
+    while (parent := units[chain[-1]].parent) is not None and parent not in chain:
+        chain.append(parent)
+    return chain
+
+
+def unit_descendants(unit_id: str) -> Sequence[str]:
+    """A unit and every unit below it (an auditor's grant covers descendants)."""
+    children: dict[str, list[str]] = {}
+    units = _directory_units()
+    for unit in units:
+        if unit.parent is not None:
+            children.setdefault(unit.parent, []).append(unit.id)
+    if unit_id not in {unit.id for unit in units}:
+        raise LookupError(f"unknown unit {unit_id!r} (not in the directory)")
+    found, todo = [], [unit_id]
+    while todo:
+        current = todo.pop()
+        if current not in found:
+            found.append(current)
+            todo.extend(children.get(current, []))
+    return found
+
+
+def _quarantine_commands(group: click.Group) -> None:
+    """Release (through the signing stages and the next hop) and audited delete."""
+    from milter.quarantine import ReleaseError, delete, run_release
+
+    actor = click.option("--actor", default=lambda: os.environ.get("USER", "admin"),
+                         show_default="$USER", help="Who does this, for the audit log.")
+
+    @group.command("release")
+    @CONFIG_OPTION
+    @actor
+    @click.argument("qids", nargs=-1, required=True)
+    def release_command(config_path: Path | None, actor: str, qids: tuple[str, ...]) -> None:
+        """Release held messages: sign (outbound), relay to the next hop, audit."""
+        config = load_or_exit(config_path)
+        for qid in qids:
+            try:
+                reply = run_release(config, qid, actor=actor)
+            except ReleaseError as exc:
+                raise click.ClickException(str(exc)) from exc
+            click.echo(f"released {qid}: {reply}")
+
+    @group.command("delete")
+    @CONFIG_OPTION
+    @actor
+    @click.argument("qids", nargs=-1, required=True)
+    def delete_command(config_path: Path | None, actor: str, qids: tuple[str, ...]) -> None:
+        """Delete held messages for good (each deletion is audited)."""
+        config = load_or_exit(config_path)
+        for qid in qids:
+            try:
+                delete(config, qid, actor=actor)
+            except ReleaseError as exc:
+                raise click.ClickException(str(exc)) from exc
+            click.echo(f"deleted {qid}")
+
+
 for _command in (
-    *policies.commands(section_loader(lambda c: c.policies)),
+    *policies.commands(section_loader(lambda c: c.policies), unit_chain=unit_chain),
     *signer.commands(section_loader(lambda c: c.signer)),
     *directory.commands(section_loader(lambda c: c.directory)),
-    *audit.commands(section_loader(lambda c: c.audit)),
+    *audit.commands(section_loader(lambda c: c.audit), descendants=unit_descendants),
 ):
+    if _command.name == "quarantine" and isinstance(_command, click.Group):
+        _quarantine_commands(_command)
     main.add_command(_command)

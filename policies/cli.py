@@ -101,7 +101,7 @@ def commands(
 
     @click.group("quarantine")
     def quarantine_group() -> None:
-        """List, show and delete held messages."""
+        """List, show, release and delete held messages."""
 
     def _store(config_path: Path | None) -> Quarantine:
         config = load(config_path)

@@ -1,0 +1,104 @@
+"""Releasing and deleting held messages, audited (DESIGN.md: release re-enters after
+the policy stage, so outbound mail is still signed).
+
+The quarantine store lives in policies/; what happens on release needs the
+pipeline's signing stages, the next hop and the audit log, which only milter/ composes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from audit import AdminEvent, AdminKind, AuditLog
+from milter.config import CongvuConfig, Direction, Role
+from milter.context import Envelope, MessageContext, Xforward
+from milter.errors import MilterError, NextHopError
+from milter.pipeline import Outcome, Pipeline
+from milter.runtime import build_runtime
+
+# The stages a released message still goes through: who it belongs to, then signing.
+_AFTER_POLICY = ("units", "smime-sign", "dkim-sign")
+
+
+class ReleaseError(MilterError):
+    """A held message could not be released; it stays in quarantine."""
+
+
+async def release(config: CongvuConfig, qid: str, *, actor: str) -> str:
+    """Sign (outbound) and relay held message ``qid``, audit it, then drop it from hold.
+
+    :returns: the next hop's reply.
+    :raises ReleaseError: unknown id, a refused recipient, or the next hop failing.
+    """
+    runtime = build_runtime(config)
+    try:
+        store = runtime.quarantine
+        try:
+            entry = store.get(qid)
+            raw = store.read(qid)
+        except Exception as exc:  # QuarantineNotFound / QuarantineError, reported as is
+            raise ReleaseError(str(exc)) from exc
+        direction = Direction(entry.direction.value)
+        ctx = MessageContext(
+            listener="quarantine-release",
+            role=Role.OUTBOUND if direction is Direction.OUTBOUND else Role.INBOUND,
+            direction=direction,
+            peer=("", 0),
+            helo="",
+            xforward=Xforward(),
+            envelope=Envelope(entry.envelope_from, (), tuple(entry.recipients)),
+            original_content=raw,
+        )
+        pipeline = Pipeline([s for s in runtime.pipeline.stages if s.name in _AFTER_POLICY])
+        verdict = await pipeline.run(ctx)
+        if verdict.outcome is not Outcome.CONTINUE:
+            raise ReleaseError(f"{qid} cannot be released: {verdict.reason or verdict.reply}")
+        try:
+            transaction = await runtime.next_hop.begin(entry.envelope_from, [])
+            for recipient in entry.recipients:
+                await transaction.rcpt(recipient)
+            reply = await transaction.data(ctx.final_content)
+        except NextHopError as exc:
+            raise ReleaseError(f"{qid} stays held: the next hop said {exc}") from exc
+        await runtime.audit.admin(AdminEvent(
+            kind=AdminKind.QUARANTINE_RELEASE, actor=actor, target=qid,
+            unit_id=entry.unit_id, details={"reply": reply, "direction": direction.value},
+        ))
+        store.delete(qid)
+        return reply
+    finally:
+        await runtime.close()
+
+
+def delete(config: CongvuConfig, qid: str, *, actor: str) -> None:
+    """Delete held message ``qid`` for good and audit the deletion.
+
+    :raises ReleaseError: unknown id or a store failure.
+    """
+    from policies import PolicyError, Quarantine
+
+    store = Quarantine(config.policies.quarantine.path,
+                       retention_days=config.policies.quarantine.retention_days)
+    try:
+        try:
+            entry = store.get(qid)
+        except PolicyError as exc:
+            raise ReleaseError(str(exc)) from exc
+        log = AuditLog.open(config.audit)
+        try:
+            log.admin(AdminEvent(kind=AdminKind.QUARANTINE_DELETE, actor=actor, target=qid,
+                                 unit_id=entry.unit_id,
+                                 details={"sha256": entry.sha256}))
+        finally:
+            log.close()
+        store.delete(qid)
+    finally:
+        store.close()
+
+
+def run_release(config: CongvuConfig, qid: str, *, actor: str) -> str:
+    """``release`` for the command line."""
+    return asyncio.run(release(config, qid, actor=actor))
+
+
+__all__ = ["ReleaseError", "delete", "release", "run_release"]
