@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.loopthread import LoopThread
-from support.sink import Sink
 
 from milter.config import CongvuConfig, parse_config
 from milter.server import Server
+from support.loopthread import LoopThread
+from support.sink import Sink
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ import threading
 from pathlib import Path
 
 import pytest
+
 from support.process import ServeProcess
 
 MESSAGE = b"Subject: service\r\n\r\nbody\r\n"

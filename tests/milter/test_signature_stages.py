@@ -8,13 +8,13 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
+from signer import DkimVerifier, DnsResolver, SmimeVerifier
+from signer.keys import Algorithm
 from support.dkim import HAS_OPENDKIM, make_key, opendkim_verify
 from support.dns import DnsServer
 from support.smime import ALICE, BOB, DOMAIN, cast
 from support.smime import message as smime_message
-
-from signer import DkimVerifier, DnsResolver, SmimeVerifier
-from signer.keys import Algorithm
 
 SENDER_DOMAIN = f"so-tc.{DOMAIN}"
 
