@@ -110,7 +110,8 @@ def filter_options(func: Callable[..., Any]) -> Callable[..., Any]:
                      help="A unit id (repeatable); covers that unit only."),
         click.option("--subtree", is_flag=True,
                      help="Also cover the descendants of each --unit (from the directory)."),
-        click.option("--direction", type=click.Choice([d.value for d in Direction])),
+        click.option("--direction", type=click.Choice([d.value for d in Direction]),
+                     help="Only mail going this way."),
         click.option("--since", help="From this date/time (local zone unless an offset)."),
         click.option("--until", help="Before this date/time (local zone unless an offset)."),
         click.option("--sender", help="Envelope sender, as written."),
@@ -121,7 +122,8 @@ def filter_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--queue-id", help="Postfix queue id."),
         click.option("--sha256", help="SHA-256 of an attachment."),
         click.option("--filename", help="Attachment filename (diacritics optional)."),
-        click.option("--decision", type=click.Choice([a.value for a in Action])),
+        click.option("--decision", type=click.Choice([a.value for a in Action]),
+                     help="Only messages the policy decided so."),
         click.option("--dkim", help="DKIM result: pass, fail, none, ..."),
         click.option("--smime", help="S/MIME result: pass, fail, none, ..."),
         click.option("--outcome", type=click.Choice(
@@ -185,7 +187,7 @@ def commands(load: ConfigLoader, *, descendants: UnitExpander | None = None
     @click.option("--page-size", type=int, default=50, show_default=True,
                   help="Records per page (1-1000).")
     @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]),
-                  default="table", show_default=True)
+                  default="table", show_default=True, help="A table, JSON or CSV.")
     def query_cmd(config_path: Path | None, page: int, page_size: int, fmt: str,
                   **kw: Any) -> None:
         """List the records matching the filters, newest first, one page at a time."""
@@ -229,7 +231,7 @@ def commands(load: ConfigLoader, *, descendants: UnitExpander | None = None
     @group.command("trace")
     @click.argument("sha256")
     @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
-                  show_default=True)
+                  show_default=True, help="A table for people, or JSON.")
     @CONFIG_OPTION
     def trace_cmd(sha256: str, fmt: str, config_path: Path | None) -> None:
         """To whom and when a document (by SHA-256) was sent, and was it delivered."""
@@ -261,7 +263,7 @@ def commands(load: ConfigLoader, *, descendants: UnitExpander | None = None
     @click.option("--since", help="From this date/time (local zone unless an offset).")
     @click.option("--until", help="Before this date/time (local zone unless an offset).")
     @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
-                  show_default=True)
+                  show_default=True, help="A table for people, or JSON.")
     @CONFIG_OPTION
     def events_cmd(kind: str | None, since: str | None, until: str | None, fmt: str,
                    config_path: Path | None) -> None:
@@ -286,7 +288,7 @@ def commands(load: ConfigLoader, *, descendants: UnitExpander | None = None
     @group.command("export")
     @filter_options
     @click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="jsonl",
-                  show_default=True)
+                  show_default=True, help="CSV, or one JSON object per line.")
     @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
                   help="Write here (with a progress bar) instead of standard output.")
     def export_cmd(config_path: Path | None, fmt: str, out: Path | None, **kw: Any) -> None:
@@ -365,7 +367,8 @@ def commands(load: ConfigLoader, *, descendants: UnitExpander | None = None
     @click.option("--period", required=True, help="YYYY-MM, YYYY-Qn or YYYY (local zone).")
     @click.option("--unit", "units", multiple=True, help="Only these units (repeatable).")
     @click.option("--format", "fmt", type=click.Choice(["table", "csv", "html"]),
-                  default="table", show_default=True)
+                  default="table", show_default=True,
+                  help="A table, CSV, or an HTML page with charts.")
     @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
                   help="Write here instead of standard output.")
     @CONFIG_OPTION

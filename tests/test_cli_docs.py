@@ -1,0 +1,38 @@
+"""Every command has help text and is named in README (sqlite-utils' test_docs idea)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import click
+import pytest
+
+from milter.cli import main
+
+README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+
+
+def _walk(command: click.Command, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], click.Command]]:
+    yield path, command
+    if isinstance(command, click.Group):
+        for name, sub in command.commands.items():
+            yield from _walk(sub, (*path, name))
+
+
+COMMANDS = list(_walk(main))
+
+
+@pytest.mark.parametrize(("path", "command"), COMMANDS, ids=[" ".join(p) or "congvu" for p, _ in COMMANDS])
+def test_every_command_has_help(path: tuple[str, ...], command: click.Command) -> None:
+    assert (command.help or "").strip(), f"congvu {' '.join(path)} has no help text"
+    for param in command.params:
+        if isinstance(param, click.Option) and not param.hidden:
+            assert (param.help or "").strip() or param.name in {"help", "version"}, (
+                f"congvu {' '.join(path)} {param.opts[0]} has no help text"
+            )
+
+
+@pytest.mark.parametrize("name", sorted(main.commands))
+def test_every_top_level_command_is_in_readme(name: str) -> None:
+    assert f"congvu {name}" in README
