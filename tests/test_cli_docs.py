@@ -13,7 +13,10 @@ from milter.cli import main
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
 
 
-def _walk(command: click.Command, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], click.Command]]:
+Path_ = tuple[str, ...]
+
+
+def _walk(command: click.Command, path: Path_ = ()) -> Iterator[tuple[Path_, click.Command]]:
     yield path, command
     if isinstance(command, click.Group):
         for name, sub in command.commands.items():
@@ -23,7 +26,10 @@ def _walk(command: click.Command, path: tuple[str, ...] = ()) -> Iterator[tuple[
 COMMANDS = list(_walk(main))
 
 
-@pytest.mark.parametrize(("path", "command"), COMMANDS, ids=[" ".join(p) or "congvu" for p, _ in COMMANDS])
+IDS = [" ".join(path) or "congvu" for path, _ in COMMANDS]
+
+
+@pytest.mark.parametrize(("path", "command"), COMMANDS, ids=IDS)
 def test_every_command_has_help(path: tuple[str, ...], command: click.Command) -> None:
     assert (command.help or "").strip(), f"congvu {' '.join(path)} has no help text"
     for param in command.params:
