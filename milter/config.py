@@ -145,14 +145,40 @@ class HeaderConfig(_Strict):
     value: str = Field(pattern=r"^[^\r\n]*$", description="Header value (one line).")
 
 
+STAGE_NAMES = ("units", "verify", "authentication-results", "policy", "smime-sign",
+               "dkim-sign")
+
+
 class PipelineConfig(_Strict):
     """The pipeline's own stages (``[pipeline]``); package stages have their tables."""
 
+    stages: list[str] = Field(
+        default_factory=lambda: list(STAGE_NAMES),
+        description="The stages that run, in DESIGN.md's order (verification first, DKIM "
+        "signing last); leaving one out turns it off. Signing stages also need keys.",
+    )
+    audit: bool = Field(
+        default=True,
+        description="Write the audit record of every message before answering. Turn off "
+        "only for a relay-only listener or a measurement: without it nothing is provable.",
+    )
     add_headers: list[HeaderConfig] = Field(
         default_factory=list,
         description="Headers prepended to every message, e.g. to trace which node "
         "filtered it.",
     )
+
+
+    @model_validator(mode="after")
+    def _known_stages(self) -> PipelineConfig:
+        unknown = [name for name in self.stages if name not in STAGE_NAMES]
+        if unknown:
+            raise ValueError(
+                f"unknown stage(s) {', '.join(unknown)}; known: {', '.join(STAGE_NAMES)}"
+            )
+        if len(set(self.stages)) != len(self.stages):
+            raise ValueError("a stage is listed twice")
+        return self
 
 
 class ServiceConfig(_Strict):

@@ -212,6 +212,8 @@ class FilterHandler:
         """Pipeline, audit record, action, completion: the reply waits for all four."""
         runtime = session.runtime
         verdict = await runtime.pipeline.run(ctx)
+        if runtime.audit is None:  # [pipeline] audit = false: a relay-only listener
+            return await self._act(session, ctx, verdict)
         planned = _VERDICT_NAMES[verdict.outcome]
         try:
             record_id = await runtime.audit.record(build_record(ctx, planned))

@@ -60,10 +60,11 @@ async def release(config: CongvuConfig, qid: str, *, actor: str) -> str:
             reply = await transaction.data(ctx.final_content)
         except NextHopError as exc:
             raise ReleaseError(f"{qid} stays held: the next hop said {exc}") from exc
-        await runtime.audit.admin(AdminEvent(
-            kind=AdminKind.QUARANTINE_RELEASE, actor=actor, target=qid,
-            unit_id=entry.unit_id, details={"reply": reply, "direction": direction.value},
-        ))
+        if runtime.audit is not None:
+            await runtime.audit.admin(AdminEvent(
+                kind=AdminKind.QUARANTINE_RELEASE, actor=actor, target=qid,
+                unit_id=entry.unit_id, details={"reply": reply, "direction": direction.value},
+            ))
         store.delete(qid)
         return reply
     finally:

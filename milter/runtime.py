@@ -31,12 +31,13 @@ class Runtime:
     next_hop: NextHop
     units: UnitLookup
     quarantine: Quarantine
-    audit: AuditWriter
+    audit: AuditWriter | None
 
     async def close(self) -> None:
         """Release what this runtime holds open (the audit writer commits what is queued)."""
         await self.next_hop.close()
-        await self.audit.close()
+        if self.audit is not None:
+            await self.audit.close()
         self.quarantine.close()
         self.units.index.close()
 
@@ -47,21 +48,27 @@ def build_stages(config: CongvuConfig, units: UnitLookup) -> list[Stage]:
     :raises KeyFileError: a DKIM or S/MIME key cannot be used (refuse to start).
     """
     dkim, smime = config.signer.dkim, config.signer.smime
-    stages: list[Stage] = [
-        UnitsStage(units),
-        VerifyStage(DkimVerifier.from_config(dkim), SmimeVerifier.from_config(smime)),
-    ]
+    enabled = set(config.pipeline.stages)
+    stages: list[Stage] = []
+    if "units" in enabled:
+        stages.append(UnitsStage(units))
+    if "verify" in enabled:
+        stages.append(
+            VerifyStage(DkimVerifier.from_config(dkim), SmimeVerifier.from_config(smime))
+        )
     stages += [AddHeader(header.name, header.value) for header in config.pipeline.add_headers]
-    stages.append(AuthResultsStage(dkim.authserv_id))
-    stages.append(PolicyStage(config.policies, units.chain))
+    if "authentication-results" in enabled:
+        stages.append(AuthResultsStage(dkim.authserv_id))
+    if "policy" in enabled:
+        stages.append(PolicyStage(config.policies, units.chain))
     # Signing stages exist only where something is configured to sign: with no key at
     # all, a message is neither signed nor refused for being unsignable.
-    if smime.identities:
+    if "smime-sign" in enabled and smime.identities:
         stages.append(
             SmimeSignStage(SmimeSigner.from_config(smime), smime.on_missing_identity.value)
         )
     dkim_signer = DkimSigner.from_config(dkim)
-    if dkim_signer.domains:
+    if "dkim-sign" in enabled and dkim_signer.domains:
         stages.append(DkimSignStage(dkim_signer, units, on_unsignable=dkim.on_unsignable))
     return stages
 
@@ -87,8 +94,9 @@ def build_runtime(config: CongvuConfig) -> Runtime:
         config.policies.quarantine.path,
         retention_days=config.policies.quarantine.retention_days,
     )
-    audit = AuditWriter(config.audit)
-    audit.start()
+    audit = AuditWriter(config.audit) if config.pipeline.audit else None
+    if audit is not None:
+        audit.start()
     return Runtime(
         config=config,
         audit=audit,

@@ -106,3 +106,10 @@ def test_example_file_in_deploy_is_valid_and_complete() -> None:
     for section in ("service", "next_hop", "limits"):
         for key in type(getattr(config, section)).model_fields:
             assert f"{key} =" in text, f"deploy/congvu.toml does not mention {section}.{key}"
+
+
+def test_pipeline_stages_are_checked() -> None:
+    with pytest.raises(ConfigError, match="unknown stage"):
+        parse_config({"pipeline": {"stages": ["units", "antivirus"]}})
+    with pytest.raises(ConfigError, match="listed twice"):
+        parse_config({"pipeline": {"stages": ["policy", "policy"]}})

@@ -198,3 +198,12 @@ def test_addresses_the_fast_path_does_not_take(filter_server, next_hop) -> None:
     client.sendmail('"odd local"@b.vn', ["a..b@d.vn", "x@[192.0.2.1]"], MESSAGE)
     received = next_hop.get()
     assert received.recipients == ["a..b@d.vn", "x@[192.0.2.1]"]
+
+
+def test_pass_through_pipeline_without_audit(filter_server, next_hop) -> None:
+    running = filter_server(pipeline={"stages": [], "audit": False})
+    assert running.server.runtime.pipeline.names == []
+    raw = b"no header at all, which the policy would hold\r\n"
+    running.client().sendmail("a@b.vn", ["c@d.vn"], raw)
+    assert next_hop.get().content == raw
+    assert not running.server.config.audit.path.exists()
