@@ -1,0 +1,178 @@
+"""SPF (RFC 7208): may this client send mail for the envelope sender's domain?
+
+:class:`SpfChecker` evaluates the MAIL FROM identity (the HELO identity when the
+envelope sender is null, RFC 7208 section 2.4) for the original client address. The
+record evaluation (mechanisms, macros, the 10-lookup and 2-void-lookup limits of section
+4.6.4) is pyspf's, in strict mode; its DNS goes through our :class:`CachingResolver`
+(never pyspf's module-level resolver), and every lookup of one check shares a time
+budget, so a slow or silent nameserver gives ``temperror``, never a hang. pyspf's
+outcomes and exceptions are translated in one place, :func:`_map_outcome`.
+
+Results (RFC 7208 section 2.6, RFC 8601 section 2.7.2): pass, fail, softfail, neutral,
+none, temperror, permerror.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import time
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any, ClassVar
+
+import spf as pyspf
+
+from signer.dnscache import CachingResolver
+from signer.errors import DnsTemporaryError
+
+_QTYPES = frozenset({"A", "AAAA", "MX", "PTR", "TXT"})
+
+
+class SpfStatus(Enum):
+    """An SPF result (RFC 7208 section 2.6)."""
+
+    PASS = "pass"
+    FAIL = "fail"
+    SOFTFAIL = "softfail"
+    NEUTRAL = "neutral"
+    NONE = "none"
+    TEMPERROR = "temperror"
+    PERMERROR = "permerror"
+
+
+@dataclass(frozen=True, slots=True)
+class SpfResult:
+    """The SPF result for one identity of one message.
+
+    ``identity`` is ``mailfrom`` or ``helo``; ``domain`` the domain checked (the
+    envelope sender's, or the HELO name's for a null sender); ``sender`` what was checked.
+    """
+
+    method: ClassVar[str] = "spf"
+
+    result: SpfStatus
+    reason: str
+    identity: str = "mailfrom"
+    domain: str | None = None
+    sender: str = ""
+    client_ip: str = ""
+
+    def properties(self) -> list[tuple[str, str]]:
+        """The RFC 8601 ``smtp.mailfrom=`` (or ``smtp.helo=``) property."""
+        if not self.sender:
+            return []
+        return [(f"smtp.{self.identity}", self.sender)]
+
+    def audit(self) -> dict[str, str | None]:
+        """The audit record's view: method, result, reason, domain."""
+        return {"method": "spf", "result": self.result.value, "reason": self.reason,
+                "domain": self.domain}
+
+
+class SpfChecker:
+    """Evaluates SPF for inbound mail through a caching resolver.
+
+    :param resolver: DNS lookups (answers cached for their TTL).
+    :param budget: seconds all the DNS lookups of one check may take together; then the
+        result is ``temperror`` (RFC 7208 section 4.6.4 suggests at least 20 s; a mail
+        filter that holds an SMTP session waits less).
+    :param receiver: our host name, for the ``%{r}`` macro.
+    """
+
+    def __init__(self, resolver: CachingResolver, *, budget: float = 10.0,
+                 receiver: str = "localhost") -> None:
+        if budget <= 0:
+            raise ValueError("budget must be positive")
+        self._resolver = resolver
+        self.budget = budget
+        self.receiver = receiver
+
+    def check(self, *, client_ip: str, helo: str, mail_from: str) -> SpfResult:
+        """The SPF result for this client, HELO name and envelope sender (``""`` if null)."""
+        helo = helo.strip().rstrip(".")
+        mail_from = mail_from.strip().strip("<>")
+        if mail_from:
+            identity, sender = "mailfrom", mail_from
+            domain = mail_from.rpartition("@")[2].lower().rstrip(".") if "@" in mail_from \
+                else mail_from.lower()
+        else:
+            identity, sender, domain = "helo", helo, helo.lower()
+        try:
+            address = ipaddress.ip_address(client_ip.strip().strip("[]"))
+        except ValueError:
+            return SpfResult(SpfStatus.NONE, f"no usable client address ({client_ip!r})",
+                             identity, domain or None, sender, client_ip)
+        if not domain or not _valid_domain(domain):
+            return SpfResult(SpfStatus.NONE, f"no valid domain to check in {sender!r}",
+                             identity, domain or None, sender, str(address))
+        query = _Query(self._resolver, time.monotonic() + self.budget,
+                       i=str(address), s=mail_from, h=helo or domain, receiver=self.receiver)
+        status, reason = _map_outcome(query, domain)
+        return SpfResult(status, reason, identity, domain, sender, str(address))
+
+
+def _valid_domain(domain: str) -> bool:
+    """RFC 7208 section 4.3: a domain that is not a valid FQDN gives ``none``."""
+    labels = domain.split(".")
+    return len(domain) <= 253 and len(labels) > 1 and all(0 < len(x) < 64 for x in labels)
+
+
+def _map_outcome(query: _Query, domain: str) -> tuple[SpfStatus, str]:
+    """Run pyspf and translate its result triple and its exceptions into ours."""
+    try:
+        result, _code, explanation = query.check()
+    except (pyspf.TempError, DnsTemporaryError) as exc:
+        return SpfStatus.TEMPERROR, f"DNS lookup failed: {exc}"
+    except (pyspf.PermError, AssertionError, RecursionError, ValueError,
+            UnicodeError) as exc:
+        # pyspf raises AssertionError for recursion past its own limit in strict mode
+        return SpfStatus.PERMERROR, f"SPF record of {domain} cannot be evaluated: {exc}"
+    try:
+        status = SpfStatus(result)
+    except ValueError:
+        return SpfStatus.PERMERROR, f"SPF record of {domain} is ambiguous: {explanation}"
+    mechanism = getattr(query, "mechanism", None)
+    if status is SpfStatus.NONE:
+        return status, f"no SPF record at {domain}"
+    if status in (SpfStatus.TEMPERROR, SpfStatus.PERMERROR):
+        return status, str(explanation).removeprefix("SPF ")
+    matched = f" (matched {mechanism})" if mechanism else ""
+    return status, f"{query.c} is {_VERB[status]} by {domain}{matched}"
+
+
+_VERB = {SpfStatus.PASS: "authorized", SpfStatus.FAIL: "not authorized",
+         SpfStatus.SOFTFAIL: "discouraged", SpfStatus.NEUTRAL: "neither authorized nor denied"}
+
+
+class _Query(pyspf.query):  # type: ignore[misc]
+    """pyspf's evaluator with its DNS through our resolver and a time budget."""
+
+    def __init__(self, resolver: CachingResolver, deadline: float, **kwargs: Any) -> None:
+        super().__init__(strict=True, timeout=resolver.timeout, **kwargs)
+        self._resolver = resolver
+        self._deadline = deadline
+
+    def dns(self, name: str, qtype: str, cnames: Any = None,
+            ignore_void: bool = False) -> list[Any]:
+        """One lookup, counted against the void-lookup limit when it finds nothing."""
+        if not name:
+            raise pyspf.PermError("empty domain name in a mechanism")
+        name = str(name).rstrip(".").lower()
+        if qtype not in _QTYPES or not all(0 < len(x) < 64 for x in name.split(".")):
+            return []  # an invalid name matches nothing (RFC 7208 section 4.6.4)
+        if time.monotonic() > self._deadline:
+            raise pyspf.TempError(f"the DNS time budget was spent before looking up {name}")
+        try:
+            records = self._resolver.lookup(name, qtype)
+        except DnsTemporaryError as exc:
+            raise pyspf.TempError(f"{qtype} lookup of {name}: {exc.reason}") from exc
+        except ValueError:
+            records = ()
+        result = list(records)
+        if not result and not ignore_void:
+            # RFC 7208 section 4.6.4: more than two lookups that find nothing is permerror
+            self.void_lookups += 1
+            if self.void_lookups > pyspf.MAX_VOID_LOOKUPS:
+                raise pyspf.PermError(
+                    f"more than {pyspf.MAX_VOID_LOOKUPS} lookups found nothing (void lookup limit)")
+        return result
