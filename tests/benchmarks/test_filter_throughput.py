@@ -28,11 +28,16 @@ def _rate(sink: postfix.SmtpSink, port: int, *, reuse: bool) -> float:
     return MESSAGES / (time.perf_counter() - started)
 
 
-def _filter(tmp_path: Path, sink_port: int, workers: int) -> ServeProcess:
-    config = tmp_path / f"filter-{workers}.toml"
+PASS_THROUGH = "[pipeline]\nstages = []\naudit = false\n"
+
+
+def _filter(tmp_path: Path, sink_port: int, workers: int, pipeline: str = PASS_THROUGH
+            ) -> ServeProcess:
+    config = tmp_path / f"filter-{workers}-{len(pipeline)}.toml"
     config.write_text(
-        f'[service]\ndata_dir = "{tmp_path}/var"\n[[listeners]]\nname = "f"\nport = 0\n'
-        f'[next_hop]\nkind = "smtp"\nport = {sink_port}\n',
+        f'[service]\ndata_dir = "{tmp_path}/var"\n[[listeners]]\nname = "f"\n'
+        f'role = "outbound"\nport = 0\n[next_hop]\nkind = "smtp"\nport = {sink_port}\n'
+        + pipeline,
         encoding="utf-8",
     )
     process = ServeProcess(config, workers=workers)
@@ -63,12 +68,19 @@ def test_filter_throughput_against_smtp_sink_and_postfix(tmp_path: Path) -> None
             results["congvu, 1 worker"] = measure(filter1.port, True)
         finally:
             filter1.stop()
+        # The embedded default pipeline: units, policy (smtp-source's bodies are plain
+        # text), the audit record and its completion committed before every reply.
+        default = _filter(tmp_path, sink.port, 2, pipeline="")
+        try:
+            results["congvu default pipeline + audit, 2 workers"] = measure(default.port, True)
+        finally:
+            default.stop()
     finally:
         relay.stop()
         sink.stop()
     baseline = results["Postfix relay"]
     print(f"\n{MESSAGES} messages of {SIZE} bytes over {SESSIONS} connections "
-          "(smtp-source -d unless noted), pass-through pipeline, SMTP next hop:")
+          "(smtp-source -d unless noted), pass-through pipeline unless noted, SMTP next hop:")
     print(f"{'path':42} {'msg/s':>8} {'x Postfix relay':>16}")
     for name, rate in results.items():
         print(f"{name:42} {rate:8.0f} {rate / baseline:16.2f}")
