@@ -60,6 +60,7 @@ class NextHopKind(StrEnum):
     """Where accepted mail goes."""
 
     SMTP = "smtp"
+    LMTP = "lmtp"
     MAILDIR = "maildir"
 
 
@@ -93,11 +94,12 @@ class NextHopConfig(_Strict):
 
     kind: NextHopKind = Field(
         default=NextHopKind.MAILDIR,
-        description="smtp (Postfix's reinjection listener), or maildir (a "
+        description="smtp (Postfix's reinjection listener), lmtp (e.g. Dovecot; only "
+        "behind lmtp listeners, which can mirror each recipient's outcome), or maildir (a "
         "directory of delivered files: the embedded default, also useful to archive).",
     )
-    host: str = Field(default="127.0.0.1", description="Next hop address (smtp).")
-    port: Port = Field(default=10026, description="Next hop port (smtp).")
+    host: str = Field(default="127.0.0.1", description="Next hop address (smtp, lmtp).")
+    port: Port = Field(default=10026, description="Next hop port (smtp, lmtp).")
     maildir: Path = Field(
         default=Path("maildir"), description="Maildir root (kind = maildir)."
     )
@@ -239,6 +241,13 @@ class CongvuConfig(_Strict):
         sockets = [(lst.address, lst.port) for lst in self.listeners if lst.port]
         if len(set(sockets)) != len(sockets):
             raise ValueError("two listeners use the same address and port")
+        if self.next_hop.kind is NextHopKind.LMTP and any(
+            lst.protocol is not Protocol.LMTP for lst in self.listeners
+        ):
+            raise ValueError(
+                "an lmtp next hop needs every listener to speak lmtp: an SMTP client gets "
+                "one reply per message and could not be told which recipients failed"
+            )
         return self
 
     @property

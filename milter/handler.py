@@ -18,6 +18,7 @@ from audit import AuditError
 from milter.config import Direction, ListenerConfig, Role
 from milter.context import Envelope, MessageContext, Xforward
 from milter.errors import NextHopError
+from milter.lmtp import PartialDelivery
 from milter.logs import event
 from milter.pipeline import Outcome, Verdict
 from milter.recording import build_completion, build_record
@@ -203,9 +204,9 @@ class FilterHandler:
             next_hop=next_hop_reply,
             ms=round((time.monotonic() - started) * 1000, 2),
         )
-        return self._format(reply, len(ctx.envelope.recipients))
+        return self._format(reply, ctx)
 
-    def _format(self, reply: Reply, recipients: int) -> str:
+    def _format(self, reply: Reply, ctx: MessageContext) -> str:
         return str(reply)
 
     async def _process(self, session: FilterSession, ctx: MessageContext) -> tuple[Reply, str]:
@@ -256,6 +257,8 @@ class FilterHandler:
             text = await transaction.data(ctx.final_content)
         except NextHopError as exc:
             ctx.results["next_hop_reply"] = str(exc)
+            if isinstance(exc, PartialDelivery):
+                ctx.results["per_recipient"] = exc.per_recipient
             return _nexthop_reply(exc), "tempfail" if not exc.is_permanent else "reject"
         ctx.results["next_hop_reply"] = text
         return R250_QUEUED.with_text(f"Message accepted and relayed: {text}"), "relayed"
@@ -296,8 +299,16 @@ class FilterHandler:
 class LmtpFilterHandler(FilterHandler):
     """The same handler for an LMTP listener: one reply per accepted recipient."""
 
-    def _format(self, reply: Reply, recipients: int) -> str:
-        return "\r\n".join([str(reply)] * max(recipients, 1))
+    def _format(self, reply: Reply, ctx: MessageContext) -> str:
+        # RFC 2033 4.2: one reply per accepted recipient, in RCPT order; an LMTP next
+        # hop's own per-recipient outcome is mirrored recipient by recipient.
+        per_recipient = ctx.results.get("per_recipient")
+        if per_recipient is None:
+            return "\r\n".join([str(reply)] * max(len(ctx.envelope.recipients), 1))
+        delivered = R250_QUEUED.with_text("Delivered")
+        return "\r\n".join(
+            str(delivered if error is None else _nexthop_reply(error)) for error in per_recipient
+        )
 
 
 def _message_id(content: bytes) -> str | None:

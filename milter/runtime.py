@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from audit import AuditWriter
 from directory import DirectoryIndex
 from milter.config import CongvuConfig, NextHopKind
+from milter.lmtp import LmtpNextHop
 from milter.nexthop import MaildirNextHop, NextHop, SmtpNextHop
 from milter.pipeline import AddHeader, Pipeline, Stage
 from milter.stages.authentication import AuthResultsStage, VerifyStage
@@ -81,6 +82,8 @@ def build_next_hop(config: CongvuConfig) -> NextHop:
     hostname = config.service.hostname
     if hostname == "localhost":
         hostname = socket.getfqdn()
+    if hop.kind is NextHopKind.LMTP:
+        return LmtpNextHop(hop, local_hostname=hostname)
     return SmtpNextHop(hop, local_hostname=hostname)
 
 

@@ -13,7 +13,9 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+from aiosmtpd.lmtp import LMTP
 from aiosmtpd.smtp import SMTP
+
 from support.loopthread import LoopThread
 
 
@@ -65,6 +67,16 @@ class _Handler:
         reply = self._queued("DATA")
         if reply:
             return reply
+        if self.sink.is_lmtp:
+            # RFC 2033: one reply per recipient; queue "DATA:addr" to refuse one.
+            replies = [self._queued(f"DATA:{rcpt}") or "250 2.0.0 delivered"
+                       for rcpt in envelope.rcpt_tos]
+            delivered = [r for r, line in zip(envelope.rcpt_tos, replies, strict=True)
+                         if line.startswith("250")]
+            if delivered:
+                self.sink.messages.put(Received(envelope.mail_from, list(envelope.mail_options),
+                                                delivered, envelope.original_content))
+            return "\r\n".join(replies)
         self.sink.messages.put(
             Received(envelope.mail_from, list(envelope.mail_options), list(envelope.rcpt_tos),
                      envelope.original_content)
@@ -75,8 +87,9 @@ class _Handler:
 class Sink:
     """The next hop: start(), stop(), messages (a queue.Queue of Received)."""
 
-    def __init__(self, runner: LoopThread) -> None:
+    def __init__(self, runner: LoopThread, *, is_lmtp: bool = False) -> None:
         self._runner = runner
+        self.is_lmtp = is_lmtp
         self.messages: queue.Queue[Received] = queue.Queue()
         self.behaviour = _Behaviour()
         self.port = 0
@@ -84,7 +97,8 @@ class Sink:
         self._connections: set[SMTP] = set()
 
     def _protocol(self) -> SMTP:
-        protocol = SMTP(_Handler(self), enable_SMTPUTF8=True, hostname="sink",
+        kind = LMTP if self.is_lmtp else SMTP
+        protocol = kind(_Handler(self), enable_SMTPUTF8=True, hostname="sink",
                         data_size_limit=None)
         self._connections.add(protocol)
         return protocol
