@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from signer.documents.config import DocumentsConfig
 from signer.smime.config import SmimeConfig
 
 
@@ -97,3 +98,6 @@ class SignerConfig(_Strict):
 
     dkim: DkimConfig = Field(default_factory=DkimConfig)
     smime: SmimeConfig = Field(default_factory=SmimeConfig)
+    documents: DocumentsConfig = Field(
+        default_factory=DocumentsConfig,
+        description="Signatures inside attached documents; trust defaults to [signer.smime]'s.")

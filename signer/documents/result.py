@@ -1,0 +1,144 @@
+"""What document verification found, as values: one verdict per signature (issue 11)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class DocumentKind(StrEnum):
+    """What kind of document the bytes are (by content, never by name alone)."""
+
+    PDF = "pdf"
+    OOXML = "ooxml"
+    ODF = "odf"
+    NONE = "none"
+
+
+class DocumentVerdict(StrEnum):
+    """The verdict on one signature inside a document; only ``VALID`` counts as signed."""
+
+    VALID = "valid"
+    INVALID = "invalid"
+    UNTRUSTED = "untrusted"
+    EXPIRED = "expired"
+    REVOKED = "revoked"
+    MODIFIED = "modified-after-signing"
+    UNVERIFIABLE = "unverifiable"
+
+
+class TimeSource(StrEnum):
+    """Where the signing time the certificate was judged at came from."""
+
+    TIMESTAMP = "timestamp"  # a valid, trusted RFC 3161 token in the signature
+    CLAIMED = "claimed"  # the signer's own signingTime or /M: not proof
+    NONE = "none"  # no time in the signature: judged now
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentSignature:
+    """One signature found in a document, with its verdict and who made it."""
+
+    verdict: DocumentVerdict
+    reason: str
+    #: the PDF signature field's name, or the signature part inside an Office package
+    field: str | None = None
+    #: the signature's format: pades, adbe.pkcs7.detached, ooxml-xmldsig, odf-xmldsig...
+    format: str | None = None
+    #: the signer certificate's common name, organisation, full subject, issuer, serial
+    signer: str | None = None
+    organisation: str | None = None
+    subject: str | None = None
+    issuer: str | None = None
+    serial: str | None = None
+    signing_time: dt.datetime | None = None
+    time_source: TimeSource = TimeSource.NONE
+    digest_algorithm: str | None = None
+    #: PDF: entire-file, entire-revision, contiguous-block-from-start, unclear
+    coverage: str | None = None
+    #: PDF: what later revisions changed: none, lta-updates, form-filling, annotations, other
+    modification_level: str | None = None
+    #: the certificate path found, leaf first (subjects)
+    chain: tuple[str, ...] = ()
+    #: a document timestamp (/DocTimeStamp), not a person's signature
+    is_timestamp: bool = False
+    #: things worth knowing that do not change the verdict (weak digest, expired since)
+    notes: tuple[str, ...] = ()
+
+    @property
+    def is_valid(self) -> bool:
+        """True for a valid signature by a person (document timestamps do not count)."""
+        return self.verdict is DocumentVerdict.VALID and not self.is_timestamp
+
+    def as_dict(self) -> dict[str, object]:
+        """A JSON-ready form for the CLI, the audit record and the stage."""
+        return {
+            "verdict": self.verdict.value,
+            "reason": self.reason,
+            "field": self.field,
+            "format": self.format,
+            "signer": self.signer,
+            "organisation": self.organisation,
+            "subject": self.subject,
+            "issuer": self.issuer,
+            "serial": self.serial,
+            "signing_time": self.signing_time.isoformat() if self.signing_time else None,
+            "time_source": self.time_source.value,
+            "digest_algorithm": self.digest_algorithm,
+            "coverage": self.coverage,
+            "modification_level": self.modification_level,
+            "chain": list(self.chain),
+            "is_timestamp": self.is_timestamp,
+            "notes": list(self.notes),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentResult:
+    """Everything found in one file: its kind and each signature's verdict.
+
+    ``reason`` says why there is nothing to report (not a document, no signature,
+    unreadable) or summarises the signatures.
+    """
+
+    kind: DocumentKind
+    signatures: tuple[DocumentSignature, ...] = ()
+    reason: str = ""
+    filename: str | None = None
+
+    @property
+    def is_signed(self) -> bool:
+        """True when the document carries at least one signature by a person."""
+        return any(not s.is_timestamp for s in self.signatures)
+
+    @property
+    def is_validly_signed(self) -> bool:
+        """True when at least one signature by a person is valid."""
+        return any(s.is_valid for s in self.signatures)
+
+    @property
+    def verdict(self) -> str:
+        """One word for the whole file: ``valid`` when a signature is valid, else the
+        first signature's verdict, ``unsigned`` for a document without one, ``none``
+        for a file that is not a document."""
+        if self.kind is DocumentKind.NONE:
+            return "none"
+        people = [s for s in self.signatures if not s.is_timestamp]
+        if not people:
+            return "unsigned"
+        if any(s.is_valid for s in people):
+            return DocumentVerdict.VALID.value
+        return people[0].verdict.value
+
+    def as_dict(self) -> dict[str, object]:
+        """A JSON-ready form (the one `congvu document verify` prints per file)."""
+        return {
+            "filename": self.filename,
+            "kind": self.kind.value,
+            "verdict": self.verdict,
+            "is_signed": self.is_signed,
+            "is_validly_signed": self.is_validly_signed,
+            "reason": self.reason,
+            "signatures": [s.as_dict() for s in self.signatures],
+        }

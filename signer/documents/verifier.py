@@ -1,0 +1,91 @@
+"""`DocumentVerifier`: which documents carry a valid digital signature (issue 11)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from signer.documents.config import DocumentsConfig
+from signer.documents.office import verify_office
+from signer.documents.pdf import PdfLimits, has_signature_marker, verify_pdf
+from signer.documents.result import (
+    DocumentKind,
+    DocumentResult,
+    DocumentSignature,
+    DocumentVerdict,
+)
+from signer.smime.config import SmimeConfig
+from signer.trust import TrustStore
+
+_PDF_MAGIC = b"%PDF-"
+_ZIP_MAGIC = b"PK\x03\x04"
+# PDF readers accept the header anywhere in the first 1024 bytes (ISO 32000 7.5.2 note).
+_PDF_HEAD = 1024
+_NOT_A_DOCUMENT = DocumentResult(DocumentKind.NONE, reason="not a PDF or Office document")
+
+
+class DocumentVerifier:
+    """Verify the digital signatures inside PDF and Office documents.
+
+    Built once from the trust configuration (shared with S/MIME unless
+    ``[signer.documents]`` names its own anchors); `verify` never raises on bad input.
+    """
+
+    def __init__(self, trust: TrustStore, *, max_size: int = 64 * 1024 * 1024,
+                 limits: PdfLimits | None = None) -> None:
+        self.trust = trust
+        self.max_size = max_size
+        self.limits = limits or PdfLimits()
+
+    @classmethod
+    def from_config(cls, documents: DocumentsConfig, smime: SmimeConfig | None = None,
+                    *, extra_anchors: tuple[Path, ...] = ()) -> DocumentVerifier:
+        """The verifier the configuration describes.
+
+        ``documents.trust_anchors`` (with its intermediates and CRLs) when set, else
+        the S/MIME ones; ``extra_anchors`` (``--ca``) replace both.
+
+        :raises CertificateFileError: a trust file that cannot be used; it names the file.
+        """
+        source: DocumentsConfig | SmimeConfig = documents
+        if not documents.trust_anchors and smime is not None:
+            source = smime
+        anchors, intermediates, crls = source.trust_anchors, source.intermediates, source.crls
+        if extra_anchors:
+            anchors = extra_anchors
+        trust = TrustStore.from_files(anchors, intermediates, crls,
+                                      is_crl_required=source.is_crl_required)
+        return cls(trust, max_size=documents.max_size,
+                   limits=PdfLimits(max_signatures=documents.max_signatures,
+                                    max_revisions=documents.max_revisions))
+
+    @staticmethod
+    def kind_of(data: bytes) -> DocumentKind:
+        """PDF, a zip that may be an Office package (OOXML), or NONE, from the first bytes."""
+        if _PDF_MAGIC in data[:_PDF_HEAD]:
+            return DocumentKind.PDF
+        if data[:4] == _ZIP_MAGIC:
+            return DocumentKind.OOXML
+        return DocumentKind.NONE
+
+    def verify(self, data: bytes, filename: str | None = None, *,
+               now: dt.datetime | None = None) -> DocumentResult:
+        """The signatures in ``data`` and their verdicts; at once for other files."""
+        guess = self.kind_of(data)
+        if guess is DocumentKind.NONE:
+            return DocumentResult(DocumentKind.NONE, reason=_NOT_A_DOCUMENT.reason,
+                                  filename=filename)
+        if len(data) > self.max_size:
+            limit = f"larger than the {self.max_size // (1024 * 1024)} MB verified"
+            if guess is DocumentKind.PDF and has_signature_marker(data):
+                return DocumentResult(guess, (DocumentSignature(
+                    DocumentVerdict.UNVERIFIABLE, f"the document is {limit}"),),
+                    reason=limit, filename=filename)
+            return DocumentResult(guess if guess is DocumentKind.PDF else DocumentKind.NONE,
+                                  reason=limit, filename=filename)
+        if guess is DocumentKind.PDF:
+            signatures, reason = verify_pdf(data, self.trust, limits=self.limits, now=now)
+            return DocumentResult(DocumentKind.PDF, tuple(signatures), reason, filename)
+        kind, found, reason = verify_office(
+            data, self.trust, max_signatures=self.limits.max_signatures, now=now)
+        return DocumentResult(kind, tuple(found), reason, filename)
