@@ -1,0 +1,69 @@
+"""Who may see what: a user's scope of units, enforced in every audit read.
+
+An auditor's grant of a unit covers its descendants (DESIGN.md), resolved from the
+directory's tree at each request, so a unit moved under a granted one is covered at
+once. Administrators see every unit (scope ``None``).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from typing import Any
+
+from audit import Filters, TraceEntry
+from directory import Unit
+
+#: A unit id no real unit can have: a filter on it matches nothing.
+NOTHING = "\x00none"
+
+
+def descendants(units: Sequence[Unit], granted: Iterable[str]) -> frozenset[str]:
+    """The granted units and every unit below them."""
+    children: dict[str | None, list[str]] = defaultdict(list)
+    for unit in units:
+        children[unit.parent].append(unit.id)
+    found: set[str] = set()
+    stack = list(granted)
+    while stack:
+        unit_id = stack.pop()
+        if unit_id in found:
+            continue
+        found.add(unit_id)
+        stack.extend(children.get(unit_id, ()))
+    return frozenset(found)
+
+
+def scoped(filters: Filters, scope: frozenset[str] | None) -> Filters:
+    """``filters`` narrowed to ``scope`` (None: everything)."""
+    if scope is None:
+        return filters
+    asked = set(filters.units) if filters.units else set(scope)
+    allowed = tuple(sorted(asked & scope)) or (NOTHING,)
+    return replace(filters, units=allowed)
+
+
+def record_units(record: dict[str, Any]) -> set[str]:
+    """The units a record belongs to: its sender's and its recipients'."""
+    units = set(record.get("recipient_units") or ())
+    if record.get("sender_unit"):
+        units.add(str(record["sender_unit"]))
+    return units
+
+
+def may_see_record(record: dict[str, Any], scope: frozenset[str] | None) -> bool:
+    """Whether a user with ``scope`` may see this event (admin events: administrators)."""
+    if scope is None:
+        return True
+    return record.get("kind") == "message" and bool(record_units(record) & scope)
+
+
+def may_see_trace(entry: TraceEntry, scope: frozenset[str] | None) -> bool:
+    """Whether one sending of a document is within ``scope``."""
+    if scope is None:
+        return True
+    units = set(entry.recipient_units)
+    if entry.sender_unit:
+        units.add(entry.sender_unit)
+    return bool(units & scope)

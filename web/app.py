@@ -1,0 +1,244 @@
+"""The console as one ASGI application: :func:`create_app`.
+
+FastAPI (Starlette) with Jinja2 templates rendered on the server; autoescaping is on
+for every template, so subjects and filenames (attacker-controlled) show as text.
+The only JavaScript is web/static/console.js (no inline script: the CSP forbids it).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any, Protocol
+
+from fastapi import Depends, FastAPI, Request, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from audit import VerifyReport
+from directory import Directory, DirectoryError, Unit
+from mailbase import zone
+from web import access
+from web.i18n import DEFAULT, LANGUAGES, translate
+from web.keys import cookie_key
+from web.security import (
+    HEADERS,
+    LANG_COOKIE,
+    SESSION_COOKIE,
+    SESSION_SECONDS,
+    LoginLimiter,
+    Sessions,
+    session_of,
+)
+from web.settings import WebSettings
+from web.users import User, UserStore
+
+log = logging.getLogger("congvu.web")
+HERE = Path(__file__).resolve().parent
+
+
+class Releaser(Protocol):
+    """What releases a held message: sends it on through the signing stages to the
+    next hop, audits the release, removes it from the quarantine, and returns the
+    next hop's reply. milter/ provides it; any failure raises (the message stays held).
+    """
+
+    def __call__(self, qid: str, actor: str) -> str:
+        """Release ``qid`` on behalf of ``actor``; return the next hop's reply."""
+        ...
+
+
+class LoginRequired(Exception):
+    """The page needs a logged-in user (HTML: redirect to /login; API: 401)."""
+
+
+class Forbidden(Exception):
+    """The user may not see this (403)."""
+
+
+@dataclass
+class Console:
+    """What every request handler shares."""
+
+    settings: WebSettings
+    users: UserStore
+    sessions: Sessions
+    limiter: LoginLimiter
+    templates: Jinja2Templates
+    release: Releaser | None
+    last_verify: tuple[datetime, VerifyReport] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def directory(self) -> Directory | None:
+        """The directory store, read-only (None if there is none yet)."""
+        try:
+            return Directory.open(self.settings.directory_path, read_only=True)
+        except DirectoryError:
+            return None
+
+    def units(self) -> list[Unit]:
+        """Every unit of the directory (empty without a store)."""
+        found = self.directory()
+        if found is None:
+            return []
+        with found:
+            return found.units()
+
+    def scope(self, user: User) -> frozenset[str] | None:
+        """The units ``user`` may see (None: all, for administrators)."""
+        if user.is_admin:
+            return None
+        return access.descendants(self.units(), user.units)
+
+    def local(self, value: datetime | str | None) -> str:
+        """A UTC time shown in the configured zone."""
+        if value is None:
+            return ""
+        if isinstance(value, str):
+            try:
+                moment = datetime.fromisoformat(value)
+            except ValueError:
+                return value
+        else:
+            moment = value
+        return moment.astimezone(zone(self.settings.time_zone)).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def console_of(request: Request) -> Console:
+    """The shared state of the application handling ``request``."""
+    console: Console = request.app.state.console
+    return console
+
+
+def lang_of(request: Request) -> str:
+    """The page language: the cookie's choice, else Vietnamese."""
+    lang = request.cookies.get(LANG_COOKIE, DEFAULT)
+    return lang if lang in LANGUAGES else DEFAULT
+
+
+def current_user(request: Request) -> User | None:
+    """The logged-in, still active user, or None."""
+    if hasattr(request.state, "user"):
+        cached: User | None = request.state.user
+        return cached
+    name = session_of(request).get("user")
+    user = console_of(request).users.find(name) if isinstance(name, str) else None
+    if user is not None and not user.is_active:
+        user = None
+    request.state.user = user
+    return user
+
+
+def require_user(request: Request) -> User:
+    """The logged-in user. :raises LoginRequired: nobody is logged in."""
+    user = current_user(request)
+    if user is None:
+        raise LoginRequired()
+    return user
+
+
+def require_admin(request: Request) -> User:
+    """The logged-in administrator. :raises Forbidden: not an administrator."""
+    user = require_user(request)
+    if not user.is_admin:
+        raise Forbidden()
+    return user
+
+
+#: a route parameter for "any logged-in user" / "an administrator"
+AuditorUser = Annotated[User, Depends(require_user)]
+AdminUser = Annotated[User, Depends(require_admin)]
+
+
+def render(request: Request, name: str, context: dict[str, Any], status: int = 200
+           ) -> HTMLResponse:
+    """Render template ``name`` with the page's common context."""
+    console = console_of(request)
+    lang = lang_of(request)
+    base = {
+        "request": request, "lang": lang, "user": current_user(request),
+        "t": lambda key: translate(lang, key), "csrf": session_of(request)["csrf"],
+        "local": console.local, "title": console.settings.title,
+        "path": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
+    }
+    return console.templates.TemplateResponse(request, name, {**base, **context},
+                                              status_code=status)
+
+
+def create_app(settings: WebSettings, *, release: Releaser | None = None) -> FastAPI:
+    """The console for the stores ``settings`` names.
+
+    :param release: sends a held message on (milter/ supplies it); without it the
+        quarantine can be inspected and deleted but not released.
+    :raises CookieKeyError: the cookie key is unusable.
+    :raises UserError: the users store cannot be opened.
+    """
+    from web.routes import admin, audit_pages, auth, public
+
+    app = FastAPI(
+        title="congvu", version="1", docs_url=None, redoc_url=None,
+        openapi_url="/api/openapi.json",
+        description="The public unit directory of congvu (official e-mail).",
+    )
+    templates = Jinja2Templates(directory=str(HERE / "templates"))
+    app.state.console = Console(
+        settings=settings,
+        users=UserStore(settings.users_path),
+        sessions=Sessions(cookie_key(settings.keys_dir),
+                          is_secure=settings.is_secure_cookie),
+        limiter=LoginLimiter(settings.login_attempts, settings.login_window_seconds),
+        templates=templates,
+        release=release,
+    )
+
+    @app.middleware("http")
+    async def sessions_and_headers(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        console = console_of(request)
+        request.state.session = console.sessions.load(request.cookies.get(SESSION_COOKIE))
+        request.state.session_dirty = bool(request.state.session.pop("new", False))
+        response = await call_next(request)
+        if request.state.session_dirty:
+            response.set_cookie(
+                SESSION_COOKIE, console.sessions.dump(request.state.session),
+                max_age=SESSION_SECONDS, httponly=True, samesite="strict",
+                secure=console.sessions.is_secure, path="/",
+            )
+        for name, value in HEADERS.items():
+            response.headers.setdefault(name, value)
+        if request.url.path.startswith(("/audit", "/admin", "/api/audit")):
+            response.headers["Cache-Control"] = "no-store"
+        return response
+
+    @app.exception_handler(LoginRequired)
+    async def login_required(request: Request, exc: LoginRequired) -> Response:
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"detail": "login required"}, status_code=401)
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        from urllib.parse import quote
+        return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+
+    @app.exception_handler(Forbidden)
+    async def forbidden(request: Request, exc: Forbidden) -> Response:
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"detail": "forbidden"}, status_code=403)
+        return render(request, "error.html", {"message": "forbidden"}, status=403)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
+        message = {403: "forbidden", 404: "not_found"}.get(exc.status_code, "error")
+        return render(request, "error.html", {"message": message, "detail": exc.detail},
+                      status=exc.status_code)
+
+    app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+    for router in (public.router, auth.router, audit_pages.router, admin.router):
+        app.include_router(router)
+    return app

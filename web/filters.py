@@ -1,0 +1,93 @@
+"""The audit filters of the console: the same as ``congvu audit query``'s, from a URL.
+
+Dates without an offset are in the configured zone, as on the command line; a
+``period`` (YYYY-MM, YYYY-Qn, YYYY) sets both ends at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from urllib.parse import urlencode
+
+from audit import Action, Direction, Filters, Outcome, QueryError
+from mailbase import PeriodError, parse_local_datetime, parse_period, zone
+
+TEXT_FIELDS = ("sender", "recipient", "text", "message_id", "queue_id", "sha256", "filename",
+               "dkim", "smime")
+#: the URL parameters a filter is made of (``unit`` may repeat)
+NAMES = ("unit", "direction", "period", "since", "until", *TEXT_FIELDS, "decision",
+         "outcome", "page", "page_size")
+DIRECTIONS = [d.value for d in Direction]
+DECISIONS = [a.value for a in Action]
+OUTCOMES = [*(o.value for o in Outcome), "incomplete"]
+
+
+class FilterError(ValueError):
+    """A filter that cannot mean anything; the message names it."""
+
+
+def _choice(value: str, allowed: Sequence[str], name: str) -> str | None:
+    if not value:
+        return None
+    if value not in allowed:
+        raise FilterError(f"{name}: {value!r} is not one of {', '.join(allowed)}")
+    return value
+
+
+def _int(value: str, name: str, default: int) -> int:
+    if not value:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise FilterError(f"{name}: {value!r} is not a number") from None
+
+
+def parse(params: Mapping[str, str], units: Sequence[str], time_zone: str) -> Filters:
+    """The filters a query string asks for.
+
+    :raises FilterError: a value that cannot mean anything (bad date, unknown choice).
+    """
+    tz = zone(time_zone)
+    values: dict[str, object] = {}
+    try:
+        if params.get("period"):
+            period = parse_period(params["period"].strip(), tz)
+            values["since"], values["until"] = period.start, period.end
+        for name in ("since", "until"):
+            if params.get(name):
+                values[name] = parse_local_datetime(params[name].strip(), tz)
+    except PeriodError as exc:
+        raise FilterError(str(exc)) from None
+    for name in TEXT_FIELDS:
+        text = params.get(name, "").strip()
+        if text:
+            values[name] = text
+    direction = _choice(params.get("direction", ""), DIRECTIONS, "direction")
+    decision = _choice(params.get("decision", ""), DECISIONS, "decision")
+    filters = Filters(
+        units=tuple(u.strip() for u in units if u.strip()),
+        direction=Direction(direction) if direction else None,
+        action=Action(decision) if decision else None,
+        outcome=_choice(params.get("outcome", ""), OUTCOMES, "outcome"),
+        page=_int(params.get("page", ""), "page", 1),
+        page_size=_int(params.get("page_size", ""), "page_size", 50),
+        **values,  # type: ignore[arg-type]
+    )
+    try:
+        filters.check()
+    except QueryError as exc:
+        raise FilterError(str(exc)) from None
+    return filters
+
+
+def query_string(params: Mapping[str, str], units: Sequence[str], **changes: object) -> str:
+    """The current filter's query string, with ``changes`` (e.g. another page)."""
+    pairs = [("unit", u) for u in units]
+    for name in NAMES:
+        if name == "unit":
+            continue
+        value = changes[name] if name in changes else params.get(name, "")
+        if value not in ("", None):
+            pairs.append((name, str(value)))
+    return urlencode(pairs)

@@ -1,0 +1,195 @@
+"""Administrators: the quarantine, directory edits, users. Every act is audited."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from audit import AuditError
+from directory import Directory, DirectoryError, ImportRejected
+from policies import PolicyError, Quarantine
+from web import actions, mailview
+from web.app import AdminUser, console_of, render
+from web.errors import UserError
+from web.security import require_csrf
+from web.users import User
+
+router = APIRouter(include_in_schema=False)
+log = logging.getLogger("congvu.web")
+CSRF = [Depends(require_csrf)]
+
+
+def _store(request: Request) -> Quarantine:
+    settings = console_of(request).settings
+    return Quarantine(settings.quarantine_path,
+                      retention_days=settings.quarantine_retention_days)
+
+
+@router.get("/admin/quarantine", response_class=HTMLResponse)
+def quarantine_list(request: Request, user: AdminUser, done: str = "",
+                    error: str = "") -> HTMLResponse:
+    """Every held message, oldest first."""
+    with _store(request) as store:
+        entries = store.list()
+    return render(request, "quarantine_list.html", {
+        "entries": entries, "done": done, "error": error,
+        "can_release": console_of(request).release is not None})
+
+
+@router.get("/admin/quarantine/{qid}", response_class=HTMLResponse)
+def quarantine_show(request: Request, user: AdminUser, qid: str) -> HTMLResponse:
+    """One held message: why, its headers and its parts (shown as text only)."""
+    with _store(request) as store:
+        try:
+            entry = store.get(qid)
+            raw = store.read(qid)
+        except PolicyError as exc:
+            raise HTTPException(status_code=404, detail=str(exc)) from None
+    return render(request, "quarantine_show.html", {
+        "entry": entry, "headers": mailview.headers(raw), "parts": mailview.parts(raw),
+        "violations": entry.decision.get("violations", []),
+        "can_release": console_of(request).release is not None})
+
+
+@router.post("/admin/quarantine/{qid}/release", dependencies=CSRF)
+async def quarantine_release(request: Request, user: AdminUser, qid: str) -> Response:
+    """Send a held message on (signed, audited) through milter's release."""
+    release = console_of(request).release
+    if release is None:
+        raise HTTPException(status_code=501, detail="release is not configured")
+    try:
+        reply = await run_in_threadpool(release, qid, user.name)
+    except Exception as exc:  # the releaser's failure is shown; the message stays held
+        log.warning("release of %s by %s failed: %s", qid, user.name, exc)
+        return _back("error", f"{qid}: {exc}")
+    log.info("released %s by %s: %s", qid, user.name, reply)
+    return _back("done", f"{qid}: {reply}")
+
+
+def _back(kind: str, text: str) -> Response:
+    from urllib.parse import urlencode
+    return RedirectResponse("/admin/quarantine?" + urlencode({kind: text}), status_code=303)
+
+
+@router.post("/admin/quarantine/{qid}/delete", dependencies=CSRF)
+def quarantine_delete(request: Request, user: AdminUser, qid: str) -> Response:
+    """Delete a held message for good (audited first)."""
+    try:
+        actions.delete_held(console_of(request).settings, qid, actor=user.name)
+    except (PolicyError, AuditError) as exc:
+        return _back("error", f"{qid}: {exc}")
+    return _back("done", f"{qid}: deleted")
+
+
+# -- directory ------------------------------------------------------------------
+
+
+@router.get("/admin/units/{unit_id}", response_class=HTMLResponse)
+def unit_edit_page(request: Request, user: AdminUser, unit_id: str, done: str = "") -> HTMLResponse:
+    """Edit one unit (or create it), with its change history."""
+    return _unit_form(request, unit_id, None, None, done=bool(done))
+
+
+def _unit_form(request: Request, unit_id: str, values: dict[str, str] | None,
+               errors: list[str] | None, *, done: bool = False, status: int = 200
+               ) -> HTMLResponse:
+    settings = console_of(request).settings
+    with Directory.open(settings.directory_path) as directory:
+        _, row = actions.unit_row(directory, unit_id)
+        history = directory.history(unit_id)
+    return render(request, "unit_edit.html", {
+        "unit_id": unit_id, "row": values or row, "fields": actions.EDITABLE,
+        "history": list(reversed(history)), "errors": errors, "done": done,
+        "is_new": not row.get("name"),
+    }, status=status)
+
+
+@router.post("/admin/units/{unit_id}", dependencies=CSRF)
+async def unit_edit(request: Request, user: AdminUser, unit_id: str) -> Response:
+    """Save one unit through the directory's import checks; audited."""
+    form = await request.form()
+    values = {name: str(form.get(name, "")) for name in actions.EDITABLE}
+    settings = console_of(request).settings
+    try:
+        await run_in_threadpool(actions.edit_unit, settings, unit_id, values,
+                                actor=user.name)
+    except ImportRejected as exc:
+        return _unit_form(request, unit_id, {"id": unit_id, **values},
+                          [str(e) for e in exc.errors], status=400)
+    except (DirectoryError, AuditError) as exc:
+        return _unit_form(request, unit_id, {"id": unit_id, **values}, [str(exc)], status=400)
+    return RedirectResponse(f"/admin/units/{unit_id}?done=1", status_code=303)
+
+
+@router.get("/admin/new-unit")
+def unit_new(request: Request, user: AdminUser, id: str = "") -> Response:
+    """Go to the form of a new unit id."""
+    unit_id = id.strip()
+    if not unit_id:
+        raise HTTPException(status_code=400, detail="a unit id is needed")
+    from urllib.parse import quote
+    return RedirectResponse(f"/admin/units/{quote(unit_id)}", status_code=303)
+
+
+# -- users ----------------------------------------------------------------------
+
+
+@router.get("/admin/users", response_class=HTMLResponse)
+def users_page(request: Request, user: AdminUser, error: str = "") -> HTMLResponse:
+    """Every user, their grants, and the forms to change them."""
+    return render(request, "users.html", {"users": console_of(request).users.users(),
+                                          "error": error})
+
+
+def _user_act(request: Request, actor: User, target: str, action: str,
+              unit_id: str | None = None) -> Response:
+    console = console_of(request)
+    users = console.users
+    try:
+        if action == "grant":
+            users.grant(target, unit_id or "")
+        elif action == "revoke":
+            users.revoke(target, unit_id or "")
+        elif action == "disable":
+            if target == actor.name:
+                raise UserError("you cannot disable yourself")
+            users.set_active(target, False)
+        elif action == "enable":
+            users.set_active(target, True)
+        actions.user_event(console.settings, actor=actor.name, target=target, action=action,
+                           unit_id=unit_id)
+    except (UserError, AuditError) as exc:
+        from urllib.parse import urlencode
+        return RedirectResponse("/admin/users?" + urlencode({"error": str(exc)}),
+                                status_code=303)
+    return RedirectResponse("/admin/users", status_code=303)
+
+
+@router.post("/admin/users", dependencies=CSRF)
+def user_add(request: Request, user: AdminUser, name: str = Form(""),
+             password: str = Form(""), is_admin: str = Form("")) -> Response:
+    """Create a user (an auditor unless 'administrator' is ticked)."""
+    console = console_of(request)
+    try:
+        created = console.users.add(name, password, is_admin=bool(is_admin))
+        actions.user_event(console.settings, actor=user.name, target=created.name,
+                           action="add-admin" if created.is_admin else "add")
+    except (UserError, AuditError) as exc:
+        from urllib.parse import urlencode
+        return RedirectResponse("/admin/users?" + urlencode({"error": str(exc)}),
+                                status_code=303)
+    return RedirectResponse("/admin/users", status_code=303)
+
+
+@router.post("/admin/users/{name}/{action}", dependencies=CSRF)
+def user_change(request: Request, user: AdminUser, name: str, action: str,
+                unit: str = Form("")) -> Response:
+    """Grant or revoke a unit, disable or enable a user."""
+    if action not in ("grant", "revoke", "disable", "enable"):
+        raise HTTPException(status_code=404, detail="no such action")
+    return _user_act(request, user, name, action, unit.strip() or None)
+
+

@@ -1,0 +1,318 @@
+"""The auditors' console under /audit: the log of the granted units only.
+
+Every read goes through :func:`web.access.scoped` (list, export, API) or
+:func:`web.access.may_see_record` / :func:`~web.access.may_see_trace` (one record, a
+trace) before anything is rendered: hiding links is not the protection.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+from collections.abc import Iterator
+from dataclasses import asdict, fields
+from datetime import UTC, datetime
+from typing import Any
+
+import pygal  # type: ignore[import-untyped]
+from fastapi import APIRouter, Depends, HTTPException, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+
+from audit import AuditError, AuditLog, Filters, RecordSummary
+from mailbase import PeriodError, parse_period, zone
+from web import access
+from web import filters as webfilters
+from web.app import AdminUser, AuditorUser, Console, console_of, render
+from web.security import require_csrf
+from web.users import User
+
+router = APIRouter()
+COLUMNS = ["id", "received_at", "direction", "envelope_sender", "subject", "recipients",
+           "attachments", "action", "outcome", "dkim", "smime", "sender_unit", "queue_id",
+           "message_id"]
+
+
+def open_log(console: Console) -> AuditLog | None:
+    """The audit store, read-only; None when the filter has not created it yet."""
+    try:
+        return AuditLog.open_readonly(console.settings.audit.path)
+    except AuditError:
+        return None
+
+
+def _filters(request: Request, console: Console) -> Filters:
+    params = dict(request.query_params)
+    units = request.query_params.getlist("unit")
+    try:
+        return webfilters.parse(params, units, console.settings.time_zone)
+    except webfilters.FilterError as exc:
+        raise HTTPException(status_code=400, detail=str(exc)) from None
+
+
+def _page(console: Console, user: User, filters: Filters) -> tuple[Any, bool]:
+    log = open_log(console)
+    if log is None:
+        return None, False
+    with log:
+        return log.query(access.scoped(filters, console.scope(user))), True
+
+
+@router.get("/audit", response_class=HTMLResponse, include_in_schema=False)
+def audit_list(request: Request, user: AuditorUser) -> HTMLResponse:
+    """One page of the log, newest first, with the filters."""
+    console = console_of(request)
+    params = dict(request.query_params)
+    units = request.query_params.getlist("unit")
+    error = None
+    try:
+        filters = webfilters.parse(params, units, console.settings.time_zone)
+        page, has_store = _page(console, user, filters)
+    except (webfilters.FilterError, AuditError) as exc:
+        error, page, has_store = str(exc), None, True
+
+    def link(**changes: object) -> str:
+        return "/audit?" + webfilters.query_string(params, units, **changes)
+
+    granted = sorted(console.scope(user) or ()) if not user.is_admin else []
+    return render(request, "audit_list.html", {
+        "page": page, "has_store": has_store, "error": error, "params": params,
+        "units": units, "link": link, "granted": granted,
+        "export": "/audit/export.csv?" + webfilters.query_string(params, units, page=""),
+        "directions": webfilters.DIRECTIONS, "decisions": webfilters.DECISIONS,
+        "outcomes": webfilters.OUTCOMES,
+    }, status=400 if error else 200)
+
+
+def _record(console: Console, user: User, record_id: int) -> dict[str, Any]:
+    log = open_log(console)
+    if log is None:
+        raise HTTPException(status_code=404, detail="no audit store")
+    with log:
+        try:
+            record = log.show(record_id)
+        except AuditError:
+            raise HTTPException(status_code=404, detail=f"no record {record_id}") from None
+    # Same answer for "no such record" and "not yours": no probing of other units.
+    if not access.may_see_record(record, console.scope(user)):
+        raise HTTPException(status_code=404, detail=f"no record {record_id}")
+    return record
+
+
+@router.get("/audit/records/{record_id}", response_class=HTMLResponse,
+            include_in_schema=False)
+def audit_record(request: Request, user: AuditorUser, record_id: int) -> HTMLResponse:
+    """One record in full: envelope, headers, attachments, signatures, decisions."""
+    record = _record(console_of(request), user, record_id)
+    auth = record.get("authentication") or []
+    return render(request, "audit_record.html", {
+        "record": record, "auth": auth, "attachments": record.get("attachments") or [],
+        "violations": record.get("violations") or [],
+        "shown": {k: v for k, v in record.items() if not isinstance(v, list | dict)},
+    })
+
+
+def _cell(value: Any) -> Any:
+    # A cell a spreadsheet would run as a formula (CSV injection) is kept as text.
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+def _csv_rows(console: Console, user: User, filters: Filters) -> Iterator[str]:
+    log = open_log(console)
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=COLUMNS, extrasaction="ignore",
+                            lineterminator="\r\n")
+    writer.writeheader()
+    yield "\ufeff" + out.getvalue()
+    if log is None:
+        return
+    scope = console.scope(user)
+    with log:
+        page = 1
+        while True:
+            result = log.query(access.scoped(
+                Filters(**{**_fields(filters), "page": page, "page_size": 1000}), scope))
+            out.seek(0)
+            out.truncate()
+            for item in result.items:
+                writer.writerow({k: _cell(v) for k, v in _summary(item).items()})
+            yield out.getvalue()
+            if not result.has_more:
+                return
+            page += 1
+
+
+def _fields(filters: Filters) -> dict[str, Any]:
+    return {f.name: getattr(filters, f.name) for f in fields(filters)}
+
+
+def _summary(item: RecordSummary) -> dict[str, Any]:
+    row = asdict(item)
+    row["received_at"] = item.received_at.isoformat()
+    row["outcome"] = item.outcome or "incomplete"
+    return row
+
+
+@router.get("/audit/export.csv", include_in_schema=False)
+def audit_export(request: Request, user: AuditorUser) -> Response:
+    """Every record of the current filter (all pages) as CSV."""
+    console = console_of(request)
+    filters = _filters(request, console)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    return StreamingResponse(_csv_rows(console, user, filters), media_type="text/csv; "
+                             "charset=utf-8", headers={
+                                 "Content-Disposition":
+                                 f'attachment; filename="congvu-audit-{stamp}.csv"'})
+
+
+@router.get("/api/audit/records", tags=["audit"])
+def api_records(request: Request, user: AuditorUser) -> dict[str, Any]:
+    """One page of the log of the caller's units (login required), with the filters of
+    ``congvu audit query`` as query parameters."""
+    console = console_of(request)
+    page, has_store = _page(console, user, _filters(request, console))
+    if not has_store:
+        return {"total": 0, "page": 1, "items": []}
+    return {"total": page.total, "page": page.page, "page_size": page.page_size,
+            "items": [_summary(i) for i in page.items]}
+
+
+@router.get("/api/audit/records/{record_id}", tags=["audit"])
+def api_record(request: Request, user: AuditorUser, record_id: int) -> dict[str, Any]:
+    """One record in full (login required; 404 outside the caller's units)."""
+    return _record(console_of(request), user, record_id)
+
+
+@router.get("/audit/trace", response_class=HTMLResponse, include_in_schema=False)
+def audit_trace(request: Request, user: AuditorUser, sha256: str = "") -> HTMLResponse:
+    """Every sending of one document, by its SHA-256 (within the user's units)."""
+    console = console_of(request)
+    entries, error = None, None
+    digest = sha256.strip().lower()
+    if digest:
+        log = open_log(console)
+        try:
+            if log is None:
+                entries = []
+            else:
+                with log:
+                    scope = console.scope(user)
+                    entries = [e for e in log.trace(digest) if access.may_see_trace(e, scope)]
+        except AuditError as exc:
+            error = str(exc)
+    return render(request, "audit_trace.html", {"sha256": digest, "entries": entries,
+                                                "error": error},
+                  status=400 if error else 200)
+
+
+@router.post("/audit/trace", dependencies=[Depends(require_csrf)], include_in_schema=False)
+async def audit_trace_upload(request: Request, user: AuditorUser, document: UploadFile) -> Response:
+    """Hash an uploaded document (not stored) and show its trace."""
+    digest = hashlib.sha256()
+    while chunk := await document.read(1 << 20):
+        digest.update(chunk)
+    return RedirectResponse(f"/audit/trace?sha256={digest.hexdigest()}", status_code=303)
+
+
+def _report(console: Console, user: User, period_text: str) -> Any:
+    period = parse_period(period_text, zone(console.settings.time_zone))
+    log = open_log(console)
+    if log is None:
+        return period, None
+    scope = console.scope(user)
+    with log:
+        return period, log.report(period, sorted(scope) if scope is not None else ())
+
+
+def _default_period(console: Console) -> str:
+    return datetime.now(UTC).astimezone(zone(console.settings.time_zone)).strftime("%Y-%m")
+
+
+@router.get("/audit/report", response_class=HTMLResponse, include_in_schema=False)
+def audit_report(request: Request, user: AuditorUser, period: str = "") -> HTMLResponse:
+    """The periodic report of the user's units, with its charts."""
+    console = console_of(request)
+    period = period.strip() or _default_period(console)
+    try:
+        span, report = _report(console, user, period)
+    except (PeriodError, AuditError) as exc:
+        return render(request, "audit_report.html", {"period": period, "report": None,
+                                                     "error": str(exc)}, status=400)
+    return render(request, "audit_report.html", {"period": period, "report": report,
+                                                 "span": span, "error": None})
+
+
+@router.get("/audit/report/{chart}.svg", include_in_schema=False)
+def audit_report_chart(request: Request, user: AuditorUser, chart: str,
+                       period: str = "") -> Response:
+    """A chart of the report as an SVG image (no inline script or style in the page)."""
+    console = console_of(request)
+    if chart not in ("volume", "signed"):
+        raise HTTPException(status_code=404, detail="no such chart")
+    try:
+        _, report = _report(console, user, period.strip() or _default_period(console))
+    except (PeriodError, AuditError) as exc:
+        raise HTTPException(status_code=400, detail=str(exc)) from None
+    units = [u.unit_id for u in report.units] if report else []
+    style = {"js": [], "disable_xml_declaration": True, "width": 800,
+             "height": max(240, 60 + 40 * len(units)), "legend_at_bottom": True}
+    graph = pygal.HorizontalBar(**style)
+    graph.x_labels = units
+    rows = report.units if report else []
+    if chart == "volume":
+        graph.title = "Messages"
+        graph.add("sent", [u.sent.messages for u in rows])
+        graph.add("received", [u.received.messages for u in rows])
+        graph.add("documents sent", [u.sent.documents for u in rows])
+    else:
+        graph.title = "Signed (%)"
+        graph.range = (0, 100)
+        graph.add("DKIM", [round(100 * u.sent.share(u.sent.dkim_signed), 1) for u in rows])
+        graph.add("S/MIME", [round(100 * u.sent.share(u.sent.smime_signed), 1) for u in rows])
+    return Response(str(graph.render(is_unicode=True)), media_type="image/svg+xml")
+
+
+@router.get("/audit/chain", response_class=HTMLResponse, include_in_schema=False)
+def audit_chain(request: Request, user: AuditorUser) -> HTMLResponse:
+    """The last signed checkpoint and the last verification's result."""
+    console = console_of(request)
+    log = open_log(console)
+    checkpoint = None
+    if log is not None:
+        with log:
+            checkpoint = log.latest_checkpoint()
+    return render(request, "audit_chain.html", {
+        "checkpoint": checkpoint, "has_store": log is not None,
+        "verified": console.last_verify,
+    })
+
+
+@router.post("/audit/chain/verify", dependencies=[Depends(require_csrf)],
+             include_in_schema=False)
+async def audit_chain_verify(request: Request, user: AuditorUser) -> Response:
+    """Walk the whole chain now (as ``congvu audit verify``) and keep the result."""
+    console = console_of(request)
+
+    def verify() -> None:
+        log = open_log(console)
+        if log is None:
+            return
+        with log:
+            console.last_verify = (datetime.now(UTC), log.verify())
+
+    await run_in_threadpool(verify)
+    return RedirectResponse("/audit/chain", status_code=303)
+
+
+@router.get("/audit/events", response_class=HTMLResponse, include_in_schema=False)
+def audit_events(request: Request, user: AdminUser) -> HTMLResponse:
+    """Administrative events (releases, deletions, directory and user changes)."""
+    log = open_log(console_of(request))
+    events: list[dict[str, Any]] = []
+    if log is not None:
+        with log:
+            events = log.admin_events(limit=500)
+    return render(request, "audit_events.html", {"events": events})
