@@ -8,6 +8,7 @@ milter/ builds a `Policy` once per (unit chain, direction) with
 
 from policies.cli import commands
 from policies.config import DEFAULT_ACTIONS, PoliciesConfig
+from policies.contents import AttachmentBytes, attachment_bytes
 from policies.engine import decide, strip
 from policies.errors import PolicyError, QuarantineError, QuarantineNotFound
 from policies.model import SEVERITY, Action, Attachment, Decision, Direction, Finding, Violation
@@ -22,6 +23,7 @@ __all__ = [
     "SEVERITY",
     "Action",
     "Attachment",
+    "AttachmentBytes",
     "Decision",
     "Direction",
     "Finding",
@@ -34,6 +36,7 @@ __all__ = [
     "QuarantineId",
     "QuarantineNotFound",
     "Violation",
+    "attachment_bytes",
     "commands",
     "decide",
     "held_notice",

@@ -43,6 +43,9 @@ DEFAULT_ACTIONS: dict[str, Action] = {
     "unreadable-archive": Action.QUARANTINE,
     "malformed-mime": Action.QUARANTINE,
     "smime-encrypted": Action.TAG,
+    # issue 11: need the document verdicts milter passes to decide(); off by default
+    "unsigned-document": Action.ACCEPT,
+    "invalid-document-signature": Action.ACCEPT,
 }
 
 DEFAULT_BLOCKED_EXTENSIONS = [

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from collections.abc import Mapping
 
 from policies.archives import expand_parts
 from policies.detect import detect
@@ -14,22 +15,24 @@ from policies.rules import Context, Scope
 from policies.walk import walk
 
 
-def decide(raw: bytes, policy: Policy) -> Decision:
+def decide(raw: bytes, policy: Policy, *,
+           documents: Mapping[str, str] | None = None) -> Decision:
     """What `policy` makes of the message `raw`: the most severe action of all findings.
 
     Every rule runs; the order of severity is reject > quarantine > strip > tag >
-    accept. Malformed input is a finding, never an exception.
+    accept. Malformed input is a finding, never an exception. ``documents`` maps an
+    attachment's sha256 to its document-signature verdict, for the rules that use it.
 
     :raises PolicyError: only when the engine itself fails (a bug or no memory); the
         caller answers 451 and the message is retried.
     """
     try:
-        return _decide(raw, policy)
+        return _decide(raw, policy, documents or {})
     except Exception as exc:  # the contract: nothing but PolicyError leaves decide
         raise PolicyError(f"the policy engine failed on this message: {exc!r}") from exc
 
 
-def _decide(raw: bytes, policy: Policy) -> Decision:
+def _decide(raw: bytes, policy: Policy, documents: Mapping[str, str]) -> Decision:
     found = walk(raw, policy.walk_limits)
     for part in found.parts:
         part.detection = detect(part.data, is_attachment=part.is_attachment)
@@ -39,6 +42,7 @@ def _decide(raw: bytes, policy: Policy) -> Decision:
         walk=found,
         attachment_count=sum(1 for p in found.parts if p.is_attachment),
         parts=tuple(parts),
+        documents=documents,
     )
     whole = Part(path="", content_type="message/rfc822", filenames=(), data=b"",
                  size=len(raw))

@@ -12,6 +12,7 @@ from policies.rules.content import (
     PdfEmbeddedFile,
     PdfJavascript,
 )
+from policies.rules.documents import InvalidDocumentSignature, UnsignedDocument
 from policies.rules.message import (
     ArchiveLimits,
     AttachmentCount,
@@ -45,6 +46,8 @@ REGISTRY: dict[str, type[Rule]] = {
     "unreadable-archive": UnreadableArchive,
     "malformed-mime": MalformedMime,
     "smime-encrypted": SmimeEncrypted,
+    "unsigned-document": UnsignedDocument,
+    "invalid-document-signature": InvalidDocumentSignature,
 }
 
 __all__ = ["REGISTRY", "Context", "Rule", "RuleSettings", "Scope"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import ClassVar, Protocol
@@ -38,6 +39,8 @@ class Context:
     #: MIME leaves that are attachments (archive members not counted).
     attachment_count: int
     parts: tuple[Part, ...] = field(default=())
+    #: document signature verdicts by attachment sha256 (issue 11); empty when unknown
+    documents: Mapping[str, str] = field(default_factory=dict)
 
 
 class Rule(Protocol):
