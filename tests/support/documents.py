@@ -13,10 +13,12 @@ Everything is made in memory; nothing touches the network.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import io
 import zipfile
 from base64 import b64encode
+from concurrent.futures import ThreadPoolExecutor
 
 from asn1crypto import keys as asn1_keys
 from asn1crypto import x509 as asn1_x509
@@ -119,8 +121,18 @@ def sign_pdf(pdf: bytes, issued: Issued, *, field: str = "Signature1",
         field_name=field, md_algorithm=digest, subfilter=sub, name=name, certify=certify,
     )
     out = io.BytesIO()
-    signers.sign_pdf(writer, meta, signer=signer_for(issued, extra_certs=extra_certs),
-                     timestamper=tsa, output=out)
+
+    def sign() -> None:
+        signers.sign_pdf(writer, meta, signer=signer_for(issued, extra_certs=extra_certs),
+                         timestamper=tsa, output=out)
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        sign()
+    else:  # pyHanko's synchronous API runs its own event loop: not inside another one
+        with ThreadPoolExecutor(1) as executor:
+            executor.submit(sign).result()
     return out.getvalue()
 
 

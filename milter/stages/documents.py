@@ -1,0 +1,107 @@
+"""The digital signatures inside attached documents (issue 11), on the bytes as received.
+
+For every attachment and archive member that is a PDF or an Office package, signer/'s
+`DocumentVerifier` gives each signature a verdict; the results go to
+``ctx.results["documents"]`` (a list of dicts, one per document, keyed by the
+attachment's ``sha256`` like the audit record's attachments) and the policy stage can
+read them as ``verdicts(ctx)``. The stage never refuses mail: a document that cannot be
+verified in time is recorded as ``unverifiable`` and the message flows on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any, ClassVar
+
+from milter.context import MessageContext
+from milter.pipeline import CONTINUE, StageKind, Verdict
+from policies import attachment_bytes
+from signer.documents import DocumentKind, DocumentVerifier
+
+log = logging.getLogger("congvu.milter")
+
+# Below this size the walk runs inline (a message without documents costs well under a
+# millisecond); above it, or once a document is found, the work goes to a thread.
+_INLINE_LIMIT = 256 * 1024
+
+
+class DocumentsStage:
+    """Verify the signatures inside attached PDFs and Office documents; record them."""
+
+    name = "documents"
+    kind: ClassVar[StageKind] = StageKind.VERIFY
+
+    def __init__(self, verifier: DocumentVerifier, *, timeout: float = 10.0) -> None:
+        self.verifier = verifier
+        self.timeout = timeout
+
+    async def run(self, ctx: MessageContext) -> Verdict:
+        """Record each document's signatures on the context; always continue."""
+        raw = ctx.original_content
+        found: list[dict[str, Any]] = []
+        ctx.results["documents"] = found
+        if len(raw) <= _INLINE_LIMIT:
+            documents = self._documents(raw, found)
+            if not documents:
+                return CONTINUE
+        else:
+            documents = None
+        work = asyncio.to_thread(self._verify_all, raw, documents, found)
+        try:
+            await asyncio.wait_for(work, self.timeout)
+        except TimeoutError:
+            log.warning("document signatures not verified within %.1f s; recorded as "
+                        "unverifiable", self.timeout)
+        ctx.results["documents"] = [entry for entry in found if entry]
+        return CONTINUE
+
+    def _documents(self, raw: bytes, found: list[dict[str, Any]]
+                   ) -> list[tuple[dict[str, Any], bytes]]:
+        """The attachments that are documents, each with a placeholder entry in
+        ``found`` (what stays recorded if verification does not finish)."""
+        documents = []
+        try:
+            for item in attachment_bytes(raw):
+                if DocumentVerifier.kind_of(item.data) is DocumentKind.NONE:
+                    continue
+                entry: dict[str, Any] = {
+                    "sha256": item.sha256, "path": item.path, "member": item.member,
+                    "filename": item.filename, "kind": "unknown", "verdict": "unverifiable",
+                    "is_signed": False, "is_validly_signed": False,
+                    "reason": f"verification did not finish within {self.timeout:g} s",
+                    "signatures": [],
+                }
+                found.append(entry)
+                documents.append((entry, item.data))
+        except Exception as exc:  # the walk must never stop the mail (issue 11)
+            log.warning("attachments could not be walked for document signatures: %r", exc)
+        return documents
+
+    def _verify_all(self, raw: bytes, documents: list[tuple[dict[str, Any], bytes]] | None,
+                    found: list[dict[str, Any]]) -> None:
+        if documents is None:
+            documents = self._documents(raw, found)
+        for index, (entry, data) in enumerate(documents):
+            try:
+                result = self.verifier.verify(data, entry["filename"])
+            except Exception as exc:  # verify does not raise; a bug must not lose mail
+                log.exception("document verification failed")
+                update: dict[str, object] = {"reason": f"verification failed: {exc!r}"}
+            else:
+                if result.kind is DocumentKind.NONE:
+                    found[found.index(entry)] = {}  # a plain zip: not a document
+                    continue
+                update = result.as_dict()
+                update.pop("filename", None)
+            # replace, never mutate: the event loop may read ``found`` after a timeout
+            position = found.index(entry)
+            found[position] = {**entry, **update}
+            documents[index] = (found[position], data)
+        found[:] = [entry for entry in found if entry]
+
+
+def verdicts(ctx: MessageContext) -> dict[str, str]:
+    """{attachment sha256: document verdict} for `policies.decide(..., documents=...)`."""
+    return {entry["sha256"]: entry["verdict"]
+            for entry in ctx.results.get("documents", []) if entry.get("sha256")}
