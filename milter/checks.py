@@ -1,14 +1,23 @@
-"""What ``config check`` and ``serve`` verify locally before any mail is taken.
+"""What ``config check`` and ``serve`` verify locally before any mail is taken:
+directories, keys, certificates and stores.
 
 DNS and remote problems are ``doctor``'s warnings, never reasons to refuse mail.
+``serve`` also creates and migrates the stores here, once, in the parent process:
+workers forked afterwards only open them (two workers migrating one new SQLite file
+at once would lock each other out).
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
+from audit import AuditError, AuditLog
+from directory import Directory, DirectoryError
 from milter.config import CongvuConfig, NextHopKind
+from policies import PolicyError, Quarantine
+from signer import DkimSigner, DkimVerifier, SignerError, SmimeSigner, SmimeVerifier
 
 
 def _writable_dir(path: Path, what: str) -> str | None:
@@ -24,14 +33,56 @@ def _writable_dir(path: Path, what: str) -> str | None:
     return None
 
 
-def check_locally(config: CongvuConfig) -> list[str]:
-    """Every local problem with its key path; empty when the service can start."""
+def _attempt(problems: list[str], where: str, action: Callable[[], object]) -> None:
+    try:
+        action()
+    except (SignerError, AuditError, DirectoryError, PolicyError, OSError) as exc:
+        problems.append(f"{where}: {exc}")
+
+
+def _open_stores(config: CongvuConfig, problems: list[str], *, create: bool) -> None:
+    def directory_store() -> None:
+        if create or config.directory.path.exists():
+            Directory.open(config.directory.path, read_only=not create).close()
+
+    def quarantine_store() -> None:
+        if create or config.policies.quarantine.path.exists():
+            Quarantine(config.policies.quarantine.path).close()
+
+    def audit_store() -> None:
+        if create:
+            AuditLog.open(config.audit).close()
+        elif config.audit.path.exists():
+            AuditLog.open_readonly(config.audit.path).close()
+
+    _attempt(problems, "directory.path", directory_store)
+    _attempt(problems, "policies.quarantine.path", quarantine_store)
+    if config.pipeline.audit:
+        _attempt(problems, "audit.path", audit_store)
+
+
+def check_locally(config: CongvuConfig, *, create: bool = False) -> list[str]:
+    """Every local problem with its key path; empty when the service can start.
+
+    With ``create`` the stores are created and migrated (``serve``); without, only
+    existing stores are opened (``config check`` changes nothing).
+    """
     problems: list[str] = []
-    problem = _writable_dir(config.data_dir, "service.data_dir")
-    if problem:
-        problems.append(problem)
-    if config.next_hop.kind is NextHopKind.MAILDIR:
-        problem = _writable_dir(config.next_hop.maildir, "next_hop.maildir")
+    for path, what in ((config.data_dir, "service.data_dir"),
+                       (config.next_hop.maildir, "next_hop.maildir")):
+        if what == "next_hop.maildir" and config.next_hop.kind is not NextHopKind.MAILDIR:
+            continue
+        problem = _writable_dir(path, what)
         if problem:
             problems.append(problem)
+    if problems:
+        return problems
+    dkim, smime = config.signer.dkim, config.signer.smime
+    _attempt(problems, "signer.dkim", lambda: DkimSigner.from_config(dkim))
+    _attempt(problems, "signer.dkim", lambda: DkimVerifier.from_config(dkim))
+    _attempt(problems, "signer.smime", lambda: SmimeSigner.from_config(smime))
+    _attempt(problems, "signer.smime", lambda: SmimeVerifier.from_config(smime))
+    if create:
+        config.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    _open_stores(config, problems, create=create)
     return problems

@@ -144,11 +144,10 @@ def _supervise(config: CongvuConfig, config_path: Path | None,
 def run_service(config: CongvuConfig, *, config_path: Path | None, workers: int | None) -> int:
     """Run the filter until SIGTERM; return the process exit code."""
     logs.setup()
-    problems = check_locally(config)
+    problems = check_locally(config, create=True)
     if problems:
         print(ConfigError(str(config_path or "<embedded defaults>"), problems), file=sys.stderr)
         return 2
-    config.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     count = workers or config.service.workers or os.cpu_count() or 1
     try:
         sockets = {listener.name: bind_listener(listener) for listener in config.listeners}

@@ -113,3 +113,36 @@ def test_pipeline_stages_are_checked() -> None:
         parse_config({"pipeline": {"stages": ["units", "antivirus"]}})
     with pytest.raises(ConfigError, match="listed twice"):
         parse_config({"pipeline": {"stages": ["policy", "policy"]}})
+
+
+def test_config_check_and_serve_refuse_a_key_file_others_can_read(tmp_path: Path) -> None:
+    key = tmp_path / "dkim.pem"
+    key.write_text("-----BEGIN PRIVATE KEY-----\nnot really\n-----END PRIVATE KEY-----\n")
+    key.chmod(0o644)
+    config = tmp_path / "c.toml"
+    config.write_text(
+        f'[service]\ndata_dir = "{tmp_path}/var"\n'
+        f'[[signer.dkim.keys]]\ndomain = "binhthuan.gov.vn"\nselector = "s1"\n'
+        f'key_file = "{key}"\nalgorithm = "rsa-sha256"\n', encoding="utf-8")
+    check = CliRunner().invoke(main, ["config", "check", str(config)])
+    assert check.exit_code == 2
+    assert "signer.dkim:" in check.output and str(key) in check.output
+    assert not (tmp_path / "var").exists()  # config check changes nothing
+    import subprocess
+    import sys
+
+    serve = subprocess.run([sys.executable, "-m", "milter", "serve", "--config", str(config)],
+                           capture_output=True, text=True, timeout=60)
+    assert serve.returncode == 2
+    assert "signer.dkim:" in serve.stderr and str(key) in serve.stderr
+
+
+def test_a_broken_store_is_a_startup_error(tmp_path: Path) -> None:
+    var = tmp_path / "var"
+    var.mkdir()
+    (var / "audit.sqlite3").write_bytes(b"this is not SQLite" * 100)
+    config = tmp_path / "c.toml"
+    config.write_text(f'[service]\ndata_dir = "{var}"\n', encoding="utf-8")
+    check = CliRunner().invoke(main, ["config", "check", str(config)])
+    assert check.exit_code == 2
+    assert "audit.path:" in check.output
