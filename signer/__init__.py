@@ -1,11 +1,24 @@
 """DKIM and S/MIME signing and verification, SPF, DMARC, ARC, and signatures inside documents."""
 
+from signer.arc import ArcResult, ArcStatus, ArcVerifier
+from signer.authcheck import (
+    AuthChecker,
+    AuthDecision,
+    AuthVerdict,
+    Disposition,
+    DmarcActions,
+    dmarc_disposition,
+    own_domain_spoof,
+)
+from signer.authconfig import AuthConfig
 from signer.authresults import authentication_results, remove_authentication_results
 from signer.cli import commands
 from signer.config import DkimConfig, SignerConfig
 from signer.dkim import DkimSigner, from_domain
 from signer.dkim_verify import AuthResult, DkimResult, DkimVerifier
+from signer.dmarc import DmarcChecker, DmarcPolicy, DmarcResult, DmarcStatus
 from signer.dns import DnsResolver
+from signer.dnscache import CachingResolver
 from signer.errors import (
     CertificateFileError,
     DnsTemporaryError,
@@ -24,16 +37,31 @@ from signer.smime import (
     SmimeStatus,
     SmimeVerifier,
 )
+from signer.spf import SpfChecker, SpfResult, SpfStatus
 from signer.trust import ChainStatus, TrustStore
 
 __all__ = [
+    "ArcResult",
+    "ArcStatus",
+    "ArcVerifier",
+    "AuthChecker",
+    "AuthConfig",
+    "AuthDecision",
     "AuthResult",
+    "AuthVerdict",
+    "CachingResolver",
     "CertificateFileError",
     "ChainStatus",
+    "Disposition",
     "DkimConfig",
     "DkimResult",
     "DkimSigner",
     "DkimVerifier",
+    "DmarcActions",
+    "DmarcChecker",
+    "DmarcPolicy",
+    "DmarcResult",
+    "DmarcStatus",
     "DnsResolver",
     "DnsTemporaryError",
     "KeyFileError",
@@ -48,10 +76,15 @@ __all__ = [
     "SmimeSigner",
     "SmimeStatus",
     "SmimeVerifier",
+    "SpfChecker",
+    "SpfResult",
+    "SpfStatus",
     "TrustStore",
     "UnsignableMessageError",
     "authentication_results",
     "commands",
+    "dmarc_disposition",
     "from_domain",
+    "own_domain_spoof",
     "remove_authentication_results",
 ]

@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from signer.authconfig import AuthConfig
 from signer.documents.config import DocumentsConfig
 from signer.smime.config import SmimeConfig
 
@@ -98,6 +99,9 @@ class SignerConfig(_Strict):
 
     dkim: DkimConfig = Field(default_factory=DkimConfig)
     smime: SmimeConfig = Field(default_factory=SmimeConfig)
+    auth: AuthConfig = Field(
+        default_factory=AuthConfig,
+        description="Inbound SPF, DMARC and ARC; DNS through [signer.dkim]'s resolver.")
     documents: DocumentsConfig = Field(
         default_factory=DocumentsConfig,
         description="Signatures inside attached documents; trust defaults to [signer.smime]'s.")

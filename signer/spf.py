@@ -136,7 +136,7 @@ def _map_outcome(query: _Query, domain: str) -> tuple[SpfStatus, str]:
         return status, f"no SPF record at {domain}"
     if status in (SpfStatus.TEMPERROR, SpfStatus.PERMERROR):
         return status, str(explanation).removeprefix("SPF ")
-    matched = f" (matched {mechanism})" if mechanism else ""
+    matched = f", matched {mechanism}" if mechanism else ""
     return status, f"{query.c} is {_VERB[status]} by {domain}{matched}"
 
 

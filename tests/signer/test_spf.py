@@ -121,7 +121,7 @@ def test_reasons_and_properties(resolver: CachingResolver) -> None:
     checker = SpfChecker(resolver)
     result = checker.check(client_ip="192.0.2.5", helo="h.example", mail_from="<a@pass.test>")
     assert result == SpfResult(SpfStatus.PASS,
-                               "192.0.2.5 is authorized by pass.test (matched ip4:192.0.2.0/24)",
+                               "192.0.2.5 is authorized by pass.test, matched ip4:192.0.2.0/24",
                                "mailfrom", "pass.test", "a@pass.test", "192.0.2.5")
     assert result.properties() == [("smtp.mailfrom", "a@pass.test")]
     assert result.audit() == {"method": "spf", "result": "pass", "domain": "pass.test",
