@@ -228,6 +228,15 @@ def commands(load: ConfigLoader, *, descendants: UnitExpander | None = None
                 raise _fail(exc) from exc
         click.echo(json.dumps(record, ensure_ascii=False, indent=2))
 
+    def _signature(document: str | None, signatures: list[dict[str, Any]]) -> str:
+        """The document-signature verdict for people: 'valid (signer, organisation)'."""
+        if document is None:
+            return "-"
+        who = "; ".join(
+            ", ".join(str(s[k]) for k in ("signer", "organisation") if s.get(k))
+            + f": {s.get('verdict')}" for s in signatures if not s.get("is_timestamp"))
+        return f"{document} ({who})" if who else document
+
     @group.command("trace")
     @click.argument("sha256")
     @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
@@ -253,9 +262,10 @@ def commands(load: ConfigLoader, *, descendants: UnitExpander | None = None
         rows = [{"id": e.record_id, "sent_at": _local(config, e.received_at),
                  "filename": e.filename, "from": e.envelope_sender,
                  "to": ", ".join(e.recipients), "units": ", ".join(e.recipient_units),
-                 "outcome": e.outcome or "incomplete", "reply": e.reply} for e in entries]
+                 "outcome": e.outcome or "incomplete", "reply": e.reply,
+                 "signature": _signature(e.document, e.signatures)} for e in entries]
         click.echo(_table(rows, ["id", "sent_at", "filename", "from", "to", "units",
-                                 "outcome", "reply"]))
+                                 "outcome", "signature", "reply"]))
 
     @group.command("events")
     @click.option("--kind", type=click.Choice([k.value for k in AdminKind]),

@@ -256,6 +256,9 @@ class TraceEntry:
     outcome: str | None
     reply: str | None
     completed_at: datetime | None = field(default=None)
+    #: the document's signature verdict and its signatures (issue 11), when verified
+    document: str | None = field(default=None)
+    signatures: list[dict[str, Any]] = field(default_factory=list)
 
 
 def trace(conn: sqlite3.Connection, sha256: str) -> list[TraceEntry]:
@@ -266,15 +269,17 @@ def trace(conn: sqlite3.Connection, sha256: str) -> list[TraceEntry]:
     Filters(sha256=sha256).check()
     rows = conn.execute(
         "SELECT e.seq, e.at, a.filename, e.envelope_sender, e.sender_unit, e.subject, "
-        "e.detail FROM attachments a JOIN events e ON e.seq = a.record_id "
+        "e.detail, a.position FROM attachments a JOIN events e ON e.seq = a.record_id "
         "WHERE a.sha256 = ? ORDER BY e.seq, a.position", (sha256.lower(),),
     ).fetchall()
     entries, seen = [], set()
-    for seq, at, filename, sender, unit, subject, detail in rows:
+    for seq, at, filename, sender, unit, subject, detail, position in rows:
         if seq in seen:
             continue
         seen.add(seq)
         data = json.loads(detail)
+        attachment = data["attachments"][position] if position < len(
+            data["attachments"]) else {}
         done = conn.execute(
             "SELECT outcome, reply, at FROM events WHERE kind = 'completion' AND record_id = ? "
             "ORDER BY seq DESC LIMIT 1", (seq,),
@@ -284,6 +289,7 @@ def trace(conn: sqlite3.Connection, sha256: str) -> list[TraceEntry]:
             data["envelope_recipients"], data["recipient_units"], subject,
             done[0] if done else None, done[1] if done else None,
             datetime.fromisoformat(done[2]) if done else None,
+            attachment.get("document"), attachment.get("signatures") or [],
         ))
     return entries
 

@@ -125,6 +125,29 @@ class AdminKind(StrEnum):
     PRUNE = "prune"
 
 
+class DocumentSignatureRecord(_Edge):
+    """One digital signature inside an attached document, as signer/ judged it (issue 11)."""
+
+    verdict: str = Field(description="valid, invalid, untrusted, expired, revoked, "
+                         "modified-after-signing or unverifiable.")
+    reason: str = Field(default="", description="Why, in words.")
+    field: str | None = Field(default=None, description="PDF field or Office part name.")
+    format: str | None = Field(default=None, description="pades, adbe.pkcs7.detached...")
+    signer: str | None = Field(default=None, description="The certificate's common name.")
+    organisation: str | None = Field(default=None, description="The certificate's O=.")
+    subject: str | None = None
+    issuer: str | None = None
+    serial: str | None = None
+    signing_time: str | None = Field(default=None, description="ISO 8601, as stated.")
+    time_source: str = Field(default="none", description="timestamp, claimed or none.")
+    digest_algorithm: str | None = None
+    coverage: str | None = None
+    modification_level: str | None = None
+    chain: list[str] = Field(default_factory=list)
+    is_timestamp: bool = False
+    notes: list[str] = Field(default_factory=list)
+
+
 class Attachment(_Edge):
     """One attachment as found in the message."""
 
@@ -134,6 +157,13 @@ class Attachment(_Edge):
     detected_type: str | None = Field(default=None, description="Type detected from bytes.")
     size: int = Field(ge=0, description="Decoded size in bytes.")
     sha256: str = Field(description="SHA-256 of the decoded bytes, lower-case hex.")
+    document: str | None = Field(
+        default=None,
+        description="For a PDF or Office document: the document's signature verdict "
+        "(valid, unsigned, invalid, untrusted, expired, revoked, modified-after-signing, "
+        "unverifiable); None for other attachments or when not verified.")
+    signatures: list[DocumentSignatureRecord] | None = Field(
+        default=None, description="Each signature inside the document (issue 11).")
 
     @field_validator("sha256")
     @classmethod

@@ -22,7 +22,13 @@ _COUNTS = """
     SUM(CASE WHEN e.smime = 'pass' THEN 1 ELSE 0 END),
     SUM(CASE WHEN e.action = 'reject' THEN 1 ELSE 0 END),
     SUM(CASE WHEN e.action = 'quarantine' THEN 1 ELSE 0 END),
-    SUM((SELECT count(*) FROM attachments a WHERE a.record_id = e.seq))
+    SUM((SELECT count(*) FROM attachments a WHERE a.record_id = e.seq)),
+    SUM((SELECT count(*) FROM attachments a WHERE a.record_id = e.seq
+         AND a.document IS NOT NULL)),
+    SUM((SELECT count(*) FROM attachments a WHERE a.record_id = e.seq
+         AND a.document IS NOT NULL AND a.document <> 'unsigned')),
+    SUM((SELECT count(*) FROM attachments a WHERE a.record_id = e.seq
+         AND a.document = 'valid'))
 """
 
 
@@ -36,6 +42,11 @@ class Counts:
     rejected: int = 0
     quarantined: int = 0
     documents: int = 0
+    #: PDF and Office documents among the attachments (issue 11), those carrying a
+    #: signature, and those with at least one valid signature
+    documents_checked: int = 0
+    documents_signed: int = 0
+    documents_valid: int = 0
 
     @classmethod
     def of(cls, row: Sequence[Any] | None) -> Counts:

@@ -27,6 +27,7 @@ def _rows(report: Report) -> list[dict[str, str | int]]:
         rows.append({
             "unit": unit.unit_id, "mailbox": "", "sent": unit.sent.messages,
             "received": unit.received.messages, "documents_sent": unit.sent.documents,
+            **_documents(unit.sent),
             "dkim_signed": _pct(unit.sent, unit.sent.dkim_signed),
             "smime_signed": _pct(unit.sent, unit.sent.smime_signed),
             "rejected": unit.sent.rejected + unit.received.rejected,
@@ -37,6 +38,7 @@ def _rows(report: Report) -> list[dict[str, str | int]]:
             rows.append({
                 "unit": unit.unit_id, "mailbox": box.address, "sent": box.sent.messages,
                 "received": box.received.messages, "documents_sent": box.sent.documents,
+                **_documents(box.sent),
                 "dkim_signed": _pct(box.sent, box.sent.dkim_signed),
                 "smime_signed": _pct(box.sent, box.sent.smime_signed),
                 "rejected": box.sent.rejected + box.received.rejected,
@@ -46,8 +48,16 @@ def _rows(report: Report) -> list[dict[str, str | int]]:
     return rows
 
 
-COLUMNS = ["unit", "mailbox", "sent", "received", "documents_sent", "dkim_signed",
-           "smime_signed", "rejected", "quarantined", "busiest_correspondents"]
+COLUMNS = ["unit", "mailbox", "sent", "received", "documents_sent", "pdf_office_sent",
+           "documents_signed", "documents_validly_signed", "dkim_signed", "smime_signed",
+           "rejected", "quarantined", "busiest_correspondents"]
+
+
+def _documents(sent: Counts) -> dict[str, str | int]:
+    """Issue 11: of the PDF and Office documents sent, how many were signed, and validly."""
+    return {"pdf_office_sent": sent.documents_checked,
+            "documents_signed": sent.documents_signed,
+            "documents_validly_signed": sent.documents_valid}
 
 
 def _span(report: Report, tz_name: str) -> str:
@@ -93,6 +103,7 @@ def _html(report: Report, rows: list[dict[str, str | int]], tz_name: str) -> str
     volume.add("sent", [u.sent.messages for u in report.units])
     volume.add("received", [u.received.messages for u in report.units])
     volume.add("documents sent", [u.sent.documents for u in report.units])
+    volume.add("validly signed documents", [u.sent.documents_valid for u in report.units])
     signed = pygal.HorizontalBar(title="Share of sent mail signed (%)", range=(0, 100), **style)
     signed.x_labels = units
     signed.add("DKIM", [round(100 * u.sent.share(u.sent.dkim_signed), 1) for u in report.units])

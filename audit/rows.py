@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from audit.chain import canonical
-from audit.records import AdminEvent, AuditRecord, AuthResult, Completion
+from audit.records import AdminEvent, Attachment, AuditRecord, AuthResult, Completion
 from mailbase import fold
 
 
@@ -32,8 +32,15 @@ class Rows:
     event: dict[str, Any]
     memberships: list[tuple[str, str]] = field(default_factory=list)
     recipients: list[tuple[str, str | None]] = field(default_factory=list)
-    attachments: list[tuple[str, str | None, str | None, int]] = field(default_factory=list)
+    attachments: list[tuple[str, str | None, str | None, int, str | None]] = field(
+        default_factory=list)
     search: str | None = None
+
+
+def _attachment(a: Attachment) -> dict[str, Any]:
+    # Records without document verdicts keep the exact detail they had before issue 11.
+    absent = {name for name in ("document", "signatures") if getattr(a, name) is None}
+    return a.model_dump(mode="json", exclude=absent)
 
 
 def message_rows(rec: AuditRecord) -> Rows:
@@ -43,7 +50,7 @@ def message_rows(rec: AuditRecord) -> Rows:
         "header_to": rec.header_to,
         "header_cc": rec.header_cc,
         "header_date": rec.header_date,
-        "attachments": [a.model_dump(mode="json") for a in rec.attachments],
+        "attachments": [_attachment(a) for a in rec.attachments],
         "violations": [v.model_dump(mode="json") for v in rec.violations],
         "authentication": [r.model_dump(mode="json") for r in rec.authentication],
         "recipient_units": rec.recipient_units,
@@ -88,7 +95,8 @@ def message_rows(rec: AuditRecord) -> Rows:
         memberships=units,
         recipients=[(a.lower(), rec.recipient_unit_of.get(a)) for a in rec.envelope_recipients],
         attachments=[
-            (a.sha256, a.filename, fold(a.filename) if a.filename else None, a.size)
+            (a.sha256, a.filename, fold(a.filename) if a.filename else None, a.size,
+             a.document)
             for a in rec.attachments
         ],
         search=fold(" ".join(w for w in words if w)),

@@ -110,10 +110,17 @@ def _v2_recipient_units(db: Database) -> None:
     db.table("recipients").create_index(["unit_id", "address"], index_name="recipients_unit")
 
 
+def _v3_document_verdicts(db: Database) -> None:
+    # Each attachment's document-signature verdict (issue 11): the report's documents
+    # signed / validly signed. NULL: not a PDF or Office document, or not verified.
+    db.execute("ALTER TABLE attachments ADD COLUMN document TEXT")
+
+
 Migration = tuple[str, Callable[[Database], None]]
 MIGRATIONS: list[Migration] = [
     ("0001-events-indexes-checkpoints", _v1_tables),
     ("0002-recipient-units", _v2_recipient_units),
+    ("0003-document-verdicts", _v3_document_verdicts),
 ]
 
 

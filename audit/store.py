@@ -185,7 +185,7 @@ class AuditLog:
         events: list[tuple[object, ...]] = []
         memberships: list[tuple[int, str, str, str]] = []
         recipients: list[tuple[int, int, str, str | None]] = []
-        attachments: list[tuple[int, int, str, str | None, str | None, int]] = []
+        attachments: list[tuple[int, int, str, str | None, str | None, int, str | None]] = []
         search: list[tuple[int, str]] = []
         columns = list(EVENT_COLUMNS)
         batch_messages: set[int] = set()
@@ -227,7 +227,7 @@ class AuditLog:
         )
         conn.executemany(
             "INSERT INTO attachments (record_id, position, sha256, filename, "
-            "filename_folded, size) VALUES (?, ?, ?, ?, ?, ?)",
+            "filename_folded, size, document) VALUES (?, ?, ?, ?, ?, ?, ?)",
             attachments,
         )
         conn.executemany("INSERT INTO search (rowid, text) VALUES (?, ?)", search)

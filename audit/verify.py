@@ -67,6 +67,7 @@ _INDEXES: list[tuple[str, str, str, str, str]] = [
         "AND NOT EXISTS (SELECT 1 FROM attachments a WHERE a.record_id = e.seq "
         "AND a.position = j.key AND a.sha256 = json_extract(j.value, '$.sha256') "
         "AND a.size = json_extract(j.value, '$.size') "
+        "AND a.document IS json_extract(j.value, '$.document') "
         "AND (a.filename IS json_extract(j.value, '$.filename') "
         "OR congvu_cut(a.filename) IS json_extract(j.value, '$.filename')))",
         "SELECT SUM(json_array_length(detail, '$.attachments')) FROM events "
