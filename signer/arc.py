@@ -29,6 +29,8 @@ from signer.errors import DnsTemporaryError
 
 _METHOD = re.compile(r"^\s*([A-Za-z0-9_.-]+)\s*=\s*([A-Za-z0-9_.-]+)")
 _COMMENT = re.compile(r"\((?:[^()\\]|\\.)*\)")
+_ARC_FIELD = re.compile(rb"(?im)^arc-(seal|message-signature|authentication-results)[ \t]*:")
+_HEADER_END = re.compile(rb"\r?\n\r?\n")
 
 
 class ArcStatus(Enum):
@@ -90,6 +92,9 @@ class ArcVerifier:
 
     def verify(self, raw: bytes) -> ArcResult:
         """The ARC result of ``raw`` (``none`` when it carries no ARC set)."""
+        end = _HEADER_END.search(raw)
+        if _ARC_FIELD.search(raw, 0, end.start() if end else len(raw)) is None:
+            return ArcResult(ArcStatus.NONE, "no ARC set")  # without dkimpy's whole parse
         lookups = _Lookups(self._resolver, time.monotonic() + self.budget)
         return self._map(raw, lookups)
 
