@@ -77,3 +77,24 @@ async def test_malformed_message_never_raises() -> None:
                   b"Content-Transfer-Encoding: base64\r\n\r\nJVBERi0x!!!\r\n")
     assert await stage().run(ctx) is CONTINUE
     assert [d["verdict"] for d in ctx.results["documents"]] == ["unsigned"]
+
+
+async def test_documents_are_seen_in_every_transfer_encoding() -> None:
+    from email import encoders
+    from email.mime.application import MIMEApplication
+    from email.mime.multipart import MIMEMultipart
+
+    from milter.stages.documents import may_hold_documents
+
+    pdf = sign_pdf(plain_pdf(), cast().alice)
+    for encoder in (encoders.encode_base64, encoders.encode_quopri, encoders.encode_7or8bit):
+        outer = MIMEMultipart()
+        part = MIMEApplication(pdf, "pdf", _encoder=encoder)
+        part.add_header("Content-Disposition", "attachment", filename="cv.pdf")
+        outer.attach(part)
+        raw = outer.as_bytes()
+        assert may_hold_documents(raw), encoder.__name__
+        ctx = context(raw)
+        await stage().run(ctx)
+        assert [d["verdict"] for d in ctx.results["documents"]] == ["valid"], encoder.__name__
+    assert not may_hold_documents(message({"notes.txt": b"plain words " * 100}))
