@@ -19,6 +19,7 @@ from signer.dkim_verify import AuthResult, DkimResult, DkimVerifier
 from signer.dmarc import DmarcChecker, DmarcPolicy, DmarcResult, DmarcStatus
 from signer.dns import DnsResolver
 from signer.dnscache import CachingResolver
+from signer.dnscheck import published_problems
 from signer.errors import (
     CertificateFileError,
     DnsTemporaryError,
@@ -86,5 +87,6 @@ __all__ = [
     "dmarc_disposition",
     "from_domain",
     "own_domain_spoof",
+    "published_problems",
     "remove_authentication_results",
 ]
