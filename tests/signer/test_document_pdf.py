@@ -23,6 +23,7 @@ from support.documents import (
     garble_contents,
     plain_pdf,
     sign_pdf,
+    sign_pdf_sha1_form,
     timestamper,
 )
 from support.pki import TestPki
@@ -71,6 +72,14 @@ def test_adbe_pkcs7_detached_sha1_is_valid_with_a_weak_digest_note() -> None:
     assert sig.verdict is DocumentVerdict.VALID
     assert sig.format == "adbe.pkcs7.detached" and sig.digest_algorithm == "sha1"
     assert any("SHA1" in note for note in sig.notes)
+
+
+def test_adbe_pkcs7_sha1_form_is_verified() -> None:
+    data = sign_pdf_sha1_form(plain_pdf(), cast().alice)
+    sig = verify(data).signatures[0]
+    assert (sig.verdict, sig.format) == (DocumentVerdict.VALID, "adbe.pkcs7.sha1"), sig.reason
+    broken = flip_in_first_revision(data, b"trang 1", b"trang 5")
+    assert verify(broken).signatures[0].verdict is DocumentVerdict.INVALID
 
 
 def test_unsigned_pdf_has_no_signatures() -> None:

@@ -14,7 +14,13 @@ from pathlib import Path
 import pytest
 
 from signer.documents import DocumentVerdict, DocumentVerifier
-from support.documents import alter_page, flip_in_first_revision, plain_pdf, sign_pdf
+from support.documents import (
+    alter_page,
+    flip_in_first_revision,
+    plain_pdf,
+    sign_pdf,
+    sign_pdf_sha1_form,
+)
 from support.smime import cast
 
 pytestmark = pytest.mark.skipif(shutil.which("pdfsig") is None,
@@ -51,3 +57,11 @@ def test_later_update_agrees_with_pdfsig(tmp_path: Path) -> None:
     assert "Signature is Valid." in out and "Not total document signed" in out
     sig = DocumentVerifier(cast().trust()).verify(data).signatures[0]
     assert sig.verdict is DocumentVerdict.MODIFIED
+
+
+def test_adbe_pkcs7_sha1_form_agrees_with_pdfsig(tmp_path: Path) -> None:
+    data = sign_pdf_sha1_form(plain_pdf(), cast().alice)
+    out = pdfsig(tmp_path, data)
+    assert "adbe.pkcs7.sha1" in out and "Signature is Valid." in out
+    sig = DocumentVerifier(cast().trust()).verify(data).signatures[0]
+    assert (sig.verdict, sig.format) == (DocumentVerdict.VALID, "adbe.pkcs7.sha1")

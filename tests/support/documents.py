@@ -136,6 +136,26 @@ def sign_pdf(pdf: bytes, issued: Issued, *, field: str = "Signature1",
     return out.getvalue()
 
 
+def sign_pdf_sha1_form(pdf: bytes, issued: Issued) -> bytes:
+    """``pdf`` signed in the old adbe.pkcs7.sha1 form: the CMS encapsulates the SHA-1
+    of the byte range (pyHanko does not write this form: its detached signature is
+    made, then its /SubFilter and /Contents are redone)."""
+    import hashlib
+    import re
+
+    data = sign_pdf(pdf, issued, subfilter="adbe.pkcs7.detached")
+    data = data.replace(b"/adbe.pkcs7.detached", b"/adbe.pkcs7.sha1    ")
+    ranges = re.findall(rb"/ByteRange\s*\[\s*(\d+)\s+(\d+)\s+(\d+)\s+(\d+)", data)[-1]
+    a, b, c, d = (int(x) for x in ranges)
+    digest = hashlib.sha1(data[a:a + b] + data[c:c + d]).digest()
+    signer = signer_for(issued)
+    cms_der = asyncio.run(signer.async_sign_general_data(digest, "sha1", detached=False))
+    hexed = cms_der.dump().hex().upper().encode()
+    slot = c - (a + b) - 2  # the hex digits between < and >
+    assert len(hexed) <= slot
+    return data[:a + b + 1] + hexed.ljust(slot, b"0") + data[c - 1:]
+
+
 def alter_page(pdf: bytes, text: str = "Cong van da bi sua") -> bytes:
     """``pdf`` with an incremental update that replaces the first page's content."""
     writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
