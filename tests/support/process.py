@@ -19,13 +19,15 @@ class ServeProcess:
     """A running ``congvu serve``; ``wait_for(event)`` reads its log until that event."""
 
     def __init__(
-        self, config: Path, *, workers: int = 1, env: dict[str, str] | None = None
+        self, config: Path, *, workers: int = 1, env: dict[str, str] | None = None,
+        own_session: bool = False,
     ) -> None:
         self.process = subprocess.Popen(
             [*CONGVU, "serve", "--config", str(config), "--workers", str(workers)],
             stderr=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
             env={**os.environ, **(env or {})},
+            start_new_session=own_session,
         )
         self.lines: queue.Queue[dict[str, Any]] = queue.Queue()
         self.seen: list[dict[str, Any]] = []
@@ -55,6 +57,11 @@ class ServeProcess:
     def signal(self, signum: signal.Signals) -> None:
         """Send a signal to the main process."""
         self.process.send_signal(signum)
+
+    def kill_all(self) -> None:
+        """SIGKILL the service and its workers at once (needs ``own_session``)."""
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=30)
 
     def stop(self) -> int:
         """SIGTERM and wait for the exit code."""

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
-from support.pki import SERVER_AUTH, Issued, TestPki
 
 from signer.smime import SigningIdentity
 from signer.trust import TrustStore
+from support.pki import SERVER_AUTH, Issued, TestPki
 
 DOMAIN = "province.gov.vn"
 ALICE = f"alice@so-tc.{DOMAIN}"
