@@ -20,6 +20,7 @@ from signer.dmarc import DmarcChecker, DmarcPolicy, DmarcResult, DmarcStatus
 from signer.dns import DnsResolver
 from signer.dnscache import CachingResolver
 from signer.dnscheck import published_problems
+from signer.documents import DocumentResult, DocumentsConfig, DocumentVerdict, DocumentVerifier
 from signer.errors import (
     CertificateFileError,
     DnsTemporaryError,
@@ -65,6 +66,10 @@ __all__ = [
     "DmarcStatus",
     "DnsResolver",
     "DnsTemporaryError",
+    "DocumentResult",
+    "DocumentVerdict",
+    "DocumentVerifier",
+    "DocumentsConfig",
     "KeyFileError",
     "NoSigningKeyError",
     "SignStatus",
