@@ -20,7 +20,13 @@ from signer.dmarc import DmarcChecker, DmarcPolicy, DmarcResult, DmarcStatus
 from signer.dns import DnsResolver
 from signer.dnscache import CachingResolver
 from signer.dnscheck import published_problems
-from signer.documents import DocumentResult, DocumentsConfig, DocumentVerdict, DocumentVerifier
+from signer.documents import (
+    DocumentKind,
+    DocumentResult,
+    DocumentsConfig,
+    DocumentVerdict,
+    DocumentVerifier,
+)
 from signer.errors import (
     CertificateFileError,
     DnsTemporaryError,
@@ -66,6 +72,7 @@ __all__ = [
     "DmarcStatus",
     "DnsResolver",
     "DnsTemporaryError",
+    "DocumentKind",
     "DocumentResult",
     "DocumentVerdict",
     "DocumentVerifier",

@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 from milter.context import MessageContext
 from milter.pipeline import CONTINUE, StageKind, Verdict
 from policies import attachment_bytes
-from signer.documents import DocumentKind, DocumentVerifier
+from signer import DocumentKind, DocumentVerifier
 
 log = logging.getLogger("congvu.milter")
 
