@@ -14,6 +14,7 @@ import base64
 import datetime as dt
 import io
 import zipfile
+import zlib
 from xml.etree import ElementTree
 
 from cryptography import x509
@@ -68,7 +69,7 @@ def verify_office(data: bytes, trust: TrustStore, *, max_signatures: int = 20,
             return kind, [], "not an Office document"
         parts = signature_parts(archive, kind)
     except (zipfile.BadZipFile, OSError, ValueError, KeyError, EOFError,
-            NotImplementedError, RuntimeError) as exc:
+            NotImplementedError, RuntimeError, zlib.error) as exc:
         return DocumentKind.NONE, [], f"not a readable package ({exc})"
     fmt = "ooxml-xmldsig" if kind is DocumentKind.OOXML else "odf-xmldsig"
     results: list[DocumentSignature] = []
@@ -92,7 +93,7 @@ def _read_part(archive: zipfile.ZipFile, part: str,
         with archive.open(part) as stream:
             xml = stream.read(_MAX_PART + 1)
     except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError,
-            RuntimeError) as exc:
+            RuntimeError, zlib.error) as exc:
         return [DocumentSignature(DocumentVerdict.UNVERIFIABLE,
                                   f"the signature part cannot be read ({exc})",
                                   field=part, format=fmt)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from pathlib import Path
 
 from signer.documents.config import DocumentsConfig
@@ -21,6 +22,7 @@ _PDF_MAGIC = b"%PDF-"
 _ZIP_MAGIC = b"PK\x03\x04"
 # PDF readers accept the header anywhere in the first 1024 bytes (ISO 32000 7.5.2 note).
 _PDF_HEAD = 1024
+log = logging.getLogger("congvu.signer")
 _NOT_A_DOCUMENT = DocumentResult(DocumentKind.NONE, reason="not a PDF or Office document")
 
 
@@ -70,7 +72,21 @@ class DocumentVerifier:
 
     def verify(self, data: bytes, filename: str | None = None, *,
                now: dt.datetime | None = None) -> DocumentResult:
-        """The signatures in ``data`` and their verdicts; at once for other files."""
+        """The signatures in ``data`` and their verdicts; at once for other files.
+
+        Never raises on bad input: what the PDF and Office readers cannot read is an
+        ``unverifiable`` signature with the reason (issue 11: the mail flows on).
+        """
+        try:
+            return self._verify(data, filename, now)
+        except Exception as exc:  # a reader bug on hostile bytes must not stop mail
+            log.warning("document %s could not be verified: %r", filename or "?", exc)
+            reason = f"the document could not be verified ({type(exc).__name__})"
+            return DocumentResult(self.kind_of(data), (DocumentSignature(
+                DocumentVerdict.UNVERIFIABLE, reason),), reason, filename)
+
+    def _verify(self, data: bytes, filename: str | None,
+                now: dt.datetime | None) -> DocumentResult:
         guess = self.kind_of(data)
         if guess is DocumentKind.NONE:
             return DocumentResult(DocumentKind.NONE, reason=_NOT_A_DOCUMENT.reason,

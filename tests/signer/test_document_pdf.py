@@ -248,3 +248,27 @@ def test_not_a_document_returns_at_once() -> None:
     result = verify(b"GIF89a" + b"\0" * 100, "picture.gif")
     assert result.kind is DocumentKind.NONE and result.verdict == "none"
     assert result.as_dict()["filename"] == "picture.gif"
+
+
+def test_mutated_documents_always_get_a_defined_verdict() -> None:
+    import random
+
+    from support.documents import docx
+
+    rng = random.Random(11)
+    seeds = [_signed(), sign_pdf(_signed(), cast().bob, field="Signature2"),
+             docx(cast().alice)]
+    verdicts = {v.value for v in DocumentVerdict}
+    for _ in range(120):
+        data = bytearray(rng.choice(seeds))
+        for _ in range(rng.randint(1, 8)):
+            kind = rng.random()
+            at = rng.randrange(len(data))
+            if kind < 0.5:
+                data[at] = rng.randrange(256)
+            elif kind < 0.8:
+                del data[at:at + rng.randint(1, 400)]
+            else:
+                data[at:at] = bytes(rng.randrange(256) for _ in range(rng.randint(1, 50)))
+        result = verify(bytes(data))
+        assert all(s.verdict.value in verdicts and s.reason for s in result.signatures)
