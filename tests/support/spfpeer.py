@@ -14,7 +14,7 @@ _SCRIPT = r"""
 use strict; use Mail::SPF; use Net::DNS::Resolver;
 my ($port, $ip, $sender, $helo) = @ARGV;
 my $res = Net::DNS::Resolver->new(nameservers => ['127.0.0.1'], port => $port,
-    recurse => 1, tcp_timeout => 1, udp_timeout => 1, retry => 1);
+    recurse => 1, tcp_timeout => 1, udp_timeout => 1, retry => 1, retrans => 1);
 my $server = Mail::SPF::Server->new(dns_resolver => $res, max_void_dns_lookups => 2);
 my $req = Mail::SPF::Request->new(scope => ($sender ? 'mfrom' : 'helo'),
     identity => ($sender || $helo), ip_address => $ip, helo_identity => $helo);
