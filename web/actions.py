@@ -7,7 +7,7 @@ import io
 from typing import Any
 
 from audit import AdminEvent, AdminKind, AuditLog
-from directory import Directory, ImportRejected, ImportSummary
+from directory import Directory, ImportSummary
 from policies import Quarantine
 from web.settings import WebSettings
 
@@ -40,11 +40,15 @@ EDITABLE = ("name", "parent", "address", "short_name", "name_en", "kind", "alias
             "valid_from", "valid_until", "successor")
 
 
+def _rows(directory: Directory) -> tuple[list[str], list[dict[str, str]]]:
+    reader = csv.DictReader(io.StringIO(directory.export_csv()))
+    return list(reader.fieldnames or []), list(reader)
+
+
 def unit_row(directory: Directory, unit_id: str | None) -> tuple[list[str], dict[str, str]]:
     """The import layout's columns and one unit's row (empty for a new unit)."""
-    reader = csv.DictReader(io.StringIO(directory.export_csv()))
-    columns = list(reader.fieldnames or [])
-    for row in reader:
+    columns, rows = _rows(directory)
+    for row in rows:
         if row["id"] == unit_id:
             return columns, row
     return columns, dict.fromkeys(columns, "")
@@ -54,23 +58,28 @@ def edit_unit(settings: WebSettings, unit_id: str, values: dict[str, str], *,
               actor: str) -> ImportSummary:
     """Create or change one unit through the directory's own import checks.
 
-    The change is one partial import (so the directory's history records it with
-    ``actor``) and one DIRECTORY_CHANGE event in the audit chain.
+    The whole directory is exported, the one row changed (or appended) and the file
+    imported again, all or nothing: an import is the directory's only write, and a
+    file missing units would make them inactive. The directory's history records
+    the change with ``actor``; the audit chain gets a DIRECTORY_CHANGE event.
 
     :raises ImportRejected: the row is not valid (the reasons say why).
     """
     with Directory.open(settings.directory_path) as directory:
-        columns, row = unit_row(directory, unit_id)
-        row.update({k: v.replace("\r\n", "\n") for k, v in values.items() if k in columns})
-        row["id"] = unit_id
+        columns, rows = _rows(directory)
+        changed = {k: v.replace("\r\n", "\n") for k, v in values.items() if k in columns}
+        for row in rows:
+            if row["id"] == unit_id:
+                row.update(changed)
+                break
+        else:
+            rows.append({**dict.fromkeys(columns, ""), **changed, "id": unit_id})
         out = io.StringIO()
         writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\r\n")
         writer.writeheader()
-        writer.writerow(row)
-        summary = directory.import_csv(out.getvalue(), partial=True, actor=actor)
-    if summary.skipped:
-        raise ImportRejected("<web form>", list(summary.skipped))
-    if summary.created or summary.updated:
+        writer.writerows(rows)
+        summary = directory.import_csv(out.getvalue(), actor=actor)
+    if summary.created or summary.updated or summary.deactivated:
         details: dict[str, Any] = {"action": "created" if summary.created else "updated",
                                    "via": "web"}
         audit_admin(settings, AdminEvent(kind=AdminKind.DIRECTORY_CHANGE, actor=actor,

@@ -1,15 +1,33 @@
-"""Fixtures for the console's tests: one data directory per test, real stores."""
+"""Fixtures for the console's tests: one data directory per test, real stores.
+
+The stores are built once per session (three Argon2 hashes, a directory import, an
+audit store with its keys) and copied into each test's tmp_path, which keeps the
+suite fast without sharing state between tests.
+"""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
 
+from milter.config import parse_config
 from support.webconsole import Env, make_env
+from web import WebSettings
+
+
+@pytest.fixture(scope="session")
+def _template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    base = tmp_path_factory.mktemp("web-template")
+    built = make_env(base)
+    return base / "var", built.held
 
 
 @pytest.fixture
-def env(tmp_path: Path) -> Env:
+def env(tmp_path: Path, _template: tuple[Path, str]) -> Env:
     """A directory of four units, five audit events, one held message, three users."""
-    return make_env(tmp_path)
+    source, held = _template
+    shutil.copytree(source, tmp_path / "var")
+    config = parse_config({"service": {"data_dir": str(tmp_path / "var")}})
+    return Env(config, WebSettings.from_config(config), held)

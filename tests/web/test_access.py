@@ -7,6 +7,7 @@ import csv
 import io
 
 import pytest
+
 from support.webconsole import SGD_DOC, SHARED_DOC, XSS_SUBJECT, client, login
 
 ADMIN_ONLY = ["/admin/quarantine", "/admin/users", "/admin/units/stc", "/audit/events",
@@ -145,16 +146,20 @@ def test_auditor_without_grants_sees_nothing(env):
 
 
 def test_grant_of_an_ancestor_covers_units_added_below_later(env):
-    from directory import Directory
-    from support.webconsole import DOMAIN
-    with Directory.open(env.settings.directory_path) as directory:
-        directory.import_csv(f"id,name,parent,address\nsgd-x,Phòng X,sgd,x@sgd.{DOMAIN}\n",
-                             partial=True)
+    from audit import AuditLog
+    from support.webconsole import DOMAIN, make_record
+    from web.actions import edit_unit
+    edit_unit(env.settings, "sgd-x", {"name": "Phòng X", "parent": "sgd",
+                                      "address": f"x@sgd.{DOMAIN}"}, actor="test")
+    with AuditLog.open(env.config.audit) as log:
+        new = log.record(make_record(sender_unit="sgd-x", subject="Từ phòng X"))
     b = client(env.settings)
     login(b, "auditor-b")
-    assert _ids(b, "&unit=sgd-x") == set()  # allowed, but no records there
+    assert _ids(b, "&unit=sgd-x") == {new}
+    assert new in _ids(b)
     a = client(env.settings)
     login(a, "auditor-a")
+    assert new not in _ids(a)
     assert _ids(a, "&unit=sgd-x") == set()
 
 

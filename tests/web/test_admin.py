@@ -1,0 +1,156 @@
+"""Administrators: quarantine (inspect, release to a real SMTP sink, delete), directory
+edits with history, user management; every act is in the audit chain.
+
+Release goes through the console's one seam, :class:`web.Releaser`: here a stand-in
+that sends the held bytes over SMTP to the real test sink (tests/support/sink.py),
+audits and deletes (milter's release, which also signs, is the production one).
+"""
+
+from __future__ import annotations
+
+from audit import AuditLog
+from directory import Directory
+from policies import Quarantine
+from support.webconsole import DOMAIN, HELD, client, csrf_of, login, smtp_releaser
+from web import UserStore
+
+
+def _events(env, kind):
+    with AuditLog.open_readonly(env.config.audit.path) as log:
+        return log.admin_events(kind=kind)
+
+
+def _admin(env, **kw):
+    c = client(env.settings, **kw)
+    login(c, "admin")
+    return c, csrf_of(c.get("/audit").text)
+
+
+def test_quarantine_lists_and_inspects(env):
+    c, _ = _admin(env)
+    page = c.get("/admin/quarantine").text
+    assert env.held in page and "vanthu@stc.laocai.gov.vn" in page
+    page = c.get(f"/admin/quarantine/{env.held}").text
+    assert "encrypted-archive" in page and "application/zip" in page
+    assert "&lt;held-1@stc.laocai.gov.vn&gt;" in page
+    assert c.get("/admin/quarantine/nope").status_code == 404
+
+
+def test_release_sends_the_message_to_the_next_hop_and_is_audited(env, next_hop):
+    c, token = _admin(env, release=smtp_releaser(env.settings, "127.0.0.1", next_hop.port))
+    r = c.post(f"/admin/quarantine/{env.held}/release", data={"csrf_token": token})
+    assert r.status_code == 303 and "done=" in r.headers["location"]
+    got = next_hop.get()
+    assert got.recipients == ["vanthu@ubnd.laocai.gov.vn"]
+    assert got.content.replace(b"\r\n", b"\n") == HELD.replace(b"\r\n", b"\n")
+    events = _events(env, "quarantine-release")
+    assert [(e["actor"], e["target"]) for e in events] == [("admin", env.held)]
+    assert env.held not in c.get("/admin/quarantine").text
+
+
+def test_release_refused_by_the_next_hop_keeps_the_message(env, next_hop):
+    next_hop.queue_reply("DATA", "554 5.7.1 no thanks")
+    c, token = _admin(env, release=smtp_releaser(env.settings, "127.0.0.1", next_hop.port))
+    r = c.post(f"/admin/quarantine/{env.held}/release", data={"csrf_token": token})
+    assert "error=" in r.headers["location"]
+    page = c.get(r.headers["location"]).text
+    assert "no thanks" in page
+    with Quarantine(env.settings.quarantine_path) as store:
+        assert store.get(env.held)
+    assert _events(env, "quarantine-release") == []
+
+
+def test_release_without_a_releaser_is_not_offered(env):
+    c, token = _admin(env)
+    assert 'class="release"' not in c.get("/admin/quarantine").text
+    r = c.post(f"/admin/quarantine/{env.held}/release", data={"csrf_token": token})
+    assert r.status_code == 501
+
+
+def test_delete_is_audited_then_done(env):
+    c, token = _admin(env)
+    r = c.post(f"/admin/quarantine/{env.held}/delete", data={"csrf_token": token})
+    assert "done=" in r.headers["location"]
+    with Quarantine(env.settings.quarantine_path) as store:
+        assert store.list() == []
+    [event] = _events(env, "quarantine-delete")
+    assert event["actor"] == "admin" and event["target"] == env.held
+    r = c.post("/admin/quarantine/nope/delete", data={"csrf_token": token})
+    assert "error=" in r.headers["location"]
+
+
+def test_directory_edit_keeps_history_and_is_audited(env):
+    c, token = _admin(env)
+    form = {"csrf_token": token, **_row(env, "stc"), "name": "Sở Tài chính tỉnh Lào Cai",
+            "phone": "0214 3840 000"}
+    r = c.post("/admin/units/stc", data=form)
+    assert r.status_code == 303
+    with Directory.open(env.settings.directory_path, read_only=True) as directory:
+        assert directory.get("stc").name == "Sở Tài chính tỉnh Lào Cai"
+        assert {u.id for u in directory.units() if u.is_active} == {"ubnd", "stc", "stc-a",
+                                                                   "sgd"}
+        assert directory.history("stc")[-1].actor == "admin"
+    page = c.get("/admin/units/stc").text
+    assert "Sở Tài chính → Sở Tài chính tỉnh Lào Cai" in page
+    [event] = _events(env, "directory-change")
+    assert event["target"] == "stc" and event["actor"] == "admin"
+
+
+def test_directory_edit_with_a_bad_address_is_refused(env):
+    c, token = _admin(env)
+    form = {"csrf_token": token, **_row(env, "stc"), "address": "not an address"}
+    r = c.post("/admin/units/stc", data=form)
+    assert r.status_code == 400 and 'id="errors"' in r.text
+    with Directory.open(env.settings.directory_path, read_only=True) as directory:
+        assert directory.get("stc").address.addr_spec == f"vanthu@stc.{DOMAIN}"
+    assert _events(env, "directory-change") == []
+
+
+def test_new_unit(env):
+    c, token = _admin(env)
+    assert c.get("/admin/new-unit?id=sxd").headers["location"] == "/admin/units/sxd"
+    form = {"csrf_token": token, "name": "Sở Xây dựng", "parent": "ubnd",
+            "address": f"vanthu@sxd.{DOMAIN}", "active": "yes"}
+    assert c.post("/admin/units/sxd", data=form).status_code == 303
+    assert "Sở Xây dựng" in client(env.settings).get("/units/sxd").text
+
+
+def _row(env, unit_id):
+    from web.actions import EDITABLE, unit_row
+    with Directory.open(env.settings.directory_path) as directory:
+        _, row = unit_row(directory, unit_id)
+    return {k: row[k] for k in EDITABLE if k in row}
+
+
+def test_user_management_is_audited(env):
+    c, token = _admin(env)
+    r = c.post("/admin/users", data={"csrf_token": token, "name": "thanhtra",
+                                      "password": "a long password"})
+    assert r.status_code == 303 and "error" not in r.headers["location"]
+    c.post("/admin/users/thanhtra/grant", data={"csrf_token": token, "unit": "sgd"})
+    with UserStore(env.settings.users_path) as users:
+        assert users.get("thanhtra").units == ("sgd",)
+    t = client(env.settings)
+    login(t, "thanhtra", "a long password")
+    assert t.get("/api/audit/records").json()["total"] == 2
+    c.post("/admin/users/thanhtra/disable", data={"csrf_token": token})
+    assert t.get("/api/audit/records").status_code == 401
+    actions = [e["details"]["action"] for e in _events(env, "user-grant")]
+    assert actions == ["disable", "grant", "add"]
+
+
+def test_user_errors_are_shown(env):
+    c, token = _admin(env)
+    r = c.post("/admin/users", data={"csrf_token": token, "name": "x", "password": "short"})
+    assert "error=" in r.headers["location"]
+    assert "at least 10" in c.get(r.headers["location"]).text
+    r = c.post("/admin/users/admin/disable", data={"csrf_token": token})
+    assert "cannot+disable+yourself" in r.headers["location"]
+    assert c.post("/admin/users/admin/explode", data={"csrf_token": token}).status_code == 404
+
+
+def test_events_page_lists_admin_acts(env):
+    c, token = _admin(env)
+    c.post(f"/admin/quarantine/{env.held}/delete", data={"csrf_token": token})
+    page = c.get("/audit/events").text
+    assert "quarantine-delete" in page and "key-rotation" in page

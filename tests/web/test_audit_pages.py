@@ -1,0 +1,119 @@
+"""The auditors' pages: filters as ``congvu audit query``, pagination, bad filters,
+record detail, trace by upload, report, chain verification, no store yet."""
+
+from __future__ import annotations
+
+import pytest
+
+from support.webconsole import SHARED_DOC, client, csrf_of, login
+
+
+@pytest.fixture
+def admin(env):
+    c = client(env.settings)
+    login(c, "admin")
+    return c
+
+
+def _ids(c, query):
+    return [i["id"] for i in c.get(f"/api/audit/records?{query}").json()["items"]]
+
+
+@pytest.mark.parametrize(("query", "expected"), [
+    ("", [4, 3, 2, 1]),
+    ("direction=inbound", [4]),
+    ("period=2026-11", [4, 3, 2, 1]),
+    ("period=2026-10", []),
+    ("since=2026-11-03T10:00&until=2026-11-03T11:00", [2]),  # 03:30 UTC is 10:30 local
+    ("text=phoi+hop", [3]),
+    ("filename=ke+hoach.pdf", [3]),
+    (f"sha256={SHARED_DOC}", [3]),
+    ("recipient=ngansach@stc.laocai.gov.vn", [4]),
+    ("sender=vanthu@sgd.laocai.gov.vn", [2]),
+    ("queue_id=SGDQ1", [2]),
+    ("decision=accept&outcome=incomplete", [4, 3, 2, 1]),
+    ("outcome=relayed", []),
+    ("unit=stc-a&direction=outbound", [3]),
+])
+def test_filters(admin, query, expected):
+    assert _ids(admin, query) == expected
+
+
+@pytest.mark.parametrize("query", ["since=yesterday", "period=2026-13", "direction=sideways",
+                                   "decision=maybe", "outcome=lost", "page=0", "page=x",
+                                   "page_size=5000", "sha256=abc",
+                                   "since=2026-11-05&until=2026-11-01"])
+def test_bad_filters_are_400_with_the_reason(admin, query):
+    r = admin.get(f"/audit?{query}")
+    assert r.status_code == 400 and 'id="filter-error"' in r.text
+    assert admin.get(f"/api/audit/records?{query}").status_code == 400
+    assert admin.get(f"/audit/export.csv?{query}").status_code == 400
+
+
+def test_pagination_keeps_the_filter(admin):
+    page = admin.get("/audit?direction=outbound&page_size=2").text
+    assert 'id="next"' in page and 'id="prev"' not in page
+    assert "direction=outbound" in page.split('id="next"')[0].rsplit("href=", 1)[1]
+    page = admin.get("/audit?direction=outbound&page_size=2&page=2").text
+    assert 'id="prev"' in page and 'id="next"' not in page
+    assert _ids(admin, "direction=outbound&page_size=2&page=2") == [1]
+
+
+def test_record_detail(admin):
+    page = admin.get("/audit/records/3").text
+    assert "Kế hoạch.pdf" in page and SHARED_DOC in page
+    assert "stc.example.gov.vn" in page  # the DKIM signature result's domain
+    assert "cv2026" in page
+
+
+def test_trace_by_upload(admin):
+    token = csrf_of(admin.get("/audit/trace").text)
+    r = admin.post("/audit/trace", data={"csrf_token": token},
+                   files={"document": ("x.pdf", b"shared-document", "application/pdf")})
+    assert r.headers["location"] == f"/audit/trace?sha256={SHARED_DOC}"
+    assert 'href="/audit/records/3"' in admin.get(r.headers["location"]).text
+    assert admin.get("/audit/trace?sha256=nothex").status_code == 400
+
+
+def test_report_and_charts(admin):
+    page = admin.get("/audit/report?period=2026-11").text
+    assert "<td>sgd</td>" in page and "volume.svg?period=2026-11" in page
+    svg = admin.get("/audit/report/signed.svg?period=2026-11")
+    assert svg.headers["content-type"].startswith("image/svg+xml") and "<svg" in svg.text
+    assert admin.get("/audit/report?period=someday").status_code == 400
+    assert admin.get("/audit/report/pie.svg").status_code == 404
+
+
+def test_chain_status_and_verification(admin):
+    page = admin.get("/audit/chain").text
+    assert 'id="checkpoint"' in page
+    token = csrf_of(page)
+    assert admin.post("/audit/chain/verify", data={"csrf_token": token}).status_code == 303
+    page = admin.get("/audit/chain").text
+    assert 'id="verify-result" class="ok"' in page and "5 events" in page
+
+
+def test_chain_verification_finds_tampering(env, admin):
+    import sqlite3
+    conn = sqlite3.connect(env.config.audit.path)
+    conn.execute("UPDATE events SET subject = 'changed' WHERE seq = 2")
+    conn.commit()
+    conn.close()
+    token = csrf_of(admin.get("/audit/chain").text)
+    admin.post("/audit/chain/verify", data={"csrf_token": token})
+    assert 'id="verify-result" class="error"' in admin.get("/audit/chain").text
+
+
+def test_without_an_audit_store(tmp_path):
+    from milter.config import parse_config
+    from support.webconsole import PASSWORD
+    from web import UserStore, WebSettings
+    settings = WebSettings.from_config(parse_config({"service": {"data_dir": str(tmp_path)}}))
+    with UserStore(settings.users_path) as users:
+        users.add("admin", PASSWORD, is_admin=True)
+    c = client(settings)
+    login(c, "admin")
+    for path in ["/audit", "/audit/chain", "/audit/report", "/audit/trace?sha256=" + "0" * 64,
+                 "/audit/export.csv", "/api/audit/records", "/audit/events"]:
+        assert c.get(path).status_code == 200, path
+    assert c.get("/audit/records/1").status_code == 404

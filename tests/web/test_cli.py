@@ -1,0 +1,99 @@
+"""``congvu web`` and ``congvu user ...`` through click's CliRunner."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from audit import AuditLog
+from milter.config import parse_config
+from support.webconsole import client, login
+from web import UserStore, WebSettings, commands
+from web.cli import parse_listen
+
+
+@pytest.fixture
+def cli(tmp_path: Path):
+    config = parse_config({"service": {"data_dir": str(tmp_path / "var")}})
+    group = click.Group("congvu")
+    for command in commands(lambda path: config):
+        group.add_command(command)
+    return group, WebSettings.from_config(config)
+
+
+def _run(group, *args, input=None):
+    return CliRunner().invoke(group, list(args), input=input)
+
+
+def test_first_administrator_then_auditor(cli):
+    group, settings = cli
+    r = _run(group, "user", "add", "admin", "--admin", "--password-stdin",
+             input="correct horse battery\n")
+    assert r.exit_code == 0, r.output
+    assert "administrator" in r.output
+    assert _run(group, "user", "add", "thanhtra", "--password-stdin",
+                input="another long password\n").exit_code == 0
+    r = _run(group, "user", "grant", "thanhtra", "stc", "sgd")
+    assert r.exit_code == 0 and "units: sgd, stc" in r.output
+    assert _run(group, "user", "revoke", "thanhtra", "sgd").exit_code == 0
+    r = _run(group, "user", "list")
+    assert "admin\tadmin\tactive" in r.output and "thanhtra\tauditor\tactive\tstc" in r.output
+    r = _run(group, "user", "disable", "thanhtra")
+    assert r.exit_code == 0 and "disabled" in r.output
+    assert _run(group, "user", "enable", "thanhtra").exit_code == 0
+    c = client(settings)
+    assert login(c, "admin").status_code == 303
+    with AuditLog.open_readonly(settings.audit.path) as log:
+        actions = [e["details"]["action"] for e in log.admin_events(kind="user-grant")]
+    assert actions == ["enable", "disable", "revoke", "grant", "grant", "add", "add-admin"]
+
+
+def test_prompted_password(cli):
+    group, settings = cli
+    r = _run(group, "user", "add", "admin", "--admin",
+             input="correct horse battery\ncorrect horse battery\n")
+    assert r.exit_code == 0, r.output
+    with UserStore(settings.users_path) as users:
+        assert users.authenticate("admin", "correct horse battery")
+
+
+@pytest.mark.parametrize(("args", "stdin", "message"), [
+    (["user", "add", "x", "--password-stdin"], "short\n", "at least 10"),
+    (["user", "add", "two words", "--password-stdin"], "long enough pw\n", "no spaces"),
+    (["user", "grant", "nobody", "stc"], None, "no user 'nobody'"),
+    (["user", "disable", "nobody"], None, "no user 'nobody'"),
+])
+def test_user_errors_exit_1(cli, args, stdin, message):
+    group, _ = cli
+    r = _run(group, *args, input=stdin)
+    assert r.exit_code == 1 and message in r.output
+
+
+def test_duplicate_user(cli):
+    group, _ = cli
+    _run(group, "user", "add", "a", "--password-stdin", input="long enough pw\n")
+    r = _run(group, "user", "add", "a", "--password-stdin", input="long enough pw\n")
+    assert r.exit_code == 1 and "exists already" in r.output
+
+
+@pytest.mark.parametrize("text", ["8080", "host:", ":80", "h:99999", "h:x"])
+def test_bad_listen(cli, text):
+    group, _ = cli
+    r = _run(group, "web", "--listen", text)
+    assert r.exit_code == 2 and "HOST:PORT" in r.output
+
+
+def test_listen_forms():
+    assert parse_listen("127.0.0.1:8080") == ("127.0.0.1", 8080)
+    assert parse_listen("[::1]:0") == ("::1", 0)
+
+
+def test_every_command_has_help(cli):
+    group, _ = cli
+    for name in ("web", "user"):
+        assert group.commands[name].help
+    for sub in group.commands["user"].commands.values():
+        assert sub.help, sub.name

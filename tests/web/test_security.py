@@ -1,0 +1,210 @@
+"""CSRF on every form, escaping of attacker-controlled text, security headers, cookie
+flags, login rate limiting, the cookie key's permissions, no open redirects."""
+
+from __future__ import annotations
+
+import os
+import re
+
+import pytest
+
+from support.webconsole import XSS_FILENAME, XSS_SUBJECT, client, csrf_of, login
+from web import CookieKeyError, create_app
+from web.i18n import CATALOGUE
+from web.keys import KEY_NAME
+
+
+def _post_routes() -> list[str]:
+    from web.routes import admin, audit_pages, auth, public
+    paths = []
+    for module in (admin, audit_pages, auth, public):
+        for route in module.router.routes:
+            if "POST" in getattr(route, "methods", set()):
+                paths.append(re.sub(r"\{[^}]+\}", "x", route.path))
+    return paths
+
+
+def test_every_form_refuses_a_post_without_its_token(env):
+    c = client(env.settings)
+    login(c, "admin")
+    posts = _post_routes()
+    assert len(posts) >= 9
+    for path in posts:
+        r = c.post(path, data={"username": "admin", "password": "x", "unit": "stc"})
+        assert r.status_code == 403, path
+        r = c.post(path, data={"csrf_token": "forged", "unit": "stc"})
+        assert r.status_code == 403, path
+
+
+def test_login_without_token_is_refused_even_with_the_right_password(env):
+    c = client(env.settings)
+    r = c.post("/login", data={"username": "admin", "password": "correct horse battery"})
+    assert r.status_code == 403
+    assert c.get("/audit").status_code == 303
+
+
+def test_token_of_another_session_is_refused(env):
+    other = client(env.settings)
+    token = csrf_of(other.get("/login").text)
+    c = client(env.settings)
+    login(c, "admin")
+    r = c.post("/admin/users/auditor-a/disable", data={"csrf_token": token})
+    assert r.status_code == 403
+
+
+def test_login_gives_a_new_session_and_token(env):
+    c = client(env.settings)
+    before = csrf_of(c.get("/login").text)
+    login(c, "admin")
+    after = csrf_of(c.get("/audit").text)
+    assert before != after
+
+
+def test_script_in_a_subject_and_filename_shows_as_text(env):
+    c = client(env.settings)
+    login(c, "admin")
+    for path in ["/audit", "/audit/records/2", "/audit/trace?sha256=" + "0" * 64]:
+        page = c.get(path).text
+        assert "<script>alert" not in page and "<img src=x" not in page
+    page = c.get("/audit/records/2").text
+    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; Bí mật SGD" in page
+    assert "&lt;img src=x onerror=alert(1)&gt;.pdf" in page
+    assert XSS_SUBJECT not in page and XSS_FILENAME not in page
+
+
+def test_held_message_headers_and_parts_show_as_text(env):
+    c = client(env.settings)
+    login(c, "admin")
+    page = c.get(f"/admin/quarantine/{env.held}").text
+    assert "<script>alert" not in page and "<svg onload" not in page and "<b>" not in page
+    assert "&lt;script&gt;alert(&#39;held&#39;)&lt;/script&gt; Công văn" in page
+    assert "&lt;svg onload=alert(1)&gt;.zip" in page
+    assert "&lt;b&gt;Kinh gui&lt;/b&gt;" in page
+
+
+def test_csv_export_keeps_formulas_as_text(env):
+    from audit import AuditLog
+    from support.audit import make_record
+    with AuditLog.open(env.config.audit) as log:
+        log.record(make_record(subject="=HYPERLINK(\"http://evil\")"))
+    c = client(env.settings)
+    login(c, "admin")
+    text = c.get("/audit/export.csv").text
+    assert "'=HYPERLINK" in text and ",=HYPERLINK" not in text
+
+
+def test_security_headers_on_every_page(env):
+    c = client(env.settings)
+    for path in ["/", "/login", "/units/stc", "/api/units", "/no-such-page"]:
+        r = c.get(path)
+        csp = r.headers["content-security-policy"]
+        assert "frame-ancestors 'none'" in csp and "script-src 'self'" in csp
+        assert "unsafe-inline" not in csp
+        assert r.headers["x-frame-options"] == "DENY"
+        assert r.headers["x-content-type-options"] == "nosniff"
+
+
+def test_no_inline_script_or_style_in_any_template():
+    from pathlib import Path
+    for path in (Path(__file__).parents[2] / "web" / "templates").glob("*.html"):
+        text = path.read_text()
+        assert not re.search(r"<script(?![^>]*\bsrc=)", text), path
+        assert "<style" not in text and " style=" not in text and " on" + "click" not in text
+
+
+def test_session_cookie_flags(env):
+    c = client(env.settings)
+    r = c.get("/login")
+    cookie = r.headers["set-cookie"]
+    assert "congvu_session=" in cookie and "HttpOnly" in cookie
+    assert "SameSite=strict" in cookie or "samesite=strict" in cookie.lower()
+    assert "Secure" not in cookie
+    from dataclasses import replace
+    secure = client(replace(env.settings, is_secure_cookie=True))
+    assert "Secure" in secure.get("/login").headers["set-cookie"]
+
+
+def test_tampered_session_cookie_is_ignored(env):
+    c = client(env.settings)
+    login(c, "auditor-a")
+    value = c.cookies.get("congvu_session")
+    payload, _, rest = value.partition(".")
+    c.cookies.set("congvu_session", payload + "x." + rest)
+    assert c.get("/audit").status_code == 303
+
+
+def test_login_is_rate_limited(env):
+    c = client(env.settings)
+    for _ in range(env.settings.login_attempts):
+        assert login(c, "admin", "wrong password!").status_code == 401
+    r = login(c, "admin")
+    assert r.status_code == 429
+    assert c.get("/audit").status_code == 303
+
+
+def test_rate_limit_counts_per_user_name_across_addresses(env):
+    from web.security import LoginLimiter
+    limiter = LoginLimiter(3, 300)
+    for ip in ("1.1.1.1", "2.2.2.2", "3.3.3.3"):
+        limiter.fail(f"ip:{ip}", "user:admin")
+    assert limiter.is_blocked("ip:4.4.4.4", "user:admin")
+    assert not limiter.is_blocked("ip:4.4.4.4", "user:other")
+
+
+def test_wrong_password_and_unknown_user_look_the_same(env):
+    c = client(env.settings)
+    a = login(c, "admin", "wrong password!")
+    b = login(c, "nobody-here", "wrong password!")
+    assert a.status_code == b.status_code == 401
+    assert 'id="login-error"' in a.text and 'id="login-error"' in b.text
+
+
+def test_cookie_key_is_created_0600_and_reused(env):
+    key = env.settings.keys_dir / KEY_NAME
+    create_app(env.settings)
+    assert oct(key.stat().st_mode & 0o777) == "0o600"
+    first = key.read_bytes()
+    create_app(env.settings)
+    assert key.read_bytes() == first
+
+
+def test_cookie_key_readable_by_others_is_refused(env):
+    create_app(env.settings)
+    key = env.settings.keys_dir / KEY_NAME
+    os.chmod(key, 0o644)
+    with pytest.raises(CookieKeyError, match="chmod 600"):
+        create_app(env.settings)
+
+
+def test_short_cookie_key_is_refused(env):
+    key = env.settings.keys_dir / KEY_NAME
+    env.settings.keys_dir.mkdir(parents=True, exist_ok=True)
+    key.write_bytes(b"short")
+    os.chmod(key, 0o600)
+    with pytest.raises(CookieKeyError, match="needs 32"):
+        create_app(env.settings)
+
+
+@pytest.mark.parametrize("target", ["//evil.example/", "https://evil.example/",
+                                    "/\\evil.example", "javascript:alert(1)"])
+def test_no_open_redirect(env, target):
+    c = client(env.settings)
+    r = c.get("/lang/en", params={"next": target})
+    assert r.headers["location"] == "/"
+    token = csrf_of(c.get("/login").text)
+    r = c.post("/login", data={"username": "admin", "password": "correct horse battery",
+                               "csrf_token": token, "next": target})
+    assert r.headers["location"] == "/audit"
+
+
+def test_english_switch(env):
+    c = client(env.settings)
+    assert "Đăng nhập" in c.get("/").text
+    c.get("/lang/en?next=/")
+    assert ">Log in<" in c.get("/").text
+    assert c.get("/lang/xx").status_code == 404
+
+
+def test_catalogue_has_both_languages():
+    for key, (vi, en) in CATALOGUE.items():
+        assert vi.strip() and en.strip(), key
