@@ -32,7 +32,7 @@ from signer.config import SignerConfig
 from signer.dkim_verify import AuthResult, DkimResult
 from signer.dmarc import DmarcChecker, DmarcPolicy, DmarcResult, DmarcStatus
 from signer.dnscache import CachingResolver
-from signer.psl import is_aligned
+from signer.psl import is_aligned, organizational_domain
 from signer.spf import SpfChecker, SpfResult
 
 _AT_DOMAIN = re.compile(r"@\[?([A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)+)")
@@ -187,6 +187,7 @@ class AuthChecker:
         self._arc = ArcVerifier(resolver, trusted_sealers=config.trusted_arc_sealers,
                                 budget=config.dns_budget)
         self.actions = DmarcActions.from_config(config)
+        organizational_domain("example.gov.vn")  # read the Public Suffix List now (~30 ms)
 
     @classmethod
     def from_config(cls, config: SignerConfig) -> AuthChecker:
