@@ -154,3 +154,9 @@ def set_language(lang: str, next: str = "/") -> Response:
     return response
 
 
+
+
+@router.get("/favicon.ico", include_in_schema=False)
+def favicon() -> Response:
+    """No icon (browsers ask for one)."""
+    return Response(status_code=204)
