@@ -154,3 +154,25 @@ def test_events_page_lists_admin_acts(env):
     c.post(f"/admin/quarantine/{env.held}/delete", data={"csrf_token": token})
     page = c.get("/audit/events").text
     assert "quarantine-delete" in page and "key-rotation" in page
+
+
+def test_release_through_milters_release(env, next_hop):
+    """The production seam: milter.quarantine.run_release (units and signing stages,
+    the next hop, the audit event), as the lead wires it into ``congvu web``."""
+    from milter.config import parse_config
+    from milter.quarantine import run_release
+    config = parse_config({
+        "service": {"data_dir": str(env.config.data_dir)},
+        "next_hop": {"kind": "smtp", "port": next_hop.port, "connect_timeout": 5,
+                     "command_timeout": 5, "data_timeout": 5},
+    })
+    c, token = _admin(env, release=lambda qid, actor: run_release(config, qid, actor=actor))
+    r = c.post(f"/admin/quarantine/{env.held}/release", data={"csrf_token": token})
+    assert "done=" in r.headers["location"], r.headers["location"]
+    got = next_hop.get()
+    assert got.recipients == ["vanthu@ubnd.laocai.gov.vn"]
+    assert b"Message-ID: <held-1@stc.laocai.gov.vn>" in got.content
+    [event] = _events(env, "quarantine-release")
+    assert event["actor"] == "admin" and event["target"] == env.held
+    with Quarantine(env.settings.quarantine_path) as store:
+        assert store.list() == []

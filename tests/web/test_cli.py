@@ -97,3 +97,44 @@ def test_every_command_has_help(cli):
         assert group.commands[name].help
     for sub in group.commands["user"].commands.values():
         assert sub.help, sub.name
+
+
+def test_web_command_serves(tmp_path):
+    """``web --listen 127.0.0.1:0`` as a real process: it serves the directory and
+    refuses a cookie key others can read."""
+    import os
+    import re
+    import subprocess
+    import sys
+
+    import httpx
+    script = ("import click, sys\n"
+              "from milter.config import load_config\n"
+              "from web import commands\n"
+              "group = click.Group('congvu')\n"
+              "[group.add_command(c) for c in commands(load_config)]\n"
+              "group(sys.argv[1:])\n")
+    environ = {**os.environ, "CONGVU_VAR": str(tmp_path / "var")}
+    proc = subprocess.Popen([sys.executable, "-c", script, "web", "--listen", "127.0.0.1:0"],
+                            stderr=subprocess.PIPE, text=True, env=environ)
+    try:
+        assert proc.stderr is not None
+        port = None
+        for line in proc.stderr:
+            found = re.search(r"Uvicorn running on http://127\.0\.0\.1:(\d+)", line)
+            if found:
+                port = int(found.group(1))
+                break
+        assert port, "the server did not start"
+        r = httpx.get(f"http://127.0.0.1:{port}/")
+        assert r.status_code == 200 and "content-security-policy" in r.headers
+        assert "server" not in r.headers
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    key = tmp_path / "var" / "keys" / "web-cookie.key"
+    assert oct(key.stat().st_mode & 0o777) == "0o600"
+    key.chmod(0o640)
+    done = subprocess.run([sys.executable, "-c", script, "web", "--listen", "127.0.0.1:0"],
+                          capture_output=True, text=True, env=environ, timeout=30)
+    assert done.returncode == 1 and "chmod 600" in done.stderr
