@@ -139,6 +139,10 @@ def commands(load: ConfigLoader, *, release: ReleaseFactory | None = None
         assert isinstance(store, UserStore)
         with store:
             try:
+                if action == "grant":
+                    from web.actions import check_unit
+                    for unit in units:
+                        check_unit(conf, unit)
                 if action in ("grant", "revoke"):
                     for unit in units:
                         (store.grant if action == "grant" else store.revoke)(name, unit)

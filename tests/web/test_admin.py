@@ -144,6 +144,8 @@ def test_user_errors_are_shown(env):
     r = c.post("/admin/users", data={"csrf_token": token, "name": "x", "password": "short"})
     assert "error=" in r.headers["location"]
     assert "at least 10" in c.get(r.headers["location"]).text
+    r = c.post("/admin/users/auditor-a/grant", data={"csrf_token": token, "unit": "stcc"})
+    assert "no+unit" in r.headers["location"]
     r = c.post("/admin/users/admin/disable", data={"csrf_token": token})
     assert "cannot+disable+yourself" in r.headers["location"]
     assert c.post("/admin/users/admin/explode", data={"csrf_token": token}).status_code == 404

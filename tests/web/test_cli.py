@@ -17,7 +17,11 @@ from web.cli import parse_listen
 
 @pytest.fixture
 def cli(tmp_path: Path):
+    from directory import Directory
     config = parse_config({"service": {"data_dir": str(tmp_path / "var")}})
+    with Directory.open(config.directory.path) as directory:
+        directory.import_csv("id,name,parent,address\nubnd,UBND,,a@ubnd.gov.vn\n"
+                             "stc,STC,ubnd,a@stc.gov.vn\nsgd,SGD,ubnd,a@sgd.gov.vn\n")
     group = click.Group("congvu")
     for command in commands(lambda path: config):
         group.add_command(command)
@@ -65,9 +69,11 @@ def test_prompted_password(cli):
     (["user", "add", "two words", "--password-stdin"], "long enough pw\n", "no spaces"),
     (["user", "grant", "nobody", "stc"], None, "no user 'nobody'"),
     (["user", "disable", "nobody"], None, "no user 'nobody'"),
+    (["user", "grant", "admin", "stcc"], None, "no unit 'stcc' in the directory"),
 ])
 def test_user_errors_exit_1(cli, args, stdin, message):
     group, _ = cli
+    _run(group, "user", "add", "admin", "--password-stdin", input="long enough pw\n")
     r = _run(group, *args, input=stdin)
     assert r.exit_code == 1 and message in r.output
 

@@ -150,6 +150,7 @@ def _user_act(request: Request, actor: User, target: str, action: str,
     users = console.users
     try:
         if action == "grant":
+            actions.check_unit(console.settings, unit_id or "")
             users.grant(target, unit_id or "")
         elif action == "revoke":
             users.revoke(target, unit_id or "")
