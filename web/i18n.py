@@ -112,6 +112,10 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "quarantined": ("Bị cách ly", "Quarantined"),
     "language": ("English", "Tiếng Việt"),
     "done": ("Đã lưu.", "Saved."),
+    "signed_share": ("Tỷ lệ thư gửi đi được ký (%)", "Share of sent mail signed (%)"),
+    "expires": ("Hết hạn lưu giữ", "Held until"),
+    "part": ("Phần", "Part"),
+    "type": ("Kiểu", "Type"),
 }
 
 

@@ -13,6 +13,7 @@ import io
 from collections.abc import Iterator
 from dataclasses import asdict, fields
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import pygal  # type: ignore[import-untyped]
@@ -24,7 +25,8 @@ from audit import AuditError, AuditLog, Filters, RecordSummary
 from mailbase import PeriodError, parse_period, zone
 from web import access
 from web import filters as webfilters
-from web.app import AdminUser, AuditorUser, Console, console_of, render
+from web.app import AdminUser, AuditorUser, Console, console_of, lang_of, render
+from web.i18n import translate
 from web.security import require_csrf
 from web.users import User
 
@@ -241,8 +243,9 @@ def audit_report(request: Request, user: AuditorUser, period: str = "") -> HTMLR
     except (PeriodError, AuditError) as exc:
         return render(request, "audit_report.html", {"period": period, "report": None,
                                                      "error": str(exc)}, status=400)
+    names = {u.id: u.name for u in console.units()}
     return render(request, "audit_report.html", {"period": period, "report": report,
-                                                 "span": span, "error": None})
+                                                 "span": span, "error": None, "names": names})
 
 
 @router.get("/audit/report/{chart}.svg", include_in_schema=False)
@@ -262,13 +265,14 @@ def audit_report_chart(request: Request, user: AuditorUser, chart: str,
     graph = pygal.HorizontalBar(**style)
     graph.x_labels = units
     rows = report.units if report else []
+    t = partial(translate, lang_of(request))
     if chart == "volume":
-        graph.title = "Messages"
-        graph.add("sent", [u.sent.messages for u in rows])
-        graph.add("received", [u.received.messages for u in rows])
-        graph.add("documents sent", [u.sent.documents for u in rows])
+        graph.title = t("messages")
+        graph.add(t("sent"), [u.sent.messages for u in rows])
+        graph.add(t("received"), [u.received.messages for u in rows])
+        graph.add(t("documents"), [u.sent.documents for u in rows])
     else:
-        graph.title = "Signed (%)"
+        graph.title = t("signed_share")
         graph.range = (0, 100)
         graph.add("DKIM", [round(100 * u.sent.share(u.sent.dkim_signed), 1) for u in rows])
         graph.add("S/MIME", [round(100 * u.sent.share(u.sent.smime_signed), 1) for u in rows])
