@@ -2,14 +2,23 @@
 
 :func:`create_app` builds the ASGI application from :class:`WebSettings` and a
 :class:`Releaser` (milter/ supplies the one that sends held mail on, signed);
-:func:`commands` gives ``congvu web`` and ``congvu user ...``.
+:func:`commands` gives ``congvu web`` and ``congvu user ...``. The application and
+the users store are imported on first use, so composing the CLI stays cheap for
+every other ``congvu`` command.
 """
 
-from web.app import Releaser, create_app
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from web.cli import commands
 from web.errors import CookieKeyError, UserError, WebError
+from web.release import Releaser
 from web.settings import WebSettings
-from web.users import User, UserStore
+
+if TYPE_CHECKING:
+    from web.app import create_app
+    from web.users import User, UserStore
 
 __all__ = [
     "CookieKeyError",
@@ -22,3 +31,12 @@ __all__ = [
     "commands",
     "create_app",
 ]
+
+_LAZY = {"create_app": "web.app", "User": "web.users", "UserStore": "web.users"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'web' has no attribute {name!r}")

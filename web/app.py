@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any, Protocol
+from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
@@ -27,6 +27,7 @@ from mailbase import zone
 from web import access
 from web.i18n import DEFAULT, LANGUAGES, translate
 from web.keys import cookie_key
+from web.release import Releaser
 from web.security import (
     HEADERS,
     LANG_COOKIE,
@@ -41,17 +42,6 @@ from web.users import User, UserStore
 
 log = logging.getLogger("congvu.web")
 HERE = Path(__file__).resolve().parent
-
-
-class Releaser(Protocol):
-    """What releases a held message: sends it on through the signing stages to the
-    next hop, audits the release, removes it from the quarantine, and returns the
-    next hop's reply. milter/ provides it; any failure raises (the message stays held).
-    """
-
-    def __call__(self, qid: str, actor: str) -> str:
-        """Release ``qid`` on behalf of ``actor``; return the next hop's reply."""
-        ...
 
 
 class LoginRequired(Exception):

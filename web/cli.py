@@ -14,8 +14,8 @@ import click
 
 from audit import AuditError
 from milter.config import CongvuConfig
-from web.app import Releaser
 from web.errors import WebError
+from web.release import Releaser
 from web.settings import WebSettings
 
 ConfigLoader = Callable[[Path | None], CongvuConfig]
