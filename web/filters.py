@@ -15,7 +15,7 @@ from mailbase import PeriodError, parse_local_datetime, parse_period, zone
 TEXT_FIELDS = ("sender", "recipient", "text", "message_id", "queue_id", "sha256", "filename",
                "dkim", "smime")
 #: the URL parameters a filter is made of (``unit`` may repeat)
-NAMES = ("unit", "direction", "period", "since", "until", *TEXT_FIELDS, "decision",
+NAMES = ("unit", "subtree", "direction", "period", "since", "until", *TEXT_FIELDS, "decision",
          "outcome", "page", "page_size")
 DIRECTIONS = [d.value for d in Direction]
 DECISIONS = [a.value for a in Action]

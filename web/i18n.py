@@ -112,6 +112,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "quarantined": ("Bị cách ly", "Quarantined"),
     "language": ("English", "Tiếng Việt"),
     "done": ("Đã lưu.", "Saved."),
+    "subtree": ("Gồm đơn vị trực thuộc", "With the units below"),
     "signed_share": ("Tỷ lệ thư gửi đi được ký (%)", "Share of sent mail signed (%)"),
     "expires": ("Hết hạn lưu giữ", "Held until"),
     "part": ("Phần", "Part"),

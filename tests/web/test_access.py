@@ -10,8 +10,8 @@ import pytest
 
 from support.webconsole import SGD_DOC, SHARED_DOC, XSS_SUBJECT, client, login
 
-ADMIN_ONLY = ["/admin/quarantine", "/admin/users", "/admin/units/stc", "/audit/events",
-              "/admin/new-unit?id=x"]
+ADMIN_ONLY = ["/admin/quarantine", "/admin/history", "/admin/users", "/admin/units/stc",
+              "/audit/events", "/admin/new-unit?id=x"]
 LOGGED_IN = ["/audit", "/audit/records/1", "/audit/export.csv", "/audit/trace",
              f"/audit/trace?sha256={SGD_DOC}", "/audit/report", "/audit/report/volume.svg",
              "/audit/chain", *ADMIN_ONLY]
@@ -86,6 +86,15 @@ def test_a_filter_on_a_granted_unit_narrows(env):
     login(a, "auditor-a")
     assert _ids(a, "&unit=stc-a") == {3, 4}
     assert _ids(a, "&unit=stc-a&unit=sgd") == {3, 4}
+    assert _ids(a, "&unit=stc") == {1}
+    assert _ids(a, "&unit=stc&subtree=1") == {1, 3, 4}
+
+
+def test_subtree_of_an_ancestor_stays_within_the_grant(env):
+    a = client(env.settings)
+    login(a, "auditor-a")
+    assert _ids(a, "&unit=ubnd&subtree=1") == {1, 3, 4}
+    assert 2 not in {int(r["id"]) for r in _csv(a, "unit=ubnd&subtree=1")}
 
 
 @pytest.mark.parametrize("path", ["/audit/records/2", "/api/audit/records/2",

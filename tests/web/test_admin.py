@@ -92,6 +92,7 @@ def test_directory_edit_keeps_history_and_is_audited(env):
         assert directory.history("stc")[-1].actor == "admin"
     page = c.get("/admin/units/stc").text
     assert "Sở Tài chính → Sở Tài chính tỉnh Lào Cai" in page
+    assert "Sở Tài chính → Sở Tài chính tỉnh Lào Cai" in c.get("/admin/history").text
     [event] = _events(env, "directory-change")
     assert event["target"] == "stc" and event["actor"] == "admin"
 

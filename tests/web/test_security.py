@@ -52,6 +52,14 @@ def test_token_of_another_session_is_refused(env):
     assert r.status_code == 403
 
 
+def test_logout_ends_the_session(env):
+    c = client(env.settings)
+    login(c, "auditor-a")
+    token = csrf_of(c.get("/audit").text)
+    assert c.post("/logout", data={"csrf_token": token}).status_code == 303
+    assert c.get("/audit").status_code == 303
+
+
 def test_login_gives_a_new_session_and_token(env):
     c = client(env.settings)
     before = csrf_of(c.get("/login").text)

@@ -124,6 +124,18 @@ async def unit_edit(request: Request, user: AdminUser, unit_id: str) -> Response
     return RedirectResponse(f"/admin/units/{unit_id}?done=1", status_code=303)
 
 
+@router.get("/admin/history", response_class=HTMLResponse)
+def directory_history(request: Request, user: AdminUser) -> HTMLResponse:
+    """Every change of the directory, newest first (imports, console edits)."""
+    settings = console_of(request).settings
+    try:
+        with Directory.open(settings.directory_path, read_only=True) as directory:
+            history = directory.history()
+    except DirectoryError:
+        history = []
+    return render(request, "history.html", {"history": list(reversed(history[-1000:]))})
+
+
 @router.get("/admin/new-unit")
 def unit_new(request: Request, user: AdminUser, id: str = "") -> Response:
     """Go to the form of a new unit id."""

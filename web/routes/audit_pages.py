@@ -11,7 +11,7 @@ import csv
 import hashlib
 import io
 from collections.abc import Iterator
-from dataclasses import asdict, fields
+from dataclasses import asdict, fields, replace
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
@@ -44,11 +44,20 @@ def open_log(console: Console) -> AuditLog | None:
         return None
 
 
+def _parse(console: Console, params: dict[str, str], units: list[str]) -> Filters:
+    filters = webfilters.parse(params, units, console.settings.time_zone)
+    if params.get("subtree") and filters.units:
+        # as `congvu audit query --subtree`: each asked unit and the units below it
+        below = access.descendants(console.units(), filters.units)
+        filters = replace(filters, units=tuple(sorted(below)))
+    return filters
+
+
 def _filters(request: Request, console: Console) -> Filters:
     params = dict(request.query_params)
     units = request.query_params.getlist("unit")
     try:
-        return webfilters.parse(params, units, console.settings.time_zone)
+        return _parse(console, params, units)
     except webfilters.FilterError as exc:
         raise HTTPException(status_code=400, detail=str(exc)) from None
 
@@ -69,7 +78,7 @@ def audit_list(request: Request, user: AuditorUser) -> HTMLResponse:
     units = request.query_params.getlist("unit")
     error = None
     try:
-        filters = webfilters.parse(params, units, console.settings.time_zone)
+        filters = _parse(console, params, units)
         page, has_store = _page(console, user, filters)
     except (webfilters.FilterError, AuditError) as exc:
         error, page, has_store = str(exc), None, True
