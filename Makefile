@@ -7,9 +7,12 @@ STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
 # What the tests use as real, independent peers: Postfix (smtp-source/smtp-sink,
 # postmap, e2e), Dovecot (e2e), OpenDKIM (interop), OpenSSL and gpgsm (S/MIME interop),
-# libmagic and libarchive (content detection, archives).
+# libmagic and libarchive (content detection, archives), Mail::SPF and OpenDMARC (SPF and
+# DMARC cross-checks), Chromium (web console and published page in a real browser),
+# Node.js (the published page's search code).
 DEBIAN_PACKAGES := postfix dovecot-imapd dovecot-lmtpd opendkim opendkim-tools gpgsm libarchive13 \
-                   openssl libmagic1 poppler-utils swaks
+                   openssl libmagic1 poppler-utils swaks libmail-spf-perl libopendmarc2 \
+                   publicsuffix chromium chromium-driver nodejs
 
 .PHONY: run test bench bench-postfix lint typecheck system-deps clean
 

@@ -196,6 +196,9 @@ class AuthResult(_Edge):
     domain: str | None = None
     selector: str | None = None
     signer: str | None = None
+    policy: str | None = Field(default=None, description="DMARC: the policy applied (p/sp).")
+    disposition: str | None = Field(
+        default=None, description="DMARC: what congvu did about the result.")
 
 
 class AuditRecord(_Edge):

@@ -43,6 +43,12 @@ def _attachment(a: Attachment) -> dict[str, Any]:
     return a.model_dump(mode="json", exclude=absent)
 
 
+def _auth(r: AuthResult) -> dict[str, Any]:
+    # Results without the DMARC fields keep the exact detail they had before issue 12.
+    absent = {name for name in ("policy", "disposition") if getattr(r, name) is None}
+    return r.model_dump(mode="json", exclude=absent)
+
+
 def message_rows(rec: AuditRecord) -> Rows:
     """The rows of one message record (``seq``, ``prev_hash``, ``hash`` left to the store)."""
     detail: dict[str, Any] = {
@@ -52,7 +58,7 @@ def message_rows(rec: AuditRecord) -> Rows:
         "header_date": rec.header_date,
         "attachments": [_attachment(a) for a in rec.attachments],
         "violations": [v.model_dump(mode="json") for v in rec.violations],
-        "authentication": [r.model_dump(mode="json") for r in rec.authentication],
+        "authentication": [_auth(r) for r in rec.authentication],
         "recipient_units": rec.recipient_units,
     }
     if rec.recipient_unit_of:

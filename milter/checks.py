@@ -17,7 +17,15 @@ from audit import AuditError, AuditLog
 from directory import Directory, DirectoryError
 from milter.config import CongvuConfig, NextHopKind
 from policies import PolicyError, Quarantine
-from signer import DkimSigner, DkimVerifier, SignerError, SmimeSigner, SmimeVerifier
+from signer import (
+    AuthChecker,
+    DkimSigner,
+    DkimVerifier,
+    DocumentVerifier,
+    SignerError,
+    SmimeSigner,
+    SmimeVerifier,
+)
 
 
 def _writable_dir(path: Path, what: str) -> str | None:
@@ -82,6 +90,9 @@ def check_locally(config: CongvuConfig, *, create: bool = False) -> list[str]:
     _attempt(problems, "signer.dkim", lambda: DkimVerifier.from_config(dkim))
     _attempt(problems, "signer.smime", lambda: SmimeSigner.from_config(smime))
     _attempt(problems, "signer.smime", lambda: SmimeVerifier.from_config(smime))
+    _attempt(problems, "signer.documents",
+             lambda: DocumentVerifier.from_config(config.signer.documents, smime))
+    _attempt(problems, "signer.auth", lambda: AuthChecker.from_config(config.signer))
     if create:
         config.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     _open_stores(config, problems, create=create)

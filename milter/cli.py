@@ -19,6 +19,7 @@ import audit
 import directory
 import policies
 import signer
+import web
 from milter.config import CongvuConfig, load_config
 from milter.errors import ConfigError
 
@@ -125,6 +126,19 @@ def unit_chain(unit_id: str) -> Sequence[str]:
     return chain
 
 
+def own_domains(config_path: Path | None) -> Sequence[str]:
+    """The province's own domains: the directory's units' and [directory] domains."""
+    config = load_or_exit(config_path)
+    if not config.directory.path.exists():
+        return list(config.directory.domains)
+    index = directory.DirectoryIndex.open(config.directory.path,
+                                          domains=config.directory.domains)
+    try:
+        return sorted(index.domains)
+    finally:
+        index.close()
+
+
 def unit_descendants(unit_id: str) -> Sequence[str]:
     """A unit and every unit below it (an auditor's grant covers descendants)."""
     children: dict[str, list[str]] = {}
@@ -179,11 +193,19 @@ def _quarantine_commands(group: click.Group) -> None:
             click.echo(f"deleted {qid}")
 
 
+def _web_releaser(config: CongvuConfig) -> web.Releaser:
+    """Quarantine release for the web console: the same path as the command line."""
+    from milter.quarantine import run_release
+
+    return lambda qid, actor: run_release(config, qid, actor=actor)
+
+
 for _command in (
     *policies.commands(section_loader(lambda c: c.policies), unit_chain=unit_chain),
-    *signer.commands(section_loader(lambda c: c.signer)),
+    *signer.commands(section_loader(lambda c: c.signer), own_domains=own_domains),
     *directory.commands(section_loader(lambda c: c.directory)),
     *audit.commands(section_loader(lambda c: c.audit), descendants=unit_descendants),
+    *web.commands(load_or_exit, release=_web_releaser),
 ):
     if _command.name == "quarantine" and isinstance(_command, click.Group):
         _quarantine_commands(_command)

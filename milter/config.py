@@ -147,8 +147,8 @@ class HeaderConfig(_Strict):
     value: str = Field(pattern=r"^[^\r\n]*$", description="Header value (one line).")
 
 
-STAGE_NAMES = ("units", "verify", "authentication-results", "policy", "smime-sign",
-               "dkim-sign")
+STAGE_NAMES = ("units", "verify", "documents", "dmarc", "authentication-results", "policy",
+               "smime-sign", "dkim-sign")
 
 
 class PipelineConfig(_Strict):

@@ -64,6 +64,8 @@ class MessageContext:
     from_address: str | None = None
     #: the policy decision (policies.Decision), once the policy stage ran
     decision: Any = None
+    #: the original client (XFORWARD ADDR) is in service.trusted_networks
+    is_trusted_client: bool = False
     content: bytes | None = None
     prepend: list[bytes] = field(default_factory=list)
     results: dict[str, Any] = field(default_factory=dict)

@@ -143,6 +143,9 @@ class FilterHandler:
         fields = session.xforward
         xforward = Xforward(**{key.lower(): value for key, value in fields.items()})
         role = self.listener.role
+        client = _ip(xforward.addr)
+        trusted = session.runtime.config.service.trusted_networks
+        is_trusted = client is not None and any(client in net for net in trusted)
         if role is Role.OUTBOUND:
             direction = Direction.OUTBOUND
         elif role is Role.INBOUND:
@@ -150,9 +153,6 @@ class FilterHandler:
         else:
             # DESIGN.md: outbound only when the original client is trusted, never
             # because of the From domain; no XFORWARD means we do not know: inbound.
-            client = _ip(xforward.addr)
-            trusted = session.runtime.config.service.trusted_networks
-            is_trusted = client is not None and any(client in net for net in trusted)
             direction = Direction.OUTBOUND if is_trusted else Direction.INBOUND
         peer = session.peer if isinstance(session.peer, tuple) else ("", 0)
         return MessageContext(
@@ -168,6 +168,7 @@ class FilterHandler:
                 recipients=tuple(envelope.rcpt_tos),
             ),
             original_content=envelope.original_content,
+            is_trusted_client=is_trusted,
         )
 
     async def handle_DATA(self, server: Any, session: FilterSession, envelope: Any) -> str:

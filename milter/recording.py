@@ -67,6 +67,7 @@ def build_record(ctx: MessageContext, verdict_name: str) -> AuditRecord:
         action = Action(decision.action.value)
     else:
         action = Action.REJECT if verdict_name == "reject" else Action.ACCEPT
+    documents = {d["sha256"]: d for d in ctx.results.get("documents", []) if d.get("sha256")}
     attachments = [
         Attachment(
             path=a.path if a.member is None else f"{a.path}/{a.member}",
@@ -75,6 +76,8 @@ def build_record(ctx: MessageContext, verdict_name: str) -> AuditRecord:
             detected_type=a.detected_type,
             size=a.size,
             sha256=a.sha256,
+            document=documents[a.sha256]["verdict"] if a.sha256 in documents else None,
+            signatures=documents[a.sha256]["signatures"] if a.sha256 in documents else None,
         )
         for a in (decision.attachments if decision is not None else ())
     ]

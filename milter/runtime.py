@@ -15,12 +15,20 @@ from milter.config import CongvuConfig, NextHopKind
 from milter.lmtp import LmtpNextHop
 from milter.nexthop import MaildirNextHop, NextHop, SmtpNextHop
 from milter.pipeline import AddHeader, Pipeline, Stage
-from milter.stages.authentication import AuthResultsStage, VerifyStage
+from milter.stages.authentication import AuthResultsStage, DmarcStage, VerifyStage
+from milter.stages.documents import DocumentsStage
 from milter.stages.policy import PolicyStage
 from milter.stages.signing import DkimSignStage, SmimeSignStage
 from milter.stages.units import UnitLookup, UnitsStage
 from policies import Quarantine
-from signer import DkimSigner, DkimVerifier, SmimeSigner, SmimeVerifier
+from signer import (
+    AuthChecker,
+    DkimSigner,
+    DkimVerifier,
+    DocumentVerifier,
+    SmimeSigner,
+    SmimeVerifier,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,11 +61,20 @@ def build_stages(config: CongvuConfig, units: UnitLookup) -> list[Stage]:
     stages: list[Stage] = []
     if "units" in enabled:
         stages.append(UnitsStage(units))
+    checker = AuthChecker.from_config(config.signer)
     if "verify" in enabled:
-        stages.append(
-            VerifyStage(DkimVerifier.from_config(dkim), SmimeVerifier.from_config(smime))
-        )
+        # DKIM keys, SPF and DMARC records share one TTL-respecting DNS cache.
+        verifier = DkimVerifier(checker.resolver, max_signatures=dkim.max_signatures,
+                                dns_budget=2 * dkim.resolver_timeout)
+        stages.append(VerifyStage(verifier, SmimeVerifier.from_config(smime), checker))
+    documents = config.signer.documents
+    if "documents" in enabled and documents.is_enabled:
+        stages.append(DocumentsStage(DocumentVerifier.from_config(documents, smime),
+                                     timeout=documents.timeout))
     stages += [AddHeader(header.name, header.value) for header in config.pipeline.add_headers]
+    if "dmarc" in enabled and "verify" in enabled:
+        stages.append(DmarcStage(checker, lambda: units.index.domains,
+                                 on_spoof=config.signer.auth.on_own_domain_spoof))
     if "authentication-results" in enabled:
         stages.append(AuthResultsStage(dkim.authserv_id))
     if "policy" in enabled:

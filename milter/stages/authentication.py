@@ -1,16 +1,24 @@
-"""Inbound verification: DKIM and S/MIME on the bytes as received, then our
+"""Inbound authentication: DKIM, S/MIME, SPF, DMARC and ARC on the bytes as received;
+what follows from them (own-domain spoofing, DMARC dispositions); then our
 Authentication-Results header in place of any forged one (RFC 8601 section 5)."""
 
 from __future__ import annotations
 
 import asyncio
+import functools
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from milter.config import Direction
 from milter.context import MessageContext
-from milter.pipeline import CONTINUE, StageKind, Verdict
+from milter.pipeline import CONTINUE, Outcome, StageKind, Verdict, quarantine, reject
+from milter.replies import R451_TEMPFAIL
+from policies import Action, Decision
 from signer import (
+    AuthChecker,
+    AuthVerdict,
+    Disposition,
     DkimResult,
     DkimVerifier,
     SmimeResult,
@@ -40,9 +48,11 @@ class VerifyStage:
     name = "verify"
     kind: ClassVar[StageKind] = StageKind.VERIFY
 
-    def __init__(self, dkim: DkimVerifier, smime: SmimeVerifier) -> None:
+    def __init__(self, dkim: DkimVerifier, smime: SmimeVerifier,
+                 auth: AuthChecker | None = None) -> None:
         self.dkim = dkim
         self.smime = smime
+        self.auth = auth
         self._executor = ThreadPoolExecutor(_DNS_THREADS, thread_name_prefix="congvu-dns")
 
     async def run(self, ctx: MessageContext) -> Verdict:
@@ -59,6 +69,15 @@ class VerifyStage:
         auth += [_dkim_record(result) for result in dkim]
         if smime.status.value != "none":
             auth.append(_smime_record(smime))
+        if self.auth is not None:
+            # SPF against the original client only: without XFORWARD it is unknown
+            # (""), never Postfix's own address.
+            verdict = await loop.run_in_executor(self._executor, functools.partial(
+                self.auth.check, client_ip=ctx.xforward.addr or "",
+                helo=ctx.xforward.helo or "", mail_from=ctx.envelope.mail_from, raw=raw,
+                dkim_results=dkim))
+            ctx.results["authn"] = verdict
+            auth += verdict.audit()
         return CONTINUE
 
     def close(self) -> None:
@@ -82,9 +101,53 @@ class AuthResultsStage:
         cleaned = remove_authentication_results(ctx.current_content, self.authserv_id)
         if cleaned is not ctx.current_content and cleaned != ctx.current_content:
             ctx.replace_content(cleaned)
-        results: list[DkimResult | SmimeResult] = list(ctx.results.get("dkim", []))
+        verdict: AuthVerdict | None = ctx.results.get("authn")
+        results: list[Any] = (
+            verdict.methods() if verdict is not None else list(ctx.results.get("dkim", []))
+        )
         smime = ctx.results.get("smime")
         if smime is not None and smime.status.value != "none":
             results.append(smime)
         ctx.prepend.append(authentication_results(self.authserv_id, results))
+        return CONTINUE
+
+
+class DmarcStage:
+    """Inbound from untrusted clients: refuse mail that passes itself off as one of the
+    province's domains, and act on DMARC failures as [signer.auth] says."""
+
+    name = "dmarc"
+    kind: ClassVar[StageKind] = StageKind.DECIDE
+
+    def __init__(self, checker: AuthChecker, own_domains: Callable[[], Iterable[str]],
+                 *, on_spoof: str) -> None:
+        self.checker = checker
+        self.own_domains = own_domains
+        self.on_spoof = on_spoof
+
+    async def run(self, ctx: MessageContext) -> Verdict:
+        """Reject, quarantine, tag or tempfail as the authentication results require."""
+        verdict: AuthVerdict | None = ctx.results.get("authn")
+        if verdict is None or ctx.direction is not Direction.INBOUND or ctx.is_trusted_client:
+            return CONTINUE
+        spoof = verdict.own_domain_spoof(self.own_domains())
+        if spoof is not None:
+            reason = f"Message refused: it claims a provincial sender but {spoof}"
+            return self._act(ctx, Disposition(self.on_spoof), reason)
+        decision = verdict.disposition(self.checker.actions)
+        return self._act(ctx, decision.disposition, decision.reason)
+
+    def _act(self, ctx: MessageContext, disposition: Disposition, reason: str) -> Verdict:
+        ascii_reason = reason.encode("ascii", "replace").decode().replace("\n", " ")
+        if disposition is Disposition.REJECT:
+            return reject(ascii_reason)
+        if disposition is Disposition.QUARANTINE:
+            # The quarantine store keeps a decision with every held message.
+            ctx.decision = Decision(Action.QUARANTINE, reply_text=ascii_reason)
+            return quarantine(ascii_reason)
+        if disposition is Disposition.TEMPFAIL:
+            return Verdict(Outcome.TEMPFAIL, R451_TEMPFAIL.with_text(
+                "Temporary DNS failure checking the sender, try again later"), reason)
+        if disposition is Disposition.TAG:
+            ctx.add_header("X-Congvu-Authentication", ascii_reason)
         return CONTINUE

@@ -10,6 +10,7 @@ from milter.config import Direction
 from milter.context import MessageContext
 from milter.pipeline import CONTINUE, Outcome, StageKind, Verdict, quarantine, reject
 from milter.replies import R451_TEMPFAIL
+from milter.stages.documents import verdicts
 from policies import SEVERITY, Action, Decision, PoliciesConfig, PolicyError, decide, strip
 
 # Above this size the decision runs in a thread so other sessions keep moving.
@@ -36,8 +37,10 @@ class PolicyStage:
         else:
             owners = list(ctx.recipient_units) or [None]
         chains = {tuple(self.chain(owner)) for owner in owners}
+        documents = verdicts(ctx)
         decisions = [
-            decide(ctx.current_content, self.config.resolve(chain, ctx.direction.value))
+            decide(ctx.current_content, self.config.resolve(chain, ctx.direction.value),
+                   documents=documents)
             for chain in chains
         ]
         return max(decisions, key=lambda d: SEVERITY[d.action])
