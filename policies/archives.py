@@ -154,7 +154,10 @@ def _zip_entries(part: Part, budget: _Budget) -> Iterator[_Entry]:
     try:
         archive = zipfile.ZipFile(io.BytesIO(part.data))
         infos = archive.infolist()
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError) as exc:
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, ValueError, OSError,
+            EOFError) as exc:
+        # NotImplementedError: zipfile refuses versions and features it does not know
+        # ("zip file version 6.4"), found by the fuzz test.
         part.defects.append(Defect("unreadable-archive", f"zip cannot be read: {exc}"))
         # Unzip tools that recover from the local headers would still show what is in
         # there, so list those too (the worse reading).
