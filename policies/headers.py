@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import urllib.parse
 from dataclasses import dataclass, field
+from email.errors import HeaderParseError
 from email.header import decode_header, make_header
 
 from policies.model import Defect
@@ -138,7 +139,9 @@ def _decode_words(value: str) -> str:
         return value
     try:
         return str(make_header(decode_header(value)))
-    except (LookupError, UnicodeDecodeError, ValueError):
+    except (LookupError, UnicodeDecodeError, ValueError, HeaderParseError):
+        # A broken encoded word (bad base64, found by the fuzz test) keeps its raw
+        # text: the rules still see every readable part of the name.
         return value
 
 
