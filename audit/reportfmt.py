@@ -32,6 +32,7 @@ def _rows(report: Report) -> list[dict[str, str | int]]:
             "smime_signed": _pct(unit.sent, unit.sent.smime_signed),
             "rejected": unit.sent.rejected + unit.received.rejected,
             "quarantined": unit.sent.quarantined + unit.received.quarantined,
+            **_dmarc(unit.received),
             "busiest_correspondents": "; ".join(f"{a} ({n})" for a, n in unit.correspondents),
         })
         for box in unit.mailboxes:
@@ -43,6 +44,7 @@ def _rows(report: Report) -> list[dict[str, str | int]]:
                 "smime_signed": _pct(box.sent, box.sent.smime_signed),
                 "rejected": box.sent.rejected + box.received.rejected,
                 "quarantined": box.sent.quarantined + box.received.quarantined,
+                **_dmarc(box.received),
                 "busiest_correspondents": "",
             })
     return rows
@@ -50,7 +52,16 @@ def _rows(report: Report) -> list[dict[str, str | int]]:
 
 COLUMNS = ["unit", "mailbox", "sent", "received", "documents_sent", "pdf_office_sent",
            "documents_signed", "documents_validly_signed", "dkim_signed", "smime_signed",
-           "rejected", "quarantined", "busiest_correspondents"]
+           "rejected", "quarantined", "dmarc_checked", "dmarc_passed", "spoof_refused",
+           "busiest_correspondents"]
+
+
+def _dmarc(received: Counts) -> dict[str, str | int]:
+    """Issue 12: of the mail received, how much was DMARC-checked, the share of those
+    that passed, and how many were refused as spoofing a provincial domain."""
+    return {"dmarc_checked": received.dmarc_checked,
+            "dmarc_passed": f"{100 * received.dmarc_share:.1f}%",
+            "spoof_refused": received.spoof_refused}
 
 
 def _documents(sent: Counts) -> dict[str, str | int]:
@@ -104,11 +115,19 @@ def _html(report: Report, rows: list[dict[str, str | int]], tz_name: str) -> str
     volume.add("received", [u.received.messages for u in report.units])
     volume.add("documents sent", [u.sent.documents for u in report.units])
     volume.add("validly signed documents", [u.sent.documents_valid for u in report.units])
+    volume.add("refused as spoofing", [u.received.spoof_refused for u in report.units])
     signed = pygal.HorizontalBar(title="Share of sent mail signed (%)", range=(0, 100), **style)
     signed.x_labels = units
     signed.add("DKIM", [round(100 * u.sent.share(u.sent.dkim_signed), 1) for u in report.units])
     signed.add("S/MIME",
                [round(100 * u.sent.share(u.sent.smime_signed), 1) for u in report.units])
+    inbound = pygal.HorizontalBar(title="Share of DMARC-checked inbound mail that passed (%)",
+                                  range=(0, 100), **style)
+    inbound.x_labels = units
+    inbound.add("DMARC", [round(100 * u.received.dmarc_share, 1) for u in report.units])
+    # issue 12: only when the period holds DMARC-checked inbound mail (no empty chart)
+    checked = (f"<figure>{_chart(inbound)}</figure>"
+               if any(u.received.dmarc_checked for u in report.units) else "")
     head = "".join(f"<th>{escape(c)}</th>" for c in COLUMNS)
     body = "\n".join(
         "<tr>" + "".join(f"<td>{escape(str(r[c]))}</td>" for c in COLUMNS) + "</tr>"
@@ -124,6 +143,7 @@ td,th{{border:1px solid #999;padding:.2em .5em;text-align:left}}</style></head>
 <p>{escape(_span(report, tz_name))}. Generated {generated} ({escape(tz_name)}).</p>
 <figure>{_chart(volume)}</figure>
 <figure>{_chart(signed)}</figure>
+{checked}
 <table><thead><tr>{head}</tr></thead><tbody>
 {body}
 </tbody></table></body></html>"""
