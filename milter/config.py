@@ -218,6 +218,15 @@ class ServiceConfig(_Strict):
     )
 
 
+class MetricsConfig(_Strict):
+    """Prometheus metrics (``[metrics]``)."""
+
+    listen: str | None = Field(
+        default=None, pattern=r"^(\[[0-9a-fA-F:]+\]|[0-9.]+):[0-9]{1,5}$",
+        description="HOST:PORT to serve /metrics on (e.g. 127.0.0.1:9400); unset: off.",
+    )
+
+
 class CongvuConfig(_Strict):
     """The whole file."""
 
@@ -228,6 +237,7 @@ class CongvuConfig(_Strict):
     next_hop: NextHopConfig = Field(default_factory=NextHopConfig)
     pipeline: PipelineConfig = Field(default_factory=PipelineConfig)
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
+    metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     policies: PoliciesConfig = Field(default_factory=PoliciesConfig)
     signer: SignerConfig = Field(default_factory=SignerConfig)
     directory: DirectoryConfig = Field(default_factory=DirectoryConfig)

@@ -187,6 +187,11 @@ class FilterHandler:
             reply, verdict_name = R451_TEMPFAIL.with_text(
                 f"Temporary failure in the filter, try again later (id {correlation})"
             ), "tempfail"
+        elapsed = time.monotonic() - started
+        self._runtime_source.metrics.message(
+            ctx.role.value, ctx.direction.value, verdict_name, elapsed)
+        if ctx.results.get("next_hop_error"):
+            self._runtime_source.metrics.next_hop_error(ctx.results["next_hop_error"])
         event(
             log,
             "message",
@@ -203,7 +208,7 @@ class FilterHandler:
             verdict=verdict_name,
             reply=str(reply),
             next_hop=next_hop_reply,
-            ms=round((time.monotonic() - started) * 1000, 2),
+            ms=round(elapsed * 1000, 2),
         )
         return self._format(reply, ctx)
 
@@ -217,12 +222,14 @@ class FilterHandler:
         if runtime.audit is None:  # [pipeline] audit = false: a relay-only listener
             return await self._act(session, ctx, verdict)
         planned = _VERDICT_NAMES[verdict.outcome]
+        committing = time.monotonic()
         try:
             record_id = await runtime.audit.record(build_record(ctx, planned))
         except AuditError as exc:
             await self.abort_transaction(session)
             ctx.results["next_hop_reply"] = f"audit record failed: {exc}"
             return R451_AUDIT, "tempfail"
+        self._runtime_source.metrics.audit_commit(time.monotonic() - committing)
         started = time.monotonic()
         reply, name = await self._act(session, ctx, verdict)
         decision = ctx.decision
@@ -258,6 +265,7 @@ class FilterHandler:
             text = await transaction.data(ctx.final_content)
         except NextHopError as exc:
             ctx.results["next_hop_reply"] = str(exc)
+            ctx.results["next_hop_error"] = exc.code
             if isinstance(exc, PartialDelivery):
                 ctx.results["per_recipient"] = exc.per_recipient
             return _nexthop_reply(exc), "tempfail" if not exc.is_permanent else "reject"

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from milter.config import CongvuConfig, ListenerConfig, Protocol
 from milter.handler import FilterHandler, LmtpFilterHandler
 from milter.logs import event
+from milter.metrics import Recorder
 from milter.runtime import Runtime, build_runtime
 from milter.smtp import ConnectionTracker, FilterLMTP, FilterSMTP
 
@@ -52,6 +53,7 @@ class Server:
         self._servers: list[asyncio.AbstractServer] = []
         self.ports: dict[str, int] = {}
         self.tracker = ConnectionTracker(config.limits.max_connections)
+        self.metrics = Recorder(config)
 
     @property
     def config(self) -> CongvuConfig:

@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from milter import logs
+from milter import logs, metrics
 from milter.checks import check_locally
 from milter.config import CongvuConfig, load_config
 from milter.errors import ConfigError
@@ -132,6 +132,7 @@ def _supervise(config: CongvuConfig, config_path: Path | None,
             if pid == 0:
                 break
             workers.discard(pid)
+            metrics.worker_exited(config, pid)
             if not stopping:
                 event(log, "worker died, replacing it", logging.ERROR, pid=pid,
                       status=os.waitstatus_to_exitcode(status))
@@ -144,6 +145,7 @@ def _supervise(config: CongvuConfig, config_path: Path | None,
 def run_service(config: CongvuConfig, *, config_path: Path | None, workers: int | None) -> int:
     """Run the filter until SIGTERM; return the process exit code."""
     logs.setup()
+    metrics.prepare(config)  # before anything imports prometheus_client
     problems = check_locally(config, create=True)
     if problems:
         print(ConfigError(str(config_path or "<embedded defaults>"), problems), file=sys.stderr)
@@ -158,6 +160,7 @@ def run_service(config: CongvuConfig, *, config_path: Path | None, workers: int 
         address, port = sockets[listener.name].getsockname()[:2]
         event(log, "listening", listener=listener.name, role=listener.role.value,
               protocol=listener.protocol.value, address=address, port=port, workers=count)
+    metrics.serve(config)
     if count == 1:
         return _run_worker(config, config_path, sockets)
     return _supervise(config, config_path, sockets, count)
