@@ -210,3 +210,8 @@ for _command in (
     if _command.name == "quarantine" and isinstance(_command, click.Group):
         _quarantine_commands(_command)
     main.add_command(_command)
+
+# Operations (issue 9): doctor, probe, backup and restore.
+from milter.doctor import doctor_command  # noqa: E402
+
+main.add_command(doctor_command)

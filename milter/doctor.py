@@ -1,0 +1,453 @@
+"""``congvu doctor``: check a running setup end to end, one line per check.
+
+Where ``config check`` (and ``serve``) look only at what this host can check by itself,
+the doctor also asks the outside world: DNS (DKIM key records, SPF, DMARC), the next
+hop, Postfix's configuration (``postconf``), and how soon certificates, CA files and
+CRLs expire. Each finding is OK, WARNING or ERROR, names its key path and says the
+fix; the exit code is 0 when all is OK, 1 with warnings only, 2 with any error
+(issue 9). Nothing here changes state: stores are opened read-only or only stat'ed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import shutil
+import smtplib
+import socket
+import stat
+import subprocess
+import sys
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from enum import IntEnum
+from pathlib import Path
+
+import click
+from cryptography import x509
+
+from milter.checks import check_locally
+from milter.config import CongvuConfig, NextHopKind, Protocol, load_config
+from milter.errors import ConfigError
+from signer import CachingResolver, DnsResolver, DnsTemporaryError, KeyFileError, published_problems
+from signer.keys import Algorithm, compare_record, key_record, load_private_key, zone_file_entry
+
+DEFAULT_POSTFIX_DIR = Path("/etc/postfix")
+EXPIRY_DAYS = 30
+
+
+class Level(IntEnum):
+    """How bad one finding is; the worst one is the exit code."""
+
+    OK = 0
+    WARNING = 1
+    ERROR = 2
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One check's outcome: its level, where (a key path or file), what, and the fix."""
+
+    level: Level
+    where: str
+    message: str
+    fix: str = ""
+
+    def line(self) -> str:
+        """The one line the doctor prints for this finding."""
+        text = f"{self.level.name:<7} {self.where}: {self.message}"
+        return f"{text}; fix: {self.fix}" if self.fix else text
+
+
+def _ok(where: str, message: str) -> Finding:
+    return Finding(Level.OK, where, message)
+
+
+def _warn(where: str, message: str, fix: str = "") -> Finding:
+    return Finding(Level.WARNING, where, message, fix)
+
+
+def _error(where: str, message: str, fix: str = "") -> Finding:
+    return Finding(Level.ERROR, where, message, fix)
+
+
+# -- local: configuration, keys, stores -------------------------------------------------
+
+
+def check_local(config: CongvuConfig) -> Iterator[Finding]:
+    """The same checks ``config check`` runs (they would stop ``serve``)."""
+    problems = check_locally(config)
+    for problem in problems:
+        where, _, message = problem.partition(": ")
+        yield _error(where, message or problem, "correct it in the configuration file, then "
+                     "run `congvu config check`")
+    if not problems:
+        yield _ok("config", "valid; keys, certificates and stores load")
+
+
+def _key_files(config: CongvuConfig) -> Iterator[tuple[str, Path]]:
+    for i, entry in enumerate(config.signer.dkim.keys):
+        yield f"signer.dkim.keys[{i}].key_file", entry.key_file
+    for i, identity in enumerate(config.signer.smime.identities):
+        for name in ("key", "pkcs12", "passphrase_file"):
+            path = getattr(identity, name)
+            if path is not None:
+                yield f"signer.smime.identities[{i}].{name}", path
+    checkpoint = config.audit.keys_dir / "audit-checkpoint.key"
+    if checkpoint.exists():
+        yield "audit.keys_dir", checkpoint
+
+
+def check_keys(config: CongvuConfig) -> Iterator[Finding]:
+    """Every private key (and passphrase) file is readable and private (0600 or 0400)."""
+    for where, path in _key_files(config):
+        try:
+            info = path.stat()
+            with path.open("rb"):
+                pass
+        except OSError as exc:
+            yield _error(where, f"{path}: cannot read it ({exc.strerror})",
+                         f"check that the file exists and `chown congvu {path}`")
+            continue
+        mode = stat.S_IMODE(info.st_mode)
+        if mode & 0o077:
+            yield _error(where, f"{path} has mode {mode:04o}: group or others can read or "
+                         "write the private key", f"chmod 600 {path}")
+        else:
+            yield _ok(where, f"{path} is readable and private ({mode:04o})")
+
+
+def check_stores(config: CongvuConfig) -> Iterator[Finding]:
+    """The data directory and each store are writable by this user."""
+    stores = [("service.data_dir", config.data_dir),
+              ("directory.path", config.directory.path),
+              ("audit.path", config.audit.path),
+              ("policies.quarantine.path", config.policies.quarantine.path)]
+    if config.next_hop.kind is NextHopKind.MAILDIR:
+        stores.append(("next_hop.maildir", config.next_hop.maildir))
+    for where, path in stores:
+        target = path if path.exists() else path.parent
+        if not target.exists():
+            yield _warn(where, f"{path} does not exist yet",
+                        "run `congvu serve` once (it creates the stores)")
+        elif not os.access(target, os.W_OK):
+            yield _error(where, f"{target} is not writable by this user",
+                         f"chown -R congvu {target} (and check it is not mounted read-only)")
+        else:
+            yield _ok(where, f"{path} is writable")
+
+
+# -- DNS --------------------------------------------------------------------------------
+
+
+def check_dkim_records(config: CongvuConfig) -> Iterator[Finding]:
+    """Every key's record is published at its selector and publishes that key."""
+    dkim = config.signer.dkim
+    resolver = DnsResolver(dkim.resolver_nameserver, port=dkim.resolver_port,
+                           timeout=dkim.resolver_timeout)
+    for i, entry in enumerate(dkim.keys):
+        where = f"signer.dkim.keys[{i}]"
+        name = f"{entry.selector}._domainkey.{entry.domain}"
+        try:
+            key = load_private_key(entry.key_file, algorithm=Algorithm.from_name(entry.algorithm))
+        except KeyFileError:
+            continue  # check_keys and check_local name the key problem
+        try:
+            records = resolver.txt(name)
+        except DnsTemporaryError as exc:
+            yield _warn(where, f"selector {entry.selector}: {name} could not be looked up "
+                        f"({exc.reason})", "check signer.dkim.resolver_nameserver and DNS")
+            continue
+        problems = compare_record(key, records)
+        if problems:
+            entry_text = zone_file_entry(entry.selector, entry.domain, key_record(key))
+            yield _error(where, f"selector {entry.selector} of {entry.domain}: "
+                         + "; ".join(problems),
+                         f"publish {' '.join(entry_text.split())}")
+        else:
+            yield _ok(where, f"selector {entry.selector}: {name} publishes this key")
+
+
+def check_spf_dmarc(config: CongvuConfig, server_ips: Sequence[str]) -> Iterator[Finding]:
+    """SPF (for ``server_ips``) and DMARC of every signing domain."""
+    dkim = config.signer.dkim
+    resolver = CachingResolver(dkim.resolver_nameserver, port=dkim.resolver_port,
+                               timeout=dkim.resolver_timeout)
+    domains = dict.fromkeys(entry.domain.lower() for entry in dkim.keys)
+    for domain in domains:
+        problems = published_problems(domain, resolver=resolver, server_ips=server_ips)
+        for problem in problems:
+            yield _warn(f"dns {domain}", problem, "see deploy/dns/README.md")
+        if not problems:
+            checked = "SPF and DMARC" if server_ips else "DMARC (SPF: give --server-ip)"
+            yield _ok(f"dns {domain}", f"{checked} published and consistent")
+
+
+# -- next hop ---------------------------------------------------------------------------
+
+
+def check_next_hop(config: CongvuConfig) -> Iterator[Finding]:
+    """The next hop answers EHLO (smtp) or LHLO (lmtp) with 250."""
+    hop = config.next_hop
+    if hop.kind is NextHopKind.MAILDIR:
+        return  # check_stores covers the maildir
+    greeting = "LHLO" if hop.kind is NextHopKind.LMTP else "EHLO"
+    try:
+        # smtplib.LMTP's ehlo() sends LHLO (RFC 2033 4.1).
+        client = (smtplib.LMTP if hop.kind is NextHopKind.LMTP else smtplib.SMTP)(
+            timeout=hop.connect_timeout)
+        client.connect(hop.host, hop.port)
+        code, text = client.ehlo(config.service.hostname)
+        try:
+            client.quit()
+        except smtplib.SMTPException:
+            client.close()
+    except (OSError, smtplib.SMTPException) as exc:
+        yield _error("next_hop", f"{hop.kind.value} {hop.host}:{hop.port} is not reachable "
+                     f"({exc})", "start Postfix's reinjection listener (deploy/postfix/"
+                     "master.cf.snippet) or correct next_hop.host/port")
+        return
+    if code != 250:
+        yield _error("next_hop", f"{hop.host}:{hop.port} answers {code} "
+                     f"{text.decode('utf-8', 'replace')} to {greeting}",
+                     "check the next hop's log")
+    else:
+        yield _ok("next_hop", f"{hop.kind.value} {hop.host}:{hop.port} answers 250")
+
+
+# -- Postfix ----------------------------------------------------------------------------
+
+_NEXT_HOP = re.compile(r"^(?P<transport>[^:]+):\[?(?P<host>[^\]]*?)\]?:(?P<port>\d+)$")
+
+
+def _postconf(directory: Path, *args: str) -> str:
+    done = subprocess.run(["postconf", "-c", str(directory), *args],
+                          capture_output=True, text=True, timeout=30, check=False)
+    if done.returncode != 0:
+        raise OSError(done.stderr.strip() or f"postconf exited {done.returncode}")
+    return done.stdout
+
+
+def _service_params(directory: Path) -> dict[str, dict[str, str]]:
+    """master.cf's ``-o`` overrides: service name -> parameter -> value."""
+    services: dict[str, dict[str, str]] = {}
+    for line in _postconf(directory, "-P").splitlines():
+        name, eq, value = line.partition(" = ")
+        if not eq and line.endswith(" ="):
+            name, value = line[:-2], ""
+        parts = name.split("/")
+        if len(parts) == 3:
+            services.setdefault(parts[0], {})[parts[2]] = value.strip()
+    return services
+
+
+def check_postfix(config: CongvuConfig, directory: Path) -> Iterator[Finding]:
+    """Postfix sends mail to a congvu listener, takes it back with XFORWARD, and its size
+    limit is not above congvu's."""
+    where = f"postfix {directory}"
+    try:
+        content_filter, size_text = _postconf(
+            directory, "-h", "content_filter", "message_size_limit").splitlines()[:2]
+        services = _service_params(directory)
+    except (OSError, ValueError, subprocess.SubprocessError) as exc:
+        yield _error(where, f"postconf cannot read the configuration ({exc})",
+                     "install Postfix or give --postfix-config DIR")
+        return
+    ports = {lst.port for lst in config.listeners if lst.protocol is Protocol.SMTP}
+    filters = [("main.cf content_filter", content_filter.strip())] + [
+        (f"master.cf {name} content_filter", params["content_filter"])
+        for name, params in services.items() if params.get("content_filter")]
+    to_congvu = []
+    for label, value in filters:
+        if not value:
+            continue
+        match = _NEXT_HOP.match(value)
+        if match and int(match["port"]) in ports:
+            to_congvu.append(match["transport"])
+            yield _ok(where, f"{label} = {value} reaches a congvu listener")
+        else:
+            yield _warn(where, f"{label} = {value} is not a congvu listener (ports "
+                        f"{', '.join(map(str, sorted(ports)))})",
+                        "point it at a [[listeners]] port (deploy/postfix/main.cf.snippet)")
+    if not to_congvu:
+        yield _error(where, "no content_filter sends mail to congvu",
+                     "add deploy/postfix/main.cf.snippet's content_filter and `postfix reload`")
+    for transport in dict.fromkeys(to_congvu):
+        if services.get(transport, {}).get("smtp_send_xforward_command") != "yes":
+            yield _warn(where, f"master.cf transport {transport} does not send XFORWARD: "
+                        "congvu sees Postfix, not the original client",
+                        f"add -o smtp_send_xforward_command=yes under {transport}")
+    yield from _check_reinjection(config, where, services)
+    yield from _check_size(config, where, size_text.strip())
+
+
+def _check_reinjection(config: CongvuConfig, where: str,
+                       services: dict[str, dict[str, str]]) -> Iterator[Finding]:
+    hop = config.next_hop
+    if hop.kind is not NextHopKind.SMTP:
+        return
+    names = {f"{hop.host}:{hop.port}", f"[{hop.host}]:{hop.port}"}
+    if hop.host in ("127.0.0.1", "localhost", "::1"):
+        names.add(str(hop.port))
+    found = [name for name in services if name in names]
+    fix = "add deploy/postfix/master.cf.snippet's reinjection listener and `postfix reload`"
+    if not found:
+        yield _error(where, f"master.cf has no reinjection listener on {hop.host}:{hop.port} "
+                     "with content_filter= (mail would loop through congvu)", fix)
+        return
+    params = services[found[0]]
+    if params.get("content_filter", "missing") != "":
+        yield _error(where, f"master.cf {found[0]} does not clear content_filter: checked mail "
+                     "would go through congvu again", f"add -o content_filter= under {found[0]}")
+    elif not params.get("smtpd_authorized_xforward_hosts"):
+        yield _error(where, f"master.cf {found[0]} does not allow XFORWARD: the queue shows "
+                     "congvu as every message's client",
+                     f"add -o smtpd_authorized_xforward_hosts=127.0.0.0/8 under {found[0]}")
+    else:
+        yield _ok(where, f"reinjection listener {found[0]} clears content_filter and allows "
+                  "XFORWARD")
+
+
+def _check_size(config: CongvuConfig, where: str, size_text: str) -> Iterator[Finding]:
+    limit = config.limits.max_message_size
+    try:
+        size = int(size_text)
+    except ValueError:
+        yield _warn(where, f"message_size_limit = {size_text!r} is not a number")
+        return
+    if size == 0 or size > limit:
+        yield _error(where, f"message_size_limit = {size} is above congvu's "
+                     f"limits.max_message_size = {limit}: Postfix would queue mail congvu "
+                     "refuses", f"postconf -e message_size_limit={limit}")
+    else:
+        yield _ok(where, f"message_size_limit = {size} (congvu accepts {limit})")
+
+
+# -- certificates, CA files, CRLs -------------------------------------------------------
+
+
+def _certificate_files(config: CongvuConfig) -> Iterator[tuple[str, Path]]:
+    smime, documents = config.signer.smime, config.signer.documents
+    for i, identity in enumerate(smime.identities):
+        if identity.cert is not None:
+            yield f"signer.smime.identities[{i}].cert", identity.cert
+    for name, paths in (("signer.smime.trust_anchors", smime.trust_anchors),
+                        ("signer.smime.intermediates", smime.intermediates),
+                        ("signer.documents.trust_anchors", documents.trust_anchors),
+                        ("signer.documents.intermediates", documents.intermediates)):
+        for i, path in enumerate(paths):
+            yield f"{name}[{i}]", path
+
+
+def _load_crl(data: bytes) -> x509.CertificateRevocationList:
+    if b"-----BEGIN" in data:
+        return x509.load_pem_x509_crl(data)
+    return x509.load_der_x509_crl(data)
+
+
+def check_certificates(config: CongvuConfig, *, now: dt.datetime,
+                       days: int = EXPIRY_DAYS) -> Iterator[Finding]:
+    """Certificates, CA files and CRLs: an error when expired, a warning within ``days``."""
+    horizon = now + dt.timedelta(days=days)
+    seen: set[Path] = set()
+    for where, path in _certificate_files(config):
+        if path in seen:
+            continue
+        seen.add(path)
+        try:
+            certs = x509.load_pem_x509_certificates(path.read_bytes())
+        except (OSError, ValueError) as exc:
+            yield _error(where, f"{path}: cannot read the certificates ({exc})",
+                         "replace the file with the PEM the CA issued")
+            continue
+        yield from _expiry(where, path, [(c.subject.rfc4514_string(), c.not_valid_after_utc)
+                                         for c in certs], now, horizon, "renew")
+    crls = [*config.signer.smime.crls, *config.signer.documents.crls]
+    for i, path in enumerate(dict.fromkeys(crls)):
+        where = f"signer.crls[{i}]"
+        try:
+            crl = _load_crl(path.read_bytes())
+        except (OSError, ValueError) as exc:
+            yield _error(where, f"{path}: cannot read the CRL ({exc})",
+                         "download the CRL from the CA again")
+            continue
+        if crl.next_update_utc is None:
+            yield _warn(where, f"{path} has no next update time", "ask the CA for its CRL")
+            continue
+        yield from _expiry(where, path, [(crl.issuer.rfc4514_string(), crl.next_update_utc)],
+                           now, horizon, "fetch a fresh CRL for")
+
+
+def _expiry(where: str, path: Path, items: list[tuple[str, dt.datetime]], now: dt.datetime,
+            horizon: dt.datetime, verb: str) -> Iterator[Finding]:
+    for subject, until in items:
+        when = until.strftime("%Y-%m-%d %H:%M UTC")
+        if until <= now:
+            yield _error(where, f"{path}: {subject} expired on {when}", f"{verb} it")
+        elif until <= horizon:
+            left = (until - now).days
+            yield _warn(where, f"{path}: {subject} expires on {when} (in {left} days)",
+                        f"{verb} it before then")
+        else:
+            yield _ok(where, f"{path}: {subject} valid until {when}")
+
+
+# -- the whole check --------------------------------------------------------------------
+
+
+def run_checks(config: CongvuConfig, *, postfix_dir: Path | None = None,
+               server_ips: Sequence[str] = (), days: int = EXPIRY_DAYS,
+               now: dt.datetime | None = None) -> list[Finding]:
+    """Every check, in order; Postfix only when ``postfix_dir`` is given."""
+    now = now or dt.datetime.now(dt.UTC)
+    findings = [*check_local(config), *check_keys(config), *check_stores(config),
+                *check_dkim_records(config), *check_spf_dmarc(config, server_ips),
+                *check_next_hop(config)]
+    if postfix_dir is not None:
+        findings.extend(check_postfix(config, postfix_dir))
+    findings.extend(check_certificates(config, now=now, days=days))
+    return findings
+
+
+def _default_postfix_dir() -> Path | None:
+    if (DEFAULT_POSTFIX_DIR / "main.cf").exists() and shutil.which("postconf"):
+        return DEFAULT_POSTFIX_DIR
+    return None
+
+
+@click.command("doctor")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="The congvu.toml file (default: the embedded defaults).")
+@click.option("--postfix-config", "postfix_dir",
+              type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Postfix's configuration directory (default: /etc/postfix if it exists).")
+@click.option("--no-postfix", "skip_postfix", is_flag=True,
+              help="Skip the Postfix checks (Postfix runs on another host).")
+@click.option("--server-ip", "server_ips", multiple=True,
+              help="An address our mail leaves from, for the SPF check (repeatable).")
+@click.option("--days", type=click.IntRange(1, 365), default=EXPIRY_DAYS, show_default=True,
+              help="Warn about certificates and CRLs that expire within this many days.")
+def doctor_command(config_path: Path | None, postfix_dir: Path | None, skip_postfix: bool,
+                   server_ips: tuple[str, ...], days: int) -> None:
+    """Check a running setup: exit 0 all OK, 1 warnings only, 2 errors."""
+    try:
+        config = load_config(config_path)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            click.echo(_error(str(config_path), problem, "correct the configuration").line())
+        sys.exit(Level.ERROR)
+    for ip in server_ips:
+        try:
+            socket.inet_pton(socket.AF_INET6 if ":" in ip else socket.AF_INET, ip)
+        except OSError as exc:
+            raise click.BadParameter(f"{ip!r} is not an IP address",
+                                     param_hint="--server-ip") from exc
+    if not skip_postfix:
+        postfix_dir = postfix_dir or _default_postfix_dir()
+    findings = run_checks(config, postfix_dir=None if skip_postfix else postfix_dir,
+                          server_ips=server_ips, days=days)
+    for finding in findings:
+        click.echo(finding.line())
+    worst = max((finding.level for finding in findings), default=Level.OK)
+    sys.exit(int(worst))

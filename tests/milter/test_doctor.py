@@ -1,0 +1,278 @@
+"""``congvu doctor`` against real files, a loopback DNS server, a real SMTP next hop and a
+real ``postconf`` reading a written main.cf and master.cf."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+from cryptography.hazmat.primitives import serialization
+
+from milter.checks import check_locally
+from milter.cli import main
+from milter.config import load_config
+from signer.keys import Algorithm, generate_private_key, key_record
+from support.dkim import make_key
+from support.dns import DnsServer
+from support.pki import TestPki
+from support.sink import Sink
+
+DOMAIN = "sotc.example.gov.vn"
+HAS_POSTCONF = shutil.which("postconf") is not None
+
+MAIN_CF = """
+content_filter = congvu-in:[127.0.0.1]:{in_port}
+message_size_limit = {size}
+"""
+
+MASTER_CF = """
+smtp      inet  n       -       y       -       -       smtpd
+congvu-in unix  -       -       n       -       20      smtp
+  -o smtp_send_xforward_command=yes
+127.0.0.1:{hop_port} inet n - n - - smtpd
+  -o content_filter=
+  -o smtpd_authorized_xforward_hosts=127.0.0.0/8
+"""
+
+
+@dataclass
+class Setup:
+    work: Path
+    dns: DnsServer
+    pki: TestPki
+    key_path: Path
+    hop_port: int
+    in_port: int
+
+    def config(self, *, extra: str = "", cert: Path | None = None,
+               crl: Path | None = None, hop_port: int | None = None) -> Path:
+        """Write congvu.toml; the S/MIME identity uses ``cert`` (default: a fresh one)."""
+        cert = cert or self.identity(365)
+        crls = f'crls = ["{crl}"]' if crl else ""
+        path = self.work / "congvu.toml"
+        path.write_text(f"""
+[service]
+data_dir = "{self.work / 'var'}"
+hostname = "mail.{DOMAIN}"
+
+[[listeners]]
+name = "inbound"
+role = "inbound"
+port = {self.in_port}
+
+[next_hop]
+kind = "smtp"
+port = {hop_port or self.hop_port}
+connect_timeout = 5
+
+[signer.dkim]
+resolver_nameserver = "127.0.0.1"
+resolver_port = {self.dns.port}
+resolver_timeout = 1
+
+[[signer.dkim.keys]]
+domain = "{DOMAIN}"
+selector = "s2026"
+key_file = "{self.key_path}"
+
+[signer.smime]
+trust_anchors = ["{self.work / 'pki' / 'root.pem'}"]
+intermediates = ["{self.work / 'pki' / 'intermediate.pem'}"]
+{crls}
+
+[[signer.smime.identities]]
+unit = "sotc"
+cert = "{cert}"
+key = "{cert.with_suffix('.key')}"
+{extra}
+""", encoding="utf-8")
+        check_locally(load_config(path), create=True)
+        return path
+
+    def identity(self, days: int) -> Path:
+        issued = self.pki.issue(f"vanthu@{DOMAIN}",
+                                not_after=self.pki.now + dt.timedelta(days=days))
+        cert, _ = issued.write(self.work / "pki", f"sotc-{days}")
+        return cert
+
+    def postfix(self, *, size: int = 10_240_000, in_port: int | None = None,
+                master: str | None = None) -> Path:
+        directory = self.work / "postfix"
+        directory.mkdir(exist_ok=True)
+        (directory / "main.cf").write_text(
+            MAIN_CF.format(in_port=in_port or self.in_port, size=size))
+        (directory / "master.cf").write_text(
+            MASTER_CF.format(hop_port=self.hop_port) if master is None else master)
+        return directory
+
+
+@pytest.fixture
+def setup(tmp_path: Path, next_hop: Sink) -> Iterator[Setup]:
+    dns = DnsServer()
+    dns.start()
+    (tmp_path / "dkim").mkdir()
+    key = make_key(tmp_path / "dkim", "s2026", Algorithm.RSA_SHA256)
+    dns.add_txt(f"s2026._domainkey.{DOMAIN}", key.record)
+    dns.add_txt(DOMAIN, "v=spf1 ip4:127.0.0.1 -all")
+    dns.add_txt(f"_dmarc.{DOMAIN}", f"v=DMARC1; p=reject; rua=mailto:dmarc@{DOMAIN}")
+    pki = TestPki.create()
+    pki.write(tmp_path / "pki")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        in_port = sock.getsockname()[1]
+    try:
+        yield Setup(tmp_path, dns, pki, key.path, next_hop.port, in_port)
+    finally:
+        dns.stop()
+
+
+def doctor(config: Path, *args: str) -> Result:
+    if "--postfix-config" not in args:
+        args = ("--no-postfix", *args)
+    return CliRunner().invoke(main, ["doctor", "--config", str(config), *args])
+
+
+def lines(result: Result, level: str) -> list[str]:
+    return [line for line in result.output.splitlines() if line.startswith(level)]
+
+
+@pytest.mark.skipif(not HAS_POSTCONF, reason="Debian package postfix is not installed")
+def test_a_healthy_setup_is_all_ok(setup: Setup) -> None:
+    result = doctor(setup.config(), "--postfix-config", str(setup.postfix()),
+                    "--server-ip", "127.0.0.1")
+    assert result.exit_code == 0, result.output
+    assert lines(result, "WARNING") == lines(result, "ERROR") == []
+    output = result.output
+    assert "selector s2026: s2026._domainkey.sotc.example.gov.vn publishes this key" in output
+    assert f"dns {DOMAIN}: SPF and DMARC published and consistent" in output
+    assert f"next_hop: smtp 127.0.0.1:{setup.hop_port} answers 250" in output
+    assert "reinjection listener 127.0.0.1:" in output
+    assert "message_size_limit = 10240000 (congvu accepts 52428800)" in output
+
+
+def test_a_key_others_can_read_is_an_error(setup: Setup) -> None:
+    config = setup.config()
+    setup.key_path.chmod(0o644)
+    result = doctor(config)
+    assert result.exit_code == 2, result.output
+    assert (f"ERROR   signer.dkim.keys[0].key_file: {setup.key_path} has mode 0644: group or "
+            f"others can read or write the private key; fix: chmod 600 {setup.key_path}"
+            ) in result.output.splitlines()
+
+
+def test_a_record_publishing_another_key_is_an_error_naming_the_selector(setup: Setup) -> None:
+    config = setup.config()
+    setup.dns.remove(f"s2026._domainkey.{DOMAIN}")
+    setup.dns.add_txt(f"s2026._domainkey.{DOMAIN}",
+                      key_record(generate_private_key(Algorithm.RSA_SHA256)))
+    result = doctor(config)
+    assert result.exit_code == 2, result.output
+    [error] = [line for line in lines(result, "ERROR") if "signer.dkim.keys[0]:" in line]
+    assert error.startswith(f"ERROR   signer.dkim.keys[0]: selector s2026 of {DOMAIN}: "
+                            "p= publishes another key (published sha256:")
+    assert f"; fix: publish s2026._domainkey.{DOMAIN}. IN TXT (" in error
+
+
+def test_a_missing_record_is_an_error(setup: Setup) -> None:
+    config = setup.config()
+    setup.dns.remove(f"s2026._domainkey.{DOMAIN}")
+    result = doctor(config)
+    assert result.exit_code == 2
+    assert (f"ERROR   signer.dkim.keys[0]: selector s2026 of {DOMAIN}: no TXT record is "
+            "published; fix: publish") in result.output
+
+
+def test_a_dns_timeout_is_a_warning(setup: Setup) -> None:
+    config = setup.config()
+    setup.dns.set_timeout(f"s2026._domainkey.{DOMAIN}")
+    result = doctor(config)
+    assert "WARNING signer.dkim.keys[0]: selector s2026:" in result.output
+    assert "could not be looked up" in result.output
+
+
+def test_a_certificate_expiring_in_10_days_is_a_warning(setup: Setup) -> None:
+    cert = setup.identity(10)
+    result = doctor(setup.config(cert=cert))
+    assert result.exit_code == 1, result.output
+    [warning] = lines(result, "WARNING")
+    assert warning.startswith(f"WARNING signer.smime.identities[0].cert: {cert}: "
+                              f"CN=vanthu@{DOMAIN}")
+    assert warning.endswith("days); fix: renew it before then")
+
+
+def test_an_expired_certificate_is_an_error(setup: Setup) -> None:
+    issued = setup.pki.issue(f"vanthu@{DOMAIN}", expired=True)
+    cert, _ = issued.write(setup.work / "pki", "expired")
+    result = doctor(setup.config(cert=cert))
+    assert result.exit_code == 2
+    subject = f"CN=vanthu@{DOMAIN},O=UBND tinh,C=VN"
+    assert f"ERROR   signer.smime.identities[0].cert: {cert}: {subject} expired on" \
+        in result.output
+
+
+def test_a_crl_due_within_30_days_is_a_warning(setup: Setup) -> None:
+    crl = setup.work / "pki" / "soon.crl"
+    crl.write_bytes(setup.pki.crl(next_update=setup.pki.now + dt.timedelta(days=7))
+                    .public_bytes(serialization.Encoding.DER))
+    result = doctor(setup.config(crl=crl))
+    assert result.exit_code == 1, result.output
+    [warning] = lines(result, "WARNING")
+    assert warning.startswith(f"WARNING signer.crls[0]: {crl}: CN=Test Issuing CA")
+    assert warning.endswith("fix: fetch a fresh CRL for it before then")
+
+
+def test_an_unreachable_next_hop_is_an_error(setup: Setup) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed = sock.getsockname()[1]
+    result = doctor(setup.config(hop_port=closed))
+    assert result.exit_code == 2
+    assert f"ERROR   next_hop: smtp 127.0.0.1:{closed} is not reachable" in result.output
+
+
+@pytest.mark.skipif(not HAS_POSTCONF, reason="Debian package postfix is not installed")
+def test_postfix_settings_that_bypass_or_outgrow_congvu_are_errors(setup: Setup) -> None:
+    config = setup.config()
+    directory = setup.postfix(size=0, in_port=setup.in_port + 1,
+                              master="congvu-in unix - - n - 20 smtp\n")
+    result = doctor(config, "--postfix-config", str(directory))
+    assert result.exit_code == 2
+    errors = "\n".join(lines(result, "ERROR"))
+    where = f"ERROR   postfix {directory}: "
+    assert f"{where}no content_filter sends mail to congvu" in errors
+    assert f"{where}master.cf has no reinjection listener on 127.0.0.1:{setup.hop_port}" in errors
+    assert (f"{where}message_size_limit = 0 is above congvu's limits.max_message_size = "
+            "52428800") in errors
+    assert f"WARNING postfix {directory}: main.cf content_filter = congvu-in:[127.0.0.1]:" \
+        in result.output
+
+
+@pytest.mark.skipif(not HAS_POSTCONF, reason="Debian package postfix is not installed")
+def test_a_reinjection_listener_without_xforward_is_an_error(setup: Setup) -> None:
+    config = setup.config()
+    master = (f"congvu-in unix - - n - 20 smtp\n127.0.0.1:{setup.hop_port} inet n - n - - "
+              "smtpd\n  -o content_filter=\n")
+    result = doctor(config, "--postfix-config", str(setup.postfix(master=master)))
+    assert result.exit_code == 2
+    assert "does not allow XFORWARD" in result.output
+    assert "master.cf transport congvu-in does not send XFORWARD" in result.output
+
+
+def test_an_invalid_configuration_exits_2_with_its_key_path(tmp_path: Path) -> None:
+    config = tmp_path / "congvu.toml"
+    config.write_text("[limits]\nmax_message_size = 1\n")
+    result = doctor(config)
+    assert result.exit_code == 2
+    assert f"ERROR   {config}: limits.max_message_size:" in result.output
+
+
+def test_a_bad_server_ip_is_a_usage_error(setup: Setup) -> None:
+    result = doctor(setup.config(), "--server-ip", "mail.example")
+    assert result.exit_code == 2
+    assert "'mail.example' is not an IP address" in result.output
