@@ -15,7 +15,12 @@ from milter.config import CongvuConfig, NextHopKind
 from milter.lmtp import LmtpNextHop
 from milter.nexthop import MaildirNextHop, NextHop, SmtpNextHop
 from milter.pipeline import AddHeader, Pipeline, Stage
-from milter.stages.authentication import AuthResultsStage, DmarcStage, VerifyStage
+from milter.stages.authentication import (
+    AuthResultsStage,
+    DmarcStage,
+    VerifyStage,
+    unit_dmarc_actions,
+)
 from milter.stages.documents import DocumentsStage
 from milter.stages.policy import PolicyStage
 from milter.stages.signing import DkimSignStage, SmimeSignStage
@@ -74,7 +79,9 @@ def build_stages(config: CongvuConfig, units: UnitLookup) -> list[Stage]:
     stages += [AddHeader(header.name, header.value) for header in config.pipeline.add_headers]
     if "dmarc" in enabled and "verify" in enabled:
         stages.append(DmarcStage(checker, lambda: units.index.domains,
-                                 on_spoof=config.signer.auth.on_own_domain_spoof))
+                                 on_spoof=config.signer.auth.on_own_domain_spoof,
+                                 actions_for=unit_dmarc_actions(config.policies, units.chain,
+                                                                checker.actions)))
     if "authentication-results" in enabled:
         stages.append(AuthResultsStage(dkim.authserv_id))
     if "policy" in enabled:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
@@ -181,6 +181,10 @@ DEFAULT_ALLOWED_EXTENSIONS = [
 ]
 
 
+#: The actions a unit may choose for inbound DMARC failures (strip makes no sense there).
+DmarcAction = Literal["accept", "tag", "quarantine", "reject"]
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -238,6 +242,17 @@ class Overlay(_Strict):
         default=None, description="Vietnamese reject reply text (ASCII, no diacritics)."
     )
     reject_text_en: str | None = Field(default=None, description="English reject reply text.")
+    # issue 12: what to do with inbound mail that fails DMARC, per unit; None inherits,
+    # and where no layer sets it milter uses [signer.auth]'s on_dmarc_* value.
+    on_dmarc_reject: DmarcAction | None = Field(
+        default=None, description="Inbound DMARC fail where the owner asks p=reject: "
+        "accept, tag, quarantine or reject (unset: inherit, then [signer.auth]).")
+    on_dmarc_quarantine: DmarcAction | None = Field(
+        default=None, description="Inbound DMARC fail where the owner asks p=quarantine: "
+        "accept, tag, quarantine or reject (unset: inherit, then [signer.auth]).")
+    on_dmarc_fail: DmarcAction | None = Field(
+        default=None, description="Inbound DMARC fail with p=none, or a broken record "
+        "(permerror): accept, tag, quarantine or reject (unset: inherit, then [signer.auth]).")
 
     @field_validator("actions")
     @classmethod
@@ -369,6 +384,9 @@ def _merge(layers: list[Overlay]) -> dict[str, Any]:
         "reject_text_vi": "Thu bi tu choi: tep dinh kem khong duoc phep theo quy dinh "
         "an toan thong tin",
         "reject_text_en": "Message rejected: an attachment is not allowed by the security policy",
+        "on_dmarc_reject": None,
+        "on_dmarc_quarantine": None,
+        "on_dmarc_fail": None,
     }
     for layer in layers:
         merged["actions"].update(layer.actions)

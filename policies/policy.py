@@ -26,6 +26,11 @@ class Policy:
     archive_limits: ArchiveLimits
     unit: str | None = None
     direction: Direction | None = None
+    #: issue 12: the unit's action on inbound DMARC failures (p=reject, p=quarantine,
+    #: other failures); None where no layer sets one (milter then uses [signer.auth]'s)
+    on_dmarc_reject: Action | None = None
+    on_dmarc_quarantine: Action | None = None
+    on_dmarc_fail: Action | None = None
 
     @property
     def actions(self) -> dict[str, Action]:
@@ -66,4 +71,11 @@ def build_policy(
         archive_limits=archive_limits,
         unit=unit,
         direction=direction,
+        on_dmarc_reject=_action(merged.get("on_dmarc_reject")),
+        on_dmarc_quarantine=_action(merged.get("on_dmarc_quarantine")),
+        on_dmarc_fail=_action(merged.get("on_dmarc_fail")),
     )
+
+
+def _action(value: str | None) -> Action | None:
+    return None if value is None else Action(value)

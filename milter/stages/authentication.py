@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ClassVar
 
@@ -14,13 +14,14 @@ from milter.config import Direction
 from milter.context import MessageContext
 from milter.pipeline import CONTINUE, Outcome, StageKind, Verdict, quarantine, reject
 from milter.replies import R451_TEMPFAIL
-from policies import Action, Decision
+from policies import Action, Decision, PoliciesConfig
 from signer import (
     AuthChecker,
     AuthVerdict,
     Disposition,
     DkimResult,
     DkimVerifier,
+    DmarcActions,
     SmimeResult,
     SmimeVerifier,
     authentication_results,
@@ -112,18 +113,59 @@ class AuthResultsStage:
         return CONTINUE
 
 
+# Most lenient first: with several recipient units, the strictest action wins.
+_SEVERITY = [Disposition.ACCEPT, Disposition.TAG, Disposition.QUARANTINE, Disposition.REJECT,
+             Disposition.TEMPFAIL]
+
+
+def unit_dmarc_actions(
+    policies: PoliciesConfig, chain: Callable[[str | None], Sequence[str]],
+    base: DmarcActions,
+) -> Callable[[MessageContext], DmarcActions]:
+    """The DMARC actions for an inbound message: each recipient unit's resolved policy
+    (``on_dmarc_*`` in ``[policies]`` and its overrides), ``base`` ([signer.auth]) for
+    what no layer sets; with several recipient units, the strictest action wins, as
+    for attachments, so no unit's policy is talked around (issue 12)."""
+
+    def actions_for(ctx: MessageContext) -> DmarcActions:
+        found = []
+        owners: list[str | None] = [*ctx.recipient_units] or [None]
+        for owner in owners:
+            policy = policies.resolve(chain(owner), Direction.INBOUND.value)
+            found.append(DmarcActions(
+                on_reject=_or(policy.on_dmarc_reject, base.on_reject),
+                on_quarantine=_or(policy.on_dmarc_quarantine, base.on_quarantine),
+                on_fail=_or(policy.on_dmarc_fail, base.on_fail),
+                on_temperror=base.on_temperror))
+        return DmarcActions(*(max(values, key=_SEVERITY.index)
+                              for values in zip(*(_fields(a) for a in found), strict=True)))
+
+    return actions_for
+
+
+def _or(action: Action | None, inherited: Disposition) -> Disposition:
+    return inherited if action is None else Disposition(action.value)
+
+
+def _fields(actions: DmarcActions) -> tuple[Disposition, ...]:
+    return (actions.on_reject, actions.on_quarantine, actions.on_fail, actions.on_temperror)
+
+
 class DmarcStage:
     """Inbound from untrusted clients: refuse mail that passes itself off as one of the
-    province's domains, and act on DMARC failures as [signer.auth] says."""
+    province's domains, and act on DMARC failures as the recipient unit's policy says
+    (``actions_for``), else as [signer.auth] says."""
 
     name = "dmarc"
     kind: ClassVar[StageKind] = StageKind.DECIDE
 
     def __init__(self, checker: AuthChecker, own_domains: Callable[[], Iterable[str]],
-                 *, on_spoof: str) -> None:
+                 *, on_spoof: str,
+                 actions_for: Callable[[MessageContext], DmarcActions] | None = None) -> None:
         self.checker = checker
         self.own_domains = own_domains
         self.on_spoof = on_spoof
+        self.actions_for = actions_for
 
     async def run(self, ctx: MessageContext) -> Verdict:
         """Reject, quarantine, tag or tempfail as the authentication results require."""
@@ -133,8 +175,15 @@ class DmarcStage:
         spoof = verdict.own_domain_spoof(self.own_domains())
         if spoof is not None:
             reason = f"Message refused: it claims a provincial sender but {spoof}"
-            return self._act(ctx, Disposition(self.on_spoof), reason)
-        decision = verdict.disposition(self.checker.actions)
+            action = Disposition(self.on_spoof)
+            # the audit report counts what was refused as spoofing (issue 12, point 6)
+            ctx.results.setdefault("auth", []).append({
+                "method": "dmarc", "operation": "verify", "result": "fail", "reason": spoof,
+                "disposition": "spoof-refused" if action is Disposition.REJECT
+                else f"spoof-{action.value}"})
+            return self._act(ctx, action, reason)
+        actions = self.checker.actions if self.actions_for is None else self.actions_for(ctx)
+        decision = verdict.disposition(actions)
         return self._act(ctx, decision.disposition, decision.reason)
 
     def _act(self, ctx: MessageContext, disposition: Disposition, reason: str) -> Verdict:
