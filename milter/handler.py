@@ -18,6 +18,7 @@ from audit import AuditError
 from milter.config import Direction, ListenerConfig, Role
 from milter.context import Envelope, MessageContext, Xforward
 from milter.errors import NextHopError
+from milter.housekeeping import send_held_notice
 from milter.lmtp import PartialDelivery
 from milter.logs import event
 from milter.pipeline import Outcome, Verdict
@@ -75,6 +76,7 @@ class FilterHandler:
     def __init__(self, listener: ListenerConfig, runtime_source: Any) -> None:
         self.listener = listener
         self._runtime_source = runtime_source  # has .runtime, swapped on reload
+        self._background: set[asyncio.Task[None]] = set()
 
     @property
     def runtime(self) -> Runtime:
@@ -292,6 +294,12 @@ class FilterHandler:
             return R451_TEMPFAIL.with_text("Cannot hold the message now, try again later")
         ctx.results["quarantine_id"] = str(held)
         ctx.results["next_hop_reply"] = f"quarantined as {held}"
+        if runtime.config.policies.quarantine.notify:
+            entry = runtime.quarantine.get(held)
+            task = asyncio.get_running_loop().create_task(
+                send_held_notice(runtime.config, runtime.next_hop, entry))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
         return R250_QUARANTINED.with_text(f"Message accepted and held in quarantine as {held}")
 
     async def handle_exception(self, error: Exception) -> str:

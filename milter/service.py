@@ -23,6 +23,7 @@ from milter import logs, metrics
 from milter.checks import check_locally
 from milter.config import CongvuConfig, load_config
 from milter.errors import ConfigError
+from milter.housekeeping import EXPIRY_INTERVAL, run_expiry
 from milter.logs import event
 from milter.server import Server, bind_listener
 
@@ -58,8 +59,16 @@ def _reload(server: Server, config_path: Path | None) -> None:
     event(log, "configuration reloaded", path=str(config_path))
 
 
+async def _housekeeping(server: Server) -> None:
+    """Expire held messages now and then (one process does it: the only worker, or the
+    supervisor)."""
+    while True:
+        await asyncio.to_thread(run_expiry, server.config)
+        await asyncio.sleep(EXPIRY_INTERVAL)  # a schedule, not synchronization
+
+
 async def _serve(config: CongvuConfig, config_path: Path | None,
-                 sockets: dict[str, socket.socket]) -> None:
+                 sockets: dict[str, socket.socket], *, is_housekeeper: bool = False) -> None:
     server = Server(config, sockets=sockets)
     await server.start()
     stopping = asyncio.Event()
@@ -68,17 +77,21 @@ async def _serve(config: CongvuConfig, config_path: Path | None,
     loop.add_signal_handler(signal.SIGINT, stopping.set)
     loop.add_signal_handler(signal.SIGHUP, _reload, server, config_path)
     event(log, "worker ready", pid=os.getpid(), stages=server.runtime.pipeline.names)
+    housekeeping = loop.create_task(_housekeeping(server)) if is_housekeeper else None
     await stopping.wait()
+    if housekeeping is not None:
+        housekeeping.cancel()
     event(log, "worker stopping", pid=os.getpid())
     await server.stop()
     event(log, "worker stopped", pid=os.getpid())
 
 
 def _run_worker(config: CongvuConfig, config_path: Path | None,
-                sockets: dict[str, socket.socket]) -> int:
+                sockets: dict[str, socket.socket], *, is_housekeeper: bool = False) -> int:
     loop = _event_loop()
     try:
-        loop.run_until_complete(_serve(config, config_path, sockets))
+        loop.run_until_complete(
+            _serve(config, config_path, sockets, is_housekeeper=is_housekeeper))
     finally:
         loop.close()
     return 0
@@ -105,8 +118,14 @@ def _supervise(config: CongvuConfig, config_path: Path | None,
     signal.pthread_sigmask(signal.SIG_BLOCK, watched)
     workers = {_fork_worker(config, config_path, sockets) for _ in range(count)}
     stopping = False
+    next_expiry = time.monotonic()
     while workers:
-        info = signal.sigwaitinfo(watched)
+        if not stopping and time.monotonic() >= next_expiry:
+            run_expiry(config)
+            next_expiry = time.monotonic() + EXPIRY_INTERVAL
+        info = signal.sigtimedwait(watched, max(next_expiry - time.monotonic(), 0.1))
+        if info is None:
+            continue
         if info.si_signo in (signal.SIGTERM, signal.SIGINT) and not stopping:
             stopping = True
             event(log, "stopping", workers=len(workers))
@@ -115,7 +134,7 @@ def _supervise(config: CongvuConfig, config_path: Path | None,
                     os.kill(pid, signal.SIGTERM)
         elif info.si_signo == signal.SIGHUP and not stopping:
             try:
-                load_config(config_path)
+                config = load_config(config_path)
             except ConfigError as exc:
                 event(log, "reload refused, keeping the running configuration",
                       logging.ERROR, error=str(exc))
@@ -162,5 +181,5 @@ def run_service(config: CongvuConfig, *, config_path: Path | None, workers: int 
               protocol=listener.protocol.value, address=address, port=port, workers=count)
     metrics.serve(config)
     if count == 1:
-        return _run_worker(config, config_path, sockets)
+        return _run_worker(config, config_path, sockets, is_housekeeper=True)
     return _supervise(config, config_path, sockets, count)

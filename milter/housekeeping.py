@@ -1,0 +1,75 @@
+"""Work the service does besides messages: quarantine expiry and held-message notices."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+from audit import AdminEvent, AdminKind, AuditLog
+from milter.config import CongvuConfig
+from milter.errors import NextHopError
+from milter.logs import event
+from milter.nexthop import NextHop
+from policies import PolicyError, Quarantine, QuarantineEntry, held_notice
+
+log = logging.getLogger("congvu.milter")
+
+#: seconds between two expiry runs
+EXPIRY_INTERVAL = 3600.0
+
+
+def expire_quarantine(config: CongvuConfig, now: datetime | None = None) -> list[str]:
+    """Delete held messages past their retention, each deletion audited; their ids."""
+    now = now or datetime.now(UTC)
+    store = Quarantine(config.policies.quarantine.path,
+                       retention_days=config.policies.quarantine.retention_days)
+    try:
+        due = [entry for entry in store.list() if entry.expires <= now]
+        if not due:
+            return []
+        if config.pipeline.audit:
+            audit = AuditLog.open(config.audit)
+            try:
+                for entry in due:  # written first: a deletion is never unaudited
+                    audit.admin(AdminEvent(
+                        kind=AdminKind.QUARANTINE_DELETE, actor="system (retention)",
+                        target=str(entry.id), unit_id=entry.unit_id,
+                        details={"sha256": entry.sha256,
+                                 "expired": entry.expires.isoformat()}))
+            finally:
+                audit.close()
+        removed = store.expire(now)
+    finally:
+        store.close()
+    event(log, "quarantine expired", count=len(removed))
+    return [str(qid) for qid in removed]
+
+
+def run_expiry(config: CongvuConfig) -> None:
+    """One expiry run for the scheduler: failures are logged, never raised."""
+    try:
+        expire_quarantine(config)
+    except (PolicyError, Exception) as exc:  # housekeeping must never stop the service
+        event(log, "quarantine expiry failed", logging.ERROR, error=str(exc))
+
+
+async def send_held_notice(config: CongvuConfig, next_hop: NextHop,
+                           entry: QuarantineEntry) -> None:
+    """Tell the sender (outbound) or recipients (inbound) that a message is held.
+
+    Sent with the null reverse-path (RFC 5321 4.5.5) so it can never bounce back into
+    a loop; best effort: a failure is logged and the held message stays held.
+    """
+    sender = f"postmaster@{config.service.hostname}"
+    recipients, notice = held_notice(entry, from_address=sender)
+    if not recipients:
+        return
+    try:
+        transaction = await next_hop.begin("", [])
+        for recipient in recipients:
+            await transaction.rcpt(recipient)
+        await transaction.data(notice)
+    except NextHopError as exc:
+        event(log, "held notice not sent", logging.WARNING, id=str(entry.id), error=str(exc))
+        return
+    event(log, "held notice sent", id=str(entry.id), to=recipients)
