@@ -212,6 +212,8 @@ for _command in (
     main.add_command(_command)
 
 # Operations (issue 9): doctor, probe, backup and restore.
+from milter.backup import backup_command, restore_command  # noqa: E402
 from milter.doctor import doctor_command  # noqa: E402
 
-main.add_command(doctor_command)
+for _command in (doctor_command, backup_command, restore_command):
+    main.add_command(_command)

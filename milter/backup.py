@@ -1,0 +1,323 @@
+"""``congvu backup DIR`` and ``congvu restore DIR``: consistent copies of every store.
+
+Each SQLite store (directory, audit, quarantine index, web users) is copied online
+with SQLite's backup API (``sqlite3.Connection.backup``), which gives a consistent
+snapshot while the filter keeps writing. The quarantine's message files are copied
+after its index snapshot, exactly those the snapshot names (they are content-addressed
+and written before their index row, so every one exists). ``MANIFEST.json`` lists what
+was copied, with SHA-256 sums, and the private key files an administrator must keep
+separately: keys are never copied unless asked (``--include-keys``), because a backup
+usually travels further than the server it came from (issue 9).
+
+``restore`` copies the stores back to the paths the *configuration* names (so a backup
+can be restored into a new data directory), refuses to overwrite existing stores
+without ``--force``, and verifies the audit chain afterwards.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import shutil
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import click
+
+from audit import AuditError, AuditLog
+from milter.config import CongvuConfig, load_config
+from milter.errors import ConfigError
+
+MANIFEST = "MANIFEST.json"
+ROTATED = "DKIM key made by `congvu dkim rotate`:"
+FORMAT = 1
+
+
+class BackupError(click.ClickException):
+    """The backup or restore could not be done (exit code 1)."""
+
+
+class BackupUsageError(click.ClickException):
+    """A usage or configuration problem (exit code 2)."""
+
+    exit_code = 2
+
+
+@dataclass(frozen=True, slots=True)
+class Store:
+    """One SQLite store: its name in the manifest, its file, and whether it must exist."""
+
+    name: str
+    path: Path
+
+
+def stores(config: CongvuConfig) -> list[Store]:
+    """Every SQLite store the configuration names (the web users store is optional)."""
+    return [Store("directory", config.directory.path),
+            Store("audit", config.audit.path),
+            Store("quarantine", config.policies.quarantine.path / "index.sqlite3"),
+            Store("web-users", config.data_dir / "web" / "users.sqlite3")]
+
+
+def key_files(config: CongvuConfig) -> Iterator[tuple[str, Path]]:
+    """Every private key (or secret) file the setup needs, with what it is for."""
+    for entry in config.signer.dkim.keys:
+        yield f"DKIM key {entry.selector}._domainkey.{entry.domain}", entry.key_file
+    if config.signer.dkim.key_dir.is_dir():
+        for path in sorted(config.signer.dkim.key_dir.iterdir()):
+            yield f"{ROTATED} {path.name}", path
+    for identity in config.signer.smime.identities:
+        for name in ("key", "pkcs12", "passphrase_file"):
+            path = getattr(identity, name)
+            if path is not None:
+                yield f"S/MIME {name} for {identity.selector}", path
+    yield "audit checkpoint signing key", config.audit.keys_dir / "audit-checkpoint.key"
+    yield "web console cookie key", config.data_dir / "keys" / "web-cookie.key"
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def copy_database(source: Path, target: Path) -> None:
+    """Copy one SQLite database with the online backup API into a new file ``target``."""
+    src = sqlite3.connect(source)
+    try:
+        src.execute("PRAGMA busy_timeout = 10000")
+        tmp = target.with_name(target.name + ".part")
+        tmp.unlink(missing_ok=True)
+        dst = sqlite3.connect(tmp)
+        try:
+            # One step: a single read transaction, hence one consistent snapshot. In
+            # WAL mode (every congvu store) it does not block writers; copying in
+            # several steps would restart whenever a writer commits, possibly forever.
+            src.backup(dst)
+            # A standalone file: no WAL beside it to lose in transit.
+            dst.execute("PRAGMA journal_mode = DELETE")
+        finally:
+            dst.close()
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, target)
+    finally:
+        src.close()
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(data)
+
+
+def backup(config: CongvuConfig, out: Path, *, include_keys: bool = False,
+           now: dt.datetime | None = None) -> dict[str, Any]:
+    """Write a backup of every store into the new or empty directory ``out``.
+
+    :returns: the manifest written to ``out/MANIFEST.json``.
+    :raises BackupError: ``out`` is not empty, or a store cannot be read.
+    """
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise BackupError(f"{out} exists and is not an empty directory; back up into a new one")
+    out.mkdir(parents=True, exist_ok=True, mode=0o700)
+    manifest: dict[str, Any] = {
+        "format": FORMAT, "created": (now or dt.datetime.now(dt.UTC)).isoformat(),
+        "congvu": metadata.version("congvu-mail"), "data_dir": str(config.data_dir),
+        "stores": [], "quarantine_objects": [], "keys": [],
+    }
+    for store in stores(config):
+        if not store.path.is_file():
+            continue
+        target = out / f"{store.name}.sqlite3"
+        try:
+            copy_database(store.path, target)
+        except sqlite3.Error as exc:
+            raise BackupError(f"cannot copy the {store.name} store {store.path}: {exc}") from exc
+        manifest["stores"].append({"name": store.name, "source": str(store.path),
+                                   "file": target.name, "sha256": _sha256(target),
+                                   "size": target.stat().st_size})
+    manifest["quarantine_objects"] = _backup_objects(config, out)
+    for what, path in key_files(config):
+        entry: dict[str, Any] = {"what": what, "path": str(path), "exists": path.is_file()}
+        if include_keys and path.is_file():
+            keys = out / "keys"
+            keys.mkdir(exist_ok=True, mode=0o700)
+            name = f"{len(manifest['keys']):02d}-{path.name}"
+            _write_private(keys / name, path.read_bytes())
+            entry["file"] = f"keys/{name}"
+        manifest["keys"].append(entry)
+    _write_private(out / MANIFEST, (json.dumps(manifest, indent=2, ensure_ascii=False)
+                                    + "\n").encode("utf-8"))
+    return manifest
+
+
+def _backup_objects(config: CongvuConfig, out: Path) -> list[str]:
+    """Copy the message files the quarantine index snapshot names; their relative paths."""
+    snapshot = out / "quarantine.sqlite3"
+    if not snapshot.is_file():
+        return []
+    root = config.policies.quarantine.path
+    db = sqlite3.connect(f"file:{snapshot.resolve()}?mode=ro", uri=True)
+    try:
+        hashes = sorted({row[0] for row in db.execute("SELECT sha256 FROM held")})
+    finally:
+        db.close()
+    copied = []
+    for sha256 in hashes:
+        relative = Path("objects") / sha256[:2] / f"{sha256}.eml.gz"
+        target = out / "quarantine" / relative
+        target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        try:
+            shutil.copy2(root / relative, target)
+        except FileNotFoundError:
+            continue  # deleted or expired after the snapshot: the restored index names it
+        copied.append(str(relative))
+    return copied
+
+
+def read_manifest(source: Path) -> dict[str, Any]:
+    """The manifest of the backup in ``source``, checked against the files beside it.
+
+    :raises BackupError: no manifest, an unknown format, or a file that does not match.
+    """
+    try:
+        manifest: dict[str, Any] = json.loads((source / MANIFEST).read_text("utf-8"))
+    except (OSError, ValueError) as exc:
+        raise BackupError(f"{source} is not a congvu backup: cannot read {MANIFEST} "
+                          f"({exc})") from exc
+    if manifest.get("format") != FORMAT:
+        raise BackupError(f"{source / MANIFEST}: unknown backup format "
+                          f"{manifest.get('format')!r} (this congvu reads {FORMAT})")
+    for store in manifest["stores"]:
+        path = source / store["file"]
+        if not path.is_file() or _sha256(path) != store["sha256"]:
+            raise BackupError(f"{path} is missing or does not match its SHA-256 in {MANIFEST}; "
+                              "the backup is damaged")
+    return manifest
+
+
+def restore(config: CongvuConfig, source: Path, *, force: bool = False) -> list[str]:
+    """Copy the backup in ``source`` back to the configured store paths.
+
+    :returns: one line per restored item.
+    :raises BackupError: a store exists (without ``force``), or the backup is damaged.
+    """
+    manifest = read_manifest(source)
+    targets = {store.name: store.path for store in stores(config)}
+    unknown = [s["name"] for s in manifest["stores"] if s["name"] not in targets]
+    if unknown:
+        raise BackupError(f"the backup holds stores this congvu does not know: {unknown}")
+    existing = [str(targets[s["name"]]) for s in manifest["stores"]
+                if targets[s["name"]].exists()]
+    if existing and not force:
+        raise BackupError("these stores exist and would be overwritten: "
+                          f"{', '.join(existing)}; stop the filter and use --force, or "
+                          "restore into an empty data directory")
+    done = []
+    for store in manifest["stores"]:
+        target = targets[store["name"]]
+        target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        for suffix in ("-wal", "-shm"):
+            target.with_name(target.name + suffix).unlink(missing_ok=True)
+        copy_database(source / store["file"], target)
+        done.append(f"restored the {store['name']} store to {target}")
+    objects = config.policies.quarantine.path
+    for relative in manifest["quarantine_objects"]:
+        (objects / relative).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        shutil.copy2(source / "quarantine" / relative, objects / relative)
+    if manifest["quarantine_objects"]:
+        done.append(f"restored {len(manifest['quarantine_objects'])} quarantined messages")
+    done.extend(_restore_keys(config, manifest, source, force=force))
+    return done
+
+
+def _restore_keys(config: CongvuConfig, manifest: dict[str, Any], source: Path, *,
+                  force: bool) -> Iterator[str]:
+    """Put each key back where this configuration expects it (not where it was)."""
+    targets = dict(key_files(config))
+    for key in manifest["keys"]:
+        what = key["what"]
+        path = targets.get(what)
+        if path is None and what.startswith(ROTATED):
+            path = config.signer.dkim.key_dir / what.removeprefix(ROTATED).strip()
+        if path is None:
+            if "file" in key:
+                yield f"not restored (this configuration has no such key): {what}"
+            continue
+        if "file" not in key:
+            if key["exists"] and not path.exists():
+                yield f"NOT in the backup, restore it yourself: {what}: {path}"
+            continue
+        if path.exists() and not force:
+            yield f"kept the existing {key['what']}: {path}"
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path.unlink(missing_ok=True)
+        _write_private(path, (source / key["file"]).read_bytes())
+        yield f"restored {key['what']} to {path}"
+
+
+def verify_audit(config: CongvuConfig) -> str:
+    """Walk the restored audit chain.
+
+    :raises BackupError: the chain is broken or the store unreadable.
+    """
+    try:
+        with AuditLog.open_readonly(config.audit.path) as log:
+            report = log.verify()
+    except AuditError as exc:
+        raise BackupError(f"the restored audit store cannot be verified: {exc}") from exc
+    if not report.is_intact:
+        raise BackupError(f"the restored audit chain is NOT intact: {report.describe()}")
+    return report.describe()
+
+
+def _load(config_path: Path | None) -> CongvuConfig:
+    try:
+        return load_config(config_path)
+    except ConfigError as exc:
+        raise BackupUsageError(str(exc)) from exc
+
+
+_CONFIG = click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
+                       default=None, help="The congvu.toml file (default: the embedded defaults).")
+
+
+@click.command("backup")
+@click.argument("out", type=click.Path(file_okay=False, path_type=Path))
+@_CONFIG
+@click.option("--include-keys", is_flag=True,
+              help="Also copy the private keys (keep such a backup as safe as the keys).")
+def backup_command(out: Path, config_path: Path | None, include_keys: bool) -> None:
+    """Copy every store, online and consistent, into the new directory OUT."""
+    manifest = backup(_load(config_path), out, include_keys=include_keys)
+    for store in manifest["stores"]:
+        click.echo(f"{store['name']}: {store['source']} -> {out / store['file']}")
+    click.echo(f"quarantine: {len(manifest['quarantine_objects'])} messages")
+    for key in manifest["keys"]:
+        if key["exists"]:
+            state = "copied" if "file" in key else "NOT copied: keep it separately"
+            click.echo(f"key {key['path']} ({key['what']}): {state}")
+    click.echo(f"manifest: {out / MANIFEST}")
+
+
+@click.command("restore")
+@click.argument("source", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@_CONFIG
+@click.option("--force", is_flag=True,
+              help="Overwrite existing stores (stop the filter first).")
+def restore_command(source: Path, config_path: Path | None, force: bool) -> None:
+    """Restore a backup made by `congvu backup` and verify the audit chain."""
+    config = _load(config_path)
+    for line in restore(config, source, force=force):
+        click.echo(line)
+    if config.audit.path.exists():
+        click.echo(f"audit: {verify_audit(config)}")
