@@ -42,7 +42,7 @@ from policies import QuarantineError
 
 log = logging.getLogger("congvu.milter")
 
-_EXTENSIONS = ("PIPELINING", "ENHANCEDSTATUSCODES")
+_EXTENSIONS = ("PIPELINING", "ENHANCEDSTATUSCODES", "DSN")
 _VERDICT_NAMES = {
     Outcome.CONTINUE: "relayed",
     Outcome.REJECT: "reject",
@@ -107,7 +107,8 @@ class FilterHandler:
         # aiosmtpd spells the null reverse-path of bounces (RFC 5321 4.5.5) "<>".
         sender = "" if address == "<>" else address
         try:
-            session.transaction = await runtime.next_hop.begin(sender, options)
+            session.transaction = await runtime.next_hop.begin(
+                sender, [*options, *session.mail_dsn])
         except NextHopError as exc:
             return str(_nexthop_reply(exc))
         session.runtime = runtime
@@ -122,7 +123,7 @@ class FilterHandler:
         if len(envelope.rcpt_tos) >= session.runtime.config.limits.max_recipients:
             return str(R452_TOO_MANY_RECIPIENTS)
         try:
-            await session.transaction.rcpt(address)
+            await session.transaction.rcpt(address, session.rcpt_dsn)
         except NextHopError as exc:
             # The next hop's own answer for this recipient, 4xx or 5xx, as it came.
             return str(Reply(exc.code, exc.enhanced, exc.text))

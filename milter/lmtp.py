@@ -116,8 +116,9 @@ class LmtpTransaction:
             raise NextHopError(451, "4.4.1", "connection to the next hop was lost")
         return self._connection
 
-    async def rcpt(self, recipient: str) -> None:
-        """Forward one RCPT; a refusal is raised with the next hop's reply."""
+    async def rcpt(self, recipient: str, options: Sequence[str] = ()) -> None:
+        """Forward one RCPT (DSN options are not passed to LMTP); a refusal is raised
+        with the next hop's reply."""
         reply = await _step(self._live().command(f"RCPT TO:<{recipient}>"), "RCPT")
         if reply.code != 250:
             raise reply.error()

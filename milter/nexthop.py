@@ -28,6 +28,8 @@ log = logging.getLogger("congvu.milter")
 # Postfix's smtpd refuses ESMTP parameters it did not advertise; keep the ones whose
 # meaning must survive the filter (RFC 1870 SIZE, RFC 6152 BODY, RFC 6531 SMTPUTF8).
 _FORWARDED_MAIL_PARAMS = ("SIZE", "BODY", "SMTPUTF8")
+# RFC 3461: passed on only to a next hop that advertises DSN.
+_DSN_MAIL_PARAMS = ("RET", "ENVID")
 
 
 def _enhanced(message: str, code: int) -> tuple[str, str]:
@@ -56,8 +58,9 @@ def _error(exc: Exception, *, stage: str) -> NextHopError:
 class Transaction(Protocol):
     """One message's transaction at the next hop."""
 
-    async def rcpt(self, recipient: str) -> None:
-        """Add a recipient; raises NextHopError with the next hop's refusal."""
+    async def rcpt(self, recipient: str, options: Sequence[str] = ()) -> None:
+        """Add a recipient (with its DSN options); raises NextHopError with the next
+        hop's refusal."""
         ...
 
     async def data(self, content: bytes) -> str:
@@ -94,11 +97,12 @@ class SmtpTransaction:
             raise NextHopError(451, "4.4.1", "connection to the next hop was lost")
         return self._client
 
-    async def rcpt(self, recipient: str) -> None:
+    async def rcpt(self, recipient: str, options: Sequence[str] = ()) -> None:
         """Forward one RCPT; the next hop's refusal is raised as NextHopError."""
         client = self._require()
+        forwarded = list(options) if client.supports_extension("dsn") else []
         try:
-            await client.rcpt(recipient, encoding="utf-8")
+            await client.rcpt(recipient, options=forwarded, encoding="utf-8")
         except aiosmtplib.SMTPRecipientRefused as exc:
             raise _error(exc, stage="RCPT") from exc
         except (aiosmtplib.SMTPException, OSError) as exc:
@@ -181,14 +185,16 @@ class SmtpNextHop:
 
     async def begin(self, mail_from: str, mail_options: Sequence[str]) -> SmtpTransaction:
         """MAIL FROM on a pooled connection (one retry on a fresh one if it went stale)."""
-        options = [
-            opt for opt in mail_options if opt.split("=", 1)[0].upper() in _FORWARDED_MAIL_PARAMS
-        ]
         for attempt in (1, 2):
             try:
                 client = await self._acquire()
+                if client.is_ehlo_or_helo_needed:
+                    await client.ehlo()
             except (aiosmtplib.SMTPException, OSError) as exc:
                 raise _error(exc, stage="connect") from exc
+            kept = _FORWARDED_MAIL_PARAMS + (
+                _DSN_MAIL_PARAMS if client.supports_extension("dsn") else ())
+            options = [opt for opt in mail_options if opt.split("=", 1)[0].upper() in kept]
             try:
                 await client.mail(mail_from, options=options, encoding="utf-8")
             except aiosmtplib.SMTPSenderRefused as exc:
@@ -225,7 +231,7 @@ class MaildirTransaction:
         self._mail_from = mail_from
         self._recipients: list[str] = []
 
-    async def rcpt(self, recipient: str) -> None:
+    async def rcpt(self, recipient: str, options: Sequence[str] = ()) -> None:
         """Every recipient is accepted: the maildir is one mailbox for all."""
         self._recipients.append(recipient)
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from aiosmtpd.smtp import SMTP, Session, syntax
 
+from milter import dsn
 from milter.config import LimitsConfig
 from milter.replies import (
     R421_SHUTTING_DOWN,
@@ -62,6 +63,9 @@ class FilterSession(Session):
         super().__init__(loop)
         self.xforward: dict[str, str | None] = {}
         self.transaction: Any = None
+        #: DSN parameters (RFC 3461) of the current MAIL and the RCPT being handled
+        self.mail_dsn: list[str] = []
+        self.rcpt_dsn: list[str] = []
         self.runtime: Any = None
 
 
@@ -180,6 +184,31 @@ class FilterSMTP(SMTP):
             return match.group(1), arg.lstrip()[match.end():].lstrip()
         result: tuple[str | None, str | None] = super()._getaddr(arg)
         return result
+
+    # DSN (RFC 3461): aiosmtpd refuses parameters it does not know, so they are taken
+    # off the line here, checked, and kept on the session for the handler.
+
+    async def smtp_MAIL(self, arg: str | None) -> None:
+        """MAIL with RET and ENVID taken aside."""
+        await self._with_dsn(arg, dsn.MAIL_PARAMETERS, "mail_dsn", super().smtp_MAIL)
+
+    async def smtp_RCPT(self, arg: str | None) -> None:
+        """RCPT with NOTIFY and ORCPT taken aside."""
+        await self._with_dsn(arg, dsn.RCPT_PARAMETERS, "rcpt_dsn", super().smtp_RCPT)
+
+    async def _with_dsn(self, arg: str | None, allowed: frozenset[str], slot: str,
+                        command: Any) -> None:
+        session = self.session
+        assert isinstance(session, FilterSession)
+        found: list[str] = []
+        if arg and session.extended_smtp:
+            try:
+                arg, found = dsn.split(arg, allowed)
+            except dsn.DsnSyntaxError as exc:
+                await self.push(f"501 5.5.4 {exc}")
+                return
+        setattr(session, slot, found)
+        await command(arg)
 
     # XFORWARD -------------------------------------------------------------------
 

@@ -120,3 +120,26 @@ def test_executable_is_refused_nothing_delivered_and_audited(mail_system: MailSy
         time.sleep(0.2)  # polling the audit log for the record, not synchronization
     assert found and found[0].action == "reject" and found[0].outcome == "rejected"
     assert all(m["Message-ID"] != message_id for m in mail_system.mailbox(f"vanphong@{DOMAIN}"))
+
+
+def test_a_requested_success_notice_survives_the_filter(mail_system: MailSystem) -> None:
+    # RFC 3461 through Postfix, congvu and Postfix again: the sender asked to be told of
+    # delivery, so the notice must come back once Dovecot has the message.
+    message_id, raw = official(f"sotc@{DOMAIN}", f"ubnd@{DOMAIN}", subject="Có xác nhận")
+    with smtplib.SMTP("127.0.0.1", mail_system.submission_port, timeout=30) as client:
+        client.login(f"sotc@{DOMAIN}", PASSWORD)
+        client.sendmail(f"sotc@{DOMAIN}", [f"ubnd@{DOMAIN}"], raw,
+                        mail_options=["RET=HDRS", "ENVID=congvu-e2e-1"],
+                        rcpt_options=["NOTIFY=SUCCESS,FAILURE"])
+    mail_system.wait_for_message(f"ubnd@{DOMAIN}", message_id)
+    deadline = time.monotonic() + 60
+    while True:
+        notices = [m for m in mail_system.mailbox(f"sotc@{DOMAIN}")
+                   if m.get_content_type() == "multipart/report"
+                   and "congvu-e2e-1" in m.as_string()]
+        if notices or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)  # polling the sender's mailbox for the notice, not synchronization
+    assert notices, "no delivery status notification reached the sender"
+    assert "successfully delivered" in notices[0].as_string().lower() or (
+        "Action: delivered" in notices[0].as_string())

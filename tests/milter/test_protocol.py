@@ -238,3 +238,32 @@ def test_lmtp_listener_replies_per_recipient(filter_server, next_hop) -> None:
     assert client.reply().startswith(b"250 2.0.0")
     assert client.reply().startswith(b"250 2.0.0")
     assert next_hop.get().recipients == ["x@d.vn", "y@d.vn"]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b"MAIL FROM:<a@b.vn> RET=MAYBE",
+        b"MAIL FROM:<a@b.vn> ENVID=has=equals",
+        b"MAIL FROM:<a@b.vn> RET=FULL RET=HDRS",
+    ],
+)
+def test_malformed_dsn_mail_parameters(raw, line) -> None:
+    client = raw()
+    assert client.command(line).startswith(b"501 5.5.4 ")
+    assert client.command(b"NOOP").startswith(b"250")
+
+
+def test_dsn_parameters_are_accepted_and_kept_from_a_next_hop_without_dsn(raw, next_hop) -> None:
+    client = raw()
+    assert b"DSN" in client.command(b"EHLO again")
+    assert client.command(b"MAIL FROM:<a@b.vn> RET=HDRS ENVID=q+2B1").startswith(b"250")
+    assert client.command(b"RCPT TO:<c@d.vn> NOTIFY=NEVER,SUCCESS").startswith(b"501 5.5.4")
+    # The sink does not advertise DSN (and refuses unknown parameters with 555): the
+    # parameters are checked here and not passed on.
+    assert client.command(b"RCPT TO:<c@d.vn> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;c@d.vn"
+                          ).startswith(b"250")
+    assert client.command(b"DATA").startswith(b"354")
+    client.send(MESSAGE + b".\r\n")
+    assert client.reply().startswith(b"250 2.0.0")
+    assert next_hop.get().recipients == ["c@d.vn"]
