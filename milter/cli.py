@@ -214,6 +214,7 @@ for _command in (
 # Operations (issue 9): doctor, probe, backup and restore.
 from milter.backup import backup_command, restore_command  # noqa: E402
 from milter.doctor import doctor_command  # noqa: E402
+from milter.probe import probe_command  # noqa: E402
 
-for _command in (doctor_command, backup_command, restore_command):
+for _command in (doctor_command, probe_command, backup_command, restore_command):
     main.add_command(_command)

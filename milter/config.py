@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from audit import AuditConfig
 from directory import DirectoryConfig
 from milter.errors import ConfigError
+from milter.probe import ProbeConfig
 from policies import PoliciesConfig
 from signer import SignerConfig
 
@@ -242,6 +243,7 @@ class CongvuConfig(_Strict):
     signer: SignerConfig = Field(default_factory=SignerConfig)
     directory: DirectoryConfig = Field(default_factory=DirectoryConfig)
     audit: AuditConfig = Field(default_factory=AuditConfig)
+    probe: ProbeConfig = Field(default_factory=ProbeConfig)
 
     @model_validator(mode="after")
     def _listeners_unique(self) -> CongvuConfig:

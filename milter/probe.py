@@ -1,0 +1,352 @@
+"""``congvu probe``: the health check a monitoring system runs (Nagios plugin convention).
+
+It sends a canary message from a test mailbox through the real Postfix submission
+port, reads it back over IMAP (imapclient), checks that it arrived policy-checked,
+DKIM- and S/MIME-signed (both verified at the mailbox, with signer's verifiers and the
+configured resolver and trust anchors) and audited (its record found by Message-ID in
+the audit store, opened read-only), then deletes it. It prints one line and exits
+0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (usage or configuration errors), with the round
+trip time as performance data (issue 9). Passwords are read from files, never from
+the TOML.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+import smtplib
+import ssl
+import stat
+import sys
+import time
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import format_datetime
+from enum import IntEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+import click
+from pydantic import BaseModel, ConfigDict, Field
+
+from audit import AuditError, AuditLog, Filters, RecordSummary
+from signer import DkimVerifier, DnsResolver, SignerError, SmimeVerifier
+
+if TYPE_CHECKING:
+    from imapclient import IMAPClient  # type: ignore[import-untyped]
+
+    from milter.config import CongvuConfig
+
+Tls = Literal["starttls", "implicit", "none"]
+
+
+class ProbeConfig(BaseModel):
+    """The ``[probe]`` table: the canary's mailboxes and what must hold when it arrives."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    submission_host: str = Field(default="127.0.0.1",
+                                 description="Postfix's submission service: host.")
+    submission_port: int = Field(default=587, ge=1, le=65535,
+                                 description="Postfix's submission service: port.")
+    submission_tls: Tls = Field(
+        default="starttls", description="starttls (port 587), implicit (port 465) or none "
+        "(a loopback-only submission listener).")
+    login: str = Field(default="", description="SASL login of the test mailbox that sends.")
+    password_file: Path | None = Field(
+        default=None, description="File holding that login's password (mode 0600 or 0400); "
+        "the password itself never goes in this file.")
+    from_address: str = Field(default="", description="From and envelope sender of the "
+                              "canary: an address of a unit with an S/MIME identity.")
+    to_address: str = Field(default="", description="Recipient of the canary: the mailbox "
+                            "read back over IMAP.")
+    imap_host: str = Field(default="127.0.0.1", description="IMAP server of the recipient.")
+    imap_port: int = Field(default=993, ge=1, le=65535, description="IMAP port.")
+    imap_tls: Tls = Field(default="implicit", description="implicit (993), starttls or none.")
+    imap_login: str = Field(default="", description="IMAP login; empty: to_address.")
+    imap_password_file: Path | None = Field(
+        default=None, description="File holding the IMAP password (mode 0600 or 0400); "
+        "unset: password_file.")
+    tls_ca_file: Path | None = Field(
+        default=None, description="CA certificates to verify the servers' TLS with; unset: "
+        "the system's.")
+    timeout: float = Field(default=60.0, gt=0, le=3600,
+                           description="Seconds the canary may take to arrive: then CRITICAL.")
+    warning_seconds: float = Field(default=20.0, gt=0,
+                                   description="A slower round trip is a WARNING.")
+    require_dkim: bool = Field(default=True, description="A DKIM signature of the From "
+                               "domain must verify (else CRITICAL; WARNING when false).")
+    require_smime: bool = Field(default=True, description="An S/MIME signature must verify "
+                                "(else CRITICAL; WARNING when false).")
+    require_audit: bool = Field(default=True, description="The audit record must be found "
+                                "(the probe runs where it can read the audit store).")
+
+
+class Status(IntEnum):
+    """The Nagios plugin exit codes."""
+
+    OK = 0
+    WARNING = 1
+    CRITICAL = 2
+    UNKNOWN = 3
+
+
+class ProbeFailure(Exception):
+    """The probe stopped early with ``status`` and a one-line reason."""
+
+    def __init__(self, status: Status, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeResult:
+    """What the probe found: the status, the one-line explanation, the round trip."""
+
+    status: Status
+    summary: str
+    seconds: float | None = None
+
+    def line(self, warning: float, critical: float) -> str:
+        """The plugin output line, with performance data after ``|``."""
+        text = f"CONGVU {self.status.name} - {self.summary}"
+        if self.seconds is not None:
+            text += f" | rtt={self.seconds:.3f}s;{warning:g};{critical:g};0"
+        return text
+
+
+def read_secret(path: Path | None, what: str) -> str:
+    """A password from a private file (first line).
+
+    :raises ProbeFailure: UNKNOWN when unset, unreadable or readable by others.
+    """
+    if path is None:
+        raise ProbeFailure(Status.UNKNOWN, f"probe.{what} is not set")
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        text = path.read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ProbeFailure(Status.UNKNOWN, f"probe.{what} {path}: cannot read it ({exc})"
+                           ) from exc
+    if mode & 0o077:
+        raise ProbeFailure(Status.UNKNOWN, f"probe.{what} {path} has mode {mode:04o}; "
+                           "chmod 600 it")
+    return text.splitlines()[0] if text.strip() else ""
+
+
+def canary(probe: ProbeConfig, *, now: dt.datetime | None = None) -> tuple[str, bytes]:
+    """A new canary message and its Message-ID."""
+    domain = probe.from_address.rpartition("@")[2] or "localhost"
+    token = secrets.token_hex(8)
+    message_id = f"<congvu-probe-{token}@{domain}>"
+    msg = EmailMessage()
+    msg["From"] = probe.from_address
+    msg["To"] = probe.to_address
+    msg["Subject"] = f"congvu probe {token}"
+    msg["Date"] = format_datetime(now or dt.datetime.now(dt.UTC))
+    msg["Message-ID"] = message_id
+    msg.set_content("Thư kiểm tra tự động của congvu (congvu probe); "
+                    "nó sẽ tự xoá.\nAn automatic congvu probe; it deletes itself.\n")
+    return message_id, msg.as_bytes(policy=msg.policy.clone(linesep="\r\n"))
+
+
+def _tls_context(probe: ProbeConfig) -> ssl.SSLContext:
+    return ssl.create_default_context(
+        cafile=str(probe.tls_ca_file) if probe.tls_ca_file else None)
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+
+
+def submit(probe: ProbeConfig, password: str, raw: bytes) -> None:
+    """Send the canary through the submission service.
+
+    :raises ProbeFailure: CRITICAL when it cannot be sent.
+    """
+    where = f"submission {probe.submission_host}:{probe.submission_port}"
+    try:
+        client: smtplib.SMTP
+        if probe.submission_tls == "implicit":
+            client = smtplib.SMTP_SSL(probe.submission_host, probe.submission_port,
+                                      timeout=probe.timeout, context=_tls_context(probe))
+        else:
+            client = smtplib.SMTP(probe.submission_host, probe.submission_port,
+                                  timeout=probe.timeout)
+        with client:
+            if probe.submission_tls == "starttls":
+                client.starttls(context=_tls_context(probe))
+            client.login(probe.login, password)
+            client.sendmail(probe.from_address, [probe.to_address], raw)
+    except smtplib.SMTPAuthenticationError as exc:
+        raise ProbeFailure(Status.CRITICAL, f"{where} refused the login {probe.login}: "
+                           f"{exc.smtp_code} {_text(exc.smtp_error)}"
+                           ) from exc
+    except (smtplib.SMTPException, OSError) as exc:
+        raise ProbeFailure(Status.CRITICAL, f"{where}: cannot send the canary: {exc}"
+                           ) from exc
+
+
+def _imap(probe: ProbeConfig, password: str) -> IMAPClient:
+    from imapclient import IMAPClient  # 50 ms: only the probe pays for it
+
+    client = IMAPClient(probe.imap_host, probe.imap_port, ssl=probe.imap_tls == "implicit",
+                        ssl_context=_tls_context(probe) if probe.imap_tls == "implicit"
+                        else None, timeout=probe.timeout)
+    if probe.imap_tls == "starttls":
+        client.starttls(_tls_context(probe))
+    client.login(probe.imap_login or probe.to_address, password)
+    client.select_folder("INBOX")
+    return client
+
+
+def fetch_and_delete(probe: ProbeConfig, password: str, message_id: str,
+                     deadline: float) -> bytes:
+    """Wait for the canary in the recipient's INBOX, return its bytes, and delete it.
+
+    :raises ProbeFailure: CRITICAL when IMAP fails or the canary does not arrive in time.
+    """
+    from imapclient.exceptions import IMAPClientError  # type: ignore[import-untyped]
+
+    where = f"IMAP {probe.imap_host}:{probe.imap_port}"
+    try:
+        with _imap(probe, password) as client:
+            while True:
+                found = client.search(["HEADER", "Message-ID", message_id])
+                if found:
+                    data = client.fetch(found, ["RFC822"])
+                    raw = bytes(data[found[0]][b"RFC822"])
+                    client.delete_messages(found)
+                    client.expunge()
+                    return raw
+                if time.monotonic() > deadline:
+                    raise ProbeFailure(Status.CRITICAL, f"canary {message_id} did not reach "
+                                       f"{probe.to_address} within {probe.timeout:g} s")
+                time.sleep(0.5)  # polling the mailbox at a gentle rate
+                client.noop()
+    except (IMAPClientError, OSError) as exc:
+        raise ProbeFailure(Status.CRITICAL, f"{where}: {exc}") from exc
+
+
+def _find_record(config: CongvuConfig, message_id: str, deadline: float) -> RecordSummary:
+    while True:
+        try:
+            with AuditLog.open_readonly(config.audit.path) as log:
+                items = log.query(Filters(message_id=message_id, page_size=10)).items
+        except AuditError as exc:
+            raise ProbeFailure(Status.CRITICAL, f"audit store: {exc}") from exc
+        done = [item for item in items if item.outcome]
+        if done:
+            return done[0]
+        if time.monotonic() > deadline:
+            raise ProbeFailure(Status.CRITICAL, f"no completed audit record for {message_id}")
+        time.sleep(0.2)  # the completion commits before the filter's 250; rarely needed
+
+
+def judge(config: CongvuConfig, raw: bytes, message_id: str, deadline: float
+          ) -> tuple[Status, list[str]]:
+    """Check the delivered canary's signatures and audit record; the worst status and
+    one phrase per check."""
+    probe = config.probe
+    status, parts = Status.OK, []
+
+    def failed(required: bool, text: str) -> None:
+        nonlocal status
+        status = max(status, Status.CRITICAL if required else Status.WARNING)
+        parts.append(text)
+
+    domain = probe.from_address.rpartition("@")[2].lower()
+    dkim = config.signer.dkim
+    resolver = DnsResolver(dkim.resolver_nameserver, port=dkim.resolver_port,
+                           timeout=dkim.resolver_timeout)
+    results = DkimVerifier(resolver, max_signatures=dkim.max_signatures).verify(raw)
+    passing = [r for r in results if r.result.value == "pass" and (r.domain or "").lower()
+               == domain]
+    if passing:
+        parts.append(f"DKIM pass (d={passing[0].domain}, s={passing[0].selector})")
+    else:
+        failed(probe.require_dkim, "DKIM " + ", ".join(
+            f"{r.result.value} ({r.reason})" for r in results))
+    try:
+        smime = SmimeVerifier.from_config(config.signer.smime).verify(raw)
+    except SignerError as exc:
+        raise ProbeFailure(Status.UNKNOWN, f"signer.smime: {exc}") from exc
+    if smime.status.value == "pass":
+        parts.append(f"S/MIME pass ({smime.signer})")
+    else:
+        failed(probe.require_smime, f"S/MIME {smime.status.value} ({smime.reason})")
+    if probe.require_audit:
+        record = _find_record(config, message_id, deadline)
+        text = (f"policy {record.action}, audit record {record.id} "
+                f"({record.direction}, {record.outcome})")
+        if record.action != "accept" or record.outcome != "relayed":
+            failed(True, text)
+        else:
+            parts.append(text)
+    return status, parts
+
+
+def run_probe(config: CongvuConfig) -> ProbeResult:
+    """Send, read back, check and delete one canary."""
+    probe = config.probe
+    try:
+        missing = [name for name in ("login", "from_address", "to_address")
+                   if not getattr(probe, name)]
+        if missing:
+            raise ProbeFailure(Status.UNKNOWN, "the [probe] table needs "
+                               + ", ".join(f"probe.{name}" for name in missing))
+        password = read_secret(probe.password_file, "password_file")
+        imap_password = (read_secret(probe.imap_password_file, "imap_password_file")
+                         if probe.imap_password_file else password)
+        message_id, raw = canary(probe)
+        start = time.monotonic()
+        deadline = start + probe.timeout
+        submit(probe, password, raw)
+        delivered = fetch_and_delete(probe, imap_password, message_id, deadline)
+        seconds = time.monotonic() - start
+        status, parts = judge(config, delivered, message_id, deadline)
+    except ProbeFailure as failure:
+        return ProbeResult(failure.status, failure.reason)
+    if status is Status.OK and seconds > probe.warning_seconds:
+        status = Status.WARNING
+        parts.insert(0, f"slower than {probe.warning_seconds:g} s")
+    return ProbeResult(status, f"canary {message_id} delivered in {seconds:.2f} s: "
+                       + "; ".join(parts), seconds)
+
+
+class _PluginUsageError(click.UsageError):
+    """A usage error of a monitoring plugin: exit code 3 (UNKNOWN)."""
+
+    exit_code = Status.UNKNOWN
+
+
+class _PluginCommand(click.Command):
+    """A command whose usage errors exit 3 (UNKNOWN), as monitoring plugins must."""
+
+    def make_context(self, info_name: str | None, args: list[str],
+                     parent: click.Context | None = None, **extra: object) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except click.UsageError as exc:
+            raise _PluginUsageError(exc.message, ctx=exc.ctx) from exc
+
+
+@click.command("probe", cls=_PluginCommand)
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="The congvu.toml file with a [probe] table.")
+def probe_command(config_path: Path | None) -> None:
+    """Send a canary through Postfix and read it back: exit 0 OK, 1 WARNING, 2 CRITICAL,
+    3 UNKNOWN (Nagios plugin convention)."""
+    from milter.config import load_config
+    from milter.errors import ConfigError
+
+    try:
+        config = load_config(config_path)
+    except ConfigError as exc:
+        problems = "; ".join(exc.problems)
+        click.echo(f"CONGVU UNKNOWN - {exc.source}: {problems}")
+        sys.exit(Status.UNKNOWN)
+    result = run_probe(config)
+    click.echo(result.line(config.probe.warning_seconds, config.probe.timeout))
+    sys.exit(int(result.status))
