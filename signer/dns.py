@@ -50,6 +50,25 @@ def _port(text: str, whole: str) -> int:
     return int(text)
 
 
+def make_resolver(nameserver: str | None, *, port: int, timeout: float
+                  ) -> dns.resolver.Resolver:
+    """A dnspython resolver for one server (or /etc/resolv.conf), one time budget for the
+    whole lookup (retries and TCP fallback included), and no cache of its own.
+
+    :raises ValueError: a timeout that is not positive.
+    """
+    if timeout <= 0:
+        raise ValueError("timeout must be positive")
+    resolver = dns.resolver.Resolver(configure=nameserver is None)
+    if nameserver is not None:
+        resolver.nameservers = [nameserver]
+    resolver.port = port
+    resolver.timeout = timeout
+    resolver.lifetime = timeout
+    resolver.cache = None
+    return resolver
+
+
 class DnsResolver:
     """TXT lookups through one recursive resolver (or the system's) with a deadline.
 
@@ -60,16 +79,7 @@ class DnsResolver:
 
     def __init__(self, nameserver: str | None = None, *, port: int = 53,
                  timeout: float = 5.0) -> None:
-        if timeout <= 0:
-            raise ValueError("timeout must be positive")
-        resolver = dns.resolver.Resolver(configure=nameserver is None)
-        if nameserver is not None:
-            resolver.nameservers = [nameserver]
-        resolver.port = port
-        resolver.timeout = timeout
-        resolver.lifetime = timeout
-        resolver.cache = None
-        self._resolver = resolver
+        self._resolver = make_resolver(nameserver, port=port, timeout=timeout)
         self.nameserver = nameserver
         self.port = port
         self.timeout = timeout

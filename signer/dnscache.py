@@ -23,6 +23,7 @@ import dns.name
 import dns.rdatatype
 import dns.resolver
 
+from signer.dns import make_resolver
 from signer.errors import DnsTemporaryError
 
 Record = str | bytes | tuple[bytes, ...] | tuple[int, str]
@@ -50,18 +51,9 @@ class CachingResolver:
     def __init__(self, nameserver: str | None = None, *, port: int = 53, timeout: float = 5.0,
                  max_entries: int = 10_000, max_ttl: float = 3600.0, negative_ttl: float = 60.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
-        if timeout <= 0:
-            raise ValueError("timeout must be positive")
         if max_entries < 0 or max_ttl < 0 or negative_ttl < 0:
             raise ValueError("cache sizes and times must not be negative")
-        resolver = dns.resolver.Resolver(configure=nameserver is None)
-        if nameserver is not None:
-            resolver.nameservers = [nameserver]
-        resolver.port = port
-        resolver.timeout = timeout
-        resolver.lifetime = timeout
-        resolver.cache = None
-        self._resolver = resolver
+        self._resolver = make_resolver(nameserver, port=port, timeout=timeout)
         self.nameserver = nameserver
         self.port = port
         self.timeout = timeout
