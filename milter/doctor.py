@@ -270,10 +270,18 @@ def check_postfix(config: CongvuConfig, directory: Path) -> Iterator[Finding]:
             yield _warn(where, f"{label} = {value} is not a congvu listener (ports "
                         f"{', '.join(map(str, sorted(ports)))})",
                         "point it at a [[listeners]] port (deploy/postfix/main.cf.snippet)")
+    proxies = [(name, params["smtpd_proxy_filter"]) for name, params in services.items()
+               if params.get("smtpd_proxy_filter")]
+    for name, value in proxies:
+        host_port = value.removeprefix("inet:").rpartition(":")
+        if host_port[2].isdigit() and int(host_port[2]) in ports:
+            to_congvu.append("")  # before-queue: smtpd sends XFORWARD by itself
+            yield _ok(where, f"master.cf {name} smtpd_proxy_filter = {value} reaches a congvu "
+                      "listener (before the queue)")
     if not to_congvu:
-        yield _error(where, "no content_filter sends mail to congvu",
+        yield _error(where, "no content_filter (or smtpd_proxy_filter) sends mail to congvu",
                      "add deploy/postfix/main.cf.snippet's content_filter and `postfix reload`")
-    for transport in dict.fromkeys(to_congvu):
+    for transport in dict.fromkeys(filter(None, to_congvu)):
         if services.get(transport, {}).get("smtp_send_xforward_command") != "yes":
             yield _warn(where, f"master.cf transport {transport} does not send XFORWARD: "
                         "congvu sees Postfix, not the original client",

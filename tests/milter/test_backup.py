@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shlex
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner, Result
 
@@ -223,3 +225,29 @@ def test_a_broken_configuration_exits_2(tmp_path: Path) -> None:
     result = run("backup", str(tmp_path / "bk"), "--config", str(bad))
     assert result.exit_code == 2
     assert "not valid TOML" in result.output
+
+
+SYSTEMD = Path(__file__).resolve().parents[2] / "deploy" / "systemd"
+
+
+@pytest.mark.parametrize("unit", sorted(p.name for p in SYSTEMD.glob("*.service")))
+def test_the_systemd_units_run_congvu_commands_that_exist(unit: str) -> None:
+    """Every congvu command line in deploy/systemd parses (a renamed option would make
+    a timer fail silently every month)."""
+    text = (SYSTEMD / unit).read_text()
+    calls = [line.split("/opt/congvu/venv/bin/congvu ", 1)[1]
+             for line in text.splitlines() if "/opt/congvu/venv/bin/congvu " in line
+             and not line.startswith("#")]
+    assert calls
+    for call in calls:
+        # Drop the closing quote of `sh -c '...'`; systemd's $$ and %% are $ and %.
+        words = shlex.split(call.rstrip("'").replace("$$", "$").replace("%%", "%"))
+        command: click.Command = main
+        context = click.Context(main)
+        while isinstance(command, click.Group) and words and words[0] in command.commands:
+            command = command.commands[words.pop(0)]
+        assert command is not main, call
+        command.make_context(command.name, words, parent=context)  # raises on a bad option
+    if (SYSTEMD / unit.replace(".service", ".timer")).exists() or unit == "congvu.service":
+        return
+    raise AssertionError(f"{unit} has no timer")

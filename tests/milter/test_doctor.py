@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives import serialization
 from milter.checks import check_locally
 from milter.cli import main
 from milter.config import load_config
+from milter.doctor import Level, check_postfix
 from signer.keys import Algorithm, generate_private_key, key_record
 from support.dkim import make_key
 from support.dns import DnsServer
@@ -245,7 +246,7 @@ def test_postfix_settings_that_bypass_or_outgrow_congvu_are_errors(setup: Setup)
     assert result.exit_code == 2
     errors = "\n".join(lines(result, "ERROR"))
     where = f"ERROR   postfix {directory}: "
-    assert f"{where}no content_filter sends mail to congvu" in errors
+    assert f"{where}no content_filter (or smtpd_proxy_filter) sends mail to congvu" in errors
     assert f"{where}master.cf has no reinjection listener on 127.0.0.1:{setup.hop_port}" in errors
     assert (f"{where}message_size_limit = 0 is above congvu's limits.max_message_size = "
             "52428800") in errors
@@ -276,3 +277,22 @@ def test_a_bad_server_ip_is_a_usage_error(setup: Setup) -> None:
     result = doctor(setup.config(), "--server-ip", "mail.example")
     assert result.exit_code == 2
     assert "'mail.example' is not an IP address" in result.output
+
+
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
+
+
+@pytest.mark.skipif(not HAS_POSTCONF, reason="Debian package postfix is not installed")
+@pytest.mark.parametrize("master", ["master.cf.snippet", "master.cf.before-queue.snippet"])
+def test_the_shipped_postfix_snippets_pass_with_the_example_configuration(
+        tmp_path: Path, master: str) -> None:
+    (tmp_path / "main.cf").write_text((DEPLOY / "postfix" / "main.cf.snippet").read_text())
+    text = (DEPLOY / "postfix" / "master.cf.snippet").read_text()
+    if master != "master.cf.snippet":  # the alternative replaces the content filters
+        reinjection = text[text.index("127.0.0.1:10026"):]
+        text = (DEPLOY / "postfix" / master).read_text() + reinjection
+        (tmp_path / "main.cf").write_text("message_size_limit = 52428800\n")
+    (tmp_path / "master.cf").write_text(text)
+    findings = list(check_postfix(load_config(DEPLOY / "congvu.toml"), tmp_path))
+    assert [f.line() for f in findings if f.level is not Level.OK] == []
+    assert len(findings) >= 3
