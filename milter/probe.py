@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from milter.config import CongvuConfig
 
 Tls = Literal["starttls", "implicit", "none"]
+IO_TIMEOUT = 30.0  # seconds for any one SMTP or IMAP reply; probe.timeout bounds arrival
 
 
 class ProbeConfig(BaseModel):
@@ -170,10 +171,10 @@ def submit(probe: ProbeConfig, password: str, raw: bytes) -> None:
         client: smtplib.SMTP
         if probe.submission_tls == "implicit":
             client = smtplib.SMTP_SSL(probe.submission_host, probe.submission_port,
-                                      timeout=probe.timeout, context=_tls_context(probe))
+                                      timeout=IO_TIMEOUT, context=_tls_context(probe))
         else:
             client = smtplib.SMTP(probe.submission_host, probe.submission_port,
-                                  timeout=probe.timeout)
+                                  timeout=IO_TIMEOUT)
         with client:
             if probe.submission_tls == "starttls":
                 client.starttls(context=_tls_context(probe))
@@ -193,7 +194,7 @@ def _imap(probe: ProbeConfig, password: str) -> IMAPClient:
 
     client = IMAPClient(probe.imap_host, probe.imap_port, ssl=probe.imap_tls == "implicit",
                         ssl_context=_tls_context(probe) if probe.imap_tls == "implicit"
-                        else None, timeout=probe.timeout)
+                        else None, timeout=IO_TIMEOUT)
     if probe.imap_tls == "starttls":
         client.starttls(_tls_context(probe))
     client.login(probe.imap_login or probe.to_address, password)
