@@ -83,3 +83,17 @@ def test_a_canary_that_never_arrives_is_critical(mail_system: MailSystem) -> Non
     assert result.exit_code == 2, result.output
     assert result.output.startswith("CONGVU CRITICAL - canary <congvu-probe-")
     assert result.output.endswith(f"did not reach ubnd@{DOMAIN} within 3 s\n")
+
+
+def test_doctor_finds_no_error_in_the_running_mail_system(mail_system: MailSystem) -> None:
+    result = CliRunner().invoke(main, [
+        "doctor", "--config", str(mail_system.config),
+        "--postfix-config", str(mail_system.postfix.conf), "--server-ip", "127.0.0.1"])
+    errors = [line for line in result.output.splitlines() if line.startswith("ERROR")]
+    assert errors == []
+    assert result.exit_code in (0, 1), result.output  # the test zone has no SPF/DMARC
+    assert "OK      signer.dkim.keys[0]: selector e2e: e2e._domainkey." in result.output
+    assert f"next_hop: smtp 127.0.0.1:{mail_system.reinjection_port} answers 250" \
+        in result.output
+    assert "master.cf 127.0.0.1:" in result.output  # submission's override, to congvu
+    assert "clears content_filter and allows XFORWARD" in result.output
