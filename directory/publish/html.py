@@ -22,7 +22,8 @@ def _item(unit: Unit) -> str:
     searchable = " ".join([
         unit.name, unit.short_name, unit.name_en, unit.id,
         *(address.addr_spec for address in unit.addresses),
-        *(address.unicode_domain for address in unit.addresses),
+        # the address as people type it too: an IDN domain in its Unicode form
+        *(f"{address.local}@{address.unicode_domain}" for address in unit.addresses),
     ])
     parts = [f'<span class="name">{escape(unit.name)}</span>']
     if unit.short_name:
@@ -32,9 +33,11 @@ def _item(unit: Unit) -> str:
     parts.append("<br>")
     for index, address in enumerate(unit.addresses):
         spec = escape(address.addr_spec)
+        shown = escape(f"{address.local}@{address.unicode_domain}")
         kind = "primary" if index == 0 else "alias"
         parts.append(
-            f'<span class="{kind}"><a class="addr" href="mailto:{spec}">{spec}</a>'
+            f'<span class="{kind}"><a class="addr" href="mailto:{spec}" title="{spec}">'
+            f'{shown}</a>'
             f'<button class="copy" type="button" data-address="{spec}">Sao chép</button></span>'
         )
     contact = [escape(unit.phone)] if unit.phone else []

@@ -147,9 +147,6 @@ def test_search_by_address(page: Any) -> None:
     assert matched(page) == ["Ủy ban nhân dân tỉnh Lào Cai"]
 
 
-@pytest.mark.xfail(strict=True, reason="directory/publish/html.py folds the IDN alias as "
-                   "its A-label address plus the bare Unicode domain, so the whole Unicode "
-                   "address finds nothing (reported to the lead)")
 def test_search_by_the_whole_unicode_address_of_an_idn_alias(page: Any) -> None:
     search(page, "ubnd@lào-cai.gov.vn")
     assert matched(page) == ["Ủy ban nhân dân tỉnh Lào Cai"]
