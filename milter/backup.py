@@ -65,6 +65,11 @@ def stores(config: CongvuConfig) -> list[Store]:
             Store("web-users", config.data_dir / "web" / "users.sqlite3")]
 
 
+def state_files(config: CongvuConfig) -> list[tuple[str, Path]]:
+    """State kept in plain files (not secret): the DKIM key rotation state."""
+    return [("dkim-rotation", config.signer.dkim.state_file)]
+
+
 def key_files(config: CongvuConfig) -> Iterator[tuple[str, Path]]:
     """Every private key (or secret) file the setup needs, with what it is for."""
     for entry in config.signer.dkim.keys:
@@ -145,6 +150,12 @@ def backup(config: CongvuConfig, out: Path, *, include_keys: bool = False,
                                    "file": target.name, "sha256": _sha256(target),
                                    "size": target.stat().st_size})
     manifest["quarantine_objects"] = _backup_objects(config, out)
+    manifest["files"] = []
+    for name, path in state_files(config):
+        if path.is_file():
+            _write_private(out / f"{name}.state", path.read_bytes())
+            manifest["files"].append({"name": name, "source": str(path),
+                                      "file": f"{name}.state"})
     for what, path in key_files(config):
         entry: dict[str, Any] = {"what": what, "path": str(path), "exists": path.is_file()}
         if include_keys and path.is_file():
@@ -229,6 +240,17 @@ def restore(config: CongvuConfig, source: Path, *, force: bool = False) -> list[
             target.with_name(target.name + suffix).unlink(missing_ok=True)
         copy_database(source / store["file"], target)
         done.append(f"restored the {store['name']} store to {target}")
+    targets_files = dict(state_files(config))
+    for item in manifest.get("files", []):
+        path = targets_files.get(item["name"])
+        if path is None:
+            continue
+        if path.exists() and not force:
+            done.append(f"kept the existing {item['name']} state: {path}")
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        shutil.copy2(source / item["file"], path)
+        done.append(f"restored the {item['name']} state to {path}")
     objects = config.policies.quarantine.path
     for relative in manifest["quarantine_objects"]:
         (objects / relative).parent.mkdir(parents=True, exist_ok=True, mode=0o700)

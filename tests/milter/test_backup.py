@@ -73,6 +73,14 @@ def site(tmp_path: Path) -> Iterator[Site]:
         for i in range(10):
             log.record(make_record(received_at=T0 + timedelta(minutes=i),
                                    message_id=f"<m{i}@tinh.gov.vn>"))
+    users = site.config.data_dir / "web" / "users.sqlite3"
+    users.parent.mkdir()
+    with sqlite3.connect(users) as db:  # the web console's store, as far as backup cares
+        db.execute("CREATE TABLE users (login TEXT)")
+        db.execute("INSERT INTO users VALUES ('kiemtoan')")
+    db.close()
+    site.config.signer.dkim.state_file.parent.mkdir(parents=True)
+    site.config.signer.dkim.state_file.write_text('{"keys": []}')
     with Quarantine(site.config.policies.quarantine.path) as held:
         for body in (b"one", b"two"):
             held.put(b"Subject: x\r\n\r\n" + body + b"\r\n", envelope_from="stc@tinh.gov.vn",
@@ -109,7 +117,8 @@ def test_backup_while_a_writer_writes_restores_and_verifies(site: Site, tmp_path
         thread.join()
     assert result.exit_code == 0, result.output
     manifest = json.loads((tmp_path / "bk" / "MANIFEST.json").read_text())
-    assert [s["name"] for s in manifest["stores"]] == ["directory", "audit", "quarantine"]
+    assert [s["name"] for s in manifest["stores"]] == [
+        "directory", "audit", "quarantine", "web-users"]
     assert len(manifest["quarantine_objects"]) == 2
     # The copy is a consistent snapshot taken mid-write: its chain verifies on its own.
     with AuditLog.open_readonly(tmp_path / "bk" / "audit.sqlite3") as copy:
@@ -130,6 +139,10 @@ def test_backup_while_a_writer_writes_restores_and_verifies(site: Site, tmp_path
             b"Subject: x\r\n\r\none\r\n", b"Subject: x\r\n\r\ntwo\r\n"]
     with AuditLog.open_readonly(new.config.audit.path) as log:
         assert log.verify().is_intact
+    users = sqlite3.connect(new.config.data_dir / "web" / "users.sqlite3")
+    assert users.execute("SELECT login FROM users").fetchall() == [("kiemtoan",)]
+    users.close()
+    assert new.config.signer.dkim.state_file.read_text() == '{"keys": []}'
 
 
 def test_private_keys_are_listed_not_copied_unless_asked(site: Site, tmp_path: Path) -> None:

@@ -21,6 +21,7 @@ from milter.doctor import Level, check_postfix
 from signer.keys import Algorithm, generate_private_key, key_record
 from support.dkim import make_key
 from support.dns import DnsServer
+from support.loopthread import LoopThread
 from support.pki import TestPki
 from support.sink import Sink
 
@@ -296,3 +297,18 @@ def test_the_shipped_postfix_snippets_pass_with_the_example_configuration(
     findings = list(check_postfix(load_config(DEPLOY / "congvu.toml"), tmp_path))
     assert [f.line() for f in findings if f.level is not Level.OK] == []
     assert len(findings) >= 3
+
+
+def test_an_lmtp_next_hop_is_greeted_with_lhlo(setup: Setup, loop_thread: LoopThread) -> None:
+    sink = Sink(loop_thread, is_lmtp=True)
+    sink.start()
+    try:
+        config = setup.config()
+        text = config.read_text().replace('kind = "smtp"', 'kind = "lmtp"').replace(
+            'name = "inbound"', 'name = "inbound"\nprotocol = "lmtp"')
+        text = text.replace(f"port = {setup.hop_port}", f"port = {sink.port}")
+        config.write_text(text)
+        result = doctor(config)
+    finally:
+        sink.stop()
+    assert f"OK      next_hop: lmtp 127.0.0.1:{sink.port} answers 250" in result.output
