@@ -94,9 +94,10 @@ def _key_files(config: CongvuConfig) -> Iterator[tuple[str, Path]]:
             path = getattr(identity, name)
             if path is not None:
                 yield f"signer.smime.identities[{i}].{name}", path
-    checkpoint = config.audit.keys_dir / "audit-checkpoint.key"
-    if checkpoint.exists():
-        yield "audit.keys_dir", checkpoint
+    for where, path in (("audit.keys_dir", config.audit.keys_dir / "audit-checkpoint.key"),
+                        ("web cookie key", config.data_dir / "keys" / "web-cookie.key")):
+        if path.exists():
+            yield where, path
 
 
 def check_keys(config: CongvuConfig) -> Iterator[Finding]:
