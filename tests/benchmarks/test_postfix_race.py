@@ -11,7 +11,9 @@ and one sink:
 - (d) ``content_filter`` = congvu with the full default pipeline (policies, S/MIME with
   an identity for the sender, DKIM, the audit record committed before every reply);
 - (c') and (d'): the same two congvu services as a before-queue proxy
-  (``smtpd_proxy_filter``), which spares Postfix the second queueing of each message.
+  (``smtpd_proxy_filter``), which spares Postfix the second queueing of each message;
+- (a2) Postfix queueing every message twice with no filter between (its content_filter
+  is its own reinjection listener): what an after-queue filter costs Postfix itself.
 
 congvu (both deployments) relays to the reinjection listener, as deploy/ sets it up.
 The load is smtp-source's: MESSAGES of SIZE bytes over SESSIONS connections with -d.
@@ -68,6 +70,17 @@ class Route:
     port: int
     is_dkim_signed: bool
     is_smime_signed: bool
+    filter: str | None = None  # whose CPU time is charged to the route
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU of ``pid``, its threads, and its live children (the workers)."""
+    def own(one: int) -> float:
+        fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return own(pid) + sum(own(int(child)) for child in children)
 
 
 def _congvu_config(work: Path, name: str, *, reinjection: int, dns_port: int, key: Path,
@@ -123,6 +136,8 @@ def _master(ports: dict[str, int], milter: str, congvu: dict[str, int]) -> str:
 
     return "\n" + "".join([
         listener("opendkim", f"smtpd_milters={milter}"),
+        # The after-queue cost without a filter: Postfix queues each message twice.
+        listener("twice", f"content_filter=congvu-in:[127.0.0.1]:{ports['reinject']}"),
         listener("congvu-dkim", f"content_filter=congvu-in:[127.0.0.1]:{congvu['dkim']}"),
         listener("congvu-full", f"content_filter=congvu-in:[127.0.0.1]:{congvu['full']}"),
         # Before-queue: smtpd speaks to congvu during the client's session; congvu
@@ -195,7 +210,7 @@ def test_postfix_race(tmp_path: Path, loop: LoopThread) -> None:
         for _ in range(2):
             service.wait_for("worker ready")
     ports = {name: postfix.free_port() for name in
-             ("opendkim", "congvu-dkim", "congvu-full", "proxy-dkim", "proxy-full")}
+             ("twice", "opendkim", "congvu-dkim", "congvu-full", "proxy-dkim", "proxy-full")}
     ports["reinject"] = reinjection
     relay = postfix.PostfixInstance(
         relayhost=f"[127.0.0.1]:{sink.port}",
@@ -207,13 +222,16 @@ def test_postfix_race(tmp_path: Path, loop: LoopThread) -> None:
     relay.start()
     paths = [
         Route("(a) Postfix alone", relay.port, False, False),
-        Route("(b) Postfix + OpenDKIM milter", ports["opendkim"], True, False),
-        Route("(c) Postfix + congvu DKIM only", ports["congvu-dkim"], True, False),
-        Route("(d) Postfix + congvu full pipeline", ports["congvu-full"], True, True),
-        Route("(c') before-queue congvu DKIM only", ports["proxy-dkim"], True, False),
-        Route("(d') before-queue congvu full", ports["proxy-full"], True, True),
+        Route("(a2) Postfix queueing twice, no filter", ports["twice"], False, False),
+        Route("(b) Postfix + OpenDKIM milter", ports["opendkim"], True, False, "opendkim"),
+        Route("(c) Postfix + congvu DKIM only", ports["congvu-dkim"], True, False, "dkim"),
+        Route("(d) Postfix + congvu full pipeline", ports["congvu-full"], True, True, "full"),
+        Route("(c') before-queue congvu DKIM only", ports["proxy-dkim"], True, False, "dkim"),
+        Route("(d') before-queue congvu full", ports["proxy-full"], True, True, "full"),
     ]
+    pids = {"opendkim": milter.pid, **{name: s.process.pid for name, s in services.items()}}
     rounds: list[dict[str, float]] = []
+    cpu: dict[str, list[float]] = {}
     try:
         for path in paths:
             _check_signed(path, capture, tmp_path, dns.port, pki_files.root)
@@ -221,13 +239,17 @@ def test_postfix_race(tmp_path: Path, loop: LoopThread) -> None:
             rates: dict[str, float] = {}
             for path in paths:
                 target = sink.count + MESSAGES
+                cpu_before = _cpu_seconds(pids[path.filter]) if path.filter else 0.0
                 started = time.perf_counter()
                 postfix.smtp_source(path.port, messages=MESSAGES, sessions=SESSIONS,
                                     size=SIZE, reuse_connections=True)
                 sink.wait_for(target, timeout=900)
                 rates[path.label] = MESSAGES / (time.perf_counter() - started)
+                if path.filter:
+                    used = _cpu_seconds(pids[path.filter]) - cpu_before
+                    cpu.setdefault(path.label, []).append(1000 * used / MESSAGES)
             rounds.append(rates)
-            _print_round(len(rounds), rates)
+            _print_round(len(rounds), rates, cpu)
     finally:
         relay.stop()
         for service in services.values():
@@ -236,7 +258,7 @@ def test_postfix_race(tmp_path: Path, loop: LoopThread) -> None:
         capture.stop()
         sink.stop()
         dns.stop()
-    _print_summary(rounds)
+    _print_summary(rounds, cpu)
     # (d) and (d') wrote one audit record per message, each showing both signatures.
     expected = 2 * (1 + ROUNDS * MESSAGES)
     with sqlite3.connect(f"file:{tmp_path / 'var-full' / 'audit.sqlite3'}?mode=ro",
@@ -271,26 +293,30 @@ def _check_signed(path: Route, capture: Sink, work: Path, dns_port: int, root: P
           + (", S/MIME-signed (openssl cms -verify: OK)" if path.is_smime_signed else ""))
 
 
-def _print_round(number: int, rates: dict[str, float]) -> None:
+def _print_round(number: int, rates: dict[str, float], cpu: dict[str, list[float]]) -> None:
     alone = rates["(a) Postfix alone"]
     opendkim_rate = rates["(b) Postfix + OpenDKIM milter"]
     print(f"\nround {number}: {MESSAGES} messages of {SIZE} bytes over {SESSIONS} "
-          "connections (smtp-source -d) into smtp-sink")
-    print(f"{'path':38} {'msg/s':>7} {'x (a)':>7} {'x (b)':>7}")
+          "connections (smtp-source -d) into smtp-sink; filter CPU = OpenDKIM's or "
+          "congvu's (all workers) CPU time per message")
+    print(f"{'path':40} {'msg/s':>7} {'x (a)':>7} {'x (b)':>7} {'filter CPU':>11}")
     for label, rate in rates.items():
-        print(f"{label:38} {rate:7.0f} {rate / alone:7.2f} {rate / opendkim_rate:7.2f}")
+        used = f"{cpu[label][-1]:.2f} ms" if label in cpu else ""
+        print(f"{label:40} {rate:7.0f} {rate / alone:7.2f} {rate / opendkim_rate:7.2f} "
+              f"{used:>11}")
 
 
-def _print_summary(rounds: list[dict[str, float]]) -> None:
+def _print_summary(rounds: list[dict[str, float]], cpu: dict[str, list[float]]) -> None:
     def span(values: list[float], fmt: str) -> str:
         low, high = min(values), max(values)
         return f"{low:{fmt}}-{high:{fmt}}" if len(values) > 1 else f"{low:{fmt}}"
 
     print(f"\nranges over {len(rounds)} round(s), ratios taken within each round:")
-    print(f"{'path':38} {'msg/s':>10} {'x (a)':>11} {'x (b)':>11}")
+    print(f"{'path':40} {'msg/s':>10} {'x (a)':>11} {'x (b)':>11} {'filter CPU ms':>13}")
     for label in rounds[0]:
         rates = [r[label] for r in rounds]
         to_a = [r[label] / r["(a) Postfix alone"] for r in rounds]
         to_b = [r[label] / r["(b) Postfix + OpenDKIM milter"] for r in rounds]
-        print(f"{label:38} {span(rates, '.0f'):>10} {span(to_a, '.2f'):>11} "
-              f"{span(to_b, '.2f'):>11}")
+        used = span(cpu[label], ".2f") if label in cpu else ""
+        print(f"{label:40} {span(rates, '.0f'):>10} {span(to_a, '.2f'):>11} "
+              f"{span(to_b, '.2f'):>11} {used:>13}")

@@ -53,6 +53,13 @@ class OpenDkimMilter:
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
+    def pid(self) -> int:
+        """The running OpenDKIM's process id."""
+        if self.process is None:
+            raise RuntimeError("OpenDKIM is not started")
+        return self.process.pid
+
+    @property
     def socket(self) -> str:
         """The ``smtpd_milters`` value that reaches this milter."""
         return f"inet:127.0.0.1:{self.port}"
