@@ -12,12 +12,12 @@ from pathlib import Path
 import click
 import pytest
 from click.testing import CliRunner
-from support.audit import T0, make_record, sha
 
 from audit.cli import commands
 from audit.config import AuditConfig
 from audit.records import Completion, Outcome
 from audit.store import AuditLog
+from support.audit import T0, make_record, sha
 
 
 @pytest.fixture

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
-from support.audit import make_record
 
 from audit.config import AuditConfig
 from audit.store import AuditLog
+from support.audit import make_record
 
 
 def test_defaults_are_relative_to_the_data_directory() -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pytest
-from support.audit import T0, make_record, sha
 
 from audit.errors import AuditError, QueryError
 from audit.query import Filters
@@ -20,6 +19,7 @@ from audit.records import (
     Role,
 )
 from audit.store import AuditLog
+from support.audit import T0, make_record, sha
 
 
 @pytest.fixture

@@ -6,9 +6,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 from pydantic import ValidationError
-from support.audit import make_record, sha
 
 from audit.records import Attachment, Completion, Outcome
+from support.audit import make_record, sha
 
 
 def test_times_are_stored_in_utc() -> None:

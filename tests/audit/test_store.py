@@ -10,13 +10,13 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from support.audit import T0, make_record, sha
 
 from audit.config import AuditConfig
 from audit.errors import AuditError, KeyFileError
 from audit.records import AdminEvent, AdminKind, Attachment, Completion, Outcome
 from audit.schema import MIGRATIONS
 from audit.store import AuditLog
+from support.audit import T0, make_record, sha
 
 
 def test_record_and_complete_are_linked_events(audit_db: AuditLog) -> None:

@@ -7,13 +7,13 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from support.audit import T0, make_record
 
 from audit.chain import Checkpoint
 from audit.config import AuditConfig
 from audit.errors import AuditError
 from audit.records import Completion, Outcome
 from audit.store import AuditLog
+from support.audit import T0, make_record
 
 
 @pytest.fixture

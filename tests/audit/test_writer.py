@@ -9,13 +9,13 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from support.audit import make_record
 
 from audit.config import AuditConfig
 from audit.errors import AuditError
 from audit.records import Completion, Outcome
 from audit.store import AuditLog
 from audit.writer import AuditWriter
+from support.audit import make_record
 
 ROOT = Path(__file__).resolve().parents[2]
 

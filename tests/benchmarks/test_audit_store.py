@@ -11,11 +11,11 @@ import time
 from pathlib import Path
 
 import pytest
-from support.audit import bulk_fill
 
 from audit.query import Filters
 from audit.store import AuditLog
 from mailbase import parse_period
+from support.audit import bulk_fill
 
 RECORDS = 1_000_000
 

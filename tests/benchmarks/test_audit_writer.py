@@ -10,11 +10,10 @@ import asyncio
 import time
 from pathlib import Path
 
-from support.audit import make_record
-
 from audit.config import AuditConfig
 from audit.store import AuditLog
 from audit.writer import AuditWriter
+from support.audit import make_record
 
 RECORDS = 10_000
 

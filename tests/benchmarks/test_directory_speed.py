@@ -11,9 +11,9 @@ import time
 from pathlib import Path
 
 import pytest
-from support.province import province_csv
 
 from directory import Directory, DirectoryIndex
+from support.province import province_csv
 
 UNITS = 10_000
 

@@ -17,13 +17,13 @@ from pathlib import Path
 import dkim
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from support.dkim import DOMAIN, make_key
 
 from signer.canon import Canon
 from signer.canon import body as canon_body
 from signer.dkim import DkimSigner, _parse_sender, load_signing_key
 from signer.dkim_verify import AuthResult, DkimVerifier
 from signer.keys import Algorithm
+from support.dkim import DOMAIN, make_key
 
 
 def _rate(func: Callable[[], object], *, seconds: float = 1.0) -> float:

@@ -15,9 +15,9 @@ from collections.abc import Callable
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from support.smime import ALICE, BOB, cast, identity
 
 from signer.smime import SmimeSigner, SmimeVerifier
+from support.smime import ALICE, BOB, cast, identity
 
 
 def _best_rates(actions: dict[str, Callable[[], object]], *, rounds: int = 9,

@@ -6,9 +6,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support.province import province_csv
 
 from directory import Directory
+from support.province import province_csv
 
 
 @pytest.fixture(scope="session")

@@ -8,9 +8,9 @@ from pathlib import Path
 import click
 import pytest
 from click.testing import CliRunner
-from support.province import province_csv
 
 from directory import DirectoryConfig, commands
+from support.province import province_csv
 
 README = Path(__file__).resolve().parents[2] / "directory" / "README.md"
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from support.province import province_rows, to_csv
 
 from directory import Directory, ImportRejected, ImportRowError, UnknownUnit
+from support.province import province_rows, to_csv
 
 HEADER = "id,name,parent,address,aliases\n"
 GOOD = (

@@ -19,10 +19,10 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
-from support.province import province_rows, to_csv
 
 from directory import FILE_NAMES, Directory
 from mailbase import fold
+from support.province import province_rows, to_csv
 
 POSTMAP = shutil.which("postmap") or "/usr/sbin/postmap"
 NODE = shutil.which("node")

@@ -6,9 +6,9 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from support.province import province_rows, to_csv
 
 from directory import Directory, StoreError, Unit, UnknownUnit
+from support.province import province_rows, to_csv
 
 
 def id_of(unit: Unit) -> str:

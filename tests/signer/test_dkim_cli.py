@@ -14,12 +14,12 @@ from pathlib import Path
 import click
 import pytest
 from click.testing import CliRunner
-from support.dkim import DOMAIN, MESSAGE, make_key
-from support.dns import DnsServer
 
 from signer.cli import commands
 from signer.config import SignerConfig
 from signer.keys import Algorithm
+from support.dkim import DOMAIN, MESSAGE, make_key
+from support.dns import DnsServer
 
 
 def _load(path: Path | None) -> SignerConfig:

@@ -14,6 +14,11 @@ from pathlib import Path
 
 import dkim
 import pytest
+
+from signer.dkim import DkimSigner, load_signing_key
+from signer.dkim_verify import AuthResult, DkimVerifier
+from signer.dns import DnsResolver
+from signer.keys import Algorithm
 from support.dkim import (
     DOMAIN,
     HAS_OPENDKIM,
@@ -24,11 +29,6 @@ from support.dkim import (
     opendkim_verify,
 )
 from support.dns import DnsServer
-
-from signer.dkim import DkimSigner, load_signing_key
-from signer.dkim_verify import AuthResult, DkimVerifier
-from signer.dns import DnsResolver
-from signer.keys import Algorithm
 
 pytestmark = pytest.mark.skipif(not HAS_OPENDKIM, reason="opendkim is not installed "
                                 "(Debian package opendkim; `make system-deps`)")

@@ -12,8 +12,6 @@ from pathlib import Path
 import click
 import pytest
 from click.testing import CliRunner
-from support.dkim import DOMAIN, MESSAGE
-from support.dns import DnsServer
 
 from signer.cli import commands
 from signer.config import DkimConfig, SignerConfig
@@ -23,6 +21,8 @@ from signer.dkim_verify import AuthResult, DkimVerifier
 from signer.dns import DnsResolver
 from signer.errors import NoSigningKeyError
 from signer.keys import Algorithm
+from support.dkim import DOMAIN, MESSAGE
+from support.dns import DnsServer
 
 T0 = dt.datetime(2026, 11, 26, 2, 0, tzinfo=dt.UTC)
 GRACE = dt.timedelta(days=7)

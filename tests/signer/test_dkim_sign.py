@@ -8,12 +8,12 @@ from pathlib import Path
 
 import dkim
 import pytest
-from support.dkim import DOMAIN, MESSAGE, KeyFile, make_key
 
 from signer.dkim import DkimSigner, SigningKey, from_domain, load_signing_key
 from signer.dkim_verify import AuthResult, DkimVerifier
 from signer.errors import NoSigningKeyError, UnsignableMessageError
 from signer.keys import Algorithm
+from support.dkim import DOMAIN, MESSAGE, KeyFile, make_key
 
 NOW = 1_795_000_000
 

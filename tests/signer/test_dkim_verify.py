@@ -11,14 +11,14 @@ import dkim
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from support.dkim import DOMAIN, MESSAGE, KeyFile, make_key
-from support.dns import DnsServer
 
 from signer.config import DkimConfig
 from signer.dkim import DkimSigner, load_signing_key
 from signer.dkim_verify import AuthResult, DkimResult, DkimVerifier
 from signer.dns import DnsResolver
 from signer.keys import Algorithm
+from support.dkim import DOMAIN, MESSAGE, KeyFile, make_key
+from support.dns import DnsServer
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "signer"
 

@@ -7,10 +7,10 @@ from collections.abc import Iterator
 
 import dns.resolver
 import pytest
-from support.dns import DnsServer
 
 from signer.dns import DnsResolver, parse_hostport
 from signer.errors import DnsTemporaryError
+from support.dns import DnsServer
 
 
 @pytest.fixture

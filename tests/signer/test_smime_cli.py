@@ -11,11 +11,11 @@ from pathlib import Path
 import click
 import pytest
 from click.testing import CliRunner
-from support.smime import ALICE, address, cast, identity, message
 
 from signer.cli import commands
 from signer.config import SignerConfig
 from signer.smime import SmimeSigner
+from support.smime import ALICE, address, cast, identity, message
 
 
 def _load(path: Path | None) -> SignerConfig:

@@ -7,9 +7,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from support.smime import ALICE, BOB, cast, identity, message
 
 from signer.smime import SmimeSigner, SmimeStatus, SmimeVerifier
+from support.smime import ALICE, BOB, cast, identity, message
 
 OPENSSL = shutil.which("openssl")
 pytestmark = pytest.mark.skipif(OPENSSL is None, reason="openssl is not installed")

@@ -11,8 +11,6 @@ from pathlib import Path
 import pytest
 from asn1crypto import cms as acms
 from pydantic import ValidationError
-from support.pki import new_key
-from support.smime import ALICE, BOB, cast, identity, message
 
 from signer.errors import KeyFileError
 from signer.smime import (
@@ -24,6 +22,8 @@ from signer.smime import (
     load_pem_identity,
 )
 from signer.smime.mime import canonical_content, is_7bit_safe, split_entity, split_multipart
+from support.pki import new_key
+from support.smime import ALICE, BOB, cast, identity, message
 
 
 def _parts(signed: bytes) -> tuple[bytes, bytes, str]:

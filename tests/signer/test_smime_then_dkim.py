@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from support.smime import ALICE, cast, identity, message
-
 from signer import DkimSigner, DkimVerifier, SmimeSigner, SmimeVerifier
 from signer.dkim import SigningKey
 from signer.dkim_verify import AuthResult
 from signer.keys import Algorithm, generate_private_key, key_record
+from support.smime import ALICE, cast, identity, message
 
 DOMAIN = ALICE.split("@", 1)[1]
 

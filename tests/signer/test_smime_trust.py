@@ -10,13 +10,13 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from pydantic import ValidationError
-from support.pki import TestPki
-from support.smime import cast
 
 from signer.config import SignerConfig
 from signer.errors import CertificateFileError
 from signer.smime import MissingIdentity, SmimeConfig, SmimeVerifier
 from signer.trust import ChainStatus, KeyPurpose, load_certificates, load_crl
+from support.pki import TestPki
+from support.smime import cast
 
 NOW = dt.datetime.now(dt.UTC)
 

@@ -11,12 +11,12 @@ from asn1crypto import cms as acms
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.serialization import pkcs7
-from support.pki import Issued
-from support.smime import ALICE, BOB, CAROL, address, cast, identity, message
 
 from signer.smime import SmimeSigner, SmimeStatus, SmimeVerifier
 from signer.smime.mime import split_entity, split_multipart
 from signer.trust import TrustStore
+from support.pki import Issued
+from support.smime import ALICE, BOB, CAROL, address, cast, identity, message
 
 
 def sign(raw: bytes, who: Issued) -> bytes:
