@@ -267,3 +267,11 @@ def test_dsn_parameters_are_accepted_and_kept_from_a_next_hop_without_dsn(raw, n
     client.send(MESSAGE + b".\r\n")
     assert client.reply().startswith(b"250 2.0.0")
     assert next_hop.get().recipients == ["c@d.vn"]
+
+
+def test_a_from_header_the_stdlib_parser_chokes_on_is_decided_not_deferred(raw, next_hop) -> None:
+    # "From: a@" made email's header parser raise IndexError; it must be a From the
+    # stages read as "no valid sender", never a 451 that Postfix retries forever.
+    client = raw()
+    reply = client.transaction(b"From: a@\r\nSubject: x\r\n\r\nbody\r\n.\r\n")
+    assert reply.startswith(b"250")
