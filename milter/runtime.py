@@ -50,6 +50,10 @@ class Runtime:
     async def close(self) -> None:
         """Release what this runtime holds open (the audit writer commits what is queued)."""
         await self.next_hop.close()
+        for stage in self.pipeline.stages:  # thread pools of the verifying stages
+            close = getattr(stage, "close", None)
+            if callable(close):
+                close()
         if self.audit is not None:
             await self.audit.close()
         self.quarantine.close()

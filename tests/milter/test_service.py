@@ -166,3 +166,25 @@ def test_serve_refuses_an_invalid_file(tmp_path) -> None:
     )
     assert result.returncode == 2
     assert "listeners.0.role" in result.stderr
+
+
+def test_reloads_do_not_leak_threads(filter_server, next_hop) -> None:
+    import threading
+    import time
+
+    running = filter_server(listeners=[{"name": "in", "role": "inbound", "port": 0}])
+
+    def one_message() -> None:  # inbound: DKIM verification runs in the DNS thread pool
+        running.client().sendmail("a@example.org", ["b@d.vn"], MESSAGE)
+        next_hop.get()
+
+    one_message()
+    before = threading.active_count()
+    for _ in range(5):
+        old = running.server.reload(running.server.config)
+        running.runner.run(old.close())
+        one_message()
+    deadline = time.monotonic() + 10
+    while threading.active_count() > before + 1 and time.monotonic() < deadline:
+        time.sleep(0.05)  # idle pool threads exit on their own after shutdown
+    assert threading.active_count() <= before + 1
