@@ -100,8 +100,9 @@ class SpfChecker:
         try:
             address = ipaddress.ip_address(client_ip.strip().strip("[]"))
         except ValueError:
-            return SpfResult(SpfStatus.NONE, f"no usable client address ({client_ip!r})",
-                             identity, domain or None, sender, client_ip)
+            reason = (f"the client address {client_ip!r} is not an IP address" if client_ip
+                      else "the original client is unknown (no XFORWARD ADDR)")
+            return SpfResult(SpfStatus.NONE, reason, identity, domain or None, sender, client_ip)
         if not domain or not _valid_domain(domain):
             return SpfResult(SpfStatus.NONE, f"no valid domain to check in {sender!r}",
                              identity, domain or None, sender, str(address))
