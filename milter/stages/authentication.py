@@ -174,7 +174,7 @@ class DmarcStage:
             return CONTINUE
         spoof = verdict.own_domain_spoof(self.own_domains())
         if spoof is not None:
-            reason = f"Message refused: it claims a provincial sender but {spoof}"
+            reason = f"Message refused as a forged provincial sender: {spoof}"
             action = Disposition(self.on_spoof)
             # the audit report counts what was refused as spoofing (issue 12, point 6)
             ctx.results.setdefault("auth", []).append({

@@ -95,7 +95,7 @@ def test_dmarc_pass_fail_and_spoofing_are_counted_per_unit(filter_server, next_h
     assert send(running, "news@example.org", OUTSIDE, f"soyt@{OWN}").startswith(b"250")
     assert send(running, "ceo@example.org", STRANGER, f"sotc@{OWN}").startswith(b"550 5.7.1")
     spoof = send(running, f"soyt@{OWN}", OUTSIDE, f"sotc@{OWN}")
-    assert spoof.startswith(b"550 5.7.1 Message refused: it claims a provincial sender")
+    assert spoof.startswith(b"550 5.7.1 Message refused as a forged provincial sender")
     # from the trusted network: not DMARC-checked
     assert send(running, "news@example.org", b"127.0.0.1", f"sotc@{OWN}").startswith(b"250")
     rows = report_csv(running)
@@ -167,4 +167,4 @@ def test_the_top_level_policies_value_applies_to_every_unit(filter_server, next_
     assert b"X-Congvu-Authentication: dmarc=fail (p=reject)" in next_hop.get().content
     # own-domain protection is not a DMARC action: still refused
     spoof = send(running, f"soyt@{OWN}", OUTSIDE, f"sotc@{OWN}")
-    assert spoof.startswith(b"550 5.7.1 Message refused: it claims a provincial sender")
+    assert spoof.startswith(b"550 5.7.1 Message refused as a forged provincial sender")
