@@ -190,6 +190,7 @@ class FilterHandler:
             reply, verdict_name = R451_TEMPFAIL.with_text(
                 f"Temporary failure in the filter, try again later (id {correlation})"
             ), "tempfail"
+            await self._record_failure(session, ctx, reply)
         elapsed = time.monotonic() - started
         self._runtime_source.metrics.message(
             ctx.role.value, ctx.direction.value, verdict_name, elapsed)
@@ -218,6 +219,20 @@ class FilterHandler:
     def _format(self, reply: Reply, ctx: MessageContext) -> str:
         return str(reply)
 
+    async def _record_failure(self, session: FilterSession, ctx: MessageContext,
+                              reply: Reply) -> None:
+        """Best effort: a message our fault deferred still gets its record (tempfailed),
+        so auditors see what Postfix keeps retrying."""
+        audit = session.runtime.audit if session.runtime is not None else None
+        if audit is None:
+            return
+        try:
+            record_id = await audit.record(build_record(ctx, "tempfail"))
+            await audit.complete(build_completion(record_id, "tempfail", str(reply), 0.0,
+                                                  is_stripped=False))
+        except Exception:  # the reply is a 451 already; nothing more to lose
+            log.exception("could not record the failed message",
+                          extra={"fields": {"id": ctx.results.get("correlation_id")}})
     async def _process(self, session: FilterSession, ctx: MessageContext) -> tuple[Reply, str]:
         """Pipeline, audit record, action, completion: the reply waits for all four."""
         runtime = session.runtime

@@ -12,6 +12,7 @@ import pytest
 
 from audit import AuditLog
 from audit.query import Filters
+from milter.pipeline import Pipeline, StageKind
 from milter.replies import R451_AUDIT
 
 PE = b"MZ\x90\x00" + b"\x00" * 60 + b"PE\x00\x00" + b"\x00" * 200
@@ -103,3 +104,28 @@ def test_read_only_audit_store_gives_451_and_nothing_is_relayed(filter_server, n
         _refused_with_451(running, next_hop)
     finally:
         subprocess.run(["chattr", "-i", *map(str, files)], check=True)
+
+
+class _Exploding:
+    """A stage that fails as a bug would (a test-only stage, plugged through the seam)."""
+
+    name = "exploding"
+    kind = StageKind.RECORD  # last, as a late bug would be
+
+    async def run(self, ctx):  # type: ignore[no-untyped-def]
+        raise RuntimeError("a bug")
+
+
+def test_a_message_our_bug_defers_still_gets_its_record(filter_server, next_hop) -> None:
+
+    running = filter_server()
+    runtime = running.server.runtime
+    object.__setattr__(runtime, "pipeline", Pipeline([*runtime.pipeline.stages, _Exploding()]))
+    client = running.client()
+    client.mail("sotc@binhthuan.gov.vn")
+    client.rcpt("a@b.vn")
+    code, text = client.data(message("a.pdf", PDF))
+    assert code == 451 and b"Temporary failure in the filter" in text
+    next_hop.assert_empty()
+    [record] = records(running)
+    assert (record.action, record.outcome) == ("tempfail", "tempfailed")
