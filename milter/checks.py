@@ -76,10 +76,10 @@ def check_locally(config: CongvuConfig, *, create: bool = False) -> list[str]:
     existing stores are opened (``config check`` changes nothing).
     """
     problems: list[str] = []
-    for path, what in ((config.data_dir, "service.data_dir"),
-                       (config.next_hop.maildir, "next_hop.maildir")):
-        if what == "next_hop.maildir" and config.next_hop.kind is not NextHopKind.MAILDIR:
-            continue
+    directories = [(config.data_dir, "service.data_dir")]
+    if config.next_hop.kind is NextHopKind.MAILDIR:
+        directories.append((config.next_hop.maildir, "next_hop.maildir"))
+    for path, what in directories:
         problem = _writable_dir(path, what)
         if problem:
             problems.append(problem)

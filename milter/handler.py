@@ -210,6 +210,7 @@ class FilterHandler:
             client=ctx.xforward.addr,
             size=len(ctx.original_content),
             verdict=verdict_name,
+            stage=ctx.results.get("decided_by"),
             reply=str(reply),
             next_hop=next_hop_reply,
             ms=round(elapsed * 1000, 2),

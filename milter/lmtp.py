@@ -15,8 +15,8 @@ from typing import TypeVar
 
 from milter.config import NextHopConfig
 from milter.errors import NextHopError
+from milter.nexthop import FORWARDED_MAIL_PARAMS
 
-_FORWARDED_MAIL_PARAMS = ("SIZE", "BODY", "SMTPUTF8")
 _LEADING_DOT = re.compile(rb"(?m)^\.")
 _MAX_REPLY_LINES = 100
 T = TypeVar("T")
@@ -182,7 +182,7 @@ class LmtpNextHop:
                 if reply.code not in (220, 250):
                     raise reply.error()
             options = [o for o in mail_options if o.split("=", 1)[0].upper()
-                       in _FORWARDED_MAIL_PARAMS]
+                       in FORWARDED_MAIL_PARAMS]
             reply = await _step(connection.command(
                 " ".join([f"MAIL FROM:<{mail_from}>", *options])), "MAIL")
             if reply.code != 250:

@@ -27,7 +27,7 @@ log = logging.getLogger("congvu.milter")
 
 # Postfix's smtpd refuses ESMTP parameters it did not advertise; keep the ones whose
 # meaning must survive the filter (RFC 1870 SIZE, RFC 6152 BODY, RFC 6531 SMTPUTF8).
-_FORWARDED_MAIL_PARAMS = ("SIZE", "BODY", "SMTPUTF8")
+FORWARDED_MAIL_PARAMS = ("SIZE", "BODY", "SMTPUTF8")
 # RFC 3461: passed on only to a next hop that advertises DSN.
 _DSN_MAIL_PARAMS = ("RET", "ENVID")
 
@@ -192,7 +192,7 @@ class SmtpNextHop:
                     await client.ehlo()
             except (aiosmtplib.SMTPException, OSError) as exc:
                 raise _error(exc, stage="connect") from exc
-            kept = _FORWARDED_MAIL_PARAMS + (
+            kept = FORWARDED_MAIL_PARAMS + (
                 _DSN_MAIL_PARAMS if client.supports_extension("dsn") else ())
             options = [opt for opt in mail_options if opt.split("=", 1)[0].upper() in kept]
             try:

@@ -102,8 +102,8 @@ class Pipeline:
         """Run every stage until one is final; CONTINUE when all pass."""
         for stage in self.stages:
             verdict = await stage.run(ctx)
-            ctx.results.setdefault("stages", []).append((stage.name, verdict.outcome.value))
             if verdict.is_final:
+                ctx.results["decided_by"] = stage.name
                 return verdict
         return CONTINUE
 

@@ -15,6 +15,7 @@ from milter.context import Envelope, MessageContext, Xforward
 from milter.errors import MilterError, NextHopError
 from milter.pipeline import Outcome, Pipeline
 from milter.runtime import build_runtime
+from policies import PolicyError, Quarantine
 
 # The stages a released message still goes through: who it belongs to, then signing.
 _AFTER_POLICY = ("units", "smime-sign", "dkim-sign")
@@ -36,7 +37,7 @@ async def release(config: CongvuConfig, qid: str, *, actor: str) -> str:
         try:
             entry = store.get(qid)
             raw = store.read(qid)
-        except Exception as exc:  # QuarantineNotFound / QuarantineError, reported as is
+        except PolicyError as exc:  # QuarantineNotFound, QuarantineError: said as they are
             raise ReleaseError(str(exc)) from exc
         direction = Direction(entry.direction.value)
         ctx = MessageContext(
@@ -76,8 +77,6 @@ def delete(config: CongvuConfig, qid: str, *, actor: str) -> None:
 
     :raises ReleaseError: unknown id or a store failure.
     """
-    from policies import PolicyError, Quarantine
-
     store = Quarantine(config.policies.quarantine.path,
                        retention_days=config.policies.quarantine.retention_days)
     try:

@@ -48,7 +48,7 @@ def _reload(server: Server, config_path: Path | None) -> None:
         if problems:
             raise ConfigError(str(config_path), problems)
         old = server.reload(config)
-    except (ConfigError, Exception) as exc:  # a bad reload must never stop the service
+    except Exception as exc:  # a bad reload (ConfigError or worse) must never stop the service
         event(log, "reload refused, keeping the running configuration", logging.ERROR,
               error=str(exc))
         return

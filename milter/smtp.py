@@ -119,6 +119,7 @@ class FilterSMTP(SMTP):
         self.limits = limits
         self.tracker = tracker
         self._xforward_hosts = xforward_hosts
+        self._long_line = _long_line_pattern(limits.max_line_length)
         self.is_xforward_allowed = False
         self._is_refused = False
         self._in_transaction_step = False
@@ -342,9 +343,6 @@ class FilterSMTP(SMTP):
             return R552_HEADER_TOO_BIG
         return None
 
-    @property
-    def _long_line(self) -> re.Pattern[bytes]:
-        return _long_line_pattern(self.limits.max_line_length)
 
 
 _patterns: dict[int, re.Pattern[bytes]] = {}

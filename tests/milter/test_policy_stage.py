@@ -113,3 +113,15 @@ def test_a_units_override_applies_to_its_descendants(filter_server, next_hop, tm
     other = raw.replace(b"From: phongns@", b"From: ubnd@")
     with pytest.raises(smtplib.SMTPDataError):
         client.sendmail("ubnd@binhthuan.gov.vn", ["a@example.org"], other)
+
+
+def test_the_log_line_names_the_stage_that_decided(filter_server, caplog) -> None:
+    import logging
+
+    client = filter_server().client()
+    with caplog.at_level(logging.INFO, logger="congvu.milter"), pytest.raises(
+        smtplib.SMTPDataError
+    ):
+        client.sendmail("sotc@binhthuan.gov.vn", ["a@b.vn"], message("x.exe", PE))
+    [line] = [r for r in caplog.records if r.getMessage() == "message"]
+    assert (line.fields["verdict"], line.fields["stage"]) == ("reject", "policy")  # type: ignore[attr-defined]
