@@ -98,7 +98,7 @@ class DnsResolver:
         except dns.name.NameTooLong as exc:
             raise ValueError(f"DNS name too long: {name!r}") from exc
         except (dns.exception.DNSException, OSError) as exc:
-            raise DnsTemporaryError(name, _describe(exc)) from exc
+            raise DnsTemporaryError(name, describe_failure(exc)) from exc
         if answer.rrset is None:
             return []
         return [b"".join(rdata.strings) for rdata in answer.rrset]
@@ -106,7 +106,8 @@ class DnsResolver:
     __call__ = txt
 
 
-def _describe(exc: BaseException) -> str:
+def describe_failure(exc: BaseException) -> str:
+    """A DNS failure in words for a result's reason (timeout, SERVFAIL, other)."""
     if isinstance(exc, dns.exception.Timeout):
         return "timed out"
     if isinstance(exc, dns.resolver.NoNameservers):

@@ -23,7 +23,7 @@ import dns.name
 import dns.rdatatype
 import dns.resolver
 
-from signer.dns import make_resolver
+from signer.dns import describe_failure, make_resolver
 from signer.errors import DnsTemporaryError
 
 Record = str | bytes | tuple[bytes, ...] | tuple[int, str]
@@ -99,7 +99,7 @@ class CachingResolver:
         except (dns.name.NameTooLong, dns.name.EmptyLabel, dns.name.LabelTooLong) as exc:
             raise ValueError(f"invalid DNS name {name!r}: {exc}") from exc
         except (dns.exception.DNSException, OSError) as exc:
-            raise DnsTemporaryError(name, _describe(exc)) from exc
+            raise DnsTemporaryError(name, describe_failure(exc)) from exc
         if answer.rrset is None:
             return (), self.negative_ttl
         records = tuple(_record(rdata) for rdata in answer.rrset)
@@ -136,11 +136,3 @@ def _record(rdata: object) -> Record:
     if rdtype == dns.rdatatype.PTR:
         return str(rdata.target.to_text(omit_final_dot=True))  # type: ignore[attr-defined]
     return str(rdata)
-
-
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, dns.exception.Timeout):
-        return "timed out"
-    if isinstance(exc, dns.resolver.NoNameservers):
-        return "the nameserver failed to answer (SERVFAIL or refused)"
-    return str(exc) or type(exc).__name__

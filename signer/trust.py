@@ -223,15 +223,19 @@ def _short(text: str) -> str:
     return text.removeprefix("validation failed: ").split(" (encountered", 1)[0]
 
 
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise CertificateFileError(path, f"cannot be read: {exc.strerror or exc}") from exc
+
+
 def load_certificates(path: Path) -> list[x509.Certificate]:
     """Every certificate in a PEM (or single DER) file.
 
     :raises CertificateFileError: missing, unreadable or holding no certificate.
     """
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise CertificateFileError(path, f"cannot be read: {exc.strerror or exc}") from exc
+    data = _read(path)
     try:
         if b"-----BEGIN" in data:
             certs = x509.load_pem_x509_certificates(data)
@@ -247,10 +251,7 @@ def load_crl(path: Path) -> x509.CertificateRevocationList:
 
     :raises CertificateFileError: missing, unreadable or not a CRL.
     """
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise CertificateFileError(path, f"cannot be read: {exc.strerror or exc}") from exc
+    data = _read(path)
     try:
         if b"-----BEGIN" in data:
             return x509.load_pem_x509_crl(data)
