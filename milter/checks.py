@@ -1,5 +1,6 @@
 """What ``config check`` and ``serve`` verify locally before any mail is taken:
-directories, keys, certificates and stores.
+directories, keys, certificates and stores; and what ``config check`` and ``doctor``
+warn about without refusing the file (a listener that takes inbound mail unguarded).
 
 DNS and remote problems are ``doctor``'s warnings, never reasons to refuse mail.
 ``serve`` also creates and migrates the stores here, once, in the parent process:
@@ -11,11 +12,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from audit import AuditError, AuditLog
 from directory import Directory, DirectoryError
-from milter.config import CongvuConfig, NextHopKind
+from milter.config import CongvuConfig, NextHopKind, Role
 from policies import PolicyError, Quarantine
 from signer import (
     AuthChecker,
@@ -97,3 +99,44 @@ def check_locally(config: CongvuConfig, *, create: bool = False) -> list[str]:
         config.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     _open_stores(config, problems, create=create)
     return problems
+
+
+
+#: The own-domain spoof guard: the dmarc stage refuses a forged provincial From, and it
+#: acts only on what the verify stage found, for the sender the units stage read.
+SPOOF_GUARD_STAGES = ("units", "verify", "dmarc")
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigWarning:
+    """A valid setting that leaves mail less protected: where, what, and the fix."""
+
+    where: str
+    message: str
+    fix: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.message}; fix: {self.fix}"
+
+
+def spoof_guard_warnings(config: CongvuConfig) -> list[ConfigWarning]:
+    """One warning per listener that takes inbound mail without the spoof guard.
+
+    Not an error: a relay-only or measuring setup may leave the guard out on purpose,
+    and a configuration that started before keeps starting.
+    """
+    missing = [name for name in SPOOF_GUARD_STAGES if name not in config.pipeline.stages]
+    if not missing:
+        return []
+    return [
+        ConfigWarning(
+            f"listeners.{index}",
+            f"listener {listener.name!r} (role {listener.role.value}) takes inbound mail but "
+            f"pipeline.stages lacks {', '.join(missing)}: mail from outside whose From claims "
+            "one of the province's own domains is relayed as if it were genuine",
+            f"add {', '.join(repr(name) for name in missing)} to [pipeline] stages "
+            "(in the order of deploy/congvu.toml)",
+        )
+        for index, listener in enumerate(config.listeners)
+        if listener.role is not Role.OUTBOUND
+    ]

@@ -27,7 +27,7 @@ from pathlib import Path
 import click
 from cryptography import x509
 
-from milter.checks import check_locally
+from milter.checks import check_locally, spoof_guard_warnings
 from milter.config import CongvuConfig, NextHopKind, Protocol, load_config
 from milter.errors import ConfigError
 from signer import CachingResolver, DnsResolver, DnsTemporaryError, KeyFileError, published_problems
@@ -84,6 +84,15 @@ def check_local(config: CongvuConfig) -> Iterator[Finding]:
                      "run `congvu config check`")
     if not problems:
         yield _ok("config", "valid; keys, certificates and stores load")
+
+
+def check_spoof_guard(config: CongvuConfig) -> Iterator[Finding]:
+    """A warning for each listener that takes inbound mail without the spoof guard."""
+    warnings = spoof_guard_warnings(config)
+    for warning in warnings:
+        yield _warn(warning.where, warning.message, f"{warning.fix}, then reload (SIGHUP)")
+    if not warnings:
+        yield _ok("pipeline.stages", "the spoof guard (units, verify, dmarc) runs")
 
 
 def _key_files(config: CongvuConfig) -> Iterator[tuple[str, Path]]:
@@ -410,7 +419,8 @@ def run_checks(config: CongvuConfig, *, postfix_dir: Path | None = None,
                now: dt.datetime | None = None) -> list[Finding]:
     """Every check, in order; Postfix only when ``postfix_dir`` is given."""
     now = now or dt.datetime.now(dt.UTC)
-    findings = [*check_local(config), *check_keys(config), *check_stores(config),
+    findings = [*check_local(config), *check_spoof_guard(config), *check_keys(config),
+                *check_stores(config),
                 *check_dkim_records(config), *check_spf_dmarc(config, server_ips),
                 *check_next_hop(config)]
     if postfix_dir is not None:
