@@ -72,6 +72,9 @@ class Recorder:
         self._next_hop_errors = Counter(
             "congvu_next_hop_errors", "Next hop failures and refusals, by SMTP class.",
             ["kind"])
+        self._smtp_refusals = Counter(
+            "congvu_smtp_refusals", "Protocol-level refusals of bad input, by reason.",
+            ["reason"])
         self._audit_commit = Histogram(
             "congvu_audit_commit_seconds", "Time for an audit record or completion to commit.",
             buckets=_BUCKETS)
@@ -86,6 +89,11 @@ class Recorder:
         """The next hop refused (4xx/5xx) or failed."""
         if self.is_enabled:
             self._next_hop_errors.labels(f"{str(code)[0]}xx").inc()
+
+    def smtp_refusal(self, reason: str) -> None:
+        """The protocol layer refused bad input (milter/refusals.py names the reasons)."""
+        if self.is_enabled:
+            self._smtp_refusals.labels(reason).inc()
 
     def audit_commit(self, seconds: float) -> None:
         """One audit write committed."""

@@ -72,6 +72,8 @@ class Server:
             tracker=self.tracker,
             xforward_hosts=config.service.xforward_hosts,
             hostname=config.service.hostname,
+            metrics=self.metrics,
+            listener=listener.name,
         )
 
     async def start(self) -> None:

@@ -7,6 +7,7 @@
   content filter must make before anything else sees the bytes: size, NUL, bare CR
   or LF (the "SMTP smuggling" family), line length, header size.
 - Connection limits, a 421 on idle timeout, and draining for a graceful stop.
+- Every refusal of bad input counted and logged (milter/refusals.py).
 """
 
 from __future__ import annotations
@@ -21,10 +22,13 @@ from aiosmtpd.smtp import SMTP, Session, syntax
 
 from milter import dsn
 from milter.config import LimitsConfig
+from milter.metrics import Recorder
+from milter.refusals import RefusalReason, RefusalTrace, classify
 from milter.replies import (
     R421_SHUTTING_DOWN,
     R421_TIMEOUT,
     R421_TOO_MANY_CONNECTIONS,
+    R452_TOO_MANY_RECIPIENTS,
     R501_XFORWARD_SYNTAX,
     R503_XFORWARD_IN_TRANSACTION,
     R550_XFORWARD_REFUSED,
@@ -106,6 +110,8 @@ class FilterSMTP(SMTP):
         tracker: ConnectionTracker,
         xforward_hosts: Sequence[IPNetwork],
         hostname: str,
+        metrics: Recorder | None = None,
+        listener: str = "",
     ) -> None:
         super().__init__(
             handler,
@@ -123,6 +129,9 @@ class FilterSMTP(SMTP):
         self.is_xforward_allowed = False
         self._is_refused = False
         self._in_transaction_step = False
+        self.refusals = RefusalTrace(metrics, listener=listener)
+        #: the status the handler last returned: pushed as it is, never classified
+        self._handler_status: object = None
 
     def _create_session(self) -> FilterSession:
         return FilterSession(self.loop)
@@ -133,6 +142,9 @@ class FilterSMTP(SMTP):
         if self.tracker.is_draining or len(self.tracker.live) >= self.tracker.max_connections:
             reply = R421_SHUTTING_DOWN if self.tracker.is_draining else R421_TOO_MANY_CONNECTIONS
             self._is_refused = True
+            if reply is R421_TOO_MANY_CONNECTIONS:
+                self._trace(RefusalReason.TOO_MANY_CONNECTIONS, reply,
+                            peer=transport.get_extra_info("peername"))
             transport.write(f"{reply}\r\n".encode())  # type: ignore[attr-defined]
             transport.close()
             return
@@ -160,6 +172,7 @@ class FilterSMTP(SMTP):
 
     def _timeout_cb(self) -> None:
         if self.transport is not None and not self.transport.is_closing():
+            self._trace(RefusalReason.TIMEOUT, R421_TIMEOUT)
             self.transport.write(f"{R421_TIMEOUT}\r\n".encode())  # type: ignore[attr-defined]
         super()._timeout_cb()  # type: ignore[no-untyped-call]
 
@@ -173,6 +186,37 @@ class FilterSMTP(SMTP):
         if self.transport is not None and not self.transport.is_closing():
             self.transport.write(f"{reply}\r\n".encode())  # type: ignore[attr-defined]
             self.transport.close()
+
+    # Refusals ------------------------------------------------------------------
+
+    def _trace(self, reason: RefusalReason, reply: Reply, *, peer: Any = None) -> None:
+        session = self.session
+        if peer is None and session is not None:
+            peer = session.peer
+        xforward = session.xforward if isinstance(session, FilterSession) else {}
+        where = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer or "")
+        self.refusals.record(reason, reply, peer=where, client=xforward.get("ADDR"),
+                             queue_id=xforward.get("IDENT"))
+
+    async def _refuse(self, reason: RefusalReason, reply: Reply) -> None:
+        """Answer bad input with ``reply``, counted and logged."""
+        self._trace(reason, reply)
+        await super().push(str(reply))
+
+    async def push(self, status: Any) -> None:
+        """Send a reply; one that aiosmtpd gives by itself to bad input is traced too."""
+        if status is not self._handler_status and isinstance(status, str):
+            refusal = classify(status)
+            if refusal is not None:
+                reason, reply, status = refusal
+                self._trace(reason, reply)
+        self._handler_status = None
+        await super().push(status)
+
+    async def _call_handler_hook(self, command: str, *args: Any) -> Any:
+        status = await super()._call_handler_hook(command, *args)
+        self._handler_status = status
+        return status
 
     def _set_post_data_state(self) -> None:
         super()._set_post_data_state()  # type: ignore[no-untyped-call]
@@ -194,7 +238,15 @@ class FilterSMTP(SMTP):
         await self._with_dsn(arg, dsn.MAIL_PARAMETERS, "mail_dsn", super().smtp_MAIL)
 
     async def smtp_RCPT(self, arg: str | None) -> None:
-        """RCPT with NOTIFY and ORCPT taken aside."""
+        """RCPT with NOTIFY and ORCPT taken aside, and the recipient limit."""
+        session, envelope = self.session, self.envelope
+        if (isinstance(session, FilterSession) and session.runtime is not None
+                and envelope is not None and envelope.mail_from
+                and len(envelope.rcpt_tos) >= session.runtime.config.limits.max_recipients):
+            # Checked here rather than left to the handler so the refusal is traced;
+            # the limit is the transaction's configuration, as the handler reads it.
+            await self._refuse(RefusalReason.TOO_MANY_RECIPIENTS, R452_TOO_MANY_RECIPIENTS)
+            return
         await self._with_dsn(arg, dsn.RCPT_PARAMETERS, "rcpt_dsn", super().smtp_RCPT)
 
     async def _with_dsn(self, arg: str | None, allowed: frozenset[str], slot: str,
@@ -206,7 +258,7 @@ class FilterSMTP(SMTP):
             try:
                 arg, found = dsn.split(arg, allowed)
             except dsn.DsnSyntaxError as exc:
-                await self.push(f"501 5.5.4 {exc}")
+                await self._refuse(RefusalReason.DSN_SYNTAX, Reply(501, "5.5.4", str(exc)))
                 return
         setattr(session, slot, found)
         await command(arg)
@@ -221,10 +273,11 @@ class FilterSMTP(SMTP):
         session = self.session
         assert isinstance(session, FilterSession) and self.envelope is not None
         if not self.is_xforward_allowed:
-            await self.push(str(R550_XFORWARD_REFUSED))
+            await self._refuse(RefusalReason.XFORWARD_REFUSED, R550_XFORWARD_REFUSED)
             return
         if self.envelope.mail_from:
-            await self.push(str(R503_XFORWARD_IN_TRANSACTION))
+            await self._refuse(RefusalReason.XFORWARD_IN_TRANSACTION,
+                               R503_XFORWARD_IN_TRANSACTION)
             return
         attributes: dict[str, str | None] = {}
         for item in (arg or "").split():
@@ -232,12 +285,12 @@ class FilterSMTP(SMTP):
             name = name.upper()
             if not equals or name not in XFORWARD_ATTRIBUTES:
                 reply = R501_XFORWARD_SYNTAX.with_text(f"Bad XFORWARD attribute: {name}")
-                await self.push(str(reply))
+                await self._refuse(RefusalReason.XFORWARD_SYNTAX, reply)
                 return
             decoded = xtext_decode(value)
             attributes[name] = None if decoded.upper() in _UNAVAILABLE else decoded
         if not attributes:
-            await self.push(str(R501_XFORWARD_SYNTAX))
+            await self._refuse(RefusalReason.XFORWARD_SYNTAX, R501_XFORWARD_SYNTAX)
             return
         session.xforward.update(attributes)
         await self.push("250 2.0.0 Ok")
@@ -265,8 +318,10 @@ class FilterSMTP(SMTP):
                 problem = self._check_message(content)
             if problem is not None:
                 await self.event_handler.abort_transaction(self.session)
+                reason, reply = problem
+                self._trace(reason, reply)  # before the XFORWARD values are reset
                 self._set_post_data_state()
-                await self.push(str(problem))
+                await super().push(str(reply))
                 return
             self.envelope.original_content = content
             self.envelope.content = content
@@ -281,7 +336,7 @@ class FilterSMTP(SMTP):
         if self.tracker.is_draining:
             self._close_with(R421_SHUTTING_DOWN)
 
-    async def _read_message(self) -> tuple[bytes, Reply | None]:
+    async def _read_message(self) -> tuple[bytes, tuple[RefusalReason, Reply] | None]:
         """Read up to CRLF.CRLF (RFC 5321 4.1.1.4); only that sequence ends the data.
 
         Reading by ".\\r\\n" chunks keeps the scanning in C. A bare LF before the dot
@@ -323,24 +378,24 @@ class FilterSMTP(SMTP):
         finally:
             reader._limit = saved_limit  # type: ignore[attr-defined]
         if is_too_big:
-            return b"", R552_TOO_BIG
+            return b"", (RefusalReason.MESSAGE_TOO_BIG, R552_TOO_BIG)
         data = b"".join(chunks)[:-3]
         # RFC 5321 4.5.2: drop the first period of every line that starts with one.
         if data.startswith(b"."):
             data = data[1:]
         return data.replace(b"\r\n.", b"\r\n"), None
 
-    def _check_message(self, content: bytes) -> Reply | None:
+    def _check_message(self, content: bytes) -> tuple[RefusalReason, Reply] | None:
         if b"\x00" in content:
-            return R554_NUL
+            return RefusalReason.NUL, R554_NUL
         crlf = content.count(b"\r\n")
         if content.count(b"\n") != crlf or content.count(b"\r") != crlf:
-            return R554_BARE_LINE_ENDING
+            return RefusalReason.BARE_LINE_ENDING, R554_BARE_LINE_ENDING
         if self._long_line.search(content):
-            return R554_LINE_TOO_LONG
+            return RefusalReason.LINE_TOO_LONG, R554_LINE_TOO_LONG
         header_end = content.find(b"\r\n\r\n")
         if (header_end if header_end >= 0 else len(content)) > self.limits.max_header_size:
-            return R552_HEADER_TOO_BIG
+            return RefusalReason.HEADER_TOO_BIG, R552_HEADER_TOO_BIG
         return None
 
 
