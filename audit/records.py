@@ -9,6 +9,8 @@ same hash chain.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -227,6 +229,11 @@ class AuditRecord(_Edge):
     authentication: list[AuthResult] = Field(default_factory=list)
     processing_ms: float = Field(ge=0)
     sender_unit: str | None = Field(default=None, description="The sender's unit id.")
+    raw_headers: dict[str, str] | None = Field(
+        default=None,
+        description="Header fields whose bytes are not valid UTF-8: field name -> the raw "
+        "bytes of its value, base64 (the text fields hold U+FFFD where they did not "
+        "decode). None when every field decoded, as in records written before.")
     recipient_units: list[str] = Field(default_factory=list, description="Recipients' units.")
     recipient_unit_of: dict[str, str] = Field(
         default_factory=dict,
@@ -238,6 +245,16 @@ class AuditRecord(_Edge):
     @classmethod
     def _each_unit_once(cls, value: list[str]) -> list[str]:
         return list(dict.fromkeys(value))
+
+    @field_validator("raw_headers")
+    @classmethod
+    def _base64(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        for name, encoded in (value or {}).items():
+            try:
+                base64.b64decode(encoded, validate=True)
+            except binascii.Error as exc:
+                raise ValueError(f"raw_headers[{name!r}] is not base64") from exc
+        return value or None
 
     @model_validator(mode="after")
     def _mapped_recipients_exist(self) -> AuditRecord:

@@ -61,6 +61,10 @@ def message_rows(rec: AuditRecord) -> Rows:
         "authentication": [_auth(r) for r in rec.authentication],
         "recipient_units": rec.recipient_units,
     }
+    if rec.raw_headers:
+        # Only where a header was not UTF-8: every other record keeps the exact detail,
+        # hence the hash, it had before raw headers were kept.
+        detail["raw_headers"] = rec.raw_headers
     if rec.recipient_unit_of:
         # Aligned with envelope_recipients, so the index check can rebuild it in SQL.
         detail["envelope_recipient_units"] = [
