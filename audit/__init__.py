@@ -12,6 +12,7 @@ from audit.cli import commands
 from audit.config import AuditConfig
 from audit.errors import AuditError, KeyFileError, QueryError
 from audit.interface import AuditStore
+from audit.keys import KeyTrust, check_signature, fingerprint, own_public_key, sign_file_bytes
 from audit.query import Filters, Page, RecordSummary, TraceEntry
 from audit.records import (
     Action,
@@ -29,7 +30,7 @@ from audit.records import (
     Violation,
 )
 from audit.report import Counts, MailboxReport, Report, UnitReport
-from audit.store import AuditLog
+from audit.store import AuditLog, rotate_key
 from audit.verify import VerifyReport
 from audit.writer import AuditWriter
 
@@ -52,6 +53,7 @@ __all__ = [
     "DocumentSignatureRecord",
     "Filters",
     "KeyFileError",
+    "KeyTrust",
     "MailboxReport",
     "Operation",
     "Outcome",
@@ -64,5 +66,10 @@ __all__ = [
     "UnitReport",
     "VerifyReport",
     "Violation",
+    "check_signature",
     "commands",
+    "fingerprint",
+    "own_public_key",
+    "rotate_key",
+    "sign_file_bytes",
 ]

@@ -18,7 +18,7 @@ import json
 import os
 import stat
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -57,18 +57,47 @@ def tuple_hash(values: Sequence[Any]) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class Schedule:
+    """The checkpoint schedule in force, signed into each checkpoint."""
+
+    every_records: int
+    every_seconds: float
+
+
+@dataclass(frozen=True, slots=True)
 class Checkpoint:
-    """A signed chain head: every event up to ``seq`` hashes to ``hash``."""
+    """A signed chain head: every event up to ``seq`` hashes to ``hash``.
+
+    Checkpoints written since schedules are signed also carry the schedule in force
+    (``every_records``, ``every_seconds``) and ``batch_from``, the first record of the
+    transaction that signed it (``seq + 1`` when it signed no new record). They are
+    signed only when present, so older checkpoints keep verifying.
+    """
 
     seq: int
     hash: str
     at: str
     public_key: str
     signature: str
+    every_records: int | None = None
+    every_seconds: float | None = None
+    batch_from: int | None = None
+
+    @property
+    def schedule(self) -> Schedule | None:
+        """The signed schedule, or None for a checkpoint written before schedules."""
+        if self.every_records is None or self.every_seconds is None:
+            return None
+        return Schedule(self.every_records, self.every_seconds)
 
     def payload(self) -> bytes:
         """The bytes the signature covers."""
-        return canonical({"at": self.at, "hash": self.hash, "seq": self.seq}).encode()
+        content: dict[str, object] = {"at": self.at, "hash": self.hash, "seq": self.seq}
+        for name in ("every_records", "every_seconds", "batch_from"):
+            value = getattr(self, name)
+            if value is not None:
+                content[name] = value
+        return canonical(content).encode()
 
     def is_valid(self) -> bool:
         """Whether the signature is good for the embedded public key."""
@@ -81,7 +110,8 @@ class Checkpoint:
 
     def to_json(self) -> str:
         """The exported form (one JSON object), to be kept away from the store."""
-        return json.dumps({"format": "congvu-audit-checkpoint/1", **asdict(self)}, indent=2)
+        fields = {k: v for k, v in asdict(self).items() if v is not None}
+        return json.dumps({"format": "congvu-audit-checkpoint/1", **fields}, indent=2)
 
     @classmethod
     def from_json(cls, text: str, *, source: str = "checkpoint") -> Checkpoint:
@@ -93,9 +123,14 @@ class Checkpoint:
             data = json.loads(text)
             if data.pop("format") != "congvu-audit-checkpoint/1":
                 raise ValueError("unknown format")
+            records, seconds, batch = (data.get(k) for k in
+                                       ("every_records", "every_seconds", "batch_from"))
             return cls(
                 seq=int(data["seq"]), hash=str(data["hash"]), at=str(data["at"]),
                 public_key=str(data["public_key"]), signature=str(data["signature"]),
+                every_records=None if records is None else int(records),
+                every_seconds=None if seconds is None else float(seconds),
+                batch_from=None if batch is None else int(batch),
             )
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise AuditError(f"{source} is not a congvu audit checkpoint: {exc}") from exc
@@ -111,11 +146,22 @@ class CheckpointSigner:
         )
         self.public_key = raw.hex()
 
-    def sign(self, seq: int, head: str, at: str) -> Checkpoint:
-        """Sign the head ``head`` of the chain at ``seq``."""
-        unsigned = Checkpoint(seq=seq, hash=head, at=at, public_key=self.public_key, signature="")
+    def sign(self, seq: int, head: str, at: str, *, schedule: Schedule | None = None,
+             batch_from: int | None = None) -> Checkpoint:
+        """Sign the head ``head`` of the chain at ``seq``, with the schedule in force and
+        the first record of this transaction (``seq + 1`` when it wrote none)."""
+        unsigned = Checkpoint(
+            seq=seq, hash=head, at=at, public_key=self.public_key, signature="",
+            every_records=schedule.every_records if schedule else None,
+            every_seconds=schedule.every_seconds if schedule else None,
+            batch_from=batch_from,
+        )
         signature = self._key.sign(unsigned.payload()).hex()
-        return Checkpoint(seq, head, at, self.public_key, signature)
+        return replace(unsigned, signature=signature)
+
+    def sign_bytes(self, data: bytes) -> str:
+        """An Ed25519 signature (hex) over ``data`` (a backup's manifest)."""
+        return self._key.sign(data).hex()
 
     @classmethod
     def load_or_create(cls, keys_dir: Path) -> CheckpointSigner:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
@@ -24,10 +25,11 @@ import click
 from audit.chain import Checkpoint
 from audit.config import AuditConfig
 from audit.errors import AuditError, QueryError
+from audit.keys import KeyTrust, fingerprint
 from audit.query import Filters, RecordSummary
 from audit.records import Action, AdminKind, Direction, Outcome
 from audit.report import Report
-from audit.store import AuditLog
+from audit.store import AuditLog, rotate_key
 from mailbase import PeriodError, parse_local_datetime, parse_period, zone
 
 ConfigLoader = Callable[[Path | None], AuditConfig]
@@ -323,18 +325,37 @@ def commands(load: ConfigLoader, *, descendants: UnitExpander | None = None
     @click.option("--checkpoint", "checkpoint_file",
                   type=click.Path(exists=True, dir_okay=False, path_type=Path),
                   help="A checkpoint exported earlier: prove nothing up to it was removed.")
+    @click.option("--key", "keys", multiple=True,
+                  help="A checkpoint key to trust, sha256:<hex> as `checkpoint export` "
+                  "prints it (repeatable); replaces [audit] checkpoint_public_keys.")
+    @click.option("--store", "store_path",
+                  type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                  help="Verify this copy of an audit store instead of the configured one.")
     @CONFIG_OPTION
-    def verify_cmd(checkpoint_file: Path | None, config_path: Path | None) -> None:
-        """Walk the hash chain and checkpoints: exit 0 if intact, 1 naming the first bad record."""
-        _, log = open_ro(config_path)
-        with log:
-            try:
+    def verify_cmd(checkpoint_file: Path | None, keys: tuple[str, ...],
+                   store_path: Path | None, config_path: Path | None) -> None:
+        """Walk the hash chain and checkpoints: exit 0 if intact, 1 naming the first bad record.
+
+        Only checkpoints signed by trusted keys count: --key, else the configured pins,
+        else this server's own checkpoint key (audit/README.md).
+        """
+        config = load(config_path)
+        try:
+            trust = (KeyTrust.pinned(keys, source="given with --key") if keys else
+                     KeyTrust.from_config(config.checkpoint_public_keys, config.keys_dir))
+        except ValueError as exc:
+            raise AuditUsageError(f"--key: {exc}") from exc
+        except AuditError as exc:
+            raise _fail(exc) from exc
+        try:
+            log = AuditLog.open_readonly(store_path or config.path, trust=trust)
+            with log:
                 exported = (Checkpoint.from_json(checkpoint_file.read_text("utf-8"),
                                                  source=str(checkpoint_file))
                             if checkpoint_file else None)
                 report = log.verify(exported=exported)
-            except AuditError as exc:
-                raise _fail(exc) from exc
+        except AuditError as exc:
+            raise _fail(exc) from exc
         click.echo(report.describe())
         if not report.is_intact:
             sys.exit(1)
@@ -356,6 +377,29 @@ def commands(load: ConfigLoader, *, descendants: UnitExpander | None = None
                 raise _fail(exc) from exc
         out.write_text(cp.to_json() + "\n", encoding="utf-8")
         click.echo(f"checkpoint of record {cp.seq} ({cp.hash}) written to {out}")
+        # The fingerprint to pin on the inspectors' machines (verify --key).
+        click.echo(f"key {fingerprint(cp.public_key)}")
+
+    @group.group("key")
+    def key_group() -> None:
+        """The checkpoint signing key."""
+
+    @key_group.command("rotate")
+    @click.option("--actor", default=lambda: os.environ.get("USER", "admin"),
+                  show_default="$USER", help="Who does this, for the audit log.")
+    @CONFIG_OPTION
+    def key_rotate(actor: str, config_path: Path | None) -> None:
+        """Replace the checkpoint key: the old key signs the new key's enrolment."""
+        config = load(config_path)
+        try:
+            old, new = rotate_key(config, actor=actor)
+        except AuditError as exc:
+            raise _fail(exc) from exc
+        click.echo(f"old key {old}")
+        click.echo(f"new key {new}")
+        click.echo("restart congvu so that the service signs with the new key; add the "
+                   "new key beside the old one wherever checkpoint keys are pinned "
+                   "([audit] checkpoint_public_keys, inspectors' verify --key)")
 
     @group.command("prune")
     @click.option("--before", required=True,

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from audit.keys import KeyTrust, parse_pin
 from mailbase import DEFAULT_ZONE, PeriodError, zone
 
 
@@ -30,6 +31,14 @@ class AuditConfig(BaseModel):
         default=60.0, gt=0, description="Write a signed checkpoint at least this often "
         "(seconds) while events are being written.",
     )
+    checkpoint_public_keys: list[str] = Field(
+        default_factory=list,
+        description="The Ed25519 keys whose checkpoints count, each sha256:<hex> (as "
+        "`congvu audit checkpoint export` prints it) or the raw public key in hex. "
+        "Empty: this server's own audit-checkpoint.key, plus keys the store enrolled "
+        "under a checkpoint of a key that counts (verify names them; doctor warns). "
+        "A checkpoint signed by any other key is reported as tampering.",
+    )
     time_zone: str = Field(
         default=DEFAULT_ZONE,
         description="IANA zone for reports and for command-line dates without an offset.",
@@ -47,6 +56,18 @@ class AuditConfig(BaseModel):
         default=10_000, ge=0,
         description="Milliseconds a writer waits for another process's lock.",
     )
+
+    def key_trust(self) -> KeyTrust:
+        """The checkpoint keys verify trusts: the pins, else this server's own key.
+
+        :raises KeyFileError: no pins, and the own key exists but cannot be read.
+        """
+        return KeyTrust.from_config(self.checkpoint_public_keys, self.keys_dir)
+
+    @field_validator("checkpoint_public_keys")
+    @classmethod
+    def _pins_are_keys(cls, value: list[str]) -> list[str]:
+        return [parse_pin(pin) for pin in value]
 
     @field_validator("time_zone")
     @classmethod

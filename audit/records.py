@@ -125,6 +125,8 @@ class AdminKind(StrEnum):
     KEY_ROTATION = "key-rotation"
     USER_GRANT = "user-grant"
     PRUNE = "prune"
+    SERVICE_STOP = "service-stop"
+    KEY_ENROLLED = "audit-key-enrolled"
 
 
 class DocumentSignatureRecord(_Edge):

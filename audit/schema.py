@@ -116,11 +116,21 @@ def _v3_document_verdicts(db: Database) -> None:
     db.execute("ALTER TABLE attachments ADD COLUMN document TEXT")
 
 
+def _v4_checkpoint_schedule(db: Database) -> None:
+    # The schedule in force and the first record of the signing transaction, signed
+    # into each new checkpoint; NULL in checkpoints written before (their signature
+    # does not cover them, and verify applies the schedule rules only where signed).
+    for column, kind in (("every_records", "INTEGER"), ("every_seconds", "REAL"),
+                         ("batch_from", "INTEGER")):
+        db.execute(f"ALTER TABLE checkpoints ADD COLUMN {column} {kind}")
+
+
 Migration = tuple[str, Callable[[Database], None]]
 MIGRATIONS: list[Migration] = [
     ("0001-events-indexes-checkpoints", _v1_tables),
     ("0002-recipient-units", _v2_recipient_units),
     ("0003-document-verdicts", _v3_document_verdicts),
+    ("0004-checkpoint-schedule", _v4_checkpoint_schedule),
 ]
 
 

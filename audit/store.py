@@ -12,6 +12,8 @@ commit in audit/writer.py makes that cost one fsync per batch, not per message
 from __future__ import annotations
 
 import contextlib
+import json
+import os
 import sqlite3
 import time
 from collections.abc import Iterator, Sequence
@@ -23,19 +25,27 @@ from urllib.parse import quote
 from sqlite_utils import Database
 
 from audit import query as queries
-from audit.chain import GENESIS, Checkpoint, CheckpointSigner, row_hash
+from audit.chain import GENESIS, KEY_FILE, Checkpoint, CheckpointSigner, Schedule, row_hash
 from audit.config import AuditConfig
-from audit.errors import AuditError
+from audit.errors import AuditError, KeyFileError
+from audit.keys import KeyTrust, accept, fingerprint, write_new_key
 from audit.query import Dialect, Filters, Page, RecordSummary, TraceEntry
 from audit.records import AdminEvent, AdminKind, AuditRecord, Completion
 from audit.report import Report, build_report
 from audit.rows import Rows, admin_rows, completion_rows, iso, message_rows
 from audit.schema import EVENT_COLUMNS, is_current, migrate
-from audit.verify import VerifyReport, verify_chain
+from audit.verify import (
+    CHECKPOINT_COLUMNS,
+    VerifyReport,
+    checkpoints_of,
+    enrolments_of,
+    verify_chain,
+)
 from mailbase import Period
 
 Item = AuditRecord | Completion | AdminEvent  # as in audit/interface.py
 _LOCK_RETRIES = 5
+_SIGNED_AT_ONCE = frozenset({AdminKind.SERVICE_STOP, AdminKind.KEY_ENROLLED})
 
 
 @contextlib.contextmanager
@@ -45,6 +55,14 @@ def mapped_errors(path: Path | str, doing: str) -> Iterator[None]:
         yield
     except sqlite3.Error as exc:
         raise AuditError(f"audit store {path}: could not {doing}: {exc}") from exc
+
+
+def _enrolment(key: str, replaces: str | None, reason: str, actor: str) -> AdminEvent:
+    details: dict[str, str | int | float | bool | None] = {"key": key, "reason": reason}
+    if replaces is not None:
+        details["replaces"] = replaces
+    return AdminEvent(kind=AdminKind.KEY_ENROLLED, actor=actor, target=fingerprint(key),
+                      details=details)
 
 
 def _rows(item: Item) -> Rows:
@@ -70,12 +88,19 @@ class AuditLog:
         signer: CheckpointSigner | None = None,
         checkpoint_every_records: int = 1000,
         checkpoint_every_seconds: float = 60.0,
+        trust: KeyTrust | None = None,
     ) -> None:
         self.db = db
         self.path = path
         self.signer = signer
         self.checkpoint_every_records = checkpoint_every_records
         self.checkpoint_every_seconds = checkpoint_every_seconds
+        self.schedule = Schedule(checkpoint_every_records, float(checkpoint_every_seconds))
+        # The keys verify trusts by default: the configured pins, else this store's
+        # own signing key (None for a read-only store opened without them).
+        if trust is None and signer is not None:
+            trust = KeyTrust.own(signer.public_key)
+        self.trust = trust
         self.dialect = Dialect()
 
     @classmethod
@@ -100,16 +125,22 @@ class AuditLog:
             db.execute("PRAGMA synchronous = FULL")
             db.execute("PRAGMA foreign_keys = ON")
             migrate(db)
-        return cls(
+        log = cls(
             db, path=config.path, signer=signer,
             checkpoint_every_records=config.checkpoint_every_records,
             checkpoint_every_seconds=config.checkpoint_every_seconds,
+            trust=(KeyTrust.pinned(config.checkpoint_public_keys)
+                   if config.checkpoint_public_keys else None),
         )
+        log._enrol_if_new()
+        return log
 
     @classmethod
-    def open_readonly(cls, path: Path) -> AuditLog:
+    def open_readonly(cls, path: Path, *, trust: KeyTrust | None = None) -> AuditLog:
         """Open the store read-only (``mode=ro``) for queries, reports and verification.
 
+        :param trust: the checkpoint keys :meth:`verify` trusts (see audit/keys.py);
+            without it, ``verify`` must be given them.
         :raises AuditError: no store there, or one that is not (fully) migrated.
         """
         if not path.is_file():
@@ -127,7 +158,7 @@ class AuditLog:
                     "(run the filter once to migrate it)"
                 )
             db = Database(conn, execute_plugins=False)
-        return cls(db, path=path)
+        return cls(db, path=path, trust=trust)
 
     def close(self) -> None:
         """Close the connection."""
@@ -177,10 +208,12 @@ class AuditLog:
             return self._append(items)
 
     def _append(
-        self, items: Sequence[Item], head: tuple[int, str] | None = None
+        self, items: Sequence[Item], head: tuple[int, str] | None = None, *,
+        force_checkpoint: bool = False,
     ) -> list[int | AuditError]:
         conn = self.db.conn
         seq, prev = head or self._head()
+        batch_from = seq + 1
         results: list[int | AuditError] = []
         events: list[tuple[object, ...]] = []
         memberships: list[tuple[int, str, str, str]] = []
@@ -232,7 +265,12 @@ class AuditLog:
         )
         conn.executemany("INSERT INTO search (rowid, text) VALUES (?, ?)", search)
         if events:
-            self._checkpoint_if_due(seq, prev)
+            # A clean stop and a key enrolment are signed in their own transaction:
+            # verify treats an uncovered stop as a removed checkpoint, and a rotation
+            # must be vouched for by the key it replaces.
+            is_signed_now = force_checkpoint or any(
+                isinstance(item, AdminEvent) and item.kind in _SIGNED_AT_ONCE for item in items)
+            self._checkpoint_if_due(seq, prev, batch_from=batch_from, force=is_signed_now)
         return results
 
     def _is_message(self, record_id: int) -> bool:
@@ -270,33 +308,46 @@ class AuditLog:
 
     # -- checkpoints -----------------------------------------------------------
 
-    def _last_checkpoint(self) -> tuple[int, datetime | None]:
+    def _last_checkpoint(self) -> tuple[int, datetime | None, Schedule | None]:
         row = self.db.conn.execute(
-            "SELECT seq, at FROM checkpoints ORDER BY seq DESC LIMIT 1"
+            "SELECT seq, at, every_records, every_seconds FROM checkpoints "
+            "ORDER BY seq DESC LIMIT 1"
         ).fetchone()
         if row is None:
-            return 0, None
-        return int(row[0]), datetime.fromisoformat(row[1])
+            return 0, None, None
+        schedule = None if row[2] is None else Schedule(int(row[2]), float(row[3]))
+        return int(row[0]), datetime.fromisoformat(row[1]), schedule
 
-    def _checkpoint_if_due(self, seq: int, head: str) -> None:
+    def _checkpoint_if_due(self, seq: int, head: str, *, batch_from: int,
+                           force: bool = False) -> None:
         if self.signer is None:
             return
-        last_seq, last_at = self._last_checkpoint()
+        last_seq, last_at, last_schedule = self._last_checkpoint()
         if seq <= last_seq:
             return
         now = datetime.now(UTC)
         if (
-            seq - last_seq >= self.checkpoint_every_records
+            force
+            or seq - last_seq >= self.checkpoint_every_records
             or last_at is None
             or (now - last_at).total_seconds() >= self.checkpoint_every_seconds
+            # verify holds the records since a checkpoint to the schedule it signed:
+            # a writer with another schedule signs its own at its first commit.
+            or last_schedule != self.schedule
         ):
-            self._insert_checkpoint(self.signer.sign(seq, head, iso(now)))
+            self._insert_checkpoint(self._sign(seq, head, now, batch_from=batch_from))
+
+    def _sign(self, seq: int, head: str, now: datetime, *, batch_from: int) -> Checkpoint:
+        assert self.signer is not None
+        return self.signer.sign(seq, head, iso(now), schedule=self.schedule,
+                                batch_from=batch_from)
 
     def _insert_checkpoint(self, cp: Checkpoint) -> None:
         self.db.conn.execute(
-            "INSERT OR IGNORE INTO checkpoints (seq, hash, at, public_key, signature) "
-            "VALUES (?, ?, ?, ?, ?)",
-            (cp.seq, cp.hash, cp.at, cp.public_key, cp.signature),
+            "INSERT OR IGNORE INTO checkpoints (seq, hash, at, public_key, signature, "
+            "every_records, every_seconds, batch_from) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (cp.seq, cp.hash, cp.at, cp.public_key, cp.signature, cp.every_records,
+             cp.every_seconds, cp.batch_from),
         )
 
     def checkpoint_if_due(self) -> None:
@@ -304,7 +355,7 @@ class AuditLog:
         with self._immediate("write a checkpoint"):
             seq, head = self._head()
             if seq:
-                self._checkpoint_if_due(seq, head)
+                self._checkpoint_if_due(seq, head, batch_from=seq + 1)
 
     def checkpoint(self) -> Checkpoint:
         """Sign the current chain head now (on demand) and return the checkpoint.
@@ -320,18 +371,94 @@ class AuditLog:
             existing = self.latest_checkpoint()
             if existing is not None and existing.seq == seq:
                 return existing
-            cp = self.signer.sign(seq, head, iso(datetime.now(UTC)))
+            cp = self._sign(seq, head, datetime.now(UTC), batch_from=seq + 1)
             self._insert_checkpoint(cp)
         return cp
 
     def latest_checkpoint(self) -> Checkpoint | None:
         """The newest signed checkpoint in the store, if any."""
         with mapped_errors(self.path, "read checkpoints"):
-            row = self.db.conn.execute(
-                "SELECT seq, hash, at, public_key, signature FROM checkpoints "
-                "ORDER BY seq DESC LIMIT 1"
-            ).fetchone()
+            return self._latest()
+
+    def _latest(self) -> Checkpoint | None:
+        row = self.db.conn.execute(
+            f"SELECT {CHECKPOINT_COLUMNS} FROM checkpoints ORDER BY seq DESC LIMIT 1"
+        ).fetchone()
         return None if row is None else Checkpoint(*row)
+
+    # -- checkpoint keys -------------------------------------------------------
+
+    def _enrolled(self) -> set[str]:
+        """The public keys (hex) named by the store's ``audit-key-enrolled`` events."""
+        keys = set()
+        for (detail,) in self.db.conn.execute(
+            "SELECT detail FROM events WHERE kind = 'admin' AND admin_kind = ?",
+            (AdminKind.KEY_ENROLLED.value,),
+        ):
+            keys.add(str(json.loads(detail).get("key")))
+        return keys
+
+    def _is_new_writer(self) -> bool:
+        assert self.signer is not None
+        conn, key = self.db.conn, self.signer.public_key
+        if conn.execute("SELECT NOT EXISTS (SELECT 1 FROM checkpoints)").fetchone()[0]:
+            return False  # a new store: this key signs its first checkpoint
+        signed = conn.execute(
+            "SELECT EXISTS (SELECT 1 FROM checkpoints WHERE public_key = ?)", (key,)
+        ).fetchone()[0]
+        return not signed and key not in self._enrolled()
+
+    def _enrol_if_new(self) -> None:
+        """Enrol this server's key in a store that other keys sign (a shared store).
+
+        The enrolment is a chained event; verify counts the key once a checkpoint of
+        a key it already trusts covers that event.
+        """
+        with mapped_errors(self.path, "enrol this server's checkpoint key"):
+            if not self._is_new_writer():
+                return
+        with self._immediate("enrol this server's checkpoint key"):
+            if self._is_new_writer():
+                assert self.signer is not None
+                self._append([_enrolment(self.signer.public_key, None,
+                                         "another server writing to this store", "system")])
+
+    def rotate_key(self, new: CheckpointSigner, *, actor: str) -> tuple[Checkpoint, Checkpoint]:
+        """Enrol ``new`` and hand signing over to it, in one transaction.
+
+        The enrolment event is signed at once by the current key (the old key vouches
+        for the new one); a ``key-rotation`` event after it is signed by the new key,
+        which vouches for the event naming the old key as replaced. Returns the two
+        checkpoints.
+
+        :raises AuditError: the store cannot be written, or has no signing key.
+        """
+        old = self.signer
+        if old is None:
+            raise AuditError(f"audit store {self.path}: opened without the checkpoint key")
+        with self._immediate("rotate the checkpoint key"):
+            self._append([_enrolment(new.public_key, old.public_key, "rotation", actor)])
+            first = self._latest()
+            self.signer = new
+            try:
+                self._append([AdminEvent(
+                    kind=AdminKind.KEY_ROTATION, actor=actor, target=fingerprint(new.public_key),
+                    details={"what": "audit checkpoint key", "key": new.public_key,
+                             "previous": old.public_key},
+                )], force_checkpoint=True)
+            except BaseException:
+                self.signer = old
+                raise
+            second = self._latest()
+        assert first is not None and second is not None
+        return first, second
+
+    def accepted_keys(self, trust: KeyTrust) -> dict[str, str]:
+        """The keys whose signatures count in this store (fingerprint -> why): the
+        trusted roots and the keys its enrolments add (audit/keys.py)."""
+        with mapped_errors(self.path, "read the checkpoint keys"):
+            return accept(trust, list(checkpoints_of(self.db.conn).values()),
+                          enrolments_of(self.db.conn)).reasons
 
     # -- retention -------------------------------------------------------------
 
@@ -361,7 +488,7 @@ class AuditLog:
                 "SELECT hash FROM events WHERE seq = ?", (boundary,)
             ).fetchone()[0]
             self._insert_checkpoint(
-                self.signer.sign(boundary, through_hash, iso(datetime.now(UTC)))
+                self._sign(boundary, through_hash, datetime.now(UTC), batch_from=boundary + 1)
             )
             removed = conn.execute(
                 "DELETE FROM events WHERE seq <= ?", (boundary,)
@@ -381,13 +508,20 @@ class AuditLog:
 
     # -- verification ----------------------------------------------------------
 
-    def verify(self, *, exported: Checkpoint | None = None) -> VerifyReport:
+    def verify(self, *, exported: Checkpoint | None = None,
+               trust: KeyTrust | None = None) -> VerifyReport:
         """Walk the chain and the checkpoints (and ``exported``, if given).
 
-        :raises AuditError: the store cannot be read.
+        :param trust: the keys whose checkpoints count (default: those the store was
+            opened with, see audit/keys.py).
+        :raises AuditError: the store cannot be read, or no trusted keys were given.
         """
+        trust = trust or self.trust
+        if trust is None:
+            raise AuditError(f"audit store {self.path}: verify needs the checkpoint keys "
+                             "to trust (the configuration's, or --key)")
         with mapped_errors(self.path, "verify the chain"):
-            return verify_chain(self.db.conn, exported=exported)
+            return verify_chain(self.db.conn, exported=exported, trust=trust)
 
     # -- reading ---------------------------------------------------------------
 
@@ -430,3 +564,30 @@ class AuditLog:
         """The periodic report (per unit, per mailbox) for ``period``."""
         with mapped_errors(self.path, "build the report"):
             return build_report(self.db.conn, period, units)
+
+
+def rotate_key(config: AuditConfig, *, actor: str) -> tuple[str, str]:
+    """Rotate the configured store's checkpoint key; return the old and new fingerprints.
+
+    The new key is written (0600, fsync'd) beside the old one, enrolled in the chain
+    under the old key's checkpoint, and only then moved into place, so a failure
+    leaves the old key in use.
+
+    :raises AuditError: the store cannot be written. :raises KeyFileError: a key file.
+    """
+    with AuditLog.open(config) as log:
+        assert log.signer is not None
+        old = fingerprint(log.signer.public_key)
+        staged, key = write_new_key(config.keys_dir)
+        try:
+            new = CheckpointSigner(key)
+            log.rotate_key(new, actor=actor)
+            try:
+                os.replace(staged, config.keys_dir / KEY_FILE)
+            except OSError as exc:
+                raise KeyFileError(staged, f"the store enrolled this new key but it could "
+                                   f"not be put in place ({exc.strerror}); run the rotation "
+                                   "again") from exc
+        finally:
+            staged.unlink(missing_ok=True)
+    return old, fingerprint(new.public_key)

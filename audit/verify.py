@@ -10,12 +10,26 @@ holds the checkpoint key (see audit/README.md).
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 
 from audit.chain import GENESIS, Checkpoint, tuple_hash
+from audit.keys import Accepted, Enrolment, KeyTrust, accept, fingerprint
+from audit.records import AdminKind
+from audit.rows import iso
 from audit.schema import HASHED_COLUMNS
+
+CHECKPOINT_COLUMNS = ("seq, hash, at, public_key, signature, every_records, every_seconds, "
+                      "batch_from")
+# Clocks of the servers sharing a store, and a commit that takes a moment.
+SCHEDULE_SLACK_SECONDS = 60
+_AT = 2 + HASHED_COLUMNS.index("at")
+_ADMIN_KIND = 2 + HASHED_COLUMNS.index("admin_kind")
+_STOP = AdminKind.SERVICE_STOP.value
+_ENROLLED = AdminKind.KEY_ENROLLED.value
 
 _CHUNK = 5000
 
@@ -169,20 +183,78 @@ def _broken(
     )
 
 
+def checkpoints_of(conn: sqlite3.Connection) -> dict[int, Checkpoint]:
+    """Every stored checkpoint, by record."""
+    return {int(r[0]): Checkpoint(*r) for r in conn.execute(
+        f"SELECT {CHECKPOINT_COLUMNS} FROM checkpoints")}
+
+
+def enrolments_of(conn: sqlite3.Connection) -> list[Enrolment]:
+    """Every ``audit-key-enrolled`` event that names a key, oldest first."""
+    found = (Enrolment.from_detail(int(seq), str(detail)) for seq, detail in conn.execute(
+        "SELECT seq, detail FROM events WHERE kind = 'admin' AND admin_kind = ? ORDER BY seq",
+        (_ENROLLED,)))
+    return [e for e in found if e is not None]
+
+
+def _untrusted(cps: list[Checkpoint], accepted: Accepted, trust: KeyTrust) -> str | None:
+    """The first checkpoint signed by a key that does not count, described."""
+    for cp in cps:
+        fp = fingerprint(cp.public_key)
+        if fp not in accepted:
+            where = ("the exported checkpoint" if cp.seq < 0 else
+                     f"the checkpoint at record {cp.seq}")
+            return (f"{where} is signed by key {fp}, which is not trusted (trusted: "
+                    f"{trust.describe_roots()}): the log was re-signed by someone else, or "
+                    "that key is yours and must be pinned")
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class _Window:
+    """Records ``after < seq < before`` were committed without a checkpoint, so their
+    times must lie within the earlier checkpoint's schedule."""
+
+    after: int
+    before: int
+    deadline: str
+    earlier: Checkpoint
+
+
+def _schedule_problem(cps: list[Checkpoint]) -> tuple[list[_Window], tuple[str, int] | None]:
+    """The time windows to check during the walk, and a record-count gap if any."""
+    windows: list[_Window] = []
+    for earlier, later in itertools.pairwise(cps):
+        schedule = earlier.schedule
+        if schedule is None or later.batch_from is None:
+            continue  # written before schedules were signed
+        unsigned = later.batch_from - 1 - earlier.seq
+        if unsigned >= schedule.every_records:
+            return windows, (
+                f"{unsigned} records after the checkpoint at record {earlier.seq} went "
+                f"unsigned, but its schedule signs every {schedule.every_records}: the "
+                f"checkpoints between it and record {later.seq} were removed", later.seq)
+        limit = datetime.fromisoformat(earlier.at) + timedelta(
+            seconds=schedule.every_seconds + SCHEDULE_SLACK_SECONDS)
+        windows.append(_Window(earlier.seq, later.batch_from, iso(limit), earlier))
+    return windows, None
+
+
 def verify_chain(
-    conn: sqlite3.Connection, *, exported: Checkpoint | None = None
+    conn: sqlite3.Connection, *, exported: Checkpoint | None = None, trust: KeyTrust
 ) -> VerifyReport:
-    """Verify the whole chain, every stored checkpoint, and an exported one if given."""
-    checkpoints = {
-        int(r[0]): Checkpoint(*r) for r in conn.execute(
-            "SELECT seq, hash, at, public_key, signature FROM checkpoints"
-        )
-    }
+    """Verify the whole chain, every stored checkpoint, and an exported one if given.
+
+    Only checkpoints of keys that ``trust`` accepts (or that a trusted checkpoint's
+    enrolment event adds, audit/keys.py) count; any other is tampering.
+    """
+    checkpoints = checkpoints_of(conn)
     notes: list[str] = []
     keys = {cp.public_key for cp in checkpoints.values()}
     if len(keys) > 1:
         notes.append(f"checkpoints are signed by {len(keys)} different keys")
-    for cp in sorted(checkpoints.values(), key=lambda c: c.seq):
+    ordered = sorted(checkpoints.values(), key=lambda c: c.seq)
+    for cp in ordered:
         if not cp.is_valid():
             return VerifyReport(False, 0, None, None, len(checkpoints),
                                 f"the checkpoint at record {cp.seq} has a bad signature",
@@ -194,7 +266,18 @@ def verify_chain(
                                 exported.seq, notes)
         if keys and exported.public_key not in keys:
             notes.append("the exported checkpoint is signed by a key the store does not use")
-    count, first, last = 0, None, None
+    accepted = accept(trust, [*ordered, *([exported] if exported else [])], enrolments_of(conn))
+    problem = _untrusted(ordered, accepted, trust)
+    if problem is None and exported is not None:
+        problem = _untrusted([replace(exported, seq=-1)], accepted, trust)
+    if problem is not None:
+        return VerifyReport(False, 0, None, None, len(checkpoints), problem, None, notes)
+    windows, gap = _schedule_problem(ordered)
+    if gap is not None:
+        return VerifyReport(False, 0, None, None, len(checkpoints), *gap, notes)
+    window = iter(windows)
+    current = next(window, None)
+    count, first, last, last_at, last_stop = 0, None, None, "", 0
     expected, prev_seq, before = GENESIS, None, None
     rows = _rows(conn)
 
@@ -230,7 +313,13 @@ def verify_chain(
             return fail(f"the chain up to record {seq} differs from the exported checkpoint",
                         seq)
         before, expected, prev_seq = expected, str(row[1]), int(seq)  # type: ignore[call-overload]
-        count, last = count + 1, prev_seq
+        count, last, last_at = count + 1, prev_seq, str(row[_AT])
+        while current is not None and prev_seq >= current.before:
+            current = next(window, None)
+        if current is not None and current.after < prev_seq and last_at > current.deadline:
+            return fail(_late(prev_seq, last_at, current), prev_seq)
+        if row[_ADMIN_KIND] == _STOP:
+            last_stop = prev_seq
         row = following
     latest = max(checkpoints, default=0)
     if latest and (last is None or latest > last):
@@ -238,6 +327,14 @@ def verify_chain(
             f"records {0 if last is None else last + 1}-{latest} were removed from the end "
             f"(a signed checkpoint covers record {latest})", latest,
         )
+    if count and not checkpoints:
+        return fail(f"the store holds {count} events and no signed checkpoint: its "
+                    "checkpoints were deleted (every writer signs one with its first event)",
+                    first)
+    if last_stop > latest:
+        return fail(f"the service stopped cleanly at record {last_stop}, and a clean stop is "
+                    "always signed, but no checkpoint covers it: checkpoints were removed",
+                    last_stop)
     if exported is not None:
         if last is None or exported.seq > last:
             return fail(
@@ -252,4 +349,26 @@ def verify_chain(
     index = _index_problem(conn)
     if index is not None:
         return fail(*index)
+    notes.extend(_trust_notes(trust, accepted, bool(checkpoints)))
+    if last is not None and last > latest:
+        notes.append(f"not yet covered by a checkpoint: {last - latest} events, "
+                     f"newest at {last_at}")
     return VerifyReport(True, count, first, last, len(checkpoints), None, None, notes)
+
+
+def _late(seq: int, at: str, window: _Window) -> str:
+    schedule = window.earlier.schedule
+    assert schedule is not None
+    return (f"record {seq} (at {at}) went unsigned although the checkpoint at record "
+            f"{window.earlier.seq} ({window.earlier.at}) schedules the next one within "
+            f"{schedule.every_seconds:g} s; no checkpoint follows until record "
+            f"{window.before}: checkpoints were removed or the chain rewritten")
+
+
+def _trust_notes(trust: KeyTrust, accepted: Accepted, has_checkpoints: bool) -> list[str]:
+    notes = []
+    if has_checkpoints and not trust.is_pinned:
+        notes.append(f"no checkpoint key is pinned: trusted {trust.describe_roots()}")
+    notes.extend(f"accepted key {fp} without a pin: {accepted.reasons[fp]}"
+                 for fp in accepted.not_pinned)
+    return notes

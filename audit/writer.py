@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from audit.config import AuditConfig
 from audit.errors import AuditError
 from audit.interface import AuditStore, Item
-from audit.records import AdminEvent, AuditRecord, Completion
+from audit.records import AdminEvent, AdminKind, AuditRecord, Completion
 from audit.store import AuditLog
 
 log = logging.getLogger("congvu.audit")
@@ -91,6 +91,19 @@ class AuditWriter:
     async def admin(self, event: AdminEvent) -> int:
         """Write an administrative event durably; return its id once committed."""
         return await self._submit(event)
+
+    async def service_stopped(self, *, host: str, pid: int) -> None:
+        """Append the chained ``service-stop`` event of a clean stop, signed at once.
+
+        verify reports a stop that no checkpoint covers as tampering. A failure is
+        logged, not raised: the service stops anyway.
+        """
+        event = AdminEvent(kind=AdminKind.SERVICE_STOP, actor="system", target=host,
+                           details={"pid": pid})
+        try:
+            await self._submit(event)
+        except AuditError as exc:
+            log.error("could not record the service stop in the audit log: %s", exc)
 
     async def _submit(self, item: Item) -> int:
         if self._thread is None or not self._thread.is_alive():

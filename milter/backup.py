@@ -9,6 +9,13 @@ was copied, with SHA-256 sums, and the private key files an administrator must k
 separately: keys are never copied unless asked (``--include-keys``), because a backup
 usually travels further than the server it came from (issue 9).
 
+``MANIFEST.sig`` is the audit checkpoint key's signature over MANIFEST.json: whoever
+edits a backup (its audit store re-chained, the manifest's sums recomputed) cannot
+re-sign it without that key. ``restore`` checks it against the keys this host trusts
+(``[audit] checkpoint_public_keys``, else its own checkpoint key) before copying
+anything, and refuses an unsigned or badly signed backup unless
+``--accept-unsigned`` (backups made before congvu signed them).
+
 ``restore`` copies the stores back to the paths the *configuration* names (so a backup
 can be restored into a new data directory), refuses to overwrite existing stores
 without ``--force``, and verifies the audit chain afterwards.
@@ -30,11 +37,19 @@ from typing import Any
 
 import click
 
-from audit import AuditError, AuditLog
+from audit import (
+    AuditError,
+    AuditLog,
+    KeyFileError,
+    KeyTrust,
+    check_signature,
+    sign_file_bytes,
+)
 from milter.config import CongvuConfig, load_config
 from milter.errors import ConfigError
 
 MANIFEST = "MANIFEST.json"
+SIGNATURE = "MANIFEST.sig"
 ROTATED = "DKIM key made by `congvu dkim rotate`:"
 FORMAT = 1
 
@@ -165,8 +180,13 @@ def backup(config: CongvuConfig, out: Path, *, include_keys: bool = False,
             _write_private(keys / name, path.read_bytes())
             entry["file"] = f"keys/{name}"
         manifest["keys"].append(entry)
-    _write_private(out / MANIFEST, (json.dumps(manifest, indent=2, ensure_ascii=False)
-                                    + "\n").encode("utf-8"))
+    text = (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+    try:
+        signature = sign_file_bytes(config.audit.keys_dir, text)
+    except KeyFileError as exc:
+        raise BackupError(f"cannot sign {MANIFEST}: {exc}") from exc
+    _write_private(out / MANIFEST, text)
+    _write_private(out / SIGNATURE, signature.encode("utf-8"))
     return manifest
 
 
@@ -215,13 +235,66 @@ def read_manifest(source: Path) -> dict[str, Any]:
     return manifest
 
 
-def restore(config: CongvuConfig, source: Path, *, force: bool = False) -> list[str]:
+def _trusted_keys(config: CongvuConfig, source: Path) -> tuple[dict[str, str], str]:
+    """The keys that may sign this backup: this host's trusted keys, and the keys the
+    backup's own audit store enrols under their checkpoints (a rotation)."""
+    try:
+        trust = config.audit.key_trust()
+    except AuditError as exc:
+        raise BackupError(f"cannot check {SIGNATURE}: {exc}") from exc
+    keys = dict(trust.roots)
+    snapshot = source / "audit.sqlite3"
+    if trust.roots and snapshot.is_file():
+        try:
+            with AuditLog.open_readonly(snapshot, trust=trust) as log:
+                keys.update(log.accepted_keys(trust))
+        except AuditError:
+            pass  # an old or damaged snapshot: the roots alone decide, verify says the rest
+    return keys, trust.describe_roots()
+
+
+def check_manifest_signature(config: CongvuConfig, source: Path, *,
+                             accept_unsigned: bool = False) -> str:
+    """Check MANIFEST.sig against the keys this host trusts; return what was found.
+
+    :raises BackupError: unsigned, badly signed, or signed by a key this host does not
+        trust, and not ``accept_unsigned``.
+    """
+    signature = source / SIGNATURE
+    anyway = "restoring anyway because of --accept-unsigned"
+    if not signature.is_file():
+        problem = f"{SIGNATURE} is missing: the backup is unsigned"
+    else:
+        try:
+            key = check_signature(signature.read_text("utf-8"),
+                                  (source / MANIFEST).read_bytes())
+        except (OSError, ValueError) as exc:
+            problem = f"{SIGNATURE} does not verify: {exc}"
+        else:
+            trusted, roots = _trusted_keys(config, source)
+            if key in trusted:
+                return f"{SIGNATURE}: signed by {key} ({trusted[key]})"
+            problem = (f"{SIGNATURE} is signed by {key}, which this host does not trust "
+                       f"(trusted: {roots})")
+    if accept_unsigned:
+        return f"{problem}; {anyway}"
+    raise BackupError(
+        f"{problem}. A backup someone edited would look like this. If it was made before "
+        "congvu signed backups, restore it with --accept-unsigned; if it is signed by your "
+        "checkpoint key, put that key in place (or pin it in [audit] "
+        "checkpoint_public_keys) and restore again")
+
+
+def restore(config: CongvuConfig, source: Path, *, force: bool = False,
+            accept_unsigned: bool = False) -> list[str]:
     """Copy the backup in ``source`` back to the configured store paths.
 
-    :returns: one line per restored item.
-    :raises BackupError: a store exists (without ``force``), or the backup is damaged.
+    :returns: one line per restored item, the signature check first.
+    :raises BackupError: a store exists (without ``force``), the backup is damaged, or
+        its manifest is unsigned or badly signed (without ``accept_unsigned``).
     """
     manifest = read_manifest(source)
+    signed = check_manifest_signature(config, source, accept_unsigned=accept_unsigned)
     targets = {store.name: store.path for store in stores(config)}
     unknown = [s["name"] for s in manifest["stores"] if s["name"] not in targets]
     if unknown:
@@ -232,7 +305,7 @@ def restore(config: CongvuConfig, source: Path, *, force: bool = False) -> list[
         raise BackupError("these stores exist and would be overwritten: "
                           f"{', '.join(existing)}; stop the filter and use --force, or "
                           "restore into an empty data directory")
-    done = []
+    done = [signed]
     for store in manifest["stores"]:
         target = targets[store["name"]]
         target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -293,7 +366,8 @@ def verify_audit(config: CongvuConfig) -> str:
     :raises BackupError: the chain is broken or the store unreadable.
     """
     try:
-        with AuditLog.open_readonly(config.audit.path) as log:
+        trust: KeyTrust = config.audit.key_trust()
+        with AuditLog.open_readonly(config.audit.path, trust=trust) as log:
             report = log.verify()
     except AuditError as exc:
         raise BackupError(f"the restored audit store cannot be verified: {exc}") from exc
@@ -328,7 +402,7 @@ def backup_command(out: Path, config_path: Path | None, include_keys: bool) -> N
         if key["exists"]:
             state = "copied" if "file" in key else "NOT copied: keep it separately"
             click.echo(f"key {key['path']} ({key['what']}): {state}")
-    click.echo(f"manifest: {out / MANIFEST}")
+    click.echo(f"manifest: {out / MANIFEST}, signed in {out / SIGNATURE}")
 
 
 @click.command("restore")
@@ -336,10 +410,15 @@ def backup_command(out: Path, config_path: Path | None, include_keys: bool) -> N
 @_CONFIG
 @click.option("--force", is_flag=True,
               help="Overwrite existing stores (stop the filter first).")
-def restore_command(source: Path, config_path: Path | None, force: bool) -> None:
-    """Restore a backup made by `congvu backup` and verify the audit chain."""
+@click.option("--accept-unsigned", is_flag=True,
+              help="Restore even if MANIFEST.sig is missing or does not verify (only for "
+              "backups made before congvu signed them).")
+def restore_command(source: Path, config_path: Path | None, force: bool,
+                    accept_unsigned: bool) -> None:
+    """Restore a backup made by `congvu backup` (its signature checked) and verify the
+    audit chain."""
     config = _load(config_path)
-    for line in restore(config, source, force=force):
+    for line in restore(config, source, force=force, accept_unsigned=accept_unsigned):
         click.echo(line)
     if config.audit.path.exists():
         click.echo(f"audit: {verify_audit(config)}")

@@ -27,6 +27,7 @@ from pathlib import Path
 import click
 from cryptography import x509
 
+from audit import AuditError, AuditLog, fingerprint, own_public_key
 from milter.checks import check_locally, spoof_guard_warnings
 from milter.config import CongvuConfig, NextHopKind, Protocol, load_config
 from milter.errors import ConfigError
@@ -126,6 +127,45 @@ def check_keys(config: CongvuConfig) -> Iterator[Finding]:
                          "write the private key", f"chmod 600 {path}")
         else:
             yield _ok(where, f"{path} is readable and private ({mode:04o})")
+
+
+def check_audit_keys(config: CongvuConfig) -> Iterator[Finding]:
+    """Which checkpoint keys `audit verify` trusts: pinned, or only this server's own."""
+    where = "audit.checkpoint_public_keys"
+    pins = config.audit.checkpoint_public_keys
+    try:
+        own = own_public_key(config.audit.keys_dir)
+        trust = config.audit.key_trust()
+    except AuditError as exc:
+        yield _error(where, str(exc), "run the doctor as the congvu user")
+        return
+    mine = fingerprint(own) if own else None
+    if not pins:
+        pin = f'checkpoint_public_keys = ["{mine}"]' if mine else "the key's fingerprint"
+        yield _warn(where, "no checkpoint key is pinned: verify trusts whatever key is in "
+                    f"{config.audit.keys_dir / 'audit-checkpoint.key'}, so whoever can "
+                    "replace it and the store can re-sign the log",
+                    f"pin it under [audit]: {pin}, and give inspectors the same "
+                    "fingerprint (congvu audit verify --key)")
+    elif mine is not None and mine not in pins:
+        yield _warn(where, f"this server's checkpoint key {mine} is not pinned: its "
+                    "checkpoints count only if a pinned key's checkpoint enrolled it",
+                    f"add {mine} if it is yours (after `congvu audit key rotate`)")
+    else:
+        yield _ok(where, f"{len(pins)} pinned key(s)" + (", this server's among them"
+                                                        if mine else ""))
+    if not config.audit.path.is_file() or not trust.roots:
+        return
+    try:
+        with AuditLog.open_readonly(config.audit.path, trust=trust) as log:
+            accepted = log.accepted_keys(trust)
+    except AuditError:
+        return  # check_stores and `audit verify` name store problems
+    for key, why in sorted(accepted.items()):
+        if key not in trust.roots:
+            yield _warn(where, f"the audit store's checkpoints of {key} count without a "
+                        f"pin: {why}", f"pin {key} if you know it (another server, or a "
+                        "rotation), so that a store rewritten under it would be noticed")
 
 
 def check_stores(config: CongvuConfig) -> Iterator[Finding]:
@@ -420,7 +460,7 @@ def run_checks(config: CongvuConfig, *, postfix_dir: Path | None = None,
     """Every check, in order; Postfix only when ``postfix_dir`` is given."""
     now = now or dt.datetime.now(dt.UTC)
     findings = [*check_local(config), *check_spoof_guard(config), *check_keys(config),
-                *check_stores(config),
+                *check_audit_keys(config), *check_stores(config),
                 *check_dkim_records(config), *check_spf_dmarc(config, server_ips),
                 *check_next_hop(config)]
     if postfix_dir is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
+import os
 import socket
 from collections.abc import Mapping
 
@@ -123,5 +124,8 @@ class Server:
                     protocol.transport.close()
         for server in self._servers:
             await server.wait_closed()
+        if self.runtime.audit is not None:
+            # A clean stop leaves a signed mark in the audit chain (audit/README.md).
+            await self.runtime.audit.service_stopped(host=socket.gethostname(), pid=os.getpid())
         await self.runtime.close()
         self.state = ServerState.STOPPED

@@ -43,7 +43,11 @@ def test_time_based_checkpoint_when_idle(tmp_path: Path) -> None:
         assert log.latest_checkpoint().seq == 3  # type: ignore[union-attr]
     quiet = config.model_copy(update={"checkpoint_every_seconds": 3600})
     with AuditLog.open(quiet) as log:
+        # A new schedule is signed at its first commit (verify holds each stretch of
+        # unsigned records to the schedule its checkpoint signed); then it is followed.
         log.record(make_record())
-        assert log.latest_checkpoint().seq == 3  # type: ignore[union-attr]
+        assert log.latest_checkpoint().seq == 4  # type: ignore[union-attr]
+        log.record(make_record())
+        assert log.latest_checkpoint().seq == 4  # type: ignore[union-attr]
         log.checkpoint_if_due()  # not due yet
-        assert log.latest_checkpoint().seq == 3  # type: ignore[union-attr]
+        assert log.latest_checkpoint().seq == 4  # type: ignore[union-attr]

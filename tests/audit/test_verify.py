@@ -38,7 +38,7 @@ def _tamper(path: Path, *statements: str) -> None:
 
 
 def _verify(config: AuditConfig, exported: Checkpoint | None = None) -> tuple[bool, str]:
-    with AuditLog.open_readonly(config.path) as log:
+    with AuditLog.open_readonly(config.path, trust=config.key_trust()) as log:
         report = log.verify(exported=exported)
     return report.is_intact, report.describe()
 

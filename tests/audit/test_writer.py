@@ -39,7 +39,7 @@ async def test_concurrent_sessions_share_transactions(audit_config: AuditConfig)
     assert len(set(ids)) == 200
     assert writer.written == 400
     assert writer.batches < 400  # several sessions per transaction
-    with AuditLog.open_readonly(audit_config.path) as log:
+    with AuditLog.open_readonly(audit_config.path, trust=audit_config.key_trust()) as log:
         assert log.verify().is_intact
         assert log.db.execute("SELECT count(*) FROM events").fetchone()[0] == 400
         # A clean stop signs the head.
@@ -127,7 +127,7 @@ def test_two_processes_write_one_chain(audit_config: AuditConfig) -> None:
     for child in children:
         _, err = child.communicate(timeout=120)
         assert child.returncode == 0, err
-    with AuditLog.open_readonly(audit_config.path) as log:
+    with AuditLog.open_readonly(audit_config.path, trust=audit_config.key_trust()) as log:
         report = log.verify()
         assert report.is_intact, report.describe()
         assert report.events == 400

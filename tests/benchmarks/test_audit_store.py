@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from audit.keys import KeyTrust
 from audit.query import Filters
 from audit.store import AuditLog
 from mailbase import parse_period
@@ -53,7 +54,7 @@ def test_query_by_unit_and_month(million: Path) -> None:
 def test_verify_a_million(million: Path) -> None:
     with AuditLog.open_readonly(million) as log:
         start = time.perf_counter()
-        report = log.verify()
+        report = log.verify(trust=KeyTrust.from_config([], million.parent / "keys"))
         elapsed = time.perf_counter() - start
     assert report.is_intact and report.events == RECORDS
     print(f"\naudit verify over {RECORDS:,} records: {elapsed:.1f} s "

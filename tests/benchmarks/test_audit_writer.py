@@ -39,7 +39,7 @@ def test_group_commit_throughput(tmp_path: Path) -> None:
     one, _ = asyncio.run(_run(base, 1, 500))
     config = base.model_copy(update={"path": tmp_path / "many.sqlite3"})
     many, batches = asyncio.run(_run(config, 20, RECORDS // 20))
-    with AuditLog.open_readonly(config.path) as log:
+    with AuditLog.open_readonly(config.path, trust=config.key_trust()) as log:
         report = log.verify()
     assert report.is_intact and report.events == RECORDS
     print(f"\naudit group commit: 1 writer {500 / one:,.0f} records/s (fsync each); "

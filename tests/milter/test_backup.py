@@ -17,7 +17,8 @@ import click
 import pytest
 from click.testing import CliRunner, Result
 
-from audit import AuditLog
+from audit import AuditLog, fingerprint, sign_file_bytes
+from audit.keys import own_public_key
 from directory import Directory
 from milter.checks import check_locally
 from milter.cli import main
@@ -27,6 +28,7 @@ from policies.model import Finding
 from signer.keys import Algorithm
 from support.audit import T0, make_record
 from support.dkim import make_key
+from support.forgery import rechain
 
 CSV = """id,name,parent,address,senders,dkim_domain
 ubnd,Ủy ban nhân dân tỉnh,,ubnd@tinh.gov.vn,ubnd@tinh.gov.vn,tinh.gov.vn
@@ -43,7 +45,7 @@ class Site:
     key: Path
 
 
-def _site(root: Path, *, key: Path | None = None) -> Site:
+def _site(root: Path, *, key: Path | None = None, pins: tuple[str, ...] = ()) -> Site:
     root.mkdir(parents=True, exist_ok=True)
     if key is None:
         (root / "dkim").mkdir()
@@ -58,6 +60,9 @@ domain = "tinh.gov.vn"
 selector = "s1"
 key_file = "{key}"
 algorithm = "ed25519-sha256"
+
+[audit]
+checkpoint_public_keys = {json.dumps(list(pins))}
 """, encoding="utf-8")
     return Site(path, load_config(path), key)
 
@@ -93,6 +98,13 @@ def run(*args: str) -> Result:
     return CliRunner().invoke(main, list(args))
 
 
+def checkpoint_key(site: Site) -> str:
+    """The fingerprint of a site's audit checkpoint key, as an administrator pins it."""
+    key = own_public_key(site.config.audit.keys_dir)
+    assert key is not None
+    return fingerprint(key)
+
+
 def test_backup_while_a_writer_writes_restores_and_verifies(site: Site, tmp_path: Path) -> None:
     started, stop = threading.Event(), threading.Event()
     written: list[int] = []
@@ -121,14 +133,19 @@ def test_backup_while_a_writer_writes_restores_and_verifies(site: Site, tmp_path
         "directory", "audit", "quarantine", "web-users"]
     assert len(manifest["quarantine_objects"]) == 2
     # The copy is a consistent snapshot taken mid-write: its chain verifies on its own.
-    with AuditLog.open_readonly(tmp_path / "bk" / "audit.sqlite3") as copy:
+    with AuditLog.open_readonly(tmp_path / "bk" / "audit.sqlite3",
+                                trust=site.config.audit.key_trust()) as copy:
         report = copy.verify()
         assert report.is_intact, report.describe()
         assert 10 + 20 <= report.events <= 10 + len(written)
 
-    new = _site(tmp_path / "new", key=site.key)
+    # A new machine: the administrator pinned the checkpoint key in its configuration.
+    new = _site(tmp_path / "new", key=site.key, pins=(checkpoint_key(site),))
     result = run("restore", str(tmp_path / "bk"), "--config", str(new.path))
     assert result.exit_code == 0, result.output
+    assert result.output.startswith(
+        f"MANIFEST.sig: signed by {checkpoint_key(site)} (pinned in [audit] "
+        "checkpoint_public_keys)\n")
     assert f"restored the audit store to {new.config.audit.path}" in result.output
     assert "restored 2 quarantined messages" in result.output
     assert "audit: intact:" in result.output
@@ -137,7 +154,7 @@ def test_backup_while_a_writer_writes_restores_and_verifies(site: Site, tmp_path
     with Quarantine(new.config.policies.quarantine.path) as held:
         assert sorted(held.read(e.id) for e in held.list()) == [
             b"Subject: x\r\n\r\none\r\n", b"Subject: x\r\n\r\ntwo\r\n"]
-    with AuditLog.open_readonly(new.config.audit.path) as log:
+    with AuditLog.open_readonly(new.config.audit.path, trust=new.config.audit.key_trust()) as log:
         assert log.verify().is_intact
     users = sqlite3.connect(new.config.data_dir / "web" / "users.sqlite3")
     assert users.execute("SELECT login FROM users").fetchall() == [("kiemtoan",)]
@@ -163,7 +180,7 @@ def test_private_keys_are_listed_not_copied_unless_asked(site: Site, tmp_path: P
     assert copied.stat().st_mode & 0o777 == 0o600
     assert (tmp_path / "bk2").stat().st_mode & 0o777 == 0o700
     # Restored with the keys into a new place: the checkpoint key comes back 0600.
-    new = _site(tmp_path / "new", key=site.key)
+    new = _site(tmp_path / "new", key=site.key, pins=(checkpoint_key(site),))
     result = run("restore", str(tmp_path / "bk2"), "--config", str(new.path))
     assert result.exit_code == 0, result.output
     restored = new.config.audit.keys_dir / "audit-checkpoint.key"
@@ -182,7 +199,8 @@ def test_restore_refuses_to_overwrite_existing_stores_without_force(
     assert str(site.config.audit.path) in result.output
     result = run("restore", str(tmp_path / "bk"), "--config", str(site.path), "--force")
     assert result.exit_code == 0, result.output
-    with AuditLog.open_readonly(site.config.audit.path) as log:
+    with AuditLog.open_readonly(site.config.audit.path,
+                                trust=site.config.audit.key_trust()) as log:
         assert log.verify().events == 10  # the record written after the backup is gone
 
 
@@ -206,23 +224,83 @@ def test_restore_of_a_damaged_backup_is_refused(site: Site, tmp_path: Path) -> N
     assert not new.config.audit.path.exists()
 
 
-def test_a_tampered_chain_fails_verification_after_restore(site: Site, tmp_path: Path) -> None:
+def _rewrite_manifest(backup: Path) -> None:
+    """What an attacker who edited the audit store does next: fix the manifest's sum."""
+    copy, manifest_path = backup / "audit.sqlite3", backup / "MANIFEST.json"
+    manifest = json.loads(manifest_path.read_text())
+    for store in manifest["stores"]:
+        if store["name"] == "audit":
+            store["sha256"] = hashlib.sha256(copy.read_bytes()).hexdigest()
+    manifest_path.write_text(json.dumps(manifest))
+
+
+def test_an_edited_backup_and_manifest_are_refused(site: Site, tmp_path: Path) -> None:
     assert run("backup", str(tmp_path / "bk"), "--config", str(site.path)).exit_code == 0
-    copy = tmp_path / "bk" / "audit.sqlite3"
-    db = sqlite3.connect(copy)
+    db = sqlite3.connect(tmp_path / "bk" / "audit.sqlite3")
     db.execute("UPDATE events SET envelope_sender = 'ke-gia-mao@x.vn' WHERE seq = 3")
     db.commit()
     db.close()
-    manifest_path = tmp_path / "bk" / "MANIFEST.json"
-    manifest = json.loads(manifest_path.read_text())
-    for store in manifest["stores"]:
-        if store["name"] == "audit":  # an attacker who also rewrites the manifest
-            store["sha256"] = hashlib.sha256(copy.read_bytes()).hexdigest()
-    manifest_path.write_text(json.dumps(manifest))
+    _rewrite_manifest(tmp_path / "bk")
+    new = _site(tmp_path / "new", key=site.key, pins=(checkpoint_key(site),))
+    result = run("restore", str(tmp_path / "bk"), "--config", str(new.path))
+    assert result.exit_code == 1
+    assert "MANIFEST.sig does not verify: the signature does not match the file (it was " \
+           "changed). A backup someone edited would look like this." in result.output
+    assert not new.config.audit.path.exists()
+    # Forced through, the chain check still catches the edit.
+    result = run("restore", str(tmp_path / "bk"), "--config", str(new.path),
+                 "--accept-unsigned")
+    assert result.exit_code == 1
+    assert "restoring anyway because of --accept-unsigned" in result.output
+    assert "the restored audit chain is NOT intact" in result.output
+
+
+def test_a_rechained_backup_resigned_with_another_key_is_refused(site: Site,
+                                                                 tmp_path: Path) -> None:
+    backup = tmp_path / "bk"
+    assert run("backup", str(backup), "--config", str(site.path)).exit_code == 0
+    forger = tmp_path / "forger"
+    rechain(backup / "audit.sqlite3", edit={3: {"subject": "đã sửa"}}, sign_with=forger)
+    _rewrite_manifest(backup)
+    (backup / "MANIFEST.sig").write_text(
+        sign_file_bytes(forger, (backup / "MANIFEST.json").read_bytes()))
+    forged = fingerprint(own_public_key(forger) or "")
+    result = run("restore", str(backup), "--config", str(site.path), "--force")
+    assert result.exit_code == 1
+    assert f"MANIFEST.sig is signed by {forged}, which this host does not trust " \
+           f"(trusted: {checkpoint_key(site)} (this server's own key" in result.output
+    result = run("restore", str(backup), "--config", str(site.path), "--force",
+                 "--accept-unsigned")
+    assert result.exit_code == 1
+    assert f"the checkpoint at record 10 is signed by key {forged}, which is not " \
+           "trusted" in result.output
+
+
+def test_an_unsigned_backup_needs_accept_unsigned(site: Site, tmp_path: Path) -> None:
+    # A backup made before backups were signed: no MANIFEST.sig.
+    backup = tmp_path / "bk"
+    assert run("backup", str(backup), "--config", str(site.path)).exit_code == 0
+    (backup / "MANIFEST.sig").unlink()
+    new = _site(tmp_path / "new", key=site.key, pins=(checkpoint_key(site),))
+    result = run("restore", str(backup), "--config", str(new.path))
+    assert result.exit_code == 1
+    assert "MANIFEST.sig is missing: the backup is unsigned." in result.output
+    assert not new.config.audit.path.exists()
+    result = run("restore", str(backup), "--config", str(new.path), "--accept-unsigned")
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("MANIFEST.sig is missing: the backup is unsigned; "
+                                    "restoring anyway because of --accept-unsigned\n")
+    assert "audit: intact:" in result.output
+
+
+def test_a_backup_signed_by_an_unknown_key_on_a_new_host(site: Site, tmp_path: Path) -> None:
+    # No pins and no checkpoint key yet on the new host: nothing to check it against.
+    assert run("backup", str(tmp_path / "bk"), "--config", str(site.path)).exit_code == 0
     new = _site(tmp_path / "new", key=site.key)
     result = run("restore", str(tmp_path / "bk"), "--config", str(new.path))
     assert result.exit_code == 1
-    assert "the restored audit chain is NOT intact" in result.output
+    assert f"is signed by {checkpoint_key(site)}, which this host does not trust (trusted: " \
+           "no key is trusted" in result.output
 
 
 def test_restore_from_a_directory_that_is_not_a_backup(site: Site, tmp_path: Path) -> None:

@@ -14,11 +14,13 @@ import pytest
 from click.testing import CliRunner, Result
 from cryptography.hazmat.primitives import serialization
 
+from audit import AuditLog, fingerprint, own_public_key
 from milter.checks import check_locally
 from milter.cli import main
 from milter.config import load_config
 from milter.doctor import Level, check_postfix
 from signer.keys import Algorithm, generate_private_key, key_record
+from support.audit import make_record
 from support.dkim import make_key
 from support.dns import DnsServer
 from support.loopthread import LoopThread
@@ -146,8 +148,8 @@ def lines(result: Result, level: str) -> list[str]:
 
 @pytest.mark.skipif(not HAS_POSTCONF, reason="Debian package postfix is not installed")
 def test_a_healthy_setup_is_all_ok(setup: Setup) -> None:
-    result = doctor(setup.config(), "--postfix-config", str(setup.postfix()),
-                    "--server-ip", "127.0.0.1")
+    result = doctor(setup.config(extra=pin_own_key(setup)), "--postfix-config",
+                    str(setup.postfix()), "--server-ip", "127.0.0.1")
     assert result.exit_code == 0, result.output
     assert lines(result, "WARNING") == lines(result, "ERROR") == []
     output = result.output
@@ -156,6 +158,38 @@ def test_a_healthy_setup_is_all_ok(setup: Setup) -> None:
     assert f"next_hop: smtp 127.0.0.1:{setup.hop_port} answers 250" in output
     assert "reinjection listener 127.0.0.1:" in output
     assert "message_size_limit = 10240000 (congvu accepts 52428800)" in output
+
+
+def pin_own_key(setup: Setup) -> str:
+    """The [audit] table that pins the checkpoint key (made by a first config check)."""
+    config = load_config(setup.config())
+    key = own_public_key(config.audit.keys_dir)
+    assert key is not None
+    return f'[audit]\ncheckpoint_public_keys = ["{fingerprint(key)}"]\n'
+
+
+def test_unpinned_checkpoint_keys_are_warnings(setup: Setup, tmp_path: Path) -> None:
+    config = setup.config()
+    result = doctor(config)
+    [warning] = [line for line in lines(result, "WARNING") if "checkpoint_public_keys" in line]
+    assert "no checkpoint key is pinned: verify trusts whatever key is in " in warning
+    assert "fix: pin it under [audit]: checkpoint_public_keys = [\"sha256:" in warning
+    # A second server enrols its key in the shared store; this server's next
+    # checkpoint covers the enrolment, so it counts: without a pin, which doctor says.
+    audit = load_config(config).audit
+    with AuditLog.open(audit) as log:
+        log.record(make_record())
+    other = audit.model_copy(update={"keys_dir": tmp_path / "other-keys"})
+    with AuditLog.open(other) as log:
+        theirs = fingerprint(log.signer.public_key)  # type: ignore[union-attr]
+    with AuditLog.open(audit) as log:
+        log.record(make_record())
+        log.checkpoint()
+    result = doctor(setup.config(extra=pin_own_key(setup)))
+    [warning] = [line for line in lines(result, "WARNING") if "checkpoint_public_keys" in line]
+    assert warning.startswith(f"WARNING audit.checkpoint_public_keys: the audit store's "
+                              f"checkpoints of {theirs} count without a pin: enrolled at "
+                              "record 2 (another server writing to this store)")
 
 
 def test_a_key_others_can_read_is_an_error(setup: Setup) -> None:
@@ -200,7 +234,7 @@ def test_a_dns_timeout_is_a_warning(setup: Setup) -> None:
 
 def test_a_certificate_expiring_in_10_days_is_a_warning(setup: Setup) -> None:
     cert = setup.identity(10)
-    result = doctor(setup.config(cert=cert))
+    result = doctor(setup.config(cert=cert, extra=pin_own_key(setup)))
     assert result.exit_code == 1, result.output
     [warning] = lines(result, "WARNING")
     assert warning.startswith(f"WARNING signer.smime.identities[0].cert: {cert}: "
@@ -222,7 +256,7 @@ def test_a_crl_due_within_30_days_is_a_warning(setup: Setup) -> None:
     crl = setup.work / "pki" / "soon.crl"
     crl.write_bytes(setup.pki.crl(next_update=setup.pki.now + dt.timedelta(days=7))
                     .public_bytes(serialization.Encoding.DER))
-    result = doctor(setup.config(crl=crl))
+    result = doctor(setup.config(crl=crl, extra=pin_own_key(setup)))
     assert result.exit_code == 1, result.output
     [warning] = lines(result, "WARNING")
     assert warning.startswith(f"WARNING signer.crls[0]: {crl}: CN=Test Issuing CA")

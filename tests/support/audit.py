@@ -69,19 +69,21 @@ def make_record(**overrides: Any) -> AuditRecord:
 
 
 def bulk_fill(path: Path, count: int, *, units: int = 100, months: int = 12,
-              seed: int = 7) -> None:
+              seed: int = 7, keys_dir: Path | None = None) -> None:
     """Fill a new store at ``path`` with ``count`` chained message records, fast.
 
     The benchmark setup's bulk path: rows are built directly (no pydantic), hashed
     with the store's own :func:`audit.chain.row_hash`, and inserted with executemany
     in one unsynchronised transaction. Full-text rows are left out (not queried).
+    The head is signed with the checkpoint key in ``keys_dir`` (default: ``keys``
+    beside the store, as in a data directory), as a writer would have signed it.
     """
     import random
     import sqlite3
 
     from sqlite_utils import Database
 
-    from audit.chain import GENESIS, canonical, row_hash
+    from audit.chain import GENESIS, CheckpointSigner, Schedule, canonical, row_hash
     from audit.schema import EVENT_COLUMNS, migrate
 
     rng = random.Random(seed)
@@ -137,6 +139,13 @@ def bulk_fill(path: Path, count: int, *, units: int = 100, months: int = 12,
             conn.executemany("INSERT INTO attachments (record_id, position, sha256, filename, "
                              "filename_folded, size) VALUES (?, ?, ?, ?, ?, ?)", attachments)
             events, members, recipients, attachments = [], [], [], []
+    signer = CheckpointSigner.load_or_create(keys_dir or path.parent / "keys")
+    cp = signer.sign(count, prev, datetime.now(UTC).isoformat(timespec="microseconds"),
+                     schedule=Schedule(1000, 60.0), batch_from=count + 1)
+    conn.execute("INSERT INTO checkpoints (seq, hash, at, public_key, signature, every_records, "
+                 "every_seconds, batch_from) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                 (cp.seq, cp.hash, cp.at, cp.public_key, cp.signature, cp.every_records,
+                  cp.every_seconds, cp.batch_from))
     conn.execute("COMMIT")
     conn.execute("ANALYZE")
     conn.close()

@@ -314,7 +314,8 @@ async def audit_chain_verify(request: Request, user: AuditorUser) -> Response:
         if log is None:
             return
         with log:
-            console.last_verify = (datetime.now(UTC), log.verify())
+            trust = console.settings.audit.key_trust()  # pins, else the own key
+            console.last_verify = (datetime.now(UTC), log.verify(trust=trust))
 
     await run_in_threadpool(verify)
     return RedirectResponse("/audit/chain", status_code=303)
