@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from audit import fingerprint, own_public_key
 from milter.backup import backup, restore, verify_audit
 from milter.config import parse_config
 from support.audit import bulk_fill
@@ -22,7 +23,10 @@ def test_backup_and_restore_of_a_large_audit_store(tmp_path: Path) -> None:
     start = time.perf_counter()
     manifest = backup(old, tmp_path / "bk")
     backed = time.perf_counter() - start
-    new = parse_config({"service": {"data_dir": str(tmp_path / "new")}})
+    # The new machine pins the old one's checkpoint key, which signed the manifest.
+    pin = fingerprint(own_public_key(old.audit.keys_dir) or "")
+    new = parse_config({"service": {"data_dir": str(tmp_path / "new")},
+                        "audit": {"checkpoint_public_keys": [pin]}})
     start = time.perf_counter()
     restore(new, tmp_path / "bk")
     restored = time.perf_counter() - start
