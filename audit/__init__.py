@@ -30,7 +30,8 @@ from audit.records import (
     Violation,
 )
 from audit.report import Counts, MailboxReport, Report, UnitReport
-from audit.store import AuditLog, rotate_key
+from audit.rotation import rotate_key
+from audit.store import AuditLog
 from audit.verify import VerifyReport
 from audit.writer import AuditWriter
 

@@ -29,7 +29,8 @@ from audit.keys import KeyTrust, fingerprint
 from audit.query import Filters, RecordSummary
 from audit.records import Action, AdminKind, Direction, Outcome
 from audit.report import Report
-from audit.store import AuditLog, rotate_key
+from audit.rotation import rotate_key
+from audit.store import AuditLog
 from mailbase import PeriodError, parse_local_datetime, parse_period, zone
 
 ConfigLoader = Callable[[Path | None], AuditConfig]

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from audit.chain import Checkpoint
 from audit.errors import AuditError
+from audit.keys import KeyTrust
 from audit.query import Filters, Page, RecordSummary, TraceEntry
 from audit.records import AdminEvent, AuditRecord, Completion
 from audit.report import Report
@@ -44,8 +45,9 @@ class AuditStore(Protocol):
         """Retention: remove the oldest events, keeping the chain verifiable."""
         ...
 
-    def verify(self, *, exported: Checkpoint | None = None) -> VerifyReport:
-        """Walk the chain, the checkpoints and the indexes."""
+    def verify(self, *, exported: Checkpoint | None = None,
+               trust: KeyTrust | None = None) -> VerifyReport:
+        """Walk the chain, the checkpoints (those of trusted keys) and the indexes."""
         ...
 
     def query(self, filters: Filters) -> Page[RecordSummary]:

@@ -31,6 +31,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 
 from audit.chain import KEY_FILE, Checkpoint, CheckpointSigner
 from audit.errors import KeyFileError
+from audit.records import AdminEvent, AdminKind
 
 PREFIX = "sha256:"
 _HEX = frozenset("0123456789abcdef")
@@ -125,6 +126,16 @@ class KeyTrust:
             return ("no key is trusted: this host has no audit-checkpoint.key and "
                     "[audit] checkpoint_public_keys is empty")
         return "; ".join(f"{fp} ({why})" for fp, why in sorted(self.roots.items()))
+
+
+def enrolment_event(key: str, replaces: str | None, reason: str, actor: str) -> AdminEvent:
+    """The ``audit-key-enrolled`` event naming ``key`` (hex), and the key it replaces."""
+    details: dict[str, str | int | float | bool | None] = {"key": key, "reason": reason}
+    if replaces is not None:
+        details["replaces"] = replaces
+    return AdminEvent(kind=AdminKind.KEY_ENROLLED, actor=actor, target=fingerprint(key),
+                      details=details)
+
 
 
 @dataclass(frozen=True, slots=True)

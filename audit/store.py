@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import sqlite3
 import time
 from collections.abc import Iterator, Sequence
@@ -25,10 +24,10 @@ from urllib.parse import quote
 from sqlite_utils import Database
 
 from audit import query as queries
-from audit.chain import GENESIS, KEY_FILE, Checkpoint, CheckpointSigner, Schedule, row_hash
+from audit.chain import GENESIS, Checkpoint, CheckpointSigner, Schedule, row_hash
 from audit.config import AuditConfig
-from audit.errors import AuditError, KeyFileError
-from audit.keys import KeyTrust, accept, fingerprint, write_new_key
+from audit.errors import AuditError
+from audit.keys import KeyTrust, accept, enrolment_event, fingerprint
 from audit.query import Dialect, Filters, Page, RecordSummary, TraceEntry
 from audit.records import AdminEvent, AdminKind, AuditRecord, Completion
 from audit.report import Report, build_report
@@ -55,14 +54,6 @@ def mapped_errors(path: Path | str, doing: str) -> Iterator[None]:
         yield
     except sqlite3.Error as exc:
         raise AuditError(f"audit store {path}: could not {doing}: {exc}") from exc
-
-
-def _enrolment(key: str, replaces: str | None, reason: str, actor: str) -> AdminEvent:
-    details: dict[str, str | int | float | bool | None] = {"key": key, "reason": reason}
-    if replaces is not None:
-        details["replaces"] = replaces
-    return AdminEvent(kind=AdminKind.KEY_ENROLLED, actor=actor, target=fingerprint(key),
-                      details=details)
 
 
 def _rows(item: Item) -> Rows:
@@ -420,7 +411,7 @@ class AuditLog:
         with self._immediate("enrol this server's checkpoint key"):
             if self._is_new_writer():
                 assert self.signer is not None
-                self._append([_enrolment(self.signer.public_key, None,
+                self._append([enrolment_event(self.signer.public_key, None,
                                          "another server writing to this store", "system")])
 
     def rotate_key(self, new: CheckpointSigner, *, actor: str) -> tuple[Checkpoint, Checkpoint]:
@@ -437,7 +428,7 @@ class AuditLog:
         if old is None:
             raise AuditError(f"audit store {self.path}: opened without the checkpoint key")
         with self._immediate("rotate the checkpoint key"):
-            self._append([_enrolment(new.public_key, old.public_key, "rotation", actor)])
+            self._append([enrolment_event(new.public_key, old.public_key, "rotation", actor)])
             first = self._latest()
             self.signer = new
             try:
@@ -565,29 +556,3 @@ class AuditLog:
         with mapped_errors(self.path, "build the report"):
             return build_report(self.db.conn, period, units)
 
-
-def rotate_key(config: AuditConfig, *, actor: str) -> tuple[str, str]:
-    """Rotate the configured store's checkpoint key; return the old and new fingerprints.
-
-    The new key is written (0600, fsync'd) beside the old one, enrolled in the chain
-    under the old key's checkpoint, and only then moved into place, so a failure
-    leaves the old key in use.
-
-    :raises AuditError: the store cannot be written. :raises KeyFileError: a key file.
-    """
-    with AuditLog.open(config) as log:
-        assert log.signer is not None
-        old = fingerprint(log.signer.public_key)
-        staged, key = write_new_key(config.keys_dir)
-        try:
-            new = CheckpointSigner(key)
-            log.rotate_key(new, actor=actor)
-            try:
-                os.replace(staged, config.keys_dir / KEY_FILE)
-            except OSError as exc:
-                raise KeyFileError(staged, f"the store enrolled this new key but it could "
-                                   f"not be put in place ({exc.strerror}); run the rotation "
-                                   "again") from exc
-        finally:
-            staged.unlink(missing_ok=True)
-    return old, fingerprint(new.public_key)
