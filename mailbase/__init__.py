@@ -1,7 +1,8 @@
 """The few primitives every congvu package shares.
 
-One strict parser for addresses and the From header, Vietnamese text folding for
-search, and the time zone rules for reports and command-line dates. A leaf: it is
+One strict parser for addresses, the header block read once, the one reader of the
+From header (and, apart, the other readings that only detect ambiguity), Vietnamese
+text folding for search, and the time zone rules for reports and command-line dates. A leaf: it is
 small, stateless, does no I/O and imports nothing of ours.
 """
 
@@ -10,9 +11,17 @@ from mailbase.addresses import (
     AddressError,
     FromHeaderError,
     parse_address,
-    parse_from,
 )
 from mailbase.folding import fold
+from mailbase.header import HeaderBlock, HeaderField, header_bytes, read_header
+from mailbase.sender import (
+    NO_DOMAINS,
+    FromVerdict,
+    ProvincialDomains,
+    from_values_block,
+    parse_from,
+    read_from,
+)
 from mailbase.timezones import (
     DEFAULT_ZONE,
     Period,
@@ -24,15 +33,24 @@ from mailbase.timezones import (
 
 __all__ = [
     "DEFAULT_ZONE",
+    "NO_DOMAINS",
     "Address",
     "AddressError",
     "FromHeaderError",
+    "FromVerdict",
+    "HeaderBlock",
+    "HeaderField",
     "Period",
     "PeriodError",
+    "ProvincialDomains",
     "fold",
+    "from_values_block",
+    "header_bytes",
     "parse_address",
     "parse_from",
     "parse_local_datetime",
     "parse_period",
+    "read_from",
+    "read_header",
     "zone",
 ]

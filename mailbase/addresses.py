@@ -1,14 +1,13 @@
-"""The one strict parser for mail addresses and the From header.
+"""Mail addresses: the value type, and the strict parser for one address.
 
-Every package asks "what is this address" and "who is this message from" here, so a
-message cannot mean one sender to the policy engine and another to the DKIM signer
-(the "Composition Kills" attack class, USENIX Security 2020).
+Every package asks "what is this address" here; "who is this message from" is
+:mod:`mailbase.sender`'s one reader, so a message cannot mean one sender to the policy
+engine and another to the DKIM signer (the "Composition Kills" attack class, USENIX
+Security 2020).
 """
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Iterable
 from dataclasses import dataclass
 from email.errors import HeaderParseError
 from email.policy import default as _default_policy
@@ -93,46 +92,3 @@ def parse_address(text: str) -> Address:
         domain=_ascii_domain(found.domain, text),
         display_name=found.display_name,
     )
-
-
-def parse_from(values: Iterable[str]) -> Address:
-    """Return the one sender named by a message's From header values.
-
-    ``values`` are every From header of the message, in order. Anything but exactly
-    one From header holding exactly one address is refused, because verifiers and
-    mail clients disagree on which one counts.
-
-    :raises FromHeaderError: no From, several From headers, or not one address.
-    """
-    values = list(values)
-    if not values:
-        raise FromHeaderError("the message has no From header")
-    if len(values) > 1:
-        raise FromHeaderError(
-            f"the message has {len(values)} From headers", count=len(values)
-        )
-    found = _parse_from_value(values[0])
-    if isinstance(found, FromHeaderError):
-        raise FromHeaderError(found.reason, count=found.count)
-    return found
-
-
-# The header parser costs about 0.1 ms, as much as a DKIM signature; the same senders
-# write the same From values all day, and the result is immutable.
-@functools.lru_cache(maxsize=4096)
-def _parse_from_value(value: str) -> Address | FromHeaderError:
-    try:
-        header = _default_policy.header_factory("From", value)
-    except (HeaderParseError, IndexError, ValueError) as exc:
-        return FromHeaderError(f"the From header cannot be parsed: {exc}")
-    addresses = header.addresses
-    if header.defects:
-        return FromHeaderError(f"the From header is malformed: {header.defects[0]}")
-    if len(addresses) != 1:
-        return FromHeaderError(
-            f"the From header names {len(addresses)} addresses", count=len(addresses)
-        )
-    try:
-        return parse_address(addresses[0].addr_spec if addresses[0].username else "")
-    except AddressError as exc:
-        return FromHeaderError(f"the From address is invalid: {exc.reason}")

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from email.message import Message
 from typing import Any
 
+from mailbase import FromVerdict, HeaderBlock
 from milter.config import Direction, Role
 
 UNAVAILABLE = "[UNAVAILABLE]"
@@ -56,12 +57,17 @@ class MessageContext:
     envelope: Envelope
     original_content: bytes
     received_at: float = field(default_factory=time.time)
-    #: the unit the message is "sent" by (directory/), and those it is "received" by
+    #: the header block and the one reading of its From (mailbase.read_from), made at
+    #: the door: every stage, the signers and the record use these, never a re-reading
+    header: HeaderBlock = field(default_factory=lambda: HeaderBlock(()))
+    sender: FromVerdict = field(default_factory=lambda: FromVerdict(None, "not read"))
+    #: the unit the message is "sent" by (directory/; outbound on the trusted path
+    #: only), and those it is "received" by
     sender_unit: str | None = None
+    #: the envelope sender's unit when it sent as another unit ([[signer.send_as]])
+    submitted_by_unit: str | None = None
     recipient_units: tuple[str, ...] = ()
     recipient_unit_of: dict[str, str] = field(default_factory=dict)
-    #: the header From address (mailbase.parse_from), None when there is not exactly one
-    from_address: str | None = None
     #: the policy decision (policies.Decision), once the policy stage ran
     decision: Any = None
     #: the original client (XFORWARD ADDR) is in service.trusted_networks

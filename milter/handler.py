@@ -15,6 +15,7 @@ import time
 from typing import Any
 
 from audit import AuditError
+from mailbase import read_from, read_header
 from milter.config import Direction, ListenerConfig, Role
 from milter.context import Envelope, MessageContext, Xforward
 from milter.errors import NextHopError
@@ -158,6 +159,8 @@ class FilterHandler:
             # because of the From domain; no XFORWARD means we do not know: inbound.
             direction = Direction.OUTBOUND if is_trusted else Direction.INBOUND
         peer = session.peer if isinstance(session.peer, tuple) else ("", 0)
+        # The header and its From are read here, once, for every stage and the record.
+        header = read_header(envelope.original_content)
         return MessageContext(
             listener=self.listener.name,
             role=role,
@@ -171,6 +174,8 @@ class FilterHandler:
                 recipients=tuple(envelope.rcpt_tos),
             ),
             original_content=envelope.original_content,
+            header=header,
+            sender=read_from(header, session.runtime.units.provincial()),
             is_trusted_client=is_trusted,
         )
 

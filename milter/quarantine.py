@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 
 from audit import AdminEvent, AdminKind, AuditLog
+from mailbase import read_from, read_header
 from milter.config import CongvuConfig, Direction, Role
 from milter.context import Envelope, MessageContext, Xforward
 from milter.errors import MilterError, NextHopError
@@ -40,6 +41,7 @@ async def release(config: CongvuConfig, qid: str, *, actor: str) -> str:
         except PolicyError as exc:  # QuarantineNotFound, QuarantineError: said as they are
             raise ReleaseError(str(exc)) from exc
         direction = Direction(entry.direction.value)
+        header = read_header(raw)
         ctx = MessageContext(
             listener="quarantine-release",
             role=Role.OUTBOUND if direction is Direction.OUTBOUND else Role.INBOUND,
@@ -49,6 +51,8 @@ async def release(config: CongvuConfig, qid: str, *, actor: str) -> str:
             xforward=Xforward(),
             envelope=Envelope(entry.envelope_from, (), tuple(entry.recipients)),
             original_content=raw,
+            header=header,
+            sender=read_from(header, runtime.units.provincial()),
         )
         pipeline = Pipeline([s for s in runtime.pipeline.stages if s.name in _AFTER_POLICY])
         verdict = await pipeline.run(ctx)

@@ -69,7 +69,7 @@ def build_stages(config: CongvuConfig, units: UnitLookup) -> list[Stage]:
     enabled = set(config.pipeline.stages)
     stages: list[Stage] = []
     if "units" in enabled:
-        stages.append(UnitsStage(units))
+        stages.append(UnitsStage(units, config.signer.may_send_as))
     checker = AuthChecker.from_config(config.signer)
     if "verify" in enabled:
         # DKIM keys, SPF and DMARC records share one TTL-respecting DNS cache.
@@ -82,8 +82,7 @@ def build_stages(config: CongvuConfig, units: UnitLookup) -> list[Stage]:
                                      timeout=documents.timeout))
     stages += [AddHeader(header.name, header.value) for header in config.pipeline.add_headers]
     if "dmarc" in enabled and "verify" in enabled:
-        stages.append(DmarcStage(checker, lambda: units.index.domains,
-                                 on_spoof=config.signer.auth.on_own_domain_spoof,
+        stages.append(DmarcStage(checker, on_spoof=config.signer.auth.on_own_domain_spoof,
                                  actions_for=unit_dmarc_actions(config.policies, units.chain,
                                                                 checker.actions)))
     if "authentication-results" in enabled:

@@ -7,8 +7,10 @@ say what follows:
 
 - :func:`own_domain_spoof`: inbound mail whose From is one of the province's own
   domains but that carries no passing DKIM signature aligned with it is refused,
-  whatever that domain's DMARC record says (issue 12: no one outside may pass as a
-  provincial unit). Only the milter knows whether the mail is inbound from outside the
+  whatever that domain's DMARC record says (no one outside may pass as a provincial
+  unit), and so is mail whose From is ambiguous while some reading of it names a
+  provincial domain. Both come from the one From reading (:func:`mailbase.read_from`)
+  the caller made. Only the milter knows whether the mail is inbound from outside the
   trusted networks; it calls this only then.
 - :func:`dmarc_disposition`: accept, tag, quarantine, reject or tempfail from the DMARC
   result, the owner's policy and the configured :class:`DmarcActions`; a failure that a
@@ -18,24 +20,20 @@ say what follows:
 from __future__ import annotations
 
 import random
-import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 
-from signer import canon
+from mailbase import FromVerdict
 from signer.arc import ArcResult, ArcVerifier
 from signer.authconfig import AuthConfig
 from signer.authresults import MethodResult
-from signer.canon import MessageFormatError
 from signer.config import SignerConfig
 from signer.dkim_verify import AuthResult, DkimResult
 from signer.dmarc import DmarcChecker, DmarcPolicy, DmarcResult, DmarcStatus
 from signer.dnscache import CachingResolver
 from signer.psl import is_aligned, organizational_domain
 from signer.spf import SpfChecker, SpfResult
-
-_AT_DOMAIN = re.compile(r"@\[?([A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)+)")
 
 
 class Disposition(Enum):
@@ -94,47 +92,28 @@ def dmarc_disposition(dmarc: DmarcResult, actions: DmarcActions, *,
                                 f"{dmarc.detail}")
 
 
-def own_domain_spoof(from_domains: Sequence[str], dkim: Sequence[DkimResult],
-                     own_domains: Iterable[str]) -> str | None:
-    """Why this message passes itself off as one of ``own_domains``, or ``None``.
+def own_domain_spoof(sender: FromVerdict, dkim: Sequence[DkimResult]) -> str | None:
+    """Why this message passes itself off as a provincial sender, or ``None``.
 
-    A From domain that is an own domain (or under one) must be the message's only From
-    domain and have a passing DKIM signature aligned with it (relaxed: the same
-    organizational domain); anything else is a spoof.
+    ``sender`` is the one reading of the From, made with the province's domains. An
+    ambiguous From that any reading maps to a provincial domain is a forgery whatever
+    it carries; a plain From in a provincial domain needs a passing DKIM signature
+    aligned with it (relaxed: the same organizational domain).
     """
-    own = [d.lower().rstrip(".") for d in own_domains]
-    claimed = [d for d in from_domains if any(d == o or d.endswith("." + o) for o in own)]
-    if not claimed:
+    if sender.address is None:
+        if not sender.claims:
+            return None
+        return (f"the From header is ambiguous ({sender.ambiguity}) and reads as the "
+                f"province's own domain {sender.claims[0]}")
+    domain = sender.address.domain
+    if domain not in sender.claims:
         return None
-    if len(from_domains) != 1:
-        return (f"From names {len(from_domains)} domains, among them the province's own "
-                f"domain {claimed[0]}")
-    domain = claimed[0]
     if any(r.result is AuthResult.PASS and r.domain and is_aligned(r.domain, domain,
                                                                    strict=False)
            for r in dkim):
         return None
     return f"From is the province's own domain {domain} but no DKIM signature aligned " \
            f"with it passed"
-
-
-def from_domains(raw: bytes) -> tuple[str, ...]:
-    """Every domain named after an ``@`` in any From header, once each (for spoof checks).
-
-    The strict reading (exactly one From, one address) is DMARC's; this one is wide on
-    purpose, so that a second From header, a group, a display name or a malformed
-    header cannot hide an own domain.
-    """
-    try:
-        fields, _ = canon.split_message(raw)
-    except MessageFormatError:
-        return ()
-    values = [f.value.replace(b"\r\n", b"").decode("utf-8", "replace")
-              for f in fields if f.key == b"from"]
-    # every "@domain" in the text, display names included: a strict parser's reading of
-    # a malformed header can differ from what a mail client shows
-    found = [m.group(1).lower() for v in values for m in _AT_DOMAIN.finditer(v)]
-    return tuple(dict.fromkeys(found))
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,19 +124,20 @@ class AuthVerdict:
     dkim: tuple[DkimResult, ...]
     dmarc: DmarcResult
     arc: ArcResult
-    from_domains: tuple[str, ...]
+    sender: FromVerdict
 
     def methods(self) -> list[MethodResult]:
         """For :func:`signer.authentication_results`: dkim, spf, dmarc, arc (add S/MIME's)."""
         return [*self.dkim, self.spf, self.dmarc, self.arc]
 
-    def own_domain_spoof(self, own_domains: Iterable[str]) -> str | None:
-        """Why this message passes itself off as a provincial domain, or ``None``."""
-        return own_domain_spoof(self.from_domains, self.dkim, own_domains)
+    def own_domain_spoof(self) -> str | None:
+        """Why this message passes itself off as a provincial sender, or ``None``."""
+        return own_domain_spoof(self.sender, self.dkim)
 
-    def is_own_domain_spoof(self, own_domains: Iterable[str]) -> bool:
-        """Whether it passes itself off as one of ``own_domains`` (see :func:`own_domain_spoof`)."""
-        return self.own_domain_spoof(own_domains) is not None
+    @property
+    def is_own_domain_spoof(self) -> bool:
+        """Whether it passes itself off as a provincial sender (:func:`own_domain_spoof`)."""
+        return self.own_domain_spoof() is not None
 
     def disposition(self, actions: DmarcActions) -> AuthDecision:
         """:func:`dmarc_disposition` of this message's DMARC and ARC results."""
@@ -200,15 +180,16 @@ class AuthChecker:
         return cls(auth, resolver, receiver=config.dkim.authserv_id)
 
     def check(self, *, client_ip: str, helo: str, mail_from: str, raw: bytes,
-              dkim_results: Sequence[DkimResult]) -> AuthVerdict:
+              sender: FromVerdict, dkim_results: Sequence[DkimResult]) -> AuthVerdict:
         """Authenticate one inbound message (the bytes as received).
 
         :param client_ip: the original client (XFORWARD ADDR).
         :param helo: its HELO name (XFORWARD HELO).
         :param mail_from: the envelope sender, ``""`` for the null sender.
+        :param sender: the one reading of ``raw``'s From (:func:`mailbase.read_from`).
         :param dkim_results: what :meth:`signer.DkimVerifier.verify` gave for ``raw``.
         """
         spf = self._spf.check(client_ip=client_ip, helo=helo, mail_from=mail_from)
-        dmarc = self._dmarc.check(raw, spf=spf, dkim=dkim_results)
+        dmarc = self._dmarc.check_sender(sender, spf=spf, dkim=dkim_results)
         arc = self._arc.verify(raw)
-        return AuthVerdict(spf, tuple(dkim_results), dmarc, arc, from_domains(raw))
+        return AuthVerdict(spf, tuple(dkim_results), dmarc, arc, sender)

@@ -94,6 +94,19 @@ class DkimConfig(_Strict):
         return self
 
 
+class SendAs(_Strict):
+    """One ``[[signer.send_as]]`` entry: a unit whose staff may send as other units."""
+
+    unit: str = Field(min_length=1, description="The unit whose senders (envelope sender, "
+                                                "bound to the login by Postfix) may use the "
+                                                "From of the units below, e.g. a shared "
+                                                "secretariat 'van-phong-ubnd'.")
+    as_units: list[str] = Field(min_length=1, description="The units it may send as; such "
+                                                          "mail is signed and counted as theirs, "
+                                                          "and the record keeps the submitting "
+                                                          "unit.")
+
+
 class SignerConfig(_Strict):
     """The ``[signer]`` table."""
 
@@ -105,3 +118,12 @@ class SignerConfig(_Strict):
     documents: DocumentsConfig = Field(
         default_factory=DocumentsConfig,
         description="Signatures inside attached documents; trust defaults to [signer.smime]'s.")
+    send_as: list[SendAs] = Field(
+        default_factory=list,
+        description="Outbound, the header From must belong to the envelope sender's unit; "
+                    "these entries allow a unit to send as others (a shared secretariat).")
+
+    def may_send_as(self, unit: str, as_unit: str) -> bool:
+        """Whether senders of ``unit`` may send with a From of ``as_unit``."""
+        return unit == as_unit or any(
+            entry.unit == unit and as_unit in entry.as_units for entry in self.send_as)

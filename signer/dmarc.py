@@ -21,10 +21,10 @@ from dataclasses import dataclass, replace
 from enum import Enum
 from typing import ClassVar
 
-from signer.dkim import from_domain
+from mailbase import FromVerdict, read_from, read_header
 from signer.dkim_verify import AuthResult, DkimResult
 from signer.dns import TxtResolver
-from signer.errors import DnsTemporaryError, UnsignableMessageError
+from signer.errors import DnsTemporaryError
 from signer.psl import is_aligned, organizational_domain
 from signer.spf import SpfResult, SpfStatus
 
@@ -155,12 +155,15 @@ class DmarcChecker:
     def check(self, raw: bytes, *, spf: SpfResult,
               dkim: Sequence[DkimResult]) -> DmarcResult:
         """The DMARC result of ``raw`` given its SPF and DKIM results."""
-        try:
-            domain = from_domain(raw)
-        except UnsignableMessageError as exc:
+        return self.check_sender(read_from(read_header(raw)), spf=spf, dkim=dkim)
+
+    def check_sender(self, sender: FromVerdict, *, spf: SpfResult,
+                     dkim: Sequence[DkimResult]) -> DmarcResult:
+        """The DMARC result for the one reading of a message's From."""
+        if sender.address is None:
             # RFC 7489 section 6.6.1: such a message cannot be evaluated
-            return DmarcResult(DmarcStatus.PERMERROR, f"From: {exc.reason}")
-        return self.check_domain(domain, spf=spf, dkim=dkim)
+            return DmarcResult(DmarcStatus.PERMERROR, f"From: {sender.ambiguity}")
+        return self.check_domain(sender.address.domain, spf=spf, dkim=dkim)
 
     def check_domain(self, domain: str, *, spf: SpfResult,
                      dkim: Sequence[DkimResult]) -> DmarcResult:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ClassVar
 
@@ -76,7 +76,7 @@ class VerifyStage:
             verdict = await loop.run_in_executor(self._executor, functools.partial(
                 self.auth.check, client_ip=ctx.xforward.addr or "",
                 helo=ctx.xforward.helo or "", mail_from=ctx.envelope.mail_from, raw=raw,
-                dkim_results=dkim))
+                sender=ctx.sender, dkim_results=dkim))
             ctx.results["authn"] = verdict
             auth += verdict.audit()
         return CONTINUE
@@ -159,11 +159,9 @@ class DmarcStage:
     name = "dmarc"
     kind: ClassVar[StageKind] = StageKind.DECIDE
 
-    def __init__(self, checker: AuthChecker, own_domains: Callable[[], Iterable[str]],
-                 *, on_spoof: str,
+    def __init__(self, checker: AuthChecker, *, on_spoof: str,
                  actions_for: Callable[[MessageContext], DmarcActions] | None = None) -> None:
         self.checker = checker
-        self.own_domains = own_domains
         self.on_spoof = on_spoof
         self.actions_for = actions_for
 
@@ -172,13 +170,16 @@ class DmarcStage:
         verdict: AuthVerdict | None = ctx.results.get("authn")
         if verdict is None or ctx.direction is not Direction.INBOUND or ctx.is_trusted_client:
             return CONTINUE
-        spoof = verdict.own_domain_spoof(self.own_domains())
+        spoof = verdict.own_domain_spoof()
         if spoof is not None:
             reason = f"Message refused as a forged provincial sender: {spoof}"
             action = Disposition(self.on_spoof)
-            # the audit report counts what was refused as spoofing (issue 12, point 6)
+            # the record of a forgery attempt: the report counts what was refused as
+            # spoofing, under the domain the From claimed
+            claimed = ctx.sender.domain or (ctx.sender.claims or (None,))[0]
             ctx.results.setdefault("auth", []).append({
                 "method": "dmarc", "operation": "verify", "result": "fail", "reason": spoof,
+                "domain": claimed,
                 "disposition": "spoof-refused" if action is Disposition.REJECT
                 else f"spoof-{action.value}"})
             return self._act(ctx, action, reason)

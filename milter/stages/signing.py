@@ -16,7 +16,6 @@ from signer import (
     NoSigningKeyError,
     SmimeSigner,
     UnsignableMessageError,
-    from_domain,
 )
 
 log = logging.getLogger("congvu.milter")
@@ -36,8 +35,11 @@ class SmimeSignStage:
         """Wrap the message as multipart/signed, or act on a missing identity."""
         if ctx.direction is not Direction.OUTBOUND:
             return CONTINUE
-        sender = ctx.from_address or ctx.envelope.mail_from
-        identity = self.signer.identity_for(sender, unit=ctx.sender_unit)
+        # The units stage bound the From to the sender; an address that is no unit's
+        # (an official's own mailbox) takes only an identity made for that address.
+        sender = ctx.sender.addr_spec or ""
+        identity = (self.signer.identity_for(sender, unit=ctx.sender_unit)
+                    if ctx.sender_unit is not None else self.signer.identity_for_address(sender))
         auth = ctx.results.setdefault("auth", [])
         if identity is None:
             reason = f"no S/MIME identity for {sender or 'the null sender'}"
@@ -68,11 +70,10 @@ class DkimSignStage:
         self.units = units
         self.on_unsignable = on_unsignable
 
-    def _domain(self, ctx: MessageContext, content: bytes) -> str | None:
-        try:
-            domain = from_domain(content)
-        except UnsignableMessageError:
-            raise
+    def _domain(self, ctx: MessageContext) -> str | None:
+        domain = ctx.sender.domain
+        if domain is None:
+            raise UnsignableMessageError(ctx.sender.ambiguity or "the From header is ambiguous")
         if self.signer.signs_for(domain):
             return domain
         if ctx.sender_unit is not None:
@@ -88,7 +89,7 @@ class DkimSignStage:
         content = ctx.final_content
         auth = ctx.results.setdefault("auth", [])
         try:
-            domain = self._domain(ctx, content)
+            domain = self._domain(ctx)
             if domain is None:
                 auth.append({"method": "dkim", "operation": "sign", "result": "none",
                              "reason": "no active key for the sender's domain"})

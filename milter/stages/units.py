@@ -1,38 +1,29 @@
-"""Whose message is it: the sender's unit and the recipients' units (directory/)."""
+"""Whose message is it: the sender's unit and the recipients' units (directory/).
+
+The header From was read once at the door (``ctx.sender``); this stage binds it to
+the unit that really sent the message. Outbound, Postfix binds only the envelope
+sender to the login (``smtpd_sender_login_maps``), so the header From must belong to
+the envelope sender's unit (or to a unit it may send as, ``[[signer.send_as]]``);
+otherwise the message is refused and nothing is signed. Only mail on the trusted path
+(outbound) gets a sender unit: inbound mail merely claims one.
+"""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import ClassVar
 
+import idna
+
 from directory import DirectoryIndex, UnknownUnit
-from mailbase import FromHeaderError, parse_from
+from mailbase import ProvincialDomains
+from milter.config import Direction
 from milter.context import MessageContext
-from milter.pipeline import CONTINUE, StageKind, Verdict
+from milter.pipeline import CONTINUE, StageKind, Verdict, reject
 
 # A store change is seen within this many seconds without asking SQLite per message.
 _REFRESH_INTERVAL = 1.0
-
-
-def from_values(content: bytes) -> list[str]:
-    """Every From header value of the message's header, unfolded, as text."""
-    header_end = content.find(b"\r\n\r\n")
-    head = content[: header_end + 2 if header_end >= 0 else len(content)]
-    values: list[str] = []
-    current: list[bytes] | None = None
-    for line in head.split(b"\r\n"):
-        if line[:1] in (b" ", b"\t") and current is not None:
-            current.append(line)
-            continue
-        if current is not None:
-            values.append(b"".join(current).decode("utf-8", "replace"))
-            current = None
-        if line[:5].lower() == b"from:":
-            current = [line[5:]]
-    if current is not None:
-        values.append(b"".join(current).decode("utf-8", "replace"))
-    return [value.strip() for value in values]
 
 
 class UnitLookup:
@@ -41,6 +32,7 @@ class UnitLookup:
     def __init__(self, index: DirectoryIndex) -> None:
         self.index = index
         self._checked = 0.0
+        self._provincial = ProvincialDomains()
 
     def _fresh(self) -> DirectoryIndex:
         now = time.monotonic()
@@ -49,9 +41,16 @@ class UnitLookup:
             self.index.refresh()
         return self.index
 
-    def unit_of(self, address: str) -> str | None:
+    def unit_of(self, address: str | None) -> str | None:
         """The unit owning ``address``, or None."""
         return self._fresh().unit_id(address) if address else None
+
+    def provincial(self) -> ProvincialDomains:
+        """The province's own domains as the From reader takes them."""
+        domains = self._fresh().domains
+        if domains != self._provincial.domains:
+            self._provincial = ProvincialDomains(domains)
+        return self._provincial
 
     def chain(self, unit_id: str | None) -> Sequence[str]:
         """The unit and its ancestors, or () for no or an unknown unit."""
@@ -64,25 +63,75 @@ class UnitLookup:
 
 
 class UnitsStage:
-    """Resolve the header From and the units a message belongs to."""
+    """Bind the sender to its unit (outbound) and find the recipients' units."""
 
     name = "units"
     kind: ClassVar[StageKind] = StageKind.VERIFY
 
-    def __init__(self, lookup: UnitLookup) -> None:
+    def __init__(self, lookup: UnitLookup,
+                 may_send_as: Callable[[str, str], bool] = str.__eq__) -> None:
         self.lookup = lookup
+        self.may_send_as = may_send_as
 
     async def run(self, ctx: MessageContext) -> Verdict:
-        """Record sender unit, recipient units and the From address on the context."""
-        try:
-            ctx.from_address = parse_from(from_values(ctx.original_content)).addr_spec
-        except FromHeaderError:
-            ctx.from_address = None
-        sender = ctx.from_address or ctx.envelope.mail_from
-        ctx.sender_unit = self.lookup.unit_of(sender)
+        """Set the recipient units; outbound, the sender unit, or refuse a From that the
+        envelope sender may not use."""
         for rcpt in ctx.envelope.recipients:
             unit = self.lookup.unit_of(rcpt)
             if unit is not None:
                 ctx.recipient_unit_of[rcpt] = unit
         ctx.recipient_units = tuple(dict.fromkeys(ctx.recipient_unit_of.values()))
-        return CONTINUE
+        if ctx.direction is not Direction.OUTBOUND:
+            return CONTINUE
+        return self._bind(ctx)
+
+    def _bind(self, ctx: MessageContext) -> Verdict:
+        envelope = ctx.envelope.mail_from
+        envelope_unit = self.lookup.unit_of(envelope)
+        # The refused message is still the envelope unit's own (its login sent it).
+        ctx.sender_unit = envelope_unit
+        sender = ctx.sender
+        if sender.address is None:
+            return self._refuse(ctx, f"the From header is ambiguous ({sender.ambiguity}); "
+                                     "send with one plain From address")
+        from_unit = self.lookup.unit_of(sender.address.addr_spec)
+        if from_unit is None:
+            # An official's own mailbox, or the null sender of a bounce, a delivery
+            # notice or an auto-reply: accepted without a unit. Any other From must be
+            # the login-bound envelope sender itself.
+            if envelope and not _same_address(sender.address.addr_spec, envelope):
+                return self._refuse(
+                    ctx, f"the From address {sender.address.addr_spec} is not the sender's "
+                         f"own address {envelope}")
+            return CONTINUE
+        if envelope_unit is not None and self.may_send_as(envelope_unit, from_unit):
+            ctx.sender_unit = from_unit
+            if envelope_unit != from_unit:
+                ctx.submitted_by_unit = envelope_unit
+            return CONTINUE
+        owner = f"unit {envelope_unit}" if envelope_unit else "no unit"
+        return self._refuse(
+            ctx, f"the From address {sender.address.addr_spec} belongs to unit {from_unit}, "
+                 f"but the sender {envelope or '<>'} belongs to {owner}")
+
+    @staticmethod
+    def _refuse(ctx: MessageContext, why: str) -> Verdict:
+        ctx.results.setdefault("auth", []).append({
+            "method": "sender", "operation": "verify", "result": "fail", "reason": why,
+            "domain": ctx.sender.domain})
+        text = f"Message refused: {why}".encode("ascii", "replace").decode()
+        return reject(text.replace("\r", " ").replace("\n", " "))
+
+
+def _same_address(header: str, envelope: str) -> bool:
+    """Whether two spellings name one mailbox: domains compared as DNS does, local
+    parts without case (Postfix's sender login maps ignore it too)."""
+    local_h, _, domain_h = header.rpartition("@")
+    local_e, _, domain_e = envelope.rpartition("@")
+    if not domain_e.isascii():
+        try:  # IDNA 2008 without mapping: a fullwidth spelling is another address
+            domain_e = idna.encode(domain_e).decode("ascii")
+        except (idna.IDNAError, UnicodeError):
+            return False
+    return local_h.casefold() == local_e.casefold() and \
+        domain_h.lower() == domain_e.lower().rstrip(".")

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import click
 
+from mailbase import ProvincialDomains, read_from, read_header
 from signer.authcheck import AuthChecker, AuthVerdict
 from signer.authresults import authentication_results
 from signer.config import SignerConfig
@@ -88,10 +89,11 @@ def auth_group(load: ConfigLoader, *, own_domains: OwnDomains | None = None) -> 
         raw = sys.stdin.buffer.read()
         dkim_results = DkimVerifier(resolver, max_signatures=config.dkim.max_signatures,
                                     dns_budget=2 * resolver.timeout).verify(raw)
-        sender = "" if mail_from.strip() in ("", "<>") else mail_from
-        verdict = checker.check(client_ip=client_ip, helo=helo, mail_from=sender, raw=raw,
-                                dkim_results=dkim_results)
+        envelope = "" if mail_from.strip() in ("", "<>") else mail_from
         domains = [*find_own(config_path), *own]
+        sender = read_from(read_header(raw), ProvincialDomains(domains))
+        verdict = checker.check(client_ip=client_ip, helo=helo, mail_from=envelope, raw=raw,
+                                sender=sender, dkim_results=dkim_results)
         report = _report(verdict, checker, domains, config.dkim.authserv_id)
         click.echo(json.dumps(report, ensure_ascii=False, indent=2))
         if verdict.dmarc.result is not DmarcStatus.PASS:
@@ -124,6 +126,7 @@ def _report(verdict: AuthVerdict, checker: AuthChecker, own: Sequence[str],
         "arc": {"result": verdict.arc.result.value, "reason": verdict.arc.reason,
                 "sealer": verdict.arc.sealer, "is_trusted": verdict.arc.is_trusted},
         "action": {"disposition": decision.disposition.value, "reason": decision.reason},
-        "own_domain_spoof": verdict.own_domain_spoof(own) if own else None,
+        "own_domain_spoof": verdict.own_domain_spoof() if own else None,
+        "from": {"address": verdict.sender.addr_spec, "ambiguity": verdict.sender.ambiguity},
         "authentication_results": header.replace("\r\n", "\n"),
     }

@@ -107,6 +107,10 @@ class SmimeSigner:
                 return identity
         return None
 
+    def identity_for_address(self, address: str) -> SigningIdentity | None:
+        """The identity made for exactly ``address`` (no unit, no pattern), or None."""
+        return self._by_address.get(address.casefold())
+
     def sign(self, raw: bytes, identity: SigningIdentity) -> SmimeSignResult:
         """Wrap ``raw`` as multipart/signed with ``identity``'s signature.
 

@@ -48,8 +48,8 @@ def test_parse_from_takes_exactly_one_sender() -> None:
 @pytest.mark.parametrize(("values", "words"), [
     ([], "no From header"),
     (["a@b.vn", "c@d.vn"], "2 From headers"),
-    (["a@b.vn, c@d.vn"], "names 2 addresses"),
-    (["Group: a@b.vn, c@d.vn;"], "names 2 addresses"),
+    (["a@b.vn, c@d.vn"], "several addresses"),
+    (["Group: a@b.vn, c@d.vn;"], "several addresses or a group"),
     (["<>"], "From"),
     (["a@"], "From"),
     (["Group:a@"], "From"),

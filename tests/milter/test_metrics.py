@@ -32,7 +32,8 @@ listen = "127.0.0.1:{port}"
         process.wait_for("worker ready")
         for number in range(6):  # new connections: the kernel spreads them over workers
             with smtplib.SMTP("127.0.0.1", process.port) as client:
-                client.sendmail("a@b.vn", [f"{number}@d.vn"], b"Subject: m\r\n\r\nx\r\n")
+                client.sendmail("a@b.vn", [f"{number}@d.vn"],
+                                b"From: a@b.vn\r\nSubject: m\r\n\r\nx\r\n")
         for _ in range(6):
             next_hop.get()
         text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read()

@@ -23,7 +23,8 @@ from support.process import ServeProcess
 from support.rawsmtp import Raw
 from support.sink import Sink
 
-MESSAGE = b"Subject: test\r\nMessage-ID: <p@test>\r\n\r\nbody\r\n"
+# From is the envelope sender: outbound, the two must agree
+MESSAGE = b"From: a@b.vn\r\nSubject: test\r\nMessage-ID: <p@test>\r\n\r\nbody\r\n"
 
 
 def refusal_lines(caplog: pytest.LogCaptureFixture) -> list[dict[str, Any]]:

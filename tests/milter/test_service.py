@@ -12,7 +12,7 @@ import pytest
 
 from support.process import ServeProcess
 
-MESSAGE = b"Subject: service\r\n\r\nbody\r\n"
+MESSAGE = b"From: a@b.vn\r\nSubject: service\r\n\r\nbody\r\n"  # From: the envelope sender
 
 
 def write_config(path: Path, sink_port: int, *, extra: str = "") -> Path:
@@ -81,7 +81,7 @@ def test_sigterm_during_a_transfer_loses_nothing(serve, next_hop) -> None:
     for command in (b"EHLO c", b"MAIL FROM:<a@b.vn>", b"RCPT TO:<c@d.vn>", b"DATA"):
         sock.sendall(command + b"\r\n")
         reply()
-    sock.sendall(b"Subject: in flight\r\n\r\nfirst half ")
+    sock.sendall(b"From: a@b.vn\r\nSubject: in flight\r\n\r\nfirst half ")
     process.signal(signal.SIGTERM)
     process.wait_for("worker stopping")
     # New connections are no longer taken...
@@ -91,7 +91,8 @@ def test_sigterm_during_a_transfer_loses_nothing(serve, next_hop) -> None:
     sock.sendall(b"second half\r\n.\r\n")
     assert reply().startswith(b"250 2.0.0")
     assert reply().startswith(b"421 4.3.2")
-    assert next_hop.get().content == b"Subject: in flight\r\n\r\nfirst half second half\r\n"
+    assert next_hop.get().content == (b"From: a@b.vn\r\nSubject: in flight\r\n\r\n"
+                                      b"first half second half\r\n")
     assert process.process.wait(timeout=20) == 0
 
 

@@ -64,7 +64,7 @@ def test_passing_message_exits_0(dns: DnsServer, signed: bytes) -> None:
     done = _run(dns, signed)
     assert done.exit_code == 0, done.output
     report = json.loads(done.output)
-    assert set(report) == {"spf", "dkim", "dmarc", "arc", "action", "own_domain_spoof",
+    assert set(report) == {"spf", "dkim", "dmarc", "arc", "action", "own_domain_spoof", "from",
                            "authentication_results"}
     for method in ("spf", "dkim", "dmarc", "arc"):
         assert set(report[method]) >= {"result", "reason"}
