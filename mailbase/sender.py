@@ -76,12 +76,15 @@ class FromVerdict:
 
     ``claims`` are the provincial domains that any reading of the From names (the
     address's own domain among them when it is provincial): an inbound message whose
-    ambiguous From claims one is a forgery.
+    ambiguous From claims one is a forgery. ``claimed_addresses`` are the provincial
+    addresses those readings name (local parts case-folded), to say which unit a
+    forgery passed itself off as.
     """
 
     address: Address | None
     ambiguity: str | None = None
     claims: tuple[str, ...] = ()
+    claimed_addresses: tuple[str, ...] = ()
 
     @property
     def is_ambiguous(self) -> bool:
@@ -115,17 +118,18 @@ def read_from(block: HeaderBlock, provincial: ProvincialDomains = NO_DOMAINS) ->
         why = (f"the header block is malformed: {block.defects[0]}" if block.defects
                else "the message has no From header" if not values
                else f"the message has {len(values)} From headers")
-        return FromVerdict(None, why, _claims(_every_from(block), provincial))
+        return FromVerdict(None, why, *_claims(_every_from(block), provincial))
     reading = _read_value(HeaderField(b"From", values[0]).unfolded)
-    claims = _claims([reading.others], provincial)
+    claims, addresses = _claims([reading.others], provincial)
     if reading.address is None:
-        return FromVerdict(None, reading.why, claims)
+        return FromVerdict(None, reading.why, claims, addresses)
     own = (reading.address.local.casefold(), reading.address.domain)
     strangers = sorted(f"{local}@{domain}" for local, domain in reading.others
                        if (local, domain) != own and provincial.covers(domain))
     if strangers:
-        return FromVerdict(None, f"the From header also reads as {strangers[0]}", claims)
-    return FromVerdict(reading.address, None, claims)
+        return FromVerdict(None, f"the From header also reads as {strangers[0]}", claims,
+                           addresses)
+    return FromVerdict(reading.address, None, claims, addresses)
 
 
 def _every_from(block: HeaderBlock) -> list[frozenset[tuple[str, str]]]:
@@ -136,9 +140,12 @@ def _every_from(block: HeaderBlock) -> list[frozenset[tuple[str, str]]]:
 
 
 def _claims(readings: Iterable[frozenset[tuple[str, str]]],
-            provincial: ProvincialDomains) -> tuple[str, ...]:
-    found = {domain for found in readings for _, domain in found if provincial.covers(domain)}
-    return tuple(sorted(found))
+            provincial: ProvincialDomains) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The provincial domains and addresses among what the readings found."""
+    found = [(local, domain) for reading in readings for local, domain in reading
+             if provincial.covers(domain)]
+    return (tuple(sorted({domain for _, domain in found})),
+            tuple(sorted({f"{local}@{domain}" for local, domain in found if local})))
 
 
 @functools.lru_cache(maxsize=4096)

@@ -80,6 +80,12 @@ class ListenerConfig(_Strict):
     address: str = Field(default="127.0.0.1", description="Address to listen on.")
     port: Port = Field(default=10025, description="TCP port; 0 picks a free one.")
     protocol: Protocol = Field(default=Protocol.SMTP, description="smtp or lmtp.")
+    clients: list[ipaddress.IPv4Network | ipaddress.IPv6Network] | None = Field(
+        default=None,
+        description="Peers allowed to connect, e.g. the dedicated loopback address "
+        "Postfix's congvu transports bind to (smtp_bind_address = 127.0.0.25). Others are "
+        "refused at connect with 554 5.7.1. Unset: any peer that can reach the address, "
+        "which on loopback is every process on the host.")
 
     @model_validator(mode="after")
     def _address_is_ip(self) -> ListenerConfig:

@@ -61,8 +61,8 @@ class MessageContext:
     #: the door: every stage, the signers and the record use these, never a re-reading
     header: HeaderBlock = field(default_factory=lambda: HeaderBlock(()))
     sender: FromVerdict = field(default_factory=lambda: FromVerdict(None, "not read"))
-    #: the unit the message is "sent" by (directory/; outbound on the trusted path
-    #: only), and those it is "received" by
+    #: the unit of the header From: outbound (the trusted path) the unit that sent it,
+    #: inbound only the unit it claims; and the units it is "received" by
     sender_unit: str | None = None
     #: the envelope sender's unit when it sent as another unit ([[signer.send_as]])
     submitted_by_unit: str | None = None

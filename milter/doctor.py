@@ -11,6 +11,7 @@ fix; the exit code is 0 when all is OK, 1 with warnings only, 2 with any error
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import os
 import re
 import shutil
@@ -29,7 +30,7 @@ from cryptography import x509
 
 from audit import AuditError, AuditLog, fingerprint, own_public_key
 from milter.checks import check_locally, spoof_guard_warnings
-from milter.config import CongvuConfig, NextHopKind, Protocol, load_config
+from milter.config import CongvuConfig, NextHopKind, Protocol, Role, load_config
 from milter.errors import ConfigError
 from signer import CachingResolver, DnsResolver, DnsTemporaryError, KeyFileError, published_problems
 from signer.keys import Algorithm, compare_record, key_record, load_private_key, zone_file_entry
@@ -297,8 +298,9 @@ def check_postfix(config: CongvuConfig, directory: Path) -> Iterator[Finding]:
     limit is not above congvu's."""
     where = f"postfix {directory}"
     try:
-        content_filter, size_text = _postconf(
-            directory, "-h", "content_filter", "message_size_limit").splitlines()[:2]
+        content_filter, size_text, bind_address = [*_postconf(
+            directory, "-h", "content_filter", "message_size_limit", "smtp_bind_address",
+        ).splitlines(), ""][:3]
         services = _service_params(directory)
     except (OSError, ValueError, subprocess.SubprocessError) as exc:
         yield _error(where, f"postconf cannot read the configuration ({exc})",
@@ -316,6 +318,9 @@ def check_postfix(config: CongvuConfig, directory: Path) -> Iterator[Finding]:
         if match and int(match["port"]) in ports:
             to_congvu.append(match["transport"])
             yield _ok(where, f"{label} = {value} reaches a congvu listener")
+            yield from _check_clients(config, where, match["transport"], int(match["port"]),
+                                      services.get(match["transport"], {}).get(
+                                          "smtp_bind_address", bind_address.strip()))
         else:
             yield _warn(where, f"{label} = {value} is not a congvu listener (ports "
                         f"{', '.join(map(str, sorted(ports)))})",
@@ -338,6 +343,33 @@ def check_postfix(config: CongvuConfig, directory: Path) -> Iterator[Finding]:
                         f"add -o smtp_send_xforward_command=yes under {transport}")
     yield from _check_reinjection(config, where, services)
     yield from _check_size(config, where, size_text.strip())
+
+
+def _check_clients(config: CongvuConfig, where: str, transport: str, port: int,
+                   bind_address: str) -> Iterator[Finding]:
+    """The listener Postfix's transport reaches takes mail from it, and only from it."""
+    for listener in config.listeners:
+        if listener.port != port:
+            continue
+        if listener.clients is None:
+            if listener.role is not Role.INBOUND:
+                yield _warn(where, f"listener {listener.name} takes mail from any process on "
+                            "this host, and its mail is signed as the province's",
+                            f"add -o smtp_bind_address=127.0.0.25 under {transport} and "
+                            f"clients = [\"127.0.0.25/32\"] to listener {listener.name}")
+            continue
+        try:
+            source = ipaddress.ip_address(bind_address or "127.0.0.1")
+        except ValueError:
+            continue
+        if not any(source in network for network in listener.clients):
+            yield _error(where, f"master.cf {transport} connects from {source}, which "
+                         f"listener {listener.name} refuses (clients)",
+                         f"set -o smtp_bind_address under {transport} to an address in "
+                         f"listener {listener.name}'s clients")
+        else:
+            yield _ok(where, f"listener {listener.name} takes mail only from {transport} "
+                      f"({source})")
 
 
 def _check_reinjection(config: CongvuConfig, where: str,

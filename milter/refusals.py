@@ -37,6 +37,7 @@ class RefusalReason(StrEnum):
     XFORWARD_REFUSED = "xforward-refused"
     TOO_MANY_RECIPIENTS = "too-many-recipients"
     TOO_MANY_CONNECTIONS = "too-many-connections"
+    CLIENT_REFUSED = "client-refused"
     TIMEOUT = "timeout"
 
 

@@ -56,6 +56,7 @@ R501_XFORWARD_SYNTAX = Reply(501, "5.5.4", "Bad XFORWARD attribute or value")
 R503_XFORWARD_IN_TRANSACTION = Reply(503, "5.5.1", "XFORWARD not allowed inside a transaction")
 R550_POLICY = Reply(550, "5.7.1", "Message refused by policy")
 R550_XFORWARD_REFUSED = Reply(550, "5.7.0", "XFORWARD not permitted from this client")
+R554_CLIENT_REFUSED = Reply(554, "5.7.1", "This listener does not take mail from this client")
 R552_TOO_BIG = Reply(552, "5.3.4", "Message size exceeds the fixed limit")
 R552_HEADER_TOO_BIG = Reply(552, "5.3.4", "Message header exceeds the fixed limit")
 R554_BARE_LINE_ENDING = Reply(

@@ -72,6 +72,7 @@ class Server:
             limits=config.limits,
             tracker=self.tracker,
             xforward_hosts=config.service.xforward_hosts,
+            clients=listener.clients,
             hostname=config.service.hostname,
             metrics=self.metrics,
             listener=listener.name,

@@ -35,6 +35,7 @@ from milter.replies import (
     R552_HEADER_TOO_BIG,
     R552_TOO_BIG,
     R554_BARE_LINE_ENDING,
+    R554_CLIENT_REFUSED,
     R554_LINE_TOO_LONG,
     R554_NUL,
     Reply,
@@ -110,6 +111,7 @@ class FilterSMTP(SMTP):
         tracker: ConnectionTracker,
         xforward_hosts: Sequence[IPNetwork],
         hostname: str,
+        clients: Sequence[IPNetwork] | None = None,
         metrics: Recorder | None = None,
         listener: str = "",
     ) -> None:
@@ -125,6 +127,7 @@ class FilterSMTP(SMTP):
         self.limits = limits
         self.tracker = tracker
         self._xforward_hosts = xforward_hosts
+        self._clients = clients
         self._long_line = _long_line_pattern(limits.max_line_length)
         self.is_xforward_allowed = False
         self._is_refused = False
@@ -139,25 +142,38 @@ class FilterSMTP(SMTP):
     # Connection lifecycle ------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        if self.tracker.is_draining or len(self.tracker.live) >= self.tracker.max_connections:
-            reply = R421_SHUTTING_DOWN if self.tracker.is_draining else R421_TOO_MANY_CONNECTIONS
-            self._is_refused = True
-            if reply is R421_TOO_MANY_CONNECTIONS:
-                self._trace(RefusalReason.TOO_MANY_CONNECTIONS, reply,
-                            peer=transport.get_extra_info("peername"))
-            transport.write(f"{reply}\r\n".encode())  # type: ignore[attr-defined]
-            transport.close()
-            return
-        self.tracker.add(self)
         peer = transport.get_extra_info("peername")
         try:
             address = ipaddress.ip_address(peer[0])
         except (TypeError, ValueError, IndexError):
             address = None
+        if self._clients is not None and (
+                address is None or not any(address in net for net in self._clients)):
+            # Who reaches a listener decides who may send as the province: a process
+            # on the host that is not Postfix gets no say.
+            self._refuse_connection(transport, R554_CLIENT_REFUSED,
+                                    RefusalReason.CLIENT_REFUSED)
+            return
+        if self.tracker.is_draining or len(self.tracker.live) >= self.tracker.max_connections:
+            reply = R421_SHUTTING_DOWN if self.tracker.is_draining else R421_TOO_MANY_CONNECTIONS
+            self._refuse_connection(
+                transport, reply,
+                RefusalReason.TOO_MANY_CONNECTIONS if reply is R421_TOO_MANY_CONNECTIONS
+                else None)
+            return
+        self.tracker.add(self)
         self.is_xforward_allowed = address is not None and any(
             address in network for network in self._xforward_hosts
         )
         super().connection_made(transport)
+
+    def _refuse_connection(self, transport: asyncio.BaseTransport, reply: Reply,
+                           reason: RefusalReason | None) -> None:
+        self._is_refused = True
+        if reason is not None:
+            self._trace(reason, reply, peer=transport.get_extra_info("peername"))
+        transport.write(f"{reply}\r\n".encode())  # type: ignore[attr-defined]
+        transport.close()
 
     def connection_lost(self, error: Exception | None) -> None:
         if self._is_refused:

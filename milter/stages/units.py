@@ -5,7 +5,8 @@ the unit that really sent the message. Outbound, Postfix binds only the envelope
 sender to the login (``smtpd_sender_login_maps``), so the header From must belong to
 the envelope sender's unit (or to a unit it may send as, ``[[signer.send_as]]``);
 otherwise the message is refused and nothing is signed. Only mail on the trusted path
-(outbound) gets a sender unit: inbound mail merely claims one.
+(outbound) is sent by its sender unit: inbound mail merely claims one, and the
+record's reader tells the two apart by the direction.
 """
 
 from __future__ import annotations
@@ -82,8 +83,22 @@ class UnitsStage:
                 ctx.recipient_unit_of[rcpt] = unit
         ctx.recipient_units = tuple(dict.fromkeys(ctx.recipient_unit_of.values()))
         if ctx.direction is not Direction.OUTBOUND:
+            ctx.sender_unit = self._claimed(ctx)
             return CONTINUE
         return self._bind(ctx)
+
+    def _claimed(self, ctx: MessageContext) -> str | None:
+        """The unit an inbound From claims (the record shows it as claimed, never as
+        sent): its address's, or for an ambiguous From the first provincial address
+        some reading of it names that is a unit's."""
+        sender = ctx.sender
+        if sender.address is not None:
+            return self.lookup.unit_of(sender.address.addr_spec)
+        for address in sender.claimed_addresses:
+            unit = self.lookup.unit_of(address)
+            if unit is not None:
+                return unit
+        return None
 
     def _bind(self, ctx: MessageContext) -> Verdict:
         envelope = ctx.envelope.mail_from

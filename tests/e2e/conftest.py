@@ -1,6 +1,9 @@
 """The whole mail system on loopback: a private Postfix with congvu as its content
 filter, a private Dovecot (LMTP delivery, IMAP, SASL for submission), a DNS server for
 the DKIM key, a test PKI for S/MIME, and the unit directory Postfix's maps come from.
+As deploy/ recommends, Postfix's congvu transports bind to 127.0.0.25, the only client
+congvu's after-queue listeners take; a second port-25 service puts congvu before the
+queue (deploy/postfix/master.cf.before-queue.snippet), so refusals are tested both ways.
 
 Skipped with a loud reason when Postfix or Dovecot cannot run here (not root, packages
 missing); `make test` installs them.
@@ -56,6 +59,7 @@ class MailSystem:
     smtp_port: int
     submission_port: int
     reinjection_port: int
+    before_queue_port: int
 
     def imap(self, user: str) -> IMAPClient:
         """A logged-in IMAP client for ``user``'s mailbox."""
@@ -93,17 +97,21 @@ def _congvu_config(work: Path, system: dict[str, object]) -> Path:
 [service]
 data_dir = "{work / 'var'}"
 hostname = "mail.{DOMAIN}"
-trusted_networks = ["127.0.0.0/8"]
+trusted_networks = ["127.0.0.25/32"]
+xforward_hosts = ["127.0.0.25/32", "127.0.0.1/32"]
 
 [[listeners]]
 name = "outbound"
 role = "outbound"
 port = {system['out_port']}
+clients = ["127.0.0.25/32"]
 
 [[listeners]]
 name = "inbound"
 role = "inbound"
 port = {system['in_port']}
+# the before-queue proxy (smtpd_proxy_filter) cannot bind: it comes from 127.0.0.1
+clients = ["127.0.0.25/32", "127.0.0.1/32"]
 
 [next_hop]
 kind = "smtp"
@@ -157,10 +165,18 @@ maximal_backoff_time = 10s
     master = f"""
 congvu-in unix -       -       n       -       20      smtp
   -o smtp_send_xforward_command=yes
+  -o smtp_bind_address=127.0.0.25
   -o disable_mime_output_conversion=yes
 congvu-out unix -      -       n       -       20      smtp
   -o smtp_send_xforward_command=yes
+  -o smtp_bind_address=127.0.0.25
   -o disable_mime_output_conversion=yes
+127.0.0.1:{system['before_queue_port']} inet n - n - - smtpd
+  -o syslog_name=postfix/before-queue
+  -o content_filter=
+  -o smtpd_proxy_filter=127.0.0.1:{system['in_port']}
+  -o smtpd_proxy_timeout=600s
+  -o smtpd_proxy_options=speed_adjust
 127.0.0.1:{system['submission_port']} inet n - n - - smtpd
   -o syslog_name=postfix/submission
   -o smtpd_sasl_auth_enable=yes
@@ -206,6 +222,7 @@ def mail_system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MailSystem
     system: dict[str, object] = {
         "out_port": postfix.free_port(), "in_port": postfix.free_port(),
         "submission_port": postfix.free_port(), "reinjection_port": postfix.free_port(),
+        "before_queue_port": postfix.free_port(),
         "dns_port": dns.port, "dkim_key": key.path, "root": pki_files.root,
         "intermediate": pki_files.intermediate, "sotc_cert": sotc_cert, "sotc_key": sotc_key,
     }
@@ -221,6 +238,7 @@ def mail_system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MailSystem
             dkim_key=key, pki_files=pki_files, config=config, smtp_port=mta.port,
             submission_port=int(system["submission_port"]),  # type: ignore[call-overload]
             reinjection_port=int(system["reinjection_port"]),  # type: ignore[call-overload]
+            before_queue_port=int(system["before_queue_port"]),  # type: ignore[call-overload]
         )
     finally:
         mta.stop()

@@ -181,3 +181,11 @@ def test_guard_attribution_and_signing_agree_on_any_from(value: str) -> None:
     shown = value.replace(" ", "").replace("\t", "").replace("\u200b", "").lower()
     if "@lamdong.gov.vn" in shown and verdict.address is None:
         assert "lamdong.gov.vn" in verdict.claims
+
+
+def test_the_claimed_addresses_say_which_unit_a_forgery_poses_as() -> None:
+    assert read("=?utf-8?q?sotc=40lamdong.gov.vn?=").claimed_addresses == (
+        "sotc@lamdong.gov.vn",)
+    assert read("ｓｏｔｃ@lamdong.gov.vn").claimed_addresses == ("sotc@lamdong.gov.vn",)
+    assert read("Sotc@LAMDONG.gov.vn").claimed_addresses == ("sotc@lamdong.gov.vn",)
+    assert read("x@example.org").claimed_addresses == ()

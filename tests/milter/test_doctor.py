@@ -346,3 +346,24 @@ def test_an_lmtp_next_hop_is_greeted_with_lhlo(setup: Setup, loop_thread: LoopTh
     finally:
         sink.stop()
     assert f"OK      next_hop: lmtp 127.0.0.1:{sink.port} answers 250" in result.output
+
+
+@pytest.mark.skipif(not HAS_POSTCONF, reason="Debian package postfix is not installed")
+def test_listener_clients_must_match_the_postfix_transports_bind_address(
+        tmp_path: Path) -> None:
+    (tmp_path / "main.cf").write_text((DEPLOY / "postfix" / "main.cf.snippet").read_text())
+    example = load_config(DEPLOY / "congvu.toml")
+    # without smtp_bind_address, Postfix connects from 127.0.0.1: the listeners refuse it
+    text = (DEPLOY / "postfix" / "master.cf.snippet").read_text()
+    (tmp_path / "master.cf").write_text(text.replace("  -o smtp_bind_address=127.0.0.25\n", ""))
+    errors = [f.line() for f in check_postfix(example, tmp_path) if f.level is Level.ERROR]
+    assert any("congvu-inbound connects from 127.0.0.1, which listener inbound refuses" in line
+               for line in errors), errors
+    # a listener open to every local process is a warning for the outbound path
+    open_listeners = example.model_copy(update={"listeners": [
+        listener.model_copy(update={"clients": None}) for listener in example.listeners]})
+    (tmp_path / "master.cf").write_text(text)
+    warnings = [f.line() for f in check_postfix(open_listeners, tmp_path)
+                if f.level is Level.WARNING]
+    assert [line for line in warnings if "takes mail from any process" in line] != []
+    assert not any("listener inbound takes mail from any process" in line for line in warnings)

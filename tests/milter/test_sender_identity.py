@@ -4,6 +4,8 @@ the login-bound envelope sender."""
 
 from __future__ import annotations
 
+import smtplib
+import socket
 from pathlib import Path
 
 import pytest
@@ -130,7 +132,9 @@ def test_a_forged_provincial_from_from_outside_is_refused_and_recorded(
     next_hop.assert_empty()
     [record] = records(inbound)
     assert record["action"] == "reject"
-    assert record.get("sender_unit") is None  # never the forged unit's sent mail
+    # inbound: the unit is only claimed (the report never counts it as sent)
+    assert record["direction"] == "inbound"
+    assert record.get("sender_unit") == (None if b"sub.binhthuan" in head else "sotc")
     [forgery] = [a for a in record.get("authentication", [])
                  if a.get("disposition") == "spoof-refused"]
     assert forgery["domain"] in (OWN, f"sub.{OTHER}")
@@ -149,7 +153,7 @@ def test_outside_senders_that_claim_nothing_are_not_forgeries(inbound, next_hop,
                 client_ip=b"203.0.113.9").startswith(b"250")
     next_hop.get()
     [record] = records(inbound)
-    assert record.get("sender_unit") is None
+    assert record.get("sender_unit") is None  # claims no unit
     assert not [a for a in record.get("authentication", []) if a.get("disposition")
                 and "spoof" in a["disposition"]]
 
@@ -161,7 +165,7 @@ def test_inbound_from_a_unit_is_only_claimed_not_sent(inbound, next_hop) -> None
                 client_ip=b"127.0.0.1").startswith(b"250")
     next_hop.get()
     [record] = records(inbound)
-    assert record.get("sender_unit") is None
+    assert (record["direction"], record.get("sender_unit")) == ("inbound", "sotc")
 
 
 def test_staff_of_one_unit_cannot_send_as_another(outbound, next_hop, dns) -> None:
@@ -240,3 +244,24 @@ def test_a_bounce_with_the_null_sender_passes_without_a_unit(outbound, next_hop)
     assert next_hop.get().mail_from == "<>"
     [record] = records(outbound)
     assert record.get("sender_unit") is None
+
+
+def test_only_the_listed_clients_may_reach_a_listener(filter_server, next_hop) -> None:
+    # Postfix's congvu transports bind to a loopback address of their own; any other
+    # process on the host is refused before it can speak for a unit.
+    running = filter_server(listeners=[{"name": "out", "role": "outbound", "port": 0,
+                                        "clients": ["127.0.0.25/32"]}])
+    stranger = socket.create_connection(("127.0.0.1", running.port), timeout=5)
+    with stranger:
+        greeting = stranger.makefile("rb").readline()
+    assert greeting.startswith(b"554 5.7.1 This listener does not take mail from this client")
+    postfix = socket.create_connection(("127.0.0.1", running.port), timeout=5,
+                                       source_address=("127.0.0.25", 0))
+    client = smtplib.SMTP()
+    client.sock, client.file = postfix, postfix.makefile("rb")
+    assert client.getreply()[0] == 220
+    client.ehlo("postfix")
+    client.sendmail("a@example.org", ["b@example.org"],
+                    b"From: a@example.org\r\nSubject: x\r\n\r\nbody\r\n")
+    assert next_hop.get().mail_from == "a@example.org"
+    client.quit()
