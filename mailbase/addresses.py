@@ -74,8 +74,9 @@ def parse_address(text: str) -> Address:
     """
     try:
         header = _default_policy.header_factory("To", text)
-    except (HeaderParseError, IndexError, ValueError) as exc:
-        # The stdlib parser raises on some inputs ("a@") instead of recording a defect.
+    except (HeaderParseError, IndexError, ValueError, AttributeError, TypeError) as exc:
+        # The stdlib parser raises on some inputs ("a@", ".:") instead of recording a
+        # defect.
         raise AddressError(text, f"cannot be parsed: {exc}") from exc
     addresses = header.addresses
     if header.defects:
