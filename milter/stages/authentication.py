@@ -125,7 +125,7 @@ def unit_dmarc_actions(
     """The DMARC actions for an inbound message: each recipient unit's resolved policy
     (``on_dmarc_*`` in ``[policies]`` and its overrides), ``base`` ([signer.auth]) for
     what no layer sets; with several recipient units, the strictest action wins, as
-    for attachments, so no unit's policy is talked around (issue 12)."""
+    for attachments, so no unit's policy is talked around."""
 
     def actions_for(ctx: MessageContext) -> DmarcActions:
         found = []

@@ -1,4 +1,4 @@
-"""The digital signatures inside attached documents (issue 11), on the bytes as received.
+"""The digital signatures inside attached documents, on the bytes as received.
 
 For every attachment and archive member that is a PDF or an Office package, signer/'s
 `DocumentVerifier` gives each signature a verdict; the results go to
@@ -57,7 +57,7 @@ def may_hold_documents(raw: bytes) -> bool:
 
     Scanning for every encoding of every mark over the whole message costs about
     0.5 ms on 36 KB; looking only where bodies start keeps a message without documents
-    well under the 1 ms issue 11 allows. A base64 tar or ISO image is not opened.
+    well under the 1 ms budget the document stage has. A base64 tar or ISO image is not opened.
     """
     if b"%PDF-" in raw or b"\nbegin " in raw:
         return True
@@ -118,7 +118,7 @@ class DocumentsStage:
                 }
                 found.append(entry)
                 documents.append((entry, item.data))
-        except Exception as exc:  # the walk must never stop the mail (issue 11)
+        except Exception as exc:  # the walk must never stop the mail
             log.warning("attachments could not be walked for document signatures: %r", exc)
         return documents
 
