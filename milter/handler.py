@@ -155,7 +155,7 @@ class FilterHandler:
         elif role is Role.INBOUND:
             direction = Direction.INBOUND
         else:
-            # DESIGN.md: outbound only when the original client is trusted, never
+            # ARCHITECTURE.md: outbound only when the original client is trusted, never
             # because of the From domain; no XFORWARD means we do not know: inbound.
             direction = Direction.OUTBOUND if is_trusted else Direction.INBOUND
         peer = session.peer if isinstance(session.peer, tuple) else ("", 0)

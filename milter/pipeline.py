@@ -2,7 +2,7 @@
 
 Stages are small classes with a ``name`` and ``async run(ctx) -> Verdict``, run in the
 configured order (Mailman's ``pipelines/builtin.py``, with handlers renamed stages).
-The composition asserts DESIGN.md's order: verification before anything that changes
+The composition asserts the order ARCHITECTURE.md gives: verification before anything that changes
 the bytes, and DKIM signing the last stage that changes them.
 """
 
@@ -75,7 +75,7 @@ class Stage(Protocol):
 
 
 class PipelineOrderError(ValueError):
-    """The stages are in an order DESIGN.md forbids."""
+    """The stages are in a forbidden order (a byte change before verification or after DKIM)."""
 
 
 class Pipeline:

@@ -1,4 +1,4 @@
-"""Releasing and deleting held messages, audited (DESIGN.md: release re-enters after
+"""Releasing and deleting held messages, audited (ARCHITECTURE.md: release re-enters after
 the policy stage, so outbound mail is still signed).
 
 The quarantine store lives in policies/; what happens on release needs the

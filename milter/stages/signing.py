@@ -1,5 +1,5 @@
 """Outbound signing: S/MIME with the unit's certificate, then DKIM over the final bytes
-(DESIGN.md flow, step 5: DKIM signing is the last stage that changes the bytes)."""
+(ARCHITECTURE.md, the message's path: DKIM signing is the last stage that changes the bytes)."""
 
 from __future__ import annotations
 
