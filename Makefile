@@ -46,7 +46,7 @@ test: system-deps $(STAMP)
 bench: system-deps $(STAMP)
 	$(PY) -m pytest -q -s tests/benchmarks
 
-# The race of issue 9: Postfix alone, + OpenDKIM, + congvu (needs root for Postfix).
+# The race against OpenDKIM: Postfix alone, + OpenDKIM, + congvu (needs root for Postfix).
 bench-postfix: system-deps $(STAMP)
 	$(PY) -m pytest -q -s -p no:cacheprovider tests/benchmarks/test_postfix_race.py
 

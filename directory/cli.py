@@ -1,6 +1,6 @@
 """Command-line sub-commands of directory/ (composed into `congvu` by milter/).
 
-``congvu directory import|publish|show|export``. Exit codes (DESIGN.md): 0 done,
+``congvu directory import|publish|show|export``. Exit codes (ARCHITECTURE.md): 0 done,
 1 the data had problems (rows rejected or skipped, no such unit), 2 usage,
 configuration or store errors.
 """

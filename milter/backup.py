@@ -7,7 +7,7 @@ after its index snapshot, exactly those the snapshot names (they are content-add
 and written before their index row, so every one exists). ``MANIFEST.json`` lists what
 was copied, with SHA-256 sums, and the private key files an administrator must keep
 separately: keys are never copied unless asked (``--include-keys``), because a backup
-usually travels further than the server it came from (issue 9).
+usually travels further than the server it came from.
 
 ``MANIFEST.sig`` is the audit checkpoint key's signature over MANIFEST.json: whoever
 edits a backup (its audit store re-chained, the manifest's sums recomputed) cannot

@@ -1,6 +1,6 @@
 """The root ``congvu`` command: the service's own commands plus each package's.
 
-Exit codes follow DESIGN.md: 0 success, 1 "the check found something", 2 usage or
+Exit codes (ARCHITECTURE.md, "Command line"): 0 success, 1 "the check found something", 2 usage or
 configuration errors.
 """
 
@@ -217,7 +217,7 @@ for _command in (
         _quarantine_commands(_command)
     main.add_command(_command)
 
-# Operations (issue 9): doctor, probe, backup and restore.
+# Operations: doctor, probe, backup and restore.
 from milter.backup import backup_command, restore_command  # noqa: E402
 from milter.doctor import doctor_command  # noqa: E402
 from milter.probe import probe_command  # noqa: E402

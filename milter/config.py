@@ -36,7 +36,7 @@ class _Strict(BaseModel):
 
 
 class Role(StrEnum):
-    """How a listener classifies what arrives on it (DESIGN.md, flow step 2)."""
+    """How a listener classifies what arrives on it (ARCHITECTURE.md, the message's path)."""
 
     OUTBOUND = "outbound"
     INBOUND = "inbound"
@@ -163,8 +163,9 @@ class PipelineConfig(_Strict):
 
     stages: list[str] = Field(
         default_factory=lambda: list(STAGE_NAMES),
-        description="The stages that run, in DESIGN.md's order (verification first, DKIM "
-        "signing last); leaving one out turns it off. Signing stages also need keys.",
+        description="Which stages are switched on: a set, not an order. They run in the "
+        "order fixed in code (verification first, DKIM signing last); leaving one out "
+        "turns it off. Signing stages also need keys.",
     )
     audit: bool = Field(
         default=True,

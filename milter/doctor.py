@@ -4,8 +4,8 @@ Where ``config check`` (and ``serve``) look only at what this host can check by 
 the doctor also asks the outside world: DNS (DKIM key records, SPF, DMARC), the next
 hop, Postfix's configuration (``postconf``), and how soon certificates, CA files and
 CRLs expire. Each finding is OK, WARNING or ERROR, names its key path and says the
-fix; the exit code is 0 when all is OK, 1 with warnings only, 2 with any error
-(issue 9). Nothing here changes state: stores are opened read-only or only stat'ed.
+fix; the exit code is 0 when all is OK, 1 with warnings only, 2 with any error.
+Nothing here changes state: stores are opened read-only or only stat'ed.
 """
 
 from __future__ import annotations

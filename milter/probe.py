@@ -6,7 +6,7 @@ DKIM- and S/MIME-signed (both verified at the mailbox, with signer's verifiers a
 configured resolver and trust anchors) and audited (its record found by Message-ID in
 the audit store, opened read-only), then deletes it. It prints one line and exits
 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (usage or configuration errors), with the round
-trip time as performance data (issue 9). Passwords are read from files, never from
+trip time as performance data. Passwords are read from files, never from
 the TOML.
 """
 

@@ -61,7 +61,7 @@ class Runtime:
 
 
 def build_stages(config: CongvuConfig, units: UnitLookup) -> list[Stage]:
-    """The configured stages, in DESIGN.md's order (Pipeline checks it).
+    """The configured stages, in the order fixed here (Pipeline checks it).
 
     :raises KeyFileError: a DKIM or S/MIME key cannot be used (refuse to start).
     """

@@ -5,7 +5,7 @@ encryption flag before anything is inflated); gzip, bzip2 and xz are inflated
 with a bound; 7z, rar, cab and iso go through libarchive (libarchive-c over
 Debian's libarchive13), the one well-kept library that reads all four from memory.
 Every limit hit and every unreadable archive is a `Defect` on the part, never an
-exception: archive bombs are a decision, not an outage (issue 4).
+exception: archive bombs are a decision, not an outage.
 """
 
 from __future__ import annotations

@@ -32,7 +32,7 @@ _CONFIG = click.option(
 
 
 class UsageError(click.ClickException):
-    """A usage or configuration problem: exit code 2 (DESIGN.md)."""
+    """A usage or configuration problem: exit code 2 (ARCHITECTURE.md, "Command line")."""
 
     exit_code = 2
 

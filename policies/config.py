@@ -4,7 +4,7 @@ The built-in default policy (`DEFAULT_ACTIONS` and the default lists) is overlai
 first by the top-level `[policies]` values, then by `[[policies.overrides]]` for a
 unit's ancestors (farthest first) and the unit itself, each first for both
 directions and then for the message's direction. A descendant's own override wins;
-what it does not say, it inherits (DESIGN.md: "whatever is given to a unit covers
+what it does not say, it inherits (ARCHITECTURE.md: "whatever is given to a unit covers
 its descendants unless a descendant has its own").
 """
 
@@ -43,7 +43,7 @@ DEFAULT_ACTIONS: dict[str, Action] = {
     "unreadable-archive": Action.QUARANTINE,
     "malformed-mime": Action.QUARANTINE,
     "smime-encrypted": Action.TAG,
-    # issue 11: need the document verdicts milter passes to decide(); off by default
+    # the document-signature rules need the verdicts milter passes to decide(); off by default
     "unsigned-document": Action.ACCEPT,
     "invalid-document-signature": Action.ACCEPT,
 }
@@ -242,7 +242,7 @@ class Overlay(_Strict):
         default=None, description="Vietnamese reject reply text (ASCII, no diacritics)."
     )
     reject_text_en: str | None = Field(default=None, description="English reject reply text.")
-    # issue 12: what to do with inbound mail that fails DMARC, per unit; None inherits,
+    # what to do with inbound mail that fails DMARC, per unit; None inherits,
     # and where no layer sets it milter uses [signer.auth]'s on_dmarc_* value.
     on_dmarc_reject: DmarcAction | None = Field(
         default=None, description="Inbound DMARC fail where the owner asks p=reject: "

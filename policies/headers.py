@@ -1,7 +1,7 @@
 """MIME header fields read at the bytes level: structured values and filenames.
 
-The hot path does not build `email.message.Message` objects (DESIGN.md measures
-even compat32 too slow for the 1,500 decisions/s target, issue 4); it reads the
+The hot path does not build `email.message.Message` objects (measured: even
+compat32 is too slow for the target of 1,500 decisions/s); it reads the
 few fields a policy needs here and decodes filenames with the stdlib helpers
 (`email.utils.decode_rfc2231`, `email.header.decode_header`).
 """

@@ -16,7 +16,7 @@ class Action(StrEnum):
     REJECT = "reject"
 
 
-#: reject > quarantine > strip > tag > accept (STYLE.md, "A policy is a literal table").
+#: reject > quarantine > strip > tag > accept (the most severe action wins).
 SEVERITY: dict[Action, int] = {
     Action.ACCEPT: 0,
     Action.TAG: 1,

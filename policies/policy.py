@@ -26,7 +26,7 @@ class Policy:
     archive_limits: ArchiveLimits
     unit: str | None = None
     direction: Direction | None = None
-    #: issue 12: the unit's action on inbound DMARC failures (p=reject, p=quarantine,
+    #: the unit's action on inbound DMARC failures (p=reject, p=quarantine,
     #: other failures); None where no layer sets one (milter then uses [signer.auth]'s)
     on_dmarc_reject: Action | None = None
     on_dmarc_quarantine: Action | None = None

@@ -5,7 +5,7 @@
                                            twice is stored once, indexed twice)
 
 `put` returns only when both the file (fsync'd, with its directory) and the index
-row (SQLite, synchronous=FULL) are on disk: DESIGN.md's 250 means "in quarantine".
+row (SQLite, synchronous=FULL) are on disk: a 250 for a held message means "in quarantine".
 Releasing is milter's job (it puts the bytes back into the pipeline after the
 policy stage); this store only holds, lists, reads, deletes and expires.
 """

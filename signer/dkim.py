@@ -40,7 +40,7 @@ SIGNED_HEADERS: tuple[str, ...] = (
     "from", "to", "cc", "subject", "date", "message-id", "reply-to", "in-reply-to",
     "references", "mime-version", "content-type", "content-transfer-encoding",
 )
-"""The header fields congvu signs (issue 5), in ``h=`` order."""
+"""The header fields congvu signs, in ``h=`` order."""
 
 OVERSIGNED_HEADERS = frozenset({"from", "to", "cc", "subject", "date"})
 """Listed in ``h=`` once more than present, so that none can be added after signing."""

@@ -1,6 +1,6 @@
 """DNS lookups for signer/: a TXT resolver with a configurable nameserver and a deadline.
 
-Verification takes the resolver as a callable (STYLE.md: DNS is injected), so tests
+Verification takes the resolver as a callable (DNS is injected), so tests
 point it at a DNS server on loopback and production at the configured recursor. A
 lookup either returns the records, returns nothing (the name or the type does not
 exist: a permanent answer), or raises :class:`DnsTemporaryError` (timeout, SERVFAIL,

@@ -1,4 +1,4 @@
-"""Meta-tests: DESIGN.md's import table and each package's public surface."""
+"""Meta-tests: ARCHITECTURE.md's import table and each package's public surface."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ["milter", "policies", "directory", "signer", "audit", "mailbase", "web"]
 CAPABILITIES = ["policies", "directory", "signer", "audit"]
 
-# DESIGN.md, "Layout": who may import whom among our own packages.
+# ARCHITECTURE.md, "Layout": who may import whom among our own packages.
 ALLOWED: dict[str, set[str]] = {
     "milter": set(PACKAGES),
     "web": set(PACKAGES),

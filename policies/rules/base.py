@@ -39,7 +39,7 @@ class Context:
     #: MIME leaves that are attachments (archive members not counted).
     attachment_count: int
     parts: tuple[Part, ...] = field(default=())
-    #: document signature verdicts by attachment sha256 (issue 11); empty when unknown
+    #: document signature verdicts by attachment sha256; empty when unknown
     documents: Mapping[str, str] = field(default_factory=dict)
 
 

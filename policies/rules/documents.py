@@ -1,4 +1,4 @@
-"""Rules on the digital signatures inside documents (issue 11), off by default.
+"""Rules on the digital signatures inside documents, off by default.
 
 They read the verdicts signer/ found, handed to `decide(..., documents=...)` by
 milter/ as {attachment sha256: verdict}; an attachment without a verdict there (not a

@@ -1,6 +1,6 @@
 """``congvu auth check``: SPF, DKIM, DMARC and ARC of one message, as the filter sees them.
 
-Exit codes (DESIGN.md): 0 DMARC passes; 1 it does not (fail, none, temperror,
+Exit codes (ARCHITECTURE.md): 0 DMARC passes; 1 it does not (fail, none, temperror,
 permerror); 2 usage or configuration errors (a bad client address, ``--dns`` value or
 configuration file).
 """

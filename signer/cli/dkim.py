@@ -1,6 +1,6 @@
 """``congvu dkim keygen|sign|verify|check|rotate``: DKIM keys and signatures for admins.
 
-Exit codes (DESIGN.md): 0 success (key written; message signed; a signature passes;
+Exit codes (ARCHITECTURE.md): 0 success (key written; message signed; a signature passes;
 the published record matches the key); 1 the check found something (not signed,
 no signature passes, the record differs or cannot be read); 2 usage, key or
 configuration errors.

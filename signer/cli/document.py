@@ -1,6 +1,6 @@
 """``congvu document verify``: the digital signatures inside documents, one JSON per file.
 
-Exit codes (DESIGN.md): 0 every file has at least one valid signature; 1 any file has
+Exit codes (ARCHITECTURE.md): 0 every file has at least one valid signature; 1 any file has
 none (unsigned, invalid, untrusted...); 2 usage, certificate-file or configuration
 errors.
 """

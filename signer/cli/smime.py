@@ -1,6 +1,6 @@
 """``congvu smime sign|verify|inspect``: S/MIME from the command line.
 
-Exit codes (DESIGN.md): 0 success (signed; a passing signature); 1 the check found
+Exit codes (ARCHITECTURE.md): 0 success (signed; a passing signature); 1 the check found
 something (not signed; anything but pass); 2 usage, key, certificate or configuration
 errors.
 """

@@ -1,4 +1,4 @@
-"""Signatures inside documents: PDF (verified) and OOXML/ODF (detected), issue 11.
+"""Signatures inside documents: PDF (verified) and OOXML/ODF (detected).
 
 milter/ builds one `DocumentVerifier` at startup with `DocumentVerifier.from_config`
 and calls `verify(data, filename)` for each attachment; the result is a value.

@@ -1,4 +1,4 @@
-"""What document verification found, as values: one verdict per signature (issue 11)."""
+"""What document verification found, as values: one verdict per signature."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`DocumentVerifier`: which documents carry a valid digital signature (issue 11)."""
+"""`DocumentVerifier`: which documents carry a valid digital signature."""
 
 from __future__ import annotations
 
@@ -75,7 +75,7 @@ class DocumentVerifier:
         """The signatures in ``data`` and their verdicts; at once for other files.
 
         Never raises on bad input: what the PDF and Office readers cannot read is an
-        ``unverifiable`` signature with the reason (issue 11: the mail flows on).
+        ``unverifiable`` signature with the reason (the mail flows on).
         """
         try:
             return self._verify(data, filename, now)

@@ -1,4 +1,4 @@
-"""What the DMARC counts (issue 12) cost the periodic report: one month, all 100 units,
+"""What the DMARC counts cost the periodic report: one month, all 100 units,
 over 1,000,000 records, first with no DMARC entries (outbound mail: only a substring
 test per record), then with a DMARC entry in every record (every detail parsed as
 JSON). Figures only, no timed asserts."""

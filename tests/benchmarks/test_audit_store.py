@@ -1,6 +1,6 @@
 """Benchmarks over 1,000,000 records: a unit+month query and a full chain verify.
 
-Targets (issue 7): the query under 200 ms, the verify under 60 s. The store is filled
+Targets: the query under 200 ms, the verify under 60 s. The store is filled
 by the bulk path in tests/support/audit.py (chained rows, no pydantic), once.
 """
 

@@ -1,6 +1,6 @@
 """Benchmark: durable audit records per second through the group commit.
 
-Target (issue 7): at least 2,000 records/s with 20 concurrent writers. Baseline in the
+Target: at least 2,000 records/s with 20 concurrent writers. Baseline in the
 same run: one writer awaiting each record (one fsync per record).
 """
 

@@ -1,4 +1,4 @@
-"""Inbound authentication speed: the time SPF, DMARC and ARC add per message (issue 12).
+"""Inbound authentication speed: the time SPF, DMARC and ARC add per message.
 
 Run with ``make bench`` (or ``pytest -s tests/benchmarks/test_auth_speed.py``). Prints
 figures; asserts nothing about time. Target: under 1 ms per message with the DNS

@@ -1,6 +1,6 @@
 """Benchmarks of directory/: importing 10,000 units, and address -> unit lookups.
 
-Targets (issue 8): the import under 5 s, at least 200,000 lookups/s. Figures are
+Targets: the import under 5 s, at least 200,000 lookups/s. Figures are
 printed (run with -s); nothing here asserts a time.
 """
 

@@ -1,4 +1,4 @@
-"""DKIM signing speed: signatures per second next to the raw RSA-2048 rate (issue 5).
+"""DKIM signing speed: signatures per second next to the raw RSA-2048 rate.
 
 Run with ``make bench`` (or ``pytest -s tests/benchmarks/test_dkim_speed.py``). Prints
 figures; asserts nothing about time. Targets: 10 KB RSA signing at no less than 0.7 of

@@ -1,4 +1,4 @@
-"""The race (issue 9, point 3): one Postfix load through Postfix alone, Postfix with
+"""The race against OpenDKIM: one Postfix load through Postfix alone, Postfix with
 OpenDKIM as its milter, and Postfix with congvu as its content filter.
 
 Run by `make bench-postfix`. One private Postfix relays to smtp-sink; each path is

@@ -1,6 +1,6 @@
 """S/MIME sign and verify rates next to the raw RSA-2048 sign rate in the same run.
 
-Issue 6 target: signing a 10 KB message at no less than 0.6 of the raw RSA-2048 sign
+Target: signing a 10 KB message at no less than 0.6 of the raw RSA-2048 sign
 rate. Run with ``make bench`` or
 ``.venv/bin/python -m pytest -q -s tests/benchmarks/test_smime_speed.py``.
 Figures are printed, never asserted against a clock.

@@ -1,6 +1,6 @@
 """The auditors' list page over 1,000,000 records, filtered by unit and month.
 
-Target (issue 10): server time under 300 ms at the median. Server time is the
+Target: server time under 300 ms at the median. Server time is the
 console's own Server-Timing header (the whole request in the app: session, scope
 from the directory, count and page queries, template), read through a real uvicorn
 on loopback. The store is filled by tests/support/audit.py's bulk path, once.

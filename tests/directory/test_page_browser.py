@@ -1,8 +1,8 @@
 """The published directory page (`directory publish --out DIR`, index.html) in real
 headless Chromium (Debian's chromium, driven by Playwright), opened from a file:// URL
-as an administrator or a clerk would open it. Issue 8: search as you type ignoring
-diacritics and case, copy-address buttons, printable, works offline (it asks for no
-resource at all besides itself). Screenshots go to tests/artifacts/directory/."""
+as an administrator or a clerk would open it. What the page promises: search as you
+type ignoring diacritics and case, copy-address buttons, printable, works offline (it
+asks for no resource at all besides itself). Screenshots go to tests/artifacts/directory/."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Issue 12 through the service: DMARC results and spoof refusals in `audit report`, and
+"""DMARC through the service: DMARC results and spoof refusals in `audit report`, and
 each recipient unit's own actions on DMARC failures."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Per-unit actions on inbound DMARC failures (issue 12): inheritance and validation."""
+"""Per-unit actions on inbound DMARC failures: inheritance and validation."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Rules on document-signature verdicts (issue 11) and `attachment_bytes`."""
+"""Rules on document-signature verdicts and `attachment_bytes`."""
 
 from __future__ import annotations
 

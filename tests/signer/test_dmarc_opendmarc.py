@@ -59,7 +59,7 @@ CASES = [
 
 # Where OpenDMARC 1.4.2 (Debian bookworm) is wrong and we follow RFC 7489: it reads
 # adkim=s / aspf=s as relaxed when the From domain is a subdomain (the PSL lookup collapses
-# it; fixed upstream in OpenDMARC pull request #354, 2026), and it aligns a public
+# it; fixed upstream in OpenDMARC's repository in 2026), and it aligns a public
 # suffix d= (com.vn, gov.vn) with the From domains under it (section 3.2: the
 # organizational domain of example.com.vn is example.com.vn; a public suffix is no one's).
 OPENDMARC_1_4_2_DIFFERS = {

@@ -1,4 +1,4 @@
-"""From a message with signed documents to the audit report (issue 11), composed the way
+"""From a message with signed documents to the audit report, composed the way
 milter/recording.py is asked to compose it (the lines in this test are the wiring)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""``congvu document verify`` with CliRunner: JSON per file and DESIGN.md's exit codes."""
+"""``congvu document verify`` with CliRunner: JSON per file and its exit codes."""
 
 from __future__ import annotations
 

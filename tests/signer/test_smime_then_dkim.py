@@ -1,4 +1,4 @@
-"""S/MIME first, DKIM last (DESIGN.md's order): both verify independently at the far end."""
+"""S/MIME first, DKIM last (the pipeline's order): both verify independently at the far end."""
 
 from __future__ import annotations
 

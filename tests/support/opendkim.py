@@ -1,9 +1,10 @@
 """OpenDKIM as a signing milter on loopback, for a private Postfix (``smtpd_milters``).
 
-The reference point of the Postfix race (issue 9): ``opendkim -f -x CONF`` runs in the
-foreground as a child of the test, listens on ``inet:PORT@127.0.0.1``, and signs every
-message from an internal host (OpenDKIM's default ``InternalHosts`` is 127.0.0.1) for one
-domain with one key (``Domain``/``Selector``/``KeyFile``), relaxed/relaxed like congvu.
+The reference point of the race against OpenDKIM (tests/benchmarks/test_postfix_race.py):
+``opendkim -f -x CONF`` runs in the foreground as a child of the test, listens on
+``inet:PORT@127.0.0.1``, and signs every message from an internal host (OpenDKIM's
+default ``InternalHosts`` is 127.0.0.1) for one domain with one key
+(``Domain``/``Selector``/``KeyFile``), relaxed/relaxed like congvu.
 Callers skip loudly when ``missing()`` says why.
 """
 
@@ -43,7 +44,7 @@ class OpenDkimMilter:
             f"KeyFile {key_file}\n"
             f"SignatureAlgorithm {algorithm}\n"
             "Canonicalization relaxed/relaxed\n"
-            # congvu lists From once more than present (issue 5); do the same work here.
+            # congvu lists From once more than present (oversigning); do the same work here.
             "OversignHeaders From\n"
             # the key is 0600, but its directory is under world-writable /tmp
             "RequireSafeKeys no\n"

@@ -6,7 +6,7 @@
 writes OUT_DIR/<case>.eml and OUT_DIR/expected.json ({case: {"action", "rules"}}:
 the action the built-in default policy must take and rules that must be among the
 violations). The tests run `build()` into a temporary directory, so the corpus is
-always regenerated from this file (issue 4).
+always regenerated from this file.
 """
 
 from __future__ import annotations
@@ -509,7 +509,7 @@ def _build_cases() -> dict[str, tuple[Callable[[], bytes], str, list[str]]]:
         "zip-truncated-member": (lambda: message(attachment(
             zip_of({"a.pdf": PDF * 20})[:200] + zip_of({"a.pdf": PDF * 20})[-120:], "a.zip")),
             Q, []),
-        # malformed MIME (issue 4, "Bad input")
+        # malformed MIME: a decision, never a crash
         "mime-no-boundary-param": (lambda: raw_message(
             "Content-Type: multipart/mixed\r\n\r\n--x\r\nContent-Type: text/plain\r\n\r\nhi\r\n--x--\r\n"),
             Q, ["malformed-mime"]),
