@@ -30,12 +30,19 @@ from audit.records import (
     Violation,
 )
 from audit.report import Counts, MailboxReport, Report, UnitReport
+from audit.reportfmt import COLUMNS as REPORT_COLUMNS
+from audit.reportfmt import LABELS as REPORT_LABELS
+from audit.reportfmt import charts as report_charts
+from audit.reportfmt import render as render_report
+from audit.reportfmt import rows as report_rows
 from audit.rotation import rotate_key
 from audit.store import AuditLog
 from audit.verify import VerifyReport
 from audit.writer import AuditWriter
 
 __all__ = [
+    "REPORT_COLUMNS",
+    "REPORT_LABELS",
     "Action",
     "AdminEvent",
     "AdminKind",
@@ -71,6 +78,9 @@ __all__ = [
     "commands",
     "fingerprint",
     "own_public_key",
+    "render_report",
+    "report_charts",
+    "report_rows",
     "rotate_key",
     "sign_file_bytes",
 ]

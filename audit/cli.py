@@ -14,7 +14,7 @@ import io
 import json
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
@@ -35,6 +35,7 @@ from mailbase import PeriodError, parse_local_datetime, parse_period, zone
 
 ConfigLoader = Callable[[Path | None], AuditConfig]
 UnitExpander = Callable[[str], Sequence[str]]
+UnitNames = Callable[[], Mapping[str, str]]
 
 CONFIG_OPTION = click.option(
     "--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
@@ -103,7 +104,7 @@ def _csv(rows: list[dict[str, Any]], columns: list[str]) -> str:
 
 _SUMMARY_COLUMNS = ["id", "received_at", "direction", "envelope_sender", "subject",
                     "recipients", "attachments", "action", "outcome", "dkim", "smime",
-                    "sender_unit", "queue_id", "message_id"]
+                    "sender_unit", "claimed_unit", "queue_id", "message_id"]
 
 
 def filter_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -140,12 +141,14 @@ def filter_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
-def commands(load: ConfigLoader, *, descendants: UnitExpander | None = None
-             ) -> list[click.Command]:
+def commands(load: ConfigLoader, *, descendants: UnitExpander | None = None,
+             unit_names: UnitNames | None = None) -> list[click.Command]:
     """The top-level command groups this package adds to `congvu`.
 
     :param descendants: given a unit id, that unit and all its descendants (milter/
         passes directory/'s tree); without it ``--subtree`` is refused.
+    :param unit_names: unit id -> name, for the report's human formats (milter/ passes
+        the directory's); without it units are shown by id.
     """
 
     def open_ro(config_path: Path | None) -> tuple[AuditConfig, AuditLog]:
@@ -420,23 +423,28 @@ def commands(load: ConfigLoader, *, descendants: UnitExpander | None = None
 
     @group.command("report")
     @click.option("--period", required=True, help="YYYY-MM, YYYY-Qn or YYYY (local zone).")
-    @click.option("--unit", "units", multiple=True, help="Only these units (repeatable).")
-    @click.option("--format", "fmt", type=click.Choice(["table", "csv", "html"]),
+    @click.option("--unit", "units", multiple=True,
+                  help="Only these units, in this order, each shown even without mail "
+                  "(repeatable).")
+    @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json", "html"]),
                   default="table", show_default=True,
-                  help="A table, CSV, or an HTML page with charts.")
+                  help="A table or an HTML page with charts (Vietnamese, unit names), or "
+                  "CSV or JSON (English column names, unit ids, UTC times).")
     @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
                   help="Write here instead of standard output.")
     @CONFIG_OPTION
     def report_cmd(period: str, units: tuple[str, ...], fmt: str, out: Path | None,
                    config_path: Path | None) -> None:
-        """The periodic report on e-document use: per unit, and per mailbox in it."""
+        """The periodic report on e-document use: per unit, per mailbox in it, and a
+        total (audit/README.md defines each column)."""
         config, log = open_ro(config_path)
         with log:
             try:
                 result = log.report(parse_period(period, zone(config.time_zone)), units)
             except (AuditError, PeriodError) as exc:
                 raise _fail(exc) from exc
-        text = _render_report(result, fmt, config)
+        names = unit_names() if unit_names is not None and fmt in ("table", "html") else {}
+        text = _render_report(result, fmt, config, names)
         if out:
             out.write_text(text + "\n", encoding="utf-8")
             click.echo(f"report written to {out}", err=True)
@@ -453,7 +461,7 @@ def _export(log: AuditLog, filters: Filters, fmt: str, stream: Any, total: int, 
                "envelope_recipients", "header_from", "header_to", "header_cc", "subject",
                "header_date", "size", "action", "violations", "dkim", "smime",
                "authentication", "attachments", "processing_ms", "sender_unit",
-               "recipient_units", "completions", "hash"]
+               "claimed_unit", "submitted_by_unit", "recipient_units", "completions", "hash"]
     writer = csv.DictWriter(stream, fieldnames=columns, extrasaction="ignore") \
         if fmt == "csv" else None
     if writer:
@@ -470,7 +478,8 @@ def _export(log: AuditLog, filters: Filters, fmt: str, stream: Any, total: int, 
             bar.update(1)
 
 
-def _render_report(report: Report, fmt: str, config: AuditConfig) -> str:
+def _render_report(report: Report, fmt: str, config: AuditConfig,
+                   names: Mapping[str, str]) -> str:
     from audit.reportfmt import render
 
-    return render(report, fmt, config.time_zone)
+    return render(report, fmt, config.time_zone, names)

@@ -70,8 +70,9 @@ class AuditStore(Protocol):
         """Every sending of one document."""
         ...
 
-    def report(self, period: Period, units: Sequence[str] = ()) -> Report:
-        """The periodic report."""
+    def report(self, period: Period, units: Sequence[str] = (), *,
+               listed: Sequence[str] = ()) -> Report:
+        """The periodic report (audit/report.py defines it)."""
         ...
 
     def close(self) -> None:

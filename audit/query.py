@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
+from audit.attribution import attributed, claimed_by, sent_by
 from audit.errors import AuditError, QueryError
 from audit.records import Action, Direction, Outcome
 from audit.rows import iso
@@ -108,9 +109,12 @@ class RecordSummary:
     outcome: str | None  # None: no completion yet (in flight, or the filter died)
     dkim: str | None
     smime: str | None
+    #: the unit that sent it: set on the trusted path only (audit/attribution.py)
     sender_unit: str | None
     queue_id: str | None
     message_id: str | None
+    #: the unit the From of untrusted (inbound) mail claims: never its sender
+    claimed_unit: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,7 +207,13 @@ def _where(filters: Filters, dialect: Dialect) -> tuple[str, list[Any]]:
 
 
 def _summary(row: Sequence[Any]) -> RecordSummary:
-    return RecordSummary(row[0], datetime.fromisoformat(row[1]), *row[2:])
+    (seq, at, direction, listener, sender, header_from, subject, recipients, attachments,
+     size, action, outcome, dkim, smime, unit, queue_id, message_id) = row
+    return RecordSummary(
+        seq, datetime.fromisoformat(at), direction, listener, sender, header_from, subject,
+        recipients, attachments, size, action, outcome, dkim, smime,
+        sender_unit=sent_by(direction, unit), queue_id=queue_id, message_id=message_id,
+        claimed_unit=claimed_by(direction, unit))
 
 
 def query(conn: sqlite3.Connection, filters: Filters, dialect: Dialect | None = None
@@ -249,7 +259,7 @@ class TraceEntry:
     received_at: datetime
     filename: str | None
     envelope_sender: str
-    sender_unit: str | None
+    sender_unit: str | None  # set on the trusted path only (audit/attribution.py)
     recipients: list[str]
     recipient_units: list[str]
     subject: str | None
@@ -259,6 +269,8 @@ class TraceEntry:
     #: the document's signature verdict and its signatures (issue 11), when verified
     document: str | None = field(default=None)
     signatures: list[dict[str, Any]] = field(default_factory=list)
+    #: the unit the From of untrusted mail claims
+    claimed_unit: str | None = field(default=None)
 
 
 def trace(conn: sqlite3.Connection, sha256: str) -> list[TraceEntry]:
@@ -269,11 +281,11 @@ def trace(conn: sqlite3.Connection, sha256: str) -> list[TraceEntry]:
     Filters(sha256=sha256).check()
     rows = conn.execute(
         "SELECT e.seq, e.at, a.filename, e.envelope_sender, e.sender_unit, e.subject, "
-        "e.detail, a.position FROM attachments a JOIN events e ON e.seq = a.record_id "
+        "e.detail, a.position, e.direction FROM attachments a JOIN events e ON e.seq = a.record_id "
         "WHERE a.sha256 = ? ORDER BY e.seq, a.position", (sha256.lower(),),
     ).fetchall()
     entries, seen = [], set()
-    for seq, at, filename, sender, unit, subject, detail, position in rows:
+    for seq, at, filename, sender, unit, subject, detail, position, direction in rows:
         if seq in seen:
             continue
         seen.add(seq)
@@ -285,17 +297,21 @@ def trace(conn: sqlite3.Connection, sha256: str) -> list[TraceEntry]:
             "ORDER BY seq DESC LIMIT 1", (seq,),
         ).fetchone()
         entries.append(TraceEntry(
-            seq, datetime.fromisoformat(at), filename, sender, unit,
+            seq, datetime.fromisoformat(at), filename, sender, sent_by(direction, unit),
             data["envelope_recipients"], data["recipient_units"], subject,
             done[0] if done else None, done[1] if done else None,
             datetime.fromisoformat(done[2]) if done else None,
             attachment.get("document"), attachment.get("signatures") or [],
+            claimed_by(direction, unit),
         ))
     return entries
 
 
 def show(conn: sqlite3.Connection, record_id: int) -> dict[str, Any]:
     """One event in full: its columns, its detail, and (for messages) its completions.
+
+    A message's stored ``sender_unit`` is shown as ``sender_unit`` only when the unit
+    sent it (trusted path), else as ``claimed_unit`` (audit/attribution.py).
 
     :raises AuditError: no such record.
     """
@@ -317,7 +333,7 @@ def show(conn: sqlite3.Connection, record_id: int) -> dict[str, Any]:
                 "WHERE kind = 'completion' AND record_id = ? ORDER BY seq", (record_id,),
             )
         ]
-    return record
+    return attributed(record)
 
 
 def admin_events(conn: sqlite3.Connection, *, since: datetime | None = None,

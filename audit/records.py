@@ -230,7 +230,16 @@ class AuditRecord(_Edge):
     violations: list[Violation] = Field(default_factory=list)
     authentication: list[AuthResult] = Field(default_factory=list)
     processing_ms: float = Field(ge=0)
-    sender_unit: str | None = Field(default=None, description="The sender's unit id.")
+    sender_unit: str | None = Field(
+        default=None,
+        description="The unit of the header From: the sender's unit on the trusted path "
+        "(direction outbound), only the unit the From claims on inbound mail "
+        "(audit/attribution.py reads it so).")
+    submitted_by_unit: str | None = Field(
+        default=None,
+        description="The envelope sender's unit when it differs from sender_unit: a shared "
+        "secretariat sending as another unit ([[signer.send_as]]). None otherwise, as in "
+        "records written before.")
     raw_headers: dict[str, str] | None = Field(
         default=None,
         description="Header fields whose bytes are not valid UTF-8: field name -> the raw "

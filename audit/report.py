@@ -1,94 +1,74 @@
-"""The periodic report the directive asks for: per unit, and per mailbox within it.
+"""The periodic report: one definition, counted by one code path for every format.
 
-Counts come from portable SQL over ``memberships`` (unit, role, time) joined to the
-message rows; shares are of the messages the unit sent. The DMARC counts (issue 12)
-read the record's authentication entries from its chained detail with SQLite's JSON
-functions, after a plain substring test so that records without DMARC entries are
-never parsed.
+Per unit and period, one record is one message (audit/README.md has the table):
+``sent``, ``sent_refused``, ``sent_held`` count the unit's own mail (trusted path
+only, :mod:`audit.attribution`); ``received`` and ``received_refused`` the mail to
+it; ``forgery_attempts`` the inbound mail whose From claimed it and that congvu
+refused or held as forged; ``documents_*`` the documents attached to its sent mail.
+The DKIM, S/MIME and DMARC columns follow.
+
+One SQL pass (:mod:`audit.reportsql`) reads each message of the period once, with
+its latest completion and the facts the columns need; Python then adds each message
+to the units it counts for, so that a subtotal or total can count each message once
+(a message to two units is received once in the total).
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
-from audit.rows import iso
+from audit.reportsql import Fate, Message, messages
 from mailbase import Period
 
 TOP_CORRESPONDENTS = 5
 
-#: What milter records as the DMARC disposition of inbound mail refused because it
-#: passed itself off as one of the province's own domains (issue 12, point 4).
-SPOOF_REFUSED = "spoof-refused"
-
-
-def _has_auth(test: str, needle: str) -> str:
-    """SQL: the record's detail has an authentication entry for which ``test`` holds
-    (on ``j.value``); ``needle`` is a substring such an entry must contain."""
-    return (f"(instr(e.detail, '{needle}') > 0 AND EXISTS (SELECT 1 FROM "
-            f"json_each(e.detail, '$.authentication') j WHERE {test}))")
-
-
-_DMARC_VERIFY = ("json_extract(j.value, '$.method') = 'dmarc' "
-                 "AND json_extract(j.value, '$.operation') = 'verify'")
-_DMARC_CHECKED = _has_auth(_DMARC_VERIFY, '"method":"dmarc"')
-_DMARC_PASS = _has_auth(f"{_DMARC_VERIFY} AND json_extract(j.value, '$.result') = 'pass'",
-                        '"method":"dmarc"')
-_SPOOFED = _has_auth(f"{_DMARC_VERIFY} AND json_extract(j.value, '$.disposition') = "
-                     f"'{SPOOF_REFUSED}'", f'"disposition":"{SPOOF_REFUSED}"')
-
-_COUNTS = f"""
-    count(*),
-    SUM(CASE WHEN e.dkim = 'pass' THEN 1 ELSE 0 END),
-    SUM(CASE WHEN e.smime = 'pass' THEN 1 ELSE 0 END),
-    SUM(CASE WHEN e.action = 'reject' THEN 1 ELSE 0 END),
-    SUM(CASE WHEN e.action = 'quarantine' THEN 1 ELSE 0 END),
-    SUM((SELECT count(*) FROM attachments a WHERE a.record_id = e.seq)),
-    SUM((SELECT count(*) FROM attachments a WHERE a.record_id = e.seq
-         AND a.document IS NOT NULL)),
-    SUM((SELECT count(*) FROM attachments a WHERE a.record_id = e.seq
-         AND a.document IS NOT NULL AND a.document <> 'unsigned')),
-    SUM((SELECT count(*) FROM attachments a WHERE a.record_id = e.seq
-         AND a.document = 'valid')),
-    SUM(CASE WHEN {_DMARC_CHECKED} THEN 1 ELSE 0 END),
-    SUM(CASE WHEN {_DMARC_PASS} AND NOT {_SPOOFED} THEN 1 ELSE 0 END),
-    SUM(CASE WHEN {_SPOOFED} THEN 1 ELSE 0 END)
-"""
+#: The columns of the definition, in order (CSV and JSON names).
+FIELDS: tuple[str, ...] = (
+    "sent", "sent_refused", "sent_held", "received", "received_refused",
+    "forgery_attempts", "documents_sent", "documents_signed", "documents_valid",
+    "dkim_signed", "smime_signed", "dmarc_checked", "dmarc_pass", "spoof_refused",
+)
+_INDEX = {name: i for i, name in enumerate(FIELDS)}
 
 
 @dataclass(frozen=True, slots=True)
 class Counts:
-    """Counts over a set of messages."""
+    """The report's counts over a set of messages (a unit, a mailbox, the total).
 
-    messages: int = 0
-    dkim_signed: int = 0
-    smime_signed: int = 0
-    rejected: int = 0
-    quarantined: int = 0
-    documents: int = 0
-    #: PDF and Office documents among the attachments (issue 11), those carrying a
-    #: signature, and those with at least one valid signature
-    documents_checked: int = 0
+    ``dkim_signed`` and ``smime_signed`` count sent messages carrying congvu's
+    signature; ``dmarc_checked``, ``dmarc_pass`` and ``spoof_refused`` count the
+    messages addressed to the unit (whatever became of them) that went through the
+    DMARC check, passed it (a forgery never passes), and were refused as forging a
+    provincial sender.
+    """
+
+    sent: int = 0
+    sent_refused: int = 0
+    sent_held: int = 0
+    received: int = 0
+    received_refused: int = 0
+    forgery_attempts: int = 0
+    documents_sent: int = 0
     documents_signed: int = 0
     documents_valid: int = 0
-    #: issue 12, for received mail: messages that went through the DMARC check (any
-    #: result, ``none`` included), those that passed it (a message refused as
-    #: spoofing never counts as passed), and those refused as spoofing a provincial
-    #: domain. Always 0 for sent mail, which is not DMARC-checked.
+    dkim_signed: int = 0
+    smime_signed: int = 0
     dmarc_checked: int = 0
     dmarc_pass: int = 0
     spoof_refused: int = 0
 
-    @classmethod
-    def of(cls, row: Sequence[Any] | None) -> Counts:
-        """From a row of :data:`_COUNTS` (NULL sums are 0)."""
-        return cls(*(int(v or 0) for v in row)) if row else cls()
+    @property
+    def dkim_share(self) -> float:
+        """The share of sent messages that left DKIM-signed (0 when none was sent)."""
+        return self.dkim_signed / self.sent if self.sent else 0.0
 
-    def share(self, part: int) -> float:
-        """``part`` as a fraction of the messages (0 when there are none)."""
-        return part / self.messages if self.messages else 0.0
+    @property
+    def smime_share(self) -> float:
+        """The share of sent messages that left S/MIME-signed (0 when none was sent)."""
+        return self.smime_signed / self.sent if self.sent else 0.0
 
     @property
     def dmarc_share(self) -> float:
@@ -98,11 +78,11 @@ class Counts:
 
 @dataclass(frozen=True, slots=True)
 class MailboxReport:
-    """One official's mailbox within a unit: what it sent and received."""
+    """One mailbox of a unit: the sender's address for the sent columns, the
+    recipient's address for the received ones."""
 
     address: str
-    sent: Counts
-    received: Counts = field(default_factory=Counts)
+    counts: Counts
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,96 +90,148 @@ class UnitReport:
     """One unit's use of official e-mail in the period."""
 
     unit_id: str
-    sent: Counts
-    received: Counts
-    correspondents: list[tuple[str, int]] = field(default_factory=list)
+    counts: Counts
     mailboxes: list[MailboxReport] = field(default_factory=list)
+    #: the addresses it exchanged most messages with (recipients of its sent mail,
+    #: senders of its received mail)
+    correspondents: list[tuple[str, int]] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
 class Report:
-    """The report for one period."""
+    """The report for one period: a row per unit, and the total over them."""
 
     period: Period
     units: list[UnitReport]
+    total: Counts
 
 
-def _where(role: str, period: Period, units: Sequence[str]) -> tuple[str, list[Any]]:
-    sql = "m.role = ? AND m.at >= ? AND m.at < ?"
-    params: list[Any] = [role, iso(period.start), iso(period.end)]
-    if units:
-        sql += f" AND m.unit_id IN ({', '.join('?' * len(units))})"
-        params.extend(units)
-    return sql, params
+class _Tally:
+    """Counts being added up (a list, not a dataclass: this runs per message)."""
+
+    __slots__ = ("values",)
+
+    def __init__(self) -> None:
+        self.values = [0] * len(FIELDS)
+
+    def add(self, increments: Iterable[tuple[int, int]]) -> None:
+        for index, n in increments:
+            self.values[index] += n
+
+    def counts(self) -> Counts:
+        return Counts(*self.values)
 
 
-def build_report(conn: sqlite3.Connection, period: Period, units: Sequence[str] = ()) -> Report:
-    """Count, for each unit (all units with mail in the period, or those given)."""
-    per_role: dict[str, dict[str, Counts]] = {}
-    for role in ("sent", "received"):
-        where, params = _where(role, period, units)
-        per_role[role] = {
-            row[0]: Counts.of(row[1:]) for row in conn.execute(
-                f"SELECT m.unit_id, {_COUNTS} FROM memberships m "
-                f"JOIN events e ON e.seq = m.record_id WHERE {where} GROUP BY m.unit_id",
-                params,
-            )
-        }
-    names = sorted(set(units) | set(per_role["sent"]) | set(per_role["received"]))
-    reports = []
-    for unit in names:
-        reports.append(UnitReport(
-            unit_id=unit,
-            sent=per_role["sent"].get(unit, Counts()),
-            received=per_role["received"].get(unit, Counts()),
-            correspondents=_correspondents(conn, period, unit),
-            mailboxes=_mailboxes(conn, period, unit),
-        ))
-    return Report(period, reports)
+def _pairs(**columns: int) -> list[tuple[int, int]]:
+    return [(_INDEX[name], n) for name, n in columns.items() if n]
 
 
-def _correspondents(conn: sqlite3.Connection, period: Period, unit: str) -> list[tuple[str, int]]:
-    """The addresses the unit exchanged most messages with (recipients of what it sent,
-    senders of what it received)."""
-    where_s, params_s = _where("sent", period, [unit])
-    where_r, params_r = _where("received", period, [unit])
-    rows = conn.execute(
-        f"SELECT address, count(*) AS n FROM ("
-        f" SELECT r.address AS address FROM memberships m "
-        f" JOIN recipients r ON r.record_id = m.record_id WHERE {where_s}"
-        f" UNION ALL"
-        f" SELECT lower(e.envelope_sender) AS address FROM memberships m "
-        f" JOIN events e ON e.seq = m.record_id WHERE {where_r} AND e.envelope_sender <> ''"
-        f") x GROUP BY address ORDER BY n DESC, address LIMIT ?",
-        [*params_s, *params_r, TOP_CORRESPONDENTS],
+def _sent_side(msg: Message) -> list[tuple[int, int]]:
+    """What a message adds to its sender unit's columns (trusted path only)."""
+    if msg.sender is None:
+        return []
+    if msg.fate is Fate.DELIVERED:
+        signed, valid = msg.documents[1], msg.documents[2]
+        return _pairs(sent=1, documents_sent=msg.documents[0], documents_signed=signed,
+                      documents_valid=valid, dkim_signed=int(msg.dkim_pass),
+                      smime_signed=int(msg.smime_pass))
+    if msg.fate is Fate.REFUSED:
+        return _pairs(sent_refused=1)
+    if msg.fate is Fate.HELD:
+        return _pairs(sent_held=1)
+    return []
+
+
+def _received_side(msg: Message) -> list[tuple[int, int]]:
+    """What a message adds to each of its recipient units' columns."""
+    return _pairs(
+        received=int(msg.fate is Fate.DELIVERED),
+        # a forgery counts for the unit it claimed, not as mail refused to its recipients
+        received_refused=int(msg.fate is Fate.REFUSED and not msg.is_forged),
+        dmarc_checked=int(msg.dmarc_checked), dmarc_pass=int(msg.dmarc_pass),
+        spoof_refused=int(msg.spoof_refused),
     )
-    return [(str(a), int(n)) for a, n in rows]
 
 
-def _mailboxes(conn: sqlite3.Connection, period: Period, unit: str) -> list[MailboxReport]:
-    """Per mailbox of the unit: what it sent (by envelope sender) and received (by
-    envelope recipient, where milter said which unit the recipient belongs to)."""
-    where_s, params_s = _where("sent", period, [unit])
-    sent = {
-        str(row[0]): Counts.of(row[1:]) for row in conn.execute(
-            f"SELECT lower(e.envelope_sender) AS box, {_COUNTS} FROM memberships m "
-            f"JOIN events e ON e.seq = m.record_id WHERE {where_s} "
-            "GROUP BY lower(e.envelope_sender)",
-            params_s,
+class _Builder:
+    """Adds messages to units, mailboxes and the total (each message once there)."""
+
+    def __init__(self, units: Sequence[str], listed: Sequence[str]) -> None:
+        self.named = list(dict.fromkeys(units))
+        self.scope = set(self.named) or None  # None: every unit
+        # the units shown even without mail, first and in the caller's order
+        shown = [u for u in dict.fromkeys([*listed, *self.named]) if self._in(u)]
+        self.units: dict[str, _Tally] = {u: _Tally() for u in shown}
+        self.listed = len(shown)
+        self.boxes: dict[str, dict[str, _Tally]] = {}
+        self.talk: dict[str, Counter[str]] = {}
+        self.total = _Tally()
+
+    def _in(self, unit: str) -> bool:
+        return self.scope is None or unit in self.scope
+
+    def _unit(self, unit: str) -> _Tally:
+        return self.units.setdefault(unit, _Tally())
+
+    def _box(self, unit: str, address: str) -> _Tally:
+        return self.boxes.setdefault(unit, {}).setdefault(address, _Tally())
+
+    def add(self, msg: Message) -> None:
+        sent = _sent_side(msg)
+        if sent and msg.sender is not None and self._in(msg.sender):
+            self._unit(msg.sender).add(sent)
+            self._box(msg.sender, msg.mailbox).add(sent)
+            self.total.add(sent)
+            if msg.fate is Fate.DELIVERED:
+                self.talk.setdefault(msg.sender, Counter()).update(
+                    {address for address, _ in msg.recipients})
+        if msg.is_forged and msg.claimed is not None and self._in(msg.claimed):
+            forged = _pairs(forgery_attempts=1)
+            self._unit(msg.claimed).add(forged)
+            self.total.add(forged)
+        received = _received_side(msg)
+        mine = [u for u in msg.recipient_units if self._in(u)]
+        if not received or not mine:
+            return
+        self.total.add(received)  # once, however many of its units are in scope
+        for unit in mine:
+            self._unit(unit).add(received)
+            if msg.fate is Fate.DELIVERED and msg.envelope_sender:
+                self.talk.setdefault(unit, Counter())[msg.envelope_sender] += 1
+        for address, unit in {(a, u) for a, u in msg.recipients if u is not None and u in mine}:
+            self._box(unit, address).add(received)
+
+    def report(self, period: Period) -> Report:
+        units = list(self.units)
+        order = units[:self.listed] + sorted(units[self.listed:])
+        return Report(period, [self._unit_report(u) for u in order], self.total.counts())
+
+    def _unit_report(self, unit: str) -> UnitReport:
+        boxes = {a: t.counts() for a, t in self.boxes.get(unit, {}).items()}
+
+        def volume(address: str) -> tuple[int, str]:
+            c = boxes[address]
+            return (-(c.sent + c.sent_refused + c.sent_held + c.received
+                      + c.received_refused), address)
+
+        talk = self.talk.get(unit, Counter())
+        top = sorted(talk.items(), key=lambda item: (-item[1], item[0]))[:TOP_CORRESPONDENTS]
+        return UnitReport(
+            unit_id=unit, counts=self._unit(unit).counts(),
+            mailboxes=[MailboxReport(a, boxes[a]) for a in sorted(boxes, key=volume)],
+            correspondents=top,
         )
-    }
-    where_r, params_r = _where("received", period, [unit])
-    received = {
-        str(row[0]): Counts.of(row[1:]) for row in conn.execute(
-            f"SELECT r.address AS box, {_COUNTS} FROM memberships m "
-            "JOIN recipients r ON r.record_id = m.record_id AND r.unit_id = m.unit_id "
-            f"JOIN events e ON e.seq = m.record_id WHERE {where_r} GROUP BY r.address",
-            params_r,
-        )
-    }
-    boxes = sorted(
-        set(sent) | set(received),
-        key=lambda b: (-(sent.get(b, Counts()).messages + received.get(b, Counts()).messages),
-                       b),
-    )
-    return [MailboxReport(b, sent.get(b, Counts()), received.get(b, Counts())) for b in boxes]
+
+
+def build_report(conn: sqlite3.Connection, period: Period, units: Sequence[str] = (), *,
+                 listed: Sequence[str] = ()) -> Report:
+    """The report for ``period`` over ``units`` (none named: every unit).
+
+    The units of ``listed`` (say, a directory's, in its order), then the other units
+    named, come first, with zeros when they had no mail; any other unit with mail in
+    the period follows, sorted. The total counts each message of those units once.
+    """
+    builder = _Builder(units, listed)
+    for msg in messages(conn, period, builder.named):
+        builder.add(msg)
+    return builder.report(period)

@@ -65,6 +65,9 @@ def message_rows(rec: AuditRecord) -> Rows:
         # Only where a header was not UTF-8: every other record keeps the exact detail,
         # hence the hash, it had before raw headers were kept.
         detail["raw_headers"] = rec.raw_headers
+    if rec.submitted_by_unit:
+        # Only for mail sent as another unit: other records keep their hash.
+        detail["submitted_by_unit"] = rec.submitted_by_unit
     if rec.recipient_unit_of:
         # Aligned with envelope_recipients, so the index check can rebuild it in SQL.
         detail["envelope_recipient_units"] = [

@@ -551,8 +551,10 @@ class AuditLog:
             return queries.admin_events(self.db.conn, since=since, until=until, kind=kind,
                                         limit=limit)
 
-    def report(self, period: Period, units: Sequence[str] = ()) -> Report:
-        """The periodic report (per unit, per mailbox) for ``period``."""
+    def report(self, period: Period, units: Sequence[str] = (), *,
+               listed: Sequence[str] = ()) -> Report:
+        """The periodic report (per unit, per mailbox, total) for ``period``: over
+        ``units`` (none: every unit), showing those and ``listed`` even without mail."""
         with mapped_errors(self.path, "build the report"):
-            return build_report(self.db.conn, period, units)
+            return build_report(self.db.conn, period, units, listed=listed)
 

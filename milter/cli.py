@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TypeVar
 
@@ -163,6 +163,15 @@ def unit_descendants(unit_id: str) -> Sequence[str]:
     return found
 
 
+def unit_names() -> Mapping[str, str]:
+    """Unit id -> name from the configured directory, for the report's human formats
+    (empty without a directory: units are then shown by id)."""
+    try:
+        return {unit.id: unit.name for unit in _directory_units()}
+    except directory.DirectoryError:
+        return {}
+
+
 def _quarantine_commands(group: click.Group) -> None:
     """Release (through the signing stages and the next hop) and audited delete."""
     from milter.quarantine import ReleaseError, delete, run_release
@@ -210,7 +219,8 @@ for _command in (
     *policies.commands(section_loader(lambda c: c.policies), unit_chain=unit_chain),
     *signer.commands(section_loader(lambda c: c.signer), own_domains=own_domains),
     *directory.commands(section_loader(lambda c: c.directory)),
-    *audit.commands(section_loader(lambda c: c.audit), descendants=unit_descendants),
+    *audit.commands(section_loader(lambda c: c.audit), descendants=unit_descendants,
+                    unit_names=unit_names),
     *web.commands(load_or_exit, release=_web_releaser),
 ):
     if _command.name == "quarantine" and isinstance(_command, click.Group):

@@ -189,6 +189,7 @@ def build_record(ctx: MessageContext, verdict_name: str) -> AuditRecord:
         authentication=[AuthResult(**result) for result in ctx.results.get("auth", [])],
         processing_ms=round((time.time() - ctx.received_at) * 1000, 3),
         sender_unit=ctx.sender_unit,
+        submitted_by_unit=ctx.submitted_by_unit,
         raw_headers=fields.raw or None,
         recipient_units=list(ctx.recipient_units),
         recipient_unit_of=dict(ctx.recipient_unit_of),

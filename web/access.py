@@ -45,10 +45,12 @@ def scoped(filters: Filters, scope: frozenset[str] | None) -> Filters:
 
 
 def record_units(record: dict[str, Any]) -> set[str]:
-    """The units a record belongs to: its sender's and its recipients'."""
+    """The units a record belongs to: its sender's, the one its From claims (a unit's
+    auditor sees the forgeries of it) and its recipients'."""
     units = set(record.get("recipient_units") or ())
-    if record.get("sender_unit"):
-        units.add(str(record["sender_unit"]))
+    for key in ("sender_unit", "claimed_unit"):
+        if record.get(key):
+            units.add(str(record[key]))
     return units
 
 
@@ -64,6 +66,5 @@ def may_see_trace(entry: TraceEntry, scope: frozenset[str] | None) -> bool:
     if scope is None:
         return True
     units = set(entry.recipient_units)
-    if entry.sender_unit:
-        units.add(entry.sender_unit)
+    units.update(u for u in (entry.sender_unit, entry.claimed_unit) if u)
     return bool(units & scope)

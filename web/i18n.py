@@ -117,6 +117,32 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "expires": ("Hết hạn lưu giữ", "Held until"),
     "part": ("Phần", "Part"),
     "type": ("Kiểu", "Type"),
+    # the report's columns (audit/README.md defines them; CSV and JSON keep the ids)
+    "report_sent": ("Đã gửi", "Sent"),
+    "report_sent_refused": ("Gửi bị từ chối", "Sent, refused"),
+    "report_sent_held": ("Gửi đang cách ly", "Sent, held"),
+    "report_received": ("Đã nhận", "Received"),
+    "report_received_refused": ("Nhận bị từ chối", "Received, refused"),
+    "report_forgery_attempts": ("Bị giả mạo", "Forgery attempts"),
+    "report_documents_sent": ("Văn bản đã gửi", "Documents sent"),
+    "report_documents_signed": ("Văn bản có chữ ký số", "Documents signed"),
+    "report_documents_valid": ("Văn bản ký số hợp lệ", "Documents validly signed"),
+    "report_dkim_signed": ("Ký DKIM", "DKIM-signed"),
+    "report_smime_signed": ("Ký S/MIME", "S/MIME-signed"),
+    "report_dmarc_checked": ("Kiểm tra DMARC", "DMARC-checked"),
+    "report_dmarc_passed": ("Đạt DMARC", "DMARC passed"),
+    "report_spoof_refused": ("Từ chối giả mạo", "Refused as forged"),
+    "report_note": (
+        "Thư đi chỉ được tính cho đơn vị khi gửi qua đường tin cậy của đơn vị; thư từ bên "
+        "ngoài chỉ nêu tên đơn vị trong From không bao giờ được tính là thư đơn vị đã gửi.",
+        "Mail counts as a unit's sent mail only when it came on the unit's trusted path; "
+        "mail from outside whose From names a unit is never counted as sent by it."),
+    "total": ("Tổng cộng", "Total"),
+    "sent_by_unit": ("Đơn vị gửi", "Sent by unit"),
+    "claimed_unit": ("Đơn vị được nêu trong From (không xác thực, không phải đơn vị gửi)",
+                     "Unit the From claims (unverified, not the sender)"),
+    "submitted_by_unit": ("Gửi thay bởi đơn vị", "Submitted by unit"),
+    "no_sender_unit": ("Không thuộc đơn vị nào", "No unit"),
 }
 
 

@@ -154,10 +154,14 @@ def test_bad_checkpoint_file(cli: click.Group, tmp_path: Path) -> None:
     assert code == 1 and "is not a congvu audit checkpoint" in out
 
 
-def test_report_table_csv_html(cli: click.Group, tmp_path: Path) -> None:
+def test_report_table_csv_html(cli: click.Group, audit_config: AuditConfig,
+                               tmp_path: Path) -> None:
+    with AuditLog.open(audit_config) as log:  # xa1's message reached stc
+        log.complete(Completion(record_id=3, outcome=Outcome.RELAYED,
+                                at=T0 + timedelta(days=30)))
     code, out = run(cli, "report", "--period", "2026-11")
     assert code == 0, out
-    assert "2026-11: 2026-11-01 00:00 to 2026-12-01 00:00 (Asia/Ho_Chi_Minh)" in out
+    assert "2026-11: từ 01/11/2026 00:00 đến trước 01/12/2026 00:00 (Asia/Ho_Chi_Minh)" in out
     code, out = run(cli, "report", "--period", "2026-Q4", "--format", "csv")
     rows = {(r["unit"], r["mailbox"]): r for r in csv.DictReader(io.StringIO(out))}
     stc = rows[("stc", "")]
@@ -173,7 +177,7 @@ def test_report_table_csv_html(cli: click.Group, tmp_path: Path) -> None:
     html = page.read_text(encoding="utf-8")
     assert html.count("<svg") == 2
     assert "<script src" not in html  # offline: nothing fetched
-    assert "<td>xa1</td>" in html
+    assert '<td title="xa1">xa1</td>' in html
 
 
 def test_report_bad_period(cli: click.Group) -> None:

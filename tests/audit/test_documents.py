@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from audit.cli import commands
 from audit.config import AuditConfig
-from audit.records import Attachment
+from audit.records import Attachment, Completion, Outcome
 from audit.store import AuditLog
 from mailbase import parse_period, zone
 from support.audit import make_record, sha
@@ -30,23 +30,24 @@ SIGNATURE: dict[str, Any] = {
 
 
 def attachment(name: str, document: str | None, signatures: list[dict[str, Any]] | None,
-               path: str = "2") -> Attachment:
+               path: str = "2", detected: str = "application/pdf") -> Attachment:
     return Attachment(path=path, filename=name, declared_type="application/pdf",
-                      detected_type="application/pdf", size=100, sha256=sha(name),
+                      detected_type=detected, size=100, sha256=sha(name),
                       document=document, signatures=signatures)
 
 
 def fill(config: AuditConfig) -> None:
     with AuditLog.open(config) as log:
-        log.record(make_record(attachments=[
+        for attachments in ([
             attachment("valid.pdf", "valid", [SIGNATURE]),
             attachment("plain.pdf", "unsigned", [], path="3"),
-            attachment("photo.jpg", None, None, path="4"),
-        ]))
-        log.record(make_record(attachments=[
+            attachment("photo.jpg", None, None, path="4", detected="image/jpeg"),
+        ], [
             attachment("changed.pdf", "modified-after-signing",
                        [{**SIGNATURE, "verdict": "modified-after-signing"}]),
-        ]))
+        ]):
+            rid = log.record(make_record(attachments=attachments))
+            log.complete(Completion(record_id=rid, outcome=Outcome.RELAYED))
 
 
 def test_verdicts_are_stored_chained_and_verified(audit_config: AuditConfig) -> None:
@@ -65,12 +66,12 @@ def test_a_changed_verdict_in_the_index_is_found(audit_config: AuditConfig) -> N
     fill(audit_config)
     conn = sqlite3.connect(audit_config.path)
     with conn:
-        conn.execute("UPDATE attachments SET document = 'valid' WHERE record_id = 2")
+        conn.execute("UPDATE attachments SET document = 'valid' WHERE record_id = 3")
     conn.close()
     with AuditLog.open(audit_config) as log:
         report = log.verify()
     assert not report.is_intact
-    assert "attachments index lost or changed an entry of record 2" in (report.problem or "")
+    assert "attachments index lost or changed an entry of record 3" in (report.problem or "")
 
 
 def test_report_counts_documents_sent_signed_and_validly_signed(
@@ -79,11 +80,11 @@ def test_report_counts_documents_sent_signed_and_validly_signed(
     with AuditLog.open(audit_config) as log:
         report = log.report(parse_period("2026-11", zone("Asia/Ho_Chi_Minh")))
     (stc,) = [u for u in report.units if u.unit_id == "stc"]
-    sent = stc.sent
-    assert (sent.documents, sent.documents_checked, sent.documents_signed,
-            sent.documents_valid) == (4, 3, 2, 1)
+    sent = stc.counts
+    # the photo is not a document
+    assert (sent.documents_sent, sent.documents_signed, sent.documents_valid) == (3, 2, 1)
     (box,) = [b for b in stc.mailboxes if b.address == "vanthu@stc.example.gov.vn"]
-    assert (box.sent.documents_checked, box.sent.documents_valid) == (3, 1)
+    assert (box.counts.documents_sent, box.counts.documents_valid) == (3, 1)
 
 
 def cli(config: AuditConfig) -> click.Group:
@@ -98,10 +99,10 @@ def test_report_csv_columns(audit_config: AuditConfig) -> None:
                                                  "--format", "csv"]).output
     rows = {(r["unit"], r["mailbox"]): r for r in csv.DictReader(io.StringIO(out))}
     stc = rows[("stc", "")]
-    assert (stc["pdf_office_sent"], stc["documents_signed"],
-            stc["documents_validly_signed"]) == ("3", "2", "1")
+    assert (stc["documents_sent"], stc["documents_signed"],
+            stc["documents_valid"]) == ("3", "2", "1")
     box = rows[("stc", "vanthu@stc.example.gov.vn")]
-    assert box["documents_validly_signed"] == "1"
+    assert box["documents_valid"] == "1"
 
 
 def test_trace_shows_the_verdict(audit_config: AuditConfig) -> None:
@@ -126,8 +127,10 @@ def test_an_older_store_migrates_and_counts_no_documents(audit_config: AuditConf
     migrate(db, MIGRATIONS[:2])
     db.conn.close()
     with AuditLog.open(audit_config) as log:
-        log.record(make_record())
+        rid = log.record(make_record())
+        log.complete(Completion(record_id=rid, outcome=Outcome.RELAYED))
         report = log.report(parse_period("2026-11", zone("Asia/Ho_Chi_Minh")))
         assert log.verify().is_intact
     (stc,) = [u for u in report.units if u.unit_id == "stc"]
-    assert (stc.sent.documents, stc.sent.documents_checked) == (1, 0)
+    # a PDF by its detected type, without a verdict: a document, not signed
+    assert (stc.counts.documents_sent, stc.counts.documents_signed) == (1, 0)

@@ -123,5 +123,5 @@ def test_signed_pdf_is_counted_as_validly_signed(filter_server, next_hop, tmp_pa
     finally:
         log.close()
     [unit] = report.units
-    assert (unit.sent.documents_checked, unit.sent.documents_signed,
-            unit.sent.documents_valid) == (1, 1, 1)
+    assert (unit.counts.sent, unit.counts.documents_sent, unit.counts.documents_signed,
+            unit.counts.documents_valid) == (1, 1, 1, 1)

@@ -69,8 +69,13 @@ def make_record(**overrides: Any) -> AuditRecord:
 
 
 def bulk_fill(path: Path, count: int, *, units: int = 100, months: int = 12,
-              seed: int = 7, keys_dir: Path | None = None) -> None:
+              seed: int = 7, keys_dir: Path | None = None,
+              has_completions: bool = False) -> None:
     """Fill a new store at ``path`` with ``count`` chained message records, fast.
+
+    With ``has_completions``, each record is followed by its completion (relayed) and
+    its attachment is typed as a PDF, so that the report has sent mail and documents
+    to count (event ids then differ from record numbers).
 
     The benchmark setup's bulk path: rows are built directly (no pydantic), hashed
     with the store's own :func:`audit.chain.row_hash`, and inserted with executemany
@@ -99,9 +104,12 @@ def bulk_fill(path: Path, count: int, *, units: int = 100, months: int = 12,
     events, members, recipients, attachments = [], [], [], []
     conn.execute("BEGIN")
     offsets = sorted(rng.randrange(span) for _ in range(count))
-    for seq in range(1, count + 1):
+    head = 0
+    for n in range(1, count + 1):
+        head += 1
+        seq = head if has_completions else n
         sender, receiver = rng.randrange(units), rng.randrange(units)
-        at = (start + timedelta(seconds=offsets[seq - 1])).isoformat(timespec="microseconds")
+        at = (start + timedelta(seconds=offsets[n - 1])).isoformat(timespec="microseconds")
         digest = f"{rng.getrandbits(256):064x}"
         row = dict.fromkeys(columns)
         row.update({
@@ -116,7 +124,9 @@ def bulk_fill(path: Path, count: int, *, units: int = 100, months: int = 12,
             "detail": canonical({
                 "envelope_recipients": [f"vanthu@u{receiver}.gov.vn"],
                 "attachments": [{"path": "2", "filename": f"CV {seq}.pdf",
-                                 "sha256": digest, "size": 40000}],
+                                 "sha256": digest, "size": 40000,
+                                 **({"detected_type": "application/pdf"}
+                                    if has_completions else {})}],
                 "recipient_units": [f"u{receiver}"], "violations": [], "authentication": [],
                 "envelope_recipient_units": [f"u{receiver}"],
                 "header_to": f"vanthu@u{receiver}.gov.vn",
@@ -129,7 +139,15 @@ def bulk_fill(path: Path, count: int, *, units: int = 100, months: int = 12,
         members.append((seq, f"u{receiver}", "received", at))
         recipients.append((seq, 0, f"vanthu@u{receiver}.gov.vn", f"u{receiver}"))
         attachments.append((seq, 0, digest, f"CV {seq}.pdf", f"cv {seq}.pdf", 40000))
-        if len(events) == 50_000 or seq == count:
+        if has_completions:
+            head += 1
+            done = dict.fromkeys(columns)
+            done.update({"seq": head, "kind": "completion", "at": at, "record_id": seq,
+                         "outcome": "relayed", "reply": "250 2.0.0 Ok", "processing_ms": 3.0,
+                         "detail": "{}", "prev_hash": prev})
+            done["hash"] = prev = row_hash(done)
+            events.append(tuple(done[c] for c in columns))
+        if len(events) >= 50_000 or n == count:
             marks = ", ".join("?" * len(columns))
             conn.executemany(f"INSERT INTO events VALUES ({marks})", events)
             conn.executemany("INSERT INTO memberships (record_id, unit_id, role, at) "
@@ -140,8 +158,8 @@ def bulk_fill(path: Path, count: int, *, units: int = 100, months: int = 12,
                              "filename_folded, size) VALUES (?, ?, ?, ?, ?, ?)", attachments)
             events, members, recipients, attachments = [], [], [], []
     signer = CheckpointSigner.load_or_create(keys_dir or path.parent / "keys")
-    cp = signer.sign(count, prev, datetime.now(UTC).isoformat(timespec="microseconds"),
-                     schedule=Schedule(1000, 60.0), batch_from=count + 1)
+    cp = signer.sign(head, prev, datetime.now(UTC).isoformat(timespec="microseconds"),
+                     schedule=Schedule(1000, 60.0), batch_from=head + 1)
     conn.execute("INSERT INTO checkpoints (seq, hash, at, public_key, signature, every_records, "
                  "every_seconds, batch_from) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                  (cp.seq, cp.hash, cp.at, cp.public_key, cp.signature, cp.every_records,

@@ -138,10 +138,10 @@ def test_report_covers_only_granted_units(env):
     a = client(env.settings)
     login(a, "auditor-a")
     page = a.get("/audit/report?period=2026-11").text
-    assert "<td>stc</td>" in page and "<td>stc-a</td>" in page
-    assert "<td>sgd</td>" not in page and "<td>ubnd</td>" not in page
+    assert 'data-unit="stc"' in page and 'data-unit="stc-a"' in page
+    assert 'data-unit="sgd"' not in page and 'data-unit="ubnd"' not in page
     svg = a.get("/audit/report/volume.svg?period=2026-11").text
-    assert "sgd" not in svg and "stc-a" in svg
+    assert "Sở Giáo dục" not in svg and "Phòng Ngân sách" in svg
 
 
 def test_auditor_without_grants_sees_nothing(env):

@@ -77,7 +77,7 @@ def test_trace_by_upload(admin):
 
 def test_report_and_charts(admin):
     page = admin.get("/audit/report?period=2026-11").text
-    assert "<td>sgd</td>" in page and "volume.svg?period=2026-11" in page
+    assert 'data-unit="sgd"' in page and "volume.svg?period=2026-11" in page
     svg = admin.get("/audit/report/signed.svg?period=2026-11")
     assert svg.headers["content-type"].startswith("image/svg+xml") and "<svg" in svg.text
     assert admin.get("/audit/report?period=someday").status_code == 400

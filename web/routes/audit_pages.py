@@ -13,27 +13,35 @@ import io
 from collections.abc import Iterator
 from dataclasses import asdict, fields, replace
 from datetime import UTC, datetime
-from functools import partial
 from typing import Any
 
-import pygal  # type: ignore[import-untyped]
 from fastapi import APIRouter, Depends, HTTPException, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 
-from audit import AuditError, AuditLog, Filters, RecordSummary
+from audit import (
+    REPORT_COLUMNS,
+    AuditError,
+    AuditLog,
+    Filters,
+    RecordSummary,
+    Report,
+    report_charts,
+    report_rows,
+)
 from mailbase import PeriodError, parse_period, zone
 from web import access
 from web import filters as webfilters
-from web.app import AdminUser, AuditorUser, Console, console_of, lang_of, render
-from web.i18n import translate
+from web.app import AdminUser, AuditorUser, Console, console_of, render
 from web.security import require_csrf
 from web.users import User
 
 router = APIRouter()
 COLUMNS = ["id", "received_at", "direction", "envelope_sender", "subject", "recipients",
-           "attachments", "action", "outcome", "dkim", "smime", "sender_unit", "queue_id",
-           "message_id"]
+           "attachments", "action", "outcome", "dkim", "smime", "sender_unit", "claimed_unit",
+           "queue_id", "message_id"]
+#: shown on the record page in their own words, not in the table of fields
+_ATTRIBUTION = ("sender_unit", "claimed_unit", "submitted_by_unit")
 
 
 def open_log(console: Console) -> AuditLog | None:
@@ -115,12 +123,16 @@ def _record(console: Console, user: User, record_id: int) -> dict[str, Any]:
             include_in_schema=False)
 def audit_record(request: Request, user: AuditorUser, record_id: int) -> HTMLResponse:
     """One record in full: envelope, headers, attachments, signatures, decisions."""
-    record = _record(console_of(request), user, record_id)
+    console = console_of(request)
+    record = _record(console, user, record_id)
     auth = record.get("authentication") or []
+    # who sent it as audit/ reads it (trusted path), apart from what the From claims
     return render(request, "audit_record.html", {
         "record": record, "auth": auth, "attachments": record.get("attachments") or [],
         "violations": record.get("violations") or [],
-        "shown": {k: v for k, v in record.items() if not isinstance(v, list | dict)},
+        "names": {u.id: u.name for u in console.units()},
+        "shown": {k: v for k, v in record.items()
+                  if not isinstance(v, list | dict) and k not in _ATTRIBUTION},
     })
 
 
@@ -228,14 +240,20 @@ async def audit_trace_upload(request: Request, user: AuditorUser, document: Uplo
     return RedirectResponse(f"/audit/trace?sha256={digest.hexdigest()}", status_code=303)
 
 
-def _report(console: Console, user: User, period_text: str) -> Any:
+def _report(console: Console, user: User, period_text: str) -> tuple[Any, Report | None]:
+    """The report of the user's scope, by audit/'s one definition (as the command
+    line's): every unit of the scope shown, zeros included, in the directory's order."""
     period = parse_period(period_text, zone(console.settings.time_zone))
     log = open_log(console)
     if log is None:
         return period, None
     scope = console.scope(user)
+    known = [u.id for u in console.units()]
     with log:
-        return period, log.report(period, sorted(scope) if scope is not None else ())
+        if scope is None:
+            return period, log.report(period, listed=known)
+        return period, log.report(period, sorted(scope),
+                                  listed=[u for u in known if u in scope])
 
 
 def _default_period(console: Console) -> str:
@@ -253,39 +271,31 @@ def audit_report(request: Request, user: AuditorUser, period: str = "") -> HTMLR
         return render(request, "audit_report.html", {"period": period, "report": None,
                                                      "error": str(exc)}, status=400)
     names = {u.id: u.name for u in console.units()}
-    return render(request, "audit_report.html", {"period": period, "report": report,
-                                                 "span": span, "error": None, "names": names})
+    rows = [r for r in report_rows(report) if not r["mailbox"]] if report else []
+    return render(request, "audit_report.html", {
+        "period": period, "report": report, "span": span, "error": None, "names": names,
+        "rows": rows, "columns": REPORT_COLUMNS[2:-1],
+        "has_dmarc": bool(report and report.total.dmarc_checked)})
 
 
 @router.get("/audit/report/{chart}.svg", include_in_schema=False)
 def audit_report_chart(request: Request, user: AuditorUser, chart: str,
                        period: str = "") -> Response:
-    """A chart of the report as an SVG image (no inline script or style in the page)."""
+    """A chart of the report as an SVG image (no inline script or style in the page):
+    the same charts as ``congvu audit report --format html``."""
     console = console_of(request)
-    if chart not in ("volume", "signed"):
+    if chart not in ("volume", "signed", "dmarc"):
         raise HTTPException(status_code=404, detail="no such chart")
     try:
         _, report = _report(console, user, period.strip() or _default_period(console))
     except (PeriodError, AuditError) as exc:
         raise HTTPException(status_code=400, detail=str(exc)) from None
-    units = [u.unit_id for u in report.units] if report else []
-    style = {"js": [], "disable_xml_declaration": True, "width": 800,
-             "height": max(240, 60 + 40 * len(units)), "legend_at_bottom": True}
-    graph = pygal.HorizontalBar(**style)
-    graph.x_labels = units
-    rows = report.units if report else []
-    t = partial(translate, lang_of(request))
-    if chart == "volume":
-        graph.title = t("messages")
-        graph.add(t("sent"), [u.sent.messages for u in rows])
-        graph.add(t("received"), [u.received.messages for u in rows])
-        graph.add(t("documents"), [u.sent.documents for u in rows])
-    else:
-        graph.title = t("signed_share")
-        graph.range = (0, 100)
-        graph.add("DKIM", [round(100 * u.sent.share(u.sent.dkim_signed), 1) for u in rows])
-        graph.add("S/MIME", [round(100 * u.sent.share(u.sent.smime_signed), 1) for u in rows])
-    return Response(str(graph.render(is_unicode=True)), media_type="image/svg+xml")
+    if report is None:
+        raise HTTPException(status_code=404, detail="no audit store")
+    graphs = report_charts(report, {u.id: u.name for u in console.units()})
+    if chart not in graphs:
+        raise HTTPException(status_code=404, detail="no DMARC-checked mail in this period")
+    return Response(str(graphs[chart].render(is_unicode=True)), media_type="image/svg+xml")
 
 
 @router.get("/audit/chain", response_class=HTMLResponse, include_in_schema=False)
