@@ -14,7 +14,7 @@ DEBIAN_PACKAGES := postfix dovecot-imapd dovecot-lmtpd opendkim opendkim-tools g
                    openssl libmagic1 poppler-utils swaks libmail-spf-perl libopendmarc2 \
                    publicsuffix chromium chromium-driver nodejs
 
-.PHONY: run test bench bench-postfix lint typecheck system-deps clean
+.PHONY: run test check docs bench bench-postfix lint typecheck system-deps clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -42,6 +42,19 @@ system-deps:
 
 test: system-deps $(STAMP)
 	$(PY) -m pytest -q -p no:cacheprovider tests --ignore=tests/benchmarks
+
+# The quick loop: lint, types, and the tests that need no real mail system, no
+# independent implementation to cross-check against and no long run (pytest markers
+# e2e, interop and slow in pyproject.toml); `make test` runs them all.
+check: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+	$(PY) -m pytest -q -p no:cacheprovider -m "not e2e and not interop and not slow" \
+	    tests --ignore=tests/benchmarks
+
+# docs/configuration.md, generated from the configuration models (a test keeps it current).
+docs: $(STAMP)
+	$(VENV)/bin/congvu config reference --out docs/configuration.md
 
 bench: system-deps $(STAMP)
 	$(PY) -m pytest -q -s tests/benchmarks

@@ -101,10 +101,26 @@ def config_check(file: Path) -> None:
 
 @config_group.command("show")
 @CONFIG_OPTION
-def config_show(config_path: Path | None) -> None:
+@click.option("--defaults", "is_defaults", is_flag=True,
+              help="Print the embedded defaults, whatever file is given.")
+def config_show(config_path: Path | None, is_defaults: bool) -> None:
     """Print the effective configuration, defaults included, as JSON."""
-    config = load_or_exit(config_path)
+    config = load_or_exit(None if is_defaults else config_path)
     click.echo(json.dumps(config.model_dump(mode="json"), indent=2, ensure_ascii=False))
+
+
+@config_group.command("reference")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the reference to this file instead of standard output.")
+def config_reference(out: Path | None) -> None:
+    """Print every option of congvu.toml, its type, default and meaning (Markdown)."""
+    from milter.reference import reference
+
+    text = reference()
+    if out is None:
+        click.echo(text, nl=False)
+    else:
+        out.write_text(text, encoding="utf-8")
 
 
 def _current_config() -> CongvuConfig:

@@ -327,9 +327,58 @@ class LimitsConfig(_Strict):
         )
 
 
-class PoliciesConfig(Overlay):
-    """The `[policies]` table: the default policy's overlay, overrides and stores."""
+DEFAULT_MAX_ATTACHMENT_SIZE = 25 * 1024 * 1024
+DEFAULT_MAX_MESSAGE_SIZE = 50 * 1024 * 1024
+DEFAULT_MAX_ATTACHMENTS = 50
+DEFAULT_REJECT_TEXT_VI = ("Thu bi tu choi: tep dinh kem khong duoc phep theo quy dinh "
+                          "an toan thong tin")
+DEFAULT_REJECT_TEXT_EN = "Message rejected: an attachment is not allowed by the security policy"
 
+
+class PoliciesConfig(Overlay):
+    """The `[policies]` table: the default policy, overrides and stores.
+
+    Unlike an override, the top-level table holds the built-in default policy's values
+    (so ``config show`` and the configuration reference print them): a list or limit
+    given here replaces the built-in one, and ``actions`` given here are laid over the
+    built-in table rule by rule.
+    """
+
+    actions: dict[str, Action] = Field(
+        default_factory=lambda: dict(DEFAULT_ACTIONS),
+        description="Rule name -> action (accept, reject, quarantine, strip, tag) of the "
+        "default policy; accept turns the rule off. Rules not named keep their built-in "
+        "action. Unknown rule names are configuration errors.",
+    )
+    blocked_extensions: list[str] | None = Field(
+        default_factory=lambda: list(DEFAULT_BLOCKED_EXTENSIONS),
+        description="Extensions blocked by blocked-extension (replaces the list).",
+    )
+    allowed_extensions: list[str] | None = Field(
+        default_factory=lambda: list(DEFAULT_ALLOWED_EXTENSIONS),
+        description="Extensions allowed by allowed-types (replaces the list).",
+    )
+    blocked_types: list[str] | None = Field(
+        default_factory=list, description="Extra detected MIME types blocked by blocked-type."
+    )
+    max_attachment_size: int | None = Field(
+        default=DEFAULT_MAX_ATTACHMENT_SIZE, gt=0,
+        description="attachment-size limit, bytes of decoded content.",
+    )
+    max_message_size: int | None = Field(
+        default=DEFAULT_MAX_MESSAGE_SIZE, gt=0,
+        description="message-size limit, bytes of the raw message.",
+    )
+    max_attachments: int | None = Field(
+        default=DEFAULT_MAX_ATTACHMENTS, gt=0, description="attachment-count limit."
+    )
+    reject_text_vi: str | None = Field(
+        default=DEFAULT_REJECT_TEXT_VI,
+        description="Vietnamese reject reply text (ASCII, no diacritics).",
+    )
+    reject_text_en: str | None = Field(
+        default=DEFAULT_REJECT_TEXT_EN, description="English reject reply text."
+    )
     tag_header: str = Field(
         default="X-Congvu-Policy", description="Header added to tagged messages."
     )
@@ -341,6 +390,11 @@ class PoliciesConfig(Overlay):
         default_factory=QuarantineConfig, description="The quarantine store."
     )
     _cache: dict[tuple[tuple[str, ...], str], Policy] = PrivateAttr(default_factory=dict)
+
+    @field_validator("actions")
+    @classmethod
+    def _over_builtin(cls, value: dict[str, Action]) -> dict[str, Action]:
+        return {**DEFAULT_ACTIONS, **value}
 
     @field_validator("tag_header")
     @classmethod
@@ -378,12 +432,11 @@ def _merge(layers: list[Overlay]) -> dict[str, Any]:
         "blocked_extensions": DEFAULT_BLOCKED_EXTENSIONS,
         "allowed_extensions": DEFAULT_ALLOWED_EXTENSIONS,
         "blocked_types": [],
-        "max_attachment_size": 25 * 1024 * 1024,
-        "max_message_size": 50 * 1024 * 1024,
-        "max_attachments": 50,
-        "reject_text_vi": "Thu bi tu choi: tep dinh kem khong duoc phep theo quy dinh "
-        "an toan thong tin",
-        "reject_text_en": "Message rejected: an attachment is not allowed by the security policy",
+        "max_attachment_size": DEFAULT_MAX_ATTACHMENT_SIZE,
+        "max_message_size": DEFAULT_MAX_MESSAGE_SIZE,
+        "max_attachments": DEFAULT_MAX_ATTACHMENTS,
+        "reject_text_vi": DEFAULT_REJECT_TEXT_VI,
+        "reject_text_en": DEFAULT_REJECT_TEXT_EN,
         "on_dmarc_reject": None,
         "on_dmarc_quarantine": None,
         "on_dmarc_fail": None,

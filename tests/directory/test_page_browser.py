@@ -25,6 +25,8 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-net
         "--disable-component-update", "--no-first-run"]
 ACTIVE = sum(1 for row in province_rows(1000) if row["active"] != "no")
 
+pytestmark = pytest.mark.interop
+
 
 def _missing() -> str | None:
     try:

@@ -12,6 +12,8 @@ import pytest
 from e2e.conftest import DOMAIN, MailSystem
 from e2e.test_mail_system import records
 
+pytestmark = pytest.mark.e2e
+
 FORGED_FROMS = [
     f"sotc@{DOMAIN}",  # plain, unsigned
     f"sotc@(x){DOMAIN}",

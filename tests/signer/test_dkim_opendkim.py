@@ -30,8 +30,9 @@ from support.dkim import (
 )
 from support.dns import DnsServer
 
-pytestmark = pytest.mark.skipif(not HAS_OPENDKIM, reason="opendkim is not installed "
-                                "(Debian package opendkim; `make system-deps`)")
+pytestmark = [pytest.mark.interop,
+              pytest.mark.skipif(not HAS_OPENDKIM, reason="opendkim is not installed "
+                                 "(Debian package opendkim; `make system-deps`)")]
 
 HEAD = MESSAGE.split(b"\r\n\r\n", 1)[0] + b"\r\n\r\n"
 

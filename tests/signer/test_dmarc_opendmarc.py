@@ -19,8 +19,9 @@ from signer.spf import SpfResult, SpfStatus
 from support.dns import DnsServer
 from support.opendmarc import HAS_OPENDMARC, opendmarc_policy
 
-pytestmark = pytest.mark.skipif(not HAS_OPENDMARC,
-                                reason="Debian libopendmarc2 or publicsuffix is not installed")
+pytestmark = [pytest.mark.interop,
+              pytest.mark.skipif(not HAS_OPENDMARC,
+                                 reason="Debian libopendmarc2 or publicsuffix is not installed")]
 
 RECORDS = {
     "example.com.vn": "v=DMARC1; p=reject; sp=quarantine; rua=mailto:d@example.com.vn",

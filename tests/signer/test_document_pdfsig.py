@@ -23,8 +23,9 @@ from support.documents import (
 )
 from support.smime import cast
 
-pytestmark = pytest.mark.skipif(shutil.which("pdfsig") is None,
-                                reason="pdfsig (poppler-utils) is not installed")
+pytestmark = [pytest.mark.interop,
+              pytest.mark.skipif(shutil.which("pdfsig") is None,
+                                 reason="pdfsig (poppler-utils) is not installed")]
 
 
 def pdfsig(tmp_path: Path, data: bytes) -> str:

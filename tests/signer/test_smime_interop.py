@@ -12,7 +12,8 @@ from signer.smime import SmimeSigner, SmimeStatus, SmimeVerifier
 from support.smime import ALICE, BOB, cast, identity, message
 
 OPENSSL = shutil.which("openssl")
-pytestmark = pytest.mark.skipif(OPENSSL is None, reason="openssl is not installed")
+pytestmark = [pytest.mark.interop,
+              pytest.mark.skipif(OPENSSL is None, reason="openssl is not installed")]
 
 
 def openssl(*args: str | Path, stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
