@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-import email
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from email.message import Message
 from typing import Any
 
+from audit import AuthResult
 from mailbase import FromVerdict, HeaderBlock
 from milter.config import Direction, Role
+from milter.errors import NextHopError
+from policies import Decision
+from signer import AuthVerdict, DkimResult, SmimeResult
 
 UNAVAILABLE = "[UNAVAILABLE]"
 
@@ -37,6 +40,25 @@ class Envelope:
     mail_from: str
     mail_options: tuple[str, ...]
     recipients: tuple[str, ...]
+
+
+#: One document attached to a message and its signatures, as the documents stage found
+#: it (signer's DocumentResult.as_dict(), keyed by the attachment's sha256).
+DocumentEntry = dict[str, Any]
+
+
+@dataclass(slots=True)
+class Delivery:
+    """What happened after the pipeline: the next hop's answer, the record, the hold."""
+
+    #: the next hop's reply (or why there is none), for the log and the completion
+    next_hop_reply: str = ""
+    #: the next hop's reply code when it refused or failed
+    next_hop_error: int | None = None
+    #: an LMTP next hop's outcome per recipient (None: delivered)
+    per_recipient: list[NextHopError | None] | None = None
+    audit_id: int | None = None
+    quarantine_id: str | None = None
 
 
 @dataclass(slots=True)
@@ -68,14 +90,25 @@ class MessageContext:
     submitted_by_unit: str | None = None
     recipient_units: tuple[str, ...] = ()
     recipient_unit_of: dict[str, str] = field(default_factory=dict)
-    #: the policy decision (policies.Decision), once the policy stage ran
-    decision: Any = None
+    #: the policy decision, once the policy stage (or the DMARC stage, holding) made it
+    decision: Decision | None = None
     #: the original client (XFORWARD ADDR) is in service.trusted_networks
     is_trusted_client: bool = False
     content: bytes | None = None
     prepend: list[bytes] = field(default_factory=list)
-    results: dict[str, Any] = field(default_factory=dict)
-    _parsed: Message | None = None
+    #: the id in this message's log lines and in a 451's text
+    correlation_id: str = ""
+    #: what the verify stage found on the bytes as received (inbound)
+    dkim: tuple[DkimResult, ...] = ()
+    smime: SmimeResult | None = None
+    authn: AuthVerdict | None = None
+    #: every verification and signing result, as the audit record lists them
+    auth: list[AuthResult] = field(default_factory=list)
+    #: the documents attached, with their signatures (the documents stage)
+    documents: list[DocumentEntry] = field(default_factory=list)
+    #: the stage whose verdict ended the pipeline, if one did
+    decided_by: str | None = None
+    delivery: Delivery = field(default_factory=Delivery)
 
     @property
     def current_content(self) -> bytes:
@@ -89,17 +122,14 @@ class MessageContext:
             return self.current_content
         return b"".join(reversed(self.prepend)) + self.current_content
 
-    @property
-    def message(self) -> Message:
-        """The current content parsed (compat32, lazily, once per content change)."""
-        if self._parsed is None:
-            self._parsed = email.message_from_bytes(self.current_content)
-        return self._parsed
-
     def replace_content(self, content: bytes) -> None:
         """Give the message new bytes (a stage that strips or wraps)."""
         self.content = content
-        self._parsed = None
+
+    def record_auth(self, entry: Mapping[str, str | None]) -> None:
+        """Add one verification or signing result to what the audit record lists
+        (``method``, ``operation``, ``result``, ``reason`` and the like)."""
+        self.auth.append(AuthResult.model_validate(entry))
 
     def add_header(self, name: str, value: str) -> None:
         """Prepend one header line (latest added comes first, like Received).

@@ -8,6 +8,7 @@ a correlation id; the next hop's 5xx is passed back as it came.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import ipaddress
 import logging
 import secrets
@@ -39,7 +40,7 @@ from milter.replies import (
 )
 from milter.runtime import Runtime
 from milter.smtp import FilterSession
-from policies import QuarantineError
+from policies import Action, Decision, QuarantineError
 
 log = logging.getLogger("congvu.milter")
 
@@ -184,11 +185,11 @@ class FilterHandler:
         started = time.monotonic()
         correlation = secrets.token_hex(6)
         ctx = self._context(server, session, envelope)
-        ctx.results["correlation_id"] = correlation
+        ctx.correlation_id = correlation
         next_hop_reply = ""
         try:
             reply, verdict_name = await self._process(session, ctx)
-            next_hop_reply = ctx.results.get("next_hop_reply", "")
+            next_hop_reply = ctx.delivery.next_hop_reply
         except Exception:
             log.exception("message failed", extra={"fields": {"id": correlation}})
             await self.abort_transaction(session)
@@ -199,8 +200,8 @@ class FilterHandler:
         elapsed = time.monotonic() - started
         self._runtime_source.metrics.message(
             ctx.role.value, ctx.direction.value, verdict_name, elapsed)
-        if ctx.results.get("next_hop_error"):
-            self._runtime_source.metrics.next_hop_error(ctx.results["next_hop_error"])
+        if ctx.delivery.next_hop_error:
+            self._runtime_source.metrics.next_hop_error(ctx.delivery.next_hop_error)
         event(
             log,
             "message",
@@ -215,7 +216,7 @@ class FilterHandler:
             client=ctx.xforward.addr,
             size=len(ctx.original_content),
             verdict=verdict_name,
-            stage=ctx.results.get("decided_by"),
+            stage=ctx.decided_by,
             reply=str(reply),
             next_hop=next_hop_reply,
             ms=round(elapsed * 1000, 2),
@@ -238,11 +239,13 @@ class FilterHandler:
                                                   is_stripped=False))
         except Exception:  # the reply is a 451 already; nothing more to lose
             log.exception("could not record the failed message",
-                          extra={"fields": {"id": ctx.results.get("correlation_id")}})
+                          extra={"fields": {"id": ctx.correlation_id}})
     async def _process(self, session: FilterSession, ctx: MessageContext) -> tuple[Reply, str]:
         """Pipeline, audit record, action, completion: the reply waits for all four."""
         runtime = session.runtime
         verdict = await runtime.pipeline.run(ctx)
+        if verdict.outcome is Outcome.QUARANTINE:
+            ctx.decision = _holding(ctx.decision, verdict.reason)
         if runtime.audit is None:  # [pipeline] audit = false: a relay-only listener
             return await self._act(session, ctx, verdict)
         planned = _VERDICT_NAMES[verdict.outcome]
@@ -251,7 +254,7 @@ class FilterHandler:
             record_id = await runtime.audit.record(build_record(ctx, planned))
         except AuditError as exc:
             await self.abort_transaction(session)
-            ctx.results["next_hop_reply"] = f"audit record failed: {exc}"
+            ctx.delivery.next_hop_reply = f"audit record failed: {exc}"
             return R451_AUDIT, "tempfail"
         self._runtime_source.metrics.audit_commit(time.monotonic() - committing)
         started = time.monotonic()
@@ -259,16 +262,16 @@ class FilterHandler:
         decision = ctx.decision
         try:
             await runtime.audit.complete(build_completion(
-                record_id, name, ctx.results.get("next_hop_reply") or str(reply),
+                record_id, name, ctx.delivery.next_hop_reply or str(reply),
                 (time.monotonic() - started) * 1000,
                 is_stripped=decision is not None and decision.action.value == "strip",
             ))
         except AuditError as exc:
             # The next hop may hold the message already; Postfix's retry can
             # duplicate it, but a message never stands without its record.
-            ctx.results["next_hop_reply"] = f"audit completion failed: {exc}"
+            ctx.delivery.next_hop_reply = f"audit completion failed: {exc}"
             return R451_AUDIT, "tempfail"
-        ctx.results["audit_id"] = record_id
+        ctx.delivery.audit_id = record_id
         return reply, name
 
     async def _act(
@@ -288,16 +291,17 @@ class FilterHandler:
         try:
             text = await transaction.data(ctx.final_content)
         except NextHopError as exc:
-            ctx.results["next_hop_reply"] = str(exc)
-            ctx.results["next_hop_error"] = exc.code
+            ctx.delivery.next_hop_reply = str(exc)
+            ctx.delivery.next_hop_error = exc.code
             if isinstance(exc, PartialDelivery):
-                ctx.results["per_recipient"] = exc.per_recipient
+                ctx.delivery.per_recipient = exc.per_recipient
             return _nexthop_reply(exc), "tempfail" if not exc.is_permanent else "reject"
-        ctx.results["next_hop_reply"] = text
+        ctx.delivery.next_hop_reply = text
         return R250_QUEUED.with_text(f"Message accepted and relayed: {text}"), "relayed"
 
     async def _hold(self, runtime: Runtime, ctx: MessageContext) -> Reply:
         """Put the message in quarantine durably; 250 only once it is on disk."""
+        decision = ctx.decision or Decision(Action.QUARANTINE)
         owner = ctx.sender_unit if ctx.direction is Direction.OUTBOUND else next(
             iter(ctx.recipient_units), None
         )
@@ -309,13 +313,13 @@ class FilterHandler:
                 recipients=ctx.envelope.recipients,
                 direction=ctx.direction.value,
                 unit_id=owner,
-                decision=ctx.decision,
+                decision=decision,
             )
         except QuarantineError as exc:
-            ctx.results["next_hop_reply"] = f"quarantine failed: {exc}"
+            ctx.delivery.next_hop_reply = f"quarantine failed: {exc}"
             return R451_TEMPFAIL.with_text("Cannot hold the message now, try again later")
-        ctx.results["quarantine_id"] = str(held)
-        ctx.results["next_hop_reply"] = f"quarantined as {held}"
+        ctx.delivery.quarantine_id = str(held)
+        ctx.delivery.next_hop_reply = f"quarantined as {held}"
         if runtime.config.policies.quarantine.notify:
             entry = runtime.quarantine.get(held)
             task = asyncio.get_running_loop().create_task(
@@ -341,13 +345,24 @@ class LmtpFilterHandler(FilterHandler):
     def _format(self, reply: Reply, ctx: MessageContext) -> str:
         # RFC 2033 4.2: one reply per accepted recipient, in RCPT order; an LMTP next
         # hop's own per-recipient outcome is mirrored recipient by recipient.
-        per_recipient = ctx.results.get("per_recipient")
+        per_recipient = ctx.delivery.per_recipient
         if per_recipient is None:
             return "\r\n".join([str(reply)] * max(len(ctx.envelope.recipients), 1))
         delivered = R250_QUEUED.with_text("Delivered")
         return "\r\n".join(
             str(delivered if error is None else _nexthop_reply(error)) for error in per_recipient
         )
+
+
+def _holding(decision: Decision | None, reason: str) -> Decision:
+    """The decision a held message is recorded and kept with: a stage that holds
+    without a policy decision of its own (S/MIME's on_missing_identity, after the
+    policy accepted) must not leave "accept" in the record and the quarantine."""
+    if decision is None:
+        return Decision(Action.QUARANTINE, reply_text=reason)
+    if decision.action is Action.QUARANTINE:
+        return decision
+    return dataclasses.replace(decision, action=Action.QUARANTINE, reply_text=reason)
 
 
 def _message_id(content: bytes) -> str | None:

@@ -103,7 +103,7 @@ class Pipeline:
         for stage in self.stages:
             verdict = await stage.run(ctx)
             if verdict.is_final:
-                ctx.results["decided_by"] = stage.name
+                ctx.decided_by = stage.name
                 return verdict
         return CONTINUE
 

@@ -21,7 +21,6 @@ from audit import (
     Action,
     Attachment,
     AuditRecord,
-    AuthResult,
     Completion,
     Direction,
     Outcome,
@@ -145,7 +144,7 @@ def build_record(ctx: MessageContext, verdict_name: str) -> AuditRecord:
         action = Action(decision.action.value)
     else:
         action = Action.REJECT if verdict_name == "reject" else Action.ACCEPT
-    documents = {d["sha256"]: d for d in ctx.results.get("documents", []) if d.get("sha256")}
+    documents = {d["sha256"]: d for d in ctx.documents if d.get("sha256")}
     attachments = [
         Attachment(
             path=a.path if a.member is None else f"{a.path}/{a.member}",
@@ -186,7 +185,7 @@ def build_record(ctx: MessageContext, verdict_name: str) -> AuditRecord:
         attachments=attachments,
         action=action,
         violations=violations,
-        authentication=[AuthResult(**result) for result in ctx.results.get("auth", [])],
+        authentication=list(ctx.auth),
         processing_ms=round((time.time() - ctx.received_at) * 1000, 3),
         sender_unit=ctx.sender_unit,
         submitted_by_unit=ctx.submitted_by_unit,

@@ -11,7 +11,11 @@ from signer.authcheck import (
     own_domain_spoof,
 )
 from signer.authconfig import AuthConfig
-from signer.authresults import authentication_results, remove_authentication_results
+from signer.authresults import (
+    MethodResult,
+    authentication_results,
+    remove_authentication_results,
+)
 from signer.cli import commands
 from signer.config import DkimConfig, SignerConfig
 from signer.dkim import DkimSigner, from_domain
@@ -78,6 +82,7 @@ __all__ = [
     "DocumentVerifier",
     "DocumentsConfig",
     "KeyFileError",
+    "MethodResult",
     "NoSigningKeyError",
     "SignStatus",
     "SignerConfig",

@@ -8,7 +8,7 @@ import asyncio
 import functools
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from milter.config import Direction
 from milter.context import MessageContext
@@ -17,11 +17,11 @@ from milter.replies import R451_TEMPFAIL
 from policies import Action, Decision, PoliciesConfig
 from signer import (
     AuthChecker,
-    AuthVerdict,
     Disposition,
     DkimResult,
     DkimVerifier,
     DmarcActions,
+    MethodResult,
     SmimeResult,
     SmimeVerifier,
     authentication_results,
@@ -64,12 +64,12 @@ class VerifyStage:
         loop = asyncio.get_running_loop()
         dkim = await loop.run_in_executor(self._executor, self.dkim.verify, raw)
         smime = self.smime.verify(raw)
-        ctx.results["dkim"] = dkim
-        ctx.results["smime"] = smime
-        auth = ctx.results.setdefault("auth", [])
-        auth += [_dkim_record(result) for result in dkim]
+        ctx.dkim = tuple(dkim)
+        ctx.smime = smime
+        for result in dkim:
+            ctx.record_auth(_dkim_record(result))
         if smime.status.value != "none":
-            auth.append(_smime_record(smime))
+            ctx.record_auth(_smime_record(smime))
         if self.auth is not None:
             # SPF against the original client only: without XFORWARD it is unknown
             # (""), never Postfix's own address.
@@ -77,8 +77,9 @@ class VerifyStage:
                 self.auth.check, client_ip=ctx.xforward.addr or "",
                 helo=ctx.xforward.helo or "", mail_from=ctx.envelope.mail_from, raw=raw,
                 sender=ctx.sender, dkim_results=dkim))
-            ctx.results["authn"] = verdict
-            auth += verdict.audit()
+            ctx.authn = verdict
+            for entry in verdict.audit():
+                ctx.record_auth(entry)
         return CONTINUE
 
     def close(self) -> None:
@@ -102,11 +103,11 @@ class AuthResultsStage:
         cleaned = remove_authentication_results(ctx.current_content, self.authserv_id)
         if cleaned is not ctx.current_content and cleaned != ctx.current_content:
             ctx.replace_content(cleaned)
-        verdict: AuthVerdict | None = ctx.results.get("authn")
-        results: list[Any] = (
-            verdict.methods() if verdict is not None else list(ctx.results.get("dkim", []))
+        verdict = ctx.authn
+        results: list[MethodResult] = (
+            verdict.methods() if verdict is not None else list(ctx.dkim)
         )
-        smime = ctx.results.get("smime")
+        smime = ctx.smime
         if smime is not None and smime.status.value != "none":
             results.append(smime)
         ctx.prepend.append(authentication_results(self.authserv_id, results))
@@ -167,7 +168,7 @@ class DmarcStage:
 
     async def run(self, ctx: MessageContext) -> Verdict:
         """Reject, quarantine, tag or tempfail as the authentication results require."""
-        verdict: AuthVerdict | None = ctx.results.get("authn")
+        verdict = ctx.authn
         if verdict is None or ctx.direction is not Direction.INBOUND or ctx.is_trusted_client:
             return CONTINUE
         spoof = verdict.own_domain_spoof()
@@ -177,7 +178,7 @@ class DmarcStage:
             # the record of a forgery attempt: the report counts what was refused as
             # spoofing, under the domain the From claimed
             claimed = ctx.sender.domain or (ctx.sender.claims or (None,))[0]
-            ctx.results.setdefault("auth", []).append({
+            ctx.record_auth({
                 "method": "dmarc", "operation": "verify", "result": "fail", "reason": spoof,
                 "domain": claimed,
                 "disposition": "spoof-refused" if action is Disposition.REJECT

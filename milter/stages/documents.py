@@ -2,7 +2,7 @@
 
 For every attachment and archive member that is a PDF or an Office package, signer/'s
 `DocumentVerifier` gives each signature a verdict; the results go to
-``ctx.results["documents"]`` (a list of dicts, one per document, keyed by the
+``ctx.documents`` (a list of dicts, one per document, keyed by the
 attachment's ``sha256`` like the audit record's attachments) and the policy stage can
 read them as ``verdicts(ctx)``. The stage never refuses mail: a document that cannot be
 verified in time is recorded as ``unverifiable`` and the message flows on.
@@ -82,7 +82,7 @@ class DocumentsStage:
         """Record each document's signatures on the context; always continue."""
         raw = ctx.original_content
         found: list[dict[str, Any]] = []
-        ctx.results["documents"] = found
+        ctx.documents = found
         if not may_hold_documents(raw):
             return CONTINUE
         if len(raw) <= _INLINE_LIMIT:
@@ -97,7 +97,7 @@ class DocumentsStage:
         except TimeoutError:
             log.warning("document signatures not verified within %.1f s; recorded as "
                         "unverifiable", self.timeout)
-        ctx.results["documents"] = [entry for entry in found if entry]
+        ctx.documents = [entry for entry in found if entry]
         return CONTINUE
 
     def _documents(self, raw: bytes, found: list[dict[str, Any]]
@@ -148,4 +148,4 @@ class DocumentsStage:
 def verdicts(ctx: MessageContext) -> dict[str, str]:
     """{attachment sha256: document verdict} for `policies.decide(..., documents=...)`."""
     return {entry["sha256"]: entry["verdict"]
-            for entry in ctx.results.get("documents", []) if entry.get("sha256")}
+            for entry in ctx.documents if entry.get("sha256")}

@@ -40,22 +40,21 @@ class SmimeSignStage:
         sender = ctx.sender.addr_spec or ""
         identity = (self.signer.identity_for(sender, unit=ctx.sender_unit)
                     if ctx.sender_unit is not None else self.signer.identity_for_address(sender))
-        auth = ctx.results.setdefault("auth", [])
         if identity is None:
             reason = f"no S/MIME identity for {sender or 'the null sender'}"
             if self.on_missing == "reject":
                 return reject(f"Message refused: {reason}".encode("ascii", "replace").decode())
             if self.on_missing == "quarantine":
                 return quarantine(reason)
-            auth.append({"method": "smime", "operation": "sign", "result": "none",
-                         "reason": reason})
+            ctx.record_auth({"method": "smime", "operation": "sign", "result": "none",
+                             "reason": reason})
             return CONTINUE
         result = self.signer.sign(ctx.current_content, identity)
         if result.is_signed:
             ctx.replace_content(result.message)
-        auth.append({"method": "smime", "operation": "sign",
-                     "result": "pass" if result.is_signed else "none",
-                     "reason": result.reason, "signer": result.identity or None})
+        ctx.record_auth({"method": "smime", "operation": "sign",
+                         "result": "pass" if result.is_signed else "none",
+                         "reason": result.reason, "signer": result.identity or None})
         return CONTINUE
 
 
@@ -87,12 +86,11 @@ class DkimSignStage:
         if ctx.direction is not Direction.OUTBOUND:
             return CONTINUE
         content = ctx.final_content
-        auth = ctx.results.setdefault("auth", [])
         try:
             domain = self._domain(ctx)
             if domain is None:
-                auth.append({"method": "dkim", "operation": "sign", "result": "none",
-                             "reason": "no active key for the sender's domain"})
+                ctx.record_auth({"method": "dkim", "operation": "sign", "result": "none",
+                                 "reason": "no active key for the sender's domain"})
                 return CONTINUE
             header = self.signer.sign(content, domain=domain)
         except (UnsignableMessageError, NoSigningKeyError) as exc:
@@ -100,11 +98,11 @@ class DkimSignStage:
                 return reject(f"Message cannot be DKIM-signed: {exc}".encode(
                     "ascii", "replace").decode().replace("\n", " "))
             event(log, "sent unsigned", logging.WARNING, reason=str(exc),
-                  id=ctx.results.get("correlation_id"))
-            auth.append({"method": "dkim", "operation": "sign", "result": "none",
-                         "reason": str(exc)})
+                  id=ctx.correlation_id)
+            ctx.record_auth({"method": "dkim", "operation": "sign", "result": "none",
+                             "reason": str(exc)})
             return CONTINUE
         ctx.prepend.append(header)
-        auth.append({"method": "dkim", "operation": "sign", "result": "pass",
-                     "reason": "signed", "domain": domain})
+        ctx.record_auth({"method": "dkim", "operation": "sign", "result": "pass",
+                         "reason": "signed", "domain": domain})
         return CONTINUE

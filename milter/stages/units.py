@@ -131,9 +131,8 @@ class UnitsStage:
 
     @staticmethod
     def _refuse(ctx: MessageContext, why: str) -> Verdict:
-        ctx.results.setdefault("auth", []).append({
-            "method": "sender", "operation": "verify", "result": "fail", "reason": why,
-            "domain": ctx.sender.domain})
+        ctx.record_auth({"method": "sender", "operation": "verify", "result": "fail",
+                         "reason": why, "domain": ctx.sender.domain})
         text = f"Message refused: {why}".encode("ascii", "replace").decode()
         return reject(text.replace("\r", " ").replace("\n", " "))
 

@@ -62,4 +62,5 @@ def test_a_forgery_is_refused_in_the_session_and_nothing_bounces(
                     if "Undelivered" in str(m["Subject"]) or "MAILER-DAEMON" in str(m["From"])]
     [record] = records(mail_system, message_id=message_id)
     assert (record.direction, record.action, record.outcome) == ("inbound", "reject", "rejected")
-    assert record.sender_unit in ("sotc", None)  # claimed, never sent
+    assert record.sender_unit is None  # never sent by the unit...
+    assert record.claimed_unit in ("sotc", None)  # ...only claimed

@@ -134,7 +134,8 @@ def test_a_forged_provincial_from_from_outside_is_refused_and_recorded(
     assert record["action"] == "reject"
     # inbound: the unit is only claimed (the report never counts it as sent)
     assert record["direction"] == "inbound"
-    assert record.get("sender_unit") == (None if b"sub.binhthuan" in head else "sotc")
+    assert record.get("sender_unit") is None
+    assert record.get("claimed_unit") == (None if b"sub.binhthuan" in head else "sotc")
     [forgery] = [a for a in record.get("authentication", [])
                  if a.get("disposition") == "spoof-refused"]
     assert forgery["domain"] in (OWN, f"sub.{OTHER}")
@@ -153,7 +154,8 @@ def test_outside_senders_that_claim_nothing_are_not_forgeries(inbound, next_hop,
                 client_ip=b"203.0.113.9").startswith(b"250")
     next_hop.get()
     [record] = records(inbound)
-    assert record.get("sender_unit") is None  # claims no unit
+    assert record.get("sender_unit") is None
+    assert record.get("claimed_unit") is None  # claims no unit
     assert not [a for a in record.get("authentication", []) if a.get("disposition")
                 and "spoof" in a["disposition"]]
 
@@ -165,7 +167,8 @@ def test_inbound_from_a_unit_is_only_claimed_not_sent(inbound, next_hop) -> None
                 client_ip=b"127.0.0.1").startswith(b"250")
     next_hop.get()
     [record] = records(inbound)
-    assert (record["direction"], record.get("sender_unit")) == ("inbound", "sotc")
+    assert (record["direction"], record.get("sender_unit"), record.get("claimed_unit")) == (
+        "inbound", None, "sotc")
 
 
 def test_staff_of_one_unit_cannot_send_as_another(outbound, next_hop, dns) -> None:

@@ -103,3 +103,24 @@ def test_inbound_gets_honest_authentication_results(
     assert b"dkim=fail" in ours.group(0)
     assert forged not in delivered  # the forged header claiming our authserv-id is gone
     assert delivered[ours.end():] == tampered[len(forged):]
+
+
+def test_a_sender_without_an_smime_identity_is_held_when_so_configured(
+        filter_server, next_hop, dns, dkim_key, tmp_path: Path) -> None:
+    # S/MIME holds without a policy decision; the hold must still work (it used to
+    # reach the quarantine store with no decision at all: a 451 Postfix retries forever)
+    people = cast()
+    cert, key = people.alice.write(tmp_path / "smime", "alice")
+    config = signer_config(dns, dkim_key, identities=[
+        {"address": f"someone-else@{SENDER_DOMAIN}", "cert": str(cert), "key": str(key)}])
+    config["smime"]["on_missing_identity"] = "quarantine"
+    running = filter_server(signer=config)
+    client = running.client()
+    client.mail(ALICE)
+    client.rcpt(BOB)
+    code, text = client.data(smime_message())
+    assert code == 250 and b"held in quarantine" in text
+    next_hop.assert_empty()
+    [entry] = running.server.runtime.quarantine.list()
+    assert entry.action == "quarantine"
+    assert "no S/MIME identity" in entry.decision["reply_text"]

@@ -45,7 +45,7 @@ async def test_signed_pdf_is_counted_as_validly_signed(tmp_path: Path) -> None:
     await DocumentsStage(DocumentVerifier(cast().trust())).run(ctx)
     decision = decide(raw, PoliciesConfig().resolve([], "outbound"), documents=verdicts(ctx))
     # milter/recording.py: the document results by sha256, joined to the attachments
-    documents = {d["sha256"]: d for d in ctx.results.get("documents", [])}
+    documents = {d["sha256"]: d for d in ctx.documents}
     attachments = [
         Attachment(
             path=a.path if a.member is None else f"{a.path}/{a.member}",

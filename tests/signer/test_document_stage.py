@@ -41,7 +41,7 @@ def stage(timeout: float = 10.0) -> DocumentsStage:
 async def test_message_without_documents_records_nothing() -> None:
     ctx = context(message({"notes.txt": b"hello"}))
     assert await stage().run(ctx) is CONTINUE
-    assert ctx.results["documents"] == [] and verdicts(ctx) == {}
+    assert ctx.documents == [] and verdicts(ctx) == {}
 
 
 async def test_signed_pdf_unsigned_pdf_and_a_signed_pdf_inside_a_zip() -> None:
@@ -51,7 +51,7 @@ async def test_signed_pdf_unsigned_pdf_and_a_signed_pdf_inside_a_zip() -> None:
                    "bundle.zip": zip_of({"ho-so/cv-ky.pdf": alter_page(signed)})})
     ctx = context(raw)
     assert await stage().run(ctx) is CONTINUE
-    found = ctx.results["documents"]
+    found = ctx.documents
     assert [(d["filename"], d["member"], d["verdict"]) for d in found] == [
         ("cv.pdf", None, "valid"),
         ("draft.pdf", None, "unsigned"),
@@ -66,7 +66,7 @@ async def test_a_slow_verification_is_unverifiable_and_the_mail_flows_on() -> No
     raw = message({"cv.pdf": sign_pdf(plain_pdf(pages=200), cast().alice)})
     ctx = context(raw)
     assert await stage(timeout=1e-6).run(ctx) is CONTINUE
-    (entry,) = ctx.results["documents"]
+    (entry,) = ctx.documents
     assert (entry["filename"], entry["verdict"]) == ("cv.pdf", "unverifiable")
     assert "did not finish" in entry["reason"]
 
@@ -76,7 +76,7 @@ async def test_malformed_message_never_raises() -> None:
                   b"Content-Disposition: attachment; filename=a.pdf\r\n"
                   b"Content-Transfer-Encoding: base64\r\n\r\nJVBERi0x!!!\r\n")
     assert await stage().run(ctx) is CONTINUE
-    assert [d["verdict"] for d in ctx.results["documents"]] == ["unsigned"]
+    assert [d["verdict"] for d in ctx.documents] == ["unsigned"]
 
 
 async def test_documents_are_seen_in_every_transfer_encoding() -> None:
@@ -96,5 +96,5 @@ async def test_documents_are_seen_in_every_transfer_encoding() -> None:
         assert may_hold_documents(raw), encoder.__name__
         ctx = context(raw)
         await stage().run(ctx)
-        assert [d["verdict"] for d in ctx.results["documents"]] == ["valid"], encoder.__name__
+        assert [d["verdict"] for d in ctx.documents] == ["valid"], encoder.__name__
     assert not may_hold_documents(message({"notes.txt": b"plain words " * 100}))
