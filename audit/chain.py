@@ -1,4 +1,4 @@
-"""The hash chain and its signed checkpoints (issue 7, point 3).
+"""The hash chain and its signed checkpoints.
 
 Each row of ``events`` carries ``hash = SHA-256(canonical JSON of its hashed columns,
 prev_hash included)``; the canonical form is JSON with sorted keys, no whitespace,

@@ -1,4 +1,4 @@
-"""The one small store interface the rest of congvu relies on (issue 7, point 6).
+"""The one small store interface the rest of congvu relies on.
 
 :class:`~audit.store.AuditLog` (SQLite) is its first implementation. A shared
 PostgreSQL store for a province with several mail nodes would be a second class

@@ -266,7 +266,7 @@ class TraceEntry:
     outcome: str | None
     reply: str | None
     completed_at: datetime | None = field(default=None)
-    #: the document's signature verdict and its signatures (issue 11), when verified
+    #: the document's signature verdict and its signatures, when verified
     document: str | None = field(default=None)
     signatures: list[dict[str, Any]] = field(default_factory=list)
     #: the unit the From of untrusted mail claims

@@ -3,8 +3,8 @@
 These are the edge models milter/ and web/ build (pydantic, validated once). One
 message has one :class:`AuditRecord`, written before the relay; its fate is a
 :class:`Completion` written afterwards and linked by record id, because the store is
-append-only (issue 7, point 2). Administrative acts are :class:`AdminEvent`\\ s in the
-same hash chain.
+append-only (writes only through the store's batch write). Administrative acts are
+:class:`AdminEvent`\\ s in the same hash chain.
 """
 
 from __future__ import annotations
@@ -130,7 +130,7 @@ class AdminKind(StrEnum):
 
 
 class DocumentSignatureRecord(_Edge):
-    """One digital signature inside an attached document, as signer/ judged it (issue 11)."""
+    """One digital signature inside an attached document, as signer/ judged it."""
 
     verdict: str = Field(description="valid, invalid, untrusted, expired, revoked, "
                          "modified-after-signing or unverifiable.")
@@ -167,7 +167,7 @@ class Attachment(_Edge):
         "(valid, unsigned, invalid, untrusted, expired, revoked, modified-after-signing, "
         "unverifiable); None for other attachments or when not verified.")
     signatures: list[DocumentSignatureRecord] | None = Field(
-        default=None, description="Each signature inside the document (issue 11).")
+        default=None, description="Each signature inside the document.")
 
     @field_validator("sha256")
     @classmethod

@@ -38,13 +38,15 @@ class Rows:
 
 
 def _attachment(a: Attachment) -> dict[str, Any]:
-    # Records without document verdicts keep the exact detail they had before issue 11.
+    # Records without document verdicts keep the exact detail they had before verdicts
+    # were recorded.
     absent = {name for name in ("document", "signatures") if getattr(a, name) is None}
     return a.model_dump(mode="json", exclude=absent)
 
 
 def _auth(r: AuthResult) -> dict[str, Any]:
-    # Results without the DMARC fields keep the exact detail they had before issue 12.
+    # Results without the DMARC fields keep the exact detail they had before DMARC
+    # results were recorded.
     absent = {name for name in ("policy", "disposition") if getattr(r, name) is None}
     return r.model_dump(mode="json", exclude=absent)
 

@@ -1,4 +1,4 @@
-"""The audit store's schema: the only place tables are created (issue 7, point 2).
+"""The audit store's schema: the only place tables are created.
 
 Tables are created explicitly (``strict=True``, ``not_null``), never by inference, and
 only through the ordered :data:`MIGRATIONS`, each applied once and remembered in the
@@ -111,8 +111,8 @@ def _v2_recipient_units(db: Database) -> None:
 
 
 def _v3_document_verdicts(db: Database) -> None:
-    # Each attachment's document-signature verdict (issue 11): the report's documents
-    # signed / validly signed. NULL: not a PDF or Office document, or not verified.
+    # Each attachment's document-signature verdict: the report's documents signed /
+    # validly signed. NULL: not a PDF or Office document, or not verified.
     db.execute("ALTER TABLE attachments ADD COLUMN document TEXT")
 
 

@@ -1,4 +1,4 @@
-"""The audit record of one message, built from its context (DESIGN.md flow, 6 and 8).
+"""The audit record of one message, built from its context (ARCHITECTURE.md, the message's path).
 
 The record is written before the relay and its completion after, both through the
 audit writer's group commit; the client's reply waits for both.

@@ -1,4 +1,4 @@
-"""The HTTP console: public directory, auditors' log, administrators' quarantine (issue 10).
+"""The HTTP console: public directory, auditors' log, administrators' quarantine.
 
 :func:`create_app` builds the ASGI application from :class:`WebSettings` and a
 :class:`Releaser` (milter/ supplies the one that sends held mail on, signed);

@@ -1,6 +1,6 @@
 """Who may see what: a user's scope of units, enforced in every audit read.
 
-An auditor's grant of a unit covers its descendants (DESIGN.md), resolved from the
+An auditor's grant of a unit covers its descendants, resolved from the
 directory's tree at each request, so a unit moved under a granted one is covered at
 once. Administrators see every unit (scope ``None``).
 """

@@ -1,6 +1,6 @@
 """``congvu web`` and ``congvu user add|grant|revoke|disable|enable|list``.
 
-Exit codes (DESIGN.md): 0 done, 1 the store refused (unknown user, name taken,
+Exit codes (ARCHITECTURE.md, "Command line"): 0 done, 1 the store refused (unknown user, name taken,
 audit store unwritable), 2 usage or configuration errors.
 """
 

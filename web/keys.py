@@ -1,6 +1,6 @@
 """The cookie signing key: generated on first use under ``$CONGVU_VAR/keys``, mode 0600.
 
-DESIGN.md, "Secrets": a key file that group or others can read or write is refused.
+A key file that group or others can read or write is refused.
 """
 
 from __future__ import annotations

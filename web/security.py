@@ -22,7 +22,7 @@ SESSION_COOKIE = "congvu_session"
 LANG_COOKIE = "congvu_lang"
 SESSION_SECONDS = 8 * 3600
 
-#: No inline script or style anywhere (issue 10); charts are SVG images.
+#: No inline script or style anywhere (this policy forbids it); charts are SVG images.
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 HEADERS = {

@@ -26,7 +26,7 @@ class WebSettings:
     keys_dir: Path
     time_zone: str = "Asia/Ho_Chi_Minh"
     title: str = "Danh bạ thư điện tử công vụ"
-    #: set the cookies' Secure flag (behind TLS at nginx: DESIGN says bind 127.0.0.1)
+    #: set the cookies' Secure flag (behind TLS at nginx: the console binds 127.0.0.1)
     is_secure_cookie: bool = False
     #: failed logins allowed per client address and per user name in ``login_window``
     login_attempts: int = 5

@@ -2,7 +2,7 @@
 
 Passwords are hashed with Argon2id (argon2-cffi's defaults, RFC 9106's second
 recommended set); the store never holds a password. A grant of a unit covers its
-descendants (DESIGN.md: units form a tree), which :mod:`web.access` resolves.
+descendants (units form a tree), which :mod:`web.access` resolves.
 """
 
 from __future__ import annotations

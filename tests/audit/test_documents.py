@@ -1,4 +1,4 @@
-"""Document-signature verdicts in the audit store (issue 11): stored, verified, counted,
+"""Document-signature verdicts in the audit store: stored, verified, counted,
 traced."""
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ def test_verdicts_are_stored_chained_and_verified(audit_config: AuditConfig) -> 
     attachments = record["attachments"]
     assert attachments[0]["document"] == "valid"
     assert attachments[0]["signatures"][0]["signer"] == "Nguyễn Văn A"
-    # an attachment without a verdict keeps the pre-issue-11 form
+    # an attachment without a verdict keeps the form it had before document verdicts
     assert "document" not in attachments[2] and "signatures" not in attachments[2]
 
 
