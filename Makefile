@@ -49,7 +49,7 @@ test: system-deps $(STAMP)
 check: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
-	$(PY) -m pytest -q -p no:cacheprovider -m "not e2e and not interop and not slow" \
+	$(PY) -m pytest -q -p no:cacheprovider -n auto -m "not e2e and not interop and not slow" \
 	    tests --ignore=tests/benchmarks
 
 # docs/configuration.md, generated from the configuration models (a test keeps it current).
