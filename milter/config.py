@@ -300,9 +300,11 @@ def _resolve_value(value: Any, base: Path) -> Any:
         return value if value.is_absolute() else base / value
     if isinstance(value, BaseModel):
         return _resolve_paths(value, base)
-    if isinstance(value, list):
+    if isinstance(value, list | tuple):  # tuples too: [signer] keeps its tables in tuples
         items = [_resolve_value(item, base) for item in value]
-        return items if any(a is not b for a, b in zip(items, value, strict=True)) else value
+        if not any(a is not b for a, b in zip(items, value, strict=True)):
+            return value
+        return items if isinstance(value, list) else tuple(items)
     return value
 
 

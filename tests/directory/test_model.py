@@ -34,6 +34,16 @@ def test_bad_addresses_are_refused_with_a_reason(text: str) -> None:
     assert caught.value.reason
 
 
+def test_test_names_are_accepted_other_special_use_names_are_not() -> None:
+    # RFC 6761 reserves .test for testing (the try-out province lives there); the
+    # other special-use names are never an official address.
+    assert parse_official_address("ubnd@tinh-vi-du.test").domain == "tinh-vi-du.test"
+    assert parse_domain("xa-an-binh.tinh-vi-du.test") == "xa-an-binh.tinh-vi-du.test"
+    for text in ("x@laocai.local", "x@laocai.invalid", "x@laocai.onion", "x@in-addr.arpa"):
+        with pytest.raises(InvalidAddress, match="special-use or reserved"):
+            parse_official_address(text)
+
+
 def test_domains_are_checked_like_address_domains() -> None:
     assert parse_domain("Sở.LaoCai.gov.vn.") == "xn--s-lym.laocai.gov.vn"
     with pytest.raises(InvalidAddress):

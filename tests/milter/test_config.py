@@ -27,6 +27,27 @@ def test_congvu_var_sets_the_data_directory(tmp_path: Path) -> None:
     assert config.data_dir == tmp_path / "state"
 
 
+def test_relative_paths_in_tuples_of_tables_are_under_the_data_directory(
+        tmp_path: Path) -> None:
+    config = parse_config({
+        "service": {"data_dir": str(tmp_path)},
+        "signer": {
+            "dkim": {"keys": [{"domain": "binhthuan.gov.vn", "selector": "s1",
+                               "key_file": "dkim/s1.pem"}]},
+            "smime": {"trust_anchors": ["smime/ca.pem", "/etc/ssl/gov-ca.pem"],
+                      "identities": [{"unit": "stc", "cert": "smime/stc.pem",
+                                      "key": "smime/stc.key"}]},
+        },
+    })
+    [key] = config.signer.dkim.keys
+    assert key.key_file == tmp_path / "dkim" / "s1.pem"
+    assert config.signer.smime.trust_anchors == (tmp_path / "smime" / "ca.pem",
+                                                 Path("/etc/ssl/gov-ca.pem"))
+    [identity] = config.signer.smime.identities
+    assert (identity.cert, identity.key) == (tmp_path / "smime" / "stc.pem",
+                                             tmp_path / "smime" / "stc.key")
+
+
 def test_every_error_is_listed_with_its_key_path() -> None:
     with pytest.raises(ConfigError) as caught:
         parse_config({
