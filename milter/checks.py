@@ -17,7 +17,7 @@ from pathlib import Path
 
 from audit import AuditError, AuditLog
 from directory import Directory, DirectoryError
-from milter.config import CongvuConfig, NextHopKind, Role
+from milter.config import CongvuConfig, NextHopKind, QueuePosition, Role
 from policies import PolicyError, Quarantine
 from signer import (
     AuthChecker,
@@ -140,3 +140,27 @@ def spoof_guard_warnings(config: CongvuConfig) -> list[ConfigWarning]:
         for index, listener in enumerate(config.listeners)
         if listener.role is not Role.OUTBOUND
     ]
+
+
+def after_queue_warnings(config: CongvuConfig) -> list[ConfigWarning]:
+    """One warning per listener behind Postfix's queue that takes inbound mail: what
+    congvu refuses there is held or discarded, because a 5xx would become a bounce to a
+    (usually forged) sender, and the sending server never learns of the refusal."""
+    instead = config.service.after_queue_inbound_refusal.value
+    return [
+        ConfigWarning(
+            f"listeners.{index}",
+            f"listener {listener.name!r} (role {listener.role.value}) takes inbound mail "
+            f"behind Postfix's queue: what congvu refuses there is {instead}d "
+            "(service.after_queue_inbound_refusal), never answered to the sending server",
+            "put port 25 before the queue (deploy/postfix/master.cf.before-queue.snippet) "
+            'and set queue = "before" on its listener',
+        )
+        for index, listener in enumerate(config.listeners)
+        if listener.role is not Role.OUTBOUND and listener.queue is QueuePosition.AFTER
+    ]
+
+
+def config_warnings(config: CongvuConfig) -> list[ConfigWarning]:
+    """Everything `config check` and `doctor` warn about in a valid configuration."""
+    return spoof_guard_warnings(config) + after_queue_warnings(config)

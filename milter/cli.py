@@ -85,16 +85,17 @@ def config_group() -> None:
 def config_check(file: Path) -> None:
     """Validate FILE; list every error with its key path (exit 2) or say it is valid.
 
-    Warnings (a listener taking inbound mail without the spoof guard) are printed on
-    stderr and leave the exit code 0: the file is valid, only less protective.
+    Warnings (a listener taking inbound mail without the spoof guard, or behind the
+    queue) are printed on stderr and leave the exit code 0: the file is valid, only
+    less protective.
     """
-    from milter.checks import check_locally, spoof_guard_warnings
+    from milter.checks import check_locally, config_warnings
 
     config = load_or_exit(file)
     problems = check_locally(config)
     if problems:
         raise ConfigUsageError(str(ConfigError(str(file), problems)))
-    for warning in spoof_guard_warnings(config):
+    for warning in config_warnings(config):
         click.echo(f"{file}: warning: {warning}", err=True)
     click.echo(f"{file}: configuration is valid")
 

@@ -43,6 +43,22 @@ class Role(StrEnum):
     AUTO = "auto"
 
 
+class QueuePosition(StrEnum):
+    """Where a listener sits in Postfix's path: behind its queue (content_filter) or in
+    the client's session (smtpd_proxy_filter)."""
+
+    AFTER = "after"
+    BEFORE = "before"
+
+
+class AfterQueueRefusal(StrEnum):
+    """What becomes of inbound mail congvu refuses behind Postfix's queue, where a 5xx
+    would make Postfix bounce it to a sender that is usually forged."""
+
+    QUARANTINE = "quarantine"
+    DISCARD = "discard"
+
+
 class Direction(StrEnum):
     """Which way one message travels."""
 
@@ -80,6 +96,13 @@ class ListenerConfig(_Strict):
     address: str = Field(default="127.0.0.1", description="Address to listen on.")
     port: Port = Field(default=10025, description="TCP port; 0 picks a free one.")
     protocol: Protocol = Field(default=Protocol.SMTP, description="smtp or lmtp.")
+    queue: QueuePosition = Field(
+        default=QueuePosition.AFTER,
+        description="after: behind Postfix's queue (content_filter); inbound mail congvu "
+        "refuses is then held or discarded (service.after_queue_inbound_refusal), never "
+        "answered 5xx, which Postfix would turn into a bounce to a forged sender. before: "
+        "in the client's session (smtpd_proxy_filter); a refusal reaches the sending "
+        "server as it is.")
     clients: list[ipaddress.IPv4Network | ipaddress.IPv6Network] | None = Field(
         default=None,
         description="Peers allowed to connect, e.g. the dedicated loopback address "
@@ -221,6 +244,12 @@ class ServiceConfig(_Strict):
         description="Peers allowed to send XFORWARD (Postfix's smtpd_authorized_xforward_hosts "
         "on the other side): anyone else could claim to be a trusted client.",
     )
+    after_queue_inbound_refusal: AfterQueueRefusal = Field(
+        default=AfterQueueRefusal.QUARANTINE,
+        description="On a listener behind the queue, inbound mail congvu refuses is "
+        "quarantine: held (administrators review it; [policies.quarantine] notify tells "
+        "the recipients), or discard: dropped with a notice to postmaster@hostname. "
+        "Either way the sending server got 250 from Postfix already, and no bounce leaves.")
     shutdown_grace: float = Field(
         default=30.0, gt=0, description="Seconds SIGTERM waits for messages in flight."
     )

@@ -13,19 +13,21 @@ import ipaddress
 import logging
 import secrets
 import time
+from collections.abc import Coroutine
 from typing import Any
 
 from audit import AuditError
 from mailbase import read_from, read_header
-from milter.config import Direction, ListenerConfig, Role
+from milter.config import AfterQueueRefusal, Direction, ListenerConfig, QueuePosition, Role
 from milter.context import Envelope, MessageContext, Xforward
 from milter.errors import NextHopError
-from milter.housekeeping import send_held_notice
+from milter.housekeeping import send_discard_notice, send_held_notice
 from milter.lmtp import PartialDelivery
 from milter.logs import event
 from milter.pipeline import Outcome, Verdict
 from milter.recording import build_completion, build_record
 from milter.replies import (
+    R250_DISCARDED,
     R250_OK,
     R250_QUARANTINED,
     R250_QUEUED,
@@ -50,6 +52,7 @@ _VERDICT_NAMES = {
     Outcome.REJECT: "reject",
     Outcome.QUARANTINE: "quarantine",
     Outcome.TEMPFAIL: "tempfail",
+    Outcome.DISCARD: "reject",  # refused all the same; the completion says discarded
 }
 _XFORWARD_KEYWORD = "XFORWARD NAME ADDR PORT PROTO HELO IDENT SOURCE"
 
@@ -243,7 +246,8 @@ class FilterHandler:
     async def _process(self, session: FilterSession, ctx: MessageContext) -> tuple[Reply, str]:
         """Pipeline, audit record, action, completion: the reply waits for all four."""
         runtime = session.runtime
-        verdict = await runtime.pipeline.run(ctx)
+        verdict = self._without_backscatter(ctx, await runtime.pipeline.run(ctx),
+                                            runtime.config.service.after_queue_inbound_refusal)
         if verdict.outcome is Outcome.QUARANTINE:
             ctx.decision = _holding(ctx.decision, verdict.reason)
         if runtime.audit is None:  # [pipeline] audit = false: a relay-only listener
@@ -274,9 +278,29 @@ class FilterHandler:
         ctx.delivery.audit_id = record_id
         return reply, name
 
+    def _without_backscatter(self, ctx: MessageContext, verdict: Verdict,
+                             instead: AfterQueueRefusal) -> Verdict:
+        """Behind Postfix's queue, a 5xx for inbound mail becomes Postfix's bounce to
+        its sender, usually forged: the province would send spam, or the forged
+        message itself to the unit it impersonates. Hold or drop it instead."""
+        if (verdict.outcome is not Outcome.REJECT or ctx.direction is not Direction.INBOUND
+                or self.listener.queue is not QueuePosition.AFTER):
+            return verdict
+        why = verdict.reason or (verdict.reply.text if verdict.reply else "refused")
+        if instead is AfterQueueRefusal.QUARANTINE:
+            return Verdict(Outcome.QUARANTINE, None,
+                           f"refused behind the queue, held instead of bounced: {why}")
+        return Verdict(Outcome.DISCARD, verdict.reply, why)
+
     async def _act(
         self, session: FilterSession, ctx: MessageContext, verdict: Verdict
     ) -> tuple[Reply, str]:
+        if verdict.outcome is Outcome.DISCARD:
+            await self.abort_transaction(session)
+            ctx.delivery.next_hop_reply = f"discarded without a bounce: {verdict.reason}"
+            self._background_task(send_discard_notice(
+                session.runtime.config, session.runtime.next_hop, ctx, verdict.reason))
+            return R250_DISCARDED, "reject"
         if verdict.outcome is Outcome.REJECT:
             await self.abort_transaction(session)
             assert verdict.reply is not None
@@ -322,11 +346,14 @@ class FilterHandler:
         ctx.delivery.next_hop_reply = f"quarantined as {held}"
         if runtime.config.policies.quarantine.notify:
             entry = runtime.quarantine.get(held)
-            task = asyncio.get_running_loop().create_task(
-                send_held_notice(runtime.config, runtime.next_hop, entry))
-            self._background.add(task)
-            task.add_done_callback(self._background.discard)
+            self._background_task(send_held_notice(runtime.config, runtime.next_hop, entry))
         return R250_QUARANTINED.with_text(f"Message accepted and held in quarantine as {held}")
+
+    def _background_task(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run ``work`` after the reply (notices are best effort and must not delay it)."""
+        task = asyncio.get_running_loop().create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     async def handle_exception(self, error: Exception) -> str:
         """Our faults are temporary: 451 with a correlation id, traceback in the log."""

@@ -1,12 +1,17 @@
-"""Work the service does besides messages: quarantine expiry and held-message notices."""
+"""Work the service does besides messages: quarantine expiry, held-message notices and
+the postmaster's notice of a message discarded without a bounce."""
 
 from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import make_msgid
 
 from audit import AdminEvent, AdminKind, AuditLog
 from milter.config import CongvuConfig
+from milter.context import MessageContext
 from milter.errors import NextHopError
 from milter.logs import event
 from milter.nexthop import NextHop
@@ -73,3 +78,37 @@ async def send_held_notice(config: CongvuConfig, next_hop: NextHop,
         event(log, "held notice not sent", logging.WARNING, id=str(entry.id), error=str(exc))
         return
     event(log, "held notice sent", id=str(entry.id), to=recipients)
+
+
+async def send_discard_notice(config: CongvuConfig, next_hop: NextHop, ctx: MessageContext,
+                              reason: str) -> None:
+    """Tell postmaster@hostname that an inbound message refused behind the queue was
+    dropped (``service.after_queue_inbound_refusal = "discard"``): nobody else learns it.
+
+    Null reverse-path, best effort, like the held notice.
+    """
+    postmaster = f"postmaster@{config.service.hostname}"
+    msg = EmailMessage(policy=SMTP)
+    msg["From"] = postmaster
+    msg["To"] = postmaster
+    msg["Subject"] = "Thư bị hủy, không gửi thư báo lỗi / Message discarded without a bounce"
+    msg["Message-ID"] = make_msgid(domain=config.service.hostname)
+    msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no replies, no loops
+    facts = (f"envelope sender: {ctx.envelope.mail_from or '<>'}\n"
+             f"recipients: {', '.join(ctx.envelope.recipients)}\n"
+             f"client: {ctx.xforward.addr or 'unknown'}  queue id: {ctx.xforward.ident or '-'}\n"
+             f"log id: {ctx.correlation_id}\nreason: {reason}\n")
+    msg.set_content("congvu đã từ chối một thư gửi đến sau hàng đợi của Postfix và hủy thư "
+                    "thay vì để Postfix gửi thư báo lỗi cho người gửi (thường là giả mạo).\n"
+                    f"{facts}\ncongvu refused an inbound message behind Postfix's queue and "
+                    "dropped it instead of letting Postfix bounce it to its (usually forged) "
+                    f"sender.\n{facts}")
+    try:
+        transaction = await next_hop.begin("", [])
+        await transaction.rcpt(postmaster)
+        await transaction.data(msg.as_bytes())
+    except NextHopError as exc:
+        event(log, "discard notice not sent", logging.WARNING, id=ctx.correlation_id,
+              error=str(exc))
+        return
+    event(log, "discard notice sent", id=ctx.correlation_id, to=[postmaster])

@@ -24,6 +24,9 @@ class Outcome(enum.Enum):
     REJECT = "reject"
     QUARANTINE = "quarantine"
     TEMPFAIL = "tempfail"
+    #: refused, but answered 250 and dropped: behind Postfix's queue a 5xx would become
+    #: a bounce to a forged sender (only the handler makes this of a REJECT)
+    DISCARD = "discard"
 
 
 class StageKind(enum.IntEnum):

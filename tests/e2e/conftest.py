@@ -110,8 +110,15 @@ clients = ["127.0.0.25/32"]
 name = "inbound"
 role = "inbound"
 port = {system['in_port']}
+clients = ["127.0.0.25/32"]
+
+[[listeners]]
+name = "port-25"
+role = "inbound"
+queue = "before"
+port = {system['bq_listener_port']}
 # the before-queue proxy (smtpd_proxy_filter) cannot bind: it comes from 127.0.0.1
-clients = ["127.0.0.25/32", "127.0.0.1/32"]
+clients = ["127.0.0.1/32"]
 
 [next_hop]
 kind = "smtp"
@@ -174,7 +181,7 @@ congvu-out unix -      -       n       -       20      smtp
 127.0.0.1:{system['before_queue_port']} inet n - n - - smtpd
   -o syslog_name=postfix/before-queue
   -o content_filter=
-  -o smtpd_proxy_filter=127.0.0.1:{system['in_port']}
+  -o smtpd_proxy_filter=127.0.0.1:{system['bq_listener_port']}
   -o smtpd_proxy_timeout=600s
   -o smtpd_proxy_options=speed_adjust
 127.0.0.1:{system['submission_port']} inet n - n - - smtpd
@@ -222,7 +229,7 @@ def mail_system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MailSystem
     system: dict[str, object] = {
         "out_port": postfix.free_port(), "in_port": postfix.free_port(),
         "submission_port": postfix.free_port(), "reinjection_port": postfix.free_port(),
-        "before_queue_port": postfix.free_port(),
+        "before_queue_port": postfix.free_port(), "bq_listener_port": postfix.free_port(),
         "dns_port": dns.port, "dkim_key": key.path, "root": pki_files.root,
         "intermediate": pki_files.intermediate, "sotc_cert": sotc_cert, "sotc_key": sotc_key,
     }

@@ -37,7 +37,7 @@ def dns():
 @pytest.fixture
 def inbound(filter_server, dns):
     running = filter_server(
-        listeners=[{"name": "in", "role": "inbound", "port": 0}],
+        listeners=[{"name": "in", "role": "inbound", "queue": "before", "port": 0}],
         signer={"dkim": {"authserv_id": f"mx.{OWN}", "resolver_nameserver": "127.0.0.1",
                          "resolver_port": dns.port, "resolver_timeout": 2}},
     )

@@ -49,7 +49,7 @@ def dns() -> Iterator[DnsServer]:
 def start(filter_server: Any, dns: DnsServer, *, auth: dict[str, str] | None = None,
           **overrides: Any) -> Any:
     running = filter_server(
-        listeners=[{"name": "in", "role": "inbound", "port": 0}],
+        listeners=[{"name": "in", "role": "inbound", "queue": "before", "port": 0}],
         signer={"dkim": {"authserv_id": f"mx.{OWN}", "resolver_nameserver": "127.0.0.1",
                          "resolver_port": dns.port, "resolver_timeout": 2},
                 "auth": auth or {}},

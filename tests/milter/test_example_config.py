@@ -135,11 +135,13 @@ port = 10025
 name = "inbound"
 role = "inbound"
 port = 10027
+queue = "before"
 
 [[listeners]]
 name = "mixed"
 role = "auto"
 port = 10028
+queue = "before"
 """
 
 
