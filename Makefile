@@ -1,5 +1,6 @@
-# congvu: `make run` starts the filter on its embedded defaults, `make test` runs
-# the whole suite (installing what it needs, Debian packages included when root).
+# congvu: `make run` loads the try-out province and runs the filter and the console on
+# it, `make test` runs the whole suite (installing what it needs, Debian packages
+# included when root).
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
@@ -23,8 +24,20 @@ $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $@
 
+# The try-out province (congvu example load: written once into $CONGVU_VAR, else ./var),
+# then the filter and the console on its configuration until Ctrl-C; when either stops,
+# the other is stopped too. Nothing else ever reads example.toml.
+EXAMPLE := $(or $(CONGVU_VAR),var)/example.toml
+
+run: SHELL := /bin/bash
 run: $(STAMP)
-	$(VENV)/bin/congvu serve
+	$(VENV)/bin/congvu example load
+	@echo "starting: filter on 127.0.0.1:10025 (outbound: the trusted path) and 127.0.0.1:10027" \
+	      "(inbound), console on http://127.0.0.1:8080; Ctrl-C stops both"
+	@trap 'kill $$pids 2>/dev/null; wait' EXIT; trap 'exit 130' INT TERM; \
+	$(VENV)/bin/congvu serve --config $(EXAMPLE) & pids=$$!; \
+	$(VENV)/bin/congvu web --config $(EXAMPLE) & pids="$$pids $$!"; \
+	wait -n
 
 system-deps:
 	@missing=""; for p in $(DEBIAN_PACKAGES); do \

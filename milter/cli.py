@@ -244,10 +244,11 @@ for _command in (
         _quarantine_commands(_command)
     main.add_command(_command)
 
-# Operations: doctor, probe, backup and restore.
+# Operations: doctor, probe, backup and restore; the try-out province (make run).
 from milter.backup import backup_command, restore_command  # noqa: E402
 from milter.doctor import doctor_command  # noqa: E402
+from milter.example import example_command  # noqa: E402
 from milter.probe import probe_command  # noqa: E402
 
-for _command in (doctor_command, probe_command, backup_command, restore_command):
+for _command in (doctor_command, probe_command, backup_command, restore_command, example_command):
     main.add_command(_command)
