@@ -2,6 +2,9 @@
 # it, `make test` runs the whole suite (installing what it needs, Debian packages
 # included when root).
 PYTHON ?= python3
+# Every command run from here reads the file it names or the embedded defaults, never a
+# server's /etc/congvu/congvu.toml (the rule is in milter/configsource.py).
+export CONGVU_CONFIG := none
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)

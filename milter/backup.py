@@ -45,7 +45,8 @@ from audit import (
     check_signature,
     sign_file_bytes,
 )
-from milter.config import CongvuConfig, load_config
+from milter.config import CongvuConfig
+from milter.configsource import configured
 from milter.errors import ConfigError
 
 MANIFEST = "MANIFEST.json"
@@ -378,7 +379,7 @@ def verify_audit(config: CongvuConfig) -> str:
 
 def _load(config_path: Path | None) -> CongvuConfig:
     try:
-        return load_config(config_path)
+        return configured(config_path)[0]
     except ConfigError as exc:
         raise BackupUsageError(str(exc)) from exc
 

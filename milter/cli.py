@@ -20,7 +20,8 @@ import directory
 import policies
 import signer
 import web
-from milter.config import CongvuConfig, load_config
+from milter.config import CongvuConfig
+from milter.configsource import ConfigSource, configured, load_source
 from milter.errors import ConfigError
 
 _Section = TypeVar("_Section")
@@ -30,7 +31,8 @@ CONFIG_OPTION = click.option(
     "config_path",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="The congvu.toml file (default: the embedded defaults).",
+    help="The congvu.toml file (default: $CONGVU_CONFIG, else /etc/congvu/congvu.toml if "
+    "it exists, else the embedded defaults; CONGVU_CONFIG=none means the defaults).",
 )
 
 
@@ -41,9 +43,15 @@ class ConfigUsageError(click.ClickException):
 
 
 def load_or_exit(path: Path | None) -> CongvuConfig:
-    """Load the configuration, or stop the command with exit code 2."""
+    """Load the configuration the rule of milter/configsource.py picks (``path`` is the
+    --config option), or stop the command with exit code 2."""
+    return source_or_exit(path)[0]
+
+
+def source_or_exit(path: Path | None) -> tuple[CongvuConfig, ConfigSource]:
+    """:func:`load_or_exit`, and where the configuration came from."""
     try:
-        return load_config(path)
+        return configured(path)
     except ConfigError as exc:
         raise ConfigUsageError(str(exc)) from exc
 
@@ -71,8 +79,9 @@ def serve(config_path: Path | None, workers: int | None) -> None:
     """Run the filter: listen for Postfix and relay checked mail to the next hop."""
     from milter.service import run_service
 
-    config = load_or_exit(config_path)
-    sys.exit(run_service(config, config_path=config_path, workers=workers))
+    config, source = source_or_exit(config_path)
+    # a reload (SIGHUP) reads the same file again, wherever it was found
+    sys.exit(run_service(config, config_path=source.path, workers=workers))
 
 
 @main.group("config")
@@ -81,9 +90,10 @@ def config_group() -> None:
 
 
 @config_group.command("check")
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-def config_check(file: Path) -> None:
-    """Validate FILE; list every error with its key path (exit 2) or say it is valid.
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path), required=False)
+def config_check(file: Path | None) -> None:
+    """Validate FILE (default: the file every command would read); list every error
+    with its key path (exit 2) or say it is valid.
 
     Warnings (a listener taking inbound mail without the spoof guard, or behind the
     queue) are printed on stderr and leave the exit code 0: the file is valid, only
@@ -91,13 +101,14 @@ def config_check(file: Path) -> None:
     """
     from milter.checks import check_locally, config_warnings
 
-    config = load_or_exit(file)
+    config, source = source_or_exit(file)
+    name = str(source.path) if source.path is not None else "embedded defaults"
     problems = check_locally(config)
     if problems:
-        raise ConfigUsageError(str(ConfigError(str(file), problems)))
+        raise ConfigUsageError(str(ConfigError(name, problems)))
     for warning in config_warnings(config):
-        click.echo(f"{file}: warning: {warning}", err=True)
-    click.echo(f"{file}: configuration is valid")
+        click.echo(f"{name}: warning: {warning}", err=True)
+    click.echo(f"{name}: configuration is valid")
 
 
 @config_group.command("show")
@@ -105,9 +116,15 @@ def config_check(file: Path) -> None:
 @click.option("--defaults", "is_defaults", is_flag=True,
               help="Print the embedded defaults, whatever file is given.")
 def config_show(config_path: Path | None, is_defaults: bool) -> None:
-    """Print the effective configuration, defaults included, as JSON."""
-    config = load_or_exit(None if is_defaults else config_path)
-    click.echo(json.dumps(config.model_dump(mode="json"), indent=2, ensure_ascii=False))
+    """Print the effective configuration, defaults included, as JSON, with ``source``:
+    where it came from."""
+    if is_defaults:
+        source = ConfigSource(None, "--defaults")
+        config = load_source(source)
+    else:
+        config, source = source_or_exit(config_path)
+    shown = {"source": source.describe(), **config.model_dump(mode="json")}
+    click.echo(json.dumps(shown, indent=2, ensure_ascii=False))
 
 
 @config_group.command("reference")

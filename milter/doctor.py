@@ -30,7 +30,8 @@ from cryptography import x509
 
 from audit import AuditError, AuditLog, fingerprint, own_public_key
 from milter.checks import check_locally, spoof_guard_warnings
-from milter.config import CongvuConfig, NextHopKind, Protocol, Role, load_config
+from milter.config import CongvuConfig, NextHopKind, Protocol, Role
+from milter.configsource import configured
 from milter.errors import ConfigError
 from signer import CachingResolver, DnsResolver, DnsTemporaryError, KeyFileError, published_problems
 from signer.keys import Algorithm, compare_record, key_record, load_private_key, zone_file_entry
@@ -523,10 +524,10 @@ def doctor_command(config_path: Path | None, postfix_dir: Path | None, skip_post
                    server_ips: tuple[str, ...], days: int) -> None:
     """Check a running setup: exit 0 all OK, 1 warnings only, 2 errors."""
     try:
-        config = load_config(config_path)
+        config, _ = configured(config_path)
     except ConfigError as exc:
         for problem in exc.problems:
-            click.echo(_error(str(config_path), problem, "correct the configuration").line())
+            click.echo(_error(exc.source, problem, "correct the configuration").line())
         sys.exit(Level.ERROR)
     for ip in server_ips:
         try:

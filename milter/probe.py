@@ -339,11 +339,11 @@ class _PluginCommand(click.Command):
 def probe_command(config_path: Path | None) -> None:
     """Send a canary through Postfix and read it back: exit 0 OK, 1 WARNING, 2 CRITICAL,
     3 UNKNOWN (Nagios plugin convention)."""
-    from milter.config import load_config
+    from milter.configsource import configured
     from milter.errors import ConfigError
 
     try:
-        config = load_config(config_path)
+        config, _ = configured(config_path)
     except ConfigError as exc:
         problems = "; ".join(exc.problems)
         click.echo(f"CONGVU UNKNOWN - {exc.source}: {problems}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import smtplib
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -13,6 +14,11 @@ from milter.config import CongvuConfig, parse_config
 from milter.server import Server
 from support.loopthread import LoopThread
 from support.sink import Sink
+
+# Every command the tests run, in this process or in a subprocess, reads the embedded
+# defaults unless it names a file: a /etc/congvu/congvu.toml on the machine must change
+# nothing (tests of the rule itself set the variable on their own).
+os.environ["CONGVU_CONFIG"] = "none"
 
 
 @pytest.fixture

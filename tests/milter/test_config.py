@@ -110,7 +110,8 @@ def test_config_show_prints_every_default(tmp_path: Path, monkeypatch: pytest.Mo
     monkeypatch.setenv("CONGVU_VAR", str(tmp_path / "v"))
     result = CliRunner().invoke(main, ["config", "show"])
     assert result.exit_code == 0, result.output
-    shown = json.loads(result.output)
+    shown = json.loads(result.stdout)
+    assert shown["source"] == "the embedded defaults ($CONGVU_CONFIG=none)"
     assert shown["service"]["data_dir"] == str(tmp_path / "v")
     assert shown["limits"]["max_message_size"] == 52_428_800
     assert set(shown) >= {"service", "listeners", "next_hop", "limits", "policies", "signer",

@@ -53,14 +53,14 @@ def test_without_a_probe_table_it_is_unknown(tmp_path: Path) -> None:
     (tmp_path / "c.toml").write_text(f'[service]\ndata_dir = "{tmp_path}"\n')
     result = probe(tmp_path / "c.toml")
     assert result.exit_code == 3
-    assert result.output == ("CONGVU UNKNOWN - the [probe] table needs probe.login, "
+    assert result.stdout == ("CONGVU UNKNOWN - the [probe] table needs probe.login, "
                              "probe.from_address, probe.to_address\n")
 
 
 def test_an_invalid_probe_table_is_unknown_with_its_key_path(tmp_path: Path) -> None:
     result = probe(write_config(tmp_path, 'password = "plain"'))
     assert result.exit_code == 3
-    assert result.output.startswith(f"CONGVU UNKNOWN - {tmp_path / 'congvu.toml'}: "
+    assert result.stdout.startswith(f"CONGVU UNKNOWN - {tmp_path / 'congvu.toml'}: "
                                     "probe.password: unknown key")
 
 
@@ -73,7 +73,7 @@ def test_a_usage_error_is_unknown() -> None:
 def test_a_password_file_others_can_read_is_unknown(tmp_path: Path) -> None:
     result = probe(write_config(tmp_path, "", password_mode=0o644))
     assert result.exit_code == 3
-    assert result.output == (f"CONGVU UNKNOWN - probe.password_file {tmp_path / 'probe.password'}"
+    assert result.stdout == (f"CONGVU UNKNOWN - probe.password_file {tmp_path / 'probe.password'}"
                              " has mode 0644; chmod 600 it\n")
 
 
@@ -82,7 +82,7 @@ def test_a_missing_password_file_is_unknown(tmp_path: Path) -> None:
     (tmp_path / "probe.password").unlink()
     result = probe(config)
     assert result.exit_code == 3
-    assert result.output.startswith(
+    assert result.stdout.startswith(
         f"CONGVU UNKNOWN - probe.password_file {tmp_path / 'probe.password'}: cannot read it")
 
 
@@ -90,7 +90,7 @@ def test_a_closed_submission_port_is_critical(tmp_path: Path) -> None:
     port = closed_port()
     result = probe(write_config(tmp_path, f"submission_port = {port}"))
     assert result.exit_code == 2
-    assert result.output.startswith(
+    assert result.stdout.startswith(
         f"CONGVU CRITICAL - submission 127.0.0.1:{port}: cannot send the canary: ")
     assert "Connection refused" in result.output
 
@@ -99,6 +99,6 @@ def test_a_submission_service_without_login_is_critical(tmp_path: Path,
                                                         next_hop: Sink) -> None:
     result = probe(write_config(tmp_path, f"submission_port = {next_hop.port}"))
     assert result.exit_code == 2
-    assert result.output == (f"CONGVU CRITICAL - submission 127.0.0.1:{next_hop.port}: cannot "
+    assert result.stdout == (f"CONGVU CRITICAL - submission 127.0.0.1:{next_hop.port}: cannot "
                              "send the canary: SMTP AUTH extension not supported by server.\n")
     assert next_hop.messages.empty()  # nothing was sent without a login

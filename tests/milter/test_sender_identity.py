@@ -54,7 +54,8 @@ def _resolver(dns: DnsServer) -> dict:
 
 @pytest.fixture
 def inbound(filter_server, dns):
-    running = filter_server(listeners=[{"name": "in", "role": "inbound", "queue": "before", "port": 0}],
+    running = filter_server(listeners=[{"name": "in", "role": "inbound", "queue": "before",
+                                        "port": 0}],
                             signer={"dkim": _resolver(dns)})
     _import_units(running)
     return running

@@ -69,7 +69,7 @@ def _cli_query(tmp_path: Path, *args: str) -> list[dict[str, Any]]:
     result = CliRunner().invoke(main, ["audit", "query", "--config", str(config),
                                        "--format", "json", *args])
     assert result.exit_code == 0, result.output
-    records: list[dict[str, Any]] = json.loads(result.output)["records"]
+    records: list[dict[str, Any]] = json.loads(result.stdout)["records"]
     return records
 
 
