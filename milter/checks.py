@@ -143,21 +143,32 @@ def spoof_guard_warnings(config: CongvuConfig) -> list[ConfigWarning]:
 
 
 def after_queue_warnings(config: CongvuConfig) -> list[ConfigWarning]:
-    """One warning per listener behind Postfix's queue that takes inbound mail: what
-    congvu refuses there is held or discarded, because a 5xx would become a bounce to a
-    (usually forged) sender, and the sending server never learns of the refusal."""
+    """One warning per listener behind Postfix's queue that takes inbound mail, when no
+    listener takes inbound mail before the queue: port 25 is then evidently behind the
+    queue, where what congvu refuses is held or discarded (a 5xx would become a bounce to
+    a usually forged sender) and the sending server never learns of the refusal.
+
+    With a before-queue listener for port 25, an inbound listener behind the queue is
+    the internal path (pickup and sendmail through main.cf's content_filter), whose
+    refusals are rightly held: no warning. The configuration cannot say which Postfix
+    service feeds which listener; ``doctor`` reads Postfix and checks that.
+    """
+    inbound = [listener for listener in config.listeners if listener.role is not Role.OUTBOUND]
+    if any(listener.queue is QueuePosition.BEFORE for listener in inbound):
+        return []
     instead = config.service.after_queue_inbound_refusal.value
     return [
         ConfigWarning(
             f"listeners.{index}",
             f"listener {listener.name!r} (role {listener.role.value}) takes inbound mail "
-            f"behind Postfix's queue: what congvu refuses there is {instead}d "
-            "(service.after_queue_inbound_refusal), never answered to the sending server",
-            "put port 25 before the queue (deploy/postfix/master.cf.before-queue.snippet) "
-            'and set queue = "before" on its listener',
+            f"behind Postfix's queue and no listener is before it: what congvu refuses "
+            f"there is {instead}d (service.after_queue_inbound_refusal), never answered "
+            "to the sending server",
+            "put port 25 before the queue (the smtp service of "
+            "deploy/postfix/master.cf.snippet) with a listener of its own that has "
+            'queue = "before" (deploy/congvu.toml\'s port-25)',
         )
-        for index, listener in enumerate(config.listeners)
-        if listener.role is not Role.OUTBOUND and listener.queue is QueuePosition.AFTER
+        for index, listener in enumerate(config.listeners) if listener.role is not Role.OUTBOUND
     ]
 
 

@@ -3,7 +3,8 @@ filter, a private Dovecot (LMTP delivery, IMAP, SASL for submission), a DNS serv
 the DKIM key, a test PKI for S/MIME, and the unit directory Postfix's maps come from.
 As deploy/ recommends, Postfix's congvu transports bind to 127.0.0.25, the only client
 congvu's after-queue listeners take; a second port-25 service puts congvu before the
-queue (deploy/postfix/master.cf.before-queue.snippet), so refusals are tested both ways.
+queue (the smtp service of deploy/postfix/master.cf.snippet), so refusals are tested
+both ways.
 
 Skipped with a loud reason when Postfix or Dovecot cannot run here (not root, packages
 missing); `make test` installs them.

@@ -118,17 +118,37 @@ def test_outbound_refusals_behind_the_queue_are_still_answered(filter_server, ne
     assert running.server.runtime.quarantine.list() == []
 
 
-def test_config_check_warns_about_inbound_listeners_behind_the_queue(tmp_path: Path) -> None:
+def _check(tmp_path: Path, listeners: str) -> list[str]:
     path = tmp_path / "congvu.toml"
     path.write_text(f'[service]\ndata_dir = "{tmp_path / "var"}"\n'
                     '[[listeners]]\nname = "out"\nrole = "outbound"\nport = 10025\n'
-                    '[[listeners]]\nname = "in"\nrole = "inbound"\nport = 10027\n'
-                    '[[listeners]]\nname = "mx"\nrole = "inbound"\nport = 10028\n'
-                    'queue = "before"\n', encoding="utf-8")
+                    f"{listeners}", encoding="utf-8")
     result = CliRunner().invoke(main, ["config", "check", str(path)])
     assert result.exit_code == 0, result.output
-    [warning] = [line for line in result.stderr.splitlines()
-                 if not line.startswith("congvu: configuration: ")]
-    assert warning.startswith(f"{path}: warning: listeners.1: listener 'in' (role inbound) "
-                              "takes inbound mail behind Postfix's queue: what congvu refuses "
-                              "there is quarantined")
+    return [line.removeprefix(f"{path}: warning: ") for line in result.stderr.splitlines()
+            if line.startswith(f"{path}: warning: ")]
+
+
+def test_config_check_warns_while_port_25_is_behind_the_queue(tmp_path: Path) -> None:
+    # no listener before the queue: the inbound ones are port 25's, refusals never answered
+    [inbound, mixed] = _check(
+        tmp_path, '[[listeners]]\nname = "in"\nrole = "inbound"\nport = 10027\n'
+                  '[[listeners]]\nname = "mixed"\nrole = "auto"\nport = 10028\n'
+                  '[[listeners]]\nname = "out2"\nrole = "outbound"\nport = 10029\n'
+                  'queue = "before"\n')
+    assert inbound.startswith("listeners.1: listener 'in' (role inbound) takes inbound mail "
+                              "behind Postfix's queue and no listener is before it: what "
+                              "congvu refuses there is quarantined")
+    assert inbound.endswith("fix: put port 25 before the queue (the smtp service of "
+                            "deploy/postfix/master.cf.snippet) with a listener of its own "
+                            "that has queue = \"before\" (deploy/congvu.toml's port-25)")
+    assert mixed.startswith("listeners.2: listener 'mixed' (role auto)")
+
+
+def test_no_warning_for_the_internal_path_once_port_25_is_before_the_queue(
+        tmp_path: Path) -> None:
+    # deploy/'s layout: port 25 before the queue, internal mail (pickup) behind it
+    assert _check(tmp_path, '[[listeners]]\nname = "internal"\nrole = "inbound"\n'
+                            'port = 10027\n'
+                            '[[listeners]]\nname = "port-25"\nrole = "inbound"\nport = 10024\n'
+                            'queue = "before"\n') == []

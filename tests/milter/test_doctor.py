@@ -4,6 +4,7 @@ real ``postconf`` reading a written main.cf and master.cf."""
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import shutil
 import socket
 from collections.abc import Iterator
@@ -17,7 +18,7 @@ from cryptography.hazmat.primitives import serialization
 from audit import AuditLog, fingerprint, own_public_key
 from milter.checks import check_locally
 from milter.cli import main
-from milter.config import load_config
+from milter.config import CongvuConfig, QueuePosition, load_config
 from milter.doctor import Level, check_postfix
 from signer.keys import Algorithm, generate_private_key, key_record
 from support.audit import make_record
@@ -36,7 +37,10 @@ message_size_limit = {size}
 """
 
 MASTER_CF = """
-smtp      inet  n       -       y       -       -       smtpd
+smtp      inet  n       -       y       -       100     smtpd
+  -o content_filter=
+  -o smtpd_proxy_filter=127.0.0.1:{bq_port}
+  -o smtpd_proxy_timeout=420s
 congvu-in unix  -       -       n       -       20      smtp
   -o smtp_send_xforward_command=yes
 127.0.0.1:{hop_port} inet n - n - - smtpd
@@ -53,6 +57,7 @@ class Setup:
     key_path: Path
     hop_port: int
     in_port: int
+    bq_port: int
 
     def config(self, *, extra: str = "", cert: Path | None = None,
                crl: Path | None = None, hop_port: int | None = None) -> Path:
@@ -64,11 +69,18 @@ class Setup:
 [service]
 data_dir = "{self.work / 'var'}"
 hostname = "mail.{DOMAIN}"
+xforward_hosts = ["127.0.0.1/32"]
 
 [[listeners]]
 name = "inbound"
 role = "inbound"
 port = {self.in_port}
+
+[[listeners]]
+name = "port-25"
+role = "inbound"
+queue = "before"
+port = {self.bq_port}
 
 [next_hop]
 kind = "smtp"
@@ -112,7 +124,8 @@ key = "{cert.with_suffix('.key')}"
         (directory / "main.cf").write_text(
             MAIN_CF.format(in_port=in_port or self.in_port, size=size))
         (directory / "master.cf").write_text(
-            MASTER_CF.format(hop_port=self.hop_port) if master is None else master)
+            MASTER_CF.format(hop_port=self.hop_port, bq_port=self.bq_port)
+            if master is None else master)
         return directory
 
 
@@ -127,11 +140,12 @@ def setup(tmp_path: Path, next_hop: Sink) -> Iterator[Setup]:
     dns.add_txt(f"_dmarc.{DOMAIN}", f"v=DMARC1; p=reject; rua=mailto:dmarc@{DOMAIN}")
     pki = TestPki.create()
     pki.write(tmp_path / "pki")
-    with socket.socket() as sock:
+    with socket.socket() as sock, socket.socket() as other:
         sock.bind(("127.0.0.1", 0))
-        in_port = sock.getsockname()[1]
+        other.bind(("127.0.0.1", 0))
+        in_port, bq_port = sock.getsockname()[1], other.getsockname()[1]
     try:
-        yield Setup(tmp_path, dns, pki, key.path, next_hop.port, in_port)
+        yield Setup(tmp_path, dns, pki, key.path, next_hop.port, in_port, bq_port)
     finally:
         dns.stop()
 
@@ -157,6 +171,8 @@ def test_a_healthy_setup_is_all_ok(setup: Setup) -> None:
     assert f"dns {DOMAIN}: SPF and DMARC published and consistent" in output
     assert f"next_hop: smtp 127.0.0.1:{setup.hop_port} answers 250" in output
     assert "reinjection listener 127.0.0.1:" in output
+    assert (f"master.cf smtp smtpd_proxy_filter = 127.0.0.1:{setup.bq_port} reaches a congvu "
+            "listener (before the queue)") in output
     assert "message_size_limit = 10240000 (congvu accepts 52428800)" in output
 
 
@@ -317,20 +333,139 @@ def test_a_bad_server_ip_is_a_usage_error(setup: Setup) -> None:
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 
 
+def _shipped(tmp_path: Path, *, main: str | None = None, master: str | None = None) -> Path:
+    """deploy/postfix's main.cf and master.cf snippets as a Postfix directory, edited."""
+    (tmp_path / "main.cf").write_text(
+        main if main is not None else (DEPLOY / "postfix" / "main.cf.snippet").read_text())
+    (tmp_path / "master.cf").write_text(
+        master if master is not None else (DEPLOY / "postfix" / "master.cf.snippet").read_text())
+    return tmp_path
+
+
+def _example(**listeners: dict[str, object]) -> CongvuConfig:
+    """deploy/congvu.toml, with the named listeners' settings changed."""
+    example = load_config(DEPLOY / "congvu.toml")
+    return example.model_copy(update={"listeners": [
+        listener.model_copy(update=listeners.get(listener.name.replace("-", "_"), {}))
+        for listener in example.listeners]})
+
+
+def _not_ok(config: CongvuConfig, directory: Path) -> list[str]:
+    return [f.line() for f in check_postfix(config, directory) if f.level is not Level.OK]
+
+
 @pytest.mark.skipif(not HAS_POSTCONF, reason="Debian package postfix is not installed")
-@pytest.mark.parametrize("master", ["master.cf.snippet", "master.cf.before-queue.snippet"])
 def test_the_shipped_postfix_snippets_pass_with_the_example_configuration(
-        tmp_path: Path, master: str) -> None:
-    (tmp_path / "main.cf").write_text((DEPLOY / "postfix" / "main.cf.snippet").read_text())
-    text = (DEPLOY / "postfix" / "master.cf.snippet").read_text()
-    if master != "master.cf.snippet":  # the alternative replaces the content filters
-        reinjection = text[text.index("127.0.0.1:10026"):]
-        text = (DEPLOY / "postfix" / master).read_text() + reinjection
-        (tmp_path / "main.cf").write_text("message_size_limit = 52428800\n")
-    (tmp_path / "master.cf").write_text(text)
-    findings = list(check_postfix(load_config(DEPLOY / "congvu.toml"), tmp_path))
-    assert [f.line() for f in findings if f.level is not Level.OK] == []
-    assert len(findings) >= 3
+        tmp_path: Path) -> None:
+    findings = [f.line() for f in check_postfix(load_config(DEPLOY / "congvu.toml"),
+                                                _shipped(tmp_path))]
+    where = f"OK      postfix {tmp_path}: "
+    # three paths, each to the listener whose queue says where it sits
+    assert findings == [
+        f"{where}main.cf content_filter = congvu-inbound:[127.0.0.1]:10027 reaches a congvu "
+        "listener",
+        f"{where}listener inbound takes mail only from congvu-inbound (127.0.0.25)",
+        f"{where}master.cf submission content_filter = congvu-outbound:[127.0.0.1]:10025 "
+        "reaches a congvu listener",
+        f"{where}listener outbound takes mail only from congvu-outbound (127.0.0.25)",
+        f"{where}master.cf smtp smtpd_proxy_filter = 127.0.0.1:10024 reaches a congvu "
+        "listener (before the queue)",
+        f"{where}listener port-25 takes the proxy of master.cf smtp (127.0.0.1)",
+        f"{where}reinjection listener 127.0.0.1:10026 clears content_filter and allows "
+        "XFORWARD",
+        f"{where}message_size_limit = 52428800 (congvu accepts 52428800)",
+    ]
+
+
+@pytest.mark.skipif(not HAS_POSTCONF, reason="Debian package postfix is not installed")
+def test_the_submission_alternative_passes_as_its_comments_say(tmp_path: Path) -> None:
+    shipped = (DEPLOY / "postfix" / "master.cf.snippet").read_text()
+    start = shipped.index("submission inet")
+    end = shipped.index("\n\n", start)
+    master = (shipped[:start] + (DEPLOY / "postfix" / "master.cf.before-queue.snippet")
+              .read_text() + shipped[end:])
+    config = _example(outbound={"queue": QueuePosition.BEFORE,
+                                "clients": [ipaddress.ip_network("127.0.0.1/32")]})
+    directory = _shipped(tmp_path, master=master)
+    assert _not_ok(config, directory) == []
+    lines = [f.line() for f in check_postfix(config, directory)]
+    assert (f"OK      postfix {tmp_path}: master.cf submission smtpd_proxy_filter = "
+            "127.0.0.1:10025 reaches a congvu listener (before the queue)") in lines
+    assert not any("congvu-outbound:" in line for line in lines)
+
+
+@pytest.mark.skipif(not HAS_POSTCONF, reason="Debian package postfix is not installed")
+def test_a_listener_reached_on_the_wrong_side_of_the_queue_is_an_error(tmp_path: Path) -> None:
+    where = f"ERROR   postfix {tmp_path}: "
+    # the internal path's content_filter sent to the before-queue listener: its 5xx
+    # would become Postfix's bounces
+    main = (DEPLOY / "postfix" / "main.cf.snippet").read_text().replace(
+        "congvu-inbound:[127.0.0.1]:10027", "congvu-inbound:[127.0.0.1]:10024")
+    errors = _not_ok(_example(), _shipped(tmp_path, main=main))
+    assert (f"{where}main.cf content_filter puts listener port-25 behind the queue, but it "
+            'has queue = "before": congvu answers its refusals 5xx and Postfix bounces them '
+            "to senders that are usually forged (backscatter); fix: set queue = \"after\" on "
+            "listener port-25, or reach it with smtpd_proxy_filter instead") in errors
+    # port 25's proxy sent to the after-queue listener: refusals would be held, answered 250
+    master = (DEPLOY / "postfix" / "master.cf.snippet").read_text().replace(
+        "smtpd_proxy_filter=127.0.0.1:10024", "smtpd_proxy_filter=127.0.0.1:10027")
+    both = [ipaddress.ip_network("127.0.0.25/32"), ipaddress.ip_network("127.0.0.1/32")]
+    errors = _not_ok(_example(inbound={"clients": both}), _shipped(tmp_path, master=master))
+    assert errors == [
+        f"{where}master.cf smtp smtpd_proxy_filter puts listener inbound before the queue, "
+        'but it has queue = "after": congvu holds what it refuses and answers 250, so the '
+        "sending server never learns of the refusal; fix: set queue = \"before\" on "
+        "listener inbound"]
+    # an outbound listener's queue changes nothing: no finding either way
+    assert _not_ok(_example(outbound={"queue": QueuePosition.BEFORE}), _shipped(tmp_path)) == []
+
+
+@pytest.mark.skipif(not HAS_POSTCONF, reason="Debian package postfix is not installed")
+def test_the_proxy_must_be_let_in_and_waited_for(tmp_path: Path) -> None:
+    where = f"postfix {tmp_path}: "
+    example = load_config(DEPLOY / "congvu.toml")
+    # the port-25 listener given the transports' address only: the proxy is refused
+    refusing = _example(port_25={"clients": [ipaddress.ip_network("127.0.0.25/32")]})
+    assert _not_ok(refusing, _shipped(tmp_path)) == [
+        f"ERROR   {where}master.cf smtp smtpd_proxy_filter connects from 127.0.0.1, which "
+        "listener port-25 refuses (clients): every message on that service is answered 451; "
+        'fix: add "127.0.0.1/32" to listener port-25\'s clients']
+    # XFORWARD not allowed from the proxy: congvu would not know the original client
+    service = example.service.model_copy(
+        update={"xforward_hosts": [ipaddress.ip_network("127.0.0.25/32")]})
+    [warning] = _not_ok(example.model_copy(update={"service": service}), _shipped(tmp_path))
+    assert warning.startswith(f"WARNING {where}service.xforward_hosts leaves out 127.0.0.1, "
+                              "where master.cf smtp's proxy connects from")
+    # Postfix's default smtpd_proxy_timeout (100s) gives up before congvu's next hop does
+    master = (DEPLOY / "postfix" / "master.cf.snippet").read_text().replace(
+        "  -o smtpd_proxy_timeout=420s\n", "")
+    [warning] = _not_ok(example, _shipped(tmp_path, master=master))
+    assert warning.startswith(f"WARNING {where}master.cf smtp smtpd_proxy_timeout = 100s is "
+                              "not above congvu's next_hop.data_timeout = 300s")
+
+
+@pytest.mark.skipif(not HAS_POSTCONF, reason="Debian package postfix is not installed")
+def test_port_25_behind_the_queue_is_a_warning(tmp_path: Path) -> None:
+    # the stock smtp service: port 25 inherits main.cf's content_filter (the internal path)
+    shipped = (DEPLOY / "postfix" / "master.cf.snippet").read_text()
+    start = shipped.index("smtp      inet")
+    master = shipped[:start] + "smtp inet n - y - - smtpd\n" + shipped[shipped.index(
+        "\n\n", start):]
+    assert _not_ok(load_config(DEPLOY / "congvu.toml"), _shipped(tmp_path, master=master)) == [
+        f"WARNING postfix {tmp_path}: port 25 (master.cf smtp) reaches listener inbound behind "
+        "the queue: what congvu refuses from the Internet is held, never answered to the "
+        "sending server; fix: give the smtp service deploy/postfix/master.cf.snippet's "
+        "smtpd_proxy_filter and content_filter= lines, and congvu.toml's port-25 listener"]
+    # behind postscreen, the smtpd it passes connections to is the one that needs them
+    postscreen = master.replace("smtp inet n - y - - smtpd\n",
+                                "smtp inet n - y - 1 postscreen\nsmtpd pass - - y - 100 smtpd\n")
+    [warning] = _not_ok(load_config(DEPLOY / "congvu.toml"),
+                        _shipped(tmp_path, master=postscreen))
+    assert warning.startswith(f"WARNING postfix {tmp_path}: port 25 (master.cf smtpd) reaches")
+    proxied = postscreen.replace("smtpd pass - - y - 100 smtpd\n", "smtpd pass - - y - 100 smtpd\n"
+                                 + shipped[shipped.index("  -o content_filter=\n"):
+                                           shipped.index("\n\n", start)] + "\n")
+    assert _not_ok(load_config(DEPLOY / "congvu.toml"), _shipped(tmp_path, master=proxied)) == []
 
 
 def test_an_lmtp_next_hop_is_greeted_with_lhlo(setup: Setup, loop_thread: LoopThread) -> None:
@@ -339,7 +474,8 @@ def test_an_lmtp_next_hop_is_greeted_with_lhlo(setup: Setup, loop_thread: LoopTh
     try:
         config = setup.config()
         text = config.read_text().replace('kind = "smtp"', 'kind = "lmtp"').replace(
-            'name = "inbound"', 'name = "inbound"\nprotocol = "lmtp"')
+            'name = "inbound"', 'name = "inbound"\nprotocol = "lmtp"').replace(
+            'name = "port-25"', 'name = "port-25"\nprotocol = "lmtp"')
         text = text.replace(f"port = {setup.hop_port}", f"port = {sink.port}")
         config.write_text(text)
         result = doctor(config)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from milter.checks import spoof_guard_warnings
+from milter.checks import config_warnings, spoof_guard_warnings
 from milter.cli import main
 from milter.config import CongvuConfig, load_config, parse_config
 from policies import SEVERITY, Action
@@ -208,3 +208,18 @@ def test_doctor_warns_without_the_spoof_guard(tmp_path: Path) -> None:
     assert "OK      pipeline.stages: the spoof guard (units, verify, dmarc) runs" in (
         guarded.output.splitlines())
     assert "WARNING listeners." not in guarded.output
+
+
+def test_the_example_has_a_path_for_each_kind_of_mail_and_nothing_to_warn_about() -> None:
+    """Port 25 before the queue, submission and internal mail after it (deploy/postfix/):
+    the internal path's inbound listener behind the queue is no reason to warn."""
+    example = load_config(EXAMPLE)
+    paths = {listener.name: (listener.role.value, listener.queue.value, listener.port)
+             for listener in example.listeners}
+    assert paths == {"outbound": ("outbound", "after", 10025),
+                     "port-25": ("inbound", "before", 10024),
+                     "inbound": ("inbound", "after", 10027)}
+    assert config_warnings(example) == []
+    # whoever may send XFORWARD (127.0.0.1: any local program) could claim a trusted
+    # client and skip the spoof guard: with separate listeners nothing is trusted
+    assert example.service.trusted_networks == []
