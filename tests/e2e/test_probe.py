@@ -45,7 +45,7 @@ def probe(config: Path) -> Result:
 def test_the_canary_goes_round_signed_audited_and_is_deleted(mail_system: MailSystem) -> None:
     result = probe(probe_config(mail_system, "ok"))
     assert result.exit_code == 0, result.output
-    line = result.output.rstrip("\n")
+    line = result.stdout.rstrip("\n")  # stderr names the configuration
     print(line)  # the round trip time, for the record
     assert "\n" not in line
     assert line.startswith("CONGVU OK - canary <congvu-probe-")
@@ -63,14 +63,14 @@ def test_a_sender_without_smime_is_a_warning_when_smime_is_not_required(
     config = probe_config(mail_system, "nosmime", sender="ubnd", extra="require_smime = false")
     result = probe(config)
     assert result.exit_code == 1, result.output
-    assert result.output.startswith("CONGVU WARNING - canary ")
+    assert result.stdout.startswith("CONGVU WARNING - canary ")
     assert f"DKIM pass (d={DOMAIN}, s=e2e); S/MIME none" in result.output
 
 
 def test_a_wrong_password_is_critical(mail_system: MailSystem) -> None:
     result = probe(probe_config(mail_system, "badpw", password="sai-mat-khau"))
     assert result.exit_code == 2
-    assert result.output.startswith(
+    assert result.stdout.startswith(
         f"CONGVU CRITICAL - submission 127.0.0.1:{mail_system.submission_port} refused the "
         f"login sotc@{DOMAIN}: 535 ")
 
@@ -81,8 +81,8 @@ def test_a_canary_that_never_arrives_is_critical(mail_system: MailSystem) -> Non
                           extra=f'imap_login = "vanphong@{DOMAIN}"')
     result = probe(config)
     assert result.exit_code == 2, result.output
-    assert result.output.startswith("CONGVU CRITICAL - canary <congvu-probe-")
-    assert result.output.endswith(f"did not reach ubnd@{DOMAIN} within 3 s\n")
+    assert result.stdout.startswith("CONGVU CRITICAL - canary <congvu-probe-")
+    assert result.stdout.endswith(f"did not reach ubnd@{DOMAIN} within 3 s\n")
 
 
 def test_doctor_finds_no_error_in_the_running_mail_system(mail_system: MailSystem) -> None:
