@@ -15,6 +15,7 @@ from directory.rows import ParsedFile, ParsedRow
 
 def check_rows(
     parsed: ParsedFile, *, partial: bool, stored: Mapping[str, Unit] | None = None,
+    reserved: Mapping[str, str] | None = None,
 ) -> tuple[list[ParsedRow], list[ImportRowError]]:
     """Check what needs the whole file: ids, addresses, parents, successors, cycles.
 
@@ -23,9 +24,12 @@ def check_rows(
     take one. Returns the rows that can be imported and every problem found (the
     per-row ones of ``parsed`` included), by line. With ``partial``, a row whose
     parent was rejected is rejected too, so the tree stays whole; a rejected row's
-    unit already in the store stays as it is and may still be a parent.
+    unit already in the store stays as it is and may still be a parent. ``reserved``
+    maps the addresses of the roster's active mailboxes to their units: no unit may
+    take one.
     """
     stored = stored or {}
+    reserved = reserved or {}
     errors: list[ImportRowError] = list(parsed.errors)
     good: dict[str, ParsedRow] = {}
     first_line: dict[str, int] = {}
@@ -38,7 +42,7 @@ def check_rows(
             ))
             continue
         first_line[unit.id] = row.line
-        clash = _address_clash(row, owner)
+        clash = _address_clash(row, owner) or _roster_clash(row, reserved)
         if clash:
             errors.append(clash)
             continue
@@ -83,6 +87,18 @@ def _address_clash(row: ParsedRow, owner: dict[str, tuple[str, int]]) -> ImportR
             return ImportRowError(
                 row.line, column,
                 f"{address.addr_spec} is already an address of {other!r} (line {line})",
+                value=address.addr_spec,
+            )
+    return None
+
+
+def _roster_clash(row: ParsedRow, reserved: Mapping[str, str]) -> ImportRowError | None:
+    for index, address in enumerate(row.unit.addresses):
+        if address.key in reserved:
+            return ImportRowError(
+                row.line, "address" if index == 0 else "aliases",
+                f"{address.addr_spec} is an official's mailbox on the roster (unit "
+                f"{reserved[address.key]!r}); take it off the roster first",
                 value=address.addr_spec,
             )
     return None

@@ -1,8 +1,9 @@
 """Command-line sub-commands of directory/ (composed into `congvu` by milter/).
 
-``congvu directory import|publish|show|export``. Exit codes (ARCHITECTURE.md): 0 done,
-1 the data had problems (rows rejected or skipped, no such unit), 2 usage,
-configuration or store errors.
+``congvu directory import|publish|show|history|export`` and ``congvu directory
+mailboxes import|list|export`` (the roster of officials' mailboxes). Exit codes
+(ARCHITECTURE.md): 0 done, 1 the data had problems (rows rejected or skipped, no
+such unit), 2 usage, configuration or store errors.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import getpass
 import json
 import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,8 +19,10 @@ import click
 
 from directory.config import DirectoryConfig
 from directory.errors import DirectoryError, StoreError
-from directory.model import Unit
+from directory.mailboxes import export_csv, export_json, snapshot
+from directory.model import Mailbox, Unit
 from directory.published import published_unit
+from directory.roster import RosterFormat
 from directory.store import Directory
 from mailbase import zone
 
@@ -209,5 +213,102 @@ def commands(load: ConfigLoader) -> list[click.Command]:
         else:
             output.write_text(text, encoding="utf-8", newline="")
 
+    @group.group("mailboxes")
+    def mailboxes_group() -> None:
+        """The roster of officials' own mailboxes (private: never published)."""
+
+    @mailboxes_group.command("import")
+    @click.argument("file", type=click.Path(exists=True, dir_okay=False, allow_dash=True,
+                                            path_type=Path))
+    @click.option("--format", "fmt", type=click.Choice([f.value for f in RosterFormat]),
+                  default="csv", show_default=True,
+                  help="csv: the roster layout; doveadm: `doveadm user '*'` output; "
+                       "ldif: entries with mail, cn, title, ou.")
+    @click.option("--unit", default=None,
+                  help="The file is the whole roster of this unit's subtree (doveadm: "
+                       "the unit of every address the map does not name).")
+    @click.option("--map", "unit_map", default=None,
+                  type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                  help="doveadm: a CSV file 'address,unit' giving each address its unit.")
+    @click.option("--partial", is_flag=True,
+                  help="Import the good rows and list the bad ones (default: all or nothing).")
+    @click.option("--actor", default=None, help="Name recorded in the history (default: you).")
+    @CONFIG_OPTION
+    def mailboxes_import(file: Path, fmt: str, unit: str | None, unit_map: Path | None,
+                         partial: bool, actor: str | None, config_path: Path | None) -> None:
+        """Import the roster from FILE (- for standard input); list every problem.
+
+        The file is the whole roster (with --unit, of that unit's subtree): mailboxes
+        missing from it become inactive, never deleted. Exit 1 when rows were
+        rejected (nothing imported) or, with --partial, skipped.
+        """
+        if fmt == RosterFormat.DOVEADM and unit is None and unit_map is None:
+            raise click.UsageError("--format doveadm needs --unit or --map for the units")
+        if unit_map is not None and fmt != RosterFormat.DOVEADM:
+            raise click.UsageError("--map is only for --format doveadm")
+        source: Path | bytes = file
+        if str(file) == "-":
+            source = sys.stdin.buffer.read()
+        with store(config_path) as directory:
+            try:
+                summary = directory.import_mailboxes(
+                    source, fmt=RosterFormat(fmt), unit=unit, unit_map=unit_map,
+                    partial=partial, actor=actor or _actor())
+            except DirectoryError as exc:
+                raise _convert(exc) from exc
+        click.echo(str(summary))
+        if summary.skipped:
+            raise DataProblem(f"{len(summary.skipped)} row(s) were skipped")
+
+    @mailboxes_group.command("list")
+    @click.option("--format", "fmt", type=click.Choice(["text", "csv", "json"]),
+                  default="text", show_default=True, help="Output format.")
+    @click.option("--unit", default=None, help="Only the mailboxes of this unit's subtree.")
+    @CONFIG_OPTION
+    def mailboxes_list(fmt: str, unit: str | None, config_path: Path | None) -> None:
+        """Print the roster, inactive mailboxes included (exit 1 for an unknown --unit)."""
+        with store(config_path, read_only=True) as directory:
+            try:
+                found = directory.mailboxes(unit=unit)
+            except DirectoryError as exc:
+                raise _convert(exc) from exc
+        if fmt == "text":
+            for mailbox in found:
+                click.echo(_mailbox_line(mailbox))
+        else:
+            click.echo(_roster_text(found, fmt), nl=False)
+
+    @mailboxes_group.command("export")
+    @click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv",
+                  show_default=True, help="csv: the import layout; json: the same keys.")
+    @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                  help="File to write (default: standard output).")
+    @click.option("--bom", is_flag=True, help="Start a CSV with a byte-order mark (for Excel).")
+    @CONFIG_OPTION
+    def mailboxes_export(fmt: str, output: Path | None, bom: bool,
+                         config_path: Path | None) -> None:
+        """Export the whole roster in the import layout (re-importing it changes nothing)."""
+        with store(config_path, read_only=True) as directory:
+            try:
+                text = (directory.export_mailboxes_csv(bom=bom) if fmt == "csv"
+                        else directory.export_mailboxes_json())
+            except DirectoryError as exc:
+                raise _convert(exc) from exc
+        if output is None:
+            click.echo(text, nl=False)
+        else:
+            output.write_text(text, encoding="utf-8", newline="")
+
     return [group]
+
+
+def _mailbox_line(mailbox: Mailbox) -> str:
+    data = snapshot(mailbox)
+    extra = "".join(f"  {key}={data[key]}" for key in ("position", "created") if data[key])
+    state = "" if mailbox.is_active else "  [inactive]"
+    return f"{data['address']}  {data['full_name']}  ({data['unit']}){extra}{state}"
+
+
+def _roster_text(found: list[Mailbox], fmt: str) -> str:
+    return export_csv(found) if fmt == "csv" else export_json(found)
 

@@ -19,7 +19,8 @@ from pathlib import Path
 import idna
 
 from directory.errors import UnknownUnit
-from directory.model import Unit, ancestry, parse_domain
+from directory.mailboxes import load_mailboxes
+from directory.model import Mailbox, Unit, ancestry, parse_domain
 from directory.store import Directory
 
 
@@ -28,6 +29,7 @@ class _Snapshot:
     revision: int
     addresses: dict[str, str]
     units: dict[str, Unit]
+    mailboxes: dict[str, Mailbox]
     ancestors: dict[str, tuple[str, ...]]
     domains: frozenset[str]
 
@@ -76,15 +78,23 @@ class DirectoryIndex:
         with self._directory.db.atomic():
             revision = self._directory.revision()
             units = {unit.id: unit for unit in self._directory.units()}
-        addresses = {
-            address.key: unit.id for unit in units.values() for address in unit.addresses
-        }
+            mailboxes = {
+                mailbox.address.key: mailbox for mailbox in load_mailboxes(self._directory.db)
+                if mailbox.is_active and mailbox.unit_id in units
+            }
+        # One dictionary for units' addresses and the roster's active mailboxes, so a
+        # lookup costs what it did before the roster; a unit's address wins (imports
+        # keep the two apart anyway).
+        addresses = {key: mailbox.unit_id for key, mailbox in mailboxes.items()}
+        addresses.update(
+            (address.key, unit.id) for unit in units.values() for address in unit.addresses
+        )
         domains = {
             address.domain for unit in units.values() if unit.is_active
             for address in unit.addresses
         }
         return _Snapshot(
-            revision=revision, addresses=addresses, units=units,
+            revision=revision, addresses=addresses, units=units, mailboxes=mailboxes,
             ancestors=ancestry(units), domains=frozenset(domains | self._extra_domains),
         )
 
@@ -112,7 +122,8 @@ class DirectoryIndex:
         return len(self._snapshot.units)
 
     def unit_id(self, address: str) -> str | None:
-        """The id of the unit owning ``address``, or None.
+        """The id of the unit owning ``address``, or of the unit an active roster
+        mailbox belongs to, or None.
 
         Domains match in any case and in Unicode or ASCII (IDNA) form; local parts
         in any case (as Postfix's tables do); ``user+tag@domain`` falls back to
@@ -134,6 +145,20 @@ class DirectoryIndex:
         if found is None and "+" in local:
             found = addresses.get(f"{local.split('+', 1)[0]}@{domain}")
         return found
+
+    def mailbox(self, address: str) -> Mailbox | None:
+        """The active roster mailbox ``address`` names (any case, Unicode or ASCII
+        domain, ``user+tag``), or None: for a unit's own address too."""
+        unit_id = self.unit_id(address)
+        if unit_id is None:
+            return None
+        local, _, domain = address.rpartition("@")
+        domain = _ascii_domain(domain) or ""
+        mailboxes = self._snapshot.mailboxes
+        found = mailboxes.get(f"{local.lower()}@{domain}")
+        if found is None and "+" in local:
+            found = mailboxes.get(f"{local.split('+', 1)[0].lower()}@{domain}")
+        return found if found is not None and found.unit_id == unit_id else None
 
     def unit(self, unit_id: str) -> Unit:
         """The unit with this id.

@@ -158,3 +158,19 @@ def tree_order(units: Sequence[Unit]) -> list[Unit]:
         ordered.append(unit)
         stack.extend(reversed(children.get(unit.id, [])))
     return ordered
+
+
+@dataclass(frozen=True, slots=True)
+class Mailbox:
+    """An official's own mailbox on the roster, and the unit the official works in.
+
+    The roster is private: it feeds the filter's index and Postfix's maps, never the
+    published address books. ``position`` is the official's job title.
+    """
+
+    address: Address
+    full_name: str
+    unit_id: str
+    position: str = ""
+    is_active: bool = True
+    created: date | None = None

@@ -59,6 +59,40 @@ def check_unit_id(value: str) -> str:
     return value
 
 
+def yes_no(value: str) -> bool:
+    """Read an ``active`` cell: yes/no, 1/0, true/false, có/không; empty is yes.
+
+    :raises ValueError: any other value.
+    """
+    folded = value.strip().lower()
+    if folded in _TRUE:
+        return True
+    if folded in _FALSE:
+        return False
+    raise ValueError(f"{value!r} is not yes/no (also 1/0, true/false, có/không)")
+
+
+def iso_date(value: str) -> date | None:
+    """Read a ``YYYY-MM-DD`` cell; empty is None.
+
+    :raises ValueError: not a date in that form.
+    """
+    if not value.strip():
+        return None
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise ValueError(f"{value!r} is not a date as YYYY-MM-DD") from None
+
+
+def delimiter(text: str) -> str:
+    """The separator a spreadsheet used, guessed from the header: ',', ';' or a tab."""
+    # Spreadsheets in locales with a decimal comma (Vietnamese among them) save
+    # CSV with ';'.
+    header = text.split("\n", 1)[0]
+    return max((",", ";", "\t"), key=header.count)
+
+
 def _split(value: str) -> list[str]:
     return [item.strip() for item in value.split(";") if item.strip()]
 
@@ -161,26 +195,12 @@ class UnitRow(BaseModel):
     @field_validator("active", mode="before")
     @classmethod
     def _active(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            folded = value.strip().lower()
-            if folded in _TRUE:
-                return True
-            if folded in _FALSE:
-                return False
-            raise ValueError(f"{value!r} is not yes/no (also 1/0, true/false, có/không)")
-        return value
+        return yes_no(value) if isinstance(value, str) else value
 
     @field_validator("valid_from", "valid_until", mode="before")
     @classmethod
     def _date(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            if not value.strip():
-                return None
-            try:
-                return date.fromisoformat(value.strip())
-            except ValueError:
-                raise ValueError(f"{value!r} is not a date as YYYY-MM-DD") from None
-        return value
+        return iso_date(value) if isinstance(value, str) else value
 
     @field_validator("certificate")
     @classmethod
@@ -252,13 +272,6 @@ def decode(data: bytes, source: str) -> str:
     raise ImportRejected(source, errors)
 
 
-def _delimiter(text: str) -> str:
-    # Spreadsheets in locales with a decimal comma (Vietnamese among them) save
-    # CSV with ';'; the header names at least four columns, so count on it.
-    header = text.split("\n", 1)[0]
-    return max((",", ";", "\t"), key=header.count)
-
-
 def _header(names: list[str], source: str) -> list[str]:
     columns = [name.strip().lower() for name in names]
     errors = []
@@ -293,7 +306,7 @@ def parse_rows(text: str, source: str) -> ParsedFile:
 
     :raises ImportRejected: the header is wrong (nothing can be read).
     """
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter(text))
     try:
         header = next(reader)
     except StopIteration:

@@ -62,8 +62,34 @@ def _create_units(db: Database) -> None:
     )
 
 
+def _create_roster(db: Database) -> None:
+    # The roster of officials' own mailboxes. Additive only: the units' tables keep
+    # their shape, so the previous release still reads and imports units into a file
+    # this one migrated. ``key`` is the case-folded address (Address.key).
+    db.table("mailboxes").create(
+        {"key": str, "local": str, "domain": str, "full_name": str, "unit_id": str,
+         "position": str, "active": int, "created": str},
+        pk="key",
+        not_null=["local", "domain", "full_name", "unit_id", "position", "active"],
+        foreign_keys=[("unit_id", "units", "id")],
+        strict=True,
+    )
+    db.table("mailboxes").create_index(["unit_id"])
+    # The roster's history, as ``history`` is the units': one row per mailbox changed.
+    db.table("mailbox_history").create(
+        {"id": int, "at": str, "actor": str, "address": str, "action": str,
+         "changes": str, "import_id": int},
+        pk="id",
+        not_null=["at", "actor", "address", "action", "changes"],
+        strict=True,
+    )
+    db.table("mailbox_history").create_index(["address"])
+    # what an import brought in; the previous release's inserts get 'units'
+    db.execute("ALTER TABLE imports ADD COLUMN kind TEXT NOT NULL DEFAULT 'units'")
+
+
 #: The migrations, oldest first; never edit one that has shipped, add a new one.
-MIGRATIONS: tuple[Callable[[Database], None], ...] = (_create_units,)
+MIGRATIONS: tuple[Callable[[Database], None], ...] = (_create_units, _create_roster)
 
 
 def migrate(db: Database) -> None:

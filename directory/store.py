@@ -22,9 +22,18 @@ from sqlite_utils import Database
 
 from directory.checks import check_rows
 from directory.errors import ImportRejected, ImportRowError, StoreError, UnknownUnit
+from directory.mailboxes import export_csv as roster_csv
+from directory.mailboxes import export_json as roster_json
+from directory.mailboxes import (
+    has_roster,
+    load_mailboxes,
+    plan_import,
+    write_import,
+)
 from directory.model import (
     Address,
     InvalidAddress,
+    Mailbox,
     Unit,
     ancestry,
     parse_official_address,
@@ -32,6 +41,14 @@ from directory.model import (
 )
 from directory.publish import publish
 from directory.published import export_csv, export_json
+from directory.roster import (
+    RosterFile,
+    RosterFormat,
+    read_csv,
+    read_doveadm,
+    read_ldif_roster,
+    read_unit_map,
+)
 from directory.rows import decode, parse_rows
 from directory.schema import migrate
 
@@ -254,9 +271,64 @@ class Directory:
         ]
 
     def revision(self) -> int:
-        """A number that grows whenever a unit changes (the last history entry's id)."""
+        """A number that grows whenever a unit or a roster mailbox changes (the sum of
+        the last ids of the two histories, which only grow)."""
         with self._mapped("reading the revision"):
-            return int(self.db.execute("SELECT coalesce(max(id), 0) FROM history").fetchone()[0])
+            units = self.db.execute("SELECT coalesce(max(id), 0) FROM history").fetchone()[0]
+            if not has_roster(self.db):
+                return int(units)
+            roster = self.db.execute(
+                "SELECT coalesce(max(id), 0) FROM mailbox_history").fetchone()[0]
+            return int(units) + int(roster)
+
+    def mailboxes(self, *, unit: str | None = None) -> list[Mailbox]:
+        """The roster of officials' mailboxes by address, inactive ones included
+        (of ``unit``'s subtree only, when given).
+
+        :raises UnknownUnit: no unit has the id ``unit``.
+        """
+        with self._mapped("reading the roster"):
+            found = load_mailboxes(self.db)
+        if unit is None:
+            return found
+        scope = self.subtree(unit)
+        return [mailbox for mailbox in found if mailbox.unit_id in scope]
+
+    def subtree(self, unit_id: str) -> set[str]:
+        """The ids of the unit and of every unit under it.
+
+        :raises UnknownUnit: no unit has this id.
+        """
+        units = self.units()
+        if unit_id not in {unit.id for unit in units}:
+            raise UnknownUnit(unit_id)
+        chains = ancestry({unit.id: unit for unit in units})
+        return {uid for uid, chain in chains.items() if unit_id in chain}
+
+    def mailbox_history(self, address: str | None = None) -> list[Change]:
+        """The roster's change history, oldest first (of one address, or of all);
+        each :class:`Change` names the mailbox's address in ``unit_id``."""
+        where, params = ("WHERE address = ?", [address.lower()]) if address else ("", [])
+        with self._mapped("reading the roster's history"):
+            if not has_roster(self.db):
+                return []
+            rows = self.db.execute(
+                f"SELECT id, at, actor, address, action, changes FROM mailbox_history {where}"
+                " ORDER BY id", params,
+            ).fetchall()
+        return [
+            Change(id=row[0], at=datetime.fromisoformat(row[1]), actor=row[2], unit_id=row[3],
+                   action=row[4], changes={k: (v[0], v[1]) for k, v in json.loads(row[5]).items()})
+            for row in rows
+        ]
+
+    def export_mailboxes_csv(self, *, bom: bool = False) -> str:
+        """The roster as CSV in its import layout (re-importing it changes nothing)."""
+        return roster_csv(self.mailboxes(), bom=bom)
+
+    def export_mailboxes_json(self) -> str:
+        """The roster as a JSON array (the CSV layout's keys)."""
+        return roster_json(self.mailboxes())
 
     def data_version(self) -> int:
         """SQLite's ``data_version``: changes when another connection commits."""
@@ -284,7 +356,8 @@ class Directory:
         """
         with self._mapped("reading the units"):
             units = self.units()
-        return publish(units, out_dir, title=title, ldap_base=ldap_base)
+        return publish(units, out_dir, title=title, ldap_base=ldap_base,
+                       mailboxes=self.mailboxes())
 
     # -- writing ----------------------------------------------------------------
 
@@ -302,21 +375,13 @@ class Directory:
         :raises ImportRejected: the file cannot be read, or a row is bad and not ``partial``.
         :raises StoreError: the store could not be written.
         """
-        if isinstance(source, Path):
-            name = str(source)
-            try:
-                data = source.read_bytes()
-            except OSError as exc:
-                raise ImportRejected(
-                    name, [ImportRowError(0, None, f"cannot read: {exc}")]) from exc
-            text = decode(data, name)
-        elif isinstance(source, bytes):
-            name, text = "<csv>", decode(source, "<csv>")
-        else:
-            name, text = "<csv>", source.removeprefix("\ufeff")
+        name, text = _read(source, "<csv>")
         parsed = parse_rows(text, name)
         stored = {unit.id: unit for unit in self.units()}
-        rows, errors = check_rows(parsed, partial=partial, stored=stored)
+        with self._mapped("reading the roster"):
+            reserved = {m.address.key: m.unit_id for m in load_mailboxes(self.db)
+                        if m.is_active}
+        rows, errors = check_rows(parsed, partial=partial, stored=stored, reserved=reserved)
         if errors and not partial:
             raise ImportRejected(name, errors)
         present = parsed.ids if partial else {row.unit.id for row in rows}
@@ -345,6 +410,64 @@ class Directory:
             unchanged=unchanged,
             deactivated=tuple(u.id for u, action, _ in changed if action == "deactivated"),
             skipped=tuple(errors),
+        )
+
+    def import_mailboxes(
+        self, source: Path | str | bytes, *, fmt: RosterFormat = RosterFormat.CSV,
+        unit: str | None = None, unit_map: Path | str | bytes | None = None,
+        partial: bool = False, actor: str = "unknown",
+    ) -> ImportSummary:
+        """Import the roster of officials' mailboxes (the layouts in directory/README.md).
+
+        ``source`` is a path, text or bytes in ``fmt``. The file is the whole roster,
+        or with ``unit`` the whole roster of that unit's subtree: listed mailboxes are
+        created or updated, missing ones become inactive (never deleted). A doveadm
+        listing takes its units from ``unit_map`` (``address,unit`` CSV), else
+        ``unit``. All or nothing, every problem listed, unless ``partial``. The
+        summary names mailboxes by address.
+
+        :raises ImportRejected: the file cannot be read, or it has problems and not
+            ``partial``.
+        :raises UnknownUnit: ``unit`` is not a unit's id.
+        :raises StoreError: the store could not be read or written.
+        :raises ValueError: a doveadm listing without ``unit`` or ``unit_map``.
+        """
+        fmt = RosterFormat(fmt)
+        if fmt is RosterFormat.DOVEADM and unit is None and unit_map is None:
+            raise ValueError("a doveadm listing needs a unit or a map file for its units")
+        name, text = _read(source, f"<{fmt.value}>")
+        units = {u.id: u for u in self.units()}
+        scope = self.subtree(unit) if unit is not None else None
+        parsed: RosterFile
+        if fmt is RosterFormat.CSV:
+            parsed = read_csv(text, name)
+        elif fmt is RosterFormat.LDIF:
+            parsed = read_ldif_roster(text, units)
+        else:
+            mapping: dict[str, str] = {}
+            if unit_map is not None:
+                map_name, map_text = _read(unit_map, "<map>")
+                mapping = read_unit_map(map_text, map_name)
+            parsed = read_doveadm(text, unit=unit, unit_map=mapping)
+        if not parsed.rows and not parsed.errors:
+            raise ImportRejected(name, [ImportRowError(
+                1, None, "the file lists no mailbox; the roster would be emptied")])
+        with self._mapped("reading the roster"):
+            stored = {m.address.key: m for m in load_mailboxes(self.db)}
+        plan = plan_import(parsed, stored=stored, units=units, scope=scope, partial=partial)
+        if plan.errors and not partial:
+            raise ImportRejected(name, plan.errors)
+        with self._mapped("writing the roster"):
+            write_import(self.db, at=_now(), source=name, actor=actor, plan=plan,
+                         skipped=len(plan.errors))
+        return ImportSummary(
+            source=name,
+            created=tuple(m.address.addr_spec for m, a, _ in plan.changes if a == "created"),
+            updated=tuple(m.address.addr_spec for m, a, _ in plan.changes if a == "updated"),
+            unchanged=plan.unchanged,
+            deactivated=tuple(
+                m.address.addr_spec for m, a, _ in plan.changes if a == "deactivated"),
+            skipped=tuple(plan.errors),
         )
 
     def _write(
@@ -403,3 +526,21 @@ class Directory:
                 [(at, actor, u.id, action, json.dumps(diff, ensure_ascii=False), import_id)
                  for u, action, diff in changed],
             )
+
+
+def _read(source: Path | str | bytes, label: str) -> tuple[str, str]:
+    """The name and text of an imported file: a path, its bytes, or its text.
+
+    :raises ImportRejected: the file cannot be read or is not UTF-8.
+    """
+    if isinstance(source, Path):
+        name = str(source)
+        try:
+            data = source.read_bytes()
+        except OSError as exc:
+            raise ImportRejected(
+                name, [ImportRowError(0, None, f"cannot read: {exc}")]) from exc
+        return name, decode(data, name)
+    if isinstance(source, bytes):
+        return label, decode(source, label)
+    return label, source.removeprefix("\ufeff")

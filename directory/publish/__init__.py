@@ -8,6 +8,8 @@ final name and renamed into place, so a reader never sees half a file.
 
 Address books (HTML, vCard, LDIF) list the active units; the JSON and CSV list
 every unit with its ``active`` flag; none of the public files lists ``senders``.
+The roster of officials' mailboxes is private: it is only in the two Postfix maps
+the mail server needs (``recipients`` and ``sender_logins``).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from directory.model import Unit, ancestry, tree_order
+from directory.model import Mailbox, Unit, ancestry, tree_order
 from directory.publish import html, ldif, postfix, vcard
 from directory.published import export_csv, export_json, json_schema
 from mailbase import zone
@@ -42,11 +44,13 @@ def _write(path: Path, text: str) -> None:
 def publish(
     units: Sequence[Unit], out_dir: Path, *, title: str = "Danh bạ thư điện tử công vụ",
     ldap_base: str | None = None, now: datetime | None = None,
+    mailboxes: Sequence[Mailbox] = (),
 ) -> list[Path]:
     """Write every published file for ``units`` into ``out_dir``; return their paths.
 
     ``ldap_base`` is the LDIF base DN (default: the root unit's domain as
-    ``dc=`` components); ``title`` heads the HTML page.
+    ``dc=`` components); ``title`` heads the HTML page. ``mailboxes`` (the roster)
+go only into ``postfix/recipients`` and ``postfix/sender_logins``.
 
     :raises OSError: the folder cannot be written.
     """
@@ -67,9 +71,9 @@ def publish(
         "directory.vcf": "".join(cards.values()),
         "directory.ldif": ldif.entries(active, names, chains, ldap_base),
         "directory.csv": export_csv(ordered, include_senders=False),
-        "postfix/recipients": postfix.recipients(by_id),
+        "postfix/recipients": postfix.recipients(by_id, mailboxes),
         "postfix/virtual": postfix.virtual(by_id),
-        "postfix/sender_logins": postfix.sender_logins(by_id),
+        "postfix/sender_logins": postfix.sender_logins(by_id, mailboxes),
     }
     written = []
     for name, text in outputs.items():

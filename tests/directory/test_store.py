@@ -104,10 +104,12 @@ def test_children_listed_before_parents_import_and_export_parents_first(store: D
 def test_the_tables_are_strict_and_not_null(store: Directory) -> None:
     schema = {row[0]: row[1] for row in store.db.execute(
         "SELECT name, sql FROM sqlite_master WHERE type = 'table'")}
-    for table in ("units", "addresses", "senders", "history", "imports"):
+    for table in ("units", "addresses", "senders", "history", "imports", "mailboxes",
+                  "mailbox_history"):
         assert schema[table].rstrip().endswith("STRICT"), table
     assert '"unit_id" TEXT NOT NULL' in schema["addresses"]
-    assert store.db.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert '"unit_id" TEXT NOT NULL' in schema["mailboxes"]
+    assert store.db.execute("PRAGMA user_version").fetchone()[0] == 2
 
 
 def test_reopening_a_store_keeps_its_data(tmp_path: Path) -> None:

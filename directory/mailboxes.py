@@ -1,0 +1,189 @@
+"""The roster in the store: officials' mailboxes, their checks, history and exports.
+
+A roster import is the whole roster (or the whole roster of one unit's subtree):
+listed mailboxes are created or updated, and those missing become inactive, never
+deleted. Every change is written to ``mailbox_history`` as the units' changes are
+to ``history``. The checks here need the store: the unit exists (and is active for
+an active mailbox), is inside the imported subtree, and no unit has the address.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, replace
+from datetime import date
+from typing import Any
+
+from sqlite_utils import Database
+
+from directory.errors import ImportRowError
+from directory.model import Address, Mailbox, Unit
+from directory.roster import COLUMNS, RosterFile, RosterRow
+
+
+def has_roster(db: Database) -> bool:
+    """Whether the file has the roster's tables (a store the previous release made,
+    opened read-only, has not)."""
+    return db.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'mailboxes'"
+    ).fetchone() is not None
+
+
+def load_mailboxes(db: Database) -> list[Mailbox]:
+    """Every mailbox of the roster, by address."""
+    if not has_roster(db):
+        return []
+    return [
+        Mailbox(address=Address(local, domain), full_name=full_name, unit_id=unit_id,
+                position=position, is_active=bool(active),
+                created=date.fromisoformat(created) if created else None)
+        for local, domain, full_name, unit_id, position, active, created in db.execute(
+            "SELECT local, domain, full_name, unit_id, position, active, created"
+            " FROM mailboxes ORDER BY key")
+    ]
+
+
+def snapshot(mailbox: Mailbox) -> dict[str, Any]:
+    """A mailbox as plain JSON values, one key per CSV column (history and exports)."""
+    return {
+        "address": mailbox.address.addr_spec, "full_name": mailbox.full_name,
+        "unit": mailbox.unit_id, "position": mailbox.position, "active": mailbox.is_active,
+        "created": mailbox.created.isoformat() if mailbox.created else None,
+    }
+
+
+def _merged(row: RosterRow, old: Mailbox | None) -> Mailbox:
+    """The row's mailbox, with what the file does not carry kept from the store."""
+    new = row.mailbox
+    if old is None:
+        return new
+    return replace(
+        new,
+        full_name=new.full_name if "full_name" in row.carried else old.full_name,
+        position=new.position if "position" in row.carried else old.position,
+        created=new.created if "created" in row.carried else old.created,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class RosterPlan:
+    """What an import will write: ``(mailbox, action, diff)`` per change."""
+
+    changes: list[tuple[Mailbox, str, dict[str, list[Any]]]]
+    unchanged: int
+    errors: list[ImportRowError]
+
+
+def plan_import(
+    parsed: RosterFile, *, stored: Mapping[str, Mailbox], units: Mapping[str, Unit],
+    scope: Collection[str] | None, partial: bool,
+) -> RosterPlan:
+    """Check the file against the store and work out the changes.
+
+    ``stored`` maps address keys to the roster's mailboxes, ``units`` ids to units;
+    ``scope`` is the set of unit ids the file covers (``None``: all of them).
+    """
+    errors = list(parsed.errors)
+    unit_addresses = {address.key: unit.id for unit in units.values()
+                      for address in unit.addresses}
+    first: dict[str, int] = {}
+    good: list[Mailbox] = []
+    for row in parsed.rows:
+        mailbox = row.mailbox
+        key, unit_id = mailbox.address.key, mailbox.unit_id
+        problem: tuple[str, str] | None = None
+        if key in first:
+            problem = ("address", f"{mailbox.address.addr_spec} is already listed on line "
+                                  f"{first[key]}")
+        elif key in unit_addresses:
+            problem = ("address", f"{mailbox.address.addr_spec} is an official address of "
+                                  f"the unit {unit_addresses[key]!r}; a unit's address "
+                                  "cannot also be an official's mailbox")
+        elif unit_id not in units:
+            problem = ("unit", f"no unit has the id {unit_id!r}")
+        elif scope is not None and unit_id not in scope:
+            problem = ("unit", f"the unit {unit_id!r} is outside the imported subtree (--unit)")
+        elif mailbox.is_active and not units[unit_id].is_active:
+            problem = ("unit", f"the unit {unit_id!r} is inactive; an active mailbox needs "
+                               "an active unit")
+        first.setdefault(key, row.line)
+        if problem:
+            errors.append(ImportRowError(row.line, problem[0], problem[1],
+                                         value=mailbox.address.addr_spec))
+            continue
+        good.append(_merged(row, stored.get(key)))
+    changes: list[tuple[Mailbox, str, dict[str, list[Any]]]] = []
+    unchanged = 0
+    for mailbox in good:
+        old = stored.get(mailbox.address.key)
+        diff = _diff(snapshot(old) if old else None, snapshot(mailbox))
+        if old is None:
+            changes.append((mailbox, "created", diff))
+        elif diff:
+            changes.append((mailbox, "updated", diff))
+        else:
+            unchanged += 1
+    present = parsed.keys if partial else {m.address.key for m in good}
+    for key, mailbox in stored.items():
+        in_scope = scope is None or mailbox.unit_id in scope
+        if key not in present and mailbox.is_active and in_scope:
+            inactive = replace(mailbox, is_active=False)
+            changes.append((inactive, "deactivated",
+                            _diff(snapshot(mailbox), snapshot(inactive))))
+    return RosterPlan(changes, unchanged, sorted(errors, key=lambda e: (e.row, e.column or "")))
+
+
+def _diff(old: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, list[Any]]:
+    if old is None:
+        return {key: [None, value] for key, value in new.items() if value not in (None, "")}
+    return {key: [old[key], value] for key, value in new.items() if old[key] != value}
+
+
+def write_import(db: Database, *, at: str, source: str, actor: str, plan: RosterPlan,
+                 skipped: int) -> None:
+    """Write the plan, its history and the import's row in one transaction."""
+    counts = [sum(1 for _, action, _ in plan.changes if action == wanted)
+              for wanted in ("created", "updated", "deactivated")]
+    with db.atomic():
+        import_id = db.execute(
+            "INSERT INTO imports (at, actor, source, created, updated, deactivated, skipped,"
+            " kind) VALUES (?, ?, ?, ?, ?, ?, ?, 'mailboxes')",
+            [at, actor, source, *counts, skipped],
+        ).lastrowid
+        db.conn.executemany(
+            "INSERT INTO mailboxes (key, local, domain, full_name, unit_id, position, active,"
+            " created) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET"
+            " local = excluded.local, domain = excluded.domain,"
+            " full_name = excluded.full_name, unit_id = excluded.unit_id,"
+            " position = excluded.position, active = excluded.active,"
+            " created = excluded.created",
+            [(m.address.key, m.address.local, m.address.domain, m.full_name, m.unit_id,
+              m.position, int(m.is_active), m.created.isoformat() if m.created else None)
+             for m, _, _ in plan.changes],
+        )
+        db.conn.executemany(
+            "INSERT INTO mailbox_history (at, actor, address, action, changes, import_id)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            [(at, actor, m.address.key, action, json.dumps(diff, ensure_ascii=False),
+              import_id) for m, action, diff in plan.changes],
+        )
+
+
+def export_csv(mailboxes: list[Mailbox], *, bom: bool = False) -> str:
+    """The roster in its import layout (importing it again changes nothing)."""
+    out = io.StringIO(newline="")
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(COLUMNS)
+    for mailbox in mailboxes:
+        data = snapshot(mailbox)
+        data["active"] = "yes" if mailbox.is_active else "no"
+        writer.writerow(["" if data[column] is None else data[column] for column in COLUMNS])
+    return ("\ufeff" if bom else "") + out.getvalue()
+
+
+def export_json(mailboxes: list[Mailbox]) -> str:
+    """The roster as a JSON array of objects with the CSV layout's keys."""
+    return json.dumps([snapshot(m) for m in mailboxes], ensure_ascii=False, indent=1) + "\n"

@@ -1,0 +1,265 @@
+"""The roster's edge: reading a file of officials' mailboxes into checked rows.
+
+Three formats: the roster's CSV layout (directory/README.md), the output of
+``doveadm user '*'`` (one address a line, units from ``--unit`` or a map file) and
+LDIF from the province's LDAP (``mail``, ``cn``, ``title``, the unit from ``ou``).
+Each row is checked on its own here; what needs the store (units, addresses of
+units, the rest of the roster) is checked in :mod:`directory.mailboxes`. Problems
+are collected, never raised one at a time, so every bad line is reported at once.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from directory.errors import ImportRejected, ImportRowError
+from directory.ldif_reader import read_ldif
+from directory.model import Address, Mailbox, Unit
+from directory.rows import delimiter, iso_date, yes_no
+from mailbase import AddressError, parse_address
+
+REQUIRED_COLUMNS = ("address", "full_name", "unit")
+#: Every column of the roster's CSV layout, in the order exports write them.
+COLUMNS = (*REQUIRED_COLUMNS, "position", "active", "created")
+
+
+class RosterFormat(StrEnum):
+    """The formats ``directory mailboxes import`` reads."""
+
+    CSV = "csv"
+    DOVEADM = "doveadm"
+    LDIF = "ldif"
+
+
+@dataclass(frozen=True, slots=True)
+class RosterRow:
+    """One mailbox the file lists, with its line and the fields the file carries.
+
+    Fields not in ``carried`` (a doveadm listing has no names) keep the values the
+    store has for the mailbox.
+    """
+
+    line: int
+    mailbox: Mailbox
+    carried: frozenset[str]
+
+
+@dataclass(slots=True)
+class RosterFile:
+    """What a roster file held: the good rows, the problems, every address named."""
+
+    rows: list[RosterRow] = field(default_factory=list)
+    errors: list[ImportRowError] = field(default_factory=list)
+    #: The key of every address the file names, good row or bad (a bad row still
+    #: names its mailbox, which --partial must then not make inactive).
+    keys: set[str] = field(default_factory=set)
+
+
+def parse_mailbox_address(text: str) -> Address:
+    """A roster address, bare, its domain in ASCII (IDNA), as mailbase parses it.
+
+    :raises ValueError: not one bare address; the message says why.
+    """
+    value = text.strip()
+    if not value:
+        raise ValueError("the address is empty")
+    try:
+        parsed = parse_address(value)
+    except AddressError as exc:
+        raise ValueError(f"{value!r} is not a valid address: {exc.reason}") from None
+    if parsed.display_name or "<" in value:
+        raise ValueError(f"{value!r}: write the bare address, without a name or '<>'")
+    return Address(parsed.local, parsed.domain)
+
+
+def _nfc(value: str) -> str:
+    return unicodedata.normalize("NFC", value.strip())
+
+
+def _csv_row(line: int, cells: dict[str, str], found: RosterFile) -> None:
+    errors: list[ImportRowError] = []
+    address: Address | None = None
+    try:
+        address = parse_mailbox_address(cells["address"])
+        found.keys.add(address.key)
+    except ValueError as exc:
+        errors.append(ImportRowError(line, "address", str(exc), value=cells["address"]))
+    full_name, unit = _nfc(cells["full_name"]), cells["unit"].strip()
+    if not full_name:
+        errors.append(ImportRowError(line, "full_name", "the full name is empty"))
+    if not unit:
+        errors.append(ImportRowError(line, "unit", "the unit (its id) is empty"))
+    active, created = True, None
+    try:
+        active = yes_no(cells.get("active", ""))
+    except ValueError as exc:
+        errors.append(ImportRowError(line, "active", str(exc), value=cells["active"]))
+    try:
+        created = iso_date(cells.get("created", ""))
+    except ValueError as exc:
+        errors.append(ImportRowError(line, "created", str(exc), value=cells["created"]))
+    if errors or address is None:
+        found.errors.extend(errors)
+        return
+    carried = frozenset({"full_name", "unit", "active"} | (cells.keys() & {"position", "created"}))
+    found.rows.append(RosterRow(line, Mailbox(
+        address=address, full_name=full_name, unit_id=unit,
+        position=_nfc(cells.get("position", "")), is_active=active, created=created,
+    ), carried))
+
+
+def _header(names: list[str], source: str, required: tuple[str, ...],
+            known: tuple[str, ...]) -> list[str]:
+    columns = [name.strip().lower() for name in names]
+    errors = []
+    missing = [name for name in required if name not in columns]
+    if missing:
+        errors.append(ImportRowError(1, None, f"missing column(s): {', '.join(missing)}"))
+    unknown = [name for name in columns if name not in known]
+    if unknown:
+        errors.append(ImportRowError(
+            1, None, f"unknown column(s): {', '.join(map(repr, unknown))}; "
+            f"the columns are: {', '.join(known)}"))
+    doubled = sorted({name for name in columns if columns.count(name) > 1})
+    if doubled:
+        errors.append(ImportRowError(1, None, f"column(s) given twice: {', '.join(doubled)}"))
+    if errors:
+        raise ImportRejected(source, errors)
+    return columns
+
+
+def _table(text: str, source: str, required: tuple[str, ...], known: tuple[str, ...],
+           errors: list[ImportRowError]) -> list[tuple[int, dict[str, str]]]:
+    """The rows of a CSV file as dicts by column, with their line numbers."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter(text))
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise ImportRejected(source, [ImportRowError(1, None, "the file is empty")]) from None
+    columns = _header(header, source, required, known)
+    rows = []
+    previous = reader.line_num
+    for cells in reader:
+        line, previous = previous + 1, reader.line_num
+        if not any(cell.strip() for cell in cells):
+            continue
+        if len(cells) != len(columns):
+            errors.append(ImportRowError(
+                line, None, f"{len(cells)} cells where the header has {len(columns)} columns"))
+            continue
+        rows.append((line, dict(zip(columns, cells, strict=True))))
+    return rows
+
+
+def read_csv(text: str, source: str) -> RosterFile:
+    """Read the roster's CSV layout.
+
+    :raises ImportRejected: the file is empty or its header is wrong.
+    """
+    found = RosterFile()
+    for line, cells in _table(text, source, REQUIRED_COLUMNS, COLUMNS, found.errors):
+        _csv_row(line, cells, found)
+    return found
+
+
+def read_unit_map(text: str, source: str) -> dict[str, str]:
+    """Read a map file (``address,unit``) for a doveadm listing: address key → unit id.
+
+    :raises ImportRejected: the map has problems (every one is listed).
+    """
+    errors: list[ImportRowError] = []
+    found: dict[str, str] = {}
+    for line, cells in _table(text, source, ("address", "unit"), ("address", "unit"), errors):
+        try:
+            key = parse_mailbox_address(cells["address"]).key
+        except ValueError as exc:
+            errors.append(ImportRowError(line, "address", str(exc), value=cells["address"]))
+            continue
+        if key in found:
+            errors.append(ImportRowError(line, "address", f"{key} is mapped twice"))
+        elif not cells["unit"].strip():
+            errors.append(ImportRowError(line, "unit", "the unit (its id) is empty"))
+        else:
+            found[key] = cells["unit"].strip()
+    if errors:
+        raise ImportRejected(source, errors)
+    return found
+
+
+def read_doveadm(text: str, *, unit: str | None, unit_map: Mapping[str, str]) -> RosterFile:
+    """Read ``doveadm user '*'`` output: one address a line, the unit from the map,
+    else ``unit``."""
+    found = RosterFile()
+    for line, raw in enumerate(text.splitlines(), start=1):
+        if not raw.strip():
+            continue
+        try:
+            address = parse_mailbox_address(raw)
+        except ValueError as exc:
+            found.errors.append(ImportRowError(line, "address", str(exc), value=raw.strip()))
+            continue
+        found.keys.add(address.key)
+        unit_id = unit_map.get(address.key, unit)
+        if unit_id is None:
+            found.errors.append(ImportRowError(
+                line, "unit", f"{address.addr_spec} is not in the map file and --unit is not "
+                "given", value=address.addr_spec))
+            continue
+        found.rows.append(RosterRow(line, Mailbox(address, "", unit_id),
+                                    frozenset({"unit", "active"})))
+    return found
+
+
+def _ldif_unit(values: list[str], units: Mapping[str, Unit]) -> str | None:
+    names = {_nfc(unit.name).casefold(): unit.id for unit in units.values()}
+    for value in values:
+        if value.strip() in units:
+            return value.strip()
+        if (found := names.get(_nfc(value).casefold())) is not None:
+            return found
+    return None
+
+
+def read_ldif_roster(text: str, units: Mapping[str, Unit]) -> RosterFile:
+    """Read LDIF entries that have ``mail``: ``cn`` the name, ``title`` the position,
+    the unit from ``ou`` (or the DN's ``ou=``) matched to a unit's id or name.
+    Entries without ``mail`` (the tree's own nodes) are passed over."""
+    records, errors = read_ldif(text)
+    found = RosterFile(errors=errors)
+    for record in records:
+        mails = record.attributes.get("mail", [])
+        if not mails:
+            continue
+        problems = []
+        address: Address | None = None
+        try:
+            if len(mails) > 1:
+                raise ValueError(f"the entry has {len(mails)} mail values; a mailbox has one")
+            address = parse_mailbox_address(mails[0])
+            found.keys.add(address.key)
+        except ValueError as exc:
+            problems.append(ImportRowError(record.line, "mail", str(exc), value=mails[0]))
+        full_name = _nfc(record.first("cn"))
+        if not full_name:
+            problems.append(ImportRowError(record.line, "cn", "the entry has no cn (full name)"))
+        ous = record.attributes.get("ou") or [
+            part.split("=", 1)[1] for part in record.dn.split(",")
+            if part.strip().lower().startswith("ou=")]
+        unit_id = _ldif_unit(ous, units)
+        if unit_id is None:
+            problems.append(ImportRowError(
+                record.line, "ou", f"no unit has the id or name {', '.join(map(repr, ous))}"
+                if ous else "the entry has no ou naming its unit"))
+        if problems or address is None or unit_id is None:
+            found.errors.extend(problems)
+            continue
+        found.rows.append(RosterRow(record.line, Mailbox(
+            address=address, full_name=full_name, unit_id=unit_id,
+            position=_nfc(record.first("title")),
+        ), frozenset({"full_name", "unit", "position", "active"})))
+    return found

@@ -1,0 +1,102 @@
+"""`congvu directory mailboxes import|list|export`, run through click's CliRunner."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from directory import DirectoryConfig, commands
+
+D = "laocai.gov.vn"
+UNITS = (
+    "id,name,parent,address\n"
+    f"ubnd-tinh,UBND tỉnh,,ubnd@{D}\n"
+    f"so-tai-chinh,Sở Tài chính,ubnd-tinh,stc@{D}\n"
+    f"so-noi-vu,Sở Nội vụ,ubnd-tinh,snv@{D}\n"
+)
+ROSTER = (
+    "address,full_name,unit,position\n"
+    f"nguyen.van.a@{D},Nguyễn Văn A,so-tai-chinh,Giám đốc\n"
+    f"le.van.c@{D},Lê Văn C,so-noi-vu,\n"
+)
+
+
+@pytest.fixture
+def cli(tmp_path: Path) -> click.Group:
+    """The `directory` group on a store in tmp_path, with three units imported."""
+
+    def load(path: Path | None) -> DirectoryConfig:
+        return DirectoryConfig(path=tmp_path / "var" / "directory.sqlite3")
+
+    (group,) = commands(load)
+    assert isinstance(group, click.Group)
+    (tmp_path / "units.csv").write_text(UNITS, encoding="utf-8")
+    assert run(group, "import", str(tmp_path / "units.csv"))[0] == 0
+    return group
+
+
+def run(cli: click.Group, *args: str, stdin: str | None = None) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, list(args), input=stdin, catch_exceptions=False)
+    return result.exit_code, result.output
+
+
+def test_import_from_stdin_then_list_and_export(cli: click.Group, tmp_path: Path) -> None:
+    code, output = run(cli, "mailboxes", "import", "-", "--actor", "an", stdin=ROSTER)
+    assert (code, output) == (0, "<csv>: 2 created, 0 updated, 0 unchanged, 0 made inactive, "
+                                 "0 row(s) skipped\n")
+    code, output = run(cli, "mailboxes", "list")
+    assert (code, output.splitlines()) == (0, [
+        f"le.van.c@{D}  Lê Văn C  (so-noi-vu)",
+        f"nguyen.van.a@{D}  Nguyễn Văn A  (so-tai-chinh)  position=Giám đốc",
+    ])
+    code, output = run(cli, "mailboxes", "list", "--format", "json", "--unit", "so-noi-vu")
+    assert [m["address"] for m in json.loads(output)] == [f"le.van.c@{D}"]
+    assert run(cli, "mailboxes", "list", "--unit", "so-khong-co")[0] == 1
+    export = tmp_path / "roster.csv"
+    assert run(cli, "mailboxes", "export", "--output", str(export))[0] == 0
+    assert run(cli, "mailboxes", "list", "--format", "csv")[1] == export.read_text("utf-8")
+    # the export is the whole roster: importing it changes nothing
+    code, output = run(cli, "mailboxes", "import", str(export))
+    assert (code, output.splitlines()[0]) == (0, f"{export}: 0 created, 0 updated, 2 unchanged, "
+                                                 "0 made inactive, 0 row(s) skipped")
+    code, output = run(cli, "mailboxes", "export", "--format", "json")
+    assert json.loads(output)[1]["position"] == "Giám đốc"
+
+
+def test_a_bad_roster_exits_1_listing_every_problem(cli: click.Group, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text(ROSTER + f"stc@{D},Sở,so-tai-chinh,\nx@{D},X,nope,\n", encoding="utf-8")
+    code, output = run(cli, "mailboxes", "import", str(bad))
+    assert code == 1
+    assert f"{bad}: nothing imported, 2 problem(s) found" in output
+    assert "line 4, column 'address': stc@laocai.gov.vn is an official address" in output
+    assert "line 5, column 'unit': no unit has the id 'nope'" in output
+    assert run(cli, "mailboxes", "list")[1] == ""
+    code, output = run(cli, "mailboxes", "import", str(bad), "--partial")
+    assert code == 1 and output.startswith(f"{bad}: 2 created")
+
+
+def test_usage_problems_exit_2_and_an_unknown_unit_exits_1(cli: click.Group,
+                                                           tmp_path: Path) -> None:
+    listing = tmp_path / "users.txt"
+    listing.write_text(f"nguyen.van.a@{D}\n", encoding="utf-8")
+    code, output = run(cli, "mailboxes", "import", "--format", "doveadm", str(listing))
+    assert code == 2 and "--format doveadm needs --unit or --map" in output
+    assert run(cli, "mailboxes", "import", str(tmp_path / "missing.csv"))[0] == 2
+    code, output = run(cli, "mailboxes", "import", "--format", "doveadm", "--unit",
+                       "so-khong-co", str(listing))
+    assert code == 1 and "no unit has the id or address 'so-khong-co'" in output
+    code, output = run(cli, "mailboxes", "import", "--format", "doveadm", "--unit",
+                       "so-tai-chinh", str(listing))
+    assert code == 0 and "1 created" in output
+
+
+def test_an_empty_file_exits_1(cli: click.Group, tmp_path: Path) -> None:
+    empty = tmp_path / "empty.csv"
+    empty.write_bytes(b"")
+    code, output = run(cli, "mailboxes", "import", str(empty))
+    assert code == 1 and "line 1: the file is empty" in output
