@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from audit import AuditConfig
 from directory import DirectoryConfig
 from milter.errors import ConfigError
+from milter.peeruser import user_ids
 from milter.probe import ProbeConfig
 from policies import PoliciesConfig
 from signer import SignerConfig
@@ -109,6 +110,19 @@ class ListenerConfig(_Strict):
         "Postfix's congvu transports bind to (smtp_bind_address = 127.0.0.25). Others are "
         "refused at connect with 554 5.7.1. Unset: any peer that can reach the address, "
         "which on loopback is every process on the host.")
+
+    client_users: list[str] | None = Field(
+        default=None,
+        description="Local users whose sockets may connect (Linux, loopback): Postfix's "
+        "(\"postfix\"). Unlike clients, this cannot be chosen by the client: any user can "
+        "bind a loopback address, none can own another's socket. Others are refused at "
+        "connect with 554 5.7.1. Unset: any user.")
+
+    @model_validator(mode="after")
+    def _users_exist(self) -> ListenerConfig:
+        if self.client_users is not None:
+            user_ids(self.client_users)  # UnknownUserError is a ValueError: a config error
+        return self
 
     @model_validator(mode="after")
     def _address_is_ip(self) -> ListenerConfig:

@@ -17,6 +17,7 @@ from milter.config import CongvuConfig, ListenerConfig, Protocol
 from milter.handler import FilterHandler, LmtpFilterHandler
 from milter.logs import event
 from milter.metrics import Recorder
+from milter.peeruser import user_ids
 from milter.runtime import Runtime, build_runtime
 from milter.smtp import ConnectionTracker, FilterLMTP, FilterSMTP
 
@@ -73,6 +74,8 @@ class Server:
             tracker=self.tracker,
             xforward_hosts=config.service.xforward_hosts,
             clients=listener.clients,
+            client_uids=(None if listener.client_users is None
+                         else user_ids(listener.client_users)),
             hostname=config.service.hostname,
             metrics=self.metrics,
             listener=listener.name,

@@ -23,6 +23,7 @@ from aiosmtpd.smtp import SMTP, Session, syntax
 from milter import dsn
 from milter.config import LimitsConfig
 from milter.metrics import Recorder
+from milter.peeruser import peer_uid
 from milter.refusals import RefusalReason, RefusalTrace, classify
 from milter.replies import (
     R421_SHUTTING_DOWN,
@@ -112,6 +113,7 @@ class FilterSMTP(SMTP):
         xforward_hosts: Sequence[IPNetwork],
         hostname: str,
         clients: Sequence[IPNetwork] | None = None,
+        client_uids: frozenset[int] | None = None,
         metrics: Recorder | None = None,
         listener: str = "",
     ) -> None:
@@ -128,6 +130,7 @@ class FilterSMTP(SMTP):
         self.tracker = tracker
         self._xforward_hosts = xforward_hosts
         self._clients = clients
+        self._client_uids = client_uids
         self._long_line = _long_line_pattern(limits.max_line_length)
         self.is_xforward_allowed = False
         self._is_refused = False
@@ -151,6 +154,12 @@ class FilterSMTP(SMTP):
                 address is None or not any(address in net for net in self._clients)):
             # Who reaches a listener decides who may send as the province: a process
             # on the host that is not Postfix gets no say.
+            self._refuse_connection(transport, R554_CLIENT_REFUSED,
+                                    RefusalReason.CLIENT_REFUSED)
+            return
+        if self._client_uids is not None and peer_uid(
+                peer, transport.get_extra_info("sockname")) not in self._client_uids:
+            # any user can bind a loopback source address; none can own another's socket
             self._refuse_connection(transport, R554_CLIENT_REFUSED,
                                     RefusalReason.CLIENT_REFUSED)
             return

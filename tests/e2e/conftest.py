@@ -106,12 +106,14 @@ name = "outbound"
 role = "outbound"
 port = {system['out_port']}
 clients = ["127.0.0.25/32"]
+client_users = ["postfix"]
 
 [[listeners]]
 name = "inbound"
 role = "inbound"
 port = {system['in_port']}
 clients = ["127.0.0.25/32"]
+client_users = ["postfix"]
 
 [[listeners]]
 name = "port-25"
@@ -120,6 +122,7 @@ queue = "before"
 port = {system['bq_listener_port']}
 # the before-queue proxy (smtpd_proxy_filter) cannot bind: it comes from 127.0.0.1
 clients = ["127.0.0.1/32"]
+client_users = ["postfix"]
 
 [next_hop]
 kind = "smtp"

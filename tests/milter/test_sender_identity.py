@@ -4,8 +4,10 @@ the login-bound envelope sender."""
 
 from __future__ import annotations
 
+import os
 import smtplib
 import socket
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,8 @@ import pytest
 from audit import AuditLog
 from audit.query import Filters
 from directory import Directory
+from milter.errors import ConfigError
+from milter.peeruser import peer_uid
 from signer import DkimVerifier, DnsResolver
 from signer.keys import Algorithm
 from support.dkim import make_key
@@ -269,3 +273,42 @@ def test_only_the_listed_clients_may_reach_a_listener(filter_server, next_hop) -
                     b"From: a@example.org\r\nSubject: x\r\n\r\nbody\r\n")
     assert next_hop.get().mail_from == "a@example.org"
     client.quit()
+
+
+def test_only_the_listed_local_users_may_reach_a_listener(filter_server, next_hop,
+                                                          tmp_path: Path) -> None:
+    # Any user can bind 127.0.0.25 as a source address; none can own another's socket.
+    running = filter_server(listeners=[{"name": "out", "role": "outbound", "port": 0,
+                                        "clients": ["127.0.0.25/32"],
+                                        "client_users": ["root"]}])
+    probe = (f"import socket; s = socket.create_connection(('127.0.0.1', {running.port}),"
+             " timeout=5, source_address=('127.0.0.25', 0)); print(s.makefile('rb').readline())")
+    as_nobody = subprocess.run(["/usr/bin/python3", "-c", probe], capture_output=True,
+                               text=True, timeout=30, user="nobody", cwd="/")
+    assert as_nobody.returncode == 0, as_nobody.stderr
+    assert "554 5.7.1 This listener does not take mail from this client" in as_nobody.stdout
+    as_root = subprocess.run(["/usr/bin/python3", "-c", probe], capture_output=True,
+                             text=True, timeout=30, cwd="/")
+    assert "220 " in as_root.stdout, as_root.stdout
+    next_hop.assert_empty()
+
+
+def test_peer_uid_reads_the_kernels_table() -> None:
+    server = socket.create_server(("127.0.0.1", 0))
+    with server, socket.create_connection(server.getsockname()) as client:
+        accepted, peer = server.accept()
+        with accepted:
+            assert peer_uid(peer, accepted.getsockname()) == os.getuid()
+            assert peer_uid(("127.0.0.1", 1), accepted.getsockname()) is None
+    server6 = socket.create_server(("::1", 0), family=socket.AF_INET6)
+    with server6, socket.create_connection(server6.getsockname()[:2]) as client6:
+        accepted6, peer6 = server6.accept()
+        with accepted6:
+            assert peer_uid(peer6[:2], accepted6.getsockname()[:2]) == os.getuid()
+    assert client and client6
+
+
+def test_an_unknown_user_in_client_users_is_a_configuration_error(filter_config) -> None:
+    with pytest.raises(ConfigError, match="no user 'no-such-user-here'"):
+        filter_config(listeners=[{"name": "out", "role": "outbound", "port": 0,
+                                  "client_users": ["no-such-user-here"]}])
