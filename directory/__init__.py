@@ -1,7 +1,8 @@
 """The units of the province and their official addresses, certificates and domains.
 
-:class:`Directory` is the store (import, read, export, publish);
-:class:`DirectoryIndex` is the in-memory index the filter asks per message.
+:class:`Directory` is the store (import, read, export, publish; units and the
+private roster of officials' mailboxes); :class:`DirectoryIndex` is the in-memory
+index the filter asks per message.
 """
 
 from directory.cli import commands
@@ -14,8 +15,9 @@ from directory.errors import (
     UnknownUnit,
 )
 from directory.index import DirectoryIndex
-from directory.model import Address, InvalidAddress, Unit, parse_official_address
+from directory.model import Address, InvalidAddress, Mailbox, Unit, parse_official_address
 from directory.publish import FILE_NAMES, publish
+from directory.roster import RosterFormat
 from directory.store import Change, Directory, ImportSummary
 
 __all__ = [
@@ -30,6 +32,8 @@ __all__ = [
     "ImportRowError",
     "ImportSummary",
     "InvalidAddress",
+    "Mailbox",
+    "RosterFormat",
     "StoreError",
     "Unit",
     "UnknownUnit",

@@ -1,7 +1,7 @@
 """Command-line sub-commands of directory/ (composed into `congvu` by milter/).
 
 ``congvu directory import|publish|show|history|export`` and ``congvu directory
-mailboxes import|list|export`` (the roster of officials' mailboxes). Exit codes
+mailboxes import|list|history|export`` (the roster of officials' mailboxes). Exit codes
 (ARCHITECTURE.md): 0 done, 1 the data had problems (rows rejected or skipped, no
 such unit), 2 usage, configuration or store errors.
 """
@@ -23,7 +23,7 @@ from directory.mailboxes import export_csv, export_json, snapshot
 from directory.model import Mailbox, Unit
 from directory.published import published_unit
 from directory.roster import RosterFormat
-from directory.store import Directory
+from directory.store import Change, Directory
 from mailbase import zone
 
 ConfigLoader = Callable[[Path | None], DirectoryConfig]
@@ -179,18 +179,7 @@ def commands(load: ConfigLoader) -> list[click.Command]:
                 changes = directory.history(unit_id)
             except DirectoryError as exc:
                 raise _convert(exc) from exc
-        for change in changes:
-            if fmt == "json":
-                click.echo(json.dumps({
-                    "at": change.at.isoformat(), "actor": change.actor,
-                    "unit": change.unit_id, "action": change.action,
-                    "changes": {k: list(v) for k, v in change.changes.items()},
-                }, ensure_ascii=False))
-                continue
-            when = change.at.astimezone(zone()).strftime("%Y-%m-%d %H:%M:%S")
-            click.echo(f"{when}  {change.actor}  {change.action} {change.unit_id}")
-            for field, (old, new) in change.changes.items():
-                click.echo(f"    {field}: {_show(old)} -> {_show(new)}")
+        _print_changes(changes, fmt, "unit")
 
     @group.command("export")
     @click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv",
@@ -278,6 +267,23 @@ def commands(load: ConfigLoader) -> list[click.Command]:
         else:
             click.echo(_roster_text(found, fmt), nl=False)
 
+    @mailboxes_group.command("history")
+    @click.argument("address", required=False)
+    @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+                  show_default=True, help="Output format (json: one object per line).")
+    @CONFIG_OPTION
+    def mailboxes_history(address: str | None, fmt: str, config_path: Path | None) -> None:
+        """Print who changed which roster mailbox and when (of ADDRESS, or of all).
+
+        Times are shown in Asia/Ho_Chi_Minh (stored in UTC).
+        """
+        with store(config_path, read_only=True) as directory:
+            try:
+                changes = directory.mailbox_history(address)
+            except DirectoryError as exc:
+                raise _convert(exc) from exc
+        _print_changes(changes, fmt, "address")
+
     @mailboxes_group.command("export")
     @click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv",
                   show_default=True, help="csv: the import layout; json: the same keys.")
@@ -300,6 +306,21 @@ def commands(load: ConfigLoader) -> list[click.Command]:
             output.write_text(text, encoding="utf-8", newline="")
 
     return [group]
+
+
+def _print_changes(changes: list[Change], fmt: str, key: str) -> None:
+    for change in changes:
+        if fmt == "json":
+            click.echo(json.dumps({
+                "at": change.at.isoformat(), "actor": change.actor,
+                key: change.unit_id, "action": change.action,
+                "changes": {k: list(v) for k, v in change.changes.items()},
+            }, ensure_ascii=False))
+            continue
+        when = change.at.astimezone(zone()).strftime("%Y-%m-%d %H:%M:%S")
+        click.echo(f"{when}  {change.actor}  {change.action} {change.unit_id}")
+        for field, (old, new) in change.changes.items():
+            click.echo(f"    {field}: {_show(old)} -> {_show(new)}")
 
 
 def _mailbox_line(mailbox: Mailbox) -> str:

@@ -44,6 +44,7 @@ from directory.published import export_csv, export_json
 from directory.roster import (
     RosterFile,
     RosterFormat,
+    parse_mailbox_address,
     read_csv,
     read_doveadm,
     read_ldif_roster,
@@ -308,7 +309,13 @@ class Directory:
     def mailbox_history(self, address: str | None = None) -> list[Change]:
         """The roster's change history, oldest first (of one address, or of all);
         each :class:`Change` names the mailbox's address in ``unit_id``."""
-        where, params = ("WHERE address = ?", [address.lower()]) if address else ("", [])
+        key = ""
+        if address:
+            try:
+                key = parse_mailbox_address(address).key
+            except ValueError:
+                key = address.strip().lower()
+        where, params = ("WHERE address = ?", [key]) if address else ("", [])
         with self._mapped("reading the roster's history"):
             if not has_roster(self.db):
                 return []

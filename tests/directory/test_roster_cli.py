@@ -65,6 +65,14 @@ def test_import_from_stdin_then_list_and_export(cli: click.Group, tmp_path: Path
                                                  "0 made inactive, 0 row(s) skipped")
     code, output = run(cli, "mailboxes", "export", "--format", "json")
     assert json.loads(output)[1]["position"] == "Giám đốc"
+    code, output = run(cli, "mailboxes", "history", f"LE.VAN.C@{D}", "--format", "json")
+    [change] = [json.loads(line) for line in output.splitlines()]
+    assert (change["address"], change["actor"], change["action"], change["changes"]) == (
+        f"le.van.c@{D}", "an", "created",
+        {"address": [None, f"le.van.c@{D}"], "full_name": [None, "Lê Văn C"],
+         "unit": [None, "so-noi-vu"], "active": [None, True]})
+    code, output = run(cli, "mailboxes", "history")
+    assert code == 0 and output.count("created") == 2 and "unit: (none) -> so-tai-chinh" in output
 
 
 def test_a_bad_roster_exits_1_listing_every_problem(cli: click.Group, tmp_path: Path) -> None:
