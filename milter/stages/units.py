@@ -46,6 +46,11 @@ class UnitLookup:
         """The unit owning ``address``, or None."""
         return self._fresh().unit_id(address) if address else None
 
+    def is_mailbox(self, address: str) -> bool:
+        """Whether ``address`` is an official's own mailbox in the roster (not a unit's
+        official address): only its owner may write as it."""
+        return self._fresh().mailbox(address) is not None
+
     def provincial(self) -> ProvincialDomains:
         """The province's own domains as the From reader takes them."""
         domains = self._fresh().domains
@@ -119,6 +124,13 @@ class UnitsStage:
                     ctx, f"the From address {sender.address.addr_spec} is not the sender's "
                          f"own address {envelope}")
             return CONTINUE
+        if self.lookup.is_mailbox(sender.address.addr_spec) and not (
+                envelope and _same_address(sender.address.addr_spec, envelope)):
+            # an official's own mailbox is its owner's: a colleague of the same unit
+            # (or the unit's login) may not write as them
+            return self._refuse(
+                ctx, f"the From address {sender.address.addr_spec} is an official's own "
+                     f"mailbox; only its owner may send as it, not {envelope or '<>'}")
         if envelope_unit is not None and self.may_send_as(envelope_unit, from_unit):
             ctx.sender_unit = from_unit
             if envelope_unit != from_unit:

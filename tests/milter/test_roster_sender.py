@@ -85,10 +85,8 @@ def test_an_inactive_roster_mailbox_no_longer_speaks_for_its_unit(outbound, next
                                          b"no unit")
 
 
-@pytest.mark.xfail(strict=True, reason="the units stage binds the From to the envelope's "
-                   "unit, so one official of a unit may still write as a colleague of the "
-                   "same unit; DirectoryIndex.mailbox() tells the stage which addresses are "
-                   "personal, for the fix in milter/")
 def test_an_official_cannot_write_as_a_colleague_of_the_same_unit(outbound, next_hop) -> None:
-    code, _ = send(outbound, mail_from=f"nguyen.van.a@{D}", header_from=f"tran.thi.b@{D}")
+    code, text = send(outbound, mail_from=f"nguyen.van.a@{D}", header_from=f"tran.thi.b@{D}")
     assert code == 550
+    assert b"is an official's own mailbox; only its owner may send as it" in text
+    next_hop.assert_empty()
