@@ -88,6 +88,9 @@ class MessageContext:
     sender_unit: str | None = None
     #: the envelope sender's unit when it sent as another unit ([[signer.send_as]])
     submitted_by_unit: str | None = None
+    #: the From is an official's own mailbox (the roster), not a unit's address: the
+    #: unit's S/MIME identity is not theirs to sign with
+    is_from_mailbox: bool = False
     recipient_units: tuple[str, ...] = ()
     recipient_unit_of: dict[str, str] = field(default_factory=dict)
     #: the policy decision, once the policy stage (or the DMARC stage, holding) made it

@@ -39,7 +39,8 @@ class SmimeSignStage:
         # (an official's own mailbox) takes only an identity made for that address.
         sender = ctx.sender.addr_spec or ""
         identity = (self.signer.identity_for(sender, unit=ctx.sender_unit)
-                    if ctx.sender_unit is not None else self.signer.identity_for_address(sender))
+                    if ctx.sender_unit is not None and not ctx.is_from_mailbox
+                    else self.signer.identity_for_address(sender))
         if identity is None:
             reason = f"no S/MIME identity for {sender or 'the null sender'}"
             if self.on_missing == "reject":

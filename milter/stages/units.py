@@ -124,7 +124,8 @@ class UnitsStage:
                     ctx, f"the From address {sender.address.addr_spec} is not the sender's "
                          f"own address {envelope}")
             return CONTINUE
-        if self.lookup.is_mailbox(sender.address.addr_spec) and not (
+        ctx.is_from_mailbox = self.lookup.is_mailbox(sender.address.addr_spec)
+        if ctx.is_from_mailbox and not (
                 envelope and _same_address(sender.address.addr_spec, envelope)):
             # an official's own mailbox is its owner's: a colleague of the same unit
             # (or the unit's login) may not write as them

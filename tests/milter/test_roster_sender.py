@@ -11,6 +11,7 @@ import pytest
 from audit import AuditLog
 from audit.query import Filters
 from directory import Directory
+from support.smime import cast
 
 D = "lamdong.gov.vn"
 UNITS = (
@@ -90,3 +91,22 @@ def test_an_official_cannot_write_as_a_colleague_of_the_same_unit(outbound, next
     assert code == 550
     assert b"is an official's own mailbox; only its owner may send as it" in text
     next_hop.assert_empty()
+
+
+def test_an_official_signs_with_no_unit_identity_but_the_unit_address_does(
+        filter_server, next_hop, tmp_path) -> None:
+    # the unit's S/MIME certificate is the unit's seal: mail From an official's own
+    # mailbox is not sealed with it, mail From the unit's address is
+    people = cast()
+    cert, key = people.alice.write(tmp_path / "smime", "unit")
+    running = filter_server(signer={"smime": {"identities": [
+        {"unit": "sotc", "cert": str(cert), "key": str(key)}]}})
+    with Directory.open(running.server.config.directory.path) as store:
+        store.import_csv(UNITS, actor="test")
+        store.import_mailboxes(ROSTER, actor="test")
+    running.server.runtime.units.index.refresh()
+    assert send(running, mail_from=f"nguyen.van.a@{D}",
+                header_from=f"nguyen.van.a@{D}") == (250, b"")
+    assert b"multipart/signed" not in next_hop.get().content
+    assert send(running, mail_from=f"nguyen.van.a@{D}", header_from=f"sotc@{D}") == (250, b"")
+    assert b"multipart/signed" in next_hop.get().content
