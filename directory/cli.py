@@ -197,10 +197,7 @@ def commands(load: ConfigLoader) -> list[click.Command]:
                         else directory.export_json())
             except DirectoryError as exc:
                 raise _convert(exc) from exc
-        if output is None:
-            click.echo(text, nl=False)
-        else:
-            output.write_text(text, encoding="utf-8", newline="")
+        _write_out(text, output)
 
     @group.group("mailboxes")
     def mailboxes_group() -> None:
@@ -300,12 +297,17 @@ def commands(load: ConfigLoader) -> list[click.Command]:
                         else directory.export_mailboxes_json())
             except DirectoryError as exc:
                 raise _convert(exc) from exc
-        if output is None:
-            click.echo(text, nl=False)
-        else:
-            output.write_text(text, encoding="utf-8", newline="")
+        _write_out(text, output)
 
     return [group]
+
+
+def _write_out(text: str, output: Path | None) -> None:
+    """An export to standard output, or to ``output`` byte for byte (no newline changes)."""
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8", newline="")
 
 
 def _print_changes(changes: list[Change], fmt: str, key: str) -> None:

@@ -10,8 +10,6 @@ are collected, never raised one at a time, so every bad line is reported at once
 
 from __future__ import annotations
 
-import csv
-import io
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -20,7 +18,7 @@ from enum import StrEnum
 from directory.errors import ImportRejected, ImportRowError
 from directory.ldif_reader import read_ldif
 from directory.model import Address, Mailbox, Unit
-from directory.rows import delimiter, iso_date, yes_no
+from directory.rows import csv_lines, iso_date, yes_no
 from mailbase import AddressError, parse_address
 
 REQUIRED_COLUMNS = ("address", "full_name", "unit")
@@ -113,41 +111,12 @@ def _csv_row(line: int, cells: dict[str, str], found: RosterFile) -> None:
     ), carried))
 
 
-def _header(names: list[str], source: str, required: tuple[str, ...],
-            known: tuple[str, ...]) -> list[str]:
-    columns = [name.strip().lower() for name in names]
-    errors = []
-    missing = [name for name in required if name not in columns]
-    if missing:
-        errors.append(ImportRowError(1, None, f"missing column(s): {', '.join(missing)}"))
-    unknown = [name for name in columns if name not in known]
-    if unknown:
-        errors.append(ImportRowError(
-            1, None, f"unknown column(s): {', '.join(map(repr, unknown))}; "
-            f"the columns are: {', '.join(known)}"))
-    doubled = sorted({name for name in columns if columns.count(name) > 1})
-    if doubled:
-        errors.append(ImportRowError(1, None, f"column(s) given twice: {', '.join(doubled)}"))
-    if errors:
-        raise ImportRejected(source, errors)
-    return columns
-
-
 def _table(text: str, source: str, required: tuple[str, ...], known: tuple[str, ...],
            errors: list[ImportRowError]) -> list[tuple[int, dict[str, str]]]:
     """The rows of a CSV file as dicts by column, with their line numbers."""
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter(text))
-    try:
-        header = next(reader)
-    except StopIteration:
-        raise ImportRejected(source, [ImportRowError(1, None, "the file is empty")]) from None
-    columns = _header(header, source, required, known)
+    columns, lines = csv_lines(text, source, required, known)
     rows = []
-    previous = reader.line_num
-    for cells in reader:
-        line, previous = previous + 1, reader.line_num
-        if not any(cell.strip() for cell in cells):
-            continue
+    for line, cells in lines:
         if len(cells) != len(columns):
             errors.append(ImportRowError(
                 line, None, f"{len(cells)} cells where the header has {len(columns)} columns"))

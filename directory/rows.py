@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import io
 import unicodedata
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -272,17 +273,22 @@ def decode(data: bytes, source: str) -> str:
     raise ImportRejected(source, errors)
 
 
-def _header(names: list[str], source: str) -> list[str]:
+def _header_columns(names: list[str], source: str, required: Sequence[str],
+                   known: Sequence[str]) -> list[str]:
+    """A CSV header's column names (any case and spacing), checked against the layout.
+
+    :raises ImportRejected: every missing, unknown or doubled column at once.
+    """
     columns = [name.strip().lower() for name in names]
     errors = []
-    missing = [name for name in REQUIRED_COLUMNS if name not in columns]
+    missing = [name for name in required if name not in columns]
     if missing:
         errors.append(ImportRowError(1, None, f"missing column(s): {', '.join(missing)}"))
-    unknown = [name for name in columns if name not in COLUMNS]
+    unknown = [name for name in columns if name not in known]
     if unknown:
         errors.append(ImportRowError(
             1, None, f"unknown column(s): {', '.join(map(repr, unknown))}; "
-            f"the columns are: {', '.join(COLUMNS)}",
+            f"the columns are: {', '.join(known)}",
         ))
     doubled = sorted({name for name in columns if columns.count(name) > 1})
     if doubled:
@@ -301,23 +307,38 @@ def _row_errors(line: int, exc: ValidationError) -> list[ImportRowError]:
     return found
 
 
-def parse_rows(text: str, source: str) -> ParsedFile:
-    """Read CSV text into checked rows and per-row problems.
+def csv_lines(text: str, source: str, required: Sequence[str], known: Sequence[str]
+              ) -> tuple[list[str], Iterator[tuple[int, list[str]]]]:
+    """The checked header of a CSV file, and its non-blank rows with the line each
+    starts on (a quoted cell may span lines).
 
-    :raises ImportRejected: the header is wrong (nothing can be read).
+    :raises ImportRejected: the file is empty, or its header is wrong.
     """
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter(text))
     try:
         header = next(reader)
     except StopIteration:
         raise ImportRejected(source, [ImportRowError(1, None, "the file is empty")]) from None
-    columns = _header(header, source)
+    columns = _header_columns(header, source, required, known)
+
+    def rows() -> Iterator[tuple[int, list[str]]]:
+        previous = reader.line_num
+        for cells in reader:
+            line, previous = previous + 1, reader.line_num
+            if any(cell.strip() for cell in cells):
+                yield line, cells
+
+    return columns, rows()
+
+
+def parse_rows(text: str, source: str) -> ParsedFile:
+    """Read CSV text into checked rows and per-row problems.
+
+    :raises ImportRejected: the header is wrong (nothing can be read).
+    """
+    columns, lines = csv_lines(text, source, REQUIRED_COLUMNS, COLUMNS)
     parsed = ParsedFile()
-    previous = reader.line_num
-    for cells in reader:
-        line, previous = previous + 1, reader.line_num
-        if not any(cell.strip() for cell in cells):
-            continue
+    for line, cells in lines:
         if "id" in columns and len(cells) > columns.index("id"):
             parsed.ids.add(cells[columns.index("id")].strip())
         if len(cells) != len(columns):
