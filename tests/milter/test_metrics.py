@@ -7,25 +7,13 @@ import smtplib
 import urllib.request
 
 from support.postfix import free_port
-from support.process import ServeProcess
+from support.process import ServeProcess, serve_with_metrics
 
 
 def test_metrics_count_messages_of_every_worker(tmp_path, next_hop) -> None:
     port = free_port()
-    config = tmp_path / "congvu.toml"
-    config.write_text(f"""
-[service]
-data_dir = "{tmp_path / 'var'}"
-[[listeners]]
-name = "out"
-role = "outbound"
-port = 0
-[next_hop]
-kind = "smtp"
-port = {next_hop.port}
-[metrics]
-listen = "127.0.0.1:{port}"
-""", encoding="utf-8")
+    config = serve_with_metrics(tmp_path, next_hop.port, port, name="out",
+                                role="outbound")
     process = ServeProcess(config, workers=2)
     try:
         process.wait_for("worker ready")

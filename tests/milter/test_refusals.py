@@ -19,7 +19,7 @@ from milter import replies
 from milter.logs import JsonFormatter
 from milter.replies import Reply
 from support.postfix import free_port
-from support.process import ServeProcess
+from support.process import ServeProcess, serve_with_metrics
 from support.rawsmtp import Raw
 from support.sink import Sink
 
@@ -199,20 +199,8 @@ def test_the_next_hops_own_refusals_are_not_ours(filter_server, next_hop: Sink, 
 def test_refusals_are_counted_over_the_workers_and_logged_once_per_connection(
         tmp_path: Path, next_hop: Sink) -> None:
     port = free_port()
-    config = tmp_path / "congvu.toml"
-    config.write_text(f"""
-[service]
-data_dir = "{tmp_path / 'var'}"
-[[listeners]]
-name = "in"
-role = "inbound"
-port = 0
-[next_hop]
-kind = "smtp"
-port = {next_hop.port}
-[metrics]
-listen = "127.0.0.1:{port}"
-""", encoding="utf-8")
+    config = serve_with_metrics(tmp_path, next_hop.port, port, name="in",
+                                role="inbound")
     process = ServeProcess(config, workers=2)
     try:
         process.wait_for("worker ready")

@@ -68,3 +68,24 @@ class ServeProcess:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
         return self.process.wait(timeout=30)
+
+
+def serve_with_metrics(tmp_path: Path, next_hop_port: int, metrics_port: int, *,
+                       name: str, role: str) -> Path:
+    """A congvu.toml for ``serve``: one listener ``name`` of ``role`` on a free port,
+    relaying to ``next_hop_port``, with Prometheus metrics on ``metrics_port``."""
+    config = tmp_path / "congvu.toml"
+    config.write_text(f"""
+[service]
+data_dir = "{tmp_path / 'var'}"
+[[listeners]]
+name = "{name}"
+role = "{role}"
+port = 0
+[next_hop]
+kind = "smtp"
+port = {next_hop_port}
+[metrics]
+listen = "127.0.0.1:{metrics_port}"
+""", encoding="utf-8")
+    return config
