@@ -18,7 +18,7 @@ DEBIAN_PACKAGES := postfix dovecot-imapd dovecot-lmtpd opendkim opendkim-tools g
                    openssl libmagic1 poppler-utils swaks libmail-spf-perl libopendmarc2 \
                    publicsuffix chromium chromium-driver nodejs
 
-.PHONY: run test check docs bench bench-postfix lint typecheck system-deps clean
+.PHONY: run test check docs bench bench-postfix lint typecheck system-deps lock dist clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -78,6 +78,22 @@ bench: system-deps $(STAMP)
 # The race against OpenDKIM: Postfix alone, + OpenDKIM, + congvu (needs root for Postfix).
 bench-postfix: system-deps $(STAMP)
 	$(PY) -m pytest -q -s -p no:cacheprovider tests/benchmarks/test_postfix_race.py
+
+# requirements.lock: every runtime dependency pinned with the hashes of its files, what
+# `make dist` bundles and install.sh installs with --require-hashes. Existing pins are kept;
+# `make lock LOCK_FLAGS=--upgrade` moves them all to the newest releases.
+UV_VERSION := 0.13.8
+LOCK_FLAGS ?=
+lock: $(STAMP)
+	test -x $(VENV)/bin/uv || $(PY) -m pip install -q uv==$(UV_VERSION)
+	$(VENV)/bin/uv pip compile -q pyproject.toml --generate-hashes --python-version 3.11 \
+	    --python-platform linux --custom-compile-command "make lock" $(LOCK_FLAGS) \
+	    -o requirements.lock
+
+# The offline bundle: congvu's wheel, a wheel of every locked dependency for this platform,
+# install.sh and the deploy/ files, in dist/congvu-<version>-bundle/ and its tarball.
+dist: $(STAMP)
+	$(PY) tools/bundle.py --out dist
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
