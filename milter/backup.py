@@ -45,9 +45,9 @@ from audit import (
     check_signature,
     sign_file_bytes,
 )
-from milter.config import CongvuConfig
 from milter.configsource import configured
 from milter.errors import ConfigError
+from milter.settings import Settings
 
 MANIFEST = "MANIFEST.json"
 SIGNATURE = "MANIFEST.sig"
@@ -73,7 +73,7 @@ class Store:
     path: Path
 
 
-def stores(config: CongvuConfig) -> list[Store]:
+def stores(config: Settings) -> list[Store]:
     """Every SQLite store the configuration names (the web users store is optional)."""
     return [Store("directory", config.directory.path),
             Store("audit", config.audit.path),
@@ -81,12 +81,12 @@ def stores(config: CongvuConfig) -> list[Store]:
             Store("web-users", config.data_dir / "web" / "users.sqlite3")]
 
 
-def state_files(config: CongvuConfig) -> list[tuple[str, Path]]:
+def state_files(config: Settings) -> list[tuple[str, Path]]:
     """State kept in plain files (not secret): the DKIM key rotation state."""
     return [("dkim-rotation", config.signer.dkim.state_file)]
 
 
-def key_files(config: CongvuConfig) -> Iterator[tuple[str, Path]]:
+def key_files(config: Settings) -> Iterator[tuple[str, Path]]:
     """Every private key (or secret) file the setup needs, with what it is for."""
     for entry in config.signer.dkim.keys:
         yield f"DKIM key {entry.selector}._domainkey.{entry.domain}", entry.key_file
@@ -139,7 +139,7 @@ def _write_private(path: Path, data: bytes) -> None:
         out.write(data)
 
 
-def backup(config: CongvuConfig, out: Path, *, include_keys: bool = False,
+def backup(config: Settings, out: Path, *, include_keys: bool = False,
            now: dt.datetime | None = None) -> dict[str, Any]:
     """Write a backup of every store into the new or empty directory ``out``.
 
@@ -191,7 +191,7 @@ def backup(config: CongvuConfig, out: Path, *, include_keys: bool = False,
     return manifest
 
 
-def _backup_objects(config: CongvuConfig, out: Path) -> list[str]:
+def _backup_objects(config: Settings, out: Path) -> list[str]:
     """Copy the message files the quarantine index snapshot names; their relative paths."""
     snapshot = out / "quarantine.sqlite3"
     if not snapshot.is_file():
@@ -236,7 +236,7 @@ def read_manifest(source: Path) -> dict[str, Any]:
     return manifest
 
 
-def _trusted_keys(config: CongvuConfig, source: Path) -> tuple[dict[str, str], str]:
+def _trusted_keys(config: Settings, source: Path) -> tuple[dict[str, str], str]:
     """The keys that may sign this backup: this host's trusted keys, and the keys the
     backup's own audit store enrols under their checkpoints (a rotation)."""
     try:
@@ -254,7 +254,7 @@ def _trusted_keys(config: CongvuConfig, source: Path) -> tuple[dict[str, str], s
     return keys, trust.describe_roots()
 
 
-def check_manifest_signature(config: CongvuConfig, source: Path, *,
+def check_manifest_signature(config: Settings, source: Path, *,
                              accept_unsigned: bool = False) -> str:
     """Check MANIFEST.sig against the keys this host trusts; return what was found.
 
@@ -286,7 +286,7 @@ def check_manifest_signature(config: CongvuConfig, source: Path, *,
         "checkpoint_public_keys) and restore again")
 
 
-def restore(config: CongvuConfig, source: Path, *, force: bool = False,
+def restore(config: Settings, source: Path, *, force: bool = False,
             accept_unsigned: bool = False) -> list[str]:
     """Copy the backup in ``source`` back to the configured store paths.
 
@@ -335,7 +335,7 @@ def restore(config: CongvuConfig, source: Path, *, force: bool = False,
     return done
 
 
-def _restore_keys(config: CongvuConfig, manifest: dict[str, Any], source: Path, *,
+def _restore_keys(config: Settings, manifest: dict[str, Any], source: Path, *,
                   force: bool) -> Iterator[str]:
     """Put each key back where this configuration expects it (not where it was)."""
     targets = dict(key_files(config))
@@ -361,7 +361,7 @@ def _restore_keys(config: CongvuConfig, manifest: dict[str, Any], source: Path, 
         yield f"restored {key['what']} to {path}"
 
 
-def verify_audit(config: CongvuConfig) -> str:
+def verify_audit(config: Settings) -> str:
     """Walk the restored audit chain.
 
     :raises BackupError: the chain is broken or the store unreadable.
@@ -377,7 +377,7 @@ def verify_audit(config: CongvuConfig) -> str:
     return report.describe()
 
 
-def _load(config_path: Path | None) -> CongvuConfig:
+def _load(config_path: Path | None) -> Settings:
     try:
         return configured(config_path)[0]
     except ConfigError as exc:

@@ -17,7 +17,8 @@ from pathlib import Path
 
 from audit import AuditError, AuditLog
 from directory import Directory, DirectoryError
-from milter.config import CongvuConfig, NextHopKind, QueuePosition, Role
+from milter.config import NextHopKind, QueuePosition, Role
+from milter.settings import Settings
 from policies import PolicyError, Quarantine
 from signer import (
     AuthChecker,
@@ -50,7 +51,7 @@ def _attempt(problems: list[str], where: str, action: Callable[[], object]) -> N
         problems.append(f"{where}: {exc}")
 
 
-def _open_stores(config: CongvuConfig, problems: list[str], *, create: bool) -> None:
+def _open_stores(config: Settings, problems: list[str], *, create: bool) -> None:
     def directory_store() -> None:
         if create or config.directory.path.exists():
             Directory.open(config.directory.path, read_only=not create).close()
@@ -71,7 +72,7 @@ def _open_stores(config: CongvuConfig, problems: list[str], *, create: bool) -> 
         _attempt(problems, "audit.path", audit_store)
 
 
-def check_locally(config: CongvuConfig, *, create: bool = False) -> list[str]:
+def check_locally(config: Settings, *, create: bool = False) -> list[str]:
     """Every local problem with its key path; empty when the service can start.
 
     With ``create`` the stores are created and migrated (``serve``); without, only
@@ -119,7 +120,7 @@ class ConfigWarning:
         return f"{self.where}: {self.message}; fix: {self.fix}"
 
 
-def spoof_guard_warnings(config: CongvuConfig) -> list[ConfigWarning]:
+def spoof_guard_warnings(config: Settings) -> list[ConfigWarning]:
     """One warning per listener that takes inbound mail without the spoof guard.
 
     Not an error: a relay-only or measuring setup may leave the guard out on purpose,
@@ -142,7 +143,7 @@ def spoof_guard_warnings(config: CongvuConfig) -> list[ConfigWarning]:
     ]
 
 
-def after_queue_warnings(config: CongvuConfig) -> list[ConfigWarning]:
+def after_queue_warnings(config: Settings) -> list[ConfigWarning]:
     """One warning per listener behind Postfix's queue that takes inbound mail, when no
     listener takes inbound mail before the queue: port 25 is then evidently behind the
     queue, where what congvu refuses is held or discarded (a 5xx would become a bounce to
@@ -172,6 +173,6 @@ def after_queue_warnings(config: CongvuConfig) -> list[ConfigWarning]:
     ]
 
 
-def config_warnings(config: CongvuConfig) -> list[ConfigWarning]:
+def config_warnings(config: Settings) -> list[ConfigWarning]:
     """Everything `config check` and `doctor` warn about in a valid configuration."""
     return spoof_guard_warnings(config) + after_queue_warnings(config)

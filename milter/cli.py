@@ -78,10 +78,12 @@ def main() -> None:
 def serve(config_path: Path | None, workers: int | None) -> None:
     """Run the filter: listen for Postfix and relay checked mail to the next hop."""
     from milter.service import run_service
+    from milter.settings import Reload
 
     config, source = source_or_exit(config_path)
     # a reload (SIGHUP) reads the same file again, wherever it was found
-    sys.exit(run_service(config, config_path=source.path, workers=workers))
+    reload = Reload(str(source.path or "<embedded defaults>"), lambda: load_source(source))
+    sys.exit(run_service(config, reload=reload, workers=workers))
 
 
 @main.group("config")

@@ -25,10 +25,7 @@ from cryptography import x509
 
 from audit import AuditError, AuditLog, fingerprint, own_public_key
 from milter.checks import check_locally, spoof_guard_warnings
-from milter.config import (
-    CongvuConfig,
-    NextHopKind,
-)
+from milter.config import NextHopKind
 from milter.configsource import configured
 from milter.doctor_postfix import check_postfix
 from milter.errors import ConfigError
@@ -36,6 +33,7 @@ from milter.findings import Finding, Level
 from milter.findings import error as _error
 from milter.findings import ok as _ok
 from milter.findings import warn as _warn
+from milter.settings import Settings
 from signer import CachingResolver, DnsResolver, DnsTemporaryError, KeyFileError, published_problems
 from signer.keys import Algorithm, compare_record, key_record, load_private_key, zone_file_entry
 
@@ -46,7 +44,7 @@ EXPIRY_DAYS = 30
 # -- local: configuration, keys, stores -------------------------------------------------
 
 
-def check_local(config: CongvuConfig) -> Iterator[Finding]:
+def check_local(config: Settings) -> Iterator[Finding]:
     """The same checks ``config check`` runs (they would stop ``serve``)."""
     problems = check_locally(config)
     for problem in problems:
@@ -57,7 +55,7 @@ def check_local(config: CongvuConfig) -> Iterator[Finding]:
         yield _ok("config", "valid; keys, certificates and stores load")
 
 
-def check_spoof_guard(config: CongvuConfig) -> Iterator[Finding]:
+def check_spoof_guard(config: Settings) -> Iterator[Finding]:
     """A warning for each listener that takes inbound mail without the spoof guard."""
     warnings = spoof_guard_warnings(config)
     for warning in warnings:
@@ -66,7 +64,7 @@ def check_spoof_guard(config: CongvuConfig) -> Iterator[Finding]:
         yield _ok("pipeline.stages", "the spoof guard (units, verify, dmarc) runs")
 
 
-def _key_files(config: CongvuConfig) -> Iterator[tuple[str, Path]]:
+def _key_files(config: Settings) -> Iterator[tuple[str, Path]]:
     for i, entry in enumerate(config.signer.dkim.keys):
         yield f"signer.dkim.keys[{i}].key_file", entry.key_file
     for i, identity in enumerate(config.signer.smime.identities):
@@ -80,7 +78,7 @@ def _key_files(config: CongvuConfig) -> Iterator[tuple[str, Path]]:
             yield where, path
 
 
-def check_keys(config: CongvuConfig) -> Iterator[Finding]:
+def check_keys(config: Settings) -> Iterator[Finding]:
     """Every private key (and passphrase) file is readable and private (0600 or 0400)."""
     for where, path in _key_files(config):
         try:
@@ -99,7 +97,7 @@ def check_keys(config: CongvuConfig) -> Iterator[Finding]:
             yield _ok(where, f"{path} is readable and private ({mode:04o})")
 
 
-def check_audit_keys(config: CongvuConfig) -> Iterator[Finding]:
+def check_audit_keys(config: Settings) -> Iterator[Finding]:
     """Which checkpoint keys `audit verify` trusts: pinned, or only this server's own."""
     where = "audit.checkpoint_public_keys"
     pins = config.audit.checkpoint_public_keys
@@ -138,7 +136,7 @@ def check_audit_keys(config: CongvuConfig) -> Iterator[Finding]:
                         "rotation), so that a store rewritten under it would be noticed")
 
 
-def check_stores(config: CongvuConfig) -> Iterator[Finding]:
+def check_stores(config: Settings) -> Iterator[Finding]:
     """The data directory and each store are writable by this user."""
     stores = [("service.data_dir", config.data_dir),
               ("directory.path", config.directory.path),
@@ -161,7 +159,7 @@ def check_stores(config: CongvuConfig) -> Iterator[Finding]:
 # -- DNS --------------------------------------------------------------------------------
 
 
-def check_dkim_records(config: CongvuConfig) -> Iterator[Finding]:
+def check_dkim_records(config: Settings) -> Iterator[Finding]:
     """Every key's record is published at its selector and publishes that key."""
     dkim = config.signer.dkim
     resolver = DnsResolver(dkim.resolver_nameserver, port=dkim.resolver_port,
@@ -189,7 +187,7 @@ def check_dkim_records(config: CongvuConfig) -> Iterator[Finding]:
             yield _ok(where, f"selector {entry.selector}: {name} publishes this key")
 
 
-def check_spf_dmarc(config: CongvuConfig, server_ips: Sequence[str]) -> Iterator[Finding]:
+def check_spf_dmarc(config: Settings, server_ips: Sequence[str]) -> Iterator[Finding]:
     """SPF (for ``server_ips``) and DMARC of every signing domain."""
     dkim = config.signer.dkim
     resolver = CachingResolver(dkim.resolver_nameserver, port=dkim.resolver_port,
@@ -207,7 +205,7 @@ def check_spf_dmarc(config: CongvuConfig, server_ips: Sequence[str]) -> Iterator
 # -- next hop ---------------------------------------------------------------------------
 
 
-def check_next_hop(config: CongvuConfig) -> Iterator[Finding]:
+def check_next_hop(config: Settings) -> Iterator[Finding]:
     """The next hop answers EHLO (smtp) or LHLO (lmtp) with 250."""
     hop = config.next_hop
     if hop.kind is NextHopKind.MAILDIR:
@@ -241,7 +239,7 @@ def check_next_hop(config: CongvuConfig) -> Iterator[Finding]:
 
 # -- certificates -----------------------------------------------------------------------
 
-def _certificate_files(config: CongvuConfig) -> Iterator[tuple[str, Path]]:
+def _certificate_files(config: Settings) -> Iterator[tuple[str, Path]]:
     smime, documents = config.signer.smime, config.signer.documents
     for i, identity in enumerate(smime.identities):
         if identity.cert is not None:
@@ -260,7 +258,7 @@ def _load_crl(data: bytes) -> x509.CertificateRevocationList:
     return x509.load_der_x509_crl(data)
 
 
-def check_certificates(config: CongvuConfig, *, now: dt.datetime,
+def check_certificates(config: Settings, *, now: dt.datetime,
                        days: int = EXPIRY_DAYS) -> Iterator[Finding]:
     """Certificates, CA files and CRLs: an error when expired, a warning within ``days``."""
     horizon = now + dt.timedelta(days=days)
@@ -310,7 +308,7 @@ def _expiry(where: str, path: Path, items: list[tuple[str, dt.datetime]], now: d
 # -- the whole check --------------------------------------------------------------------
 
 
-def run_checks(config: CongvuConfig, *, postfix_dir: Path | None = None,
+def run_checks(config: Settings, *, postfix_dir: Path | None = None,
                server_ips: Sequence[str] = (), days: int = EXPIRY_DAYS,
                now: dt.datetime | None = None) -> list[Finding]:
     """Every check, in order; Postfix only when ``postfix_dir`` is given."""

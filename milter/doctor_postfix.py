@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from milter.config import (
-    CongvuConfig,
     ListenerConfig,
     NextHopKind,
     Protocol,
@@ -23,6 +22,7 @@ from milter.findings import Finding
 from milter.findings import error as _error
 from milter.findings import ok as _ok
 from milter.findings import warn as _warn
+from milter.settings import Settings
 
 _NEXT_HOP = re.compile(r"^(?P<transport>[^:]+):\[?(?P<host>[^\]]*?)\]?:(?P<port>\d+)$")
 
@@ -49,7 +49,7 @@ def _service_params(directory: Path) -> dict[str, dict[str, str]]:
     return services
 
 
-def check_postfix(config: CongvuConfig, directory: Path) -> Iterator[Finding]:
+def check_postfix(config: Settings, directory: Path) -> Iterator[Finding]:
     """Postfix sends mail to a congvu listener, takes it back with XFORWARD, and its size
     limit is not above congvu's; each listener sits where its ``queue`` says."""
     where = f"postfix {directory}"
@@ -111,12 +111,12 @@ def check_postfix(config: CongvuConfig, directory: Path) -> Iterator[Finding]:
     yield from _check_size(config, where, size_text.strip())
 
 
-def _listeners_on(config: CongvuConfig, port: int) -> list[ListenerConfig]:
+def _listeners_on(config: Settings, port: int) -> list[ListenerConfig]:
     return [listener for listener in config.listeners
             if listener.port == port and listener.protocol is Protocol.SMTP]
 
 
-def _check_queue(config: CongvuConfig, where: str, label: str, port: int,
+def _check_queue(config: Settings, where: str, label: str, port: int,
                  position: QueuePosition) -> Iterator[Finding]:
     """A listener that takes inbound mail must sit where its ``queue`` says: behind the
     queue a 5xx becomes Postfix's bounce to a usually forged sender (backscatter), so
@@ -141,7 +141,7 @@ def _check_queue(config: CongvuConfig, where: str, label: str, port: int,
                          f'set queue = "before" on listener {listener.name}')
 
 
-def _check_clients(config: CongvuConfig, where: str, transport: str, port: int,
+def _check_clients(config: Settings, where: str, transport: str, port: int,
                    bind_address: str) -> Iterator[Finding]:
     """The listener Postfix's transport reaches takes mail from it, and only from it."""
     for listener in config.listeners:
@@ -168,7 +168,7 @@ def _check_clients(config: CongvuConfig, where: str, transport: str, port: int,
                       f"({source})")
 
 
-def _check_proxy_clients(config: CongvuConfig, where: str, service: str,
+def _check_proxy_clients(config: Settings, where: str, service: str,
                          port: int) -> Iterator[Finding]:
     """Postfix's before-queue proxy cannot bind to an address of its own: it connects
     from 127.0.0.1, which the listener must take, and sends XFORWARD from there."""
@@ -201,7 +201,7 @@ def _seconds(value: str) -> float | None:
     return float(number) * units[unit] if number.isdigit() else None
 
 
-def _check_proxy_timeout(config: CongvuConfig, where: str, service: str,
+def _check_proxy_timeout(config: Settings, where: str, service: str,
                          value: str) -> Iterator[Finding]:
     """Postfix must wait for congvu's answer longer than congvu may wait for its next
     hop, or it answers 451 while congvu still relays (the sender's retry is a copy)."""
@@ -215,7 +215,7 @@ def _check_proxy_timeout(config: CongvuConfig, where: str, service: str,
                     "600s (the sender's wait for the reply to its final dot)")
 
 
-def _check_port_25(config: CongvuConfig, where: str, directory: Path,
+def _check_port_25(config: Settings, where: str, directory: Path,
                    services: dict[str, dict[str, str]],
                    content_filter: str) -> Iterator[Finding]:
     """Mail from the Internet (master.cf's smtp service, or the smtpd that postscreen
@@ -244,7 +244,7 @@ def _check_port_25(config: CongvuConfig, where: str, directory: Path,
                         "port-25 listener")
 
 
-def _check_reinjection(config: CongvuConfig, where: str,
+def _check_reinjection(config: Settings, where: str,
                        services: dict[str, dict[str, str]]) -> Iterator[Finding]:
     hop = config.next_hop
     if hop.kind is not NextHopKind.SMTP:
@@ -271,7 +271,7 @@ def _check_reinjection(config: CongvuConfig, where: str,
                   "XFORWARD")
 
 
-def _check_size(config: CongvuConfig, where: str, size_text: str) -> Iterator[Finding]:
+def _check_size(config: Settings, where: str, size_text: str) -> Iterator[Finding]:
     limit = config.limits.max_message_size
     try:
         size = int(size_text)

@@ -10,11 +10,11 @@ from email.policy import SMTP
 from email.utils import make_msgid
 
 from audit import AdminEvent, AdminKind, AuditLog
-from milter.config import CongvuConfig
 from milter.context import MessageContext
 from milter.errors import NextHopError
 from milter.logs import event
 from milter.nexthop import NextHop
+from milter.settings import Settings
 from policies import PolicyError, Quarantine, QuarantineEntry, held_notice
 
 log = logging.getLogger("congvu.milter")
@@ -23,7 +23,7 @@ log = logging.getLogger("congvu.milter")
 EXPIRY_INTERVAL = 3600.0
 
 
-def expire_quarantine(config: CongvuConfig, now: datetime | None = None) -> list[str]:
+def expire_quarantine(config: Settings, now: datetime | None = None) -> list[str]:
     """Delete held messages past their retention, each deletion audited; their ids."""
     now = now or datetime.now(UTC)
     store = Quarantine(config.policies.quarantine.path,
@@ -50,7 +50,7 @@ def expire_quarantine(config: CongvuConfig, now: datetime | None = None) -> list
     return [str(qid) for qid in removed]
 
 
-def run_expiry(config: CongvuConfig) -> None:
+def run_expiry(config: Settings) -> None:
     """One expiry run for the scheduler: failures are logged, never raised."""
     try:
         expire_quarantine(config)
@@ -58,7 +58,7 @@ def run_expiry(config: CongvuConfig) -> None:
         event(log, "quarantine expiry failed", logging.ERROR, error=str(exc))
 
 
-async def send_held_notice(config: CongvuConfig, next_hop: NextHop,
+async def send_held_notice(config: Settings, next_hop: NextHop,
                            entry: QuarantineEntry) -> None:
     """Tell the sender (outbound) or recipients (inbound) that a message is held.
 
@@ -80,7 +80,7 @@ async def send_held_notice(config: CongvuConfig, next_hop: NextHop,
     event(log, "held notice sent", id=str(entry.id), to=recipients)
 
 
-async def send_discard_notice(config: CongvuConfig, next_hop: NextHop, ctx: MessageContext,
+async def send_discard_notice(config: Settings, next_hop: NextHop, ctx: MessageContext,
                               reason: str) -> None:
     """Tell postmaster@hostname that an inbound message refused behind the queue was
     dropped (``service.after_queue_inbound_refusal = "discard"``): nobody else learns it.

@@ -14,14 +14,15 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from milter.config import CongvuConfig
+from audit import Fate
+from milter.settings import Settings
 
 _ENV = "PROMETHEUS_MULTIPROC_DIR"
 # Seconds: from a fraction of a millisecond (pass-through) to the next hop's timeout.
 _BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 
 
-def prepare(config: CongvuConfig) -> Path | None:
+def prepare(config: Settings) -> Path | None:
     """Set up the metrics directory (emptied: values of a previous run are stale)."""
     if config.metrics.listen is None:
         return None
@@ -32,7 +33,7 @@ def prepare(config: CongvuConfig) -> Path | None:
     return directory
 
 
-def serve(config: CongvuConfig) -> None:
+def serve(config: Settings) -> None:
     """Serve /metrics (the parent process, or the only one), summed over workers."""
     if config.metrics.listen is None:
         return
@@ -45,7 +46,7 @@ def serve(config: CongvuConfig) -> None:
     start_http_server(int(port), addr=host.strip("[]"), registry=registry)
 
 
-def worker_exited(config: CongvuConfig, pid: int) -> None:
+def worker_exited(config: Settings, pid: int) -> None:
     """Fold a dead worker's live gauges away (its counters stay counted)."""
     if config.metrics.listen is not None:
         from prometheus_client import multiprocess
@@ -56,7 +57,7 @@ def worker_exited(config: CongvuConfig, pid: int) -> None:
 class Recorder:
     """What the handler records; every method is a no-op when metrics are off."""
 
-    def __init__(self, config: CongvuConfig) -> None:
+    def __init__(self, config: Settings) -> None:
         self.is_enabled = config.metrics.listen is not None
         self._messages: Any = None
         if not self.is_enabled:
@@ -64,8 +65,8 @@ class Recorder:
         from prometheus_client import Counter, Histogram
 
         self._messages = Counter(
-            "congvu_messages", "Messages handled, by listener role, direction and verdict.",
-            ["role", "direction", "verdict"])
+            "congvu_messages", "Messages answered, by listener role, direction and fate.",
+            ["role", "direction", "fate"])
         self._latency = Histogram(
             "congvu_message_seconds", "Time from the end of DATA to the reply.",
             ["direction"], buckets=_BUCKETS)
@@ -79,10 +80,10 @@ class Recorder:
             "congvu_audit_commit_seconds", "Time for an audit record or completion to commit.",
             buckets=_BUCKETS)
 
-    def message(self, role: str, direction: str, verdict: str, seconds: float) -> None:
-        """One message answered."""
+    def message(self, role: str, direction: str, fate: Fate, seconds: float) -> None:
+        """One message answered, with its fate (as its audit completion names it)."""
         if self.is_enabled:
-            self._messages.labels(role, direction, verdict).inc()
+            self._messages.labels(role, direction, fate.value).inc()
             self._latency.labels(direction).observe(seconds)
 
     def next_hop_error(self, code: int) -> None:

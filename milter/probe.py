@@ -35,7 +35,7 @@ from signer import DkimVerifier, DnsResolver, SignerError, SmimeVerifier
 if TYPE_CHECKING:
     from imapclient import IMAPClient  # type: ignore[import-untyped]
 
-    from milter.config import CongvuConfig
+    from milter.settings import Settings
 
 Tls = Literal["starttls", "implicit", "none"]
 IO_TIMEOUT = 30.0  # seconds for any one SMTP or IMAP reply; probe.timeout bounds arrival
@@ -230,7 +230,7 @@ def fetch_and_delete(probe: ProbeConfig, password: str, message_id: str,
         raise ProbeFailure(Status.CRITICAL, f"{where}: {exc}") from exc
 
 
-def _find_record(config: CongvuConfig, message_id: str, deadline: float) -> RecordSummary:
+def _find_record(config: Settings, message_id: str, deadline: float) -> RecordSummary:
     while True:
         try:
             with AuditLog.open_readonly(config.audit.path) as log:
@@ -245,7 +245,7 @@ def _find_record(config: CongvuConfig, message_id: str, deadline: float) -> Reco
         time.sleep(0.2)  # the completion commits before the filter's 250; rarely needed
 
 
-def judge(config: CongvuConfig, raw: bytes, message_id: str, deadline: float
+def judge(config: Settings, raw: bytes, message_id: str, deadline: float
           ) -> tuple[Status, list[str]]:
     """Check the delivered canary's signatures and audit record; the worst status and
     one phrase per check."""
@@ -288,7 +288,7 @@ def judge(config: CongvuConfig, raw: bytes, message_id: str, deadline: float
     return status, parts
 
 
-def run_probe(config: CongvuConfig) -> ProbeResult:
+def run_probe(config: Settings) -> ProbeResult:
     """Send, read back, check and delete one canary."""
     probe = config.probe
     try:

@@ -10,12 +10,13 @@ from __future__ import annotations
 import asyncio
 
 from audit import AdminEvent, AdminKind, AuditLog
-from mailbase import read_from, read_header
-from milter.config import CongvuConfig, Direction, Role
-from milter.context import Envelope, MessageContext, Xforward
+from milter.act import begin, relay
+from milter.config import Direction, Role
+from milter.context import Envelope, MessageContext
 from milter.errors import MilterError, NextHopError
 from milter.pipeline import Outcome, Pipeline
 from milter.runtime import build_runtime
+from milter.settings import Settings
 from policies import PolicyError, Quarantine
 
 # The stages a released message still goes through: who it belongs to, then signing.
@@ -26,7 +27,7 @@ class ReleaseError(MilterError):
     """A held message could not be released; it stays in quarantine."""
 
 
-async def release(config: CongvuConfig, qid: str, *, actor: str) -> str:
+async def release(config: Settings, qid: str, *, actor: str) -> str:
     """Sign (outbound) and relay held message ``qid``, audit it, then drop it from hold.
 
     :returns: the next hop's reply.
@@ -41,30 +42,26 @@ async def release(config: CongvuConfig, qid: str, *, actor: str) -> str:
         except PolicyError as exc:  # QuarantineNotFound, QuarantineError: said as they are
             raise ReleaseError(str(exc)) from exc
         direction = Direction(entry.direction.value)
-        header = read_header(raw)
-        ctx = MessageContext(
+        ctx = MessageContext.received(
+            raw,
             listener="quarantine-release",
             role=Role.OUTBOUND if direction is Direction.OUTBOUND else Role.INBOUND,
             direction=direction,
-            peer=("", 0),
-            helo="",
-            xforward=Xforward(),
             envelope=Envelope(entry.envelope_from, (), tuple(entry.recipients)),
-            original_content=raw,
-            header=header,
-            sender=read_from(header, runtime.units.provincial()),
+            provincial=runtime.units.provincial(),
         )
         pipeline = Pipeline([s for s in runtime.pipeline.stages if s.name in _AFTER_POLICY])
         verdict = await pipeline.run(ctx)
         if verdict.outcome is not Outcome.CONTINUE:
             raise ReleaseError(f"{qid} cannot be released: {verdict.reason or verdict.reply}")
         try:
-            transaction = await runtime.next_hop.begin(entry.envelope_from, [])
-            for recipient in entry.recipients:
-                await transaction.rcpt(recipient)
-            reply = await transaction.data(ctx.final_content)
+            transaction = await begin(runtime.next_hop, ctx.envelope)
         except NextHopError as exc:
             raise ReleaseError(f"{qid} stays held: the next hop said {exc}") from exc
+        done = await relay(transaction, ctx)
+        reply = ctx.delivery.next_hop_reply
+        if not done.reply.is_success:
+            raise ReleaseError(f"{qid} stays held: the next hop said {reply}")
         if runtime.audit is not None:
             await runtime.audit.admin(AdminEvent(
                 kind=AdminKind.QUARANTINE_RELEASE, actor=actor, target=qid,
@@ -76,7 +73,7 @@ async def release(config: CongvuConfig, qid: str, *, actor: str) -> str:
         await runtime.close()
 
 
-def delete(config: CongvuConfig, qid: str, *, actor: str) -> None:
+def delete(config: Settings, qid: str, *, actor: str) -> None:
     """Delete held message ``qid`` for good and audit the deletion.
 
     :raises ReleaseError: unknown id or a store failure.
@@ -100,7 +97,7 @@ def delete(config: CongvuConfig, qid: str, *, actor: str) -> None:
         store.close()
 
 
-def run_release(config: CongvuConfig, qid: str, *, actor: str) -> str:
+def run_release(config: Settings, qid: str, *, actor: str) -> str:
     """``release`` for the command line."""
     return asyncio.run(release(config, qid, actor=actor))
 

@@ -11,10 +11,11 @@ from dataclasses import dataclass
 
 from audit import AuditWriter
 from directory import DirectoryIndex
-from milter.config import CongvuConfig, NextHopKind
+from milter.config import NextHopKind
 from milter.lmtp import LmtpNextHop
 from milter.nexthop import MaildirNextHop, NextHop, SmtpNextHop
 from milter.pipeline import AddHeader, Pipeline, Stage
+from milter.settings import Settings
 from milter.stages.authentication import (
     AuthResultsStage,
     DmarcStage,
@@ -40,7 +41,7 @@ from signer import (
 class Runtime:
     """The pipeline, next hop and stores of one configuration."""
 
-    config: CongvuConfig
+    config: Settings
     pipeline: Pipeline
     next_hop: NextHop
     units: UnitLookup
@@ -60,7 +61,7 @@ class Runtime:
         self.units.index.close()
 
 
-def build_stages(config: CongvuConfig, units: UnitLookup) -> list[Stage]:
+def build_stages(config: Settings, units: UnitLookup) -> list[Stage]:
     """The configured stages, in the order fixed here (Pipeline checks it).
 
     :raises KeyFileError: a DKIM or S/MIME key cannot be used (refuse to start).
@@ -101,7 +102,7 @@ def build_stages(config: CongvuConfig, units: UnitLookup) -> list[Stage]:
     return stages
 
 
-def build_next_hop(config: CongvuConfig) -> NextHop:
+def build_next_hop(config: Settings) -> NextHop:
     """The next hop the configuration names."""
     hop = config.next_hop
     if hop.kind is NextHopKind.MAILDIR:
@@ -114,7 +115,7 @@ def build_next_hop(config: CongvuConfig) -> NextHop:
     return SmtpNextHop(hop, local_hostname=hostname)
 
 
-def build_runtime(config: CongvuConfig) -> Runtime:
+def build_runtime(config: Settings) -> Runtime:
     """Build everything a configuration needs to serve (stores open and keys load here, once)."""
     config.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     units = UnitLookup(

@@ -13,12 +13,13 @@ import os
 import socket
 from collections.abc import Mapping
 
-from milter.config import CongvuConfig, ListenerConfig, Protocol
+from milter.config import ListenerConfig, Protocol
 from milter.handler import FilterHandler, LmtpFilterHandler
 from milter.logs import event
 from milter.metrics import Recorder
 from milter.peeruser import user_ids
 from milter.runtime import Runtime, build_runtime
+from milter.settings import Settings
 from milter.smtp import ConnectionTracker, FilterLMTP, FilterSMTP
 
 log = logging.getLogger("congvu.milter")
@@ -47,7 +48,7 @@ class Server:
     """The running filter: listeners, connections and the runtime they use."""
 
     def __init__(
-        self, config: CongvuConfig, *, sockets: Mapping[str, socket.socket] | None = None
+        self, config: Settings, *, sockets: Mapping[str, socket.socket] | None = None
     ) -> None:
         self.state = ServerState.NEW
         self.runtime: Runtime = build_runtime(config)
@@ -58,7 +59,7 @@ class Server:
         self.metrics = Recorder(config)
 
     @property
-    def config(self) -> CongvuConfig:
+    def config(self) -> Settings:
         """The configuration in force."""
         return self.runtime.config
 
@@ -96,7 +97,7 @@ class Server:
             self.ports[listener.name] = sock.getsockname()[1]
         self.state = ServerState.RUNNING
 
-    def reload(self, config: CongvuConfig) -> Runtime:
+    def reload(self, config: Settings) -> Runtime:
         """Swap in a runtime built from ``config``; return the old one to close.
 
         Listener changes need a restart: sockets are bound once.

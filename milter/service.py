@@ -17,15 +17,14 @@ import signal
 import socket
 import sys
 import time
-from pathlib import Path
 
 from milter import logs, metrics
 from milter.checks import check_locally
-from milter.config import CongvuConfig, load_config
 from milter.errors import ConfigError
 from milter.housekeeping import EXPIRY_INTERVAL, run_expiry
 from milter.logs import event
 from milter.server import Server, bind_listener
+from milter.settings import Reload, Settings
 
 log = logging.getLogger("congvu.milter")
 
@@ -41,12 +40,12 @@ def _event_loop() -> asyncio.AbstractEventLoop:
     return loop
 
 
-def _reload(server: Server, config_path: Path | None) -> None:
+def _reload(server: Server, reload: Reload) -> None:
     try:
-        config = load_config(config_path)
+        config = reload.read()
         problems = check_locally(config)
         if problems:
-            raise ConfigError(str(config_path), problems)
+            raise ConfigError(reload.name, problems)
         old = server.reload(config)
     except Exception as exc:  # a bad reload (ConfigError or worse) must never stop the service
         event(log, "reload refused, keeping the running configuration", logging.ERROR,
@@ -56,7 +55,7 @@ def _reload(server: Server, config_path: Path | None) -> None:
     loop = asyncio.get_running_loop()
     loop.call_later(server.config.service.shutdown_grace + server.config.next_hop.data_timeout,
                     lambda: loop.create_task(old.close()))
-    event(log, "configuration reloaded", path=str(config_path))
+    event(log, "configuration reloaded", path=reload.name)
 
 
 async def _housekeeping(server: Server) -> None:
@@ -67,7 +66,7 @@ async def _housekeeping(server: Server) -> None:
         await asyncio.sleep(EXPIRY_INTERVAL)  # a schedule, not synchronization
 
 
-async def _serve(config: CongvuConfig, config_path: Path | None,
+async def _serve(config: Settings, reload: Reload,
                  sockets: dict[str, socket.socket], *, is_housekeeper: bool = False) -> None:
     server = Server(config, sockets=sockets)
     await server.start()
@@ -75,7 +74,7 @@ async def _serve(config: CongvuConfig, config_path: Path | None,
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, stopping.set)
     loop.add_signal_handler(signal.SIGINT, stopping.set)
-    loop.add_signal_handler(signal.SIGHUP, _reload, server, config_path)
+    loop.add_signal_handler(signal.SIGHUP, _reload, server, reload)
     event(log, "worker ready", pid=os.getpid(), stages=server.runtime.pipeline.names)
     housekeeping = loop.create_task(_housekeeping(server)) if is_housekeeper else None
     await stopping.wait()
@@ -86,25 +85,25 @@ async def _serve(config: CongvuConfig, config_path: Path | None,
     event(log, "worker stopped", pid=os.getpid())
 
 
-def _run_worker(config: CongvuConfig, config_path: Path | None,
+def _run_worker(config: Settings, reload: Reload,
                 sockets: dict[str, socket.socket], *, is_housekeeper: bool = False) -> int:
     loop = _event_loop()
     try:
         loop.run_until_complete(
-            _serve(config, config_path, sockets, is_housekeeper=is_housekeeper))
+            _serve(config, reload, sockets, is_housekeeper=is_housekeeper))
     finally:
         loop.close()
     return 0
 
 
-def _fork_worker(config: CongvuConfig, config_path: Path | None,
+def _fork_worker(config: Settings, reload: Reload,
                  sockets: dict[str, socket.socket]) -> int:
     pid = os.fork()
     if pid == 0:  # the worker
         code = 1
         try:
             signal.pthread_sigmask(signal.SIG_SETMASK, set())
-            code = _run_worker(config, config_path, sockets)
+            code = _run_worker(config, reload, sockets)
         except BaseException:
             log.exception("worker crashed")
         finally:
@@ -112,11 +111,11 @@ def _fork_worker(config: CongvuConfig, config_path: Path | None,
     return pid
 
 
-def _supervise(config: CongvuConfig, config_path: Path | None,
+def _supervise(config: Settings, reload: Reload,
                sockets: dict[str, socket.socket], count: int) -> int:
     watched = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGCHLD}
     signal.pthread_sigmask(signal.SIG_BLOCK, watched)
-    workers = {_fork_worker(config, config_path, sockets) for _ in range(count)}
+    workers = {_fork_worker(config, reload, sockets) for _ in range(count)}
     stopping = False
     next_expiry = time.monotonic()
     while workers:
@@ -134,7 +133,7 @@ def _supervise(config: CongvuConfig, config_path: Path | None,
                     os.kill(pid, signal.SIGTERM)
         elif info.si_signo == signal.SIGHUP and not stopping:
             try:
-                config = load_config(config_path)
+                config = reload.read()
             except ConfigError as exc:
                 event(log, "reload refused, keeping the running configuration",
                       logging.ERROR, error=str(exc))
@@ -156,18 +155,18 @@ def _supervise(config: CongvuConfig, config_path: Path | None,
                 event(log, "worker died, replacing it", logging.ERROR, pid=pid,
                       status=os.waitstatus_to_exitcode(status))
                 time.sleep(_RESTART_BACKOFF)  # not synchronization: a crash-loop brake
-                workers.add(_fork_worker(config, config_path, sockets))
+                workers.add(_fork_worker(config, reload, sockets))
     event(log, "stopped")
     return 0
 
 
-def run_service(config: CongvuConfig, *, config_path: Path | None, workers: int | None) -> int:
+def run_service(config: Settings, *, reload: Reload, workers: int | None) -> int:
     """Run the filter until SIGTERM; return the process exit code."""
     logs.setup()
     metrics.prepare(config)  # before anything imports prometheus_client
     problems = check_locally(config, create=True)
     if problems:
-        print(ConfigError(str(config_path or "<embedded defaults>"), problems), file=sys.stderr)
+        print(ConfigError(reload.name, problems), file=sys.stderr)
         return 2
     count = workers or config.service.workers or os.cpu_count() or 1
     try:
@@ -181,5 +180,5 @@ def run_service(config: CongvuConfig, *, config_path: Path | None, workers: int 
               protocol=listener.protocol.value, address=address, port=port, workers=count)
     metrics.serve(config)
     if count == 1:
-        return _run_worker(config, config_path, sockets, is_housekeeper=True)
-    return _supervise(config, config_path, sockets, count)
+        return _run_worker(config, reload, sockets, is_housekeeper=True)
+    return _supervise(config, reload, sockets, count)
