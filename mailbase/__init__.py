@@ -13,7 +13,14 @@ from mailbase.addresses import (
     parse_address,
 )
 from mailbase.folding import fold
-from mailbase.header import HeaderBlock, HeaderField, header_bytes, read_header
+from mailbase.header import (
+    HeaderBlock,
+    HeaderDefect,
+    HeaderDefectKind,
+    HeaderField,
+    header_bytes,
+    read_header,
+)
 from mailbase.sender import (
     NO_DOMAINS,
     FromVerdict,
@@ -39,6 +46,8 @@ __all__ = [
     "FromHeaderError",
     "FromVerdict",
     "HeaderBlock",
+    "HeaderDefect",
+    "HeaderDefectKind",
     "HeaderField",
     "Period",
     "PeriodError",
