@@ -7,9 +7,11 @@ ARC-Seal, and the newest ARC-Message-Signature) and reports ``pass``, ``fail`` o
 (its ARC-Authentication-Results). Whether those recorded results count is local policy
 (section 7.2): only sealers named in ``trusted_sealers`` are believed.
 
-dkimpy verifies the chain; key records come through our resolver (its TXT lookups, under
-a per-message time budget). Every outcome and exception of dkimpy is translated in one
-place, :meth:`ArcVerifier._map`.
+dkimpy verifies the chain over the header fields :func:`mailbase.read_header` read
+(never its own split of the message: one splitter decides what the header is, and a
+block that reads two ways fails); key records come through our resolver (its TXT
+lookups, under a per-message time budget). Every outcome and exception of dkimpy is
+translated in one place, :meth:`ArcVerifier._map`.
 """
 
 from __future__ import annotations
@@ -24,13 +26,14 @@ from typing import Any, ClassVar
 
 import dkim
 
+from mailbase import HeaderBlock, read_header
+from signer.canon import crlf
 from signer.dns import TxtResolver
 from signer.errors import DnsTemporaryError
 
 _METHOD = re.compile(r"^\s*([A-Za-z0-9_.-]+)\s*=\s*([A-Za-z0-9_.-]+)")
 _COMMENT = re.compile(r"\((?:[^()\\]|\\.)*\)")
-_ARC_FIELD = re.compile(rb"(?im)^arc-(seal|message-signature|authentication-results)[ \t]*:")
-_HEADER_END = re.compile(rb"\r?\n\r?\n")
+_ARC_FIELDS = (b"arc-seal", b"arc-message-signature", b"arc-authentication-results")
 
 
 class ArcStatus(Enum):
@@ -90,18 +93,32 @@ class ArcVerifier:
         self.budget = budget
         self.min_rsa_bits = min_rsa_bits
 
-    def verify(self, raw: bytes) -> ArcResult:
-        """The ARC result of ``raw`` (``none`` when it carries no ARC set)."""
-        end = _HEADER_END.search(raw)
-        if _ARC_FIELD.search(raw, 0, end.start() if end else len(raw)) is None:
-            return ArcResult(ArcStatus.NONE, "no ARC set")  # without dkimpy's whole parse
-        lookups = _Lookups(self._resolver, time.monotonic() + self.budget)
-        return self._map(raw, lookups)
+    def verify(self, raw: bytes, *, header: HeaderBlock | None = None) -> ArcResult:
+        """The ARC result of ``raw`` (``none`` when it carries no ARC set).
 
-    def _map(self, raw: bytes, lookups: _Lookups) -> ArcResult:
+        :param header: ``raw``'s header as :func:`mailbase.read_header` read it; read
+            here when not given.
+        :raises ValueError: ``header`` was read from other bytes.
+        """
+        if header is None:
+            header = read_header(raw)
+        body = header.body(raw)
+        if not any(f.key in _ARC_FIELDS for f in header.fields):
+            return ArcResult(ArcStatus.NONE, "no ARC set")
+        if header.defects:
+            return ArcResult(ArcStatus.FAIL, f"malformed header section: {header.defects[0]}")
+        arc = dkim.ARC(None, minkey=self.min_rsa_bits)
+        # dkimpy's own (name, value) pairs, from our reading: value with CRLF folding
+        # and its final CRLF, the body CRLF throughout (as its own parser gives them)
+        arc.headers = [[f.name, crlf(f.value) + b"\r\n"] for f in header.fields]
+        arc.body = crlf(body)
+        lookups = _Lookups(self._resolver, time.monotonic() + self.budget)
+        return self._map(arc, lookups)
+
+    def _map(self, arc: dkim.ARC, lookups: _Lookups) -> ArcResult:
         """Run dkimpy and translate its outcome and its exceptions into an :class:`ArcResult`."""
         try:
-            cv, sets, reason = dkim.ARC(raw, minkey=self.min_rsa_bits).verify(dnsfunc=lookups)
+            cv, sets, reason = arc.verify(dnsfunc=lookups)
         except dkim.DKIMException as exc:
             return ArcResult(ArcStatus.FAIL, f"malformed ARC set: {exc}")
         except (ValueError, IndexError, KeyError, TypeError, UnicodeError, binascii.Error,

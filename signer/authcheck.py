@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 
-from mailbase import FromVerdict
+from mailbase import FromVerdict, HeaderBlock
 from signer.arc import ArcResult, ArcVerifier
 from signer.authconfig import AuthConfig
 from signer.authresults import MethodResult
@@ -180,7 +180,8 @@ class AuthChecker:
         return cls(auth, resolver, receiver=config.dkim.authserv_id)
 
     def check(self, *, client_ip: str, helo: str, mail_from: str, raw: bytes,
-              sender: FromVerdict, dkim_results: Sequence[DkimResult]) -> AuthVerdict:
+              sender: FromVerdict, dkim_results: Sequence[DkimResult],
+              header: HeaderBlock | None = None) -> AuthVerdict:
         """Authenticate one inbound message (the bytes as received).
 
         :param client_ip: the original client (XFORWARD ADDR).
@@ -188,8 +189,9 @@ class AuthChecker:
         :param mail_from: the envelope sender, ``""`` for the null sender.
         :param sender: the one reading of ``raw``'s From (:func:`mailbase.read_from`).
         :param dkim_results: what :meth:`signer.DkimVerifier.verify` gave for ``raw``.
+        :param header: ``raw``'s header as :func:`mailbase.read_header` read it (for ARC).
         """
         spf = self._spf.check(client_ip=client_ip, helo=helo, mail_from=mail_from)
         dmarc = self._dmarc.check_sender(sender, spf=spf, dkim=dkim_results)
-        arc = self._arc.verify(raw)
+        arc = self._arc.verify(raw, header=header)
         return AuthVerdict(spf, tuple(dkim_results), dmarc, arc, sender)

@@ -3,7 +3,9 @@
 The milter stage calls, in this order, on inbound mail: verification on the bytes as
 received, :func:`remove_authentication_results` (any incoming header claiming our
 authserv-id is a forgery, RFC 8601 section 5), then prepends
-:func:`authentication_results`. Both work on bytes and never re-serialize the message.
+:func:`authentication_results`. Both work on bytes and never re-serialize the message;
+the fields are the ones :func:`mailbase.read_header` read, so a forged result is found
+wherever the one reading sees a field.
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ from collections.abc import Sequence
 from enum import Enum
 from typing import Protocol
 
-_HEADER = b"Authentication-Results"
-_AR_NAME = re.compile(rb"(?i)authentication-results[ \t]*:")
+from mailbase import HeaderBlock, read_header
+
+_AR_KEY = b"authentication-results"
 _VALUE_SPECIALS = re.compile(r'[\s()<>@,;:\\"/\[\]?=]')
 
 
@@ -103,44 +106,44 @@ def _strip_comments(text: str) -> str:
     return "".join(out)
 
 
-def remove_authentication_results(raw: bytes, authserv_id: str) -> bytes:
+def remove_authentication_results(raw: bytes, authserv_id: str, *,
+                                  header: HeaderBlock | None = None) -> bytes:
     """``raw`` without the Authentication-Results headers that claim ``authserv_id``.
 
     Only those header fields are cut out; every other byte is kept as it was. It never
     fails: a malformed header section still loses its forged results.
+
+    :param header: ``raw``'s header as :func:`mailbase.read_header` read it; read here
+        when not given.
+    :raises ValueError: ``header`` was read from other bytes.
     """
+    if header is None:
+        header = read_header(raw)
+    header.body(raw)  # the misuse check: the block must be this message's
     ours = authserv_id.lower().rstrip(".")
-    end = _header_end(raw)
-    if _HEADER.lower() not in raw[:end].lower():
+    forged = {id(f) for f in header.fields
+              if f.key == _AR_KEY and authserv_id_of(f.unfolded) == ours}
+    if not forged:
         return raw
-    out, pos = [], 0
-    for start, stop in _field_spans(raw, end):
-        match = _AR_NAME.match(raw, start, stop)
-        if match is not None and authserv_id_of(raw[match.end() : stop]) == ours:
-            out.append(raw[pos:start])
-            pos = stop
-    if pos == 0:
-        return raw
-    out.append(raw[pos:])
+    out, pos, cut = [], 0, 0
+    for field in header.fields:
+        # fields are in order and each starts a line: the next one is found from here
+        start = _line_start_of(raw, field.raw, pos, len(header.raw))
+        stop = start + len(field.raw)
+        stop += 2 if raw[stop:stop + 2] == b"\r\n" else 1 if raw[stop:stop + 1] == b"\n" else 0
+        pos = stop
+        if id(field) in forged:
+            out.append(raw[cut:start])
+            cut = stop
+    out.append(raw[cut:])
     return b"".join(out)
 
 
-def _header_end(raw: bytes) -> int:
-    """Where the header section ends (the blank line), or the length of ``raw``."""
-    if raw.startswith((b"\r\n", b"\n")):
-        return 0
-    match = re.search(rb"\n\r?\n", raw)
-    return match.start() + 1 if match else len(raw)
+def _line_start_of(raw: bytes, text: bytes, pos: int, end: int) -> int:
+    """Where ``text`` (a field as read) starts a line of ``raw``, at or after ``pos``."""
+    start = raw.find(text, pos, end)
+    while start > 0 and raw[start - 1] != 0x0A:
+        start = raw.find(text, start + 1, end)
+    return start
 
 
-def _field_spans(raw: bytes, end: int) -> list[tuple[int, int]]:
-    """Byte spans (line ends included) of the header fields before ``end``."""
-    spans: list[tuple[int, int]] = []
-    start = pos = 0
-    while pos < end:
-        nl = raw.find(b"\n", pos, end)
-        pos = end if nl < 0 else nl + 1
-        if pos >= end or raw[pos : pos + 1] not in (b" ", b"\t"):
-            spans.append((start, pos))
-            start = pos
-    return spans

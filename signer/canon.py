@@ -7,13 +7,17 @@ body that does not end in CRLF is read as if it did, because the SMTP client tha
 the message to the next hop must end it with CRLF before the final dot (RFC 5321
 section 4.1.1.4); so "text  " at the very end canonicalizes to "text\\r\\n", as a
 verifier downstream will see it.
+
+Header fields are the ones :func:`mailbase.read_header` read: the one splitter decides
+what the header is, and this module only canonicalizes its fields.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from enum import Enum
+
+from mailbase import HeaderField
 
 
 class Canon(Enum):
@@ -23,32 +27,7 @@ class Canon(Enum):
     RELAXED = "relaxed"
 
 
-@dataclass(frozen=True, slots=True)
-class HeaderField:
-    """One header field as it appears: ``name`` as written, ``raw`` without the final CRLF."""
-
-    name: bytes
-    raw: bytes
-    key: bytes = field(init=False, repr=False, compare=False)
-    """The lower-case name, as ``h=`` lists it."""
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "key", self.name.lower())
-
-    @property
-    def value(self) -> bytes:
-        """Everything after the colon, folding kept."""
-        return self.raw[self.raw.index(b":") + 1 :]
-
-
-class MessageFormatError(ValueError):
-    """The header section holds a line that is neither a field nor a continuation."""
-
-
 _BARE_LF = re.compile(rb"(?<!\r)\n")
-_HEADER_END = re.compile(rb"\r?\n\r?\n")
-_FIELD_SPLIT = re.compile(rb"\r\n(?![ \t])")
-_FIELD_NAME = re.compile(rb"([\x21-\x39\x3b-\x7e]+)[ \t]*:")
 
 
 def crlf(data: bytes) -> bytes:
@@ -56,35 +35,6 @@ def crlf(data: bytes) -> bytes:
     if b"\n" in data and data.count(b"\n") != data.count(b"\r\n"):
         return _BARE_LF.sub(b"\r\n", data)
     return data
-
-
-def split_message(raw: bytes) -> tuple[list[HeaderField], bytes]:
-    """Split a message into its header fields (in order, CRLF-normalised) and its body.
-
-    The body is returned as it is; :func:`body` normalises its line ends.
-    :raises MessageFormatError: a header line that is neither ``name:`` nor folded.
-    """
-    if raw.startswith(b"\r\n"):
-        return [], raw[2:]
-    if raw.startswith(b"\n"):
-        return [], raw[1:]
-    end = _HEADER_END.search(raw)
-    if end is None:
-        block, body = crlf(raw), b""
-        if block.endswith(b"\r\n"):
-            block = block[:-2]
-    else:
-        block, body = crlf(raw[: end.start()]), raw[end.end() :]
-    fields: list[HeaderField] = []
-    if not block:
-        return fields, body
-    for raw_field in _FIELD_SPLIT.split(block):
-        match = _FIELD_NAME.match(raw_field)
-        if match is None:
-            shown = raw_field[:60].decode("ascii", "replace")
-            raise MessageFormatError(f"malformed header line {shown!r}")
-        fields.append(HeaderField(match.group(1), raw_field))
-    return fields, body
 
 
 def _collapse_wsp(data: bytes) -> bytes:
@@ -104,15 +54,14 @@ def _without_trailing_sp(data: bytes) -> bytes:
 
 
 def header(field: HeaderField, canon: Canon) -> bytes:
-    """The canonical form of one header field, CRLF included (RFC 6376 3.4.1, 3.4.2)."""
+    """The canonical form of one header field, CRLF included (RFC 6376 3.4.1, 3.4.2).
+
+    A folding bare LF counts as CRLF, as for the body; relaxed drops the white space
+    between the name and the colon (``field.gap``) with the rest.
+    """
     if canon is Canon.SIMPLE:
-        return field.raw + b"\r\n"
-    value = field.raw[len(field.name) :]
-    if b"\r\n" in value:
-        value = value.replace(b"\r\n", b"")
-    # whitespace between the name and the colon goes too (RFC 6376 3.4.2)
-    value = _collapse_wsp(value.lstrip(b" \t")[1:]).strip(b" ")
-    return field.key + b":" + value + b"\r\n"
+        return crlf(field.raw) + b"\r\n"
+    return field.key + b":" + _collapse_wsp(field.unfolded).strip(b" ") + b"\r\n"
 
 
 def body(data: bytes, canon: Canon) -> bytes:

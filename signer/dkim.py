@@ -9,7 +9,9 @@ Header sanity against the composition attacks ("Composition Kills", USENIX Secur
 2020): a message whose From is missing, repeated, or names not exactly one address is
 refused (:class:`UnsignableMessageError`), using mailbase's one From parser; From, To,
 Cc, Subject and Date are oversigned (listed once more than present), as is any other
-repeated signed header, so a header added later breaks the signature.
+repeated signed header, so a header added later breaks the signature. The header is the
+one :func:`mailbase.read_header` read; a block that reads two ways (any of its defects)
+is refused too: a signature must not vouch for fields another program reads otherwise.
 """
 
 from __future__ import annotations
@@ -28,9 +30,9 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 
-from mailbase import Address, from_values_block, read_from, read_header
+from mailbase import Address, HeaderBlock, HeaderField, from_values_block, read_from, read_header
 from signer import canon
-from signer.canon import Canon, HeaderField, MessageFormatError
+from signer.canon import Canon
 from signer.config import DkimConfig
 from signer.dkim_rotation import RotationState
 from signer.errors import NoSigningKeyError, UnsignableMessageError
@@ -133,21 +135,26 @@ class DkimSigner:
         """Whether an active key exists for ``domain``."""
         return domain.lower().rstrip(".") in self._keys
 
-    def sign(self, raw: bytes, *, domain: str) -> bytes:
+    def sign(self, raw: bytes, *, domain: str, header: HeaderBlock | None = None) -> bytes:
         """The DKIM-Signature header line(s) to prepend to ``raw``, one per active key.
 
+        :param header: ``raw``'s header as :func:`mailbase.read_header` read it (the
+            milter passes the reading it has); read here when not given.
         :raises NoSigningKeyError: no active key for ``domain``.
         :raises UnsignableMessageError: the message must not be signed as it is; the
-            reason says why (From missing, repeated or not one address; a malformed
-            header section; a repeated header when those are refused).
+            reason says why (From missing, repeated or not one address; a header block
+            that reads two ways; a repeated header when those are refused).
+        :raises ValueError: ``header`` was read from other bytes.
         """
         keys = self._keys.get(domain.lower().rstrip("."))
         if not keys:
             raise NoSigningKeyError(domain)
-        try:
-            fields, body = canon.split_message(raw)
-        except MessageFormatError as exc:
-            raise UnsignableMessageError(str(exc)) from exc
+        if header is None:
+            header = read_header(raw)
+        body = header.body(raw)
+        if header.defects:
+            raise UnsignableMessageError(f"the header block is malformed: {header.defects[0]}")
+        fields = header.fields
         names = self._header_list(fields)
         body_hash = base64.b64encode(
             hashlib.sha256(canon.body(body, Canon.RELAXED)).digest()).decode("ascii")
@@ -158,14 +165,15 @@ class DkimSigner:
         out = []
         for key in keys:
             head = _signature_head(key, names, body_hash, now, self.expire_after)
-            canonical = canon.header(HeaderField(b"DKIM-Signature", head), Canon.RELAXED)
+            canonical = canon.header(
+                HeaderField(b"DKIM-Signature", head.partition(b":")[2]), Canon.RELAXED)
             digest = hashlib.sha256(signed + canonical[:-2]).digest()
             b64 = base64.b64encode(key.sign_digest(digest)).decode("ascii")
             value = head + _fold_b64(b64).encode("ascii")
             out.append(value.replace(b"\r\n", eol) + eol)
         return b"".join(out)
 
-    def _header_list(self, fields: list[HeaderField]) -> list[str]:
+    def _header_list(self, fields: Sequence[HeaderField]) -> list[str]:
         counts = Counter(f.key for f in fields)
         _sender(fields)
         names: list[str] = []
@@ -191,9 +199,8 @@ def from_domain(raw: bytes) -> str:
     return verdict.address.domain
 
 
-def _sender(fields: list[HeaderField]) -> Address:
-    found = _parse_sender(tuple(f.value.replace(b"\r\n", b"") for f in fields
-                                if f.key == b"from"))
+def _sender(fields: Sequence[HeaderField]) -> Address:
+    found = _parse_sender(tuple(f.unfolded for f in fields if f.key == b"from"))
     if isinstance(found, str):
         raise UnsignableMessageError(found)
     return found
@@ -207,7 +214,7 @@ def _parse_sender(values: tuple[bytes, ...]) -> Address | str:
         verdict.ambiguity or "the From header is ambiguous")
 
 
-def select_headers(fields: list[HeaderField], keys: Sequence[bytes]) -> list[HeaderField]:
+def select_headers(fields: Sequence[HeaderField], keys: Sequence[bytes]) -> list[HeaderField]:
     """The fields ``h=`` names (lower-case), each taking its last unused instance.
 
     RFC 6376 5.4.2: a name with no instance left contributes nothing (that is what

@@ -9,6 +9,11 @@ DKIM-Signature headers is a known denial of service).
 dkimpy parses the tag=value lists and PKCS#1 RSA key records; ``cryptography`` verifies.
 Every exception either raises is translated in one place, :func:`map_exceptions`.
 
+The header is the one :func:`mailbase.read_header` read. A block that reads two ways
+(a stray line, a leading folded line, a NUL, a bare CR) is ``permerror``: a signature
+must not pass over fields another program reads otherwise. White space before a colon
+(obsolete syntax) is not refused: relaxed canonicalization is defined for it.
+
 Results, following RFC 8601 section 2.7.1:
     pass       the signature verified
     fail       body hash or signature mismatch, or the signature has expired
@@ -39,8 +44,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 
+from mailbase import HeaderBlock, HeaderDefectKind, HeaderField, read_header
 from signer import canon
-from signer.canon import Canon, HeaderField, MessageFormatError
+from signer.canon import Canon
 from signer.config import DkimConfig
 from signer.dkim import select_headers
 from signer.dns import DnsResolver, TxtResolver
@@ -92,7 +98,7 @@ class DkimResult:
 
 @dataclass
 class _MessageCache:
-    fields: list[HeaderField]
+    fields: tuple[HeaderField, ...]
     body: bytes
     body_hashes: dict[tuple[Canon, int | None], bytes] = field(default_factory=dict)
     keys: dict[str, tuple[dict[bytes, bytes], PublicKey]] = field(default_factory=dict)
@@ -164,16 +170,25 @@ class DkimVerifier:
         return cls(resolver, max_signatures=config.max_signatures,
                    dns_budget=2 * config.resolver_timeout)
 
-    def verify(self, raw: bytes) -> list[DkimResult]:
-        """One result per DKIM-Signature (newest first), or one ``none`` result."""
-        try:
-            fields, body = canon.split_message(raw)
-        except MessageFormatError as exc:
-            return [DkimResult(AuthResult.PERMERROR, f"malformed header section: {exc}")]
-        signatures = [f for f in fields if f.key == b"dkim-signature"]
+    def verify(self, raw: bytes, *, header: HeaderBlock | None = None) -> list[DkimResult]:
+        """One result per DKIM-Signature (newest first), or one ``none`` result.
+
+        :param header: ``raw``'s header as :func:`mailbase.read_header` read it (the
+            milter passes the reading it made at the door); read here when not given.
+        :raises ValueError: ``header`` was read from other bytes.
+        """
+        if header is None:
+            header = read_header(raw)
+        body = header.body(raw)
+        signatures = [f for f in header.fields if f.key == b"dkim-signature"]
         if not signatures:
             return [DkimResult(AuthResult.NONE, "message not signed")]
-        cache = _MessageCache(fields, body)
+        ambiguous = [d for d in header.defects
+                     if d.kind is not HeaderDefectKind.SPACE_BEFORE_COLON]
+        if ambiguous:
+            return [DkimResult(AuthResult.PERMERROR,
+                               f"malformed header section: {ambiguous[0]}")]
+        cache = _MessageCache(header.fields, body)
         results = [self._verify_one(sig, cache) for sig in signatures[: self.max_signatures]]
         if len(signatures) > self.max_signatures:
             extra = len(signatures) - self.max_signatures
@@ -216,9 +231,8 @@ class DkimVerifier:
         _check_key(key_tags, key, algorithm, tags, domain)
         selected = select_headers(cache.fields, names)
         hashed = b"".join(canon.header(f, header_canon) for f in selected)
-        name_part = sig_field.raw[: len(sig_field.raw) - len(sig_field.value)]
-        stripped = HeaderField(sig_field.name,
-                               name_part + _B_VALUE.sub(rb"\1\2", sig_field.value, count=1))
+        stripped = HeaderField(sig_field.name, _B_VALUE.sub(rb"\1\2", sig_field.value, count=1),
+                               sig_field.gap)
         digest = hashlib.sha256(hashed + canon.header(stripped, header_canon)[:-2]).digest()
         with map_exceptions(AuthResult.PERMERROR):
             if isinstance(key, rsa.RSAPublicKey):

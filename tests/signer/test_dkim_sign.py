@@ -131,7 +131,7 @@ FROM_LINE = b"From: =?utf-8?b?U+G7nyBUw6BpIGNow61uaA==?= <vanthu@sotc.example.go
      "several addresses"),
     (MESSAGE.replace(FROM_LINE, b"From: undisclosed-recipients:;\r\n"), "holds no address"),
     (MESSAGE.replace(FROM_LINE, b"From: \xff\xfe@x\r\n"), "not valid UTF-8"),
-    (b"not a header\r\n" + MESSAGE, "malformed header line"),
+    (b"not a header\r\n" + MESSAGE, "the header block is malformed: line 1 is not a header"),
 ])
 def test_unsignable_messages_are_refused_with_a_reason(signer: DkimSigner, message: bytes,
                                                        reason: str) -> None:
