@@ -15,7 +15,7 @@ from pathlib import Path
 
 import click
 
-from mailbase import FromHeaderError, parse_from
+from mailbase import read_from, read_header
 from signer.config import SignerConfig
 from signer.errors import SignerError
 from signer.smime import (
@@ -27,7 +27,6 @@ from signer.smime import (
     load_pem_identity,
 )
 from signer.smime.keys import load_pkcs12_identity, read_secret
-from signer.smime.mime import split_entity
 from signer.trust import TrustStore
 
 ConfigLoader = Callable[[Path | None], SignerConfig]
@@ -128,10 +127,7 @@ def smime_group(load: ConfigLoader) -> click.Group:
         if not result.is_signed:
             click.echo(result.reason, err=True)
             sys.exit(1)
-        try:
-            sender = parse_from(split_entity(raw).values("from")).addr_spec
-        except FromHeaderError:
-            sender = ""
+        sender = read_from(read_header(raw)).addr_spec or ""
         if sender and not identity.names(sender):
             named = ", ".join(identity.addresses) or "no address"
             click.echo(f"warning: the certificate names {named}, not the sender {sender}: "
@@ -167,9 +163,10 @@ def smime_group(load: ConfigLoader) -> click.Group:
         """
         verifier = _verifier(load, config_path, anchors, intermediates, crls)
         raw = file.read_bytes()
-        result = verifier.verify(raw)
-        click.echo(describe(result, file=str(file),
-                            sender=", ".join(split_entity(raw).values("from")) or "(none)"))
+        header = read_header(raw)
+        result = verifier.verify(raw, header=header)
+        sender = ", ".join(f.text for f in header.fields if f.key == b"from")
+        click.echo(describe(result, file=str(file), sender=sender or "(none)"))
         sys.exit(0 if result.is_pass else 1)
 
     return smime

@@ -4,7 +4,8 @@ S/MIME signs a MIME entity in canonical form (RFC 8551 section 3.1.1: CRLF line 
 and every part in a 7-bit-safe transfer encoding, section 3.1.3). Headers that stay on
 the outer message are copied as the bytes they were; only the content is rebuilt, and
 only when it holds 8-bit data or overlong lines does the stdlib ``email`` package parse
-and re-serialize it.
+and re-serialize it. Every header block, the message's and each part's, is split by
+:func:`mailbase.read_header`, the one splitter.
 """
 
 from __future__ import annotations
@@ -21,45 +22,37 @@ from dataclasses import dataclass
 from email.generator import BytesGenerator
 from email.message import Message
 
+from mailbase import HeaderBlock, HeaderField, read_header
+
 _ANY_EOL = re.compile(rb"\r\n|\r|\n")
-_FOLD = re.compile(rb"\r?\n(?=[ \t])")
 # RFC 5322 section 2.1.1: 998 octets a line, CRLF excluded. Checked with the CR
 # counted, which re-encodes a line of exactly 998 octets: safe, and cheap to test.
 _MAX_LINE = 998
 _BASE64_LINE = 76
 
 
-@dataclass(frozen=True, slots=True)
-class HeaderField:
-    """One header field as written: ``raw`` holds every line with its line ends."""
-
-    name: str
-    raw: bytes
-
-    @property
-    def value(self) -> str:
-        """The unfolded value, decoded as UTF-8 (undecodable bytes replaced)."""
-        text = _FOLD.sub(b"", self.raw.split(b":", 1)[1] if b":" in self.raw else b"")
-        return text.strip().decode("utf-8", "replace")
-
-    @property
-    def is_content(self) -> bool:
-        """Whether the field describes the content (``Content-*``), so goes inside."""
-        return self.name.startswith("content-")
+def is_content(field: HeaderField) -> bool:
+    """Whether ``field`` describes the content (``Content-*``), so goes inside a signature."""
+    return field.key.startswith(b"content-")
 
 
 @dataclass(frozen=True, slots=True)
 class Entity:
-    """A message or part split at its first blank line, bytes untouched."""
+    """A message or part: its header as :func:`mailbase.read_header` read it, and its body."""
 
-    fields: tuple[HeaderField, ...]
+    header: HeaderBlock
     body: bytes
     eol: bytes
 
+    @property
+    def fields(self) -> tuple[HeaderField, ...]:
+        """The header fields, in order."""
+        return self.header.fields
+
     def values(self, name: str) -> list[str]:
-        """Every value of header ``name`` (case-insensitive), in order."""
-        name = name.lower()
-        return [f.value for f in self.fields if f.name == name]
+        """Every value of header ``name`` (case-insensitive), unfolded, in order."""
+        return [value.replace(b"\r\n", b"").replace(b"\n", b"").strip()
+                .decode("utf-8", "replace") for value in self.header.values(name.encode())]
 
     def first(self, name: str) -> str | None:
         """The first value of header ``name``, or None."""
@@ -71,29 +64,17 @@ class Entity:
         return ContentType.parse(self.first("content-type"))
 
 
-def split_entity(raw: bytes) -> Entity:
-    """Split ``raw`` into its header fields and body, keeping every byte."""
+def split_entity(raw: bytes, *, header: HeaderBlock | None = None) -> Entity:
+    """Split ``raw`` into its header (read by :func:`mailbase.read_header`, or the
+    reading given) and its body, keeping every byte of the body.
+
+    :raises ValueError: ``header`` was read from other bytes.
+    """
+    if header is None:
+        header = read_header(raw)
     first_eol = raw.find(b"\n")
     eol = b"\r\n" if first_eol > 0 and raw[first_eol - 1:first_eol] == b"\r" else b"\n"
-    if raw.startswith((b"\r\n", b"\n")):
-        return Entity((), raw[2 if raw.startswith(b"\r\n") else 1:], eol)
-    ends = [i for i in (raw.find(b"\n\n"), raw.find(b"\n\r\n")) if i >= 0]
-    if not ends:
-        head, body = raw, b""
-    else:
-        # The first line end closes the last field; the second is the blank line.
-        first_end = min(ends) + 1
-        head = raw[:first_end]
-        body = raw[first_end + (2 if raw[first_end:first_end + 2] == b"\r\n" else 1):]
-    fields: list[HeaderField] = []
-    for line in head.splitlines(keepends=True):
-        if line[:1] in (b" ", b"\t") and fields:
-            last = fields[-1]
-            fields[-1] = HeaderField(last.name, last.raw + line)
-        else:
-            name = line.split(b":", 1)[0].strip().decode("ascii", "replace").lower()
-            fields.append(HeaderField(name, line))
-    return Entity(tuple(fields), body, eol)
+    return Entity(header, header.body(raw), eol)
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,7 +138,7 @@ def canonical_content(fields: Sequence[HeaderField], body: bytes) -> bytes:
     or overlong lines is parsed and each such leaf part re-encoded, text as
     quoted-printable, everything else as base64 (RFC 8551 section 3.1.3).
     """
-    head = b"".join(f.raw for f in fields)
+    head = b"".join(f.raw + b"\r\n" for f in fields)
     entity = to_crlf(head) + b"\r\n" + to_crlf(body) if head else b"\r\n" + to_crlf(body)
     if is_7bit_safe(entity):
         return entity

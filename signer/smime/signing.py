@@ -18,9 +18,10 @@ from enum import StrEnum
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.serialization import pkcs7
 
+from mailbase import HeaderBlock
 from signer.smime.config import SmimeConfig
 from signer.smime.keys import SigningIdentity, load_identity
-from signer.smime.mime import base64_lines, canonical_content, split_entity, to_eol
+from signer.smime.mime import base64_lines, canonical_content, is_content, split_entity, to_eol
 
 # Top-level types that already carry S/MIME or PGP protection (RFC 8551 section 3.2,
 # RFC 1847): signing them again would hide the inner signature or the encryption.
@@ -111,26 +112,35 @@ class SmimeSigner:
         """The identity made for exactly ``address`` (no unit, no pattern), or None."""
         return self._by_address.get(address.casefold())
 
-    def sign(self, raw: bytes, identity: SigningIdentity) -> SmimeSignResult:
+    def sign(self, raw: bytes, identity: SigningIdentity, *,
+             header: HeaderBlock | None = None) -> SmimeSignResult:
         """Wrap ``raw`` as multipart/signed with ``identity``'s signature.
 
-        Already signed or encrypted mail is returned unchanged with ``SKIPPED``.
+        Already signed or encrypted mail, and mail whose header block reads two ways
+        (a signature must not vouch for fields another program reads otherwise), are
+        returned unchanged with ``SKIPPED``.
+
+        :param header: ``raw``'s header as :func:`mailbase.read_header` read it; read
+            here when not given.
+        :raises ValueError: ``header`` was read from other bytes.
         """
-        entity = split_entity(raw)
+        entity = split_entity(raw, header=header)
+        if entity.header.defects:
+            return SmimeSignResult(SignStatus.SKIPPED, raw, "not signed: the header block is "
+                                   f"malformed: {entity.header.defects[0]}", identity.label)
         top = entity.content_type().mime_type
         if top in _PROTECTED_TYPES:
             return SmimeSignResult(SignStatus.SKIPPED, raw,
                                    f"not signed again: the message is {_PROTECTED_TYPES[top]}",
                                    identity.label)
-        outer = [f for f in entity.fields if not f.is_content]
-        content = canonical_content([f for f in entity.fields if f.is_content], entity.body)
+        outer = [f for f in entity.fields if not is_content(f)]
+        content = canonical_content([f for f in entity.fields if is_content(f)], entity.body)
         signature = self._signature(content, identity)
         boundary = _boundary(content)
         eol = entity.eol
-        head = b"".join(f.raw for f in outer)
-        if head and not head.endswith(b"\n"):
-            head += eol
-        if not any(f.name == "mime-version" for f in outer):
+        # the outer fields as they were written, each ended as the message ends its lines
+        head = b"".join(f.raw + eol for f in outer)
+        if not any(f.key == b"mime-version" for f in outer):
             head += b"MIME-Version: 1.0" + eol
         head += (
             b'Content-Type: multipart/signed; protocol="application/pkcs7-signature";'

@@ -17,7 +17,7 @@ import binascii
 import datetime as dt
 import re
 
-from mailbase import FromHeaderError, parse_from
+from mailbase import FromVerdict, HeaderBlock, read_from
 from signer.smime.cms import CmsError, SignatureStatus, SignedData, SignerCheck, check_signed_data
 from signer.smime.config import SmimeConfig
 from signer.smime.keys import certificate_addresses
@@ -50,19 +50,28 @@ class SmimeVerifier:
         return cls(TrustStore.from_files(config.trust_anchors, config.intermediates,
                                          config.crls, is_crl_required=config.is_crl_required))
 
-    def verify(self, raw: bytes, *, now: dt.datetime | None = None) -> SmimeResult:
-        """The S/MIME verdict on a message as received; never raises on bad input."""
+    def verify(self, raw: bytes, *, now: dt.datetime | None = None,
+               header: HeaderBlock | None = None,
+               sender: FromVerdict | None = None) -> SmimeResult:
+        """The S/MIME verdict on a message as received; never raises on bad input.
+
+        :param header: ``raw``'s header as :func:`mailbase.read_header` read it, and
+            ``sender`` the one reading of its From (:func:`mailbase.read_from`), as the
+            milter made them at the door; read here when not given.
+        :raises ValueError: ``header`` was read from other bytes (a caller's mistake).
+        """
         now = now or dt.datetime.now(dt.UTC)
+        entity = split_entity(raw, header=header)
         try:
-            return self._verify(raw, now)
+            return self._verify(raw, entity, sender or read_from(entity.header), now)
         except CmsError as exc:
             return SmimeResult(SmimeStatus.PERMERROR, exc.reason)
         except (ValueError, TypeError, KeyError, IndexError, RecursionError) as exc:
             # asn1crypto parses lazily (and recursively): malformed DER can surface anywhere.
             return SmimeResult(SmimeStatus.PERMERROR, f"the signature cannot be parsed: {exc}")
 
-    def _verify(self, raw: bytes, now: dt.datetime) -> SmimeResult:
-        entity = split_entity(raw)
+    def _verify(self, raw: bytes, entity: Entity, sender: FromVerdict,
+                now: dt.datetime) -> SmimeResult:
         # Two Content-Type fields let a client show another structure than the one
         # checked here (USENIX Security 2019, "MIME wrapping"): refuse to judge.
         if len(entity.values("content-type")) > 1:
@@ -88,7 +97,7 @@ class SmimeVerifier:
             content = signed.content
         else:
             return self._unsigned(raw)
-        return self._judge(entity, signed, to_crlf(content), now)
+        return self._judge(sender, signed, to_crlf(content), now)
 
     def _detached(self, entity: Entity, boundary: str | None) -> tuple[SignedData, bytes]:
         if not boundary:
@@ -118,14 +127,10 @@ class SmimeVerifier:
                         "or forwarded); that signature does not cover this message")
         return SmimeResult(SmimeStatus.NONE, "the message is not S/MIME signed")
 
-    def _judge(self, entity: Entity, signed: SignedData, content: bytes,
+    def _judge(self, verdict: FromVerdict, signed: SignedData, content: bytes,
                now: dt.datetime) -> SmimeResult:
-        sender: str | None = None
-        sender_problem = ""
-        try:
-            sender = parse_from(entity.values("from")).addr_spec
-        except FromHeaderError as exc:
-            sender_problem = exc.reason
+        sender = verdict.addr_spec
+        sender_problem = verdict.ambiguity or ""
         changed = _changed_from(content, sender)
         reports = [self._report(check, signed, sender, sender_problem, now)
                    for check in signed.signers]
@@ -201,15 +206,14 @@ def _changed_from(content: bytes, sender: str | None) -> str:
     """A reason when the signed content carries its own From (protected headers, or a
     wrapped message/rfc822, RFC 8551 section 3.1) that differs from the outer one."""
     inner = split_entity(content)
-    values = inner.values("from")
-    if not values and inner.content_type().mime_type == "message/rfc822":
-        values = split_entity(inner.body).values("from")
-    if not values:
+    if not inner.values("from") and inner.content_type().mime_type == "message/rfc822":
+        inner = split_entity(inner.body)
+    if not inner.values("from"):
         return ""
-    try:
-        signed_from = parse_from(values).addr_spec
-    except FromHeaderError as exc:
-        return f"the signed From header is unusable: {exc.reason}"
+    verdict = read_from(inner.header)
+    signed_from = verdict.addr_spec
+    if signed_from is None:
+        return f"the signed From header is unusable: {verdict.ambiguity}"
     if sender is None or signed_from.casefold() != sender.casefold():
         return (f"the From header was changed after signing: signed as {signed_from}, "
                 f"now {sender or 'unreadable'}")

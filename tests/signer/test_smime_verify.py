@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.serialization import pkcs7
 
 from signer.smime import SmimeSigner, SmimeStatus, SmimeVerifier
-from signer.smime.mime import split_entity, split_multipart
+from signer.smime.mime import is_content, split_entity, split_multipart
 from signer.trust import TrustStore
 from support.pki import Issued
 from support.smime import ALICE, BOB, CAROL, address, cast, identity, message
@@ -91,7 +91,8 @@ def _mixed(first: bytes, second_headers: bytes, second_body: bytes) -> bytes:
 def test_signed_part_nested_inside_unsigned_message() -> None:
     signed = sign(message(), cast().alice)
     entity = split_entity(signed)
-    inner = b"".join(f.raw for f in entity.fields if f.is_content or f.name == "mime-version")
+    inner = b"".join(f.raw + b"\r\n" for f in entity.fields
+                     if is_content(f) or f.key == b"mime-version")
     raw = _mixed(b"Content-Type: text/plain\r\n\r\nPay 1,000,000 VND to account 42.",
                  inner, entity.body)
     result = verifier().verify(raw)
@@ -297,12 +298,13 @@ def test_no_trust_anchors_is_never_pass() -> None:
 
 def _opaque(raw: bytes, who: Issued) -> bytes:
     entity = split_entity(raw)
-    content = b"".join(f.raw for f in entity.fields if f.is_content) + b"\r\n" + entity.body
+    content = (b"".join(f.raw + b"\r\n" for f in entity.fields if is_content(f))
+               + b"\r\n" + entity.body)
     der = (pkcs7.PKCS7SignatureBuilder().set_data(content)
            .add_signer(who.cert, who.key, hashes.SHA256())  # type: ignore[arg-type]
            .add_certificate(cast().pki.intermediate.cert)
            .sign(serialization.Encoding.DER, [pkcs7.PKCS7Options.Binary]))
-    head = b"".join(f.raw for f in entity.fields if not f.is_content)
+    head = b"".join(f.raw + b"\r\n" for f in entity.fields if not is_content(f))
     return (head + b"Content-Type: application/pkcs7-mime; smime-type=signed-data; "
             b'name="smime.p7m"\r\nContent-Transfer-Encoding: base64\r\n\r\n'
             + base64.encodebytes(der).replace(b"\n", b"\r\n"))
