@@ -13,8 +13,8 @@ import csv
 import io
 import json
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, replace
-from datetime import date
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlite_utils import Database
@@ -32,22 +32,36 @@ def has_roster(db: Database) -> bool:
     ).fetchone() is not None
 
 
+def _has_last_login(db: Database) -> bool:
+    # a store migrated before the column, opened read-only, has not
+    return any(row[1] == "last_login" for row in db.execute("PRAGMA table_info(mailboxes)"))
+
+
 def load_mailboxes(db: Database) -> list[Mailbox]:
     """Every mailbox of the roster, by address."""
     if not has_roster(db):
         return []
+    login = "last_login" if _has_last_login(db) else "NULL"
     return [
         Mailbox(address=Address(local, domain), full_name=full_name, unit_id=unit_id,
                 position=position, is_active=bool(active),
-                created=date.fromisoformat(created) if created else None)
-        for local, domain, full_name, unit_id, position, active, created in db.execute(
-            "SELECT local, domain, full_name, unit_id, position, active, created"
-            " FROM mailboxes ORDER BY key")
+                created=date.fromisoformat(created) if created else None,
+                last_login=datetime.fromisoformat(last_login) if last_login else None)
+        for local, domain, full_name, unit_id, position, active, created, last_login
+        in db.execute("SELECT local, domain, full_name, unit_id, position, active, created,"
+                      f" {login} FROM mailboxes ORDER BY key")
     ]
 
 
+def _login_text(mailbox: Mailbox) -> str | None:
+    """The stored (and exported) form of the last login: UTC ISO 8601, seconds."""
+    login = mailbox.last_login
+    return login.astimezone(UTC).isoformat(timespec="seconds") if login else None
+
+
 def snapshot(mailbox: Mailbox) -> dict[str, Any]:
-    """A mailbox as plain JSON values, one key per CSV column (history and exports)."""
+    """A mailbox as plain JSON values, one key per CSV column but ``last_login``
+    (history and exports: the last login is an observation, not a roster change)."""
     return {
         "address": mailbox.address.addr_spec, "full_name": mailbox.full_name,
         "unit": mailbox.unit_id, "position": mailbox.position, "active": mailbox.is_active,
@@ -65,16 +79,19 @@ def _merged(row: RosterRow, old: Mailbox | None) -> Mailbox:
         full_name=new.full_name if "full_name" in row.carried else old.full_name,
         position=new.position if "position" in row.carried else old.position,
         created=new.created if "created" in row.carried else old.created,
+        last_login=new.last_login if "last_login" in row.carried else old.last_login,
     )
 
 
 @dataclass(frozen=True, slots=True)
 class RosterPlan:
-    """What an import will write: ``(mailbox, action, diff)`` per change."""
+    """What an import will write: ``(mailbox, action, diff)`` per change, and the last
+    logins of mailboxes that did not otherwise change (no history for those)."""
 
     changes: list[tuple[Mailbox, str, dict[str, list[Any]]]]
     unchanged: int
     errors: list[ImportRowError]
+    logins: list[Mailbox] = field(default_factory=list)
 
 
 def plan_import(
@@ -116,6 +133,7 @@ def plan_import(
             continue
         good.append(_merged(row, stored.get(key)))
     changes: list[tuple[Mailbox, str, dict[str, list[Any]]]] = []
+    logins: list[Mailbox] = []
     unchanged = 0
     for mailbox in good:
         old = stored.get(mailbox.address.key)
@@ -126,6 +144,8 @@ def plan_import(
             changes.append((mailbox, "updated", diff))
         else:
             unchanged += 1
+            if old.last_login != mailbox.last_login:
+                logins.append(mailbox)
     present = parsed.keys if partial else {m.address.key for m in good}
     for key, mailbox in stored.items():
         in_scope = scope is None or mailbox.unit_id in scope
@@ -133,7 +153,8 @@ def plan_import(
             inactive = replace(mailbox, is_active=False)
             changes.append((inactive, "deactivated",
                             _diff(snapshot(mailbox), snapshot(inactive))))
-    return RosterPlan(changes, unchanged, sorted(errors, key=lambda e: (e.row, e.column or "")))
+    return RosterPlan(changes, unchanged, sorted(errors, key=lambda e: (e.row, e.column or "")),
+                      logins)
 
 
 def _diff(old: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, list[Any]]:
@@ -155,15 +176,17 @@ def write_import(db: Database, *, at: str, source: str, actor: str, plan: Roster
         ).lastrowid
         db.conn.executemany(
             "INSERT INTO mailboxes (key, local, domain, full_name, unit_id, position, active,"
-            " created) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET"
-            " local = excluded.local, domain = excluded.domain,"
+            " created, last_login) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO"
+            " UPDATE SET local = excluded.local, domain = excluded.domain,"
             " full_name = excluded.full_name, unit_id = excluded.unit_id,"
             " position = excluded.position, active = excluded.active,"
-            " created = excluded.created",
+            " created = excluded.created, last_login = excluded.last_login",
             [(m.address.key, m.address.local, m.address.domain, m.full_name, m.unit_id,
-              m.position, int(m.is_active), m.created.isoformat() if m.created else None)
-             for m, _, _ in plan.changes],
+              m.position, int(m.is_active), m.created.isoformat() if m.created else None,
+              _login_text(m)) for m, _, _ in plan.changes],
         )
+        db.conn.executemany("UPDATE mailboxes SET last_login = ? WHERE key = ?",
+                            [(_login_text(m), m.address.key) for m in plan.logins])
         db.conn.executemany(
             "INSERT INTO mailbox_history (at, actor, address, action, changes, import_id)"
             " VALUES (?, ?, ?, ?, ?, ?)",
@@ -180,10 +203,12 @@ def export_csv(mailboxes: list[Mailbox], *, bom: bool = False) -> str:
     for mailbox in mailboxes:
         data = snapshot(mailbox)
         data["active"] = "yes" if mailbox.is_active else "no"
+        data["last_login"] = _login_text(mailbox)
         writer.writerow(["" if data[column] is None else data[column] for column in COLUMNS])
     return ("\ufeff" if bom else "") + out.getvalue()
 
 
 def export_json(mailboxes: list[Mailbox]) -> str:
     """The roster as a JSON array of objects with the CSV layout's keys."""
-    return json.dumps([snapshot(m) for m in mailboxes], ensure_ascii=False, indent=1) + "\n"
+    return json.dumps([{**snapshot(m), "last_login": _login_text(m)} for m in mailboxes],
+                      ensure_ascii=False, indent=1) + "\n"

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from email_validator import EmailNotValidError, validate_email
 
@@ -174,3 +174,6 @@ class Mailbox:
     position: str = ""
     is_active: bool = True
     created: date | None = None
+    #: when the official last logged in (UTC), as the mail server last said; None:
+    #: never said
+    last_login: datetime | None = None

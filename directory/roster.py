@@ -13,17 +13,20 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from directory.errors import ImportRejected, ImportRowError
 from directory.ldif_reader import read_ldif
 from directory.model import Address, Mailbox, Unit
 from directory.rows import csv_lines, iso_date, yes_no
-from mailbase import AddressError, parse_address
+from mailbase import AddressError, PeriodError, parse_address, parse_local_datetime
 
 REQUIRED_COLUMNS = ("address", "full_name", "unit")
 #: Every column of the roster's CSV layout, in the order exports write them.
-COLUMNS = (*REQUIRED_COLUMNS, "position", "active", "created")
+COLUMNS = (*REQUIRED_COLUMNS, "position", "active", "created", "last_login")
+#: How far ahead of this server's clock a last login may be (a clock or zone slip).
+_LOGIN_SLACK = timedelta(days=1)
 
 
 class RosterFormat(StrEnum):
@@ -75,6 +78,28 @@ def parse_mailbox_address(text: str) -> Address:
     return Address(parsed.local, parsed.domain)
 
 
+def parse_last_login(value: str, *, now: datetime | None = None) -> datetime | None:
+    """A ``last_login`` cell as UTC: an ISO 8601 date or date-time (without an offset
+    in Vietnam's time, a date at its midnight) or Unix seconds (what Dovecot's
+    last_login plugin stores); empty is None.
+
+    :raises ValueError: none of those forms, or a time after now.
+    """
+    text = value.strip()
+    if not text:
+        return None
+    try:
+        # eight digits are a basic ISO date (20260331), more are Unix seconds
+        found = (datetime.fromtimestamp(int(text), UTC) if text.isdigit() and len(text) > 8
+                 else parse_local_datetime(text))
+    except (PeriodError, ValueError, OverflowError, OSError):
+        raise ValueError(f"{text!r} is not a time: use YYYY-MM-DD, an ISO 8601 date-time "
+                         "or Unix seconds") from None
+    if found > (now or datetime.now(UTC)) + _LOGIN_SLACK:
+        raise ValueError(f"{text!r} is in the future")
+    return found
+
+
 def _nfc(value: str) -> str:
     return unicodedata.normalize("NFC", value.strip())
 
@@ -92,7 +117,7 @@ def _csv_row(line: int, cells: dict[str, str], found: RosterFile) -> None:
         errors.append(ImportRowError(line, "full_name", "the full name is empty"))
     if not unit:
         errors.append(ImportRowError(line, "unit", "the unit (its id) is empty"))
-    active, created = True, None
+    active, created, last_login = True, None, None
     try:
         active = yes_no(cells.get("active", ""))
     except ValueError as exc:
@@ -101,13 +126,19 @@ def _csv_row(line: int, cells: dict[str, str], found: RosterFile) -> None:
         created = iso_date(cells.get("created", ""))
     except ValueError as exc:
         errors.append(ImportRowError(line, "created", str(exc), value=cells["created"]))
+    try:
+        last_login = parse_last_login(cells.get("last_login", ""))
+    except ValueError as exc:
+        errors.append(ImportRowError(line, "last_login", str(exc), value=cells["last_login"]))
     if errors or address is None:
         found.errors.extend(errors)
         return
-    carried = frozenset({"full_name", "unit", "active"} | (cells.keys() & {"position", "created"}))
+    carried = frozenset({"full_name", "unit", "active"}
+                        | (cells.keys() & {"position", "created", "last_login"}))
     found.rows.append(RosterRow(line, Mailbox(
         address=address, full_name=full_name, unit_id=unit,
         position=_nfc(cells.get("position", "")), is_active=active, created=created,
+        last_login=last_login,
     ), carried))
 
 

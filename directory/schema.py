@@ -88,8 +88,15 @@ def _create_roster(db: Database) -> None:
     db.execute("ALTER TABLE imports ADD COLUMN kind TEXT NOT NULL DEFAULT 'units'")
 
 
+def _roster_last_login(db: Database) -> None:
+    # When the official last logged in (UTC ISO 8601), as the mail server said at the
+    # last import that carried it: an observation, not in the roster's history.
+    db.execute("ALTER TABLE mailboxes ADD COLUMN last_login TEXT")
+
+
 #: The migrations, oldest first; never edit one that has shipped, add a new one.
-MIGRATIONS: tuple[Callable[[Database], None], ...] = (_create_units, _create_roster)
+MIGRATIONS: tuple[Callable[[Database], None], ...] = (
+    _create_units, _create_roster, _roster_last_login)
 
 
 def migrate(db: Database) -> None:

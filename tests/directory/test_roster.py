@@ -149,7 +149,7 @@ def test_every_bad_row_is_reported_at_once_and_nothing_is_imported(units: Direct
     ("address,unit\n", [(1, None, "missing column(s): full_name")]),
     ("Address,full_name,unit,email,UNIT\n", [
         (1, None, "unknown column(s): 'email'; the columns are: address, full_name, unit, "
-                  "position, active, created"),
+                  "position, active, created, last_login"),
         (1, None, "column(s) given twice: unit")]),
 ])
 def test_bad_files_are_refused_whole(units: Directory, text: str,
@@ -285,13 +285,13 @@ def test_the_roster_is_private_but_in_the_postfix_maps(roster: Directory, tmp_pa
 
 def test_export_is_the_import_layout_and_round_trips(roster: Directory) -> None:
     text = roster.export_mailboxes_csv()
-    assert text.splitlines()[0] == "address,full_name,unit,position,active,created"
-    assert f"nguyen.van.a@{D},Nguyễn Văn A,so-tai-chinh,Giám đốc,yes,2024-01-15" in text
+    assert text.splitlines()[0] == "address,full_name,unit,position,active,created,last_login"
+    assert f"nguyen.van.a@{D},Nguyễn Văn A,so-tai-chinh,Giám đốc,yes,2024-01-15," in text
     again = roster.import_mailboxes(text)
     assert (again.created, again.updated, again.unchanged) == ((), (), 4)
     data = json.loads(roster.export_mailboxes_json())
     assert data[0] == {"address": f"le.van.c@{D}", "full_name": "Lê Văn C", "unit": "so-noi-vu",
-                       "position": "", "active": True, "created": None}
+                       "position": "", "active": True, "created": None, "last_login": None}
 
 
 def test_the_migration_is_additive_and_the_previous_release_still_works(tmp_path: Path) -> None:
@@ -309,7 +309,7 @@ def test_the_migration_is_additive_and_the_previous_release_still_works(tmp_path
         store.import_csv(UNITS, actor="new")
         store.import_mailboxes(ROSTER, actor="new")
         after = {t: [c.name for c in store.db[t].columns] for t in columns}
-        assert store.db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 2
+        assert store.db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 3
     # every old table keeps its columns in place (imports gains one at the end)
     assert {t: cols[: len(columns[t])] for t, cols in after.items()} == columns
     # the previous release's own writes (no kind column named) still work
