@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from enum import StrEnum
+
+from mailbase import fold
 
 
 class DocumentKind(StrEnum):
@@ -34,6 +37,37 @@ class TimeSource(StrEnum):
     TIMESTAMP = "timestamp"  # a valid, trusted RFC 3161 token in the signature
     CLAIMED = "claimed"  # the signer's own signingTime or /M: not proof
     NONE = "none"  # no time in the signature: judged now
+
+
+class RootFamily(StrEnum):
+    """Which public key infrastructure a valid signature's trust anchor belongs to."""
+
+    GOV = "gov"  # the government's specialised PKI (Ban Cơ yếu Chính phủ)
+    PUBLIC = "public"  # the national root of the public PKI, over the licensed public CAs
+    OTHER = "other"  # any other configured anchor (a commercial CA's own root, a private CA)
+
+
+#: Folded attribute=value pairs of a trust anchor's subject naming its family. The
+#: government PKI's certificates name the Government Cipher Committee as organisation;
+#: the licensed public CAs (VNPT-CA, Viettel-CA, BKAV-CA, FPT-CA...) chain to the
+#: national root CA of the public PKI. Only a configured anchor ends a valid chain, so
+#: a name cannot be forged into a family.
+_FAMILIES = {
+    ("o", "ban co yeu chinh phu"): RootFamily.GOV,
+    ("o", "government cipher committee"): RootFamily.GOV,
+    ("cn", "vietnam national root ca"): RootFamily.PUBLIC,
+}
+_RDN_SEPARATOR = re.compile(r"(?<!\\)[,+]")
+
+
+def root_family(anchor: str) -> RootFamily:
+    """The family of a trust anchor from its subject (RFC 4514, as ``chain`` holds it)."""
+    for part in _RDN_SEPARATOR.split(anchor):
+        kind, _, value = part.partition("=")
+        family = _FAMILIES.get((kind.strip().lower(), fold(value.replace("\\", "").strip())))
+        if family is not None:
+            return family
+    return RootFamily.OTHER
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +105,14 @@ class DocumentSignature:
         """True for a valid signature by a person (document timestamps do not count)."""
         return self.verdict is DocumentVerdict.VALID and not self.is_timestamp
 
+    @property
+    def root_family(self) -> RootFamily | None:
+        """The family of the trust anchor a valid signature chains to (the last
+        certificate of ``chain``); None when the signature is not valid."""
+        if self.verdict is not DocumentVerdict.VALID or not self.chain:
+            return None
+        return root_family(self.chain[-1])
+
     def as_dict(self) -> dict[str, object]:
         """A JSON-ready form for the CLI, the audit record and the stage."""
         return {
@@ -91,6 +133,7 @@ class DocumentSignature:
             "chain": list(self.chain),
             "is_timestamp": self.is_timestamp,
             "notes": list(self.notes),
+            "root_family": family.value if (family := self.root_family) else None,
         }
 
 
