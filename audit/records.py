@@ -150,6 +150,11 @@ class DocumentSignatureRecord(_Edge):
     chain: list[str] = Field(default_factory=list)
     is_timestamp: bool = False
     notes: list[str] = Field(default_factory=list)
+    root_family: str | None = Field(
+        default=None,
+        description="For a valid signature: the family of its trust anchor (gov, public "
+        "or other; signer/'s RootFamily). None when not valid, and in records written "
+        "before families were recorded (the report counts those as other).")
 
 
 class Attachment(_Edge):

@@ -40,7 +40,13 @@ class Rows:
 def _attachment(a: Attachment) -> dict[str, Any]:
     # Records without document verdicts keep the exact detail they had before verdicts
     # were recorded.
-    absent = {name for name in ("document", "signatures") if getattr(a, name) is None}
+    absent: dict[str, Any] = {
+        name: True for name in ("document", "signatures") if getattr(a, name) is None}
+    # Likewise signatures without a root family (not valid, or judged before families).
+    unfamiliar = {i: {"root_family"} for i, s in enumerate(a.signatures or ())
+                  if s.root_family is None}
+    if unfamiliar:
+        absent["signatures"] = unfamiliar
     return a.model_dump(mode="json", exclude=absent)
 
 
