@@ -8,13 +8,20 @@ bytes disagree (duplicated Content-Type or Content-Transfer-Encoding headers:
 the first and the last of each) both readings are walked, so the rules see the
 worse one. The work is bounded too: the bytes scanned over all entities may not
 exceed 16 times the message (plus 1 MB), whatever the nesting and readings.
+
+Every header block, the message's and each part's, is split by
+:func:`mailbase.read_header`, the one splitter (the message's may be passed in, as
+the milter read it at the door). Where that block reads two ways, its defects are
+`malformed-mime` findings; and where a lenient reader (Python's email package, many
+clients) would end the header early, at a line that is not a field, what that reader
+takes for the body is inspected too, so nothing it could show goes unseen.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
+from mailbase import HeaderBlock, HeaderDefectKind, read_header
 from policies.encodings import (
     TNEF_SIGNATURE,
     decode_base64,
@@ -23,11 +30,9 @@ from policies.encodings import (
     find_uuencoded,
     read_tnef,
 )
-from policies.headers import Headers, param_values, parse_headers, split_params
+from policies.headers import Headers, mime_headers, param_values, split_params
 from policies.model import Defect, Part
 
-_SEPARATOR = re.compile(rb"\r?\n\r?\n")
-_HEADER_LINE = re.compile(rb"[!-9;-~]+[ \t]*:|[ \t]")
 _IDENTITY = ("", "7bit", "8bit", "binary")
 _PKCS7 = ("application/pkcs7-mime", "application/x-pkcs7-mime")
 
@@ -90,11 +95,13 @@ class _Walker:
         span: tuple[int, int] | None,
         is_message: bool,
         boundaries: tuple[bytes, ...],
+        header: HeaderBlock | None = None,
     ) -> None:
         """Read one entity (headers and body) found at `path`.
 
         `base` is where `data` starts in the raw message (None when it was decoded
-        from a transfer encoding); `span` is the strippable raw range holding it.
+        from a transfer encoding); `span` is the strippable raw range holding it;
+        `header` is `data`'s header block when it was already read.
         """
         if self.result.entity_count >= self.limits.max_parts:
             if not self.is_over_parts:
@@ -114,9 +121,53 @@ class _Walker:
             self.defect(path, f"MIME nesting deeper than {self.limits.max_depth} levels "
                         f"at part {path}; the rest was not inspected")
             return
-        headers, body_start = self.headers(data, path)
-        body = data[body_start:]
-        body_base = None if base is None else base + body_start
+        if header is None:
+            header = read_header(data)
+        headers = self.headers(data, header, path)
+        self.readings(headers, data[header.body_start:], base=base, offset=header.body_start,
+                      path=path, depth=depth, span=span, is_message=is_message,
+                      boundaries=boundaries)
+        stray = next((d.offset for d in header.defects
+                      if d.kind is HeaderDefectKind.STRAY_LINE), None)
+        if stray is not None:
+            # A lenient reader ends the header at that line and shows the rest as the
+            # body, under the fields before it: that reading is walked too.
+            self.work_left -= len(data) - stray
+            early = mime_headers(read_header(data[:stray]))
+            self.readings(early, data[stray:], base=base, offset=stray, path=path,
+                          depth=depth, span=span, is_message=is_message,
+                          boundaries=boundaries)
+
+    def headers(self, data: bytes, header: HeaderBlock, path: str) -> Headers:
+        """The MIME fields of one entity's header block, its defects recorded."""
+        if path and data.strip() and len(header.raw) == len(data):
+            self.defect(path, "the part has no blank line after its headers")
+        for defect in header.defects:
+            if defect.kind is HeaderDefectKind.STRAY_LINE:
+                self.defect(path, "a line in the header block is not a header field")
+            elif defect.kind is not HeaderDefectKind.SPACE_BEFORE_COLON:
+                self.defect(path, f"the header block reads two ways: {defect}")
+        headers = mime_headers(header)
+        for d in headers.defects:
+            self.result.defects.append((path or "1", d))
+        return headers
+
+    def readings(
+        self,
+        headers: Headers,
+        body: bytes,
+        *,
+        base: int | None,
+        offset: int,
+        path: str,
+        depth: int,
+        span: tuple[int, int] | None,
+        is_message: bool,
+        boundaries: tuple[bytes, ...],
+    ) -> None:
+        """Walk `body` under every reading its headers allow (`offset`: where the body
+        starts in the entity)."""
+        body_base = None if base is None else base + offset
         types = _first_last(_distinct(headers.all("content-type")))
         if len(types) > 1:
             self.defect(path, f"{len(types)} different Content-Type headers: "
@@ -135,31 +186,6 @@ class _Walker:
                     base=body_base, path=path, depth=depth, span=span,
                     is_message=is_message, boundaries=boundaries,
                 )
-
-    def headers(self, data: bytes, path: str) -> tuple[Headers, int]:
-        if data[:1] in (b"\n", b"\r") and data.lstrip(b"\r")[:1] == b"\n":
-            return Headers(), data.index(b"\n") + 1
-        m = _SEPARATOR.search(data)
-        end, body_start = (m.start(), m.end()) if m else (len(data), len(data))
-        if not m and path and data.strip():
-            self.defect(path, "the part has no blank line after its headers")
-        block = data[:end]
-        # A line that is neither a field nor a continuation ends the header block:
-        # the rest is body (as the stdlib parser reads it), so it is inspected too.
-        pos = 0
-        while pos < end:
-            nl = block.find(b"\n", pos)
-            nl = end if nl < 0 else nl
-            line = block[pos:nl]
-            if line.strip(b"\r") and not _HEADER_LINE.match(line):
-                self.defect(path, "a line in the header block is not a header field")
-                end = body_start = pos
-                break
-            pos = nl + 1
-        headers = parse_headers(data[:end])
-        for d in headers.defects:
-            self.result.defects.append((path or "1", d))
-        return headers, body_start
 
     def reading(
         self,
@@ -372,8 +398,18 @@ def _distinct(values: list[str]) -> list[str]:
     return out
 
 
-def walk(raw: bytes, limits: WalkLimits | None = None) -> Walk:
-    """Walk the message `raw`: its leaves, with paths, names and decoded bytes."""
+def walk(raw: bytes, limits: WalkLimits | None = None, *,
+         header: HeaderBlock | None = None) -> Walk:
+    """Walk the message `raw`: its leaves, with paths, names and decoded bytes.
+
+    `header` is `raw`'s header block as :func:`mailbase.read_header` read it (the
+    milter's reading from the door); it is read here when not given.
+
+    :raises ValueError: `header` was read from other bytes.
+    """
+    if header is not None:
+        header.body(raw)  # the misuse check: the block must be this message's
     walker = _Walker(limits or WalkLimits(), len(raw))
-    walker.entity(raw, base=0, path="", depth=0, span=None, is_message=False, boundaries=())
+    walker.entity(raw, base=0, path="", depth=0, span=None, is_message=False, boundaries=(),
+                  header=header)
     return walker.result

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from email.message import EmailMessage
 
+import pytest
+
+from mailbase import read_header
 from policies.headers import param_values, split_params
+from policies.model import Defect
 from policies.walk import WalkLimits, walk
 
 VN = "Công văn số 123.pdf"
@@ -150,3 +154,52 @@ def test_every_name_the_stdlib_sees_we_see_too() -> None:
                   email.message_from_bytes(raw, policy=email_policy.default).walk()
                   if p.get_filename()}
         assert theirs <= ours, name
+
+
+# -- the header blocks come from mailbase's one splitter; a second reading is inspected
+
+
+def test_the_doors_header_block_is_used_not_read_again() -> None:
+    raw = _message()
+    door = read_header(raw)
+    assert walk(raw, header=door).parts == walk(raw).parts
+    # a block read from other bytes is not this message's
+    with pytest.raises(ValueError, match="not read from these bytes"):
+        walk(raw, header=read_header(b"Subject: other\r\n\r\nx"))
+
+
+def test_what_a_lenient_reader_takes_for_the_body_is_inspected_too() -> None:
+    # Python's parser and many clients end the header at "not a field" and show the rest
+    # as text; the one reading takes the Content-Type after it. Both are walked, so the
+    # uuencoded program the lenient reader shows is a leaf the rules see.
+    uu = b"begin 644 run.exe\r\n#35H`\r\n`\r\nend\r\n"
+    raw = (b"From: a@example.gov.vn\r\nnot a field\r\n" + uu
+           + b"Content-Type: text/plain\r\n\r\nhello\r\n")
+    found = walk(raw)
+    assert ("1", Defect("malformed-mime", "a line in the header block is not a header field")) \
+        in found.defects
+    names = [p.filenames for p in found.parts]
+    assert ("run.exe",) in names
+    assert next(p.data for p in found.parts if p.path == "1") == b"hello\r\n"
+
+
+def test_a_part_without_a_blank_line_is_read_both_ways() -> None:
+    raw = (b"Content-Type: multipart/mixed; boundary=b\r\n\r\n"
+           b"--b\r\nhello world\r\n--b--\r\n")
+    found = walk(raw)
+    assert [(p.path, p.data) for p in found.parts] == [("1", b""), ("1", b"hello world")]
+    reasons = [d.reason for _, d in found.defects]
+    assert "the part has no blank line after its headers" in reasons
+
+
+@pytest.mark.parametrize(("header", "words"), [
+    (b"Content-Type: text/plain\0; name=x.exe\r\n", "NUL"),
+    (b" Content-Type: application/x-msdownload\r\n", "continues a field"),
+    (b"Content-Type: text/plain\rContent-Disposition: attachment\r\n", "bare CR"),
+])
+def test_a_part_header_that_reads_two_ways_is_malformed(header: bytes, words: str) -> None:
+    raw = (b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n" + header
+           + b"\r\nbody\r\n--b--\r\n")
+    reasons = [d.reason for path, d in walk(raw).defects if path == "1"]
+    assert any(r.startswith("the header block reads two ways") and words in r
+               for r in reasons), reasons
