@@ -9,14 +9,11 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-# What the tests use as real, independent peers: Postfix (smtp-source/smtp-sink,
-# postmap, e2e), Dovecot (e2e), OpenDKIM (interop), OpenSSL and gpgsm (S/MIME interop),
-# libmagic and libarchive (content detection, archives), Mail::SPF and OpenDMARC (SPF and
-# DMARC cross-checks), Chromium (web console and published page in a real browser),
-# Node.js (the published page's search code).
-DEBIAN_PACKAGES := postfix dovecot-imapd dovecot-lmtpd opendkim opendkim-tools gpgsm libarchive13 \
-                   openssl libmagic1 poppler-utils swaks libmail-spf-perl libopendmarc2 \
-                   publicsuffix chromium chromium-driver nodejs
+# Every Debian package congvu and its tests need, each with the reason, is in
+# deploy/debian-packages.txt (the one list, which doctor checks on servers): the
+# libraries the code loads, what a mail server runs beside congvu, and the tests' real,
+# independent peers (Postfix, Dovecot, OpenDKIM, gpgsm, Mail::SPF, OpenDMARC, Chromium...).
+DEBIAN_PACKAGES := $(shell sed -e 's/\#.*//' deploy/debian-packages.txt | awk 'NF { print $$1 }')
 
 .PHONY: run test check docs bench bench-postfix lint typecheck system-deps lock dist clean
 
