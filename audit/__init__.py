@@ -2,8 +2,8 @@
 
 milter/ builds an :class:`AuditRecord` per message and writes it through an
 :class:`AuditWriter` (group commit) before the relay, then a :class:`Completion` with
-the outcome; web/ and the CLI read through :class:`AuditLog`. Every event is a link of
-one hash chain with Ed25519-signed :class:`Checkpoint`\\ s (audit/README.md says what
+its :class:`Fate`; web/ and the CLI read through :class:`AuditLog`. Every event is a
+link of one hash chain with Ed25519-signed :class:`Checkpoint`\\ s (audit/README.md says what
 that detects and what it cannot).
 """
 
@@ -24,8 +24,8 @@ from audit.records import (
     Completion,
     Direction,
     DocumentSignatureRecord,
+    Fate,
     Operation,
-    Outcome,
     Role,
     Violation,
 )
@@ -59,12 +59,12 @@ __all__ = [
     "Counts",
     "Direction",
     "DocumentSignatureRecord",
+    "Fate",
     "Filters",
     "KeyFileError",
     "KeyTrust",
     "MailboxReport",
     "Operation",
-    "Outcome",
     "Page",
     "QueryError",
     "RecordSummary",

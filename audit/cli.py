@@ -27,7 +27,7 @@ from audit.config import AuditConfig
 from audit.errors import AuditError, QueryError
 from audit.keys import KeyTrust, fingerprint
 from audit.query import Filters, RecordSummary
-from audit.records import Action, AdminKind, Direction, Outcome
+from audit.records import Action, AdminKind, Direction, Fate
 from audit.report import Report
 from audit.rotation import rotate_key
 from audit.store import AuditLog
@@ -131,7 +131,7 @@ def filter_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--dkim", help="DKIM result: pass, fail, none, ..."),
         click.option("--smime", help="S/MIME result: pass, fail, none, ..."),
         click.option("--outcome", type=click.Choice(
-            [*(o.value for o in Outcome), "incomplete"]),
+            [*(o.value for o in Fate), "incomplete"]),
             help="What became of the message; 'incomplete': no completion was recorded "
             "(in flight, or the filter stopped before the relay finished)."),
         CONFIG_OPTION,

@@ -17,7 +17,7 @@ from typing import Any, Generic, TypeVar
 
 from audit.attribution import attributed, claimed_by, sent_by
 from audit.errors import AuditError, QueryError
-from audit.records import Action, Direction, Outcome
+from audit.records import Action, Direction, Fate
 from audit.rows import iso
 from mailbase import fold
 
@@ -25,7 +25,7 @@ T = TypeVar("T")
 MAX_PAGE_SIZE = 1000
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _WORD = re.compile(r"\w+")
-_OUTCOMES = {o.value for o in Outcome} | {"incomplete"}
+_OUTCOMES = {o.value for o in Fate} | {"incomplete"}
 _RESULTS = {"pass", "fail", "neutral", "none", "temperror", "permerror", "policy", "softfail"}
 
 
@@ -56,7 +56,7 @@ class Filters:
     action: Action | None = None
     dkim: str | None = None
     smime: str | None = None
-    outcome: str | None = None  # an Outcome value, or "incomplete" (no completion)
+    outcome: str | None = None  # a Fate value, or "incomplete" (no completion)
     page: int = 1
     page_size: int = 50
 

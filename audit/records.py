@@ -99,14 +99,21 @@ class Action(StrEnum):
     TEMPFAIL = "tempfail"
 
 
-class Outcome(StrEnum):
-    """What finally happened to a recorded message."""
+class Fate(StrEnum):
+    """What finally happened to a recorded message: the one name for it from the
+    filter's act to its completion, its log line and its metrics.
+
+    The values are stored (the completion's ``outcome`` column): never rename one.
+    """
 
     RELAYED = "relayed"
-    REJECTED = "rejected"
-    QUARANTINED = "quarantined"
-    TEMPFAILED = "tempfailed"
+    #: relayed with attachments removed (the policy's strip)
     STRIPPED = "stripped"
+    QUARANTINED = "quarantined"
+    #: refused: a 5xx, or behind the queue dropped without a bounce
+    REJECTED = "rejected"
+    #: deferred: a 4xx, and the client keeps the message
+    TEMPFAILED = "tempfailed"
 
 
 class Operation(StrEnum):
@@ -289,7 +296,7 @@ class Completion(_Edge):
     """The fate of a recorded message (written after the relay)."""
 
     record_id: int = Field(ge=1)
-    outcome: Outcome
+    outcome: Fate
     reply: str | None = Field(default=None, description="The next hop's reply.")
     ms: float = Field(default=0.0, ge=0, description="Milliseconds the relay took.")
     at: UtcTime = Field(default_factory=now_utc)

@@ -20,8 +20,9 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
+from audit import records
 from audit.attribution import TRUSTED, claimed_by, sent_by
-from audit.records import AdminKind, Outcome
+from audit.records import AdminKind
 from audit.rows import iso
 from mailbase import Period
 
@@ -164,11 +165,11 @@ def fate(completion: str | None, held: Mapping[str, Fate]) -> Fate | None:
     if completion is None:
         return None
     outcome, _, reply = completion.partition(_SEP)
-    if outcome in (Outcome.RELAYED.value, Outcome.STRIPPED.value):
+    if outcome in (records.Fate.RELAYED.value, records.Fate.STRIPPED.value):
         return Fate.DELIVERED
-    if outcome == Outcome.REJECTED.value:
+    if outcome == records.Fate.REJECTED.value:
         return Fate.REFUSED
-    if outcome == Outcome.QUARANTINED.value:
+    if outcome == records.Fate.QUARANTINED.value:
         qid = reply[len(HELD_REPLY):].strip() if reply.startswith(HELD_REPLY) else ""
         return held.get(qid, Fate.HELD)
     return None  # tempfailed: Postfix keeps it and tries again (a new record)

@@ -21,6 +21,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from audit import AuditConfig
 from directory import DirectoryConfig
+from milter import stages as stage_table
+from milter.direction import Direction as Direction  # also imported from here
+from milter.direction import Role as Role
 from milter.errors import ConfigError
 from milter.peeruser import user_ids
 from milter.probe import ProbeConfig
@@ -34,14 +37,6 @@ _Model = TypeVar("_Model", bound=BaseModel)
 
 class _Strict(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class Role(StrEnum):
-    """How a listener classifies what arrives on it (ARCHITECTURE.md, the message's path)."""
-
-    OUTBOUND = "outbound"
-    INBOUND = "inbound"
-    AUTO = "auto"
 
 
 class QueuePosition(StrEnum):
@@ -58,13 +53,6 @@ class AfterQueueRefusal(StrEnum):
 
     QUARANTINE = "quarantine"
     DISCARD = "discard"
-
-
-class Direction(StrEnum):
-    """Which way one message travels."""
-
-    OUTBOUND = "outbound"
-    INBOUND = "inbound"
 
 
 class Protocol(StrEnum):
@@ -191,18 +179,12 @@ class HeaderConfig(_Strict):
     value: str = Field(pattern=r"^[^\r\n]*$", description="Header value (one line).")
 
 
-STAGE_NAMES = ("units", "verify", "documents", "dmarc", "authentication-results", "policy",
-               "smime-sign", "dkim-sign")
-
-
 class PipelineConfig(_Strict):
     """The pipeline's own stages (``[pipeline]``); package stages have their tables."""
 
     stages: list[str] = Field(
-        default_factory=lambda: list(STAGE_NAMES),
-        description="Which stages are switched on: a set, not an order. They run in the "
-        "order fixed in code (verification first, DKIM signing last); leaving one out "
-        "turns it off. Signing stages also need keys.",
+        default_factory=lambda: list(stage_table.SWITCHES),
+        description=stage_table.describe_switches(),
     )
     audit: bool = Field(
         default=True,
@@ -218,10 +200,11 @@ class PipelineConfig(_Strict):
 
     @model_validator(mode="after")
     def _known_stages(self) -> PipelineConfig:
-        unknown = [name for name in self.stages if name not in STAGE_NAMES]
+        known = stage_table.SWITCHES
+        unknown = [name for name in self.stages if name not in known]
         if unknown:
             raise ValueError(
-                f"unknown stage(s) {', '.join(unknown)}; known: {', '.join(STAGE_NAMES)}"
+                f"unknown stage(s) {', '.join(unknown)}; known: {', '.join(known)}"
             )
         if len(set(self.stages)) != len(self.stages):
             raise ValueError("a stage is listed twice")

@@ -8,13 +8,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from audit import AuthResult
-from mailbase import FromVerdict, HeaderBlock
-from milter.config import Direction, Role
+from mailbase import FromVerdict, HeaderBlock, ProvincialDomains, read_from, read_header
+from milter.direction import Direction, Role
 from milter.errors import NextHopError
-from policies import Decision
+from policies import Decision, SharedParts
 from signer import AuthVerdict, DkimResult, SmimeResult
-
-UNAVAILABLE = "[UNAVAILABLE]"
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,8 +55,6 @@ class Delivery:
     next_hop_error: int | None = None
     #: an LMTP next hop's outcome per recipient (None: delivered)
     per_recipient: list[NextHopError | None] | None = None
-    audit_id: int | None = None
-    quarantine_id: str | None = None
 
 
 @dataclass(slots=True)
@@ -83,6 +79,9 @@ class MessageContext:
     #: the door: every stage, the signers and the record use these, never a re-reading
     header: HeaderBlock = field(default_factory=lambda: HeaderBlock(()))
     sender: FromVerdict = field(default_factory=lambda: FromVerdict(None, "not read"))
+    #: the MIME parts of the bytes as received, read once on first use and then shared
+    #: by the documents stage, the policy stage and the record (policies.SharedParts)
+    parts: SharedParts = field(default_factory=SharedParts)
     #: the unit of the header From: outbound (the trusted path) the unit that sent it,
     #: inbound only the unit it claims; and the units it is "received" by
     sender_unit: str | None = None
@@ -112,6 +111,23 @@ class MessageContext:
     #: the stage whose verdict ended the pipeline, if one did
     decided_by: str | None = None
     delivery: Delivery = field(default_factory=Delivery)
+
+    @classmethod
+    def received(cls, content: bytes, *, listener: str, role: Role, direction: Direction,
+                 envelope: Envelope, provincial: ProvincialDomains,
+                 peer: tuple[str, int] = ("", 0), helo: str = "",
+                 xforward: Xforward | None = None,
+                 is_trusted_client: bool = False) -> MessageContext:
+        """The context of a message as it comes in (at DATA, or out of quarantine).
+
+        The header block and its From are read here, once (mailbase.read_header and
+        read_from): every stage, the signers and the record use these two readings.
+        """
+        header = read_header(content)
+        return cls(listener=listener, role=role, direction=direction, peer=peer, helo=helo,
+                   xforward=xforward or Xforward(), envelope=envelope,
+                   original_content=content, header=header,
+                   sender=read_from(header, provincial), is_trusted_client=is_trusted_client)
 
     @property
     def current_content(self) -> bytes:

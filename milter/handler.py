@@ -1,67 +1,64 @@
 """The aiosmtpd hook object: builds the message context, runs the pipeline, replies.
 
-250 is earned: it is given only after the next hop accepted the message (and, once
-the audit stage is in, after the record committed). Every fault of ours is a 451 with
-a correlation id; the next hop's 5xx is passed back as it came.
+One message: MAIL and RCPT open the next hop's transaction in step with the client's;
+at DATA the context is built (milter/context.py), the pipeline decides
+(milter/pipeline.py), the record is committed (milter/recording.py), the act carries
+the verdict out (milter/act.py) and the completion is committed; only then does the
+client get its reply. 250 is earned: given only after the next hop (or the quarantine)
+took the message and its record committed. Every fault of ours is a 451 with a
+correlation id; the next hop's 5xx is passed back as it came.
 """
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import ipaddress
 import logging
 import secrets
 import time
 from collections.abc import Coroutine
-from typing import Any
+from typing import Any, Protocol
 
-from audit import AuditError
-from mailbase import read_from, read_header
-from milter.config import AfterQueueRefusal, Direction, ListenerConfig, QueuePosition, Role
+from aiosmtpd.smtp import Envelope as SmtpEnvelope
+
+from audit import AuditError, Fate
+from mailbase import HeaderBlock
+from milter.act import Done, act, plan
+from milter.config import ListenerConfig
 from milter.context import Envelope, MessageContext, Xforward
+from milter.direction import Direction, Role
 from milter.errors import NextHopError
-from milter.housekeeping import send_discard_notice, send_held_notice
-from milter.lmtp import PartialDelivery
 from milter.logs import event
+from milter.metrics import Recorder
 from milter.pipeline import Outcome, Verdict
 from milter.recording import build_completion, build_record
 from milter.replies import (
-    R250_DISCARDED,
     R250_OK,
-    R250_QUARANTINED,
     R250_QUEUED,
     R250_RECIPIENT_OK,
     R250_SENDER_OK,
     R421_SHUTTING_DOWN,
     R451_AUDIT,
-    R451_NEXT_HOP,
     R451_TEMPFAIL,
     R452_TOO_MANY_RECIPIENTS,
     Reply,
+    for_next_hop,
 )
 from milter.runtime import Runtime
-from milter.smtp import FilterSession
-from policies import Action, Decision, QuarantineError
+from milter.smtp import FilterSession, FilterSMTP
 
 log = logging.getLogger("congvu.milter")
 
 _EXTENSIONS = ("PIPELINING", "ENHANCEDSTATUSCODES", "DSN")
-_VERDICT_NAMES = {
-    Outcome.CONTINUE: "relayed",
-    Outcome.REJECT: "reject",
-    Outcome.QUARANTINE: "quarantine",
-    Outcome.TEMPFAIL: "tempfail",
-    Outcome.DISCARD: "reject",  # refused all the same; the completion says discarded
-}
 _XFORWARD_KEYWORD = "XFORWARD NAME ADDR PORT PROTO HELO IDENT SOURCE"
 
 
-def _nexthop_reply(exc: NextHopError) -> Reply:
-    """Pass a 5xx back as it came; anything else becomes our 451 with its reason."""
-    if exc.is_permanent:
-        return Reply(exc.code, exc.enhanced, exc.text)
-    return R451_NEXT_HOP.with_text(f"Next hop unavailable, try again later ({exc})")
+class RuntimeSource(Protocol):
+    """Where the handler finds the runtime in force (the worker's ``Server``: a reload
+    swaps it) and the worker's metrics."""
+
+    runtime: Runtime
+    metrics: Recorder
 
 
 def _ip(text: str | None) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
@@ -75,23 +72,38 @@ def _ip(text: str | None) -> ipaddress.IPv4Address | ipaddress.IPv6Address | Non
         return None
 
 
+def _direction(role: Role, is_trusted_client: bool) -> Direction:
+    """Which way a message travels: the listener's role says, except under ``auto``.
+
+    ARCHITECTURE.md: outbound only when the original client is trusted, never because
+    of the From domain; no XFORWARD means we do not know: inbound.
+    """
+    if role is Role.OUTBOUND:
+        return Direction.OUTBOUND
+    if role is Role.INBOUND:
+        return Direction.INBOUND
+    return Direction.OUTBOUND if is_trusted_client else Direction.INBOUND
+
+
+def _runtime(session: FilterSession) -> Runtime:
+    """The runtime the session's transaction began with (MAIL sets it; aiosmtpd
+    refuses RCPT and DATA before a MAIL that succeeded)."""
+    if session.runtime is None:
+        raise RuntimeError("a transaction step came before MAIL")
+    return session.runtime
+
+
 class FilterHandler:
     """aiosmtpd's handler for one listener."""
 
-    def __init__(self, listener: ListenerConfig, runtime_source: Any) -> None:
+    def __init__(self, listener: ListenerConfig, source: RuntimeSource) -> None:
         self.listener = listener
-        self._runtime_source = runtime_source  # has .runtime, swapped on reload
+        self._source = source
         self._background: set[asyncio.Task[None]] = set()
 
-    @property
-    def runtime(self) -> Runtime:
-        """The configuration in force for new transactions."""
-        runtime: Runtime = self._runtime_source.runtime
-        return runtime
-
-    async def handle_EHLO(
-        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
-    ) -> list[str]:
+    async def handle_EHLO(self, server: FilterSMTP, session: FilterSession,
+                          envelope: SmtpEnvelope, hostname: str,
+                          responses: list[str]) -> list[str]:
         """Advertise what we speak, XFORWARD only to clients allowed to use it."""
         session.host_name = hostname
         keywords = [line[4:] for line in responses[1:] if line[4:] != "HELP"]
@@ -102,31 +114,31 @@ class FilterHandler:
         lines[-1] = "250 " + lines[-1][4:]
         return lines
 
-    async def handle_MAIL(
-        self, server: Any, session: FilterSession, envelope: Any, address: str, options: list[str]
-    ) -> str:
+    async def handle_MAIL(self, server: FilterSMTP, session: FilterSession,
+                          envelope: SmtpEnvelope, address: str, options: list[str]) -> str:
         """Open the next hop's transaction in step with the client's."""
         if server.tracker.is_draining:
             return str(R421_SHUTTING_DOWN)
-        runtime = self.runtime
+        runtime = self._source.runtime  # kept for the whole transaction, reload or not
         # aiosmtpd spells the null reverse-path of bounces (RFC 5321 4.5.5) "<>".
         sender = "" if address == "<>" else address
         try:
             session.transaction = await runtime.next_hop.begin(
                 sender, [*options, *session.mail_dsn])
         except NextHopError as exc:
-            return str(_nexthop_reply(exc))
+            return str(for_next_hop(exc))
         session.runtime = runtime
         envelope.mail_from = address
         envelope.mail_options.extend(options)
         return str(R250_SENDER_OK)
 
-    async def handle_RCPT(
-        self, server: Any, session: FilterSession, envelope: Any, address: str, options: list[str]
-    ) -> str:
+    async def handle_RCPT(self, server: FilterSMTP, session: FilterSession,
+                          envelope: SmtpEnvelope, address: str, options: list[str]) -> str:
         """Mirror the next hop's answer for this recipient."""
-        if len(envelope.rcpt_tos) >= session.runtime.config.limits.max_recipients:
+        if len(envelope.rcpt_tos) >= _runtime(session).config.limits.max_recipients:
             return str(R452_TOO_MANY_RECIPIENTS)
+        if session.transaction is None:
+            raise RuntimeError("RCPT without the next hop's transaction")
         try:
             await session.transaction.rcpt(address, session.rcpt_dsn)
         except NextHopError as exc:
@@ -136,7 +148,8 @@ class FilterHandler:
         envelope.rcpt_options.extend(options)
         return str(R250_RECIPIENT_OK)
 
-    async def handle_RSET(self, server: Any, session: FilterSession, envelope: Any) -> str:
+    async def handle_RSET(self, server: FilterSMTP, session: FilterSession,
+                          envelope: SmtpEnvelope) -> str:
         """Abandon the transaction at the next hop too."""
         await self.abort_transaction(session)
         return str(R250_OK)
@@ -147,87 +160,80 @@ class FilterHandler:
         if transaction is not None:
             await transaction.abort()
 
-    def _context(self, server: Any, session: FilterSession, envelope: Any) -> MessageContext:
-        fields = session.xforward
-        xforward = Xforward(**{key.lower(): value for key, value in fields.items()})
-        role = self.listener.role
+    def _context(self, session: FilterSession, envelope: SmtpEnvelope) -> MessageContext:
+        """The message as it came in: listener, client, envelope and bytes."""
+        xforward = Xforward(**{key.lower(): value for key, value in session.xforward.items()})
         client = _ip(xforward.addr)
-        trusted = session.runtime.config.service.trusted_networks
+        runtime = _runtime(session)
+        trusted = runtime.config.service.trusted_networks
         is_trusted = client is not None and any(client in net for net in trusted)
-        if role is Role.OUTBOUND:
-            direction = Direction.OUTBOUND
-        elif role is Role.INBOUND:
-            direction = Direction.INBOUND
-        else:
-            # ARCHITECTURE.md: outbound only when the original client is trusted, never
-            # because of the From domain; no XFORWARD means we do not know: inbound.
-            direction = Direction.OUTBOUND if is_trusted else Direction.INBOUND
         peer = session.peer if isinstance(session.peer, tuple) else ("", 0)
-        # The header and its From are read here, once, for every stage and the record.
-        header = read_header(envelope.original_content)
-        return MessageContext(
+        return MessageContext.received(
+            envelope.original_content or b"",
             listener=self.listener.name,
-            role=role,
-            direction=direction,
-            peer=(str(peer[0]), int(peer[1])),
-            helo=session.host_name or "",
-            xforward=xforward,
+            role=self.listener.role,
+            direction=_direction(self.listener.role, is_trusted),
             envelope=Envelope(
-                mail_from="" if envelope.mail_from == "<>" else envelope.mail_from,
+                mail_from="" if envelope.mail_from == "<>" else envelope.mail_from or "",
                 mail_options=tuple(envelope.mail_options),
                 recipients=tuple(envelope.rcpt_tos),
             ),
-            original_content=envelope.original_content,
-            header=header,
-            sender=read_from(header, session.runtime.units.provincial()),
+            provincial=runtime.units.provincial(),
+            peer=(str(peer[0]), int(peer[1])),
+            helo=session.host_name or "",
+            xforward=xforward,
             is_trusted_client=is_trusted,
         )
 
-    async def handle_DATA(self, server: Any, session: FilterSession, envelope: Any) -> str:
-        """Run the pipeline, relay, and earn the 250 (or say why not)."""
+    async def handle_DATA(self, server: FilterSMTP, session: FilterSession,
+                          envelope: SmtpEnvelope) -> str:
+        """Run the pipeline, record, act, and earn the 250 (or say why not)."""
         started = time.monotonic()
-        correlation = secrets.token_hex(6)
-        ctx = self._context(server, session, envelope)
-        ctx.correlation_id = correlation
-        next_hop_reply = ""
+        ctx = self._context(session, envelope)
+        ctx.correlation_id = secrets.token_hex(6)
         try:
-            reply, verdict_name = await self._process(session, ctx)
-            next_hop_reply = ctx.delivery.next_hop_reply
+            done = await self._process(session, ctx)
         except Exception:
-            log.exception("message failed", extra={"fields": {"id": correlation}})
+            log.exception("message failed", extra={"fields": {"id": ctx.correlation_id}})
             await self.abort_transaction(session)
-            reply, verdict_name = R451_TEMPFAIL.with_text(
-                f"Temporary failure in the filter, try again later (id {correlation})"
-            ), "tempfail"
-            await self._record_failure(session, ctx, reply)
-        elapsed = time.monotonic() - started
-        self._runtime_source.metrics.message(
-            ctx.role.value, ctx.direction.value, verdict_name, elapsed)
-        if ctx.delivery.next_hop_error:
-            self._runtime_source.metrics.next_hop_error(ctx.delivery.next_hop_error)
-        event(
-            log,
-            "message",
-            id=correlation,
-            queue_id=ctx.xforward.ident,
-            message_id=_message_id(ctx.original_content),
-            mail_from=ctx.envelope.mail_from,
-            rcpt=list(ctx.envelope.recipients),
-            listener=ctx.listener,
-            role=ctx.role.value,
-            direction=ctx.direction.value,
-            client=ctx.xforward.addr,
-            size=len(ctx.original_content),
-            verdict=verdict_name,
-            stage=ctx.decided_by,
-            reply=str(reply),
-            next_hop=next_hop_reply,
-            ms=round(elapsed * 1000, 2),
-        )
-        return self._format(reply, ctx)
+            done = Done(Fate.TEMPFAILED, R451_TEMPFAIL.with_text(
+                f"Temporary failure in the filter, try again later (id {ctx.correlation_id})"))
+            await self._record_failure(session, ctx, done.reply)
+        self._account(ctx, done, time.monotonic() - started)
+        return self._format(done.reply, ctx)
 
-    def _format(self, reply: Reply, ctx: MessageContext) -> str:
-        return str(reply)
+    async def _process(self, session: FilterSession, ctx: MessageContext) -> Done:
+        """Pipeline, audit record, act, completion: the reply waits for all four."""
+        runtime = _runtime(session)
+        verdict = plan(await runtime.pipeline.run(ctx), ctx, queue=self.listener.queue,
+                       instead=runtime.config.service.after_queue_inbound_refusal)
+        if runtime.audit is None:  # [pipeline] audit = false: a relay-only listener
+            return await self._act(session, ctx, verdict)
+        committing = time.monotonic()
+        try:
+            record_id = await runtime.audit.record(build_record(ctx, verdict.outcome))
+        except AuditError as exc:
+            await self.abort_transaction(session)
+            ctx.delivery.next_hop_reply = f"audit record failed: {exc}"
+            return Done(Fate.TEMPFAILED, R451_AUDIT)
+        self._source.metrics.audit_commit(time.monotonic() - committing)
+        acting = time.monotonic()
+        done = await self._act(session, ctx, verdict)
+        try:
+            await runtime.audit.complete(build_completion(
+                record_id, done.fate, ctx.delivery.next_hop_reply or str(done.reply),
+                (time.monotonic() - acting) * 1000))
+        except AuditError as exc:
+            # The next hop may hold the message already; Postfix's retry can
+            # duplicate it, but a message never stands without its record.
+            ctx.delivery.next_hop_reply = f"audit completion failed: {exc}"
+            return Done(Fate.TEMPFAILED, R451_AUDIT)
+        return done
+
+    async def _act(self, session: FilterSession, ctx: MessageContext,
+                   verdict: Verdict) -> Done:
+        transaction, session.transaction = session.transaction, None
+        return await act(verdict, ctx, transaction, _runtime(session), self._later)
 
     async def _record_failure(self, session: FilterSession, ctx: MessageContext,
                               reply: Reply) -> None:
@@ -237,119 +243,42 @@ class FilterHandler:
         if audit is None:
             return
         try:
-            record_id = await audit.record(build_record(ctx, "tempfail"))
-            await audit.complete(build_completion(record_id, "tempfail", str(reply), 0.0,
-                                                  is_stripped=False))
+            record_id = await audit.record(build_record(ctx, Outcome.TEMPFAIL))
+            await audit.complete(build_completion(record_id, Fate.TEMPFAILED, str(reply), 0.0))
         except Exception:  # the reply is a 451 already; nothing more to lose
             log.exception("could not record the failed message",
                           extra={"fields": {"id": ctx.correlation_id}})
-    async def _process(self, session: FilterSession, ctx: MessageContext) -> tuple[Reply, str]:
-        """Pipeline, audit record, action, completion: the reply waits for all four."""
-        runtime = session.runtime
-        verdict = self._without_backscatter(ctx, await runtime.pipeline.run(ctx),
-                                            runtime.config.service.after_queue_inbound_refusal)
-        if verdict.outcome is Outcome.QUARANTINE:
-            ctx.decision = _holding(ctx.decision, verdict.reason)
-        if runtime.audit is None:  # [pipeline] audit = false: a relay-only listener
-            return await self._act(session, ctx, verdict)
-        planned = _VERDICT_NAMES[verdict.outcome]
-        committing = time.monotonic()
-        try:
-            record_id = await runtime.audit.record(build_record(ctx, planned))
-        except AuditError as exc:
-            await self.abort_transaction(session)
-            ctx.delivery.next_hop_reply = f"audit record failed: {exc}"
-            return R451_AUDIT, "tempfail"
-        self._runtime_source.metrics.audit_commit(time.monotonic() - committing)
-        started = time.monotonic()
-        reply, name = await self._act(session, ctx, verdict)
-        decision = ctx.decision
-        try:
-            await runtime.audit.complete(build_completion(
-                record_id, name, ctx.delivery.next_hop_reply or str(reply),
-                (time.monotonic() - started) * 1000,
-                is_stripped=decision is not None and decision.action.value == "strip",
-            ))
-        except AuditError as exc:
-            # The next hop may hold the message already; Postfix's retry can
-            # duplicate it, but a message never stands without its record.
-            ctx.delivery.next_hop_reply = f"audit completion failed: {exc}"
-            return R451_AUDIT, "tempfail"
-        ctx.delivery.audit_id = record_id
-        return reply, name
 
-    def _without_backscatter(self, ctx: MessageContext, verdict: Verdict,
-                             instead: AfterQueueRefusal) -> Verdict:
-        """Behind Postfix's queue, a 5xx for inbound mail becomes Postfix's bounce to
-        its sender, usually forged: the province would send spam, or the forged
-        message itself to the unit it impersonates. Hold or drop it instead."""
-        if (verdict.outcome is not Outcome.REJECT or ctx.direction is not Direction.INBOUND
-                or self.listener.queue is not QueuePosition.AFTER):
-            return verdict
-        why = verdict.reason or (verdict.reply.text if verdict.reply else "refused")
-        if instead is AfterQueueRefusal.QUARANTINE:
-            return Verdict(Outcome.QUARANTINE, None,
-                           f"refused behind the queue, held instead of bounced: {why}")
-        return Verdict(Outcome.DISCARD, verdict.reply, why)
-
-    async def _act(
-        self, session: FilterSession, ctx: MessageContext, verdict: Verdict
-    ) -> tuple[Reply, str]:
-        if verdict.outcome is Outcome.DISCARD:
-            await self.abort_transaction(session)
-            ctx.delivery.next_hop_reply = f"discarded without a bounce: {verdict.reason}"
-            self._background_task(send_discard_notice(
-                session.runtime.config, session.runtime.next_hop, ctx, verdict.reason))
-            return R250_DISCARDED, "reject"
-        if verdict.outcome is Outcome.REJECT:
-            await self.abort_transaction(session)
-            assert verdict.reply is not None
-            return verdict.reply, "reject"
-        if verdict.outcome is Outcome.QUARANTINE:
-            await self.abort_transaction(session)
-            return await self._hold(session.runtime, ctx), "quarantine"
-        if verdict.outcome is Outcome.TEMPFAIL:
-            await self.abort_transaction(session)
-            return verdict.reply or R451_TEMPFAIL, "tempfail"
-        transaction, session.transaction = session.transaction, None
-        try:
-            text = await transaction.data(ctx.final_content)
-        except NextHopError as exc:
-            ctx.delivery.next_hop_reply = str(exc)
-            ctx.delivery.next_hop_error = exc.code
-            if isinstance(exc, PartialDelivery):
-                ctx.delivery.per_recipient = exc.per_recipient
-            return _nexthop_reply(exc), "tempfail" if not exc.is_permanent else "reject"
-        ctx.delivery.next_hop_reply = text
-        return R250_QUEUED.with_text(f"Message accepted and relayed: {text}"), "relayed"
-
-    async def _hold(self, runtime: Runtime, ctx: MessageContext) -> Reply:
-        """Put the message in quarantine durably; 250 only once it is on disk."""
-        decision = ctx.decision or Decision(Action.QUARANTINE)
-        owner = ctx.sender_unit if ctx.direction is Direction.OUTBOUND else next(
-            iter(ctx.recipient_units), None
+    def _account(self, ctx: MessageContext, done: Done, seconds: float) -> None:
+        """The message's one log line and its metrics."""
+        metrics = self._source.metrics
+        metrics.message(ctx.role.value, ctx.direction.value, done.fate, seconds)
+        if ctx.delivery.next_hop_error:
+            metrics.next_hop_error(ctx.delivery.next_hop_error)
+        event(
+            log,
+            "message",
+            id=ctx.correlation_id,
+            queue_id=ctx.xforward.ident,
+            message_id=_message_id(ctx.header),
+            mail_from=ctx.envelope.mail_from,
+            rcpt=list(ctx.envelope.recipients),
+            listener=ctx.listener,
+            role=ctx.role.value,
+            direction=ctx.direction.value,
+            client=ctx.xforward.addr,
+            size=len(ctx.original_content),
+            fate=done.fate.value,
+            stage=ctx.decided_by,
+            reply=str(done.reply),
+            next_hop=ctx.delivery.next_hop_reply,
+            ms=round(seconds * 1000, 2),
         )
-        try:
-            held = await asyncio.to_thread(
-                runtime.quarantine.put,
-                ctx.final_content,
-                envelope_from=ctx.envelope.mail_from,
-                recipients=ctx.envelope.recipients,
-                direction=ctx.direction.value,
-                unit_id=owner,
-                decision=decision,
-            )
-        except QuarantineError as exc:
-            ctx.delivery.next_hop_reply = f"quarantine failed: {exc}"
-            return R451_TEMPFAIL.with_text("Cannot hold the message now, try again later")
-        ctx.delivery.quarantine_id = str(held)
-        ctx.delivery.next_hop_reply = f"quarantined as {held}"
-        if runtime.config.policies.quarantine.notify:
-            entry = runtime.quarantine.get(held)
-            self._background_task(send_held_notice(runtime.config, runtime.next_hop, entry))
-        return R250_QUARANTINED.with_text(f"Message accepted and held in quarantine as {held}")
 
-    def _background_task(self, work: Coroutine[Any, Any, None]) -> None:
+    def _format(self, reply: Reply, ctx: MessageContext) -> str:
+        return str(reply)
+
+    def _later(self, work: Coroutine[Any, Any, None]) -> None:
         """Run ``work`` after the reply (notices are best effort and must not delay it)."""
         task = asyncio.get_running_loop().create_task(work)
         self._background.add(task)
@@ -377,29 +306,12 @@ class LmtpFilterHandler(FilterHandler):
             return "\r\n".join([str(reply)] * max(len(ctx.envelope.recipients), 1))
         delivered = R250_QUEUED.with_text("Delivered")
         return "\r\n".join(
-            str(delivered if error is None else _nexthop_reply(error)) for error in per_recipient
+            str(delivered if error is None else for_next_hop(error)) for error in per_recipient
         )
 
 
-def _holding(decision: Decision | None, reason: str) -> Decision:
-    """The decision a held message is recorded and kept with: a stage that holds
-    without a policy decision of its own (S/MIME's on_missing_identity, after the
-    policy accepted) must not leave "accept" in the record and the quarantine."""
-    if decision is None:
-        return Decision(Action.QUARANTINE, reply_text=reason)
-    if decision.action is Action.QUARANTINE:
-        return decision
-    return dataclasses.replace(decision, action=Action.QUARANTINE, reply_text=reason)
-
-
-def _message_id(content: bytes) -> str | None:
-    """The Message-ID for the log line, read without parsing the message."""
-    header_end = content.find(b"\r\n\r\n")
-    head = content[: header_end if header_end >= 0 else len(content)]
-    lower = head.lower()
-    index = lower.find(b"\r\nmessage-id:") + 2 if not lower.startswith(b"message-id:") else 0
-    if index == 1:
-        return None
-    line_end = head.find(b"\r\n", index)
-    value = head[index + 11 : line_end if line_end >= 0 else len(head)]
-    return value.strip().decode("utf-8", "replace") or None
+def _message_id(header: HeaderBlock) -> str | None:
+    """The Message-ID for the log line, from the header read at the door."""
+    values = header.values(b"message-id")
+    text = values[0].replace(b"\r\n", b"").strip().decode("utf-8", "replace") if values else ""
+    return text or None

@@ -1,15 +1,16 @@
 """The pipeline: stages run in order over one message, each returning a verdict.
 
-Stages are small classes with a ``name`` and ``async run(ctx) -> Verdict``, run in the
-configured order (Mailman's ``pipelines/builtin.py``, with handlers renamed stages).
-The composition asserts the order ARCHITECTURE.md gives: verification before anything that changes
-the bytes, and DKIM signing the last stage that changes them.
+Stages are small classes with a ``name``, a ``kind`` and ``async run(ctx) -> Verdict``
+(Mailman's ``pipelines/builtin.py``, with handlers renamed stages); the order they run
+in is fixed by the table in milter/stages/. The composition asserts the order
+ARCHITECTURE.md gives: verification before anything that changes the bytes, and DKIM
+signing the last stage that changes them.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import ClassVar, Protocol
 
@@ -36,7 +37,6 @@ class StageKind(enum.IntEnum):
     DECIDE = 2  # reads verdicts, may prepend headers
     CHANGE = 3  # may replace the bytes (strip, S/MIME wrap)
     SIGN = 4  # DKIM: the last that changes bytes
-    RECORD = 5  # audit: changes nothing
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,19 +81,28 @@ class PipelineOrderError(ValueError):
     """The stages are in a forbidden order (a byte change before verification or after DKIM)."""
 
 
+def check_order(stages: Iterable[tuple[str, StageKind]]) -> None:
+    """Refuse stages (name, kind) whose kinds are out of order, or two signing stages.
+
+    :raises PipelineOrderError: naming every stage with its kind.
+    """
+    named = list(stages)
+    kinds = [kind for _, kind in named]
+    if kinds != sorted(kinds):
+        order = ", ".join(f"{name} ({kind.name.lower()})" for name, kind in named)
+        raise PipelineOrderError(
+            f"stages out of order: {order}; verification must come before any "
+            "stage that changes bytes, and DKIM signing last among those"
+        )
+    if kinds.count(StageKind.SIGN) > 1:
+        raise PipelineOrderError("only one signing stage may run")
+
+
 class Pipeline:
     """An ordered list of stages, checked once when it is built."""
 
     def __init__(self, stages: Sequence[Stage]) -> None:
-        kinds = [stage.kind for stage in stages]
-        if kinds != sorted(kinds):
-            order = ", ".join(f"{s.name} ({s.kind.name.lower()})" for s in stages)
-            raise PipelineOrderError(
-                f"stages out of order: {order}; verification must come before any "
-                "stage that changes bytes, and DKIM signing last among those"
-            )
-        if kinds.count(StageKind.SIGN) > 1:
-            raise PipelineOrderError("only one signing stage may run")
+        check_order((stage.name, stage.kind) for stage in stages)
         self.stages = tuple(stages)
 
     @property

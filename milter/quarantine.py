@@ -11,16 +11,14 @@ import asyncio
 
 from audit import AdminEvent, AdminKind, AuditLog
 from milter.act import begin, relay
-from milter.config import Direction, Role
 from milter.context import Envelope, MessageContext
+from milter.direction import Direction, Role
 from milter.errors import MilterError, NextHopError
 from milter.pipeline import Outcome, Pipeline
 from milter.runtime import build_runtime
 from milter.settings import Settings
+from milter.stages import ON_RELEASE
 from policies import PolicyError, Quarantine
-
-# The stages a released message still goes through: who it belongs to, then signing.
-_AFTER_POLICY = ("units", "smime-sign", "dkim-sign")
 
 
 class ReleaseError(MilterError):
@@ -50,7 +48,8 @@ async def release(config: Settings, qid: str, *, actor: str) -> str:
             envelope=Envelope(entry.envelope_from, (), tuple(entry.recipients)),
             provincial=runtime.units.provincial(),
         )
-        pipeline = Pipeline([s for s in runtime.pipeline.stages if s.name in _AFTER_POLICY])
+        # who sent it, then signing: the stages the table marks to run on release
+        pipeline = Pipeline([s for s in runtime.pipeline.stages if s.name in ON_RELEASE])
         verdict = await pipeline.run(ctx)
         if verdict.outcome is not Outcome.CONTINUE:
             raise ReleaseError(f"{qid} cannot be released: {verdict.reason or verdict.reply}")

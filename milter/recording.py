@@ -23,19 +23,14 @@ from audit import (
     AuditRecord,
     Completion,
     Direction,
-    Outcome,
+    Fate,
     Role,
     Violation,
 )
 from milter.context import MessageContext
+from milter.pipeline import Outcome
 
 _HEADERS = BytesHeaderParser(policy=compat32)
-_OUTCOMES = {
-    "relayed": Outcome.RELAYED,
-    "reject": Outcome.REJECTED,
-    "quarantine": Outcome.QUARANTINED,
-    "tempfail": Outcome.TEMPFAILED,
-}
 
 
 def _decoded(value: Any) -> str | None:
@@ -134,16 +129,21 @@ def header_fields(content: bytes) -> HeaderFields:
     return HeaderFields(text, raw)
 
 
-def build_record(ctx: MessageContext, verdict_name: str) -> AuditRecord:
-    """The record of ``ctx`` as the pipeline left it, with the action taken."""
+def _action(ctx: MessageContext, outcome: Outcome) -> Action:
+    """The record's action: the policy's decision, else what the pipeline decided."""
+    if outcome is Outcome.TEMPFAIL:
+        return Action.TEMPFAIL
+    if ctx.decision is not None:
+        return Action(ctx.decision.action.value)
+    if outcome in (Outcome.REJECT, Outcome.DISCARD):
+        return Action.REJECT
+    return Action.ACCEPT
+
+
+def build_record(ctx: MessageContext, outcome: Outcome) -> AuditRecord:
+    """The record of ``ctx`` as the pipeline left it, with what it decided."""
     fields = header_fields(ctx.original_content)
     decision = ctx.decision
-    if verdict_name == "tempfail":
-        action = Action.TEMPFAIL
-    elif decision is not None:
-        action = Action(decision.action.value)
-    else:
-        action = Action.REJECT if verdict_name == "reject" else Action.ACCEPT
     documents = {d["sha256"]: d for d in ctx.documents if d.get("sha256")}
     attachments = [
         Attachment(
@@ -183,7 +183,7 @@ def build_record(ctx: MessageContext, verdict_name: str) -> AuditRecord:
         header_date=fields["Date"],
         size=len(ctx.original_content),
         attachments=attachments,
-        action=action,
+        action=_action(ctx, outcome),
         violations=violations,
         authentication=list(ctx.auth),
         processing_ms=round((time.time() - ctx.received_at) * 1000, 3),
@@ -195,10 +195,6 @@ def build_record(ctx: MessageContext, verdict_name: str) -> AuditRecord:
     )
 
 
-def build_completion(record_id: int, verdict_name: str, reply: str, ms: float,
-                     *, is_stripped: bool) -> Completion:
-    """The fate of a recorded message."""
-    outcome = _OUTCOMES.get(verdict_name, Outcome.TEMPFAILED)
-    if outcome is Outcome.RELAYED and is_stripped:
-        outcome = Outcome.STRIPPED
-    return Completion(record_id=record_id, outcome=outcome, reply=reply, ms=round(ms, 3))
+def build_completion(record_id: int, fate: Fate, reply: str, ms: float) -> Completion:
+    """The fate of a recorded message, with the reply that went with it."""
+    return Completion(record_id=record_id, outcome=fate, reply=reply, ms=round(ms, 3))

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from milter.errors import NextHopError
+
 
 @dataclass(frozen=True, slots=True)
 class Reply:
@@ -36,8 +38,6 @@ class Reply:
         return 500 <= self.code < 600
 
 
-R220_GREETING = Reply(220, "", "congvu ESMTP content filter")
-R221_BYE = Reply(221, "2.0.0", "Bye")
 R250_OK = Reply(250, "2.0.0", "OK")
 R250_SENDER_OK = Reply(250, "2.1.0", "Sender OK")
 R250_RECIPIENT_OK = Reply(250, "2.1.5", "Recipient OK")
@@ -67,3 +67,11 @@ R554_NUL = Reply(554, "5.6.0", "Message contains NUL characters (RFC 5322 2.3)")
 R554_LINE_TOO_LONG = Reply(
     554, "5.6.0", "Message contains a line longer than 998 octets (RFC 5322 2.1.1)"
 )
+
+
+def for_next_hop(exc: NextHopError) -> Reply:
+    """The reply for a next hop's refusal: its 5xx passed back as it came; anything
+    else is our 451 with its reason (the client keeps the message and retries)."""
+    if exc.is_permanent:
+        return Reply(exc.code, exc.enhanced, exc.text)
+    return R451_NEXT_HOP.with_text(f"Next hop unavailable, try again later ({exc})")

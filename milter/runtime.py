@@ -1,4 +1,5 @@
-"""Everything built from one configuration that serves messages: pipeline, next hop.
+"""Everything built from one configuration that serves messages: pipeline (its stages
+from the table in milter/stages/), next hop, stores.
 
 A reload builds a new Runtime and swaps it in; transactions already open keep the
 one they started with, so a SIGHUP never changes a message half-way.
@@ -14,27 +15,11 @@ from directory import DirectoryIndex
 from milter.config import NextHopKind
 from milter.lmtp import LmtpNextHop
 from milter.nexthop import MaildirNextHop, NextHop, SmtpNextHop
-from milter.pipeline import AddHeader, Pipeline, Stage
+from milter.pipeline import Pipeline
 from milter.settings import Settings
-from milter.stages.authentication import (
-    AuthResultsStage,
-    DmarcStage,
-    VerifyStage,
-    unit_dmarc_actions,
-)
-from milter.stages.documents import DocumentsStage
-from milter.stages.policy import PolicyStage
-from milter.stages.signing import DkimSignStage, SmimeSignStage
-from milter.stages.units import UnitLookup, UnitsStage
+from milter.stages import build_stages
+from milter.stages.units import UnitLookup
 from policies import Quarantine
-from signer import (
-    AuthChecker,
-    DkimSigner,
-    DkimVerifier,
-    DocumentVerifier,
-    SmimeSigner,
-    SmimeVerifier,
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,47 +44,6 @@ class Runtime:
             await self.audit.close()
         self.quarantine.close()
         self.units.index.close()
-
-
-def build_stages(config: Settings, units: UnitLookup) -> list[Stage]:
-    """The configured stages, in the order fixed here (Pipeline checks it).
-
-    :raises KeyFileError: a DKIM or S/MIME key cannot be used (refuse to start).
-    """
-    dkim, smime = config.signer.dkim, config.signer.smime
-    enabled = set(config.pipeline.stages)
-    stages: list[Stage] = []
-    if "units" in enabled:
-        stages.append(UnitsStage(units, config.signer.may_send_as))
-    checker = AuthChecker.from_config(config.signer)
-    if "verify" in enabled:
-        # DKIM keys, SPF and DMARC records share one TTL-respecting DNS cache.
-        verifier = DkimVerifier(checker.resolver, max_signatures=dkim.max_signatures,
-                                dns_budget=2 * dkim.resolver_timeout)
-        stages.append(VerifyStage(verifier, SmimeVerifier.from_config(smime), checker))
-    documents = config.signer.documents
-    if "documents" in enabled and documents.is_enabled:
-        stages.append(DocumentsStage(DocumentVerifier.from_config(documents, smime),
-                                     timeout=documents.timeout))
-    stages += [AddHeader(header.name, header.value) for header in config.pipeline.add_headers]
-    if "dmarc" in enabled and "verify" in enabled:
-        stages.append(DmarcStage(checker, on_spoof=config.signer.auth.on_own_domain_spoof,
-                                 actions_for=unit_dmarc_actions(config.policies, units.chain,
-                                                                checker.actions)))
-    if "authentication-results" in enabled:
-        stages.append(AuthResultsStage(dkim.authserv_id))
-    if "policy" in enabled:
-        stages.append(PolicyStage(config.policies, units.chain))
-    # Signing stages exist only where something is configured to sign: with no key at
-    # all, a message is neither signed nor refused for being unsignable.
-    if "smime-sign" in enabled and smime.identities:
-        stages.append(
-            SmimeSignStage(SmimeSigner.from_config(smime), smime.on_missing_identity.value)
-        )
-    dkim_signer = DkimSigner.from_config(dkim)
-    if "dkim-sign" in enabled and dkim_signer.domains:
-        stages.append(DkimSignStage(dkim_signer, units, on_unsignable=dkim.on_unsignable))
-    return stages
 
 
 def build_next_hop(config: Settings) -> NextHop:

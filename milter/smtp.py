@@ -16,7 +16,7 @@ import asyncio
 import ipaddress
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from aiosmtpd.smtp import SMTP, Session, syntax
 
@@ -26,6 +26,7 @@ from milter.metrics import Recorder
 from milter.peeruser import peer_uid
 from milter.refusals import RefusalReason, RefusalTrace, classify
 from milter.replies import (
+    R250_XFORWARD,
     R421_SHUTTING_DOWN,
     R421_TIMEOUT,
     R421_TOO_MANY_CONNECTIONS,
@@ -41,6 +42,10 @@ from milter.replies import (
     R554_NUL,
     Reply,
 )
+
+if TYPE_CHECKING:
+    from milter.nexthop import Transaction
+    from milter.runtime import Runtime
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 XFORWARD_ATTRIBUTES = ("NAME", "ADDR", "PORT", "PROTO", "HELO", "IDENT", "SOURCE")
@@ -68,11 +73,20 @@ class FilterSession(Session):
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         super().__init__(loop)
         self.xforward: dict[str, str | None] = {}
-        self.transaction: Any = None
+        #: the next hop's side of the current transaction, opened at MAIL
+        self.transaction: Transaction | None = None
         #: DSN parameters (RFC 3461) of the current MAIL and the RCPT being handled
         self.mail_dsn: list[str] = []
         self.rcpt_dsn: list[str] = []
-        self.runtime: Any = None
+        #: the runtime the current transaction began with (a reload does not change it)
+        self.runtime: Runtime | None = None
+
+
+class TransactionHooks(Protocol):
+    """What FilterSMTP asks of its handler besides aiosmtpd's hooks."""
+
+    async def abort_transaction(self, session: FilterSession) -> None:
+        """Tell the next hop to forget the session's transaction, if any."""
 
 
 class ConnectionTracker:
@@ -106,7 +120,7 @@ class FilterSMTP(SMTP):
 
     def __init__(
         self,
-        handler: Any,
+        handler: TransactionHooks,
         *,
         limits: LimitsConfig,
         tracker: ConnectionTracker,
@@ -126,6 +140,7 @@ class FilterSMTP(SMTP):
             ident="congvu",
             timeout=limits.command_timeout,
         )
+        self.hooks = handler
         self.limits = limits
         self.tracker = tracker
         self._xforward_hosts = xforward_hosts
@@ -318,7 +333,7 @@ class FilterSMTP(SMTP):
             await self._refuse(RefusalReason.XFORWARD_SYNTAX, R501_XFORWARD_SYNTAX)
             return
         session.xforward.update(attributes)
-        await self.push("250 2.0.0 Ok")
+        await self.push(str(R250_XFORWARD))
 
     # DATA -----------------------------------------------------------------------
 
@@ -342,7 +357,8 @@ class FilterSMTP(SMTP):
             if problem is None:
                 problem = self._check_message(content)
             if problem is not None:
-                await self.event_handler.abort_transaction(self.session)
+                assert isinstance(self.session, FilterSession)
+                await self.hooks.abort_transaction(self.session)
                 reason, reply = problem
                 self._trace(reason, reply)  # before the XFORWARD values are reset
                 self._set_post_data_state()

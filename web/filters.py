@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from urllib.parse import urlencode
 
-from audit import Action, Direction, Filters, Outcome, QueryError
+from audit import Action, Direction, Fate, Filters, QueryError
 from mailbase import PeriodError, parse_local_datetime, parse_period, zone
 
 TEXT_FIELDS = ("sender", "recipient", "text", "message_id", "queue_id", "sha256", "filename",
@@ -19,7 +19,7 @@ NAMES = ("unit", "subtree", "direction", "period", "since", "until", *TEXT_FIELD
          "outcome", "page", "page_size")
 DIRECTIONS = [d.value for d in Direction]
 DECISIONS = [a.value for a in Action]
-OUTCOMES = [*(o.value for o in Outcome), "incomplete"]
+OUTCOMES = [*(o.value for o in Fate), "incomplete"]
 
 
 class FilterError(ValueError):

@@ -1,1 +1,215 @@
-"""The pipeline's stages, one module each, composed in milter/runtime.py."""
+"""The pipeline's stages: which there are, what each does, and the order they run in.
+
+:data:`STAGES` is the one table. The order is fixed here, not in the configuration:
+``[pipeline] stages`` is a set of switches (a stage left out is off), and a stage also
+needs what it works with (a key to sign with, documents switched on). The table feeds
+:func:`build_stages`, the order check (the same one :class:`~milter.pipeline.Pipeline`
+makes), the ``[pipeline] stages`` reference and ARCHITECTURE.md's table of stages
+(``markdown()``; a test holds the two together). One module per stage family beside it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from milter.pipeline import AddHeader, Stage, StageKind, check_order
+from milter.stages.authentication import (
+    AuthResultsStage,
+    DmarcStage,
+    VerifyStage,
+    unit_dmarc_actions,
+)
+from milter.stages.documents import DocumentsStage
+from milter.stages.policy import PolicyStage
+from milter.stages.signing import DkimSignStage, SmimeSignStage
+from milter.stages.units import UnitLookup, UnitsStage
+from signer import (
+    AuthChecker,
+    DkimSigner,
+    DkimVerifier,
+    DocumentVerifier,
+    SmimeSigner,
+    SmimeVerifier,
+)
+
+if TYPE_CHECKING:  # milter.settings reads milter.config, which reads this table
+    from milter.settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class Parts:
+    """What the stages of one configuration are built from."""
+
+    config: Settings
+    units: UnitLookup
+    #: DKIM keys, SPF and DMARC records share one TTL-respecting DNS cache
+    checker: AuthChecker
+
+    def is_on(self, name: str) -> bool:
+        """Whether ``[pipeline] stages`` switches ``name`` on."""
+        return name in self.config.pipeline.stages
+
+
+@dataclass(frozen=True, slots=True)
+class StageRow:
+    """One stage: its name in ``[pipeline] stages``, its class (which gives its kind),
+    what it does, how it is built and what it needs besides its switch."""
+
+    name: str
+    stage: type[Stage]
+    what: str
+    #: the stages of this row for one configuration; none when ``needs`` does not hold
+    build: Callable[[Parts], Sequence[Stage]]
+    #: what it needs to be built besides its switch
+    needs: str = ""
+    #: a switch in ``[pipeline] stages`` (add-header is on when headers are configured)
+    is_switch: bool = True
+    #: quarantine release runs it again on the held message (who sent it, then signing)
+    is_run_on_release: bool = False
+
+    @property
+    def kind(self) -> StageKind:
+        """Where the stage may sit (verify, decide, change, sign)."""
+        return self.stage.kind
+
+    @property
+    def when(self) -> str:
+        """When the stage is built, in words."""
+        if not self.is_switch:
+            return self.needs
+        return f"switched on, and {self.needs}" if self.needs else "switched on"
+
+    @property
+    def module(self) -> str:
+        """The file the stage's class is in."""
+        return self.stage.__module__.replace(".", "/") + ".py"
+
+
+def _units(parts: Parts) -> Sequence[Stage]:
+    return [UnitsStage(parts.units, parts.config.signer.may_send_as)]
+
+
+def _verify(parts: Parts) -> Sequence[Stage]:
+    signer = parts.config.signer
+    dkim = DkimVerifier(parts.checker.resolver, max_signatures=signer.dkim.max_signatures,
+                        dns_budget=2 * signer.dkim.resolver_timeout)
+    return [VerifyStage(dkim, SmimeVerifier.from_config(signer.smime), parts.checker)]
+
+
+def _documents(parts: Parts) -> Sequence[Stage]:
+    documents = parts.config.signer.documents
+    if not documents.is_enabled:
+        return []
+    verifier = DocumentVerifier.from_config(documents, parts.config.signer.smime)
+    return [DocumentsStage(verifier, timeout=documents.timeout)]
+
+
+def _add_headers(parts: Parts) -> Sequence[Stage]:
+    return [AddHeader(header.name, header.value) for header in parts.config.pipeline.add_headers]
+
+
+def _dmarc(parts: Parts) -> Sequence[Stage]:
+    if not parts.is_on("verify"):
+        return []
+    config = parts.config
+    actions_for = unit_dmarc_actions(config.policies, parts.units.chain, parts.checker.actions)
+    return [DmarcStage(parts.checker, on_spoof=config.signer.auth.on_own_domain_spoof,
+                       actions_for=actions_for)]
+
+
+def _authentication_results(parts: Parts) -> Sequence[Stage]:
+    return [AuthResultsStage(parts.config.signer.dkim.authserv_id)]
+
+
+def _policy(parts: Parts) -> Sequence[Stage]:
+    return [PolicyStage(parts.config.policies, parts.units.chain)]
+
+
+# Signing stages exist only where something is configured to sign: with no key at all,
+# a message is neither signed nor refused for being unsignable.
+
+def _smime_sign(parts: Parts) -> Sequence[Stage]:
+    smime = parts.config.signer.smime
+    if not smime.identities:
+        return []
+    return [SmimeSignStage(SmimeSigner.from_config(smime), smime.on_missing_identity.value)]
+
+
+def _dkim_sign(parts: Parts) -> Sequence[Stage]:
+    dkim = parts.config.signer.dkim
+    signer = DkimSigner.from_config(dkim)
+    if not signer.domains:
+        return []
+    return [DkimSignStage(signer, parts.units, on_unsignable=dkim.on_unsignable)]
+
+
+#: Every stage, in the order they run.
+STAGES: tuple[StageRow, ...] = (
+    StageRow("units", UnitsStage,
+             "the sender's and recipients' units (directory/'s in-memory index); outbound, "
+             "binds the header From to the envelope sender's unit (`[[signer.send_as]]`)",
+             _units, is_run_on_release=True),
+    StageRow("verify", VerifyStage,
+             "inbound: DKIM, S/MIME, SPF, DMARC, ARC on the bytes as received (signer/)",
+             _verify),
+    StageRow("documents", DocumentsStage,
+             "signatures inside attached PDFs and Office files (signer/documents/)",
+             _documents, needs="`[signer.documents]` is enabled"),
+    StageRow("add-header", AddHeader,
+             "prepends one `[pipeline] add_headers` line (named `add-header:<name>`)",
+             _add_headers, needs="one per `[pipeline] add_headers` entry (not a switch)",
+             is_switch=False),
+    StageRow("dmarc", DmarcStage,
+             "the spoof guard for the province's own domains; DMARC dispositions, per unit",
+             _dmarc, needs="`verify` is on too (dmarc acts on its results)"),
+    StageRow("authentication-results", AuthResultsStage,
+             "inbound: removes forged Authentication-Results, prepends ours",
+             _authentication_results),
+    StageRow("policy", PolicyStage,
+             "policies/ `decide`, then accept, tag, strip, quarantine or reject",
+             _policy),
+    StageRow("smime-sign", SmimeSignStage,
+             "outbound: multipart/signed with the sender's identity",
+             _smime_sign, needs="an S/MIME identity is configured", is_run_on_release=True),
+    StageRow("dkim-sign", DkimSignStage,
+             "outbound: DKIM over the exact bytes that leave",
+             _dkim_sign, needs="a DKIM key is configured", is_run_on_release=True),
+)
+check_order((row.name, row.kind) for row in STAGES)
+
+#: The names ``[pipeline] stages`` may list, in the order they run.
+SWITCHES: tuple[str, ...] = tuple(row.name for row in STAGES if row.is_switch)
+#: The stages quarantine release runs again: outbound mail is still signed.
+ON_RELEASE: frozenset[str] = frozenset(row.name for row in STAGES if row.is_run_on_release)
+
+
+def build_stages(config: Settings, units: UnitLookup) -> list[Stage]:
+    """The stages ``config`` switches on, in the table's order.
+
+    :raises KeyFileError: a DKIM or S/MIME key cannot be used (refuse to start).
+    """
+    parts = Parts(config, units, AuthChecker.from_config(config.signer))
+    return [stage for row in STAGES if not row.is_switch or parts.is_on(row.name)
+            for stage in row.build(parts)]
+
+
+def describe_switches() -> str:
+    """``[pipeline] stages`` as the configuration reference explains it."""
+    stages = "; ".join(
+        f"`{row.name}` ({row.kind.name.lower()}): {row.what}"
+        + (f"; only when {row.needs}" if row.needs else "")
+        for row in STAGES if row.is_switch)
+    return ("Switches, not an order: the stages listed are on, those left out are off. "
+            "On stages always run in the order fixed in code (milter/stages/), "
+            f"verification first and DKIM signing last: {stages}.")
+
+
+def markdown() -> str:
+    """The table as ARCHITECTURE.md shows it: stage, file (class), kind, what, when."""
+    lines = ["| stage | file (class) | kind | what it does | built when |",
+             "|---|---|---|---|---|"]
+    lines += [f"| `{row.name}` | `{row.module}` (`{row.stage.__name__}`) | "
+              f"{row.kind.name.lower()} | {row.what} | {row.when} |" for row in STAGES]
+    return "\n".join(lines)

@@ -6,8 +6,8 @@ import asyncio
 from collections.abc import Callable, Sequence
 from typing import ClassVar
 
-from milter.config import Direction
 from milter.context import MessageContext
+from milter.direction import Direction
 from milter.pipeline import CONTINUE, Outcome, StageKind, Verdict, quarantine, reject
 from milter.replies import R451_TEMPFAIL
 from milter.stages.documents import verdicts

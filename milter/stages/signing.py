@@ -6,8 +6,8 @@ from __future__ import annotations
 import logging
 from typing import ClassVar
 
-from milter.config import Direction
 from milter.context import MessageContext
+from milter.direction import Direction
 from milter.logs import event
 from milter.pipeline import CONTINUE, StageKind, Verdict, quarantine, reject
 from milter.stages.units import UnitLookup

@@ -19,8 +19,8 @@ import idna
 
 from directory import DirectoryIndex, UnknownUnit
 from mailbase import ProvincialDomains
-from milter.config import Direction
 from milter.context import MessageContext
+from milter.direction import Direction
 from milter.pipeline import CONTINUE, StageKind, Verdict, reject
 
 # A store change is seen within this many seconds without asking SQLite per message.

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from audit.cli import commands
 from audit.config import AuditConfig
-from audit.records import Completion, Outcome
+from audit.records import Completion, Fate
 from audit.store import AuditLog
 from support.audit import T0, make_record, sha
 
@@ -25,7 +25,7 @@ def cli(audit_config: AuditConfig) -> click.Group:
     """The audit group, configured to the test store; 'ubnd' has child 'xa1'."""
     with AuditLog.open(audit_config) as log:
         rid = log.record(make_record())  # 2026-11-03 09:30 local
-        log.complete(Completion(record_id=rid, outcome=Outcome.RELAYED, reply="250 2.0.0 Ok",
+        log.complete(Completion(record_id=rid, outcome=Fate.RELAYED, reply="250 2.0.0 Ok",
                                 at=T0 + timedelta(seconds=1)))
         log.record(make_record(received_at=T0 + timedelta(days=30), sender_unit="xa1",
                                envelope_sender="vt@xa1.example.gov.vn", subject="Tờ trình",
@@ -157,7 +157,7 @@ def test_bad_checkpoint_file(cli: click.Group, tmp_path: Path) -> None:
 def test_report_table_csv_html(cli: click.Group, audit_config: AuditConfig,
                                tmp_path: Path) -> None:
     with AuditLog.open(audit_config) as log:  # xa1's message reached stc
-        log.complete(Completion(record_id=3, outcome=Outcome.RELAYED,
+        log.complete(Completion(record_id=3, outcome=Fate.RELAYED,
                                 at=T0 + timedelta(days=30)))
     code, out = run(cli, "report", "--period", "2026-11")
     assert code == 0, out

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from audit.cli import commands
 from audit.config import AuditConfig
-from audit.records import Attachment, Completion, Outcome
+from audit.records import Attachment, Completion, Fate
 from audit.store import AuditLog
 from mailbase import parse_period, zone
 from support.audit import make_record, sha
@@ -47,7 +47,7 @@ def fill(config: AuditConfig) -> None:
                        [{**SIGNATURE, "verdict": "modified-after-signing"}]),
         ]):
             rid = log.record(make_record(attachments=attachments))
-            log.complete(Completion(record_id=rid, outcome=Outcome.RELAYED))
+            log.complete(Completion(record_id=rid, outcome=Fate.RELAYED))
 
 
 def test_verdicts_are_stored_chained_and_verified(audit_config: AuditConfig) -> None:
@@ -128,7 +128,7 @@ def test_an_older_store_migrates_and_counts_no_documents(audit_config: AuditConf
     db.conn.close()
     with AuditLog.open(audit_config) as log:
         rid = log.record(make_record())
-        log.complete(Completion(record_id=rid, outcome=Outcome.RELAYED))
+        log.complete(Completion(record_id=rid, outcome=Fate.RELAYED))
         report = log.report(parse_period("2026-11", zone("Asia/Ho_Chi_Minh")))
         assert log.verify().is_intact
     (stc,) = [u for u in report.units if u.unit_id == "stc"]

@@ -19,7 +19,7 @@ from audit.chain import KEY_FILE, CheckpointSigner, canonical, row_hash
 from audit.cli import commands
 from audit.config import AuditConfig
 from audit.keys import fingerprint, own_public_key, parse_pin
-from audit.records import AdminEvent, AdminKind, Completion, Outcome
+from audit.records import AdminEvent, AdminKind, Completion, Fate
 from audit.rows import message_rows
 from audit.schema import MIGRATIONS, migrate
 from audit.store import AuditLog
@@ -173,7 +173,7 @@ def test_schedule_gap_in_time(audit_config: AuditConfig) -> None:
     config = audit_config.model_copy(update={"checkpoint_every_seconds": 60})
     with AuditLog.open(config) as log:
         log.record(make_record(received_at=T0))  # signed: the first event
-        log.complete(Completion(record_id=1, outcome=Outcome.RELAYED))
+        log.complete(Completion(record_id=1, outcome=Fate.RELAYED))
         log.admin(AdminEvent(kind=AdminKind.DIRECTORY_CHANGE, actor="admin"))
         assert log.latest_checkpoint().seq == 1  # type: ignore[union-attr]
     # A completion dated a day after the checkpoint, which no checkpoint signed: the
@@ -304,7 +304,7 @@ def test_a_store_written_by_the_previous_release(audit_config: AuditConfig) -> N
     with AuditLog.open(audit_config) as log:  # migrates, keeps the old rows' hashes
         assert log.verify().is_intact
         log.record(make_record(received_at=T0 + timedelta(minutes=9)))
-        log.complete(Completion(record_id=4, outcome=Outcome.RELAYED))
+        log.complete(Completion(record_id=4, outcome=Fate.RELAYED))
         cps = log.db.execute("SELECT seq, every_records FROM checkpoints ORDER BY seq").fetchall()
         assert cps == [(3, None), (4, 1000)]  # a new schedule is signed at once
         report = log.verify()

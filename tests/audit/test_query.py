@@ -14,8 +14,8 @@ from audit.records import (
     AuthResult,
     Completion,
     Direction,
+    Fate,
     Operation,
-    Outcome,
     Role,
 )
 from audit.store import AuditLog
@@ -26,7 +26,7 @@ from support.audit import T0, make_record, sha
 def filled(audit_db: AuditLog) -> AuditLog:
     """Three messages: stc->ubnd (relayed), ubnd->stc,sgd (quarantined), inbound to sgd."""
     first = audit_db.record(make_record())
-    audit_db.complete(Completion(record_id=first, outcome=Outcome.RELAYED, reply="250 2.0.0 Ok"))
+    audit_db.complete(Completion(record_id=first, outcome=Fate.RELAYED, reply="250 2.0.0 Ok"))
     second = audit_db.record(make_record(
         received_at=T0 + timedelta(days=1), sender_unit="ubnd",
         envelope_sender="Vanthu@UBND.example.gov.vn",
@@ -37,7 +37,7 @@ def filled(audit_db: AuditLog) -> AuditLog:
                                 sha256=sha("moi"))],
         authentication=[AuthResult(method="dkim", operation=Operation.SIGN, result="fail")],
     ))
-    audit_db.complete(Completion(record_id=second, outcome=Outcome.QUARANTINED))
+    audit_db.complete(Completion(record_id=second, outcome=Fate.QUARANTINED))
     audit_db.record(make_record(
         received_at=T0 + timedelta(days=40), role=Role.INBOUND, direction=Direction.INBOUND,
         sender_unit=None, envelope_sender="x@gmail.com", recipient_units=["sgd"],

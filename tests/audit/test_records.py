@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from pydantic import ValidationError
 
-from audit.records import Attachment, Completion, Outcome
+from audit.records import Attachment, Completion, Fate
 from support.audit import make_record, sha
 
 
@@ -38,7 +38,7 @@ def test_unknown_fields_are_refused() -> None:
 def test_completion_outcomes_are_a_closed_set() -> None:
     with pytest.raises(ValidationError):
         Completion(record_id=1, outcome="delivered")  # type: ignore[arg-type]
-    assert Completion(record_id=1, outcome=Outcome.RELAYED).outcome is Outcome.RELAYED
+    assert Completion(record_id=1, outcome=Fate.RELAYED).outcome is Fate.RELAYED
 
 
 def test_recipient_unit_of_must_name_recipients_and_joins_units() -> None:

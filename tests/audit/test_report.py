@@ -25,7 +25,7 @@ from audit.records import (
     AuthResult,
     Completion,
     Direction,
-    Outcome,
+    Fate,
     Role,
 )
 from audit.report import Counts, Report
@@ -112,7 +112,7 @@ DOCUMENTS = [
 def fill(log: AuditLog) -> None:
     """One of each case; the comments say what each counts as."""
 
-    def record(rec: AuditRecord, outcome: Outcome | None, reply: str = "250 ok") -> int:
+    def record(rec: AuditRecord, outcome: Fate | None, reply: str = "250 ok") -> int:
         rid = log.record(rec)
         if outcome is not None:
             log.complete(Completion(record_id=rid, outcome=outcome, reply=reply,
@@ -120,47 +120,47 @@ def fill(log: AuditLog) -> None:
         return rid
 
     # stc sent to ubnd: relayed, with documents -> stc sent, ubnd received
-    record(outbound("stc", attachments=DOCUMENTS), Outcome.RELAYED)
+    record(outbound("stc", attachments=DOCUMENTS), Fate.RELAYED)
     # stc sent to ubnd and sotc (two units) -> received once by each, once in the total
-    record(outbound("stc", "ubnd", "sotc", minutes=1), Outcome.STRIPPED)
+    record(outbound("stc", "ubnd", "sotc", minutes=1), Fate.STRIPPED)
     # stc's message refused (From of another unit) -> sent_refused; ubnd refused too
     record(outbound("stc", minutes=2, action=Action.REJECT, authentication=[
         AuthResult(method="sender", result="fail", reason="From is not stc's")]),
-        Outcome.REJECTED, "550 5.7.1")
+        Fate.REJECTED, "550 5.7.1")
     # stc's message still held -> sent_held
-    record(outbound("stc", minutes=3, action=Action.QUARANTINE), Outcome.QUARANTINED,
+    record(outbound("stc", minutes=3, action=Action.QUARANTINE), Fate.QUARANTINED,
            "quarantined as Q-held")
     # stc's message held, then released -> sent (and received by ubnd)
-    record(outbound("stc", minutes=4, action=Action.QUARANTINE), Outcome.QUARANTINED,
+    record(outbound("stc", minutes=4, action=Action.QUARANTINE), Fate.QUARANTINED,
            "quarantined as Q-released")
     log.admin(AdminEvent(kind=AdminKind.QUARANTINE_RELEASE, actor="admin",
                          target="Q-released", unit_id="stc", at=T0 + timedelta(days=40)))
     # stc's message held, then deleted -> refused
-    record(outbound("stc", minutes=5, action=Action.QUARANTINE), Outcome.QUARANTINED,
+    record(outbound("stc", minutes=5, action=Action.QUARANTINE), Fate.QUARANTINED,
            "quarantined as Q-deleted")
     log.admin(AdminEvent(kind=AdminKind.QUARANTINE_DELETE, actor="system (retention)",
                          target="Q-deleted", unit_id="stc", at=T0 + timedelta(days=1)))
     # tempfailed, and in flight: counted nowhere
-    record(outbound("stc", minutes=6), Outcome.TEMPFAILED, "451")
+    record(outbound("stc", minutes=6), Fate.TEMPFAILED, "451")
     record(outbound("stc", minutes=7), None)
     # a forgery of stc from outside, to ubnd, refused -> stc forgery_attempts, not sent;
     # not refused mail to ubnd (ubnd's spoof_refused)
     record(inbound("stc", "ubnd", minutes=8, action=Action.REJECT, auth=(
-        dmarc("fail"), dmarc("fail", "spoof-refused"))), Outcome.REJECTED, "550 5.7.1")
+        dmarc("fail"), dmarc("fail", "spoof-refused"))), Fate.REJECTED, "550 5.7.1")
     # a forgery held -> stc forgery_attempts
     record(inbound("stc", "sotc", minutes=9, action=Action.QUARANTINE,
                    auth=(dmarc("fail", "spoof-quarantine"),)),
-           Outcome.QUARANTINED, "quarantined as Q-forged")
+           Fate.QUARANTINED, "quarantined as Q-forged")
     # an ambiguous forged From that names no unit: counted for no unit
     record(inbound(None, "ubnd", minutes=10, action=Action.REJECT,
-                   auth=(dmarc("fail", "spoof-refused"),)), Outcome.REJECTED, "550 5.7.1")
+                   auth=(dmarc("fail", "spoof-refused"),)), Fate.REJECTED, "550 5.7.1")
     # from stc's address through an outside server, relayed: claimed, not sent by stc;
     # received by sotc
-    record(inbound("stc", "sotc", minutes=11, auth=(dmarc("pass"),)), Outcome.RELAYED)
+    record(inbound("stc", "sotc", minutes=11, auth=(dmarc("pass"),)), Fate.RELAYED)
     # from outside to ubnd, refused by policy -> ubnd received_refused
-    record(inbound(None, "ubnd", minutes=12, action=Action.REJECT), Outcome.REJECTED, "550")
+    record(inbound(None, "ubnd", minutes=12, action=Action.REJECT), Fate.REJECTED, "550")
     # next month: not in the period
-    record(outbound("stc", minutes=60 * 24 * 30), Outcome.RELAYED)
+    record(outbound("stc", minutes=60 * 24 * 30), Fate.RELAYED)
 
 
 @pytest.fixture
@@ -246,7 +246,7 @@ def test_a_message_sent_as_another_unit(audit_config: AuditConfig) -> None:
                    submitted_by_unit="van-phong")
     with AuditLog.open(audit_config) as log:
         rid = log.record(rec)
-        log.complete(Completion(record_id=rid, outcome=Outcome.RELAYED, at=T0))
+        log.complete(Completion(record_id=rid, outcome=Fate.RELAYED, at=T0))
         shown = log.show(rid)
         assert log.verify().is_intact
     assert shown["submitted_by_unit"] == "van-phong" and shown["sender_unit"] == "ubnd"
@@ -272,7 +272,7 @@ def test_records_as_the_previous_release_wrote_them(audit_config: AuditConfig) -
             authentication=[AuthResult(method="dmarc", result="fail",
                                        domain="stc.example.gov.vn",
                                        disposition="spoof-refused")]))
-        log.complete(Completion(record_id=rid, outcome=Outcome.REJECTED, at=T0))
+        log.complete(Completion(record_id=rid, outcome=Fate.REJECTED, at=T0))
         hashes = [h for (h,) in log.db.conn.execute(
             "SELECT hash FROM events WHERE kind = 'message' ORDER BY seq")]
         roles = log.db.conn.execute(
@@ -301,7 +301,7 @@ def run(config: AuditConfig, *args: str) -> str:
 def test_csv_columns_rows_and_total(store: AuditConfig) -> None:
     out = run(store, "--format", "csv", "--unit", "stc", "--unit", "ubnd", "--unit", "xa1")
     reader = csv.DictReader(io.StringIO(out))
-    assert reader.fieldnames == COLUMNS
+    assert reader.fieldnames == [*COLUMNS, "chain_seq", "chain_hash"]
     assert COLUMNS[:11] == ["unit", "mailbox", "sent", "sent_refused", "sent_held",
                             "received", "received_refused", "forgery_attempts",
                             "documents_sent", "documents_signed", "documents_valid"]
@@ -328,7 +328,7 @@ def test_json_has_the_same_rows_and_utc_times(store: AuditConfig) -> None:
 def test_table_and_html_read_in_vietnamese_with_unit_names(store: AuditConfig,
                                                            tmp_path: Path) -> None:
     table = run(store)
-    header = table.splitlines()[1]
+    header = table.splitlines()[2]  # after the title and the chain's position
     assert header.startswith("Đơn vị") and "Bị giả mạo" in header
     assert "Sở Tài chính" in table and "Tổng cộng" in table
     page = tmp_path / "r.html"

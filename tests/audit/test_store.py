@@ -13,7 +13,7 @@ import pytest
 
 from audit.config import AuditConfig
 from audit.errors import AuditError, KeyFileError
-from audit.records import AdminEvent, AdminKind, Attachment, Completion, Outcome
+from audit.records import AdminEvent, AdminKind, Attachment, Completion, Fate
 from audit.schema import MIGRATIONS
 from audit.store import AuditLog
 from support.audit import T0, make_record, sha
@@ -21,7 +21,7 @@ from support.audit import T0, make_record, sha
 
 def test_record_and_complete_are_linked_events(audit_db: AuditLog) -> None:
     rid = audit_db.record(make_record())
-    cid = audit_db.complete(Completion(record_id=rid, outcome=Outcome.RELAYED,
+    cid = audit_db.complete(Completion(record_id=rid, outcome=Fate.RELAYED,
                                        reply="250 2.0.0 Ok: queued as 7Q", ms=3.5))
     rows = list(audit_db.db.query("SELECT seq, kind, record_id, outcome FROM events"))
     assert rows == [
@@ -32,12 +32,12 @@ def test_record_and_complete_are_linked_events(audit_db: AuditLog) -> None:
 
 def test_completion_of_unknown_record_is_refused(audit_db: AuditLog) -> None:
     with pytest.raises(AuditError, match="no message record 42"):
-        audit_db.complete(Completion(record_id=42, outcome=Outcome.RELAYED))
+        audit_db.complete(Completion(record_id=42, outcome=Fate.RELAYED))
 
 
 def test_bad_item_in_batch_does_not_sink_the_others(audit_db: AuditLog) -> None:
     results = audit_db.write_each([
-        make_record(), Completion(record_id=99, outcome=Outcome.RELAYED), make_record(),
+        make_record(), Completion(record_id=99, outcome=Fate.RELAYED), make_record(),
     ])
     assert results[0] == 1 and results[2] == 2
     assert isinstance(results[1], AuditError)
@@ -45,7 +45,7 @@ def test_bad_item_in_batch_does_not_sink_the_others(audit_db: AuditLog) -> None:
 
 
 def test_completion_in_the_same_batch_as_its_record(audit_db: AuditLog) -> None:
-    assert audit_db.write([make_record(), Completion(record_id=1, outcome=Outcome.REJECTED)]) \
+    assert audit_db.write([make_record(), Completion(record_id=1, outcome=Fate.REJECTED)]) \
         == [1, 2]
 
 

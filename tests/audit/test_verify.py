@@ -11,7 +11,7 @@ import pytest
 from audit.chain import Checkpoint
 from audit.config import AuditConfig
 from audit.errors import AuditError
-from audit.records import Completion, Outcome
+from audit.records import Completion, Fate
 from audit.store import AuditLog
 from support.audit import T0, make_record
 
@@ -24,8 +24,8 @@ def chain(audit_config: AuditConfig) -> AuditConfig:
     with AuditLog.open(config) as log:
         for i in range(10):
             log.record(make_record(received_at=T0 + timedelta(days=i), subject=f"Số {i}"))
-        log.complete(Completion(record_id=3, outcome=Outcome.RELAYED, reply="250 ok"))
-        log.complete(Completion(record_id=4, outcome=Outcome.QUARANTINED))
+        log.complete(Completion(record_id=3, outcome=Fate.RELAYED, reply="250 ok"))
+        log.complete(Completion(record_id=4, outcome=Fate.QUARANTINED))
     return config
 
 

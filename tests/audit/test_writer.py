@@ -12,7 +12,7 @@ import pytest
 
 from audit.config import AuditConfig
 from audit.errors import AuditError
-from audit.records import Completion, Outcome
+from audit.records import Completion, Fate
 from audit.store import AuditLog
 from audit.writer import AuditWriter
 from support.audit import make_record
@@ -28,7 +28,7 @@ async def test_concurrent_sessions_share_transactions(audit_config: AuditConfig)
             ids = []
             for _ in range(10):
                 rid = await writer.record(make_record(queue_id=f"Q{n}"))
-                await writer.complete(Completion(record_id=rid, outcome=Outcome.RELAYED))
+                await writer.complete(Completion(record_id=rid, outcome=Fate.RELAYED))
                 ids.append(rid)
             return ids
 
@@ -52,7 +52,7 @@ async def test_failed_item_fails_only_its_caller(audit_config: AuditConfig) -> N
     try:
         good, bad = await asyncio.gather(
             writer.record(make_record()),
-            writer.complete(Completion(record_id=777, outcome=Outcome.RELAYED)),
+            writer.complete(Completion(record_id=777, outcome=Fate.RELAYED)),
             return_exceptions=True,
         )
     finally:

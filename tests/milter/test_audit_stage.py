@@ -110,7 +110,7 @@ class _Exploding:
     """A stage that fails as a bug would (a test-only stage, plugged through the seam)."""
 
     name = "exploding"
-    kind = StageKind.RECORD  # last, as a late bug would be
+    kind = StageKind.VERIFY  # first: nothing has decided yet
 
     async def run(self, ctx):  # type: ignore[no-untyped-def]
         raise RuntimeError("a bug")
@@ -120,7 +120,7 @@ def test_a_message_our_bug_defers_still_gets_its_record(filter_server, next_hop)
 
     running = filter_server()
     runtime = running.server.runtime
-    object.__setattr__(runtime, "pipeline", Pipeline([*runtime.pipeline.stages, _Exploding()]))
+    object.__setattr__(runtime, "pipeline", Pipeline([_Exploding(), *runtime.pipeline.stages]))
     client = running.client()
     client.mail("sotc@binhthuan.gov.vn")
     client.rcpt("a@b.vn")

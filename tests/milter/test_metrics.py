@@ -29,7 +29,7 @@ def test_metrics_count_messages_of_every_worker(tmp_path, next_hop) -> None:
         assert process.stop() == 0
     page = text.decode()
     relayed = re.search(
-        r'congvu_messages_total\{direction="outbound",role="outbound",verdict="relayed"\} (\S+)',
+        r'congvu_messages_total\{direction="outbound",fate="relayed",role="outbound"\} (\S+)',
         page)
     assert relayed is not None, page[:2000]
     assert float(relayed.group(1)) == 6.0

@@ -124,4 +124,4 @@ def test_the_log_line_names_the_stage_that_decided(filter_server, caplog) -> Non
     ):
         client.sendmail("sotc@binhthuan.gov.vn", ["a@b.vn"], message("x.exe", PE))
     [line] = [r for r in caplog.records if r.getMessage() == "message"]
-    assert (line.fields["verdict"], line.fields["stage"]) == ("reject", "policy")  # type: ignore[attr-defined]
+    assert (line.fields["fate"], line.fields["stage"]) == ("rejected", "policy")  # type: ignore[attr-defined]

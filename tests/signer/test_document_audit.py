@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
 
-from audit import Action, Attachment, AuditRecord, Completion, Direction, Outcome, Role
+from audit import Action, Attachment, AuditRecord, Completion, Direction, Fate, Role
 from audit.config import AuditConfig
 from audit.store import AuditLog
 from mailbase import parse_period, zone
@@ -66,7 +66,7 @@ async def test_signed_pdf_is_counted_as_validly_signed(tmp_path: Path) -> None:
     config = AuditConfig(path=tmp_path / "audit.sqlite3", keys_dir=tmp_path / "keys")
     with AuditLog.open(config) as log:
         # relayed: the report counts the documents of mail that left
-        log.complete(Completion(record_id=log.record(record), outcome=Outcome.RELAYED))
+        log.complete(Completion(record_id=log.record(record), outcome=Fate.RELAYED))
         assert log.verify().is_intact
         period = parse_period(now.astimezone(zone("Asia/Ho_Chi_Minh")).strftime("%Y-%m"),
                               zone("Asia/Ho_Chi_Minh"))

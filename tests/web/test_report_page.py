@@ -7,7 +7,7 @@ import json
 import re
 from datetime import timedelta
 
-from audit import AuditLog, Completion, Direction, Outcome, Role, render_report
+from audit import AuditLog, Completion, Direction, Fate, Role, render_report
 from mailbase import parse_period, zone
 from support.audit import T0, make_record
 from support.webconsole import client, login
@@ -20,7 +20,7 @@ def relay_all(env) -> None:
     """Complete the three outbound records of the console's fixture store (relayed)."""
     with AuditLog.open(env.config.audit) as log:
         for rid in (1, 2, 3):
-            log.complete(Completion(record_id=rid, outcome=Outcome.RELAYED,
+            log.complete(Completion(record_id=rid, outcome=Fate.RELAYED,
                                     at=T0 + timedelta(hours=4)))
 
 
