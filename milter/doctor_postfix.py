@@ -9,6 +9,7 @@ import ipaddress
 import re
 import subprocess
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from milter.config import (
@@ -47,6 +48,40 @@ def _service_params(directory: Path) -> dict[str, dict[str, str]]:
         if len(parts) == 3:
             services.setdefault(parts[0], {})[parts[2]] = value.strip()
     return services
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """A Postfix setting that hands mail to a TCP port: ``content_filter`` (behind the
+    queue) or ``smtpd_proxy_filter`` (before it), in main.cf or a master.cf service."""
+
+    setting: str
+    value: str
+    port: int
+    queue: QueuePosition
+
+
+def read_routes(directory: Path) -> list[Route]:
+    """Every content_filter and smtpd_proxy_filter of the configuration that names a TCP
+    port; OSError when postconf cannot read it."""
+    settings = [("main.cf content_filter",
+                 _postconf(directory, "-h", "content_filter").strip())]
+    for name, params in _service_params(directory).items():
+        for parameter in ("content_filter", "smtpd_proxy_filter"):
+            if params.get(parameter):
+                settings.append((f"master.cf {name} {parameter}", params[parameter]))
+    routes = []
+    for setting, value in settings:
+        if setting.endswith("smtpd_proxy_filter"):
+            port = value.removeprefix("inet:").rpartition(":")[2]
+            queue = QueuePosition.BEFORE
+        else:
+            match = _NEXT_HOP.match(value)
+            port = match["port"] if match else ""
+            queue = QueuePosition.AFTER
+        if port.isdigit():
+            routes.append(Route(setting, value, int(port), queue))
+    return routes
 
 
 def check_postfix(config: Settings, directory: Path) -> Iterator[Finding]:
