@@ -3,19 +3,23 @@
 Where ``config check`` (and ``serve``) look only at what this host can check by itself,
 the doctor also asks the outside world: DNS (DKIM key records, SPF, DMARC), the next
 hop, Postfix's configuration (``postconf``), and how soon certificates, CA files and
-CRLs expire. Each finding is OK, WARNING or ERROR, names its key path and says the
+CRLs expire; whether congvu answers on its listeners and mail waits for it in Postfix's
+queue (doctor_service.py); the Debian packages and the system libraries congvu loads
+(doctor_system.py). Each finding is OK, WARNING or ERROR, names its key path and says the
 fix; the exit code is 0 when all is OK, 1 with warnings only, 2 with any error.
 Nothing here changes state: stores are opened read-only or only stat'ed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import shutil
 import smtplib
 import socket
 import stat
+import subprocess
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -27,7 +31,9 @@ from audit import AuditError, AuditLog, fingerprint, own_public_key
 from milter.checks import check_locally, spoof_guard_warnings
 from milter.config import NextHopKind
 from milter.configsource import configured
-from milter.doctor_postfix import check_postfix
+from milter.doctor_postfix import Route, check_postfix, read_routes
+from milter.doctor_service import check_listeners, check_queue
+from milter.doctor_system import check_system
 from milter.errors import ConfigError
 from milter.findings import Finding, Level
 from milter.findings import error as _error
@@ -314,11 +320,17 @@ def run_checks(config: Settings, *, postfix_dir: Path | None = None,
     """Every check, in order; Postfix only when ``postfix_dir`` is given."""
     now = now or dt.datetime.now(dt.UTC)
     findings = [*check_local(config), *check_spoof_guard(config), *check_keys(config),
-                *check_audit_keys(config), *check_stores(config),
+                *check_audit_keys(config), *check_stores(config), *check_system(),
                 *check_dkim_records(config), *check_spf_dmarc(config, server_ips),
                 *check_next_hop(config)]
+    routes: list[Route] = []
+    if postfix_dir is not None:
+        with contextlib.suppress(OSError, subprocess.SubprocessError):
+            routes = read_routes(postfix_dir)  # check_postfix says why it cannot
+    findings.extend(check_listeners(config.listeners, routes))
     if postfix_dir is not None:
         findings.extend(check_postfix(config, postfix_dir))
+        findings.extend(check_queue(config.listeners, routes, postfix_dir, now=now))
     findings.extend(check_certificates(config, now=now, days=days))
     return findings
 

@@ -7,9 +7,10 @@ import datetime as dt
 import ipaddress
 import shutil
 import socket
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
@@ -20,6 +21,7 @@ from milter.checks import check_locally
 from milter.cli import main
 from milter.config import CongvuConfig, QueuePosition, load_config
 from milter.doctor import Level, check_postfix
+from milter.doctor_system import check_system, package_list_path, read_package_list
 from signer.keys import Algorithm, generate_private_key, key_record
 from support.audit import make_record
 from support.dkim import make_key
@@ -130,7 +132,8 @@ key = "{cert.with_suffix('.key')}"
 
 
 @pytest.fixture
-def setup(tmp_path: Path, next_hop: Sink) -> Iterator[Setup]:
+def setup(tmp_path: Path, next_hop: Sink,
+          filter_server: Callable[..., Any]) -> Iterator[Setup]:
     dns = DnsServer()
     dns.start()
     (tmp_path / "dkim").mkdir()
@@ -144,6 +147,10 @@ def setup(tmp_path: Path, next_hop: Sink) -> Iterator[Setup]:
         sock.bind(("127.0.0.1", 0))
         other.bind(("127.0.0.1", 0))
         in_port, bq_port = sock.getsockname()[1], other.getsockname()[1]
+    # congvu answering on both listeners, with state of its own
+    filter_server(service={"data_dir": str(tmp_path / "serving")}, listeners=[
+        {"name": "inbound", "role": "inbound", "port": in_port},
+        {"name": "port-25", "role": "inbound", "queue": "before", "port": bq_port}])
     try:
         yield Setup(tmp_path, dns, pki, key.path, next_hop.port, in_port, bq_port)
     finally:
@@ -162,11 +169,21 @@ def lines(result: Result, level: str) -> list[str]:
 
 @pytest.mark.skipif(not HAS_POSTCONF, reason="Debian package postfix is not installed")
 def test_a_healthy_setup_is_all_ok(setup: Setup) -> None:
+    directory = setup.postfix()
     result = doctor(setup.config(extra=pin_own_key(setup)), "--postfix-config",
-                    str(setup.postfix()), "--server-ip", "127.0.0.1")
-    assert result.exit_code == 0, result.output
-    assert lines(result, "WARNING") == lines(result, "ERROR") == []
+                    str(directory), "--server-ip", "127.0.0.1")
+    assert lines(result, "ERROR") == [], result.output
+    # no Postfix runs this configuration, so its queue cannot be read (tests/e2e reads
+    # a running one's); a package a server runs beside congvu may be missing on a test
+    # machine (test_a_missing_library_is_an_error_and_a_missing_server_package_a_warning)
+    [queue] = [line for line in lines(result, "WARNING") if not line.startswith(
+        "WARNING package ")]
+    assert queue.startswith(f"WARNING postfix queue {directory}: cannot read Postfix's "
+                            "queue (postqueue: ")
+    assert result.exit_code == 1, result.output
     output = result.output
+    for name, port in (("inbound", setup.in_port), ("port-25", setup.bq_port)):
+        assert f"OK      listener {name}: congvu answers on 127.0.0.1:{port}: 220 " in output
     assert "selector s2026: s2026._domainkey.sotc.example.gov.vn publishes this key" in output
     assert f"dns {DOMAIN}: SPF and DMARC published and consistent" in output
     assert f"next_hop: smtp 127.0.0.1:{setup.hop_port} answers 250" in output
@@ -503,3 +520,76 @@ def test_listener_clients_must_match_the_postfix_transports_bind_address(
                 if f.level is Level.WARNING]
     assert [line for line in warnings if "takes mail from any process" in line] != []
     assert not any("listener inbound takes mail from any process" in line for line in warnings)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.mark.skipif(not HAS_POSTCONF, reason="Debian package postfix is not installed")
+def test_a_listener_postfix_sends_to_that_does_not_answer_is_an_error(setup: Setup) -> None:
+    stopped = replace(setup, in_port=_free_port())  # congvu serves the fixture's ports only
+    directory = stopped.postfix()
+    result = doctor(stopped.config(), "--postfix-config", str(directory))
+    assert result.exit_code == 2, result.output
+    assert (f"ERROR   listener inbound: congvu does not answer on 127.0.0.1:{stopped.in_port} "
+            "(Connection refused), and Postfix sends mail to it (main.cf content_filter = "
+            f"congvu-in:[127.0.0.1]:{stopped.in_port}): mail waits in Postfix's queue and is "
+            "bounced when it expires; fix: start congvu (systemctl start congvu; journalctl "
+            "-u congvu says why it stopped)") in lines(result, "ERROR")
+    assert f"OK      listener port-25: congvu answers on 127.0.0.1:{setup.bq_port}: 220 " \
+        in result.output
+
+
+def test_a_listener_that_does_not_answer_without_postfix_is_a_warning(setup: Setup) -> None:
+    stopped = replace(setup, bq_port=_free_port())
+    result = doctor(stopped.config(extra=pin_own_key(stopped)))
+    assert [line for line in lines(result, "WARNING") if "listener" in line] == [
+        f"WARNING listener port-25: congvu does not answer on 127.0.0.1:{stopped.bq_port} "
+        "(Connection refused); fix: start congvu (systemctl start congvu; journalctl -u "
+        "congvu says why it stopped)"]
+    assert lines(result, "ERROR") == []
+
+
+def test_the_package_list_names_every_library_the_code_loads() -> None:
+    packages = read_package_list((DEPLOY / "debian-packages.txt").read_text("utf-8"))
+    libraries = {(p.name, p.library, p.module) for p in packages if p.kind == "library"}
+    assert {("libmagic1", "magic", "magic"), ("libarchive13", "archive", "libarchive")} \
+        <= libraries
+    assert all(p.why for p in packages)
+    # doctor, run from this tree, reads this very list
+    assert package_list_path() == DEPLOY / "debian-packages.txt"
+
+
+def test_a_missing_library_is_an_error_and_a_missing_server_package_a_warning(
+        tmp_path: Path) -> None:
+    listed = tmp_path / "debian-packages.txt"
+    listed.write_text(
+        "libarchive13 library archive libarchive  # 7z and rar attachments\n"
+        "libcongvu-none9 library congvu-none congvu_none  # a library no one has\n"
+        "libc6 library c congvu_no_binding  # a library whose binding is missing\n"
+        "congvu-no-such-server server  # on the server\n"
+        "congvu-no-such-tool test  # only the tests: not checked\n", encoding="utf-8")
+    found = [f.line() for f in check_system(listed)]
+    assert found[0].startswith("OK      package libarchive13: libarchive loads libarchive.so")
+    assert found[1] == (
+        "ERROR   package libcongvu-none9: the system library congvu-none is missing, which "
+        "congvu_none loads: a library no one has; fix: apt-get install libcongvu-none9, "
+        "then restart congvu")
+    assert found[2].startswith("ERROR   package libc6: congvu_no_binding cannot load libc.so.6 "
+                               "(ModuleNotFoundError: No module named 'congvu_no_binding'): ")
+    assert found[3] == (
+        "WARNING package congvu-no-such-server: not installed on this host: on the server; "
+        "fix: apt-get install congvu-no-such-server, unless it runs on another host")
+    assert len(found) == 4
+
+
+def test_a_package_list_doctor_cannot_read_is_an_error_naming_the_line(tmp_path: Path) -> None:
+    listed = tmp_path / "debian-packages.txt"
+    listed.write_text("libmagic1 library magic  # the binding is missing\n", encoding="utf-8")
+    [finding] = check_system(listed)
+    assert finding.level is Level.ERROR
+    assert "line 1: 'libmagic1 library magic  # the binding is missing' is not NAME library " \
+        "LIBRARY MODULE, NAME server or NAME test" in finding.message
