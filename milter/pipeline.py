@@ -26,7 +26,8 @@ class Outcome(enum.Enum):
     QUARANTINE = "quarantine"
     TEMPFAIL = "tempfail"
     #: refused, but answered 250 and dropped: behind Postfix's queue a 5xx would become
-    #: a bounce to a forged sender (only the handler makes this of a REJECT)
+    #: a bounce to a forged sender (no stage returns it: milter/act.py's plan makes it
+    #: of a REJECT)
     DISCARD = "discard"
 
 

@@ -39,7 +39,7 @@ if TYPE_CHECKING:  # milter.settings reads milter.config, which reads this table
 
 
 @dataclass(frozen=True, slots=True)
-class Parts:
+class Materials:
     """What the stages of one configuration are built from."""
 
     config: Settings
@@ -61,7 +61,7 @@ class StageRow:
     stage: type[Stage]
     what: str
     #: the stages of this row for one configuration; none when ``needs`` does not hold
-    build: Callable[[Parts], Sequence[Stage]]
+    build: Callable[[Materials], Sequence[Stage]]
     #: what it needs to be built besides its switch
     needs: str = ""
     #: a switch in ``[pipeline] stages`` (add-header is on when headers are configured)
@@ -87,62 +87,64 @@ class StageRow:
         return self.stage.__module__.replace(".", "/") + ".py"
 
 
-def _units(parts: Parts) -> Sequence[Stage]:
-    return [UnitsStage(parts.units, parts.config.signer.may_send_as)]
+def _units(materials: Materials) -> Sequence[Stage]:
+    return [UnitsStage(materials.units, materials.config.signer.may_send_as)]
 
 
-def _verify(parts: Parts) -> Sequence[Stage]:
-    signer = parts.config.signer
-    dkim = DkimVerifier(parts.checker.resolver, max_signatures=signer.dkim.max_signatures,
+def _verify(materials: Materials) -> Sequence[Stage]:
+    signer = materials.config.signer
+    dkim = DkimVerifier(materials.checker.resolver,
+                        max_signatures=signer.dkim.max_signatures,
                         dns_budget=2 * signer.dkim.resolver_timeout)
-    return [VerifyStage(dkim, SmimeVerifier.from_config(signer.smime), parts.checker)]
+    return [VerifyStage(dkim, SmimeVerifier.from_config(signer.smime), materials.checker)]
 
 
-def _documents(parts: Parts) -> Sequence[Stage]:
-    documents = parts.config.signer.documents
+def _documents(materials: Materials) -> Sequence[Stage]:
+    documents = materials.config.signer.documents
     if not documents.is_enabled:
         return []
-    verifier = DocumentVerifier.from_config(documents, parts.config.signer.smime)
+    verifier = DocumentVerifier.from_config(documents, materials.config.signer.smime)
     return [DocumentsStage(verifier, timeout=documents.timeout)]
 
 
-def _add_headers(parts: Parts) -> Sequence[Stage]:
-    return [AddHeader(header.name, header.value) for header in parts.config.pipeline.add_headers]
+def _add_headers(materials: Materials) -> Sequence[Stage]:
+    headers = materials.config.pipeline.add_headers
+    return [AddHeader(header.name, header.value) for header in headers]
 
 
-def _dmarc(parts: Parts) -> Sequence[Stage]:
-    if not parts.is_on("verify"):
+def _dmarc(materials: Materials) -> Sequence[Stage]:
+    if not materials.is_on("verify"):
         return []
-    config = parts.config
-    actions_for = unit_dmarc_actions(config.policies, parts.units.chain, parts.checker.actions)
-    return [DmarcStage(parts.checker, on_spoof=config.signer.auth.on_own_domain_spoof,
+    config, checker = materials.config, materials.checker
+    actions_for = unit_dmarc_actions(config.policies, materials.units.chain, checker.actions)
+    return [DmarcStage(checker, on_spoof=config.signer.auth.on_own_domain_spoof,
                        actions_for=actions_for)]
 
 
-def _authentication_results(parts: Parts) -> Sequence[Stage]:
-    return [AuthResultsStage(parts.config.signer.dkim.authserv_id)]
+def _authentication_results(materials: Materials) -> Sequence[Stage]:
+    return [AuthResultsStage(materials.config.signer.dkim.authserv_id)]
 
 
-def _policy(parts: Parts) -> Sequence[Stage]:
-    return [PolicyStage(parts.config.policies, parts.units.chain)]
+def _policy(materials: Materials) -> Sequence[Stage]:
+    return [PolicyStage(materials.config.policies, materials.units.chain)]
 
 
 # Signing stages exist only where something is configured to sign: with no key at all,
 # a message is neither signed nor refused for being unsignable.
 
-def _smime_sign(parts: Parts) -> Sequence[Stage]:
-    smime = parts.config.signer.smime
+def _smime_sign(materials: Materials) -> Sequence[Stage]:
+    smime = materials.config.signer.smime
     if not smime.identities:
         return []
     return [SmimeSignStage(SmimeSigner.from_config(smime), smime.on_missing_identity.value)]
 
 
-def _dkim_sign(parts: Parts) -> Sequence[Stage]:
-    dkim = parts.config.signer.dkim
+def _dkim_sign(materials: Materials) -> Sequence[Stage]:
+    dkim = materials.config.signer.dkim
     signer = DkimSigner.from_config(dkim)
     if not signer.domains:
         return []
-    return [DkimSignStage(signer, parts.units, on_unsignable=dkim.on_unsignable)]
+    return [DkimSignStage(signer, materials.units, on_unsignable=dkim.on_unsignable)]
 
 
 #: Every stage, in the order they run.
@@ -190,9 +192,9 @@ def build_stages(config: Settings, units: UnitLookup) -> list[Stage]:
 
     :raises KeyFileError: a DKIM or S/MIME key cannot be used (refuse to start).
     """
-    parts = Parts(config, units, AuthChecker.from_config(config.signer))
-    return [stage for row in STAGES if not row.is_switch or parts.is_on(row.name)
-            for stage in row.build(parts)]
+    materials = Materials(config, units, AuthChecker.from_config(config.signer))
+    return [stage for row in STAGES if not row.is_switch or materials.is_on(row.name)
+            for stage in row.build(materials)]
 
 
 def describe_switches() -> str:
