@@ -41,6 +41,14 @@ def test_completion_outcomes_are_a_closed_set() -> None:
     assert Completion(record_id=1, outcome=Fate.RELAYED).outcome is Fate.RELAYED
 
 
+def test_fates_keep_the_values_stores_hold() -> None:
+    # stored in every completion since the first store: a value is never renamed
+    assert [fate.value for fate in Fate] == [
+        "relayed", "stripped", "quarantined", "rejected", "tempfailed"]
+    assert Completion.model_validate({"record_id": 1, "outcome": "stripped"}).outcome \
+        is Fate.STRIPPED
+
+
 def test_recipient_unit_of_must_name_recipients_and_joins_units() -> None:
     rec = make_record(envelope_recipients=["a@x.vn", "b@y.vn"], recipient_units=["x"],
                       recipient_unit_of={"a@x.vn": "x", "b@y.vn": "y"})

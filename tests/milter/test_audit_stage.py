@@ -129,3 +129,19 @@ def test_a_message_our_bug_defers_still_gets_its_record(filter_server, next_hop)
     next_hop.assert_empty()
     [record] = records(running)
     assert (record.action, record.outcome) == ("tempfail", "tempfailed")
+
+
+def test_a_hold_that_fails_is_recorded_as_tempfailed(filter_server, next_hop) -> None:
+    running = filter_server()
+    objects = running.server.config.policies.quarantine.path / "objects"
+    shutil.rmtree(objects, ignore_errors=True)
+    objects.write_bytes(b"")  # where the held bytes go is not a directory: the hold fails
+    client = running.client()
+    client.mail("sotc@binhthuan.gov.vn")
+    client.rcpt("a@b.vn")
+    code, text = client.data(message("m.docm", b"PK\x03\x04" + b"\x00" * 100))
+    assert (code, text) == (451, b"4.3.0 Cannot hold the message now, try again later")
+    next_hop.assert_empty()
+    [record] = records(running)
+    # the client keeps the message and Postfix tries again: nothing is held
+    assert (record.action, record.outcome) == ("quarantine", "tempfailed")
