@@ -3,7 +3,7 @@
 # included when root).
 PYTHON ?= python3
 # Every command run from here reads the file it names or the embedded defaults, never a
-# server's /etc/congvu/congvu.toml (the rule is in milter/configsource.py).
+# server's /etc/congvu/congvu.toml (the rule is in congvu/configsource.py).
 export CONGVU_CONFIG := none
 VENV   := .venv
 PY     := $(VENV)/bin/python

@@ -1,4 +1,4 @@
-"""Command-line sub-commands of directory/ (composed into `congvu` by milter/).
+"""Command-line sub-commands of directory/ (composed into `congvu` by congvu/cli.py).
 
 ``congvu directory import|publish|show|history|export`` and ``congvu directory
 mailboxes import|list|history|export`` (the roster of officials' mailboxes). Exit codes
@@ -13,6 +13,7 @@ import json
 import os
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
@@ -24,26 +25,19 @@ from directory.model import Mailbox, Unit
 from directory.published import published_unit
 from directory.roster import RosterFormat
 from directory.store import Change, Directory
-from mailbase import zone
+from mailbase import CommandFailed, UsageProblem, config_option, wired, zone
 
 ConfigLoader = Callable[[Path | None], DirectoryConfig]
 
-CONFIG_OPTION = click.option(
-    "--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-    help="The congvu.toml file (default: the embedded defaults).",
-)
+
+@dataclass(frozen=True, slots=True)
+class _Wiring:
+    """What :func:`commands` was given: the ``[directory]`` table for ``--config``."""
+
+    load: ConfigLoader
 
 
-class DataProblem(click.ClickException):
-    """The data had problems (bad rows, no such unit): exit code 1."""
-
-    exit_code = 1
-
-
-class StoreProblem(click.ClickException):
-    """The store or the configuration cannot be used: exit code 2."""
-
-    exit_code = 2
+_wiring = click.make_pass_decorator(_Wiring)
 
 
 def _actor() -> str:
@@ -55,9 +49,17 @@ def _actor() -> str:
 
 
 def _convert(exc: DirectoryError) -> click.ClickException:
+    """The store or the configuration: exit 2; the data (rows, an unknown unit): 1."""
     if isinstance(exc, StoreError):
-        return StoreProblem(str(exc))
-    return DataProblem(str(exc))
+        return UsageProblem(str(exc))
+    return CommandFailed(str(exc))
+
+
+def _store(wiring: _Wiring, config_path: Path | None, *, read_only: bool = False) -> Directory:
+    try:
+        return Directory.open(wiring.load(config_path).path, read_only=read_only)
+    except StoreError as exc:
+        raise UsageProblem(str(exc)) from exc
 
 
 def _show(value: object) -> str:
@@ -90,216 +92,233 @@ def _describe(unit: Unit, parents: list[Unit]) -> str:
     return "\n".join(lines)
 
 
-def commands(load: ConfigLoader) -> list[click.Command]:
-    """The top-level command groups this package adds to `congvu`."""
+@click.group("directory")
+def group() -> None:
+    """The units of the province and their official addresses."""
 
-    def store(config_path: Path | None, *, read_only: bool = False) -> Directory:
+
+@group.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--partial", is_flag=True,
+              help="Import the good rows and list the bad ones (default: all or nothing).")
+@click.option("--actor", default=None, help="Name recorded in the history (default: you).")
+@config_option
+@_wiring
+def import_command(wiring: _Wiring, file: Path, partial: bool, actor: str | None,
+                   config_path: Path | None) -> None:
+    """Import FILE.csv (layout in directory/README.md); list every bad row.
+
+    Units missing from the file become inactive. Exit 1 when rows were
+    rejected (nothing imported) or, with --partial, skipped.
+    """
+    with _store(wiring, config_path) as directory:
         try:
-            return Directory.open(load(config_path).path, read_only=read_only)
-        except StoreError as exc:
-            raise StoreProblem(str(exc)) from exc
+            summary = directory.import_csv(file, partial=partial, actor=actor or _actor())
+        except DirectoryError as exc:
+            raise _convert(exc) from exc
+    click.echo(str(summary))
+    if summary.skipped:
+        raise CommandFailed(f"{len(summary.skipped)} row(s) were skipped")
 
-    @click.group("directory")
-    def group() -> None:
-        """The units of the province and their official addresses."""
 
-    @group.command("import")
-    @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-    @click.option("--partial", is_flag=True,
-                  help="Import the good rows and list the bad ones (default: all or nothing).")
-    @click.option("--actor", default=None, help="Name recorded in the history (default: you).")
-    @CONFIG_OPTION
-    def import_command(file: Path, partial: bool, actor: str | None,
-                       config_path: Path | None) -> None:
-        """Import FILE.csv (layout in directory/README.md); list every bad row.
+@group.command("publish")
+@click.option("--out", "out_dir", required=True,
+              type=click.Path(file_okay=False, path_type=Path),
+              help="Folder to write index.html, directory.json, ... into.")
+@config_option
+@_wiring
+def publish_command(wiring: _Wiring, out_dir: Path, config_path: Path | None) -> None:
+    """Write the HTML page, JSON, vCards, LDIF, CSV and Postfix maps into --out."""
+    config = wiring.load(config_path)
+    with _store(wiring, config_path, read_only=True) as directory:
+        try:
+            written = directory.publish(out_dir, title=config.title,
+                                        ldap_base=config.ldap_base)
+        except DirectoryError as exc:
+            raise _convert(exc) from exc
+        except OSError as exc:
+            raise UsageProblem(f"{out_dir}: cannot write: {exc}") from exc
+    click.echo(f"{out_dir}: {len(written)} files written")
 
-        Units missing from the file become inactive. Exit 1 when rows were
-        rejected (nothing imported) or, with --partial, skipped.
-        """
-        with store(config_path) as directory:
-            try:
-                summary = directory.import_csv(file, partial=partial, actor=actor or _actor())
-            except DirectoryError as exc:
-                raise _convert(exc) from exc
-        click.echo(str(summary))
-        if summary.skipped:
-            raise DataProblem(f"{len(summary.skipped)} row(s) were skipped")
 
-    @group.command("publish")
-    @click.option("--out", "out_dir", required=True,
-                  type=click.Path(file_okay=False, path_type=Path),
-                  help="Folder to write index.html, directory.json, ... into.")
-    @CONFIG_OPTION
-    def publish_command(out_dir: Path, config_path: Path | None) -> None:
-        """Write the HTML page, JSON, vCards, LDIF, CSV and Postfix maps into --out."""
-        config = load(config_path)
-        with store(config_path, read_only=True) as directory:
-            try:
-                written = directory.publish(out_dir, title=config.title,
-                                            ldap_base=config.ldap_base)
-            except DirectoryError as exc:
-                raise _convert(exc) from exc
-            except OSError as exc:
-                raise StoreProblem(f"{out_dir}: cannot write: {exc}") from exc
-        click.echo(f"{out_dir}: {len(written)} files written")
+@group.command("show")
+@click.argument("key")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="Output format.")
+@config_option
+@_wiring
+def show_command(wiring: _Wiring, key: str, fmt: str, config_path: Path | None) -> None:
+    """Print the unit with this id or ADDRESS, with its parents (exit 1 if none)."""
+    with _store(wiring, config_path, read_only=True) as directory:
+        try:
+            unit = directory.get(key)
+            chain = directory.ancestors(unit.id)
+            parents = [directory.get(unit_id) for unit_id in chain[1:]]
+        except DirectoryError as exc:
+            raise _convert(exc) from exc
+    if fmt == "json":
+        data = published_unit(unit, chain, include_senders=True).model_dump(mode="json")
+        click.echo(json.dumps(data, ensure_ascii=False, indent=1))
+    else:
+        click.echo(_describe(unit, parents))
 
-    @group.command("show")
-    @click.argument("key")
-    @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-                  show_default=True, help="Output format.")
-    @CONFIG_OPTION
-    def show_command(key: str, fmt: str, config_path: Path | None) -> None:
-        """Print the unit with this id or ADDRESS, with its parents (exit 1 if none)."""
-        with store(config_path, read_only=True) as directory:
-            try:
-                unit = directory.get(key)
-                chain = directory.ancestors(unit.id)
-                parents = [directory.get(unit_id) for unit_id in chain[1:]]
-            except DirectoryError as exc:
-                raise _convert(exc) from exc
-        if fmt == "json":
-            data = published_unit(unit, chain, include_senders=True).model_dump(mode="json")
-            click.echo(json.dumps(data, ensure_ascii=False, indent=1))
-        else:
-            click.echo(_describe(unit, parents))
 
-    @group.command("history")
-    @click.argument("key", required=False)
-    @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-                  show_default=True, help="Output format (json: one object per line).")
-    @CONFIG_OPTION
-    def history_command(key: str | None, fmt: str, config_path: Path | None) -> None:
-        """Print who changed what and when: of the unit with this id or ADDRESS, or of all.
+@group.command("history")
+@click.argument("key", required=False)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="Output format (json: one object per line).")
+@config_option
+@_wiring
+def history_command(wiring: _Wiring, key: str | None, fmt: str, config_path: Path | None) -> None:
+    """Print who changed what and when: of the unit with this id or ADDRESS, or of all.
 
-        Times are shown in Asia/Ho_Chi_Minh (stored in UTC).
-        """
-        with store(config_path, read_only=True) as directory:
-            try:
-                unit_id = directory.get(key).id if key else None
-                changes = directory.history(unit_id)
-            except DirectoryError as exc:
-                raise _convert(exc) from exc
-        _print_changes(changes, fmt, "unit")
+    Times are shown in Asia/Ho_Chi_Minh (stored in UTC).
+    """
+    with _store(wiring, config_path, read_only=True) as directory:
+        try:
+            unit_id = directory.get(key).id if key else None
+            changes = directory.history(unit_id)
+        except DirectoryError as exc:
+            raise _convert(exc) from exc
+    _print_changes(changes, fmt, "unit")
 
-    @group.command("export")
-    @click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv",
-                  show_default=True, help="csv: the import layout; json: directory.json's.")
-    @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
-                  help="File to write (default: standard output).")
-    @click.option("--bom", is_flag=True, help="Start a CSV with a byte-order mark (for Excel).")
-    @CONFIG_OPTION
-    def export_command(fmt: str, output: Path | None, bom: bool,
-                       config_path: Path | None) -> None:
-        """Export every unit, senders included, as CSV (re-importable) or JSON."""
-        with store(config_path, read_only=True) as directory:
-            try:
-                text = (directory.export_csv(bom=bom) if fmt == "csv"
-                        else directory.export_json())
-            except DirectoryError as exc:
-                raise _convert(exc) from exc
-        _write_out(text, output)
 
-    @group.group("mailboxes")
-    def mailboxes_group() -> None:
-        """The roster of officials' own mailboxes (private: never published)."""
+@group.command("export")
+@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv",
+              show_default=True, help="csv: the import layout; json: directory.json's.")
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="File to write (default: standard output).")
+@click.option("--bom", is_flag=True, help="Start a CSV with a byte-order mark (for Excel).")
+@config_option
+@_wiring
+def export_command(wiring: _Wiring, fmt: str, output: Path | None, bom: bool,
+                   config_path: Path | None) -> None:
+    """Export every unit, senders included, as CSV (re-importable) or JSON."""
+    with _store(wiring, config_path, read_only=True) as directory:
+        try:
+            text = (directory.export_csv(bom=bom) if fmt == "csv"
+                    else directory.export_json())
+        except DirectoryError as exc:
+            raise _convert(exc) from exc
+    _write_out(text, output)
 
-    @mailboxes_group.command("import")
-    @click.argument("file", type=click.Path(exists=True, dir_okay=False, allow_dash=True,
-                                            path_type=Path))
-    @click.option("--format", "fmt", type=click.Choice([f.value for f in RosterFormat]),
-                  default="csv", show_default=True,
-                  help="csv: the roster layout; doveadm: `doveadm user '*'` output; "
-                       "ldif: entries with mail, cn, title, ou.")
-    @click.option("--unit", default=None,
-                  help="The file is the whole roster of this unit's subtree (doveadm: "
-                       "the unit of every address the map does not name).")
-    @click.option("--map", "unit_map", default=None,
-                  type=click.Path(exists=True, dir_okay=False, path_type=Path),
-                  help="doveadm: a CSV file 'address,unit' giving each address its unit.")
-    @click.option("--partial", is_flag=True,
-                  help="Import the good rows and list the bad ones (default: all or nothing).")
-    @click.option("--actor", default=None, help="Name recorded in the history (default: you).")
-    @CONFIG_OPTION
-    def mailboxes_import(file: Path, fmt: str, unit: str | None, unit_map: Path | None,
-                         partial: bool, actor: str | None, config_path: Path | None) -> None:
-        """Import the roster from FILE (- for standard input); list every problem.
 
-        The file is the whole roster (with --unit, of that unit's subtree): mailboxes
-        missing from it become inactive, never deleted. Exit 1 when rows were
-        rejected (nothing imported) or, with --partial, skipped.
-        """
-        if fmt == RosterFormat.DOVEADM and unit is None and unit_map is None:
-            raise click.UsageError("--format doveadm needs --unit or --map for the units")
-        if unit_map is not None and fmt != RosterFormat.DOVEADM:
-            raise click.UsageError("--map is only for --format doveadm")
-        source: Path | bytes = file
-        if str(file) == "-":
-            source = sys.stdin.buffer.read()
-        with store(config_path) as directory:
-            try:
-                summary = directory.import_mailboxes(
-                    source, fmt=RosterFormat(fmt), unit=unit, unit_map=unit_map,
-                    partial=partial, actor=actor or _actor())
-            except DirectoryError as exc:
-                raise _convert(exc) from exc
-        click.echo(str(summary))
-        if summary.skipped:
-            raise DataProblem(f"{len(summary.skipped)} row(s) were skipped")
+@group.group("mailboxes")
+def mailboxes_group() -> None:
+    """The roster of officials' own mailboxes (private: never published)."""
 
-    @mailboxes_group.command("list")
-    @click.option("--format", "fmt", type=click.Choice(["text", "csv", "json"]),
-                  default="text", show_default=True, help="Output format.")
-    @click.option("--unit", default=None, help="Only the mailboxes of this unit's subtree.")
-    @CONFIG_OPTION
-    def mailboxes_list(fmt: str, unit: str | None, config_path: Path | None) -> None:
-        """Print the roster, inactive mailboxes included (exit 1 for an unknown --unit)."""
-        with store(config_path, read_only=True) as directory:
-            try:
-                found = directory.mailboxes(unit=unit)
-            except DirectoryError as exc:
-                raise _convert(exc) from exc
-        if fmt == "text":
-            for mailbox in found:
-                click.echo(_mailbox_line(mailbox))
-        else:
-            click.echo(_roster_text(found, fmt), nl=False)
 
-    @mailboxes_group.command("history")
-    @click.argument("address", required=False)
-    @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-                  show_default=True, help="Output format (json: one object per line).")
-    @CONFIG_OPTION
-    def mailboxes_history(address: str | None, fmt: str, config_path: Path | None) -> None:
-        """Print who changed which roster mailbox and when (of ADDRESS, or of all).
+@mailboxes_group.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, allow_dash=True,
+                                        path_type=Path))
+@click.option("--format", "fmt", type=click.Choice([f.value for f in RosterFormat]),
+              default="csv", show_default=True,
+              help="csv: the roster layout; doveadm: `doveadm user '*'` output; "
+                   "ldif: entries with mail, cn, title, ou.")
+@click.option("--unit", default=None,
+              help="The file is the whole roster of this unit's subtree (doveadm: "
+                   "the unit of every address the map does not name).")
+@click.option("--map", "unit_map", default=None,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="doveadm: a CSV file 'address,unit' giving each address its unit.")
+@click.option("--partial", is_flag=True,
+              help="Import the good rows and list the bad ones (default: all or nothing).")
+@click.option("--actor", default=None, help="Name recorded in the history (default: you).")
+@config_option
+@_wiring
+def mailboxes_import(wiring: _Wiring, file: Path, fmt: str, unit: str | None, unit_map: Path | None,
+                     partial: bool, actor: str | None, config_path: Path | None) -> None:
+    """Import the roster from FILE (- for standard input); list every problem.
 
-        Times are shown in Asia/Ho_Chi_Minh (stored in UTC).
-        """
-        with store(config_path, read_only=True) as directory:
-            try:
-                changes = directory.mailbox_history(address)
-            except DirectoryError as exc:
-                raise _convert(exc) from exc
-        _print_changes(changes, fmt, "address")
+    The file is the whole roster (with --unit, of that unit's subtree): mailboxes
+    missing from it become inactive, never deleted. Exit 1 when rows were
+    rejected (nothing imported) or, with --partial, skipped.
+    """
+    if fmt == RosterFormat.DOVEADM and unit is None and unit_map is None:
+        raise click.UsageError("--format doveadm needs --unit or --map for the units")
+    if unit_map is not None and fmt != RosterFormat.DOVEADM:
+        raise click.UsageError("--map is only for --format doveadm")
+    source: Path | bytes = file
+    if str(file) == "-":
+        source = sys.stdin.buffer.read()
+    with _store(wiring, config_path) as directory:
+        try:
+            summary = directory.import_mailboxes(
+                source, fmt=RosterFormat(fmt), unit=unit, unit_map=unit_map,
+                partial=partial, actor=actor or _actor())
+        except DirectoryError as exc:
+            raise _convert(exc) from exc
+    click.echo(str(summary))
+    if summary.skipped:
+        raise CommandFailed(f"{len(summary.skipped)} row(s) were skipped")
 
-    @mailboxes_group.command("export")
-    @click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv",
-                  show_default=True, help="csv: the import layout; json: the same keys.")
-    @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
-                  help="File to write (default: standard output).")
-    @click.option("--bom", is_flag=True, help="Start a CSV with a byte-order mark (for Excel).")
-    @CONFIG_OPTION
-    def mailboxes_export(fmt: str, output: Path | None, bom: bool,
-                         config_path: Path | None) -> None:
-        """Export the whole roster in the import layout (re-importing it changes nothing)."""
-        with store(config_path, read_only=True) as directory:
-            try:
-                text = (directory.export_mailboxes_csv(bom=bom) if fmt == "csv"
-                        else directory.export_mailboxes_json())
-            except DirectoryError as exc:
-                raise _convert(exc) from exc
-        _write_out(text, output)
 
-    return [group]
+@mailboxes_group.command("list")
+@click.option("--format", "fmt", type=click.Choice(["text", "csv", "json"]),
+              default="text", show_default=True, help="Output format.")
+@click.option("--unit", default=None, help="Only the mailboxes of this unit's subtree.")
+@config_option
+@_wiring
+def mailboxes_list(wiring: _Wiring, fmt: str, unit: str | None, config_path: Path | None) -> None:
+    """Print the roster, inactive mailboxes included (exit 1 for an unknown --unit)."""
+    with _store(wiring, config_path, read_only=True) as directory:
+        try:
+            found = directory.mailboxes(unit=unit)
+        except DirectoryError as exc:
+            raise _convert(exc) from exc
+    if fmt == "text":
+        for mailbox in found:
+            click.echo(_mailbox_line(mailbox))
+    else:
+        click.echo(_roster_text(found, fmt), nl=False)
+
+
+@mailboxes_group.command("history")
+@click.argument("address", required=False)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="Output format (json: one object per line).")
+@config_option
+@_wiring
+def mailboxes_history(wiring: _Wiring, address: str | None, fmt: str,
+                      config_path: Path | None) -> None:
+    """Print who changed which roster mailbox and when (of ADDRESS, or of all).
+
+    Times are shown in Asia/Ho_Chi_Minh (stored in UTC).
+    """
+    with _store(wiring, config_path, read_only=True) as directory:
+        try:
+            changes = directory.mailbox_history(address)
+        except DirectoryError as exc:
+            raise _convert(exc) from exc
+    _print_changes(changes, fmt, "address")
+
+
+@mailboxes_group.command("export")
+@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv",
+              show_default=True, help="csv: the import layout; json: the same keys.")
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="File to write (default: standard output).")
+@click.option("--bom", is_flag=True, help="Start a CSV with a byte-order mark (for Excel).")
+@config_option
+@_wiring
+def mailboxes_export(wiring: _Wiring, fmt: str, output: Path | None, bom: bool,
+                     config_path: Path | None) -> None:
+    """Export the whole roster in the import layout (re-importing it changes nothing)."""
+    with _store(wiring, config_path, read_only=True) as directory:
+        try:
+            text = (directory.export_mailboxes_csv(bom=bom) if fmt == "csv"
+                    else directory.export_mailboxes_json())
+        except DirectoryError as exc:
+            raise _convert(exc) from exc
+    _write_out(text, output)
+
+
+def commands(load: ConfigLoader) -> list[click.Command]:
+    """The top-level command groups this package adds to `congvu`.
+
+    :param load: the ``[directory]`` table for ``--config`` (the root supplies it).
+    """
+    return [wired(group, _Wiring(load))]
 
 
 def _write_out(text: str, output: Path | None) -> None:

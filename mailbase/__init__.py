@@ -2,7 +2,8 @@
 
 One strict parser for addresses, the header block read once, the one reader of the
 From header (and, apart, the other readings that only detect ambiguity), Vietnamese
-text folding for search, and the time zone rules for reports and command-line dates. A leaf: it is
+text folding for search, the time zone rules for reports and command-line dates, and
+what every package's commands share (the two failures, ``--config``). A leaf: it is
 small, stateless, does no I/O and imports nothing of ours.
 """
 
@@ -12,6 +13,7 @@ from mailbase.addresses import (
     FromHeaderError,
     parse_address,
 )
+from mailbase.commandline import CommandFailed, UsageProblem, config_option, wired
 from mailbase.folding import fold
 from mailbase.header import (
     HeaderBlock,
@@ -43,6 +45,7 @@ __all__ = [
     "NO_DOMAINS",
     "Address",
     "AddressError",
+    "CommandFailed",
     "FromHeaderError",
     "FromVerdict",
     "HeaderBlock",
@@ -52,6 +55,8 @@ __all__ = [
     "Period",
     "PeriodError",
     "ProvincialDomains",
+    "UsageProblem",
+    "config_option",
     "fold",
     "from_values_block",
     "header_bytes",
@@ -61,5 +66,6 @@ __all__ = [
     "parse_period",
     "read_from",
     "read_header",
+    "wired",
     "zone",
 ]

@@ -3,20 +3,21 @@
 milter/ speaks SMTP and LMTP to Postfix as an after-queue content filter (Postfix's
 ``content_filter`` and reinjection listener); despite its name it does not speak the
 Sendmail milter protocol. It owns the SMTP side, the pipeline of stages, the next hop,
-the worker processes and signals, the root ``congvu`` command and the composed
-configuration.
+the worker processes and signals, and the commands that operate it (doctor, probe,
+backup, quarantine release). The composed configuration and the root ``congvu``
+command are congvu/'s; milter/ reads the configuration through :class:`Settings`.
 """
 
-from milter.config import CongvuConfig, Direction, Role, load_config, parse_config
+from milter.config import Direction, Role
 from milter.errors import ConfigError, MilterError, NextHopError
+from milter.settings import Reload, Settings
 
 __all__ = [
     "ConfigError",
-    "CongvuConfig",
     "Direction",
     "MilterError",
     "NextHopError",
+    "Reload",
     "Role",
-    "load_config",
-    "parse_config",
+    "Settings",
 ]

@@ -35,8 +35,6 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import click
-
 from audit import (
     AuditError,
     AuditLog,
@@ -45,8 +43,7 @@ from audit import (
     check_signature,
     sign_file_bytes,
 )
-from milter.configsource import configured
-from milter.errors import ConfigError
+from milter.errors import MilterError
 from milter.settings import Settings
 
 MANIFEST = "MANIFEST.json"
@@ -55,14 +52,8 @@ ROTATED = "DKIM key made by `congvu dkim rotate`:"
 FORMAT = 1
 
 
-class BackupError(click.ClickException):
-    """The backup or restore could not be done (exit code 1)."""
-
-
-class BackupUsageError(click.ClickException):
-    """A usage or configuration problem (exit code 2)."""
-
-    exit_code = 2
+class BackupError(MilterError):
+    """The backup or restore could not be done (the command exits 1)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -375,51 +366,3 @@ def verify_audit(config: Settings) -> str:
     if not report.is_intact:
         raise BackupError(f"the restored audit chain is NOT intact: {report.describe()}")
     return report.describe()
-
-
-def _load(config_path: Path | None) -> Settings:
-    try:
-        return configured(config_path)[0]
-    except ConfigError as exc:
-        raise BackupUsageError(str(exc)) from exc
-
-
-_CONFIG = click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
-                       default=None, help="The congvu.toml file (default: the embedded defaults).")
-
-
-@click.command("backup")
-@click.argument("out", type=click.Path(file_okay=False, path_type=Path))
-@_CONFIG
-@click.option("--include-keys", is_flag=True,
-              help="Also copy the private keys (keep such a backup as safe as the keys).")
-def backup_command(out: Path, config_path: Path | None, include_keys: bool) -> None:
-    """Copy every store, online and consistent, into the new directory OUT."""
-    manifest = backup(_load(config_path), out, include_keys=include_keys)
-    for store in manifest["stores"]:
-        click.echo(f"{store['name']}: {store['source']} -> {out / store['file']}")
-    click.echo(f"quarantine: {len(manifest['quarantine_objects'])} messages")
-    for key in manifest["keys"]:
-        if key["exists"]:
-            state = "copied" if "file" in key else "NOT copied: keep it separately"
-            click.echo(f"key {key['path']} ({key['what']}): {state}")
-    click.echo(f"manifest: {out / MANIFEST}, signed in {out / SIGNATURE}")
-
-
-@click.command("restore")
-@click.argument("source", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@_CONFIG
-@click.option("--force", is_flag=True,
-              help="Overwrite existing stores (stop the filter first).")
-@click.option("--accept-unsigned", is_flag=True,
-              help="Restore even if MANIFEST.sig is missing or does not verify (only for "
-              "backups made before congvu signed them).")
-def restore_command(source: Path, config_path: Path | None, force: bool,
-                    accept_unsigned: bool) -> None:
-    """Restore a backup made by `congvu backup` (its signature checked) and verify the
-    audit chain."""
-    config = _load(config_path)
-    for line in restore(config, source, force=force, accept_unsigned=accept_unsigned):
-        click.echo(line)
-    if config.audit.path.exists():
-        click.echo(f"audit: {verify_audit(config)}")

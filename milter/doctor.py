@@ -15,27 +15,21 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
-import shutil
 import smtplib
-import socket
 import stat
 import subprocess
-import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-import click
 from cryptography import x509
 
 from audit import AuditError, AuditLog, fingerprint, own_public_key
 from milter.checks import check_locally, spoof_guard_warnings
 from milter.config import NextHopKind
-from milter.configsource import configured
 from milter.doctor_postfix import Route, check_postfix, read_routes
 from milter.doctor_service import check_listeners, check_queue
 from milter.doctor_system import check_system
-from milter.errors import ConfigError
-from milter.findings import Finding, Level
+from milter.findings import Finding
 from milter.findings import error as _error
 from milter.findings import ok as _ok
 from milter.findings import warn as _warn
@@ -333,46 +327,3 @@ def run_checks(config: Settings, *, postfix_dir: Path | None = None,
         findings.extend(check_queue(config.listeners, routes, postfix_dir, now=now))
     findings.extend(check_certificates(config, now=now, days=days))
     return findings
-
-
-def _default_postfix_dir() -> Path | None:
-    if (DEFAULT_POSTFIX_DIR / "main.cf").exists() and shutil.which("postconf"):
-        return DEFAULT_POSTFIX_DIR
-    return None
-
-
-@click.command("doctor")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
-              default=None, help="The congvu.toml file (default: the embedded defaults).")
-@click.option("--postfix-config", "postfix_dir",
-              type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Postfix's configuration directory (default: /etc/postfix if it exists).")
-@click.option("--no-postfix", "skip_postfix", is_flag=True,
-              help="Skip the Postfix checks (Postfix runs on another host).")
-@click.option("--server-ip", "server_ips", multiple=True,
-              help="An address our mail leaves from, for the SPF check (repeatable).")
-@click.option("--days", type=click.IntRange(1, 365), default=EXPIRY_DAYS, show_default=True,
-              help="Warn about certificates and CRLs that expire within this many days.")
-def doctor_command(config_path: Path | None, postfix_dir: Path | None, skip_postfix: bool,
-                   server_ips: tuple[str, ...], days: int) -> None:
-    """Check a running setup: exit 0 all OK, 1 warnings only, 2 errors."""
-    try:
-        config, _ = configured(config_path)
-    except ConfigError as exc:
-        for problem in exc.problems:
-            click.echo(_error(exc.source, problem, "correct the configuration").line())
-        sys.exit(Level.ERROR)
-    for ip in server_ips:
-        try:
-            socket.inet_pton(socket.AF_INET6 if ":" in ip else socket.AF_INET, ip)
-        except OSError as exc:
-            raise click.BadParameter(f"{ip!r} is not an IP address",
-                                     param_hint="--server-ip") from exc
-    if not skip_postfix:
-        postfix_dir = postfix_dir or _default_postfix_dir()
-    findings = run_checks(config, postfix_dir=None if skip_postfix else postfix_dir,
-                          server_ips=server_ips, days=days)
-    for finding in findings:
-        click.echo(finding.line())
-    worst = max((finding.level for finding in findings), default=Level.OK)
-    sys.exit(int(worst))

@@ -17,7 +17,6 @@ import secrets
 import smtplib
 import ssl
 import stat
-import sys
 import time
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -26,7 +25,6 @@ from enum import IntEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-import click
 from pydantic import BaseModel, ConfigDict, Field
 
 from audit import AuditError, AuditLog, Filters, RecordSummary
@@ -314,40 +312,3 @@ def run_probe(config: Settings) -> ProbeResult:
         parts.insert(0, f"slower than {probe.warning_seconds:g} s")
     return ProbeResult(status, f"canary {message_id} delivered in {seconds:.2f} s: "
                        + "; ".join(parts), seconds)
-
-
-class _PluginUsageError(click.UsageError):
-    """A usage error of a monitoring plugin: exit code 3 (UNKNOWN)."""
-
-    exit_code = Status.UNKNOWN
-
-
-class _PluginCommand(click.Command):
-    """A command whose usage errors exit 3 (UNKNOWN), as monitoring plugins must."""
-
-    def make_context(self, info_name: str | None, args: list[str],
-                     parent: click.Context | None = None, **extra: object) -> click.Context:
-        try:
-            return super().make_context(info_name, args, parent=parent, **extra)
-        except click.UsageError as exc:
-            raise _PluginUsageError(exc.message, ctx=exc.ctx) from exc
-
-
-@click.command("probe", cls=_PluginCommand)
-@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
-              default=None, help="The congvu.toml file with a [probe] table.")
-def probe_command(config_path: Path | None) -> None:
-    """Send a canary through Postfix and read it back: exit 0 OK, 1 WARNING, 2 CRITICAL,
-    3 UNKNOWN (Nagios plugin convention)."""
-    from milter.configsource import configured
-    from milter.errors import ConfigError
-
-    try:
-        config, _ = configured(config_path)
-    except ConfigError as exc:
-        problems = "; ".join(exc.problems)
-        click.echo(f"CONGVU UNKNOWN - {exc.source}: {problems}")
-        sys.exit(Status.UNKNOWN)
-    result = run_probe(config)
-    click.echo(result.line(config.probe.warning_seconds, config.probe.timeout))
-    sys.exit(int(result.status))

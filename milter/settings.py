@@ -61,6 +61,13 @@ class Settings(Protocol):
         """The data directory, resolved: every relative path is under it."""
 
 
+SettingsLoader = Callable[[Path | None], Settings]
+"""The configuration ``--config`` names (None: the root's rule); the root supplies it.
+
+:raises ConfigError: the source cannot be read or is invalid.
+"""
+
+
 @dataclass(frozen=True, slots=True)
 class Reload:
     """How ``serve`` reads its configuration again on SIGHUP: from where it first came

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from milter.config import CongvuConfig, parse_config
+from congvu.config import CongvuConfig, parse_config
 from milter.server import Server
 from support.loopthread import LoopThread
 from support.sink import Sink

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 import pytest
 
-from milter.cli import main
+from congvu.cli import main
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
 

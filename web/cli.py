@@ -6,37 +6,37 @@ audit store unwritable), 2 usage or configuration errors.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from audit import AuditError
-from milter.config import CongvuConfig
+from mailbase import CommandFailed, config_option, wired
 from web.errors import WebError
 from web.release import Releaser
 from web.settings import WebSettings
 
-ConfigLoader = Callable[[Path | None], CongvuConfig]
-ReleaseFactory = Callable[[CongvuConfig], Releaser]
+if TYPE_CHECKING:
+    from web.users import User, UserStore
 
-CONFIG_OPTION = click.option(
-    "--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
-    default=None, help="The congvu.toml file (default: the embedded defaults).",
-)
+SettingsLoader = Callable[[Path | None], WebSettings]
+ReleaseFactory = Callable[[Path | None], Releaser]
 
 
-class WebCliError(click.ClickException):
-    """The store refused: exit 1."""
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Wiring:
+    """What :func:`commands` was given: the console's settings for ``--config``, and
+    how to release held messages (None: the console cannot)."""
 
-    exit_code = 1
+    load: SettingsLoader
+    release: ReleaseFactory | None = None
 
 
-class WebUsageError(click.ClickException):
-    """Bad arguments: exit 2."""
-
-    exit_code = 2
+_wiring = click.make_pass_decorator(_Wiring)
 
 
 def parse_listen(text: str) -> tuple[str, int]:
@@ -51,153 +51,169 @@ def parse_listen(text: str) -> tuple[str, int]:
     return host, int(port)
 
 
-def commands(load: ConfigLoader, *, release: ReleaseFactory | None = None
+@click.command("web")
+@config_option
+@click.option("--listen", default="127.0.0.1:8080", show_default=True,
+              help="HOST:PORT to serve on (keep 127.0.0.1 behind nginx; web/README.md).")
+@click.option("--secure-cookies", is_flag=True,
+              help="Mark cookies Secure (set this when nginx terminates TLS).")
+@_wiring
+def web_command(wiring: _Wiring, config_path: Path | None, listen: str,
+                secure_cookies: bool) -> None:
+    """Serve the console: public directory, auditors' log, administrators' quarantine."""
+    import uvicorn
+
+    from web.app import create_app
+
+    host, port = parse_listen(listen)
+    settings = dataclasses.replace(wiring.load(config_path), is_secure_cookie=secure_cookies)
+    release = wiring.release(config_path) if wiring.release else None
+    try:
+        app = create_app(settings, release=release)
+    except WebError as exc:
+        raise CommandFailed(str(exc)) from exc
+    uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=True,
+                forwarded_allow_ips="127.0.0.1", server_header=False)
+
+
+@click.group("user")
+def user_group() -> None:
+    """Console users: add, grant units, disable."""
+
+
+def _store(settings: WebSettings) -> UserStore:
+    from web.users import UserStore  # Argon2 only for the commands that need it
+
+    try:
+        return UserStore(settings.users_path)
+    except WebError as exc:
+        raise CommandFailed(str(exc)) from exc
+
+
+def _audit(settings: WebSettings, target: str, action: str, unit: str | None = None) -> None:
+    from web.actions import user_event
+
+    try:
+        user_event(settings, actor="cli", target=target, action=action, unit_id=unit)
+    except AuditError as exc:
+        raise CommandFailed(f"done, but not audited: {exc}") from exc
+
+
+@user_group.command("add")
+@config_option
+@click.argument("name")
+@click.option("--admin", "is_admin", is_flag=True, help="An administrator (sees all).")
+@click.option("--password-stdin", is_flag=True,
+              help="Read the password from the first line of standard input.")
+@_wiring
+def user_add(wiring: _Wiring, config_path: Path | None, name: str, is_admin: bool,
+             password_stdin: bool) -> None:
+    """Create user NAME (asks for the password unless --password-stdin)."""
+    settings = wiring.load(config_path)
+    store = _store(settings)
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    with store:
+        try:
+            user = store.add(name, password, is_admin=is_admin)
+        except WebError as exc:
+            raise CommandFailed(str(exc)) from exc
+    _audit(settings, user.name, "add-admin" if is_admin else "add")
+    click.echo(f"user {user.name} added ({'administrator' if is_admin else 'auditor'})")
+
+
+def _apply(settings: WebSettings, store: UserStore, name: str, action: str,
+           units: tuple[str, ...]) -> User:
+    """Grant or revoke ``units``, or enable or disable the user; the user as it is now."""
+    if action == "grant":
+        from web.actions import check_unit
+
+        for unit in units:
+            check_unit(settings, unit)
+    if action in ("grant", "revoke"):
+        for unit in units:
+            (store.grant if action == "grant" else store.revoke)(name, unit)
+    else:
+        store.set_active(name, action == "enable")
+    return store.get(name)
+
+
+def _change(wiring: _Wiring, config_path: Path | None, name: str, action: str,
+            units: tuple[str, ...]) -> None:
+    settings = wiring.load(config_path)
+    with _store(settings) as store:
+        try:
+            user = _apply(settings, store, name, action, units)
+        except WebError as exc:
+            raise CommandFailed(str(exc)) from exc
+    for target_unit in list[str | None](units) or [None]:
+        _audit(settings, name, action, target_unit)
+    click.echo(f"{user.name}: {'active' if user.is_active else 'disabled'}; units: "
+               f"{', '.join(user.units) or '(none)'}")
+
+
+@user_group.command("grant")
+@config_option
+@click.argument("name")
+@click.argument("units", nargs=-1, required=True)
+@_wiring
+def user_grant(wiring: _Wiring, config_path: Path | None, name: str,
+               units: tuple[str, ...]) -> None:
+    """Let NAME read the log of UNITS and the units below them."""
+    _change(wiring, config_path, name, "grant", units)
+
+
+@user_group.command("revoke")
+@config_option
+@click.argument("name")
+@click.argument("units", nargs=-1, required=True)
+@_wiring
+def user_revoke(wiring: _Wiring, config_path: Path | None, name: str,
+                units: tuple[str, ...]) -> None:
+    """Take grants of UNITS back from NAME."""
+    _change(wiring, config_path, name, "revoke", units)
+
+
+@user_group.command("disable")
+@config_option
+@click.argument("name")
+@_wiring
+def user_disable(wiring: _Wiring, config_path: Path | None, name: str) -> None:
+    """Stop NAME from logging in (their open sessions end at the next request)."""
+    _change(wiring, config_path, name, "disable", ())
+
+
+@user_group.command("enable")
+@config_option
+@click.argument("name")
+@_wiring
+def user_enable(wiring: _Wiring, config_path: Path | None, name: str) -> None:
+    """Let a disabled user log in again."""
+    _change(wiring, config_path, name, "enable", ())
+
+
+@user_group.command("list")
+@config_option
+@_wiring
+def user_list(wiring: _Wiring, config_path: Path | None) -> None:
+    """Every user, their role, state and granted units."""
+    with _store(wiring.load(config_path)) as store:
+        for user in store.users():
+            click.echo(f"{user.name}\t{'admin' if user.is_admin else 'auditor'}\t"
+                       f"{'active' if user.is_active else 'disabled'}\t"
+                       f"{','.join(user.units)}")
+
+
+def commands(load: SettingsLoader, *, release: ReleaseFactory | None = None
              ) -> list[click.Command]:
     """The commands this package adds to ``congvu``.
 
-    :param load: the composed configuration for ``--config`` (milter/ supplies it).
-    :param release: builds the quarantine releaser from the configuration (milter/
-        supplies it); without it the console cannot release held messages.
+    :param load: the console's settings for ``--config`` (the root builds them from
+        the composed configuration).
+    :param release: the quarantine releaser for ``--config`` (the root supplies it);
+        without it the console cannot release held messages.
     """
-
-    def settings(config_path: Path | None, **kw: bool) -> tuple[CongvuConfig, WebSettings]:
-        config = load(config_path)
-        return config, WebSettings.from_config(config, **kw)
-
-    @click.command("web")
-    @CONFIG_OPTION
-    @click.option("--listen", default="127.0.0.1:8080", show_default=True,
-                  help="HOST:PORT to serve on (keep 127.0.0.1 behind nginx; web/README.md).")
-    @click.option("--secure-cookies", is_flag=True,
-                  help="Mark cookies Secure (set this when nginx terminates TLS).")
-    def web_cmd(config_path: Path | None, listen: str, secure_cookies: bool) -> None:
-        """Serve the console: public directory, auditors' log, administrators' quarantine."""
-        import uvicorn
-
-        from web.app import create_app
-
-        host, port = parse_listen(listen)
-        config, conf = settings(config_path, is_secure_cookie=secure_cookies)
-        try:
-            app = create_app(conf, release=release(config) if release else None)
-        except WebError as exc:
-            raise WebCliError(str(exc)) from exc
-        uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=True,
-                    forwarded_allow_ips="127.0.0.1", server_header=False)
-
-    @click.group("user")
-    def user_group() -> None:
-        """Console users: add, grant units, disable."""
-
-    def _store(config_path: Path | None) -> tuple[WebSettings, object]:
-        from web.users import UserStore
-
-        _, conf = settings(config_path)
-        try:
-            return conf, UserStore(conf.users_path)
-        except WebError as exc:
-            raise WebCliError(str(exc)) from exc
-
-    def _audit(conf: WebSettings, target: str, action: str, unit: str | None = None) -> None:
-        from web.actions import user_event
-
-        try:
-            user_event(conf, actor="cli", target=target, action=action, unit_id=unit)
-        except AuditError as exc:
-            raise WebCliError(f"done, but not audited: {exc}") from exc
-
-    @user_group.command("add")
-    @CONFIG_OPTION
-    @click.argument("name")
-    @click.option("--admin", "is_admin", is_flag=True, help="An administrator (sees all).")
-    @click.option("--password-stdin", is_flag=True,
-                  help="Read the password from the first line of standard input.")
-    def user_add(config_path: Path | None, name: str, is_admin: bool,
-                 password_stdin: bool) -> None:
-        """Create user NAME (asks for the password unless --password-stdin)."""
-        from web.users import UserStore
-
-        conf, store = _store(config_path)
-        assert isinstance(store, UserStore)
-        if password_stdin:
-            password = sys.stdin.readline().rstrip("\r\n")
-        else:
-            password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-        with store:
-            try:
-                user = store.add(name, password, is_admin=is_admin)
-            except WebError as exc:
-                raise WebCliError(str(exc)) from exc
-        _audit(conf, user.name, "add-admin" if is_admin else "add")
-        click.echo(f"user {user.name} added ({'administrator' if is_admin else 'auditor'})")
-
-    def _change(config_path: Path | None, name: str, action: str, units: tuple[str, ...]
-                ) -> None:
-        from web.users import UserStore
-
-        conf, store = _store(config_path)
-        assert isinstance(store, UserStore)
-        with store:
-            try:
-                if action == "grant":
-                    from web.actions import check_unit
-                    for unit in units:
-                        check_unit(conf, unit)
-                if action in ("grant", "revoke"):
-                    for unit in units:
-                        (store.grant if action == "grant" else store.revoke)(name, unit)
-                else:
-                    store.set_active(name, action == "enable")
-                user = store.get(name)
-            except WebError as exc:
-                raise WebCliError(str(exc)) from exc
-        for target_unit in list[str | None](units) or [None]:
-            _audit(conf, name, action, target_unit)
-        click.echo(f"{user.name}: {'active' if user.is_active else 'disabled'}; units: "
-                   f"{', '.join(user.units) or '(none)'}")
-
-    @user_group.command("grant")
-    @CONFIG_OPTION
-    @click.argument("name")
-    @click.argument("units", nargs=-1, required=True)
-    def user_grant(config_path: Path | None, name: str, units: tuple[str, ...]) -> None:
-        """Let NAME read the log of UNITS and the units below them."""
-        _change(config_path, name, "grant", units)
-
-    @user_group.command("revoke")
-    @CONFIG_OPTION
-    @click.argument("name")
-    @click.argument("units", nargs=-1, required=True)
-    def user_revoke(config_path: Path | None, name: str, units: tuple[str, ...]) -> None:
-        """Take grants of UNITS back from NAME."""
-        _change(config_path, name, "revoke", units)
-
-    @user_group.command("disable")
-    @CONFIG_OPTION
-    @click.argument("name")
-    def user_disable(config_path: Path | None, name: str) -> None:
-        """Stop NAME from logging in (their open sessions end at the next request)."""
-        _change(config_path, name, "disable", ())
-
-    @user_group.command("enable")
-    @CONFIG_OPTION
-    @click.argument("name")
-    def user_enable(config_path: Path | None, name: str) -> None:
-        """Let a disabled user log in again."""
-        _change(config_path, name, "enable", ())
-
-    @user_group.command("list")
-    @CONFIG_OPTION
-    def user_list(config_path: Path | None) -> None:
-        """Every user, their role, state and granted units."""
-        from web.users import UserStore
-
-        _, store = _store(config_path)
-        assert isinstance(store, UserStore)
-        with store:
-            for user in store.users():
-                click.echo(f"{user.name}\t{'admin' if user.is_admin else 'auditor'}\t"
-                           f"{'active' if user.is_active else 'disabled'}\t"
-                           f"{','.join(user.units)}")
-
-    return [web_cmd, user_group]
+    wiring = _Wiring(load, release)
+    return [wired(web_command, wiring), wired(user_group, wiring)]

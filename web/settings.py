@@ -1,7 +1,8 @@
-"""What the console needs to know: where the stores are, built from congvu.toml.
+"""What the console needs to know: where the stores are.
 
-congvu.toml has no ``[web]`` table (yet): the console uses the other packages'
-stores, its own users store (``<data dir>/web/users.sqlite3``) and its cookie key
+The root builds it from congvu.toml (congvu/config.py ``web_settings``), which has no
+``[web]`` table (yet): the console uses the other packages' stores, its own users
+store (``<data dir>/web/users.sqlite3``) and its cookie key
 (``<data dir>/keys/web-cookie.key``).
 """
 
@@ -11,7 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from audit import AuditConfig
-from milter.config import CongvuConfig
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,20 +31,3 @@ class WebSettings:
     #: failed logins allowed per client address and per user name in ``login_window``
     login_attempts: int = 5
     login_window_seconds: float = 300.0
-
-    @classmethod
-    def from_config(cls, config: CongvuConfig, *, is_secure_cookie: bool = False
-                    ) -> WebSettings:
-        """The console's settings from the composed configuration."""
-        data = config.data_dir
-        return cls(
-            audit=config.audit,
-            directory_path=config.directory.path,
-            quarantine_path=config.policies.quarantine.path,
-            quarantine_retention_days=config.policies.quarantine.retention_days,
-            users_path=data / "web" / "users.sqlite3",
-            keys_dir=data / "keys",
-            time_zone=config.audit.time_zone,
-            title=config.directory.title,
-            is_secure_cookie=is_secure_cookie,
-        )

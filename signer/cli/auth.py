@@ -10,96 +10,83 @@ from __future__ import annotations
 import ipaddress
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import click
 
-from mailbase import ProvincialDomains, read_from, read_header
+from mailbase import ProvincialDomains, UsageProblem, config_option, read_from, read_header, wired
 from signer.authcheck import AuthChecker, AuthVerdict
 from signer.authresults import authentication_results
-from signer.config import SignerConfig
+from signer.cli.wiring import ConfigLoader, OwnDomains, Wiring, pass_wiring
 from signer.dkim_verify import AuthResult, DkimResult, DkimVerifier
 from signer.dmarc import DmarcStatus
 from signer.dns import parse_hostport
 from signer.dnscache import CachingResolver
 
-ConfigLoader = Callable[[Path | None], SignerConfig]
-OwnDomains = Callable[[Path | None], Sequence[str]]
-"""The province's own domains (milter/ supplies the directory's); given the --config path."""
-
 _FILE = click.Path(dir_okay=False, path_type=Path)
 
 
-class AuthUsageError(click.ClickException):
-    """A usage or configuration problem: exit code 2."""
+@click.group("auth")
+def auth() -> None:
+    """Inbound authentication: SPF, DKIM, DMARC and ARC."""
 
-    exit_code = 2
 
+@auth.command("check")
+@click.option("--client-ip", required=True, metavar="IP",
+              help="The address of the client that sent the message to us.")
+@click.option("--helo", required=True, metavar="NAME", help="The client's HELO name.")
+@click.option("--mail-from", required=True, metavar="ADDR",
+              help="The envelope sender; '' or '<>' for the null sender.")
+@click.option("--dns", default=None, metavar="HOST:PORT",
+              help="DNS resolver (default: [signer.dkim]'s, else /etc/resolv.conf).")
+@click.option("--timeout", type=click.FloatRange(min=0.1, max=60), default=None,
+              help="Seconds one DNS lookup may take (default: configured, else 5).")
+@click.option("--own-domain", "own", multiple=True, metavar="DOMAIN",
+              help="A domain of the province (repeatable); added to the directory's.")
+@config_option
+@pass_wiring
+def check(wiring: Wiring, client_ip: str, helo: str, mail_from: str, dns: str | None,
+          timeout: float | None, own: tuple[str, ...], config_path: Path | None) -> None:
+    """Check SPF, DKIM, DMARC and ARC of the message on standard input.
 
-def _no_domains(_config: Path | None) -> Sequence[str]:
-    return ()
+    Prints one JSON object: spf, dkim, dmarc and arc (each with result and reason),
+    the disposition the filter's defaults give, whether the From spoofs one of the
+    province's own domains, and the Authentication-Results header it would add.
+    Exit 0 when DMARC passes, 1 when it does not.
+    """
+    try:
+        ipaddress.ip_address(client_ip.strip("[]"))
+    except ValueError as exc:
+        raise UsageProblem(f"--client-ip: {client_ip!r} is not an IP address") from exc
+    config = wiring.load(config_path)
+    nameserver, port = config.dkim.resolver_nameserver, config.dkim.resolver_port
+    if dns is not None:
+        try:
+            nameserver, port = parse_hostport(dns)
+        except ValueError as exc:
+            raise UsageProblem(f"--dns: {exc}") from exc
+    resolver = CachingResolver(nameserver, port=port,
+                               timeout=timeout or config.dkim.resolver_timeout)
+    checker = AuthChecker(config.auth, resolver, receiver=config.dkim.authserv_id)
+    raw = sys.stdin.buffer.read()
+    dkim_results = DkimVerifier(resolver, max_signatures=config.dkim.max_signatures,
+                                dns_budget=2 * resolver.timeout).verify(raw)
+    envelope = "" if mail_from.strip() in ("", "<>") else mail_from
+    domains = [*wiring.own_domains(config_path), *own]
+    sender = read_from(read_header(raw), ProvincialDomains(domains))
+    verdict = checker.check(client_ip=client_ip, helo=helo, mail_from=envelope, raw=raw,
+                            sender=sender, dkim_results=dkim_results)
+    report = _report(verdict, checker, domains, config.dkim.authserv_id)
+    click.echo(json.dumps(report, ensure_ascii=False, indent=2))
+    if verdict.dmarc.result is not DmarcStatus.PASS:
+        sys.exit(1)
 
 
 def auth_group(load: ConfigLoader, *, own_domains: OwnDomains | None = None) -> click.Group:
-    """The ``congvu auth`` command group."""
-    find_own = own_domains or _no_domains
-
-    @click.group("auth")
-    def auth() -> None:
-        """Inbound authentication: SPF, DKIM, DMARC and ARC."""
-
-    @auth.command("check")
-    @click.option("--client-ip", required=True, metavar="IP",
-                  help="The address of the client that sent the message to us.")
-    @click.option("--helo", required=True, metavar="NAME", help="The client's HELO name.")
-    @click.option("--mail-from", required=True, metavar="ADDR",
-                  help="The envelope sender; '' or '<>' for the null sender.")
-    @click.option("--dns", default=None, metavar="HOST:PORT",
-                  help="DNS resolver (default: [signer.dkim]'s, else /etc/resolv.conf).")
-    @click.option("--timeout", type=click.FloatRange(min=0.1, max=60), default=None,
-                  help="Seconds one DNS lookup may take (default: configured, else 5).")
-    @click.option("--own-domain", "own", multiple=True, metavar="DOMAIN",
-                  help="A domain of the province (repeatable); added to the directory's.")
-    @click.option("--config", "config_path", type=_FILE, default=None,
-                  help="The congvu.toml whose [signer.dkim] and [signer.auth] apply.")
-    def check(client_ip: str, helo: str, mail_from: str, dns: str | None,
-              timeout: float | None, own: tuple[str, ...], config_path: Path | None) -> None:
-        """Check SPF, DKIM, DMARC and ARC of the message on standard input.
-
-        Prints one JSON object: spf, dkim, dmarc and arc (each with result and reason),
-        the disposition the filter's defaults give, whether the From spoofs one of the
-        province's own domains, and the Authentication-Results header it would add.
-        Exit 0 when DMARC passes, 1 when it does not.
-        """
-        try:
-            ipaddress.ip_address(client_ip.strip("[]"))
-        except ValueError as exc:
-            raise AuthUsageError(f"--client-ip: {client_ip!r} is not an IP address") from exc
-        config = load(config_path)
-        nameserver, port = config.dkim.resolver_nameserver, config.dkim.resolver_port
-        if dns is not None:
-            try:
-                nameserver, port = parse_hostport(dns)
-            except ValueError as exc:
-                raise AuthUsageError(f"--dns: {exc}") from exc
-        resolver = CachingResolver(nameserver, port=port,
-                                   timeout=timeout or config.dkim.resolver_timeout)
-        checker = AuthChecker(config.auth, resolver, receiver=config.dkim.authserv_id)
-        raw = sys.stdin.buffer.read()
-        dkim_results = DkimVerifier(resolver, max_signatures=config.dkim.max_signatures,
-                                    dns_budget=2 * resolver.timeout).verify(raw)
-        envelope = "" if mail_from.strip() in ("", "<>") else mail_from
-        domains = [*find_own(config_path), *own]
-        sender = read_from(read_header(raw), ProvincialDomains(domains))
-        verdict = checker.check(client_ip=client_ip, helo=helo, mail_from=envelope, raw=raw,
-                                sender=sender, dkim_results=dkim_results)
-        report = _report(verdict, checker, domains, config.dkim.authserv_id)
-        click.echo(json.dumps(report, ensure_ascii=False, indent=2))
-        if verdict.dmarc.result is not DmarcStatus.PASS:
-            sys.exit(1)
-
-    return auth
+    """The ``congvu auth`` command group, reading ``[signer]`` through ``load``; the
+    root passes the directory's domains as ``own_domains``."""
+    return wired(auth, Wiring(load, own_domains) if own_domains else Wiring(load))
 
 
 def _dkim_summary(results: Sequence[DkimResult]) -> dict[str, object]:

@@ -11,13 +11,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import click
 
+from mailbase import CommandFailed, UsageProblem, config_option, wired
 from signer.authresults import authentication_results
-from signer.config import DkimConfig, SignerConfig
+from signer.cli.wiring import ConfigLoader, Wiring, pass_wiring
+from signer.config import DkimConfig
 from signer.dkim import DkimSigner, load_signing_key
 from signer.dkim_rotation import KeyState, RotationState, RotationStateError
 from signer.dkim_verify import AuthResult, DkimVerifier
@@ -38,26 +39,10 @@ from signer.keys import (
     zone_file_entry,
 )
 
-ConfigLoader = Callable[[Path | None], SignerConfig]
-
 _FILE = click.Path(dir_okay=False, path_type=Path)
-_CONFIG = click.option("--config", "config_path", type=_FILE, default=None,
-                       help="The congvu.toml whose [signer.dkim] table applies.")
 _DNS = click.option("--dns", "dns", default=None, metavar="HOST:PORT",
                     help="DNS resolver for key records (default: the configured one, "
                          "else /etc/resolv.conf).")
-
-
-class DkimUsageError(click.ClickException):
-    """A key, configuration or usage problem: exit code 2."""
-
-    exit_code = 2
-
-
-class DkimCheckFailed(click.ClickException):
-    """The message was not signed, or the check found a difference: exit code 1."""
-
-    exit_code = 1
 
 
 def _resolver(dns: str | None, config: DkimConfig | None, timeout: float | None) -> DnsResolver:
@@ -65,7 +50,7 @@ def _resolver(dns: str | None, config: DkimConfig | None, timeout: float | None)
         try:
             host, port = parse_hostport(dns)
         except ValueError as exc:
-            raise DkimUsageError(f"--dns: {exc}") from exc
+            raise UsageProblem(f"--dns: {exc}") from exc
         return DnsResolver(host, port=port, timeout=timeout or 5.0)
     if config is not None:
         return DnsResolver(config.resolver_nameserver, port=config.resolver_port,
@@ -73,213 +58,233 @@ def _resolver(dns: str | None, config: DkimConfig | None, timeout: float | None)
     return DnsResolver(None, timeout=timeout or 5.0)
 
 
-def dkim_group(load: ConfigLoader) -> click.Group:
-    """The ``congvu dkim`` command group."""
+@click.group("dkim")
+def dkim() -> None:
+    """DKIM keys, signing and verification (RFC 6376, RFC 8463)."""
 
-    @click.group("dkim")
-    def dkim() -> None:
-        """DKIM keys, signing and verification (RFC 6376, RFC 8463)."""
 
-    @dkim.command("keygen")
-    @click.option("--domain", required=True, help="The signing domain (d=).")
-    @click.option("--selector", required=True, help="The selector (s=), e.g. s202611.")
-    @click.option("--algorithm", type=click.Choice(["rsa", "ed25519"]), default="rsa",
-                  show_default=True, help="Key type.")
-    @click.option("--bits", type=int, default=2048, show_default=True,
-                  help="RSA key size (2048-8192).")
-    @click.option("--out", "out_dir", required=True,
-                  type=click.Path(file_okay=False, path_type=Path),
-                  help="Directory for the private key (created 0700 if missing).")
-    def keygen(domain: str, selector: str, algorithm: str, bits: int, out_dir: Path) -> None:
-        """Make a key pair: write the private key (0600, PEM), print the DNS TXT record.
+@dkim.command("keygen")
+@click.option("--domain", required=True, help="The signing domain (d=).")
+@click.option("--selector", required=True, help="The selector (s=), e.g. s202611.")
+@click.option("--algorithm", type=click.Choice(["rsa", "ed25519"]), default="rsa",
+              show_default=True, help="Key type.")
+@click.option("--bits", type=int, default=2048, show_default=True,
+              help="RSA key size (2048-8192).")
+@click.option("--out", "out_dir", required=True,
+              type=click.Path(file_okay=False, path_type=Path),
+              help="Directory for the private key (created 0700 if missing).")
+def keygen(domain: str, selector: str, algorithm: str, bits: int, out_dir: Path) -> None:
+    """Make a key pair: write the private key (0600, PEM), print the DNS TXT record.
 
-        The record is printed in zone-file form, split into 255-octet strings; publish
-        it, wait for `congvu dkim check` to see it, then add the key to [signer.dkim].
-        """
-        chosen = Algorithm.from_name(algorithm)
-        try:
-            key = generate_private_key(chosen, bits=bits)
-        except ValueError as exc:
-            raise DkimUsageError(str(exc)) from exc
-        out_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        path = out_dir / f"{selector}.{domain}.pem"
-        try:
-            write_private_key(key, path)
-        except FileExistsError as exc:
-            raise DkimUsageError(f"{path} exists; a key is never overwritten, "
-                                 "choose a new selector") from exc
-        except OSError as exc:
-            raise DkimUsageError(f"cannot write {path}: {exc.strerror or exc}") from exc
-        click.echo(zone_file_entry(selector, domain, key_record(key)))
-        click.echo(f"private key written to {path} (mode 0600); key table entry:\n"
-                   f'  {{ domain = "{domain}", selector = "{selector}", '
-                   f'key_file = "{path}", algorithm = "{chosen.value}" }}', err=True)
+    The record is printed in zone-file form, split into 255-octet strings; publish
+    it, wait for `congvu dkim check` to see it, then add the key to [signer.dkim].
+    """
+    chosen = Algorithm.from_name(algorithm)
+    try:
+        key = generate_private_key(chosen, bits=bits)
+    except ValueError as exc:
+        raise UsageProblem(str(exc)) from exc
+    out_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path = out_dir / f"{selector}.{domain}.pem"
+    try:
+        write_private_key(key, path)
+    except FileExistsError as exc:
+        raise UsageProblem(f"{path} exists; a key is never overwritten, "
+                             "choose a new selector") from exc
+    except OSError as exc:
+        raise UsageProblem(f"cannot write {path}: {exc.strerror or exc}") from exc
+    click.echo(zone_file_entry(selector, domain, key_record(key)))
+    click.echo(f"private key written to {path} (mode 0600); key table entry:\n"
+               f'  {{ domain = "{domain}", selector = "{selector}", '
+               f'key_file = "{path}", algorithm = "{chosen.value}" }}', err=True)
 
-    @dkim.command("sign")
-    @click.option("--domain", required=True, help="The signing domain (d=).")
-    @click.option("--selector", required=True, help="The selector (s=).")
-    @click.option("--key", "key_file", required=True, type=_FILE,
-                  help="The private key (PEM, mode 0600 or 0400).")
-    @click.option("--refuse-repeated-headers", is_flag=True,
-                  help="Refuse a message with a repeated To, Cc, Subject, Date... "
-                       "(they are oversigned otherwise).")
-    def sign(domain: str, selector: str, key_file: Path, refuse_repeated_headers: bool) -> None:
-        """Sign the message on standard input; write it, signed, to standard output.
 
-        A message whose From is missing, repeated, or does not name exactly one address
-        is refused (exit 1) and nothing is written.
-        """
-        try:
-            signer = DkimSigner([load_signing_key(domain, selector, key_file)],
-                                refuse_repeated_headers=refuse_repeated_headers)
-        except KeyFileError as exc:
-            raise DkimUsageError(str(exc)) from exc
-        raw = sys.stdin.buffer.read()
-        try:
-            headers = signer.sign(raw, domain=domain)
-        except (UnsignableMessageError, NoSigningKeyError) as exc:
-            raise DkimCheckFailed(str(exc)) from exc
-        sys.stdout.buffer.write(headers + raw)
-        sys.stdout.buffer.flush()
+@dkim.command("sign")
+@click.option("--domain", required=True, help="The signing domain (d=).")
+@click.option("--selector", required=True, help="The selector (s=).")
+@click.option("--key", "key_file", required=True, type=_FILE,
+              help="The private key (PEM, mode 0600 or 0400).")
+@click.option("--refuse-repeated-headers", is_flag=True,
+              help="Refuse a message with a repeated To, Cc, Subject, Date... "
+                   "(they are oversigned otherwise).")
+def sign(domain: str, selector: str, key_file: Path, refuse_repeated_headers: bool) -> None:
+    """Sign the message on standard input; write it, signed, to standard output.
 
-    @dkim.command("verify")
-    @_DNS
-    @click.option("--timeout", type=click.FloatRange(min=0.1, max=60), default=None,
-                  help="Seconds a key lookup may take (default: configured, else 5).")
-    @click.option("--json", "as_json", is_flag=True, help="One JSON object per signature.")
-    @_CONFIG
-    def verify(dns: str | None, timeout: float | None, as_json: bool,
-               config_path: Path | None) -> None:
-        """Verify every DKIM signature of the message on standard input.
+    A message whose From is missing, repeated, or does not name exactly one address
+    is refused (exit 1) and nothing is written.
+    """
+    try:
+        signer = DkimSigner([load_signing_key(domain, selector, key_file)],
+                            refuse_repeated_headers=refuse_repeated_headers)
+    except KeyFileError as exc:
+        raise UsageProblem(str(exc)) from exc
+    raw = sys.stdin.buffer.read()
+    try:
+        headers = signer.sign(raw, domain=domain)
+    except (UnsignableMessageError, NoSigningKeyError) as exc:
+        raise CommandFailed(str(exc)) from exc
+    sys.stdout.buffer.write(headers + raw)
+    sys.stdout.buffer.flush()
 
-        Prints one result per signature (pass, fail, neutral, permerror, temperror, or
-        none when unsigned); exit 0 only when a signature passes.
-        """
-        config = load(config_path).dkim if dns is None or config_path is not None else None
-        resolver = _resolver(dns, config, timeout)
-        verifier = DkimVerifier(resolver, max_signatures=config.max_signatures
-                                if config is not None else 5)
-        results = verifier.verify(sys.stdin.buffer.read())
-        for result in results:
-            if as_json:
-                click.echo(json.dumps({
-                    "result": result.result.value, "reason": result.reason,
-                    "domain": result.domain, "selector": result.selector,
-                    "algorithm": result.algorithm}, ensure_ascii=False))
-        if not as_json:
-            authserv_id = config.authserv_id if config is not None else "localhost"
-            header = authentication_results(authserv_id, results).decode("utf-8")
-            click.echo(header.replace("\r\n", "\n"), nl=False)
-        if not any(r.result is AuthResult.PASS for r in results):
-            sys.exit(1)
 
-    @dkim.command("check")
-    @click.option("--domain", required=True, help="The signing domain to check.")
-    @click.option("--selector", default=None,
-                  help="Check only this selector (default: every selector of the domain "
-                       "in the key table).")
-    @click.option("--key", "key_file", type=_FILE, default=None,
-                  help="Compare with this key file instead of the key table "
-                       "(needs --selector).")
-    @_DNS
-    @_CONFIG
-    def check(domain: str, selector: str | None, key_file: Path | None, dns: str | None,
-              config_path: Path | None) -> None:
-        """Compare the published DNS key records of a domain with its keys.
+@dkim.command("verify")
+@_DNS
+@click.option("--timeout", type=click.FloatRange(min=0.1, max=60), default=None,
+              help="Seconds a key lookup may take (default: configured, else 5).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per signature.")
+@config_option
+@pass_wiring
+def verify(wiring: Wiring, dns: str | None, timeout: float | None, as_json: bool,
+           config_path: Path | None) -> None:
+    """Verify every DKIM signature of the message on standard input.
 
-        Says exactly what differs (missing record, another key, revoked, wrong type);
-        exit 0 only when every checked selector publishes its key.
-        """
-        config = load(config_path).dkim if key_file is None or config_path is not None \
-            else None
-        state = _state(config) if key_file is None and config is not None else None
-        pairs = _keys_to_check(domain, selector, key_file, config, state)
-        resolver = _resolver(dns, config, None)
-        failed = False
-        now = dt.datetime.now(dt.UTC)
-        changes: list[str] = []
-        for name, path in pairs:
-            owner = f"{name}._domainkey.{domain}"
-            try:
-                key = load_private_key(path)
-            except KeyFileError as exc:
-                raise DkimUsageError(str(exc)) from exc
-            try:
-                problems = compare_record(key, resolver.txt(owner))
-            except DnsTemporaryError as exc:
-                problems = [f"could not be read: {exc.reason}"]
-            if problems:
-                failed = True
-                click.echo(f"{owner}: DIFFERS")
-                for problem in problems:
-                    click.echo(f"  - {problem}")
-                click.echo(f"  publish:\n{zone_file_entry(name, domain, key_record(key))}")
-            else:
-                click.echo(f"{owner}: OK, publishes the key in {path}")
-                if state is not None and config is not None and any(
-                        k.selector == name for k in state.for_domain(domain)):
-                    changes += state.activate(domain, name, now,
-                                              dt.timedelta(days=config.rotation_grace_days))
-        if state is not None:
-            changes += state.expire(now)
-            if changes:
-                _save(state)
-                for change in changes:
-                    click.echo(f"rotation: {change}")
-                click.echo("rotation: reload the filter (SIGHUP) to sign with the new state")
-        if failed:
-            sys.exit(1)
+    Prints one result per signature (pass, fail, neutral, permerror, temperror, or
+    none when unsigned); exit 0 only when a signature passes.
+    """
+    config = wiring.load(config_path).dkim if dns is None or config_path is not None else None
+    resolver = _resolver(dns, config, timeout)
+    verifier = DkimVerifier(resolver, max_signatures=config.max_signatures
+                            if config is not None else 5)
+    results = verifier.verify(sys.stdin.buffer.read())
+    for result in results:
+        if as_json:
+            click.echo(json.dumps({
+                "result": result.result.value, "reason": result.reason,
+                "domain": result.domain, "selector": result.selector,
+                "algorithm": result.algorithm}, ensure_ascii=False))
+    if not as_json:
+        authserv_id = config.authserv_id if config is not None else "localhost"
+        header = authentication_results(authserv_id, results).decode("utf-8")
+        click.echo(header.replace("\r\n", "\n"), nl=False)
+    if not any(r.result is AuthResult.PASS for r in results):
+        sys.exit(1)
 
-    @dkim.command("rotate")
-    @click.option("--domain", required=True, help="The signing domain (d=).")
-    @click.option("--algorithm", type=click.Choice(["rsa", "ed25519"]), default="rsa",
-                  show_default=True, help="Key type of the new selector.")
-    @click.option("--bits", type=int, default=2048, show_default=True,
-                  help="RSA key size (2048-8192).")
-    @_CONFIG
-    def rotate(domain: str, algorithm: str, bits: int, config_path: Path | None) -> None:
-        """Start a key rotation: make a new dated selector and print its DNS record.
 
-        The new key is pending: it signs only after `congvu dkim check --domain D` has
-        read its record from DNS and found it matches. The key it replaces keeps signing
-        for the grace period (rotation_grace_days), then retires.
-        """
-        config = load(config_path).dkim
-        state = _state(config)
-        try:
-            entry = state.rotate(domain, Algorithm.from_name(algorithm), config.key_dir,
-                                 dt.datetime.now(dt.UTC), bits=bits)
-        except ValueError as exc:
-            raise DkimUsageError(str(exc)) from exc
-        except RotationStateError as exc:
-            raise DkimCheckFailed(str(exc)) from exc
+@dkim.command("check")
+@click.option("--domain", required=True, help="The signing domain to check.")
+@click.option("--selector", default=None,
+              help="Check only this selector (default: every selector of the domain "
+                   "in the key table).")
+@click.option("--key", "key_file", type=_FILE, default=None,
+              help="Compare with this key file instead of the key table "
+                   "(needs --selector).")
+@_DNS
+@config_option
+@pass_wiring
+def check(wiring: Wiring, domain: str, selector: str | None, key_file: Path | None,
+          dns: str | None, config_path: Path | None) -> None:
+    """Compare the published DNS key records of a domain with its keys.
+
+    Says exactly what differs (missing record, another key, revoked, wrong type);
+    exit 0 only when every checked selector publishes its key.
+    """
+    config = wiring.load(config_path).dkim if key_file is None or config_path is not None \
+        else None
+    state = _state(config) if key_file is None and config is not None else None
+    pairs = _keys_to_check(domain, selector, key_file, config, state)
+    resolver = _resolver(dns, config, None)
+    failed = False
+    now = dt.datetime.now(dt.UTC)
+    changes: list[str] = []
+    for name, path in pairs:
+        if not _publishes(resolver, domain, name, path):
+            failed = True
+        elif state is not None and config is not None and any(
+                k.selector == name for k in state.for_domain(domain)):
+            # a pending selector whose record is now seen starts signing
+            changes += state.activate(domain, name, now,
+                                      dt.timedelta(days=config.rotation_grace_days))
+    if state is not None:
+        _record_rotation(state, [*changes, *state.expire(now)])
+    if failed:
+        sys.exit(1)
+
+
+def _publishes(resolver: DnsResolver, domain: str, selector: str, key_file: Path) -> bool:
+    """Say whether ``selector``'s record in DNS publishes the key in ``key_file``, and
+    what differs if it does not (with the record to publish)."""
+    owner = f"{selector}._domainkey.{domain}"
+    try:
+        key = load_private_key(key_file)
+    except KeyFileError as exc:
+        raise UsageProblem(str(exc)) from exc
+    try:
+        problems = compare_record(key, resolver.txt(owner))
+    except DnsTemporaryError as exc:
+        problems = [f"could not be read: {exc.reason}"]
+    if not problems:
+        click.echo(f"{owner}: OK, publishes the key in {key_file}")
+        return True
+    click.echo(f"{owner}: DIFFERS")
+    for problem in problems:
+        click.echo(f"  - {problem}")
+    click.echo(f"  publish:\n{zone_file_entry(selector, domain, key_record(key))}")
+    return False
+
+
+def _record_rotation(state: RotationState, changes: list[str]) -> None:
+    if changes:
         _save(state)
-        click.echo(zone_file_entry(entry.selector, entry.domain,
-                                   key_record(load_private_key(Path(entry.key_file)))))
-        click.echo(f"selector {entry.selector} is pending (key {entry.key_file}).\n"
-                   "1. Publish the record above (keep the old selector's record).\n"
-                   "2. Wait at least the TTL of the zone's negative answers (SOA minimum)\n"
-                   "   so resolvers that cached 'no such name' forget it.\n"
-                   f"3. Run `congvu dkim check --domain {entry.domain}`: when it sees the\n"
-                   "   record it activates the key, then reload the filter (SIGHUP).\n"
-                   f"4. The old key signs for {config.rotation_grace_days:g} more days, then "
-                   "retires; remove its record a week or more after that.", err=True)
+        for change in changes:
+            click.echo(f"rotation: {change}")
+        click.echo("rotation: reload the filter (SIGHUP) to sign with the new state")
 
-    return dkim
+
+@dkim.command("rotate")
+@click.option("--domain", required=True, help="The signing domain (d=).")
+@click.option("--algorithm", type=click.Choice(["rsa", "ed25519"]), default="rsa",
+              show_default=True, help="Key type of the new selector.")
+@click.option("--bits", type=int, default=2048, show_default=True,
+              help="RSA key size (2048-8192).")
+@config_option
+@pass_wiring
+def rotate(wiring: Wiring, domain: str, algorithm: str, bits: int,
+           config_path: Path | None) -> None:
+    """Start a key rotation: make a new dated selector and print its DNS record.
+
+    The new key is pending: it signs only after `congvu dkim check --domain D` has
+    read its record from DNS and found it matches. The key it replaces keeps signing
+    for the grace period (rotation_grace_days), then retires.
+    """
+    config = wiring.load(config_path).dkim
+    state = _state(config)
+    try:
+        entry = state.rotate(domain, Algorithm.from_name(algorithm), config.key_dir,
+                             dt.datetime.now(dt.UTC), bits=bits)
+    except ValueError as exc:
+        raise UsageProblem(str(exc)) from exc
+    except RotationStateError as exc:
+        raise CommandFailed(str(exc)) from exc
+    _save(state)
+    click.echo(zone_file_entry(entry.selector, entry.domain,
+                               key_record(load_private_key(Path(entry.key_file)))))
+    click.echo(f"selector {entry.selector} is pending (key {entry.key_file}).\n"
+               "1. Publish the record above (keep the old selector's record).\n"
+               "2. Wait at least the TTL of the zone's negative answers (SOA minimum)\n"
+               "   so resolvers that cached 'no such name' forget it.\n"
+               f"3. Run `congvu dkim check --domain {entry.domain}`: when it sees the\n"
+               "   record it activates the key, then reload the filter (SIGHUP).\n"
+               f"4. The old key signs for {config.rotation_grace_days:g} more days, then "
+               "retires; remove its record a week or more after that.", err=True)
+
+
+def dkim_group(load: ConfigLoader) -> click.Group:
+    """The ``congvu dkim`` command group, reading ``[signer]`` through ``load``."""
+    return wired(dkim, Wiring(load))
 
 
 def _state(config: DkimConfig) -> RotationState:
     try:
         return RotationState.load(config.state_file)
     except RotationStateError as exc:
-        raise DkimUsageError(str(exc)) from exc
+        raise UsageProblem(str(exc)) from exc
 
 
 def _save(state: RotationState) -> None:
     try:
         state.save()
     except OSError as exc:
-        raise DkimUsageError(f"cannot write {state.path}: {exc.strerror or exc}") from exc
+        raise UsageProblem(f"cannot write {state.path}: {exc.strerror or exc}") from exc
 
 
 def _keys_to_check(domain: str, selector: str | None, key_file: Path | None,
@@ -287,7 +292,7 @@ def _keys_to_check(domain: str, selector: str | None, key_file: Path | None,
                    state: RotationState | None) -> list[tuple[str, Path]]:
     if key_file is not None:
         if selector is None:
-            raise DkimUsageError("--key needs --selector")
+            raise UsageProblem("--key needs --selector")
         return [(selector, key_file)]
     assert config is not None
     wanted = domain.lower().rstrip(".")
@@ -298,7 +303,7 @@ def _keys_to_check(domain: str, selector: str | None, key_file: Path | None,
                   if k.state is not KeyState.RETIRED
                   and (selector is None or k.selector == selector)]
     if not pairs:
-        raise DkimUsageError(f"no key for {domain}"
+        raise UsageProblem(f"no key for {domain}"
                              + (f" selector {selector}" if selector else "")
                              + " in [signer.dkim] keys; give --selector and --key FILE")
     return pairs

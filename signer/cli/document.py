@@ -9,70 +9,63 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import click
 
-from signer.config import SignerConfig
+from mailbase import UsageProblem, config_option, wired
+from signer.cli.wiring import ConfigLoader, Wiring, pass_wiring
 from signer.documents import DocumentResult, DocumentVerifier
 from signer.errors import SignerError
-
-ConfigLoader = Callable[[Path | None], SignerConfig]
 
 _FILE = click.Path(dir_okay=False, path_type=Path)
 
 
-class DocumentUsageError(click.ClickException):
-    """A usage, certificate-file or configuration problem: exit code 2."""
+@click.group("document")
+def document() -> None:
+    """Digital signatures inside documents (PDF; Office files detected)."""
 
-    exit_code = 2
+
+@document.command("verify")
+@click.argument("files", nargs=-1, required=True, type=_FILE)
+@click.option("--ca", "anchors", type=_FILE, multiple=True,
+              help="Trusted root certificate file (PEM); repeatable. Default: the "
+                   "configured trust anchors ([signer.documents], else [signer.smime]).")
+@config_option
+@pass_wiring
+def verify(wiring: Wiring, files: tuple[Path, ...], anchors: tuple[Path, ...],
+           config_path: Path | None) -> None:
+    """Verify the signatures inside each FILE; print one JSON object per file.
+
+    Each object has the file's kind (pdf, ooxml, odf, none), an overall verdict and
+    every signature with its verdict (valid, invalid, untrusted, expired, revoked,
+    modified-after-signing, unverifiable), signer, organisation and signing time.
+    Exit 0 when every file has at least one valid signature, 1 otherwise, 2 on a
+    usage or certificate-file error.
+    """
+    config = wiring.load(config_path)
+    try:
+        verifier = DocumentVerifier.from_config(config.documents, config.smime,
+                                                extra_anchors=anchors)
+    except SignerError as exc:
+        raise UsageProblem(str(exc)) from exc
+    if not verifier.trust.anchors:
+        click.echo("warning: no trust anchors (give --ca FILE or configure "
+                   "[signer.smime] trust_anchors): no signature can be valid", err=True)
+    is_all_valid = True
+    for path in files:
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise UsageProblem(
+                f"{path}: cannot be read: {exc.strerror or exc}") from exc
+        result: DocumentResult = verifier.verify(data, path.name)
+        record = {"file": str(path), **result.as_dict()}
+        click.echo(json.dumps(record, ensure_ascii=False))
+        is_all_valid = is_all_valid and result.is_validly_signed
+    sys.exit(0 if is_all_valid else 1)
 
 
 def document_group(load: ConfigLoader) -> click.Group:
-    """The ``document`` command group."""
-
-    @click.group("document")
-    def document() -> None:
-        """Digital signatures inside documents (PDF; Office files detected)."""
-
-    @document.command("verify")
-    @click.argument("files", nargs=-1, required=True, type=_FILE)
-    @click.option("--ca", "anchors", type=_FILE, multiple=True,
-                  help="Trusted root certificate file (PEM); repeatable. Default: the "
-                       "configured trust anchors ([signer.documents], else [signer.smime]).")
-    @click.option("--config", "config_path", type=_FILE, default=None,
-                  help="The congvu.toml file whose trust settings apply.")
-    def verify(files: tuple[Path, ...], anchors: tuple[Path, ...],
-               config_path: Path | None) -> None:
-        """Verify the signatures inside each FILE; print one JSON object per file.
-
-        Each object has the file's kind (pdf, ooxml, odf, none), an overall verdict and
-        every signature with its verdict (valid, invalid, untrusted, expired, revoked,
-        modified-after-signing, unverifiable), signer, organisation and signing time.
-        Exit 0 when every file has at least one valid signature, 1 otherwise, 2 on a
-        usage or certificate-file error.
-        """
-        config = load(config_path)
-        try:
-            verifier = DocumentVerifier.from_config(config.documents, config.smime,
-                                                    extra_anchors=anchors)
-        except SignerError as exc:
-            raise DocumentUsageError(str(exc)) from exc
-        if not verifier.trust.anchors:
-            click.echo("warning: no trust anchors (give --ca FILE or configure "
-                       "[signer.smime] trust_anchors): no signature can be valid", err=True)
-        is_all_valid = True
-        for path in files:
-            try:
-                data = path.read_bytes()
-            except OSError as exc:
-                raise DocumentUsageError(
-                    f"{path}: cannot be read: {exc.strerror or exc}") from exc
-            result: DocumentResult = verifier.verify(data, path.name)
-            record = {"file": str(path), **result.as_dict()}
-            click.echo(json.dumps(record, ensure_ascii=False))
-            is_all_valid = is_all_valid and result.is_validly_signed
-        sys.exit(0 if is_all_valid else 1)
-
-    return document
+    """The ``document`` command group, reading ``[signer]`` through ``load``."""
+    return wired(document, Wiring(load))

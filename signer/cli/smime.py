@@ -15,8 +15,8 @@ from pathlib import Path
 
 import click
 
-from mailbase import read_from, read_header
-from signer.config import SignerConfig
+from mailbase import UsageProblem, config_option, read_from, read_header, wired
+from signer.cli.wiring import ConfigLoader, Wiring, pass_wiring
 from signer.errors import SignerError
 from signer.smime import (
     SigningIdentity,
@@ -29,16 +29,8 @@ from signer.smime import (
 from signer.smime.keys import load_pkcs12_identity, read_secret
 from signer.trust import TrustStore
 
-ConfigLoader = Callable[[Path | None], SignerConfig]
-
 _FILE = click.Path(dir_okay=False, path_type=Path)
 _EXISTING = click.Path(exists=True, dir_okay=False, path_type=Path)
-
-
-class SmimeUsageError(click.ClickException):
-    """A key, certificate, configuration or usage problem: exit code 2."""
-
-    exit_code = 2
 
 
 def _trust_options(func: Callable[..., None]) -> Callable[..., None]:
@@ -50,30 +42,27 @@ def _trust_options(func: Callable[..., None]) -> Callable[..., None]:
                      help="Intermediate CA certificate file (PEM); repeatable."),
         click.option("--crl", "crls", type=_FILE, multiple=True,
                      help="CRL file (PEM or DER); repeatable."),
-        click.option("--config", "config_path", type=_FILE, default=None,
-                     help="The congvu.toml file whose [signer.smime] trust settings apply "
-                          "when --ca is not given."),
     ]):
         func = option(func)
-    return func
+    return config_option(func)
 
 
-def _verifier(load: ConfigLoader, config_path: Path | None, anchors: Sequence[Path],
+def _verifier(wiring: Wiring, config_path: Path | None, anchors: Sequence[Path],
               intermediates: Sequence[Path], crls: Sequence[Path]) -> SmimeVerifier:
     config: SmimeConfig | None = None
     if not anchors:
-        config = load(config_path).smime
+        config = wiring.load(config_path).smime
         anchors = config.trust_anchors
         intermediates = (*config.intermediates, *intermediates)
         crls = (*config.crls, *crls)
     if not anchors:
-        raise SmimeUsageError("no trust anchors: give --ca FILE or set "
+        raise UsageProblem("no trust anchors: give --ca FILE or set "
                               "[signer.smime] trust_anchors in the configuration")
     try:
         trust = TrustStore.from_files(anchors, intermediates, crls,
                                       is_crl_required=bool(config and config.is_crl_required))
     except SignerError as exc:
-        raise SmimeUsageError(str(exc)) from exc
+        raise UsageProblem(str(exc)) from exc
     return SmimeVerifier(trust)
 
 
@@ -82,94 +71,99 @@ def _signing_identity(cert: Path | None, key: Path | None, pkcs12: Path | None,
     try:
         if pkcs12 is not None:
             if cert is not None or key is not None:
-                raise SmimeUsageError("give either --pkcs12 or --cert and --key")
+                raise UsageProblem("give either --pkcs12 or --cert and --key")
             passphrase: bytes | None = None
             if passphrase_file is not None:
                 passphrase = read_secret(passphrase_file).rstrip(b"\r\n")
             elif passphrase_env is not None:
                 if passphrase_env not in os.environ:
-                    raise SmimeUsageError(f"the environment variable {passphrase_env} is not set")
+                    raise UsageProblem(f"the environment variable {passphrase_env} is not set")
                 passphrase = os.environ[passphrase_env].encode("utf-8")
             return load_pkcs12_identity(pkcs12, passphrase)
         if cert is None or key is None:
-            raise SmimeUsageError("give --cert FILE and --key FILE (or --pkcs12 FILE)")
+            raise UsageProblem("give --cert FILE and --key FILE (or --pkcs12 FILE)")
         return load_pem_identity(cert, key)
     except SignerError as exc:
-        raise SmimeUsageError(str(exc)) from exc
+        raise UsageProblem(str(exc)) from exc
+
+
+@click.group("smime")
+def smime() -> None:
+    """Sign mail with S/MIME, verify S/MIME signatures, explain a signed message."""
+
+
+@smime.command("sign")
+@click.option("--cert", type=_FILE, help="The signer's PEM certificate, then its "
+              "intermediates.")
+@click.option("--key", type=_FILE, help="The signer's PEM private key (mode 0600).")
+@click.option("--pkcs12", type=_FILE, help="A PKCS#12 file instead of --cert and --key.")
+@click.option("--passphrase-file", type=_FILE, help="File holding the PKCS#12 passphrase.")
+@click.option("--passphrase-env", metavar="VAR",
+              help="Environment variable holding the PKCS#12 passphrase.")
+def sign(cert: Path | None, key: Path | None, pkcs12: Path | None,
+         passphrase_file: Path | None, passphrase_env: str | None) -> None:
+    """Sign the message on standard input; write the signed message to standard output.
+
+    Exit 0 when signed; 1 when the message is already signed or encrypted (it is
+    written unchanged); 2 on a key or certificate problem.
+    """
+    identity = _signing_identity(cert, key, pkcs12, passphrase_file, passphrase_env)
+    raw = sys.stdin.buffer.read()
+    result = SmimeSigner.single(identity).sign(raw, identity)
+    sys.stdout.buffer.write(result.message)
+    if not result.is_signed:
+        click.echo(result.reason, err=True)
+        sys.exit(1)
+    sender = read_from(read_header(raw)).addr_spec or ""
+    if sender and not identity.names(sender):
+        named = ", ".join(identity.addresses) or "no address"
+        click.echo(f"warning: the certificate names {named}, not the sender {sender}: "
+                   "recipients will not see a pass", err=True)
+
+
+@smime.command("verify")
+@_trust_options
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@pass_wiring
+def verify(wiring: Wiring, anchors: tuple[Path, ...], intermediates: tuple[Path, ...],
+           crls: tuple[Path, ...], config_path: Path | None, as_json: bool) -> None:
+    """Verify the S/MIME signature of the message on standard input.
+
+    Prints the result as an Authentication-Results method (smime=...). Exit 0 only
+    on a valid signature by a certificate for the From address, chained to a
+    trusted CA and not revoked; 1 otherwise; 2 on a usage or certificate-file error.
+    """
+    verifier = _verifier(wiring, config_path, anchors, intermediates, crls)
+    result = verifier.verify(sys.stdin.buffer.read())
+    if as_json:
+        click.echo(json.dumps(result.as_dict(), ensure_ascii=False))
+    else:
+        click.echo(result.authentication_results())
+    sys.exit(0 if result.is_pass else 1)
+
+
+@smime.command("inspect")
+@click.argument("file", type=_EXISTING)
+@_trust_options
+@pass_wiring
+def inspect(wiring: Wiring, file: Path, anchors: tuple[Path, ...], intermediates: tuple[Path, ...],
+            crls: tuple[Path, ...], config_path: Path | None) -> None:
+    """Explain FILE's S/MIME signature in plain words: signers, chain and verdict.
+
+    Exit 0 when the signature passes, 1 otherwise, 2 on a usage error.
+    """
+    verifier = _verifier(wiring, config_path, anchors, intermediates, crls)
+    raw = file.read_bytes()
+    header = read_header(raw)
+    result = verifier.verify(raw, header=header)
+    sender = ", ".join(f.text for f in header.fields if f.key == b"from")
+    click.echo(describe(result, file=str(file), sender=sender or "(none)"))
+    sys.exit(0 if result.is_pass else 1)
 
 
 def smime_group(load: ConfigLoader) -> click.Group:
-    """The ``smime`` command group."""
-
-    @click.group("smime")
-    def smime() -> None:
-        """Sign mail with S/MIME, verify S/MIME signatures, explain a signed message."""
-
-    @smime.command("sign")
-    @click.option("--cert", type=_FILE, help="The signer's PEM certificate, then its "
-                  "intermediates.")
-    @click.option("--key", type=_FILE, help="The signer's PEM private key (mode 0600).")
-    @click.option("--pkcs12", type=_FILE, help="A PKCS#12 file instead of --cert and --key.")
-    @click.option("--passphrase-file", type=_FILE, help="File holding the PKCS#12 passphrase.")
-    @click.option("--passphrase-env", metavar="VAR",
-                  help="Environment variable holding the PKCS#12 passphrase.")
-    def sign(cert: Path | None, key: Path | None, pkcs12: Path | None,
-             passphrase_file: Path | None, passphrase_env: str | None) -> None:
-        """Sign the message on standard input; write the signed message to standard output.
-
-        Exit 0 when signed; 1 when the message is already signed or encrypted (it is
-        written unchanged); 2 on a key or certificate problem.
-        """
-        identity = _signing_identity(cert, key, pkcs12, passphrase_file, passphrase_env)
-        raw = sys.stdin.buffer.read()
-        result = SmimeSigner.single(identity).sign(raw, identity)
-        sys.stdout.buffer.write(result.message)
-        if not result.is_signed:
-            click.echo(result.reason, err=True)
-            sys.exit(1)
-        sender = read_from(read_header(raw)).addr_spec or ""
-        if sender and not identity.names(sender):
-            named = ", ".join(identity.addresses) or "no address"
-            click.echo(f"warning: the certificate names {named}, not the sender {sender}: "
-                       "recipients will not see a pass", err=True)
-
-    @smime.command("verify")
-    @_trust_options
-    @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-    def verify(anchors: tuple[Path, ...], intermediates: tuple[Path, ...],
-               crls: tuple[Path, ...], config_path: Path | None, as_json: bool) -> None:
-        """Verify the S/MIME signature of the message on standard input.
-
-        Prints the result as an Authentication-Results method (smime=...). Exit 0 only
-        on a valid signature by a certificate for the From address, chained to a
-        trusted CA and not revoked; 1 otherwise; 2 on a usage or certificate-file error.
-        """
-        verifier = _verifier(load, config_path, anchors, intermediates, crls)
-        result = verifier.verify(sys.stdin.buffer.read())
-        if as_json:
-            click.echo(json.dumps(result.as_dict(), ensure_ascii=False))
-        else:
-            click.echo(result.authentication_results())
-        sys.exit(0 if result.is_pass else 1)
-
-    @smime.command("inspect")
-    @click.argument("file", type=_EXISTING)
-    @_trust_options
-    def inspect(file: Path, anchors: tuple[Path, ...], intermediates: tuple[Path, ...],
-                crls: tuple[Path, ...], config_path: Path | None) -> None:
-        """Explain FILE's S/MIME signature in plain words: signers, chain and verdict.
-
-        Exit 0 when the signature passes, 1 otherwise, 2 on a usage error.
-        """
-        verifier = _verifier(load, config_path, anchors, intermediates, crls)
-        raw = file.read_bytes()
-        header = read_header(raw)
-        result = verifier.verify(raw, header=header)
-        sender = ", ".join(f.text for f in header.fields if f.key == b"from")
-        click.echo(describe(result, file=str(file), sender=sender or "(none)"))
-        sys.exit(0 if result.is_pass else 1)
-
-    return smime
+    """The ``smime`` command group, reading ``[signer]`` through ``load``."""
+    return wired(smime, Wiring(load))
 
 
 _VERDICTS = {

@@ -8,8 +8,8 @@ import time
 from pathlib import Path
 
 from audit import fingerprint, own_public_key
+from congvu.config import parse_config
 from milter.backup import backup, restore, verify_audit
-from milter.config import parse_config
 from support.audit import bulk_fill
 
 RECORDS = 200_000

@@ -16,12 +16,12 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from congvu.config import parse_config, web_settings
 from directory import Directory
-from milter.config import parse_config
 from support.audit import bulk_fill
 from support.webconsole import PASSWORD, csrf_of
 from support.webserver import WebServer
-from web import UserStore, WebSettings, create_app
+from web import UserStore, create_app
 
 RECORDS = 1_000_000
 UNITS = ["u1", "u17", "u42", "u63", "u99"]
@@ -38,7 +38,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     rows += [f"u{i},Đơn vị {i},tinh,vanthu@u{i}.gov.vn" for i in range(100)]
     with Directory.open(config.directory.path) as directory:
         directory.import_csv("\n".join(rows) + "\n")
-    settings = WebSettings.from_config(config)
+    settings = web_settings(config)
     with UserStore(settings.users_path) as users:
         users.add("admin", PASSWORD, is_admin=True)
         users.add("auditor", PASSWORD)

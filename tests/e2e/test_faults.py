@@ -15,7 +15,7 @@ import pytest
 
 from audit import AuditLog
 from audit.query import Filters
-from milter.config import load_config
+from congvu.config import load_config
 from support.process import ServeProcess
 
 from .conftest import DOMAIN, MailSystem

@@ -12,7 +12,7 @@ import pytest
 
 from audit import AuditLog
 from audit.query import Filters
-from milter.config import load_config
+from congvu.config import load_config
 from signer import DkimVerifier, DnsResolver
 from support.dkim import HAS_OPENDKIM, opendkim_verify
 

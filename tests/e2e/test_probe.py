@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from milter.cli import main
+from congvu.cli import main
 
 from .conftest import DOMAIN, PASSWORD, MailSystem
 

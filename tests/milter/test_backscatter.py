@@ -11,8 +11,8 @@ from click.testing import CliRunner
 
 from audit import AuditLog
 from audit.query import Filters
+from congvu.cli import main
 from directory import Directory
-from milter.cli import main
 from support.dns import DnsServer
 from support.rawsmtp import Raw
 

@@ -19,10 +19,10 @@ from click.testing import CliRunner, Result
 
 from audit import AuditLog, fingerprint, sign_file_bytes
 from audit.keys import own_public_key
+from congvu.cli import main
+from congvu.config import CongvuConfig, load_config
 from directory import Directory
 from milter.checks import check_locally
-from milter.cli import main
-from milter.config import CongvuConfig, load_config
 from policies import Action, Decision, Quarantine, Violation
 from policies.model import Finding
 from signer.keys import Algorithm

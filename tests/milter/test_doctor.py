@@ -17,11 +17,13 @@ from click.testing import CliRunner, Result
 from cryptography.hazmat.primitives import serialization
 
 from audit import AuditLog, fingerprint, own_public_key
+from congvu.cli import main
+from congvu.config import CongvuConfig, load_config
 from milter.checks import check_locally
-from milter.cli import main
-from milter.config import CongvuConfig, QueuePosition, load_config
-from milter.doctor import Level, check_postfix
+from milter.config import QueuePosition
+from milter.doctor import check_postfix
 from milter.doctor_system import check_system, package_list_path, read_package_list
+from milter.findings import Level
 from signer.keys import Algorithm, generate_private_key, key_record
 from support.audit import make_record
 from support.dkim import make_key

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from milter.config import ConfigError, parse_config
+from congvu.config import parse_config
+from milter.errors import ConfigError
 from support.rawsmtp import Raw
 from support.sink import Sink
 

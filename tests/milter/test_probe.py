@@ -11,7 +11,7 @@ from pathlib import Path
 
 from click.testing import CliRunner, Result
 
-from milter.cli import main
+from congvu.cli import main
 from support.sink import Sink
 
 

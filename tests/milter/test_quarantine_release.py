@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from audit import AuditLog
-from milter.cli import main
+from congvu.cli import main
 from policies import Quarantine
 from signer import DkimVerifier, DnsResolver
 from signer.keys import Algorithm
@@ -55,7 +55,7 @@ selector = "s1"
 key_file = "{key.path}"
 algorithm = "rsa-sha256"
 """, encoding="utf-8")
-    from milter.config import load_config
+    from congvu.config import load_config
 
     running = filter_server(load_config(toml))
     yield running, toml, dns

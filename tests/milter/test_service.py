@@ -162,7 +162,7 @@ def test_serve_refuses_an_invalid_file(tmp_path) -> None:
     config = tmp_path / "bad.toml"
     config.write_text('[[listeners]]\nname = "a"\nrole = "sideways"\n', encoding="utf-8")
     result = subprocess.run(
-        [sys.executable, "-m", "milter", "serve", "--config", str(config)],
+        [sys.executable, "-m", "congvu", "serve", "--config", str(config)],
         capture_output=True, text=True, timeout=30,
     )
     assert result.returncode == 2

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from audit import AuditLog
 from audit.query import Filters
-from milter.cli import main
+from congvu.cli import main
 from support.rawsmtp import Raw
 
 UTF8_MESSAGE = (

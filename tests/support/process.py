@@ -12,7 +12,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-CONGVU = [sys.executable, "-m", "milter"]
+CONGVU = [sys.executable, "-m", "congvu"]
 
 
 class ServeProcess:

@@ -13,8 +13,8 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from audit import AdminEvent, AdminKind, AuditLog, Direction
+from congvu.config import CongvuConfig, parse_config, web_settings
 from directory import Directory
-from milter.config import CongvuConfig, parse_config
 from policies import Action, Decision, Finding, Quarantine, Violation
 from support.audit import T0, make_record, sha
 from web import Releaser, UserStore, WebSettings, create_app
@@ -57,7 +57,7 @@ class Env:
 def make_env(tmp_path: Path, *, records: bool = True) -> Env:
     """Directory, audit log, quarantine and users under ``tmp_path/var``."""
     config = parse_config({"service": {"data_dir": str(tmp_path / "var")}})
-    settings = WebSettings.from_config(config)
+    settings = web_settings(config)
     with Directory.open(config.directory.path) as directory:
         directory.import_csv(UNITS_CSV, actor="test")
     with AuditLog.open(config.audit) as log:

@@ -12,9 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from milter.config import parse_config
+from congvu.config import parse_config, web_settings
 from support.webconsole import Env, make_env
-from web import WebSettings
 
 
 @pytest.fixture(scope="session")
@@ -30,4 +29,4 @@ def env(tmp_path: Path, _template: tuple[Path, str]) -> Env:
     source, held = _template
     shutil.copytree(source, tmp_path / "var")
     config = parse_config({"service": {"data_dir": str(tmp_path / "var")}})
-    return Env(config, WebSettings.from_config(config), held)
+    return Env(config, web_settings(config), held)

@@ -162,7 +162,7 @@ def test_events_page_lists_admin_acts(env):
 def test_release_through_milters_release(env, next_hop):
     """The production seam: milter.quarantine.run_release (units and signing stages,
     the next hop, the audit event), as the lead wires it into ``congvu web``."""
-    from milter.config import parse_config
+    from congvu.config import parse_config
     from milter.quarantine import run_release
     config = parse_config({
         "service": {"data_dir": str(env.config.data_dir)},

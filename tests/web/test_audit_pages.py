@@ -105,10 +105,10 @@ def test_chain_verification_finds_tampering(env, admin):
 
 
 def test_without_an_audit_store(tmp_path):
-    from milter.config import parse_config
+    from congvu.config import parse_config, web_settings
     from support.webconsole import PASSWORD
-    from web import UserStore, WebSettings
-    settings = WebSettings.from_config(parse_config({"service": {"data_dir": str(tmp_path)}}))
+    from web import UserStore
+    settings = web_settings(parse_config({"service": {"data_dir": str(tmp_path)}}))
     with UserStore(settings.users_path) as users:
         users.add("admin", PASSWORD, is_admin=True)
     c = client(settings)

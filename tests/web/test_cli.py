@@ -9,9 +9,9 @@ import pytest
 from click.testing import CliRunner
 
 from audit import AuditLog
-from milter.config import parse_config
+from congvu.config import parse_config, web_settings
 from support.webconsole import client, login
-from web import UserStore, WebSettings, commands
+from web import UserStore, commands
 from web.cli import parse_listen
 
 
@@ -23,9 +23,9 @@ def cli(tmp_path: Path):
         directory.import_csv("id,name,parent,address\nubnd,UBND,,a@ubnd.gov.vn\n"
                              "stc,STC,ubnd,a@stc.gov.vn\nsgd,SGD,ubnd,a@sgd.gov.vn\n")
     group = click.Group("congvu")
-    for command in commands(lambda path: config):
+    for command in commands(lambda path: web_settings(config)):
         group.add_command(command)
-    return group, WebSettings.from_config(config)
+    return group, web_settings(config)
 
 
 def _run(group, *args, input=None):
@@ -115,10 +115,10 @@ def test_web_command_serves(tmp_path):
 
     import httpx
     script = ("import click, sys\n"
-              "from milter.config import load_config\n"
+              "from congvu.config import load_config, web_settings\n"
               "from web import commands\n"
               "group = click.Group('congvu')\n"
-              "[group.add_command(c) for c in commands(load_config)]\n"
+              "[group.add_command(c) for c in commands(lambda p: web_settings(load_config(p)))]\n"
               "group(sys.argv[1:])\n")
     environ = {**os.environ, "CONGVU_VAR": str(tmp_path / "var")}
     proc = subprocess.Popen([sys.executable, "-c", script, "web", "--listen", "127.0.0.1:0"],

@@ -102,9 +102,8 @@ def test_openapi_describes_the_public_api(env):
 
 
 def test_without_a_directory_store_the_page_is_empty(tmp_path):
-    from milter.config import parse_config
-    from web import WebSettings
-    settings = WebSettings.from_config(parse_config({"service": {"data_dir": str(tmp_path)}}))
+    from congvu.config import parse_config, web_settings
+    settings = web_settings(parse_config({"service": {"data_dir": str(tmp_path)}}))
     c = client(settings)
     assert c.get("/").status_code == 200
     assert c.get("/api/units").json() == []

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from milter import configsource
-from milter.cli import main
-from milter.configsource import ConfigSource, find_config
+from congvu import configsource
+from congvu.cli import main
+from congvu.configsource import ConfigSource, find_config
 
 
 @pytest.fixture
@@ -24,7 +24,6 @@ def system(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path.write_text('[service]\nhostname = "from-etc.example"\n', encoding="utf-8")
     monkeypatch.setattr(configsource, "SYSTEM_CONFIG", path)
     monkeypatch.delenv("CONGVU_CONFIG")
-    monkeypatch.setattr(configsource, "_announced", set())  # a fresh process, as it were
     return path
 
 

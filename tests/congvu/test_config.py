@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from milter.cli import main
-from milter.config import ConfigError, load_config, parse_config
+from congvu.cli import main
+from congvu.config import load_config, parse_config
+from milter.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -153,7 +154,7 @@ def test_config_check_and_serve_refuse_a_key_file_others_can_read(tmp_path: Path
     import subprocess
     import sys
 
-    serve = subprocess.run([sys.executable, "-m", "milter", "serve", "--config", str(config)],
+    serve = subprocess.run([sys.executable, "-m", "congvu", "serve", "--config", str(config)],
                            capture_output=True, text=True, timeout=60)
     assert serve.returncode == 2
     assert "signer.dkim:" in serve.stderr and str(key) in serve.stderr

@@ -28,11 +28,11 @@ from pathlib import Path
 import click
 
 from audit import AdminEvent, AdminKind, AuditLog
+from congvu.config import CongvuConfig, load_config, parse_config, web_settings
+from congvu.example_pki import TestCa
 from directory import Directory
-from milter.config import CongvuConfig, load_config, parse_config
-from milter.example_pki import TestCa
 from signer.keys import Algorithm, generate_private_key, key_record, write_private_key
-from web import UserStore, WebSettings
+from web import UserStore
 
 DOMAIN = "tinh-vi-du.test"
 SELECTOR = "thu-nghiem"
@@ -94,10 +94,8 @@ UNITS: tuple[ExampleUnit, ...] = (
 )
 
 
-class ExampleError(click.ClickException):
-    """The example cannot be loaded here (exit code 2: a usage problem)."""
-
-    exit_code = 2
+class ExampleError(Exception):
+    """The example cannot be loaded here (the command exits 2: a usage problem)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,7 +207,7 @@ def _populate(config: CongvuConfig) -> str:
         store.import_csv(units_csv, actor=ACTOR)
 
     password = secrets.token_urlsafe(12)
-    with UserStore(WebSettings.from_config(config).users_path) as users:
+    with UserStore(web_settings(config).users_path) as users:
         users.add(ADMIN, password, is_admin=True)
     with AuditLog.open(config.audit) as log:
         log.admin(AdminEvent(kind=AdminKind.USER_GRANT, actor=ACTOR, target=ADMIN,

@@ -1,6 +1,6 @@
 """The configuration reference: every option of congvu.toml, read from the models.
 
-:func:`reference` walks :class:`~milter.config.CongvuConfig` and every model nested in
+:func:`reference` walks :class:`~congvu.config.CongvuConfig` and every model nested in
 it, and writes one Markdown section per table (``[service]``, ``[[listeners]]``,
 ``[signer.dkim]``...) with each option's type, default and description, the
 description being the pydantic field's own. docs/configuration.md is its output
@@ -27,7 +27,7 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from milter.config import CongvuConfig
+from congvu.config import CongvuConfig
 
 _INTRO = """\
 # congvu.toml: configuration reference

@@ -5,19 +5,18 @@ defaults); else ``/etc/congvu/congvu.toml`` when that file exists; else the embe
 defaults. A file that is named or exists but cannot be read is an error naming the file
 and the user, never a silent fall back to the defaults: a server whose real
 configuration went unread must not run on defaults. Each command says once on stderr
-which source it used.
+which source it used (congvu/context.py).
 """
 
 from __future__ import annotations
 
 import getpass
 import os
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from milter.config import CongvuConfig, load_config
+from congvu.config import CongvuConfig, load_config
 from milter.errors import ConfigError
 
 CONFIG_ENV = "CONGVU_CONFIG"
@@ -75,23 +74,3 @@ def _readable(path: Path) -> bool:
             return True
     except OSError:
         return False
-
-
-_announced: set[ConfigSource] = set()
-
-
-def announce(source: ConfigSource) -> None:
-    """Say on stderr, once per process, which configuration the command uses."""
-    if source not in _announced:
-        _announced.add(source)
-        print(f"congvu: configuration: {source.describe()}", file=sys.stderr)
-
-
-def configured(explicit: Path | None) -> tuple[CongvuConfig, ConfigSource]:
-    """Find, announce and load the configuration a command uses.
-
-    :raises ConfigError: see :func:`load_source`.
-    """
-    source = find_config(explicit)
-    announce(source)
-    return load_source(source), source

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from milter.cli import main
-from milter.reference import keys, reference, tables
+from congvu.cli import main
+from congvu.reference import keys, reference, tables
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs" / "configuration.md"

@@ -14,12 +14,12 @@ from click.testing import CliRunner
 
 from audit import AuditLog
 from audit.query import Filters
-from milter.cli import main
-from milter.config import CongvuConfig, parse_config
-from milter.example import DKIM_RECORD, DOMAIN, OUTSIDER, SELECTOR
+from congvu.cli import main
+from congvu.config import CongvuConfig, parse_config, web_settings
+from congvu.example import DKIM_RECORD, DOMAIN, OUTSIDER, SELECTOR
 from signer import AuthResult, DkimVerifier, SmimeStatus, SmimeVerifier
 from support.dns import DnsServer
-from web import UserStore, WebSettings
+from web import UserStore
 
 TRY_IT = (b"From: stc@tinh-vi-du.test\r\nTo: vanphong@tinh-vi-du.test\r\n"
           b"Subject: Cong van so 12/STC\r\n\r\nKinh gui Van phong UBND tinh.\r\n")
@@ -61,7 +61,7 @@ def test_load_writes_the_province_once_and_says_so_again(loaded: tuple[Path, str
     assert again.exit_code == 0
     assert "already loaded" in again.output and f"rm -rf {var}" in again.output
     assert password not in again.output
-    settings = WebSettings.from_config(parse_config({"service": {"data_dir": str(var)}}))
+    settings = web_settings(parse_config({"service": {"data_dir": str(var)}}))
     with UserStore(settings.users_path) as users:
         admin = users.authenticate("admin", password)
     assert admin is not None and admin.is_admin

@@ -12,9 +12,9 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
+from congvu.cli import main
+from congvu.config import CongvuConfig, load_config, parse_config
 from milter.checks import config_warnings, spoof_guard_warnings
-from milter.cli import main
-from milter.config import CongvuConfig, load_config, parse_config
 from policies import SEVERITY, Action
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,0 +1,5 @@
+"""``python -m congvu`` is ``congvu``."""
+
+from congvu.cli import main
+
+main()

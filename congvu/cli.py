@@ -1,0 +1,249 @@
+"""The root ``congvu`` command: every package's commands, one context, one error mapper.
+
+Each package owns its sub-commands (``<package>/cli.py``, ``signer/cli/``); this module
+composes them. They share one :class:`~congvu.context.CommandContext` (the
+configuration found, announced and loaded once per run) through the loaders and hooks
+given here, and one error mapper, :class:`Congvu`: whatever a command raises and does
+not convert itself becomes exit code 1 or 2 (ARCHITECTURE.md, "Command line") with
+the administrator-readable message on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+import audit
+import directory
+import milter.cli
+import policies
+import signer
+import web
+from congvu.config import CongvuConfig, web_settings
+from congvu.configsource import ConfigSource, load_source
+from congvu.context import CommandContext, current
+from congvu.example import ExampleError, example_command
+from mailbase import CommandFailed, PeriodError, UsageProblem, config_option
+from milter.errors import ConfigError, MilterError
+
+_Section = TypeVar("_Section")
+
+#: What an error no command converted means, first match first (a subclass before its
+#: package's root): 2 usage or configuration, 1 the store refused or the work failed.
+EXIT_CODES: tuple[tuple[type[Exception], int], ...] = (
+    (ConfigError, 2),
+    (PeriodError, 2),
+    (ExampleError, 2),
+    (audit.QueryError, 2),
+    (directory.StoreError, 2),
+    (signer.NoSigningKeyError, 1),
+    (signer.UnsignableMessageError, 1),
+    (signer.DnsTemporaryError, 1),
+    (signer.SignerError, 2),
+    (audit.AuditError, 1),
+    (directory.DirectoryError, 1),
+    (policies.PolicyError, 1),
+    (MilterError, 1),
+    (web.WebError, 1),
+)
+
+
+def exit_code(exc: Exception) -> int | None:
+    """The exit code ``exc`` means, or None for an error of no package (a bug)."""
+    return next((code for kind, code in EXIT_CODES if isinstance(exc, kind)), None)
+
+
+class Congvu(click.Group):
+    """The root group: maps the errors of every sub-command to exit codes, once."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except Exception as exc:
+            code = exit_code(exc)
+            if code is None:
+                raise
+            raise (UsageProblem if code == 2 else CommandFailed)(str(exc)) from exc
+
+
+@click.group(cls=Congvu, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="congvu-mail")
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    """congvu: policy, signatures, directory and audit for official mail on Postfix."""
+    ctx.ensure_object(CommandContext)
+
+
+@main.command()
+@config_option
+@click.option("--workers", type=click.IntRange(1, 256), default=None,
+              help="Worker processes (default: service.workers, else the number of cores).")
+def serve(config_path: Path | None, workers: int | None) -> None:
+    """Run the filter: listen for Postfix and relay checked mail to the next hop."""
+    from milter.service import run_service
+    from milter.settings import Reload
+
+    config, source = current().configured(config_path)
+    # a reload (SIGHUP) reads the same file again, wherever it was found
+    reload = Reload(str(source.path or "<embedded defaults>"), lambda: load_source(source))
+    sys.exit(run_service(config, reload=reload, workers=workers))
+
+
+@main.group("config")
+def config_group() -> None:
+    """Check or show the configuration."""
+
+
+@config_group.command("check")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path), required=False)
+def config_check(file: Path | None) -> None:
+    """Validate FILE (default: the file every command would read); list every error
+    with its key path (exit 2) or say it is valid.
+
+    Warnings (a listener taking inbound mail without the spoof guard, or behind the
+    queue) are printed on stderr and leave the exit code 0: the file is valid, only
+    less protective.
+    """
+    from milter.checks import check_locally, config_warnings
+
+    config, source = current().configured(file)
+    name = str(source.path) if source.path is not None else "embedded defaults"
+    problems = check_locally(config)
+    if problems:
+        raise ConfigError(name, problems)
+    for warning in config_warnings(config):
+        click.echo(f"{name}: warning: {warning}", err=True)
+    click.echo(f"{name}: configuration is valid")
+
+
+@config_group.command("show")
+@config_option
+@click.option("--defaults", "is_defaults", is_flag=True,
+              help="Print the embedded defaults, whatever file is given.")
+def config_show(config_path: Path | None, is_defaults: bool) -> None:
+    """Print the effective configuration, defaults included, as JSON, with ``source``:
+    where it came from."""
+    if is_defaults:
+        source = ConfigSource(None, "--defaults")
+        config = load_source(source)
+    else:
+        config, source = current().configured(config_path)
+    shown = {"source": source.describe(), **config.model_dump(mode="json")}
+    click.echo(json.dumps(shown, indent=2, ensure_ascii=False))
+
+
+@config_group.command("reference")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the reference to this file instead of standard output.")
+def config_reference(out: Path | None) -> None:
+    """Print every option of congvu.toml, its type, default and meaning (Markdown)."""
+    from congvu.reference import reference
+
+    text = reference()
+    if out is None:
+        click.echo(text, nl=False)
+    else:
+        out.write_text(text, encoding="utf-8")
+
+
+def _table(pick: Callable[[CongvuConfig], _Section]) -> Callable[[Path | None], _Section]:
+    """A package's loader: its own table of the run's one configuration."""
+    return lambda path: pick(current().settings(path))
+
+
+def _running_config() -> CongvuConfig:
+    """The configuration the running sub-command's --config names."""
+    return current().settings(click.get_current_context().params.get("config_path"))
+
+
+def _directory_units() -> list[directory.Unit]:
+    store = directory.Directory.open(_running_config().directory.path, read_only=True)
+    try:
+        return store.units()
+    finally:
+        store.close()
+
+
+def unit_chain(unit_id: str) -> Sequence[str]:
+    """A unit and its ancestors from the configured directory (policy inheritance)."""
+    units = {unit.id: unit for unit in _directory_units()}
+    if unit_id not in units:
+        raise LookupError(f"unknown unit {unit_id!r} (not in the directory)")
+    chain = [unit_id]
+    while (parent := units[chain[-1]].parent) is not None and parent not in chain:
+        chain.append(parent)
+    return chain
+
+
+def own_domains(config_path: Path | None) -> Sequence[str]:
+    """The province's own domains: the directory's units' and [directory] domains."""
+    config = current().settings(config_path)
+    if not config.directory.path.exists():
+        return list(config.directory.domains)
+    index = directory.DirectoryIndex.open(config.directory.path,
+                                          domains=config.directory.domains)
+    try:
+        return sorted(index.domains)
+    finally:
+        index.close()
+
+
+def unit_descendants(unit_id: str) -> Sequence[str]:
+    """A unit and every unit below it (an auditor's grant covers descendants)."""
+    children: dict[str, list[str]] = {}
+    units = _directory_units()
+    for unit in units:
+        if unit.parent is not None:
+            children.setdefault(unit.parent, []).append(unit.id)
+    if unit_id not in {unit.id for unit in units}:
+        raise LookupError(f"unknown unit {unit_id!r} (not in the directory)")
+    found, todo = [], [unit_id]
+    while todo:
+        below = todo.pop()
+        if below not in found:
+            found.append(below)
+            todo.extend(children.get(below, []))
+    return found
+
+
+def unit_names() -> Mapping[str, str]:
+    """Unit id -> name from the configured directory, for the report's human formats
+    (empty without a directory: units are then shown by id)."""
+    try:
+        return {unit.id: unit.name for unit in _directory_units()}
+    except directory.DirectoryError:
+        return {}
+
+
+def _web_settings(config_path: Path | None) -> web.WebSettings:
+    return web_settings(current().settings(config_path))
+
+
+def _web_releaser(config_path: Path | None) -> web.Releaser:
+    """Quarantine release for the web console: the same path as the command line."""
+    from milter.quarantine import run_release
+
+    config = current().settings(config_path)
+    return lambda qid, actor: run_release(config, qid, actor=actor)
+
+
+for _command in (
+    *policies.commands(_table(lambda c: c.policies), unit_chain=unit_chain),
+    *signer.commands(_table(lambda c: c.signer), own_domains=own_domains),
+    *directory.commands(_table(lambda c: c.directory)),
+    *audit.commands(_table(lambda c: c.audit), descendants=unit_descendants,
+                    unit_names=unit_names),
+    *web.commands(_web_settings, release=_web_releaser),
+    # operating the service; the try-out province (make run)
+    milter.cli.doctor_command, milter.cli.probe_command, milter.cli.backup_command,
+    milter.cli.restore_command, example_command,
+):
+    if _command.name == "quarantine" and isinstance(_command, click.Group):
+        _command.add_command(milter.cli.release_command)
+        _command.add_command(milter.cli.delete_command)
+    main.add_command(_command)

@@ -1,0 +1,176 @@
+"""The composed configuration: one TOML file, one table per package.
+
+milter/ owns the service's own tables (``[service]``, ``[[listeners]]``,
+``[next_hop]``, ``[pipeline]``, ``[limits]``, ``[metrics]``, ``[probe]``); each
+capability package owns its model, composed here under its own name (``[policies]``,
+``[signer]``, ``[directory]``, ``[audit]``). Relative paths anywhere in the file are
+relative to the data directory (``service.data_dir``, else ``$CONGVU_VAR``, else
+``./var``), so every command run from one place sees one state.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from audit import AuditConfig
+from directory import DirectoryConfig
+from milter.config import (
+    LimitsConfig,
+    ListenerConfig,
+    MetricsConfig,
+    NextHopConfig,
+    NextHopKind,
+    PipelineConfig,
+    Protocol,
+    ServiceConfig,
+)
+from milter.errors import ConfigError
+from milter.probe import ProbeConfig
+from policies import PoliciesConfig
+from signer import SignerConfig
+from web import WebSettings
+
+VAR_ENV = "CONGVU_VAR"
+
+_Model = TypeVar("_Model", bound=BaseModel)
+
+
+class CongvuConfig(BaseModel):
+    """The whole file (it satisfies milter.settings.Settings)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    service: ServiceConfig = Field(default_factory=ServiceConfig)
+    listeners: list[ListenerConfig] = Field(
+        default_factory=lambda: [ListenerConfig(name="filter")], min_length=1
+    )
+    next_hop: NextHopConfig = Field(default_factory=NextHopConfig)
+    pipeline: PipelineConfig = Field(default_factory=PipelineConfig)
+    limits: LimitsConfig = Field(default_factory=LimitsConfig)
+    metrics: MetricsConfig = Field(default_factory=MetricsConfig)
+    policies: PoliciesConfig = Field(default_factory=PoliciesConfig)
+    signer: SignerConfig = Field(default_factory=SignerConfig)
+    directory: DirectoryConfig = Field(default_factory=DirectoryConfig)
+    audit: AuditConfig = Field(default_factory=AuditConfig)
+    probe: ProbeConfig = Field(default_factory=ProbeConfig)
+
+    @model_validator(mode="after")
+    def _listeners_unique(self) -> CongvuConfig:
+        names = [listener.name for listener in self.listeners]
+        if len(set(names)) != len(names):
+            raise ValueError("listener names must be unique")
+        sockets = [(lst.address, lst.port) for lst in self.listeners if lst.port]
+        if len(set(sockets)) != len(sockets):
+            raise ValueError("two listeners use the same address and port")
+        if self.next_hop.kind is NextHopKind.LMTP and any(
+            lst.protocol is not Protocol.LMTP for lst in self.listeners
+        ):
+            raise ValueError(
+                "an lmtp next hop needs every listener to speak lmtp: an SMTP client gets "
+                "one reply per message and could not be told which recipients failed"
+            )
+        return self
+
+    @property
+    def data_dir(self) -> Path:
+        """The resolved data directory (always set after :func:`load_config`)."""
+        assert self.service.data_dir is not None, "use load_config()"
+        return self.service.data_dir
+
+
+def _describe(error: Mapping[str, Any]) -> str:
+    path = ".".join(str(part) for part in error["loc"]) or "(top level)"
+    message = str(error["msg"])
+    if error["type"] == "extra_forbidden":
+        message = "unknown key (check its spelling and the table it is in)"
+    return f"{path}: {message}"
+
+
+def _resolve_paths(model: _Model, base: Path) -> _Model:
+    """Return ``model`` with every relative Path made absolute under ``base``."""
+    updates: dict[str, Any] = {}
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        resolved = _resolve_value(value, base)
+        if resolved is not value:
+            updates[name] = resolved
+    return model.model_copy(update=updates) if updates else model
+
+
+def _resolve_value(value: Any, base: Path) -> Any:
+    if isinstance(value, Path):
+        return value if value.is_absolute() else base / value
+    if isinstance(value, BaseModel):
+        return _resolve_paths(value, base)
+    if isinstance(value, list | tuple):  # tuples too: [signer] keeps its tables in tuples
+        items = [_resolve_value(item, base) for item in value]
+        if not any(a is not b for a, b in zip(items, value, strict=True)):
+            return value
+        return items if isinstance(value, list) else tuple(items)
+    return value
+
+
+def parse_config(
+    data: Mapping[str, Any],
+    *,
+    source: str = "<embedded defaults>",
+    environ: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> CongvuConfig:
+    """Validate a configuration mapping and resolve its paths.
+
+    :raises ConfigError: listing every problem with its key path.
+    """
+    environ = os.environ if environ is None else environ
+    try:
+        config = CongvuConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(source, [_describe(err) for err in exc.errors()]) from exc
+    cwd = cwd or Path.cwd()
+    data_dir = config.service.data_dir or Path(environ.get(VAR_ENV) or "var")
+    data_dir = (cwd / data_dir).resolve() if not data_dir.is_absolute() else data_dir
+    service = config.service.model_copy(update={"data_dir": data_dir})
+    config = config.model_copy(update={"service": service})
+    return _resolve_paths(config, data_dir)
+
+
+def load_config(path: Path | None, *, environ: Mapping[str, str] | None = None) -> CongvuConfig:
+    """Read and validate the TOML file at ``path``, or the embedded defaults for None.
+
+    :raises ConfigError: the file cannot be read, is not TOML, or is invalid.
+    """
+    if path is None:
+        return parse_config({}, environ=environ)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(str(path), [f"cannot read the file: {exc.strerror}"]) from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(str(path), [f"the file is not UTF-8: {exc}"]) from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(str(path), [f"not valid TOML: {exc}"]) from exc
+    return parse_config(data, source=str(path), environ=environ)
+
+
+def web_settings(config: CongvuConfig, *, is_secure_cookie: bool = False) -> WebSettings:
+    """The console's settings from the composed configuration (congvu.toml has no
+    ``[web]`` table: the console uses the other packages' stores, its users store and
+    its cookie key under the data directory)."""
+    data = config.data_dir
+    return WebSettings(
+        audit=config.audit,
+        directory_path=config.directory.path,
+        quarantine_path=config.policies.quarantine.path,
+        quarantine_retention_days=config.policies.quarantine.retention_days,
+        users_path=data / "web" / "users.sqlite3",
+        keys_dir=data / "keys",
+        time_zone=config.audit.time_zone,
+        title=config.directory.title,
+        is_secure_cookie=is_secure_cookie,
+    )

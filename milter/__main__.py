@@ -1,5 +1,0 @@
-"""``python -m milter`` is ``congvu``."""
-
-from milter.cli import main
-
-main()
