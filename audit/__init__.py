@@ -29,12 +29,13 @@ from audit.records import (
     Role,
     Violation,
 )
-from audit.report import Counts, MailboxReport, Report, UnitReport
+from audit.report import ChainHead, Counts, MailboxReport, Report, UnitReport
 from audit.reportfmt import COLUMNS as REPORT_COLUMNS
 from audit.reportfmt import LABELS as REPORT_LABELS
 from audit.reportfmt import charts as report_charts
 from audit.reportfmt import render as render_report
 from audit.reportfmt import rows as report_rows
+from audit.reportuse import OfficialUse, RosterMailbox, Use
 from audit.rotation import rotate_key
 from audit.store import AuditLog
 from audit.verify import VerifyReport
@@ -54,6 +55,7 @@ __all__ = [
     "AuditStore",
     "AuditWriter",
     "AuthResult",
+    "ChainHead",
     "Checkpoint",
     "Completion",
     "Counts",
@@ -64,14 +66,17 @@ __all__ = [
     "KeyFileError",
     "KeyTrust",
     "MailboxReport",
+    "OfficialUse",
     "Operation",
     "Page",
     "QueryError",
     "RecordSummary",
     "Report",
     "Role",
+    "RosterMailbox",
     "TraceEntry",
     "UnitReport",
+    "Use",
     "VerifyReport",
     "Violation",
     "check_signature",

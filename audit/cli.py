@@ -1,4 +1,4 @@
-"""Command-line sub-commands of audit/ (composed into `congvu` by milter/).
+"""Command-line sub-commands of audit/ (composed into `congvu` by congvu/cli.py).
 
 ``congvu audit query|show|trace|export|report`` read the store through a read-only
 connection; ``verify`` walks the chain (exit 0 intact, 1 not); ``checkpoint export``
@@ -15,7 +15,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -29,36 +29,30 @@ from audit.keys import KeyTrust, fingerprint
 from audit.query import Filters, RecordSummary
 from audit.records import Action, AdminKind, Direction, Fate
 from audit.report import Report
+from audit.reportuse import RosterMailbox
 from audit.rotation import rotate_key
 from audit.store import AuditLog
-from mailbase import PeriodError, parse_local_datetime, parse_period, zone
+from mailbase import (
+    CommandFailed,
+    PeriodError,
+    UsageProblem,
+    config_option,
+    parse_local_datetime,
+    parse_period,
+    wired,
+    zone,
+)
 
 ConfigLoader = Callable[[Path | None], AuditConfig]
 UnitExpander = Callable[[str], Sequence[str]]
 UnitNames = Callable[[], Mapping[str, str]]
-
-CONFIG_OPTION = click.option(
-    "--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
-    default=None, help="The congvu.toml file (default: the embedded defaults).",
-)
-
-
-class AuditCliError(click.ClickException):
-    """The store could not do it, or a check found something: exit 1."""
-
-    exit_code = 1
-
-
-class AuditUsageError(click.ClickException):
-    """Bad filters, dates or periods: exit 2."""
-
-    exit_code = 2
-
+RosterReader = Callable[[], Sequence[RosterMailbox] | None]
 
 def _fail(exc: AuditError | PeriodError) -> click.ClickException:
+    """Bad filters, dates or periods: exit 2; the store failed: 1."""
     if isinstance(exc, QueryError | PeriodError):
-        return AuditUsageError(str(exc))
-    return AuditCliError(str(exc))
+        return UsageProblem(str(exc))
+    return CommandFailed(str(exc))
 
 
 def _local(config: AuditConfig, value: datetime) -> str:
@@ -71,7 +65,7 @@ def _time(config: AuditConfig, text: str | None, name: str) -> datetime | None:
     try:
         return parse_local_datetime(text, zone(config.time_zone))
     except PeriodError as exc:
-        raise AuditUsageError(f"--{name}: {exc}") from exc
+        raise UsageProblem(f"--{name}: {exc}") from exc
 
 
 def _summary_row(config: AuditConfig, r: RecordSummary) -> dict[str, Any]:
@@ -134,324 +128,376 @@ def filter_options(func: Callable[..., Any]) -> Callable[..., Any]:
             [*(o.value for o in Fate), "incomplete"]),
             help="What became of the message; 'incomplete': no completion was recorded "
             "(in flight, or the filter stopped before the relay finished)."),
-        CONFIG_OPTION,
     ]
     for option in reversed(options):
         func = option(func)
-    return func
+    return config_option(func)
+
+
+@dataclass(frozen=True, slots=True)
+class _Wiring:
+    """What :func:`commands` was given: the ``[audit]`` table for ``--config``, and the
+    directory's hooks."""
+
+    load: ConfigLoader
+    descendants: UnitExpander | None = None
+    unit_names: UnitNames | None = None
+    roster: RosterReader | None = None
+
+
+_wiring = click.make_pass_decorator(_Wiring)
+
+
+def _open_ro(wiring: _Wiring, config_path: Path | None) -> tuple[AuditConfig, AuditLog]:
+    config = wiring.load(config_path)
+    try:
+        return config, AuditLog.open_readonly(config.path)
+    except AuditError as exc:
+        raise _fail(exc) from exc
+
+
+def _open_rw(wiring: _Wiring, config_path: Path | None) -> AuditLog:
+    try:
+        return AuditLog.open(wiring.load(config_path))
+    except AuditError as exc:
+        raise _fail(exc) from exc
+
+
+def _filters(wiring: _Wiring, config: AuditConfig, kw: dict[str, Any],
+             **paging: int) -> Filters:
+    units = tuple(kw.pop("units"))
+    if kw.pop("subtree"):
+        if wiring.descendants is None:
+            raise UsageProblem("--subtree needs the directory (run through congvu)")
+        if not units:
+            raise UsageProblem("--subtree needs at least one --unit")
+        units = tuple(dict.fromkeys(u for unit in units for u in wiring.descendants(unit)))
+    direction = kw.pop("direction")
+    decision = kw.pop("decision")
+    values: dict[str, Any] = {
+        **kw, **paging, "units": units,
+        "direction": Direction(direction) if direction else None,
+        "since": _time(config, kw.pop("since"), "since"),
+        "until": _time(config, kw.pop("until"), "until"),
+        "action": Action(decision) if decision else None,
+    }
+    return Filters(**values)
+
+
+@click.group("audit")
+def group() -> None:
+    """The tamper-evident send/receive log: query, verify, report, export."""
+
+
+@group.command("query")
+@filter_options
+@click.option("--page", type=int, default=1, show_default=True, help="Page number.")
+@click.option("--page-size", type=int, default=50, show_default=True,
+              help="Records per page (1-1000).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]),
+              default="table", show_default=True, help="A table, JSON or CSV.")
+@_wiring
+def query_cmd(wiring: _Wiring, /, config_path: Path | None, page: int, page_size: int, fmt: str,
+              **kw: Any) -> None:
+    """List the records matching the filters, newest first, one page at a time."""
+    config, log = _open_ro(wiring, config_path)
+    with log:
+        try:
+            result = log.query(_filters(wiring, config, kw, page=page, page_size=page_size))
+        except AuditError as exc:
+            raise _fail(exc) from exc
+    rows = [_summary_row(config, r) for r in result.items]
+    if fmt == "json":
+        click.echo(json.dumps({"total": result.total, "page": result.page,
+                               "page_size": result.page_size, "records": rows},
+                              ensure_ascii=False, indent=2))
+    elif fmt == "csv":
+        click.echo(_csv(rows, _SUMMARY_COLUMNS))
+    else:
+        for row, r in zip(rows, result.items, strict=True):
+            row["received_at"] = _local(config, r.received_at)
+        click.echo(_table(rows, ["id", "received_at", "direction", "envelope_sender",
+                                 "subject", "action", "outcome", "dkim", "smime"]))
+        last = min(result.total, result.page * result.page_size)
+        first = min(last, (result.page - 1) * result.page_size + 1)
+        more = f"; next: --page {result.page + 1}" if result.has_more else ""
+        click.echo(f"-- records {first}-{last} of {result.total} "
+                   f"(times in {config.time_zone}){more}")
+
+
+@group.command("show")
+@click.argument("record_id", type=int)
+@config_option
+@_wiring
+def show_cmd(wiring: _Wiring, record_id: int, config_path: Path | None) -> None:
+    """Print one record in full (JSON), with its completions."""
+    _, log = _open_ro(wiring, config_path)
+    with log:
+        try:
+            record = log.show(record_id)
+        except AuditError as exc:
+            raise _fail(exc) from exc
+    click.echo(json.dumps(record, ensure_ascii=False, indent=2))
+
+
+def _signature(document: str | None, signatures: list[dict[str, Any]]) -> str:
+    """The document-signature verdict for people: 'valid (signer, organisation)'."""
+    if document is None:
+        return "-"
+    who = "; ".join(
+        ", ".join(str(s[k]) for k in ("signer", "organisation") if s.get(k))
+        + f": {s.get('verdict')}" for s in signatures if not s.get("is_timestamp"))
+    return f"{document} ({who})" if who else document
+
+
+@group.command("trace")
+@click.argument("sha256")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+              show_default=True, help="A table for people, or JSON.")
+@config_option
+@_wiring
+def trace_cmd(wiring: _Wiring, sha256: str, fmt: str, config_path: Path | None) -> None:
+    """To whom and when a document (by SHA-256) was sent, and was it delivered."""
+    config, log = _open_ro(wiring, config_path)
+    with log:
+        try:
+            entries = log.trace(sha256)
+        except AuditError as exc:
+            raise _fail(exc) from exc
+    if fmt == "json":
+        click.echo(json.dumps([
+            {**asdict(e), "received_at": e.received_at.isoformat(),
+             "completed_at": e.completed_at.isoformat() if e.completed_at else None}
+            for e in entries], ensure_ascii=False, indent=2))
+        return
+    if not entries:
+        click.echo(f"no message carried a document with SHA-256 {sha256}")
+        return
+    rows = [{"id": e.record_id, "sent_at": _local(config, e.received_at),
+             "filename": e.filename, "from": e.envelope_sender,
+             "to": ", ".join(e.recipients), "units": ", ".join(e.recipient_units),
+             "outcome": e.outcome or "incomplete", "reply": e.reply,
+             "signature": _signature(e.document, e.signatures)} for e in entries]
+    click.echo(_table(rows, ["id", "sent_at", "filename", "from", "to", "units",
+                             "outcome", "signature", "reply"]))
+
+
+@group.command("events")
+@click.option("--kind", type=click.Choice([k.value for k in AdminKind]),
+              help="Only this kind of administrative event.")
+@click.option("--since", help="From this date/time (local zone unless an offset).")
+@click.option("--until", help="Before this date/time (local zone unless an offset).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+              show_default=True, help="A table for people, or JSON.")
+@config_option
+@_wiring
+def events_cmd(wiring: _Wiring, kind: str | None, since: str | None, until: str | None, fmt: str,
+               config_path: Path | None) -> None:
+    """List administrative events: quarantine releases and deletions, directory
+    changes, key rotations, user grants, retention."""
+    config, log = _open_ro(wiring, config_path)
+    with log:
+        try:
+            events = log.admin_events(since=_time(config, since, "since"),
+                                      until=_time(config, until, "until"), kind=kind)
+        except AuditError as exc:
+            raise _fail(exc) from exc
+    if fmt == "json":
+        click.echo(json.dumps(events, ensure_ascii=False, indent=2))
+        return
+    for event in events:
+        event["at"] = _local(config, datetime.fromisoformat(event["at"]))
+        event["details"] = json.dumps(event["details"], ensure_ascii=False)
+    click.echo(_table(events, ["id", "at", "kind", "actor", "target", "unit_id",
+                               "details"]))
+
+
+@group.command("export")
+@filter_options
+@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="jsonl",
+              show_default=True, help="CSV, or one JSON object per line.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write here (with a progress bar) instead of standard output.")
+@_wiring
+def export_cmd(wiring: _Wiring, /, config_path: Path | None, fmt: str, out: Path | None,
+               **kw: Any) -> None:
+    """Export every matching record in full, oldest first (CSV or JSON Lines)."""
+    config, log = _open_ro(wiring, config_path)
+    with log:
+        try:
+            filters = _filters(wiring, config, kw)
+            total = log.count(filters)
+            stream = open(out, "w", encoding="utf-8", newline="") if out else sys.stdout  # noqa: SIM115
+            try:
+                _export(log, filters, fmt, stream, total, show_progress=out is not None)
+            finally:
+                if out:
+                    stream.close()
+        except AuditError as exc:
+            raise _fail(exc) from exc
+    if out:
+        click.echo(f"exported {total} records to {out}", err=True)
+
+
+@group.command("verify")
+@click.option("--checkpoint", "checkpoint_file",
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A checkpoint exported earlier: prove nothing up to it was removed.")
+@click.option("--key", "keys", multiple=True,
+              help="A checkpoint key to trust, sha256:<hex> as `checkpoint export` "
+              "prints it (repeatable); replaces [audit] checkpoint_public_keys.")
+@click.option("--store", "store_path",
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Verify this copy of an audit store instead of the configured one.")
+@config_option
+@_wiring
+def verify_cmd(wiring: _Wiring, checkpoint_file: Path | None, keys: tuple[str, ...],
+               store_path: Path | None, config_path: Path | None) -> None:
+    """Walk the hash chain and checkpoints: exit 0 if intact, 1 naming the first bad record.
+
+    Only checkpoints signed by trusted keys count: --key, else the configured pins,
+    else this server's own checkpoint key (audit/README.md).
+    """
+    config = wiring.load(config_path)
+    try:
+        trust = (KeyTrust.pinned(keys, source="given with --key") if keys else
+                 KeyTrust.from_config(config.checkpoint_public_keys, config.keys_dir))
+    except ValueError as exc:
+        raise UsageProblem(f"--key: {exc}") from exc
+    except AuditError as exc:
+        raise _fail(exc) from exc
+    try:
+        log = AuditLog.open_readonly(store_path or config.path, trust=trust)
+        with log:
+            exported = (Checkpoint.from_json(checkpoint_file.read_text("utf-8"),
+                                             source=str(checkpoint_file))
+                        if checkpoint_file else None)
+            report = log.verify(exported=exported)
+    except AuditError as exc:
+        raise _fail(exc) from exc
+    click.echo(report.describe())
+    if not report.is_intact:
+        sys.exit(1)
+
+
+@group.group("checkpoint")
+def checkpoint_group() -> None:
+    """Signed checkpoints of the chain."""
+
+
+@checkpoint_group.command("export")
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Where to write the checkpoint (keep it away from this server).")
+@config_option
+@_wiring
+def checkpoint_export(wiring: _Wiring, out: Path, config_path: Path | None) -> None:
+    """Sign the chain head now and write that checkpoint to a file."""
+    with _open_rw(wiring, config_path) as log:
+        try:
+            cp = log.checkpoint()
+        except AuditError as exc:
+            raise _fail(exc) from exc
+    out.write_text(cp.to_json() + "\n", encoding="utf-8")
+    click.echo(f"checkpoint of record {cp.seq} ({cp.hash}) written to {out}")
+    # The fingerprint to pin on the inspectors' machines (verify --key).
+    click.echo(f"key {fingerprint(cp.public_key)}")
+
+
+@group.group("key")
+def key_group() -> None:
+    """The checkpoint signing key."""
+
+
+@key_group.command("rotate")
+@click.option("--actor", default=lambda: os.environ.get("USER", "admin"),
+              show_default="$USER", help="Who does this, for the audit log.")
+@config_option
+@_wiring
+def key_rotate(wiring: _Wiring, actor: str, config_path: Path | None) -> None:
+    """Replace the checkpoint key: the old key signs the new key's enrolment."""
+    config = wiring.load(config_path)
+    try:
+        old, new = rotate_key(config, actor=actor)
+    except AuditError as exc:
+        raise _fail(exc) from exc
+    click.echo(f"old key {old}")
+    click.echo(f"new key {new}")
+    click.echo("restart congvu so that the service signs with the new key; add the "
+               "new key beside the old one wherever checkpoint keys are pinned "
+               "([audit] checkpoint_public_keys, inspectors' verify --key)")
+
+
+@group.command("prune")
+@click.option("--before", required=True,
+              help="Remove events older than this date (local zone unless an offset).")
+@config_option
+@_wiring
+def prune_cmd(wiring: _Wiring, before: str, config_path: Path | None) -> None:
+    """Retention: remove old events; the chain stays verifiable from a signed checkpoint."""
+    config = wiring.load(config_path)
+    cutoff = _time(config, before, "before")
+    assert cutoff is not None
+    with _open_rw(wiring, config_path) as log:
+        try:
+            removed = log.prune(cutoff, actor="cli")
+        except AuditError as exc:
+            raise _fail(exc) from exc
+    click.echo(f"removed {removed} events older than {before}")
+
+
+@group.command("report")
+@click.option("--period", required=True,
+              help="YYYY-MM, YYYY-Qn, YYYY or YYYY-YTD (to the end of the last complete "
+              "month), in the local zone.")
+@click.option("--unit", "units", multiple=True,
+              help="Only these units, in this order, each shown even without mail "
+              "(repeatable).")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json", "html"]),
+              default="table", show_default=True,
+              help="A table or an HTML page with charts (Vietnamese, unit names), or "
+              "CSV or JSON (English column names, unit ids, UTC times).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write here instead of standard output.")
+@config_option
+@_wiring
+def report_cmd(wiring: _Wiring, period: str, units: tuple[str, ...], fmt: str, out: Path | None,
+               config_path: Path | None) -> None:
+    """The periodic report on e-document use: per unit, per mailbox in it, and a
+    total (audit/README.md defines each column)."""
+    config, log = _open_ro(wiring, config_path)
+    with log:
+        try:
+            tz = zone(config.time_zone)
+            result = log.report(parse_period(period, tz), units,
+                                roster=wiring.roster() if wiring.roster is not None else None,
+                                regular_min=config.regular_use_min_messages, tz=tz)
+        except (AuditError, PeriodError) as exc:
+            raise _fail(exc) from exc
+    names: Mapping[str, str] = {}
+    if wiring.unit_names is not None and fmt in ("table", "html"):
+        names = wiring.unit_names()
+    text = _render_report(result, fmt, config, names)
+    if out:
+        out.write_text(text + "\n", encoding="utf-8")
+        click.echo(f"report written to {out}", err=True)
+    else:
+        click.echo(text)
 
 
 def commands(load: ConfigLoader, *, descendants: UnitExpander | None = None,
-             unit_names: UnitNames | None = None) -> list[click.Command]:
+             unit_names: UnitNames | None = None,
+             roster: RosterReader | None = None) -> list[click.Command]:
     """The top-level command groups this package adds to `congvu`.
 
-    :param descendants: given a unit id, that unit and all its descendants (milter/
+    :param load: the ``[audit]`` table for ``--config`` (the root supplies it).
+    :param descendants: given a unit id, that unit and all its descendants (the root
         passes directory/'s tree); without it ``--subtree`` is refused.
-    :param unit_names: unit id -> name, for the report's human formats (milter/ passes
+    :param unit_names: unit id -> name, for the report's human formats (the root passes
         the directory's); without it units are shown by id.
+    :param roster: the officials' mailboxes, for the report's use columns (the
+        directory's roster; None when there is none); without it they are empty.
     """
-
-    def open_ro(config_path: Path | None) -> tuple[AuditConfig, AuditLog]:
-        config = load(config_path)
-        try:
-            return config, AuditLog.open_readonly(config.path)
-        except AuditError as exc:
-            raise _fail(exc) from exc
-
-    def open_rw(config_path: Path | None) -> AuditLog:
-        try:
-            return AuditLog.open(load(config_path))
-        except AuditError as exc:
-            raise _fail(exc) from exc
-
-    def build_filters(config: AuditConfig, kw: dict[str, Any], **paging: int) -> Filters:
-        units = tuple(kw.pop("units"))
-        if kw.pop("subtree"):
-            if descendants is None:
-                raise AuditUsageError("--subtree needs the directory (run through congvu)")
-            if not units:
-                raise AuditUsageError("--subtree needs at least one --unit")
-            units = tuple(dict.fromkeys(u for unit in units for u in descendants(unit)))
-        direction = kw.pop("direction")
-        decision = kw.pop("decision")
-        values: dict[str, Any] = {
-            **kw, **paging, "units": units,
-            "direction": Direction(direction) if direction else None,
-            "since": _time(config, kw.pop("since"), "since"),
-            "until": _time(config, kw.pop("until"), "until"),
-            "action": Action(decision) if decision else None,
-        }
-        return Filters(**values)
-
-    @click.group("audit")
-    def group() -> None:
-        """The tamper-evident send/receive log: query, verify, report, export."""
-
-    @group.command("query")
-    @filter_options
-    @click.option("--page", type=int, default=1, show_default=True, help="Page number.")
-    @click.option("--page-size", type=int, default=50, show_default=True,
-                  help="Records per page (1-1000).")
-    @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]),
-                  default="table", show_default=True, help="A table, JSON or CSV.")
-    def query_cmd(config_path: Path | None, page: int, page_size: int, fmt: str,
-                  **kw: Any) -> None:
-        """List the records matching the filters, newest first, one page at a time."""
-        config, log = open_ro(config_path)
-        with log:
-            try:
-                result = log.query(build_filters(config, kw, page=page, page_size=page_size))
-            except AuditError as exc:
-                raise _fail(exc) from exc
-        rows = [_summary_row(config, r) for r in result.items]
-        if fmt == "json":
-            click.echo(json.dumps({"total": result.total, "page": result.page,
-                                   "page_size": result.page_size, "records": rows},
-                                  ensure_ascii=False, indent=2))
-        elif fmt == "csv":
-            click.echo(_csv(rows, _SUMMARY_COLUMNS))
-        else:
-            for row, r in zip(rows, result.items, strict=True):
-                row["received_at"] = _local(config, r.received_at)
-            click.echo(_table(rows, ["id", "received_at", "direction", "envelope_sender",
-                                     "subject", "action", "outcome", "dkim", "smime"]))
-            last = min(result.total, result.page * result.page_size)
-            first = min(last, (result.page - 1) * result.page_size + 1)
-            more = f"; next: --page {result.page + 1}" if result.has_more else ""
-            click.echo(f"-- records {first}-{last} of {result.total} "
-                       f"(times in {config.time_zone}){more}")
-
-    @group.command("show")
-    @click.argument("record_id", type=int)
-    @CONFIG_OPTION
-    def show_cmd(record_id: int, config_path: Path | None) -> None:
-        """Print one record in full (JSON), with its completions."""
-        _, log = open_ro(config_path)
-        with log:
-            try:
-                record = log.show(record_id)
-            except AuditError as exc:
-                raise _fail(exc) from exc
-        click.echo(json.dumps(record, ensure_ascii=False, indent=2))
-
-    def _signature(document: str | None, signatures: list[dict[str, Any]]) -> str:
-        """The document-signature verdict for people: 'valid (signer, organisation)'."""
-        if document is None:
-            return "-"
-        who = "; ".join(
-            ", ".join(str(s[k]) for k in ("signer", "organisation") if s.get(k))
-            + f": {s.get('verdict')}" for s in signatures if not s.get("is_timestamp"))
-        return f"{document} ({who})" if who else document
-
-    @group.command("trace")
-    @click.argument("sha256")
-    @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
-                  show_default=True, help="A table for people, or JSON.")
-    @CONFIG_OPTION
-    def trace_cmd(sha256: str, fmt: str, config_path: Path | None) -> None:
-        """To whom and when a document (by SHA-256) was sent, and was it delivered."""
-        config, log = open_ro(config_path)
-        with log:
-            try:
-                entries = log.trace(sha256)
-            except AuditError as exc:
-                raise _fail(exc) from exc
-        if fmt == "json":
-            click.echo(json.dumps([
-                {**asdict(e), "received_at": e.received_at.isoformat(),
-                 "completed_at": e.completed_at.isoformat() if e.completed_at else None}
-                for e in entries], ensure_ascii=False, indent=2))
-            return
-        if not entries:
-            click.echo(f"no message carried a document with SHA-256 {sha256}")
-            return
-        rows = [{"id": e.record_id, "sent_at": _local(config, e.received_at),
-                 "filename": e.filename, "from": e.envelope_sender,
-                 "to": ", ".join(e.recipients), "units": ", ".join(e.recipient_units),
-                 "outcome": e.outcome or "incomplete", "reply": e.reply,
-                 "signature": _signature(e.document, e.signatures)} for e in entries]
-        click.echo(_table(rows, ["id", "sent_at", "filename", "from", "to", "units",
-                                 "outcome", "signature", "reply"]))
-
-    @group.command("events")
-    @click.option("--kind", type=click.Choice([k.value for k in AdminKind]),
-                  help="Only this kind of administrative event.")
-    @click.option("--since", help="From this date/time (local zone unless an offset).")
-    @click.option("--until", help="Before this date/time (local zone unless an offset).")
-    @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
-                  show_default=True, help="A table for people, or JSON.")
-    @CONFIG_OPTION
-    def events_cmd(kind: str | None, since: str | None, until: str | None, fmt: str,
-                   config_path: Path | None) -> None:
-        """List administrative events: quarantine releases and deletions, directory
-        changes, key rotations, user grants, retention."""
-        config, log = open_ro(config_path)
-        with log:
-            try:
-                events = log.admin_events(since=_time(config, since, "since"),
-                                          until=_time(config, until, "until"), kind=kind)
-            except AuditError as exc:
-                raise _fail(exc) from exc
-        if fmt == "json":
-            click.echo(json.dumps(events, ensure_ascii=False, indent=2))
-            return
-        for event in events:
-            event["at"] = _local(config, datetime.fromisoformat(event["at"]))
-            event["details"] = json.dumps(event["details"], ensure_ascii=False)
-        click.echo(_table(events, ["id", "at", "kind", "actor", "target", "unit_id",
-                                   "details"]))
-
-    @group.command("export")
-    @filter_options
-    @click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="jsonl",
-                  show_default=True, help="CSV, or one JSON object per line.")
-    @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-                  help="Write here (with a progress bar) instead of standard output.")
-    def export_cmd(config_path: Path | None, fmt: str, out: Path | None, **kw: Any) -> None:
-        """Export every matching record in full, oldest first (CSV or JSON Lines)."""
-        config, log = open_ro(config_path)
-        with log:
-            try:
-                filters = build_filters(config, kw)
-                total = log.count(filters)
-                stream = open(out, "w", encoding="utf-8", newline="") if out else sys.stdout  # noqa: SIM115
-                try:
-                    _export(log, filters, fmt, stream, total, show_progress=out is not None)
-                finally:
-                    if out:
-                        stream.close()
-            except AuditError as exc:
-                raise _fail(exc) from exc
-        if out:
-            click.echo(f"exported {total} records to {out}", err=True)
-
-    @group.command("verify")
-    @click.option("--checkpoint", "checkpoint_file",
-                  type=click.Path(exists=True, dir_okay=False, path_type=Path),
-                  help="A checkpoint exported earlier: prove nothing up to it was removed.")
-    @click.option("--key", "keys", multiple=True,
-                  help="A checkpoint key to trust, sha256:<hex> as `checkpoint export` "
-                  "prints it (repeatable); replaces [audit] checkpoint_public_keys.")
-    @click.option("--store", "store_path",
-                  type=click.Path(exists=True, dir_okay=False, path_type=Path),
-                  help="Verify this copy of an audit store instead of the configured one.")
-    @CONFIG_OPTION
-    def verify_cmd(checkpoint_file: Path | None, keys: tuple[str, ...],
-                   store_path: Path | None, config_path: Path | None) -> None:
-        """Walk the hash chain and checkpoints: exit 0 if intact, 1 naming the first bad record.
-
-        Only checkpoints signed by trusted keys count: --key, else the configured pins,
-        else this server's own checkpoint key (audit/README.md).
-        """
-        config = load(config_path)
-        try:
-            trust = (KeyTrust.pinned(keys, source="given with --key") if keys else
-                     KeyTrust.from_config(config.checkpoint_public_keys, config.keys_dir))
-        except ValueError as exc:
-            raise AuditUsageError(f"--key: {exc}") from exc
-        except AuditError as exc:
-            raise _fail(exc) from exc
-        try:
-            log = AuditLog.open_readonly(store_path or config.path, trust=trust)
-            with log:
-                exported = (Checkpoint.from_json(checkpoint_file.read_text("utf-8"),
-                                                 source=str(checkpoint_file))
-                            if checkpoint_file else None)
-                report = log.verify(exported=exported)
-        except AuditError as exc:
-            raise _fail(exc) from exc
-        click.echo(report.describe())
-        if not report.is_intact:
-            sys.exit(1)
-
-    @group.group("checkpoint")
-    def checkpoint_group() -> None:
-        """Signed checkpoints of the chain."""
-
-    @checkpoint_group.command("export")
-    @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
-                  help="Where to write the checkpoint (keep it away from this server).")
-    @CONFIG_OPTION
-    def checkpoint_export(out: Path, config_path: Path | None) -> None:
-        """Sign the chain head now and write that checkpoint to a file."""
-        with open_rw(config_path) as log:
-            try:
-                cp = log.checkpoint()
-            except AuditError as exc:
-                raise _fail(exc) from exc
-        out.write_text(cp.to_json() + "\n", encoding="utf-8")
-        click.echo(f"checkpoint of record {cp.seq} ({cp.hash}) written to {out}")
-        # The fingerprint to pin on the inspectors' machines (verify --key).
-        click.echo(f"key {fingerprint(cp.public_key)}")
-
-    @group.group("key")
-    def key_group() -> None:
-        """The checkpoint signing key."""
-
-    @key_group.command("rotate")
-    @click.option("--actor", default=lambda: os.environ.get("USER", "admin"),
-                  show_default="$USER", help="Who does this, for the audit log.")
-    @CONFIG_OPTION
-    def key_rotate(actor: str, config_path: Path | None) -> None:
-        """Replace the checkpoint key: the old key signs the new key's enrolment."""
-        config = load(config_path)
-        try:
-            old, new = rotate_key(config, actor=actor)
-        except AuditError as exc:
-            raise _fail(exc) from exc
-        click.echo(f"old key {old}")
-        click.echo(f"new key {new}")
-        click.echo("restart congvu so that the service signs with the new key; add the "
-                   "new key beside the old one wherever checkpoint keys are pinned "
-                   "([audit] checkpoint_public_keys, inspectors' verify --key)")
-
-    @group.command("prune")
-    @click.option("--before", required=True,
-                  help="Remove events older than this date (local zone unless an offset).")
-    @CONFIG_OPTION
-    def prune_cmd(before: str, config_path: Path | None) -> None:
-        """Retention: remove old events; the chain stays verifiable from a signed checkpoint."""
-        config = load(config_path)
-        cutoff = _time(config, before, "before")
-        assert cutoff is not None
-        with open_rw(config_path) as log:
-            try:
-                removed = log.prune(cutoff, actor="cli")
-            except AuditError as exc:
-                raise _fail(exc) from exc
-        click.echo(f"removed {removed} events older than {before}")
-
-    @group.command("report")
-    @click.option("--period", required=True, help="YYYY-MM, YYYY-Qn or YYYY (local zone).")
-    @click.option("--unit", "units", multiple=True,
-                  help="Only these units, in this order, each shown even without mail "
-                  "(repeatable).")
-    @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json", "html"]),
-                  default="table", show_default=True,
-                  help="A table or an HTML page with charts (Vietnamese, unit names), or "
-                  "CSV or JSON (English column names, unit ids, UTC times).")
-    @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-                  help="Write here instead of standard output.")
-    @CONFIG_OPTION
-    def report_cmd(period: str, units: tuple[str, ...], fmt: str, out: Path | None,
-                   config_path: Path | None) -> None:
-        """The periodic report on e-document use: per unit, per mailbox in it, and a
-        total (audit/README.md defines each column)."""
-        config, log = open_ro(config_path)
-        with log:
-            try:
-                result = log.report(parse_period(period, zone(config.time_zone)), units)
-            except (AuditError, PeriodError) as exc:
-                raise _fail(exc) from exc
-        names = unit_names() if unit_names is not None and fmt in ("table", "html") else {}
-        text = _render_report(result, fmt, config, names)
-        if out:
-            out.write_text(text + "\n", encoding="utf-8")
-            click.echo(f"report written to {out}", err=True)
-        else:
-            click.echo(text)
-
-    return [group]
+    return [wired(group, _Wiring(load, descendants, unit_names, roster))]
 
 
 def _export(log: AuditLog, filters: Filters, fmt: str, stream: Any, total: int, *,

@@ -43,6 +43,12 @@ class AuditConfig(BaseModel):
         default=DEFAULT_ZONE,
         description="IANA zone for reports and for command-line dates without an offset.",
     )
+    regular_use_min_messages: int = Field(
+        default=4, ge=1, le=10_000,
+        description="The report's regular use: an official's mailbox is used regularly in "
+        "a period when it sent at least this many messages in each month of it (the months "
+        "since the mailbox was made); receiving does not count.",
+    )
     group_commit_max_batch: int = Field(
         default=256, ge=1, le=100_000,
         description="Most writes committed together in one fsync'd transaction.",

@@ -11,7 +11,7 @@ any of them through its ``open_store`` parameter.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any, Protocol
 
 from audit.chain import Checkpoint
@@ -20,6 +20,7 @@ from audit.keys import KeyTrust
 from audit.query import Filters, Page, RecordSummary, TraceEntry
 from audit.records import AdminEvent, AuditRecord, Completion
 from audit.report import Report
+from audit.reportuse import REGULAR_MIN, RosterMailbox
 from audit.verify import VerifyReport
 from mailbase import Period
 
@@ -71,7 +72,8 @@ class AuditStore(Protocol):
         ...
 
     def report(self, period: Period, units: Sequence[str] = (), *,
-               listed: Sequence[str] = ()) -> Report:
+               listed: Sequence[str] = (), roster: Sequence[RosterMailbox] | None = None,
+               regular_min: int = REGULAR_MIN, tz: tzinfo = UTC) -> Report:
         """The periodic report (audit/report.py defines it)."""
         ...
 

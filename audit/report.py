@@ -17,10 +17,29 @@ from __future__ import annotations
 
 import sqlite3
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, tzinfo
 
-from audit.reportsql import Fate, Message, messages
+from audit.reportsql import (
+    NO_DOCUMENTS,
+    Fate,
+    Message,
+    chain_head,
+    messages,
+    quarantine_fates,
+    released_ids,
+)
+from audit.reportuse import (
+    REGULAR_MIN,
+    Calendar,
+    OfficialUse,
+    RosterMailbox,
+    SentTally,
+    Use,
+    official_use,
+)
 from mailbase import Period
 
 TOP_CORRESPONDENTS = 5
@@ -30,6 +49,8 @@ FIELDS: tuple[str, ...] = (
     "sent", "sent_refused", "sent_held", "received", "received_refused",
     "forgery_attempts", "documents_sent", "documents_signed", "documents_valid",
     "dkim_signed", "smime_signed", "dmarc_checked", "dmarc_pass", "spoof_refused",
+    "documents_valid_gov", "documents_valid_public", "documents_received",
+    "documents_received_valid", "documents_received_complete",
 )
 _INDEX = {name: i for i, name in enumerate(FIELDS)}
 
@@ -59,6 +80,20 @@ class Counts:
     dmarc_checked: int = 0
     dmarc_pass: int = 0
     spoof_refused: int = 0
+    #: of documents_valid: a valid signature chains to a government PKI root, or
+    #: (and none to a government one) to the public PKI's national root
+    documents_valid_gov: int = 0
+    documents_valid_public: int = 0
+    #: the documents columns over received mail (each message once per unit)
+    documents_received: int = 0
+    documents_received_valid: int = 0
+    documents_received_complete: int = 0
+
+    @property
+    def documents_valid_other(self) -> int:
+        """Valid documents whose root is neither the government's nor the public
+        national root, or was not recorded (documents judged before families were)."""
+        return self.documents_valid - self.documents_valid_gov - self.documents_valid_public
 
     @property
     def dkim_share(self) -> float:
@@ -83,6 +118,8 @@ class MailboxReport:
 
     address: str
     counts: Counts
+    #: an active mailbox of the roster: its official's use (None for other addresses)
+    official: OfficialUse | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +132,16 @@ class UnitReport:
     #: the addresses it exchanged most messages with (recipients of its sent mail,
     #: senders of its received mail)
     correspondents: list[tuple[str, int]] = field(default_factory=list)
+    #: the use of its officials' mailboxes (None: no roster was given)
+    use: Use | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChainHead:
+    """The log's newest event when the report was counted: its position and hash."""
+
+    seq: int
+    hash: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +151,19 @@ class Report:
     period: Period
     units: list[UnitReport]
     total: Counts
+    #: the use of the roster's mailboxes over every unit reported (None: no roster)
+    use: Use | None = None
+    #: every active roster mailbox of the units reported, by unit and address
+    officials: list[OfficialUse] = field(default_factory=list)
+    #: where the chain stood when the figures were read (None: an empty log)
+    head: ChainHead | None = None
+    #: messages a month that make a mailbox used regularly
+    regular_min: int = REGULAR_MIN
+
+    @property
+    def not_using(self) -> list[OfficialUse]:
+        """The officials whose mailbox was not used regularly in the period."""
+        return [o for o in self.officials if not o.is_regular]
 
 
 class _Tally:
@@ -131,9 +191,10 @@ def _sent_side(msg: Message) -> list[tuple[int, int]]:
     if msg.sender is None:
         return []
     if msg.fate is Fate.DELIVERED:
-        signed, valid = msg.documents[1], msg.documents[2]
-        return _pairs(sent=1, documents_sent=msg.documents[0], documents_signed=signed,
-                      documents_valid=valid, dkim_signed=int(msg.dkim_pass),
+        n, signed, valid, gov, public, _ = msg.documents
+        return _pairs(sent=1, documents_sent=n, documents_signed=signed,
+                      documents_valid=valid, documents_valid_gov=gov,
+                      documents_valid_public=public, dkim_signed=int(msg.dkim_pass),
                       smime_signed=int(msg.smime_pass))
     if msg.fate is Fate.REFUSED:
         return _pairs(sent_refused=1)
@@ -144,8 +205,11 @@ def _sent_side(msg: Message) -> list[tuple[int, int]]:
 
 def _received_side(msg: Message) -> list[tuple[int, int]]:
     """What a message adds to each of its recipient units' columns."""
+    delivered = msg.fate is Fate.DELIVERED
+    n, _, valid, _, _, complete = msg.documents if delivered else NO_DOCUMENTS
     return _pairs(
-        received=int(msg.fate is Fate.DELIVERED),
+        received=int(delivered), documents_received=n, documents_received_valid=valid,
+        documents_received_complete=complete,
         # a forgery counts for the unit it claimed, not as mail refused to its recipients
         received_refused=int(msg.fate is Fate.REFUSED and not msg.is_forged),
         dmarc_checked=int(msg.dmarc_checked), dmarc_pass=int(msg.dmarc_pass),
@@ -156,7 +220,9 @@ def _received_side(msg: Message) -> list[tuple[int, int]]:
 class _Builder:
     """Adds messages to units, mailboxes and the total (each message once there)."""
 
-    def __init__(self, units: Sequence[str], listed: Sequence[str]) -> None:
+    def __init__(self, units: Sequence[str], listed: Sequence[str],
+                 tally: SentTally | None = None) -> None:
+        self.tally = tally
         self.named = list(dict.fromkeys(units))
         self.scope = set(self.named) or None  # None: every unit
         # the units shown even without mail, first and in the caller's order
@@ -185,6 +251,8 @@ class _Builder:
             if msg.fate is Fate.DELIVERED:
                 self.talk.setdefault(msg.sender, Counter()).update(
                     {address for address, _ in msg.recipients})
+                if self.tally is not None:
+                    self.tally.add(msg.envelope_sender, msg.at)
         if msg.is_forged and msg.claimed is not None and self._in(msg.claimed):
             forged = _pairs(forgery_attempts=1)
             self._unit(msg.claimed).add(forged)
@@ -201,12 +269,29 @@ class _Builder:
         for address, unit in {(a, u) for a, u in msg.recipients if u is not None and u in mine}:
             self._box(unit, address).add(received)
 
-    def report(self, period: Period) -> Report:
+    def in_scope(self, roster: Sequence[RosterMailbox]) -> list[RosterMailbox]:
+        """The roster's mailboxes of the units reported."""
+        return [m for m in roster if self._in(m.unit_id)]
+
+    def report(self, period: Period, officials: list[OfficialUse] | None = None, *,
+               head: ChainHead | None, regular_min: int) -> Report:
+        by_unit: dict[str, dict[str, OfficialUse]] = {}
+        for official in officials or ():
+            unit, address = official.mailbox.unit_id, official.mailbox.address
+            by_unit.setdefault(unit, {})[address] = official
+            self._box(unit, address)  # shown even without mail
+            self._unit(unit)
         units = list(self.units)
         order = units[:self.listed] + sorted(units[self.listed:])
-        return Report(period, [self._unit_report(u) for u in order], self.total.counts())
+        found = [self._unit_report(u, by_unit.get(u, {}) if officials is not None else None)
+                 for u in order]
+        total = None if officials is None else sum((o.use for o in officials), Use())
+        listed = sorted(officials or (), key=lambda o: (order.index(o.mailbox.unit_id),
+                                                         o.mailbox.address))
+        return Report(period, found, self.total.counts(), use=total, officials=listed,
+                      head=head, regular_min=regular_min)
 
-    def _unit_report(self, unit: str) -> UnitReport:
+    def _unit_report(self, unit: str, officials: dict[str, OfficialUse] | None) -> UnitReport:
         boxes = {a: t.counts() for a, t in self.boxes.get(unit, {}).items()}
 
         def volume(address: str) -> tuple[int, str]:
@@ -216,22 +301,52 @@ class _Builder:
 
         talk = self.talk.get(unit, Counter())
         top = sorted(talk.items(), key=lambda item: (-item[1], item[0]))[:TOP_CORRESPONDENTS]
+        mine = officials or {}
         return UnitReport(
             unit_id=unit, counts=self._unit(unit).counts(),
-            mailboxes=[MailboxReport(a, boxes[a]) for a in sorted(boxes, key=volume)],
+            mailboxes=[MailboxReport(a, boxes[a], mine.get(a))
+                       for a in sorted(boxes, key=volume)],
             correspondents=top,
+            use=None if officials is None else sum((o.use for o in mine.values()), Use()),
         )
 
 
+@contextmanager
+def _snapshot(conn: sqlite3.Connection) -> Iterator[None]:
+    """One read transaction: every figure, and the chain head, from one state of the log."""
+    if conn.in_transaction:  # the caller's own transaction already is one
+        yield
+        return
+    conn.execute("BEGIN")
+    try:
+        yield
+    finally:
+        conn.rollback()  # nothing was written
+
+
 def build_report(conn: sqlite3.Connection, period: Period, units: Sequence[str] = (), *,
-                 listed: Sequence[str] = ()) -> Report:
+                 listed: Sequence[str] = (), roster: Sequence[RosterMailbox] | None = None,
+                 regular_min: int = REGULAR_MIN, tz: tzinfo = UTC) -> Report:
     """The report for ``period`` over ``units`` (none named: every unit).
 
     The units of ``listed`` (say, a directory's, in its order), then the other units
     named, come first, with zeros when they had no mail; any other unit with mail in
-    the period follows, sorted. The total counts each message of those units once.
+    the period, or with an active mailbox on ``roster``, follows, sorted. The total
+    counts each message of those units once. With ``roster``, the use columns are
+    counted too (:mod:`audit.reportuse`), by the days and months of ``tz``.
     """
-    builder = _Builder(units, listed)
-    for msg in messages(conn, period, builder.named):
-        builder.add(msg)
-    return builder.report(period)
+    with _snapshot(conn):
+        head = chain_head(conn)
+        held = quarantine_fates(conn)
+        builder = _Builder(units, listed)
+        mailboxes = builder.in_scope(roster) if roster is not None else []
+        if roster is not None:
+            builder.tally = SentTally((m.address for m in mailboxes), Calendar(period, tz))
+        for msg in messages(conn, period, builder.named, held=held):
+            builder.add(msg)
+        officials = None
+        if builder.tally is not None:
+            officials = official_use(conn, mailboxes, builder.tally, period,
+                                     regular_min=regular_min, released=released_ids(held))
+    return builder.report(period, officials, head=ChainHead(*head) if head else None,
+                          regular_min=regular_min)

@@ -20,6 +20,7 @@ from typing import Any
 import pygal  # type: ignore[import-untyped]
 
 from audit.report import Counts, Report
+from audit.reportuse import OfficialUse, Use
 from mailbase import zone
 
 Row = dict[str, Any]
@@ -29,8 +30,17 @@ Row = dict[str, Any]
 COLUMNS = ["unit", "mailbox", "sent", "sent_refused", "sent_held", "received",
            "received_refused", "forgery_attempts", "documents_sent", "documents_signed",
            "documents_valid", "dkim_signed", "smime_signed", "dmarc_checked", "dmarc_passed",
-           "spoof_refused", "busiest_correspondents"]
-SHARES = ("dkim_signed", "smime_signed", "dmarc_passed")
+           "spoof_refused", "documents_valid_gov", "documents_valid_public",
+           "documents_valid_other", "documents_received", "documents_received_valid",
+           "documents_received_complete", "mailboxes", "activated", "regular",
+           "activation_rate", "regular_rate", "official", "last_sent",
+           "busiest_correspondents"]
+#: CSV carries where the chain stood on every row (JSON once, under ``chain``).
+CSV_COLUMNS = [*COLUMNS, "chain_seq", "chain_hash"]
+SHARES = ("dkim_signed", "smime_signed", "dmarc_passed", "activation_rate", "regular_rate")
+#: The columns of an official's own use, empty on other rows.
+_USE = ("mailboxes", "activated", "regular", "activation_rate", "regular_rate", "official",
+        "last_sent")
 
 #: The same columns as people read them.
 LABELS = {
@@ -41,6 +51,16 @@ LABELS = {
     "documents_signed": "Văn bản có chữ ký số", "documents_valid": "Văn bản ký số hợp lệ",
     "dkim_signed": "Ký DKIM", "smime_signed": "Ký S/MIME", "dmarc_checked": "Kiểm tra DMARC",
     "dmarc_passed": "Đạt DMARC", "spoof_refused": "Từ chối giả mạo",
+    "documents_valid_gov": "Hợp lệ, CA chuyên dùng Chính phủ",
+    "documents_valid_public": "Hợp lệ, CA công cộng",
+    "documents_valid_other": "Hợp lệ, CA khác",
+    "documents_received": "Văn bản đã nhận",
+    "documents_received_valid": "Văn bản nhận ký số hợp lệ",
+    "documents_received_complete": "Văn bản nhận đủ chữ ký",
+    "mailboxes": "Hộp thư cá nhân", "activated": "Đã kích hoạt",
+    "regular": "Sử dụng thường xuyên", "activation_rate": "Tỷ lệ kích hoạt",
+    "regular_rate": "Tỷ lệ sử dụng thường xuyên", "official": "Cán bộ",
+    "last_sent": "Lần gửi cuối",
     "busiest_correspondents": "Trao đổi nhiều nhất",
 }
 TOTAL = "Tổng cộng"
@@ -62,7 +82,32 @@ def _values(counts: Counts) -> Row:
         "dkim_signed": _percent(counts.dkim_share), "smime_signed": _percent(counts.smime_share),
         "dmarc_checked": counts.dmarc_checked, "dmarc_passed": _percent(counts.dmarc_share),
         "spoof_refused": counts.spoof_refused,
+        "documents_valid_gov": counts.documents_valid_gov,
+        "documents_valid_public": counts.documents_valid_public,
+        "documents_valid_other": counts.documents_valid_other,
+        "documents_received": counts.documents_received,
+        "documents_received_valid": counts.documents_received_valid,
+        "documents_received_complete": counts.documents_received_complete,
     }
+
+
+def _use(use: Use | None) -> Row:
+    """A unit's or the total's use columns (None each when no roster was given)."""
+    if use is None:
+        return dict.fromkeys(_USE)
+    return {"mailboxes": use.mailboxes, "activated": use.activated, "regular": use.regular,
+            "activation_rate": _percent(use.activation_rate),
+            "regular_rate": _percent(use.regular_rate), "official": None, "last_sent": None}
+
+
+def _official(official: OfficialUse | None) -> Row:
+    """An official's mailbox row: it is one mailbox, activated and regular 1 or 0."""
+    if official is None:
+        return dict.fromkeys(_USE)
+    last = official.last_sent
+    return {**_use(official.use), "activation_rate": None, "regular_rate": None,
+            "official": official.mailbox.full_name,
+            "last_sent": last.astimezone(UTC).isoformat() if last else None}
 
 
 def rows(report: Report) -> list[Row]:
@@ -71,33 +116,67 @@ def rows(report: Report) -> list[Row]:
     found: list[Row] = []
     for unit in report.units:
         found.append({"unit": unit.unit_id, "mailbox": "", **_values(unit.counts),
-                      "busiest_correspondents": "; ".join(
+                      **_use(unit.use), "busiest_correspondents": "; ".join(
                           f"{a} ({n})" for a, n in unit.correspondents)})
         found.extend({"unit": unit.unit_id, "mailbox": box.address, **_values(box.counts),
-                      "busiest_correspondents": ""} for box in unit.mailboxes)
-    found.append({"unit": "", "mailbox": "", **_values(report.total),
+                      **_official(box.official), "busiest_correspondents": ""}
+                     for box in unit.mailboxes)
+    found.append({"unit": "", "mailbox": "", **_values(report.total), **_use(report.use),
                   "busiest_correspondents": ""})
     return found
 
 
+def _share(value: float | None) -> str:
+    return "" if value is None else f"{value:.1f}%"
+
+
 def _csv(report: Report) -> str:
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
+    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")
     writer.writeheader()
+    head = report.head
+    chain = {"chain_seq": head.seq if head else 0, "chain_hash": head.hash if head else ""}
     for row in rows(report):
-        writer.writerow({k: f"{v:.1f}%" if k in SHARES else v for k, v in row.items()})
+        writer.writerow({**{k: _share(v) if k in SHARES else v for k, v in row.items()},
+                         **chain})
     return out.getvalue().rstrip("\n")
 
 
+def _not_using(report: Report) -> list[Row]:
+    """The officials not using their mailbox regularly, for the machine formats."""
+    return [{"unit": o.mailbox.unit_id, "mailbox": o.mailbox.address,
+             "official": o.mailbox.full_name, "activated": o.is_activated, "sent": o.sent,
+             "last_sent": o.last_sent.astimezone(UTC).isoformat() if o.last_sent else None}
+            for o in report.not_using]
+
+
 def _json(report: Report, tz_name: str) -> str:
+    head = report.head
     return json.dumps({
         "period": report.period.label,
         "start": report.period.start.astimezone(UTC).isoformat(),
         "end": report.period.end.astimezone(UTC).isoformat(),
         "time_zone": tz_name,
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "chain": {"seq": head.seq, "hash": head.hash} if head else None,
+        "regular_use_min_messages": report.regular_min,
         "rows": rows(report),
+        "not_using": _not_using(report) if report.use is not None else None,
+        "units_not_using": [u.unit_id for u in _idle_units(report)],
     }, ensure_ascii=False, indent=2)
+
+
+def _idle_units(report: Report) -> list[Any]:
+    """The units with roster mailboxes none of which was used regularly."""
+    return [u for u in report.units if u.use is not None and u.use.mailboxes
+            and not u.use.regular]
+
+
+def _chain_line(report: Report) -> str:
+    head = report.head
+    if head is None:
+        return "Nhật ký chưa có sự kiện nào."
+    return f"Số liệu tính trên nhật ký đến sự kiện số {head.seq}, mã băm {head.hash}."
 
 
 def _span(report: Report, tz_name: str) -> str:
@@ -107,24 +186,66 @@ def _span(report: Report, tz_name: str) -> str:
     return f"{report.period.label}: từ {start} đến trước {end} ({tz_name})"
 
 
-def _human(row: Row, names: Mapping[str, str], column: str) -> str:
-    """One cell for people: unit names, shares as percentages, the total row named."""
+def _local(value: str | None, tz_name: str) -> str:
+    if not value:
+        return ""
+    return datetime.fromisoformat(value).astimezone(zone(tz_name)).strftime("%d/%m/%Y %H:%M")
+
+
+def _human(row: Row, names: Mapping[str, str], column: str, tz_name: str) -> str:
+    """One cell for people: unit names, shares as percentages, the total row named,
+    times in the report's zone, nothing for a column the row has no value in."""
     value = row[column]
     if column == "unit":
         if row["mailbox"]:
             return ""
         return names.get(value, value) if value else TOTAL
-    return f"{value:.1f}%" if column in SHARES else str(value)
+    if column == "last_sent":
+        return _local(value, tz_name)
+    if value is None:
+        return ""
+    return _share(value) if column in SHARES else str(value)
+
+
+def _human_columns(report: Report) -> list[str]:
+    """The columns people read: the use columns only when a roster was given."""
+    return [c for c in COLUMNS[:-1] if report.use is not None or c not in _USE]
+
+
+#: The list of officials not using their mailbox regularly, as people read it.
+IDLE_COLUMNS = {"unit": "Đơn vị", "mailbox": "Hộp thư", "official": "Cán bộ",
+                "activated": "Đã kích hoạt", "sent": "Thư đã gửi trong kỳ",
+                "last_sent": "Lần gửi cuối"}
+
+
+def _idle_cells(report: Report, names: Mapping[str, str], tz_name: str) -> list[list[str]]:
+    return [[names.get(r["unit"], r["unit"]), r["mailbox"], r["official"],
+             "có" if r["activated"] else "chưa", str(r["sent"]),
+             _local(r["last_sent"], tz_name) or "chưa gửi"] for r in _not_using(report)]
+
+
+def _idle_title(report: Report, names: Mapping[str, str]) -> list[str]:
+    units = ", ".join(names.get(u.unit_id, u.unit_id) for u in _idle_units(report))
+    return [f"Cán bộ chưa sử dụng thường xuyên (dưới {report.regular_min} thư gửi mỗi "
+            f"tháng): {len(report.not_using)}",
+            f"Đơn vị chưa có cán bộ sử dụng thường xuyên: {units or 'không có'}"]
+
+
+def _aligned(header: list[str], cells: list[list[str]]) -> list[str]:
+    widths = [max([len(h), *(len(r[i]) for r in cells)]) for i, h in enumerate(header)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))]
+    lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) for r in cells]
+    return lines
 
 
 def _table(report: Report, tz_name: str, names: Mapping[str, str]) -> str:
-    cols = COLUMNS[:-1]
-    header = [LABELS[c] for c in cols]
-    cells = [[_human(r, names, c) for c in cols] for r in rows(report)]
-    widths = [max([len(h), *(len(r[i]) for r in cells)]) for i, h in enumerate(header)]
-    lines = [f"Báo cáo {_span(report, tz_name)}",
-             "  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))]
-    lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) for r in cells]
+    cols = _human_columns(report)
+    lines = [f"Báo cáo {_span(report, tz_name)}", _chain_line(report),
+             *_aligned([LABELS[c] for c in cols],
+                       [[_human(r, names, c, tz_name) for c in cols] for r in rows(report)])]
+    if report.use is not None:
+        lines += ["", *_idle_title(report, names),
+                  *_aligned(list(IDLE_COLUMNS.values()), _idle_cells(report, names, tz_name))]
     return "\n".join(line.rstrip() for line in lines)
 
 
@@ -175,8 +296,8 @@ def charts(report: Report, names: Mapping[str, str]) -> dict[str, pygal.Graph]:
     return found
 
 
-def _html_cell(row: Row, names: Mapping[str, str], column: str) -> str:
-    text = escape(_human(row, names, column))
+def _html_cell(row: Row, names: Mapping[str, str], column: str, tz_name: str) -> str:
+    text = escape(_human(row, names, column, tz_name))
     if column == "unit" and row["unit"] and not row["mailbox"]:
         return f'<td title="{escape(row["unit"])}">{text}</td>'
     return f"<td>{text}</td>"
@@ -184,10 +305,19 @@ def _html_cell(row: Row, names: Mapping[str, str], column: str) -> str:
 
 def _html(report: Report, tz_name: str, names: Mapping[str, str]) -> str:
     figures = "\n".join(f"<figure>{_chart(c)}</figure>" for c in charts(report, names).values())
-    head = "".join(f"<th>{escape(LABELS[c])}</th>" for c in COLUMNS)
+    cols = [*_human_columns(report), COLUMNS[-1]]
+    head = "".join(f"<th>{escape(LABELS[c])}</th>" for c in cols)
     body = "\n".join(
-        "<tr>" + "".join(_html_cell(r, names, c) for c in COLUMNS) + "</tr>"
+        "<tr>" + "".join(_html_cell(r, names, c, tz_name) for c in cols) + "</tr>"
         for r in rows(report))
+    idle = ""
+    if report.use is not None:
+        title, units = (escape(line) for line in _idle_title(report, names))
+        idle_head = "".join(f"<th>{escape(c)}</th>" for c in IDLE_COLUMNS.values())
+        idle_body = "\n".join("<tr>" + "".join(f"<td>{escape(v)}</td>" for v in r) + "</tr>"
+                              for r in _idle_cells(report, names, tz_name))
+        idle = (f"<h2>{title}</h2>\n<p>{units}</p>\n<table><thead><tr>{idle_head}</tr>"
+                f"</thead><tbody>\n{idle_body}\n</tbody></table>")
     generated = datetime.now(UTC).astimezone(zone(tz_name)).strftime("%d/%m/%Y %H:%M")
     label = escape(report.period.label)
     return f"""<!DOCTYPE html>
@@ -196,8 +326,10 @@ def _html(report: Report, tz_name: str, names: Mapping[str, str]) -> str:
 <style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}
 td,th{{border:1px solid #999;padding:.2em .5em;text-align:left}}</style></head>
 <body><h1>Báo cáo sử dụng thư điện tử công vụ {label}</h1>
-<p>{escape(_span(report, tz_name))}. Lập lúc {generated} ({escape(tz_name)}).</p>
+<p>{escape(_span(report, tz_name))}. Lập lúc {generated} ({escape(tz_name)}).
+{escape(_chain_line(report))}</p>
 {figures}
 <table><thead><tr>{head}</tr></thead><tbody>
 {body}
-</tbody></table></body></html>"""
+</tbody></table>
+{idle}</body></html>"""

@@ -3,9 +3,9 @@
 One SELECT over ``events`` (the ``kind, at`` index, or the unit memberships when the
 caller names units) gives, per message: direction and stored sender unit, the latest
 completion, the DKIM and S/MIME summaries, its recipients and their units, the DMARC
-facts and, for mail on the trusted path, its documents. JSON in the chained detail is
-parsed by SQLite only after a substring test says the entry can be there, so records
-without DMARC entries or attachments are never parsed.
+facts, and the detail of mail that has attachments (its documents are read from it in
+Python). JSON in the chained detail is parsed only after a substring test says the entry
+can be there, so records without DMARC entries or attachments are never parsed.
 
 The fate of a held message is read from the admin events: milter completes a held
 message with the reply ``quarantined as <id>``, and a release or deletion is an admin
@@ -14,6 +14,7 @@ event whose target is that id.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -67,9 +68,12 @@ class Message:
     dmarc_checked: bool
     dmarc_pass: bool
     spoof_refused: bool
-    documents: tuple[int, int, int]  # documents, signed, with a valid signature
+    #: documents; signed; with a valid signature; valid with a gov / public root;
+    #: complete (two valid signatures by two certificates)
+    documents: tuple[int, int, int, int, int, int]
     recipient_units: tuple[str, ...]
     recipients: tuple[tuple[str, str | None], ...]  # address, its unit
+    at: str = ""  # when congvu received it: UTC ISO 8601, as stored
 
     @property
     def mailbox(self) -> str:
@@ -99,28 +103,11 @@ _SPOOFED = _has_auth(f"{_DMARC_VERIFY} AND {_DISPOSITION} = '{SPOOF_REFUSED}'",
 _FORGED = _has_auth(f"{_DMARC_VERIFY} AND {_DISPOSITION} IN ({_quoted(FORGED)})",
                     '"disposition":"spoof-')
 
-# One attachment (j.value) is a document by its detected type, or because signer/
-# judged its signatures (PDF and Office, archive members included); a program never is.
-_TYPE = "coalesce(json_extract(j.value, '$.detected_type'), '')"
-_VERDICT = "json_extract(j.value, '$.document')"
-_IS_DOCUMENT = (
-    f"({_TYPE} NOT IN ({_quoted(EXECUTABLE_TYPES)}) AND ({_VERDICT} IS NOT NULL OR "
-    + " OR ".join(f"{_TYPE} LIKE '{t}%'" for t in DOCUMENT_TYPES) + "))")
-# A document timestamp alone is not a signature.
-_SIGNATURE = ("EXISTS (SELECT 1 FROM json_each(j.value, '$.signatures') s WHERE "
-              "NOT coalesce(json_extract(s.value, '$.is_timestamp'), 0){})")
-_IS_SIGNED = (f"(({_VERDICT} IS NOT NULL AND {_VERDICT} NOT IN ('unsigned', 'unverifiable'))"
-              f" OR {_SIGNATURE.format('')})")
-_IS_VALID = " AND json_extract(s.value, '$.verdict') = 'valid'"
-_HAS_VALID = f"({_VERDICT} = 'valid' OR {_SIGNATURE.format(_IS_VALID)})"
-# Parsed only for mail on the trusted path that has attachments: 'n,signed,valid'.
-_DOCUMENTS = (
-    "CASE WHEN e.direction = 'outbound' AND e.sender_unit IS NOT NULL "
-    "AND instr(e.detail, '\"attachments\":[]') = 0 THEN (SELECT "
-    "coalesce(sum(d), 0) || ',' || coalesce(sum(d AND s), 0) || ',' || coalesce(sum(d AND v), 0)"
-    f" FROM (SELECT {_IS_DOCUMENT} AS d, {_IS_SIGNED} AS s, {_HAS_VALID} AS v "
-    "FROM json_each(e.detail, '$.attachments') j)) END"
-)
+# The attachments are read in Python from the detail of mail that has any: SQLite
+# (3.40) parses a JSON text again for each json_extract, and a document's signatures
+# are looked at for five columns.
+_ATTACHED = "CASE WHEN instr(e.detail, '\"attachments\":[]') = 0 THEN e.detail END"
+
 
 _COLUMNS = f"""
     e.direction, e.sender_unit, lower(e.envelope_sender), e.dkim, e.smime,
@@ -130,7 +117,7 @@ _COLUMNS = f"""
      WHERE m.record_id = e.seq AND m.role = 'received'),
     (SELECT group_concat(r.address || char(30) || coalesce(r.unit_id, ''), char(31))
      FROM recipients r WHERE r.record_id = e.seq),
-    {_CHECKED}, {_PASSED} AND NOT {_FORGED}, {_SPOOFED}, {_FORGED}, {_DOCUMENTS}
+    {_CHECKED}, {_PASSED} AND NOT {_FORGED}, {_SPOOFED}, {_FORGED}, {_ATTACHED}, e.at
 """
 
 
@@ -175,6 +162,46 @@ def fate(completion: str | None, held: Mapping[str, Fate]) -> Fate | None:
     return None  # tempfailed: Postfix keeps it and tries again (a new record)
 
 
+def released_ids(held: Mapping[str, Fate]) -> list[str]:
+    """The quarantine ids whose message was released (delivered)."""
+    return [qid for qid, found in held.items() if found is Fate.DELIVERED]
+
+
+# The latest completion of e says it was delivered: relayed, stripped, or held and
+# released (the ids as a JSON array in the second parameter), as fate() reads it.
+_DELIVERED = f"""coalesce((SELECT c.outcome IN ('{records.Fate.RELAYED.value}',
+    '{records.Fate.STRIPPED.value}') OR (c.outcome = '{records.Fate.QUARANTINED.value}'
+    AND substr(c.reply, 1, {len(HELD_REPLY)}) = '{HELD_REPLY}'
+    AND trim(substr(c.reply, {len(HELD_REPLY) + 1})) IN (SELECT value FROM json_each(?)))
+    FROM events c WHERE c.record_id = e.seq AND c.kind = 'completion'
+    ORDER BY c.seq DESC LIMIT 1), 0)"""
+
+
+def last_sent_before(conn: sqlite3.Connection, since: str, until: str,
+                     released: Sequence[str], addresses: Sequence[str]) -> dict[str, str]:
+    """Envelope sender (as stored) -> when it last sent, between ``since`` and
+    ``until`` (stored times), a message the ``sent`` column would count.
+
+    Only senders that may be one of ``addresses`` (lower case) come back: SQLite folds
+    ASCII letters only, so a sender with other characters, or quoted, always does, and
+    the caller compares it in full.
+    """
+    rows = conn.execute(
+        "SELECT e.envelope_sender, max(e.at) FROM events e WHERE e.kind = 'message' "
+        f"AND e.at >= ? AND e.at < ? AND e.direction = '{TRUSTED}' "
+        "AND e.sender_unit IS NOT NULL AND (lower(e.envelope_sender) IN "
+        "(SELECT value FROM json_each(?)) OR e.envelope_sender GLOB '*[^ -~]*' "
+        f"OR e.envelope_sender GLOB '*\"*') AND {_DELIVERED} GROUP BY e.envelope_sender",
+        (since, until, json.dumps(list(addresses)), json.dumps(list(released))))
+    return {sender: at for sender, at in rows if sender}
+
+
+def chain_head(conn: sqlite3.Connection) -> tuple[int, str] | None:
+    """The newest event's position and hash (None for an empty log)."""
+    row = conn.execute("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()
+    return (int(row[0]), str(row[1])) if row else None
+
+
 def _split(text: str | None) -> list[str]:
     return text.split(_SEP) if text else []
 
@@ -184,21 +211,65 @@ def _recipients(text: str | None) -> tuple[tuple[str, str | None], ...]:
     return tuple((address, unit or None) for address, _, unit in pairs)
 
 
-def _documents(text: str | None) -> tuple[int, int, int]:
-    if not text:
-        return (0, 0, 0)
-    n, signed, valid = (int(v) for v in text.split(","))
-    return (n, signed, valid)
+NO_DOCUMENTS = (0, 0, 0, 0, 0, 0)
 
 
-def messages(conn: sqlite3.Connection, period: Period, units: Sequence[str] = ()
-             ) -> Iterator[Message]:
-    """Every message recorded in ``period`` (those involving ``units``, when named)."""
-    held = quarantine_fates(conn)
+def _is_document(attachment: Mapping[str, Any]) -> bool:
+    """A document by its detected type (PDF, OOXML, ODF), or because signer/ judged its
+    signatures (archive members included); a program never is."""
+    detected = attachment.get("detected_type") or ""
+    if detected in EXECUTABLE_TYPES:
+        return False
+    return attachment.get("document") is not None or detected.lower().startswith(
+        DOCUMENT_TYPES)
+
+
+def _certificate(signature: Mapping[str, Any], position: int) -> tuple[str, object]:
+    """Which certificate made a signature: issuer and serial (else what names it)."""
+    return (signature.get("issuer") or "", next(
+        (v for v in (signature.get(k) for k in ("serial", "subject", "signer")) if v is not None),
+        position))
+
+
+def document_figures(attachment: Mapping[str, Any]) -> tuple[int, int, int, int, int, int]:
+    """One attachment: is a document; signed; validly signed; valid with a gov root;
+    with a public root (and none gov); complete. A document timestamp is no signature;
+    complete is two valid signatures by two certificates (audit/README.md)."""
+    if not _is_document(attachment):
+        return NO_DOCUMENTS
+    verdict = attachment.get("document")
+    people = [(i, s) for i, s in enumerate(attachment.get("signatures") or ())
+              if not s.get("is_timestamp")]
+    signed = (verdict is not None and verdict not in ("unsigned", "unverifiable")) or bool(people)
+    valid_ones = [(i, s) for i, s in people if s.get("verdict") == "valid"]
+    if not (verdict == "valid" or valid_ones):
+        return (1, int(signed), 0, 0, 0, 0)
+    families = {s.get("root_family") for _, s in valid_ones}
+    gov = "gov" in families
+    complete = len({_certificate(s, i) for i, s in valid_ones}) >= 2
+    return (1, 1, 1, int(gov), int(not gov and "public" in families), int(complete))
+
+
+def _documents(detail: str | None) -> tuple[int, int, int, int, int, int]:
+    """The documents of a message's attachments (``detail`` only when it has any)."""
+    if not detail:
+        return NO_DOCUMENTS
+    totals = [0] * 6
+    for attachment in json.loads(detail).get("attachments", ()):
+        for i, n in enumerate(document_figures(attachment)):
+            totals[i] += n
+    return (totals[0], totals[1], totals[2], totals[3], totals[4], totals[5])
+
+
+def messages(conn: sqlite3.Connection, period: Period, units: Sequence[str] = (), *,
+             held: Mapping[str, Fate] | None = None) -> Iterator[Message]:
+    """Every message recorded in ``period`` (those involving ``units``, when named);
+    ``held``: the quarantine fates, when the caller has read them."""
+    held = quarantine_fates(conn) if held is None else held
     where, params = _where(period, units)
     for row in conn.execute(f"SELECT {_COLUMNS} FROM events e WHERE {where}", params):
         (direction, unit, sender, dkim, smime, done, received, recipients,
-         checked, passed, spoofed, forged, documents) = row
+         checked, passed, spoofed, forged, documents, at) = row
         yield Message(
             sender=sent_by(direction, unit), claimed=claimed_by(direction, unit),
             envelope_sender=sender or "", fate=fate(done, held),
@@ -207,5 +278,5 @@ def messages(conn: sqlite3.Connection, period: Period, units: Sequence[str] = ()
             dkim_pass=dkim == "pass", smime_pass=smime == "pass",
             dmarc_checked=bool(checked), dmarc_pass=bool(passed), spoof_refused=bool(spoofed),
             documents=_documents(documents), recipient_units=tuple(_split(received)),
-            recipients=_recipients(recipients),
+            recipients=_recipients(recipients), at=at,
         )

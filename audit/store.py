@@ -16,7 +16,7 @@ import json
 import sqlite3
 import time
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -31,6 +31,7 @@ from audit.keys import KeyTrust, accept, enrolment_event, fingerprint
 from audit.query import Dialect, Filters, Page, RecordSummary, TraceEntry
 from audit.records import AdminEvent, AdminKind, AuditRecord, Completion
 from audit.report import Report, build_report
+from audit.reportuse import REGULAR_MIN, RosterMailbox
 from audit.rows import Rows, admin_rows, completion_rows, iso, message_rows
 from audit.schema import EVENT_COLUMNS, is_current, migrate
 from audit.verify import (
@@ -552,9 +553,12 @@ class AuditLog:
                                         limit=limit)
 
     def report(self, period: Period, units: Sequence[str] = (), *,
-               listed: Sequence[str] = ()) -> Report:
+               listed: Sequence[str] = (), roster: Sequence[RosterMailbox] | None = None,
+               regular_min: int = REGULAR_MIN, tz: tzinfo = UTC) -> Report:
         """The periodic report (per unit, per mailbox, total) for ``period``: over
-        ``units`` (none: every unit), showing those and ``listed`` even without mail."""
+        ``units`` (none: every unit), showing those and ``listed`` even without mail;
+        with ``roster``, the use of its mailboxes too (days and months in ``tz``)."""
         with mapped_errors(self.path, "build the report"):
-            return build_report(self.db.conn, period, units, listed=listed)
+            return build_report(self.db.conn, period, units, listed=listed, roster=roster,
+                                regular_min=regular_min, tz=tz)
 

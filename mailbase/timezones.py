@@ -9,7 +9,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 DEFAULT_ZONE = "Asia/Ho_Chi_Minh"
 
-_PERIOD = re.compile(r"^(?P<year>\d{4})(?:-(?:(?P<month>\d{2})|Q(?P<quarter>[1-4])))?$")
+_PERIOD = re.compile(
+    r"^(?P<year>\d{4})(?:-(?:(?P<month>\d{2})|Q(?P<quarter>[1-4])|(?P<ytd>YTD)))?$")
 
 
 class PeriodError(ValueError):
@@ -55,17 +56,27 @@ def _midnight(day: date, tz: ZoneInfo) -> datetime:
     return datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
 
 
-def parse_period(text: str, tz: ZoneInfo | None = None) -> Period:
-    """Parse ``YYYY``, ``YYYY-MM`` or ``YYYY-Qn`` as a period in the local zone.
+def parse_period(text: str, tz: ZoneInfo | None = None, *, today: date | None = None
+                 ) -> Period:
+    """Parse ``YYYY``, ``YYYY-MM``, ``YYYY-Qn`` or ``YYYY-YTD`` as a period in the local
+    zone. The year to date runs from 1 January to the end of the last complete month
+    before ``today`` (default: today in ``tz``); a past year's is the whole year.
 
-    :raises PeriodError: any other form, or a month outside 01-12.
+    :raises PeriodError: any other form, a month outside 01-12, or a year to date with
+        no complete month yet.
     """
     tz = tz or zone()
-    match = _PERIOD.match(text.strip())
+    match = _PERIOD.match(text.strip().upper())
     if not match:
-        raise PeriodError(f"{text!r} is not a period: use YYYY, YYYY-MM or YYYY-Qn")
+        raise PeriodError(f"{text!r} is not a period: use YYYY, YYYY-MM, YYYY-Qn or YYYY-YTD")
     year = int(match["year"])
-    if match["month"]:
+    if match["ytd"]:
+        today = today or datetime.now(tz).date()
+        months = 12 if year < today.year else today.month - 1 if year == today.year else 0
+        if months == 0:
+            raise PeriodError(f"{text!r}: no month of {year} is complete yet")
+        first = date(year, 1, 1)
+    elif match["month"]:
         month = int(match["month"])
         if not 1 <= month <= 12:
             raise PeriodError(f"{text!r}: month must be 01 to 12")

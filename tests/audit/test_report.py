@@ -301,7 +301,7 @@ def run(config: AuditConfig, *args: str) -> str:
 def test_csv_columns_rows_and_total(store: AuditConfig) -> None:
     out = run(store, "--format", "csv", "--unit", "stc", "--unit", "ubnd", "--unit", "xa1")
     reader = csv.DictReader(io.StringIO(out))
-    assert reader.fieldnames == COLUMNS
+    assert reader.fieldnames == [*COLUMNS, "chain_seq", "chain_hash"]
     assert COLUMNS[:11] == ["unit", "mailbox", "sent", "sent_refused", "sent_held",
                             "received", "received_refused", "forgery_attempts",
                             "documents_sent", "documents_signed", "documents_valid"]
@@ -328,7 +328,7 @@ def test_json_has_the_same_rows_and_utc_times(store: AuditConfig) -> None:
 def test_table_and_html_read_in_vietnamese_with_unit_names(store: AuditConfig,
                                                            tmp_path: Path) -> None:
     table = run(store)
-    header = table.splitlines()[1]
+    header = table.splitlines()[2]  # after the title and the chain's position
     assert header.startswith("Đơn vị") and "Bị giả mạo" in header
     assert "Sở Tài chính" in table and "Tổng cộng" in table
     page = tmp_path / "r.html"

@@ -3,30 +3,14 @@ the audit record keeps it for the report's documents_valid_gov/_public/_other.""
 
 from __future__ import annotations
 
-import datetime as dt
-
 import pytest
 
 from signer.documents import DocumentVerifier
 from signer.documents.result import DocumentSignature, DocumentVerdict, RootFamily, root_family
 from signer.trust import TrustStore
 from support.documents import plain_pdf, sign_pdf
-from support.pki import Issued, TestPki, _ca_cert, _name, new_key
-
-
-def pki_under(root_common_name: str, organisation: str) -> TestPki:
-    """A root and an issuing CA whose root names ``organisation`` (O=)."""
-    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
-    root_key, int_key = new_key(), new_key()
-    root_name = _name(root_common_name, organisation)
-    root = _ca_cert(root_name, root_key, root_name, root_key, serial=1,
-                    not_before=now - dt.timedelta(days=1),
-                    not_after=now + dt.timedelta(days=3650), path_length=1)
-    issuing = _ca_cert(_name("Issuing CA", organisation), int_key, root_name, root_key,
-                       serial=2, not_before=now - dt.timedelta(days=1),
-                       not_after=now + dt.timedelta(days=1825), path_length=0)
-    return TestPki(root=Issued(root, root_key), intermediate=Issued(issuing, int_key, (root,)),
-                   now=now)
+from support.pki import TestPki
+from support.usage import pki_under
 
 
 @pytest.mark.parametrize(("subject", "family"), [

@@ -1,0 +1,128 @@
+"""Documents that count: valid documents sent by the family of their signature's root,
+and the documents of received mail (valid, complete), as audit/README.md defines them."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import timedelta
+from typing import Any
+
+from audit.config import AuditConfig
+from audit.records import Attachment, AuditRecord, Completion, Direction, Fate, Role
+from audit.report import Counts
+from audit.store import AuditLog
+from mailbase import parse_period
+from support.audit import T0, make_record, sha
+
+PERIOD = parse_period("2026-11")
+SIGNATURE: dict[str, Any] = {
+    "verdict": "valid", "reason": "chained to a trust anchor", "signer": "Nguyễn Văn A",
+    "organisation": "Sở Tài chính", "issuer": "CN=Issuing CA", "serial": "1001",
+    "chain": ["CN=Nguyễn Văn A", "CN=Root"], "root_family": "gov",
+}
+SEAL = {**SIGNATURE, "signer": "Sở Tài chính", "serial": "2002"}
+
+
+def signed(name: str, *signatures: dict[str, Any], document: str = "valid") -> Attachment:
+    return Attachment(path="2", filename=name, declared_type="application/pdf",
+                      detected_type="application/pdf", size=100, sha256=sha(name),
+                      document=document, signatures=list(signatures))
+
+
+def without_family(signature: dict[str, Any]) -> dict[str, Any]:
+    """A signature as recorded before root families were."""
+    return {k: v for k, v in signature.items() if k != "root_family"}
+
+
+def box(unit: str) -> str:
+    return f"vanthu@{unit}.example.gov.vn"
+
+
+def sent(unit: str, to: str, *attachments: Attachment, minutes: int = 0) -> AuditRecord:
+    return make_record(received_at=T0 + timedelta(minutes=minutes), sender_unit=unit,
+                       envelope_sender=box(unit), header_from=box(unit),
+                       envelope_recipients=[box(to)], recipient_unit_of={box(to): to},
+                       recipient_units=[to], attachments=list(attachments))
+
+
+def from_outside(to: str, *attachments: Attachment, minutes: int = 0) -> AuditRecord:
+    return make_record(received_at=T0 + timedelta(minutes=minutes), listener="mx",
+                       role=Role.INBOUND, direction=Direction.INBOUND,
+                       envelope_sender="someone@example.org", header_from="someone@example.org",
+                       sender_unit=None, envelope_recipients=[box(to)],
+                       recipient_unit_of={box(to): to}, recipient_units=[to],
+                       attachments=list(attachments), authentication=[])
+
+
+def write(config: AuditConfig, *mail: tuple[AuditRecord, Fate]) -> None:
+    with AuditLog.open(config) as log:
+        for record, fate in mail:
+            log.complete(Completion(record_id=log.record(record), outcome=fate))
+
+
+def counts(config: AuditConfig, unit: str | None = None) -> Counts:
+    with AuditLog.open_readonly(config.path) as log:
+        report = log.report(PERIOD)
+    if unit is None:
+        return report.total
+    return next(u.counts for u in report.units if u.unit_id == unit)
+
+
+def test_valid_documents_sent_by_the_family_of_their_root(audit_config: AuditConfig) -> None:
+    write(audit_config, (sent(
+        "stc", "ubnd",
+        signed("gov.pdf", SIGNATURE),
+        signed("public.pdf", {**SIGNATURE, "root_family": "public"}),
+        signed("other.pdf", {**SIGNATURE, "root_family": "other"}),
+        signed("before.pdf", without_family(SIGNATURE)),  # judged before families
+        # a government signature beside a public one: the document is the government's
+        signed("both.pdf", {**SIGNATURE, "root_family": "public"}, SEAL),
+        signed("invalid.pdf", {**SIGNATURE, "verdict": "invalid"}, document="invalid"),
+    ), Fate.RELAYED))
+    stc = counts(audit_config, "stc")
+    assert (stc.documents_sent, stc.documents_signed, stc.documents_valid) == (6, 6, 5)
+    assert (stc.documents_valid_gov, stc.documents_valid_public,
+            stc.documents_valid_other) == (2, 1, 2)
+    assert counts(audit_config).documents_valid_gov == 2
+
+
+def test_documents_received_valid_and_complete(audit_config: AuditConfig) -> None:
+    write(audit_config,
+          # internal mail: the sender's documents sent, the recipient's received
+          (sent("stc", "ubnd", signed("signed-and-sealed.pdf", SIGNATURE, SEAL),
+                signed("one-signature.pdf", SIGNATURE),
+                signed("twice-the-same.pdf", SIGNATURE, dict(SIGNATURE)),
+                signed("seal-invalid.pdf", SIGNATURE, {**SEAL, "verdict": "invalid"})),
+           Fate.RELAYED),
+          # from outside: received only; a timestamp is not a second signature
+          (from_outside("ubnd", signed("timestamped.pdf", SIGNATURE, {
+              **SEAL, "is_timestamp": True}), signed("plain.pdf", document="unsigned"),
+              minutes=1), Fate.RELAYED),
+          # refused mail is not received, nor are its documents
+          (from_outside("ubnd", signed("refused.pdf", SIGNATURE, SEAL), minutes=2),
+           Fate.REJECTED))
+    ubnd = counts(audit_config, "ubnd")
+    assert (ubnd.received, ubnd.documents_received, ubnd.documents_received_valid,
+            ubnd.documents_received_complete) == (2, 6, 5, 1)
+    assert ubnd.documents_sent == 0
+    stc = counts(audit_config, "stc")
+    assert (stc.documents_sent, stc.documents_received) == (4, 0)
+    total = counts(audit_config)
+    assert (total.documents_sent, total.documents_received,
+            total.documents_received_complete) == (4, 6, 1)
+
+
+def test_a_signature_without_a_family_keeps_the_detail_it_had(
+        audit_config: AuditConfig) -> None:
+    write(audit_config, (sent("stc", "ubnd", signed("a.pdf", without_family(SIGNATURE)),
+                              signed("b.pdf", SIGNATURE, without_family(SEAL))), Fate.RELAYED))
+    conn = sqlite3.connect(audit_config.path)
+    detail = json.loads(conn.execute(
+        "SELECT detail FROM events WHERE kind = 'message'").fetchone()[0])
+    conn.close()
+    first, second = (a["signatures"] for a in detail["attachments"])
+    assert "root_family" not in first[0]  # as records were written before families
+    assert second[0]["root_family"] == "gov" and "root_family" not in second[1]
+    with AuditLog.open(audit_config) as log:
+        assert log.verify().is_intact

@@ -1,0 +1,305 @@
+"""The report over a generated province (100 units, 3,000 officials on the roster) equals
+an independent count of the traffic that made it.
+
+A hundred-odd messages go through the real service (the units stage resolving roster
+mailboxes, the documents stage judging PDFs signed under a government, a public and a
+private root, the record milter writes); the rest of the month, the month before and
+mail from outside are written to the same store through its batch write. The province
+is built once per test session."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import itertools
+import random
+import smtplib
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.policy import SMTP
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from audit import AuditLog, Report, RosterMailbox
+from audit.config import AuditConfig
+from audit.records import (
+    Action,
+    AdminEvent,
+    AdminKind,
+    Attachment,
+    AuditRecord,
+    Completion,
+    Direction,
+    Fate,
+    Role,
+)
+from congvu.config import parse_config
+from directory import Directory
+from mailbase import parse_period, zone
+from milter.server import Server
+from support.documents import alter_page, plain_pdf, sign_pdf
+from support.loopthread import LoopThread
+from support.province import to_csv
+from support.sink import Sink
+from support.usage import (
+    DOCUMENT_KINDS,
+    ROOTS,
+    TZ_NAME,
+    Expected,
+    Province,
+    Sent,
+    expected,
+    pki_under,
+    signature,
+)
+
+TZ = zone(TZ_NAME)
+SERVICE_MESSAGES = 80
+JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(200)
+
+
+@dataclass
+class Run:
+    """The province's store after its month, and what made it."""
+
+    data: Path
+    province: Province
+    mail: list[Sent]
+    #: officials that sent through the service (their exact times are the service's)
+    through_service: set[str]
+
+    @property
+    def audit(self) -> AuditConfig:
+        return AuditConfig(path=self.data / "audit.sqlite3", keys_dir=self.data / "keys")
+
+
+def _documents(base: Path) -> tuple[dict[str, bytes], list[Path]]:
+    """A PDF of each kind the service can judge, and the three roots' PEM files."""
+    pkis = {family: pki_under(*names) for family, names in ROOTS.items()}
+    anchors = []
+    for family, pki in pkis.items():
+        anchors.append(base / f"{family}-root.pem")
+        anchors[-1].write_bytes(pki.root.cert.public_bytes(Encoding.PEM))
+    gov = pkis["gov"]
+    person = gov.issue("cb0000@laocai.gov.vn", common_name="Cán bộ 0000")
+    seal = gov.issue("ubnd@laocai.gov.vn", common_name="Ủy ban nhân dân tỉnh")
+    signed = sign_pdf(plain_pdf(text="Cong van 1"), person)
+    return {
+        "unsigned": plain_pdf(text="Du thao"),
+        "gov": signed,
+        "public": sign_pdf(plain_pdf(text="Hop dong"), pkis["public"].issue("a@b.vn")),
+        "other": sign_pdf(plain_pdf(text="Thong bao"), pkis["other"].issue("c@d.vn")),
+        "complete": sign_pdf(signed, seal, field="Signature2"),
+        "invalid": alter_page(signed),
+        "image": JPEG,
+    }, anchors
+
+
+def _message(sender: str, recipients: list[str], documents: dict[str, bytes],
+             kinds: list[str], n: int) -> bytes:
+    msg = EmailMessage()
+    msg["From"], msg["To"] = sender, ", ".join(recipients)
+    msg["Subject"], msg["Message-ID"] = f"Công văn số {n}", f"<cv-{n}@laocai.gov.vn>"
+    msg.set_content("Kính gửi các đơn vị.")
+    for i, kind in enumerate(kinds):
+        msg.add_attachment(documents[kind], maintype="application", subtype="octet-stream",
+                           filename=f"{kind}-{i}.pdf" if kind != "image" else "anh.jpg")
+    return msg.as_bytes(policy=SMTP)
+
+
+def _through_service(base: Path, province: Province, rng: random.Random) -> list[Sent]:
+    """Send the service's share of the month; return it as the generator's records."""
+    documents, anchors = _documents(base)
+    runner = LoopThread()
+    sink = Sink(runner)
+    sink.start()
+    config = parse_config({
+        "service": {"data_dir": str(base / "var"), "hostname": "filter.test"},
+        "listeners": [{"name": "submission", "role": "outbound", "port": 0}],
+        "next_hop": {"kind": "smtp", "port": sink.port, "command_timeout": 10,
+                     "data_timeout": 10, "connect_timeout": 10},
+        "signer": {"documents": {"trust_anchors": [str(a) for a in anchors]}},
+    })
+    server = Server(config)
+    runner.run(server.start())
+    sent: list[Sent] = []
+    try:
+        with Directory.open(config.directory.path) as store:
+            store.import_csv(to_csv(province.units), actor="test")
+            store.import_mailboxes(to_csv([o.roster_row() for o in province.officials],
+                                          columns=list(province.officials[0].roster_row())),
+                                   actor="test")
+        server.runtime.units.index.refresh()
+        senders = [o for o in province.officials if o.plan == "regular" and (
+            o.created is None or o.created < province.month)]
+        port = next(iter(server.ports.values()))
+        kinds = itertools.cycle(["gov", "unsigned", "public", "complete", "other", "invalid",
+                                 "image", "gov"])
+        for n in range(SERVICE_MESSAGES):
+            official = rng.choice(senders)
+            recipients = province._recipients(rng)
+            attached = [next(kinds) for _ in range(n % 3)]
+            refused = n % 40 == 7  # a program attached: the policy refuses it
+            raw = _message(official.address, [a for a, _ in recipients], documents, attached, n)
+            if refused:
+                raw = _message(official.address, [a for a, _ in recipients], {
+                    **documents, "program": b"MZ\x90\x00" + bytes(300)}, ["program"], n)
+                raw = raw.replace(b'filename="program-0.pdf"', b'filename="setup.exe"')
+            with smtplib.SMTP("127.0.0.1", port, timeout=60) as client:
+                try:
+                    client.sendmail(official.address, [a for a, _ in recipients], raw)
+                    fate = "relayed"
+                except smtplib.SMTPDataError as exc:
+                    assert exc.smtp_code == 550, exc
+                    fate = "rejected"
+            assert (fate == "rejected") is refused
+            sent.append(Sent(dt.datetime.now(dt.UTC), official.address, official.unit,
+                             recipients, [] if refused else attached, fate))
+    finally:
+        runner.run(server.stop(5))
+        sink.stop()
+        runner.close()
+    return sent
+
+
+def _record(m: Sent, n: int) -> AuditRecord:
+    attachments = []
+    for i, kind in enumerate(m.documents):
+        is_document, _, valid, _, _ = DOCUMENT_KINDS[kind]
+        verdict = ("valid" if valid else "unsigned" if kind == "unsigned" else "invalid"
+                   ) if is_document else None
+        attachments.append(Attachment(
+            path=str(i + 2), filename=f"{kind}.pdf", size=1000,
+            detected_type="application/pdf" if is_document else "image/jpeg",
+            sha256=hashlib.sha256(f"{n}/{i}".encode()).hexdigest(), document=verdict,
+            signatures=signature(kind, n) if is_document else None))
+    outbound = m.is_outbound
+    return AuditRecord(
+        received_at=m.at, decided_at=m.at, listener="submission" if outbound else "mx",
+        role=Role.OUTBOUND if outbound else Role.INBOUND,
+        direction=Direction.OUTBOUND if outbound else Direction.INBOUND,
+        envelope_sender=m.sender, header_from=m.sender, sender_unit=m.sender_unit,
+        envelope_recipients=[a for a, _ in m.recipients],
+        recipient_unit_of={a: u for a, u in m.recipients if u is not None},
+        recipient_units=[u for _, u in m.recipients if u is not None],
+        size=2000, attachments=attachments,
+        action=Action.REJECT if m.fate == "rejected" else Action.ACCEPT, processing_ms=1.0)
+
+
+_OUTCOME = {"relayed": Fate.RELAYED, "stripped": Fate.STRIPPED, "rejected": Fate.REJECTED,
+            "tempfailed": Fate.TEMPFAILED, "held": Fate.QUARANTINED,
+            "released": Fate.QUARANTINED, "deleted": Fate.QUARANTINED}
+
+
+def _bulk_write(config: AuditConfig, mail: list[Sent]) -> None:
+    """The generated mail into the store through its batch write, as milter's writer
+    would commit it: each record, then its completion, then releases and deletions."""
+    with AuditLog.open(config) as log:
+        for first in range(0, len(mail), 2000):
+            batch = mail[first:first + 2000]
+            ids = log.write([_record(m, first + i) for i, m in enumerate(batch)])
+            log.write([Completion(
+                record_id=rid, outcome=_OUTCOME[m.fate], at=m.at,
+                reply=f"quarantined as q{rid}" if m.fate in ("held", "released", "deleted")
+                else "250 2.0.0 Ok") for rid, m in zip(ids, batch, strict=True)])
+            log.write([AdminEvent(
+                kind=AdminKind.QUARANTINE_RELEASE if m.fate == "released"
+                else AdminKind.QUARANTINE_DELETE, actor="admin", target=f"q{rid}")
+                for rid, m in zip(ids, batch, strict=True) if m.fate in ("released", "deleted")])
+
+
+@pytest.fixture(scope="session")
+def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
+    """The province's month, built once per test session."""
+    base = tmp_path_factory.mktemp("province")
+    month = dt.datetime.now(TZ).date().replace(day=1)
+    province = Province.generate(month, TZ, now=dt.datetime.now(dt.UTC))
+    service = _through_service(base, province, random.Random(7))
+    result = Run(base / "var", province, [*service, *province.mail],
+                 {m.sender for m in service})
+    _bulk_write(result.audit, province.mail)
+    return result
+
+
+def roster(run: Run) -> list[RosterMailbox]:
+    """The roster as the composition root passes it: read from the directory's store."""
+    with Directory.open(run.data / "directory.sqlite3", read_only=True) as store:
+        return [RosterMailbox(address=m.address.key, unit_id=m.unit_id, full_name=m.full_name,
+                              is_active=m.is_active, created=m.created,
+                              last_login=m.last_login) for m in store.mailboxes()]
+
+
+@pytest.fixture(scope="module")
+def report_and_expected(run: Run) -> tuple[Report, Expected]:
+    with AuditLog.open_readonly(run.audit.path) as log:
+        report = log.report(parse_period(run.province.month.strftime("%Y-%m"), TZ),
+                            roster=roster(run), tz=TZ)
+    return report, expected(run.province, run.mail)
+
+
+FIGURES = ("sent", "sent_refused", "sent_held", "received", "received_refused",
+           "documents_sent", "documents_signed", "documents_valid", "documents_valid_gov",
+           "documents_valid_public", "documents_valid_other", "documents_received",
+           "documents_received_valid", "documents_received_complete")
+
+
+def figures(counts: object) -> Counter[str]:
+    return Counter({name: getattr(counts, name) for name in FIGURES
+                    if getattr(counts, name)})
+
+
+def test_every_unit_and_the_total_equal_the_independent_count(
+        report_and_expected: tuple[Report, Expected]) -> None:
+    report, wanted = report_and_expected
+    assert len(report.units) == 100
+    found = {u.unit_id: figures(u.counts) for u in report.units}
+    assert found == {u: Counter({k: v for k, v in c.items() if k in FIGURES and v})
+                     for u, c in wanted.units.items()} | {
+        u: Counter() for u in found if u not in wanted.units}
+    assert figures(report.total) == Counter(
+        {k: v for k, v in wanted.total.items() if k in FIGURES and v})
+    # the traffic has every kind of document and fate, so each figure is tested
+    assert all(report.total.documents_valid_gov and report.total.documents_valid_public
+               and report.total.documents_valid_other and report.total.sent_held
+               and report.total.documents_received_complete for _ in [0])
+
+
+def test_use_per_unit_per_official_and_in_total(
+        report_and_expected: tuple[Report, Expected], run: Run) -> None:
+    report, wanted = report_and_expected
+    assert {u.unit_id: (u.use.mailboxes, u.use.activated, u.use.regular)
+            for u in report.units if u.use is not None and u.use.mailboxes} == wanted.use
+    assert report.use is not None
+    assert (report.use.mailboxes, report.use.activated, report.use.regular) == wanted.total_use
+    found = {o.mailbox.address: (o.is_activated, o.is_regular, o.sent, o.last_sent)
+             for o in report.officials}
+    assert {a: v[:3] for a, v in found.items()} == {a: v[:3]
+                                                    for a, v in wanted.officials.items()}
+    assert {a: v[3] for a, v in found.items() if a not in run.through_service} == {
+        a: v[3] for a, v in wanted.officials.items() if a not in run.through_service}
+    # all kinds of official are there
+    assert 0 < report.use.regular < report.use.activated < report.use.mailboxes
+
+
+def test_the_officials_not_using_are_listed_with_their_last_message(
+        report_and_expected: tuple[Report, Expected]) -> None:
+    report, wanted = report_and_expected
+    assert {o.mailbox.address: o.last_sent for o in report.not_using} == {
+        a: v[3] for a, v in wanted.officials.items() if not v[1]}
+
+
+def test_the_store_still_verifies(run: Run, report_and_expected: tuple[Report, Expected]
+                                  ) -> None:
+    report, _ = report_and_expected
+    with AuditLog.open(run.audit) as log:
+        assert log.verify().is_intact
+        assert report.head is not None
+        assert log.show(report.head.seq)["hash"] == report.head.hash
+
+
+def iter_units(report: Report) -> Iterator[str]:
+    yield from (u.unit_id for u in report.units)
