@@ -29,6 +29,7 @@ from audit.keys import KeyTrust, fingerprint
 from audit.query import Filters, RecordSummary
 from audit.records import Action, AdminKind, Direction, Fate
 from audit.report import Report
+from audit.reportuse import RosterMailbox
 from audit.rotation import rotate_key
 from audit.store import AuditLog
 from mailbase import (
@@ -45,6 +46,7 @@ from mailbase import (
 ConfigLoader = Callable[[Path | None], AuditConfig]
 UnitExpander = Callable[[str], Sequence[str]]
 UnitNames = Callable[[], Mapping[str, str]]
+RosterReader = Callable[[], Sequence[RosterMailbox] | None]
 
 def _fail(exc: AuditError | PeriodError) -> click.ClickException:
     """Bad filters, dates or periods: exit 2; the store failed: 1."""
@@ -140,6 +142,7 @@ class _Wiring:
     load: ConfigLoader
     descendants: UnitExpander | None = None
     unit_names: UnitNames | None = None
+    roster: RosterReader | None = None
 
 
 _wiring = click.make_pass_decorator(_Wiring)
@@ -443,7 +446,9 @@ def prune_cmd(wiring: _Wiring, before: str, config_path: Path | None) -> None:
 
 
 @group.command("report")
-@click.option("--period", required=True, help="YYYY-MM, YYYY-Qn or YYYY (local zone).")
+@click.option("--period", required=True,
+              help="YYYY-MM, YYYY-Qn, YYYY or YYYY-YTD (to the end of the last complete "
+              "month), in the local zone.")
 @click.option("--unit", "units", multiple=True,
               help="Only these units, in this order, each shown even without mail "
               "(repeatable).")
@@ -462,7 +467,10 @@ def report_cmd(wiring: _Wiring, period: str, units: tuple[str, ...], fmt: str, o
     config, log = _open_ro(wiring, config_path)
     with log:
         try:
-            result = log.report(parse_period(period, zone(config.time_zone)), units)
+            tz = zone(config.time_zone)
+            result = log.report(parse_period(period, tz), units,
+                                roster=wiring.roster() if wiring.roster is not None else None,
+                                regular_min=config.regular_use_min_messages, tz=tz)
         except (AuditError, PeriodError) as exc:
             raise _fail(exc) from exc
     names: Mapping[str, str] = {}
@@ -477,7 +485,8 @@ def report_cmd(wiring: _Wiring, period: str, units: tuple[str, ...], fmt: str, o
 
 
 def commands(load: ConfigLoader, *, descendants: UnitExpander | None = None,
-             unit_names: UnitNames | None = None) -> list[click.Command]:
+             unit_names: UnitNames | None = None,
+             roster: RosterReader | None = None) -> list[click.Command]:
     """The top-level command groups this package adds to `congvu`.
 
     :param load: the ``[audit]`` table for ``--config`` (the root supplies it).
@@ -485,8 +494,10 @@ def commands(load: ConfigLoader, *, descendants: UnitExpander | None = None,
         passes directory/'s tree); without it ``--subtree`` is refused.
     :param unit_names: unit id -> name, for the report's human formats (the root passes
         the directory's); without it units are shown by id.
+    :param roster: the officials' mailboxes, for the report's use columns (the
+        directory's roster; None when there is none); without it they are empty.
     """
-    return [wired(group, _Wiring(load, descendants, unit_names))]
+    return [wired(group, _Wiring(load, descendants, unit_names, roster))]
 
 
 def _export(log: AuditLog, filters: Filters, fmt: str, stream: Any, total: int, *,
