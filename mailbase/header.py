@@ -165,7 +165,10 @@ class HeaderBlock:
 
         :raises ValueError: ``raw`` does not start with this block (another message).
         """
-        if not raw.startswith(self.raw) or len(raw) < self.body_start:
+        # read_header's body starts after the block's last line break, or the block is
+        # all there is; a block made up (no bytes read) fits only the empty message
+        fits = self.body_start > len(self.raw) or self.body_start == len(self.raw) == len(raw)
+        if not (fits and raw.startswith(self.raw) and self.body_start <= len(raw)):
             raise ValueError("the header block was not read from these bytes")
         return raw[self.body_start:]
 

@@ -11,7 +11,7 @@ from audit import AuthResult
 from mailbase import FromVerdict, HeaderBlock, ProvincialDomains, read_from, read_header
 from milter.direction import Direction, Role
 from milter.errors import NextHopError
-from policies import Decision
+from policies import Decision, SharedParts
 from signer import AuthVerdict, DkimResult, SmimeResult
 
 
@@ -79,6 +79,9 @@ class MessageContext:
     #: the door: every stage, the signers and the record use these, never a re-reading
     header: HeaderBlock = field(default_factory=lambda: HeaderBlock(()))
     sender: FromVerdict = field(default_factory=lambda: FromVerdict(None, "not read"))
+    #: the MIME parts of the bytes as received, read once on first use and then shared
+    #: by the documents stage, the policy stage and the record (policies.SharedParts)
+    parts: SharedParts = field(default_factory=SharedParts)
     #: the unit of the header From: outbound (the trusted path) the unit that sent it,
     #: inbound only the unit it claims; and the units it is "received" by
     sender_unit: str | None = None

@@ -7,15 +7,10 @@ audit writer's group commit; the client's reply waits for both.
 from __future__ import annotations
 
 import base64
-import re
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email.header import decode_header, make_header
-from email.parser import BytesHeaderParser
-from email.policy import compat32
-from typing import Any
 
 from audit import (
     Action,
@@ -27,45 +22,11 @@ from audit import (
     Role,
     Violation,
 )
+from mailbase import HeaderBlock
 from milter.context import MessageContext
 from milter.pipeline import Outcome
 
-_HEADERS = BytesHeaderParser(policy=compat32)
-
-
-def _decoded(value: Any) -> str | None:
-    """An RFC 2047 header value as Unicode; undecodable bytes are kept escaped."""
-    if value is None:
-        return None
-    text = str(value)
-    try:
-        return str(make_header(decode_header(text)))
-    except (ValueError, LookupError, UnicodeError):
-        return text
-
-
-# RFC 2047 2: an encoded word is an atom of its own, without white space inside.
-_ENCODED_WORD = re.compile(r"=\?[^?\s]+\?[BbQq]\?[^?\s]*\?=")
-_FOLD = re.compile(r"\r?\n(?=[ \t])")
 RECORDED_HEADERS = ("From", "To", "Cc", "Subject", "Date", "Message-ID")
-
-
-def _decoded_words(text: str) -> str:
-    """RFC 2047 encoded words decoded inside text that may hold raw UTF-8 (RFC 6532).
-
-    The stdlib's decode_header takes only ASCII, so each encoded word is decoded on its
-    own; white space between two adjacent encoded words goes (RFC 2047 6.2).
-    """
-    pieces: list[str] = []
-    end = 0
-    for match in _ENCODED_WORD.finditer(text):
-        between = text[end:match.start()]
-        if end == 0 or between.strip(" \t\r\n"):
-            pieces.append(between)
-        pieces.append(_decoded(match.group()) or "")
-        end = match.end()
-    pieces.append(text[end:])
-    return "".join(pieces)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,42 +51,21 @@ class HeaderFields(Mapping[str, str | None]):
         return len(self.text)
 
 
-def _field_text(value: str) -> tuple[str | None, bytes | None]:
-    """One field's value as text, plus its bytes when they are not valid UTF-8."""
-    if value.isascii():
-        return _decoded(value), None  # RFC 2047 only, as it always was
-    # The parser read the bytes as ASCII with surrogateescape: this gives them back.
-    raw = value.encode("ascii", "surrogateescape")
-    try:
-        text, kept = raw.decode("utf-8"), None  # RFC 6532 3.2: UTF-8 in header values
-    except UnicodeDecodeError:
-        text, kept = raw.decode("utf-8", "replace"), raw
-    return _decoded_words(_FOLD.sub("", text)), kept
+def header_fields(header: HeaderBlock) -> HeaderFields:
+    """From, To, Cc, Subject, Date and Message-ID (the first of each) of the header
+    block read at the door, as text.
 
-
-def header_fields(content: bytes) -> HeaderFields:
-    """From, To, Cc, Subject, Date and Message-ID of the header block, decoded.
-
-    RFC 2047 encoded words are decoded; raw UTF-8 (SMTPUTF8, RFC 6532) is read as
-    UTF-8; other 8-bit bytes become U+FFFD in the text and are kept in ``raw``.
+    mailbase decodes them (``HeaderField.text``: RFC 2047 encoded words, raw UTF-8 as
+    SMTPUTF8 mail carries it, RFC 6532); other 8-bit bytes become U+FFFD in the text
+    and are kept in ``raw``.
     """
-    header_end = content.find(b"\r\n\r\n")
-    head = content[: header_end + 4] if header_end >= 0 else content
-    parsed = _HEADERS.parsebytes(head)
-    # raw_items, not get(): compat32 turns 8-bit values into U+FFFD on the way out.
-    values: dict[str, str] = {}
-    for found, value in parsed.raw_items():
-        values.setdefault(found.lower(), value)  # the first field, as get() gives
     text: dict[str, str | None] = {}
     raw: dict[str, str] = {}
     for name in RECORDED_HEADERS:
-        source = values.get(name.lower())
-        if source is None:
-            text[name] = None
-            continue
-        text[name], kept = _field_text(source)
-        if kept is not None:
-            raw[name] = base64.b64encode(kept).decode("ascii")
+        found = header.first(name.encode("ascii"))
+        text[name] = None if found is None else found.text
+        if found is not None and not found.is_utf8:
+            raw[name] = base64.b64encode(found.value.lstrip(b" \t")).decode("ascii")
     return HeaderFields(text, raw)
 
 
@@ -142,8 +82,10 @@ def _action(ctx: MessageContext, outcome: Outcome) -> Action:
 
 def build_record(ctx: MessageContext, outcome: Outcome) -> AuditRecord:
     """The record of ``ctx`` as the pipeline left it, with what it decided."""
-    fields = header_fields(ctx.original_content)
+    fields = header_fields(ctx.header)
     decision = ctx.decision
+    # the parts the policy stage decided on and the documents stage read: one walk
+    parts = ctx.parts.found
     documents = {d["sha256"]: d for d in ctx.documents if d.get("sha256")}
     attachments = [
         Attachment(
@@ -156,7 +98,7 @@ def build_record(ctx: MessageContext, outcome: Outcome) -> AuditRecord:
             document=documents[a.sha256]["verdict"] if a.sha256 in documents else None,
             signatures=documents[a.sha256]["signatures"] if a.sha256 in documents else None,
         )
-        for a in (decision.attachments if decision is not None else ())
+        for a in (parts.attachments if parts is not None else ())
     ]
     violations = [
         Violation(rule=v.rule, reason=v.reason, filename=v.filename,

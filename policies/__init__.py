@@ -3,7 +3,9 @@
 milter/ builds a `Policy` once per (unit chain, direction) with
 `PoliciesConfig.resolve`, calls `decide(raw, policy)` for each message, applies
 `strip(raw, decision)` when the decision says so, and holds messages with
-`Quarantine.put`. Nothing here knows about SMTP.
+`Quarantine.put`. A message's parts are read once (`SharedParts`, `read_parts`) and
+shared by `decide`, `attachment_bytes` and the audit record. Nothing here knows about
+SMTP.
 """
 
 from policies.cli import commands
@@ -13,6 +15,7 @@ from policies.engine import decide, strip
 from policies.errors import PolicyError, QuarantineError, QuarantineNotFound
 from policies.model import SEVERITY, Action, Attachment, Decision, Direction, Finding, Violation
 from policies.notices import held_notice
+from policies.parts import MessageParts, SharedParts, read_parts
 from policies.policy import Policy
 from policies.quarantine import Quarantine, QuarantineEntry, QuarantineId
 from policies.rules import REGISTRY
@@ -27,6 +30,7 @@ __all__ = [
     "Decision",
     "Direction",
     "Finding",
+    "MessageParts",
     "PoliciesConfig",
     "Policy",
     "PolicyError",
@@ -35,10 +39,12 @@ __all__ = [
     "QuarantineError",
     "QuarantineId",
     "QuarantineNotFound",
+    "SharedParts",
     "Violation",
     "attachment_bytes",
     "commands",
     "decide",
     "held_notice",
+    "read_parts",
     "strip",
 ]

@@ -1,19 +1,16 @@
 """The bytes of every attachment and archive member, for stages that read documents.
 
-The same walk and archive listing `decide` uses (so `sha256` here equals the one in
-`Decision.attachments`), without rules: milter's document-signature stage verifies
-what this yields. Bounded like the walk (`WalkLimits`, `ArchiveLimits`).
+Taken from the same parts `decide` uses (:class:`policies.MessageParts`, so `sha256`
+here equals the one in `Decision.attachments`), without rules: milter's
+document-signature stage verifies what this yields.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from policies.archives import ArchiveLimits, expand_parts
-from policies.detect import detect
-from policies.walk import WalkLimits, walk
+from policies.parts import MessageParts
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,26 +23,14 @@ class AttachmentBytes:
     member: str | None
     filename: str | None
     data: bytes
-
-    @property
-    def sha256(self) -> str:
-        """The hex SHA-256 of the bytes: the key the audit record uses."""
-        return hashlib.sha256(self.data).hexdigest()
+    #: the hex SHA-256 of the bytes: the key the audit record uses
+    sha256: str
 
 
-def attachment_bytes(raw: bytes, *, walk_limits: WalkLimits | None = None,
-                     archive_limits: ArchiveLimits | None = None
-                     ) -> Iterator[AttachmentBytes]:
-    """Every attachment of the message ``raw`` and every member of the archives among
-    them, in walk order. Never raises on malformed input (what cannot be read is
-    simply not yielded)."""
-    found = walk(raw, walk_limits)
-    parts = [p for p in found.parts if p.is_attachment]
-    if not parts:
-        return
-    for part in parts:
-        # libmagic is not needed: only archives are expanded, and they have signatures.
-        part.detection = detect(part.data, is_attachment=True, use_libmagic=False)
-    for part in expand_parts(parts, archive_limits or ArchiveLimits()):
-        if part.is_attachment and part.data:
-            yield AttachmentBytes(part.path, part.member, part.filename, part.data)
+def attachment_bytes(parts: MessageParts) -> Iterator[AttachmentBytes]:
+    """Every attachment of the message whose ``parts`` these are and every member of
+    the archives among them, in walk order; empty ones are left out."""
+    for attachment, part in zip(parts.attachments, parts.attached, strict=True):
+        if part.data:
+            yield AttachmentBytes(attachment.path, attachment.member, attachment.filename,
+                                  part.data, attachment.sha256)

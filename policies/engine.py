@@ -3,45 +3,46 @@
 from __future__ import annotations
 
 import base64
-import hashlib
 from collections.abc import Mapping
 
-from policies.archives import expand_parts
-from policies.detect import detect
 from policies.errors import PolicyError
-from policies.model import SEVERITY, Action, Attachment, Decision, Finding, Part
+from policies.model import SEVERITY, Action, Decision, Finding, Part
+from policies.parts import MessageParts, read_parts
 from policies.policy import Policy
 from policies.rules import Context, Scope
-from policies.walk import walk
 
 
-def decide(raw: bytes, policy: Policy, *,
-           documents: Mapping[str, str] | None = None) -> Decision:
+def decide(raw: bytes, policy: Policy, *, documents: Mapping[str, str] | None = None,
+           parts: MessageParts | None = None) -> Decision:
     """What `policy` makes of the message `raw`: the most severe action of all findings.
 
     Every rule runs; the order of severity is reject > quarantine > strip > tag >
     accept. Malformed input is a finding, never an exception. ``documents`` maps an
     attachment's sha256 to its document-signature verdict, for the rules that use it.
+    ``parts`` are `raw`'s parts as :func:`policies.read_parts` read them with the
+    policy's limits (the milter shares one reading between its stages and the
+    record); they are read here when not given.
 
     :raises PolicyError: only when the engine itself fails (a bug or no memory); the
         caller answers 451 and the message is retried.
     """
     try:
-        return _decide(raw, policy, documents or {})
+        if parts is None:
+            parts = read_parts(raw, walk_limits=policy.walk_limits,
+                               archive_limits=policy.archive_limits)
+        return _decide(raw, policy, documents or {}, parts)
     except Exception as exc:  # the contract: nothing but PolicyError leaves decide
         raise PolicyError(f"the policy engine failed on this message: {exc!r}") from exc
 
 
-def _decide(raw: bytes, policy: Policy, documents: Mapping[str, str]) -> Decision:
-    found = walk(raw, policy.walk_limits)
-    for part in found.parts:
-        part.detection = detect(part.data, is_attachment=part.is_attachment)
-    parts = expand_parts(found.parts, policy.archive_limits)
+def _decide(raw: bytes, policy: Policy, documents: Mapping[str, str],
+            read: MessageParts) -> Decision:
+    found, parts = read.walk, read.parts
     ctx = Context(
         raw_size=len(raw),
         walk=found,
         attachment_count=sum(1 for p in found.parts if p.is_attachment),
-        parts=tuple(parts),
+        parts=parts,
         documents=documents,
     )
     whole = Part(path="", content_type="message/rfc822", filenames=(), data=b"",
@@ -66,19 +67,7 @@ def _decide(raw: bytes, policy: Policy, documents: Mapping[str, str]) -> Decisio
         findings=tuple(findings),
         reply_text=reply,
         tag_header=(policy.tag_header, ", ".join(tags)) if tags else None,
-        attachments=tuple(
-            Attachment(
-                path=part.path,
-                member=part.member,
-                filename=part.filenames[0] if part.filenames else None,
-                content_type=part.content_type,
-                detected_type=part.detection.type,
-                size=part.size,
-                sha256=hashlib.sha256(part.data).hexdigest(),
-            )
-            for part in parts
-            if part.is_attachment
-        ),
+        attachments=read.attachments,
     )
 
 

@@ -104,7 +104,8 @@ def _documents(materials: Materials) -> Sequence[Stage]:
     if not documents.is_enabled:
         return []
     verifier = DocumentVerifier.from_config(documents, materials.config.signer.smime)
-    return [DocumentsStage(verifier, timeout=documents.timeout)]
+    return [DocumentsStage(verifier, timeout=documents.timeout,
+                           policies=materials.config.policies)]
 
 
 def _add_headers(materials: Materials) -> Sequence[Stage]:

@@ -62,8 +62,9 @@ class VerifyStage:
             return CONTINUE
         raw = ctx.original_content
         loop = asyncio.get_running_loop()
-        dkim = await loop.run_in_executor(self._executor, self.dkim.verify, raw)
-        smime = self.smime.verify(raw)
+        dkim = await loop.run_in_executor(self._executor, functools.partial(
+            self.dkim.verify, raw, header=ctx.header))
+        smime = self.smime.verify(raw, header=ctx.header, sender=ctx.sender)
         ctx.dkim = tuple(dkim)
         ctx.smime = smime
         for result in dkim:
@@ -76,7 +77,7 @@ class VerifyStage:
             verdict = await loop.run_in_executor(self._executor, functools.partial(
                 self.auth.check, client_ip=ctx.xforward.addr or "",
                 helo=ctx.xforward.helo or "", mail_from=ctx.envelope.mail_from, raw=raw,
-                sender=ctx.sender, dkim_results=dkim))
+                sender=ctx.sender, dkim_results=dkim, header=ctx.header))
             ctx.authn = verdict
             for entry in verdict.audit():
                 ctx.record_auth(entry)
@@ -100,7 +101,9 @@ class AuthResultsStage:
         """Inbound only: outbound mail is ours and carries no results yet."""
         if ctx.direction is not Direction.INBOUND:
             return CONTINUE
-        cleaned = remove_authentication_results(ctx.current_content, self.authserv_id)
+        cleaned = remove_authentication_results(
+            ctx.current_content, self.authserv_id,
+            header=ctx.header if ctx.content is None else None)
         if cleaned is not ctx.current_content and cleaned != ctx.current_content:
             ctx.replace_content(cleaned)
         verdict = ctx.authn

@@ -5,7 +5,9 @@ For every attachment and archive member that is a PDF or an Office package, sign
 ``ctx.documents`` (a list of dicts, one per document, keyed by the
 attachment's ``sha256`` like the audit record's attachments) and the policy stage can
 read them as ``verdicts(ctx)``. The stage never refuses mail: a document that cannot be
-verified in time is recorded as ``unverifiable`` and the message flows on.
+verified in time is recorded as ``unverifiable`` and the message flows on. The
+attachments are the message's parts as policies/ reads them once (``ctx.parts``, see
+:func:`parts_of`): the policy stage and the record use the same reading.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any, ClassVar
 
 from milter.context import MessageContext
 from milter.pipeline import CONTINUE, StageKind, Verdict
-from policies import attachment_bytes
+from policies import MessageParts, PoliciesConfig, attachment_bytes
 from signer import DocumentKind, DocumentVerifier
 
 log = logging.getLogger("congvu.milter")
@@ -68,30 +70,47 @@ def may_hold_documents(raw: bytes) -> bool:
     return False
 
 
+def parts_of(ctx: MessageContext, policies: PoliciesConfig,
+             raw: bytes | None = None) -> MessageParts:
+    """The parts of ``raw`` (the bytes as received when not given) read with the
+    ``[policies.limits]`` of ``policies``: for the bytes as received, the one reading
+    ``ctx.parts`` keeps for every stage and the record."""
+    raw = ctx.original_content if raw is None else raw
+    return ctx.parts.read(raw, walk_limits=policies.limits.walk(),
+                          archive_limits=policies.limits.archives(),
+                          header=ctx.header if raw is ctx.original_content else None)
+
+
 class DocumentsStage:
-    """Verify the signatures inside attached PDFs and Office documents; record them."""
+    """Verify the signatures inside attached PDFs and Office documents; record them.
+
+    :param policies: the ``[policies]`` table, whose limits bound the walk of the
+        parts (shared with the policy stage, so both see the same attachments).
+    """
 
     name = "documents"
     kind: ClassVar[StageKind] = StageKind.VERIFY
 
-    def __init__(self, verifier: DocumentVerifier, *, timeout: float = 10.0) -> None:
+    def __init__(self, verifier: DocumentVerifier, *, timeout: float = 10.0,
+                 policies: PoliciesConfig | None = None) -> None:
         self.verifier = verifier
         self.timeout = timeout
+        self.policies = policies or PoliciesConfig()
 
     async def run(self, ctx: MessageContext) -> Verdict:
         """Record each document's signatures on the context; always continue."""
         raw = ctx.original_content
         found: list[dict[str, Any]] = []
         ctx.documents = found
-        if not may_hold_documents(raw):
+        if ctx.parts.found is None and not may_hold_documents(raw):
             return CONTINUE
         if len(raw) <= _INLINE_LIMIT:
-            documents = self._documents(raw, found)
+            documents = self._documents(ctx, found)
             if not documents:
                 return CONTINUE
         else:
             documents = None
-        work = asyncio.to_thread(self._verify_all, raw, documents, found)
+        work = asyncio.to_thread(self._verify_all, ctx, documents, found)
         try:
             await asyncio.wait_for(work, self.timeout)
         except TimeoutError:
@@ -100,13 +119,13 @@ class DocumentsStage:
         ctx.documents = [entry for entry in found if entry]
         return CONTINUE
 
-    def _documents(self, raw: bytes, found: list[dict[str, Any]]
+    def _documents(self, ctx: MessageContext, found: list[dict[str, Any]]
                    ) -> list[tuple[dict[str, Any], bytes]]:
         """The attachments that are documents, each with a placeholder entry in
         ``found`` (what stays recorded if verification does not finish)."""
         documents = []
         try:
-            for item in attachment_bytes(raw):
+            for item in attachment_bytes(parts_of(ctx, self.policies)):
                 if DocumentVerifier.kind_of(item.data) is DocumentKind.NONE:
                     continue
                 entry: dict[str, Any] = {
@@ -122,10 +141,11 @@ class DocumentsStage:
             log.warning("attachments could not be walked for document signatures: %r", exc)
         return documents
 
-    def _verify_all(self, raw: bytes, documents: list[tuple[dict[str, Any], bytes]] | None,
+    def _verify_all(self, ctx: MessageContext,
+                    documents: list[tuple[dict[str, Any], bytes]] | None,
                     found: list[dict[str, Any]]) -> None:
         if documents is None:
-            documents = self._documents(raw, found)
+            documents = self._documents(ctx, found)
         for index, (entry, data) in enumerate(documents):
             try:
                 result = self.verifier.verify(data, entry["filename"])

@@ -10,7 +10,7 @@ from milter.context import MessageContext
 from milter.direction import Direction
 from milter.pipeline import CONTINUE, Outcome, StageKind, Verdict, quarantine, reject
 from milter.replies import R451_TEMPFAIL
-from milter.stages.documents import verdicts
+from milter.stages.documents import parts_of, verdicts
 from policies import SEVERITY, Action, Decision, PoliciesConfig, PolicyError, decide, strip
 
 # Above this size the decision runs in a thread so other sessions keep moving.
@@ -38,9 +38,11 @@ class PolicyStage:
             owners = list(ctx.recipient_units) or [None]
         chains = {tuple(self.chain(owner)) for owner in owners}
         documents = verdicts(ctx)
+        # the parts the documents stage read, and the record lists: one walk
+        parts = parts_of(ctx, self.config, ctx.current_content)
         decisions = [
             decide(ctx.current_content, self.config.resolve(chain, ctx.direction.value),
-                   documents=documents)
+                   documents=documents, parts=parts)
             for chain in chains
         ]
         return max(decisions, key=lambda d: SEVERITY[d.action])

@@ -50,7 +50,8 @@ class SmimeSignStage:
             ctx.record_auth({"method": "smime", "operation": "sign", "result": "none",
                              "reason": reason})
             return CONTINUE
-        result = self.signer.sign(ctx.current_content, identity)
+        result = self.signer.sign(ctx.current_content, identity,
+                                  header=ctx.header if ctx.content is None else None)
         if result.is_signed:
             ctx.replace_content(result.message)
         ctx.record_auth({"method": "smime", "operation": "sign",
@@ -93,7 +94,10 @@ class DkimSignStage:
                 ctx.record_auth({"method": "dkim", "operation": "sign", "result": "none",
                                  "reason": "no active key for the sender's domain"})
                 return CONTINUE
-            header = self.signer.sign(content, domain=domain)
+            # the door's reading when the bytes that leave are the bytes received;
+            # bytes of ours (S/MIME, strip, prepended lines) are read by the signer
+            header = self.signer.sign(content, domain=domain, header=ctx.header
+                                      if content is ctx.original_content else None)
         except (UnsignableMessageError, NoSigningKeyError) as exc:
             if self.on_unsignable == "refuse":
                 return reject(f"Message cannot be DKIM-signed: {exc}".encode(

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from email.message import EmailMessage
 
+from mailbase import read_header
 from milter.config import Direction, Role
 from milter.context import Envelope, MessageContext, Xforward
 from milter.stages.documents import DocumentsStage
@@ -50,7 +51,7 @@ def _ctx(raw: bytes) -> MessageContext:
         peer=("127.0.0.1", 4000), helo="client", xforward=Xforward(),
         envelope=Envelope("van-thu@so-tc.province.gov.vn", (),
                           ("van-thu@so-yt.province.gov.vn",)),
-        original_content=raw)
+        original_content=raw, header=read_header(raw))
 
 
 def test_verification_time_1mb_and_20mb() -> None:

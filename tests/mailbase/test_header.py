@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mailbase import HeaderDefectKind, header_bytes, read_header
+from mailbase import HeaderBlock, HeaderDefectKind, header_bytes, read_header
 
 
 def test_fields_keep_their_bytes_and_the_body_starts_after_the_empty_line() -> None:
@@ -82,3 +82,10 @@ def test_text_is_decoded_once_here(value: bytes, text: str) -> None:
     field = read_header(b"Subject:" + value + b"\r\n\r\n").fields[0]
     assert field.text == text
     assert field.is_utf8 is (b"\xe9" not in value)
+
+
+def test_a_block_not_read_from_bytes_fits_only_the_empty_message() -> None:
+    made_up = HeaderBlock(())
+    assert made_up.body(b"") == b""
+    with pytest.raises(ValueError, match="not read from these bytes"):
+        made_up.body(b"From: a@b.vn\r\n\r\nbody")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from email.message import EmailMessage
 
-from policies import Action, PoliciesConfig, attachment_bytes, decide
+from policies import Action, PoliciesConfig, attachment_bytes, decide, read_parts
 from support.documents import plain_pdf, zip_of
 
 
@@ -28,7 +28,7 @@ def sha(data: bytes) -> str:
 def test_attachment_bytes_yields_attachments_and_archive_members() -> None:
     pdf = plain_pdf()
     raw = message({"cv.pdf": pdf, "bundle.zip": zip_of({"in/cv2.pdf": pdf + b"\n"})})
-    found = list(attachment_bytes(raw))
+    found = list(attachment_bytes(read_parts(raw)))
     assert [(a.filename, a.member) for a in found] == [
         ("cv.pdf", None), ("bundle.zip", None), ("in/cv2.pdf", "in/cv2.pdf")]
     assert found[0].data == pdf and found[0].sha256 == sha(pdf)
@@ -38,8 +38,8 @@ def test_attachment_bytes_yields_attachments_and_archive_members() -> None:
 
 
 def test_attachment_bytes_of_a_message_without_attachments_is_empty() -> None:
-    assert list(attachment_bytes(message({}))) == []
-    assert list(attachment_bytes(b"not a message at all\x00\xff")) == []
+    assert list(attachment_bytes(read_parts(message({})))) == []
+    assert list(attachment_bytes(read_parts(b"not a message at all\x00\xff"))) == []
 
 
 def test_document_rules_are_off_by_default() -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 from audit import Action, Attachment, AuditRecord, Completion, Direction, Fate, Role
 from audit.config import AuditConfig
 from audit.store import AuditLog
-from mailbase import parse_period, zone
+from mailbase import parse_period, read_header, zone
 from milter.config import Direction as MilterDirection
 from milter.config import Role as MilterRole
 from milter.context import Envelope, MessageContext, Xforward
@@ -41,7 +41,7 @@ async def test_signed_pdf_is_counted_as_validly_signed(tmp_path: Path) -> None:
         listener="submission", role=MilterRole.OUTBOUND, direction=MilterDirection.OUTBOUND,
         peer=("127.0.0.1", 1), helo="pc", xforward=Xforward(),
         envelope=Envelope(SENDER, (), ("van-thu@so-yt.province.gov.vn",)),
-        original_content=raw, sender_unit="so-tc")
+        original_content=raw, header=read_header(raw), sender_unit="so-tc")
     await DocumentsStage(DocumentVerifier(cast().trust())).run(ctx)
     decision = decide(raw, PoliciesConfig().resolve([], "outbound"), documents=verdicts(ctx))
     # milter/recording.py: the document results by sha256, joined to the attachments

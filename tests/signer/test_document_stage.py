@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from email.message import EmailMessage
 
+from mailbase import read_header
 from milter.config import Direction, Role
 from milter.context import Envelope, MessageContext, Xforward
 from milter.pipeline import CONTINUE
@@ -31,7 +32,7 @@ def context(raw: bytes) -> MessageContext:
         peer=("127.0.0.1", 4000), helo="client", xforward=Xforward(),
         envelope=Envelope("van-thu@so-tc.province.gov.vn", (),
                           ("van-thu@so-yt.province.gov.vn",)),
-        original_content=raw)
+        original_content=raw, header=read_header(raw))
 
 
 def stage(timeout: float = 10.0) -> DocumentsStage:
