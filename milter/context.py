@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -29,6 +30,17 @@ class Xforward:
     helo: str | None = None
     ident: str | None = None
     source: str | None = None
+
+    @property
+    def client(self) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+        """The original client's address (ADDR, ``IPV6:`` prefix and all), or None."""
+        text = self.addr or ""
+        if text.upper().startswith("IPV6:"):
+            text = text[5:]
+        try:
+            return ipaddress.ip_address(text)
+        except ValueError:
+            return None
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,3 +23,15 @@ class Direction(StrEnum):
 
     OUTBOUND = "outbound"
     INBOUND = "inbound"
+
+
+def direction_of(role: Role, *, is_trusted_client: bool) -> Direction:
+    """Which way a message on a listener of ``role`` travels.
+
+    Under ``auto``: outbound only when the original client is trusted
+    (``service.trusted_networks``), never because of the From domain; without XFORWARD
+    the client is unknown, so the message is inbound.
+    """
+    if role is Role.AUTO:
+        return Direction.OUTBOUND if is_trusted_client else Direction.INBOUND
+    return Direction(role.value)

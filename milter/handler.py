@@ -12,7 +12,6 @@ correlation id; the next hop's 5xx is passed back as it came.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 import secrets
 import time
@@ -26,7 +25,7 @@ from mailbase import HeaderBlock
 from milter.act import Done, act, plan
 from milter.config import ListenerConfig
 from milter.context import Envelope, MessageContext, Xforward
-from milter.direction import Direction, Role
+from milter.direction import direction_of
 from milter.errors import NextHopError
 from milter.logs import event
 from milter.metrics import Recorder
@@ -59,30 +58,6 @@ class RuntimeSource(Protocol):
 
     runtime: Runtime
     metrics: Recorder
-
-
-def _ip(text: str | None) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    if not text:
-        return None
-    if text.upper().startswith("IPV6:"):
-        text = text[5:]
-    try:
-        return ipaddress.ip_address(text)
-    except ValueError:
-        return None
-
-
-def _direction(role: Role, is_trusted_client: bool) -> Direction:
-    """Which way a message travels: the listener's role says, except under ``auto``.
-
-    ARCHITECTURE.md: outbound only when the original client is trusted, never because
-    of the From domain; no XFORWARD means we do not know: inbound.
-    """
-    if role is Role.OUTBOUND:
-        return Direction.OUTBOUND
-    if role is Role.INBOUND:
-        return Direction.INBOUND
-    return Direction.OUTBOUND if is_trusted_client else Direction.INBOUND
 
 
 def _runtime(session: FilterSession) -> Runtime:
@@ -163,7 +138,7 @@ class FilterHandler:
     def _context(self, session: FilterSession, envelope: SmtpEnvelope) -> MessageContext:
         """The message as it came in: listener, client, envelope and bytes."""
         xforward = Xforward(**{key.lower(): value for key, value in session.xforward.items()})
-        client = _ip(xforward.addr)
+        client = xforward.client
         runtime = _runtime(session)
         trusted = runtime.config.service.trusted_networks
         is_trusted = client is not None and any(client in net for net in trusted)
@@ -172,7 +147,7 @@ class FilterHandler:
             envelope.original_content or b"",
             listener=self.listener.name,
             role=self.listener.role,
-            direction=_direction(self.listener.role, is_trusted),
+            direction=direction_of(self.listener.role, is_trusted_client=is_trusted),
             envelope=Envelope(
                 mail_from="" if envelope.mail_from == "<>" else envelope.mail_from or "",
                 mail_options=tuple(envelope.mail_options),
