@@ -14,7 +14,7 @@ from milter.context import MessageContext
 from milter.direction import Direction
 from milter.pipeline import CONTINUE, Outcome, StageKind, Verdict, quarantine, reject
 from milter.replies import R451_TEMPFAIL
-from policies import Action, Decision, PoliciesConfig
+from policies import Action, PoliciesConfig
 from signer import (
     AuthChecker,
     Disposition,
@@ -195,9 +195,7 @@ class DmarcStage:
         ascii_reason = reason.encode("ascii", "replace").decode().replace("\n", " ")
         if disposition is Disposition.REJECT:
             return reject(ascii_reason)
-        if disposition is Disposition.QUARANTINE:
-            # The quarantine store keeps a decision with every held message.
-            ctx.decision = Decision(Action.QUARANTINE, reply_text=ascii_reason)
+        if disposition is Disposition.QUARANTINE:  # held with a quarantine decision (act.plan)
             return quarantine(ascii_reason)
         if disposition is Disposition.TEMPFAIL:
             return Verdict(Outcome.TEMPFAIL, R451_TEMPFAIL.with_text(
