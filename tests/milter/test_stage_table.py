@@ -40,6 +40,14 @@ def test_architecture_shows_the_table_as_the_code_has_it() -> None:
     assert markdown() in text
 
 
+def test_the_readme_lists_the_stages_in_the_table_s_order_with_their_kinds() -> None:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text[text.index("## The pipeline"):text.index("## How the filter answers")]
+    rows = [line.split("|")[1:3] for line in section.splitlines() if line.startswith("| `")]
+    assert [(name.strip(" `").removesuffix(":*"), kind.strip()) for name, kind in rows] == [
+        (row.name, row.kind.name.lower()) for row in STAGES]
+
+
 def test_the_configuration_reference_explains_the_switches() -> None:
     reference = (ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
     assert describe_switches() in reference
