@@ -186,35 +186,59 @@ def _pairs(**columns: int) -> list[tuple[int, int]]:
     return [(_INDEX[name], n) for name, n in columns.items() if n]
 
 
+# Column positions, for the per-message code below (it runs for every message).
+(_SENT, _SENT_REFUSED, _SENT_HELD, _RECEIVED, _RECEIVED_REFUSED, _DOCS_SENT, _DOCS_SIGNED,
+ _DOCS_VALID, _DKIM, _SMIME, _DMARC_CHECKED, _DMARC_PASS, _SPOOF_REFUSED, _DOCS_GOV,
+ _DOCS_PUBLIC, _DOCS_RECEIVED, _DOCS_RECEIVED_VALID, _DOCS_RECEIVED_COMPLETE) = (
+    _INDEX[name] for name in (
+        "sent", "sent_refused", "sent_held", "received", "received_refused",
+        "documents_sent", "documents_signed", "documents_valid", "dkim_signed",
+        "smime_signed", "dmarc_checked", "dmarc_pass", "spoof_refused",
+        "documents_valid_gov", "documents_valid_public", "documents_received",
+        "documents_received_valid", "documents_received_complete"))
+
+
 def _sent_side(msg: Message) -> list[tuple[int, int]]:
     """What a message adds to its sender unit's columns (trusted path only)."""
     if msg.sender is None:
         return []
     if msg.fate is Fate.DELIVERED:
-        n, signed, valid, gov, public, _ = msg.documents
-        return _pairs(sent=1, documents_sent=n, documents_signed=signed,
-                      documents_valid=valid, documents_valid_gov=gov,
-                      documents_valid_public=public, dkim_signed=int(msg.dkim_pass),
-                      smime_signed=int(msg.smime_pass))
+        found = [(_SENT, 1)]
+        if msg.documents is not NO_DOCUMENTS:
+            n, signed, valid, gov, public, _ = msg.documents
+            found += ((_DOCS_SENT, n), (_DOCS_SIGNED, signed), (_DOCS_VALID, valid),
+                      (_DOCS_GOV, gov), (_DOCS_PUBLIC, public))
+        if msg.dkim_pass:
+            found.append((_DKIM, 1))
+        if msg.smime_pass:
+            found.append((_SMIME, 1))
+        return found
     if msg.fate is Fate.REFUSED:
-        return _pairs(sent_refused=1)
+        return [(_SENT_REFUSED, 1)]
     if msg.fate is Fate.HELD:
-        return _pairs(sent_held=1)
+        return [(_SENT_HELD, 1)]
     return []
 
 
 def _received_side(msg: Message) -> list[tuple[int, int]]:
     """What a message adds to each of its recipient units' columns."""
-    delivered = msg.fate is Fate.DELIVERED
-    n, _, valid, _, _, complete = msg.documents if delivered else NO_DOCUMENTS
-    return _pairs(
-        received=int(delivered), documents_received=n, documents_received_valid=valid,
-        documents_received_complete=complete,
-        # a forgery counts for the unit it claimed, not as mail refused to its recipients
-        received_refused=int(msg.fate is Fate.REFUSED and not msg.is_forged),
-        dmarc_checked=int(msg.dmarc_checked), dmarc_pass=int(msg.dmarc_pass),
-        spoof_refused=int(msg.spoof_refused),
-    )
+    found = []
+    if msg.fate is Fate.DELIVERED:
+        found.append((_RECEIVED, 1))
+        if msg.documents is not NO_DOCUMENTS:
+            n, _, valid, _, _, complete = msg.documents
+            found += ((_DOCS_RECEIVED, n), (_DOCS_RECEIVED_VALID, valid),
+                      (_DOCS_RECEIVED_COMPLETE, complete))
+    # a forgery counts for the unit it claimed, not as mail refused to its recipients
+    elif msg.fate is Fate.REFUSED and not msg.is_forged:
+        found.append((_RECEIVED_REFUSED, 1))
+    if msg.dmarc_checked:
+        found.append((_DMARC_CHECKED, 1))
+    if msg.dmarc_pass:
+        found.append((_DMARC_PASS, 1))
+    if msg.spoof_refused:
+        found.append((_SPOOF_REFUSED, 1))
+    return found
 
 
 class _Builder:

@@ -220,6 +220,23 @@ def unit_names() -> Mapping[str, str]:
         return {}
 
 
+def roster_mailboxes() -> Sequence[audit.RosterMailbox] | None:
+    """The officials' mailboxes on the configured directory's roster, for the report's
+    use columns (None without a directory or a roster: those columns are then empty)."""
+    try:
+        store = directory.Directory.open(_running_config().directory.path, read_only=True)
+        try:
+            found = store.mailboxes()
+        finally:
+            store.close()
+    except directory.DirectoryError:
+        return None
+    return [audit.RosterMailbox(
+        address=m.address.key, unit_id=m.unit_id, full_name=m.full_name,
+        is_active=m.is_active, created=m.created, last_login=m.last_login)
+        for m in found] or None
+
+
 def _web_settings(config_path: Path | None) -> web.WebSettings:
     return web_settings(current().settings(config_path))
 
@@ -237,7 +254,7 @@ for _command in (
     *signer.commands(_table(lambda c: c.signer), own_domains=own_domains),
     *directory.commands(_table(lambda c: c.directory)),
     *audit.commands(_table(lambda c: c.audit), descendants=unit_descendants,
-                    unit_names=unit_names),
+                    unit_names=unit_names, roster=roster_mailboxes),
     *web.commands(_web_settings, release=_web_releaser),
     # operating the service; the try-out province (make run)
     milter.cli.doctor_command, milter.cli.probe_command, milter.cli.backup_command,

@@ -12,16 +12,17 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import itertools
+import json
 import random
 import smtplib
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.policy import SMTP
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from audit import AuditLog, Report, RosterMailbox
@@ -37,6 +38,7 @@ from audit.records import (
     Fate,
     Role,
 )
+from congvu.cli import main
 from congvu.config import parse_config
 from directory import Directory
 from mailbase import parse_period, zone
@@ -301,5 +303,18 @@ def test_the_store_still_verifies(run: Run, report_and_expected: tuple[Report, E
         assert log.show(report.head.seq)["hash"] == report.head.hash
 
 
-def iter_units(report: Report) -> Iterator[str]:
-    yield from (u.unit_id for u in report.units)
+def test_the_command_reads_the_roster_from_the_directory(
+        run: Run, report_and_expected: tuple[Report, Expected], tmp_path: Path) -> None:
+    report, wanted = report_and_expected
+    config = tmp_path / "congvu.toml"
+    config.write_text(f'[service]\ndata_dir = "{run.data}"\n', encoding="utf-8")
+    result = CliRunner().invoke(main, [
+        "audit", "report", "--period", run.province.month.strftime("%Y-%m"),
+        "--format", "json", "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    total = data["rows"][-1]
+    assert (total["mailboxes"], total["activated"], total["regular"]) == wanted.total_use
+    assert report.head is not None and data["chain"] == {"seq": report.head.seq,
+                                                         "hash": report.head.hash}
+    assert len(data["not_using"]) == len(report.not_using)
