@@ -25,22 +25,25 @@ from mailbase import zone
 
 Row = dict[str, Any]
 
-#: Columns of the machine formats; the shares are percentages of the sent (DKIM,
-#: S/MIME) or DMARC-checked (dmarc_passed) messages.
+#: The counted columns every row has, unit and mailbox first and the busiest
+#: correspondents last; the shares are percentages of the sent (DKIM, S/MIME) or
+#: DMARC-checked (dmarc_passed) messages.
 COLUMNS = ["unit", "mailbox", "sent", "sent_refused", "sent_held", "received",
            "received_refused", "forgery_attempts", "documents_sent", "documents_signed",
            "documents_valid", "dkim_signed", "smime_signed", "dmarc_checked", "dmarc_passed",
            "spoof_refused", "documents_valid_gov", "documents_valid_public",
            "documents_valid_other", "documents_received", "documents_received_valid",
-           "documents_received_complete", "mailboxes", "activated", "regular",
-           "activation_rate", "regular_rate", "official", "last_sent",
-           "busiest_correspondents"]
+           "documents_received_complete", "busiest_correspondents"]
+#: The use of the roster's mailboxes: empty without a roster, and on rows of
+#: addresses that are not a roster mailbox (the rates on unit and total rows only).
+USE_COLUMNS = ["mailboxes", "activated", "regular", "activation_rate", "regular_rate",
+               "official", "last_sent"]
+#: Every column of a row, in the machine formats' order.
+ROW_COLUMNS = [*COLUMNS[:-1], *USE_COLUMNS, COLUMNS[-1]]
 #: CSV carries where the chain stood on every row (JSON once, under ``chain``).
-CSV_COLUMNS = [*COLUMNS, "chain_seq", "chain_hash"]
+CSV_COLUMNS = [*ROW_COLUMNS, "chain_seq", "chain_hash"]
 SHARES = ("dkim_signed", "smime_signed", "dmarc_passed", "activation_rate", "regular_rate")
-#: The columns of an official's own use, empty on other rows.
-_USE = ("mailboxes", "activated", "regular", "activation_rate", "regular_rate", "official",
-        "last_sent")
+_USE = tuple(USE_COLUMNS)
 
 #: The same columns as people read them.
 LABELS = {
@@ -209,7 +212,7 @@ def _human(row: Row, names: Mapping[str, str], column: str, tz_name: str) -> str
 
 def _human_columns(report: Report) -> list[str]:
     """The columns people read: the use columns only when a roster was given."""
-    return [c for c in COLUMNS[:-1] if report.use is not None or c not in _USE]
+    return [c for c in ROW_COLUMNS[:-1] if report.use is not None or c not in _USE]
 
 
 #: The list of officials not using their mailbox regularly, as people read it.
