@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import functools
 import importlib
 from pathlib import Path
 
@@ -23,7 +24,8 @@ ALLOWED: dict[str, set[str]] = {
 }
 
 
-def _imported_packages(path: Path) -> set[str]:
+@functools.cache  # the table's test and the cycle's read the same files
+def _imported_packages(path: Path) -> frozenset[str]:
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     found: set[str] = set()
     for node in ast.walk(tree):
@@ -31,7 +33,7 @@ def _imported_packages(path: Path) -> set[str]:
             found.update(alias.name.split(".")[0] for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             found.add(node.module.split(".")[0])
-    return found & set(PACKAGES)
+    return frozenset(found & set(PACKAGES))
 
 
 @pytest.mark.parametrize("package", PACKAGES)

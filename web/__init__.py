@@ -1,7 +1,7 @@
 """The HTTP console: public directory, auditors' log, administrators' quarantine.
 
 :func:`create_app` builds the ASGI application from :class:`WebSettings` and a
-:class:`Releaser` (milter/ supplies the one that sends held mail on, signed);
+:class:`Releaser` (the root supplies milter/'s, which sends held mail on, signed);
 :func:`commands` gives ``congvu web`` and ``congvu user ...``. The application and
 the users store are imported on first use, so composing the CLI stays cheap for
 every other ``congvu`` command.

@@ -164,7 +164,7 @@ def render(request: Request, name: str, context: dict[str, Any], status: int = 2
 def create_app(settings: WebSettings, *, release: Releaser | None = None) -> FastAPI:
     """The console for the stores ``settings`` names.
 
-    :param release: sends a held message on (milter/ supplies it); without it the
+    :param release: sends a held message on (the root supplies milter/'s); without it the
         quarantine can be inspected and deleted but not released.
     :raises CookieKeyError: the cookie key is unusable.
     :raises UserError: the users store cannot be opened.
