@@ -2,9 +2,11 @@
 
 One strict parser for addresses, the header block read once, the one reader of the
 From header (and, apart, the other readings that only detect ambiguity), Vietnamese
-text folding for search, the time zone rules for reports and command-line dates, and
-what every package's commands share (the two failures, ``--config``). A leaf: it is
-small, stateless, does no I/O and imports nothing of ours.
+text folding for search, the time zone rules for reports and command-line dates,
+what every package's commands share (the two failures, ``--config``), and the two rules
+for private files on disk (a secret is read only when nobody else could have changed
+it; a store is created 0600 in a 0700 directory whatever the umask). A leaf: it is
+small, stateless and imports nothing of ours; its only I/O is those file rules.
 """
 
 from mailbase.addresses import (
@@ -22,6 +24,14 @@ from mailbase.header import (
     HeaderField,
     header_bytes,
     read_header,
+)
+from mailbase.private_files import (
+    UnsafeFileError,
+    create_private,
+    private_database,
+    private_dir,
+    private_file,
+    read_secret,
 )
 from mailbase.sender import (
     NO_DOMAINS,
@@ -55,8 +65,10 @@ __all__ = [
     "Period",
     "PeriodError",
     "ProvincialDomains",
+    "UnsafeFileError",
     "UsageProblem",
     "config_option",
+    "create_private",
     "fold",
     "from_values_block",
     "header_bytes",
@@ -64,8 +76,12 @@ __all__ = [
     "parse_from",
     "parse_local_datetime",
     "parse_period",
+    "private_database",
+    "private_dir",
+    "private_file",
     "read_from",
     "read_header",
+    "read_secret",
     "wired",
     "zone",
 ]
