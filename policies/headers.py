@@ -53,10 +53,12 @@ def mime_headers(block: HeaderBlock) -> Headers:
     """The MIME fields (Content-*, MIME-Version) of a header block that
     :func:`mailbase.read_header` read; other fields are skipped."""
     headers = Headers()
-    for found in block.fields:
-        key = found.key
+    for name, value, _ in block.fields:
+        key = name.lower()
         if key.startswith(_WANTED):
-            text = _decode_header_bytes(found.name, found.unfolded, headers.defects)
+            if b"\n" in value:
+                value = value.replace(b"\r\n", b"").replace(b"\n", b"")
+            text = _decode_header_bytes(name, value, headers.defects)
             headers.fields.setdefault(key.decode("ascii"), []).append(text.strip())
     return headers
 

@@ -140,12 +140,16 @@ class _Walker:
 
     def headers(self, data: bytes, header: HeaderBlock, path: str) -> Headers:
         """The MIME fields of one entity's header block, its defects recorded."""
-        if path and data.strip() and len(header.raw) == len(data):
+        if path and len(header.raw) == len(data) and data.strip():
             self.defect(path, "the part has no blank line after its headers")
-        for defect in header.defects:
+        seen: set[HeaderDefectKind] = set()
+        for defect in header.defects:  # one finding per kind: the first says where
+            if defect.kind in seen or defect.kind is HeaderDefectKind.SPACE_BEFORE_COLON:
+                continue
+            seen.add(defect.kind)
             if defect.kind is HeaderDefectKind.STRAY_LINE:
                 self.defect(path, "a line in the header block is not a header field")
-            elif defect.kind is not HeaderDefectKind.SPACE_BEFORE_COLON:
+            else:
                 self.defect(path, f"the header block reads two ways: {defect}")
         headers = mime_headers(header)
         for d in headers.defects:

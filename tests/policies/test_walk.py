@@ -203,3 +203,9 @@ def test_a_part_header_that_reads_two_ways_is_malformed(header: bytes, words: st
     reasons = [d.reason for path, d in walk(raw).defects if path == "1"]
     assert any(r.startswith("the header block reads two ways") and words in r
                for r in reasons), reasons
+
+
+def test_a_flood_of_stray_header_lines_is_one_finding() -> None:
+    raw = b"From: a@example.gov.vn\r\n" + b"x\r\n" * 30_000 + b"\r\nbody\r\n"
+    reasons = [d.reason for _, d in walk(raw).defects]
+    assert reasons.count("a line in the header block is not a header field") == 1
