@@ -22,6 +22,7 @@ from cryptography.x509.oid import NameOID
 
 from directory import FILE_NAMES, Directory
 from mailbase import fold
+from support.postfix import write_config
 from support.province import province_rows, to_csv
 
 POSTMAP = shutil.which("postmap") or "/usr/sbin/postmap"
@@ -120,7 +121,7 @@ def postmap(tmp_path_factory: pytest.TempPathFactory, published: Path) -> Path:
     tmp_path = tmp_path_factory.mktemp("postmap")
     config = tmp_path / "postfix-config"
     config.mkdir()
-    config.joinpath("main.cf").write_text("compatibility_level = 3.6\n")
+    write_config(config / "main.cf", "compatibility_level = 3.6\n")
     maps = tmp_path / "maps"
     shutil.copytree(published / "postfix", maps)
     for name in ("recipients", "virtual", "sender_logins"):

@@ -30,6 +30,7 @@ from support.dkim import make_key
 from support.dns import DnsServer
 from support.loopthread import LoopThread
 from support.pki import TestPki
+from support.postfix import write_config
 from support.sink import Sink
 
 DOMAIN = "sotc.example.gov.vn"
@@ -125,11 +126,11 @@ key = "{cert.with_suffix('.key')}"
                 master: str | None = None) -> Path:
         directory = self.work / "postfix"
         directory.mkdir(exist_ok=True)
-        (directory / "main.cf").write_text(
-            MAIN_CF.format(in_port=in_port or self.in_port, size=size))
-        (directory / "master.cf").write_text(
-            MASTER_CF.format(hop_port=self.hop_port, bq_port=self.bq_port)
-            if master is None else master)
+        write_config(directory / "main.cf",
+                     MAIN_CF.format(in_port=in_port or self.in_port, size=size))
+        write_config(directory / "master.cf",
+                     MASTER_CF.format(hop_port=self.hop_port, bq_port=self.bq_port)
+                     if master is None else master)
         return directory
 
 
@@ -354,10 +355,10 @@ DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 
 def _shipped(tmp_path: Path, *, main: str | None = None, master: str | None = None) -> Path:
     """deploy/postfix's main.cf and master.cf snippets as a Postfix directory, edited."""
-    (tmp_path / "main.cf").write_text(
-        main if main is not None else (DEPLOY / "postfix" / "main.cf.snippet").read_text())
-    (tmp_path / "master.cf").write_text(
-        master if master is not None else (DEPLOY / "postfix" / "master.cf.snippet").read_text())
+    write_config(tmp_path / "main.cf", main if main is not None
+                 else (DEPLOY / "postfix" / "main.cf.snippet").read_text())
+    write_config(tmp_path / "master.cf", master if master is not None
+                 else (DEPLOY / "postfix" / "master.cf.snippet").read_text())
     return tmp_path
 
 
@@ -506,18 +507,18 @@ def test_an_lmtp_next_hop_is_greeted_with_lhlo(setup: Setup, loop_thread: LoopTh
 @pytest.mark.skipif(not HAS_POSTCONF, reason="Debian package postfix is not installed")
 def test_listener_clients_must_match_the_postfix_transports_bind_address(
         tmp_path: Path) -> None:
-    (tmp_path / "main.cf").write_text((DEPLOY / "postfix" / "main.cf.snippet").read_text())
+    write_config(tmp_path / "main.cf", (DEPLOY / "postfix" / "main.cf.snippet").read_text())
     example = load_config(DEPLOY / "congvu.toml")
     # without smtp_bind_address, Postfix connects from 127.0.0.1: the listeners refuse it
     text = (DEPLOY / "postfix" / "master.cf.snippet").read_text()
-    (tmp_path / "master.cf").write_text(text.replace("  -o smtp_bind_address=127.0.0.25\n", ""))
+    write_config(tmp_path / "master.cf", text.replace("  -o smtp_bind_address=127.0.0.25\n", ""))
     errors = [f.line() for f in check_postfix(example, tmp_path) if f.level is Level.ERROR]
     assert any("congvu-inbound connects from 127.0.0.1, which listener inbound refuses" in line
                for line in errors), errors
     # a listener open to every local process is a warning for the outbound path
     open_listeners = example.model_copy(update={"listeners": [
         listener.model_copy(update={"clients": None}) for listener in example.listeners]})
-    (tmp_path / "master.cf").write_text(text)
+    write_config(tmp_path / "master.cf", text)
     warnings = [f.line() for f in check_postfix(open_listeners, tmp_path)
                 if f.level is Level.WARNING]
     assert [line for line in warnings if "takes mail from any process" in line] != []
