@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import stat
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -31,6 +30,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 
 from audit.errors import AuditError, KeyFileError
 from audit.schema import HASHED_COLUMNS
+from mailbase import UnsafeFileError, create_private, private_dir, read_secret
 
 GENESIS = "0" * 64
 KEY_FILE = "audit-checkpoint.key"
@@ -167,12 +167,13 @@ class CheckpointSigner:
     def load_or_create(cls, keys_dir: Path) -> CheckpointSigner:
         """Load ``keys_dir/audit-checkpoint.key``, generating it (0600) if absent.
 
-        :raises KeyFileError: the file is readable or writable by group or others,
+        :raises KeyFileError: the file is refused by :func:`mailbase.read_secret`
+            (open to group or others, another owner, a directory others can write),
             unreadable, or not an Ed25519 private key.
         """
         path = keys_dir / KEY_FILE
         try:
-            keys_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+            private_dir(keys_dir, tighten=False)  # an open one is refused below, not fixed
             if not path.exists():
                 key = Ed25519PrivateKey.generate()
                 pem = key.private_bytes(
@@ -183,7 +184,8 @@ class CheckpointSigner:
                 # Written aside then linked into place, so that another worker never
                 # reads a half-written key.
                 tmp = keys_dir / f".{KEY_FILE}.{os.getpid()}.tmp"
-                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                tmp.unlink(missing_ok=True)  # left by a crashed process of this pid
+                fd = create_private(tmp)
                 with os.fdopen(fd, "wb") as out:
                     out.write(pem)
                     out.flush()
@@ -193,13 +195,9 @@ class CheckpointSigner:
                 finally:
                     tmp.unlink()
                 return cls(key)
-            mode = stat.S_IMODE(path.stat().st_mode)
-            if mode & 0o077:
-                raise KeyFileError(
-                    path, f"mode {mode:04o} lets group or others read or write it; "
-                    f"run chmod 600 {path}"
-                )
-            loaded = serialization.load_pem_private_key(path.read_bytes(), password=None)
+            loaded = serialization.load_pem_private_key(read_secret(path), password=None)
+        except UnsafeFileError as exc:
+            raise KeyFileError(path, exc.reason) from exc
         except FileExistsError:
             # Another worker created it between our check and our open: load theirs.
             return cls.load_or_create(keys_dir)

@@ -32,6 +32,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 from audit.chain import KEY_FILE, Checkpoint, CheckpointSigner
 from audit.errors import KeyFileError
 from audit.records import AdminEvent, AdminKind
+from mailbase import UnsafeFileError, create_private, read_secret
 
 PREFIX = "sha256:"
 _HEX = frozenset("0123456789abcdef")
@@ -71,16 +72,17 @@ def own_public_key(keys_dir: Path) -> str | None:
 
     Never creates the key: an inspector's machine has none, and verify must not make one.
 
-    :raises KeyFileError: the file exists but cannot be read or is not an Ed25519 key.
+    :raises KeyFileError: the file exists but cannot be read, is refused by
+        :func:`mailbase.read_secret`, or is not an Ed25519 key.
     """
     path = keys_dir / KEY_FILE
     if not path.exists():
         return None
     try:
-        loaded = serialization.load_pem_private_key(path.read_bytes(), password=None)
-    except OSError as exc:
-        raise KeyFileError(path, f"cannot be read: {exc.strerror} (run verify as the "
-                           "congvu user, or pin the key with --key)") from exc
+        loaded = serialization.load_pem_private_key(read_secret(path), password=None)
+    except UnsafeFileError as exc:
+        raise KeyFileError(path, f"{exc.reason} (or run verify as the congvu user, or pin "
+                           "the key with --key)") from exc
     except (ValueError, TypeError) as exc:
         raise KeyFileError(path, f"is not a PEM private key: {exc}") from exc
     if not isinstance(loaded, Ed25519PrivateKey):
@@ -220,7 +222,7 @@ def write_new_key(keys_dir: Path) -> tuple[Path, Ed25519PrivateKey]:
     path = keys_dir / f".{KEY_FILE}.new.{os.getpid()}"
     try:
         path.unlink(missing_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        fd = create_private(path)
         with os.fdopen(fd, "wb") as out:
             out.write(pem)
             out.flush()

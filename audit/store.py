@@ -41,7 +41,7 @@ from audit.verify import (
     enrolments_of,
     verify_chain,
 )
-from mailbase import Period
+from mailbase import Period, private_database, private_dir
 
 Item = AuditRecord | Completion | AdminEvent  # as in audit/interface.py
 _LOCK_RETRIES = 5
@@ -55,6 +55,18 @@ def mapped_errors(path: Path | str, doing: str) -> Iterator[None]:
         yield
     except sqlite3.Error as exc:
         raise AuditError(f"audit store {path}: could not {doing}: {exc}") from exc
+
+
+def _create_private(path: Path) -> None:
+    """The store's file 0600 (its -wal and -shm follow), a missing directory 0700; an
+    existing directory keeps its mode (usually the data directory, shared with the
+    public directory store)."""
+    try:
+        private_dir(path.parent, tighten=False)
+        private_database(path)
+    except OSError as exc:
+        raise AuditError(f"audit store {path}: could not create it: "
+                         f"{exc.strerror or exc}") from exc
 
 
 def _rows(item: Item) -> Rows:
@@ -106,7 +118,7 @@ class AuditLog:
         with mapped_errors(config.path, "open for writing"):
             if config.path.is_dir():
                 raise sqlite3.OperationalError("the path is a directory")
-            config.path.parent.mkdir(parents=True, exist_ok=True)
+            _create_private(config.path)
             conn = sqlite3.connect(
                 str(config.path), check_same_thread=False,
                 timeout=config.busy_timeout_ms / 1000,

@@ -26,6 +26,7 @@ one log line.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import pwd
@@ -159,8 +160,10 @@ def read_secret(path: Path) -> bytes:
         fd = os.open(target, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
                      | os.O_NOCTTY)
     except FileNotFoundError as exc:
-        raise UnsafeFileError(path, f"cannot be read: {exc.strerror} ({exc.filename})") \
-            from exc
+        missing = exc.filename and os.fspath(exc.filename)
+        where = "" if not missing or missing in (str(path), os.path.abspath(path)) \
+            else f" ({missing})"
+        raise UnsafeFileError(path, f"cannot be read: {exc.strerror}{where}") from exc
     except OSError as exc:
         raise UnsafeFileError(path, f"cannot be read: {exc.strerror or exc}") from exc
     try:
@@ -212,7 +215,7 @@ def private_dir(path: Path, *, tighten: bool = True) -> Path:
         os.chmod(directory, 0o700)  # mkdir's mode went through the umask
     info = path.stat()
     if not stat.S_ISDIR(info.st_mode):
-        raise NotADirectoryError(20, "not a directory", str(path))
+        raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(path))
     if tighten and not missing:
         _tighten(path, info, 0o700)
     return path

@@ -6,6 +6,8 @@
 
 `put` returns only when both the file (fsync'd, with its directory) and the index
 row (SQLite, synchronous=FULL) are on disk: a 250 for a held message means "in quarantine".
+Held mail is private: the directories are 0700 and the files (index, its -wal and
+-shm, messages) 0600 whatever the umask (mailbase's private files).
 Releasing is milter's job (it puts the bytes back into the pipeline after the
 policy stage); this store only holds, lists, reads, deletes and expires.
 """
@@ -25,6 +27,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, NewType
 
+from mailbase import create_private, private_database, private_dir
 from policies.errors import QuarantineError, QuarantineNotFound
 from policies.model import Decision, Direction
 
@@ -110,7 +113,9 @@ class Quarantine:
         self._lock = threading.Lock()
         self._db_path = root / "index.sqlite3"
         try:
-            (root / "objects").mkdir(parents=True, exist_ok=True)
+            private_dir(root)
+            private_dir(root / "objects")
+            private_database(self._db_path)
             self._db = sqlite3.connect(self._db_path, check_same_thread=False,
                                        isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
@@ -249,9 +254,9 @@ class Quarantine:
 
 def _write_durably(path: Path, data: bytes) -> None:
     """Write `data` to `path` atomically: temp file, fsync, rename, fsync the directory."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    fd = create_private(tmp)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)

@@ -1,8 +1,10 @@
 """DKIM keys: load private keys safely, make new ones, and write their DNS TXT records.
 
-A private key is read once, at startup, from a file that neither group nor others can
-read or write (0600 or 0400): anything else is a :class:`KeyFileError` naming the file,
-as is a missing, broken or too weak key (RSA under 2048 bits, RFC 8301 section 3.2).
+A private key is read once, at startup, through :func:`mailbase.read_secret`: a file
+that neither group nor others can read or write (0600 or 0400), owned by root or the
+user congvu runs as, in a directory nobody else can write (a symlink's target is what
+is checked). Anything else is a :class:`KeyFileError` naming the file, as is a missing,
+broken or too weak key (RSA under 2048 bits, RFC 8301 section 3.2).
 """
 
 from __future__ import annotations
@@ -10,7 +12,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
-import stat
 from enum import Enum
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
+from mailbase import UnsafeFileError, create_private, read_secret
 from signer.errors import KeyFileError
 
 MIN_RSA_BITS = 2048
@@ -64,21 +66,15 @@ def load_private_key(path: Path, *, algorithm: Algorithm | None = None) -> Priva
     """Load a DKIM private key: PEM (PKCS#8 or PKCS#1), or an Ed25519 seed in base64.
 
     :param algorithm: when given, the key must be of this algorithm.
-    :raises KeyFileError: missing, unreadable, readable or writable by group or others,
-        not a key, another algorithm than asked, or RSA under 2048 bits.
+    :raises KeyFileError: missing, unreadable, refused by :func:`mailbase.read_secret`
+        (open to group or others, another owner, a directory others can write), not a
+        key, another algorithm than asked, or RSA under 2048 bits.
     """
     path = Path(path)
     try:
-        info = path.stat()
-        if not stat.S_ISREG(info.st_mode):
-            raise KeyFileError(path, "not a regular file")
-        mode = stat.S_IMODE(info.st_mode)
-        if mode & 0o077:
-            raise KeyFileError(
-                path, f"mode {mode:04o} lets group or others read or write it; chmod 600 it")
-        data = path.read_bytes()
-    except OSError as exc:
-        raise KeyFileError(path, f"cannot read it: {exc.strerror or exc}") from exc
+        data = read_secret(path)
+    except UnsafeFileError as exc:
+        raise KeyFileError(path, exc.reason) from exc
     key = _parse_private_key(path, data)
     if algorithm is not None and algorithm_of(key) is not algorithm:
         raise KeyFileError(path, f"holds a {algorithm_of(key).key_type} key, "
@@ -129,7 +125,7 @@ def write_private_key(key: PrivateKey, path: Path) -> None:
     """
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                             serialization.NoEncryption())
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    fd = create_private(path)
     with os.fdopen(fd, "wb") as out:
         out.write(pem)
 

@@ -28,16 +28,9 @@ from web import access
 from web.i18n import DEFAULT, LANGUAGES, translate
 from web.keys import cookie_key
 from web.release import Releaser
-from web.security import (
-    HEADERS,
-    LANG_COOKIE,
-    SESSION_COOKIE,
-    SESSION_SECONDS,
-    LoginLimiter,
-    Sessions,
-    session_of,
-)
+from web.security import HEADERS, LANG_COOKIE, SESSION_COOKIE, Sessions, session_of
 from web.settings import WebSettings
+from web.throttle import LoginThrottle
 from web.users import User, UserStore
 
 log = logging.getLogger("congvu.web")
@@ -59,7 +52,7 @@ class Console:
     settings: WebSettings
     users: UserStore
     sessions: Sessions
-    limiter: LoginLimiter
+    throttle: LoginThrottle
     templates: Jinja2Templates
     release: Releaser | None
     last_verify: tuple[datetime, VerifyReport] | None = None
@@ -113,14 +106,14 @@ def lang_of(request: Request) -> str:
 
 
 def current_user(request: Request) -> User | None:
-    """The logged-in, still active user, or None."""
+    """The user of this request's session while the users store has it live (not
+    logged out, expired or ended by a password change) and the user active; or None."""
     if hasattr(request.state, "user"):
         cached: User | None = request.state.user
         return cached
-    name = session_of(request).get("user")
-    user = console_of(request).users.find(name) if isinstance(name, str) else None
-    if user is not None and not user.is_active:
-        user = None
+    session_id = session_of(request).get("sid")
+    user = (console_of(request).users.session_user(session_id)
+            if isinstance(session_id, str) else None)
     request.state.user = user
     return user
 
@@ -169,7 +162,7 @@ def create_app(settings: WebSettings, *, release: Releaser | None = None) -> Fas
     :raises CookieKeyError: the cookie key is unusable.
     :raises UserError: the users store cannot be opened.
     """
-    from web.routes import admin, audit_pages, auth, public
+    from web.routes import account, admin, audit_pages, auth, public
 
     app = FastAPI(
         title="congvu", version="1", docs_url=None, redoc_url=None,
@@ -181,8 +174,13 @@ def create_app(settings: WebSettings, *, release: Releaser | None = None) -> Fas
         settings=settings,
         users=UserStore(settings.users_path),
         sessions=Sessions(cookie_key(settings.keys_dir),
-                          is_secure=settings.is_secure_cookie),
-        limiter=LoginLimiter(settings.login_attempts, settings.login_window_seconds),
+                          is_secure=settings.is_secure_cookie,
+                          max_age=settings.session_seconds),
+        throttle=LoginThrottle(attempts=settings.login_attempts,
+                               client_attempts=settings.login_client_attempts,
+                               user_attempts=settings.login_user_attempts,
+                               window=settings.login_window_seconds,
+                               backoff=settings.login_backoff_seconds),
         templates=templates,
         release=release,
     )
@@ -199,7 +197,7 @@ def create_app(settings: WebSettings, *, release: Releaser | None = None) -> Fas
         if request.state.session_dirty:
             response.set_cookie(
                 SESSION_COOKIE, console.sessions.dump(request.state.session),
-                max_age=SESSION_SECONDS, httponly=True, samesite="strict",
+                max_age=console.sessions.max_age, httponly=True, samesite="strict",
                 secure=console.sessions.is_secure, path="/",
             )
         for name, value in HEADERS.items():
@@ -234,6 +232,7 @@ def create_app(settings: WebSettings, *, release: Releaser | None = None) -> Fas
                       status=exc.status_code)
 
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
-    for router in (public.router, auth.router, audit_pages.router, admin.router):
+    for router in (public.router, auth.router, account.router, audit_pages.router,
+                   admin.router):
         app.include_router(router)
     return app

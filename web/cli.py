@@ -1,4 +1,4 @@
-"""``congvu web`` and ``congvu user add|grant|revoke|disable|enable|list``.
+"""``congvu web`` and ``congvu user add|grant|revoke|disable|enable|password|list``.
 
 Exit codes (ARCHITECTURE.md, "Command line"): 0 done, 1 the store refused (unknown user, name taken,
 audit store unwritable), 2 usage or configuration errors.
@@ -10,12 +10,12 @@ import dataclasses
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import click
 
 from audit import AuditError
-from mailbase import CommandFailed, config_option, wired
+from mailbase import CommandFailed, UsageProblem, config_option, wired
 from web.errors import WebError
 from web.release import Releaser
 from web.settings import WebSettings
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from web.users import User, UserStore
 
 SettingsLoader = Callable[[Path | None], WebSettings]
+_C = TypeVar("_C", bound=Callable[..., object])
 ReleaseFactory = Callable[[Path | None], Releaser]
 
 
@@ -78,7 +79,7 @@ def web_command(wiring: _Wiring, config_path: Path | None, listen: str,
 
 @click.group("user")
 def user_group() -> None:
-    """Console users: add, grant units, disable."""
+    """Console users: add, grant units, set passwords, disable."""
 
 
 def _store(settings: WebSettings) -> UserStore:
@@ -99,22 +100,39 @@ def _audit(settings: WebSettings, target: str, action: str, unit: str | None = N
         raise CommandFailed(f"done, but not audited: {exc}") from exc
 
 
+def _read_password(from_stdin: bool, prompt: str) -> str:
+    """A password from the first line of standard input, or asked twice on the
+    terminal; never from the command line, where ps and the shell history see it.
+
+    :raises UsageProblem: ``from_stdin`` and standard input is empty.
+    """
+    if not from_stdin:
+        return str(click.prompt(prompt, hide_input=True, confirmation_prompt=True))
+    line = sys.stdin.readline()
+    if not line:
+        raise UsageProblem("no password on standard input (--stdin reads its first line)")
+    return line.rstrip("\r\n")
+
+
+def _stdin_option(command: _C) -> _C:
+    return click.option(
+        "--stdin", "--password-stdin", "from_stdin", is_flag=True,
+        help="Read the password from the first line of standard input (for scripts).",
+    )(command)
+
+
 @user_group.command("add")
 @config_option
 @click.argument("name")
 @click.option("--admin", "is_admin", is_flag=True, help="An administrator (sees all).")
-@click.option("--password-stdin", is_flag=True,
-              help="Read the password from the first line of standard input.")
+@_stdin_option
 @_wiring
 def user_add(wiring: _Wiring, config_path: Path | None, name: str, is_admin: bool,
-             password_stdin: bool) -> None:
-    """Create user NAME (asks for the password unless --password-stdin)."""
+             from_stdin: bool) -> None:
+    """Create user NAME (asks for the password unless --stdin)."""
     settings = wiring.load(config_path)
     store = _store(settings)
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-    else:
-        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    password = _read_password(from_stdin, "Password")
     with store:
         try:
             user = store.add(name, password, is_admin=is_admin)
@@ -181,7 +199,7 @@ def user_revoke(wiring: _Wiring, config_path: Path | None, name: str,
 @click.argument("name")
 @_wiring
 def user_disable(wiring: _Wiring, config_path: Path | None, name: str) -> None:
-    """Stop NAME from logging in (their open sessions end at the next request)."""
+    """Stop NAME from logging in and end every console session of NAME's."""
     _change(wiring, config_path, name, "disable", ())
 
 
@@ -192,6 +210,26 @@ def user_disable(wiring: _Wiring, config_path: Path | None, name: str) -> None:
 def user_enable(wiring: _Wiring, config_path: Path | None, name: str) -> None:
     """Let a disabled user log in again."""
     _change(wiring, config_path, name, "enable", ())
+
+
+@user_group.command("password")
+@config_option
+@click.argument("name")
+@_stdin_option
+@_wiring
+def user_password(wiring: _Wiring, config_path: Path | None, name: str,
+                  from_stdin: bool) -> None:
+    """Set NAME's password (asks for it twice unless --stdin) and end every console
+    session of NAME's, on every server sharing the users store."""
+    settings = wiring.load(config_path)
+    with _store(settings) as store:
+        try:
+            store.get(name)
+            ended = store.set_password(name, _read_password(from_stdin, "New password"))
+        except WebError as exc:
+            raise CommandFailed(str(exc)) from exc
+    _audit(settings, name, "password")
+    click.echo(f"{name}: password changed; {ended} session(s) ended")
 
 
 @user_group.command("list")

@@ -1,15 +1,17 @@
 """The cookie signing key: generated on first use under ``$CONGVU_VAR/keys``, mode 0600.
 
-A key file that group or others can read or write is refused.
+It is read through :func:`mailbase.read_secret`, like every key: a file that group or
+others can read or write, that another user owns, or in a directory others can write,
+is refused.
 """
 
 from __future__ import annotations
 
 import os
 import secrets
-import stat
 from pathlib import Path
 
+from mailbase import UnsafeFileError, create_private, private_dir, read_secret
 from web.errors import CookieKeyError
 
 KEY_NAME = "web-cookie.key"
@@ -19,12 +21,14 @@ _SIZE = 32
 def cookie_key(keys_dir: Path) -> bytes:
     """The key that signs session cookies, created (0600) if there is none.
 
-    :raises CookieKeyError: the file is readable or writable by group/others, or too short.
+    :raises CookieKeyError: it cannot be created, :func:`mailbase.read_secret` refuses
+        it (open to group or others, another owner, a directory others can write), or
+        it is too short.
     """
     path = keys_dir / KEY_NAME
     try:
-        keys_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        private_dir(keys_dir, tighten=False)  # an open one is refused below, not fixed
+        fd = create_private(path)
     except FileExistsError:
         pass
     except OSError as exc:
@@ -35,13 +39,9 @@ def cookie_key(keys_dir: Path) -> bytes:
             handle.flush()
             os.fsync(handle.fileno())
     try:
-        mode = path.stat().st_mode
-        data = path.read_bytes()
-    except OSError as exc:
-        raise CookieKeyError(str(path), f"cannot read it: {exc.strerror}") from exc
-    if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise CookieKeyError(str(path), f"mode {stat.S_IMODE(mode):04o} lets others read "
-                             "or write it; run chmod 600 on it")
+        data = read_secret(path)
+    except UnsafeFileError as exc:
+        raise CookieKeyError(str(path), exc.reason) from exc
     if len(data) < _SIZE:
         raise CookieKeyError(str(path), f"holds {len(data)} bytes, needs {_SIZE}; "
                              "remove it to have a new one generated")

@@ -1,18 +1,18 @@
-"""Sessions, CSRF tokens, login rate limiting and the security headers.
+"""Session cookies, CSRF tokens and the security headers.
 
-Sessions are signed cookies (itsdangerous, HMAC-SHA1 over a key from
-:func:`web.keys.cookie_key`): HttpOnly, SameSite=Strict, Secure behind TLS. Each
-session carries a random CSRF token; every form posts it back and
-:func:`require_csrf` compares it in constant time (OWASP's synchronizer token).
+The cookie is signed (itsdangerous, HMAC-SHA1 over a key from
+:func:`web.keys.cookie_key`): HttpOnly, SameSite=Strict, Secure behind TLS. It holds
+a random CSRF token and, once logged in, the session id, which means something only
+while the users store has that session live (:meth:`web.users.UserStore.session_user`):
+logging out, a password change or disabling the user ends it on every server. Every
+form posts the CSRF token back and :func:`require_csrf` compares it in constant time
+(OWASP's synchronizer token).
 """
 
 from __future__ import annotations
 
 import hmac
 import secrets
-import threading
-import time
-from collections import deque
 from typing import Any
 
 from fastapi import HTTPException, Request
@@ -38,19 +38,25 @@ HEADERS = {
 class Sessions:
     """Reads and writes the signed session cookie."""
 
-    def __init__(self, key: bytes, *, is_secure: bool = False) -> None:
+    def __init__(self, key: bytes, *, is_secure: bool = False,
+                 max_age: int = SESSION_SECONDS) -> None:
         self._serializer = URLSafeTimedSerializer(key, salt="congvu-web-session")
         self.is_secure = is_secure
+        self.max_age = max_age
 
     def load(self, cookie: str | None) -> dict[str, Any]:
-        """The session in ``cookie``, or a new one (with a fresh CSRF token)."""
+        """The session in ``cookie`` (its CSRF token and session id only: a cookie of
+        the previous release, which named the user, logs nobody in), or a new one."""
         if cookie:
             try:
-                data = self._serializer.loads(cookie, max_age=SESSION_SECONDS)
+                data = self._serializer.loads(cookie, max_age=self.max_age)
             except BadSignature:
                 data = None
             if isinstance(data, dict) and isinstance(data.get("csrf"), str):
-                return data
+                session = {"csrf": data["csrf"]}
+                if isinstance(data.get("sid"), str):
+                    session["sid"] = data["sid"]
+                return session
         return {"csrf": secrets.token_urlsafe(32), "new": True}
 
     def dump(self, session: dict[str, Any]) -> str:
@@ -65,7 +71,8 @@ def session_of(request: Request) -> dict[str, Any]:
 
 
 def renew(request: Request, **values: Any) -> None:
-    """Replace the session (login, logout): a new CSRF token, nothing carried over."""
+    """Replace the session (login, logout, a password change): a new CSRF token,
+    nothing carried over."""
     request.state.session = {"csrf": secrets.token_urlsafe(32), **values}
     request.state.session_dirty = True
 
@@ -77,41 +84,6 @@ async def require_csrf(request: Request) -> None:
     expected = session_of(request).get("csrf", "")
     if not isinstance(sent, str) or not sent or not hmac.compare_digest(sent, expected):
         raise HTTPException(status_code=403, detail="csrf")
-
-
-class LoginLimiter:
-    """Failed logins per key (client address, user name) in a sliding window."""
-
-    def __init__(self, attempts: int, window_seconds: float) -> None:
-        self.attempts = attempts
-        self.window = window_seconds
-        self._failures: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def _recent(self, key: str, now: float) -> deque[float]:
-        found = self._failures.setdefault(key, deque())
-        while found and now - found[0] > self.window:
-            found.popleft()
-        return found
-
-    def is_blocked(self, *keys: str) -> bool:
-        """Whether any key has used up its attempts."""
-        now = time.monotonic()
-        with self._lock:
-            return any(len(self._recent(k, now)) >= self.attempts for k in keys)
-
-    def fail(self, *keys: str) -> None:
-        """Count a failed login against each key."""
-        now = time.monotonic()
-        with self._lock:
-            for key in keys:
-                self._recent(key, now).append(now)
-
-    def succeed(self, *keys: str) -> None:
-        """Forget the failures of a user who logged in."""
-        with self._lock:
-            for key in keys:
-                self._failures.pop(key, None)
 
 
 def safe_next(target: str | None, default: str = "/") -> str:

@@ -28,6 +28,15 @@ class WebSettings:
     title: str = "Danh bạ thư điện tử công vụ"
     #: set the cookies' Secure flag (behind TLS at nginx: the console binds 127.0.0.1)
     is_secure_cookie: bool = False
-    #: failed logins allowed per client address and per user name in ``login_window``
+    #: the login throttle (web/throttle.py): failures allowed per client and user name
+    #: together in ``login_window_seconds``, per client whatever the names, and per
+    #: name from every client before that name is under attack (failed clients are
+    #: then refused, the others delayed by ``login_backoff_seconds``, doubling)
     login_attempts: int = 5
     login_window_seconds: float = 300.0
+    login_client_attempts: int = 30
+    login_user_attempts: int = 20
+    login_backoff_seconds: float = 1.0
+    #: how long a console session lasts (it ends sooner on logout, a password change,
+    #: or when the user is disabled)
+    session_seconds: int = 8 * 3600

@@ -2,36 +2,61 @@
 
 Passwords are hashed with Argon2id (argon2-cffi's defaults, RFC 9106's second
 recommended set); the store never holds a password. A grant of a unit covers its
-descendants (units form a tree), which :mod:`web.access` resolves.
+descendants (units form a tree), which :mod:`web.access` resolves. The console's
+sessions live here too (only their ids' hashes), so that ending one (logging out, a
+password change, a disabled user) holds on every server that shares the file.
 """
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 import sqlite3
 import threading
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from mailbase import private_database, private_dir
 from web.errors import UserError
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS users (
-    name          TEXT PRIMARY KEY,
-    password_hash TEXT NOT NULL,
-    is_admin      INTEGER NOT NULL,
-    is_active     INTEGER NOT NULL,
-    created       TEXT NOT NULL
-) STRICT;
-CREATE TABLE IF NOT EXISTS grants (
-    user_name TEXT NOT NULL REFERENCES users(name),
-    unit_id   TEXT NOT NULL,
-    PRIMARY KEY (user_name, unit_id)
-) STRICT;
-"""
+#: The store's schema, one step per release that changed it; ``PRAGMA user_version``
+#: is the number of steps applied. Steps are additive only (the previous release
+#: still opens a store the next one migrated) and idempotent (two processes may race
+#: to the same step: the second finds the tables there).
+_MIGRATIONS: tuple[str, ...] = (
+    # 1. the first release's tables (its stores are at user_version 0 with these)
+    """
+    CREATE TABLE IF NOT EXISTS users (
+        name          TEXT PRIMARY KEY,
+        password_hash TEXT NOT NULL,
+        is_admin      INTEGER NOT NULL,
+        is_active     INTEGER NOT NULL,
+        created       TEXT NOT NULL
+    ) STRICT;
+    CREATE TABLE IF NOT EXISTS grants (
+        user_name TEXT NOT NULL REFERENCES users(name),
+        unit_id   TEXT NOT NULL,
+        PRIMARY KEY (user_name, unit_id)
+    ) STRICT;
+    """,
+    # 2. console sessions, kept here so that logging out, a password change or a
+    # disabled user ends them on every server sharing this store. The cookie holds
+    # the session id; the store only its SHA-256. Times are UTC ISO 8601 to the second.
+    """
+    CREATE TABLE IF NOT EXISTS sessions (
+        id_hash   TEXT PRIMARY KEY,
+        user_name TEXT NOT NULL REFERENCES users(name),
+        created   TEXT NOT NULL,
+        expires   TEXT NOT NULL,
+        revoked   TEXT
+    ) STRICT;
+    CREATE INDEX IF NOT EXISTS sessions_user ON sessions(user_name);
+    """,
+)
 MIN_PASSWORD = 10
 _HASHER = PasswordHasher()
 # verifying against this keeps an unknown name as slow as a wrong password
@@ -60,20 +85,48 @@ def check_name(name: str) -> str:
     return value
 
 
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _session_hash(session_id: str) -> str:
+    # the id is 256 random bits: a plain hash is enough to make a stolen copy of the
+    # store useless for logging in, no slow hash needed
+    return hashlib.sha256(session_id.encode("utf-8", "surrogatepass")).hexdigest()
+
+
 class UserStore:
-    """The users file (``<data dir>/web/users.sqlite3``); safe to share between threads."""
+    """The users file (``<data dir>/web/users.sqlite3``); safe to share between threads.
+
+    The file and its directory are private (0600, 0700, whatever the umask): they hold
+    the password hashes and the session ids' hashes.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.Lock()
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            private_dir(path.parent)
+            private_database(path)
             self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+            self._db.execute("PRAGMA busy_timeout=5000")
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA foreign_keys=ON")
-            self._db.executescript(_SCHEMA)
+            self._migrate()
         except (OSError, sqlite3.Error) as exc:
             raise UserError(f"users store {path}: cannot open it: {exc}") from exc
+
+    def _migrate(self) -> None:
+        """Apply the steps of :data:`_MIGRATIONS` this file has not had yet."""
+        done = int(self._db.execute("PRAGMA user_version").fetchone()[0])
+        for number, step in enumerate(_MIGRATIONS[done:], start=done + 1):
+            try:
+                self._db.executescript(f"BEGIN IMMEDIATE;{step};"
+                                       f"PRAGMA user_version = {number}; COMMIT;")
+            except sqlite3.Error:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise
 
     def close(self) -> None:
         """Close the file."""
@@ -152,18 +205,66 @@ class UserStore:
         return self.get(name)
 
     def set_active(self, name: str, is_active: bool) -> User:
-        """Disable (or enable again) a user; a disabled user's session stops at once."""
+        """Disable (or enable again) a user; disabling ends every session of theirs."""
         self.get(name)
         self._run("UPDATE users SET is_active = ? WHERE name = ?", (int(is_active), name))
+        if not is_active:
+            self.end_sessions(name)
         return self.get(name)
 
-    def set_password(self, name: str, password: str) -> None:
-        """Replace a user's password."""
+    def set_password(self, name: str, password: str) -> int:
+        """Replace a user's password and end every session of theirs.
+
+        :returns: how many sessions were ended.
+        :raises UserError: no such user, or the password is too short.
+        """
         self.get(name)
         if len(password) < MIN_PASSWORD:
             raise UserError(f"user {name}: the password needs at least {MIN_PASSWORD} characters")
         self._run("UPDATE users SET password_hash = ? WHERE name = ?",
                   (_HASHER.hash(password), name))
+        return self.end_sessions(name)
+
+    # -- sessions -------------------------------------------------------------
+
+    def start_session(self, name: str, lifetime: timedelta) -> str:
+        """A new session of user ``name``, valid for ``lifetime``: its id, for the cookie.
+
+        Sessions past their end are dropped here, so the table holds only live ones
+        and the revoked ones that would still be live.
+        """
+        session_id = secrets.token_urlsafe(32)
+        now = datetime.now(UTC)
+        self._run("DELETE FROM sessions WHERE expires <= ?", (now.isoformat(timespec="seconds"),))
+        self._run("INSERT INTO sessions VALUES (?, ?, ?, ?, NULL)",
+                  (_session_hash(session_id), name, now.isoformat(timespec="seconds"),
+                   (now + lifetime).isoformat(timespec="seconds")))
+        return session_id
+
+    def session_user(self, session_id: str) -> User | None:
+        """The active user of a session that is neither ended nor expired, or None."""
+        rows = self._run(
+            "SELECT s.user_name FROM sessions AS s JOIN users AS u ON u.name = s.user_name "
+            "WHERE s.id_hash = ? AND s.revoked IS NULL AND s.expires > ? AND u.is_active = 1",
+            (_session_hash(session_id), _now()))
+        return self.find(str(rows[0][0])) if rows else None
+
+    def end_session(self, session_id: str) -> None:
+        """End one session (logging out); an unknown or ended one is left as it is."""
+        self._run("UPDATE sessions SET revoked = ? WHERE id_hash = ? AND revoked IS NULL",
+                  (_now(), _session_hash(session_id)))
+
+    def end_sessions(self, name: str) -> int:
+        """End every live session of user ``name``; how many there were."""
+        now = _now()
+        with self._lock:
+            try:
+                cursor = self._db.execute(
+                    "UPDATE sessions SET revoked = ? "
+                    "WHERE user_name = ? AND revoked IS NULL AND expires > ?", (now, name, now))
+            except sqlite3.Error as exc:
+                raise UserError(f"users store {self.path}: {exc}") from exc
+            return cursor.rowcount
 
     def authenticate(self, name: str, password: str) -> User | None:
         """The active user whose name and password these are, or None."""

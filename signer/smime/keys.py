@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +11,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_private_key, pkcs12
 
+from mailbase import UnsafeFileError
+from mailbase import read_secret as read_private_secret
 from signer.errors import CertificateFileError, KeyFileError
 from signer.smime.config import SmimeIdentity
 from signer.trust import load_certificates
@@ -54,24 +55,15 @@ def certificate_addresses(cert: x509.Certificate) -> tuple[str, ...]:
 
 
 def read_secret(path: Path) -> bytes:
-    """Read a secret file that neither group nor others may read or write.
+    """Read a secret file through :func:`mailbase.read_secret` (no group or other
+    access, owned by root or the running user, in a directory nobody else can write).
 
-    :raises KeyFileError: missing, unreadable, not a regular file, or too open.
+    :raises KeyFileError: missing, unreadable, not a regular file, or refused.
     """
     try:
-        info = path.stat()
-    except OSError as exc:
-        raise KeyFileError(path, f"cannot be read: {exc.strerror or exc}") from exc
-    if not stat.S_ISREG(info.st_mode):
-        raise KeyFileError(path, "is not a regular file")
-    if info.st_mode & 0o077:
-        raise KeyFileError(
-            path, f"is mode {stat.S_IMODE(info.st_mode):04o}; group and others must have no "
-            f"access: run chmod 600 {path}")
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise KeyFileError(path, f"cannot be read: {exc.strerror or exc}") from exc
+        return read_private_secret(path)
+    except UnsafeFileError as exc:
+        raise KeyFileError(path, exc.reason) from exc
 
 
 def _check_key(path: Path, key: object, cert: x509.Certificate) -> SigningKey:

@@ -170,8 +170,9 @@ def test_a_symlink_loop_and_a_dangling_link_are_refused(tmp_path: Path) -> None:
     b.symlink_to(a)
     assert "symbolic links" in refused(a)
     dangling = tmp_path / "dangling.pem"
-    dangling.symlink_to(tmp_path / "gone.pem")
-    assert refused(dangling).startswith("cannot be read: No such file")
+    gone = tmp_path / "gone.pem"
+    dangling.symlink_to(gone)
+    assert refused(dangling) == f"cannot be read: No such file or directory ({gone})"
 
 
 def test_what_is_not_a_regular_file_is_refused_without_hanging(keys: Path) -> None:

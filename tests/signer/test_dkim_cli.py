@@ -142,7 +142,8 @@ def test_sign_refuses_open_key(dkim: click.Group, runner: CliRunner, tmp_path: P
     result = runner.invoke(dkim, ["sign", "--domain", DOMAIN, "--selector", "ed",
                                   "--key", str(key.path)], input=MESSAGE)
     assert result.exit_code == 2
-    assert f"key file {key.path}: mode 0644" in result.output
+    assert (f"key file {key.path}: readable by group, readable by others (mode 0644); "
+            f"run chmod 600 {key.path}") in result.output
 
 
 def test_verify_unsigned_and_timeout(dkim: click.Group, runner: CliRunner, tmp_path: Path,

@@ -144,3 +144,58 @@ def test_web_command_serves(tmp_path):
     done = subprocess.run([sys.executable, "-c", script, "web", "--listen", "127.0.0.1:0"],
                           capture_output=True, text=True, env=environ, timeout=30)
     assert done.returncode == 1 and "chmod 600" in done.stderr
+
+
+def test_password_changes_it_and_ends_every_session(cli):
+    group, settings = cli
+    _run(group, "user", "add", "thanhtra", "--stdin", input="long enough pw\n")
+    c = client(settings)
+    assert login(c, "thanhtra", "long enough pw").status_code == 303
+    assert c.get("/audit").status_code == 200
+    r = _run(group, "user", "password", "thanhtra", "--stdin", input="a new long password\n")
+    assert r.exit_code == 0, r.output
+    assert r.output == "thanhtra: password changed; 1 session(s) ended\n"
+    assert c.get("/audit").status_code == 303
+    with UserStore(settings.users_path) as users:
+        assert users.authenticate("thanhtra", "long enough pw") is None
+        assert users.authenticate("thanhtra", "a new long password") is not None
+    with AuditLog.open_readonly(settings.audit.path) as log:
+        event = log.admin_events(kind="user-grant")[0]
+    assert (event["actor"], event["target"], event["details"]["action"]) == (
+        "cli", "thanhtra", "password")
+
+
+def test_password_asks_twice_on_the_terminal(cli):
+    group, settings = cli
+    _run(group, "user", "add", "thanhtra", "--password-stdin", input="long enough pw\n")
+    r = _run(group, "user", "password", "thanhtra",
+             input="first try differs\nsecond try\na new long password\na new long password\n")
+    assert r.exit_code == 0, r.output
+    assert "do not match" in r.output
+    assert "a new long password" not in r.output  # hidden input
+    with UserStore(settings.users_path) as users:
+        assert users.authenticate("thanhtra", "a new long password") is not None
+
+
+@pytest.mark.parametrize(("args", "stdin", "code", "message"), [
+    (["nobody", "--stdin"], "a new long password\n", 1, "no user 'nobody'"),
+    (["thanhtra", "--stdin"], "short\n", 1, "at least 10"),
+    (["thanhtra", "--stdin"], "", 2, "no password on standard input"),
+    (["thanhtra", "a new long password"], None, 2, "unexpected extra argument"),
+])
+def test_password_refusals(cli, args, stdin, code, message):
+    group, settings = cli
+    _run(group, "user", "add", "thanhtra", "--stdin", input="long enough pw\n")
+    r = _run(group, "user", "password", *args, input=stdin)
+    assert r.exit_code == code and message in r.output
+    with UserStore(settings.users_path) as users:
+        assert users.authenticate("thanhtra", "long enough pw") is not None
+
+
+def test_disable_ends_every_session(cli):
+    group, settings = cli
+    _run(group, "user", "add", "thanhtra", "--stdin", input="long enough pw\n")
+    c = client(settings)
+    login(c, "thanhtra", "long enough pw")
+    assert _run(group, "user", "disable", "thanhtra").exit_code == 0
+    assert c.get("/audit").status_code == 303

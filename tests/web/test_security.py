@@ -1,5 +1,6 @@
 """CSRF on every form, escaping of attacker-controlled text, security headers, cookie
-flags, login rate limiting, the cookie key's permissions, no open redirects."""
+flags, login rate limiting, the cookie key's permissions, no open redirects.
+Sessions and the throttle have test_sessions.py and test_throttle.py."""
 
 from __future__ import annotations
 
@@ -15,9 +16,9 @@ from web.keys import KEY_NAME
 
 
 def _post_routes() -> list[str]:
-    from web.routes import admin, audit_pages, auth, public
+    from web.routes import account, admin, audit_pages, auth, public
     paths = []
-    for module in (admin, audit_pages, auth, public):
+    for module in (account, admin, audit_pages, auth, public):
         for route in module.router.routes:
             if "POST" in getattr(route, "methods", set()):
                 paths.append(re.sub(r"\{[^}]+\}", "x", route.path))
@@ -28,7 +29,7 @@ def test_every_form_refuses_a_post_without_its_token(env):
     c = client(env.settings)
     login(c, "admin")
     posts = _post_routes()
-    assert len(posts) >= 9
+    assert len(posts) >= 10 and "/account/password" in posts
     for path in posts:
         r = c.post(path, data={"username": "admin", "password": "x", "unit": "stc"})
         assert r.status_code == 403, path
@@ -150,15 +151,6 @@ def test_login_is_rate_limited(env):
     assert c.get("/audit").status_code == 303
 
 
-def test_rate_limit_counts_per_user_name_across_addresses(env):
-    from web.security import LoginLimiter
-    limiter = LoginLimiter(3, 300)
-    for ip in ("1.1.1.1", "2.2.2.2", "3.3.3.3"):
-        limiter.fail(f"ip:{ip}", "user:admin")
-    assert limiter.is_blocked("ip:4.4.4.4", "user:admin")
-    assert not limiter.is_blocked("ip:4.4.4.4", "user:other")
-
-
 def test_wrong_password_and_unknown_user_look_the_same(env):
     c = client(env.settings)
     a = login(c, "admin", "wrong password!")
@@ -182,6 +174,48 @@ def test_cookie_key_readable_by_others_is_refused(env):
     os.chmod(key, 0o644)
     with pytest.raises(CookieKeyError, match="chmod 600"):
         create_app(env.settings)
+
+
+def test_cookie_key_owned_by_another_user_is_refused(env):
+    """As root, the only trusted owner is root: a key given to nobody is refused."""
+    create_app(env.settings)
+    key = env.settings.keys_dir / KEY_NAME
+    os.chown(key, 65534, -1)
+    with pytest.raises(CookieKeyError, match="owned by nobody, not by root; run chown root"):
+        create_app(env.settings)
+
+
+def test_cookie_key_through_a_symlink_is_checked_at_its_target(env, tmp_path):
+    create_app(env.settings)
+    real = tmp_path / "secret" / KEY_NAME
+    real.parent.mkdir(mode=0o700)
+    key = env.settings.keys_dir / KEY_NAME
+    key.rename(real)
+    key.symlink_to(real)
+    create_app(env.settings)  # followed: the target is private
+    os.chmod(real, 0o660)
+    with pytest.raises(CookieKeyError, match=f"the link's target {real} is readable and "
+                                             "writable by group"):
+        create_app(env.settings)
+
+
+def test_cookie_key_in_a_keys_directory_others_can_write_is_refused(env):
+    create_app(env.settings)
+    os.chmod(env.settings.keys_dir, 0o773)
+    with pytest.raises(CookieKeyError, match="run chmod go-w"):
+        create_app(env.settings)
+
+
+def test_cookie_key_and_its_directory_are_created_private_whatever_the_umask(env):
+    import shutil
+    shutil.rmtree(env.settings.keys_dir)
+    old = os.umask(0)
+    try:
+        create_app(env.settings)
+    finally:
+        os.umask(old)
+    assert env.settings.keys_dir.stat().st_mode & 0o777 == 0o700
+    assert (env.settings.keys_dir / KEY_NAME).stat().st_mode & 0o777 == 0o600
 
 
 def test_short_cookie_key_is_refused(env):
