@@ -164,14 +164,14 @@ def _zip_entries(part: Part, budget: _Budget) -> Iterator[_Entry]:
         yield from _zip_local_entries(part.data, budget)
         return
     # Declared sizes first: an overlapping-entries bomb stops here, before inflating.
-    declared = sum(i.file_size for i in infos if not i.is_dir())
+    declared = sum(i.file_size for i in infos if not _is_zip_directory(i))
     if declared > budget.size:
         raise _Stop(f"zip declares {declared} bytes uncompressed "
                     f"(limit {budget.limits.max_total_size})")
     if len(infos) > budget.members:
         raise _Stop(f"zip has {len(infos)} members (limit {budget.limits.max_members})")
     for info in infos:
-        if info.is_dir():
+        if _is_zip_directory(info):
             continue
         if info.flag_bits & 0x1:
             yield _Entry(info.filename, info.file_size, info.compress_size, None,
@@ -191,6 +191,12 @@ def _zip_entries(part: Part, budget: _Budget) -> Iterator[_Entry]:
                 OSError, EOFError, zlib.error, lzma.LZMAError) as exc:
             data, problem = None, f"zip member {info.filename!r} cannot be read: {exc}"
         yield _Entry(info.filename, info.file_size, info.compress_size, data, problem=problem)
+
+
+def _is_zip_directory(info: zipfile.ZipInfo) -> bool:
+    """A name ending in "/" (``ZipInfo.is_dir`` raises IndexError on an empty name,
+    which a damaged central directory can hold: found by the fuzz test)."""
+    return info.filename.endswith("/")
 
 
 _LOCAL = struct.Struct("<4sHHHHHIIIHH")

@@ -6,8 +6,10 @@ records come from an injected resolver, so a DNS timeout becomes ``temperror`` a
 a pass or a hang. The number of signatures evaluated per message is capped (a flood of
 DKIM-Signature headers is a known denial of service).
 
-dkimpy parses the tag=value lists and PKCS#1 RSA key records; ``cryptography`` verifies.
-Every exception either raises is translated in one place, :func:`map_exceptions`.
+Every tag of a signature and of a key record is read against its grammar
+(:mod:`signer.dkim_tags`): a syntax error is a permanent failure, and a result names a
+domain only when ``d=`` is one. dkimpy reads PKCS#1 RSA key records; ``cryptography``
+verifies. Every exception either raises is translated in one place, :func:`map_exceptions`.
 
 The header is the one :func:`mailbase.read_header` read. A block that reads two ways
 (a stray line, a leading folded line, a NUL, a bare CR) is ``permerror``: a signature
@@ -25,7 +27,6 @@ Results, following RFC 8601 section 2.7.1:
 
 from __future__ import annotations
 
-import base64
 import binascii
 import hashlib
 import re
@@ -38,7 +39,6 @@ from typing import ClassVar
 
 import dkim
 import dkim.crypto
-import dkim.util
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
@@ -49,6 +49,7 @@ from signer import canon
 from signer.canon import Canon
 from signer.config import DkimConfig
 from signer.dkim import select_headers
+from signer.dkim_tags import KeyRecord, Signature, displayed, parse_key_record, parse_signature
 from signer.dns import DnsResolver, TxtResolver
 from signer.errors import DkimError, DnsTemporaryError
 from signer.keys import Algorithm, PublicKey
@@ -56,9 +57,7 @@ from signer.keys import Algorithm, PublicKey
 MIN_VERIFY_RSA_BITS = 1024
 """RFC 8301 section 3.2: verifiers do not accept RSA keys under 1024 bits."""
 
-_REQUIRED_TAGS = (b"v", b"a", b"b", b"bh", b"d", b"h", b"s")
 _B_VALUE = re.compile(rb"(^|;)([ \t\r\n]*b[ \t\r\n]*=)[^;]*")
-_WSP = re.compile(rb"[ \t\r\n]+")
 _SHA256 = hashes.SHA256()
 
 
@@ -101,7 +100,7 @@ class _MessageCache:
     fields: tuple[HeaderField, ...]
     body: bytes
     body_hashes: dict[tuple[Canon, int | None], bytes] = field(default_factory=dict)
-    keys: dict[str, tuple[dict[bytes, bytes], PublicKey]] = field(default_factory=dict)
+    keys: dict[str, tuple[KeyRecord, PublicKey]] = field(default_factory=dict)
     dns_started: float | None = None
 
 
@@ -120,24 +119,12 @@ def map_exceptions(malformed: AuthResult) -> Iterator[None]:
         raise DkimError(AuthResult.TEMPERROR.value, f"key lookup failed: {exc.reason}") from exc
     except InvalidSignature as exc:
         raise DkimError(AuthResult.FAIL.value, "signature did not verify") from exc
-    except dkim.util.DuplicateTag as exc:
-        raise DkimError(malformed.value, f"duplicate tag {_text(exc.args[0])}") from exc
-    except dkim.util.InvalidTagValueList as exc:
-        raise DkimError(malformed.value,
-                        f"malformed tag list near {_text(exc.args[0] if exc.args else b'')}"
-                        ) from exc
     except (dkim.DKIMException, dkim.crypto.UnparsableKeyError) as exc:
         raise DkimError(malformed.value, f"unusable key or tags: {exc}") from exc
     except UnsupportedAlgorithm as exc:
         raise DkimError(malformed.value, f"unsupported key: {exc}") from exc
     except (binascii.Error, ValueError) as exc:
         raise DkimError(malformed.value, f"malformed value: {exc}") from exc
-
-
-def _text(value: object) -> str:
-    if isinstance(value, bytes):
-        return repr(value[:40].decode("ascii", "replace"))
-    return repr(value)
 
 
 class DkimVerifier:
@@ -198,60 +185,39 @@ class DkimVerifier:
         return results
 
     def _verify_one(self, sig_field: HeaderField, cache: _MessageCache) -> DkimResult:
-        tags: dict[bytes, bytes] = {}
         try:
-            with map_exceptions(AuthResult.NEUTRAL):
-                tags = dkim.util.parse_tag_value(sig_field.value.replace(b"\r\n", b""))
-                return self._check(sig_field, tags, cache)
+            signature = parse_signature(sig_field.value)
         except DkimError as exc:
-            return _result(AuthResult(exc.result), exc.reason, tags)
+            return _result(AuthResult(exc.result), exc.reason, displayed(_loose_tags(sig_field)))
+        shown = {"d": signature.domain, "s": signature.selector,
+                 "a": signature.algorithm.value, "i": signature.identity or "",
+                 "b": _b64_text(signature.tags[b"b"])}
+        try:
+            self._check(sig_field, signature, cache)
+        except DkimError as exc:
+            return _result(AuthResult(exc.result), exc.reason, shown)
+        return _result(AuthResult.PASS, "signature verified", shown)
 
-    def _check(self, sig_field: HeaderField, tags: dict[bytes, bytes],
-               cache: _MessageCache) -> DkimResult:
-        with map_exceptions(AuthResult.NEUTRAL):
-            missing = [t.decode() for t in _REQUIRED_TAGS if not tags.get(t)]
-            if missing:
-                raise DkimError("neutral", f"signature lacks required tags: {', '.join(missing)}")
-            if tags[b"v"] != b"1":
-                raise DkimError("neutral", f"unsupported version v={_text(tags[b'v'])}")
-            algorithm = _algorithm(tags[b"a"])
-            header_canon, body_canon = _canonicalization(tags.get(b"c", b"simple/simple"))
-            domain = tags[b"d"].decode("ascii").lower().rstrip(".")
-            names = [n.strip().lower() for n in _WSP.sub(b"", tags[b"h"]).split(b":")]
-            if b"from" not in names:
-                raise DkimError("neutral", "h= does not include From")
-            _check_identity(tags, domain)
-            self._check_times(tags)
-            length = int(tags[b"l"]) if b"l" in tags else None
-            body_hash = base64.b64decode(_WSP.sub(b"", tags[b"bh"]), validate=True)
-            signature = base64.b64decode(_WSP.sub(b"", tags[b"b"]), validate=True)
-        if _body_hash(cache, body_canon, length) != body_hash:
+    def _check(self, sig_field: HeaderField, sig: Signature, cache: _MessageCache) -> None:
+        if sig.expires is not None and sig.expires < self._clock():
+            raise DkimError("fail", "signature expired")
+        if _body_hash(cache, sig.body_canon, sig.length) != sig.body_hash:
             raise DkimError("fail", "body hash did not verify")
-        key_tags, key = self._key(tags[b"s"].decode("ascii"), domain, cache)
-        _check_key(key_tags, key, algorithm, tags, domain)
-        selected = select_headers(cache.fields, names)
-        hashed = b"".join(canon.header(f, header_canon) for f in selected)
+        record, key = self._key(sig.selector, sig.domain, cache)
+        _check_key(record, key, sig)
+        selected = select_headers(cache.fields, sig.headers)
+        hashed = b"".join(canon.header(f, sig.header_canon) for f in selected)
         stripped = HeaderField(sig_field.name, _B_VALUE.sub(rb"\1\2", sig_field.value, count=1),
                                sig_field.gap)
-        digest = hashlib.sha256(hashed + canon.header(stripped, header_canon)[:-2]).digest()
+        digest = hashlib.sha256(hashed + canon.header(stripped, sig.header_canon)[:-2]).digest()
         with map_exceptions(AuthResult.PERMERROR):
             if isinstance(key, rsa.RSAPublicKey):
-                key.verify(signature, digest, padding.PKCS1v15(), Prehashed(_SHA256))
+                key.verify(sig.signature, digest, padding.PKCS1v15(), Prehashed(_SHA256))
             else:
-                key.verify(signature, digest)
-        return _result(AuthResult.PASS, "signature verified", tags)
-
-    def _check_times(self, tags: dict[bytes, bytes]) -> None:
-        signed_at = int(tags[b"t"]) if b"t" in tags else None
-        if b"x" in tags:
-            expires = int(tags[b"x"])
-            if signed_at is not None and expires < signed_at:
-                raise DkimError("neutral", "x= is earlier than t=")
-            if expires < self._clock():
-                raise DkimError("fail", "signature expired")
+                key.verify(sig.signature, digest)
 
     def _key(self, selector: str, domain: str,
-             cache: _MessageCache) -> tuple[dict[bytes, bytes], PublicKey]:
+             cache: _MessageCache) -> tuple[KeyRecord, PublicKey]:
         name = f"{selector}._domainkey.{domain}"
         if name not in cache.keys:
             now = time.monotonic()
@@ -264,47 +230,33 @@ class DkimVerifier:
                 records = self._resolver(name)
                 if not records:
                     raise DkimError("permerror", f"no key record at {name}")
-                cache.keys[name] = _parse_key_record(records[0], name)
+                record = parse_key_record(records[0], name)
+                cache.keys[name] = (record, _public_key(record, name))
         return cache.keys[name]
 
 
-def _result(result: AuthResult, reason: str, tags: dict[bytes, bytes]) -> DkimResult:
-    def tag(name: bytes) -> str | None:
-        value = tags.get(name)
-        return _WSP.sub(b"", value).decode("ascii", "replace") if value else None
-
-    b = tag(b"b")
-    domain = tag(b"d")
+def _result(result: AuthResult, reason: str, shown: dict[str, str]) -> DkimResult:
+    """A result naming only the values that fit their grammar (:func:`displayed`)."""
+    b = shown.get("b")
+    domain = shown.get("d")
     return DkimResult(result, reason, domain=domain.lower() if domain else None,
-                      selector=tag(b"s"), algorithm=tag(b"a"), identity=tag(b"i"),
-                      signature_prefix=b[:8] if b else None)
+                      selector=shown.get("s") or None, algorithm=shown.get("a") or None,
+                      identity=shown.get("i") or None, signature_prefix=b[:8] if b else None)
 
 
-def _algorithm(value: bytes) -> Algorithm:
-    if value == b"rsa-sha1":
-        raise DkimError("neutral", "rsa-sha1 signatures are not accepted (RFC 8301)")
-    try:
-        return Algorithm(value.decode("ascii"))
-    except ValueError as exc:
-        raise DkimError("neutral", f"unsupported algorithm a={_text(value)}") from exc
+def _loose_tags(sig_field: HeaderField) -> dict[bytes, bytes]:
+    """The tags of a signature that failed its grammar, read leniently, for
+    :func:`displayed` to pick the values that fit theirs from."""
+    tags: dict[bytes, bytes] = {}
+    for spec in sig_field.unfolded.split(b";"):
+        name, eq, value = spec.partition(b"=")
+        if eq:
+            tags.setdefault(name.strip(b" \t"), value.strip(b" \t"))
+    return tags
 
 
-def _canonicalization(value: bytes) -> tuple[Canon, Canon]:
-    header_text, _, body_text = value.partition(b"/")
-    try:
-        return Canon(header_text.decode("ascii")), Canon((body_text or b"simple").decode("ascii"))
-    except ValueError as exc:
-        raise DkimError("neutral", f"unsupported canonicalization c={_text(value)}") from exc
-
-
-def _check_identity(tags: dict[bytes, bytes], domain: str) -> None:
-    identity = tags.get(b"i")
-    if identity is None:
-        return
-    _, at, idomain = identity.decode("ascii").rpartition("@")
-    idomain = idomain.lower().rstrip(".")
-    if not at or not (idomain == domain or idomain.endswith("." + domain)):
-        raise DkimError("neutral", "i= is not in the signing domain d=")
+def _b64_text(value: bytes) -> str:
+    return bytes(c for c in value if c not in b" \t\r\n").decode("ascii")
 
 
 def _body_hash(cache: _MessageCache, body_canon: Canon, length: int | None) -> bytes:
@@ -319,46 +271,36 @@ def _body_hash(cache: _MessageCache, body_canon: Canon, length: int | None) -> b
     return cache.body_hashes[key]
 
 
-def _parse_key_record(record: bytes, name: str) -> tuple[dict[bytes, bytes], PublicKey]:
-    tags = dkim.util.parse_tag_value(record)
-    if tags.get(b"v", b"DKIM1") != b"DKIM1":
-        raise DkimError("permerror", f"key record at {name} is not DKIM1")
-    data = _WSP.sub(b"", tags.get(b"p", b""))
-    if not data:
+def _public_key(record: KeyRecord, name: str) -> PublicKey:
+    if not record.public:
         raise DkimError("permerror", f"key at {name} is revoked (empty p=)")
-    raw = base64.b64decode(data, validate=True)
-    key_type = tags.get(b"k", b"rsa")
-    if key_type == b"ed25519":
-        return tags, ed25519.Ed25519PublicKey.from_public_bytes(raw)
-    if key_type != b"rsa":
-        raise DkimError("permerror", f"key at {name} has unknown type k={_text(key_type)}")
+    if record.key_type == "ed25519":
+        return ed25519.Ed25519PublicKey.from_public_bytes(record.public)
+    if record.key_type != "rsa":
+        raise DkimError("permerror", f"key at {name} has unknown type k={record.key_type!r}")
     try:
-        key = serialization.load_der_public_key(raw)
+        key = serialization.load_der_public_key(record.public)
     except ValueError:
         # some publish the bare PKCS#1 RSAPublicKey; dkimpy reads both forms
-        numbers = dkim.crypto.parse_public_key(raw)
+        numbers = dkim.crypto.parse_public_key(record.public)
         key = rsa.RSAPublicNumbers(numbers["publicExponent"], numbers["modulus"]).public_key()
     if not isinstance(key, rsa.RSAPublicKey):
         raise DkimError("permerror", f"key at {name} is not an RSA key")
-    return tags, key
+    return key
 
 
-def _check_key(key_tags: dict[bytes, bytes], key: PublicKey, algorithm: Algorithm,
-               tags: dict[bytes, bytes], domain: str) -> None:
+def _check_key(record: KeyRecord, key: PublicKey, sig: Signature) -> None:
     key_type = Algorithm.RSA_SHA256 if isinstance(key, rsa.RSAPublicKey) \
         else Algorithm.ED25519_SHA256
-    if key_type is not algorithm:
-        raise DkimError("permerror", f"a={algorithm.value} but the key is {key_type.key_type}")
+    if key_type is not sig.algorithm:
+        raise DkimError("permerror",
+                        f"a={sig.algorithm.value} but the key is {key_type.key_type}")
     if isinstance(key, rsa.RSAPublicKey) and key.key_size < MIN_VERIFY_RSA_BITS:
         raise DkimError("permerror", f"RSA key of {key.key_size} bits is too weak")
-    hash_algs = key_tags.get(b"h")
-    if hash_algs is not None and b"sha256" not in _WSP.sub(b"", hash_algs).split(b":"):
+    if record.hashes is not None and "sha256" not in record.hashes:
         raise DkimError("permerror", "the key record does not allow sha256 (h=)")
-    services = key_tags.get(b"s")
-    if services is not None and not {b"email", b"*"} & set(_WSP.sub(b"", services).split(b":")):
+    if record.services is not None and not {"email", "*"} & record.services:
         raise DkimError("permerror", "the key record is not for email (s=)")
-    flags = set(_WSP.sub(b"", key_tags.get(b"t", b"")).split(b":"))
-    identity = tags.get(b"i")
-    if b"s" in flags and identity is not None \
-            and identity.decode("ascii").rpartition("@")[2].lower().rstrip(".") != domain:
+    if "s" in record.flags and sig.identity is not None \
+            and sig.identity.rpartition("@")[2].lower() != sig.domain:
         raise DkimError("permerror", "the key record forbids subdomains in i= (t=s)")

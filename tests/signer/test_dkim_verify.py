@@ -140,7 +140,7 @@ def _resign_with(signed: bytes, old: bytes, new: bytes) -> bytes:
     (b"v=1;", b"v=1; d=x.vn;", "duplicate tag 'd'"),
     (b" s=ed;", b" s=ed; broken;", "malformed tag list near ' broken'"),
     (b"v=1;", b"v=1; i=user@elsewhere.vn;", "i= is not in the signing domain d="),
-    (b" bh=", b" bh=!!", "malformed value"),
+    (b" bh=", b" bh=!!", "bh= is not base64"),
     (b"t=", b"x=1; t=", "x= is earlier than t="),
 ])
 def test_malformed_signature_is_neutral(verifier: DkimVerifier, keys: dict[str, KeyFile],
@@ -148,6 +148,92 @@ def test_malformed_signature_is_neutral(verifier: DkimVerifier, keys: dict[str, 
     [result] = verifier.verify(_resign_with(_sign(keys, "ed"), old, new))
     assert result.result is AuthResult.NEUTRAL
     assert result.reason.startswith(reason)
+
+
+def test_key_record_tags_that_fit_their_grammar_are_read(
+        dns: DnsServer, keys: dict[str, KeyFile]) -> None:
+    p = keys["ed"].record.split("p=")[1]
+    record = f"v=DKIM1; k=ED25519; h=sha256 :\tfuture-hash; s= * ; t=y:x-new; n=a=20note; p= {p}"
+    verifier = DkimVerifier(lambda name: [record.encode()])
+    assert _pairs(verifier.verify(_sign(keys, "ed"))) == [("pass", "signature verified")]
+
+
+# RFC 6376 3.5 and 6.1.1: every tag is read against its grammar; a value that does not
+# fit is a permanent failure (neutral, RFC 8601 2.7.1), found before any key lookup
+@pytest.mark.parametrize(("old", "new", "reason"), [
+    (f" d={DOMAIN};".encode(), f" d={DOMAIN}.;".encode(), "d= is not a valid domain name"),
+    (f" d={DOMAIN};".encode(), b" d=vn;", "d= is not a valid domain name: 'vn'"),
+    (f" d={DOMAIN};".encode(), b" d=-sotc.vn;", "d= is not a valid domain name"),
+    (f" d={DOMAIN};".encode(), b" d=so_tc.vn;", "d= is not a valid domain name"),
+    (f" d={DOMAIN};".encode(), b" d=sotc..vn;", "d= is not a valid domain name"),
+    (f" d={DOMAIN};".encode(), b" d=" + b"x" * 64 + b".vn;", "d= is not a valid domain name"),
+    (f" d={DOMAIN};".encode(), f" d={DOMAIN}\"x.vn;".encode(), "d= is not a valid domain name"),
+    (b" s=ed;", b" s=ed(x;", "s= is not a valid selector"),
+    (b" s=ed;", b" s=e d;", "s= is not a valid selector"),
+    (b"v=1;", b"v=1; i=nobody;", "i= has no @"),
+    (b"v=1;", f"v=1; i=@{DOMAIN}(.x.vn;".encode(), "i= does not end in a valid domain name"),
+    (b"v=1;", f"v=1; i=us..er@{DOMAIN};".encode(), "i= has a malformed local part"),
+    (b"v=1;", f"v=1; i=a=2@{DOMAIN};".encode(), "i= has a malformed local part"),
+    (b"v=1;", f"v=1; i=@x{DOMAIN};".encode(), "i= is not in the signing domain d="),
+    (b"a=ed25519-sha256", b"a=ed25519_sha256", "a= is malformed"),
+    (b"a=ed25519-sha256", b"a=ed25519-sha-256", "a= is malformed"),
+    (b"c=relaxed/relaxed", b"c=relaxed/", "c= is malformed"),
+    (b"c=relaxed/relaxed", b"c=relaxed/relaxed/simple", "c= is malformed"),
+    (b"h=from:", b"h=from::", "h= is not a list of header field names"),
+    (b"h=from:", b"h=fr om:", "h= is not a list of header field names"),
+    (b"v=1;", b"v=1; l=-1;", "l= is not a number of at most 76 digits"),
+    (b"v=1;", b"v=1; l=" + b"1" * 77 + b";", "l= is not a number of at most 76 digits"),
+    (b"v=1;", b"v=1; x=soon;", "x= is not a number"),
+    (b"v=1;", b"v=1; x=1234567890123;", "x= is not a number of at most 12 digits"),
+    (b"t=", b"t=1e9; x=", "t= is not a number"),
+    (b"v=1;", b"v=1; q=http/well-known;", "unsupported query method q='http/well-known'"),
+    (b"v=1;", b"v=1; q=dns/txt:;", "q= is malformed"),
+    (b"v=1;", b"v=1; z=From;", "z= is malformed near 'From'"),
+    (b"v=1;", b"v=1; 1a=b;", "malformed tag list near ' 1a=b'"),
+    (b"v=1;", b"v=1; x_new=a\x01b;", "malformed value of x_new="),
+    (b"v=1;", b"v=1; ;", "malformed tag list near ' '"),
+    (b"v=1;", b"v=1; x-new=1;", "malformed tag list near ' x-new=1'"),
+    (b" b=", b" b=*", "b= is not base64"),
+    (b" bh=", b" bh==", "bh= is not base64"),
+])
+def test_tag_that_does_not_fit_its_grammar_is_neutral(
+        verifier: DkimVerifier, dns: DnsServer, keys: dict[str, KeyFile],
+        old: bytes, new: bytes, reason: str) -> None:
+    [result] = verifier.verify(_resign_with(_sign(keys, "ed"), old, new))
+    assert result.result is AuthResult.NEUTRAL
+    assert result.reason.startswith(reason), result.reason
+    assert dns.queries == []
+
+
+def test_tags_beside_the_grammar_pass(verifier: DkimVerifier, keys: dict[str, KeyFile]) -> None:
+    """Unknown tags, q=dns/txt among other methods, z= and an i= with a quoted,
+    encoded local part fit the grammar (signed by dkimpy, which carries them)."""
+    identity = b'"Van=20thu"@' + DOMAIN.encode()
+    header = dkim.sign(MESSAGE, b"rsa", DOMAIN.encode(), _pem(keys["rsa"]), identity=identity)
+    assert b"q=dns/txt;" in header
+    header = header.replace(b"q=dns/txt;", b"q=dns/txt : x-other/a=3Ab;", 1).replace(
+        b"v=1;", b"v=1; x_later=some value; z=From:a=20b|\r\n To:c;", 1)
+    [result] = verifier.verify(header + MESSAGE)
+    assert result.result is AuthResult.FAIL  # the tags are signed: well-formed, then checked
+    assert result.identity == identity.decode()
+    header = dkim.sign(MESSAGE, b"rsa", DOMAIN.encode(), _pem(keys["rsa"]), identity=identity)
+    assert _pairs(verifier.verify(header + MESSAGE)) == [("pass", "signature verified")]
+
+
+def test_domain_hiding_another_domain_does_not_pass(
+        dns: DnsServer, keys: dict[str, KeyFile]) -> None:
+    """The attacker owns attacker.vn and publishes a key at a name below it whose labels
+    read, to a lenient reader, as the province's domain followed by a comment."""
+    forged = f"{DOMAIN}(.attacker.vn"
+    dns.add_txt(f"rsa._domainkey.{forged}", keys["rsa"].record)
+    header = dkim.sign(MESSAGE, b"rsa", forged.encode(), _pem(keys["rsa"]))
+    verifier = DkimVerifier(DnsResolver("127.0.0.1", port=dns.port, timeout=0.5))
+    [result] = verifier.verify(header + MESSAGE)
+    assert result.result is AuthResult.NEUTRAL
+    assert result.reason == f"d= is not a valid domain name: '{forged}'"
+    assert result.domain is None and result.identity is None
+    assert ("header.d", DOMAIN) not in result.properties()
+    assert dns.queries == []
 
 
 def test_missing_required_tags_is_neutral(verifier: DkimVerifier) -> None:
@@ -160,11 +246,19 @@ def test_missing_required_tags_is_neutral(verifier: DkimVerifier) -> None:
     ("v=DKIM1; k=rsa; p={rsa}", "a=ed25519-sha256 but the key is rsa"),
     ("v=DKIM2; k=ed25519; p={ed}", "is not DKIM1"),
     ("v=DKIM1; k=dsa; p={ed}", "unknown type k='dsa'"),
-    ("v=DKIM1; k=ed25519; p=%%%", "malformed value"),
+    ("v=DKIM1; k=ed25519; p=%%%", "p= is not base64"),
     ("v=DKIM1; k=ed25519; p=AAAA", "malformed value"),
     ("v=DKIM1; k=ed25519; s=other; p={ed}", "not for email"),
     ("v=DKIM1; k=ed25519; h=sha1; p={ed}", "does not allow sha256"),
     ("v=DKIM1; k=ed25519; junk", "malformed tag list"),
+    ("k=ed25519; v=DKIM1; p={ed}", "v=DKIM1 must be the first tag"),
+    ("v=DKIM1; k=ed25519", "has no p= tag"),
+    ("v=DKIM1; k=ed_25519; p={ed}", "malformed k='ed_25519'"),
+    ("v=DKIM1; k=ed25519; h=sha256:; p={ed}", "malformed h='sha256:'"),
+    ("v=DKIM1; k=ed25519; s=email,other; p={ed}", "malformed s='email,other'"),
+    ("v=DKIM1; k=ed25519; t=y::s; p={ed}", "malformed t='y::s'"),
+    ("v=DKIM1; k=ed25519; p={ed}; p={ed}", "duplicate tag 'p'"),
+    ("v=DKIM1; k=ed25519;; p={ed}", "malformed tag list"),
 ])
 def test_unusable_key_record_is_permerror(verifier: DkimVerifier, dns: DnsServer,
                                           keys: dict[str, KeyFile], record: str,
