@@ -12,6 +12,7 @@ import pytest
 
 from congvu.config import CongvuConfig, parse_config
 from milter.server import Server
+from support.keypool import POOL
 from support.loopthread import LoopThread
 from support.sink import Sink
 
@@ -19,6 +20,22 @@ from support.sink import Sink
 # defaults unless it names a file: a /etc/congvu/congvu.toml on the machine must change
 # nothing (tests of the rule itself set the variable on their own).
 os.environ["CONGVU_CONFIG"] = "none"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Each test draws the session's pooled RSA keys from the first again."""
+    POOL.start_test()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_fixture_setup(fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
+                         ) -> Iterator[object]:
+    """A fixture that outlives one test keeps the keys it draws for good."""
+    if fixturedef.scope == "function":
+        return (yield)
+    with POOL.lasting():
+        return (yield)
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from signer.keys import Algorithm, PrivateKey, generate_private_key, key_record, write_private_key
+from support.keypool import POOL
 
 DOMAIN = "sotc.example.gov.vn"
 
@@ -58,8 +59,10 @@ class KeyFile:
 
 
 def make_key(directory: Path, selector: str, algorithm: Algorithm, *, bits: int = 2048) -> KeyFile:
-    """Generate a key and write it as ``DIR/SELECTOR.pem`` (mode 0600)."""
-    key = generate_private_key(algorithm, bits=bits)
+    """A key written as ``DIR/SELECTOR.pem`` (mode 0600); RSA-2048 from the session's
+    pool (support/keypool.py), other keys generated."""
+    key: PrivateKey = (POOL.rsa2048() if algorithm is Algorithm.RSA_SHA256 and bits == 2048
+                       else generate_private_key(algorithm, bits=bits))
     path = directory / f"{selector}.pem"
     write_private_key(key, path)
     return KeyFile(selector, algorithm, path, key)

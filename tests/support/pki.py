@@ -1,7 +1,8 @@
 """A test PKI made with cryptography: root CA, intermediate, unit certificates, CRLs.
 
-Shared by the S/MIME, signed-documents and end-to-end tests. Build one per test session
-(RSA key generation costs ~50 ms a key), then issue what a test needs::
+Shared by the S/MIME, signed-documents and end-to-end tests. RSA keys come from the
+session's pool (support/keypool.py: distinct within a test, reused from test to test, as
+generating one costs ~60 ms of CPU); build a PKI, then issue what a test needs::
 
     pki = TestPki.create()
     alice = pki.issue("alice@so-tc.province.gov.vn")
@@ -29,6 +30,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from support.keypool import POOL
+
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 
 DOMAIN = "province.gov.vn"
@@ -37,10 +40,11 @@ SERVER_AUTH = ExtendedKeyUsageOID.SERVER_AUTH
 
 
 def new_key(kind: str = "rsa") -> PrivateKey:
-    """A fresh private key: ``rsa`` (2048 bits) or ``ec`` (P-256)."""
+    """A private key no other live thing of the test holds: ``rsa`` (2048 bits, from
+    the session's pool, support/keypool.py) or ``ec`` (P-256, fresh)."""
     if kind == "ec":
         return ec.generate_private_key(ec.SECP256R1())
-    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return POOL.rsa2048()
 
 
 def _name(common_name: str, unit: str = "UBND tinh") -> x509.Name:

@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives import serialization
 
 from signer.smime import SigningIdentity
 from signer.trust import TrustStore
+from support.keypool import POOL
 from support.pki import SERVER_AUTH, Issued, TestPki
 
 DOMAIN = "province.gov.vn"
@@ -56,7 +57,12 @@ class Cast:
 
 @functools.cache
 def cast() -> Cast:
-    """The shared cast (made once per session)."""
+    """The shared cast (made once per session, so its keys are its own for good)."""
+    with POOL.lasting():
+        return _cast()
+
+
+def _cast() -> Cast:
     pki = TestPki.create()
     other = TestPki.create()
     revoked = pki.issue(f"gone@so-tc.{DOMAIN}")
