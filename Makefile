@@ -53,6 +53,13 @@ system-deps:
 	  fi; \
 	fi
 
+# Bytecode caches go under .venv, and are written even where the environment sets
+# PYTHONDONTWRITEBYTECODE: pytest rewrites and compiles every test module in each of its
+# workers, about 6 s of CPU per worker when nothing is cached, and every congvu process
+# a test starts compiles what changed again.
+check test bench bench-postfix: export PYTHONPYCACHEPREFIX := $(abspath $(VENV))/pycache
+check test bench bench-postfix: export PYTHONDONTWRITEBYTECODE :=
+
 test: system-deps $(STAMP)
 	$(PY) -m pytest -q -p no:cacheprovider tests --ignore=tests/benchmarks
 
