@@ -254,6 +254,7 @@ def figures(counts: object) -> Counter[str]:
                     if getattr(counts, name)})
 
 
+@pytest.mark.slow
 def test_every_unit_and_the_total_equal_the_independent_count(
         report_and_expected: tuple[Report, Expected]) -> None:
     report, wanted = report_and_expected
@@ -270,6 +271,7 @@ def test_every_unit_and_the_total_equal_the_independent_count(
                and report.total.documents_received_complete for _ in [0])
 
 
+@pytest.mark.slow
 def test_use_per_unit_per_official_and_in_total(
         report_and_expected: tuple[Report, Expected], run: Run) -> None:
     report, wanted = report_and_expected
@@ -287,6 +289,7 @@ def test_use_per_unit_per_official_and_in_total(
     assert 0 < report.use.regular < report.use.activated < report.use.mailboxes
 
 
+@pytest.mark.slow
 def test_the_officials_not_using_are_listed_with_their_last_message(
         report_and_expected: tuple[Report, Expected]) -> None:
     report, wanted = report_and_expected
@@ -294,6 +297,7 @@ def test_the_officials_not_using_are_listed_with_their_last_message(
         a: v[3] for a, v in wanted.officials.items() if not v[1]}
 
 
+@pytest.mark.slow
 def test_the_store_still_verifies(run: Run, report_and_expected: tuple[Report, Expected]
                                   ) -> None:
     report, _ = report_and_expected
@@ -303,6 +307,7 @@ def test_the_store_still_verifies(run: Run, report_and_expected: tuple[Report, E
         assert log.show(report.head.seq)["hash"] == report.head.hash
 
 
+@pytest.mark.slow
 def test_the_command_reads_the_roster_from_the_directory(
         run: Run, report_and_expected: tuple[Report, Expected], tmp_path: Path) -> None:
     report, wanted = report_and_expected

@@ -206,6 +206,7 @@ def test_check_without_keys(dkim: click.Group, runner: CliRunner) -> None:
     assert runner.invoke(dkim, ["check", "--domain", DOMAIN, "--key", "x.pem"]).exit_code == 2
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("congvu", path=str(Path(sys.executable).parent)) is None,
                     reason="the congvu entry point is not installed in this environment")
 def test_through_the_real_entry_point(tmp_path: Path) -> None:

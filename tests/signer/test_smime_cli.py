@@ -144,6 +144,7 @@ def test_inspect_in_plain_words(smime: click.Command, runner: CliRunner,
     assert "(no trusted path was found)" in result.stdout
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl is not installed")
 def test_through_the_congvu_entry_point(tmp_path: Path) -> None:
     congvu = Path(sys.executable).parent / "congvu"

@@ -69,6 +69,7 @@ def log_in(page, name: str) -> None:
     page.wait_for_url("**/audit")
 
 
+@pytest.mark.slow
 def test_directory_search_with_and_without_diacritics(page):
     page.goto("/")
     assert page.locator("#tree a", has_text="Phòng Ngân sách").count() == 1
@@ -87,6 +88,7 @@ def test_directory_search_with_and_without_diacritics(page):
     shot(page, "unit")
 
 
+@pytest.mark.slow
 def test_auditor_logs_in_filters_opens_a_record_and_exports(page):
     log_in(page, "auditor-a")
     assert page.inner_text("#total") == "3"
@@ -112,6 +114,7 @@ def test_auditor_logs_in_filters_opens_a_record_and_exports(page):
     assert page.console_errors == []
 
 
+@pytest.mark.slow
 def test_script_in_a_subject_stays_text_in_the_browser(page):
     log_in(page, "admin")
     page.goto("/audit/records/2")
@@ -121,6 +124,7 @@ def test_script_in_a_subject_stays_text_in_the_browser(page):
     shot(page, "audit-record-xss")
 
 
+@pytest.mark.slow
 def test_admin_releases_a_held_message_to_the_next_hop(page, env, next_hop):
     log_in(page, "admin")
     page.goto(f"/admin/quarantine/{env.held}")
@@ -137,6 +141,7 @@ def test_admin_releases_a_held_message_to_the_next_hop(page, env, next_hop):
     assert page.locator("#held tbody tr").count() == 0
 
 
+@pytest.mark.slow
 def test_report_chain_and_english(page):
     log_in(page, "admin")
     page.goto("/audit/report?period=2026-11")

@@ -105,6 +105,7 @@ def test_every_command_has_help(cli):
         assert sub.help, sub.name
 
 
+@pytest.mark.slow
 def test_web_command_serves(tmp_path):
     """``web --listen 127.0.0.1:0`` as a real process: it serves the directory and
     refuses a cookie key others can read."""
