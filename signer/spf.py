@@ -8,6 +8,12 @@ record evaluation (mechanisms, macros, the 10-lookup and 2-void-lookup limits of
 budget, so a slow or silent nameserver gives ``temperror``, never a hang. pyspf's
 outcomes and exceptions are translated in one place, :func:`_map_outcome`.
 
+Where pyspf departs from RFC 7208 the query says so: a DNS error on the A (AAAA)
+lookup of one name a PTR query returned skips that name and the search goes on, and a
+PTR query that fails matches nothing (section 5.5), instead of ending in temperror. A
+``fail`` carries the domain's own explanation when its record has an ``exp=`` that
+resolves (section 6.2).
+
 Results (RFC 7208 section 2.6, RFC 8601 section 2.7.2): pass, fail, softfail, neutral,
 none, temperror, permerror.
 """
@@ -45,7 +51,9 @@ class SpfResult:
     """The SPF result for one identity of one message.
 
     ``identity`` is ``mailfrom`` or ``helo``; ``domain`` the domain checked (the
-    envelope sender's, or the HELO name's for a null sender); ``sender`` what was checked.
+    envelope sender's, or the HELO name's for a null sender); ``sender`` what was checked;
+    ``explanation`` the domain's ``exp=`` text, on ``fail`` only (RFC 7208 section 6.2):
+    what the sending domain wants a refused sender told.
     """
 
     method: ClassVar[str] = "spf"
@@ -56,6 +64,7 @@ class SpfResult:
     domain: str | None = None
     sender: str = ""
     client_ip: str = ""
+    explanation: str | None = None
 
     def properties(self) -> list[tuple[str, str]]:
         """The RFC 8601 ``smtp.mailfrom=`` (or ``smtp.helo=``) property."""
@@ -109,7 +118,8 @@ class SpfChecker:
         query = _Query(self._resolver, time.monotonic() + self.budget,
                        i=str(address), s=mail_from, h=helo or domain, receiver=self.receiver)
         status, reason = _map_outcome(query, domain)
-        return SpfResult(status, reason, identity, domain, sender, str(address))
+        return SpfResult(status, reason, identity, domain, sender, str(address),
+                         query.explanation if status is SpfStatus.FAIL else None)
 
 
 def _valid_domain(domain: str) -> bool:
@@ -145,6 +155,13 @@ _VERB = {SpfStatus.PASS: "authorized", SpfStatus.FAIL: "not authorized",
          SpfStatus.SOFTFAIL: "discouraged", SpfStatus.NEUTRAL: "neither authorized nor denied"}
 
 
+_NO_EXPLANATION = "\x00no exp="
+
+
+class _BudgetSpent(pyspf.TempError):  # type: ignore[misc]
+    """The check's DNS time budget is spent: temperror, whatever the lookup was for."""
+
+
 class _Query(pyspf.query):  # type: ignore[misc]
     """pyspf's evaluator with its DNS through our resolver and a time budget."""
 
@@ -152,6 +169,46 @@ class _Query(pyspf.query):  # type: ignore[misc]
         super().__init__(strict=True, timeout=resolver.timeout, **kwargs)
         self._resolver = resolver
         self._deadline = deadline
+        # pyspf's stock texts stand in when a record has no exp=; we want only the record's
+        self.set_default_explanation(_NO_EXPLANATION)
+        self._last: tuple[str, int, str] | None = None
+
+    def check(self, spf: str | None = None) -> tuple[str, int, str]:
+        """pyspf's evaluation, its result triple kept for :attr:`explanation`."""
+        self._last = super().check(spf)
+        return self._last
+
+    @property
+    def explanation(self) -> str | None:
+        """The ``exp=`` text of the record that gave the result, if it had one."""
+        if self._last is None or self._last[0] != "fail":
+            return None
+        return self._last[2] if self._last[2] != _NO_EXPLANATION else None
+
+    def validated_ptrs(self) -> list[str]:
+        """The client's validated names (RFC 7208 section 5.5), at most 10 looked up.
+
+        A PTR query that fails matches nothing; a name whose address lookup fails is
+        skipped and the others are still checked (pyspf's own ends in temperror). A spent
+        time budget still ends the check.
+        """
+        try:
+            names = self.dns_ptr(self.i)
+        except _BudgetSpent:
+            raise
+        except pyspf.TempError:
+            return []
+        validated = []
+        for name in names[: pyspf.MAX_PTR]:
+            try:
+                addresses = self.dns_a(name, self.A)
+            except _BudgetSpent:
+                raise
+            except pyspf.TempError:
+                continue
+            if self.cidrmatch(addresses, self.cidrmax):
+                validated.append(name)
+        return validated
 
     def dns(self, name: str, qtype: str, cnames: Any = None,
             ignore_void: bool = False) -> list[Any]:
@@ -162,7 +219,7 @@ class _Query(pyspf.query):  # type: ignore[misc]
         if qtype not in _QTYPES or not all(0 < len(x) < 64 for x in name.split(".")):
             return []  # an invalid name matches nothing (RFC 7208 section 4.6.4)
         if time.monotonic() > self._deadline:
-            raise pyspf.TempError(f"the DNS time budget was spent before looking up {name}")
+            raise _BudgetSpent(f"the DNS time budget was spent before looking up {name}")
         try:
             records = self._resolver.lookup(name, qtype)
         except DnsTemporaryError as exc:

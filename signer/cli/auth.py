@@ -103,7 +103,8 @@ def _report(verdict: AuthVerdict, checker: AuthChecker, own: Sequence[str],
     header = authentication_results(authserv_id, verdict.methods()).decode("utf-8")
     return {
         "spf": {"result": verdict.spf.result.value, "reason": verdict.spf.reason,
-                "identity": verdict.spf.identity, "domain": verdict.spf.domain},
+                "identity": verdict.spf.identity, "domain": verdict.spf.domain,
+                "explanation": verdict.spf.explanation},
         "dkim": _dkim_summary(verdict.dkim),
         "dmarc": {"result": verdict.dmarc.result.value, "reason": verdict.dmarc.detail,
                   "domain": verdict.dmarc.from_domain,

@@ -171,3 +171,93 @@ def test_budget_bounds_a_chain_of_slow_lookups(dns: DnsServer) -> None:
 def test_invalid_budget() -> None:
     with pytest.raises(ValueError, match="budget must be positive"):
         SpfChecker(CachingResolver("127.0.0.1"), budget=0)
+
+
+# -- RFC 7208 5.5: DNS errors inside ptr; 6.2: exp=
+
+def _ptr_zone(dns: DnsServer) -> None:
+    dns.add_txt("ptr.test", "v=spf1 ptr -all")
+    dns.add_txt("pmacro.test", "v=spf1 exists:%{p}.names.test -all")
+    dns.add_a("unknown.names.test", "127.0.0.2")
+    # 192.0.2.20: one name's A lookup fails, one times out, the third validates
+    dns.add("20.2.0.192.in-addr.arpa", "PTR", "broken.ptr.test.")
+    dns.add("20.2.0.192.in-addr.arpa", "PTR", "silent.ptr.test.")
+    dns.add("20.2.0.192.in-addr.arpa", "PTR", "good.ptr.test.")
+    dns.set_servfail("broken.ptr.test")
+    dns.add_a("silent.ptr.test", "192.0.2.99")
+    dns.set_timeout("silent.ptr.test", "A")
+    dns.add_a("good.ptr.test", "192.0.2.20")
+    # 192.0.2.21: the PTR query itself fails
+    dns.set_servfail("21.2.0.192.in-addr.arpa")
+    # 192.0.2.22: only names whose A lookups fail
+    dns.add("22.2.0.192.in-addr.arpa", "PTR", "broken.ptr.test.")
+    # 192.0.2.23: two names whose lookups time out
+    dns.add_txt("slowptr.test", "v=spf1 ptr -all")
+    for name in ("s1.slowptr.test", "s2.slowptr.test"):
+        dns.add("23.2.0.192.in-addr.arpa", "PTR", name + ".")
+        dns.set_timeout(name)
+
+
+@pytest.mark.parametrize(("ip", "mail_from", "expected"), [
+    ("192.0.2.20", "a@ptr.test", "pass"),   # the failing names are skipped, not temperror
+    ("192.0.2.22", "a@ptr.test", "fail"),   # nothing validated: no match
+    ("192.0.2.21", "a@ptr.test", "fail"),   # a failed PTR query matches nothing
+    ("192.0.2.21", "a@pmacro.test", "pass"),  # and %{p} expands to "unknown" (7.3)
+])
+def test_dns_errors_inside_ptr(more_dns: DnsServer, ip: str, mail_from: str,
+                              expected: str) -> None:
+    resolver = CachingResolver("127.0.0.1", port=more_dns.port, timeout=0.3)
+    result = SpfChecker(resolver).check(client_ip=ip, helo="h", mail_from=mail_from)
+    assert result.result.value == expected, result.reason
+
+
+def test_spent_budget_inside_ptr_is_still_temperror(more_dns: DnsServer) -> None:
+    """The first name's lookup times out and is skipped; by then the budget is spent,
+    and that ends the check rather than skipping the second name too."""
+    resolver = CachingResolver("127.0.0.1", port=more_dns.port, timeout=0.2)
+    result = SpfChecker(resolver, budget=0.1).check(client_ip="192.0.2.23", helo="h",
+                                                     mail_from="a@slowptr.test")
+    assert result.result is SpfStatus.TEMPERROR
+    assert "time budget was spent" in result.reason
+
+
+def _exp_zone(dns: DnsServer) -> None:
+    dns.add_txt("exp.test", "v=spf1 ip4:192.0.2.0/24 -all exp=why.exp.test")
+    dns.add_txt("why.exp.test", "%{i} is not one of %{d}'s designated mail servers.")
+    dns.add_txt("softexp.test", "v=spf1 ~all exp=why.exp.test")
+    dns.add_txt("noexp.test", "v=spf1 -all exp=nothing.exp.test")
+    dns.add_txt("slowexp.test", "v=spf1 -all exp=slow.exp.test")
+    dns.set_timeout("slow.exp.test")
+    dns.add_txt("twoexp.test", "v=spf1 -all exp=two.exp.test")
+    dns.add_txt("two.exp.test", "one")
+    dns.add_txt("two.exp.test", "two")
+    dns.add_txt("redirexp.test", "v=spf1 redirect=exp.test exp=other.exp.test")
+    dns.add_txt("other.exp.test", "not this one")
+    dns.add_txt("plain.exp.test", "v=spf1 -all")
+
+
+@pytest.fixture(scope="module")
+def more_dns() -> Iterator[DnsServer]:
+    with DnsServer() as server:
+        _ptr_zone(server)
+        _exp_zone(server)
+        yield server
+
+
+@pytest.mark.parametrize(("ip", "mail_from", "expected", "explanation"), [
+    ("203.0.113.5", "a@exp.test", "fail",
+     "203.0.113.5 is not one of exp.test's designated mail servers."),
+    ("192.0.2.5", "a@exp.test", "pass", None),
+    ("203.0.113.5", "a@softexp.test", "softfail", None),  # exp= is for fail only (6.2)
+    ("203.0.113.5", "a@noexp.test", "fail", None),  # no TXT there: no explanation
+    ("203.0.113.5", "a@slowexp.test", "fail", None),  # a DNS error on exp= is ignored
+    ("203.0.113.5", "a@twoexp.test", "fail", None),  # more than one record: ignored
+    ("203.0.113.5", "a@redirexp.test", "fail",  # redirect= takes the target's exp=
+     "203.0.113.5 is not one of exp.test's designated mail servers."),
+    ("203.0.113.5", "a@plain.exp.test", "fail", None),  # no exp= at all
+])
+def test_explanation_on_fail(more_dns: DnsServer, ip: str, mail_from: str, expected: str,
+                             explanation: str | None) -> None:
+    resolver = CachingResolver("127.0.0.1", port=more_dns.port, timeout=0.3)
+    result = SpfChecker(resolver).check(client_ip=ip, helo="h", mail_from=mail_from)
+    assert (result.result.value, result.explanation) == (expected, explanation), result.reason

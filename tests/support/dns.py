@@ -1,8 +1,11 @@
 """A small authoritative DNS server on loopback for tests (DKIM keys, SPF, DMARC).
 
 It answers from in-memory records over UDP and TCP on the same ``127.0.0.1`` port,
-chosen by the kernel (port 0). Records: TXT, A, AAAA, MX. A name can be made to time
-out (no answer at all) or to answer SERVFAIL, so tests reach the temperror paths.
+chosen by the kernel (port 0). Records: TXT, A, AAAA, MX, and any other type in zone
+file text through :meth:`DnsServer.add` (PTR, CNAME, SPF...); a CNAME is answered for
+every type, followed by its target's records when the server holds them, as an
+authoritative server does. A name (or one type at a name) can be made to time out (no
+answer at all) or a name to answer SERVFAIL, so tests reach the temperror paths.
 Names that hold no record answer NXDOMAIN; names that hold other types answer NODATA.
 Answers too big for the client's UDP size come back truncated (TC), so a resolver
 retries over TCP, as it would against a real server.
@@ -65,6 +68,7 @@ class Query:
 class _Zone:
     records: dict[tuple[dns.name.Name, int], list[dns.rdata.Rdata]] = field(default_factory=dict)
     timeouts: set[dns.name.Name] = field(default_factory=set)
+    type_timeouts: set[tuple[dns.name.Name, int]] = field(default_factory=set)
     servfails: set[dns.name.Name] = field(default_factory=set)
 
 
@@ -108,6 +112,13 @@ class DnsServer:
         self._add(name, dns.rdatatype.MX, dns.rdata.from_text(
             dns.rdataclass.IN, dns.rdatatype.MX, f"{preference} {exchange.rstrip('.')}."))
 
+    def add(self, name: str, rdtype: str, text: str) -> None:
+        """Add one record of any type, its data in zone file text (``"PTR"``,
+        ``"mail.example.com."``); a relative name in the data is taken from the root."""
+        kind = dns.rdatatype.from_text(rdtype)
+        self._add(name, kind, dns.rdata.from_text(dns.rdataclass.IN, kind, text,
+                                                  origin=dns.name.root, relativize=False))
+
     def remove(self, name: str, rdtype: str | None = None) -> None:
         """Forget a name's records (of one type, or all) and its failure modes."""
         target = _name(name)
@@ -119,10 +130,14 @@ class DnsServer:
                 self._zone.timeouts.discard(target)
                 self._zone.servfails.discard(target)
 
-    def set_timeout(self, name: str) -> None:
-        """Never answer questions about ``name`` (the client times out)."""
+    def set_timeout(self, name: str, rdtype: str | None = None) -> None:
+        """Never answer questions about ``name`` (only of type ``rdtype``, when given):
+        the client times out."""
         with self._lock:
-            self._zone.timeouts.add(_name(name))
+            if rdtype is None:
+                self._zone.timeouts.add(_name(name))
+            else:
+                self._zone.type_timeouts.add((_name(name), dns.rdatatype.from_text(rdtype)))
 
     def set_servfail(self, name: str) -> None:
         """Answer SERVFAIL to questions about ``name``."""
@@ -227,6 +242,23 @@ class DnsServer:
                 conn.sendall(struct.pack("!H", len(reply)) + reply)
         buffers[conn] = buf
 
+    def _rrsets(self, name: dns.name.Name, rdtype: int) -> list[dns.rrset.RRset]:
+        """The answer section: ``name``'s records of ``rdtype``, or its CNAME followed
+        through the names held here (a loop ends where a name repeats)."""
+        answer: list[dns.rrset.RRset] = []
+        seen: set[dns.name.Name] = set()
+        while name not in seen:
+            seen.add(name)
+            rdatas = self._zone.records.get((name, rdtype), [])
+            cname = self._zone.records.get((name, dns.rdatatype.CNAME), [])
+            if rdatas or rdtype == dns.rdatatype.CNAME or not cname:
+                if rdatas:
+                    answer.append(dns.rrset.from_rdata_list(name, 300, rdatas))
+                break
+            answer.append(dns.rrset.from_rdata_list(name, 300, cname))
+            name = cname[0].target  # type: ignore[attr-defined]
+        return answer
+
     def _answer(self, wire: bytes, transport: str) -> bytes | None:
         try:
             query = dns.message.from_wire(wire)
@@ -240,18 +272,17 @@ class DnsServer:
         response = dns.message.make_response(query)
         response.flags |= dns.flags.AA
         with self._lock:
-            if question.name in self._zone.timeouts:
+            if question.name in self._zone.timeouts \
+                    or (question.name, question.rdtype) in self._zone.type_timeouts:
                 return None
             if question.name in self._zone.servfails:
                 response.set_rcode(dns.rcode.SERVFAIL)
                 return response.to_wire()
             known = any(name == question.name for name, _ in self._zone.records)
-            rdatas = list(self._zone.records.get((question.name, question.rdtype), []))
+            answer = self._rrsets(question.name, question.rdtype)
         if not known:
             response.set_rcode(dns.rcode.NXDOMAIN)
-        elif rdatas:
-            rrset = dns.rrset.from_rdata_list(question.name, 300, rdatas)
-            response.answer.append(rrset)
+        response.answer.extend(answer)
         if transport == "tcp":
             return response.to_wire()
         max_size = max(query.payload, 512) if query.edns >= 0 else 512
