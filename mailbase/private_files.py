@@ -74,6 +74,12 @@ def _owners() -> str:
     return "root" if euid == 0 else f"root or {_user(euid)} (the user running congvu)"
 
 
+def _or_run_as(uid: int) -> str:
+    """Root running a command on the service user's files: the likelier fix is to run
+    it as that user (the service reads the file too, and could not once it is root's)."""
+    return f", or run this command as {_user(uid)}" if os.geteuid() == 0 else ""
+
+
 def _is_trusted_owner(uid: int) -> bool:
     return uid in (0, os.geteuid())
 
@@ -101,7 +107,8 @@ def _check_file(path: Path, target: Path, info: os.stat_result) -> None:
                               f"run chmod 600 {target}")
     if not _is_trusted_owner(info.st_uid):
         raise UnsafeFileError(path, f"{subject or 'it is '}owned by {_user(info.st_uid)}, "
-                              f"not by {_owners()}; run chown {_user(os.geteuid())} {target}")
+                              f"not by {_owners()}; run chown {_user(os.geteuid())} {target}"
+                              f"{_or_run_as(info.st_uid)}")
 
 
 def _check_directory(secret: Path, directory: Path, *, holds_it: bool) -> None:
@@ -112,7 +119,7 @@ def _check_directory(secret: Path, directory: Path, *, holds_it: bool) -> None:
     if holds_it and not _is_trusted_owner(info.st_uid):
         raise UnsafeFileError(secret, f"{where} {directory} is owned by {_user(info.st_uid)}, "
                               f"not by {_owners()}; run chown {_user(os.geteuid())} "
-                              f"{directory}")
+                              f"{directory}{_or_run_as(info.st_uid)}")
     writable = mode & 0o022
     if holds_it and writable:
         raise UnsafeFileError(secret, f"{where} {directory} is writable by "

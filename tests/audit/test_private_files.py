@@ -61,7 +61,8 @@ def test_a_checkpoint_key_another_user_owns_is_refused(audit_config: AuditConfig
     with pytest.raises(KeyFileError) as caught:
         AuditLog.open(audit_config)
     assert str(caught.value) == (f"checkpoint key {key}: it is owned by nobody, not by "
-                                 f"root; run chown root {key}")
+                                 f"root; run chown root {key}, or run this command as "
+                                 "nobody")
 
 
 def test_a_checkpoint_key_in_a_directory_others_can_write_is_refused(

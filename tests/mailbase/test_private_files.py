@@ -87,7 +87,8 @@ def test_a_key_owned_by_another_user_is_refused(keys: Path) -> None:
     """As root, the only trusted owner is root: a key given to nobody is refused."""
     path = secret(keys)
     os.chown(path, NOBODY, -1)
-    assert refused(path) == f"it is owned by nobody, not by root; run chown root {path}"
+    assert refused(path) == (f"it is owned by nobody, not by root; run chown root {path}, "
+                             "or run this command as nobody")
 
 
 def test_a_key_owned_by_the_running_user_is_read(keys: Path) -> None:
@@ -116,7 +117,7 @@ def test_a_key_in_a_directory_owned_by_another_user_is_refused(keys: Path) -> No
     path = secret(keys)
     os.chown(keys, NOBODY, -1)
     assert refused(path) == (f"its directory {keys} is owned by nobody, not by root; "
-                             f"run chown root {keys}")
+                             f"run chown root {keys}, or run this command as nobody")
 
 
 def test_a_directory_above_that_others_can_write_is_refused_unless_sticky(

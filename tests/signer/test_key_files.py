@@ -32,7 +32,8 @@ def test_a_dkim_key_another_user_owns_is_refused(dkim_key: Path) -> None:
     with pytest.raises(KeyFileError) as caught:
         load_private_key(dkim_key)
     assert str(caught.value) == (f"key file {dkim_key}: it is owned by nobody, not by root; "
-                                 f"run chown root {dkim_key}")
+                                 f"run chown root {dkim_key}, or run this command as "
+                                 "nobody")
 
 
 def test_a_dkim_key_in_a_directory_others_can_write_is_refused(dkim_key: Path) -> None:
