@@ -16,7 +16,6 @@ import datetime as dt
 import secrets
 import smtplib
 import ssl
-import stat
 import time
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -28,6 +27,8 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from audit import AuditError, AuditLog, Filters, RecordSummary
+from mailbase import UnsafeFileError
+from mailbase import read_secret as private_secret
 from signer import DkimVerifier, DnsResolver, SignerError, SmimeVerifier
 
 if TYPE_CHECKING:
@@ -116,21 +117,20 @@ class ProbeResult:
 
 
 def read_secret(path: Path | None, what: str) -> str:
-    """A password from a private file (first line).
+    """A password from a private file (first line), checked as every key is
+    (mailbase.read_secret: mode, owner, the directories that hold it).
 
-    :raises ProbeFailure: UNKNOWN when unset, unreadable or readable by others.
+    :raises ProbeFailure: UNKNOWN when unset, unreadable or not private.
     """
     if path is None:
         raise ProbeFailure(Status.UNKNOWN, f"probe.{what} is not set")
     try:
-        mode = stat.S_IMODE(path.stat().st_mode)
-        text = path.read_text("utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ProbeFailure(Status.UNKNOWN, f"probe.{what} {path}: cannot read it ({exc})"
+        text = private_secret(path).decode("utf-8")
+    except UnsafeFileError as exc:
+        raise ProbeFailure(Status.UNKNOWN, f"probe.{what} {path}: {exc.reason}") from exc
+    except UnicodeDecodeError as exc:
+        raise ProbeFailure(Status.UNKNOWN, f"probe.{what} {path}: not UTF-8 text ({exc})"
                            ) from exc
-    if mode & 0o077:
-        raise ProbeFailure(Status.UNKNOWN, f"probe.{what} {path} has mode {mode:04o}; "
-                           "chmod 600 it")
     return text.splitlines()[0] if text.strip() else ""
 
 

@@ -6,6 +6,8 @@ Postfix and Dovecot in tests/e2e/test_probe.py.
 
 from __future__ import annotations
 
+import os
+import pwd
 import socket
 from pathlib import Path
 
@@ -73,8 +75,20 @@ def test_a_usage_error_is_unknown() -> None:
 def test_a_password_file_others_can_read_is_unknown(tmp_path: Path) -> None:
     result = probe(write_config(tmp_path, "", password_mode=0o644))
     assert result.exit_code == 3
-    assert result.stdout == (f"CONGVU UNKNOWN - probe.password_file {tmp_path / 'probe.password'}"
-                             " has mode 0644; chmod 600 it\n")
+    secret = tmp_path / "probe.password"
+    assert result.stdout == (f"CONGVU UNKNOWN - probe.password_file {secret}: readable by "
+                             f"group, readable by others (mode 0644); run chmod 600 {secret}\n")
+
+
+def test_a_password_file_another_user_owns_is_unknown(tmp_path: Path) -> None:
+    """The password file is checked as every key is: owned by root or the user running
+    the probe (the tests run as root, so the file is given to nobody)."""
+    config = write_config(tmp_path, "")
+    nobody = pwd.getpwnam("nobody")
+    os.chown(tmp_path / "probe.password", nobody.pw_uid, nobody.pw_gid)
+    result = probe(config)
+    assert result.exit_code == 3
+    assert "probe.password_file" in result.stdout and "owned by" in result.stdout
 
 
 def test_a_missing_password_file_is_unknown(tmp_path: Path) -> None:
@@ -83,7 +97,7 @@ def test_a_missing_password_file_is_unknown(tmp_path: Path) -> None:
     result = probe(config)
     assert result.exit_code == 3
     assert result.stdout.startswith(
-        f"CONGVU UNKNOWN - probe.password_file {tmp_path / 'probe.password'}: cannot read it")
+        f"CONGVU UNKNOWN - probe.password_file {tmp_path / 'probe.password'}: cannot be read")
 
 
 def test_a_closed_submission_port_is_critical(tmp_path: Path) -> None:
