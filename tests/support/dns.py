@@ -50,9 +50,15 @@ def _txt_rdata(value: str | bytes | Iterable[bytes]) -> dns.rdata.Rdata:
         chunks = [value[i : i + _TXT_CHUNK] for i in range(0, len(value), _TXT_CHUNK)] or [b""]
     else:
         chunks = list(value)
-    text = " ".join('"' + c.decode("latin-1").replace("\\", "\\\\").replace('"', '\\"') + '"'
-                    for c in chunks)
-    return dns.rdata.from_text(dns.rdataclass.IN, dns.rdatatype.TXT, text)
+    return dns.rdata.from_text(dns.rdataclass.IN, dns.rdatatype.TXT,
+                               " ".join(quoted(c) for c in chunks))
+
+
+def quoted(string: bytes) -> str:
+    """One character-string in zone file text: printable ASCII as it is, the rest
+    (line breaks, control and non-ASCII octets) escaped as ``\\DDD``."""
+    return '"' + "".join(chr(b) if 0x20 <= b < 0x7F and b not in b'"\\' else f"\\{b:03d}"
+                         for b in string) + '"'
 
 
 @dataclass
