@@ -28,6 +28,7 @@ import dkim
 
 from mailbase import HeaderBlock, read_header
 from signer.canon import crlf
+from signer.dkim_tags import is_domain_name
 from signer.dns import TxtResolver
 from signer.errors import DnsTemporaryError
 
@@ -129,6 +130,9 @@ class ArcVerifier:
                                              f"{type(exc).__name__}: {exc}")
         if cv == dkim.CV_None:
             return ArcResult(ArcStatus.NONE, "no ARC set")
+        malformed = _malformed_domain(sets)
+        if malformed is not None:
+            return ArcResult(ArcStatus.FAIL, malformed, None, len(sets))
         newest: dict[Any, Any] = sets[0] if sets else {}
         sealer = _text(newest.get("as-domain")) or None
         if sealer is not None:
@@ -170,6 +174,19 @@ def _text(value: object) -> str:
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")
     return str(value) if value is not None else ""
+
+
+def _malformed_domain(sets: list[dict[Any, Any]]) -> str | None:
+    """Why a set fails whose d= is not a domain name (RFC 8617 4.1 takes d= from RFC 6376
+    3.5), so no chain passes, nor names a sealer, behind a d= another reader reads
+    otherwise; ``None`` when every d= is one."""
+    for found in sets:
+        for key, header in (("as-domain", "ARC-Seal"), ("ams-domain", "ARC-Message-Signature")):
+            value = found.get(key)
+            if isinstance(value, bytes) and not is_domain_name(value):
+                return (f"{header} i={found.get('instance')} has a d= that is not a domain "
+                        f"name: {_text(value)[:60]!r}")
+    return None
 
 
 def _recorded_results(aar: bytes) -> dict[str, str]:

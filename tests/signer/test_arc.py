@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import dkim
 import pytest
 
 from signer.arc import ArcResult, ArcStatus, ArcVerifier
@@ -124,3 +125,22 @@ def test_malformed_sets_fail(dns: DnsServer, headers: bytes) -> None:
     result = verifier(dns, "x.test").verify(headers + MESSAGE)
     assert result.result is ArcStatus.FAIL, result
     assert result.reason
+
+
+@pytest.mark.parametrize(("forged", "reason"), [
+    ('list.test".attacker.test', "ARC-Seal i=1 has a d= that is not a domain name: "
+                                 "'list.test\".attacker.test'"),
+    ("list.test(.attacker.test", "d= value is not valid (b'list.test(.attacker.test')"),
+])
+def test_sealer_whose_domain_is_no_domain_name_fails(dns: DnsServer, keys: dict[str, KeyFile],
+                                                     forged: str, reason: str) -> None:
+    """A forwarder owning attacker.test seals as a d= a lenient reader takes for
+    list.test followed by something else; its key is published where that d= points.
+    dkimpy refuses some such characters itself, not all."""
+    dns.add_txt(f"arc._domainkey.{forged}", keys["lost"].record)
+    with_ar = f"Authentication-Results: attacker.test; {LIST_RESULTS}\r\n".encode() + MESSAGE
+    headers = dkim.arc_sign(with_ar, b"arc", forged.encode(), keys["lost"].path.read_bytes(),
+                            b"attacker.test", include_headers=[b"from", b"to", b"subject"])
+    result = verifier(dns, "list.test").verify(b"".join(headers) + with_ar)
+    assert (result.result, result.reason, result.sealer) == (ArcStatus.FAIL, reason, None)
+    assert not result.is_trusted_pass
