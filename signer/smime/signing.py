@@ -2,26 +2,29 @@
 
 The message's own header fields stay on the outside as the bytes they were, except the
 ``Content-*`` fields, which move inside the signed entity with the body. The signature
-is CMS SignedData (RFC 5652) made by ``cryptography``'s PKCS7SignatureBuilder: SHA-256,
+is CMS SignedData (RFC 5652) as ``cryptography``'s PKCS7SignatureBuilder makes it: SHA-256,
 the signer's certificate and intermediates, and the signed attributes content type,
-message digest, signing time and S/MIME capabilities.
+message digest, signing time and S/MIME capabilities. For an RSA identity the builder
+makes it once, and each message's signature is written into that template
+(signer/smime/template.py): the same bytes for one RSA operation.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import fnmatch
 import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.serialization import pkcs7
+from cryptography import x509
 
 from mailbase import HeaderBlock
 from signer.smime.config import SmimeConfig
 from signer.smime.keys import SigningIdentity, load_identity
 from signer.smime.mime import base64_lines, canonical_content, is_content, split_entity, to_eol
+from signer.smime.template import SignatureTemplate, build_signature
 
 # Top-level types that already carry S/MIME or PGP protection (RFC 8551 section 3.2,
 # RFC 1847): signing them again would hide the inner signature or the encryption.
@@ -32,7 +35,6 @@ _PROTECTED_TYPES = {
     "application/x-pkcs7-mime": "already signed or encrypted (application/x-pkcs7-mime)",
 }
 _PREAMBLE = b"This is an S/MIME signed message."
-_OPTIONS = (pkcs7.PKCS7Options.DetachedSignature, pkcs7.PKCS7Options.Binary)
 
 
 class SignStatus(StrEnum):
@@ -71,6 +73,12 @@ class SmimeSigner:
         self._by_address = {k.casefold(): v for k, v in (by_address or {}).items()}
         self._by_unit = dict(by_unit or {})
         self._patterns = [(p.casefold(), v) for p, v in patterns]
+        # Each of this signer's own identities gets its signature template at its first
+        # message (signer/smime/template.py); None: the builder signs for it.
+        self._templates: dict[int, tuple[SigningIdentity, SignatureTemplate | None]] = {
+            id(i): (i, None) for i in (*self._by_address.values(), *self._by_unit.values(),
+                                       *(i for _, i in self._patterns))}
+        self._pending = set(self._templates)
 
     @classmethod
     def from_config(cls, config: SmimeConfig) -> SmimeSigner:
@@ -160,18 +168,21 @@ class SmimeSigner:
                                f"signed with the certificate of {identity.label}",
                                identity.label)
 
-    @staticmethod
-    def _signature(content: bytes, identity: SigningIdentity) -> bytes:
-        builder = (
-            pkcs7.PKCS7SignatureBuilder()
-            .set_data(content)
-            .add_signer(identity.cert, identity.key, hashes.SHA256())
-        )
-        # add_certificate after set_data: set_data drops the extra certificates.
-        for cert in identity.chain:
-            if cert.subject != cert.issuer:
-                builder = builder.add_certificate(cert)
-        return builder.sign(serialization.Encoding.DER, _OPTIONS)
+    def _signature(self, content: bytes, identity: SigningIdentity) -> bytes:
+        chain = tuple(cert for cert in identity.chain if cert.subject != cert.issuer)
+        template = self._template(identity, chain)
+        signed = template.sign(content, dt.datetime.now(dt.UTC)) if template else None
+        return signed or build_signature(content, identity.cert, identity.key, chain)
+
+    def _template(self, identity: SigningIdentity, chain: tuple[x509.Certificate, ...]
+                  ) -> SignatureTemplate | None:
+        key = id(identity)
+        if key in self._pending:
+            self._templates[key] = (identity, SignatureTemplate.for_identity(
+                identity.cert, identity.key, chain))
+            self._pending.discard(key)
+        own = self._templates.get(key)
+        return own[1] if own is not None and own[0] is identity else None
 
 
 def _boundary(content: bytes) -> bytes:
