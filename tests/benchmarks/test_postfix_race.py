@@ -74,13 +74,16 @@ class Route:
 
 
 def _cpu_seconds(pid: int) -> float:
-    """User + system CPU of ``pid``, its threads, and its live children (the workers)."""
-    def own(one: int) -> float:
+    """User + system CPU of ``pid``, its threads, its live children (the workers) and
+    the children it has reaped (a worker that died and was replaced)."""
+    def own(one: int, *, reaped: bool = False) -> float:
         fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        # utime, stime; then cutime, cstime: the waited-for children's
+        ticks = sum(int(f) for f in fields[11:15 if reaped else 13])
+        return ticks / os.sysconf("SC_CLK_TCK")
 
     children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    return own(pid) + sum(own(int(child)) for child in children)
+    return own(pid, reaped=True) + sum(own(int(child)) for child in children)
 
 
 def _congvu_config(work: Path, name: str, *, reinjection: int, dns_port: int, key: Path,
