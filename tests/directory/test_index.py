@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -11,9 +12,13 @@ from directory import Directory, DirectoryIndex, UnknownUnit
 from directory.model import InvalidAddress
 
 
-@pytest.fixture
-def index(province: Directory) -> DirectoryIndex:
-    return DirectoryIndex(province, domains=["Thư.LaoCai.gov.vn"])
+@pytest.fixture(scope="module")
+def index(tmp_path_factory: pytest.TempPathFactory, province_text: str
+          ) -> Iterator[DirectoryIndex]:
+    """The generated province, imported once for this module's lookups (none writes)."""
+    with Directory.open(tmp_path_factory.mktemp("index") / "directory.sqlite3") as store:
+        store.import_csv(province_text, actor="fixture")
+        yield DirectoryIndex(store, domains=["Thư.LaoCai.gov.vn"])
 
 
 @pytest.mark.parametrize(("address", "unit_id"), [
