@@ -42,6 +42,7 @@ DEFAULT_ACTIONS: dict[str, Action] = {
     "archive-limits": Action.QUARANTINE,
     "unreadable-archive": Action.QUARANTINE,
     "malformed-mime": Action.QUARANTINE,
+    "ambiguous-mime": Action.QUARANTINE,
     "smime-encrypted": Action.TAG,
     # the document-signature rules need the verdicts milter passes to decide(); off by default
     "unsigned-document": Action.ACCEPT,

@@ -22,6 +22,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from mailbase import HeaderBlock, HeaderDefectKind, read_header
+from policies.ambiguity import (
+    charset_readings,
+    describe,
+    encoding_readings,
+    filename_readings,
+    media_type_readings,
+    param_readings,
+)
 from policies.encodings import (
     TNEF_SIGNATURE,
     decode_base64,
@@ -84,6 +92,10 @@ class _Walker:
 
     def defect(self, path: str, reason: str) -> None:
         self.result.defects.append((path or "1", Defect("malformed-mime", reason)))
+
+    def ambiguous(self, path: str, reason: str) -> None:
+        """The structure reads two ways here: both are walked, and this is reported."""
+        self.result.defects.append((path or "1", Defect("ambiguous-mime", reason)))
 
     def entity(
         self,
@@ -174,17 +186,17 @@ class _Walker:
         body_base = None if base is None else base + offset
         types = _first_last(_distinct(headers.all("content-type")))
         if len(types) > 1:
-            self.defect(path, f"{len(types)} different Content-Type headers: "
-                        + " / ".join(repr(t) for t in types))
-        encodings = _first_last(
-            _distinct([v.lower() for v in headers.all("content-transfer-encoding")]))
+            self.ambiguous(path, f"{len(types)} different Content-Type fields (Python and "
+                           "Dovecot read the first): " + " / ".join(repr(t) for t in types))
+        encodings = encoding_readings(headers.all("content-transfer-encoding"))
         if len(encodings) > 1:
-            self.defect(path, f"{len(encodings)} different Content-Transfer-Encoding headers")
+            self.ambiguous(path, describe("Content-Transfer-Encoding", encodings))
         dispositions = headers.all("content-disposition")
         if len(_distinct(dispositions)) > 1:
-            self.defect(path, "different Content-Disposition headers")
+            self.ambiguous(path, "different Content-Disposition fields: "
+                           + " / ".join(repr(d) for d in _distinct(dispositions)))
         for reading in types or ["text/plain"]:
-            for cte in encodings or [""]:
+            for cte in [e.value for e in encodings] or [""]:
                 self.reading(
                     reading, cte, headers, dispositions, body,
                     base=body_base, path=path, depth=depth, span=span,
@@ -209,9 +221,34 @@ class _Walker:
         main, params, problems = split_params(content_type)
         for problem in problems:
             self.defect(path, f"Content-Type: {problem}")
-        ctype = main.lower()
+        types = media_type_readings(main)
+        if len(types) > 1:
+            self.ambiguous(path, describe("the media type", types))
+        for ctype in (t.value for t in types):
+            self.typed(ctype, content_type, params, cte, headers, dispositions, body,
+                       base=base, path=path, depth=depth, span=span, is_message=is_message,
+                       boundaries=boundaries)
+
+    def typed(
+        self,
+        ctype: str,
+        content_type: str,
+        params: list[tuple[str, str]],
+        cte: str,
+        headers: Headers,
+        dispositions: list[str],
+        body: bytes,
+        *,
+        base: int | None,
+        path: str,
+        depth: int,
+        span: tuple[int, int] | None,
+        is_message: bool,
+        boundaries: tuple[bytes, ...],
+    ) -> None:
+        """Walk ``body`` as the media type ``ctype`` (one reading of ``content_type``)."""
         if "/" not in ctype or not ctype.split("/", 1)[1]:
-            self.defect(path, f"Content-Type {main!r} is not type/subtype")
+            self.defect(path, f"Content-Type {ctype!r} is not type/subtype")
             ctype = "application/octet-stream"
         maintype = ctype.split("/", 1)[0]
         smime_type = [v.lower() for v in param_values(params, "smime-type")]
@@ -220,14 +257,14 @@ class _Walker:
         if ctype == "multipart/encrypted" or is_enveloped:
             self.result.is_encrypted = True
         if maintype == "multipart":
-            found = param_values(params, "boundary")
+            found = param_readings(content_type, "boundary", is_trimmed=True)
             if not found:
                 self.defect(path, f"{ctype} without a boundary parameter")
             else:
                 if len(found) > 1:
-                    self.defect(path, "boundary parameter repeated with different values")
+                    self.ambiguous(path, describe("the boundary parameter", found))
                 for boundary in found:
-                    self.multipart(boundary.encode("utf-8", "replace"), body, base=base,
+                    self.multipart(boundary.value.encode("utf-8", "replace"), body, base=base,
                                    path=path, depth=depth, span=span, boundaries=boundaries)
                 return
         if ctype in ("message/rfc822", "message/global"):
@@ -246,7 +283,7 @@ class _Walker:
                 return
             if "signed-data" in smime_type:
                 self.defect(path, "S/MIME signed data cannot be read")
-        self.leaf(ctype, params, cte, dispositions, body, base=base,
+        self.leaf(ctype, content_type, cte, dispositions, body, base=base,
                   path=_join(path, 1) if (is_message or not path) else path, span=span)
 
     def multipart(
@@ -263,34 +300,41 @@ class _Walker:
         if any(b.startswith(boundary) or boundary.startswith(b) for b in boundaries):
             self.defect(path, "a nested boundary repeats an enclosing one (RFC 2046 5.1.1)")
         marker = b"--" + boundary
-        delimiters: list[tuple[int, int, bool]] = []  # (line start, after line, is_close)
-        has_trailing = is_capped = False
-        pos = 0
-        while True:
-            i = body.find(marker, pos)
-            if i < 0:
-                break
-            pos = i + 1
-            if i and body[i - 1] != 0x0A:
-                continue
-            j = i + len(marker)
-            is_close = body[j : j + 2] == b"--"
-            nl = body.find(b"\n", j)
-            after = len(body) if nl < 0 else nl + 1
-            if body[j + 2 * is_close : after].strip():
-                if not has_trailing:
-                    has_trailing = True
-                    self.defect(path, "a boundary line has trailing text")
-                continue
-            delimiters.append((i, after, is_close))
-            if len(delimiters) > self.limits.max_parts + 1:
-                is_capped = True
-                break  # the entity limit stops the walk there anyway
-        if not delimiters:
+        cap = self.limits.max_parts + 1
+        strict = _delimiters(body, marker, cap, is_lenient=False)
+        lenient = _delimiters(body, marker, cap, is_lenient=True)
+        if strict != lenient:
+            # RFC 2046 5.1.1 allows only white space after a delimiter; Dovecot takes any
+            # line that starts with it (trailing text, a longer boundary), Python ends a
+            # line at a bare CR: the parts each of them sees are walked.
+            self.ambiguous(path, f"boundary lines read two ways: {len(strict)} delimiter "
+                           f"lines by RFC 2046, {len(lenient)} for a reader that takes any line "
+                           "starting with the boundary (Dovecot) or ends lines at a bare CR "
+                           "(Python)")
+        if not strict and not lenient:
             self.defect(path, "the multipart boundary never occurs in the body")
-            self.leaf("application/octet-stream", [], "", [], body, base=base,
-                      path=_join(path, 1), span=span)
-            return
+        for delimiters in (strict, lenient) if strict != lenient else (strict,):
+            if not delimiters:
+                self.leaf("application/octet-stream", "", "", [], body, base=base,
+                          path=_join(path, 1), span=span)
+                continue
+            self.parts(delimiters, boundary, body, base=base, path=path, depth=depth,
+                       span=span, boundaries=boundaries, is_capped=len(delimiters) >= cap)
+
+    def parts(
+        self,
+        delimiters: list[tuple[int, int, bool]],
+        boundary: bytes,
+        body: bytes,
+        *,
+        base: int | None,
+        path: str,
+        depth: int,
+        span: tuple[int, int] | None,
+        boundaries: tuple[bytes, ...],
+        is_capped: bool,
+    ) -> None:
+        """Walk the parts between ``delimiters`` (line start, after the line, is_close)."""
         closes = [k for k, d in enumerate(delimiters) if d[2]]
         if not closes:
             if not is_capped:
@@ -304,9 +348,9 @@ class _Walker:
                 continue
             stop = delimiters[k + 1][0] if k + 1 < len(delimiters) else len(body)
             # the line break before a delimiter belongs to the delimiter (RFC 2046 5.1.1).
-            if k + 1 < len(delimiters):
+            if k + 1 < len(delimiters) and stop > after:
                 stop -= 1
-                if stop > after and body[stop - 1] == 0x0D:
+                if stop > after and body[stop - 1] == 0x0D and body[stop] == 0x0A:
                     stop -= 1
             stop = max(stop, after)
             index += 1
@@ -340,7 +384,7 @@ class _Walker:
     def leaf(
         self,
         ctype: str,
-        params: list[tuple[str, str]],
+        content_type: str,
         cte: str,
         dispositions: list[str],
         body: bytes,
@@ -350,16 +394,23 @@ class _Walker:
         span: tuple[int, int] | None,
     ) -> None:
         data, _ = self.decode(body, cte, path, base)
-        names: list[str] = []
         is_attachment = False
         for disposition in dispositions:
-            kind, dparams, problems = split_params(disposition)
+            kind, _, problems = split_params(disposition)
             for problem in problems:
                 self.defect(path, f"Content-Disposition: {problem}")
-            is_attachment = is_attachment or kind.lower() == "attachment"
-            names += param_values(dparams, "filename")
-        names += param_values(params, "name")
-        filenames = tuple(dict.fromkeys(n for n in names if n))
+            is_attachment = is_attachment or kind.strip().lower() == "attachment"
+        # every name any reading gives is checked: the rules see the most dangerous one
+        names = filename_readings([content_type], dispositions)
+        if len(names) > 1:
+            self.ambiguous(path, describe("the attachment's name", names))
+        charsets = charset_readings(content_type)
+        if len(charsets) > 1:
+            self.ambiguous(path, describe("the charset", charsets))
+        filenames = tuple(dict.fromkeys(
+            [r.value for r in names]
+            + [r.value for r in param_readings(content_type, "name")]
+            + [r.value for d in dispositions for r in param_readings(d, "filename")]))
         part = Part(
             path=path, content_type=ctype, filenames=filenames, data=data, size=len(data),
             span=span, is_attachment=is_attachment or bool(filenames),
@@ -387,6 +438,35 @@ class _Walker:
                     filenames=(tnef_name,) if tnef_name else (), data=content, size=len(content),
                     span=span, is_attachment=True,
                 ))
+
+
+def _delimiters(body: bytes, marker: bytes, cap: int, *,
+                is_lenient: bool) -> list[tuple[int, int, bool]]:
+    """The delimiter lines of ``marker`` in ``body``: (line start, after the line,
+    is_close), at most ``cap``. Strict (RFC 2046 5.1.1): at the start of a line after
+    LF, followed by ``--`` or nothing, then only white space. Lenient: also after a bare
+    CR, and followed by anything."""
+    found: list[tuple[int, int, bool]] = []
+    pos = 0
+    while len(found) < cap:
+        i = body.find(marker, pos)
+        if i < 0:
+            break
+        pos = i + 1
+        if i and body[i - 1] != 0x0A and not (is_lenient and body[i - 1] == 0x0D):
+            continue
+        j = i + len(marker)
+        is_close = body[j : j + 2] == b"--"
+        nl = body.find(b"\n", j)
+        after = len(body) if nl < 0 else nl + 1
+        if is_lenient:
+            cr = body.find(b"\r", j, after)
+            if cr >= 0 and body[cr + 1 : cr + 2] != b"\n":
+                after = cr + 1  # a bare CR ends the line for Python
+        elif body[j + 2 * is_close : after].strip():
+            continue
+        found.append((i, after, is_close))
+    return found
 
 
 def _first_last(values: list[str]) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from policies.rules.ambiguity import AmbiguousMime
 from policies.rules.base import Context, Rule, RuleSettings, Scope
 from policies.rules.content import (
     AllowedTypes,
@@ -45,6 +46,7 @@ REGISTRY: dict[str, type[Rule]] = {
     "archive-limits": ArchiveLimits,
     "unreadable-archive": UnreadableArchive,
     "malformed-mime": MalformedMime,
+    "ambiguous-mime": AmbiguousMime,
     "smime-encrypted": SmimeEncrypted,
     "unsigned-document": UnsignedDocument,
     "invalid-document-signature": InvalidDocumentSignature,

@@ -209,3 +209,91 @@ def test_a_flood_of_stray_header_lines_is_one_finding() -> None:
     raw = b"From: a@example.gov.vn\r\n" + b"x\r\n" * 30_000 + b"\r\nbody\r\n"
     reasons = [d.reason for _, d in walk(raw).defects]
     assert reasons.count("a line in the header block is not a header field") == 1
+
+
+# -- no way for content to skip inspection: encodings, missing and odd boundary lines
+
+PE = b"MZ\x90\x00" + b"\x00" * 60 + b"PE\x00\x00" + b"\x00" * 200
+
+
+def _pe_part(cte: str, encoded: bytes) -> bytes:
+    return (b'Content-Type: application/octet-stream; name="a.dat"\r\n'
+            b"Content-Transfer-Encoding: " + cte.encode() + b"\r\n\r\n" + encoded)
+
+
+@pytest.mark.parametrize("cte", ["BASE64", "Base64", " base64 "])
+def test_a_transfer_encoding_in_any_case_is_decoded(cte: str) -> None:
+    import base64
+
+    [part] = walk(_pe_part(cte, base64.encodebytes(PE))).parts
+    assert part.data == PE
+
+
+@pytest.mark.parametrize("cte", ["QUOTED-PRINTABLE", "Quoted-Printable"])
+def test_quoted_printable_in_any_case_is_decoded(cte: str) -> None:
+    import binascii
+
+    [part] = walk(_pe_part(cte, binascii.b2a_qp(PE, istext=False))).parts
+    assert part.data == PE
+
+
+@pytest.mark.parametrize("cte", ["x-uuencode", "X-UUENCODE", "uuencode", "x-uue"])
+def test_a_uuencoded_transfer_encoding_is_decoded(cte: str) -> None:
+    import binascii
+
+    lines = b"".join(binascii.b2a_uu(PE[k : k + 45]) for k in range(0, len(PE), 45))
+    found = walk(_pe_part(cte, b"begin 644 a.dat\n" + lines + b"`\nend\n"))
+    [part] = found.parts
+    assert part.data == PE
+    assert found.defects == []
+
+
+def test_a_multipart_whose_boundary_never_occurs_is_one_inspected_leaf() -> None:
+    body = b"--other\r\nContent-Type: text/plain\r\n\r\nhello\r\n--other--\r\n"
+    found = walk(b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n' + body)
+    assert [(p.path, p.content_type, p.data) for p in found.parts] == [
+        ("1", "application/octet-stream", body)]
+    assert ("1", Defect("malformed-mime", "the multipart boundary never occurs in the body")) \
+        in found.defects
+
+
+_PART = (b'Content-Type: application/octet-stream; name="run.exe"\r\n'
+         b"Content-Transfer-Encoding: base64\r\n\r\n")
+
+
+@pytest.mark.parametrize("delimiter", [
+    b"\r\n--b junk\r\n",  # trailing text: Dovecot takes the line, RFC 2046 does not
+    b"\r\n--bcd\r\n",  # a longer boundary: Dovecot takes it as this one
+    b"\r--b\r\n",  # after a bare CR: Python's parser takes it as a line of its own
+])
+def test_a_boundary_line_only_some_readers_take_is_walked_both_ways(delimiter: bytes) -> None:
+    import base64
+
+    raw = (b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n--b\r\n'
+           b"Content-Type: text/plain\r\n\r\nhello" + delimiter + _PART
+           + base64.encodebytes(PE) + b"--b--\r\n")
+    found = walk(raw)
+    # the RFC 2046 reading: one text part holding everything
+    assert found.parts[0].path == "1" and found.parts[0].data.startswith(b"hello")
+    # the lenient reading: the program is a part of its own, decoded
+    assert [(p.path, p.filenames, p.data) for p in found.parts[1:]] == [
+        ("1", (), b"hello"), ("2", ("run.exe",), PE)]
+    [(path, defect)] = [(p, d) for p, d in found.defects if d.kind == "ambiguous-mime"]
+    assert path == "1" and defect.reason.startswith(
+        "boundary lines read two ways: 2 delimiter lines by RFC 2046, 3 for a reader")
+
+
+def test_a_boundary_in_the_middle_of_a_line_is_no_delimiter_for_anyone() -> None:
+    raw = (b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n--b\r\n'
+           b"Content-Type: text/plain\r\n\r\nsee --b here\r\n--b--\r\n")
+    found = walk(raw)
+    assert [(p.path, p.data) for p in found.parts] == [("1", b"see --b here")]
+    assert found.defects == []
+
+
+def test_white_space_after_a_delimiter_is_transport_padding_not_ambiguity() -> None:
+    raw = (b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n--b \t\r\n'
+           b"Content-Type: text/plain\r\n\r\nhi\r\n--b--  \r\n")
+    found = walk(raw)
+    assert [(p.path, p.data) for p in found.parts] == [("1", b"hi")]
+    assert found.defects == []

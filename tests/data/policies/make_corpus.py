@@ -529,19 +529,19 @@ def _build_cases() -> dict[str, tuple[Callable[[], bytes], str, list[str]]]:
         "mime-duplicate-content-type": (lambda: raw_message(
             "Content-Type: text/plain\r\nContent-Type: multipart/mixed; boundary=\"z\"\r\n\r\n"
             "--z\r\n" + attachment(EXE, "a.pdf") + "\r\n--z--\r\n"), R,
-            ["malformed-mime", "blocked-type"]),
+            ["ambiguous-mime", "blocked-type"]),
         "mime-duplicate-disposition": (lambda: message(part(
             b"x", "Content-Type: application/octet-stream\r\nContent-Disposition: attachment; "
             'filename="a.pdf"\r\nContent-Disposition: attachment; filename="a.exe"\r\n')),
-            R, ["malformed-mime", "blocked-extension"]),
+            R, ["ambiguous-mime", "blocked-extension"]),
         "mime-repeated-param": (lambda: message(part(
             b"x", "Content-Type: application/octet-stream\r\nContent-Disposition: attachment; "
-            'filename="a.pdf"; filename="a.exe"\r\n')), R, ["blocked-extension"]),
+            'filename="a.pdf"; filename="a.exe"\r\n')), R, ["ambiguous-mime", "blocked-extension"]),
         "mime-duplicate-cte": (lambda: message(
             "Content-Type: application/octet-stream\r\nContent-Disposition: attachment; "
             'filename="a.pdf"\r\nContent-Transfer-Encoding: 7bit\r\n'
             "Content-Transfer-Encoding: base64\r\n\r\n" + b64(EXE)), R,
-            ["malformed-mime", "blocked-type"]),
+            ["ambiguous-mime", "blocked-type"]),
         "mime-8bit-header-not-utf8": (lambda: message(
             "Content-Type: application/pdf\r\nContent-Disposition: attachment; "
             'filename="C\udcf4ng v\udce3n.pdf"\r\nContent-Transfer-Encoding: base64\r\n\r\n'

@@ -1,0 +1,176 @@
+"""Other readings of a MIME header field, to find where a message's structure depends on
+the program that reads it.
+
+The walk (:mod:`policies.walk`) is the one reader congvu decides on. The readings here
+only detect ambiguity: where the same bytes give another boundary, media type, transfer
+encoding, filename or charset to another parser, the walk inspects the structure under
+each of them and reports ``ambiguous-mime`` with the readings that disagree. They follow
+what the parsers that run here were measured to do (tests/data/ambiguous-mime/): Python's
+email package (policies compat32 and default) and Dovecot 2.3's message parser.
+
+- A comment (RFC 5322 3.2.2) in an unquoted value is dropped by Dovecot and by Python's
+  default policy, kept as text by compat32 and by RFC 2045's token grammar.
+- Python trims white space inside a quoted boundary; Dovecot keeps it.
+- A repeated parameter, or one given both plainly and in RFC 2231 form, is taken first by
+  some readers and last, or in its RFC 2231 form, by others.
+- ``multipart / mixed`` is ``multipart/mixed`` to Dovecot and no type at all to Python.
+- A Content-Transfer-Encoding with a comment or quotes is base64 to Dovecot and unknown
+  to Python.
+
+Nothing here raises on bad input.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from policies.headers import param_values, split_params
+
+_IDENTITY = ("", "7bit", "8bit", "binary")
+_DECODINGS = {"base64": "base64", "quoted-printable": "quoted-printable",
+              "x-uuencode": "uuencode", "uuencode": "uuencode", "x-uue": "uuencode"}
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """One way to read a value: the ``value`` and how it is read that way (``how``)."""
+
+    value: str
+    how: tuple[str, ...]
+
+    def __str__(self) -> str:
+        return f"{self.value!r} ({', '.join(self.how)})"
+
+
+def describe(field: str, readings: list[Reading]) -> str:
+    """The reason text for a field that reads several ways."""
+    return (f"{field} reads {len(readings)} ways, so mail programs disagree on the "
+            f"message: " + " / ".join(str(r) for r in readings))
+
+
+def without_comments(value: str) -> str:
+    """``value`` with its RFC 5322 comments removed (nested, with quoted pairs), except
+    inside quoted strings; an unterminated comment runs to the end."""
+    if "(" not in value:
+        return value
+    out: list[str] = []
+    depth = 0
+    is_quoted = False
+    i, n = 0, len(value)
+    while i < n:
+        c = value[i]
+        if c == "\\" and (is_quoted or depth) and i + 1 < n:
+            if not depth:
+                out.append(value[i : i + 2])
+            i += 2
+            continue
+        if depth:
+            depth += (c == "(") - (c == ")")
+        elif c == '"':
+            is_quoted = not is_quoted
+            out.append(c)
+        elif c == "(" and not is_quoted:
+            depth = 1
+            out.append(" ")
+        else:
+            out.append(c)
+        i += 1
+    return "".join(out)
+
+
+def _same(value: str) -> str:
+    return value
+
+
+def _group(found: list[tuple[str, str]], key: Callable[[str], str] = _same) -> list[Reading]:
+    """(value, how) pairs grouped by ``key(value)``, in first-seen order; each group is
+    shown by its first value."""
+    groups: dict[str, tuple[str, list[str]]] = {}
+    for value, how in found:
+        _, hows = groups.setdefault(key(value), (value, []))
+        if how not in hows:
+            hows.append(how)
+    return [Reading(first, tuple(hows)) for first, hows in groups.values()]
+
+
+def _forms(params: list[tuple[str, str]], name: str) -> list[tuple[str, str]]:
+    """Each value of parameter ``name``: the plain ones in order, then the RFC 2231 one."""
+    plain = [(n, v) for n, v in params if n == name]
+    extended = [(n, v) for n, v in params if n != name]
+    found = [(v, f"{name}=" if k == 0 else f"repeated {name}=")
+             for k, v in enumerate(param_values(plain, name))]
+    found += [(v, f"RFC 2231 {name}*") for v in param_values(extended, name)]
+    return found
+
+
+def param_readings(value: str, name: str, *, is_trimmed: bool = False) -> list[Reading]:
+    """Every reading of parameter ``name`` in a structured field ``value``: its plain and
+    RFC 2231 forms, repeated values, the value without comments and, when
+    ``is_trimmed``, without the white space around it."""
+    found = _forms(split_params(value)[1], name)
+    bare = without_comments(value)
+    if bare != value:
+        found += [(v, f"{how} without comments") for v, how in _forms(split_params(bare)[1], name)]
+    if is_trimmed:
+        found += [(v.strip(), f"{how} trimmed") for v, how in found if v.strip() != v]
+    return _group([(v, how) for v, how in found if v])
+
+
+def media_type_readings(main: str) -> list[Reading]:
+    """The type/subtype of a Content-Type as written (lower case), and without comments
+    and white space around the slash."""
+    written = main.strip().lower()
+    bare = "".join(without_comments(written).split())
+    found = [(written, "as written")]
+    if bare and bare != written:
+        found.append((bare, "without comments and white space"))
+    return _group(found)
+
+
+def _decoding(cte: str) -> str:
+    return "identity" if cte in _IDENTITY else _DECODINGS.get(cte, f"unknown {cte}")
+
+
+def encoding_readings(values: list[str]) -> list[Reading]:
+    """Every Content-Transfer-Encoding the fields ``values`` may mean (lower case): the
+    first field and the last, each as written, without comments and without quotes.
+    Readings that decode alike are one."""
+    picked = values if len(values) <= 2 else [values[0], values[-1]]
+    found: list[tuple[str, str]] = []
+    for k, value in enumerate(picked):
+        where = "" if len(picked) == 1 else ("the first field " if k == 0 else "the last field ")
+        written = value.strip().lower()
+        found.append((written, f"{where}as written".strip()))
+        bare = without_comments(written).strip()
+        if bare != written:
+            found.append((bare, f"{where}without comments".strip()))
+        unquoted = bare.strip('"').strip()
+        if unquoted != bare:
+            found.append((unquoted, f"{where}without quotes".strip()))
+    return _group(found, key=_decoding)
+
+
+def _name_key(name: str) -> str:
+    return " ".join(unicodedata.normalize("NFC", name).casefold().split())
+
+
+def filename_readings(content_types: list[str], dispositions: list[str]) -> list[Reading]:
+    """Every name a part is given: Content-Type ``name`` and Content-Disposition
+    ``filename``, in all their forms. Names that differ only in case, white space or
+    Unicode normalisation are one."""
+    found: list[tuple[str, str]] = []
+    for disposition in dispositions:
+        found += [(r.value, f"Content-Disposition {how}") for r in
+                  param_readings(disposition, "filename") for how in r.how]
+    for content_type in content_types:
+        found += [(r.value, f"Content-Type {how}") for r in
+                  param_readings(content_type, "name") for how in r.how]
+    return _group(found, key=_name_key)
+
+
+def charset_readings(content_type: str) -> list[Reading]:
+    """Every charset a Content-Type names (charset names ignore case)."""
+    return _group([(r.value, how) for r in param_readings(content_type, "charset", is_trimmed=True)
+                   for how in r.how], key=str.casefold)
