@@ -1,6 +1,6 @@
 """Command-line sub-commands of directory/ (composed into `congvu` by congvu/cli.py).
 
-``congvu directory import|publish|show|history|export`` and ``congvu directory
+``congvu directory import|publish|show|history|export|merge`` and ``congvu directory
 mailboxes import|list|history|export`` (the roster of officials' mailboxes). Exit codes
 (ARCHITECTURE.md): 0 done, 1 the data had problems (rows rejected or skipped, no
 such unit), 2 usage, configuration or store errors.
@@ -15,12 +15,14 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import click
 
 from directory.config import DirectoryConfig
 from directory.errors import DirectoryError, StoreError
 from directory.mailboxes import export_csv, export_json, snapshot
+from directory.merge import MergeRejected, merge_files
 from directory.model import Mailbox, Unit
 from directory.published import published_unit
 from directory.roster import RosterFormat
@@ -28,6 +30,7 @@ from directory.store import Change, Directory
 from mailbase import CommandFailed, UsageProblem, config_option, wired, zone
 
 ConfigLoader = Callable[[Path | None], DirectoryConfig]
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +63,15 @@ def _store(wiring: _Wiring, config_path: Path | None, *, read_only: bool = False
         return Directory.open(wiring.load(config_path).path, read_only=read_only)
     except StoreError as exc:
         raise UsageProblem(str(exc)) from exc
+
+
+def _reading(wiring: _Wiring, config_path: Path | None, read: Callable[[Directory], _T]) -> _T:
+    """What ``read`` takes from the store, opened read-only; its errors as exit codes."""
+    with _store(wiring, config_path, read_only=True) as directory:
+        try:
+            return read(directory)
+        except DirectoryError as exc:
+            raise _convert(exc) from exc
 
 
 def _show(value: object) -> str:
@@ -149,13 +161,12 @@ def publish_command(wiring: _Wiring, out_dir: Path, config_path: Path | None) ->
 @_wiring
 def show_command(wiring: _Wiring, key: str, fmt: str, config_path: Path | None) -> None:
     """Print the unit with this id or ADDRESS, with its parents (exit 1 if none)."""
-    with _store(wiring, config_path, read_only=True) as directory:
-        try:
-            unit = directory.get(key)
-            chain = directory.ancestors(unit.id)
-            parents = [directory.get(unit_id) for unit_id in chain[1:]]
-        except DirectoryError as exc:
-            raise _convert(exc) from exc
+    def read(directory: Directory) -> tuple[Unit, list[str], list[Unit]]:
+        unit = directory.get(key)
+        chain = directory.ancestors(unit.id)
+        return unit, chain, [directory.get(unit_id) for unit_id in chain[1:]]
+
+    unit, chain, parents = _reading(wiring, config_path, read)
     if fmt == "json":
         data = published_unit(unit, chain, include_senders=True).model_dump(mode="json")
         click.echo(json.dumps(data, ensure_ascii=False, indent=1))
@@ -174,12 +185,8 @@ def history_command(wiring: _Wiring, key: str | None, fmt: str, config_path: Pat
 
     Times are shown in Asia/Ho_Chi_Minh (stored in UTC).
     """
-    with _store(wiring, config_path, read_only=True) as directory:
-        try:
-            unit_id = directory.get(key).id if key else None
-            changes = directory.history(unit_id)
-        except DirectoryError as exc:
-            raise _convert(exc) from exc
+    changes = _reading(wiring, config_path,
+                       lambda d: d.history(d.get(key).id if key else None))
     _print_changes(changes, fmt, "unit")
 
 
@@ -194,13 +201,46 @@ def history_command(wiring: _Wiring, key: str | None, fmt: str, config_path: Pat
 def export_command(wiring: _Wiring, fmt: str, output: Path | None, bom: bool,
                    config_path: Path | None) -> None:
     """Export every unit, senders included, as CSV (re-importable) or JSON."""
-    with _store(wiring, config_path, read_only=True) as directory:
-        try:
-            text = (directory.export_csv(bom=bom) if fmt == "csv"
-                    else directory.export_json())
-        except DirectoryError as exc:
-            raise _convert(exc) from exc
-    _write_out(text, output)
+    _write_out(_reading(wiring, config_path,
+                        lambda d: d.export_csv(bom=bom) if fmt == "csv" else d.export_json()),
+               output)
+
+
+@group.command("merge")
+@click.argument("files", nargs=-1, required=True,
+                type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--prefix", "prefixes", multiple=True, metavar="PREFIX",
+              help="One per FILE, in the same order: put before its ids that another "
+                   "file has too (bt: so-tai-chinh becomes bt-so-tai-chinh).")
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The merged file to write (the import layout).")
+@click.option("--map", "map_path", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="Also write which old id became which: file,old_id,new_id.")
+@click.option("--bom", is_flag=True, help="Start the files with a byte-order mark (for Excel).")
+def merge_command(files: tuple[Path, ...], prefixes: tuple[str, ...], out: Path,
+                  map_path: Path | None, bom: bool) -> None:
+    """Join several provinces' exports (FILE.csv ...) into one file to import.
+
+    An id found in more than one file gets that file's --prefix in each of them;
+    parents and successors follow. Every problem is listed at once and nothing is
+    written: exit 1 for the files' data, 2 for the command line.
+    """
+    outputs = [out] if map_path is None else [out, map_path]
+    try:
+        merged = merge_files(files, prefixes, outputs=outputs)
+    except MergeRejected as exc:
+        raise (UsageProblem if exc.is_usage else CommandFailed)(str(exc)) from exc
+    for warning in merged.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    written = [(out, merged.csv_text(bom=bom))]
+    if map_path is not None:
+        written.append((map_path, ("\ufeff" if bom else "") + merged.map_text()))
+    try:
+        _write_files(written)
+    except OSError as exc:
+        raise UsageProblem(f"{exc.filename}: cannot write: {exc.strerror}") from exc
+    click.echo(f"{out}: {len(merged.units)} units from {len(files)} files, "
+               f"{merged.prefixed} prefixed" + (f"; ids in {map_path}" if map_path else ""))
 
 
 @group.group("mailboxes")
@@ -261,11 +301,7 @@ def mailboxes_import(wiring: _Wiring, file: Path, fmt: str, unit: str | None, un
 @_wiring
 def mailboxes_list(wiring: _Wiring, fmt: str, unit: str | None, config_path: Path | None) -> None:
     """Print the roster, inactive mailboxes included (exit 1 for an unknown --unit)."""
-    with _store(wiring, config_path, read_only=True) as directory:
-        try:
-            found = directory.mailboxes(unit=unit)
-        except DirectoryError as exc:
-            raise _convert(exc) from exc
+    found = _reading(wiring, config_path, lambda d: d.mailboxes(unit=unit))
     if fmt == "text":
         for mailbox in found:
             click.echo(_mailbox_line(mailbox))
@@ -285,11 +321,7 @@ def mailboxes_history(wiring: _Wiring, address: str | None, fmt: str,
 
     Times are shown in Asia/Ho_Chi_Minh (stored in UTC).
     """
-    with _store(wiring, config_path, read_only=True) as directory:
-        try:
-            changes = directory.mailbox_history(address)
-        except DirectoryError as exc:
-            raise _convert(exc) from exc
+    changes = _reading(wiring, config_path, lambda d: d.mailbox_history(address))
     _print_changes(changes, fmt, "address")
 
 
@@ -304,13 +336,10 @@ def mailboxes_history(wiring: _Wiring, address: str | None, fmt: str,
 def mailboxes_export(wiring: _Wiring, fmt: str, output: Path | None, bom: bool,
                      config_path: Path | None) -> None:
     """Export the whole roster in the import layout (re-importing it changes nothing)."""
-    with _store(wiring, config_path, read_only=True) as directory:
-        try:
-            text = (directory.export_mailboxes_csv(bom=bom) if fmt == "csv"
-                    else directory.export_mailboxes_json())
-        except DirectoryError as exc:
-            raise _convert(exc) from exc
-    _write_out(text, output)
+    _write_out(_reading(wiring, config_path,
+                        lambda d: d.export_mailboxes_csv(bom=bom) if fmt == "csv"
+                        else d.export_mailboxes_json()),
+               output)
 
 
 def commands(load: ConfigLoader) -> list[click.Command]:
@@ -327,6 +356,24 @@ def _write_out(text: str, output: Path | None) -> None:
         click.echo(text, nl=False)
     else:
         output.write_text(text, encoding="utf-8", newline="")
+
+
+def _write_files(contents: list[tuple[Path, str]]) -> None:
+    """Each file written beside its name, then all renamed into place: none half-written."""
+    staged = []
+    try:
+        for path, text in contents:
+            partial = path.with_name(f".{path.name}.partial")
+            staged.append((partial, path))
+            try:
+                partial.write_text(text, encoding="utf-8", newline="")
+            except OSError as exc:
+                raise OSError(exc.errno, exc.strerror, str(path)) from exc
+        for partial, path in staged:
+            partial.replace(path)
+    finally:
+        for partial, _path in staged:
+            partial.unlink(missing_ok=True)
 
 
 def _print_changes(changes: list[Change], fmt: str, key: str) -> None:

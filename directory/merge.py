@@ -1,0 +1,320 @@
+"""Several provinces' directories joined into one import file.
+
+When provinces merge, each old province exports its directory (``congvu directory
+export``) and :func:`merge_files` joins the exports: an id that appears in more than
+one file gets its file's prefix (``so-tai-chinh`` becomes ``bt-so-tai-chinh``) in every
+file where it appears, and parents and successors follow it. Each file is read and
+checked by the import's own reader (:mod:`directory.rows`, :mod:`directory.checks`),
+so a merged file holds only what an import accepts, addresses compare as the import
+compares them (case folded, internationalised domains in their ASCII form), names are
+NFC and ids ASCII. Every problem, of the command line or of any file, is collected
+and reported at once; nothing is written unless there is none.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from directory.checks import check_rows
+from directory.errors import DirectoryError, ImportRejected
+from directory.model import Unit, tree_order
+from directory.published import export_csv
+from directory.rows import check_unit_id, decode, parse_rows
+
+#: Joins a file's prefix to an id it shares with another file.
+SEPARATOR = "-"
+MAP_COLUMNS = ("file", "old_id", "new_id")
+
+
+@dataclass(frozen=True, slots=True)
+class MergeProblem:
+    """One thing that keeps the files from being merged.
+
+    ``file`` is None for the command line as a whole; ``line`` is the file's line (1
+    is the header), None for the whole file. ``usage`` says the command line is at
+    fault (exit 2) rather than the data (exit 1).
+    """
+
+    file: str | None
+    line: int | None
+    column: str | None
+    reason: str
+    is_usage: bool = False
+
+    def __str__(self) -> str:
+        where = [self.file] if self.file else []
+        if self.line is not None:
+            where.append(f"line {self.line}" + (f", column {self.column!r}" if self.column
+                                                 else ""))
+        return ": ".join([", ".join(where), self.reason] if where else [self.reason])
+
+
+class MergeRejected(DirectoryError):
+    """Nothing was merged: ``problems`` lists every problem found."""
+
+    def __init__(self, problems: Sequence[MergeProblem]) -> None:
+        lines = "\n".join(f"  {problem}" for problem in problems)
+        super().__init__(f"nothing merged, {len(problems)} problem(s) found:\n{lines}")
+        self.problems = tuple(problems)
+
+    @property
+    def is_usage(self) -> bool:
+        """Whether the command line, not the files' data, is at fault."""
+        return any(problem.is_usage for problem in self.problems)
+
+
+@dataclass(frozen=True, slots=True)
+class Renamed:
+    """One unit of one input file and the id it has in the merged file."""
+
+    file: str
+    old_id: str
+    new_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Merged:
+    """The merged directory: its units in tree order and where each came from."""
+
+    units: list[Unit]
+    renamed: list[Renamed]
+    #: what the merge allows but an administrator should look at
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def prefixed(self) -> int:
+        """How many units got their file's prefix."""
+        return sum(1 for item in self.renamed if item.old_id != item.new_id)
+
+    def csv_text(self, *, bom: bool = False) -> str:
+        """The import file: the layout and order ``directory export`` writes."""
+        return export_csv(self.units, bom=bom)
+
+    def map_text(self) -> str:
+        """The mapping file: ``file,old_id,new_id`` for every unit of every input."""
+        out = io.StringIO(newline="")
+        writer = csv.writer(out, lineterminator="\r\n")
+        writer.writerow(MAP_COLUMNS)
+        writer.writerows((item.file, item.old_id, item.new_id) for item in self.renamed)
+        return out.getvalue()
+
+
+@dataclass(slots=True)
+class _Input:
+    """One input file as read: its good rows (line, unit) and its prefix."""
+
+    name: str
+    prefix: str | None
+    rows: list[tuple[int, Unit]] = field(default_factory=list)
+    new_ids: dict[str, str] = field(default_factory=dict)
+
+
+def check_prefix(prefix: str) -> str:
+    """Return ``prefix`` if it can start an id, else raise ``ValueError`` saying why."""
+    check_unit_id(prefix)
+    if prefix[-1] in "-_.":
+        raise ValueError(f"a prefix ends with a letter or digit ({SEPARATOR!r} is added)")
+    return prefix
+
+
+def merge_files(paths: Sequence[Path], prefixes: Sequence[str], *,
+                outputs: Sequence[Path] = ()) -> Merged:
+    """Join several exports into one directory (module docstring).
+
+    ``prefixes`` pairs with ``paths`` in order; ``outputs`` are the files the caller
+    will write, none of which may be an input.
+
+    :raises MergeRejected: every problem found; ``is_usage`` when the command line
+        (prefixes, files given twice, outputs) is at fault.
+    """
+    problems = _command_line_problems(paths, prefixes, outputs)
+    usable = _usable_prefixes(prefixes)
+    inputs: list[_Input] = []
+    seen: dict[str, Path] = {}
+    for index, path in enumerate(paths):
+        data = _read_bytes(path, problems)
+        if data is None:
+            continue
+        digest = hashlib.sha256(data).hexdigest()
+        if digest in seen:
+            # the same export twice: its every id and address would clash
+            if not _same_file(path, seen[digest]):
+                problems.append(MergeProblem(
+                    str(path), None, None, f"the same content as {seen[digest]}: the same "
+                    "export given twice?", is_usage=True))
+            continue
+        seen[digest] = path
+        prefix = usable[index] if index < len(usable) else None
+        inputs.append(_parse(str(path), data, prefix, problems))
+    _rename(inputs, problems)
+    _check_addresses(inputs, problems)
+    if problems:
+        order = {str(path): index for index, path in enumerate(paths)}
+        raise MergeRejected(sorted(problems, key=lambda p: (
+            -1 if p.file is None else order.get(p.file, len(order)), p.line or 0)))
+    units: list[Unit] = []
+    renamed: list[Renamed] = []
+    for item in inputs:
+        for _line, unit in item.rows:
+            units.append(_renamed_unit(unit, item.new_ids))
+            renamed.append(Renamed(item.name, unit.id, item.new_ids[unit.id]))
+    return Merged(tree_order(units), renamed, _shared_logins(inputs))
+
+
+def _command_line_problems(paths: Sequence[Path], prefixes: Sequence[str],
+                           outputs: Sequence[Path]) -> list[MergeProblem]:
+    problems: list[MergeProblem] = []
+    if len(prefixes) != len(paths):
+        problems.append(MergeProblem(
+            None, None, None, f"{len(paths)} file(s) but {len(prefixes)} --prefix: give one "
+            "--prefix per file, in the same order", is_usage=True))
+    first_use: dict[str, int] = {}
+    for number, prefix in enumerate(prefixes, start=1):
+        try:
+            check_prefix(prefix)
+        except ValueError as exc:
+            problems.append(MergeProblem(None, None, None, f"--prefix {prefix!r}: {exc}",
+                                         is_usage=True))
+        if prefix in first_use:
+            problems.append(MergeProblem(
+                None, None, None, f"--prefix {prefix!r} is given for file {first_use[prefix]} "
+                f"and file {number}: each file needs its own", is_usage=True))
+        first_use.setdefault(prefix, number)
+    for later, path in enumerate(paths):
+        for earlier in paths[:later]:
+            if _same_file(path, earlier):
+                problems.append(MergeProblem(str(path), None, None,
+                                             f"given twice (also as {earlier})",
+                                             is_usage=True))
+                break
+    for output in outputs:
+        if any(_same_file(output, path) for path in paths):
+            problems.append(MergeProblem(str(output), None, None,
+                                         "an input file: write the output elsewhere",
+                                         is_usage=True))
+    return problems
+
+
+def _usable_prefixes(prefixes: Sequence[str]) -> list[str | None]:
+    """Each file's prefix, None where it is bad or another file's (reported already)."""
+    usable: list[str | None] = []
+    for index, prefix in enumerate(prefixes):
+        try:
+            check_prefix(prefix)
+        except ValueError:
+            usable.append(None)
+            continue
+        usable.append(None if prefix in prefixes[:index] else prefix)
+    return usable
+
+
+def _same_file(one: Path, other: Path) -> bool:
+    try:
+        return os.path.samefile(one, other)
+    except OSError:
+        return False
+
+
+def _read_bytes(path: Path, problems: list[MergeProblem]) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        problems.append(MergeProblem(str(path), None, None, f"cannot read: {exc.strerror}"))
+        return None
+
+
+def _parse(name: str, data: bytes, prefix: str | None,
+           problems: list[MergeProblem]) -> _Input:
+    """The file's good rows; its problems (as an import would find them) go to ``problems``."""
+    found = _Input(name, prefix)
+    try:
+        parsed = parse_rows(decode(data, name), name)
+    except ImportRejected as exc:
+        problems.extend(MergeProblem(name, error.row or None, error.column, error.reason)
+                        for error in exc.errors)
+        return found
+    good, errors = check_rows(parsed, partial=False)
+    problems.extend(MergeProblem(name, error.row, error.column, error.reason) for error in errors)
+    found.rows = [(row.line, row.unit) for row in good]
+    return found
+
+
+def _rename(inputs: list[_Input], problems: list[MergeProblem]) -> None:
+    """Give each input its ids in the merged file; report ids that would clash."""
+    files_of: dict[str, int] = {}
+    for item in inputs:
+        for unit_id in {unit.id for _, unit in item.rows}:
+            files_of[unit_id] = files_of.get(unit_id, 0) + 1
+    claimed: dict[str, tuple[str, int, str]] = {}
+    for item in inputs:
+        for line, unit in item.rows:
+            new_id = unit.id
+            if files_of[unit.id] > 1:
+                if item.prefix is None:
+                    continue  # no usable prefix to give: reported already
+                new_id = f"{item.prefix}{SEPARATOR}{unit.id}"
+                try:
+                    check_unit_id(new_id)
+                except ValueError as exc:
+                    problems.append(MergeProblem(item.name, line, "id",
+                                                 f"prefixed, {new_id!r}: {exc}"))
+                    continue
+            if new_id in claimed:
+                file, other_line, old_id = claimed[new_id]
+                problems.append(MergeProblem(item.name, line, "id", _clash(
+                    new_id, unit.id, file, other_line, old_id)))
+                continue
+            claimed[new_id] = (item.name, line, unit.id)
+            item.new_ids[unit.id] = new_id
+
+
+def _clash(new_id: str, old_id: str, file: str, line: int, other_old: str) -> str:
+    def became(old: str) -> str:
+        return "" if old == new_id else f" (prefixed from {old!r})"
+    return (f"the id {new_id!r}{became(old_id)} is also the id of the unit on {file} "
+            f"line {line}{became(other_old)}: choose another --prefix or rename one unit")
+
+
+def _check_addresses(inputs: list[_Input], problems: list[MergeProblem]) -> None:
+    """Addresses claimed in two files (each file is checked alone by the import's checks)."""
+    owner: dict[str, tuple[str, int, str]] = {}
+    for item in inputs:
+        for line, unit in item.rows:
+            for index, address in enumerate(unit.addresses):
+                taken = owner.setdefault(address.key, (item.name, line, unit.id))
+                if taken[0] != item.name:
+                    file, other_line, other_id = taken
+                    problems.append(MergeProblem(
+                        item.name, line, "address" if index == 0 else "aliases",
+                        f"{address.addr_spec} is also an address of {other_id!r} in {file} "
+                        f"(line {other_line}); an address belongs to one unit"))
+
+
+def _renamed_unit(unit: Unit, new_ids: Mapping[str, str]) -> Unit:
+    def mapped(unit_id: str | None) -> str | None:
+        return None if unit_id is None else new_ids[unit_id]
+    return replace(unit, id=new_ids[unit.id], parent=mapped(unit.parent),
+                   successor=mapped(unit.successor))
+
+
+def _shared_logins(inputs: list[_Input]) -> list[str]:
+    """Sender logins listed in two files: on one mail server they are one account."""
+    first: dict[str, tuple[str, str]] = {}
+    warnings = []
+    for item in inputs:
+        logins = {login: item.new_ids[unit.id] for _, unit in item.rows for login in unit.senders}
+        for login, unit_id in logins.items():
+            if login in first and first[login][0] != item.name:
+                file, other = first[login]
+                warnings.append(
+                    f"the login {login!r} sends for {other!r} ({file}) and for {unit_id!r} "
+                    f"({item.name}): on one server it is one account; rename one of them "
+                    "if they are two people")
+            first.setdefault(login, (item.name, unit_id))
+    return warnings
