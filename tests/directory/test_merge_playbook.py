@@ -1,0 +1,228 @@
+"""docs/merging-provinces.md, run as written on three generated provinces.
+
+Each old province (Bình Thuận, Lâm Đồng, Đắk Nông) has a data directory of its own
+with a real SQLite directory store, imported through `congvu directory import`; the
+new province's server has an empty one. Every `sh` block of the page is run, command by
+command, through congvu's own entry (`congvu.cli.main`, click's CliRunner) with
+`$CONGVU_VAR` naming the data directory of the server its first line names, paths
+under /var/lib/congvu/ moved into that directory, and one working folder shared by
+all the servers (the page's "copy the files" step). The page's two CSV tables are
+applied to merged.csv as its step 3 says, and step 5's copy is made as it says, so a
+changed command, table or step changes what is checked here.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import shlex
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from congvu.cli import main
+
+PLAYBOOK = Path(__file__).resolve().parents[2] / "docs" / "merging-provinces.md"
+WWW = "/var/lib/congvu/"
+
+#: server name on the page -> (prefix of its generated ids' own units, province name,
+#: mail domain, city whose wards it has); None: the new province's empty server
+PROVINCES = {
+    "Bình Thuận": ("phan-thiet", "Bình Thuận", "binhthuan.gov.vn", "Phan Thiết"),
+    "Lâm Đồng": ("da-lat", "Lâm Đồng", "lamdong.gov.vn", "Đà Lạt"),
+    "Đắk Nông": ("gia-nghia", "Đắk Nông", "daknong.gov.vn", "Gia Nghĩa"),
+}
+NEW = "new Lâm Đồng"
+
+
+def old_province(city_id: str, name: str, domain: str, city: str) -> str:
+    """A small province as its administrators would have exported it: the people's
+    committee, its own Sở Tài chính with a sub-office, and three wards."""
+    out = io.StringIO(newline="")
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(["id", "name", "parent", "address", "aliases", "dkim_domain", "senders"])
+    writer.writerows([
+        ["ubnd-tinh", f"Ủy ban nhân dân tỉnh {name}", "", f"ubnd@{domain}",
+         f"vanthu@{domain}", domain, f"vanthu.{city_id}"],
+        ["so-tai-chinh", "Sở Tài chính", "ubnd-tinh", f"stc@{domain}", "", domain,
+         f"vt.stc.{city_id}"],
+        ["phong-ngan-sach", "Phòng Ngân sách", "so-tai-chinh", f"ngansach.stc@{domain}", "",
+         domain, ""],
+    ])
+    writer.writerows([f"phuong-{i}-{city_id}", f"Phường {i}, {city}", "ubnd-tinh",
+                      f"phuong{i}.{city_id}@{domain}", "", domain, ""] for i in (1, 2, 3))
+    return out.getvalue()
+
+
+@dataclass(frozen=True, slots=True)
+class Ran:
+    """One command of the page: where it ran, and what it did."""
+
+    server: str
+    argv: list[str]
+    result: Result
+    #: after a publish: the postfix/virtual it wrote
+    virtual: str = ""
+
+
+def congvu(argv: list[str], var: Path) -> Result:
+    return CliRunner().invoke(main, argv, env={"CONGVU_CONFIG": "none", "CONGVU_VAR": str(var)},
+                              catch_exceptions=False)
+
+
+def blocks(text: str) -> list[tuple[str, str]]:
+    """The page's fenced blocks: (language, body)."""
+    return re.findall(r"^```(\w+)\n(.*?)^```$", text, flags=re.MULTILINE | re.DOTALL)
+
+
+def table(body: str) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(body)))
+
+
+def read_rows(path: Path) -> tuple[list[str], list[dict[str, str]]]:
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        reader = csv.DictReader(handle)
+        return list(reader.fieldnames or []), list(reader)
+
+
+def write_rows(path: Path, columns: list[str], rows: list[dict[str, str]]) -> None:
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, columns, lineterminator="\r\n", restval="")
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def add_new_units(merged: Path, new_units: list[dict[str, str]],
+                  edits: list[dict[str, str]]) -> None:
+    """Step 3, as a spreadsheet would do it: append the rows, fill in the cells."""
+    columns, rows = read_rows(merged)
+    by_id = {row["id"]: row for row in rows}
+    for edit in edits:
+        for column in ("parent", "successor"):
+            if edit[column]:
+                by_id[edit["id"]][column] = edit[column]
+    write_rows(merged, columns, rows + new_units)
+
+
+def end_transition(before: Path, ended: Path) -> None:
+    """Step 5's copy: every old unit with a successor made inactive."""
+    columns, rows = read_rows(before)
+    for row in rows:
+        if row["successor"]:
+            row["active"] = "no"
+    write_rows(ended, columns, rows)
+
+
+@pytest.fixture(scope="module")
+def page_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One folder for the module: the page is run once, and both tests read it."""
+    return tmp_path_factory.mktemp("playbook")
+
+
+@pytest.fixture(scope="module")
+def playbook(page_dir: Path) -> Iterator[list[Ran]]:
+    """Every command of the page, run in order on the generated provinces."""
+    work = page_dir / "work"
+    work.mkdir()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(work)
+        yield run_page(page_dir, work)
+
+
+def run_page(base: Path, work: Path) -> list[Ran]:
+    servers = {name: base / name.replace(" ", "-") for name in [*PROVINCES, NEW]}
+    for name, province in PROVINCES.items():
+        source = base / f"{province[0]}-setup.csv"
+        source.write_text(old_province(*province), encoding="utf-8")
+        assert congvu(["directory", "import", str(source)], servers[name]).exit_code == 0
+    ran: list[Ran] = []
+    csv_tables = [table(body) for language, body in blocks(PLAYBOOK.read_text("utf-8"))
+                  if language == "csv"]
+    new_units, edits = csv_tables
+    for language, body in blocks(PLAYBOOK.read_text("utf-8")):
+        if language != "sh":
+            continue
+        lines = body.replace("\\\n", " ").splitlines()
+        server = re.fullmatch(r"# on the (.+) server", lines[0])
+        assert server, f"an sh block without its server: {lines[0]!r}"
+        var = servers[server.group(1)]
+        for line in lines[1:]:
+            argv = shlex.split(line)
+            assert argv[0] == "congvu", f"the page runs only congvu commands: {line!r}"
+            argv = [str(var / arg.removeprefix(WWW)) if arg.startswith(WWW) else arg
+                    for arg in argv[1:]]
+            if argv[:2] == ["directory", "import"] and argv[2] == "merged.csv":
+                add_new_units(work / "merged.csv", new_units, edits)
+            if argv[:2] == ["directory", "import"] and argv[2] == "ended.csv" and not (
+                    work / "ended.csv").exists():
+                end_transition(work / "before-end.csv", work / "ended.csv")
+            result = congvu(argv, var)
+            assert result.exit_code == 0, (line, result.output)
+            virtual = ""
+            if argv[:2] == ["directory", "publish"]:
+                virtual = (Path(argv[3]) / "postfix" / "virtual").read_text("utf-8")
+            ran.append(Ran(server.group(1), argv, result, virtual))
+    return ran
+
+
+def test_the_playbook_merges_three_provinces_into_the_new_lam_dong(
+    playbook: list[Ran], page_dir: Path,
+) -> None:
+    exports = [(r.server, r.argv[-1]) for r in playbook if r.argv[:2] == ["directory", "export"]]
+    assert exports[:3] == [("Bình Thuận", "binhthuan.csv"), ("Lâm Đồng", "lamdong.csv"),
+                           ("Đắk Nông", "daknong.csv")]
+    (merge,) = [r for r in playbook if r.argv[:2] == ["directory", "merge"]]
+    # 3 x 6 units: the committee, Sở Tài chính and its office prefixed in each province
+    assert merge.result.stdout == "merged.csv: 18 units from 3 files, 9 prefixed; ids in ids.csv\n"
+    _columns, ids = read_rows(page_dir / "work" / "ids.csv")
+    assert {"file": "daknong.csv", "old_id": "phong-ngan-sach",
+            "new_id": "dn-phong-ngan-sach"} in ids
+    assert {"file": "lamdong.csv", "old_id": "phuong-1-da-lat",
+            "new_id": "phuong-1-da-lat"} in ids
+
+    imports = [r for r in playbook if r.argv[:2] == ["directory", "import"]]
+    assert [r.argv[2] for r in imports] == ["merged.csv", "ended.csv", "before-end.csv"]
+    assert imports[0].result.stdout.startswith(
+        "merged.csv: 20 created, 0 updated, 0 unchanged, 0 made inactive")
+    assert imports[1].result.stdout.startswith("ended.csv: 0 created, 6 updated")
+    assert imports[2].result.stdout.startswith("before-end.csv: 0 created, 6 updated")
+
+    shows = [r.result.stdout for r in playbook if r.argv[:2] == ["directory", "show"]]
+    assert shows[0].splitlines()[0] == "Sở Tài chính (so-tai-chinh-lam-dong)"
+    assert "    Ủy ban nhân dân tỉnh Lâm Đồng (ubnd-lam-dong) <ubnd.tinh@lamdong.gov.vn>" in (
+        shows[0].splitlines())
+    during, after = shows[1].splitlines(), shows[2].splitlines()
+    assert during[0] == "Sở Tài chính (bt-so-tai-chinh)"
+    assert "  successor:    so-tai-chinh-lam-dong" in during
+    assert after[0] == "Sở Tài chính (bt-so-tai-chinh)  [inactive]"
+
+    published = [r.virtual for r in playbook if r.argv[:2] == ["directory", "publish"]]
+    assert len(published) == 3
+    forwards = {"stc@binhthuan.gov.vn\ttaichinh@lamdong.gov.vn",
+                "stc@lamdong.gov.vn\ttaichinh@lamdong.gov.vn",
+                "stc@daknong.gov.vn\ttaichinh@lamdong.gov.vn",
+                "vanthu@daknong.gov.vn\tubnd.tinh@lamdong.gov.vn"}
+    during_transition, ended, undone = (set(text.splitlines()) for text in published)
+    assert not forwards & during_transition
+    assert "vanthu@daknong.gov.vn\tubnd@daknong.gov.vn" in during_transition
+    assert forwards <= ended
+    assert not forwards & undone
+
+
+def test_after_the_undo_the_store_is_the_export_taken_before(
+    playbook: list[Ran], page_dir: Path,
+) -> None:
+    exported = page_dir / "after-undo.csv"
+    result = congvu(["directory", "export", "--output", str(exported)], page_dir / "new-Lâm-Đồng")
+    assert result.exit_code == 0
+    assert exported.read_bytes() == (page_dir / "work" / "before-end.csv").read_bytes()
+    _columns, rows = read_rows(exported)
+    ward = next(row for row in rows if row["id"] == "phuong-1-da-lat")
+    assert (ward["parent"], ward["active"]) == ("ubnd-lam-dong", "yes")
+    assert {row["id"] for row in rows if row["successor"]} == {
+        f"{prefix}-{unit}" for prefix in ("bt", "ld", "dn")
+        for unit in ("ubnd-tinh", "so-tai-chinh")}
