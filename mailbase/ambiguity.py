@@ -16,9 +16,10 @@ import re
 import unicodedata
 from email.errors import HeaderParseError
 from email.header import decode_header
-from email.policy import default as _default_policy
 
 import idna
+
+from mailbase.addresses import AddressError, stdlib_addresses
 
 # Characters that end a candidate local part or domain in free text: what separates
 # words and addresses in a header, in ASCII and after NFKC.
@@ -114,10 +115,10 @@ def _texts(value: str) -> list[str]:
 def _lenient(value: str) -> list[tuple[str, str]]:
     """What the standard library's lenient header parser finds."""
     try:
-        header = _default_policy.header_factory("From", value)
-        return [(a.username, a.domain) for a in header.addresses if a.domain]
-    except (HeaderParseError, IndexError, ValueError, TypeError, AttributeError):
+        addresses, _ = stdlib_addresses("From", value)
+    except AddressError:
         return []
+    return [(a.username, a.domain) for a in addresses if a.domain]
 
 
 def _around_at(text: str) -> list[tuple[str, str]]:

@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
+from hypothesis.database import DirectoryBasedExampleDatabase
 
 from congvu.config import CongvuConfig, parse_config
 from milter.server import Server
@@ -20,6 +22,22 @@ from support.sink import Sink
 # defaults unless it names a file: a /etc/congvu/congvu.toml on the machine must change
 # nothing (tests of the rule itself set the variable on their own).
 os.environ["CONGVU_CONFIG"] = "none"
+
+# Property tests are deterministic: each draws the same examples on every run (the seed
+# is a hash of the test function), so a property that fails once fails every time, and
+# one that fails only sometimes is reported as flaky, a failure. Failing examples any
+# run finds are kept in tests/data/hypothesis, in the repository, and replayed first by
+# every later run. HYPOTHESIS_PROFILE=explore draws new examples each run, to look for
+# more; commit what it adds to tests/data/hypothesis with the fix. (derandomize as a
+# keyword excludes a database, so the database is given on top of a derandomized parent.)
+HYPOTHESIS_DATABASE = Path(__file__).parent / "data" / "hypothesis"
+settings.register_profile("congvu-seeded", derandomize=True, deadline=None, print_blob=True)
+settings.register_profile("congvu", settings(
+    settings.get_profile("congvu-seeded"),
+    database=DirectoryBasedExampleDatabase(HYPOTHESIS_DATABASE)))
+settings.register_profile("explore", deadline=None, print_blob=True,
+                          database=DirectoryBasedExampleDatabase(HYPOTHESIS_DATABASE))
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "congvu"))
 
 
 @pytest.hookimpl(tryfirst=True)
