@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import re
 import socket
 import time
 from collections.abc import Sequence
@@ -19,11 +20,23 @@ from pathlib import Path
 from typing import Protocol
 
 import aiosmtplib
+from aiosmtplib.email import quote_address
 
 from milter.config import NextHopConfig
 from milter.errors import NextHopError
 
 log = logging.getLogger("congvu.milter")
+
+# A Dot-string local part (UTF-8 allowed, RFC 6531) at a plain domain, as milter/smtp.py
+# takes it from the client: sent as it is, without the email.utils parse aiosmtplib's
+# mail() and rcpt() make of every address (it leaves such an address unchanged).
+_PLAIN_ADDRESS = re.compile(
+    r"(?:[^\x00-\x20<>()\[\]\\,;:@\".]+\.)*[^\x00-\x20<>()\[\]\\,;:@\".]+"
+    r"@[A-Za-z0-9\x80-\U0010ffff](?:[A-Za-z0-9\x80-\U0010ffff.-]*[A-Za-z0-9\x80-\U0010ffff])?"
+)
+# The decided meaning of a bare CR or LF in bytes we relay (milter/smtp.py refuses them
+# from clients, so only our own changes could bring one): a line end, as aiosmtplib had it.
+_LINE_END = re.compile(rb"\r\n|\n|\r(?!\n)")
 
 # Postfix's smtpd refuses ESMTP parameters it did not advertise; keep the ones whose
 # meaning must survive the filter (RFC 1870 SIZE, RFC 6152 BODY, RFC 6531 SMTPUTF8).
@@ -39,6 +52,67 @@ def _enhanced(message: str, code: int) -> tuple[str, str]:
     if len(parts) == 3 and all(part.isdigit() for part in parts) and head[0] == str(code)[0]:
         return head, rest
     return f"{str(code)[0]}.0.0", message
+
+
+def _path(address: str) -> bytes:
+    """The RFC 5321 Path of ``address`` for MAIL or RCPT, UTF-8 (SMTPUTF8)."""
+    if not address or _PLAIN_ADDRESS.fullmatch(address):
+        return f"<{address}>".encode()
+    return quote_address(address).encode()
+
+
+def data_lines(content: bytes) -> bytes:
+    """``content`` as DATA carries it (RFC 5321 4.5.2): CRLF line ends, a final CRLF,
+    a period doubled at the start of every line, then the ending ".CRLF".
+
+    A bare CR or LF becomes CRLF. The common case (CRLF only) stays in C.
+    """
+    crlf = content.count(b"\r\n")
+    if content.count(b"\n") != crlf or content.count(b"\r") != crlf:
+        content = _LINE_END.sub(b"\r\n", content)
+    if not content.endswith(b"\r\n"):
+        content += b"\r\n"
+    stuffed = content.replace(b"\r\n.", b"\r\n..")
+    if stuffed.startswith(b"."):
+        stuffed = b"." + stuffed
+    return stuffed + b".\r\n"
+
+
+async def _mail(client: aiosmtplib.SMTP, sender: str, options: Sequence[str]) -> None:
+    response = await client.execute_command(
+        b"MAIL", b"FROM:" + _path(sender), *(o.encode("ascii") for o in options))
+    if response.code != 250:
+        raise aiosmtplib.SMTPSenderRefused(response.code, response.message, sender)
+
+
+async def _rcpt(client: aiosmtplib.SMTP, recipient: str, options: Sequence[str]) -> None:
+    response = await client.execute_command(
+        b"RCPT", b"TO:" + _path(recipient), *(o.encode("ascii") for o in options))
+    if response.code not in (250, 251):
+        raise aiosmtplib.SMTPRecipientRefused(response.code, response.message, recipient)
+
+
+async def _data(client: aiosmtplib.SMTP, content: bytes,
+                timeout: float) -> aiosmtplib.SMTPResponse:
+    """DATA with our own line preparation (aiosmtplib's data() runs two regular
+    expressions over every message); its replies are read as aiosmtplib reads them."""
+    protocol = client.protocol
+    if protocol is None:
+        raise aiosmtplib.SMTPServerDisconnected("Connection lost")
+    lines = data_lines(content)
+    start = await client.execute_command(b"DATA", timeout=timeout)
+    if start.code != 354:
+        raise aiosmtplib.SMTPDataError(start.code, start.message)
+    try:
+        # read_response marks the reply as awaited before the loop can deliver it
+        protocol.write(lines)
+        response = await protocol.read_response(timeout=timeout)
+    except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError):
+        client.close()
+        raise
+    if response.code != 250:
+        raise aiosmtplib.SMTPDataError(response.code, response.message)
+    return response
 
 
 def _error(exc: Exception, *, stage: str) -> NextHopError:
@@ -102,7 +176,7 @@ class SmtpTransaction:
         client = self._require()
         forwarded = list(options) if client.supports_extension("dsn") else []
         try:
-            await client.rcpt(recipient, options=forwarded, encoding="utf-8")
+            await _rcpt(client, recipient, forwarded)
         except aiosmtplib.SMTPRecipientRefused as exc:
             raise _error(exc, stage="RCPT") from exc
         except (aiosmtplib.SMTPException, OSError) as exc:
@@ -114,7 +188,7 @@ class SmtpTransaction:
         """Send the message; the reply text on success."""
         client = self._require()
         try:
-            response = await client.data(content, timeout=self._pool.config.data_timeout)
+            response = await _data(client, content, self._pool.config.data_timeout)
         except aiosmtplib.SMTPDataError as exc:
             # The transaction is over at the next hop either way; the connection is fine.
             self._release()
@@ -196,7 +270,7 @@ class SmtpNextHop:
                 _DSN_MAIL_PARAMS if client.supports_extension("dsn") else ())
             options = [opt for opt in mail_options if opt.split("=", 1)[0].upper() in kept]
             try:
-                await client.mail(mail_from, options=options, encoding="utf-8")
+                await _mail(client, mail_from, options)
             except aiosmtplib.SMTPSenderRefused as exc:
                 with contextlib.suppress(aiosmtplib.SMTPException, OSError):
                     await client.rset()
