@@ -12,7 +12,9 @@ Where pyspf departs from RFC 7208 the query says so: a DNS error on the A (AAAA)
 lookup of one name a PTR query returned skips that name and the search goes on, and a
 PTR query that fails matches nothing (section 5.5), instead of ending in temperror. A
 ``fail`` carries the domain's own explanation when its record has an ``exp=`` that
-resolves (section 6.2).
+resolves (section 6.2), made fit for an SMTP reply (section 8.4): printable US-ASCII
+on one line, at most :data:`MAX_EXPLANATION` characters, and none at all when the
+expanded text is not US-ASCII (section 6.2 makes such an explanation empty).
 
 Results (RFC 7208 section 2.6, RFC 8601 section 2.7.2): pass, fail, softfail, neutral,
 none, temperror, permerror.
@@ -32,6 +34,10 @@ from signer.dnscache import CachingResolver
 from signer.errors import DnsTemporaryError
 
 _QTYPES = frozenset({"A", "AAAA", "MX", "PTR", "TXT"})
+
+#: The longest explanation passed on: an SMTP reply line holds 512 octets (RFC 5321
+#: 4.5.3.1.5), and the refusal's own text comes first.
+MAX_EXPLANATION = 200
 
 
 class SpfStatus(Enum):
@@ -71,6 +77,13 @@ class SpfResult:
         if not self.sender:
             return []
         return [(f"smtp.{self.identity}", self.sender)]
+
+    def reply_note(self) -> str | None:
+        """The explanation as an SMTP refusal quotes it, said to come from the domain
+        (RFC 7208 6.2: it is a third party's text), or None when there is none."""
+        if self.result is not SpfStatus.FAIL or not self.explanation:
+            return None
+        return f"SPF: {self.domain} explains: {self.explanation}"
 
     def audit(self) -> dict[str, str | None]:
         """The audit record's view: method, result, reason, domain."""
@@ -119,7 +132,25 @@ class SpfChecker:
                        i=str(address), s=mail_from, h=helo or domain, receiver=self.receiver)
         status, reason = _map_outcome(query, domain)
         return SpfResult(status, reason, identity, domain, sender, str(address),
-                         query.explanation if status is SpfStatus.FAIL else None)
+                         reply_text(query.explanation) if status is SpfStatus.FAIL else None)
+
+
+def reply_text(explanation: str | None) -> str | None:
+    """An ``exp=`` text as it may stand in an SMTP reply, or None (RFC 7208 6.2, 8.4).
+
+    The sending domain writes it, and its macros carry what the client sent (``%{s}``,
+    ``%{h}``): text that is not US-ASCII gives no explanation; control characters (CR,
+    LF, TAB, NUL, DEL) become spaces, so nothing can start a reply line of its own;
+    white space runs fold to one space; past :data:`MAX_EXPLANATION` characters it is
+    cut, with "..." saying so.
+    """
+    if not explanation or not explanation.isascii():
+        return None
+    printable = "".join(c if " " <= c <= "~" else " " for c in explanation)
+    text = " ".join(printable.split())
+    if len(text) > MAX_EXPLANATION:
+        text = text[: MAX_EXPLANATION - 3].rstrip() + "..."
+    return text or None
 
 
 def _valid_domain(domain: str) -> bool:

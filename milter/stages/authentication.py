@@ -194,7 +194,10 @@ class DmarcStage:
     def _act(self, ctx: MessageContext, disposition: Disposition, reason: str) -> Verdict:
         ascii_reason = reason.encode("ascii", "replace").decode().replace("\n", " ")
         if disposition is Disposition.REJECT:
-            return reject(ascii_reason)
+            # RFC 7208 8.4: a refused sender whose SPF failed reads its domain's exp= text
+            # (made one printable ASCII line by signer/spf.py)
+            note = ctx.authn.spf.reply_note() if ctx.authn is not None else None
+            return reject(ascii_reason if note is None else f"{ascii_reason}; {note}")
         if disposition is Disposition.QUARANTINE:  # held with a quarantine decision (act.plan)
             return quarantine(ascii_reason)
         if disposition is Disposition.TEMPFAIL:
