@@ -40,10 +40,11 @@ def raw(filter_server):
         (b"Subject: x\r\n\r\nbare\rcr\r\n.\r\n", replies.R554_BARE_LINE_ENDING),
         (b"Subject: x\r\n\r\nnul\x00byte\r\n.\r\n", replies.R554_NUL),
         (b"Subject: x\r\n\r\n" + b"x" * 999 + b"\r\n.\r\n", replies.R554_LINE_TOO_LONG),
+        (b"X-Long: " + b"y" * 991 + b"\r\n\r\nbody\r\n.\r\n", replies.R554_LINE_TOO_LONG),
         (b"Subject: " + b"y" * 900 + b"\r\n" + b"X-A: b\r\n" * 20000 + b"\r\nbody\r\n.\r\n",
          replies.R552_HEADER_TOO_BIG),
     ],
-    ids=["bare-lf", "bare-cr", "nul", "long-line", "header-too-big"],
+    ids=["bare-lf", "bare-cr", "nul", "long-line", "long-first-line", "header-too-big"],
 )
 def test_malformed_message_is_refused_and_not_relayed(raw, next_hop, content, expected) -> None:
     client = raw()
@@ -52,6 +53,15 @@ def test_malformed_message_is_refused_and_not_relayed(raw, next_hop, content, ex
     assert client.transaction(MESSAGE + b".\r\n").startswith(b"250 2.0.0")
     assert next_hop.get().content == MESSAGE
     next_hop.assert_empty()
+
+
+def test_lines_of_the_longest_length_are_relayed(raw, next_hop) -> None:
+    # RFC 5321 4.5.3.1.6: 998 characters before the CRLF, first line and last line too
+    line = b"x" * 998 + b"\r\n"
+    longest = (b"X-Long: " + b"y" * 990 + b"\r\n"
+               + MESSAGE.replace(b"\r\n\r\n", b"\r\n\r\n" + line) + line)
+    assert raw().transaction(longest + b".\r\n").startswith(b"250 2.0.0")
+    assert next_hop.get().content == longest
 
 
 def test_smuggled_end_of_data_does_not_split_the_message(raw, next_hop) -> None:
