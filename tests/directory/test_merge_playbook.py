@@ -25,6 +25,8 @@ import pytest
 from click.testing import CliRunner, Result
 
 from congvu.cli import main
+from directory import DirectoryIndex
+from support.dns import DnsServer
 
 PLAYBOOK = Path(__file__).resolve().parents[2] / "docs" / "merging-provinces.md"
 WWW = "/var/lib/congvu/"
@@ -69,9 +71,16 @@ class Ran:
     virtual: str = ""
 
 
-def congvu(argv: list[str], var: Path) -> Result:
-    return CliRunner().invoke(main, argv, env={"CONGVU_CONFIG": "none", "CONGVU_VAR": str(var)},
-                              catch_exceptions=False)
+def congvu(argv: list[str], var: Path, config: Path | None = None) -> Result:
+    """One command on the server whose data directory is ``var`` (its congvu.toml, if any)."""
+    return CliRunner().invoke(main, argv, catch_exceptions=False, env={
+        "CONGVU_CONFIG": str(config) if config else "none", "CONGVU_VAR": str(var)})
+
+
+def serve_record(dns: DnsServer, printed: str) -> None:
+    """Publish the TXT record `dkim keygen` printed in zone-file form."""
+    name = printed.split(None, 1)[0].rstrip(".")
+    dns.add_txt(name, "".join(re.findall(r'"([^"]*)"', printed.split(" IN TXT ", 1)[1])))
 
 
 def blocks(text: str) -> list[tuple[str, str]]:
@@ -128,12 +137,12 @@ def playbook(page_dir: Path) -> Iterator[list[Ran]]:
     """Every command of the page, run in order on the generated provinces."""
     work = page_dir / "work"
     work.mkdir()
-    with pytest.MonkeyPatch.context() as patch:
+    with pytest.MonkeyPatch.context() as patch, DnsServer() as dns:
         patch.chdir(work)
-        yield run_page(page_dir, work)
+        yield run_page(page_dir, work, dns)
 
 
-def run_page(base: Path, work: Path) -> list[Ran]:
+def run_page(base: Path, work: Path, dns: DnsServer) -> list[Ran]:
     servers = {name: base / name.replace(" ", "-") for name in [*PROVINCES, NEW]}
     for name, province in PROVINCES.items():
         source = base / f"{province[0]}-setup.csv"
@@ -143,7 +152,11 @@ def run_page(base: Path, work: Path) -> list[Ran]:
     csv_tables = [table(body) for language, body in blocks(PLAYBOOK.read_text("utf-8"))
                   if language == "csv"]
     new_units, edits = csv_tables
+    configs: dict[str, Path] = {}
     for language, body in blocks(PLAYBOOK.read_text("utf-8")):
+        if language == "toml":
+            configs[NEW] = work / "congvu.toml"
+            configs[NEW].write_text(body, encoding="utf-8")
         if language != "sh":
             continue
         lines = body.replace("\\\n", " ").splitlines()
@@ -160,8 +173,12 @@ def run_page(base: Path, work: Path) -> list[Ran]:
             if argv[:2] == ["directory", "import"] and argv[2] == "ended.csv" and not (
                     work / "ended.csv").exists():
                 end_transition(work / "before-end.csv", work / "ended.csv")
-            result = congvu(argv, var)
+            if argv[:2] == ["dkim", "check"]:
+                argv += ["--dns", f"127.0.0.1:{dns.port}"]
+            result = congvu(argv, var, configs.get(server.group(1)))
             assert result.exit_code == 0, (line, result.output)
+            if argv[:2] == ["dkim", "keygen"]:
+                serve_record(dns, result.stdout)
             virtual = ""
             if argv[:2] == ["directory", "publish"]:
                 virtual = (Path(argv[3]) / "postfix" / "virtual").read_text("utf-8")
@@ -200,6 +217,9 @@ def test_the_playbook_merges_three_provinces_into_the_new_lam_dong(
     assert "  successor:    so-tai-chinh-lam-dong" in during
     assert after[0] == "Sở Tài chính (bt-so-tai-chinh)  [inactive]"
 
+    checked = [(r.argv[3], r.result.exit_code) for r in playbook if r.argv[:2] == ["dkim", "check"]]
+    assert checked == [("lamdong.gov.vn", 0), ("binhthuan.gov.vn", 0), ("daknong.gov.vn", 0)]
+
     published = [r.virtual for r in playbook if r.argv[:2] == ["directory", "publish"]]
     assert len(published) == 3
     forwards = {"stc@binhthuan.gov.vn\ttaichinh@lamdong.gov.vn",
@@ -223,6 +243,12 @@ def test_after_the_undo_the_store_is_the_export_taken_before(
     _columns, rows = read_rows(exported)
     ward = next(row for row in rows if row["id"] == "phuong-1-da-lat")
     assert (ward["parent"], ward["active"]) == ("ubnd-lam-dong", "yes")
+    index = DirectoryIndex.open(page_dir / "new-Lâm-Đồng" / "directory.sqlite3")
+    try:
+        assert all(index.is_own_domain(domain) for domain in
+                   ("lamdong.gov.vn", "binhthuan.gov.vn", "daknong.gov.vn"))
+    finally:
+        index.close()
     assert {row["id"] for row in rows if row["successor"]} == {
         f"{prefix}-{unit}" for prefix in ("bt", "ld", "dn")
         for unit in ("ubnd-tinh", "so-tai-chinh")}
