@@ -6,7 +6,9 @@
     ├── UnsignableMessageError  a message DKIM must not sign (reason)
     ├── NoSigningKeyError  no active DKIM key for a domain (domain)
     ├── DkimError          a DKIM signature or key record that cannot be checked
-    └── CertificateFileError  a certificate or CRL file that cannot be used (path, reason)
+    ├── CertificateFileError  a certificate or CRL file that cannot be used (path, reason)
+    ├── FetchError         a CA certificate, CRL or OCSP answer not fetched (url, reason)
+    └── TrustPinError      a certificate offered for a trust preset that no pin matches
 """
 
 from __future__ import annotations
@@ -74,4 +76,31 @@ class CertificateFileError(SignerError):
     def __init__(self, path: object, reason: str) -> None:
         super().__init__(f"certificate file {path}: {reason}")
         self.path = path
+        self.reason = reason
+
+
+class FetchError(SignerError):
+    """A CA certificate or CRL that could not be fetched within the limits.
+
+    ``url`` is what was asked for, ``reason`` what went wrong (timeout, refused, too
+    large, an HTTP status). Verification turns it into an ``unknown`` revocation status
+    or an untrusted chain with the URL named; ``document trust fetch`` reports it.
+    """
+
+    def __init__(self, url: str, reason: str) -> None:
+        super().__init__(f"{url}: {reason}")
+        self.url = url
+        self.reason = reason
+
+
+class TrustPinError(SignerError):
+    """A certificate offered for a trust preset whose SHA-256 matches no pinned member.
+
+    ``source`` is the file or URL, ``fingerprint`` the certificate's SHA-256 (hex).
+    """
+
+    def __init__(self, source: object, fingerprint: str, reason: str) -> None:
+        super().__init__(f"{source}: {reason}")
+        self.source = source
+        self.fingerprint = fingerprint
         self.reason = reason

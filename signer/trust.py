@@ -6,7 +6,15 @@ validity, basic constraints, name constraints, key sizes), with its extension po
 set for the purpose at hand: for S/MIME, RFC 8550 section 4.4 (key usage with
 digitalSignature or nonRepudiation; an extended key usage, when present, with
 emailProtection or anyExtendedKeyUsage, also on the CAs). Revocation comes from the
-configured CRL files, checked here because that library does not read CRLs.
+configured CRL files or those fetched from the certificates' distribution points
+(`signer.revocation`), because that library does not read CRLs.
+
+Two rules for the signatures in circulation: a signature may carry only the signer's
+certificate, so a missing issuer is fetched from the caIssuers URL (`signer.issuers`);
+and a CA certificate configured as trusted is trusted by its bytes, so an old CA
+certificate signed with SHA-1 (which the path builder refuses to check) does not make
+every signer under it untrusted. The signer's own certificate signed with SHA-1 or MD5
+still fails, with a reason naming the algorithm.
 """
 
 from __future__ import annotations
@@ -14,12 +22,13 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID
 from cryptography.x509.verification import (
     Criticality,
@@ -31,9 +40,20 @@ from cryptography.x509.verification import (
 )
 
 from signer.errors import CertificateFileError
+from signer.evidence import EvidenceStore
+from signer.fetch import Fetcher
+from signer.issuers import IssuerFetcher
+from signer.revocation import (
+    Revocation,
+    RevocationChecker,
+    RevocationMethod,
+    RevocationStatus,
+)
 
 _USAGE_MARK = "congvu-usage:"
 _ANY_EKU = ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE
+#: Hashes no signature by a signer may rest on (a trusted CA's own bytes excepted).
+_WEAK_HASHES = {"sha1": "SHA-1", "md5": "MD5"}
 
 
 class ChainStatus(StrEnum):
@@ -66,6 +86,10 @@ class ChainCheck:
     status: ChainStatus
     reason: str
     chain: tuple[x509.Certificate, ...] = ()
+    #: the signer's revocation status (the worst found on the path), once a path is found
+    revocation: Revocation | None = None
+    #: what does not change the status (revocation unknown and not required)
+    notes: tuple[str, ...] = ()
 
     @property
     def is_valid(self) -> bool:
@@ -99,20 +123,35 @@ def _eku_validator(purpose: KeyPurpose, *, what: str) -> _EkuCheck:
 class TrustStore:
     """Trust anchors, extra intermediates and CRLs, loaded once.
 
-    :param is_crl_required: a certificate whose issuer has no CRL here is
-        ``REVOCATION_UNKNOWN`` instead of valid.
+    :param is_crl_required: a certificate whose revocation status is unknown (no
+        usable CRL configured, cached or fetched) is ``REVOCATION_UNKNOWN`` instead of
+        valid (``[signer.documents] revocation = "required"``).
+    :param fetcher: fetches CRLs from distribution points and issuers from caIssuers
+        URLs; None: only what is configured (and cached).
+    :param store: where fetched material and the revocation evidence used are kept.
     """
 
     anchors: Sequence[x509.Certificate]
     intermediates: Sequence[x509.Certificate] = ()
     crls: Sequence[x509.CertificateRevocationList] = ()
     is_crl_required: bool = False
+    fetcher: Fetcher | None = None
+    store: EvidenceStore | None = None
     _store: Store | None = field(default=None, init=False, repr=False)
-    _crl_ok: dict[tuple[int, bytes], bool] = field(default_factory=dict, init=False, repr=False)
+    _revocation_checker: RevocationChecker = field(init=False, repr=False)
+    _issuers: IssuerFetcher | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
-        if self.anchors:
-            self._store = Store(list(self.anchors))
+        trusted = list(self.anchors)
+        # a configured CA certificate signed with a weak hash by a configured anchor is
+        # trusted by its bytes: the path builder would refuse to check that signature.
+        trusted += [c for c in self.intermediates
+                    if _weak_hash(c) and any(_issued_by(c, a) for a in self.anchors)]
+        if trusted:
+            self._store = Store(trusted)
+        self._revocation_checker = RevocationChecker(self.crls, self.fetcher, self.store)
+        if self.fetcher is not None and self.fetcher.is_enabled:
+            self._issuers = IssuerFetcher(self.fetcher, self.store)
 
     @classmethod
     def from_files(cls, anchors: Iterable[Path], intermediates: Iterable[Path] = (),
@@ -146,6 +185,15 @@ class TrustStore:
         if at < leaf.not_valid_before_utc:
             return ChainCheck(ChainStatus.NOT_YET_VALID, "the certificate is valid only from "
                               f"{leaf.not_valid_before_utc:%Y-%m-%d %H:%M} UTC")
+        weak = _weak_hash(leaf)
+        if weak:
+            return ChainCheck(ChainStatus.UNTRUSTED, f"the signer's certificate is signed "
+                              f"with {weak}, a weak algorithm that is not accepted")
+        candidates = [*untrusted, *self.intermediates]
+        problems: list[str] = []
+        if self._issuers is not None:
+            fetched, problems = self._issuers.issuers(leaf, [*candidates, *self.anchors])
+            candidates += fetched
         ee = (
             ExtensionPolicy.webpki_defaults_ee()
             .may_be_present(x509.KeyUsage, Criticality.AGNOSTIC, _ee_key_usage)
@@ -161,58 +209,76 @@ class TrustStore:
             .extension_policies(ca_policy=ca, ee_policy=ee).build_client_verifier()
         )
         try:
-            chain = tuple(verifier.verify(leaf, [*untrusted, *self.intermediates]).chain)
+            chain = tuple(verifier.verify(leaf, candidates).chain)
         except VerificationError as exc:
             text = str(exc)
             if _USAGE_MARK in text:
                 reason = text.split(_USAGE_MARK, 1)[1].split(" (encountered", 1)[0].strip()
                 return ChainCheck(ChainStatus.WRONG_USAGE, reason)
-            return ChainCheck(ChainStatus.UNTRUSTED,
-                              f"no valid path to a trust anchor: {_short(text)}")
+            reason = f"no valid path to a trust anchor: {_short(text)}"
+            if problems:
+                reason += "; " + "; ".join(problems)
+            return ChainCheck(ChainStatus.UNTRUSTED, reason)
         return self._revocation(chain, revocation_at or at)
 
     def _revocation(self, chain: tuple[x509.Certificate, ...], at: dt.datetime) -> ChainCheck:
-        notes: list[str] = []
-        for cert, issuer in itertools.pairwise(chain):
-            crls = self._crls_by(issuer)
-            who = _subject(cert)
-            if not crls:
-                if self.is_crl_required:
-                    return ChainCheck(ChainStatus.REVOCATION_UNKNOWN,
-                                      f"no CRL from {_subject(issuer)} is configured", chain)
-                notes.append(f"no CRL from {_subject(issuer)} to check {who}")
-                continue
-            crl = max(crls, key=lambda c: c.last_update_utc)
-            if crl.next_update_utc is not None and crl.next_update_utc < at:
-                return ChainCheck(ChainStatus.REVOCATION_UNKNOWN,
-                                  f"the CRL from {_subject(issuer)} expired on "
-                                  f"{crl.next_update_utc:%Y-%m-%d %H:%M} UTC", chain)
-            entry = crl.get_revoked_certificate_by_serial_number(cert.serial_number)
-            if entry is not None:
-                return ChainCheck(ChainStatus.REVOKED,
-                                  f"{who} was revoked on "
-                                  f"{entry.revocation_date_utc:%Y-%m-%d %H:%M} UTC", chain)
+        """The path's revocation: revoked if any certificate is, unknown if any is
+        unknown (``REVOCATION_UNKNOWN`` when required, else a note), else good."""
+        found = [self._revocation_checker.check(cert, issuer, now=at)
+                 for cert, issuer in itertools.pairwise(chain)]
         root = _subject(chain[-1])
-        reason = f"chained to {root}, not revoked"
-        if notes:
-            reason = f"chained to {root}; " + "; ".join(notes)
-        return ChainCheck(ChainStatus.VALID, reason, chain)
+        if not found:  # the signer's certificate is itself an anchor
+            none = Revocation(RevocationStatus.UNKNOWN, RevocationMethod.NONE, at,
+                              "the certificate is itself a trust anchor",
+                              is_required=self.is_crl_required)
+            return ChainCheck(ChainStatus.VALID, f"trusted as configured ({root})", chain,
+                              none)
+        leaf = found[0]
+        revoked = next((r for r in found if r.status is RevocationStatus.REVOKED), None)
+        unknown = [r for r in found if r.status is RevocationStatus.UNKNOWN]
+        if revoked is not None:
+            summary = replace(leaf, status=RevocationStatus.REVOKED,
+                              revoked_at=revoked.revoked_at, is_required=self.is_crl_required)
+            return ChainCheck(ChainStatus.REVOKED, revoked.reason, chain, summary)
+        if unknown:
+            summary = replace(leaf, status=RevocationStatus.UNKNOWN,
+                              is_required=self.is_crl_required)
+            why = "; ".join(f"revocation of {r.subject} unknown: {r.reason}" for r in unknown)
+            if self.is_crl_required or any(r.is_stale for r in unknown):
+                return ChainCheck(ChainStatus.REVOCATION_UNKNOWN, why, chain, summary)
+            return ChainCheck(ChainStatus.VALID, f"chained to {root}", chain, summary,
+                              (f"{why} (revocation is not required)",))
+        summary = replace(leaf, is_required=self.is_crl_required)
+        return ChainCheck(ChainStatus.VALID, f"chained to {root}, not revoked", chain, summary)
 
-    def _crls_by(self, issuer: x509.Certificate) -> list[x509.CertificateRevocationList]:
-        found = []
-        fingerprint = issuer.fingerprint(hashes.SHA256())
-        for index, crl in enumerate(self.crls):
-            if crl.issuer != issuer.subject:
-                continue
-            key = (index, fingerprint)
-            if key not in self._crl_ok:
-                try:
-                    self._crl_ok[key] = crl.is_signature_valid(issuer.public_key())  # type: ignore[arg-type]
-                except (TypeError, ValueError):
-                    self._crl_ok[key] = False
-            if self._crl_ok[key]:
-                found.append(crl)
-        return found
+
+def _weak_hash(cert: x509.Certificate) -> str:
+    """The name of the weak hash ``cert`` is signed with, or ''."""
+    try:
+        algorithm = cert.signature_hash_algorithm
+    except Exception:  # an algorithm cryptography does not know: not ours to call weak
+        return ""
+    return _WEAK_HASHES.get(algorithm.name, "") if algorithm is not None else ""
+
+
+def _issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+    """True when ``issuer``'s key signed ``cert`` (whatever the hash, SHA-1 included,
+    which ``verify_directly_issued_by`` refuses)."""
+    if cert.issuer != issuer.subject or cert.signature_hash_algorithm is None:
+        return False
+    key = issuer.public_key()
+    try:
+        if isinstance(key, rsa.RSAPublicKey):
+            key.verify(cert.signature, cert.tbs_certificate_bytes, padding.PKCS1v15(),
+                       cert.signature_hash_algorithm)
+        elif isinstance(key, ec.EllipticCurvePublicKey):
+            key.verify(cert.signature, cert.tbs_certificate_bytes,
+                       ec.ECDSA(cert.signature_hash_algorithm))
+        else:
+            return False
+    except (InvalidSignature, ValueError, TypeError):
+        return False
+    return True
 
 
 def _subject(cert: x509.Certificate) -> str:
@@ -220,7 +286,13 @@ def _subject(cert: x509.Certificate) -> str:
 
 
 def _short(text: str) -> str:
-    return text.removeprefix("validation failed: ").split(" (encountered", 1)[0]
+    text = text.removeprefix("validation failed: ").split(" (encountered", 1)[0]
+    if "Forbidden signature algorithm" in text:
+        weak = next((name for key, name in _WEAK_HASHES.items() if key in text.lower()),
+                    "a weak hash")
+        return (f"a CA certificate on the path is signed with {weak}, which is not "
+                "checked; configure that CA as a trust anchor to trust it by its bytes")
+    return text
 
 
 def _read(path: Path) -> bytes:

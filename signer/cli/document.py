@@ -29,24 +29,38 @@ def document() -> None:
 @document.command("verify")
 @click.argument("files", nargs=-1, required=True, type=_FILE)
 @click.option("--ca", "anchors", type=_FILE, multiple=True,
-              help="Trusted root certificate file (PEM); repeatable. Default: the "
-                   "configured trust anchors ([signer.documents], else [signer.smime]).")
+              help="A trusted CA certificate file (PEM or DER), trusted by its bytes; "
+                   "repeatable; adds to the configured trust anchors ([signer.documents], "
+                   "else [signer.smime]).")
+@click.option("--intermediate", "intermediates", type=_FILE, multiple=True,
+              help="An intermediate CA certificate file to build paths with (trusted only "
+                   "through a trust anchor); repeatable; adds to the configured ones.")
+@click.option("--offline", "is_offline", is_flag=True,
+              help="Fetch nothing: revocation from configured and cached CRLs only, "
+                   "issuers from configured and cached certificates only.")
 @config_option
 @pass_wiring
 def verify(wiring: Wiring, files: tuple[Path, ...], anchors: tuple[Path, ...],
+           intermediates: tuple[Path, ...], is_offline: bool,
            config_path: Path | None) -> None:
     """Verify the signatures inside each FILE; print one JSON object per file.
 
-    Each object has the file's kind (pdf, ooxml, odf, none), an overall verdict and
-    every signature with its verdict (valid, invalid, untrusted, expired, revoked,
-    modified-after-signing, unverifiable), signer, organisation and signing time.
-    Exit 0 when every file has at least one valid signature, 1 otherwise, 2 on a
-    usage or certificate-file error.
+    Each object has the file's kind (pdf, ooxml, odf, none), an overall verdict,
+    ``complete`` and every signature with its verdict (valid, invalid, untrusted,
+    expired, revoked, modified-after-signing, unverifiable), signer, organisation,
+    signing time, ``revocation`` (status good, revoked or unknown; method crl or none;
+    the CRL used) and ``role`` and ``unit``. CRLs and missing issuer certificates are
+    fetched from the URLs in the certificates unless --offline. Exit 0 when every file
+    has at least one valid signature, 1 otherwise, 2 on a usage or certificate-file
+    error.
     """
     config = wiring.load(config_path)
+    for warning in config.documents.renamed_keys:
+        click.echo(f"warning: {warning}", err=True)
     try:
-        verifier = DocumentVerifier.from_config(config.documents, config.smime,
-                                                extra_anchors=anchors)
+        verifier = DocumentVerifier.from_config(
+            config.documents, config.smime, extra_anchors=anchors,
+            extra_intermediates=intermediates, is_offline=is_offline)
     except SignerError as exc:
         raise UsageProblem(str(exc)) from exc
     if not verifier.trust.anchors:
@@ -60,7 +74,7 @@ def verify(wiring: Wiring, files: tuple[Path, ...], anchors: tuple[Path, ...],
             raise UsageProblem(
                 f"{path}: cannot be read: {exc.strerror or exc}") from exc
         result: DocumentResult = verifier.verify(data, path.name)
-        record = {"file": str(path), **result.as_dict()}
+        record = {"file": str(path), **result.as_json()}
         click.echo(json.dumps(record, ensure_ascii=False))
         is_all_valid = is_all_valid and result.is_validly_signed
     sys.exit(0 if is_all_valid else 1)

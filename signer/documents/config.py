@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from signer.revocation import RevocationPolicy
+
+log = logging.getLogger("congvu.signer")
 
 
 class DocumentsConfig(BaseModel):
@@ -23,9 +29,25 @@ class DocumentsConfig(BaseModel):
         default=(), description="PEM files of intermediate CAs (with trust_anchors).")
     crls: tuple[Path, ...] = Field(
         default=(), description="CRL files (PEM or DER) (with trust_anchors).")
-    is_crl_required: bool = Field(
-        default=False,
-        description="A signer whose issuer has no configured CRL is unverifiable, not valid.")
+    revocation: RevocationPolicy = Field(
+        default=RevocationPolicy.REQUIRED,
+        description="required: a signature whose revocation status cannot be learnt "
+        "(no current CRL configured, cached or fetched) is unverifiable, with what could "
+        "not be reached named; optional: it is valid, with a note.")
+    is_crl_required: bool | None = Field(
+        default=None,
+        description="Replaced by revocation (true: required, false: optional); still "
+        "read for this release, with a warning.")
+    is_fetching: bool = Field(
+        default=True,
+        description="Fetch CRLs from the certificates' distribution points and missing "
+        "issuer certificates from their caIssuers URLs (10 s per fetch, within timeout; "
+        "1 MiB per certificate, 50 MiB per CRL). false: only configured and cached ones.")
+    store_dir: Path = Field(
+        default=Path("documents"),
+        description="Where fetched CRLs and issuer certificates, and the revocation "
+        "evidence each verdict used (content-addressed, kept once), are kept; relative "
+        "paths are under the data directory.")
     max_size: int = Field(
         default=64 * 1024 * 1024, ge=1024,
         description="Documents larger than this many bytes are not verified (unverifiable).")
@@ -41,3 +63,24 @@ class DocumentsConfig(BaseModel):
         default=10.0, gt=0, le=600,
         description="Seconds the service waits for one message's documents; then their "
         "signatures are recorded as unverifiable and the mail flows on.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed_keys(cls, data: Any) -> Any:
+        """Read ``is_crl_required`` as ``revocation`` for one release, with a warning."""
+        if isinstance(data, dict) and data.get("is_crl_required") is not None:
+            old = data["is_crl_required"]
+            if isinstance(old, bool) and "revocation" not in data:
+                data = {**data, "revocation": "required" if old else "optional"}
+            log.warning("config key=signer.documents.is_crl_required renamed_to="
+                        "signer.documents.revocation: write revocation = \"%s\"; the old "
+                        "key is read for this release only", data.get("revocation"))
+        return data
+
+    @property
+    def renamed_keys(self) -> list[str]:
+        """Warnings for keys read under their old name (`config check`, the CLI)."""
+        if self.is_crl_required is None:
+            return []
+        return [f"[signer.documents] is_crl_required is replaced by revocation = "
+                f'"{self.revocation.value}"; the old key is read for this release only']

@@ -156,6 +156,7 @@ def _judge(signature: ElementTree.Element, part: str, fmt: str, trust: TrustStor
         serial=format(leaf.serial_number, "x"), signing_time=claimed,
         time_source=TimeSource.CLAIMED if claimed else TimeSource.NONE,
         chain=tuple(c.subject.rfc4514_string() for c in check.chain),
+        revocation=check.revocation,
     )
 
 

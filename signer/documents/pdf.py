@@ -67,6 +67,7 @@ _CHAIN_VERDICTS = {
     ChainStatus.REVOKED: DocumentVerdict.REVOKED,
     ChainStatus.REVOCATION_UNKNOWN: DocumentVerdict.UNVERIFIABLE,
 }
+_WEAK_DIGESTS = {"sha1": "SHA-1", "md5": "MD5"}
 # a claimed time this far in the future is not believed: judge at now.
 _CLOCK_SKEW = dt.timedelta(minutes=10)
 
@@ -199,8 +200,7 @@ def _judge(sig: Any, field: str, trust: TrustStore, now: dt.datetime) -> Documen
     base = dict(field=field, format=fmt, is_timestamp=is_timestamp,
                 digest_algorithm=str(sig.md_algorithm), **who)
     notes: list[str] = []
-    if sig.md_algorithm in ("sha1", "md5"):
-        notes.append(f"the signature uses {sig.md_algorithm.upper()}, a weak digest")
+    weak = _WEAK_DIGESTS.get(str(sig.md_algorithm))
 
     # 1. integrity: the signed bytes and the signature value
     if fmt == "adbe.pkcs7.sha1":
@@ -219,6 +219,11 @@ def _judge(sig: Any, field: str, trust: TrustStore, now: dt.datetime) -> Documen
     if not valid:
         return DocumentSignature(DocumentVerdict.INVALID, "the signature value does not "
                                  "verify with the signer's certificate",
+                                 notes=tuple(notes), **base)  # type: ignore[arg-type]
+    if weak:
+        return DocumentSignature(DocumentVerdict.INVALID, f"the signature uses {weak}, a "
+                                 "weak digest algorithm that is not accepted (anyone can "
+                                 "make another document with the same digest)",
                                  notes=tuple(notes), **base)  # type: ignore[arg-type]
 
     # 2. coverage and what later revisions changed
@@ -247,6 +252,14 @@ def _judge(sig: Any, field: str, trust: TrustStore, now: dt.datetime) -> Documen
                         revocation_at=now)
     verdict = _CHAIN_VERDICTS[check.status]
     reason = check.reason
+    notes += check.notes
+    revoked_at = check.revocation.revoked_at if check.revocation else None
+    if (check.status is ChainStatus.REVOKED and source is TimeSource.TIMESTAMP
+            and at is not None and revoked_at is not None and revoked_at > at):
+        verdict = DocumentVerdict.VALID
+        notes.append(f"{reason}, after the timestamped signing time "
+                     f"{at:%Y-%m-%d %H:%M} UTC")
+        reason = f"chained to {check.chain[-1].subject.rfc4514_string()}"
     if check.status is ChainStatus.UNTRUSTED:
         loop = _loop(leaf, others)
         if loop:
@@ -261,7 +274,8 @@ def _judge(sig: Any, field: str, trust: TrustStore, now: dt.datetime) -> Documen
             TimeSource.NONE: "now (the signature states no time)"}[source]
     return DocumentSignature(
         verdict, f"{reason}; judged {when}", signing_time=at, time_source=source,
-        chain=_chain(check), notes=tuple(notes), **base)  # type: ignore[arg-type]
+        chain=_chain(check), notes=tuple(notes), revocation=check.revocation,
+        **base)  # type: ignore[arg-type]
 
 
 def _to_crypto(cert: asn1_x509.Certificate) -> x509.Certificate:
@@ -356,7 +370,8 @@ def _check_token(token: cms.SignedData, imprinted: bytes,
         at: dt.datetime = info["gen_time"].native
         check = trust.check(_to_crypto(certs.signer_cert),
                             [_to_crypto(c) for c in certs.other_certs],
-                            at=at, purpose=TIME_STAMPING)
+                            at=at, purpose=TIME_STAMPING,
+                            revocation_at=dt.datetime.now(dt.UTC))
         if not check.is_valid:
             return None, f"its authority is {check.status.value} ({check.reason})"
         return at, None

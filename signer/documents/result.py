@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from mailbase import fold
+from signer.revocation import Revocation
 
 
 class DocumentKind(StrEnum):
@@ -97,8 +98,17 @@ class DocumentSignature:
     chain: tuple[str, ...] = ()
     #: a document timestamp (/DocTimeStamp), not a person's signature
     is_timestamp: bool = False
-    #: things worth knowing that do not change the verdict (weak digest, expired since)
+    #: things worth knowing that do not change the verdict (expired since, revocation
+    #: not required and unknown)
     notes: tuple[str, ...] = ()
+    #: the signer certificate's revocation status and its evidence; every signature
+    #: the verifier returns has one (``unknown``/``none`` when not checked)
+    revocation: Revocation | None = None
+    #: whose signature: organisation, person or unknown; only a valid signature is
+    #: given more than unknown (by the directory, which the verifier does not read)
+    role: str = "unknown"
+    #: the directory unit id of an organisation's or person's signature
+    unit: str | None = None
 
     @property
     def is_valid(self) -> bool:
@@ -136,6 +146,13 @@ class DocumentSignature:
             "root_family": family.value if (family := self.root_family) else None,
         }
 
+    def as_json(self) -> dict[str, object]:
+        """`as_dict` plus the revocation object, role and unit: what `congvu document
+        verify` prints (the audit record keeps `as_dict`'s fields)."""
+        return {**self.as_dict(),
+                "revocation": self.revocation.as_dict() if self.revocation else None,
+                "role": self.role, "unit": self.unit}
+
 
 @dataclass(frozen=True, slots=True)
 class DocumentResult:
@@ -161,6 +178,16 @@ class DocumentResult:
         return any(s.is_valid for s in self.signatures)
 
     @property
+    def is_complete(self) -> bool:
+        """True when a valid person's signature is followed by a valid organisation
+        signature of a directory unit covering the whole document; roles come from the
+        directory, so a result the verifier alone made is never complete."""
+        people = [i for i, s in enumerate(self.signatures) if s.is_valid and s.role == "person"]
+        return any(s.is_valid and s.role == "organisation" and s.unit is not None
+                   and i > people[0] and _covers_all(s)
+                   for i, s in enumerate(self.signatures)) if people else False
+
+    @property
     def verdict(self) -> str:
         """One word for the whole file: ``valid`` when a signature is valid, else the
         first signature's verdict, ``unsigned`` for a document without one, ``none``
@@ -175,7 +202,7 @@ class DocumentResult:
         return people[0].verdict.value
 
     def as_dict(self) -> dict[str, object]:
-        """A JSON-ready form (the one `congvu document verify` prints per file)."""
+        """A JSON-ready form for the documents stage and the audit record."""
         return {
             "filename": self.filename,
             "kind": self.kind.value,
@@ -185,3 +212,15 @@ class DocumentResult:
             "reason": self.reason,
             "signatures": [s.as_dict() for s in self.signatures],
         }
+
+    def as_json(self) -> dict[str, object]:
+        """What `congvu document verify` prints per file: `as_dict` with ``complete``
+        and each signature's revocation, role and unit."""
+        return {**self.as_dict(), "complete": self.is_complete,
+                "signatures": [s.as_json() for s in self.signatures]}
+
+
+def _covers_all(signature: DocumentSignature) -> bool:
+    return signature.coverage == "entire-file" or (
+        signature.coverage == "entire-revision"
+        and signature.modification_level in ("none", "lta-updates"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from dataclasses import replace
 from pathlib import Path
 
 from signer.documents.config import DocumentsConfig
@@ -15,8 +16,16 @@ from signer.documents.result import (
     DocumentSignature,
     DocumentVerdict,
 )
+from signer.evidence import EvidenceStore
+from signer.fetch import Fetcher, within
+from signer.revocation import (
+    Revocation,
+    RevocationMethod,
+    RevocationPolicy,
+    RevocationStatus,
+)
 from signer.smime.config import SmimeConfig
-from signer.trust import TrustStore
+from signer.trust import TrustStore, load_certificates
 
 _PDF_MAGIC = b"%PDF-"
 _ZIP_MAGIC = b"PK\x03\x04"
@@ -31,35 +40,50 @@ class DocumentVerifier:
 
     Built once from the trust configuration (shared with S/MIME unless
     ``[signer.documents]`` names its own anchors); `verify` never raises on bad input.
+
+    :param timeout: seconds one `verify` may spend fetching CRLs and issuers in all
+        (the service's ``[signer.documents] timeout``); None: 10 s per fetch only.
     """
 
     def __init__(self, trust: TrustStore, *, max_size: int = 64 * 1024 * 1024,
-                 limits: PdfLimits | None = None) -> None:
+                 limits: PdfLimits | None = None, timeout: float | None = None) -> None:
         self.trust = trust
         self.max_size = max_size
         self.limits = limits or PdfLimits()
+        self.timeout = timeout
 
     @classmethod
     def from_config(cls, documents: DocumentsConfig, smime: SmimeConfig | None = None,
-                    *, extra_anchors: tuple[Path, ...] = ()) -> DocumentVerifier:
+                    *, extra_anchors: tuple[Path, ...] = (),
+                    extra_intermediates: tuple[Path, ...] = (),
+                    is_offline: bool = False) -> DocumentVerifier:
         """The verifier the configuration describes.
 
         ``documents.trust_anchors`` (with its intermediates and CRLs) when set, else
-        the S/MIME ones; ``extra_anchors`` (``--ca``) replace both.
+        the S/MIME ones; ``extra_anchors`` and ``extra_intermediates`` (``--ca``,
+        ``--intermediate``) add to them. ``is_offline`` (or ``is_fetching = false``)
+        fetches nothing: only configured and cached CRLs and issuers are used.
 
         :raises CertificateFileError: a trust file that cannot be used; it names the file.
         """
         source: DocumentsConfig | SmimeConfig = documents
         if not documents.trust_anchors and smime is not None:
             source = smime
-        anchors, intermediates, crls = source.trust_anchors, source.intermediates, source.crls
-        if extra_anchors:
-            anchors = extra_anchors
-        trust = TrustStore.from_files(anchors, intermediates, crls,
-                                      is_crl_required=source.is_crl_required)
+        store = EvidenceStore(documents.store_dir)
+        trust = TrustStore(
+            anchors=[c for path in (*source.trust_anchors, *extra_anchors)
+                     for c in load_certificates(path)],
+            intermediates=[c for path in (*source.intermediates, *extra_intermediates)
+                           for c in load_certificates(path)],
+            crls=TrustStore.from_files((), (), source.crls).crls,
+            is_crl_required=documents.revocation is RevocationPolicy.REQUIRED,
+            fetcher=Fetcher(is_enabled=documents.is_fetching and not is_offline),
+            store=store,
+        )
         return cls(trust, max_size=documents.max_size,
                    limits=PdfLimits(max_signatures=documents.max_signatures,
-                                    max_revisions=documents.max_revisions))
+                                    max_revisions=documents.max_revisions),
+                   timeout=documents.timeout)
 
     @staticmethod
     def kind_of(data: bytes) -> DocumentKind:
@@ -78,12 +102,25 @@ class DocumentVerifier:
         ``unverifiable`` signature with the reason (the mail flows on).
         """
         try:
-            return self._verify(data, filename, now)
+            with within(self.timeout):
+                return self._with_revocation(self._verify(data, filename, now))
         except Exception as exc:  # a reader bug on hostile bytes must not stop mail
             log.warning("document %s could not be verified: %r", filename or "?", exc)
             reason = f"the document could not be verified ({type(exc).__name__})"
-            return DocumentResult(self.kind_of(data), (DocumentSignature(
-                DocumentVerdict.UNVERIFIABLE, reason),), reason, filename)
+            return self._with_revocation(DocumentResult(self.kind_of(data), (
+                DocumentSignature(DocumentVerdict.UNVERIFIABLE, reason),), reason, filename))
+
+    def _with_revocation(self, result: DocumentResult) -> DocumentResult:
+        """Every signature with a revocation object: ``unknown``/``none`` where the
+        check did not run (the signature failed before it)."""
+        if all(s.revocation is not None for s in result.signatures):
+            return result
+        unchecked = Revocation(RevocationStatus.UNKNOWN, RevocationMethod.NONE,
+                               dt.datetime.now(dt.UTC), "not checked",
+                               is_required=self.trust.is_crl_required)
+        return replace(result, signatures=tuple(
+            s if s.revocation is not None else replace(s, revocation=unchecked)
+            for s in result.signatures))
 
     def _verify(self, data: bytes, filename: str | None,
                 now: dt.datetime | None) -> DocumentResult:

@@ -22,6 +22,7 @@ EXAMPLE = ROOT / "deploy" / "congvu.toml"
 
 #: Stronger is later in each tuple: what each protective choice ranks.
 RANKS: dict[str, tuple[str, ...]] = {
+    "signer.documents.revocation": ("optional", "required"),
     "signer.auth.on_own_domain_spoof": ("quarantine", "reject"),
     "signer.auth.on_dmarc_reject": ("accept", "tag", "quarantine", "reject"),
     "signer.auth.on_dmarc_quarantine": ("accept", "tag", "quarantine", "reject"),
@@ -31,8 +32,8 @@ RANKS: dict[str, tuple[str, ...]] = {
     "signer.smime.on_missing_identity": ("send-unsigned", "quarantine", "reject"),
 }
 #: Switches where True protects more.
-SWITCHES = ("pipeline.audit", "signer.documents.is_enabled", "signer.documents.is_crl_required",
-            "signer.smime.is_crl_required", "signer.dkim.refuse_repeated_headers")
+SWITCHES = ("pipeline.audit", "signer.documents.is_enabled", "signer.smime.is_crl_required",
+            "signer.dkim.refuse_repeated_headers")
 #: Limits where a smaller number protects more.
 CEILINGS = ("limits.max_message_size", "limits.max_header_size", "limits.max_line_length",
             "limits.max_recipients", "audit.checkpoint_every_records",

@@ -101,7 +101,8 @@ def test_signed_pdf_is_counted_as_validly_signed(filter_server, next_hop, tmp_pa
     pki = TestPki.create()
     files = pki.write(tmp_path / "pki")
     running = filter_server(signer={"smime": {"trust_anchors": [str(files.root)],
-                                              "intermediates": [str(files.intermediate)]}})
+                                              "intermediates": [str(files.intermediate)],
+                                              "crls": [str(files.crl), str(files.root_crl)]}})
     store = Directory.open(running.server.config.directory.path)
     store.import_csv(f"id,name,parent,address\nsotc,Sở Tài chính,,sotc@{OWN}\n", actor="t")
     store.close()

@@ -23,8 +23,9 @@ def _load(path: Path | None) -> SignerConfig:
 
 
 @pytest.fixture
-def document() -> click.Command:
-    # wired into signer.cli.commands() by the lead together with README's line
+def document(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> click.Command:
+    # the store_dir of a table read without the data directory is relative to here
+    monkeypatch.chdir(tmp_path)
     return document_group(_load)
 
 
@@ -58,9 +59,26 @@ def test_help(document: click.Group) -> None:
     assert result.exit_code == 0 and "one JSON object per file" in result.output
 
 
+def optional(tmp_path: Path) -> str:
+    """A configuration where revocation is optional (the test CA names no CRL URL)."""
+    config = tmp_path / "optional.toml"
+    config.write_text('[signer.documents]\nrevocation = "optional"\n')
+    return str(config)
+
+
+def test_revocation_unknown_and_required_is_unverifiable(
+        document: click.Command, files: dict[str, Path], tmp_path: Path) -> None:
+    code, lines, _ = run(document, "--ca", str(tmp_path / "root.pem"), str(files["signed.pdf"]))
+    assert code == 1 and lines[0]["verdict"] == "unverifiable"
+    sig = lines[0]["signatures"][0]  # type: ignore[index]
+    assert "names no CRL distribution point" in sig["reason"]
+    assert sig["revocation"]["status"] == "unknown" and sig["revocation"]["is_required"]
+
+
 def test_valid_signature_exits_0(document: click.Command, files: dict[str, Path],
                                  tmp_path: Path) -> None:
-    code, lines, _ = run(document, "--ca", str(tmp_path / "root.pem"), str(files["signed.pdf"]))
+    code, lines, _ = run(document, "--ca", str(tmp_path / "root.pem"),
+                         "--config", optional(tmp_path), str(files["signed.pdf"]))
     assert code == 0
     (line,) = lines
     assert line["file"] == str(files["signed.pdf"]) and line["kind"] == "pdf"
@@ -75,7 +93,7 @@ def test_any_file_without_a_valid_signature_exits_1(document: click.Command,
                                                     tmp_path: Path) -> None:
     names = ["signed.pdf", "altered.pdf", "plain.pdf", "signed.docx", "notes.txt"]
     code, lines, _ = run(document, "--ca", str(tmp_path / "root.pem"),
-                         *(str(files[n]) for n in names))
+                         "--config", optional(tmp_path), *(str(files[n]) for n in names))
     assert code == 1
     assert [line["verdict"] for line in lines] == [
         "valid", "modified-after-signing", "unsigned", "unverifiable", "none"]
@@ -86,9 +104,13 @@ def test_trust_from_the_configuration(document: click.Command, files: dict[str, 
                                       tmp_path: Path) -> None:
     config = tmp_path / "congvu.toml"
     config.write_text(f'[signer.smime]\ntrust_anchors = ["{tmp_path / "root.pem"}"]\n'
-                      f'crls = ["{tmp_path / "crl.pem"}"]\n')
+                      f'crls = ["{tmp_path / "crl.pem"}", "{tmp_path / "root-crl.pem"}"]\n')
     code, lines, _ = run(document, "--config", str(config), str(files["signed.pdf"]))
     assert (code, lines[0]["verdict"]) == (0, "valid")
+    revocation = lines[0]["signatures"][0]["revocation"]  # type: ignore[index]
+    assert (revocation["status"], revocation["method"]) == ("good", "crl")
+    # the CRL used is kept once under its SHA-256
+    assert (tmp_path / "documents" / "evidence" / f"{revocation['crl']['sha256']}.crl").exists()
 
 
 def test_no_anchors_warns_and_nothing_is_valid(document: click.Command,

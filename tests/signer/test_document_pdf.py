@@ -66,20 +66,21 @@ def test_valid_pades_signature_reports_signer_organisation_and_time() -> None:
     assert sig.chain[-1].startswith("CN=Test Root CA")
 
 
-def test_adbe_pkcs7_detached_sha1_is_valid_with_a_weak_digest_note() -> None:
+def test_a_sha1_digest_fails_with_a_reason_naming_it() -> None:
     data = sign_pdf(plain_pdf(), cast().alice, subfilter="adbe.pkcs7.detached", digest="sha1")
     sig = verify(data).signatures[0]
-    assert sig.verdict is DocumentVerdict.VALID
+    assert sig.verdict is DocumentVerdict.INVALID
+    assert "SHA-1, a weak digest algorithm" in sig.reason
     assert sig.format == "adbe.pkcs7.detached" and sig.digest_algorithm == "sha1"
-    assert any("SHA1" in note for note in sig.notes)
 
 
-def test_adbe_pkcs7_sha1_form_is_verified() -> None:
+def test_adbe_pkcs7_sha1_form_is_read_and_refused_for_its_digest() -> None:
     data = sign_pdf_sha1_form(plain_pdf(), cast().alice)
     sig = verify(data).signatures[0]
-    assert (sig.verdict, sig.format) == (DocumentVerdict.VALID, "adbe.pkcs7.sha1"), sig.reason
+    assert (sig.verdict, sig.format) == (DocumentVerdict.INVALID, "adbe.pkcs7.sha1")
+    assert "SHA-1, a weak digest" in sig.reason  # intact: only the digest is wrong
     broken = flip_in_first_revision(data, b"trang 1", b"trang 5")
-    assert verify(broken).signatures[0].verdict is DocumentVerdict.INVALID
+    assert "do not match" in verify(broken).signatures[0].reason
 
 
 def test_unsigned_pdf_has_no_signatures() -> None:
