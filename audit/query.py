@@ -336,6 +336,23 @@ def show(conn: sqlite3.Connection, record_id: int) -> dict[str, Any]:
     return attributed(record)
 
 
+def archived(conn: sqlite3.Connection, *, since: datetime | None = None,
+             record_id: int | None = None) -> Iterator[tuple[int, str | None]]:
+    """(record id, SHA-256 of the archived message or None) of each message record
+    received at ``since`` or later, or of record ``record_id`` only, oldest first."""
+    sql = ("SELECT seq, json_extract(detail, '$.archived_sha256') FROM events "
+           "WHERE kind = 'message'")
+    params: list[Any] = []
+    if record_id is not None:
+        sql += " AND seq = ?"
+        params.append(record_id)
+    if since is not None:
+        sql += " AND at >= ?"
+        params.append(iso(since))
+    for seq, sha256 in conn.execute(sql + " ORDER BY seq", params):
+        yield int(seq), sha256
+
+
 def admin_events(conn: sqlite3.Connection, *, since: datetime | None = None,
                  until: datetime | None = None, kind: str | None = None,
                  limit: int = 1000) -> list[dict[str, Any]]:

@@ -257,6 +257,11 @@ class AuditRecord(_Edge):
         description="Header fields whose bytes are not valid UTF-8: field name -> the raw "
         "bytes of its value, base64 (the text fields hold U+FFFD where they did not "
         "decode). None when every field decoded, as in records written before.")
+    archived_sha256: str | None = Field(
+        default=None,
+        description="The SHA-256 of the message's bytes as relayed, under which the "
+        "archive keeps them (lower-case hex); chained with the record, so the chain "
+        "proves the archived bytes. None when not archived, as in records written before.")
     recipient_units: list[str] = Field(default_factory=list, description="Recipients' units.")
     recipient_unit_of: dict[str, str] = Field(
         default_factory=dict,
@@ -268,6 +273,13 @@ class AuditRecord(_Edge):
     @classmethod
     def _each_unit_once(cls, value: list[str]) -> list[str]:
         return list(dict.fromkeys(value))
+
+    @field_validator("archived_sha256")
+    @classmethod
+    def _archived_hex(cls, value: str | None) -> str | None:
+        if value is not None and not _SHA256.match(value):
+            raise ValueError("archived_sha256 must be 64 lower-case hexadecimal digits")
+        return value
 
     @field_validator("raw_headers")
     @classmethod

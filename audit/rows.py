@@ -76,6 +76,10 @@ def message_rows(rec: AuditRecord) -> Rows:
     if rec.submitted_by_unit:
         # Only for mail sent as another unit: other records keep their hash.
         detail["submitted_by_unit"] = rec.submitted_by_unit
+    if rec.archived_sha256:
+        # Only for an archived message: other records, and stores written before the
+        # archive, keep their hash (and the previous release still verifies this one).
+        detail["archived_sha256"] = rec.archived_sha256
     if rec.recipient_unit_of:
         # Aligned with envelope_recipients, so the index check can rebuild it in SQL.
         detail["envelope_recipient_units"] = [

@@ -557,6 +557,13 @@ class AuditLog:
         with mapped_errors(self.path, "trace a document"):
             return queries.trace(self.db.conn, sha256)
 
+    def archived(self, *, since: datetime | None = None,
+                 record_id: int | None = None) -> Iterator[tuple[int, str | None]]:
+        """(record id, SHA-256 of its archived message or None) of each message record
+        since ``since``, or of record ``record_id`` only (none: no such message record)."""
+        with mapped_errors(self.path, "read the archived messages' records"):
+            yield from queries.archived(self.db.conn, since=since, record_id=record_id)
+
     def admin_events(self, *, since: datetime | None = None, until: datetime | None = None,
                      kind: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:
         """Administrative events, newest first."""

@@ -18,12 +18,14 @@ from typing import Any, TypeVar
 
 import click
 
+import archive
 import audit
 import directory
 import milter.cli
 import policies
 import signer
 import web
+from congvu.archive_records import AuditRecords
 from congvu.config import CongvuConfig, web_settings
 from congvu.configsource import ConfigSource, load_source
 from congvu.context import CommandContext, current
@@ -46,6 +48,7 @@ EXIT_CODES: tuple[tuple[type[Exception], int], ...] = (
     (signer.DnsTemporaryError, 1),
     (signer.SignerError, 2),
     (audit.AuditError, 1),
+    (archive.ArchiveError, 1),
     (directory.DirectoryError, 1),
     (policies.PolicyError, 1),
     (MilterError, 1),
@@ -256,6 +259,7 @@ for _command in (
     *audit.commands(_table(lambda c: c.audit), descendants=unit_descendants,
                     unit_names=unit_names, roster=roster_mailboxes),
     *web.commands(_web_settings, release=_web_releaser),
+    *archive.commands(_table(lambda c: c.archive), records=AuditRecords()),
     # operating the service; the try-out province (make run)
     milter.cli.doctor_command, milter.cli.probe_command, milter.cli.backup_command,
     milter.cli.restore_command, example_command,

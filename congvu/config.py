@@ -3,8 +3,8 @@
 milter/ owns the service's own tables (``[service]``, ``[[listeners]]``,
 ``[next_hop]``, ``[pipeline]``, ``[limits]``, ``[metrics]``, ``[probe]``); each
 capability package owns its model, composed here under its own name (``[policies]``,
-``[signer]``, ``[directory]``, ``[audit]``). Relative paths anywhere in the file are
-relative to the data directory (``service.data_dir``, else ``$CONGVU_VAR``, else
+``[signer]``, ``[directory]``, ``[audit]``, ``[archive]``). Relative paths anywhere in
+the file are relative to the data directory (``service.data_dir``, else ``$CONGVU_VAR``, else
 ``./var``), so every command run from one place sees one state.
 """
 
@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from archive import ArchiveConfig
 from audit import AuditConfig
 from directory import DirectoryConfig
 from milter.config import (
@@ -58,6 +59,7 @@ class CongvuConfig(BaseModel):
     signer: SignerConfig = Field(default_factory=SignerConfig)
     directory: DirectoryConfig = Field(default_factory=DirectoryConfig)
     audit: AuditConfig = Field(default_factory=AuditConfig)
+    archive: ArchiveConfig = Field(default_factory=ArchiveConfig)
     probe: ProbeConfig = Field(default_factory=ProbeConfig)
 
     @model_validator(mode="after")

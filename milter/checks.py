@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from archive import Archive, ArchiveError
 from audit import AuditError, AuditLog
 from directory import Directory, DirectoryError
 from milter.config import NextHopKind, QueuePosition, Role
@@ -47,7 +48,8 @@ def _writable_dir(path: Path, what: str) -> str | None:
 def _attempt(problems: list[str], where: str, action: Callable[[], object]) -> None:
     try:
         action()
-    except (SignerError, AuditError, DirectoryError, PolicyError, OSError) as exc:
+    except (SignerError, AuditError, DirectoryError, PolicyError, ArchiveError,
+            OSError) as exc:
         problems.append(f"{where}: {exc}")
 
 
@@ -66,7 +68,15 @@ def _open_stores(config: Settings, problems: list[str], *, create: bool) -> None
         elif config.audit.path.exists():
             AuditLog.open_readonly(config.audit.path).close()
 
+    def archive_store() -> None:
+        if create:
+            Archive.open(config.archive.path)
+        elif (problem := _writable_dir(config.archive.path, "the archive")) is not None:
+            raise OSError(problem)
+
     _attempt(problems, "directory.path", directory_store)
+    if config.archive.enabled:
+        _attempt(problems, "archive.path", archive_store)
     _attempt(problems, "policies.quarantine.path", quarantine_store)
     if config.pipeline.audit:
         _attempt(problems, "audit.path", audit_store)

@@ -120,6 +120,8 @@ class MessageContext:
     auth: list[AuthResult] = field(default_factory=list)
     #: the documents attached, with their signatures (the documents stage)
     documents: list[DocumentEntry] = field(default_factory=list)
+    #: the SHA-256 under which the archive stage kept the bytes that leave
+    archived_sha256: str | None = None
     #: the stage whose verdict ended the pipeline, if one did
     decided_by: str | None = None
     delivery: Delivery = field(default_factory=Delivery)

@@ -38,6 +38,7 @@ class StageKind(enum.IntEnum):
     DECIDE = 2  # reads verdicts, may prepend headers
     CHANGE = 3  # may replace the bytes (strip, S/MIME wrap)
     SIGN = 4  # DKIM: the last that changes bytes
+    KEEP = 5  # the archive: keeps the bytes that leave, changes nothing
 
 
 @dataclass(frozen=True, slots=True)

@@ -132,6 +132,7 @@ def build_record(ctx: MessageContext, outcome: Outcome) -> AuditRecord:
         sender_unit=ctx.sender_unit,
         submitted_by_unit=ctx.submitted_by_unit,
         raw_headers=fields.raw or None,
+        archived_sha256=ctx.archived_sha256,
         recipient_units=list(ctx.recipient_units),
         recipient_unit_of=dict(ctx.recipient_unit_of),
     )

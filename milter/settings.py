@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from archive import ArchiveConfig
 from audit import AuditConfig
 from directory import DirectoryConfig
 from milter.config import (
@@ -54,6 +55,8 @@ class Settings(Protocol):
     def directory(self) -> DirectoryConfig: ...
     @property
     def audit(self) -> AuditConfig: ...
+    @property
+    def archive(self) -> ArchiveConfig: ...
     @property
     def probe(self) -> ProbeConfig: ...
     @property

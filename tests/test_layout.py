@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ["congvu", "milter", "policies", "directory", "signer", "audit", "mailbase", "web"]
-CAPABILITIES = ["policies", "directory", "signer", "audit"]
+PACKAGES = [
+    "congvu", "milter", "policies", "directory", "signer", "audit", "archive", "mailbase", "web"]
+CAPABILITIES = ["policies", "directory", "signer", "audit", "archive"]
 
 # ARCHITECTURE.md, "Layout": who may import whom among our own packages. congvu/ is the
 # composition root: it imports everything and nothing imports it.

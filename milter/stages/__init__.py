@@ -14,7 +14,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from archive import Archive
 from milter.pipeline import AddHeader, Stage, StageKind, check_order
+from milter.stages.archive import ArchiveStage
 from milter.stages.authentication import (
     AuthResultsStage,
     DmarcStage,
@@ -148,6 +150,15 @@ def _dkim_sign(materials: Materials) -> Sequence[Stage]:
     return [DkimSignStage(signer, materials.units, on_unsignable=dkim.on_unsignable)]
 
 
+def _archive(materials: Materials) -> Sequence[Stage]:
+    config = materials.config.archive
+    if not config.enabled:
+        return []
+    return [ArchiveStage(Archive.open(config.path, level=config.compression_level),
+                         directions=config.directions, units=config.units,
+                         chain=materials.units.chain)]
+
+
 #: Every stage, in the order they run.
 STAGES: tuple[StageRow, ...] = (
     StageRow("units", UnitsStage,
@@ -179,6 +190,10 @@ STAGES: tuple[StageRow, ...] = (
     StageRow("dkim-sign", DkimSignStage,
              "outbound: DKIM over the exact bytes that leave",
              _dkim_sign, needs="a DKIM key is configured", is_run_on_release=True),
+    StageRow("archive", ArchiveStage,
+             "keeps the bytes that leave, once, named by their SHA-256 in the record "
+             "(archive/); a unit's mail, by `[archive] directions` and `units`",
+             _archive, needs="`[archive] enabled` (the default)", is_switch=False),
 )
 check_order((row.name, row.kind) for row in STAGES)
 

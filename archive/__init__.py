@@ -1,0 +1,24 @@
+"""The archive of official mail: the exact bytes of each relayed message, kept once.
+
+milter/'s ``archive`` stage stores the bytes that leave (after signing) in an
+:class:`Archive` before the message's audit record commits, and the record carries
+their SHA-256, so the hash chain proves the archived bytes. ``congvu archive get`` and
+``verify`` read it back (archive/README.md).
+"""
+
+from archive.cli import Records, commands
+from archive.config import ArchiveConfig
+from archive.errors import ArchiveError, ArchiveReadError, ArchiveWriteError
+from archive.store import Archive, Stored, is_sha256
+
+__all__ = [
+    "Archive",
+    "ArchiveConfig",
+    "ArchiveError",
+    "ArchiveReadError",
+    "ArchiveWriteError",
+    "Records",
+    "Stored",
+    "commands",
+    "is_sha256",
+]

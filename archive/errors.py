@@ -1,0 +1,40 @@
+"""archive/'s exceptions: one root, :class:`ArchiveError`.
+
+::
+
+    ArchiveError                  the archive could not do the job
+    ├── ArchiveWriteError         a message could not be stored (milter answers 451)
+    └── ArchiveReadError          a stored message is missing, unreadable or changed
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class ArchiveError(Exception):
+    """The archive could not do the job; the message names the path and what to do."""
+
+
+class ArchiveWriteError(ArchiveError):
+    """A message could not be stored durably: the client is answered 451 and retries."""
+
+    def __init__(self, root: Path, reason: str) -> None:
+        super().__init__(f"archive {root}: could not store a message: {reason} "
+                         "(check that the directory exists, is writable by congvu and "
+                         "its file system has room)")
+        self.root = root
+        self.reason = reason
+
+
+class ArchiveReadError(ArchiveError):
+    """A stored message cannot be handed out as archived: ``problem`` is ``missing``,
+    ``unreadable`` or ``changed`` (its bytes hash to another value than its name)."""
+
+    def __init__(self, sha256: str, path: Path, problem: str, detail: str = "") -> None:
+        super().__init__(f"archived message {sha256} ({path}): {problem}"
+                         + (f": {detail}" if detail else ""))
+        self.sha256 = sha256
+        self.path = path
+        self.problem = problem
+        self.detail = detail

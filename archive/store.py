@@ -1,0 +1,203 @@
+"""The archive on a directory: each message stored once, named by its SHA-256, zstd.
+
+``<root>/objects/ab/cd/<sha256>.eml.zst`` holds the message whose bytes, as relayed,
+hash to ``<sha256>`` (``ab`` and ``cd`` its first four hex digits: two levels keep a
+directory under a few hundred entries up to tens of millions of messages). A message is
+written aside, fsync'd, renamed into place and its directory fsync'd (with any
+directory made for it, and that one's parent) before :meth:`Archive.put` returns, so
+once the audit record naming it commits, both survive a power loss. Files are 0600,
+directories 0700, whatever the umask (mailbase's private-file rules): they hold the
+content of official mail.
+
+Reads hand out only bytes that hash to the name they were asked by: a changed object
+is an :class:`~archive.errors.ArchiveReadError`, never a silently different message.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import logging
+import os
+import re
+import secrets
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import zstandard
+
+from archive.errors import ArchiveReadError, ArchiveWriteError
+from mailbase import create_private, private_dir
+
+log = logging.getLogger("congvu.archive")
+
+SUFFIX = ".eml.zst"
+_NAME = re.compile(r"^[0-9a-f]{64}$")
+# A stored message is at most what the filter accepts; this only bounds what a damaged
+# frame header may make the reader allocate.
+_MAX_MESSAGE = 1 << 31
+
+
+def is_sha256(text: str) -> bool:
+    """Whether ``text`` is a SHA-256 as the archive names messages (64 lower-case hex)."""
+    return bool(_NAME.match(text))
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """One message just stored: its name, and the bytes it takes on disk."""
+
+    sha256: str
+    size: int
+    stored_size: int
+    is_new: bool
+
+
+class Archive:
+    """The messages kept under ``root``; safe to share between threads."""
+
+    def __init__(self, root: Path, *, level: int = 3) -> None:
+        self.root = root
+        self.objects = root / "objects"
+        self.level = level
+        self._local = threading.local()  # zstd contexts are not shared between threads
+
+    @classmethod
+    def open(cls, root: Path, *, level: int = 3) -> Archive:
+        """The archive at ``root``, its directories created (0700) when missing.
+
+        :raises ArchiveWriteError: they cannot be created.
+        """
+        try:
+            private_dir(root)
+            private_dir(root / "objects")
+        except OSError as exc:
+            raise ArchiveWriteError(root, exc.strerror or str(exc)) from exc
+        return cls(root, level=level)
+
+    def path_of(self, sha256: str) -> Path:
+        """Where the message named ``sha256`` is (or would be) stored."""
+        return self.objects / sha256[:2] / sha256[2:4] / f"{sha256}{SUFFIX}"
+
+    # -- writing ----------------------------------------------------------------
+
+    def put(self, data: bytes) -> Stored:
+        """Store ``data`` durably unless it is stored already; return its name.
+
+        :raises ArchiveWriteError: it could not be written and synced.
+        """
+        sha256 = hashlib.sha256(data).hexdigest()
+        path = self.path_of(sha256)
+        try:
+            if self._is_intact(path, sha256):
+                # Stored by an earlier message: make sure its directory entry is on
+                # disk too (its writer may not have synced it yet).
+                _fsync_dir(path.parent)
+                return Stored(sha256, len(data), path.stat().st_size, is_new=False)
+            compressed = self._compressor().compress(data)
+            self._make_dirs(path.parent)
+            _write_durably(path, compressed)
+        except OSError as exc:
+            raise ArchiveWriteError(self.root, f"{exc.strerror or exc} ({path})") from exc
+        return Stored(sha256, len(data), len(compressed), is_new=True)
+
+    def _is_intact(self, path: Path, sha256: str) -> bool:
+        if not path.exists():
+            return False
+        try:
+            self.get(sha256)
+        except ArchiveReadError as exc:
+            log.warning("replacing a damaged archived message: %s", exc)
+            return False
+        return True
+
+    def _make_dirs(self, directory: Path) -> None:
+        """``objects/ab/cd``, each level made 0700 and made durable in its parent."""
+        for level in (directory.parent, directory):
+            try:
+                os.mkdir(level, 0o700)
+            except FileExistsError:
+                continue
+            os.chmod(level, 0o700)  # mkdir's mode went through the umask
+            _fsync_dir(level.parent)
+
+    def _compressor(self) -> zstandard.ZstdCompressor:
+        compressor: zstandard.ZstdCompressor | None = getattr(self._local, "c", None)
+        if compressor is None:
+            compressor = zstandard.ZstdCompressor(level=self.level, write_content_size=True)
+            self._local.c = compressor
+        return compressor
+
+    # -- reading ----------------------------------------------------------------
+
+    def get(self, sha256: str) -> bytes:
+        """The bytes of the message named ``sha256``, checked against that name.
+
+        :raises ArchiveReadError: missing, unreadable (not a zstd frame, cut short),
+            or changed (the bytes hash to another value).
+        :raises ValueError: ``sha256`` is not 64 lower-case hex digits.
+        """
+        if not is_sha256(sha256):
+            raise ValueError(f"not a SHA-256 (64 lower-case hex digits): {sha256!r}")
+        path = self.path_of(sha256)
+        try:
+            compressed = path.read_bytes()
+        except FileNotFoundError as exc:
+            raise ArchiveReadError(sha256, path, "missing") from exc
+        except OSError as exc:
+            raise ArchiveReadError(sha256, path, "unreadable", exc.strerror or str(exc)) from exc
+        try:
+            data = zstandard.ZstdDecompressor().decompress(
+                compressed, max_output_size=_MAX_MESSAGE)
+        except zstandard.ZstdError as exc:
+            raise ArchiveReadError(sha256, path, "unreadable", f"not a zstd frame: {exc}"
+                                   ) from exc
+        found = hashlib.sha256(data).hexdigest()
+        if found != sha256:
+            raise ArchiveReadError(sha256, path, "changed", f"its bytes hash to {found}")
+        return data
+
+    def names(self) -> Iterator[str]:
+        """The name of every object file on disk (whatever its content), in no order."""
+        if not self.objects.is_dir():
+            return
+        for first in os.scandir(self.objects):
+            if not first.is_dir(follow_symlinks=False):
+                continue
+            for second in os.scandir(first.path):
+                if not second.is_dir(follow_symlinks=False):
+                    continue
+                for entry in os.scandir(second.path):
+                    name = entry.name.removesuffix(SUFFIX)
+                    if entry.name.endswith(SUFFIX) and is_sha256(name):
+                        yield name
+
+
+def _write_durably(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically: temp file (0600), fsync, rename, fsync the
+    directory. Two writers of one object write the same bytes, so either rename wins."""
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    fd = create_private(tmp)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    except OSError as exc:  # some file systems cannot sync a directory: nothing to lose
+        if exc.errno not in (errno.EINVAL, errno.ENOTSUP):
+            raise
+    finally:
+        os.close(fd)

@@ -1,0 +1,107 @@
+"""The archive on a directory: stored once by SHA-256, durable, private, and read back
+only when the bytes still hash to their name."""
+
+from __future__ import annotations
+
+import hashlib
+import stat
+from pathlib import Path
+
+import pytest
+import zstandard
+
+from archive import Archive, ArchiveReadError, ArchiveWriteError
+from support.unwritable import unwritable
+
+MESSAGE = (b"From: S\xe1\xbb\x9f T\xc3\xa0i ch\xc3\xadnh <sotc@lamdong.gov.vn>\r\n"
+           b"To: snv@lamdong.gov.vn\r\nSubject: Cong van so 7\r\n\r\n"
+           + b"Noi dung cong van, dong lap lai.\r\n" * 200)
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_a_message_is_stored_compressed_under_its_sha256_and_read_back_exactly(
+        archive: Archive) -> None:
+    stored = archive.put(MESSAGE)
+    sha = hashlib.sha256(MESSAGE).hexdigest()
+    path = archive.root / "objects" / sha[:2] / sha[2:4] / f"{sha}.eml.zst"
+    assert (stored.sha256, stored.size, stored.is_new) == (sha, len(MESSAGE), True)
+    assert archive.path_of(sha) == path
+    assert stored.stored_size == path.stat().st_size < len(MESSAGE) // 10
+    assert zstandard.ZstdDecompressor().decompress(path.read_bytes()) == MESSAGE
+    assert archive.get(sha) == MESSAGE
+    assert list(archive.names()) == [sha]
+    # the content of official mail: nobody but congvu reads it
+    assert mode(path) == 0o600
+    assert [mode(d) for d in (archive.root, archive.objects, path.parent.parent,
+                              path.parent)] == [0o700] * 4
+    assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temp file left
+
+
+def test_the_same_bytes_are_stored_once(archive: Archive) -> None:
+    first = archive.put(MESSAGE)
+    again = archive.put(MESSAGE)
+    other = archive.put(MESSAGE + b"P.S.\r\n")
+    assert (again.sha256, again.is_new, again.stored_size) == (
+        first.sha256, False, first.stored_size)
+    assert sorted(archive.names()) == sorted([first.sha256, other.sha256])
+
+
+def test_a_changed_message_is_never_handed_out(archive: Archive) -> None:
+    sha = archive.put(MESSAGE).sha256
+    path = archive.path_of(sha)
+    other = zstandard.ZstdCompressor().compress(MESSAGE.replace(b"so 7", b"so 8"))
+    path.write_bytes(other)
+    with pytest.raises(ArchiveReadError, match="changed: its bytes hash to") as found:
+        archive.get(sha)
+    assert found.value.problem == "changed"
+
+
+def test_a_damaged_file_is_unreadable_and_a_removed_one_missing(archive: Archive) -> None:
+    sha = archive.put(MESSAGE).sha256
+    path = archive.path_of(sha)
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01  # one flipped bit inside the compressed frame
+    path.write_bytes(bytes(data))
+    with pytest.raises(ArchiveReadError) as found:
+        archive.get(sha)
+    assert found.value.problem in ("unreadable", "changed")
+    path.write_bytes(b"not zstd")
+    with pytest.raises(ArchiveReadError, match="unreadable: not a zstd frame"):
+        archive.get(sha)
+    path.unlink()
+    with pytest.raises(ArchiveReadError, match="missing") as found:
+        archive.get(sha)
+    assert found.value.path == path
+
+
+def test_storing_again_repairs_a_damaged_copy(archive: Archive) -> None:
+    sha = archive.put(MESSAGE).sha256
+    archive.path_of(sha).write_bytes(b"damaged")
+    assert archive.put(MESSAGE).is_new
+    assert archive.get(sha) == MESSAGE
+
+
+def test_a_name_that_is_no_sha256_is_refused(archive: Archive) -> None:
+    with pytest.raises(ValueError, match="not a SHA-256"):
+        archive.get("../../etc/passwd")
+
+
+def test_an_unwritable_archive_is_a_write_error_and_leaves_nothing(archive: Archive) -> None:
+    with unwritable(archive.objects), pytest.raises(ArchiveWriteError) as found:
+        archive.put(MESSAGE)
+    assert str(archive.root) in str(found.value)
+    assert "writable by congvu" in str(found.value)
+    assert list(archive.objects.iterdir()) == []
+    assert archive.put(MESSAGE).is_new  # once writable again, it works
+
+
+def test_an_unwritable_fan_out_directory_leaves_no_temp_file(archive: Archive) -> None:
+    sha = hashlib.sha256(MESSAGE).hexdigest()
+    leaf = archive.objects / sha[:2] / sha[2:4]
+    leaf.mkdir(parents=True)
+    with unwritable(leaf), pytest.raises(ArchiveWriteError):
+        archive.put(MESSAGE)
+    assert list(leaf.iterdir()) == []
