@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import UTC, datetime
 
 import pytest
@@ -22,6 +23,19 @@ def test_fold_matches_without_diacritics_or_case() -> None:
     assert fold("Sở Tài chính") == fold("so tai chinh") == "so tai chinh"
     assert fold("ĐẢNG ỦY") == "dang uy"
     assert fold("Công văn") == fold("CONG VAN")
+
+
+def test_fold_is_its_definition_for_every_character() -> None:
+    def defined(text: str) -> str:  # NFD, combining marks dropped, đ/Đ to d/D, casefold
+        decomposed = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
+        return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+
+    # the Basic Multilingual Plane (the table's cache), and marks beyond it
+    characters = [chr(c) for c in range(0x10000) if not 0xD800 <= c < 0xE000]
+    assert [fold(c) for c in characters] == [defined(c) for c in characters]
+    text = "".join(characters[0x3000:0x3100]) + "Đ\u0303x\U0001D165y"
+    assert fold(text) == defined(text)
+    assert fold("Đ\u0303x\U0001D165y") == "dxy"
 
 
 def test_parse_address_normalises_idn_domains() -> None:
