@@ -22,6 +22,7 @@ Nothing here raises on bad input.
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -87,6 +88,8 @@ def _same(value: str) -> str:
 def _group(found: list[tuple[str, str]], key: Callable[[str], str] = _same) -> list[Reading]:
     """(value, how) pairs grouped by ``key(value)``, in first-seen order; each group is
     shown by its first value."""
+    if len(found) < 2:  # the common case: one reading or none
+        return [Reading(value, (how,)) for value, how in found]
     groups: dict[str, tuple[str, list[str]]] = {}
     for value, how in found:
         _, hows = groups.setdefault(key(value), (value, []))
@@ -95,8 +98,22 @@ def _group(found: list[tuple[str, str]], key: Callable[[str], str] = _same) -> l
     return [Reading(first, tuple(hows)) for first, hows in groups.values()]
 
 
-def _forms(params: list[tuple[str, str]], name: str) -> list[tuple[str, str]]:
+@functools.lru_cache(maxsize=256)
+def parsed(value: str) -> tuple[str, tuple[tuple[str, str], ...], tuple[str, ...]]:
+    """:func:`policies.headers.split_params` of a structured field, split once however
+    many readings ask (the walk and the readings here read each field several times)."""
+    main, params, problems = split_params(value)
+    return main, tuple(params), tuple(problems)
+
+
+def _params(value: str) -> tuple[tuple[str, str], ...]:
+    return parsed(value)[1]
+
+
+def _forms(params: tuple[tuple[str, str], ...], name: str) -> list[tuple[str, str]]:
     """Each value of parameter ``name``: the plain ones in order, then the RFC 2231 one."""
+    if not any(n.startswith(name) for n, _ in params):
+        return []
     plain = [(n, v) for n, v in params if n == name]
     extended = [(n, v) for n, v in params if n != name]
     found = [(v, f"{name}=" if k == 0 else f"repeated {name}=")
@@ -109,10 +126,10 @@ def param_readings(value: str, name: str, *, is_trimmed: bool = False) -> list[R
     """Every reading of parameter ``name`` in a structured field ``value``: its plain and
     RFC 2231 forms, repeated values, the value without comments and, when
     ``is_trimmed``, without the white space around it."""
-    found = _forms(split_params(value)[1], name)
+    found = _forms(_params(value), name)
     bare = without_comments(value)
     if bare != value:
-        found += [(v, f"{how} without comments") for v, how in _forms(split_params(bare)[1], name)]
+        found += [(v, f"{how} without comments") for v, how in _forms(_params(bare), name)]
     if is_trimmed:
         found += [(v.strip(), f"{how} trimmed") for v, how in found if v.strip() != v]
     return _group([(v, how) for v, how in found if v])
@@ -156,18 +173,25 @@ def _name_key(name: str) -> str:
     return " ".join(unicodedata.normalize("NFC", name).casefold().split())
 
 
-def filename_readings(content_types: list[str], dispositions: list[str]) -> list[Reading]:
-    """Every name a part is given: Content-Type ``name`` and Content-Disposition
-    ``filename``, in all their forms. Names that differ only in case, white space or
-    Unicode normalisation are one."""
+@dataclass(frozen=True, slots=True)
+class Names:
+    """The names a part is given: ``readings`` groups those that differ only in case,
+    white space or Unicode normalisation; ``every`` holds each exact name, for the rules."""
+
+    readings: list[Reading]
+    every: tuple[str, ...]
+
+
+def filename_readings(content_type: str, dispositions: list[str]) -> Names:
+    """Every name a part is given: Content-Disposition ``filename`` and Content-Type
+    ``name``, in all their forms."""
     found: list[tuple[str, str]] = []
     for disposition in dispositions:
         found += [(r.value, f"Content-Disposition {how}") for r in
                   param_readings(disposition, "filename") for how in r.how]
-    for content_type in content_types:
-        found += [(r.value, f"Content-Type {how}") for r in
-                  param_readings(content_type, "name") for how in r.how]
-    return _group(found, key=_name_key)
+    found += [(r.value, f"Content-Type {how}") for r in
+              param_readings(content_type, "name") for how in r.how]
+    return Names(_group(found, key=_name_key), tuple(dict.fromkeys(v for v, _ in found)))
 
 
 def charset_readings(content_type: str) -> list[Reading]:

@@ -29,6 +29,7 @@ from policies.ambiguity import (
     filename_readings,
     media_type_readings,
     param_readings,
+    parsed,
 )
 from policies.encodings import (
     TNEF_SIGNATURE,
@@ -38,7 +39,7 @@ from policies.encodings import (
     find_uuencoded,
     read_tnef,
 )
-from policies.headers import Headers, mime_headers, param_values, split_params
+from policies.headers import Headers, mime_headers, param_values
 from policies.model import Defect, Part
 
 _IDENTITY = ("", "7bit", "8bit", "binary")
@@ -218,7 +219,7 @@ class _Walker:
         is_message: bool,
         boundaries: tuple[bytes, ...],
     ) -> None:
-        main, params, problems = split_params(content_type)
+        main, params, problems = parsed(content_type)
         for problem in problems:
             self.defect(path, f"Content-Type: {problem}")
         types = media_type_readings(main)
@@ -233,7 +234,7 @@ class _Walker:
         self,
         ctype: str,
         content_type: str,
-        params: list[tuple[str, str]],
+        params: tuple[tuple[str, str], ...],
         cte: str,
         headers: Headers,
         dispositions: list[str],
@@ -251,7 +252,7 @@ class _Walker:
             self.defect(path, f"Content-Type {ctype!r} is not type/subtype")
             ctype = "application/octet-stream"
         maintype = ctype.split("/", 1)[0]
-        smime_type = [v.lower() for v in param_values(params, "smime-type")]
+        smime_type = [v.lower() for v in param_values(list(params), "smime-type")]
         is_enveloped = ctype in _PKCS7 and any(
             v in ("enveloped-data", "authenveloped-data") for v in smime_type)
         if ctype == "multipart/encrypted" or is_enveloped:
@@ -301,8 +302,7 @@ class _Walker:
             self.defect(path, "a nested boundary repeats an enclosing one (RFC 2046 5.1.1)")
         marker = b"--" + boundary
         cap = self.limits.max_parts + 1
-        strict = _delimiters(body, marker, cap, is_lenient=False)
-        lenient = _delimiters(body, marker, cap, is_lenient=True)
+        strict, lenient = _delimiters(body, marker, cap)
         if strict != lenient:
             # RFC 2046 5.1.1 allows only white space after a delimiter; Dovecot takes any
             # line that starts with it (trailing text, a longer boundary), Python ends a
@@ -396,21 +396,18 @@ class _Walker:
         data, _ = self.decode(body, cte, path, base)
         is_attachment = False
         for disposition in dispositions:
-            kind, _, problems = split_params(disposition)
+            kind, _, problems = parsed(disposition)
             for problem in problems:
                 self.defect(path, f"Content-Disposition: {problem}")
             is_attachment = is_attachment or kind.strip().lower() == "attachment"
         # every name any reading gives is checked: the rules see the most dangerous one
-        names = filename_readings([content_type], dispositions)
-        if len(names) > 1:
-            self.ambiguous(path, describe("the attachment's name", names))
+        names = filename_readings(content_type, dispositions)
+        if len(names.readings) > 1:
+            self.ambiguous(path, describe("the attachment's name", names.readings))
         charsets = charset_readings(content_type)
         if len(charsets) > 1:
             self.ambiguous(path, describe("the charset", charsets))
-        filenames = tuple(dict.fromkeys(
-            [r.value for r in names]
-            + [r.value for r in param_readings(content_type, "name")]
-            + [r.value for d in dispositions for r in param_readings(d, "filename")]))
+        filenames = names.every
         part = Part(
             path=path, content_type=ctype, filenames=filenames, data=data, size=len(data),
             span=span, is_attachment=is_attachment or bool(filenames),
@@ -440,33 +437,34 @@ class _Walker:
                 ))
 
 
-def _delimiters(body: bytes, marker: bytes, cap: int, *,
-                is_lenient: bool) -> list[tuple[int, int, bool]]:
-    """The delimiter lines of ``marker`` in ``body``: (line start, after the line,
-    is_close), at most ``cap``. Strict (RFC 2046 5.1.1): at the start of a line after
-    LF, followed by ``--`` or nothing, then only white space. Lenient: also after a bare
-    CR, and followed by anything."""
-    found: list[tuple[int, int, bool]] = []
+def _delimiters(body: bytes, marker: bytes, cap: int
+                ) -> tuple[list[tuple[int, int, bool]], list[tuple[int, int, bool]]]:
+    """The delimiter lines of ``marker`` in ``body`` under two readings, each a list of
+    (line start, after the line, is_close) of at most ``cap``. Strict (RFC 2046 5.1.1):
+    at the start of a line after LF, followed by ``--`` or nothing, then only white
+    space. Lenient: also after a bare CR (Python), and followed by anything (Dovecot)."""
+    strict: list[tuple[int, int, bool]] = []
+    lenient: list[tuple[int, int, bool]] = []
     pos = 0
-    while len(found) < cap:
+    while len(lenient) < cap:
         i = body.find(marker, pos)
         if i < 0:
             break
         pos = i + 1
-        if i and body[i - 1] != 0x0A and not (is_lenient and body[i - 1] == 0x0D):
+        before = body[i - 1] if i else 0x0A
+        if before != 0x0A and before != 0x0D:
             continue
         j = i + len(marker)
         is_close = body[j : j + 2] == b"--"
         nl = body.find(b"\n", j)
         after = len(body) if nl < 0 else nl + 1
-        if is_lenient:
-            cr = body.find(b"\r", j, after)
-            if cr >= 0 and body[cr + 1 : cr + 2] != b"\n":
-                after = cr + 1  # a bare CR ends the line for Python
-        elif body[j + 2 * is_close : after].strip():
-            continue
-        found.append((i, after, is_close))
-    return found
+        if before == 0x0A and len(strict) < cap and not body[j + 2 * is_close : after].strip():
+            strict.append((i, after, is_close))
+        cr = body.find(b"\r", j, after)
+        if cr >= 0 and body[cr + 1 : cr + 2] != b"\n":
+            after = cr + 1  # a bare CR ends the line for Python
+        lenient.append((i, after, is_close))
+    return strict, lenient
 
 
 def _first_last(values: list[str]) -> list[str]:
