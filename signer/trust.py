@@ -150,8 +150,9 @@ class TrustStore:
         if trusted:
             self._store = Store(trusted)
         self._revocation_checker = RevocationChecker(self.crls, self.fetcher, self.store)
-        if self.fetcher is not None and self.fetcher.is_enabled:
-            self._issuers = IssuerFetcher(self.fetcher, self.store)
+        if self.fetcher is not None or self.store is not None:
+            # offline, issuers fetched earlier still come from the store
+            self._issuers = IssuerFetcher(self.fetcher or Fetcher(is_enabled=False), self.store)
 
     @classmethod
     def from_files(cls, anchors: Iterable[Path], intermediates: Iterable[Path] = (),

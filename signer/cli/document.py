@@ -14,9 +14,11 @@ from pathlib import Path
 import click
 
 from mailbase import UsageProblem, config_option, wired
+from signer.cli.document_trust import trust
 from signer.cli.wiring import ConfigLoader, Wiring, pass_wiring
 from signer.documents import DocumentResult, DocumentVerifier
 from signer.errors import SignerError
+from signer.presets import missing_members
 
 _FILE = click.Path(dir_okay=False, path_type=Path)
 
@@ -64,8 +66,12 @@ def verify(wiring: Wiring, files: tuple[Path, ...], anchors: tuple[Path, ...],
     except SignerError as exc:
         raise UsageProblem(str(exc)) from exc
     if not verifier.trust.anchors:
-        click.echo("warning: no trust anchors (give --ca FILE or configure "
-                   "[signer.smime] trust_anchors): no signature can be valid", err=True)
+        click.echo("warning: no trust anchors (give --ca FILE, or configure "
+                   "[signer.documents] trust or trust_anchors, or [signer.smime] "
+                   "trust_anchors): no signature can be valid", err=True)
+    for member in missing_members(config.documents.trust, config.documents.store_dir):
+        click.echo(f"warning: {member.name} ({member.preset.value}) is not installed: "
+                   "run `congvu document trust fetch` or `trust add FILE`", err=True)
     is_all_valid = True
     for path in files:
         try:
@@ -78,6 +84,9 @@ def verify(wiring: Wiring, files: tuple[Path, ...], anchors: tuple[Path, ...],
         click.echo(json.dumps(record, ensure_ascii=False))
         is_all_valid = is_all_valid and result.is_validly_signed
     sys.exit(0 if is_all_valid else 1)
+
+
+document.add_command(trust)
 
 
 def document_group(load: ConfigLoader) -> click.Group:

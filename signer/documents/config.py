@@ -8,19 +8,30 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from signer.presets import TrustPreset
 from signer.revocation import RevocationPolicy
 
 log = logging.getLogger("congvu.signer")
 
 
 class DocumentsConfig(BaseModel):
-    """Signatures inside documents. With no trust anchors of its own, the S/MIME trust
-    configuration (``[signer.smime]`` trust_anchors, intermediates, crls) applies."""
+    """Signatures inside documents. With no trust anchors or presets of its own, the
+    S/MIME trust configuration (``[signer.smime]`` trust_anchors, intermediates, crls)
+    applies."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     is_enabled: bool = Field(
         default=True, description="Verify the signatures inside attached documents.")
+    trust: tuple[TrustPreset, ...] = Field(
+        default=(),
+        description="Trust presets: vgca (the Government Cipher Committee's CA: the G2 "
+        "root and issuing CA shipped in the package, the G1 ones and the Party bodies' "
+        "G2 CA once `congvu document trust fetch` or `trust add` installed them) and "
+        "national (the Vietnam National Root CA, over the licensed public CAs, whose "
+        "issuing certificates come from the signer's caIssuers URL). Every member is "
+        "pinned by its SHA-256 and trusted by its bytes; presets count as this table's "
+        "own trust, beside trust_anchors.")
     trust_anchors: tuple[Path, ...] = Field(
         default=(),
         description="PEM files of CAs trusted for document signatures; empty: the "
@@ -63,6 +74,12 @@ class DocumentsConfig(BaseModel):
         default=10.0, gt=0, le=600,
         description="Seconds the service waits for one message's documents; then their "
         "signatures are recorded as unverifiable and the mail flows on.")
+
+    @model_validator(mode="after")
+    def _presets_once(self) -> DocumentsConfig:
+        if len(set(self.trust)) != len(self.trust):
+            raise ValueError("a trust preset is listed twice")
+        return self
 
     @model_validator(mode="before")
     @classmethod

@@ -18,6 +18,7 @@ from signer.documents.result import (
 )
 from signer.evidence import EvidenceStore
 from signer.fetch import Fetcher, within
+from signer.presets import load_presets
 from signer.revocation import (
     Revocation,
     RevocationMethod,
@@ -59,20 +60,25 @@ class DocumentVerifier:
                     is_offline: bool = False) -> DocumentVerifier:
         """The verifier the configuration describes.
 
-        ``documents.trust_anchors`` (with its intermediates and CRLs) when set, else
-        the S/MIME ones; ``extra_anchors`` and ``extra_intermediates`` (``--ca``,
-        ``--intermediate``) add to them. ``is_offline`` (or ``is_fetching = false``)
+        ``documents.trust`` presets and ``documents.trust_anchors`` (with its
+        intermediates and CRLs) when either is set, else the S/MIME ones;
+        ``extra_anchors`` and ``extra_intermediates`` (``--ca``, ``--intermediate``)
+        add to them. ``is_offline`` (or ``is_fetching = false``)
         fetches nothing: only configured and cached CRLs and issuers are used.
 
         :raises CertificateFileError: a trust file that cannot be used; it names the file.
         """
         source: DocumentsConfig | SmimeConfig = documents
-        if not documents.trust_anchors and smime is not None:
+        if not documents.trust_anchors and not documents.trust and smime is not None:
             source = smime
         store = EvidenceStore(documents.store_dir)
+        presets, missing = load_presets(documents.trust, documents.store_dir)
+        if missing:
+            log.warning("trust presets incomplete missing=%s: run `congvu document trust "
+                        "fetch` (or `trust add FILE`)", ",".join(m.sha256[:16] for m in missing))
         trust = TrustStore(
-            anchors=[c for path in (*source.trust_anchors, *extra_anchors)
-                     for c in load_certificates(path)],
+            anchors=[*presets, *(c for path in (*source.trust_anchors, *extra_anchors)
+                                 for c in load_certificates(path))],
             intermediates=[c for path in (*source.intermediates, *extra_intermediates)
                            for c in load_certificates(path)],
             crls=TrustStore.from_files((), (), source.crls).crls,
