@@ -135,15 +135,26 @@ def param_readings(value: str, name: str, *, is_trimmed: bool = False) -> list[R
     return _group([(v, how) for v, how in found if v])
 
 
+def _media_key(media: str) -> str:
+    # readers split at the slash and take the type as it stands (a space after
+    # "multipart" makes it no multipart for Python); a comment after the subtype
+    # changes nothing they do with the part
+    main, _, sub = media.partition("/")
+    return f"{main}/{''.join(without_comments(sub).split())}"
+
+
 def media_type_readings(main: str) -> list[Reading]:
     """The type/subtype of a Content-Type as written (lower case), and without comments
-    and white space around the slash."""
+    and white space around the slash; readings that differ only in a comment after the
+    subtype are one."""
     written = main.strip().lower()
     bare = "".join(without_comments(written).split())
-    found = [(written, "as written")]
-    if bare and bare != written:
-        found.append((bare, "without comments and white space"))
-    return _group(found)
+    if not bare or bare == written:
+        return [Reading(written, ("as written",))]
+    if _media_key(written) == _media_key(bare):
+        return [Reading(bare, ("as written", "without comments and white space"))]
+    return [Reading(written, ("as written",)),
+            Reading(bare, ("without comments and white space",))]
 
 
 def _decoding(cte: str) -> str:

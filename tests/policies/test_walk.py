@@ -297,3 +297,23 @@ def test_white_space_after_a_delimiter_is_transport_padding_not_ambiguity() -> N
     found = walk(raw)
     assert [(p.path, p.data) for p in found.parts] == [("1", b"hi")]
     assert found.defects == []
+
+
+def test_a_comment_after_the_subtype_is_one_reading() -> None:
+    raw = (b'Content-Type: multipart/mixed (generated); boundary="b"\r\n\r\n--b\r\n'
+           b"Content-Type: text/plain (note)\r\n\r\nhi\r\n--b--\r\n")
+    found = walk(raw)
+    assert [(p.path, p.content_type, p.data) for p in found.parts] == [("1", "text/plain", b"hi")]
+    assert found.defects == []
+
+
+def test_a_space_around_the_slash_is_two_readings() -> None:
+    raw = (b'Content-Type: multipart / mixed; boundary="b"\r\n\r\n--b\r\n'
+           b'Content-Type: application/octet-stream; name="run.exe"\r\n\r\nMZ\r\n--b--\r\n')
+    found = walk(raw)
+    assert [(p.path, p.content_type, p.filenames) for p in found.parts] == [
+        ("1", "multipart / mixed", ()), ("1", "application/octet-stream", ("run.exe",))]
+    [(_, defect)] = found.defects
+    assert defect == Defect("ambiguous-mime", "the media type reads 2 ways, so mail programs "
+                            "disagree on the message: 'multipart / mixed' (as written) / "
+                            "'multipart/mixed' (without comments and white space)")

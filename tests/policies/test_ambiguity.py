@@ -1,0 +1,68 @@
+"""The other readings of a MIME field (policies/ambiguity.py), value by value."""
+
+from __future__ import annotations
+
+import pytest
+
+from policies.ambiguity import (
+    Reading,
+    charset_readings,
+    encoding_readings,
+    filename_readings,
+    param_readings,
+    without_comments,
+)
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("abc", "abc"),
+    ("a(b)c", "a c"),
+    ("a(b(c)d)e", "a e"),  # comments nest
+    (r"a(b\)c)d", "a d"),  # a quoted pair inside a comment
+    ('"a(b)c" d', '"a(b)c" d'),  # no comment inside a quoted string
+    (r'"a\"(b)" c(d)', r'"a\"(b)" c '),
+    ("a(unterminated", "a "),
+])
+def test_without_comments(value: str, expected: str) -> None:
+    assert without_comments(value) == expected
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ('multipart/mixed; boundary="abc"', [Reading("abc", ("boundary=",))]),
+    ("multipart/mixed; boundary=abc (x)", [
+        Reading("abc (x)", ("boundary=",)), Reading("abc", ("boundary= without comments",))]),
+    ('multipart/mixed; boundary="abc"; boundary="abc"', [
+        Reading("abc", ("boundary=",))]),  # repeated alike: one reading
+    ('multipart/mixed; boundary="a"; boundary="b"; boundary="c"', [
+        Reading("a", ("boundary=",)), Reading("b", ("repeated boundary=",)),
+        Reading("c", ("repeated boundary=",))]),
+    ('multipart/mixed; boundary=" abc "', [
+        Reading(" abc ", ("boundary=",)), Reading("abc", ("boundary= trimmed",))]),
+    ("multipart/mixed; boundary*0=a; boundary*1=bc", [
+        Reading("abc", ("RFC 2231 boundary*",))]),
+    ("multipart/mixed", []),
+])
+def test_boundary_readings(value: str, expected: list[Reading]) -> None:
+    assert param_readings(value, "boundary", is_trimmed=True) == expected
+
+
+def test_encodings_that_decode_alike_are_one_reading() -> None:
+    assert encoding_readings(["7bit", "8bit"]) == [
+        Reading("7bit", ("the first field as written", "the last field as written"))]
+    assert encoding_readings([]) == []
+    assert [r.value for r in encoding_readings(["base64", "7bit", "x", "quoted-printable"])] \
+        == ["base64", "quoted-printable"]  # the first field and the last
+
+
+def test_names_that_differ_only_in_case_or_spacing_are_one_reading() -> None:
+    names = filename_readings('application/pdf; name="Bao  Cao.PDF"',
+                              ['attachment; filename="bao cao.pdf"'])
+    assert [r.value for r in names.readings] == ["bao cao.pdf"]
+    # the rules still get every exact name
+    assert names.every == ("bao cao.pdf", "Bao  Cao.PDF")
+
+
+def test_charsets_ignore_case() -> None:
+    assert len(charset_readings('text/plain; charset=UTF-8; charset="utf-8"')) == 1
+    assert [r.value for r in charset_readings("text/plain; charset=utf-8; charset=koi8-r")] \
+        == ["utf-8", "koi8-r"]
