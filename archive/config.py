@@ -29,7 +29,7 @@ class ArchiveConfig(BaseModel):
     path: Path = Field(
         default=Path("archive"),
         description="The archive directory (created 0700; messages under "
-        "objects/ab/cd/<sha256>.eml.zst, 0600, zstd-compressed); relative to the data "
+        "objects/ab/<sha256>.eml.zst, 0600, zstd-compressed); relative to the data "
         "directory.",
     )
     directions: list[ArchivedDirection] = Field(

@@ -1,11 +1,12 @@
 """The archive on a directory: each message stored once, named by its SHA-256, zstd.
 
-``<root>/objects/ab/cd/<sha256>.eml.zst`` holds the message whose bytes, as relayed,
-hash to ``<sha256>`` (``ab`` and ``cd`` its first four hex digits: two levels keep a
-directory under a few hundred entries up to tens of millions of messages). A message is
-written aside, fsync'd, renamed into place and its directory fsync'd (with any
-directory made for it, and that one's parent) before :meth:`Archive.put` returns, so
-once the audit record naming it commits, both survive a power loss. Files are 0600,
+``<root>/objects/ab/<sha256>.eml.zst`` holds the message whose bytes, as relayed,
+hash to ``<sha256>`` (``ab`` its first two hex digits; the 256 directories are made when
+the archive is opened, so storing a message never waits on making one: ten million
+messages are some 40,000 a directory, which ext4's and XFS's hashed directories take in
+their stride). A message is written aside, fsync'd, renamed into place and its
+directory fsync'd before :meth:`Archive.put` returns, so once the audit record naming
+it commits, both survive a power loss. Files are 0600,
 directories 0700, whatever the umask (mailbase's private-file rules): they hold the
 content of official mail.
 
@@ -70,16 +71,22 @@ class Archive:
 
         :raises ArchiveWriteError: they cannot be created.
         """
+        archive = cls(root, level=level)
         try:
             private_dir(root)
-            private_dir(root / "objects")
+            private_dir(archive.objects)
+            made = False
+            for n in range(256):
+                made |= _make_dir(archive.objects / f"{n:02x}")
+            if made:
+                _fsync_dir(archive.objects)
         except OSError as exc:
             raise ArchiveWriteError(root, exc.strerror or str(exc)) from exc
-        return cls(root, level=level)
+        return archive
 
     def path_of(self, sha256: str) -> Path:
         """Where the message named ``sha256`` is (or would be) stored."""
-        return self.objects / sha256[:2] / sha256[2:4] / f"{sha256}{SUFFIX}"
+        return self.objects / sha256[:2] / f"{sha256}{SUFFIX}"
 
     # -- writing ----------------------------------------------------------------
 
@@ -97,7 +104,8 @@ class Archive:
                 _fsync_dir(path.parent)
                 return Stored(sha256, len(data), path.stat().st_size, is_new=False)
             compressed = self._compressor().compress(data)
-            self._make_dirs(path.parent)
+            if _make_dir(path.parent):  # removed since the archive was opened
+                _fsync_dir(path.parent.parent)
             _write_durably(path, compressed)
         except OSError as exc:
             raise ArchiveWriteError(self.root, f"{exc.strerror or exc} ({path})") from exc
@@ -112,16 +120,6 @@ class Archive:
             log.warning("replacing a damaged archived message: %s", exc)
             return False
         return True
-
-    def _make_dirs(self, directory: Path) -> None:
-        """``objects/ab/cd``, each level made 0700 and made durable in its parent."""
-        for level in (directory.parent, directory):
-            try:
-                os.mkdir(level, 0o700)
-            except FileExistsError:
-                continue
-            os.chmod(level, 0o700)  # mkdir's mode went through the umask
-            _fsync_dir(level.parent)
 
     def _compressor(self) -> zstandard.ZstdCompressor:
         compressor: zstandard.ZstdCompressor | None = getattr(self._local, "c", None)
@@ -163,16 +161,23 @@ class Archive:
         """The name of every object file on disk (whatever its content), in no order."""
         if not self.objects.is_dir():
             return
-        for first in os.scandir(self.objects):
-            if not first.is_dir(follow_symlinks=False):
+        for fan in os.scandir(self.objects):
+            if not fan.is_dir(follow_symlinks=False):
                 continue
-            for second in os.scandir(first.path):
-                if not second.is_dir(follow_symlinks=False):
-                    continue
-                for entry in os.scandir(second.path):
-                    name = entry.name.removesuffix(SUFFIX)
-                    if entry.name.endswith(SUFFIX) and is_sha256(name):
-                        yield name
+            for entry in os.scandir(fan.path):
+                name = entry.name.removesuffix(SUFFIX)
+                if entry.name.endswith(SUFFIX) and is_sha256(name):
+                    yield name
+
+
+def _make_dir(path: Path) -> bool:
+    """Make ``path`` 0700 unless it exists; whether it was made."""
+    try:
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        return False
+    os.chmod(path, 0o700)  # mkdir's mode went through the umask
+    return True
 
 
 def _write_durably(path: Path, data: bytes) -> None:

@@ -1,0 +1,127 @@
+"""The archive's cost: the full pipeline's throughput with the archive on against off,
+in the same run, and what one message costs to store and how many bytes it takes.
+
+Run by `make bench`. Prints; asserts nothing about speed (the suite has no timed
+asserts). The throughput rounds alternate off and on, so load from elsewhere on the
+machine falls on both alike: every message is a unit's own (its sender is a unit's
+address in the directory), so with the archive on every one is stored.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import random
+import statistics
+import time
+from pathlib import Path
+
+import pytest
+
+from archive import Archive
+from directory import Directory
+from support import postfix
+from support.process import ServeProcess
+
+MESSAGES, SESSIONS, SIZE, ROUNDS = 2000, 20, 10240, 3
+UNITS = "id,name,parent,address\nbench,Đơn vị đo,,bench@binhthuan.gov.vn\n"
+
+reason = postfix.missing()
+
+
+def _filter(tmp_path: Path, sink_port: int, *, is_archived: bool) -> ServeProcess:
+    name = "on" if is_archived else "off"
+    config = tmp_path / f"archive-{name}.toml"
+    config.write_text(
+        f'[service]\ndata_dir = "{tmp_path}/var-{name}"\n[[listeners]]\nname = "f"\n'
+        f'role = "outbound"\nport = 0\n[next_hop]\nkind = "smtp"\nport = {sink_port}\n'
+        f"[archive]\nenabled = {'true' if is_archived else 'false'}\n",
+        encoding="utf-8",
+    )
+    store = Directory.open(tmp_path / f"var-{name}" / "directory.sqlite3")
+    store.import_csv(UNITS, actor="bench")
+    store.close()
+    process = ServeProcess(config, workers=2)
+    for _ in range(2):
+        process.wait_for("worker ready")
+    return process
+
+
+def _rate(sink: postfix.SmtpSink, port: int) -> float:
+    target = sink.count + MESSAGES
+    started = time.perf_counter()
+    postfix.smtp_source(port, messages=MESSAGES, sessions=SESSIONS, size=SIZE,
+                        reuse_connections=True)
+    sink.wait_for(target)
+    return MESSAGES / (time.perf_counter() - started)
+
+
+@pytest.mark.skipif(reason is not None, reason=f"LOUD SKIP: {reason}")
+def test_default_pipeline_with_the_archive_on_against_off(tmp_path: Path) -> None:
+    sink = postfix.SmtpSink()
+    rates: dict[str, list[float]] = {"off": [], "on": []}
+    try:
+        filters = {"off": _filter(tmp_path, sink.port, is_archived=False),
+                   "on": _filter(tmp_path, sink.port, is_archived=True)}
+        try:
+            for _ in range(ROUNDS):
+                for name, process in filters.items():
+                    rates[name].append(_rate(sink, process.port))
+        finally:
+            for process in filters.values():
+                process.stop()
+    finally:
+        sink.stop()
+    stored = list(Archive(tmp_path / "var-on" / "archive").names())
+    assert len(stored) == ROUNDS * MESSAGES  # every message kept, none twice
+    off, on = statistics.median(rates["off"]), statistics.median(rates["on"])
+    print(f"\n{MESSAGES} messages of {SIZE} bytes over {SESSIONS} connections, {ROUNDS} "
+          "rounds each, alternating; default pipeline + audit, 2 workers, smtp-sink:")
+    for name, found in rates.items():
+        print(f"archive {name:3}: " + ", ".join(f"{r:.0f}" for r in found)
+              + f" msg/s (median {statistics.median(found):.0f})")
+    print(f"with the archive: {on / off:.3f} x the throughput without "
+          f"({(1 - on / off) * 100:+.1f} % slower)")
+
+
+def _realistic(rng: random.Random, n: int) -> bytes:
+    """A unit's letter: Vietnamese text, and every other one a PDF-sized attachment of
+    incompressible bytes (what a scanned, compressed document is), in base64."""
+    text = ("Kính gửi: Sở Nội vụ tỉnh Lâm Đồng. Thực hiện Công văn số " + str(n)
+            + " về việc báo cáo tình hình thực hiện nhiệm vụ năm 2026, đơn vị báo cáo như "
+            "sau.\r\n") * rng.randint(3, 30)
+    head = (f"From: Sở Tài chính <sotc@lamdong.gov.vn>\r\nTo: snv@lamdong.gov.vn\r\n"
+            f"Subject: Báo cáo số {n}\r\nMessage-ID: <{n}@lamdong.gov.vn>\r\n"
+            "MIME-Version: 1.0\r\n").encode()
+    if n % 2:
+        return head + b"Content-Type: text/plain; charset=utf-8\r\n\r\n" + text.encode()
+    pdf = rng.randbytes(rng.randint(50_000, 400_000))
+    return (head + b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n"
+            b"Content-Type: text/plain; charset=utf-8\r\n\r\n" + text.encode()
+            + b"\r\n--b\r\nContent-Type: application/pdf\r\nContent-Transfer-Encoding: "
+            b"base64\r\n\r\n" + base64.encodebytes(pdf).replace(b"\n", b"\r\n") + b"--b--\r\n")
+
+
+def test_bytes_and_time_to_store_one_message(tmp_path: Path) -> None:
+    rng = random.Random(7)
+    cases = {
+        "10 KB text (smtp-source's)": [f"Message-ID: <{i}@x>\r\n\r\n".encode() + b"X" * SIZE
+                                        for i in range(500)],
+        "realistic mix (half with a 50-400 KB PDF)": [_realistic(rng, i) for i in range(500)],
+    }
+    print(f"\nArchive.put, one message at a time, fsync'd (file and directory), on "
+          f"{os.statvfs(tmp_path).f_bsize}-byte blocks:")
+    for name, messages in cases.items():
+        archive = Archive.open(tmp_path / hashlib.sha256(name.encode()).hexdigest()[:8])
+        started = time.perf_counter()
+        stored = [archive.put(m) for m in messages]
+        seconds = time.perf_counter() - started
+        size = sum(s.size for s in stored)
+        kept = sum(s.stored_size for s in stored)
+        on_disk = sum(archive.path_of(s.sha256).stat().st_blocks * 512 for s in stored)
+        assert all(s.is_new for s in stored)
+        print(f"{name}: {len(messages)} messages, {size / len(messages):,.0f} bytes each; "
+              f"stored {kept / len(messages):,.0f} bytes each ({kept / size:.1%}), "
+              f"{on_disk / len(messages):,.0f} on disk; {seconds / len(messages) * 1e3:.2f} "
+              f"ms per message")
