@@ -54,6 +54,7 @@ DOMAIN = "binhthuan.gov.vn"
 SENDER = "bench@binhthuan.gov.vn"
 SELECTOR = "race"
 CAPTURE = "capture.test"
+OPENDKIM = "(b) Postfix + OpenDKIM milter"
 REINJECTION_OVERRIDES = ",".join(
     ["no_unknown_recipient_checks", "no_header_body_checks", "no_milters", "no_address_mappings"]
 )
@@ -226,7 +227,7 @@ def test_postfix_race(tmp_path: Path, loop: LoopThread) -> None:
     paths = [
         Route("(a) Postfix alone", relay.port, False, False),
         Route("(a2) Postfix queueing twice, no filter", ports["twice"], False, False),
-        Route("(b) Postfix + OpenDKIM milter", ports["opendkim"], True, False, "opendkim"),
+        Route(OPENDKIM, ports["opendkim"], True, False, "opendkim"),
         Route("(c) Postfix + congvu DKIM only", ports["congvu-dkim"], True, False, "dkim"),
         Route("(d) Postfix + congvu full pipeline", ports["congvu-full"], True, True, "full"),
         Route("(c') before-queue congvu DKIM only", ports["proxy-dkim"], True, False, "dkim"),
@@ -298,15 +299,18 @@ def _check_signed(path: Route, capture: Sink, work: Path, dns_port: int, root: P
 
 def _print_round(number: int, rates: dict[str, float], cpu: dict[str, list[float]]) -> None:
     alone = rates["(a) Postfix alone"]
-    opendkim_rate = rates["(b) Postfix + OpenDKIM milter"]
+    opendkim_rate = rates[OPENDKIM]
+    opendkim_cpu = cpu[OPENDKIM][-1]
     print(f"\nround {number}: {MESSAGES} messages of {SIZE} bytes over {SESSIONS} "
           "connections (smtp-source -d) into smtp-sink; filter CPU = OpenDKIM's or "
-          "congvu's (all workers) CPU time per message")
-    print(f"{'path':40} {'msg/s':>7} {'x (a)':>7} {'x (b)':>7} {'filter CPU':>11}")
+          f"congvu's (all workers) CPU time per message; load average {os.getloadavg()[0]:.1f}")
+    print(f"{'path':40} {'msg/s':>7} {'x (a)':>7} {'x (b)':>7} {'filter CPU':>11} "
+          f"{'CPU x (b)':>9}")
     for label, rate in rates.items():
         used = f"{cpu[label][-1]:.2f} ms" if label in cpu else ""
+        ratio = f"{cpu[label][-1] / opendkim_cpu:.2f}" if label in cpu else ""
         print(f"{label:40} {rate:7.0f} {rate / alone:7.2f} {rate / opendkim_rate:7.2f} "
-              f"{used:>11}")
+              f"{used:>11} {ratio:>9}")
 
 
 def _print_summary(rounds: list[dict[str, float]], cpu: dict[str, list[float]]) -> None:
@@ -315,11 +319,15 @@ def _print_summary(rounds: list[dict[str, float]], cpu: dict[str, list[float]]) 
         return f"{low:{fmt}}-{high:{fmt}}" if len(values) > 1 else f"{low:{fmt}}"
 
     print(f"\nranges over {len(rounds)} round(s), ratios taken within each round:")
-    print(f"{'path':40} {'msg/s':>10} {'x (a)':>11} {'x (b)':>11} {'filter CPU ms':>13}")
+    print(f"{'path':40} {'msg/s':>10} {'x (a)':>11} {'x (b)':>11} {'filter CPU ms':>13} "
+          f"{'CPU x (b)':>11}")
     for label in rounds[0]:
         rates = [r[label] for r in rounds]
         to_a = [r[label] / r["(a) Postfix alone"] for r in rounds]
-        to_b = [r[label] / r["(b) Postfix + OpenDKIM milter"] for r in rounds]
+        to_b = [r[label] / r[OPENDKIM] for r in rounds]
         used = span(cpu[label], ".2f") if label in cpu else ""
+        cpu_to_b = (span([mine / theirs for mine, theirs in zip(cpu[label], cpu[OPENDKIM],
+                                                                 strict=True)], ".2f")
+                    if label in cpu else "")
         print(f"{label:40} {span(rates, '.0f'):>10} {span(to_a, '.2f'):>11} "
-              f"{span(to_b, '.2f'):>11} {used:>13}")
+              f"{span(to_b, '.2f'):>11} {used:>13} {cpu_to_b:>11}")
