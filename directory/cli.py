@@ -216,18 +216,27 @@ def export_command(wiring: _Wiring, fmt: str, output: Path | None, bom: bool,
               help="The merged file to write (the import layout).")
 @click.option("--map", "map_path", type=click.Path(dir_okay=False, path_type=Path),
               default=None, help="Also write which old id became which: file,old_id,new_id.")
+@click.option("--roster", "rosters", multiple=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="One per FILE, in the same order: its province's `directory mailboxes "
+                   "export`; the units of its mailboxes are renamed as FILE's.")
+@click.option("--roster-out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="The merged roster to write (with --roster).")
 @click.option("--bom", is_flag=True, help="Start the files with a byte-order mark (for Excel).")
 def merge_command(files: tuple[Path, ...], prefixes: tuple[str, ...], out: Path,
-                  map_path: Path | None, bom: bool) -> None:
+                  map_path: Path | None, rosters: tuple[Path, ...], roster_out: Path | None,
+                  bom: bool) -> None:
     """Join several provinces' exports (FILE.csv ...) into one file to import.
 
     An id found in more than one file gets that file's --prefix in each of them;
     parents and successors follow. Every problem is listed at once and nothing is
     written: exit 1 for the files' data, 2 for the command line.
     """
-    outputs = [out] if map_path is None else [out, map_path]
+    if bool(rosters) != (roster_out is not None):
+        raise click.UsageError("--roster and --roster-out go together")
+    outputs = [path for path in (out, map_path, roster_out) if path is not None]
     try:
-        merged = merge_files(files, prefixes, outputs=outputs)
+        merged = merge_files(files, prefixes, rosters=rosters, outputs=outputs)
     except MergeRejected as exc:
         raise (UsageProblem if exc.is_usage else CommandFailed)(str(exc)) from exc
     for warning in merged.warnings:
@@ -235,12 +244,17 @@ def merge_command(files: tuple[Path, ...], prefixes: tuple[str, ...], out: Path,
     written = [(out, merged.csv_text(bom=bom))]
     if map_path is not None:
         written.append((map_path, ("\ufeff" if bom else "") + merged.map_text()))
+    if roster_out is not None:
+        written.append((roster_out, merged.roster_text(bom=bom)))
     try:
         _write_files(written)
     except OSError as exc:
         raise UsageProblem(f"{exc.filename}: cannot write: {exc.strerror}") from exc
     click.echo(f"{out}: {len(merged.units)} units from {len(files)} files, "
                f"{merged.prefixed} prefixed" + (f"; ids in {map_path}" if map_path else ""))
+    if roster_out is not None:
+        click.echo(f"{roster_out}: {len(merged.mailboxes)} mailboxes from {len(rosters)} "
+                   "rosters")
 
 
 @group.group("mailboxes")

@@ -7,8 +7,11 @@ file where it appears, and parents and successors follow it. Each file is read a
 checked by the import's own reader (:mod:`directory.rows`, :mod:`directory.checks`),
 so a merged file holds only what an import accepts, addresses compare as the import
 compares them (case folded, internationalised domains in their ASCII form), names are
-NFC and ids ASCII. Every problem, of the command line or of any file, is collected
-and reported at once; nothing is written unless there is none.
+NFC and ids ASCII. Each province's roster of officials' mailboxes (``directory
+mailboxes export``) may come along: its ``unit`` cells are renamed as its province's
+ids were, and it is checked as a roster import checks it, against the merged units.
+Every problem, of the command line or of any file, is collected and reported at
+once; nothing is written unless there is none.
 """
 
 from __future__ import annotations
@@ -23,8 +26,12 @@ from pathlib import Path
 
 from directory.checks import check_rows
 from directory.errors import DirectoryError, ImportRejected
-from directory.model import Unit, tree_order
+from directory.mailboxes import export_csv as roster_csv
+from directory.mailboxes import plan_import
+from directory.model import Mailbox, Unit, tree_order
 from directory.published import export_csv
+from directory.roster import RosterFile
+from directory.roster import read_csv as read_roster
 from directory.rows import check_unit_id, decode, parse_rows
 
 #: Joins a file's prefix to an id it shares with another file.
@@ -86,6 +93,8 @@ class Merged:
     renamed: list[Renamed]
     #: what the merge allows but an administrator should look at
     warnings: list[str] = field(default_factory=list)
+    #: the officials' mailboxes of every roster given, their units renamed
+    mailboxes: list[Mailbox] = field(default_factory=list)
 
     @property
     def prefixed(self) -> int:
@@ -95,6 +104,10 @@ class Merged:
     def csv_text(self, *, bom: bool = False) -> str:
         """The import file: the layout and order ``directory export`` writes."""
         return export_csv(self.units, bom=bom)
+
+    def roster_text(self, *, bom: bool = False) -> str:
+        """The roster import file: the layout and order ``mailboxes export`` writes."""
+        return roster_csv(self.mailboxes, bom=bom)
 
     def map_text(self) -> str:
         """The mapping file: ``file,old_id,new_id`` for every unit of every input."""
@@ -124,18 +137,21 @@ def check_prefix(prefix: str) -> str:
 
 
 def merge_files(paths: Sequence[Path], prefixes: Sequence[str], *,
-                outputs: Sequence[Path] = ()) -> Merged:
+                rosters: Sequence[Path] = (), outputs: Sequence[Path] = ()) -> Merged:
     """Join several exports into one directory (module docstring).
 
-    ``prefixes`` pairs with ``paths`` in order; ``outputs`` are the files the caller
-    will write, none of which may be an input.
+    ``prefixes`` pairs with ``paths`` in order, and so do ``rosters`` (each province's
+    ``directory mailboxes export``), if given: their ``unit`` cells follow the
+    renaming. ``outputs`` are the files the caller will write, none of which may be
+    an input.
 
     :raises MergeRejected: every problem found; ``is_usage`` when the command line
-        (prefixes, files given twice, outputs) is at fault.
+        (prefixes, rosters, files given twice, outputs) is at fault.
     """
-    problems = _command_line_problems(paths, prefixes, outputs)
+    problems = _command_line_problems(paths, prefixes, rosters, outputs)
     usable = _usable_prefixes(prefixes)
     inputs: list[_Input] = []
+    paired: dict[int, _Input] = {}
     seen: dict[str, Path] = {}
     for index, path in enumerate(paths):
         data = _read_bytes(path, problems)
@@ -151,11 +167,14 @@ def merge_files(paths: Sequence[Path], prefixes: Sequence[str], *,
             continue
         seen[digest] = path
         prefix = usable[index] if index < len(usable) else None
-        inputs.append(_parse(str(path), data, prefix, problems))
+        paired[index] = _parse(str(path), data, prefix, problems)
+        inputs.append(paired[index])
     _rename(inputs, problems)
     _check_addresses(inputs, problems)
+    mailboxes = (_merge_rosters(rosters, paired, problems) if len(rosters) == len(paths)
+                 else [])
     if problems:
-        order = {str(path): index for index, path in enumerate(paths)}
+        order = {str(path): index for index, path in enumerate([*paths, *rosters])}
         raise MergeRejected(sorted(problems, key=lambda p: (
             -1 if p.file is None else order.get(p.file, len(order)), p.line or 0)))
     units: list[Unit] = []
@@ -164,16 +183,22 @@ def merge_files(paths: Sequence[Path], prefixes: Sequence[str], *,
         for _line, unit in item.rows:
             units.append(_renamed_unit(unit, item.new_ids))
             renamed.append(Renamed(item.name, unit.id, item.new_ids[unit.id]))
-    return Merged(tree_order(units), renamed, _shared_logins(inputs))
+    return Merged(tree_order(units), renamed, _shared_logins(inputs), mailboxes)
 
 
 def _command_line_problems(paths: Sequence[Path], prefixes: Sequence[str],
-                           outputs: Sequence[Path]) -> list[MergeProblem]:
+                           rosters: Sequence[Path], outputs: Sequence[Path]
+                           ) -> list[MergeProblem]:
     problems: list[MergeProblem] = []
     if len(prefixes) != len(paths):
         problems.append(MergeProblem(
             None, None, None, f"{len(paths)} file(s) but {len(prefixes)} --prefix: give one "
             "--prefix per file, in the same order", is_usage=True))
+    if rosters and len(rosters) != len(paths):
+        problems.append(MergeProblem(
+            None, None, None, f"{len(paths)} file(s) but {len(rosters)} --roster: give one "
+            "--roster per file, in the same order (an empty roster export for a province "
+            "without one)", is_usage=True))
     first_use: dict[str, int] = {}
     for number, prefix in enumerate(prefixes, start=1):
         try:
@@ -186,15 +211,16 @@ def _command_line_problems(paths: Sequence[Path], prefixes: Sequence[str],
                 None, None, None, f"--prefix {prefix!r} is given for file {first_use[prefix]} "
                 f"and file {number}: each file needs its own", is_usage=True))
         first_use.setdefault(prefix, number)
-    for later, path in enumerate(paths):
-        for earlier in paths[:later]:
+    inputs = [*paths, *rosters]
+    for later, path in enumerate(inputs):
+        for earlier in inputs[:later]:
             if _same_file(path, earlier):
                 problems.append(MergeProblem(str(path), None, None,
                                              f"given twice (also as {earlier})",
                                              is_usage=True))
                 break
     for output in outputs:
-        if any(_same_file(output, path) for path in paths):
+        if any(_same_file(output, path) for path in inputs):
             problems.append(MergeProblem(str(output), None, None,
                                          "an input file: write the output elsewhere",
                                          is_usage=True))
@@ -318,3 +344,46 @@ def _shared_logins(inputs: list[_Input]) -> list[str]:
                     "if they are two people")
             first.setdefault(login, (item.name, unit_id))
     return warnings
+
+
+def _merge_rosters(rosters: Sequence[Path], paired: Mapping[int, _Input],
+                   problems: list[MergeProblem]) -> list[Mailbox]:
+    """Each roster's mailboxes with their units renamed as their province's file was,
+    checked as a roster import would check them against the merged units."""
+    units = {item.new_ids[unit.id]: replace(unit, id=item.new_ids[unit.id])
+             for item in paired.values() for _, unit in item.rows if unit.id in item.new_ids}
+    owner: dict[str, tuple[str, int]] = {}
+    mailboxes: list[Mailbox] = []
+    for index, path in enumerate(rosters):
+        name, item = str(path), paired.get(index)
+        data = _read_bytes(path, problems)
+        if data is None or item is None:
+            continue  # the roster, or its province's file, could not be read: reported
+        try:
+            parsed = read_roster(decode(data, name), name)
+        except ImportRejected as exc:
+            problems.extend(MergeProblem(name, error.row or None, error.column, error.reason)
+                            for error in exc.errors)
+            continue
+        known = {unit.id for _, unit in item.rows}
+        renamed = RosterFile(errors=parsed.errors, keys=parsed.keys)
+        for row in parsed.rows:
+            unit_id = row.mailbox.unit_id
+            if unit_id not in known:
+                problems.append(MergeProblem(name, row.line, "unit", (
+                    f"no unit of {item.name} has the id {unit_id!r}")))
+            elif unit_id in item.new_ids:
+                renamed.rows.append(replace(
+                    row, mailbox=replace(row.mailbox, unit_id=item.new_ids[unit_id])))
+        plan = plan_import(renamed, stored={}, units=units, scope=None, partial=False)
+        problems.extend(MergeProblem(name, error.row, error.column, error.reason)
+                        for error in plan.errors)
+        for row in renamed.rows:
+            key = row.mailbox.address.key
+            if key in owner and owner[key][0] != name:
+                problems.append(MergeProblem(name, row.line, "address", (
+                    f"{row.mailbox.address.addr_spec} is also on the roster {owner[key][0]} "
+                    f"(line {owner[key][1]})")))
+            owner.setdefault(key, (name, row.line))
+        mailboxes.extend(mailbox for mailbox, _action, _diff in plan.changes)
+    return sorted(mailboxes, key=lambda mailbox: mailbox.address.key)

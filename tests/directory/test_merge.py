@@ -246,3 +246,82 @@ def test_an_output_that_cannot_be_written_exits_2_and_leaves_nothing(
         result.stderr)
     assert not out.exists()
     assert not list(tmp_path.glob(".*partial"))
+
+
+ROSTER = "address,full_name,unit,position,active,created,last_login\n"
+
+
+def test_rosters_come_along_with_their_units_renamed(
+    cli: click.Group, three: list[Path], tmp_path: Path,
+) -> None:
+    bt, ld, dn = three
+    rosters = [
+        write(tmp_path / "bt-roster.csv", ROSTER +
+              "nguyen.van.an@binhthuan.gov.vn,Nguyễn Văn An,so-tai-chinh,Chuyên viên,,,\n"
+              "tran.thi.binh@bìnhthuận.gov.vn,Trần Thị Bình,xa-moi,,,2024-03-01,\n"),
+        write(tmp_path / "ld-roster.csv", ROSTER +
+              "le.van.cuong@lamdong.gov.vn,Lê Văn Cường,ban-dan-toc,,,,2025-06-30T08:15:00\n"
+              "pham.dung@lamdong.gov.vn,Phạm Dũng,so-y-te,,no,,\n"),
+        write(tmp_path / "dn-roster.csv", ROSTER),  # a province without a roster
+    ]
+    out, roster_out = tmp_path / "merged.csv", tmp_path / "roster.csv"
+    result = run(cli, "merge", bt, ld, dn, "--prefix", "bt", "--prefix", "ld", "--prefix", "dn",
+                 "--roster", rosters[0], "--roster", rosters[1], "--roster", rosters[2],
+                 "--out", out, "--roster-out", roster_out)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[1] == f"{roster_out}: 4 mailboxes from 3 rosters"
+    assert [(r["address"], r["unit"], r["active"]) for r in rows(roster_out)] == [
+        ("le.van.cuong@lamdong.gov.vn", "ban-dan-toc", "yes"),
+        ("nguyen.van.an@binhthuan.gov.vn", "bt-so-tai-chinh", "yes"),
+        ("pham.dung@lamdong.gov.vn", "ld-so-y-te", "no"),
+        ("tran.thi.binh@" + "bìnhthuận.gov.vn".encode("idna").decode(), "xa-moi", "yes"),
+    ]
+    assert run(cli, "import", out).exit_code == 0
+    imported = run(cli, "mailboxes", "import", roster_out)
+    assert imported.exit_code == 0, imported.output
+    exported = tmp_path / "exported-roster.csv"
+    assert run(cli, "mailboxes", "export", "--output", exported).exit_code == 0
+    assert exported.read_bytes() == roster_out.read_bytes()
+
+
+def test_every_problem_of_the_rosters_is_listed_with_the_units(
+    cli: click.Group, three: list[Path], tmp_path: Path,
+) -> None:
+    bt, ld, dn = three
+    rosters = [
+        write(tmp_path / "bt-roster.csv", ROSTER +
+              "a@binhthuan.gov.vn,A,so-khong-co,,,,\n"
+              "b@binhthuan.gov.vn,B,xa-cu,,,,\n"
+              "stc@lamdong.gov.vn,C,so-y-te,,,,\n"
+              "same@lamdong.gov.vn,D,so-y-te,,,,\n"),
+        write(tmp_path / "ld-roster.csv", ROSTER + "SAME@LamDong.gov.vn,D,so-y-te,,,,\n"),
+        write(tmp_path / "dn-roster.csv", "address,name\n"),
+    ]
+    out, roster_out = tmp_path / "merged.csv", tmp_path / "roster.csv"
+    args = [bt, ld, dn, "--prefix", "bt", "--prefix", "ld", "--prefix", "dn",
+            "--out", out, "--roster-out", roster_out]
+    result = run(cli, "merge", *args, *(x for r in rosters for x in ("--roster", r)))
+    assert result.exit_code == 1
+    bt_roster, ld_roster, dn_roster = rosters
+    assert problems(result) == [
+        f"{bt_roster}, line 2, column 'unit': no unit of {bt} has the id 'so-khong-co'",
+        f"{bt_roster}, line 3, column 'unit': the unit 'xa-cu' is inactive; an active mailbox "
+        "needs an active unit",
+        f"{bt_roster}, line 4, column 'address': stc@lamdong.gov.vn is an official address "
+        "of the unit 'ld-so-tai-chinh'; a unit's address cannot also be an official's mailbox",
+        f"{ld_roster}, line 2, column 'address': SAME@lamdong.gov.vn is also on the roster "
+        f"{bt_roster} (line 5)",
+        f"{dn_roster}, line 1: missing column(s): full_name, unit",
+        f"{dn_roster}, line 1: unknown column(s): 'name'; the columns are: address, "
+        "full_name, unit, position, active, created, last_login",
+    ]
+    assert not out.exists() and not roster_out.exists()
+    result = run(cli, "merge", *args, "--roster", rosters[0])
+    assert result.exit_code == 2
+    assert problems(result) == [
+        "3 file(s) but 1 --roster: give one --roster per file, in the same order (an empty "
+        "roster export for a province without one)"]
+    result = run(cli, "merge", bt, ld, "--prefix", "bt", "--prefix", "ld", "--out", out,
+                 "--roster", rosters[0], "--roster", rosters[1])
+    assert result.exit_code == 2
+    assert "--roster and --roster-out go together" in result.stderr
