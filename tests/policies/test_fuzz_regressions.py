@@ -27,7 +27,11 @@ def test_broken_base64_encoded_word_in_a_filename_is_decided() -> None:
         b'filename="placeholder.pdf"', b'filename="=?utf-8?b?Q8O0b?=.pdf"')
     assert b'filename="=?utf-8?b?Q8O0b?=.pdf"' in raw
     decision = decide(raw, POLICY)  # the contract: no exception but PolicyError, and not that
-    assert decision.action in set(Action)
+    # a PDF under a name that does not decode: nothing to find, the name kept as written
+    assert (decision.action, decision.findings, decision.reply_text) == (Action.ACCEPT, (), "")
+    [attachment] = decision.attachments
+    assert (attachment.filename, attachment.detected_type) == (
+        "=?utf-8?b?Q8O0b?=.pdf", "application/pdf")
 
 
 def test_zip_of_an_unknown_version_still_shows_its_executable() -> None:
