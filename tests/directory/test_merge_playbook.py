@@ -1,14 +1,17 @@
 """docs/merging-provinces.md, run as written on three generated provinces.
 
 Each old province (Bình Thuận, Lâm Đồng, Đắk Nông) has a data directory of its own
-with a real SQLite directory store, imported through `congvu directory import`; the
-new province's server has an empty one. Every `sh` block of the page is run, command by
-command, through congvu's own entry (`congvu.cli.main`, click's CliRunner) with
-`$CONGVU_VAR` naming the data directory of the server its first line names, paths
-under /var/lib/congvu/ moved into that directory, and one working folder shared by
-all the servers (the page's "copy the files" step). The page's two CSV tables are
-applied to merged.csv as its step 3 says, and step 5's copy is made as it says, so a
-changed command, table or step changes what is checked here.
+with a real SQLite directory store, its units and its roster imported through `congvu
+directory import` and `mailboxes import`; the new province's server has an empty
+one. Every `sh` block of the page is run, command by command, through congvu's own
+entry (`congvu.cli.main`, click's CliRunner) with `$CONGVU_VAR` naming the data
+directory of the server its first line names, paths under /var/lib/congvu/ moved into
+that directory, and one working folder shared by all the servers (the page's "copy
+the files" step). The page's two CSV tables are applied to merged.csv as its step 3
+says, its `toml` block is the new server's congvu.toml from then on, the records `dkim
+keygen` prints are served by a DNS server on loopback that `dkim check` is pointed
+at, and step 6's two copies are made as it says: a changed command, table or step
+changes what is checked here.
 """
 
 from __future__ import annotations
@@ -58,6 +61,13 @@ def old_province(city_id: str, name: str, domain: str, city: str) -> str:
     writer.writerows([f"phuong-{i}-{city_id}", f"Phường {i}, {city}", "ubnd-tinh",
                       f"phuong{i}.{city_id}@{domain}", "", domain, ""] for i in (1, 2, 3))
     return out.getvalue()
+
+
+def old_roster(city_id: str, domain: str) -> str:
+    """Its officials' own mailboxes: one in Sở Tài chính, one in a ward."""
+    return ("address,full_name,unit,position\r\n"
+            f"nguyen.van.an.{city_id}@{domain},Nguyễn Văn An,so-tai-chinh,Chuyên viên\r\n"
+            f"tran.thi.binh.{city_id}@{domain},Trần Thị Bình,phuong-1-{city_id},\r\n")
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,8 +127,18 @@ def add_new_units(merged: Path, new_units: list[dict[str, str]],
     write_rows(merged, columns, rows + new_units)
 
 
+def move_officials(units: Path, before: Path, ended: Path) -> None:
+    """Step 6's roster copy: each official of a unit with a successor moved to it."""
+    _columns, unit_rows = read_rows(units)
+    successor = {row["id"]: row["successor"] for row in unit_rows if row["successor"]}
+    columns, rows = read_rows(before)
+    for row in rows:
+        row["unit"] = successor.get(row["unit"], row["unit"])
+    write_rows(ended, columns, rows)
+
+
 def end_transition(before: Path, ended: Path) -> None:
-    """Step 5's copy: every old unit with a successor made inactive."""
+    """Step 6's directory copy: every old unit with a successor made inactive."""
     columns, rows = read_rows(before)
     for row in rows:
         if row["successor"]:
@@ -148,6 +168,10 @@ def run_page(base: Path, work: Path, dns: DnsServer) -> list[Ran]:
         source = base / f"{province[0]}-setup.csv"
         source.write_text(old_province(*province), encoding="utf-8")
         assert congvu(["directory", "import", str(source)], servers[name]).exit_code == 0
+        roster = base / f"{province[0]}-roster-setup.csv"
+        roster.write_text(old_roster(province[0], province[2]), encoding="utf-8")
+        result = congvu(["directory", "mailboxes", "import", str(roster)], servers[name])
+        assert result.exit_code == 0, result.output
     ran: list[Ran] = []
     csv_tables = [table(body) for language, body in blocks(PLAYBOOK.read_text("utf-8"))
                   if language == "csv"]
@@ -170,9 +194,11 @@ def run_page(base: Path, work: Path, dns: DnsServer) -> list[Ran]:
                     for arg in argv[1:]]
             if argv[:2] == ["directory", "import"] and argv[2] == "merged.csv":
                 add_new_units(work / "merged.csv", new_units, edits)
-            if argv[:2] == ["directory", "import"] and argv[2] == "ended.csv" and not (
-                    work / "ended.csv").exists():
+            if argv[:2] == ["directory", "import"] and argv[2] == "ended.csv":
                 end_transition(work / "before-end.csv", work / "ended.csv")
+            if argv[:3] == ["directory", "mailboxes", "import"] and argv[3] == "roster-ended.csv":
+                move_officials(work / "before-end.csv", work / "roster-before-end.csv",
+                               work / "roster-ended.csv")
             if argv[:2] == ["dkim", "check"]:
                 argv += ["--dns", f"127.0.0.1:{dns.port}"]
             result = congvu(argv, var, configs.get(server.group(1)))
@@ -194,7 +220,8 @@ def test_the_playbook_merges_three_provinces_into_the_new_lam_dong(
                            ("Đắk Nông", "daknong.csv")]
     (merge,) = [r for r in playbook if r.argv[:2] == ["directory", "merge"]]
     # 3 x 6 units: the committee, Sở Tài chính and its office prefixed in each province
-    assert merge.result.stdout == "merged.csv: 18 units from 3 files, 9 prefixed; ids in ids.csv\n"
+    assert merge.result.stdout == ("merged.csv: 18 units from 3 files, 9 prefixed; ids in ids.csv\n"
+                                   "roster.csv: 6 mailboxes from 3 rosters\n")
     _columns, ids = read_rows(page_dir / "work" / "ids.csv")
     assert {"file": "daknong.csv", "old_id": "phong-ngan-sach",
             "new_id": "dn-phong-ngan-sach"} in ids
@@ -207,6 +234,19 @@ def test_the_playbook_merges_three_provinces_into_the_new_lam_dong(
         "merged.csv: 20 created, 0 updated, 0 unchanged, 0 made inactive")
     assert imports[1].result.stdout.startswith("ended.csv: 0 created, 6 updated")
     assert imports[2].result.stdout.startswith("before-end.csv: 0 created, 6 updated")
+
+    rosters = [(r.argv[3], r.result.stdout) for r in playbook
+               if r.argv[:3] == ["directory", "mailboxes", "import"]]
+    summary = "{}: {} created, {} updated, 0 unchanged, 0 made inactive, 0 row(s) skipped\n"
+    # the three officials of the Sở Tài chính move to the new one and back; those of
+    # the wards, which carry on, stay
+    assert rosters == [
+        ("roster.csv", summary.format("roster.csv", 6, 0)),
+        ("roster-ended.csv", summary.format("roster-ended.csv", 0, 3).replace(
+            "0 unchanged", "3 unchanged")),
+        ("roster-before-end.csv", summary.format("roster-before-end.csv", 0, 3).replace(
+            "0 unchanged", "3 unchanged")),
+    ]
 
     shows = [r.result.stdout for r in playbook if r.argv[:2] == ["directory", "show"]]
     assert shows[0].splitlines()[0] == "Sở Tài chính (so-tai-chinh-lam-dong)"
@@ -236,10 +276,20 @@ def test_the_playbook_merges_three_provinces_into_the_new_lam_dong(
 def test_after_the_undo_the_store_is_the_export_taken_before(
     playbook: list[Ran], page_dir: Path,
 ) -> None:
-    exported = page_dir / "after-undo.csv"
-    result = congvu(["directory", "export", "--output", str(exported)], page_dir / "new-Lâm-Đồng")
-    assert result.exit_code == 0
+    new = page_dir / "new-Lâm-Đồng"
+    exported, roster = page_dir / "after-undo.csv", page_dir / "roster-after-undo.csv"
+    assert congvu(["directory", "export", "--output", str(exported)], new).exit_code == 0
     assert exported.read_bytes() == (page_dir / "work" / "before-end.csv").read_bytes()
+    assert congvu(["directory", "mailboxes", "export", "--output", str(roster)],
+                  new).exit_code == 0
+    assert roster.read_bytes() == (page_dir / "work" / "roster-before-end.csv").read_bytes()
+    _columns, officials = read_rows(roster)
+    assert {(row["address"], row["unit"]) for row in officials} >= {
+        ("nguyen.van.an.phan-thiet@binhthuan.gov.vn", "bt-so-tai-chinh"),
+        ("tran.thi.binh.da-lat@lamdong.gov.vn", "phuong-1-da-lat")}
+    _columns, moved = read_rows(page_dir / "work" / "roster-ended.csv")
+    assert {row["unit"] for row in moved} == {
+        "so-tai-chinh-lam-dong", "phuong-1-phan-thiet", "phuong-1-da-lat", "phuong-1-gia-nghia"}
     _columns, rows = read_rows(exported)
     ward = next(row for row in rows if row["id"] == "phuong-1-da-lat")
     assert (ward["parent"], ward["active"]) == ("ubnd-lam-dong", "yes")
