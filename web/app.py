@@ -172,7 +172,7 @@ def create_app(settings: WebSettings, *, release: Releaser | None = None) -> Fas
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     app.state.console = Console(
         settings=settings,
-        users=UserStore(settings.users_path),
+        users=UserStore(settings.users_path, hashing=settings.password_hashing),
         sessions=Sessions(cookie_key(settings.keys_dir),
                           is_secure=settings.is_secure_cookie,
                           max_age=settings.session_seconds),

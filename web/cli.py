@@ -83,10 +83,10 @@ def user_group() -> None:
 
 
 def _store(settings: WebSettings) -> UserStore:
-    from web.users import UserStore  # Argon2 only for the commands that need it
+    from web.users import UserStore  # the store only for the commands that need it
 
     try:
-        return UserStore(settings.users_path)
+        return UserStore(settings.users_path, hashing=settings.password_hashing)
     except WebError as exc:
         raise CommandFailed(str(exc)) from exc
 

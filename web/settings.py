@@ -8,8 +8,11 @@ store (``<data dir>/web/users.sqlite3``) and its cookie key
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from argon2 import Parameters
+from argon2.profiles import RFC_9106_LOW_MEMORY
 
 from audit import AuditConfig
 
@@ -40,3 +43,6 @@ class WebSettings:
     #: how long a console session lasts (it ends sooner on logout, a password change,
     #: or when the user is disabled)
     session_seconds: int = 8 * 3600
+    #: the Argon2id cost of the users' password hashes (web/users.py); the tests give
+    #: argon2's cheapest, which leaves every check the same and costs nothing
+    password_hashing: Parameters = field(default_factory=lambda: RFC_9106_LOW_MEMORY)

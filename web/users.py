@@ -1,10 +1,11 @@
 """The console's users: auditors (granted units) and administrators, in SQLite.
 
-Passwords are hashed with Argon2id (argon2-cffi's defaults, RFC 9106's second
-recommended set); the store never holds a password. A grant of a unit covers its
-descendants (units form a tree), which :mod:`web.access` resolves. The console's
-sessions live here too (only their ids' hashes), so that ending one (logging out, a
-password change, a disabled user) holds on every server that shares the file.
+Passwords are hashed with Argon2id (by default argon2-cffi's defaults, RFC 9106's
+second recommended set: :data:`PASSWORD_HASHING`); the store never holds a password.
+A grant of a unit covers its descendants (units form a tree), which :mod:`web.access`
+resolves. The console's sessions live here too (only their ids' hashes), so that
+ending one (logging out, a password change, a disabled user) holds on every server
+that shares the file.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from argon2 import PasswordHasher
+from argon2 import Parameters, PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from argon2.profiles import RFC_9106_LOW_MEMORY
 
 from mailbase import private_database, private_dir
 from web.errors import UserError
@@ -58,9 +60,10 @@ _MIGRATIONS: tuple[str, ...] = (
     """,
 )
 MIN_PASSWORD = 10
-_HASHER = PasswordHasher()
-# verifying against this keeps an unknown name as slow as a wrong password
-_DUMMY = _HASHER.hash("congvu-no-such-user")
+#: The Argon2id cost of new hashes: 3 passes over 64 MiB in 4 lanes (RFC 9106 4,
+#: second recommended option, argon2-cffi's default). A hash made with other
+#: parameters is made again with the store's on the next successful login.
+PASSWORD_HASHING = RFC_9106_LOW_MEMORY
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,11 +102,14 @@ class UserStore:
     """The users file (``<data dir>/web/users.sqlite3``); safe to share between threads.
 
     The file and its directory are private (0600, 0700, whatever the umask): they hold
-    the password hashes and the session ids' hashes.
+    the password hashes and the session ids' hashes. New hashes cost ``hashing``
+    (:data:`PASSWORD_HASHING` unless a test asks for less).
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, hashing: Parameters = PASSWORD_HASHING) -> None:
         self.path = path
+        self._hasher = PasswordHasher.from_parameters(hashing)
+        self._dummy_hash: str | None = None
         self._lock = threading.Lock()
         try:
             private_dir(path.parent)
@@ -159,7 +165,7 @@ class UserStore:
         if self.find(name) is not None:
             raise UserError(f"user {name} exists already")
         self._run("INSERT INTO users VALUES (?, ?, ?, 1, ?)",
-                  (name, _HASHER.hash(password), int(is_admin),
+                  (name, self._hasher.hash(password), int(is_admin),
                    datetime.now(UTC).isoformat(timespec="seconds")))
         return self.get(name)
 
@@ -222,7 +228,7 @@ class UserStore:
         if len(password) < MIN_PASSWORD:
             raise UserError(f"user {name}: the password needs at least {MIN_PASSWORD} characters")
         self._run("UPDATE users SET password_hash = ? WHERE name = ?",
-                  (_HASHER.hash(password), name))
+                  (self._hasher.hash(password), name))
         return self.end_sessions(name)
 
     # -- sessions -------------------------------------------------------------
@@ -266,18 +272,26 @@ class UserStore:
                 raise UserError(f"users store {self.path}: {exc}") from exc
             return cursor.rowcount
 
+    def _no_ones_hash(self) -> str:
+        # verifying against this keeps an unknown name as slow as a wrong password; made
+        # on the first unknown name, not at import (most processes that import this
+        # module log nobody in); two threads racing make it twice, harmlessly
+        if self._dummy_hash is None:
+            self._dummy_hash = self._hasher.hash("congvu-no-such-user")
+        return self._dummy_hash
+
     def authenticate(self, name: str, password: str) -> User | None:
         """The active user whose name and password these are, or None."""
         rows = self._run("SELECT password_hash FROM users WHERE name = ?", (name,))
-        stored = str(rows[0][0]) if rows else _DUMMY
+        stored = str(rows[0][0]) if rows else self._no_ones_hash()
         try:
-            _HASHER.verify(stored, password)
+            self._hasher.verify(stored, password)
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             return None
         if not rows:
             return None
         user = self.get(name)
-        if _HASHER.check_needs_rehash(stored):
+        if self._hasher.check_needs_rehash(stored):
             self._run("UPDATE users SET password_hash = ? WHERE name = ?",
-                      (_HASHER.hash(password), name))
+                      (self._hasher.hash(password), name))
         return user if user.is_active else None

@@ -1,8 +1,14 @@
 """Test helpers for web/: a data directory with a directory, an audit log, a
-quarantine and users, and logged-in TestClients (real SQLite files, real argon2)."""
+quarantine and users, and logged-in TestClients (real SQLite files, real argon2).
+
+The console's settings here hash passwords at argon2's cheapest cost: the web tests
+log in hundreds of times, and what they check does not depend on the cost (one test,
+tests/web/test_sessions.py, holds the console to the production cost by default).
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import smtplib
 from dataclasses import dataclass
@@ -10,6 +16,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from argon2.profiles import CHEAPEST
 from fastapi.testclient import TestClient
 
 from audit import AdminEvent, AdminKind, AuditLog, Direction
@@ -54,10 +61,20 @@ class Env:
     held: str
 
 
+def cheap_settings(config: CongvuConfig) -> WebSettings:
+    """The console's settings for ``config``, its password hashes at argon2's cheapest."""
+    return dataclasses.replace(web_settings(config), password_hashing=CHEAPEST)
+
+
+def users_of(settings: WebSettings) -> UserStore:
+    """The users store of ``settings``, hashing at their cost."""
+    return UserStore(settings.users_path, hashing=settings.password_hashing)
+
+
 def make_env(tmp_path: Path, *, records: bool = True) -> Env:
     """Directory, audit log, quarantine and users under ``tmp_path/var``."""
     config = parse_config({"service": {"data_dir": str(tmp_path / "var")}})
-    settings = web_settings(config)
+    settings = cheap_settings(config)
     with Directory.open(config.directory.path) as directory:
         directory.import_csv(UNITS_CSV, actor="test")
     with AuditLog.open(config.audit) as log:
@@ -67,7 +84,7 @@ def make_env(tmp_path: Path, *, records: bool = True) -> Env:
         held = store.put(HELD, envelope_from="vanthu@stc.laocai.gov.vn",
                          recipients=["vanthu@ubnd.laocai.gov.vn"], direction="outbound",
                          unit_id="stc", decision=_decision())
-    with UserStore(settings.users_path) as users:
+    with users_of(settings) as users:
         users.add("admin", PASSWORD, is_admin=True)
         users.add("auditor-a", PASSWORD)
         users.grant("auditor-a", "stc")

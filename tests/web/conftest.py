@@ -2,7 +2,8 @@
 
 The stores are built once per session (three Argon2 hashes, a directory import, an
 audit store with its keys) and copied into each test's tmp_path, which keeps the
-suite fast without sharing state between tests.
+suite fast without sharing state between tests. Passwords are hashed at argon2's
+cheapest cost (support/webconsole.py says why).
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from congvu.config import parse_config, web_settings
-from support.webconsole import Env, make_env
+from congvu.config import parse_config
+from support.webconsole import Env, cheap_settings, make_env
 
 
 @pytest.fixture(scope="session")
@@ -29,4 +30,4 @@ def env(tmp_path: Path, _template: tuple[Path, str]) -> Env:
     source, held = _template
     shutil.copytree(source, tmp_path / "var")
     config = parse_config({"service": {"data_dir": str(tmp_path / "var")}})
-    return Env(config, web_settings(config), held)
+    return Env(config, cheap_settings(config), held)

@@ -8,7 +8,7 @@ import io
 
 import pytest
 
-from support.webconsole import SGD_DOC, SHARED_DOC, XSS_SUBJECT, client, login
+from support.webconsole import SGD_DOC, SHARED_DOC, XSS_SUBJECT, client, login, users_of
 
 ADMIN_ONLY = ["/admin/quarantine", "/admin/history", "/admin/users", "/admin/units/stc",
               "/audit/events", "/admin/new-unit?id=x"]
@@ -145,8 +145,7 @@ def test_report_covers_only_granted_units(env):
 
 
 def test_auditor_without_grants_sees_nothing(env):
-    from web import UserStore
-    with UserStore(env.settings.users_path) as users:
+    with users_of(env.settings) as users:
         users.add("nobody", "long enough password")
     c = client(env.settings)
     login(c, "nobody", "long enough password")
@@ -173,11 +172,10 @@ def test_grant_of_an_ancestor_covers_units_added_below_later(env):
 
 
 def test_disabled_user_session_ends(env):
-    from web import UserStore
     a = client(env.settings)
     login(a, "auditor-a")
     assert a.get("/audit").status_code == 200
-    with UserStore(env.settings.users_path) as users:
+    with users_of(env.settings) as users:
         users.set_active("auditor-a", False)
     assert a.get("/audit").status_code == 303
     assert login(client(env.settings), "auditor-a").status_code == 401

@@ -11,8 +11,7 @@ from __future__ import annotations
 from audit import AuditLog
 from directory import Directory
 from policies import Quarantine
-from support.webconsole import DOMAIN, HELD, client, csrf_of, login, smtp_releaser
-from web import UserStore
+from support.webconsole import DOMAIN, HELD, client, csrf_of, login, smtp_releaser, users_of
 
 
 def _events(env, kind):
@@ -129,7 +128,7 @@ def test_user_management_is_audited(env):
                                       "password": "a long password"})
     assert r.status_code == 303 and "error" not in r.headers["location"]
     c.post("/admin/users/thanhtra/grant", data={"csrf_token": token, "unit": "sgd"})
-    with UserStore(env.settings.users_path) as users:
+    with users_of(env.settings) as users:
         assert users.get("thanhtra").units == ("sgd",)
     t = client(env.settings)
     login(t, "thanhtra", "a long password")

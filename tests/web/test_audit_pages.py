@@ -105,11 +105,10 @@ def test_chain_verification_finds_tampering(env, admin):
 
 
 def test_without_an_audit_store(tmp_path):
-    from congvu.config import parse_config, web_settings
-    from support.webconsole import PASSWORD
-    from web import UserStore
-    settings = web_settings(parse_config({"service": {"data_dir": str(tmp_path)}}))
-    with UserStore(settings.users_path) as users:
+    from congvu.config import parse_config
+    from support.webconsole import PASSWORD, cheap_settings, users_of
+    settings = cheap_settings(parse_config({"service": {"data_dir": str(tmp_path)}}))
+    with users_of(settings) as users:
         users.add("admin", PASSWORD, is_admin=True)
     c = client(settings)
     login(c, "admin")

@@ -9,9 +9,9 @@ import pytest
 from click.testing import CliRunner
 
 from audit import AuditLog
-from congvu.config import parse_config, web_settings
-from support.webconsole import client, login
-from web import UserStore, commands
+from congvu.config import parse_config
+from support.webconsole import cheap_settings, client, login, users_of
+from web import commands
 from web.cli import parse_listen
 
 
@@ -23,9 +23,9 @@ def cli(tmp_path: Path):
         directory.import_csv("id,name,parent,address\nubnd,UBND,,a@ubnd.gov.vn\n"
                              "stc,STC,ubnd,a@stc.gov.vn\nsgd,SGD,ubnd,a@sgd.gov.vn\n")
     group = click.Group("congvu")
-    for command in commands(lambda path: web_settings(config)):
+    for command in commands(lambda path: cheap_settings(config)):
         group.add_command(command)
-    return group, web_settings(config)
+    return group, cheap_settings(config)
 
 
 def _run(group, *args, input=None):
@@ -60,7 +60,7 @@ def test_prompted_password(cli):
     r = _run(group, "user", "add", "admin", "--admin",
              input="correct horse battery\ncorrect horse battery\n")
     assert r.exit_code == 0, r.output
-    with UserStore(settings.users_path) as users:
+    with users_of(settings) as users:
         assert users.authenticate("admin", "correct horse battery")
 
 
@@ -157,7 +157,7 @@ def test_password_changes_it_and_ends_every_session(cli):
     assert r.exit_code == 0, r.output
     assert r.output == "thanhtra: password changed; 1 session(s) ended\n"
     assert c.get("/audit").status_code == 303
-    with UserStore(settings.users_path) as users:
+    with users_of(settings) as users:
         assert users.authenticate("thanhtra", "long enough pw") is None
         assert users.authenticate("thanhtra", "a new long password") is not None
     with AuditLog.open_readonly(settings.audit.path) as log:
@@ -174,7 +174,7 @@ def test_password_asks_twice_on_the_terminal(cli):
     assert r.exit_code == 0, r.output
     assert "do not match" in r.output
     assert "a new long password" not in r.output  # hidden input
-    with UserStore(settings.users_path) as users:
+    with users_of(settings) as users:
         assert users.authenticate("thanhtra", "a new long password") is not None
 
 
@@ -189,7 +189,7 @@ def test_password_refusals(cli, args, stdin, code, message):
     _run(group, "user", "add", "thanhtra", "--stdin", input="long enough pw\n")
     r = _run(group, "user", "password", *args, input=stdin)
     assert r.exit_code == code and message in r.output
-    with UserStore(settings.users_path) as users:
+    with users_of(settings) as users:
         assert users.authenticate("thanhtra", "long enough pw") is not None
 
 

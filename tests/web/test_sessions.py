@@ -1,7 +1,7 @@
 """Console sessions kept in the users store: logging out, a password change and
 disabling a user end them on every server sharing the store; sessions expire; the
 store holds only the ids' hashes; a store of the previous release opens, migrates and
-keeps working; the store is private on disk; one's own password page."""
+keeps working; the store is private on disk; the hashes' cost; one's own password page."""
 
 from __future__ import annotations
 
@@ -12,14 +12,18 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import click
 import pytest
-from argon2 import PasswordHasher
+from argon2 import PasswordHasher, extract_parameters
+from argon2.profiles import CHEAPEST, RFC_9106_LOW_MEMORY
+from click.testing import CliRunner
 from fastapi.testclient import TestClient
 from itsdangerous import URLSafeTimedSerializer
 
 from audit import AuditLog
-from support.webconsole import PASSWORD, client, csrf_of, login
-from web import UserStore, create_app
+from congvu.config import parse_config, web_settings
+from support.webconsole import PASSWORD, client, csrf_of, login, users_of
+from web import UserStore, commands, create_app
 from web.keys import KEY_NAME
 
 NEW_PASSWORD = "một mật khẩu mới dài"
@@ -67,7 +71,7 @@ def test_a_password_change_ends_every_session_of_that_user_only(env):
     login(first, "auditor-a")
     login(second, "auditor-a")
     login(other, "auditor-b")
-    with UserStore(env.settings.users_path) as users:
+    with users_of(env.settings) as users:
         assert users.set_password("auditor-a", NEW_PASSWORD) == 2
     assert not _logged_in(first) and not _logged_in(second)
     assert _logged_in(other)
@@ -78,7 +82,7 @@ def test_a_password_change_ends_every_session_of_that_user_only(env):
 def test_disabling_ends_the_sessions_and_enabling_does_not_bring_them_back(env):
     c = client(env.settings)
     login(c, "auditor-a")
-    with UserStore(env.settings.users_path) as users:
+    with users_of(env.settings) as users:
         users.set_active("auditor-a", False)
         assert not _logged_in(c)
         users.set_active("auditor-a", True)
@@ -97,7 +101,7 @@ def test_an_administrator_disabling_a_user_in_the_console_logs_them_out(env):
 
 
 def test_a_session_past_its_end_is_refused_and_forgotten(env):
-    with UserStore(env.settings.users_path) as users:
+    with users_of(env.settings) as users:
         old = users.start_session("auditor-a", timedelta(seconds=0))
         assert users.session_user(old) is None
         live = users.start_session("auditor-a", timedelta(hours=1))
@@ -110,7 +114,7 @@ def test_the_console_gives_sessions_the_configured_length(env):
     c = client(replace(env.settings, session_seconds=3600))
     r = login(c, "auditor-a")
     assert r.status_code == 303 and "Max-Age=3600" in r.headers["set-cookie"]
-    with UserStore(env.settings.users_path) as users:
+    with users_of(env.settings) as users:
         [(created, expires)] = users._run("SELECT created, expires FROM sessions")
     assert (datetime.fromisoformat(str(expires)) - datetime.fromisoformat(str(created))
             == timedelta(hours=1))
@@ -170,6 +174,9 @@ CREATE TABLE IF NOT EXISTS grants (
 """
 
 
+_CHEAP = PasswordHasher.from_parameters(CHEAPEST)
+
+
 def _previous_release_store(path: Path) -> None:
     """A users store as the previous release wrote it (its schema, verbatim)."""
     path.parent.mkdir(parents=True)
@@ -178,9 +185,9 @@ def _previous_release_store(path: Path) -> None:
         db.execute("PRAGMA journal_mode=WAL")
         db.executescript(PREVIOUS_SCHEMA)
         db.execute("INSERT INTO users VALUES (?, ?, 1, 1, '2024-05-01T08:00:00+00:00')",
-                   ("admin", PasswordHasher().hash(PASSWORD)))
+                   ("admin", _CHEAP.hash(PASSWORD)))
         db.execute("INSERT INTO users VALUES (?, ?, 0, 1, '2024-05-01T08:00:00+00:00')",
-                   ("thanhtra", PasswordHasher().hash(PASSWORD)))
+                   ("thanhtra", _CHEAP.hash(PASSWORD)))
         db.execute("INSERT INTO grants VALUES ('thanhtra', 'stc')")
     finally:
         db.close()
@@ -190,7 +197,7 @@ def _previous_release_store(path: Path) -> None:
 def test_a_store_of_the_previous_release_opens_migrates_and_keeps_working(env, tmp_path):
     path = tmp_path / "old" / "web" / "users.sqlite3"
     _previous_release_store(path)
-    with UserStore(path) as users:
+    with UserStore(path, hashing=CHEAPEST) as users:
         assert users.authenticate("admin", PASSWORD).is_admin
         assert users.get("thanhtra").units == ("stc",)
         session = users.start_session("thanhtra", timedelta(hours=1))
@@ -234,7 +241,7 @@ def test_a_step_another_process_applied_meanwhile_is_applied_again_harmlessly(tm
 def test_the_users_store_is_private_whatever_the_umask(tmp_path):
     old = os.umask(0)
     try:
-        with UserStore(tmp_path / "var" / "web" / "users.sqlite3") as users:
+        with UserStore(tmp_path / "var" / "web" / "users.sqlite3", hashing=CHEAPEST) as users:
             users.add("admin", PASSWORD, is_admin=True)
             names = {p.name: p.stat().st_mode & 0o777
                      for p in (tmp_path / "var" / "web").iterdir()}
@@ -243,6 +250,37 @@ def test_the_users_store_is_private_whatever_the_umask(tmp_path):
     assert (tmp_path / "var" / "web").stat().st_mode & 0o777 == 0o700
     assert names == {"users.sqlite3": 0o600, "users.sqlite3-wal": 0o600,
                      "users.sqlite3-shm": 0o600}
+
+
+def _hash_parameters(path: Path, name: str):
+    with UserStore(path) as users:
+        [(stored,)] = users._run("SELECT password_hash FROM users WHERE name = ?", (name,))
+    return extract_parameters(str(stored))
+
+
+def test_passwords_are_hashed_at_rfc_9106s_second_option_unless_told_otherwise(tmp_path):
+    # the other tests hash at argon2's cheapest; the configuration, the commands, the
+    # console and the store itself all hash at 3 passes over 64 MiB in 4 lanes
+    settings = web_settings(parse_config({"service": {"data_dir": str(tmp_path / "var")}}))
+    assert settings.password_hashing == RFC_9106_LOW_MEMORY
+    assert (RFC_9106_LOW_MEMORY.time_cost, RFC_9106_LOW_MEMORY.memory_cost,
+            RFC_9106_LOW_MEMORY.parallelism) == (3, 64 * 1024, 4)
+    group = click.Group("congvu")
+    for command in commands(lambda path: settings):
+        group.add_command(command)
+    done = CliRunner().invoke(group, ["user", "add", "admin", "--admin", "--password-stdin"],
+                              input=PASSWORD + "\n")
+    assert done.exit_code == 0, done.output
+    assert _hash_parameters(settings.users_path, "admin") == RFC_9106_LOW_MEMORY
+    # a hash of another cost is made again at the console's on the next login
+    with UserStore(settings.users_path, hashing=CHEAPEST) as users:
+        users.set_password("admin", PASSWORD)
+    assert _hash_parameters(settings.users_path, "admin") == CHEAPEST
+    assert login(client(settings), "admin").status_code == 303
+    assert _hash_parameters(settings.users_path, "admin") == RFC_9106_LOW_MEMORY
+    with UserStore(tmp_path / "alone.sqlite3") as users:
+        users.add("thanhtra", PASSWORD)
+    assert _hash_parameters(tmp_path / "alone.sqlite3", "thanhtra") == RFC_9106_LOW_MEMORY
 
 
 # -- one's own password ------------------------------------------------------------
@@ -285,7 +323,7 @@ def test_a_refused_change_says_why_and_changes_nothing(env, current, new, confir
     r = _change(c, current, new, confirm)
     assert r.status_code == 400 and error in r.text
     assert _logged_in(c)
-    with UserStore(env.settings.users_path) as users:
+    with users_of(env.settings) as users:
         assert users.authenticate("auditor-a", PASSWORD) is not None
 
 
@@ -296,7 +334,7 @@ def test_guessing_the_current_password_is_throttled(env):
         assert _change(c, "wrong password!", NEW_PASSWORD).status_code == 400
     r = _change(c, PASSWORD, NEW_PASSWORD)
     assert r.status_code == 429
-    with UserStore(env.settings.users_path) as users:
+    with users_of(env.settings) as users:
         assert users.authenticate("auditor-a", PASSWORD) is not None
 
 
