@@ -1,8 +1,8 @@
-"""HTTP fetches of CA material (CRLs, issuer certificates) with hard limits.
+"""HTTP fetches of CA material (CRLs, issuer certificates, OCSP answers) with hard limits.
 
 The stdlib's urllib is enough: the CAs publish over plain HTTP (RFC 5280 4.2.1.13 and
 4.2.2.1 name http and ldap; the material is signed, so TLS adds nothing), one GET per
-URL, no cookies, no retries. Every fetch is bounded three ways: bytes (the body is
+URL (a POST for OCSP), no cookies, no retries. Every fetch is bounded three ways: bytes (the body is
 read up to the limit plus one byte, then refused), seconds per fetch (10), and the
 deadline of the whole verification (`within`), so the service's documents stage never
 waits past its own ``timeout``: what does not answer in time is unknown.
@@ -59,8 +59,9 @@ class Fetcher:
     is_enabled: bool = True
     timeout: float = FETCH_TIMEOUT
 
-    def get(self, url: str, *, max_bytes: int) -> bytes:
-        """The body at ``url``.
+    def get(self, url: str, *, max_bytes: int, data: bytes | None = None,
+            content_type: str | None = None) -> bytes:
+        """The body at ``url``: a GET, or a POST of ``data`` (an OCSP request).
 
         :raises FetchError: fetching is off, the URL is not http(s), the server did
             not answer in time, answered an error status, or sent more than ``max_bytes``.
@@ -71,7 +72,10 @@ class Fetcher:
             raise FetchError(url, "only http and https URLs are fetched")
         timeout = self._time_left(url)
         started = time.monotonic()
-        request = urllib.request.Request(url, headers={"User-Agent": _USER_AGENT})
+        headers = {"User-Agent": _USER_AGENT}
+        if content_type is not None:
+            headers["Content-Type"] = content_type
+        request = urllib.request.Request(url, data=data, headers=headers)
         try:
             with urllib.request.urlopen(request, timeout=timeout) as response:
                 body = self._read(url, response, max_bytes, started + timeout)

@@ -1,6 +1,8 @@
-"""Is a certificate revoked? CRLs from configured files, the cache, or fetched.
+"""Is a certificate revoked? OCSP, then CRLs from configured files, the cache, or fetched.
 
-For each certificate on a path and its issuer, the CRL used is, in order: a configured
+For each certificate on a path and its issuer, a current OCSP answer (`signer.ocsp`)
+from the responder the certificate names decides first; without one, the CRL used
+is, in order: a configured
 CRL file of that issuer that is still current; one fetched earlier from the
 certificate's distribution point and still before its nextUpdate (in memory, then in
 the evidence store); else one fetched now from the distribution point (RFC 5280
@@ -14,16 +16,18 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.x509 import ocsp
 
 from signer.errors import FetchError
 from signer.evidence import EvidenceStore
 from signer.fetch import MAX_CRL, Fetcher
+from signer.ocsp import OcspChecker
 
 log = logging.getLogger("congvu.signer")
 
@@ -69,6 +73,19 @@ class CrlEvidence:
 
 
 @dataclass(frozen=True, slots=True)
+class OcspEvidence:
+    """The OCSP answer a status rests on: the SHA-256 of its bytes (its name in the
+    evidence store) and when the responder produced it."""
+
+    sha256: str
+    produced_at: dt.datetime
+
+    def as_dict(self) -> dict[str, object]:
+        """The JSON form (``revocation.ocsp``)."""
+        return {"sha256": self.sha256, "produced_at": self.produced_at.isoformat()}
+
+
+@dataclass(frozen=True, slots=True)
 class Revocation:
     """The revocation status of one certificate, with its evidence.
 
@@ -82,6 +99,7 @@ class Revocation:
     reason: str
     subject: str = ""
     crl: CrlEvidence | None = None
+    ocsp: OcspEvidence | None = None
     revoked_at: dt.datetime | None = None
     is_required: bool = False
     #: unknown because a CRL configured for the issuer is out of date: an operator's
@@ -93,7 +111,8 @@ class Revocation:
         return {"status": self.status.value, "method": self.method.value,
                 "checked_at": self.checked_at.isoformat(),
                 "crl": self.crl.as_dict() if self.crl else None,
-                "ocsp": None, "is_required": self.is_required}
+                "ocsp": self.ocsp.as_dict() if self.ocsp else None,
+                "is_required": self.is_required}
 
 
 @dataclass(slots=True)
@@ -110,40 +129,63 @@ class RevocationChecker:
     :param fetcher: fetches distribution points; None or disabled: configured and
         cached CRLs only.
     :param store: where fetched and used CRLs are kept and looked up across processes.
+    :param ocsp_rewrite: OCSP URL prefixes and what to ask instead.
     """
 
     crls: Sequence[x509.CertificateRevocationList] = ()
     fetcher: Fetcher | None = None
     store: EvidenceStore | None = None
+    ocsp_rewrite: Mapping[str, str] = field(default_factory=dict)
+    _ocsp: OcspChecker = field(init=False, repr=False)
     _signed_by: dict[tuple[int, bytes], bool] = field(default_factory=dict, repr=False)
     _by_url: dict[str, _Crl] = field(default_factory=dict, repr=False)
 
+    def __post_init__(self) -> None:
+        # without a fetcher, answers cached in the store are still used
+        self._ocsp = OcspChecker(self.fetcher or Fetcher(is_enabled=False), self.store,
+                                 self.ocsp_rewrite)
+
     def check(self, cert: x509.Certificate, issuer: x509.Certificate, *,
               now: dt.datetime) -> Revocation:
-        """The status of ``cert`` (issued by ``issuer``) on the freshest usable CRL."""
+        """The status of ``cert`` (issued by ``issuer``): from a current OCSP answer,
+        else from the freshest usable CRL."""
         subject = cert.subject.rfc4514_string() or f"serial {cert.serial_number:x}"
-        problems: list[str] = []
+        answer, problems = self._ocsp.answer(cert, issuer, now=now)
+        if answer is not None and answer.status is not ocsp.OCSPCertStatus.UNKNOWN:
+            evidence = OcspEvidence(answer.sha256, answer.produced_at)
+            if answer.status is ocsp.OCSPCertStatus.REVOKED:
+                when = answer.revoked_at or answer.produced_at
+                return Revocation(RevocationStatus.REVOKED, RevocationMethod.OCSP, now,
+                                  f"{subject} was revoked on {when:%Y-%m-%d %H:%M} UTC "
+                                  f"(OCSP, {answer.url})", subject, ocsp=evidence,
+                                  revoked_at=when)
+            return Revocation(RevocationStatus.GOOD, RevocationMethod.OCSP, now,
+                              f"good according to the OCSP responder at {answer.url}",
+                              subject, ocsp=evidence)
+        if answer is not None:
+            problems.append(f"the OCSP responder at {answer.url} does not know the "
+                            "certificate")
+        by_ocsp = len(problems)
         found = self._configured(issuer, now, problems)
         if found is None:
             found = self._distributed(cert, issuer, now, problems)
         if found is None:
-            if not problems:
+            if len(problems) == by_ocsp:
                 problems.append(f"no CRL from {_name(issuer)} is configured and the "
                                 "certificate names no CRL distribution point")
             return Revocation(RevocationStatus.UNKNOWN, RevocationMethod.NONE, now,
                               "; ".join(problems), subject,
                               is_stale=self._has_stale(issuer, now))
         crl = found.crl
-        evidence = CrlEvidence(_name(issuer), _number(crl), crl.last_update_utc,
-                               found.sha256)
+        used = CrlEvidence(_name(issuer), _number(crl), crl.last_update_utc, found.sha256)
         entry = crl.get_revoked_certificate_by_serial_number(cert.serial_number)
         if entry is not None:
             return Revocation(RevocationStatus.REVOKED, RevocationMethod.CRL, now,
                               f"{subject} was revoked on "
                               f"{entry.revocation_date_utc:%Y-%m-%d %H:%M} UTC", subject,
-                              evidence, entry.revocation_date_utc)
+                              crl=used, revoked_at=entry.revocation_date_utc)
         return Revocation(RevocationStatus.GOOD, RevocationMethod.CRL, now,
-                          f"not on the CRL of {_name(issuer)}", subject, evidence)
+                          f"not on the CRL of {_name(issuer)}", subject, crl=used)
 
     def _configured(self, issuer: x509.Certificate, now: dt.datetime,
                     problems: list[str]) -> _Crl | None:

@@ -21,14 +21,12 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID
 from cryptography.x509.verification import (
     Criticality,
@@ -43,6 +41,7 @@ from signer.errors import CertificateFileError
 from signer.evidence import EvidenceStore
 from signer.fetch import Fetcher
 from signer.issuers import IssuerFetcher
+from signer.ocsp import signature_verifies
 from signer.revocation import (
     Revocation,
     RevocationChecker,
@@ -129,6 +128,7 @@ class TrustStore:
     :param fetcher: fetches CRLs from distribution points and issuers from caIssuers
         URLs; None: only what is configured (and cached).
     :param store: where fetched material and the revocation evidence used are kept.
+    :param ocsp_rewrite: OCSP URL prefixes and what to ask instead.
     """
 
     anchors: Sequence[x509.Certificate]
@@ -137,6 +137,7 @@ class TrustStore:
     is_crl_required: bool = False
     fetcher: Fetcher | None = None
     store: EvidenceStore | None = None
+    ocsp_rewrite: Mapping[str, str] = field(default_factory=dict)
     _store: Store | None = field(default=None, init=False, repr=False)
     _revocation_checker: RevocationChecker = field(init=False, repr=False)
     _issuers: IssuerFetcher | None = field(default=None, init=False, repr=False)
@@ -149,7 +150,8 @@ class TrustStore:
                     if _weak_hash(c) and any(_issued_by(c, a) for a in self.anchors)]
         if trusted:
             self._store = Store(trusted)
-        self._revocation_checker = RevocationChecker(self.crls, self.fetcher, self.store)
+        self._revocation_checker = RevocationChecker(self.crls, self.fetcher, self.store,
+                                                     self.ocsp_rewrite)
         if self.fetcher is not None or self.store is not None:
             # offline, issuers fetched earlier still come from the store
             self._issuers = IssuerFetcher(self.fetcher or Fetcher(is_enabled=False), self.store)
@@ -265,21 +267,10 @@ def _weak_hash(cert: x509.Certificate) -> str:
 def _issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
     """True when ``issuer``'s key signed ``cert`` (whatever the hash, SHA-1 included,
     which ``verify_directly_issued_by`` refuses)."""
-    if cert.issuer != issuer.subject or cert.signature_hash_algorithm is None:
-        return False
-    key = issuer.public_key()
-    try:
-        if isinstance(key, rsa.RSAPublicKey):
-            key.verify(cert.signature, cert.tbs_certificate_bytes, padding.PKCS1v15(),
-                       cert.signature_hash_algorithm)
-        elif isinstance(key, ec.EllipticCurvePublicKey):
-            key.verify(cert.signature, cert.tbs_certificate_bytes,
-                       ec.ECDSA(cert.signature_hash_algorithm))
-        else:
-            return False
-    except (InvalidSignature, ValueError, TypeError):
-        return False
-    return True
+    algorithm = cert.signature_hash_algorithm
+    return (cert.issuer == issuer.subject and algorithm is not None
+            and signature_verifies(issuer, cert.signature, cert.tbs_certificate_bytes,
+                                   algorithm))
 
 
 def _subject(cert: x509.Certificate) -> str:

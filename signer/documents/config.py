@@ -43,7 +43,8 @@ class DocumentsConfig(BaseModel):
     revocation: RevocationPolicy = Field(
         default=RevocationPolicy.REQUIRED,
         description="required: a signature whose revocation status cannot be learnt "
-        "(no current CRL configured, cached or fetched) is unverifiable, with what could "
+        "(no current OCSP answer, and no current CRL configured, cached or fetched) is "
+        "unverifiable, with what could "
         "not be reached named; optional: it is valid, with a note.")
     is_crl_required: bool | None = Field(
         default=None,
@@ -51,9 +52,15 @@ class DocumentsConfig(BaseModel):
         "read for this release, with a warning.")
     is_fetching: bool = Field(
         default=True,
-        description="Fetch CRLs from the certificates' distribution points and missing "
-        "issuer certificates from their caIssuers URLs (10 s per fetch, within timeout; "
-        "1 MiB per certificate, 50 MiB per CRL). false: only configured and cached ones.")
+        description="Ask the certificates' OCSP responders, fetch CRLs from their "
+        "distribution points and missing issuer certificates from their caIssuers URLs "
+        "(10 s per fetch, within timeout; 1 MiB per certificate or OCSP answer, 50 MiB "
+        "per CRL). false: only configured and cached ones.")
+    ocsp_rewrite: dict[str, str] = Field(
+        default_factory=dict,
+        description="OCSP responder URL prefixes and what to ask instead, for "
+        "certificates that name an internal host, e.g. "
+        '{ "http://ocsp.ca.ptc" = "http://ocsp.ca.gov.vn" }.')
     store_dir: Path = Field(
         default=Path("documents"),
         description="Where fetched CRLs and issuer certificates, and the revocation "

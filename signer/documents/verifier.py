@@ -85,6 +85,7 @@ class DocumentVerifier:
             is_crl_required=documents.revocation is RevocationPolicy.REQUIRED,
             fetcher=Fetcher(is_enabled=documents.is_fetching and not is_offline),
             store=store,
+            ocsp_rewrite=documents.ocsp_rewrite,
         )
         return cls(trust, max_size=documents.max_size,
                    limits=PdfLimits(max_signatures=documents.max_signatures,

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from cryptography.hazmat.primitives import serialization
+from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from signer.cli.document import document_group
 from signer.config import SignerConfig
@@ -26,9 +27,9 @@ from signer.evidence import EvidenceStore
 from signer.fetch import MAX_CERTIFICATE, Fetcher
 from signer.revocation import RevocationPolicy
 from signer.trust import TrustStore
-from support.documents import plain_pdf, sign_pdf
+from support.documents import plain_pdf, sign_pdf, timestamper
 from support.govpki import CaWebServer, GovPki, closed_port_url, silent_port
-from support.pki import Issued
+from support.pki import Issued, TestPki
 
 PEM = serialization.Encoding.PEM
 
@@ -73,7 +74,7 @@ def test_a_leaf_only_signature_is_valid_with_the_crl_fetched_and_kept(
                 "this_update": (gov.now - dt.timedelta(hours=2)).isoformat(),
                 "sha256": hashlib.sha256(served).hexdigest()},
         "ocsp": None, "is_required": True}
-    assert dt.datetime.fromisoformat(out["checked_at"])  # type: ignore[index]
+    assert dt.datetime.fromisoformat(out["checked_at"])
     # the evidence used is kept once, under its SHA-256
     kept = tmp_path / "evidence" / f"{hashlib.sha256(served).hexdigest()}.crl"
     assert kept.read_bytes() == served
@@ -222,3 +223,87 @@ def test_the_command_prints_the_new_fields(gov: GovPki, tmp_path: Path,
         str(tmp_path / "signed.pdf")])
     # offline, the issuing CA is not fetched from caIssuers: not even a path
     assert json.loads(offline.stdout.splitlines()[0])["verdict"] == "untrusted"
+
+
+def test_a_signer_revoked_by_ocsp_only_is_revoked(gov: GovPki, web: CaWebServer,
+                                                  tmp_path: Path) -> None:
+    person = gov.issue("cb11@laocai.gov.vn", ocsp_url=web.url(gov.ocsp_path))
+    gov.ocsp_revoked[person.cert.serial_number] = gov.now - dt.timedelta(hours=3)
+    sig = verifier(gov, tmp_path).verify(signed(person)).signatures[0]
+    assert sig.verdict is DocumentVerdict.REVOKED, sig.reason
+    assert "OCSP" in sig.reason
+    out = sig.as_json()["revocation"]
+    assert (out["status"], out["method"], out["crl"]) == ("revoked", "ocsp", None)  # type: ignore[index]
+    kept = tmp_path / "evidence" / f"{out['ocsp']['sha256']}.ocsp"  # type: ignore[index]
+    assert hashlib.sha256(kept.read_bytes()).hexdigest() == out["ocsp"]["sha256"]  # type: ignore[index]
+    assert dt.datetime.fromisoformat(out["ocsp"]["produced_at"])  # type: ignore[index]
+
+
+def test_a_good_ocsp_answer_is_used_and_cached(gov: GovPki, web: CaWebServer,
+                                               tmp_path: Path) -> None:
+    person = gov.issue("cb12@laocai.gov.vn", ocsp_url=web.url(gov.ocsp_path))
+    data = signed(person)
+    sig = verifier(gov, tmp_path).verify(data).signatures[0]
+    assert sig.verdict is DocumentVerdict.VALID, sig.reason
+    assert sig.revocation is not None and sig.revocation.method.value == "ocsp"
+    before = len(web.hits)
+    again = verifier(gov, tmp_path, is_fetching=False).verify(data).signatures[0]
+    assert again.verdict is DocumentVerdict.VALID, again.reason
+    assert again.revocation is not None and again.revocation.method.value == "ocsp"
+    assert len(web.hits) == before
+
+
+def test_an_internal_ocsp_host_is_rewritten(gov: GovPki, web: CaWebServer,
+                                            tmp_path: Path) -> None:
+    person = gov.issue("cb13@laocai.gov.vn", ocsp_url="http://ocsp.ca.ptc/")
+    trust = TrustStore([gov.root.cert], [gov.issuing.cert], is_crl_required=True,
+                       fetcher=Fetcher(), store=EvidenceStore(tmp_path),
+                       ocsp_rewrite={"http://ocsp.ca.ptc/": web.url(gov.ocsp_path)})
+    sig = DocumentVerifier(trust).verify(signed(person)).signatures[0]
+    assert sig.verdict is DocumentVerdict.VALID, sig.reason
+    assert sig.revocation is not None and sig.revocation.method.value == "ocsp"
+
+
+def test_a_forged_ocsp_answer_is_not_used(gov: GovPki, web: CaWebServer,
+                                          tmp_path: Path) -> None:
+    forger = GovPki.create(web, slug="ocspforger", is_published=False)
+    web.responders["/ocsp/forged"] = lambda body: gov.answer(
+        body, key=forger.issuing.key)  # type: ignore[arg-type]
+    person = gov.issue("cb14@laocai.gov.vn", ocsp_url=web.url("/ocsp/forged"))
+    gov.ocsp_revoked[person.cert.serial_number] = gov.now  # the forged answer: revoked
+    sig = verifier(gov, tmp_path).verify(signed(person)).signatures[0]
+    # the forged "revoked" is not believed either way; the CRL decides
+    assert sig.verdict is DocumentVerdict.VALID, sig.reason
+    assert sig.revocation is not None and sig.revocation.method.value == "crl"
+
+
+def test_nothing_reachable_names_every_url_tried(gov: GovPki, tmp_path: Path) -> None:
+    ocsp_url, crl_url = closed_port_url("/ocsp"), closed_port_url()
+    person = gov.issue("cb15@laocai.gov.vn", ocsp_url=ocsp_url, crl_url=crl_url)
+    sig = verifier(gov, tmp_path).verify(signed(person)).signatures[0]
+    assert sig.verdict is DocumentVerdict.UNVERIFIABLE
+    assert f"the OCSP responder at {ocsp_url}" in sig.reason
+    assert f"the CRL at {crl_url}" in sig.reason
+
+
+def test_revoked_after_a_trusted_timestamp_is_valid_with_a_note(
+        gov: GovPki, tmp_path: Path) -> None:
+    tsa = TestPki.create().issue(common_name="Look-alike TSA", issuer=gov.issuing,
+                                 eku=(ExtendedKeyUsageOID.TIME_STAMPING,))
+    person = gov.issue("cb16@laocai.gov.vn")
+    stamped = gov.now - dt.timedelta(hours=5)
+    data = sign_pdf(plain_pdf(), person, tsa=timestamper(tsa, at=stamped))
+    gov.revoke(person, at=gov.now - dt.timedelta(hours=1))
+    # the TSA's own certificate names no CRL: revocation optional for this test
+    sig = verifier(gov, tmp_path, is_required=False).verify(data).signatures[0]
+    assert sig.time_source.value == "timestamp", sig.notes
+    assert sig.verdict is DocumentVerdict.VALID, sig.reason
+    assert any("was revoked on" in n and "after the timestamped signing time" in n
+               for n in sig.notes), sig.notes
+    assert sig.revocation is not None and sig.revocation.status.value == "revoked"
+    # revoked before the timestamp: revoked
+    early = gov.issue("cb17@laocai.gov.vn")
+    data = sign_pdf(plain_pdf(), early, tsa=timestamper(tsa, at=stamped))
+    gov.revoke(early, at=stamped - dt.timedelta(hours=1))
+    sig = verifier(gov, tmp_path / "2", is_required=False).verify(data).signatures[0]
+    assert sig.verdict is DocumentVerdict.REVOKED, sig.reason

@@ -20,7 +20,7 @@ import datetime as dt
 import http.server
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -28,6 +28,7 @@ from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.x509 import ocsp
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID
 
 from support.keypool import POOL
@@ -50,18 +51,29 @@ def gov_name(common_name: str, organisation: str = GOV_O) -> x509.Name:
 
 
 class CaWebServer:
-    """An HTTP server on loopback serving ``routes`` (path -> bytes); ``hits`` lists
-    the paths asked for, in order. Unknown paths answer 404."""
+    """An HTTP server on loopback serving ``routes`` (path -> bytes) to GETs and
+    ``responders`` (path -> a function of the request body) to POSTs, as an OCSP
+    responder answers; ``hits`` lists the paths asked for, in order. Unknown paths
+    answer 404."""
 
     def __init__(self) -> None:
         self.routes: dict[str, bytes] = {}
+        self.responders: dict[str, Callable[[bytes], bytes]] = {}
         self.hits: list[str] = []
         server = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 server.hits.append(self.path)
-                body = server.routes.get(self.path)
+                self._answer(server.routes.get(self.path))
+
+            def do_POST(self) -> None:
+                server.hits.append(self.path)
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                responder = server.responders.get(self.path)
+                self._answer(responder(body) if responder else None)
+
+            def _answer(self, body: bytes | None) -> None:
                 if body is None:
                     self.send_error(404)
                     return
@@ -138,8 +150,11 @@ class GovPki:
     slug: str
     now: dt.datetime
     revoked: dict[int, dt.datetime] = field(default_factory=dict)
+    #: revoked as the OCSP responder answers (not on the CRL unless ``revoke``d too)
+    ocsp_revoked: dict[int, dt.datetime] = field(default_factory=dict)
     crl_number: int = 1
     _serial: int = 0x5000
+    _issued: dict[int, x509.Certificate] = field(default_factory=dict)
 
     @classmethod
     def create(cls, web: CaWebServer, *, slug: str = "g2", root_name: x509.Name | None = None,
@@ -167,10 +182,37 @@ class GovPki:
     def issuing_crl_path(self) -> str:
         return f"/crl/cp{self.slug}.crl"
 
+    @property
+    def ocsp_path(self) -> str:
+        return f"/ocsp/{self.slug}"
+
+    def answer(self, request_der: bytes, *, key: rsa.RSAPrivateKey | None = None) -> bytes:
+        """The issuing CA's OCSP answer to a request (RFC 6960), signed by the issuing
+        CA (or ``key``, a forger's), valid for a day."""
+        request = ocsp.load_der_ocsp_request(request_der)
+        serial = request.serial_number
+        when = self.ocsp_revoked.get(serial)
+        status = ocsp.OCSPCertStatus.REVOKED if when else ocsp.OCSPCertStatus.GOOD
+        # the CertID needs the certificate: a stand-in with the serial asked about
+        subject = self._issued.get(serial)
+        if subject is None:
+            return ocsp.OCSPResponseBuilder.build_unsuccessful(
+                ocsp.OCSPResponseStatus.UNAUTHORIZED).public_bytes(serialization.Encoding.DER)
+        builder = (
+            ocsp.OCSPResponseBuilder()
+            .add_response(cert=subject, issuer=self.issuing.cert, algorithm=hashes.SHA1(),
+                          cert_status=status, this_update=self.now - dt.timedelta(minutes=5),
+                          next_update=self.now + dt.timedelta(days=1), revocation_time=when,
+                          revocation_reason=None)
+            .responder_id(ocsp.OCSPResponderEncoding.HASH, self.issuing.cert)
+        )
+        return builder.sign(key or self.issuing.key, hashes.SHA256()).public_bytes(
+            serialization.Encoding.DER)
+
     def issue(self, address: str, *, common_name: str | None = None,
               organisation: str = "Ủy ban nhân dân tỉnh Lào Cai",
               crl_url: str | None = None, ca_issuers_url: str | None = None,
-              ) -> Issued:
+              ocsp_url: str | None = None) -> Issued:
         """A signer certificate (leaf only: its chain is empty, as in the CMS of real
         documents) with the real signers' extensions and this CA's URLs."""
         self._serial += 1
@@ -200,13 +242,16 @@ class GovPki:
             .add_extension(x509.CertificatePolicies([x509.PolicyInformation(GOV_POLICY, None)]),
                            critical=False)
             .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
-                self.issuing.key.public_key()), critical=False)  # type: ignore[arg-type]
+                self.issuing.key.public_key()), critical=False)
             .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()),
                            critical=False)
-            .add_extension(_aia(ca_issuers_url), critical=False)
+            .add_extension(_aia(ca_issuers_url, ocsp_url), critical=False)
             .add_extension(_crl_dp(crl_url), critical=False)
-            .sign(self.issuing.key, hashes.SHA256())  # type: ignore[arg-type]
+            .sign(self.issuing.key, hashes.SHA256())
         )
+        self._issued[cert.serial_number] = cert
+        if ocsp_url is not None:
+            self.web.responders[self.ocsp_path] = self.answer
         return Issued(cert, key, ())
 
     def revoke(self, issued: Issued, at: dt.datetime | None = None) -> None:
@@ -231,7 +276,7 @@ class GovPki:
                 builder = builder.add_revoked_certificate(
                     x509.RevokedCertificateBuilder().serial_number(serial)
                     .revocation_date(when).build())
-        return builder.sign(key or issuer.key, hashes.SHA256())  # type: ignore[arg-type]
+        return builder.sign(key or issuer.key, hashes.SHA256())
 
     def publish(self) -> None:
         """Serve the root certificate, the issuing CA's certificate and both CRLs."""
@@ -242,9 +287,14 @@ class GovPki:
         self.web.routes[f"/crl/root{self.slug}.crl"] = self.crl(self.root).public_bytes(der)
 
 
-def _aia(ca_issuers_url: str) -> x509.AuthorityInformationAccess:
-    return x509.AuthorityInformationAccess([x509.AccessDescription(
-        AuthorityInformationAccessOID.CA_ISSUERS, x509.UniformResourceIdentifier(ca_issuers_url))])
+def _aia(ca_issuers_url: str, ocsp_url: str | None = None
+         ) -> x509.AuthorityInformationAccess:
+    found = [x509.AccessDescription(AuthorityInformationAccessOID.CA_ISSUERS,
+                                    x509.UniformResourceIdentifier(ca_issuers_url))]
+    if ocsp_url is not None:
+        found.append(x509.AccessDescription(AuthorityInformationAccessOID.OCSP,
+                                            x509.UniformResourceIdentifier(ocsp_url)))
+    return x509.AuthorityInformationAccess(found)
 
 
 def _crl_dp(url: str) -> x509.CRLDistributionPoints:
