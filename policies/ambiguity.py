@@ -110,26 +110,38 @@ def _params(value: str) -> tuple[tuple[str, str], ...]:
     return parsed(value)[1]
 
 
-def _forms(params: tuple[tuple[str, str], ...], name: str) -> list[tuple[str, str]]:
-    """Each value of parameter ``name``: the plain ones in order, then the RFC 2231 one."""
+def _forms(params: tuple[tuple[str, str], ...], name: str,
+           is_literal: bool) -> list[tuple[str, str]]:
+    """Each value of parameter ``name``: the plain ones in order, then the RFC 2231 one.
+    RFC 2047 words in a plain value (not allowed, RFC 2047 5) are decoded, as clients
+    do in names; ``is_literal`` keeps the value as written as a reading too."""
     if not any(n.startswith(name) for n, _ in params):
         return []
-    plain = [(n, v) for n, v in params if n == name]
+    found: list[tuple[str, str]] = []
+    for k, value in enumerate(v for n, v in params if n == name):
+        how = f"{name}=" if k == 0 else f"repeated {name}="
+        decoded = param_values([(name, value)], name)
+        if is_literal and decoded != [value]:
+            found.append((value, how))
+            how += " decoded"
+        found += [(v, how) for v in decoded]
     extended = [(n, v) for n, v in params if n != name]
-    found = [(v, f"{name}=" if k == 0 else f"repeated {name}=")
-             for k, v in enumerate(param_values(plain, name))]
     found += [(v, f"RFC 2231 {name}*") for v in param_values(extended, name)]
     return found
 
 
-def param_readings(value: str, name: str, *, is_trimmed: bool = False) -> list[Reading]:
+def param_readings(value: str, name: str, *, is_trimmed: bool = False,
+                   is_literal: bool = False) -> list[Reading]:
     """Every reading of parameter ``name`` in a structured field ``value``: its plain and
     RFC 2231 forms, repeated values, the value without comments and, when
-    ``is_trimmed``, without the white space around it."""
-    found = _forms(_params(value), name)
+    ``is_trimmed``, without the white space around it; ``is_literal``: RFC 2047 words
+    are read both as written and decoded (a boundary: Python and Dovecot take it as
+    written)."""
+    found = _forms(_params(value), name, is_literal)
     bare = without_comments(value)
     if bare != value:
-        found += [(v, f"{how} without comments") for v, how in _forms(_params(bare), name)]
+        found += [(v, f"{how} without comments")
+                  for v, how in _forms(_params(bare), name, is_literal)]
     if is_trimmed:
         found += [(v.strip(), f"{how} trimmed") for v, how in found if v.strip() != v]
     return _group([(v, how) for v, how in found if v])

@@ -43,6 +43,9 @@ from policies.headers import Headers, mime_headers, param_values
 from policies.model import Defect, Part
 
 _IDENTITY = ("", "7bit", "8bit", "binary")
+#: where a lenient reader ends a header block: a line that is no field, or a field name
+#: followed by white space before its colon
+_ENDS_HEADER = (HeaderDefectKind.STRAY_LINE, HeaderDefectKind.SPACE_BEFORE_COLON)
 _PKCS7 = ("application/pkcs7-mime", "application/x-pkcs7-mime")
 
 
@@ -140,16 +143,23 @@ class _Walker:
         self.readings(headers, data[header.body_start:], base=base, offset=header.body_start,
                       path=path, depth=depth, span=span, is_message=is_message,
                       boundaries=boundaries)
-        stray = next((d.offset for d in header.defects
-                      if d.kind is HeaderDefectKind.STRAY_LINE), None)
-        if stray is not None:
-            # A lenient reader ends the header at that line and shows the rest as the
-            # body, under the fields before it: that reading is walked too.
-            self.work_left -= len(data) - stray
-            early = mime_headers(read_header(data[:stray]))
-            self.readings(early, data[stray:], base=base, offset=stray, path=path,
-                          depth=depth, span=span, is_message=is_message,
-                          boundaries=boundaries)
+        end = next((d for d in header.defects if d.kind in _ENDS_HEADER), None)
+        if end is None:
+            return
+        # Python's parser (and many clients) end the header at that line and show the
+        # rest as the body, under the fields before it: that reading is walked too.
+        early = mime_headers(read_header(data[:end.offset]))
+        if end.kind is HeaderDefectKind.SPACE_BEFORE_COLON:
+            # Dovecot reads such a line as a field: only where that changes the MIME
+            # fields do the two disagree on the entity
+            if _content_fields(early) == _content_fields(headers):
+                return
+            self.ambiguous(path, f"line {end.line} of the header block has white space "
+                           "before its colon: Python ends the header there, Dovecot reads "
+                           "it as a field")
+        self.work_left -= len(data) - end.offset
+        self.readings(early, data[end.offset:], base=base, offset=end.offset, path=path,
+                      depth=depth, span=span, is_message=is_message, boundaries=boundaries)
 
     def headers(self, data: bytes, header: HeaderBlock, path: str) -> Headers:
         """The MIME fields of one entity's header block, its defects recorded."""
@@ -258,7 +268,8 @@ class _Walker:
         if ctype == "multipart/encrypted" or is_enveloped:
             self.result.is_encrypted = True
         if maintype == "multipart":
-            found = param_readings(content_type, "boundary", is_trimmed=True)
+            found = param_readings(content_type, "boundary", is_trimmed=True,
+                                   is_literal=True)
             if not found:
                 self.defect(path, f"{ctype} without a boundary parameter")
             else:
@@ -465,6 +476,10 @@ def _delimiters(body: bytes, marker: bytes, cap: int
             after = cr + 1  # a bare CR ends the line for Python
         lenient.append((i, after, is_close))
     return strict, lenient
+
+
+def _content_fields(headers: Headers) -> dict[str, list[str]]:
+    return {k: v for k, v in headers.fields.items() if k.startswith("content-")}
 
 
 def _first_last(values: list[str]) -> list[str]:

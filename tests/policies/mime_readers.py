@@ -97,6 +97,9 @@ def _collect(body: list[Any], leaves: list[Leaf]) -> None:
             _collect(child, leaves)
         return
     media = f"{body[0]}/{body[1]}".lower()
+    if media == "message/rfc822" and len(body) > 8 and isinstance(body[8], list):
+        _collect(body[8], leaves)  # the message inside, as Python's walk shows it
+        return
     names = [v for k, v in _params(body[2]) if k.startswith("name")]
     # after the seven basic fields: text has a line count, message/rfc822 an envelope,
     # a body and a line count; then MD5 and the disposition (RFC 3501 7.4.2)

@@ -32,7 +32,10 @@ def test_without_comments(value: str, expected: str) -> None:
     ("multipart/mixed; boundary=abc (x)", [
         Reading("abc (x)", ("boundary=",)), Reading("abc", ("boundary= without comments",))]),
     ('multipart/mixed; boundary="abc"; boundary="abc"', [
-        Reading("abc", ("boundary=",))]),  # repeated alike: one reading
+        Reading("abc", ("boundary=", "repeated boundary="))]),  # repeated alike: one reading
+    ('multipart/mixed; boundary="=?us-ascii?q?abc?="', [
+        Reading("=?us-ascii?q?abc?=", ("boundary=",)),
+        Reading("abc", ("boundary= decoded",))]),
     ('multipart/mixed; boundary="a"; boundary="b"; boundary="c"', [
         Reading("a", ("boundary=",)), Reading("b", ("repeated boundary=",)),
         Reading("c", ("repeated boundary=",))]),
@@ -43,7 +46,7 @@ def test_without_comments(value: str, expected: str) -> None:
     ("multipart/mixed", []),
 ])
 def test_boundary_readings(value: str, expected: list[Reading]) -> None:
-    assert param_readings(value, "boundary", is_trimmed=True) == expected
+    assert param_readings(value, "boundary", is_trimmed=True, is_literal=True) == expected
 
 
 def test_encodings_that_decode_alike_are_one_reading() -> None:
@@ -66,3 +69,8 @@ def test_charsets_ignore_case() -> None:
     assert len(charset_readings('text/plain; charset=UTF-8; charset="utf-8"')) == 1
     assert [r.value for r in charset_readings("text/plain; charset=utf-8; charset=koi8-r")] \
         == ["utf-8", "koi8-r"]
+
+
+def test_rfc2047_names_are_read_decoded_only() -> None:
+    names = filename_readings('application/pdf; name="=?utf-8?q?b=C3=A1o_c=C3=A1o.pdf?="', [])
+    assert [r.value for r in names.readings] == ["báo cáo.pdf"]

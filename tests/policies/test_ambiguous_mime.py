@@ -46,8 +46,9 @@ def test_the_corpus_covers_every_kind_of_ambiguity() -> None:
     assert {"the boundary parameter reads 2 ways", "2 different Content-Type fields",
             "the media type reads 2 ways", "Content-Transfer-Encoding reads 2 ways",
             "the attachment's name reads 2 ways", "different Content-Disposition fields",
-            "the charset reads 2 ways", "boundary lines read two ways", None} == kinds
-    assert len(CASES) >= 25
+            "the charset reads 2 ways", "boundary lines read two ways", None} < kinds
+    assert any(k and k.endswith("has white space before its colon") for k in kinds)
+    assert len(CASES) >= 30
 
 
 @pytest.mark.parametrize("case", CASES)

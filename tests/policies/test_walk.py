@@ -317,3 +317,17 @@ def test_a_space_around_the_slash_is_two_readings() -> None:
     assert defect == Defect("ambiguous-mime", "the media type reads 2 ways, so mail programs "
                             "disagree on the message: 'multipart / mixed' (as written) / "
                             "'multipart/mixed' (without comments and white space)")
+
+
+def test_white_space_before_a_colon_is_ambiguous_only_where_it_moves_a_content_field() -> None:
+    # Python ends the header at "Subject :"; Dovecot reads on. With the Content-Type
+    # after it, the two disagree on the part; with none, they do not.
+    moved = b"Subject : x\r\nContent-Type: application/x-msdownload\r\n\r\nMZ"
+    found = walk(moved)
+    assert [(p.content_type, p.data) for p in found.parts] == [
+        ("application/x-msdownload", b"MZ"),
+        ("text/plain", moved)]  # the line itself is the first line of Python's body
+    assert [d.kind for _, d in found.defects] == ["ambiguous-mime"]
+    plain = walk(b"Subject : x\r\nMIME-Version: 1.0\r\n\r\nhello")
+    assert [p.data for p in plain.parts] == [b"hello"]
+    assert plain.defects == []
