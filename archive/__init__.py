@@ -3,12 +3,13 @@
 milter/'s ``archive`` stage stores the bytes that leave (after signing) in an
 :class:`Archive` before the message's audit record commits, and the record carries
 their SHA-256, so the hash chain proves the archived bytes. ``congvu archive get`` and
-``verify`` read it back (archive/README.md).
+``verify`` read it back, ``prune`` applies the retention classes (archive/README.md).
 """
 
 from archive.cli import Records, commands
-from archive.config import ArchiveConfig
+from archive.config import ArchiveConfig, RetentionClass
 from archive.errors import ArchiveError, ArchiveReadError, ArchiveWriteError
+from archive.retention import ArchivedMessage, Expired, Retention
 from archive.store import Archive, Stored, is_sha256
 
 __all__ = [
@@ -17,7 +18,11 @@ __all__ = [
     "ArchiveError",
     "ArchiveReadError",
     "ArchiveWriteError",
+    "ArchivedMessage",
+    "Expired",
     "Records",
+    "Retention",
+    "RetentionClass",
     "Stored",
     "commands",
     "is_sha256",

@@ -2,19 +2,20 @@
 
 ``congvu archive get ID|SHA256`` writes one archived message, as relayed, checked
 against its name; ``verify`` checks that every archived message a record names is
-there and hashes to that record's SHA-256. Which record names which message is the
-audit log's to say: the root gives :func:`commands` a :class:`Records` reading it.
-Exit codes: 0 done (verify: no problem), 1 not found, not archived, or a problem found,
-2 usage or configuration.
+there and hashes to that record's SHA-256; ``prune`` removes what the retention
+classes let expire, writes a ledger of it and records that in the audit chain. Which
+record names which message is the audit log's to say: the root gives :func:`commands`
+a :class:`Records` reading it. Exit codes: 0 done (verify: no problem), 1 not found,
+not archived, a problem found, or the store refused, 2 usage or configuration.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 from zoneinfo import ZoneInfo
@@ -22,7 +23,9 @@ from zoneinfo import ZoneInfo
 import click
 
 from archive.config import ArchiveConfig
-from archive.errors import ArchiveReadError
+from archive.errors import ArchiveError, ArchiveReadError
+from archive.ledger import read_ledgers, write_ledger
+from archive.retention import ArchivedMessage, Retention
 from archive.store import Archive, is_sha256
 from mailbase import (
     CommandFailed,
@@ -46,13 +49,22 @@ class Records(Protocol):
         ...
 
     def archived_since(self, config_path: Path | None,
-                       since: datetime | None) -> Iterable[tuple[int, str]]:
-        """(record id, SHA-256) of every record naming an archived message, received
-        at ``since`` or later (None: all), oldest first."""
+                       since: datetime | None) -> Iterable[ArchivedMessage]:
+        """Every record naming an archived message, received at ``since`` or later
+        (None: all), oldest first."""
         ...
 
     def time_zone(self, config_path: Path | None) -> ZoneInfo:
         """The zone of command-line dates without an offset."""
+        ...
+
+    def unit_chain(self, config_path: Path | None, unit: str) -> Sequence[str]:
+        """``unit`` and the units above it (just ``unit`` when the directory has none)."""
+        ...
+
+    def record_prune(self, config_path: Path | None, *, actor: str, removed: int,
+                     ledger: str, ledger_sha256: str) -> int:
+        """Append the chained ``archive-prune`` event; return its id."""
         ...
 
 
@@ -141,9 +153,21 @@ def verify_cmd(wiring: _Wiring, /, since: str | None, config_path: Path | None) 
     archive = Archive(config.path)
     problems = 0
     named: set[str] = set()
-    for record_id, sha256 in wiring.records.archived_since(config_path, start):
-        named.add(sha256)
-        problems += _check(archive, sha256, f"record {record_id}")
+    try:
+        pruned = read_ledgers(config.path)
+    except ArchiveError as exc:
+        raise CommandFailed(str(exc)) from exc
+    gone = 0
+    for message in wiring.records.archived_since(config_path, start):
+        named.add(message.sha256)
+        what = f"record {message.record_id}"
+        if message.sha256 in pruned and not archive.path_of(message.sha256).exists():
+            ledger = pruned[message.sha256]
+            click.echo(f"{what}: pruned {message.sha256} (retention, {ledger.at}, ledger "
+                       f"{ledger.ledger})")
+            gone += 1
+            continue
+        problems += _check(archive, message.sha256, what)
     unrecorded = 0
     if start is None:
         for sha256 in archive.names():
@@ -151,6 +175,8 @@ def verify_cmd(wiring: _Wiring, /, since: str | None, config_path: Path | None) 
                 unrecorded += 1
                 problems += _check(archive, sha256, "unrecorded object")
     summary = f"{len(named)} archived message(s) named by records checked"
+    if gone:
+        summary += f" ({gone} removed by retention)"
     if start is None:
         # A message archived whose record then failed (answered 451) is named by none.
         summary += f", {unrecorded} object(s) named by no record"
@@ -167,6 +193,43 @@ def _check(archive: Archive, sha256: str, what: str) -> int:
         click.echo(f"{what}: {exc.problem} {sha256} ({exc.path}){detail}")
         return 1
     return 0
+
+
+@group.command("prune")
+@click.option("--dry-run", "is_dry_run", is_flag=True,
+              help="Say what has expired and remove nothing.")
+@click.option("--actor", default="system", show_default=True,
+              help="Who asked (recorded in the audit chain).")
+@config_option
+@_wiring
+def prune_cmd(wiring: _Wiring, /, is_dry_run: bool, actor: str,
+              config_path: Path | None) -> None:
+    """Remove the archived messages whose retention has expired (`[[archive.retention]]`,
+    `keep_years`): a ledger of them is written first, then a chained `archive-prune`
+    audit event naming it, then the messages are removed. Records stay; `verify` reports
+    their messages as pruned."""
+    config = wiring.load(config_path)
+    retention = Retention(config, lambda unit: wiring.records.unit_chain(config_path, unit))
+    now = datetime.now(UTC)
+    expired = retention.expired(wiring.records.archived_since(config_path, None), now)
+    archive = Archive(config.path)
+    present = [e for e in expired if archive.path_of(e.sha256).exists()]
+    for entry in present:
+        click.echo(f"expired {entry.sha256}: records "
+                   f"{', '.join(map(str, entry.record_ids))}, kept until "
+                   f"{entry.kept_until:%Y-%m-%d} ({entry.retention})")
+    if is_dry_run or not present:
+        click.echo(f"{len(present)} archived message(s) expired"
+                   + (", nothing removed (--dry-run)" if is_dry_run and present else ""))
+        return
+    try:
+        path, digest = write_ledger(config.path, present, now)
+        event = wiring.records.record_prune(config_path, actor=actor, removed=len(present),
+                                            ledger=path.name, ledger_sha256=digest)
+        removed = sum(archive.remove(entry.sha256) for entry in present)
+    except ArchiveError as exc:
+        raise CommandFailed(str(exc)) from exc
+    click.echo(f"removed {removed} archived message(s); ledger {path}, audit event {event}")
 
 
 def commands(load: ConfigLoader, *, records: Records) -> list[click.Command]:

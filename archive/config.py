@@ -5,13 +5,41 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 ArchivedDirection = Literal["inbound", "outbound"]
 
 
+Years = int | Literal["permanent"]
+
+
 def _both() -> list[ArchivedDirection]:
     return ["inbound", "outbound"]
+
+
+class RetentionClass(BaseModel):
+    """One retention class: whose mail, in which direction, is kept how long."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(min_length=1, description="What the class is called (shown by "
+                      "`congvu archive prune` and recorded in its ledger).")
+    years: Years = Field(description='Years a message is kept after it was received, or '
+                         '"permanent".')
+    units: list[str] = Field(
+        default_factory=list,
+        description="The units (and the units below them) whose mail the class covers; "
+        "empty: every unit.")
+    directions: list[ArchivedDirection] = Field(
+        default_factory=_both, min_length=1,
+        description="outbound (a unit's sent mail), inbound (received), or both.")
+
+    @field_validator("years")
+    @classmethod
+    def _positive(cls, value: Years) -> Years:
+        if isinstance(value, int) and not 1 <= value <= 500:
+            raise ValueError('years must be 1 to 500, or "permanent"')
+        return value
 
 
 class ArchiveConfig(BaseModel):
@@ -44,6 +72,19 @@ class ArchiveConfig(BaseModel):
         "ids of the directory). Empty: every provincial unit. Mail that no unit sent or "
         "received is never kept.",
     )
+    keep_years: Years = Field(
+        default="permanent",
+        description='Years a message no retention class covers is kept, or "permanent" '
+        "(the default: `congvu archive prune` removes nothing until classes or this say "
+        "so).",
+    )
+    retention: list[RetentionClass] = Field(
+        default_factory=list,
+        description="The retention classes (`[[archive.retention]]`): a message is kept as "
+        "long as the longest class covering its direction and any of its units (sender "
+        "unit outbound, recipient units) says; `congvu archive prune` removes what has "
+        "expired and records it.",
+    )
     compression_level: int = Field(
         default=3, ge=1, le=19,
         description="zstd compression level of stored messages (3: zstd's default, fast; "
@@ -54,3 +95,15 @@ class ArchiveConfig(BaseModel):
     @classmethod
     def _each_once(cls, value: list[str]) -> list[str]:
         return list(dict.fromkeys(value))
+
+    @field_validator("keep_years")
+    @classmethod
+    def _default_positive(cls, value: Years) -> Years:
+        return RetentionClass._positive(value)
+
+    @model_validator(mode="after")
+    def _class_names_unique(self) -> ArchiveConfig:
+        names = [c.name for c in self.retention]
+        if len(set(names)) != len(names):
+            raise ValueError("retention class names must be unique")
+        return self

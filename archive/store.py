@@ -29,7 +29,7 @@ from pathlib import Path
 
 import zstandard
 
-from archive.errors import ArchiveReadError, ArchiveWriteError
+from archive.errors import ArchiveError, ArchiveReadError, ArchiveWriteError
 from mailbase import create_private, private_dir
 
 log = logging.getLogger("congvu.archive")
@@ -127,6 +127,22 @@ class Archive:
             compressor = zstandard.ZstdCompressor(level=self.level, write_content_size=True)
             self._local.c = compressor
         return compressor
+
+    def remove(self, sha256: str) -> bool:
+        """Remove the message named ``sha256`` (retention); whether it was there.
+
+        :raises ArchiveWriteError: it cannot be removed.
+        """
+        path = self.path_of(sha256)
+        try:
+            path.unlink()
+            _fsync_dir(path.parent)
+        except FileNotFoundError:
+            return False
+        except OSError as exc:
+            raise ArchiveError(f"archive {self.root}: could not remove {path}: "
+                               f"{exc.strerror or exc}") from exc
+        return True
 
     # -- reading ----------------------------------------------------------------
 

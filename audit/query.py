@@ -336,11 +336,25 @@ def show(conn: sqlite3.Connection, record_id: int) -> dict[str, Any]:
     return attributed(record)
 
 
+@dataclass(frozen=True, slots=True)
+class ArchivedRecord:
+    """A message record as the archive reads it: what it names and whose it is."""
+
+    record_id: int
+    #: the SHA-256 of the archived message, None when none was archived
+    sha256: str | None
+    received_at: datetime
+    direction: str
+    #: the units whose mail it is: outbound its sender unit, then its recipient units
+    units: tuple[str, ...]
+
+
 def archived(conn: sqlite3.Connection, *, since: datetime | None = None,
-             record_id: int | None = None) -> Iterator[tuple[int, str | None]]:
-    """(record id, SHA-256 of the archived message or None) of each message record
-    received at ``since`` or later, or of record ``record_id`` only, oldest first."""
-    sql = ("SELECT seq, json_extract(detail, '$.archived_sha256') FROM events "
+             record_id: int | None = None) -> Iterator[ArchivedRecord]:
+    """Each message record received at ``since`` or later, or record ``record_id``
+    only, oldest first."""
+    sql = ("SELECT seq, json_extract(detail, '$.archived_sha256'), at, direction, "
+           "sender_unit, json_extract(detail, '$.recipient_units') FROM events "
            "WHERE kind = 'message'")
     params: list[Any] = []
     if record_id is not None:
@@ -349,8 +363,11 @@ def archived(conn: sqlite3.Connection, *, since: datetime | None = None,
     if since is not None:
         sql += " AND at >= ?"
         params.append(iso(since))
-    for seq, sha256 in conn.execute(sql + " ORDER BY seq", params):
-        yield int(seq), sha256
+    for seq, sha256, at, direction, unit, recipients in conn.execute(
+            sql + " ORDER BY seq", params):
+        sent = (unit,) if unit and sent_by(direction, unit) else ()
+        yield ArchivedRecord(int(seq), sha256, datetime.fromisoformat(at), direction,
+                             (*sent, *json.loads(recipients or "[]")))
 
 
 def admin_events(conn: sqlite3.Connection, *, since: datetime | None = None,

@@ -134,6 +134,8 @@ class AdminKind(StrEnum):
     PRUNE = "prune"
     SERVICE_STOP = "service-stop"
     KEY_ENROLLED = "audit-key-enrolled"
+    #: retention removed archived messages (their ledger's SHA-256 in the details)
+    ARCHIVE_PRUNE = "archive-prune"
 
 
 class DocumentSignatureRecord(_Edge):

@@ -558,9 +558,9 @@ class AuditLog:
             return queries.trace(self.db.conn, sha256)
 
     def archived(self, *, since: datetime | None = None,
-                 record_id: int | None = None) -> Iterator[tuple[int, str | None]]:
-        """(record id, SHA-256 of its archived message or None) of each message record
-        since ``since``, or of record ``record_id`` only (none: no such message record)."""
+                 record_id: int | None = None) -> Iterator[queries.ArchivedRecord]:
+        """Each message record since ``since`` with the archived message it names, or
+        record ``record_id`` only (none: no such message record)."""
         with mapped_errors(self.path, "read the archived messages' records"):
             yield from queries.archived(self.db.conn, since=since, record_id=record_id)
 

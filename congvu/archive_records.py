@@ -1,23 +1,30 @@
-"""The audit log's side of ``congvu archive``: which record names which archived message.
+"""The audit log's side of ``congvu archive``: which record names which archived message,
+whose mail it is, and the chained event of a prune.
 
-archive/ imports no other package of ours; the root composes the two here, reading the
-configured audit store through a read-only connection.
+archive/ imports no other package of ours; the root composes them here, reading the
+configured audit store through a read-only connection (a prune's event through a
+writable one) and the unit tree from the directory.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from audit import AuditLog
+import directory
+from archive import ArchivedMessage
+from audit import AdminEvent, AdminKind, AuditLog
 from congvu.context import current
 from mailbase import zone
 
 
 class AuditRecords:
-    """:class:`archive.Records` over the audit store ``--config`` names."""
+    """:class:`archive.Records` over the stores ``--config`` names."""
+
+    def __init__(self) -> None:
+        self._parents: dict[Path | None, dict[str, str | None]] = {}
 
     def archived_of(self, config_path: Path | None, record_id: int) -> str | None:
         """The SHA-256 record ``record_id`` names, or None.
@@ -29,16 +36,45 @@ class AuditRecords:
             found = list(log.archived(record_id=record_id))
         if not found:
             raise LookupError(record_id)
-        return found[0][1]
+        return found[0].sha256
 
     def archived_since(self, config_path: Path | None,
-                       since: datetime | None) -> Iterator[tuple[int, str]]:
-        """(record id, SHA-256) of each record naming an archived message, since ``since``."""
+                       since: datetime | None) -> Iterator[ArchivedMessage]:
+        """Each record naming an archived message, received since ``since``."""
         with AuditLog.open_readonly(current().settings(config_path).audit.path) as log:
-            for record_id, sha256 in log.archived(since=since):
-                if sha256 is not None:
-                    yield record_id, sha256
+            for found in log.archived(since=since):
+                if found.sha256 is not None:
+                    yield ArchivedMessage(found.record_id, found.sha256, found.received_at,
+                                          found.direction, found.units)
 
     def time_zone(self, config_path: Path | None) -> ZoneInfo:
         """The audit's zone: command-line dates without an offset are in it."""
         return zone(current().settings(config_path).audit.time_zone)
+
+    def unit_chain(self, config_path: Path | None, unit: str) -> Sequence[str]:
+        """``unit`` and the units above it in the directory (a unit the directory no
+        longer has stands alone)."""
+        if config_path not in self._parents:
+            path = current().settings(config_path).directory.path
+            parents: dict[str, str | None] = {}
+            if path.exists():
+                store = directory.Directory.open(path, read_only=True)
+                try:
+                    parents = {u.id: u.parent for u in store.units()}
+                finally:
+                    store.close()
+            self._parents[config_path] = parents
+        parents = self._parents[config_path]
+        chain = [unit]
+        while (parent := parents.get(chain[-1])) is not None and parent not in chain:
+            chain.append(parent)
+        return chain
+
+    def record_prune(self, config_path: Path | None, *, actor: str, removed: int,
+                     ledger: str, ledger_sha256: str) -> int:
+        """Append the chained ``archive-prune`` event (the checkpoint key signs it)."""
+        with AuditLog.open(current().settings(config_path).audit) as log:
+            return log.admin(AdminEvent(
+                kind=AdminKind.ARCHIVE_PRUNE, actor=actor, target=f"ledger {ledger}",
+                details={"removed": removed, "ledger": ledger,
+                         "ledger_sha256": ledger_sha256}))

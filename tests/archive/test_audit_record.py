@@ -87,18 +87,22 @@ def test_a_store_the_previous_release_wrote_takes_archived_records_both_ways(
         previous: Path, audit_config: AuditConfig) -> None:
     assert run_previous(previous, audit_config, "write")["intact"]
     with AuditLog.open(audit_config) as log:  # this release, as after an upgrade
-        [(old_id, old_sha)] = list(log.archived())
+        [old] = list(log.archived())
+        old_id = old.record_id
         new_id = log.record(record(archived_sha256=SHA))
         plain_id = log.record(record(subject="không lưu"))
         assert log.verify().is_intact
         assert "archived_sha256" not in log.show(old_id)
         assert log.show(new_id)["archived_sha256"] == SHA
-        assert list(log.archived()) == [(old_id, None), (new_id, SHA), (plain_id, None)]
-        assert list(log.archived(record_id=new_id)) == [(new_id, SHA)]
+        assert [(r.record_id, r.sha256) for r in log.archived()] == [
+            (old.record_id, None), (new_id, SHA), (plain_id, None)]
+        [new] = log.archived(record_id=new_id)
+        assert (new.sha256, new.direction, new.units) == (SHA, "outbound", ("sotc", "snv"))
+        assert new.received_at == datetime(2026, 11, 4, 2, 30, tzinfo=UTC)
         assert list(log.archived(record_id=new_id + 100)) == []
         stored = dict(log.db.conn.execute(
             "SELECT seq, detail FROM events WHERE kind = 'message'").fetchall())
-    assert old_sha is None
+    assert old.sha256 is None
     assert f'"archived_sha256":"{SHA}"' in stored[new_id]
     assert "archived_sha256" not in stored[plain_id]
     # rollback: the previous release verifies the chain this one extended

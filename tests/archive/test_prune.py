@@ -1,0 +1,142 @@
+"""``congvu archive prune`` on real stores: it removes only what its retention class let
+expire, writes the ledger first and a chained ``archive-prune`` event naming it, keeps
+the audit chain intact, and ``archive verify`` then reports those messages as pruned."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from archive import Archive
+from audit import Action, AuditConfig, AuditLog, AuditRecord, Direction, Role
+from congvu.cli import main
+from directory import Directory
+
+UNITS = ("id,name,parent,address\n"
+         "ubnd-tinh,UBND tỉnh,,ubnd@lamdong.gov.vn\n"
+         "sotc,Sở Tài chính,ubnd-tinh,sotc@lamdong.gov.vn\n"
+         "snv,Sở Nội vụ,ubnd-tinh,snv@lamdong.gov.vn\n")
+CONFIG = """
+[archive]
+keep_years = 10
+
+[[archive.retention]]
+name = "5-nam"
+years = 5
+units = ["snv"]
+directions = ["inbound"]
+
+[[archive.retention]]
+name = "vinh-vien"
+years = "permanent"
+units = ["ubnd-tinh"]
+directions = ["outbound"]
+"""
+NOW = datetime.now(UTC)
+
+
+class Site:
+    """A data directory with a directory of units, an audit store and an archive."""
+
+    def __init__(self, root: Path) -> None:
+        self.data = root / "var"
+        self.config = root / "congvu.toml"
+        self.config.write_text(f'[service]\ndata_dir = "{self.data}"\n' + CONFIG)
+        self.data.mkdir()
+        store = Directory.open(self.data / "directory.sqlite3")
+        store.import_csv(UNITS, actor="test")
+        store.close()
+        self.archive = Archive.open(self.data / "archive")
+        self.audit = AuditConfig(path=self.data / "audit.sqlite3", keys_dir=self.data / "keys")
+
+    def relayed(self, body: str, *, years_ago: float, direction: Direction,
+                sender_unit: str | None = None, to: tuple[str, ...] = ()) -> tuple[int, str]:
+        """A record of a message relayed ``years_ago``, its bytes archived."""
+        sha = self.archive.put(f"Subject: {body}\r\n\r\n{body}\r\n".encode()).sha256
+        at = NOW - timedelta(days=365.25 * years_ago)
+        with AuditLog.open(self.audit) as log:
+            rid = log.record(AuditRecord(
+                received_at=at, decided_at=at, listener="f", role=Role.AUTO,
+                direction=direction, envelope_sender="x@lamdong.gov.vn", size=10,
+                action=Action.ACCEPT, processing_ms=1.0, sender_unit=sender_unit,
+                recipient_units=list(to), archived_sha256=sha))
+        return rid, sha
+
+    def congvu(self, *args: str) -> Result:
+        return CliRunner().invoke(main, [*args, "--config", str(self.config)])
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Site:
+    return Site(tmp_path)
+
+
+def test_prune_removes_only_what_expired_records_it_and_verify_says_pruned(
+        site: Site) -> None:
+    inbound, outbound = Direction.INBOUND, Direction.OUTBOUND
+    expired_snv = site.relayed("snv, 6 years", years_ago=6, direction=inbound, to=("snv",))
+    kept_snv = site.relayed("snv, 4 years", years_ago=4, direction=inbound, to=("snv",))
+    sent = site.relayed("sent by sotc", years_ago=30, direction=outbound,
+                        sender_unit="sotc", to=("snv",))  # the province's: permanent
+    to_sotc = site.relayed("to sotc, 6 years", years_ago=6, direction=inbound, to=("sotc",))
+    expired_sotc = site.relayed("to sotc, 11 years", years_ago=11, direction=inbound,
+                                to=("sotc",))
+    # the same bytes received again last year: kept for the newer record
+    again = site.relayed("again", years_ago=7, direction=inbound, to=("snv",))
+    site.relayed("again", years_ago=1, direction=inbound, to=("snv",))
+
+    dry = site.congvu("archive", "prune", "--dry-run")
+    assert dry.exit_code == 0, dry.output
+    assert sorted(line.split()[1].rstrip(":") for line in dry.stdout.splitlines()
+                  if line.startswith("expired")) == sorted([expired_snv[1], expired_sotc[1]])
+    assert "nothing removed (--dry-run)" in dry.stdout
+    assert all(site.archive.path_of(sha).exists() for _, sha in (expired_snv, expired_sotc))
+
+    done = site.congvu("archive", "prune", "--actor", "van-thu")
+    assert done.exit_code == 0, done.output
+    assert "removed 2 archived message(s)" in done.stdout
+    assert not site.archive.path_of(expired_snv[1]).exists()
+    assert not site.archive.path_of(expired_sotc[1]).exists()
+    for _, sha in (kept_snv, sent, to_sotc, again):
+        assert site.archive.get(sha)
+    [ledger] = (site.data / "archive" / "pruned").iterdir()
+    entries = json.loads(ledger.read_bytes())["messages"]
+    assert {(e["sha256"], tuple(e["records"]), e["retention"]) for e in entries} == {
+        (expired_snv[1], (expired_snv[0],), "5-nam"),
+        (expired_sotc[1], (expired_sotc[0],), "default")}
+    with AuditLog.open(site.audit) as log:
+        [event] = log.admin_events(kind="archive-prune")
+        assert log.verify().is_intact
+    assert (event["actor"], event["details"]["removed"]) == ("van-thu", 2)
+    assert event["details"]["ledger_sha256"] == hashlib.sha256(ledger.read_bytes()).hexdigest()
+
+    checked = site.congvu("archive", "verify")
+    assert checked.exit_code == 0, checked.output
+    pruned = [line for line in checked.stdout.splitlines() if " pruned " in line]
+    assert sorted(line.split(":")[0] for line in pruned) == sorted(
+        [f"record {expired_snv[0]}", f"record {expired_sotc[0]}"])
+    assert "(2 removed by retention)" in checked.stdout
+    # a second prune finds nothing more to remove
+    again_run = site.congvu("archive", "prune")
+    assert again_run.exit_code == 0 and "0 archived message(s) expired" in again_run.stdout
+
+
+def test_a_message_missing_without_a_ledger_is_a_problem_not_pruned(site: Site) -> None:
+    rid, sha = site.relayed("lost", years_ago=1, direction=Direction.INBOUND, to=("snv",))
+    site.archive.path_of(sha).unlink()
+    checked = site.congvu("archive", "verify")
+    assert checked.exit_code == 1
+    assert f"record {rid}: missing {sha}" in checked.stdout
+
+
+def test_nothing_is_pruned_by_default(site: Site) -> None:
+    site.config.write_text(f'[service]\ndata_dir = "{site.data}"\n')
+    site.relayed("old", years_ago=80, direction=Direction.INBOUND, to=("snv",))
+    done = site.congvu("archive", "prune")
+    assert done.exit_code == 0 and "0 archived message(s) expired" in done.stdout
+    assert not (site.data / "archive" / "pruned").exists()
