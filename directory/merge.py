@@ -44,7 +44,7 @@ class MergeProblem:
     """One thing that keeps the files from being merged.
 
     ``file`` is None for the command line as a whole; ``line`` is the file's line (1
-    is the header), None for the whole file. ``usage`` says the command line is at
+    is the header), None for the whole file. ``is_usage`` says the command line is at
     fault (exit 2) rather than the data (exit 1).
     """
 
@@ -120,7 +120,8 @@ class Merged:
 
 @dataclass(slots=True)
 class _Input:
-    """One input file as read: its good rows (line, unit) and its prefix."""
+    """One input file as read: its good rows (line, unit), its prefix (None: none
+    usable), and each good row's id in the merged file."""
 
     name: str
     prefix: str | None
@@ -150,8 +151,7 @@ def merge_files(paths: Sequence[Path], prefixes: Sequence[str], *,
     """
     problems = _command_line_problems(paths, prefixes, rosters, outputs)
     usable = _usable_prefixes(prefixes)
-    inputs: list[_Input] = []
-    paired: dict[int, _Input] = {}
+    paired: dict[int, _Input] = {}  # by the file's place on the command line
     seen: dict[str, Path] = {}
     for index, path in enumerate(paths):
         data = _read_bytes(path, problems)
@@ -168,7 +168,7 @@ def merge_files(paths: Sequence[Path], prefixes: Sequence[str], *,
         seen[digest] = path
         prefix = usable[index] if index < len(usable) else None
         paired[index] = _parse(str(path), data, prefix, problems)
-        inputs.append(paired[index])
+    inputs = list(paired.values())
     _rename(inputs, problems)
     _check_addresses(inputs, problems)
     mailboxes = (_merge_rosters(rosters, paired, problems) if len(rosters) == len(paths)
