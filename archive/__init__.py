@@ -9,6 +9,7 @@ their SHA-256, so the hash chain proves the archived bytes. ``congvu archive get
 from archive.cli import Records, commands
 from archive.config import ArchiveConfig, RetentionClass
 from archive.errors import ArchiveError, ArchiveReadError, ArchiveWriteError
+from archive.holds import Hold
 from archive.retention import ArchivedMessage, Expired, Retention
 from archive.store import Archive, Stored, is_sha256
 
@@ -20,6 +21,7 @@ __all__ = [
     "ArchiveWriteError",
     "ArchivedMessage",
     "Expired",
+    "Hold",
     "Records",
     "Retention",
     "RetentionClass",

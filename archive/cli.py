@@ -24,6 +24,7 @@ import click
 
 from archive.config import ArchiveConfig
 from archive.errors import ArchiveError, ArchiveReadError
+from archive.holds import Hold
 from archive.ledger import read_ledgers, write_ledger
 from archive.retention import ArchivedMessage, Retention
 from archive.store import Archive, is_sha256
@@ -65,6 +66,22 @@ class Records(Protocol):
     def record_prune(self, config_path: Path | None, *, actor: str, removed: int,
                      ledger: str, ledger_sha256: str) -> int:
         """Append the chained ``archive-prune`` event; return its id."""
+        ...
+
+    def holds(self, config_path: Path | None) -> list[Hold]:
+        """The legal holds in force (placed and not released), oldest first."""
+        ...
+
+    def place_hold(self, config_path: Path | None, hold: Hold, *, actor: str) -> int:
+        """Append the chained ``archive-hold`` event of ``hold``; return its id (the
+        hold's id)."""
+        ...
+
+    def release_hold(self, config_path: Path | None, hold_id: int, *, actor: str,
+                     reason: str) -> int:
+        """Append the chained ``archive-hold-release`` event.
+
+        :raises LookupError: no hold ``hold_id`` is in force."""
         ...
 
 
@@ -211,9 +228,17 @@ def prune_cmd(wiring: _Wiring, /, is_dry_run: bool, actor: str,
     config = wiring.load(config_path)
     retention = Retention(config, lambda unit: wiring.records.unit_chain(config_path, unit))
     now = datetime.now(UTC)
-    expired = retention.expired(wiring.records.archived_since(config_path, None), now)
+    messages = list(wiring.records.archived_since(config_path, None))
+    holds = wiring.records.holds(config_path)
+    held = {m.sha256: hold for m in messages for hold in holds
+            if hold.covers(m, retention.chain)}
+    expired = retention.expired(messages, now)
     archive = Archive(config.path)
-    present = [e for e in expired if archive.path_of(e.sha256).exists()]
+    for entry in expired:
+        if entry.sha256 in held:
+            click.echo(f"held {entry.sha256}: expired, kept by hold {held[entry.sha256].hold_id}")
+    present = [e for e in expired
+               if e.sha256 not in held and archive.path_of(e.sha256).exists()]
     for entry in present:
         click.echo(f"expired {entry.sha256}: records "
                    f"{', '.join(map(str, entry.record_ids))}, kept until "
@@ -230,6 +255,69 @@ def prune_cmd(wiring: _Wiring, /, is_dry_run: bool, actor: str,
     except ArchiveError as exc:
         raise CommandFailed(str(exc)) from exc
     click.echo(f"removed {removed} archived message(s); ledger {path}, audit event {event}")
+
+
+@group.group("hold")
+def hold_group() -> None:
+    """Legal holds: what no prune removes (chained admin events)."""
+
+
+@hold_group.command("add")
+@click.option("--unit", default=None, help="The unit (and the units below it).")
+@click.option("--mailbox", default=None, help="An address, as sender or recipient.")
+@click.option("--since", default=None, metavar="DATE", help="Received at DATE or later.")
+@click.option("--until", default=None, metavar="DATE", help="Received before DATE.")
+@click.option("--reason", required=True, help="Why (a case, an inquiry, a request).")
+@click.option("--requested-by", required=True, help="Who asked for the hold.")
+@click.option("--actor", default="system", show_default=True,
+              help="Who places it (recorded in the audit chain).")
+@config_option
+@_wiring
+def hold_add_cmd(wiring: _Wiring, /, unit: str | None, mailbox: str | None,
+                 since: str | None, until: str | None, reason: str, requested_by: str,
+                 actor: str, config_path: Path | None) -> None:
+    """Place a legal hold on the archived messages of a unit, a mailbox, a period, or
+    all of those at once (a message must match every one given)."""
+    if unit is None and mailbox is None and since is None and until is None:
+        raise UsageProblem("a hold needs --unit, --mailbox, --since or --until")
+    tz = wiring.records.time_zone(config_path)
+    try:
+        start = parse_local_datetime(since, tz) if since else None
+        end = parse_local_datetime(until, tz) if until else None
+    except PeriodError as exc:
+        raise UsageProblem(f"--since/--until: {exc}") from exc
+    if start and end and end <= start:
+        raise UsageProblem("--until must be after --since")
+    hold = Hold(0, reason, requested_by, "", unit=unit,
+                mailbox=mailbox.lower() if mailbox else None, since=start, until=end)
+    hold_id = wiring.records.place_hold(config_path, hold, actor=actor)
+    click.echo(f"placed hold {hold_id}")
+
+
+@hold_group.command("release")
+@click.argument("hold_id", type=int)
+@click.option("--reason", required=True, help="Why the hold ends.")
+@click.option("--actor", default="system", show_default=True,
+              help="Who releases it (recorded in the audit chain).")
+@config_option
+@_wiring
+def hold_release_cmd(wiring: _Wiring, /, hold_id: int, reason: str, actor: str,
+                     config_path: Path | None) -> None:
+    """Release hold HOLD_ID (exit 1 when no such hold is in force)."""
+    try:
+        event = wiring.records.release_hold(config_path, hold_id, actor=actor, reason=reason)
+    except LookupError as exc:
+        raise CommandFailed(f"no hold {hold_id} is in force") from exc
+    click.echo(f"released hold {hold_id} (audit event {event})")
+
+
+@hold_group.command("list")
+@config_option
+@_wiring
+def hold_list_cmd(wiring: _Wiring, /, config_path: Path | None) -> None:
+    """The holds in force, one a line."""
+    for hold in wiring.records.holds(config_path):
+        click.echo(hold.describe())
 
 
 def commands(load: ConfigLoader, *, records: Records) -> list[click.Command]:

@@ -27,6 +27,8 @@ class ArchivedMessage:
     direction: str
     #: outbound the sender unit and the recipient units, inbound the recipient units
     units: tuple[str, ...]
+    #: the envelope sender and recipients, lower-cased (what a mailbox hold matches)
+    addresses: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -347,6 +347,8 @@ class ArchivedRecord:
     direction: str
     #: the units whose mail it is: outbound its sender unit, then its recipient units
     units: tuple[str, ...]
+    #: the envelope sender and recipients, lower-cased
+    addresses: tuple[str, ...]
 
 
 def archived(conn: sqlite3.Connection, *, since: datetime | None = None,
@@ -354,7 +356,8 @@ def archived(conn: sqlite3.Connection, *, since: datetime | None = None,
     """Each message record received at ``since`` or later, or record ``record_id``
     only, oldest first."""
     sql = ("SELECT seq, json_extract(detail, '$.archived_sha256'), at, direction, "
-           "sender_unit, json_extract(detail, '$.recipient_units') FROM events "
+           "sender_unit, json_extract(detail, '$.recipient_units'), envelope_sender, "
+           "json_extract(detail, '$.envelope_recipients') FROM events "
            "WHERE kind = 'message'")
     params: list[Any] = []
     if record_id is not None:
@@ -363,11 +366,14 @@ def archived(conn: sqlite3.Connection, *, since: datetime | None = None,
     if since is not None:
         sql += " AND at >= ?"
         params.append(iso(since))
-    for seq, sha256, at, direction, unit, recipients in conn.execute(
+    for seq, sha256, at, direction, unit, units, sender, recipients in conn.execute(
             sql + " ORDER BY seq", params):
         sent = (unit,) if unit and sent_by(direction, unit) else ()
+        addresses = [sender, *json.loads(recipients or "[]")] if sender else \
+            json.loads(recipients or "[]")
         yield ArchivedRecord(int(seq), sha256, datetime.fromisoformat(at), direction,
-                             (*sent, *json.loads(recipients or "[]")))
+                             (*sent, *json.loads(units or "[]")),
+                             tuple(a.lower() for a in addresses))
 
 
 def admin_events(conn: sqlite3.Connection, *, since: datetime | None = None,

@@ -136,6 +136,9 @@ class AdminKind(StrEnum):
     KEY_ENROLLED = "audit-key-enrolled"
     #: retention removed archived messages (their ledger's SHA-256 in the details)
     ARCHIVE_PRUNE = "archive-prune"
+    #: a legal hold on archived messages placed, and released (target: the hold's id)
+    ARCHIVE_HOLD = "archive-hold"
+    ARCHIVE_HOLD_RELEASE = "archive-hold-release"
 
 
 class DocumentSignatureRecord(_Edge):

@@ -11,10 +11,11 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import directory
-from archive import ArchivedMessage
+from archive import ArchivedMessage, Hold
 from audit import AdminEvent, AdminKind, AuditLog
 from congvu.context import current
 from mailbase import zone
@@ -45,7 +46,7 @@ class AuditRecords:
             for found in log.archived(since=since):
                 if found.sha256 is not None:
                     yield ArchivedMessage(found.record_id, found.sha256, found.received_at,
-                                          found.direction, found.units)
+                                          found.direction, found.units, found.addresses)
 
     def time_zone(self, config_path: Path | None) -> ZoneInfo:
         """The audit's zone: command-line dates without an offset are in it."""
@@ -78,3 +79,45 @@ class AuditRecords:
                 kind=AdminKind.ARCHIVE_PRUNE, actor=actor, target=f"ledger {ledger}",
                 details={"removed": removed, "ledger": ledger,
                          "ledger_sha256": ledger_sha256}))
+
+    def holds(self, config_path: Path | None) -> list[Hold]:
+        """The holds placed and not released, from the chain's admin events."""
+        with AuditLog.open_readonly(current().settings(config_path).audit.path) as log:
+            placed = log.admin_events(kind=AdminKind.ARCHIVE_HOLD.value, limit=-1)
+            released = {event["target"] for event in log.admin_events(
+                kind=AdminKind.ARCHIVE_HOLD_RELEASE.value, limit=-1)}
+        return [_hold(event) for event in reversed(placed)
+                if str(event["id"]) not in released]
+
+    def place_hold(self, config_path: Path | None, hold: Hold, *, actor: str) -> int:
+        """Append the chained ``archive-hold`` event; its id is the hold's."""
+        details: dict[str, str | int | float | bool | None] = {
+            "reason": hold.reason, "requested_by": hold.requested_by, "unit": hold.unit,
+            "mailbox": hold.mailbox,
+            "since": hold.since.isoformat() if hold.since else None,
+            "until": hold.until.isoformat() if hold.until else None}
+        with AuditLog.open(current().settings(config_path).audit) as log:
+            return log.admin(AdminEvent(kind=AdminKind.ARCHIVE_HOLD, actor=actor,
+                                        target=hold.unit or hold.mailbox or "period",
+                                        unit_id=hold.unit, details=details))
+
+    def release_hold(self, config_path: Path | None, hold_id: int, *, actor: str,
+                     reason: str) -> int:
+        """Append the chained ``archive-hold-release`` event of a hold in force.
+
+        :raises LookupError: no hold ``hold_id`` is in force.
+        """
+        if hold_id not in {hold.hold_id for hold in self.holds(config_path)}:
+            raise LookupError(hold_id)
+        with AuditLog.open(current().settings(config_path).audit) as log:
+            return log.admin(AdminEvent(kind=AdminKind.ARCHIVE_HOLD_RELEASE, actor=actor,
+                                        target=str(hold_id), details={"reason": reason}))
+
+
+def _hold(event: dict[str, Any]) -> Hold:
+    details = event["details"]
+    since, until = details.get("since"), details.get("until")
+    return Hold(int(event["id"]), str(details["reason"]), str(details["requested_by"]),
+                str(event["at"]), unit=details.get("unit"), mailbox=details.get("mailbox"),
+                since=datetime.fromisoformat(since) if since else None,
+                until=datetime.fromisoformat(until) if until else None)

@@ -1,6 +1,7 @@
 """``congvu archive prune`` on real stores: it removes only what its retention class let
-expire, writes the ledger first and a chained ``archive-prune`` event naming it, keeps
-the audit chain intact, and ``archive verify`` then reports those messages as pruned."""
+expire and no legal hold keeps, writes the ledger first and a chained ``archive-prune``
+event naming it, keeps the audit chain intact, and ``archive verify`` then reports
+those messages as pruned. Holds and their releases are chained admin events."""
 
 from __future__ import annotations
 
@@ -55,7 +56,8 @@ class Site:
         self.audit = AuditConfig(path=self.data / "audit.sqlite3", keys_dir=self.data / "keys")
 
     def relayed(self, body: str, *, years_ago: float, direction: Direction,
-                sender_unit: str | None = None, to: tuple[str, ...] = ()) -> tuple[int, str]:
+                sender_unit: str | None = None, to: tuple[str, ...] = (),
+                rcpt: str = "vanthu@lamdong.gov.vn") -> tuple[int, str]:
         """A record of a message relayed ``years_ago``, its bytes archived."""
         sha = self.archive.put(f"Subject: {body}\r\n\r\n{body}\r\n".encode()).sha256
         at = NOW - timedelta(days=365.25 * years_ago)
@@ -63,6 +65,7 @@ class Site:
             rid = log.record(AuditRecord(
                 received_at=at, decided_at=at, listener="f", role=Role.AUTO,
                 direction=direction, envelope_sender="x@lamdong.gov.vn", size=10,
+                envelope_recipients=[rcpt],
                 action=Action.ACCEPT, processing_ms=1.0, sender_unit=sender_unit,
                 recipient_units=list(to), archived_sha256=sha))
         return rid, sha
@@ -140,3 +143,56 @@ def test_nothing_is_pruned_by_default(site: Site) -> None:
     done = site.congvu("archive", "prune")
     assert done.exit_code == 0 and "0 archived message(s) expired" in done.stdout
     assert not (site.data / "archive" / "pruned").exists()
+
+
+def test_a_hold_keeps_what_expired_until_it_is_released(site: Site) -> None:
+    inbound = Direction.INBOUND
+    held = site.relayed("snv, held", years_ago=6, direction=inbound, to=("snv",))
+    by_mailbox = site.relayed("sotc, to a held mailbox", years_ago=12, direction=inbound,
+                              to=("sotc",), rcpt="Ke-Toan@lamdong.gov.vn")
+    free = site.relayed("sotc, 12 years", years_ago=12, direction=inbound, to=("sotc",))
+    placed = site.congvu("archive", "hold", "add", "--unit", "ubnd-tinh", "--since",
+                         (NOW - timedelta(days=365 * 8)).date().isoformat(),
+                         "--until", (NOW - timedelta(days=365 * 3)).date().isoformat(),
+                         "--reason", "Thanh tra số 12", "--requested-by", "Thanh tra tỉnh",
+                         "--actor", "admin")
+    assert placed.exit_code == 0, placed.output
+    unit_hold = int(placed.stdout.split()[-1])
+    placed = site.congvu("archive", "hold", "add", "--mailbox", "ke-toan@lamdong.gov.vn",
+                         "--reason", "Vụ việc 3", "--requested-by", "Công an tỉnh")
+    mailbox_hold = int(placed.stdout.split()[-1])
+    listed = site.congvu("archive", "hold", "list").stdout.splitlines()
+    assert [line.split(":")[0] for line in listed] == [f"hold {unit_hold}",
+                                                       f"hold {mailbox_hold}"]
+    assert "unit ubnd-tinh and below" in listed[0] and "Thanh tra tỉnh" in listed[0]
+
+    done = site.congvu("archive", "prune")
+    assert done.exit_code == 0, done.output
+    assert f"held {held[1]}: expired, kept by hold {unit_hold}" in done.stdout
+    assert f"held {by_mailbox[1]}: expired, kept by hold {mailbox_hold}" in done.stdout
+    assert "removed 1 archived message(s)" in done.stdout
+    assert site.archive.get(held[1]) and site.archive.get(by_mailbox[1])
+    assert not site.archive.path_of(free[1]).exists()
+
+    released = site.congvu("archive", "hold", "release", str(unit_hold), "--reason",
+                           "Kết thúc thanh tra", "--actor", "admin")
+    assert released.exit_code == 0, released.output
+    assert site.congvu("archive", "prune").exit_code == 0
+    assert not site.archive.path_of(held[1]).exists()
+    assert site.archive.get(by_mailbox[1])  # its own hold is still in force
+    with AuditLog.open(site.audit) as log:
+        kinds = [e["kind"] for e in reversed(log.admin_events())]
+        assert log.verify().is_intact
+    assert kinds == ["archive-hold", "archive-hold", "archive-prune",
+                     "archive-hold-release", "archive-prune"]
+
+
+def test_hold_usage_errors(site: Site) -> None:
+    site.relayed("one", years_ago=1, direction=Direction.INBOUND, to=("snv",))
+    bare = site.congvu("archive", "hold", "add", "--reason", "x", "--requested-by", "y")
+    assert bare.exit_code == 2 and "needs --unit, --mailbox, --since or --until" in bare.output
+    backwards = site.congvu("archive", "hold", "add", "--since", "2026-02-01", "--until",
+                            "2026-01-01", "--reason", "x", "--requested-by", "y")
+    assert backwards.exit_code == 2 and "--until must be after --since" in backwards.output
+    unknown = site.congvu("archive", "hold", "release", "77", "--reason", "x")
+    assert unknown.exit_code == 1 and "no hold 77 is in force" in unknown.output
