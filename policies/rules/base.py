@@ -57,12 +57,14 @@ class Rule(Protocol):
         ...
 
 
-def violation(rule: str, reason: str, part: Part) -> Violation:
-    """A violation about `part`, with its names, types, path and member filled in."""
+def violation(rule: str, reason: str, part: Part, *, filename: str | None = None) -> Violation:
+    """A violation about `part`, with its names, types, path and member filled in;
+    `filename` is the name the rule found wrong, when the part has several (the readings
+    of an ambiguous part, policies/ambiguity.py), else its first."""
     return Violation(
         rule=rule,
         reason=reason,
-        filename=part.filename,
+        filename=filename or part.filename,
         content_type=part.content_type or None,
         detected_type=part.detection.type,
         part=part.path or None,

@@ -116,6 +116,7 @@ class ExtensionMismatch:
                         self.name,
                         f"the name {name!r} says .{ext} but the content is {part.detection.type}",
                         part,
+                        filename=name,
                     )
                 ]
         return []
@@ -156,6 +157,7 @@ class AllowedTypes:
                         self.name,
                         f"the type .{ext or '(none)'} of {name!r} is not on the allowed list",
                         part,
+                        filename=name,
                     )
                 ]
         return []

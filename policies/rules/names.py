@@ -102,7 +102,8 @@ class BlockedExtension:
         for name in part.filenames:
             ext = extension(name)
             if ext in self.blocked:
-                return [violation(self.name, f"the name {name!r} ends in .{ext}", part)]
+                return [violation(self.name, f"the name {name!r} ends in .{ext}", part,
+                                  filename=name)]
         return []
 
 
@@ -125,7 +126,8 @@ class DoubleExtension:
             if len(found) >= 2 and found[-1] in self.blocked and found[-2] in DOCUMENT_EXTENSIONS:
                 return [
                     violation(
-                        self.name, f"the name {name!r} hides .{found[-1]} behind .{found[-2]}", part
+                        self.name, f"the name {name!r} hides .{found[-1]} behind .{found[-2]}",
+                        part, filename=name,
                     )
                 ]
         return []
@@ -153,6 +155,7 @@ class BidiInName:
                         self.name,
                         f"the name {name!r} contains bidi controls " + ", ".join(found),
                         part,
+                        filename=name,
                     )
                 ]
         return []
@@ -194,6 +197,7 @@ class LookalikeInName:
                         f"the name {name!r} contains look-alike or "
                         "invisible characters " + ", ".join(found),
                         part,
+                        filename=name,
                     )
                 ]
         return []

@@ -94,6 +94,19 @@ def test_the_default_policy_judges_the_most_dangerous_reading(
         assert any(r.startswith(want["ambiguity"]) for r in reasons), reasons
 
 
+@pytest.mark.parametrize("case", ["name-and-filename-differ", "filename-repeated",
+                                  "name-repeated", "filename-rfc2231-and-plain",
+                                  "filename-comment", "disposition-twice"])
+def test_the_refusal_names_the_reading_that_is_refused(case: str,
+                                                       default_policy: Policy) -> None:
+    # Python shows the first name (report.pdf, or setup.exe(.pdf)); the rule fired on the
+    # reading that names the program, and that is the name the sender is told
+    decision = decide(raw(case), default_policy)
+    assert decision.reply_text.endswith("(blocked-extension: setup.exe)")
+    [refused] = [v for v in decision.violations if v.rule == "blocked-extension"]
+    assert (refused.filename, refused.reason) == ("setup.exe", "the name 'setup.exe' ends in .exe")
+
+
 @pytest.mark.parametrize("case", CASES)
 def test_every_name_any_reader_gives_is_checked(case: str) -> None:
     # Dovecot gives RFC 2047 names undecoded and RFC 2231 ones raw: decoded here as a
