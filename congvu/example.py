@@ -32,7 +32,6 @@ from congvu.config import CongvuConfig, load_config, parse_config, web_settings
 from congvu.example_pki import TestCa
 from directory import Directory
 from signer.keys import Algorithm, generate_private_key, key_record, write_private_key
-from web import UserStore
 
 DOMAIN = "tinh-vi-du.test"
 SELECTOR = "thu-nghiem"
@@ -205,6 +204,8 @@ def _populate(config: CongvuConfig) -> str:
     (data / "example-units.csv").write_text(units_csv, encoding="utf-8")
     with Directory.open(config.directory.path) as store:
         store.import_csv(units_csv, actor=ACTOR)
+
+    from web.users import UserStore  # the console's store only when writing the example
 
     password = secrets.token_urlsafe(12)
     with UserStore(web_settings(config).users_path) as users:

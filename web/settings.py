@@ -10,11 +10,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-
-from argon2 import Parameters
-from argon2.profiles import RFC_9106_LOW_MEMORY
+from typing import TYPE_CHECKING
 
 from audit import AuditConfig
+
+if TYPE_CHECKING:
+    from argon2 import Parameters
+
+
+def _rfc_9106_second_option() -> Parameters:
+    # argon2 imported only by the processes that build the console's settings
+    from web.users import PASSWORD_HASHING
+
+    return PASSWORD_HASHING
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,4 +53,4 @@ class WebSettings:
     session_seconds: int = 8 * 3600
     #: the Argon2id cost of the users' password hashes (web/users.py); the tests give
     #: argon2's cheapest, which leaves every check the same and costs nothing
-    password_hashing: Parameters = field(default_factory=lambda: RFC_9106_LOW_MEMORY)
+    password_hashing: Parameters = field(default_factory=_rfc_9106_second_option)
