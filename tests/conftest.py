@@ -14,6 +14,7 @@ from hypothesis.database import DirectoryBasedExampleDatabase
 
 from congvu.config import CongvuConfig, parse_config
 from milter.server import Server
+from support import leaks
 from support.keypool import POOL
 from support.loopthread import LoopThread
 from support.sink import Sink
@@ -38,6 +39,29 @@ settings.register_profile("congvu", settings(
 settings.register_profile("explore", deadline=None, print_blob=True,
                           database=DirectoryBasedExampleDatabase(HYPOTHESIS_DATABASE))
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "congvu"))
+
+# Every process a test starts is stopped by its fixture, pass or fail: the run fails if
+# one is still alive at its end (support/leaks.py says how they are found).
+TEST_RUN = leaks.mark_run()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run if a process it started is still alive (checked once, by the
+    process that started the run: its xdist workers have finished by then)."""
+    if hasattr(session.config, "workerinput"):
+        return
+    left = leaks.leftovers(TEST_RUN)
+    leaks.forget_run(TEST_RUN)
+    if not left:
+        return
+    leaks.kill(left)
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    lines = [f"{len(left)} process(es) the tests started were still running at the end "
+             "(killed now); the fixture that started each must stop it:",
+             *(f"  pid {p.pid}: {p.command}" for p in left)]
+    if reporter is not None:
+        reporter.write_line("\n".join(lines), red=True, bold=True)
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.hookimpl(tryfirst=True)

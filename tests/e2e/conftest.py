@@ -12,6 +12,7 @@ missing); `make test` installs them.
 
 from __future__ import annotations
 
+import contextlib
 import email
 import email.policy
 import time
@@ -217,42 +218,48 @@ def mail_system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MailSystem
     if reason is not None:
         pytest.skip(f"LOUD SKIP: end-to-end tests need a real Postfix and Dovecot: {reason}")
     work = tmp_path_factory.mktemp("e2e")
-    dns = DnsServer()
-    dns.start()
-    (work / "dkim").mkdir()
-    key = make_key(work / "dkim", "e2e", Algorithm.RSA_SHA256)
-    dns.add_txt(f"e2e._domainkey.{DOMAIN}", key.record)
-    pki = TestPki.create()
-    pki_files = pki.write(work / "pki")
-    sotc_cert, sotc_key = pki.issue(f"sotc@{DOMAIN}").write(work / "pki", "sotc")
-    store = Directory.open(work / "var" / "directory.sqlite3")
-    store.import_csv(DIRECTORY_CSV, actor="e2e")
-    published = work / "published"
-    store.publish(published)
-    store.close()
-    system: dict[str, object] = {
-        "out_port": postfix.free_port(), "in_port": postfix.free_port(),
-        "submission_port": postfix.free_port(), "reinjection_port": postfix.free_port(),
-        "before_queue_port": postfix.free_port(), "bq_listener_port": postfix.free_port(),
-        "dns_port": dns.port, "dkim_key": key.path, "root": pki_files.root,
-        "intermediate": pki_files.intermediate, "sotc_cert": sotc_cert, "sotc_key": sotc_key,
-    }
-    config = _congvu_config(work, system)
-    dv = dovecot.DovecotInstance(USERS)
-    dv.start()
-    filter_process = ServeProcess(config, workers=2, own_session=True)
-    mta = _postfix(system, published, dv)
-    mta.start()
-    try:
-        yield MailSystem(
-            work=work, postfix=mta, dovecot=dv, filter=filter_process, dns=dns,
+    # each server is stopped when the module ends, pass or fail, and so is each one
+    # started before a later one failed to start
+    with contextlib.ExitStack() as stack:
+        dns = DnsServer()
+        dns.start()
+        stack.callback(dns.stop)
+        (work / "dkim").mkdir()
+        key = make_key(work / "dkim", "e2e", Algorithm.RSA_SHA256)
+        dns.add_txt(f"e2e._domainkey.{DOMAIN}", key.record)
+        pki = TestPki.create()
+        pki_files = pki.write(work / "pki")
+        sotc_cert, sotc_key = pki.issue(f"sotc@{DOMAIN}").write(work / "pki", "sotc")
+        store = Directory.open(work / "var" / "directory.sqlite3")
+        store.import_csv(DIRECTORY_CSV, actor="e2e")
+        published = work / "published"
+        store.publish(published)
+        store.close()
+        system: dict[str, object] = {
+            "out_port": postfix.free_port(), "in_port": postfix.free_port(),
+            "submission_port": postfix.free_port(), "reinjection_port": postfix.free_port(),
+            "before_queue_port": postfix.free_port(), "bq_listener_port": postfix.free_port(),
+            "dns_port": dns.port, "dkim_key": key.path, "root": pki_files.root,
+            "intermediate": pki_files.intermediate, "sotc_cert": sotc_cert,
+            "sotc_key": sotc_key,
+        }
+        config = _congvu_config(work, system)
+        dv = dovecot.DovecotInstance(USERS)
+        stack.callback(dv.stop)
+        dv.start()
+        first_filter = ServeProcess(config, workers=2)
+        stack.callback(first_filter.stop)  # stop is a no-op on a process already ended
+        mta = _postfix(system, published, dv)
+        running = MailSystem(
+            work=work, postfix=mta, dovecot=dv, filter=first_filter, dns=dns,
             dkim_key=key, pki_files=pki_files, config=config, smtp_port=mta.port,
             submission_port=int(system["submission_port"]),  # type: ignore[call-overload]
             reinjection_port=int(system["reinjection_port"]),  # type: ignore[call-overload]
             before_queue_port=int(system["before_queue_port"]),  # type: ignore[call-overload]
         )
-    finally:
-        mta.stop()
-        filter_process.stop()
-        dv.stop()
-        dns.stop()
+        # the fault tests restart the filter into a new process: the one running at the
+        # end is stopped as well as the first
+        stack.callback(lambda: running.filter.stop())
+        stack.callback(mta.stop)
+        mta.start()
+        yield running

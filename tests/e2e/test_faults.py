@@ -85,7 +85,8 @@ def _relayed_ids(system: MailSystem) -> set[str]:
 
 
 def _restart_filter(system: MailSystem) -> None:
-    system.filter = ServeProcess(system.config, workers=2, own_session=True)
+    # the mail_system fixture stops the filter it holds at the end: this one
+    system.filter = ServeProcess(system.config, workers=2)
     system.filter.wait_for("worker ready")
 
 

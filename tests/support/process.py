@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
+import select
 import signal
 import subprocess
 import sys
@@ -16,18 +18,21 @@ CONGVU = [sys.executable, "-m", "congvu"]
 
 
 class ServeProcess:
-    """A running ``congvu serve``; ``wait_for(event)`` reads its log until that event."""
+    """A running ``congvu serve``; ``wait_for(event)`` reads its log until that event.
+
+    It runs in a session and process group of its own, so that :meth:`stop` and
+    :meth:`kill_all` end its workers too, even those its main process left behind.
+    """
 
     def __init__(
         self, config: Path, *, workers: int = 1, env: dict[str, str] | None = None,
-        own_session: bool = False,
     ) -> None:
         self.process = subprocess.Popen(
             [*CONGVU, "serve", "--config", str(config), "--workers", str(workers)],
             stderr=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
             env={**os.environ, **(env or {})},
-            start_new_session=own_session,
+            start_new_session=True,
         )
         self.lines: queue.Queue[dict[str, Any]] = queue.Queue()
         self.seen: list[dict[str, Any]] = []
@@ -59,15 +64,30 @@ class ServeProcess:
         self.process.send_signal(signum)
 
     def kill_all(self) -> None:
-        """SIGKILL the service and its workers at once (needs ``own_session``)."""
-        os.killpg(self.process.pid, signal.SIGKILL)
+        """SIGKILL the service and its workers at once."""
+        self._kill_group()
         self.process.wait(timeout=30)
 
     def stop(self) -> int:
-        """SIGTERM and wait for the exit code."""
-        if self.process.poll() is None:
+        """SIGTERM, wait for the exit code, and SIGKILL whatever of its process group
+        is left (workers of a main process that was killed, or that did not drain in
+        30 s); safe to call again, and after :meth:`kill_all`."""
+        if self.process.returncode is not None:
+            return self.process.returncode
+        pidfd = os.pidfd_open(self.process.pid)
+        try:
             self.process.send_signal(signal.SIGTERM)
+            # readable once it has exited; not reaped yet, so its pid, hence its group's
+            # id, cannot be reused before the group is killed
+            select.select([pidfd], [], [], 30)
+        finally:
+            os.close(pidfd)
+            self._kill_group()
         return self.process.wait(timeout=30)
+
+    def _kill_group(self) -> None:
+        with contextlib.suppress(ProcessLookupError):  # the whole group has exited
+            os.killpg(self.process.pid, signal.SIGKILL)
 
 
 def serve_with_metrics(tmp_path: Path, next_hop_port: int, metrics_port: int, *,
