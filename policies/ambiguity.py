@@ -45,10 +45,16 @@ class Reading:
         return f"{self.value!r} ({', '.join(self.how)})"
 
 
+#: readings named in a reason; the rest are counted (the record keeps the reason)
+_SHOWN = 4
+
+
 def describe(field: str, readings: list[Reading]) -> str:
     """The reason text for a field that reads several ways."""
+    shown = " / ".join(str(r) for r in readings[:_SHOWN])
+    more = len(readings) - _SHOWN
     return (f"{field} reads {len(readings)} ways, so mail programs disagree on the "
-            f"message: " + " / ".join(str(r) for r in readings))
+            f"message: {shown}" + (f" / {more} more" if more > 0 else ""))
 
 
 def without_comments(value: str) -> str:

@@ -97,6 +97,18 @@ class _Walker:
     def defect(self, path: str, reason: str) -> None:
         self.result.defects.append((path or "1", Defect("malformed-mime", reason)))
 
+    def spend(self, size: int, path: str) -> bool:
+        """Count reading ``size`` more bytes; False (and a defect, once) when the work
+        bound is spent."""
+        self.work_left -= size
+        if self.work_left >= 0:
+            return True
+        if not self.is_over_parts:
+            self.is_over_parts = True
+            self.defect(path, "the MIME structure is too costly to inspect (repeated "
+                        "readings of the same bytes); the rest was not inspected")
+        return False
+
     def ambiguous(self, path: str, reason: str) -> None:
         """The structure reads two ways here: both are walked, and this is reported."""
         self.result.defects.append((path or "1", Defect("ambiguous-mime", reason)))
@@ -126,12 +138,7 @@ class _Walker:
                             "the rest was not inspected")
             return
         self.result.entity_count += 1
-        self.work_left -= len(data)
-        if self.work_left < 0:
-            if not self.is_over_parts:
-                self.is_over_parts = True
-                self.defect(path, "the MIME structure is too costly to inspect (repeated "
-                            "readings of the same bytes); the rest was not inspected")
+        if not self.spend(len(data), path):
             return
         if depth > self.limits.max_depth:
             self.defect(path, f"MIME nesting deeper than {self.limits.max_depth} levels "
@@ -311,6 +318,8 @@ class _Walker:
     ) -> None:
         if any(b.startswith(boundary) or boundary.startswith(b) for b in boundaries):
             self.defect(path, "a nested boundary repeats an enclosing one (RFC 2046 5.1.1)")
+        if not self.spend(len(body), path):  # each boundary reading scans the body
+            return
         marker = b"--" + boundary
         cap = self.limits.max_parts + 1
         strict, lenient = _delimiters(body, marker, cap)

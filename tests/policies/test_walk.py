@@ -331,3 +331,17 @@ def test_white_space_before_a_colon_is_ambiguous_only_where_it_moves_a_content_f
     plain = walk(b"Subject : x\r\nMIME-Version: 1.0\r\n\r\nhello")
     assert [p.data for p in plain.parts] == [b"hello"]
     assert plain.defects == []
+
+
+def test_a_flood_of_boundary_readings_is_bounded() -> None:
+    # every value is a reading whose lines are looked for: the scans count against the
+    # walk's work bound like the parts they find
+    params = "".join(f'; boundary="b{k}"' for k in range(2000))
+    raw = (f"Content-Type: multipart/mixed{params}\r\n\r\n".encode()
+           + b"x" * 1_000_000 + b"\r\n--b1999\r\n\r\nhi\r\n--b1999--\r\n")
+    found = walk(raw)
+    reasons = [d.reason for _, d in found.defects]
+    assert reasons[0].startswith("the boundary parameter reads 2000 ways")
+    assert reasons[0].endswith("'b3' (repeated boundary=) / 1996 more")  # the record is bounded
+    assert "the MIME structure is too costly to inspect (repeated readings of the same " \
+        "bytes); the rest was not inspected" in reasons
