@@ -47,6 +47,11 @@ def _settle(future: asyncio.Future[int], result: int | AuditError) -> None:
         future.set_result(result)
 
 
+def _settle_all(settled: list[tuple[asyncio.Future[int], int | AuditError]]) -> None:
+    for future, result in settled:
+        _settle(future, result)
+
+
 class AuditWriter:
     """The asyncio-facing audit writer with group commit (one per worker process)."""
 
@@ -175,10 +180,15 @@ class AuditWriter:
             results = [AuditError(f"audit writer failed: {exc}")] * len(batch)
         self.batches += 1
         self.written += sum(isinstance(r, int) for r in results)
+        # One wake-up of each waiting loop per batch, not one per write.
+        by_loop: dict[asyncio.AbstractEventLoop,
+                      list[tuple[asyncio.Future[int], int | AuditError]]] = {}
         for pending, result in zip(batch, results, strict=True):
+            by_loop.setdefault(pending.loop, []).append((pending.future, result))
+        for loop, settled in by_loop.items():
             # RuntimeError: the caller's loop is closed, nobody is waiting.
             with contextlib.suppress(RuntimeError):
-                pending.loop.call_soon_threadsafe(_settle, pending.future, result)
+                loop.call_soon_threadsafe(_settle_all, settled)
 
     def _idle_checkpoint(self, store: AuditStore) -> None:
         try:

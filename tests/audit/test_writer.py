@@ -16,6 +16,7 @@ from audit.records import Completion, Fate
 from audit.store import AuditLog
 from audit.writer import AuditWriter
 from support.audit import make_record
+from support.loopthread import LoopThread
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -44,6 +45,38 @@ async def test_concurrent_sessions_share_transactions(audit_config: AuditConfig)
         assert log.db.execute("SELECT count(*) FROM events").fetchone()[0] == 400
         # A clean stop signs the head.
         assert log.latest_checkpoint().seq == 400  # type: ignore[union-attr]
+
+
+async def test_callers_on_several_loops_each_get_their_own_ids(
+        audit_config: AuditConfig) -> None:
+    # A batch wakes each waiting loop once, with the results of that loop's callers.
+    writer = AuditWriter(audit_config)
+    writer.start()
+    other = LoopThread()
+
+    async def session(n: int) -> list[tuple[int, str]]:
+        ids = []
+        for i in range(10):
+            rid = await writer.record(make_record(queue_id=f"L{n}-{i}"))
+            ids.append((rid, f"L{n}-{i}"))
+        return ids
+
+    async def sessions(numbers: range) -> list[list[tuple[int, str]]]:
+        return await asyncio.gather(*(session(n) for n in numbers))
+
+    try:
+        elsewhere = asyncio.get_running_loop().run_in_executor(
+            None, lambda: other.run(sessions(range(5))))
+        here = await sessions(range(5, 10))
+        results = [*await elsewhere, *here]
+    finally:
+        other.close()
+        await writer.close()
+    written = {rid: queue_id for ids in results for rid, queue_id in ids}
+    assert len(written) == 100
+    with AuditLog.open_readonly(audit_config.path, trust=audit_config.key_trust()) as log:
+        stored = dict(log.db.execute("SELECT seq, queue_id FROM events WHERE kind = 'message'"))
+    assert stored == written
 
 
 async def test_failed_item_fails_only_its_caller(audit_config: AuditConfig) -> None:
