@@ -83,6 +83,17 @@ bench: system-deps $(STAMP)
 bench-postfix: system-deps $(STAMP)
 	$(PY) -m pytest -q -s -p no:cacheprovider tests/benchmarks/test_postfix_race.py
 
+# Mutation testing (cosmic-ray, in a virtual environment of its own under .venv) of the
+# modules that matter, each against its package's tests, in a copy of the committed
+# tree: one line per module, `MODULE: killed/total (score)`, then the survivors;
+# tools/mutation-equivalents.txt lists those judged equivalent. CPU-heavy and not part
+# of `make test`: one module at a time, at the lowest priority. MODULES="a.py b.py"
+# narrows it.
+MODULES ?=
+.PHONY: mutate
+mutate: $(STAMP)
+	nice -n 19 $(PY) tools/mutate.py $(MODULES)
+
 # requirements.lock: every runtime dependency pinned with the hashes of its files, what
 # `make dist` bundles and install.sh installs with --require-hashes. Existing pins are kept;
 # `make lock LOCK_FLAGS=--upgrade` moves them all to the newest releases.

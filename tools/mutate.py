@@ -1,0 +1,264 @@
+"""Mutation testing of the modules that matter, with cosmic-ray (``make mutate``).
+
+Each module is mutated in a copy of the committed tree (``git archive HEAD`` under
+build/mutate/, never the working tree: other work in progress must not see a mutant),
+one mutant at a time, and each mutant runs against the tests of the module's package
+named in :data:`MODULES` (``-x``: the first failure kills it). A mutant is killed when
+the tests fail; a mutant that makes the module fail to import is killed too (the suite
+cannot pass with it), and is counted apart so a broken harness cannot pass for a good
+score: before any mutant, the unmutated tests must pass in the copy, else the module is
+reported as not measured. Survivors judged equivalent (no input can tell them from the
+original) are listed in tools/mutation-equivalents.txt, one line each with the reason,
+and left out of the score.
+
+    python tools/mutate.py [MODULE ...]     # default: every module in MODULES
+
+Prints one line per module, ``MODULE: killed/total (score)``, then each survivor.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+import time
+from dataclasses import dataclass
+from io import BytesIO
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+WORK = ROOT / "build" / "mutate"
+EQUIVALENTS = ROOT / "tools" / "mutation-equivalents.txt"
+# cosmic-ray lives in a virtual environment of its own: the tests run with the project's
+COSMIC_RAY_VERSION = "8.7.0"
+TOOLS_VENV = ROOT / ".venv" / "mutate-tools"
+PYTEST_MARKERS = "not e2e and not interop and not slow"
+
+# Each module and the tests of its package that exercise it (the package's whole test
+# folder where it runs in seconds; else the files that reach the module).
+MODULES: dict[str, list[str]] = {
+    "mailbase/addresses.py": ["tests/mailbase"],
+    "mailbase/sender.py": ["tests/mailbase"],
+    "signer/canon.py": ["tests/signer/test_canon.py", "tests/signer/test_dkim_sign.py",
+                        "tests/signer/test_dkim_verify.py"],
+    "signer/dkim_verify.py": ["tests/signer/test_dkim_verify.py",
+                              "tests/signer/test_dkim_authresults.py",
+                              "tests/signer/test_peer_dkimpy.py"],
+    "audit/chain.py": ["tests/audit/test_chain_vectors.py", "tests/audit/test_chain.py",
+                       "tests/audit/test_verify.py", "tests/audit/test_pinning.py"],
+    "policies/engine.py": ["tests/policies/test_engine.py",
+                           "tests/policies/test_dmarc_actions.py",
+                           "tests/policies/test_document_rules.py"],
+    "policies/walk.py": ["tests/policies/test_walk.py", "tests/policies/test_parts.py",
+                         "tests/policies/test_ambiguous_mime.py",
+                         "tests/policies/test_fuzz.py"],
+}
+
+# cosmic-ray replaces each binary, comparison and unary operator by every other one;
+# one replacement that changes the meaning says as much about the tests and costs a
+# fraction of the run time. Kept: the other arithmetic operation of the same kind, each
+# comparison's boundary (< and <=) and negation (< and >=), is and is not, removing a
+# not or a minus sign. Left out as well: VariableReplacer and VariableInserter (random
+# names: not reproducible). Every other operator runs in full.
+KEPT_REPLACEMENTS = {
+    "ReplaceBinaryOperator": {"Add_Sub", "Sub_Add", "Mul_Div", "Div_Mul", "FloorDiv_Div",
+                              "Mod_FloorDiv", "Pow_Mul", "BitOr_BitAnd", "BitAnd_BitOr",
+                              "BitXor_BitOr", "LShift_RShift", "RShift_LShift"},
+    "ReplaceComparisonOperator": {"Eq_NotEq", "NotEq_Eq", "Lt_LtE", "LtE_Lt", "Gt_GtE",
+                                  "GtE_Gt", "Lt_GtE", "GtE_Lt", "LtE_Gt", "Gt_LtE",
+                                  "Is_IsNot", "IsNot_Is"},
+    "ReplaceUnaryOperator": {"USub_UAdd", "UAdd_USub", "Delete_Not", "Delete_USub"},
+}
+LEFT_OUT = {"VariableReplacer", "VariableInserter"}
+
+
+def excluded_operators(cosmic_ray: Path) -> list[str]:
+    """The operators not run, as the exact-name patterns cr-filter-operators takes."""
+    names = subprocess.run([str(cosmic_ray), "operators"], check=True, capture_output=True,
+                           text=True).stdout.split()
+    excluded = []
+    for name in names:
+        family, _, pair = name.removeprefix("core/").partition("_")
+        if family in LEFT_OUT or (family in KEPT_REPLACEMENTS
+                                  and pair not in KEPT_REPLACEMENTS[family]):
+            excluded.append(f"^{re.escape(name)}$")
+    return excluded
+
+
+@dataclass(frozen=True)
+class Mutant:
+    """One mutant's outcome: where it is, what it changed, whether the tests noticed."""
+
+    module: str
+    operator: str
+    line: int
+    before: str
+    after: str
+    outcome: str  # killed, survived, incompetent
+    import_error: bool
+
+    def key(self) -> tuple[str, str, str, str]:
+        """How tools/mutation-equivalents.txt names it (line numbers move; text less)."""
+        return (self.module, self.operator.removeprefix("core/"), self.before, self.after)
+
+
+def read_equivalents() -> dict[tuple[str, str, str, str], str]:
+    """``module | operator | line before | line after | reason`` per line."""
+    found: dict[tuple[str, str, str, str], str] = {}
+    for number, raw in enumerate(EQUIVALENTS.read_text().splitlines(), 1):
+        if not raw.strip() or raw.startswith("#"):
+            continue
+        parts = [p.strip() for p in raw.split(" | ")]
+        if len(parts) != 5 or not parts[4]:
+            raise SystemExit(f"{EQUIVALENTS}:{number}: expected 'module | operator | "
+                             "before | after | reason'")
+        found[(parts[0], parts[1], parts[2], parts[3])] = parts[4]
+    return found
+
+
+def make_tree() -> Path:
+    """The committed tree, extracted afresh, its bytecode checked by source hash (a
+    mutant the same size as the original, written within the same second, must not
+    run the original's cached bytecode)."""
+    tree = WORK / "tree"
+    shutil.rmtree(tree, ignore_errors=True)
+    tree.mkdir(parents=True)
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", "HEAD"], check=True,
+                             capture_output=True).stdout
+    with tarfile.open(fileobj=BytesIO(archive)) as tar:
+        tar.extractall(tree, filter="data")
+    subprocess.run([sys.executable, "-m", "compileall", "-q", "--invalidation-mode",
+                    "checked-hash", str(tree)], check=True)
+    return tree
+
+
+def ensure_cosmic_ray() -> Path:
+    binary = TOOLS_VENV / "bin" / "cosmic-ray"
+    if not binary.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(TOOLS_VENV)], check=True)
+        subprocess.run([str(TOOLS_VENV / "bin" / "pip"), "install", "-q",
+                        f"cosmic-ray=={COSMIC_RAY_VERSION}"], check=True)
+    return binary
+
+
+def test_command(tests: list[str]) -> str:
+    return " ".join([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider",
+                     "-p", "no:xdist", "-m", f"'{PYTEST_MARKERS}'", *tests])
+
+
+def environment(tree: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("PYTHONPYCACHEPREFIX", "PYTHONDONTWRITEBYTECODE")}
+    # the copy's packages, not the editable install's (which points at the working tree)
+    env.update(PYTHONPATH=f"{tree}{os.pathsep}{tree / 'tests'}", CONGVU_CONFIG="none")
+    return env
+
+
+def run_module(module: str, tree: Path, cosmic_ray: Path) -> list[Mutant] | str:
+    """Every mutant of ``module``, or why it could not be measured."""
+    tests = MODULES[module]
+    name = module.replace("/", ".").removesuffix(".py")
+    env = environment(tree)
+    missing = [t for t in tests if not (tree / t).exists()]
+    if missing:
+        return f"tests not in the committed tree: {', '.join(missing)}"
+    started = time.monotonic()
+    baseline = subprocess.run(test_command(tests), shell=True, cwd=tree, env=env,
+                              capture_output=True, text=True)
+    elapsed = time.monotonic() - started
+    if baseline.returncode != 0:
+        tail = "\n".join(baseline.stdout.splitlines()[-5:])
+        return f"the unmutated tests fail in the copy, nothing measured:\n{tail}"
+    config = WORK / f"{name}.toml"
+    session = WORK / f"{name}.sqlite"
+    session.unlink(missing_ok=True)
+    timeout = max(60.0, 4 * elapsed)
+    excluded = ", ".join(json.dumps(p) for p in excluded_operators(cosmic_ray))
+    config.write_text(
+        "[cosmic-ray]\n"
+        f"module-path = {json.dumps(module)}\n"
+        f"timeout = {timeout}\n"
+        "excluded-modules = []\n"
+        f"test-command = {json.dumps(test_command(tests))}\n"
+        "[cosmic-ray.distributor]\nname = \"local\"\n"
+        "[cosmic-ray.filters.operators-filter]\n"
+        f"exclude-operators = [{excluded}]\n")
+    tools = cosmic_ray.parent
+    subprocess.run([str(cosmic_ray), "init", str(config), str(session)], cwd=tree, env=env,
+                   check=True)
+    subprocess.run([str(tools / "cr-filter-operators"), str(session), str(config)], cwd=tree,
+                   env=env, check=True)
+    subprocess.run([str(cosmic_ray), "exec", str(config), str(session)], cwd=tree, env=env,
+                   check=True)
+    dump = subprocess.run([str(cosmic_ray), "dump", str(session)], cwd=tree, env=env,
+                          check=True, capture_output=True, text=True).stdout
+    return [_mutant(module, json.loads(line)) for line in dump.splitlines() if line.strip()]
+
+
+def _mutant(module: str, entry: list[Any]) -> Mutant:
+    job, result = entry
+    [mutation] = job["mutations"]
+    result = result or {}
+    diff = str(result.get("diff") or "")
+    before = next((ln[1:].strip() for ln in diff.splitlines()
+                   if ln.startswith("-") and not ln.startswith("---")), "")
+    after = next((ln[1:].strip() for ln in diff.splitlines()
+                  if ln.startswith("+") and not ln.startswith("+++")), "")
+    output = str(result.get("output") or "")
+    worker = result.get("worker_outcome")
+    # skipped: an operator left out; abnormal: the tests did not end within the timeout
+    # (the mutant made them hang: detected); exception: cosmic-ray itself failed
+    outcome = {"skipped": "skipped", "abnormal": "killed", "exception": "incompetent"}.get(
+        str(worker), str(result.get("test_outcome") or "incompetent"))
+    return Mutant(
+        module=module, operator=str(mutation["operator_name"]),
+        line=int(mutation["start_pos"][0]), before=before, after=after, outcome=outcome,
+        import_error=bool(re.search(r"\berrors? during collection\b|ImportError", output)),
+    )
+
+
+def report(module: str, mutants: list[Mutant] | str,
+           equivalents: dict[tuple[str, str, str, str], str]) -> float | None:
+    if isinstance(mutants, str):
+        print(f"{module}: not measured ({mutants})")
+        return None
+    counted = [m for m in mutants if m.outcome in ("killed", "survived")]
+    equivalent = [m for m in counted if m.outcome == "survived" and m.key() in equivalents]
+    counted = [m for m in counted if m not in equivalent]
+    killed = [m for m in counted if m.outcome == "killed"]
+    score = 100.0 * len(killed) / len(counted) if counted else 100.0
+    print(f"{module}: {len(killed)}/{len(counted)} ({score:.1f} %)"
+          f"  [equivalent, left out: {len(equivalent)}; killed at import or collection: "
+          f"{sum(m.import_error for m in killed)}; incompetent: "
+          f"{sum(m.outcome == 'incompetent' for m in mutants)}]")
+    for m in counted:
+        if m.outcome == "survived":
+            print(f"  survived, line {m.line}: {' | '.join(m.key())}")
+    return score
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("modules", nargs="*", default=list(MODULES), metavar="MODULE",
+                        help=f"modules to mutate (default: all of {', '.join(MODULES)})")
+    args = parser.parse_args(argv)
+    unknown = [m for m in args.modules if m not in MODULES]
+    if unknown:
+        parser.error(f"no tests are named for {', '.join(unknown)} (see MODULES)")
+    equivalents = read_equivalents()
+    cosmic_ray = ensure_cosmic_ray()
+    tree = make_tree()
+    for module in args.modules:
+        report(module, run_module(module, tree, cosmic_ray), equivalents)
+        sys.stdout.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
