@@ -74,9 +74,12 @@ class OcspChecker:
                now: dt.datetime) -> tuple[OcspAnswer | None, list[str]]:
         """A current answer for ``cert``, or None and what went wrong at each URL."""
         problems: list[str] = []
+        urls = [self._rewritten(u) for u in ocsp_urls(cert)]
+        if not urls:
+            return None, problems
         request = ocsp.OCSPRequestBuilder().add_certificate(
             cert, issuer, hashes.SHA1()).build()  # SHA-1 CertIDs: what responders index
-        for url in (self._rewritten(u) for u in ocsp_urls(cert)):
+        for url in urls:
             key = (url, cert.serial_number)
             cached = self._answers.get(key) or self._from_store(url, request, issuer, now)
             if cached is not None and cached.until >= now:

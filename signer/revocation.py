@@ -138,6 +138,7 @@ class RevocationChecker:
     ocsp_rewrite: Mapping[str, str] = field(default_factory=dict)
     _ocsp: OcspChecker = field(init=False, repr=False)
     _signed_by: dict[tuple[int, bytes], bool] = field(default_factory=dict, repr=False)
+    _kept: dict[int, str] = field(default_factory=dict, repr=False)
     _by_url: dict[str, _Crl] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -198,17 +199,19 @@ class RevocationChecker:
             if key not in self._signed_by:
                 self._signed_by[key] = _is_signed_by(crl, issuer)
             if self._signed_by[key]:
-                usable.append(crl)
+                usable.append((index, crl))
         if not usable:
             return None
-        crl = max(usable, key=lambda c: c.last_update_utc)
+        index, crl = max(usable, key=lambda pair: pair[1].last_update_utc)
         if crl.next_update_utc is not None and crl.next_update_utc < now:
             problems.append(f"the CRL from {_name(issuer)} expired on "
                             f"{crl.next_update_utc:%Y-%m-%d %H:%M} UTC")
             return None
-        der = crl.public_bytes(serialization.Encoding.DER)
-        digest = self.store.keep(der, "crl") if self.store else hashlib.sha256(der).hexdigest()
-        return _Crl(crl, digest)
+        if index not in self._kept:  # kept once per process: a CRL may be megabytes
+            der = crl.public_bytes(serialization.Encoding.DER)
+            self._kept[index] = (self.store.keep(der, "crl") if self.store
+                                 else hashlib.sha256(der).hexdigest())
+        return _Crl(crl, self._kept[index])
 
     def _has_stale(self, issuer: x509.Certificate, now: dt.datetime) -> bool:
         return any(crl.issuer == issuer.subject and crl.next_update_utc is not None

@@ -265,10 +265,9 @@ def _judge(sig: Any, field: str, trust: TrustStore, now: dt.datetime) -> Documen
         if loop:
             verdict = DocumentVerdict.UNVERIFIABLE
             reason = f"the certificate chain in the signature loops ({loop})"
-    if verdict is DocumentVerdict.VALID and at is not None and at < now:
-        later = trust.check(leaf, others, at=now, purpose=purpose)
-        if later.status is ChainStatus.EXPIRED:
-            notes.append(f"valid when signed; {later.reason} since")
+    if verdict is DocumentVerdict.VALID and at is not None and leaf.not_valid_after_utc < now:
+        notes.append("valid when signed; the certificate expired on "
+                     f"{leaf.not_valid_after_utc:%Y-%m-%d %H:%M} UTC since")
     when = {TimeSource.TIMESTAMP: "at the timestamped signing time",
             TimeSource.CLAIMED: "at the signing time the signer claims (no timestamp)",
             TimeSource.NONE: "now (the signature states no time)"}[source]
