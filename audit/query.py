@@ -353,12 +353,14 @@ class ArchivedRecord:
 
 def archived(conn: sqlite3.Connection, *, since: datetime | None = None,
              record_id: int | None = None) -> Iterator[ArchivedRecord]:
-    """Each message record received at ``since`` or later, or record ``record_id``
-    only, oldest first."""
-    sql = ("SELECT seq, json_extract(detail, '$.archived_sha256'), at, direction, "
-           "sender_unit, json_extract(detail, '$.recipient_units'), envelope_sender, "
-           "json_extract(detail, '$.envelope_recipients') FROM events "
-           "WHERE kind = 'message'")
+    """Each message record received at ``since`` or later, and each quarantine release
+    that archived the message it relayed, or event ``record_id`` only, oldest first."""
+    sha = "json_extract(detail, '$.archived_sha256')"
+    sql = (f"SELECT seq, {sha}, at, kind, direction, sender_unit, "
+           "json_extract(detail, '$.recipient_units'), envelope_sender, "
+           "json_extract(detail, '$.envelope_recipients'), json_extract(detail, "
+           "'$.direction') FROM events WHERE (kind = 'message' OR (kind = 'admin' AND "
+           f"admin_kind = 'quarantine-release' AND {sha} IS NOT NULL))")
     params: list[Any] = []
     if record_id is not None:
         sql += " AND seq = ?"
@@ -366,8 +368,12 @@ def archived(conn: sqlite3.Connection, *, since: datetime | None = None,
     if since is not None:
         sql += " AND at >= ?"
         params.append(iso(since))
-    for seq, sha256, at, direction, unit, units, sender, recipients in conn.execute(
-            sql + " ORDER BY seq", params):
+    for (seq, sha256, at, kind, direction, unit, units, sender, recipients,
+         released) in conn.execute(sql + " ORDER BY seq", params):
+        if kind == "admin":  # a release: its unit is the held message's
+            yield ArchivedRecord(int(seq), sha256, datetime.fromisoformat(at), released,
+                                 (unit,) if unit else (), ())
+            continue
         sent = (unit,) if unit and sent_by(direction, unit) else ()
         addresses = [sender, *json.loads(recipients or "[]")] if sender else \
             json.loads(recipients or "[]")

@@ -62,9 +62,13 @@ async def release(config: Settings, qid: str, *, actor: str) -> str:
         if not done.reply.is_success:
             raise ReleaseError(f"{qid} stays held: the next hop said {reply}")
         if runtime.audit is not None:
+            details: dict[str, str | int | float | bool | None] = {
+                "reply": reply, "direction": direction.value}
+            if ctx.archived_sha256 is not None:  # the archive stage kept what left
+                details["archived_sha256"] = ctx.archived_sha256
             await runtime.audit.admin(AdminEvent(
                 kind=AdminKind.QUARANTINE_RELEASE, actor=actor, target=qid,
-                unit_id=entry.unit_id, details={"reply": reply, "direction": direction.value},
+                unit_id=entry.unit_id, details=details,
             ))
         store.delete(qid)
         return reply

@@ -193,7 +193,8 @@ STAGES: tuple[StageRow, ...] = (
     StageRow("archive", ArchiveStage,
              "keeps the bytes that leave, once, named by their SHA-256 in the record "
              "(archive/); a unit's mail, by `[archive] directions` and `units`",
-             _archive, needs="`[archive] enabled` (the default)", is_switch=False),
+             _archive, needs="`[archive] enabled` (the default)", is_switch=False,
+             is_run_on_release=True),
 )
 check_order((row.name, row.kind) for row in STAGES)
 

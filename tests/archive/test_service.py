@@ -5,6 +5,7 @@ is a 451 with nothing relayed; ``congvu archive get`` and ``verify`` read it bac
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from pathlib import Path
 from typing import Any
@@ -52,17 +53,18 @@ def outbound(filter_server: Any, tmp_path: Path) -> Any:
     return running
 
 
-def message(subject: str = "Công văn số 7", attachment: bytes | None = None) -> bytes:
+def message(subject: str = "Công văn số 7", attachment: bytes | None = None, *,
+            filename: str = "a.exe", content_type: str = "application/octet-stream") -> bytes:
     head = (f"From: Sở Tài chính <sotc@{OWN}>\r\nTo: snv@{OWN}\r\n"
             f"Subject: {subject}\r\nMessage-ID: <{abs(hash(subject))}@{OWN}>\r\n")
     if attachment is None:
         return (head + "Content-Type: text/plain; charset=utf-8\r\n\r\nNội dung.\r\n").encode()
+    encoded = base64.encodebytes(attachment).replace(b"\n", b"\r\n")
     return (head + "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n"
             "--b\r\nContent-Type: text/plain\r\n\r\nx\r\n--b\r\n"
-            "Content-Type: application/octet-stream\r\n"
-            "Content-Disposition: attachment; filename=a.exe\r\n"
-            "Content-Transfer-Encoding: base64\r\n\r\n").encode() + \
-        __import__("base64").encodebytes(attachment).replace(b"\n", b"\r\n") + b"--b--\r\n"
+            f"Content-Type: {content_type}\r\n"
+            f"Content-Disposition: attachment; filename={filename}\r\n"
+            "Content-Transfer-Encoding: base64\r\n\r\n").encode() + encoded + b"--b--\r\n"
 
 
 def send(running: Any, raw_message: bytes, *, mail_from: str = f"sotc@{OWN}",
@@ -197,3 +199,33 @@ def test_get_of_an_unknown_or_unarchived_record_and_a_bad_name(
     assert got.exit_code == 2 and "neither a record id nor a SHA-256" in got.output
     got = congvu(outbound, tmp_path, "archive", "verify", "--since", "hôm qua")
     assert got.exit_code == 2 and "--since" in got.output
+
+
+def test_a_held_message_is_archived_when_released_and_its_release_names_it(
+        outbound: Any, next_hop: Any, tmp_path: Path) -> None:
+    held = message("có macro", b"PK\x03\x04" + b"\x00" * 100, filename="a.docm",
+                   content_type="application/vnd.ms-word.document.macroEnabled.12")
+    reply = send(outbound, held)
+    assert b"held in quarantine" in reply
+    next_hop.assert_empty()
+    assert list(archive_of(outbound).names()) == []  # held: not kept yet
+    qid = reply.decode().split()[-1]
+    config = outbound.server.config
+    toml = tmp_path / "release.toml"
+    key = config.signer.dkim.keys[0]
+    toml.write_text(f'[service]\ndata_dir = "{config.data_dir}"\n[next_hop]\nkind = "smtp"\n'
+                    f"port = {config.next_hop.port}\n[[signer.dkim.keys]]\n"
+                    f'domain = "{OWN}"\nselector = "s1"\nkey_file = "{key.key_file}"\n'
+                    'algorithm = "rsa-sha256"\n')
+    released = CliRunner().invoke(main, ["quarantine", "release", "--config", str(toml), qid])
+    assert released.exit_code == 0, released.output
+    relayed = next_hop.get().content
+    sha = hashlib.sha256(relayed).hexdigest()
+    assert relayed.startswith(b"DKIM-Signature:") and archive_of(outbound).get(sha) == relayed
+    with AuditLog.open_readonly(config.audit.path) as log:
+        [event] = log.admin_events(kind="quarantine-release")
+    assert event["details"]["archived_sha256"] == sha
+    got = CliRunner().invoke(main, ["archive", "get", str(event["id"]), "--config", str(toml)])
+    assert (got.exit_code, got.stdout_bytes) == (0, relayed)
+    checked = CliRunner().invoke(main, ["archive", "verify", "--config", str(toml)])
+    assert checked.exit_code == 0 and "1 archived message(s)" in checked.stdout

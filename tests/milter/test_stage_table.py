@@ -61,7 +61,7 @@ def test_the_switches_are_the_table_s_and_all_on_by_default() -> None:
     with pytest.raises(ValidationError, match="known: units, verify, documents, dmarc"):
         PipelineConfig(stages=["add-header"])  # on by its headers, not a switch
     # release runs who sent it, then signing
-    assert {"units", "smime-sign", "dkim-sign"} == ON_RELEASE
+    assert {"units", "smime-sign", "dkim-sign", "archive"} == ON_RELEASE
 
 
 def test_the_order_check_names_the_stages_it_refuses() -> None:
