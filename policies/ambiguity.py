@@ -23,6 +23,7 @@ Nothing here raises on bad input.
 from __future__ import annotations
 
 import functools
+import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -150,7 +151,19 @@ def param_readings(value: str, name: str, *, is_trimmed: bool = False,
                   for v, how in _forms(_params(bare), name, is_literal)]
     if is_trimmed:
         found += [(v.strip(), f"{how} trimmed") for v, how in found if v.strip() != v]
+    if " " in bare or "\t" in bare:
+        # an unquoted value with white space inside: Dovecot and Python's default
+        # policy stop at the space, compat32 and RFC 2045's reading here take it all
+        found += [(m.group(1), f"{name}= to the first space")
+                  for m in _unquoted_words(name).finditer(bare)]
     return _group([(v, how) for v, how in found if v])
+
+
+@functools.lru_cache(maxsize=8)
+def _unquoted_words(name: str) -> re.Pattern[str]:
+    """An unquoted value of parameter ``name`` that white space splits into words."""
+    return re.compile(rf'(?:^|;)[ \t]*{re.escape(name)}[ \t]*=[ \t]*([^";\s]+)[ \t]+[^;\s]',
+                      re.IGNORECASE)
 
 
 def _media_key(media: str) -> str:

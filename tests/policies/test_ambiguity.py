@@ -43,6 +43,9 @@ def test_without_comments(value: str, expected: str) -> None:
         Reading(" abc ", ("boundary=",)), Reading("abc", ("boundary= trimmed",))]),
     ("multipart/mixed; boundary*0=a; boundary*1=bc", [
         Reading("abc", ("RFC 2231 boundary*",))]),
+    ("multipart/mixed; boundary=abc def", [
+        Reading("abc def", ("boundary=",)), Reading("abc", ("boundary= to the first space",))]),
+    ('multipart/mixed; boundary="abc def"', [Reading("abc def", ("boundary=",))]),
     ("multipart/mixed", []),
 ])
 def test_boundary_readings(value: str, expected: list[Reading]) -> None:
