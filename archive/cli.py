@@ -68,6 +68,10 @@ class Records(Protocol):
         """Append the chained ``archive-prune`` event; return its id."""
         ...
 
+    def prune_ledgers(self, config_path: Path | None) -> dict[str, str]:
+        """Ledger name -> SHA-256, from every ``archive-prune`` event."""
+        ...
+
     def holds(self, config_path: Path | None) -> list[Hold]:
         """The legal holds in force (placed and not released), oldest first."""
         ...
@@ -170,10 +174,11 @@ def verify_cmd(wiring: _Wiring, /, since: str | None, config_path: Path | None) 
     archive = Archive(config.path)
     problems = 0
     named: set[str] = set()
-    try:
-        pruned = read_ledgers(config.path)
-    except ArchiveError as exc:
-        raise CommandFailed(str(exc)) from exc
+    pruned, ledger_problems = read_ledgers(config.path,
+                                           wiring.records.prune_ledgers(config_path))
+    for line in ledger_problems:
+        click.echo(line)
+    problems += len(ledger_problems)
     gone = 0
     for message in wiring.records.archived_since(config_path, start):
         named.add(message.sha256)

@@ -69,23 +69,33 @@ def write_ledger(root: Path, expired: Sequence[Expired], at: datetime) -> tuple[
     return path, hashlib.sha256(data).hexdigest()
 
 
-def read_ledgers(root: Path) -> dict[str, Pruned]:
-    """Every message the ledgers under ``root`` say retention removed, by SHA-256.
-
-    :raises ArchiveError: a ledger is unreadable or not one.
+def read_ledgers(root: Path, chained: dict[str, str]) -> tuple[dict[str, Pruned], list[str]]:
+    """Every message the ledgers under ``root`` say retention removed, by SHA-256, read
+    only from ledgers whose SHA-256 an ``archive-prune`` event carries (``chained``:
+    ledger name -> SHA-256); and a problem line for each other ledger (changed, or
+    named by no event: its word is not taken for a missing message).
     """
     found: dict[str, Pruned] = {}
+    problems: list[str] = []
     directory = root / "pruned"
     if not directory.is_dir():
-        return found
+        return found, problems
     for path in sorted(directory.glob("*.json")):
         try:
-            data = json.loads(path.read_bytes())
+            raw = path.read_bytes()
+            digest = hashlib.sha256(raw).hexdigest()
+            if chained.get(path.name) != digest:
+                why = ("named by no archive-prune event" if path.name not in chained
+                       else f"changed: it hashes to {digest}, its event says "
+                       f"{chained[path.name]}")
+                problems.append(f"ledger {path.name}: {why}")
+                continue
+            data = json.loads(raw)
             if data.get("format") != FORMAT:
                 raise ValueError(f"format is not {FORMAT}")
             for entry in data["messages"]:
                 found[entry["sha256"]] = Pruned(entry["sha256"], tuple(entry["records"]),
                                                 data["at"], path.name)
         except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise ArchiveError(f"archive ledger {path}: cannot be read: {exc}") from exc
-    return found
+            problems.append(f"ledger {path.name}: unreadable: {exc}")
+    return found, problems

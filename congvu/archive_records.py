@@ -80,6 +80,13 @@ class AuditRecords:
                 details={"removed": removed, "ledger": ledger,
                          "ledger_sha256": ledger_sha256}))
 
+    def prune_ledgers(self, config_path: Path | None) -> dict[str, str]:
+        """Ledger name -> SHA-256, from every chained ``archive-prune`` event."""
+        with AuditLog.open_readonly(current().settings(config_path).audit.path) as log:
+            events = log.admin_events(kind=AdminKind.ARCHIVE_PRUNE.value, limit=-1)
+        return {str(e["details"]["ledger"]): str(e["details"]["ledger_sha256"])
+                for e in events}
+
     def holds(self, config_path: Path | None) -> list[Hold]:
         """The holds placed and not released, from the chain's admin events."""
         with AuditLog.open_readonly(current().settings(config_path).audit.path) as log:

@@ -196,3 +196,24 @@ def test_hold_usage_errors(site: Site) -> None:
     assert backwards.exit_code == 2 and "--until must be after --since" in backwards.output
     unknown = site.congvu("archive", "hold", "release", "77", "--reason", "x")
     assert unknown.exit_code == 1 and "no hold 77 is in force" in unknown.output
+
+
+def test_a_ledger_the_chain_does_not_vouch_for_hides_nothing(site: Site) -> None:
+    site.relayed("old", years_ago=6, direction=Direction.INBOUND, to=("snv",))
+    rid, sha = site.relayed("deleted by hand", years_ago=1, direction=Direction.INBOUND,
+                            to=("snv",))
+    assert site.congvu("archive", "prune").exit_code == 0
+    [ledger] = (site.data / "archive" / "pruned").iterdir()
+    # someone removes a message and writes it into the ledger, and plants another ledger
+    site.archive.path_of(sha).unlink()
+    data = json.loads(ledger.read_bytes())
+    data["messages"].append({"sha256": sha, "records": [rid], "kept_until": "2026-01-01",
+                             "retention": "5-nam"})
+    ledger.write_text(json.dumps(data))
+    planted = ledger.with_name("20990101T000000Z-00000000.json")
+    planted.write_text(json.dumps(data))
+    checked = site.congvu("archive", "verify")
+    assert checked.exit_code == 1
+    assert f"ledger {ledger.name}: changed: it hashes to" in checked.stdout
+    assert f"ledger {planted.name}: named by no archive-prune event" in checked.stdout
+    assert f"record {rid}: missing {sha}" in checked.stdout
