@@ -243,7 +243,7 @@ def merge_command(files: tuple[Path, ...], prefixes: tuple[str, ...], out: Path,
         click.echo(f"warning: {warning}", err=True)
     written = [(out, merged.csv_text(bom=bom))]
     if map_path is not None:
-        written.append((map_path, ("\ufeff" if bom else "") + merged.map_text()))
+        written.append((map_path, merged.map_text(bom=bom)))
     if roster_out is not None:
         written.append((roster_out, merged.roster_text(bom=bom)))
     try:

@@ -109,13 +109,13 @@ class Merged:
         """The roster import file: the layout and order ``mailboxes export`` writes."""
         return roster_csv(self.mailboxes, bom=bom)
 
-    def map_text(self) -> str:
+    def map_text(self, *, bom: bool = False) -> str:
         """The mapping file: ``file,old_id,new_id`` for every unit of every input."""
         out = io.StringIO(newline="")
         writer = csv.writer(out, lineterminator="\r\n")
         writer.writerow(MAP_COLUMNS)
         writer.writerows((item.file, item.old_id, item.new_id) for item in self.renamed)
-        return out.getvalue()
+        return ("\ufeff" if bom else "") + out.getvalue()
 
 
 @dataclass(slots=True)
@@ -219,10 +219,14 @@ def _command_line_problems(paths: Sequence[Path], prefixes: Sequence[str],
                                              f"given twice (also as {earlier})",
                                              is_usage=True))
                 break
-    for output in outputs:
+    for number, output in enumerate(outputs):
         if any(_same_file(output, path) for path in inputs):
             problems.append(MergeProblem(str(output), None, None,
                                          "an input file: write the output elsewhere",
+                                         is_usage=True))
+        elif any(output.resolve() == other.resolve() for other in outputs[:number]):
+            problems.append(MergeProblem(str(output), None, None,
+                                         "named for two outputs: give each its own file",
                                          is_usage=True))
     return problems
 

@@ -177,6 +177,17 @@ def test_a_bad_command_line_is_listed_whole_with_the_data_and_exits_2(
     assert ld.read_bytes().startswith(HEADER.encode())
 
 
+def test_one_file_named_for_two_outputs_exits_2(
+    cli: click.Group, three: list[Path], tmp_path: Path,
+) -> None:
+    out = tmp_path / "merged.csv"
+    result = run(cli, "merge", *three, "--prefix", "bt", "--prefix", "ld", "--prefix", "dn",
+                 "--out", out, "--map", tmp_path / "." / "merged.csv")
+    assert result.exit_code == 2
+    assert problems(result) == [f"{out}: named for two outputs: give each its own file"]
+    assert not out.exists()
+
+
 def test_a_repeated_prefix_and_an_id_too_long_once_prefixed(
     cli: click.Group, tmp_path: Path,
 ) -> None:
