@@ -307,3 +307,33 @@ def test_revoked_after_a_trusted_timestamp_is_valid_with_a_note(
     gov.revoke(early, at=stamped - dt.timedelta(hours=1))
     sig = verifier(gov, tmp_path / "2", is_required=False).verify(data).signatures[0]
     assert sig.verdict is DocumentVerdict.REVOKED, sig.reason
+
+
+@pytest.mark.parametrize(("body", "said"), [
+    (b"<html>maintenance</html>", "is not a readable CRL"),
+    (b"", "is not a readable CRL"),
+])
+def test_a_crl_url_serving_no_crl_is_named(gov: GovPki, web: CaWebServer, tmp_path: Path,
+                                           body: bytes, said: str) -> None:
+    path = f"/crl/broken-{len(body)}.crl"
+    web.routes[path] = body
+    person = gov.issue(f"cb18-{len(body)}@laocai.gov.vn", crl_url=web.url(path))
+    sig = verifier(gov, tmp_path).verify(signed(person)).signatures[0]
+    assert sig.verdict is DocumentVerdict.UNVERIFIABLE
+    assert f"the CRL at {web.url(path)}: {said}" in sig.reason
+
+
+def test_an_ocsp_responder_answering_garbage_falls_back_to_the_crl(
+        gov: GovPki, web: CaWebServer, tmp_path: Path) -> None:
+    web.responders["/ocsp/garbage"] = lambda body: b"\x30\x03\x0a\x01\x00"
+    person = gov.issue("cb19@laocai.gov.vn", ocsp_url=web.url("/ocsp/garbage"))
+    sig = verifier(gov, tmp_path).verify(signed(person)).signatures[0]
+    assert sig.verdict is DocumentVerdict.VALID, sig.reason
+    assert sig.revocation is not None and sig.revocation.method.value == "crl"
+    # and with no CRL to fall back on, the OCSP problem is named
+    broken = gov.issue("cb19b@laocai.gov.vn", ocsp_url=web.url("/ocsp/garbage"),
+                       crl_url=closed_port_url())
+    sig = verifier(gov, tmp_path).verify(signed(broken)).signatures[0]
+    assert sig.verdict is DocumentVerdict.UNVERIFIABLE
+    assert f"the OCSP responder at {web.url('/ocsp/garbage')}: is not a readable OCSP" \
+        in sig.reason

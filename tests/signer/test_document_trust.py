@@ -22,6 +22,7 @@ from pydantic import ValidationError
 from signer.cli.document import document_group
 from signer.config import SignerConfig
 from signer.documents import DocumentsConfig, DocumentVerdict, DocumentVerifier
+from signer.errors import CertificateFileError
 from signer.evidence import EvidenceStore
 from signer.fetch import Fetcher
 from signer.presets import MEMBERS, TrustPreset, fingerprint, load_presets
@@ -216,3 +217,33 @@ def test_verify_warns_of_missing_preset_members(gov: GovPki, tmp_path: Path) -> 
     assert result.exit_code == 1
     assert "Root CA G1 (2010) (vgca) is not installed" in result.stderr
     assert json.loads(result.stdout.splitlines()[0])["verdict"] == "untrusted"
+
+
+def test_a_ca_issuers_url_serving_no_certificate_is_named(gov: GovPki, web: CaWebServer,
+                                                          tmp_path: Path) -> None:
+    web.routes["/crt/broken.crt"] = b"not a certificate"
+    data = sign_pdf(plain_pdf(), gov.issue("cb27@laocai.gov.vn",
+                                           ca_issuers_url=web.url("/crt/broken.crt")))
+    sig = verifier([gov.root.cert], tmp_path).verify(data).signatures[0]
+    assert sig.verdict is DocumentVerdict.UNTRUSTED
+    assert f"the issuer certificate at {web.url('/crt/broken.crt')}: holds no readable" \
+        in sig.reason
+
+
+def test_trust_add_of_an_unreadable_file_exits_2(tmp_path: Path) -> None:
+    config = _config(tmp_path)
+    (tmp_path / "junk.crt").write_bytes(b"junk")
+    for name in ("junk.crt", "missing.crt"):
+        result = CliRunner().invoke(document_group(_load), [
+            "trust", "add", "--config", str(config), str(tmp_path / name)])
+        assert result.exit_code == 2 and name in result.output
+
+
+def test_a_damaged_installed_member_is_refused_at_load(tmp_path: Path) -> None:
+    g1_root = next(m for m in MEMBERS if m.name == "Root CA G1 (2010)")
+    path = tmp_path / "trust" / f"{g1_root.sha256}.crt"
+    path.parent.mkdir()
+    path.write_bytes((SHIPPED / "rootcag2.crt").read_bytes())  # another certificate
+    documents = DocumentsConfig(trust=(TrustPreset.VGCA,), store_dir=tmp_path)
+    with pytest.raises(CertificateFileError, match="is not the pinned Root CA G1"):
+        DocumentVerifier.from_config(documents)
