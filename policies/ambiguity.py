@@ -156,7 +156,8 @@ def param_readings(value: str, name: str, *, is_trimmed: bool = False,
         # policy stop at the space, compat32 and RFC 2045's reading here take it all
         found += [(m.group(1), f"{name}= to the first space")
                   for m in _unquoted_words(name).finditer(bare)]
-    return _group([(v, how) for v, how in found if v])
+    # an empty boundary is a boundary to Python and Dovecot ("--" lines delimit)
+    return _group([(v, how) for v, how in found if v or is_literal])
 
 
 @functools.lru_cache(maxsize=8)

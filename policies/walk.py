@@ -150,22 +150,41 @@ class _Walker:
         self.readings(headers, data[header.body_start:], base=base, offset=header.body_start,
                       path=path, depth=depth, span=span, is_message=is_message,
                       boundaries=boundaries)
-        end = next((d for d in header.defects if d.kind in _ENDS_HEADER), None)
-        if end is None:
+        self.early_end(data, header, headers, base=base, path=path, depth=depth, span=span,
+                       is_message=is_message, boundaries=boundaries)
+
+    def early_end(
+        self,
+        data: bytes,
+        header: HeaderBlock,
+        headers: Headers,
+        *,
+        base: int | None,
+        path: str,
+        depth: int,
+        span: tuple[int, int] | None,
+        is_message: bool,
+        boundaries: tuple[bytes, ...],
+    ) -> None:
+        """Walk the entity as a reader that ends its header early reads it: Python's
+        parser (and many clients) at a line that is no field or has white space before
+        its colon; the rest is the body, under the fields before it."""
+        defect = next((d for d in header.defects if d.kind in _ENDS_HEADER), None)
+        if defect is None:
             return
-        # Python's parser (and many clients) end the header at that line and show the
-        # rest as the body, under the fields before it: that reading is walked too.
-        early = mime_headers(read_header(data[:end.offset]))
-        if end.kind is HeaderDefectKind.SPACE_BEFORE_COLON:
-            # Dovecot reads such a line as a field: only where that changes the MIME
-            # fields do the two disagree on the entity
+        start = defect.offset
+        why = (f"line {defect.line} of the header block has white space before its "
+               "colon: Python ends the header there, Dovecot reads it as a field"
+               if defect.kind is HeaderDefectKind.SPACE_BEFORE_COLON else "")
+        early = mime_headers(read_header(data[:start]))
+        if why:
+            # only where that changes the Content fields do the readers disagree on the
+            # entity (a stray line is a malformed-mime finding of its own)
             if _content_fields(early) == _content_fields(headers):
                 return
-            self.ambiguous(path, f"line {end.line} of the header block has white space "
-                           "before its colon: Python ends the header there, Dovecot reads "
-                           "it as a field")
-        self.work_left -= len(data) - end.offset
-        self.readings(early, data[end.offset:], base=base, offset=end.offset, path=path,
+            self.ambiguous(path, why)
+        self.work_left -= len(data) - start
+        self.readings(early, data[start:], base=base, offset=start, path=path,
                       depth=depth, span=span, is_message=is_message, boundaries=boundaries)
 
     def headers(self, data: bytes, header: HeaderBlock, path: str) -> Headers:
@@ -280,6 +299,10 @@ class _Walker:
             if not found:
                 self.defect(path, f"{ctype} without a boundary parameter")
             else:
+                if any(not b.value for b in found):
+                    self.defect(path, "an empty boundary parameter (RFC 2046 5.1.1: 1 to 70 "
+                                "characters); Python and Dovecot take every line starting "
+                                "with -- as a delimiter")
                 if len(found) > 1:
                     self.ambiguous(path, describe("the boundary parameter", found))
                 for boundary in found:

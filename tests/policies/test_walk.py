@@ -345,3 +345,16 @@ def test_a_flood_of_boundary_readings_is_bounded() -> None:
     assert reasons[0].endswith("'b3' (repeated boundary=) / 1996 more")  # the record is bounded
     assert "the MIME structure is too costly to inspect (repeated readings of the same " \
         "bytes); the rest was not inspected" in reasons
+
+
+def test_an_empty_boundary_is_walked_as_python_and_dovecot_read_it() -> None:
+    # both take every line starting with "--" as a delimiter; the walk saw no multipart
+    raw = (b'Content-Type: multipart/mixed; boundary=""\r\n\r\n--\r\n'
+           b"Content-Type: text/plain\r\n\r\nhi\r\n--\r\n" + _PART
+           + b"TVqQAA==\r\n----\r\n")
+    found = walk(raw)
+    assert [(p.path, p.filenames, p.data) for p in found.parts] == [
+        ("1", (), b"hi"), ("2", ("run.exe",), b"MZ\x90\x00")]
+    assert [d.reason for _, d in found.defects] == [
+        "an empty boundary parameter (RFC 2046 5.1.1: 1 to 70 characters); Python and "
+        "Dovecot take every line starting with -- as a delimiter"]
