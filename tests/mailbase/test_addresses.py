@@ -143,6 +143,11 @@ def test_parse_from_refuses_an_ambiguous_from_with_the_reason(values: list[str],
     assert caught.value.count == count
 
 
+def test_a_from_header_error_counts_no_from_unless_told() -> None:
+    assert FromHeaderError("why").count == 0
+    assert FromHeaderError("why", count=3).count == 3
+
+
 @pytest.mark.parametrize("value", STDLIB_CHOKES)
 def test_a_from_the_stdlib_parser_raises_on_is_read_as_ambiguous(value: str) -> None:
     verdict = read_from(read_header(f"From: {value}\r\n\r\nbody".encode()))

@@ -120,3 +120,35 @@ def test_bodies_ending_in_a_line_break_agree_with_dkimpy(lines: list[bytes], eol
     body = b"".join(line + eol for line in lines)
     assert canon.body(body, Canon.RELAXED) == _dkimpy_body(body, Relaxed)
     assert canon.body(body, Canon.SIMPLE) == _dkimpy_body(body, Simple)
+
+
+@pytest.mark.parametrize(("body", "relaxed", "simple"), [
+    # only empty lines, or lines of white space: nothing, or one CRLF (RFC 6376 3.4.3/4)
+    (b"\r\n", b"", b"\r\n"),
+    (b"\r\n\r\n\r\n", b"", b"\r\n"),
+    (b"  \r\n\t\r\n", b"", b"  \r\n\t\r\n"),
+    # a run of white space of any length is one space; at a line's end, none
+    (b"a" + b" " * 1000 + b"b\r\n", b"a b\r\n", b"a" + b" " * 1000 + b"b\r\n"),
+    (b"a\t \t b \t\r\n", b"a b\r\n", b"a\t \t b \t\r\n"),
+    # a bare LF among CRLFs, and a lone CR, which is content
+    (b"a\r\nb\nc\r\n", b"a\r\nb\r\nc\r\n", b"a\r\nb\r\nc\r\n"),
+    (b"a\rb\r\n", b"a\rb\r\n", b"a\rb\r\n"),
+    (b"a\r", b"a\r\r\n", b"a\r\r\n"),
+])
+def test_body_corner_cases(body: bytes, relaxed: bytes, simple: bytes) -> None:
+    assert canon.body(body, Canon.RELAXED) == relaxed
+    assert canon.body(body, Canon.SIMPLE) == simple
+
+
+def test_crlf_leaves_crlf_text_alone_and_turns_every_bare_lf() -> None:
+    assert canon.crlf(b"a\r\nb\r\n") == b"a\r\nb\r\n"
+    assert canon.crlf(b"a\nb\r\n\n") == b"a\r\nb\r\n\r\n"
+    assert canon.crlf(b"\n") == b"\r\n"
+    assert canon.crlf(b"no line end") == b"no line end"
+
+
+def test_relaxed_header_with_only_white_space_and_a_gap_before_the_colon() -> None:
+    field = read_header(b"X-A \t:  \t \r\n\r\n").fields[0]
+    assert canon.header(field, Canon.RELAXED) == b"x-a:\r\n"
+    field = HeaderField(b"Subject", b"\tHi\r\n  there\t")
+    assert canon.header(field, Canon.RELAXED) == b"subject:Hi there\r\n"
