@@ -305,11 +305,29 @@ class _Walker:
                                 "with -- as a delimiter")
                 if len(found) > 1:
                     self.ambiguous(path, describe("the boundary parameter", found))
-                for boundary in found:
-                    self.multipart(boundary.value.encode("utf-8", "replace"), body, base=base,
-                                   path=path, depth=depth, span=span, boundaries=boundaries)
+                readings: list[tuple[bytes, int | None]] = [(body, base)]
+                decoded = body if cte in _IDENTITY else self.decode(body, cte, path, base)[0]
+                if any(decoded.count(m) != body.count(m) for m in
+                       (b"--" + b.value.encode("utf-8", "replace") for b in found)):
+                    # (a quoted-printable multipart that decodes to the same parts, as some
+                    # mailers send, is one reading)
+                    self.ambiguous(path, f"a {ctype} with Content-Transfer-Encoding {cte} "
+                                   "(RFC 2045 6.4: only 7bit, 8bit or binary): Python and "
+                                   "Dovecot read its body as it stands, a reader that decodes "
+                                   "it first sees other parts")
+                    readings.append((decoded, None))
+                for content, content_base in readings:
+                    for boundary in found:
+                        self.multipart(boundary.value.encode("utf-8", "replace"), content,
+                                       base=content_base, path=path, depth=depth, span=span,
+                                       boundaries=boundaries)
                 return
         if ctype in ("message/rfc822", "message/global"):
+            if cte not in _IDENTITY:
+                self.ambiguous(path, f"a {ctype} with Content-Transfer-Encoding {cte} "
+                               "(RFC 2046 5.2.1: only 7bit, 8bit or binary): Python and "
+                               "Dovecot show it undecoded, a reader that decodes it first "
+                               "shows the message inside")
             inner, inner_base = self.decode(body, cte, path, base)
             self.entity(inner, base=inner_base, path=path, depth=depth + 1, span=span,
                         is_message=True, boundaries=boundaries)

@@ -358,3 +358,14 @@ def test_an_empty_boundary_is_walked_as_python_and_dovecot_read_it() -> None:
     assert [d.reason for _, d in found.defects] == [
         "an empty boundary parameter (RFC 2046 5.1.1: 1 to 70 characters); Python and "
         "Dovecot take every line starting with -- as a delimiter"]
+
+
+def test_a_quoted_printable_multipart_with_the_same_parts_is_one_reading() -> None:
+    # some mailers label a whole multipart quoted-printable: decoded or not, its
+    # delimiters are the same, so readers agree on the parts
+    raw = (b'Content-Type: multipart/alternative; boundary="b"\r\n'
+           b"Content-Transfer-Encoding: quoted-printable\r\n\r\n--b\r\n"
+           b"Content-Type: text/plain\r\n\r\na =3D b\r\n--b--\r\n")
+    found = walk(raw)
+    assert [(p.path, p.data) for p in found.parts] == [("1", b"a =3D b")]
+    assert found.defects == []
