@@ -152,7 +152,7 @@ def _dkim_sign(materials: Materials) -> Sequence[Stage]:
 
 def _archive(materials: Materials) -> Sequence[Stage]:
     config = materials.config.archive
-    if not config.enabled:
+    if not config.enabled or not materials.is_on("units"):  # whose mail is it
         return []
     return [ArchiveStage(Archive.open(config.path, level=config.compression_level),
                          directions=config.directions, units=config.units,
@@ -193,7 +193,8 @@ STAGES: tuple[StageRow, ...] = (
     StageRow("archive", ArchiveStage,
              "keeps the bytes that leave, once, named by their SHA-256 in the record "
              "(archive/); a unit's mail, by `[archive] directions` and `units`",
-             _archive, needs="`[archive] enabled` (the default)", is_switch=False,
+             _archive, needs="`[archive] enabled` (the default) and `units` is on (whose "
+             "mail it is)", is_switch=False,
              is_run_on_release=True),
 )
 check_order((row.name, row.kind) for row in STAGES)
