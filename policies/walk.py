@@ -3,18 +3,26 @@
 multipart/* and message/rfc822 (and message/global) recurse; inline uuencoded
 blocks in text bodies and TNEF (winmail.dat) attachments become leaves of their
 own. Depth and part count are bounded. Nothing here raises on bad input: what
-cannot be read cleanly becomes a `Defect`, and where two readings of the same
-bytes disagree (duplicated Content-Type or Content-Transfer-Encoding headers:
-the first and the last of each) both readings are walked, so the rules see the
-worse one. The work is bounded too: the bytes scanned over all entities may not
-exceed 16 times the message (plus 1 MB), whatever the nesting and readings.
+cannot be read cleanly becomes a `Defect`.
+
+Where the structure depends on the program reading it, every reading is walked, so
+the rules see the most dangerous one, and the disagreement is an ``ambiguous-mime``
+defect naming the readings: duplicated Content-Type, Content-Transfer-Encoding or
+Content-Disposition fields (the first and the last of each), and the other readings
+of a boundary, media type, transfer encoding, name or charset that
+:mod:`policies.ambiguity` finds (Python's email package, Dovecot); boundary lines
+RFC 2046 refuses but Dovecot or Python take; a multipart or message/rfc822 whose
+transfer encoding a reader may or may not undo. The work is bounded too: the bytes
+scanned over all entities and readings may not exceed 16 times the message (plus
+1 MB), whatever the nesting.
 
 Every header block, the message's and each part's, is split by
 :func:`mailbase.read_header`, the one splitter (the message's may be passed in, as
 the milter read it at the door). Where that block reads two ways, its defects are
 `malformed-mime` findings; and where a lenient reader (Python's email package, many
-clients) would end the header early, at a line that is not a field, what that reader
-takes for the body is inspected too, so nothing it could show goes unseen.
+clients) would end the header early, at a line that is not a field or has white
+space before its colon, what that reader takes for the body is inspected too, so
+nothing it could show goes unseen.
 """
 
 from __future__ import annotations
@@ -230,8 +238,9 @@ class _Walker:
             self.ambiguous(path, describe("Content-Transfer-Encoding", encodings))
         dispositions = headers.all("content-disposition")
         if len(_distinct(dispositions)) > 1:
-            self.ambiguous(path, "different Content-Disposition fields: "
-                           + " / ".join(repr(d) for d in _distinct(dispositions)))
+            self.ambiguous(path, "different Content-Disposition fields (Python and Dovecot "
+                           "read the first): " + " / ".join(
+                               repr(d) for d in _first_last(_distinct(dispositions))))
         for reading in types or ["text/plain"]:
             for cte in [e.value for e in encodings] or [""]:
                 self.reading(
