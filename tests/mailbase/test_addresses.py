@@ -3,6 +3,7 @@ refuses and why, and that no input makes either raise anything but our own error
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -146,6 +147,16 @@ def test_parse_from_refuses_an_ambiguous_from_with_the_reason(values: list[str],
 def test_a_from_header_error_counts_no_from_unless_told() -> None:
     assert FromHeaderError("why").count == 0
     assert FromHeaderError("why", count=3).count == 3
+    with pytest.raises(TypeError):
+        FromHeaderError("why", 3)  # type: ignore[misc]  # the count is named, never positional
+
+
+def test_an_address_is_an_immutable_value() -> None:
+    address = parse_address("a@b.vn")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        address.local = "b"  # type: ignore[misc]
+    assert not hasattr(address, "__dict__")  # slots, as declared
+    assert address == Address("a", "b.vn") and hash(address) == hash(Address("a", "b.vn"))
 
 
 @pytest.mark.parametrize("value", STDLIB_CHOKES)
