@@ -141,13 +141,12 @@ def reply_text(explanation: str | None) -> str | None:
     The sending domain writes it, and its macros carry what the client sent (``%{s}``,
     ``%{h}``): text that is not US-ASCII gives no explanation; control characters (CR,
     LF, TAB, NUL, DEL) become spaces, so nothing can start a reply line of its own;
-    white space runs fold to one space; past :data:`MAX_EXPLANATION` characters it is
-    cut, with "..." saying so.
+    spaces at either end go; past :data:`MAX_EXPLANATION` characters it is cut, with
+    "..." saying so. The text is otherwise kept as the domain wrote it.
     """
     if not explanation or not explanation.isascii():
         return None
-    printable = "".join(c if " " <= c <= "~" else " " for c in explanation)
-    text = " ".join(printable.split())
+    text = "".join(c if " " <= c <= "~" else " " for c in explanation).strip(" ")
     if len(text) > MAX_EXPLANATION:
         text = text[: MAX_EXPLANATION - 3].rstrip() + "..."
     return text or None

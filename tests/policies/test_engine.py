@@ -83,6 +83,10 @@ def test_strip_without_strip_findings_is_misuse() -> None:
                      "the header block reads two ways: line 1 holds a NUL octet"]),
     (b"\xff\xfe" * 50, ["a line in the header block is not a header field"]),
     (b"Content-Type: multipart/mixed; boundary=\r\n\r\n",
+     ["an empty boundary parameter (RFC 2046 5.1.1: 1 to 70 characters); Python and "
+      "Dovecot take every line starting with -- as a delimiter",
+      "the multipart boundary never occurs in the body"]),
+    (b"Content-Type: multipart/mixed\r\n\r\n",
      ["multipart/mixed without a boundary parameter"]),
     (b"Content-Type: ;;;\r\n\r\n", ["Content-Type '' is not type/subtype"]),
     (b"--\r\n--\r\n", ["a line in the header block is not a header field"]),
