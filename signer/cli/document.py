@@ -17,6 +17,7 @@ from mailbase import UsageProblem, config_option, wired
 from signer.cli.document_trust import trust
 from signer.cli.wiring import ConfigLoader, Wiring, pass_wiring
 from signer.documents import DocumentResult, DocumentVerifier
+from signer.documents.explain import LANGUAGES, explain
 from signer.errors import SignerError
 from signer.presets import missing_members
 
@@ -38,13 +39,20 @@ def document() -> None:
               help="An intermediate CA certificate file to build paths with (trusted only "
                    "through a trust anchor); repeatable; adds to the configured ones.")
 @click.option("--offline", "is_offline", is_flag=True,
-              help="Fetch nothing: revocation from configured and cached CRLs only, "
-                   "issuers from configured and cached certificates only.")
+              help="Fetch nothing: revocation from configured and cached CRLs and OCSP "
+                   "answers only, issuers from configured and cached certificates only.")
+@click.option("--explain", "is_explained", is_flag=True,
+              help="Instead of JSON, explain each signature to a person: issuer, signer, "
+                   "managing unit, signing time and its source, integrity, validity at "
+                   "the signing time, the certificate's validity period, revocation and "
+                   "its evidence.")
+@click.option("--lang", type=click.Choice(LANGUAGES), default="vi", show_default=True,
+              help="The language of --explain: vi (Vietnamese) or en.")
 @config_option
 @pass_wiring
 def verify(wiring: Wiring, files: tuple[Path, ...], anchors: tuple[Path, ...],
-           intermediates: tuple[Path, ...], is_offline: bool,
-           config_path: Path | None) -> None:
+           intermediates: tuple[Path, ...], is_offline: bool, is_explained: bool,
+           lang: str, config_path: Path | None) -> None:
     """Verify the signatures inside each FILE; print one JSON object per file.
 
     Each object has the file's kind (pdf, ooxml, odf, none), an overall verdict,
@@ -81,7 +89,10 @@ def verify(wiring: Wiring, files: tuple[Path, ...], anchors: tuple[Path, ...],
                 f"{path}: cannot be read: {exc.strerror or exc}") from exc
         result: DocumentResult = verifier.verify(data, path.name)
         record = {"file": str(path), **result.as_json()}
-        click.echo(json.dumps(record, ensure_ascii=False))
+        if is_explained:
+            click.echo(explain(record, lang=lang) + "\n")
+        else:
+            click.echo(json.dumps(record, ensure_ascii=False))
         is_all_valid = is_all_valid and result.is_validly_signed
     sys.exit(0 if is_all_valid else 1)
 

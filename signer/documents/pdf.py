@@ -198,7 +198,8 @@ def _judge(sig: Any, field: str, trust: TrustStore, now: dt.datetime) -> Documen
     leaf = _to_crypto(signer_cert)
     who = _who(leaf)
     base = dict(field=field, format=fmt, is_timestamp=is_timestamp,
-                digest_algorithm=str(sig.md_algorithm), **who)
+                digest_algorithm=str(sig.md_algorithm), valid_from=leaf.not_valid_before_utc,
+                valid_until=leaf.not_valid_after_utc, **who)
     notes: list[str] = []
     weak = _WEAK_DIGESTS.get(str(sig.md_algorithm))
 
@@ -215,11 +216,14 @@ def _judge(sig: Any, field: str, trust: TrustStore, now: dt.datetime) -> Documen
     if not intact:
         return DocumentSignature(DocumentVerdict.INVALID, "the document's signed bytes do "
                                  "not match the signature (changed after signing)",
-                                 notes=tuple(notes), **base)  # type: ignore[arg-type]
+                                 notes=tuple(notes), integrity="changed",
+                                 **base)  # type: ignore[arg-type]
     if not valid:
         return DocumentSignature(DocumentVerdict.INVALID, "the signature value does not "
                                  "verify with the signer's certificate",
-                                 notes=tuple(notes), **base)  # type: ignore[arg-type]
+                                 notes=tuple(notes), integrity="signature-value-wrong",
+                                 **base)  # type: ignore[arg-type]
+    base.update(integrity="intact")
     if weak:
         return DocumentSignature(DocumentVerdict.INVALID, f"the signature uses {weak}, a "
                                  "weak digest algorithm that is not accepted (anyone can "

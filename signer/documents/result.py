@@ -104,6 +104,11 @@ class DocumentSignature:
     #: the signer certificate's revocation status and its evidence; every signature
     #: the verifier returns has one (``unknown``/``none`` when not checked)
     revocation: Revocation | None = None
+    #: the signed bytes: intact, changed, signature-value-wrong; None when not reached
+    integrity: str | None = None
+    #: the signer certificate's validity period
+    valid_from: dt.datetime | None = None
+    valid_until: dt.datetime | None = None
     #: whose signature: organisation, person or unknown; only a valid signature is
     #: given more than unknown (by the directory, which the verifier does not read)
     role: str = "unknown"
@@ -147,9 +152,13 @@ class DocumentSignature:
         }
 
     def as_json(self) -> dict[str, object]:
-        """`as_dict` plus the revocation object, role and unit: what `congvu document
-        verify` prints (the audit record keeps `as_dict`'s fields)."""
+        """`as_dict` plus integrity, the certificate's validity period, the revocation
+        object, role and unit: what `congvu document verify` prints (the audit record
+        keeps `as_dict`'s fields)."""
         return {**self.as_dict(),
+                "integrity": self.integrity,
+                "valid_from": self.valid_from.isoformat() if self.valid_from else None,
+                "valid_until": self.valid_until.isoformat() if self.valid_until else None,
                 "revocation": self.revocation.as_dict() if self.revocation else None,
                 "role": self.role, "unit": self.unit}
 

@@ -1,0 +1,145 @@
+"""`document verify --explain`: each signature explained to a person, in Vietnamese or English.
+
+For each signature: the issuer, the subject, the managing unit, the signing time and
+where it came from, integrity, validity at the signing time, the certificate's validity
+period, and the revocation status with its evidence. Made from the result's JSON form
+(`DocumentResult.as_json`), so the text says nothing the JSON does not.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+_TEXT: dict[str, dict[str, str]] = {
+    "vi": {
+        "file": "Tệp", "signature": "Chữ ký", "verdict": "Kết luận", "reason": "Lý do",
+        "issuer": "Tổ chức cấp chứng thư số", "subject": "Người/tổ chức ký",
+        "unit": "Đơn vị quản lý", "unit_unknown": "chưa xác định",
+        "time": "Thời điểm ký", "integrity": "Tính toàn vẹn",
+        "validity": "Hiệu lực chứng thư số tại thời điểm ký",
+        "period": "Thời hạn chứng thư số", "period_text": "từ {start} đến {end}",
+        "revocation": "Tình trạng thu hồi", "evidence": "Bằng chứng",
+        "crl": "CRL của {issuer}, số {number}, phát hành {this_update}, SHA-256 {sha256}",
+        "ocsp": "trả lời OCSP lúc {produced_at}, SHA-256 {sha256}",
+        "none": "không có", "notes": "Ghi chú", "not_checked": "chưa kiểm tra",
+        "no_signature": "Không có chữ ký số.", "complete": "Đủ chữ ký cá nhân và tổ chức",
+        "yes": "có", "no": "không", "required": " (bắt buộc)",
+        "timestamp": "theo dấu thời gian tin cậy", "claimed": "do bên ký tự khai",
+        "time_none": "không ghi (đánh giá tại thời điểm kiểm tra)",
+        "intact": "nguyên vẹn", "changed": "nội dung đã ký bị thay đổi",
+        "signature-value-wrong": "giá trị chữ ký không khớp chứng thư số",
+        "valid": "hợp lệ", "invalid": "không hợp lệ", "untrusted": "không được tin cậy",
+        "expired": "hết hạn", "revoked": "bị thu hồi",
+        "modified-after-signing": "bị sửa đổi sau khi ký",
+        "unverifiable": "không kiểm tra được", "unsigned": "không có chữ ký",
+        "good": "chưa bị thu hồi", "unknown": "không xác định",
+        "revoked_status": "đã bị thu hồi", "method_crl": "qua CRL",
+        "method_ocsp": "qua OCSP", "method_none": "",
+    },
+    "en": {
+        "file": "File", "signature": "Signature", "verdict": "Verdict", "reason": "Reason",
+        "issuer": "Issuer", "subject": "Signer", "unit": "Managing unit",
+        "unit_unknown": "not determined", "time": "Signing time", "integrity": "Integrity",
+        "validity": "Certificate valid at the signing time",
+        "period": "Certificate validity period", "period_text": "from {start} to {end}",
+        "revocation": "Revocation status", "evidence": "Evidence",
+        "crl": "CRL of {issuer}, number {number}, issued {this_update}, SHA-256 {sha256}",
+        "ocsp": "OCSP answer produced {produced_at}, SHA-256 {sha256}",
+        "none": "none", "notes": "Notes", "not_checked": "not checked",
+        "no_signature": "No digital signature.",
+        "complete": "Signed by a person and then the organisation", "yes": "yes",
+        "no": "no", "required": " (required)",
+        "timestamp": "from a trusted timestamp", "claimed": "claimed by the signer",
+        "time_none": "not stated (judged at the time of verification)",
+        "intact": "intact", "changed": "the signed content was changed",
+        "signature-value-wrong": "the signature value does not match the certificate",
+        "valid": "valid", "invalid": "invalid", "untrusted": "untrusted",
+        "expired": "expired", "revoked": "revoked",
+        "modified-after-signing": "modified after signing",
+        "unverifiable": "unverifiable", "unsigned": "unsigned",
+        "good": "not revoked", "unknown": "unknown", "revoked_status": "revoked",
+        "method_crl": "by CRL", "method_ocsp": "by OCSP", "method_none": "",
+    },
+}
+#: The verdicts that mean the certificate itself was judged valid at the signing time.
+_CERT_JUDGED = {"valid": "yes", "expired": "no", "revoked": "no", "untrusted": "no"}
+LANGUAGES = tuple(_TEXT)
+
+
+def explain(record: dict[str, Any], *, lang: str = "vi") -> str:
+    """The explanation of one file's JSON record (`DocumentResult.as_json` plus ``file``).
+
+    :raises ValueError: an unknown language.
+    """
+    if lang not in _TEXT:
+        raise ValueError(f"unknown language {lang!r}; known: {', '.join(LANGUAGES)}")
+    t = _TEXT[lang]
+    verdict = str(record.get("verdict", ""))
+    lines = [f"{t['file']}: {record.get('file') or record.get('filename') or '?'} — "
+             f"{t.get(verdict, verdict)}"]
+    signatures = record.get("signatures") or []
+    if not signatures:
+        lines.append(f"  {t['no_signature']}")
+    for number, sig in enumerate(signatures, 1):
+        lines += _signature(number, sig, t)
+    if signatures:
+        lines.append(f"{t['complete']}: {t['yes'] if record.get('complete') else t['no']}")
+    return "\n".join(lines)
+
+
+def _signature(number: int, sig: dict[str, Any], t: dict[str, str]) -> list[str]:
+    verdict = str(sig.get("verdict", ""))
+    head = ", ".join(str(x) for x in (sig.get("field"), sig.get("format")) if x)
+    lines = [f"{t['signature']} {number}" + (f" ({head})" if head else "") + ":",
+             f"  {t['verdict']}: {t.get(verdict, verdict)}",
+             f"  {t['reason']}: {sig.get('reason', '')}",
+             f"  {t['issuer']}: {sig.get('issuer') or t['none']}",
+             f"  {t['subject']}: {sig.get('subject') or t['none']}",
+             f"  {t['unit']}: {sig.get('unit') or t['unit_unknown']}",
+             f"  {t['time']}: {_time(sig, t)}",
+             f"  {t['integrity']}: {t.get(str(sig.get('integrity')), t['not_checked'])}",
+             f"  {t['validity']}: "
+             f"{t[_CERT_JUDGED[verdict]] if verdict in _CERT_JUDGED else t['not_checked']}"]
+    if sig.get("valid_from") and sig.get("valid_until"):
+        lines.append(f"  {t['period']}: " + t["period_text"].format(
+            start=_when(sig["valid_from"]), end=_when(sig["valid_until"])))
+    lines += _revocation(sig.get("revocation") or {}, t)
+    for note in sig.get("notes") or []:
+        lines.append(f"  {t['notes']}: {note}")
+    return lines
+
+
+def _time(sig: dict[str, Any], t: dict[str, str]) -> str:
+    source = str(sig.get("time_source", "none"))
+    if not sig.get("signing_time"):
+        return t["time_none"]
+    return f"{_when(sig['signing_time'])} ({t.get(source, source)})"
+
+
+def _revocation(revocation: dict[str, Any], t: dict[str, str]) -> list[str]:
+    status = str(revocation.get("status", "unknown"))
+    word = t["revoked_status"] if status == "revoked" else t.get(status, status)
+    how = t.get(f"method_{revocation.get('method', 'none')}", "")
+    required = t["required"] if revocation.get("is_required") else ""
+    lines = [f"  {t['revocation']}: {word}" + (f" {how}" if how else "") + required]
+    crl, ocsp = revocation.get("crl"), revocation.get("ocsp")
+    if crl:
+        evidence = t["crl"].format(issuer=crl["issuer"], number=crl["number"] or "?",
+                                   this_update=_when(crl["this_update"]),
+                                   sha256=crl["sha256"])
+    elif ocsp:
+        evidence = t["ocsp"].format(produced_at=_when(ocsp["produced_at"]),
+                                    sha256=ocsp["sha256"])
+    else:
+        evidence = t["none"]
+    lines.append(f"  {t['evidence']}: {evidence}")
+    return lines
+
+
+def _when(value: str) -> str:
+    try:
+        moment = dt.datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        return str(value)
+    return f"{moment.astimezone(dt.UTC):%Y-%m-%d %H:%M:%S} UTC"
