@@ -117,7 +117,7 @@ def get_cmd(wiring: _Wiring, /, name: str, out: Path | None, config_path: Path |
     config = wiring.load(config_path)
     sha256 = _name(wiring, config_path, name)
     try:
-        data = Archive(config.path).get(sha256)
+        data = Archive.from_config(config, create=False).get(sha256)
     except ArchiveReadError as exc:
         raise CommandFailed(str(exc)) from exc
     if out is None:
@@ -171,7 +171,7 @@ def verify_cmd(wiring: _Wiring, /, since: str | None, config_path: Path | None) 
             start = parse_local_datetime(since, wiring.records.time_zone(config_path))
         except PeriodError as exc:
             raise UsageProblem(f"--since: {exc}") from exc
-    archive = Archive(config.path)
+    archive = Archive.from_config(config, create=False)
     problems = 0
     named: set[str] = set()
     pruned, ledger_problems = read_ledgers(config.path,
@@ -238,7 +238,7 @@ def prune_cmd(wiring: _Wiring, /, is_dry_run: bool, actor: str,
     held = {m.sha256: hold for m in messages for hold in holds
             if hold.covers(m, retention.chain)}
     expired = retention.expired(messages, now)
-    archive = Archive(config.path)
+    archive = Archive.from_config(config, create=False)
     for entry in expired:
         if entry.sha256 in held:
             click.echo(f"held {entry.sha256}: expired, kept by hold {held[entry.sha256].hold_id}")

@@ -85,6 +85,18 @@ class ArchiveConfig(BaseModel):
         "unit outbound, recipient units) says; `congvu archive prune` removes what has "
         "expired and records it.",
     )
+    encrypt: bool = Field(
+        default=False,
+        description="Encrypt each message stored from now on with AES-256-GCM under the "
+        "key in key_file (generated on first use; keep a copy of it offline: without it "
+        "the archive cannot be read). Messages stored before stay as they were; both "
+        "kinds are read.",
+    )
+    key_file: Path = Field(
+        default=Path("keys/archive.key"),
+        description="The archive's encryption key (mode 0600, read only when owned by "
+        "root or congvu's user); relative to the data directory.",
+    )
     compression_level: int = Field(
         default=3, ge=1, le=19,
         description="zstd compression level of stored messages (3: zstd's default, fast; "

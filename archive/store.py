@@ -28,13 +28,22 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import zstandard
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from archive.config import ArchiveConfig
 from archive.errors import ArchiveError, ArchiveReadError, ArchiveWriteError
+from archive.keys import load_key
 from mailbase import create_private, private_dir
 
 log = logging.getLogger("congvu.archive")
 
 SUFFIX = ".eml.zst"
+# An encrypted object: this magic, a 12-byte nonce, then AES-256-GCM over the zstd frame
+# with the message's name as associated data (an object moved under another name does
+# not decrypt). A plain object starts with zstd's own magic, 28 b5 2f fd.
+_SEALED = b"CVAE\x01"
+_NONCE = 12
 _NAME = re.compile(r"^[0-9a-f]{64}$")
 # A stored message is at most what the filter accepts; this only bounds what a damaged
 # frame header may make the reader allocate.
@@ -59,19 +68,43 @@ class Stored:
 class Archive:
     """The messages kept under ``root``; safe to share between threads."""
 
-    def __init__(self, root: Path, *, level: int = 3) -> None:
+    def __init__(self, root: Path, *, level: int = 3, key: bytes | None = None,
+                 is_encrypting: bool | None = None) -> None:
         self.root = root
         self.objects = root / "objects"
         self.level = level
+        #: reads encrypted objects; with ``is_encrypting`` (the default when a key is
+        #: given) new objects are encrypted too
+        self._aead = AESGCM(key) if key is not None else None
+        self.is_encrypting = key is not None if is_encrypting is None else is_encrypting
+        if self.is_encrypting and key is None:
+            raise ValueError("encrypting needs a key")
         self._local = threading.local()  # zstd contexts are not shared between threads
 
     @classmethod
-    def open(cls, root: Path, *, level: int = 3) -> Archive:
+    def from_config(cls, config: ArchiveConfig, *, create: bool) -> Archive:
+        """The archive ``config`` names, with its key when it encrypts; with ``create``
+        (the filter) its directories and key are made when missing, without (the
+        commands) nothing is written. The key is also read when one exists while
+        ``encrypt`` is off, so messages stored encrypted stay readable.
+
+        :raises ArchiveError: the directories or the key cannot be made or read.
+        """
+        key = None
+        if config.encrypt or config.key_file.exists():
+            key = load_key(config.key_file, create=create and config.encrypt)
+        make = cls.open if create else cls
+        return make(config.path, level=config.compression_level, key=key,
+                    is_encrypting=config.encrypt)
+
+    @classmethod
+    def open(cls, root: Path, *, level: int = 3, key: bytes | None = None,
+             is_encrypting: bool | None = None) -> Archive:
         """The archive at ``root``, its directories created (0700) when missing.
 
         :raises ArchiveWriteError: they cannot be created.
         """
-        archive = cls(root, level=level)
+        archive = cls(root, level=level, key=key, is_encrypting=is_encrypting)
         try:
             private_dir(root)
             private_dir(archive.objects)
@@ -104,6 +137,11 @@ class Archive:
                 _fsync_dir(path.parent)
                 return Stored(sha256, len(data), path.stat().st_size, is_new=False)
             compressed = self._compressor().compress(data)
+            if self.is_encrypting:
+                assert self._aead is not None
+                nonce = secrets.token_bytes(_NONCE)
+                compressed = _SEALED + nonce + self._aead.encrypt(
+                    nonce, compressed, sha256.encode())
             if _make_dir(path.parent):  # removed since the archive was opened
                 _fsync_dir(path.parent.parent)
             _write_durably(path, compressed)
@@ -162,6 +200,17 @@ class Archive:
             raise ArchiveReadError(sha256, path, "missing") from exc
         except OSError as exc:
             raise ArchiveReadError(sha256, path, "unreadable", exc.strerror or str(exc)) from exc
+        if compressed.startswith(_SEALED):
+            if self._aead is None:
+                raise ArchiveReadError(sha256, path, "unreadable",
+                                       "encrypted, and no archive key is configured")
+            body = compressed[len(_SEALED):]
+            try:
+                compressed = self._aead.decrypt(body[:_NONCE], body[_NONCE:],
+                                                sha256.encode())
+            except (InvalidTag, ValueError) as exc:
+                raise ArchiveReadError(sha256, path, "unreadable", "encrypted, and it does "
+                                       "not decrypt under this name with this key") from exc
         try:
             data = zstandard.ZstdDecompressor().decompress(
                 compressed, max_output_size=_MAX_MESSAGE)

@@ -70,7 +70,7 @@ def _open_stores(config: Settings, problems: list[str], *, create: bool) -> None
 
     def archive_store() -> None:
         if create:
-            Archive.open(config.archive.path)
+            Archive.from_config(config.archive, create=True)
         elif (problem := _writable_dir(config.archive.path, "the archive")) is not None:
             raise OSError(problem)
 

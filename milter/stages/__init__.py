@@ -154,7 +154,7 @@ def _archive(materials: Materials) -> Sequence[Stage]:
     config = materials.config.archive
     if not config.enabled or not materials.is_on("units"):  # whose mail is it
         return []
-    return [ArchiveStage(Archive.open(config.path, level=config.compression_level),
+    return [ArchiveStage(Archive.from_config(config, create=True),
                          directions=config.directions, units=config.units,
                          chain=materials.units.chain)]
 

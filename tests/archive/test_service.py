@@ -229,3 +229,16 @@ def test_a_held_message_is_archived_when_released_and_its_release_names_it(
     assert (got.exit_code, got.stdout_bytes) == (0, relayed)
     checked = CliRunner().invoke(main, ["archive", "verify", "--config", str(toml)])
     assert checked.exit_code == 0 and "1 archived message(s)" in checked.stdout
+
+
+def test_with_encryption_on_the_relayed_bytes_are_kept_encrypted_and_get_reads_them(
+        filter_server: Any, next_hop: Any, tmp_path: Path) -> None:
+    running = filter_server(archive={"encrypt": True})
+    _import_units(running)
+    send(running, message("mật"))
+    relayed = next_hop.get().content
+    sha = hashlib.sha256(relayed).hexdigest()
+    assert archive_of(running).path_of(sha).read_bytes().startswith(b"CVAE\x01")
+    [record] = shown(running)
+    got = congvu(running, tmp_path, "archive", "get", str(record["id"]))
+    assert (got.exit_code, got.stdout_bytes) == (0, relayed)

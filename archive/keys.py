@@ -1,0 +1,70 @@
+"""The archive's encryption key (optional): AES-256-GCM, kept under the data directory.
+
+With ``[archive] encrypt = true`` every message stored from then on is encrypted with
+the key in ``key_file`` (generated on first use, mode 0600 in a 0700 directory, read
+only through :func:`mailbase.read_secret`'s checks). The key protects the archive on a
+disk or a backup that leaves the server; whoever holds the key and the files reads the
+mail, and without the key nobody does, the province included: keep a copy of it apart
+from the data (offline), as for the audit checkpoint key.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import os
+import secrets
+from pathlib import Path
+
+from archive.errors import ArchiveError
+from mailbase import UnsafeFileError, create_private, private_dir, read_secret
+
+_HEADER = b"congvu-archive-key/1 "
+
+
+def load_key(path: Path, *, create: bool) -> bytes:
+    """The 32-byte key in ``path``; with ``create``, generated there when absent.
+
+    :raises ArchiveError: the file is missing (without ``create``), refused by
+        :func:`mailbase.read_secret` (open to others, another owner...), unreadable,
+        or not an archive key.
+    """
+    if not create and not path.exists():
+        raise ArchiveError(f"archive key {path}: no such file (the filter creates it when "
+                           "it first starts with encrypt = true)")
+    try:
+        if create and not path.exists():
+            _generate(path)
+        text = read_secret(path)
+    except UnsafeFileError as exc:
+        raise ArchiveError(f"archive key {path}: {exc.reason}") from exc
+    except OSError as exc:
+        raise ArchiveError(f"archive key {path}: cannot be read or created: "
+                           f"{exc.strerror or exc}") from exc
+    try:
+        if not text.startswith(_HEADER):
+            raise ValueError("no congvu-archive-key/1 header")
+        key = base64.b64decode(text[len(_HEADER):].strip(), validate=True)
+        if len(key) != 32:
+            raise ValueError(f"{len(key)} bytes, not 32")
+    except (ValueError, binascii.Error) as exc:
+        raise ArchiveError(f"archive key {path}: not an archive key ({exc})") from exc
+    return key
+
+
+def _generate(path: Path) -> None:
+    """Write a new key aside, then link it into place: another worker never reads half
+    a key, and one made at the same moment by another process wins."""
+    private_dir(path.parent, tighten=False)  # an open one is refused by read_secret
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    fd = create_private(tmp)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(_HEADER + base64.b64encode(secrets.token_bytes(32)) + b"\n")
+            out.flush()
+            os.fsync(out.fileno())
+        with contextlib.suppress(FileExistsError):  # another process's key won
+            os.link(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
