@@ -68,6 +68,10 @@ _CHAIN_VERDICTS = {
     ChainStatus.REVOCATION_UNKNOWN: DocumentVerdict.UNVERIFIABLE,
 }
 _WEAK_DIGESTS = {"sha1": "SHA-1", "md5": "MD5"}
+# local time of Vietnam written as UTC (see _signing_time)
+_VN_OFFSET = dt.timedelta(hours=7)
+_QUIRK_FROM = dt.timedelta(hours=6, minutes=50)
+_QUIRK_TO = dt.timedelta(hours=7, minutes=10)
 # a claimed time this far in the future is not believed: judge at now.
 _CLOCK_SKEW = dt.timedelta(minutes=10)
 
@@ -319,22 +323,43 @@ def _loop(leaf: x509.Certificate, others: Sequence[x509.Certificate]) -> str:
 
 def _signing_time(sig: Any, trust: TrustStore,
                   now: dt.datetime) -> tuple[dt.datetime | None, TimeSource, str]:
-    """The time to judge the certificate at, where it came from, and a note."""
+    """The time to judge the certificate at, where it came from, and a note.
+
+    A trusted timestamp wins over the claimed signingTime. Some signing tools write
+    local time (UTC+7) as if it were UTC: a claimed time 6 h 50 min to 7 h 10 min ahead
+    of the trusted timestamp, or without one of ``now`` (the message's arrival, or the
+    time of the command), is that quirk, judged at the claimed time minus 7 h, noted.
+    """
     note = ""
+    claimed = sig.self_reported_timestamp
+    if claimed is not None and claimed.tzinfo is None:
+        claimed = claimed.replace(tzinfo=dt.UTC)
     for token in _timestamp_tokens(sig.signer_info):
         at, problem = _check_token(token, sig.signer_info["signature"].native, trust)
         if problem is None and at is not None:
+            if claimed is not None and _is_local_time_quirk(claimed, at):
+                return at, TimeSource.TIMESTAMP, (
+                    f"the claimed signing time {claimed:%Y-%m-%d %H:%M} UTC is 7 h ahead "
+                    "of the trusted timestamp: the signing tool wrote local time (UTC+7) "
+                    "as UTC")
             return at, TimeSource.TIMESTAMP, ""
         note = f"the embedded timestamp is not usable: {problem}"
-    claimed = sig.self_reported_timestamp
     if claimed is not None:
-        if claimed.tzinfo is None:
-            claimed = claimed.replace(tzinfo=dt.UTC)
+        if _is_local_time_quirk(claimed, now):
+            corrected = claimed - _VN_OFFSET
+            return corrected, TimeSource.CLAIMED, (note + "; " if note else "") + (
+                f"the claimed signing time {claimed:%Y-%m-%d %H:%M} UTC is 7 h ahead of "
+                "the time of arrival: the signing tool wrote local time (UTC+7) as UTC; "
+                f"judged at {corrected:%Y-%m-%d %H:%M} UTC")
         if claimed > now + _CLOCK_SKEW:
             return now, TimeSource.NONE, (note + "; " if note else "") + (
                 f"the claimed signing time {claimed:%Y-%m-%d %H:%M} UTC is in the future")
         return claimed, TimeSource.CLAIMED, note
     return None, TimeSource.NONE, note
+
+
+def _is_local_time_quirk(claimed: dt.datetime, reference: dt.datetime) -> bool:
+    return _QUIRK_FROM <= claimed - reference <= _QUIRK_TO
 
 
 def _timestamp_tokens(signer_info: cms.SignerInfo) -> list[cms.SignedData]:
