@@ -15,10 +15,12 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import re
+import socket
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from aiosmtpd.smtp import SMTP, Session, syntax
+from aiosmtpd.smtp import SMTP, Session, _AuthMechAttr, login_always_fail, make_loop, syntax
 
 from milter import dsn
 from milter.config import LimitsConfig
@@ -115,6 +117,37 @@ class ConnectionTracker:
         await self._empty.wait()
 
 
+@dataclass(frozen=True, slots=True)
+class _Introspection:
+    """What aiosmtpd's SMTP.__init__ finds by introspection, by attribute name: the
+    same for every connection of one protocol class and one handler class."""
+
+    #: (mechanism, attribute, whether it is the protocol's own)
+    auth: tuple[tuple[str, str, bool], ...]
+    #: (command, handler attribute)
+    hooks: tuple[tuple[str, str], ...]
+    ehlo_hook_ver: str | None
+    #: (command, protocol attribute)
+    commands: tuple[tuple[str, str], ...]
+
+    @classmethod
+    def of(cls, protocol: SMTP) -> _Introspection:
+        """The names behind the lookups aiosmtpd built for ``protocol``."""
+        return cls(
+            auth=tuple((mechanism, impl.method.__name__, impl.is_builtin)
+                       for mechanism, impl in protocol._auth_methods.items()),
+            hooks=tuple((command, hook.__name__)
+                        for command, hook in protocol._handle_hooks.items()),
+            ehlo_hook_ver=protocol._ehlo_hook_ver,
+            commands=tuple((command, method.__name__)
+                           for command, method in protocol._smtp_methods.items()),
+        )
+
+
+_IDENT = "congvu"
+_introspected: dict[tuple[type, type], _Introspection] = {}
+
+
 class FilterSMTP(SMTP):
     """aiosmtpd's SMTP server with XFORWARD, strict DATA checks, limits and draining."""
 
@@ -131,15 +164,21 @@ class FilterSMTP(SMTP):
         metrics: Recorder | None = None,
         listener: str = "",
     ) -> None:
-        super().__init__(
-            handler,
-            data_size_limit=limits.max_message_size,
-            enable_SMTPUTF8=True,
-            decode_data=False,
-            hostname=hostname,
-            ident="congvu",
-            timeout=limits.command_timeout,
-        )
+        found = _introspected.get((type(self), type(handler)))
+        if found is None:
+            super().__init__(
+                handler,
+                data_size_limit=limits.max_message_size,
+                enable_SMTPUTF8=True,
+                decode_data=False,
+                hostname=hostname,
+                ident=_IDENT,
+                timeout=limits.command_timeout,
+            )
+            _introspected[(type(self), type(handler))] = _Introspection.of(self)
+        else:
+            self._init_as_aiosmtpd(handler, found, data_size_limit=limits.max_message_size,
+                                   hostname=hostname, timeout=limits.command_timeout)
         self.hooks = handler
         self.limits = limits
         self.tracker = tracker
@@ -152,6 +191,50 @@ class FilterSMTP(SMTP):
         self.refusals = RefusalTrace(metrics, listener=listener)
         #: the status the handler last returned: pushed as it is, never classified
         self._handler_status: object = None
+
+    def _init_as_aiosmtpd(self, handler: TransactionHooks, found: _Introspection, *,
+                          data_size_limit: int, hostname: str, timeout: float) -> None:
+        """What aiosmtpd's SMTP.__init__ sets for the arguments above, its lookups of
+        commands, hooks and AUTH mechanisms bound from names found once per class.
+
+        aiosmtpd introspects the protocol and its handler (inspect.getmembers, dir)
+        for every connection: most of a connection's setup, a fresh connection per
+        message before the queue. tests/milter/test_protocol.py holds this to it.
+        """
+        self.__ident__ = _IDENT
+        self.loop = make_loop()
+        asyncio.StreamReaderProtocol.__init__(
+            self, asyncio.StreamReader(loop=self.loop, limit=self.line_length_limit),
+            client_connected_cb=self._cb_client_connected, loop=self.loop)
+        self.event_handler = handler
+        self.data_size_limit = data_size_limit
+        self.enable_SMTPUTF8 = True
+        self._decode_data = False
+        self.command_size_limits.clear()  # aiosmtpd's class-wide table, as its __init__
+        self.hostname = hostname or socket.getfqdn()
+        self.tls_context = None
+        self.require_starttls = None
+        self._timeout_duration = timeout
+        self._timeout_handle = None
+        self._tls_handshake_okay = True
+        self._tls_protocol = None
+        self._original_transport = None
+        self.session = None
+        self.envelope = None
+        self.transport = None
+        self._handler_coroutine = None
+        self._auth_require_tls = True
+        self._proxy_timeout = None
+        self._authenticator = None
+        self._auth_callback = login_always_fail
+        self._auth_required = False
+        self._auth_methods = {
+            mechanism: _AuthMechAttr(getattr(self if is_builtin else handler, name), is_builtin)
+            for mechanism, name, is_builtin in found.auth}
+        self._handle_hooks = {command: getattr(handler, name) for command, name in found.hooks}
+        self._ehlo_hook_ver = found.ehlo_hook_ver
+        self._smtp_methods = {command: getattr(self, name) for command, name in found.commands}
+        self._enforce_call_limit = False
 
     def _create_session(self) -> FilterSession:
         return FilterSession(self.loop)

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import socket
+import types
+import weakref
+from functools import partial
 
 import pytest
+from aiosmtpd.smtp import SMTP
 
-from milter import replies
+from milter import replies, smtp
+from milter.refusals import RefusalTrace
 from milter.replies import Reply
 from support.rawsmtp import Raw
 
@@ -289,3 +295,41 @@ def test_a_from_header_the_stdlib_parser_chokes_on_is_decided_not_deferred(raw, 
     client = raw()
     reply = client.transaction(b"From: a@\r\nSubject: x\r\n\r\nbody\r\n.\r\n")
     assert reply.startswith(b"550 5.7.1 Message refused: the From header is ambiguous")
+
+
+def _state(protocol: SMTP) -> dict[str, object]:
+    """A protocol's attributes, with what is made anew per connection (the handler,
+    futures, readers, bound methods) named by kind and owner instead of identity."""
+    def plain(value: object) -> object:
+        if isinstance(value, types.MethodType):
+            owner = ("protocol" if value.__self__ is protocol else
+                     "handler" if value.__self__ is protocol.event_handler else value.__self__)
+            return ("method", value.__func__, owner)
+        if isinstance(value, tuple) and type(value) is not tuple:  # aiosmtpd's NamedTuple
+            return (type(value), *map(plain, value))
+        if isinstance(value, dict):
+            return {key: plain(item) for key, item in value.items()}
+        if isinstance(value, asyncio.StreamReader):
+            return (asyncio.StreamReader, value._limit)  # type: ignore[attr-defined]
+        if value is protocol.event_handler:
+            return "handler"
+        if isinstance(value, asyncio.Future | weakref.ref | RefusalTrace):
+            return type(value)
+        return value
+
+    return {name: plain(value) for name, value in vars(protocol).items()}
+
+
+def test_a_connection_is_set_up_as_aiosmtpd_sets_it_up(filter_server) -> None:
+    # The filter binds aiosmtpd's lookups from names found once per class instead of
+    # introspecting every connection: the protocol must come out the same.
+    running = filter_server()
+    listener = running.server.config.listeners[0]
+    make = partial(running.server._protocol, listener)
+    smtp._introspected.clear()
+    by_aiosmtpd = make()  # the first of its classes: aiosmtpd's own __init__
+    assert smtp._introspected
+    by_names = make()
+    assert _state(by_names) == _state(by_aiosmtpd)
+    assert set(by_names._smtp_methods) >= {"EHLO", "MAIL", "RCPT", "DATA", "XFORWARD"}
+    assert set(by_names._handle_hooks) >= {"MAIL", "RCPT", "DATA"}
