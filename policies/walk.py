@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 
 from mailbase import HeaderBlock, HeaderDefectKind, read_header
 from policies.ambiguity import (
+    Reading,
     charset_readings,
     describe,
     encoding_readings,
@@ -315,9 +316,9 @@ class _Walker:
                 if len(found) > 1:
                     self.ambiguous(path, describe("the boundary parameter", found))
                 readings: list[tuple[bytes, int | None]] = [(body, base)]
-                decoded = body if cte in _IDENTITY else self.decode(body, cte, path, base)[0]
-                if any(decoded.count(m) != body.count(m) for m in
-                       (b"--" + b.value.encode("utf-8", "replace") for b in found)):
+                decoded = None if cte in _IDENTITY else self.decoded_parts(
+                    body, cte, found, path, base)
+                if decoded is not None:
                     # (a quoted-printable multipart that decodes to the same parts, as some
                     # mailers send, is one reading)
                     self.ambiguous(path, f"a {ctype} with Content-Transfer-Encoding {cte} "
@@ -390,6 +391,19 @@ class _Walker:
                 continue
             self.parts(delimiters, boundary, body, base=base, path=path, depth=depth,
                        span=span, boundaries=boundaries, is_capped=len(delimiters) >= cap)
+
+    def decoded_parts(self, body: bytes, cte: str, found: list[Reading], path: str,
+                      base: int | None) -> bytes | None:
+        """A multipart body with ``cte`` undone, when that changes where any boundary's
+        lines are, else None (each count is work: two scans per boundary)."""
+        decoded = self.decode(body, cte, path, base)[0]
+        for boundary in found:
+            if not self.spend(len(body) + len(decoded), path):
+                return None
+            marker = b"--" + boundary.value.encode("utf-8", "replace")
+            if decoded.count(marker) != body.count(marker):
+                return decoded
+        return None
 
     def parts(
         self,

@@ -369,3 +369,14 @@ def test_a_quoted_printable_multipart_with_the_same_parts_is_one_reading() -> No
     found = walk(raw)
     assert [(p.path, p.data) for p in found.parts] == [("1", b"a =3D b")]
     assert found.defects == []
+
+
+def test_a_flood_of_boundary_readings_in_an_encoded_multipart_is_bounded() -> None:
+    import base64
+
+    params = "".join(f'; boundary="b{k}"' for k in range(2000))
+    raw = (f"Content-Type: multipart/mixed{params}\r\nContent-Transfer-Encoding: base64"
+           "\r\n\r\n").encode() + base64.encodebytes(b"x" * 750_000)
+    reasons = [d.reason for _, d in walk(raw).defects]
+    assert "the MIME structure is too costly to inspect (repeated readings of the same " \
+        "bytes); the rest was not inspected" in reasons
