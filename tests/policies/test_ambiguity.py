@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from policies.ambiguity import (
     Reading,
     charset_readings,
     encoding_readings,
     filename_readings,
+    media_type_readings,
     param_readings,
     without_comments,
 )
@@ -77,3 +80,21 @@ def test_charsets_ignore_case() -> None:
 def test_rfc2047_names_are_read_decoded_only() -> None:
     names = filename_readings('application/pdf; name="=?utf-8?q?b=C3=A1o_c=C3=A1o.pdf?="', [])
     assert [r.value for r in names.readings] == ["báo cáo.pdf"]
+
+
+_FIELD_TEXT = st.text(alphabet=st.sampled_from('ab =;"()\\*\'%\t/é?'), max_size=60)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_FIELD_TEXT, st.lists(_FIELD_TEXT, max_size=3))
+def test_any_field_text_gives_readings_never_an_error(value: str, others: list[str]) -> None:
+    found = param_readings(value, "boundary", is_trimmed=True, is_literal=True)
+    assert len({r.value for r in found}) == len(found)  # one reading per value
+    assert all(r.how for r in found)
+    bare = without_comments(value)
+    assert without_comments(bare) == bare  # no comment is left to remove
+    media_type_readings(value)
+    charset_readings(value)
+    encoding_readings([value, *others])
+    names = filename_readings(value, others)
+    assert {r.value for r in names.readings} <= set(names.every)
