@@ -123,10 +123,11 @@ class TrustStore:
     """Trust anchors, extra intermediates and CRLs, loaded once.
 
     :param is_crl_required: a certificate whose revocation status is unknown (no
-        usable CRL configured, cached or fetched) is ``REVOCATION_UNKNOWN`` instead of
-        valid (``[signer.documents] revocation = "required"``).
-    :param fetcher: fetches CRLs from distribution points and issuers from caIssuers
-        URLs; None: only what is configured (and cached).
+        current OCSP answer, no usable CRL configured, cached or fetched) is
+        ``REVOCATION_UNKNOWN`` instead of valid (``[signer.documents] revocation =
+        "required"``).
+    :param fetcher: asks OCSP responders, fetches CRLs from distribution points and
+        issuers from caIssuers URLs; None: only what is configured (and cached).
     :param store: where fetched material and the revocation evidence used are kept.
     :param ocsp_rewrite: OCSP URL prefixes and what to ask instead.
     """

@@ -26,7 +26,7 @@ from signer.revocation import (
     RevocationStatus,
 )
 from signer.smime.config import SmimeConfig
-from signer.trust import TrustStore, load_certificates
+from signer.trust import TrustStore, load_certificates, load_crl
 
 _PDF_MAGIC = b"%PDF-"
 _ZIP_MAGIC = b"PK\x03\x04"
@@ -81,7 +81,7 @@ class DocumentVerifier:
                                  for c in load_certificates(path))],
             intermediates=[c for path in (*source.intermediates, *extra_intermediates)
                            for c in load_certificates(path)],
-            crls=TrustStore.from_files((), (), source.crls).crls,
+            crls=[load_crl(path) for path in source.crls],
             is_crl_required=documents.revocation is RevocationPolicy.REQUIRED,
             fetcher=Fetcher(is_enabled=documents.is_fetching and not is_offline),
             store=store,
