@@ -43,6 +43,7 @@ from audit import (
     check_signature,
     sign_file_bytes,
 )
+from milter.backup_archive import backup_archive, restore_archive
 from milter.errors import MilterError
 from milter.settings import Settings
 
@@ -91,6 +92,7 @@ def key_files(config: Settings) -> Iterator[tuple[str, Path]]:
                 yield f"S/MIME {name} for {identity.selector}", path
     yield "audit checkpoint signing key", config.audit.keys_dir / "audit-checkpoint.key"
     yield "web console cookie key", config.data_dir / "keys" / "web-cookie.key"
+    yield "archive encryption key", config.archive.key_file
 
 
 def _sha256(path: Path) -> str:
@@ -131,8 +133,9 @@ def _write_private(path: Path, data: bytes) -> None:
 
 
 def backup(config: Settings, out: Path, *, include_keys: bool = False,
-           now: dt.datetime | None = None) -> dict[str, Any]:
-    """Write a backup of every store into the new or empty directory ``out``.
+           now: dt.datetime | None = None, previous: Path | None = None) -> dict[str, Any]:
+    """Write a backup of every store into the new or empty directory ``out``; archived
+    messages ``previous`` (an earlier backup) holds are linked from it, not copied.
 
     :returns: the manifest written to ``out/MANIFEST.json``.
     :raises BackupError: ``out`` is not empty, or a store cannot be read.
@@ -157,6 +160,10 @@ def backup(config: Settings, out: Path, *, include_keys: bool = False,
                                    "file": target.name, "sha256": _sha256(target),
                                    "size": target.stat().st_size})
     manifest["quarantine_objects"] = _backup_objects(config, out)
+    try:
+        manifest["archive"] = backup_archive(config, out, previous)
+    except MilterError as exc:
+        raise BackupError(str(exc)) from exc
     manifest["files"] = []
     for name, path in state_files(config):
         if path.is_file():
@@ -323,6 +330,10 @@ def restore(config: Settings, source: Path, *, force: bool = False,
     if manifest["quarantine_objects"]:
         done.append(f"restored {len(manifest['quarantine_objects'])} quarantined messages")
     done.extend(_restore_keys(config, manifest, source, force=force))
+    try:
+        done.extend(restore_archive(config, source, manifest.get("archive")))
+    except MilterError as exc:
+        raise BackupError(str(exc)) from exc
     return done
 
 

@@ -119,12 +119,20 @@ def probe_command(config_path: Path | None) -> None:
 @config_option
 @click.option("--include-keys", is_flag=True,
               help="Also copy the private keys (keep such a backup as safe as the keys).")
-def backup_command(out: Path, config_path: Path | None, include_keys: bool) -> None:
+@click.option("--previous", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              default=None, help="An earlier backup: archived messages it holds are "
+              "hard-linked from it instead of copied (on the same file system).")
+def backup_command(out: Path, config_path: Path | None, include_keys: bool,
+                   previous: Path | None) -> None:
     """Copy every store, online and consistent, into the new directory OUT."""
-    manifest = backup(_settings(config_path), out, include_keys=include_keys)
+    manifest = backup(_settings(config_path), out, include_keys=include_keys,
+                      previous=previous)
     for store in manifest["stores"]:
         click.echo(f"{store['name']}: {store['source']} -> {out / store['file']}")
     click.echo(f"quarantine: {len(manifest['quarantine_objects'])} messages")
+    kept = manifest["archive"]
+    click.echo(f"archive: {kept['objects']} messages ({kept['copied']} copied, "
+               f"{kept['linked']} linked from --previous)")
     for key in manifest["keys"]:
         if key["exists"]:
             state = "copied" if "file" in key else "NOT copied: keep it separately"
