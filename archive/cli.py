@@ -162,8 +162,8 @@ def _name(wiring: _Wiring, config_path: Path | None, name: str) -> str:
 @_wiring
 def verify_cmd(wiring: _Wiring, /, since: str | None, config_path: Path | None) -> None:
     """Check that every message a record names is archived and hashes to that record's
-    SHA-256. One line per problem (missing, changed, unreadable, with the record id);
-    exit 0 with none, 1 otherwise."""
+    SHA-256. One line per problem (missing, changed, swapped, unreadable, with the
+    record id); exit 0 with none, 1 otherwise."""
     config = wiring.load(config_path)
     start = None
     if since is not None:
@@ -180,8 +180,9 @@ def verify_cmd(wiring: _Wiring, /, since: str | None, config_path: Path | None) 
         click.echo(line)
     problems += len(ledger_problems)
     gone = 0
+    # two passes over the records (names first) rather than millions of them in memory
+    named.update(m.sha256 for m in wiring.records.archived_since(config_path, start))
     for message in wiring.records.archived_since(config_path, start):
-        named.add(message.sha256)
         what = f"record {message.record_id}"
         if message.sha256 in pruned and not archive.path_of(message.sha256).exists():
             ledger = pruned[message.sha256]
@@ -189,13 +190,13 @@ def verify_cmd(wiring: _Wiring, /, since: str | None, config_path: Path | None) 
                        f"{ledger.ledger})")
             gone += 1
             continue
-        problems += _check(archive, message.sha256, what)
+        problems += _check(archive, message.sha256, what, named)
     unrecorded = 0
     if start is None:
         for sha256 in archive.names():
             if sha256 not in named:
                 unrecorded += 1
-                problems += _check(archive, sha256, "unrecorded object")
+                problems += _check(archive, sha256, "unrecorded object", named)
     summary = f"{len(named)} archived message(s) named by records checked"
     if gone:
         summary += f" ({gone} removed by retention)"
@@ -207,12 +208,20 @@ def verify_cmd(wiring: _Wiring, /, since: str | None, config_path: Path | None) 
         raise CommandFailed(f"the archive at {config.path} has {problems} problem(s)")
 
 
-def _check(archive: Archive, sha256: str, what: str) -> int:
+def _check(archive: Archive, sha256: str, what: str, named: set[str] | None = None) -> int:
+    """Check one object; print its problem, if any, and return how many (0 or 1).
+
+    A changed object whose bytes are another archived message (named by a record, or
+    stored under that name) was swapped, not damaged: said so, with the message it holds.
+    """
     try:
         archive.get(sha256)
     except ArchiveReadError as exc:
-        detail = f": {exc.detail}" if exc.detail else ""
-        click.echo(f"{what}: {exc.problem} {sha256} ({exc.path}){detail}")
+        problem, detail = exc.problem, f": {exc.detail}" if exc.detail else ""
+        if exc.found is not None and (exc.found in (named or ())
+                                      or archive.path_of(exc.found).exists()):
+            problem, detail = "swapped", f": it holds archived message {exc.found}"
+        click.echo(f"{what}: {problem} {sha256} ({exc.path}){detail}")
         return 1
     return 0
 

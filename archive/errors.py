@@ -31,10 +31,13 @@ class ArchiveReadError(ArchiveError):
     """A stored message cannot be handed out as archived: ``problem`` is ``missing``,
     ``unreadable`` or ``changed`` (its bytes hash to another value than its name)."""
 
-    def __init__(self, sha256: str, path: Path, problem: str, detail: str = "") -> None:
+    def __init__(self, sha256: str, path: Path, problem: str, detail: str = "", *,
+                 found: str | None = None) -> None:
         super().__init__(f"archived message {sha256} ({path}): {problem}"
                          + (f": {detail}" if detail else ""))
         self.sha256 = sha256
         self.path = path
         self.problem = problem
         self.detail = detail
+        #: for a changed message, the SHA-256 its bytes have instead
+        self.found = found

@@ -219,7 +219,8 @@ class Archive:
                                    ) from exc
         found = hashlib.sha256(data).hexdigest()
         if found != sha256:
-            raise ArchiveReadError(sha256, path, "changed", f"its bytes hash to {found}")
+            raise ArchiveReadError(sha256, path, "changed", f"its bytes hash to {found}",
+                                   found=found)
         return data
 
     def names(self) -> Iterator[str]:

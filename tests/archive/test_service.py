@@ -186,6 +186,19 @@ def test_get_by_record_id_or_sha256_and_verify_find_a_flipped_byte_and_a_missing
     got = congvu(outbound, tmp_path, "archive", "get", str(ids[1]))
     assert got.exit_code == 1 and "missing" in got.output
 
+    # a record whose object was swapped for another archived message's bytes
+    send(outbound, message("ba"))
+    third = next_hop.get().content
+    three = archive.path_of(hashlib.sha256(third).hexdigest())
+    data[-5] ^= 0x01  # the first one repaired, and its bytes put in the third's place
+    one.write_bytes(bytes(data))
+    three.write_bytes(one.read_bytes())
+    checked = congvu(outbound, tmp_path, "archive", "verify")
+    assert checked.exit_code == 1
+    third_id = shown(outbound)[-1]["id"]
+    assert (f"record {third_id}: swapped {hashlib.sha256(third).hexdigest()} ({three}): it "
+            f"holds archived message {hashlib.sha256(first).hexdigest()}") in checked.stdout
+
 
 def test_get_of_an_unknown_or_unarchived_record_and_a_bad_name(
         outbound: Any, next_hop: Any, tmp_path: Path) -> None:
