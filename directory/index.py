@@ -6,6 +6,8 @@ plus-addressing, any case), unit → DKIM domain, certificate and ancestors, and
 store. :meth:`DirectoryIndex.refresh` rebuilds them only when the store changed
 (SQLite's ``data_version``, then the history's revision), so an import shows up in
 a running service without a restart, and an unchanged store costs one PRAGMA.
+Whether a unit is still in service is asked with the date of the question, so a
+unit's ``valid_until`` ends it on the day after, with no import and no rebuild.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
 
@@ -20,8 +23,9 @@ import idna
 
 from directory.errors import UnknownUnit
 from directory.mailboxes import load_mailboxes
-from directory.model import Mailbox, Unit, ancestry, parse_domain
+from directory.model import Mailbox, Unit, ancestry, parse_domain, successor_in_service
 from directory.store import Directory
+from mailbase import zone
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +47,10 @@ def _ascii_domain(domain: str) -> str | None:
         return idna.encode(domain, uts46=True).decode("ascii")
     except idna.IDNAError:
         return None
+
+
+def _today(today: date | None) -> date:
+    return today if today is not None else datetime.now(zone()).date()
 
 
 class DirectoryIndex:
@@ -89,8 +97,11 @@ class DirectoryIndex:
         addresses.update(
             (address.key, unit.id) for unit in units.values() for address in unit.addresses
         )
+        # an ended unit's addresses keep receiving (forwarded to its successor), so
+        # its domain stays the province's own: forging it is still refused
         domains = {
-            address.domain for unit in units.values() if unit.is_active
+            address.domain for unit in units.values()
+            if unit.is_active or unit.successor is not None
             for address in unit.addresses
         }
         return _Snapshot(
@@ -203,10 +214,31 @@ class DirectoryIndex:
         """
         return self.unit(unit_id).certificate
 
+    def in_service(self, unit_id: str, today: date | None = None) -> bool:
+        """Whether the unit works on its own on ``today`` (default: the province's
+        date now): active and not past its ``valid_until``.
+
+        :raises UnknownUnit: no such unit.
+        """
+        return self.unit(unit_id).in_service(_today(today))
+
+    def successor(self, unit_id: str, today: date | None = None) -> Unit | None:
+        """For a unit ended on ``today`` (default: the province's date now), the unit
+        in service that carries on for it (a successor's successor for a unit merged
+        twice); None for a unit in service or one without such a successor.
+
+        :raises UnknownUnit: no such unit.
+        """
+        unit = self.unit(unit_id)
+        on = _today(today)
+        if unit.in_service(on):
+            return None
+        return successor_in_service(unit, self._snapshot.units, on)
+
     @property
     def domains(self) -> frozenset[str]:
-        """The province's own domains (ASCII): those of active units' addresses, plus
-        the ones given to the index."""
+        """The province's own domains (ASCII): those of active units' addresses and of
+        ended units that forward to a successor, plus the ones given to the index."""
         return self._snapshot.domains
 
     def is_own_domain(self, domain: str) -> bool:

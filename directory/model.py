@@ -127,6 +127,12 @@ class Unit:
         """The primary address first, then the aliases."""
         return (self.address, *self.aliases)
 
+    def in_service(self, today: date) -> bool:
+        """Whether the unit works on its own on ``today`` (the province's date): marked
+        active and not past ``valid_until``, its last day. An end date takes effect by
+        itself, without an administrator marking the unit inactive."""
+        return self.is_active and (self.valid_until is None or today <= self.valid_until)
+
 
 def ancestry(units: Mapping[str, Unit]) -> dict[str, tuple[str, ...]]:
     """For each unit, its id and then its parents' ids up to the root."""
@@ -143,6 +149,20 @@ def ancestry(units: Mapping[str, Unit]) -> dict[str, tuple[str, ...]]:
             parent = units[parent].parent
         found[unit_id] = tuple(chain)
     return found
+
+
+def successor_in_service(unit: Unit, units: Mapping[str, Unit], today: date) -> Unit | None:
+    """The unit that carries on for ``unit`` on ``today``: its successor, or that one's
+    successor for a unit merged twice, the first in service; None when none is."""
+    seen = {unit.id}
+    current = unit
+    # the store refuses cycles of successors on import; ``seen`` is a guard
+    while current.successor and current.successor in units and current.successor not in seen:
+        current = units[current.successor]
+        seen.add(current.id)
+        if current.in_service(today):
+            return current
+    return None
 
 
 def tree_order(units: Sequence[Unit]) -> list[Unit]:

@@ -57,6 +57,10 @@ R500_LINE_TOO_LONG = Reply(500, "5.5.2", "Line too long (RFC 5321 4.5.3.1.6)")
 R501_XFORWARD_SYNTAX = Reply(501, "5.5.4", "Bad XFORWARD attribute or value")
 R503_XFORWARD_IN_TRANSACTION = Reply(503, "5.5.1", "XFORWARD not allowed inside a transaction")
 R550_POLICY = Reply(550, "5.7.1", "Message refused by policy")
+#: sent as the address of a unit that has ended (merged into a successor or past its
+#: last day); the text names the successor's address, in English and in Vietnamese
+#: without diacritics (a reply line is ASCII, RFC 5321 section 4.2)
+R550_SENDER_UNIT_ENDED = Reply(550, "5.7.1", "Message refused: the sender's unit has ended")
 R550_XFORWARD_REFUSED = Reply(550, "5.7.0", "XFORWARD not permitted from this client")
 R554_CLIENT_REFUSED = Reply(554, "5.7.1", "This listener does not take mail from this client")
 R552_TOO_BIG = Reply(552, "5.3.4", "Message size exceeds the fixed limit")

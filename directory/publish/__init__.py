@@ -55,6 +55,8 @@ go only into ``postfix/recipients`` and ``postfix/sender_logins``.
     :raises OSError: the folder cannot be written.
     """
     now = now or datetime.now(UTC)
+    # a unit past its valid_until is ended in the Postfix maps as of this day
+    today = now.astimezone(zone()).date()
     ordered = tree_order(units)
     by_id = {unit.id: unit for unit in ordered}
     chains = ancestry(by_id)
@@ -71,9 +73,9 @@ go only into ``postfix/recipients`` and ``postfix/sender_logins``.
         "directory.vcf": "".join(cards.values()),
         "directory.ldif": ldif.entries(active, names, chains, ldap_base),
         "directory.csv": export_csv(ordered, include_senders=False),
-        "postfix/recipients": postfix.recipients(by_id, mailboxes),
-        "postfix/virtual": postfix.virtual(by_id),
-        "postfix/sender_logins": postfix.sender_logins(by_id, mailboxes),
+        "postfix/recipients": postfix.recipients(by_id, mailboxes, today=today),
+        "postfix/virtual": postfix.virtual(by_id, today=today),
+        "postfix/sender_logins": postfix.sender_logins(by_id, mailboxes, today=today),
     }
     written = []
     for name, text in outputs.items():

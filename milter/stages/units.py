@@ -4,34 +4,61 @@ The header From was read once at the door (``ctx.sender``); this stage binds it 
 the unit that really sent the message. Outbound, Postfix binds only the envelope
 sender to the login (``smtpd_sender_login_maps``), so the header From must belong to
 the envelope sender's unit (or to a unit it may send as, ``[[signer.send_as]]``);
-otherwise the message is refused and nothing is signed. Only mail on the trusted path
-(outbound) is sent by its sender unit: inbound mail merely claims one, and the
-record's reader tells the two apart by the direction.
+otherwise the message is refused and nothing is signed. A From that is the address of
+a unit that has ended (past its ``valid_until``, or inactive with a successor, as after
+a merger of provinces) is refused too, with a reply naming the successor's address:
+Postfix's sender login maps stop listing such an address only at the next publish,
+and not at all on a server that does not check logins. Mail *to* such an address is
+not refused: it keeps being delivered, and Postfix forwards it to the successor. Only
+mail on the trusted path (outbound) is sent by its sender unit: inbound mail merely
+claims one, and the record's reader tells the two apart by the direction.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
 from typing import ClassVar
 
 import idna
 
-from directory import DirectoryIndex, UnknownUnit
-from mailbase import ProvincialDomains
+from directory import DirectoryIndex, Unit, UnknownUnit
+from mailbase import ProvincialDomains, zone
 from milter.context import MessageContext
 from milter.direction import Direction
 from milter.pipeline import CONTINUE, StageKind, Verdict, reject
+from milter.replies import R550_SENDER_UNIT_ENDED
 
 # A store change is seen within this many seconds without asking SQLite per message.
 _REFRESH_INTERVAL = 1.0
+
+#: The disposition the audit record gives a message refused because it was sent as an
+#: ended unit's address (stored: never rename it).
+SENDER_UNIT_ENDED = "sender-unit-ended"
+
+
+def _province_today() -> date:
+    return datetime.now(zone()).date()
+
+
+@dataclass(frozen=True, slots=True)
+class EndedUnit:
+    """A unit that no longer sends on its own, and the one in service that carries on
+    for it (None: none does)."""
+
+    unit: Unit
+    successor: Unit | None
 
 
 class UnitLookup:
     """Address → unit id and unit → ancestors, over the directory's index."""
 
-    def __init__(self, index: DirectoryIndex) -> None:
+    def __init__(self, index: DirectoryIndex,
+                 today: Callable[[], date] = _province_today) -> None:
         self.index = index
+        self.today = today
         self._checked = 0.0
         self._provincial = ProvincialDomains()
 
@@ -57,6 +84,23 @@ class UnitLookup:
         if domains != self._provincial.domains:
             self._provincial = ProvincialDomains(domains)
         return self._provincial
+
+    def ended(self, unit_id: str) -> EndedUnit | None:
+        """The unit if it has ended today: past its ``valid_until``, or inactive with a
+        successor; None for a unit in service, an unknown one, or one made inactive
+        without a successor (the sender login maps alone refuse it)."""
+        index = self._fresh()
+        today = self.today()
+        try:
+            unit = index.unit(unit_id)
+        except UnknownUnit:
+            return None
+        if unit.in_service(today):
+            return None
+        past_end = unit.valid_until is not None and unit.valid_until < today
+        if unit.successor is None and not past_end:
+            return None
+        return EndedUnit(unit, index.successor(unit_id, today))
 
     def chain(self, unit_id: str | None) -> Sequence[str]:
         """The unit and its ancestors, or () for no or an unknown unit."""
@@ -132,6 +176,11 @@ class UnitsStage:
             return self._refuse(
                 ctx, f"the From address {sender.address.addr_spec} is an official's own "
                      f"mailbox; only its owner may send as it, not {envelope or '<>'}")
+        # an official's own mailbox is the person's, whose unit may have ended: only a
+        # unit's own addresses end with it
+        ended = None if ctx.is_from_mailbox else self.lookup.ended(from_unit)
+        if ended is not None:
+            return self._refuse_ended(ctx, sender.address.addr_spec, ended)
         if envelope_unit is not None and self.may_send_as(envelope_unit, from_unit):
             ctx.sender_unit = from_unit
             if envelope_unit != from_unit:
@@ -142,12 +191,39 @@ class UnitsStage:
             ctx, f"the From address {sender.address.addr_spec} belongs to unit {from_unit}, "
                  f"but the sender {envelope or '<>'} belongs to {owner}")
 
+    def _refuse_ended(self, ctx: MessageContext, address: str, ended: EndedUnit) -> Verdict:
+        """Refuse mail sent as an ended unit's address, naming the address to use."""
+        unit, successor = ended.unit, ended.successor
+        today = self.lookup.today()
+        when = (f"ended on {unit.valid_until.isoformat()}"
+                if unit.valid_until is not None and unit.valid_until < today
+                else "is no longer active")
+        if successor is not None:
+            why = (f"the From address {address} is of unit {unit.id}, which {when}; "
+                   f"send as its successor's address {successor.address.addr_spec}")
+            vi = (f"dia chi {address} da ngung su dung (don vi da hop nhat vao "
+                  f"{successor.id}), hay gui bang dia chi {successor.address.addr_spec}")
+        else:
+            why = f"the From address {address} is of unit {unit.id}, which {when}"
+            vi = f"dia chi {address} da ngung su dung (don vi da ngung hoat dong)"
+        ctx.record_auth({"method": "sender", "operation": "verify", "result": "fail",
+                         "reason": why, "domain": ctx.sender.domain,
+                         "disposition": SENDER_UNIT_ENDED})
+        text = _one_ascii_line(f"Message refused: {why} / Thu bi tu choi: {vi}")
+        return reject(text, R550_SENDER_UNIT_ENDED)
+
     @staticmethod
     def _refuse(ctx: MessageContext, why: str) -> Verdict:
         ctx.record_auth({"method": "sender", "operation": "verify", "result": "fail",
                          "reason": why, "domain": ctx.sender.domain})
-        text = f"Message refused: {why}".encode("ascii", "replace").decode()
-        return reject(text.replace("\r", " ").replace("\n", " "))
+        return reject(_one_ascii_line(f"Message refused: {why}"))
+
+
+def _one_ascii_line(text: str) -> str:
+    """A reply text as SMTP carries it: ASCII (a unit's id and addresses are; anything
+    else becomes '?') on one line."""
+    ascii_text = text.encode("ascii", "replace").decode()
+    return ascii_text.replace("\r", " ").replace("\n", " ")
 
 
 def _same_address(header: str, envelope: str) -> bool:

@@ -4,12 +4,16 @@ Three provinces' exports merged by `congvu directory merge`, the new province's 
 added with their successors as docs/merging-provinces.md says, imported into the
 filter's own SQLite directory; one DKIM key per domain served by the loopback DNS
 server. Old and new units both send, each signed for its own domain and recorded as
-itself, and all three domains are the province's own for the spoof guard.
+itself, and all three domains are the province's own for the spoof guard. After the
+transition (the old units' `valid_until` passed, or the old units made inactive),
+sending as an old address is refused with a reply naming the successor's address,
+mail to an old address is still taken, and the Postfix maps forward it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +23,8 @@ from click.testing import CliRunner
 
 from audit import AuditLog
 from audit.query import Filters
-from directory import DirectoryConfig, commands
+from directory import Directory, DirectoryConfig, commands
+from directory.publish import publish
 from signer import DkimVerifier, DnsResolver
 from signer.keys import Algorithm
 from support.dkim import make_key
@@ -55,8 +60,10 @@ def keys(tmp_path: Path, dns: DnsServer) -> list[dict[str, str]]:
     return table
 
 
-def merged_directory(store: Path, work: Path) -> None:
-    """Merge three provinces, add the new units and successors, import into ``store``."""
+def merged_directory(store: Path, work: Path, *, valid_until: str = "",
+                     active: str = "") -> None:
+    """Merge three provinces, add the new units and successors, import into ``store``;
+    the old units' ``valid_until`` and ``active`` cells set as given."""
 
     def load(_path: Path | None) -> DirectoryConfig:
         return DirectoryConfig(path=store)
@@ -83,6 +90,8 @@ def merged_directory(store: Path, work: Path) -> None:
         cells = line.split(",")
         cells[successor] = ("so-tai-chinh-lam-dong" if cells[0].endswith("-so-tai-chinh")
                             else "ubnd-lam-dong")
+        cells[header.index("valid_until")] = valid_until or cells[header.index("valid_until")]
+        cells[header.index("active")] = active or cells[header.index("active")]
         edited.append(",".join(cells))
     new = [dict(zip(HEADER.strip().split(","), row.split(","), strict=True))
            for row in NEW_UNITS.splitlines()]
@@ -154,3 +163,89 @@ def test_every_domain_of_the_merged_province_is_guarded_against_forgery(
         assert reply.startswith(b"550 5.7.1 Message refused as a forged provincial sender"), (
             domain, reply)
     next_hop.assert_empty()
+
+
+def records(path: Path) -> list[dict[str, Any]]:
+    log = AuditLog.open_readonly(path)
+    try:
+        return sorted((log.show(item.id) for item in log.query(Filters()).items),
+                      key=lambda record: int(record["id"]))
+    finally:
+        log.close()
+
+
+SUCCESSOR_REPLY = (
+    "550 5.7.1 Message refused: the From address stc@binhthuan.gov.vn is of unit "
+    "bt-so-tai-chinh, which {when}; send as its successor's address "
+    "taichinh@lamdong.gov.vn / Thu bi tu choi: dia chi stc@binhthuan.gov.vn da ngung su "
+    "dung (don vi da hop nhat vao so-tai-chinh-lam-dong), hay gui bang dia chi "
+    "taichinh@lamdong.gov.vn")
+
+
+@pytest.mark.parametrize(("cells", "when"), [
+    ({"valid_until": "2025-06-30"}, "ended on 2025-06-30"),
+    ({"active": "no"}, "is no longer active"),
+], ids=["valid-until-passed", "made-inactive"])
+def test_after_the_transition_sending_as_an_old_address_is_refused_naming_the_new_one(
+    filter_server: Callable[..., Any], next_hop: Any, tmp_path: Path,
+    cells: dict[str, str], when: str,
+) -> None:
+    running = filter_server()
+    merged_directory(running.server.config.directory.path, tmp_path, **cells)
+    running.server.runtime.units.index.refresh()
+    reply = send(running.port, "From: Sở Tài chính <stc@binhthuan.gov.vn>\r\n",
+                 mail_from="stc@binhthuan.gov.vn", rcpt="a@example.org")
+    assert reply.decode() == SUCCESSOR_REPLY.format(when=when)
+    next_hop.assert_empty()
+    # the successor sends as before
+    reply = send(running.port, "From: Sở Tài chính <taichinh@lamdong.gov.vn>\r\n",
+                 mail_from="taichinh@lamdong.gov.vn", rcpt="a@example.org")
+    assert reply.startswith(b"250"), reply
+    assert next_hop.get().mail_from == "taichinh@lamdong.gov.vn"
+    refused, relayed = records(running.server.config.audit.path)
+    assert [c["outcome"] for c in refused["completions"]] == ["rejected"]
+    assert [(auth["method"], auth["result"], auth.get("disposition"))
+            for auth in refused["authentication"]] == [("sender", "fail", "sender-unit-ended")]
+    assert refused["sender_unit"] == "bt-so-tai-chinh"
+    assert [c["outcome"] for c in relayed["completions"]] == ["relayed"]
+
+
+@pytest.mark.parametrize("cells", [{"valid_until": "2025-06-30"}, {"active": "no"}],
+                         ids=["valid-until-passed", "made-inactive"])
+def test_after_the_transition_mail_to_an_old_address_is_still_taken(
+    filter_server: Callable[..., Any], next_hop: Any, tmp_path: Path, cells: dict[str, str],
+) -> None:
+    running = filter_server(listeners=[{"name": "in", "role": "inbound", "queue": "before",
+                                        "port": 0}])
+    merged_directory(running.server.config.directory.path, tmp_path, **cells)
+    running.server.runtime.units.index.refresh()
+    reply = send(running.port, "From: a@example.org\r\n", mail_from="a@example.org",
+                 rcpt="stc@binhthuan.gov.vn", client_ip=b"203.0.113.9")
+    assert reply.startswith(b"250"), reply
+    assert next_hop.get().recipients == ["stc@binhthuan.gov.vn"]
+    # an old domain stays the province's own: forging it is still refused
+    reply = send(running.port, "From: stc@binhthuan.gov.vn\r\n", mail_from="x@example.org",
+                 rcpt="taichinh@lamdong.gov.vn", client_ip=b"203.0.113.9")
+    assert reply.startswith(b"550 5.7.1 Message refused as a forged provincial sender"), reply
+
+
+@pytest.mark.parametrize("published_on", ["2025-06-30", "2025-07-01"])
+def test_the_postfix_maps_end_an_old_unit_after_its_last_day(
+    tmp_path: Path, published_on: str,
+) -> None:
+    store = tmp_path / "directory.sqlite3"
+    merged_directory(store, tmp_path, valid_until="2025-06-30")
+    directory = Directory.open(store)
+    try:
+        units = directory.units()
+    finally:
+        directory.close()
+    # midnight in Vietnam (UTC+7) is 17:00 UTC the day before
+    now = datetime.fromisoformat(f"{published_on}T00:00:00+07:00").astimezone(UTC)
+    publish(units, tmp_path / "www", now=now)
+    maps = {name: (tmp_path / "www" / "postfix" / name).read_text("utf-8").splitlines()
+            for name in ("virtual", "recipients")}
+    ended = published_on == "2025-07-01"
+    assert ("stc@binhthuan.gov.vn\ttaichinh@lamdong.gov.vn" in maps["virtual"]) is ended
+    assert ("ubnd@daknong.gov.vn\tubnd.tinh@lamdong.gov.vn" in maps["virtual"]) is ended
+    assert "stc@binhthuan.gov.vn\tOK" in maps["recipients"]
