@@ -326,8 +326,11 @@ class _Walker:
                                    "Dovecot read its body as it stands, a reader that decodes "
                                    "it first sees other parts")
                     readings.append((decoded, None))
-                for content, content_base in readings:
-                    for boundary in found:
+                for k, (content, content_base) in enumerate(readings):
+                    for m, boundary in enumerate(found):
+                        # each further reading scans the body again: that is work too
+                        if (k or m) and not self.spend(len(content), path):
+                            return
                         self.multipart(boundary.value.encode("utf-8", "replace"), content,
                                        base=content_base, path=path, depth=depth, span=span,
                                        boundaries=boundaries)
@@ -369,8 +372,6 @@ class _Walker:
     ) -> None:
         if any(b.startswith(boundary) or boundary.startswith(b) for b in boundaries):
             self.defect(path, "a nested boundary repeats an enclosing one (RFC 2046 5.1.1)")
-        if not self.spend(len(body), path):  # each boundary reading scans the body
-            return
         marker = b"--" + boundary
         cap = self.limits.max_parts + 1
         strict, lenient = _delimiters(body, marker, cap)

@@ -380,3 +380,14 @@ def test_a_flood_of_boundary_readings_in_an_encoded_multipart_is_bounded() -> No
     reasons = [d.reason for _, d in walk(raw).defects]
     assert "the MIME structure is too costly to inspect (repeated readings of the same " \
         "bytes); the rest was not inspected" in reasons
+
+
+def test_twenty_levels_of_one_reading_each_stay_within_the_work_bound() -> None:
+    # only further readings count as extra work: a deep but plain message is read whole
+    body = b"Content-Type: text/plain\r\n\r\n" + b"x" * 200_000
+    for k in range(19):
+        body = (b'Content-Type: multipart/mixed; boundary="b%02d"\r\n\r\n--b%02d\r\n' % (k, k)
+                + body + b"\r\n--b%02d--\r\n" % k)
+    found = walk(body)
+    assert found.defects == []
+    assert [p.path for p in found.parts] == [".".join(["1"] * 19)]
