@@ -167,6 +167,16 @@ class DocumentSignatureRecord(_Edge):
         description="For a valid signature: the family of its trust anchor (gov, public "
         "or other; signer/'s RootFamily). None when not valid, and in records written "
         "before families were recorded (the report counts those as other).")
+    revocation_status: str | None = Field(
+        default=None,
+        description="The signer certificate's revocation status when judged: good, "
+        "revoked or unknown (signer/'s RevocationStatus). None in records written before "
+        "revocation was recorded.")
+    revocation_evidence: str | None = Field(
+        default=None,
+        description="The SHA-256 of the CRL or OCSP answer that status rests on, kept "
+        "under [signer.documents] store_dir/evidence/. None when there was none, and in "
+        "records written before.")
 
 
 class Attachment(_Edge):

@@ -42,9 +42,11 @@ def _attachment(a: Attachment) -> dict[str, Any]:
     # were recorded.
     absent: dict[str, Any] = {
         name: True for name in ("document", "signatures") if getattr(a, name) is None}
-    # Likewise signatures without a root family (not valid, or judged before families).
-    unfamiliar = {i: {"root_family"} for i, s in enumerate(a.signatures or ())
-                  if s.root_family is None}
+    # Likewise signatures without a root family (not valid, or judged before families)
+    # or without a revocation status or its evidence (judged before they were recorded).
+    optional = ("root_family", "revocation_status", "revocation_evidence")
+    unfamiliar = {i: names for i, s in enumerate(a.signatures or ())
+                  if (names := {n for n in optional if getattr(s, n) is None})}
     if unfamiliar:
         absent["signatures"] = unfamiliar
     return a.model_dump(mode="json", exclude=absent)

@@ -149,6 +149,8 @@ class DocumentSignature:
             "is_timestamp": self.is_timestamp,
             "notes": list(self.notes),
             "root_family": family.value if (family := self.root_family) else None,
+            "revocation_status": self.revocation.status.value if self.revocation else None,
+            "revocation_evidence": _evidence(self.revocation),
         }
 
     def as_json(self) -> dict[str, object]:
@@ -227,6 +229,14 @@ class DocumentResult:
         and each signature's revocation, role and unit."""
         return {**self.as_dict(), "complete": self.is_complete,
                 "signatures": [s.as_json() for s in self.signatures]}
+
+
+def _evidence(revocation: Revocation | None) -> str | None:
+    if revocation is None:
+        return None
+    if revocation.ocsp is not None:
+        return revocation.ocsp.sha256
+    return revocation.crl.sha256 if revocation.crl is not None else None
 
 
 def _covers_all(signature: DocumentSignature) -> bool:

@@ -80,3 +80,6 @@ async def test_signed_pdf_is_counted_as_validly_signed(tmp_path: Path) -> None:
     assert (sent.documents_sent, sent.documents_signed, sent.documents_valid) == (3, 2, 1)
     assert trace[0].document == "valid"
     assert trace[0].signatures[0]["signer"] == "alice@so-tc.province.gov.vn"
+    # the revocation status is recorded, with the SHA-256 of the CRL it rests on
+    assert trace[0].signatures[0]["revocation_status"] == "good"
+    assert len(trace[0].signatures[0]["revocation_evidence"]) == 64
