@@ -11,7 +11,9 @@ the files" step). The page's two CSV tables are applied to merged.csv as its ste
 says, its `toml` block is the new server's congvu.toml from then on, the records `dkim
 keygen` prints are served by a DNS server on loopback that `dkim check` is pointed
 at, and step 6's two copies are made as it says: a changed command, table or step
-changes what is checked here.
+changes what is checked here. The new server's store as step 6 left it is kept, and
+the real filter, started on it, must answer a message sent as an old unit's address
+with the reply the page's `text` block shows.
 """
 
 from __future__ import annotations
@@ -20,9 +22,11 @@ import csv
 import io
 import re
 import shlex
-from collections.abc import Iterator
+import sqlite3
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
@@ -30,9 +34,12 @@ from click.testing import CliRunner, Result
 from congvu.cli import main
 from directory import DirectoryIndex
 from support.dns import DnsServer
+from support.rawsmtp import Raw
 
 PLAYBOOK = Path(__file__).resolve().parents[2] / "docs" / "merging-provinces.md"
 WWW = "/var/lib/congvu/"
+#: the new server's directory store as step 6 left it (before the undo)
+ENDED_STORE = "ended-directory.sqlite3"
 
 #: server name on the page -> (prefix of its generated ids' own units, province name,
 #: mail domain, city whose wards it has); None: the new province's empty server
@@ -203,6 +210,8 @@ def run_page(base: Path, work: Path, dns: DnsServer) -> list[Ran]:
                 argv += ["--dns", f"127.0.0.1:{dns.port}"]
             result = congvu(argv, var, configs.get(server.group(1)))
             assert result.exit_code == 0, (line, result.output)
+            if argv[:2] == ["directory", "import"] and argv[2] == "ended.csv":
+                keep_store(var / "directory.sqlite3", base / ENDED_STORE)
             if argv[:2] == ["dkim", "keygen"]:
                 serve_record(dns, result.stdout)
             virtual = ""
@@ -210,6 +219,28 @@ def run_page(base: Path, work: Path, dns: DnsServer) -> list[Ran]:
                 virtual = (Path(argv[3]) / "postfix" / "virtual").read_text("utf-8")
             ran.append(Ran(server.group(1), argv, result, virtual))
     return ran
+
+
+def keep_store(store: Path, copy: Path) -> None:
+    """A consistent copy of a SQLite store (its WAL included)."""
+    source, target = sqlite3.connect(store), sqlite3.connect(copy)
+    try:
+        source.backup(target)
+    finally:
+        source.close()
+        target.close()
+
+
+def send_as(port: int, address: str) -> bytes:
+    """One message From and envelope-sent by ``address``; the filter's reply to it."""
+    raw = Raw(port)
+    raw.command(b"EHLO postfix")
+    assert raw.command(f"MAIL FROM:<{address}>".encode()).startswith(b"250")
+    assert raw.command(b"RCPT TO:<a@example.org>").startswith(b"250")
+    assert raw.command(b"DATA").startswith(b"354")
+    raw.send(f"From: {address}\r\nTo: a@example.org\r\nSubject: sau hop nhat\r\n"
+             "Message-ID: <m@example.org>\r\n\r\nbody\r\n.\r\n".encode())
+    return raw.reply()
 
 
 def test_the_playbook_merges_three_provinces_into_the_new_lam_dong(
@@ -302,3 +333,18 @@ def test_after_the_undo_the_store_is_the_export_taken_before(
     assert {row["id"] for row in rows if row["successor"]} == {
         f"{prefix}-{unit}" for prefix in ("bt", "ld", "dn")
         for unit in ("ubnd-tinh", "so-tai-chinh")}
+
+
+def test_after_step_6_the_filter_refuses_an_old_address_as_the_page_shows(
+    playbook: list[Ran], page_dir: Path, filter_server: Callable[..., Any], next_hop: Any,
+) -> None:
+    (shown,) = [body.strip() for language, body in blocks(PLAYBOOK.read_text("utf-8"))
+                if language == "text"]
+    running = filter_server(directory={"path": str(page_dir / ENDED_STORE)})
+    assert send_as(running.port, "stc@binhthuan.gov.vn").decode() == shown
+    next_hop.assert_empty()
+    # the successor, and an official's own mailbox on an old domain, send as before
+    for address in ("taichinh@lamdong.gov.vn", "nguyen.van.an.phan-thiet@binhthuan.gov.vn"):
+        reply = send_as(running.port, address)
+        assert reply.startswith(b"250"), (address, reply)
+        assert next_hop.get().mail_from == address
