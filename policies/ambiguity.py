@@ -43,11 +43,15 @@ class Reading:
     how: tuple[str, ...]
 
     def __str__(self) -> str:
-        return f"{self.value!r} ({', '.join(self.how)})"
+        # a reason goes into the audit record: a long value is shown by its start
+        shown = self.value if len(self.value) <= _LONGEST else self.value[:_LONGEST] + "..."
+        return f"{shown!r} ({', '.join(self.how)})"
 
 
-#: readings named in a reason; the rest are counted (the record keeps the reason)
+#: readings named in a reason, and the characters shown of each; the rest are counted
+#: (the audit record keeps the reason)
 _SHOWN = 4
+_LONGEST = 80
 
 
 def describe(field: str, readings: list[Reading]) -> str:

@@ -98,3 +98,10 @@ def test_any_field_text_gives_readings_never_an_error(value: str, others: list[s
     encoding_readings([value, *others])
     names = filename_readings(value, others)
     assert {r.value for r in names.readings} <= set(names.every)
+
+
+def test_a_long_reading_is_shown_by_its_start() -> None:
+    [written, trimmed] = param_readings(f'multipart/mixed; boundary=" {"b" * 500}"', "boundary",
+                                        is_trimmed=True)
+    assert str(trimmed) == repr("b" * 80 + "...") + " (boundary= trimmed)"
+    assert written.value == " " + "b" * 500  # the walk still reads it whole
