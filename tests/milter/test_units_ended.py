@@ -1,0 +1,94 @@
+"""Sending as a unit that has ended, through the real service: past its ``valid_until``
+(with no one marking it inactive) or inactive with a successor, its own addresses are
+refused with a reply naming the address to use; an official's own mailbox in it is the
+person's and keeps sending; the last day itself is still a working day."""
+
+from __future__ import annotations
+
+import smtplib
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from directory import Directory, DirectoryIndex
+from milter.stages.units import UnitLookup
+
+D = "lamdong.gov.vn"
+UNITS = (
+    "id,name,parent,address,active,valid_until,successor\n"
+    f"stc,Sở Tài chính,,stc@{D},yes,,\n"
+    f"bt-stc,Sở Tài chính Bình Thuận,,stc@binhthuan.gov.vn,yes,2025-06-30,\n"
+    f"ld-stc,Sở Tài chính Lâm Đồng cũ,,stc.cu@{D},yes,2099-12-31,stc\n"
+    # merged twice: into a unit that was itself merged into stc
+    f"xa-cu,Xã cũ,,xa.cu@{D},no,,xa-giua\n"
+    f"xa-giua,Xã giữa,,xa.giua@{D},no,,stc\n"
+)
+ROSTER = "address,full_name,unit\nnguyen.van.a@binhthuan.gov.vn,Nguyễn Văn A,bt-stc\n"
+
+
+@pytest.fixture
+def outbound(filter_server: Callable[..., Any]) -> Any:
+    running = filter_server()
+    with Directory.open(running.server.config.directory.path) as store:
+        store.import_csv(UNITS, actor="test")
+        store.import_mailboxes(ROSTER, actor="test")
+    running.server.runtime.units.index.refresh()
+    return running
+
+
+def send(running: Any, address: str) -> tuple[int, bytes]:
+    client = running.client()
+    try:
+        client.sendmail(address, ["a@example.org"],
+                        f"From: {address}\r\nTo: a@example.org\r\nSubject: test\r\n"
+                        f"Message-ID: <m@{D}>\r\n\r\nbody\r\n".encode())
+        return 250, b""
+    except smtplib.SMTPDataError as exc:
+        return exc.smtp_code, exc.smtp_error
+    finally:
+        client.close()
+
+
+def test_a_unit_past_its_last_day_without_successor_is_refused(outbound: Any,
+                                                               next_hop: Any) -> None:
+    assert send(outbound, "stc@binhthuan.gov.vn") == (
+        550, b"5.7.1 Message refused: the From address stc@binhthuan.gov.vn is of unit "
+             b"bt-stc, which ended on 2025-06-30 / Thu bi tu choi: dia chi "
+             b"stc@binhthuan.gov.vn da ngung su dung (don vi da ngung hoat dong)")
+    next_hop.assert_empty()
+
+
+def test_a_unit_merged_twice_names_the_unit_that_carries_on(outbound: Any,
+                                                           next_hop: Any) -> None:
+    code, text = send(outbound, f"xa.cu@{D}")
+    assert code == 550
+    assert text.endswith(b"(don vi da hop nhat vao stc), hay gui bang dia chi stc@lamdong.gov.vn")
+    next_hop.assert_empty()
+
+
+def test_an_official_of_an_ended_unit_and_a_unit_before_its_end_still_send(
+    outbound: Any, next_hop: Any,
+) -> None:
+    for address in ("nguyen.van.a@binhthuan.gov.vn", f"stc.cu@{D}"):
+        assert send(outbound, address) == (250, b""), address
+        assert next_hop.get().mail_from == address
+
+
+def test_the_last_day_is_a_working_day_and_the_next_is_not(tmp_path: Path) -> None:
+    with Directory.open(tmp_path / "directory.sqlite3") as store:
+        store.import_csv(UNITS, actor="test")
+    index = DirectoryIndex.open(tmp_path / "directory.sqlite3")
+    try:
+        assert UnitLookup(index, today=lambda: date(2025, 6, 30)).ended("bt-stc") is None
+        ended = UnitLookup(index, today=lambda: date(2025, 7, 1)).ended("bt-stc")
+        assert ended is not None
+        assert (ended.unit.id, ended.successor) == ("bt-stc", None)
+        # an inactive unit without a successor is left to the sender login maps
+        assert UnitLookup(index).ended("stc") is None
+        assert index.successor("ld-stc", date(2100, 1, 1)) == index.unit("stc")
+        assert index.successor("ld-stc", date(2099, 12, 31)) is None
+    finally:
+        index.close()
