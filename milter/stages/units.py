@@ -50,6 +50,8 @@ class EndedUnit:
 
     unit: Unit
     successor: Unit | None
+    #: its ``valid_until`` when that has passed; None: it was made inactive before
+    ended_on: date | None
 
 
 class UnitLookup:
@@ -97,10 +99,11 @@ class UnitLookup:
             return None
         if unit.in_service(today):
             return None
-        past_end = unit.valid_until is not None and unit.valid_until < today
-        if unit.successor is None and not past_end:
+        passed = unit.valid_until is not None and unit.valid_until < today
+        ended_on = unit.valid_until if passed else None
+        if unit.successor is None and ended_on is None:
             return None
-        return EndedUnit(unit, index.successor(unit_id, today))
+        return EndedUnit(unit, index.successor(unit_id, today), ended_on)
 
     def chain(self, unit_id: str | None) -> Sequence[str]:
         """The unit and its ancestors, or () for no or an unknown unit."""
@@ -194,9 +197,7 @@ class UnitsStage:
     def _refuse_ended(self, ctx: MessageContext, address: str, ended: EndedUnit) -> Verdict:
         """Refuse mail sent as an ended unit's address, naming the address to use."""
         unit, successor = ended.unit, ended.successor
-        today = self.lookup.today()
-        when = (f"ended on {unit.valid_until.isoformat()}"
-                if unit.valid_until is not None and unit.valid_until < today
+        when = (f"ended on {ended.ended_on.isoformat()}" if ended.ended_on is not None
                 else "is no longer active")
         if successor is not None:
             why = (f"the From address {address} is of unit {unit.id}, which {when}; "

@@ -85,7 +85,8 @@ def test_the_last_day_is_a_working_day_and_the_next_is_not(tmp_path: Path) -> No
         assert UnitLookup(index, today=lambda: date(2025, 6, 30)).ended("bt-stc") is None
         ended = UnitLookup(index, today=lambda: date(2025, 7, 1)).ended("bt-stc")
         assert ended is not None
-        assert (ended.unit.id, ended.successor) == ("bt-stc", None)
+        assert (ended.unit.id, ended.successor, ended.ended_on) == (
+            "bt-stc", None, date(2025, 6, 30))
         # an inactive unit without a successor is left to the sender login maps
         assert UnitLookup(index).ended("stc") is None
         assert index.successor("ld-stc", date(2100, 1, 1)) == index.unit("stc")
