@@ -6,8 +6,9 @@ The file names are a contract (scripts and web servers rely on them):
 ``postfix/virtual`` and ``postfix/sender_logins``. Each file is written beside its
 final name and renamed into place, so a reader never sees half a file.
 
-Address books (HTML, vCard, LDIF) list the active units; the JSON and CSV list
-every unit with its ``active`` flag; none of the public files lists ``senders``.
+Address books (HTML, vCard, LDIF) list the units in service on the day of the
+publish (active, and not past ``valid_until``); the JSON and CSV list every unit
+with its ``active`` flag and dates; none of the public files lists ``senders``.
 The roster of officials' mailboxes is private: it is only in the two Postfix maps
 the mail server needs (``recipients`` and ``sender_logins``).
 """
@@ -55,13 +56,14 @@ go only into ``postfix/recipients`` and ``postfix/sender_logins``.
     :raises OSError: the folder cannot be written.
     """
     now = now or datetime.now(UTC)
-    # a unit past its valid_until is ended in the Postfix maps as of this day
+    # a unit past its valid_until is ended in the address books and the Postfix maps
+    # as of this day
     today = now.astimezone(zone()).date()
     ordered = tree_order(units)
     by_id = {unit.id: unit for unit in ordered}
     chains = ancestry(by_id)
     names = {unit.id: unit.name for unit in ordered}
-    active = [unit for unit in ordered if unit.is_active]
+    active = [unit for unit in ordered if unit.in_service(today)]
     if ldap_base is None:
         root = ordered[0].address.domain if ordered else "example.invalid"
         ldap_base = ldif.base_dn_for(root)

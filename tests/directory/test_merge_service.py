@@ -249,3 +249,7 @@ def test_the_postfix_maps_end_an_old_unit_after_its_last_day(
     assert ("stc@binhthuan.gov.vn\ttaichinh@lamdong.gov.vn" in maps["virtual"]) is ended
     assert ("ubnd@daknong.gov.vn\tubnd.tinh@lamdong.gov.vn" in maps["virtual"]) is ended
     assert "stc@binhthuan.gov.vn\tOK" in maps["recipients"]
+    # the address books list the units in service on the day
+    book = (tmp_path / "www" / "directory.vcf").read_text("utf-8")
+    assert ("stc@binhthuan.gov.vn" in book) is not ended
+    assert "taichinh@lamdong.gov.vn" in book
