@@ -109,15 +109,16 @@ class Mutant:
 
 
 def read_equivalents() -> dict[tuple[str, str, str, str], str]:
-    """``module | operator | line before | line after | reason`` per line."""
+    """module, operator, line before, line after, reason: one per line, separated by
+    tabs (a line of Python may hold ``|``)."""
     found: dict[tuple[str, str, str, str], str] = {}
     for number, raw in enumerate(EQUIVALENTS.read_text().splitlines(), 1):
         if not raw.strip() or raw.startswith("#"):
             continue
-        parts = [p.strip() for p in raw.split(" | ")]
+        parts = [p.strip() for p in raw.split("\t")]
         if len(parts) != 5 or not parts[4]:
-            raise SystemExit(f"{EQUIVALENTS}:{number}: expected 'module | operator | "
-                             "before | after | reason'")
+            raise SystemExit(f"{EQUIVALENTS}:{number}: expected module, operator, line "
+                             "before, line after and reason, separated by tabs")
         found[(parts[0], parts[1], parts[2], parts[3])] = parts[4]
     return found
 
@@ -196,8 +197,16 @@ def run_module(module: str, tests: list[str], tree: Path,
                    env=env, check=True)
     subprocess.run([str(cosmic_ray), "exec", str(config), str(session)], cwd=tree, env=env,
                    check=True)
-    dump = subprocess.run([str(cosmic_ray), "dump", str(session)], cwd=tree, env=env,
-                          check=True, capture_output=True, text=True).stdout
+    return session_mutants(module, cosmic_ray)
+
+
+def session_mutants(module: str, cosmic_ray: Path) -> list[Mutant] | str:
+    """The mutants of ``module``'s session under build/mutate, as cosmic-ray left it."""
+    session = WORK / f"{module.replace('/', '.').removesuffix('.py')}.sqlite"
+    if not session.exists():
+        return f"no session in {session}"
+    dump = subprocess.run([str(cosmic_ray), "dump", str(session)], check=True,
+                          capture_output=True, text=True).stdout
     return [_mutant(module, json.loads(line)) for line in dump.splitlines() if line.strip()]
 
 
@@ -239,7 +248,8 @@ def report(module: str, mutants: list[Mutant] | str,
           f"{sum(m.outcome == 'incompetent' for m in mutants)}]")
     for m in counted:
         if m.outcome == "survived":
-            print(f"  survived, line {m.line}: {' | '.join(m.key())}")
+            # tab-separated, as tools/mutation-equivalents.txt wants it
+            print(f"  survived, line {m.line}:\t{chr(9).join(m.key())}")
     return score
 
 
@@ -250,12 +260,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tests", nargs="+", metavar="PATH",
                         help="run these tests on every mutant instead of MODULES' (a "
                         "quicker, narrower measure: the score is then a lower bound)")
+    parser.add_argument("--report-only", action="store_true",
+                        help="report the last run's sessions under build/mutate again "
+                        "(with the equivalents listed since), running nothing")
     args = parser.parse_args(argv)
     unknown = [m for m in args.modules if m not in MODULES]
     if unknown:
         parser.error(f"no tests are named for {', '.join(unknown)} (see MODULES)")
     equivalents = read_equivalents()
     cosmic_ray = ensure_cosmic_ray()
+    if args.report_only:
+        for module in args.modules:
+            report(module, session_mutants(module, cosmic_ray), equivalents)
+        return 0
     tree = make_tree()
     for module in args.modules:
         tests = args.tests or MODULES[module]
