@@ -163,8 +163,10 @@ unit = "van-phong-ubnd"
 as_units = ["ubnd-tinh"]
 
 [signer.smime]
-# The test CA (smime/ca.pem, TEST ONLY): inbound S/MIME signatures chain to it.
+# The test CA (smime/ca.pem, TEST ONLY): inbound S/MIME signatures chain to it, and
+# so do the signatures inside documents; its CRL answers their revocation check.
 trust_anchors = ["smime/ca.pem"]
+crls = ["smime/ca.crl"]
 {identities}
 [directory]
 title = "Danh bạ thư điện tử công vụ tỉnh Ví Dụ (thử nghiệm)"
@@ -196,6 +198,7 @@ def _populate(config: CongvuConfig) -> str:
     smime_dir.mkdir(mode=0o700)
     ca = TestCa.create()
     ca.write(smime_dir / "ca.pem")
+    ca.write_crl(smime_dir / "ca.crl")
     certificates = {
         u.id: ca.issue(u.name, (u.address, *u.aliases), smime_dir, u.id).decode("ascii")
         for u in UNITS}

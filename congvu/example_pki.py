@@ -81,6 +81,21 @@ class TestCa:
         """Write the CA certificate (the trust anchor; its key is not kept)."""
         path.write_bytes(_pem(self.cert))
 
+    def write_crl(self, path: Path) -> None:
+        """Write the CA's empty CRL, current until the CA expires. Document revocation is
+        required by default, and the key is not kept to sign a later one: without this
+        list every signed document of the try-out province would be unverifiable."""
+        crl = (
+            x509.CertificateRevocationListBuilder().issuer_name(self.cert.subject)
+            .last_update(self.now - dt.timedelta(days=1))
+            .next_update(self.cert.not_valid_after_utc)
+            .add_extension(x509.CRLNumber(1), critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
+                self.key.public_key()), critical=False)
+            .sign(self.key, hashes.SHA256())
+        )
+        path.write_bytes(crl.public_bytes(serialization.Encoding.PEM))
+
     def issue(self, common_name: str, addresses: Sequence[str], directory: Path,
               stem: str) -> bytes:
         """Issue a signing certificate for ``addresses``; write ``stem.pem`` and

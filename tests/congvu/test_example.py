@@ -3,6 +3,7 @@ message goes out signed and attributed to its unit, and a forged one is refused.
 
 from __future__ import annotations
 
+import json
 import smtplib
 import tomllib
 from collections.abc import Callable
@@ -11,6 +12,8 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from audit import AuditLog
 from audit.query import Filters
@@ -19,6 +22,8 @@ from congvu.config import CongvuConfig, parse_config, web_settings
 from congvu.example import DKIM_RECORD, DOMAIN, OUTSIDER, SELECTOR
 from signer import AuthResult, DkimVerifier, SmimeStatus, SmimeVerifier
 from support.dns import DnsServer
+from support.documents import plain_pdf, sign_pdf
+from support.pki import Issued
 from web import UserStore
 
 TRY_IT = (b"From: stc@tinh-vi-du.test\r\nTo: vanphong@tinh-vi-du.test\r\n"
@@ -110,3 +115,25 @@ def test_try_it_goes_out_signed_and_attributed_and_a_forgery_is_refused(
         "outbound", "so-tai-chinh", "relayed", "pass", "pass")
     assert (forged.direction, forged.sender_unit, forged.claimed_unit, forged.outcome) == (
         "inbound", None, "so-tai-chinh", "rejected")
+
+
+def test_a_document_a_try_out_unit_signs_verifies_valid_with_revocation_good(
+        loaded: tuple[Path, str], tmp_path: Path) -> None:
+    # Revocation is required by default: the try-out CA's own CRL must answer it,
+    # with no fetching (the example's certificates name no distribution point).
+    var, _ = loaded
+    smime = var / "smime"
+    key = load_pem_private_key((smime / "so-tai-chinh.key").read_bytes(), password=None)
+    cert = x509.load_pem_x509_certificate((smime / "so-tai-chinh.pem").read_bytes())
+    ca = x509.load_pem_x509_certificate((smime / "ca.pem").read_bytes())
+    signed = tmp_path / "cong-van.pdf"
+    signed.write_bytes(sign_pdf(plain_pdf(), Issued(cert, key, (ca,))))  # type: ignore[arg-type]
+    result = CliRunner().invoke(
+        main, ["document", "verify", "--offline", "--config", str(var / "example.toml"),
+               str(signed)], env={"CONGVU_VAR": str(var)})
+    assert result.exit_code == 0, result.output
+    [line] = [line for line in result.stdout.splitlines() if line.startswith("{")]
+    [signature] = json.loads(line)["signatures"]
+    assert signature["verdict"] == "valid", signature
+    assert (signature["revocation"]["status"], signature["revocation"]["method"]) == (
+        "good", "crl")
