@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from audit import AuditLog
@@ -127,7 +128,8 @@ def test_a_document_a_try_out_unit_signs_verifies_valid_with_revocation_good(
     cert = x509.load_pem_x509_certificate((smime / "so-tai-chinh.pem").read_bytes())
     ca = x509.load_pem_x509_certificate((smime / "ca.pem").read_bytes())
     signed = tmp_path / "cong-van.pdf"
-    signed.write_bytes(sign_pdf(plain_pdf(), Issued(cert, key, (ca,))))  # type: ignore[arg-type]
+    assert isinstance(key, ec.EllipticCurvePrivateKey)
+    signed.write_bytes(sign_pdf(plain_pdf(), Issued(cert, key, (ca,))))
     result = CliRunner().invoke(
         main, ["document", "verify", "--offline", "--config", str(var / "example.toml"),
                str(signed)], env={"CONGVU_VAR": str(var)})
