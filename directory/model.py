@@ -121,6 +121,8 @@ class Unit:
     valid_from: date | None = None
     valid_until: date | None = None
     successor: str | None = None
+    #: SHA-256 fingerprints (lowercase hex) of certificates that sign documents as the unit
+    document_certificates: tuple[str, ...] = ()
 
     @property
     def addresses(self) -> tuple[Address, ...]:

@@ -120,6 +120,7 @@ def _cell(unit: Unit, column: str) -> str:
         "valid_from": unit.valid_from.isoformat() if unit.valid_from else "",
         "valid_until": unit.valid_until.isoformat() if unit.valid_until else "",
         "successor": unit.successor or "",
+        "document_certificates": ";".join(unit.document_certificates),
     }[column]
     return str(value)
 

@@ -37,6 +37,7 @@ REQUIRED_COLUMNS = ("id", "name", "parent", "address")
 OPTIONAL_COLUMNS = (
     "short_name", "name_en", "kind", "aliases", "dkim_domain", "phone", "website",
     "active", "senders", "certificate", "valid_from", "valid_until", "successor",
+    "document_certificates",
 )
 #: Every column, in the order exports write them.
 COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
@@ -45,6 +46,7 @@ _TRUE = frozenset({"", "1", "yes", "y", "true", "x", "có", "co"})
 _FALSE = frozenset({"0", "no", "n", "false", "không", "khong"})
 _SLUG_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-_.")
 _MAX_ID = 64
+_HEX = frozenset("0123456789abcdef")
 
 
 def check_unit_id(value: str) -> str:
@@ -127,6 +129,9 @@ class UnitRow(BaseModel):
     valid_from: date | None = Field(default=None, description="First day the unit exists.")
     valid_until: date | None = Field(default=None, description="Last day the unit exists.")
     successor: str | None = Field(default=None, description="Unit that took this one over.")
+    document_certificates: tuple[str, ...] = Field(
+        default=(), description="SHA-256 fingerprints of the certificates the unit signs "
+                                "documents with, ';'-separated (hex, colons allowed).")
 
     @model_validator(mode="before")
     @classmethod
@@ -175,6 +180,19 @@ class UnitRow(BaseModel):
             if any(ch.isspace() or ch == "," for ch in login):
                 raise ValueError(f"the login {login!r} contains a space or a comma")
         return tuple(logins)
+
+    @field_validator("document_certificates", mode="before")
+    @classmethod
+    def _fingerprints(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        found = []
+        for item in _split(value):
+            digest = item.replace(":", "").lower()
+            if len(digest) != 64 or not set(digest) <= _HEX:
+                raise ValueError(f"{item!r} is not a SHA-256 fingerprint (64 hex digits)")
+            found.append(digest)
+        return tuple(found)
 
     @field_validator("dkim_domain")
     @classmethod
@@ -230,6 +248,7 @@ class UnitRow(BaseModel):
             phone=self.phone, website=self.website, senders=self.senders,
             is_active=self.active, valid_from=self.valid_from,
             valid_until=self.valid_until, successor=self.successor,
+            document_certificates=self.document_certificates,
         )
 
 

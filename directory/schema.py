@@ -94,9 +94,15 @@ def _roster_last_login(db: Database) -> None:
     db.execute("ALTER TABLE mailboxes ADD COLUMN last_login TEXT")
 
 
+def _unit_document_certificates(db: Database) -> None:
+    # The SHA-256 fingerprints (lowercase hex, ';'-separated) of the certificates the
+    # unit seals documents with, beside the address rule that names most of them.
+    db.execute("ALTER TABLE units ADD COLUMN document_certificates TEXT NOT NULL DEFAULT ''")
+
+
 #: The migrations, oldest first; never edit one that has shipped, add a new one.
 MIGRATIONS: tuple[Callable[[Database], None], ...] = (
-    _create_units, _create_roster, _roster_last_login)
+    _create_units, _create_roster, _roster_last_login, _unit_document_certificates)
 
 
 def migrate(db: Database) -> None:

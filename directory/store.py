@@ -105,6 +105,7 @@ def snapshot(unit: Unit) -> dict[str, Any]:
         "valid_from": unit.valid_from.isoformat() if unit.valid_from else None,
         "valid_until": unit.valid_until.isoformat() if unit.valid_until else None,
         "successor": unit.successor,
+        "document_certificates": list(unit.document_certificates),
     }
 
 
@@ -174,7 +175,8 @@ class Directory:
     def _load(self, where: str = "", params: Sequence[Any] = ()) -> list[Unit]:
         units = list(self.db.execute(
             "SELECT id, name, short_name, name_en, kind, parent, dkim_domain, certificate, "
-            "phone, website, active, valid_from, valid_until, successor FROM units "
+            "phone, website, active, valid_from, valid_until, successor, document_certificates "
+            "FROM units "
             f"{where} ORDER BY position, id", params,
         ))
         if not units:
@@ -192,7 +194,8 @@ class Directory:
             senders[unit_id].append((position, login))
         found = []
         for (unit_id, name, short_name, name_en, kind, parent, dkim_domain, certificate,
-             phone, website, active, valid_from, valid_until, successor) in units:
+             phone, website, active, valid_from, valid_until, successor,
+             fingerprints) in units:
             ordered = [address for _, address in sorted(addresses[unit_id])]
             found.append(Unit(
                 id=unit_id, name=name, address=ordered[0], parent=parent,
@@ -203,6 +206,7 @@ class Directory:
                 valid_from=date.fromisoformat(valid_from) if valid_from else None,
                 valid_until=date.fromisoformat(valid_until) if valid_until else None,
                 successor=successor,
+                document_certificates=tuple(f for f in fingerprints.split(";") if f),
             ))
         return found
 
@@ -499,18 +503,21 @@ class Directory:
             conn.executemany(
                 "INSERT INTO units (id, name, short_name, name_en, kind, parent, dkim_domain,"
                 " certificate, phone, website, active, valid_from, valid_until, successor,"
-                " position) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " document_certificates, position)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT (id) DO UPDATE SET name = excluded.name,"
                 " short_name = excluded.short_name, name_en = excluded.name_en,"
                 " kind = excluded.kind, parent = excluded.parent,"
                 " dkim_domain = excluded.dkim_domain, certificate = excluded.certificate,"
                 " phone = excluded.phone, website = excluded.website,"
                 " active = excluded.active, valid_from = excluded.valid_from,"
-                " valid_until = excluded.valid_until, successor = excluded.successor",
+                " valid_until = excluded.valid_until, successor = excluded.successor,"
+                " document_certificates = excluded.document_certificates",
                 [(u.id, u.name, u.short_name, u.name_en, u.kind, u.parent, u.dkim_domain,
                   u.certificate, u.phone, u.website, int(u.is_active),
                   u.valid_from.isoformat() if u.valid_from else None,
-                  u.valid_until.isoformat() if u.valid_until else None, u.successor, base)
+                  u.valid_until.isoformat() if u.valid_until else None, u.successor,
+                  ";".join(u.document_certificates), base)
                  for u, _, _ in changed],
             )
             conn.executemany(

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import hashlib
 import io
 import zipfile
 import zlib
 from xml.etree import ElementTree
 
 from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from signer.documents.pdf import DOCUMENT_SIGNING
 from signer.documents.result import (
@@ -25,6 +27,7 @@ from signer.documents.result import (
     DocumentSignature,
     DocumentVerdict,
     TimeSource,
+    addresses_of,
 )
 from signer.trust import ChainStatus, TrustStore
 
@@ -156,7 +159,8 @@ def _judge(signature: ElementTree.Element, part: str, fmt: str, trust: TrustStor
         serial=format(leaf.serial_number, "x"), signing_time=claimed,
         time_source=TimeSource.CLAIMED if claimed else TimeSource.NONE,
         chain=tuple(c.subject.rfc4514_string() for c in check.chain),
-        revocation=check.revocation,
+        revocation=check.revocation, emails=addresses_of(leaf),
+        fingerprint=hashlib.sha256(leaf.public_bytes(Encoding.DER)).hexdigest(),
     )
 
 

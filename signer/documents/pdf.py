@@ -26,9 +26,15 @@ from typing import Any
 from asn1crypto import cms, tsp
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from signer.documents.result import DocumentSignature, DocumentVerdict, TimeSource
+from signer.documents.result import (
+    DocumentSignature,
+    DocumentVerdict,
+    TimeSource,
+    addresses_of,
+)
 from signer.trust import ChainCheck, ChainStatus, KeyPurpose, TrustStore
 
 # pyHanko logs tracebacks for expected findings (a suspicious update); they belong in
@@ -203,7 +209,8 @@ def _judge(sig: Any, field: str, trust: TrustStore, now: dt.datetime) -> Documen
     who = _who(leaf)
     base = dict(field=field, format=fmt, is_timestamp=is_timestamp,
                 digest_algorithm=str(sig.md_algorithm), valid_from=leaf.not_valid_before_utc,
-                valid_until=leaf.not_valid_after_utc, **who)
+                valid_until=leaf.not_valid_after_utc, emails=addresses_of(leaf),
+                fingerprint=hashlib.sha256(leaf.public_bytes(Encoding.DER)).hexdigest(), **who)
     notes: list[str] = []
     weak = _WEAK_DIGESTS.get(str(sig.md_algorithm))
 

@@ -7,6 +7,9 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
+from cryptography import x509
+from cryptography.x509.oid import NameOID
+
 from mailbase import fold
 from signer.revocation import Revocation
 
@@ -114,6 +117,10 @@ class DocumentSignature:
     role: str = "unknown"
     #: the directory unit id of an organisation's or person's signature
     unit: str | None = None
+    #: the signer certificate's addresses (subject emailAddress, then rfc822Name
+    #: subject alternative names) and SHA-256 fingerprint (hex): what roles are read from
+    emails: tuple[str, ...] = ()
+    fingerprint: str | None = None
 
     @property
     def is_valid(self) -> bool:
@@ -229,6 +236,18 @@ class DocumentResult:
         and each signature's revocation, role and unit."""
         return {**self.as_dict(), "complete": self.is_complete,
                 "signatures": [s.as_json() for s in self.signatures]}
+
+
+def addresses_of(cert: x509.Certificate) -> tuple[str, ...]:
+    """The certificate's addresses: subject emailAddress values, then rfc822Name
+    subject alternative names, without repeats."""
+    found = [str(a.value) for a in cert.subject.get_attributes_for_oid(NameOID.EMAIL_ADDRESS)]
+    try:
+        names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        found += names.get_values_for_type(x509.RFC822Name)
+    except (x509.ExtensionNotFound, ValueError):
+        pass  # no or an unreadable alternative name: the subject's addresses stand
+    return tuple(dict.fromkeys(a.strip() for a in found if a.strip()))
 
 
 def _evidence(revocation: Revocation | None) -> str | None:

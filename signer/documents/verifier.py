@@ -16,6 +16,7 @@ from signer.documents.result import (
     DocumentSignature,
     DocumentVerdict,
 )
+from signer.documents.roles import Roles, UnitDirectory
 from signer.evidence import EvidenceStore
 from signer.fetch import Fetcher, within
 from signer.presets import load_presets
@@ -44,26 +45,32 @@ class DocumentVerifier:
 
     :param timeout: seconds one `verify` may spend fetching CRLs and issuers in all
         (the service's ``[signer.documents] timeout``); None: 10 s per fetch only.
+    :param directory: the directory that says whose each valid signature is
+        (organisation, person); without one every role is unknown and no file complete.
     """
 
     def __init__(self, trust: TrustStore, *, max_size: int = 64 * 1024 * 1024,
-                 limits: PdfLimits | None = None, timeout: float | None = None) -> None:
+                 limits: PdfLimits | None = None, timeout: float | None = None,
+                 directory: UnitDirectory | None = None) -> None:
         self.trust = trust
         self.max_size = max_size
         self.limits = limits or PdfLimits()
         self.timeout = timeout
+        self.roles = Roles(directory) if directory is not None else None
 
     @classmethod
     def from_config(cls, documents: DocumentsConfig, smime: SmimeConfig | None = None,
                     *, extra_anchors: tuple[Path, ...] = (),
                     extra_intermediates: tuple[Path, ...] = (),
-                    is_offline: bool = False) -> DocumentVerifier:
+                    is_offline: bool = False,
+                    directory: UnitDirectory | None = None) -> DocumentVerifier:
         """The verifier the configuration describes.
 
         ``documents.trust`` presets and ``documents.trust_anchors`` (with its
         intermediates and CRLs) when either is set, else the S/MIME ones;
         ``extra_anchors`` and ``extra_intermediates`` (``--ca``, ``--intermediate``)
-        add to them. ``is_offline`` (or ``is_fetching = false``)
+        add to them; ``directory`` gives the signatures their roles. ``is_offline``
+        (or ``is_fetching = false``)
         fetches nothing: only configured and cached CRLs and issuers are used.
 
         :raises CertificateFileError: a trust file that cannot be used; it names the file.
@@ -90,7 +97,7 @@ class DocumentVerifier:
         return cls(trust, max_size=documents.max_size,
                    limits=PdfLimits(max_signatures=documents.max_signatures,
                                     max_revisions=documents.max_revisions),
-                   timeout=documents.timeout)
+                   timeout=documents.timeout, directory=directory)
 
     @staticmethod
     def kind_of(data: bytes) -> DocumentKind:
@@ -110,7 +117,8 @@ class DocumentVerifier:
         """
         try:
             with within(self.timeout):
-                return self._with_revocation(self._verify(data, filename, now))
+                result = self._with_revocation(self._verify(data, filename, now))
+            return self.roles.assign(result) if self.roles is not None else result
         except Exception as exc:  # a reader bug on hostile bytes must not stop mail
             log.warning("document %s could not be verified: %r", filename or "?", exc)
             reason = f"the document could not be verified ({type(exc).__name__})"
