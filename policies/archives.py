@@ -24,7 +24,7 @@ from functools import cache
 from typing import cast
 
 from policies.detect import detect
-from policies.embedded import embedded_objects, is_document_with_objects
+from policies.embedded import contents, is_container
 from policies.model import Defect, Detection, Part
 
 #: the type given to an archive member whose content is encrypted.
@@ -110,10 +110,8 @@ def expand(part: Part, limits: ArchiveLimits, budget: _Budget | None = None,
                 member=prefix + entry.name, is_attachment=True, detection=detection,
             )
             out.append(member)
-            if detection.is_archive and entry.data is not None:
+            if entry.data is not None and (detection.is_archive or is_container(member)):
                 out += expand(member, limits, budget, depth + 1)
-            elif is_document_with_objects(member):
-                out += embedded_objects(member)
     except _Stop as stop:
         part.defects.append(Defect("archive-limits", f"{stop}; the rest was not inspected"))
     return out
@@ -125,10 +123,8 @@ def expand_parts(parts: list[Part], limits: ArchiveLimits) -> list[Part]:
     out: list[Part] = []
     for part in parts:
         out.append(part)
-        if part.detection.is_archive:
+        if part.detection.is_archive or is_container(part):
             out += expand(part, limits, budget)
-        elif is_document_with_objects(part):
-            out += embedded_objects(part)
     return out
 
 
@@ -140,7 +136,9 @@ def _take(budget: _Budget, size: int, name: str) -> None:
 
 
 def _entries(kind: str, part: Part, budget: _Budget) -> Iterator[_Entry]:
-    if kind == "application/zip":
+    if is_container(part):
+        yield from _embedded_entries(part, budget)
+    elif kind == "application/zip":
         yield from _zip_entries(part, budget)
     elif kind == "application/x-tar":
         yield from _tar_entries(part.data, budget)
@@ -148,6 +146,18 @@ def _entries(kind: str, part: Part, budget: _Budget) -> Iterator[_Entry]:
         yield _single(part, kind, budget)
     else:
         yield from _libarchive_entries(part.data, budget)
+
+
+def _embedded_entries(part: Part, budget: _Budget) -> Iterator[_Entry]:
+    """The files inside a document (policies/embedded.py), under the archive budget."""
+    for item in contents(part, min(budget.limits.max_member_read, budget.size)):
+        if item.problem:
+            part.defects.append(Defect(*item.problem))
+        if item.data is not None:
+            _take(budget, len(item.data), item.name)
+            yield _Entry(item.name, len(item.data), None, item.data)
+        elif item.name:
+            yield _Entry(item.name, 0, None, None)  # not read, but its name is checked
 
 
 def _zip_entries(part: Part, budget: _Budget) -> Iterator[_Entry]:

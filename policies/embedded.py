@@ -1,9 +1,12 @@
-"""Objects embedded in Office documents: a program packaged inside a .docx is still one.
+"""Files inside documents: a program packaged inside a .docx or a PDF is still one.
+
+A document that can carry files is a container, walked as archives are (the listing in
+archives.py, under the same depth, count and size budget): each file inside becomes a
+member named under the document ("report.pdf/setup.exe"), so every rule sees it.
 
 OOXML keeps embedded objects under `*/embeddings/`; an OLE "Package" object wraps
 a file in an `\\x01Ole10Native` stream (label, source path, then the bytes, as
-oletools' oleobj reads it). Each embedded object becomes a member of the document
-(`member` = "word/embeddings/oleObject1.bin/setup.exe"), so every rule sees it.
+oletools' oleobj reads it). PDFs: pdf_files.py; RTF objects: rtf_objects.py.
 """
 
 from __future__ import annotations
@@ -11,47 +14,66 @@ from __future__ import annotations
 import io
 import struct
 import zipfile
+from collections.abc import Iterator
 
 import olefile
 
-from policies.detect import detect
-from policies.model import Defect, Part
+from policies.model import Part
+from policies.pdf_files import Embedded, may_embed, pdf_files
+from policies.rtf_objects import rtf_objects
 
 _EMBEDDING_DIRS = ("word/embeddings/", "xl/embeddings/", "ppt/embeddings/")
 _MAX_OBJECTS = 100
-_MAX_OBJECT_SIZE = 32 * 1024 * 1024
 
 
-def is_document_with_objects(part: Part) -> bool:
-    """Whether `part` is an OOXML document (a zip) that may carry embedded objects."""
-    return part.detection.type.startswith("application/vnd.openxmlformats")
+def is_container(part: Part) -> bool:
+    """Whether `part` is a document that may carry files inside it: an OOXML document,
+    a PDF with embedded files or file attachment annotations, or an RTF document."""
+    kind = part.detection.type
+    if kind.startswith("application/vnd.openxmlformats"):
+        return True
+    if kind == "application/pdf":
+        return may_embed(part.data)
+    return kind == "text/rtf" and b"\\objdata" in part.data
 
 
-def embedded_objects(part: Part) -> list[Part]:
-    """The embedded objects of the OOXML document `part`, as members."""
-    out: list[Part] = []
-    prefix = f"{part.member}/" if part.member else ""
+def contents(part: Part, max_size: int) -> Iterator[Embedded]:
+    """The files inside the document `part`, named under the document's own name (a
+    top-level "report.pdf" gives "report.pdf/setup.exe"), each read up to `max_size`."""
+    base = "" if part.member else f"{part.filename or 'document'}/"
+    kind = part.detection.type
+    if kind == "application/pdf":
+        found = pdf_files(part.data, max_size)
+    elif kind == "text/rtf":
+        found = rtf_objects(part.data, max_size)
+    else:
+        found = _ooxml_objects(part.data, max_size)
+    for item in found:
+        yield Embedded(base + item.name if item.name else "", item.data, item.problem)
+
+
+def _ooxml_objects(data: bytes, max_size: int) -> Iterator[Embedded]:
     try:
-        archive = zipfile.ZipFile(io.BytesIO(part.data))
+        archive = zipfile.ZipFile(io.BytesIO(data))
         infos = [i for i in archive.infolist() if i.filename.lower().startswith(_EMBEDDING_DIRS)]
         for info in infos[:_MAX_OBJECTS]:
-            if info.file_size > _MAX_OBJECT_SIZE or info.flag_bits & 0x1:
-                part.defects.append(Defect("unreadable-archive", f"embedded object "
-                                           f"{info.filename!r} was not inspected"))
+            if info.file_size > max_size or info.flag_bits & 0x1:
+                yield Embedded(info.filename, None, ("unreadable-archive", f"embedded object "
+                               f"{info.filename!r} was not inspected"))
                 continue
-            data = archive.read(info)
-            name, content = _unpack_ole_package(data) or (info.filename, data)
-            member = (f"{prefix}{info.filename}/{name}" if name != info.filename
-                      else prefix + info.filename)
-            out.append(Part(
-                path=part.path, content_type="", filenames=(name.rsplit("\\", 1)[-1],),
-                data=content, size=len(content), span=part.span, member=member,
-                is_attachment=True, detection=detect(content, use_libmagic=False),
-            ))
+            yield ole_object(info.filename, archive.read(info))
     except (zipfile.BadZipFile, ValueError, OSError, EOFError, NotImplementedError) as exc:
-        part.defects.append(Defect("unreadable-archive",
-                                   f"embedded objects cannot be read: {exc}"))
-    return out
+        yield Embedded("", None, ("unreadable-archive", f"embedded objects cannot be read: {exc}"))
+
+
+def ole_object(name: str, data: bytes) -> Embedded:
+    """The object `data` stored as `name`: the file inside when it is an OLE Package
+    ("name/setup.exe"), else the object itself."""
+    package = _unpack_ole_package(data)
+    if package is None:
+        return Embedded(name, data)
+    label, content = package
+    return Embedded(f"{name}/{label.rsplit(chr(92), 1)[-1]}", content)
 
 
 def _unpack_ole_package(data: bytes) -> tuple[str, bytes] | None:

@@ -61,6 +61,9 @@ def violation(rule: str, reason: str, part: Part, *, filename: str | None = None
     """A violation about `part`, with its names, types, path and member filled in;
     `filename` is the name the rule found wrong, when the part has several (the readings
     of an ambiguous part, policies/ambiguity.py), else its first."""
+    if part.member and "/" in part.member and part.member not in reason:
+        # a file inside a document or a folder of an archive: say where it is.
+        reason = f"{reason} (at {part.member})"
     return Violation(
         rule=rule,
         reason=reason,

@@ -200,11 +200,13 @@ class PdfJavascript:
 
 
 class PdfEmbeddedFile:
-    """Flags PDFs that carry embedded files (legitimate in PDF/A-3 e-invoices)."""
+    """Flags PDFs that carry embedded files (legitimate in PDF/A-3 e-invoices); the files
+    themselves are members of the PDF, judged by every rule (policies/embedded.py)."""
 
     name: ClassVar[str] = "pdf-embedded-file"
     description: ClassVar[str] = (
-        "The PDF carries embedded files (/EmbeddedFile), which are not inspected."
+        "The PDF carries embedded files (/EmbeddedFile); each is also inspected as an "
+        "attachment would be."
     )
     scope: ClassVar[Scope] = Scope.PART
 

@@ -1,0 +1,112 @@
+"""OLE objects inside RTF documents (`{\\object ... {\\*\\objdata <hex>}}`).
+
+The hex is read as Word reads it: white space, nested groups and control words inside
+the destination are skipped (a common way to hide an object from simpler readers).
+The hex is an OLE1 object (MS-OLEDS 2.2.4): version, format, class name, topic and
+item names, then the native data. A "Package" object wraps a file (label, source
+path, two longs, temporary path, size, bytes); any other object's native data (often
+an OLE2 compound file) is the member itself. An object that does not parse is still a
+member, as its raw bytes, so detection sees whatever it holds.
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+from collections.abc import Iterator
+
+from policies.pdf_files import Embedded
+
+_OBJDATA = re.compile(rb"\\objdata(?![A-Za-z])")
+_MAX_OBJECTS = 100
+_HEX = frozenset(b"0123456789abcdefABCDEF")
+
+
+def rtf_objects(data: bytes, max_size: int) -> Iterator[Embedded]:
+    """The objects of the RTF document `data`, each read up to `max_size` bytes."""
+    for count, match in enumerate(_OBJDATA.finditer(data), start=1):
+        name = f"object{count}"
+        if count > _MAX_OBJECTS:
+            yield Embedded("", None, ("archive-limits", f"more than {_MAX_OBJECTS} RTF "
+                                      "objects; the rest were not inspected"))
+            return
+        raw = _hex_destination(data, match.end(), max_size)
+        if raw is None:
+            yield Embedded(name, None, ("archive-limits", f"RTF object {name} is larger "
+                                        f"than {max_size} bytes; it was not inspected"))
+            continue
+        yield _ole1(name, raw)
+
+
+def _hex_destination(data: bytes, pos: int, max_size: int) -> bytes | None:
+    """The bytes of the hex in the group that starts before `pos`, or None past `max_size`."""
+    digits = bytearray()
+    depth = 0
+    i, end = pos, len(data)
+    while i < end:
+        c = data[i]
+        if c == 0x7B:  # {
+            depth += 1
+        elif c == 0x7D:  # }
+            if depth == 0:
+                break
+            depth -= 1
+        elif c == 0x5C:  # \ : a control word or symbol is skipped whole
+            j = i + 1
+            while j < end and (0x61 <= data[j] <= 0x7A or 0x41 <= data[j] <= 0x5A):
+                j += 1
+            if j == i + 1:
+                j += 1  # a control symbol (\\, \', \*)
+            else:
+                while j < end and (data[j] == 0x2D or 0x30 <= data[j] <= 0x39):
+                    j += 1
+                if j < end and data[j] == 0x20:
+                    j += 1
+            i = j
+            continue
+        elif depth == 0 and c in _HEX:
+            digits.append(c)
+            if len(digits) > 2 * max_size:
+                return None
+        i += 1
+    if len(digits) % 2:
+        digits.pop()
+    return bytes.fromhex(digits.decode("ascii"))
+
+
+def _ole1(name: str, raw: bytes) -> Embedded:
+    try:
+        pos = 8  # OLEVersion, FormatID
+        class_name, pos = _lp_string(raw, pos)
+        _, pos = _lp_string(raw, pos)  # topic
+        _, pos = _lp_string(raw, pos)  # item
+        (size,) = struct.unpack_from("<I", raw, pos)
+        native = raw[pos + 4 : pos + 4 + size]
+    except (struct.error, ValueError):
+        return Embedded(name, raw)
+    if class_name.rstrip(b"\0") != b"Package":
+        return Embedded(name, native)
+    try:
+        pos = 2  # flags
+        label, pos = _c_string(native, pos)
+        _, pos = _c_string(native, pos)  # source path
+        pos += 8
+        _, pos = _c_string(native, pos)  # temporary path
+        (size,) = struct.unpack_from("<I", native, pos)
+        content = native[pos + 4 : pos + 4 + size]
+    except (struct.error, ValueError):
+        return Embedded(name, native)
+    label_text = label.decode("cp1252", "replace").replace("\\", "/").rsplit("/", 1)[-1]
+    return Embedded(f"{name}/{label_text or 'package'}", content)
+
+
+def _lp_string(data: bytes, pos: int) -> tuple[bytes, int]:
+    (length,) = struct.unpack_from("<I", data, pos)
+    if pos + 4 + length > len(data):
+        raise ValueError("string runs past the object")
+    return data[pos + 4 : pos + 4 + length], pos + 4 + length
+
+
+def _c_string(data: bytes, pos: int) -> tuple[bytes, int]:
+    end = data.index(b"\0", pos)
+    return data[pos:end], end + 1
