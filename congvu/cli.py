@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -196,6 +197,21 @@ def own_domains(config_path: Path | None) -> Sequence[str]:
         index.close()
 
 
+@contextmanager
+def document_units(config_path: Path | None) -> Iterator[directory.DirectoryIndex | None]:
+    """The configured directory for `document verify`'s roles; None when it has none."""
+    config = current().settings(config_path)
+    if not config.directory.path.exists():
+        yield None
+        return
+    index = directory.DirectoryIndex.open(config.directory.path,
+                                          domains=config.directory.domains)
+    try:
+        yield index
+    finally:
+        index.close()
+
+
 def unit_descendants(unit_id: str) -> Sequence[str]:
     """A unit and every unit below it (an auditor's grant covers descendants)."""
     children: dict[str, list[str]] = {}
@@ -254,7 +270,8 @@ def _web_releaser(config_path: Path | None) -> web.Releaser:
 
 for _command in (
     *policies.commands(_table(lambda c: c.policies), unit_chain=unit_chain),
-    *signer.commands(_table(lambda c: c.signer), own_domains=own_domains),
+    *signer.commands(_table(lambda c: c.signer), own_domains=own_domains,
+                     units=document_units),
     *directory.commands(_table(lambda c: c.directory)),
     *audit.commands(_table(lambda c: c.audit), descendants=unit_descendants,
                     unit_names=unit_names, roster=roster_mailboxes),

@@ -15,7 +15,8 @@ import click
 
 from mailbase import UsageProblem, config_option, wired
 from signer.cli.document_trust import trust
-from signer.cli.wiring import ConfigLoader, Wiring, pass_wiring
+from signer.cli.wiring import ConfigLoader, UnitsOpener, Wiring, pass_wiring
+from signer.config import SignerConfig
 from signer.documents import DocumentResult, DocumentVerifier
 from signer.documents.explain import LANGUAGES, explain
 from signer.errors import SignerError
@@ -59,20 +60,27 @@ def verify(wiring: Wiring, files: tuple[Path, ...], anchors: tuple[Path, ...],
     ``complete`` and every signature with its verdict (valid, invalid, untrusted,
     expired, revoked, modified-after-signing, unverifiable), signer, organisation,
     signing time, ``revocation`` (status good, revoked or unknown; method crl or none;
-    the CRL used) and ``role`` and ``unit``. CRLs and missing issuer certificates are
-    fetched from the URLs in the certificates unless --offline. Exit 0 when every file
-    has at least one valid signature, 1 otherwise, 2 on a usage or certificate-file
-    error.
+    the CRL used) and ``role`` (organisation, person, unknown) and ``unit``, read from
+    the configured directory (without one every role is unknown). CRLs and missing
+    issuer certificates are fetched from the URLs in the certificates unless --offline.
+    Exit 0 when every file has at least one valid signature, 1 otherwise, 2 on a usage
+    or certificate-file error.
     """
     config = wiring.load(config_path)
     for warning in config.documents.renamed_keys:
         click.echo(f"warning: {warning}", err=True)
-    try:
-        verifier = DocumentVerifier.from_config(
-            config.documents, config.smime, extra_anchors=anchors,
-            extra_intermediates=intermediates, is_offline=is_offline)
-    except SignerError as exc:
-        raise UsageProblem(str(exc)) from exc
+    with wiring.units(config_path) as units:
+        try:
+            verifier = DocumentVerifier.from_config(
+                config.documents, config.smime, extra_anchors=anchors,
+                extra_intermediates=intermediates, is_offline=is_offline, directory=units)
+        except SignerError as exc:
+            raise UsageProblem(str(exc)) from exc
+        _verify_files(verifier, files, config, is_explained=is_explained, lang=lang)
+
+
+def _verify_files(verifier: DocumentVerifier, files: tuple[Path, ...], config: SignerConfig,
+                  *, is_explained: bool, lang: str) -> None:
     if not verifier.trust.anchors:
         click.echo("warning: no trust anchors (give --ca FILE, or configure "
                    "[signer.documents] trust or trust_anchors, or [signer.smime] "
@@ -90,7 +98,8 @@ def verify(wiring: Wiring, files: tuple[Path, ...], anchors: tuple[Path, ...],
         result: DocumentResult = verifier.verify(data, path.name)
         record = {"file": str(path), **result.as_json()}
         if is_explained:
-            click.echo(explain(record, lang=lang) + "\n")
+            click.echo(explain(record, lang=lang,
+                               has_directory=verifier.roles is not None) + "\n")
         else:
             click.echo(json.dumps(record, ensure_ascii=False))
         is_all_valid = is_all_valid and result.is_validly_signed
@@ -100,6 +109,7 @@ def verify(wiring: Wiring, files: tuple[Path, ...], anchors: tuple[Path, ...],
 document.add_command(trust)
 
 
-def document_group(load: ConfigLoader) -> click.Group:
-    """The ``document`` command group, reading ``[signer]`` through ``load``."""
-    return wired(document, Wiring(load))
+def document_group(load: ConfigLoader, *, units: UnitsOpener | None = None) -> click.Group:
+    """The ``document`` command group, reading ``[signer]`` through ``load`` and the
+    directory through ``units``."""
+    return wired(document, Wiring(load, units=units) if units else Wiring(load))

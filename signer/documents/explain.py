@@ -36,6 +36,10 @@ _TEXT: dict[str, dict[str, str]] = {
         "good": "chưa bị thu hồi", "unknown": "không xác định",
         "revoked_status": "đã bị thu hồi", "method_crl": "qua CRL",
         "method_ocsp": "qua OCSP", "method_none": "",
+        "role": "Vai trò", "role_organisation": "chữ ký của cơ quan, tổ chức",
+        "role_person": "chữ ký của cá nhân", "role_unknown": "không xác định",
+        "no_directory": "Không có danh bạ đơn vị: vai trò của mọi chữ ký là không xác "
+                        "định và văn bản không được coi là đủ chữ ký.",
     },
     "en": {
         "file": "File", "signature": "Signature", "verdict": "Verdict", "reason": "Reason",
@@ -60,6 +64,10 @@ _TEXT: dict[str, dict[str, str]] = {
         "unverifiable": "unverifiable", "unsigned": "unsigned",
         "good": "not revoked", "unknown": "unknown", "revoked_status": "revoked",
         "method_crl": "by CRL", "method_ocsp": "by OCSP", "method_none": "",
+        "role": "Role", "role_organisation": "the organisation's signature",
+        "role_person": "a person's signature", "role_unknown": "unknown",
+        "no_directory": "No unit directory: every signature's role is unknown and no "
+                        "file counts as complete.",
     },
 }
 #: The verdicts that mean the certificate itself was judged valid at the signing time.
@@ -67,8 +75,10 @@ _CERT_JUDGED = {"valid": "yes", "expired": "no", "revoked": "no", "untrusted": "
 LANGUAGES = tuple(_TEXT)
 
 
-def explain(record: dict[str, Any], *, lang: str = "vi") -> str:
+def explain(record: dict[str, Any], *, lang: str = "vi", has_directory: bool = True) -> str:
     """The explanation of one file's JSON record (`DocumentResult.as_json` plus ``file``).
+
+    ``has_directory`` False says that roles could not be read (no directory).
 
     :raises ValueError: an unknown language.
     """
@@ -85,6 +95,8 @@ def explain(record: dict[str, Any], *, lang: str = "vi") -> str:
         lines += _signature(number, sig, t)
     if signatures:
         lines.append(f"{t['complete']}: {t['yes'] if record.get('complete') else t['no']}")
+        if not has_directory:
+            lines.append(t["no_directory"])
     return "\n".join(lines)
 
 
@@ -96,6 +108,7 @@ def _signature(number: int, sig: dict[str, Any], t: dict[str, str]) -> list[str]
              f"  {t['reason']}: {sig.get('reason', '')}",
              f"  {t['issuer']}: {sig.get('issuer') or t['none']}",
              f"  {t['subject']}: {sig.get('subject') or t['none']}",
+             f"  {t['role']}: {t.get('role_' + str(sig.get('role')), t['role_unknown'])}",
              f"  {t['unit']}: {sig.get('unit') or t['unit_unknown']}",
              f"  {t['time']}: {_time(sig, t)}",
              f"  {t['integrity']}: {t.get(str(sig.get('integrity')), t['not_checked'])}",

@@ -8,12 +8,16 @@ through its index, as the service reads it.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from cryptography.hazmat.primitives.serialization import Encoding
 
+from congvu.cli import main
 from directory import Directory, DirectoryIndex
 from directory.errors import ImportRejected
 from signer.documents import DocumentVerdict, DocumentVerifier
@@ -172,3 +176,48 @@ def test_a_bad_fingerprint_in_the_csv_is_refused_with_its_line(tmp_path: Path) -
           pytest.raises(ImportRejected) as caught):
         store.import_csv(units_csv(sealed="abc123"), actor="test")
     assert "SHA-256 fingerprint" in str(caught.value)
+
+
+def _cli(gov: GovPki, tmp_path: Path, data: bytes, *, directory: bool, lang: str = "en"
+         ) -> tuple[dict[str, Any], str]:
+    """`congvu document verify` through the root CLI, JSON then --explain."""
+    pem = Encoding.PEM
+    (tmp_path / "root.pem").write_bytes(gov.root.cert.public_bytes(pem))
+    (tmp_path / "cp.pem").write_bytes(gov.issuing.cert.public_bytes(pem))
+    path = tmp_path / "directory.sqlite3"
+    if directory:
+        with Directory.open(path) as store:
+            store.import_csv(units_csv(), actor="test")
+            store.import_mailboxes(ROSTER, actor="test")
+    config = tmp_path / "congvu.toml"
+    config.write_text(f'[directory]\npath = "{path}"\n'
+                      f'[signer.documents]\nstore_dir = "{tmp_path / "store"}"\n'
+                      f'trust_anchors = ["{tmp_path / "root.pem"}"]\n'
+                      f'intermediates = ["{tmp_path / "cp.pem"}"]\n')
+    (tmp_path / "cv.pdf").write_bytes(data)
+    args = ["document", "verify", "--config", str(config), str(tmp_path / "cv.pdf")]
+    as_json = CliRunner().invoke(main, args)
+    explained = CliRunner().invoke(main, [*args, "--explain", "--lang", lang])
+    assert (as_json.exit_code, explained.exit_code) == (0, 0), as_json.output
+    return json.loads(as_json.stdout), explained.stdout
+
+
+def test_document_verify_reads_the_configured_directory(
+        gov: GovPki, person: Issued, seal: Issued, tmp_path: Path) -> None:
+    record, text = _cli(gov, tmp_path, signed_by(person, seal), directory=True)
+    assert [(s["role"], s["unit"]) for s in record["signatures"]] == [
+        ("person", "so-tai-chinh"), ("organisation", "ubnd-tinh")]
+    assert record["complete"] is True
+    assert "Managing unit: ubnd-tinh" in text
+    assert "Role: the organisation's signature" in text
+    assert "Signed by a person and then the organisation: yes" in text
+    assert "No unit directory" not in text
+
+
+def test_document_verify_without_a_directory_says_roles_are_unknown(
+        gov: GovPki, person: Issued, seal: Issued, tmp_path: Path) -> None:
+    record, text = _cli(gov, tmp_path, signed_by(person, seal), directory=False, lang="vi")
+    assert [s["role"] for s in record["signatures"]] == ["unknown", "unknown"]
+    assert record["complete"] is False
+    assert "Không có danh bạ đơn vị" in text
+    assert "Vai trò: không xác định" in text
