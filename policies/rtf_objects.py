@@ -76,6 +76,9 @@ def _hex_destination(data: bytes, pos: int, max_size: int) -> bytes | None:
 
 def _ole1(name: str, raw: bytes) -> Embedded:
     try:
+        (format_id,) = struct.unpack_from("<I", raw, 4)
+        if format_id != 2:  # not an embedded object (1 is a link, nothing inside)
+            return Embedded(name, raw)
         pos = 8  # OLEVersion, FormatID
         class_name, pos = _lp_string(raw, pos)
         _, pos = _lp_string(raw, pos)  # topic

@@ -4,6 +4,7 @@ OOXML and RTF) are judged as if attached directly, under the archive budget."""
 from __future__ import annotations
 
 import io
+import struct
 
 from pyhanko.pdf_utils import embed, generic
 from pyhanko.pdf_utils.writer import PdfFileWriter
@@ -145,3 +146,64 @@ def test_a_cycle_in_the_name_tree_ends() -> None:
     decision = _decide(pdf, "a.pdf")
     assert decision.action is not Action.REJECT
     assert not [a for a in decision.attachments if a.member]
+
+
+def _lp(text: bytes) -> bytes:
+    return struct.pack("<I", len(text) + 1) + text + b"\0"
+
+
+def ole1(class_name: bytes, native: bytes) -> bytes:
+    """An OLE1 embedded object (MS-OLEDS 2.2.4), as RTF's \\objdata carries it."""
+    return (struct.pack("<II", 0x0501, 2) + _lp(class_name) + _lp(b"") + _lp(b"")
+            + struct.pack("<I", len(native)) + native)
+
+
+def package(label: str, data: bytes) -> bytes:
+    path = b"C:\\tmp\\" + label.encode()
+    return (struct.pack("<H", 2) + label.encode() + b"\0" + path + b"\0" + b"\0" * 8
+            + path + b"\0" + struct.pack("<I", len(data)) + data)
+
+
+def rtf_with(objdata: bytes, *, noise: bool = False) -> bytes:
+    hexed = objdata.hex()
+    if noise:  # what Word skips: white space, control words, nested groups
+        hexed = "\n".join(hexed[i : i + 7] + ("{\\*\\x}" if i % 14 else "\\par ")
+                          for i in range(0, len(hexed), 7))
+    return (b"{\\rtf1\\ansi{\\object\\objemb{\\*\\objclass Package}{\\*\\objdata "
+            + hexed.encode() + b"}}}")
+
+
+def test_a_program_packaged_in_an_rtf_is_blocked() -> None:
+    rtf = rtf_with(ole1(b"Package", package("setup.exe", cm.EXE)))
+    decision = _decide(rtf, "letter.rtf", "application/rtf")
+    assert decision.action is Action.REJECT
+    assert ("blocked-type", "letter.rtf/object1/setup.exe") in {
+        (v.rule, v.member) for v in decision.violations}
+
+
+def test_rtf_objdata_hidden_by_groups_and_control_words_is_read() -> None:
+    rtf = rtf_with(ole1(b"Package", package("a.js", cm.JS)), noise=True)
+    decision = _decide(rtf, "letter.rtf")
+    assert ("blocked-type", "letter.rtf/object1/a.js") in {
+        (v.rule, v.member) for v in decision.violations}
+
+
+def test_an_rtf_object_that_is_no_ole1_object_is_inspected_as_bytes() -> None:
+    decision = _decide(rtf_with(cm.EXE), "letter.rtf")  # no OLE1 header: raw bytes
+    assert ("blocked-type", "letter.rtf/object1") in {
+        (v.rule, v.member) for v in decision.violations}
+
+
+def test_a_truncated_rtf_object_is_a_defined_decision() -> None:
+    rtf = rtf_with(ole1(b"Package", package("setup.exe", cm.EXE)))[:120]
+    decision = _decide(rtf, "letter.rtf")
+    assert decision.action in (Action.ACCEPT, Action.TAG, Action.QUARANTINE, Action.REJECT)
+    assert [a.member for a in decision.attachments if a.member] == ["letter.rtf/object1"]
+
+
+def test_an_rtf_object_larger_than_the_member_limit_is_not_read() -> None:
+    rtf = rtf_with(b"\0" * 4096)
+    found = read_parts(cm.message(cm.attachment(rtf, "a.rtf")),
+                       archive_limits=ArchiveLimits(max_member_read=1024))
+    rtf_part = next(p for p in found.parts if p.filename == "a.rtf")
+    assert any(d.kind == "archive-limits" for d in rtf_part.defects)
