@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from audit.chain import KEY_FILE, Checkpoint, CheckpointSigner, Schedule, canonical, row_hash
 from audit.errors import AuditError, KeyFileError
@@ -144,3 +144,28 @@ def test_a_key_directory_that_cannot_be_made_is_a_key_file_error(tmp_path: Path)
     blocker.write_text("")
     with pytest.raises(KeyFileError, match="cannot be read or created"):
         CheckpointSigner.load_or_create(blocker / "keys")
+
+
+def test_a_key_file_that_is_not_a_usable_pem_key_is_refused(tmp_path: Path) -> None:
+    keys = tmp_path / "keys"
+    keys.mkdir(mode=0o700)
+    path = keys / KEY_FILE
+    path.write_bytes(b"not a key")
+    path.chmod(0o600)
+    with pytest.raises(KeyFileError, match="is not a PEM private key"):  # ValueError
+        CheckpointSigner.load_or_create(keys)
+    encrypted = Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(b"secret"))
+    path.write_bytes(encrypted)
+    with pytest.raises(KeyFileError, match="is not a PEM private key"):  # TypeError
+        CheckpointSigner.load_or_create(keys)
+
+
+def test_what_a_checkpoint_signs_and_where_it_came_from_are_named(
+        signer: CheckpointSigner) -> None:
+    with pytest.raises(TypeError):
+        signer.sign(1, HEAD, "t", Schedule(1, 1.0))  # type: ignore[misc]
+    text = signer.sign(1, HEAD, "t").to_json()
+    with pytest.raises(TypeError):
+        Checkpoint.from_json(text, "head.json")  # type: ignore[misc]
