@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -27,7 +28,7 @@ from archive.errors import ArchiveError, ArchiveReadError
 from archive.holds import Hold
 from archive.ledger import read_ledgers, write_ledger
 from archive.retention import ArchivedMessage, Retention
-from archive.store import Archive, is_sha256
+from archive.store import Archive, Removal, is_sha256
 from mailbase import (
     CommandFailed,
     PeriodError,
@@ -242,6 +243,7 @@ def prune_cmd(wiring: _Wiring, /, is_dry_run: bool, actor: str,
     config = wiring.load(config_path)
     retention = Retention(config, lambda unit: wiring.records.unit_chain(config_path, unit))
     now = datetime.now(UTC)
+    records_read_at = time.time()  # before the records are read: see Archive.remove_unused
     messages = list(wiring.records.archived_since(config_path, None))
     holds = wiring.records.holds(config_path)
     held = {m.sha256: hold for m in messages for hold in holds
@@ -265,7 +267,14 @@ def prune_cmd(wiring: _Wiring, /, is_dry_run: bool, actor: str,
         path, digest = write_ledger(config.path, present, now)
         event = wiring.records.record_prune(config_path, actor=actor, removed=len(present),
                                             ledger=path.name, ledger_sha256=digest)
-        removed = sum(archive.remove(entry.sha256) for entry in present)
+        removed = 0
+        for sha256, done in archive.remove_unused(
+                (entry.sha256 for entry in present), records_read_at=records_read_at,
+                on_wait=lambda: click.echo("waiting for messages being archived", err=True)):
+            removed += done is Removal.REMOVED
+            if done is Removal.IN_USE:
+                click.echo(f"kept {sha256}: stored again for a message since the records "
+                           "were read; a later prune removes it if it is still expired")
     except ArchiveError as exc:
         raise CommandFailed(str(exc)) from exc
     click.echo(f"removed {removed} archived message(s); ledger {path}, audit event {event}")

@@ -12,19 +12,33 @@ content of official mail.
 
 Reads hand out only bytes that hash to the name they were asked by: a changed object
 is an :class:`~archive.errors.ArchiveReadError`, never a silently different message.
+
+Storing and pruning share ``<root>/lock`` (``flock``). A message whose bytes are stored
+already is not written again, so a prune that read the records before that message's
+record committed could remove the bytes it is about to name. :meth:`Archive.put` holds
+the lock shared from its look at the object to its write, or to its touch of the
+object's time when it is there already; :meth:`Archive.remove_unused` takes it
+exclusively, a batch at a time, and leaves every object stored or touched since
+:data:`IN_FLIGHT` before the prune read the records (git's grace period for loose
+objects, for the same reason). The record commits after the stage returns (the reply
+waits for it), well within that day.
 """
 
 from __future__ import annotations
 
 import errno
+import fcntl
 import hashlib
 import logging
 import os
 import re
 import secrets
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 
 import zstandard
@@ -48,6 +62,24 @@ _NAME = re.compile(r"^[0-9a-f]{64}$")
 # A stored message is at most what the filter accepts; this only bounds what a damaged
 # frame header may make the reader allocate.
 _MAX_MESSAGE = 1 << 31
+#: an object stored or found stored this long before a prune read the records is left
+#: for a later prune: its message's record may not have committed when they were read
+IN_FLIGHT = 24 * 3600.0
+#: objects removed under one exclusive hold of the lock (messages wait meanwhile)
+_BATCH = 256
+# A temporary file of ours (``tmp/<sha256>.<8 hex>.tmp``) this old is a crash's
+# leftover: no write takes minutes.
+_STALE_TMP = 30 * 60.0
+_TMP_NAME = re.compile(r"^[0-9a-f]{64}\.[0-9a-f]{8}\.tmp$")
+
+
+class Removal(Enum):
+    """What :meth:`Archive.remove_unused` did with one object."""
+
+    REMOVED = "removed"
+    #: stored or found stored for a message since the prune's records were read
+    IN_USE = "in use"
+    ABSENT = "absent"
 
 
 def is_sha256(text: str) -> bool:
@@ -72,6 +104,10 @@ class Archive:
                  is_encrypting: bool | None = None) -> None:
         self.root = root
         self.objects = root / "objects"
+        #: where objects are written before they are renamed into place (one directory
+        #: to sweep after a crash, not 256 large ones)
+        self.tmp = root / "tmp"
+        self.lock_path = root / "lock"
         self.level = level
         #: reads encrypted objects; with ``is_encrypting`` (the default when a key is
         #: given) new objects are encrypted too
@@ -108,6 +144,9 @@ class Archive:
         try:
             private_dir(root)
             private_dir(archive.objects)
+            private_dir(archive.tmp)
+            os.close(_open_lock(archive.lock_path))
+            archive.remove_stale_tmp()
             made = False
             for n in range(256):
                 made |= _make_dir(archive.objects / f"{n:02x}")
@@ -131,23 +170,49 @@ class Archive:
         sha256 = hashlib.sha256(data).hexdigest()
         path = self.path_of(sha256)
         try:
-            if self._is_intact(path, sha256):
-                # Stored by an earlier message: make sure its directory entry is on
-                # disk too (its writer may not have synced it yet).
-                _fsync_dir(path.parent)
-                return Stored(sha256, len(data), path.stat().st_size, is_new=False)
-            compressed = self._compressor().compress(data)
-            if self.is_encrypting:
-                assert self._aead is not None
-                nonce = secrets.token_bytes(_NONCE)
-                compressed = _SEALED + nonce + self._aead.encrypt(
-                    nonce, compressed, sha256.encode())
-            if _make_dir(path.parent):  # removed since the archive was opened
-                _fsync_dir(path.parent.parent)
-            _write_durably(path, compressed)
+            with self.locked():
+                if self._is_intact(path, sha256):
+                    # Stored by an earlier message: touched, so a prune that read the
+                    # records before this message's record commits leaves it; and its
+                    # directory entry synced (its writer may not have synced it yet).
+                    os.utime(path)
+                    _fsync_dir(path.parent)
+                    return Stored(sha256, len(data), path.stat().st_size, is_new=False)
+                compressed = self._compressor().compress(data)
+                if self.is_encrypting:
+                    assert self._aead is not None
+                    nonce = secrets.token_bytes(_NONCE)
+                    compressed = _SEALED + nonce + self._aead.encrypt(
+                        nonce, compressed, sha256.encode())
+                if _make_dir(path.parent):  # removed since the archive was opened
+                    _fsync_dir(path.parent.parent)
+                _make_dir(self.tmp)
+                _write_durably(path, compressed, self.tmp)
         except OSError as exc:
             raise ArchiveWriteError(self.root, f"{exc.strerror or exc} ({path})") from exc
         return Stored(sha256, len(data), len(compressed), is_new=True)
+
+    @contextmanager
+    def locked(self, *, exclusive: bool = False,
+               on_wait: Callable[[], None] | None = None) -> Iterator[None]:
+        """Hold the archive's lock: shared while storing, exclusive while removing.
+
+        :param on_wait: called once when the lock is not free at once (the caller is
+            about to wait for it).
+        :raises OSError: the lock file cannot be opened or made.
+        """
+        fd = _open_lock(self.lock_path)
+        try:
+            mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
+            try:
+                fcntl.flock(fd, mode | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if on_wait is not None:
+                    on_wait()
+                fcntl.flock(fd, mode)
+            yield
+        finally:
+            os.close(fd)  # releases the lock
 
     def _is_intact(self, path: Path, sha256: str) -> bool:
         if not path.exists():
@@ -166,21 +231,76 @@ class Archive:
             self._local.c = compressor
         return compressor
 
-    def remove(self, sha256: str) -> bool:
-        """Remove the message named ``sha256`` (retention); whether it was there.
+    def remove_unused(self, names: Iterable[str], *, records_read_at: float,
+                      on_wait: Callable[[], None] | None = None,
+                      ) -> Iterator[tuple[str, Removal]]:
+        """Remove the messages ``names`` (retention), a batch at a time under the
+        exclusive lock, except those stored or touched since :data:`IN_FLIGHT` before
+        ``records_read_at`` (the time, before the prune read the records that let them
+        expire): a message being stored may name them. Yields what was done with each.
 
-        :raises ArchiveWriteError: it cannot be removed.
+        :raises ArchiveError: the lock cannot be taken or an object cannot be removed.
         """
-        path = self.path_of(sha256)
+        cutoff = records_read_at - IN_FLIGHT
+        batch: list[str] = []
+        for name in names:
+            batch.append(name)
+            if len(batch) == _BATCH:
+                yield from self._remove_batch(batch, cutoff, on_wait)
+                batch = []
+        if batch:
+            yield from self._remove_batch(batch, cutoff, on_wait)
+
+    def _remove_batch(self, names: list[str], cutoff: float,
+                      on_wait: Callable[[], None] | None) -> list[tuple[str, Removal]]:
+        done: list[tuple[str, Removal]] = []
         try:
-            path.unlink()
-            _fsync_dir(path.parent)
-        except FileNotFoundError:
-            return False
+            with self.locked(exclusive=True, on_wait=on_wait):
+                synced: set[Path] = set()
+                for name in names:
+                    path = self.path_of(name)
+                    try:
+                        if path.stat().st_mtime >= cutoff:
+                            done.append((name, Removal.IN_USE))
+                            continue
+                        path.unlink()
+                    except FileNotFoundError:
+                        done.append((name, Removal.ABSENT))
+                        continue
+                    synced.add(path.parent)
+                    done.append((name, Removal.REMOVED))
+                for directory in synced:
+                    _fsync_dir(directory)
         except OSError as exc:
-            raise ArchiveError(f"archive {self.root}: could not remove {path}: "
-                               f"{exc.strerror or exc}") from exc
-        return True
+            raise ArchiveError(f"archive {self.root}: could not remove expired messages: "
+                               f"{exc.strerror or exc} ({exc.filename or self.root})"
+                               ) from exc
+        return done
+
+    def remove_stale_tmp(self, *, now: float | None = None) -> int:
+        """Remove temporary files a crash left in ``tmp/`` mid-write: only names of our
+        own pattern, only those older than half an hour (a write in progress is never
+        that old). Returns how many.
+
+        :raises OSError: ``tmp/`` cannot be read.
+        """
+        if not self.tmp.is_dir():
+            return 0
+        before = (time.time() if now is None else now) - _STALE_TMP
+        removed = 0
+        for entry in os.scandir(self.tmp):
+            if not _TMP_NAME.match(entry.name) or not entry.is_file(follow_symlinks=False):
+                continue
+            try:
+                if entry.stat(follow_symlinks=False).st_mtime < before:
+                    os.unlink(entry.path)
+                    removed += 1
+            except FileNotFoundError:  # another sweep took it
+                continue
+        if removed:
+            log.warning("removed %d temporary file(s) left in %s by an interrupted write",
+                        removed, self.tmp)
+        return removed
 
     # -- reading ----------------------------------------------------------------
 
@@ -246,10 +366,17 @@ def _make_dir(path: Path) -> bool:
     return True
 
 
-def _write_durably(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically: temp file (0600), fsync, rename, fsync the
-    directory. Two writers of one object write the same bytes, so either rename wins."""
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+def _open_lock(path: Path) -> int:
+    """A descriptor of the lock file (made 0600 when missing); read-only is enough for
+    ``flock``, so a read-only archive is still locked."""
+    return os.open(path, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
+
+
+def _write_durably(path: Path, data: bytes, tmp_dir: Path) -> None:
+    """Write ``data`` to ``path`` atomically: a file in ``tmp_dir`` (0600, same file
+    system), fsync, rename, fsync the directory. Two writers of one object write the
+    same bytes, so either rename wins."""
+    tmp = tmp_dir / f"{path.name.removesuffix(SUFFIX)}.{secrets.token_hex(4)}.tmp"
     fd = create_private(tmp)
     try:
         with os.fdopen(fd, "wb") as handle:

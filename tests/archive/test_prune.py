@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -58,9 +61,11 @@ class Site:
     def relayed(self, body: str, *, years_ago: float, direction: Direction,
                 sender_unit: str | None = None, to: tuple[str, ...] = (),
                 rcpt: str = "vanthu@lamdong.gov.vn") -> tuple[int, str]:
-        """A record of a message relayed ``years_ago``, its bytes archived."""
+        """A record of a message relayed ``years_ago``, its bytes archived then (the
+        object's time is when it was last stored)."""
         sha = self.archive.put(f"Subject: {body}\r\n\r\n{body}\r\n".encode()).sha256
         at = NOW - timedelta(days=365.25 * years_ago)
+        os.utime(self.archive.path_of(sha), (at.timestamp(), at.timestamp()))
         with AuditLog.open(self.audit) as log:
             rid = log.record(AuditRecord(
                 received_at=at, decided_at=at, listener="f", role=Role.AUTO,
@@ -217,3 +222,48 @@ def test_a_ledger_the_chain_does_not_vouch_for_hides_nothing(site: Site) -> None
     assert f"ledger {ledger.name}: changed: it hashes to" in checked.stdout
     assert f"ledger {planted.name}: named by no archive-prune event" in checked.stdout
     assert f"record {rid}: missing {sha}" in checked.stdout
+
+
+def test_a_prune_waits_for_a_message_being_stored_and_leaves_the_bytes_it_names(
+        site: Site) -> None:
+    """The race a content-addressed store must not lose mail to: a prune has read the
+    records (these bytes' only record expired), a new message with the same bytes finds
+    them stored, and its record commits after the prune read the records."""
+    inbound = Direction.INBOUND
+    body = "Công văn gửi lại"
+    old_id, again = site.relayed(body, years_ago=11, direction=inbound, to=("sotc",))
+    _, gone = site.relayed("not sent again", years_ago=11, direction=inbound, to=("sotc",))
+    env = {**os.environ, "CONGVU_CONFIG": "none"}
+    with site.archive.locked():  # as the archive stage holds it while it stores
+        prune = subprocess.Popen(
+            [sys.executable, "-m", "congvu", "archive", "prune", "--config", str(site.config)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        assert prune.stderr is not None
+        # it has read the records, written its ledger and event, and waits for the lock
+        waiting, before = "waiting for messages being archived\n", []
+        while (line := prune.stderr.readline()) not in (waiting, ""):
+            before.append(line)  # the configuration it read
+        assert line == waiting, before
+        assert site.archive.path_of(gone).exists()
+        stored = site.archive.put(f"Subject: {body}\r\n\r\n{body}\r\n".encode())
+        assert (stored.sha256, stored.is_new) == (again, False)
+        with AuditLog.open(site.audit) as log:
+            new_id = log.record(AuditRecord(
+                received_at=NOW, decided_at=NOW, listener="f", role=Role.AUTO,
+                direction=inbound, envelope_sender="x@lamdong.gov.vn", size=10,
+                envelope_recipients=["vanthu@lamdong.gov.vn"], action=Action.ACCEPT,
+                processing_ms=1.0, recipient_units=["sotc"], archived_sha256=again))
+    out, err = prune.communicate(timeout=120)
+    assert prune.returncode == 0, err
+    assert f"kept {again}: stored again for a message" in out
+    assert "removed 1 archived message(s)" in out
+    assert not site.archive.path_of(gone).exists()
+    assert site.archive.get(again) == f"Subject: {body}\r\n\r\n{body}\r\n".encode()
+    checked = site.congvu("archive", "verify")
+    assert checked.exit_code == 0, checked.output
+    assert f"record {old_id}: pruned" not in checked.stdout  # it is there: the new one's
+    assert f"record {new_id}" not in checked.stdout
+    # the next prune reads the new record: nothing of it has expired
+    again_run = site.congvu("archive", "prune")
+    assert again_run.exit_code == 0 and "0 archived message(s) expired" in again_run.stdout
+

@@ -4,13 +4,16 @@ only when the bytes still hash to their name."""
 from __future__ import annotations
 
 import hashlib
+import os
 import stat
+import time
 from pathlib import Path
 
 import pytest
 import zstandard
 
 from archive import Archive, ArchiveReadError, ArchiveWriteError
+from archive.store import IN_FLIGHT, Removal
 from support.unwritable import unwritable
 
 MESSAGE = (b"From: S\xe1\xbb\x9f T\xc3\xa0i ch\xc3\xadnh <sotc@lamdong.gov.vn>\r\n"
@@ -95,7 +98,8 @@ def test_an_unwritable_archive_is_a_write_error_and_leaves_nothing(archive: Arch
     assert str(archive.root) in str(found.value)
     assert "writable by congvu" in str(found.value)
     assert list(archive.names()) == []
-    assert not any(p.is_file() for p in archive.objects.rglob("*"))  # no temp file
+    assert not any(p.is_file() for p in archive.objects.rglob("*"))
+    assert list(archive.tmp.iterdir()) == []  # no temp file
     assert archive.put(MESSAGE).is_new  # once writable again, it works
 
 
@@ -104,3 +108,40 @@ def test_a_fan_out_directory_removed_since_opening_is_made_again(archive: Archiv
     fan.rmdir()
     assert archive.get(archive.put(MESSAGE).sha256) == MESSAGE
     assert mode(fan) == 0o700
+
+
+def test_temporary_files_a_crash_left_are_removed_when_the_archive_is_opened(
+        archive: Archive) -> None:
+    sha = hashlib.sha256(MESSAGE).hexdigest()
+    hour_ago = time.time() - 3600
+    crashed = archive.tmp / f"{sha}.0badc0de.tmp"  # a write cut short an hour ago
+    in_progress = archive.tmp / f"{sha}.12345678.tmp"  # another process writing now
+    foreign = archive.tmp / "notes.txt"  # not ours: never touched
+    for path in (crashed, in_progress, foreign):
+        path.write_bytes(b"partial")
+    os.utime(crashed, (hour_ago, hour_ago))
+    os.utime(foreign, (hour_ago, hour_ago))
+    reopened = Archive.open(archive.root)
+    assert sorted(p.name for p in reopened.tmp.iterdir()) == sorted(
+        [in_progress.name, foreign.name])
+    assert reopened.put(MESSAGE).is_new  # the crashed write never made an object
+    assert mode(reopened.lock_path) == 0o600 and mode(reopened.tmp) == 0o700
+
+
+def test_removal_leaves_what_was_stored_or_found_stored_near_when_records_were_read(
+        archive: Archive) -> None:
+    old = archive.put(MESSAGE).sha256
+    touched = archive.put(MESSAGE + b"again\r\n").sha256
+    year_ago = time.time() - 365 * 86400
+    for sha in (old, touched):
+        os.utime(archive.path_of(sha), (year_ago, year_ago))
+    read_at = time.time()
+    # a message with these bytes arrives: stored already, so only touched
+    assert not archive.put(MESSAGE + b"again\r\n").is_new
+    assert archive.path_of(touched).stat().st_mtime > read_at - IN_FLIGHT
+    missing = hashlib.sha256(b"never stored").hexdigest()
+    done = list(archive.remove_unused([old, touched, missing], records_read_at=read_at))
+    assert done == [(old, Removal.REMOVED), (touched, Removal.IN_USE),
+                    (missing, Removal.ABSENT)]
+    assert not archive.path_of(old).exists()
+    assert archive.get(touched) == MESSAGE + b"again\r\n"
