@@ -254,9 +254,9 @@ class Archive:
     def _remove_batch(self, names: list[str], cutoff: float,
                       on_wait: Callable[[], None] | None) -> list[tuple[str, Removal]]:
         done: list[tuple[str, Removal]] = []
+        synced: set[Path] = set()
         try:
             with self.locked(exclusive=True, on_wait=on_wait):
-                synced: set[Path] = set()
                 for name in names:
                     path = self.path_of(name)
                     try:
@@ -269,8 +269,10 @@ class Archive:
                         continue
                     synced.add(path.parent)
                     done.append((name, Removal.REMOVED))
-                for directory in synced:
-                    _fsync_dir(directory)
+            # Synced after the lock is released: messages wait only for the unlinks. A
+            # removal a crash undoes leaves an expired message a later prune removes.
+            for directory in synced:
+                _fsync_dir(directory)
         except OSError as exc:
             raise ArchiveError(f"archive {self.root}: could not remove expired messages: "
                                f"{exc.strerror or exc} ({exc.filename or self.root})"
