@@ -39,6 +39,7 @@ DEFAULT_ACTIONS: dict[str, Action] = {
     "macro": Action.QUARANTINE,
     "pdf-javascript": Action.QUARANTINE,
     "pdf-embedded-file": Action.TAG,
+    "html-smuggling": Action.QUARANTINE,
     "archive-limits": Action.QUARANTINE,
     "unreadable-archive": Action.QUARANTINE,
     "malformed-mime": Action.QUARANTINE,

@@ -21,6 +21,7 @@ import olefile
 from policies.model import Part
 from policies.pdf_files import Embedded, may_embed, pdf_files
 from policies.rtf_objects import rtf_objects
+from policies.smuggling import carries_data_files, data_uri_files
 
 _EMBEDDING_DIRS = ("word/embeddings/", "xl/embeddings/", "ppt/embeddings/")
 _MAX_OBJECTS = 100
@@ -28,13 +29,16 @@ _MAX_OBJECTS = 100
 
 def is_container(part: Part) -> bool:
     """Whether `part` is a document that may carry files inside it: an OOXML document,
-    a PDF with embedded files or file attachment annotations, or an RTF document."""
+    a PDF with embedded files or file attachment annotations, an RTF document with
+    objects, or an HTML attachment with data: URIs of application types."""
     kind = part.detection.type
     if kind.startswith("application/vnd.openxmlformats"):
         return True
     if kind == "application/pdf":
         return may_embed(part.data)
-    return kind == "text/rtf" and b"\\objdata" in part.data
+    if kind == "text/rtf":
+        return b"\\objdata" in part.data
+    return carries_data_files(part)
 
 
 def contents(part: Part, max_size: int) -> Iterator[Embedded]:
@@ -46,8 +50,10 @@ def contents(part: Part, max_size: int) -> Iterator[Embedded]:
         found = pdf_files(part.data, max_size)
     elif kind == "text/rtf":
         found = rtf_objects(part.data, max_size)
-    else:
+    elif kind.startswith("application/vnd.openxmlformats"):
         found = _ooxml_objects(part.data, max_size)
+    else:
+        found = data_uri_files(part.data, max_size)
     for item in found:
         yield Embedded(base + item.name if item.name else "", item.data, item.problem)
 

@@ -25,6 +25,7 @@ from policies.rules.message import (
     UnreadableArchive,
 )
 from policies.rules.names import BidiInName, BlockedExtension, DoubleExtension, LookalikeInName
+from policies.rules.smuggling import HtmlSmuggling
 
 #: rule name -> rule class. Names are stable: they appear in config, JSON and audit rows.
 REGISTRY: dict[str, type[Rule]] = {
@@ -43,6 +44,7 @@ REGISTRY: dict[str, type[Rule]] = {
     "macro": Macro,
     "pdf-javascript": PdfJavascript,
     "pdf-embedded-file": PdfEmbeddedFile,
+    "html-smuggling": HtmlSmuggling,
     "archive-limits": ArchiveLimits,
     "unreadable-archive": UnreadableArchive,
     "malformed-mime": MalformedMime,
