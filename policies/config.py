@@ -40,6 +40,7 @@ DEFAULT_ACTIONS: dict[str, Action] = {
     "pdf-javascript": Action.QUARANTINE,
     "pdf-embedded-file": Action.TAG,
     "html-smuggling": Action.QUARANTINE,
+    "onenote": Action.REJECT,
     "archive-limits": Action.QUARANTINE,
     "unreadable-archive": Action.QUARANTINE,
     "malformed-mime": Action.QUARANTINE,

@@ -6,7 +6,8 @@ member named under the document ("report.pdf/setup.exe"), so every rule sees it.
 
 OOXML keeps embedded objects under `*/embeddings/`; an OLE "Package" object wraps
 a file in an `\\x01Ole10Native` stream (label, source path, then the bytes, as
-oletools' oleobj reads it). PDFs: pdf_files.py; RTF objects: rtf_objects.py.
+oletools' oleobj reads it). PDFs: pdf_files.py; RTF objects: rtf_objects.py; OneNote:
+onenote.py; HTML data: URIs: smuggling.py.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from collections.abc import Iterator
 import olefile
 
 from policies.model import Part
+from policies.onenote import is_onenote, onenote_files
 from policies.pdf_files import Embedded, may_embed, pdf_files
 from policies.rtf_objects import rtf_objects
 from policies.smuggling import carries_data_files, data_uri_files
@@ -30,9 +32,10 @@ _MAX_OBJECTS = 100
 def is_container(part: Part) -> bool:
     """Whether `part` is a document that may carry files inside it: an OOXML document,
     a PDF with embedded files or file attachment annotations, an RTF document with
-    objects, or an HTML attachment with data: URIs of application types."""
+    objects, a OneNote section, or an HTML attachment with data: URIs of application
+    types."""
     kind = part.detection.type
-    if kind.startswith("application/vnd.openxmlformats"):
+    if kind.startswith("application/vnd.openxmlformats") or is_onenote(part):
         return True
     if kind == "application/pdf":
         return may_embed(part.data)
@@ -50,6 +53,8 @@ def contents(part: Part, max_size: int) -> Iterator[Embedded]:
         found = pdf_files(part.data, max_size)
     elif kind == "text/rtf":
         found = rtf_objects(part.data, max_size)
+    elif is_onenote(part):
+        found = onenote_files(part.data, max_size)
     elif kind.startswith("application/vnd.openxmlformats"):
         found = _ooxml_objects(part.data, max_size)
     else:

@@ -25,6 +25,7 @@ from policies.rules.message import (
     UnreadableArchive,
 )
 from policies.rules.names import BidiInName, BlockedExtension, DoubleExtension, LookalikeInName
+from policies.rules.onenote import OneNote
 from policies.rules.smuggling import HtmlSmuggling
 
 #: rule name -> rule class. Names are stable: they appear in config, JSON and audit rows.
@@ -45,6 +46,7 @@ REGISTRY: dict[str, type[Rule]] = {
     "pdf-javascript": PdfJavascript,
     "pdf-embedded-file": PdfEmbeddedFile,
     "html-smuggling": HtmlSmuggling,
+    "onenote": OneNote,
     "archive-limits": ArchiveLimits,
     "unreadable-archive": UnreadableArchive,
     "malformed-mime": MalformedMime,
