@@ -177,6 +177,15 @@ class DocumentSignatureRecord(_Edge):
         description="The SHA-256 of the CRL or OCSP answer that status rests on, kept "
         "under [signer.documents] store_dir/evidence/. None when there was none, and in "
         "records written before.")
+    signer_role: str | None = Field(
+        default=None,
+        description="Whose signature, from the directory: organisation, person or "
+        "unknown (only a valid signature is more than unknown). None in records written "
+        "before roles were recorded.")
+    signer_unit: str | None = Field(
+        default=None,
+        description="The directory unit id of an organisation's seal or of the person's "
+        "mailbox; None when there is none, and in records written before.")
 
 
 class Attachment(_Edge):

@@ -43,8 +43,10 @@ def _attachment(a: Attachment) -> dict[str, Any]:
     absent: dict[str, Any] = {
         name: True for name in ("document", "signatures") if getattr(a, name) is None}
     # Likewise signatures without a root family (not valid, or judged before families)
-    # or without a revocation status or its evidence (judged before they were recorded).
-    optional = ("root_family", "revocation_status", "revocation_evidence")
+    # or without a revocation status or its evidence, a role or a unit (judged before
+    # they were recorded).
+    optional = ("root_family", "revocation_status", "revocation_evidence", "signer_role",
+                "signer_unit")
     unfamiliar = {i: names for i, s in enumerate(a.signatures or ())
                   if (names := {n for n in optional if getattr(s, n) is None})}
     if unfamiliar:

@@ -105,7 +105,8 @@ def _documents(materials: Materials) -> Sequence[Stage]:
     documents = materials.config.signer.documents
     if not documents.is_enabled:
         return []
-    verifier = DocumentVerifier.from_config(documents, materials.config.signer.smime)
+    verifier = DocumentVerifier.from_config(documents, materials.config.signer.smime,
+                                            directory=materials.units.index)
     return [DocumentsStage(verifier, timeout=documents.timeout,
                            policies=materials.config.policies)]
 

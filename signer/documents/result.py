@@ -158,12 +158,15 @@ class DocumentSignature:
             "root_family": family.value if (family := self.root_family) else None,
             "revocation_status": self.revocation.status.value if self.revocation else None,
             "revocation_evidence": _evidence(self.revocation),
+            "signer_role": self.role,
+            "signer_unit": self.unit,
         }
 
     def as_json(self) -> dict[str, object]:
         """`as_dict` plus integrity, the certificate's validity period, the revocation
         object, role and unit: what `congvu document verify` prints (the audit record
-        keeps `as_dict`'s fields)."""
+        keeps `as_dict`'s fields, role and unit as signer_role and signer_unit, since
+        ``role`` there is the listener's)."""
         return {**self.as_dict(),
                 "integrity": self.integrity,
                 "valid_from": self.valid_from.isoformat() if self.valid_from else None,
