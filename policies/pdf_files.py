@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import re
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import cast
@@ -22,6 +23,11 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 
 #: what shows plainly that a PDF carries files (it may also hide them in object streams).
 _PLAIN_EVIDENCE = re.compile(rb"/EmbeddedFile|/FileAttachment|/EF\s*(<<|\d+\s+\d+\s+R)")
+#: a name that may lead to an embedded file (#xx escapes in names: PDF 7.3.5).
+_MAY_EMBED = re.compile(rb"/EF(?![A-Za-z0-9])|/EmbeddedFile|/FileAttachment|/[A-Za-z]*#")
+_OBJSTM = re.compile(rb"/Type\s*/ObjStm")
+_STREAM = re.compile(rb"stream\r?\n")
+_OBJSTM_INFLATE_LIMIT = 16 * 1024 * 1024
 #: tree nodes (name tree and page tree) visited before the walk stops.
 MAX_NODES = 10_000
 _MAX_TREE_DEPTH = 32
@@ -38,9 +44,29 @@ class Embedded:
 
 
 def may_embed(data: bytes) -> bool:
-    """Whether the PDF `data` may hold embedded files (cheap: looks for the names that
-    carry them, and for object streams, where they may be compressed out of sight)."""
-    return b"/EF" in data or b"/ObjStm" in data or b"/FileAttachment" in data
+    """Whether the PDF `data` may hold embedded files. Cheap (the PDF parser costs
+    milliseconds): the names that carry files, in the bytes or in the object streams
+    (PDF 7.5.7), where a file specification may be compressed out of sight; the file
+    stream itself cannot be in one."""
+    if _MAY_EMBED.search(data):
+        return True
+    budget = _OBJSTM_INFLATE_LIMIT
+    for m in _OBJSTM.finditer(data):
+        start = _STREAM.search(data, m.end(), m.end() + 4096)
+        if start is None:
+            continue
+        end = data.find(b"endstream", start.end())
+        try:
+            plain = zlib.decompressobj().decompress(
+                data[start.end() : end if end >= 0 else len(data)], budget)
+        except zlib.error:
+            continue
+        if _MAY_EMBED.search(plain):
+            return True
+        budget -= len(plain)
+        if budget <= 0:
+            return True  # more than we read: let the parser look
+    return False
 
 
 def pdf_files(data: bytes, max_size: int) -> Iterator[Embedded]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import struct
+import zlib
 
 from pyhanko.pdf_utils import embed, generic
 from pyhanko.pdf_utils.writer import PdfFileWriter
@@ -12,6 +13,7 @@ from pyhanko.pdf_utils.writer import PdfFileWriter
 from policies import Action, Decision, PoliciesConfig, Policy, decide
 from policies.archives import ArchiveLimits
 from policies.parts import read_parts
+from policies.pdf_files import may_embed
 
 from .conftest import corpus_module as cm
 
@@ -207,3 +209,13 @@ def test_an_rtf_object_larger_than_the_member_limit_is_not_read() -> None:
                        archive_limits=ArchiveLimits(max_member_read=1024))
     rtf_part = next(p for p in found.parts if p.filename == "a.rtf")
     assert any(d.kind == "archive-limits" for d in rtf_part.defects)
+
+
+def test_a_file_specification_hidden_in_an_object_stream_is_looked_for() -> None:
+    hidden = zlib.compress(b"6 0 << /Type /Filespec /F (a.exe) /EF << /F 7 0 R >> >>")
+    pdf = (b"%PDF-1.7\n5 0 obj << /Type /ObjStm /N 1 /First 4 /Filter /FlateDecode >>\n"
+           b"stream\n" + hidden + b"\nendstream\nendobj\n")
+    assert may_embed(pdf)
+    plain = zlib.compress(b"6 0 << /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
+    assert not may_embed(pdf.replace(hidden, plain))
+    assert not may_embed(cm.PDF)
