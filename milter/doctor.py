@@ -36,6 +36,7 @@ from milter.findings import warn as _warn
 from milter.settings import Settings
 from signer import CachingResolver, DnsResolver, DnsTemporaryError, KeyFileError, published_problems
 from signer.keys import Algorithm, compare_record, key_record, load_private_key, zone_file_entry
+from signer.presets import missing_members
 
 DEFAULT_POSTFIX_DIR = Path("/etc/postfix")
 EXPIRY_DAYS = 30
@@ -291,6 +292,24 @@ def check_certificates(config: Settings, *, now: dt.datetime,
                            now, horizon, "fetch a fresh CRL for")
 
 
+def check_document_trust(config: Settings) -> Iterator[Finding]:
+    """The members of ``[signer.documents] trust`` presets: a warning for each one
+    neither shipped nor installed (signatures under it cannot be valid)."""
+    documents = config.signer.documents
+    if not documents.trust:
+        return
+    where = "signer.documents.trust"
+    missing = missing_members(documents.trust, documents.store_dir)
+    for member in missing:
+        yield _warn(where, f"{member.name} ({member.preset.value}) is not installed: "
+                    "documents signed under it cannot be valid",
+                    "run `congvu document trust fetch` (or `trust add FILE` with the "
+                    f"certificate, SHA-256 {member.sha256})")
+    if not missing:
+        names = ", ".join(p.value for p in documents.trust)
+        yield _ok(where, f"every member of the trust presets ({names}) is installed")
+
+
 def _expiry(where: str, path: Path, items: list[tuple[str, dt.datetime]], now: dt.datetime,
             horizon: dt.datetime, verb: str) -> Iterator[Finding]:
     for subject, until in items:
@@ -326,4 +345,5 @@ def run_checks(config: Settings, *, postfix_dir: Path | None = None,
         findings.extend(check_postfix(config, postfix_dir))
         findings.extend(check_queue(config.listeners, routes, postfix_dir, now=now))
     findings.extend(check_certificates(config, now=now, days=days))
+    findings.extend(check_document_trust(config))
     return findings
