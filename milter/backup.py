@@ -49,6 +49,7 @@ from milter.settings import Settings
 
 MANIFEST = "MANIFEST.json"
 SIGNATURE = "MANIFEST.sig"
+EVIDENCE = "document-evidence"
 ROTATED = "DKIM key made by `congvu dkim rotate`:"
 FORMAT = 1
 
@@ -160,6 +161,7 @@ def backup(config: Settings, out: Path, *, include_keys: bool = False,
                                    "file": target.name, "sha256": _sha256(target),
                                    "size": target.stat().st_size})
     manifest["quarantine_objects"] = _backup_objects(config, out)
+    manifest["document_evidence"] = _backup_evidence(config, out)
     try:
         manifest["archive"] = backup_archive(config, out, previous)
     except MilterError as exc:
@@ -211,6 +213,47 @@ def _backup_objects(config: Settings, out: Path) -> list[str]:
             continue  # deleted or expired after the snapshot: the restored index names it
         copied.append(str(relative))
     return copied
+
+
+def _evidence_dir(config: Settings) -> Path:
+    return config.signer.documents.store_dir / "evidence"
+
+
+def _backup_evidence(config: Settings, out: Path) -> list[str]:
+    """Copy the revocation evidence document verdicts rest on (CRLs, OCSP answers,
+    issuer certificates, each named by its SHA-256); the names copied."""
+    source = _evidence_dir(config)
+    if not source.is_dir():
+        return []
+    target = out / EVIDENCE
+    copied = []
+    for path in sorted(source.iterdir()):
+        if not path.is_file() or path.name.startswith("."):
+            continue  # a file still being written aside
+        target.mkdir(exist_ok=True, mode=0o700)
+        shutil.copy2(path, target / path.name)
+        copied.append(path.name)
+    return copied
+
+
+def _restore_evidence(config: Settings, source: Path, names: list[str]) -> Iterator[str]:
+    """Put the evidence back; a file is written once (content-addressed), and one whose
+    bytes no longer match the SHA-256 in its name is refused."""
+    target = _evidence_dir(config)
+    restored = 0
+    for name in names:
+        data = (source / EVIDENCE / name).read_bytes()
+        if hashlib.sha256(data).hexdigest() != name.partition(".")[0]:
+            raise BackupError(f"the backup's document evidence {name} does not match its "
+                              "SHA-256: the backup is damaged")
+        if (target / name).exists():
+            continue
+        target.mkdir(parents=True, exist_ok=True, mode=0o700)
+        _write_private(target / name, data)
+        restored += 1
+    if names:
+        yield (f"restored {restored} document evidence files to {target} "
+               f"({len(names) - restored} already there)")
 
 
 def read_manifest(source: Path) -> dict[str, Any]:
@@ -329,6 +372,7 @@ def restore(config: Settings, source: Path, *, force: bool = False,
         shutil.copy2(source / "quarantine" / relative, objects / relative)
     if manifest["quarantine_objects"]:
         done.append(f"restored {len(manifest['quarantine_objects'])} quarantined messages")
+    done.extend(_restore_evidence(config, source, manifest.get("document_evidence", [])))
     done.extend(_restore_keys(config, manifest, source, force=force))
     try:
         done.extend(restore_archive(config, source, manifest.get("archive")))
