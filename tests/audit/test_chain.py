@@ -3,6 +3,7 @@ and the key file's life (the recipe itself is pinned in test_chain_vectors.py)."
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from dataclasses import replace
@@ -13,7 +14,15 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from audit.chain import KEY_FILE, Checkpoint, CheckpointSigner, Schedule, canonical, row_hash
+from audit.chain import (
+    KEY_FILE,
+    Checkpoint,
+    CheckpointSigner,
+    Schedule,
+    canonical,
+    row_hash,
+    tuple_hash,
+)
 from audit.errors import AuditError, KeyFileError
 from audit.schema import HASHED_COLUMNS
 
@@ -169,3 +178,29 @@ def test_what_a_checkpoint_signs_and_where_it_came_from_are_named(
     text = signer.sign(1, HEAD, "t").to_json()
     with pytest.raises(TypeError):
         Checkpoint.from_json(text, "head.json")  # type: ignore[misc]
+
+
+def test_a_tuple_of_the_wrong_length_is_not_hashed() -> None:
+    values = [None] * len(HASHED_COLUMNS)
+    with pytest.raises(ValueError):
+        tuple_hash(values[:-1])
+    with pytest.raises(ValueError):
+        tuple_hash([*values, "extra"])
+
+
+def test_checkpoints_and_schedules_are_immutable_values(signer: CheckpointSigner) -> None:
+    made = signer.sign(1, HEAD, "t", schedule=Schedule(1, 1.0))
+    for value, name in ((made, "seq"), (Schedule(1, 1.0), "every_records")):
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(value, name, 2)
+        assert not hasattr(value, "__dict__")  # slots, as declared
+
+
+def test_a_key_directory_open_to_others_is_refused_not_fixed(tmp_path: Path) -> None:
+    keys = tmp_path / "keys"
+    first = CheckpointSigner.load_or_create(keys)
+    assert first.public_key
+    keys.chmod(0o777)
+    with pytest.raises(KeyFileError):
+        CheckpointSigner.load_or_create(keys)
+    assert keys.stat().st_mode & 0o777 == 0o777  # left for the administrator to see
