@@ -43,7 +43,7 @@ class ArcCase:
 
 
 def _load() -> tuple[list[dict[str, str]], list[ArcCase]]:
-    groups = list(yaml.safe_load_all(SUITE.read_bytes()))
+    groups = list(yaml.load_all(SUITE.read_bytes(), Loader=yaml.CSafeLoader))
     cases = [ArcCase(n, name, test["message"].encode("utf-8"),
                      _CV[str(test["cv"]).strip().lower()])
              for n, group in enumerate(groups) for name, test in group["tests"].items()]

@@ -44,7 +44,7 @@ class SpfCase:
 
 
 def _load() -> tuple[list[dict[str, Any]], list[SpfCase]]:
-    scenarios = list(yaml.safe_load_all(SUITE.read_bytes()))
+    scenarios = list(yaml.load_all(SUITE.read_bytes(), Loader=yaml.CSafeLoader))
     cases = []
     for n, scenario in enumerate(scenarios):
         for name, test in scenario["tests"].items():
