@@ -19,7 +19,9 @@ from policies.pdf_files import Embedded
 
 _OBJDATA = re.compile(rb"\\objdata(?![A-Za-z])")
 _MAX_OBJECTS = 100
-_HEX = frozenset(b"0123456789abcdefABCDEF")
+#: what the reader meets in a destination: braces, control words (with their parameter
+#: and one space), control symbols, and runs of hex digits; anything else is skipped.
+_TOKEN = re.compile(rb"[{}]|\\[A-Za-z]+(?:-?[0-9]+)? ?|\\.|[0-9A-Fa-f]+", re.DOTALL)
 
 
 def rtf_objects(data: bytes, max_size: int) -> Iterator[Embedded]:
@@ -40,38 +42,24 @@ def rtf_objects(data: bytes, max_size: int) -> Iterator[Embedded]:
 
 def _hex_destination(data: bytes, pos: int, max_size: int) -> bytes | None:
     """The bytes of the hex in the group that starts before `pos`, or None past `max_size`."""
-    digits = bytearray()
+    digits: list[bytes] = []
+    count = 0
     depth = 0
-    i, end = pos, len(data)
-    while i < end:
-        c = data[i]
-        if c == 0x7B:  # {
+    for m in _TOKEN.finditer(data, pos):
+        token = m.group(0)
+        if token == b"{":
             depth += 1
-        elif c == 0x7D:  # }
+        elif token == b"}":
             if depth == 0:
                 break
             depth -= 1
-        elif c == 0x5C:  # \ : a control word or symbol is skipped whole
-            j = i + 1
-            while j < end and (0x61 <= data[j] <= 0x7A or 0x41 <= data[j] <= 0x5A):
-                j += 1
-            if j == i + 1:
-                j += 1  # a control symbol (\\, \', \*)
-            else:
-                while j < end and (data[j] == 0x2D or 0x30 <= data[j] <= 0x39):
-                    j += 1
-                if j < end and data[j] == 0x20:
-                    j += 1
-            i = j
-            continue
-        elif depth == 0 and c in _HEX:
-            digits.append(c)
-            if len(digits) > 2 * max_size:
+        elif depth == 0 and token[0] != 0x5C:  # a control word or symbol is skipped whole
+            digits.append(token)
+            count += len(token)
+            if count > 2 * max_size:
                 return None
-        i += 1
-    if len(digits) % 2:
-        digits.pop()
-    return bytes.fromhex(digits.decode("ascii"))
+    hexed = b"".join(digits)
+    return bytes.fromhex(hexed[: len(hexed) - len(hexed) % 2].decode("ascii"))
 
 
 def _ole1(name: str, raw: bytes) -> Embedded:
