@@ -11,6 +11,9 @@ from dataclasses import dataclass
 
 from milter.errors import NextHopError
 
+# RFC 5321 4.5.3.1.5: a reply line is at most 512 octets, the CRLF included.
+_LINE_OCTETS = 510
+
 
 @dataclass(frozen=True, slots=True)
 class Reply:
@@ -24,7 +27,16 @@ class Reply:
         return f"{self.code} {self.enhanced} {self.text}"
 
     def with_text(self, text: str) -> Reply:
-        """The same codes with another text (a correlation id, a reason)."""
+        """The same codes with another text (a correlation id, a reason), made one reply
+        line: a reason can quote what a message carries (a filename decoded from RFC 2231
+        or RFC 2047 may hold CR LF, which would end this reply and forge the next), so
+        every character that is not printable becomes a space, and the line is cut to
+        RFC 5321's 512 octets with its CRLF (4.5.3.1.5), never inside a UTF-8 sequence."""
+        room = _LINE_OCTETS - len(f"{self.code} {self.enhanced} ")
+        if not text.isprintable():
+            text = "".join(c if c.isprintable() else " " for c in text)
+        if len(text) * 4 > room and len(encoded := text.encode("utf-8")) > room:
+            text = encoded[:room - 3].decode("utf-8", "ignore") + "..."
         return Reply(self.code, self.enhanced, text)
 
     @property
@@ -78,5 +90,5 @@ def for_next_hop(exc: NextHopError) -> Reply:
     """The reply for a next hop's refusal: its 5xx passed back as it came; anything
     else is our 451 with its reason (the client keeps the message and retries)."""
     if exc.is_permanent:
-        return Reply(exc.code, exc.enhanced, exc.text)
+        return Reply(exc.code, exc.enhanced, "").with_text(exc.text)  # one line
     return R451_NEXT_HOP.with_text(f"Next hop unavailable, try again later ({exc})")

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import email
 import email.policy
 import smtplib
+import socket
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -125,3 +127,48 @@ def test_the_log_line_names_the_stage_that_decided(filter_server, caplog) -> Non
         client.sendmail("sotc@binhthuan.gov.vn", ["a@b.vn"], message("x.exe", PE))
     [line] = [r for r in caplog.records if r.getMessage() == "message"]
     assert (line.fields["fate"], line.fields["stage"]) == ("rejected", "policy")  # type: ignore[attr-defined]
+
+
+
+def _reply(conn: socket.socket, buffer: bytearray) -> list[bytes]:
+    """One SMTP reply's lines (continuations included), read from ``conn``."""
+    lines: list[bytes] = []
+    while True:
+        while b"\r\n" not in buffer:
+            chunk = conn.recv(65536)
+            assert chunk, f"connection closed after {lines!r}"
+            buffer += chunk
+        line, _, rest = bytes(buffer).partition(b"\r\n")
+        buffer[:] = rest
+        lines.append(line)
+        if line[3:4] != b"-":
+            return lines
+
+
+def test_a_refused_name_carrying_crlf_gives_one_reply_line(filter_server, next_hop) -> None:
+    # RFC 2231 lets a filename carry %0D%0A: quoted in the refusal as it stands, it would
+    # end the reply early and forge the next one (here a 250 the client would believe).
+    raw = (b"From: sotc@binhthuan.gov.vn\r\nTo: a@b.vn\r\nSubject: Cong van\r\n"
+           b"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n"
+           b"--b\r\nContent-Type: text/plain\r\n\r\nXin xem.\r\n--b\r\n"
+           b"Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n"
+           b"Content-Disposition: attachment;\r\n filename*=utf-8''x%0D%0A250%202.0.0%20"
+           b"Message%20accepted%20and%20relayed%0D%0A.exe\r\n\r\n"
+           + base64.encodebytes(PE).replace(b"\n", b"\r\n") + b"--b--\r\n")
+    running = filter_server()
+    with socket.create_connection(("127.0.0.1", running.port), timeout=20) as conn:
+        buffer = bytearray()
+        assert _reply(conn, buffer)[0].startswith(b"220 ")
+        for command, code in ((b"EHLO client.test", b"250"),
+                              (b"MAIL FROM:<sotc@binhthuan.gov.vn>", b"250"),
+                              (b"RCPT TO:<a@b.vn>", b"250"), (b"DATA", b"354")):
+            conn.sendall(command + b"\r\n")
+            assert _reply(conn, buffer)[-1][:3] == code
+        conn.sendall(raw.replace(b"\r\n.", b"\r\n..") + b".\r\n")
+        [refusal] = _reply(conn, buffer)
+        conn.sendall(b"NOOP\r\n")
+        noop = _reply(conn, buffer)
+    assert refusal.startswith(b"550 5.7.1 ") and b"x  250 2.0.0" in refusal, refusal
+    assert len(refusal) + 2 <= 512  # RFC 5321 4.5.3.1.5, CRLF included
+    assert noop == [b"250 OK"], noop  # not the forged line, left unread
+    next_hop.assert_empty()
