@@ -204,6 +204,11 @@ class Attachment(_Edge):
         "unverifiable); None for other attachments or when not verified.")
     signatures: list[DocumentSignatureRecord] | None = Field(
         default=None, description="Each signature inside the document.")
+    complete: bool | None = Field(
+        default=None,
+        description="For a document: a valid person's signature followed by a valid "
+        "organisation signature of a directory unit covering the whole document. None "
+        "for other attachments, when not verified, and in records written before.")
 
     @field_validator("sha256")
     @classmethod

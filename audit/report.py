@@ -50,7 +50,8 @@ FIELDS: tuple[str, ...] = (
     "forgery_attempts", "documents_sent", "documents_signed", "documents_valid",
     "dkim_signed", "smime_signed", "dmarc_checked", "dmarc_pass", "spoof_refused",
     "documents_valid_gov", "documents_valid_public", "documents_received",
-    "documents_received_valid", "documents_received_complete",
+    "documents_received_valid", "documents_received_complete", "documents_sealed",
+    "documents_complete",
 )
 _INDEX = {name: i for i, name in enumerate(FIELDS)}
 
@@ -88,6 +89,11 @@ class Counts:
     documents_received: int = 0
     documents_received_valid: int = 0
     documents_received_complete: int = 0
+    #: of documents_valid: with a valid organisation signature of the sending unit,
+    #: and complete (a valid person's signature, then a valid organisation signature
+    #: of a directory unit covering the whole document), as recorded when judged
+    documents_sealed: int = 0
+    documents_complete: int = 0
 
     @property
     def documents_valid_other(self) -> int:
@@ -189,13 +195,15 @@ def _pairs(**columns: int) -> list[tuple[int, int]]:
 # Column positions, for the per-message code below (it runs for every message).
 (_SENT, _SENT_REFUSED, _SENT_HELD, _RECEIVED, _RECEIVED_REFUSED, _DOCS_SENT, _DOCS_SIGNED,
  _DOCS_VALID, _DKIM, _SMIME, _DMARC_CHECKED, _DMARC_PASS, _SPOOF_REFUSED, _DOCS_GOV,
- _DOCS_PUBLIC, _DOCS_RECEIVED, _DOCS_RECEIVED_VALID, _DOCS_RECEIVED_COMPLETE) = (
+ _DOCS_PUBLIC, _DOCS_RECEIVED, _DOCS_RECEIVED_VALID, _DOCS_RECEIVED_COMPLETE, _DOCS_SEALED,
+ _DOCS_COMPLETE) = (
     _INDEX[name] for name in (
         "sent", "sent_refused", "sent_held", "received", "received_refused",
         "documents_sent", "documents_signed", "documents_valid", "dkim_signed",
         "smime_signed", "dmarc_checked", "dmarc_pass", "spoof_refused",
         "documents_valid_gov", "documents_valid_public", "documents_received",
-        "documents_received_valid", "documents_received_complete"))
+        "documents_received_valid", "documents_received_complete", "documents_sealed",
+        "documents_complete"))
 
 
 def _sent_side(msg: Message) -> list[tuple[int, int]]:
@@ -205,9 +213,10 @@ def _sent_side(msg: Message) -> list[tuple[int, int]]:
     if msg.fate is Fate.DELIVERED:
         found = [(_SENT, 1)]
         if msg.documents is not NO_DOCUMENTS:
-            n, signed, valid, gov, public, _ = msg.documents
+            n, signed, valid, gov, public, _, sealed, complete = msg.documents
             found += ((_DOCS_SENT, n), (_DOCS_SIGNED, signed), (_DOCS_VALID, valid),
-                      (_DOCS_GOV, gov), (_DOCS_PUBLIC, public))
+                      (_DOCS_GOV, gov), (_DOCS_PUBLIC, public), (_DOCS_SEALED, sealed),
+                      (_DOCS_COMPLETE, complete))
         if msg.dkim_pass:
             found.append((_DKIM, 1))
         if msg.smime_pass:
@@ -226,7 +235,7 @@ def _received_side(msg: Message) -> list[tuple[int, int]]:
     if msg.fate is Fate.DELIVERED:
         found.append((_RECEIVED, 1))
         if msg.documents is not NO_DOCUMENTS:
-            n, _, valid, _, _, complete = msg.documents
+            n, _, valid, _, _, complete, _, _ = msg.documents
             found += ((_DOCS_RECEIVED, n), (_DOCS_RECEIVED_VALID, valid),
                       (_DOCS_RECEIVED_COMPLETE, complete))
     # a forgery counts for the unit it claimed, not as mail refused to its recipients

@@ -33,7 +33,8 @@ COLUMNS = ["unit", "mailbox", "sent", "sent_refused", "sent_held", "received",
            "documents_valid", "dkim_signed", "smime_signed", "dmarc_checked", "dmarc_passed",
            "spoof_refused", "documents_valid_gov", "documents_valid_public",
            "documents_valid_other", "documents_received", "documents_received_valid",
-           "documents_received_complete", "busiest_correspondents"]
+           "documents_received_complete", "documents_sealed", "documents_complete",
+           "busiest_correspondents"]
 #: The use of the roster's mailboxes: empty without a roster, and on rows of
 #: addresses that are not a roster mailbox (the rates on unit and total rows only).
 USE_COLUMNS = ["mailboxes", "activated", "regular", "activation_rate", "regular_rate",
@@ -60,6 +61,8 @@ LABELS = {
     "documents_received": "Văn bản đã nhận",
     "documents_received_valid": "Văn bản nhận ký số hợp lệ",
     "documents_received_complete": "Văn bản nhận đủ chữ ký",
+    "documents_sealed": "Văn bản có chữ ký số của cơ quan",
+    "documents_complete": "Văn bản đủ chữ ký cá nhân và cơ quan",
     "mailboxes": "Hộp thư cá nhân", "activated": "Đã kích hoạt",
     "regular": "Sử dụng thường xuyên", "activation_rate": "Tỷ lệ kích hoạt",
     "regular_rate": "Tỷ lệ sử dụng thường xuyên", "official": "Cán bộ",
@@ -91,6 +94,8 @@ def _values(counts: Counts) -> Row:
         "documents_received": counts.documents_received,
         "documents_received_valid": counts.documents_received_valid,
         "documents_received_complete": counts.documents_received_complete,
+        "documents_sealed": counts.documents_sealed,
+        "documents_complete": counts.documents_complete,
     }
 
 

@@ -69,8 +69,8 @@ class Message:
     dmarc_pass: bool
     spoof_refused: bool
     #: documents; signed; with a valid signature; valid with a gov / public root;
-    #: complete (two valid signatures by two certificates)
-    documents: tuple[int, int, int, int, int, int]
+    #: two valid signatures by two certificates; sealed by the sending unit; complete
+    documents: tuple[int, int, int, int, int, int, int, int]
     recipient_units: tuple[str, ...]
     recipients: tuple[tuple[str, str | None], ...]  # address, its unit
     at: str = ""  # when congvu received it: UTC ISO 8601, as stored
@@ -211,7 +211,7 @@ def _recipients(text: str | None) -> tuple[tuple[str, str | None], ...]:
     return tuple((address, unit or None) for address, _, unit in pairs)
 
 
-NO_DOCUMENTS = (0, 0, 0, 0, 0, 0)
+NO_DOCUMENTS = (0, 0, 0, 0, 0, 0, 0, 0)
 
 
 def _is_document(attachment: Mapping[str, Any]) -> bool:
@@ -231,10 +231,20 @@ def _certificate(signature: Mapping[str, Any], position: int) -> tuple[str, obje
         position))
 
 
-def document_figures(attachment: Mapping[str, Any]) -> tuple[int, int, int, int, int, int]:
+def _is_sealed(signature: Mapping[str, Any], unit: str | None) -> bool:
+    """A valid organisation signature of ``unit`` (a signature recorded before roles
+    were has no role, so never is one)."""
+    return (unit is not None and signature.get("verdict") == "valid"
+            and signature.get("signer_role") == "organisation"
+            and signature.get("signer_unit") == unit)
+
+
+def document_figures(attachment: Mapping[str, Any], sender: str | None = None
+                     ) -> tuple[int, int, int, int, int, int, int, int]:
     """One attachment: is a document; signed; validly signed; valid with a gov root;
-    with a public root (and none gov); complete. A document timestamp is no signature;
-    complete is two valid signatures by two certificates (audit/README.md)."""
+    with a public root (and none gov); two valid signatures by two certificates; sealed
+    by ``sender`` (the sending unit); complete as signer/ judged it (audit/README.md).
+    A document timestamp is no signature."""
     if not _is_document(attachment):
         return NO_DOCUMENTS
     verdict = attachment.get("document")
@@ -243,22 +253,28 @@ def document_figures(attachment: Mapping[str, Any]) -> tuple[int, int, int, int,
     signed = (verdict is not None and verdict not in ("unsigned", "unverifiable")) or bool(people)
     valid_ones = [(i, s) for i, s in people if s.get("verdict") == "valid"]
     if not (verdict == "valid" or valid_ones):
-        return (1, int(signed), 0, 0, 0, 0)
+        return (1, int(signed), 0, 0, 0, 0, 0, 0)
     families = {s.get("root_family") for _, s in valid_ones}
     gov = "gov" in families
-    complete = len({_certificate(s, i) for i, s in valid_ones}) >= 2
-    return (1, 1, 1, int(gov), int(not gov and "public" in families), int(complete))
+    two = len({_certificate(s, i) for i, s in valid_ones}) >= 2
+    sealed = any(_is_sealed(s, sender) for _, s in valid_ones)
+    complete = attachment.get("complete") is True
+    return (1, 1, 1, int(gov), int(not gov and "public" in families), int(two),
+            int(sealed), int(complete))
 
 
-def _documents(detail: str | None) -> tuple[int, int, int, int, int, int]:
-    """The documents of a message's attachments (``detail`` only when it has any)."""
+def _documents(detail: str | None, sender: str | None
+               ) -> tuple[int, int, int, int, int, int, int, int]:
+    """The documents of a message's attachments (``detail`` only when it has any);
+    ``sender``: the unit that sent it, whose seal counts."""
     if not detail:
         return NO_DOCUMENTS
-    totals = [0] * 6
+    totals = [0] * 8
     for attachment in json.loads(detail).get("attachments", ()):
-        for i, n in enumerate(document_figures(attachment)):
+        for i, n in enumerate(document_figures(attachment, sender)):
             totals[i] += n
-    return (totals[0], totals[1], totals[2], totals[3], totals[4], totals[5])
+    return (totals[0], totals[1], totals[2], totals[3], totals[4], totals[5], totals[6],
+            totals[7])
 
 
 def messages(conn: sqlite3.Connection, period: Period, units: Sequence[str] = (), *,
@@ -270,13 +286,14 @@ def messages(conn: sqlite3.Connection, period: Period, units: Sequence[str] = ()
     for row in conn.execute(f"SELECT {_COLUMNS} FROM events e WHERE {where}", params):
         (direction, unit, sender, dkim, smime, done, received, recipients,
          checked, passed, spoofed, forged, documents, at) = row
+        sent_from = sent_by(direction, unit)
         yield Message(
-            sender=sent_by(direction, unit), claimed=claimed_by(direction, unit),
+            sender=sent_from, claimed=claimed_by(direction, unit),
             envelope_sender=sender or "", fate=fate(done, held),
             # only untrusted mail is checked for forgery; the claim may name no unit
             is_forged=bool(forged) and direction != TRUSTED,
             dkim_pass=dkim == "pass", smime_pass=smime == "pass",
             dmarc_checked=bool(checked), dmarc_pass=bool(passed), spoof_refused=bool(spoofed),
-            documents=_documents(documents), recipient_units=tuple(_split(received)),
+            documents=_documents(documents, sent_from), recipient_units=tuple(_split(received)),
             recipients=_recipients(recipients), at=at,
         )

@@ -97,6 +97,7 @@ def build_record(ctx: MessageContext, outcome: Outcome) -> AuditRecord:
             sha256=a.sha256,
             document=documents[a.sha256]["verdict"] if a.sha256 in documents else None,
             signatures=documents[a.sha256]["signatures"] if a.sha256 in documents else None,
+            complete=documents[a.sha256].get("complete") if a.sha256 in documents else None,
         )
         for a in (parts.attachments if parts is not None else ())
     ]

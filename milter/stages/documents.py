@@ -156,7 +156,7 @@ class DocumentsStage:
                 if result.kind is DocumentKind.NONE:
                     found[found.index(entry)] = {}  # a plain zip: not a document
                     continue
-                update = result.as_dict()
+                update = {**result.as_dict(), "complete": result.is_complete}
                 update.pop("filename", None)
             # replace, never mutate: the event loop may read ``found`` after a timeout
             position = found.index(entry)

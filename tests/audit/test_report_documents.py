@@ -1,8 +1,11 @@
 """Documents that count: valid documents sent by the family of their signature's root,
-and the documents of received mail (valid, complete), as audit/README.md defines them."""
+sealed by the sending unit and complete, and the documents of received mail (valid,
+two signatures), as audit/README.md defines them."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import sqlite3
 from datetime import timedelta
@@ -11,6 +14,7 @@ from typing import Any
 from audit.config import AuditConfig
 from audit.records import Attachment, AuditRecord, Completion, Direction, Fate, Role
 from audit.report import Counts
+from audit.reportfmt import LABELS, render
 from audit.store import AuditLog
 from mailbase import parse_period
 from support.audit import T0, make_record, sha
@@ -24,10 +28,11 @@ SIGNATURE: dict[str, Any] = {
 SEAL = {**SIGNATURE, "signer": "Sở Tài chính", "serial": "2002"}
 
 
-def signed(name: str, *signatures: dict[str, Any], document: str = "valid") -> Attachment:
+def signed(name: str, *signatures: dict[str, Any], document: str = "valid",
+           complete: bool | None = None) -> Attachment:
     return Attachment(path="2", filename=name, declared_type="application/pdf",
                       detected_type="application/pdf", size=100, sha256=sha(name),
-                      document=document, signatures=list(signatures))
+                      document=document, signatures=list(signatures), complete=complete)
 
 
 def without_family(signature: dict[str, Any]) -> dict[str, Any]:
@@ -126,3 +131,70 @@ def test_a_signature_without_a_family_keeps_the_detail_it_had(
     assert second[0]["root_family"] == "gov" and "root_family" not in second[1]
     with AuditLog.open(audit_config) as log:
         assert log.verify().is_intact
+
+
+PERSON = {**SIGNATURE, "signer_role": "person", "signer_unit": "stc"}
+STC_SEAL = {**SEAL, "signer_role": "organisation", "signer_unit": "stc"}
+
+
+def test_documents_sealed_by_the_sending_unit(audit_config: AuditConfig) -> None:
+    write(audit_config, (sent(
+        "stc", "ubnd",
+        signed("own-seal.pdf", STC_SEAL),
+        signed("signed-then-sealed.pdf", PERSON, STC_SEAL, complete=True),
+        signed("another-units-seal.pdf", {**STC_SEAL, "signer_unit": "sxd"}),
+        signed("person-only.pdf", PERSON, complete=False),
+        signed("unknown.pdf", {**STC_SEAL, "signer_role": "unknown", "signer_unit": None}),
+        signed("seal-invalid.pdf", PERSON, {**STC_SEAL, "verdict": "revoked"}),
+        signed("before-roles.pdf", SIGNATURE, SEAL),  # judged before roles were recorded
+    ), Fate.RELAYED))
+    stc = counts(audit_config, "stc")
+    assert (stc.documents_sent, stc.documents_valid, stc.documents_sealed) == (7, 7, 2)
+    assert counts(audit_config).documents_sealed == 2
+    # the recipient receives them; sealing counts for the unit that sent them
+    assert counts(audit_config, "ubnd").documents_sealed == 0
+
+
+def test_documents_complete_only_when_judged_complete(audit_config: AuditConfig) -> None:
+    write(audit_config,
+          (sent("stc", "ubnd", signed("complete.pdf", PERSON, STC_SEAL, complete=True),
+                # the same signatures judged not complete (the seal changed the document)
+                signed("changed.pdf", PERSON, STC_SEAL, complete=False),
+                signed("before.pdf", PERSON, STC_SEAL)), Fate.RELAYED),
+          # mail that did not leave counts nothing
+          (sent("stc", "ubnd", signed("refused.pdf", PERSON, STC_SEAL, complete=True),
+                minutes=1), Fate.REJECTED))
+    stc = counts(audit_config, "stc")
+    assert (stc.documents_sent, stc.documents_sealed, stc.documents_complete) == (3, 3, 1)
+    # the older column keeps its meaning: two valid signatures by two certificates
+    assert counts(audit_config, "ubnd").documents_received_complete == 3
+
+
+def test_complete_is_left_out_of_the_detail_when_not_judged(audit_config: AuditConfig) -> None:
+    write(audit_config, (sent("stc", "ubnd", signed("a.pdf", PERSON),
+                              signed("b.pdf", PERSON, STC_SEAL, complete=True)), Fate.RELAYED))
+    conn = sqlite3.connect(audit_config.path)
+    detail = json.loads(conn.execute(
+        "SELECT detail FROM events WHERE kind = 'message'").fetchone()[0])
+    conn.close()
+    first, second = detail["attachments"]
+    assert "complete" not in first  # as records were written before completeness
+    assert second["complete"] is True
+    with AuditLog.open(audit_config) as log:
+        assert log.verify().is_intact
+
+
+def test_sealed_and_complete_in_every_format(audit_config: AuditConfig) -> None:
+    write(audit_config, (sent("stc", "ubnd", signed("a.pdf", PERSON, STC_SEAL, complete=True)),
+                         Fate.RELAYED))
+    with AuditLog.open_readonly(audit_config.path) as log:
+        report = log.report(PERIOD)
+    rows = {r["unit"]: r for r in json.loads(render(report, "json", "UTC"))["rows"]
+            if not r["mailbox"]}
+    assert (rows["stc"]["documents_sealed"], rows["stc"]["documents_complete"]) == (1, 1)
+    table = list(csv.DictReader(io.StringIO(render(report, "csv", "UTC"))))
+    stc = next(r for r in table if r["unit"] == "stc" and not r["mailbox"])
+    assert (stc["documents_sealed"], stc["documents_complete"]) == ("1", "1")
+    for fmt in ("table", "html"):
+        text = render(report, fmt, "UTC")
+        assert LABELS["documents_sealed"] in text and LABELS["documents_complete"] in text
