@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,7 +20,7 @@ from pathlib import Path
 
 from archive.errors import ArchiveError
 from archive.retention import Expired
-from mailbase import create_private, private_dir
+from mailbase import private_dir, write_private_durably
 
 FORMAT = "congvu-archive-pruned/1"
 
@@ -53,16 +52,7 @@ def write_ledger(root: Path, expired: Sequence[Expired], at: datetime) -> tuple[
     path = directory / f"{stamp:%Y%m%dT%H%M%SZ}-{secrets.token_hex(4)}.json"
     try:
         private_dir(directory)
-        fd = create_private(path)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        dir_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        write_private_durably(path, data)
     except OSError as exc:
         raise ArchiveError(f"archive {root}: could not write the ledger of what retention "
                            f"removes ({path}): {exc.strerror or exc}") from exc

@@ -26,7 +26,6 @@ waits for it), well within that day.
 
 from __future__ import annotations
 
-import errno
 import fcntl
 import hashlib
 import logging
@@ -48,7 +47,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from archive.config import ArchiveConfig
 from archive.errors import ArchiveError, ArchiveReadError, ArchiveWriteError
 from archive.keys import load_key
-from mailbase import create_private, private_dir
+from mailbase import private_dir, sync_directory, write_private_durably
 
 log = logging.getLogger("congvu.archive")
 
@@ -151,7 +150,7 @@ class Archive:
             for n in range(256):
                 made |= _make_dir(archive.objects / f"{n:02x}")
             if made:
-                _fsync_dir(archive.objects)
+                sync_directory(archive.objects)
         except OSError as exc:
             raise ArchiveWriteError(root, exc.strerror or str(exc)) from exc
         return archive
@@ -176,7 +175,7 @@ class Archive:
                     # records before this message's record commits leaves it; and its
                     # directory entry synced (its writer may not have synced it yet).
                     os.utime(path)
-                    _fsync_dir(path.parent)
+                    sync_directory(path.parent)
                     return Stored(sha256, len(data), path.stat().st_size, is_new=False)
                 compressed = self._compressor().compress(data)
                 if self.is_encrypting:
@@ -185,9 +184,10 @@ class Archive:
                     compressed = _SEALED + nonce + self._aead.encrypt(
                         nonce, compressed, sha256.encode())
                 if _make_dir(path.parent):  # removed since the archive was opened
-                    _fsync_dir(path.parent.parent)
+                    sync_directory(path.parent.parent)
                 _make_dir(self.tmp)
-                _write_durably(path, compressed, self.tmp)
+                write_private_durably(path, compressed, tmp=self.tmp / (
+                    f"{path.name.removesuffix(SUFFIX)}.{secrets.token_hex(4)}.tmp"))
         except OSError as exc:
             raise ArchiveWriteError(self.root, f"{exc.strerror or exc} ({path})") from exc
         return Stored(sha256, len(data), len(compressed), is_new=True)
@@ -272,7 +272,7 @@ class Archive:
             # Synced after the lock is released: messages wait only for the unlinks. A
             # removal a crash undoes leaves an expired message a later prune removes.
             for directory in synced:
-                _fsync_dir(directory)
+                sync_directory(directory)
         except OSError as exc:
             raise ArchiveError(f"archive {self.root}: could not remove expired messages: "
                                f"{exc.strerror or exc} ({exc.filename or self.root})"
@@ -374,30 +374,3 @@ def _open_lock(path: Path) -> int:
     return os.open(path, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
 
 
-def _write_durably(path: Path, data: bytes, tmp_dir: Path) -> None:
-    """Write ``data`` to ``path`` atomically: a file in ``tmp_dir`` (0600, same file
-    system), fsync, rename, fsync the directory. Two writers of one object write the
-    same bytes, so either rename wins."""
-    tmp = tmp_dir / f"{path.name.removesuffix(SUFFIX)}.{secrets.token_hex(4)}.tmp"
-    fd = create_private(tmp)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    except OSError as exc:  # some file systems cannot sync a directory: nothing to lose
-        if exc.errno not in (errno.EINVAL, errno.ENOTSUP):
-            raise
-    finally:
-        os.close(fd)

@@ -32,6 +32,8 @@ from mailbase.private_files import (
     private_dir,
     private_file,
     read_secret,
+    sync_directory,
+    write_private_durably,
 )
 from mailbase.sender import (
     NO_DOMAINS,
@@ -82,6 +84,8 @@ __all__ = [
     "read_from",
     "read_header",
     "read_secret",
+    "sync_directory",
     "wired",
+    "write_private_durably",
     "zone",
 ]

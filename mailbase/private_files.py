@@ -257,6 +257,44 @@ def create_private(path: Path) -> int:
     return fd
 
 
+def write_private_durably(path: Path, data: bytes, *, tmp: Path | None = None) -> None:
+    """Make ``data`` the file ``path`` (``0600``) so that a crash leaves either what was
+    there or all of ``data``: a new temporary file (``tmp``, by default a hidden name
+    beside ``path``; it must be on the same file system), fsync, rename over ``path``,
+    fsync the directory. The temporary file is removed when any step fails.
+
+    :raises FileExistsError: ``tmp`` exists already.
+    :raises OSError: a step failed.
+    """
+    if tmp is None:
+        tmp = path.with_name(f".{path.name}.{os.urandom(4).hex()}.tmp")
+    fd = create_private(tmp)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    sync_directory(path.parent)
+
+
+def sync_directory(directory: Path) -> None:
+    """fsync ``directory``, so a file made, renamed or removed in it stays so after a
+    crash. A file system that cannot sync a directory (EINVAL, ENOTSUP) has nothing
+    more to lose and is let be."""
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    except OSError as exc:
+        if exc.errno not in (errno.EINVAL, errno.ENOTSUP):
+            raise
+    finally:
+        os.close(fd)
+
+
 def private_database(path: Path) -> None:
     """Prepare an SQLite file before SQLite opens it: created ``0600`` (SQLite gives its
     ``-wal`` and ``-shm`` the database's mode), and an existing one that is ours and

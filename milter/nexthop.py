@@ -22,6 +22,7 @@ from typing import Protocol
 import aiosmtplib
 from aiosmtplib.email import quote_address
 
+from mailbase import write_private_durably
 from milter.config import NextHopConfig
 from milter.errors import NextHopError
 
@@ -332,21 +333,7 @@ def _deliver(root: Path, content: bytes) -> str:
     global _counter
     _counter += 1
     name = f"{time.time():.6f}.P{os.getpid()}Q{_counter}.{socket.gethostname()}"
-    tmp, new = root / "tmp" / name, root / "new" / name
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        view = memoryview(content)
-        while view:
-            view = view[os.write(fd, view):]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.rename(tmp, new)
-    dir_fd = os.open(root / "new", os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    write_private_durably(root / "new" / name, content, tmp=root / "tmp" / name)
     return name
 
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
-import os
 import secrets
 import sqlite3
 import threading
@@ -27,7 +26,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, NewType
 
-from mailbase import create_private, private_database, private_dir
+from mailbase import private_database, private_dir, write_private_durably
 from policies.errors import QuarantineError, QuarantineNotFound
 from policies.model import Decision, Direction
 
@@ -156,7 +155,8 @@ class Quarantine:
         path = self._object(sha256)
         try:
             if not path.exists():
-                _write_durably(path, gzip.compress(raw, compresslevel=6, mtime=0))
+                private_dir(path.parent)
+                write_private_durably(path, gzip.compress(raw, compresslevel=6, mtime=0))
             row = (
                 qid, sha256, created.isoformat(), (created + self.retention).isoformat(),
                 envelope_from, json.dumps(list(recipients), ensure_ascii=False),
@@ -252,22 +252,3 @@ class Quarantine:
         )
 
 
-def _write_durably(path: Path, data: bytes) -> None:
-    """Write `data` to `path` atomically: temp file, fsync, rename, fsync the directory."""
-    private_dir(path.parent)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    fd = create_private(tmp)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)

@@ -21,6 +21,8 @@ from mailbase import (
     private_dir,
     private_file,
     read_secret,
+    sync_directory,
+    write_private_durably,
 )
 from mailbase.private_files import MAX_SECRET_BYTES
 
@@ -272,3 +274,39 @@ def test_private_dir_refuses_a_file_in_its_place(tmp_path: Path) -> None:
     (tmp_path / "web").write_bytes(b"")
     with pytest.raises(NotADirectoryError):
         private_dir(tmp_path / "web")
+
+
+def test_a_durable_write_makes_a_private_file_or_replaces_one_whole(tmp_path: Path) -> None:
+    target = tmp_path / "held.gz"
+    with umask(0):
+        write_private_durably(target, b"first")
+    assert (target.read_bytes(), mode(target)) == (b"first", 0o600)
+    write_private_durably(target, b"second, longer")
+    assert target.read_bytes() == b"second, longer"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["held.gz"]  # no temporary left
+
+
+def test_a_durable_write_uses_the_temporary_name_given_and_refuses_one_in_use(
+        tmp_path: Path) -> None:
+    (tmp_path / "tmp").mkdir()
+    write_private_durably(tmp_path / "msg", b"x", tmp=tmp_path / "tmp" / "msg.1.tmp")
+    assert list((tmp_path / "tmp").iterdir()) == []
+    (tmp_path / "tmp" / "taken.tmp").write_bytes(b"another writer's")
+    with pytest.raises(FileExistsError):
+        write_private_durably(tmp_path / "msg", b"y", tmp=tmp_path / "tmp" / "taken.tmp")
+    assert (tmp_path / "msg").read_bytes() == b"x"
+    assert (tmp_path / "tmp" / "taken.tmp").read_bytes() == b"another writer's"
+
+
+def test_a_durable_write_that_cannot_rename_leaves_no_temporary(tmp_path: Path) -> None:
+    (tmp_path / "a-directory").mkdir()
+    with pytest.raises(IsADirectoryError):
+        write_private_durably(tmp_path / "a-directory", b"data")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-directory"]
+
+
+def test_syncing_a_directory_refuses_what_is_not_one(tmp_path: Path) -> None:
+    sync_directory(tmp_path)
+    (tmp_path / "file").write_bytes(b"")
+    with pytest.raises(NotADirectoryError):
+        sync_directory(tmp_path / "file")
