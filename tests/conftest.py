@@ -15,6 +15,7 @@ from hypothesis.database import DirectoryBasedExampleDatabase
 from congvu.config import CongvuConfig, parse_config
 from milter.server import Server
 from support import leaks
+from support.govpki import CaWebServer, GovPki
 from support.keypool import POOL
 from support.loopthread import LoopThread
 from support.sink import Sink
@@ -177,3 +178,18 @@ def smtp_client(filter_server: Callable[..., RunningFilter]) -> Iterator[smtplib
         client.quit()
     except smtplib.SMTPException:
         client.close()
+
+
+@pytest.fixture(scope="module")
+def ca_web() -> Iterator[CaWebServer]:
+    """A CA's web server on loopback (certificates, CRLs, OCSP answers), one a module."""
+    server = CaWebServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def gov(ca_web: CaWebServer) -> GovPki:
+    """The look-alike of the government PKI, published on ``ca_web``, one a module."""
+    return GovPki.create(ca_web)

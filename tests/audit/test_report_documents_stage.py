@@ -4,12 +4,9 @@ unit."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
-
-import pytest
 
 from audit.config import AuditConfig
 from audit.records import Completion, Fate
@@ -26,19 +23,11 @@ from signer.evidence import EvidenceStore
 from signer.fetch import Fetcher
 from signer.trust import TrustStore
 from support.documents import plain_pdf, sign_pdf
-from support.govpki import CaWebServer, GovPki
+from support.govpki import GovPki
 
 D = "laocai.gov.vn"
 SENDER = f"ubnd@{D}"
 TO = "stc@lamdong.gov.vn"
-
-
-@pytest.fixture(scope="module")
-def gov() -> Iterator[GovPki]:
-    web = CaWebServer()
-    web.start()
-    yield GovPki.create(web)
-    web.stop()
 
 
 async def _relay(pdf: bytes, tmp_path: Path, gov: GovPki, log: AuditLog) -> None:

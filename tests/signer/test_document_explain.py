@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,15 +17,7 @@ from signer.evidence import EvidenceStore
 from signer.fetch import Fetcher
 from signer.trust import TrustStore
 from support.documents import flip_in_first_revision, plain_pdf, sign_pdf
-from support.govpki import CaWebServer, GovPki
-
-
-@pytest.fixture(scope="module")
-def gov() -> Iterator[GovPki]:
-    web = CaWebServer()
-    web.start()
-    yield GovPki.create(web)
-    web.stop()
+from support.govpki import GovPki
 
 
 def _load(path: Path | None) -> SignerConfig:

@@ -11,7 +11,6 @@ import datetime as dt
 import hashlib
 import json
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -34,19 +33,6 @@ from support.pki import Issued, TestPki
 PEM = serialization.Encoding.PEM
 
 
-@pytest.fixture(scope="module")
-def web() -> Iterator[CaWebServer]:
-    server = CaWebServer()
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def gov(web: CaWebServer) -> GovPki:
-    return GovPki.create(web)
-
-
 def verifier(gov: GovPki, store: Path, *, is_required: bool = True, is_fetching: bool = True,
              timeout: float | None = None) -> DocumentVerifier:
     """Trust: the look-alike root as anchor, its issuing CA configured as intermediate."""
@@ -60,14 +46,14 @@ def signed(person: Issued) -> bytes:
 
 
 def test_a_leaf_only_signature_is_valid_with_the_crl_fetched_and_kept(
-        gov: GovPki, web: CaWebServer, tmp_path: Path) -> None:
+        gov: GovPki, ca_web: CaWebServer, tmp_path: Path) -> None:
     person = gov.issue("cb1@laocai.gov.vn", common_name="Nguyễn Văn A")
     result = verifier(gov, tmp_path).verify(signed(person))
     sig = result.signatures[0]
     assert sig.verdict is DocumentVerdict.VALID, sig.reason
     assert sig.revocation is not None
     out = sig.as_json()["revocation"]
-    served = web.routes[gov.issuing_crl_path]
+    served = ca_web.routes[gov.issuing_crl_path]
     assert out == {
         "status": "good", "method": "crl", "checked_at": out["checked_at"],  # type: ignore[index]
         "crl": {"issuer": gov.issuing.cert.subject.rfc4514_string(), "number": "1",
@@ -79,20 +65,20 @@ def test_a_leaf_only_signature_is_valid_with_the_crl_fetched_and_kept(
     kept = tmp_path / "evidence" / f"{hashlib.sha256(served).hexdigest()}.crl"
     assert kept.read_bytes() == served
     # the issuing CA is checked on the root's CRL, from its own distribution point
-    assert f"/crl/root{gov.slug}.crl" in web.hits
+    assert f"/crl/root{gov.slug}.crl" in ca_web.hits
 
 
 def test_a_cached_crl_is_used_until_its_next_update_without_fetching(
-        gov: GovPki, web: CaWebServer, tmp_path: Path) -> None:
+        gov: GovPki, ca_web: CaWebServer, tmp_path: Path) -> None:
     person = gov.issue("cb2@laocai.gov.vn")
     data = signed(person)
     assert verifier(gov, tmp_path).verify(data).signatures[0].verdict is DocumentVerdict.VALID
-    before = len(web.hits)
+    before = len(ca_web.hits)
     # another verifier (another process) on the same store, fetching off: the cache serves
     again = verifier(gov, tmp_path, is_fetching=False).verify(data).signatures[0]
     assert again.verdict is DocumentVerdict.VALID, again.reason
     assert again.revocation is not None and again.revocation.crl is not None
-    assert len(web.hits) == before
+    assert len(ca_web.hits) == before
 
 
 def test_a_signer_on_the_fetched_crl_is_revoked(gov: GovPki, tmp_path: Path) -> None:
@@ -129,13 +115,13 @@ def test_an_unreachable_crl_when_optional_is_valid_with_a_note(
     assert sig.revocation.is_required is False
 
 
-def test_nothing_is_fetched_offline(gov: GovPki, web: CaWebServer, tmp_path: Path) -> None:
+def test_nothing_is_fetched_offline(gov: GovPki, ca_web: CaWebServer, tmp_path: Path) -> None:
     person = gov.issue("cb6@laocai.gov.vn")
-    before = len(web.hits)
+    before = len(ca_web.hits)
     sig = verifier(gov, tmp_path, is_fetching=False).verify(signed(person)).signatures[0]
     assert sig.verdict is DocumentVerdict.UNVERIFIABLE
     assert "fetching is off" in sig.reason
-    assert len(web.hits) == before
+    assert len(ca_web.hits) == before
 
 
 def test_a_crl_server_that_never_answers_is_cut_at_the_verification_deadline(
@@ -148,36 +134,36 @@ def test_a_crl_server_that_never_answers_is_cut_at_the_verification_deadline(
                                   or "timed out" in sig.reason), sig.reason
 
 
-def test_a_crl_signed_by_another_key_is_not_used(gov: GovPki, web: CaWebServer,
+def test_a_crl_signed_by_another_key_is_not_used(gov: GovPki, ca_web: CaWebServer,
                                                  tmp_path: Path) -> None:
-    forger = GovPki.create(web, slug="forger", is_published=False)
+    forger = GovPki.create(ca_web, slug="forger", is_published=False)
     path = "/crl/forged.crl"
-    web.routes[path] = gov.crl(key=forger.issuing.key).public_bytes(  # type: ignore[arg-type]
+    ca_web.routes[path] = gov.crl(key=forger.issuing.key).public_bytes(  # type: ignore[arg-type]
         serialization.Encoding.DER)
-    person = gov.issue("cb8@laocai.gov.vn", crl_url=web.url(path))
+    person = gov.issue("cb8@laocai.gov.vn", crl_url=ca_web.url(path))
     sig = verifier(gov, tmp_path).verify(signed(person)).signatures[0]
     assert sig.verdict is DocumentVerdict.UNVERIFIABLE
     assert "is not signed by" in sig.reason
 
 
-def test_an_out_of_date_crl_is_not_used(gov: GovPki, web: CaWebServer, tmp_path: Path) -> None:
+def test_an_out_of_date_crl_is_not_used(gov: GovPki, ca_web: CaWebServer, tmp_path: Path) -> None:
     path = "/crl/stale.crl"
-    web.routes[path] = gov.crl(next_update=-dt.timedelta(hours=1)).public_bytes(
+    ca_web.routes[path] = gov.crl(next_update=-dt.timedelta(hours=1)).public_bytes(
         serialization.Encoding.DER)
-    person = gov.issue("cb9@laocai.gov.vn", crl_url=web.url(path))
+    person = gov.issue("cb9@laocai.gov.vn", crl_url=ca_web.url(path))
     sig = verifier(gov, tmp_path).verify(signed(person)).signatures[0]
     assert sig.verdict is DocumentVerdict.UNVERIFIABLE
     assert "out of date" in sig.reason
 
 
-def test_a_fetch_larger_than_its_limit_is_refused(web: CaWebServer) -> None:
-    web.routes["/crt/huge.crt"] = b"0" * (MAX_CERTIFICATE + 1)
+def test_a_fetch_larger_than_its_limit_is_refused(ca_web: CaWebServer) -> None:
+    ca_web.routes["/crt/huge.crt"] = b"0" * (MAX_CERTIFICATE + 1)
     with pytest.raises(FetchError, match="larger than the 1 MiB accepted"):
-        Fetcher().get(web.url("/crt/huge.crt"), max_bytes=MAX_CERTIFICATE)
+        Fetcher().get(ca_web.url("/crt/huge.crt"), max_bytes=MAX_CERTIFICATE)
     with pytest.raises(FetchError, match="only http and https"):
         Fetcher().get("ldap://ca.gov.vn/cn=crl", max_bytes=10)
     with pytest.raises(FetchError, match="HTTP 404"):
-        Fetcher().get(web.url("/nothing"), max_bytes=10)
+        Fetcher().get(ca_web.url("/nothing"), max_bytes=10)
 
 
 def test_the_renamed_key_is_still_read_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
@@ -225,9 +211,9 @@ def test_the_command_prints_the_new_fields(gov: GovPki, tmp_path: Path,
     assert json.loads(offline.stdout.splitlines()[0])["verdict"] == "untrusted"
 
 
-def test_a_signer_revoked_by_ocsp_only_is_revoked(gov: GovPki, web: CaWebServer,
+def test_a_signer_revoked_by_ocsp_only_is_revoked(gov: GovPki, ca_web: CaWebServer,
                                                   tmp_path: Path) -> None:
-    person = gov.issue("cb11@laocai.gov.vn", ocsp_url=web.url(gov.ocsp_path))
+    person = gov.issue("cb11@laocai.gov.vn", ocsp_url=ca_web.url(gov.ocsp_path))
     gov.ocsp_revoked[person.cert.serial_number] = gov.now - dt.timedelta(hours=3)
     sig = verifier(gov, tmp_path).verify(signed(person)).signatures[0]
     assert sig.verdict is DocumentVerdict.REVOKED, sig.reason
@@ -239,37 +225,37 @@ def test_a_signer_revoked_by_ocsp_only_is_revoked(gov: GovPki, web: CaWebServer,
     assert dt.datetime.fromisoformat(out["ocsp"]["produced_at"])  # type: ignore[index]
 
 
-def test_a_good_ocsp_answer_is_used_and_cached(gov: GovPki, web: CaWebServer,
+def test_a_good_ocsp_answer_is_used_and_cached(gov: GovPki, ca_web: CaWebServer,
                                                tmp_path: Path) -> None:
-    person = gov.issue("cb12@laocai.gov.vn", ocsp_url=web.url(gov.ocsp_path))
+    person = gov.issue("cb12@laocai.gov.vn", ocsp_url=ca_web.url(gov.ocsp_path))
     data = signed(person)
     sig = verifier(gov, tmp_path).verify(data).signatures[0]
     assert sig.verdict is DocumentVerdict.VALID, sig.reason
     assert sig.revocation is not None and sig.revocation.method.value == "ocsp"
-    before = len(web.hits)
+    before = len(ca_web.hits)
     again = verifier(gov, tmp_path, is_fetching=False).verify(data).signatures[0]
     assert again.verdict is DocumentVerdict.VALID, again.reason
     assert again.revocation is not None and again.revocation.method.value == "ocsp"
-    assert len(web.hits) == before
+    assert len(ca_web.hits) == before
 
 
-def test_an_internal_ocsp_host_is_rewritten(gov: GovPki, web: CaWebServer,
+def test_an_internal_ocsp_host_is_rewritten(gov: GovPki, ca_web: CaWebServer,
                                             tmp_path: Path) -> None:
     person = gov.issue("cb13@laocai.gov.vn", ocsp_url="http://ocsp.ca.ptc/")
     trust = TrustStore([gov.root.cert], [gov.issuing.cert], is_crl_required=True,
                        fetcher=Fetcher(), store=EvidenceStore(tmp_path),
-                       ocsp_rewrite={"http://ocsp.ca.ptc/": web.url(gov.ocsp_path)})
+                       ocsp_rewrite={"http://ocsp.ca.ptc/": ca_web.url(gov.ocsp_path)})
     sig = DocumentVerifier(trust).verify(signed(person)).signatures[0]
     assert sig.verdict is DocumentVerdict.VALID, sig.reason
     assert sig.revocation is not None and sig.revocation.method.value == "ocsp"
 
 
-def test_a_forged_ocsp_answer_is_not_used(gov: GovPki, web: CaWebServer,
+def test_a_forged_ocsp_answer_is_not_used(gov: GovPki, ca_web: CaWebServer,
                                           tmp_path: Path) -> None:
-    forger = GovPki.create(web, slug="ocspforger", is_published=False)
-    web.responders["/ocsp/forged"] = lambda body: gov.answer(
+    forger = GovPki.create(ca_web, slug="ocspforger", is_published=False)
+    ca_web.responders["/ocsp/forged"] = lambda body: gov.answer(
         body, key=forger.issuing.key)  # type: ignore[arg-type]
-    person = gov.issue("cb14@laocai.gov.vn", ocsp_url=web.url("/ocsp/forged"))
+    person = gov.issue("cb14@laocai.gov.vn", ocsp_url=ca_web.url("/ocsp/forged"))
     gov.ocsp_revoked[person.cert.serial_number] = gov.now  # the forged answer: revoked
     sig = verifier(gov, tmp_path).verify(signed(person)).signatures[0]
     # the forged "revoked" is not believed either way; the CRL decides
@@ -313,27 +299,27 @@ def test_revoked_after_a_trusted_timestamp_is_valid_with_a_note(
     (b"<html>maintenance</html>", "is not a readable CRL"),
     (b"", "is not a readable CRL"),
 ])
-def test_a_crl_url_serving_no_crl_is_named(gov: GovPki, web: CaWebServer, tmp_path: Path,
+def test_a_crl_url_serving_no_crl_is_named(gov: GovPki, ca_web: CaWebServer, tmp_path: Path,
                                            body: bytes, said: str) -> None:
     path = f"/crl/broken-{len(body)}.crl"
-    web.routes[path] = body
-    person = gov.issue(f"cb18-{len(body)}@laocai.gov.vn", crl_url=web.url(path))
+    ca_web.routes[path] = body
+    person = gov.issue(f"cb18-{len(body)}@laocai.gov.vn", crl_url=ca_web.url(path))
     sig = verifier(gov, tmp_path).verify(signed(person)).signatures[0]
     assert sig.verdict is DocumentVerdict.UNVERIFIABLE
-    assert f"the CRL at {web.url(path)}: {said}" in sig.reason
+    assert f"the CRL at {ca_web.url(path)}: {said}" in sig.reason
 
 
 def test_an_ocsp_responder_answering_garbage_falls_back_to_the_crl(
-        gov: GovPki, web: CaWebServer, tmp_path: Path) -> None:
-    web.responders["/ocsp/garbage"] = lambda body: b"\x30\x03\x0a\x01\x00"
-    person = gov.issue("cb19@laocai.gov.vn", ocsp_url=web.url("/ocsp/garbage"))
+        gov: GovPki, ca_web: CaWebServer, tmp_path: Path) -> None:
+    ca_web.responders["/ocsp/garbage"] = lambda body: b"\x30\x03\x0a\x01\x00"
+    person = gov.issue("cb19@laocai.gov.vn", ocsp_url=ca_web.url("/ocsp/garbage"))
     sig = verifier(gov, tmp_path).verify(signed(person)).signatures[0]
     assert sig.verdict is DocumentVerdict.VALID, sig.reason
     assert sig.revocation is not None and sig.revocation.method.value == "crl"
     # and with no CRL to fall back on, the OCSP problem is named
-    broken = gov.issue("cb19b@laocai.gov.vn", ocsp_url=web.url("/ocsp/garbage"),
+    broken = gov.issue("cb19b@laocai.gov.vn", ocsp_url=ca_web.url("/ocsp/garbage"),
                        crl_url=closed_port_url())
     sig = verifier(gov, tmp_path).verify(signed(broken)).signatures[0]
     assert sig.verdict is DocumentVerdict.UNVERIFIABLE
-    assert f"the OCSP responder at {web.url('/ocsp/garbage')}: is not a readable OCSP" \
+    assert f"the OCSP responder at {ca_web.url('/ocsp/garbage')}: is not a readable OCSP" \
         in sig.reason

@@ -25,7 +25,7 @@ from signer.evidence import EvidenceStore
 from signer.fetch import Fetcher
 from signer.trust import TrustStore
 from support.documents import alter_page, plain_pdf, sign_pdf
-from support.govpki import CaWebServer, GovPki
+from support.govpki import GovPki
 from support.pki import Issued
 
 D = "laocai.gov.vn"
@@ -40,14 +40,6 @@ def units_csv(sealed: str = "") -> str:
 
 ROSTER = ("unit,address,full_name\n"
           f"so-tai-chinh,nguyen.van.a@{D},Nguyễn Văn A\n")
-
-
-@pytest.fixture(scope="module")
-def gov() -> Iterator[GovPki]:
-    web = CaWebServer()
-    web.start()
-    yield GovPki.create(web)
-    web.stop()
 
 
 @pytest.fixture(scope="module")

@@ -4,12 +4,9 @@ per signature, left out of the chained row when absent (records written before).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
-
-import pytest
 
 from audit import Action, Attachment, AuditRecord, Direction, Role
 from audit.config import AuditConfig
@@ -26,18 +23,10 @@ from signer.evidence import EvidenceStore
 from signer.fetch import Fetcher
 from signer.trust import TrustStore
 from support.documents import plain_pdf, sign_pdf
-from support.govpki import CaWebServer, GovPki
+from support.govpki import GovPki
 
 D = "laocai.gov.vn"
 SENDER = f"ubnd@{D}"
-
-
-@pytest.fixture(scope="module")
-def gov() -> Iterator[GovPki]:
-    web = CaWebServer()
-    web.start()
-    yield GovPki.create(web)
-    web.stop()
 
 
 def record(raw: bytes, ctx: MessageContext) -> AuditRecord:

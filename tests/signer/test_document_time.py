@@ -8,7 +8,6 @@ writes.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,15 +18,7 @@ from signer.evidence import EvidenceStore
 from signer.fetch import Fetcher
 from signer.trust import TrustStore
 from support.documents import plain_pdf, sign_pdf
-from support.govpki import CaWebServer, GovPki
-
-
-@pytest.fixture(scope="module")
-def gov() -> Iterator[GovPki]:
-    web = CaWebServer()
-    web.start()
-    yield GovPki.create(web)
-    web.stop()
+from support.govpki import GovPki
 
 
 def signed_with_clock_ahead(gov: GovPki, monkeypatch: pytest.MonkeyPatch,

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import tomllib
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -37,22 +36,9 @@ PEM = serialization.Encoding.PEM
 
 
 @pytest.fixture(scope="module")
-def web() -> Iterator[CaWebServer]:
-    server = CaWebServer()
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def gov(web: CaWebServer) -> GovPki:
-    return GovPki.create(web)
-
-
-@pytest.fixture(scope="module")
-def g1(web: CaWebServer) -> GovPki:
+def g1(ca_web: CaWebServer) -> GovPki:
     """A G1-like generation: root and issuing CA certificates signed with SHA-1."""
-    return GovPki.create(web, slug="g1", is_sha1=True)
+    return GovPki.create(ca_web, slug="g1", is_sha1=True)
 
 
 def verifier(anchors: list[x509.Certificate], store: Path,
@@ -98,14 +84,14 @@ def test_a_public_ca_chains_to_the_shipped_national_root(tmp_path: Path) -> None
 
 
 def test_a_leaf_only_signature_chains_through_the_ca_issuers_url(
-        gov: GovPki, web: CaWebServer, tmp_path: Path) -> None:
+        gov: GovPki, ca_web: CaWebServer, tmp_path: Path) -> None:
     person = gov.issue("cb20@laocai.gov.vn")
     data = sign_pdf(plain_pdf(), person)
     sig = verifier([gov.root.cert], tmp_path).verify(data).signatures[0]
     assert sig.verdict is DocumentVerdict.VALID, sig.reason
     assert sig.chain == tuple(c.subject.rfc4514_string() for c in (
         person.cert, gov.issuing.cert, gov.root.cert))
-    assert f"/crt/cp{gov.slug}.crt" in web.hits
+    assert f"/crt/cp{gov.slug}.crt" in ca_web.hits
     # the fetched issuer is kept: offline, another verifier on the same store still chains
     again = verifier([gov.root.cert], tmp_path, is_fetching=False).verify(data).signatures[0]
     assert again.verdict is DocumentVerdict.VALID, again.reason
@@ -153,9 +139,9 @@ def test_a_signer_certificate_signed_with_sha1_fails_naming_it(gov: GovPki,
 
 
 def test_an_unrelated_root_copying_the_real_names_is_untrusted(
-        web: CaWebServer, tmp_path: Path) -> None:
+        ca_web: CaWebServer, tmp_path: Path) -> None:
     (root, issuing), _ = load_presets((TrustPreset.VGCA,), tmp_path)
-    fake = GovPki.create(web, slug="fake", root_name=root.subject,
+    fake = GovPki.create(ca_web, slug="fake", root_name=root.subject,
                          issuing_name=issuing.subject)
     data = sign_pdf(plain_pdf(), fake.issue("cb25@laocai.gov.vn"))
     documents = DocumentsConfig(trust=(TrustPreset.VGCA, TrustPreset.NATIONAL),
@@ -189,13 +175,13 @@ def test_trust_add_accepts_only_pinned_certificates(gov: GovPki, tmp_path: Path)
 
 
 def test_trust_fetch_installs_nothing_whose_pin_does_not_match(
-        gov: GovPki, web: CaWebServer, tmp_path: Path) -> None:
+        gov: GovPki, ca_web: CaWebServer, tmp_path: Path) -> None:
     config = _config(tmp_path, presets='["vgca"]')
     # a mirror serving a look-alike where the G1 root belongs; the rest is not there
-    web.routes["/pki/pub/cert/rootca.crt"] = gov.root.cert.public_bytes(
+    ca_web.routes["/pki/pub/cert/rootca.crt"] = gov.root.cert.public_bytes(
         serialization.Encoding.DER)
     result = CliRunner().invoke(document_group(_load), [
-        "trust", "fetch", "--config", str(config), "--base-url", web.url("/")])
+        "trust", "fetch", "--config", str(config), "--base-url", ca_web.url("/")])
     assert result.exit_code == 1
     assert "Root CA G1 (2010): " in result.stderr and "does not hold the pinned" in result.stderr
     assert "HTTP 404" in result.stderr
@@ -219,14 +205,14 @@ def test_verify_warns_of_missing_preset_members(gov: GovPki, tmp_path: Path) -> 
     assert json.loads(result.stdout.splitlines()[0])["verdict"] == "untrusted"
 
 
-def test_a_ca_issuers_url_serving_no_certificate_is_named(gov: GovPki, web: CaWebServer,
+def test_a_ca_issuers_url_serving_no_certificate_is_named(gov: GovPki, ca_web: CaWebServer,
                                                           tmp_path: Path) -> None:
-    web.routes["/crt/broken.crt"] = b"not a certificate"
+    ca_web.routes["/crt/broken.crt"] = b"not a certificate"
     data = sign_pdf(plain_pdf(), gov.issue("cb27@laocai.gov.vn",
-                                           ca_issuers_url=web.url("/crt/broken.crt")))
+                                           ca_issuers_url=ca_web.url("/crt/broken.crt")))
     sig = verifier([gov.root.cert], tmp_path).verify(data).signatures[0]
     assert sig.verdict is DocumentVerdict.UNTRUSTED
-    assert f"the issuer certificate at {web.url('/crt/broken.crt')}: holds no readable" \
+    assert f"the issuer certificate at {ca_web.url('/crt/broken.crt')}: holds no readable" \
         in sig.reason
 
 
