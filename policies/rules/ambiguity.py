@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from policies.model import Part, Violation
-from policies.rules.base import Context, RuleSettings, Scope
+from policies.rules.base import Context, RuleSettings, Scope, walk_defects
 
 
 class AmbiguousMime:
@@ -25,10 +25,4 @@ class AmbiguousMime:
         pass
 
     def check(self, part: Part, ctx: Context) -> list[Violation]:
-        seen: set[tuple[str, str]] = set()
-        out: list[Violation] = []
-        for path, defect in ctx.walk.defects:
-            if defect.kind == self.name and (path, defect.reason) not in seen:
-                seen.add((path, defect.reason))
-                out.append(Violation(self.name, defect.reason, part=path))
-        return out
+        return walk_defects(self.name, ctx)

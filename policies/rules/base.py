@@ -73,3 +73,15 @@ def violation(rule: str, reason: str, part: Part, *, filename: str | None = None
         part=part.path or None,
         member=part.member,
     )
+
+
+def walk_defects(rule: str, ctx: Context) -> list[Violation]:
+    """A violation of ``rule`` for each place the MIME walk reported a defect of that
+    kind, once per place and reason."""
+    seen: set[tuple[str, str]] = set()
+    out: list[Violation] = []
+    for path, defect in ctx.walk.defects:
+        if defect.kind == rule and (path, defect.reason) not in seen:
+            seen.add((path, defect.reason))
+            out.append(Violation(rule, defect.reason, part=path))
+    return out

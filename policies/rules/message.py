@@ -6,7 +6,7 @@ from typing import ClassVar
 
 from policies.archives import ENCRYPTED_MEMBER
 from policies.model import Part, Violation
-from policies.rules.base import Context, RuleSettings, Scope, violation
+from policies.rules.base import Context, RuleSettings, Scope, violation, walk_defects
 
 
 class AttachmentSize:
@@ -76,13 +76,7 @@ class MalformedMime:
         pass
 
     def check(self, part: Part, ctx: Context) -> list[Violation]:
-        seen: set[tuple[str, str]] = set()
-        out: list[Violation] = []
-        for path, defect in ctx.walk.defects:
-            if defect.kind == self.name and (path, defect.reason) not in seen:
-                seen.add((path, defect.reason))
-                out.append(Violation(self.name, defect.reason, part=path))
-        return out
+        return walk_defects(self.name, ctx)
 
 
 class SmimeEncrypted:
