@@ -96,6 +96,32 @@ def _join(path: str, index: int | str) -> str:
     return f"{path}.{index}" if path else str(index)
 
 
+@dataclass(frozen=True, slots=True)
+class _Place:
+    """Where an entity stands in the message."""
+
+    path: str
+    depth: int
+    #: where its bytes start in the raw message (None when decoded from a transfer
+    #: encoding: there is nothing of it to strip in place)
+    base: int | None
+    #: the strippable raw range holding it
+    span: tuple[int, int] | None
+    #: whether it is a message/rfc822's (its single leaf is numbered below it)
+    is_message: bool
+    #: the boundaries of the multiparts around it
+    boundaries: tuple[bytes, ...]
+
+    def moved(self, base: int | None) -> _Place:
+        """The same place with its bytes starting at ``base`` (dataclasses.replace is
+        several times slower, and this runs for every entity)."""
+        return _Place(self.path, self.depth, base, self.span, self.is_message, self.boundaries)
+
+    def within(self, base: int | None) -> _Place:
+        """The place of the message a message/rfc822 entity here holds."""
+        return _Place(self.path, self.depth + 1, base, self.span, True, self.boundaries)
+
+
 class _Walker:
     def __init__(self, limits: WalkLimits, size: int) -> None:
         self.limits = limits
@@ -122,24 +148,10 @@ class _Walker:
         """The structure reads two ways here: both are walked, and this is reported."""
         self.result.defects.append((path or "1", Defect("ambiguous-mime", reason)))
 
-    def entity(
-        self,
-        data: bytes,
-        *,
-        base: int | None,
-        path: str,
-        depth: int,
-        span: tuple[int, int] | None,
-        is_message: bool,
-        boundaries: tuple[bytes, ...],
-        header: HeaderBlock | None = None,
-    ) -> None:
-        """Read one entity (headers and body) found at `path`.
-
-        `base` is where `data` starts in the raw message (None when it was decoded
-        from a transfer encoding); `span` is the strippable raw range holding it;
-        `header` is `data`'s header block when it was already read.
-        """
+    def entity(self, data: bytes, at: _Place, header: HeaderBlock | None = None) -> None:
+        """Read one entity (headers and body) found ``at`` a place; ``header`` is
+        ``data``'s header block when it was already read."""
+        path, depth = at.path, at.depth
         if self.result.entity_count >= self.limits.max_parts:
             if not self.is_over_parts:
                 self.is_over_parts = True
@@ -156,25 +168,11 @@ class _Walker:
         if header is None:
             header = read_header(data)
         headers = self.headers(data, header, path)
-        self.readings(headers, data[header.body_start:], base=base, offset=header.body_start,
-                      path=path, depth=depth, span=span, is_message=is_message,
-                      boundaries=boundaries)
-        self.early_end(data, header, headers, base=base, path=path, depth=depth, span=span,
-                       is_message=is_message, boundaries=boundaries)
+        self.readings(headers, data[header.body_start:], at, offset=header.body_start)
+        self.early_end(data, header, headers, at)
 
-    def early_end(
-        self,
-        data: bytes,
-        header: HeaderBlock,
-        headers: Headers,
-        *,
-        base: int | None,
-        path: str,
-        depth: int,
-        span: tuple[int, int] | None,
-        is_message: bool,
-        boundaries: tuple[bytes, ...],
-    ) -> None:
+    def early_end(self, data: bytes, header: HeaderBlock, headers: Headers,
+                  at: _Place) -> None:
         """Walk the entity as a reader that ends its header early reads it: Python's
         parser (and many clients) at a line that is no field or has white space before
         its colon; the rest is the body, under the fields before it."""
@@ -191,10 +189,9 @@ class _Walker:
             # entity (a stray line is a malformed-mime finding of its own)
             if _content_fields(early) == _content_fields(headers):
                 return
-            self.ambiguous(path, why)
+            self.ambiguous(at.path, why)
         self.work_left -= len(data) - start
-        self.readings(early, data[start:], base=base, offset=start, path=path,
-                      depth=depth, span=span, is_message=is_message, boundaries=boundaries)
+        self.readings(early, data[start:], at, offset=start)
 
     def headers(self, data: bytes, header: HeaderBlock, path: str) -> Headers:
         """The MIME fields of one entity's header block, its defects recorded."""
@@ -214,22 +211,11 @@ class _Walker:
             self.result.defects.append((path or "1", d))
         return headers
 
-    def readings(
-        self,
-        headers: Headers,
-        body: bytes,
-        *,
-        base: int | None,
-        offset: int,
-        path: str,
-        depth: int,
-        span: tuple[int, int] | None,
-        is_message: bool,
-        boundaries: tuple[bytes, ...],
-    ) -> None:
+    def readings(self, headers: Headers, body: bytes, at: _Place, *, offset: int) -> None:
         """Walk `body` under every reading its headers allow (`offset`: where the body
         starts in the entity)."""
-        body_base = None if base is None else base + offset
+        path = at.path
+        body_at = at if at.base is None else at.moved(at.base + offset)
         types = _first_last(_distinct(headers.all("content-type")))
         if len(types) > 1:
             self.ambiguous(path, f"{len(types)} different Content-Type fields (Python and "
@@ -244,11 +230,7 @@ class _Walker:
                                repr(d) for d in _first_last(_distinct(dispositions))))
         for reading in types or ["text/plain"]:
             for cte in [e.value for e in encodings] or [""]:
-                self.reading(
-                    reading, cte, headers, dispositions, body,
-                    base=body_base, path=path, depth=depth, span=span,
-                    is_message=is_message, boundaries=boundaries,
-                )
+                self.reading(reading, cte, headers, dispositions, body, body_at)
 
     def reading(
         self,
@@ -257,14 +239,9 @@ class _Walker:
         headers: Headers,
         dispositions: list[str],
         body: bytes,
-        *,
-        base: int | None,
-        path: str,
-        depth: int,
-        span: tuple[int, int] | None,
-        is_message: bool,
-        boundaries: tuple[bytes, ...],
+        at: _Place,
     ) -> None:
+        path = at.path
         main, params, problems = parsed(content_type)
         for problem in problems:
             self.defect(path, f"Content-Type: {problem}")
@@ -272,9 +249,7 @@ class _Walker:
         if len(types) > 1:
             self.ambiguous(path, describe("the media type", types))
         for ctype in (t.value for t in types):
-            self.typed(ctype, content_type, params, cte, headers, dispositions, body,
-                       base=base, path=path, depth=depth, span=span, is_message=is_message,
-                       boundaries=boundaries)
+            self.typed(ctype, content_type, params, cte, headers, dispositions, body, at)
 
     def typed(
         self,
@@ -285,15 +260,10 @@ class _Walker:
         headers: Headers,
         dispositions: list[str],
         body: bytes,
-        *,
-        base: int | None,
-        path: str,
-        depth: int,
-        span: tuple[int, int] | None,
-        is_message: bool,
-        boundaries: tuple[bytes, ...],
+        at: _Place,
     ) -> None:
         """Walk ``body`` as the media type ``ctype`` (one reading of ``content_type``)."""
+        path, base, span = at.path, at.base, at.span
         if "/" not in ctype or not ctype.split("/", 1)[1]:
             self.defect(path, f"Content-Type {ctype!r} is not type/subtype")
             ctype = "application/octet-stream"
@@ -332,8 +302,7 @@ class _Walker:
                         if (k or m) and not self.spend(len(content), path):
                             return
                         self.multipart(boundary.value.encode("utf-8", "replace"), content,
-                                       base=content_base, path=path, depth=depth, span=span,
-                                       boundaries=boundaries)
+                                       at.moved(content_base))
                 return
         if ctype in ("message/rfc822", "message/global"):
             if cte not in _IDENTITY:
@@ -342,8 +311,7 @@ class _Walker:
                                "Dovecot show it undecoded, a reader that decodes it first "
                                "shows the message inside")
             inner, inner_base = self.decode(body, cte, path, base)
-            self.entity(inner, base=inner_base, path=path, depth=depth + 1, span=span,
-                        is_message=True, boundaries=boundaries)
+            self.entity(inner, at.within(inner_base))
             return
         if ctype in _PKCS7 and not is_enveloped:
             # Opaque S/MIME signatures (RFC 8551 3.5.2) carry the whole signed entity
@@ -351,26 +319,16 @@ class _Walker:
             der, _ = self.decode(body, cte, path, base)
             signed = signed_content(der)
             if signed is not None:
-                self.entity(signed, base=None, path=path, depth=depth + 1, span=span,
-                            is_message=True, boundaries=boundaries)
+                self.entity(signed, at.within(None))
                 return
             if "signed-data" in smime_type:
                 self.defect(path, "S/MIME signed data cannot be read")
         self.leaf(ctype, content_type, cte, dispositions, body, base=base,
-                  path=_join(path, 1) if (is_message or not path) else path, span=span)
+                  path=_join(path, 1) if (at.is_message or not path) else path, span=span)
 
-    def multipart(
-        self,
-        boundary: bytes,
-        body: bytes,
-        *,
-        base: int | None,
-        path: str,
-        depth: int,
-        span: tuple[int, int] | None,
-        boundaries: tuple[bytes, ...],
-    ) -> None:
-        if any(b.startswith(boundary) or boundary.startswith(b) for b in boundaries):
+    def multipart(self, boundary: bytes, body: bytes, at: _Place) -> None:
+        path = at.path
+        if any(b.startswith(boundary) or boundary.startswith(b) for b in at.boundaries):
             self.defect(path, "a nested boundary repeats an enclosing one (RFC 2046 5.1.1)")
         marker = b"--" + boundary
         cap = self.limits.max_parts + 1
@@ -387,11 +345,10 @@ class _Walker:
             self.defect(path, "the multipart boundary never occurs in the body")
         for delimiters in (strict, lenient) if strict != lenient else (strict,):
             if not delimiters:
-                self.leaf("application/octet-stream", "", "", [], body, base=base,
-                          path=_join(path, 1), span=span)
+                self.leaf("application/octet-stream", "", "", [], body, base=at.base,
+                          path=_join(path, 1), span=at.span)
                 continue
-            self.parts(delimiters, boundary, body, base=base, path=path, depth=depth,
-                       span=span, boundaries=boundaries, is_capped=len(delimiters) >= cap)
+            self.parts(delimiters, boundary, body, at, is_capped=len(delimiters) >= cap)
 
     def decoded_parts(self, body: bytes, cte: str, found: list[Reading], path: str,
                       base: int | None) -> bytes | None:
@@ -411,15 +368,12 @@ class _Walker:
         delimiters: list[tuple[int, int, bool]],
         boundary: bytes,
         body: bytes,
+        at: _Place,
         *,
-        base: int | None,
-        path: str,
-        depth: int,
-        span: tuple[int, int] | None,
-        boundaries: tuple[bytes, ...],
         is_capped: bool,
     ) -> None:
         """Walk the parts between ``delimiters`` (line start, after the line, is_close)."""
+        path, base = at.path, at.base
         closes = [k for k, d in enumerate(delimiters) if d[2]]
         if not closes:
             if not is_capped:
@@ -427,7 +381,7 @@ class _Walker:
         elif closes[0] != len(delimiters) - 1:
             self.defect(path, "parts follow the closing boundary")
         index = 0
-        nested = (*boundaries, boundary)
+        nested = (*at.boundaries, boundary)
         for k, (_, after, is_close) in enumerate(delimiters):
             if is_close:
                 continue
@@ -441,10 +395,10 @@ class _Walker:
             index += 1
             child_base = None if base is None else base + after
             # strip removes the deepest part still in raw coordinates.
-            child_span = (child_base, child_base + stop - after) if child_base is not None else span
-            self.entity(body[after:stop], base=child_base, path=_join(path, index),
-                        depth=depth + 1, span=child_span, is_message=False,
-                        boundaries=nested)
+            child_span = (child_base, child_base + stop - after) if child_base is not None \
+                else at.span
+            self.entity(body[after:stop], _Place(_join(path, index), at.depth + 1, child_base,
+                                                 child_span, False, nested))
 
     def decode(
         self, body: bytes, cte: str, path: str, base: int | None
@@ -581,6 +535,5 @@ def walk(raw: bytes, limits: WalkLimits | None = None, *,
     if header is not None:
         header.body(raw)  # the misuse check: the block must be this message's
     walker = _Walker(limits or WalkLimits(), len(raw))
-    walker.entity(raw, base=0, path="", depth=0, span=None, is_message=False, boundaries=(),
-                  header=header)
+    walker.entity(raw, _Place("", 0, 0, None, False, ()), header)
     return walker.result
