@@ -18,12 +18,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass, replace
 from enum import Enum
 from pathlib import Path
 
+from mailbase import private_dir, write_private_durably
 from signer.errors import SignerError
 from signer.keys import Algorithm, generate_private_key, write_private_key
 
@@ -94,19 +93,12 @@ class RotationState:
         return cls(path, keys)
 
     def save(self) -> None:
-        """Write the state atomically (temporary file, fsync, rename)."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        """Write the state so that a crash leaves the old or the new one (temporary file,
+        fsync, rename, directory fsync), ``0600``: it says which key signs, so only the
+        service may change it. A missing directory is made ``0700``."""
         payload = {"keys": [{**asdict(k), "state": k.state.value} for k in self.keys]}
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".dkim-state-")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as out:
-                json.dump(payload, out, indent=2)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        private_dir(self.path.parent, tighten=False)
+        write_private_durably(self.path, json.dumps(payload, indent=2).encode("utf-8"))
 
     def for_domain(self, domain: str) -> list[RotatedKey]:
         """The domain's rotated keys, oldest first."""
@@ -137,7 +129,7 @@ class RotationState:
             if selector not in taken and not (key_dir / f"{selector}.{domain}.pem").exists():
                 break
             selector = f"{base}n{n}"
-        key_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        private_dir(key_dir)  # its missing parents too: mkdir would give them the umask
         path = key_dir / f"{selector}.{domain}.pem"
         write_private_key(generate_private_key(algorithm, bits=bits), path)
         entry = RotatedKey(domain, selector, algorithm.value, str(path), KeyState.PENDING,

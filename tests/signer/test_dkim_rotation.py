@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import re
 import tomllib
 from collections.abc import Iterator
@@ -73,6 +74,27 @@ def test_rotation_life_cycle(config: DkimConfig) -> None:
     assert _selectors(_signer(config, after)) == ["r20270224"]
     assert state.expire(after) == ["r20261126: retired (its record may be removed later)"]
     assert [k.state for k in state.for_domain(DOMAIN)] == [KeyState.RETIRED, KeyState.ACTIVE]
+
+
+def test_the_state_is_private_whatever_the_umask_and_replaced_whole(
+        config: DkimConfig) -> None:
+    # it says which key signs: only the service may change it
+    old = os.umask(0)
+    try:
+        state = RotationState.load(config.state_file)
+        state.rotate(DOMAIN, Algorithm.RSA_SHA256, config.key_dir, T0)
+        state.save()
+    finally:
+        os.umask(old)
+    assert config.state_file.stat().st_mode & 0o777 == 0o600
+    assert config.state_file.parent.stat().st_mode & 0o777 == 0o700
+    assert config.key_dir.stat().st_mode & 0o777 == 0o700
+    state.activate(DOMAIN, state.for_domain(DOMAIN)[0].selector, T0, GRACE)
+    state.save()
+    assert [p.name for p in config.state_file.parent.iterdir()
+            if p.name.endswith(".tmp")] == []
+    [key] = RotationState.load(config.state_file).for_domain(DOMAIN)
+    assert key.state is KeyState.ACTIVE
 
 
 def test_a_second_pending_key_is_refused(config: DkimConfig) -> None:
