@@ -43,6 +43,7 @@ from audit import (
     check_signature,
     sign_file_bytes,
 )
+from mailbase import private_dir, write_private_durably
 from milter.backup_archive import backup_archive, restore_archive
 from milter.errors import MilterError
 from milter.settings import Settings
@@ -350,7 +351,7 @@ def restore(config: Settings, source: Path, *, force: bool = False,
     done = [signed]
     for store in manifest["stores"]:
         target = targets[store["name"]]
-        target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        private_dir(target.parent, tighten=False)
         for suffix in ("-wal", "-shm"):
             target.with_name(target.name + suffix).unlink(missing_ok=True)
         copy_database(source / store["file"], target)
@@ -363,13 +364,14 @@ def restore(config: Settings, source: Path, *, force: bool = False,
         if path.exists() and not force:
             done.append(f"kept the existing {item['name']} state: {path}")
             continue
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        shutil.copy2(source / item["file"], path)
+        private_dir(path.parent, tighten=False)
+        write_private_durably(path, (source / item["file"]).read_bytes())
         done.append(f"restored the {item['name']} state to {path}")
     objects = config.policies.quarantine.path
     for relative in manifest["quarantine_objects"]:
-        (objects / relative).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        shutil.copy2(source / "quarantine" / relative, objects / relative)
+        private_dir((objects / relative).parent)
+        write_private_durably(objects / relative,
+                              (source / "quarantine" / relative).read_bytes())
     if manifest["quarantine_objects"]:
         done.append(f"restored {len(manifest['quarantine_objects'])} quarantined messages")
     done.extend(_restore_evidence(config, source, manifest.get("document_evidence", [])))
@@ -401,9 +403,9 @@ def _restore_keys(config: Settings, manifest: dict[str, Any], source: Path, *,
         if path.exists() and not force:
             yield f"kept the existing {key['what']}: {path}"
             continue
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        path.unlink(missing_ok=True)
-        _write_private(path, (source / key["file"]).read_bytes())
+        private_dir(path.parent, tighten=False)
+        # replaced whole: never a moment without the key, nor half a key after a crash
+        write_private_durably(path, (source / key["file"]).read_bytes())
         yield f"restored {key['what']} to {path}"
 
 

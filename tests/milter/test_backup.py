@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shlex
 import sqlite3
 import threading
@@ -186,6 +187,29 @@ def test_private_keys_are_listed_not_copied_unless_asked(site: Site, tmp_path: P
     restored = new.config.audit.keys_dir / "audit-checkpoint.key"
     assert f"restored audit checkpoint signing key to {restored}" in result.output
     assert restored.stat().st_mode & 0o777 == 0o600
+
+
+def test_what_a_restore_writes_is_private_whatever_the_umask(site: Site, tmp_path: Path) -> None:
+    result = run("backup", str(tmp_path / "bk"), "--config", str(site.path), "--include-keys")
+    assert result.exit_code == 0, result.output
+    new = _site(tmp_path / "new", key=site.key, pins=(checkpoint_key(site),))
+    old = os.umask(0)
+    try:
+        result = run("restore", str(tmp_path / "bk"), "--config", str(new.path))
+    finally:
+        os.umask(old)
+    assert result.exit_code == 0, result.output
+    assert "restored 2 quarantined messages" in result.output
+    held = [p for p in new.config.policies.quarantine.path.rglob("*") if p.is_file()
+            and not p.name.startswith("index")]
+    written = [new.config.signer.dkim.state_file,
+               new.config.audit.keys_dir / "audit-checkpoint.key", *held]
+    assert len(held) >= 2
+    assert {str(p): p.stat().st_mode & 0o777 for p in written} == {
+        str(p): 0o600 for p in written}
+    made = {p.parent for p in written}
+    assert {str(d): d.stat().st_mode & 0o777 for d in made} == {str(d): 0o700 for d in made}
+    assert not [p for d in made for p in d.iterdir() if p.name.endswith(".tmp")]
 
 
 def test_restore_refuses_to_overwrite_existing_stores_without_force(
