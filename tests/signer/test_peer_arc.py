@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,19 +56,15 @@ RECORDS, CASES = _load()
 
 @pytest.fixture(scope="module")
 def outcomes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, CliOutcome]]:
-    servers = [DnsServer(txt={name: " ".join(record.split()) for name, record in txt.items()})
-               for txt in RECORDS]
-    try:
-        for server in servers:
-            server.start()
+    with ExitStack() as running:
+        servers = [running.enter_context(DnsServer(
+            txt={name: " ".join(record.split()) for name, record in txt.items()}))
+            for txt in RECORDS]
         cases = [CliCase(f"{c.group}/{c.id}", [
             "auth", "check", "--client-ip", "192.0.2.1", "--helo", "arc-suite.invalid",
             "--mail-from", "<>", "--dns", servers[c.group].address, "--timeout", "0.5"],
             c.message) for c in CASES]
         yield run_cli_cases(cases, tmp_path_factory.mktemp("arc"))
-    finally:
-        for server in servers:
-            server.stop()
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -102,19 +103,15 @@ def _add(server: DnsServer, name: str, rdtype: str, value: Any, *, has_txt: bool
 
 @pytest.fixture(scope="module")
 def outcomes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, CliOutcome]]:
-    servers = [DnsServer() for _ in SCENARIOS]
-    try:
+    with ExitStack() as running:
+        servers = [running.enter_context(DnsServer()) for _ in SCENARIOS]
         for server, scenario in zip(servers, SCENARIOS, strict=True):
-            server.start()
             _serve(server, scenario["zonedata"])
         cases = [CliCase(f"{c.scenario}/{c.id}", [
             "auth", "check", "--client-ip", c.host, "--helo", c.helo,
             "--mail-from", c.mailfrom or "<>", "--dns", servers[c.scenario].address,
             "--timeout", "0.3"], MESSAGE) for c in CASES]
         yield run_cli_cases(cases, tmp_path_factory.mktemp("rfc7208"))
-    finally:
-        for server in servers:
-            server.stop()
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
