@@ -107,46 +107,42 @@ def _opens_without_password(pdf: PdfFileReader) -> bool:
         return False
 
 
+def _tree_nodes(start: object) -> Iterator[generic.DictionaryObject]:
+    """The dictionaries of a page tree or name tree, each before its /Kids, at most
+    _MAX_TREE_DEPTH levels deep and MAX_NODES in all (a cycle or a flood ends there)."""
+    budget = MAX_NODES
+    stack: list[tuple[object, int]] = [(start, 0)]
+    while stack:
+        node, depth = stack.pop()
+        node = _deref(node)
+        if not isinstance(node, generic.DictionaryObject) or depth > _MAX_TREE_DEPTH:
+            continue
+        budget -= 1
+        if budget < 0:
+            return
+        yield node
+        kids = _get(node, "/Kids")
+        if isinstance(kids, generic.ArrayObject):
+            stack.extend((kid, depth + 1) for kid in reversed(kids))
+
+
 def _name_tree_files(root: generic.DictionaryObject) -> list[tuple[str, object]]:
     names = _get(root, "/Names")
     tree = _get(names, "/EmbeddedFiles") if names is not None else None
     found: list[tuple[str, object]] = []
-    budget = [MAX_NODES]
-
-    def visit(node: object, depth: int) -> None:
-        if not isinstance(node, generic.DictionaryObject) or depth > _MAX_TREE_DEPTH:
-            return
-        budget[0] -= 1
-        if budget[0] < 0:
-            return
+    for node in _tree_nodes(tree):
         pairs = _get(node, "/Names")
         if isinstance(pairs, generic.ArrayObject):
             for i in range(0, len(pairs) - 1, 2):
                 found.append((str(_deref(pairs[i])), pairs[i + 1]))
-        kids = _get(node, "/Kids")
-        if isinstance(kids, generic.ArrayObject):
-            for kid in kids:
-                visit(_deref(kid), depth + 1)
-
-    visit(tree, 0)
     return found
 
 
 def _annotation_files(root: generic.DictionaryObject) -> list[tuple[str, object]]:
     found: list[tuple[str, object]] = []
-    budget = [MAX_NODES]
-
-    def visit(node: object, depth: int) -> None:
-        if not isinstance(node, generic.DictionaryObject) or depth > _MAX_TREE_DEPTH:
-            return
-        budget[0] -= 1
-        if budget[0] < 0:
-            return
-        kids = _get(node, "/Kids")
-        if isinstance(kids, generic.ArrayObject):
-            for kid in kids:
-                visit(_deref(kid), depth + 1)
-            return
+    for node in _tree_nodes(_get(root, "/Pages")):
+        if isinstance(_get(node, "/Kids"), generic.ArrayObject):
+            continue  # an inner node of the page tree: its pages carry the annotations
         annots = _get(node, "/Annots")
         if isinstance(annots, generic.ArrayObject):
             for annot in annots:
@@ -154,8 +150,6 @@ def _annotation_files(root: generic.DictionaryObject) -> list[tuple[str, object]
                 if (isinstance(annot, generic.DictionaryObject)
                         and _get(annot, "/Subtype") == "/FileAttachment"):
                     found.append(("", annot.raw_get("/FS") if "/FS" in annot else None))
-
-    visit(_get(root, "/Pages"), 0)
     return found
 
 
