@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from directory.errors import ImportRowError
 from directory.model import Unit
 from directory.rows import ParsedFile, ParsedRow
+from directory.successors import MAX_SUCCESSION
 
 
 def check_rows(
@@ -63,11 +64,13 @@ def check_rows(
                 del good[taken[0]]
     if partial:
         kept = {unit_id for unit_id in stored if unit_id in parsed.ids}
-        while _check_references(good, set(good) | kept, errors) | _check_cycles(good, errors):
+        while (_check_references(good, set(good) | kept, errors)
+               | _check_cycles(good, errors) | _check_successions(good, stored, errors)):
             pass
     else:
         _check_references(good, parsed.ids, errors)
         _check_cycles(good, errors)
+        _check_successions(good, {}, errors)
     return sorted(good.values(), key=lambda row: row.line), sorted(errors, key=_order)
 
 
@@ -151,3 +154,35 @@ def _check_cycles(good: dict[str, ParsedRow], errors: list[ImportRowError]) -> s
     for unit_id in looping:
         del good[unit_id]
     return looping
+
+
+def _check_successions(good: dict[str, ParsedRow], stored: Mapping[str, Unit],
+                       errors: list[ImportRowError]) -> set[str]:
+    """Refuse successor links that loop or chain longer than ``MAX_SUCCESSION``: who
+    succeeds whom decides whose records a successor's auditors read."""
+    def successor(unit_id: str) -> str | None:
+        if unit_id in good:
+            return good[unit_id].unit.successor
+        kept = stored.get(unit_id)
+        return kept.successor if kept is not None else None
+
+    refused: set[str] = set()
+    for start in good:
+        chain = [start]
+        current = successor(start)
+        while current is not None and current not in chain and len(chain) <= MAX_SUCCESSION:
+            chain.append(current)
+            current = successor(current)
+        if current is None:
+            continue
+        if current in chain:
+            loop = " → ".join([*chain[chain.index(current):], current])
+            reason = f"the successors form a cycle: {loop}"
+        else:
+            reason = (f"the chain of successors from {start!r} is longer than "
+                      f"{MAX_SUCCESSION} links")
+        errors.append(ImportRowError(good[start].line, "successor", reason))
+        refused.add(start)
+    for unit_id in refused:
+        del good[unit_id]
+    return refused

@@ -158,7 +158,7 @@ def successor_in_service(unit: Unit, units: Mapping[str, Unit], today: date) -> 
     successor for a unit merged twice, the first in service; None when none is."""
     seen = {unit.id}
     current = unit
-    # the store refuses cycles of successors on import; ``seen`` is a guard
+    # imports refuse cycles of successors (directory/checks.py); ``seen`` is a guard
     while current.successor and current.successor in units and current.successor not in seen:
         current = units[current.successor]
         seen.add(current.id)
