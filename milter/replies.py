@@ -40,6 +40,12 @@ class Reply:
         return Reply(self.code, self.enhanced, text)
 
     @property
+    def room(self) -> int:
+        """How many octets of text fit on this reply's one line (RFC 5321 4.5.3.1.5):
+        a text longer than that is cut by :meth:`with_text`."""
+        return _LINE_OCTETS - len(f"{self.code} {self.enhanced} ")
+
+    @property
     def is_success(self) -> bool:
         """True for 2xx."""
         return 200 <= self.code < 300

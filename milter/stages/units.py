@@ -199,18 +199,33 @@ class UnitsStage:
         unit, successor = ended.unit, ended.successor
         when = (f"ended on {ended.ended_on.isoformat()}" if ended.ended_on is not None
                 else "is no longer active")
+        texts: list[str] = []
         if successor is not None:
+            use = _ascii_address(successor)
+            instead = f"address {use}" if use else f"addresses (unit {successor.id})"
             why = (f"the From address {address} is of unit {unit.id}, which {when}; "
-                   f"send as its successor's address {successor.address.addr_spec}")
+                   f"send as its successor's {instead}")
+            vi_use = f"dia chi {use}" if use else f"dia chi cua don vi {successor.id}"
             vi = (f"dia chi {address} da ngung su dung (don vi da hop nhat vao "
-                  f"{successor.id}), hay gui bang dia chi {successor.address.addr_spec}")
+                  f"{successor.id}), hay gui bang {vi_use}")
+            # shorter and shorter, each still naming what to send as: the full text
+            # can pass RFC 5321's 512 octets when the addresses are long
+            short = f"Message refused: unit {unit.id} has ended; send as its successor's {instead}"
+            texts = [f"{short} / Thu bi tu choi: hay gui bang {vi_use}", short,
+                     f"Message refused: send as {use or f'unit {successor.id}'}"]
         else:
             why = f"the From address {address} is of unit {unit.id}, which {when}"
             vi = f"dia chi {address} da ngung su dung (don vi da ngung hoat dong)"
+            texts = [f"Message refused: unit {unit.id} {when} / Thu bi tu choi: don vi da "
+                     "ngung hoat dong", f"Message refused: unit {unit.id} {when}"]
         ctx.record_auth({"method": "sender", "operation": "verify", "result": "fail",
                          "reason": why, "domain": ctx.sender.domain,
                          "disposition": SENDER_UNIT_ENDED})
-        text = _one_ascii_line(f"Message refused: {why} / Thu bi tu choi: {vi}")
+        texts = [f"Message refused: {why} / Thu bi tu choi: {vi}",
+                 f"Message refused: {why}", *texts]
+        room = R550_SENDER_UNIT_ENDED.room
+        text = next((line for line in map(_one_ascii_line, texts) if len(line) <= room),
+                    _one_ascii_line(texts[-1]))
         return reject(text, R550_SENDER_UNIT_ENDED)
 
     @staticmethod
@@ -225,6 +240,12 @@ def _one_ascii_line(text: str) -> str:
     else becomes '?') on one line."""
     ascii_text = text.encode("ascii", "replace").decode()
     return ascii_text.replace("\r", " ").replace("\n", " ")
+
+
+def _ascii_address(unit: Unit) -> str | None:
+    """The unit's first address an SMTP reply can carry (ASCII: a reply is read by
+    clients that did not ask for SMTPUTF8), or None when every one is internationalised."""
+    return next((a.addr_spec for a in unit.addresses if a.addr_spec.isascii()), None)
 
 
 def _same_address(header: str, envelope: str) -> bool:

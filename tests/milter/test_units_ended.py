@@ -15,6 +15,7 @@ import pytest
 
 from directory import Directory, DirectoryIndex
 from milter.stages.units import UnitLookup
+from support.rawsmtp import Raw
 
 D = "lamdong.gov.vn"
 UNITS = (
@@ -93,3 +94,63 @@ def test_the_last_day_is_a_working_day_and_the_next_is_not(tmp_path: Path) -> No
         assert index.successor("ld-stc", date(2099, 12, 31)) is None
     finally:
         index.close()
+
+
+#: the longest addresses an import takes: a 64-octet local part, 254 octets in all
+LONG_DOMAIN = f"{'x' * 63}.{'y' * 63}.{'z' * 47}.gov.vn"
+LONG_OLD = f"{'o' * 64}@{LONG_DOMAIN}"
+LONG_NEW = f"{'n' * 64}@{LONG_DOMAIN}"
+LONG_IDS = ("d" * 64, "s" * 64)
+LONG_UNITS = (
+    "id,name,parent,address,aliases,active,successor\n"
+    f"{LONG_IDS[0]},Sở cũ,,{LONG_OLD},,no,{LONG_IDS[1]}\n"
+    f"{LONG_IDS[1]},Sở mới,,{LONG_NEW},,yes,\n"
+    # a successor whose primary address is internationalised: the reply names its
+    # ASCII alias; one with none names the unit
+    f"bt-snv,Sở Nội vụ cũ,,snv@binhthuan.gov.vn,,no,snv\n"
+    f"snv,Sở Nội vụ,,nội.vụ@{D},snv@{D},yes,\n"
+    f"bt-sxd,Sở Xây dựng cũ,,sxd@binhthuan.gov.vn,,no,sxd\n"
+    f"sxd,Sở Xây dựng,,xây.dựng@{D},,yes,\n"
+)
+
+
+def raw_refusal(running: Any, address: str) -> bytes:
+    """The DATA reply, as the bytes on the socket (its CRLF included)."""
+    raw = Raw(running.port)
+    raw.command(b"EHLO postfix")
+    assert raw.command(f"MAIL FROM:<{address}>".encode()).startswith(b"250")
+    assert raw.command(b"RCPT TO:<a@example.org>").startswith(b"250")
+    assert raw.command(b"DATA").startswith(b"354")
+    raw.send(f"From: {address}\r\nTo: a@example.org\r\nSubject: test\r\n"
+             f"Message-ID: <long@{D}>\r\n\r\nbody\r\n.\r\n".encode())
+    reply = raw.reply() + b"\r\n"
+    raw.sock.close()
+    return reply
+
+
+@pytest.fixture
+def long_names(filter_server: Callable[..., Any]) -> Any:
+    running = filter_server()
+    with Directory.open(running.server.config.directory.path) as store:
+        store.import_csv(LONG_UNITS, actor="test")
+    running.server.runtime.units.index.refresh()
+    return running
+
+
+def test_the_refusal_with_the_longest_addresses_is_one_line_naming_the_successor(
+    long_names: Any, next_hop: Any,
+) -> None:
+    reply = raw_refusal(long_names, LONG_OLD)
+    assert len(reply) <= 512
+    assert reply.count(b"\r\n") == 1 and b"\n" not in reply[:-2]
+    assert reply == (f"550 5.7.1 Message refused: unit {LONG_IDS[0]} has ended; send as its "
+                     f"successor's address {LONG_NEW}\r\n").encode()
+    next_hop.assert_empty()
+
+
+def test_the_refusal_names_an_address_a_reply_can_carry(long_names: Any, next_hop: Any) -> None:
+    assert raw_refusal(long_names, "snv@binhthuan.gov.vn").endswith(
+        f"hay gui bang dia chi snv@{D}\r\n".encode())
+    assert raw_refusal(long_names, "sxd@binhthuan.gov.vn").endswith(
+        b"(don vi da hop nhat vao sxd), hay gui bang dia chi cua don vi sxd\r\n")
+    next_hop.assert_empty()
