@@ -29,6 +29,7 @@ from audit.keys import KeyTrust, fingerprint
 from audit.query import Filters, RecordSummary
 from audit.records import Action, AdminKind, Direction, Fate
 from audit.report import Report
+from audit.reportfiled import FILE_FORMATS, render_file
 from audit.reportuse import RosterMailbox
 from audit.rotation import rotate_key
 from audit.store import AuditLog
@@ -47,6 +48,8 @@ ConfigLoader = Callable[[Path | None], AuditConfig]
 UnitExpander = Callable[[str], Sequence[str]]
 UnitNames = Callable[[], Mapping[str, str]]
 RosterReader = Callable[[], Sequence[RosterMailbox] | None]
+#: the directory's units in its order, each with its parent's id (None: a root)
+UnitTree = Callable[[], Sequence[tuple[str, str | None]]]
 
 def _fail(exc: AuditError | PeriodError) -> click.ClickException:
     """Bad filters, dates or periods: exit 2; the store failed: 1."""
@@ -105,9 +108,15 @@ def filter_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """The filter options shared by ``query`` and ``export``."""
     options = [
         click.option("--unit", "units", multiple=True,
-                     help="A unit id (repeatable); covers that unit only."),
+                     help="A unit id (repeatable): mail it sent, received or whose From "
+                     "claims it; with --direction outbound, mail it sent."),
+        click.option("--sender-unit", "sender_units", multiple=True,
+                     help="A unit id (repeatable): only mail this unit sent."),
+        click.option("--recipient-unit", "recipient_units", multiple=True,
+                     help="A unit id (repeatable): only mail delivered to this unit."),
         click.option("--subtree", is_flag=True,
-                     help="Also cover the descendants of each --unit (from the directory)."),
+                     help="Also cover the descendants of each --unit, --sender-unit and "
+                     "--recipient-unit (from the directory)."),
         click.option("--direction", type=click.Choice([d.value for d in Direction]),
                      help="Only mail going this way."),
         click.option("--since", help="From this date/time (local zone unless an offset)."),
@@ -143,6 +152,7 @@ class _Wiring:
     descendants: UnitExpander | None = None
     unit_names: UnitNames | None = None
     roster: RosterReader | None = None
+    unit_tree: UnitTree | None = None
 
 
 _wiring = click.make_pass_decorator(_Wiring)
@@ -165,17 +175,21 @@ def _open_rw(wiring: _Wiring, config_path: Path | None) -> AuditLog:
 
 def _filters(wiring: _Wiring, config: AuditConfig, kw: dict[str, Any],
              **paging: int) -> Filters:
-    units = tuple(kw.pop("units"))
+    asked = {name: tuple(kw.pop(name))
+             for name in ("units", "sender_units", "recipient_units")}
     if kw.pop("subtree"):
         if wiring.descendants is None:
             raise UsageProblem("--subtree needs the directory (run through congvu)")
-        if not units:
-            raise UsageProblem("--subtree needs at least one --unit")
-        units = tuple(dict.fromkeys(u for unit in units for u in wiring.descendants(unit)))
+        if not any(asked.values()):
+            raise UsageProblem("--subtree needs at least one --unit, --sender-unit or "
+                               "--recipient-unit")
+        expand = wiring.descendants
+        asked = {name: tuple(dict.fromkeys(u for unit in units for u in expand(unit)))
+                 for name, units in asked.items()}
     direction = kw.pop("direction")
     decision = kw.pop("decision")
     values: dict[str, Any] = {
-        **kw, **paging, "units": units,
+        **kw, **paging, **asked,
         "direction": Direction(direction) if direction else None,
         "since": _time(config, kw.pop("since"), "since"),
         "until": _time(config, kw.pop("until"), "until"),
@@ -452,10 +466,13 @@ def prune_cmd(wiring: _Wiring, before: str, config_path: Path | None) -> None:
 @click.option("--unit", "units", multiple=True,
               help="Only these units, in this order, each shown even without mail "
               "(repeatable).")
-@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json", "html"]),
+@click.option("--format", "fmt",
+              type=click.Choice(["table", "csv", "json", "html", "xlsx", "docx"]),
               default="table", show_default=True,
-              help="A table or an HTML page with charts (Vietnamese, unit names), or "
-              "CSV or JSON (English column names, unit ids, UTC times).")
+              help="A table or an HTML page with charts (Vietnamese, unit names), "
+              "CSV or JSON (English column names, unit ids, UTC times), or the report "
+              "as filed: an Excel workbook (xlsx) or a Word document (docx), which need "
+              "--out.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write here instead of standard output.")
 @config_option
@@ -464,18 +481,28 @@ def report_cmd(wiring: _Wiring, period: str, units: tuple[str, ...], fmt: str, o
                config_path: Path | None) -> None:
     """The periodic report on e-document use: per unit, per mailbox in it, and a
     total (audit/README.md defines each column)."""
+    if fmt in FILE_FORMATS and out is None:
+        raise UsageProblem(f"--format {fmt} writes a file: give it with --out FILE")
     config, log = _open_ro(wiring, config_path)
     with log:
         try:
             tz = zone(config.time_zone)
+            # without --unit: every unit of the directory, zeros too, in its tree
+            tree = wiring.unit_tree() if wiring.unit_tree is not None and not units else []
             result = log.report(parse_period(period, tz), units,
                                 roster=wiring.roster() if wiring.roster is not None else None,
-                                regular_min=config.regular_use_min_messages, tz=tz)
+                                regular_min=config.regular_use_min_messages, tz=tz,
+                                listed=[u for u, _ in tree],
+                                parents=dict(tree) if tree else None)
         except (AuditError, PeriodError) as exc:
             raise _fail(exc) from exc
     names: Mapping[str, str] = {}
-    if wiring.unit_names is not None and fmt in ("table", "html"):
+    if wiring.unit_names is not None and fmt in ("table", "html", *FILE_FORMATS):
         names = wiring.unit_names()
+    if out and fmt in FILE_FORMATS:
+        out.write_bytes(render_file(result, fmt, config.time_zone, names))
+        click.echo(f"report written to {out}", err=True)
+        return
     text = _render_report(result, fmt, config, names)
     if out:
         out.write_text(text + "\n", encoding="utf-8")
@@ -486,7 +513,8 @@ def report_cmd(wiring: _Wiring, period: str, units: tuple[str, ...], fmt: str, o
 
 def commands(load: ConfigLoader, *, descendants: UnitExpander | None = None,
              unit_names: UnitNames | None = None,
-             roster: RosterReader | None = None) -> list[click.Command]:
+             roster: RosterReader | None = None,
+             unit_tree: UnitTree | None = None) -> list[click.Command]:
     """The top-level command groups this package adds to `congvu`.
 
     :param load: the ``[audit]`` table for ``--config`` (the root supplies it).
@@ -496,8 +524,11 @@ def commands(load: ConfigLoader, *, descendants: UnitExpander | None = None,
         the directory's); without it units are shown by id.
     :param roster: the officials' mailboxes, for the report's use columns (the
         directory's roster; None when there is none); without it they are empty.
+    :param unit_tree: the directory's units and their parents, in its order: the
+        report then shows every unit, zeros too, in the tree's order with subtotals;
+        without it, only the units with mail, sorted.
     """
-    return [wired(group, _Wiring(load, descendants, unit_names, roster))]
+    return [wired(group, _Wiring(load, descendants, unit_names, roster, unit_tree))]
 
 
 def _export(log: AuditLog, filters: Filters, fmt: str, stream: Any, total: int, *,

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from audit.attribution import attributed, claimed_by, sent_by
+from audit.attribution import TRUSTED, attributed, claimed_by, sent_by
 from audit.errors import AuditError, QueryError
 from audit.records import Action, Direction, Fate
 from audit.rows import iso
@@ -40,9 +40,17 @@ class Dialect:
 
 @dataclass(frozen=True, slots=True)
 class Filters:
-    """What an auditor asks for; every field narrows the result (AND)."""
+    """What an auditor asks for; every field narrows the result (AND).
+
+    ``units``: mail these units are involved in (sent, received, or claimed by the
+    From of untrusted mail); with direction ``outbound``, mail they sent.
+    ``sender_units``: mail these units sent (the trusted path only).
+    ``recipient_units``: mail delivered to these units.
+    """
 
     units: tuple[str, ...] = ()
+    sender_units: tuple[str, ...] = ()
+    recipient_units: tuple[str, ...] = ()
     direction: Direction | None = None
     since: datetime | None = None
     until: datetime | None = None
@@ -87,8 +95,10 @@ class Filters:
             raise QueryError("page", self.page, "pages are numbered from 1")
         if not 1 <= self.page_size <= MAX_PAGE_SIZE:
             raise QueryError("page_size", self.page_size, f"must be 1 to {MAX_PAGE_SIZE}")
-        if any(not unit.strip() for unit in self.units):
-            raise QueryError("unit", self.units, "a unit id cannot be empty")
+        for name, units in (("unit", self.units), ("sender_unit", self.sender_units),
+                            ("recipient_unit", self.recipient_units)):
+            if any(not unit.strip() for unit in units):
+                raise QueryError(name, units, "a unit id cannot be empty")
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,20 +153,40 @@ _SUMMARY = """
 """
 
 
+def _membership(units: Sequence[str], role: str | None, filters: Filters
+                ) -> tuple[str, list[Any]]:
+    """A condition on ``e.seq``: records ``units`` are members of (in ``role`` when
+    given), through the memberships index, narrowed to the period on the index."""
+    marks = ", ".join("?" * len(units))
+    sub = f"SELECT m.record_id FROM memberships m WHERE m.unit_id IN ({marks})"
+    params: list[Any] = list(units)
+    if role is not None:
+        sub += " AND m.role = ?"
+        params.append(role)
+    if filters.since:
+        sub += " AND m.at >= ?"
+        params.append(iso(filters.since))
+    if filters.until:
+        sub += " AND m.at < ?"
+        params.append(iso(filters.until))
+    return f"e.seq IN ({sub})", params
+
+
 def _where(filters: Filters, dialect: Dialect) -> tuple[str, list[Any]]:
     conds: list[str] = ["e.kind = 'message'"]
     params: list[Any] = []
-    if filters.units:
-        marks = ", ".join("?" * len(filters.units))
-        sub = f"SELECT m.record_id FROM memberships m WHERE m.unit_id IN ({marks})"
-        params.extend(filters.units)
-        if filters.since:
-            sub += " AND m.at >= ?"
-            params.append(iso(filters.since))
-        if filters.until:
-            sub += " AND m.at < ?"
-            params.append(iso(filters.until))
-        conds.append(f"e.seq IN ({sub})")
+    # outbound mail of a unit is mail it sent, not mail others sent to it
+    involved = "sent" if filters.direction is Direction.OUTBOUND else None
+    for units, role in ((filters.units, involved), (filters.sender_units, "sent"),
+                        (filters.recipient_units, "received")):
+        if units:
+            cond, more = _membership(units, role, filters)
+            conds.append(cond)
+            params.extend(more)
+    if filters.sender_units:
+        # a unit sends only on the trusted path; inbound mail's From only claims one
+        conds.append("e.direction = ?")
+        params.append(TRUSTED)
     if filters.since:
         conds.append("e.at >= ?")
         params.append(iso(filters.since))

@@ -1,13 +1,18 @@
-"""The audit filters of the console: the same as ``congvu audit query``'s, from a URL.
+"""The audit filters of the console: the same as ``congvu audit query``'s, from a URL,
+and the one way a time reads on a page.
 
-Dates without an offset are in the configured zone, as on the command line; a
-``period`` (YYYY-MM, YYYY-Qn, YYYY) sets both ends at once.
+Dates without an offset are in the configured zone, as on the command line, written
+dd/mm/yyyy (with HH:MM if wanted) as people here write them, or in ISO 8601; a
+``period`` (YYYY-MM, YYYY-Qn, YYYY) sets both ends at once. Pages show every time as
+dd/mm/yyyy HH:MM in the configured zone (:func:`when`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 from audit import Action, Direction, Fate, Filters, QueryError
 from mailbase import PeriodError, parse_local_datetime, parse_period, zone
@@ -15,15 +20,55 @@ from mailbase import PeriodError, parse_local_datetime, parse_period, zone
 TEXT_FIELDS = ("sender", "recipient", "text", "message_id", "queue_id", "sha256", "filename",
                "dkim", "smime")
 #: the URL parameters a filter is made of (``unit`` may repeat)
-NAMES = ("unit", "subtree", "direction", "period", "since", "until", *TEXT_FIELDS, "decision",
-         "outcome", "page", "page_size")
+NAMES = ("unit", "sender_unit", "recipient_unit", "subtree", "direction", "period", "since",
+         "until", *TEXT_FIELDS, "decision", "outcome", "page", "page_size")
 DIRECTIONS = [d.value for d in Direction]
 DECISIONS = [a.value for a in Action]
 OUTCOMES = [*(o.value for o in Fate), "incomplete"]
 
 
+#: How a time reads on a page, and the local forms a date field takes besides ISO 8601.
+SHOWN = "%d/%m/%Y %H:%M"
+LOCAL_FORMS = ("%d/%m/%Y", "%d/%m/%Y %H:%M", "%d/%m/%Y %H:%M:%S")
+
+
 class FilterError(ValueError):
     """A filter that cannot mean anything; the message names it."""
+
+
+def when(value: datetime | str | None, time_zone: str) -> str:
+    """A stored time (UTC) as people read it: dd/mm/yyyy HH:MM in ``time_zone``;
+    nothing for none, and text that is no time as it is."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    else:
+        moment = value
+    if moment.tzinfo is None:  # stored times are UTC
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(zone(time_zone)).strftime(SHOWN)
+
+
+def parse_when(text: str, tz: ZoneInfo) -> datetime:
+    """A date field: dd/mm/yyyy [HH:MM[:SS]] or ISO 8601, in ``tz`` unless it has an
+    offset; UTC back.
+
+    :raises PeriodError: neither form.
+    """
+    if "/" in text:
+        for form in LOCAL_FORMS:
+            try:
+                local = datetime.strptime(" ".join(text.split()), form)
+            except ValueError:
+                continue
+            return local.replace(tzinfo=tz).astimezone(UTC)
+        raise PeriodError(f"{text!r} is not a date (dd/mm/yyyy, dd/mm/yyyy HH:MM) or an "
+                          "ISO 8601 date")
+    return parse_local_datetime(text, tz)
 
 
 def _choice(value: str, allowed: Sequence[str], name: str) -> str | None:
@@ -43,6 +88,11 @@ def _int(value: str, name: str, default: int) -> int:
         raise FilterError(f"{name}: {value!r} is not a number") from None
 
 
+def _units(value: str) -> tuple[str, ...]:
+    """``sender_unit`` or ``recipient_unit``: one unit id, or several separated by commas."""
+    return tuple(u.strip() for u in value.split(",") if u.strip())
+
+
 def parse(params: Mapping[str, str], units: Sequence[str], time_zone: str) -> Filters:
     """The filters a query string asks for.
 
@@ -56,7 +106,7 @@ def parse(params: Mapping[str, str], units: Sequence[str], time_zone: str) -> Fi
             values["since"], values["until"] = period.start, period.end
         for name in ("since", "until"):
             if params.get(name):
-                values[name] = parse_local_datetime(params[name].strip(), tz)
+                values[name] = parse_when(params[name].strip(), tz)
     except PeriodError as exc:
         raise FilterError(str(exc)) from None
     for name in TEXT_FIELDS:
@@ -67,6 +117,8 @@ def parse(params: Mapping[str, str], units: Sequence[str], time_zone: str) -> Fi
     decision = _choice(params.get("decision", ""), DECISIONS, "decision")
     filters = Filters(
         units=tuple(u.strip() for u in units if u.strip()),
+        sender_units=_units(params.get("sender_unit", "")),
+        recipient_units=_units(params.get("recipient_unit", "")),
         direction=Direction(direction) if direction else None,
         action=Action(decision) if decision else None,
         outcome=_choice(params.get("outcome", ""), OUTCOMES, "outcome"),

@@ -87,12 +87,31 @@ def test_subtree_uses_the_directory(cli: click.Group) -> None:
                                "--subtree")[1]
 
 
+def _ids(cli: click.Group, *args: str) -> list[int]:
+    code, out = run(cli, "query", "--format", "json", *args)
+    assert code == 0, out
+    return [record["id"] for record in json.loads(out)["records"]]
+
+
+def test_sender_and_recipient_unit_options(cli: click.Group) -> None:
+    assert _ids(cli, "--sender-unit", "xa1") == [3]
+    assert _ids(cli, "--sender-unit", "ubnd") == []
+    assert _ids(cli, "--sender-unit", "ubnd", "--subtree") == [3]
+    assert _ids(cli, "--recipient-unit", "ubnd") == [1]
+    assert _ids(cli, "--recipient-unit", "ubnd", "--sender-unit", "xa1") == []
+    # --unit keeps meaning "involved"; with outbound, mail the unit sent
+    assert _ids(cli, "--unit", "ubnd") == [1]
+    assert _ids(cli, "--unit", "ubnd", "--direction", "outbound") == []
+    assert _ids(cli, "--unit", "stc", "--direction", "outbound") == [1]
+
+
 @pytest.mark.parametrize(("args", "message"), [
     (["--since", "yesterday"], "--since: 'yesterday' is not a date"),
     (["--sha256", "zz"], "invalid filter sha256='zz'"),
     (["--page-size", "0"], "invalid filter page_size=0"),
     (["--since", "2026-12-01", "--until", "2026-11-01"], "must be after since"),
-    (["--subtree"], "--subtree needs at least one --unit"),
+    (["--subtree"], "--subtree needs at least one --unit, --sender-unit or --recipient-unit"),
+    (["--sender-unit", " "], "invalid filter sender_unit"),
 ])
 def test_bad_filters_exit_2(cli: click.Group, args: list[str], message: str) -> None:
     code, out = run(cli, "query", *args)

@@ -66,6 +66,45 @@ def test_period_direction_and_unit(filled: AuditLog) -> None:
     assert _ids(filled, direction=Direction.INBOUND) == [5]
 
 
+def test_outbound_mail_of_a_unit_is_mail_it_sent(filled: AuditLog) -> None:
+    # ubnd sent record 3 to stc: it is stc's mail, but not stc's outbound mail
+    assert _ids(filled, units=("stc",), direction=Direction.OUTBOUND) == [1]
+    assert _ids(filled, units=("ubnd",), direction=Direction.OUTBOUND) == [3]
+    assert _ids(filled, units=("sgd",), direction=Direction.OUTBOUND) == []
+    assert _ids(filled, units=("sgd",), direction=Direction.INBOUND) == [5]
+    assert filled.count(Filters(units=("stc",), direction=Direction.OUTBOUND)) == 1
+
+
+def test_sender_and_recipient_units(filled: AuditLog) -> None:
+    assert _ids(filled, sender_units=("stc",)) == [1]
+    assert _ids(filled, sender_units=("ubnd",)) == [3]
+    assert _ids(filled, sender_units=("stc", "ubnd")) == [3, 1]
+    assert _ids(filled, recipient_units=("stc",)) == [3]
+    assert _ids(filled, recipient_units=("sgd",)) == [5, 3]
+    assert _ids(filled, sender_units=("ubnd",), recipient_units=("sgd",)) == [3]
+    assert _ids(filled, sender_units=("stc",), recipient_units=("sgd",)) == []
+    assert _ids(filled, units=("ubnd",), recipient_units=("stc",)) == [3]
+    since = T0 + timedelta(days=30)
+    assert _ids(filled, recipient_units=("sgd",), since=since) == [5]
+
+
+def test_a_claimed_unit_is_no_sender(filled: AuditLog) -> None:
+    forged = filled.record(make_record(
+        received_at=T0 + timedelta(days=2), role=Role.INBOUND, direction=Direction.INBOUND,
+        sender_unit="stc", envelope_sender="x@gmail.com", recipient_units=["sgd"]))
+    assert forged in _ids(filled, units=("stc",))  # stc's auditor sees forgeries of stc
+    assert _ids(filled, sender_units=("stc",)) == [1]
+
+
+@pytest.mark.parametrize(("filters", "message"), [
+    (Filters(sender_units=(" ",)), "invalid filter sender_unit"),
+    (Filters(recipient_units=("",)), "invalid filter recipient_unit"),
+])
+def test_empty_unit_ids_are_refused(filled: AuditLog, filters: Filters, message: str) -> None:
+    with pytest.raises(QueryError, match=message):
+        filled.query(filters)
+
+
 def test_text_search_ignores_diacritics(filled: AuditLog) -> None:
     assert _ids(filled, text="cong van") == [1]
     assert _ids(filled, text="CÔNG VĂN") == [1]
