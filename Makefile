@@ -7,7 +7,7 @@ PYTHON ?= python3
 export CONGVU_CONFIG := none
 VENV   := .venv
 PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml requirements.lock | cksum | cut -d' ' -f1)
 
 # Every Debian package congvu and its tests need, each with the reason, is in
 # deploy/debian-packages.txt (the one list, which doctor checks on servers): the
@@ -17,10 +17,15 @@ DEBIAN_PACKAGES := $(shell sed -e 's/\#.*//' deploy/debian-packages.txt | awk 'N
 
 .PHONY: run test check docs bench bench-postfix lint typecheck system-deps lock dist clean
 
-$(STAMP): pyproject.toml
+# .venv holds what requirements.lock says: first every locked package at its pin, each
+# file checked against the lock's hashes (pip included), then congvu itself, editable,
+# with its test tools, every locked package held at its pin (the lock's names and
+# versions as constraints: pip refuses hashes in constraints beside an editable install).
+$(STAMP): pyproject.toml requirements.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m pip install -q --require-hashes -r requirements.lock
+	sed -n '/^[A-Za-z0-9]/s/ .*//p' requirements.lock > $(VENV)/lock-pins.txt
+	$(PY) -m pip install -q -e '.[test]' -c $(VENV)/lock-pins.txt
 	rm -f $(VENV)/.installed-*
 	touch $@
 

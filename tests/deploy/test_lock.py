@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from packaging.requirements import Requirement
@@ -58,3 +59,16 @@ def test_the_lock_holds_no_test_tool() -> None:
     tools = {canonicalize_name(Requirement(t).name)
              for t in project["optional-dependencies"]["test"]} - runtime
     assert sorted(tools & set(_locked())) == []
+
+
+def test_the_environment_running_the_tests_has_every_locked_version() -> None:
+    # make builds .venv from the lock: what the tests exercise is what a server installs
+    drifted = {}
+    for name, (pinned, _hashes) in _locked().items():
+        try:
+            installed = version(name)
+        except PackageNotFoundError:
+            installed = "not installed"
+        if installed != pinned:
+            drifted[name] = (pinned, installed)
+    assert not drifted, f"locked -> installed: {drifted}; run make (it installs the lock)"
