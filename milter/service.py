@@ -29,6 +29,9 @@ from milter.settings import Reload, Settings
 log = logging.getLogger("congvu.milter")
 
 _RESTART_BACKOFF = 1.0
+#: What the supervisor waits for with sigtimedwait, blocked in every one of its threads.
+_SUPERVISOR_SIGNALS = frozenset(
+    {signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGCHLD})
 
 
 def _event_loop() -> asyncio.AbstractEventLoop:
@@ -113,8 +116,7 @@ def _fork_worker(config: Settings, reload: Reload,
 
 def _supervise(config: Settings, reload: Reload,
                sockets: dict[str, socket.socket], count: int) -> int:
-    watched = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGCHLD}
-    signal.pthread_sigmask(signal.SIG_BLOCK, watched)
+    watched = set(_SUPERVISOR_SIGNALS)  # blocked by run_service, before any thread starts
     workers = {_fork_worker(config, reload, sockets) for _ in range(count)}
     stopping = False
     next_expiry = time.monotonic()
@@ -178,6 +180,12 @@ def run_service(config: Settings, *, reload: Reload, workers: int | None) -> int
         address, port = sockets[listener.name].getsockname()[:2]
         event(log, "listening", listener=listener.name, role=listener.role.value,
               protocol=listener.protocol.value, address=address, port=port, workers=count)
+    if count > 1:
+        # Before the metrics server's thread starts, so that it inherits the mask. The
+        # kernel hands a process-wide signal to any thread that does not block it: a
+        # SIGCHLD taken there is discarded (the supervisor then waits an hour for a worker
+        # that has exited) and a SIGTERM kills the supervisor with its workers running.
+        signal.pthread_sigmask(signal.SIG_BLOCK, _SUPERVISOR_SIGNALS)
     metrics.serve(config)
     if count == 1:
         return _run_worker(config, reload, sockets, is_housekeeper=True)
