@@ -19,6 +19,7 @@ from directory.model import Address, InvalidAddress, Mailbox, Unit, parse_offici
 from directory.publish import FILE_NAMES, publish
 from directory.roster import RosterFormat
 from directory.store import Change, Directory, ImportSummary
+from directory.successors import merged_into, predecessors, rolled_into
 
 __all__ = [
     "FILE_NAMES",
@@ -38,6 +39,9 @@ __all__ = [
     "Unit",
     "UnknownUnit",
     "commands",
+    "merged_into",
     "parse_official_address",
+    "predecessors",
     "publish",
+    "rolled_into",
 ]

@@ -12,8 +12,9 @@ import getpass
 import json
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
 
@@ -27,6 +28,7 @@ from directory.model import Mailbox, Unit
 from directory.published import published_unit
 from directory.roster import RosterFormat
 from directory.store import Change, Directory
+from directory.successors import merged_into, predecessors
 from mailbase import CommandFailed, UsageProblem, config_option, wired, zone
 
 ConfigLoader = Callable[[Path | None], DirectoryConfig]
@@ -84,8 +86,16 @@ def _show(value: object) -> str:
     return str(value)
 
 
-def _describe(unit: Unit, parents: list[Unit]) -> str:
-    lines = [f"{unit.name} ({unit.id})" + ("" if unit.is_active else "  [inactive]")]
+def _describe(unit: Unit, parents: list[Unit], units: Mapping[str, Unit]) -> str:
+    today = datetime.now(zone()).date()
+    into = merged_into(unit, units, today)
+    if into is not None:
+        state = f"  [đã hợp nhất vào {into.name} ({into.id}) <{into.address.addr_spec}>]"
+    elif not unit.in_service(today):
+        state = "  [inactive]" if not unit.is_active else "  [ended]"
+    else:
+        state = ""
+    lines = [f"{unit.name} ({unit.id}){state}"]
     fields = [
         ("short name", unit.short_name), ("English name", unit.name_en), ("kind", unit.kind),
         ("address", unit.address.addr_spec),
@@ -98,6 +108,10 @@ def _describe(unit: Unit, parents: list[Unit]) -> str:
         ("successor", unit.successor or ""),
     ]
     lines.extend(f"  {label + ':':<14}{value}" for label, value in fields if value)
+    merged = sorted(predecessors(units.values(), [unit.id]))
+    if merged:
+        lines.append("  predecessors:")
+        lines.extend(f"    {units[p].name} ({p}) <{units[p].address.addr_spec}>" for p in merged)
     if parents:
         lines.append("  parents:")
         lines.extend(f"    {p.name} ({p.id}) <{p.address.addr_spec}>" for p in parents)
@@ -161,17 +175,16 @@ def publish_command(wiring: _Wiring, out_dir: Path, config_path: Path | None) ->
 @_wiring
 def show_command(wiring: _Wiring, key: str, fmt: str, config_path: Path | None) -> None:
     """Print the unit with this id or ADDRESS, with its parents (exit 1 if none)."""
-    def read(directory: Directory) -> tuple[Unit, list[str], list[Unit]]:
+    def read(directory: Directory) -> tuple[Unit, list[str], dict[str, Unit]]:
         unit = directory.get(key)
-        chain = directory.ancestors(unit.id)
-        return unit, chain, [directory.get(unit_id) for unit_id in chain[1:]]
+        return unit, directory.ancestors(unit.id), {u.id: u for u in directory.units()}
 
-    unit, chain, parents = _reading(wiring, config_path, read)
+    unit, chain, units = _reading(wiring, config_path, read)
     if fmt == "json":
         data = published_unit(unit, chain, include_senders=True).model_dump(mode="json")
         click.echo(json.dumps(data, ensure_ascii=False, indent=1))
     else:
-        click.echo(_describe(unit, parents))
+        click.echo(_describe(unit, [units[unit_id] for unit_id in chain[1:]], units))
 
 
 @group.command("history")

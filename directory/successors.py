@@ -16,8 +16,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
+from datetime import date
 
-from directory.model import Unit
+from directory.model import Unit, successor_in_service
 
 #: The longest chain of successors an import accepts (a unit merged, its successor
 #: merged again, ...): far more than any reorganisation makes.
@@ -70,3 +71,15 @@ def rolled_into(units: Iterable[Unit]) -> dict[str, str]:
     by_id = {unit.id: unit for unit in units}
     return {unit_id: last for unit_id in by_id
             if (last := last_successor(unit_id, by_id)) != unit_id}
+
+
+def merged_into(unit: Unit, units: Mapping[str, Unit], today: date) -> Unit | None:
+    """For a unit that has ended on ``today`` and has a successor, the unit it is now
+    part of: the first successor in service, else the last one it links to; None for a
+    unit in service or one that ended without a successor."""
+    if unit.in_service(today) or unit.successor is None:
+        return None
+    found = successor_in_service(unit, units, today)
+    if found is not None:
+        return found
+    return units.get(last_successor(unit.id, units))

@@ -2,7 +2,8 @@
 
 An auditor's grant of a unit covers its descendants, resolved from the
 directory's tree at each request, so a unit moved under a granted one is covered at
-once. Administrators see every unit (scope ``None``).
+once, and the units it succeeds after a merger (:func:`covered`). Administrators see
+every unit (scope ``None``).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import replace
 from typing import Any
 
 from audit import Filters, TraceEntry
-from directory import Unit
+from directory import Unit, predecessors
 
 #: A unit id no real unit can have: a filter on it matches nothing.
 NOTHING = "\x00none"
@@ -33,6 +34,20 @@ def descendants(units: Sequence[Unit], granted: Iterable[str]) -> frozenset[str]
         found.add(unit_id)
         stack.extend(children.get(unit_id, ()))
     return frozenset(found)
+
+
+def covered(units: Sequence[Unit], granted: Iterable[str]) -> frozenset[str]:
+    """What a grant of ``granted`` covers: those units, every unit below them, and the
+    units they succeed (whose successor links lead to one of them, with the units
+    below those), until nothing is added. A unit is a predecessor only by its own
+    ``successor`` cell, which an administrator's import sets: no row of a successor
+    can claim a predecessor."""
+    found = descendants(units, granted)
+    while True:
+        wider = descendants(units, found | predecessors(units, found))
+        if wider == found:
+            return found
+        found = wider
 
 
 def scoped(filters: Filters, scope: frozenset[str] | None) -> Filters:

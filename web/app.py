@@ -74,10 +74,11 @@ class Console:
             return found.units()
 
     def scope(self, user: User) -> frozenset[str] | None:
-        """The units ``user`` may see (None: all, for administrators)."""
+        """The units ``user`` may see (None: all, for administrators): their grants,
+        the units below them and the units they succeed (:func:`access.covered`)."""
         if user.is_admin:
             return None
-        return access.descendants(self.units(), user.units)
+        return access.covered(self.units(), user.units)
 
     def local(self, value: datetime | str | None) -> str:
         """A UTC time shown in the configured zone."""

@@ -54,6 +54,8 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "vcard": ("Tải danh thiếp (vCard)", "Download the vCard"),
     "certificate": ("Tải chứng thư số", "Download the certificate"),
     "inactive": ("ngừng hoạt động", "inactive"),
+    "merged_into": ("đã hợp nhất vào", "merged into"),
+    "predecessors": ("Hợp nhất từ", "Merged from"),
     "api": ("API (JSON, OpenAPI)", "API (JSON, OpenAPI)"),
     "filters": ("Bộ lọc", "Filters"),
     "apply": ("Lọc", "Apply"),

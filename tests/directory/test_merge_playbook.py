@@ -281,12 +281,18 @@ def test_the_playbook_merges_three_provinces_into_the_new_lam_dong(
 
     shows = [r.result.stdout for r in playbook if r.argv[:2] == ["directory", "show"]]
     assert shows[0].splitlines()[0] == "Sở Tài chính (so-tai-chinh-lam-dong)"
+    lines = shows[0].splitlines()
+    assert lines[lines.index("  predecessors:") + 1:][:3] == [
+        "    Sở Tài chính (bt-so-tai-chinh) <stc@binhthuan.gov.vn>",
+        "    Sở Tài chính (dn-so-tai-chinh) <stc@daknong.gov.vn>",
+        "    Sở Tài chính (ld-so-tai-chinh) <stc@lamdong.gov.vn>"]
     assert "    Ủy ban nhân dân tỉnh Lâm Đồng (ubnd-lam-dong) <ubnd.tinh@lamdong.gov.vn>" in (
         shows[0].splitlines())
     during, after = shows[1].splitlines(), shows[2].splitlines()
     assert during[0] == "Sở Tài chính (bt-so-tai-chinh)"
     assert "  successor:    so-tai-chinh-lam-dong" in during
-    assert after[0] == "Sở Tài chính (bt-so-tai-chinh)  [inactive]"
+    assert after[0] == ("Sở Tài chính (bt-so-tai-chinh)  [đã hợp nhất vào Sở Tài chính "
+                        "(so-tai-chinh-lam-dong) <taichinh@lamdong.gov.vn>]")
 
     checked = [(r.argv[3], r.result.exit_code) for r in playbook if r.argv[:2] == ["dkim", "check"]]
     assert checked == [("lamdong.gov.vn", 0), ("binhthuan.gov.vn", 0), ("daknong.gov.vn", 0)]

@@ -4,14 +4,15 @@ and the JSON API behind them (described at /api/openapi.json)."""
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import datetime
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
-from directory import Unit
+from directory import Unit, merged_into, predecessors
 from directory.publish.vcard import card
-from mailbase import fold
+from mailbase import fold, zone
 from web.app import console_of, render
 from web.i18n import LANGUAGES
 from web.security import LANG_COOKIE, safe_next
@@ -70,14 +71,24 @@ def _unit(request: Request, unit_id: str) -> tuple[Unit, dict[str, Unit]]:
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)
 def index(request: Request, q: str = "") -> HTMLResponse:
     """The directory tree, or the search results for ``q``."""
-    units = [u for u in console_of(request).units() if u.is_active]
+    every = console_of(request).units()
+    units = [u for u in every if u.is_active]
     children: dict[str | None, list[Unit]] = defaultdict(list)
     known = {u.id for u in units}
     for unit in units:
         children[unit.parent if unit.parent in known else None].append(unit)
-    found = search(units, q) if q.strip() else None
+    # a merged unit is found too (people search for the old name), marked with its successor
+    merged = _merged(every)
+    found = search([u for u in every if u.is_active or u.id in merged], q) if q.strip() else None
     return render(request, "directory.html",
-                  {"children": children, "found": found, "q": q})
+                  {"children": children, "found": found, "q": q, "merged": merged})
+
+
+def _merged(units: list[Unit]) -> dict[str, Unit]:
+    """Each unit that has ended into a successor, and the unit it is now part of."""
+    by_id = {u.id: u for u in units}
+    today = datetime.now(zone()).date()
+    return {u.id: into for u in units if (into := merged_into(u, by_id, today)) is not None}
 
 
 @router.get("/units/{unit_id}", response_class=HTMLResponse, include_in_schema=False)
@@ -90,7 +101,10 @@ def unit_page(request: Request, unit_id: str) -> HTMLResponse:
         chain.insert(0, units[parent])
         parent = units[parent].parent
     below = [u for u in units.values() if u.parent == unit.id and u.is_active]
-    return render(request, "unit.html", {"unit": unit, "chain": chain, "below": below})
+    merged = {p: units[p] for p in sorted(predecessors(units.values(), [unit.id]))}
+    return render(request, "unit.html", {
+        "unit": unit, "chain": chain, "below": below, "merged_from": list(merged.values()),
+        "merged_into": merged_into(unit, units, datetime.now(zone()).date())})
 
 
 def _ancestors(unit: Unit, units: dict[str, Unit]) -> list[str]:
