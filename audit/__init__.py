@@ -32,7 +32,9 @@ from audit.records import (
 from audit.report import ChainHead, Counts, MailboxReport, Report, UnitReport
 from audit.reportfmt import COLUMNS as REPORT_COLUMNS
 from audit.reportfmt import LABELS as REPORT_LABELS
+from audit.reportfmt import cell as report_cell
 from audit.reportfmt import charts as report_charts
+from audit.reportfmt import human_rows as report_human_rows
 from audit.reportfmt import render as render_report
 from audit.reportfmt import rows as report_rows
 from audit.reportuse import OfficialUse, RosterMailbox, Use
@@ -84,7 +86,9 @@ __all__ = [
     "fingerprint",
     "own_public_key",
     "render_report",
+    "report_cell",
     "report_charts",
+    "report_human_rows",
     "report_rows",
     "rotate_key",
     "sign_file_bytes",

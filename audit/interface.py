@@ -10,7 +10,7 @@ any of them through its ``open_store`` parameter.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime, tzinfo
 from typing import Any, Protocol
 
@@ -73,7 +73,8 @@ class AuditStore(Protocol):
 
     def report(self, period: Period, units: Sequence[str] = (), *,
                listed: Sequence[str] = (), roster: Sequence[RosterMailbox] | None = None,
-               regular_min: int = REGULAR_MIN, tz: tzinfo = UTC) -> Report:
+               regular_min: int = REGULAR_MIN, tz: tzinfo = UTC,
+               parents: Mapping[str, str | None] | None = None) -> Report:
         """The periodic report (audit/report.py defines it)."""
         ...
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, tzinfo
@@ -31,6 +31,7 @@ from audit.reportsql import (
     quarantine_fates,
     released_ids,
 )
+from audit.reporttree import tree
 from audit.reportuse import (
     REGULAR_MIN,
     Calendar,
@@ -140,6 +141,11 @@ class UnitReport:
     correspondents: list[tuple[str, int]] = field(default_factory=list)
     #: the use of its officials' mailboxes (None: no roster was given)
     use: Use | None = None
+    #: its depth in the directory's tree as shown (0 without a tree)
+    depth: int = 0
+    #: the unit and every unit below it shown, each message once (None: no unit below
+    #: it is shown, or the subtree is the whole report, whose total it would repeat)
+    subtotal: Counts | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,14 +260,21 @@ class _Builder:
     """Adds messages to units, mailboxes and the total (each message once there)."""
 
     def __init__(self, units: Sequence[str], listed: Sequence[str],
-                 tally: SentTally | None = None) -> None:
+                 tally: SentTally | None = None,
+                 parents: Mapping[str, str | None] | None = None) -> None:
         self.tally = tally
         self.named = list(dict.fromkeys(units))
         self.scope = set(self.named) or None  # None: every unit
-        # the units shown even without mail, first and in the caller's order
+        # the units shown even without mail, first and in the caller's order (or the
+        # tree's, when the caller gives each unit's parent)
         shown = [u for u in dict.fromkeys([*listed, *self.named]) if self._in(u)]
+        self.tree = tree(shown, parents or {})
+        if parents is not None:
+            shown = self.tree.order
         self.units: dict[str, _Tally] = {u: _Tally() for u in shown}
         self.listed = len(shown)
+        self.heads = {u: h for u, h in self.tree.heads.items() if h}
+        self.subtotals: dict[str, _Tally] = {h: _Tally() for h in self.tree.size}
         self.boxes: dict[str, dict[str, _Tally]] = {}
         self.talk: dict[str, Counter[str]] = {}
         self.total = _Tally()
@@ -279,6 +292,8 @@ class _Builder:
         sent = _sent_side(msg)
         if sent and msg.sender is not None and self._in(msg.sender):
             self._unit(msg.sender).add(sent)
+            for head in self.heads.get(msg.sender, ()):
+                self.subtotals[head].add(sent)
             self._box(msg.sender, msg.mailbox).add(sent)
             self.total.add(sent)
             if msg.fate is Fate.DELIVERED:
@@ -290,11 +305,16 @@ class _Builder:
             forged = _pairs(forgery_attempts=1)
             self._unit(msg.claimed).add(forged)
             self.total.add(forged)
+            for head in self.heads.get(msg.claimed, ()):
+                self.subtotals[head].add(forged)
         received = _received_side(msg)
         mine = [u for u in msg.recipient_units if self._in(u)]
         if not received or not mine:
             return
         self.total.add(received)  # once, however many of its units are in scope
+        if self.heads:  # and once in each subtotal holding any of them
+            for head in {h for u in mine for h in self.heads.get(u, ())}:
+                self.subtotals[head].add(received)
         for unit in mine:
             self._unit(unit).add(received)
             if msg.fate is Fate.DELIVERED and msg.envelope_sender:
@@ -335,12 +355,16 @@ class _Builder:
         talk = self.talk.get(unit, Counter())
         top = sorted(talk.items(), key=lambda item: (-item[1], item[0]))[:TOP_CORRESPONDENTS]
         mine = officials or {}
+        subtotal = self.subtotals.get(unit)
         return UnitReport(
             unit_id=unit, counts=self._unit(unit).counts(),
             mailboxes=[MailboxReport(a, boxes[a], mine.get(a))
                        for a in sorted(boxes, key=volume)],
             correspondents=top,
             use=None if officials is None else sum((o.use for o in mine.values()), Use()),
+            depth=self.tree.depth.get(unit, 0),
+            subtotal=None if subtotal is None or self.tree.size[unit] == len(self.units)
+            else subtotal.counts(),
         )
 
 
@@ -359,19 +383,23 @@ def _snapshot(conn: sqlite3.Connection) -> Iterator[None]:
 
 def build_report(conn: sqlite3.Connection, period: Period, units: Sequence[str] = (), *,
                  listed: Sequence[str] = (), roster: Sequence[RosterMailbox] | None = None,
-                 regular_min: int = REGULAR_MIN, tz: tzinfo = UTC) -> Report:
+                 regular_min: int = REGULAR_MIN, tz: tzinfo = UTC,
+                 parents: Mapping[str, str | None] | None = None) -> Report:
     """The report for ``period`` over ``units`` (none named: every unit).
 
     The units of ``listed`` (say, a directory's, in its order), then the other units
     named, come first, with zeros when they had no mail; any other unit with mail in
     the period, or with an active mailbox on ``roster``, follows, sorted. The total
-    counts each message of those units once. With ``roster``, the use columns are
+    counts each message of those units once. With ``parents`` (unit id -> parent id,
+    the directory's tree), the units shown come in the tree's order, parents first,
+    and each unit with units below it shown gets a subtotal over them all, each
+    message once (:mod:`audit.reporttree`). With ``roster``, the use columns are
     counted too (:mod:`audit.reportuse`), by the days and months of ``tz``.
     """
     with _snapshot(conn):
         head = chain_head(conn)
         held = quarantine_fates(conn)
-        builder = _Builder(units, listed)
+        builder = _Builder(units, listed, parents=parents)
         mailboxes = builder.in_scope(roster) if roster is not None else []
         if roster is not None:
             builder.tally = SentTally((m.address for m in mailboxes), Calendar(period, tz))

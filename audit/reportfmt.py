@@ -19,7 +19,7 @@ from typing import Any
 
 import pygal  # type: ignore[import-untyped]
 
-from audit.report import Counts, Report
+from audit.report import Counts, Report, UnitReport
 from audit.reportuse import OfficialUse, Use
 from mailbase import zone
 
@@ -44,7 +44,13 @@ ROW_COLUMNS = [*COLUMNS[:-1], *USE_COLUMNS, COLUMNS[-1]]
 #: CSV carries where the chain stood on every row (JSON once, under ``chain``).
 CSV_COLUMNS = [*ROW_COLUMNS, "chain_seq", "chain_hash"]
 SHARES = ("dkim_signed", "smime_signed", "dmarc_passed", "activation_rate", "regular_rate")
+#: What each share is a share of: a share of nothing is no share, and people read "—".
+SHARE_OF = {"dkim_signed": "sent", "smime_signed": "sent", "dmarc_passed": "dmarc_checked",
+            "activation_rate": "mailboxes", "regular_rate": "mailboxes"}
+NO_SHARE = "—"
 _USE = tuple(USE_COLUMNS)
+#: The keys of :func:`human_rows` that say where a row stands, not what it counts.
+_LAYOUT = ("kind", "depth")
 
 #: The same columns as people read them.
 LABELS = {
@@ -70,6 +76,8 @@ LABELS = {
     "busiest_correspondents": "Trao đổi nhiều nhất",
 }
 TOTAL = "Tổng cộng"
+#: A subtotal row's unit cell, before the unit's name.
+SUBTOTAL = "Cộng"
 
 
 def _percent(share: float) -> float:
@@ -118,20 +126,57 @@ def _official(official: OfficialUse | None) -> Row:
             "last_sent": last.astimezone(UTC).isoformat() if last else None}
 
 
-def rows(report: Report) -> list[Row]:
-    """Per unit a row (empty ``mailbox``), then its mailboxes; last, the total row
-    (empty ``unit`` and ``mailbox``: it counts each message once)."""
+def _plus(use: Use | None, more: Use | None) -> Use | None:
+    return use if more is None else more if use is None else use + more
+
+
+def human_rows(report: Report) -> list[Row]:
+    """The rows people read, in the report's order: per unit its row and its
+    mailboxes'; after the last unit below a unit with a subtotal, that subtotal (the
+    unit and the units below it, each message once); last, the total. Each row says
+    its ``kind`` (unit, mailbox, subtotal, total) and its ``depth`` in the tree."""
     found: list[Row] = []
+    heads: list[tuple[UnitReport, Use | None]] = []  # subtrees still being listed
+
+    def close(depth: int) -> None:
+        while heads and heads[-1][0].depth >= depth:
+            head, use = heads.pop()
+            assert head.subtotal is not None
+            found.append({"kind": "subtotal", "depth": head.depth, "unit": head.unit_id,
+                          "mailbox": "", **_values(head.subtotal), **_use(use),
+                          "busiest_correspondents": ""})
+
     for unit in report.units:
-        found.append({"unit": unit.unit_id, "mailbox": "", **_values(unit.counts),
-                      **_use(unit.use), "busiest_correspondents": "; ".join(
+        close(unit.depth)
+        heads[:] = [(head, _plus(use, unit.use)) for head, use in heads]
+        if unit.subtotal is not None:
+            heads.append((unit, unit.use))
+        found.append({"kind": "unit", "depth": unit.depth, "unit": unit.unit_id,
+                      "mailbox": "", **_values(unit.counts), **_use(unit.use),
+                      "busiest_correspondents": "; ".join(
                           f"{a} ({n})" for a, n in unit.correspondents)})
-        found.extend({"unit": unit.unit_id, "mailbox": box.address, **_values(box.counts),
+        found.extend({"kind": "mailbox", "depth": unit.depth, "unit": unit.unit_id,
+                      "mailbox": box.address, **_values(box.counts),
                       **_official(box.official), "busiest_correspondents": ""}
                      for box in unit.mailboxes)
-    found.append({"unit": "", "mailbox": "", **_values(report.total), **_use(report.use),
-                  "busiest_correspondents": ""})
+    close(0)
+    found.append({"kind": "total", "depth": 0, "unit": "", "mailbox": "",
+                  **_values(report.total), **_use(report.use), "busiest_correspondents": ""})
     return found
+
+
+def rows(report: Report) -> list[Row]:
+    """Per unit a row (empty ``mailbox``), then its mailboxes; last, the total row
+    (empty ``unit`` and ``mailbox``: it counts each message once). The machine
+    formats' rows: no subtotals (JSON gives them apart), no ``kind`` or ``depth``."""
+    return [{k: v for k, v in row.items() if k not in _LAYOUT}
+            for row in human_rows(report) if row["kind"] != "subtotal"]
+
+
+def subtotals(report: Report) -> list[Row]:
+    """Each subtotal row (``unit``: the unit heading it), as JSON gives them."""
+    return [{k: v for k, v in row.items() if k not in _LAYOUT and k != "mailbox"}
+            for row in human_rows(report) if row["kind"] == "subtotal"]
 
 
 def _share(value: float | None) -> str:
@@ -169,6 +214,7 @@ def _json(report: Report, tz_name: str) -> str:
         "chain": {"seq": head.seq, "hash": head.hash} if head else None,
         "regular_use_min_messages": report.regular_min,
         "rows": rows(report),
+        "subtotals": subtotals(report),
         "not_using": _not_using(report) if report.use is not None else None,
         "units_not_using": [u.unit_id for u in _idle_units(report)],
     }, ensure_ascii=False, indent=2)
@@ -200,19 +246,35 @@ def _local(value: str | None, tz_name: str) -> str:
     return datetime.fromisoformat(value).astimezone(zone(tz_name)).strftime("%d/%m/%Y %H:%M")
 
 
+def cell(row: Row, column: str) -> str:
+    """One counted cell of a row for people: a number, a share as a percentage ("—"
+    for a share of nothing: no mail sent, none checked, no mailbox), or nothing for a
+    column the row has no value in."""
+    value = row[column]
+    if value is None:
+        return ""
+    if column in SHARES:
+        return NO_SHARE if not row[SHARE_OF[column]] else _share(value)
+    return str(value)
+
+
+def unit_label(row: Row, names: Mapping[str, str]) -> str:
+    """The unit cell of a unit, subtotal or total row for people (the unit's name)."""
+    value = row["unit"]
+    if not value:
+        return TOTAL
+    name = names.get(value, value)
+    return f"{SUBTOTAL}: {name}" if row.get("kind") == "subtotal" else name
+
+
 def _human(row: Row, names: Mapping[str, str], column: str, tz_name: str) -> str:
     """One cell for people: unit names, shares as percentages, the total row named,
     times in the report's zone, nothing for a column the row has no value in."""
-    value = row[column]
     if column == "unit":
-        if row["mailbox"]:
-            return ""
-        return names.get(value, value) if value else TOTAL
+        return "" if row["mailbox"] else unit_label(row, names)
     if column == "last_sent":
-        return _local(value, tz_name)
-    if value is None:
-        return ""
-    return _share(value) if column in SHARES else str(value)
+        return _local(row[column], tz_name)
+    return cell(row, column)
 
 
 def _human_columns(report: Report) -> list[str]:
@@ -246,11 +308,17 @@ def _aligned(header: list[str], cells: list[list[str]]) -> list[str]:
     return lines
 
 
+def _indent(row: Row, column: str) -> str:
+    """Two spaces a level before a unit's name, so the table reads as the tree."""
+    return "  " * row["depth"] if column == "unit" and not row["mailbox"] else ""
+
+
 def _table(report: Report, tz_name: str, names: Mapping[str, str]) -> str:
     cols = _human_columns(report)
     lines = [f"Báo cáo {_span(report, tz_name)}", _chain_line(report),
              *_aligned([LABELS[c] for c in cols],
-                       [[_human(r, names, c, tz_name) for c in cols] for r in rows(report)])]
+                       [[_indent(r, c) + _human(r, names, c, tz_name) for c in cols]
+                        for r in human_rows(report)])]
     if report.use is not None:
         lines += ["", *_idle_title(report, names),
                   *_aligned(list(IDLE_COLUMNS.values()), _idle_cells(report, names, tz_name))]
@@ -292,14 +360,16 @@ def charts(report: Report, names: Mapping[str, str]) -> dict[str, pygal.Graph]:
     signed = pygal.HorizontalBar(title="Tỷ lệ thư gửi đi được ký (%)", range=(0, 100),
                                  **style)
     signed.x_labels = labels
-    signed.add("DKIM", [_percent(c.dkim_share) for c in units])
-    signed.add("S/MIME", [_percent(c.smime_share) for c in units])
+    # a unit that sent nothing has no share: no bar, rather than a bar at 0 %
+    signed.add("DKIM", [_percent(c.dkim_share) if c.sent else None for c in units])
+    signed.add("S/MIME", [_percent(c.smime_share) if c.sent else None for c in units])
     found = {"volume": volume, "signed": signed}
     if any(c.dmarc_checked for c in units):
         dmarc = pygal.HorizontalBar(title="Tỷ lệ thư đến đạt DMARC (%)", range=(0, 100),
                                     **style)
         dmarc.x_labels = labels
-        dmarc.add("DMARC", [_percent(c.dmarc_share) for c in units])
+        dmarc.add("DMARC", [_percent(c.dmarc_share) if c.dmarc_checked else None
+                            for c in units])
         found["dmarc"] = dmarc
     return found
 
@@ -307,7 +377,8 @@ def charts(report: Report, names: Mapping[str, str]) -> dict[str, pygal.Graph]:
 def _html_cell(row: Row, names: Mapping[str, str], column: str, tz_name: str) -> str:
     text = escape(_human(row, names, column, tz_name))
     if column == "unit" and row["unit"] and not row["mailbox"]:
-        return f'<td title="{escape(row["unit"])}">{text}</td>'
+        indent = f' style="padding-left:{0.5 + 1.5 * row["depth"]}em"' if row["depth"] else ""
+        return f'<td title="{escape(row["unit"])}"{indent}>{text}</td>'
     return f"<td>{text}</td>"
 
 
@@ -316,8 +387,8 @@ def _html(report: Report, tz_name: str, names: Mapping[str, str]) -> str:
     cols = [*_human_columns(report), COLUMNS[-1]]
     head = "".join(f"<th>{escape(LABELS[c])}</th>" for c in cols)
     body = "\n".join(
-        "<tr>" + "".join(_html_cell(r, names, c, tz_name) for c in cols) + "</tr>"
-        for r in rows(report))
+        f'<tr class="{r["kind"]}">' + "".join(_html_cell(r, names, c, tz_name) for c in cols)
+        + "</tr>" for r in human_rows(report))
     idle = ""
     if report.use is not None:
         title, units = (escape(line) for line in _idle_title(report, names))
@@ -332,7 +403,8 @@ def _html(report: Report, tz_name: str, names: Mapping[str, str]) -> str:
 <html lang="vi"><head><meta charset="utf-8">
 <title>Báo cáo sử dụng thư điện tử công vụ {label}</title>
 <style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}
-td,th{{border:1px solid #999;padding:.2em .5em;text-align:left}}</style></head>
+td,th{{border:1px solid #999;padding:.2em .5em;text-align:left}}
+tr.subtotal,tr.total{{font-weight:bold}}</style></head>
 <body><h1>Báo cáo sử dụng thư điện tử công vụ {label}</h1>
 <p>{escape(_span(report, tz_name))}. Lập lúc {generated} ({escape(tz_name)}).
 {escape(_chain_line(report))}</p>

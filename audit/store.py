@@ -15,7 +15,7 @@ import contextlib
 import json
 import sqlite3
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
@@ -573,11 +573,13 @@ class AuditLog:
 
     def report(self, period: Period, units: Sequence[str] = (), *,
                listed: Sequence[str] = (), roster: Sequence[RosterMailbox] | None = None,
-               regular_min: int = REGULAR_MIN, tz: tzinfo = UTC) -> Report:
+               regular_min: int = REGULAR_MIN, tz: tzinfo = UTC,
+               parents: Mapping[str, str | None] | None = None) -> Report:
         """The periodic report (per unit, per mailbox, total) for ``period``: over
         ``units`` (none: every unit), showing those and ``listed`` even without mail;
-        with ``roster``, the use of its mailboxes too (days and months in ``tz``)."""
+        with ``parents`` (the directory's tree), in tree order with subtotals; with
+        ``roster``, the use of its mailboxes too (days and months in ``tz``)."""
         with mapped_errors(self.path, "build the report"):
             return build_report(self.db.conn, period, units, listed=listed, roster=roster,
-                                regular_min=regular_min, tz=tz)
+                                regular_min=regular_min, tz=tz, parents=parents)
 

@@ -239,6 +239,15 @@ def unit_names() -> Mapping[str, str]:
         return {}
 
 
+def unit_tree() -> Sequence[tuple[str, str | None]]:
+    """The configured directory's units in its order, each with its parent's id, for
+    the report's tree (empty without a directory: units with mail are then sorted)."""
+    try:
+        return [(unit.id, unit.parent) for unit in _directory_units()]
+    except directory.DirectoryError:
+        return []
+
+
 def roster_mailboxes() -> Sequence[audit.RosterMailbox] | None:
     """The officials' mailboxes on the configured directory's roster, for the report's
     use columns (None without a directory or a roster: those columns are then empty)."""
@@ -274,7 +283,7 @@ for _command in (
                      units=document_units),
     *directory.commands(_table(lambda c: c.directory)),
     *audit.commands(_table(lambda c: c.audit), descendants=unit_descendants,
-                    unit_names=unit_names, roster=roster_mailboxes),
+                    unit_names=unit_names, roster=roster_mailboxes, unit_tree=unit_tree),
     *web.commands(_web_settings, release=_web_releaser),
     *archive.commands(_table(lambda c: c.archive), records=AuditRecords()),
     # operating the service; the try-out province (make run)

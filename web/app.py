@@ -23,8 +23,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from audit import VerifyReport
 from directory import Directory, DirectoryError, Unit
-from mailbase import zone
 from web import access
+from web.filters import when
 from web.i18n import DEFAULT, LANGUAGES, translate
 from web.keys import cookie_key
 from web.release import Releaser
@@ -81,17 +81,8 @@ class Console:
         return access.covered(self.units(), user.units)
 
     def local(self, value: datetime | str | None) -> str:
-        """A UTC time shown in the configured zone."""
-        if value is None:
-            return ""
-        if isinstance(value, str):
-            try:
-                moment = datetime.fromisoformat(value)
-            except ValueError:
-                return value
-        else:
-            moment = value
-        return moment.astimezone(zone(self.settings.time_zone)).strftime("%Y-%m-%d %H:%M:%S")
+        """A UTC time as people read it: dd/mm/yyyy HH:MM in the configured zone."""
+        return when(value, self.settings.time_zone)
 
 
 def console_of(request: Request) -> Console:

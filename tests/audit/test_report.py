@@ -365,3 +365,52 @@ def test_query_shows_claimed_not_sent(store: AuditConfig) -> None:
                                           "--direction", "inbound"]).output
     rows = list(csv.DictReader(io.StringIO(out)))
     assert rows and all(r["sender_unit"] == "" and r["claimed_unit"] == "stc" for r in rows)
+
+
+TREE = {"ubnd": None, "stc": "ubnd", "sotc": "stc", "xa1": "stc", "so-khac": "ubnd"}
+
+
+def test_the_tree_order_with_zeros_and_subtotals_counting_each_message_once(
+        store: AuditConfig) -> None:
+    with AuditLog.open(store) as log:
+        # one message to two units of stc's subtree: received by each, once in its subtotal
+        rid = log.record(outbound("ubnd", "stc", "sotc", minutes=20))
+        log.complete(Completion(record_id=rid, outcome=Fate.RELAYED, at=T0))
+    with AuditLog.open_readonly(store.path) as log:
+        report = log.report(parse_period(PERIOD, zone("Asia/Ho_Chi_Minh")),
+                            listed=list(TREE), parents=TREE)
+    units = {u.unit_id: u for u in report.units}
+    # parents before children, siblings in the directory's order, zeros shown
+    assert [(u.unit_id, u.depth) for u in report.units] == [
+        ("ubnd", 0), ("stc", 1), ("sotc", 2), ("xa1", 2), ("so-khac", 1)]
+    assert units["xa1"].counts == Counts() and units["so-khac"].counts == Counts()
+    stc, sotc, subtotal = units["stc"].counts, units["sotc"].counts, units["stc"].subtotal
+    assert subtotal is not None and (stc.received, sotc.received) == (1, 3)
+    # stc's own sending (counted, from the definition, in the first test) and the
+    # message to stc and sotc once; forgeries of stc; sotc's DMARC checks
+    assert (subtotal.sent, subtotal.received, subtotal.forgery_attempts) == (3, 3, 2)
+    assert (subtotal.dmarc_checked, subtotal.dmarc_pass) == (2, 1)
+    # ubnd's subtree is the whole report: its total, not repeated as a subtotal
+    assert units["ubnd"].subtotal is None and units["sotc"].subtotal is None
+    # delivered messages to a unit, each once: stc's relayed, stripped (to two units) and
+    # released ones, the claimed one to sotc, and the new one to two units
+    assert report.total.received == 5
+    json_report = json.loads(render(report, "json", "Asia/Ho_Chi_Minh"))
+    assert [s["unit"] for s in json_report["subtotals"]] == ["stc"]
+    assert json_report["subtotals"][0]["received"] == 3
+    # the machine rows keep their columns: no subtotal among them
+    assert [r["unit"] for r in json_report["rows"] if not r["mailbox"]] == [*TREE, ""]
+    assert list(json_report["rows"][0]) == ROW_COLUMNS
+
+
+def test_a_tree_shown_in_part_hangs_on_the_nearest_unit_shown() -> None:
+    from audit.reporttree import tree
+
+    # an auditor granted stc and so-khac: stc heads its tree; xa1's parent is not shown
+    # but its grandparent is; a loop of parents is shown as roots, not lost
+    found = tree(["stc", "xa1", "so-khac", "a", "b"],
+                 {"stc": "ubnd", "xa1": "x", "x": "stc", "so-khac": "ubnd", "a": "b",
+                  "b": "a"})
+    assert [(u, found.depth[u]) for u in found.order] == [
+        ("stc", 0), ("xa1", 1), ("so-khac", 0), ("a", 0), ("b", 0)]
+    assert found.heads["xa1"] == ("stc",) and found.size == {"stc": 2}

@@ -10,7 +10,6 @@ is built once per test session."""
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import itertools
 import json
 import random
@@ -27,17 +26,6 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from audit import AuditLog, Report, RosterMailbox
 from audit.config import AuditConfig
-from audit.records import (
-    Action,
-    AdminEvent,
-    AdminKind,
-    Attachment,
-    AuditRecord,
-    Completion,
-    Direction,
-    Fate,
-    Role,
-)
 from congvu.cli import main
 from congvu.config import parse_config
 from directory import Directory
@@ -48,15 +36,14 @@ from support.loopthread import LoopThread
 from support.province import to_csv
 from support.sink import Sink
 from support.usage import (
-    DOCUMENT_KINDS,
     ROOTS,
     TZ_NAME,
     Expected,
     Province,
     Sent,
+    bulk_write,
     expected,
     pki_under,
-    signature,
 )
 
 TZ = zone(TZ_NAME)
@@ -170,52 +157,6 @@ def _through_service(base: Path, province: Province, rng: random.Random) -> list
     return sent
 
 
-def _record(m: Sent, n: int) -> AuditRecord:
-    attachments = []
-    for i, kind in enumerate(m.documents):
-        is_document, _, valid, _, _ = DOCUMENT_KINDS[kind]
-        verdict = ("valid" if valid else "unsigned" if kind == "unsigned" else "invalid"
-                   ) if is_document else None
-        attachments.append(Attachment(
-            path=str(i + 2), filename=f"{kind}.pdf", size=1000,
-            detected_type="application/pdf" if is_document else "image/jpeg",
-            sha256=hashlib.sha256(f"{n}/{i}".encode()).hexdigest(), document=verdict,
-            signatures=signature(kind, n) if is_document else None))
-    outbound = m.is_outbound
-    return AuditRecord(
-        received_at=m.at, decided_at=m.at, listener="submission" if outbound else "mx",
-        role=Role.OUTBOUND if outbound else Role.INBOUND,
-        direction=Direction.OUTBOUND if outbound else Direction.INBOUND,
-        envelope_sender=m.sender, header_from=m.sender, sender_unit=m.sender_unit,
-        envelope_recipients=[a for a, _ in m.recipients],
-        recipient_unit_of={a: u for a, u in m.recipients if u is not None},
-        recipient_units=[u for _, u in m.recipients if u is not None],
-        size=2000, attachments=attachments,
-        action=Action.REJECT if m.fate == "rejected" else Action.ACCEPT, processing_ms=1.0)
-
-
-_OUTCOME = {"relayed": Fate.RELAYED, "stripped": Fate.STRIPPED, "rejected": Fate.REJECTED,
-            "tempfailed": Fate.TEMPFAILED, "held": Fate.QUARANTINED,
-            "released": Fate.QUARANTINED, "deleted": Fate.QUARANTINED}
-
-
-def _bulk_write(config: AuditConfig, mail: list[Sent]) -> None:
-    """The generated mail into the store through its batch write, as milter's writer
-    would commit it: each record, then its completion, then releases and deletions."""
-    with AuditLog.open(config) as log:
-        for first in range(0, len(mail), 2000):
-            batch = mail[first:first + 2000]
-            ids = log.write([_record(m, first + i) for i, m in enumerate(batch)])
-            log.write([Completion(
-                record_id=rid, outcome=_OUTCOME[m.fate], at=m.at,
-                reply=f"quarantined as q{rid}" if m.fate in ("held", "released", "deleted")
-                else "250 2.0.0 Ok") for rid, m in zip(ids, batch, strict=True)])
-            log.write([AdminEvent(
-                kind=AdminKind.QUARANTINE_RELEASE if m.fate == "released"
-                else AdminKind.QUARANTINE_DELETE, actor="admin", target=f"q{rid}")
-                for rid, m in zip(ids, batch, strict=True) if m.fate in ("released", "deleted")])
-
-
 @pytest.fixture(scope="session")
 def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
     """The province's month, built once per test session."""
@@ -225,7 +166,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
     service = _through_service(base, province, random.Random(7))
     result = Run(base / "var", province, [*service, *province.mail],
                  {m.sender for m in service})
-    _bulk_write(result.audit, province.mail)
+    bulk_write(result.audit, province.mail)
     return result
 
 

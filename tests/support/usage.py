@@ -13,12 +13,26 @@ report's code.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import random
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from audit.config import AuditConfig
+from audit.records import (
+    Action,
+    AdminEvent,
+    AdminKind,
+    Attachment,
+    AuditRecord,
+    Completion,
+    Direction,
+    Fate,
+    Role,
+)
+from audit.store import AuditLog
 from support.pki import Issued, TestPki, _ca_cert, _name, new_key
 from support.province import province_rows
 
@@ -347,3 +361,49 @@ def signature(kind: str, n: int) -> list[dict[str, Any]]:
     if kind == "invalid":
         return [{**base, "verdict": "invalid", "reason": "the document changed"}]
     return []
+
+
+def _record(m: Sent, n: int) -> AuditRecord:
+    attachments = []
+    for i, kind in enumerate(m.documents):
+        is_document, _, valid, _, _ = DOCUMENT_KINDS[kind]
+        verdict = ("valid" if valid else "unsigned" if kind == "unsigned" else "invalid"
+                   ) if is_document else None
+        attachments.append(Attachment(
+            path=str(i + 2), filename=f"{kind}.pdf", size=1000,
+            detected_type="application/pdf" if is_document else "image/jpeg",
+            sha256=hashlib.sha256(f"{n}/{i}".encode()).hexdigest(), document=verdict,
+            signatures=signature(kind, n) if is_document else None))
+    outbound = m.is_outbound
+    return AuditRecord(
+        received_at=m.at, decided_at=m.at, listener="submission" if outbound else "mx",
+        role=Role.OUTBOUND if outbound else Role.INBOUND,
+        direction=Direction.OUTBOUND if outbound else Direction.INBOUND,
+        envelope_sender=m.sender, header_from=m.sender, sender_unit=m.sender_unit,
+        envelope_recipients=[a for a, _ in m.recipients],
+        recipient_unit_of={a: u for a, u in m.recipients if u is not None},
+        recipient_units=[u for _, u in m.recipients if u is not None],
+        size=2000, attachments=attachments,
+        action=Action.REJECT if m.fate == "rejected" else Action.ACCEPT, processing_ms=1.0)
+
+
+_OUTCOME = {"relayed": Fate.RELAYED, "stripped": Fate.STRIPPED, "rejected": Fate.REJECTED,
+            "tempfailed": Fate.TEMPFAILED, "held": Fate.QUARANTINED,
+            "released": Fate.QUARANTINED, "deleted": Fate.QUARANTINED}
+
+
+def bulk_write(config: AuditConfig, mail: list[Sent]) -> None:
+    """The generated mail into the store through its batch write, as milter's writer
+    would commit it: each record, then its completion, then releases and deletions."""
+    with AuditLog.open(config) as log:
+        for first in range(0, len(mail), 2000):
+            batch = mail[first:first + 2000]
+            ids = log.write([_record(m, first + i) for i, m in enumerate(batch)])
+            log.write([Completion(
+                record_id=rid, outcome=_OUTCOME[m.fate], at=m.at,
+                reply=f"quarantined as q{rid}" if m.fate in ("held", "released", "deleted")
+                else "250 2.0.0 Ok") for rid, m in zip(ids, batch, strict=True)])
+            log.write([AdminEvent(
+                kind=AdminKind.QUARANTINE_RELEASE if m.fate == "released"
+                else AdminKind.QUARANTINE_DELETE, actor="admin", target=f"q{rid}")
+                for rid, m in zip(ids, batch, strict=True) if m.fate in ("released", "deleted")])

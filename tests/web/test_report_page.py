@@ -6,13 +6,17 @@ from __future__ import annotations
 import json
 import re
 from datetime import timedelta
+from pathlib import Path
 
-from audit import AuditLog, Completion, Direction, Fate, Role, render_report
-from mailbase import parse_period, zone
+from click.testing import CliRunner
+
+from audit import REPORT_COLUMNS, REPORT_LABELS, AuditLog, Completion, Direction, Fate, Role
+from congvu.cli import main
 from support.audit import T0, make_record
 from support.webconsole import client, login
 
-ROW = re.compile(r'<tr[^>]*>\s*(?:<td title="([^"]*)"[^>]*>|<th>)(.*?)</tr>', re.S)
+ROW = re.compile(r'<tr class="([a-z]+)" data-kind="[a-z]+" data-unit="([^"]*)">\s*'
+                 r'<th scope="row"[^>]*>([^<]*)</th>(.*?)</tr>', re.S)
 CELL = re.compile(r'<td data-column="([a-z_]+)">([^<]*)</td>')
 
 
@@ -25,33 +29,85 @@ def relay_all(env) -> None:
 
 
 def table(page: str) -> dict[str, dict[str, str]]:
-    """The report table: unit id ('' for the total) -> column -> cell text."""
+    """The report table's unit and total rows: unit id ('' for the total) -> column ->
+    cell text, and '_name' -> the row's heading as shown."""
+    return {unit: {**dict(CELL.findall(rest)), "_name": name}
+            for kind, unit, name, rest in rows_of(page) if kind != "subtotal"}
+
+
+def rows_of(page: str) -> list[tuple[str, str, str, str]]:
+    """Every row of the report table in order: kind, unit id, heading, cells."""
     body = page.split('id="report"', 1)[1].split("<tbody>", 1)[1].split("</table>", 1)[0]
-    return {unit or "": dict(CELL.findall(rest)) for unit, rest in ROW.findall(body)}
+    return ROW.findall(body)
 
 
-def test_report_page_counts_as_the_command_line(env) -> None:
+def command_line_report(env, tmp_path: Path, fmt: str) -> str:
+    """``congvu audit report --period 2026-11`` on the console's stores."""
+    config = tmp_path / "congvu.toml"
+    config.write_text(f'[service]\ndata_dir = "{env.config.service.data_dir}"\n',
+                      encoding="utf-8")
+    result = CliRunner().invoke(main, ["audit", "report", "--period", "2026-11", "--format",
+                                       fmt, "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def test_report_page_counts_as_the_command_line(env, tmp_path: Path) -> None:
     relay_all(env)
     admin = client(env.settings)
     login(admin, "admin")
     page = admin.get("/audit/report?period=2026-11")
     assert page.status_code == 200
+    # every unit of the directory, zeros included, in the tree's order; stc's subtotal
+    # after the unit below it; ubnd's subtree is the whole report: its total only
+    assert [(kind, unit) for kind, unit, _, _ in rows_of(page.text)] == [
+        ("unit", "ubnd"), ("unit", "stc"), ("unit", "stc-a"), ("subtotal", "stc"),
+        ("unit", "sgd"), ("total", "")]
     rows = table(page.text)
-    # every unit of the directory, zeros included, then the total
-    assert list(rows) == ["ubnd", "stc", "stc-a", "sgd", ""]
-    with AuditLog.open_readonly(env.config.audit.path) as log:
-        report = log.report(parse_period("2026-11", zone("Asia/Ho_Chi_Minh")),
-                            listed=["ubnd", "stc", "stc-a", "sgd"])
-    expected = {r["unit"]: r for r in json.loads(
-        render_report(report, "json", "Asia/Ho_Chi_Minh"))["rows"] if not r["mailbox"]}
+    headings = re.findall(r'<th scope="col" data-column="([a-z_]+)">([^<]*)</th>', page.text)
+    # the same words as the command line's, for every column it counts
+    assert headings == [(c, REPORT_LABELS[c]) for c in REPORT_COLUMNS[2:-1]]
+    data = json.loads(command_line_report(env, tmp_path, "json"))
+    expected = {r["unit"]: r for r in data["rows"] if not r["mailbox"]}
+    assert list(expected) == ["ubnd", "stc", "stc-a", "sgd", ""]
+    shares = {"dkim_signed": "sent", "smime_signed": "sent", "dmarc_passed": "dmarc_checked"}
     for unit, cells in rows.items():
-        for column in ("sent", "received", "forgery_attempts", "documents_sent"):
-            assert cells[column] == str(expected[unit][column]), (unit, column)
+        for column in REPORT_COLUMNS[2:-1]:
+            value = expected[unit][column]
+            if column in shares:
+                shown = "—" if not expected[unit][shares[column]] else f"{value:.1f}%"
+            else:
+                shown = str(value)
+            assert cells[column] == shown, (unit, column)
+    [subtotal] = data["subtotals"]
+    stc = {c: cells for kind, unit, _, rest in rows_of(page.text) if kind == "subtotal"
+           for c, cells in CELL.findall(rest)}
+    assert subtotal["unit"] == "stc" and stc["sent"] == str(subtotal["sent"]) == "2"
     assert (rows["stc"]["sent"], rows["ubnd"]["received"], rows["ubnd"]["sent"]) == (
         "1", "2", "0")
+    # a unit that sent nothing has no signed share: "—", not 0.0 %
+    assert rows["ubnd"]["dkim_signed"] == "—" and rows["stc"]["dkim_signed"] == "100.0%"
     # ubnd's inbound record claims ubnd: never its sent mail
     assert (rows[""]["sent"], rows[""]["received"]) == ("3", "3")
-    assert "Sở Tài chính" in page.text and 'id="report-total"' in page.text
+    # units by name, the id on hover
+    assert rows["stc"]["_name"] == "Sở Tài chính" and 'title="stc"' in page.text
+    assert rows["ubnd"]["_name"] == "Ủy ban nhân dân tỉnh Lào Cai"
+    assert rows[""]["_name"] == "Tổng cộng"
+    # the period in the province's zone, as people write dates
+    assert "Từ 01/11/2026 00:00 đến trước 01/12/2026 00:00" in page.text
+
+
+def test_the_command_lines_table_is_the_same_tree(env, tmp_path: Path) -> None:
+    relay_all(env)
+    table_text = command_line_report(env, tmp_path, "table").splitlines()
+    header = table_text[2]
+    width = header.index("Hộp thư")  # the unit column; a mailbox row leaves it blank
+    names = [line[:width].rstrip() for line in table_text[3:] if line[:width].strip()]
+    assert names == ["Ủy ban nhân dân tỉnh Lào Cai", "  Sở Tài chính", "    Phòng Ngân sách",
+                     "  Cộng: Sở Tài chính", "  Sở Giáo dục và Đào tạo", "Tổng cộng"]
+    # the table's ubnd row: sent nothing, so no signed share
+    ubnd = next(line for line in table_text if line.startswith("Ủy ban"))
+    assert "—" in ubnd and "0.0%" not in ubnd
 
 
 def test_an_auditors_report_covers_the_scope_with_zeros(env) -> None:

@@ -26,8 +26,9 @@ from audit import (
     Filters,
     RecordSummary,
     Report,
+    report_cell,
     report_charts,
-    report_rows,
+    report_human_rows,
 )
 from mailbase import PeriodError, parse_period, zone
 from web import access
@@ -248,11 +249,13 @@ def _report(console: Console, user: User, period_text: str) -> tuple[Any, Report
     if log is None:
         return period, None
     scope = console.scope(user)
-    known = [u.id for u in console.units()]
+    units = console.units()
+    parents = {u.id: u.parent for u in units}
+    known = [u.id for u in units]
     with log:
         if scope is None:
-            return period, log.report(period, listed=known)
-        return period, log.report(period, sorted(scope),
+            return period, log.report(period, listed=known, parents=parents)
+        return period, log.report(period, sorted(scope), parents=parents,
                                   listed=[u for u in known if u in scope])
 
 
@@ -271,10 +274,11 @@ def audit_report(request: Request, user: AuditorUser, period: str = "") -> HTMLR
         return render(request, "audit_report.html", {"period": period, "report": None,
                                                      "error": str(exc)}, status=400)
     names = {u.id: u.name for u in console.units()}
-    rows = [r for r in report_rows(report) if not r["mailbox"]] if report else []
+    # units, subtotals and the total; the mailboxes are the command line's detail
+    rows = [r for r in report_human_rows(report) if r["kind"] != "mailbox"] if report else []
     return render(request, "audit_report.html", {
         "period": period, "report": report, "span": span, "error": None, "names": names,
-        "rows": rows, "columns": REPORT_COLUMNS[2:-1],
+        "rows": rows, "columns": REPORT_COLUMNS[2:-1], "cell": report_cell,
         "has_dmarc": bool(report and report.total.dmarc_checked)})
 
 
