@@ -103,13 +103,16 @@ class OcspChecker:
                     now: dt.datetime) -> OcspAnswer | None:
         if self.store is None:
             return None
-        data = self.store.recall(_cache_key(url, request))
+        key = cache_key(url, request)
+        data = self.store.recall(key)
         if data is None:
             return None
         try:
-            return _accept(data, url, request, issuer, now)
+            found = accept_answer(data, url, request, issuer, now)
         except ValueError:
             return None
+        self.store.used(key)
+        return found
 
     def _ask(self, url: str, request: ocsp.OCSPRequest, issuer: x509.Certificate,
              now: dt.datetime) -> OcspAnswer:
@@ -117,23 +120,27 @@ class OcspChecker:
                                 data=request.public_bytes(serialization.Encoding.DER),
                                 content_type="application/ocsp-request")
         try:
-            found = _accept(data, url, request, issuer, now)
+            found = accept_answer(data, url, request, issuer, now)
         except ValueError as exc:
             raise FetchError(url, str(exc)) from exc
         if self.store is not None:
             self.store.keep(data, "ocsp")
-            self.store.remember(_cache_key(url, request), found.sha256, "ocsp")
+            self.store.remember(
+                cache_key(url, request), found.sha256, "ocsp", url=url,
+                issuer=self.store.keep(issuer.public_bytes(serialization.Encoding.DER), "crt"),
+                request=request.public_bytes(serialization.Encoding.DER))
         log.info("ocsp answered url=%s serial=%x status=%s", url, request.serial_number,
                  found.status.name.lower())
         return found
 
 
-def _cache_key(url: str, request: ocsp.OCSPRequest) -> str:
+def cache_key(url: str, request: ocsp.OCSPRequest) -> str:
+    """The evidence store's key for the answer of ``url`` to ``request``."""
     return (f"ocsp {url} {request.issuer_key_hash.hex()} {request.issuer_name_hash.hex()} "
             f"{request.serial_number:x}")
 
 
-def _accept(data: bytes, url: str, request: ocsp.OCSPRequest, issuer: x509.Certificate,
+def accept_answer(data: bytes, url: str, request: ocsp.OCSPRequest, issuer: x509.Certificate,
             now: dt.datetime) -> OcspAnswer:
     """The answer in ``data`` if it is usable for ``request``.
 

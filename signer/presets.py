@@ -29,7 +29,9 @@ from urllib.parse import urlsplit
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from signer.errors import CertificateFileError, TrustPinError
+from signer.errors import CertificateFileError, FetchError, TrustPinError
+from signer.fetch import MAX_CERTIFICATE, Fetcher
+from signer.issuers import read_certificates
 
 _SHIPPED = Path(__file__).resolve().parent / "pki"
 
@@ -185,3 +187,25 @@ def install(cert: x509.Certificate, store_dir: Path, *, source: object) -> Prese
         os.unlink(tmp)
         raise
     return member
+
+
+def fetch_member(member: PresetMember, fetcher: Fetcher, store_dir: Path, *,
+                 base_url: str | None = None) -> str:
+    """Fetch ``member`` from the CA's published URL (or the same path on ``base_url``)
+    and install it; return the URL it came from.
+
+    :raises FetchError: not fetched, holding no certificate, or none matching the pin
+        (nothing is installed then).
+    """
+    url = member.url if base_url is None else base_url.rstrip("/") + member.path
+    data = fetcher.get(url, max_bytes=MAX_CERTIFICATE)
+    try:
+        certs = read_certificates(data)
+    except ValueError as exc:
+        raise FetchError(url, f"holds no readable certificate ({exc})") from exc
+    match = next((c for c in certs if pinned(c) == member), None)
+    if match is None:
+        raise FetchError(url, f"does not hold the pinned certificate (SHA-256 "
+                         f"{member.sha256}); refused")
+    install(match, store_dir, source=url)
+    return url

@@ -116,7 +116,9 @@ class Revocation:
 
 
 @dataclass(slots=True)
-class _Crl:
+class AcceptedCrl:
+    """A CRL that its issuer signed and that is current, with the SHA-256 of its DER."""
+
     crl: x509.CertificateRevocationList
     sha256: str
 
@@ -139,7 +141,7 @@ class RevocationChecker:
     _ocsp: OcspChecker = field(init=False, repr=False)
     _signed_by: dict[tuple[int, bytes], bool] = field(default_factory=dict, repr=False)
     _kept: dict[int, str] = field(default_factory=dict, repr=False)
-    _by_url: dict[str, _Crl] = field(default_factory=dict, repr=False)
+    _by_url: dict[str, AcceptedCrl] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         # without a fetcher, answers cached in the store are still used
@@ -178,7 +180,7 @@ class RevocationChecker:
                               "; ".join(problems), subject,
                               is_stale=self._has_stale(issuer, now))
         crl = found.crl
-        used = CrlEvidence(_name(issuer), _number(crl), crl.last_update_utc, found.sha256)
+        used = CrlEvidence(_name(issuer), crl_number(crl), crl.last_update_utc, found.sha256)
         entry = crl.get_revoked_certificate_by_serial_number(cert.serial_number)
         if entry is not None:
             return Revocation(RevocationStatus.REVOKED, RevocationMethod.CRL, now,
@@ -189,7 +191,7 @@ class RevocationChecker:
                           f"not on the CRL of {_name(issuer)}", subject, crl=used)
 
     def _configured(self, issuer: x509.Certificate, now: dt.datetime,
-                    problems: list[str]) -> _Crl | None:
+                    problems: list[str]) -> AcceptedCrl | None:
         fingerprint = issuer.fingerprint(hashes.SHA256())
         usable = []
         for index, crl in enumerate(self.crls):
@@ -211,14 +213,14 @@ class RevocationChecker:
             der = crl.public_bytes(serialization.Encoding.DER)
             self._kept[index] = (self.store.keep(der, "crl") if self.store
                                  else hashlib.sha256(der).hexdigest())
-        return _Crl(crl, self._kept[index])
+        return AcceptedCrl(crl, self._kept[index])
 
     def _has_stale(self, issuer: x509.Certificate, now: dt.datetime) -> bool:
         return any(crl.issuer == issuer.subject and crl.next_update_utc is not None
                    and crl.next_update_utc < now for crl in self.crls)
 
     def _distributed(self, cert: x509.Certificate, issuer: x509.Certificate,
-                     now: dt.datetime, problems: list[str]) -> _Crl | None:
+                     now: dt.datetime, problems: list[str]) -> AcceptedCrl | None:
         for url in distribution_points(cert):
             if not url.startswith(("http://", "https://")):
                 problems.append(f"the CRL at {url} is not fetched (only http and https)")
@@ -234,7 +236,7 @@ class RevocationChecker:
             return found
         return None
 
-    def _cached(self, url: str, issuer: x509.Certificate, now: dt.datetime) -> _Crl | None:
+    def _cached(self, url: str, issuer: x509.Certificate, now: dt.datetime) -> AcceptedCrl | None:
         found = self._by_url.get(url)
         if found is not None and _is_fresh(found.crl, now):
             return found
@@ -244,45 +246,46 @@ class RevocationChecker:
         if data is None:
             return None
         try:
-            found = self._accept(data, issuer, now)
+            found = accept_crl(data, issuer, now)
         except ValueError:
             return None
+        self.store.used(url)
         self._by_url[url] = found
         return found
 
-    def _fetch(self, url: str, issuer: x509.Certificate, now: dt.datetime) -> _Crl:
+    def _fetch(self, url: str, issuer: x509.Certificate, now: dt.datetime) -> AcceptedCrl:
         if self.fetcher is None:
             raise FetchError(url, "fetching is off")
         data = self.fetcher.get(url, max_bytes=MAX_CRL)
         try:
-            found = self._accept(data, issuer, now)
+            found = accept_crl(data, issuer, now)
         except ValueError as exc:
             raise FetchError(url, str(exc)) from exc
         if self.store is not None:
             self.store.keep(data, "crl")
-            self.store.remember(url, found.sha256, "crl")
+            self.store.remember(url, found.sha256, "crl", issuer=self.store.keep(
+                issuer.public_bytes(serialization.Encoding.DER), "crt"))
         self._by_url[url] = found
         log.info("crl fetched url=%s issuer=%s number=%s next_update=%s", url,
-                 _name(issuer), _number(found.crl), found.crl.next_update_utc)
+                 _name(issuer), crl_number(found.crl), found.crl.next_update_utc)
         return found
 
-    @staticmethod
-    def _accept(data: bytes, issuer: x509.Certificate, now: dt.datetime) -> _Crl:
-        """The CRL in ``data`` if ``issuer`` signed it and it is current.
+def accept_crl(data: bytes, issuer: x509.Certificate, now: dt.datetime) -> AcceptedCrl:
+    """The CRL in ``data`` (DER or PEM) if ``issuer`` signed it and it is current.
 
-        :raises ValueError: with a reason an administrator can read.
-        """
-        try:
-            crl = (x509.load_pem_x509_crl(data) if data.lstrip().startswith(b"-----BEGIN")
-                   else x509.load_der_x509_crl(data))
-        except ValueError as exc:
-            raise ValueError(f"is not a readable CRL ({exc})") from exc
-        if crl.issuer != issuer.subject or not _is_signed_by(crl, issuer):
-            raise ValueError(f"is not signed by {_name(issuer)}")
-        if not _is_fresh(crl, now):
-            raise ValueError("is out of date (its nextUpdate has passed)")
-        der = crl.public_bytes(serialization.Encoding.DER)
-        return _Crl(crl, hashlib.sha256(der).hexdigest())
+    :raises ValueError: with a reason an administrator can read.
+    """
+    try:
+        crl = (x509.load_pem_x509_crl(data) if data.lstrip().startswith(b"-----BEGIN")
+               else x509.load_der_x509_crl(data))
+    except ValueError as exc:
+        raise ValueError(f"is not a readable CRL ({exc})") from exc
+    if crl.issuer != issuer.subject or not _is_signed_by(crl, issuer):
+        raise ValueError(f"is not signed by {_name(issuer)}")
+    if not _is_fresh(crl, now):
+        raise ValueError("is out of date (its nextUpdate has passed)")
+    der = crl.public_bytes(serialization.Encoding.DER)
+    return AcceptedCrl(crl, hashlib.sha256(der).hexdigest())
 
 
 def distribution_points(cert: x509.Certificate) -> list[str]:
@@ -308,7 +311,8 @@ def _is_signed_by(crl: x509.CertificateRevocationList, issuer: x509.Certificate)
         return False
 
 
-def _number(crl: x509.CertificateRevocationList) -> int | None:
+def crl_number(crl: x509.CertificateRevocationList) -> int | None:
+    """The CRL's cRLNumber (RFC 5280 5.2.3), or None."""
     try:
         return crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number
     except (x509.ExtensionNotFound, ValueError):

@@ -1,13 +1,17 @@
-"""``congvu document trust list|fetch|add``: the pinned members of the trust presets.
+"""``congvu document trust list|fetch|add|refresh``: the pinned members of the trust
+presets, and the CA material verifications rest on.
 
 Exit codes: ``list`` 0 when every member of the configured presets is present, 1 when
 some are missing; ``fetch`` 0 when every member is present afterwards, 1 when one could
 not be fetched or did not match its pin; ``add`` 0 when every certificate in FILE was
-a pinned member, 2 when one was not (nothing of that file is installed then).
+a pinned member, 2 when one was not (nothing of that file is installed then);
+``refresh`` 0 when everything due was fetched (or nothing was due, or fetching is
+off), 1 when something could not be fetched or was refused, 2 on a configuration error.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sys
 from pathlib import Path
@@ -17,17 +21,19 @@ import click
 from mailbase import UsageProblem, config_option
 from signer.cli.wiring import Wiring, pass_wiring
 from signer.errors import CertificateFileError, FetchError, SignerError
-from signer.fetch import MAX_CERTIFICATE, Fetcher
+from signer.evidence import EvidenceStore
+from signer.fetch import Fetcher
 from signer.issuers import read_certificates
 from signer.presets import (
     PresetMember,
     TrustPreset,
+    fetch_member,
     install,
     load_member,
     member_of,
     members,
-    pinned,
 )
+from signer.refresh import refresh as refresh_store
 
 
 @click.group("trust")
@@ -85,24 +91,12 @@ def fetch(wiring: Wiring, base_url: str | None, config_path: Path | None) -> Non
         if _state(member, documents.store_dir) in ("shipped", "installed"):
             click.echo(f"{member.name}: present")
             continue
-        url = member.url if base_url is None else base_url.rstrip("/") + member.path
         try:
-            certs = read_certificates(fetcher.get(url, max_bytes=MAX_CERTIFICATE))
+            url = fetch_member(member, fetcher, documents.store_dir, base_url=base_url)
         except FetchError as exc:
             click.echo(f"{member.name}: not fetched: {exc}", err=True)
             is_complete = False
             continue
-        except ValueError as exc:
-            click.echo(f"{member.name}: {url} holds no readable certificate ({exc})", err=True)
-            is_complete = False
-            continue
-        match = next((c for c in certs if pinned(c) == member), None)
-        if match is None:
-            click.echo(f"{member.name}: {url} does not hold the pinned certificate "
-                       f"(SHA-256 {member.sha256}); refused", err=True)
-            is_complete = False
-            continue
-        install(match, documents.store_dir, source=url)
         click.echo(f"{member.name}: installed from {url}")
     sys.exit(0 if is_complete else 1)
 
@@ -134,3 +128,37 @@ def add(wiring: Wiring, file: Path, config_path: Path | None) -> None:
     except OSError as exc:
         raise UsageProblem(f"{documents.store_dir}: cannot install: "
                            f"{exc.strerror or exc}") from exc
+
+
+@trust.command("refresh")
+@click.option("--base-url", default=None,
+              help="Fetch missing preset members from this server instead of the CA's "
+                   "(as for `trust fetch`); CRLs and OCSP answers come from their own URLs.")
+@config_option
+@pass_wiring
+def refresh(wiring: Wiring, base_url: str | None, config_path: Path | None) -> None:
+    """Fetch, ahead of need, the CRLs, OCSP answers and issuer certificates that
+    document verifications used in the last 30 days and that are past half of their
+    validity, and the members of the configured presets not yet installed (run hourly
+    by the congvu-trust-refresh timer). What is fetched replaces what is kept only when
+    it is signed by its issuer, current, and not older than the one kept; nothing is
+    written partly. One JSON object per event on standard output, a summary last.
+    Exit 0 when everything due was fetched (or fetching is off), 1 when something was
+    not."""
+    documents = wiring.load(config_path).documents
+    if not documents.is_fetching:
+        _event({"event": "refresh skipped", "reason": "[signer.documents] is_fetching "
+                "is false"})
+        sys.exit(0)
+    is_complete = True
+    for found in refresh_store(EvidenceStore(documents.store_dir), Fetcher(is_enabled=True),
+                               documents.trust, base_url=base_url):
+        _event({"event": found.event, **found.fields}, is_failure=found.is_failure)
+        is_complete = is_complete and not found.is_failure
+    sys.exit(0 if is_complete else 1)
+
+
+def _event(fields: dict[str, object], *, is_failure: bool = False) -> None:
+    line = {"ts": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "level": "warning" if is_failure else "info", **fields}
+    click.echo(json.dumps(line, ensure_ascii=False))

@@ -252,15 +252,23 @@ def test_an_internal_ocsp_host_is_rewritten(gov: GovPki, ca_web: CaWebServer,
 
 def test_a_forged_ocsp_answer_is_not_used(gov: GovPki, ca_web: CaWebServer,
                                           tmp_path: Path) -> None:
-    forger = GovPki.create(ca_web, slug="ocspforger", is_published=False)
-    ca_web.responders["/ocsp/forged"] = lambda body: gov.answer(
-        body, key=forger.issuing.key)  # type: ignore[arg-type]
+    # a CA of the forger's own, named as the issuing CA, signs the answer
+    forger = GovPki.create(ca_web, slug="ocspforger", issuing_name=gov.issuing.cert.subject,
+                           is_published=False)
+    ca_web.responders["/ocsp/forged"] = lambda body: gov.answer(body, responder=forger.issuing)
     person = gov.issue("cb14@laocai.gov.vn", ocsp_url=ca_web.url("/ocsp/forged"))
     gov.ocsp_revoked[person.cert.serial_number] = gov.now  # the forged answer: revoked
     sig = verifier(gov, tmp_path).verify(signed(person)).signatures[0]
     # the forged "revoked" is not believed either way; the CRL decides
     assert sig.verdict is DocumentVerdict.VALID, sig.reason
     assert sig.revocation is not None and sig.revocation.method.value == "crl"
+    # and with no CRL to fall back on, the forgery is what is named
+    alone = gov.issue("cb14b@laocai.gov.vn", ocsp_url=ca_web.url("/ocsp/forged"),
+                      crl_url=closed_port_url())
+    sig = verifier(gov, tmp_path).verify(signed(alone)).signatures[0]
+    assert sig.verdict is DocumentVerdict.UNVERIFIABLE
+    assert (f"the OCSP responder at {ca_web.url('/ocsp/forged')}: answer is not signed by "
+            f"{gov.issuing.cert.subject.rfc4514_string()}") in sig.reason
 
 
 def test_nothing_reachable_names_every_url_tried(gov: GovPki, tmp_path: Path) -> None:

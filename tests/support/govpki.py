@@ -186,9 +186,10 @@ class GovPki:
     def ocsp_path(self) -> str:
         return f"/ocsp/{self.slug}"
 
-    def answer(self, request_der: bytes, *, key: rsa.RSAPrivateKey | None = None) -> bytes:
-        """The issuing CA's OCSP answer to a request (RFC 6960), signed by the issuing
-        CA (or ``key``, a forger's), valid for a day."""
+    def answer(self, request_der: bytes, *, responder: Issued | None = None) -> bytes:
+        """The issuing CA's OCSP answer to a request (RFC 6960), valid for a day, signed
+        by the issuing CA, or by ``responder`` (a forger's CA, its certificate sent
+        along as a delegated responder's would be)."""
         request = ocsp.load_der_ocsp_request(request_der)
         serial = request.serial_number
         when = self.ocsp_revoked.get(serial)
@@ -198,15 +199,18 @@ class GovPki:
         if subject is None:
             return ocsp.OCSPResponseBuilder.build_unsuccessful(
                 ocsp.OCSPResponseStatus.UNAUTHORIZED).public_bytes(serialization.Encoding.DER)
+        signer = responder or self.issuing
         builder = (
             ocsp.OCSPResponseBuilder()
             .add_response(cert=subject, issuer=self.issuing.cert, algorithm=hashes.SHA1(),
                           cert_status=status, this_update=self.now - dt.timedelta(minutes=5),
                           next_update=self.now + dt.timedelta(days=1), revocation_time=when,
                           revocation_reason=None)
-            .responder_id(ocsp.OCSPResponderEncoding.HASH, self.issuing.cert)
+            .responder_id(ocsp.OCSPResponderEncoding.HASH, signer.cert)
         )
-        return builder.sign(key or self.issuing.key, hashes.SHA256()).public_bytes(
+        if responder is not None:
+            builder = builder.certificates([responder.cert])
+        return builder.sign(signer.key, hashes.SHA256()).public_bytes(
             serialization.Encoding.DER)
 
     def issue(self, address: str, *, common_name: str | None = None,
