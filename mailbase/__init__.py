@@ -15,7 +15,13 @@ from mailbase.addresses import (
     FromHeaderError,
     parse_address,
 )
-from mailbase.commandline import CommandFailed, UsageProblem, config_option, wired
+from mailbase.commandline import (
+    CommandFailed,
+    UsageProblem,
+    command_line_actor,
+    config_option,
+    wired,
+)
 from mailbase.folding import fold
 from mailbase.header import (
     HeaderBlock,
@@ -69,6 +75,7 @@ __all__ = [
     "ProvincialDomains",
     "UnsafeFileError",
     "UsageProblem",
+    "command_line_actor",
     "config_option",
     "create_private",
     "fold",

@@ -15,13 +15,15 @@ the command line of every package, so this is no new dependency.
 from __future__ import annotations
 
 import copy
+import os
+import pwd
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
-__all__ = ["CommandFailed", "UsageProblem", "config_option", "wired"]
+__all__ = ["CommandFailed", "UsageProblem", "command_line_actor", "config_option", "wired"]
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 _C = TypeVar("_C", bound=click.Command)
@@ -67,3 +69,18 @@ def wired(command: _C, obj: object) -> _C:
     if isinstance(copied, click.Group):
         copied.commands = dict(copied.commands)
     return copied
+
+
+def command_line_actor() -> str:
+    """Who runs this command, as the audit chain records an act of the command line:
+    the administrator behind sudo (``SUDO_USER``), else the user the process runs as
+    (its real uid's name, which no environment variable changes; ``uid N`` when the
+    system has no name for it)."""
+    behind_sudo = os.environ.get("SUDO_USER", "").strip()
+    if behind_sudo:
+        return behind_sudo
+    uid = os.getuid()
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return f"uid {uid}"

@@ -7,9 +7,8 @@ import io
 from typing import Any
 
 from audit import AdminEvent, AdminKind, AuditLog
-from directory import Directory, DirectoryError, ImportSummary, UnknownUnit
+from directory import Directory, ImportSummary
 from policies import Quarantine
-from web.errors import UserError
 from web.settings import WebSettings
 
 
@@ -86,20 +85,6 @@ def edit_unit(settings: WebSettings, unit_id: str, values: dict[str, str], *,
         audit_admin(settings, AdminEvent(kind=AdminKind.DIRECTORY_CHANGE, actor=actor,
                                          target=unit_id, unit_id=unit_id, details=details))
     return summary
-
-
-def check_unit(settings: WebSettings, unit_id: str) -> None:
-    """Refuse a grant of a unit the directory does not know (a typo grants nothing).
-
-    :raises UserError: no such unit (or no directory yet).
-    """
-    try:
-        with Directory.open(settings.directory_path, read_only=True) as directory:
-            directory.get(unit_id)
-    except UnknownUnit:
-        raise UserError(f"no unit {unit_id!r} in the directory") from None
-    except DirectoryError as exc:
-        raise UserError(f"cannot check unit {unit_id!r}: {exc}") from None
 
 
 def user_event(settings: WebSettings, *, actor: str, target: str, action: str,

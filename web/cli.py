@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, TypeVar
 import click
 
 from audit import AuditError
-from mailbase import CommandFailed, UsageProblem, config_option, wired
+from mailbase import CommandFailed, UsageProblem, command_line_actor, config_option, wired
 from web.errors import WebError
 from web.release import Releaser
 from web.settings import WebSettings
@@ -95,7 +95,8 @@ def _audit(settings: WebSettings, target: str, action: str, unit: str | None = N
     from web.actions import user_event
 
     try:
-        user_event(settings, actor="cli", target=target, action=action, unit_id=unit)
+        user_event(settings, actor=command_line_actor(), target=target, action=action,
+                   unit_id=unit)
     except AuditError as exc:
         raise CommandFailed(f"done, but not audited: {exc}") from exc
 
@@ -145,11 +146,6 @@ def user_add(wiring: _Wiring, config_path: Path | None, name: str, is_admin: boo
 def _apply(settings: WebSettings, store: UserStore, name: str, action: str,
            units: tuple[str, ...]) -> User:
     """Grant or revoke ``units``, or enable or disable the user; the user as it is now."""
-    if action == "grant":
-        from web.actions import check_unit
-
-        for unit in units:
-            check_unit(settings, unit)
     if action in ("grant", "revoke"):
         for unit in units:
             (store.grant if action == "grant" else store.revoke)(name, unit)
@@ -158,9 +154,30 @@ def _apply(settings: WebSettings, store: UserStore, name: str, action: str,
     return store.get(name)
 
 
+def _granted(settings: WebSettings, keys: tuple[str, ...]) -> tuple[str, ...]:
+    """The unit ids ``keys`` (ids or addresses) name, each said when named by address.
+
+    :raises CommandFailed: a key names no unit (nothing is granted then).
+    """
+    from web.grants import unit_to_grant
+
+    units = []
+    for key in keys:
+        try:
+            granted = unit_to_grant(settings, key)
+        except WebError as exc:
+            raise CommandFailed(str(exc)) from exc
+        if granted.address is not None:
+            click.echo(f"{granted.address} is the address of unit {granted.unit_id}")
+        units.append(granted.unit_id)
+    return tuple(dict.fromkeys(units))
+
+
 def _change(wiring: _Wiring, config_path: Path | None, name: str, action: str,
             units: tuple[str, ...]) -> None:
     settings = wiring.load(config_path)
+    if action == "grant":
+        units = _granted(settings, units)
     with _store(settings) as store:
         try:
             user = _apply(settings, store, name, action, units)
@@ -179,7 +196,11 @@ def _change(wiring: _Wiring, config_path: Path | None, name: str, action: str,
 @_wiring
 def user_grant(wiring: _Wiring, config_path: Path | None, name: str,
                units: tuple[str, ...]) -> None:
-    """Let NAME read the log of UNITS and the units below them."""
+    """Let NAME read the log of UNITS and the units below them.
+
+    Each of UNITS is a unit's id or its official address (an alias too), which the
+    directory resolves to the unit; anything else is refused, nothing granted.
+    """
     _change(wiring, config_path, name, "grant", units)
 
 
@@ -236,12 +257,30 @@ def user_password(wiring: _Wiring, config_path: Path | None, name: str,
 @config_option
 @_wiring
 def user_list(wiring: _Wiring, config_path: Path | None) -> None:
-    """Every user, their role, state and granted units."""
-    with _store(wiring.load(config_path)) as store:
-        for user in store.users():
-            click.echo(f"{user.name}\t{'admin' if user.is_admin else 'auditor'}\t"
-                       f"{'active' if user.is_active else 'disabled'}\t"
-                       f"{','.join(user.units)}")
+    """Every user, their role, state and granted units, tab-separated; a fifth column
+    names the grants that match no unit of the directory (they show nothing)."""
+    from web.grants import stale_grants
+
+    settings = wiring.load(config_path)
+    with _store(settings) as store:
+        users = store.users()
+    try:
+        stale = stale_grants(settings, {unit for user in users for unit in user.units})
+    except WebError as exc:
+        raise CommandFailed(str(exc)) from exc
+    for user in users:
+        line = (f"{user.name}\t{'admin' if user.is_admin else 'auditor'}\t"
+                f"{'active' if user.is_active else 'disabled'}\t{','.join(user.units)}")
+        unknown = [unit for unit in user.units if unit in stale]
+        if unknown:
+            line += f"\tno such unit: {','.join(unknown)}"
+        click.echo(line)
+    for user in users:
+        for unit in user.units:
+            if unit in stale:
+                click.echo(f"warning: {user.name}'s grant of {unit!r} matches no unit of "
+                           f"the directory; take it back with `congvu user revoke "
+                           f"{user.name} {unit}`", err=True)
 
 
 def commands(load: SettingsLoader, *, release: ReleaseFactory | None = None

@@ -139,6 +139,20 @@ def test_user_management_is_audited(env):
     assert actions == ["disable", "grant", "add"]
 
 
+def test_a_grant_by_address_in_the_console_is_of_its_unit(env):
+    c, token = _admin(env)
+    r = c.post("/admin/users/auditor-b/grant",
+               data={"csrf_token": token, "unit": f"VanThu@stc.{DOMAIN}"})
+    assert "error" not in r.headers["location"]
+    with users_of(env.settings) as users:
+        assert users.get("auditor-b").units == ("sgd", "stc")
+    [event] = _events(env, "user-grant")
+    assert (event["target"], event["unit_id"]) == ("auditor-b", "stc")
+    r = c.post("/admin/users/auditor-b/grant",
+               data={"csrf_token": token, "unit": f"nobody@stc.{DOMAIN}"})
+    assert "no+unit+has+the+address" in r.headers["location"]
+
+
 def test_user_errors_are_shown(env):
     c, token = _admin(env)
     r = c.post("/admin/users", data={"csrf_token": token, "name": "x", "password": "short"})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
@@ -20,8 +21,11 @@ def cli(tmp_path: Path):
     from directory import Directory
     config = parse_config({"service": {"data_dir": str(tmp_path / "var")}})
     with Directory.open(config.directory.path) as directory:
-        directory.import_csv("id,name,parent,address\nubnd,UBND,,a@ubnd.gov.vn\n"
-                             "stc,STC,ubnd,a@stc.gov.vn\nsgd,SGD,ubnd,a@sgd.gov.vn\n")
+        directory.import_csv("id,name,parent,address,aliases\nubnd,UBND,,a@ubnd.gov.vn,\n"
+                             "stc,Sở Tài chính,ubnd,a@stc.gov.vn,vanthu@stc.gov.vn\n"
+                             "sgd,SGD,ubnd,a@sgd.gov.vn,\n")
+        directory.import_mailboxes("unit,address,full_name\n"
+                                   "stc,nguyen.van.a@stc.gov.vn,Nguyễn Văn A\n")
     group = click.Group("congvu")
     for command in commands(lambda path: cheap_settings(config)):
         group.add_command(command)
@@ -69,7 +73,15 @@ def test_prompted_password(cli):
     (["user", "add", "two words", "--password-stdin"], "long enough pw\n", "no spaces"),
     (["user", "grant", "nobody", "stc"], None, "no user 'nobody'"),
     (["user", "disable", "nobody"], None, "no user 'nobody'"),
-    (["user", "grant", "admin", "stcc"], None, "no unit 'stcc' in the directory"),
+    (["user", "grant", "admin", "stcc"], None,
+     "no unit 'stcc' in the directory (did you mean stc?)"),
+    (["user", "grant", "admin", "sở tài chính"], None, "(did you mean stc?)"),
+    (["user", "grant", "admin", "nguyen.van.a@stc.gov.vn"], None,
+     "is the mailbox of Nguyễn Văn A, not a unit's address: a grant is of a whole unit; "
+     "to grant the unit of this mailbox, grant stc"),
+    (["user", "grant", "admin", "nobody@stc.gov.vn"], None,
+     "no unit has the address nobody@stc.gov.vn"),
+    (["user", "grant", "admin", "a@@b"], None, "is neither a unit id nor an address"),
 ])
 def test_user_errors_exit_1(cli, args, stdin, message):
     group, _ = cli
@@ -147,7 +159,10 @@ def test_web_command_serves(tmp_path):
     assert done.returncode == 1 and "chmod 600" in done.stderr
 
 
-def test_password_changes_it_and_ends_every_session(cli):
+def test_password_changes_it_and_ends_every_session(cli, monkeypatch):
+    import pwd
+
+    monkeypatch.delenv("SUDO_USER", raising=False)
     group, settings = cli
     _run(group, "user", "add", "thanhtra", "--stdin", input="long enough pw\n")
     c = client(settings)
@@ -163,7 +178,7 @@ def test_password_changes_it_and_ends_every_session(cli):
     with AuditLog.open_readonly(settings.audit.path) as log:
         event = log.admin_events(kind="user-grant")[0]
     assert (event["actor"], event["target"], event["details"]["action"]) == (
-        "cli", "thanhtra", "password")
+        pwd.getpwuid(os.getuid()).pw_name, "thanhtra", "password")
 
 
 def test_password_asks_twice_on_the_terminal(cli):
@@ -200,3 +215,62 @@ def test_disable_ends_every_session(cli):
     login(c, "thanhtra", "long enough pw")
     assert _run(group, "user", "disable", "thanhtra").exit_code == 0
     assert c.get("/audit").status_code == 303
+
+
+def test_grant_by_address_resolves_to_the_unit(cli):
+    group, settings = cli
+    _run(group, "user", "add", "thanhtra", "--stdin", input="long enough pw\n")
+    r = _run(group, "user", "grant", "thanhtra", "A@STC.gov.vn", "vanthu+x@stc.gov.vn")
+    assert r.exit_code == 0, r.output
+    assert r.stdout.splitlines() == [
+        "A@STC.gov.vn is the address of unit stc",
+        "vanthu+x@stc.gov.vn is the address of unit stc",
+        "thanhtra: active; units: stc"]
+    with users_of(settings) as users:
+        assert users.get("thanhtra").units == ("stc",)
+    with AuditLog.open_readonly(settings.audit.path) as log:
+        [event] = [e for e in log.admin_events(kind="user-grant")
+                   if e["details"]["action"] == "grant"]
+    assert (event["target"], event["unit_id"]) == ("thanhtra", "stc")
+
+
+def test_a_refused_grant_grants_nothing(cli):
+    group, settings = cli
+    _run(group, "user", "add", "thanhtra", "--stdin", input="long enough pw\n")
+    r = _run(group, "user", "grant", "thanhtra", "sgd", "nobody@sgd.gov.vn")
+    assert r.exit_code == 1
+    with users_of(settings) as users:
+        assert users.get("thanhtra").units == ()
+
+
+def test_list_flags_grants_that_match_no_unit(cli):
+    group, settings = cli
+    _run(group, "user", "add", "thanhtra", "--stdin", input="long enough pw\n")
+    _run(group, "user", "add", "other", "--stdin", input="long enough pw\n")
+    with users_of(settings) as users:  # stored before the check, or the unit was removed
+        users.grant("thanhtra", "stc")
+        users.grant("thanhtra", "a@stc.gov.vn")
+        users.grant("other", "sgd")
+    r = _run(group, "user", "list")
+    assert r.exit_code == 0
+    rows = [line.split("\t") for line in r.stdout.splitlines()]
+    assert rows == [["other", "auditor", "active", "sgd"],
+                    ["thanhtra", "auditor", "active", "a@stc.gov.vn,stc",
+                     "no such unit: a@stc.gov.vn"]]
+    assert ("warning: thanhtra's grant of 'a@stc.gov.vn' matches no unit of the directory; "
+            "take it back with `congvu user revoke thanhtra a@stc.gov.vn`") in r.stderr
+    assert _run(group, "user", "revoke", "thanhtra", "a@stc.gov.vn").exit_code == 0
+    assert "no such unit" not in _run(group, "user", "list").stdout
+
+
+def test_command_line_acts_are_recorded_with_the_user_behind_sudo(cli, monkeypatch):
+    import pwd
+
+    group, settings = cli
+    monkeypatch.setenv("SUDO_USER", "nguyenvana")
+    _run(group, "user", "add", "thanhtra", "--stdin", input="long enough pw\n")
+    monkeypatch.delenv("SUDO_USER")
+    _run(group, "user", "grant", "thanhtra", "stc")
+    with AuditLog.open_readonly(settings.audit.path) as log:
+        actors = [(e["details"]["action"], e["actor"]) for e in log.admin_events()]
+    assert actors == [("grant", pwd.getpwuid(os.getuid()).pw_name), ("add", "nguyenvana")]

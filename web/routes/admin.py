@@ -14,6 +14,7 @@ from policies import PolicyError, Quarantine
 from web import actions, mailview
 from web.app import AdminUser, console_of, render
 from web.errors import UserError
+from web.grants import unit_to_grant
 from web.security import require_csrf
 from web.users import User
 
@@ -162,8 +163,8 @@ def _user_act(request: Request, actor: User, target: str, action: str,
     users = console.users
     try:
         if action == "grant":
-            actions.check_unit(console.settings, unit_id or "")
-            users.grant(target, unit_id or "")
+            unit_id = unit_to_grant(console.settings, unit_id or "").unit_id
+            users.grant(target, unit_id)
         elif action == "revoke":
             users.revoke(target, unit_id or "")
         elif action == "disable":
