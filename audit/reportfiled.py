@@ -1,0 +1,211 @@
+"""The report as the provinces file it: what the workbook and the Word document say.
+
+The quarterly or yearly "báo cáo tình hình sử dụng hộp thư điện tử công vụ" gives the
+province's figures (officials' mailboxes, activated, used regularly, the two rates,
+documents sent and received electronically, violations), the list of units and
+officials not using their mailbox, and a per-unit appendix. Both files
+(:mod:`audit.reportxlsx`, :mod:`audit.reportdocx`) take every figure from the rows of
+:func:`audit.reportfmt.rows`, the same rows CSV and JSON print: nothing is counted
+again here. This module chooses and labels them, in Vietnamese, and dates the file in
+the report's zone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from audit.report import Report
+from audit.reportfmt import LABELS, SHARES, USE_COLUMNS, Row, rows
+from mailbase import zone
+
+#: The formats written as files (they need ``--out``), by name.
+FILE_FORMATS = ("xlsx", "docx")
+
+TITLE = "Báo cáo tình hình sử dụng hộp thư điện tử công vụ"
+
+#: The summary's sections: a heading and the total row's columns under it.
+SUMMARY: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("Hộp thư điện tử công vụ của cán bộ",
+     ("mailboxes", "activated", "activation_rate", "regular", "regular_rate")),
+    ("Văn bản điện tử gửi đi",
+     ("documents_sent", "documents_signed", "documents_valid", "documents_valid_gov",
+      "documents_valid_public", "documents_valid_other", "documents_sealed",
+      "documents_complete")),
+    ("Văn bản điện tử nhận được",
+     ("documents_received", "documents_received_valid", "documents_received_complete")),
+    ("Thư điện tử", ("sent", "received")),
+    ("Vi phạm",
+     ("sent_refused", "sent_held", "received_refused", "forgery_attempts")),
+)
+
+#: The per-unit appendix: one row per unit, then the province's total.
+APPENDIX = ("unit", "mailboxes", "activated", "activation_rate", "regular", "regular_rate",
+            "sent", "received", "documents_sent", "documents_valid", "documents_valid_gov",
+            "documents_sealed", "documents_received", "documents_received_valid",
+            "sent_refused", "sent_held", "received_refused", "forgery_attempts")
+
+#: One unit's own table: its row, then a row per mailbox.
+UNIT_TABLE = ("mailbox", "official", "activated", "regular", "last_sent", "sent",
+              "sent_refused", "sent_held", "received", "received_refused",
+              "documents_sent", "documents_signed", "documents_valid", "documents_valid_gov",
+              "documents_valid_public", "documents_valid_other", "documents_sealed",
+              "documents_complete", "documents_received", "documents_received_valid",
+              "documents_received_complete", "dkim_signed", "smime_signed")
+
+#: The list of officials not using their mailbox regularly.
+NOT_USING = {"unit": "Đơn vị", "mailbox": "Hộp thư", "official": "Cán bộ",
+             "activated": "Đã kích hoạt", "sent": "Thư đã gửi trong kỳ",
+             "last_sent": "Lần gửi cuối"}
+
+UNIT_ROW = "Cả đơn vị"
+PROVINCE = "Toàn tỉnh"
+
+
+@dataclass(frozen=True, slots=True)
+class Idle:
+    """An official not using their mailbox regularly, as the filed list names them."""
+
+    unit: str
+    mailbox: str
+    official: str
+    is_activated: bool
+    sent: int
+    last_sent: datetime | None  # in the report's zone
+
+
+@dataclass(frozen=True, slots=True)
+class UnitTable:
+    """One unit: its name, its own row and its mailboxes' rows."""
+
+    unit_id: str
+    name: str
+    row: Row
+    mailboxes: list[Row]
+
+
+@dataclass(frozen=True, slots=True)
+class Filed:
+    """Everything a filed report shows, taken from the report's rows."""
+
+    report: Report
+    tz_name: str
+    generated: datetime  # in the report's zone
+    names: Mapping[str, str]
+    total: Row
+    units: list[UnitTable]
+    idle: list[Idle]
+    #: the units with roster mailboxes none of which was used regularly (names)
+    idle_units: list[str]
+
+    @property
+    def has_roster(self) -> bool:
+        """Whether the use columns were counted (a roster was given)."""
+        return self.report.use is not None
+
+    def columns(self, wanted: tuple[str, ...]) -> list[str]:
+        """``wanted``, without the use columns when there is no roster."""
+        return [c for c in wanted if self.has_roster or c not in USE_COLUMNS]
+
+    def summary_sections(self) -> list[tuple[str, list[str]]]:
+        """The summary's sections that have columns (the use ones need a roster)."""
+        return [(title, found) for title, columns in SUMMARY
+                if (found := self.columns(columns))]
+
+    @property
+    def span(self) -> str:
+        """The period in words: its label and its first and last day in the zone."""
+        tz = zone(self.tz_name)
+        start = self.report.period.start.astimezone(tz)
+        last = self.report.period.end.astimezone(tz) - timedelta(microseconds=1)
+        return (f"Kỳ báo cáo {self.report.period.label}: từ ngày {start:%d/%m/%Y} "
+                f"đến hết ngày {last:%d/%m/%Y} (giờ {self.tz_name})")
+
+    @property
+    def dated(self) -> str:
+        """The date line of an administrative document: ``ngày .. tháng .. năm ..``."""
+        g = self.generated
+        return f"Ngày {g.day:02d} tháng {g.month:02d} năm {g.year}"
+
+    @property
+    def chain(self) -> str:
+        """Where the chain stood when the figures were read, to tie them to the log."""
+        head = self.report.head
+        if head is None:
+            return "Nhật ký chưa có sự kiện nào khi lập báo cáo."
+        return (f"Số liệu tính trên nhật ký thư điện tử đến sự kiện số {head.seq}, "
+                f"mã băm SHA-256 {head.hash} (kiểm chứng bằng congvu audit verify).")
+
+
+def filed(report: Report, tz_name: str, names: Mapping[str, str] | None = None, *,
+          generated: datetime | None = None) -> Filed:
+    """What the filed report of ``report`` shows (unit names from ``names``, ids
+    otherwise), dated ``generated`` (default: now) in ``tz_name``."""
+    names = names or {}
+    tz = zone(tz_name)
+    found = rows(report)
+    units: dict[str, UnitTable] = {}
+    for row in found[:-1]:
+        unit = row["unit"]
+        if not row["mailbox"]:
+            units[unit] = UnitTable(unit, names.get(unit, unit), row, [])
+        else:
+            units[unit].mailboxes.append(row)
+    idle = [Idle(names.get(o.mailbox.unit_id, o.mailbox.unit_id), o.mailbox.address,
+                 o.mailbox.full_name, o.is_activated, o.sent,
+                 o.last_sent.astimezone(tz) if o.last_sent else None)
+            for o in report.not_using]
+    idle_units = [names.get(u.unit_id, u.unit_id) for u in report.units
+                  if u.use is not None and u.use.mailboxes and not u.use.regular]
+    return Filed(report, tz_name, (generated or datetime.now(UTC)).astimezone(tz), names,
+                 found[-1], list(units.values()), idle, idle_units)
+
+
+def number(value: int) -> str:
+    """A count as Vietnamese write it: ``1.234``."""
+    return f"{value:,}".replace(",", ".")
+
+
+def percent(value: float) -> str:
+    """A share (in percent) as Vietnamese write it: ``12,5%``."""
+    return f"{value:.1f}%".replace(".", ",")
+
+
+def text(column: str, value: object) -> str:
+    """A cell for people: counts and shares written the Vietnamese way, nothing for
+    a column without a value on that row."""
+    if value is None:
+        return ""
+    if column in SHARES:
+        return percent(float(value))  # type: ignore[arg-type]
+    if isinstance(value, bool):
+        return "có" if value else "chưa"
+    if isinstance(value, int):
+        return number(value)
+    return str(value)
+
+
+def label(column: str) -> str:
+    """A column's Vietnamese label."""
+    return LABELS[column]
+
+
+def writer(fmt: str) -> Callable[[Filed], bytes]:
+    """The function that writes ``fmt`` (``xlsx`` or ``docx``)."""
+    if fmt == "xlsx":
+        from audit.reportxlsx import workbook
+
+        return workbook
+    if fmt == "docx":
+        from audit.reportdocx import document
+
+        return document
+    raise ValueError(f"{fmt!r} is not a filed report format ({', '.join(FILE_FORMATS)})")
+
+
+def render_file(report: Report, fmt: str, tz_name: str,
+                names: Mapping[str, str] | None = None, *,
+                generated: datetime | None = None) -> bytes:
+    """The filed report of ``report`` as an ``xlsx`` workbook or a ``docx`` document."""
+    return writer(fmt)(filed(report, tz_name, names, generated=generated))
