@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 import click
@@ -27,6 +27,7 @@ from archive.config import ArchiveConfig
 from archive.errors import ArchiveError, ArchiveReadError
 from archive.holds import Hold
 from archive.ledger import read_ledgers, write_ledger
+from archive.proof import Bundle, check_bundle, write_bundle
 from archive.retention import ArchivedMessage, Retention
 from archive.store import Archive, Removal, is_sha256
 from mailbase import (
@@ -36,6 +37,7 @@ from mailbase import (
     config_option,
     create_private,
     parse_local_datetime,
+    private_dir,
     wired,
 )
 
@@ -89,6 +91,15 @@ class Records(Protocol):
         :raises LookupError: no hold ``hold_id`` is in force."""
         ...
 
+    def proof(self, config_path: Path | None, record_id: int) -> dict[str, Any]:
+        """What proves event ``record_id`` (archive/proof.py): ``record`` (its chained
+        columns), ``completion`` (``seq``, ``row``) or None, ``link_from``, ``hashes``
+        and ``checkpoint`` (the exported checkpoint's fields, with its link); a
+        checkpoint is signed first when none covers the record.
+
+        :raises LookupError: there is no event ``record_id``."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class _Wiring:
@@ -106,15 +117,21 @@ def group() -> None:
 
 @group.command("get")
 @click.argument("name", metavar="ID|SHA256")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+@click.option("--out", type=click.Path(path_type=Path), default=None,
               help="Write the message to this new file (mode 0600) instead of standard "
-              "output.")
+              "output; an existing directory: write the proof bundle of record ID into "
+              "it, as `archive proof` does.")
 @config_option
 @_wiring
 def get_cmd(wiring: _Wiring, /, name: str, out: Path | None, config_path: Path | None) -> None:
     """Write an archived message as it was relayed: by the record id `congvu audit
     query` prints, or by its SHA-256. Exit 1 when the record is unknown or names no
     archived message, or the message is missing or changed."""
+    if out is not None and out.is_dir():
+        if not name.isdigit() or int(name) < 1:
+            raise UsageProblem(f"a proof bundle needs a record id, not {name!r}")
+        _write_proof(wiring, config_path, int(name), out)
+        return
     config = wiring.load(config_path)
     sha256 = _name(wiring, config_path, name)
     try:
@@ -134,6 +151,82 @@ def get_cmd(wiring: _Wiring, /, name: str, out: Path | None, config_path: Path |
     with os.fdopen(fd, "wb") as handle:
         handle.write(data)
     click.echo(f"wrote {out}: {len(data)} bytes, sha256 {sha256}", err=True)
+
+
+@group.command("proof")
+@click.argument("record_id", metavar="ID", type=click.IntRange(min=1))
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="The directory to write the bundle into (made 0700 if absent; it must "
+              "not hold a bundle already).")
+@config_option
+@_wiring
+def proof_cmd(wiring: _Wiring, /, record_id: int, out: Path,
+              config_path: Path | None) -> None:
+    """Write a proof bundle of record ID: the message as relayed (ID.eml), proof.json and
+    README.txt, which say how anyone checks, without congvu's stores, that the audit log
+    recorded this message; a checkpoint is signed first when none covers the record.
+    Exit 1 when the record is unknown, names no archived message, or its message was
+    pruned, is missing or changed."""
+    _write_proof(wiring, config_path, record_id, out)
+
+
+def _write_proof(wiring: _Wiring, config_path: Path | None, record_id: int,
+                 out: Path) -> None:
+    config = wiring.load(config_path)
+    if out.exists() and (not out.is_dir() or (out / "proof.json").exists()):
+        raise UsageProblem(f"--out {out}: not a directory, or it holds a proof already")
+    sha256 = _name(wiring, config_path, str(record_id))
+    try:
+        message = Archive.from_config(config, create=False).get(sha256)
+    except ArchiveReadError as exc:
+        pruned, _ = read_ledgers(config.path, wiring.records.prune_ledgers(config_path))
+        if exc.problem == "missing" and sha256 in pruned:
+            ledger = pruned[sha256]
+            raise CommandFailed(
+                f"record {record_id}: its message {sha256} was removed by retention at "
+                f"{ledger.at} (the archive-prune event naming ledger {ledger.ledger})"
+            ) from exc
+        raise CommandFailed(str(exc)) from exc
+    try:
+        proof = wiring.records.proof(config_path, record_id)
+    except LookupError as exc:
+        raise CommandFailed(f"no event {record_id} in the audit log") from exc
+    try:
+        private_dir(out)
+        written = write_bundle(out, Bundle(record_id, message, proof))
+    except OSError as exc:
+        raise CommandFailed(f"--out {out}: cannot write the bundle: {exc}") from exc
+    checkpoint = proof["checkpoint"]
+    click.echo(f"wrote {len(written)} files to {out}: record {record_id}, message "
+               f"{sha256}, checkpoint at record {checkpoint['seq']} "
+               f"({checkpoint['at']}), key {check_bundle(out)[1]}", err=True)
+
+
+@group.command("check-proof")
+@click.argument("directory", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("--key", default=None, metavar="sha256:HEX",
+              help="The audit key's fingerprint, obtained apart from the bundle (`congvu "
+              "audit checkpoint export` on the server); without it the bundle is checked "
+              "but its key is not.")
+def check_proof_cmd(directory: Path, key: str | None) -> None:
+    """Check a proof bundle with its files alone (no configuration, no store): the message
+    hashes to what its record names, the record to its place in the span, the span to the
+    checkpoint's link, which the key signed. Exit 0 when it proves the message, 1 with a
+    line per problem otherwise, 2 on usage errors."""
+    if key is not None and not (key.lower().startswith("sha256:")
+                                and is_sha256(key.lower()[7:])):
+        raise UsageProblem(f"--key {key!r}: expected sha256: and 64 hex digits")
+    problems, signer = check_bundle(directory, key=key)
+    for problem in problems:
+        click.echo(problem)
+    if problems:
+        raise CommandFailed(f"{directory}: the proof does not hold ({len(problems)} "
+                            "problem(s))")
+    if key is None:
+        click.echo(f"proof holds, signed by {signer}: trust it only if that is the "
+                   "fingerprint of the province's audit key you obtained separately")
+    else:
+        click.echo(f"proof holds, signed by {signer}, the key given")
 
 
 def _name(wiring: _Wiring, config_path: Path | None, name: str) -> str:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -56,6 +56,16 @@ def tuple_hash(values: Sequence[Any]) -> str:
     return hashlib.sha256(canonical(content).encode("utf-8", "surrogatepass")).hexdigest()
 
 
+def link_of(hashes: Iterable[str]) -> str:
+    """The link of consecutive rows: ``x = SHA-256(x + hash)`` over their hashes (hex,
+    ASCII) from 64 zeros. A checkpoint signs the link of the rows after ``link_from`` up
+    to its own, so one row can be shown in full and the others as their hashes only."""
+    link = GENESIS
+    for value in hashes:
+        link = hashlib.sha256(f"{link}{value}".encode("ascii")).hexdigest()
+    return link
+
+
 @dataclass(frozen=True, slots=True)
 class Schedule:
     """The checkpoint schedule in force, signed into each checkpoint."""
@@ -82,6 +92,9 @@ class Checkpoint:
     every_records: int | None = None
     every_seconds: float | None = None
     batch_from: int | None = None
+    link_from: int | None = None
+    link: str | None = None
+    link_signature: str | None = None
 
     @property
     def schedule(self) -> Schedule | None:
@@ -90,20 +103,35 @@ class Checkpoint:
             return None
         return Schedule(self.every_records, self.every_seconds)
 
-    def payload(self) -> bytes:
-        """The bytes the signature covers."""
+    def _content(self) -> dict[str, object]:
         content: dict[str, object] = {"at": self.at, "hash": self.hash, "seq": self.seq}
         for name in ("every_records", "every_seconds", "batch_from"):
             value = getattr(self, name)
             if value is not None:
                 content[name] = value
-        return canonical(content).encode()
+        return content
+
+    def payload(self) -> bytes:
+        """The bytes the signature covers."""
+        return canonical(self._content()).encode()
+
+    def link_payload(self) -> bytes:
+        """The bytes the link signature covers: the payload's fields plus ``link`` and
+        ``link_from`` (keys the payload never has, so neither signature stands for
+        the other). Empty for a checkpoint without a link."""
+        if self.link is None or self.link_from is None:
+            return b""
+        return canonical({**self._content(), "link": self.link,
+                          "link_from": self.link_from}).encode()
 
     def is_valid(self) -> bool:
-        """Whether the signature is good for the embedded public key."""
+        """Whether the signature, and the link signature when there is a link, are good
+        for the embedded public key."""
         try:
             key = Ed25519PublicKey.from_public_bytes(bytes.fromhex(self.public_key))
             key.verify(bytes.fromhex(self.signature), self.payload())
+            if self.link is not None or self.link_signature is not None:
+                key.verify(bytes.fromhex(self.link_signature or ""), self.link_payload())
         except (InvalidSignature, ValueError):
             return False
         return True
@@ -123,14 +151,19 @@ class Checkpoint:
             data = json.loads(text)
             if data.pop("format") != "congvu-audit-checkpoint/1":
                 raise ValueError("unknown format")
-            records, seconds, batch = (data.get(k) for k in
-                                       ("every_records", "every_seconds", "batch_from"))
+            records, seconds, batch, link_from = (
+                data.get(k) for k in ("every_records", "every_seconds", "batch_from",
+                                      "link_from"))
+            link, link_signature = data.get("link"), data.get("link_signature")
             return cls(
                 seq=int(data["seq"]), hash=str(data["hash"]), at=str(data["at"]),
                 public_key=str(data["public_key"]), signature=str(data["signature"]),
                 every_records=None if records is None else int(records),
                 every_seconds=None if seconds is None else float(seconds),
                 batch_from=None if batch is None else int(batch),
+                link_from=None if link_from is None else int(link_from),
+                link=None if link is None else str(link),
+                link_signature=None if link_signature is None else str(link_signature),
             )
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise AuditError(f"{source} is not a congvu audit checkpoint: {exc}") from exc
@@ -147,17 +180,22 @@ class CheckpointSigner:
         self.public_key = raw.hex()
 
     def sign(self, seq: int, head: str, at: str, *, schedule: Schedule | None = None,
-             batch_from: int | None = None) -> Checkpoint:
+             batch_from: int | None = None,
+             link: tuple[int, str] | None = None) -> Checkpoint:
         """Sign the head ``head`` of the chain at ``seq``, with the schedule in force and
-        the first record of this transaction (``seq + 1`` when it wrote none)."""
+        the first record of this transaction (``seq + 1`` when it wrote none), and,
+        given ``link`` (``link_from``, :func:`link_of` the row hashes after it up to
+        ``seq``), sign that too."""
         unsigned = Checkpoint(
             seq=seq, hash=head, at=at, public_key=self.public_key, signature="",
             every_records=schedule.every_records if schedule else None,
             every_seconds=schedule.every_seconds if schedule else None,
             batch_from=batch_from,
+            link_from=link[0] if link else None, link=link[1] if link else None,
         )
         signature = self._key.sign(unsigned.payload()).hex()
-        return replace(unsigned, signature=signature)
+        link_signature = self._key.sign(unsigned.link_payload()).hex() if link else None
+        return replace(unsigned, signature=signature, link_signature=link_signature)
 
     def sign_bytes(self, data: bytes) -> str:
         """An Ed25519 signature (hex) over ``data`` (a backup's manifest)."""

@@ -125,12 +125,22 @@ def _v4_checkpoint_schedule(db: Database) -> None:
         db.execute(f"ALTER TABLE checkpoints ADD COLUMN {column} {kind}")
 
 
+def _v5_checkpoint_links(db: Database) -> None:
+    # Each new checkpoint also signs the link of the row hashes since the previous one
+    # (audit/links.py), so a proof can show the other rows as hashes only. NULL in
+    # checkpoints written before; the first signature and the row hashes are unchanged.
+    for column, kind in (("link_from", "INTEGER"), ("link", "TEXT"),
+                         ("link_signature", "TEXT")):
+        db.execute(f"ALTER TABLE checkpoints ADD COLUMN {column} {kind}")
+
+
 Migration = tuple[str, Callable[[Database], None]]
 MIGRATIONS: list[Migration] = [
     ("0001-events-indexes-checkpoints", _v1_tables),
     ("0002-recipient-units", _v2_recipient_units),
     ("0003-document-verdicts", _v3_document_verdicts),
     ("0004-checkpoint-schedule", _v4_checkpoint_schedule),
+    ("0005-checkpoint-links", _v5_checkpoint_links),
 ]
 
 

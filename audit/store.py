@@ -28,6 +28,7 @@ from audit.chain import GENESIS, Checkpoint, CheckpointSigner, Schedule, row_has
 from audit.config import AuditConfig
 from audit.errors import AuditError
 from audit.keys import KeyTrust, accept, enrolment_event, fingerprint
+from audit.links import covering, link_for, proof_of
 from audit.query import Dialect, Filters, Page, RecordSummary, TraceEntry
 from audit.records import AdminEvent, AdminKind, AuditRecord, Completion
 from audit.report import Report, build_report
@@ -344,14 +345,15 @@ class AuditLog:
     def _sign(self, seq: int, head: str, now: datetime, *, batch_from: int) -> Checkpoint:
         assert self.signer is not None
         return self.signer.sign(seq, head, iso(now), schedule=self.schedule,
-                                batch_from=batch_from)
+                                batch_from=batch_from, link=link_for(self.db.conn, seq))
 
     def _insert_checkpoint(self, cp: Checkpoint) -> None:
         self.db.conn.execute(
             "INSERT OR IGNORE INTO checkpoints (seq, hash, at, public_key, signature, "
-            "every_records, every_seconds, batch_from) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "every_records, every_seconds, batch_from, link_from, link, link_signature) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (cp.seq, cp.hash, cp.at, cp.public_key, cp.signature, cp.every_records,
-             cp.every_seconds, cp.batch_from),
+             cp.every_seconds, cp.batch_from, cp.link_from, cp.link, cp.link_signature),
         )
 
     def checkpoint_if_due(self) -> None:
@@ -379,9 +381,39 @@ class AuditLog:
             self._insert_checkpoint(cp)
         return cp
 
+    def proof(self, record_id: int) -> dict[str, Any]:
+        """What proves event ``record_id`` to an outsider (audit/links.py): the row in
+        full, its completion, the other rows up to a checkpoint as hashes, and that
+        checkpoint. When no stored checkpoint's link spans the row, one is signed now,
+        at the chain head, linked from the latest checkpoint before the row.
+
+        :raises LookupError: no event ``record_id``.
+        :raises AuditError: the store cannot be read or written, has no signing key, or
+            a row of the span does not match its hash.
+        """
+        with self._immediate("make a proof"):
+            conn = self.db.conn
+            if conn.execute("SELECT 1 FROM events WHERE seq = ?", (record_id,)).fetchone() \
+                    is None:
+                raise LookupError(record_id)
+            cp = covering(conn, record_id, CHECKPOINT_COLUMNS)
+            if cp is None:
+                if self.signer is None:
+                    raise AuditError(
+                        f"audit store {self.path}: opened without the checkpoint key")
+                seq, head = self._head()
+                link = link_for(conn, seq, before=record_id)
+                if link is None:
+                    raise AuditError(f"audit store {self.path}: the rows before record "
+                                     f"{record_id} are not all there; no proof can be made")
+                cp = self.signer.sign(seq, head, iso(datetime.now(UTC)),
+                                      schedule=self.schedule, batch_from=seq + 1, link=link)
+                self._insert_checkpoint(cp)  # kept unless the head has one already
+            return proof_of(conn, record_id, cp)
+
     def latest_checkpoint(self) -> Checkpoint | None:
         """The newest signed checkpoint in the store, if any."""
-        with mapped_errors(self.path, "read checkpoints"):
+        with mapped_errors(self.path, "read checkpoints", self.errors):
             return self._latest()
 
     def _latest(self) -> Checkpoint | None:

@@ -18,12 +18,13 @@ from datetime import datetime, timedelta
 
 from audit.chain import GENESIS, Checkpoint, tuple_hash
 from audit.keys import Accepted, Enrolment, KeyTrust, accept, fingerprint
+from audit.links import link_problem
 from audit.records import AdminKind
 from audit.rows import iso
 from audit.schema import HASHED_COLUMNS
 
 CHECKPOINT_COLUMNS = ("seq, hash, at, public_key, signature, every_records, every_seconds, "
-                      "batch_from")
+                      "batch_from, link_from, link, link_signature")
 # Clocks of the servers sharing a store, and a commit that takes a moment.
 SCHEDULE_SLACK_SECONDS = 60
 _AT = 2 + HASHED_COLUMNS.index("at")
@@ -346,7 +347,7 @@ def verify_chain(
                 f"the exported checkpoint (record {exported.seq}) predates the retention "
                 f"boundary (record {first - 1}); the chain is verified from the boundary"
             )
-    index = _index_problem(conn)
+    index = _index_problem(conn, indexes) or link_problem(conn, checkpoints)
     if index is not None:
         return fail(*index)
     notes.extend(_trust_notes(trust, accepted, bool(checkpoints)))

@@ -8,6 +8,7 @@ writable one) and the unit tree from the directory.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -119,6 +120,19 @@ class AuditRecords:
         with AuditLog.open(current().settings(config_path).audit) as log:
             return log.admin(AdminEvent(kind=AdminKind.ARCHIVE_HOLD_RELEASE, actor=actor,
                                         target=str(hold_id), details={"reason": reason}))
+
+
+    def proof(self, config_path: Path | None, record_id: int) -> dict[str, Any]:
+        """What proves event ``record_id`` (audit/links.py), as plain data; a checkpoint
+        is signed first when none covers it (the writable store and its key).
+
+        :raises LookupError: no event ``record_id``.
+        """
+        with AuditLog.open(current().settings(config_path).audit) as log:
+            proof = log.proof(record_id)
+        checkpoint = json.loads(proof["checkpoint"].to_json())
+        checkpoint.pop("format")
+        return {**proof, "checkpoint": checkpoint}
 
 
 def _hold(event: dict[str, Any]) -> Hold:
