@@ -37,6 +37,7 @@ from mailbase import (
     CommandFailed,
     PeriodError,
     UsageProblem,
+    command_line_actor,
     config_option,
     parse_local_datetime,
     parse_period,
@@ -453,7 +454,7 @@ def prune_cmd(wiring: _Wiring, before: str, config_path: Path | None) -> None:
     assert cutoff is not None
     with _open_rw(wiring, config_path) as log:
         try:
-            removed = log.prune(cutoff, actor="cli")
+            removed = log.prune(cutoff, actor=command_line_actor())
         except AuditError as exc:
             raise _fail(exc) from exc
     click.echo(f"removed {removed} events older than {before}")

@@ -265,6 +265,13 @@ def roster_mailboxes() -> Sequence[audit.RosterMailbox] | None:
         for m in found] or None
 
 
+def directory_changed(change: directory.DirectoryChanged) -> None:
+    """A directory import from the command line, written into the audit chain."""
+    from congvu.directory_events import audit_change
+
+    audit_change(_running_config().audit, change)
+
+
 def _web_settings(config_path: Path | None) -> web.WebSettings:
     return web_settings(current().settings(config_path))
 
@@ -281,7 +288,7 @@ for _command in (
     *policies.commands(_table(lambda c: c.policies), unit_chain=unit_chain),
     *signer.commands(_table(lambda c: c.signer), own_domains=own_domains,
                      units=document_units),
-    *directory.commands(_table(lambda c: c.directory)),
+    *directory.commands(_table(lambda c: c.directory), on_change=directory_changed),
     *audit.commands(_table(lambda c: c.audit), descendants=unit_descendants,
                     unit_names=unit_names, roster=roster_mailboxes, unit_tree=unit_tree),
     *web.commands(_web_settings, release=_web_releaser),

@@ -5,7 +5,7 @@ private roster of officials' mailboxes); :class:`DirectoryIndex` is the in-memor
 index the filter asks per message.
 """
 
-from directory.cli import commands
+from directory.cli import DirectoryChanged, commands
 from directory.config import DirectoryConfig
 from directory.errors import (
     DirectoryError,
@@ -26,6 +26,7 @@ __all__ = [
     "Address",
     "Change",
     "Directory",
+    "DirectoryChanged",
     "DirectoryConfig",
     "DirectoryError",
     "DirectoryIndex",

@@ -3,14 +3,14 @@
 ``congvu directory import|publish|show|history|export|merge`` and ``congvu directory
 mailboxes import|list|history|export`` (the roster of officials' mailboxes). Exit codes
 (ARCHITECTURE.md): 0 done, 1 the data had problems (rows rejected or skipped, no
-such unit), 2 usage, configuration or store errors.
+such unit), 2 usage, configuration or store errors. An import that changed something
+is told to the root (``on_change``), which writes it into the audit chain with the
+administrator who ran it.
 """
 
 from __future__ import annotations
 
-import getpass
 import json
-import os
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -27,30 +27,58 @@ from directory.merge import MergeRejected, merge_files
 from directory.model import Mailbox, Unit
 from directory.published import published_unit
 from directory.roster import RosterFormat
-from directory.store import Change, Directory
+from directory.store import Change, Directory, ImportSummary
 from directory.successors import merged_into, predecessors
-from mailbase import CommandFailed, UsageProblem, config_option, wired, zone
+from mailbase import (
+    CommandFailed,
+    UsageProblem,
+    command_line_actor,
+    config_option,
+    wired,
+    zone,
+)
 
 ConfigLoader = Callable[[Path | None], DirectoryConfig]
 _T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
+class DirectoryChanged:
+    """An import from the command line that changed the units or the roster, told to
+    the root, which writes it into the audit chain (directory/ does not import audit/)."""
+
+    #: who ran the command: the administrator behind sudo, else the user running it
+    actor: str
+    #: ``units`` (``directory import``) or ``roster`` (``directory mailboxes import``)
+    what: str
+    summary: ImportSummary
+    #: the name ``--actor`` wrote into the directory's history, when it was given
+    recorded_as: str | None = None
+    #: the unit whose subtree a roster import covered (``--unit``)
+    unit: str | None = None
+
+
+ChangeHook = Callable[[DirectoryChanged], None]
+
+
+@dataclass(frozen=True, slots=True)
 class _Wiring:
-    """What :func:`commands` was given: the ``[directory]`` table for ``--config``."""
+    """What :func:`commands` was given: the ``[directory]`` table for ``--config``, and
+    who is told of each import that changed the directory."""
 
     load: ConfigLoader
+    on_change: ChangeHook | None = None
 
 
 _wiring = click.make_pass_decorator(_Wiring)
 
 
-def _actor() -> str:
-    # under sudo, the administrator's own name is the one to record
-    try:
-        return os.environ.get("SUDO_USER") or getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
+def _told(wiring: _Wiring, change: DirectoryChanged) -> None:
+    """Tell the root of an import that changed something (it audits it)."""
+    summary = change.summary
+    if wiring.on_change is not None and (summary.created or summary.updated
+                                         or summary.deactivated):
+        wiring.on_change(change)
 
 
 def _convert(exc: DirectoryError) -> click.ClickException:
@@ -137,12 +165,14 @@ def import_command(wiring: _Wiring, file: Path, partial: bool, actor: str | None
     Units missing from the file become inactive. Exit 1 when rows were
     rejected (nothing imported) or, with --partial, skipped.
     """
+    runner = command_line_actor()
     with _store(wiring, config_path) as directory:
         try:
-            summary = directory.import_csv(file, partial=partial, actor=actor or _actor())
+            summary = directory.import_csv(file, partial=partial, actor=actor or runner)
         except DirectoryError as exc:
             raise _convert(exc) from exc
     click.echo(str(summary))
+    _told(wiring, DirectoryChanged(runner, "units", summary, recorded_as=actor))
     if summary.skipped:
         raise CommandFailed(f"{len(summary.skipped)} row(s) were skipped")
 
@@ -308,14 +338,16 @@ def mailboxes_import(wiring: _Wiring, file: Path, fmt: str, unit: str | None, un
     source: Path | bytes = file
     if str(file) == "-":
         source = sys.stdin.buffer.read()
+    runner = command_line_actor()
     with _store(wiring, config_path) as directory:
         try:
             summary = directory.import_mailboxes(
                 source, fmt=RosterFormat(fmt), unit=unit, unit_map=unit_map,
-                partial=partial, actor=actor or _actor())
+                partial=partial, actor=actor or runner)
         except DirectoryError as exc:
             raise _convert(exc) from exc
     click.echo(str(summary))
+    _told(wiring, DirectoryChanged(runner, "roster", summary, recorded_as=actor, unit=unit))
     if summary.skipped:
         raise CommandFailed(f"{len(summary.skipped)} row(s) were skipped")
 
@@ -369,12 +401,16 @@ def mailboxes_export(wiring: _Wiring, fmt: str, output: Path | None, bom: bool,
                output)
 
 
-def commands(load: ConfigLoader) -> list[click.Command]:
+def commands(load: ConfigLoader, *, on_change: ChangeHook | None = None
+             ) -> list[click.Command]:
     """The top-level command groups this package adds to `congvu`.
 
     :param load: the ``[directory]`` table for ``--config`` (the root supplies it).
+    :param on_change: told of each import that changed the units or the roster, after
+        it is done and its summary printed (the root writes it into the audit chain);
+        what it raises is the command's failure.
     """
-    return [wired(group, _Wiring(load))]
+    return [wired(group, _Wiring(load, on_change))]
 
 
 def _write_out(text: str, output: Path | None) -> None:

@@ -17,6 +17,7 @@ from audit.cli import commands
 from audit.config import AuditConfig
 from audit.records import Completion, Fate
 from audit.store import AuditLog
+from mailbase import command_line_actor
 from support.audit import T0, make_record, sha
 
 
@@ -155,6 +156,9 @@ def test_verify_checkpoint_export_and_prune(cli: click.Group, audit_config: Audi
     assert run(cli, "verify", "--checkpoint", str(cp))[0] == 0
     code, out = run(cli, "prune", "--before", "2026-11-10")
     assert (code, out) == (0, "removed 2 events older than 2026-11-10\n")
+    with AuditLog.open_readonly(audit_config.path) as log:
+        [event] = log.admin_events(kind="prune")
+    assert event["actor"] == command_line_actor()  # the administrator, not 'cli'
     code, out = run(cli, "verify", "--checkpoint", str(cp))
     assert code == 0, out
     conn = sqlite3.connect(audit_config.path)
