@@ -293,20 +293,22 @@ def check_certificates(config: Settings, *, now: dt.datetime,
 
 
 def check_document_trust(config: Settings) -> Iterator[Finding]:
-    """The members of ``[signer.documents] trust`` presets: a warning for each one
-    neither shipped nor installed (signatures under it cannot be valid)."""
+    """The members of the ``[signer.documents]`` and ``[signer.smime]`` trust presets:
+    a warning for each one neither shipped nor installed (signatures under it cannot
+    be valid)."""
     documents = config.signer.documents
-    if not documents.trust:
+    presets = config.signer.trust_presets
+    if not presets:
         return
-    where = "signer.documents.trust"
-    missing = missing_members(documents.trust, documents.store_dir)
+    where = "signer.documents.trust" if documents.trust else "signer.smime.trust"
+    missing = missing_members(presets, documents.store_dir)
     for member in missing:
         yield _warn(where, f"{member.name} ({member.preset.value}) is not installed: "
-                    "documents signed under it cannot be valid",
+                    "signatures (documents, S/MIME) under it cannot be valid",
                     "run `congvu document trust fetch` (or `trust add FILE` with the "
                     f"certificate, SHA-256 {member.sha256})")
     if not missing:
-        names = ", ".join(p.value for p in documents.trust)
+        names = ", ".join(p.value for p in presets)
         yield _ok(where, f"every member of the trust presets ({names}) is installed")
 
 

@@ -268,7 +268,8 @@ def judge(config: Settings, raw: bytes, message_id: str, deadline: float
         failed(probe.require_dkim, "DKIM " + ", ".join(
             f"{r.result.value} ({r.reason})" for r in results))
     try:
-        smime = SmimeVerifier.from_config(config.signer.smime).verify(raw)
+        smime = SmimeVerifier.from_config(
+            config.signer.smime, store_dir=config.signer.documents.store_dir).verify(raw)
     except SignerError as exc:
         raise ProbeFailure(Status.UNKNOWN, f"signer.smime: {exc}") from exc
     if smime.status.value == "pass":

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from signer.authconfig import AuthConfig
 from signer.documents.config import DocumentsConfig
+from signer.presets import TrustPreset
 from signer.smime.config import SmimeConfig
 
 
@@ -122,6 +123,12 @@ class SignerConfig(_Strict):
         default_factory=list,
         description="Outbound, the header From must belong to the envelope sender's unit; "
                     "these entries allow a unit to send as others (a shared secretariat).")
+
+    @property
+    def trust_presets(self) -> tuple[TrustPreset, ...]:
+        """The presets [signer.documents] and [signer.smime] name, each once, in order
+        (`document trust list|fetch|refresh` and `doctor` look after their members)."""
+        return tuple(dict.fromkeys((*self.documents.trust, *self.smime.trust)))
 
     def may_send_as(self, unit: str, as_unit: str) -> bool:
         """Whether senders of ``unit`` may send with a From of ``as_unit``."""

@@ -102,13 +102,18 @@ def installed_path(store_dir: Path, member: PresetMember) -> Path:
     return store_dir / "trust" / f"{member.sha256}.crt"
 
 
-def load_member(member: PresetMember, store_dir: Path) -> x509.Certificate | None:
+def load_member(member: PresetMember, store_dir: Path | None) -> x509.Certificate | None:
     """The member's certificate, shipped or installed, checked against its pin; None
-    when it is not installed.
+    when it is not installed (or no ``store_dir`` to look in is given).
 
     :raises CertificateFileError: a file that is there but is not the pinned certificate.
     """
-    path = _SHIPPED / member.shipped if member.shipped else installed_path(store_dir, member)
+    if member.shipped:
+        path = _SHIPPED / member.shipped
+    elif store_dir is None:
+        return None
+    else:
+        path = installed_path(store_dir, member)
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -126,7 +131,7 @@ def load_member(member: PresetMember, store_dir: Path) -> x509.Certificate | Non
     return cert
 
 
-def load_presets(presets: tuple[TrustPreset, ...], store_dir: Path
+def load_presets(presets: tuple[TrustPreset, ...], store_dir: Path | None
                  ) -> tuple[list[x509.Certificate], list[PresetMember]]:
     """The anchors the presets give, and the members missing (not fetched or added yet)."""
     anchors, missing = [], []

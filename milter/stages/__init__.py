@@ -98,7 +98,8 @@ def _verify(materials: Materials) -> Sequence[Stage]:
     dkim = DkimVerifier(materials.checker.resolver,
                         max_signatures=signer.dkim.max_signatures,
                         dns_budget=2 * signer.dkim.resolver_timeout)
-    return [VerifyStage(dkim, SmimeVerifier.from_config(signer.smime), materials.checker)]
+    smime = SmimeVerifier.from_config(signer.smime, store_dir=signer.documents.store_dir)
+    return [VerifyStage(dkim, smime, materials.checker)]
 
 
 def _documents(materials: Materials) -> Sequence[Stage]:

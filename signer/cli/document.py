@@ -85,7 +85,11 @@ def _verify_files(verifier: DocumentVerifier, files: tuple[Path, ...], config: S
         click.echo("warning: no trust anchors (give --ca FILE, or configure "
                    "[signer.documents] trust or trust_anchors, or [signer.smime] "
                    "trust_anchors): no signature can be valid", err=True)
-    for member in missing_members(config.documents.trust, config.documents.store_dir):
+    documents = config.documents
+    # the presets the verifier took: its own, else (with no trust of its own) S/MIME's
+    presets = (documents.trust if documents.trust or documents.trust_anchors
+               else config.smime.trust)
+    for member in missing_members(presets, documents.store_dir):
         click.echo(f"warning: {member.name} ({member.preset.value}) is not installed: "
                    "run `congvu document trust fetch` or `trust add FILE`", err=True)
     is_all_valid = True

@@ -63,9 +63,10 @@ def list_members(wiring: Wiring, config_path: Path | None) -> None:
     """Print each member of the configured presets (every preset when none is
     configured) as one JSON object: preset, name, sha256, url and state (shipped,
     installed, missing, damaged). Exit 1 when one is not present."""
-    documents = wiring.load(config_path).documents
+    config = wiring.load(config_path)
+    documents = config.documents
     is_complete = True
-    for member in members(_presets(documents.trust)):
+    for member in members(_presets(config.trust_presets)):
         state = _state(member, documents.store_dir)
         is_complete = is_complete and state in ("shipped", "installed")
         click.echo(json.dumps({"preset": member.preset.value, "name": member.name,
@@ -84,10 +85,11 @@ def fetch(wiring: Wiring, base_url: str | None, config_path: Path | None) -> Non
     """Fetch the members of the configured presets that are neither shipped nor
     installed, from the CA's published URLs (or --base-url), and install each whose
     SHA-256 matches its pin. Exit 1 when one could not be fetched or did not match."""
-    documents = wiring.load(config_path).documents
+    config = wiring.load(config_path)
+    documents = config.documents
     fetcher = Fetcher(is_enabled=True)
     is_complete = True
-    for member in members(_presets(documents.trust)):
+    for member in members(_presets(config.trust_presets)):
         if _state(member, documents.store_dir) in ("shipped", "installed"):
             click.echo(f"{member.name}: present")
             continue
@@ -145,14 +147,15 @@ def refresh(wiring: Wiring, base_url: str | None, config_path: Path | None) -> N
     written partly. One JSON object per event on standard output, a summary last.
     Exit 0 when everything due was fetched (or fetching is off), 1 when something was
     not."""
-    documents = wiring.load(config_path).documents
+    config = wiring.load(config_path)
+    documents = config.documents
     if not documents.is_fetching:
         _event({"event": "refresh skipped", "reason": "[signer.documents] is_fetching "
                 "is false"})
         sys.exit(0)
     is_complete = True
     for found in refresh_store(EvidenceStore(documents.store_dir), Fetcher(is_enabled=True),
-                               documents.trust, base_url=base_url):
+                               config.trust_presets, base_url=base_url):
         _event({"event": found.event, **found.fields}, is_failure=found.is_failure)
         is_complete = is_complete and not found.is_failure
     sys.exit(0 if is_complete else 1)

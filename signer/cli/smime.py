@@ -20,7 +20,6 @@ from signer.cli.wiring import ConfigLoader, Wiring, pass_wiring
 from signer.errors import SignerError
 from signer.smime import (
     SigningIdentity,
-    SmimeConfig,
     SmimeResult,
     SmimeSigner,
     SmimeVerifier,
@@ -49,21 +48,20 @@ def _trust_options(func: Callable[..., None]) -> Callable[..., None]:
 
 def _verifier(wiring: Wiring, config_path: Path | None, anchors: Sequence[Path],
               intermediates: Sequence[Path], crls: Sequence[Path]) -> SmimeVerifier:
-    config: SmimeConfig | None = None
-    if not anchors:
-        config = wiring.load(config_path).smime
-        anchors = config.trust_anchors
-        intermediates = (*config.intermediates, *intermediates)
-        crls = (*config.crls, *crls)
-    if not anchors:
-        raise UsageProblem("no trust anchors: give --ca FILE or set "
-                              "[signer.smime] trust_anchors in the configuration")
     try:
-        trust = TrustStore.from_files(anchors, intermediates, crls,
-                                      is_crl_required=bool(config and config.is_crl_required))
+        if anchors:
+            return SmimeVerifier(TrustStore.from_files(anchors, intermediates, crls))
+        signer = wiring.load(config_path)
+        config = signer.smime
+        if not config.trust_anchors and not config.trust:
+            raise UsageProblem("no trust anchors: give --ca FILE or set [signer.smime] "
+                               "trust (presets) or trust_anchors in the configuration")
+        config = config.model_copy(update={
+            "intermediates": (*config.intermediates, *intermediates),
+            "crls": (*config.crls, *crls)})
+        return SmimeVerifier.from_config(config, store_dir=signer.documents.store_dir)
     except SignerError as exc:
         raise UsageProblem(str(exc)) from exc
-    return SmimeVerifier(trust)
 
 
 def _signing_identity(cert: Path | None, key: Path | None, pkcs12: Path | None,

@@ -67,7 +67,8 @@ class DocumentVerifier:
         """The verifier the configuration describes.
 
         ``documents.trust`` presets and ``documents.trust_anchors`` (with its
-        intermediates and CRLs) when either is set, else the S/MIME ones;
+        intermediates and CRLs) when either is set, else the S/MIME ones (its presets
+        included);
         ``extra_anchors`` and ``extra_intermediates`` (``--ca``, ``--intermediate``)
         add to them; ``directory`` gives the signatures their roles. ``is_offline``
         (or ``is_fetching = false``)
@@ -79,7 +80,7 @@ class DocumentVerifier:
         if not documents.trust_anchors and not documents.trust and smime is not None:
             source = smime
         store = EvidenceStore(documents.store_dir)
-        presets, missing = load_presets(documents.trust, documents.store_dir)
+        presets, missing = load_presets(source.trust, documents.store_dir)
         if missing:
             log.warning("trust presets incomplete missing=%s: run `congvu document trust "
                         "fetch` (or `trust add FILE`)", ",".join(m.sha256[:16] for m in missing))

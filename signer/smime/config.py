@@ -7,6 +7,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from signer.presets import TrustPreset
+
 
 class MissingIdentity(StrEnum):
     """What the service does with outbound mail from a sender without an identity."""
@@ -95,6 +97,16 @@ class SmimeConfig(BaseModel):
         description="Outbound mail from a sender with no identity: send-unsigned, "
         "quarantine or reject.",
     )
+    trust: tuple[TrustPreset, ...] = Field(
+        default=(),
+        description="Trust presets, as [signer.documents] trust: vgca (the Government "
+        "Cipher Committee's CA, whose officials' certificates carry emailProtection) and "
+        "national (the Vietnam National Root CA). Pinned members trusted by their bytes; "
+        "the ones `congvu document trust fetch` installs, and the issuer certificates, "
+        "CRLs and OCSP answers document verification keeps, are read from "
+        "[signer.documents] store_dir (S/MIME verification fetches nothing itself). "
+        "Adds to trust_anchors.",
+    )
     trust_anchors: tuple[Path, ...] = Field(
         default=(),
         description="PEM files of trusted root certificates (the national government CA and "
@@ -115,3 +127,9 @@ class SmimeConfig(BaseModel):
         description="Give temperror, not pass, when no configured CRL covers a certificate's "
         "issuer.",
     )
+
+    @model_validator(mode="after")
+    def _presets_once(self) -> SmimeConfig:
+        if len(set(self.trust)) != len(self.trust):
+            raise ValueError("a trust preset is listed twice")
+        return self

@@ -15,9 +15,13 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import logging
 import re
+from pathlib import Path
 
 from mailbase import FromVerdict, HeaderBlock, read_from
+from signer.evidence import EvidenceStore
+from signer.presets import load_presets
 from signer.smime.cms import CmsError, SignatureStatus, SignedData, SignerCheck, check_signed_data
 from signer.smime.config import SmimeConfig
 from signer.smime.keys import certificate_addresses
@@ -29,6 +33,7 @@ _SIGNATURE_TYPES = {"application/pkcs7-signature", "application/x-pkcs7-signatur
 _OPAQUE_TYPES = {"application/pkcs7-mime", "application/x-pkcs7-mime"}
 _NESTED_HINT = re.compile(rb"(?i)pkcs7-(?:signature|mime)|multipart/signed")
 _CLOCK_SKEW = dt.timedelta(hours=1)
+log = logging.getLogger("congvu.signer")
 _FAILING = {
     ChainStatus.UNTRUSTED, ChainStatus.EXPIRED, ChainStatus.NOT_YET_VALID,
     ChainStatus.WRONG_USAGE, ChainStatus.REVOKED,
@@ -42,13 +47,27 @@ class SmimeVerifier:
         self.trust = trust
 
     @classmethod
-    def from_config(cls, config: SmimeConfig) -> SmimeVerifier:
-        """Load the trust anchors, intermediates and CRLs the configuration names.
+    def from_config(cls, config: SmimeConfig, *,
+                    store_dir: Path | None = None) -> SmimeVerifier:
+        """Load the trust presets, anchors, intermediates and CRLs the configuration names.
+
+        ``store_dir`` (``[signer.documents] store_dir``) holds the preset members that
+        `document trust fetch` installed, and the issuer certificates, CRLs and OCSP
+        answers document verification fetched: used here, never fetched here (the
+        mail would wait). Without it only the shipped preset members count.
 
         :raises CertificateFileError: an unreadable file, naming it.
         """
-        return cls(TrustStore.from_files(config.trust_anchors, config.intermediates,
-                                         config.crls, is_crl_required=config.is_crl_required))
+        presets, missing = load_presets(config.trust, store_dir)
+        if missing:
+            log.warning("smime trust presets incomplete missing=%s: run `congvu document "
+                        "trust fetch` (or `trust add FILE`)",
+                        ",".join(m.sha256[:16] for m in missing))
+        files = TrustStore.from_files(config.trust_anchors, config.intermediates, config.crls)
+        return cls(TrustStore(
+            anchors=[*presets, *files.anchors], intermediates=files.intermediates,
+            crls=files.crls, is_crl_required=config.is_crl_required,
+            store=EvidenceStore(store_dir) if store_dir is not None else None))
 
     def verify(self, raw: bytes, *, now: dt.datetime | None = None,
                header: HeaderBlock | None = None,

@@ -30,3 +30,12 @@ def test_shipped_presets_are_ok(tmp_path: Path) -> None:
 
 def test_no_presets_no_finding(tmp_path: Path) -> None:
     assert list(check_document_trust(config(tmp_path, []))) == []
+
+
+def test_presets_of_smime_alone_are_looked_after_too(tmp_path: Path) -> None:
+    smime_only = CongvuConfig.model_validate({"signer": {
+        "smime": {"trust": ["vgca"]},
+        "documents": {"store_dir": str(tmp_path / "documents")}}})
+    findings = list(check_document_trust(smime_only))
+    assert findings and all(f.where == "signer.smime.trust" for f in findings)
+    assert any("Root CA G1 (2010) (vgca) is not installed" in f.message for f in findings)
