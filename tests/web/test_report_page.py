@@ -1,5 +1,6 @@
 """The console's report and record pages read the log as the command line does: one
-report definition (audit/), and a unit's sent mail only from its trusted path."""
+report definition (audit/), and a unit's sent mail only from its trusted path; the
+record page says what became of a message and who signed what, in words."""
 
 from __future__ import annotations
 
@@ -10,9 +11,19 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from audit import REPORT_COLUMNS, REPORT_LABELS, AuditLog, Completion, Direction, Fate, Role
+from audit import (
+    REPORT_COLUMNS,
+    REPORT_LABELS,
+    Attachment,
+    AuditLog,
+    Completion,
+    Direction,
+    DocumentSignatureRecord,
+    Fate,
+    Role,
+)
 from congvu.cli import main
-from support.audit import T0, make_record
+from support.audit import T0, make_record, sha
 from support.webconsole import client, login
 
 ROW = re.compile(r'<tr class="([a-z]+)" data-kind="[a-z]+" data-unit="([^"]*)">\s*'
@@ -148,3 +159,84 @@ def test_the_claimed_units_auditor_sees_the_record(env) -> None:
     page = auditor.get(f"/audit/records/{rid}")
     assert page.status_code == 200 and 'id="claimed"' in page.text
     assert rid in {i["id"] for i in auditor.get("/api/audit/records").json()["items"]}
+
+
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+SIGNED = [
+    Attachment(path="2", filename="Quyết định 12.pdf", declared_type="application/pdf",
+               detected_type="application/pdf", size=5000, sha256=sha("qd12"),
+               document="valid", complete=True, signatures=[
+                   DocumentSignatureRecord(
+                       verdict="valid", signer="Nguyễn Văn A", organisation="Sở Tài chính",
+                       signer_role="person", signer_unit="stc", root_family="gov",
+                       signing_time="2026-11-03T02:00:00+00:00"),
+                   DocumentSignatureRecord(
+                       verdict="valid", signer="Sở Tài chính tỉnh Lào Cai",
+                       signer_role="organisation", signer_unit="stc", root_family="gov")]),
+    Attachment(path="3", filename="Dự thảo.docx", size=300, sha256=sha("draft"),
+               detected_type=DOCX, document="modified-after-signing", signatures=[
+                   DocumentSignatureRecord(verdict="modified-after-signing", signer="Lê Thị B",
+                                           reason="the document changed after signing")]),
+]
+
+
+def visible_words(page: str) -> str:
+    """The page's text a person reads as words: without tags, data values and code."""
+    main_part = page.split("<main>", 1)[1]
+    main_part = re.sub(r"<span data-value>.*?</span>|<code>.*?</code>", " ", main_part, flags=re.S)
+    return re.sub(r"<[^>]+>", " ", main_part)
+
+
+def test_record_page_says_who_sent_what_to_whom_and_what_became_of_it(env) -> None:
+    with AuditLog.open(env.config.audit) as log:
+        rid = log.record(make_record(received_at=T0 + timedelta(hours=5), attachments=SIGNED))
+        log.complete(Completion(record_id=rid, outcome=Fate.TEMPFAILED, reply="451 4.4.1 later",
+                                at=T0 + timedelta(hours=5, minutes=1)))
+        log.complete(Completion(record_id=rid, outcome=Fate.RELAYED,
+                                reply="250 2.0.0 Ok: queued as ABC",
+                                at=T0 + timedelta(hours=5, minutes=9)))
+    admin = client(env.settings)
+    login(admin, "admin")
+    page = admin.get(f"/audit/records/{rid}").text
+    summary = page.split('id="record-summary"', 1)[1].split("</table>", 1)[0]
+    # the record id under its name, times as people write them in the province's zone
+    assert re.search(rf"Mã bản ghi</th><td>{rid}</td>", summary)
+    assert "03/11/2026 14:30" in summary and "Thư đi" in summary  # 07:30 UTC
+    assert re.search(r'id="record-fate">Đã chuyển đi, 03/11/2026 14:39<', summary)
+    assert "250 2.0.0 Ok: queued as ABC" in summary and "Chấp nhận" in summary
+    assert '<span class="unit" title="stc">Sở Tài chính</span>' in summary
+    assert '<span class="unit" title="ubnd">Ủy ban nhân dân tỉnh Lào Cai</span>' in summary
+    # the message's signatures and each document's verdict, signer, role and unit
+    mail = page.split('id="signatures"', 1)[1].split("</table>", 1)[0]
+    assert mail.count("Ký khi gửi đi") == 2 and mail.count("Đạt") == 2
+    first = page.split('id="document-1"', 1)[1].split("</section>", 1)[0]
+    assert "Quyết định 12.pdf" in first and "Đủ chữ ký cá nhân và cơ quan" in first
+    rows = re.findall(r'<td class="signer">\s*(.*?)</td>.*?<td class="role">(.*?)</td>\s*'
+                      r'<td>(.*?)</td><td class="verdict">(.*?)</td><td>(.*?)</td>', first, re.S)
+    assert [(re.sub("<[^>]+>", "", s).strip(), r, re.sub("<[^>]+>", "", u), v, when)
+            for s, r, u, v, when in rows] == [
+        ("Nguyễn Văn A", "Cá nhân", "Sở Tài chính", "Hợp lệ", "03/11/2026 09:00"),
+        ("Sở Tài chính tỉnh Lào Cai", "Cơ quan, tổ chức", "Sở Tài chính", "Hợp lệ", "")]
+    second = page.split('id="document-2"', 1)[1].split("</section>", 1)[0]
+    assert "Bị sửa sau khi ký" in second and "Lê Thị B" in second
+    # the technical details folded away under their labels; no raw field names, no None
+    details = page.split('<details id="technical">', 1)[1].split("</details>", 1)[0]
+    assert "Mã băm của sự kiện trước trong chuỗi" in details and "Postfix" in details
+    assert "Tạm hoãn, máy gửi sẽ gửi lại" in details  # the first attempt
+    words = visible_words(page)
+    record = admin.get(f"/api/audit/records/{rid}").json()
+    for key in [*record, "None", "null", "relayed", "person", "organisation", "valid"]:
+        assert not re.search(rf"(?<![\w-]){re.escape(key)}(?![\w-])", words), key
+    # and in English on the switch
+    admin.get("/lang/en")
+    english = admin.get(f"/audit/records/{rid}").text
+    assert "Record id" in english and "Relayed, 03/11/2026 14:39" in english
+    assert "Changed after signing" in english and "Organisation" in english
+
+
+def test_an_administrative_event_reads_in_words(env) -> None:
+    admin = client(env.settings)
+    login(admin, "admin")
+    page = admin.get("/audit/records/5").text  # the fixture's key rotation
+    assert re.search(r'id="record-kind">Thay khóa<', page) and "Mã bản ghi" in page
+    assert "None" not in visible_words(page)

@@ -41,8 +41,11 @@ router = APIRouter()
 COLUMNS = ["id", "received_at", "direction", "envelope_sender", "subject", "recipients",
            "attachments", "action", "outcome", "dkim", "smime", "sender_unit", "claimed_unit",
            "queue_id", "message_id"]
-#: shown on the record page in their own words, not in the table of fields
-_ATTRIBUTION = ("sender_unit", "claimed_unit", "submitted_by_unit")
+#: a message record's fields shown folded away, each under its catalogue label
+#: (``field_<name>``); the others are shown in the page's own words
+TECHNICAL = ("decided_at", "listener", "role", "client_address", "client_helo", "queue_id",
+             "message_id", "header_date", "size", "processing_ms", "archived_sha256",
+             "prev_hash", "hash")
 
 
 def open_log(console: Console) -> AuditLog | None:
@@ -126,14 +129,22 @@ def audit_record(request: Request, user: AuditorUser, record_id: int) -> HTMLRes
     """One record in full: envelope, headers, attachments, signatures, decisions."""
     console = console_of(request)
     record = _record(console, user, record_id)
-    auth = record.get("authentication") or []
-    # who sent it as audit/ reads it (trusted path), apart from what the From claims
+    attachments = record.get("attachments") or []
+    completions = record.get("completions") or []
+    addresses = record.get("envelope_recipients") or []
+    units = record.get("envelope_recipient_units") or []
     return render(request, "audit_record.html", {
-        "record": record, "auth": auth, "attachments": record.get("attachments") or [],
-        "violations": record.get("violations") or [],
+        "record": record, "auth": record.get("authentication") or [],
+        "attachments": attachments, "violations": record.get("violations") or [],
+        # the documents signer/ judged (a verdict, or signatures found)
+        "documents": [a for a in attachments
+                      if a.get("document") is not None or a.get("signatures")],
+        "completions": completions, "last": completions[-1] if completions else None,
+        "recipients": [(a, units[i] if i < len(units) else None)
+                       for i, a in enumerate(addresses)],
+        "technical": [(key, record[key]) for key in TECHNICAL
+                      if record.get(key) not in (None, "")],
         "names": {u.id: u.name for u in console.units()},
-        "shown": {k: v for k, v in record.items()
-                  if not isinstance(v, list | dict) and k not in _ATTRIBUTION},
     })
 
 
