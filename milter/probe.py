@@ -200,9 +200,22 @@ def _imap(probe: ProbeConfig, password: str) -> IMAPClient:
     return client
 
 
+def _late_canaries(client: IMAPClient, probe: ProbeConfig) -> list[int]:
+    """Earlier canaries that arrived after their run gave up (CRITICAL): in the mailbox
+    for longer than a run waits, so no run still waiting for one is robbed of it."""
+    found = client.search(["HEADER", "Message-ID", "<congvu-probe-"])
+    if not found:
+        return []
+    # imapclient gives INTERNALDATE (the server's arrival time) as naive local time
+    cutoff = dt.datetime.now() - dt.timedelta(seconds=probe.timeout)
+    arrived = client.fetch(found, ["INTERNALDATE"])
+    return [uid for uid, data in arrived.items() if data[b"INTERNALDATE"] < cutoff]
+
+
 def fetch_and_delete(probe: ProbeConfig, password: str, message_id: str,
                      deadline: float) -> bytes:
-    """Wait for the canary in the recipient's INBOX, return its bytes, and delete it.
+    """Wait for the canary in the recipient's INBOX, return its bytes, and delete it
+    with the canaries of earlier runs that arrived too late.
 
     :raises ProbeFailure: CRITICAL when IMAP fails or the canary does not arrive in time.
     """
@@ -216,7 +229,7 @@ def fetch_and_delete(probe: ProbeConfig, password: str, message_id: str,
                 if found:
                     data = client.fetch(found, ["RFC822"])
                     raw = bytes(data[found[0]][b"RFC822"])
-                    client.delete_messages(found)
+                    client.delete_messages([*found, *_late_canaries(client, probe)])
                     client.expunge()
                     return raw
                 if time.monotonic() > deadline:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
@@ -83,6 +84,23 @@ def test_a_canary_that_never_arrives_is_critical(mail_system: MailSystem) -> Non
     assert result.exit_code == 2, result.output
     assert result.stdout.startswith("CONGVU CRITICAL - canary <congvu-probe-")
     assert result.stdout.endswith(f"did not reach ubnd@{DOMAIN} within 3 s\n")
+
+
+def test_a_canary_that_arrived_too_late_is_deleted_by_the_next_run(
+        mail_system: MailSystem) -> None:
+    # one that came after its run gave up, and one a run still waits for (just arrived)
+    late = "<congvu-probe-late@binhthuan.gov.vn>"
+    waited_for = "<congvu-probe-inflight@binhthuan.gov.vn>"
+    with mail_system.imap(f"vanphong@{DOMAIN}") as client:
+        for message_id, arrived in ((late, dt.datetime.now() - dt.timedelta(minutes=10)),
+                                    (waited_for, dt.datetime.now())):
+            client.append("INBOX", f"From: sotc@{DOMAIN}\r\nMessage-ID: {message_id}\r\n"
+                          "Subject: congvu probe\r\n\r\nbody\r\n".encode(), msg_time=arrived)
+    result = probe(probe_config(mail_system, "sweep", timeout=60))
+    assert result.exit_code == 0, result.output
+    left = {m["Message-ID"] for m in mail_system.mailbox(f"vanphong@{DOMAIN}")}
+    assert late not in left
+    assert waited_for in left
 
 
 def test_doctor_finds_no_error_in_the_running_mail_system(mail_system: MailSystem) -> None:
