@@ -65,7 +65,15 @@ system-deps:
 check test bench bench-postfix: export PYTHONPYCACHEPREFIX := $(abspath $(VENV))/pycache
 check test bench bench-postfix: export PYTHONDONTWRITEBYTECODE :=
 
-test: system-deps $(STAMP)
+# The JavaScript MIME parsers the ambiguous-MIME corpus is also read with (postal-mime,
+# mailparser), at the versions tests/js/package-lock.json pins; without npm their test
+# says it is skipped.
+JS_STAMP := tests/js/node_modules/.package-lock.json
+$(JS_STAMP): tests/js/package-lock.json
+	if command -v npm >/dev/null; then npm ci --prefix tests/js --no-audit --no-fund --loglevel=error; \
+	else echo "NOTE: npm is missing: the JavaScript readings of the MIME corpus are skipped"; fi
+
+test: system-deps $(STAMP) $(JS_STAMP)
 	$(PY) -m pytest -q -p no:cacheprovider tests --ignore=tests/benchmarks
 
 # The quick loop: lint, types, and the tests that need no real mail system, no

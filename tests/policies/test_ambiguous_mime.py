@@ -1,10 +1,12 @@
 """MIME that reads two ways: the corpus in tests/data/ambiguous-mime/.
 
 Each case is a message and what it must come to: the readings Python's email package
-(compat32, default) and Dovecot give it, recorded from those parsers; the decision of
+(compat32, default), Dovecot and the JavaScript parsers postal-mime and mailparser give
+it, recorded from those parsers; the decision of
 the default policy (the most dangerous reading judged, the ambiguity reported as
 ``ambiguous-mime``); and, through the service, the reply and the audit record.
-Dovecot's readings are confirmed against a real Dovecot in test_ambiguous_mime_dovecot.py.
+Dovecot's readings are confirmed against a real Dovecot in test_ambiguous_mime_dovecot.py,
+the JavaScript parsers' in test_ambiguous_mime_npm.py.
 """
 
 from __future__ import annotations
