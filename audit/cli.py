@@ -162,7 +162,7 @@ _wiring = click.make_pass_decorator(_Wiring)
 def _open_ro(wiring: _Wiring, config_path: Path | None) -> tuple[AuditConfig, AuditLog]:
     config = wiring.load(config_path)
     try:
-        return config, AuditLog.open_readonly(config.path)
+        return config, AuditLog.open_readonly(config)
     except AuditError as exc:
         raise _fail(exc) from exc
 
@@ -382,7 +382,7 @@ def verify_cmd(wiring: _Wiring, checkpoint_file: Path | None, keys: tuple[str, .
     except AuditError as exc:
         raise _fail(exc) from exc
     try:
-        log = AuditLog.open_readonly(store_path or config.path, trust=trust)
+        log = AuditLog.open_readonly(store_path or config, trust=trust)
         with log:
             exported = (Checkpoint.from_json(checkpoint_file.read_text("utf-8"),
                                              source=str(checkpoint_file))

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from audit.errors import AuditError
 from audit.keys import KeyTrust, parse_pin
-from mailbase import DEFAULT_ZONE, PeriodError, zone
+from mailbase import DEFAULT_ZONE, PeriodError, UnsafeFileError, check_store_url, read_secret, zone
 
 
 class AuditConfig(BaseModel):
@@ -17,7 +18,21 @@ class AuditConfig(BaseModel):
 
     path: Path = Field(
         default=Path("audit.sqlite3"),
-        description="The audit store (SQLite); relative to the data directory.",
+        description="The audit store (SQLite); relative to the data directory. Not "
+        "together with url.",
+    )
+    url: str | None = Field(
+        default=None,
+        description="The audit store in PostgreSQL, postgresql://USER@HOST:PORT/DATABASE "
+        "(never with a password: see [store] password_file), shared by several mail "
+        "servers writing one chain. Overrides [store] url for the audit log; not together "
+        "with path.",
+    )
+    password_file: Path | None = Field(
+        default=None,
+        description="The PostgreSQL password of url's user, alone in a file of mode 0600 "
+        "(default: [store] password_file, else libpq's passfile ~/.pgpass); relative to the "
+        "data directory.",
     )
     keys_dir: Path = Field(
         default=Path("keys"),
@@ -63,12 +78,43 @@ class AuditConfig(BaseModel):
         description="Milliseconds a writer waits for another process's lock.",
     )
 
+    def password(self) -> str | None:
+        """The PostgreSQL password in ``password_file`` (None: libpq's passfile, or none).
+
+        :raises AuditError: the file is open to group or others, owned by another user,
+            unreadable, not UTF-8, or empty.
+        """
+        if self.password_file is None:
+            return None
+        where = f"store password file {self.password_file}"
+        try:
+            text = read_secret(self.password_file).decode("utf-8").strip("\r\n")
+        except UnsafeFileError as exc:
+            raise AuditError(f"{where}: {exc.reason}") from exc
+        except UnicodeDecodeError as exc:
+            raise AuditError(f"{where}: not UTF-8 text") from exc
+        if not text:
+            raise AuditError(f"{where}: empty")
+        return text
+
     def key_trust(self) -> KeyTrust:
         """The checkpoint keys verify trusts: the pins, else this server's own key.
 
         :raises KeyFileError: no pins, and the own key exists but cannot be read.
         """
         return KeyTrust.from_config(self.checkpoint_public_keys, self.keys_dir)
+
+    @field_validator("url")
+    @classmethod
+    def _store_url(cls, value: str | None) -> str | None:
+        return None if value is None else check_store_url(value)
+
+    @model_validator(mode="after")
+    def _one_store(self) -> AuditConfig:
+        if self.url is not None and "path" in self.model_fields_set:
+            raise ValueError("path and url name two audit stores: set one of them (path for "
+                             "SQLite on this server, url for a shared PostgreSQL store)")
+        return self
 
     @field_validator("checkpoint_public_keys")
     @classmethod

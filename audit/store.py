@@ -37,6 +37,8 @@ from audit.rows import Rows, admin_rows, completion_rows, iso, message_rows
 from audit.schema import EVENT_COLUMNS, is_current, migrate
 from audit.verify import (
     CHECKPOINT_COLUMNS,
+    INDEXES,
+    IndexCheck,
     VerifyReport,
     checkpoints_of,
     enrolments_of,
@@ -50,11 +52,12 @@ _SIGNED_AT_ONCE = frozenset({AdminKind.SERVICE_STOP, AdminKind.KEY_ENROLLED})
 
 
 @contextlib.contextmanager
-def mapped_errors(path: Path | str, doing: str) -> Iterator[None]:
-    """Turn any sqlite3 error into an :class:`AuditError` naming the file and the act."""
+def mapped_errors(path: Path | str, doing: str,
+                  errors: tuple[type[Exception], ...] = (sqlite3.Error,)) -> Iterator[None]:
+    """Turn any database error into an :class:`AuditError` naming the store and the act."""
     try:
         yield
-    except sqlite3.Error as exc:
+    except errors as exc:
         raise AuditError(f"audit store {path}: could not {doing}: {exc}") from exc
 
 
@@ -107,14 +110,25 @@ class AuditLog:
             trust = KeyTrust.own(signer.public_key)
         self.trust = trust
         self.dialect = Dialect()
+        #: the database's own errors, each an AuditError to the caller
+        self.errors: tuple[type[Exception], ...] = (sqlite3.Error,)
+        #: how verify checks the query indexes against the chained rows, in this SQL
+        self.index_checks: Sequence[IndexCheck] = INDEXES
 
     @classmethod
     def open(cls, config: AuditConfig) -> AuditLog:
         """Open (creating if needed) the store for writing.
 
+        With ``url`` set, the store is the PostgreSQL database it names
+        (audit/pgstore.py).
+
         :raises AuditError: the file cannot be opened, migrated or written.
         :raises KeyFileError: the checkpoint key is unusable.
         """
+        if config.url is not None:
+            from audit.pgstore import PgAuditLog  # psycopg only where it is used
+
+            return PgAuditLog.open_url(config)
         signer = CheckpointSigner.load_or_create(config.keys_dir)
         with mapped_errors(config.path, "open for writing"):
             if config.path.is_dir():
@@ -141,13 +155,22 @@ class AuditLog:
         return log
 
     @classmethod
-    def open_readonly(cls, path: Path, *, trust: KeyTrust | None = None) -> AuditLog:
-        """Open the store read-only (``mode=ro``) for queries, reports and verification.
+    def open_readonly(cls, path: Path | AuditConfig, *,
+                      trust: KeyTrust | None = None) -> AuditLog:
+        """Open the store read-only (``mode=ro``) for queries, reports and verification:
+        the SQLite file at ``path``, or the store a configuration names (its ``url``,
+        else its ``path``).
 
         :param trust: the checkpoint keys :meth:`verify` trusts (see audit/keys.py);
             without it, ``verify`` must be given them.
         :raises AuditError: no store there, or one that is not (fully) migrated.
         """
+        if isinstance(path, AuditConfig):
+            if path.url is not None:
+                from audit.pgstore import PgAuditLog
+
+                return PgAuditLog.open_url_readonly(path, trust=trust)
+            path = path.path
         if not path.is_file():
             raise AuditError(f"audit store {path}: no such file (has the filter run yet?)")
         with mapped_errors(path, "open read-only"):
@@ -268,7 +291,7 @@ class AuditLog:
             "filename_folded, size, document) VALUES (?, ?, ?, ?, ?, ?, ?)",
             attachments,
         )
-        conn.executemany("INSERT INTO search (rowid, text) VALUES (?, ?)", search)
+        self._index_text(search)
         if events:
             # A clean stop and a key enrolment are signed in their own transaction:
             # verify treats an uncovered stop as a removed checkpoint, and a rotation
@@ -277,6 +300,13 @@ class AuditLog:
                 isinstance(item, AdminEvent) and item.kind in _SIGNED_AT_ONCE for item in items)
             self._checkpoint_if_due(seq, prev, batch_from=batch_from, force=is_signed_now)
         return results
+
+    def _index_text(self, search: list[tuple[int, str]]) -> None:
+        """Index each event's folded text (FTS5) for ``--text``."""
+        self.db.conn.executemany("INSERT INTO search (rowid, text) VALUES (?, ?)", search)
+
+    def _unindex_text(self, through: int) -> None:
+        self.db.conn.execute("DELETE FROM search WHERE rowid <= ?", (through,))
 
     def _is_message(self, record_id: int) -> bool:
         row = self.db.conn.execute(
@@ -294,7 +324,7 @@ class AuditLog:
     def _immediate(self, doing: str) -> Iterator[None]:
         """One write transaction, retried while another process holds the lock."""
         conn = self.db.conn
-        with mapped_errors(self.path, doing):
+        with mapped_errors(self.path, doing, self.errors):
             for attempt in range(_LOCK_RETRIES):
                 try:
                     conn.execute("BEGIN IMMEDIATE")
@@ -450,7 +480,7 @@ class AuditLog:
         The enrolment is a chained event; verify counts the key once a checkpoint of
         a key it already trusts covers that event.
         """
-        with mapped_errors(self.path, "enrol this server's checkpoint key"):
+        with mapped_errors(self.path, "enrol this server's checkpoint key", self.errors):
             if not self._is_new_writer():
                 return
         with self._immediate("enrol this server's checkpoint key"):
@@ -492,7 +522,7 @@ class AuditLog:
     def accepted_keys(self, trust: KeyTrust) -> dict[str, str]:
         """The keys whose signatures count in this store (fingerprint -> why): the
         trusted roots and the keys its enrolments add (audit/keys.py)."""
-        with mapped_errors(self.path, "read the checkpoint keys"):
+        with mapped_errors(self.path, "read the checkpoint keys", self.errors):
             return accept(trust, list(checkpoints_of(self.db.conn).values()),
                           enrolments_of(self.db.conn)).reasons
 
@@ -531,7 +561,7 @@ class AuditLog:
             ).rowcount
             for table in ("memberships", "recipients", "attachments"):
                 conn.execute(f"DELETE FROM {table} WHERE record_id <= ?", (boundary,))
-            conn.execute("DELETE FROM search WHERE rowid <= ?", (boundary,))
+            self._unindex_text(boundary)
             conn.execute("DELETE FROM checkpoints WHERE seq < ?", (boundary,))
             self._append([AdminEvent(
                 kind=AdminKind.PRUNE, actor=actor, target=f"events {first}-{boundary}",
@@ -556,8 +586,9 @@ class AuditLog:
         if trust is None:
             raise AuditError(f"audit store {self.path}: verify needs the checkpoint keys "
                              "to trust (the configuration's, or --key)")
-        with mapped_errors(self.path, "verify the chain"):
-            return verify_chain(self.db.conn, exported=exported, trust=trust)
+        with mapped_errors(self.path, "verify the chain", self.errors):
+            return verify_chain(self.db.conn, exported=exported, trust=trust,
+                                indexes=self.index_checks)
 
     # -- reading ---------------------------------------------------------------
 
@@ -566,40 +597,40 @@ class AuditLog:
 
         :raises QueryError: bad filters. :raises AuditError: the store cannot be read.
         """
-        with mapped_errors(self.path, "query"):
+        with mapped_errors(self.path, "query", self.errors):
             return queries.query(self.db.conn, filters, self.dialect)
 
     def count(self, filters: Filters) -> int:
         """How many records match ``filters``."""
-        with mapped_errors(self.path, "count"):
+        with mapped_errors(self.path, "count", self.errors):
             return queries.count(self.db.conn, filters, self.dialect)
 
     def records(self, filters: Filters) -> Iterator[dict[str, Any]]:
         """Every matching record in full, oldest first (for export)."""
-        with mapped_errors(self.path, "export"):
+        with mapped_errors(self.path, "export", self.errors):
             yield from queries.iter_records(self.db.conn, filters, self.dialect)
 
     def show(self, record_id: int) -> dict[str, Any]:
         """One event in full. :raises AuditError: no such record."""
-        with mapped_errors(self.path, "read a record"):
+        with mapped_errors(self.path, "read a record", self.errors):
             return queries.show(self.db.conn, record_id)
 
     def trace(self, sha256: str) -> list[TraceEntry]:
         """Every sending of the document with this SHA-256, oldest first."""
-        with mapped_errors(self.path, "trace a document"):
+        with mapped_errors(self.path, "trace a document", self.errors):
             return queries.trace(self.db.conn, sha256)
 
     def archived(self, *, since: datetime | None = None,
                  record_id: int | None = None) -> Iterator[queries.ArchivedRecord]:
         """Each message record since ``since`` with the archived message it names, or
         record ``record_id`` only (none: no such message record)."""
-        with mapped_errors(self.path, "read the archived messages' records"):
+        with mapped_errors(self.path, "read the archived messages' records", self.errors):
             yield from queries.archived(self.db.conn, since=since, record_id=record_id)
 
     def admin_events(self, *, since: datetime | None = None, until: datetime | None = None,
                      kind: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:
         """Administrative events, newest first."""
-        with mapped_errors(self.path, "read administrative events"):
+        with mapped_errors(self.path, "read administrative events", self.errors):
             return queries.admin_events(self.db.conn, since=since, until=until, kind=kind,
                                         limit=limit)
 
@@ -611,7 +642,7 @@ class AuditLog:
         ``units`` (none: every unit), showing those and ``listed`` even without mail;
         with ``parents`` (the directory's tree), in tree order with subtotals; with
         ``roster``, the use of its mailboxes too (days and months in ``tz``)."""
-        with mapped_errors(self.path, "build the report"):
+        with mapped_errors(self.path, "build the report", self.errors):
             return build_report(self.db.conn, period, units, listed=listed, roster=roster,
                                 regular_min=regular_min, tz=tz, parents=parents)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import itertools
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -39,7 +39,8 @@ _CHUNK = 5000
 # by an anti-join (every entry the chained rows imply is there, found through the
 # primary key) and a count (nothing more is there); only when the count is off is
 # the costly set difference run, to name the record.
-_INDEXES: list[tuple[str, str, str, str, str]] = [
+IndexCheck = tuple[str, str, str, str, str]
+INDEXES: list[IndexCheck] = [
     (
         "memberships",
         # (name, missing entries, expected count, stored rows, expected rows)
@@ -81,7 +82,7 @@ _INDEXES: list[tuple[str, str, str, str, str]] = [
         "json_each(e.detail, '$.attachments') j WHERE e.kind = 'message' "
         "AND NOT EXISTS (SELECT 1 FROM attachments a WHERE a.record_id = e.seq "
         "AND a.position = j.key AND a.sha256 = json_extract(j.value, '$.sha256') "
-        "AND a.size = json_extract(j.value, '$.size') "
+        "AND a.size = CAST(json_extract(j.value, '$.size') AS BIGINT) "
         "AND a.document IS json_extract(j.value, '$.document') "
         "AND (a.filename IS json_extract(j.value, '$.filename') "
         "OR congvu_cut(a.filename) IS json_extract(j.value, '$.filename')))",
@@ -89,13 +90,14 @@ _INDEXES: list[tuple[str, str, str, str, str]] = [
         "WHERE kind = 'message'",
         "SELECT record_id, position, sha256, filename, size FROM attachments",
         "SELECT e.seq, j.key, json_extract(j.value, '$.sha256'), "
-        "json_extract(j.value, '$.filename'), json_extract(j.value, '$.size') "
+        "json_extract(j.value, '$.filename'), CAST(json_extract(j.value, '$.size') AS BIGINT) "
         "FROM events e, json_each(e.detail, '$.attachments') j WHERE e.kind = 'message'",
     ),
 ]
 
 
-def _index_problem(conn: sqlite3.Connection) -> tuple[str, int] | None:
+def _index_problem(conn: sqlite3.Connection, indexes: Sequence[IndexCheck]
+                   ) -> tuple[str, int] | None:
     """The first disagreement between a query index and the chained rows, if any."""
     conn.create_function("congvu_lower", 1, lambda v: None if v is None else v.lower(),
                          deterministic=True)
@@ -104,8 +106,8 @@ def _index_problem(conn: sqlite3.Connection) -> tuple[str, int] | None:
     conn.create_function("congvu_cut", 1,
                          lambda v: v.split("\0", 1)[0] if isinstance(v, str) else v,
                          deterministic=True)
-    for name, missing, expected_count, stored, expected in _INDEXES:
-        row = conn.execute(f"SELECT * FROM ({missing}) ORDER BY 1 LIMIT 1").fetchone()
+    for name, missing, expected_count, stored, expected in indexes:
+        row = conn.execute(f"SELECT * FROM ({missing}) AS missing ORDER BY 1 LIMIT 1").fetchone()
         if row is not None:
             return (f"the {name} index lost or changed an entry of record {row[0]} "
                     f"({', '.join(map(str, row[1:]))})", int(row[0]))
@@ -113,7 +115,7 @@ def _index_problem(conn: sqlite3.Connection) -> tuple[str, int] | None:
         have = conn.execute(f"SELECT count(*) FROM {name}").fetchone()[0]
         if have != want:
             row = conn.execute(
-                f"SELECT * FROM ({stored}) EXCEPT SELECT * FROM ({expected}) "
+                f"SELECT * FROM ({stored}) AS stored EXCEPT SELECT * FROM ({expected}) AS expected "
                 "ORDER BY 1 LIMIT 1"
             ).fetchone()
             seq = int(row[0]) if row else 0
@@ -242,7 +244,8 @@ def _schedule_problem(cps: list[Checkpoint]) -> tuple[list[_Window], tuple[str, 
 
 
 def verify_chain(
-    conn: sqlite3.Connection, *, exported: Checkpoint | None = None, trust: KeyTrust
+    conn: sqlite3.Connection, *, exported: Checkpoint | None = None, trust: KeyTrust,
+    indexes: Sequence[IndexCheck] = INDEXES,
 ) -> VerifyReport:
     """Verify the whole chain, every stored checkpoint, and an exported one if given.
 

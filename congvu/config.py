@@ -16,11 +16,19 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from archive import ArchiveConfig
 from audit import AuditConfig
 from directory import DirectoryConfig
+from mailbase import check_store_url
 from milter.config import (
     LimitsConfig,
     ListenerConfig,
@@ -38,6 +46,38 @@ from signer import SignerConfig
 from web import WebSettings
 
 VAR_ENV = "CONGVU_VAR"
+
+
+class StoreConfig(BaseModel):
+    """The `[store]` table: the shared store of several mail servers."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    url: str | None = Field(
+        default=None,
+        description="PostgreSQL, postgresql://USER@HOST:PORT/DATABASE, for the stores "
+        "several mail servers share (today the audit log; a table's own url overrides "
+        "it, and a table that sets path keeps its SQLite file). Unset: every store is a "
+        "SQLite file under the data directory. Never with a password in it.",
+    )
+    password_file: Path | None = Field(
+        default=None,
+        description="A file holding only the password of url's user, mode 0600, owned by "
+        "root or the user congvu runs as (unset: libpq's passfile, ~/.pgpass or "
+        "PGPASSFILE, or no password); relative to the data directory.",
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _store_url(cls, value: str | None) -> str | None:
+        return None if value is None else check_store_url(value)
+
+    @model_validator(mode="after")
+    def _password_needs_url(self) -> StoreConfig:
+        if self.password_file is not None and self.url is None:
+            raise ValueError("password_file is set but url is not: the password is for "
+                             "the PostgreSQL store url names")
+        return self
 
 _Model = TypeVar("_Model", bound=BaseModel)
 
@@ -61,6 +101,7 @@ class CongvuConfig(BaseModel):
     audit: AuditConfig = Field(default_factory=AuditConfig)
     archive: ArchiveConfig = Field(default_factory=ArchiveConfig)
     probe: ProbeConfig = Field(default_factory=ProbeConfig)
+    store: StoreConfig = Field(default_factory=StoreConfig)
 
     @model_validator(mode="after")
     def _listeners_unique(self) -> CongvuConfig:
@@ -138,8 +179,20 @@ def parse_config(
     data_dir = config.service.data_dir or Path(environ.get(VAR_ENV) or "var")
     data_dir = (cwd / data_dir).resolve() if not data_dir.is_absolute() else data_dir
     service = config.service.model_copy(update={"data_dir": data_dir})
-    config = config.model_copy(update={"service": service})
+    config = config.model_copy(update={"service": service, "audit": _shared_audit(config)})
     return _resolve_paths(config, data_dir)
+
+
+def _shared_audit(config: CongvuConfig) -> AuditConfig:
+    """``[audit]`` with ``[store]`` applied: the shared store's URL unless the table names
+    its own store (path or url), and its password file unless the table has one."""
+    audit, store = config.audit, config.store
+    if store.url is None or "path" in audit.model_fields_set:
+        return audit
+    return audit.model_copy(update={
+        "url": audit.url or store.url,
+        "password_file": audit.password_file or store.password_file,
+    })
 
 
 def load_config(path: Path | None, *, environ: Mapping[str, str] | None = None) -> CongvuConfig:

@@ -49,6 +49,7 @@ from mailbase.sender import (
     parse_from,
     read_from,
 )
+from mailbase.storeurl import check_store_url
 from mailbase.timezones import (
     DEFAULT_ZONE,
     Period,
@@ -75,6 +76,7 @@ __all__ = [
     "ProvincialDomains",
     "UnsafeFileError",
     "UsageProblem",
+    "check_store_url",
     "command_line_actor",
     "config_option",
     "create_private",

@@ -65,6 +65,8 @@ def _open_stores(config: Settings, problems: list[str], *, create: bool) -> None
     def audit_store() -> None:
         if create:
             AuditLog.open(config.audit).close()
+        elif config.audit.url is not None:
+            config.audit.password()  # the database is reached by serve, not by a check
         elif config.audit.path.exists():
             AuditLog.open_readonly(config.audit.path).close()
 
@@ -79,7 +81,7 @@ def _open_stores(config: Settings, problems: list[str], *, create: bool) -> None
         _attempt(problems, "archive.path", archive_store)
     _attempt(problems, "policies.quarantine.path", quarantine_store)
     if config.pipeline.audit:
-        _attempt(problems, "audit.path", audit_store)
+        _attempt(problems, "audit.url" if config.audit.url else "audit.path", audit_store)
 
 
 def check_locally(config: Settings, *, create: bool = False) -> list[str]:

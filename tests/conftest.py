@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import smtplib
+import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from hypothesis.database import DirectoryBasedExampleDatabase
 
 from congvu.config import CongvuConfig, parse_config
 from milter.server import Server
-from support import leaks
+from support import leaks, postgres
 from support.govpki import CaWebServer, GovPki
 from support.keypool import POOL
 from support.loopthread import LoopThread
@@ -178,6 +179,34 @@ def smtp_client(filter_server: Callable[..., RunningFilter]) -> Iterator[smtplib
         client.quit()
     except smtplib.SMTPException:
         client.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[postgres.PostgresCluster]:
+    """A private PostgreSQL cluster on loopback, one a session (each xdist worker's own).
+    As root it must start (Debian's postgresql is in deploy/debian-packages.txt); only a
+    run without root may skip, and says why."""
+    reason = postgres.missing()
+    if reason is not None:
+        if os.geteuid() == 0:
+            pytest.fail(f"PostgreSQL cannot run here: {reason} (make system-deps installs it)")
+        pytest.skip(f"LOUD SKIP: PostgreSQL tests need the postgresql package: {reason}")
+    cluster = postgres.PostgresCluster()
+    try:
+        cluster.start()
+    except (OSError, RuntimeError, subprocess.CalledProcessError) as exc:
+        cluster.stop()
+        pytest.fail(f"the private PostgreSQL cluster did not start: {exc}")
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_cluster: postgres.PostgresCluster) -> Iterator[str]:
+    """A new database of its own on the session's cluster, dropped after the test."""
+    url = postgres_cluster.database()
+    yield url
+    postgres_cluster.drop(url)
 
 
 @pytest.fixture(scope="module")

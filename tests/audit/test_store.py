@@ -19,51 +19,51 @@ from audit.store import AuditLog
 from support.audit import T0, make_record, sha
 
 
-def test_record_and_complete_are_linked_events(audit_db: AuditLog) -> None:
-    rid = audit_db.record(make_record())
-    cid = audit_db.complete(Completion(record_id=rid, outcome=Fate.RELAYED,
+def test_record_and_complete_are_linked_events(backend_db: AuditLog) -> None:
+    rid = backend_db.record(make_record())
+    cid = backend_db.complete(Completion(record_id=rid, outcome=Fate.RELAYED,
                                        reply="250 2.0.0 Ok: queued as 7Q", ms=3.5))
-    rows = list(audit_db.db.query("SELECT seq, kind, record_id, outcome FROM events"))
+    rows = list(backend_db.db.query("SELECT seq, kind, record_id, outcome FROM events"))
     assert rows == [
         {"seq": rid, "kind": "message", "record_id": None, "outcome": None},
         {"seq": cid, "kind": "completion", "record_id": rid, "outcome": "relayed"},
     ]
 
 
-def test_completion_of_unknown_record_is_refused(audit_db: AuditLog) -> None:
+def test_completion_of_unknown_record_is_refused(backend_db: AuditLog) -> None:
     with pytest.raises(AuditError, match="no message record 42"):
-        audit_db.complete(Completion(record_id=42, outcome=Fate.RELAYED))
+        backend_db.complete(Completion(record_id=42, outcome=Fate.RELAYED))
 
 
-def test_bad_item_in_batch_does_not_sink_the_others(audit_db: AuditLog) -> None:
-    results = audit_db.write_each([
+def test_bad_item_in_batch_does_not_sink_the_others(backend_db: AuditLog) -> None:
+    results = backend_db.write_each([
         make_record(), Completion(record_id=99, outcome=Fate.RELAYED), make_record(),
     ])
     assert results[0] == 1 and results[2] == 2
     assert isinstance(results[1], AuditError)
-    assert audit_db.verify().is_intact
+    assert backend_db.verify().is_intact
 
 
-def test_completion_in_the_same_batch_as_its_record(audit_db: AuditLog) -> None:
-    assert audit_db.write([make_record(), Completion(record_id=1, outcome=Fate.REJECTED)]) \
+def test_completion_in_the_same_batch_as_its_record(backend_db: AuditLog) -> None:
+    assert backend_db.write([make_record(), Completion(record_id=1, outcome=Fate.REJECTED)]) \
         == [1, 2]
 
 
-def test_memberships_sent_and_received(audit_db: AuditLog) -> None:
-    rid = audit_db.record(make_record(sender_unit="stc", recipient_units=["ubnd", "sgd", "ubnd"]))
-    rows = {(r["unit_id"], r["role"]) for r in audit_db.db.query(
+def test_memberships_sent_and_received(backend_db: AuditLog) -> None:
+    rid = backend_db.record(make_record(sender_unit="stc", recipient_units=["ubnd", "sgd", "ubnd"]))
+    rows = {(r["unit_id"], r["role"]) for r in backend_db.db.query(
         "SELECT unit_id, role FROM memberships WHERE record_id = ?", [rid])}
     assert rows == {("stc", "sent"), ("ubnd", "received"), ("sgd", "received")}
 
 
-def test_admin_events_join_the_chain(audit_db: AuditLog) -> None:
-    audit_db.record(make_record())
-    eid = audit_db.admin(AdminEvent(kind=AdminKind.QUARANTINE_RELEASE, actor="admin",
+def test_admin_events_join_the_chain(backend_db: AuditLog) -> None:
+    backend_db.record(make_record())
+    eid = backend_db.admin(AdminEvent(kind=AdminKind.QUARANTINE_RELEASE, actor="admin",
                                     target="q-17", unit_id="stc", details={"reason": "ok"}))
-    row = next(audit_db.db.query("SELECT * FROM events WHERE seq = ?", [eid]))
+    row = next(backend_db.db.query("SELECT * FROM events WHERE seq = ?", [eid]))
     assert (row["kind"], row["admin_kind"], row["target"]) == ("admin", "quarantine-release",
                                                                "q-17")
-    assert audit_db.verify().is_intact
+    assert backend_db.verify().is_intact
 
 
 def test_schema_is_migrated_once(audit_config: AuditConfig) -> None:
@@ -84,46 +84,46 @@ def _message(log: AuditLog, rid: int) -> dict[str, object]:
     return next(log.db.query("SELECT * FROM events WHERE seq = ?", [rid]))
 
 
-def test_nul_bytes_and_lone_surrogates_are_stored_faithfully(audit_db: AuditLog) -> None:
+def test_nul_bytes_and_lone_surrogates_are_stored_faithfully(backend_db: AuditLog) -> None:
     subject = "Công\x00văn \udcff\ud800 undecodable =?x-unknown?q?abc?="
-    rid = audit_db.record(make_record(subject=subject, header_from="a\x00b <x@y.vn>"))
-    row = _message(audit_db, rid)
+    rid = backend_db.record(make_record(subject=subject, header_from="a\x00b <x@y.vn>"))
+    row = _message(backend_db, rid)
     # Undecodable bytes (surrogateescape) are kept as visible escapes of the bytes.
     assert row["subject"] == "Công\x00văn \\xff\\ud800 undecodable =?x-unknown?q?abc?="
     assert row["header_from"] == "a\x00b <x@y.vn>"
-    assert audit_db.verify().is_intact
+    assert backend_db.verify().is_intact
 
 
-def test_nul_bytes_in_indexed_values(audit_db: AuditLog) -> None:
-    rid = audit_db.record(make_record(
+def test_nul_bytes_in_indexed_values(backend_db: AuditLog) -> None:
+    rid = backend_db.record(make_record(
         envelope_recipients=["a\x00b@x.vn", "ÂB@X.VN"], recipient_units=["u\x001"],
         attachments=[Attachment(path="1", filename="a\x00.pdf", size=1, sha256="a" * 64)],
     ))
-    detail = json.loads(str(_message(audit_db, rid)["detail"]))
+    detail = json.loads(str(_message(backend_db, rid)["detail"]))
     assert detail["envelope_recipients"] == ["a\x00b@x.vn", "ÂB@X.VN"]
     assert detail["attachments"][0]["filename"] == "a\x00.pdf"
-    report = audit_db.verify()
+    report = backend_db.verify()
     assert report.is_intact, report.describe()
 
 
-def test_ten_thousand_recipients(audit_db: AuditLog) -> None:
+def test_ten_thousand_recipients(backend_db: AuditLog) -> None:
     recipients = [f"user{i}@xa{i % 50}.example.gov.vn" for i in range(10_000)]
-    rid = audit_db.record(make_record(envelope_recipients=recipients,
+    rid = backend_db.record(make_record(envelope_recipients=recipients,
                                       recipient_units=[f"xa{i}" for i in range(50)]))
-    detail = json.loads(str(_message(audit_db, rid)["detail"]))
+    detail = json.loads(str(_message(backend_db, rid)["detail"]))
     assert detail["envelope_recipients"] == recipients
-    assert audit_db.db.execute("SELECT count(*) FROM recipients").fetchone()[0] == 10_000
-    assert audit_db.verify().is_intact
+    assert backend_db.db.execute("SELECT count(*) FROM recipients").fetchone()[0] == 10_000
+    assert backend_db.verify().is_intact
 
 
-def test_five_thousand_attachments(audit_db: AuditLog) -> None:
+def test_five_thousand_attachments(backend_db: AuditLog) -> None:
     attachments = [Attachment(path=f"1.{i}", filename=f"tệp {i}.pdf", size=i,
                               sha256=sha(str(i))) for i in range(5000)]
-    rid = audit_db.record(make_record(attachments=attachments))
-    detail = json.loads(str(_message(audit_db, rid)["detail"]))
+    rid = backend_db.record(make_record(attachments=attachments))
+    detail = json.loads(str(_message(backend_db, rid)["detail"]))
     assert len(detail["attachments"]) == 5000
     assert detail["attachments"][4999]["filename"] == "tệp 4999.pdf"
-    assert audit_db.db.execute("SELECT count(*) FROM attachments").fetchone()[0] == 5000
+    assert backend_db.db.execute("SELECT count(*) FROM attachments").fetchone()[0] == 5000
 
 
 # -- failures become AuditError --------------------------------------------------------
@@ -212,8 +212,8 @@ def test_key_that_is_not_a_key(audit_config: AuditConfig) -> None:
         AuditLog.open(audit_config)
 
 
-def test_checkpoints_follow_the_schedule(audit_config: AuditConfig) -> None:
-    config = audit_config.model_copy(update={"checkpoint_every_records": 10,
+def test_checkpoints_follow_the_schedule(backend_config: AuditConfig) -> None:
+    config = backend_config.model_copy(update={"checkpoint_every_records": 10,
                                              "checkpoint_every_seconds": 3600})
     with AuditLog.open(config) as log:
         for i in range(25):

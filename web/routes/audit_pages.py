@@ -51,7 +51,7 @@ TECHNICAL = ("decided_at", "listener", "role", "client_address", "client_helo", 
 def open_log(console: Console) -> AuditLog | None:
     """The audit store, read-only; None when the filter has not created it yet."""
     try:
-        return AuditLog.open_readonly(console.settings.audit.path)
+        return AuditLog.open_readonly(console.settings.audit)
     except AuditError:
         return None
 

@@ -1,0 +1,321 @@
+"""PostgreSQL for the audit store: connections, the pool, and the one SQL the stores share.
+
+The audit store's reads (audit/query.py, audit/report*.py, audit/verify.py) are written
+once, in the SQL SQLite and PostgreSQL share, with ``?`` parameters and a few SQLite
+spellings. :class:`PgConnection` gives them a connection with ``sqlite3``'s shape
+(``execute`` returning a cursor, ``executemany``, ``in_transaction``) and rewrites those
+spellings once per statement (cached): ``?`` parameters, ``group_concat``, ``instr``,
+``char``, ``GLOB`` (as an anchored regular expression), ``INSERT OR IGNORE``, null-safe
+``IS``, and SQLite's JSON functions (``json_each``, ``json_extract``,
+``json_array_length``), which audit/pgschema.py defines over ``jsonb``.
+
+Text PostgreSQL cannot hold: the chain keeps some values exactly as received, and those
+may contain NUL or, from undecodable bytes, lone surrogates; PostgreSQL's text has
+neither. Every string parameter and result passes through :func:`encode` and
+:func:`decode`, which write those characters (and the escape character itself) as
+U+FDD0 followed by one ASCII letter or code, so the stored text is valid, equality and
+order of ordinary text are unchanged, and the value read back, hence its hash, is the
+value written. Nothing ordinary mail carries is touched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import re
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+import psycopg
+from psycopg.pq import TransactionStatus
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+ESCAPE = "\ufdd0"
+_NEEDS_ESCAPE = re.compile(f"[\x00\ud800-\udfff{ESCAPE}]")
+_ESCAPED = re.compile(f"{ESCAPE}(e|0|u[0-9a-f]{{4}})")
+#: Errors of the database, its connection or the pool: the store's failures.
+ERRORS: tuple[type[Exception], ...] = (psycopg.Error, PoolTimeout)
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match.group()
+    if char == ESCAPE:
+        return ESCAPE + "e"
+    if char == "\x00":
+        return ESCAPE + "0"
+    return f"{ESCAPE}u{ord(char):04x}"
+
+
+def _unescape(match: re.Match[str]) -> str:
+    code = match.group(1)
+    if code == "e":
+        return ESCAPE
+    if code == "0":
+        return "\x00"
+    return chr(int(code[1:], 16))
+
+
+def encode(text: str) -> str:
+    """``text`` as PostgreSQL can store it (unchanged unless it has NUL, a lone
+    surrogate or U+FDD0)."""
+    return _NEEDS_ESCAPE.sub(_escape, text) if _NEEDS_ESCAPE.search(text) else text
+
+
+def decode(text: str) -> str:
+    """The text :func:`encode` was given."""
+    return _ESCAPED.sub(_unescape, text) if ESCAPE in text else text
+
+
+def _params(params: Sequence[Any] | None) -> list[Any]:
+    return [encode(p) if isinstance(p, str) else p for p in params or ()]
+
+
+def _row(row: Sequence[Any]) -> tuple[Any, ...]:
+    return tuple(decode(v) if isinstance(v, str) else v for v in row)
+
+
+# -- the SQL both stores share ------------------------------------------------------------
+
+_LITERAL = re.compile(r"'(?:[^']|'')*'")
+_RENAMES = [
+    (re.compile(r"\bgroup_concat\(", re.I), "string_agg("),
+    (re.compile(r"\binstr\(", re.I), "strpos("),
+    (re.compile(r"\bchar\(", re.I), "chr("),
+    (re.compile(r"\bjson_each\(", re.I), "congvu_json_each("),
+    (re.compile(r"\bjson_extract\(", re.I), "congvu_json_extract("),
+    (re.compile(r"\bjson_array_length\(", re.I), "congvu_json_array_length("),
+    # SQLite's IS compares anything null-safely; PostgreSQL's only with NULL and booleans
+    (re.compile(r"\bIS\s+(?!NOT\b|NULL\b|TRUE\b|FALSE\b|DISTINCT\b)", re.I),
+     "IS NOT DISTINCT FROM "),
+]
+_GLOB = re.compile(r"\s+GLOB\s+('(?:[^']|'')*')", re.I)
+_INSERT_OR_IGNORE = re.compile(r"^\s*INSERT\s+OR\s+IGNORE\s+", re.I)
+
+
+def _glob_regex(pattern: str) -> str:
+    """SQLite's GLOB pattern as an anchored PostgreSQL regular expression literal."""
+    out, i = ["^"], 0
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "*":
+            out.append(".*")
+        elif char == "?":
+            out.append(".")
+        elif char == "[" and "]" in pattern[i + 2:]:
+            end = pattern.index("]", i + 2)
+            inner = pattern[i + 1:end]
+            if inner.startswith("^"):
+                inner = "^" + inner[1:].replace("\\", "\\\\")
+            else:
+                inner = inner.replace("\\", "\\\\")
+            out.append(f"[{inner}]")
+            i = end
+        else:
+            out.append(re.escape(char))
+        i += 1
+    out.append("$")
+    return "'" + "".join(out).replace("'", "''") + "'"
+
+
+def _outside_literals(sql: str) -> str:
+    pieces, last = [], 0
+    for match in _LITERAL.finditer(sql):
+        pieces.append(_code(sql[last:match.start()]))
+        pieces.append(match.group().replace("%", "%%"))
+        last = match.end()
+    pieces.append(_code(sql[last:]))
+    return "".join(pieces)
+
+
+def _code(code: str) -> str:
+    code = code.replace("%", "%%").replace("?", "%s")
+    for pattern, replacement in _RENAMES:
+        code = pattern.sub(replacement, code)
+    return code
+
+
+@functools.lru_cache(maxsize=512)
+def translate(sql: str) -> str:
+    """A statement in the SQL the stores share, as PostgreSQL (and psycopg) read it."""
+    sql = _GLOB.sub(lambda m: f" ~ {_glob_regex(m.group(1)[1:-1].replace(chr(39) * 2, chr(39)))}",
+                    sql)
+    ignore = bool(_INSERT_OR_IGNORE.match(sql))
+    if ignore:
+        sql = _INSERT_OR_IGNORE.sub("INSERT ", sql)
+    stripped = sql.strip().rstrip(";")
+    if stripped.upper() == "BEGIN":
+        # a reader's snapshot (audit/report.py): every statement sees one state of the log
+        return "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+    sql = _outside_literals(stripped)
+    return sql + " ON CONFLICT DO NOTHING" if ignore else sql
+
+
+class PgCursor:
+    """The part of a ``sqlite3.Cursor`` the stores use, over a psycopg cursor."""
+
+    def __init__(self, cursor: psycopg.Cursor[Any]) -> None:
+        self._cursor = cursor
+
+    @property
+    def description(self) -> Sequence[Any] | None:
+        """The columns of the last result (their names first)."""
+        return self._cursor.description
+
+    @property
+    def rowcount(self) -> int:
+        """Rows the last statement changed."""
+        return self._cursor.rowcount
+
+    def fetchone(self) -> tuple[Any, ...] | None:
+        """The next row, or None."""
+        row = self._cursor.fetchone()
+        return None if row is None else _row(row)
+
+    def fetchall(self) -> list[tuple[Any, ...]]:
+        """Every row left."""
+        return [_row(r) for r in self._cursor.fetchall()]
+
+    def fetchmany(self, size: int) -> list[tuple[Any, ...]]:
+        """Up to ``size`` rows."""
+        return [_row(r) for r in self._cursor.fetchmany(size)]
+
+    def __iter__(self) -> Iterator[tuple[Any, ...]]:
+        for row in self._cursor:
+            yield _row(row)
+
+
+class PgConnection:
+    """A psycopg connection with the part of ``sqlite3.Connection``'s shape the audit
+    store's shared code uses. Autocommit: transactions are the statements ``BEGIN`` ...
+    ``COMMIT`` the store sends, as with SQLite."""
+
+    def __init__(self, conn: psycopg.Connection[Any], *, release: Any = None) -> None:
+        self.raw = conn
+        self._release = release
+
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> PgCursor:
+        """Run one statement of the shared SQL."""
+        cursor = self.raw.cursor()
+        cursor.execute(translate(sql), _params(params))
+        return PgCursor(cursor)
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        """Run one statement for each row (pipelined by psycopg)."""
+        batch = [_params(row) for row in rows]
+        if batch:
+            with self.raw.cursor() as cursor:
+                cursor.executemany(translate(sql), batch)
+
+    @property
+    def in_transaction(self) -> bool:
+        """Whether a transaction is open."""
+        return self.raw.info.transaction_status != TransactionStatus.IDLE
+
+    def rollback(self) -> None:
+        """End the open transaction, if any, keeping nothing."""
+        if self.in_transaction:
+            self.raw.execute("ROLLBACK")
+
+    def commit(self) -> None:
+        """Commit the open transaction, if any."""
+        if self.in_transaction:
+            self.raw.execute("COMMIT")
+
+    def create_function(self, *args: object, **kwargs: object) -> None:
+        """SQLite's user functions: audit/pgschema.py defines them in the database."""
+
+    def close(self) -> None:
+        """Give the connection back (to its pool) or close it."""
+        with contextlib.suppress(*ERRORS):
+            self.rollback()
+        if self._release is not None:
+            self._release(self.raw)
+        else:
+            self.raw.close()
+
+
+class PgDatabase:
+    """The store's handle on its database: ``conn`` and a few of sqlite-utils' reads."""
+
+    def __init__(self, conn: PgConnection) -> None:
+        self.conn = conn
+
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> PgCursor:
+        """Run one statement."""
+        return self.conn.execute(sql, params)
+
+    def query(self, sql: str, params: Sequence[Any] | None = None) -> Iterator[dict[str, Any]]:
+        """Each row as a dict of column name to value."""
+        cursor = self.conn.execute(sql, params)
+        names = [c[0] for c in cursor.description or ()]
+        for row in cursor.fetchall():
+            yield dict(zip(names, row, strict=True))
+
+    def close(self) -> None:
+        """Release the connection."""
+        self.conn.close()
+
+
+# -- connecting -----------------------------------------------------------------------------
+
+def _kwargs(password: str | None, *, readonly: bool) -> dict[str, Any]:
+    options = "-c default_transaction_read_only=on" if readonly else ""
+    kwargs: dict[str, Any] = {"autocommit": True, "connect_timeout": 10,
+                              "application_name": "congvu"}
+    if options:
+        kwargs["options"] = options
+    if password is not None:
+        kwargs["password"] = password
+    return kwargs
+
+
+def connect(url: str, password: str | None, *, readonly: bool = False) -> PgConnection:
+    """A connection of its own (a writer keeps it for its life).
+
+    :raises psycopg.Error: the database cannot be reached or refuses the login.
+    """
+    return PgConnection(psycopg.connect(url, **_kwargs(password, readonly=readonly)))
+
+
+_POOLS: dict[tuple[int, str, str | None, bool], ConnectionPool[Any]] = {}
+_POOLS_LOCK = threading.Lock()
+# Pools a forked child inherited: their connections are the parent's sockets, so the
+# child keeps them referenced and untouched (closing one would end the parent's session).
+_INHERITED: list[ConnectionPool[Any]] = []
+
+
+def _forget_inherited_pools() -> None:
+    _INHERITED.extend(_POOLS.values())
+    _POOLS.clear()
+
+
+os.register_at_fork(after_in_child=_forget_inherited_pools)
+
+
+def pooled(url: str, password: str | None, *, readonly: bool = True) -> PgConnection:
+    """A connection borrowed from this process's pool for ``url`` (the console's readers
+    open a store per request); :meth:`PgConnection.close` gives it back.
+
+    :raises psycopg.Error, PoolTimeout: no connection could be had.
+    """
+    key = (os.getpid(), url, password, readonly)
+    with _POOLS_LOCK:
+        pool = _POOLS.get(key)
+        if pool is None:
+            pool = ConnectionPool(url, kwargs=_kwargs(password, readonly=readonly),
+                                  min_size=0, max_size=8, timeout=10, open=True,
+                                  name="congvu-audit", check=ConnectionPool.check_connection)
+            _POOLS[key] = pool
+    conn = pool.getconn()
+    return PgConnection(conn, release=pool.putconn)
+
+
+def close_pools() -> None:
+    """Close this process's pools (tests, and a clean exit)."""
+    with _POOLS_LOCK:
+        pools = list(_POOLS.values())
+        _POOLS.clear()
+    for pool in pools:
+        pool.close()

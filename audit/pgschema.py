@@ -1,0 +1,216 @@
+"""The audit store's schema in PostgreSQL: the same tables, columns and migration names
+as audit/schema.py's SQLite schema, so one version list describes both backends.
+
+Text columns are ``COLLATE "C"``: they compare and sort by code point, as SQLite's
+BINARY does, whatever the cluster's locale. The migrations run in one transaction under
+the store's advisory lock, so several servers opening a new database do not race; each
+is remembered in ``_migrations`` as in SQLite.
+
+The functions are the SQLite spellings the shared SQL uses (audit/pgconn.py renames
+``json_each`` and the others to these), over ``jsonb``. jsonb refuses the escape
+``\\u0000``; the chained detail keeps a NUL as exactly that, so :func:`congvu_json`
+reads it as U+FDD0 ``0``, the form audit/pgconn.py stores a NUL in as plain text.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from audit.pgconn import PgConnection
+from audit.schema import MIGRATIONS as SQLITE_MIGRATIONS
+from audit.verify import IndexCheck
+
+#: The advisory lock every writer of the chain takes inside its transaction.
+CHAIN_LOCK = 0x636F6E67_7675  # "congvu"
+
+_TEXT = 'text COLLATE "C"'
+
+_FUNCTIONS = [
+    r"""CREATE OR REPLACE FUNCTION congvu_json(doc text) RETURNS jsonb
+        LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+        SELECT regexp_replace(doc, '(?<!\\)((?:\\\\)*)\\u0000', '\1' || U&'\FDD0' || '0',
+                              'g')::jsonb $$""",
+    r"""CREATE OR REPLACE FUNCTION congvu_json_path(path text) RETURNS text[]
+        LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+        SELECT array_remove(regexp_split_to_array(
+            regexp_replace(substr(path, 2), '\[(\d+)\]', '.\1', 'g'), '\.'), '') $$""",
+    """CREATE OR REPLACE FUNCTION congvu_json_extract(doc text, path text) RETURNS text
+        LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+        SELECT congvu_json(doc) #>> congvu_json_path(path) $$""",
+    """CREATE OR REPLACE FUNCTION congvu_json_array_length(doc text, path text DEFAULT '$')
+        RETURNS bigint LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+        SELECT CASE WHEN jsonb_typeof(congvu_json(doc) #> congvu_json_path(path)) = 'array'
+               THEN jsonb_array_length(congvu_json(doc) #> congvu_json_path(path)) END $$""",
+    """CREATE OR REPLACE FUNCTION congvu_json_each(doc text, path text DEFAULT '$')
+        RETURNS TABLE (key bigint, value text) LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+        SELECT e.n - 1, e.v #>> '{}' FROM jsonb_array_elements(
+            CASE WHEN jsonb_typeof(congvu_json(doc) #> congvu_json_path(path)) = 'array'
+            THEN congvu_json(doc) #> congvu_json_path(path) ELSE '[]'::jsonb END)
+            WITH ORDINALITY AS e(v, n) $$""",
+    # Python's str.lower (the recipients index is written with it): Unicode, not ASCII
+    """CREATE OR REPLACE FUNCTION congvu_lower(value text) RETURNS text
+        LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+        SELECT lower(value COLLATE "und-x-icu") COLLATE "C" $$""",
+    # SQLite's JSON functions cut a string at an escaped NUL; jsonb here does not
+    """CREATE OR REPLACE FUNCTION congvu_cut(value text) RETURNS text
+        LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT value $$""",
+]
+
+_V1 = [
+    f"""CREATE TABLE events (
+        seq bigint PRIMARY KEY, kind {_TEXT} NOT NULL, at {_TEXT} NOT NULL,
+        record_id bigint, decided_at {_TEXT}, listener {_TEXT}, role {_TEXT},
+        direction {_TEXT}, client_address {_TEXT}, client_helo {_TEXT}, queue_id {_TEXT},
+        message_id {_TEXT}, envelope_sender {_TEXT}, header_from {_TEXT}, subject {_TEXT},
+        size bigint, action {_TEXT}, dkim {_TEXT}, smime {_TEXT},
+        processing_ms double precision, sender_unit {_TEXT}, outcome {_TEXT},
+        reply {_TEXT}, admin_kind {_TEXT}, actor {_TEXT}, target {_TEXT},
+        detail {_TEXT} NOT NULL, prev_hash {_TEXT} NOT NULL, hash {_TEXT} NOT NULL)""",
+    "CREATE INDEX events_kind_at ON events (kind, at)",
+    "CREATE INDEX events_record ON events (record_id)",
+    "CREATE INDEX events_message_id ON events (message_id)",
+    "CREATE INDEX events_queue_id ON events (queue_id)",
+    "CREATE INDEX events_sender ON events (envelope_sender)",
+    f"""CREATE TABLE memberships (
+        record_id bigint NOT NULL, unit_id {_TEXT} NOT NULL, role {_TEXT} NOT NULL,
+        at {_TEXT} NOT NULL, PRIMARY KEY (unit_id, role, record_id))""",
+    "CREATE INDEX memberships_unit_at ON memberships (unit_id, at, record_id)",
+    "CREATE INDEX memberships_record ON memberships (record_id)",
+    f"""CREATE TABLE recipients (
+        record_id bigint NOT NULL, position bigint NOT NULL, address {_TEXT} NOT NULL,
+        PRIMARY KEY (record_id, position))""",
+    "CREATE INDEX recipients_address ON recipients (address, record_id)",
+    f"""CREATE TABLE attachments (
+        record_id bigint NOT NULL, position bigint NOT NULL, sha256 {_TEXT} NOT NULL,
+        filename {_TEXT}, filename_folded {_TEXT}, size bigint NOT NULL,
+        PRIMARY KEY (record_id, position))""",
+    "CREATE INDEX attachments_sha256 ON attachments (sha256)",
+    "CREATE INDEX attachments_filename ON attachments (filename_folded)",
+    f"""CREATE TABLE checkpoints (
+        seq bigint PRIMARY KEY, hash {_TEXT} NOT NULL, at {_TEXT} NOT NULL,
+        public_key {_TEXT} NOT NULL, signature {_TEXT} NOT NULL)""",
+    # The words of each record's folded text (SQLite: FTS5), found with a GIN index.
+    "CREATE TABLE search (seq bigint PRIMARY KEY, words text[] COLLATE \"C\" NOT NULL)",
+    "CREATE INDEX search_words ON search USING gin (words)",
+]
+
+STEPS: dict[str, list[str]] = {
+    "0001-events-indexes-checkpoints": _V1,
+    "0002-recipient-units": [
+        f"ALTER TABLE recipients ADD COLUMN unit_id {_TEXT}",
+        "CREATE INDEX recipients_unit ON recipients (unit_id, address)",
+    ],
+    "0003-document-verdicts": [f"ALTER TABLE attachments ADD COLUMN document {_TEXT}"],
+    "0004-checkpoint-schedule": [
+        "ALTER TABLE checkpoints ADD COLUMN every_records bigint",
+        "ALTER TABLE checkpoints ADD COLUMN every_seconds double precision",
+        "ALTER TABLE checkpoints ADD COLUMN batch_from bigint",
+    ],
+    "0005-checkpoint-links": [
+        "ALTER TABLE checkpoints ADD COLUMN link_from bigint",
+        f"ALTER TABLE checkpoints ADD COLUMN link {_TEXT}",
+        f"ALTER TABLE checkpoints ADD COLUMN link_signature {_TEXT}",
+    ],
+}
+# Every SQLite migration has its PostgreSQL steps (a test holds them to it).
+MIGRATIONS: list[tuple[str, list[str]]] = [(name, STEPS[name]) for name, _ in SQLITE_MIGRATIONS]
+
+
+# verify's index checks (audit/verify.py's INDEXES) in PostgreSQL's own JSON: each
+# row's detail is parsed once (the OFFSET 0 keeps it from being inlined per use), where
+# the shared spelling would parse it again for every recipient.
+_DETAIL = "CROSS JOIN LATERAL (SELECT congvu_json(e.detail) AS d OFFSET 0) x"
+_UNITS = ("CROSS JOIN LATERAL jsonb_array_elements_text(x.d -> 'recipient_units') "
+          "AS j(value)")
+_RECIPIENTS = ("CROSS JOIN LATERAL jsonb_array_elements_text(x.d -> 'envelope_recipients') "
+               "WITH ORDINALITY AS j(value, n)")
+_RECIPIENT_UNIT = "(x.d -> 'envelope_recipient_units' ->> (j.n - 1)::int)"
+_ATTACHMENTS = ("CROSS JOIN LATERAL jsonb_array_elements(x.d -> 'attachments') "
+                "WITH ORDINALITY AS j(v, n)")
+INDEX_CHECKS: list[IndexCheck] = [
+    (
+        "memberships",
+        "SELECT e.seq, e.sender_unit, 'sent' FROM events e WHERE e.kind = 'message' "
+        "AND e.sender_unit IS NOT NULL AND NOT EXISTS (SELECT 1 FROM memberships m "
+        "WHERE m.unit_id = e.sender_unit AND m.role = 'sent' AND m.record_id = e.seq "
+        "AND m.at = e.at) "
+        f"UNION ALL SELECT e.seq, j.value, 'received' FROM events e {_DETAIL} {_UNITS} "
+        "WHERE e.kind = 'message' AND NOT EXISTS (SELECT 1 FROM memberships m "
+        "WHERE m.record_id = e.seq AND m.role = 'received' AND m.at = e.at "
+        "AND m.unit_id = j.value)",
+        "SELECT SUM(CASE WHEN e.sender_unit IS NULL THEN 0 ELSE 1 END) + "
+        "SUM(jsonb_array_length(x.d -> 'recipient_units')) FROM events e "
+        f"{_DETAIL} WHERE e.kind = 'message'",
+        "SELECT record_id, unit_id, role, at FROM memberships",
+        "SELECT seq, sender_unit, 'sent', at FROM events WHERE kind = 'message' "
+        "AND sender_unit IS NOT NULL UNION SELECT e.seq, j.value COLLATE \"C\", "
+        f"'received', e.at FROM events e {_DETAIL} {_UNITS} WHERE e.kind = 'message'",
+    ),
+    (
+        "recipients",
+        f"SELECT e.seq, j.value FROM events e {_DETAIL} {_RECIPIENTS} "
+        "WHERE e.kind = 'message' AND NOT EXISTS (SELECT 1 FROM recipients r "
+        "WHERE r.record_id = e.seq AND r.position = j.n - 1 "
+        f"AND r.unit_id IS NOT DISTINCT FROM {_RECIPIENT_UNIT} "
+        "AND r.address = congvu_lower(j.value))",
+        "SELECT SUM(jsonb_array_length(x.d -> 'envelope_recipients')) FROM events e "
+        f"{_DETAIL} WHERE e.kind = 'message'",
+        "SELECT record_id, position, address, unit_id FROM recipients",
+        "SELECT e.seq, j.n - 1, congvu_lower(j.value), "
+        f"{_RECIPIENT_UNIT} COLLATE \"C\" FROM events e {_DETAIL} {_RECIPIENTS} "
+        "WHERE e.kind = 'message'",
+    ),
+    (
+        "attachments",
+        f"SELECT e.seq, j.v ->> 'sha256' FROM events e {_DETAIL} {_ATTACHMENTS} "
+        "WHERE e.kind = 'message' AND NOT EXISTS (SELECT 1 FROM attachments a "
+        "WHERE a.record_id = e.seq AND a.position = j.n - 1 "
+        "AND a.sha256 = j.v ->> 'sha256' AND a.size = (j.v ->> 'size')::bigint "
+        "AND a.document IS NOT DISTINCT FROM j.v ->> 'document' "
+        "AND a.filename IS NOT DISTINCT FROM j.v ->> 'filename')",
+        "SELECT SUM(jsonb_array_length(x.d -> 'attachments')) FROM events e "
+        f"{_DETAIL} WHERE e.kind = 'message'",
+        "SELECT record_id, position, sha256, filename, size FROM attachments",
+        "SELECT e.seq, j.n - 1, (j.v ->> 'sha256') COLLATE \"C\", "
+        "(j.v ->> 'filename') COLLATE \"C\", (j.v ->> 'size')::bigint "
+        f"FROM events e {_DETAIL} {_ATTACHMENTS} WHERE e.kind = 'message'",
+    ),
+]
+
+
+def migrate(conn: PgConnection, migrations: list[tuple[str, list[str]]] | None = None
+            ) -> list[str]:
+    """Apply the migrations this database lacks, in order, in one transaction under the
+    chain's lock; return their names."""
+    migrations = MIGRATIONS if migrations is None else migrations
+    conn.execute("BEGIN ISOLATION LEVEL READ COMMITTED")
+    try:
+        conn.execute("SELECT pg_advisory_xact_lock(?)", (CHAIN_LOCK,))
+        conn.execute("CREATE TABLE IF NOT EXISTS _migrations "
+                     f"(name {_TEXT} PRIMARY KEY, applied_at {_TEXT} NOT NULL)")
+        for statement in _FUNCTIONS:
+            conn.raw.execute(statement)
+        done = {row[0] for row in conn.execute("SELECT name FROM _migrations")}
+        applied = []
+        for name, steps in migrations:
+            if name in done:
+                continue
+            for statement in steps:
+                conn.raw.execute(statement)
+            conn.execute("INSERT INTO _migrations (name, applied_at) VALUES (?, ?)",
+                          (name, datetime.now(UTC).isoformat()))
+            applied.append(name)
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.rollback()
+        raise
+    return applied
+
+
+def is_current(conn: PgConnection) -> bool:
+    """Whether every migration has been applied (read-only: nothing is created)."""
+    found = conn.execute("SELECT to_regclass('_migrations') IS NOT NULL").fetchone()
+    if not found or not found[0]:
+        return False
+    done = {row[0] for row in conn.execute("SELECT name FROM _migrations")}
+    return all(name in done for name, _ in MIGRATIONS)

@@ -1,0 +1,167 @@
+"""The audit store in PostgreSQL: one chain that several mail servers append to.
+
+:class:`PgAuditLog` is :class:`~audit.store.AuditLog` over a PostgreSQL database: the
+same rows, hashes, checkpoints, key enrolments, retention, verification and reads (the
+shared SQL, through audit/pgconn.py). What differs is how a write is serialised and
+where the words for ``--text`` go.
+
+Serialised appends: every write transaction takes the transaction-level advisory lock
+:data:`~audit.pgschema.CHAIN_LOCK` first, then reads the chain head, appends, signs a
+checkpoint when due and commits; the lock is released by the commit. Under READ
+COMMITTED each statement after the lock sees every transaction committed before it, so
+the head read is the newest and no two servers link to the same row: the chain cannot
+fork. Each server still commits its sessions' writes in batches (audit/writer.py), so
+the lock is taken once per batch. Durability is PostgreSQL's: a commit returns once its
+WAL is flushed (``synchronous_commit`` on, the default; keep it on).
+
+A database that is down, unreachable, read-only (a standby, or
+``default_transaction_read_only``) or refusing the login makes every write an
+:class:`~audit.errors.AuditError`, which the filter answers with 451, as with SQLite.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+from collections.abc import Iterator, Sequence
+from typing import Any, cast
+
+from sqlite_utils import Database
+
+from audit.chain import CheckpointSigner
+from audit.config import AuditConfig
+from audit.errors import AuditError
+from audit.keys import KeyTrust
+from audit.pgconn import ERRORS, PgConnection, PgDatabase, connect, pooled
+from audit.pgschema import CHAIN_LOCK, INDEX_CHECKS, is_current, migrate
+from audit.query import Dialect
+from audit.store import AuditLog, mapped_errors
+
+log = logging.getLogger("congvu.audit")
+_TOKEN = re.compile(r"[^\W_]+")
+
+
+def _words(folded: str) -> list[str]:
+    """The words FTS5's unicode61 tokenizer would index in already folded text."""
+    return sorted(set(_TOKEN.findall(folded)))
+
+
+class PgDialect(Dialect):
+    """Full-text search over the ``search`` table's word arrays (GIN)."""
+
+    def text_search(self, words: Sequence[str]) -> tuple[str, list[Any]]:
+        """Records whose folded text has every word (each split as FTS5 splits it)."""
+        wanted = sorted({t for w in words for t in _TOKEN.findall(w)})
+        return "e.seq IN (SELECT seq FROM search WHERE words @> ?::text[])", [wanted]
+
+
+def _where(config: AuditConfig) -> str:
+    """The store as messages name it: its URL (which never holds a password)."""
+    assert config.url is not None
+    return config.url
+
+
+class PgAuditLog(AuditLog):
+    """The append-only audit log in a PostgreSQL database (see the module's docstring)."""
+
+    @classmethod
+    def open_url(cls, config: AuditConfig) -> PgAuditLog:
+        """Connect to ``config.url`` for writing, migrating the schema if needed.
+
+        :raises AuditError: the database cannot be reached, migrated or written, or the
+            password file is unusable.
+        :raises KeyFileError: the checkpoint key is unusable.
+        """
+        signer = CheckpointSigner.load_or_create(config.keys_dir)
+        where, password = _where(config), config.password()
+        with mapped_errors(where, "open for writing", ERRORS):
+            conn = connect(where, password)
+            try:
+                migrate(conn)
+            except BaseException:
+                conn.close()
+                raise
+        log = cls(
+            cast(Database, PgDatabase(conn)), path=where, signer=signer,
+            password=password,
+            checkpoint_every_records=config.checkpoint_every_records,
+            checkpoint_every_seconds=config.checkpoint_every_seconds,
+            trust=(KeyTrust.pinned(config.checkpoint_public_keys)
+                   if config.checkpoint_public_keys else None),
+        )
+        log._enrol_if_new()
+        return log
+
+    @classmethod
+    def open_url_readonly(cls, config: AuditConfig, *,
+                          trust: KeyTrust | None = None) -> PgAuditLog:
+        """A read-only session on ``config.url`` from this process's pool.
+
+        :raises AuditError: the database cannot be reached, or holds no audit store of
+            this version.
+        """
+        where = _where(config)
+        with mapped_errors(where, "open read-only", ERRORS):
+            conn = pooled(where, config.password())
+            try:
+                current = is_current(conn)
+            except BaseException:
+                conn.close()
+                raise
+            if not current:
+                conn.close()
+                raise AuditError(f"audit store {where}: not an audit store of this version "
+                                 "(run the filter once to migrate it)")
+        return cls(cast(Database, PgDatabase(conn)), path=where, trust=trust)
+
+    def __init__(self, db: Database, *, password: str | None = None, **kwargs: Any) -> None:
+        super().__init__(db, **kwargs)
+        self._password = password
+        self.dialect = PgDialect()
+        self.errors = ERRORS
+        self.index_checks = INDEX_CHECKS
+
+    @property
+    def _conn(self) -> PgConnection:
+        return cast(PgConnection, self.db.conn)
+
+    @contextlib.contextmanager
+    def _immediate(self, doing: str) -> Iterator[None]:
+        """One write transaction holding the chain's lock (see the module's docstring)."""
+        with mapped_errors(self.path, doing, self.errors):
+            conn = self._reconnected()
+            conn.execute("BEGIN ISOLATION LEVEL READ COMMITTED")
+            try:
+                conn.execute("SELECT pg_advisory_xact_lock(?)", (CHAIN_LOCK,))
+                yield
+                conn.execute("COMMIT")
+            except BaseException:
+                with contextlib.suppress(*ERRORS):
+                    conn.rollback()
+                raise
+
+    def _reconnected(self) -> PgConnection:
+        """The writer's connection, made anew when the last one was lost (the database
+        restarted, a failover, an administrator ended the session): the write that found
+        it lost was answered 451, the next one goes through once the database is back."""
+        conn = self._conn
+        if conn.raw.closed or conn.raw.broken:
+            with contextlib.suppress(*ERRORS):
+                conn.close()
+            conn = connect(str(self.path), self._password)
+            cast(PgDatabase, self.db).conn = conn
+            log.info("audit store %s: reconnected", self.path)
+        return conn
+
+    def _index_text(self, search: list[tuple[int, str]]) -> None:
+        self._conn.executemany("INSERT INTO search (seq, words) VALUES (?, ?)",
+                               [(seq, _words(text)) for seq, text in search])
+
+    def _unindex_text(self, through: int) -> None:
+        self._conn.execute("DELETE FROM search WHERE seq <= ?", (through,))
+
+    def close(self) -> None:
+        """Give the connection back (to the pool, for a reader) or close it."""
+        with contextlib.suppress(*ERRORS):
+            self._conn.close()

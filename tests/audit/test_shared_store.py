@@ -1,0 +1,253 @@
+"""The audit store in PostgreSQL (the shared store of several mail servers): the chain
+byte for byte, the reads, many writers on one chain, and every way of failing."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from audit.chain import KEY_FILE
+from audit.config import AuditConfig
+from audit.errors import AuditError
+from audit.pgconn import decode, encode, translate
+from audit.pgschema import MIGRATIONS as PG_MIGRATIONS
+from audit.query import Filters
+from audit.records import AdminEvent, AdminKind, AuditRecord, Completion, Fate
+from audit.schema import HASHED_COLUMNS, MIGRATIONS
+from audit.store import AuditLog
+from support.audit import T0, make_record, sha
+from support.postfix import free_port
+from support.postgres import PASSWORD, PostgresCluster, password_file
+
+VECTORS = Path(__file__).parents[1] / "data" / "chain-vectors"
+
+
+@pytest.fixture
+def pg_config(postgres_url: str, tmp_path: Path) -> AuditConfig:
+    return AuditConfig(url=postgres_url, password_file=password_file(tmp_path),
+                       keys_dir=tmp_path / "keys")
+
+
+def _superuser(cluster: PostgresCluster, url: str) -> Any:
+    return cluster.admin(url.rsplit("/", 1)[1])
+
+
+# -- the configuration ------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("url", "message"), [
+    ("postgresql://congvu:secret@db/audit", "must not contain a password: put it in"),
+    ("postgresql://congvu@db/audit?password=secret", "must not contain a password parameter"),
+    ("postgresql://congvu@db", "names no database"),
+    ("sqlite:///var/audit.sqlite3", "starts with postgresql://"),
+])
+def test_a_url_that_is_refused(url: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        AuditConfig(url=url)
+
+
+def test_path_and_url_in_one_table_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="path and url name two audit stores"):
+        AuditConfig(path=tmp_path / "a.sqlite3", url="postgresql://congvu@db/audit")
+
+
+def test_a_password_file_others_can_read_is_refused(pg_config: AuditConfig) -> None:
+    assert pg_config.password_file is not None
+    pg_config.password_file.chmod(0o644)
+    with pytest.raises(AuditError, match=r"store password file .*chmod 600"):
+        AuditLog.open(pg_config)
+
+
+def test_libpq_passfile_works_without_password_file(
+        pg_config: AuditConfig, postgres_cluster: PostgresCluster, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    passfile = tmp_path / "pgpass"
+    passfile.write_text(f"127.0.0.1:{postgres_cluster.port}:*:congvu:{PASSWORD}\n")
+    passfile.chmod(0o600)
+    monkeypatch.setenv("PGPASSFILE", str(passfile))
+    with AuditLog.open(pg_config.model_copy(update={"password_file": None})) as log:
+        assert log.record(make_record()) == 1
+
+
+def test_a_wrong_password_is_an_audit_error(pg_config: AuditConfig, tmp_path: Path) -> None:
+    wrong = tmp_path / "wrong"
+    wrong.write_text("not the password\n")
+    wrong.chmod(0o600)
+    with pytest.raises(AuditError, match=r"could not open for writing.*password authentication"):
+        AuditLog.open(pg_config.model_copy(update={"password_file": wrong}))
+
+
+def test_no_database_there_is_an_audit_error(tmp_path: Path) -> None:
+    config = AuditConfig(url=f"postgresql://congvu@127.0.0.1:{free_port()}/audit",
+                         password_file=password_file(tmp_path), keys_dir=tmp_path / "keys")
+    with pytest.raises(AuditError, match=r"could not open for writing.*(refused|failed)"):
+        AuditLog.open(config)
+
+
+def test_an_empty_database_is_no_store_to_read(pg_config: AuditConfig) -> None:
+    with pytest.raises(AuditError, match="not an audit store of this version"):
+        AuditLog.open_readonly(pg_config)
+
+
+# -- the schema -------------------------------------------------------------------------------
+
+def test_every_migration_is_written_for_both_backends(pg_config: AuditConfig) -> None:
+    assert [name for name, _ in PG_MIGRATIONS] == [name for name, _ in MIGRATIONS]
+    AuditLog.open(pg_config).close()
+    with AuditLog.open(pg_config) as log:  # a second open applies nothing again
+        names = [r["name"] for r in log.db.query("SELECT name FROM _migrations ORDER BY name")]
+        assert names == [name for name, _ in MIGRATIONS]
+        columns = [r["column_name"] for r in log.db.query(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = 'events' "
+            "ORDER BY ordinal_position")]
+        assert columns == ["seq", *HASHED_COLUMNS[:-1], "prev_hash", "hash"]
+
+
+# -- the chain, byte for byte -----------------------------------------------------------------
+
+def test_the_chain_vectors_from_postgresql(postgres_url: str, tmp_path: Path) -> None:
+    events = json.loads((VECTORS / "events.json").read_text())["events"]
+    keys = tmp_path / "keys"
+    keys.mkdir(mode=0o700)
+    (keys / KEY_FILE).write_bytes((VECTORS / "checkpoint-test.key").read_bytes())
+    (keys / KEY_FILE).chmod(0o600)
+    models: dict[str, Any] = {"record": AuditRecord, "completion": Completion,
+                              "admin": AdminEvent}
+    items = [models[v["item"]].model_validate(v["input"]) for v in events]
+    config = AuditConfig(url=postgres_url, password_file=password_file(tmp_path), keys_dir=keys)
+    with AuditLog.open(config) as log:
+        assert log.write(items) == list(range(1, len(items) + 1))
+        stored = list(log.db.query("SELECT * FROM events ORDER BY seq"))
+        report = log.verify()
+    assert report.is_intact, report.describe()
+    assert [row["hash"] for row in stored] == [v["hash"] for v in events]
+    for row, vector in zip(stored, events, strict=True):
+        assert {n: row[n] for n in HASHED_COLUMNS} == {
+            n: vector["columns"].get(n) for n in HASHED_COLUMNS}
+
+
+def test_text_postgresql_cannot_hold_is_kept_exactly() -> None:
+    for text in ["", "Công văn", "a\x00b", "\udcff\ud800", "\ufdd0", "\ufdd0e\ufdd00", "x\\u0000"]:
+        stored = encode(text)
+        assert "\x00" not in stored and not any(0xD800 <= ord(c) <= 0xDFFF for c in stored)
+        assert decode(stored) == text
+    assert encode("Công văn số 123") == "Công văn số 123"  # ordinary text is untouched
+
+
+def test_the_shared_sql_as_postgresql_reads_it() -> None:
+    assert translate("SELECT a FROM t WHERE b = ? AND c LIKE '50%?'") == (
+        "SELECT a FROM t WHERE b = %s AND c LIKE '50%%?'")
+    assert translate("SELECT 1 WHERE x GLOB '*[^ -~]*'") == "SELECT 1 WHERE x ~ '^.*[^ -~].*$'"
+    assert translate("INSERT OR IGNORE INTO t (a) VALUES (?)") == (
+        "INSERT INTO t (a) VALUES (%s) ON CONFLICT DO NOTHING")
+    assert translate("SELECT 1 WHERE a IS b AND c IS NULL AND d IS NOT e") == (
+        "SELECT 1 WHERE a IS NOT DISTINCT FROM b AND c IS NULL AND d IS NOT e")
+    assert translate("BEGIN") == "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+
+
+def test_reads_are_the_same_on_both_backends(backend_db: AuditLog) -> None:
+    first = backend_db.record(make_record())
+    backend_db.complete(Completion(record_id=first, outcome=Fate.RELAYED, reply="250 2.0.0 Ok"))
+    backend_db.record(make_record(
+        subject="Giấy mời họp Đảng ủy", sender_unit="ubnd", recipient_units=["stc"],
+        envelope_sender="vanthu@ubnd.example.gov.vn", envelope_recipients=["A@stc.example.gov.vn"]))
+    backend_db.admin(AdminEvent(kind=AdminKind.QUARANTINE_DELETE, actor="admin", target="q-1"))
+    assert backend_db.count(Filters(units=("stc",))) == 2
+    assert [r.subject for r in backend_db.query(Filters(text="dang uy")).items] == [
+        "Giấy mời họp Đảng ủy"]
+    assert backend_db.count(Filters(text="dang khong")) == 0
+    assert backend_db.count(Filters(recipient="a@stc.example.gov.vn")) == 1
+    assert backend_db.count(Filters(outcome="incomplete")) == 1
+    assert backend_db.show(first)["completions"][0]["outcome"] == "relayed"
+    [trail] = backend_db.trace(sha("cv123"))[:1]
+    assert trail.record_id == first
+    assert [e["kind"] for e in backend_db.admin_events()] == ["quarantine-delete"]
+    report = backend_db.verify()
+    assert report.is_intact and report.events == 4, report.describe()
+
+
+def test_verify_finds_a_changed_row_and_a_lost_index_entry(
+        pg_config: AuditConfig, postgres_cluster: PostgresCluster) -> None:
+    with AuditLog.open(pg_config) as log:
+        log.write([make_record(), make_record(), make_record()])
+    assert pg_config.url is not None
+    with _superuser(postgres_cluster, pg_config.url) as db:
+        db.execute("DELETE FROM memberships WHERE record_id = 3 AND role = 'received'")
+    with AuditLog.open_readonly(pg_config, trust=pg_config.key_trust()) as log:
+        report = log.verify()
+    assert not report.is_intact and report.seq == 3
+    assert "memberships index lost" in (report.problem or "")
+    with _superuser(postgres_cluster, pg_config.url) as db:
+        db.execute("UPDATE events SET subject = 'đã sửa' WHERE seq = 2")
+    with AuditLog.open_readonly(pg_config, trust=pg_config.key_trust()) as log:
+        report = log.verify()
+    assert (report.is_intact, report.seq) == (False, 2)
+    assert "record 2 was changed" in (report.problem or "")
+
+
+# -- many writers, one chain ------------------------------------------------------------------
+
+def test_several_writers_never_fork_the_chain(pg_config: AuditConfig) -> None:
+    AuditLog.open(pg_config).close()
+    writers, batches, size = 4, 25, 4
+    failures: list[BaseException] = []
+    start = threading.Barrier(writers)
+
+    def write(n: int) -> None:
+        try:
+            with AuditLog.open(pg_config) as log:
+                start.wait()
+                for b in range(batches):
+                    ids = log.write([make_record(queue_id=f"W{n}B{b}R{r}") for r in range(size)])
+                    assert ids == list(range(ids[0], ids[0] + size))  # one batch, in a row
+        except BaseException as exc:  # reported by the test below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    with AuditLog.open_readonly(pg_config, trust=pg_config.key_trust()) as log:
+        report = log.verify()
+        assert report.is_intact, report.describe()
+        assert report.events == writers * batches * size
+        prev = list(log.db.query("SELECT prev_hash, count(*) AS n FROM events "
+                                 "GROUP BY prev_hash HAVING count(*) > 1"))
+    assert prev == []  # no two rows link to the same row
+
+
+# -- a database that goes away or turns read-only ---------------------------------------------
+
+def _end_sessions(cluster: PostgresCluster, url: str) -> None:
+    name = url.rsplit("/", 1)[1]
+    with cluster.admin() as db:
+        db.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                   "WHERE datname = %s AND pid <> pg_backend_pid()", (name,))
+
+
+def test_a_read_only_database_refuses_and_a_restored_one_takes_writes_again(
+        pg_config: AuditConfig, postgres_cluster: PostgresCluster) -> None:
+    assert pg_config.url is not None
+    name = pg_config.url.rsplit("/", 1)[1]
+    with AuditLog.open(pg_config) as log:
+        assert log.record(make_record(received_at=T0)) == 1
+        with postgres_cluster.admin() as db:
+            db.execute(f"ALTER DATABASE {name} SET default_transaction_read_only = on")
+        _end_sessions(postgres_cluster, pg_config.url)
+        with pytest.raises(AuditError, match="could not append audit events"):
+            log.record(make_record())  # the session it had is gone
+        with pytest.raises(AuditError, match="read-only transaction"):
+            log.record(make_record())  # a new session, on a read-only database
+        with postgres_cluster.admin() as db:
+            db.execute(f"ALTER DATABASE {name} RESET default_transaction_read_only")
+        _end_sessions(postgres_cluster, pg_config.url)
+        with pytest.raises(AuditError):
+            log.record(make_record())
+        assert log.record(make_record()) == 2  # nothing of the refused writes was kept
+        assert log.verify().is_intact
+
