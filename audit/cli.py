@@ -26,7 +26,7 @@ from audit.chain import Checkpoint
 from audit.config import AuditConfig
 from audit.errors import AuditError, QueryError
 from audit.keys import KeyTrust, fingerprint
-from audit.query import Filters, RecordSummary
+from audit.query import Filters, RecordSummary, TraceEntry
 from audit.records import Action, AdminKind, Direction, Fate
 from audit.report import Report
 from audit.reportfiled import FILE_FORMATS, render_file
@@ -265,6 +265,26 @@ def _signature(document: str | None, signatures: list[dict[str, Any]]) -> str:
     return f"{document} ({who})" if who else document
 
 
+def _signature_lines(entries: list[TraceEntry], names: Mapping[str, str]) -> list[str]:
+    """Each document signature on a line of its own, with whose it is (its role, and
+    its unit by name and id): a table cell would cut them. Records written before
+    roles say nothing of them."""
+    lines = []
+    for entry in entries:
+        signatures = [s for s in entry.signatures if not s.get("is_timestamp")]
+        for number, s in enumerate(signatures, 1):
+            who = ", ".join(str(s[k]) for k in ("signer", "organisation") if s.get(k))
+            line = f"  {entry.record_id}: signature {number}: {who or '?'}: {s.get('verdict')}"
+            role, unit = s.get("signer_role"), s.get("signer_unit")
+            if role is not None:
+                line += f"; role {role}"
+                if unit:
+                    line += ", unit " + (f"{names[unit]} ({unit})" if unit in names
+                                         else str(unit))
+            lines.append(line)
+    return ["signatures:", *lines] if lines else []
+
+
 @group.command("trace")
 @click.argument("sha256")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
@@ -288,6 +308,7 @@ def trace_cmd(wiring: _Wiring, sha256: str, fmt: str, config_path: Path | None) 
     if not entries:
         click.echo(f"no message carried a document with SHA-256 {sha256}")
         return
+    names = wiring.unit_names() if wiring.unit_names is not None else {}
     rows = [{"id": e.record_id, "sent_at": _local(config, e.received_at),
              "filename": e.filename, "from": e.envelope_sender,
              "to": ", ".join(e.recipients), "units": ", ".join(e.recipient_units),
@@ -295,6 +316,8 @@ def trace_cmd(wiring: _Wiring, sha256: str, fmt: str, config_path: Path | None) 
              "signature": _signature(e.document, e.signatures)} for e in entries]
     click.echo(_table(rows, ["id", "sent_at", "filename", "from", "to", "units",
                              "outcome", "signature", "reply"]))
+    for line in _signature_lines(entries, names):
+        click.echo(line)
 
 
 @group.command("events")

@@ -287,7 +287,8 @@ def _web_releaser(config_path: Path | None) -> web.Releaser:
 for _command in (
     *policies.commands(_table(lambda c: c.policies), unit_chain=unit_chain),
     *signer.commands(_table(lambda c: c.signer), own_domains=own_domains,
-                     units=document_units),
+                     units=document_units,
+                     time_zone=lambda path: current().settings(path).audit.time_zone),
     *directory.commands(_table(lambda c: c.directory), on_change=directory_changed),
     *audit.commands(_table(lambda c: c.audit), descendants=unit_descendants,
                     unit_names=unit_names, roster=roster_mailboxes, unit_tree=unit_tree),

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 
 import click
 
-from mailbase import UsageProblem, config_option, wired
+from mailbase import DEFAULT_ZONE, PeriodError, UsageProblem, config_option, wired, zone
 from signer.cli.document_trust import trust
-from signer.cli.wiring import ConfigLoader, UnitsOpener, Wiring, pass_wiring
+from signer.cli.wiring import ConfigLoader, TimeZoneName, UnitsOpener, Wiring, pass_wiring
 from signer.config import SignerConfig
 from signer.documents import DocumentResult, DocumentVerifier
 from signer.documents.explain import LANGUAGES, explain
@@ -44,9 +46,10 @@ def document() -> None:
                    "answers only, issuers from configured and cached certificates only.")
 @click.option("--explain", "is_explained", is_flag=True,
               help="Instead of JSON, explain each signature to a person: issuer, signer, "
-                   "managing unit, signing time and its source, integrity, validity at "
-                   "the signing time, the certificate's validity period, revocation and "
-                   "its evidence.")
+                   "managing unit (name and id), signing time and its source, integrity, "
+                   "validity at the signing time, the certificate's validity period, "
+                   "revocation and its evidence; times in the province's zone ([audit] "
+                   "time_zone, Asia/Ho_Chi_Minh by default), named.")
 @click.option("--lang", type=click.Choice(LANGUAGES), default="vi", show_default=True,
               help="The language of --explain: vi (Vietnamese) or en.")
 @config_option
@@ -69,6 +72,11 @@ def verify(wiring: Wiring, files: tuple[Path, ...], anchors: tuple[Path, ...],
     config = wiring.load(config_path)
     for warning in config.documents.renamed_keys:
         click.echo(f"warning: {warning}", err=True)
+    time_zone = wiring.time_zone(config_path) if is_explained else DEFAULT_ZONE
+    try:
+        zone(time_zone)
+    except PeriodError as exc:
+        raise UsageProblem(str(exc)) from exc
     with wiring.units(config_path) as units:
         try:
             verifier = DocumentVerifier.from_config(
@@ -76,11 +84,14 @@ def verify(wiring: Wiring, files: tuple[Path, ...], anchors: tuple[Path, ...],
                 extra_intermediates=intermediates, is_offline=is_offline, directory=units)
         except SignerError as exc:
             raise UsageProblem(str(exc)) from exc
-        _verify_files(verifier, files, config, is_explained=is_explained, lang=lang)
+        names = {u.id: u.name for u in units.units()} if units is not None else {}
+        _verify_files(verifier, files, config, is_explained=is_explained, lang=lang,
+                      unit_names=names, time_zone=time_zone)
 
 
 def _verify_files(verifier: DocumentVerifier, files: tuple[Path, ...], config: SignerConfig,
-                  *, is_explained: bool, lang: str) -> None:
+                  *, is_explained: bool, lang: str, unit_names: Mapping[str, str],
+                  time_zone: str) -> None:
     if not verifier.trust.anchors:
         click.echo("warning: no trust anchors (give --ca FILE, or configure "
                    "[signer.documents] trust or trust_anchors, or [signer.smime] "
@@ -102,8 +113,8 @@ def _verify_files(verifier: DocumentVerifier, files: tuple[Path, ...], config: S
         result: DocumentResult = verifier.verify(data, path.name)
         record = {"file": str(path), **result.as_json()}
         if is_explained:
-            click.echo(explain(record, lang=lang,
-                               has_directory=verifier.roles is not None) + "\n")
+            click.echo(explain(record, lang=lang, has_directory=verifier.roles is not None,
+                               unit_names=unit_names, time_zone=time_zone) + "\n")
         else:
             click.echo(json.dumps(record, ensure_ascii=False))
         is_all_valid = is_all_valid and result.is_validly_signed
@@ -113,7 +124,13 @@ def _verify_files(verifier: DocumentVerifier, files: tuple[Path, ...], config: S
 document.add_command(trust)
 
 
-def document_group(load: ConfigLoader, *, units: UnitsOpener | None = None) -> click.Group:
-    """The ``document`` command group, reading ``[signer]`` through ``load`` and the
-    directory through ``units``."""
-    return wired(document, Wiring(load, units=units) if units else Wiring(load))
+def document_group(load: ConfigLoader, *, units: UnitsOpener | None = None,
+                   time_zone: TimeZoneName | None = None) -> click.Group:
+    """The ``document`` command group, reading ``[signer]`` through ``load``, the
+    directory through ``units`` and the province's time zone through ``time_zone``."""
+    wiring = Wiring(load)
+    if units is not None:
+        wiring = replace(wiring, units=units)
+    if time_zone is not None:
+        wiring = replace(wiring, time_zone=time_zone)
+    return wired(document, wiring)

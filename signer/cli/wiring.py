@@ -9,12 +9,18 @@ from pathlib import Path
 
 import click
 
+from mailbase import DEFAULT_ZONE
 from signer.config import SignerConfig
 from signer.documents.roles import UnitDirectory
 
 ConfigLoader = Callable[[Path | None], SignerConfig]
 OwnDomains = Callable[[Path | None], Sequence[str]]
 """The province's own domains (the root supplies the directory's); given the --config path."""
+
+
+TimeZoneName = Callable[[Path | None], str]
+"""The province's time zone (the root supplies ``[audit] time_zone``); given the
+--config path. `document verify --explain` shows times in it, as the other commands do."""
 
 
 UnitsOpener = Callable[[Path | None], AbstractContextManager[UnitDirectory | None]]
@@ -30,14 +36,19 @@ def _no_units(_config: Path | None) -> AbstractContextManager[UnitDirectory | No
     return nullcontext(None)
 
 
+def _default_zone(_config: Path | None) -> str:
+    return DEFAULT_ZONE
+
+
 @dataclass(frozen=True, slots=True)
 class Wiring:
-    """The ``[signer]`` table for ``--config``, the province's own domains and its
-    directory."""
+    """The ``[signer]`` table for ``--config``, the province's own domains, its
+    directory and its time zone."""
 
     load: ConfigLoader
     own_domains: OwnDomains = _no_domains
     units: UnitsOpener = _no_units
+    time_zone: TimeZoneName = _default_zone
 
 
 pass_wiring = click.make_pass_decorator(Wiring)

@@ -1,19 +1,27 @@
 """`document verify --explain`: each signature explained to a person, in Vietnamese or English.
 
-For each signature: the issuer, the subject, the managing unit, the signing time and
-where it came from, integrity, validity at the signing time, the certificate's validity
-period, and the revocation status with its evidence. Made from the result's JSON form
-(`DocumentResult.as_json`), so the text says nothing the JSON does not.
+For each signature: the issuer, the subject, the managing unit (by name, with its id),
+the signing time and where it came from, integrity, validity at the signing time, the
+certificate's validity period, and the revocation status with its evidence. Made from
+the result's JSON form (`DocumentResult.as_json`), so the text says nothing the JSON
+does not. Times are shown in the province's zone, as the rest of the command line and
+the console show them (``[audit] time_zone``, Asia/Ho_Chi_Minh by default), the zone
+named once per file and each time with its UTC offset; the JSON keeps them in UTC.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from typing import Any
+from zoneinfo import ZoneInfo
+
+from mailbase import DEFAULT_ZONE, zone
 
 _TEXT: dict[str, dict[str, str]] = {
     "vi": {
         "file": "Tệp", "signature": "Chữ ký", "verdict": "Kết luận", "reason": "Lý do",
+        "zone": "thời gian theo múi giờ {zone}",
         "issuer": "Tổ chức cấp chứng thư số", "subject": "Người/tổ chức ký",
         "unit": "Đơn vị quản lý", "unit_unknown": "chưa xác định",
         "time": "Thời điểm ký", "integrity": "Tính toàn vẹn",
@@ -43,6 +51,7 @@ _TEXT: dict[str, dict[str, str]] = {
     },
     "en": {
         "file": "File", "signature": "Signature", "verdict": "Verdict", "reason": "Reason",
+        "zone": "times in {zone}",
         "issuer": "Issuer", "subject": "Signer", "unit": "Managing unit",
         "unit_unknown": "not determined", "time": "Signing time", "integrity": "Integrity",
         "validity": "Certificate valid at the signing time",
@@ -75,24 +84,29 @@ _CERT_JUDGED = {"valid": "yes", "expired": "no", "revoked": "no", "untrusted": "
 LANGUAGES = tuple(_TEXT)
 
 
-def explain(record: dict[str, Any], *, lang: str = "vi", has_directory: bool = True) -> str:
+def explain(record: dict[str, Any], *, lang: str = "vi", has_directory: bool = True,
+            unit_names: Mapping[str, str] | None = None, time_zone: str = DEFAULT_ZONE) -> str:
     """The explanation of one file's JSON record (`DocumentResult.as_json` plus ``file``).
 
-    ``has_directory`` False says that roles could not be read (no directory).
+    ``has_directory`` False says that roles could not be read (no directory);
+    ``unit_names`` gives each unit id its name; times are shown in ``time_zone``.
 
-    :raises ValueError: an unknown language.
+    :raises ValueError: an unknown language or time zone.
     """
     if lang not in _TEXT:
         raise ValueError(f"unknown language {lang!r}; known: {', '.join(LANGUAGES)}")
     t = _TEXT[lang]
+    tz = zone(time_zone)
     verdict = str(record.get("verdict", ""))
     lines = [f"{t['file']}: {record.get('file') or record.get('filename') or '?'} — "
              f"{t.get(verdict, verdict)}"]
     signatures = record.get("signatures") or []
     if not signatures:
         lines.append(f"  {t['no_signature']}")
+    else:
+        lines.append(f"  ({t['zone'].format(zone=time_zone)})")
     for number, sig in enumerate(signatures, 1):
-        lines += _signature(number, sig, t)
+        lines += _signature(number, sig, t, unit_names or {}, tz)
     if signatures:
         lines.append(f"{t['complete']}: {t['yes'] if record.get('complete') else t['no']}")
         if not has_directory:
@@ -100,37 +114,40 @@ def explain(record: dict[str, Any], *, lang: str = "vi", has_directory: bool = T
     return "\n".join(lines)
 
 
-def _signature(number: int, sig: dict[str, Any], t: dict[str, str]) -> list[str]:
+def _signature(number: int, sig: dict[str, Any], t: dict[str, str],
+               unit_names: Mapping[str, str], tz: ZoneInfo) -> list[str]:
     verdict = str(sig.get("verdict", ""))
     head = ", ".join(str(x) for x in (sig.get("field"), sig.get("format")) if x)
+    unit = str(sig.get("unit") or "")
     lines = [f"{t['signature']} {number}" + (f" ({head})" if head else "") + ":",
              f"  {t['verdict']}: {t.get(verdict, verdict)}",
              f"  {t['reason']}: {sig.get('reason', '')}",
              f"  {t['issuer']}: {sig.get('issuer') or t['none']}",
              f"  {t['subject']}: {sig.get('subject') or t['none']}",
              f"  {t['role']}: {t.get('role_' + str(sig.get('role')), t['role_unknown'])}",
-             f"  {t['unit']}: {sig.get('unit') or t['unit_unknown']}",
-             f"  {t['time']}: {_time(sig, t)}",
+             f"  {t['unit']}: " + (f"{unit_names[unit]} ({unit})" if unit in unit_names
+                                   else unit or t["unit_unknown"]),
+             f"  {t['time']}: {_time(sig, t, tz)}",
              f"  {t['integrity']}: {t.get(str(sig.get('integrity')), t['not_checked'])}",
              f"  {t['validity']}: "
              f"{t[_CERT_JUDGED[verdict]] if verdict in _CERT_JUDGED else t['not_checked']}"]
     if sig.get("valid_from") and sig.get("valid_until"):
         lines.append(f"  {t['period']}: " + t["period_text"].format(
-            start=_when(sig["valid_from"]), end=_when(sig["valid_until"])))
-    lines += _revocation(sig.get("revocation") or {}, t)
+            start=_when(sig["valid_from"], tz), end=_when(sig["valid_until"], tz)))
+    lines += _revocation(sig.get("revocation") or {}, t, tz)
     for note in sig.get("notes") or []:
         lines.append(f"  {t['notes']}: {note}")
     return lines
 
 
-def _time(sig: dict[str, Any], t: dict[str, str]) -> str:
+def _time(sig: dict[str, Any], t: dict[str, str], tz: ZoneInfo) -> str:
     source = str(sig.get("time_source", "none"))
     if not sig.get("signing_time"):
         return t["time_none"]
-    return f"{_when(sig['signing_time'])} ({t.get(source, source)})"
+    return f"{_when(sig['signing_time'], tz)} ({t.get(source, source)})"
 
 
-def _revocation(revocation: dict[str, Any], t: dict[str, str]) -> list[str]:
+def _revocation(revocation: dict[str, Any], t: dict[str, str], tz: ZoneInfo) -> list[str]:
     status = str(revocation.get("status", "unknown"))
     word = t["revoked_status"] if status == "revoked" else t.get(status, status)
     how = t.get(f"method_{revocation.get('method', 'none')}", "")
@@ -139,10 +156,10 @@ def _revocation(revocation: dict[str, Any], t: dict[str, str]) -> list[str]:
     crl, ocsp = revocation.get("crl"), revocation.get("ocsp")
     if crl:
         evidence = t["crl"].format(issuer=crl["issuer"], number=crl["number"] or "?",
-                                   this_update=_when(crl["this_update"]),
+                                   this_update=_when(crl["this_update"], tz),
                                    sha256=crl["sha256"])
     elif ocsp:
-        evidence = t["ocsp"].format(produced_at=_when(ocsp["produced_at"]),
+        evidence = t["ocsp"].format(produced_at=_when(ocsp["produced_at"], tz),
                                     sha256=ocsp["sha256"])
     else:
         evidence = t["none"]
@@ -150,9 +167,13 @@ def _revocation(revocation: dict[str, Any], t: dict[str, str]) -> list[str]:
     return lines
 
 
-def _when(value: str) -> str:
+def _when(value: str, tz: ZoneInfo) -> str:
+    """An ISO time of the JSON in the zone, with its offset: 2026-12-07 13:45:00 +07:00."""
     try:
         moment = dt.datetime.fromisoformat(value)
     except (TypeError, ValueError):
         return str(value)
-    return f"{moment.astimezone(dt.UTC):%Y-%m-%d %H:%M:%S} UTC"
+    if moment.tzinfo is None:  # the JSON's times are UTC
+        moment = moment.replace(tzinfo=dt.UTC)
+    local = moment.astimezone(tz)
+    return f"{local:%Y-%m-%d %H:%M:%S} {local.isoformat()[-6:]}"

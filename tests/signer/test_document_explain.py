@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import tomllib
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner
@@ -54,6 +56,10 @@ def test_explained_in_vietnamese_by_default(gov: GovPki, tmp_path: Path) -> None
     assert "Thời hạn chứng thư số: từ " in out
     assert "Tình trạng thu hồi: chưa bị thu hồi qua CRL (bắt buộc)" in out
     assert "Bằng chứng: CRL của " in out and ", số 1, " in out
+    # times in the province's zone, named, each with its offset (the JSON keeps UTC)
+    assert "(thời gian theo múi giờ Asia/Ho_Chi_Minh)" in out
+    issued = (gov.now - dt.timedelta(hours=2)).astimezone(ZoneInfo("Asia/Ho_Chi_Minh"))
+    assert f"phát hành {issued:%Y-%m-%d %H:%M:%S} +07:00, SHA-256" in out
 
 
 def test_explained_in_english(gov: GovPki, tmp_path: Path) -> None:

@@ -7,11 +7,13 @@ through its index, as the service reads it.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner
@@ -170,8 +172,8 @@ def test_a_bad_fingerprint_in_the_csv_is_refused_with_its_line(tmp_path: Path) -
     assert "SHA-256 fingerprint" in str(caught.value)
 
 
-def _cli(gov: GovPki, tmp_path: Path, data: bytes, *, directory: bool, lang: str = "en"
-         ) -> tuple[dict[str, Any], str]:
+def _cli(gov: GovPki, tmp_path: Path, data: bytes, *, directory: bool, lang: str = "en",
+         extra: str = "") -> tuple[dict[str, Any], str]:
     """`congvu document verify` through the root CLI, JSON then --explain."""
     pem = Encoding.PEM
     (tmp_path / "root.pem").write_bytes(gov.root.cert.public_bytes(pem))
@@ -182,7 +184,7 @@ def _cli(gov: GovPki, tmp_path: Path, data: bytes, *, directory: bool, lang: str
             store.import_csv(units_csv(), actor="test")
             store.import_mailboxes(ROSTER, actor="test")
     config = tmp_path / "congvu.toml"
-    config.write_text(f'[directory]\npath = "{path}"\n'
+    config.write_text(f'{extra}[directory]\npath = "{path}"\n'
                       f'[signer.documents]\nstore_dir = "{tmp_path / "store"}"\n'
                       f'trust_anchors = ["{tmp_path / "root.pem"}"]\n'
                       f'intermediates = ["{tmp_path / "cp.pem"}"]\n')
@@ -200,7 +202,8 @@ def test_document_verify_reads_the_configured_directory(
     assert [(s["role"], s["unit"]) for s in record["signatures"]] == [
         ("person", "so-tai-chinh"), ("organisation", "ubnd-tinh")]
     assert record["complete"] is True
-    assert "Managing unit: ubnd-tinh" in text
+    assert "Managing unit: Ủy ban nhân dân tỉnh Lào Cai (ubnd-tinh)" in text
+    assert "Managing unit: Sở Tài chính (so-tai-chinh)" in text
     assert "Role: the organisation's signature" in text
     assert "Signed by a person and then the organisation: yes" in text
     assert "No unit directory" not in text
@@ -213,3 +216,13 @@ def test_document_verify_without_a_directory_says_roles_are_unknown(
     assert record["complete"] is False
     assert "Không có danh bạ đơn vị" in text
     assert "Vai trò: không xác định" in text
+
+
+def test_explained_times_are_in_the_configured_zone_named(
+        gov: GovPki, person: Issued, tmp_path: Path) -> None:
+    record, text = _cli(gov, tmp_path, sign_pdf(plain_pdf(), person), directory=False,
+                        extra='[audit]\ntime_zone = "Asia/Tokyo"\n')
+    signed_at = dt.datetime.fromisoformat(record["signatures"][0]["signing_time"])
+    local = signed_at.astimezone(ZoneInfo("Asia/Tokyo"))
+    assert "(times in Asia/Tokyo)" in text
+    assert f"Signing time: {local:%Y-%m-%d %H:%M:%S} +09:00 (claimed by the signer)" in text
