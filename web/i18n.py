@@ -181,6 +181,11 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "subtotal": ("Cộng", "Subtotal"),
     # the record page: what a message was, and the words for its stored values
     "record_id": ("Mã bản ghi", "Record id"),
+    "stt": ("STT", "No."),
+    "date_hint": ("dd/mm/yyyy", "dd/mm/yyyy"),
+    "claimed_short": ("nêu trong From, chưa xác thực", "claimed in From, unverified"),
+    "export_utc": ("thời gian trong tệp CSV theo giờ UTC, ISO 8601",
+                   "times in the CSV file are UTC, ISO 8601"),
     "record_message": ("Thư", "Message"),
     "record_from": ("Người gửi (From)", "From"),
     "record_envelope_sender": ("Địa chỉ gửi trên phong bì", "Envelope sender"),

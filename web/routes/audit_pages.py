@@ -30,6 +30,7 @@ from audit import (
     report_charts,
     report_human_rows,
 )
+from directory import Unit
 from mailbase import PeriodError, parse_period, zone
 from web import access
 from web import filters as webfilters
@@ -98,14 +99,36 @@ def audit_list(request: Request, user: AuditorUser) -> HTMLResponse:
     def link(**changes: object) -> str:
         return "/audit?" + webfilters.query_string(params, units, **changes)
 
-    granted = sorted(console.scope(user) or ()) if not user.is_admin else []
+    scope = console.scope(user)
+    directory = console.units()
+    known = {u.id for u in directory}
+    granted = [] if user.is_admin else [
+        *(u.id for u in directory if u.id in user.units),
+        *(g for g in user.units if g not in known)]
     return render(request, "audit_list.html", {
         "page": page, "has_store": has_store, "error": error, "params": params,
         "units": units, "link": link, "granted": granted,
+        "names": {u.id: u.name for u in directory},
+        "choices": unit_choices(directory, scope),
         "export": "/audit/export.csv?" + webfilters.query_string(params, units, page=""),
         "directions": webfilters.DIRECTIONS, "decisions": webfilters.DECISIONS,
         "outcomes": webfilters.OUTCOMES,
     }, status=400 if error else 200)
+
+
+def unit_choices(units: list[Unit], scope: frozenset[str] | None
+                 ) -> list[tuple[str, str, int]]:
+    """The units a filter may name (the scope's), in the directory's order: id, name,
+    and depth below the nearest unit listed (for indenting a drop-down list)."""
+    shown = [u for u in units if scope is None or u.id in scope]
+    parent = {u.id: u.parent for u in shown}
+    found = []
+    for unit in shown:
+        depth, above, seen = 0, unit.parent, {unit.id}
+        while above in parent and above not in seen:  # a loop ends the walk
+            depth, seen, above = depth + 1, seen | {above}, parent[above]
+        found.append((unit.id, unit.name, depth))
+    return found
 
 
 def _record(console: Console, user: User, record_id: int) -> dict[str, Any]:
@@ -238,9 +261,9 @@ def audit_trace(request: Request, user: AuditorUser, sha256: str = "") -> HTMLRe
                     entries = [e for e in log.trace(digest) if access.may_see_trace(e, scope)]
         except AuditError as exc:
             error = str(exc)
-    return render(request, "audit_trace.html", {"sha256": digest, "entries": entries,
-                                                "error": error},
-                  status=400 if error else 200)
+    return render(request, "audit_trace.html", {
+        "sha256": digest, "entries": entries, "error": error,
+        "names": {u.id: u.name for u in console.units()}}, status=400 if error else 200)
 
 
 @router.post("/audit/trace", dependencies=[Depends(require_csrf)], include_in_schema=False)
