@@ -4,8 +4,10 @@ The hex is read as Word reads it: white space, nested groups and control words i
 the destination are skipped (a common way to hide an object from simpler readers).
 The hex is an OLE1 object (MS-OLEDS 2.2.4): version, format, class name, topic and
 item names, then the native data. A "Package" object wraps a file (label, source
-path, two longs, temporary path, size, bytes); any other object's native data (often
-an OLE2 compound file) is the member itself. An object that does not parse is still a
+path, two longs, temporary path, size, bytes); native data that is an OLE2 compound
+file is read as ole_objects.py reads OLE objects (the file of its Package stream, else
+the compound file, whose own objects are then listed); any other object's native data
+is the member itself. An object that does not parse is still a
 member, as its raw bytes, so detection sees whatever it holds.
 """
 
@@ -15,6 +17,7 @@ import re
 import struct
 from collections.abc import Iterator
 
+from policies.ole_objects import OLE_MAGIC, c_string, ole_object
 from policies.pdf_files import Embedded
 
 _OBJDATA = re.compile(rb"\\objdata(?![A-Za-z])")
@@ -75,14 +78,16 @@ def _ole1(name: str, raw: bytes) -> Embedded:
         native = raw[pos + 4 : pos + 4 + size]
     except (struct.error, ValueError):
         return Embedded(name, raw)
+    if native.startswith(OLE_MAGIC):  # an OLE2 object: a Package storage, or any other
+        return ole_object(name, native)
     if class_name.rstrip(b"\0") != b"Package":
         return Embedded(name, native)
     try:
         pos = 2  # flags
-        label, pos = _c_string(native, pos)
-        _, pos = _c_string(native, pos)  # source path
+        label, pos = c_string(native, pos)
+        _, pos = c_string(native, pos)  # source path
         pos += 8
-        _, pos = _c_string(native, pos)  # temporary path
+        _, pos = c_string(native, pos)  # temporary path
         (size,) = struct.unpack_from("<I", native, pos)
         content = native[pos + 4 : pos + 4 + size]
     except (struct.error, ValueError):
@@ -96,8 +101,3 @@ def _lp_string(data: bytes, pos: int) -> tuple[bytes, int]:
     if pos + 4 + length > len(data):
         raise ValueError("string runs past the object")
     return data[pos + 4 : pos + 4 + length], pos + 4 + length
-
-
-def _c_string(data: bytes, pos: int) -> tuple[bytes, int]:
-    end = data.index(b"\0", pos)
-    return data[pos:end], end + 1
