@@ -368,9 +368,11 @@ def prune_cmd(wiring: _Wiring, /, is_dry_run: bool, actor: str,
             if done is Removal.IN_USE:
                 click.echo(f"kept {sha256}: stored again for a message since the records "
                            "were read; a later prune removes it if it is still expired")
+        parts = archive.remove_unreferenced_parts(records_read_at=records_read_at)
     except ArchiveError as exc:
         raise CommandFailed(str(exc)) from exc
-    click.echo(f"removed {removed} archived message(s); ledger {path}, audit event {event}")
+    click.echo(f"removed {removed} archived message(s) and {parts} part(s) no message "
+               f"names any more; ledger {path}, audit event {event}")
 
 
 @group.group("hold")

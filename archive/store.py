@@ -32,6 +32,7 @@ import logging
 import os
 import re
 import secrets
+import struct
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -47,11 +48,13 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from archive.config import ArchiveConfig
 from archive.errors import ArchiveError, ArchiveReadError, ArchiveWriteError
 from archive.keys import load_key
+from archive.parts import DEDUPLICATED, Run, header, manifest, rebuild, runs, split
 from mailbase import private_dir, sync_directory, write_private_durably
 
 log = logging.getLogger("congvu.archive")
 
 SUFFIX = ".eml.zst"
+PART_SUFFIX = ".part.zst"
 # An encrypted object: this magic, a 12-byte nonce, then AES-256-GCM over the zstd frame
 # with the message's name as associated data (an object moved under another name does
 # not decrypt). A plain object starts with zstd's own magic, 28 b5 2f fd.
@@ -106,6 +109,8 @@ class Archive:
         #: where objects are written before they are renamed into place (one directory
         #: to sweep after a crash, not 256 large ones)
         self.tmp = root / "tmp"
+        #: large parts stored once across messages (archive/parts.py)
+        self.parts = root / "parts"
         self.lock_path = root / "lock"
         self.level = level
         #: reads encrypted objects; with ``is_encrypting`` (the default when a key is
@@ -159,6 +164,29 @@ class Archive:
         """Where the message named ``sha256`` is (or would be) stored."""
         return self.objects / sha256[:2] / f"{sha256}{SUFFIX}"
 
+    def part_path(self, sha256: str) -> Path:
+        """Where the large part whose decoded bytes are named ``sha256`` is stored."""
+        return self.parts / sha256[:2] / f"{sha256}{PART_SUFFIX}"
+
+    def files_of(self, sha256: str) -> list[Path]:
+        """The files message ``sha256`` is stored in: its object, then its parts (read
+        from the object's clear header, so without the key). Empty when it is missing.
+
+        :raises OSError: the object cannot be read.
+        """
+        path = self.path_of(sha256)
+        try:
+            with open(path, "rb") as handle:
+                start = handle.read(len(DEDUPLICATED) + 2)
+                if not start.startswith(DEDUPLICATED):
+                    return [path]
+                names, _ = split(start + handle.read(32 * int.from_bytes(start[-2:])))
+        except FileNotFoundError:
+            return []
+        except (ValueError, struct.error):
+            return [path]  # a damaged header: get and verify say so
+        return [path, *(self.part_path(name) for name in names)]
+
     # -- writing ----------------------------------------------------------------
 
     def put(self, data: bytes) -> Stored:
@@ -168,6 +196,7 @@ class Archive:
         """
         sha256 = hashlib.sha256(data).hexdigest()
         path = self.path_of(sha256)
+        found = runs(data)  # before the lock: a prune waits only for the writes
         try:
             with self.locked():
                 if self._is_intact(path, sha256):
@@ -177,20 +206,56 @@ class Archive:
                     os.utime(path)
                     sync_directory(path.parent)
                     return Stored(sha256, len(data), path.stat().st_size, is_new=False)
-                compressed = self._compressor().compress(data)
-                if self.is_encrypting:
-                    assert self._aead is not None
-                    nonce = secrets.token_bytes(_NONCE)
-                    compressed = _SEALED + nonce + self._aead.encrypt(
-                        nonce, compressed, sha256.encode())
-                if _make_dir(path.parent):  # removed since the archive was opened
-                    sync_directory(path.parent.parent)
-                _make_dir(self.tmp)
-                write_private_durably(path, compressed, tmp=self.tmp / (
-                    f"{path.name.removesuffix(SUFFIX)}.{secrets.token_hex(4)}.tmp"))
+                parts_size = 0
+                if found:
+                    names = [hashlib.sha256(run.decoded).hexdigest() for run in found]
+                    parts_size = sum(self._put_part(name, run)
+                                     for name, run in zip(names, found, strict=True))
+                    compressed = header(names) + self._seal(
+                        manifest(data, found, names), sha256.encode())
+                else:
+                    compressed = self._seal(data, sha256.encode())
+                self._write(path, compressed)
         except OSError as exc:
             raise ArchiveWriteError(self.root, f"{exc.strerror or exc} ({path})") from exc
-        return Stored(sha256, len(data), len(compressed), is_new=True)
+        return Stored(sha256, len(data), len(compressed) + parts_size, is_new=True)
+
+    def _seal(self, data: bytes, name: bytes) -> bytes:
+        """``data`` as stored: a zstd frame, sealed under ``name`` when encrypting."""
+        compressed = self._compressor().compress(data)
+        if self.is_encrypting:
+            assert self._aead is not None
+            nonce = secrets.token_bytes(_NONCE)
+            compressed = _SEALED + nonce + self._aead.encrypt(nonce, compressed, name)
+        return compressed
+
+    def _write(self, path: Path, data: bytes) -> None:
+        """Write an object durably (aside in ``tmp/``, fsync, rename, directory fsync).
+
+        :raises OSError: it could not be.
+        """
+        if _make_dir(path.parent.parent) | _make_dir(path.parent):  # parts/ comes late
+            sync_directory(path.parent.parent)
+            sync_directory(path.parent.parent.parent)
+        _make_dir(self.tmp)
+        write_private_durably(path, data, tmp=self.tmp / (
+            f"{path.name[:64]}.{secrets.token_hex(4)}.tmp"))
+
+    def _put_part(self, name: str, run: Run) -> int:
+        """Store a large part unless it is there intact (then touch it, as a message
+        found stored is: a prune leaves it); return the bytes written."""
+        path = self.part_path(name)
+        try:
+            if self._read_part(name) == run.decoded:
+                os.utime(path)
+                sync_directory(path.parent)
+                return 0
+        except ArchiveReadError as exc:
+            if exc.problem != "missing":
+                log.warning("replacing a damaged archived part: %s", exc)
+        sealed = self._seal(run.decoded, b"part:" + name.encode())
+        self._write(path, sealed)
+        return len(sealed)
 
     @contextmanager
     def locked(self, *, exclusive: bool = False,
@@ -316,34 +381,105 @@ class Archive:
         if not is_sha256(sha256):
             raise ValueError(f"not a SHA-256 (64 lower-case hex digits): {sha256!r}")
         path = self.path_of(sha256)
-        try:
-            compressed = path.read_bytes()
-        except FileNotFoundError as exc:
-            raise ArchiveReadError(sha256, path, "missing") from exc
-        except OSError as exc:
-            raise ArchiveReadError(sha256, path, "unreadable", exc.strerror or str(exc)) from exc
-        if compressed.startswith(_SEALED):
-            if self._aead is None:
-                raise ArchiveReadError(sha256, path, "unreadable",
-                                       "encrypted, and no archive key is configured")
-            body = compressed[len(_SEALED):]
-            try:
-                compressed = self._aead.decrypt(body[:_NONCE], body[_NONCE:],
-                                                sha256.encode())
-            except (InvalidTag, ValueError) as exc:
-                raise ArchiveReadError(sha256, path, "unreadable", "encrypted, and it does "
-                                       "not decrypt under this name with this key") from exc
-        try:
-            data = zstandard.ZstdDecompressor().decompress(
-                compressed, max_output_size=_MAX_MESSAGE)
-        except zstandard.ZstdError as exc:
-            raise ArchiveReadError(sha256, path, "unreadable", f"not a zstd frame: {exc}"
-                                   ) from exc
+        raw = _read(sha256, path)
+        if raw.startswith(DEDUPLICATED):
+            data = self._rebuild(sha256, path, raw)
+        else:
+            data = self._open(sha256, path, raw, sha256.encode())
         found = hashlib.sha256(data).hexdigest()
         if found != sha256:
             raise ArchiveReadError(sha256, path, "changed", f"its bytes hash to {found}",
                                    found=found)
         return data
+
+    def _open(self, sha256: str, path: Path, raw: bytes, name: bytes) -> bytes:
+        """What an object holds, unsealed (under ``name``) and decompressed.
+
+        :raises ArchiveReadError: unreadable (for the message ``sha256``).
+        """
+        if raw.startswith(_SEALED):
+            if self._aead is None:
+                raise ArchiveReadError(sha256, path, "unreadable",
+                                       "encrypted, and no archive key is configured")
+            body = raw[len(_SEALED):]
+            try:
+                raw = self._aead.decrypt(body[:_NONCE], body[_NONCE:], name)
+            except (InvalidTag, ValueError) as exc:
+                raise ArchiveReadError(sha256, path, "unreadable", "encrypted, and it does "
+                                       "not decrypt under this name with this key") from exc
+        try:
+            return zstandard.ZstdDecompressor().decompress(raw, max_output_size=_MAX_MESSAGE)
+        except zstandard.ZstdError as exc:
+            raise ArchiveReadError(sha256, path, "unreadable", f"not a zstd frame: {exc}"
+                                   ) from exc
+
+    def _rebuild(self, sha256: str, path: Path, raw: bytes) -> bytes:
+        """A deduplicated message, from its manifest and its parts.
+
+        :raises ArchiveReadError: the object or a part is missing, unreadable or changed.
+        """
+        try:
+            names, rest = split(raw)
+        except (ValueError, struct.error) as exc:
+            raise ArchiveReadError(sha256, path, "unreadable", f"its header: {exc}") from exc
+        described = self._open(sha256, path, rest, sha256.encode())
+        parts: dict[str, bytes] = {}
+        for name in names:
+            try:
+                parts[name] = self._read_part(name)
+            except ArchiveReadError as exc:
+                raise ArchiveReadError(sha256, exc.path, exc.problem,
+                                       f"its part {name}: {exc.detail or exc.problem}"
+                                       ) from exc
+        try:
+            return rebuild(described, parts)
+        except (ValueError, KeyError, TypeError, IndexError) as exc:
+            raise ArchiveReadError(sha256, path, "unreadable", f"its manifest: {exc}"
+                                   ) from exc
+
+    def _read_part(self, name: str) -> bytes:
+        """A large part's decoded bytes, checked against its name.
+
+        :raises ArchiveReadError: missing, unreadable or changed (named by the part).
+        """
+        path = self.part_path(name)
+        data = self._open(name, path, _read(name, path), b"part:" + name.encode())
+        found = hashlib.sha256(data).hexdigest()
+        if found != name:
+            raise ArchiveReadError(name, path, "changed", f"its bytes hash to {found}")
+        return data
+
+    def remove_unreferenced_parts(self, *, records_read_at: float) -> int:
+        """Remove the parts no stored message names any more (after a prune), except
+        those stored or touched since :data:`IN_FLIGHT` before ``records_read_at``: a
+        message being stored may name them. The messages are read without the lock
+        (a message stored meanwhile touches or writes its parts); the parts are
+        removed under it. Returns how many.
+
+        :raises ArchiveError: the parts cannot be listed or removed.
+        """
+        if not self.parts.is_dir():
+            return 0
+        cutoff = records_read_at - IN_FLIGHT
+        try:
+            named = {p.name.removesuffix(PART_SUFFIX) for sha256 in self.names()
+                     for p in self.files_of(sha256)[1:]}
+            removed: set[Path] = set()
+            with self.locked(exclusive=True):
+                for fan in os.scandir(self.parts):
+                    for entry in os.scandir(fan.path) if fan.is_dir() else ():
+                        name = entry.name.removesuffix(PART_SUFFIX)
+                        if (entry.name.endswith(PART_SUFFIX) and name not in named
+                                and entry.stat().st_mtime < cutoff):
+                            os.unlink(entry.path)
+                            removed.add(Path(entry.path))
+            for directory in {p.parent for p in removed}:
+                sync_directory(directory)
+        except OSError as exc:
+            raise ArchiveError(f"archive {self.root}: could not remove unused parts: "
+                               f"{exc.strerror or exc} ({exc.filename or self.parts})"
+                               ) from exc
+        return len(removed)
 
     def names(self) -> Iterator[str]:
         """The name of every object file on disk (whatever its content), in no order."""
@@ -356,6 +492,19 @@ class Archive:
                 name = entry.name.removesuffix(SUFFIX)
                 if entry.name.endswith(SUFFIX) and is_sha256(name):
                     yield name
+
+
+def _read(sha256: str, path: Path) -> bytes:
+    """An object file's bytes.
+
+    :raises ArchiveReadError: missing or unreadable.
+    """
+    try:
+        return path.read_bytes()
+    except FileNotFoundError as exc:
+        raise ArchiveReadError(sha256, path, "missing") from exc
+    except OSError as exc:
+        raise ArchiveReadError(sha256, path, "unreadable", exc.strerror or str(exc)) from exc
 
 
 def _make_dir(path: Path) -> bool:

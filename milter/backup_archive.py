@@ -43,21 +43,23 @@ def backup_archive(config: Settings, out: Path, previous: Path | None) -> dict[s
         raise MilterError(f"cannot read the archived messages' records: {exc}") from exc
     where = Archive(root)
     listed: list[str] = []
+    copied: set[Path] = set()  # a large part several messages share is copied once
     for sha256 in names:
-        relative = where.path_of(sha256).relative_to(root)
-        target = out / "archive" / relative
-        target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        if previous is not None and _link(previous / "archive" / relative, target):
-            entry["linked"] += 1
-        else:
-            try:
-                shutil.copy2(root / relative, target)
-            except FileNotFoundError:
-                continue  # removed by retention: its ledger is copied below
-            except OSError as exc:
-                raise MilterError(f"cannot copy archived message {root / relative}: "
-                                  f"{exc.strerror or exc}") from exc
-            entry["copied"] += 1
+        try:
+            files = where.files_of(sha256)  # the message, then its large parts
+        except OSError as exc:
+            raise MilterError(f"cannot read archived message {sha256}: "
+                              f"{exc.strerror or exc}") from exc
+        if not files:
+            continue  # removed by retention: its ledger is copied below
+        for number, path in enumerate(files):
+            relative = path.relative_to(root)
+            if relative in copied:
+                continue
+            copied.add(relative)
+            how = _copy(root, out, previous, relative)
+            if number == 0:
+                entry[how] += 1
         listed.append(sha256)
     for ledger in sorted((root / "pruned").glob("*.json")):
         (out / "archive" / "pruned").mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -68,6 +70,23 @@ def backup_archive(config: Settings, out: Path, previous: Path | None) -> dict[s
     (out / LIST).write_bytes(text)
     entry.update(objects=len(listed), list=LIST, list_sha256=hashlib.sha256(text).hexdigest())
     return entry
+
+
+def _copy(root: Path, out: Path, previous: Path | None, relative: Path) -> str:
+    """Link ``relative`` from the previous backup, or copy it; say which.
+
+    :raises MilterError: it cannot be copied.
+    """
+    target = out / "archive" / relative
+    target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if previous is not None and _link(previous / "archive" / relative, target):
+        return "linked"
+    try:
+        shutil.copy2(root / relative, target)
+    except OSError as exc:
+        raise MilterError(f"cannot copy archived message {root / relative}: "
+                          f"{exc.strerror or exc}") from exc
+    return "copied"
 
 
 def _link(old: Path, target: Path) -> bool:
@@ -95,13 +114,17 @@ def restore_archive(config: Settings, source: Path, entry: dict[str, Any] | None
         raise MilterError(f"{source / LIST} does not match its SHA-256 in the manifest; "
                           "the backup is damaged")
     root = config.archive.path
-    where = Archive.open(root)
+    Archive.open(root)  # its directories, 0700
     restored = 0
+    kept = Archive(source / "archive")
     for sha256 in text.decode().split():
-        relative = where.path_of(sha256).relative_to(root)
-        if not (root / relative).exists():
-            shutil.copy2(source / "archive" / relative, root / relative)
-            restored += 1
+        for number, path in enumerate(kept.files_of(sha256)):
+            relative = path.relative_to(kept.root)
+            if not (root / relative).exists():
+                (root / relative).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+                shutil.copy2(path, root / relative)
+                if number == 0:
+                    restored += 1
     for name in entry.get("ledgers", []):
         (root / "pruned").mkdir(exist_ok=True, mode=0o700)
         if not (root / "pruned" / name).exists():
