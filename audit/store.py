@@ -114,6 +114,8 @@ class AuditLog:
         self.errors: tuple[type[Exception], ...] = (sqlite3.Error,)
         #: how verify checks the query indexes against the chained rows, in this SQL
         self.index_checks: Sequence[IndexCheck] = INDEXES
+        # whether this key has signed a checkpoint of the store or been enrolled in it
+        self._key_known = False
 
     @classmethod
     def open(cls, config: AuditConfig) -> AuditLog:
@@ -233,6 +235,7 @@ class AuditLog:
         :raises AuditError: the transaction could not be committed.
         """
         with self._immediate("append audit events"):
+            self._enrol_before_signing()
             return self._append(items)
 
     def _append(
@@ -389,6 +392,7 @@ class AuditLog:
     def checkpoint_if_due(self) -> None:
         """Sign the chain head if the schedule says so (the writer calls this when idle)."""
         with self._immediate("write a checkpoint"):
+            self._enrol_before_signing()
             seq, head = self._head()
             if seq:
                 self._checkpoint_if_due(seq, head, batch_from=seq + 1)
@@ -401,6 +405,7 @@ class AuditLog:
         if self.signer is None:
             raise AuditError(f"audit store {self.path}: opened without the checkpoint key")
         with self._immediate("write a checkpoint"):
+            self._enrol_before_signing()
             seq, head = self._head()
             if not seq:
                 raise AuditError(f"audit store {self.path}: no events to checkpoint yet")
@@ -488,6 +493,22 @@ class AuditLog:
                 assert self.signer is not None
                 self._append([enrolment_event(self.signer.public_key, None,
                                          "another server writing to this store", "system")])
+
+    def _enrol_before_signing(self) -> None:
+        """Inside a write transaction, before this key signs: enrol it when other keys
+        sign the store and it has neither signed nor been enrolled. Servers that open
+        one new shared store at once all find it unsigned; the first to write signs
+        the first checkpoint, and each other one finds that checkpoint here, under the
+        write lock, and enrols before it signs."""
+        if self.signer is None or self._key_known:
+            return
+        conn, key = self.db.conn, self.signer.public_key
+        if conn.execute("SELECT EXISTS (SELECT 1 FROM checkpoints WHERE public_key = ?)",
+                        (key,)).fetchone()[0] or key in self._enrolled():
+            self._key_known = True
+        elif conn.execute("SELECT EXISTS (SELECT 1 FROM checkpoints)").fetchone()[0]:
+            self._append([enrolment_event(key, None, "another server writing to this store",
+                                          "system")])
 
     def rotate_key(self, new: CheckpointSigner, *, actor: str) -> tuple[Checkpoint, Checkpoint]:
         """Enrol ``new`` and hand signing over to it, in one transaction.
