@@ -281,7 +281,7 @@ def _web_releaser(config_path: Path | None) -> web.Releaser:
     from milter.quarantine import run_release
 
     config = current().settings(config_path)
-    return lambda qid, actor: run_release(config, qid, actor=actor)
+    return lambda qid, actor, reason: run_release(config, qid, actor=actor, reason=reason)
 
 
 for _command in (

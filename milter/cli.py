@@ -10,15 +10,16 @@ probe as a Nagios UNKNOWN (exit 3).
 
 from __future__ import annotations
 
-import os
 import shutil
 import socket
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 
-from mailbase import config_option
+from mailbase import UsageProblem, command_line_actor, config_option
 from milter.backup import MANIFEST, SIGNATURE, backup, restore, verify_audit
 from milter.doctor import DEFAULT_POSTFIX_DIR, EXPIRY_DAYS, run_checks
 from milter.errors import ConfigError
@@ -27,9 +28,12 @@ from milter.findings import error as _error
 from milter.probe import Status, run_probe
 from milter.quarantine import delete, run_release
 from milter.settings import Settings, SettingsLoader
+from policies import MissingReason, act_reason
 
 __all__ = ["backup_command", "delete_command", "doctor_command", "probe_command",
            "release_command", "restore_command"]
+
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 
 def _settings(config_path: Path | None) -> Settings:
@@ -159,30 +163,62 @@ def restore_command(source: Path, config_path: Path | None, force: bool,
         click.echo(f"audit: {verify_audit(config)}")
 
 
-_ACTOR = click.option("--actor", default=lambda: os.environ.get("USER", "admin"),
-                      show_default="$USER", help="Who does this, for the audit log.")
+def _act(verb: str) -> Callable[[_F], _F]:
+    """``--reason`` (required: how to give it is said when it is missing) and the
+    actor's options of ``quarantine release`` and ``delete``."""
+    def options(command: _F) -> _F:
+        command = click.option(
+            "--reason", default=None, metavar="TEXT",
+            help=f"Why you {verb} these messages (required; recorded in the audit log "
+            "with the act).")(command)
+        return click.option(
+            "--actor", default=None, metavar="NAME",
+            help="Also record this name, as acting for them (the audit log's actor is "
+            "you: the user behind sudo, else the one running the command).")(command)
+    return options
+
+
+def _actor_and_reason(verb: str, actor: str | None, reason: str | None) -> tuple[str, str]:
+    """The audit log's actor (and for whom, when --actor names another) and the reason.
+
+    :raises UsageProblem: no reason given, saying how to give one.
+    """
+    try:
+        reason = act_reason(reason)
+    except MissingReason as exc:
+        raise UsageProblem(f"{exc}: add --reason \"why you {verb} it\", e.g. "
+                           f"congvu quarantine {verb} --reason \"checked with the sender "
+                           "by phone\" ID") from exc
+    runner = command_line_actor()
+    return (runner if actor in (None, runner) else f"{runner} for {actor}"), reason
 
 
 @click.command("release")
 @config_option
-@_ACTOR
+@_act("release")
 @click.argument("qids", nargs=-1, required=True)
-def release_command(config_path: Path | None, actor: str, qids: tuple[str, ...]) -> None:
-    """Release held messages: sign (outbound), relay to the next hop, audit."""
+def release_command(config_path: Path | None, actor: str | None, reason: str | None,
+                    qids: tuple[str, ...]) -> None:
+    """Release held messages: sign (outbound), relay to the next hop, audit (with
+    --reason, which is required)."""
+    recorded, reason = _actor_and_reason("release", actor, reason)
     config = _settings(config_path)
     for qid in qids:
-        reply = run_release(config, qid, actor=actor)
+        reply = run_release(config, qid, actor=recorded, reason=reason)
         click.echo(f"released {qid}: {reply}")
 
 
 @click.command("delete")
 @config_option
-@_ACTOR
+@_act("delete")
 @click.argument("qids", nargs=-1, required=True)
-def delete_command(config_path: Path | None, actor: str, qids: tuple[str, ...]) -> None:
-    """Delete held messages for good (each deletion is audited)."""
+def delete_command(config_path: Path | None, actor: str | None, reason: str | None,
+                   qids: tuple[str, ...]) -> None:
+    """Delete held messages for good (each deletion is audited, with --reason, which is
+    required)."""
+    recorded, reason = _actor_and_reason("delete", actor, reason)
     config = _settings(config_path)
     for qid in qids:
-        delete(config, qid, actor=actor)
+        delete(config, qid, actor=recorded, reason=reason)
         click.echo(f"deleted {qid}")
 

@@ -18,19 +18,29 @@ from milter.pipeline import Outcome, Pipeline
 from milter.runtime import build_runtime
 from milter.settings import Settings
 from milter.stages import ON_RELEASE
-from policies import PolicyError, Quarantine
+from policies import MissingReason, PolicyError, Quarantine, act_reason
 
 
 class ReleaseError(MilterError):
     """A held message could not be released; it stays in quarantine."""
 
 
-async def release(config: Settings, qid: str, *, actor: str) -> str:
-    """Sign (outbound) and relay held message ``qid``, audit it, then drop it from hold.
+def _reason(text: str) -> str:
+    try:
+        return act_reason(text)
+    except MissingReason as exc:
+        raise ReleaseError(str(exc)) from exc
+
+
+async def release(config: Settings, qid: str, *, actor: str, reason: str) -> str:
+    """Sign (outbound) and relay held message ``qid``, audit it with ``actor`` and
+    ``reason``, then drop it from hold.
 
     :returns: the next hop's reply.
-    :raises ReleaseError: unknown id, a refused recipient, or the next hop failing.
+    :raises ReleaseError: no reason, unknown id, a refused recipient, or the next hop
+        failing.
     """
+    reason = _reason(reason)
     runtime = build_runtime(config)
     try:
         store = runtime.quarantine
@@ -63,7 +73,7 @@ async def release(config: Settings, qid: str, *, actor: str) -> str:
             raise ReleaseError(f"{qid} stays held: the next hop said {reply}")
         if runtime.audit is not None:
             details: dict[str, str | int | float | bool | None] = {
-                "reply": reply, "direction": direction.value}
+                "reply": reply, "direction": direction.value, "reason": reason}
             if ctx.archived_sha256 is not None:  # the archive stage kept what left
                 details["archived_sha256"] = ctx.archived_sha256
             await runtime.audit.admin(AdminEvent(
@@ -76,11 +86,12 @@ async def release(config: Settings, qid: str, *, actor: str) -> str:
         await runtime.close()
 
 
-def delete(config: Settings, qid: str, *, actor: str) -> None:
-    """Delete held message ``qid`` for good and audit the deletion.
+def delete(config: Settings, qid: str, *, actor: str, reason: str) -> None:
+    """Delete held message ``qid`` for good, audited first with ``actor`` and ``reason``.
 
-    :raises ReleaseError: unknown id or a store failure.
+    :raises ReleaseError: no reason, unknown id or a store failure.
     """
+    reason = _reason(reason)
     store = Quarantine(config.policies.quarantine.path,
                        retention_days=config.policies.quarantine.retention_days)
     try:
@@ -92,7 +103,7 @@ def delete(config: Settings, qid: str, *, actor: str) -> None:
         try:
             log.admin(AdminEvent(kind=AdminKind.QUARANTINE_DELETE, actor=actor, target=qid,
                                  unit_id=entry.unit_id,
-                                 details={"sha256": entry.sha256}))
+                                 details={"sha256": entry.sha256, "reason": reason}))
         finally:
             log.close()
         store.delete(qid)
@@ -100,9 +111,9 @@ def delete(config: Settings, qid: str, *, actor: str) -> None:
         store.close()
 
 
-def run_release(config: Settings, qid: str, *, actor: str) -> str:
-    """``release`` for the command line."""
-    return asyncio.run(release(config, qid, actor=actor))
+def run_release(config: Settings, qid: str, *, actor: str, reason: str) -> str:
+    """``release`` for the command line and the console."""
+    return asyncio.run(release(config, qid, actor=actor, reason=reason))
 
 
 __all__ = ["ReleaseError", "delete", "release", "run_release"]

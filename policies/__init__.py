@@ -12,7 +12,8 @@ from policies.cli import commands
 from policies.config import DEFAULT_ACTIONS, PoliciesConfig
 from policies.contents import AttachmentBytes, attachment_bytes
 from policies.engine import decide, strip
-from policies.errors import PolicyError, QuarantineError, QuarantineNotFound
+from policies.errors import MissingReason, PolicyError, QuarantineError, QuarantineNotFound
+from policies.held import MAX_REASON, Headline, HeldReason, act_reason, headline, held_reasons
 from policies.model import SEVERITY, Action, Attachment, Decision, Direction, Finding, Violation
 from policies.notices import held_notice
 from policies.parts import MessageParts, SharedParts, read_parts
@@ -22,6 +23,7 @@ from policies.rules import REGISTRY
 
 __all__ = [
     "DEFAULT_ACTIONS",
+    "MAX_REASON",
     "REGISTRY",
     "SEVERITY",
     "Action",
@@ -30,7 +32,10 @@ __all__ = [
     "Decision",
     "Direction",
     "Finding",
+    "Headline",
+    "HeldReason",
     "MessageParts",
+    "MissingReason",
     "PoliciesConfig",
     "Policy",
     "PolicyError",
@@ -41,10 +46,13 @@ __all__ = [
     "QuarantineNotFound",
     "SharedParts",
     "Violation",
+    "act_reason",
     "attachment_bytes",
     "commands",
     "decide",
+    "headline",
     "held_notice",
+    "held_reasons",
     "read_parts",
     "strip",
 ]

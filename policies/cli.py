@@ -21,6 +21,7 @@ from mailbase import CommandFailed, UsageProblem, config_option, wired
 from policies.config import PoliciesConfig
 from policies.engine import decide
 from policies.errors import PolicyError
+from policies.held import Headline, headline
 from policies.model import Action, Direction
 from policies.policy import Policy
 from policies.quarantine import Quarantine
@@ -120,17 +121,28 @@ def _store(wiring: _Wiring, config_path: Path | None) -> Quarantine:
               show_default=True, help="A table, or one JSON object per line.")
 @_wiring
 def list_held(wiring: _Wiring, config_path: Path | None, fmt: str) -> None:
-    """List held messages, oldest first."""
+    """List held messages, oldest first: envelope, Subject, From, and each rule that
+    held it with its reason."""
     with _store(wiring, config_path) as store:
-        entries = store.list()
-    for entry in entries:
+        held = [(entry, headline(store, entry)) for entry in store.list()]
+    for entry, head in held:
         if fmt == "json":
-            click.echo(json.dumps(entry.as_json(), ensure_ascii=False))
-        else:
-            rules = ",".join(sorted({v["rule"] for v in entry.decision.get("violations", [])}))
-            click.echo(f"{entry.id}  {entry.created:%Y-%m-%d %H:%M}Z  "
-                       f"{entry.direction.value:8}  {entry.envelope_from or '<>'}  "
-                       f"{','.join(entry.recipients)}  {rules}")
+            click.echo(json.dumps(_shown(entry.as_json(), head), ensure_ascii=False))
+            continue
+        rules = ",".join(sorted({reason.rule for reason in head.reasons}))
+        click.echo(f"{entry.id}  {entry.created:%Y-%m-%d %H:%M}Z  "
+                   f"{entry.direction.value:8}  {entry.envelope_from or '<>'}  "
+                   f"{','.join(entry.recipients)}  {rules}")
+        click.echo(f"    subject: {head.subject if head.subject is not None else '(none)'}")
+        click.echo(f"    from:    {head.header_from if head.header_from is not None else '(none)'}")
+        for reason in head.reasons:
+            named = f" ({reason.filename})" if reason.filename else ""
+            click.echo(f"    held by: {reason.rule}: {reason.reason}{named}")
+
+
+def _shown(data: dict[str, object], head: Headline) -> dict[str, object]:
+    """A held message's JSON with its Subject and From (null when it has none)."""
+    return {**data, "subject": head.subject, "header_from": head.header_from}
 
 
 @quarantine_group.command("show")
@@ -139,16 +151,17 @@ def list_held(wiring: _Wiring, config_path: Path | None, fmt: str) -> None:
 @click.argument("qid")
 @_wiring
 def show(wiring: _Wiring, config_path: Path | None, is_raw: bool, qid: str) -> None:
-    """Show one held message: its envelope and why it is held (JSON)."""
+    """Show one held message: its envelope, Subject, From and why it is held (JSON)."""
     with _store(wiring, config_path) as store:
         try:
             if is_raw:
                 sys.stdout.buffer.write(store.read(qid))
                 return
             entry = store.get(qid)
+            head = headline(store, entry)
         except PolicyError as exc:
             raise CommandFailed(str(exc)) from exc
-    click.echo(json.dumps(entry.as_json(), ensure_ascii=False, indent=2))
+    click.echo(json.dumps(_shown(entry.as_json(), head), ensure_ascii=False, indent=2))
 
 
 @quarantine_group.command("delete")

@@ -2,7 +2,8 @@
 
     PolicyError            anything policies/ could not do (decide: the engine failed)
      +-- QuarantineError   the quarantine store could not be read or written (path named)
-          +-- QuarantineNotFound   no held message has that id (`.id`)
+     |    +-- QuarantineNotFound   no held message has that id (`.id`)
+     +-- MissingReason     a release or deletion of held mail without its reason
 """
 
 from __future__ import annotations
@@ -23,3 +24,7 @@ class QuarantineNotFound(QuarantineError):
         super().__init__(f"no quarantined message has the id {qid!r} "
                          "(see `congvu quarantine list`)")
         self.id = qid
+
+
+class MissingReason(PolicyError):
+    """A held message is released or deleted only with the reason why, for the audit log."""

@@ -198,6 +198,16 @@ class Quarantine:
             raise QuarantineError(f"held message {qid} at {path} is corrupt (hash mismatch)")
         return raw
 
+    def read_head(self, qid: str, limit: int) -> bytes:
+        """The first ``limit`` bytes of the held message (enough for its header),
+        decompressed no further; not checked against its hash (:meth:`read` is)."""
+        path = self._object(self.get(qid).sha256)
+        try:
+            with gzip.open(path, "rb") as stream:
+                return stream.read(limit)
+        except (OSError, EOFError) as exc:  # gzip.BadGzipFile is an OSError
+            raise QuarantineError(f"cannot read held message {qid} at {path}: {exc}") from exc
+
     def delete(self, qid: str) -> None:
         """Remove `qid` (and its bytes, unless another entry holds the same message)."""
         entry = self.get(qid)

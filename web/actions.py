@@ -8,7 +8,7 @@ from typing import Any
 
 from audit import AdminEvent, AdminKind, AuditLog
 from directory import Directory, ImportSummary
-from policies import Quarantine
+from policies import Quarantine, act_reason
 from web.settings import WebSettings
 
 
@@ -21,17 +21,20 @@ def audit_admin(settings: WebSettings, event: AdminEvent) -> int:
         return log.admin(event)
 
 
-def delete_held(settings: WebSettings, qid: str, *, actor: str) -> None:
-    """Delete a held message for good, audited first (no deletion without its record).
+def delete_held(settings: WebSettings, qid: str, *, actor: str, reason: str) -> None:
+    """Delete a held message for good, audited first with who and why (no deletion
+    without its record).
 
-    :raises PolicyError: unknown id or a store failure. :raises AuditError: not audited.
+    :raises PolicyError: no reason (MissingReason), unknown id or a store failure.
+    :raises AuditError: not audited.
     """
+    reason = act_reason(reason)
     with Quarantine(settings.quarantine_path,
                     retention_days=settings.quarantine_retention_days) as store:
         entry = store.get(qid)
         audit_admin(settings, AdminEvent(
             kind=AdminKind.QUARANTINE_DELETE, actor=actor, target=qid, unit_id=entry.unit_id,
-            details={"sha256": entry.sha256, "via": "web"}))
+            details={"sha256": entry.sha256, "via": "web", "reason": reason}))
         store.delete(qid)
 
 

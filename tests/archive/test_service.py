@@ -230,7 +230,8 @@ def test_a_held_message_is_archived_when_released_and_its_release_names_it(
                     f"port = {config.next_hop.port}\n[[signer.dkim.keys]]\n"
                     f'domain = "{OWN}"\nselector = "s1"\nkey_file = "{key.key_file}"\n'
                     'algorithm = "rsa-sha256"\n')
-    released = CliRunner().invoke(main, ["quarantine", "release", "--config", str(toml), qid])
+    released = CliRunner().invoke(main, ["quarantine", "release", "--config", str(toml),
+                                         "--reason", "checked", qid])
     assert released.exit_code == 0, released.output
     relayed = next_hop.get().content
     sha = hashlib.sha256(relayed).hexdigest()

@@ -75,8 +75,14 @@ def test_release_signs_relays_audits_and_unholds(setup, next_hop) -> None:
     running, toml, dns = setup
     qid = _hold(running)
     next_hop.assert_empty()
+    refused = CliRunner().invoke(main, ["quarantine", "release", "--config", str(toml), qid])
+    assert refused.exit_code == 2
+    assert ("a reason is required to release or delete a held message (it goes into the "
+            "audit log with the act): add --reason \"why you release it\"") in refused.stderr
     result = CliRunner().invoke(main, ["quarantine", "release", "--config", str(toml),
-                                       "--actor", "admin1", qid])
+                                       "--reason", "sender confirmed\tby phone",
+                                       "--actor", "admin1", qid],
+                                env={"SUDO_USER": "nguyenvana"})
     assert result.exit_code == 0, result.output
     assert f"released {qid}: 250" in result.output
     delivered = next_hop.get()
@@ -94,21 +100,27 @@ def test_release_signs_relays_audits_and_unholds(setup, next_hop) -> None:
         [event] = [e for e in log.admin_events() if e["kind"] == "quarantine-release"]
     finally:
         log.close()
-    assert (event["actor"], event["target"]) == ("admin1", qid)
+    assert (event["actor"], event["target"], event["details"]["reason"]) == (
+        "nguyenvana for admin1", qid, "sender confirmed by phone")
 
 
 def test_delete_is_audited_and_unknown_ids_are_errors(setup, next_hop) -> None:
     running, toml, _ = setup
     qid = _hold(running)
     runner = CliRunner()
-    assert runner.invoke(main, ["quarantine", "delete", "--config", str(toml), qid]).exit_code == 0
-    missing = runner.invoke(main, ["quarantine", "release", "--config", str(toml), qid])
+    assert runner.invoke(main, ["quarantine", "delete", "--config", str(toml),
+                                "--reason", " ", qid]).exit_code == 2
+    deleted = runner.invoke(main, ["quarantine", "delete", "--config", str(toml),
+                                   "--reason", "spam", qid], env={"SUDO_USER": "nguyenvana"})
+    assert deleted.exit_code == 0, deleted.output
+    missing = runner.invoke(main, ["quarantine", "release", "--config", str(toml),
+                                   "--reason", "x", qid])
     assert missing.exit_code == 1
     assert qid in missing.output
     log = AuditLog.open_readonly(running.server.config.audit.path)
     try:
-        kinds = [e["kind"] for e in log.admin_events()]
+        events = [(e["kind"], e["actor"], e["details"]["reason"]) for e in log.admin_events()]
     finally:
         log.close()
-    assert kinds == ["quarantine-delete"]
+    assert events == [("quarantine-delete", "nguyenvana", "spam")]
     next_hop.assert_empty()

@@ -11,7 +11,15 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from policies import Action, Decision, PoliciesConfig, Quarantine, commands
+from policies import (
+    Action,
+    Decision,
+    Finding,
+    PoliciesConfig,
+    Quarantine,
+    Violation,
+    commands,
+)
 
 
 def _root(tmp_path: Path, chain: dict[str, Sequence[str]] | None = None) -> click.Group:
@@ -94,14 +102,28 @@ def test_quarantine_list_show_delete(tmp_path: Path) -> None:
         qid = store.put(b"Subject: x\r\n\r\nhi\r\n", envelope_from="a@b.gov.vn",
                         recipients=["c@d.gov.vn"], direction="inbound", unit_id=None,
                         decision=Decision(Action.QUARANTINE))
+        why = Violation(rule="encrypted-archive", reason="cannot inspect", filename="a.zip")
+        second = store.put(
+            b"From: =?utf-8?q?V=C4=83n_th=C6=B0?= <vt@e.gov.vn>\r\n"
+            b"Subject: =?utf-8?q?C=C3=B4ng_v=C4=83n?=\r\n\r\nhi\r\n",
+            envelope_from="vt@e.gov.vn", recipients=["c@d.gov.vn"], direction="inbound",
+            unit_id=None,
+            decision=Decision(Action.QUARANTINE, (Finding(why, Action.QUARANTINE, None),)))
     runner = CliRunner()
     root = _root(tmp_path)
     listed = runner.invoke(root, ["quarantine", "list"])
     assert listed.exit_code == 0 and qid in listed.output and "a@b.gov.vn" in listed.output
-    as_json = runner.invoke(root, ["quarantine", "list", "--format", "json"])
-    assert _lines(as_json.output)[0]["id"] == qid
-    shown = runner.invoke(root, ["quarantine", "show", qid])
-    assert json.loads(shown.output)["recipients"] == ["c@d.gov.vn"]
+    lines = listed.stdout.splitlines()
+    assert lines[1:3] == ["    subject: x", "    from:    (none)"]
+    assert lines[4:] == ["    subject: Công văn", "    from:    Văn thư <vt@e.gov.vn>",
+                         "    held by: encrypted-archive: cannot inspect (a.zip)"]
+    as_json = _lines(runner.invoke(root, ["quarantine", "list", "--format", "json"]).output)
+    assert [(d["id"], d["subject"], d["header_from"]) for d in as_json] == [
+        (qid, "x", None), (second, "Công văn", "Văn thư <vt@e.gov.vn>")]
+    shown = json.loads(runner.invoke(root, ["quarantine", "show", second]).output)
+    assert (shown["subject"], shown["violations"][0]["rule"],
+            shown["violations"][0]["reason"]) == ("Công văn", "encrypted-archive",
+                                                  "cannot inspect")
     raw = runner.invoke(root, ["quarantine", "show", "--raw", qid])
     assert raw.stdout_bytes == b"Subject: x\r\n\r\nhi\r\n"
     assert runner.invoke(root, ["quarantine", "delete", qid]).exit_code == 0

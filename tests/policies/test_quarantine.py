@@ -108,3 +108,40 @@ def test_held_notice_goes_to_sender_or_recipients(tmp_path: Path) -> None:
     text = parsed.get_body().get_content()  # type: ignore[union-attr]
     assert "bị giữ lại" in text and "is held" in text and "a.docm" in text
     assert parsed["Auto-Submitted"] == "auto-generated"
+
+
+def test_headline_reads_subject_from_and_reasons_from_the_head(tmp_path: Path) -> None:
+    from policies import HeldReason, headline
+    big = b"From: =?utf-8?b?VsSDbiB0aMawIFPhu58=?= <a@sotc.gov.vn>\r\nSubject: T\xe1\xbb\x9d\r\n"
+    with Quarantine(tmp_path / "q") as store:
+        qid = _put(store, big + b"\r\n" + b"x" * 300_000)
+        head = headline(store, store.get(qid))
+        assert (head.subject, head.header_from) == ("Tờ", "Văn thư Sở <a@sotc.gov.vn>")
+        assert head.reasons == (HeldReason("macro", "VBA", "a.docm"),)
+        assert len(store.read_head(qid, 100)) == 100
+        # bytes gone: the envelope's reasons are still shown, Subject and From are not
+        next((tmp_path / "q" / "objects").rglob("*.eml.gz")).unlink()
+        gone = headline(store, store.get(qid))
+        assert (gone.subject, gone.header_from, gone.reasons) == (None, None, head.reasons)
+        with pytest.raises(QuarantineError, match="cannot read held message"):
+            store.read_head(qid, 100)
+
+
+@pytest.mark.parametrize(("given", "kept"), [
+    ("checked with the sender", "checked with the sender"),
+    ("  two\r\nlines\tand\x00 a NUL ", "two lines and a NUL"),
+    ("Đã xác minh", "Đã xác minh"),
+])
+def test_a_reason_is_kept_as_one_line(given: str, kept: str) -> None:
+    from policies import act_reason
+    assert act_reason(given) == kept
+
+
+@pytest.mark.parametrize(("given", "message"), [
+    (None, "a reason is required"), ("", "a reason is required"),
+    (" \r\n\t", "a reason is required"), ("x" * 501, "501 characters long; at most 500"),
+])
+def test_no_reason_is_refused(given: str | None, message: str) -> None:
+    from policies import MissingReason, act_reason
+    with pytest.raises(MissingReason, match=message):
+        act_reason(given)

@@ -150,7 +150,7 @@ def smtp_releaser(settings: WebSettings, host: str, port: int) -> Releaser:
     the release and drop the message from the quarantine (milter's release also signs
     it; this stand-in does not)."""
 
-    def release(qid: str, actor: str) -> str:
+    def release(qid: str, actor: str, reason: str) -> str:
         with Quarantine(settings.quarantine_path) as store:
             entry = store.get(qid)
             raw = store.read(qid)
@@ -161,7 +161,7 @@ def smtp_releaser(settings: WebSettings, host: str, port: int) -> Releaser:
             with AuditLog.open(settings.audit) as log:
                 log.admin(AdminEvent(kind=AdminKind.QUARANTINE_RELEASE, actor=actor,
                                      target=qid, unit_id=entry.unit_id,
-                                     details={"reply": reply}))
+                                     details={"reply": reply, "reason": reason}))
             store.delete(qid)
         return reply
 

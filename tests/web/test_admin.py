@@ -8,6 +8,8 @@ audits and deletes (milter's release, which also signs, is the production one).
 
 from __future__ import annotations
 
+import pytest
+
 from audit import AuditLog
 from directory import Directory
 from policies import Quarantine
@@ -25,32 +27,79 @@ def _admin(env, **kw):
     return c, csrf_of(c.get("/audit").text)
 
 
+def _cell(page: str, row_id: str, cls: str) -> str:
+    row = page[page.index(f'id="{row_id}"'):]
+    row = row[:row.index("</tr>")]
+    cell = row[row.index(f'class="{cls}"'):]
+    return cell[cell.index(">") + 1:cell.index("</td>")]
+
+
 def test_quarantine_lists_and_inspects(env):
     c, _ = _admin(env)
     page = c.get("/admin/quarantine").text
     assert env.held in page and "vanthu@stc.laocai.gov.vn" in page
+    # what it is and why it is held, escaped: the list's own columns
+    row = f"held-{env.held}"
+    assert _cell(page, row, "subject") == (
+        "&lt;script&gt;alert(&#39;held&#39;)&lt;/script&gt; Công văn")
+    assert _cell(page, row, "from") == "Văn thư &lt;script&gt; &lt;vanthu@stc.laocai.gov.vn&gt;"
+    assert _cell(page, row, "rule") == "<code>encrypted-archive</code>"
+    assert _cell(page, row, "reason") == (
+        "&lt;b&gt;cannot inspect&lt;/b&gt; (&lt;svg onload=alert(1)&gt;.zip)")
     page = c.get(f"/admin/quarantine/{env.held}").text
     assert "encrypted-archive" in page and "application/zip" in page
     assert "&lt;held-1@stc.laocai.gov.vn&gt;" in page
+    assert 'id="subject" data-value>&lt;script&gt;' in page
     assert c.get("/admin/quarantine/nope").status_code == 404
+
+
+def _act(reason="đã xác minh với người gửi qua điện thoại", confirm="yes", **more):
+    return {"reason": reason, "confirm": confirm, **more}
 
 
 def test_release_sends_the_message_to_the_next_hop_and_is_audited(env, next_hop):
     c, token = _admin(env, release=smtp_releaser(env.settings, "127.0.0.1", next_hop.port))
-    r = c.post(f"/admin/quarantine/{env.held}/release", data={"csrf_token": token})
+    r = c.post(f"/admin/quarantine/{env.held}/release", data=_act(csrf_token=token))
     assert r.status_code == 303 and "done=" in r.headers["location"]
     got = next_hop.get()
     assert got.recipients == ["vanthu@ubnd.laocai.gov.vn"]
     assert got.content.replace(b"\r\n", b"\n") == HELD.replace(b"\r\n", b"\n")
     events = _events(env, "quarantine-release")
-    assert [(e["actor"], e["target"]) for e in events] == [("admin", env.held)]
+    assert [(e["actor"], e["target"], e["details"]["reason"]) for e in events] == [
+        ("admin", env.held, "đã xác minh với người gửi qua điện thoại")]
     assert env.held not in c.get("/admin/quarantine").text
+
+
+@pytest.mark.parametrize(("act", "form"), [
+    ("release", {}), ("release", {"reason": "  \r\n "}), ("release", {"confirm": ""}),
+    ("delete", {}), ("delete", {"reason": "x" * 501}), ("delete", {"confirm": "no"}),
+])
+def test_release_and_delete_need_a_reason_and_a_confirmation(env, next_hop, act, form):
+    c, token = _admin(env, release=smtp_releaser(env.settings, "127.0.0.1", next_hop.port))
+    data = {"csrf_token": token, **({"reason": "", "confirm": "yes"} if not form else
+                                    _act(**form))}
+    r = c.post(f"/admin/quarantine/{env.held}/{act}", data=data)
+    assert r.status_code == 400
+    assert 'id="error"' in r.text and 'id="reason"' in r.text
+    with Quarantine(env.settings.quarantine_path) as store:
+        assert store.get(env.held)
+    assert _events(env, f"quarantine-{act}") == []
+    next_hop.assert_empty()
+
+
+def test_the_reason_kept_is_one_line(env):
+    c, token = _admin(env)
+    r = c.post(f"/admin/quarantine/{env.held}/delete",
+               data=_act(reason=" spam\r\n  gửi nhầm\x00 ", csrf_token=token))
+    assert "done=" in r.headers["location"]
+    [event] = _events(env, "quarantine-delete")
+    assert event["details"]["reason"] == "spam gửi nhầm"
 
 
 def test_release_refused_by_the_next_hop_keeps_the_message(env, next_hop):
     next_hop.queue_reply("DATA", "554 5.7.1 no thanks")
     c, token = _admin(env, release=smtp_releaser(env.settings, "127.0.0.1", next_hop.port))
-    r = c.post(f"/admin/quarantine/{env.held}/release", data={"csrf_token": token})
+    r = c.post(f"/admin/quarantine/{env.held}/release", data=_act(csrf_token=token))
     assert "error=" in r.headers["location"]
     page = c.get(r.headers["location"]).text
     assert "no thanks" in page
@@ -61,20 +110,23 @@ def test_release_refused_by_the_next_hop_keeps_the_message(env, next_hop):
 
 def test_release_without_a_releaser_is_not_offered(env):
     c, token = _admin(env)
-    assert 'class="release"' not in c.get("/admin/quarantine").text
-    r = c.post(f"/admin/quarantine/{env.held}/release", data={"csrf_token": token})
+    assert 'id="release"' not in c.get(f"/admin/quarantine/{env.held}").text
+    r = c.post(f"/admin/quarantine/{env.held}/release", data=_act(csrf_token=token))
     assert r.status_code == 501
 
 
 def test_delete_is_audited_then_done(env):
     c, token = _admin(env)
-    r = c.post(f"/admin/quarantine/{env.held}/delete", data={"csrf_token": token})
+    r = c.post(f"/admin/quarantine/{env.held}/delete",
+               data=_act(reason="thư rác", csrf_token=token))
     assert "done=" in r.headers["location"]
     with Quarantine(env.settings.quarantine_path) as store:
         assert store.list() == []
     [event] = _events(env, "quarantine-delete")
-    assert event["actor"] == "admin" and event["target"] == env.held
-    r = c.post("/admin/quarantine/nope/delete", data={"csrf_token": token})
+    assert (event["actor"], event["target"], event["details"]["reason"]) == (
+        "admin", env.held, "thư rác")
+    assert 'id="held-none"' in c.get("/admin/quarantine").text
+    r = c.post("/admin/quarantine/nope/delete", data=_act(csrf_token=token))
     assert "error=" in r.headers["location"]
 
 
@@ -167,7 +219,7 @@ def test_user_errors_are_shown(env):
 
 def test_events_page_lists_admin_acts(env):
     c, token = _admin(env)
-    c.post(f"/admin/quarantine/{env.held}/delete", data={"csrf_token": token})
+    c.post(f"/admin/quarantine/{env.held}/delete", data=_act(csrf_token=token))
     page = c.get("/audit/events").text
     assert "quarantine-delete" in page and "key-rotation" in page
 
@@ -182,13 +234,15 @@ def test_release_through_milters_release(env, next_hop):
         "next_hop": {"kind": "smtp", "port": next_hop.port, "connect_timeout": 5,
                      "command_timeout": 5, "data_timeout": 5},
     })
-    c, token = _admin(env, release=lambda qid, actor: run_release(config, qid, actor=actor))
-    r = c.post(f"/admin/quarantine/{env.held}/release", data={"csrf_token": token})
+    c, token = _admin(env, release=lambda qid, actor, reason: run_release(
+        config, qid, actor=actor, reason=reason))
+    r = c.post(f"/admin/quarantine/{env.held}/release", data=_act(csrf_token=token))
     assert "done=" in r.headers["location"], r.headers["location"]
     got = next_hop.get()
     assert got.recipients == ["vanthu@ubnd.laocai.gov.vn"]
     assert b"Message-ID: <held-1@stc.laocai.gov.vn>" in got.content
     [event] = _events(env, "quarantine-release")
-    assert event["actor"] == "admin" and event["target"] == env.held
+    assert (event["actor"], event["target"], event["details"]["reason"]) == (
+        "admin", env.held, "đã xác minh với người gửi qua điện thoại")
     with Quarantine(env.settings.quarantine_path) as store:
         assert store.list() == []

@@ -132,8 +132,14 @@ def test_admin_releases_a_held_message_to_the_next_hop(page, env, next_hop):
     assert page.dialogs == []
     shot(page, "quarantine-message")
     page.goto("/admin/quarantine")
+    assert "encrypted-archive" in page.inner_text("#held .rule")
     shot(page, "quarantine")
-    page.click(".release")
+    page.click(".held-link")
+    page.click("#release")  # the browser asks for the reason and the confirmation first
+    assert page.locator("#reason:invalid").count() == 1
+    page.fill("#reason", "đã xác minh với người gửi")
+    page.check("#confirm")
+    page.click("#release")
     page.wait_for_selector("#done")
     got = next_hop.get()
     assert got.recipients == ["vanthu@ubnd.laocai.gov.vn"]

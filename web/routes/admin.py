@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from audit import AuditError
 from directory import Directory, DirectoryError, ImportRejected
-from policies import PolicyError, Quarantine
+from policies import MAX_REASON, MissingReason, PolicyError, Quarantine, act_reason, headline
 from web import actions, mailview
 from web.app import AdminUser, console_of, render
 from web.errors import UserError
@@ -32,41 +32,64 @@ def _store(request: Request) -> Quarantine:
 @router.get("/admin/quarantine", response_class=HTMLResponse)
 def quarantine_list(request: Request, user: AdminUser, done: str = "",
                     error: str = "") -> HTMLResponse:
-    """Every held message, oldest first."""
+    """Every held message, oldest first: envelope, Subject, From, rule and reason."""
     with _store(request) as store:
-        entries = store.list()
+        held = [(entry, headline(store, entry)) for entry in store.list()]
     return render(request, "quarantine_list.html", {
-        "entries": entries, "done": done, "error": error,
+        "held": held, "done": done, "error": error,
         "can_release": console_of(request).release is not None})
 
 
 @router.get("/admin/quarantine/{qid}", response_class=HTMLResponse)
 def quarantine_show(request: Request, user: AdminUser, qid: str) -> HTMLResponse:
-    """One held message: why, its headers and its parts (shown as text only)."""
+    """One held message: what and why, its headers and parts (shown as text only), and
+    the form to release or delete it (a reason and a confirmation required)."""
+    return _held_page(request, qid)
+
+
+def _held_page(request: Request, qid: str, *, error: str = "", reason: str = "",
+               status: int = 200) -> HTMLResponse:
     with _store(request) as store:
         try:
             entry = store.get(qid)
             raw = store.read(qid)
+            head = headline(store, entry)
         except PolicyError as exc:
             raise HTTPException(status_code=404, detail=str(exc)) from None
     return render(request, "quarantine_show.html", {
-        "entry": entry, "headers": mailview.headers(raw), "parts": mailview.parts(raw),
-        "violations": entry.decision.get("violations", []),
-        "can_release": console_of(request).release is not None})
+        "entry": entry, "head": head, "headers": mailview.headers(raw),
+        "parts": mailview.parts(raw), "error": error, "reason": reason,
+        "max_reason": MAX_REASON,
+        "can_release": console_of(request).release is not None}, status=status)
+
+
+def _asked(request: Request, qid: str, reason: str, confirm: str) -> str | HTMLResponse:
+    """The reason for acting on ``qid``, or its page again saying what is missing."""
+    try:
+        if confirm != "yes":
+            raise MissingReason("the act was not confirmed")
+        return act_reason(reason)
+    except MissingReason as exc:
+        return _held_page(request, qid, error=str(exc), reason=reason, status=400)
 
 
 @router.post("/admin/quarantine/{qid}/release", dependencies=CSRF)
-async def quarantine_release(request: Request, user: AdminUser, qid: str) -> Response:
-    """Send a held message on (signed, audited) through milter's release."""
+async def quarantine_release(request: Request, user: AdminUser, qid: str,
+                             reason: str = Form(""), confirm: str = Form("")) -> Response:
+    """Send a held message on (signed, audited with the reason) through milter's
+    release, once confirmed."""
     release = console_of(request).release
     if release is None:
         raise HTTPException(status_code=501, detail="release is not configured")
+    asked = _asked(request, qid, reason, confirm)
+    if isinstance(asked, HTMLResponse):
+        return asked
     try:
-        reply = await run_in_threadpool(release, qid, user.name)
+        reply = await run_in_threadpool(release, qid, user.name, asked)
     except Exception as exc:  # the releaser's failure is shown; the message stays held
         log.warning("release of %s by %s failed: %s", qid, user.name, exc)
         return _back("error", f"{qid}: {exc}")
-    log.info("released %s by %s: %s", qid, user.name, reply)
+    log.info("released %s by %s (%s): %s", qid, user.name, asked, reply)
     return _back("done", f"{qid}: {reply}")
 
 
@@ -76,12 +99,18 @@ def _back(kind: str, text: str) -> Response:
 
 
 @router.post("/admin/quarantine/{qid}/delete", dependencies=CSRF)
-def quarantine_delete(request: Request, user: AdminUser, qid: str) -> Response:
-    """Delete a held message for good (audited first)."""
+def quarantine_delete(request: Request, user: AdminUser, qid: str,
+                      reason: str = Form(""), confirm: str = Form("")) -> Response:
+    """Delete a held message for good (audited first, with the reason), once confirmed."""
+    asked = _asked(request, qid, reason, confirm)
+    if isinstance(asked, HTMLResponse):
+        return asked
     try:
-        actions.delete_held(console_of(request).settings, qid, actor=user.name)
+        actions.delete_held(console_of(request).settings, qid, actor=user.name,
+                            reason=asked)
     except (PolicyError, AuditError) as exc:
         return _back("error", f"{qid}: {exc}")
+    log.info("deleted %s by %s (%s)", qid, user.name, asked)
     return _back("done", f"{qid}: deleted")
 
 
