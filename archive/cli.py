@@ -75,6 +75,11 @@ class Records(Protocol):
         """Ledger name -> SHA-256, from every ``archive-prune`` event."""
         ...
 
+    def matching(self, config_path: Path | None, query: str) -> set[int]:
+        """The records whose folded text (subject, addresses, attachment names) holds
+        every word of ``query``. :raises ValueError: ``query`` has no words."""
+        ...
+
     def holds(self, config_path: Path | None) -> list[Hold]:
         """The legal holds in force (placed and not released), oldest first."""
         ...
@@ -339,8 +344,10 @@ def prune_cmd(wiring: _Wiring, /, is_dry_run: bool, actor: str,
     records_read_at = time.time()  # before the records are read: see Archive.remove_unused
     messages = list(wiring.records.archived_since(config_path, None))
     holds = wiring.records.holds(config_path)
+    matched = {hold.hold_id: wiring.records.matching(config_path, hold.query)
+               for hold in holds if hold.query is not None}
     held = {m.sha256: hold for m in messages for hold in holds
-            if hold.covers(m, retention.chain)}
+            if hold.covers(m, retention.chain, matched.get(hold.hold_id, ()))}
     expired = retention.expired(messages, now)
     archive = Archive.from_config(config, create=False)
     for entry in expired:
@@ -385,6 +392,9 @@ def hold_group() -> None:
 @click.option("--mailbox", default=None, help="An address, as sender or recipient.")
 @click.option("--since", default=None, metavar="DATE", help="Received at DATE or later.")
 @click.option("--until", default=None, metavar="DATE", help="Received before DATE.")
+@click.option("--query", default=None, metavar="WORDS",
+              help="Messages whose record holds every word (subject, addresses, "
+              "attachment names; diacritics and case ignored), as `audit query --text`.")
 @click.option("--reason", required=True, help="Why (a case, an inquiry, a request).")
 @click.option("--requested-by", required=True, help="Who asked for the hold.")
 @click.option("--actor", default="system", show_default=True,
@@ -392,12 +402,19 @@ def hold_group() -> None:
 @config_option
 @_wiring
 def hold_add_cmd(wiring: _Wiring, /, unit: str | None, mailbox: str | None,
-                 since: str | None, until: str | None, reason: str, requested_by: str,
-                 actor: str, config_path: Path | None) -> None:
-    """Place a legal hold on the archived messages of a unit, a mailbox, a period, or
-    all of those at once (a message must match every one given)."""
-    if unit is None and mailbox is None and since is None and until is None:
-        raise UsageProblem("a hold needs --unit, --mailbox, --since or --until")
+                 since: str | None, until: str | None, query: str | None, reason: str,
+                 requested_by: str, actor: str, config_path: Path | None) -> None:
+    """Place a legal hold on the archived messages of a unit, a mailbox, a period, a
+    query, or all of those at once (a message must match every one given)."""
+    if unit is None and mailbox is None and since is None and until is None and not query:
+        raise UsageProblem("a hold needs --unit, --mailbox, --since, --until or --query")
+    if query is not None:
+        try:
+            found = len(wiring.records.matching(config_path, query))
+        except ValueError as exc:
+            raise UsageProblem(f"--query {query!r}: {exc}") from exc
+        click.echo(f"the query finds {found} record(s) today; the hold covers those it "
+                   "finds at each prune", err=True)
     tz = wiring.records.time_zone(config_path)
     try:
         start = parse_local_datetime(since, tz) if since else None
@@ -407,7 +424,8 @@ def hold_add_cmd(wiring: _Wiring, /, unit: str | None, mailbox: str | None,
     if start and end and end <= start:
         raise UsageProblem("--until must be after --since")
     hold = Hold(0, reason, requested_by, "", unit=unit,
-                mailbox=mailbox.lower() if mailbox else None, since=start, until=end)
+                mailbox=mailbox.lower() if mailbox else None, since=start, until=end,
+                query=query)
     hold_id = wiring.records.place_hold(config_path, hold, actor=actor)
     click.echo(f"placed hold {hold_id}")
 

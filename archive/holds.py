@@ -1,14 +1,16 @@
 """Legal holds: what no prune may remove, whatever its retention says.
 
-A hold names a unit (and so the units below it), a mailbox, a period, or several of
-these (then a message must match all of them), with the reason and who asked. Holds
+A hold names a unit (and so the units below it), a mailbox, a period, a query (words
+the message's audit record must all hold, as `congvu audit query --text` finds them:
+subject, addresses, attachment names, without diacritics), or several of these (then
+a message must match all of them), with the reason and who asked. Holds
 and their releases are administrative events in the audit chain: the chain is where
 they live, so a hold cannot be dropped without a chained, signed release.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -27,10 +29,14 @@ class Hold:
     mailbox: str | None = None
     since: datetime | None = None
     until: datetime | None = None
+    query: str | None = None
 
-    def covers(self, message: ArchivedMessage,
-               chain: Callable[[str], Sequence[str]]) -> bool:
-        """Whether ``message`` matches every criterion of the hold."""
+    def covers(self, message: ArchivedMessage, chain: Callable[[str], Sequence[str]],
+               matched: Collection[int] = ()) -> bool:
+        """Whether ``message`` matches every criterion of the hold; ``matched``: the
+        records the hold's query finds (the audit log's search answers it)."""
+        if self.query is not None and message.record_id not in matched:
+            return False
         if self.unit is not None and not any(self.unit in chain(unit)
                                              for unit in message.units):
             return False
@@ -45,6 +51,7 @@ class Hold:
         what = [f"unit {self.unit} and below" if self.unit else "",
                 f"mailbox {self.mailbox}" if self.mailbox else "",
                 f"from {self.since.isoformat()}" if self.since else "",
-                f"until {self.until.isoformat()}" if self.until else ""]
+                f"until {self.until.isoformat()}" if self.until else "",
+                f"query {self.query!r}" if self.query else ""]
         return (f"hold {self.hold_id}: {', '.join(w for w in what if w)}; placed "
                 f"{self.placed_at} for {self.requested_by}: {self.reason}")

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 import directory
 from archive import ArchivedMessage, Hold
-from audit import AdminEvent, AdminKind, AuditLog
+from audit import AdminEvent, AdminKind, AuditLog, Filters, QueryError
 from congvu.context import current
 from mailbase import zone
 
@@ -88,6 +88,19 @@ class AuditRecords:
         return {str(e["details"]["ledger"]): str(e["details"]["ledger_sha256"])
                 for e in events}
 
+    def matching(self, config_path: Path | None, query: str) -> set[int]:
+        """The records the audit log's search finds for ``query`` (every word, folded).
+
+        :raises ValueError: ``query`` has no words to search for.
+        """
+        try:
+            filters = Filters(text=query)
+            filters.check()
+        except QueryError as exc:
+            raise ValueError(str(exc)) from exc
+        with AuditLog.open_readonly(current().settings(config_path).audit.path) as log:
+            return {int(record["id"]) for record in log.records(filters)}
+
     def holds(self, config_path: Path | None) -> list[Hold]:
         """The holds placed and not released, from the chain's admin events."""
         with AuditLog.open_readonly(current().settings(config_path).audit.path) as log:
@@ -104,9 +117,12 @@ class AuditRecords:
             "mailbox": hold.mailbox,
             "since": hold.since.isoformat() if hold.since else None,
             "until": hold.until.isoformat() if hold.until else None}
+        if hold.query is not None:  # only then: earlier holds' events keep their details
+            details["query"] = hold.query
         with AuditLog.open(current().settings(config_path).audit) as log:
             return log.admin(AdminEvent(kind=AdminKind.ARCHIVE_HOLD, actor=actor,
-                                        target=hold.unit or hold.mailbox or "period",
+                                        target=(hold.unit or hold.mailbox
+                                                or ("query" if hold.query else "period")),
                                         unit_id=hold.unit, details=details))
 
     def release_hold(self, config_path: Path | None, hold_id: int, *, actor: str,
@@ -141,4 +157,5 @@ def _hold(event: dict[str, Any]) -> Hold:
     return Hold(int(event["id"]), str(details["reason"]), str(details["requested_by"]),
                 str(event["at"]), unit=details.get("unit"), mailbox=details.get("mailbox"),
                 since=datetime.fromisoformat(since) if since else None,
-                until=datetime.fromisoformat(until) if until else None)
+                until=datetime.fromisoformat(until) if until else None,
+                query=details.get("query"))

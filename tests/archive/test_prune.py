@@ -60,7 +60,8 @@ class Site:
 
     def relayed(self, body: str, *, years_ago: float, direction: Direction,
                 sender_unit: str | None = None, to: tuple[str, ...] = (),
-                rcpt: str = "vanthu@lamdong.gov.vn") -> tuple[int, str]:
+                rcpt: str = "vanthu@lamdong.gov.vn",
+                subject: str | None = None) -> tuple[int, str]:
         """A record of a message relayed ``years_ago``, its bytes archived then (the
         object's time is when it was last stored)."""
         sha = self.archive.put(f"Subject: {body}\r\n\r\n{body}\r\n".encode()).sha256
@@ -72,7 +73,7 @@ class Site:
                 direction=direction, envelope_sender="x@lamdong.gov.vn", size=10,
                 envelope_recipients=[rcpt],
                 action=Action.ACCEPT, processing_ms=1.0, sender_unit=sender_unit,
-                recipient_units=list(to), archived_sha256=sha))
+                recipient_units=list(to), archived_sha256=sha, subject=subject))
         return rid, sha
 
     def congvu(self, *args: str) -> Result:
@@ -192,10 +193,33 @@ def test_a_hold_keeps_what_expired_until_it_is_released(site: Site) -> None:
                      "archive-hold-release", "archive-prune"]
 
 
+def test_a_hold_on_a_query_keeps_what_the_search_finds(site: Site) -> None:
+    inbound = Direction.INBOUND
+    tender = site.relayed("a", years_ago=12, direction=inbound, to=("sotc",),
+                          subject="Hồ sơ đấu thầu gói số 7")
+    weekly = site.relayed("b", years_ago=12, direction=inbound, to=("sotc",),
+                          subject="Báo cáo tuần")
+    placed = site.congvu("archive", "hold", "add", "--query", "HO SO dau thau",
+                         "--reason", "Vụ án gói thầu 7", "--requested-by", "Viện kiểm sát")
+    assert placed.exit_code == 0, placed.output
+    assert "the query finds 1 record(s) today" in placed.output
+    hold = int(placed.stdout.split()[-1])
+    assert "query 'HO SO dau thau'" in site.congvu("archive", "hold", "list").stdout
+    done = site.congvu("archive", "prune")
+    assert done.exit_code == 0, done.output
+    assert f"held {tender[1]}: expired, kept by hold {hold}" in done.stdout
+    assert site.archive.get(tender[1])
+    assert not site.archive.path_of(weekly[1]).exists()
+
+
 def test_hold_usage_errors(site: Site) -> None:
     site.relayed("one", years_ago=1, direction=Direction.INBOUND, to=("snv",))
     bare = site.congvu("archive", "hold", "add", "--reason", "x", "--requested-by", "y")
-    assert bare.exit_code == 2 and "needs --unit, --mailbox, --since or --until" in bare.output
+    assert bare.exit_code == 2 and "needs --unit, --mailbox, --since, --until or --query" \
+        in bare.output
+    wordless = site.congvu("archive", "hold", "add", "--query", "--- ...", "--reason", "x",
+                           "--requested-by", "y")
+    assert wordless.exit_code == 2 and "no words" in wordless.output
     backwards = site.congvu("archive", "hold", "add", "--since", "2026-02-01", "--until",
                             "2026-01-01", "--reason", "x", "--requested-by", "y")
     assert backwards.exit_code == 2 and "--until must be after --since" in backwards.output
