@@ -33,7 +33,24 @@ LOCAL_FORMS = ("%d/%m/%Y", "%d/%m/%Y %H:%M", "%d/%m/%Y %H:%M:%S")
 
 
 class FilterError(ValueError):
-    """A filter that cannot mean anything; the message names it."""
+    """A filter that cannot mean anything; the message names it (in English, for the
+    API), ``field`` is its URL parameter, ``value`` what was given and ``hint`` what a
+    person is told to write instead (``filter_hint_<hint>`` in the catalogue)."""
+
+    def __init__(self, message: str, field: str, value: object, hint: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.value = value
+        self.hint = hint
+
+
+def _hint(field: str, reason: str) -> str:
+    """What to tell a person about a bad ``field`` (audit/'s English ``reason``)."""
+    if field in ("since", "until", "period"):
+        return "after" if "after" in reason else "period" if field == "period" else "date"
+    if field in ("direction", "decision", "outcome", "dkim", "smime"):
+        return "choice"
+    return field if field in ("sha256", "text", "page", "page_size") else "other"
 
 
 def when(value: datetime | str | None, time_zone: str) -> str:
@@ -75,7 +92,8 @@ def _choice(value: str, allowed: Sequence[str], name: str) -> str | None:
     if not value:
         return None
     if value not in allowed:
-        raise FilterError(f"{name}: {value!r} is not one of {', '.join(allowed)}")
+        raise FilterError(f"{name}: {value!r} is not one of {', '.join(allowed)}", name,
+                          value, "choice")
     return value
 
 
@@ -85,7 +103,7 @@ def _int(value: str, name: str, default: int) -> int:
     try:
         return int(value)
     except ValueError:
-        raise FilterError(f"{name}: {value!r} is not a number") from None
+        raise FilterError(f"{name}: {value!r} is not a number", name, value, name) from None
 
 
 def _units(value: str) -> tuple[str, ...]:
@@ -100,15 +118,18 @@ def parse(params: Mapping[str, str], units: Sequence[str], time_zone: str) -> Fi
     """
     tz = zone(time_zone)
     values: dict[str, object] = {}
-    try:
-        if params.get("period"):
-            period = parse_period(params["period"].strip(), tz)
-            values["since"], values["until"] = period.start, period.end
-        for name in ("since", "until"):
-            if params.get(name):
-                values[name] = parse_when(params[name].strip(), tz)
-    except PeriodError as exc:
-        raise FilterError(str(exc)) from None
+    for name in ("period", "since", "until"):
+        text = params.get(name, "").strip()
+        if not text:
+            continue
+        try:
+            if name == "period":
+                period = parse_period(text, tz)
+                values["since"], values["until"] = period.start, period.end
+            else:
+                values[name] = parse_when(text, tz)
+        except PeriodError as exc:
+            raise FilterError(str(exc), name, text, _hint(name, "")) from None
     for name in TEXT_FIELDS:
         text = params.get(name, "").strip()
         if text:
@@ -129,7 +150,8 @@ def parse(params: Mapping[str, str], units: Sequence[str], time_zone: str) -> Fi
     try:
         filters.check()
     except QueryError as exc:
-        raise FilterError(str(exc)) from None
+        raise FilterError(str(exc), exc.field, exc.value, _hint(exc.field, exc.reason)
+                          ) from None
     return filters
 
 

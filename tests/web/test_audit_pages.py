@@ -133,7 +133,7 @@ def test_the_list_numbers_its_rows_and_names_units(admin):
     rows = re.findall(r'<tr data-record="(\d+)"><td><a href="/audit/records/(\d+)" '
                       r'class="record-link" title="Mã bản ghi \d+">(\d+)</a>', page)
     assert rows == [("1", "1", "3")]
-    assert '<span class="unit" title="stc">Sở Tài chính</span>' in page
+    assert '<span class="unit" title="stc" data-value>Sở Tài chính</span>' in page
     assert "03/11/2026 09:30" in page and ">STT<" in page
     first = admin.get("/audit").text
     assert [n for _, _, n in re.findall(r'<tr data-record="(\d+)"><td><a href="/audit/'
@@ -143,7 +143,7 @@ def test_the_list_numbers_its_rows_and_names_units(admin):
     claimed = first.split('data-record="4"', 1)[1].split("</tr>", 1)[0]
     assert "Ủy ban nhân dân tỉnh Lào Cai</span> <span class=\"note\">(nêu trong From" in claimed
     # the unit filter lists units by name, the ids as values
-    assert '<option value="stc-a" title="stc-a" >&nbsp;&nbsp;&nbsp;&nbsp;Phòng Ngân sách' in first
+    assert '<option value="stc-a" title="stc-a" data-value >&nbsp;&nbsp;&nbsp;&nbsp;Phòng Ngân sách' in first
 
 
 def test_trace_shows_each_sendings_verdict_and_signers(env, admin):

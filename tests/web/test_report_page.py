@@ -27,7 +27,7 @@ from support.audit import T0, make_record, sha
 from support.webconsole import client, login
 
 ROW = re.compile(r'<tr class="([a-z]+)" data-kind="[a-z]+" data-unit="([^"]*)">\s*'
-                 r'<th scope="row"[^>]*>([^<]*)</th>(.*?)</tr>', re.S)
+                 r'<th scope="row"[^>]*>(.*?)</th>(.*?)</tr>', re.S)
 CELL = re.compile(r'<td data-column="([a-z_]+)">([^<]*)</td>')
 
 
@@ -49,7 +49,8 @@ def table(page: str) -> dict[str, dict[str, str]]:
 def rows_of(page: str) -> list[tuple[str, str, str, str]]:
     """Every row of the report table in order: kind, unit id, heading, cells."""
     body = page.split('id="report"', 1)[1].split("<tbody>", 1)[1].split("</table>", 1)[0]
-    return ROW.findall(body)
+    return [(kind, unit, re.sub("<[^>]+>", "", name), cells)
+            for kind, unit, name, cells in ROW.findall(body)]
 
 
 def command_line_report(env, tmp_path: Path, fmt: str) -> str:
@@ -204,8 +205,8 @@ def test_record_page_says_who_sent_what_to_whom_and_what_became_of_it(env) -> No
     assert "03/11/2026 14:30" in summary and "Thư đi" in summary  # 07:30 UTC
     assert re.search(r'id="record-fate">Đã chuyển đi, 03/11/2026 14:39<', summary)
     assert "250 2.0.0 Ok: queued as ABC" in summary and "Chấp nhận" in summary
-    assert '<span class="unit" title="stc">Sở Tài chính</span>' in summary
-    assert '<span class="unit" title="ubnd">Ủy ban nhân dân tỉnh Lào Cai</span>' in summary
+    assert '<span class="unit" title="stc" data-value>Sở Tài chính</span>' in summary
+    assert '<span class="unit" title="ubnd" data-value>Ủy ban nhân dân tỉnh Lào Cai</span>' in summary
     # the message's signatures and each document's verdict, signer, role and unit
     mail = page.split('id="signatures"', 1)[1].split("</table>", 1)[0]
     assert mail.count("Ký khi gửi đi") == 2 and mail.count("Đạt") == 2

@@ -42,6 +42,14 @@ router = APIRouter()
 COLUMNS = ["id", "received_at", "direction", "envelope_sender", "subject", "recipients",
            "attachments", "action", "outcome", "dkim", "smime", "sender_unit", "claimed_unit",
            "queue_id", "message_id"]
+#: each filter's label in the catalogue, for saying which one a person got wrong
+FIELD_LABELS = {
+    "unit": "unit", "sender_unit": "sent_by_unit", "recipient_unit": "record_recipient_units",
+    "since": "since", "until": "until", "period": "period", "text": "text",
+    "direction": "direction", "decision": "decision", "outcome": "outcome", "page": "page",
+    "page_size": "page_size", "sha256": "field_sha256", "dkim": "field_dkim",
+    "smime": "field_smime", "message_id": "field_message_id", "queue_id": "field_queue_id",
+    "sender": "sender", "recipient": "recipient", "filename": "filename"}
 #: a message record's fields shown folded away, each under its catalogue label
 #: (``field_<name>``); the others are shown in the page's own words
 TECHNICAL = ("decided_at", "listener", "role", "client_address", "client_helo", "queue_id",
@@ -89,12 +97,12 @@ def audit_list(request: Request, user: AuditorUser) -> HTMLResponse:
     console = console_of(request)
     params = dict(request.query_params)
     units = request.query_params.getlist("unit")
-    error = None
+    error: webfilters.FilterError | AuditError | None = None
     try:
         filters = _parse(console, params, units)
         page, has_store = _page(console, user, filters)
     except (webfilters.FilterError, AuditError) as exc:
-        error, page, has_store = str(exc), None, True
+        error, page, has_store = exc, None, True
 
     def link(**changes: object) -> str:
         return "/audit?" + webfilters.query_string(params, units, **changes)
@@ -108,7 +116,7 @@ def audit_list(request: Request, user: AuditorUser) -> HTMLResponse:
     return render(request, "audit_list.html", {
         "page": page, "has_store": has_store, "error": error, "params": params,
         "units": units, "link": link, "granted": granted,
-        "names": {u.id: u.name for u in directory},
+        "names": {u.id: u.name for u in directory}, "labels": FIELD_LABELS,
         "choices": unit_choices(directory, scope),
         "export": "/audit/export.csv?" + webfilters.query_string(params, units, page=""),
         "directions": webfilters.DIRECTIONS, "decisions": webfilters.DECISIONS,
@@ -305,8 +313,9 @@ def audit_report(request: Request, user: AuditorUser, period: str = "") -> HTMLR
     try:
         span, report = _report(console, user, period)
     except (PeriodError, AuditError) as exc:
-        return render(request, "audit_report.html", {"period": period, "report": None,
-                                                     "error": str(exc)}, status=400)
+        return render(request, "audit_report.html", {
+            "period": period, "report": None, "error": str(exc),
+            "is_period_error": isinstance(exc, PeriodError)}, status=400)
     names = {u.id: u.name for u in console.units()}
     # units, subtotals and the total; the mailboxes are the command line's detail
     rows = [r for r in report_human_rows(report) if r["kind"] != "mailbox"] if report else []
