@@ -10,7 +10,9 @@ configured CRL files or those fetched from the certificates' distribution points
 (`signer.revocation`), because that library does not read CRLs.
 
 Two rules for the signatures in circulation: a signature may carry only the signer's
-certificate, so a missing issuer is fetched from the caIssuers URL (`signer.issuers`);
+certificate, so a missing issuer is fetched from the caIssuers URL (`signer.issuers`),
+also when what the signature carries names the issuer but leads to no trust anchor
+(a cross-certificate, a CA certificate re-issued under another root);
 and a CA certificate configured as trusted is trusted by its bytes, so an old CA
 certificate signed with SHA-1 (which the path builder refuses to check) does not make
 every signer under it untrusted. The signer's own certificate signed with SHA-1 or MD5
@@ -27,6 +29,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import ExtendedKeyUsageOID
 from cryptography.x509.verification import (
     Criticality,
@@ -50,6 +53,7 @@ from signer.revocation import (
 )
 
 _USAGE_MARK = "congvu-usage:"
+_FINGERPRINT = hashes.SHA256()
 _ANY_EKU = ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE
 #: Hashes no signature by a signer may rest on (a trusted CA's own bytes excepted).
 _WEAK_HASHES = {"sha1": "SHA-1", "md5": "MD5"}
@@ -219,11 +223,37 @@ class TrustStore:
             if _USAGE_MARK in text:
                 reason = text.split(_USAGE_MARK, 1)[1].split(" (encountered", 1)[0].strip()
                 return ChainCheck(ChainStatus.WRONG_USAGE, reason)
-            reason = f"no valid path to a trust anchor: {_short(text)}"
-            if problems:
-                reason += "; " + "; ".join(problems)
-            return ChainCheck(ChainStatus.UNTRUSTED, reason)
+            # The certificates a signature carries may name the issuer without leading
+            # to an anchor (a cross-certificate, a CA certificate re-issued under another
+            # root), which stopped the walk up the caIssuers URLs: walk it again from
+            # what is trusted only, and build once more with what it gives.
+            found = self._issuers_past(leaf, untrusted, candidates, problems)
+            if found is None:
+                reason = f"no valid path to a trust anchor: {_short(text)}"
+                if problems:
+                    reason += "; " + "; ".join(problems)
+                return ChainCheck(ChainStatus.UNTRUSTED, reason)
+            try:
+                chain = tuple(verifier.verify(leaf, [*candidates, *found]).chain)
+            except VerificationError as again:
+                reason = f"no valid path to a trust anchor: {_short(str(again))}"
+                if problems:
+                    reason += "; " + "; ".join(problems)
+                return ChainCheck(ChainStatus.UNTRUSTED, reason)
         return self._revocation(chain, revocation_at or at)
+
+    def _issuers_past(self, leaf: x509.Certificate, untrusted: Sequence[x509.Certificate],
+                      candidates: Sequence[x509.Certificate], problems: list[str]
+                      ) -> list[x509.Certificate] | None:
+        """Issuers fetched up from ``leaf`` as if the signature carried nothing; None
+        when there is nothing new to try (no fetcher, nothing carried, nothing new)."""
+        if self._issuers is None or not untrusted:
+            return None
+        fetched, more = self._issuers.issuers(leaf, [*self.intermediates, *self.anchors])
+        problems += [p for p in more if p not in problems]
+        known = {c.fingerprint(_FINGERPRINT) for c in candidates}
+        found = [c for c in fetched if c.fingerprint(_FINGERPRINT) not in known]
+        return found or None
 
     def _revocation(self, chain: tuple[x509.Certificate, ...], at: dt.datetime) -> ChainCheck:
         """The path's revocation: revoked if any certificate is, unknown if any is

@@ -233,3 +233,18 @@ def test_a_damaged_installed_member_is_refused_at_load(tmp_path: Path) -> None:
     documents = DocumentsConfig(trust=(TrustPreset.VGCA,), store_dir=tmp_path)
     with pytest.raises(CertificateFileError, match="is not the pinned Root CA G1"):
         DocumentVerifier.from_config(documents)
+
+
+def test_a_look_alike_with_rsa_4096_cas_as_the_real_ones_verifies(
+        ca_web: CaWebServer, tmp_path: Path) -> None:
+    (real_root, real_issuing), _ = load_presets((TrustPreset.VGCA,), tmp_path)
+    bits = real_root.public_key().key_size  # type: ignore[union-attr]
+    assert bits == real_issuing.public_key().key_size == 4096  # type: ignore[union-attr]
+    big = GovPki.create(ca_web, slug="g2big", ca_bits=bits)
+    assert big.root.cert.public_key().key_size == bits  # type: ignore[union-attr]
+    person = big.issue("cb40@laocai.gov.vn", common_name="Nguyễn Văn C")
+    # leaf-only: the issuing CA from caIssuers, revocation from both CAs' CRLs
+    sig = verifier([big.root.cert], tmp_path).verify(
+        sign_pdf(plain_pdf(), person)).signatures[0]
+    assert sig.verdict is DocumentVerdict.VALID, sig.reason
+    assert sig.chain[-1] == big.root.cert.subject.rfc4514_string() and len(sig.chain) == 3

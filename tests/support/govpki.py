@@ -7,11 +7,11 @@ certificates, and signatures whose CMS carries only the signer's certificate. Th
 point at :class:`CaWebServer`, a real HTTP server in the test process, which serves
 the certificates and CRLs as the CA publishes them and counts the requests.
 
-Keys are RSA-2048 from the session's pool (support/keypool.py), the roots included:
-the real roots are RSA-4096, but no test here depends on the key size, and a
-4096-bit key costs seconds to make. A "G1-like" generation has its CA certificates
-signed with SHA-1, re-signed through asn1crypto because cryptography no longer signs
-with SHA-1.
+Keys are RSA-2048 from the session's pool (support/keypool.py), the CAs' included:
+the real root and issuing CA are RSA-4096, and a 4096-bit key costs most of a second
+of CPU to make, so only the test that builds the PKI with ``ca_bits=4096`` pays it. A
+"G1-like" generation has its CA certificates signed with SHA-1, re-signed through
+asn1crypto because cryptography no longer signs with SHA-1.
 """
 
 from __future__ import annotations
@@ -159,11 +159,17 @@ class GovPki:
     @classmethod
     def create(cls, web: CaWebServer, *, slug: str = "g2", root_name: x509.Name | None = None,
                issuing_name: x509.Name | None = None, is_sha1: bool = False,
-               is_published: bool = True) -> GovPki:
-        """Make the CAs and (unless ``is_published`` is False) publish the root's
-        certificate and both CRLs at ``/crt/root<slug>.crt``, ``/crl/...``."""
+               is_published: bool = True, ca_bits: int = 2048) -> GovPki:
+        """Make the CAs (RSA keys of ``ca_bits``) and (unless ``is_published`` is False)
+        publish the root's certificate and both CRLs at ``/crt/root<slug>.crt``,
+        ``/crl/...``."""
         now = dt.datetime.now(dt.UTC).replace(microsecond=0)
-        root_key, issuing_key = POOL.rsa2048(), POOL.rsa2048()
+        if ca_bits == 2048:
+            root_key, issuing_key = POOL.rsa2048(), POOL.rsa2048()
+        else:
+            root_key, issuing_key = (rsa.generate_private_key(public_exponent=65537,
+                                                              key_size=ca_bits)
+                                     for _ in range(2))
         root_name = root_name or gov_name(f"RootCA look-alike {slug.upper()}")
         issuing_name = issuing_name or gov_name(f"CA look-alike cơ quan Nhà nước {slug.upper()}")
         root_cert = _ca(root_name, root_key, root_name, root_key, now, None, web, slug, None)
