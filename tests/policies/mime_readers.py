@@ -1,8 +1,11 @@
-"""The readings of other MIME parsers, for the ambiguous-MIME corpus: the leaves each
+r"""The readings of other MIME parsers, for the ambiguous-MIME corpus: the leaves each
 shows (media type, transfer encoding as that parser takes it, the names and charsets it gives).
 
 Python's email package is read here in-process; Dovecot's reading is its IMAP
-BODYSTRUCTURE (RFC 3501 7.4.2), fetched from a real Dovecot by the e2e test.
+BODYSTRUCTURE (RFC 3501 7.4.2), fetched from a real Dovecot by the e2e test; Postfix's
+is the list of MIME header fields its cleanup daemon hands to ``mime_header_checks``
+(what an administrator's ``/name=.*\.exe/ REJECT`` rule would see), logged by a real
+Postfix; the JavaScript parsers' are the attachments they offer (tests/js).
 """
 
 from __future__ import annotations
@@ -111,3 +114,32 @@ def _collect(body: list[Any], leaves: list[Leaf]) -> None:
     charsets = [v.lower() for k, v in _params(body[2]) if k == "charset"]
     leaves.append([media, (body[5] or "").lower(), list(dict.fromkeys(names)),
                    list(dict.fromkeys(charsets))])
+
+
+#: A line of Postfix's log for a header its MIME reader handed to the header checks
+#: (``WARN`` action): the field as logged (Postfix cuts it at 200 characters), then the
+#: client and envelope Postfix appends.
+POSTFIX_WARNING = re.compile(
+    r"^.*?: (?P<queue_id>[0-9A-F]+): warning: header (?P<field>.*?) "
+    r"from [^ ]*\[127\.0\.0\.1\]; from=<")
+
+
+def postfix_fields(log: str, queue_id: str) -> list[str]:
+    """The MIME header fields Postfix's MIME reader (cleanup's state machine) handed to
+    ``mime_header_checks`` for the message queued as ``queue_id``, in order."""
+    fields = []
+    for line in log.splitlines():
+        match = POSTFIX_WARNING.match(line)
+        if match and match["queue_id"] == queue_id:
+            fields.append(match["field"])
+    return fields
+
+
+def field_names(fields: list[str]) -> list[str]:
+    """The attachment names header fields give (name=, filename=), as Python's email
+    package reads each field alone."""
+    names: list[str] = []
+    for field in fields:
+        part = email.message_from_string(f"{field}\n\n", policy=email.policy.compat32)
+        names += [n for n in _python_names(part) if n not in names]
+    return names
