@@ -18,6 +18,7 @@ from directory.index import DirectoryIndex
 from directory.model import Address, InvalidAddress, Mailbox, Unit, parse_official_address
 from directory.publish import FILE_NAMES, publish
 from directory.roster import RosterFormat
+from directory.search import search_units
 from directory.store import Change, Directory, ImportSummary
 from directory.successors import merged_into, predecessors, rolled_into
 
@@ -45,4 +46,5 @@ __all__ = [
     "predecessors",
     "publish",
     "rolled_into",
+    "search_units",
 ]

@@ -2,8 +2,10 @@
 
 The tree of units is written into the page as nested lists, so it reads and
 prints without JavaScript; each item carries its text folded by
-:func:`mailbase.fold` (``data-fold``), and a small script folds what is typed the
-same way and hides what does not match, keeping the parents of what does.
+:func:`mailbase.fold` (``data-fold``, :mod:`directory.search`), and a small script
+folds what is typed the same way and hides what does not match every word (each
+word beginning a word of the unit's text, as the console's search), keeping the
+parents of what does.
 """
 
 from __future__ import annotations
@@ -15,16 +17,10 @@ from html import escape
 from importlib.resources import files
 
 from directory.model import Unit
-from mailbase import fold
+from directory.search import searchable
 
 
 def _item(unit: Unit) -> str:
-    searchable = " ".join([
-        unit.name, unit.short_name, unit.name_en, unit.id,
-        *(address.addr_spec for address in unit.addresses),
-        # the address as people type it too: an IDN domain in its Unicode form
-        *(f"{address.local}@{address.unicode_domain}" for address in unit.addresses),
-    ])
     parts = [f'<span class="name">{escape(unit.name)}</span>']
     if unit.short_name:
         parts.append(f' <span class="short">({escape(unit.short_name)})</span>')
@@ -46,7 +42,7 @@ def _item(unit: Unit) -> str:
         contact.append(f'<a href="{site}">{site}</a>')
     if contact:
         parts.append(f'<br><span class="contact">{" · ".join(contact)}</span>')
-    return (f'<li id="u-{escape(unit.id)}" data-fold="{escape(fold(searchable))}">'
+    return (f'<li id="u-{escape(unit.id)}" data-fold="{escape(searchable(unit))}">'
             f'<div class="unit">{"".join(parts)}</div>')
 
 

@@ -275,7 +275,7 @@ def test_the_pages_search_as_you_type(page: _Tree, tmp_path: Path) -> None:
         if parent:
             children[parent].append(unit_id)
     queries = ["so tai chinh", "SỞ  TÀI   CHÍNH", "Sở Tài chính", "van phong hdnd bac ha",
-               "zzz", ""]
+               "zzz", "", "ai chinh", "chinh tai so"]
     data = {"order": list(page.parent_of), "fold": page.fold_of, "children": children,
             "queries": queries}
     program = tmp_path / "search.js"
@@ -289,6 +289,9 @@ def test_the_pages_search_as_you_type(page: _Tree, tmp_path: Path) -> None:
         assert results[query]["count"] == "1 đơn vị khớp"
     assert sorted(results["van phong hdnd bac ha"]["shown"]) == ["bac-ha", "bac-ha-vp", "ubnd-tinh"]
     assert results["zzz"] == {"shown": [], "matched": [], "count": "0 đơn vị khớp"}
+    # a word matches where a word begins ('ai' is inside 'tai'), in any order
+    assert "so-tai-chinh" not in results["ai chinh"]["matched"]
+    assert "so-tai-chinh" in results["chinh tai so"]["matched"]
     assert len(results[""]["shown"]) == 999 and results[""]["count"] == ""
 
 

@@ -24,6 +24,18 @@ def test_search_for_d_with_stroke(env):
         assert 'href="/units/sgd"' in c.get("/", params={"q": query}).text, query
 
 
+@pytest.mark.parametrize("query", ["ai", "so ai", "tai giao", "ngan tinh"])
+def test_search_needs_every_word_to_begin_a_word_of_the_unit(env, query):
+    c = client(env.settings)
+    assert 'id="results-empty"' in c.get("/", params={"q": query}).text
+    assert c.get("/api/units", params={"q": query}).json() == []
+
+
+def test_search_words_in_any_order(env):
+    c = client(env.settings)
+    assert [u["id"] for u in c.get("/api/units", params={"q": "chinh SỞ"}).json()] == ["stc"]
+
+
 def test_search_without_match(env):
     page = client(env.settings).get("/", params={"q": "không có đơn vị này"}).text
     assert 'id="results-empty"' in page

@@ -10,9 +10,9 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
-from directory import Unit, merged_into, predecessors
+from directory import Unit, merged_into, predecessors, search_units
 from directory.publish.vcard import card
-from mailbase import fold, zone
+from mailbase import zone
 from web.app import console_of, render
 from web.i18n import LANGUAGES
 from web.security import LANG_COOKIE, safe_next
@@ -46,18 +46,10 @@ def _out(unit: Unit) -> UnitOut:
     )
 
 
-def matches(unit: Unit, words: list[str]) -> bool:
-    """Whether every folded word occurs in the unit's names, id or addresses."""
-    hay = fold(" ".join([unit.id, unit.name, unit.short_name, unit.name_en,
-                         *(a.addr_spec for a in unit.addresses),
-                         *(a.unicode_domain for a in unit.addresses)]))
-    return all(word in hay for word in words)
-
-
 def search(units: list[Unit], q: str) -> list[Unit]:
-    """The units matching ``q``, diacritics optional ('so tai chinh' finds 'Sở Tài chính')."""
-    words = fold(q).split()
-    return [u for u in units if matches(u, words)] if words else []
+    """The units matching every word of ``q``, diacritics optional ('so tai chinh' finds
+    'Sở Tài chính'; directory/search.py)."""
+    return search_units(units, q)
 
 
 def _unit(request: Request, unit_id: str) -> tuple[Unit, dict[str, Unit]]:
