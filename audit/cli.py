@@ -27,7 +27,8 @@ from audit.config import AuditConfig
 from audit.errors import AuditError, QueryError
 from audit.keys import KeyTrust, fingerprint
 from audit.query import Filters, RecordSummary, TraceEntry
-from audit.records import Action, AdminKind, Direction, Fate
+from audit.records import Action, AdminEvent, AdminKind, Direction, Fate
+from audit.renames import IdMapError, read_id_map
 from audit.report import Report
 from audit.reportfiled import FILE_FORMATS, render_file
 from audit.reportuse import RosterMailbox
@@ -51,6 +52,9 @@ UnitNames = Callable[[], Mapping[str, str]]
 RosterReader = Callable[[], Sequence[RosterMailbox] | None]
 #: the directory's units in its order, each with its parent's id (None: a root)
 UnitTree = Callable[[], Sequence[tuple[str, str | None]]]
+#: given the units a report names (none: every unit), each predecessor -> the successor
+#: the report counts it under
+UnitRollup = Callable[[Sequence[str]], Mapping[str, str]]
 
 def _fail(exc: AuditError | PeriodError) -> click.ClickException:
     """Bad filters, dates or periods: exit 2; the store failed: 1."""
@@ -118,6 +122,10 @@ def filter_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--subtree", is_flag=True,
                      help="Also cover the descendants of each --unit, --sender-unit and "
                      "--recipient-unit (from the directory)."),
+        click.option("--with-predecessors", is_flag=True,
+                     help="Also cover the units each --unit, --sender-unit and "
+                     "--recipient-unit succeeds after a merger (their successor, from the "
+                     "directory), with --subtree the units below those too."),
         click.option("--direction", type=click.Choice([d.value for d in Direction]),
                      help="Only mail going this way."),
         click.option("--since", help="From this date/time (local zone unless an offset)."),
@@ -154,6 +162,8 @@ class _Wiring:
     unit_names: UnitNames | None = None
     roster: RosterReader | None = None
     unit_tree: UnitTree | None = None
+    predecessors: UnitExpander | None = None
+    rollup: UnitRollup | None = None
 
 
 _wiring = click.make_pass_decorator(_Wiring)
@@ -178,7 +188,8 @@ def _filters(wiring: _Wiring, config: AuditConfig, kw: dict[str, Any],
              **paging: int) -> Filters:
     asked = {name: tuple(kw.pop(name))
              for name in ("units", "sender_units", "recipient_units")}
-    if kw.pop("subtree"):
+    subtree = kw.pop("subtree")
+    if subtree:
         if wiring.descendants is None:
             raise UsageProblem("--subtree needs the directory (run through congvu)")
         if not any(asked.values()):
@@ -187,6 +198,19 @@ def _filters(wiring: _Wiring, config: AuditConfig, kw: dict[str, Any],
         expand = wiring.descendants
         asked = {name: tuple(dict.fromkeys(u for unit in units for u in expand(unit)))
                  for name, units in asked.items()}
+    if kw.pop("with_predecessors"):
+        if wiring.predecessors is None:
+            raise UsageProblem("--with-predecessors needs the directory (run through congvu)")
+        if not any(asked.values()):
+            raise UsageProblem("--with-predecessors needs at least one --unit, --sender-unit "
+                               "or --recipient-unit")
+        before = wiring.predecessors
+        asked = {name: tuple(dict.fromkeys([*units, *(p for u in units for p in before(u))]))
+                 for name, units in asked.items()}
+        if subtree and wiring.descendants is not None:
+            below = wiring.descendants
+            asked = {name: tuple(dict.fromkeys(u for unit in units for u in below(unit)))
+                     for name, units in asked.items()}
     direction = kw.pop("direction")
     decision = kw.pop("decision")
     values: dict[str, Any] = {
@@ -465,6 +489,46 @@ def key_rotate(wiring: _Wiring, actor: str, config_path: Path | None) -> None:
                "([audit] checkpoint_public_keys, inspectors' verify --key)")
 
 
+@group.command("rename-units")
+@click.option("--map", "id_map", required=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The id map `directory merge --map` wrote (file,old_id,new_id).")
+@click.option("--file", "file", required=True,
+              help="Which province's directory this log's ids come from: its export's "
+              "name in the map (lamdong.csv).")
+@click.option("--actor", default=command_line_actor, show_default="you (behind sudo too)",
+              help="Who renames (recorded in the chain).")
+@config_option
+@_wiring
+def rename_units_cmd(wiring: _Wiring, id_map: Path, file: str, actor: str,
+                     config_path: Path | None) -> None:
+    """Read this log's records, from now on, with the ids a merger of provinces gave
+    their units (audit/renames.py): one chained event holds the map; records keep the
+    ids they were written with."""
+    try:
+        renamed = read_id_map(id_map.read_text(encoding="utf-8"), file)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageProblem(f"{id_map}: cannot read it as UTF-8 text ({exc})") from exc
+    except IdMapError as exc:
+        raise UsageProblem(f"{id_map}: {exc}") from exc
+    if not renamed:
+        click.echo(f"{file}: every id kept its name; nothing to rename")
+        return
+    with _open_rw(wiring, config_path) as log:
+        try:
+            # the same map twice would rename the ids of records written between
+            # the two (a new unit that took an old id): refuse it
+            for earlier in log.admin_events(kind=AdminKind.UNITS_RENAMED.value, limit=-1):
+                if earlier["details"] == renamed:
+                    raise UsageProblem(f"{file}: this map was recorded already (event "
+                                       f"{earlier['id']}, {earlier['at']})")
+            seq = log.admin(AdminEvent(kind=AdminKind.UNITS_RENAMED, actor=actor,
+                                       target=file, details=dict(renamed)))
+        except AuditError as exc:
+            raise _fail(exc) from exc
+    click.echo(f"{file}: {len(renamed)} unit id(s) renamed for the records before event {seq}")
+
+
 @group.command("prune")
 @click.option("--before", required=True,
               help="Remove events older than this date (local zone unless an offset).")
@@ -490,6 +554,9 @@ def prune_cmd(wiring: _Wiring, before: str, config_path: Path | None) -> None:
 @click.option("--unit", "units", multiple=True,
               help="Only these units, in this order, each shown even without mail "
               "(repeatable).")
+@click.option("--with-predecessors", is_flag=True,
+              help="Count the units merged into another (their successor, from the "
+              "directory) in that unit's row instead of rows of their own.")
 @click.option("--format", "fmt",
               type=click.Choice(["table", "csv", "json", "html", "xlsx", "docx"]),
               default="table", show_default=True,
@@ -502,7 +569,7 @@ def prune_cmd(wiring: _Wiring, before: str, config_path: Path | None) -> None:
 @config_option
 @_wiring
 def report_cmd(wiring: _Wiring, period: str, units: tuple[str, ...], fmt: str, out: Path | None,
-               config_path: Path | None) -> None:
+               config_path: Path | None, with_predecessors: bool) -> None:
     """The periodic report on e-document use: per unit, per mailbox in it, and a
     total (audit/README.md defines each column)."""
     if fmt in FILE_FORMATS and out is None:
@@ -513,11 +580,13 @@ def report_cmd(wiring: _Wiring, period: str, units: tuple[str, ...], fmt: str, o
             tz = zone(config.time_zone)
             # without --unit: every unit of the directory, zeros too, in its tree
             tree = wiring.unit_tree() if wiring.unit_tree is not None and not units else []
+            rolled = _rolled(wiring, units) if with_predecessors else {}
+            tree = [(u, parent) for u, parent in tree if u not in rolled]
             result = log.report(parse_period(period, tz), units,
                                 roster=wiring.roster() if wiring.roster is not None else None,
                                 regular_min=config.regular_use_min_messages, tz=tz,
                                 listed=[u for u, _ in tree],
-                                parents=dict(tree) if tree else None)
+                                parents=dict(tree) if tree else None, rolled=rolled)
         except (AuditError, PeriodError) as exc:
             raise _fail(exc) from exc
     names: Mapping[str, str] = {}
@@ -538,7 +607,9 @@ def report_cmd(wiring: _Wiring, period: str, units: tuple[str, ...], fmt: str, o
 def commands(load: ConfigLoader, *, descendants: UnitExpander | None = None,
              unit_names: UnitNames | None = None,
              roster: RosterReader | None = None,
-             unit_tree: UnitTree | None = None) -> list[click.Command]:
+             unit_tree: UnitTree | None = None,
+             predecessors: UnitExpander | None = None,
+             rollup: UnitRollup | None = None) -> list[click.Command]:
     """The top-level command groups this package adds to `congvu`.
 
     :param load: the ``[audit]`` table for ``--config`` (the root supplies it).
@@ -551,8 +622,19 @@ def commands(load: ConfigLoader, *, descendants: UnitExpander | None = None,
     :param unit_tree: the directory's units and their parents, in its order: the
         report then shows every unit, zeros too, in the tree's order with subtotals;
         without it, only the units with mail, sorted.
+    :param predecessors: given a unit id, the units it succeeds after a merger (the
+        directory's successor links); without it ``--with-predecessors`` is refused.
+    :param rollup: given the units a report names, each predecessor -> the successor
+        the report counts it under (the report's ``--with-predecessors``).
     """
-    return [wired(group, _Wiring(load, descendants, unit_names, roster, unit_tree))]
+    return [wired(group, _Wiring(load, descendants, unit_names, roster, unit_tree,
+                                 predecessors, rollup))]
+
+
+def _rolled(wiring: _Wiring, units: Sequence[str]) -> Mapping[str, str]:
+    if wiring.rollup is None:
+        raise UsageProblem("--with-predecessors needs the directory (run through congvu)")
+    return wiring.rollup(units)
 
 
 def _export(log: AuditLog, filters: Filters, fmt: str, stream: Any, total: int, *,

@@ -18,6 +18,7 @@ from typing import Any, Generic, TypeVar
 from audit.attribution import TRUSTED, attributed, claimed_by, sent_by
 from audit.errors import AuditError, QueryError
 from audit.records import Action, Direction, Fate
+from audit.renames import NO_RENAMES, UnitRenames, load_renames
 from audit.rows import iso
 from mailbase import fold
 
@@ -153,13 +154,13 @@ _SUMMARY = """
 """
 
 
-def _membership(units: Sequence[str], role: str | None, filters: Filters
-                ) -> tuple[str, list[Any]]:
+def _membership(units: Sequence[str], role: str | None, filters: Filters,
+                renames: UnitRenames) -> tuple[str, list[Any]]:
     """A condition on ``e.seq``: records ``units`` are members of (in ``role`` when
-    given), through the memberships index, narrowed to the period on the index."""
-    marks = ", ".join("?" * len(units))
-    sub = f"SELECT m.record_id FROM memberships m WHERE m.unit_id IN ({marks})"
-    params: list[Any] = list(units)
+    given), through the memberships index, narrowed to the period on the index; a
+    record written before a rename of units is a member by its renamed ids."""
+    named, params = renames.condition("m.unit_id", "m.record_id", units)
+    sub = f"SELECT m.record_id FROM memberships m WHERE {named}"
     if role is not None:
         sub += " AND m.role = ?"
         params.append(role)
@@ -172,7 +173,8 @@ def _membership(units: Sequence[str], role: str | None, filters: Filters
     return f"e.seq IN ({sub})", params
 
 
-def _where(filters: Filters, dialect: Dialect) -> tuple[str, list[Any]]:
+def _where(filters: Filters, dialect: Dialect, renames: UnitRenames = NO_RENAMES
+           ) -> tuple[str, list[Any]]:
     conds: list[str] = ["e.kind = 'message'"]
     params: list[Any] = []
     # outbound mail of a unit is mail it sent, not mail others sent to it
@@ -180,7 +182,7 @@ def _where(filters: Filters, dialect: Dialect) -> tuple[str, list[Any]]:
     for units, role in ((filters.units, involved), (filters.sender_units, "sent"),
                         (filters.recipient_units, "received")):
         if units:
-            cond, more = _membership(units, role, filters)
+            cond, more = _membership(units, role, filters, renames)
             conds.append(cond)
             params.extend(more)
     if filters.sender_units:
@@ -236,9 +238,10 @@ def _where(filters: Filters, dialect: Dialect) -> tuple[str, list[Any]]:
     return " AND ".join(conds), params
 
 
-def _summary(row: Sequence[Any]) -> RecordSummary:
+def _summary(row: Sequence[Any], renames: UnitRenames = NO_RENAMES) -> RecordSummary:
     (seq, at, direction, listener, sender, header_from, subject, recipients, attachments,
      size, action, outcome, dkim, smime, unit, queue_id, message_id) = row
+    unit = renames.unit(unit, seq)
     return RecordSummary(
         seq, datetime.fromisoformat(at), direction, listener, sender, header_from, subject,
         recipients, attachments, size, action, outcome, dkim, smime,
@@ -253,30 +256,33 @@ def query(conn: sqlite3.Connection, filters: Filters, dialect: Dialect | None = 
     :raises QueryError: bad filters.
     """
     filters.check()
-    where, params = _where(filters, dialect or Dialect())
+    renames = load_renames(conn)
+    where, params = _where(filters, dialect or Dialect(), renames)
     total = conn.execute(f"SELECT count(*) FROM events e WHERE {where}", params).fetchone()[0]
     rows = conn.execute(
         f"SELECT {_SUMMARY} FROM events e WHERE {where} ORDER BY e.at DESC, e.seq DESC "
         "LIMIT ? OFFSET ?",
         [*params, filters.page_size, (filters.page - 1) * filters.page_size],
     ).fetchall()
-    return Page([_summary(r) for r in rows], int(total), filters.page, filters.page_size)
+    return Page([_summary(r, renames) for r in rows], int(total), filters.page,
+                filters.page_size)
 
 
 def iter_records(conn: sqlite3.Connection, filters: Filters, dialect: Dialect | None = None
                  ) -> Iterator[dict[str, Any]]:
     """Every matching record in full (for export), oldest first, ignoring pagination."""
     filters.check()
-    where, params = _where(filters, dialect or Dialect())
+    renames = load_renames(conn)
+    where, params = _where(filters, dialect or Dialect(), renames)
     cursor = conn.execute(f"SELECT e.seq FROM events e WHERE {where} ORDER BY e.seq", params)
     for (seq,) in cursor.fetchall():
-        yield show(conn, seq)
+        yield show(conn, seq, renames)
 
 
 def count(conn: sqlite3.Connection, filters: Filters, dialect: Dialect | None = None) -> int:
     """How many records match."""
     filters.check()
-    where, params = _where(filters, dialect or Dialect())
+    where, params = _where(filters, dialect or Dialect(), load_renames(conn))
     return int(conn.execute(f"SELECT count(*) FROM events e WHERE {where}", params)
                .fetchone()[0])
 
@@ -315,11 +321,13 @@ def trace(conn: sqlite3.Connection, sha256: str) -> list[TraceEntry]:
         "WHERE a.sha256 = ? ORDER BY e.seq, a.position", (sha256.lower(),),
     ).fetchall()
     entries, seen = [], set()
+    renames = load_renames(conn)
     for seq, at, filename, sender, unit, subject, detail, position, direction in rows:
         if seq in seen:
             continue
         seen.add(seq)
         data = json.loads(detail)
+        unit = renames.unit(unit, seq)
         attachment = data["attachments"][position] if position < len(
             data["attachments"]) else {}
         done = conn.execute(
@@ -328,8 +336,9 @@ def trace(conn: sqlite3.Connection, sha256: str) -> list[TraceEntry]:
         ).fetchone()
         entries.append(TraceEntry(
             seq, datetime.fromisoformat(at), filename, sender, sent_by(direction, unit),
-            data["envelope_recipients"], data["recipient_units"], subject,
-            done[0] if done else None, done[1] if done else None,
+            data["envelope_recipients"],
+            list(dict.fromkeys(renames.resolve(u, seq) for u in data["recipient_units"])),
+            subject, done[0] if done else None, done[1] if done else None,
             datetime.fromisoformat(done[2]) if done else None,
             attachment.get("document"), attachment.get("signatures") or [],
             claimed_by(direction, unit),
@@ -337,8 +346,11 @@ def trace(conn: sqlite3.Connection, sha256: str) -> list[TraceEntry]:
     return entries
 
 
-def show(conn: sqlite3.Connection, record_id: int) -> dict[str, Any]:
-    """One event in full: its columns, its detail, and (for messages) its completions.
+def show(conn: sqlite3.Connection, record_id: int, renames: UnitRenames | None = None
+         ) -> dict[str, Any]:
+    """One event in full: its columns, its detail, and (for messages) its completions;
+    a message's units renamed as the log's later unit renames say (``renames``: the
+    log's, when the caller has read them; audit/renames.py).
 
     A message's stored ``sender_unit`` is shown as ``sender_unit`` only when the unit
     sent it (trusted path), else as ``claimed_unit`` (audit/attribution.py).
@@ -363,7 +375,7 @@ def show(conn: sqlite3.Connection, record_id: int) -> dict[str, Any]:
                 "WHERE kind = 'completion' AND record_id = ? ORDER BY seq", (record_id,),
             )
         ]
-    return attributed(record)
+    return attributed((load_renames(conn) if renames is None else renames).record(record))
 
 
 @dataclass(frozen=True, slots=True)

@@ -139,6 +139,9 @@ class AdminKind(StrEnum):
     #: a legal hold on archived messages placed, and released (target: the hold's id)
     ARCHIVE_HOLD = "archive-hold"
     ARCHIVE_HOLD_RELEASE = "archive-hold-release"
+    #: unit ids renamed for the records before it, as a merger of provinces renamed
+    #: them (details: old id -> new id; audit/renames.py)
+    UNITS_RENAMED = "units-renamed"
 
 
 class DocumentSignatureRecord(_Edge):

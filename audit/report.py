@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, tzinfo
 
+from audit.renames import load_renames, read_units, renamed_message, rolled_roster
 from audit.reportsql import (
     NO_DOCUMENTS,
     Fate,
@@ -384,7 +385,8 @@ def _snapshot(conn: sqlite3.Connection) -> Iterator[None]:
 def build_report(conn: sqlite3.Connection, period: Period, units: Sequence[str] = (), *,
                  listed: Sequence[str] = (), roster: Sequence[RosterMailbox] | None = None,
                  regular_min: int = REGULAR_MIN, tz: tzinfo = UTC,
-                 parents: Mapping[str, str | None] | None = None) -> Report:
+                 parents: Mapping[str, str | None] | None = None,
+                 rolled: Mapping[str, str] | None = None) -> Report:
     """The report for ``period`` over ``units`` (none named: every unit).
 
     The units of ``listed`` (say, a directory's, in its order), then the other units
@@ -394,17 +396,24 @@ def build_report(conn: sqlite3.Connection, period: Period, units: Sequence[str] 
     the directory's tree), the units shown come in the tree's order, parents first,
     and each unit with units below it shown gets a subtotal over them all, each
     message once (:mod:`audit.reporttree`). With ``roster``, the use columns are
-    counted too (:mod:`audit.reportuse`), by the days and months of ``tz``.
+    counted too (:mod:`audit.reportuse`), by the days and months of ``tz``. A record
+    written before a rename of units counts for the renamed units
+    (:mod:`audit.renames`); with ``rolled`` (a predecessor -> the successor it is
+    counted under), a predecessor's mail and officials count for its successor, each
+    message once.
     """
     with _snapshot(conn):
         head = chain_head(conn)
         held = quarantine_fates(conn)
         builder = _Builder(units, listed, parents=parents)
+        if roster is not None and rolled:
+            roster = rolled_roster(roster, rolled)
         mailboxes = builder.in_scope(roster) if roster is not None else []
         if roster is not None:
             builder.tally = SentTally((m.address for m in mailboxes), Calendar(period, tz))
-        for msg in messages(conn, period, builder.named, held=held):
-            builder.add(msg)
+        read = read_units(builder.named, rolled) if rolled else builder.named
+        for msg in messages(conn, period, read, held=held, renames=load_renames(conn)):
+            builder.add(renamed_message(msg, lambda u: rolled.get(u, u)) if rolled else msg)
         officials = None
         if builder.tally is not None:
             officials = official_use(conn, mailboxes, builder.tally, period,

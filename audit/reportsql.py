@@ -19,11 +19,13 @@ import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
+from functools import partial
 from typing import Any
 
 from audit import records
 from audit.attribution import TRUSTED, claimed_by, sent_by
 from audit.records import AdminKind
+from audit.renames import NO_RENAMES, UnitRenames, renamed_message
 from audit.rows import iso
 from mailbase import Period
 
@@ -117,19 +119,20 @@ _COLUMNS = f"""
      WHERE m.record_id = e.seq AND m.role = 'received'),
     (SELECT group_concat(r.address || char(30) || coalesce(r.unit_id, ''), char(31))
      FROM recipients r WHERE r.record_id = e.seq),
-    {_CHECKED}, {_PASSED} AND NOT {_FORGED}, {_SPOOFED}, {_FORGED}, {_ATTACHED}, e.at
+    {_CHECKED}, {_PASSED} AND NOT {_FORGED}, {_SPOOFED}, {_FORGED}, {_ATTACHED}, e.at, e.seq
 """
 
 
-def _where(period: Period, units: Sequence[str]) -> tuple[str, list[Any]]:
+def _where(period: Period, units: Sequence[str], renames: UnitRenames
+           ) -> tuple[str, list[Any]]:
     sql = "e.kind = 'message' AND e.at >= ? AND e.at < ?"
     params: list[Any] = [iso(period.start), iso(period.end)]
     if units:
         # through the unit index: any membership (sent, claimed or received)
-        marks = ", ".join("?" * len(units))
-        sql += (f" AND e.seq IN (SELECT m.record_id FROM memberships m WHERE m.unit_id "
-                f"IN ({marks}) AND m.at >= ? AND m.at < ?)")
-        params.extend([*units, *params[:2]])
+        named, more = renames.condition("m.unit_id", "m.record_id", units)
+        sql += (f" AND e.seq IN (SELECT m.record_id FROM memberships m WHERE {named} "
+                "AND m.at >= ? AND m.at < ?)")
+        params.extend([*more, *params[:2]])
     return sql, params
 
 
@@ -278,16 +281,18 @@ def _documents(detail: str | None, sender: str | None
 
 
 def messages(conn: sqlite3.Connection, period: Period, units: Sequence[str] = (), *,
-             held: Mapping[str, Fate] | None = None) -> Iterator[Message]:
+             held: Mapping[str, Fate] | None = None,
+             renames: UnitRenames = NO_RENAMES) -> Iterator[Message]:
     """Every message recorded in ``period`` (those involving ``units``, when named);
-    ``held``: the quarantine fates, when the caller has read them."""
+    ``held``: the quarantine fates, when the caller has read them. A message written
+    before a rename of units (``renames``, the log's) has its units renamed."""
     held = quarantine_fates(conn) if held is None else held
-    where, params = _where(period, units)
+    where, params = _where(period, units, renames)
     for row in conn.execute(f"SELECT {_COLUMNS} FROM events e WHERE {where}", params):
         (direction, unit, sender, dkim, smime, done, received, recipients,
-         checked, passed, spoofed, forged, documents, at) = row
+         checked, passed, spoofed, forged, documents, at, seq) = row
         sent_from = sent_by(direction, unit)
-        yield Message(
+        message = Message(
             sender=sent_from, claimed=claimed_by(direction, unit),
             envelope_sender=sender or "", fate=fate(done, held),
             # only untrusted mail is checked for forgery; the claim may name no unit
@@ -297,3 +302,5 @@ def messages(conn: sqlite3.Connection, period: Period, units: Sequence[str] = ()
             documents=_documents(documents, sent_from), recipient_units=tuple(_split(received)),
             recipients=_recipients(recipients), at=at,
         )
+        yield renamed_message(message, partial(renames.resolve, seq=seq)) if renames \
+            else message

@@ -658,12 +658,15 @@ class AuditLog:
     def report(self, period: Period, units: Sequence[str] = (), *,
                listed: Sequence[str] = (), roster: Sequence[RosterMailbox] | None = None,
                regular_min: int = REGULAR_MIN, tz: tzinfo = UTC,
-               parents: Mapping[str, str | None] | None = None) -> Report:
+               parents: Mapping[str, str | None] | None = None,
+               rolled: Mapping[str, str] | None = None) -> Report:
         """The periodic report (per unit, per mailbox, total) for ``period``: over
         ``units`` (none: every unit), showing those and ``listed`` even without mail;
         with ``parents`` (the directory's tree), in tree order with subtotals; with
-        ``roster``, the use of its mailboxes too (days and months in ``tz``)."""
+        ``roster``, the use of its mailboxes too (days and months in ``tz``); with
+        ``rolled`` (predecessor -> successor), predecessors counted in successors."""
         with mapped_errors(self.path, "build the report", self.errors):
             return build_report(self.db.conn, period, units, listed=listed, roster=roster,
-                                regular_min=regular_min, tz=tz, parents=parents)
+                                regular_min=regular_min, tz=tz, parents=parents,
+                                rolled=rolled)
 

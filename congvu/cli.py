@@ -248,6 +248,20 @@ def unit_tree() -> Sequence[tuple[str, str | None]]:
         return []
 
 
+def unit_predecessors(unit_id: str) -> Sequence[str]:
+    """The units ``unit_id`` succeeds after a merger (their successor links lead to it)."""
+    units = _directory_units()
+    if unit_id not in {unit.id for unit in units}:
+        raise LookupError(f"unknown unit {unit_id!r} (not in the directory)")
+    return sorted(directory.predecessors(units, [unit_id]))
+
+
+def unit_rollup(reported: Sequence[str]) -> Mapping[str, str]:
+    """For a report of ``reported`` (none: every unit), each predecessor -> the
+    successor it is counted under (directory/successors.py's ``rolled_into``)."""
+    return directory.rolled_into(_directory_units(), reported)
+
+
 def roster_mailboxes() -> Sequence[audit.RosterMailbox] | None:
     """The officials' mailboxes on the configured directory's roster, for the report's
     use columns (None without a directory or a roster: those columns are then empty)."""
@@ -291,7 +305,8 @@ for _command in (
                      time_zone=lambda path: current().settings(path).audit.time_zone),
     *directory.commands(_table(lambda c: c.directory), on_change=directory_changed),
     *audit.commands(_table(lambda c: c.audit), descendants=unit_descendants,
-                    unit_names=unit_names, roster=roster_mailboxes, unit_tree=unit_tree),
+                    unit_names=unit_names, roster=roster_mailboxes, unit_tree=unit_tree,
+                    predecessors=unit_predecessors, rollup=unit_rollup),
     *web.commands(_web_settings, release=_web_releaser),
     *archive.commands(_table(lambda c: c.archive), records=AuditRecords()),
     # operating the service; the try-out province (make run)

@@ -15,7 +15,7 @@ its predecessors, so nothing a successor's row says widens what its readers see.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from datetime import date
 
 from directory.model import Unit, successor_in_service
@@ -65,12 +65,22 @@ def predecessors(units: Iterable[Unit], unit_ids: Iterable[str]) -> frozenset[st
     return frozenset(found)
 
 
-def rolled_into(units: Iterable[Unit]) -> dict[str, str]:
-    """For each unit with a successor, the unit its links end at (the one a report
-    that rolls predecessors into their successors counts it under)."""
+def rolled_into(units: Iterable[Unit], reported: Collection[str] = ()) -> dict[str, str]:
+    """For each unit with a successor, the unit a report that rolls predecessors into
+    their successors counts it under: the first of its successors that is ``reported``,
+    or with none reported (every unit), the last one. A unit reported keeps its own
+    row, and one whose links reach none of ``reported`` is left out."""
     by_id = {unit.id: unit for unit in units}
-    return {unit_id: last for unit_id in by_id
-            if (last := last_successor(unit_id, by_id)) != unit_id}
+    rolled = {}
+    for unit_id in by_id:
+        if unit_id in reported:
+            continue
+        chain = successors(unit_id, by_id)
+        into = next((u for u in chain if u in reported), None) if reported else (
+            chain[-1] if chain else None)
+        if into is not None:
+            rolled[unit_id] = into
+    return rolled
 
 
 def merged_into(unit: Unit, units: Mapping[str, Unit], today: date) -> Unit | None:
