@@ -11,6 +11,14 @@ budget), so a program there is blocked as if attached. And `smuggling_signs` say
 whether the HTML both builds a file in script and carries a payload to build it
 from, for the `html-smuggling` rule. All scans are single regular-expression passes
 without backtracking over the bytes, so a huge or hostile HTML costs linear time.
+
+Smuggling pages hide both halves. The call that saves the file may be spelt so no
+literal matches (`window["URL"]["create" + "ObjectURL"]`), so a script that decodes
+bytes (`atob`, `Uint8Array`, `String.fromCharCode`, `unescape`) counts as building a file too. The
+payload may be cut into short string literals joined by `+` or by an array's `join`,
+so adjacent literals are read joined before base64 runs and data: URIs are looked for;
+or it may not be base64 at all: a list of byte values, `%XX`, `\\xXX` or `\\u00XX`
+escapes count by the bytes they spell.
 """
 
 from __future__ import annotations
@@ -32,8 +40,10 @@ _HTML_HEAD = re.compile(rb"<(?:!doctype\s+html|html|head|body|script|svg|a\s|ifr
 _DATA_URI = re.compile(
     rb"data:(?!image/|font/|text/|application/font|application/x-font)"
     rb"([a-z0-9.+-]+/[a-z0-9.+-]+)?((?:;[a-z0-9=._+-]+)*),([a-z0-9+/=%_.~!$&*-]*)")
-#: script that turns bytes into a file the browser saves or opens.
-_BUILDS_FILE_CALLS = (b"createobjecturl", b"mssaveoropenblob", b"mssaveblob")
+#: script that turns bytes into a file the browser saves or opens, or decodes the bytes
+#: to build one from (when the saving call itself is spelt out of pieces).
+_BUILDS_FILE_CALLS = (b"createobjecturl", b"mssaveoropenblob", b"mssaveblob", b"atob(",
+                      b"uint8array", b"fromcharcode", b"unescape(")
 #: each starts with a literal, so re's prefix search keeps them fast on large pages.
 _BUILDS_FILE = (re.compile(rb"new\s+(?:blob|file)\s*\("), re.compile(rb"\.download\s*="),
                 re.compile(rb"setattribute\s*\(\s*[\"']download"))
@@ -46,6 +56,19 @@ _INLINE_URI = re.compile(rb"data:(?:image|font)/[^,]{0,200},[a-z0-9+/=%]*")
 _BASE64_RUN = re.compile(rb"[a-z0-9+/]{64,}={0,2}")
 #: this much base64 (in runs, possibly split into many strings) is a payload.
 PAYLOAD_CHARS = 4096
+#: the end of one string literal and the start of the next, joined by + or a comma:
+#: removed, so a payload cut into short literals reads as one run.
+_LITERAL_JOIN = re.compile(rb"[\"'`]\s*[+,]\s*[\"'`]")
+#: bytes spelt as numbers ("77,90,144,..."), %XX, \xXX or \u00XX escapes: each run
+#: of at least _MIN_SPELT counts by the bytes it spells, base64's four characters for
+#: three bytes. Runs are matched whole and filtered after (a minimum count inside the
+#: pattern would make the scan start over at every position of a short run), numbers
+#: as one character class, escapes from their literal first character: both are fast
+#: paths of Python's re.
+_BYTE_RUNS = (re.compile(rb"[0-9][0-9,\s]*"), re.compile(rb"%[0-9a-f]{2}(?:%[0-9a-f]{2})*"),
+              re.compile(rb"\\x[0-9a-f]{2}(?:\\x[0-9a-f]{2})*"),
+              re.compile(rb"\\u00[0-9a-f]{2}(?:\\u00[0-9a-f]{2})*"))
+_MIN_SPELT = 16
 _MAX_URIS = 100
 
 
@@ -65,11 +88,13 @@ def is_html(part: Part) -> bool:
 
 def carries_data_files(part: Part) -> bool:
     """Whether the HTML attachment `part` holds `data:` URIs of application types."""
-    return is_html(part) and _DATA_URI.search(part.data.lower()) is not None
+    return is_html(part) and _DATA_URI.search(_joined(part.data).lower()) is not None
 
 
 def data_uri_files(data: bytes, max_size: int) -> Iterator[Embedded]:
-    """The files in the application-typed `data:` URIs of the HTML `data`."""
+    """The files in the application-typed `data:` URIs of the HTML `data` (string
+    literals joined by + read joined)."""
+    data = _joined(data)
     for count, m in enumerate(_DATA_URI.finditer(data.lower()), start=1):
         name = f"data-uri-{count}"
         if count > _MAX_URIS:
@@ -93,9 +118,10 @@ def data_uri_files(data: bytes, max_size: int) -> Iterator[Embedded]:
 
 def smuggling_signs(data: bytes) -> str | None:
     """What shows that the HTML `data` builds a file in the browser, or None: script (or
-    a link) that saves a file, together with a payload (a `data:` URI of an application
-    type, or at least `PAYLOAD_CHARS` characters of base64)."""
-    data = data.lower()
+    a link) that saves a file or decodes bytes, together with a payload (a `data:` URI
+    of an application type, or at least `PAYLOAD_CHARS` characters of base64 or bytes
+    spelt otherwise to the same amount)."""
+    data = _joined(data).lower()
     builds = next((call for call in _BUILDS_FILE_CALLS if call in data), None) or next(
         (m.group(0) for pattern in _BUILDS_FILE if (m := pattern.search(data))), None)
     if builds is not None:
@@ -107,9 +133,26 @@ def smuggling_signs(data: bytes) -> str | None:
     if (uri := _DATA_URI.search(data)) is not None:
         kind = (uri.group(1) or b"no type").decode("ascii", "replace")
         return f"{how!r} with a data: URI of {kind}"
+    text = _INLINE_URI.sub(b"", data)
     total = 0
-    for run in _BASE64_RUN.finditer(_INLINE_URI.sub(b"", data)):
+    for run in _BASE64_RUN.finditer(text):
         total += len(run.group(0))
         if total >= PAYLOAD_CHARS:
             return f"{how!r} with more than {PAYLOAD_CHARS} characters of base64"
+    spelt = sum(n for pattern in _BYTE_RUNS for run in pattern.finditer(text)
+                if (n := _bytes_spelt(run.group(0))) >= _MIN_SPELT)
+    if 4 * spelt // 3 >= PAYLOAD_CHARS:
+        return f"{how!r} with {spelt} bytes spelt as numbers or escapes"
     return None
+
+
+def _joined(data: bytes) -> bytes:
+    """`data` with adjacent string literals joined (`"TVqQ" + "AAMA"` reads `"TVqQAAMA"`)."""
+    return _LITERAL_JOIN.sub(b"", data) if b"+" in data or b"," in data else data
+
+
+def _bytes_spelt(run: bytes) -> int:
+    """How many bytes one run of numbers or escapes spells."""
+    if run[:1].isdigit():
+        return run.count(b",")
+    return run.count(b"%") or run.count(b"\\")

@@ -78,3 +78,63 @@ def test_a_hostile_html_of_open_tags_is_decided() -> None:
     decision = _decide(html)
     assert decision.action is Action.QUARANTINE
     assert "html-smuggling" in _rules(decision)
+
+
+def _saved_by_pieces(payload: str) -> bytes:
+    # the saving call spelt out of pieces: no literal createObjectURL or download= left
+    return ("<html><script>var w = window, k = 'create' + 'Object' + 'URL';"
+            f"var d = {payload};"
+            "var l = w['docu' + 'ment']['createElement']('a');"
+            "l['href'] = w['U' + 'RL'][k](new w['Bl' + 'ob']([d]));"
+            "l['dow' + 'nload'] = 'hoa-don.iso'; l['cli' + 'ck']();</script></html>").encode()
+
+
+def test_base64_cut_into_short_literals_is_a_payload() -> None:
+    encoded = base64.b64encode(cm.EXE * 80).decode()
+    pieces = " + ".join(f"'{encoded[i:i + 24]}'" for i in range(0, len(encoded), 24))
+    signs = smuggling_signs(_saved_by_pieces(f"atob({pieces})"))
+    assert signs is not None and "base64" in signs
+    assert "html-smuggling" in _rules(_decide(_saved_by_pieces(f"atob({pieces})")))
+
+
+def test_an_array_of_short_literals_joined_is_a_payload() -> None:
+    encoded = base64.b64encode(cm.EXE * 80).decode()
+    pieces = ", ".join(f'"{encoded[i:i + 16]}"' for i in range(0, len(encoded), 16))
+    assert smuggling_signs(_saved_by_pieces(f'atob([{pieces}].join(""))')) is not None
+
+
+def test_bytes_spelt_as_numbers_are_a_payload() -> None:
+    numbers = ",".join(str(b) for b in cm.EXE * 60)  # 4,080 bytes: 5,440 base64 characters
+    signs = smuggling_signs(_saved_by_pieces(f"new Uint8Array([{numbers}])"))
+    assert signs is not None and "bytes spelt as numbers or escapes" in signs
+
+
+def test_bytes_spelt_as_escapes_are_a_payload() -> None:
+    escaped = "".join(f"%{b:02x}" for b in cm.EXE * 60)
+    assert smuggling_signs(_saved_by_pieces(f"unescape('{escaped}')")) is not None
+    hexed = "".join(f"\\x{b:02x}" for b in cm.EXE * 60)
+    assert smuggling_signs(_saved_by_pieces(f"'{hexed}'.split('').map(c => c.charCodeAt(0))"
+                                            ".map(String.fromCharCode)")) is not None
+
+
+def test_a_data_uri_spelt_in_pieces_is_read_whole() -> None:
+    encoded = base64.b64encode(cm.EXE).decode()
+    html = (f"<html><script>location.href = 'da' + 'ta:application/x-msdownload;base64,' + "
+            f"'{encoded[:40]}' + '{encoded[40:]}';</script></html>").encode()
+    decision = _decide(html)
+    assert decision.action is Action.REJECT
+    assert ("blocked-type", "invoice.html/data-uri-1") in {
+        (v.rule, v.member) for v in decision.violations}
+
+
+def test_a_table_of_numbers_without_script_is_not_smuggling() -> None:
+    cells = ", ".join(str(n % 1000) for n in range(6000))
+    html = f"<html><body><table><tr><td>{cells}</td></tr></table></body></html>".encode()
+    assert smuggling_signs(html) is None
+
+
+def test_runs_of_fewer_than_sixteen_numbers_are_no_payload() -> None:
+    # fifteen numbers then a break, over and over (1 MB, in one linear pass): no run is
+    # long enough to count, however many there are
+    html = b"<script>atob(x)</script>" + b"1,2,3,4,5,6,7,8,9,10,11,12,13,14,15;" * 30_000
+    assert smuggling_signs(html) is None
