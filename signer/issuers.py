@@ -96,6 +96,8 @@ class IssuerFetcher:
             if time.monotonic() - when < CERTIFICATE_CACHE.total_seconds():
                 return certs
         cached = self.store.recall(url, max_age=CERTIFICATE_CACHE) if self.store else None
+        if cached is not None and self.store is not None:
+            self.store.used(url)  # `trust refresh` keeps fetching what is in use
         data = cached if cached is not None else self.fetcher.get(
             url, max_bytes=MAX_CERTIFICATE)
         try:

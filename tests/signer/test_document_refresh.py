@@ -238,3 +238,25 @@ def test_with_fetching_off_the_command_does_nothing_and_says_so(tmp_path: Path) 
     assert result.exit_code == 0, result.output
     (line,) = [json.loads(x) for x in result.stdout.splitlines()]
     assert line["event"] == "refresh skipped" and "is_fetching" in line["reason"]
+
+
+def test_an_issuer_certificate_used_from_the_store_stays_wanted(
+        gov: GovPki, ca_web: CaWebServer, tmp_path: Path) -> None:
+    url = ca_web.url(f"/crt/cp{gov.slug}.crt")
+    data = sign_pdf(plain_pdf(), gov.issue("rf8@laocai.gov.vn"))
+
+    def leaf_only() -> DocumentVerdict:
+        trust = TrustStore([gov.root.cert], is_crl_required=True, fetcher=Fetcher(),
+                           store=EvidenceStore(tmp_path))
+        return DocumentVerifier(trust).verify(data).signatures[0].verdict
+
+    assert leaf_only() is DocumentVerdict.VALID  # the issuing CA from caIssuers
+    index = tmp_path / "cache" / hashlib.sha256(url.encode()).hexdigest()
+    old = (dt.datetime.now(dt.UTC) - dt.timedelta(days=31)).timestamp()
+    os.utime(index, (old, old))
+    before = ca_web.hits.count(f"/crt/cp{gov.slug}.crt")
+    assert leaf_only() is DocumentVerdict.VALID
+    assert ca_web.hits.count(f"/crt/cp{gov.slug}.crt") == before  # from the store
+    entry = EvidenceStore(tmp_path).entry(url)
+    assert entry is not None and entry.kind == "crt" and entry.used_at is not None
+    assert dt.datetime.now(dt.UTC) - entry.used_at < dt.timedelta(minutes=10)
