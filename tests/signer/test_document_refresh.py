@@ -14,6 +14,7 @@ import os
 import tomllib
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from cryptography.hazmat.primitives import serialization
 
@@ -260,3 +261,20 @@ def test_an_issuer_certificate_used_from_the_store_stays_wanted(
     entry = EvidenceStore(tmp_path).entry(url)
     assert entry is not None and entry.kind == "crt" and entry.used_at is not None
     assert dt.datetime.now(dt.UTC) - entry.used_at < dt.timedelta(minutes=10)
+
+
+def test_the_timers_command_through_the_root(tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the congvu-trust-refresh unit runs: the store under the data directory."""
+    from congvu.cli import main
+
+    monkeypatch.setenv("CONGVU_VAR", str(tmp_path / "var"))
+    config = tmp_path / "congvu.toml"
+    config.write_text("[signer.documents]\nis_enabled = true\n")
+    result = CliRunner().invoke(main, ["document", "trust", "refresh", "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    (done,) = [json.loads(line) for line in result.stdout.splitlines()]
+    assert done["event"] == "refresh done" and done["failed"] == 0
+    config.write_text("[signer.documents\n")
+    broken = CliRunner().invoke(main, ["document", "trust", "refresh", "--config", str(config)])
+    assert broken.exit_code == 2 and "not valid TOML" in broken.output
