@@ -20,19 +20,25 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 import shlex
 import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner, Result
 
+from audit import AuditLog, Completion, Fate
 from congvu.cli import main
+from congvu.config import parse_config
 from directory import DirectoryIndex
+from support.audit import T0, make_record
 from support.dns import DnsServer
 from support.rawsmtp import Raw
 
@@ -179,6 +185,7 @@ def run_page(base: Path, work: Path, dns: DnsServer) -> list[Ran]:
         roster.write_text(old_roster(province[0], province[2]), encoding="utf-8")
         result = congvu(["directory", "mailboxes", "import", str(roster)], servers[name])
         assert result.exit_code == 0, result.output
+        old_log(servers[name], province[0])
     ran: list[Ran] = []
     csv_tables = [table(body) for language, body in blocks(PLAYBOOK.read_text("utf-8"))
                   if language == "csv"]
@@ -219,6 +226,18 @@ def run_page(base: Path, work: Path, dns: DnsServer) -> list[Ran]:
                 virtual = (Path(argv[3]) / "postfix" / "virtual").read_text("utf-8")
             ran.append(Ran(server.group(1), argv, result, virtual))
     return ran
+
+
+def old_log(var: Path, city_id: str) -> None:
+    """The old server's audit log: its Sở Tài chính wrote to the committee, and a ward
+    (whose id no other province used) to a citizen, under the province's old ids."""
+    with AuditLog.open(parse_config({"service": {"data_dir": str(var)}}).audit) as log:
+        for at, (unit, to) in enumerate((("so-tai-chinh", ["ubnd-tinh"]),
+                                         (f"phuong-1-{city_id}", []))):
+            rid = log.record(make_record(received_at=T0 + timedelta(hours=at),
+                                         sender_unit=unit, recipient_units=to))
+            log.complete(Completion(record_id=rid, outcome=Fate.RELAYED, reply="250 2.0.0 Ok",
+                                    at=T0 + timedelta(hours=at, seconds=1)))
 
 
 def keep_store(store: Path, copy: Path) -> None:
@@ -354,3 +373,81 @@ def test_after_step_6_the_filter_refuses_an_old_address_as_the_page_shows(
         reply = send_as(running.port, address)
         assert reply.startswith(b"250"), (address, reply)
         assert next_hop.get().mail_from == address
+
+
+def test_the_old_logs_read_with_the_new_ids_after_step_7(playbook: list[Ran],
+                                                           page_dir: Path) -> None:
+    renames = [(r.server, r.result.stdout) for r in playbook
+               if r.argv[:2] == ["audit", "rename-units"]]
+    # each province's committee, Sở Tài chính and its office were prefixed
+    assert [(server, text.split(" for ")[0]) for server, text in renames] == [
+        ("Bình Thuận", "binhthuan.csv: 3 unit id(s) renamed"),
+        ("Lâm Đồng", "lamdong.csv: 3 unit id(s) renamed"),
+        ("Đắk Nông", "daknong.csv: 3 unit id(s) renamed")]
+    queries = [r.result.stdout for r in playbook if r.argv[:2] == ["audit", "query"]]
+    assert all("-- records 1-1 of 1 " in text for text in queries), queries
+    old_bt = page_dir / "Bình-Thuận"
+    listed = congvu(["audit", "query", "--unit", "bt-ubnd-tinh", "--format", "json"], old_bt)
+    (record,) = json.loads(listed.stdout)["records"]
+    shown = json.loads(congvu(["audit", "show", str(record["id"])], old_bt).stdout)
+    assert (shown["sender_unit"], shown["recipient_units"]) == ("bt-so-tai-chinh",
+                                                                ["bt-ubnd-tinh"])
+    assert shown["units_as_written"]["sender_unit"] == "so-tai-chinh"
+    ward = congvu(["audit", "query", "--unit", "phuong-1-phan-thiet", "--format", "json"],
+                  old_bt)
+    assert len(json.loads(ward.stdout)["records"]) == 1
+    assert congvu(["audit", "verify"], old_bt).exit_code == 0
+
+
+def send(port: int, sender: str, recipients: list[str]) -> bytes:
+    raw = Raw(port)
+    raw.command(b"EHLO postfix")
+    assert raw.command(f"MAIL FROM:<{sender}>".encode()).startswith(b"250")
+    for recipient in recipients:
+        assert raw.command(f"RCPT TO:<{recipient}>".encode()).startswith(b"250")
+    assert raw.command(b"DATA").startswith(b"354")
+    raw.send(f"From: {sender}\r\nTo: {', '.join(recipients)}\r\nSubject: chuyen tiep\r\n"
+             f"Message-ID: <{sender}.{len(recipients)}@example.org>\r\n\r\nbody\r\n.\r\n"
+             .encode())
+    return raw.reply()
+
+
+def report_rows(var: Path, config: Path, *args: str) -> dict[str, dict[str, Any]]:
+    period = datetime.now(ZoneInfo("Asia/Ho_Chi_Minh")).strftime("%Y-%m")
+    result = congvu(["audit", "report", "--period", period, "--format", "json", *args],
+                    var, config)
+    assert result.exit_code == 0, result.output
+    return {row["unit"]: row for row in json.loads(result.stdout)["rows"]
+            if not row["mailbox"]}
+
+
+def test_during_the_transition_the_report_adds_up_with_and_without_predecessors(
+    playbook: list[Ran], page_dir: Path, filter_server: Callable[..., Any], next_hop: Any,
+) -> None:
+    # after the undo the new server's directory is the transition's: old units active
+    store = page_dir / "new-Lâm-Đồng" / "directory.sqlite3"
+    running = filter_server(directory={"path": str(store)})
+    sent = [("stc@binhthuan.gov.vn", ["taichinh@lamdong.gov.vn"]),
+            ("taichinh@lamdong.gov.vn", ["stc@lamdong.gov.vn", "stc@daknong.gov.vn"]),
+            ("stc@daknong.gov.vn", ["a@example.org"])]
+    for sender, recipients in sent:
+        assert send(running.port, sender, recipients).startswith(b"250"), sender
+        assert next_hop.get().mail_from == sender
+    config = page_dir / "transition.toml"
+    config.write_text(f'[audit]\npath = "{running.server.config.audit.path}"\n'
+                      f'[directory]\npath = "{store}"\n', encoding="utf-8")
+    var = page_dir / "new-Lâm-Đồng"
+    apart, rolled = report_rows(var, config), report_rows(var, config, "--with-predecessors")
+    old = ("bt-so-tai-chinh", "ld-so-tai-chinh", "dn-so-tai-chinh")
+    new = "so-tai-chinh-lam-dong"
+    assert [(apart[u]["sent"], apart[u]["received"]) for u in (new, *old)] == [
+        (1, 1), (1, 0), (0, 1), (1, 1)]
+    assert not set(old) & set(rolled)
+    assert rolled[new]["sent"] == sum(apart[u]["sent"] for u in (new, *old)) == 3
+    # the message to two old units is received once by the new one
+    assert rolled[new]["received"] == 2
+    assert rolled[""]["sent"] == apart[""]["sent"] == 3
+    assert rolled[""]["received"] == apart[""]["received"] == 2
+    result = congvu(["audit", "query", "--unit", new, "--with-predecessors", "--format",
+                     "json"], var, config)
+    assert len(json.loads(result.stdout)["records"]) == 3
