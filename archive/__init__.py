@@ -10,6 +10,7 @@ from archive.cli import Records, commands
 from archive.config import ArchiveConfig, RetentionClass
 from archive.errors import ArchiveError, ArchiveReadError, ArchiveWriteError
 from archive.holds import Hold
+from archive.keys import retired_key_paths
 from archive.retention import ArchivedMessage, Expired, Retention
 from archive.store import Archive, Stored, is_sha256
 
@@ -28,4 +29,5 @@ __all__ = [
     "Stored",
     "commands",
     "is_sha256",
+    "retired_key_paths",
 ]

@@ -26,6 +26,7 @@ import click
 from archive.config import ArchiveConfig
 from archive.errors import ArchiveError, ArchiveReadError
 from archive.holds import Hold
+from archive.keys import rotate
 from archive.ledger import read_ledgers, write_ledger
 from archive.proof import Bundle, check_bundle, write_bundle
 from archive.retention import ArchivedMessage, Retention
@@ -380,6 +381,52 @@ def prune_cmd(wiring: _Wiring, /, is_dry_run: bool, actor: str,
         raise CommandFailed(str(exc)) from exc
     click.echo(f"removed {removed} archived message(s) and {parts} part(s) no message "
                f"names any more; ledger {path}, audit event {event}")
+
+
+@group.group("key")
+def key_group() -> None:
+    """The encryption key: rotate it, seal old objects with the new one."""
+
+
+@key_group.command("rotate")
+@click.option("--reseal", "is_resealing", is_flag=True,
+              help="Then seal every object again with the new key (see `key reseal`).")
+@config_option
+@_wiring
+def key_rotate_cmd(wiring: _Wiring, /, is_resealing: bool, config_path: Path | None) -> None:
+    """Retire the archive's encryption key and make a new one: new messages are sealed
+    with it once the filter is reloaded or restarted; the retired key is kept beside it
+    (keys/archive-<id>.key), so what it sealed stays readable."""
+    config = wiring.load(config_path)
+    try:
+        old, new = rotate(config.key_file)
+    except ArchiveError as exc:
+        raise CommandFailed(str(exc)) from exc
+    click.echo(f"retired key {old} (kept as {config.key_file.stem}-{old}"
+               f"{config.key_file.suffix}); new key {new}. Reload the filter (SIGHUP) so it "
+               "seals with the new key; back up both, apart from the data.")
+    if is_resealing:
+        _reseal(config)
+
+
+@key_group.command("reseal")
+@config_option
+@_wiring
+def key_reseal_cmd(wiring: _Wiring, /, config_path: Path | None) -> None:
+    """Seal again with the current key every archived object another key sealed, and
+    every plain one (stored before encrypt was on). Needs encrypt = true. A retired key
+    may be removed once no object and no backup you keep needs it."""
+    _reseal(wiring.load(config_path))
+
+
+def _reseal(config: ArchiveConfig) -> None:
+    if not config.encrypt:
+        raise UsageProblem("[archive] encrypt is false: there is no key to seal with")
+    try:
+        resealed, seen = Archive.from_config(config, create=False).reseal()
+    except ArchiveError as exc:
+        raise CommandFailed(str(exc)) from exc
+    click.echo(f"sealed {resealed} of {seen} object(s) with the current key")
 
 
 @group.group("hold")

@@ -13,14 +13,65 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import hashlib
 import os
+import re
 import secrets
 from pathlib import Path
 
 from archive.errors import ArchiveError
-from mailbase import UnsafeFileError, create_private, private_dir, read_secret
+from mailbase import (
+    UnsafeFileError,
+    create_private,
+    private_dir,
+    read_secret,
+    write_private_durably,
+)
 
 _HEADER = b"congvu-archive-key/1 "
+_RETIRED = re.compile(r"^-([0-9a-f]{16})$")
+
+
+def key_id(key: bytes) -> str:
+    """A key's id (16 hex digits), written before each object it seals: its reader
+    finds the key without trying them all, and the id says nothing of the key."""
+    return hashlib.sha256(b"congvu-archive-key-id\0" + key).hexdigest()[:16]
+
+
+def retired_key_paths(path: Path) -> list[Path]:
+    """The keys rotation retired beside ``path`` (``archive-<id>.key`` for
+    ``archive.key``), oldest name first."""
+    if not path.parent.is_dir():
+        return []
+    return sorted(p for p in path.parent.glob(f"{path.stem}-*{path.suffix}")
+                  if _RETIRED.match(p.name[len(path.stem):len(p.name) - len(path.suffix)]))
+
+
+def load_retired(path: Path) -> list[bytes]:
+    """The retired keys beside ``path``: objects they sealed stay readable.
+
+    :raises ArchiveError: one is refused, unreadable or not an archive key.
+    """
+    return [load_key(retired, create=False) for retired in retired_key_paths(path)]
+
+
+def rotate(path: Path) -> tuple[str, str]:
+    """Retire the key in ``path`` and put a new one in its place; return both ids.
+
+    The old key is written durably beside it (``archive-<id>.key``) before the new one
+    replaces it, so no moment after a crash lacks a key that sealed something.
+
+    :raises ArchiveError: there is no key to rotate, or a file cannot be written.
+    """
+    old = load_key(path, create=False)
+    retired = path.with_name(f"{path.stem}-{key_id(old)}{path.suffix}")
+    new = secrets.token_bytes(32)
+    try:
+        write_private_durably(retired, read_secret(path))
+        write_private_durably(path, _HEADER + base64.b64encode(new) + b"\n")
+    except (OSError, UnsafeFileError) as exc:
+        raise ArchiveError(f"archive key {path}: cannot be rotated: {exc}") from exc
+    return key_id(old), key_id(new)
 
 
 def load_key(path: Path, *, create: bool) -> bytes:

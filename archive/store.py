@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import itertools
 import logging
 import os
 import re
@@ -35,7 +36,7 @@ import secrets
 import struct
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import Enum
@@ -47,7 +48,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from archive.config import ArchiveConfig
 from archive.errors import ArchiveError, ArchiveReadError, ArchiveWriteError
-from archive.keys import load_key
+from archive.keys import key_id, load_key, load_retired
 from archive.parts import DEDUPLICATED, Run, header, manifest, rebuild, runs, split
 from mailbase import private_dir, sync_directory, write_private_durably
 
@@ -59,6 +60,10 @@ PART_SUFFIX = ".part.zst"
 # with the message's name as associated data (an object moved under another name does
 # not decrypt). A plain object starts with zstd's own magic, 28 b5 2f fd.
 _SEALED = b"CVAE\x01"
+# Since keys rotate: this magic, the sealing key's id (8 bytes, archive/keys.py), then as
+# above. Objects sealed before carry no id and are tried with every key.
+_SEALED_BY = b"CVAE\x02"
+_KEY_ID = 8
 _NONCE = 12
 _NAME = re.compile(r"^[0-9a-f]{64}$")
 # A stored message is at most what the filter accepts; this only bounds what a damaged
@@ -103,7 +108,7 @@ class Archive:
     """The messages kept under ``root``; safe to share between threads."""
 
     def __init__(self, root: Path, *, level: int = 3, key: bytes | None = None,
-                 is_encrypting: bool | None = None) -> None:
+                 is_encrypting: bool | None = None, retired: Sequence[bytes] = ()) -> None:
         self.root = root
         self.objects = root / "objects"
         #: where objects are written before they are renamed into place (one directory
@@ -116,6 +121,10 @@ class Archive:
         #: reads encrypted objects; with ``is_encrypting`` (the default when a key is
         #: given) new objects are encrypted too
         self._aead = AESGCM(key) if key is not None else None
+        self._key_id = bytes.fromhex(key_id(key)) if key is not None else b""
+        #: every key that reads: the current one first, then those rotation retired
+        self._keys = {bytes.fromhex(key_id(k)): AESGCM(k)
+                      for k in ([key] if key is not None else []) + list(retired)}
         self.is_encrypting = key is not None if is_encrypting is None else is_encrypting
         if self.is_encrypting and key is None:
             raise ValueError("encrypting needs a key")
@@ -135,16 +144,17 @@ class Archive:
             key = load_key(config.key_file, create=create and config.encrypt)
         make = cls.open if create else cls
         return make(config.path, level=config.compression_level, key=key,
-                    is_encrypting=config.encrypt)
+                    is_encrypting=config.encrypt, retired=load_retired(config.key_file))
 
     @classmethod
     def open(cls, root: Path, *, level: int = 3, key: bytes | None = None,
-             is_encrypting: bool | None = None) -> Archive:
+             is_encrypting: bool | None = None, retired: Sequence[bytes] = ()) -> Archive:
         """The archive at ``root``, its directories created (0700) when missing.
 
         :raises ArchiveWriteError: they cannot be created.
         """
-        archive = cls(root, level=level, key=key, is_encrypting=is_encrypting)
+        archive = cls(root, level=level, key=key, is_encrypting=is_encrypting,
+                      retired=retired)
         try:
             private_dir(root)
             private_dir(archive.objects)
@@ -223,11 +233,13 @@ class Archive:
     def _seal(self, data: bytes, name: bytes) -> bytes:
         """``data`` as stored: a zstd frame, sealed under ``name`` when encrypting."""
         compressed = self._compressor().compress(data)
-        if self.is_encrypting:
-            assert self._aead is not None
-            nonce = secrets.token_bytes(_NONCE)
-            compressed = _SEALED + nonce + self._aead.encrypt(nonce, compressed, name)
-        return compressed
+        return self._encrypt(compressed, name) if self.is_encrypting else compressed
+
+    def _encrypt(self, frame: bytes, name: bytes) -> bytes:
+        """``frame`` sealed with the current key under ``name``."""
+        assert self._aead is not None
+        nonce = secrets.token_bytes(_NONCE)
+        return _SEALED_BY + self._key_id + nonce + self._aead.encrypt(nonce, frame, name)
 
     def _write(self, path: Path, data: bytes) -> None:
         """Write an object durably (aside in ``tmp/``, fsync, rename, directory fsync).
@@ -397,21 +409,73 @@ class Archive:
 
         :raises ArchiveReadError: unreadable (for the message ``sha256``).
         """
-        if raw.startswith(_SEALED):
-            if self._aead is None:
-                raise ArchiveReadError(sha256, path, "unreadable",
-                                       "encrypted, and no archive key is configured")
-            body = raw[len(_SEALED):]
-            try:
-                raw = self._aead.decrypt(body[:_NONCE], body[_NONCE:], name)
-            except (InvalidTag, ValueError) as exc:
-                raise ArchiveReadError(sha256, path, "unreadable", "encrypted, and it does "
-                                       "not decrypt under this name with this key") from exc
+        raw = self._decrypt(sha256, path, raw, name)
         try:
             return zstandard.ZstdDecompressor().decompress(raw, max_output_size=_MAX_MESSAGE)
         except zstandard.ZstdError as exc:
             raise ArchiveReadError(sha256, path, "unreadable", f"not a zstd frame: {exc}"
                                    ) from exc
+
+    def _decrypt(self, sha256: str, path: Path, raw: bytes, name: bytes) -> bytes:
+        """The zstd frame of an object, decrypted if it is sealed.
+
+        :raises ArchiveReadError: sealed, and no key there opens it under ``name``.
+        """
+        if raw.startswith(_SEALED_BY):
+            wanted = raw[len(_SEALED_BY):len(_SEALED_BY) + _KEY_ID]
+            body = raw[len(_SEALED_BY) + _KEY_ID:]
+            keys = [self._keys[wanted]] if wanted in self._keys else []
+            why = f"encrypted with key {wanted.hex()}, which is not configured or retired"
+        elif raw.startswith(_SEALED):
+            body, keys = raw[len(_SEALED):], list(self._keys.values())
+            why = "encrypted, and no archive key is configured"
+        else:
+            return raw
+        if not self._keys:
+            why = "encrypted, and no archive key is configured"
+        for aead in keys:
+            try:
+                return aead.decrypt(body[:_NONCE], body[_NONCE:], name)
+            except (InvalidTag, ValueError):
+                continue
+        if keys:
+            why = "encrypted, and it does not decrypt under this name with its key"
+        raise ArchiveReadError(sha256, path, "unreadable", why)
+
+    def reseal(self) -> tuple[int, int]:
+        """Seal again with the current key every object another key sealed, and, when
+        encrypting, every plain one (after ``archive key rotate``, or once encryption
+        is turned on); return (resealed, objects seen). Each is written aside and
+        renamed under the shared lock, as a store is: readers see the old or the new.
+
+        :raises ArchiveError: an object cannot be read or written.
+        """
+        if not self.is_encrypting:
+            raise ArchiveError(f"archive {self.root}: encrypt is off; nothing to seal with")
+        resealed = seen = 0
+        messages = ((self.path_of(n), n.encode()) for n in self.names())
+        fans = sorted(self.parts.glob("*/*" + PART_SUFFIX)) if self.parts.is_dir() else []
+        parts = ((p, b"part:" + p.name.removesuffix(PART_SUFFIX).encode()) for p in fans)
+        for path, name in itertools.chain(messages, parts):
+            seen += 1
+            try:
+                with self.locked():
+                    raw = path.read_bytes()
+                    head = b""
+                    if raw.startswith(DEDUPLICATED):
+                        names, rest = split(raw)
+                        head, raw = header(names), rest
+                    if raw.startswith(_SEALED_BY + self._key_id):
+                        continue
+                    frame = self._decrypt(name.decode(), path, raw, name)
+                    self._write(path, head + self._encrypt(frame, name))
+                    resealed += 1
+            except FileNotFoundError:
+                continue  # removed by a prune meanwhile
+            except (OSError, ValueError, struct.error) as exc:
+                raise ArchiveError(f"archive {self.root}: cannot seal {path} again: "
+                                   f"{exc}") from exc
+        return resealed, seen
 
     def _rebuild(self, sha256: str, path: Path, raw: bytes) -> bytes:
         """A deduplicated message, from its manifest and its parts.

@@ -35,6 +35,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from archive import retired_key_paths
 from audit import (
     AuditError,
     AuditLog,
@@ -52,6 +53,7 @@ MANIFEST = "MANIFEST.json"
 SIGNATURE = "MANIFEST.sig"
 EVIDENCE = "document-evidence"
 ROTATED = "DKIM key made by `congvu dkim rotate`:"
+RETIRED_ARCHIVE_KEY = "archive encryption key retired by `congvu archive key rotate`:"
 FORMAT = 1
 
 
@@ -95,6 +97,8 @@ def key_files(config: Settings) -> Iterator[tuple[str, Path]]:
     yield "audit checkpoint signing key", config.audit.keys_dir / "audit-checkpoint.key"
     yield "web console cookie key", config.data_dir / "keys" / "web-cookie.key"
     yield "archive encryption key", config.archive.key_file
+    for path in retired_key_paths(config.archive.key_file):
+        yield f"{RETIRED_ARCHIVE_KEY} {path.name}", path
 
 
 def _sha256(path: Path) -> str:
@@ -392,6 +396,9 @@ def _restore_keys(config: Settings, manifest: dict[str, Any], source: Path, *,
         path = targets.get(what)
         if path is None and what.startswith(ROTATED):
             path = config.signer.dkim.key_dir / what.removeprefix(ROTATED).strip()
+        if path is None and what.startswith(RETIRED_ARCHIVE_KEY):
+            path = (config.archive.key_file.parent
+                    / what.removeprefix(RETIRED_ARCHIVE_KEY).strip())
         if path is None:
             if "file" in key:
                 yield f"not restored (this configuration has no such key): {what}"

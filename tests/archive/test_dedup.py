@@ -108,7 +108,7 @@ def test_an_encrypted_archive_seals_its_parts(tmp_path: Path) -> None:
     data = message("c@lamdong.gov.vn")
     name = archive.put(data).sha256
     [part] = parts_of(archive)
-    assert part.read_bytes().startswith(b"CVAE\x01")
+    assert part.read_bytes().startswith(b"CVAE\x02")
     assert archive.get(name) == data
     with pytest.raises(ArchiveReadError, match="no archive key"):
         Archive(archive.root).get(name)

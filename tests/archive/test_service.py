@@ -252,7 +252,7 @@ def test_with_encryption_on_the_relayed_bytes_are_kept_encrypted_and_get_reads_t
     send(running, message("mật"))
     relayed = next_hop.get().content
     sha = hashlib.sha256(relayed).hexdigest()
-    assert archive_of(running).path_of(sha).read_bytes().startswith(b"CVAE\x01")
+    assert archive_of(running).path_of(sha).read_bytes().startswith(b"CVAE\x02")
     [record] = shown(running)
     got = congvu(running, tmp_path, "archive", "get", str(record["id"]))
     assert (got.exit_code, got.stdout_bytes) == (0, relayed)
