@@ -203,7 +203,8 @@ def _check_actions(actions: dict[str, Action] | None) -> dict[str, Action] | Non
         unknown = sorted(set(actions) - set(REGISTRY))
         if unknown:
             raise ValueError(
-                f"unknown rule name(s) {', '.join(unknown)}; the rules are: " + ", ".join(REGISTRY)
+                f"unknown rule name(s) {', '.join(unknown)}; the rules are: "
+                + ", ".join(REGISTRY) + " (docs/policies.md describes each, with examples)"
             )
     return actions
 
