@@ -28,7 +28,7 @@ from audit.errors import AuditError, QueryError
 from audit.keys import KeyTrust, fingerprint
 from audit.query import Filters, RecordSummary, TraceEntry
 from audit.records import Action, AdminEvent, AdminKind, Direction, Fate
-from audit.renames import IdMapError, read_id_map
+from audit.renames import MAX_RENAMES, IdMapError, read_id_map
 from audit.report import Report
 from audit.reportfiled import FILE_FORMATS, render_file
 from audit.reportuse import RosterMailbox
@@ -518,10 +518,14 @@ def rename_units_cmd(wiring: _Wiring, id_map: Path, file: str, actor: str,
         try:
             # the same map twice would rename the ids of records written between
             # the two (a new unit that took an old id): refuse it
-            for earlier in log.admin_events(kind=AdminKind.UNITS_RENAMED.value, limit=-1):
+            recorded = log.admin_events(kind=AdminKind.UNITS_RENAMED.value, limit=-1)
+            for earlier in recorded:
                 if earlier["details"] == renamed:
                     raise UsageProblem(f"{file}: this map was recorded already (event "
                                        f"{earlier['id']}, {earlier['at']})")
+            if len(recorded) >= MAX_RENAMES:
+                raise UsageProblem(f"the log holds {len(recorded)} unit renames already, "
+                                   f"as many as it reads ({MAX_RENAMES})")
             seq = log.admin(AdminEvent(kind=AdminKind.UNITS_RENAMED, actor=actor,
                                        target=file, details=dict(renamed)))
         except AuditError as exc:

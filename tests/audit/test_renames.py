@@ -16,8 +16,8 @@ from click.testing import CliRunner
 
 from audit.cli import commands
 from audit.config import AuditConfig
-from audit.records import Completion, Fate
-from audit.renames import IdMapError, UnitRenames, read_id_map
+from audit.records import AdminEvent, AdminKind, Completion, Fate
+from audit.renames import MAX_RENAMES, IdMapError, UnitRenames, read_id_map
 from audit.store import AuditLog
 from directory import Unit, parse_official_address, predecessors, rolled_into
 from support.audit import T0, make_record
@@ -164,3 +164,21 @@ def test_renames_compose_and_stay_in_their_stretch_of_the_log() -> None:
     assert (sql, params) == ("((m.unit_id IN (?) AND m.record_id >= ?))", ["b", 20])
     sql, params = renames.condition("m.unit_id", "m.record_id", ["a"])
     assert (sql, params) == ("((m.unit_id IN (?) AND m.record_id >= ?))", ["a", 10])
+
+
+def test_renames_are_refused_past_the_number_the_log_reads(
+    history: dict[str, Any], audit_config: AuditConfig, tmp_path: Path,
+) -> None:
+    with AuditLog.open(audit_config) as log:
+        log.write([AdminEvent(kind=AdminKind.UNITS_RENAMED, actor="test", target=f"p{n}",
+                              details={f"old-{n}": f"new-{n}"})
+                   for n in range(MAX_RENAMES - 2)])  # the fixture's is one more
+    cli = history["cli"]
+    for n, expected in ((MAX_RENAMES - 1, 0), (MAX_RENAMES, 2)):
+        (tmp_path / f"{n}.csv").write_text(f"file,old_id,new_id\r\nx.csv,a{n},b{n}\r\n",
+                                           encoding="utf-8")
+        code, output = run(cli, "rename-units", "--map", str(tmp_path / f"{n}.csv"),
+                           "--file", "x.csv")
+        assert code == expected, output
+    assert f"as many as it reads ({MAX_RENAMES})" in output
+    assert ids(cli, "--unit", "ld-so-tai-chinh") == {history["old"][0], history["new"][1]}
