@@ -348,10 +348,13 @@ def _chart(chart: pygal.Graph) -> str:
 def charts(report: Report, names: Mapping[str, str]) -> dict[str, pygal.Graph]:
     """The report's charts, in Vietnamese: volume, signed shares, and (only when the
     period holds DMARC-checked mail) the DMARC pass share. The console serves the same."""
-    labels = [names.get(u.unit_id, u.unit_id) for u in report.units]
+    # pygal draws a horizontal bar chart's first label at the bottom: the units go in
+    # reversed, so that the chart reads top down in the report's (the tree's) order
+    shown = report.units[::-1]
+    labels = [names.get(u.unit_id, u.unit_id) for u in shown]
     style = {"js": [], "disable_xml_declaration": True, "width": 800,
              "height": max(240, 60 + 40 * len(labels)), "legend_at_bottom": True}
-    units = [u.counts for u in report.units]
+    units = [u.counts for u in shown]
     volume = pygal.HorizontalBar(title="Thư gửi và nhận", **style)
     volume.x_labels = labels
     for column in ("sent", "received", "forgery_attempts", "documents_sent",

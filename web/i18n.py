@@ -182,6 +182,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     # the record page: what a message was, and the words for its stored values
     "record_id": ("Mã bản ghi", "Record id"),
     "stt": ("STT", "No."),
+    "trace_file": ("hoặc tệp văn bản", "or the document's file"),
     "filter_bad": ("Không lọc được theo", "Cannot filter by"),
     "filter_hint_date": ("Hãy viết ngày dạng dd/mm/yyyy (có thể thêm giờ HH:MM), hoặc "
                          "YYYY-MM-DD.",

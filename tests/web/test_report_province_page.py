@@ -5,7 +5,6 @@ administrator and for an auditor granted one department."""
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -14,42 +13,25 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from congvu.config import parse_config
-from directory import Directory
-from mailbase import zone
-from support.province import to_csv
-from support.usage import TZ_NAME, Province, Sent, bulk_write, expected
-from support.webconsole import PASSWORD, cheap_settings, client, login, users_of
+from support.usage import Province, Sent, expected
+from support.webconsole import client, login
+from support.webprovince import AUDITOR, DEPARTMENT, province_console, settings_of
 
-TZ = zone(TZ_NAME)
 ROW = re.compile(r'<tr class="([a-z]+)" data-kind="[a-z]+" data-unit="([^"]*)">\s*'
                  r'<th scope="row"[^>]*>(.*?)</th>(.*?)</tr>', re.S)
 CELL = re.compile(r'<td data-column="([a-z_]+)">([^<]*)</td>')
 COUNTED = ("sent", "sent_refused", "sent_held", "received", "received_refused",
            "documents_sent", "documents_valid", "documents_received")
-DEPARTMENT = "so-nong-nghiep"  # a department with units below it
 
 
 @pytest.fixture(scope="module")
 def province(tmp_path_factory: pytest.TempPathFactory) -> tuple[Province, Path]:
     """The province's directory and its month of mail (300 officials), and its data."""
-    base = tmp_path_factory.mktemp("web-province")
-    now = dt.datetime.now(dt.UTC)
-    generated = Province.generate(now.astimezone(TZ).date().replace(day=1), TZ, now=now,
-                                  officials=300)
-    config = parse_config({"service": {"data_dir": str(base / "var")}})
-    with Directory.open(config.directory.path) as store:
-        store.import_csv(to_csv(generated.units), actor="test")
-    bulk_write(config.audit, generated.mail)
-    with users_of(cheap_settings(config)) as users:
-        users.add("admin", PASSWORD, is_admin=True)
-        users.add("thanhtra", PASSWORD)
-        users.grant("thanhtra", DEPARTMENT)
-    return generated, base / "var"
+    return province_console(tmp_path_factory.mktemp("web-province"))
 
 
 def console(data: Path, name: str) -> TestClient:
-    c = client(cheap_settings(parse_config({"service": {"data_dir": str(data)}})))
+    c = client(settings_of(data))
     login(c, name)
     return c
 
@@ -143,7 +125,7 @@ def test_every_unit_subtree_and_the_total_equal_an_independent_count(province) -
 
 def test_an_auditor_sees_the_granted_subtree_with_its_total(province) -> None:
     generated, data = province
-    page = console(data, "thanhtra").get(f"/audit/report?period={generated.month:%Y-%m}")
+    page = console(data, AUDITOR).get(f"/audit/report?period={generated.month:%Y-%m}")
     rows = report_rows(page.text)
     subtree = pre_order(generated.units, [DEPARTMENT])
     assert len(subtree) > 1
