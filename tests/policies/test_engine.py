@@ -213,3 +213,84 @@ def test_a_failure_inside_the_engine_is_a_policy_error() -> None:
     assert str(caught.value) == (
         "the policy engine failed on this message: MemoryError('cannot allocate')")
     assert isinstance(caught.value.__cause__, MemoryError)
+
+
+# -- strip's edges, each pinned ---------------------------------------------------------------
+
+def _stripped(*spans: tuple[int, int]) -> Decision:
+    return Decision(Action.STRIP, tuple(
+        Finding(Violation("blocked-type", "x", filename=f"f{k}"), Action.STRIP, span)
+        for k, span in enumerate(spans)))
+
+
+def test_strip_merges_spans_that_share_a_start_or_an_end_with_the_outer_one() -> None:
+    raw = bytes(range(0x21, 0x21 + 104))  # 104 distinct octets, no line ending
+    # (10, 30) and (10, 20) start together; (40, 60) and (50, 60) end together; each
+    # inner span is listed first, so only the order strip sorts them into merges them
+    out = strip(raw, _stripped((10, 20), (10, 30), (50, 60), (40, 60)))
+    notice_f1 = out[10:out.index(raw[30:40])]
+    assert out.startswith(raw[:10]) and out.endswith(raw[60:])
+    assert out.count(NOTICE_EN.encode("utf-8")) == 0  # the notices are base64 text
+    assert out.count(b"Content-Type: text/plain") == 2
+    assert out.count(raw[30:40]) == 1 and raw[10:30] not in out and raw[40:60] not in out
+    assert notice_f1.count(b"Content-Disposition: inline") == 1
+
+
+def test_strip_merges_an_inner_span_into_the_last_outer_span_not_the_first() -> None:
+    raw = cm.message(cm.attachment(cm.EXE, "a.exe"), cm.attachment(cm.EXE, "b.exe"))
+    spans = []
+    for name in (b"a.exe", b"b.exe"):
+        start = raw.index(b"Content-Type: application/octet-stream", raw.index(name) - 200)
+        spans.append((start, raw.index(b"\r\n--", start)))
+    inner = (spans[1][0] + 40, spans[1][0] + 60)
+    findings = tuple(Finding(Violation("blocked-type", "x", filename=name), Action.STRIP, span)
+                     for name, span in (("a.exe", spans[0]), ("b.exe", spans[1]),
+                                        ("b.exe/m.exe", inner)))
+    out = strip(raw, Decision(Action.STRIP, findings))
+    assert _notices(out) == [f"{NOTICE_VI}.\n{NOTICE_EN}.\n- a.exe: blocked-type\n",
+                             f"{NOTICE_VI}.\n{NOTICE_EN}.\n- b.exe: blocked-type\n"
+                             "- b.exe/m.exe: blocked-type\n"]
+
+
+def test_strip_keeps_adjacent_spans_apart() -> None:
+    raw = bytes(range(0x21, 0x21 + 104))
+    out = strip(raw, _stripped((10, 20), (20, 30)))
+    assert out.count(b"Content-Type: text/plain") == 2
+
+
+def test_strip_decides_crlf_by_the_first_4096_octets() -> None:
+    finding = Finding(Violation("blocked-type", "x", part="1"), Action.STRIP, None)
+    decision = Decision(Action.STRIP, (finding,))
+    # a CRLF whose LF is the 4096th octet counts; one starting at the 4096th does not
+    counted = b"X-Long: " + b"a" * (4094 - 8) + b"\r\nFrom: a@b\r\n\r\nbody\r\n"
+    assert counted.index(b"\r\n") == 4094
+    assert strip(counted, decision).endswith(b"\r\n")
+    assert b"\nFrom: a@b\r\n" in strip(counted, decision)
+    late = b"X-Long: " + b"a" * (4095 - 8) + b"\r\nFrom: a@b\n\nbody\n"
+    out = strip(late, decision)
+    assert out.endswith(b"\n") and not out.endswith(b"\r\n")
+    assert b"\nContent-Type: text/plain; charset=\"utf-8\"\n" in out
+
+
+def test_strip_of_the_whole_body_with_no_header_keeps_nothing_of_the_body() -> None:
+    decision = Decision(Action.STRIP, (
+        Finding(Violation("blocked-type", "x", part="1"), Action.STRIP, None),))
+    out = strip(b"\r\n\r\nTVqQAAMAAAAE\r\n", decision)
+    assert out.startswith(b"\r\nContent-Type: text/plain") and b"TVqQ" not in out
+
+
+def test_strip_of_a_message_without_a_body_keeps_its_whole_header() -> None:
+    decision = Decision(Action.STRIP, (
+        Finding(Violation("blocked-type", "x", part="1"), Action.STRIP, None),))
+    out = strip(b" folded first\r\nFrom: a@b\r\nSubject: xyz", decision)
+    # a continuation line before any field is kept, and so is the last octet
+    assert out.startswith(b" folded first\r\nFrom: a@b\r\nSubject: xyz\r\nContent-Type")
+
+
+@pytest.mark.parametrize(("attached", "is_over"), [(2, False), (3, True)])
+def test_the_attachment_count_counts_each_attachment_once(attached: int, is_over: bool) -> None:
+    policy = PoliciesConfig(max_attachments=2).resolve(["u"], "inbound")
+    raw = cm.message(*[cm.attachment(cm.PDF, f"{k}.pdf", "application/pdf")
+                       for k in range(attached)])
+    rules = {f.violation.rule for f in decide(raw, policy).findings}
+    assert ("attachment-count" in rules) is is_over
