@@ -28,7 +28,7 @@ from archive.errors import ArchiveError, ArchiveReadError
 from archive.holds import Hold
 from archive.keys import rotate
 from archive.ledger import read_ledgers, write_ledger
-from archive.proof import Bundle, check_bundle, write_bundle
+from archive.proof import Bundle, check_bundle, fingerprint, write_bundle
 from archive.retention import ArchivedMessage, Retention
 from archive.store import Archive, Removal, is_sha256
 from mailbase import (
@@ -205,7 +205,8 @@ def _write_proof(wiring: _Wiring, config_path: Path | None, record_id: int,
     checkpoint = proof["checkpoint"]
     click.echo(f"wrote {len(written)} files to {out}: record {record_id}, message "
                f"{sha256}, checkpoint at record {checkpoint['seq']} "
-               f"({checkpoint['at']}), key {check_bundle(out)[1]}", err=True)
+               f"({checkpoint['at']}), key {fingerprint(checkpoint['public_key'])}",
+               err=True)
 
 
 @group.command("check-proof")

@@ -432,19 +432,28 @@ class AuditLog:
                     is None:
                 raise LookupError(record_id)
             cp = covering(conn, record_id, CHECKPOINT_COLUMNS)
-            if cp is None:
-                if self.signer is None:
-                    raise AuditError(
-                        f"audit store {self.path}: opened without the checkpoint key")
-                seq, head = self._head()
-                link = link_for(conn, seq, before=record_id)
-                if link is None:
-                    raise AuditError(f"audit store {self.path}: the rows before record "
-                                     f"{record_id} are not all there; no proof can be made")
-                cp = self.signer.sign(seq, head, iso(datetime.now(UTC)),
-                                      schedule=self.schedule, batch_from=seq + 1, link=link)
-                self._insert_checkpoint(cp)  # kept unless the head has one already
+        if cp is None:
+            # Only signing takes the write lock: the filter's writes wait for nothing else.
+            with self._immediate("sign a checkpoint for a proof"):
+                cp = covering(conn, record_id, CHECKPOINT_COLUMNS) or self._sign_for(record_id)
+        with mapped_errors(self.path, "make a proof"):
+            # the rows up to a checkpoint never change: read without the lock
             return proof_of(conn, record_id, cp)
+
+    def _sign_for(self, record_id: int) -> Checkpoint:
+        """A checkpoint at the head whose link spans ``record_id`` (kept unless the
+        head has one already)."""
+        if self.signer is None:
+            raise AuditError(f"audit store {self.path}: opened without the checkpoint key")
+        seq, head = self._head()
+        link = link_for(self.db.conn, seq, before=record_id)
+        if link is None:
+            raise AuditError(f"audit store {self.path}: the rows before record "
+                             f"{record_id} are not all there; no proof can be made")
+        cp = self.signer.sign(seq, head, iso(datetime.now(UTC)), schedule=self.schedule,
+                              batch_from=seq + 1, link=link)
+        self._insert_checkpoint(cp)
+        return cp
 
     def latest_checkpoint(self) -> Checkpoint | None:
         """The newest signed checkpoint in the store, if any."""
