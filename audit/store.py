@@ -426,8 +426,8 @@ class AuditLog:
         :raises AuditError: the store cannot be read or written, has no signing key, or
             a row of the span does not match its hash.
         """
-        with self._immediate("make a proof"):
-            conn = self.db.conn
+        conn = self.db.conn
+        with mapped_errors(self.path, "make a proof", self.errors):
             if conn.execute("SELECT 1 FROM events WHERE seq = ?", (record_id,)).fetchone() \
                     is None:
                 raise LookupError(record_id)
@@ -436,7 +436,7 @@ class AuditLog:
             # Only signing takes the write lock: the filter's writes wait for nothing else.
             with self._immediate("sign a checkpoint for a proof"):
                 cp = covering(conn, record_id, CHECKPOINT_COLUMNS) or self._sign_for(record_id)
-        with mapped_errors(self.path, "make a proof"):
+        with mapped_errors(self.path, "make a proof", self.errors):
             # the rows up to a checkpoint never change: read without the lock
             return proof_of(conn, record_id, cp)
 
