@@ -92,6 +92,9 @@ _RENAMES = [
 ]
 _GLOB = re.compile(r"\s+GLOB\s+('(?:[^']|'')*')", re.I)
 _INSERT_OR_IGNORE = re.compile(r"^\s*INSERT\s+OR\s+IGNORE\s+", re.I)
+# An INSERT of one row of parameters and nothing else: its table and columns.
+_PLAIN_INSERT = re.compile(r"^INSERT INTO (\w+) \(([\w, ]+)\) VALUES\s*\((?:%s, )*%s\)$",
+                           re.I)
 
 
 def _glob_regex(pattern: str) -> str:
@@ -202,11 +205,20 @@ class PgConnection:
         return PgCursor(cursor)
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-        """Run one statement for each row (pipelined by psycopg)."""
+        """Run one statement for each row: a plain INSERT as one COPY (a round trip per
+        table and batch, not per row), anything else pipelined."""
         batch = [_params(row) for row in rows]
-        if batch:
-            with self.raw.cursor() as cursor:
-                cursor.executemany(translate(sql), batch)
+        if not batch:
+            return
+        statement = translate(sql)
+        insert = _PLAIN_INSERT.match(statement)
+        with self.raw.cursor() as cursor:
+            if insert is None:
+                cursor.executemany(statement, batch)
+                return
+            with cursor.copy(f"COPY {insert.group(1)} ({insert.group(2)}) FROM STDIN") as copy:
+                for row in batch:
+                    copy.write_row(row)
 
     @property
     def in_transaction(self) -> bool:

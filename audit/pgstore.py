@@ -131,9 +131,10 @@ class PgAuditLog(AuditLog):
         """One write transaction holding the chain's lock (see the module's docstring)."""
         with mapped_errors(self.path, doing, self.errors):
             conn = self._reconnected()
-            conn.execute("BEGIN ISOLATION LEVEL READ COMMITTED")
+            # one round trip: the transaction and its lock (the lock's id is a constant)
+            conn.raw.execute("BEGIN ISOLATION LEVEL READ COMMITTED; "
+                             f"SELECT pg_advisory_xact_lock({CHAIN_LOCK})")
             try:
-                conn.execute("SELECT pg_advisory_xact_lock(?)", (CHAIN_LOCK,))
                 yield
                 conn.execute("COMMIT")
             except BaseException:

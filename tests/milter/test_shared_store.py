@@ -101,6 +101,10 @@ def test_two_servers_write_one_chain(postgres_url: str, next_hop: Sink, tmp_path
     per_sender, senders = 20, 3
     failures: list[str] = []
     try:
+        # the first server writes first, so its key signs the store's first checkpoint
+        # and vouches for the second's enrolment; its configuration pins nothing, so
+        # verify from it trusts its own key and what that key vouched for
+        assert _send(servers[0].port, 1)[0] == 250
         def send(port: int, first: int) -> None:
             for n in range(first, first + per_sender):
                 code, text = _send(port, n)
@@ -113,7 +117,7 @@ def test_two_servers_write_one_chain(postgres_url: str, next_hop: Sink, tmp_path
             thread.start()
         for thread in threads:
             thread.join()
-        total = len(threads) * per_sender
+        total = len(threads) * per_sender + 1
         assert failures == []
         relayed = [next_hop.get() for _ in range(total)]
         assert len(relayed) == total

@@ -53,7 +53,7 @@ def missing() -> str | None:
 class PostgresCluster:
     """One initdb'd, running cluster; :meth:`database` makes a fresh database."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, durable: bool = False) -> None:
         found = bin_dir()
         assert found is not None, missing()
         self.bin = found
@@ -70,6 +70,7 @@ class PostgresCluster:
             shutil.chown(self.root, "postgres", "postgres")
             shutil.chown(self.socket_dir, "postgres", "postgres")
         self._running = False
+        self._durable = durable
         self._names = itertools.count(1)
 
     def _command(self, *args: str) -> list[str]:
@@ -83,12 +84,13 @@ class PostgresCluster:
                           "-E", "UTF8", "--locale=C.UTF-8", "--no-instructions"),
             check=True, capture_output=True)
         with (self.data / "postgresql.conf").open("a", encoding="utf-8") as conf:
-            # fsync off: a test cluster dies with its session; the benchmark starts one
-            # of its own with the defaults (fsync, synchronous_commit on).
+            # fsync off: a test cluster dies with its session; a benchmark's (durable)
+            # keeps the defaults: fsync and synchronous_commit on.
             conf.write(f"listen_addresses = '127.0.0.1'\nport = {self.port}\n"
                        f"unix_socket_directories = '{self.socket_dir}'\n"
-                       "fsync = off\nfull_page_writes = off\nmax_connections = 200\n"
-                       "shared_buffers = 32MB\n")
+                       "max_connections = 200\nshared_buffers = 32MB\n")
+            if not self._durable:
+                conf.write("fsync = off\nfull_page_writes = off\n")
         started = subprocess.run(
             self._command(str(self.bin / "pg_ctl"), "-D", str(self.data), "-l", str(self.log),
                           "-w", "-t", "120", "start"), capture_output=True)
