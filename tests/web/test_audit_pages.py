@@ -143,7 +143,8 @@ def test_the_list_numbers_its_rows_and_names_units(admin):
     claimed = first.split('data-record="4"', 1)[1].split("</tr>", 1)[0]
     assert "Ủy ban nhân dân tỉnh Lào Cai</span> <span class=\"note\">(nêu trong From" in claimed
     # the unit filter lists units by name, the ids as values
-    assert '<option value="stc-a" title="stc-a" data-value >&nbsp;&nbsp;&nbsp;&nbsp;Phòng Ngân sách' in first
+    assert ('<option value="stc-a" title="stc-a" data-value >&nbsp;&nbsp;&nbsp;&nbsp;'
+            'Phòng Ngân sách') in first
 
 
 def test_trace_shows_each_sendings_verdict_and_signers(env, admin):

@@ -206,7 +206,8 @@ def test_record_page_says_who_sent_what_to_whom_and_what_became_of_it(env) -> No
     assert re.search(r'id="record-fate">Đã chuyển đi, 03/11/2026 14:39<', summary)
     assert "250 2.0.0 Ok: queued as ABC" in summary and "Chấp nhận" in summary
     assert '<span class="unit" title="stc" data-value>Sở Tài chính</span>' in summary
-    assert '<span class="unit" title="ubnd" data-value>Ủy ban nhân dân tỉnh Lào Cai</span>' in summary
+    assert ('<span class="unit" title="ubnd" data-value>Ủy ban nhân dân tỉnh Lào Cai'
+            '</span>') in summary
     # the message's signatures and each document's verdict, signer, role and unit
     mail = page.split('id="signatures"', 1)[1].split("</table>", 1)[0]
     assert mail.count("Ký khi gửi đi") == 2 and mail.count("Đạt") == 2
