@@ -139,3 +139,40 @@ def test_bytes_and_time_to_store_one_message(tmp_path: Path) -> None:
               f"stored {kept / len(messages):,.0f} bytes each ({kept / size:.1%}), "
               f"{on_disk / len(messages):,.0f} on disk; {seconds / len(messages) * 1e3:.2f} "
               f"ms per message")
+
+
+# A year of traffic, scaled from a generated day: the assumptions, stated.
+DAY_SAMPLE, DAY_MESSAGES, WORKING_DAYS = 1_000, 20_000, 250
+
+
+def _day(rng: random.Random) -> list[bytes]:
+    """DAY_SAMPLE messages in the day's mix: 60 % letters without attachment, 30 % with
+    a PDF of their own (50-400 KB), 10 % copies of directives, each one PDF (100-800 KB)
+    sent to 50 units one message each; in a random order."""
+    letters = [_realistic(rng, 2 * n + 1) for n in range(DAY_SAMPLE * 6 // 10)]  # odd: text
+    with_pdf = [_realistic(rng, 2 * n) for n in range(DAY_SAMPLE * 3 // 10)]  # even: a PDF
+    directives = [m for _ in range(DAY_SAMPLE // 10 // 50)
+                  for m in _to_units(rng.randbytes(rng.randint(100_000, 800_000)), 50)]
+    day = letters + with_pdf + directives
+    rng.shuffle(day)
+    return day
+
+
+def test_the_size_of_a_year_of_generated_traffic(tmp_path: Path) -> None:
+    archive = Archive.open(tmp_path / "year")
+    day = _day(random.Random(2026))
+    for data in day:
+        archive.put(data)
+    files = list((tmp_path / "year").rglob("*.zst"))
+    on_disk = sum(p.stat().st_blocks * 512 for p in files)
+    given = sum(map(len, day))
+    per_message = on_disk / len(day)
+    year = per_message * DAY_MESSAGES * WORKING_DAYS
+    relayed = given / len(day) * DAY_MESSAGES * WORKING_DAYS
+    print(f"\na generated day of {len(day):,} messages ({given / len(day):,.0f} bytes "
+          f"each as relayed): {on_disk / len(day):,.0f} bytes each on disk "
+          f"({on_disk / given:.1%}), {len(files):,} files. A year, assuming "
+          f"{DAY_MESSAGES:,} messages a working day and {WORKING_DAYS} working days in "
+          f"this mix (60 % letters, 30 % with their own 50-400 KB PDF, 10 % one of a "
+          f"directive's 50 copies of a 100-800 KB PDF; PDFs incompressible): "
+          f"{year / 1e12:.2f} TB on disk ({relayed / 1e12:.2f} TB as relayed)")
