@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import itertools
 import os
 import re
 import threading
@@ -93,6 +94,9 @@ _RENAMES = [
 _GLOB = re.compile(r"\s+GLOB\s+('(?:[^']|'')*')", re.I)
 _INSERT_OR_IGNORE = re.compile(r"^\s*INSERT\s+OR\s+IGNORE\s+", re.I)
 # An INSERT of one row of parameters and nothing else: its table and columns.
+#: a reader's snapshot: every statement sees one state of the log
+SNAPSHOT = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+_CHUNK = 5000  # rows a server-side cursor fetches at a time
 _PLAIN_INSERT = re.compile(r"^INSERT INTO (\w+) \(([\w, ]+)\) VALUES\s*\((?:%s, )*%s\)$",
                            re.I)
 
@@ -150,7 +154,7 @@ def translate(sql: str) -> str:
     stripped = sql.strip().rstrip(";")
     if stripped.upper() == "BEGIN":
         # a reader's snapshot (audit/report.py): every statement sees one state of the log
-        return "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+        return SNAPSHOT
     sql = _outside_literals(stripped)
     return sql + " ON CONFLICT DO NOTHING" if ignore else sql
 
@@ -197,12 +201,31 @@ class PgConnection:
     def __init__(self, conn: psycopg.Connection[Any], *, release: Any = None) -> None:
         self.raw = conn
         self._release = release
+        self._cursors = itertools.count(1)
+        self._snapshot = False
 
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> PgCursor:
-        """Run one statement of the shared SQL."""
+        """Run one statement of the shared SQL. Inside a reader's snapshot a SELECT
+        runs through a server-side cursor, fetched in chunks: verify walks every row
+        of the chain and the report every message of a period, which a client-side
+        result would hold in memory at once."""
+        statement = translate(sql)
+        if statement == SNAPSHOT:
+            self._snapshot = True
+        elif self.in_snapshot and statement.lstrip()[:6].upper() == "SELECT":
+            named = self.raw.cursor(name=f"congvu_{next(self._cursors)}")
+            named.itersize = _CHUNK
+            named.execute(statement, _params(params))
+            return PgCursor(named)
         cursor = self.raw.cursor()
-        cursor.execute(translate(sql), _params(params))
+        cursor.execute(statement, _params(params))
         return PgCursor(cursor)
+
+    @property
+    def in_snapshot(self) -> bool:
+        """Whether a reader's snapshot (``BEGIN`` of the shared SQL) is open."""
+        self._snapshot = self._snapshot and self.in_transaction
+        return self._snapshot
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         """Run one statement for each row: a plain INSERT as one COPY (a round trip per

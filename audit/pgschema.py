@@ -47,6 +47,24 @@ _FUNCTIONS = [
             CASE WHEN jsonb_typeof(congvu_json(doc) #> congvu_json_path(path)) = 'array'
             THEN congvu_json(doc) #> congvu_json_path(path) ELSE '[]'::jsonb END)
             WITH ORDINALITY AS e(v, n) $$""",
+    # SQLite's truth values are integers, and the shared SQL adds and scales them
+    """CREATE OR REPLACE FUNCTION congvu_add(a boolean, b integer) RETURNS integer
+        LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT a::integer + b $$""",
+    """CREATE OR REPLACE FUNCTION congvu_add(a integer, b boolean) RETURNS integer
+        LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT a + b::integer $$""",
+    """CREATE OR REPLACE FUNCTION congvu_add(a boolean, b boolean) RETURNS integer
+        LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT a::integer + b::integer $$""",
+    """CREATE OR REPLACE FUNCTION congvu_mul(a integer, b boolean) RETURNS integer
+        LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT a * b::integer $$""",
+    """CREATE OR REPLACE FUNCTION congvu_mul(a boolean, b integer) RETURNS integer
+        LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT a::integer * b $$""",
+    *(f"""DO $$ BEGIN CREATE OPERATOR {op} (LEFTARG = {left}, RIGHTARG = {right},
+          FUNCTION = {function});
+          EXCEPTION WHEN duplicate_function OR duplicate_object THEN NULL; END $$"""
+      for op, left, right, function in (
+          ("+", "boolean", "integer", "congvu_add"), ("+", "integer", "boolean", "congvu_add"),
+          ("+", "boolean", "boolean", "congvu_add"), ("*", "integer", "boolean", "congvu_mul"),
+          ("*", "boolean", "integer", "congvu_mul"))),
     # Python's str.lower (the recipients index is written with it): Unicode, not ASCII
     """CREATE OR REPLACE FUNCTION congvu_lower(value text) RETURNS text
         LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$

@@ -29,7 +29,7 @@ from typing import Any, cast
 
 from sqlite_utils import Database
 
-from audit.chain import CheckpointSigner
+from audit.chain import Checkpoint, CheckpointSigner
 from audit.config import AuditConfig
 from audit.errors import AuditError
 from audit.keys import KeyTrust
@@ -37,6 +37,7 @@ from audit.pgconn import ERRORS, PgConnection, PgDatabase, connect, pooled
 from audit.pgschema import CHAIN_LOCK, INDEX_CHECKS, is_current, migrate
 from audit.query import Dialect
 from audit.store import AuditLog, mapped_errors
+from audit.verify import VerifyReport
 
 log = logging.getLogger("congvu.audit")
 _TOKEN = re.compile(r"[^\W_]+")
@@ -141,6 +142,19 @@ class PgAuditLog(AuditLog):
                 with contextlib.suppress(*ERRORS):
                     conn.rollback()
                 raise
+
+    def verify(self, *, exported: Checkpoint | None = None,
+               trust: KeyTrust | None = None) -> VerifyReport:
+        """:meth:`AuditLog.verify` in one snapshot: other servers append while it walks,
+        and the rows, checkpoints and indexes it compares must be of one state."""
+        conn = self._conn
+        with mapped_errors(self.path, "verify the chain", self.errors):
+            conn.execute("BEGIN")
+        try:
+            return super().verify(exported=exported, trust=trust)
+        finally:
+            with contextlib.suppress(*ERRORS):
+                conn.rollback()
 
     def _reconnected(self) -> PgConnection:
         """The writer's connection, made anew when the last one was lost (the database

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -251,3 +252,33 @@ def test_a_read_only_database_refuses_and_a_restored_one_takes_writes_again(
         assert log.record(make_record()) == 2  # nothing of the refused writes was kept
         assert log.verify().is_intact
 
+
+
+def test_verify_and_the_report_say_the_same_on_both_backends(
+        postgres_url: str, tmp_path: Path) -> None:
+    from audit.reportfmt import rows
+    from mailbase import parse_period
+
+    keys = tmp_path / "keys"
+    stores = [AuditConfig(path=tmp_path / "audit.sqlite3", keys_dir=keys),
+              AuditConfig(url=postgres_url, password_file=password_file(tmp_path),
+                          keys_dir=keys)]
+    items: list[Any] = []
+    for n in range(30):
+        unit = f"xa{n % 4}"
+        items.append(make_record(received_at=T0 + timedelta(minutes=n), sender_unit=unit,
+                                 recipient_units=[f"xa{(n + 1) % 4}"],
+                                 envelope_sender=f"vanthu@{unit}.lamdong.gov.vn"))
+    said = []
+    for config in stores:
+        with AuditLog.open(config) as log:
+            ids = log.write(items)
+            log.write([Completion(record_id=i, outcome=Fate.RELAYED if i % 3 else
+                                  Fate.REJECTED, reply="250 ok") for i in ids])
+            report = log.report(parse_period("2026-11"))
+            verified = log.verify()
+            said.append((verified.is_intact, verified.events, verified.first_seq,
+                         verified.last_seq, rows(report),
+                         [r.id for r in log.query(Filters(units=("xa1",))).items]))
+    assert said[0][0] is True and said[0][1] == 60
+    assert said[0] == said[1]
