@@ -586,6 +586,7 @@ def report_cmd(wiring: _Wiring, period: str, units: tuple[str, ...], fmt: str, o
             tree = wiring.unit_tree() if wiring.unit_tree is not None and not units else []
             rolled = _rolled(wiring, units) if with_predecessors else {}
             tree = [(u, parent) for u, parent in tree if u not in rolled]
+            units = tuple(u for u in units if u not in rolled)
             result = log.report(parse_period(period, tz), units,
                                 roster=wiring.roster() if wiring.roster is not None else None,
                                 regular_min=config.regular_use_min_messages, tz=tz,

@@ -67,19 +67,18 @@ def predecessors(units: Iterable[Unit], unit_ids: Iterable[str]) -> frozenset[st
 
 def rolled_into(units: Iterable[Unit], reported: Collection[str] = ()) -> dict[str, str]:
     """For each unit with a successor, the unit a report that rolls predecessors into
-    their successors counts it under: the first of its successors that is ``reported``,
-    or with none reported (every unit), the last one. A unit reported keeps its own
-    row, and one whose links reach none of ``reported`` is left out."""
+    their successors counts it under: the last of its successors that is ``reported``,
+    or with none reported (every unit), the last one. A reported unit with a reported
+    successor is rolled in too; a unit whose links reach none of ``reported`` is left
+    out."""
     by_id = {unit.id: unit for unit in units}
     rolled = {}
     for unit_id in by_id:
-        if unit_id in reported:
-            continue
         chain = successors(unit_id, by_id)
-        into = next((u for u in chain if u in reported), None) if reported else (
-            chain[-1] if chain else None)
-        if into is not None:
-            rolled[unit_id] = into
+        if reported:
+            chain = tuple(u for u in chain if u in reported)
+        if chain:
+            rolled[unit_id] = chain[-1]
     return rolled
 
 

@@ -56,6 +56,8 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "inactive": ("ngừng hoạt động", "inactive"),
     "merged_into": ("đã hợp nhất vào", "merged into"),
     "predecessors": ("Hợp nhất từ", "Merged from"),
+    "with_predecessors": ("Tính đơn vị đã hợp nhất vào đơn vị kế thừa",
+                          "Count merged units in their successor"),
     "api": ("API (JSON, OpenAPI)", "API (JSON, OpenAPI)"),
     "filters": ("Bộ lọc", "Filters"),
     "apply": ("Lọc", "Apply"),

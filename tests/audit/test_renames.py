@@ -128,6 +128,9 @@ def test_the_report_rolls_predecessors_in_only_when_asked_and_adds_up(
     named = report(cli, "--unit", "stc-moi", "--with-predecessors")
     assert list(named) == ["stc-moi", ""]
     assert named["stc-moi"]["sent"] == 3
+    # a predecessor named beside its successor is rolled into it too
+    assert report(cli, "--unit", "ld-so-tai-chinh", "--unit", "stc-moi",
+                  "--with-predecessors") == named
 
 
 def test_a_map_is_recorded_once_for_a_file_it_has(history: dict[str, Any]) -> None:

@@ -72,8 +72,10 @@ def test_predecessors_follow_links_backwards_and_only_backwards() -> None:
     assert predecessors(units, ["snv", "nobody"]) == {"bt-snv"}
     assert rolled_into(units) == {"bt-stc": "stc", "ld-stc": "stc", "xa-cu": "stc",
                                   "bt-snv": "snv"}
-    # units reported keep their rows; the others go into the nearest one reported
-    assert rolled_into(units, ["bt-stc", "stc"]) == {"ld-stc": "stc", "xa-cu": "bt-stc"}
+    # into the last successor reported, a reported one too
+    assert rolled_into(units, ["bt-stc", "stc"]) == {"bt-stc": "stc", "ld-stc": "stc",
+                                                     "xa-cu": "stc"}
+    assert rolled_into(units, ["bt-stc"]) == {"xa-cu": "bt-stc"}
     assert rolled_into(units, ["snv"]) == {"bt-snv": "snv"}
 
 

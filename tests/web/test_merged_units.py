@@ -5,9 +5,10 @@ named by none, gains nothing."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
-from audit import AuditLog
+from audit import AuditLog, Completion, Fate
 from directory import Directory
 from support.audit import T0, make_record
 from support.webconsole import DOMAIN, UNITS_CSV, client, login, users_of
@@ -32,12 +33,44 @@ def merged_env(env):
         directory.import_csv(MERGED, actor="test")
     ids = {}
     with AuditLog.open(env.config.audit) as log:
-        for n, unit in enumerate(("bt-stc", "bt-stc-vp", "bt-snv")):
+        for n, unit in enumerate(("bt-stc", "bt-stc-vp", "bt-snv", "stc")):
+            at = T0 + timedelta(days=1, hours=n)
             ids[unit] = log.record(make_record(
-                received_at=T0 + timedelta(days=1, hours=n), sender_unit=unit,
+                received_at=at, sender_unit=unit,
                 envelope_sender=f"x{n}@binhthuan.gov.vn", subject=f"Thư cũ của {unit}",
                 recipient_units=[], envelope_recipients=["a@example.org"]))
+            log.complete(Completion(record_id=ids[unit], outcome=Fate.RELAYED,
+                                    reply="250 2.0.0 Ok", at=at + timedelta(seconds=1)))
     return ids
+
+
+def sent_by_unit(page: str) -> dict[str, str]:
+    """The report page's unit rows: unit id -> its 'sent' cell."""
+    return dict(re.findall(r'data-kind="unit" data-unit="([^"]+)">.*?'
+                           r'<td data-column="sent">([^<]*)</td>', page, flags=re.DOTALL))
+
+
+def test_the_report_page_rolls_predecessors_into_their_successor_when_asked(env):
+    merged_env(env)
+    c = client(env.settings)
+    login(c, "auditor-a")
+    apart = c.get("/audit/report", params={"period": "2026-11"}).text
+    rolled = c.get("/audit/report", params={"period": "2026-11",
+                                            "with_predecessors": "true"}).text
+    assert sent_by_unit(apart) == {"stc": "1", "stc-a": "0", "bt-stc": "1",
+                                   "bt-stc-vp": "1"}
+    # bt-stc counted in stc; its office has no successor and keeps its row
+    assert sent_by_unit(rolled) == {"stc": "2", "stc-a": "0", "bt-stc-vp": "1"}
+    assert 'id="with-predecessors" value="true" checked' in rolled
+    assert "with_predecessors=true" in rolled
+    chart = c.get("/audit/report/volume.svg", params={"period": "2026-11",
+                                                       "with_predecessors": "true"})
+    assert chart.status_code == 200
+    # another unit's auditor gets none of it by rolling
+    b = client(env.settings)
+    login(b, "auditor-b")
+    assert sent_by_unit(b.get("/audit/report", params={
+        "period": "2026-11", "with_predecessors": "true"}).text) == {"sgd": "0"}
 
 
 def visible(env, user: str) -> set[int]:

@@ -30,7 +30,7 @@ from audit import (
     report_charts,
     report_human_rows,
 )
-from directory import Unit
+from directory import Unit, rolled_into
 from mailbase import PeriodError, parse_period, zone
 from web import access
 from web import filters as webfilters
@@ -283,9 +283,12 @@ async def audit_trace_upload(request: Request, user: AuditorUser, document: Uplo
     return RedirectResponse(f"/audit/trace?sha256={digest.hexdigest()}", status_code=303)
 
 
-def _report(console: Console, user: User, period_text: str) -> tuple[Any, Report | None]:
+def _report(console: Console, user: User, period_text: str,
+            with_predecessors: bool = False) -> tuple[Any, Report | None]:
     """The report of the user's scope, by audit/'s one definition (as the command
-    line's): every unit of the scope shown, zeros included, in the directory's order."""
+    line's): every unit of the scope shown, zeros included, in the directory's order;
+    ``with_predecessors``: each merged unit of the scope counted in its successor's row
+    (as ``audit report --with-predecessors``)."""
     period = parse_period(period_text, zone(console.settings.time_zone))
     log = open_log(console)
     if log is None:
@@ -294,11 +297,15 @@ def _report(console: Console, user: User, period_text: str) -> tuple[Any, Report
     units = console.units()
     parents = {u.id: u.parent for u in units}
     known = [u.id for u in units]
+    shown = known if scope is None else [u for u in known if u in scope]
+    rolled = {p: s for p, s in rolled_into(units, shown).items()
+              if scope is None or p in scope} if with_predecessors else {}
+    listed = [u for u in shown if u not in rolled]
     with log:
         if scope is None:
-            return period, log.report(period, listed=known, parents=parents)
-        return period, log.report(period, sorted(scope), parents=parents,
-                                  listed=[u for u in known if u in scope])
+            return period, log.report(period, listed=listed, parents=parents, rolled=rolled)
+        return period, log.report(period, [u for u in sorted(scope) if u not in rolled],
+                                  parents=parents, listed=listed, rolled=rolled)
 
 
 def _default_period(console: Console) -> str:
@@ -306,12 +313,13 @@ def _default_period(console: Console) -> str:
 
 
 @router.get("/audit/report", response_class=HTMLResponse, include_in_schema=False)
-def audit_report(request: Request, user: AuditorUser, period: str = "") -> HTMLResponse:
+def audit_report(request: Request, user: AuditorUser, period: str = "",
+                 with_predecessors: bool = False) -> HTMLResponse:
     """The periodic report of the user's units, with its charts."""
     console = console_of(request)
     period = period.strip() or _default_period(console)
     try:
-        span, report = _report(console, user, period)
+        span, report = _report(console, user, period, with_predecessors)
     except (PeriodError, AuditError) as exc:
         return render(request, "audit_report.html", {
             "period": period, "report": None, "error": str(exc),
@@ -322,19 +330,21 @@ def audit_report(request: Request, user: AuditorUser, period: str = "") -> HTMLR
     return render(request, "audit_report.html", {
         "period": period, "report": report, "span": span, "error": None, "names": names,
         "rows": rows, "columns": REPORT_COLUMNS[2:-1], "cell": report_cell,
+        "with_predecessors": with_predecessors,
         "has_dmarc": bool(report and report.total.dmarc_checked)})
 
 
 @router.get("/audit/report/{chart}.svg", include_in_schema=False)
 def audit_report_chart(request: Request, user: AuditorUser, chart: str,
-                       period: str = "") -> Response:
+                       period: str = "", with_predecessors: bool = False) -> Response:
     """A chart of the report as an SVG image (no inline script or style in the page):
     the same charts as ``congvu audit report --format html``."""
     console = console_of(request)
     if chart not in ("volume", "signed", "dmarc"):
         raise HTTPException(status_code=404, detail="no such chart")
     try:
-        _, report = _report(console, user, period.strip() or _default_period(console))
+        _, report = _report(console, user, period.strip() or _default_period(console),
+                            with_predecessors)
     except (PeriodError, AuditError) as exc:
         raise HTTPException(status_code=400, detail=str(exc)) from None
     if report is None:
