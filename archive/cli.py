@@ -212,17 +212,22 @@ def _write_proof(wiring: _Wiring, config_path: Path | None, record_id: int,
 @group.command("check-proof")
 @click.argument("directory", type=click.Path(file_okay=False, exists=True, path_type=Path))
 @click.option("--key", default=None, metavar="sha256:HEX",
-              help="The audit key's fingerprint, obtained apart from the bundle (`congvu "
-              "audit checkpoint export` on the server); without it the bundle is checked "
-              "but its key is not.")
+              help="The audit key's fingerprint (or the raw public key in hex), obtained "
+              "apart from the bundle (`congvu audit checkpoint export` on the server); "
+              "without it the bundle is checked but its key is not.")
 def check_proof_cmd(directory: Path, key: str | None) -> None:
     """Check a proof bundle with its files alone (no configuration, no store): the message
     hashes to what its record names, the record to its place in the span, the span to the
     checkpoint's link, which the key signed. Exit 0 when it proves the message, 1 with a
     line per problem otherwise, 2 on usage errors."""
-    if key is not None and not (key.lower().startswith("sha256:")
-                                and is_sha256(key.lower()[7:])):
-        raise UsageProblem(f"--key {key!r}: expected sha256: and 64 hex digits")
+    if key is not None:
+        given = key.lower()
+        if is_sha256(given):  # the raw public key, as [audit] checkpoint_public_keys takes it
+            given = fingerprint(given)
+        if not (given.startswith("sha256:") and is_sha256(given[7:])):
+            raise UsageProblem(f"--key {key!r}: expected sha256: and 64 hex digits, or the "
+                               "raw public key (64 hex digits)")
+        key = given
     problems, signer = check_bundle(directory, key=key)
     for problem in problems:
         click.echo(problem)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from archive import Archive
-from audit import AuditLog
+from audit import AuditLog, own_public_key
 from audit.query import Filters
 from congvu.cli import main
 from directory import Directory
@@ -256,3 +257,31 @@ def test_with_encryption_on_the_relayed_bytes_are_kept_encrypted_and_get_reads_t
     [record] = shown(running)
     got = congvu(running, tmp_path, "archive", "get", str(record["id"]))
     assert (got.exit_code, got.stdout_bytes) == (0, relayed)
+
+
+def test_a_relayed_message_s_proof_checks_with_openssl_alone(
+        outbound: Any, next_hop: Any, tmp_path: Path) -> None:
+    pdf = b"%PDF-1.7\n" + bytes(range(256)) * 400  # a part over 64 KiB, stored once
+    for subject, attachment in (("Thư trước", None), ("Công văn mật 12", pdf),
+                                ("Thư sau", None)):
+        assert send(outbound, message(subject, attachment, filename="cv.pdf",
+                                      content_type="application/pdf")).startswith(b"250")
+    relayed = [next_hop.get().content for _ in range(3)]
+    record = next(r for r in shown(outbound) if r["subject"] == "Công văn mật 12")
+    out = tmp_path / "proof"
+    made = congvu(outbound, tmp_path, "archive", "proof", str(record["id"]), "--out", str(out))
+    assert made.exit_code == 0, made.output
+    assert (out / f"{record['id']}.eml").read_bytes() == relayed[1]
+    everything = b"".join(p.read_bytes() for p in out.iterdir())
+    assert "Thư trước".encode() not in everything and "Thư sau".encode() not in everything
+    key = own_public_key(outbound.server.config.audit.keys_dir)
+    checked = CliRunner().invoke(main, ["archive", "check-proof", str(out), "--key", key])
+    assert checked.exit_code == 0, checked.output
+    done = subprocess.run(
+        ["openssl", "pkeyutl", "-verify", "-pubin", "-inkey", "audit-key.pem", "-rawin",
+         "-in", "checkpoint.json", "-sigfile", "checkpoint.sig"],
+        cwd=out, capture_output=True, text=True, check=False)
+    assert done.returncode == 0 and "Signature Verified Successfully" in done.stdout
+    record_hash = hashlib.sha256((out / "record.json").read_bytes()).hexdigest()
+    assert record_hash in (out / "hashes.txt").read_text().split()
+    assert list(archive_of(outbound).parts.glob("*/*.part.zst"))  # its PDF, stored once
