@@ -7,11 +7,14 @@ server. Old and new units both send, each signed for its own domain and recorded
 itself, and all three domains are the province's own for the spoof guard. After the
 transition (the old units' `valid_until` passed, or the old units made inactive),
 sending as an old address is refused with a reply naming the successor's address,
-mail to an old address is still taken, and the Postfix maps forward it.
+mail to an old address is still taken, and the Postfix maps forward it. Mail sent
+before the merge, under the old ids, is read by the new ones once the log is given the
+merge's map, and the report counts it for the successor when asked.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,8 +26,10 @@ from click.testing import CliRunner
 
 from audit import AuditLog
 from audit.query import Filters
+from congvu.cli import main
 from directory import Directory, DirectoryConfig, commands
 from directory.publish import publish
+from mailbase import zone
 from signer import DkimVerifier, DnsResolver
 from signer.keys import Algorithm
 from support.dkim import make_key
@@ -80,7 +85,8 @@ def merged_directory(store: Path, work: Path, *, valid_until: str = "",
         files += [str(path), "--prefix", prefix]
     merged = work / "merged.csv"
     runner = CliRunner()
-    result = runner.invoke(group, ["merge", *files, "--out", str(merged)])
+    result = runner.invoke(group, ["merge", *files, "--out", str(merged),
+                                   "--map", str(work / "ids.csv")])
     assert result.exit_code == 0, result.output
     lines = merged.read_text(encoding="utf-8").splitlines()
     header = lines[0].split(",")
@@ -253,3 +259,54 @@ def test_the_postfix_maps_end_an_old_unit_after_its_last_day(
     book = (tmp_path / "www" / "directory.vcf").read_text("utf-8")
     assert ("stc@binhthuan.gov.vn" in book) is not ended
     assert "taichinh@lamdong.gov.vn" in book
+
+
+def test_mail_before_the_merge_is_read_by_the_new_ids_and_counted_for_the_successor(
+    filter_server: Callable[..., Any], next_hop: Any, tmp_path: Path,
+) -> None:
+    """The old Lâm Đồng server becomes the new province's: its log goes on, with a
+    new directory store beside the old one."""
+    before = filter_server()
+    with Directory.open(before.server.config.directory.path) as store:
+        store.import_csv(HEADER + "ubnd-tinh,UBND tỉnh,,ubnd@lamdong.gov.vn,lamdong.gov.vn,,\n"
+                         "so-tai-chinh,Sở Tài chính,ubnd-tinh,stc@lamdong.gov.vn,"
+                         "lamdong.gov.vn,,\n", actor="test")
+    before.server.runtime.units.index.refresh()
+    new_store = tmp_path / "directory-2025.sqlite3"
+    merged_directory(new_store, tmp_path)
+    after = filter_server(directory={"path": str(new_store)})
+    for running, address in ((before, "stc@lamdong.gov.vn"), (after, "stc@lamdong.gov.vn"),
+                             (after, "taichinh@lamdong.gov.vn")):
+        reply = send(running.port, f"From: {address}\r\n", mail_from=address,
+                     rcpt="a@example.org")
+        assert reply.startswith(b"250"), reply
+        assert next_hop.get().mail_from == address
+    audit_path = before.server.config.audit.path
+    assert after.server.config.audit.path == audit_path
+    assert sorted(sender_units(audit_path)) == sorted(
+        ["so-tai-chinh", "ld-so-tai-chinh", "so-tai-chinh-lam-dong"])
+    config = tmp_path / "new.toml"
+    config.write_text(f'[audit]\npath = "{audit_path}"\n[directory]\npath = "{new_store}"\n',
+                      encoding="utf-8")
+
+    def congvu(*args: str) -> Any:
+        result = CliRunner().invoke(main, list(args), catch_exceptions=False,
+                                    env={"CONGVU_CONFIG": str(config)})
+        assert result.exit_code == 0, result.output
+        return result.stdout
+
+    assert congvu("audit", "rename-units", "--map", str(tmp_path / "ids.csv"),
+                  "--file", "ld.csv").startswith("ld.csv: 2 unit id(s) renamed")
+    assert sorted(sender_units(audit_path)) == sorted(
+        ["ld-so-tai-chinh", "ld-so-tai-chinh", "so-tai-chinh-lam-dong"])
+    period = datetime.now(UTC).astimezone(zone()).strftime("%Y-%m")
+
+    def sent(*args: str) -> dict[str, int]:
+        rows = json.loads(congvu("audit", "report", "--period", period, "--format", "json",
+                                 *args))["rows"]
+        # every unit of the directory has a row; those that sent something, and the total
+        return {row["unit"]: row["sent"] for row in rows
+                if not row["mailbox"] and (row["sent"] or not row["unit"])}
+
+    assert sent() == {"ld-so-tai-chinh": 2, "so-tai-chinh-lam-dong": 1, "": 3}
+    assert sent("--with-predecessors") == {"so-tai-chinh-lam-dong": 3, "": 3}
