@@ -18,16 +18,17 @@ from audit.records import (
     Operation,
     Role,
 )
+from audit.config import AuditConfig
 from audit.store import AuditLog
 from support.audit import T0, make_record, sha
 
 
 @pytest.fixture
-def filled(audit_db: AuditLog) -> AuditLog:
-    """Three messages: stc->ubnd (relayed), ubnd->stc,sgd (quarantined), inbound to sgd."""
-    first = audit_db.record(make_record())
-    audit_db.complete(Completion(record_id=first, outcome=Fate.RELAYED, reply="250 2.0.0 Ok"))
-    second = audit_db.record(make_record(
+def filled(backend_db: AuditLog) -> AuditLog:
+    """On each backend, three messages: stc->ubnd (relayed), ubnd->stc,sgd (quarantined), inbound to sgd."""
+    first = backend_db.record(make_record())
+    backend_db.complete(Completion(record_id=first, outcome=Fate.RELAYED, reply="250 2.0.0 Ok"))
+    second = backend_db.record(make_record(
         received_at=T0 + timedelta(days=1), sender_unit="ubnd",
         envelope_sender="Vanthu@UBND.example.gov.vn",
         envelope_recipients=["a@stc.example.gov.vn", "b@sgd.example.gov.vn"],
@@ -37,14 +38,14 @@ def filled(audit_db: AuditLog) -> AuditLog:
                                 sha256=sha("moi"))],
         authentication=[AuthResult(method="dkim", operation=Operation.SIGN, result="fail")],
     ))
-    audit_db.complete(Completion(record_id=second, outcome=Fate.QUARANTINED))
-    audit_db.record(make_record(
+    backend_db.complete(Completion(record_id=second, outcome=Fate.QUARANTINED))
+    backend_db.record(make_record(
         received_at=T0 + timedelta(days=40), role=Role.INBOUND, direction=Direction.INBOUND,
         sender_unit=None, envelope_sender="x@gmail.com", recipient_units=["sgd"],
         subject="Báo cáo", attachments=[], authentication=[
             AuthResult(method="dkim", result="none")],
     ))
-    return audit_db
+    return backend_db
 
 
 def _ids(log: AuditLog, **filters: object) -> list[int]:
@@ -138,12 +139,12 @@ def test_summary_shows_outcome_or_its_absence(filled: AuditLog) -> None:
     assert (by_id[3].recipients, by_id[3].attachments) == (2, 1)
 
 
-def test_pages(audit_db: AuditLog) -> None:
-    audit_db.write([make_record(received_at=T0 + timedelta(minutes=i)) for i in range(25)])
-    page = audit_db.query(Filters(page=3, page_size=10))
+def test_pages(backend_db: AuditLog) -> None:
+    backend_db.write([make_record(received_at=T0 + timedelta(minutes=i)) for i in range(25)])
+    page = backend_db.query(Filters(page=3, page_size=10))
     assert (page.total, len(page.items), page.has_more) == (25, 5, False)
     assert [r.id for r in page.items] == [5, 4, 3, 2, 1]
-    assert audit_db.query(Filters(page=2, page_size=10)).has_more
+    assert backend_db.query(Filters(page=2, page_size=10)).has_more
 
 
 @pytest.mark.parametrize(("filters", "message"), [
@@ -180,8 +181,8 @@ def test_show_and_trace(filled: AuditLog) -> None:
     assert filled.trace(sha("nothing")) == []
 
 
-def test_read_only_queries(filled: AuditLog) -> None:
+def test_read_only_queries(filled: AuditLog, backend_config: AuditConfig) -> None:
     filled.close()
-    with AuditLog.open_readonly(filled.path) as log:  # type: ignore[arg-type]
+    with AuditLog.open_readonly(backend_config) as log:
         assert log.count(Filters(units=("stc",))) == 2
         assert len(list(log.records(Filters()))) == 3

@@ -164,14 +164,15 @@ def fill(log: AuditLog) -> None:
 
 
 @pytest.fixture
-def store(audit_config: AuditConfig) -> AuditConfig:
-    with AuditLog.open(audit_config) as log:
+def store(backend_config: AuditConfig) -> AuditConfig:
+    """The period's records, on each backend."""
+    with AuditLog.open(backend_config) as log:
         fill(log)
-    return audit_config
+    return backend_config
 
 
 def report_of(config: AuditConfig, units: tuple[str, ...] = ()) -> Report:
-    with AuditLog.open_readonly(config.path) as log:
+    with AuditLog.open_readonly(config) as log:
         return log.report(parse_period(PERIOD, zone("Asia/Ho_Chi_Minh")), units)
 
 
@@ -225,7 +226,7 @@ def test_named_units_appear_with_zeros_in_the_given_order(store: AuditConfig) ->
     assert report.units[0].counts == Counts() and report.units[0].mailboxes == []
     # the total covers the named units only
     assert (report.total.received, report.total.sent) == (2, 0)
-    with AuditLog.open_readonly(store.path) as log:
+    with AuditLog.open_readonly(store) as log:
         empty = log.report(parse_period("2026-10", zone("Asia/Ho_Chi_Minh")), ["stc"])
     assert [(u.unit_id, u.counts) for u in empty.units] == [("stc", Counts())]
 
@@ -353,7 +354,7 @@ def test_formats_render_the_same_counts(store: AuditConfig) -> None:
 def test_query_shows_claimed_not_sent(store: AuditConfig) -> None:
     from audit.query import Filters
 
-    with AuditLog.open_readonly(store.path) as log:
+    with AuditLog.open_readonly(store) as log:
         items = log.query(Filters(units=("stc",), page_size=100)).items
         forged = log.show(next(i.id for i in items if i.direction == "inbound"))
     inbound_items = [i for i in items if i.direction == "inbound"]
@@ -376,7 +377,7 @@ def test_the_tree_order_with_zeros_and_subtotals_counting_each_message_once(
         # one message to two units of stc's subtree: received by each, once in its subtotal
         rid = log.record(outbound("ubnd", "stc", "sotc", minutes=20))
         log.complete(Completion(record_id=rid, outcome=Fate.RELAYED, at=T0))
-    with AuditLog.open_readonly(store.path) as log:
+    with AuditLog.open_readonly(store) as log:
         report = log.report(parse_period(PERIOD, zone("Asia/Ho_Chi_Minh")),
                             listed=list(TREE), parents=TREE)
     units = {u.unit_id: u for u in report.units}
