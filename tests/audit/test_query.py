@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from audit.config import AuditConfig
 from audit.errors import AuditError, QueryError
 from audit.query import Filters
 from audit.records import (
@@ -18,14 +19,14 @@ from audit.records import (
     Operation,
     Role,
 )
-from audit.config import AuditConfig
 from audit.store import AuditLog
 from support.audit import T0, make_record, sha
 
 
 @pytest.fixture
 def filled(backend_db: AuditLog) -> AuditLog:
-    """On each backend, three messages: stc->ubnd (relayed), ubnd->stc,sgd (quarantined), inbound to sgd."""
+    """On each backend, three messages: stc->ubnd (relayed), ubnd->stc,sgd
+    (quarantined), inbound to sgd."""
     first = backend_db.record(make_record())
     backend_db.complete(Completion(record_id=first, outcome=Fate.RELAYED, reply="250 2.0.0 Ok"))
     second = backend_db.record(make_record(
