@@ -1,11 +1,13 @@
 """The one small store interface the rest of congvu relies on.
 
-:class:`~audit.store.AuditLog` (SQLite) is its first implementation. A shared
-PostgreSQL store for a province with several mail nodes would be a second class
-with these methods, reusing audit/records.py, audit/rows.py (the rows and their
-hashes), audit/query.py (portable SQL, with its own :class:`~audit.query.Dialect`
-for full-text search) and audit/report.py; :class:`~audit.writer.AuditWriter` takes
-any of them through its ``open_store`` parameter.
+:class:`~audit.store.AuditLog` (SQLite) is its first implementation;
+:class:`~audit.pgstore.PgAuditLog`, the shared PostgreSQL store several mail servers
+write one chain into, is the second (``AuditLog.open`` returns it when the
+configuration has a ``url``). It reuses audit/records.py, audit/rows.py (the rows and
+their hashes), the shared read SQL of audit/query.py and audit/report*.py (through
+audit/pgconn.py, with its own :class:`~audit.query.Dialect` for full-text search) and
+audit/verify.py; :class:`~audit.writer.AuditWriter` takes any of them through its
+``open_store`` parameter.
 """
 
 from __future__ import annotations
