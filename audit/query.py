@@ -410,8 +410,10 @@ def archived(conn: sqlite3.Connection, *, since: datetime | None = None,
     if since is not None:
         sql += " AND at >= ?"
         params.append(iso(since))
+    renames = load_renames(conn)
     for (seq, sha256, at, kind, direction, unit, units, sender, recipients,
          released) in conn.execute(sql + " ORDER BY seq", params):
+        unit = renames.unit(unit, seq)  # a merger's new ids (audit/renames.py)
         if kind == "admin":  # a release: its unit is the held message's
             yield ArchivedRecord(int(seq), sha256, datetime.fromisoformat(at), released,
                                  (unit,) if unit else (), ())
@@ -419,8 +421,9 @@ def archived(conn: sqlite3.Connection, *, since: datetime | None = None,
         sent = (unit,) if unit and sent_by(direction, unit) else ()
         addresses = [sender, *json.loads(recipients or "[]")] if sender else \
             json.loads(recipients or "[]")
+        received = (renames.resolve(u, seq) for u in json.loads(units or "[]"))
         yield ArchivedRecord(int(seq), sha256, datetime.fromisoformat(at), direction,
-                             (*sent, *json.loads(units or "[]")),
+                             tuple(dict.fromkeys((*sent, *received))),
                              tuple(a.lower() for a in addresses))
 
 

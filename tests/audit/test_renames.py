@@ -185,3 +185,15 @@ def test_renames_are_refused_past_the_number_the_log_reads(
         assert code == expected, output
     assert f"as many as it reads ({MAX_RENAMES})" in output
     assert ids(cli, "--unit", "ld-so-tai-chinh") == {history["old"][0], history["new"][1]}
+
+
+def test_the_archive_reads_a_record_by_its_new_units(history: dict[str, Any],
+                                                     audit_config: AuditConfig) -> None:
+    """Retention rules and legal holds by unit name the new ids: they cover the mail
+    the old ids sent."""
+    (r1, _r2), (r3, _r4, _r5) = history["old"], history["new"]
+    with AuditLog.open_readonly(audit_config.path) as log:
+        (old,) = log.archived(record_id=r1)
+        (new,) = log.archived(record_id=r3)
+    assert old.units == ("ld-so-tai-chinh", "ld-ubnd-tinh")
+    assert new.units == ("so-tai-chinh",)
