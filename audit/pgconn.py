@@ -345,12 +345,3 @@ def pooled(url: str, password: str | None, *, readonly: bool = True) -> PgConnec
             _POOLS[key] = pool
     conn = pool.getconn()
     return PgConnection(conn, release=pool.putconn)
-
-
-def close_pools() -> None:
-    """Close this process's pools (tests, and a clean exit)."""
-    with _POOLS_LOCK:
-        pools = list(_POOLS.values())
-        _POOLS.clear()
-    for pool in pools:
-        pool.close()

@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 
 from audit.chain import KEY_FILE
@@ -282,3 +283,16 @@ def test_verify_and_the_report_say_the_same_on_both_backends(
                          [r.id for r in log.query(Filters(units=("xa1",))).items]))
     assert said[0][0] is True and said[0][1] == 60
     assert said[0] == said[1]
+
+
+def test_readers_share_pooled_read_only_sessions(pg_config: AuditConfig) -> None:
+    with AuditLog.open(pg_config) as log:
+        log.record(make_record())
+    pids = []
+    for _ in range(3):  # the console opens the store for each request
+        with AuditLog.open_readonly(pg_config) as log:
+            assert log.count(Filters()) == 1
+            pids.append(next(log.db.query("SELECT pg_backend_pid() AS pid"))["pid"])
+            with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+                log.db.execute("INSERT INTO _migrations (name, applied_at) VALUES ('x', 'y')")
+    assert len(set(pids)) == 1  # one session, borrowed and given back
