@@ -19,8 +19,6 @@ they chain to the national root.
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -29,6 +27,7 @@ from urllib.parse import urlsplit
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from mailbase import write_private_durably
 from signer.errors import CertificateFileError, FetchError, TrustPinError
 from signer.fetch import MAX_CERTIFICATE, Fetcher
 from signer.issuers import read_certificates
@@ -182,15 +181,8 @@ def install(cert: x509.Certificate, store_dir: Path, *, source: object) -> Prese
         return member  # already in the package
     path = installed_path(store_dir, member)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(cert.public_bytes(serialization.Encoding.DER))
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    # written whole and synced: a crash leaves the member installed or not, never half
+    write_private_durably(path, cert.public_bytes(serialization.Encoding.DER))
     return member
 
 
