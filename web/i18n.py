@@ -150,6 +150,10 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "held_act_reason": ("Lý do (bắt buộc, được ghi vào nhật ký)",
                         "Reason (required; it goes into the audit log)"),
     "held_act_confirm": ("Tôi xác nhận thao tác này", "I confirm this"),
+    "grant_no_unit": ("(không có đơn vị này trong danh bạ: quyền này không cho xem gì)",
+                      "(no such unit in the directory: this grant shows nothing)"),
+    "grant_unit": ("Mã đơn vị hoặc địa chỉ thư công vụ của đơn vị",
+                   "The unit's id or its official address"),
     "held_act_missing": ("Hãy nhập lý do và đánh dấu xác nhận trước khi gửi tiếp hoặc xóa.",
                          "Give a reason and tick the confirmation to release or delete."),
     # the report's columns (audit/README.md defines them; CSV and JSON keep the ids)

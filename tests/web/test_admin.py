@@ -205,6 +205,17 @@ def test_a_grant_by_address_in_the_console_is_of_its_unit(env):
     assert "no+unit+has+the+address" in r.headers["location"]
 
 
+def test_the_users_page_flags_grants_of_no_unit(env):
+    with users_of(env.settings) as users:
+        users.grant("auditor-a", "so-cu-da-xoa")
+    c, _ = _admin(env)
+    page = c.get("/admin/users").text
+    row = page[page.index("<td>auditor-a</td>"):]
+    row = row[:row.index("</tr>")]
+    assert row.count('class="stale-grant"') == 1
+    assert row.index("so-cu-da-xoa") < row.index('class="stale-grant"')
+
+
 def test_user_errors_are_shown(env):
     c, token = _admin(env)
     r = c.post("/admin/users", data={"csrf_token": token, "name": "x", "password": "short"})

@@ -14,7 +14,7 @@ from policies import MAX_REASON, MissingReason, PolicyError, Quarantine, act_rea
 from web import actions, mailview
 from web.app import AdminUser, console_of, render
 from web.errors import UserError
-from web.grants import unit_to_grant
+from web.grants import stale_grants, unit_to_grant
 from web.security import require_csrf
 from web.users import User
 
@@ -181,9 +181,15 @@ def unit_new(request: Request, user: AdminUser, id: str = "") -> Response:
 
 @router.get("/admin/users", response_class=HTMLResponse)
 def users_page(request: Request, user: AdminUser, error: str = "") -> HTMLResponse:
-    """Every user, their grants, and the forms to change them."""
-    return render(request, "users.html", {"users": console_of(request).users.users(),
-                                          "error": error})
+    """Every user, their grants (those that match no unit of the directory flagged:
+    they show nothing), and the forms to change them."""
+    console = console_of(request)
+    users = console.users.users()
+    try:
+        stale = stale_grants(console.settings, {unit for u in users for unit in u.units})
+    except UserError as exc:
+        stale, error = frozenset(), error or str(exc)
+    return render(request, "users.html", {"users": users, "error": error, "stale": stale})
 
 
 def _user_act(request: Request, actor: User, target: str, action: str,
