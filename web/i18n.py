@@ -184,6 +184,9 @@ CATALOGUE: dict[str, tuple[str, str]] = {
                                 "Documents with the unit's own signature"),
     "report_documents_complete": ("Văn bản đủ chữ ký cá nhân và cơ quan",
                                   "Documents signed by the official and the unit"),
+    "report_classified_marked": ("Thư có dấu mật", "Mail marked classified"),
+    "report_legacy_encoded": ("Thư gõ bằng mã cũ (TCVN3, VNI)",
+                              "Mail in a legacy encoding (TCVN3, VNI)"),
     "subtotal": ("Cộng", "Subtotal"),
     # the record page: what a message was, and the words for its stored values
     "record_id": ("Mã bản ghi", "Record id"),
