@@ -53,7 +53,7 @@ FIELDS: tuple[str, ...] = (
     "dkim_signed", "smime_signed", "dmarc_checked", "dmarc_pass", "spoof_refused",
     "documents_valid_gov", "documents_valid_public", "documents_received",
     "documents_received_valid", "documents_received_complete", "documents_sealed",
-    "documents_complete",
+    "documents_complete", "classified_marked", "legacy_encoded",
 )
 _INDEX = {name: i for i, name in enumerate(FIELDS)}
 
@@ -96,6 +96,10 @@ class Counts:
     #: of a directory unit covering the whole document), as recorded when judged
     documents_sealed: int = 0
     documents_complete: int = 0
+    #: the unit's own messages (sent, refused or held) the policy found marked
+    #: classified, or typed in a legacy encoding
+    classified_marked: int = 0
+    legacy_encoded: int = 0
 
     @property
     def documents_valid_other(self) -> int:
@@ -236,6 +240,17 @@ def _sent_side(msg: Message) -> list[tuple[int, int]]:
     return []
 
 
+_MARKED, _LEGACY = _INDEX["classified_marked"], _INDEX["legacy_encoded"]
+
+
+def _flagged(msg: Message) -> list[tuple[int, int]]:
+    """What the policy's findings add to the sender unit's columns, whatever became of
+    the message (a marked message is usually held), once it has a fate."""
+    if msg.sender is None or msg.fate is None:
+        return []
+    return [(i, 1) for i, on in ((_MARKED, msg.is_marked), (_LEGACY, msg.is_legacy)) if on]
+
+
 def _received_side(msg: Message) -> list[tuple[int, int]]:
     """What a message adds to each of its recipient units' columns."""
     found = []
@@ -290,7 +305,7 @@ class _Builder:
         return self.boxes.setdefault(unit, {}).setdefault(address, _Tally())
 
     def add(self, msg: Message) -> None:
-        sent = _sent_side(msg)
+        sent = _sent_side(msg) + _flagged(msg)
         if sent and msg.sender is not None and self._in(msg.sender):
             self._unit(msg.sender).add(sent)
             for head in self.heads.get(msg.sender, ()):

@@ -59,9 +59,12 @@ def _documents(f: dict[str, str]) -> list[str]:
 
 
 def _violations(f: dict[str, str]) -> str:
-    return (f"Thư gửi đi bị từ chối: {f['sent_refused']}; thư gửi đi đang bị cách ly: "
-            f"{f['sent_held']}; thư gửi đến bị từ chối: {f['received_refused']}; thư giả "
-            f"danh đơn vị bị chặn: {f['forgery_attempts']}.")
+    return (f"Thư gửi đi có dấu mật (MẬT, TỐI MẬT, TUYỆT MẬT): "
+            f"{f['classified_marked']}; thư gửi đi bị từ chối: {f['sent_refused']}; thư "
+            f"gửi đi đang bị cách ly: {f['sent_held']}; thư gửi đến bị từ chối: "
+            f"{f['received_refused']}; thư giả danh đơn vị bị chặn: "
+            f"{f['forgery_attempts']}; thư gửi đi gõ bằng bảng mã cũ (TCVN3, VNI) thay vì "
+            f"Unicode: {f['legacy_encoded']}.")
 
 
 def _repeat_header(table: Table) -> None:

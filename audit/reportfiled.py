@@ -37,18 +37,21 @@ SUMMARY: tuple[tuple[str, tuple[str, ...]], ...] = (
      ("documents_received", "documents_received_valid", "documents_received_complete")),
     ("Thư điện tử", ("sent", "received")),
     ("Vi phạm",
-     ("sent_refused", "sent_held", "received_refused", "forgery_attempts")),
+     ("classified_marked", "sent_refused", "sent_held", "received_refused",
+      "forgery_attempts", "legacy_encoded")),
 )
 
 #: The per-unit appendix: one row per unit, then the province's total.
 APPENDIX = ("unit", "mailboxes", "activated", "activation_rate", "regular", "regular_rate",
             "sent", "received", "documents_sent", "documents_valid", "documents_valid_gov",
             "documents_sealed", "documents_received", "documents_received_valid",
-            "sent_refused", "sent_held", "received_refused", "forgery_attempts")
+            "classified_marked", "sent_refused", "sent_held", "received_refused",
+            "forgery_attempts", "legacy_encoded")
 
 #: One unit's own table: its row, then a row per mailbox.
 UNIT_TABLE = ("mailbox", "official", "activated", "regular", "last_sent", "sent",
-              "sent_refused", "sent_held", "received", "received_refused",
+              "sent_refused", "sent_held", "classified_marked", "legacy_encoded",
+              "received", "received_refused",
               "documents_sent", "documents_signed", "documents_valid", "documents_valid_gov",
               "documents_valid_public", "documents_valid_other", "documents_sealed",
               "documents_complete", "documents_received", "documents_received_valid",

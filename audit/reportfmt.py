@@ -34,7 +34,7 @@ COLUMNS = ["unit", "mailbox", "sent", "sent_refused", "sent_held", "received",
            "spoof_refused", "documents_valid_gov", "documents_valid_public",
            "documents_valid_other", "documents_received", "documents_received_valid",
            "documents_received_complete", "documents_sealed", "documents_complete",
-           "busiest_correspondents"]
+           "classified_marked", "legacy_encoded", "busiest_correspondents"]
 #: The use of the roster's mailboxes: empty without a roster, and on rows of
 #: addresses that are not a roster mailbox (the rates on unit and total rows only).
 USE_COLUMNS = ["mailboxes", "activated", "regular", "activation_rate", "regular_rate",
@@ -69,6 +69,7 @@ LABELS = {
     "documents_received_complete": "Văn bản nhận đủ chữ ký",
     "documents_sealed": "Văn bản có chữ ký số của cơ quan",
     "documents_complete": "Văn bản đủ chữ ký cá nhân và cơ quan",
+    "classified_marked": "Thư có dấu mật", "legacy_encoded": "Thư gõ bằng mã cũ (TCVN3, VNI)",
     "mailboxes": "Hộp thư cá nhân", "activated": "Đã kích hoạt",
     "regular": "Sử dụng thường xuyên", "activation_rate": "Tỷ lệ kích hoạt",
     "regular_rate": "Tỷ lệ sử dụng thường xuyên", "official": "Cán bộ",
@@ -104,6 +105,8 @@ def _values(counts: Counts) -> Row:
         "documents_received_complete": counts.documents_received_complete,
         "documents_sealed": counts.documents_sealed,
         "documents_complete": counts.documents_complete,
+        "classified_marked": counts.classified_marked,
+        "legacy_encoded": counts.legacy_encoded,
     }
 
 

@@ -76,6 +76,10 @@ class Message:
     recipient_units: tuple[str, ...]
     recipients: tuple[tuple[str, str | None], ...]  # address, its unit
     at: str = ""  # when congvu received it: UTC ISO 8601, as stored
+    #: the policy found a classified marking (MẬT, TỐI MẬT, TUYỆT MẬT) in it
+    is_marked: bool = False
+    #: the policy found text typed in a legacy encoding (TCVN3, VNI) in it
+    is_legacy: bool = False
 
     @property
     def mailbox(self) -> str:
@@ -109,6 +113,12 @@ _FORGED = _has_auth(f"{_DMARC_VERIFY} AND {_DISPOSITION} IN ({_quoted(FORGED)})"
 # (3.40) parses a JSON text again for each json_extract, and a document's signatures
 # are looked at for five columns.
 _ATTACHED = "CASE WHEN instr(e.detail, '\"attachments\":[]') = 0 THEN e.detail END"
+# The policy findings the report counts, as bits (1: a classified marking, 2: text in a
+# legacy encoding), by substring in the canonical JSON only when there are findings
+# (a quote inside a value is escaped there, so '"rule":"..."' is only ever a rule).
+_FLAGGED = ("CASE WHEN instr(e.detail, '\"violations\":[]') = 0 THEN "
+            "(instr(e.detail, '\"rule\":\"classified-marking\"') > 0) "
+            "+ 2 * (instr(e.detail, '\"rule\":\"legacy-encoding\"') > 0) ELSE 0 END")
 
 
 _COLUMNS = f"""
@@ -119,7 +129,8 @@ _COLUMNS = f"""
      WHERE m.record_id = e.seq AND m.role = 'received'),
     (SELECT group_concat(r.address || char(30) || coalesce(r.unit_id, ''), char(31))
      FROM recipients r WHERE r.record_id = e.seq),
-    {_CHECKED}, {_PASSED} AND NOT {_FORGED}, {_SPOOFED}, {_FORGED}, {_ATTACHED}, e.at, e.seq
+    {_CHECKED}, {_PASSED} AND NOT {_FORGED}, {_SPOOFED}, {_FORGED}, {_ATTACHED}, e.at, e.seq,
+    {_FLAGGED}
 """
 
 
@@ -290,7 +301,7 @@ def messages(conn: sqlite3.Connection, period: Period, units: Sequence[str] = ()
     where, params = _where(period, units, renames)
     for row in conn.execute(f"SELECT {_COLUMNS} FROM events e WHERE {where}", params):
         (direction, unit, sender, dkim, smime, done, received, recipients,
-         checked, passed, spoofed, forged, documents, at, seq) = row
+         checked, passed, spoofed, forged, documents, at, seq, flags) = row
         sent_from = sent_by(direction, unit)
         message = Message(
             sender=sent_from, claimed=claimed_by(direction, unit),
@@ -301,6 +312,7 @@ def messages(conn: sqlite3.Connection, period: Period, units: Sequence[str] = ()
             dmarc_checked=bool(checked), dmarc_pass=bool(passed), spoof_refused=bool(spoofed),
             documents=_documents(documents, sent_from), recipient_units=tuple(_split(received)),
             recipients=_recipients(recipients), at=at,
+            is_marked=bool(flags & 1), is_legacy=bool(flags & 2),
         )
         yield renamed_message(message, partial(renames.resolve, seq=seq)) if renames \
             else message

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from email.errors import CharsetError
 from email.header import decode_header, make_header
 from enum import Enum
 from typing import NamedTuple
@@ -88,7 +89,8 @@ def _decoded(text: str) -> str:
         return text
     try:
         return str(make_header(decode_header(text)))
-    except (ValueError, LookupError, UnicodeError):
+    # CharsetError: a charset name that is not ASCII (=?\x80tf-8?q?...?=)
+    except (ValueError, LookupError, UnicodeError, CharsetError):
         return text
 
 

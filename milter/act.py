@@ -124,6 +124,11 @@ async def relay(transaction: Transaction, ctx: MessageContext) -> Done:
                 R250_QUEUED.with_text(f"Message accepted and relayed: {text}"))
 
 
+#: Rules whose quarantine of outbound mail tells the envelope sender even where
+#: ``[policies.quarantine] notify`` is off.
+TELL_SENDER = frozenset({"classified-marking"})
+
+
 async def hold(runtime: Runtime, ctx: MessageContext, later: Later) -> Done:
     """Put the message in quarantine durably; 250 only once it is on disk."""
     decision = ctx.decision or Decision(Action.QUARANTINE)
@@ -144,7 +149,10 @@ async def hold(runtime: Runtime, ctx: MessageContext, later: Later) -> Done:
         return Done(Fate.TEMPFAILED,
                     R451_TEMPFAIL.with_text("Cannot hold the message now, try again later"))
     ctx.delivery.next_hop_reply = f"quarantined as {held}"
-    if runtime.config.policies.quarantine.notify:
+    # a classified document held on its way out: its sender is always told
+    tells_sender = ctx.direction is Direction.OUTBOUND and any(
+        v.rule in TELL_SENDER for v in decision.violations)
+    if runtime.config.policies.quarantine.notify or tells_sender:
         entry = runtime.quarantine.get(held)
         later(send_held_notice(runtime.config, runtime.next_hop, entry))
     return Done(Fate.QUARANTINED,

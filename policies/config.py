@@ -49,6 +49,20 @@ DEFAULT_ACTIONS: dict[str, Action] = {
     # the document-signature rules need the verdicts milter passes to decide(); off by default
     "unsigned-document": Action.ACCEPT,
     "invalid-document-signature": Action.ACCEPT,
+    # classified documents must not leave by official e-mail (sent, or between units,
+    # both on the trusted path); mail from outside is the sender's business: off inbound
+    "classified-marking": Action.QUARANTINE,
+    # scanned PDFs are the rule in provincial mail: noting each one (tag) is a choice
+    "marking-not-checkable": Action.ACCEPT,
+    # text typed in TCVN3 or VNI fonts instead of Unicode (TCVN 6909:2001): noted
+    "legacy-encoding": Action.TAG,
+}
+
+#: The built-in default for inbound mail, where it differs: it applies unless the
+#: top-level [policies] actions give the rule another action than the built-in one (an
+#: override with direction "inbound" sets it for inbound mail whatever the default).
+DEFAULT_INBOUND_ACTIONS: dict[str, Action] = {
+    "classified-marking": Action.ACCEPT,
 }
 
 DEFAULT_BLOCKED_EXTENSIONS = [
@@ -352,7 +366,9 @@ class PoliciesConfig(Overlay):
         default_factory=lambda: dict(DEFAULT_ACTIONS),
         description="Rule name -> action (accept, reject, quarantine, strip, tag) of the "
         "default policy; accept turns the rule off. Rules not named keep their built-in "
-        "action. Unknown rule names are configuration errors.",
+        "action. Unknown rule names are configuration errors. classified-marking is off "
+        "for inbound mail unless given here with another action than its built-in one, "
+        "or in an override with direction inbound.",
     )
     blocked_extensions: list[str] | None = Field(
         default_factory=lambda: list(DEFAULT_BLOCKED_EXTENSIONS),
@@ -415,6 +431,10 @@ class PoliciesConfig(Overlay):
         found = self._cache.get(key)
         if found is None:
             layers: list[Overlay] = [self]
+            if way is Direction.INBOUND:  # unless the top-level table changed them
+                layers.append(Overlay(actions={
+                    rule: action for rule, action in DEFAULT_INBOUND_ACTIONS.items()
+                    if self.actions.get(rule) == DEFAULT_ACTIONS[rule]}))
             for unit in reversed(key[0]):
                 layers += [o for o in self.overrides if o.unit == unit and o.direction is None]
                 layers += [o for o in self.overrides if o.unit == unit and o.direction == way]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Mapping
 
+from mailbase import read_header
 from policies.errors import PolicyError
 from policies.model import SEVERITY, Action, Decision, Finding, Part
 from policies.parts import MessageParts, read_parts
@@ -38,12 +39,14 @@ def decide(raw: bytes, policy: Policy, *, documents: Mapping[str, str] | None = 
 def _decide(raw: bytes, policy: Policy, documents: Mapping[str, str],
             read: MessageParts) -> Decision:
     found, parts = read.walk, read.parts
+    subject = read_header(raw).first(b"subject")
     ctx = Context(
         raw_size=len(raw),
         walk=found,
         attachment_count=sum(1 for p in found.parts if p.is_attachment),
         parts=parts,
         documents=documents,
+        subject=subject.text if subject is not None else "",
     )
     whole = Part(path="", content_type="message/rfc822", filenames=(), data=b"",
                  size=len(raw))

@@ -14,6 +14,8 @@ from policies.rules.content import (
     PdfJavascript,
 )
 from policies.rules.documents import InvalidDocumentSignature, UnsignedDocument
+from policies.rules.legacy import LegacyEncodingRule
+from policies.rules.markings import ClassifiedMarking, MarkingNotCheckable
 from policies.rules.message import (
     ArchiveLimits,
     AttachmentCount,
@@ -54,6 +56,9 @@ REGISTRY: dict[str, type[Rule]] = {
     "smime-encrypted": SmimeEncrypted,
     "unsigned-document": UnsignedDocument,
     "invalid-document-signature": InvalidDocumentSignature,
+    "classified-marking": ClassifiedMarking,
+    "marking-not-checkable": MarkingNotCheckable,
+    "legacy-encoding": LegacyEncodingRule,
 }
 
 __all__ = ["REGISTRY", "Context", "Rule", "RuleSettings", "Scope"]

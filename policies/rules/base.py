@@ -41,6 +41,11 @@ class Context:
     parts: tuple[Part, ...] = field(default=())
     #: document signature verdicts by attachment sha256; empty when unknown
     documents: Mapping[str, str] = field(default_factory=dict)
+    #: the message's Subject as people read it (RFC 2047 decoded; "" when none)
+    subject: str = ""
+    #: documents' text, read once per message by the rules that read it (by part
+    #: path and member; None: no text to read)
+    texts: dict[str, str | None] = field(default_factory=dict)
 
 
 class Rule(Protocol):

@@ -197,8 +197,8 @@ def test_the_document_fills_the_narrative_and_the_appendix(store: AuditConfig) -
     assert "(4 ký bằng chữ ký số chuyên dùng Chính phủ, 0 bằng" in text
     assert "Số văn bản điện tử nhận được: 9, trong đó 4 văn bản có chữ ký số hợp lệ, 0 " \
            "văn bản có hai" in text
-    assert "Thư gửi đi bị từ chối: 1; thư gửi đi đang bị cách ly: 0; thư gửi đến bị từ " \
-           "chối: 2" in text
+    assert "Thư gửi đi có dấu mật (MẬT, TỐI MẬT, TUYỆT MẬT): 0; thư gửi đi bị từ chối: 1; " \
+           "thư gửi đi đang bị cách ly: 0; thư gửi đến bị từ chối: 2" in text
     assert "Đơn vị chưa có cán bộ sử dụng thường xuyên (1): Ủy ban nhân dân tỉnh." in text
     assert "Cán bộ chưa sử dụng thường xuyên (dưới 4 thư gửi mỗi tháng): 3." in text
     assert f"sự kiện số {seq}, mã băm SHA-256 {digest}" in text

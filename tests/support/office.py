@@ -3,18 +3,20 @@ Office files congvu writes: it prints them to PDF, which pdftotext reads."""
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import subprocess
 from pathlib import Path
 
+import docx
 import pytest
 
 SOFFICE = shutil.which("soffice")
 
 
-def pdf_text(source: Path, workdir: Path) -> str:
-    """The text of LibreOffice's PDF of ``source``, as ``pdftotext -layout`` reads it.
+def to_pdf(source: Path, workdir: Path) -> Path:
+    """LibreOffice's PDF of ``source``, written under ``workdir`` (once).
 
     Each call uses a profile of its own under ``workdir`` (LibreOffice refuses a
     profile another instance holds).
@@ -22,10 +24,20 @@ def pdf_text(source: Path, workdir: Path) -> str:
     assert SOFFICE is not None, "LibreOffice is not installed"
     profile = workdir / f"lo-profile-{source.stem}-{source.suffix[1:]}"
     out = workdir / f"pdf-{source.suffix[1:]}"
+    if (out / f"{source.stem}.pdf").exists():
+        return out / f"{source.stem}.pdf"
     subprocess.run([SOFFICE, f"-env:UserInstallation=file://{profile}", "--headless",
                     "--convert-to", "pdf", "--outdir", str(out), str(source)],
                    check=True, capture_output=True, timeout=600)
-    return subprocess.run(["pdftotext", "-layout", str(out / f"{source.stem}.pdf"), "-"],
+    return out / f"{source.stem}.pdf"
+
+
+def pdf_text(source: Path, workdir: Path, *, layout: bool = True) -> str:
+    """The text of LibreOffice's PDF of ``source``, as ``pdftotext`` reads it: kept in
+    its columns (``-layout``: a table's rows on their lines), or in reading order (a
+    table cell's wrapped lines together)."""
+    pdf = to_pdf(source, workdir)
+    return subprocess.run(["pdftotext", *(["-layout"] if layout else []), str(pdf), "-"],
                           check=True, capture_output=True, text=True, timeout=120).stdout
 
 
@@ -39,3 +51,50 @@ def need_libreoffice() -> None:
     if os.geteuid() == 0:
         pytest.fail(f"{reason}: make system-deps installs them")
     pytest.skip(f"LOUD SKIP: {reason}")
+
+
+def text_pdf(lines: list[str]) -> bytes:
+    """A one-page PDF that writes ``lines`` with a font whose ToUnicode map gives
+    their characters back (any Unicode: one byte code per distinct character, at most
+    200), as word processors' PDFs do; no lines: a page without text, as a scan's."""
+    chars = sorted({c for line in lines for c in line})
+    assert len(chars) <= 200
+    code = {c: i + 1 for i, c in enumerate(chars)}
+    shown = " ".join(f"<{''.join(f'{code[c]:02x}' for c in line)}> Tj T*" for line in lines)
+    content = f"BT /F1 14 Tf 16 TL 72 780 Td {shown} ET".encode() if lines else b"q Q"
+    pairs = " ".join(f"<{code[c]:02x}> <{c.encode('utf-16-be').hex()}>" for c in chars)
+    cmap = (f"/CIDInit /ProcSet findresource begin 12 dict begin begincmap "
+            f"/CMapName /Adobe-Identity-UCS def /CMapType 2 def 1 begincodespacerange <00> "
+            f"<ff> endcodespacerange {len(chars)} beginbfchar {pairs} endbfchar endcmap "
+            f"CMapName currentdict /CMap defineresource pop end end").encode()
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R "
+        b"/Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /ToUnicode 6 0 R >>",
+        b"<< /Length %d >>\nstream\n" % len(cmap) + cmap + b"\nendstream",
+    ]
+    out = io.BytesIO()
+    out.write(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
+    offsets = []
+    for number, body in enumerate(objects, 1):
+        offsets.append(out.tell())
+        out.write(b"%d 0 obj\n" % number + body + b"\nendobj\n")
+    xref = out.tell()
+    out.write(b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1))
+    out.write(b"".join(b"%010d 00000 n \n" % offset for offset in offsets))
+    out.write(b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n"
+              % (len(objects) + 1, xref))
+    return out.getvalue()
+
+
+def docx_with(paragraphs: list[str]) -> bytes:
+    """A Word document (python-docx) of ``paragraphs``."""
+    document = docx.Document()
+    for text in paragraphs:
+        document.add_paragraph(text)
+    out = io.BytesIO()
+    document.save(out)
+    return out.getvalue()
