@@ -13,6 +13,7 @@ import datetime as dt
 import itertools
 import json
 import random
+import re
 import smtplib
 from collections import Counter
 from dataclasses import dataclass
@@ -20,12 +21,15 @@ from email.message import EmailMessage
 from email.policy import SMTP
 from pathlib import Path
 
+import docx
+import openpyxl
 import pytest
 from click.testing import CliRunner
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from audit import AuditLog, Report, RosterMailbox
 from audit.config import AuditConfig
+from audit.reportfiled import render_file
 from congvu.cli import main
 from congvu.config import parse_config
 from directory import Directory
@@ -33,6 +37,7 @@ from mailbase import parse_period, zone
 from milter.server import Server
 from support.documents import alter_page, plain_pdf, sign_pdf
 from support.loopthread import LoopThread
+from support.office import need_libreoffice, pdf_text
 from support.province import to_csv
 from support.sink import Sink
 from support.usage import (
@@ -277,3 +282,97 @@ def test_the_command_reads_the_roster_from_the_directory(
     assert report.head is not None and data["chain"] == {"seq": report.head.seq,
                                                          "hash": report.head.hash}
     assert len(data["not_using"]) == len(report.not_using)
+
+
+#: The filed report's appendix columns, by their labels, as the independent count names them.
+FILED = {"Đã gửi": "sent", "Đã nhận": "received", "Văn bản đã gửi": "documents_sent",
+         "Văn bản ký số hợp lệ": "documents_valid",
+         "Hợp lệ, CA chuyên dùng Chính phủ": "documents_valid_gov",
+         "Văn bản đã nhận": "documents_received",
+         "Văn bản nhận ký số hợp lệ": "documents_received_valid",
+         "Gửi bị từ chối": "sent_refused", "Gửi đang cách ly": "sent_held",
+         "Nhận bị từ chối": "received_refused"}
+USE = ("Hộp thư cá nhân", "Đã kích hoạt", "Sử dụng thường xuyên")
+
+
+@pytest.fixture(scope="module")
+def filed(run: Run, report_and_expected: tuple[Report, Expected],
+          tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The month's report as filed, both files, written once."""
+    report, _ = report_and_expected
+    names = {u["id"]: u["name"] for u in run.province.units}
+    out = tmp_path_factory.mktemp("filed")
+    files = {fmt: out / f"bao-cao.{fmt}" for fmt in ("xlsx", "docx")}
+    for fmt, path in files.items():
+        path.write_bytes(render_file(report, fmt, TZ_NAME, names))
+    return files
+
+
+def _appendix(header: list[str], rows: list[list[object]]) -> dict[str, dict[str, object]]:
+    return {str(row[0]): dict(zip(header, row, strict=True)) for row in rows}
+
+
+def _wanted(run: Run, wanted: Expected) -> dict[str, dict[str, object]]:
+    """The independent count, by unit name and appendix label ("Toàn tỉnh": the total)."""
+    found = {}
+    for unit in run.province.units:
+        counts = wanted.units.get(unit["id"], Counter())
+        use = wanted.use.get(unit["id"], (0, 0, 0))
+        found[unit["name"]] = {**{label: counts[key] for label, key in FILED.items()},
+                               **dict(zip(USE, use, strict=True))}
+    found["Toàn tỉnh"] = {**{label: wanted.total[key] for label, key in FILED.items()},
+                          **dict(zip(USE, wanted.total_use, strict=True))}
+    return found
+
+
+@pytest.mark.slow
+def test_the_filed_workbook_and_document_equal_the_independent_count(
+        run: Run, report_and_expected: tuple[Report, Expected],
+        filed: dict[str, Path]) -> None:
+    _, wanted = report_and_expected
+    expected = _wanted(run, wanted)
+    wb = openpyxl.load_workbook(filed["xlsx"], read_only=True)
+    values = list(wb["Phụ lục"].iter_rows(values_only=True))
+    start = next(i for i, row in enumerate(values) if row[0] == "Đơn vị")
+    sheet = _appendix(list(values[start]), [list(r) for r in values[start + 1:]])
+    assert {u: {k: row[k] for k in expected[u]} for u, row in sheet.items()} == expected
+    assert len(wb.sheetnames) == 3 + 100  # summary, appendix, not using, a sheet per unit
+
+    document = docx.Document(str(filed["docx"]))
+    table = document.tables[-1]
+    header = [c.text for c in table.rows[0].cells]
+    rows = _appendix(header, [[c.text for c in r.cells] for r in table.rows[1:]])
+    assert {u: {k: int(str(row[k]).replace(".", "")) for k in expected[u]}
+            for u, row in rows.items()} == expected
+    total = wanted.total_use
+    text = "\n".join(p.text for p in document.paragraphs)
+    assert (f"Tổng số cán bộ được cấp hộp thư điện tử công vụ: {total[0]:,}; số hộp thư đã "
+            f"kích hoạt: {total[1]:,}".replace(",", ".")) in text
+    idle = document.tables[0]
+    assert len(idle.rows) - 1 == sum(1 for v in wanted.officials.values() if not v[1])
+
+
+@pytest.mark.slow
+@pytest.mark.interop
+def test_libreoffice_prints_every_unit_and_the_province_totals(
+        run: Run, report_and_expected: tuple[Report, Expected], filed: dict[str, Path],
+        tmp_path: Path) -> None:
+    need_libreoffice()
+    _, wanted = report_and_expected
+    mailboxes, activated, _ = wanted.total_use
+    for fmt, source in filed.items():
+        # names in reading order (a wrapped cell's lines together), white space and
+        # hyphens aside (pdftotext drops a hyphen that ends a line)
+        flowing = re.sub(r"[\s-]+", "", pdf_text(source, tmp_path, layout=False))
+        missing = [u["name"] for u in run.province.units
+                   if re.sub(r"[\s-]+", "", u["name"]) not in flowing]
+        assert not missing, (fmt, missing)
+        printed = re.sub(r"\s+", " ", pdf_text(source, tmp_path))
+        # the document writes numbers the Vietnamese way; the workbook's cells are numbers
+        # LibreOffice prints in its own locale (en-US here)
+        counts = [f"{n:,}".replace(",", ".") if fmt == "docx" else str(n)
+                  for n in (mailboxes, activated)]
+        rate = f"{100 * activated / mailboxes:.1f}"
+        rate = re.escape(rate.replace(".", ",") if fmt == "docx" else rate)
+        numbers = [re.escape(n) for n in counts]
+        assert re.search(rf"Toàn (tỉnh )?{numbers[0]} {numbers[1]} {rate} ?%", printed), fmt

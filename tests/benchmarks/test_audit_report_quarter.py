@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import sqlite3
 import statistics
 import subprocess
 import sys
@@ -27,12 +26,11 @@ from pathlib import Path
 
 import pytest
 
-from audit.chain import GENESIS, CheckpointSigner, Schedule, canonical, row_hash
 from audit.report import FIELDS
 from audit.reportuse import RosterMailbox
-from audit.schema import EVENT_COLUMNS, migrate
 from audit.store import AuditLog
 from mailbase import parse_period, zone
+from support.audit import BulkStore
 
 #: The report code this benchmark compares against (the parent of the commit that
 #: added use per official and the documents columns).
@@ -85,28 +83,14 @@ def _attachments(rng: random.Random, seq: int) -> list[dict[str, object]]:
 def bulk_write(path: Path) -> None:
     """The quarter, and the month before, into a new store at ``path``."""
     rng = random.Random(12)
-    conn = sqlite3.connect(path)
-    from sqlite_utils import Database
-
-    db = Database(conn)
-    db.enable_wal()
-    migrate(db)
-    conn.execute("PRAGMA synchronous = OFF")
-    columns = list(EVENT_COLUMNS)
-    marks = ", ".join("?" * len(columns))
+    store = BulkStore(path, flush_every=100_000)
     quarter = parse_period(QUARTER, TZ)
     start, end = quarter.start.timestamp(), quarter.end.timestamp()
     before = start - 31 * 86400
     offsets = sorted([*(rng.uniform(before, start) for _ in range(BEFORE)),
                       *(rng.uniform(start, end) for _ in range(RECORDS))])
-    prev, seq = GENESIS, 0
-    events: list[tuple[object, ...]] = []
-    members: list[tuple[object, ...]] = []
-    recipients: list[tuple[object, ...]] = []
-    attached: list[tuple[object, ...]] = []
-    conn.execute("BEGIN")
     for offset in offsets:
-        seq += 1
+        seq = store.seq + 1
         at = datetime.fromtimestamp(offset, UTC).isoformat(timespec="microseconds")
         sender_n = rng.randrange(300, OFFICIALS)  # the first 300 send nothing this quarter
         if offset < start:
@@ -125,63 +109,24 @@ def bulk_write(path: Path) -> None:
         }
         if to_unit:
             detail["envelope_recipient_units"] = [to_unit]
-        row = dict.fromkeys(columns)
-        row.update({
-            "seq": seq, "kind": "message", "at": at, "decided_at": at,
-            "listener": "submission" if is_outbound else "mx",
+        record = store.message({
+            "at": at, "decided_at": at, "listener": "submission" if is_outbound else "mx",
             "role": "outbound" if is_outbound else "inbound",
             "direction": "outbound" if is_outbound else "inbound",
             "client_address": "10.0.0.5", "queue_id": f"Q{seq:09d}",
             "message_id": f"<{seq}@gov.vn>", "envelope_sender": sender, "header_from": sender,
             "subject": f"Công văn số {seq}", "size": 40_000, "action": "accept",
             "dkim": "pass", "smime": "pass" if is_outbound else None, "processing_ms": 12.5,
-            "sender_unit": unit, "detail": canonical(detail), "prev_hash": prev,
-        })
-        row["hash"] = prev = row_hash(row)
-        events.append(tuple(row[c] for c in columns))
-        record = seq
-        if unit:
-            members.append((record, unit, "sent", at))
-        if to_unit:
-            members.append((record, to_unit, "received", at))
-        recipients.append((record, 0, to, to_unit))
-        attached.extend((record, i, a["sha256"], a["filename"], str(a["filename"]).lower(),
-                         40_000, a.get("document")) for i, a in enumerate(attachments))
+            "sender_unit": unit,
+        }, detail, members=[*([(unit, "sent")] if unit else []),
+                            *([(to_unit, "received")] if to_unit else [])],
+            recipients=[(to, to_unit)],
+            attachments=[(str(a["sha256"]), str(a["filename"]), 40_000,
+                          a.get("document")) for a in attachments])
         fate = rng.random()
-        seq += 1
-        done = dict.fromkeys(columns)
-        done.update({"seq": seq, "kind": "completion", "at": at, "record_id": record,
-                     "outcome": "rejected" if fate < 0.02 else "tempfailed" if fate < 0.03
-                     else "relayed", "reply": "250 2.0.0 Ok", "processing_ms": 3.0,
-                     "detail": "{}", "prev_hash": prev})
-        done["hash"] = prev = row_hash(done)
-        events.append(tuple(done[c] for c in columns))
-        if len(events) >= 100_000:
-            _flush(conn, marks, events, members, recipients, attached)
-    _flush(conn, marks, events, members, recipients, attached)
-    signer = CheckpointSigner.load_or_create(path.parent / "keys")
-    cp = signer.sign(seq, prev, datetime.now(UTC).isoformat(timespec="microseconds"),
-                     schedule=Schedule(1000, 60.0), batch_from=seq + 1)
-    conn.execute("INSERT INTO checkpoints (seq, hash, at, public_key, signature, every_records,"
-                 " every_seconds, batch_from) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                 (cp.seq, cp.hash, cp.at, cp.public_key, cp.signature, cp.every_records,
-                  cp.every_seconds, cp.batch_from))
-    conn.execute("COMMIT")
-    conn.execute("ANALYZE")
-    conn.close()
-
-
-def _flush(conn: sqlite3.Connection, marks: str, *tables: list[tuple[object, ...]]) -> None:
-    events, members, recipients, attached = tables
-    conn.executemany(f"INSERT INTO events VALUES ({marks})", events)
-    conn.executemany("INSERT INTO memberships (record_id, unit_id, role, at) VALUES (?, ?, ?, ?)",
-                     members)
-    conn.executemany("INSERT INTO recipients (record_id, position, address, unit_id) "
-                     "VALUES (?, ?, ?, ?)", recipients)
-    conn.executemany("INSERT INTO attachments (record_id, position, sha256, filename, "
-                     "filename_folded, size, document) VALUES (?, ?, ?, ?, ?, ?, ?)", attached)
-    for table in tables:
-        table.clear()
+        store.completion(record, "rejected" if fate < 0.02 else "tempfailed" if fate < 0.03
+                         else "relayed", at)
+    store.close()
 
 
 def roster() -> list[RosterMailbox]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -68,52 +69,130 @@ def make_record(**overrides: Any) -> AuditRecord:
 
 
 
+class BulkStore:
+    """A new store written fast, for benchmarks: chained rows built directly (no
+    pydantic), hashed with the store's own :func:`audit.chain.row_hash`, inserted with
+    executemany in one unsynchronised transaction; full-text rows left out (not
+    queried). :meth:`close` signs the head with the checkpoint key in ``keys_dir``
+    (default: ``keys`` beside the store, as in a data directory), as a writer would."""
+
+    def __init__(self, path: Path, *, keys_dir: Path | None = None,
+                 flush_every: int = 50_000) -> None:
+        import sqlite3
+
+        from sqlite_utils import Database
+
+        from audit.chain import GENESIS
+        from audit.schema import EVENT_COLUMNS, migrate
+
+        self.path, self.keys_dir, self.flush_every = path, keys_dir, flush_every
+        db = Database(sqlite3.connect(path))
+        db.enable_wal()
+        migrate(db)
+        self.conn = db.conn
+        self.conn.execute("PRAGMA synchronous = OFF")
+        self.conn.execute("BEGIN")
+        self.columns = list(EVENT_COLUMNS)
+        self.seq, self.prev = 0, GENESIS
+        self.events: list[tuple[object, ...]] = []
+        self.members: list[tuple[object, ...]] = []
+        self.recipients: list[tuple[object, ...]] = []
+        self.attachments: list[tuple[object, ...]] = []
+
+    def _event(self, fields: dict[str, object]) -> int:
+        from audit.chain import row_hash
+
+        self.seq += 1
+        row = dict.fromkeys(self.columns)
+        row.update(fields)
+        row.update({"seq": self.seq, "prev_hash": self.prev})
+        row["hash"] = self.prev = row_hash(row)
+        self.events.append(tuple(row[c] for c in self.columns))
+        if len(self.events) >= self.flush_every:
+            self._flush()
+        return self.seq
+
+    def message(self, fields: dict[str, object], detail: dict[str, Any], *,
+                members: Sequence[tuple[str, str]] = (),
+                recipients: Sequence[tuple[str, str | None]] = (),
+                attachments: Sequence[tuple[str, str, int, str | None]] = ()) -> int:
+        """A message record: its event columns, its chained detail, its unit
+        memberships (unit, role), recipients (address, unit) and attachments (sha256,
+        filename, size, document verdict); returns its position."""
+        from audit.chain import canonical
+
+        seq = self._event({"kind": "message", **fields, "detail": canonical(detail)})
+        at = fields["at"]
+        self.members.extend((seq, unit, role, at) for unit, role in members)
+        self.recipients.extend((seq, i, address, unit)
+                               for i, (address, unit) in enumerate(recipients))
+        self.attachments.extend((seq, i, digest, name, name.lower(), size, document)
+                                for i, (digest, name, size, document) in enumerate(attachments))
+        return seq
+
+    def completion(self, record: int, outcome: str, at: str) -> int:
+        """A completion of ``record`` (``relayed``, ``rejected``, ...); its position."""
+        return self._event({"kind": "completion", "at": at, "record_id": record,
+                            "outcome": outcome, "reply": "250 2.0.0 Ok",
+                            "processing_ms": 3.0, "detail": "{}"})
+
+    def _flush(self) -> None:
+        marks = ", ".join("?" * len(self.columns))
+        self.conn.executemany(f"INSERT INTO events VALUES ({marks})", self.events)
+        self.conn.executemany("INSERT INTO memberships (record_id, unit_id, role, at) "
+                              "VALUES (?, ?, ?, ?)", self.members)
+        self.conn.executemany("INSERT INTO recipients (record_id, position, address, "
+                              "unit_id) VALUES (?, ?, ?, ?)", self.recipients)
+        self.conn.executemany("INSERT INTO attachments (record_id, position, sha256, "
+                              "filename, filename_folded, size, document) "
+                              "VALUES (?, ?, ?, ?, ?, ?, ?)", self.attachments)
+        for rows in (self.events, self.members, self.recipients, self.attachments):
+            rows.clear()
+
+    def close(self) -> None:
+        """Write what is left, sign the head, commit and analyse."""
+        from audit.chain import CheckpointSigner, Schedule
+
+        self._flush()
+        signer = CheckpointSigner.load_or_create(self.keys_dir or self.path.parent / "keys")
+        cp = signer.sign(self.seq, self.prev,
+                         datetime.now(UTC).isoformat(timespec="microseconds"),
+                         schedule=Schedule(1000, 60.0), batch_from=self.seq + 1)
+        self.conn.execute(
+            "INSERT INTO checkpoints (seq, hash, at, public_key, signature, every_records, "
+            "every_seconds, batch_from) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (cp.seq, cp.hash, cp.at, cp.public_key, cp.signature, cp.every_records,
+             cp.every_seconds, cp.batch_from))
+        self.conn.execute("COMMIT")
+        self.conn.execute("ANALYZE")
+        self.conn.close()
+
+
 def bulk_fill(path: Path, count: int, *, units: int = 100, months: int = 12,
               seed: int = 7, keys_dir: Path | None = None,
               has_completions: bool = False) -> None:
-    """Fill a new store at ``path`` with ``count`` chained message records, fast.
+    """Fill a new store at ``path`` with ``count`` chained message records, fast
+    (:class:`BulkStore`): officials of ``units`` units writing to each other over
+    ``months`` months, one PDF each.
 
     With ``has_completions``, each record is followed by its completion (relayed) and
     its attachment is typed as a PDF, so that the report has sent mail and documents
     to count (event ids then differ from record numbers).
-
-    The benchmark setup's bulk path: rows are built directly (no pydantic), hashed
-    with the store's own :func:`audit.chain.row_hash`, and inserted with executemany
-    in one unsynchronised transaction. Full-text rows are left out (not queried).
-    The head is signed with the checkpoint key in ``keys_dir`` (default: ``keys``
-    beside the store, as in a data directory), as a writer would have signed it.
     """
     import random
-    import sqlite3
-
-    from sqlite_utils import Database
-
-    from audit.chain import GENESIS, CheckpointSigner, Schedule, canonical, row_hash
-    from audit.schema import EVENT_COLUMNS, migrate
 
     rng = random.Random(seed)
-    db = Database(sqlite3.connect(path))
-    db.enable_wal()
-    migrate(db)
-    conn = db.conn
-    conn.execute("PRAGMA synchronous = OFF")
-    columns = list(EVENT_COLUMNS)
+    store = BulkStore(path, keys_dir=keys_dir)
     span = months * 30 * 86400
     start = datetime(2026, 1, 1, tzinfo=UTC)
-    prev = GENESIS
-    events, members, recipients, attachments = [], [], [], []
-    conn.execute("BEGIN")
     offsets = sorted(rng.randrange(span) for _ in range(count))
-    head = 0
     for n in range(1, count + 1):
-        head += 1
-        seq = head if has_completions else n
+        seq = store.seq + 1
         sender, receiver = rng.randrange(units), rng.randrange(units)
         at = (start + timedelta(seconds=offsets[n - 1])).isoformat(timespec="microseconds")
         digest = f"{rng.getrandbits(256):064x}"
-        row = dict.fromkeys(columns)
-        row.update({
-            "seq": seq, "kind": "message", "at": at, "decided_at": at, "listener": "submission",
+        record = store.message({
+            "at": at, "decided_at": at, "listener": "submission",
             "role": "outbound", "direction": "outbound", "client_address": "10.0.0.5",
             "queue_id": f"Q{seq:09d}", "message_id": f"<{seq}@u{sender}.gov.vn>",
             "envelope_sender": f"staff{seq % 7}@u{sender}.gov.vn",
@@ -121,52 +200,21 @@ def bulk_fill(path: Path, count: int, *, units: int = 100, months: int = 12,
             "subject": f"Công văn số {seq}/UB{sender}", "size": 40000 + seq % 1000,
             "action": "accept", "dkim": "pass", "smime": "pass" if seq % 3 else None,
             "processing_ms": 12.5, "sender_unit": f"u{sender}",
-            "detail": canonical({
-                "envelope_recipients": [f"vanthu@u{receiver}.gov.vn"],
-                "attachments": [{"path": "2", "filename": f"CV {seq}.pdf",
-                                 "sha256": digest, "size": 40000,
-                                 **({"detected_type": "application/pdf"}
-                                    if has_completions else {})}],
-                "recipient_units": [f"u{receiver}"], "violations": [], "authentication": [],
-                "envelope_recipient_units": [f"u{receiver}"],
-                "header_to": f"vanthu@u{receiver}.gov.vn",
-            }),
-            "prev_hash": prev,
-        })
-        row["hash"] = prev = row_hash(row)
-        events.append(tuple(row[c] for c in columns))
-        members.append((seq, f"u{sender}", "sent", at))
-        members.append((seq, f"u{receiver}", "received", at))
-        recipients.append((seq, 0, f"vanthu@u{receiver}.gov.vn", f"u{receiver}"))
-        attachments.append((seq, 0, digest, f"CV {seq}.pdf", f"cv {seq}.pdf", 40000))
+        }, {
+            "envelope_recipients": [f"vanthu@u{receiver}.gov.vn"],
+            "attachments": [{"path": "2", "filename": f"CV {seq}.pdf",
+                             "sha256": digest, "size": 40000,
+                             **({"detected_type": "application/pdf"}
+                                if has_completions else {})}],
+            "recipient_units": [f"u{receiver}"], "violations": [], "authentication": [],
+            "envelope_recipient_units": [f"u{receiver}"],
+            "header_to": f"vanthu@u{receiver}.gov.vn",
+        }, members=[(f"u{sender}", "sent"), (f"u{receiver}", "received")],
+            recipients=[(f"vanthu@u{receiver}.gov.vn", f"u{receiver}")],
+            attachments=[(digest, f"CV {seq}.pdf", 40000, None)])
         if has_completions:
-            head += 1
-            done = dict.fromkeys(columns)
-            done.update({"seq": head, "kind": "completion", "at": at, "record_id": seq,
-                         "outcome": "relayed", "reply": "250 2.0.0 Ok", "processing_ms": 3.0,
-                         "detail": "{}", "prev_hash": prev})
-            done["hash"] = prev = row_hash(done)
-            events.append(tuple(done[c] for c in columns))
-        if len(events) >= 50_000 or n == count:
-            marks = ", ".join("?" * len(columns))
-            conn.executemany(f"INSERT INTO events VALUES ({marks})", events)
-            conn.executemany("INSERT INTO memberships (record_id, unit_id, role, at) "
-                             "VALUES (?, ?, ?, ?)", members)
-            conn.executemany("INSERT INTO recipients (record_id, position, address, unit_id) "
-                             "VALUES (?, ?, ?, ?)", recipients)
-            conn.executemany("INSERT INTO attachments (record_id, position, sha256, filename, "
-                             "filename_folded, size) VALUES (?, ?, ?, ?, ?, ?)", attachments)
-            events, members, recipients, attachments = [], [], [], []
-    signer = CheckpointSigner.load_or_create(keys_dir or path.parent / "keys")
-    cp = signer.sign(head, prev, datetime.now(UTC).isoformat(timespec="microseconds"),
-                     schedule=Schedule(1000, 60.0), batch_from=head + 1)
-    conn.execute("INSERT INTO checkpoints (seq, hash, at, public_key, signature, every_records, "
-                 "every_seconds, batch_from) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                 (cp.seq, cp.hash, cp.at, cp.public_key, cp.signature, cp.every_records,
-                  cp.every_seconds, cp.batch_from))
-    conn.execute("COMMIT")
-    conn.execute("ANALYZE")
-    conn.close()
+            store.completion(record, "relayed", at)
+    store.close()
 
 
-__all__ = ["T0", "Violation", "bulk_fill", "make_record", "sha"]
+__all__ = ["T0", "BulkStore", "Violation", "bulk_fill", "make_record", "sha"]
