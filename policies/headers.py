@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import urllib.parse
 from dataclasses import dataclass, field
-from email.errors import HeaderParseError
+from email.errors import MessageError
 from email.header import decode_header, make_header
 
 from mailbase import HeaderBlock
@@ -127,9 +127,11 @@ def _decode_words(value: str) -> str:
         return value
     try:
         return str(make_header(decode_header(value)))
-    except (LookupError, UnicodeDecodeError, ValueError, HeaderParseError):
-        # A broken encoded word (bad base64, found by the fuzz test) keeps its raw
-        # text: the rules still see every readable part of the name.
+    except (LookupError, ValueError, MessageError):
+        # A broken encoded word (bad base64, or a charset name that is not ASCII such
+        # as "=?\x80tf-8?q?...?=", which the standard library raises CharsetError for;
+        # both found by the fuzz test) keeps its raw text: the rules still see every
+        # readable part of the name.
         return value
 
 

@@ -31,7 +31,7 @@ def _text(value: object) -> str:
     raw = str(value)
     try:
         return str(make_header(decode_header(raw)))
-    except (ValueError, LookupError, UnicodeError, email.errors.HeaderParseError):
+    except (ValueError, LookupError, email.errors.MessageError):  # CharsetError too
         return raw
 
 

@@ -105,3 +105,12 @@ def test_a_long_reading_is_shown_by_its_start() -> None:
                                         is_trimmed=True)
     assert str(trimmed) == repr("b" * 80 + "...") + " (boundary= trimmed)"
     assert written.value == " " + "b" * 500  # the walk still reads it whole
+
+
+def test_an_encoded_word_naming_a_non_ascii_charset_keeps_its_raw_text() -> None:
+    # found by the fuzz test: the standard library raises CharsetError (not a
+    # ValueError) for "=?\x80tf-8?q?...?=", which made the walk fail
+    from policies.headers import param_values
+
+    assert param_values([("name", "=?\x80tf-8?q?setup.exe?=")], "name") == [
+        "=?\x80tf-8?q?setup.exe?="]
