@@ -76,6 +76,10 @@ class Records(Protocol):
         """Ledger name -> SHA-256, from every ``archive-prune`` event."""
         ...
 
+    def prune_events(self, config_path: Path | None) -> dict[str, int]:
+        """Ledger name -> the id of the ``archive-prune`` event that names it."""
+        ...
+
     def matching(self, config_path: Path | None, query: str) -> set[int]:
         """The records whose folded text (subject, addresses, attachment names) holds
         every word of ``query``. :raises ValueError: ``query`` has no words."""
@@ -188,9 +192,10 @@ def _write_proof(wiring: _Wiring, config_path: Path | None, record_id: int,
         pruned, _ = read_ledgers(config.path, wiring.records.prune_ledgers(config_path))
         if exc.problem == "missing" and sha256 in pruned:
             ledger = pruned[sha256]
+            event = wiring.records.prune_events(config_path).get(ledger.ledger)
             raise CommandFailed(
                 f"record {record_id}: its message {sha256} was removed by retention at "
-                f"{ledger.at} (the archive-prune event naming ledger {ledger.ledger})"
+                f"{ledger.at}, by archive-prune event {event} (ledger {ledger.ledger})"
             ) from exc
         raise CommandFailed(str(exc)) from exc
     try:

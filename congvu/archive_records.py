@@ -101,6 +101,12 @@ class AuditRecords:
         with AuditLog.open_readonly(current().settings(config_path).audit.path) as log:
             return {int(record["id"]) for record in log.records(filters)}
 
+    def prune_events(self, config_path: Path | None) -> dict[str, int]:
+        """Ledger name -> the id of the chained ``archive-prune`` event naming it."""
+        with AuditLog.open_readonly(current().settings(config_path).audit.path) as log:
+            events = log.admin_events(kind=AdminKind.ARCHIVE_PRUNE.value, limit=-1)
+        return {str(e["details"]["ledger"]): int(e["id"]) for e in events}
+
     def holds(self, config_path: Path | None) -> list[Hold]:
         """The holds placed and not released, from the chain's admin events."""
         with AuditLog.open_readonly(current().settings(config_path).audit.path) as log:

@@ -284,6 +284,8 @@ def test_a_pruned_message_is_said_to_be_pruned(site: Site) -> None:
     result = site.congvu("archive", "proof", str(rid), "--out", str(site.root / "p"))
     assert result.exit_code == 1
     assert f"{sha} was removed by retention at" in result.output
+    event = int(prune.output.split("audit event ")[-1].split()[0])
+    assert f"by archive-prune event {event} (ledger " in result.output
 
 
 def test_audit_verify_refuses_a_signed_link_the_rows_do_not_give(site: Site) -> None:
