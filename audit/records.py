@@ -191,6 +191,16 @@ class DocumentSignatureRecord(_Edge):
         "mailbox; None when there is none, and in records written before.")
 
 
+class EdXmlRecord(_Edge):
+    """What an attached edXML package's header (QCVN 102:2016) says of its document."""
+
+    document_id: str | None = Field(default=None, description="MessageHeader/DocumentId.")
+    organ_id: str | None = Field(
+        default=None, description="From/OrganId: the sending agency's identifier code.")
+    code_number: str | None = Field(default=None, description="Code/CodeNumber.")
+    code_notation: str | None = Field(default=None, description="Code/CodeNotation.")
+
+
 class Attachment(_Edge):
     """One attachment as found in the message."""
 
@@ -212,6 +222,11 @@ class Attachment(_Edge):
         description="For a document: a valid person's signature followed by a valid "
         "organisation signature of a directory unit covering the whole document. None "
         "for other attachments, when not verified, and in records written before.")
+    edxml: EdXmlRecord | None = Field(
+        default=None,
+        description="For an edXML package (the document exchange's envelope): its "
+        "header's document id, sending agency and document number. None otherwise, and "
+        "in records written before.")
 
     @field_validator("sha256")
     @classmethod

@@ -40,8 +40,8 @@ class Rows:
 def _attachment(a: Attachment) -> dict[str, Any]:
     # Records without document verdicts, or without a document's completeness, keep
     # the exact detail they had before these were recorded.
-    absent: dict[str, Any] = {name: True for name in ("document", "signatures", "complete")
-                              if getattr(a, name) is None}
+    absent: dict[str, Any] = {name: True for name in ("document", "signatures", "complete",
+                                                      "edxml") if getattr(a, name) is None}
     # Likewise signatures without a root family (not valid, or judged before families)
     # or without a revocation status or its evidence, a role or a unit (judged before
     # they were recorded).

@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 
 from audit import (
@@ -18,6 +18,7 @@ from audit import (
     AuditRecord,
     Completion,
     Direction,
+    EdXmlRecord,
     Fate,
     Role,
     Violation,
@@ -98,6 +99,7 @@ def build_record(ctx: MessageContext, outcome: Outcome) -> AuditRecord:
             document=documents[a.sha256]["verdict"] if a.sha256 in documents else None,
             signatures=documents[a.sha256]["signatures"] if a.sha256 in documents else None,
             complete=documents[a.sha256].get("complete") if a.sha256 in documents else None,
+            edxml=EdXmlRecord(**asdict(a.edxml)) if a.edxml is not None else None,
         )
         for a in (parts.attachments if parts is not None else ())
     ]

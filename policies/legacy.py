@@ -9,8 +9,9 @@ encoding, so it is recognised by its shape:
 
 - words that hold a character Vietnamese never uses (``µ``, ``Ö``, ``§`` ... for
   TCVN3; ``ø``, ``û``, ``ï``, ``ä``, ``ö``, ``ñ`` ..., or a vowel followed by a mark in
-  a pair Unicode Vietnamese never writes, for VNI) make up at least :data:`MIN_SHARE` of the words with non-ASCII
-  letters, and there are at least :data:`MIN_WORDS` of them;
+  a pair Unicode Vietnamese never writes, for VNI) make up at least :data:`MIN_SHARE`
+  of the words with non-ASCII letters, and there are at least :data:`MIN_WORDS` of
+  them;
 - and there are plain-ASCII words (acronyms aside), most of which read as Vietnamese
   syllables (an initial consonant, a vowel group, a final consonant), which German,
   French or English text does not.

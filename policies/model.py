@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from policies.edxml import EdXml
+
 
 class Action(StrEnum):
     """What a policy does about a violation; `SEVERITY` orders them."""
@@ -140,6 +142,8 @@ class Attachment:
     detected_type: str
     size: int
     sha256: str
+    #: an edXML package's header (the document exchange's envelope), None otherwise
+    edxml: EdXml | None = None
 
 
 @dataclass(frozen=True, slots=True)

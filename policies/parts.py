@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from mailbase import HeaderBlock
 from policies.archives import ArchiveLimits, expand_parts
 from policies.detect import detect
+from policies.edxml import read_edxml
 from policies.errors import PolicyError
 from policies.model import Attachment, Part
 from policies.walk import Walk, WalkLimits, walk
@@ -68,6 +69,7 @@ def _read(raw: bytes, walk_limits: WalkLimits | None, archive_limits: ArchiveLim
             detected_type=part.detection.type,
             size=part.size,
             sha256=hashlib.sha256(part.data).hexdigest(),
+            edxml=read_edxml(part.data),
         )
         for part in attached
     )
