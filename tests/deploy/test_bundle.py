@@ -20,16 +20,6 @@ ROOT = Path(__file__).resolve().parents[2]
 VERSION = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))["project"]["version"]
 
 
-@pytest.fixture(scope="session")
-def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("dist")
-    built = subprocess.run([sys.executable, str(ROOT / "tools" / "bundle.py"), "--out", str(out)],
-                           capture_output=True, text=True, timeout=900, check=False)
-    assert built.returncode == 0, built.stdout + built.stderr
-    assert (out / f"congvu-{VERSION}-bundle.tar.gz").is_file()
-    return out / f"congvu-{VERSION}-bundle"
-
-
 def _python() -> str:
     """Debian's python3 when it is the bundle's version (as on a server), else ours."""
     debian = Path("/usr/bin/python3")

@@ -40,6 +40,7 @@ from congvu.config import parse_config
 from directory import DirectoryIndex
 from support.audit import T0, make_record
 from support.dns import DnsServer
+from support.docblocks import blocks
 from support.rawsmtp import Raw
 
 PLAYBOOK = Path(__file__).resolve().parents[2] / "docs" / "merging-provinces.md"
@@ -104,11 +105,6 @@ def serve_record(dns: DnsServer, printed: str) -> None:
     """Publish the TXT record `dkim keygen` printed in zone-file form."""
     name = printed.split(None, 1)[0].rstrip(".")
     dns.add_txt(name, "".join(re.findall(r'"([^"]*)"', printed.split(" IN TXT ", 1)[1])))
-
-
-def blocks(text: str) -> list[tuple[str, str]]:
-    """The page's fenced blocks: (language, body)."""
-    return re.findall(r"^```(\w+)\n(.*?)^```$", text, flags=re.MULTILINE | re.DOTALL)
 
 
 def table(body: str) -> list[dict[str, str]]:
