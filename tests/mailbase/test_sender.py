@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -135,15 +133,12 @@ def test_subdomains_are_provincial_and_lookalike_suffixes_are_not() -> None:
     assert not PROVINCE.covers("gov.vn")
 
 
-def test_long_and_hostile_values_are_read_quickly() -> None:
+def test_long_and_hostile_values_are_refused() -> None:
+    # how fast they are read is measured by tests/benchmarks/test_from_reader_speed.py
     values = ["a" * 5000 + " x", "a " * 3000, "@" * 20000, ("x" * 200 + "@") * 100,
               '"' + "\\" * 4000, "(" * 3000 + ")" * 3000, "=?utf-8?q?" * 2000]
     for value in values:
-        started = time.perf_counter()
-        verdict = read(value)
-        # not a timing assert on speed, a bound against a hang: seconds, not minutes
-        assert time.perf_counter() - started < 5, value[:20]
-        assert verdict.address is None
+        assert read(value).address is None, value[:20]
 
 
 # -- one reading for every consumer -------------------------------------------------
