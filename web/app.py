@@ -73,12 +73,13 @@ class Console:
         with found:
             return found.units()
 
-    def scope(self, user: User) -> frozenset[str] | None:
+    def scope(self, user: User, units: list[Unit] | None = None) -> frozenset[str] | None:
         """The units ``user`` may see (None: all, for administrators): their grants,
-        the units below them and the units they succeed (:func:`access.covered`)."""
+        the units below them and the units they succeed (:func:`access.covered`);
+        ``units``: the directory's, when the caller has read them for this request."""
         if user.is_admin:
             return None
-        return access.covered(self.units(), user.units)
+        return access.covered(self.units() if units is None else units, user.units)
 
     def local(self, value: datetime | str | None) -> str:
         """A UTC time as people read it: dd/mm/yyyy HH:MM in the configured zone."""

@@ -83,12 +83,13 @@ def _filters(request: Request, console: Console) -> Filters:
         raise HTTPException(status_code=400, detail=str(exc)) from None
 
 
-def _page(console: Console, user: User, filters: Filters) -> tuple[Any, bool]:
+def _page(console: Console, scope: frozenset[str] | None, filters: Filters
+          ) -> tuple[Any, bool]:
     log = open_log(console)
     if log is None:
         return None, False
     with log:
-        return log.query(access.scoped(filters, console.scope(user))), True
+        return log.query(access.scoped(filters, scope)), True
 
 
 @router.get("/audit", response_class=HTMLResponse, include_in_schema=False)
@@ -98,17 +99,17 @@ def audit_list(request: Request, user: AuditorUser) -> HTMLResponse:
     params = dict(request.query_params)
     units = request.query_params.getlist("unit")
     error: webfilters.FilterError | AuditError | None = None
+    directory = console.units()  # read once: the scope, the names, the unit choices
+    scope = console.scope(user, directory)
     try:
         filters = _parse(console, params, units)
-        page, has_store = _page(console, user, filters)
+        page, has_store = _page(console, scope, filters)
     except (webfilters.FilterError, AuditError) as exc:
         error, page, has_store = exc, None, True
 
     def link(**changes: object) -> str:
         return "/audit?" + webfilters.query_string(params, units, **changes)
 
-    scope = console.scope(user)
-    directory = console.units()
     known = {u.id for u in directory}
     granted = [] if user.is_admin else [
         *(u.id for u in directory if u.id in user.units),
@@ -139,7 +140,8 @@ def unit_choices(units: list[Unit], scope: frozenset[str] | None
     return found
 
 
-def _record(console: Console, user: User, record_id: int) -> dict[str, Any]:
+def _record(console: Console, scope: frozenset[str] | None, record_id: int
+            ) -> dict[str, Any]:
     log = open_log(console)
     if log is None:
         raise HTTPException(status_code=404, detail="no audit store")
@@ -149,7 +151,7 @@ def _record(console: Console, user: User, record_id: int) -> dict[str, Any]:
         except AuditError:
             raise HTTPException(status_code=404, detail=f"no record {record_id}") from None
     # Same answer for "no such record" and "not yours": no probing of other units.
-    if not access.may_see_record(record, console.scope(user)):
+    if not access.may_see_record(record, scope):
         raise HTTPException(status_code=404, detail=f"no record {record_id}")
     return record
 
@@ -159,7 +161,8 @@ def _record(console: Console, user: User, record_id: int) -> dict[str, Any]:
 def audit_record(request: Request, user: AuditorUser, record_id: int) -> HTMLResponse:
     """One record in full: envelope, headers, attachments, signatures, decisions."""
     console = console_of(request)
-    record = _record(console, user, record_id)
+    directory = console.units()
+    record = _record(console, console.scope(user, directory), record_id)
     attachments = record.get("attachments") or []
     completions = record.get("completions") or []
     addresses = record.get("envelope_recipients") or []
@@ -175,7 +178,7 @@ def audit_record(request: Request, user: AuditorUser, record_id: int) -> HTMLRes
                        for i, a in enumerate(addresses)],
         "technical": [(key, record[key]) for key in TECHNICAL
                       if record.get(key) not in (None, "")],
-        "names": {u.id: u.name for u in console.units()},
+        "names": {u.id: u.name for u in directory},
     })
 
 
@@ -239,7 +242,7 @@ def api_records(request: Request, user: AuditorUser) -> dict[str, Any]:
     """One page of the log of the caller's units (login required), with the filters of
     ``congvu audit query`` as query parameters."""
     console = console_of(request)
-    page, has_store = _page(console, user, _filters(request, console))
+    page, has_store = _page(console, console.scope(user), _filters(request, console))
     if not has_store:
         return {"total": 0, "page": 1, "items": []}
     return {"total": page.total, "page": page.page, "page_size": page.page_size,
@@ -249,13 +252,15 @@ def api_records(request: Request, user: AuditorUser) -> dict[str, Any]:
 @router.get("/api/audit/records/{record_id}", tags=["audit"])
 def api_record(request: Request, user: AuditorUser, record_id: int) -> dict[str, Any]:
     """One record in full (login required; 404 outside the caller's units)."""
-    return _record(console_of(request), user, record_id)
+    console = console_of(request)
+    return _record(console, console.scope(user), record_id)
 
 
 @router.get("/audit/trace", response_class=HTMLResponse, include_in_schema=False)
 def audit_trace(request: Request, user: AuditorUser, sha256: str = "") -> HTMLResponse:
     """Every sending of one document, by its SHA-256 (within the user's units)."""
     console = console_of(request)
+    directory: list[Unit] = []
     entries, error = None, None
     digest = sha256.strip().lower()
     if digest:
@@ -265,13 +270,16 @@ def audit_trace(request: Request, user: AuditorUser, sha256: str = "") -> HTMLRe
                 entries = []
             else:
                 with log:
-                    scope = console.scope(user)
-                    entries = [e for e in log.trace(digest) if access.may_see_trace(e, scope)]
+                    found = log.trace(digest)
+                    # the directory only when there is something to show by its names
+                    directory = console.units() if found else []
+                    scope = console.scope(user, directory) if found else None
+                    entries = [e for e in found if access.may_see_trace(e, scope)]
         except AuditError as exc:
             error = str(exc)
     return render(request, "audit_trace.html", {
         "sha256": digest, "entries": entries, "error": error,
-        "names": {u.id: u.name for u in console.units()}}, status=400 if error else 200)
+        "names": {u.id: u.name for u in directory}}, status=400 if error else 200)
 
 
 @router.post("/audit/trace", dependencies=[Depends(require_csrf)], include_in_schema=False)
