@@ -1,0 +1,208 @@
+"""deploy/README.md, run as written on a server of its own (tests/deploy/guide_runner.py):
+every ``sh`` block in order with ``bash -e``, from the offline bundle's tarball to a
+passing probe, against a real Postfix and Dovecot, in mount and network namespaces
+where the guide's own paths and ports are overlays and a private loopback. A command,
+path, file name, table or step that no longer works fails here, so the guide cannot go
+stale. The page's blocks must name congvu's places through its variables, and nothing
+outside congvu's own places (and Postfix's, the user, the units) may change.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from support import dovecot, postfix
+from support.docblocks import blocks
+
+ROOT = Path(__file__).resolve().parents[2]
+PAGE = ROOT / "deploy" / "README.md"
+RUNNER = Path(__file__).with_name("guide_runner.py")
+VARIABLES = {"ETC": "/etc/congvu", "VAR": "/var/lib/congvu", "PREFIX": "/opt/congvu",
+             "POSTFIX_CONF": "/etc/postfix"}
+
+
+def test_the_guide_names_its_places_through_the_variables_of_its_first_block() -> None:
+    page = blocks(PAGE.read_text("utf-8"))
+    language, first = page[0]
+    assert language == "sh"
+    assigned = dict(re.findall(r"(?m)^(\w+)=(\S+)", first))
+    assert assigned == VARIABLES
+    literal = [(body.splitlines()[0], path) for language, body in page[1:] if language == "sh"
+               for path in VARIABLES.values() if re.search(rf"{re.escape(path)}\b", body)]
+    assert literal == []
+
+
+def _skip_reason() -> str | None:
+    if shutil.which("unshare") is None:
+        return "util-linux's unshare is missing"
+    if subprocess.run(["unshare", "--mount", "--net", "true"], capture_output=True,
+                      check=False).returncode != 0:
+        return "this user may not make mount and network namespaces (needs root)"
+    return postfix.missing() or dovecot.missing()
+
+
+@pytest.fixture(scope="module")
+def guide(bundle: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    reason = _skip_reason()
+    if reason is not None:
+        pytest.skip(f"LOUD SKIP: the guide runs on a server of its own: {reason}")
+    # not under pytest's 0700 tmp_path: the guide's congvu and Postfix users read here
+    work = Path(tmp_path_factory.mktemp("guide"))
+    for parent in [work, *work.parents]:
+        if parent == Path("/tmp"):
+            break
+        parent.chmod(parent.stat().st_mode | 0o711)
+    tarball = bundle.with_name(bundle.name + ".tar.gz")
+    done = subprocess.run(
+        ["unshare", "--mount", "--net", "--fork", "--", sys.executable, str(RUNNER),
+         str(work), str(tarball)],
+        capture_output=True, text=True, timeout=900, check=False,
+        env={**os.environ, "CONGVU_CONFIG": "none"})
+    assert done.returncode == 0, done.stdout + done.stderr
+    result: dict[str, Any] = json.loads((work / "result.json").read_text("utf-8"))
+    assert "error" not in result, result["error"]
+    return result
+
+
+def _failed(result: dict[str, Any]) -> str:
+    last = result["blocks"][-1]
+    return (f"block failed ({last['status']}):\n{last['block']}\n--- stdout\n{last['stdout']}"
+            f"\n--- stderr\n{last['stderr']}")
+
+
+@pytest.mark.e2e
+def test_every_block_of_the_guide_runs(guide: dict[str, Any]) -> None:
+    sh = [body for language, body in blocks(PAGE.read_text("utf-8"))[1:] if language == "sh"]
+    # doctor's 1 (warnings only) before the key is pinned; the next test reads them
+    first_doctor = next(i for i, body in enumerate(sh) if "congvu doctor" in body)
+    expected = [1 if i == first_doctor else 0 for i in range(len(sh))]
+    assert [b["status"] for b in guide["blocks"]] == expected, _failed(guide)
+
+
+def _ran(result: dict[str, Any], start: str) -> list[dict[str, Any]]:
+    return [b for b in result["blocks"] if b["block"].startswith(start)]
+
+
+@pytest.mark.e2e
+def test_doctor_warns_only_of_the_unpinned_key_then_finds_everything_ok(
+        guide: dict[str, Any]) -> None:
+    first, last = _ran(guide, "runuser -u congvu -- congvu doctor")
+    problems = [line.split(":", 1)[0] for line in first["stdout"].splitlines()
+                if line.startswith(("WARNING", "ERROR"))]
+    assert problems == ["WARNING audit.checkpoint_public_keys"], first["stdout"]
+    assert last["status"] == 0, last["stdout"]
+    # the package list, postfix's three paths and the listeners were checked, not skipped
+    assert "OK      package libarchive13" in last["stdout"]
+    assert "ERROR" not in last["stdout"] and "WARNING" not in last["stdout"]
+
+
+@pytest.mark.e2e
+def test_the_probe_passes_signed_and_audited(guide: dict[str, Any]) -> None:
+    [probe] = [b for b in guide["blocks"] if "congvu probe" in b["block"]]
+    line = probe["stdout"].strip().splitlines()[-1]
+    assert line.startswith("CONGVU OK - canary <congvu-probe-"), probe["stdout"]
+    assert "DKIM pass (d=binhthuan.gov.vn, s=s202611); S/MIME pass (kiemtra@" in line
+
+
+@pytest.mark.e2e
+def test_the_inspectors_verify_the_copy_with_the_pinned_key(guide: dict[str, Any]) -> None:
+    [verify] = _ran(guide, "# on the inspectors' machine")
+    assert verify["status"] == 0, verify["stdout"] + verify["stderr"]
+
+
+@pytest.mark.e2e
+def test_port_25_refuses_in_the_session_and_the_province_sends_no_bounce(
+        guide: dict[str, Any]) -> None:
+    mail = guide["mail"]
+    code, text = mail["unknown_rcpt"]
+    assert code == 550, text  # at RCPT, before the queue
+    code, text = mail["forged"]
+    assert code == 550 and "forged" in text, text  # congvu's reply, through the proxy
+    assert mail["delivered"][0] == 250
+    assert mail["queue"] == []  # nothing waits, nothing bounces
+    [delivered] = mail["sotc_mailbox"]
+    assert "Message-ID: <outside@example.org>" in delivered
+    assert "Authentication-Results: mail.binhthuan.gov.vn" in delivered
+
+
+@pytest.mark.e2e
+def test_the_console_answers_behind_nginx_over_tls(guide: dict[str, Any]) -> None:
+    console = guide["console"]
+    assert console["/"]["status"] == 200
+    assert "Sở Tài chính" in console["/"]["body"]
+    assert console["/login"]["status"] == 200
+    assert console["/login"]["cookies"]
+    assert all("Secure" in cookie for cookie in console["/login"]["cookies"])
+    assert console["http"] == {"status": 301,
+                               "location": "https://congvu.binhthuan.gov.vn/login"}
+
+
+#: What the guide may change on the server: congvu's places, its user, its units, the
+#: site it gives nginx, Postfix's files and queue, and the logs. Anything else is a
+#: step the guide does not say it takes.
+MAY_CHANGE = (
+    "/etc/congvu/", "/etc/systemd/system/congvu", "/etc/passwd", "/etc/group",
+    "/etc/shadow", "/etc/gshadow", "/etc/.pwd.lock", "/etc/postfix/", "/etc/nginx/sites-",
+    "/etc/ssl/congvu/", "/opt/congvu/", "/usr/local/bin/congvu", "/var/lib/congvu/",
+    "/var/backups/congvu/", "/var/spool/postfix/", "/var/lib/postfix/", "/var/log/",
+    "/var/lib/nginx/", "/run/nginx.pid",
+)
+
+
+@pytest.mark.e2e
+def test_nothing_outside_congvus_places_changed(guide: dict[str, Any]) -> None:
+    assert [path for path in guide["changed"] if not path.startswith(MAY_CHANGE)] == []
+    assert "/usr/local/bin/congvu" in guide["changed"]
+
+
+RUNBOOKS = ROOT / "docs" / "runbooks.md"
+
+
+def test_the_runbooks_use_the_guides_variables() -> None:
+    page = blocks(RUNBOOKS.read_text("utf-8"))
+    assert page[0] == blocks(PAGE.read_text("utf-8"))[0]
+    literal = [(body.splitlines()[0], path) for language, body in page[1:] if language == "sh"
+               for path in VARIABLES.values() if re.search(rf"{re.escape(path)}\b", body)]
+    assert literal == []
+
+
+@pytest.mark.e2e
+def test_every_runbook_block_runs_on_the_guides_server(guide: dict[str, Any]) -> None:
+    page = blocks(RUNBOOKS.read_text("utf-8"))
+    sh = [body for language, body in page[1:] if language == "sh"]
+    ran = guide["runbooks"]
+    assert [b["status"] for b in ran] == [0] * len(sh), _failed({"blocks": ran})
+
+
+@pytest.mark.e2e
+def test_the_runbooks_do_what_they_say(guide: dict[str, Any]) -> None:
+    ran = {b["block"].splitlines()[0]: b for b in guide["runbooks"]}
+    # quarantine review: the held executable is shown, then released to its recipient
+    [shown] = [b for b in guide["runbooks"] if "quarantine show" in b["block"]]
+    assert '"subject": "held"' in shown["stdout"]
+    assert guide["released"]
+    # the chain runbook: verify names the altered record
+    [broken] = [b for b in guide["runbooks"] if "congvu-evidence" in b["block"]]
+    assert "record" in broken["stdout"] + broken["stderr"]
+    assert "intact" not in broken["stdout"].splitlines()[-1]
+    # emergency bypass: mail from outside is delivered while congvu is stopped...
+    assert guide["bypassed"]["port_25"][0] == 250
+    assert guide["bypassed"]["delivered"]
+    # ...and after the return congvu refuses a forged provincial sender again
+    code, text = guide["returned"]
+    assert code == 550 and "forged" in text, text
+    # restore: the newest backup, its signature checked, the chain verified
+    assert any("MANIFEST.sig: signed by sha256:" in b["stdout"] + b["stderr"]
+               for b in ran.values())
+    # and after every runbook the server still takes and delivers mail
+    assert guide["after_runbooks"]["port_25"][0] == 250
+    assert guide["after_runbooks"]["delivered"]
