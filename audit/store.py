@@ -317,6 +317,11 @@ class AuditLog:
         ).fetchone()
         return row is not None and row[0] == "message"
 
+    def head(self) -> tuple[int, str]:
+        """The chain's head: the last event's ``seq`` and hash; ``(0, GENESIS)`` when the
+        store has no event yet."""
+        return self._head()
+
     def _head(self) -> tuple[int, str]:
         row = self.db.conn.execute(
             "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1"
