@@ -98,7 +98,7 @@ password_file = "{password_file(data)}"
 def test_two_servers_write_one_chain(postgres_url: str, next_hop: Sink, tmp_path: Path) -> None:
     configs = [_server(tmp_path, name, postgres_url, next_hop.port) for name in ("mx1", "mx2")]
     servers = [ServeProcess(config) for config in configs]
-    per_sender, senders = 20, 3
+    per_sender, senders = 8, 3
     failures: list[str] = []
     try:
         # the first server writes first, so its key signs the store's first checkpoint
