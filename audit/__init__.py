@@ -31,6 +31,8 @@ from audit.records import (
     Violation,
 )
 from audit.report import ChainHead, Counts, MailboxReport, Report, UnitReport
+from audit.reportfiled import FILE_FORMATS as REPORT_FILE_FORMATS
+from audit.reportfiled import render_file as render_report_file
 from audit.reportfmt import COLUMNS as REPORT_COLUMNS
 from audit.reportfmt import LABELS as REPORT_LABELS
 from audit.reportfmt import cell as report_cell
@@ -46,6 +48,7 @@ from audit.writer import AuditWriter
 
 __all__ = [
     "REPORT_COLUMNS",
+    "REPORT_FILE_FORMATS",
     "REPORT_LABELS",
     "Action",
     "AdminEvent",
@@ -88,6 +91,7 @@ __all__ = [
     "fingerprint",
     "own_public_key",
     "render_report",
+    "render_report_file",
     "report_cell",
     "report_charts",
     "report_human_rows",
