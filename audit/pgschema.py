@@ -129,6 +129,9 @@ STEPS: dict[str, list[str]] = {
         f"ALTER TABLE checkpoints ADD COLUMN link {_TEXT}",
         f"ALTER TABLE checkpoints ADD COLUMN link_signature {_TEXT}",
     ],
+    "0006-admin-kind-index": [
+        "CREATE INDEX events_admin_kind ON events (admin_kind, seq) WHERE kind = 'admin'",
+    ],
 }
 # Every SQLite migration has its PostgreSQL steps (a test holds them to it).
 MIGRATIONS: list[tuple[str, list[str]]] = [(name, STEPS[name]) for name, _ in SQLITE_MIGRATIONS]

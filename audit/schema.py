@@ -134,6 +134,13 @@ def _v5_checkpoint_links(db: Database) -> None:
         db.execute(f"ALTER TABLE checkpoints ADD COLUMN {column} {kind}")
 
 
+def _v6_admin_kind_index(db: Database) -> None:
+    # Administrative events by their kind (unit renames read on every query, enrolled
+    # keys on every open): without it SQLite scans the whole log in seq order.
+    db.execute("CREATE INDEX events_admin_kind ON events (admin_kind, seq) "
+               "WHERE kind = 'admin'")
+
+
 Migration = tuple[str, Callable[[Database], None]]
 MIGRATIONS: list[Migration] = [
     ("0001-events-indexes-checkpoints", _v1_tables),
@@ -141,6 +148,7 @@ MIGRATIONS: list[Migration] = [
     ("0003-document-verdicts", _v3_document_verdicts),
     ("0004-checkpoint-schedule", _v4_checkpoint_schedule),
     ("0005-checkpoint-links", _v5_checkpoint_links),
+    ("0006-admin-kind-index", _v6_admin_kind_index),
 ]
 
 
