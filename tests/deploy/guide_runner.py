@@ -754,6 +754,10 @@ def run(work: Path, tarball: Path, result: dict[str, Any]) -> None:
             printed.append(ran["stdout"] + ran["stderr"])
             # doctor's 1 is "warnings only": the test reads which
             if ran["status"] != 0 and not (body.startswith(DOCTOR) and ran["status"] == 1):
+                # what the mail system said about it, for the failure message
+                ran["logs"] = {str(log): log.read_text(errors="replace")[-3000:]
+                               for log in (Path("/var/log/postfix.log"),
+                                           work / "dovecot" / "dovecot.log") if log.exists()}
                 break
             after_block(index, body, ran, dns, page)
         else:

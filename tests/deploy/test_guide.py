@@ -75,8 +75,9 @@ def guide(bundle: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, A
 
 def _failed(result: dict[str, Any]) -> str:
     last = result["blocks"][-1]
+    logs = "".join(f"\n--- {name}\n{text}" for name, text in last.get("logs", {}).items())
     return (f"block failed ({last['status']}):\n{last['block']}\n--- stdout\n{last['stdout']}"
-            f"\n--- stderr\n{last['stderr']}")
+            f"\n--- stderr\n{last['stderr']}{logs}")
 
 
 @pytest.mark.e2e
