@@ -13,6 +13,7 @@ from mailbase import (
     read_from,
     read_header,
 )
+from mailbase.ambiguity import MAX_LENIENT
 from signer import UnsignableMessageError, from_domain
 
 PROVINCE = ProvincialDomains(["lamdong.gov.vn", "binhthuan.gov.vn", "daknong.gov.vn"])
@@ -184,3 +185,41 @@ def test_the_claimed_addresses_say_which_unit_a_forgery_poses_as() -> None:
     assert read("ｓｏｔｃ@lamdong.gov.vn").claimed_addresses == ("sotc@lamdong.gov.vn",)
     assert read("Sotc@LAMDONG.gov.vn").claimed_addresses == ("sotc@lamdong.gov.vn",)
     assert read("x@example.org").claimed_addresses == ()
+
+
+# -- edges the mutation run of the From reader found untested --------------------------
+
+@pytest.mark.parametrize(("value", "display"), [
+    ('"Nguyễn Văn A" <a@lamdong.gov.vn>', "Nguyễn Văn A"),
+    ('"A \\"B\\" C" <a@lamdong.gov.vn>', 'A "B" C'),
+    ('"" <a@lamdong.gov.vn>', ""),
+    ("Văn thư <a@lamdong.gov.vn>", "Văn thư"),
+])
+def test_a_quoted_display_name_is_read_without_its_quotes(value: str, display: str) -> None:
+    verdict = read(value)
+    assert verdict.address is not None
+    assert verdict.address.display_name == display
+
+
+def test_a_from_value_of_exactly_the_lenient_limit_is_read() -> None:
+    # the value read is everything after the colon, its leading space included
+    tail = " <a@lamdong.gov.vn>"
+    at_limit = "x" * (MAX_LENIENT - 1 - len(tail)) + tail
+    assert len(" " + at_limit) == MAX_LENIENT
+    assert read(at_limit).address is not None
+    over = read("x" + at_limit)
+    assert over.address is None
+    assert over.ambiguity == f"the From header is longer than {MAX_LENIENT} characters"
+
+
+def test_the_first_provincial_stranger_is_the_one_named() -> None:
+    verdict = read('"z@lamdong.gov.vn, a@daknong.gov.vn" <vanthu@lamdong.gov.vn>')
+    assert verdict.address is None
+    assert verdict.ambiguity == "the From header also reads as a@daknong.gov.vn"
+
+
+def test_a_domain_that_changes_under_nfkc_names_what_it_reads_as() -> None:
+    verdict = read("a@ｌａｍｄｏｎｇ.gov.vn")
+    assert verdict.address is None
+    assert verdict.ambiguity == ("the From domain 'ｌａｍｄｏｎｇ.gov.vn' changes under NFKC "
+                                 "(reads as lamdong.gov.vn)")
