@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -223,3 +225,15 @@ def test_a_domain_that_changes_under_nfkc_names_what_it_reads_as() -> None:
     assert verdict.address is None
     assert verdict.ambiguity == ("the From domain 'ｌａｍｄｏｎｇ.gov.vn' changes under NFKC "
                                  "(reads as lamdong.gov.vn)")
+
+
+def test_is_ambiguous_says_whether_the_reading_found_one_address() -> None:
+    assert read("Văn thư <a@lamdong.gov.vn>").is_ambiguous is False
+    assert read("a@lamdong.gov.vn, b@lamdong.gov.vn").is_ambiguous is True
+
+
+def test_the_one_reading_cannot_be_changed_by_a_consumer() -> None:
+    # guard, attribution, signing and the record share one verdict: none may alter it
+    verdict = read("a@lamdong.gov.vn")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        verdict.address = None  # type: ignore[misc]
