@@ -51,6 +51,11 @@ def plain_pdf(*, text: str = "Cong van so 123/UBND", pages: int = 1, padding: in
     if padding:
         filler = _filler(padding)
         objects.append(b"<< /Length %d >>\nstream\n" % len(filler) + filler + b"\nendstream")
+    return pdf_of(objects)
+
+
+def pdf_of(objects: list[bytes]) -> bytes:
+    """A PDF file of ``objects`` (numbered from 1, the catalog first), with its xref."""
     out = io.BytesIO()
     out.write(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
     offsets = []
@@ -59,8 +64,7 @@ def plain_pdf(*, text: str = "Cong van so 123/UBND", pages: int = 1, padding: in
         out.write(b"%d 0 obj\n" % number + body + b"\nendobj\n")
     xref = out.tell()
     out.write(b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1))
-    for offset in offsets:
-        out.write(b"%010d 00000 n \n" % offset)
+    out.write(b"".join(b"%010d 00000 n \n" % offset for offset in offsets))
     out.write(b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n"
               % (len(objects) + 1, xref))
     return out.getvalue()
