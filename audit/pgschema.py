@@ -16,9 +16,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from audit.pgconn import PgConnection
 from audit.schema import MIGRATIONS as SQLITE_MIGRATIONS
 from audit.verify import IndexCheck
+from mailbase.pgconn import PgConnection
 
 #: The advisory lock every writer of the chain takes inside its transaction.
 CHAIN_LOCK = 0x636F6E67_7675  # "congvu"

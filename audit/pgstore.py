@@ -33,11 +33,11 @@ from audit.chain import Checkpoint, CheckpointSigner
 from audit.config import AuditConfig
 from audit.errors import AuditError
 from audit.keys import KeyTrust
-from audit.pgconn import ERRORS, PgConnection, PgDatabase, connect, pooled
 from audit.pgschema import CHAIN_LOCK, INDEX_CHECKS, is_current, migrate
 from audit.query import Dialect
 from audit.store import AuditLog, mapped_errors
 from audit.verify import VerifyReport
+from mailbase.pgconn import ERRORS, PgConnection, PgDatabase, connect, pooled
 
 log = logging.getLogger("congvu.audit")
 _TOKEN = re.compile(r"[^\W_]+")

@@ -15,12 +15,12 @@ import pytest
 from audit.chain import KEY_FILE
 from audit.config import AuditConfig
 from audit.errors import AuditError
-from audit.pgconn import decode, encode, translate
 from audit.pgschema import MIGRATIONS as PG_MIGRATIONS
 from audit.query import Filters
 from audit.records import AdminEvent, AdminKind, AuditRecord, Completion, Fate
 from audit.schema import HASHED_COLUMNS, MIGRATIONS
 from audit.store import AuditLog
+from mailbase.pgconn import decode, encode, translate
 from support.audit import T0, make_record, sha
 from support.postfix import free_port
 from support.postgres import PASSWORD, PostgresCluster, password_file

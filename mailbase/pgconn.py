@@ -1,4 +1,4 @@
-"""PostgreSQL for the audit store: connections, the pool, and the one SQL the stores share.
+"""PostgreSQL for the shared stores: connections, the pool, the SQL both backends share.
 
 The audit store's reads (audit/query.py, audit/report*.py, audit/verify.py) are written
 once, in the SQL SQLite and PostgreSQL share, with ``?`` parameters and a few SQLite
