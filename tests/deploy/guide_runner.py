@@ -57,6 +57,7 @@ from cryptography.hazmat.primitives import serialization  # noqa: E402
 
 from support.dns import DnsServer  # noqa: E402
 from support.docblocks import blocks  # noqa: E402
+from support.dovecot import common_conf  # noqa: E402
 from support.pki import TestPki  # noqa: E402
 
 PAGE = ROOT / "deploy" / "README.md"
@@ -184,32 +185,9 @@ def start_dovecot(work: Path, cert: Path, key: Path) -> subprocess.Popen[bytes]:
     (root / "users").write_text("".join(f"{user}:{{PLAIN}}{password}\n"
                                         for user, password in PASSWORDS.items()))
     conf = root / "dovecot.conf"
-    conf.write_text(f"""
-base_dir = {root}/run
-state_dir = {root}/state
-log_path = {root}/dovecot.log
-instance_name = guide
-protocols = imap lmtp
-listen = 127.0.0.1
-ssl = required
-ssl_cert = <{cert}
-ssl_key = <{key}
-auth_mechanisms = plain login
-mail_location = maildir:{root}/mail/%d/%n
-mail_uid = nobody
-mail_gid = nogroup
-first_valid_uid = 65534
-last_valid_uid = 65534
-default_internal_user = dovecot
-default_login_user = dovenull
-passdb {{
-  driver = passwd-file
-  args = scheme=PLAIN username_format=%u {root}/users
-}}
-userdb {{
-  driver = static
-  args = uid=nobody gid=nogroup home={root}/mail/%d/%n
-}}
+    conf.write_text(common_conf(root, mail=root / "mail", log=root / "dovecot.log",
+                                instance="guide",
+                                tls=f"ssl = required\nssl_cert = <{cert}\nssl_key = <{key}") + f"""
 service imap-login {{
   inet_listener imap {{
     port = 0

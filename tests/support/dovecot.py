@@ -30,6 +30,37 @@ def missing() -> str | None:
     return None
 
 
+def common_conf(root: Path, *, mail: Path, log: Path, instance: str, tls: str) -> str:
+    """The part of a test Dovecot's configuration every instance shares: its own
+    directories, ``tls`` lines, maildirs under ``mail`` owned by nobody, and the users
+    in ``root/users`` (plain passwords). Services follow it."""
+    return f"""
+base_dir = {root}/run
+state_dir = {root}/state
+log_path = {log}
+instance_name = {instance}
+protocols = imap lmtp
+listen = 127.0.0.1
+{tls}
+auth_mechanisms = plain login
+mail_location = maildir:{mail}/%d/%n
+mail_uid = nobody
+mail_gid = nogroup
+first_valid_uid = 65534
+last_valid_uid = 65534
+default_internal_user = dovecot
+default_login_user = dovenull
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u {root}/users
+}}
+userdb {{
+  driver = static
+  args = uid=nobody gid=nogroup home={mail}/%d/%n
+}}
+"""
+
+
 class DovecotInstance:
     """Dovecot with an IMAP port, an LMTP port and an auth port for Postfix's SASL."""
 
@@ -48,31 +79,9 @@ class DovecotInstance:
         )
         self.log = self.root / "dovecot.log"
         self.conf = self.root / "dovecot.conf"
-        self.conf.write_text(f"""
-base_dir = {self.root}/run
-state_dir = {self.root}/state
-log_path = {self.log}
-instance_name = congvu-test-{self.imap_port}
-protocols = imap lmtp
-listen = 127.0.0.1
-ssl = no
-disable_plaintext_auth = no
-auth_mechanisms = plain login
-mail_location = maildir:{self.mail}/%d/%n
-mail_uid = nobody
-mail_gid = nogroup
-first_valid_uid = 65534
-last_valid_uid = 65534
-default_internal_user = dovecot
-default_login_user = dovenull
-passdb {{
-  driver = passwd-file
-  args = scheme=PLAIN username_format=%u {self.root}/users
-}}
-userdb {{
-  driver = static
-  args = uid=nobody gid=nogroup home={self.mail}/%d/%n
-}}
+        self.conf.write_text(common_conf(self.root, mail=self.mail, log=self.log,
+                                         instance=f"congvu-test-{self.imap_port}",
+                                         tls="ssl = no\ndisable_plaintext_auth = no") + f"""
 service imap-login {{
   inet_listener imap {{
     address = 127.0.0.1
