@@ -27,11 +27,15 @@ import os
 import re
 import threading
 from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import psycopg
 from psycopg.pq import TransactionStatus
 from psycopg_pool import ConnectionPool, PoolTimeout
+
+from mailbase.private_files import UnsafeFileError, read_secret
 
 ESCAPE = "\ufdd0"
 _NEEDS_ESCAPE = re.compile(f"[\x00\ud800-\udfff{ESCAPE}]")
@@ -345,3 +349,88 @@ def pooled(url: str, password: str | None, *, readonly: bool = True) -> PgConnec
             _POOLS[key] = pool
     conn = pool.getconn()
     return PgConnection(conn, release=pool.putconn)
+
+
+def read_password(path: Path | None) -> str | None:
+    """The store password alone in ``path`` (None: no file, libpq's passfile decides).
+
+    :raises ValueError: the file is open to group or others, owned by another user,
+        unreadable, not UTF-8 or empty; the message names it.
+    """
+    if path is None:
+        return None
+    where = f"store password file {path}"
+    try:
+        text = read_secret(path).decode("utf-8").strip("\r\n")
+    except UnsafeFileError as exc:
+        raise ValueError(f"{where}: {exc.reason}") from exc
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{where}: not UTF-8 text") from exc
+    if not text:
+        raise ValueError(f"{where}: empty")
+    return text
+
+
+# -- schema migrations of the stores with a schema of their own ------------------------------
+
+def schema_is_current(conn: PgConnection, schema: str,
+                      migrations: Sequence[tuple[str, Sequence[str]]]) -> bool:
+    """Whether ``schema``'s ledger of applied migrations (its ``_migrations`` table)
+    names every one of ``migrations``; read-only, so it also answers on a standby."""
+    found = conn.execute("SELECT to_regclass(?) IS NOT NULL", (f"{schema}._migrations",)
+                         ).fetchone()
+    if not found or not found[0]:
+        return False
+    done = {row[0] for row in conn.execute(f"SELECT name FROM {schema}._migrations")}
+    return all(name in done for name, _ in migrations)
+
+
+def migrate_schema(conn: PgConnection, schema: str, lock: int,
+                   migrations: Sequence[tuple[str, Sequence[str]]]) -> list[str]:
+    """Create ``schema`` if missing and apply the migrations its ledger does not name, in
+    order, in one transaction under the advisory lock ``lock`` (servers starting together
+    on a new database do not race); return their names. ``conn`` searches ``schema``
+    (:func:`connect`'s ``schema``), so the steps name their tables unqualified."""
+    conn.execute("BEGIN ISOLATION LEVEL READ COMMITTED")
+    try:
+        conn.execute("SELECT pg_advisory_xact_lock(?)", (lock,))
+        conn.raw.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+        conn.raw.execute(f"CREATE TABLE IF NOT EXISTS {schema}._migrations "
+                         '(name text COLLATE "C" PRIMARY KEY, applied_at text NOT NULL)')
+        done = {row[0] for row in conn.execute(f"SELECT name FROM {schema}._migrations")}
+        applied = []
+        for name, steps in migrations:
+            if name in done:
+                continue
+            for statement in steps:
+                conn.raw.execute(statement)  # DDL as written: no parameters to translate
+            conn.execute(f"INSERT INTO {schema}._migrations (name, applied_at) VALUES (?, ?)",
+                         (name, datetime.now(UTC).isoformat()))
+            applied.append(name)
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.rollback()
+        raise
+    return applied
+
+
+# -- copying a SQLite store into PostgreSQL ---------------------------------------------------
+
+def copy_table(source: sqlite3.Connection, target: PgConnection, table: str,
+               columns: Sequence[str], *, identity: str | None = None) -> int:
+    """Copy ``columns`` of every row of ``table`` from a SQLite store into the same table
+    of a PostgreSQL one, inside ``target``'s open transaction (COPY, a chunk at a time);
+    ``identity``: a column generated as an identity, whose sequence then continues after
+    the largest value copied. Return how many rows were copied. The names are the
+    stores' own, never input."""
+    names = ", ".join(columns)
+    statement = f"INSERT INTO {table} ({names}) VALUES ({', '.join('?' * len(columns))})"
+    cursor = source.execute(f"SELECT {names} FROM {table}")
+    count = 0
+    while rows := cursor.fetchmany(_CHUNK):
+        target.executemany(statement, rows)
+        count += len(rows)
+    if identity is not None and count:
+        target.execute(f"SELECT setval(pg_get_serial_sequence(?, ?), "
+                       f"(SELECT max({identity}) FROM {table}))", (table, identity))
+    return count
