@@ -164,6 +164,7 @@ class _Wiring:
     unit_tree: UnitTree | None = None
     predecessors: UnitExpander | None = None
     rollup: UnitRollup | None = None
+    organ_ids: UnitNames | None = None
 
 
 _wiring = click.make_pass_decorator(_Wiring)
@@ -602,7 +603,8 @@ def report_cmd(wiring: _Wiring, period: str, units: tuple[str, ...], fmt: str, o
     if wiring.unit_names is not None and fmt in ("table", "html", *FILE_FORMATS):
         names = wiring.unit_names()
     if out and fmt in FILE_FORMATS:
-        out.write_bytes(render_file(result, fmt, config.time_zone, names))
+        codes = wiring.organ_ids() if wiring.organ_ids is not None else {}
+        out.write_bytes(render_file(result, fmt, config.time_zone, names, organ_ids=codes))
         click.echo(f"report written to {out}", err=True)
         return
     text = _render_report(result, fmt, config, names)
@@ -618,7 +620,8 @@ def commands(load: ConfigLoader, *, descendants: UnitExpander | None = None,
              roster: RosterReader | None = None,
              unit_tree: UnitTree | None = None,
              predecessors: UnitExpander | None = None,
-             rollup: UnitRollup | None = None) -> list[click.Command]:
+             rollup: UnitRollup | None = None,
+             organ_ids: UnitNames | None = None) -> list[click.Command]:
     """The top-level command groups this package adds to `congvu`.
 
     :param load: the ``[audit]`` table for ``--config`` (the root supplies it).
@@ -635,9 +638,11 @@ def commands(load: ConfigLoader, *, descendants: UnitExpander | None = None,
         directory's successor links); without it ``--with-predecessors`` is refused.
     :param rollup: given the units a report names, each predecessor -> the successor
         the report counts it under (the report's ``--with-predecessors``).
+    :param organ_ids: unit id -> identifier code in the national document exchange,
+        for the filed report's appendix (the directory's ``organ_id``).
     """
     return [wired(group, _Wiring(load, descendants, unit_names, roster, unit_tree,
-                                 predecessors, rollup))]
+                                 predecessors, rollup, organ_ids))]
 
 
 def _rolled(wiring: _Wiring, units: Sequence[str]) -> Mapping[str, str]:

@@ -21,7 +21,16 @@ from docx.oxml.ns import qn
 from docx.shared import Cm, Pt
 from docx.table import Table
 
-from audit.reportfiled import APPENDIX, NOT_USING, PROVINCE, TITLE, Filed, label, text
+from audit.reportfiled import (
+    APPENDIX,
+    NOT_USING,
+    ORGAN_ID,
+    PROVINCE,
+    TITLE,
+    Filed,
+    label,
+    text,
+)
 
 FONT = "Times New Roman"
 A4_WIDTH, A4_HEIGHT = Cm(21), Cm(29.7)
@@ -115,10 +124,15 @@ def _appendix(doc: Docx, filed: Filed) -> None:
     section.left_margin = section.right_margin = Cm(1.5)
     doc.add_heading("Phụ lục: số liệu theo đơn vị", level=2)
     columns = filed.columns(APPENDIX)
-    body = [[unit.name, *(text(c, unit.row[c]) for c in columns[1:])]
+    # the identifier code under the name: the figures keep the page's width
+    body = [[f"{unit.name}\n{unit.organ_id}" if unit.organ_id else unit.name,
+             *(text(c, unit.row[c]) for c in columns[1:])]
             for unit in filed.units]
     body.append([PROVINCE, *(text(c, filed.total[c]) for c in columns[1:])])
-    table = _table(doc, [label(c) for c in columns], body, size=8)
+    header = [label(c) for c in columns]
+    if filed.has_organ_ids:
+        header[0] = f"{header[0]}\n({ORGAN_ID.lower()})"
+    table = _table(doc, header, body, size=8)
     # the units' names wide enough to read, the figures share the rest of the line
     table.autofit = False
     rest = (A4_HEIGHT - Cm(3) - NAME_WIDTH) // (len(columns) - 1)

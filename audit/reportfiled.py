@@ -64,6 +64,9 @@ NOT_USING = {"unit": "Đơn vị", "mailbox": "Hộp thư", "official": "Cán b�
 
 UNIT_ROW = "Cả đơn vị"
 PROVINCE = "Toàn tỉnh"
+#: the label of a unit's identifier code in the national document exchange (edXML's
+#: OrganId), which the appendix shows beside its name when the directory gives codes
+ORGAN_ID = "Mã định danh"
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +89,8 @@ class UnitTable:
     name: str
     row: Row
     mailboxes: list[Row]
+    #: the unit's identifier code in the document exchange, from the directory
+    organ_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +106,12 @@ class Filed:
     idle: list[Idle]
     #: the units with roster mailboxes none of which was used regularly (names)
     idle_units: list[str]
+
+    @property
+    def has_organ_ids(self) -> bool:
+        """Whether any unit shown has an identifier code (the appendix then has a
+        column for them)."""
+        return any(unit.organ_id for unit in self.units)
 
     @property
     def has_roster(self) -> bool:
@@ -142,17 +153,21 @@ class Filed:
 
 
 def filed(report: Report, tz_name: str, names: Mapping[str, str] | None = None, *,
+          organ_ids: Mapping[str, str] | None = None,
           generated: datetime | None = None) -> Filed:
     """What the filed report of ``report`` shows (unit names from ``names``, ids
-    otherwise), dated ``generated`` (default: now) in ``tz_name``."""
+    otherwise; identifier codes from ``organ_ids``, unit id -> code), dated
+    ``generated`` (default: now) in ``tz_name``."""
     names = names or {}
+    organ_ids = organ_ids or {}
     tz = zone(tz_name)
     found = rows(report)
     units: dict[str, UnitTable] = {}
     for row in found[:-1]:
         unit = row["unit"]
         if not row["mailbox"]:
-            units[unit] = UnitTable(unit, names.get(unit, unit), row, [])
+            units[unit] = UnitTable(unit, names.get(unit, unit), row, [],
+                                    organ_ids.get(unit))
         else:
             units[unit].mailboxes.append(row)
     idle = [Idle(names.get(o.mailbox.unit_id, o.mailbox.unit_id), o.mailbox.address,
@@ -209,6 +224,9 @@ def writer(fmt: str) -> Callable[[Filed], bytes]:
 
 def render_file(report: Report, fmt: str, tz_name: str,
                 names: Mapping[str, str] | None = None, *,
+                organ_ids: Mapping[str, str] | None = None,
                 generated: datetime | None = None) -> bytes:
-    """The filed report of ``report`` as an ``xlsx`` workbook or a ``docx`` document."""
-    return writer(fmt)(filed(report, tz_name, names, generated=generated))
+    """The filed report of ``report`` as an ``xlsx`` workbook or a ``docx`` document
+    (units named by ``names``, with the identifier codes of ``organ_ids``)."""
+    return writer(fmt)(filed(report, tz_name, names, organ_ids=organ_ids,
+                             generated=generated))

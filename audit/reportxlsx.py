@@ -23,6 +23,7 @@ from openpyxl.utils import get_column_letter  # type: ignore[import-untyped]
 from audit.reportfiled import (
     APPENDIX,
     NOT_USING,
+    ORGAN_ID,
     PROVINCE,
     TITLE,
     UNIT_ROW,
@@ -123,10 +124,16 @@ def _appendix(wb: Any, filed: Filed) -> None:
     ws = wb.create_sheet("Phụ lục")
     _heading(ws, filed, "Phụ lục: số liệu theo đơn vị")
     columns = filed.columns(APPENDIX)
-    body = [[unit.name, *(_cell(c, unit.row[c], filed) for c in columns[1:])]
+    # the identifier code beside the name, to join the figures with the exchange's
+    coded = ["unit", "organ_id"] if filed.has_organ_ids else ["unit"]
+    body = [[unit.name, *([unit.organ_id] if filed.has_organ_ids else []),
+             *(_cell(c, unit.row[c], filed) for c in columns[1:])]
             for unit in filed.units]
-    body.append([PROVINCE, *(_cell(c, filed.total[c], filed) for c in columns[1:])])
-    _table(ws, [label(c) for c in columns], columns, body)
+    body.append([PROVINCE, *([None] if filed.has_organ_ids else []),
+                 *(_cell(c, filed.total[c], filed) for c in columns[1:])])
+    header = [label("unit"), *([ORGAN_ID] if filed.has_organ_ids else []),
+              *(label(c) for c in columns[1:])]
+    _table(ws, header, [*coded, *columns[1:]], body)
     for cell in ws[ws.max_row]:
         cell.font = BOLD
 
@@ -157,7 +164,8 @@ def _units(wb: Any, filed: Filed) -> None:
     columns = filed.columns(UNIT_TABLE)
     for unit in filed.units:
         ws = wb.create_sheet(_sheet_name(unit.unit_id, taken))
-        _heading(ws, filed, f"{unit.name} ({unit.unit_id})")
+        code = f", {ORGAN_ID.lower()} {unit.organ_id}" if unit.organ_id else ""
+        _heading(ws, filed, f"{unit.name} ({unit.unit_id}{code})")
         body = [_unit_row(unit.row, columns, filed)]
         body += [[_cell(c, row[c], filed) for c in columns] for row in unit.mailboxes]
         _table(ws, [label(c) for c in columns], columns, body)

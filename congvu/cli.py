@@ -239,6 +239,15 @@ def unit_names() -> Mapping[str, str]:
         return {}
 
 
+def unit_organ_ids() -> Mapping[str, str]:
+    """Unit id -> identifier code in the document exchange, for the filed report's
+    appendix (empty without a directory or codes)."""
+    try:
+        return {unit.id: unit.organ_id for unit in _directory_units() if unit.organ_id}
+    except directory.DirectoryError:
+        return {}
+
+
 def unit_tree() -> Sequence[tuple[str, str | None]]:
     """The configured directory's units in its order, each with its parent's id, for
     the report's tree (empty without a directory: units with mail are then sorted)."""
@@ -306,7 +315,8 @@ for _command in (
     *directory.commands(_table(lambda c: c.directory), on_change=directory_changed),
     *audit.commands(_table(lambda c: c.audit), descendants=unit_descendants,
                     unit_names=unit_names, roster=roster_mailboxes, unit_tree=unit_tree,
-                    predecessors=unit_predecessors, rollup=unit_rollup),
+                    predecessors=unit_predecessors, rollup=unit_rollup,
+                    organ_ids=unit_organ_ids),
     *web.commands(_web_settings, release=_web_releaser),
     *archive.commands(_table(lambda c: c.archive), records=AuditRecords()),
     # operating the service; the try-out province (make run)

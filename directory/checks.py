@@ -1,4 +1,5 @@
-"""Checks that need the whole file: ids, addresses, parents, successors, cycles.
+"""Checks that need the whole file: ids, addresses, identifier codes, parents,
+successors, cycles.
 
 They run after each row passed its own checks (:mod:`directory.rows`) and add to
 the same list of problems, so the report still names every bad line at once.
@@ -35,6 +36,7 @@ def check_rows(
     good: dict[str, ParsedRow] = {}
     first_line: dict[str, int] = {}
     owner: dict[str, tuple[str, int]] = {}
+    coded: dict[str, tuple[str, int]] = {}
     for row in parsed.rows:
         unit = row.unit
         if unit.id in first_line:
@@ -43,12 +45,15 @@ def check_rows(
             ))
             continue
         first_line[unit.id] = row.line
-        clash = _address_clash(row, owner) or _roster_clash(row, reserved)
+        clash = (_address_clash(row, owner) or _roster_clash(row, reserved)
+                 or _organ_clash(row, coded))
         if clash:
             errors.append(clash)
             continue
         for address in unit.addresses:
             owner[address.key] = (unit.id, row.line)
+        if unit.organ_id:
+            coded[unit.organ_id] = (unit.id, row.line)
         good[unit.id] = row
     for unit in stored.values():
         if unit.id in good:
@@ -93,6 +98,18 @@ def _address_clash(row: ParsedRow, owner: dict[str, tuple[str, int]]) -> ImportR
                 value=address.addr_spec,
             )
     return None
+
+
+def _organ_clash(row: ParsedRow, coded: dict[str, tuple[str, int]]) -> ImportRowError | None:
+    # a document exchange's OrganId must lead to one unit, or its mail is anyone's
+    code = row.unit.organ_id
+    if code is None or code not in coded:
+        return None
+    other, line = coded[code]
+    return ImportRowError(
+        row.line, "organ_id", f"the identifier code {code} is already the code of "
+        f"{other!r} (line {line}); a code names one unit (clear it on a merged one)",
+        value=code)
 
 
 def _roster_clash(row: ParsedRow, reserved: Mapping[str, str]) -> ImportRowError | None:

@@ -171,6 +171,7 @@ def merge_files(paths: Sequence[Path], prefixes: Sequence[str], *,
     inputs = list(paired.values())
     _rename(inputs, problems)
     _check_addresses(inputs, problems)
+    _check_organ_ids(inputs, problems)
     mailboxes = (_merge_rosters(rosters, paired, problems) if len(rosters) == len(paths)
                  else [])
     if problems:
@@ -324,6 +325,22 @@ def _check_addresses(inputs: list[_Input], problems: list[MergeProblem]) -> None
                         item.name, line, "address" if index == 0 else "aliases",
                         f"{address.addr_spec} is also an address of {other_id!r} in {file} "
                         f"(line {other_line}); an address belongs to one unit"))
+
+
+def _check_organ_ids(inputs: list[_Input], problems: list[MergeProblem]) -> None:
+    """Identifier codes claimed in two files: the merged file would not import."""
+    owner: dict[str, tuple[str, int, str]] = {}
+    for item in inputs:
+        for line, unit in item.rows:
+            if unit.organ_id is None:
+                continue
+            taken = owner.setdefault(unit.organ_id, (item.name, line, unit.id))
+            if taken[0] != item.name:
+                file, other_line, other_id = taken
+                problems.append(MergeProblem(
+                    item.name, line, "organ_id",
+                    f"the identifier code {unit.organ_id} is also the code of {other_id!r} "
+                    f"in {file} (line {other_line}); a code names one unit"))
 
 
 def _renamed_unit(unit: Unit, new_ids: Mapping[str, str]) -> Unit:

@@ -95,6 +95,38 @@ def parse_domain(text: str) -> str:
         raise InvalidAddress(text, reason) from None
 
 
+#: what an agency's electronic identifier code is made of: four groups of upper-case
+#: letters and digits, from the lowest level to the highest (``000.00.00.H41``)
+_ORGAN_GROUPS = (3, 2, 2, 3)
+_ORGAN_CHARS = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
+def parse_organ_id(text: str) -> str:
+    """Check an agency's electronic identifier code and return it in upper case.
+
+    The code the national document exchange names agencies by (edXML's ``OrganId``,
+    QCVN 102:2016, at most 13 characters) is four dot-separated groups of 3, 2, 2 and
+    3 letters or digits, the lowest level first: the last group names the level-1
+    agency (a ministry, a province: ``H41``) and starts with a letter, and the groups
+    to its left name the levels below it, zeros where there is none
+    (``000.00.00.H41`` is the level-1 agency itself). Case is folded because the
+    exchange compares codes exactly and writes them in upper case.
+
+    :raises ValueError: anything else; the message shows the form.
+    """
+    value = text.strip().upper()
+    groups = value.split(".")
+    if (len(groups) != len(_ORGAN_GROUPS)
+            or any(len(g) != n for g, n in zip(groups, _ORGAN_GROUPS, strict=True))
+            or not set(value.replace(".", "")) <= _ORGAN_CHARS
+            or not groups[-1][0].isalpha()):
+        raise ValueError(
+            f"{text!r} is not an agency's identifier code: four groups of letters and "
+            "digits separated by dots, 3, 2, 2 and 3 long, the last starting with a "
+            "letter (000.00.00.H41)")
+    return value
+
+
 @dataclass(frozen=True, slots=True)
 class Unit:
     """One unit of the province (sở, ban, ngành, district, commune) and its addresses.
@@ -123,6 +155,9 @@ class Unit:
     successor: str | None = None
     #: SHA-256 fingerprints (lowercase hex) of certificates that sign documents as the unit
     document_certificates: tuple[str, ...] = ()
+    #: the unit's electronic identifier code in the national document exchange (the
+    #: edXML ``OrganId``, :func:`parse_organ_id`); None: not given
+    organ_id: str | None = None
 
     @property
     def addresses(self) -> tuple[Address, ...]:

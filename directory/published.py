@@ -49,6 +49,10 @@ class PublishedUnit(BaseModel):
     valid_until: date | None = Field(description="Last day the unit exists, if known.")
     successor: str | None = Field(
         description="Id of the unit that took it over (its addresses forward there).")
+    organ_id: str | None = Field(
+        default=None,
+        description="The unit's identifier code in the national document exchange (the "
+                    "OrganId of edXML, QCVN 102:2016; e.g. 000.00.00.H41), or null.")
     senders: list[str] | None = Field(
         default=None,
         description="Mail logins allowed to send as the unit (administrator exports only).")
@@ -76,7 +80,7 @@ def published_unit(
         dkim_domain=unit.dkim_domain, certificate=unit.certificate or None,
         phone=unit.phone, website=unit.website, active=unit.is_active,
         valid_from=unit.valid_from, valid_until=unit.valid_until, successor=unit.successor,
-        senders=list(unit.senders) if include_senders else None,
+        organ_id=unit.organ_id, senders=list(unit.senders) if include_senders else None,
     )
 
 
@@ -121,6 +125,7 @@ def _cell(unit: Unit, column: str) -> str:
         "valid_until": unit.valid_until.isoformat() if unit.valid_until else "",
         "successor": unit.successor or "",
         "document_certificates": ";".join(unit.document_certificates),
+        "organ_id": unit.organ_id or "",
     }[column]
     return str(value)
 

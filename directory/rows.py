@@ -31,13 +31,20 @@ from pydantic import (
 )
 
 from directory.errors import ImportRejected, ImportRowError
-from directory.model import Address, InvalidAddress, Unit, parse_domain, parse_official_address
+from directory.model import (
+    Address,
+    InvalidAddress,
+    Unit,
+    parse_domain,
+    parse_official_address,
+    parse_organ_id,
+)
 
 REQUIRED_COLUMNS = ("id", "name", "parent", "address")
 OPTIONAL_COLUMNS = (
     "short_name", "name_en", "kind", "aliases", "dkim_domain", "phone", "website",
     "active", "senders", "certificate", "valid_from", "valid_until", "successor",
-    "document_certificates",
+    "document_certificates", "organ_id",
 )
 #: Every column, in the order exports write them.
 COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
@@ -132,6 +139,9 @@ class UnitRow(BaseModel):
     document_certificates: tuple[str, ...] = Field(
         default=(), description="SHA-256 fingerprints of the certificates the unit signs "
                                 "documents with, ';'-separated (hex, colons allowed).")
+    organ_id: str | None = Field(
+        default=None, description="The unit's identifier code in the national document "
+                                  "exchange (edXML OrganId), e.g. 000.00.00.H41.")
 
     @model_validator(mode="before")
     @classmethod
@@ -194,6 +204,13 @@ class UnitRow(BaseModel):
             found.append(digest)
         return tuple(found)
 
+    @field_validator("organ_id", mode="before")
+    @classmethod
+    def _organ_id(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return parse_organ_id(value) if value.strip() else None
+        return value
+
     @field_validator("dkim_domain")
     @classmethod
     def _dkim_domain(cls, value: str) -> str:
@@ -248,7 +265,7 @@ class UnitRow(BaseModel):
             phone=self.phone, website=self.website, senders=self.senders,
             is_active=self.active, valid_from=self.valid_from,
             valid_until=self.valid_until, successor=self.successor,
-            document_certificates=self.document_certificates,
+            document_certificates=self.document_certificates, organ_id=self.organ_id,
         )
 
 

@@ -100,9 +100,16 @@ def _unit_document_certificates(db: Database) -> None:
     db.execute("ALTER TABLE units ADD COLUMN document_certificates TEXT NOT NULL DEFAULT ''")
 
 
+def _unit_organ_id(db: Database) -> None:
+    # The unit's identifier code in the national document exchange (edXML OrganId);
+    # NULL when not given, so the units of an older store read as having none.
+    db.execute("ALTER TABLE units ADD COLUMN organ_id TEXT")
+
+
 #: The migrations, oldest first; never edit one that has shipped, add a new one.
 MIGRATIONS: tuple[Callable[[Database], None], ...] = (
-    _create_units, _create_roster, _roster_last_login, _unit_document_certificates)
+    _create_units, _create_roster, _roster_last_login, _unit_document_certificates,
+    _unit_organ_id)
 
 
 def migrate(db: Database) -> None:

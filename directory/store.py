@@ -106,6 +106,7 @@ def snapshot(unit: Unit) -> dict[str, Any]:
         "valid_until": unit.valid_until.isoformat() if unit.valid_until else None,
         "successor": unit.successor,
         "document_certificates": list(unit.document_certificates),
+        "organ_id": unit.organ_id,
     }
 
 
@@ -175,8 +176,8 @@ class Directory:
     def _load(self, where: str = "", params: Sequence[Any] = ()) -> list[Unit]:
         units = list(self.db.execute(
             "SELECT id, name, short_name, name_en, kind, parent, dkim_domain, certificate, "
-            "phone, website, active, valid_from, valid_until, successor, document_certificates "
-            "FROM units "
+            "phone, website, active, valid_from, valid_until, successor, document_certificates, "
+            "organ_id FROM units "
             f"{where} ORDER BY position, id", params,
         ))
         if not units:
@@ -195,7 +196,7 @@ class Directory:
         found = []
         for (unit_id, name, short_name, name_en, kind, parent, dkim_domain, certificate,
              phone, website, active, valid_from, valid_until, successor,
-             fingerprints) in units:
+             fingerprints, organ_id) in units:
             ordered = [address for _, address in sorted(addresses[unit_id])]
             found.append(Unit(
                 id=unit_id, name=name, address=ordered[0], parent=parent,
@@ -207,6 +208,7 @@ class Directory:
                 valid_until=date.fromisoformat(valid_until) if valid_until else None,
                 successor=successor,
                 document_certificates=tuple(f for f in fingerprints.split(";") if f),
+                organ_id=organ_id,
             ))
         return found
 
@@ -503,8 +505,8 @@ class Directory:
             conn.executemany(
                 "INSERT INTO units (id, name, short_name, name_en, kind, parent, dkim_domain,"
                 " certificate, phone, website, active, valid_from, valid_until, successor,"
-                " document_certificates, position)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " document_certificates, organ_id, position)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT (id) DO UPDATE SET name = excluded.name,"
                 " short_name = excluded.short_name, name_en = excluded.name_en,"
                 " kind = excluded.kind, parent = excluded.parent,"
@@ -512,12 +514,13 @@ class Directory:
                 " phone = excluded.phone, website = excluded.website,"
                 " active = excluded.active, valid_from = excluded.valid_from,"
                 " valid_until = excluded.valid_until, successor = excluded.successor,"
-                " document_certificates = excluded.document_certificates",
+                " document_certificates = excluded.document_certificates,"
+                " organ_id = excluded.organ_id",
                 [(u.id, u.name, u.short_name, u.name_en, u.kind, u.parent, u.dkim_domain,
                   u.certificate, u.phone, u.website, int(u.is_active),
                   u.valid_from.isoformat() if u.valid_from else None,
                   u.valid_until.isoformat() if u.valid_until else None, u.successor,
-                  ";".join(u.document_certificates), base)
+                  ";".join(u.document_certificates), u.organ_id, base)
                  for u, _, _ in changed],
             )
             conn.executemany(

@@ -275,3 +275,33 @@ def test_libreoffice_prints_every_unit_and_the_totals(store: AuditConfig,
         assert "Sở Tài chính" in printed and "Ủy ban nhân dân tỉnh" in printed, fmt
         assert re.search(r"Toàn (tỉnh )?4 2 50[,.]0 ?% 1 25[,.]0 ?% 5 7 9 4 4", printed), (
             fmt, printed)
+
+
+def test_the_units_identifier_codes_are_in_the_appendix(store: AuditConfig,
+                                                        tmp_path: Path) -> None:
+    # the directory gives stc a code and ubnd none; the command passes them through
+    [group] = commands(lambda _path: store, roster=lambda: ROSTER, unit_names=lambda: NAMES,
+                       organ_ids=lambda: {"stc": "000.01.21.H41"})
+    out = tmp_path / "bao-cao.xlsx"
+    result = CliRunner().invoke(group, ["report", "--period", "2026-11", "--format", "xlsx",
+                                        "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    wb = workbook(out.read_bytes())
+    appendix = {r["Đơn vị"]: r for r in table(wb["Phụ lục"], "Đơn vị")}
+    assert [(name, row["Mã định danh"]) for name, row in appendix.items()] == [
+        ("Sở Tài chính", "000.01.21.H41"), ("Ủy ban nhân dân tỉnh", None), ("Toàn tỉnh", None)]
+    assert appendix["Sở Tài chính"]["Đã gửi"] == 5  # the figures keep their columns
+    assert wb["stc"]["A1"].value == "Sở Tài chính (stc, mã định danh 000.01.21.H41)"
+    assert wb["ubnd"]["A1"].value == "Ủy ban nhân dân tỉnh (ubnd)"
+
+    _, document = document_text(render_file(report(store), "docx", "Asia/Ho_Chi_Minh", NAMES,
+                                             organ_ids={"stc": "000.01.21.H41"}))
+    rows = [r.cells[0].text for r in document.tables[-1].rows]
+    assert rows == ["Đơn vị\n(mã định danh)", "Sở Tài chính\n000.01.21.H41",
+                    "Ủy ban nhân dân tỉnh", "Toàn tỉnh"]
+
+
+def test_without_codes_the_appendix_has_no_code_column(store: AuditConfig) -> None:
+    wb = workbook(render_file(report(store), "xlsx", "Asia/Ho_Chi_Minh", NAMES))
+    header = next(r for r in wb["Phụ lục"].iter_rows(values_only=True) if r[0] == "Đơn vị")
+    assert "Mã định danh" not in header and header[1] == "Hộp thư cá nhân"

@@ -309,7 +309,7 @@ def test_the_migration_is_additive_and_the_previous_release_still_works(tmp_path
         store.import_csv(UNITS, actor="new")
         store.import_mailboxes(ROSTER, actor="new")
         after = {t: [c.name for c in store.db[t].columns] for t in columns}
-        assert store.db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 4
+        assert store.db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 5
     # every old table keeps its columns in place (imports gains one at the end)
     assert {t: cols[: len(columns[t])] for t, cols in after.items()} == columns
     # the previous release's own writes (no kind column named) still work

@@ -109,7 +109,7 @@ def test_the_tables_are_strict_and_not_null(store: Directory) -> None:
         assert schema[table].rstrip().endswith("STRICT"), table
     assert '"unit_id" TEXT NOT NULL' in schema["addresses"]
     assert '"unit_id" TEXT NOT NULL' in schema["mailboxes"]
-    assert store.db.execute("PRAGMA user_version").fetchone()[0] == 4
+    assert store.db.execute("PRAGMA user_version").fetchone()[0] == 5
 
 
 def test_reopening_a_store_keeps_its_data(tmp_path: Path) -> None:
