@@ -4,6 +4,8 @@ milter/'s ``archive`` stage stores the bytes that leave (after signing) in an
 :class:`Archive` before the message's audit record commits, and the record carries
 their SHA-256, so the hash chain proves the archived bytes. ``congvu archive get`` and
 ``verify`` read it back, ``prune`` applies the retention classes (archive/README.md).
+The archive is a directory under the data directory, or, with ``[store] url``, a
+PostgreSQL database every mail server shares (:class:`PgArchive`).
 """
 
 from archive.cli import Records, commands
@@ -11,6 +13,8 @@ from archive.config import ArchiveConfig, RetentionClass
 from archive.errors import ArchiveError, ArchiveReadError, ArchiveWriteError
 from archive.holds import Hold
 from archive.keys import retired_key_paths
+from archive.migrate import Copied, copy_to_postgresql
+from archive.pgstore import PgArchive
 from archive.retention import ArchivedMessage, Expired, Retention
 from archive.store import Archive, Stored, is_sha256
 
@@ -21,13 +25,16 @@ __all__ = [
     "ArchiveReadError",
     "ArchiveWriteError",
     "ArchivedMessage",
+    "Copied",
     "Expired",
     "Hold",
+    "PgArchive",
     "Records",
     "Retention",
     "RetentionClass",
     "Stored",
     "commands",
+    "copy_to_postgresql",
     "is_sha256",
     "retired_key_paths",
 ]

@@ -11,6 +11,7 @@ not archived, a problem found, or the store refused, 2 usage or configuration.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
 import time
@@ -27,7 +28,7 @@ from archive.config import ArchiveConfig
 from archive.errors import ArchiveError, ArchiveReadError
 from archive.holds import Hold
 from archive.keys import rotate
-from archive.ledger import read_ledgers, write_ledger
+from archive.ledger import encode_ledger, read_ledgers
 from archive.proof import Bundle, check_bundle, fingerprint, write_bundle
 from archive.retention import ArchivedMessage, Retention
 from archive.store import Archive, Removal, is_sha256
@@ -186,10 +187,11 @@ def _write_proof(wiring: _Wiring, config_path: Path | None, record_id: int,
     if out.exists() and (not out.is_dir() or (out / "proof.json").exists()):
         raise UsageProblem(f"--out {out}: not a directory, or it holds a proof already")
     sha256 = _name(wiring, config_path, str(record_id))
+    archive = Archive.from_config(config, create=False)
     try:
-        message = Archive.from_config(config, create=False).get(sha256)
+        message = archive.get(sha256)
     except ArchiveReadError as exc:
-        pruned, _ = read_ledgers(config.path, wiring.records.prune_ledgers(config_path))
+        pruned, _ = read_ledgers(archive.ledgers(), wiring.records.prune_ledgers(config_path))
         if exc.problem == "missing" and sha256 in pruned:
             ledger = pruned[sha256]
             event = wiring.records.prune_events(config_path).get(ledger.ledger)
@@ -285,7 +287,7 @@ def verify_cmd(wiring: _Wiring, /, since: str | None, config_path: Path | None) 
     archive = Archive.from_config(config, create=False)
     problems = 0
     named: set[str] = set()
-    pruned, ledger_problems = read_ledgers(config.path,
+    pruned, ledger_problems = read_ledgers(archive.ledgers(),
                                            wiring.records.prune_ledgers(config_path))
     for line in ledger_problems:
         click.echo(line)
@@ -295,7 +297,7 @@ def verify_cmd(wiring: _Wiring, /, since: str | None, config_path: Path | None) 
     named.update(m.sha256 for m in wiring.records.archived_since(config_path, start))
     for message in wiring.records.archived_since(config_path, start):
         what = f"record {message.record_id}"
-        if message.sha256 in pruned and not archive.path_of(message.sha256).exists():
+        if message.sha256 in pruned and not archive.has(message.sha256):
             ledger = pruned[message.sha256]
             click.echo(f"{what}: pruned {message.sha256} (retention, {ledger.at}, ledger "
                        f"{ledger.ledger})")
@@ -316,7 +318,8 @@ def verify_cmd(wiring: _Wiring, /, since: str | None, config_path: Path | None) 
         summary += f", {unrecorded} object(s) named by no record"
     click.echo(f"{summary}: {problems} problem(s)")
     if problems:
-        raise CommandFailed(f"the archive at {config.path} has {problems} problem(s)")
+        raise CommandFailed(f"the archive at {archive.where} has {problems} "
+                            "problem(s)")
 
 
 def _check(archive: Archive, sha256: str, what: str, named: set[str] | None = None) -> int:
@@ -330,7 +333,7 @@ def _check(archive: Archive, sha256: str, what: str, named: set[str] | None = No
     except ArchiveReadError as exc:
         problem, detail = exc.problem, f": {exc.detail}" if exc.detail else ""
         if exc.found is not None and (exc.found in (named or ())
-                                      or archive.path_of(exc.found).exists()):
+                                      or archive.has(exc.found)):
             problem, detail = "swapped", f": it holds archived message {exc.found}"
         click.echo(f"{what}: {problem} {sha256} ({exc.path}){detail}")
         return 1
@@ -366,7 +369,7 @@ def prune_cmd(wiring: _Wiring, /, is_dry_run: bool, actor: str,
         if entry.sha256 in held:
             click.echo(f"held {entry.sha256}: expired, kept by hold {held[entry.sha256].hold_id}")
     present = [e for e in expired
-               if e.sha256 not in held and archive.path_of(e.sha256).exists()]
+               if e.sha256 not in held and archive.has(e.sha256)]
     for entry in present:
         click.echo(f"expired {entry.sha256}: records "
                    f"{', '.join(map(str, entry.record_ids))}, kept until "
@@ -376,9 +379,11 @@ def prune_cmd(wiring: _Wiring, /, is_dry_run: bool, actor: str,
                    + (", nothing removed (--dry-run)" if is_dry_run and present else ""))
         return
     try:
-        path, digest = write_ledger(config.path, present, now)
+        name, data = encode_ledger(present, now)
+        path = archive.write_ledger(name, data)
         event = wiring.records.record_prune(config_path, actor=actor, removed=len(present),
-                                            ledger=path.name, ledger_sha256=digest)
+                                            ledger=name,
+                                            ledger_sha256=hashlib.sha256(data).hexdigest())
         removed = 0
         for sha256, done in archive.remove_unused(
                 (entry.sha256 for entry in present), records_read_at=records_read_at,

@@ -7,6 +7,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from archive.errors import ArchiveError
+from mailbase import check_store_url
+from mailbase.pgconn import read_password
+
 ArchivedDirection = Literal["inbound", "outbound"]
 
 
@@ -58,7 +62,21 @@ class ArchiveConfig(BaseModel):
         default=Path("archive"),
         description="The archive directory (created 0700; messages under "
         "objects/ab/<sha256>.eml.zst, 0600, zstd-compressed); relative to the data "
-        "directory.",
+        "directory. Not together with url.",
+    )
+    url: str | None = Field(
+        default=None,
+        description="The archive in PostgreSQL, postgresql://USER@HOST:PORT/DATABASE "
+        "(never with a password: see [store] password_file), shared by several mail "
+        "servers: each message's bytes a row named by its SHA-256, compressed (and "
+        "encrypted) as on disk. Overrides [store] url for the archive; not together with "
+        "path. With encrypt, every server needs the same key_file.",
+    )
+    password_file: Path | None = Field(
+        default=None,
+        description="The PostgreSQL password of url's user, alone in a file of mode 0600 "
+        "(default: [store] password_file, else libpq's passfile ~/.pgpass); relative to the "
+        "data directory.",
     )
     directions: list[ArchivedDirection] = Field(
         default_factory=_both, min_length=1,
@@ -102,6 +120,29 @@ class ArchiveConfig(BaseModel):
         description="zstd compression level of stored messages (3: zstd's default, fast; "
         "higher levels save a little space for much more CPU per message).",
     )
+
+    def password(self) -> str | None:
+        """The PostgreSQL password in ``password_file`` (None: libpq's passfile, or none).
+
+        :raises ArchiveError: the file is open to group or others, owned by another user,
+            unreadable, not UTF-8, or empty.
+        """
+        try:
+            return read_password(self.password_file)
+        except ValueError as exc:
+            raise ArchiveError(str(exc)) from exc
+
+    @field_validator("url")
+    @classmethod
+    def _store_url(cls, value: str | None) -> str | None:
+        return None if value is None else check_store_url(value)
+
+    @model_validator(mode="after")
+    def _one_store(self) -> ArchiveConfig:
+        if self.url is not None and "path" in self.model_fields_set:
+            raise ValueError("path and url name two archives: set one of them (path for a "
+                             "directory on this server, url for a shared PostgreSQL store)")
+        return self
 
     @field_validator("directions", "units")
     @classmethod

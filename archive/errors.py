@@ -11,6 +11,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+#: what to check when a directory archive refuses a write
+ON_DISK = ("check that the directory exists, is writable by congvu and its file system "
+           "has room")
+#: what to check when a PostgreSQL archive refuses a write
+IN_POSTGRESQL = ("check that the database is up and reachable from this server, accepts "
+                 "writes (not a standby, not read-only), has room, and that congvu's role "
+                 "may write the archive's tables")
+
 
 class ArchiveError(Exception):
     """The archive could not do the job; the message names the path and what to do."""
@@ -19,10 +27,8 @@ class ArchiveError(Exception):
 class ArchiveWriteError(ArchiveError):
     """A message could not be stored durably: the client is answered 451 and retries."""
 
-    def __init__(self, root: Path, reason: str) -> None:
-        super().__init__(f"archive {root}: could not store a message: {reason} "
-                         "(check that the directory exists, is writable by congvu and "
-                         "its file system has room)")
+    def __init__(self, root: Path | str, reason: str, *, check: str = ON_DISK) -> None:
+        super().__init__(f"archive {root}: could not store a message: {reason} ({check})")
         self.root = root
         self.reason = reason
 
@@ -31,7 +37,7 @@ class ArchiveReadError(ArchiveError):
     """A stored message cannot be handed out as archived: ``problem`` is ``missing``,
     ``unreadable`` or ``changed`` (its bytes hash to another value than its name)."""
 
-    def __init__(self, sha256: str, path: Path, problem: str, detail: str = "", *,
+    def __init__(self, sha256: str, path: Path | str, problem: str, detail: str = "", *,
                  found: str | None = None) -> None:
         super().__init__(f"archived message {sha256} ({path}): {problem}"
                          + (f": {detail}" if detail else ""))

@@ -142,6 +142,13 @@ class Archive:
         key = None
         if config.encrypt or config.key_file.exists():
             key = load_key(config.key_file, create=create and config.encrypt)
+        if config.url is not None:
+            from archive.pgstore import PgArchive  # psycopg only when the store is there
+
+            return PgArchive.connect(config.url, config.password(), create=create,
+                                     level=config.compression_level, key=key,
+                                     is_encrypting=config.encrypt,
+                                     retired=load_retired(config.key_file))
         make = cls.open if create else cls
         return make(config.path, level=config.compression_level, key=key,
                     is_encrypting=config.encrypt, retired=load_retired(config.key_file))
@@ -174,9 +181,67 @@ class Archive:
         """Where the message named ``sha256`` is (or would be) stored."""
         return self.objects / sha256[:2] / f"{sha256}{SUFFIX}"
 
+    @property
+    def where(self) -> str:
+        """The archive as messages to an administrator name it."""
+        return str(self.root)
+
+    def location(self, sha256: str) -> Path | str:
+        """Where the message named ``sha256`` is, as messages to an administrator say."""
+        return self.path_of(sha256)
+
+    def has(self, sha256: str) -> bool:
+        """Whether an object is stored under ``sha256`` (whatever its content)."""
+        return self.path_of(sha256).exists()
+
+    def _load(self, sha256: str) -> bytes:
+        """The stored bytes of the object ``sha256``.
+
+        :raises ArchiveReadError: missing or unreadable.
+        """
+        return _read(sha256, self.path_of(sha256))
+
+    def _load_part(self, name: str) -> bytes:
+        """The stored bytes of the part ``name``.
+
+        :raises ArchiveReadError: missing or unreadable.
+        """
+        return _read(name, self.part_path(name))
+
+    def write_ledger(self, name: str, data: bytes) -> str:
+        """Keep the ledger of a prune (archive/ledger.py) durably; say where it is.
+
+        :raises ArchiveError: it cannot be written.
+        """
+        directory = self.root / "pruned"
+        path = directory / name
+        try:
+            private_dir(directory)
+            write_private_durably(path, data)
+        except OSError as exc:
+            raise ArchiveError(f"archive {self.root}: could not write the ledger of what "
+                               f"retention removes ({path}): {exc.strerror or exc}") from exc
+        return str(path)
+
+    def ledgers(self) -> Iterator[tuple[str, bytes | str]]:
+        """Every prune ledger kept, by name (sorted): its bytes, or why they cannot be
+        read."""
+        directory = self.root / "pruned"
+        if not directory.is_dir():
+            return
+        for path in sorted(directory.glob("*.json")):
+            try:
+                yield path.name, path.read_bytes()
+            except OSError as exc:
+                yield path.name, exc.strerror or str(exc)
+
     def part_path(self, sha256: str) -> Path:
         """Where the large part whose decoded bytes are named ``sha256`` is stored."""
         return self.parts / sha256[:2] / f"{sha256}{PART_SUFFIX}"
+
+    def part_location(self, sha256: str) -> Path | str:
+        """Where the part ``sha256`` is, as messages to an administrator say."""
+        return self.part_path(sha256)
 
     def files_of(self, sha256: str) -> list[Path]:
         """The files message ``sha256`` is stored in: its object, then its parts (read
@@ -392,8 +457,8 @@ class Archive:
         """
         if not is_sha256(sha256):
             raise ValueError(f"not a SHA-256 (64 lower-case hex digits): {sha256!r}")
-        path = self.path_of(sha256)
-        raw = _read(sha256, path)
+        path = self.location(sha256)
+        raw = self._load(sha256)
         if raw.startswith(DEDUPLICATED):
             data = self._rebuild(sha256, path, raw)
         else:
@@ -404,7 +469,7 @@ class Archive:
                                    found=found)
         return data
 
-    def _open(self, sha256: str, path: Path, raw: bytes, name: bytes) -> bytes:
+    def _open(self, sha256: str, path: Path | str, raw: bytes, name: bytes) -> bytes:
         """What an object holds, unsealed (under ``name``) and decompressed.
 
         :raises ArchiveReadError: unreadable (for the message ``sha256``).
@@ -416,7 +481,7 @@ class Archive:
             raise ArchiveReadError(sha256, path, "unreadable", f"not a zstd frame: {exc}"
                                    ) from exc
 
-    def _decrypt(self, sha256: str, path: Path, raw: bytes, name: bytes) -> bytes:
+    def _decrypt(self, sha256: str, path: Path | str, raw: bytes, name: bytes) -> bytes:
         """The zstd frame of an object, decrypted if it is sealed.
 
         :raises ArchiveReadError: sealed, and no key there opens it under ``name``.
@@ -477,7 +542,7 @@ class Archive:
                                    f"{exc}") from exc
         return resealed, seen
 
-    def _rebuild(self, sha256: str, path: Path, raw: bytes) -> bytes:
+    def _rebuild(self, sha256: str, path: Path | str, raw: bytes) -> bytes:
         """A deduplicated message, from its manifest and its parts.
 
         :raises ArchiveReadError: the object or a part is missing, unreadable or changed.
@@ -506,8 +571,8 @@ class Archive:
 
         :raises ArchiveReadError: missing, unreadable or changed (named by the part).
         """
-        path = self.part_path(name)
-        data = self._open(name, path, _read(name, path), b"part:" + name.encode())
+        path = self.part_location(name)
+        data = self._open(name, path, self._load_part(name), b"part:" + name.encode())
         found = hashlib.sha256(data).hexdigest()
         if found != name:
             raise ArchiveReadError(name, path, "changed", f"its bytes hash to {found}")

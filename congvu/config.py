@@ -179,7 +179,8 @@ def parse_config(
     data_dir = config.service.data_dir or Path(environ.get(VAR_ENV) or "var")
     data_dir = (cwd / data_dir).resolve() if not data_dir.is_absolute() else data_dir
     service = config.service.model_copy(update={"data_dir": data_dir})
-    config = config.model_copy(update={"service": service, "audit": _shared_audit(config)})
+    config = config.model_copy(update={"service": service, "audit": _shared_audit(config),
+                                       "archive": _shared_archive(config)})
     return _resolve_paths(config, data_dir)
 
 
@@ -192,6 +193,17 @@ def _shared_audit(config: CongvuConfig) -> AuditConfig:
     return audit.model_copy(update={
         "url": audit.url or store.url,
         "password_file": audit.password_file or store.password_file,
+    })
+
+
+def _shared_archive(config: CongvuConfig) -> ArchiveConfig:
+    """``[archive]`` with ``[store]`` applied, as :func:`_shared_audit` does for the log."""
+    archive, store = config.archive, config.store
+    if store.url is None or "path" in archive.model_fields_set:
+        return archive
+    return archive.model_copy(update={
+        "url": archive.url or store.url,
+        "password_file": archive.password_file or store.password_file,
     })
 
 

@@ -1,0 +1,449 @@
+"""The archive in PostgreSQL: every mail server keeps its messages in one place.
+
+:class:`PgArchive` is :class:`~archive.store.Archive` with its objects in rows instead
+of files (archive/pgschema.py): each message's object is the bytes its file would hold
+(zstd, sealed when encrypting, the parts' header when its large parts are stored
+once), keyed by its SHA-256, and read back only when it still hashes to that name.
+Compression, encryption, deduplication, ``get``, ``verify``, proofs, prune and holds
+are the directory archive's; only where the bytes live differs.
+
+Written once: a message or part already stored is never rewritten, only its
+``touched_at`` moved (the time a prune compares, as a file's mtime on disk). Two
+servers storing the same bytes at once both succeed: the second's ``INSERT ... ON
+CONFLICT`` waits for the first's commit and then only touches the row. A message's
+parts, its object and the rows saying which parts it names commit in one transaction
+(parts in name order, so two messages sharing parts never deadlock), before
+:meth:`PgArchive.put` returns, so before the record naming it commits; PostgreSQL's
+commit is durable once its WAL is flushed (``synchronous_commit`` on, the default).
+
+Prune needs no lock file: row locks give what ``<root>/lock`` gives on disk. A message
+touching an object that a prune is deleting waits for that delete and then stores the
+bytes anew; a prune deleting an object a message has just touched re-reads the row
+under READ COMMITTED, finds it touched since the records were read, and leaves it.
+
+A database that is down, unreachable, read-only or full makes :meth:`PgArchive.put` an
+:class:`~archive.errors.ArchiveWriteError` (milter answers 451, nothing is relayed).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import os
+import struct
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import TypeVar
+
+import psycopg
+
+from archive.errors import IN_POSTGRESQL, ArchiveError, ArchiveReadError, ArchiveWriteError
+from archive.parts import DEDUPLICATED, header, manifest, runs, split
+from archive.pgschema import is_current, migrate
+from archive.store import _SEALED_BY, IN_FLIGHT, Archive, Removal, Stored
+from mailbase.pgconn import ERRORS, PgConnection, connect
+
+_T = TypeVar("_T")
+
+log = logging.getLogger("congvu.archive")
+
+#: connections kept open between uses, per process (the filter's threads store at once)
+_IDLE = 8
+#: names read, or objects removed, per statement
+_PAGE = 1000
+#: a write transaction (the shared SQL's plain BEGIN is a reader's snapshot)
+WRITE = "BEGIN ISOLATION LEVEL READ COMMITTED"
+_BATCH = 256
+
+
+class _Connections:
+    """This process's connections to one database: one per concurrent user, kept for
+    the next; one the database broke is dropped, so the next use connects again (the
+    write that found it broken was answered 451)."""
+
+    def __init__(self, url: str, password: str | None) -> None:
+        self.url = url
+        self._password = password
+        self._idle: list[PgConnection] = []
+        self._lock = threading.Lock()
+        self._pid = os.getpid()
+
+    def run(self, work: Callable[[PgConnection], _T]) -> _T:
+        """``work`` on a connection outside any transaction, given back when done. Every
+        use of the archive is safe to repeat (content-addressed rows, written once), so
+        when a kept connection turns out to be one the database ended meanwhile (it
+        restarted, failed over, or an administrator ended the session), ``work`` runs
+        once more on a new one instead of failing a message for nothing.
+
+        :raises psycopg.Error: the database refused, or none could be reached.
+        """
+        conn = None
+        with self._lock:
+            if self._pid != os.getpid():
+                # a forked child: these are the parent's sessions, never to be touched
+                self._idle, self._pid = [], os.getpid()
+            if self._idle:
+                conn = self._idle.pop()
+        if conn is not None:
+            try:
+                return self._on(conn, work)
+            except psycopg.OperationalError:
+                if not conn.raw.broken:
+                    raise
+                log.info("archive %s: reconnecting (the database ended a kept session)",
+                         self.url)
+        return self._on(connect(self.url, self._password), work)
+
+    def _on(self, conn: PgConnection, work: Callable[[PgConnection], _T]) -> _T:
+        try:
+            result = work(conn)
+        except BaseException:
+            with contextlib.suppress(*ERRORS):
+                conn.rollback()
+            self._give_back(conn)
+            raise
+        self._give_back(conn)
+        return result
+
+    def _give_back(self, conn: PgConnection) -> None:
+        if conn.raw.closed or conn.raw.broken or conn.in_transaction:
+            with contextlib.suppress(*ERRORS):
+                conn.raw.close()
+            return
+        with self._lock:
+            if len(self._idle) < _IDLE and self._pid == os.getpid():
+                self._idle.append(conn)
+                return
+        conn.raw.close()
+
+    def close(self) -> None:
+        """Close the idle connections."""
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            with contextlib.suppress(*ERRORS):
+                conn.raw.close()
+
+
+class PgArchive(Archive):
+    """The archive in the PostgreSQL database ``url`` (see the module's docstring);
+    safe to share between threads."""
+
+    @classmethod
+    def connect(cls, url: str, password: str | None, *, create: bool, level: int = 3,
+                key: bytes | None = None, is_encrypting: bool | None = None,
+                retired: Sequence[bytes] = ()) -> PgArchive:
+        """The archive in ``url``; with ``create`` (the filter) its tables are made or
+        migrated, without (the commands) they must be there already.
+
+        :raises ArchiveWriteError: with ``create``, the database refused.
+        :raises ArchiveError: without, it cannot be reached or holds no archive of this
+            version.
+        """
+        archive = cls(url, password, level=level, key=key, is_encrypting=is_encrypting,
+                      retired=retired)
+        if create:
+            try:
+                archive.connections.run(migrate)
+            except ERRORS as exc:
+                raise ArchiveWriteError(url, _said(exc), check=IN_POSTGRESQL) from exc
+        elif not archive._run("read it", is_current):
+            raise ArchiveError(f"archive {url}: holds no archive of this version (the filter "
+                               "makes and migrates its tables when it starts)")
+        return archive
+
+    def __init__(self, url: str, password: str | None, *, level: int = 3,
+                 key: bytes | None = None, is_encrypting: bool | None = None,
+                 retired: Sequence[bytes] = ()) -> None:
+        # the directory archive's paths stay unused: every file operation is overridden
+        super().__init__(Path(os.devnull), level=level, key=key,
+                         is_encrypting=is_encrypting, retired=retired)
+        self.url = url
+        self.connections = _Connections(url, password)
+
+    @property
+    def where(self) -> str:
+        """The database's URL (never with a password)."""
+        return self.url
+
+    def location(self, sha256: str) -> str:
+        """Where message ``sha256`` is: its row."""
+        return f"{self.url}, archive.objects {sha256[:12]}"
+
+    def part_location(self, sha256: str) -> str:
+        """Where part ``sha256`` is: its row."""
+        return f"{self.url}, archive.parts {sha256[:12]}"
+
+    def close(self) -> None:
+        """Close this process's idle connections."""
+        self.connections.close()
+
+    def _run(self, doing: str, work: Callable[[PgConnection], _T]) -> _T:
+        """``work`` on a connection; what the database refused, said as our error.
+
+        :raises ArchiveError: the database refused or cannot be reached.
+        """
+        try:
+            return self.connections.run(work)
+        except ERRORS as exc:
+            raise ArchiveError(f"archive {self.url}: could not {doing}: {_said(exc)}"
+                               ) from exc
+
+    # -- writing ----------------------------------------------------------------
+
+    def put(self, data: bytes) -> Stored:
+        """Store ``data`` in one transaction unless it is stored already (then touch
+        it); return its name.
+
+        :raises ArchiveWriteError: the database refused or cannot be reached.
+        """
+        sha256 = hashlib.sha256(data).hexdigest()
+        found = runs(data)
+        names = [hashlib.sha256(run.decoded).hexdigest() for run in found]
+
+        def store(conn: PgConnection) -> Stored:
+            now = time.time()
+            conn.execute(WRITE)
+            size = _touch(conn, "archive.objects", sha256, now)
+            if size is not None:
+                conn.execute("COMMIT")
+                return Stored(sha256, len(data), size, is_new=False)
+            parts_size = 0
+            named = dict(zip(names, found, strict=True))
+            for name in sorted(named):
+                if _touch(conn, "archive.parts", name, now) is None:
+                    sealed = self._seal(named[name].decoded, b"part:" + name.encode())
+                    parts_size += len(sealed) * _insert(conn, "archive.parts", name, sealed,
+                                                        now)
+            if found:
+                stored = header(names) + self._seal(manifest(data, found, names),
+                                                    sha256.encode())
+            else:
+                stored = self._seal(data, sha256.encode())
+            is_new = _insert(conn, "archive.objects", sha256, stored, now)
+            _name_parts(conn, sha256, named)
+            conn.execute("COMMIT")
+            return Stored(sha256, len(data), len(stored) + parts_size, is_new=is_new)
+
+        try:
+            return self.connections.run(store)
+        except ERRORS as exc:
+            raise ArchiveWriteError(self.url, _said(exc), check=IN_POSTGRESQL) from exc
+
+    def write_ledger(self, name: str, data: bytes) -> str:
+        """Keep a prune's ledger in ``archive.ledgers``; say where.
+
+        :raises ArchiveError: it cannot be written.
+        """
+        self._run(f"write the ledger of what retention removes ({name})",
+                  lambda conn: conn.execute(
+                      "INSERT INTO archive.ledgers (name, data, written_at) VALUES (?, ?, ?) "
+                      "ON CONFLICT DO NOTHING", (name, data, time.time())))
+        return f"{self.url}, archive.ledgers {name}"
+
+    def remove_unused(self, names: Iterable[str], *, records_read_at: float,
+                      on_wait: Callable[[], None] | None = None,
+                      ) -> Iterator[tuple[str, Removal]]:
+        """Delete the messages ``names``, a batch a statement, except those stored or
+        touched since :data:`~archive.store.IN_FLIGHT` before ``records_read_at``. A
+        message being stored holds its row, so no lock file is needed (``on_wait`` is
+        never called). Yields what was done with each.
+
+        :raises ArchiveError: the database refused.
+        """
+        cutoff = records_read_at - IN_FLIGHT
+        batch: list[str] = []
+        for name in names:
+            batch.append(name)
+            if len(batch) == _BATCH:
+                yield from self._delete_batch(batch, cutoff)
+                batch = []
+        if batch:
+            yield from self._delete_batch(batch, cutoff)
+
+    def _delete_batch(self, names: list[str], cutoff: float) -> list[tuple[str, Removal]]:
+        def delete(conn: PgConnection) -> tuple[set[str], set[str]]:
+            removed = {row[0] for row in conn.execute(
+                "DELETE FROM archive.objects WHERE sha256 = ANY(?) AND touched_at < ? "
+                "RETURNING sha256", (names, cutoff))}
+            kept = {row[0] for row in conn.execute(
+                "SELECT sha256 FROM archive.objects WHERE sha256 = ANY(?)", (names,))}
+            return removed, kept
+
+        removed, kept = self._run("remove expired messages", delete)
+        return [(name, Removal.REMOVED if name in removed else
+                 Removal.IN_USE if name in kept else Removal.ABSENT) for name in names]
+
+    def remove_unreferenced_parts(self, *, records_read_at: float) -> int:
+        """Delete the parts no stored message names, except those stored or touched
+        since :data:`~archive.store.IN_FLIGHT` before ``records_read_at``; return how
+        many.
+
+        :raises ArchiveError: the database refused.
+        """
+        return self._run("remove unused parts", lambda conn: conn.execute(
+            "DELETE FROM archive.parts p WHERE p.touched_at < ? AND NOT EXISTS "
+            "(SELECT 1 FROM archive.object_parts r WHERE r.part = p.sha256)",
+            (records_read_at - IN_FLIGHT,)).rowcount)
+
+    def reseal(self) -> tuple[int, int]:
+        """Seal again with the current key every object and part another key sealed,
+        and every plain one; return (resealed, rows seen). Each row is rewritten in a
+        statement of its own: readers see the old bytes or the new.
+
+        :raises ArchiveError: a row cannot be read or written.
+        """
+        if not self.is_encrypting:
+            raise ArchiveError(f"archive {self.url}: encrypt is off; nothing to seal with")
+        resealed = seen = 0
+        for table, prefix in (("archive.objects", b""), ("archive.parts", b"part:")):
+            for name in self._names(table):
+                seen += 1
+                raw = self._row(table, name)
+                if raw is None:
+                    continue  # removed by a prune meanwhile
+                try:
+                    head = b""
+                    if raw.startswith(DEDUPLICATED):
+                        names, raw = split(raw)
+                        head = header(names)
+                    if raw.startswith(_SEALED_BY + self._key_id):
+                        continue
+                    label = prefix + name.encode()
+                    sealed = head + self._encrypt(
+                        self._decrypt(name, self.location(name), raw, label), label)
+                except (ValueError, struct.error, ArchiveReadError) as exc:
+                    raise ArchiveError(f"archive {self.url}: cannot seal {table} {name} "
+                                       f"again: {exc}") from exc
+                self._rewrite(table, name, sealed)
+                resealed += 1
+        return resealed, seen
+
+    def _rewrite(self, table: str, name: str, data: bytes) -> None:
+        self._run(f"seal {table} {name} again", lambda conn: conn.execute(
+            f"UPDATE {table} SET data = ? WHERE sha256 = ?", (data, name)))
+
+    # -- reading ----------------------------------------------------------------
+
+    def has(self, sha256: str) -> bool:
+        """Whether a row is stored under ``sha256``.
+
+        :raises ArchiveError: the database cannot be read.
+        """
+        return self._run("read it", lambda conn: conn.execute(
+            "SELECT 1 FROM archive.objects WHERE sha256 = ?", (sha256,)).fetchone()
+            is not None)
+
+    def _load(self, sha256: str) -> bytes:
+        raw = self._row("archive.objects", sha256)
+        if raw is None:
+            raise ArchiveReadError(sha256, self.location(sha256), "missing")
+        return raw
+
+    def _load_part(self, name: str) -> bytes:
+        raw = self._row("archive.parts", name)
+        if raw is None:
+            raise ArchiveReadError(name, self.part_location(name), "missing")
+        return raw
+
+    def _row(self, table: str, sha256: str) -> bytes | None:
+        """The data of one row, None when there is none.
+
+        :raises ArchiveError: the database cannot be read.
+        """
+        row = self._run(f"read {sha256}", lambda conn: conn.execute(
+            f"SELECT data FROM {table} WHERE sha256 = ?", (sha256,)).fetchone())
+        return None if row is None else bytes(row[0])
+
+    def names(self) -> Iterator[str]:
+        """The name of every object stored, in name order (read a page at a time)."""
+        return self._names("archive.objects")
+
+    def _names(self, table: str) -> Iterator[str]:
+        after = ""
+        while True:
+            page = self._page(table, after)
+            yield from page
+            if len(page) < _PAGE:
+                return
+            after = page[-1]
+
+    def _page(self, table: str, after: str) -> list[str]:
+        return self._run(f"list {table}", lambda conn: [row[0] for row in conn.execute(
+            f"SELECT sha256 FROM {table} WHERE sha256 > ? ORDER BY sha256 LIMIT ?",
+            (after, _PAGE))])
+
+    def ledgers(self) -> Iterator[tuple[str, bytes | str]]:
+        """Every prune ledger kept, by name."""
+        rows = self._run("read the prune ledgers", lambda conn: conn.execute(
+            "SELECT name, data FROM archive.ledgers ORDER BY name").fetchall())
+        for name, data in rows:
+            yield name, bytes(data)
+
+    # -- what only a directory has ----------------------------------------------
+
+    def files_of(self, sha256: str) -> list[Path]:
+        """No files: the archive is in PostgreSQL (back it up with PostgreSQL's tools).
+
+        :raises ArchiveError: always.
+        """
+        raise ArchiveError(f"archive {self.url}: kept in PostgreSQL, not in files: back "
+                           "it up with pg_dump or pg_basebackup")
+
+    @contextlib.contextmanager
+    def locked(self, *, exclusive: bool = False,
+               on_wait: Callable[[], None] | None = None) -> Iterator[None]:
+        """Nothing to hold: the rows' own locks order storing and pruning."""
+        yield
+
+    def remove_stale_tmp(self, *, now: float | None = None) -> int:
+        """No temporary files: a transaction leaves nothing half written."""
+        return 0
+
+
+def _touch(conn: PgConnection, table: str, sha256: str, now: float) -> int | None:
+    """Move a stored row's time to ``now``; its stored size, None when there is none."""
+    row = conn.execute(f"UPDATE {table} SET touched_at = ? WHERE sha256 = ? "
+                       "RETURNING octet_length(data)", (now, sha256)).fetchone()
+    return None if row is None else int(row[0])
+
+
+def _insert(conn: PgConnection, table: str, sha256: str, data: bytes, now: float) -> bool:
+    """Store a row once; whether this call stored it (False: another server's
+    transaction stored the same bytes first, and it was touched instead)."""
+    row = conn.execute(
+        f"INSERT INTO {table} (sha256, data, stored_at, touched_at) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT (sha256) DO UPDATE SET touched_at = EXCLUDED.touched_at "
+        "RETURNING xmax = 0", (sha256, data, now, now)).fetchone()
+    return bool(row and row[0])
+
+
+def _name_parts(conn: PgConnection, sha256: str, parts: Iterable[str]) -> None:
+    conn.executemany("INSERT INTO archive.object_parts (object, part) VALUES (?, ?) "
+                     "ON CONFLICT DO NOTHING", [(sha256, part) for part in sorted(parts)])
+
+
+def _said(exc: BaseException) -> str:
+    """What the database or the driver said, on one line."""
+    text = str(exc).strip() or type(exc).__name__
+    return " ".join(text.split())
+
+
+def insert_raw(conn: PgConnection, sha256: str, raw: bytes,
+               parts: dict[str, bytes], at: float) -> bool:
+    """Store an object's bytes as a directory archive holds them (and its parts'),
+    unchanged, unless they are there; whether the object was new. For copying a
+    directory archive (archive/migrate.py), inside the caller's transaction."""
+    for name in sorted(parts):
+        conn.execute("INSERT INTO archive.parts (sha256, data, stored_at, touched_at) "
+                     "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                     (name, parts[name], at, at))
+    is_new = conn.execute(
+        "INSERT INTO archive.objects (sha256, data, stored_at, touched_at) "
+        "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING", (sha256, raw, at, at)).rowcount == 1
+    _name_parts(conn, sha256, parts)
+    return is_new
+
