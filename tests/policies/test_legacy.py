@@ -55,3 +55,18 @@ def test_unicode_mail_is_not_noted() -> None:
     decision = decide(message("Công văn về việc báo cáo", "Kính gửi các đơn vị."),
                       PoliciesConfig().resolve(["stc"], "outbound"))
     assert decision.violations == () or not decision.violations
+
+
+@pytest.mark.parametrize(("legacy_words", "found"), [(2, None), (3, LegacyEncoding.TCVN3)])
+def test_three_legacy_words_are_the_least_that_tell(legacy_words: int,
+                                                    found: LegacyEncoding | None) -> None:
+    """Plain-ASCII Vietnamese syllables around a few TCVN3 words: two are too few to tell
+    (the quick scan that answers most mail must not cut this short), three are enough."""
+    words = ["ViÖt", "hoµ", "§éc"][:legacy_words]
+    text = "cong van gui cac don vi trong tinh lam dong " + " ".join(words)
+    assert legacy_encoding(text) == found
+
+
+def test_a_long_ascii_or_unicode_text_is_not_legacy() -> None:
+    assert legacy_encoding("Kinh gui cac don vi. " * 2000) is None
+    assert legacy_encoding("Kính gửi các đơn vị, đề nghị báo cáo tình hình. " * 2000) is None
