@@ -3,6 +3,7 @@
 One strict parser for addresses, the header block read once, the one reader of the
 From header (and, apart, the other readings that only detect ambiguity), Vietnamese
 text folding for search, the time zone rules for reports and command-line dates,
+the catalogues of the words a person reads (gettext .po files, read with Babel),
 what every package's commands share (the two failures, ``--config``), and the two rules
 for private files on disk (a secret is read only when nobody else could have changed
 it; a store is created 0600 in a 0700 directory whatever the umask). A leaf: it is
@@ -14,6 +15,15 @@ from mailbase.addresses import (
     AddressError,
     FromHeaderError,
     parse_address,
+)
+from mailbase.catalogue import (
+    DEFAULT_LANGUAGE,
+    LANGUAGES,
+    N_,
+    NP_,
+    Catalogue,
+    Translation,
+    lang_option,
 )
 from mailbase.commandline import (
     CommandFailed,
@@ -60,10 +70,15 @@ from mailbase.timezones import (
 )
 
 __all__ = [
+    "DEFAULT_LANGUAGE",
     "DEFAULT_ZONE",
+    "LANGUAGES",
     "NO_DOMAINS",
+    "NP_",
+    "N_",
     "Address",
     "AddressError",
+    "Catalogue",
     "CommandFailed",
     "FromHeaderError",
     "FromVerdict",
@@ -74,6 +89,7 @@ __all__ = [
     "Period",
     "PeriodError",
     "ProvincialDomains",
+    "Translation",
     "UnsafeFileError",
     "UsageProblem",
     "check_store_url",
@@ -83,6 +99,7 @@ __all__ = [
     "fold",
     "from_values_block",
     "header_bytes",
+    "lang_option",
     "parse_address",
     "parse_from",
     "parse_local_datetime",

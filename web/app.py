@@ -25,7 +25,7 @@ from audit import VerifyReport
 from directory import Directory, DirectoryError, Unit
 from web import access
 from web.filters import when
-from web.i18n import DEFAULT, LANGUAGES, translate
+from web.i18n import DEFAULT, LANGUAGES, words
 from web.keys import cookie_key
 from web.release import Releaser
 from web.security import HEADERS, LANG_COOKIE, SESSION_COOKIE, Sessions, session_of
@@ -137,9 +137,12 @@ def render(request: Request, name: str, context: dict[str, Any], status: int = 2
     """Render template ``name`` with the page's common context."""
     console = console_of(request)
     lang = lang_of(request)
+    page_words = words(lang)
     base = {
         "request": request, "lang": lang, "user": current_user(request),
-        "t": lambda key: translate(lang, key), "csrf": session_of(request)["csrf"],
+        "_": page_words.gettext, "pgettext": page_words.pgettext, "word_for": page_words.word,
+        "filter_label": page_words.filter_label, "notice": page_words.notice,
+        "csrf": session_of(request)["csrf"],
         "local": console.local, "title": console.settings.title,
         "path": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
     }

@@ -1,363 +1,226 @@
-"""The console's words in Vietnamese (the default) and English: one small catalogue.
+"""The console's words: Vietnamese by default, English on request, from a gettext catalogue.
 
-A missing key shows as itself, so a forgotten entry is visible, and a test checks
-that both languages have every key.
+The templates write their words in English (``_("Search")``, ``pgettext("report",
+"From")``) and web/locale/vi/LC_MESSAGES/congvu-web.po gives each its Vietnamese. Stored
+values a person reads (an action, an outcome, a verdict, a listener's role...) are words
+of a family, named here with the family as the message's context, so that the same
+English ("None", "Organisation") can read differently in each; a value with no word is
+shown as it is, marked as data. tests/web/test_catalogue.py extracts every marked message
+with Babel and compares them with the catalogue.
 """
 
 from __future__ import annotations
 
-LANGUAGES = ("vi", "en")
-DEFAULT = "vi"
+from dataclasses import dataclass
+from pathlib import Path
 
-CATALOGUE: dict[str, tuple[str, str]] = {
-    # key: (Vietnamese, English)
-    "app": ("Thư điện tử công vụ", "Official e-mail"),
-    "directory": ("Danh bạ", "Directory"),
-    "audit": ("Nhật ký", "Audit log"),
-    "quarantine": ("Cách ly", "Quarantine"),
-    "users": ("Người dùng", "Users"),
-    "login": ("Đăng nhập", "Log in"),
-    "logout": ("Đăng xuất", "Log out"),
-    "user_name": ("Tên đăng nhập", "User name"),
-    "password": ("Mật khẩu", "Password"),
-    "bad_login": ("Sai tên đăng nhập hoặc mật khẩu.", "Wrong user name or password."),
-    "too_many": ("Quá nhiều lần đăng nhập sai; hãy thử lại sau.",
-                 "Too many failed logins; try again later."),
-    "change_password": ("Đổi mật khẩu", "Change password"),
-    "current_password": ("Mật khẩu hiện tại", "Current password"),
-    "new_password": ("Mật khẩu mới", "New password"),
-    "confirm_password": ("Nhập lại mật khẩu mới", "New password again"),
-    "password_rules": ("Ít nhất {n} ký tự. Sau khi đổi, mọi phiên đăng nhập khác của bạn "
-                       "sẽ kết thúc.",
-                       "At least {n} characters. Once it is changed, every other session "
-                       "of yours ends."),
-    "password_changed": ("Đã đổi mật khẩu; mọi phiên đăng nhập khác của bạn đã kết thúc.",
-                         "Password changed; every other session of yours has ended."),
-    "wrong_current": ("Mật khẩu hiện tại không đúng.", "The current password is wrong."),
-    "password_mismatch": ("Hai lần nhập mật khẩu mới không khớp nhau.",
-                          "The two new passwords differ."),
-    "password_short": ("Mật khẩu mới quá ngắn.", "The new password is too short."),
-    "not_audited": ("Đã đổi mật khẩu nhưng chưa ghi được vào nhật ký:",
-                    "The password was changed but could not be audited:"),
-    "search": ("Tìm", "Search"),
-    "search_hint": ("Tên đơn vị hoặc địa chỉ (có dấu hoặc không dấu)",
-                    "Unit name or address (with or without diacritics)"),
-    "results": ("Kết quả", "Results"),
-    "no_results": ("Không tìm thấy.", "Nothing found."),
-    "unit": ("Đơn vị", "Unit"),
-    "units": ("Đơn vị", "Units"),
-    "parent": ("Đơn vị cấp trên", "Parent unit"),
-    "children": ("Đơn vị trực thuộc", "Units below"),
-    "addresses": ("Địa chỉ thư công vụ", "Official addresses"),
-    "phone": ("Điện thoại", "Phone"),
-    "website": ("Trang web", "Web site"),
-    "vcard": ("Tải danh thiếp (vCard)", "Download the vCard"),
-    "certificate": ("Tải chứng thư số", "Download the certificate"),
-    "inactive": ("ngừng hoạt động", "inactive"),
-    "merged_into": ("đã hợp nhất vào", "merged into"),
-    "predecessors": ("Hợp nhất từ", "Merged from"),
-    "with_predecessors": ("Tính đơn vị đã hợp nhất vào đơn vị kế thừa",
-                          "Count merged units in their successor"),
-    "api": ("API (JSON, OpenAPI)", "API (JSON, OpenAPI)"),
-    "filters": ("Bộ lọc", "Filters"),
-    "apply": ("Lọc", "Apply"),
-    "direction": ("Chiều", "Direction"),
-    "inbound": ("Thư đến", "Inbound"),
-    "outbound": ("Thư đi", "Outbound"),
-    "any": ("Tất cả", "Any"),
-    "period": ("Kỳ (YYYY-MM, YYYY-Qn, YYYY)", "Period (YYYY-MM, YYYY-Qn, YYYY)"),
-    "since": ("Từ", "Since"),
-    "until": ("Đến trước", "Until"),
-    "sender": ("Người gửi", "Sender"),
-    "recipient": ("Người nhận", "Recipient"),
-    "text": ("Từ khóa", "Words"),
-    "subject": ("Tiêu đề", "Subject"),
-    "filename": ("Tên tệp", "File name"),
-    "decision": ("Quyết định", "Decision"),
-    "outcome": ("Kết quả xử lý", "Outcome"),
-    "received_at": ("Thời điểm", "Received"),
-    "attachments": ("Tệp đính kèm", "Attachments"),
-    "signatures": ("Kết quả chữ ký", "Signature results"),
-    "violations": ("Vi phạm chính sách", "Policy violations"),
-    "completions": ("Hoàn tất", "Completions"),
-    "records": ("bản ghi", "records"),
-    "page": ("Trang", "Page"),
-    "previous": ("Trang trước", "Previous"),
-    "next": ("Trang sau", "Next"),
-    "export_csv": ("Xuất CSV", "Export CSV"),
-    "record": ("Bản ghi", "Record"),
-    "trace": ("Truy vết tài liệu", "Document trace"),
-    "trace_hint": ("Dán mã SHA-256 hoặc chọn tệp", "Paste a SHA-256 or choose a file"),
-    "report": ("Báo cáo định kỳ", "Periodic report"),
-    "chain": ("Kiểm tra chuỗi", "Chain verification"),
-    "verify_now": ("Kiểm tra ngay", "Verify now"),
-    "intact": ("Chuỗi nguyên vẹn", "The chain is intact"),
-    "broken": ("Chuỗi bị hỏng", "The chain is broken"),
-    "not_verified": ("Chưa kiểm tra từ khi khởi động.", "Not verified since start."),
-    "last_checkpoint": ("Điểm kiểm tra gần nhất", "Last checkpoint"),
-    "none": ("Không có", "None"),
-    "no_store": ("Chưa có kho nhật ký.", "No audit store yet."),
-    "release": ("Gửi tiếp", "Release"),
-    "delete": ("Xóa", "Delete"),
-    "released": ("Đã gửi tiếp", "Released"),
-    "deleted": ("Đã xóa", "Deleted"),
-    "headers": ("Tiêu đề thư", "Headers"),
-    "parts": ("Các phần", "Parts"),
-    "no_release": ("Chức năng gửi tiếp chưa được cấu hình.", "Release is not configured."),
-    "edit": ("Sửa", "Edit"),
-    "save": ("Lưu", "Save"),
-    "new_unit": ("Thêm đơn vị", "New unit"),
-    "history": ("Lịch sử thay đổi", "Change history"),
-    "admin": ("Quản trị viên", "Administrator"),
-    "auditor": ("Kiểm tra viên", "Auditor"),
-    "active": ("Hoạt động", "Active"),
-    "disable": ("Khóa", "Disable"),
-    "enable": ("Mở khóa", "Enable"),
-    "grant": ("Cấp quyền", "Grant"),
-    "revoke": ("Thu hồi", "Revoke"),
-    "add_user": ("Thêm người dùng", "Add user"),
-    "granted": ("Đơn vị được xem", "Granted units"),
-    "events": ("Sự kiện quản trị", "Administrative events"),
-    "error": ("Lỗi", "Error"),
-    "forbidden": ("Không có quyền.", "Not allowed."),
-    "not_found": ("Không tìm thấy.", "Not found."),
-    "size": ("Dung lượng", "Size"),
-    "sent": ("Đã gửi", "Sent"),
-    "received": ("Đã nhận", "Received"),
-    "messages": ("Thư", "Messages"),
-    "documents": ("Văn bản", "Documents"),
-    "dkim_signed": ("Ký DKIM", "DKIM-signed"),
-    "smime_signed": ("Ký S/MIME", "S/MIME-signed"),
-    "rejected": ("Bị từ chối", "Rejected"),
-    "quarantined": ("Bị cách ly", "Quarantined"),
-    "language": ("English", "Tiếng Việt"),
-    "done": ("Đã lưu.", "Saved."),
-    "subtree": ("Gồm đơn vị trực thuộc", "With the units below"),
-    "signed_share": ("Tỷ lệ thư gửi đi được ký (%)", "Share of sent mail signed (%)"),
-    "expires": ("Hết hạn lưu giữ", "Held until"),
-    "part": ("Phần", "Part"),
-    "type": ("Kiểu", "Type"),
-    # the quarantine: what is held and why, and what releasing or deleting asks
-    "held_subject": ("Tiêu đề", "Subject"),
-    "held_from": ("Người gửi (From)", "From"),
-    "held_envelope": ("Địa chỉ gửi (phong bì)", "Envelope sender"),
-    "held_rule": ("Quy tắc", "Rule"),
-    "held_reason": ("Lý do giữ lại", "Why it is held"),
-    "held_more": ("vi phạm khác", "more"),
-    "held_open": ("Xem và xử lý", "Open"),
-    "held_none": ("Không có thư nào đang bị cách ly.", "No message is held."),
-    "held_act": ("Gửi tiếp hoặc xóa thư này", "Release or delete this message"),
-    "held_act_reason": ("Lý do (bắt buộc, được ghi vào nhật ký)",
-                        "Reason (required; it goes into the audit log)"),
-    "held_act_confirm": ("Tôi xác nhận thao tác này", "I confirm this"),
-    "grant_no_unit": ("(không có đơn vị này trong danh bạ: quyền này không cho xem gì)",
-                      "(no such unit in the directory: this grant shows nothing)"),
-    "grant_unit": ("Mã đơn vị hoặc địa chỉ thư công vụ của đơn vị",
-                   "The unit's id or its official address"),
-    "held_act_missing": ("Hãy nhập lý do và đánh dấu xác nhận trước khi gửi tiếp hoặc xóa.",
-                         "Give a reason and tick the confirmation to release or delete."),
-    # the report's columns (audit/README.md defines them; CSV and JSON keep the ids)
-    "report_sent": ("Đã gửi", "Sent"),
-    "report_sent_refused": ("Gửi bị từ chối", "Sent, refused"),
-    "report_sent_held": ("Gửi đang cách ly", "Sent, held"),
-    "report_received": ("Đã nhận", "Received"),
-    "report_received_refused": ("Nhận bị từ chối", "Received, refused"),
-    "report_forgery_attempts": ("Bị giả mạo", "Forgery attempts"),
-    "report_documents_sent": ("Văn bản đã gửi", "Documents sent"),
-    "report_documents_signed": ("Văn bản có chữ ký số", "Documents signed"),
-    "report_documents_valid": ("Văn bản ký số hợp lệ", "Documents validly signed"),
-    "report_dkim_signed": ("Ký DKIM", "DKIM-signed"),
-    "report_smime_signed": ("Ký S/MIME", "S/MIME-signed"),
-    "report_dmarc_checked": ("Kiểm tra DMARC", "DMARC-checked"),
-    "report_dmarc_passed": ("Đạt DMARC", "DMARC passed"),
-    "report_spoof_refused": ("Từ chối giả mạo", "Refused as forged"),
-    "report_documents_valid_gov": ("Hợp lệ, CA chuyên dùng Chính phủ",
-                                   "Valid, government CA"),
-    "report_documents_valid_public": ("Hợp lệ, CA công cộng", "Valid, public CA"),
-    "report_documents_valid_other": ("Hợp lệ, CA khác", "Valid, other CA"),
-    "report_documents_received": ("Văn bản đã nhận", "Documents received"),
-    "report_documents_received_valid": ("Văn bản nhận ký số hợp lệ",
-                                        "Documents received validly signed"),
-    "report_documents_received_complete": ("Văn bản nhận đủ chữ ký",
-                                           "Documents received with two signatures"),
-    "report_documents_sealed": ("Văn bản có chữ ký số của cơ quan",
-                                "Documents with the unit's own signature"),
-    "report_documents_complete": ("Văn bản đủ chữ ký cá nhân và cơ quan",
-                                  "Documents signed by the official and the unit"),
-    "report_classified_marked": ("Thư có dấu mật", "Mail marked classified"),
-    "report_legacy_encoded": ("Thư gõ bằng mã cũ (TCVN3, VNI)",
-                              "Mail in a legacy encoding (TCVN3, VNI)"),
-    "subtotal": ("Cộng", "Subtotal"),
-    # the record page: what a message was, and the words for its stored values
-    "record_id": ("Mã bản ghi", "Record id"),
-    "stt": ("STT", "No."),
-    "trace_file": ("hoặc tệp văn bản", "or the document's file"),
-    "filter_bad": ("Không lọc được theo", "Cannot filter by"),
-    "filter_hint_date": ("Hãy viết ngày dạng dd/mm/yyyy (có thể thêm giờ HH:MM), hoặc "
-                         "YYYY-MM-DD.",
-                         "Write the date as dd/mm/yyyy (with HH:MM if wanted), or "
-                         "YYYY-MM-DD."),
-    "filter_hint_period": ("Hãy viết kỳ dạng YYYY-MM (tháng), YYYY-Qn (quý) hoặc YYYY (năm).",
-                           "Write the period as YYYY-MM, YYYY-Qn or YYYY."),
-    "filter_hint_after": ("Thời điểm «Đến trước» phải sau thời điểm «Từ».",
-                          "«Until» must come after «Since»."),
-    "filter_hint_choice": ("Hãy chọn một giá trị trong danh sách.",
-                           "Choose one of the listed values."),
-    "filter_hint_sha256": ("Mã SHA-256 gồm 64 chữ số hệ mười sáu (0-9, a-f).",
-                           "A SHA-256 is 64 hexadecimal digits (0-9, a-f)."),
-    "filter_hint_text": ("Từ khóa cần có ít nhất một chữ hoặc số.",
-                         "The words need at least one letter or digit."),
-    "filter_hint_page": ("Số trang bắt đầu từ 1.", "Pages are numbered from 1."),
-    "filter_hint_page_size": ("Mỗi trang có từ 1 đến 1000 bản ghi.",
-                              "A page holds 1 to 1000 records."),
-    "filter_hint_other": ("Giá trị này không dùng được.", "This value cannot be used."),
-    "page_size": ("Số bản ghi mỗi trang", "Records per page"),
-    "store_error": ("Không đọc được kho nhật ký:", "The audit store could not be read:"),
-    "date_hint": ("dd/mm/yyyy", "dd/mm/yyyy"),
-    "claimed_short": ("nêu trong From, chưa xác thực", "claimed in From, unverified"),
-    "export_utc": ("thời gian trong tệp CSV theo giờ UTC, ISO 8601",
-                   "times in the CSV file are UTC, ISO 8601"),
-    "record_message": ("Thư", "Message"),
-    "record_from": ("Người gửi (From)", "From"),
-    "record_envelope_sender": ("Địa chỉ gửi trên phong bì", "Envelope sender"),
-    "record_to": ("Người nhận (To)", "To"),
-    "record_cc": ("Đồng gửi (Cc)", "Cc"),
-    "record_delivered_to": ("Gửi đến các địa chỉ", "Delivered to"),
-    "record_recipient_units": ("Đơn vị nhận", "Receiving units"),
-    "record_fate": ("Kết quả cuối cùng", "What became of it"),
-    "record_reply": ("Trả lời của máy chủ nhận", "The next server's reply"),
-    "record_no_unit": ("ngoài danh bạ", "outside the directory"),
-    "record_technical": ("Chi tiết kỹ thuật", "Technical details"),
-    "record_history": ("Các lần xử lý", "Each attempt"),
-    "record_units_renamed": ("Mã đơn vị khi ghi (đã đổi sau đó)",
-                             "Unit ids as written (renamed since)"),
-    "record_raw_headers": ("Tiêu đề thư nguyên gốc (không phải UTF-8)",
-                           "Header fields as received (not UTF-8)"),
-    "record_event": ("Sự kiện quản trị", "Administrative event"),
-    "record_actor": ("Người thực hiện", "Done by"),
-    "record_target": ("Đối tượng", "Done to"),
-    "record_details": ("Chi tiết", "Details"),
-    "mail_signatures": ("Chữ ký của thư", "The message's signatures"),
-    "document_signatures": ("Chữ ký số trong văn bản đính kèm",
-                            "Digital signatures in the attached documents"),
-    "no_mail_signatures": ("Thư không có kết quả ký hoặc kiểm tra chữ ký nào.",
-                           "No signature was made or checked on this message."),
-    "no_documents": ("Thư không có văn bản nào được kiểm tra chữ ký số.",
-                     "No attached document had its signatures checked."),
-    "method": ("Loại", "Kind"),
-    "operation": ("Việc làm", "What was done"),
-    "result": ("Kết quả", "Result"),
-    "domain": ("Miền", "Domain"),
-    "selector": ("Bộ chọn khóa", "Key selector"),
-    "signer": ("Người ký", "Signer"),
-    "organisation": ("Tổ chức", "Organisation"),
-    "signer_role": ("Ký với tư cách", "Signed as"),
-    "signer_unit": ("Đơn vị của người ký", "Signer's unit"),
-    "signing_time": ("Thời điểm ký", "Signed at"),
-    "root_family": ("Chứng thư số do", "Certificate from"),
-    "reason": ("Lý do", "Reason"),
-    "rule": ("Quy tắc", "Rule"),
-    "verdict": ("Đánh giá", "Verdict"),
-    "document_complete": ("Đủ chữ ký cá nhân và cơ quan", "Signed by an official and the unit"),
-    "timestamp": ("Dấu thời gian", "Timestamp"),
-    "yes": ("Có", "Yes"),
-    "no": ("Không", "No"),
-    "operation_sign": ("Ký khi gửi đi", "Signed on the way out"),
-    "operation_verify": ("Kiểm tra khi nhận", "Checked on arrival"),
-    "result_pass": ("Đạt", "Pass"),
-    "result_fail": ("Không đạt", "Fail"),
-    "result_softfail": ("Không đạt (mức nhẹ)", "Soft fail"),
-    "result_none": ("Không có chữ ký", "None"),
-    "result_neutral": ("Không kết luận", "Neutral"),
-    "result_temperror": ("Lỗi tạm thời khi kiểm tra", "Temporary error"),
-    "result_permerror": ("Lỗi khi kiểm tra", "Permanent error"),
-    "result_policy": ("Bị chính sách loại", "Policy"),
-    "action_accept": ("Chấp nhận", "Accept"),
-    "action_reject": ("Từ chối", "Reject"),
-    "action_quarantine": ("Cách ly", "Quarantine"),
-    "action_strip": ("Gỡ tệp đính kèm", "Strip attachments"),
-    "action_tag": ("Gắn nhãn", "Tag"),
-    "action_tempfail": ("Tạm hoãn", "Defer"),
-    "outcome_relayed": ("Đã chuyển đi", "Relayed"),
-    "outcome_stripped": ("Đã chuyển đi, tệp đính kèm bị gỡ", "Relayed, attachments removed"),
-    "outcome_quarantined": ("Đã cách ly", "Quarantined"),
-    "outcome_rejected": ("Bị từ chối", "Rejected"),
-    "outcome_tempfailed": ("Tạm hoãn, máy gửi sẽ gửi lại", "Deferred, to be retried"),
-    "outcome_incomplete": ("Chưa hoàn tất", "Not complete yet"),
-    "verdict_valid": ("Hợp lệ", "Valid"),
-    "verdict_unsigned": ("Không có chữ ký số", "Unsigned"),
-    "verdict_invalid": ("Không hợp lệ", "Invalid"),
-    "verdict_untrusted": ("Chứng thư không được tin cậy", "Untrusted certificate"),
-    "verdict_expired": ("Chứng thư hết hạn", "Expired certificate"),
-    "verdict_revoked": ("Chứng thư bị thu hồi", "Revoked certificate"),
-    "verdict_modified-after-signing": ("Bị sửa sau khi ký", "Changed after signing"),
-    "verdict_unverifiable": ("Không kiểm tra được", "Could not be checked"),
-    "role_organisation": ("Cơ quan, tổ chức", "Organisation"),
-    "role_person": ("Cá nhân", "Person"),
-    "role_unknown": ("Chưa xác định", "Unknown"),
-    "family_gov": ("CA chuyên dùng Chính phủ", "The government CA"),
-    "family_public": ("CA công cộng", "A public CA"),
-    "family_other": ("CA khác", "Another CA"),
-    "role_outbound": ("Thư đi", "Outbound"),
-    "role_inbound": ("Thư đến", "Inbound"),
-    "role_auto": ("Tự xác định", "Automatic"),
-    "admin_quarantine-release": ("Gửi tiếp thư bị cách ly", "Quarantine release"),
-    "admin_quarantine-delete": ("Xóa thư bị cách ly", "Quarantine deletion"),
-    "admin_directory-change": ("Sửa danh bạ", "Directory change"),
-    "admin_key-rotation": ("Thay khóa", "Key rotation"),
-    "admin_user-grant": ("Thay đổi người dùng, quyền xem", "User or grant change"),
-    "admin_prune": ("Xóa nhật ký quá hạn lưu", "Log retention"),
-    "admin_service-stop": ("Dừng dịch vụ", "Service stop"),
-    "admin_audit-key-enrolled": ("Đăng ký khóa ký nhật ký", "Audit key enrolled"),
-    "admin_archive-prune": ("Xóa thư lưu trữ quá hạn", "Archive retention"),
-    "admin_archive-hold": ("Phong tỏa thư lưu trữ", "Archive legal hold"),
-    "admin_archive-hold-release": ("Gỡ phong tỏa thư lưu trữ", "Archive hold released"),
-    "admin_units-renamed": ("Đổi mã đơn vị", "Unit ids renamed"),
-    "field_decided_at": ("Thời điểm quyết định", "Decided at"),
-    "field_sha256": ("SHA-256", "SHA-256"),
-    "field_dkim": ("DKIM", "DKIM"),
-    "field_smime": ("S/MIME", "S/MIME"),
-    "field_listener": ("Cổng nhận thư", "Listener"),
-    "field_role": ("Vai trò của cổng", "Listener's role"),
-    "field_client_address": ("Địa chỉ IP máy gửi", "Sending host's address"),
-    "field_client_helo": ("Tên máy gửi tự xưng (HELO)", "Sending host's name (HELO)"),
-    "field_queue_id": ("Mã hàng đợi Postfix", "Postfix queue id"),
-    "field_message_id": ("Mã thư (Message-ID)", "Message-ID"),
-    "field_header_date": ("Ngày ghi trong thư", "Date in the message"),
-    "field_size": ("Dung lượng (byte)", "Size (bytes)"),
-    "field_processing_ms": ("Thời gian xử lý (ms)", "Processing time (ms)"),
-    "field_archived_sha256": ("Mã SHA-256 của bản lưu trữ", "SHA-256 of the archived copy"),
-    "field_prev_hash": ("Mã băm của sự kiện trước trong chuỗi", "Previous event's hash"),
-    "field_hash": ("Mã băm của bản ghi", "This record's hash"),
-    "field_path": ("Vị trí trong thư", "Place in the message"),
-    "field_declared_type": ("Kiểu khai báo", "Declared type"),
-    "field_detected_type": ("Kiểu nhận dạng từ nội dung", "Type found in the bytes"),
-    "report_from": ("Từ", "From"),
-    "report_until": ("đến trước", "until before"),
-    "report_chain": ("Số liệu tính trên nhật ký đến sự kiện số",
-                     "Figures read from the log up to event"),
-    "report_hash": ("mã băm", "hash"),
-    "report_no_share": ("— : tỷ lệ trên 0 thư (đơn vị không gửi thư nào, hoặc không có thư "
-                        "nào được kiểm tra DMARC).",
-                        "— : a share of no mail (the unit sent none, or none was "
-                        "DMARC-checked)."),
-    "report_note": (
-        "Thư đi chỉ được tính cho đơn vị khi gửi qua đường tin cậy của đơn vị; thư từ bên "
-        "ngoài chỉ nêu tên đơn vị trong From không bao giờ được tính là thư đơn vị đã gửi.",
-        "Mail counts as a unit's sent mail only when it came on the unit's trusted path; "
-        "mail from outside whose From names a unit is never counted as sent by it."),
-    "total": ("Tổng cộng", "Total"),
-    "sent_by_unit": ("Đơn vị gửi", "Sent by unit"),
-    "claimed_unit": ("Đơn vị được nêu trong From (không xác thực, không phải đơn vị gửi)",
-                     "Unit the From claims (unverified, not the sender)"),
-    "submitted_by_unit": ("Gửi thay bởi đơn vị", "Submitted by unit"),
-    "no_sender_unit": ("Không thuộc đơn vị nào", "No unit"),
+from mailbase import DEFAULT_LANGUAGE, LANGUAGES, N_, NP_, Catalogue, Translation
+
+__all__ = ["CATALOGUE", "DEFAULT", "LANGUAGES", "Words", "words"]
+
+DEFAULT = DEFAULT_LANGUAGE
+CATALOGUE = Catalogue(Path(__file__).resolve().parent / "locale", "congvu-web")
+
+#: stored values by family: the value as stored -> its word (the family is the context)
+WORDS: dict[str, dict[str, tuple[str, str]]] = {
+    "direction": {
+        "inbound": NP_("direction", "Inbound"),
+        "outbound": NP_("direction", "Outbound"),
+    },
+    "report": {
+        "sent": NP_("report", "Sent"),
+        "sent_refused": NP_("report", "Sent, refused"),
+        "sent_held": NP_("report", "Sent, held"),
+        "received": NP_("report", "Received"),
+        "received_refused": NP_("report", "Received, refused"),
+        "forgery_attempts": NP_("report", "Forgery attempts"),
+        "documents_sent": NP_("report", "Documents sent"),
+        "documents_signed": NP_("report", "Documents signed"),
+        "documents_valid": NP_("report", "Documents validly signed"),
+        "dkim_signed": NP_("report", "DKIM-signed"),
+        "smime_signed": NP_("report", "S/MIME-signed"),
+        "dmarc_checked": NP_("report", "DMARC-checked"),
+        "dmarc_passed": NP_("report", "DMARC passed"),
+        "spoof_refused": NP_("report", "Refused as forged"),
+        "documents_valid_gov": NP_("report", "Valid, government CA"),
+        "documents_valid_public": NP_("report", "Valid, public CA"),
+        "documents_valid_other": NP_("report", "Valid, other CA"),
+        "documents_received": NP_("report", "Documents received"),
+        "documents_received_valid": NP_("report", "Documents received validly signed"),
+        "documents_received_complete": NP_("report", "Documents received with two signatures"),
+        "documents_sealed": NP_("report", "Documents with the unit's own signature"),
+        "documents_complete": NP_("report", "Documents signed by the official and the unit"),
+        "classified_marked": NP_("report", "Mail marked classified"),
+        "legacy_encoded": NP_("report", "Mail in a legacy encoding (TCVN3, VNI)"),
+    },
+    "filter": {
+        "date": NP_("filter", "Write the date as dd/mm/yyyy (with HH:MM if wanted), or "
+                              "YYYY-MM-DD."),
+        "period": NP_("filter", "Write the period as YYYY-MM, YYYY-Qn or YYYY."),
+        "after": NP_("filter", "«Until» must come after «Since»."),
+        "choice": NP_("filter", "Choose one of the listed values."),
+        "sha256": NP_("filter", "A SHA-256 is 64 hexadecimal digits (0-9, a-f)."),
+        "text": NP_("filter", "The words need at least one letter or digit."),
+        "page": NP_("filter", "Pages are numbered from 1."),
+        "page_size": NP_("filter", "A page holds 1 to 1000 records."),
+        "other": NP_("filter", "This value cannot be used."),
+    },
+    "operation": {
+        "sign": NP_("operation", "Signed on the way out"),
+        "verify": NP_("operation", "Checked on arrival"),
+    },
+    "result": {
+        "pass": NP_("result", "Pass"),
+        "fail": NP_("result", "Fail"),
+        "softfail": NP_("result", "Soft fail"),
+        "none": NP_("result", "None"),
+        "neutral": NP_("result", "Neutral"),
+        "temperror": NP_("result", "Temporary error"),
+        "permerror": NP_("result", "Permanent error"),
+        "policy": NP_("result", "Policy"),
+    },
+    "action": {
+        "accept": NP_("action", "Accept"),
+        "reject": NP_("action", "Reject"),
+        "quarantine": NP_("action", "Quarantine"),
+        "strip": NP_("action", "Strip attachments"),
+        "tag": NP_("action", "Tag"),
+        "tempfail": NP_("action", "Defer"),
+    },
+    "outcome": {
+        "relayed": NP_("outcome", "Relayed"),
+        "stripped": NP_("outcome", "Relayed, attachments removed"),
+        "quarantined": NP_("outcome", "Quarantined"),
+        "rejected": NP_("outcome", "Rejected"),
+        "tempfailed": NP_("outcome", "Deferred, to be retried"),
+        "incomplete": NP_("outcome", "Not complete yet"),
+    },
+    "verdict": {
+        "valid": NP_("verdict", "Valid"),
+        "unsigned": NP_("verdict", "Unsigned"),
+        "invalid": NP_("verdict", "Invalid"),
+        "untrusted": NP_("verdict", "Untrusted certificate"),
+        "expired": NP_("verdict", "Expired certificate"),
+        "revoked": NP_("verdict", "Revoked certificate"),
+        "modified-after-signing": NP_("verdict", "Changed after signing"),
+        "unverifiable": NP_("verdict", "Could not be checked"),
+    },
+    # a signer's role (documents) and a listener's role (records) share the family
+    "role": {
+        "organisation": NP_("role", "Organisation"),
+        "person": NP_("role", "Person"),
+        "unknown": NP_("role", "Unknown"),
+        "outbound": NP_("role", "Outbound"),
+        "inbound": NP_("role", "Inbound"),
+        "auto": NP_("role", "Automatic"),
+    },
+    "family": {
+        "gov": NP_("family", "The government CA"),
+        "public": NP_("family", "A public CA"),
+        "other": NP_("family", "Another CA"),
+    },
+    "admin": {
+        "quarantine-release": NP_("admin", "Quarantine release"),
+        "quarantine-delete": NP_("admin", "Quarantine deletion"),
+        "directory-change": NP_("admin", "Directory change"),
+        "key-rotation": NP_("admin", "Key rotation"),
+        "user-grant": NP_("admin", "User or grant change"),
+        "prune": NP_("admin", "Log retention"),
+        "service-stop": NP_("admin", "Service stop"),
+        "audit-key-enrolled": NP_("admin", "Audit key enrolled"),
+        "archive-prune": NP_("admin", "Archive retention"),
+        "archive-hold": NP_("admin", "Archive legal hold"),
+        "archive-hold-release": NP_("admin", "Archive hold released"),
+        "units-renamed": NP_("admin", "Unit ids renamed"),
+    },
+    # a record's technical fields, folded away on its page, and the filters' names
+    "field": {
+        "decided_at": NP_("field", "Decided at"),
+        "sha256": NP_("field", "SHA-256"),
+        "dkim": NP_("field", "DKIM"),
+        "smime": NP_("field", "S/MIME"),
+        "listener": NP_("field", "Listener"),
+        "role": NP_("field", "Listener's role"),
+        "client_address": NP_("field", "Sending host's address"),
+        "client_helo": NP_("field", "Sending host's name (HELO)"),
+        "queue_id": NP_("field", "Postfix queue id"),
+        "message_id": NP_("field", "Message-ID"),
+        "header_date": NP_("field", "Date in the message"),
+        "size": NP_("field", "Size (bytes)"),
+        "processing_ms": NP_("field", "Processing time (ms)"),
+        "archived_sha256": NP_("field", "SHA-256 of the archived copy"),
+        "prev_hash": NP_("field", "Previous event's hash"),
+        "hash": NP_("field", "This record's hash"),
+        "path": NP_("field", "Place in the message"),
+        "declared_type": NP_("field", "Declared type"),
+        "detected_type": NP_("field", "Type found in the bytes"),
+    },
+}
+
+#: each audit filter's name, for saying which one a person got wrong (the URL parameter
+#: -> the label its form field has)
+FILTER_LABELS: dict[str, str | tuple[str, str]] = {
+    "unit": N_("Unit"), "sender_unit": N_("Sent by unit"),
+    "recipient_unit": N_("Receiving units"), "since": N_("Since"), "until": N_("Until"),
+    "period": N_("Period (YYYY-MM, YYYY-Qn, YYYY)"), "text": N_("Words"),
+    "direction": N_("Direction"), "decision": N_("Decision"), "outcome": N_("Outcome"),
+    "page": N_("Page"), "page_size": N_("Records per page"),
+    "sha256": NP_("field", "SHA-256"), "dkim": NP_("field", "DKIM"),
+    "smime": NP_("field", "S/MIME"), "message_id": NP_("field", "Message-ID"),
+    "queue_id": NP_("field", "Postfix queue id"), "sender": N_("Sender"),
+    "recipient": N_("Recipient"), "filename": N_("File name"),
+}
+
+#: what a page tells a person went wrong, by the code the routes pass
+NOTICES: dict[str, str] = {
+    "bad_login": N_("Wrong user name or password."),
+    "too_many": N_("Too many failed logins; try again later."),
+    "wrong_current": N_("The current password is wrong."),
+    "password_mismatch": N_("The two new passwords differ."),
+    "password_short": N_("The new password is too short."),
+    "not_audited": N_("The password was changed but could not be audited:"),
+    "forbidden": N_("Not allowed."),
+    "not_found": N_("Not found."),
+    "error": N_("Error"),
 }
 
 
-def translate(lang: str, key: str) -> str:
-    """The text for ``key`` in ``lang`` (Vietnamese unless ``lang`` is 'en')."""
-    entry = CATALOGUE.get(key)
-    if entry is None:
-        return key
-    return entry[1] if lang == "en" else entry[0]
+@dataclass(frozen=True)
+class Words:
+    """The words of one page, in one language: what the templates call."""
+
+    translation: Translation
+
+    @property
+    def lang(self) -> str:
+        return self.translation.lang
+
+    def gettext(self, message: str) -> str:
+        """A message of the templates (``_``)."""
+        return self.translation.gettext(message)
+
+    def pgettext(self, context: str, message: str) -> str:
+        """A message of the templates in its context."""
+        return self.translation.pgettext(context, message)
+
+    def word(self, family: str, value: object) -> str | None:
+        """The word for a stored ``value`` of ``family``, or None when there is none (the
+        page then shows the value itself, marked as data)."""
+        marked = WORDS.get(family, {}).get(str(value))
+        return None if marked is None else self.translation.word(marked)
+
+    def filter_label(self, field: str) -> str:
+        """The label of the audit filter named ``field`` (its URL parameter)."""
+        label = FILTER_LABELS.get(field, N_("Filters"))
+        return (self.translation.gettext(label) if isinstance(label, str)
+                else self.translation.word(label))
+
+    def notice(self, code: str) -> str:
+        """What a page says went wrong, by its code (the code itself if unknown)."""
+        message = NOTICES.get(code)
+        return code if message is None else self.translation.gettext(message)
+
+
+def words(lang: str) -> Words:
+    """The console's words in ``lang`` (Vietnamese unless it is 'en')."""
+    return Words(CATALOGUE.translation(lang if lang in LANGUAGES else DEFAULT))

@@ -98,7 +98,7 @@ def test_chain_status_and_verification(admin):
     token = csrf_of(page)
     assert admin.post("/audit/chain/verify", data={"csrf_token": token}).status_code == 303
     page = admin.get("/audit/chain").text
-    assert 'id="verify-result" class="ok"' in page and "5 events" in page
+    assert 'id="verify-result" class="ok"' in page and "5 sự kiện" in page
 
 
 def test_chain_verification_finds_tampering(env, admin):

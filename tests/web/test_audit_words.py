@@ -58,7 +58,8 @@ def words(page: str) -> set[str]:
     return {w.casefold() for w in WORD.findall(" ".join(parser.text))}
 
 
-VIETNAMESE = {w.casefold() for vi, _ in CATALOGUE.values() for w in WORD.findall(vi)}
+VIETNAMESE = {w.casefold() for vi in CATALOGUE.translation("vi").messages.values()
+              for w in WORD.findall(vi)}
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ import pytest
 
 from support.webconsole import XSS_FILENAME, XSS_SUBJECT, client, csrf_of, login
 from web import CookieKeyError, create_app
-from web.i18n import CATALOGUE
 from web.keys import KEY_NAME
 
 
@@ -246,7 +245,3 @@ def test_english_switch(env):
     assert ">Log in<" in c.get("/").text
     assert c.get("/lang/xx").status_code == 404
 
-
-def test_catalogue_has_both_languages():
-    for key, (vi, en) in CATALOGUE.items():
-        assert vi.strip() and en.strip(), key

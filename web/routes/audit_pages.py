@@ -42,16 +42,8 @@ router = APIRouter()
 COLUMNS = ["id", "received_at", "direction", "envelope_sender", "subject", "recipients",
            "attachments", "action", "outcome", "dkim", "smime", "sender_unit", "claimed_unit",
            "queue_id", "message_id"]
-#: each filter's label in the catalogue, for saying which one a person got wrong
-FIELD_LABELS = {
-    "unit": "unit", "sender_unit": "sent_by_unit", "recipient_unit": "record_recipient_units",
-    "since": "since", "until": "until", "period": "period", "text": "text",
-    "direction": "direction", "decision": "decision", "outcome": "outcome", "page": "page",
-    "page_size": "page_size", "sha256": "field_sha256", "dkim": "field_dkim",
-    "smime": "field_smime", "message_id": "field_message_id", "queue_id": "field_queue_id",
-    "sender": "sender", "recipient": "recipient", "filename": "filename"}
 #: a message record's fields shown folded away, each under its catalogue label
-#: (``field_<name>``); the others are shown in the page's own words
+#: (the "field" family of web/i18n.py); the others are shown in the page's own words
 TECHNICAL = ("decided_at", "listener", "role", "client_address", "client_helo", "queue_id",
              "message_id", "header_date", "size", "processing_ms", "archived_sha256",
              "prev_hash", "hash")
@@ -117,7 +109,7 @@ def audit_list(request: Request, user: AuditorUser) -> HTMLResponse:
     return render(request, "audit_list.html", {
         "page": page, "has_store": has_store, "error": error, "params": params,
         "units": units, "link": link, "granted": granted,
-        "names": {u.id: u.name for u in directory}, "labels": FIELD_LABELS,
+        "names": {u.id: u.name for u in directory},
         "choices": unit_choices(directory, scope),
         "export": "/audit/export.csv?" + webfilters.query_string(params, units, page=""),
         "directions": webfilters.DIRECTIONS, "decisions": webfilters.DECISIONS,
