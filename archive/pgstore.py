@@ -146,8 +146,14 @@ class PgArchive(Archive):
         archive = cls(url, password, level=level, key=key, is_encrypting=is_encrypting,
                       retired=retired)
         if create:
+            # on a connection of its own, closed after: ``serve`` migrates in the parent,
+            # which must hold no session its forked workers would inherit
             try:
-                archive.connections.run(migrate)
+                conn = connect(url, password)
+                try:
+                    migrate(conn)
+                finally:
+                    conn.raw.close()
             except ERRORS as exc:
                 raise ArchiveWriteError(url, _said(exc), check=IN_POSTGRESQL) from exc
         elif not archive._run("read it", is_current):

@@ -1,4 +1,5 @@
 """The archive on a directory: each message stored once, named by its SHA-256, zstd.
+(archive/pgstore.py keeps the same objects in PostgreSQL, for several mail servers.)
 
 ``<root>/objects/ab/<sha256>.eml.zst`` holds the message whose bytes, as relayed,
 hash to ``<sha256>`` (``ab`` its first two hex digits; the 256 directories are made when
@@ -132,12 +133,15 @@ class Archive:
 
     @classmethod
     def from_config(cls, config: ArchiveConfig, *, create: bool) -> Archive:
-        """The archive ``config`` names, with its key when it encrypts; with ``create``
-        (the filter) its directories and key are made when missing, without (the
-        commands) nothing is written. The key is also read when one exists while
-        ``encrypt`` is off, so messages stored encrypted stay readable.
+        """The archive ``config`` names (its directory, or with ``url`` the
+        :class:`~archive.pgstore.PgArchive` in PostgreSQL), with its key when it
+        encrypts; with ``create`` (the filter) its directories (or tables) and key are
+        made when missing, without (the commands) nothing is written. The key is also
+        read when one exists while ``encrypt`` is off, so messages stored encrypted
+        stay readable.
 
-        :raises ArchiveError: the directories or the key cannot be made or read.
+        :raises ArchiveError: the directories, the tables or the key cannot be made or
+            read, or the database cannot be reached.
         """
         key = None
         if config.encrypt or config.key_file.exists():

@@ -417,7 +417,7 @@ def test_path_and_url_together_and_the_shared_store_setting(tmp_path: Path) -> N
         Archive.from_config(ArchiveConfig(url=url, password_file=loose), create=True)
 
 
-def test_through_the_filter_a_read_only_database_is_451_and_nothing_relayed(
+def test_through_the_filter_a_read_only_or_down_database_is_451_and_nothing_relayed(
         filter_server: Any, next_hop: Any, pg: Backend, postgres_cluster: PostgresCluster,
         postgres_url: str) -> None:
     running = filter_server(archive={"url": pg.url, "password_file": str(pg.password_file)})
@@ -428,11 +428,21 @@ def test_through_the_filter_a_read_only_database_is_451_and_nothing_relayed(
     assert send(running, unit_message("hai")).decode().strip() == str(R451_ARCHIVE)
     next_hop.assert_empty()
     _read_only(postgres_cluster, postgres_url, False)
+    name = postgres_url.rsplit("/", 1)[1]
+    with postgres_cluster.admin() as db:  # down: no session, and none to be had
+        db.execute(f"ALTER DATABASE {name} ALLOW_CONNECTIONS false")
+        db.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                   "WHERE datname = %s", (name,))
+    assert send(running, unit_message("bốn")).decode().strip() == str(R451_ARCHIVE)
+    next_hop.assert_empty()
+    with postgres_cluster.admin() as db:
+        db.execute(f"ALTER DATABASE {name} ALLOW_CONNECTIONS true")
     assert send(running, unit_message("ba")).startswith(b"250")
     third = next_hop.get().content
     records = shown(running)
     assert [(r["action"], r.get("archived_sha256")) for r in records] == [
-        ("accept", sha(relayed)), ("tempfail", None), ("accept", sha(third))]
+        ("accept", sha(relayed)), ("tempfail", None), ("tempfail", None),
+        ("accept", sha(third))]
     archive = Archive.from_config(running.server.config.archive, create=False)
     assert archive.get(sha(relayed)) == relayed and archive.get(sha(third)) == third
     assert sorted(archive.names()) == sorted([sha(relayed), sha(third)])
