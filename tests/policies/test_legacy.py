@@ -3,12 +3,15 @@ and Western languages are not."""
 
 from __future__ import annotations
 
+import unicodedata
 from email.message import EmailMessage
 from email.policy import SMTP
 
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
-from policies import Action, PoliciesConfig, decide
+from policies import Action, PoliciesConfig, decide, legacy
 from policies.legacy import LegacyEncoding, legacy_encoding
 
 #: "Cộng hoà xã hội chủ nghĩa Việt Nam / Độc lập - Tự do - Hạnh phúc", as the two legacy
@@ -70,3 +73,20 @@ def test_three_legacy_words_are_the_least_that_tell(legacy_words: int,
 def test_a_long_ascii_or_unicode_text_is_not_legacy() -> None:
     assert legacy_encoding("Kinh gui cac don vi. " * 2000) is None
     assert legacy_encoding("Kính gửi các đơn vị, đề nghị báo cáo tình hình. " * 2000) is None
+
+
+def _legacy_words(text: str) -> int:
+    """The words legacy_encoding counts as legacy, by its definition, one at a time."""
+    words = legacy._WORD.findall(unicodedata.normalize("NFC", text))
+    return sum(1 for word in words if not word.isascii() and (
+        legacy._TCVN3.intersection(word) or legacy._VNI.intersection(word)
+        or legacy._VNI_AFTER_VOWEL.search(word)))
+
+
+@example("t\u0131ù h\u0130ù n\u0131õ")  # dotted and dotless i: IGNORECASE makes them i
+@given(st.text(alphabet="aeiouyAEIOUY tnhg\u0131\u0130ùõâêàáãÙÕÂÊÀÁÃµÖ§øûïäÑđơưệ", max_size=60))
+def test_the_quick_scan_never_hides_three_legacy_words(text: str) -> None:
+    """The scan that answers most mail without a loop over words only says "fewer than
+    three" when there are."""
+    if legacy._fewer_marks(unicodedata.normalize("NFC", text)):
+        assert _legacy_words(text) < legacy.MIN_WORDS
