@@ -197,8 +197,7 @@ def _filters(wiring: _Wiring, config: AuditConfig, kw: dict[str, Any],
             raise UsageProblem("--subtree needs at least one --unit, --sender-unit or "
                                "--recipient-unit")
         expand = wiring.descendants
-        asked = {name: tuple(dict.fromkeys(u for unit in units for u in expand(unit)))
-                 for name, units in asked.items()}
+        asked = {name: _expanded(expand, units) for name, units in asked.items()}
     if kw.pop("with_predecessors"):
         if wiring.predecessors is None:
             raise UsageProblem("--with-predecessors needs the directory (run through congvu)")
@@ -210,8 +209,7 @@ def _filters(wiring: _Wiring, config: AuditConfig, kw: dict[str, Any],
                  for name, units in asked.items()}
         if subtree and wiring.descendants is not None:
             below = wiring.descendants
-            asked = {name: tuple(dict.fromkeys(u for unit in units for u in below(unit)))
-                     for name, units in asked.items()}
+            asked = {name: _expanded(below, units) for name, units in asked.items()}
     direction = kw.pop("direction")
     decision = kw.pop("decision")
     values: dict[str, Any] = {
@@ -566,6 +564,10 @@ def prune_cmd(wiring: _Wiring, before: str, config_path: Path | None) -> None:
 @click.option("--with-predecessors", is_flag=True,
               help="Count the units merged into another (their successor, from the "
               "directory) in that unit's row instead of rows of their own.")
+@click.option("--subtree", is_flag=True,
+              help="With --unit: those units and every unit below them, in the "
+              "directory's order with subtotals (what the console shows an auditor "
+              "granted those units).")
 @click.option("--format", "fmt",
               type=click.Choice(["table", "csv", "json", "html", "xlsx", "docx"]),
               default="table", show_default=True,
@@ -578,17 +580,23 @@ def prune_cmd(wiring: _Wiring, before: str, config_path: Path | None) -> None:
 @config_option
 @_wiring
 def report_cmd(wiring: _Wiring, period: str, units: tuple[str, ...], fmt: str, out: Path | None,
-               config_path: Path | None, with_predecessors: bool) -> None:
+               config_path: Path | None, with_predecessors: bool, subtree: bool) -> None:
     """The periodic report on e-document use: per unit, per mailbox in it, and a
     total (audit/README.md defines each column)."""
     if fmt in FILE_FORMATS and out is None:
         raise UsageProblem(f"--format {fmt} writes a file: give it with --out FILE")
+    parents: dict[str, str | None] | None = None
+    if subtree:
+        units, parents = _subtree(wiring, units)
     config, log = _open_ro(wiring, config_path)
     with log:
         try:
             tz = zone(config.time_zone)
             # without --unit: every unit of the directory, zeros too, in its tree
             tree = wiring.unit_tree() if wiring.unit_tree is not None and not units else []
+            if parents is not None:
+                tree = [(u, parent) for u, parent in parents.items() if u in units]
+                units = tuple(sorted(units))
             rolled = _rolled(wiring, units) if with_predecessors else {}
             tree = [(u, parent) for u, parent in tree if u not in rolled]
             units = tuple(u for u in units if u not in rolled)
@@ -596,7 +604,8 @@ def report_cmd(wiring: _Wiring, period: str, units: tuple[str, ...], fmt: str, o
                                 roster=wiring.roster() if wiring.roster is not None else None,
                                 regular_min=config.regular_use_min_messages, tz=tz,
                                 listed=[u for u, _ in tree],
-                                parents=dict(tree) if tree else None, rolled=rolled)
+                                parents=parents or (dict(tree) if tree else None),
+                                rolled=rolled)
         except (AuditError, PeriodError) as exc:
             raise _fail(exc) from exc
     names: Mapping[str, str] = {}
@@ -643,6 +652,28 @@ def commands(load: ConfigLoader, *, descendants: UnitExpander | None = None,
     """
     return [wired(group, _Wiring(load, descendants, unit_names, roster, unit_tree,
                                  predecessors, rollup, organ_ids))]
+
+
+def _subtree(wiring: _Wiring, units: Sequence[str]
+             ) -> tuple[tuple[str, ...], dict[str, str | None]]:
+    """``--subtree``: the named units and every unit below them, and the directory's
+    whole tree (unit -> parent, in its order) that orders them with subtotals."""
+    if not units:
+        raise UsageProblem("--subtree needs at least one --unit")
+    if wiring.descendants is None or wiring.unit_tree is None:
+        raise UsageProblem("--subtree needs the directory (run through congvu)")
+    return _expanded(wiring.descendants, units), dict(wiring.unit_tree())
+
+
+def _expanded(expand: UnitExpander, units: Sequence[str]) -> tuple[str, ...]:
+    """Each of ``units`` and the units ``expand`` gives for it, once each, in order.
+
+    :raises UsageProblem: a unit the directory does not have.
+    """
+    try:
+        return tuple(dict.fromkeys(u for unit in units for u in expand(unit)))
+    except LookupError as exc:
+        raise UsageProblem(str(exc)) from None
 
 
 def _rolled(wiring: _Wiring, units: Sequence[str]) -> Mapping[str, str]:

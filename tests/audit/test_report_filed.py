@@ -305,3 +305,28 @@ def test_without_codes_the_appendix_has_no_code_column(store: AuditConfig) -> No
     wb = workbook(render_file(report(store), "xlsx", "Asia/Ho_Chi_Minh", NAMES))
     header = next(r for r in wb["Phụ lục"].iter_rows(values_only=True) if r[0] == "Đơn vị")
     assert "Mã định danh" not in header and header[1] == "Hộp thư cá nhân"
+
+
+def test_subtree_needs_a_unit_and_the_directory(store: AuditConfig) -> None:
+    runner = CliRunner()
+    result = runner.invoke(cli(store), ["report", "--period", "2026-11", "--subtree"])
+    assert (result.exit_code, "--subtree needs at least one --unit") == (
+        2, result.output.strip().splitlines()[-1].removeprefix("Error: "))
+    result = runner.invoke(cli(store), ["report", "--period", "2026-11", "--unit", "stc",
+                                        "--subtree"])
+    assert result.exit_code == 2
+    assert "--subtree needs the directory (run through congvu)" in result.output
+
+
+def test_subtree_of_a_unit_the_directory_lacks_is_a_usage_error(store: AuditConfig) -> None:
+    def descendants(unit: str) -> list[str]:
+        if unit not in NAMES:
+            raise LookupError(f"unknown unit {unit!r} (not in the directory)")
+        return [unit]
+
+    for command in (["report", "--period", "2026-11"], ["query"]):
+        [group] = commands(lambda _path: store, descendants=descendants,
+                           unit_tree=lambda: [("ubnd", None), ("stc", "ubnd")])
+        result = CliRunner().invoke(group, [*command, "--unit", "nope", "--subtree"])
+        assert result.exit_code == 2, (command, result.output)
+        assert "unknown unit 'nope' (not in the directory)" in result.output
