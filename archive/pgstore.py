@@ -43,7 +43,7 @@ import psycopg
 from archive.errors import IN_POSTGRESQL, ArchiveError, ArchiveReadError, ArchiveWriteError
 from archive.parts import DEDUPLICATED, header, manifest, runs, split
 from archive.pgschema import is_current, migrate
-from archive.store import _SEALED_BY, IN_FLIGHT, Archive, Removal, Stored
+from archive.store import IN_FLIGHT, Archive, Removal, Stored
 from mailbase.pgconn import ERRORS, PgConnection, connect
 
 _T = TypeVar("_T")
@@ -52,17 +52,17 @@ log = logging.getLogger("congvu.archive")
 
 #: connections kept open between uses, per process (the filter's threads store at once)
 _IDLE = 8
-#: names read, or objects removed, per statement
+#: names listed per statement
 _PAGE = 1000
+#: objects a prune removes per statement
+_BATCH = 256
 #: a write transaction (the shared SQL's plain BEGIN is a reader's snapshot)
 WRITE = "BEGIN ISOLATION LEVEL READ COMMITTED"
-_BATCH = 256
 
 
 class _Connections:
     """This process's connections to one database: one per concurrent user, kept for
-    the next; one the database broke is dropped, so the next use connects again (the
-    write that found it broken was answered 451)."""
+    the next (up to :data:`_IDLE`); one the database broke is dropped."""
 
     def __init__(self, url: str, password: str | None) -> None:
         self.url = url
@@ -316,7 +316,7 @@ class PgArchive(Archive):
                     if raw.startswith(DEDUPLICATED):
                         names, raw = split(raw)
                         head = header(names)
-                    if raw.startswith(_SEALED_BY + self._key_id):
+                    if self._is_sealed_now(raw):
                         continue
                     label = prefix + name.encode()
                     sealed = head + self._encrypt(

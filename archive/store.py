@@ -534,7 +534,7 @@ class Archive:
                     if raw.startswith(DEDUPLICATED):
                         names, rest = split(raw)
                         head, raw = header(names), rest
-                    if raw.startswith(_SEALED_BY + self._key_id):
+                    if self._is_sealed_now(raw):
                         continue
                     frame = self._decrypt(name.decode(), path, raw, name)
                     self._write(path, head + self._encrypt(frame, name))
@@ -545,6 +545,11 @@ class Archive:
                 raise ArchiveError(f"archive {self.root}: cannot seal {path} again: "
                                    f"{exc}") from exc
         return resealed, seen
+
+    def _is_sealed_now(self, raw: bytes) -> bool:
+        """Whether an object's frame (after any parts' header) is sealed with the current
+        key: reseal leaves it."""
+        return raw.startswith(_SEALED_BY + self._key_id)
 
     def _rebuild(self, sha256: str, path: Path | str, raw: bytes) -> bytes:
         """A deduplicated message, from its manifest and its parts.
