@@ -181,6 +181,8 @@ def parse_config(
     service = config.service.model_copy(update={"data_dir": data_dir})
     config = config.model_copy(update={"service": service, "audit": _shared_audit(config),
                                        "archive": _shared_archive(config)})
+    config = config.model_copy(update={"policies": _shared_quarantine(config),
+                                       "signer": _shared_rotation(config)})
     return _resolve_paths(config, data_dir)
 
 
@@ -205,6 +207,33 @@ def _shared_archive(config: CongvuConfig) -> ArchiveConfig:
         "url": archive.url or store.url,
         "password_file": archive.password_file or store.password_file,
     })
+
+
+def _shared_quarantine(config: CongvuConfig) -> PoliciesConfig:
+    """``[policies]`` with ``[store]`` applied to its quarantine, as :func:`_shared_audit`
+    does for the log: held messages go where the shared store is unless
+    ``[policies.quarantine]`` names its own (path or url)."""
+    policies, store = config.policies, config.store
+    quarantine = policies.quarantine
+    if store.url is None or "path" in quarantine.model_fields_set:
+        return policies
+    return policies.model_copy(update={"quarantine": quarantine.model_copy(update={
+        "url": quarantine.url or store.url,
+        "password_file": quarantine.password_file or store.password_file,
+    })})
+
+
+def _shared_rotation(config: CongvuConfig) -> SignerConfig:
+    """``[signer]`` with ``[store]`` applied to the DKIM rotation state, unless
+    ``[signer.dkim]`` names its own (state_file or url)."""
+    signer, store = config.signer, config.store
+    dkim = signer.dkim
+    if store.url is None or "state_file" in dkim.model_fields_set:
+        return signer
+    return signer.model_copy(update={"dkim": dkim.model_copy(update={
+        "url": dkim.url or store.url,
+        "password_file": dkim.password_file or store.password_file,
+    })})
 
 
 def load_config(path: Path | None, *, environ: Mapping[str, str] | None = None) -> CongvuConfig:

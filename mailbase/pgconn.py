@@ -25,6 +25,7 @@ import functools
 import itertools
 import os
 import re
+import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
@@ -297,10 +298,54 @@ class PgDatabase:
         self.conn.close()
 
 
+# -- what a failure means ---------------------------------------------------------------------
+
+_MEANINGS: list[tuple[tuple[str, ...], str]] = [
+    (("read-only transaction", "25006"),
+     "the database is read-only (a standby, or default_transaction_read_only is on); "
+     "writes are refused until it takes them again"),
+    (("password authentication failed", "28P01", "28000", "no password supplied",
+      "no pg_hba.conf entry"),
+     "the database refused the login: check the URL's user and its password "
+     "([store] password_file, or libpq's passfile) and pg_hba.conf"),
+    (("3D000", "does not exist"),
+     "the database or user named in the URL does not exist (createdb -O USER DATABASE)"),
+    (("42501", "permission denied"),
+     "the database user lacks a privilege: it must own the database (or the store's schema)"),
+    (("57P01", "57P02", "57P03", "terminating connection", "server closed the connection",
+      "consuming input failed", "connection is lost", "the connection is closed",
+      "the database system is"),
+     "the connection to the database was lost or refused while it restarts (a restart, a "
+     "failover, or an administrator ended the session); the next try connects again"),
+    (("connection refused", "could not connect", "timeout expired", "couldn't get a connection",
+      "could not translate host name", "no route to host", "network is unreachable",
+      "connection failed"),
+     "the database server cannot be reached: is PostgreSQL running, and are the URL's host "
+     "and port right?"),
+]
+
+
+def explain(exc: BaseException) -> str:
+    """What a database failure means to an administrator, then the server's own words."""
+    said = " ".join(str(exc).split()) or type(exc).__name__
+    state = getattr(exc, "sqlstate", None) or ""
+    text = f"{state} {said}".lower()
+    for signs, meaning in _MEANINGS:
+        if any(sign.lower() in text for sign in signs):
+            return f"{meaning} ({said})"
+    return f"database error ({said})"
+
+
 # -- connecting -----------------------------------------------------------------------------
 
-def _kwargs(password: str | None, *, readonly: bool) -> dict[str, Any]:
-    options = "-c default_transaction_read_only=on" if readonly else ""
+def _kwargs(password: str | None, *, readonly: bool, schema: str | None = None
+            ) -> dict[str, Any]:
+    settings = ["-c default_transaction_read_only=on"] if readonly else []
+    if schema is not None:
+        # a store with a schema of its own: its tables are found without naming it, and
+        # no other store's tables of the same name can be (its own SQL is the SQLite one)
+        settings.append(f"-c search_path={schema}")
+    options = " ".join(settings)
     kwargs: dict[str, Any] = {"autocommit": True, "connect_timeout": 10,
                               "application_name": "congvu"}
     if options:
@@ -310,15 +355,18 @@ def _kwargs(password: str | None, *, readonly: bool) -> dict[str, Any]:
     return kwargs
 
 
-def connect(url: str, password: str | None, *, readonly: bool = False) -> PgConnection:
-    """A connection of its own (a writer keeps it for its life).
+def connect(url: str, password: str | None, *, readonly: bool = False,
+            schema: str | None = None) -> PgConnection:
+    """A connection of its own (a writer keeps it for its life); ``schema``: the one
+    its statements' tables are in (default: the database's ``public``).
 
     :raises psycopg.Error: the database cannot be reached or refuses the login.
     """
-    return PgConnection(psycopg.connect(url, **_kwargs(password, readonly=readonly)))
+    return PgConnection(psycopg.connect(url, **_kwargs(password, readonly=readonly,
+                                                       schema=schema)))
 
 
-_POOLS: dict[tuple[int, str, str | None, bool], ConnectionPool[Any]] = {}
+_POOLS: dict[tuple[int, str, str | None, bool, str | None], ConnectionPool[Any]] = {}
 _POOLS_LOCK = threading.Lock()
 # Pools a forked child inherited: their connections are the parent's sockets, so the
 # child keeps them referenced and untouched (closing one would end the parent's session).
@@ -333,17 +381,20 @@ def _forget_inherited_pools() -> None:
 os.register_at_fork(after_in_child=_forget_inherited_pools)
 
 
-def pooled(url: str, password: str | None, *, readonly: bool = True) -> PgConnection:
-    """A connection borrowed from this process's pool for ``url`` (the console's readers
-    open a store per request); :meth:`PgConnection.close` gives it back.
+def pooled(url: str, password: str | None, *, readonly: bool = True,
+           schema: str | None = None) -> PgConnection:
+    """A connection borrowed from this process's pool for ``url`` (and ``schema``, as
+    :func:`connect`; the console's readers open a store per request);
+    :meth:`PgConnection.close` gives it back.
 
     :raises psycopg.Error, PoolTimeout: no connection could be had.
     """
-    key = (os.getpid(), url, password, readonly)
+    key = (os.getpid(), url, password, readonly, schema)
     with _POOLS_LOCK:
         pool = _POOLS.get(key)
         if pool is None:
-            pool = ConnectionPool(url, kwargs=_kwargs(password, readonly=readonly),
+            pool = ConnectionPool(url, kwargs=_kwargs(password, readonly=readonly,
+                                                      schema=schema),
                                   min_size=0, max_size=8, timeout=10, open=True,
                                   name="congvu-audit", check=ConnectionPool.check_connection)
             _POOLS[key] = pool

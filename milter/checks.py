@@ -20,7 +20,7 @@ from audit import AuditError, AuditLog
 from directory import Directory, DirectoryError
 from milter.config import NextHopKind, QueuePosition, Role
 from milter.settings import Settings
-from policies import PolicyError, Quarantine
+from policies import PolicyError, Quarantine, open_quarantine
 from signer import (
     AuthChecker,
     DkimSigner,
@@ -59,8 +59,17 @@ def _open_stores(config: Settings, problems: list[str], *, create: bool) -> None
             Directory.open(config.directory.path, read_only=not create).close()
 
     def quarantine_store() -> None:
-        if create or config.policies.quarantine.path.exists():
-            Quarantine(config.policies.quarantine.path).close()
+        quarantine = config.policies.quarantine
+        if create:
+            store = open_quarantine(quarantine)
+            try:
+                store.prepare()
+            finally:
+                store.close()
+        elif quarantine.url is not None:
+            open_quarantine(quarantine).close()  # its password file; the database is serve's
+        elif quarantine.path.exists():
+            Quarantine(quarantine.path).close()
 
     def audit_store() -> None:
         if create:

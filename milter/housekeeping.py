@@ -3,7 +3,9 @@ the postmaster's notice of a message discarded without a bounce."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import socket
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.policy import SMTP
@@ -15,39 +17,65 @@ from milter.errors import NextHopError
 from milter.logs import event
 from milter.nexthop import NextHop
 from milter.settings import Settings
-from policies import PolicyError, Quarantine, QuarantineEntry, held_notice
+from policies import (
+    PolicyError,
+    QuarantineBusy,
+    QuarantineEntry,
+    QuarantineNotFound,
+    held_notice,
+    open_quarantine,
+)
 
 log = logging.getLogger("congvu.milter")
 
 #: seconds between two expiry runs
 EXPIRY_INTERVAL = 3600.0
+_HOST = socket.gethostname()
 
 
 def expire_quarantine(config: Settings, now: datetime | None = None) -> list[str]:
-    """Delete held messages past their retention, each deletion audited; their ids."""
+    """Delete held messages past their retention, each deletion audited; their ids.
+
+    Each is claimed first, as a release claims it: on a quarantine several servers
+    share, each expired message is audited and deleted by one of them, and never while
+    an administrator is releasing it.
+    """
     now = now or datetime.now(UTC)
-    store = Quarantine(config.policies.quarantine.path,
-                       retention_days=config.policies.quarantine.retention_days)
+    store = open_quarantine(config.policies.quarantine)
     try:
-        due = [entry for entry in store.list() if entry.expires <= now]
-        if not due:
+        claims = []
+        for entry in store.list():
+            if entry.expires <= now:
+                with contextlib.suppress(QuarantineBusy, QuarantineNotFound):
+                    claims.append(store.claim(entry.id, by=f"retention on {_HOST}", now=now))
+        if not claims:
             return []
         if config.pipeline.audit:
-            audit = AuditLog.open(config.audit)
             try:
-                for entry in due:  # written first: a deletion is never unaudited
-                    audit.admin(AdminEvent(
-                        kind=AdminKind.QUARANTINE_DELETE, actor="system (retention)",
-                        target=str(entry.id), unit_id=entry.unit_id,
-                        details={"sha256": entry.sha256,
-                                 "expired": entry.expires.isoformat()}))
-            finally:
-                audit.close()
-        removed = store.expire(now)
+                _audit_expiry(config, [claim.entry for claim in claims])
+            except BaseException:
+                for claim in claims:  # not audited: still held, for the next run
+                    with contextlib.suppress(PolicyError):
+                        store.unclaim(claim.entry.id, claim.token)
+                raise
+        for claim in claims:
+            store.delete(claim.entry.id, claim=claim.token, now=now)
     finally:
         store.close()
-    event(log, "quarantine expired", count=len(removed))
-    return [str(qid) for qid in removed]
+    event(log, "quarantine expired", count=len(claims))
+    return [str(claim.entry.id) for claim in claims]
+
+
+def _audit_expiry(config: Settings, entries: list[QuarantineEntry]) -> None:
+    audit = AuditLog.open(config.audit)
+    try:
+        for entry in entries:  # written first: a deletion is never unaudited
+            audit.admin(AdminEvent(
+                kind=AdminKind.QUARANTINE_DELETE, actor="system (retention)",
+                target=str(entry.id), unit_id=entry.unit_id,
+                details={"sha256": entry.sha256, "expired": entry.expires.isoformat()}))
+    finally:
+        audit.close()
 
 
 def run_expiry(config: Settings) -> None:

@@ -19,7 +19,7 @@ from milter.pipeline import Pipeline
 from milter.settings import Settings
 from milter.stages import build_stages
 from milter.stages.units import UnitLookup
-from policies import Quarantine
+from policies import Quarantine, open_quarantine
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,10 +65,7 @@ def build_runtime(config: Settings) -> Runtime:
     units = UnitLookup(
         DirectoryIndex.open(config.directory.path, domains=config.directory.domains)
     )
-    quarantine = Quarantine(
-        config.policies.quarantine.path,
-        retention_days=config.policies.quarantine.retention_days,
-    )
+    quarantine = open_quarantine(config.policies.quarantine)
     audit = AuditWriter(config.audit) if config.pipeline.audit else None
     if audit is not None:
         audit.start()

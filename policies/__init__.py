@@ -3,7 +3,8 @@
 milter/ builds a `Policy` once per (unit chain, direction) with
 `PoliciesConfig.resolve`, calls `decide(raw, policy)` for each message, applies
 `strip(raw, decision)` when the decision says so, and holds messages with
-`Quarantine.put`. A message's parts are read once (`SharedParts`, `read_parts`) and
+`Quarantine.put` (`open_quarantine`: a directory, or PostgreSQL for several
+servers). A message's parts are read once (`SharedParts`, `read_parts`) and
 shared by `decide`, `attachment_bytes` and the audit record. Nothing here knows about
 SMTP.
 """
@@ -12,13 +13,20 @@ from policies.cli import commands
 from policies.config import DEFAULT_ACTIONS, PoliciesConfig
 from policies.contents import AttachmentBytes, attachment_bytes
 from policies.engine import decide, strip
-from policies.errors import MissingReason, PolicyError, QuarantineError, QuarantineNotFound
+from policies.errors import (
+    MissingReason,
+    PolicyError,
+    QuarantineBusy,
+    QuarantineError,
+    QuarantineNotFound,
+)
 from policies.held import MAX_REASON, Headline, HeldReason, act_reason, headline, held_reasons
 from policies.model import SEVERITY, Action, Attachment, Decision, Direction, Finding, Violation
 from policies.notices import held_notice
 from policies.parts import MessageParts, SharedParts, read_parts
+from policies.pgquarantine import PgQuarantine, copy_quarantine, open_quarantine
 from policies.policy import Policy
-from policies.quarantine import Quarantine, QuarantineEntry, QuarantineId
+from policies.quarantine import HeldClaim, Quarantine, QuarantineEntry, QuarantineId
 from policies.rules import REGISTRY
 
 __all__ = [
@@ -33,13 +41,16 @@ __all__ = [
     "Direction",
     "Finding",
     "Headline",
+    "HeldClaim",
     "HeldReason",
     "MessageParts",
     "MissingReason",
+    "PgQuarantine",
     "PoliciesConfig",
     "Policy",
     "PolicyError",
     "Quarantine",
+    "QuarantineBusy",
     "QuarantineEntry",
     "QuarantineError",
     "QuarantineId",
@@ -49,10 +60,12 @@ __all__ = [
     "act_reason",
     "attachment_bytes",
     "commands",
+    "copy_quarantine",
     "decide",
     "headline",
     "held_notice",
     "held_reasons",
+    "open_quarantine",
     "read_parts",
     "strip",
 ]

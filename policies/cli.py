@@ -23,6 +23,7 @@ from policies.engine import decide
 from policies.errors import PolicyError
 from policies.held import Headline, headline
 from policies.model import Action, Direction
+from policies.pgquarantine import open_quarantine
 from policies.policy import Policy
 from policies.quarantine import Quarantine
 
@@ -109,8 +110,7 @@ def quarantine_group() -> None:
 def _store(wiring: _Wiring, config_path: Path | None) -> Quarantine:
     config = wiring.load(config_path)
     try:
-        return Quarantine(config.quarantine.path,
-                          retention_days=config.quarantine.retention_days)
+        return open_quarantine(config.quarantine)
     except PolicyError as exc:
         raise UsageProblem(str(exc)) from exc
 

@@ -14,8 +14,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
+from mailbase import check_store_url
 from policies.archives import ArchiveLimits
 from policies.model import Action, Direction
 from policies.policy import Policy, build_policy
@@ -302,7 +303,21 @@ class QuarantineConfig(_Strict):
 
     path: Path = Field(
         default=Path("quarantine"),
-        description="Quarantine directory (relative: under the data directory).",
+        description="Quarantine directory (relative: under the data directory). Not "
+        "together with url.",
+    )
+    url: str | None = Field(
+        default=None,
+        description="The quarantine in PostgreSQL, postgresql://USER@HOST:PORT/DATABASE "
+        "(never with a password: see [store] password_file): the index and the held "
+        "messages themselves, so any server sharing it (or its console) can release them. "
+        "Overrides [store] url for the quarantine; not together with path.",
+    )
+    password_file: Path | None = Field(
+        default=None,
+        description="The PostgreSQL password of url's user, alone in a file of mode 0600 "
+        "(default: [store] password_file, else libpq's passfile ~/.pgpass); relative to the "
+        "data directory.",
     )
     retention_days: int = Field(
         default=30, ge=1, description="Held messages expire after this many days."
@@ -311,6 +326,18 @@ class QuarantineConfig(_Strict):
         default=False,
         description="Tell the sender (outbound) or recipient (inbound) that a message is held.",
     )
+
+    @field_validator("url")
+    @classmethod
+    def _store_url(cls, value: str | None) -> str | None:
+        return None if value is None else check_store_url(value)
+
+    @model_validator(mode="after")
+    def _one_store(self) -> QuarantineConfig:
+        if self.url is not None and "path" in self.model_fields_set:
+            raise ValueError("path and url name two quarantines: set one of them (path for "
+                             "a directory on this server, url for a shared PostgreSQL store)")
+        return self
 
 
 class LimitsConfig(_Strict):

@@ -9,7 +9,15 @@ row (SQLite, synchronous=FULL) are on disk: a 250 for a held message means "in q
 Held mail is private: the directories are 0700 and the files (index, its -wal and
 -shm, messages) 0600 whatever the umask (mailbase's private files).
 Releasing is milter's job (it puts the bytes back into the pipeline after the
-policy stage); this store only holds, lists, reads, deletes and expires.
+policy stage); this store only holds, lists, reads, claims, deletes and expires.
+
+A release happens once: it first claims the message (:meth:`~Quarantine.claim`: one
+``UPDATE`` that only an unclaimed row, or one whose claim is older than
+:data:`CLAIM_TIMEOUT`, lets through), relays it, then deletes it with its claim. A
+second release of the same message meanwhile, on this server or on another sharing the
+store, gets :class:`~policies.errors.QuarantineBusy` naming the first; once the first is
+done it gets :class:`~policies.errors.QuarantineNotFound`. policies/pgquarantine.py is
+the same store in PostgreSQL, for several servers.
 """
 
 from __future__ import annotations
@@ -27,12 +35,20 @@ from pathlib import Path
 from typing import Any, NewType
 
 from mailbase import private_database, private_dir, write_private_durably
-from policies.errors import QuarantineError, QuarantineNotFound
+from policies.errors import QuarantineBusy, QuarantineError, QuarantineNotFound
 from policies.model import Decision, Direction
 
 QuarantineId = NewType("QuarantineId", str)
 
-_SCHEMA = """
+#: A release's claim older than this is taken to be abandoned (the process releasing
+#: died): another release may take the message. Longer than a relay can take.
+CLAIM_TIMEOUT = timedelta(minutes=15)
+
+#: The columns of an entry, in :meth:`Quarantine._entry`'s order.
+COLUMNS = ("id, sha256, created, expires, envelope_from, recipients, direction, unit_id, "
+           "action, decision, size")
+
+_V1 = """
 CREATE TABLE IF NOT EXISTS held (
     id            TEXT PRIMARY KEY,
     sha256        TEXT NOT NULL,
@@ -49,6 +65,11 @@ CREATE TABLE IF NOT EXISTS held (
 CREATE INDEX IF NOT EXISTS held_expires ON held (expires);
 CREATE INDEX IF NOT EXISTS held_sha256 ON held (sha256);
 """
+# A release's claim: who (with a token of that release) and since when.
+_V2 = "ALTER TABLE held ADD COLUMN claimed_by TEXT; ALTER TABLE held ADD COLUMN claimed_at TEXT;"
+#: The index's migrations, numbered by ``PRAGMA user_version`` (a store made before
+#: they were numbered is at 0 and has version 1's table: its CREATE is IF NOT EXISTS).
+MIGRATIONS = (_V1, _V2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,10 +106,21 @@ class QuarantineEntry:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class HeldClaim:
+    """A release's hold on one message: the entry, and the token that deletes it or
+    gives it back (:meth:`Quarantine.delete`, :meth:`Quarantine.unclaim`)."""
+
+    entry: QuarantineEntry
+    token: str
+
+
 # aliases: inside Quarantine, `list` is the method (the brief's name for it).
 _Entries = list[QuarantineEntry]
 _Ids = list[QuarantineId]
 _Rows = list[tuple[Any, ...]]
+# Which rows a deletion may remove: unclaimed, claimed by this token, or claimed long ago.
+_REMOVABLE = "(claimed_by IS NULL OR claimed_by = ? OR claimed_at <= ?)"
 
 
 def _utc(value: datetime) -> datetime:
@@ -104,10 +136,14 @@ class Quarantine:
     naming the path, which milter answers with 451 (the message stays in Postfix).
     """
 
+    #: where the store is, as messages name it (its directory, or its URL)
+    where: str
+
     def __init__(self, root: Path, *, retention_days: int = 30) -> None:
         if retention_days < 1:
             raise ValueError("retention_days must be at least 1")
         self.root = root
+        self.where = str(root)
         self.retention = timedelta(days=retention_days)
         self._lock = threading.Lock()
         self._db_path = root / "index.sqlite3"
@@ -119,9 +155,29 @@ class Quarantine:
                                        isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
-            self._db.executescript(_SCHEMA)
+            self._db.execute("PRAGMA busy_timeout=10000")
+            self._migrate()
         except (OSError, sqlite3.Error) as exc:
             raise QuarantineError(f"cannot open the quarantine at {root}: {exc}") from exc
+
+    def _migrate(self) -> None:
+        if self._db.execute("PRAGMA user_version").fetchone()[0] >= len(MIGRATIONS):
+            return
+        self._db.execute("BEGIN IMMEDIATE")  # another process may be migrating too
+        try:
+            version = self._db.execute("PRAGMA user_version").fetchone()[0]
+            for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+                for statement in filter(str.strip, script.split(";")):
+                    self._db.execute(statement)
+                self._db.execute(f"PRAGMA user_version = {number}")
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+
+    def prepare(self) -> None:
+        """Create or migrate the store now (``serve``'s parent does, before it forks); the
+        directory's constructor already has."""
 
     def close(self) -> None:
         """Close the index."""
@@ -152,36 +208,57 @@ class Quarantine:
         created = _utc(now) if now else datetime.now(UTC)
         sha256 = hashlib.sha256(raw).hexdigest()
         qid = QuarantineId(f"{created:%Y%m%dT%H%M%S}-{secrets.token_hex(6)}")
-        path = self._object(sha256)
+        self._hold(raw, (
+            qid, sha256, created.isoformat(), (created + self.retention).isoformat(),
+            envelope_from, json.dumps(list(recipients), ensure_ascii=False),
+            Direction(direction).value, unit_id, decision.action.value,
+            json.dumps(decision.as_json(), ensure_ascii=False), len(raw),
+        ))
+        return qid
+
+    def adopt(self, entry: QuarantineEntry, raw: bytes) -> None:
+        """Hold ``raw`` as ``entry`` says, its id and times kept (a copy of another store's
+        entry: :func:`policies.copy_quarantine`).
+
+        :raises QuarantineError: the bytes are not the entry's (hash), or cannot be stored.
+        """
+        if hashlib.sha256(raw).hexdigest() != entry.sha256 or len(raw) != entry.size:
+            raise QuarantineError(f"held message {entry.id}: its bytes are not the ones "
+                                  "its entry names (hash or size differs)")
+        self._hold(raw, (
+            entry.id, entry.sha256, entry.created.isoformat(), entry.expires.isoformat(),
+            entry.envelope_from, json.dumps(list(entry.recipients), ensure_ascii=False),
+            entry.direction.value, entry.unit_id, entry.action,
+            json.dumps(entry.decision, ensure_ascii=False), entry.size,
+        ))
+
+    def _hold(self, raw: bytes, row: tuple[object, ...]) -> None:
+        """Write the bytes (file, fsync'd), then the index row that names them."""
+        path = self._object(str(row[1]))
         try:
             if not path.exists():
                 private_dir(path.parent)
                 write_private_durably(path, gzip.compress(raw, compresslevel=6, mtime=0))
-            row = (
-                qid, sha256, created.isoformat(), (created + self.retention).isoformat(),
-                envelope_from, json.dumps(list(recipients), ensure_ascii=False),
-                Direction(direction).value, unit_id, decision.action.value,
-                json.dumps(decision.as_json(), ensure_ascii=False), len(raw),
-            )
             with self._lock:
                 self._db.execute("BEGIN IMMEDIATE")
                 try:
-                    self._db.execute("INSERT INTO held VALUES (?,?,?,?,?,?,?,?,?,?,?)", row)
+                    self._db.execute(f"INSERT INTO held ({COLUMNS}) "
+                                     "VALUES (?,?,?,?,?,?,?,?,?,?,?)", row)
                     self._db.execute("COMMIT")
                 except BaseException:
                     self._db.execute("ROLLBACK")
                     raise
         except (OSError, sqlite3.Error) as exc:
             raise QuarantineError(f"cannot hold the message in {self.root}: {exc}") from exc
-        return qid
 
     def list(self) -> _Entries:
         """Every held message, oldest first."""
-        return [self._entry(r) for r in self._query("SELECT * FROM held ORDER BY created, id")]
+        return [self._entry(r)
+                for r in self._query(f"SELECT {COLUMNS} FROM held ORDER BY created, id")]
 
     def get(self, qid: str) -> QuarantineEntry:
         """The entry `qid`; `QuarantineNotFound` when there is none."""
-        rows = self._query("SELECT * FROM held WHERE id = ?", (qid,))
+        rows = self._query(f"SELECT {COLUMNS} FROM held WHERE id = ?", (qid,))
         if not rows:
             raise QuarantineNotFound(qid)
         return self._entry(rows[0])
@@ -208,39 +285,94 @@ class Quarantine:
         except (OSError, EOFError) as exc:  # gzip.BadGzipFile is an OSError
             raise QuarantineError(f"cannot read held message {qid} at {path}: {exc}") from exc
 
-    def delete(self, qid: str) -> None:
-        """Remove `qid` (and its bytes, unless another entry holds the same message)."""
+    def claim(self, qid: str, *, by: str, now: datetime | None = None) -> HeldClaim:
+        """Take ``qid`` for a release by ``by`` (who, and on which server): until the
+        claim's token deletes it or gives it back, no other release or deletion takes it.
+
+        :raises QuarantineNotFound: not held (released or deleted already, or never).
+        :raises QuarantineBusy: another release holds it, claimed less than
+            :data:`CLAIM_TIMEOUT` ago.
+        """
+        at = _utc(now) if now else datetime.now(UTC)
+        token = f"{by} [{secrets.token_hex(4)}]"
+        taken = self._execute(
+            "UPDATE held SET claimed_by = ?, claimed_at = ? WHERE id = ? "
+            "AND (claimed_by IS NULL OR claimed_at <= ?)",
+            (token, at.isoformat(), qid, (at - CLAIM_TIMEOUT).isoformat()), "claim")
+        if not taken:
+            self._refuse(qid)
+        return HeldClaim(self.get(qid), token)
+
+    def unclaim(self, qid: str, token: str) -> None:
+        """Give ``qid`` back (its release failed; it stays held for the next try)."""
+        self._execute("UPDATE held SET claimed_by = NULL, claimed_at = NULL "
+                      "WHERE id = ? AND claimed_by = ?", (qid, token), "give back")
+
+    def _refuse(self, qid: str) -> None:
+        """Say why ``qid`` could not be taken: gone, or someone else's claim."""
+        rows = self._query("SELECT claimed_by, claimed_at FROM held WHERE id = ?", (qid,))
+        if not rows:
+            raise QuarantineNotFound(qid)
+        by, since = rows[0]
+        raise QuarantineBusy(qid, by or "another release", since or "",
+                             timeout_minutes=int(CLAIM_TIMEOUT.total_seconds() // 60))
+
+    def delete(self, qid: str, *, claim: str | None = None,
+               now: datetime | None = None) -> None:
+        """Remove `qid` (and its bytes, unless another entry holds the same message);
+        ``claim``: the token of this release's :meth:`claim`.
+
+        :raises QuarantineNotFound: not held.
+        :raises QuarantineBusy: a release (other than ``claim``'s) holds it.
+        """
         entry = self.get(qid)
-        self._remove([entry])
+        if not self._remove([entry], claim, _utc(now) if now else datetime.now(UTC)):
+            self._refuse(qid)
 
     def expire(self, now: datetime) -> _Ids:
-        """Remove every entry whose retention has passed at `now`; return their ids."""
-        rows = self._query("SELECT * FROM held WHERE expires <= ? ORDER BY expires",
+        """Remove every entry whose retention has passed at `now` and no release holds;
+        return their ids."""
+        rows = self._query(f"SELECT {COLUMNS} FROM held WHERE expires <= ? ORDER BY expires",
                            (_utc(now).isoformat(),))
-        entries = [self._entry(r) for r in rows]
-        self._remove(entries)
-        return [e.id for e in entries]
+        return self._remove([self._entry(r) for r in rows], None, _utc(now))
 
-    def _remove(self, entries: _Entries) -> None:
+    def _remove(self, entries: _Entries, claim: str | None, now: datetime) -> _Ids:
+        """Delete the entries no other release holds; their ids."""
         if not entries:
-            return
+            return []
+        stale = (now - CLAIM_TIMEOUT).isoformat()
+        removed = []
         try:
             with self._lock:
                 self._db.execute("BEGIN IMMEDIATE")
                 try:
-                    self._db.executemany("DELETE FROM held WHERE id = ?",
-                                         [(e.id,) for e in entries])
+                    for entry in entries:
+                        cursor = self._db.execute(
+                            f"DELETE FROM held WHERE id = ? AND {_REMOVABLE}",
+                            (entry.id, claim, stale))
+                        if cursor.rowcount:
+                            removed.append(entry)
                     self._db.execute("COMMIT")
                 except BaseException:
                     self._db.execute("ROLLBACK")
                     raise
-                for sha256 in {e.sha256 for e in entries}:
+                for sha256 in {e.sha256 for e in removed}:
                     left = self._db.execute("SELECT 1 FROM held WHERE sha256 = ? LIMIT 1",
                                             (sha256,)).fetchone()
                     if left is None:
                         self._object(sha256).unlink(missing_ok=True)
         except (OSError, sqlite3.Error) as exc:
             raise QuarantineError(f"cannot delete from the quarantine {self.root}: {exc}") from exc
+        return [e.id for e in removed]
+
+    def _execute(self, sql: str, params: tuple[object, ...], doing: str) -> int:
+        """One changing statement; the rows it changed."""
+        try:
+            with self._lock:
+                return self._db.execute(sql, params).rowcount
+        except sqlite3.Error as exc:
+            raise QuarantineError(
+                f"cannot {doing} a held message in {self._db_path}: {exc}") from exc
 
     def _query(self, sql: str, params: tuple[object, ...] = ()) -> _Rows:
         try:

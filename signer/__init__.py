@@ -19,6 +19,7 @@ from signer.authresults import (
 from signer.cli import commands
 from signer.config import DkimConfig, SignerConfig
 from signer.dkim import DkimSigner, from_domain
+from signer.dkim_rotation import RotationStateError
 from signer.dkim_verify import AuthResult, DkimResult, DkimVerifier
 from signer.dmarc import DmarcChecker, DmarcPolicy, DmarcResult, DmarcStatus
 from signer.dns import DnsResolver
@@ -39,6 +40,7 @@ from signer.errors import (
     SignerError,
     UnsignableMessageError,
 )
+from signer.rotation_store import copy_rotation
 from signer.smime import (
     SigningIdentity,
     SignStatus,
@@ -84,6 +86,7 @@ __all__ = [
     "KeyFileError",
     "MethodResult",
     "NoSigningKeyError",
+    "RotationStateError",
     "SignStatus",
     "SignerConfig",
     "SignerError",
@@ -101,6 +104,7 @@ __all__ = [
     "UnsignableMessageError",
     "authentication_results",
     "commands",
+    "copy_rotation",
     "dmarc_disposition",
     "from_domain",
     "own_domain_spoof",

@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from mailbase import check_store_url
 from signer.authconfig import AuthConfig
 from signer.documents.config import DocumentsConfig
 from signer.presets import TrustPreset
@@ -74,7 +75,22 @@ class DkimConfig(_Strict):
     state_file: Path = Field(
         default=Path("dkim/rotation.json"),
         description="Key rotation state (written only by the `congvu dkim` commands; read "
-                    "at startup and on SIGHUP); relative paths are under the data directory.")
+                    "at startup and on SIGHUP); relative paths are under the data directory. "
+                    "With url, this server's copy of the shared state, used only when the "
+                    "database cannot be reached at a start or reload. Not together with url.")
+    url: str | None = Field(
+        default=None,
+        description="The key rotation state in PostgreSQL, postgresql://USER@HOST:PORT/"
+                    "DATABASE (never with a password: see [store] password_file), so every "
+                    "server sharing it signs with the same selectors; the key files "
+                    "themselves stay files, at the same path on every server (key_dir). "
+                    "Overrides [store] url for the rotation state; not together with "
+                    "state_file.")
+    password_file: Path | None = Field(
+        default=None,
+        description="The PostgreSQL password of url's user, alone in a file of mode 0600 "
+                    "(default: [store] password_file, else libpq's passfile ~/.pgpass); "
+                    "relative to the data directory.")
     key_dir: Path = Field(
         default=Path("dkim/keys"),
         description="Where `congvu dkim rotate` writes new private keys (0700 directory).")
@@ -82,6 +98,19 @@ class DkimConfig(_Strict):
         default=7, ge=0, le=90,
         description="Days the replaced key keeps signing beside its successor after "
                     "`congvu dkim check` activates the new one.")
+
+    @field_validator("url")
+    @classmethod
+    def _store_url(cls, value: str | None) -> str | None:
+        return None if value is None else check_store_url(value)
+
+    @model_validator(mode="after")
+    def _one_state(self) -> DkimConfig:
+        if self.url is not None and "state_file" in self.model_fields_set:
+            raise ValueError("state_file and url name two rotation states: set one of them "
+                             "(state_file for a file on this server, url for a shared "
+                             "PostgreSQL store)")
+        return self
 
     @model_validator(mode="after")
     def _unique_selectors(self) -> DkimConfig:

@@ -34,9 +34,9 @@ from mailbase import Address, HeaderBlock, HeaderField, from_values_block, read_
 from signer import canon
 from signer.canon import Canon
 from signer.config import DkimConfig
-from signer.dkim_rotation import RotationState
 from signer.errors import NoSigningKeyError, UnsignableMessageError
 from signer.keys import Algorithm, PrivateKey, load_private_key
+from signer.rotation_store import load_rotation
 
 SIGNED_HEADERS: tuple[str, ...] = (
     "from", "to", "cc", "subject", "date", "message-id", "reply-to", "in-reply-to",
@@ -109,7 +109,7 @@ class DkimSigner:
         and on SIGHUP).
 
         :raises KeyFileError: the first key file that cannot be used, by path.
-        :raises RotationStateError: the rotation state file is unreadable.
+        :raises RotationStateError: the rotation state is unreadable (signer/rotation_store.py).
         """
         keys = [
             load_signing_key(entry.domain, entry.selector, entry.key_file,
@@ -121,7 +121,7 @@ class DkimSigner:
         keys.extend(
             load_signing_key(rotated.domain, rotated.selector, Path(rotated.key_file),
                              algorithm=Algorithm(rotated.algorithm))
-            for rotated in RotationState.load(config.state_file).signing(now)
+            for rotated in load_rotation(config).signing(now)
         )
         return cls(keys, refuse_repeated_headers=config.refuse_repeated_headers,
                    expire_after=config.expire_after, clock=clock)

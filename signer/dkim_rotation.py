@@ -1,7 +1,9 @@
 """DKIM key rotation: dated selectors whose keys sign only once their record is published.
 
-The keys' states live in a small JSON state file under the data directory, changed only
-by the ``congvu dkim`` commands and read by the signer at startup and on SIGHUP:
+The keys' states live in a small JSON state file under the data directory, or in
+PostgreSQL for several servers (signer/rotation_store.py says where and when it is
+read), changed only by the ``congvu dkim`` commands and read by the signer at startup
+and on SIGHUP:
 
     pending   made by ``dkim rotate``; its record is printed; it never signs
     active    ``dkim check`` saw its record published with this very key: it signs
@@ -21,6 +23,7 @@ import json
 from dataclasses import asdict, dataclass, replace
 from enum import Enum
 from pathlib import Path
+from typing import Any
 
 from mailbase import private_dir, write_private_durably
 from signer.errors import SignerError
@@ -96,9 +99,12 @@ class RotationState:
         """Write the state so that a crash leaves the old or the new one (temporary file,
         fsync, rename, directory fsync), ``0600``: it says which key signs, so only the
         service may change it. A missing directory is made ``0700``."""
-        payload = {"keys": [{**asdict(k), "state": k.state.value} for k in self.keys]}
         private_dir(self.path.parent, tighten=False)
-        write_private_durably(self.path, json.dumps(payload, indent=2).encode("utf-8"))
+        write_private_durably(self.path, json.dumps(self.as_json(), indent=2).encode("utf-8"))
+
+    def as_json(self) -> dict[str, Any]:
+        """The state as the file holds it (the stored state values, never renamed)."""
+        return {"keys": [{**asdict(k), "state": k.state.value} for k in self.keys]}
 
     def for_domain(self, domain: str) -> list[RotatedKey]:
         """The domain's rotated keys, oldest first."""

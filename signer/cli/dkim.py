@@ -8,9 +8,11 @@ configuration errors.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
@@ -38,6 +40,7 @@ from signer.keys import (
     write_private_key,
     zone_file_entry,
 )
+from signer.rotation_store import editing_rotation, read_shared
 
 _FILE = click.Path(dir_okay=False, path_type=Path)
 _DNS = click.option("--dns", "dns", default=None, metavar="HOST:PORT",
@@ -183,20 +186,21 @@ def check(wiring: Wiring, domain: str, selector: str | None, key_file: Path | No
     state = _state(config) if key_file is None and config is not None else None
     pairs = _keys_to_check(domain, selector, key_file, config, state)
     resolver = _resolver(dns, config, None)
-    failed = False
-    now = dt.datetime.now(dt.UTC)
-    changes: list[str] = []
-    for name, path in pairs:
-        if not _publishes(resolver, domain, name, path):
-            failed = True
-        elif state is not None and config is not None and any(
-                k.selector == name for k in state.for_domain(domain)):
-            # a pending selector whose record is now seen starts signing
-            changes += state.activate(domain, name, now,
-                                      dt.timedelta(days=config.rotation_grace_days))
-    if state is not None:
-        _record_rotation(state, [*changes, *state.expire(now)])
-    if failed:
+    # DNS is read first, outside any change of the state (a shared one is locked while
+    # it changes); then the selectors seen published are activated
+    published = [name for name, path in pairs if _publishes(resolver, domain, name, path)]
+    if state is not None and config is not None:
+        now = dt.datetime.now(dt.UTC)
+        grace = dt.timedelta(days=config.rotation_grace_days)
+        with _editing(config) as current:
+            changes: list[str] = []
+            for name in published:
+                if any(k.selector == name for k in current.for_domain(domain)):
+                    # a pending selector whose record is now seen starts signing
+                    changes += current.activate(domain, name, now, grace)
+            changes += current.expire(now)
+        _record_rotation(changes, shared=config.url is not None)
+    if len(published) < len(pairs):
         sys.exit(1)
 
 
@@ -222,12 +226,13 @@ def _publishes(resolver: DnsResolver, domain: str, selector: str, key_file: Path
     return False
 
 
-def _record_rotation(state: RotationState, changes: list[str]) -> None:
+def _record_rotation(changes: list[str], *, shared: bool) -> None:
+    for change in changes:
+        click.echo(f"rotation: {change}")
     if changes:
-        _save(state)
-        for change in changes:
-            click.echo(f"rotation: {change}")
-        click.echo("rotation: reload the filter (SIGHUP) to sign with the new state")
+        click.echo("rotation: reload the filter (SIGHUP) "
+                   + ("on every server sharing the state " if shared else "")
+                   + "to sign with the new state")
 
 
 @dkim.command("rotate")
@@ -247,22 +252,24 @@ def rotate(wiring: Wiring, domain: str, algorithm: str, bits: int,
     for the grace period (rotation_grace_days), then retires.
     """
     config = wiring.load(config_path).dkim
-    state = _state(config)
     try:
-        entry = state.rotate(domain, Algorithm.from_name(algorithm), config.key_dir,
-                             dt.datetime.now(dt.UTC), bits=bits)
+        with _editing(config) as state:
+            entry = state.rotate(domain, Algorithm.from_name(algorithm), config.key_dir,
+                                 dt.datetime.now(dt.UTC), bits=bits)
     except ValueError as exc:
         raise UsageProblem(str(exc)) from exc
     except RotationStateError as exc:
         raise CommandFailed(str(exc)) from exc
-    _save(state)
     click.echo(zone_file_entry(entry.selector, entry.domain,
                                key_record(load_private_key(Path(entry.key_file)))))
     click.echo(f"selector {entry.selector} is pending (key {entry.key_file}).\n"
                "1. Publish the record above (keep the old selector's record).\n"
                "2. Wait at least the TTL of the zone's negative answers (SOA minimum)\n"
                "   so resolvers that cached 'no such name' forget it.\n"
-               f"3. Run `congvu dkim check --domain {entry.domain}`: when it sees the\n"
+               + (f"   Copy {entry.key_file} to every server sharing the rotation state\n"
+                  "   (the same path, mode 0600) before the next step.\n"
+                  if config.url is not None else "")
+               + f"3. Run `congvu dkim check --domain {entry.domain}`: when it sees the\n"
                "   record it activates the key, then reload the filter (SIGHUP).\n"
                f"4. The old key signs for {config.rotation_grace_days:g} more days, then "
                "retires; remove its record a week or more after that.", err=True)
@@ -274,17 +281,29 @@ def dkim_group(load: ConfigLoader) -> click.Group:
 
 
 def _state(config: DkimConfig) -> RotationState:
+    """The state as it is now, for reading (the selectors to check)."""
     try:
-        return RotationState.load(config.state_file)
+        if config.url is None:
+            return RotationState.load(config.state_file)
+        return RotationState(config.state_file, read_shared(config))
     except RotationStateError as exc:
         raise UsageProblem(str(exc)) from exc
 
 
-def _save(state: RotationState) -> None:
+@contextlib.contextmanager
+def _editing(config: DkimConfig) -> Iterator[RotationState]:
+    """The state to change (file, or the shared one under its lock), written back when
+    the block ends; a store that cannot be read or written is a usage error (exit 2)."""
+    in_block = False
     try:
-        state.save()
-    except OSError as exc:
-        raise UsageProblem(f"cannot write {state.path}: {exc.strerror or exc}") from exc
+        with editing_rotation(config) as state:
+            in_block = True
+            yield state
+            in_block = False
+    except RotationStateError as exc:
+        if in_block:  # a verb's refusal (a pending key waits): the caller says it
+            raise
+        raise UsageProblem(str(exc)) from exc
 
 
 def _keys_to_check(domain: str, selector: str | None, key_file: Path | None,

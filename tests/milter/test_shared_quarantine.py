@@ -1,0 +1,112 @@
+"""The filter's quarantine in the shared PostgreSQL store: held messages go into the
+database (a 250 only once they are there), a database that cannot take one gives 451
+and no relay, and a held message is released once, whoever asks."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Callable
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from milter.quarantine import ReleaseError, release
+from milter.replies import R451_TEMPFAIL
+from policies import PgQuarantine
+from support.postgres import PostgresCluster, password_file
+from support.sink import Sink
+
+
+@functools.cache  # one boundary per message: the bytes held are compared
+def _held_message(n: int) -> bytes:
+    msg = EmailMessage()
+    msg["From"] = "sotc@binhthuan.gov.vn"
+    msg["To"] = "vanphong@binhthuan.gov.vn"
+    msg["Subject"] = f"Báo cáo số {n}"
+    msg["Message-ID"] = f"<held-{n}@binhthuan.gov.vn>"
+    msg.set_content("Xem tệp.\n")
+    msg.add_attachment(b"PK\x03\x04" + b"\x00" * 100, maintype="application",
+                       subtype="octet-stream", filename="bao cao.docm")
+    return msg.as_bytes(policy=msg.policy.clone(linesep="\r\n"))
+
+
+def _send(running: Any, n: int) -> tuple[int, bytes]:
+    client = running.client()
+    client.mail("sotc@binhthuan.gov.vn")
+    client.rcpt("vanphong@binhthuan.gov.vn")
+    return client.data(_held_message(n))  # type: ignore[no-any-return]
+
+
+def _set_read_only(cluster: PostgresCluster, url: str, is_read_only: bool) -> None:
+    """Make the database read-only (or writable again) and end its sessions, as a
+    failover to a standby would."""
+    name = url.rsplit("/", 1)[1]
+    with cluster.admin() as db:
+        db.execute(f"ALTER DATABASE {name} "
+                   + ("SET default_transaction_read_only = on" if is_read_only
+                      else "RESET default_transaction_read_only"))
+        db.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                   "WHERE datname = %s AND pid <> pg_backend_pid()", (name,))
+
+
+@pytest.fixture
+def running(filter_server: Callable[..., Any], postgres_url: str, tmp_path: Path) -> Any:
+    """The filter with the quarantine in PostgreSQL ([store] url) and the audit log in
+    a SQLite file of its own, so only the quarantine meets the database."""
+    return filter_server(store={"url": postgres_url,
+                                "password_file": str(password_file(tmp_path))},
+                         audit={"path": str(tmp_path / "audit.sqlite3")})
+
+
+def test_a_held_message_goes_into_the_database(running: Any, next_hop: Sink,
+                                                postgres_url: str) -> None:
+    code, text = _send(running, 1)
+    assert code == 250 and b"held in quarantine as" in text
+    next_hop.assert_empty()
+    qid = text.decode().rsplit(" ", 1)[-1]
+    config = running.server.config.policies.quarantine
+    assert config.url == postgres_url
+    with PgQuarantine.from_config(config) as store:
+        assert store.read(qid) == _held_message(1)
+        assert store.get(qid).recipients == ("vanphong@binhthuan.gov.vn",)
+
+
+def test_a_database_that_cannot_hold_the_message_gives_451_and_no_relay(
+        running: Any, next_hop: Sink, postgres_url: str,
+        postgres_cluster: PostgresCluster) -> None:
+    assert _send(running, 1)[0] == 250
+    refused = (R451_TEMPFAIL.code,
+               f"{R451_TEMPFAIL.enhanced} Cannot hold the message now, try again later".encode())
+    _set_read_only(postgres_cluster, postgres_url, True)
+    assert _send(running, 2) == refused  # the store's session was ended
+    assert _send(running, 3) == refused  # a new one, on a read-only database
+    _set_read_only(postgres_cluster, postgres_url, False)
+    assert _send(running, 4) == refused
+    assert _send(running, 5)[0] == 250  # Postfix's retry goes through
+    next_hop.assert_empty()
+    with PgQuarantine.from_config(running.server.config.policies.quarantine) as store:
+        assert sorted(e.size for e in store.list()) == sorted(
+            len(_held_message(n)) for n in (1, 5))  # nothing of what got 451
+
+
+def test_a_held_message_is_released_once(running: Any, next_hop: Sink) -> None:
+    qid = _send(running, 1)[1].decode().rsplit(" ", 1)[-1]
+    config = running.server.config
+
+    async def both() -> list[str | BaseException]:
+        return await asyncio.gather(
+            release(config, qid, actor="admin1", reason="checked with the sender"),
+            release(config, qid, actor="admin2", reason="checked with the sender"),
+            return_exceptions=True)
+
+    first, second = asyncio.run(both())
+    assert isinstance(first, str) and first.startswith("250")
+    assert isinstance(second, ReleaseError)
+    assert f"held message {qid} is being released by admin1 on " in str(second)
+    assert next_hop.get().content.endswith(_held_message(1))
+    next_hop.assert_empty()
+    with pytest.raises(ReleaseError, match="released or deleted already"):
+        asyncio.run(release(config, qid, actor="admin2", reason="checked"))
