@@ -11,8 +11,16 @@ checkpoint when due and commits; the lock is released by the commit. Under READ
 COMMITTED each statement after the lock sees every transaction committed before it, so
 the head read is the newest and no two servers link to the same row: the chain cannot
 fork. Each server still commits its sessions' writes in batches (audit/writer.py), so
-the lock is taken once per batch. Durability is PostgreSQL's: a commit returns once its
-WAL is flushed (``synchronous_commit`` on, the default; keep it on).
+the lock is taken once per batch. Durability is PostgreSQL's: a write returns once its
+WAL is flushed (``synchronous_commit`` on, the default; keep it on), waited for as
+described next.
+
+The lock is held from the head read to the commit, and that time, summed over the
+servers, bounds the records all of them commit per second; so a batch holds it for two
+round trips and the work between them (audit/pgwrite.py): the lock with the reads of the
+head and the latest checkpoint, then the rows with the commit, which does not wait for
+the disk; the wait for the WAL flush comes after, with the lock given back, and before
+any session is answered.
 
 A database that is down, unreachable, read-only (a standby, or
 ``default_transaction_read_only``) or refusing the login makes every write an
@@ -25,15 +33,17 @@ import contextlib
 import logging
 import re
 from collections.abc import Iterator, Sequence
+from datetime import datetime
 from typing import Any, cast
 
 from sqlite_utils import Database
 
-from audit.chain import Checkpoint, CheckpointSigner
+from audit.chain import Checkpoint, CheckpointSigner, Schedule
 from audit.config import AuditConfig
 from audit.errors import AuditError
 from audit.keys import KeyTrust
 from audit.pgschema import CHAIN_LOCK, INDEX_CHECKS, is_current, migrate
+from audit.pgwrite import Answer, WriteSession
 from audit.query import Dialect
 from audit.store import AuditLog, mapped_errors
 from audit.verify import VerifyReport
@@ -57,6 +67,12 @@ class PgDialect(Dialect):
         return "e.seq IN (SELECT seq FROM search WHERE words @> ?::text[])", [wanted]
 
 
+_LOCK = f"SELECT pg_advisory_xact_lock({CHAIN_LOCK})"  # its id is a constant
+# AuditLog._last_checkpoint's read, sent with the lock
+_LAST_CHECKPOINT = ("SELECT seq, at, every_records, every_seconds FROM checkpoints "
+                    "ORDER BY seq DESC LIMIT 1")
+
+
 def _where(config: AuditConfig) -> str:
     """The store as messages name it: its URL (which never holds a password)."""
     assert config.url is not None
@@ -77,7 +93,7 @@ class PgAuditLog(AuditLog):
         signer = CheckpointSigner.load_or_create(config.keys_dir)
         where, password = _where(config), config.password()
         with mapped_errors(where, "open for writing", ERRORS):
-            conn = connect(where, password)
+            conn = WriteSession(connect(where, password).raw)
             try:
                 migrate(conn)
             except BaseException:
@@ -122,6 +138,7 @@ class PgAuditLog(AuditLog):
         self.dialect = PgDialect()
         self.errors = ERRORS
         self.index_checks = INDEX_CHECKS
+        self._checkpoint_ahead: Answer | None = None
 
     @property
     def _conn(self) -> PgConnection:
@@ -132,16 +149,34 @@ class PgAuditLog(AuditLog):
         """One write transaction holding the chain's lock (see the module's docstring)."""
         with mapped_errors(self.path, doing, self.errors):
             conn = self._reconnected()
-            # one round trip: the transaction and its lock (the lock's id is a constant)
-            conn.raw.execute("BEGIN ISOLATION LEVEL READ COMMITTED; "
-                             f"SELECT pg_advisory_xact_lock({CHAIN_LOCK})")
+            [self._checkpoint_ahead] = conn.begin_locked(_LOCK, [_LAST_CHECKPOINT])
             try:
                 yield
-                conn.execute("COMMIT")
+                conn.commit()
             except BaseException:
                 with contextlib.suppress(*ERRORS):
                     conn.rollback()
                 raise
+            finally:
+                self._checkpoint_ahead = None
+            conn.wait_durable()  # the lock is given back: the others go on meanwhile
+
+    def _last_checkpoint(self) -> tuple[int, datetime | None, Schedule | None]:
+        """The latest checkpoint as read with the lock, until this transaction signs one
+        (under the lock nobody else can)."""
+        ahead = self._checkpoint_ahead
+        if ahead is None or ahead.rows is None:
+            return super()._last_checkpoint()
+        if not ahead.rows:
+            return 0, None, None
+        seq, at, every_records, every_seconds = ahead.rows[0]
+        return (int(seq), datetime.fromisoformat(at),
+                None if every_records is None else Schedule(int(every_records),
+                                                            float(every_seconds)))
+
+    def _insert_checkpoint(self, cp: Checkpoint) -> None:
+        self._checkpoint_ahead = None
+        super()._insert_checkpoint(cp)
 
     def verify(self, *, exported: Checkpoint | None = None,
                trust: KeyTrust | None = None) -> VerifyReport:
@@ -156,15 +191,20 @@ class PgAuditLog(AuditLog):
             with contextlib.suppress(*ERRORS):
                 conn.rollback()
 
-    def _reconnected(self) -> PgConnection:
+    def _reconnected(self) -> WriteSession:
         """The writer's connection, made anew when the last one was lost (the database
         restarted, a failover, an administrator ended the session): the write that found
-        it lost was answered 451, the next one goes through once the database is back."""
+        it lost was answered 451, the next one goes through once the database is back.
+
+        :raises AuditError: the store was opened read-only.
+        """
         conn = self._conn
+        if not isinstance(conn, WriteSession):
+            raise AuditError(f"audit store {self.path}: opened read-only, it takes no writes")
         if conn.raw.closed or conn.raw.broken:
             with contextlib.suppress(*ERRORS):
                 conn.close()
-            conn = connect(str(self.path), self._password)
+            conn = WriteSession(connect(str(self.path), self._password).raw)
             cast(PgDatabase, self.db).conn = conn
             log.info("audit store %s: reconnected", self.path)
         return conn
