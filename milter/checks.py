@@ -88,7 +88,8 @@ def _open_stores(config: Settings, problems: list[str], *, create: bool) -> None
     _attempt(problems, "directory.path", directory_store)
     if config.archive.enabled:
         _attempt(problems, "archive.path", archive_store)
-    _attempt(problems, "policies.quarantine.path", quarantine_store)
+    _attempt(problems, "policies.quarantine.url" if config.policies.quarantine.url
+             else "policies.quarantine.path", quarantine_store)
     if config.pipeline.audit:
         _attempt(problems, "audit.url" if config.audit.url else "audit.path", audit_store)
 

@@ -16,8 +16,10 @@ put a database read, and a key file's first read, on some message's path, for a 
 that is announced anyway.
 
 Each successful read from PostgreSQL is also written to ``state_file``, this server's
-copy; a start or reload that cannot reach the database uses that copy, with a warning,
-so mail keeps being signed as it was. With no copy it fails, as an unreadable file does.
+copy (by the user whose directory it is in: not by root's ``config check``); a start or
+reload that cannot reach the database uses that copy, with a warning, so mail keeps
+being signed as it was. With no copy it fails, as an unreadable file does; an unusable
+password file is a configuration error, said whatever the copy.
 
 Changes (:func:`editing_rotation`) happen in one transaction holding the advisory lock
 :data:`~signer.pgschema.ROTATION_LOCK`: the state is read, changed by the verbs and
@@ -29,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -61,16 +64,20 @@ def _key(row: Sequence[Any], url: str) -> RotatedKey:
                                  f"{domain}: {exc}") from exc
 
 
+def _password(config: DkimConfig) -> str | None:
+    try:
+        return read_password(config.password_file)
+    except ValueError as exc:
+        raise RotationStateError(f"DKIM rotation state {config.url}: {exc}") from exc
+
+
 @contextlib.contextmanager
-def _connection(config: DkimConfig, doing: str, *, readonly: bool) -> Iterator[PgConnection]:
-    """A connection of its own to ``config.url``; database errors and an unusable
-    password file become :class:`RotationStateError` saying what was being done."""
+def _connection(config: DkimConfig, password: str | None, doing: str, *,
+                readonly: bool) -> Iterator[PgConnection]:
+    """A connection of its own to ``config.url``; database errors become
+    :class:`RotationStateError` saying what was being done."""
     assert config.url is not None
     url = config.url
-    try:
-        password = read_password(config.password_file)
-    except ValueError as exc:
-        raise RotationStateError(f"DKIM rotation state {url}: {exc}") from exc
     try:
         conn = connect(url, password, readonly=readonly, schema=SCHEMA)
         try:
@@ -87,13 +94,17 @@ def _read(conn: PgConnection, url: str) -> list[RotatedKey]:
         f"SELECT {_COLUMNS} FROM rotated_keys ORDER BY position").fetchall()]
 
 
-def read_shared(config: DkimConfig) -> list[RotatedKey]:
-    """The rotated keys in ``config.url``, oldest first (none before the first rotation).
+def read_shared(config: DkimConfig, password: str | None = None) -> list[RotatedKey]:
+    """The rotated keys in ``config.url``, oldest first (none before the first rotation);
+    ``password``: read from ``config.password_file`` when not given.
 
-    :raises RotationStateError: the database cannot be reached or read.
+    :raises RotationStateError: the password file is unusable, or the database cannot be
+        reached or read.
     """
     assert config.url is not None, "the shared rotation state needs url"
-    with _connection(config, "read it", readonly=True) as conn:
+    if password is None:
+        password = _password(config)
+    with _connection(config, password, "read it", readonly=True) as conn:
         if not schema_is_current(conn, SCHEMA, MIGRATIONS):
             return []  # nobody has rotated yet: the commands create the table
         return _read(conn, config.url)
@@ -108,25 +119,39 @@ def load_rotation(config: DkimConfig) -> RotationState:
     """The state the signer starts or reloads with (see the module's docstring).
 
     :raises RotationStateError: the file is unreadable or malformed; or, with url, the
-        database cannot be read and this server has no copy of the state.
+        password file is unusable (a configuration error, which the copy never covers),
+        or the database cannot be read and this server has no copy of the state.
     """
     if config.url is None:
         return RotationState.load(config.state_file)
     copy = config.state_file
+    password = _password(config)
     try:
-        keys = read_shared(config)
+        keys = read_shared(config, password)
     except RotationStateError as exc:
         if not copy.exists():
             raise
         log.warning("DKIM rotation state: %s; signing with this server's copy %s", exc, copy)
         return RotationState.load(copy)
     state = RotationState(copy, keys)
-    try:
-        if not copy.exists() or copy.read_bytes() != _payload(keys):
-            state.save()
-    except OSError as exc:  # the copy only matters when the database is down
-        log.warning("DKIM rotation state: cannot write this server's copy %s: %s", copy, exc)
+    if _is_ours(copy.parent):
+        try:
+            if not copy.exists() or copy.read_bytes() != _payload(keys):
+                state.save()
+        except OSError as exc:  # the copy only matters when the database is down
+            log.warning("DKIM rotation state: cannot write this server's copy %s: %s",
+                        copy, exc)
     return state
+
+
+def _is_ours(directory: Path) -> bool:
+    """Whether the copy's directory is the running user's (or not made yet): `config
+    check` or `doctor` run by root reads the state too, and must not leave the service a
+    copy it cannot read or replace."""
+    try:
+        return directory.stat().st_uid == os.geteuid()
+    except FileNotFoundError:
+        return True
 
 
 @contextlib.contextmanager
@@ -148,7 +173,7 @@ def editing_rotation(config: DkimConfig) -> Iterator[RotationState]:
                                          f"it: {exc.strerror or exc}") from exc
         return
     url = config.url
-    with _connection(config, "change it", readonly=False) as conn:
+    with _connection(config, _password(config), "change it", readonly=False) as conn:
         if not schema_is_current(conn, SCHEMA, MIGRATIONS):
             migrate_schema(conn, SCHEMA, ROTATION_LOCK, MIGRATIONS)
         conn.execute("BEGIN ISOLATION LEVEL READ COMMITTED")

@@ -13,10 +13,14 @@ from typing import Any
 
 import pytest
 
+from congvu.config import parse_config
+from mailbase.pgconn import connect, schema_is_current
+from milter.checks import check_locally
 from milter.quarantine import ReleaseError, release
 from milter.replies import R451_TEMPFAIL
 from policies import PgQuarantine
-from support.postgres import PostgresCluster, password_file
+from policies.pgschema import MIGRATIONS, SCHEMA
+from support.postgres import PASSWORD, PostgresCluster, password_file
 from support.sink import Sink
 
 
@@ -97,10 +101,10 @@ def test_a_held_message_is_released_once(running: Any, next_hop: Sink) -> None:
     config = running.server.config
 
     async def both() -> list[str | BaseException]:
-        return await asyncio.gather(
+        return list(await asyncio.gather(
             release(config, qid, actor="admin1", reason="checked with the sender"),
             release(config, qid, actor="admin2", reason="checked with the sender"),
-            return_exceptions=True)
+            return_exceptions=True))
 
     first, second = asyncio.run(both())
     assert isinstance(first, str) and first.startswith("250")
@@ -110,3 +114,23 @@ def test_a_held_message_is_released_once(running: Any, next_hop: Sink) -> None:
     next_hop.assert_empty()
     with pytest.raises(ReleaseError, match="released or deleted already"):
         asyncio.run(release(config, qid, actor="admin2", reason="checked"))
+
+
+def test_serve_creates_the_schema_and_config_check_reads_the_password_file(
+        postgres_url: str, tmp_path: Path) -> None:
+    secret = password_file(tmp_path)
+    config = parse_config({"service": {"data_dir": str(tmp_path / "var")},
+                           "store": {"url": postgres_url, "password_file": str(secret)},
+                           "audit": {"path": "audit.sqlite3"}})
+    assert check_locally(config, create=True) == []  # as serve's parent, before forking
+    conn = connect(postgres_url, PASSWORD, schema=SCHEMA)
+    try:
+        assert schema_is_current(conn, SCHEMA, MIGRATIONS)
+    finally:
+        conn.close()
+    secret.chmod(0o644)  # a configuration error: said, never covered by a copy
+    signing, holding = check_locally(config)
+    assert signing.startswith(f"signer.dkim: DKIM rotation state {postgres_url}: "
+                              f"store password file {secret}: ")
+    assert holding.startswith(f"policies.quarantine.url: quarantine store {postgres_url}: "
+                              f"store password file {secret}: ")

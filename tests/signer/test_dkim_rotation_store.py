@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import os
 import re
 import threading
 import time
@@ -163,6 +164,19 @@ def test_a_database_down_at_reload_signs_with_this_servers_copy(
     with pytest.raises(RotationStateError, match="cannot read it: the database server "
                                                  "cannot be reached"):
         DkimSigner.from_config(nothing)
+
+
+def test_a_reading_by_another_user_leaves_the_servers_copy_alone(
+        tmp_path: Path, postgres_url: str) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("LOUD SKIP: making a directory another user's needs root")
+    config = _shared(postgres_url, tmp_path, "mail1")
+    with editing_rotation(config) as state:
+        state.rotate(DOMAIN, Algorithm.ED25519_SHA256, config.key_dir, T0)
+    config.state_file.parent.mkdir(parents=True)
+    os.chown(config.state_file.parent, 65534, 65534)  # the service's, read by root
+    assert [k.domain for k in load_rotation(config).keys] == [DOMAIN]
+    assert not config.state_file.exists()
 
 
 def test_a_copy_into_the_shared_state(tmp_path: Path, postgres_url: str) -> None:
