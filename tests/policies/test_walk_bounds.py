@@ -1,0 +1,70 @@
+"""The MIME walk's bounds: how deep it goes, how much it reads, and that each bound it
+reaches is one finding, not one per entity or reading after it."""
+
+from __future__ import annotations
+
+import base64
+
+from policies.model import Defect
+from policies.walk import WalkLimits, walk
+
+TOO_COSTLY = ("the MIME structure is too costly to inspect (repeated readings of the same "
+              "bytes); the rest was not inspected")
+
+
+def _nested(levels: int) -> bytes:
+    """A text leaf inside ``levels`` multiparts, one inside the other."""
+    body = b"Content-Type: text/plain\r\n\r\nhi"
+    for k in range(levels):
+        body = (b'Content-Type: multipart/mixed; boundary="b%02d"\r\n\r\n--b%02d\r\n' % (k, k)
+                + body + b"\r\n--b%02d--\r\n" % k)
+    return body
+
+
+def test_twenty_levels_of_nesting_are_read_and_the_twenty_first_is_not() -> None:
+    found = walk(_nested(20))
+    assert [(p.path, p.data) for p in found.parts] == [(".".join(["1"] * 20), b"hi")]
+    assert found.defects == []
+    deeper = walk(_nested(21))
+    assert deeper.parts == []
+    path = ".".join(["1"] * 21)
+    assert deeper.defects == [(path, Defect(
+        "malformed-mime", f"MIME nesting deeper than 20 levels at part {path}; the rest was "
+        "not inspected"))]
+
+
+def test_the_depth_limit_counts_levels_below_the_message() -> None:
+    assert [p.path for p in walk(_nested(3), WalkLimits(max_depth=3)).parts] == ["1.1.1"]
+    assert [d.reason for _, d in walk(_nested(4), WalkLimits(max_depth=3)).defects] == [
+        "MIME nesting deeper than 3 levels at part 1.1.1.1; the rest was not inspected"]
+
+
+def _costly_multipart() -> bytes:
+    """A base64 multipart with 50 boundary readings: too costly to read every way."""
+    params = "".join(f'; boundary="b{k:02d}"' for k in range(50))
+    return (f"Content-Type: multipart/mixed{params}\r\nContent-Transfer-Encoding: base64"
+            "\r\n\r\n").encode() + base64.encodebytes(b"\0" * 10_000)
+
+
+def test_a_message_too_costly_to_inspect_is_one_finding() -> None:
+    # the bound is spent in the first part: the parts after it are not read, and say
+    # nothing more
+    text = b"--m\r\nContent-Type: text/plain\r\n\r\nhi\r\n"
+    raw = (b'Content-Type: multipart/mixed; boundary="m"\r\n\r\n--m\r\n'
+           + _costly_multipart() + b"\r\n" + text * 3 + b"--m--\r\n")
+    found = walk(raw)
+    # what the first part's readings gave before the bound; parts 2 to 4 are not read
+    assert {p.path for p in found.parts} == {"1.1"}
+    assert [(path, d.reason) for path, d in found.defects if d.reason == TOO_COSTLY] == [
+        ("1", TOO_COSTLY)]
+
+
+def test_scanning_the_decoded_body_of_an_encoded_multipart_is_work_too() -> None:
+    # Each boundary reading of a base64 multipart scans its body (B = 13,512 bytes) and
+    # the body decoded (D = 10,000) to see whether decoding moves a delimiter, and each
+    # reading after the first scans the body for its delimiters: 50 readings make
+    # 50 * (B + D) + 49 * B, with the message 1.85 MB, over the bound of 16 times the
+    # message plus 1 MB (1.28 MB)
+    raw = _costly_multipart()
+    assert 1_270_000 < 16 * len(raw) + (1 << 20) < 1_300_000
+    assert TOO_COSTLY in [d.reason for _, d in walk(raw).defects]
