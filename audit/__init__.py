@@ -34,10 +34,10 @@ from audit.report import ChainHead, Counts, MailboxReport, Report, UnitReport
 from audit.reportfiled import FILE_FORMATS as REPORT_FILE_FORMATS
 from audit.reportfiled import render_file as render_report_file
 from audit.reportfmt import COLUMNS as REPORT_COLUMNS
-from audit.reportfmt import LABELS as REPORT_LABELS
 from audit.reportfmt import cell as report_cell
 from audit.reportfmt import charts as report_charts
 from audit.reportfmt import human_rows as report_human_rows
+from audit.reportfmt import labels as report_labels
 from audit.reportfmt import render as render_report
 from audit.reportfmt import rows as report_rows
 from audit.reportuse import OfficialUse, RosterMailbox, Use
@@ -49,7 +49,6 @@ from audit.writer import AuditWriter
 __all__ = [
     "REPORT_COLUMNS",
     "REPORT_FILE_FORMATS",
-    "REPORT_LABELS",
     "Action",
     "AdminEvent",
     "AdminKind",
@@ -95,6 +94,7 @@ __all__ = [
     "report_cell",
     "report_charts",
     "report_human_rows",
+    "report_labels",
     "report_rows",
     "rotate_key",
     "sign_file_bytes",

@@ -40,6 +40,7 @@ from mailbase import (
     UsageProblem,
     command_line_actor,
     config_option,
+    lang_option,
     parse_local_datetime,
     parse_period,
     wired,
@@ -571,16 +572,18 @@ def prune_cmd(wiring: _Wiring, before: str, config_path: Path | None) -> None:
 @click.option("--format", "fmt",
               type=click.Choice(["table", "csv", "json", "html", "xlsx", "docx"]),
               default="table", show_default=True,
-              help="A table or an HTML page with charts (Vietnamese, unit names), "
+              help="A table or an HTML page with charts (in --lang, unit names), "
               "CSV or JSON (English column names, unit ids, UTC times), or the report "
               "as filed: an Excel workbook (xlsx) or a Word document (docx), which need "
               "--out.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write here instead of standard output.")
+@lang_option
 @config_option
 @_wiring
 def report_cmd(wiring: _Wiring, period: str, units: tuple[str, ...], fmt: str, out: Path | None,
-               config_path: Path | None, with_predecessors: bool, subtree: bool) -> None:
+               config_path: Path | None, with_predecessors: bool, subtree: bool,
+               lang: str) -> None:
     """The periodic report on e-document use: per unit, per mailbox in it, and a
     total (audit/README.md defines each column)."""
     if fmt in FILE_FORMATS and out is None:
@@ -613,10 +616,11 @@ def report_cmd(wiring: _Wiring, period: str, units: tuple[str, ...], fmt: str, o
         names = wiring.unit_names()
     if out and fmt in FILE_FORMATS:
         codes = wiring.organ_ids() if wiring.organ_ids is not None else {}
-        out.write_bytes(render_file(result, fmt, config.time_zone, names, organ_ids=codes))
+        out.write_bytes(render_file(result, fmt, config.time_zone, names, organ_ids=codes,
+                                    lang=lang))
         click.echo(f"report written to {out}", err=True)
         return
-    text = _render_report(result, fmt, config, names)
+    text = _render_report(result, fmt, config, names, lang)
     if out:
         out.write_text(text + "\n", encoding="utf-8")
         click.echo(f"report written to {out}", err=True)
@@ -707,7 +711,7 @@ def _export(log: AuditLog, filters: Filters, fmt: str, stream: Any, total: int, 
 
 
 def _render_report(report: Report, fmt: str, config: AuditConfig,
-                   names: Mapping[str, str]) -> str:
+                   names: Mapping[str, str], lang: str) -> str:
     from audit.reportfmt import render
 
-    return render(report, fmt, config.time_zone, names)
+    return render(report, fmt, config.time_zone, names, lang=lang)

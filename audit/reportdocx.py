@@ -1,4 +1,4 @@
-"""The filed report as a Word document (python-docx), in Vietnamese.
+"""The filed report as a Word document (python-docx), in Vietnamese (or English).
 
 The narrative the provinces write, with the figures filled in: the officials'
 mailboxes and the two rates, documents sent and received electronically, violations,
@@ -28,9 +28,8 @@ from audit.reportfiled import (
     PROVINCE,
     TITLE,
     Filed,
-    label,
-    text,
 )
+from audit.reportfmt import ACTIVATED, NEVER_SENT
 
 FONT = "Times New Roman"
 A4_WIDTH, A4_HEIGHT = Cm(21), Cm(29.7)
@@ -39,41 +38,42 @@ NAME_WIDTH = Cm(4.5)
 
 def _figures(filed: Filed) -> dict[str, str]:
     """The province's figures, written for people, by column."""
-    return {column: text(column, value) for column, value in filed.total.items()}
+    return {column: filed.text(column, value) for column, value in filed.total.items()}
 
 
 def _use(filed: Filed, f: dict[str, str]) -> str:
     if not filed.has_roster:
-        return ("Chưa có danh sách hộp thư của cán bộ: báo cáo chưa tính được số hộp thư "
-                "đã kích hoạt và sử dụng thường xuyên.")
-    return (f"Tổng số cán bộ được cấp hộp thư điện tử công vụ: {f['mailboxes']}; số hộp thư "
-            f"đã kích hoạt: {f['activated']}, đạt tỷ lệ {f['activation_rate']}; số hộp thư "
-            f"sử dụng thường xuyên (ít nhất {filed.report.regular_min} thư gửi mỗi tháng): "
-            f"{f['regular']}, đạt tỷ lệ {f['regular_rate']}.")
+        return filed.gettext("No roster of officials' mailboxes: the report could not count the "
+                             "mailboxes activated and used regularly.")
+    return filed.gettext("Officials given an official mailbox: {mailboxes}; mailboxes activated: "
+                         "{activated}, a rate of {activation_rate}; mailboxes used regularly (at "
+                         "least {minimum} messages sent a month): {regular}, a rate of "
+                         "{regular_rate}.").format(minimum=filed.report.regular_min, **f)
 
 
-def _documents(f: dict[str, str]) -> list[str]:
+def _documents(filed: Filed, f: dict[str, str]) -> list[str]:
     return [
-        f"Số văn bản điện tử gửi đi: {f['documents_sent']}, trong đó {f['documents_signed']} "
-        f"văn bản có chữ ký số, {f['documents_valid']} văn bản có chữ ký số hợp lệ "
-        f"({f['documents_valid_gov']} ký bằng chữ ký số chuyên dùng Chính phủ, "
-        f"{f['documents_valid_public']} bằng chữ ký số công cộng, "
-        f"{f['documents_valid_other']} bằng chữ ký số khác); {f['documents_sealed']} văn "
-        f"bản có chữ ký số của cơ quan gửi, {f['documents_complete']} văn bản đủ chữ ký số "
-        "của người ký và của cơ quan.",
-        f"Số văn bản điện tử nhận được: {f['documents_received']}, trong đó "
-        f"{f['documents_received_valid']} văn bản có chữ ký số hợp lệ, "
-        f"{f['documents_received_complete']} văn bản có hai chữ ký số hợp lệ trở lên.",
+        filed.gettext("Electronic documents sent: {documents_sent}, of which {documents_signed} "
+                      "digitally signed, {documents_valid} with a valid digital signature "
+                      "({documents_valid_gov} signed with the government's special-purpose "
+                      "signature, {documents_valid_public} with a public one, "
+                      "{documents_valid_other} with another); {documents_sealed} with the sending "
+                      "organisation's digital signature, {documents_complete} with both the "
+                      "signer's and the organisation's.").format(**f),
+        filed.gettext("Electronic documents received: {documents_received}, of which "
+                      "{documents_received_valid} with a valid digital signature, "
+                      "{documents_received_complete} with two valid digital signatures or "
+                      "more.").format(**f),
     ]
 
 
-def _violations(f: dict[str, str]) -> str:
-    return (f"Thư gửi đi có dấu mật (MẬT, TỐI MẬT, TUYỆT MẬT): "
-            f"{f['classified_marked']}; thư gửi đi bị từ chối: {f['sent_refused']}; thư "
-            f"gửi đi đang bị cách ly: {f['sent_held']}; thư gửi đến bị từ chối: "
-            f"{f['received_refused']}; thư giả danh đơn vị bị chặn: "
-            f"{f['forgery_attempts']}; thư gửi đi gõ bằng bảng mã cũ (TCVN3, VNI) thay vì "
-            f"Unicode: {f['legacy_encoded']}.")
+def _violations(filed: Filed, f: dict[str, str]) -> str:
+    return filed.gettext("Mail sent marked classified (MẬT, TỐI MẬT, TUYỆT MẬT): "
+                         "{classified_marked}; mail sent and refused: {sent_refused}; mail sent "
+                         "and held in quarantine: {sent_held}; mail received and refused: "
+                         "{received_refused}; mail impersonating a unit stopped: "
+                         "{forgery_attempts}; mail sent typed in a legacy encoding (TCVN3, VNI) "
+                         "instead of Unicode: {legacy_encoded}.").format(**f)
 
 
 def _repeat_header(table: Table) -> None:
@@ -100,21 +100,23 @@ def _table(doc: Docx, header: Sequence[str], body: Sequence[Sequence[str]],
 
 
 def _idle(doc: Docx, filed: Filed) -> None:
-    doc.add_heading("IV. Đơn vị, cán bộ chưa sử dụng hộp thư điện tử công vụ thường xuyên",
-                    level=2)
+    doc.add_heading(filed.gettext("IV. Units and officials not using their official mailbox "
+                                  "regularly"), level=2)
     if not filed.has_roster:
-        doc.add_paragraph("Chưa có danh sách hộp thư của cán bộ.")
+        doc.add_paragraph(filed.gettext("No roster of officials' mailboxes."))
         return
-    units = ", ".join(filed.idle_units) or "không có"
-    doc.add_paragraph(f"Đơn vị chưa có cán bộ sử dụng thường xuyên "
-                      f"({len(filed.idle_units)}): {units}.")
-    doc.add_paragraph(f"Cán bộ chưa sử dụng thường xuyên (dưới {filed.report.regular_min} "
-                      f"thư gửi mỗi tháng): {len(filed.idle)}.")
+    units = ", ".join(filed.idle_units) or filed.gettext("none")
+    doc.add_paragraph(filed.gettext("Units with no official using their mailbox regularly "
+                                    "({count}): {units}.").format(
+        count=len(filed.idle_units), units=units))
+    doc.add_paragraph(filed.gettext("Officials not using their mailbox regularly (under {minimum} "
+                                    "messages sent a month): {count}.").format(
+        minimum=filed.report.regular_min, count=len(filed.idle)))
     if filed.idle:
-        _table(doc, list(NOT_USING.values()), [
-            [i.unit, i.mailbox, i.official, "có" if i.is_activated else "chưa",
-             text("sent", i.sent), f"{i.last_sent:%d/%m/%Y %H:%M}" if i.last_sent
-             else "chưa gửi"] for i in filed.idle], size=10)
+        _table(doc, [filed.gettext(c) for c in NOT_USING.values()], [
+            [i.unit, i.mailbox, i.official, filed.gettext(ACTIVATED[i.is_activated]),
+             filed.text("sent", i.sent), f"{i.last_sent:%d/%m/%Y %H:%M}" if i.last_sent
+             else filed.gettext(NEVER_SENT)] for i in filed.idle], size=10)
 
 
 def _appendix(doc: Docx, filed: Filed) -> None:
@@ -122,16 +124,16 @@ def _appendix(doc: Docx, filed: Filed) -> None:
     section.orientation = WD_ORIENT.LANDSCAPE
     section.page_width, section.page_height = A4_HEIGHT, A4_WIDTH
     section.left_margin = section.right_margin = Cm(1.5)
-    doc.add_heading("Phụ lục: số liệu theo đơn vị", level=2)
+    doc.add_heading(filed.gettext("Appendix: figures by unit"), level=2)
     columns = filed.columns(APPENDIX)
     # the identifier code under the name: the figures keep the page's width
     body = [[f"{unit.name}\n{unit.organ_id}" if unit.organ_id else unit.name,
-             *(text(c, unit.row[c]) for c in columns[1:])]
+             *(filed.text(c, unit.row[c]) for c in columns[1:])]
             for unit in filed.units]
-    body.append([PROVINCE, *(text(c, filed.total[c]) for c in columns[1:])])
-    header = [label(c) for c in columns]
+    body.append([filed.gettext(PROVINCE), *(filed.text(c, filed.total[c]) for c in columns[1:])])
+    header = [filed.label(c) for c in columns]
     if filed.has_organ_ids:
-        header[0] = f"{header[0]}\n({ORGAN_ID.lower()})"
+        header[0] = f"{header[0]}\n({filed.gettext(ORGAN_ID).lower()})"
     table = _table(doc, header, body, size=8)
     # the units' names wide enough to read, the figures share the rest of the line
     table.autofit = False
@@ -155,24 +157,24 @@ def document(filed: Filed) -> bytes:
     style.font.name = FONT
     style.font.size = Pt(13)
     doc.core_properties.author = "congvu"
-    doc.core_properties.title = f"{TITLE} {filed.report.period.label}"
+    doc.core_properties.title = f"{filed.gettext(TITLE)} {filed.report.period.label}"
     doc.core_properties.created = filed.generated
     heading = doc.add_paragraph()
     heading.alignment = WD_ALIGN_PARAGRAPH.CENTER
-    heading.add_run("BÁO CÁO\n").bold = True
-    heading.add_run(TITLE).bold = True
-    for line in (filed.span, f"{filed.dated} (giờ {filed.tz_name})"):
+    heading.add_run(filed.gettext("REPORT") + "\n").bold = True
+    heading.add_run(filed.gettext(TITLE)).bold = True
+    for line in (filed.span, filed.dated_in_zone):
         doc.add_paragraph(line).alignment = WD_ALIGN_PARAGRAPH.CENTER
     f = _figures(filed)
-    doc.add_heading("I. Tình hình sử dụng hộp thư điện tử công vụ", level=2)
+    doc.add_heading(filed.gettext("I. Use of official e-mail mailboxes"), level=2)
     doc.add_paragraph(_use(filed, f))
-    doc.add_paragraph(f"Trong kỳ, các đơn vị đã gửi {f['sent']} thư và nhận {f['received']} "
-                      "thư điện tử qua hệ thống.")
-    doc.add_heading("II. Văn bản điện tử", level=2)
-    for paragraph in _documents(f):
+    doc.add_paragraph(filed.gettext("In the period the units sent {sent} and received {received} "
+                                    "e-mail messages through the system.").format(**f))
+    doc.add_heading(filed.gettext("II. Electronic documents"), level=2)
+    for paragraph in _documents(filed, f):
         doc.add_paragraph(paragraph)
-    doc.add_heading("III. Vi phạm", level=2)
-    doc.add_paragraph(_violations(f))
+    doc.add_heading(filed.gettext("III. Violations"), level=2)
+    doc.add_paragraph(_violations(filed, f))
     _idle(doc, filed)
     doc.add_paragraph(filed.chain)
     _appendix(doc, filed)

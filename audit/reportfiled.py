@@ -6,8 +6,8 @@ documents sent and received electronically, violations), the list of units and
 officials not using their mailbox, and a per-unit appendix. Both files
 (:mod:`audit.reportxlsx`, :mod:`audit.reportdocx`) take every figure from the rows of
 :func:`audit.reportfmt.rows`, the same rows CSV and JSON print: nothing is counted
-again here. This module chooses and labels them, in Vietnamese, and dates the file in
-the report's zone.
+again here. This module chooses and labels them, in Vietnamese by default or in English
+(audit/locale/, :mod:`audit.words`), and dates the file in the report's zone.
 """
 
 from __future__ import annotations
@@ -17,26 +17,27 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from audit.report import Report
-from audit.reportfmt import LABELS, SHARES, USE_COLUMNS, Row, rows
-from mailbase import zone
+from audit.reportfmt import ACTIVATED, IDLE_COLUMNS, LABELS, SHARES, USE_COLUMNS, Row, rows
+from audit.words import translation
+from mailbase import DEFAULT_LANGUAGE, N_, Translation, zone
 
 #: The formats written as files (they need ``--out``), by name.
 FILE_FORMATS = ("xlsx", "docx")
 
-TITLE = "Báo cáo tình hình sử dụng hộp thư điện tử công vụ"
+TITLE = N_("Report on the use of official e-mail mailboxes")
 
 #: The summary's sections: a heading and the total row's columns under it.
 SUMMARY: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("Hộp thư điện tử công vụ của cán bộ",
+    (N_("Officials' official e-mail mailboxes"),
      ("mailboxes", "activated", "activation_rate", "regular", "regular_rate")),
-    ("Văn bản điện tử gửi đi",
+    (N_("Electronic documents sent"),
      ("documents_sent", "documents_signed", "documents_valid", "documents_valid_gov",
       "documents_valid_public", "documents_valid_other", "documents_sealed",
       "documents_complete")),
-    ("Văn bản điện tử nhận được",
+    (N_("Electronic documents received"),
      ("documents_received", "documents_received_valid", "documents_received_complete")),
-    ("Thư điện tử", ("sent", "received")),
-    ("Vi phạm",
+    (N_("E-mail"), ("sent", "received")),
+    (N_("Violations"),
      ("classified_marked", "sent_refused", "sent_held", "received_refused",
       "forgery_attempts", "legacy_encoded")),
 )
@@ -58,15 +59,13 @@ UNIT_TABLE = ("mailbox", "official", "activated", "regular", "last_sent", "sent"
               "documents_received_complete", "dkim_signed", "smime_signed")
 
 #: The list of officials not using their mailbox regularly.
-NOT_USING = {"unit": "Đơn vị", "mailbox": "Hộp thư", "official": "Cán bộ",
-             "activated": "Đã kích hoạt", "sent": "Thư đã gửi trong kỳ",
-             "last_sent": "Lần gửi cuối"}
+NOT_USING = IDLE_COLUMNS
 
-UNIT_ROW = "Cả đơn vị"
-PROVINCE = "Toàn tỉnh"
+UNIT_ROW = N_("The whole unit")
+PROVINCE = N_("The whole province")
 #: the label of a unit's identifier code in the national document exchange (edXML's
 #: OrganId), which the appendix shows beside its name when the directory gives codes
-ORGAN_ID = "Mã định danh"
+ORGAN_ID = N_("Identifier code")
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +105,30 @@ class Filed:
     idle: list[Idle]
     #: the units with roster mailboxes none of which was used regularly (names)
     idle_units: list[str]
+    #: the words of the file's language
+    tr: Translation
+
+    def gettext(self, message: str) -> str:
+        """``message`` (an English msgid) in the file's language."""
+        return self.tr.gettext(message)
+
+    def label(self, column: str) -> str:
+        """A column's label in the file's language."""
+        return self.tr.gettext(LABELS[column])
+
+    def text(self, column: str, value: object) -> str:
+        """A cell for people: counts and shares written the way the file's language
+        writes them (``1.234`` and ``12,5%`` in Vietnamese, ``1,234`` and ``12.5%`` in
+        English), nothing for a column without a value on that row."""
+        if value is None:
+            return ""
+        if column in SHARES:
+            return percent(float(value), self.tr.lang)  # type: ignore[arg-type]
+        if isinstance(value, bool):
+            return self.gettext(ACTIVATED[value])
+        if isinstance(value, int):
+            return number(value, self.tr.lang)
+        return str(value)
 
     @property
     def has_organ_ids(self) -> bool:
@@ -133,31 +156,42 @@ class Filed:
         tz = zone(self.tz_name)
         start = self.report.period.start.astimezone(tz)
         last = self.report.period.end.astimezone(tz) - timedelta(microseconds=1)
-        return (f"Kỳ báo cáo {self.report.period.label}: từ ngày {start:%d/%m/%Y} "
-                f"đến hết ngày {last:%d/%m/%Y} (giờ {self.tz_name})")
+        return self.gettext("Reporting period {label}: from {start:%d/%m/%Y} to the end of "
+                            "{last:%d/%m/%Y} ({zone} time)").format(
+            label=self.report.period.label, start=start, last=last, zone=self.tz_name)
 
     @property
     def dated(self) -> str:
-        """The date line of an administrative document: ``ngày .. tháng .. năm ..``."""
+        """The date line of an administrative document (``ngày .. tháng .. năm ..``)."""
         g = self.generated
-        return f"Ngày {g.day:02d} tháng {g.month:02d} năm {g.year}"
+        return self.gettext("Dated {day:02d}/{month:02d}/{year}").format(
+            day=g.day, month=g.month, year=g.year)
+
+    @property
+    def dated_in_zone(self) -> str:
+        """The date line with the zone it is in."""
+        return self.gettext("{dated} ({zone} time)").format(dated=self.dated, zone=self.tz_name)
 
     @property
     def chain(self) -> str:
         """Where the chain stood when the figures were read, to tie them to the log."""
         head = self.report.head
         if head is None:
-            return "Nhật ký chưa có sự kiện nào khi lập báo cáo."
-        return (f"Số liệu tính trên nhật ký thư điện tử đến sự kiện số {head.seq}, "
-                f"mã băm SHA-256 {head.hash} (kiểm chứng bằng congvu audit verify).")
+            return self.gettext("The log held no event when the report was made.")
+        return self.gettext("Figures read from the e-mail log up to event {seq}, SHA-256 hash "
+                            "{hash} (check them with congvu audit verify).").format(
+            seq=head.seq, hash=head.hash)
 
 
 def filed(report: Report, tz_name: str, names: Mapping[str, str] | None = None, *,
           organ_ids: Mapping[str, str] | None = None,
-          generated: datetime | None = None) -> Filed:
+          generated: datetime | None = None, lang: str = DEFAULT_LANGUAGE) -> Filed:
     """What the filed report of ``report`` shows (unit names from ``names``, ids
     otherwise; identifier codes from ``organ_ids``, unit id -> code), dated
-    ``generated`` (default: now) in ``tz_name``."""
+    ``generated`` (default: now) in ``tz_name``, in ``lang``.
+
+    :raises ValueError: an unknown language.
+    """
     names = names or {}
     organ_ids = organ_ids or {}
     tz = zone(tz_name)
@@ -177,36 +211,18 @@ def filed(report: Report, tz_name: str, names: Mapping[str, str] | None = None, 
     idle_units = [names.get(u.unit_id, u.unit_id) for u in report.units
                   if u.use is not None and u.use.mailboxes and not u.use.regular]
     return Filed(report, tz_name, (generated or datetime.now(UTC)).astimezone(tz), names,
-                 found[-1], list(units.values()), idle, idle_units)
+                 found[-1], list(units.values()), idle, idle_units, translation(lang))
 
 
-def number(value: int) -> str:
-    """A count as Vietnamese write it: ``1.234``."""
-    return f"{value:,}".replace(",", ".")
+def number(value: int, lang: str = DEFAULT_LANGUAGE) -> str:
+    """A count as ``lang`` writes it: ``1.234`` in Vietnamese, ``1,234`` in English."""
+    return f"{value:,}" if lang == "en" else f"{value:,}".replace(",", ".")
 
 
-def percent(value: float) -> str:
-    """A share (in percent) as Vietnamese write it: ``12,5%``."""
-    return f"{value:.1f}%".replace(".", ",")
-
-
-def text(column: str, value: object) -> str:
-    """A cell for people: counts and shares written the Vietnamese way, nothing for
-    a column without a value on that row."""
-    if value is None:
-        return ""
-    if column in SHARES:
-        return percent(float(value))  # type: ignore[arg-type]
-    if isinstance(value, bool):
-        return "có" if value else "chưa"
-    if isinstance(value, int):
-        return number(value)
-    return str(value)
-
-
-def label(column: str) -> str:
-    """A column's Vietnamese label."""
-    return LABELS[column]
+def percent(value: float, lang: str = DEFAULT_LANGUAGE) -> str:
+    """A share (in percent) as ``lang`` writes it: ``12,5%`` in Vietnamese, ``12.5%``
+    in English."""
+    return f"{value:.1f}%" if lang == "en" else f"{value:.1f}%".replace(".", ",")
 
 
 def writer(fmt: str) -> Callable[[Filed], bytes]:
@@ -225,8 +241,11 @@ def writer(fmt: str) -> Callable[[Filed], bytes]:
 def render_file(report: Report, fmt: str, tz_name: str,
                 names: Mapping[str, str] | None = None, *,
                 organ_ids: Mapping[str, str] | None = None,
-                generated: datetime | None = None) -> bytes:
+                generated: datetime | None = None, lang: str = DEFAULT_LANGUAGE) -> bytes:
     """The filed report of ``report`` as an ``xlsx`` workbook or a ``docx`` document
-    (units named by ``names``, with the identifier codes of ``organ_ids``)."""
+    (units named by ``names``, with the identifier codes of ``organ_ids``), in ``lang``.
+
+    :raises ValueError: an unknown format or language.
+    """
     return writer(fmt)(filed(report, tz_name, names, organ_ids=organ_ids,
-                             generated=generated))
+                             generated=generated, lang=lang))

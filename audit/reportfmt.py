@@ -2,7 +2,8 @@
 
 Every format renders the same :class:`~audit.report.Report`. The machine formats keep
 the English snake_case column names, unit ids in ``unit`` and times in ISO 8601 UTC;
-the human formats read in Vietnamese and name units by the names the caller passes
+the human formats read in Vietnamese by default, in English on request (the words in
+audit/locale/, :mod:`audit.words`), and name units by the names the caller passes
 (audit/ has no directory). pygal draws the charts (pure Python, SVG inlined so the
 page works offline; its tooltip script is left out).
 """
@@ -21,7 +22,8 @@ import pygal  # type: ignore[import-untyped]
 
 from audit.report import Counts, Report, UnitReport
 from audit.reportuse import OfficialUse, Use
-from mailbase import zone
+from audit.words import translation
+from mailbase import DEFAULT_LANGUAGE, N_, Translation, zone
 
 Row = dict[str, Any]
 
@@ -52,33 +54,45 @@ _USE = tuple(USE_COLUMNS)
 #: The keys of :func:`human_rows` that say where a row stands, not what it counts.
 _LAYOUT = ("kind", "depth")
 
-#: The same columns as people read them.
+#: The same columns as people read them (English; :func:`labels` in a language).
 LABELS = {
-    "unit": "Đơn vị", "mailbox": "Hộp thư", "sent": "Đã gửi",
-    "sent_refused": "Gửi bị từ chối", "sent_held": "Gửi đang cách ly",
-    "received": "Đã nhận", "received_refused": "Nhận bị từ chối",
-    "forgery_attempts": "Bị giả mạo", "documents_sent": "Văn bản đã gửi",
-    "documents_signed": "Văn bản có chữ ký số", "documents_valid": "Văn bản ký số hợp lệ",
-    "dkim_signed": "Ký DKIM", "smime_signed": "Ký S/MIME", "dmarc_checked": "Kiểm tra DMARC",
-    "dmarc_passed": "Đạt DMARC", "spoof_refused": "Từ chối giả mạo",
-    "documents_valid_gov": "Hợp lệ, CA chuyên dùng Chính phủ",
-    "documents_valid_public": "Hợp lệ, CA công cộng",
-    "documents_valid_other": "Hợp lệ, CA khác",
-    "documents_received": "Văn bản đã nhận",
-    "documents_received_valid": "Văn bản nhận ký số hợp lệ",
-    "documents_received_complete": "Văn bản nhận đủ chữ ký",
-    "documents_sealed": "Văn bản có chữ ký số của cơ quan",
-    "documents_complete": "Văn bản đủ chữ ký cá nhân và cơ quan",
-    "classified_marked": "Thư có dấu mật", "legacy_encoded": "Thư gõ bằng mã cũ (TCVN3, VNI)",
-    "mailboxes": "Hộp thư cá nhân", "activated": "Đã kích hoạt",
-    "regular": "Sử dụng thường xuyên", "activation_rate": "Tỷ lệ kích hoạt",
-    "regular_rate": "Tỷ lệ sử dụng thường xuyên", "official": "Cán bộ",
-    "last_sent": "Lần gửi cuối",
-    "busiest_correspondents": "Trao đổi nhiều nhất",
+    "unit": N_("Unit"), "mailbox": N_("Mailbox"), "sent": N_("Sent"),
+    "sent_refused": N_("Sent, refused"), "sent_held": N_("Sent, held"),
+    "received": N_("Received"), "received_refused": N_("Received, refused"),
+    "forgery_attempts": N_("Forgery attempts"), "documents_sent": N_("Documents sent"),
+    "documents_signed": N_("Documents signed"),
+    "documents_valid": N_("Documents validly signed"),
+    "dkim_signed": N_("DKIM-signed"), "smime_signed": N_("S/MIME-signed"),
+    "dmarc_checked": N_("DMARC-checked"), "dmarc_passed": N_("DMARC passed"),
+    "spoof_refused": N_("Refused as forged"),
+    "documents_valid_gov": N_("Valid, government CA"),
+    "documents_valid_public": N_("Valid, public CA"),
+    "documents_valid_other": N_("Valid, other CA"),
+    "documents_received": N_("Documents received"),
+    "documents_received_valid": N_("Documents received validly signed"),
+    "documents_received_complete": N_("Documents received with two signatures"),
+    "documents_sealed": N_("Documents with the unit's own signature"),
+    "documents_complete": N_("Documents signed by the official and the unit"),
+    "classified_marked": N_("Mail marked classified"),
+    "legacy_encoded": N_("Mail in a legacy encoding (TCVN3, VNI)"),
+    "mailboxes": N_("Officials' mailboxes"), "activated": N_("Activated"),
+    "regular": N_("Used regularly"), "activation_rate": N_("Activation rate"),
+    "regular_rate": N_("Regular use rate"), "official": N_("Official"),
+    "last_sent": N_("Last sent"),
+    "busiest_correspondents": N_("Busiest correspondents"),
 }
-TOTAL = "Tổng cộng"
+TOTAL = N_("Total")
 #: A subtotal row's unit cell, before the unit's name.
-SUBTOTAL = "Cộng"
+SUBTOTAL = N_("Subtotal")
+
+
+def labels(lang: str = DEFAULT_LANGUAGE) -> dict[str, str]:
+    """Every column's label in ``lang``, by column.
+
+    :raises ValueError: an unknown language.
+    """
+    tr = translation(lang)
+    return {column: tr.gettext(label) for column, label in LABELS.items()}
 
 
 def _percent(share: float) -> float:
@@ -229,18 +243,20 @@ def _idle_units(report: Report) -> list[Any]:
             and not u.use.regular]
 
 
-def _chain_line(report: Report) -> str:
+def _chain_line(report: Report, tr: Translation) -> str:
     head = report.head
     if head is None:
-        return "Nhật ký chưa có sự kiện nào."
-    return f"Số liệu tính trên nhật ký đến sự kiện số {head.seq}, mã băm {head.hash}."
+        return tr.gettext("The log holds no event yet.")
+    return tr.gettext("Figures read from the log up to event {seq}, hash {hash}.").format(
+        seq=head.seq, hash=head.hash)
 
 
-def _span(report: Report, tz_name: str) -> str:
+def _span(report: Report, tz_name: str, tr: Translation) -> str:
     tz = zone(tz_name)
     start = report.period.start.astimezone(tz).strftime("%d/%m/%Y %H:%M")
     end = report.period.end.astimezone(tz).strftime("%d/%m/%Y %H:%M")
-    return f"{report.period.label}: từ {start} đến trước {end} ({tz_name})"
+    return tr.gettext("{label}: from {start} until before {end} ({zone})").format(
+        label=report.period.label, start=start, end=end, zone=tz_name)
 
 
 def _local(value: str | None, tz_name: str) -> str:
@@ -261,20 +277,21 @@ def cell(row: Row, column: str) -> str:
     return str(value)
 
 
-def unit_label(row: Row, names: Mapping[str, str]) -> str:
+def unit_label(row: Row, names: Mapping[str, str], tr: Translation) -> str:
     """The unit cell of a unit, subtotal or total row for people (the unit's name)."""
     value = row["unit"]
     if not value:
-        return TOTAL
+        return tr.gettext(TOTAL)
     name = names.get(value, value)
-    return f"{SUBTOTAL}: {name}" if row.get("kind") == "subtotal" else name
+    return f"{tr.gettext(SUBTOTAL)}: {name}" if row.get("kind") == "subtotal" else name
 
 
-def _human(row: Row, names: Mapping[str, str], column: str, tz_name: str) -> str:
+def _human(row: Row, names: Mapping[str, str], column: str, tz_name: str,
+           tr: Translation) -> str:
     """One cell for people: unit names, shares as percentages, the total row named,
     times in the report's zone, nothing for a column the row has no value in."""
     if column == "unit":
-        return "" if row["mailbox"] else unit_label(row, names)
+        return "" if row["mailbox"] else unit_label(row, names, tr)
     if column == "last_sent":
         return _local(row[column], tz_name)
     return cell(row, column)
@@ -286,22 +303,29 @@ def _human_columns(report: Report) -> list[str]:
 
 
 #: The list of officials not using their mailbox regularly, as people read it.
-IDLE_COLUMNS = {"unit": "Đơn vị", "mailbox": "Hộp thư", "official": "Cán bộ",
-                "activated": "Đã kích hoạt", "sent": "Thư đã gửi trong kỳ",
-                "last_sent": "Lần gửi cuối"}
+IDLE_COLUMNS = {"unit": N_("Unit"), "mailbox": N_("Mailbox"), "official": N_("Official"),
+                "activated": N_("Activated"), "sent": N_("Sent in the period"),
+                "last_sent": N_("Last sent")}
+#: whether an official's mailbox was activated, and a last sending that never was
+ACTIVATED = {True: N_("yes"), False: N_("not yet")}
+NEVER_SENT = N_("never sent")
 
 
-def _idle_cells(report: Report, names: Mapping[str, str], tz_name: str) -> list[list[str]]:
+def _idle_cells(report: Report, names: Mapping[str, str], tz_name: str,
+                tr: Translation) -> list[list[str]]:
     return [[names.get(r["unit"], r["unit"]), r["mailbox"], r["official"],
-             "có" if r["activated"] else "chưa", str(r["sent"]),
-             _local(r["last_sent"], tz_name) or "chưa gửi"] for r in _not_using(report)]
+             tr.gettext(ACTIVATED[bool(r["activated"])]), str(r["sent"]),
+             _local(r["last_sent"], tz_name) or tr.gettext(NEVER_SENT)]
+            for r in _not_using(report)]
 
 
-def _idle_title(report: Report, names: Mapping[str, str]) -> list[str]:
+def _idle_title(report: Report, names: Mapping[str, str], tr: Translation) -> list[str]:
     units = ", ".join(names.get(u.unit_id, u.unit_id) for u in _idle_units(report))
-    return [f"Cán bộ chưa sử dụng thường xuyên (dưới {report.regular_min} thư gửi mỗi "
-            f"tháng): {len(report.not_using)}",
-            f"Đơn vị chưa có cán bộ sử dụng thường xuyên: {units or 'không có'}"]
+    return [tr.gettext("Officials not using their mailbox regularly (under {minimum} "
+                       "messages sent a month): {count}").format(
+                minimum=report.regular_min, count=len(report.not_using)),
+            tr.gettext("Units with no official using their mailbox regularly: {units}").format(
+                units=units or tr.gettext("none"))]
 
 
 def _aligned(header: list[str], cells: list[list[str]]) -> list[str]:
@@ -316,41 +340,52 @@ def _indent(row: Row, column: str) -> str:
     return "  " * row["depth"] if column == "unit" and not row["mailbox"] else ""
 
 
-def _table(report: Report, tz_name: str, names: Mapping[str, str]) -> str:
+def _table(report: Report, tz_name: str, names: Mapping[str, str], tr: Translation) -> str:
     cols = _human_columns(report)
-    lines = [f"Báo cáo {_span(report, tz_name)}", _chain_line(report),
-             *_aligned([LABELS[c] for c in cols],
-                       [[_indent(r, c) + _human(r, names, c, tz_name) for c in cols]
+    lines = [tr.gettext("Report {span}").format(span=_span(report, tz_name, tr)),
+             _chain_line(report, tr),
+             *_aligned([tr.gettext(LABELS[c]) for c in cols],
+                       [[_indent(r, c) + _human(r, names, c, tz_name, tr) for c in cols]
                         for r in human_rows(report)])]
     if report.use is not None:
-        lines += ["", *_idle_title(report, names),
-                  *_aligned(list(IDLE_COLUMNS.values()), _idle_cells(report, names, tz_name))]
+        lines += ["", *_idle_title(report, names, tr),
+                  *_aligned([tr.gettext(c) for c in IDLE_COLUMNS.values()],
+                            _idle_cells(report, names, tz_name, tr))]
     return "\n".join(line.rstrip() for line in lines)
 
 
 def render(report: Report, fmt: str, tz_name: str,
-           names: Mapping[str, str] | None = None) -> str:
+           names: Mapping[str, str] | None = None, *, lang: str = DEFAULT_LANGUAGE) -> str:
     """Render ``report`` as ``table``, ``csv``, ``json`` or ``html``.
 
     :param names: unit id -> the unit's name, for the human formats (ids otherwise).
+    :param lang: the human formats' language, ``vi`` or ``en`` (CSV and JSON have none).
+    :raises ValueError: an unknown language.
     """
     names = names or {}
     if fmt == "csv":
         return _csv(report)
     if fmt == "json":
         return _json(report, tz_name)
+    tr = translation(lang)
     if fmt == "html":
-        return _html(report, tz_name, names)
-    return _table(report, tz_name, names)
+        return _html(report, tz_name, names, tr)
+    return _table(report, tz_name, names, tr)
 
 
 def _chart(chart: pygal.Graph) -> str:
     return str(chart.render(is_unicode=True))
 
 
-def charts(report: Report, names: Mapping[str, str]) -> dict[str, pygal.Graph]:
-    """The report's charts, in Vietnamese: volume, signed shares, and (only when the
-    period holds DMARC-checked mail) the DMARC pass share. The console serves the same."""
+def charts(report: Report, names: Mapping[str, str], lang: str = DEFAULT_LANGUAGE
+           ) -> dict[str, pygal.Graph]:
+    """The report's charts, in ``lang`` (Vietnamese by default): volume, signed shares,
+    and (only when the period holds DMARC-checked mail) the DMARC pass share. The console
+    serves the same.
+
+    :raises ValueError: an unknown language.
+    """
+    tr = translation(lang)
     # pygal draws a horizontal bar chart's first label at the bottom: the units go in
     # reversed, so that the chart reads top down in the report's (the tree's) order
     shown = report.units[::-1]
@@ -358,21 +393,21 @@ def charts(report: Report, names: Mapping[str, str]) -> dict[str, pygal.Graph]:
     style = {"js": [], "disable_xml_declaration": True, "width": 800,
              "height": max(240, 60 + 40 * len(labels)), "legend_at_bottom": True}
     units = [u.counts for u in shown]
-    volume = pygal.HorizontalBar(title="Thư gửi và nhận", **style)
+    volume = pygal.HorizontalBar(title=tr.gettext("Mail sent and received"), **style)
     volume.x_labels = labels
     for column in ("sent", "received", "forgery_attempts", "documents_sent",
                    "documents_valid"):
-        volume.add(LABELS[column], [getattr(c, column) for c in units])
-    signed = pygal.HorizontalBar(title="Tỷ lệ thư gửi đi được ký (%)", range=(0, 100),
-                                 **style)
+        volume.add(tr.gettext(LABELS[column]), [getattr(c, column) for c in units])
+    signed = pygal.HorizontalBar(title=tr.gettext("Share of sent mail signed (%)"),
+                                 range=(0, 100), **style)
     signed.x_labels = labels
     # a unit that sent nothing has no share: no bar, rather than a bar at 0 %
     signed.add("DKIM", [_percent(c.dkim_share) if c.sent else None for c in units])
     signed.add("S/MIME", [_percent(c.smime_share) if c.sent else None for c in units])
     found = {"volume": volume, "signed": signed}
     if any(c.dmarc_checked for c in units):
-        dmarc = pygal.HorizontalBar(title="Tỷ lệ thư đến đạt DMARC (%)", range=(0, 100),
-                                    **style)
+        dmarc = pygal.HorizontalBar(title=tr.gettext("Share of received mail passing DMARC (%)"),
+                                    range=(0, 100), **style)
         dmarc.x_labels = labels
         dmarc.add("DMARC", [_percent(c.dmarc_share) if c.dmarc_checked else None
                             for c in units])
@@ -380,40 +415,46 @@ def charts(report: Report, names: Mapping[str, str]) -> dict[str, pygal.Graph]:
     return found
 
 
-def _html_cell(row: Row, names: Mapping[str, str], column: str, tz_name: str) -> str:
-    text = escape(_human(row, names, column, tz_name))
+def _html_cell(row: Row, names: Mapping[str, str], column: str, tz_name: str,
+               tr: Translation) -> str:
+    text = escape(_human(row, names, column, tz_name, tr))
     if column == "unit" and row["unit"] and not row["mailbox"]:
         indent = f' style="padding-left:{0.5 + 1.5 * row["depth"]}em"' if row["depth"] else ""
         return f'<td title="{escape(row["unit"])}"{indent}>{text}</td>'
     return f"<td>{text}</td>"
 
 
-def _html(report: Report, tz_name: str, names: Mapping[str, str]) -> str:
-    figures = "\n".join(f"<figure>{_chart(c)}</figure>" for c in charts(report, names).values())
+def _html(report: Report, tz_name: str, names: Mapping[str, str], tr: Translation) -> str:
+    figures = "\n".join(f"<figure>{_chart(c)}</figure>"
+                        for c in charts(report, names, tr.lang).values())
     cols = [*_human_columns(report), COLUMNS[-1]]
-    head = "".join(f"<th>{escape(LABELS[c])}</th>" for c in cols)
+    head = "".join(f"<th>{escape(tr.gettext(LABELS[c]))}</th>" for c in cols)
     body = "\n".join(
-        f'<tr class="{r["kind"]}">' + "".join(_html_cell(r, names, c, tz_name) for c in cols)
+        f'<tr class="{r["kind"]}">'
+        + "".join(_html_cell(r, names, c, tz_name, tr) for c in cols)
         + "</tr>" for r in human_rows(report))
     idle = ""
     if report.use is not None:
-        title, units = (escape(line) for line in _idle_title(report, names))
-        idle_head = "".join(f"<th>{escape(c)}</th>" for c in IDLE_COLUMNS.values())
+        title, units = (escape(line) for line in _idle_title(report, names, tr))
+        idle_head = "".join(f"<th>{escape(tr.gettext(c))}</th>" for c in IDLE_COLUMNS.values())
         idle_body = "\n".join("<tr>" + "".join(f"<td>{escape(v)}</td>" for v in r) + "</tr>"
-                              for r in _idle_cells(report, names, tz_name))
+                              for r in _idle_cells(report, names, tz_name, tr))
         idle = (f"<h2>{title}</h2>\n<p>{units}</p>\n<table><thead><tr>{idle_head}</tr>"
                 f"</thead><tbody>\n{idle_body}\n</tbody></table>")
     generated = datetime.now(UTC).astimezone(zone(tz_name)).strftime("%d/%m/%Y %H:%M")
-    label = escape(report.period.label)
+    title = escape(tr.gettext("Official e-mail use report {label}").format(
+        label=report.period.label))
+    made = escape(tr.gettext("Made at {generated} ({zone}).").format(
+        generated=generated, zone=tz_name))
     return f"""<!DOCTYPE html>
-<html lang="vi"><head><meta charset="utf-8">
-<title>Báo cáo sử dụng thư điện tử công vụ {label}</title>
+<html lang="{tr.lang}"><head><meta charset="utf-8">
+<title>{title}</title>
 <style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}
 td,th{{border:1px solid #999;padding:.2em .5em;text-align:left}}
 tr.subtotal,tr.total{{font-weight:bold}}</style></head>
-<body><h1>Báo cáo sử dụng thư điện tử công vụ {label}</h1>
-<p>{escape(_span(report, tz_name))}. Lập lúc {generated} ({escape(tz_name)}).
-{escape(_chain_line(report))}</p>
+<body><h1>{title}</h1>
+<p>{escape(_span(report, tz_name, tr))}. {made}
+{escape(_chain_line(report, tr))}</p>
 {figures}
 <table><thead><tr>{head}</tr></thead><tbody>
 {body}

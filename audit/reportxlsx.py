@@ -1,8 +1,9 @@
-"""The filed report as an Excel workbook (openpyxl), in Vietnamese.
+"""The filed report as an Excel workbook (openpyxl), in Vietnamese (or English).
 
-Sheets: ``Tổng hợp`` (the title, the period, the date, where the chain stood, and the
-province's figures by section), ``Phụ lục`` (one row per unit and the province's
-total), ``Chưa sử dụng`` (the units and officials not using their mailbox) and one
+Sheets: ``Tổng hợp`` (Summary: the title, the period, the date, where the chain stood,
+and the province's figures by section), ``Phụ lục`` (Appendix: one row per unit and the
+province's total), ``Chưa sử dụng`` (Not in use: the units and officials not using
+their mailbox) and one
 sheet per unit (its own row and a row per mailbox), named by the unit's id (Excel
 allows 31 characters and no ``[]:*?/\\`` in a sheet's name; the full name is the
 sheet's first line). Counts are numbers, shares are fractions shown as percentages,
@@ -29,10 +30,9 @@ from audit.reportfiled import (
     UNIT_ROW,
     UNIT_TABLE,
     Filed,
-    label,
 )
-from audit.reportfmt import SHARES, Row
-from mailbase import zone
+from audit.reportfmt import ACTIVATED, NEVER_SENT, SHARES, Row
+from mailbase import N_, zone
 
 PERCENT = "0.0%"
 WHEN = "dd/mm/yyyy hh:mm"
@@ -95,68 +95,72 @@ def _heading(ws: Any, filed: Filed, title: str) -> None:
     ws.append([title])
     ws["A1"].font = Font(bold=True, size=14)
     ws.append([filed.span])
-    ws.append([f"{filed.dated} (giờ {filed.tz_name})"])
+    ws.append([filed.dated_in_zone])
     ws.append([filed.chain])
     ws.append([])
 
 
 def _summary(wb: Any, filed: Filed) -> None:
     ws = wb.active
-    ws.title = "Tổng hợp"
-    _heading(ws, filed, TITLE)
-    ws.append(["Chỉ tiêu", PROVINCE])
+    ws.title = filed.gettext(N_("Summary"))
+    _heading(ws, filed, filed.gettext(TITLE))
+    ws.append([filed.gettext("Indicator"), filed.gettext(PROVINCE)])
     header = ws.max_row
     ws.cell(row=header, column=1).font = ws.cell(row=header, column=2).font = BOLD
     for title, columns in filed.summary_sections():
-        ws.append([title])
+        ws.append([filed.gettext(title)])
         ws.cell(row=ws.max_row, column=1).font = BOLD
         for column in columns:
-            ws.append([label(column), _cell(column, filed.total[column], filed)])
+            ws.append([filed.label(column), _cell(column, filed.total[column], filed)])
             _format(ws, ws.max_row, [column], first_column=2)
     if not filed.has_roster:
-        ws.append(["Chưa có danh sách hộp thư của cán bộ: không tính được việc sử dụng."])
+        ws.append([filed.gettext("No roster of officials' mailboxes: their use could not be "
+                                 "counted.")])
     ws.freeze_panes = ws.cell(row=header + 1, column=1)
     ws.column_dimensions["A"].width = 48
     ws.column_dimensions["B"].width = 16
 
 
 def _appendix(wb: Any, filed: Filed) -> None:
-    ws = wb.create_sheet("Phụ lục")
-    _heading(ws, filed, "Phụ lục: số liệu theo đơn vị")
+    ws = wb.create_sheet(filed.gettext("Appendix"))
+    _heading(ws, filed, filed.gettext("Appendix: figures by unit"))
     columns = filed.columns(APPENDIX)
     # the identifier code beside the name, to join the figures with the exchange's
     coded = ["unit", "organ_id"] if filed.has_organ_ids else ["unit"]
     body = [[unit.name, *([unit.organ_id] if filed.has_organ_ids else []),
              *(_cell(c, unit.row[c], filed) for c in columns[1:])]
             for unit in filed.units]
-    body.append([PROVINCE, *([None] if filed.has_organ_ids else []),
+    body.append([filed.gettext(PROVINCE), *([None] if filed.has_organ_ids else []),
                  *(_cell(c, filed.total[c], filed) for c in columns[1:])])
-    header = [label("unit"), *([ORGAN_ID] if filed.has_organ_ids else []),
-              *(label(c) for c in columns[1:])]
+    header = [filed.label("unit"), *([filed.gettext(ORGAN_ID)] if filed.has_organ_ids else []),
+              *(filed.label(c) for c in columns[1:])]
     _table(ws, header, [*coded, *columns[1:]], body)
     for cell in ws[ws.max_row]:
         cell.font = BOLD
 
 
 def _idle(wb: Any, filed: Filed) -> None:
-    ws = wb.create_sheet("Chưa sử dụng")
-    _heading(ws, filed, "Đơn vị, cán bộ chưa sử dụng hộp thư điện tử công vụ thường xuyên")
+    ws = wb.create_sheet(filed.gettext("Not in use"))
+    _heading(ws, filed, filed.gettext("Units and officials not using their official mailbox "
+                                      "regularly"))
     if not filed.has_roster:
-        ws.append(["Chưa có danh sách hộp thư của cán bộ."])
+        ws.append([filed.gettext("No roster of officials' mailboxes.")])
         return
-    ws.append([f"Đơn vị chưa có cán bộ sử dụng thường xuyên: {len(filed.idle_units)}"])
+    ws.append([filed.gettext("Units with no official using their mailbox regularly: {units}")
+               .format(units=len(filed.idle_units))])
     for name in filed.idle_units:
         ws.append([None, name])
-    ws.append([f"Cán bộ chưa sử dụng thường xuyên (dưới {filed.report.regular_min} thư gửi "
-               f"mỗi tháng): {len(filed.idle)}"])
-    body = [[i.unit, i.mailbox, i.official, "có" if i.is_activated else "chưa", i.sent,
-             i.last_sent.replace(tzinfo=None) if i.last_sent else "chưa gửi"]
+    ws.append([filed.gettext("Officials not using their mailbox regularly (under {minimum} "
+                             "messages sent a month): {count}").format(
+        minimum=filed.report.regular_min, count=len(filed.idle))])
+    body = [[i.unit, i.mailbox, i.official, filed.gettext(ACTIVATED[i.is_activated]), i.sent,
+             i.last_sent.replace(tzinfo=None) if i.last_sent else filed.gettext(NEVER_SENT)]
             for i in filed.idle]
-    _table(ws, list(NOT_USING.values()), list(NOT_USING), body)
+    _table(ws, [filed.gettext(c) for c in NOT_USING.values()], list(NOT_USING), body)
 
 
 def _unit_row(row: Row, columns: Sequence[str], filed: Filed) -> list[Any]:
-    return [UNIT_ROW, *(_cell(c, row[c], filed) for c in columns[1:])]
+    return [filed.gettext(UNIT_ROW), *(_cell(c, row[c], filed) for c in columns[1:])]
 
 
 def _units(wb: Any, filed: Filed) -> None:
@@ -164,11 +168,11 @@ def _units(wb: Any, filed: Filed) -> None:
     columns = filed.columns(UNIT_TABLE)
     for unit in filed.units:
         ws = wb.create_sheet(_sheet_name(unit.unit_id, taken))
-        code = f", {ORGAN_ID.lower()} {unit.organ_id}" if unit.organ_id else ""
+        code = f", {filed.gettext(ORGAN_ID).lower()} {unit.organ_id}" if unit.organ_id else ""
         _heading(ws, filed, f"{unit.name} ({unit.unit_id}{code})")
         body = [_unit_row(unit.row, columns, filed)]
         body += [[_cell(c, row[c], filed) for c in columns] for row in unit.mailboxes]
-        _table(ws, [label(c) for c in columns], columns, body)
+        _table(ws, [filed.label(c) for c in columns], columns, body)
         for cell in ws[ws.max_row - len(unit.mailboxes)]:
             cell.font = BOLD
 
@@ -189,7 +193,7 @@ def workbook(filed: Filed) -> bytes:
     """The filed report as the bytes of an .xlsx workbook."""
     wb = Workbook()
     wb.properties.creator = "congvu"
-    wb.properties.title = f"{TITLE} {filed.report.period.label}"
+    wb.properties.title = f"{filed.gettext(TITLE)} {filed.report.period.label}"
     wb.properties.created = wb.properties.modified = (
         filed.generated.astimezone(UTC).replace(tzinfo=None))  # the file says UTC
     _summary(wb, filed)

@@ -20,11 +20,13 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
 ROOT = Path(__file__).resolve().parents[1]
+#: the markers: gettext's own, and ``N_`` and ``NP_`` (mailbase's, marking without
+#: translating)
 KEYWORDS = {"_": None, "gettext": None, "N_": None, "NP_": ((1, "c"), 2),
             "pgettext": ((1, "c"), 2)}
 METHODS = [("**/templates/**.html", "jinja2.ext:babel_extract"), ("**.py", "python")]
 #: package -> its gettext domain
-PACKAGES = {"web": "congvu-web"}
+PACKAGES = {"web": "congvu-web", "audit": "congvu-audit", "signer": "congvu-signer"}
 #: words with no Vietnamese of their own, which a template may write as they are
 NAMES = {"DKIM", "S/MIME", "SPF", "DMARC", "ARC", "SHA-256", "PDF", "CSV", "XLSX", "DOCX",
          "vCard", "API", "JSON", "OpenAPI", "STT"}

@@ -7,81 +7,67 @@ the result's JSON form (`DocumentResult.as_json`), so the text says nothing the 
 does not. Times are shown in the province's zone, as the rest of the command line and
 the console show them (``[audit] time_zone``, Asia/Ho_Chi_Minh by default), the zone
 named once per file and each time with its UTC offset; the JSON keeps them in UTC.
+The words are English in the code and Vietnamese in
+signer/locale/vi/LC_MESSAGES/congvu-signer.po.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from mailbase import DEFAULT_ZONE, zone
+from mailbase import DEFAULT_ZONE, LANGUAGES, N_, NP_, Catalogue, zone
 
-_TEXT: dict[str, dict[str, str]] = {
-    "vi": {
-        "file": "Tệp", "signature": "Chữ ký", "verdict": "Kết luận", "reason": "Lý do",
-        "zone": "thời gian theo múi giờ {zone}",
-        "issuer": "Tổ chức cấp chứng thư số", "subject": "Người/tổ chức ký",
-        "unit": "Đơn vị quản lý", "unit_unknown": "chưa xác định",
-        "time": "Thời điểm ký", "integrity": "Tính toàn vẹn",
-        "validity": "Hiệu lực chứng thư số tại thời điểm ký",
-        "period": "Thời hạn chứng thư số", "period_text": "từ {start} đến {end}",
-        "revocation": "Tình trạng thu hồi", "evidence": "Bằng chứng",
-        "crl": "CRL của {issuer}, số {number}, phát hành {this_update}, SHA-256 {sha256}",
-        "ocsp": "trả lời OCSP lúc {produced_at}, SHA-256 {sha256}",
-        "none": "không có", "notes": "Ghi chú", "not_checked": "chưa kiểm tra",
-        "no_signature": "Không có chữ ký số.", "complete": "Đủ chữ ký cá nhân và tổ chức",
-        "yes": "có", "no": "không", "required": " (bắt buộc)",
-        "timestamp": "theo dấu thời gian tin cậy", "claimed": "do bên ký tự khai",
-        "time_none": "không ghi (đánh giá tại thời điểm kiểm tra)",
-        "intact": "nguyên vẹn", "changed": "nội dung đã ký bị thay đổi",
-        "signature-value-wrong": "giá trị chữ ký không khớp chứng thư số",
-        "valid": "hợp lệ", "invalid": "không hợp lệ", "untrusted": "không được tin cậy",
-        "expired": "hết hạn", "revoked": "bị thu hồi",
-        "modified-after-signing": "bị sửa đổi sau khi ký",
-        "unverifiable": "không kiểm tra được", "unsigned": "không có chữ ký",
-        "good": "chưa bị thu hồi", "unknown": "không xác định",
-        "revoked_status": "đã bị thu hồi", "method_crl": "qua CRL",
-        "method_ocsp": "qua OCSP", "method_none": "",
-        "role": "Vai trò", "role_organisation": "chữ ký của cơ quan, tổ chức",
-        "role_person": "chữ ký của cá nhân", "role_unknown": "không xác định",
-        "no_directory": "Không có danh bạ đơn vị: vai trò của mọi chữ ký là không xác "
-                        "định và văn bản không được coi là đủ chữ ký.",
-    },
-    "en": {
-        "file": "File", "signature": "Signature", "verdict": "Verdict", "reason": "Reason",
-        "zone": "times in {zone}",
-        "issuer": "Issuer", "subject": "Signer", "unit": "Managing unit",
-        "unit_unknown": "not determined", "time": "Signing time", "integrity": "Integrity",
-        "validity": "Certificate valid at the signing time",
-        "period": "Certificate validity period", "period_text": "from {start} to {end}",
-        "revocation": "Revocation status", "evidence": "Evidence",
-        "crl": "CRL of {issuer}, number {number}, issued {this_update}, SHA-256 {sha256}",
-        "ocsp": "OCSP answer produced {produced_at}, SHA-256 {sha256}",
-        "none": "none", "notes": "Notes", "not_checked": "not checked",
-        "no_signature": "No digital signature.",
-        "complete": "Signed by a person and then the organisation", "yes": "yes",
-        "no": "no", "required": " (required)",
-        "timestamp": "from a trusted timestamp", "claimed": "claimed by the signer",
-        "time_none": "not stated (judged at the time of verification)",
-        "intact": "intact", "changed": "the signed content was changed",
-        "signature-value-wrong": "the signature value does not match the certificate",
-        "valid": "valid", "invalid": "invalid", "untrusted": "untrusted",
-        "expired": "expired", "revoked": "revoked",
-        "modified-after-signing": "modified after signing",
-        "unverifiable": "unverifiable", "unsigned": "unsigned",
-        "good": "not revoked", "unknown": "unknown", "revoked_status": "revoked",
-        "method_crl": "by CRL", "method_ocsp": "by OCSP", "method_none": "",
-        "role": "Role", "role_organisation": "the organisation's signature",
-        "role_person": "a person's signature", "role_unknown": "unknown",
-        "no_directory": "No unit directory: every signature's role is unknown and no "
-                        "file counts as complete.",
-    },
+__all__ = ["LANGUAGES", "explain"]
+
+#: each word of an explanation, in English (the msgid; signer/locale/ has the Vietnamese)
+_WORDS: dict[str, str | tuple[str, str]] = {
+    "file": N_("File"), "signature": N_("Signature"), "verdict": N_("Verdict"),
+    "reason": N_("Reason"), "zone": N_("times in {zone}"),
+    "issuer": N_("Issuer"), "subject": N_("Signer"), "unit": N_("Managing unit"),
+    "unit_unknown": N_("not determined"), "time": N_("Signing time"),
+    "integrity": N_("Integrity"),
+    "validity": N_("Certificate valid at the signing time"),
+    "period": N_("Certificate validity period"), "period_text": N_("from {start} to {end}"),
+    "revocation": N_("Revocation status"), "evidence": N_("Evidence"),
+    "crl": N_("CRL of {issuer}, number {number}, issued {this_update}, SHA-256 {sha256}"),
+    "ocsp": N_("OCSP answer produced {produced_at}, SHA-256 {sha256}"),
+    "none": N_("none"), "notes": N_("Notes"), "not_checked": N_("not checked"),
+    "no_signature": N_("No digital signature."),
+    "complete": N_("Signed by a person and then the organisation"), "yes": N_("yes"),
+    "no": N_("no"), "required": N_("required"),
+    "timestamp": N_("from a trusted timestamp"), "claimed": N_("claimed by the signer"),
+    "time_none": N_("not stated (judged at the time of verification)"),
+    "intact": N_("intact"), "changed": N_("the signed content was changed"),
+    "signature-value-wrong": N_("the signature value does not match the certificate"),
+    "valid": N_("valid"), "invalid": N_("invalid"), "untrusted": N_("untrusted"),
+    "expired": N_("expired"), "revoked": N_("revoked"),
+    "modified-after-signing": N_("modified after signing"),
+    "unverifiable": N_("unverifiable"), "unsigned": N_("unsigned"),
+    "good": N_("not revoked"), "unknown": N_("unknown"),
+    # a certificate's revocation status, apart from the verdict "revoked"
+    "revoked_status": NP_("revocation", "revoked"),
+    "method_crl": N_("by CRL"), "method_ocsp": N_("by OCSP"),
+    "role": N_("Role"), "role_organisation": N_("the organisation's signature"),
+    "role_person": N_("a person's signature"), "role_unknown": N_("unknown"),
+    "no_directory": N_("No unit directory: every signature's role is unknown and no "
+                       "file counts as complete."),
 }
+_CATALOGUE = Catalogue(Path(__file__).resolve().parents[1] / "locale", "congvu-signer")
+
+
+def _words(lang: str) -> dict[str, str]:
+    """Every word of an explanation in ``lang``, by key."""
+    tr = _CATALOGUE.translation(lang)
+    return {key: tr.gettext(word) if isinstance(word, str) else tr.word(word)
+            for key, word in _WORDS.items()}
+
+
 #: The verdicts that mean the certificate itself was judged valid at the signing time.
 _CERT_JUDGED = {"valid": "yes", "expired": "no", "revoked": "no", "untrusted": "no"}
-LANGUAGES = tuple(_TEXT)
 
 
 def explain(record: dict[str, Any], *, lang: str = "vi", has_directory: bool = True,
@@ -93,9 +79,7 @@ def explain(record: dict[str, Any], *, lang: str = "vi", has_directory: bool = T
 
     :raises ValueError: an unknown language or time zone.
     """
-    if lang not in _TEXT:
-        raise ValueError(f"unknown language {lang!r}; known: {', '.join(LANGUAGES)}")
-    t = _TEXT[lang]
+    t = _words(lang)
     tz = zone(time_zone)
     verdict = str(record.get("verdict", ""))
     lines = [f"{t['file']}: {record.get('file') or record.get('filename') or '?'} — "
@@ -151,7 +135,7 @@ def _revocation(revocation: dict[str, Any], t: dict[str, str], tz: ZoneInfo) -> 
     status = str(revocation.get("status", "unknown"))
     word = t["revoked_status"] if status == "revoked" else t.get(status, status)
     how = t.get(f"method_{revocation.get('method', 'none')}", "")
-    required = t["required"] if revocation.get("is_required") else ""
+    required = f" ({t['required']})" if revocation.get("is_required") else ""
     lines = [f"  {t['revocation']}: {word}" + (f" {how}" if how else "") + required]
     crl, ocsp = revocation.get("crl"), revocation.get("ocsp")
     if crl:

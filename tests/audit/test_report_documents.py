@@ -9,12 +9,13 @@ import io
 import json
 import sqlite3
 from datetime import timedelta
+from html import escape
 from typing import Any
 
 from audit.config import AuditConfig
 from audit.records import Attachment, AuditRecord, Completion, Direction, Fate, Role
 from audit.report import Counts
-from audit.reportfmt import LABELS, render
+from audit.reportfmt import labels, render
 from audit.store import AuditLog
 from mailbase import parse_period
 from support.audit import T0, make_record, sha
@@ -196,5 +197,7 @@ def test_sealed_and_complete_in_every_format(audit_config: AuditConfig) -> None:
     stc = next(r for r in table if r["unit"] == "stc" and not r["mailbox"])
     assert (stc["documents_sealed"], stc["documents_complete"]) == ("1", "1")
     for fmt in ("table", "html"):
-        text = render(report, fmt, "UTC")
-        assert LABELS["documents_sealed"] in text and LABELS["documents_complete"] in text
+        for lang in ("vi", "en"):
+            text = render(report, fmt, "UTC", lang=lang)
+            words = {c: escape(w) if fmt == "html" else w for c, w in labels(lang).items()}
+            assert words["documents_sealed"] in text and words["documents_complete"] in text

@@ -12,7 +12,15 @@ from html.parser import HTMLParser
 
 import pytest
 
-from audit import Attachment, AuditLog, Completion, DocumentSignatureRecord, Fate, Violation
+from audit import (
+    Attachment,
+    AuditLog,
+    Completion,
+    DocumentSignatureRecord,
+    Fate,
+    Violation,
+    report_labels,
+)
 from support.audit import T0, make_record, sha
 from support.webconsole import client, login
 from web.i18n import CATALOGUE
@@ -58,7 +66,9 @@ def words(page: str) -> set[str]:
     return {w.casefold() for w in WORD.findall(" ".join(parser.text))}
 
 
-VIETNAMESE = {w.casefold() for vi in CATALOGUE.translation("vi").messages.values()
+#: the console's words, and the report's column labels (audit/'s catalogue)
+VIETNAMESE = {w.casefold() for vi in [*CATALOGUE.translation("vi").messages.values(),
+                                      *report_labels("vi").values()]
               for w in WORD.findall(vi)}
 
 

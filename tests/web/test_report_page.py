@@ -13,7 +13,6 @@ from click.testing import CliRunner
 
 from audit import (
     REPORT_COLUMNS,
-    REPORT_LABELS,
     Attachment,
     AuditLog,
     Completion,
@@ -21,6 +20,7 @@ from audit import (
     DocumentSignatureRecord,
     Fate,
     Role,
+    report_labels,
 )
 from congvu.cli import main
 from support.audit import T0, make_record, sha
@@ -78,7 +78,8 @@ def test_report_page_counts_as_the_command_line(env, tmp_path: Path) -> None:
     rows = table(page.text)
     headings = re.findall(r'<th scope="col" data-column="([a-z_]+)">([^<]*)</th>', page.text)
     # the same words as the command line's, for every column it counts
-    assert headings == [(c, REPORT_LABELS[c]) for c in REPORT_COLUMNS[2:-1]]
+    labels = report_labels("vi")
+    assert headings == [(c, labels[c]) for c in REPORT_COLUMNS[2:-1]]
     data = json.loads(command_line_report(env, tmp_path, "json"))
     expected = {r["unit"]: r for r in data["rows"] if not r["mailbox"]}
     assert list(expected) == ["ubnd", "stc", "stc-a", "sgd", ""]

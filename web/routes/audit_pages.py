@@ -29,12 +29,13 @@ from audit import (
     report_cell,
     report_charts,
     report_human_rows,
+    report_labels,
 )
 from directory import Unit, rolled_into
 from mailbase import PeriodError, parse_period, zone
 from web import access
 from web import filters as webfilters
-from web.app import AdminUser, AuditorUser, Console, console_of, render
+from web.app import AdminUser, AuditorUser, Console, console_of, lang_of, render
 from web.security import require_csrf
 from web.users import User
 
@@ -330,6 +331,7 @@ def audit_report(request: Request, user: AuditorUser, period: str = "",
     return render(request, "audit_report.html", {
         "period": period, "report": report, "span": span, "error": None, "names": names,
         "rows": rows, "columns": REPORT_COLUMNS[2:-1], "cell": report_cell,
+        "labels": report_labels(lang_of(request)),
         "with_predecessors": with_predecessors,
         "has_dmarc": bool(report and report.total.dmarc_checked)})
 
@@ -349,7 +351,7 @@ def audit_report_chart(request: Request, user: AuditorUser, chart: str,
         raise HTTPException(status_code=400, detail=str(exc)) from None
     if report is None:
         raise HTTPException(status_code=404, detail="no audit store")
-    graphs = report_charts(report, {u.id: u.name for u in console.units()})
+    graphs = report_charts(report, {u.id: u.name for u in console.units()}, lang_of(request))
     if chart not in graphs:
         raise HTTPException(status_code=404, detail="no DMARC-checked mail in this period")
     return Response(str(graphs[chart].render(is_unicode=True)), media_type="image/svg+xml")
