@@ -15,6 +15,8 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -51,16 +53,22 @@ def _skip_reason() -> str | None:
 
 
 @pytest.fixture(scope="module")
-def guide(bundle: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def guide(bundle: Path) -> Iterator[dict[str, Any]]:
     reason = _skip_reason()
     if reason is not None:
         pytest.skip(f"LOUD SKIP: the guide runs on a server of its own: {reason}")
-    # not under pytest's 0700 tmp_path: the guide's congvu and Postfix users read here
-    work = Path(tmp_path_factory.mktemp("guide"))
-    for parent in [work, *work.parents]:
-        if parent == Path("/tmp"):
-            break
-        parent.chmod(parent.stat().st_mode | 0o711)
+    # Not under pytest's temporary directories: congvu, Postfix and Dovecot's auth read
+    # here as their own users, and every pytest that starts (another xdist worker, another
+    # run on the machine) sets /tmp/pytest-of-USER back to 0700 on the way.
+    work = Path(tempfile.mkdtemp(prefix="congvu-guide-"))
+    work.chmod(0o711)
+    try:
+        yield _run_guide(bundle, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _run_guide(bundle: Path, work: Path) -> dict[str, Any]:
     tarball = bundle.with_name(bundle.name + ".tar.gz")
     done = subprocess.run(
         ["unshare", "--mount", "--net", "--fork", "--", sys.executable, str(RUNNER),
