@@ -15,6 +15,7 @@ from archive.holds import Hold
 from archive.keys import retired_key_paths
 from archive.migrate import Copied, copy_to_postgresql
 from archive.pgstore import PgArchive
+from archive.proof import Bundle, bundle_files
 from archive.retention import ArchivedMessage, Expired, Retention
 from archive.store import Archive, Stored, is_sha256
 
@@ -25,6 +26,7 @@ __all__ = [
     "ArchiveReadError",
     "ArchiveWriteError",
     "ArchivedMessage",
+    "Bundle",
     "Copied",
     "Expired",
     "Hold",
@@ -33,6 +35,7 @@ __all__ = [
     "Retention",
     "RetentionClass",
     "Stored",
+    "bundle_files",
     "commands",
     "copy_to_postgresql",
     "is_sha256",

@@ -91,6 +91,17 @@ class Bundle:
 def write_bundle(out: Path, bundle: Bundle) -> list[Path]:
     """Write the bundle's files into ``out`` (made 0700 if absent; it must hold no file
     of a bundle already); return them. Each file is 0600, written durably."""
+    written = []
+    for file_name, data in bundle_files(bundle).items():
+        path = out / file_name
+        write_private_durably(path, data)
+        written.append(path)
+    return written
+
+
+def bundle_files(bundle: Bundle) -> dict[str, bytes]:
+    """The bundle's files by name: the message, proof.json, README.txt and the files
+    README.txt checks by hand (what :func:`write_bundle` writes, and the console zips)."""
     proof = bundle.proof
     cp = proof["checkpoint"]
     name = f"{bundle.record_id}.eml"
@@ -112,12 +123,7 @@ def write_bundle(out: Path, bundle: Bundle) -> list[Path]:
     }
     if proof.get("completion"):
         files["completion.json"] = canonical(proof["completion"]["row"])
-    written = []
-    for file_name, data in files.items():
-        path = out / file_name
-        write_private_durably(path, data)
-        written.append(path)
-    return written
+    return files
 
 
 def readme(record_id: int, proof: Mapping[str, Any]) -> str:

@@ -139,6 +139,10 @@ class AdminKind(StrEnum):
     #: a legal hold on archived messages placed, and released (target: the hold's id)
     ARCHIVE_HOLD = "archive-hold"
     ARCHIVE_HOLD_RELEASE = "archive-hold-release"
+    #: archived message content read in the console, before it was shown (details:
+    #: ``action`` download, with the record and its SHA-256, or search, with the
+    #: query and what it matched)
+    ARCHIVE_READ = "archive-read"
     #: unit ids renamed for the records before it, as a merger of provinces renamed
     #: them (details: old id -> new id; audit/renames.py)
     UNITS_RENAMED = "units-renamed"

@@ -269,4 +269,5 @@ def web_settings(config: CongvuConfig, *, is_secure_cookie: bool = False) -> Web
         time_zone=config.audit.time_zone,
         title=config.directory.title,
         is_secure_cookie=is_secure_cookie,
+        archive=config.archive,
     )

@@ -158,7 +158,15 @@ def create_app(settings: WebSettings, *, release: Releaser | None = None) -> Fas
     :raises CookieKeyError: the cookie key is unusable.
     :raises UserError: the users store cannot be opened.
     """
-    from web.routes import account, admin, audit_pages, auth, public, report_files
+    from web.routes import (
+        account,
+        admin,
+        archive_pages,
+        audit_pages,
+        auth,
+        public,
+        report_files,
+    )
 
     app = FastAPI(
         title="congvu", version="1", docs_url=None, redoc_url=None,
@@ -229,6 +237,6 @@ def create_app(settings: WebSettings, *, release: Releaser | None = None) -> Fas
 
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     for router in (public.router, auth.router, account.router, audit_pages.router,
-                   report_files.router, admin.router):
+                   report_files.router, archive_pages.router, admin.router):
         app.include_router(router)
     return app

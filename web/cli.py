@@ -145,10 +145,14 @@ def user_add(wiring: _Wiring, config_path: Path | None, name: str, is_admin: boo
 
 def _apply(settings: WebSettings, store: UserStore, name: str, action: str,
            units: tuple[str, ...]) -> User:
-    """Grant or revoke ``units``, or enable or disable the user; the user as it is now."""
-    if action in ("grant", "revoke"):
+    """Grant or revoke ``units`` (``-content``: their messages' content), or enable or
+    disable the user; the user as it is now."""
+    if action in ("grant", "grant-content"):
         for unit in units:
-            (store.grant if action == "grant" else store.revoke)(name, unit)
+            store.grant(name, unit, content=action == "grant-content")
+    elif action in ("revoke", "revoke-content"):
+        for unit in units:
+            store.revoke(name, unit, content_only=action == "revoke-content")
     else:
         store.set_active(name, action == "enable")
     return store.get(name)
@@ -176,7 +180,7 @@ def _granted(settings: WebSettings, keys: tuple[str, ...]) -> tuple[str, ...]:
 def _change(wiring: _Wiring, config_path: Path | None, name: str, action: str,
             units: tuple[str, ...]) -> None:
     settings = wiring.load(config_path)
-    if action == "grant":
+    if action in ("grant", "grant-content"):
         units = _granted(settings, units)
     with _store(settings) as store:
         try:
@@ -185,34 +189,41 @@ def _change(wiring: _Wiring, config_path: Path | None, name: str, action: str,
             raise CommandFailed(str(exc)) from exc
     for target_unit in list[str | None](units) or [None]:
         _audit(settings, name, action, target_unit)
+    content = f"; content: {', '.join(user.content_units)}" if user.content_units else ""
     click.echo(f"{user.name}: {'active' if user.is_active else 'disabled'}; units: "
-               f"{', '.join(user.units) or '(none)'}")
+               f"{', '.join(user.units) or '(none)'}{content}")
 
 
 @user_group.command("grant")
 @config_option
 @click.argument("name")
 @click.argument("units", nargs=-1, required=True)
+@click.option("--content", "is_content", is_flag=True,
+              help="Also let NAME read, download and search the archived messages of "
+              "UNITS (and of the units below them) in the console; each such act is a "
+              "chained event.")
 @_wiring
 def user_grant(wiring: _Wiring, config_path: Path | None, name: str,
-               units: tuple[str, ...]) -> None:
+               units: tuple[str, ...], is_content: bool) -> None:
     """Let NAME read the log of UNITS and the units below them.
 
     Each of UNITS is a unit's id or its official address (an alias too), which the
     directory resolves to the unit; anything else is refused, nothing granted.
     """
-    _change(wiring, config_path, name, "grant", units)
+    _change(wiring, config_path, name, "grant-content" if is_content else "grant", units)
 
 
 @user_group.command("revoke")
 @config_option
 @click.argument("name")
 @click.argument("units", nargs=-1, required=True)
+@click.option("--content", "is_content", is_flag=True,
+              help="Take back only the grant of the archived messages' content.")
 @_wiring
 def user_revoke(wiring: _Wiring, config_path: Path | None, name: str,
-                units: tuple[str, ...]) -> None:
-    """Take grants of UNITS back from NAME."""
-    _change(wiring, config_path, name, "revoke", units)
+                units: tuple[str, ...], is_content: bool) -> None:
+    """Take grants of UNITS back from NAME (with the grant of their content)."""
+    _change(wiring, config_path, name, "revoke-content" if is_content else "revoke", units)
 
 
 @user_group.command("disable")

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from archive import ArchiveConfig
 from audit import AuditConfig
 
 if TYPE_CHECKING:
@@ -54,3 +55,6 @@ class WebSettings:
     #: the Argon2id cost of the users' password hashes (web/users.py); the tests give
     #: argon2's cheapest, which leaves every check the same and costs nothing
     password_hashing: Parameters = field(default_factory=_rfc_9106_second_option)
+    #: the ``[archive]`` table: the archived messages a content grant reads (None: the
+    #: console offers no message content)
+    archive: ArchiveConfig | None = None

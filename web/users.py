@@ -58,6 +58,16 @@ _MIGRATIONS: tuple[str, ...] = (
     ) STRICT;
     CREATE INDEX IF NOT EXISTS sessions_user ON sessions(user_name);
     """,
+    # 3. grants of message content: reading or downloading archived messages of a unit
+    # (and searching their text) needs one besides the unit's grant. A table of its
+    # own, so the previous release reads its grants as they were.
+    """
+    CREATE TABLE IF NOT EXISTS content_grants (
+        user_name TEXT NOT NULL REFERENCES users(name),
+        unit_id   TEXT NOT NULL,
+        PRIMARY KEY (user_name, unit_id)
+    ) STRICT;
+    """,
 )
 MIN_PASSWORD = 10
 #: The Argon2id cost of new hashes: 3 passes over 64 MiB in 4 lanes (RFC 9106 4,
@@ -75,6 +85,9 @@ class User:
     is_active: bool
     units: tuple[str, ...]
     created: datetime
+    #: the units whose archived messages the user may read, download and search (with
+    #: the units below them; only where ``units`` reach too)
+    content_units: tuple[str, ...] = ()
 
 
 def check_name(name: str) -> str:
@@ -177,9 +190,11 @@ class UserStore:
             return None
         units = self._run("SELECT unit_id FROM grants WHERE user_name = ? ORDER BY unit_id",
                           (name,))
+        content = self._run("SELECT unit_id FROM content_grants WHERE user_name = ?"
+                            " ORDER BY unit_id", (name,))
         row = rows[0]
         return User(str(row[0]), bool(row[1]), bool(row[2]), tuple(str(u[0]) for u in units),
-                    datetime.fromisoformat(str(row[3])))
+                    datetime.fromisoformat(str(row[3])), tuple(str(u[0]) for u in content))
 
     def get(self, name: str) -> User:
         """The user called ``name``. :raises UserError: no such user."""
@@ -196,18 +211,27 @@ class UserStore:
         """Whether an active administrator exists."""
         return bool(self._run("SELECT 1 FROM users WHERE is_admin = 1 AND is_active = 1"))
 
-    def grant(self, name: str, unit_id: str) -> User:
-        """Let ``name`` read the log of ``unit_id`` and its descendants."""
+    def grant(self, name: str, unit_id: str, *, content: bool = False) -> User:
+        """Let ``name`` read the log of ``unit_id`` and its descendants; with
+        ``content``, their archived messages too."""
         self.get(name)
         if not unit_id.strip():
             raise UserError("a unit id cannot be empty")
         self._run("INSERT OR IGNORE INTO grants VALUES (?, ?)", (name, unit_id.strip()))
+        if content:
+            self._run("INSERT INTO content_grants VALUES (?, ?) ON CONFLICT DO NOTHING",
+                      (name, unit_id.strip()))
         return self.get(name)
 
-    def revoke(self, name: str, unit_id: str) -> User:
-        """Take a grant back."""
+    def revoke(self, name: str, unit_id: str, *, content_only: bool = False) -> User:
+        """Take a grant back (its grant of content with it); with ``content_only``, only
+        the grant of content."""
         self.get(name)
-        self._run("DELETE FROM grants WHERE user_name = ? AND unit_id = ?", (name, unit_id))
+        self._run("DELETE FROM content_grants WHERE user_name = ? AND unit_id = ?",
+                  (name, unit_id))
+        if not content_only:
+            self._run("DELETE FROM grants WHERE user_name = ? AND unit_id = ?",
+                      (name, unit_id))
         return self.get(name)
 
     def set_active(self, name: str, is_active: bool) -> User:

@@ -200,13 +200,14 @@ def test_a_store_of_the_previous_release_opens_migrates_and_keeps_working(env, t
     with UserStore(path, hashing=CHEAPEST) as users:
         assert users.authenticate("admin", PASSWORD).is_admin
         assert users.get("thanhtra").units == ("stc",)
+        assert users.get("thanhtra").content_units == ()  # content is granted apart
         session = users.start_session("thanhtra", timedelta(hours=1))
         assert users.session_user(session).name == "thanhtra"
-        assert users._run("PRAGMA user_version") == [(2,)]
+        assert users._run("PRAGMA user_version") == [(3,)]
     assert path.stat().st_mode & 0o777 == 0o600  # the hashes are no longer world-readable
     with UserStore(path) as users:  # opening again changes nothing
         assert users.session_user(session).name == "thanhtra"
-        assert users._run("PRAGMA user_version") == [(2,)]
+        assert users._run("PRAGMA user_version") == [(3,)]
     # the previous release, rolled back to, runs its schema and reads its tables
     db = sqlite3.connect(path)
     try:
@@ -233,7 +234,7 @@ def test_a_step_another_process_applied_meanwhile_is_applied_again_harmlessly(tm
     finally:
         db.close()
     with UserStore(path) as users:
-        assert users._run("PRAGMA user_version") == [(2,)]
+        assert users._run("PRAGMA user_version") == [(3,)]
         session = users.start_session("thanhtra", timedelta(hours=1))
         assert users.session_user(session).name == "thanhtra"
 
