@@ -5,9 +5,10 @@
 hash to ``<sha256>`` (``ab`` its first two hex digits; the 256 directories are made when
 the archive is opened, so storing a message never waits on making one: ten million
 messages are some 40,000 a directory, which ext4's and XFS's hashed directories take in
-their stride). A message is written aside, fsync'd, renamed into place and its
-directory fsync'd before :meth:`Archive.put` returns, so once the audit record naming
-it commits, both survive a power loss. Files are 0600,
+their stride). A message is written aside, synced, renamed into place and its name
+synced before :meth:`Archive.put` or :meth:`Archive.put_many` returns (put_many syncs a
+whole batch with two syncfs calls), so once the audit record naming it commits, both
+survive a power loss. Files are 0600,
 directories 0700, whatever the umask (mailbase's private-file rules): they hold the
 content of official mail.
 
@@ -39,7 +40,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 
@@ -52,6 +53,7 @@ from archive.errors import ArchiveError, ArchiveReadError, ArchiveWriteError
 from archive.keys import key_id, load_key, load_retired
 from archive.parts import DEDUPLICATED, Run, header, manifest, rebuild, runs, split
 from mailbase import private_dir, sync_directory, write_private_durably
+from mailbase.private_files import create_private, sync_file_system
 
 log = logging.getLogger("congvu.archive")
 
@@ -105,6 +107,39 @@ class Stored:
     is_new: bool
 
 
+@dataclass(slots=True)
+class _Batch:
+    """What one :meth:`Archive.put_many` wrote aside and must make durable."""
+
+    root: Path
+    renames: list[tuple[Path, Path]] = field(default_factory=list)
+    stored: dict[str, Stored] = field(default_factory=dict)
+    parts: set[str] = field(default_factory=set)
+    #: an object found stored was touched: its directory entry is synced too
+    touched: bool = False
+
+    def commit(self) -> None:
+        """Sync the objects' bytes, rename them into place, sync their names.
+
+        :raises OSError: a sync or a rename failed.
+        """
+        if self.renames:
+            sync_file_system(self.root)
+            while self.renames:
+                tmp, path = self.renames[0]
+                os.replace(tmp, path)
+                self.renames.pop(0)
+        elif not self.touched:
+            return
+        sync_file_system(self.root)
+
+    def discard(self) -> None:
+        """Remove what was written aside and not renamed into place."""
+        for tmp, _ in self.renames:
+            tmp.unlink(missing_ok=True)
+        self.renames.clear()
+
+
 class Archive:
     """The messages kept under ``root``; safe to share between threads."""
 
@@ -147,7 +182,7 @@ class Archive:
         if config.encrypt or config.key_file.exists():
             key = load_key(config.key_file, create=create and config.encrypt)
         if config.url is not None:
-            from archive.pgstore import PgArchive  # psycopg only when the store is there
+            from archive.pgstore import PgArchive  # it builds on this module
 
             return PgArchive.connect(config.url, config.password(), create=create,
                                      level=config.compression_level, key=key,
@@ -273,31 +308,69 @@ class Archive:
 
         :raises ArchiveWriteError: it could not be written and synced.
         """
-        sha256 = hashlib.sha256(data).hexdigest()
-        path = self.path_of(sha256)
-        found = runs(data)  # before the lock: a prune waits only for the writes
+        outcome = self.put_many([data])[0]
+        if isinstance(outcome, ArchiveWriteError):
+            raise outcome
+        return outcome
+
+    def put_many(self, messages: Sequence[bytes]) -> list[Stored | ArchiveWriteError]:
+        """Store each message durably unless it is stored already: one outcome a message,
+        in order (the filter's group commit, mailbase/groupcommit.py).
+
+        Every object of the batch is written aside, then one sync of the file system
+        makes their bytes durable, the renames put them in place and a second sync
+        makes the names durable: two syncs a batch where storing one at a time costs an
+        fsync of each file and of its directory. When a sync fails, every message of
+        the batch fails.
+        """
+        found = [runs(data) for data in messages]  # before the lock: a prune waits
+        batch = _Batch(self.root)                   # only for the writes
+        outcomes: list[Stored | ArchiveWriteError] = []
         try:
             with self.locked():
-                if self._is_intact(path, sha256):
-                    # Stored by an earlier message: touched, so a prune that read the
-                    # records before this message's record commits leaves it; and its
-                    # directory entry synced (its writer may not have synced it yet).
-                    os.utime(path)
-                    sync_directory(path.parent)
-                    return Stored(sha256, len(data), path.stat().st_size, is_new=False)
+                for data, parts in zip(messages, found, strict=True):
+                    outcomes.append(self._stage(data, parts, batch))
+                batch.commit()
+        except OSError as exc:
+            batch.discard()
+            error = ArchiveWriteError(self.root, f"{exc.strerror or exc}")
+            failed: list[Stored | ArchiveWriteError] = [
+                o if isinstance(o, ArchiveWriteError) else error for o in outcomes]
+            return failed + [error] * (len(messages) - len(failed))
+        return outcomes
+
+    def _stage(self, data: bytes, found: list[Run],
+               batch: _Batch) -> Stored | ArchiveWriteError:
+        """Write one message aside into ``batch`` (or touch it when stored already)."""
+        sha256 = hashlib.sha256(data).hexdigest()
+        earlier = batch.stored.get(sha256)
+        if earlier is not None:  # the same bytes twice in one batch
+            return Stored(sha256, earlier.size, earlier.stored_size, is_new=False)
+        path = self.path_of(sha256)
+        try:
+            if self._is_intact(path, sha256):
+                # Stored by an earlier message: touched, so a prune that read the
+                # records before this message's record commits leaves it; its directory
+                # entry is synced with the batch (its writer may not have synced it yet).
+                os.utime(path)
+                batch.touched = True
+                stored = Stored(sha256, len(data), path.stat().st_size, is_new=False)
+            else:
                 parts_size = 0
                 if found:
                     names = [hashlib.sha256(run.decoded).hexdigest() for run in found]
-                    parts_size = sum(self._put_part(name, run)
+                    parts_size = sum(self._put_part(name, run, batch)
                                      for name, run in zip(names, found, strict=True))
                     compressed = header(names) + self._seal(
                         manifest(data, found, names), sha256.encode())
                 else:
                     compressed = self._seal(data, sha256.encode())
-                self._write(path, compressed)
+                self._write_aside(path, compressed, batch)
+                stored = Stored(sha256, len(data), len(compressed) + parts_size, is_new=True)
         except OSError as exc:
-            raise ArchiveWriteError(self.root, f"{exc.strerror or exc} ({path})") from exc
-        return Stored(sha256, len(data), len(compressed) + parts_size, is_new=True)
+            return ArchiveWriteError(self.root, f"{exc.strerror or exc} ({path})")
+        batch.stored[sha256] = stored
+        return stored
 
     def _seal(self, data: bytes, name: bytes) -> bytes:
         """``data`` as stored: a zstd frame, sealed under ``name`` when encrypting."""
@@ -322,20 +395,42 @@ class Archive:
         write_private_durably(path, data, tmp=self.tmp / (
             f"{path.name[:64]}.{secrets.token_hex(4)}.tmp"))
 
-    def _put_part(self, name: str, run: Run) -> int:
+    def _write_aside(self, path: Path, data: bytes, batch: _Batch) -> None:
+        """Write an object into ``tmp/`` for ``batch`` to sync and rename into place.
+
+        :raises OSError: it could not be.
+        """
+        if _make_dir(path.parent.parent) | _make_dir(path.parent):  # parts/ comes late
+            sync_directory(path.parent.parent)
+            sync_directory(path.parent.parent.parent)
+        _make_dir(self.tmp)
+        tmp = self.tmp / f"{path.name[:64]}.{secrets.token_hex(4)}.tmp"
+        fd = create_private(tmp)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        batch.renames.append((tmp, path))
+
+    def _put_part(self, name: str, run: Run, batch: _Batch) -> int:
         """Store a large part unless it is there intact (then touch it, as a message
         found stored is: a prune leaves it); return the bytes written."""
+        if name in batch.parts:
+            return 0
+        batch.parts.add(name)
         path = self.part_path(name)
         try:
             if self._read_part(name) == run.decoded:
                 os.utime(path)
-                sync_directory(path.parent)
+                batch.touched = True
                 return 0
         except ArchiveReadError as exc:
             if exc.problem != "missing":
                 log.warning("replacing a damaged archived part: %s", exc)
         sealed = self._seal(run.decoded, b"part:" + name.encode())
-        self._write(path, sealed)
+        self._write_aside(path, sealed, batch)
         return len(sealed)
 
     @contextmanager
