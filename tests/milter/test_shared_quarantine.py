@@ -18,7 +18,7 @@ from mailbase.pgconn import connect, schema_is_current
 from milter.checks import check_locally
 from milter.quarantine import ReleaseError, release
 from milter.replies import R451_TEMPFAIL
-from policies import PgQuarantine
+from policies import Action, Decision, PgQuarantine
 from policies.pgschema import MIGRATIONS, SCHEMA
 from support.postgres import PASSWORD, PostgresCluster, password_file
 from support.sink import Sink
@@ -54,6 +54,9 @@ def _set_read_only(cluster: PostgresCluster, url: str, is_read_only: bool) -> No
                       else "RESET default_transaction_read_only"))
         db.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                    "WHERE datname = %s AND pid <> pg_backend_pid()", (name,))
+
+
+_DECISION = Decision(Action.QUARANTINE)
 
 
 @pytest.fixture
@@ -134,3 +137,84 @@ def test_serve_creates_the_schema_and_config_check_reads_the_password_file(
                               f"store password file {secret}: ")
     assert holding.startswith(f"policies.quarantine.url: quarantine store {postgres_url}: "
                               f"store password file {secret}: ")
+
+
+def _shared_config_file(tmp_path: Path, name: str, url: str) -> Path:
+    """One server's congvu.toml: the quarantine in the shared database, its own audit
+    log (SQLite, so the test reads what each server audited)."""
+    data = tmp_path / name
+    data.mkdir()
+    path = data / "congvu.toml"
+    path.write_text(f'[service]\ndata_dir = "{data}"\n'
+                    f'[store]\nurl = "{url}"\npassword_file = "{password_file(tmp_path)}"\n'
+                    '[audit]\npath = "audit.sqlite3"\n', encoding="utf-8")
+    return path
+
+
+def test_the_commands_of_another_server_list_and_delete_what_one_held(
+        tmp_path: Path, postgres_url: str) -> None:
+    from click.testing import CliRunner
+
+    from audit import AuditLog
+    from congvu.cli import main
+    from congvu.config import load_config
+
+    mail1 = load_config(_shared_config_file(tmp_path, "mail1", postgres_url))
+    mail2 = _shared_config_file(tmp_path, "mail2", postgres_url)
+    with PgQuarantine.from_config(mail1.policies.quarantine) as store:
+        qid = store.put(_held_message(1), envelope_from="sotc@binhthuan.gov.vn",
+                        recipients=["vanphong@binhthuan.gov.vn"], direction="outbound",
+                        unit_id="sotc", decision=_DECISION)
+    runner = CliRunner()
+    listed = runner.invoke(main, ["quarantine", "list", "--format", "json",
+                                  "--config", str(mail2)])
+    assert listed.exit_code == 0, listed.output
+    assert f'"id": "{qid}"' in listed.stdout and "Báo cáo số 1" in listed.stdout
+    deleted = runner.invoke(main, ["quarantine", "delete", qid, "--reason", "spam",
+                                   "--config", str(mail2)])
+    assert deleted.exit_code == 0, deleted.output
+    with PgQuarantine.from_config(mail1.policies.quarantine) as store:
+        assert store.list() == []
+    config2 = load_config(mail2)
+    with AuditLog.open_readonly(config2.audit.path) as log:
+        [event] = [e for e in log.admin_events() if e["target"] == qid]
+    assert (event["kind"], event["details"]["reason"]) == ("quarantine-delete", "spam")
+
+
+def test_two_servers_expiring_at_once_audit_each_message_once(
+        tmp_path: Path, postgres_url: str) -> None:
+    import threading
+    from datetime import UTC, datetime, timedelta
+
+    from audit import AuditLog
+    from congvu.config import load_config
+    from milter.housekeeping import expire_quarantine
+
+    servers = [load_config(_shared_config_file(tmp_path, name, postgres_url))
+               for name in ("mail1", "mail2")]
+    old = datetime.now(UTC) - timedelta(days=31)
+    with PgQuarantine.from_config(servers[0].policies.quarantine) as store:
+        held = {str(store.put(_held_message(n), envelope_from="sotc@binhthuan.gov.vn",
+                              recipients=["vanphong@binhthuan.gov.vn"],
+                              direction="outbound", unit_id="sotc", decision=_DECISION,
+                              now=old)) for n in range(20)}
+    start = threading.Barrier(2)
+    expired: list[list[str]] = []
+
+    def expire(config: Any) -> None:
+        start.wait()
+        expired.append(expire_quarantine(config))
+
+    threads = [threading.Thread(target=expire, args=(c,)) for c in servers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(expired[0] + expired[1]) == sorted(held)  # each once, by one of them
+    audited = []
+    for config in servers:
+        if not config.audit.path.exists():  # this one found every message claimed
+            continue
+        with AuditLog.open_readonly(config.audit.path) as log:
+            audited += [e["target"] for e in log.admin_events(kind="quarantine-delete")]
+    assert sorted(audited) == sorted(held)
