@@ -371,6 +371,14 @@ def _read_only(cluster: PostgresCluster, url: str, is_on: bool) -> None:
                    "WHERE datname = %s AND pid <> pg_backend_pid()", (name,))
 
 
+def _waiting_for_a_lock(url: str, worker: threading.Thread) -> None:
+    """Return once a session of ``url``'s database waits for a row lock."""
+    with psycopg.connect(url, password=PASSWORD, autocommit=True) as watcher:
+        while watcher.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type "
+                              "= 'Lock' AND datname = current_database()").fetchone() == (0,):
+            assert worker.is_alive()
+
+
 def test_two_servers_storing_the_same_bytes_at_once_both_succeed(pg: Backend) -> None:
     first, second = pg.open(), Archive.from_config(pg.config(), create=False)
     assert isinstance(first, PgArchive)
@@ -383,17 +391,54 @@ def test_two_servers_storing_the_same_bytes_at_once_both_succeed(pg: Backend) ->
     results: list[Any] = []
     waiter = threading.Thread(target=lambda: results.append(second.put(MESSAGE)))
     waiter.start()
-    watcher = psycopg.connect(pg.url or "", password=PASSWORD, autocommit=True)
-    waiting = ("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-               "AND datname = current_database()")
-    while watcher.execute(waiting).fetchone() == (0,):
-        assert waiter.is_alive(), results
+    _waiting_for_a_lock(pg.url or "", waiter)
     blocked.execute("COMMIT")
     waiter.join()
+    blocked.close()
     assert [(r.sha256, r.is_new) for r in results] == [(sha(MESSAGE), False)]
     assert first.get(sha(MESSAGE)) == MESSAGE and list(first.names()) == [sha(MESSAGE)]
-    blocked.close()
-    watcher.close()
+
+
+def test_a_prune_leaves_what_a_message_touches_while_it_deletes(pg: Backend) -> None:
+    """A message finding its bytes stored touches the row in its transaction; a prune
+    that read the records before (so the bytes look expired) waits for that row, reads
+    it again and leaves it."""
+    archive = pg.open()
+    name = archive.put(MESSAGE).sha256
+    read_at = NOW.timestamp()
+    pg.age(name, read_at - IN_FLIGHT - 60)
+    storing = psycopg.connect(pg.url or "", password=PASSWORD, autocommit=True)
+    storing.execute("BEGIN")
+    storing.execute("UPDATE archive.objects SET touched_at = %s WHERE sha256 = %s",
+                    (read_at, name))
+    done: list[tuple[str, Removal]] = []
+    prune = threading.Thread(target=lambda: done.extend(
+        archive.remove_unused([name], records_read_at=read_at)))
+    prune.start()
+    _waiting_for_a_lock(pg.url or "", prune)
+    storing.execute("COMMIT")
+    prune.join()
+    storing.close()
+    assert done == [(name, Removal.IN_USE)]
+    assert archive.get(name) == MESSAGE
+
+
+def test_a_message_stored_while_a_prune_deletes_its_bytes_stores_them_anew(
+        pg: Backend) -> None:
+    archive = pg.open()
+    name = archive.put(MESSAGE).sha256
+    pruning = psycopg.connect(pg.url or "", password=PASSWORD, autocommit=True)
+    pruning.execute("BEGIN")
+    pruning.execute("DELETE FROM archive.objects WHERE sha256 = %s", (name,))
+    stored: list[Any] = []
+    message = threading.Thread(target=lambda: stored.append(archive.put(MESSAGE)))
+    message.start()
+    _waiting_for_a_lock(pg.url or "", message)
+    pruning.execute("COMMIT")
+    message.join()
+    pruning.close()
+    assert [(s.sha256, s.is_new) for s in stored] == [(name, True)]
+    assert archive.get(name) == MESSAGE
 
 
 def test_path_and_url_together_and_the_shared_store_setting(tmp_path: Path) -> None:
