@@ -56,7 +56,8 @@ class StoreConfig(BaseModel):
     url: str | None = Field(
         default=None,
         description="PostgreSQL, postgresql://USER@HOST:PORT/DATABASE, for the stores "
-        "several mail servers share (today the audit log; a table's own url overrides "
+        "several mail servers share (the audit log, the directory and the console's users "
+        "among them; a table's own url overrides "
         "it, and a table that sets path keeps its SQLite file). Unset: every store is a "
         "SQLite file under the data directory. Never with a password in it.",
     )
@@ -183,6 +184,7 @@ def parse_config(
                                        "archive": _shared_archive(config)})
     config = config.model_copy(update={"policies": _shared_quarantine(config),
                                        "signer": _shared_rotation(config)})
+    config = config.model_copy(update={"directory": _shared_directory(config)})
     return _resolve_paths(config, data_dir)
 
 
@@ -221,6 +223,19 @@ def _shared_quarantine(config: CongvuConfig) -> PoliciesConfig:
         "url": quarantine.url or store.url,
         "password_file": quarantine.password_file or store.password_file,
     })})
+
+
+def _shared_directory(config: CongvuConfig) -> DirectoryConfig:
+    """``[directory]`` with ``[store]`` applied, as :func:`_shared_audit` does for the
+    log: the units, their history and the roster go where the shared store is unless
+    the table names its own (path or url)."""
+    directory, store = config.directory, config.store
+    if store.url is None or "path" in directory.model_fields_set:
+        return directory
+    return directory.model_copy(update={
+        "url": directory.url or store.url,
+        "password_file": directory.password_file or store.password_file,
+    })
 
 
 def _shared_rotation(config: CongvuConfig) -> SignerConfig:

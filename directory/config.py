@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from directory.errors import StoreError
 from directory.model import InvalidAddress, parse_domain
+from mailbase import check_store_url
+from mailbase.pgconn import read_password
 
 
 class DirectoryConfig(BaseModel):
@@ -16,7 +19,21 @@ class DirectoryConfig(BaseModel):
 
     path: Path = Field(
         default=Path("directory.sqlite3"),
-        description="The directory store (SQLite); relative to the data directory.",
+        description="The directory store (SQLite); relative to the data directory. Not "
+        "together with url.",
+    )
+    url: str | None = Field(
+        default=None,
+        description="The directory store in PostgreSQL, postgresql://USER@HOST:PORT/DATABASE "
+        "(never with a password: see [store] password_file), shared by several mail "
+        "servers: the units, their history and the roster, in the database's schema "
+        "`directory`. Overrides [store] url for the directory; not together with path.",
+    )
+    password_file: Path | None = Field(
+        default=None,
+        description="The PostgreSQL password of url's user, alone in a file of mode 0600 "
+        "(default: [store] password_file, else libpq's passfile ~/.pgpass); relative to the "
+        "data directory.",
     )
     domains: tuple[str, ...] = Field(
         default=(),
@@ -33,6 +50,29 @@ class DirectoryConfig(BaseModel):
         description="Base DN of the published LDIF (the units go under ou=units,BASE); "
         "default: the root unit's domain as dc= components.",
     )
+
+    def password(self) -> str | None:
+        """The PostgreSQL password in ``password_file`` (None: libpq's passfile, or none).
+
+        :raises StoreError: the file is open to group or others, owned by another user,
+            unreadable, not UTF-8, or empty.
+        """
+        try:
+            return read_password(self.password_file)
+        except ValueError as exc:
+            raise StoreError(str(self.url), str(exc)) from exc
+
+    @field_validator("url")
+    @classmethod
+    def _store_url(cls, value: str | None) -> str | None:
+        return None if value is None else check_store_url(value)
+
+    @model_validator(mode="after")
+    def _one_store(self) -> DirectoryConfig:
+        if self.url is not None and "path" in self.model_fields_set:
+            raise ValueError("path and url name two directory stores: set one of them (path "
+                             "for SQLite on this server, url for a shared PostgreSQL store)")
+        return self
 
     @field_validator("domains")
     @classmethod

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import sqlite3
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
@@ -26,14 +27,22 @@ from directory.roster import COLUMNS, RosterFile, RosterRow
 
 def has_roster(db: Database) -> bool:
     """Whether the file has the roster's tables (a store the previous release made,
-    opened read-only, has not)."""
+    opened read-only, has not; a PostgreSQL store is opened only when it is current)."""
+    if not _is_sqlite(db):
+        return True
     return db.execute(
         "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'mailboxes'"
     ).fetchone() is not None
 
 
+def _is_sqlite(db: Database) -> bool:
+    return isinstance(db.conn, sqlite3.Connection)
+
+
 def _has_last_login(db: Database) -> bool:
     # a store migrated before the column, opened read-only, has not
+    if not _is_sqlite(db):
+        return True
     return any(row[1] == "last_login" for row in db.execute("PRAGMA table_info(mailboxes)"))
 
 
@@ -171,9 +180,9 @@ def write_import(db: Database, *, at: str, source: str, actor: str, plan: Roster
     with db.atomic():
         import_id = db.execute(
             "INSERT INTO imports (at, actor, source, created, updated, deactivated, skipped,"
-            " kind) VALUES (?, ?, ?, ?, ?, ?, ?, 'mailboxes')",
+            " kind) VALUES (?, ?, ?, ?, ?, ?, ?, 'mailboxes') RETURNING id",
             [at, actor, source, *counts, skipped],
-        ).lastrowid
+        ).fetchone()[0]
         db.conn.executemany(
             "INSERT INTO mailboxes (key, local, domain, full_name, unit_id, position, active,"
             " created, last_login) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO"

@@ -21,6 +21,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from directory.checks import check_rows
+from directory.config import DirectoryConfig
 from directory.errors import ImportRejected, ImportRowError, StoreError, UnknownUnit
 from directory.mailboxes import export_csv as roster_csv
 from directory.mailboxes import export_json as roster_json
@@ -50,7 +51,7 @@ from directory.roster import (
     read_ldif_roster,
     read_unit_map,
 )
-from directory.rows import decode, parse_rows
+from directory.rows import ParsedFile, decode, parse_rows
 from directory.schema import migrate
 
 
@@ -132,11 +133,20 @@ class Directory:
         self.path = path
 
     @classmethod
-    def open(cls, path: Path | str, *, read_only: bool = False) -> Directory:
-        """Open (creating and migrating unless ``read_only``) the store at ``path``.
+    def open(cls, path: Path | str | DirectoryConfig, *, read_only: bool = False) -> Directory:
+        """Open (creating and migrating unless ``read_only``) the store at ``path``, or
+        the one a ``[directory]`` table names: its ``url`` (PostgreSQL, shared by several
+        servers: directory/pgstore.py), else its ``path``.
 
-        :raises StoreError: the file cannot be opened or is not a directory store.
+        :raises StoreError: the store cannot be opened, reached or logged into, or is
+            not a directory store.
         """
+        if isinstance(path, DirectoryConfig):
+            if path.url is None:
+                return cls.open(path.path, read_only=read_only)
+            from directory.pgstore import PgDirectory  # psycopg only where it is used
+
+            return PgDirectory.open_url(path, read_only=read_only)
         name = str(path)
         try:
             if read_only:
@@ -170,6 +180,20 @@ class Directory:
             yield
         except sqlite3.Error as exc:
             raise StoreError(self.path, f"{doing} failed: {exc}") from exc
+
+    @contextmanager
+    def _writing(self, doing: str) -> Iterator[None]:
+        """One write transaction that holds the store's writers off from its first read
+        to its commit: an import compares the file with what is stored, and another
+        import between the two would be undone without a trace in the history."""
+        with self._mapped(doing):
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+                self.db.execute("COMMIT")
+            except BaseException:
+                self.db.conn.rollback()
+                raise
 
     # -- reading ----------------------------------------------------------------
 
@@ -390,6 +414,13 @@ class Directory:
         """
         name, text = _read(source, "<csv>")
         parsed = parse_rows(text, name)
+        with self._writing("importing the units"):
+            return self._import_units(name, parsed, partial=partial, actor=actor)
+
+    def _import_units(self, name: str, parsed: ParsedFile, *, partial: bool,
+                      actor: str) -> ImportSummary:
+        """:meth:`import_csv`'s checks against the store and its write, in one
+        transaction."""
         stored = {unit.id: unit for unit in self.units()}
         with self._mapped("reading the roster"):
             reserved = {m.address.key: m.unit_id for m in load_mailboxes(self.db)
@@ -449,6 +480,16 @@ class Directory:
         if fmt is RosterFormat.DOVEADM and unit is None and unit_map is None:
             raise ValueError("a doveadm listing needs a unit or a map file for its units")
         name, text = _read(source, f"<{fmt.value}>")
+        with self._writing("importing the roster"):
+            return self._import_roster(name, text, fmt=fmt, unit=unit, unit_map=unit_map,
+                                       partial=partial, actor=actor)
+
+    def _import_roster(
+        self, name: str, text: str, *, fmt: RosterFormat, unit: str | None,
+        unit_map: Path | str | bytes | None, partial: bool, actor: str,
+    ) -> ImportSummary:
+        """:meth:`import_mailboxes`' checks against the store and its write, in one
+        transaction."""
         units = {u.id: u for u in self.units()}
         scope = self.subtree(unit) if unit is not None else None
         parsed: RosterFile
@@ -491,14 +532,13 @@ class Directory:
         ids = [(unit.id,) for unit, _, _ in changed]
         base = len(positions)
         with self.db.atomic():
-            cursor = self.db.execute(
+            import_id = self.db.execute(
                 "INSERT INTO imports (at, actor, source, created, updated, deactivated, skipped)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                " VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 [at, actor, source, *(sum(1 for _, a, _ in changed if a == action)
                                       for action in ("created", "updated", "deactivated")),
                  skipped],
-            )
-            import_id = cursor.lastrowid
+            ).fetchone()[0]
             conn = self.db.conn
             conn.executemany("DELETE FROM addresses WHERE unit_id = ?", ids)
             conn.executemany("DELETE FROM senders WHERE unit_id = ?", ids)

@@ -297,6 +297,31 @@ class PgDatabase:
         """Release the connection."""
         self.conn.close()
 
+    @contextlib.contextmanager
+    def atomic(self) -> Iterator[PgDatabase]:
+        """One transaction, as sqlite-utils' ``atomic``: committed when the block ends,
+        rolled back when it raises; inside an open one, a savepoint. READ COMMITTED, so a
+        writer that takes an advisory lock first sees everything committed before."""
+        conn = self.conn
+        if conn.in_transaction:
+            conn.raw.execute("SAVEPOINT congvu_atomic")
+            try:
+                yield self
+            except BaseException:
+                with contextlib.suppress(*ERRORS):
+                    conn.raw.execute("ROLLBACK TO SAVEPOINT congvu_atomic")
+                raise
+            conn.raw.execute("RELEASE SAVEPOINT congvu_atomic")
+            return
+        conn.raw.execute("BEGIN ISOLATION LEVEL READ COMMITTED")
+        try:
+            yield self
+            conn.raw.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(*ERRORS):
+                conn.rollback()
+            raise
+
 
 # -- what a failure means ---------------------------------------------------------------------
 

@@ -1,4 +1,5 @@
-"""Fixtures for directory/: real SQLite files in tmp_path and a generated province."""
+"""Fixtures for directory/: real SQLite files in tmp_path, the same store on each
+backend (SQLite, the session's private PostgreSQL), and a generated province."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from directory import Directory
+from directory import Directory, DirectoryConfig
+from support.postgres import PostgresCluster, password_file
 from support.province import province_csv
 
 
@@ -21,6 +23,41 @@ def province_text() -> str:
 def store(tmp_path: Path) -> Iterator[Directory]:
     """An empty directory store in tmp_path."""
     directory = Directory.open(tmp_path / "directory.sqlite3")
+    yield directory
+    directory.close()
+
+
+@pytest.fixture(scope="session")
+def _directory_database(postgres_cluster: PostgresCluster) -> Iterator[str]:
+    url = postgres_cluster.database()
+    yield url
+    postgres_cluster.drop(url)
+
+
+@pytest.fixture
+def pg_directory(_directory_database: str, postgres_cluster: PostgresCluster,
+                 tmp_path: Path) -> DirectoryConfig:
+    """A ``[directory]`` table naming the session's PostgreSQL database (the private
+    cluster), reached with a password file as a server would, its directory schema
+    dropped first: a new store per test, without the cost of a new database."""
+    with postgres_cluster.admin(_directory_database.rsplit("/", 1)[1]) as db:
+        db.execute("DROP SCHEMA IF EXISTS directory CASCADE")
+    return DirectoryConfig(url=_directory_database, password_file=password_file(tmp_path))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend_where(request: pytest.FixtureRequest, tmp_path: Path) -> Path | DirectoryConfig:
+    """Where a directory store is on each backend: a SQLite file, then PostgreSQL."""
+    if request.param == "postgresql":
+        config: DirectoryConfig = request.getfixturevalue("pg_directory")
+        return config
+    return tmp_path / "directory.sqlite3"
+
+
+@pytest.fixture
+def backend_store(backend_where: Path | DirectoryConfig) -> Iterator[Directory]:
+    """An empty directory store on each backend."""
+    directory = Directory.open(backend_where)
     yield directory
     directory.close()
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from ldif import LDIFWriter
 
-from directory import Directory, DirectoryIndex, ImportRejected, UnknownUnit
+from directory import Directory, DirectoryConfig, DirectoryIndex, ImportRejected, UnknownUnit
 from directory.roster import RosterFormat
 from directory.schema import MIGRATIONS
 
@@ -32,6 +32,12 @@ ROSTER = (
     f"so-noi-vu;le.van.c@{D};Lê Văn C;;\n"
     "so-noi-vu;pham.d@sở-nội-vụ.vn;Phạm D;;\n"
 )
+
+
+@pytest.fixture
+def store(backend_store: Directory) -> Directory:
+    """Every test here on both backends (SQLite and PostgreSQL)."""
+    return backend_store
 
 
 @pytest.fixture
@@ -245,8 +251,9 @@ def test_ldif_problems_are_reported_by_line(units: Directory) -> None:
         (3, "ou"), (8, "cn"), (12, "changetype"), (15, "cn")]
 
 
-def test_the_index_resolves_active_roster_mailboxes_to_their_unit(roster: Directory) -> None:
-    index = DirectoryIndex.open(roster.path)  # the filter's own connection
+def test_the_index_resolves_active_roster_mailboxes_to_their_unit(
+        roster: Directory, backend_where: Path | DirectoryConfig) -> None:
+    index = DirectoryIndex(Directory.open(backend_where))  # the filter's own connection
     assert index.unit_id("Nguyen.Van.A+hop@LaoCai.gov.vn") == "so-tai-chinh"
     assert index.unit_id("pham.d@sở-nội-vụ.vn") == "so-noi-vu"
     assert index.unit_id(f"stc@{D}") == "so-tai-chinh"

@@ -1,4 +1,5 @@
-"""The store: re-imports, inactive units, history, reads, exports, the schema."""
+"""The store: re-imports, inactive units, history, reads, exports, the schema; every
+test that takes ``store`` runs on both backends (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,11 @@ import pytest
 
 from directory import Directory, StoreError, Unit, UnknownUnit
 from support.province import province_rows, to_csv
+
+
+@pytest.fixture
+def store(backend_store: Directory) -> Directory:
+    return backend_store
 
 
 def id_of(unit: Unit) -> str:
@@ -101,7 +107,8 @@ def test_children_listed_before_parents_import_and_export_parents_first(store: D
     assert exported[1].startswith("ubnd-tinh,")
 
 
-def test_the_tables_are_strict_and_not_null(store: Directory) -> None:
+def test_the_tables_are_strict_and_not_null(tmp_path: Path) -> None:
+    store = Directory.open(tmp_path / "d.sqlite3")
     schema = {row[0]: row[1] for row in store.db.execute(
         "SELECT name, sql FROM sqlite_master WHERE type = 'table'")}
     for table in ("units", "addresses", "senders", "history", "imports", "mailboxes",
