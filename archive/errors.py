@@ -14,10 +14,9 @@ from pathlib import Path
 #: what to check when a directory archive refuses a write
 ON_DISK = ("check that the directory exists, is writable by congvu and its file system "
            "has room")
-#: what to check when a PostgreSQL archive refuses a write
-IN_POSTGRESQL = ("check that the database is up and reachable from this server, accepts "
-                 "writes (not a standby, not read-only), has room, and that congvu's role "
-                 "may write the archive's tables")
+#: what a PostgreSQL archive refusing a write means for the message (the database's
+#: failure, explained, comes before)
+IN_POSTGRESQL = "the message is answered 451 and relayed nowhere; its sender retries"
 
 
 class ArchiveError(Exception):

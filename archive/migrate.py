@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from archive.errors import ArchiveError, ArchiveReadError
 from archive.pgstore import WRITE, PgArchive, insert_raw
 from archive.store import Archive
-from mailbase.pgconn import ERRORS, PgConnection
+from mailbase.pgconn import ERRORS, PgConnection, explain
 
 log = logging.getLogger("congvu.archive")
 
@@ -103,6 +103,7 @@ def _commit(target: PgArchive, batch: list[tuple[str, bytes, dict[str, bytes], f
     try:
         new = target.connections.run(insert)
     except ERRORS as exc:
-        raise ArchiveError(f"archive {target.where}: could not copy into it: {exc}") from exc
+        raise ArchiveError(f"archive {target.where}: could not copy into it: "
+                           f"{explain(exc)}") from exc
     copied.objects += new
     copied.present += len(batch) - new

@@ -44,7 +44,7 @@ from archive.errors import IN_POSTGRESQL, ArchiveError, ArchiveReadError, Archiv
 from archive.parts import DEDUPLICATED, header, manifest, runs, split
 from archive.pgschema import is_current, migrate
 from archive.store import IN_FLIGHT, Archive, Removal, Stored
-from mailbase.pgconn import ERRORS, PgConnection, connect
+from mailbase.pgconn import ERRORS, PgConnection, connect, explain
 
 _T = TypeVar("_T")
 
@@ -56,6 +56,8 @@ _IDLE = 8
 _PAGE = 1000
 #: objects a prune removes per statement
 _BATCH = 256
+#: what a database refusing the archive's tables when the filter starts means
+_AT_START = "the filter makes or migrates the archive's tables there when it starts"
 #: a write transaction (the shared SQL's plain BEGIN is a reader's snapshot)
 WRITE = "BEGIN ISOLATION LEVEL READ COMMITTED"
 
@@ -155,7 +157,7 @@ class PgArchive(Archive):
                 finally:
                     conn.raw.close()
             except ERRORS as exc:
-                raise ArchiveWriteError(url, _said(exc), check=IN_POSTGRESQL) from exc
+                raise ArchiveWriteError(url, explain(exc), check=_AT_START) from exc
         elif not archive._run("read it", is_current):
             raise ArchiveError(f"archive {url}: holds no archive of this version (the filter "
                                "makes and migrates its tables when it starts)")
@@ -195,7 +197,7 @@ class PgArchive(Archive):
         try:
             return self.connections.run(work)
         except ERRORS as exc:
-            raise ArchiveError(f"archive {self.url}: could not {doing}: {_said(exc)}"
+            raise ArchiveError(f"archive {self.url}: could not {doing}: {explain(exc)}"
                                ) from exc
 
     # -- writing ----------------------------------------------------------------
@@ -237,7 +239,18 @@ class PgArchive(Archive):
         try:
             return self.connections.run(store)
         except ERRORS as exc:
-            raise ArchiveWriteError(self.url, _said(exc), check=IN_POSTGRESQL) from exc
+            raise ArchiveWriteError(self.url, explain(exc), check=IN_POSTGRESQL) from exc
+
+    def put_many(self, messages: Sequence[bytes]) -> list[Stored | ArchiveWriteError]:
+        """Each message stored as :meth:`put` stores it, each in its own transaction
+        (a failed one fails only its message): one outcome a message, in order."""
+        outcomes: list[Stored | ArchiveWriteError] = []
+        for data in messages:
+            try:
+                outcomes.append(self.put(data))
+            except ArchiveWriteError as exc:
+                outcomes.append(exc)
+        return outcomes
 
     def write_ledger(self, name: str, data: bytes) -> str:
         """Keep a prune's ledger in ``archive.ledgers``; say where.
@@ -430,12 +443,6 @@ def _insert(conn: PgConnection, table: str, sha256: str, data: bytes, now: float
 def _name_parts(conn: PgConnection, sha256: str, parts: Iterable[str]) -> None:
     conn.executemany("INSERT INTO archive.object_parts (object, part) VALUES (?, ?) "
                      "ON CONFLICT DO NOTHING", [(sha256, part) for part in sorted(parts)])
-
-
-def _said(exc: BaseException) -> str:
-    """What the database or the driver said, on one line."""
-    text = str(exc).strip() or type(exc).__name__
-    return " ".join(text.split())
 
 
 def insert_raw(conn: PgConnection, sha256: str, raw: bytes,
