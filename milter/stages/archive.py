@@ -6,16 +6,20 @@ or deferred message is not kept; it stores exactly what the next hop will be giv
 written, and the record carries the SHA-256, so the chain proves the archived bytes.
 An archive that cannot be written is a 451, like an audit log that cannot be: the
 client keeps the message and retries.
+
+The sessions of a worker store through one group commit (mailbase/groupcommit.py): the
+messages that arrive while a batch syncs are made durable together by the next one, so
+a busy worker syncs the archive once per batch, not twice per message.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable, Collection, Sequence
 from typing import ClassVar
 
-from archive import Archive, ArchiveError
+from archive import Archive, ArchiveError, Stored
+from mailbase.groupcommit import GroupCommit
 from milter.context import MessageContext
 from milter.direction import Direction
 from milter.logs import event
@@ -34,6 +38,8 @@ class ArchiveStage:
     def __init__(self, archive: Archive, *, directions: Collection[str],
                  units: Collection[str], chain: Callable[[str | None], Sequence[str]]) -> None:
         self.archive = archive
+        self._writer: GroupCommit[bytes, Stored] = GroupCommit(
+            archive.put_many, name="congvu-archive")
         self.directions = frozenset(directions)
         self.units = frozenset(units)
         self.chain = chain
@@ -59,9 +65,13 @@ class ArchiveStage:
         if not self.is_kept(ctx):
             return CONTINUE
         try:
-            stored = await asyncio.to_thread(self.archive.put, ctx.final_content)
+            stored = await self._writer.submit(ctx.final_content)
         except ArchiveError as exc:
             event(log, "archive-failed", logging.ERROR, id=ctx.correlation_id, error=str(exc))
             return Verdict(Outcome.TEMPFAIL, R451_ARCHIVE, str(exc))
         ctx.archived_sha256 = stored.sha256
         return CONTINUE
+
+    def close(self) -> None:
+        """Store what is queued, then stop the writer's thread."""
+        self._writer.close()
