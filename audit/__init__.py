@@ -8,9 +8,11 @@ that detects and what it cannot).
 """
 
 from audit.chain import Checkpoint
+from audit.chains import ChainError, ImportedChain, check_chain_id
 from audit.cli import commands
 from audit.config import AuditConfig
 from audit.errors import AuditError, KeyFileError, QueryError
+from audit.importlog import Copied, CopyOutcome, copy_log
 from audit.interface import AuditStore
 from audit.keys import KeyTrust, check_signature, fingerprint, own_public_key, sign_file_bytes
 from audit.query import Filters, Page, RecordSummary, TraceEntry
@@ -60,15 +62,19 @@ __all__ = [
     "AuditStore",
     "AuditWriter",
     "AuthResult",
+    "ChainError",
     "ChainHead",
     "Checkpoint",
     "Completion",
+    "Copied",
+    "CopyOutcome",
     "Counts",
     "Direction",
     "DocumentSignatureRecord",
     "EdXmlRecord",
     "Fate",
     "Filters",
+    "ImportedChain",
     "KeyFileError",
     "KeyTrust",
     "MailboxReport",
@@ -85,8 +91,10 @@ __all__ = [
     "Use",
     "VerifyReport",
     "Violation",
+    "check_chain_id",
     "check_signature",
     "commands",
+    "copy_log",
     "fingerprint",
     "own_public_key",
     "render_report",

@@ -21,9 +21,12 @@ from typing import Any
 
 from audit.chain import Checkpoint, link_of, tuple_hash
 from audit.errors import AuditError
-from audit.schema import HASHED_COLUMNS
+from audit.schema import CHAIN_SPAN, HASHED_COLUMNS
 
 _LINK_COLUMNS = ", ".join(HASHED_COLUMNS)
+# Proofs and the checkpoints signed for them are of the live chain (ids below the
+# first imported chain's span, audit/chains.py).
+_FIRST_LIVE = f"SELECT min(seq) FROM events WHERE seq < {CHAIN_SPAN}"
 
 
 def link_for(conn: sqlite3.Connection, seq: int, *,
@@ -33,7 +36,7 @@ def link_for(conn: sqlite3.Connection, seq: int, *,
     the rows up to ``seq`` are not all there."""
     start = conn.execute("SELECT max(seq) FROM checkpoints WHERE seq < ?",
                          (seq if before is None else before,)).fetchone()[0]
-    first = conn.execute("SELECT min(seq) FROM events").fetchone()[0]
+    first = conn.execute(_FIRST_LIVE).fetchone()[0]
     if first is None:
         return None
     link_from = max(int(start or 0), int(first) - 1)
@@ -48,15 +51,18 @@ def _hashes(conn: sqlite3.Connection, after: int, through: int) -> list[str]:
         "SELECT hash FROM events WHERE seq > ? AND seq <= ? ORDER BY seq", (after, through))]
 
 
-def link_problem(conn: sqlite3.Connection,
-                 checkpoints: dict[int, Checkpoint]) -> tuple[str, int] | None:
+def link_problem(conn: sqlite3.Connection, checkpoints: dict[int, Checkpoint], *,
+                 base: int = 0) -> tuple[str, int] | None:
     """The first checkpoint whose signed link is not that of the stored rows' hashes
-    (its signatures are checked elsewhere); a span retention has cut is skipped."""
-    first = conn.execute("SELECT min(seq) FROM events").fetchone()[0]
+    (its signatures are checked elsewhere); a span retention has cut is skipped. With
+    ``base``, the checkpoints are of the chain imported there (numbered as its log
+    numbered them)."""
+    first = conn.execute("SELECT min(seq) - ? FROM events WHERE seq > ? AND seq < ?",
+                         (base, base, base + CHAIN_SPAN)).fetchone()[0]
     for cp in sorted(checkpoints.values(), key=lambda c: c.seq):
         if cp.link is None or cp.link_from is None or first is None or cp.link_from < first - 1:
             continue
-        hashes = _hashes(conn, cp.link_from, cp.seq)
+        hashes = _hashes(conn, cp.link_from + base, cp.seq + base)
         if (len(hashes) != cp.seq - cp.link_from or link_of(hashes) != cp.link
                 or (hashes and hashes[-1] != cp.hash)):
             return (f"the checkpoint at record {cp.seq} signs a link of records "
@@ -69,7 +75,7 @@ def covering(conn: sqlite3.Connection, record_id: int,
              columns: str) -> Checkpoint | None:
     """The first stored checkpoint whose link spans ``record_id`` with all its rows
     still there."""
-    first = conn.execute("SELECT min(seq) FROM events").fetchone()[0]
+    first = conn.execute(_FIRST_LIVE).fetchone()[0]
     row = conn.execute(
         f"SELECT {columns} FROM checkpoints WHERE seq >= ? AND link IS NOT NULL AND "
         "link_from < ? AND link_from >= ? ORDER BY seq LIMIT 1",

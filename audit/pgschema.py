@@ -132,6 +132,19 @@ STEPS: dict[str, list[str]] = {
     "0006-admin-kind-index": [
         "CREATE INDEX events_admin_kind ON events (admin_kind, seq) WHERE kind = 'admin'",
     ],
+    "0007-chains": [
+        f"ALTER TABLE events ADD COLUMN chain {_TEXT}",
+        f"""CREATE TABLE chains (
+            id {_TEXT} PRIMARY KEY, base bigint NOT NULL UNIQUE, source {_TEXT} NOT NULL,
+            imported_at {_TEXT} NOT NULL, events bigint NOT NULL, first_seq bigint,
+            last_seq bigint, head_hash {_TEXT} NOT NULL)""",
+        f"""CREATE TABLE imported_checkpoints (
+            chain {_TEXT} NOT NULL, seq bigint NOT NULL, hash {_TEXT} NOT NULL,
+            at {_TEXT} NOT NULL, public_key {_TEXT} NOT NULL, signature {_TEXT} NOT NULL,
+            every_records bigint, every_seconds double precision, batch_from bigint,
+            link_from bigint, link {_TEXT}, link_signature {_TEXT},
+            PRIMARY KEY (chain, seq))""",
+    ],
 }
 # Every SQLite migration has its PostgreSQL steps (a test holds them to it).
 MIGRATIONS: list[tuple[str, list[str]]] = [(name, STEPS[name]) for name, _ in SQLITE_MIGRATIONS]

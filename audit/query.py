@@ -1,8 +1,10 @@
 """The auditors' reads: filtered, paginated record summaries; one record; a document's trail.
 
 The SQL here is portable (plain SELECTs, ``?`` parameters, no SQLite functions) except
-for full-text search, which the :class:`Dialect` supplies; a PostgreSQL store would
-bring its own dialect (tsvector over the same folded text) and reuse the rest.
+for full-text search, which the :class:`Dialect` supplies (audit/pgstore.py brings
+PostgreSQL's). The reads span every chain of the store (audit/chains.py): each summary
+and trace entry names the imported chain it is of (``chain``, None for the live chain),
+and :func:`show` gives ``chain`` for an imported chain's event.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from audit.errors import AuditError, QueryError
 from audit.records import Action, Direction, Fate
 from audit.renames import NO_RENAMES, UnitRenames, load_renames
 from audit.rows import iso
+from audit.schema import CHAIN_SPAN
 from mailbase import fold
 
 T = TypeVar("T")
@@ -126,6 +129,8 @@ class RecordSummary:
     message_id: str | None
     #: the unit the From of untrusted (inbound) mail claims: never its sender
     claimed_unit: str | None = None
+    #: the imported chain it is of (audit/chains.py); None: the live chain
+    chain: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,7 +155,7 @@ _SUMMARY = """
     e.size, e.action,
     (SELECT c.outcome FROM events c WHERE c.record_id = e.seq AND c.kind = 'completion'
      ORDER BY c.seq DESC LIMIT 1) AS outcome,
-    e.dkim, e.smime, e.sender_unit, e.queue_id, e.message_id
+    e.dkim, e.smime, e.sender_unit, e.queue_id, e.message_id, e.chain
 """
 
 
@@ -240,13 +245,13 @@ def _where(filters: Filters, dialect: Dialect, renames: UnitRenames = NO_RENAMES
 
 def _summary(row: Sequence[Any], renames: UnitRenames = NO_RENAMES) -> RecordSummary:
     (seq, at, direction, listener, sender, header_from, subject, recipients, attachments,
-     size, action, outcome, dkim, smime, unit, queue_id, message_id) = row
+     size, action, outcome, dkim, smime, unit, queue_id, message_id, chain) = row
     unit = renames.unit(unit, seq)
     return RecordSummary(
         seq, datetime.fromisoformat(at), direction, listener, sender, header_from, subject,
         recipients, attachments, size, action, outcome, dkim, smime,
         sender_unit=sent_by(direction, unit), queue_id=queue_id, message_id=message_id,
-        claimed_unit=claimed_by(direction, unit))
+        claimed_unit=claimed_by(direction, unit), chain=chain)
 
 
 def query(conn: sqlite3.Connection, filters: Filters, dialect: Dialect | None = None
@@ -307,6 +312,8 @@ class TraceEntry:
     signatures: list[dict[str, Any]] = field(default_factory=list)
     #: the unit the From of untrusted mail claims
     claimed_unit: str | None = field(default=None)
+    #: the imported chain it is of (audit/chains.py); None: the live chain
+    chain: str | None = field(default=None)
 
 
 def trace(conn: sqlite3.Connection, sha256: str) -> list[TraceEntry]:
@@ -317,12 +324,13 @@ def trace(conn: sqlite3.Connection, sha256: str) -> list[TraceEntry]:
     Filters(sha256=sha256).check()
     rows = conn.execute(
         "SELECT e.seq, e.at, a.filename, e.envelope_sender, e.sender_unit, e.subject, "
-        "e.detail, a.position, e.direction FROM attachments a JOIN events e ON e.seq = a.record_id "
+        "e.detail, a.position, e.direction, e.chain FROM attachments a "
+        "JOIN events e ON e.seq = a.record_id "
         "WHERE a.sha256 = ? ORDER BY e.seq, a.position", (sha256.lower(),),
     ).fetchall()
     entries, seen = [], set()
     renames = load_renames(conn)
-    for seq, at, filename, sender, unit, subject, detail, position, direction in rows:
+    for seq, at, filename, sender, unit, subject, detail, position, direction, chain in rows:
         if seq in seen:
             continue
         seen.add(seq)
@@ -341,7 +349,7 @@ def trace(conn: sqlite3.Connection, sha256: str) -> list[TraceEntry]:
             subject, done[0] if done else None, done[1] if done else None,
             datetime.fromisoformat(done[2]) if done else None,
             attachment.get("document"), attachment.get("signatures") or [],
-            claimed_by(direction, unit),
+            claimed_by(direction, unit), chain,
         ))
     return entries
 
@@ -395,8 +403,10 @@ class ArchivedRecord:
 
 def archived(conn: sqlite3.Connection, *, since: datetime | None = None,
              record_id: int | None = None) -> Iterator[ArchivedRecord]:
-    """Each message record received at ``since`` or later, and each quarantine release
-    that archived the message it relayed, or event ``record_id`` only, oldest first."""
+    """Each message record of the live chain received at ``since`` or later, and each
+    quarantine release that archived the message it relayed, or event ``record_id``
+    only, oldest first. An imported chain's messages were archived by the former
+    server that recorded them, not in this server's archive (audit/chains.py)."""
     sha = "json_extract(detail, '$.archived_sha256')"
     sql = (f"SELECT seq, {sha}, at, kind, direction, sender_unit, "
            "json_extract(detail, '$.recipient_units'), envelope_sender, "
@@ -407,6 +417,8 @@ def archived(conn: sqlite3.Connection, *, since: datetime | None = None,
     if record_id is not None:
         sql += " AND seq = ?"
         params.append(record_id)
+    else:
+        sql += f" AND seq < {CHAIN_SPAN}"
     if since is not None:
         sql += " AND at >= ?"
         params.append(iso(since))

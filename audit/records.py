@@ -146,6 +146,10 @@ class AdminKind(StrEnum):
     #: unit ids renamed for the records before it, as a merger of provinces renamed
     #: them (details: old id -> new id; audit/renames.py)
     UNITS_RENAMED = "units-renamed"
+    #: a log copied into this store as a read-only chain beside the live one (target:
+    #: the chain's id; details: its source, head and the keys that signed it;
+    #: audit/chains.py)
+    CHAIN_IMPORTED = "chain-imported"
 
 
 class DocumentSignatureRecord(_Edge):

@@ -22,12 +22,13 @@ import io
 import json
 import sqlite3
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 
 from audit.errors import AuditError
 from audit.records import AdminKind
+from audit.schema import CHAIN_SPAN
 
 if TYPE_CHECKING:  # the report's modules import this one
     from audit.reportsql import Message
@@ -40,9 +41,13 @@ MAX_RENAMES = 64
 @dataclass(frozen=True, slots=True)
 class UnitRenames:
     """The log's rename events, oldest first: each one's position in the chain and its
-    map. A record at position ``seq`` is renamed by every event after it, in order."""
+    map. A record at position ``seq`` is renamed by every event after it, in order, of
+    its own chain: an imported chain's renames (audit/chains.py) start at its span's
+    ``floors`` entry (the live chain's at 0)."""
 
     events: tuple[tuple[int, Mapping[str, str]], ...] = ()
+    #: each event's chain's first store id, where it is not 0 (an imported chain's)
+    floors: Mapping[int, int] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
         return bool(self.events)
@@ -50,7 +55,7 @@ class UnitRenames:
     def resolve(self, unit_id: str, seq: int) -> str:
         """The id ``unit_id``, written by the record at ``seq``, has now."""
         for at, renamed in self.events:
-            if at > seq:
+            if self.floors.get(at, 0) <= seq < at:
                 unit_id = renamed.get(unit_id, unit_id)
         return unit_id
 
@@ -65,12 +70,13 @@ class UnitRenames:
         they name one of ``units`` now."""
         wanted = set(units)
         known = wanted | {old for _, renamed in self.events for old in renamed}
-        bounds = [None, *(at for at, _ in self.events), None]
+        marks = sorted({*(at for at, _ in self.events), *self.floors.values()})
+        bounds: list[int | None] = [None, *marks, None]
         stretches: list[tuple[int | None, int | None, tuple[str, ...]]] = []
         for index in range(len(bounds) - 1):
             low, high = bounds[index], bounds[index + 1]
-            # a position in the stretch: the renames after it are the stretch's
-            seq = self.events[-1][0] if high is None else high - 1
+            # a position in the stretch: the renames that cover it are the stretch's
+            seq = low if low is not None else (marks[0] - 1 if high is not None else 0)
             ids = tuple(sorted(u for u in known if self.resolve(u, seq) in wanted))
             if stretches and stretches[-1][2] == ids and stretches[-1][1] == low:
                 stretches[-1] = (stretches[-1][0], high, ids)  # one stretch, fewer terms
@@ -133,6 +139,9 @@ def load_renames(conn: sqlite3.Connection) -> UnitRenames:
     rows = conn.execute(
         "SELECT seq, detail FROM events WHERE kind = 'admin' AND admin_kind = ? ORDER BY seq",
         (AdminKind.UNITS_RENAMED.value,)).fetchall()
+    # an imported chain's renames are of its own records (audit/chains.py)
+    floors = {int(seq): int(seq) // CHAIN_SPAN * CHAIN_SPAN for seq, _ in rows
+              if int(seq) >= CHAIN_SPAN}
     if len(rows) > MAX_RENAMES:
         raise AuditError(f"the log holds {len(rows)} unit renames, more than {MAX_RENAMES}")
     events = []
@@ -142,7 +151,7 @@ def load_renames(conn: sqlite3.Connection) -> UnitRenames:
                 isinstance(new, str) and new for new in renamed.values()):
             raise AuditError(f"the unit rename at event {seq} is not a map of unit ids")
         events.append((int(seq), dict(renamed)))
-    return UnitRenames(tuple(events))
+    return UnitRenames(tuple(events), floors)
 
 
 def renamed_message(msg: Message, unit: Callable[[str], str]) -> Message:

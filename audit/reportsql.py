@@ -27,6 +27,7 @@ from audit.attribution import TRUSTED, claimed_by, sent_by
 from audit.records import AdminKind
 from audit.renames import NO_RENAMES, UnitRenames, renamed_message
 from audit.rows import iso
+from audit.schema import CHAIN_SPAN
 from mailbase import Period
 
 #: What milter records as the DMARC disposition of inbound mail that forged one of
@@ -212,7 +213,9 @@ def last_sent_before(conn: sqlite3.Connection, since: str, until: str,
 
 def chain_head(conn: sqlite3.Connection) -> tuple[int, str] | None:
     """The newest event's position and hash (None for an empty log)."""
-    row = conn.execute("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()
+    row = conn.execute(  # the live chain's head (imported chains sit above it)
+        f"SELECT seq, hash FROM events WHERE seq < {CHAIN_SPAN} ORDER BY seq DESC LIMIT 1"
+    ).fetchone()
     return (int(row[0]), str(row[1])) if row else None
 
 

@@ -8,7 +8,8 @@ opening a new file do not race.
 ``events`` is the hash chain: every message record, completion and administrative
 event, in commit order (``seq``). ``memberships``, ``recipients``, ``attachments`` and
 ``search`` are indexes derived from it for the auditors' queries; ``checkpoints``
-holds the signed chain heads.
+holds the signed chain heads. ``chains`` and ``imported_checkpoints`` hold the logs
+imported beside the live chain (audit/chains.py).
 """
 
 from __future__ import annotations
@@ -53,6 +54,18 @@ EVENT_COLUMNS: dict[str, type] = {
     "hash": str,
 }
 HASHED_COLUMNS: tuple[str, ...] = tuple(c for c in EVENT_COLUMNS if c not in ("seq", "hash"))
+
+#: Each chain of a store has its own span of the store's event ids: the live chain
+#: 1 .. CHAIN_SPAN - 1, the n-th imported chain n * CHAIN_SPAN + its own positions
+#: (audit/chains.py). A row's ``seq`` and ``chain`` say where it sits, not what it
+#: says: neither is hashed, so an imported row keeps its hash.
+CHAIN_SPAN = 10**12
+#: The columns of an imported checkpoint: a checkpoint's, as its chain signed it.
+IMPORTED_CHECKPOINT_COLUMNS: dict[str, type] = {
+    "chain": str, "seq": int, "hash": str, "at": str, "public_key": str, "signature": str,
+    "every_records": int, "every_seconds": float, "batch_from": int, "link_from": int,
+    "link": str, "link_signature": str,
+}
 
 
 def _v1_tables(db: Database) -> None:
@@ -141,6 +154,25 @@ def _v6_admin_kind_index(db: Database) -> None:
                "WHERE kind = 'admin'")
 
 
+def _v7_chains(db: Database) -> None:
+    # Several chains in one store: the live one and, read-only, each log imported into
+    # it (audit/chains.py). ``events.chain`` names an imported row's chain (NULL: the
+    # live chain); it is not hashed, like ``seq``. An imported chain's checkpoints keep
+    # their own numbering, apart from the live chain's.
+    db.execute("ALTER TABLE events ADD COLUMN chain TEXT")
+    db.table("chains").create(
+        {"id": str, "base": int, "source": str, "imported_at": str, "events": int,
+         "first_seq": int, "last_seq": int, "head_hash": str},
+        pk="id", not_null=["base", "source", "imported_at", "events", "head_hash"],
+        strict=True,
+    )
+    db.table("chains").create_index(["base"], index_name="chains_base", unique=True)
+    db.table("imported_checkpoints").create(
+        IMPORTED_CHECKPOINT_COLUMNS, pk=("chain", "seq"),
+        not_null=["chain", "seq", "hash", "at", "public_key", "signature"], strict=True,
+    )
+
+
 Migration = tuple[str, Callable[[Database], None]]
 MIGRATIONS: list[Migration] = [
     ("0001-events-indexes-checkpoints", _v1_tables),
@@ -149,6 +181,7 @@ MIGRATIONS: list[Migration] = [
     ("0004-checkpoint-schedule", _v4_checkpoint_schedule),
     ("0005-checkpoint-links", _v5_checkpoint_links),
     ("0006-admin-kind-index", _v6_admin_kind_index),
+    ("0007-chains", _v7_chains),
 ]
 
 

@@ -25,6 +25,7 @@ from sqlite_utils import Database
 
 from audit import query as queries
 from audit.chain import GENESIS, Checkpoint, CheckpointSigner, Schedule, row_hash
+from audit.chains import ImportedChain, imported_chains, verify_chains, verify_imported
 from audit.config import AuditConfig
 from audit.errors import AuditError
 from audit.keys import KeyTrust, accept, enrolment_event, fingerprint
@@ -34,7 +35,7 @@ from audit.records import AdminEvent, AdminKind, AuditRecord, Completion
 from audit.report import Report, build_report
 from audit.reportuse import REGULAR_MIN, RosterMailbox
 from audit.rows import Rows, admin_rows, completion_rows, iso, message_rows
-from audit.schema import EVENT_COLUMNS, is_current, migrate
+from audit.schema import CHAIN_SPAN, EVENT_COLUMNS, is_current, migrate
 from audit.verify import (
     CHECKPOINT_COLUMNS,
     INDEXES,
@@ -48,7 +49,8 @@ from mailbase import Period, private_database, private_dir
 
 Item = AuditRecord | Completion | AdminEvent  # as in audit/interface.py
 _LOCK_RETRIES = 5
-_SIGNED_AT_ONCE = frozenset({AdminKind.SERVICE_STOP, AdminKind.KEY_ENROLLED})
+_SIGNED_AT_ONCE = frozenset({AdminKind.SERVICE_STOP, AdminKind.KEY_ENROLLED,
+                             AdminKind.CHAIN_IMPORTED})
 
 
 @contextlib.contextmanager
@@ -312,6 +314,8 @@ class AuditLog:
         self.db.conn.execute("DELETE FROM search WHERE rowid <= ?", (through,))
 
     def _is_message(self, record_id: int) -> bool:
+        if record_id >= CHAIN_SPAN:
+            return False  # an imported chain's record: that chain is read-only
         row = self.db.conn.execute(
             "SELECT kind FROM events WHERE seq = ?", (record_id,)
         ).fetchone()
@@ -323,8 +327,8 @@ class AuditLog:
         return self._head()
 
     def _head(self) -> tuple[int, str]:
-        row = self.db.conn.execute(
-            "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1"
+        row = self.db.conn.execute(  # the live chain's (imported chains sit above it)
+            f"SELECT seq, hash FROM events WHERE seq < {CHAIN_SPAN} ORDER BY seq DESC LIMIT 1"
         ).fetchone()
         return (0, GENESIS) if row is None else (int(row[0]), str(row[1]))
 
@@ -436,6 +440,10 @@ class AuditLog:
             if conn.execute("SELECT 1 FROM events WHERE seq = ?", (record_id,)).fetchone() \
                     is None:
                 raise LookupError(record_id)
+            if record_id >= CHAIN_SPAN:
+                raise AuditError(f"record {record_id} is of a log imported into this store: "
+                                 "proofs are made of the live chain only (prove it from "
+                                 "the former server's own log)")
             cp = covering(conn, record_id, CHECKPOINT_COLUMNS)
         if cp is None:
             # Only signing takes the write lock: the filter's writes wait for nothing else.
@@ -477,8 +485,8 @@ class AuditLog:
         """The public keys (hex) named by the store's ``audit-key-enrolled`` events."""
         keys = set()
         for (detail,) in self.db.conn.execute(
-            "SELECT detail FROM events WHERE kind = 'admin' AND admin_kind = ?",
-            (AdminKind.KEY_ENROLLED.value,),
+            "SELECT detail FROM events WHERE kind = 'admin' AND admin_kind = ? "
+            f"AND seq < {CHAIN_SPAN}", (AdminKind.KEY_ENROLLED.value,),
         ):
             keys.add(str(json.loads(detail).get("key")))
         return keys
@@ -577,9 +585,11 @@ class AuditLog:
         cutoff = iso(before)
         with self._immediate("prune old events"):
             conn = self.db.conn
-            first = conn.execute("SELECT MIN(seq) FROM events").fetchone()[0]
+            # the live chain's events only: imported chains are read-only
+            first = conn.execute(
+                f"SELECT MIN(seq) FROM events WHERE seq < {CHAIN_SPAN}").fetchone()[0]
             newer = conn.execute(
-                "SELECT MIN(seq) FROM events WHERE at >= ?", (cutoff,)
+                f"SELECT MIN(seq) FROM events WHERE at >= ? AND seq < {CHAIN_SPAN}", (cutoff,)
             ).fetchone()[0]
             head_seq, head_hash = self._head()
             boundary = (newer - 1) if newer is not None else head_seq
@@ -611,10 +621,12 @@ class AuditLog:
 
     def verify(self, *, exported: Checkpoint | None = None,
                trust: KeyTrust | None = None) -> VerifyReport:
-        """Walk the chain and the checkpoints (and ``exported``, if given).
+        """Walk the live chain and its checkpoints (and ``exported``, if given), then each
+        imported chain under its own keys (audit/chains.py): intact when every chain is.
 
         :param trust: the keys whose checkpoints count (default: those the store was
-            opened with, see audit/keys.py).
+            opened with, see audit/keys.py); with no pins, an imported chain counts the
+            keys its import recorded.
         :raises AuditError: the store cannot be read, or no trusted keys were given.
         """
         trust = trust or self.trust
@@ -622,8 +634,34 @@ class AuditLog:
             raise AuditError(f"audit store {self.path}: verify needs the checkpoint keys "
                              "to trust (the configuration's, or --key)")
         with mapped_errors(self.path, "verify the chain", self.errors):
-            return verify_chain(self.db.conn, exported=exported, trust=trust,
+            live = verify_chain(self.db.conn, exported=exported, trust=trust,
                                 indexes=self.index_checks)
+            return live.with_chains(verify_chains(self.db.conn, trust))
+
+    def verify_one(self, chain: str | None, *, trust: KeyTrust) -> VerifyReport:
+        """Walk one chain in one snapshot: the live chain (None) with its checkpoints
+        and the query indexes, or the imported chain ``chain`` (audit/chains.py).
+
+        :raises AuditError: the store cannot be read.
+        """
+        conn = self.db.conn
+        with mapped_errors(self.path, "verify the chain", self.errors):
+            conn.execute("BEGIN")  # a reader's snapshot on either backend
+            try:
+                if chain is None:
+                    return verify_chain(conn, trust=trust, indexes=self.index_checks)
+                found = next((c for c in imported_chains(conn) if c.id == chain), None)
+                if found is None:
+                    return VerifyReport(False, 0, None, None, 0,
+                                        f"no chain-imported event names chain {chain}")
+                return verify_imported(conn, found, trust)
+            finally:
+                conn.rollback()
+
+    def imported_chains(self) -> list[ImportedChain]:
+        """The chains imported into this store beside the live one, oldest first."""
+        with mapped_errors(self.path, "read the imported chains", self.errors):
+            return imported_chains(self.db.conn)
 
     # -- reading ---------------------------------------------------------------
 

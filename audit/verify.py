@@ -15,13 +15,14 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from audit.chain import GENESIS, Checkpoint, tuple_hash
 from audit.keys import Accepted, Enrolment, KeyTrust, accept, fingerprint
 from audit.links import link_problem
 from audit.records import AdminKind
 from audit.rows import iso
-from audit.schema import HASHED_COLUMNS
+from audit.schema import CHAIN_SPAN, HASHED_COLUMNS
 
 CHECKPOINT_COLUMNS = ("seq, hash, at, public_key, signature, every_records, every_seconds, "
                       "batch_from, link_from, link, link_signature")
@@ -29,6 +30,7 @@ CHECKPOINT_COLUMNS = ("seq, hash, at, public_key, signature, every_records, ever
 SCHEDULE_SLACK_SECONDS = 60
 _AT = 2 + HASHED_COLUMNS.index("at")
 _ADMIN_KIND = 2 + HASHED_COLUMNS.index("admin_kind")
+_RECORD_ID = 2 + HASHED_COLUMNS.index("record_id")
 _STOP = AdminKind.SERVICE_STOP.value
 _ENROLLED = AdminKind.KEY_ENROLLED.value
 
@@ -125,6 +127,32 @@ def _index_problem(conn: sqlite3.Connection, indexes: Sequence[IndexCheck]
 
 
 @dataclass(frozen=True, slots=True)
+class ChainScope:
+    """Which chain of a store a walk reads: the live chain (``chain`` None, ``base``
+    0), or a chain imported at ``base`` (its rows are the store's ids ``base + n``,
+    where ``n`` is the position its own log gave them; audit/chains.py)."""
+
+    chain: str | None = None
+    base: int = 0
+
+    @property
+    def end(self) -> int:
+        """The first store id past this chain's span."""
+        return self.base + CHAIN_SPAN
+
+    def where(self, column: str = "seq") -> str:
+        """SQL: ``column`` is an id of this chain (constants only: no parameters)."""
+        return f"{column} > {self.base} AND {column} < {self.end}"
+
+    def position(self, store_id: int) -> int:
+        """A store id as its chain numbers it."""
+        return store_id - self.base
+
+
+LIVE = ChainScope()
+
+
+@dataclass(frozen=True, slots=True)
 class VerifyReport:
     """The outcome of :func:`verify_chain`: intact, or the first problem and its record."""
 
@@ -136,9 +164,34 @@ class VerifyReport:
     problem: str | None = None
     seq: int | None = None
     notes: list[str] = field(default_factory=list)
+    #: each imported chain's own report, by chain id (the live chain's is this one)
+    chains: tuple[tuple[str, VerifyReport], ...] = ()
+    #: the live chain's own report, when an imported chain's problem is this one's
+    live: VerifyReport | None = None
 
     def describe(self) -> str:
-        """One paragraph an administrator can read."""
+        """One paragraph an administrator can read; with imported chains, one more per
+        chain."""
+        if not self.chains:
+            return self._describe()
+        lines = [f"live chain: {(self.live or self)._describe()}"]
+        lines.extend(f"chain {chain}: {report._describe()}" for chain, report in self.chains)
+        return "\n".join(lines)
+
+    def with_chains(self, chains: Sequence[tuple[str, VerifyReport]]) -> VerifyReport:
+        """This (the live chain's) report with the imported chains' beside it: intact
+        only when every chain is; the first problem is the live chain's, else that of
+        the first chain that has one, named."""
+        report = replace(self, chains=tuple(chains))
+        if not self.is_intact:
+            return report
+        for chain, found in chains:
+            if not found.is_intact:
+                return replace(report, is_intact=False, live=report,
+                               problem=f"chain {chain}: {found.problem}", seq=found.seq)
+        return report
+
+    def _describe(self) -> str:
         if self.is_intact:
             span = f"{self.first_seq}-{self.last_seq}" if self.events else "none"
             text = (
@@ -150,15 +203,28 @@ class VerifyReport:
         return "\n".join([text, *(f"note: {n}" for n in self.notes)])
 
 
-def _rows(conn: sqlite3.Connection) -> Iterator[tuple[object, ...]]:
+def _rows(conn: sqlite3.Connection, scope: ChainScope = LIVE) -> Iterator[tuple[object, ...]]:
+    """The chain's rows in order, numbered as the chain numbers them."""
     cursor = conn.execute(
-        f"SELECT seq, hash, {', '.join(HASHED_COLUMNS)} FROM events ORDER BY seq"
+        f"SELECT seq, hash, {', '.join(HASHED_COLUMNS)} FROM events "
+        f"WHERE {scope.where()} ORDER BY seq"
     )
+    base = scope.base
     while True:
         chunk = cursor.fetchmany(_CHUNK)
         if not chunk:
             return
-        yield from chunk
+        if not base:
+            yield from chunk
+            continue
+        for row in chunk:
+            # the store keeps an imported row at its chain's span; its hash is of the
+            # position (and completed record) its own log gave it
+            values: list[Any] = list(row)
+            values[0] = int(values[0]) - base
+            if values[_RECORD_ID] is not None:
+                values[_RECORD_ID] = int(values[_RECORD_ID]) - base
+            yield tuple(values)
 
 
 def _broken(
@@ -186,17 +252,23 @@ def _broken(
     )
 
 
-def checkpoints_of(conn: sqlite3.Connection) -> dict[int, Checkpoint]:
-    """Every stored checkpoint, by record."""
+def checkpoints_of(conn: sqlite3.Connection, scope: ChainScope = LIVE
+                   ) -> dict[int, Checkpoint]:
+    """Every stored checkpoint of the chain, by record (as the chain numbers them)."""
+    if scope.chain is None:
+        return {int(r[0]): Checkpoint(*r) for r in conn.execute(
+            f"SELECT {CHECKPOINT_COLUMNS} FROM checkpoints")}
     return {int(r[0]): Checkpoint(*r) for r in conn.execute(
-        f"SELECT {CHECKPOINT_COLUMNS} FROM checkpoints")}
+        f"SELECT {CHECKPOINT_COLUMNS} FROM imported_checkpoints WHERE chain = ?",
+        (scope.chain,))}
 
 
-def enrolments_of(conn: sqlite3.Connection) -> list[Enrolment]:
-    """Every ``audit-key-enrolled`` event that names a key, oldest first."""
-    found = (Enrolment.from_detail(int(seq), str(detail)) for seq, detail in conn.execute(
-        "SELECT seq, detail FROM events WHERE kind = 'admin' AND admin_kind = ? ORDER BY seq",
-        (_ENROLLED,)))
+def enrolments_of(conn: sqlite3.Connection, scope: ChainScope = LIVE) -> list[Enrolment]:
+    """Every ``audit-key-enrolled`` event of the chain that names a key, oldest first."""
+    found = (Enrolment.from_detail(scope.position(int(seq)), str(detail))
+             for seq, detail in conn.execute(
+                 "SELECT seq, detail FROM events WHERE kind = 'admin' AND admin_kind = ? "
+                 f"AND {scope.where()} ORDER BY seq", (_ENROLLED,)))
     return [e for e in found if e is not None]
 
 
@@ -245,14 +317,16 @@ def _schedule_problem(cps: list[Checkpoint]) -> tuple[list[_Window], tuple[str, 
 
 def verify_chain(
     conn: sqlite3.Connection, *, exported: Checkpoint | None = None, trust: KeyTrust,
-    indexes: Sequence[IndexCheck] = INDEXES,
+    indexes: Sequence[IndexCheck] = INDEXES, scope: ChainScope = LIVE,
 ) -> VerifyReport:
     """Verify the whole chain, every stored checkpoint, and an exported one if given.
 
     Only checkpoints of keys that ``trust`` accepts (or that a trusted checkpoint's
-    enrolment event adds, audit/keys.py) count; any other is tampering.
+    enrolment event adds, audit/keys.py) count; any other is tampering. ``scope``: the
+    live chain (whose walk also checks the query indexes of every chain), or an
+    imported chain, walked and reported as its own log numbered it.
     """
-    checkpoints = checkpoints_of(conn)
+    checkpoints = checkpoints_of(conn, scope)
     notes: list[str] = []
     keys = {cp.public_key for cp in checkpoints.values()}
     if len(keys) > 1:
@@ -270,7 +344,8 @@ def verify_chain(
                                 exported.seq, notes)
         if keys and exported.public_key not in keys:
             notes.append("the exported checkpoint is signed by a key the store does not use")
-    accepted = accept(trust, [*ordered, *([exported] if exported else [])], enrolments_of(conn))
+    accepted = accept(trust, [*ordered, *([exported] if exported else [])],
+                      enrolments_of(conn, scope))
     problem = _untrusted(ordered, accepted, trust)
     if problem is None and exported is not None:
         problem = _untrusted([replace(exported, seq=-1)], accepted, trust)
@@ -283,7 +358,7 @@ def verify_chain(
     current = next(window, None)
     count, first, last, last_at, last_stop = 0, None, None, "", 0
     expected, prev_seq, before = GENESIS, None, None
-    rows = _rows(conn)
+    rows = _rows(conn, scope)
 
     def fail(problem: str, seq: object) -> VerifyReport:
         return VerifyReport(False, count, first, last, len(checkpoints), problem,
@@ -350,7 +425,8 @@ def verify_chain(
                 f"the exported checkpoint (record {exported.seq}) predates the retention "
                 f"boundary (record {first - 1}); the chain is verified from the boundary"
             )
-    index = _index_problem(conn, indexes) or link_problem(conn, checkpoints)
+    index = (_index_problem(conn, indexes) if indexes else None) or link_problem(
+        conn, checkpoints, base=scope.base)
     if index is not None:
         return fail(*index)
     notes.extend(_trust_notes(trust, accepted, bool(checkpoints)))

@@ -31,6 +31,7 @@ from congvu.config import CongvuConfig, web_settings
 from congvu.configsource import ConfigSource, load_source
 from congvu.context import CommandContext, current
 from congvu.example import ExampleError, example_command
+from congvu.store_cli import group as store_group
 from mailbase import CommandFailed, PeriodError, UsageProblem, config_option
 from milter.errors import ConfigError, MilterError
 
@@ -322,6 +323,8 @@ for _command in (
     # operating the service; the try-out province (make run)
     milter.cli.doctor_command, milter.cli.probe_command, milter.cli.backup_command,
     milter.cli.restore_command, example_command,
+    # the shared store: this server's stores copied into PostgreSQL
+    store_group,
 ):
     if _command.name == "quarantine" and isinstance(_command, click.Group):
         _command.add_command(milter.cli.release_command)

@@ -105,7 +105,7 @@ def test_every_migration_is_written_for_both_backends(pg_config: AuditConfig) ->
         columns = [r["column_name"] for r in log.db.query(
             "SELECT column_name FROM information_schema.columns WHERE table_name = 'events' "
             "ORDER BY ordinal_position")]
-        assert columns == ["seq", *HASHED_COLUMNS[:-1], "prev_hash", "hash"]
+        assert columns == ["seq", *HASHED_COLUMNS[:-1], "prev_hash", "hash", "chain"]
 
 
 # -- the chain, byte for byte -----------------------------------------------------------------

@@ -76,7 +76,7 @@ def test_inserted_row_is_named(chain: AuditConfig) -> None:
         "INSERT INTO events SELECT 6, kind, at, record_id, decided_at, listener, role, "
         "direction, client_address, client_helo, queue_id, message_id, envelope_sender, "
         "header_from, 'forged', size, action, dkim, smime, processing_ms, sender_unit, "
-        "outcome, reply, admin_kind, actor, target, detail, prev_hash, hash "
+        "outcome, reply, admin_kind, actor, target, detail, prev_hash, hash, chain "
         "FROM events WHERE seq = 2",
     )
     ok, text = _verify(chain)

@@ -138,7 +138,8 @@ class BulkStore:
 
     def _flush(self) -> None:
         marks = ", ".join("?" * len(self.columns))
-        self.conn.executemany(f"INSERT INTO events VALUES ({marks})", self.events)
+        self.conn.executemany(f"INSERT INTO events ({', '.join(self.columns)}) VALUES ({marks})",
+                              self.events)
         self.conn.executemany("INSERT INTO memberships (record_id, unit_id, role, at) "
                               "VALUES (?, ?, ?, ?)", self.members)
         self.conn.executemany("INSERT INTO recipients (record_id, position, address, "
