@@ -43,7 +43,7 @@ from milter.errors import ConfigError
 from milter.probe import ProbeConfig
 from policies import PoliciesConfig
 from signer import SignerConfig
-from web import WebSettings
+from web import WebConfig, WebSettings
 
 VAR_ENV = "CONGVU_VAR"
 
@@ -103,6 +103,7 @@ class CongvuConfig(BaseModel):
     archive: ArchiveConfig = Field(default_factory=ArchiveConfig)
     probe: ProbeConfig = Field(default_factory=ProbeConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)
+    web: WebConfig = Field(default_factory=WebConfig)
 
     @model_validator(mode="after")
     def _listeners_unique(self) -> CongvuConfig:
@@ -184,7 +185,8 @@ def parse_config(
                                        "archive": _shared_archive(config)})
     config = config.model_copy(update={"policies": _shared_quarantine(config),
                                        "signer": _shared_rotation(config)})
-    config = config.model_copy(update={"directory": _shared_directory(config)})
+    config = config.model_copy(update={"directory": _shared_directory(config),
+                                       "web": _shared_web(config)})
     return _resolve_paths(config, data_dir)
 
 
@@ -238,6 +240,18 @@ def _shared_directory(config: CongvuConfig) -> DirectoryConfig:
     })
 
 
+def _shared_web(config: CongvuConfig) -> WebConfig:
+    """``[web]`` with ``[store]`` applied: the console's users, grants and sessions go
+    where the shared store is unless the table names its own store (path or url)."""
+    web, store = config.web, config.store
+    if store.url is None or "path" in web.model_fields_set:
+        return web
+    return web.model_copy(update={
+        "url": web.url or store.url,
+        "password_file": web.password_file or store.password_file,
+    })
+
+
 def _shared_rotation(config: CongvuConfig) -> SignerConfig:
     """``[signer]`` with ``[store]`` applied to the DKIM rotation state, unless
     ``[signer.dkim]`` names its own (state_file or url)."""
@@ -270,16 +284,17 @@ def load_config(path: Path | None, *, environ: Mapping[str, str] | None = None) 
 
 
 def web_settings(config: CongvuConfig, *, is_secure_cookie: bool = False) -> WebSettings:
-    """The console's settings from the composed configuration (congvu.toml has no
-    ``[web]`` table: the console uses the other packages' stores, its users store and
-    its cookie key under the data directory)."""
+    """The console's settings from the composed configuration: the other packages'
+    stores, its users store (``[web]``) and its cookie key under the data directory."""
     data = config.data_dir
     return WebSettings(
         audit=config.audit,
         directory_path=config.directory.path,
+        directory=config.directory,
         quarantine_path=config.policies.quarantine.path,
         quarantine_retention_days=config.policies.quarantine.retention_days,
-        users_path=data / "web" / "users.sqlite3",
+        users_path=config.web.path,
+        users=config.web,
         keys_dir=data / "keys",
         time_zone=config.audit.time_zone,
         title=config.directory.title,

@@ -148,6 +148,9 @@ class Directory:
 
             return PgDirectory.open_url(path, read_only=read_only)
         name = str(path)
+        if name.startswith(("postgresql:", "postgres:")):
+            raise StoreError(name, "a PostgreSQL store is opened with its [directory] table "
+                             "(its url and password_file), not as a file path")
         try:
             if read_only:
                 if not Path(path).is_file():

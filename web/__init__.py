@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from web.cli import commands
 from web.errors import CookieKeyError, UserError, WebError
 from web.release import Releaser
-from web.settings import WebSettings
+from web.settings import WebConfig, WebSettings
 
 if TYPE_CHECKING:
     from web.app import create_app
@@ -26,6 +26,7 @@ __all__ = [
     "User",
     "UserError",
     "UserStore",
+    "WebConfig",
     "WebError",
     "WebSettings",
     "commands",

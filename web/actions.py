@@ -68,7 +68,7 @@ def edit_unit(settings: WebSettings, unit_id: str, values: dict[str, str], *,
 
     :raises ImportRejected: the row is not valid (the reasons say why).
     """
-    with Directory.open(settings.directory_path) as directory:
+    with Directory.open(settings.directory_store) as directory:
         columns, rows = _rows(directory)
         changed = {k: v.replace("\r\n", "\n") for k, v in values.items() if k in columns}
         for row in rows:

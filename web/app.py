@@ -61,7 +61,7 @@ class Console:
     def directory(self) -> Directory | None:
         """The directory store, read-only (None if there is none yet)."""
         try:
-            return Directory.open(self.settings.directory_path, read_only=True)
+            return Directory.open(self.settings.directory_store, read_only=True)
         except DirectoryError:
             return None
 
@@ -176,7 +176,7 @@ def create_app(settings: WebSettings, *, release: Releaser | None = None) -> Fas
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     app.state.console = Console(
         settings=settings,
-        users=UserStore(settings.users_path, hashing=settings.password_hashing),
+        users=UserStore(settings.users_store, hashing=settings.password_hashing),
         sessions=Sessions(cookie_key(settings.keys_dir),
                           is_secure=settings.is_secure_cookie,
                           max_age=settings.session_seconds),

@@ -86,7 +86,7 @@ def _store(settings: WebSettings) -> UserStore:
     from web.users import UserStore  # the store only for the commands that need it
 
     try:
-        return UserStore(settings.users_path, hashing=settings.password_hashing)
+        return UserStore(settings.users_store, hashing=settings.password_hashing)
     except WebError as exc:
         raise CommandFailed(str(exc)) from exc
 

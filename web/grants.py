@@ -46,7 +46,7 @@ def unit_to_grant(settings: WebSettings, key: str) -> GrantedUnit:
     if not key:
         raise UserError("a unit id cannot be empty")
     try:
-        with Directory.open(settings.directory_path, read_only=True) as directory:
+        with Directory.open(settings.directory_store, read_only=True) as directory:
             if "@" in key:
                 return _by_address(directory, key)
             try:
@@ -97,10 +97,10 @@ def stale_grants(settings: WebSettings, granted: Iterable[str]) -> frozenset[str
 
     :raises UserError: the directory cannot be read.
     """
-    if not settings.directory_path.exists():
+    if not settings.has_directory():
         return frozenset(granted)
     try:
-        with Directory.open(settings.directory_path, read_only=True) as directory:
+        with Directory.open(settings.directory_store, read_only=True) as directory:
             known = {unit.id for unit in directory.units()}
     except DirectoryError as exc:
         raise UserError(f"cannot check the grants against the directory: {exc}") from None

@@ -1,22 +1,34 @@
-"""The console's users: auditors (granted units) and administrators, in SQLite.
+"""The console's users: auditors (granted units) and administrators, in SQLite or, for
+the consoles of several mail servers, in PostgreSQL (``[web] url`` or ``[store] url``).
 
 Passwords are hashed with Argon2id (by default argon2-cffi's defaults, RFC 9106's
 second recommended set: :data:`PASSWORD_HASHING`); the store never holds a password.
 A grant of a unit covers its descendants (units form a tree), which :mod:`web.access`
 resolves. The console's sessions live here too (only their ids' hashes), so that
 ending one (logging out, a password change, a disabled user) holds on every server
-that shares the file.
+that shares the store.
+
+In PostgreSQL the tables are the same, in the database's schema ``console``
+(:data:`PG_MIGRATIONS`); each call borrows a session from the process's pool, which
+checks it first, so a restarted database is used again without a restart of the
+console. Every write is one statement: a name taken meanwhile by another server is
+the primary key's refusal, and the sessions' updates are idempotent, so no lock is
+needed. A database that is down, unreachable, read-only or refusing the login is a
+:class:`~web.errors.UserError` that says so.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import secrets
 import sqlite3
 import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from argon2 import Parameters, PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -24,6 +36,10 @@ from argon2.profiles import RFC_9106_LOW_MEMORY
 
 from mailbase import private_database, private_dir
 from web.errors import UserError
+from web.settings import WebConfig
+
+if TYPE_CHECKING:
+    from mailbase.pgconn import PgConnection
 
 #: The store's schema, one step per release that changed it; ``PRAGMA user_version``
 #: is the number of steps applied. Steps are additive only (the previous release
@@ -69,6 +85,39 @@ _MIGRATIONS: tuple[str, ...] = (
     ) STRICT;
     """,
 )
+#: The PostgreSQL schema of the users store, and the advisory lock of its migrations.
+PG_SCHEMA = "console"
+PG_LOCK = 0x636F6E67_7765  # "congwe"
+_TEXT = 'text COLLATE "C"'
+#: The same steps in PostgreSQL, by name (a test holds the two lists to one length).
+PG_MIGRATIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("0001-users-grants", (
+        f"""CREATE TABLE users (
+            name {_TEXT} PRIMARY KEY, password_hash {_TEXT} NOT NULL,
+            is_admin integer NOT NULL, is_active integer NOT NULL, created {_TEXT} NOT NULL)""",
+        f"""CREATE TABLE grants (
+            user_name {_TEXT} NOT NULL REFERENCES users(name), unit_id {_TEXT} NOT NULL,
+            PRIMARY KEY (user_name, unit_id))""",
+    )),
+    ("0002-sessions", (
+        f"""CREATE TABLE sessions (
+            id_hash {_TEXT} PRIMARY KEY, user_name {_TEXT} NOT NULL REFERENCES users(name),
+            created {_TEXT} NOT NULL, expires {_TEXT} NOT NULL, revoked {_TEXT})""",
+        "CREATE INDEX sessions_user ON sessions (user_name)",
+    )),
+    ("0003-content-grants", (
+        f"""CREATE TABLE content_grants (
+            user_name {_TEXT} NOT NULL REFERENCES users(name), unit_id {_TEXT} NOT NULL,
+            PRIMARY KEY (user_name, unit_id))""",
+    )),
+)
+#: The tables and their columns, in the order a copy fills them.
+TABLES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("users", ("name", "password_hash", "is_admin", "is_active", "created")),
+    ("grants", ("user_name", "unit_id")),
+    ("sessions", ("id_hash", "user_name", "created", "expires", "revoked")),
+    ("content_grants", ("user_name", "unit_id")),
+)
 MIN_PASSWORD = 10
 #: The Argon2id cost of new hashes: 3 passes over 64 MiB in 4 lanes (RFC 9106 4,
 #: second recommended option, argon2-cffi's default). A hash made with other
@@ -112,18 +161,30 @@ def _session_hash(session_id: str) -> str:
 
 
 class UserStore:
-    """The users file (``<data dir>/web/users.sqlite3``); safe to share between threads.
+    """The users store: a file (``<data dir>/web/users.sqlite3`` by default), or the
+    PostgreSQL database a ``[web]`` table with a url names; safe to share between threads.
 
     The file and its directory are private (0600, 0700, whatever the umask): they hold
     the password hashes and the session ids' hashes. New hashes cost ``hashing``
     (:data:`PASSWORD_HASHING` unless a test asks for less).
     """
 
-    def __init__(self, path: Path, *, hashing: Parameters = PASSWORD_HASHING) -> None:
-        self.path = path
+    def __init__(self, path: Path | WebConfig, *,
+                 hashing: Parameters = PASSWORD_HASHING) -> None:
         self._hasher = PasswordHasher.from_parameters(hashing)
         self._dummy_hash: str | None = None
         self._lock = threading.Lock()
+        self._borrow: Callable[[], contextlib.AbstractContextManager[Any]] = self._sqlite
+        self._is_shared = False
+        self._errors: tuple[type[Exception], ...] = (sqlite3.Error,)
+        self._explain: Callable[[BaseException], str] = str
+        if isinstance(path, WebConfig):
+            if path.url is not None:
+                self.path: Path | str = path.url
+                self._open_url(path)
+                return
+            path = path.path
+        self.path = path
         try:
             private_dir(path.parent)
             private_database(path)
@@ -134,6 +195,49 @@ class UserStore:
             self._migrate()
         except (OSError, sqlite3.Error) as exc:
             raise UserError(f"users store {path}: cannot open it: {exc}") from exc
+
+    def _open_url(self, config: WebConfig) -> None:
+        """Use the PostgreSQL store ``config.url`` names, migrating its schema first."""
+        from mailbase.pgconn import (  # psycopg only where it is used
+            ERRORS,
+            connect,
+            explain,
+            migrate_schema,
+            pooled,
+            read_password,
+        )
+
+        assert config.url is not None
+        url = config.url
+        self._errors, self._explain = ERRORS, explain
+        try:
+            password = read_password(config.password_file)
+        except ValueError as exc:
+            raise UserError(f"users store {url}: {exc}") from exc
+        try:
+            conn = connect(url, password, schema=PG_SCHEMA)
+            try:
+                migrate_schema(conn, PG_SCHEMA, PG_LOCK, PG_MIGRATIONS)
+            finally:
+                conn.close()
+        except ERRORS as exc:
+            raise UserError(f"users store {url}: cannot open it: {explain(exc)}") from exc
+
+        @contextlib.contextmanager
+        def borrowed() -> Iterator[PgConnection]:
+            conn = pooled(url, password, readonly=False, schema=PG_SCHEMA)
+            try:
+                yield conn
+            finally:
+                conn.close()
+
+        self._borrow = borrowed
+        self._is_shared = True
+
+    @contextlib.contextmanager
+    def _sqlite(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            yield self._db
 
     def _migrate(self) -> None:
         """Apply the steps of :data:`_MIGRATIONS` this file has not had yet."""
@@ -148,9 +252,10 @@ class UserStore:
                 raise
 
     def close(self) -> None:
-        """Close the file."""
-        with self._lock:
-            self._db.close()
+        """Close the file (a PostgreSQL store's sessions stay in the process's pool)."""
+        if not self._is_shared:
+            with self._lock:
+                self._db.close()
 
     def __enter__(self) -> UserStore:
         return self
@@ -158,14 +263,18 @@ class UserStore:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _run(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+    def _execute(self, sql: str, params: tuple[object, ...]) -> tuple[list[Any], int]:
+        """One statement's rows (none for a write) and how many rows it changed."""
         try:
-            with self._lock:
-                return self._db.execute(sql, params).fetchall()
-        except sqlite3.IntegrityError as exc:
-            raise UserError(f"users store {self.path}: {exc}") from exc
-        except sqlite3.Error as exc:
-            raise UserError(f"users store {self.path}: {exc}") from exc
+            with self._borrow() as db:
+                cursor = db.execute(sql, params)
+                rows = cursor.fetchall() if cursor.description is not None else []
+                return rows, cursor.rowcount
+        except self._errors as exc:
+            raise UserError(f"users store {self.path}: {self._explain(exc)}") from exc
+
+    def _run(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+        return self._execute(sql, params)[0]
 
     def add(self, name: str, password: str, *, is_admin: bool = False) -> User:
         """Create a user.
@@ -287,14 +396,9 @@ class UserStore:
     def end_sessions(self, name: str) -> int:
         """End every live session of user ``name``; how many there were."""
         now = _now()
-        with self._lock:
-            try:
-                cursor = self._db.execute(
-                    "UPDATE sessions SET revoked = ? "
-                    "WHERE user_name = ? AND revoked IS NULL AND expires > ?", (now, name, now))
-            except sqlite3.Error as exc:
-                raise UserError(f"users store {self.path}: {exc}") from exc
-            return cursor.rowcount
+        return self._execute("UPDATE sessions SET revoked = ? "
+                             "WHERE user_name = ? AND revoked IS NULL AND expires > ?",
+                             (now, name, now))[1]
 
     def _no_ones_hash(self) -> str:
         # verifying against this keeps an unknown name as slow as a wrong password; made
@@ -319,3 +423,50 @@ class UserStore:
             self._run("UPDATE users SET password_hash = ? WHERE name = ?",
                       (self._hasher.hash(password), name))
         return user if user.is_active else None
+
+
+def copy_users_to_postgresql(source: Path, target: WebConfig) -> dict[str, int]:
+    """Copy the SQLite users store at ``source`` (users, grants, sessions) into the empty
+    PostgreSQL one ``target.url`` names, in one transaction (all or nothing), read from
+    one snapshot of the file. The file must be of this release's schema (any ``congvu
+    user`` command of this release migrates it). Return the rows copied per table.
+
+    :raises UserError: the file cannot be read or is of another schema version, the
+        database cannot be reached, or it already holds users.
+    :raises ValueError: ``target`` names no url.
+    """
+    from mailbase.pgconn import ERRORS, connect, copy_table, explain, read_password
+
+    if target.url is None:
+        raise ValueError("the target of a copy is a PostgreSQL store: its url is not set")
+    UserStore(target).close()  # creates the schema, or says why it cannot
+    try:
+        origin = sqlite3.connect(f"{source.resolve().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error as exc:
+        raise UserError(f"users store {source}: cannot open it: {exc}") from exc
+    try:
+        version = origin.execute("PRAGMA user_version").fetchone()[0]
+        if version != len(_MIGRATIONS):
+            raise UserError(f"users store {source}: schema version {version}, this "
+                            f"release's is {len(_MIGRATIONS)}: open it once with this "
+                            "release before copying it")
+        origin.execute("BEGIN")  # one snapshot of the file, whatever writes it meanwhile
+        conn = connect(target.url, read_password(target.password_file), schema=PG_SCHEMA)
+        try:
+            conn.execute("BEGIN ISOLATION LEVEL READ COMMITTED")
+            conn.execute("SELECT pg_advisory_xact_lock(?)", (PG_LOCK,))
+            if conn.execute("SELECT 1 FROM users LIMIT 1").fetchone():
+                raise UserError(f"users store {target.url}: it holds users already: a copy "
+                                "goes into a new, empty users store")
+            counts = {table: copy_table(origin, conn, table, columns)
+                      for table, columns in TABLES}
+            conn.execute("COMMIT")
+            return counts
+        finally:
+            conn.close()  # rolls back what was not committed
+    except sqlite3.Error as exc:
+        raise UserError(f"users store {source}: cannot read it: {exc}") from exc
+    except ERRORS as exc:
+        raise UserError(f"users store {target.url}: copy failed: {explain(exc)}") from exc
+    finally:
+        origin.close()

@@ -4,6 +4,7 @@ failing, and the copy of a SQLite store into an empty PostgreSQL one."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 from pathlib import Path
@@ -101,7 +102,7 @@ def test_two_servers_importing_at_once_keep_one_history(pg_directory: DirectoryC
                 start.wait()
                 servers[number].import_csv(
                     UNITS.replace("Sở Nội vụ", f"Sở Nội vụ {number}-{n}"), actor=f"s{number}")
-        except BaseException as exc:  # noqa: BLE001 - reported by the assert below
+        except BaseException as exc:
             failures.append(exc)
             start.abort()  # the other server is not left waiting for this one
 
@@ -118,7 +119,7 @@ def test_two_servers_importing_at_once_keep_one_history(pg_directory: DirectoryC
     # file with a state another had already changed
     names = [change.changes["name"] for change in history[1:]]
     assert len(names) == 2 * rounds
-    for before, after in zip(names, names[1:], strict=False):
+    for before, after in itertools.pairwise(names):
         assert after[0] == before[1]
     assert history[0].changes["name"] == (None, "Sở Nội vụ")
     assert names[0][0] == "Sở Nội vụ"
@@ -145,7 +146,7 @@ def test_a_wrong_password_is_a_store_error_that_says_so(pg_directory: DirectoryC
     wrong = tmp_path / "wrong"
     wrong.write_text("not the password\n")
     wrong.chmod(0o600)
-    with pytest.raises(StoreError, match="refused the login.*password authentication"):
+    with pytest.raises(StoreError, match=r"refused the login.*password authentication"):
         Directory.open(pg_directory.model_copy(update={"password_file": wrong}))
 
 
@@ -171,9 +172,17 @@ def test_no_database_there_is_a_store_error_that_says_so(tmp_path: Path) -> None
     config = DirectoryConfig(url=f"postgresql://congvu@127.0.0.1:{free_port()}/congvu",
                              password_file=password_file(tmp_path))
     # (a reader waits the pool's 10 s for a connection first, then says the same)
-    with pytest.raises(StoreError, match="cannot be reached.*refused") as caught:
+    with pytest.raises(StoreError, match=r"cannot be reached.*refused") as caught:
         Directory.open(config)
     assert caught.value.path == config.url
+
+
+def test_a_url_given_as_a_path_is_refused_not_made_a_file(tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(StoreError, match=r"opened with its \[directory\] table"):
+        Directory.open("postgresql://congvu@db/congvu")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_an_empty_database_is_no_store_to_read(pg_directory: DirectoryConfig) -> None:

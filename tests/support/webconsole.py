@@ -68,7 +68,7 @@ def cheap_settings(config: CongvuConfig) -> WebSettings:
 
 def users_of(settings: WebSettings) -> UserStore:
     """The users store of ``settings``, hashing at their cost."""
-    return UserStore(settings.users_path, hashing=settings.password_hashing)
+    return UserStore(settings.users_store, hashing=settings.password_hashing)
 
 
 def make_env(tmp_path: Path, *, records: bool = True) -> Env:

@@ -127,7 +127,7 @@ def _unit_form(request: Request, unit_id: str, values: dict[str, str] | None,
                errors: list[str] | None, *, done: bool = False, status: int = 200
                ) -> HTMLResponse:
     settings = console_of(request).settings
-    with Directory.open(settings.directory_path) as directory:
+    with Directory.open(settings.directory_store) as directory:
         _, row = actions.unit_row(directory, unit_id)
         history = directory.history(unit_id)
     return render(request, "unit_edit.html", {
@@ -159,7 +159,7 @@ def directory_history(request: Request, user: AdminUser) -> HTMLResponse:
     """Every change of the directory, newest first (imports, console edits)."""
     settings = console_of(request).settings
     try:
-        with Directory.open(settings.directory_path, read_only=True) as directory:
+        with Directory.open(settings.directory_store, read_only=True) as directory:
             history = directory.history()
     except DirectoryError:
         history = []
