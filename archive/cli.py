@@ -36,6 +36,7 @@ from mailbase import (
     CommandFailed,
     PeriodError,
     UsageProblem,
+    command_line_actor,
     config_option,
     create_private,
     parse_local_datetime,
@@ -75,6 +76,12 @@ class Records(Protocol):
 
     def prune_ledgers(self, config_path: Path | None) -> dict[str, str]:
         """Ledger name -> SHA-256, from every ``archive-prune`` event."""
+        ...
+
+    def record_key_rotation(self, config_path: Path | None, *, actor: str, retired: str,
+                            key: str) -> int:
+        """Append the chained event of the encryption key's rotation (the retired key's
+        id and the new one's); return its id."""
         ...
 
     def prune_events(self, config_path: Path | None) -> dict[str, int]:
@@ -407,20 +414,32 @@ def key_group() -> None:
 @key_group.command("rotate")
 @click.option("--reseal", "is_resealing", is_flag=True,
               help="Then seal every object again with the new key (see `key reseal`).")
+@click.option("--actor", default=None,
+              help="Who rotates (recorded in the chain); default: the user behind sudo, "
+              "else the user running the command.")
 @config_option
 @_wiring
-def key_rotate_cmd(wiring: _Wiring, /, is_resealing: bool, config_path: Path | None) -> None:
+def key_rotate_cmd(wiring: _Wiring, /, is_resealing: bool, actor: str | None,
+                   config_path: Path | None) -> None:
     """Retire the archive's encryption key and make a new one: new messages are sealed
     with it once the filter is reloaded or restarted; the retired key is kept beside it
-    (keys/archive-<id>.key), so what it sealed stays readable."""
+    (keys/archive-<id>.key), so what it sealed stays readable. The rotation is a
+    chained event of the audit log, written before the keys change."""
     config = wiring.load(config_path)
+    events: list[int] = []
+
+    def record(retired: str, key: str) -> None:
+        events.append(wiring.records.record_key_rotation(
+            config_path, actor=actor or command_line_actor(), retired=retired, key=key))
+
     try:
-        old, new = rotate(config.key_file)
+        old, new = rotate(config.key_file, record)
     except ArchiveError as exc:
         raise CommandFailed(str(exc)) from exc
     click.echo(f"retired key {old} (kept as {config.key_file.stem}-{old}"
-               f"{config.key_file.suffix}); new key {new}. Reload the filter (SIGHUP) so it "
-               "seals with the new key; back up both, apart from the data.")
+               f"{config.key_file.suffix}); new key {new}, recorded as audit event "
+               f"{events[0]}. Reload the filter (SIGHUP) so it seals with the new key; back "
+               "up both, apart from the data.")
     if is_resealing:
         _reseal(config)
 

@@ -17,6 +17,7 @@ import hashlib
 import os
 import re
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 
 from archive.errors import ArchiveError
@@ -55,10 +56,14 @@ def load_retired(path: Path) -> list[bytes]:
     return [load_key(retired, create=False) for retired in retired_key_paths(path)]
 
 
-def rotate(path: Path) -> tuple[str, str]:
+def rotate(path: Path, record: Callable[[str, str], object] | None = None
+           ) -> tuple[str, str]:
     """Retire the key in ``path`` and put a new one in its place; return both ids.
 
-    The old key is written durably beside it (``archive-<id>.key``) before the new one
+    ``record`` is given the retired key's id and the new one's once the new key is made
+    and before any file is written: the rotation's chained event comes first, as a
+    prune's does, and when it cannot be written (it raises) nothing is rotated. The old
+    key is then written durably beside it (``archive-<id>.key``) before the new one
     replaces it, so no moment after a crash lacks a key that sealed something.
 
     :raises ArchiveError: there is no key to rotate, or a file cannot be written.
@@ -66,11 +71,17 @@ def rotate(path: Path) -> tuple[str, str]:
     old = load_key(path, create=False)
     retired = path.with_name(f"{path.stem}-{key_id(old)}{path.suffix}")
     new = secrets.token_bytes(32)
+    if record is not None:
+        record(key_id(old), key_id(new))
     try:
         write_private_durably(retired, read_secret(path))
         write_private_durably(path, _HEADER + base64.b64encode(new) + b"\n")
     except (OSError, UnsafeFileError) as exc:
-        raise ArchiveError(f"archive key {path}: cannot be rotated: {exc}") from exc
+        raise ArchiveError(
+            f"archive key {path}: cannot be rotated: {exc}"
+            + ("; the audit log records the rotation to key "
+               f"{key_id(new)}, but the key in use is still {key_id(old)}"
+               if record is not None else "")) from exc
     return key_id(old), key_id(new)
 
 

@@ -81,6 +81,14 @@ class AuditRecords:
                 details={"removed": removed, "ledger": ledger,
                          "ledger_sha256": ledger_sha256}))
 
+    def record_key_rotation(self, config_path: Path | None, *, actor: str, retired: str,
+                            key: str) -> int:
+        """Append the chained ``key-rotation`` event of the archive's encryption key."""
+        with AuditLog.open(current().settings(config_path).audit) as log:
+            return log.admin(AdminEvent(
+                kind=AdminKind.KEY_ROTATION, actor=actor, target="archive",
+                details={"retired": retired, "key": key}))
+
     def prune_ledgers(self, config_path: Path | None) -> dict[str, str]:
         """Ledger name -> SHA-256, from every chained ``archive-prune`` event."""
         with AuditLog.open_readonly(current().settings(config_path).audit.path) as log:

@@ -3,10 +3,13 @@ directory, bound to each message's name; plain and encrypted objects both read."
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
 import stat
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -107,7 +110,8 @@ def test_rotation_keeps_old_objects_readable_and_reseal_moves_them_to_the_new_ke
     result = congvu(tmp_path, "key", "rotate")
     assert result.exit_code == 0, result.output
     retired = f"archive-{key_id(old_key)}.key"
-    assert _keys_dir(tmp_path) == [retired, "archive.key"]
+    # beside the audit log's key, which the rotation's chained event made
+    assert _keys_dir(tmp_path) == [retired, "archive.key", "audit-checkpoint.key"]
     assert stat.S_IMODE((tmp_path / "keys" / retired).stat().st_mode) == 0o600
     new_key = load_key(tmp_path / "keys" / "archive.key", create=False)
     assert new_key != old_key and f"new key {key_id(new_key)}" in result.output
@@ -160,3 +164,63 @@ def test_a_backup_with_its_keys_carries_the_retired_key_and_restore_puts_it_back
         f"{retired[0]}" in done.output, done.output
     assert Archive.from_config(config(restored, encrypt=True), create=False).get(sha) \
         == MESSAGE
+
+
+def _rotations(data_dir: Path) -> list[dict[str, Any]]:
+    from audit import AuditLog
+    from congvu.config import parse_config
+
+    audit = parse_config({"service": {"data_dir": str(data_dir)}}).audit
+    with AuditLog.open_readonly(audit.path) as log:
+        return log.admin_events(kind="key-rotation")
+
+
+def test_a_rotation_is_a_chained_event_naming_both_keys(tmp_path: Path) -> None:
+    Archive.from_config(config(tmp_path, encrypt=True), create=True)
+    old_key = load_key(tmp_path / "keys" / "archive.key", create=False)
+    result = congvu(tmp_path, "key", "rotate", "--actor", "thanhtra")
+    assert result.exit_code == 0, result.output
+    new_key = load_key(tmp_path / "keys" / "archive.key", create=False)
+    [event] = _rotations(tmp_path)
+    assert (event["actor"], event["target"], event["details"]) == (
+        "thanhtra", "archive", {"retired": key_id(old_key), "key": key_id(new_key)})
+    assert f"recorded as audit event {event['id']}" in result.output
+
+
+def test_a_rotation_the_log_cannot_record_leaves_the_keys_as_they_were(
+        tmp_path: Path) -> None:
+    from audit import AuditLog
+    from congvu.config import parse_config
+
+    Archive.from_config(config(tmp_path, encrypt=True), create=True)
+    audit = parse_config({"service": {"data_dir": str(tmp_path)}}).audit
+    AuditLog.open(audit).close()
+    before = {p.name: p.read_bytes() for p in (tmp_path / "keys").iterdir() if p.is_file()}
+    store_files = [p for p in audit.path.parent.glob(audit.path.name + "*")]
+    with _immutable(store_files):
+        result = congvu(tmp_path, "key", "rotate")
+    assert result.exit_code != 0
+    assert "new key" not in result.output
+    after = {p.name: p.read_bytes() for p in (tmp_path / "keys").iterdir() if p.is_file()}
+    assert after == before
+    assert _rotations(tmp_path) == []
+
+
+@contextlib.contextmanager
+def _immutable(paths: list[Path]) -> Iterator[None]:
+    """The files refuse writes, even to root (chattr +i; mode 0400 otherwise)."""
+    if os.geteuid() != 0:
+        modes = {p: p.stat().st_mode for p in paths}
+        for p in paths:
+            os.chmod(p, 0o400)
+        try:
+            yield
+        finally:
+            for p, mode in modes.items():
+                os.chmod(p, mode)
+        return
+    subprocess.run(["chattr", "+i", *map(str, paths)], check=True)
+    try:
+        yield
+    finally:
+        subprocess.run(["chattr", "-i", *map(str, paths)], check=True)
