@@ -5,7 +5,8 @@ the doctor also asks the outside world: DNS (DKIM key records, SPF, DMARC), the 
 hop, Postfix's configuration (``postconf``), and how soon certificates, CA files and
 CRLs expire; whether congvu answers on its listeners and mail waits for it in Postfix's
 queue (doctor_service.py); the Debian packages and the system libraries congvu loads
-(doctor_system.py). Each finding is OK, WARNING or ERROR, names its key path and says the
+(doctor_system.py); the shared PostgreSQL store's connection, schema versions and clock
+(doctor_store.py). Each finding is OK, WARNING or ERROR, names its key path and says the
 fix; the exit code is 0 when all is OK, 1 with warnings only, 2 with any error.
 Nothing here changes state: stores are opened read-only or only stat'ed.
 """
@@ -28,6 +29,7 @@ from milter.checks import check_locally, spoof_guard_warnings
 from milter.config import NextHopKind
 from milter.doctor_postfix import Route, check_postfix, read_routes
 from milter.doctor_service import check_listeners, check_queue
+from milter.doctor_store import check_shared_store
 from milter.doctor_system import check_system
 from milter.findings import Finding
 from milter.findings import error as _error
@@ -123,10 +125,10 @@ def check_audit_keys(config: Settings) -> Iterator[Finding]:
     else:
         yield _ok(where, f"{len(pins)} pinned key(s)" + (", this server's among them"
                                                         if mine else ""))
-    if not config.audit.path.is_file() or not trust.roots:
+    if (config.audit.url is None and not config.audit.path.is_file()) or not trust.roots:
         return
     try:
-        with AuditLog.open_readonly(config.audit.path, trust=trust) as log:
+        with AuditLog.open_readonly(config.audit, trust=trust) as log:
             accepted = log.accepted_keys(trust)
     except AuditError:
         return  # check_stores and `audit verify` name store problems
@@ -138,11 +140,14 @@ def check_audit_keys(config: Settings) -> Iterator[Finding]:
 
 
 def check_stores(config: Settings) -> Iterator[Finding]:
-    """The data directory and each store are writable by this user."""
+    """The data directory and each store that is a file are writable by this user (the
+    shared store's: doctor_store.py)."""
     stores = [("service.data_dir", config.data_dir),
-              ("directory.path", config.directory.path),
-              ("audit.path", config.audit.path),
-              ("policies.quarantine.path", config.policies.quarantine.path)]
+              ("directory.path", config.directory.path)]
+    if config.audit.url is None:
+        stores.append(("audit.path", config.audit.path))
+    if config.policies.quarantine.url is None:
+        stores.append(("policies.quarantine.path", config.policies.quarantine.path))
     if config.next_hop.kind is NextHopKind.MAILDIR:
         stores.append(("next_hop.maildir", config.next_hop.maildir))
     for where, path in stores:
@@ -335,7 +340,8 @@ def run_checks(config: Settings, *, postfix_dir: Path | None = None,
     """Every check, in order; Postfix only when ``postfix_dir`` is given."""
     now = now or dt.datetime.now(dt.UTC)
     findings = [*check_local(config), *check_spoof_guard(config), *check_keys(config),
-                *check_audit_keys(config), *check_stores(config), *check_system(),
+                *check_audit_keys(config), *check_stores(config),
+                *check_shared_store(config), *check_system(),
                 *check_dkim_records(config), *check_spf_dmarc(config, server_ips),
                 *check_next_hop(config)]
     routes: list[Route] = []
