@@ -19,6 +19,16 @@ anything, and refuses an unsigned or badly signed backup unless
 ``restore`` copies the stores back to the paths the *configuration* names (so a backup
 can be restored into a new data directory), refuses to overwrite existing stores
 without ``--force``, and verifies the audit chain afterwards.
+
+Stores the configuration puts in PostgreSQL (``[store] url``, or a table's own ``url``)
+are not in the backup: one server's copy of a database several servers write would be
+neither whole nor consistent with the others'. PostgreSQL's own tools back them up
+(``pg_dump`` for a consistent snapshot of the database, ``pg_basebackup`` with WAL
+archiving for the cluster and point-in-time recovery). The manifest names each such store
+and its URL under ``postgresql``; ``backup`` and ``restore`` say so, and say what the
+backup does hold: the keys (listed, or copied with ``--include-keys``), the stores that
+stay files, and the files under the data directory (DKIM rotation state, document
+evidence, quarantined messages and archived messages when they are files).
 """
 
 from __future__ import annotations
@@ -70,11 +80,43 @@ class Store:
 
 
 def stores(config: Settings) -> list[Store]:
-    """Every SQLite store the configuration names (the web users store is optional)."""
-    return [Store("directory", config.directory.path),
-            Store("audit", config.audit.path),
-            Store("quarantine", config.policies.quarantine.path / "index.sqlite3"),
-            Store("web-users", config.data_dir / "web" / "users.sqlite3")]
+    """Every SQLite store the configuration names (the web users store is optional);
+    not those it puts in PostgreSQL (:func:`database_stores`)."""
+    found = [Store("directory", config.directory.path),
+             Store("audit", config.audit.path),
+             Store("quarantine", config.policies.quarantine.path / "index.sqlite3"),
+             Store("web-users", config.data_dir / "web" / "users.sqlite3")]
+    elsewhere = {store.name for store in database_stores(config)}
+    return [store for store in found if store.name not in elsewhere]
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseStore:
+    """A store the configuration puts in PostgreSQL: its name in the manifest, what it
+    is, and the URL of its database (never with a password in it)."""
+
+    name: str
+    what: str
+    url: str
+
+
+def database_stores(config: Settings) -> list[DatabaseStore]:
+    """The stores in PostgreSQL, which this backup does not hold."""
+    named = [("audit", "the audit log", config.audit.url),
+             ("archive", "the archive of relayed messages", config.archive.url),
+             ("quarantine", "the quarantine (index and held messages)",
+              config.policies.quarantine.url),
+             ("dkim-rotation", "the DKIM key rotation state", config.signer.dkim.url)]
+    return [DatabaseStore(name, what, url) for name, what, url in named if url is not None]
+
+
+def postgresql_advice(urls: list[str]) -> str:
+    """How to back up the databases at ``urls`` with PostgreSQL's own tools."""
+    dumps = "; ".join(f"pg_dump -Fc -f congvu-{n}.dump '{url}'"
+                      for n, url in enumerate(dict.fromkeys(urls), start=1))
+    return (f"back them up with PostgreSQL's tools: {dumps} (one consistent snapshot of "
+            "each database), or pg_basebackup with WAL archiving for the whole cluster and "
+            "point-in-time recovery (deploy/README.md); keep that with this backup")
 
 
 def state_files(config: Settings) -> list[tuple[str, Path]]:
@@ -153,6 +195,8 @@ def backup(config: Settings, out: Path, *, include_keys: bool = False,
         "format": FORMAT, "created": (now or dt.datetime.now(dt.UTC)).isoformat(),
         "congvu": metadata.version("congvu-mail"), "data_dir": str(config.data_dir),
         "stores": [], "quarantine_objects": [], "keys": [],
+        "postgresql": [{"name": s.name, "what": s.what, "url": s.url}
+                       for s in database_stores(config)],
     }
     for store in stores(config):
         if not store.path.is_file():
@@ -353,6 +397,9 @@ def restore(config: Settings, source: Path, *, force: bool = False,
                           f"{', '.join(existing)}; stop the filter and use --force, or "
                           "restore into an empty data directory")
     done = [signed]
+    for store in manifest.get("postgresql", []):
+        done.append(f"not in this backup: {store['what']}, in PostgreSQL ({store['url']}): "
+                    "restore that database with pg_restore, or from its base backup")
     for store in manifest["stores"]:
         target = targets[store["name"]]
         private_dir(target.parent, tighten=False)
@@ -423,7 +470,7 @@ def verify_audit(config: Settings) -> str:
     """
     try:
         trust: KeyTrust = config.audit.key_trust()
-        with AuditLog.open_readonly(config.audit.path, trust=trust) as log:
+        with AuditLog.open_readonly(config.audit, trust=trust) as log:
             report = log.verify()
     except AuditError as exc:
         raise BackupError(f"the restored audit store cannot be verified: {exc}") from exc

@@ -1,10 +1,11 @@
 """The archive in ``congvu backup``: the messages the backup's audit snapshot names.
 
 Archived messages are content-addressed and never change, so a backup holds exactly
-those the audit snapshot's records name (a message archived after the snapshot waits
-for the next backup; one retention removed is skipped), with the prune ledgers. Given
-the previous backup (``--previous DIR``), a message it holds is hard-linked from there
-instead of copied: a second backup copies only what is new. ``archive/OBJECTS`` lists
+those the audit snapshot's records name (with the log in PostgreSQL and the archive in
+files, those its records name when the backup reads them; a message archived after the
+snapshot waits for the next backup; one retention removed is skipped), with the prune
+ledgers. Given the previous backup (``--previous DIR``), a message it holds is
+hard-linked from there instead of copied: a second backup copies only what is new. ``archive/OBJECTS`` lists
 the names, and its SHA-256 is in the signed manifest; each object proves itself by its
 name (``congvu archive verify`` after a restore).
 """
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from archive import Archive
-from audit import AuditError, AuditLog
+from audit import AuditConfig, AuditError, AuditLog
 from milter.errors import MilterError
 from milter.settings import Settings
 
@@ -34,10 +35,13 @@ def backup_archive(config: Settings, out: Path, previous: Path | None) -> dict[s
     snapshot = out / "audit.sqlite3"
     root = config.archive.path
     entry: dict[str, Any] = {"objects": 0, "copied": 0, "linked": 0, "ledgers": []}
-    if not snapshot.is_file() or not root.is_dir():
+    if config.archive.url is not None or not root.is_dir():
+        return entry
+    records = config.audit if config.audit.url is not None else snapshot
+    if not isinstance(records, AuditConfig) and not snapshot.is_file():
         return entry
     try:
-        with AuditLog.open_readonly(snapshot) as log:
+        with AuditLog.open_readonly(records) as log:
             names = sorted({r.sha256 for r in log.archived() if r.sha256 is not None})
     except AuditError as exc:
         raise MilterError(f"cannot read the archived messages' records: {exc}") from exc

@@ -20,7 +20,14 @@ from typing import Any, TypeVar
 import click
 
 from mailbase import UsageProblem, command_line_actor, config_option
-from milter.backup import MANIFEST, SIGNATURE, backup, restore, verify_audit
+from milter.backup import (
+    MANIFEST,
+    SIGNATURE,
+    backup,
+    postgresql_advice,
+    restore,
+    verify_audit,
+)
 from milter.doctor import DEFAULT_POSTFIX_DIR, EXPIRY_DAYS, run_checks
 from milter.errors import ConfigError
 from milter.findings import Level
@@ -133,10 +140,22 @@ def backup_command(out: Path, config_path: Path | None, include_keys: bool,
                       previous=previous)
     for store in manifest["stores"]:
         click.echo(f"{store['name']}: {store['source']} -> {out / store['file']}")
-    click.echo(f"quarantine: {len(manifest['quarantine_objects'])} messages")
+    in_database = {store["name"] for store in manifest["postgresql"]}
+    if "quarantine" not in in_database:
+        click.echo(f"quarantine: {len(manifest['quarantine_objects'])} messages")
     kept = manifest["archive"]
-    click.echo(f"archive: {kept['objects']} messages ({kept['copied']} copied, "
-               f"{kept['linked']} linked from --previous)")
+    if "archive" not in in_database:
+        click.echo(f"archive: {kept['objects']} messages ({kept['copied']} copied, "
+                   f"{kept['linked']} linked from --previous)")
+    for item in manifest["files"]:
+        click.echo(f"{item['name']}: {item['source']} -> {out / item['file']}")
+    if manifest["document_evidence"]:
+        click.echo(f"document evidence: {len(manifest['document_evidence'])} files")
+    for store in manifest["postgresql"]:
+        click.echo(f"{store['name']}: NOT in this backup: {store['what']} is in PostgreSQL "
+                   f"({store['url']})")
+    if manifest["postgresql"]:
+        click.echo("PostgreSQL: " + postgresql_advice([s["url"] for s in manifest["postgresql"]]))
     for key in manifest["keys"]:
         if key["exists"]:
             state = "copied" if "file" in key else "NOT copied: keep it separately"
@@ -159,7 +178,7 @@ def restore_command(source: Path, config_path: Path | None, force: bool,
     config = _settings(config_path)
     for line in restore(config, source, force=force, accept_unsigned=accept_unsigned):
         click.echo(line)
-    if config.audit.path.exists():
+    if config.audit.url is None and config.audit.path.exists():
         click.echo(f"audit: {verify_audit(config)}")
 
 
