@@ -2,10 +2,17 @@
 
 :class:`AuditWriter` owns a dedicated thread and its own :class:`~audit.store.AuditLog`.
 Each ``await writer.record(rec)`` queues the write and waits; the thread takes
-everything queued (up to ``group_commit_max_batch``, waiting at most
-``group_commit_max_wait_ms`` for more to join), commits it in one transaction (WAL,
+everything queued (up to ``group_commit_max_batch``), commits it in one transaction (WAL,
 ``synchronous=FULL``: one fsync per batch) and only then resolves each caller's future,
 with the record id or the :class:`AuditError` milter turns into a 451.
+
+How long a batch waits for more to join adapts to the load, within
+``group_commit_max_wait_ms``: the sessions a batch answers are the likeliest to write
+next, so the next batch waits until as many writes as the last one carried have joined,
+and no longer. A lone session's write goes at once; twenty busy sessions make batches of
+twenty, each committed as soon as the twentieth has joined, not when a fixed window
+closes; more writers make larger batches, since whatever queued during a commit joins the
+next one.
 """
 
 from __future__ import annotations
@@ -133,6 +140,7 @@ class AuditWriter:
         max_batch = self.config.group_commit_max_batch
         max_wait = self.config.group_commit_max_wait_ms / 1000
         idle = self.config.checkpoint_every_seconds
+        expected = 1  # writes the next batch waits for: as many as the last one carried
         stopping = False
         try:
             while not stopping:
@@ -151,7 +159,7 @@ class AuditWriter:
                         nxt = self._queue.get_nowait()
                     except queue.Empty:
                         remaining = deadline - time.monotonic()
-                        if remaining <= 0:
+                        if len(batch) >= expected or remaining <= 0:
                             break
                         try:
                             nxt = self._queue.get(timeout=remaining)
@@ -162,6 +170,7 @@ class AuditWriter:
                         break
                     assert isinstance(nxt, _Pending)
                     batch.append(nxt)
+                expected = len(batch)
                 self._commit(store, batch)
         finally:
             self._fail_queued()
