@@ -167,7 +167,7 @@ def _running_config() -> CongvuConfig:
 
 
 def _directory_units() -> list[directory.Unit]:
-    store = directory.Directory.open(_running_config().directory.path, read_only=True)
+    store = directory.Directory.open(_running_config().directory, read_only=True)
     try:
         return store.units()
     finally:
@@ -188,9 +188,9 @@ def unit_chain(unit_id: str) -> Sequence[str]:
 def own_domains(config_path: Path | None) -> Sequence[str]:
     """The province's own domains: the directory's units' and [directory] domains."""
     config = current().settings(config_path)
-    if not config.directory.path.exists():
+    if not config.directory.is_present():
         return list(config.directory.domains)
-    index = directory.DirectoryIndex.open(config.directory.path,
+    index = directory.DirectoryIndex.open(config.directory,
                                           domains=config.directory.domains)
     try:
         return sorted(index.domains)
@@ -202,10 +202,10 @@ def own_domains(config_path: Path | None) -> Sequence[str]:
 def document_units(config_path: Path | None) -> Iterator[directory.DirectoryIndex | None]:
     """The configured directory for `document verify`'s roles; None when it has none."""
     config = current().settings(config_path)
-    if not config.directory.path.exists():
+    if not config.directory.is_present():
         yield None
         return
-    index = directory.DirectoryIndex.open(config.directory.path,
+    index = directory.DirectoryIndex.open(config.directory,
                                           domains=config.directory.domains)
     try:
         yield index
@@ -276,7 +276,7 @@ def roster_mailboxes() -> Sequence[audit.RosterMailbox] | None:
     """The officials' mailboxes on the configured directory's roster, for the report's
     use columns (None without a directory or a roster: those columns are then empty)."""
     try:
-        store = directory.Directory.open(_running_config().directory.path, read_only=True)
+        store = directory.Directory.open(_running_config().directory, read_only=True)
         try:
             found = store.mailboxes()
         finally:

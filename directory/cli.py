@@ -90,7 +90,7 @@ def _convert(exc: DirectoryError) -> click.ClickException:
 
 def _store(wiring: _Wiring, config_path: Path | None, *, read_only: bool = False) -> Directory:
     try:
-        return Directory.open(wiring.load(config_path).path, read_only=read_only)
+        return Directory.open(wiring.load(config_path), read_only=read_only)
     except StoreError as exc:
         raise UsageProblem(str(exc)) from exc
 

@@ -62,6 +62,11 @@ class DirectoryConfig(BaseModel):
         except ValueError as exc:
             raise StoreError(str(self.url), str(exc)) from exc
 
+    def is_present(self) -> bool:
+        """Whether there is a store to open without creating one: a PostgreSQL store is
+        asked when opened; a file must exist."""
+        return self.url is not None or self.path.exists()
+
     @field_validator("url")
     @classmethod
     def _store_url(cls, value: str | None) -> str | None:

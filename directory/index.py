@@ -21,6 +21,7 @@ from pathlib import Path
 
 import idna
 
+from directory.config import DirectoryConfig
 from directory.errors import UnknownUnit
 from directory.mailboxes import load_mailboxes
 from directory.model import Mailbox, Unit, ancestry, parse_domain, successor_in_service
@@ -70,8 +71,10 @@ class DirectoryIndex:
         self._snapshot = self._build()
 
     @classmethod
-    def open(cls, path: Path | str, *, domains: Iterable[str] = ()) -> DirectoryIndex:
-        """Open the store at ``path`` and index it; ``domains`` adds own domains.
+    def open(cls, path: Path | str | DirectoryConfig, *,
+             domains: Iterable[str] = ()) -> DirectoryIndex:
+        """Open the store at ``path`` (or the one a ``[directory]`` table names, as
+        :meth:`Directory.open` does) and index it; ``domains`` adds own domains.
 
         :raises StoreError: the store cannot be opened.
         :raises InvalidAddress: a domain in ``domains`` is not valid.

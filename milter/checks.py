@@ -55,8 +55,12 @@ def _attempt(problems: list[str], where: str, action: Callable[[], object]) -> N
 
 def _open_stores(config: Settings, problems: list[str], *, create: bool) -> None:
     def directory_store() -> None:
-        if create or config.directory.path.exists():
-            Directory.open(config.directory.path, read_only=not create).close()
+        if create:
+            Directory.open(config.directory).close()
+        elif config.directory.url is not None:
+            config.directory.password()  # the database is reached by serve, not by a check
+        elif config.directory.path.exists():
+            Directory.open(config.directory.path, read_only=True).close()
 
     def quarantine_store() -> None:
         quarantine = config.policies.quarantine
@@ -85,7 +89,8 @@ def _open_stores(config: Settings, problems: list[str], *, create: bool) -> None
         elif (problem := _writable_dir(config.archive.path, "the archive")) is not None:
             raise OSError(problem)
 
-    _attempt(problems, "directory.path", directory_store)
+    _attempt(problems, "directory.url" if config.directory.url else "directory.path",
+             directory_store)
     if config.archive.enabled:
         _attempt(problems, "archive.path", archive_store)
     _attempt(problems, "policies.quarantine.url" if config.policies.quarantine.url

@@ -63,7 +63,7 @@ def build_runtime(config: Settings) -> Runtime:
     """Build everything a configuration needs to serve (stores open and keys load here, once)."""
     config.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     units = UnitLookup(
-        DirectoryIndex.open(config.directory.path, domains=config.directory.domains)
+        DirectoryIndex.open(config.directory, domains=config.directory.domains)
     )
     quarantine = open_quarantine(config.policies.quarantine)
     audit = AuditWriter(config.audit) if config.pipeline.audit else None

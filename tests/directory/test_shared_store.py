@@ -139,6 +139,38 @@ def test_the_index_sees_another_servers_import(pg_directory: DirectoryConfig) ->
         index.close()
 
 
+def test_commands_the_checks_and_the_filters_index_use_the_configured_store(
+        pg_directory: DirectoryConfig, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from congvu.cli import main
+    from directory import DirectoryIndex
+    from milter.checks import check_locally
+
+    config_file = tmp_path / "congvu.toml"
+    config_file.write_text(f'[service]\ndata_dir = "{tmp_path / "var"}"\n'
+                           f'[directory]\nurl = "{pg_directory.url}"\n'
+                           f'password_file = "{pg_directory.password_file}"\n')
+    units = tmp_path / "units.csv"
+    units.write_text(UNITS, encoding="utf-8")
+    config = parse_config({"service": {"data_dir": str(tmp_path / "var")},
+                           "directory": {"url": pg_directory.url,
+                                         "password_file": str(pg_directory.password_file)}})
+    assert check_locally(config) == []  # a check reads the password file, not the database
+    done = CliRunner().invoke(main, ["directory", "import", str(units), "--config",
+                                     str(config_file)])
+    assert done.exit_code == 0, done.output
+    shown = CliRunner().invoke(main, ["directory", "show", "stc", "--config",
+                                      str(config_file)])
+    assert "Sở Tài chính" in shown.output
+    assert not (tmp_path / "var" / "directory.sqlite3").exists()
+    index = DirectoryIndex.open(config.directory)
+    try:
+        assert index.unit_id(f"stc@{D}") == "stc"
+    finally:
+        index.close()
+
+
 # -- every way of failing ----------------------------------------------------------------------
 
 def test_a_wrong_password_is_a_store_error_that_says_so(pg_directory: DirectoryConfig,
