@@ -57,10 +57,10 @@ class AuditRecords:
         """``unit`` and the units above it in the directory (a unit the directory no
         longer has stands alone)."""
         if config_path not in self._parents:
-            path = current().settings(config_path).directory.path
+            where = current().settings(config_path).directory
             parents: dict[str, str | None] = {}
-            if path.exists():
-                store = directory.Directory.open(path, read_only=True)
+            if where.is_present():
+                store = directory.Directory.open(where, read_only=True)
                 try:
                     parents = {u.id: u.parent for u in store.units()}
                 finally:
