@@ -199,3 +199,24 @@ def test_the_command_line_grants_and_takes_back_content(env: Any, tmp_path: Path
                    for e in log.admin_events(kind="user-grant")][:2]
     assert actions == [("auditor-b", "sgd", "revoke-content"),
                        ("auditor-b", "sgd", "grant-content")]
+
+
+def test_the_search_page_lists_what_it_found_in_vietnamese_with_its_downloads(
+        env: Any, archived: dict[str, int]) -> None:
+    auditor_a = signed_in(env, "auditor-a")
+    assert 'href="/audit/archive"' in auditor_a.get("/audit").text  # in the menu
+    page = auditor_a.get("/audit/archive", params={"q": "ngan sach"})
+    assert page.status_code == 200, page.text
+    assert f'<tr data-record="{archived["stc"]}">' in page.text
+    assert "Tải thư kèm bằng chứng" in page.text and "Download with its proof" not in page.text
+    assert f'href="/audit/records/{archived["stc"]}/archived.zip"' in page.text
+    assert 'id="archive-read">Số thư đã đọc: 1 / 1<' in page.text
+    assert [e["details"]["query"] for e in reads(env)] == ["ngan sach"]
+    bad = auditor_a.get("/audit/archive", params={"q": "x", "period": "2026-13"})
+    assert bad.status_code == 400 and 'id="archive-error"' in bad.text
+    # the form alone reads nothing; without a grant of content there is no page
+    assert auditor_a.get("/audit/archive").status_code == 200
+    assert len(reads(env)) == 1
+    auditor_b = signed_in(env, "auditor-b")
+    assert 'href="/audit/archive"' not in auditor_b.get("/audit").text
+    assert auditor_b.get("/audit/archive").status_code == 403

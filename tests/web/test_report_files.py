@@ -119,6 +119,19 @@ def test_an_auditor_downloads_the_subtree_of_the_grant_only(filed_env: Any, tmp_
         assert "Sở Giáo dục" not in text and "Ủy ban nhân dân" not in text
 
 
+def test_the_report_page_links_the_files_of_its_period(filed_env: Any) -> None:
+    console = client(filed_env.settings)
+    login(console, "auditor-a")
+    page = console.get("/audit/report?period=2026-Q4&with_predecessors=true").text
+    links = re.findall(r'<a href="(/audit/report\.(?:xlsx|docx)\?[^"]+)"', page)
+    assert links == ["/audit/report.xlsx?period=2026-Q4&amp;with_predecessors=true",
+                     "/audit/report.docx?period=2026-Q4&amp;with_predecessors=true"]
+    assert "Tải báo cáo để gửi:" in page
+    got = console.get(links[0].replace("&amp;", "&"))
+    assert got.status_code == 200
+    assert got.headers["content-disposition"] == 'attachment; filename="bao-cao-2026-Q4.xlsx"'
+
+
 def test_another_units_auditor_gets_only_that_unit(filed_env: Any) -> None:
     got = download(filed_env, "auditor-b", "xlsx")  # granted sgd
     wb = openpyxl.load_workbook(io.BytesIO(got.content))

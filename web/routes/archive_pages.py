@@ -15,14 +15,14 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import Response
+from fastapi.responses import HTMLResponse, Response
 
 from archive import Archive, ArchiveError, ArchiveReadError
 from audit import AdminEvent, AdminKind, AuditError, AuditLog
 from mailbase import PeriodError, parse_period, zone
 from web import access
 from web.actions import audit_admin
-from web.app import AuditorUser, Console, console_of
+from web.app import AuditorUser, Console, console_of, render
 from web.archived import (
     MATCHES_MAX,
     content_scope,
@@ -111,13 +111,12 @@ def archived_download(request: Request, user: AuditorUser, record_id: int) -> Re
         "Content-Disposition": f'attachment; filename="congvu-{record_id}.zip"'})
 
 
-@router.get("/api/audit/archive", tags=["audit"])
-async def archive_search(request: Request, user: AuditorUser, q: str = "",
-                         period: str = "") -> dict[str, Any]:
-    """The archived messages of the caller's content grants whose subject, text parts or
-    PDF text hold every word of ``q`` (case and diacritics ignored), newest first;
-    ``period`` (YYYY-MM, YYYY-Qn, YYYY, YYYY-YTD) narrows them."""
-    console = console_of(request)
+def _search(console: Console, user: User, q: str, period: str) -> dict[str, Any]:
+    """A search of the archived text within ``user``'s content grants, recorded first.
+
+    :raises HTTPException: 400 (no words, a bad period), 403 (no grant of content),
+        404 (no archive), 503 (the log cannot be read, or the search recorded).
+    """
     try:
         words = query_words(q)
         span = parse_period(period.strip(), zone(console.settings.time_zone)) \
@@ -132,16 +131,13 @@ async def archive_search(request: Request, user: AuditorUser, q: str = "",
     store = _archive(console)
     log_ro = open_log(console)
     if log_ro is None:
-        return {"query": q, "items": [], "scanned": 0, "candidates": 0, "complete": True}
-
-    def run() -> Any:
+        return {"query": q, "items": [], "scanned": 0, "candidates": 0, "complete": True,
+                "unreadable": 0, "limit": MATCHES_MAX}
+    try:
         with log_ro:
             found = search(log_ro, store, scope, words,
                            since=span.start if span else None, until=span.end if span else None)
-            return found, [log_ro.show(rid) for rid in found.record_ids]
-
-    try:
-        found, records = await run_in_threadpool(run)
+            records = [log_ro.show(rid) for rid in found.record_ids]
     except AuditError as exc:
         raise HTTPException(status_code=503, detail=str(exc)) from None
     _recorded(console, user, q, None, {
@@ -158,3 +154,36 @@ async def archive_search(request: Request, user: AuditorUser, q: str = "",
                    "recipient_units": r.get("recipient_units") or [],
                    "download": f"/audit/records/{r['id']}/archived.zip"} for r in records],
     }
+
+
+@router.get("/api/audit/archive", tags=["audit"])
+async def archive_search(request: Request, user: AuditorUser, q: str = "",
+                         period: str = "") -> dict[str, Any]:
+    """The archived messages of the caller's content grants whose subject, text parts or
+    PDF text hold every word of ``q`` (case and diacritics ignored), newest first;
+    ``period`` (YYYY-MM, YYYY-Qn, YYYY, YYYY-YTD) narrows them."""
+    found: dict[str, Any] = await run_in_threadpool(
+        _search, console_of(request), user, q, period)
+    return found
+
+
+@router.get("/audit/archive", response_class=HTMLResponse, include_in_schema=False)
+async def archive_page(request: Request, user: AuditorUser, q: str = "",
+                       period: str = "") -> HTMLResponse:
+    """The search form and, once words are given, what the search found."""
+    console = console_of(request)
+    units = console.units()
+    if not content_scope(user, units):
+        raise HTTPException(status_code=403, detail="searching messages' content needs a "
+                            "grant of content (congvu user grant NAME UNIT --content)")
+    found, error, status = None, None, 200
+    if q.strip():
+        try:
+            found = await run_in_threadpool(_search, console, user, q, period)
+        except HTTPException as exc:
+            if exc.status_code not in (400, 503):
+                raise
+            error, status = str(exc.detail), exc.status_code
+    return render(request, "archive_search.html", {
+        "q": q, "period": period, "found": found, "error": error,
+        "names": {u.id: u.name for u in units}}, status=status)
