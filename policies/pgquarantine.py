@@ -42,7 +42,6 @@ from policies.config import QuarantineConfig
 from policies.errors import QuarantineError, QuarantineNotFound
 from policies.pgschema import MIGRATIONS, QUARANTINE_LOCK, SCHEMA
 from policies.quarantine import (
-    _REMOVABLE,
     CLAIM_TIMEOUT,
     COLUMNS,
     Quarantine,
@@ -53,6 +52,9 @@ from policies.quarantine import (
     _Rows,
     _utc,
 )
+
+# Which rows a deletion may remove: unclaimed, claimed by this token, or claimed long ago.
+_REMOVABLE = "(claimed_by IS NULL OR claimed_by = ? OR claimed_at <= ?)"
 
 
 class PgQuarantine(Quarantine):
@@ -179,9 +181,28 @@ class PgQuarantine(Quarantine):
                 ([e.id for e in entries], claim, stale)).fetchall()}
         return [QuarantineId(e.id) for e in entries if e.id in gone]
 
-    def _execute(self, sql: str, params: tuple[object, ...], doing: str) -> int:
-        with self._connection(f"{doing} a held message") as conn:
-            return conn.execute(sql, params).rowcount
+    # -- the claims, as columns of the row (one UPDATE takes it: the row's lock
+    # serialises two servers' claims and a deletion) ------------------------------------
+
+    def _take(self, qid: str, token: str, at: datetime) -> bool:
+        with self._connection("claim a held message") as conn:
+            return conn.execute(
+                "UPDATE held SET claimed_by = ?, claimed_at = ? WHERE id = ? "
+                "AND (claimed_by IS NULL OR claimed_at <= ?)",
+                (token, at.isoformat(), qid, (at - CLAIM_TIMEOUT).isoformat())).rowcount == 1
+
+    def unclaim(self, qid: str, token: str) -> None:
+        """Give ``qid`` back (its release failed; it stays held for the next try)."""
+        with self._connection("give back a held message") as conn:
+            conn.execute("UPDATE held SET claimed_by = NULL, claimed_at = NULL "
+                         "WHERE id = ? AND claimed_by = ?", (qid, token))
+
+    def _claimant(self, qid: str) -> tuple[str, str] | None:
+        rows = self._query("SELECT claimed_by, claimed_at FROM held WHERE id = ?", (qid,))
+        if not rows:
+            raise QuarantineNotFound(qid)
+        by, since = rows[0]
+        return None if by is None else (by, since)
 
     def _query(self, sql: str, params: tuple[object, ...] = ()) -> _Rows:
         with self._connection("read the quarantine index") as conn:

@@ -12,23 +12,24 @@ Releasing is milter's job (it puts the bytes back into the pipeline after the
 policy stage); this store only holds, lists, reads, claims, deletes and expires.
 
 A release happens once: it first claims the message (:meth:`~Quarantine.claim`: one
-``UPDATE`` that only an unclaimed row, or one whose claim is older than
-:data:`CLAIM_TIMEOUT`, lets through), relays it, then deletes it with its claim. A
-second release of the same message meanwhile, on this server or on another sharing the
-store, gets :class:`~policies.errors.QuarantineBusy` naming the first; once the first is
-done it gets :class:`~policies.errors.QuarantineNotFound`. policies/pgquarantine.py is
-the same store in PostgreSQL, for several servers.
+``BEGIN IMMEDIATE`` transaction that only an unclaimed message, or one whose claim is
+older than :data:`CLAIM_TIMEOUT`, lets through), relays it, then deletes it with its
+claim. A second release of the same message meanwhile, from this process or another,
+gets :class:`~policies.errors.QuarantineBusy` naming the first; once the first is done
+it gets :class:`~policies.errors.QuarantineNotFound`. policies/pgquarantine.py is the
+same store in PostgreSQL, for several servers.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import json
 import secrets
 import sqlite3
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -65,8 +66,16 @@ CREATE TABLE IF NOT EXISTS held (
 CREATE INDEX IF NOT EXISTS held_expires ON held (expires);
 CREATE INDEX IF NOT EXISTS held_sha256 ON held (sha256);
 """
-# A release's claim: who (with a token of that release) and since when.
-_V2 = "ALTER TABLE held ADD COLUMN claimed_by TEXT; ALTER TABLE held ADD COLUMN claimed_at TEXT;"
+# A release's claim: who (with a token of that release) and since when. A table of its
+# own, not columns of held: the previous release reads held with SELECT * into eleven
+# values, and must still read a store this one migrated.
+_V2 = """
+CREATE TABLE IF NOT EXISTS claims (
+    id         TEXT PRIMARY KEY,
+    claimed_by TEXT NOT NULL,
+    claimed_at TEXT NOT NULL
+) STRICT;
+"""
 #: The index's migrations, numbered by ``PRAGMA user_version`` (a store made before
 #: they were numbered is at 0 and has version 1's table: its CREATE is IF NOT EXISTS).
 MIGRATIONS = (_V1, _V2)
@@ -119,8 +128,6 @@ class HeldClaim:
 _Entries = list[QuarantineEntry]
 _Ids = list[QuarantineId]
 _Rows = list[tuple[Any, ...]]
-# Which rows a deletion may remove: unclaimed, claimed by this token, or claimed long ago.
-_REMOVABLE = "(claimed_by IS NULL OR claimed_by = ? OR claimed_at <= ?)"
 
 
 def _utc(value: datetime) -> datetime:
@@ -295,27 +302,9 @@ class Quarantine:
         """
         at = _utc(now) if now else datetime.now(UTC)
         token = f"{by} [{secrets.token_hex(4)}]"
-        taken = self._execute(
-            "UPDATE held SET claimed_by = ?, claimed_at = ? WHERE id = ? "
-            "AND (claimed_by IS NULL OR claimed_at <= ?)",
-            (token, at.isoformat(), qid, (at - CLAIM_TIMEOUT).isoformat()), "claim")
-        if not taken:
+        if not self._take(qid, token, at):
             self._refuse(qid)
         return HeldClaim(self.get(qid), token)
-
-    def unclaim(self, qid: str, token: str) -> None:
-        """Give ``qid`` back (its release failed; it stays held for the next try)."""
-        self._execute("UPDATE held SET claimed_by = NULL, claimed_at = NULL "
-                      "WHERE id = ? AND claimed_by = ?", (qid, token), "give back")
-
-    def _refuse(self, qid: str) -> None:
-        """Say why ``qid`` could not be taken: gone, or someone else's claim."""
-        rows = self._query("SELECT claimed_by, claimed_at FROM held WHERE id = ?", (qid,))
-        if not rows:
-            raise QuarantineNotFound(qid)
-        by, since = rows[0]
-        raise QuarantineBusy(qid, by or "another release", since or "",
-                             timeout_minutes=int(CLAIM_TIMEOUT.total_seconds() // 60))
 
     def delete(self, qid: str, *, claim: str | None = None,
                now: datetime | None = None) -> None:
@@ -336,26 +325,65 @@ class Quarantine:
                            (_utc(now).isoformat(),))
         return self._remove([self._entry(r) for r in rows], None, _utc(now))
 
+    def _refuse(self, qid: str) -> None:
+        """Say why ``qid`` could not be taken: gone, or someone else's claim."""
+        claimant = self._claimant(qid)
+        by, since = claimant or ("another release", "")
+        raise QuarantineBusy(qid, by, since,
+                             timeout_minutes=int(CLAIM_TIMEOUT.total_seconds() // 60))
+
+    # -- the claims, in the index's ``claims`` table (each step one IMMEDIATE transaction,
+    # which serialises it with every other process's) ------------------------------------
+
+    def _take(self, qid: str, token: str, at: datetime) -> bool:
+        """Claim ``qid`` for ``token`` unless it is gone or another claim is fresh."""
+        stale = (at - CLAIM_TIMEOUT).isoformat()
+        with self._transaction("claim a held message") as db:
+            if db.execute("SELECT 1 FROM held WHERE id = ?", (qid,)).fetchone() is None:
+                return False
+            held = db.execute("SELECT claimed_at FROM claims WHERE id = ?", (qid,)).fetchone()
+            if held is not None and held[0] > stale:
+                return False
+            db.execute("INSERT OR REPLACE INTO claims (id, claimed_by, claimed_at) "
+                       "VALUES (?, ?, ?)", (qid, token, at.isoformat()))
+        return True
+
+    def unclaim(self, qid: str, token: str) -> None:
+        """Give ``qid`` back (its release failed; it stays held for the next try)."""
+        with self._transaction("give back a held message") as db:
+            db.execute("DELETE FROM claims WHERE id = ? AND claimed_by = ?", (qid, token))
+
+    def _claimant(self, qid: str) -> tuple[str, str] | None:
+        """Who claims ``qid`` and since when (None: nobody).
+
+        :raises QuarantineNotFound: not held.
+        """
+        rows = self._query("SELECT c.claimed_by, c.claimed_at FROM held h LEFT JOIN claims c "
+                           "ON c.id = h.id WHERE h.id = ?", (qid,))
+        if not rows:
+            raise QuarantineNotFound(qid)
+        by, since = rows[0]
+        return None if by is None else (by, since)
+
     def _remove(self, entries: _Entries, claim: str | None, now: datetime) -> _Ids:
-        """Delete the entries no other release holds; their ids."""
+        """Delete the entries no other release holds (and their claims); their ids."""
         if not entries:
             return []
         stale = (now - CLAIM_TIMEOUT).isoformat()
         removed = []
+        with self._transaction("delete from the quarantine") as db:
+            for entry in entries:
+                held = db.execute("SELECT claimed_by, claimed_at FROM claims WHERE id = ?",
+                                  (entry.id,)).fetchone()
+                if held is not None and held[0] != claim and held[1] > stale:
+                    continue
+                db.execute("DELETE FROM held WHERE id = ?", (entry.id,))
+                db.execute("DELETE FROM claims WHERE id = ?", (entry.id,))
+                removed.append(entry)
+            # claims an earlier release's deletions left behind
+            db.execute("DELETE FROM claims WHERE id NOT IN (SELECT id FROM held)")
         try:
             with self._lock:
-                self._db.execute("BEGIN IMMEDIATE")
-                try:
-                    for entry in entries:
-                        cursor = self._db.execute(
-                            f"DELETE FROM held WHERE id = ? AND {_REMOVABLE}",
-                            (entry.id, claim, stale))
-                        if cursor.rowcount:
-                            removed.append(entry)
-                    self._db.execute("COMMIT")
-                except BaseException:
-                    self._db.execute("ROLLBACK")
-                    raise
                 for sha256 in {e.sha256 for e in removed}:
                     left = self._db.execute("SELECT 1 FROM held WHERE sha256 = ? LIMIT 1",
                                             (sha256,)).fetchone()
@@ -365,14 +393,21 @@ class Quarantine:
             raise QuarantineError(f"cannot delete from the quarantine {self.root}: {exc}") from exc
         return [e.id for e in removed]
 
-    def _execute(self, sql: str, params: tuple[object, ...], doing: str) -> int:
-        """One changing statement; the rows it changed."""
+    @contextlib.contextmanager
+    def _transaction(self, doing: str) -> Iterator[sqlite3.Connection]:
+        """One ``BEGIN IMMEDIATE`` transaction on the index, committed when the block
+        ends; an error of the database becomes a :class:`QuarantineError`."""
         try:
             with self._lock:
-                return self._db.execute(sql, params).rowcount
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._db
+                    self._db.execute("COMMIT")
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
         except sqlite3.Error as exc:
-            raise QuarantineError(
-                f"cannot {doing} a held message in {self._db_path}: {exc}") from exc
+            raise QuarantineError(f"cannot {doing} in {self._db_path}: {exc}") from exc
 
     def _query(self, sql: str, params: tuple[object, ...] = ()) -> _Rows:
         try:

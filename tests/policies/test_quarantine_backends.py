@@ -218,3 +218,48 @@ def test_a_read_only_database_refuses_to_hold_but_still_lists(
                                               "read-only"):
         _put(store)
     assert [e.id for e in store.list()] == [qid]
+
+
+# The index as the release before claims made it (PRAGMA user_version 0).
+_PREVIOUS_INDEX = """
+CREATE TABLE held (id TEXT PRIMARY KEY, sha256 TEXT NOT NULL, created TEXT NOT NULL,
+    expires TEXT NOT NULL, envelope_from TEXT NOT NULL, recipients TEXT NOT NULL,
+    direction TEXT NOT NULL, unit_id TEXT, action TEXT NOT NULL, decision TEXT NOT NULL,
+    size INTEGER NOT NULL) STRICT;
+CREATE INDEX held_expires ON held (expires);
+CREATE INDEX held_sha256 ON held (sha256);
+"""
+
+
+def test_a_quarantine_of_the_previous_release_migrates_and_stays_readable_by_it(
+        tmp_path: Path) -> None:
+    import sqlite3
+
+    root = tmp_path / "quarantine"
+    with Quarantine(root) as store:  # the bytes, as both releases write them
+        qid = _put(store)
+        entry = store.get(qid)
+    (root / "index.sqlite3").unlink()
+    old = sqlite3.connect(root / "index.sqlite3")
+    old.executescript(_PREVIOUS_INDEX)
+    old.execute("INSERT INTO held VALUES (?,?,?,?,?,?,?,?,?,?,?)", (
+        qid, entry.sha256, entry.created.isoformat(), entry.expires.isoformat(),
+        entry.envelope_from, '["b@x.gov.vn"]', "outbound", "sotc", "quarantine",
+        '{"violations": []}', entry.size))
+    old.commit()
+    old.close()
+    with Quarantine(root) as store:
+        assert store.read(qid) == RAW
+        claim = store.claim(qid, by="admin", now=NOW)
+    db = sqlite3.connect(root / "index.sqlite3")
+    try:
+        assert db.execute("PRAGMA user_version").fetchone() == (2,)
+        # the previous release reads every row into eleven values, as before
+        assert [len(row) for row in db.execute("SELECT * FROM held")] == [11]
+    finally:
+        db.close()
+    with Quarantine(root) as store:
+        with pytest.raises(QuarantineBusy):
+            store.claim(qid, by="another admin", now=NOW)
+        store.delete(qid, claim=claim.token, now=NOW)
+        assert store.list() == []
