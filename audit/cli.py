@@ -16,7 +16,7 @@ import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,7 @@ from audit.reportfiled import FILE_FORMATS, render_file
 from audit.reportuse import RosterMailbox
 from audit.rotation import rotate_key
 from audit.store import AuditLog
+from audit.verified import STATE_FILE, VerifiedState, store_id, verify_since
 from mailbase import (
     CommandFailed,
     PeriodError,
@@ -413,16 +414,28 @@ def export_cmd(wiring: _Wiring, /, config_path: Path | None, fmt: str, out: Path
 @click.option("--store", "store_path",
               type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Verify this copy of an audit store instead of the configured one.")
+@click.option("--since-verified", is_flag=True,
+              help="Walk only what came after the last checkpoint a verify proved "
+              "(remembered in --state; the whole chain the first time).")
+@click.option("--state", "state_path", type=click.Path(dir_okay=False, path_type=Path),
+              help=f"Where the last verified checkpoint of each store is remembered "
+              f"(default: {STATE_FILE} in the data directory).")
 @config_option
 @_wiring
 def verify_cmd(wiring: _Wiring, checkpoint_file: Path | None, keys: tuple[str, ...],
-               store_path: Path | None, config_path: Path | None) -> None:
+               store_path: Path | None, since_verified: bool, state_path: Path | None,
+               config_path: Path | None) -> None:
     """Walk the hash chain and checkpoints: exit 0 if intact, 1 naming the first bad record.
 
     Only checkpoints signed by trusted keys count: --key, else the configured pins,
-    else this server's own checkpoint key (audit/README.md).
+    else this server's own checkpoint key (audit/README.md). An intact walk remembers
+    the newest checkpoint it proved, which --since-verified starts from next time.
     """
+    if since_verified and checkpoint_file:
+        raise UsageProblem("--since-verified and --checkpoint: give one (an exported "
+                           "checkpoint is checked by a full verify)")
     config = wiring.load(config_path)
+    state = VerifiedState(state_path or config.keys_dir.parent / STATE_FILE)
     try:
         trust = (KeyTrust.pinned(keys, source="given with --key") if keys else
                  KeyTrust.from_config(config.checkpoint_public_keys, config.keys_dir))
@@ -436,12 +449,30 @@ def verify_cmd(wiring: _Wiring, checkpoint_file: Path | None, keys: tuple[str, .
             exported = (Checkpoint.from_json(checkpoint_file.read_text("utf-8"),
                                              source=str(checkpoint_file))
                         if checkpoint_file else None)
-            report = log.verify(exported=exported)
+            since = state.last(store_id(log)) if since_verified else None
+            report = (verify_since(log, since, trust) if since is not None else
+                      log.verify(exported=exported))
+            if report.is_intact and report.verified is not None:
+                _remember(state, store_id(log), report.verified)
     except AuditError as exc:
         raise _fail(exc) from exc
+    if since_verified and since is None:
+        click.echo(f"no checkpoint verified before in {state.path}: the whole chain was "
+                   "walked")
     click.echo(report.describe())
     if not report.is_intact:
         sys.exit(1)
+
+
+def _remember(state: VerifiedState, store: str, checkpoint: Checkpoint) -> None:
+    """Keep the checkpoint a verify proved; a verify that cannot (a read-only data
+    directory) still reports, and says why the next one walks more."""
+    try:
+        state.remember(store, checkpoint, now=datetime.now(UTC))
+    except OSError as exc:
+        click.echo(f"note: cannot remember the verified checkpoint in {state.path} "
+                   f"({exc.strerror or exc}): the next --since-verified walks from an "
+                   "older one", err=True)
 
 
 @group.group("checkpoint")

@@ -168,6 +168,9 @@ class VerifyReport:
     chains: tuple[tuple[str, VerifyReport], ...] = ()
     #: the live chain's own report, when an imported chain's problem is this one's
     live: VerifyReport | None = None
+    #: the newest trusted checkpoint the walk matched (what an incremental verify
+    #: starts from next time: audit/verified.py)
+    verified: Checkpoint | None = None
 
     def describe(self) -> str:
         """One paragraph an administrator can read; with imported chains, one more per
@@ -203,11 +206,13 @@ class VerifyReport:
         return "\n".join([text, *(f"note: {n}" for n in self.notes)])
 
 
-def _rows(conn: sqlite3.Connection, scope: ChainScope = LIVE) -> Iterator[tuple[object, ...]]:
-    """The chain's rows in order, numbered as the chain numbers them."""
+def _rows(conn: sqlite3.Connection, scope: ChainScope = LIVE, *,
+          after: int = 0) -> Iterator[tuple[object, ...]]:
+    """The chain's rows in order (those after record ``after``), numbered as the chain
+    numbers them."""
     cursor = conn.execute(
         f"SELECT seq, hash, {', '.join(HASHED_COLUMNS)} FROM events "
-        f"WHERE {scope.where()} ORDER BY seq"
+        f"WHERE {scope.where()} AND seq > {scope.base + int(after)} ORDER BY seq"
     )
     base = scope.base
     while True:
@@ -318,15 +323,26 @@ def _schedule_problem(cps: list[Checkpoint]) -> tuple[list[_Window], tuple[str, 
 def verify_chain(
     conn: sqlite3.Connection, *, exported: Checkpoint | None = None, trust: KeyTrust,
     indexes: Sequence[IndexCheck] = INDEXES, scope: ChainScope = LIVE,
+    since: Checkpoint | None = None,
 ) -> VerifyReport:
     """Verify the whole chain, every stored checkpoint, and an exported one if given.
 
     Only checkpoints of keys that ``trust`` accepts (or that a trusted checkpoint's
     enrolment event adds, audit/keys.py) count; any other is tampering. ``scope``: the
     live chain (whose walk also checks the query indexes of every chain), or an
-    imported chain, walked and reported as its own log numbered it.
+    imported chain, walked and reported as its own log numbered it. ``since``: a
+    checkpoint verified before (audit/verified.py): only the rows after it and the
+    checkpoints from it on are read, so the time is that of what was added since.
     """
     checkpoints = checkpoints_of(conn, scope)
+    if since is not None:
+        stored = checkpoints.get(since.seq)
+        if stored is not None and stored.hash != since.hash:
+            return VerifyReport(False, 0, None, None, len(checkpoints),
+                                f"the stored checkpoint at record {since.seq} is not the "
+                                "one verified before: checkpoints were replaced", since.seq)
+        checkpoints = {seq: cp for seq, cp in checkpoints.items() if seq > since.seq}
+        checkpoints[since.seq] = since
     notes: list[str] = []
     keys = {cp.public_key for cp in checkpoints.values()}
     if len(keys) > 1:
@@ -358,24 +374,30 @@ def verify_chain(
     current = next(window, None)
     count, first, last, last_at, last_stop = 0, None, None, "", 0
     expected, prev_seq, before = GENESIS, None, None
-    rows = _rows(conn, scope)
+    start = 0 if since is None else since.seq  # the rows up to it were verified before
+    rows = _rows(conn, scope, after=start)
 
     def fail(problem: str, seq: object) -> VerifyReport:
         return VerifyReport(False, count, first, last, len(checkpoints), problem,
                             seq if isinstance(seq, int) else None, notes)
 
     row = next(rows, None)
+    if since is not None:
+        expected, prev_seq = since.hash, since.seq
+        notes.append(f"from the checkpoint at record {since.seq} ({since.at}), verified "
+                     f"before: records up to {since.seq} were not read again (a full "
+                     "verify reads them, and checks the query indexes and imported chains)")
     if row is not None:
         first = int(row[0])  # type: ignore[call-overload]
-        if first != 1:
+        if first != start + 1:
             boundary = checkpoints.get(first - 1)
             if boundary is None:
                 return fail(
-                    f"records 1-{first - 1} are missing and no signed checkpoint "
+                    f"records {start + 1}-{first - 1} are missing and no signed checkpoint "
                     "vouches for their removal by retention", first,
                 )
             expected, prev_seq = boundary.hash, boundary.seq
-            notes.append(f"records 1-{first - 1} were removed by retention")
+            notes.append(f"records {start + 1}-{first - 1} were removed by retention")
     while row is not None:
         following = next(rows, None)
         seq = row[0]
@@ -401,9 +423,10 @@ def verify_chain(
             last_stop = prev_seq
         row = following
     latest = max(checkpoints, default=0)
-    if latest and (last is None or latest > last):
+    end = last if last is not None else (start or None)  # the last record verified
+    if latest and (end is None or latest > end):
         return fail(
-            f"records {0 if last is None else last + 1}-{latest} were removed from the end "
+            f"records {0 if end is None else end + 1}-{latest} were removed from the end "
             f"(a signed checkpoint covers record {latest})", latest,
         )
     if count and not checkpoints:
@@ -433,7 +456,8 @@ def verify_chain(
     if last is not None and last > latest:
         notes.append(f"not yet covered by a checkpoint: {last - latest} events, "
                      f"newest at {last_at}")
-    return VerifyReport(True, count, first, last, len(checkpoints), None, None, notes)
+    return VerifyReport(True, count, first, last, len(checkpoints), None, None, notes,
+                        verified=checkpoints.get(latest))
 
 
 def _late(seq: int, at: str, window: _Window) -> str:
