@@ -4,6 +4,7 @@ One strict parser for addresses, the header block read once, the one reader of t
 From header (and, apart, the other readings that only detect ambiguity), Vietnamese
 text folding for search, the time zone rules for reports and command-line dates,
 the catalogues of the words a person reads (gettext .po files, read with Babel),
+the text of every SMTP reply congvu writes (Vietnamese without diacritics / English),
 what every package's commands share (the two failures, ``--config``), and the two rules
 for private files on disk (a secret is read only when nobody else could have changed
 it; a store is created 0600 in a 0700 directory whatever the umask). A leaf: it is
@@ -51,6 +52,7 @@ from mailbase.private_files import (
     sync_directory,
     write_private_durably,
 )
+from mailbase.replytext import REPLY_SEPARATOR, ascii_line, reply_text
 from mailbase.sender import (
     NO_DOMAINS,
     FromVerdict,
@@ -76,6 +78,7 @@ __all__ = [
     "NO_DOMAINS",
     "NP_",
     "N_",
+    "REPLY_SEPARATOR",
     "Address",
     "AddressError",
     "Catalogue",
@@ -92,6 +95,7 @@ __all__ = [
     "Translation",
     "UnsafeFileError",
     "UsageProblem",
+    "ascii_line",
     "check_store_url",
     "command_line_actor",
     "config_option",
@@ -110,6 +114,7 @@ __all__ = [
     "read_from",
     "read_header",
     "read_secret",
+    "reply_text",
     "sync_directory",
     "wired",
     "write_private_durably",

@@ -28,6 +28,7 @@ from milter.replies import (
     R250_DISCARDED,
     R250_QUARANTINED,
     R250_QUEUED,
+    R451_CANNOT_HOLD,
     R451_TEMPFAIL,
     R550_POLICY,
     Reply,
@@ -121,7 +122,7 @@ async def relay(transaction: Transaction, ctx: MessageContext) -> Done:
     ctx.delivery.next_hop_reply = text
     is_stripped = ctx.decision is not None and ctx.decision.action is Action.STRIP
     return Done(Fate.STRIPPED if is_stripped else Fate.RELAYED,
-                R250_QUEUED.with_text(f"Message accepted and relayed: {text}"))
+                R250_QUEUED.detailed(text))
 
 
 #: Rules whose quarantine of outbound mail tells the envelope sender even where
@@ -146,8 +147,7 @@ async def hold(runtime: Runtime, ctx: MessageContext, later: Later) -> Done:
         )
     except QuarantineError as exc:
         ctx.delivery.next_hop_reply = f"quarantine failed: {exc}"
-        return Done(Fate.TEMPFAILED,
-                    R451_TEMPFAIL.with_text("Cannot hold the message now, try again later"))
+        return Done(Fate.TEMPFAILED, R451_CANNOT_HOLD)
     ctx.delivery.next_hop_reply = f"quarantined as {held}"
     # a classified document held on its way out: its sender is always told
     tells_sender = ctx.direction is Direction.OUTBOUND and any(
@@ -155,8 +155,7 @@ async def hold(runtime: Runtime, ctx: MessageContext, later: Later) -> Done:
     if runtime.config.policies.quarantine.notify or tells_sender:
         entry = runtime.quarantine.get(held)
         later(send_held_notice(runtime.config, runtime.next_hop, entry))
-    return Done(Fate.QUARANTINED,
-                R250_QUARANTINED.with_text(f"Message accepted and held in quarantine as {held}"))
+    return Done(Fate.QUARANTINED, R250_QUARANTINED.detailed(held))
 
 
 def _holding(decision: Decision | None, reason: str) -> Decision:

@@ -32,8 +32,8 @@ from milter.metrics import Recorder
 from milter.pipeline import Outcome, Verdict
 from milter.recording import build_completion, build_record
 from milter.replies import (
+    R250_DELIVERED,
     R250_OK,
-    R250_QUEUED,
     R250_RECIPIENT_OK,
     R250_SENDER_OK,
     R421_SHUTTING_DOWN,
@@ -171,8 +171,8 @@ class FilterHandler:
         except Exception:
             log.exception("message failed", extra={"fields": {"id": ctx.correlation_id}})
             await self.abort_transaction(session)
-            done = Done(Fate.TEMPFAILED, R451_TEMPFAIL.with_text(
-                f"Temporary failure in the filter, try again later (id {ctx.correlation_id})"))
+            done = Done(Fate.TEMPFAILED,
+                        R451_TEMPFAIL.detailed(f"id {ctx.correlation_id}"))
             await self._record_failure(session, ctx, done.reply)
         self._account(ctx, done, time.monotonic() - started)
         return self._format(done.reply, ctx)
@@ -267,7 +267,7 @@ class FilterHandler:
             exc_info=error,
             extra={"fields": {"id": correlation}},
         )
-        return str(R451_TEMPFAIL.with_text(f"Temporary failure in the filter (id {correlation})"))
+        return str(R451_TEMPFAIL.detailed(f"id {correlation}"))
 
 
 class LmtpFilterHandler(FilterHandler):
@@ -279,7 +279,7 @@ class LmtpFilterHandler(FilterHandler):
         per_recipient = ctx.delivery.per_recipient
         if per_recipient is None:
             return "\r\n".join([str(reply)] * max(len(ctx.envelope.recipients), 1))
-        delivered = R250_QUEUED.with_text("Delivered")
+        delivered = R250_DELIVERED
         return "\r\n".join(
             str(delivered if error is None else for_next_hop(error)) for error in per_recipient
         )

@@ -58,9 +58,11 @@ class Verdict:
 CONTINUE = Verdict(Outcome.CONTINUE)
 
 
-def reject(reason: str, reply: Reply = R550_POLICY) -> Verdict:
-    """A permanent refusal with the reason the sender will read."""
-    return Verdict(Outcome.REJECT, reply.with_text(reason) if reason else reply, reason)
+def reject(reason: str, reply: Reply = R550_POLICY, *, detail: str | None = None) -> Verdict:
+    """A permanent refusal: ``reply``'s words (both languages), then what the sender
+    reads after them (``detail``, else the reason); the record keeps the reason."""
+    said = reason if detail is None else detail
+    return Verdict(Outcome.REJECT, reply.detailed(said) if said else reply, reason)
 
 
 def quarantine(reason: str) -> Verdict:

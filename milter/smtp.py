@@ -29,11 +29,16 @@ from milter.peeruser import peer_uid
 from milter.refusals import RefusalReason, RefusalTrace, classify
 from milter.replies import (
     R250_XFORWARD,
+    R354_START_DATA,
     R421_SHUTTING_DOWN,
     R421_TIMEOUT,
     R421_TOO_MANY_CONNECTIONS,
     R452_TOO_MANY_RECIPIENTS,
+    R500_NOT_LMTP,
+    R501_DATA_SYNTAX,
+    R501_DSN_SYNTAX,
     R501_XFORWARD_SYNTAX,
+    R503_NEED_RCPT,
     R503_XFORWARD_IN_TRANSACTION,
     R550_XFORWARD_REFUSED,
     R552_HEADER_TOO_BIG,
@@ -380,7 +385,7 @@ class FilterSMTP(SMTP):
             try:
                 arg, found = dsn.split(arg, allowed)
             except dsn.DsnSyntaxError as exc:
-                await self._refuse(RefusalReason.DSN_SYNTAX, Reply(501, "5.5.4", str(exc)))
+                await self._refuse(RefusalReason.DSN_SYNTAX, R501_DSN_SYNTAX.detailed(str(exc)))
                 return
         setattr(session, slot, found)
         await command(arg)
@@ -406,7 +411,7 @@ class FilterSMTP(SMTP):
             name, equals, value = item.partition("=")
             name = name.upper()
             if not equals or name not in XFORWARD_ATTRIBUTES:
-                reply = R501_XFORWARD_SYNTAX.with_text(f"Bad XFORWARD attribute: {name}")
+                reply = R501_XFORWARD_SYNTAX.detailed(name)
                 await self._refuse(RefusalReason.XFORWARD_SYNTAX, reply)
                 return
             decoded = xtext_decode(value)
@@ -426,12 +431,12 @@ class FilterSMTP(SMTP):
             return
         assert self.envelope is not None
         if not self.envelope.rcpt_tos:
-            await self.push("503 5.5.1 Error: need RCPT command")
+            await self.push(str(R503_NEED_RCPT))
             return
         if arg:
-            await self.push("501 5.5.4 Syntax: DATA")
+            await self.push(str(R501_DATA_SYNTAX))
             return
-        await self.push("354 End data with <CR><LF>.<CR><LF>")
+        await self.push(str(R354_START_DATA))
         self._in_transaction_step = True
         try:
             self._reset_timeout(self.limits.data_timeout)
@@ -535,11 +540,11 @@ class FilterLMTP(FilterSMTP):
 
     async def smtp_HELO(self, arg: str) -> None:
         """HELO is not LMTP."""
-        await self.push('500 5.5.1 Error: command "HELO" not recognized')
+        await self.push(str(R500_NOT_LMTP.detailed("HELO")))
 
     async def smtp_EHLO(self, arg: str) -> None:
         """EHLO is not LMTP."""
-        await self.push('500 5.5.1 Error: command "EHLO" not recognized')
+        await self.push(str(R500_NOT_LMTP.detailed("EHLO")))
 
     async def check_helo_needed(self, helo: str = "HELO") -> bool:
         return await super().check_helo_needed("LHLO")

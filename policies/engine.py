@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Mapping
 
-from mailbase import read_header
+from mailbase import read_header, reply_text
 from policies.errors import PolicyError
 from policies.model import SEVERITY, Action, Decision, Finding, Part
 from policies.parts import MessageParts, read_parts
@@ -62,8 +62,7 @@ def _decide(raw: bytes, policy: Policy, documents: Mapping[str, str],
     if action is Action.REJECT:
         first = next(f.violation for f in findings if f.action is Action.REJECT)
         what = first.rule + (f": {first.filename}" if first.filename else "")
-        what = what.encode("ascii", "replace").decode("ascii")
-        reply = f"{policy.reject_text_vi} / {policy.reject_text_en} ({what})"
+        reply = reply_text(policy.reject_text_vi, policy.reject_text_en, what)
     tags = sorted({f.violation.rule for f in findings if f.action is Action.TAG})
     return Decision(
         action=action,

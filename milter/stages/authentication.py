@@ -10,10 +10,11 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import ClassVar
 
+from mailbase import ascii_line
 from milter.context import MessageContext
 from milter.direction import Direction
 from milter.pipeline import CONTINUE, Outcome, StageKind, Verdict, quarantine, reject
-from milter.replies import R451_TEMPFAIL
+from milter.replies import R451_SENDER_DNS, R550_FORGED_SENDER, R550_SENDER_REFUSED, Reply
 from policies import Action, PoliciesConfig
 from signer import (
     AuthChecker,
@@ -186,23 +187,25 @@ class DmarcStage:
                 "domain": claimed,
                 "disposition": "spoof-refused" if action is Disposition.REJECT
                 else f"spoof-{action.value}"})
-            return self._act(ctx, action, reason)
+            return self._act(ctx, action, reason, refusal=R550_FORGED_SENDER, detail=spoof)
         actions = self.checker.actions if self.actions_for is None else self.actions_for(ctx)
         decision = verdict.disposition(actions)
         return self._act(ctx, decision.disposition, decision.reason)
 
-    def _act(self, ctx: MessageContext, disposition: Disposition, reason: str) -> Verdict:
+    def _act(self, ctx: MessageContext, disposition: Disposition, reason: str, *,
+             refusal: Reply = R550_SENDER_REFUSED, detail: str | None = None) -> Verdict:
         ascii_reason = reason.encode("ascii", "replace").decode().replace("\n", " ")
         if disposition is Disposition.REJECT:
             # RFC 7208 8.4: a refused sender whose SPF failed reads its domain's exp= text
             # (made one printable ASCII line by signer/spf.py)
             note = ctx.authn.spf.reply_note() if ctx.authn is not None else None
-            return reject(ascii_reason if note is None else f"{ascii_reason}; {note}")
+            said = ascii_line(reason if detail is None else detail)
+            return reject(ascii_reason if note is None else f"{ascii_reason}; {note}",
+                          refusal, detail=said if note is None else f"{said}; {note}")
         if disposition is Disposition.QUARANTINE:  # held with a quarantine decision (act.plan)
             return quarantine(ascii_reason)
         if disposition is Disposition.TEMPFAIL:
-            return Verdict(Outcome.TEMPFAIL, R451_TEMPFAIL.with_text(
-                "Temporary DNS failure checking the sender, try again later"), reason)
+            return Verdict(Outcome.TEMPFAIL, R451_SENDER_DNS, reason)
         if disposition is Disposition.TAG:
             ctx.add_header("X-Congvu-Authentication", ascii_reason)
         return CONTINUE

@@ -8,8 +8,8 @@ from typing import ClassVar
 
 from milter.context import MessageContext
 from milter.direction import Direction
-from milter.pipeline import CONTINUE, Outcome, StageKind, Verdict, quarantine, reject
-from milter.replies import R451_TEMPFAIL
+from milter.pipeline import CONTINUE, Outcome, StageKind, Verdict, quarantine
+from milter.replies import R451_ATTACHMENTS, R550_POLICY
 from milter.stages.documents import parts_of, verdicts
 from policies import SEVERITY, Action, Decision, PoliciesConfig, PolicyError, decide, strip
 
@@ -55,11 +55,12 @@ class PolicyStage:
             else:
                 decision = self._decide(ctx)
         except PolicyError as exc:
-            return Verdict(Outcome.TEMPFAIL, R451_TEMPFAIL.with_text(
-                "Temporary failure checking attachments, try again later"), str(exc))
+            return Verdict(Outcome.TEMPFAIL, R451_ATTACHMENTS, str(exc))
         ctx.decision = decision
         if decision.action is Action.REJECT:
-            return reject(decision.reply_text)
+            # the policy's own words (policies/engine.py: both languages, then the rule)
+            return Verdict(Outcome.REJECT, R550_POLICY.with_text(decision.reply_text),
+                           decision.reply_text)
         if decision.action is Action.QUARANTINE:
             return quarantine(", ".join(sorted({v.rule for v in decision.violations})))
         if decision.action is Action.STRIP:

@@ -10,6 +10,7 @@ from milter.context import MessageContext
 from milter.direction import Direction
 from milter.logs import event
 from milter.pipeline import CONTINUE, StageKind, Verdict, quarantine, reject
+from milter.replies import R550_NO_SMIME_IDENTITY, R550_UNSIGNABLE
 from milter.stages.units import UnitLookup
 from signer import (
     DkimSigner,
@@ -44,7 +45,7 @@ class SmimeSignStage:
         if identity is None:
             reason = f"no S/MIME identity for {sender or 'the null sender'}"
             if self.on_missing == "reject":
-                return reject(f"Message refused: {reason}".encode("ascii", "replace").decode())
+                return reject(reason, R550_NO_SMIME_IDENTITY)
             if self.on_missing == "quarantine":
                 return quarantine(reason)
             ctx.record_auth({"method": "smime", "operation": "sign", "result": "none",
@@ -100,8 +101,7 @@ class DkimSignStage:
                                       if content is ctx.original_content else None)
         except (UnsignableMessageError, NoSigningKeyError) as exc:
             if self.on_unsignable == "refuse":
-                return reject(f"Message cannot be DKIM-signed: {exc}".encode(
-                    "ascii", "replace").decode().replace("\n", " "))
+                return reject(str(exc), R550_UNSIGNABLE)
             event(log, "sent unsigned", logging.WARNING, reason=str(exc),
                   id=ctx.correlation_id)
             ctx.record_auth({"method": "dkim", "operation": "sign", "result": "none",

@@ -25,11 +25,11 @@ from typing import ClassVar
 import idna
 
 from directory import DirectoryIndex, Unit, UnknownUnit
-from mailbase import ProvincialDomains, zone
+from mailbase import ProvincialDomains, ascii_line, zone
 from milter.context import MessageContext
 from milter.direction import Direction
-from milter.pipeline import CONTINUE, StageKind, Verdict, reject
-from milter.replies import R550_SENDER_UNIT_ENDED
+from milter.pipeline import CONTINUE, Outcome, StageKind, Verdict, reject
+from milter.replies import R550_FROM_REFUSED, R550_SENDER_UNIT_ENDED
 
 # A store change is seen within this many seconds without asking SQLite per message.
 _REFRESH_INTERVAL = 1.0
@@ -199,7 +199,6 @@ class UnitsStage:
         unit, successor = ended.unit, ended.successor
         when = (f"ended on {ended.ended_on.isoformat()}" if ended.ended_on is not None
                 else "is no longer active")
-        texts: list[str] = []
         if successor is not None:
             use = _ascii_address(successor)
             instead = f"address {use}" if use else f"addresses (unit {successor.id})"
@@ -208,38 +207,31 @@ class UnitsStage:
             vi_use = f"dia chi {use}" if use else f"dia chi cua don vi {successor.id}"
             vi = (f"dia chi {address} da ngung su dung (don vi da hop nhat vao "
                   f"{successor.id}), hay gui bang {vi_use}")
-            # shorter and shorter, each still naming what to send as: the full text
-            # can pass RFC 5321's 512 octets when the addresses are long
+            # in each language shorter and shorter, each still naming what to send as:
+            # the full text can pass RFC 5321's 512 octets when the addresses are long
+            vi_texts = [f"Thu bi tu choi: {vi}", f"Thu bi tu choi: hay gui bang {vi_use}"]
             short = f"Message refused: unit {unit.id} has ended; send as its successor's {instead}"
-            texts = [f"{short} / Thu bi tu choi: hay gui bang {vi_use}", short,
-                     f"Message refused: send as {use or f'unit {successor.id}'}"]
+            en_texts = [f"Message refused: {why}", short,
+                        f"Message refused: send as {use or f'unit {successor.id}'}"]
         else:
             why = f"the From address {address} is of unit {unit.id}, which {when}"
-            vi = f"dia chi {address} da ngung su dung (don vi da ngung hoat dong)"
-            texts = [f"Message refused: unit {unit.id} {when} / Thu bi tu choi: don vi da "
-                     "ngung hoat dong", f"Message refused: unit {unit.id} {when}"]
+            vi_texts = [f"Thu bi tu choi: dia chi {address} da ngung su dung (don vi da ngung "
+                        "hoat dong)", "Thu bi tu choi: don vi da ngung hoat dong"]
+            en_texts = [f"Message refused: {why}", f"Message refused: unit {unit.id} {when}"]
         ctx.record_auth({"method": "sender", "operation": "verify", "result": "fail",
                          "reason": why, "domain": ctx.sender.domain,
                          "disposition": SENDER_UNIT_ENDED})
-        texts = [f"Message refused: {why} / Thu bi tu choi: {vi}",
-                 f"Message refused: {why}", *texts]
         room = R550_SENDER_UNIT_ENDED.room
-        text = next((line for line in map(_one_ascii_line, texts) if len(line) <= room),
-                    _one_ascii_line(texts[-1]))
-        return reject(text, R550_SENDER_UNIT_ENDED)
+        vi_text, en_text = (next((t for t in map(ascii_line, texts) if len(t) <= room),
+                                 ascii_line(texts[-1])) for texts in (vi_texts, en_texts))
+        # one line when both fit on it, else the Vietnamese line, then the English
+        return Verdict(Outcome.REJECT, R550_SENDER_UNIT_ENDED.saying(vi_text, en_text), en_text)
 
     @staticmethod
     def _refuse(ctx: MessageContext, why: str) -> Verdict:
         ctx.record_auth({"method": "sender", "operation": "verify", "result": "fail",
                          "reason": why, "domain": ctx.sender.domain})
-        return reject(_one_ascii_line(f"Message refused: {why}"))
-
-
-def _one_ascii_line(text: str) -> str:
-    """A reply text as SMTP carries it: ASCII (a unit's id and addresses are; anything
-    else becomes '?') on one line."""
-    ascii_text = text.encode("ascii", "replace").decode()
-    return ascii_text.replace("\r", " ").replace("\n", " ")
+        return reject(ascii_line(why), R550_FROM_REFUSED)
 
 
 def _ascii_address(unit: Unit) -> str | None:

@@ -96,8 +96,8 @@ def test_try_it_goes_out_signed_and_attributed_and_a_forgery_is_refused(
             client.sendmail(OUTSIDER, ["vanphong@tinh-vi-du.test"], FORGED)
     assert refused.value.smtp_code == 550
     assert refused.value.smtp_error.startswith(
-        b"5.7.1 Message refused as a forged provincial sender: From is the province's own "
-        b"domain tinh-vi-du.test")
+        b"5.7.1 Thu bi tu choi: gia danh nguoi gui cua tinh / Message refused as a forged "
+        b"provincial sender (From is the province's own domain tinh-vi-du.test")
 
     [delivered] = [p.read_bytes() for p in (config.next_hop.maildir / "new").iterdir()]
     # No DNS serves tinh-vi-du.test: the verifier reads the record the example wrote.

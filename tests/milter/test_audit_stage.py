@@ -140,7 +140,8 @@ def test_a_hold_that_fails_is_recorded_as_tempfailed(filter_server, next_hop) ->
     client.mail("sotc@binhthuan.gov.vn")
     client.rcpt("a@b.vn")
     code, text = client.data(message("m.docm", b"PK\x03\x04" + b"\x00" * 100))
-    assert (code, text) == (451, b"4.3.0 Cannot hold the message now, try again later")
+    assert (code, text) == (451, b"4.3.0 Chua cach ly duoc thu, hay thu lai sau / Cannot hold the "
+                            b"message now, try again later")
     next_hop.assert_empty()
     [record] = records(running)
     # the client keeps the message and Postfix tries again: nothing is held

@@ -66,7 +66,9 @@ def send(running, sender: str, client_ip: bytes, mail_from: str | None = None) -
 
 def test_outside_client_claiming_a_provincial_sender_is_refused(inbound, next_hop) -> None:
     reply = send(inbound, f"sotc@{OWN}", OUTSIDE_CLIENT)
-    assert reply.startswith(b"550 5.7.1 Message refused as a forged provincial sender")
+    assert reply.startswith(
+        b"550 5.7.1 Thu bi tu choi: gia danh nguoi gui cua tinh / "
+        b"Message refused as a forged provincial sender")
     next_hop.assert_empty()
 
 

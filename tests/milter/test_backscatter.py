@@ -69,7 +69,8 @@ def the_record(running) -> dict:
 def test_behind_the_queue_a_forgery_is_held_not_refused(filter_server, next_hop, dns) -> None:
     running = start(filter_server, dns)
     reply = send(running, FORGED)
-    assert reply.startswith(b"250 2.0.0 Message accepted and held in quarantine")
+    assert reply.startswith(b"250 2.0.0 Thu da duoc nhan va dang bi cach ly / Message accepted and "
+                             b"held in quarantine")
     next_hop.assert_empty()  # no bounce can follow a 250, and nothing was delivered
     [held] = running.server.runtime.quarantine.list()
     assert held.action == "quarantine"
@@ -86,7 +87,8 @@ def test_behind_the_queue_discard_drops_it_and_tells_postmaster(filter_server, n
                                                                 dns) -> None:
     running = start(filter_server, dns, instead="discard")
     reply = send(running, FORGED)
-    assert reply.startswith(b"250 2.7.0 Message refused and discarded without a bounce")
+    assert reply.startswith(b"250 2.7.0 Thu bi tu choi va huy, khong gui thu bao loi / Message "
+                             b"refused and discarded without a bounce")
     notice = next_hop.get()  # the only message that leaves: the postmaster's notice
     assert (notice.mail_from, notice.recipients) == ("<>", ["postmaster@mx.lamdong.gov.vn"])
     assert b"Auto-Submitted: auto-generated" in notice.content
@@ -103,7 +105,8 @@ def test_behind_the_queue_discard_drops_it_and_tells_postmaster(filter_server, n
 def test_before_the_queue_the_sending_server_gets_the_refusal(filter_server, next_hop,
                                                               dns) -> None:
     running = start(filter_server, dns, queue="before")
-    assert send(running, FORGED).startswith(b"550 5.7.1 Message refused as a forged")
+    assert send(running, FORGED).startswith(
+        b"550 5.7.1 Thu bi tu choi: gia danh nguoi gui cua tinh / Message refused as a forged")
     next_hop.assert_empty()
     assert running.server.runtime.quarantine.list() == []
 
@@ -114,7 +117,9 @@ def test_outbound_refusals_behind_the_queue_are_still_answered(filter_server, ne
     running = start(filter_server, dns, role="auto")  # loopback is a trusted client
     reply = send(running, FORGED.replace(b"sotc@", b"ubnd@"), mail_from=f"sotc@{OWN}",
                  client=b"127.0.0.1")
-    assert reply.startswith(b"550 5.7.1 Message refused: the From address ubnd@")
+    assert reply.startswith(b"550 5.7.1 Thu bi tu choi: nguoi gui khong duoc dung dia chi From "
+                            b"nay / Message refused: the sender may not use this From address "
+                            b"(the From address ubnd@")
     assert running.server.runtime.quarantine.list() == []
 
 

@@ -294,7 +294,9 @@ def test_a_from_header_the_stdlib_parser_chokes_on_is_decided_not_deferred(raw, 
     # that Postfix retries forever.
     client = raw()
     reply = client.transaction(b"From: a@\r\nSubject: x\r\n\r\nbody\r\n.\r\n")
-    assert reply.startswith(b"550 5.7.1 Message refused: the From header is ambiguous")
+    assert reply.startswith(b"550 5.7.1 Thu bi tu choi: nguoi gui khong duoc dung dia chi From "
+                            b"nay / Message refused: the sender may not use this From address "
+                            b"(the From header is ambiguous")
 
 
 def _state(protocol: SMTP) -> dict[str, object]:

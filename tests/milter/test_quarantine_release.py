@@ -68,7 +68,7 @@ def _hold(running) -> str:
     client.rcpt("ubnd@binhthuan.gov.vn")
     code, text = client.data(held_message())
     assert code == 250 and b"held in quarantine" in text
-    return text.decode().rsplit(" ", 1)[-1]
+    return text.decode().rsplit(" ", 1)[-1].strip("()")
 
 
 def test_release_signs_relays_audits_and_unholds(setup, next_hop) -> None:

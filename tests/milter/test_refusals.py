@@ -90,8 +90,7 @@ CASES = {
     "declared-size": Case("message-too-big", replies.R552_TOO_BIG,
                           command(b"MAIL FROM:<a@b.vn> SIZE=999999")),
     "xforward-attribute": Case("xforward-syntax",
-                               replies.R501_XFORWARD_SYNTAX.with_text(
-                                   "Bad XFORWARD attribute: FOO"),
+                               replies.R501_XFORWARD_SYNTAX.detailed("FOO"),
                                command(b"XFORWARD FOO=bar")),
     "xforward-in-transaction": Case("xforward-in-transaction",
                                     replies.R503_XFORWARD_IN_TRANSACTION,

@@ -44,7 +44,8 @@ def test_reply_is_250_with_the_next_hops_answer(filter_server) -> None:
     client.rcpt("c@d.vn")
     code, text = client.data(MESSAGE)
     assert code == R250_QUEUED.code
-    assert text.decode().startswith(f"{R250_QUEUED.enhanced} Message accepted and relayed: 250")
+    assert text.decode().startswith(
+        f"{R250_QUEUED.enhanced} Thu da duoc nhan va chuyen di / Message accepted and relayed (250")
     assert b"queued as SINK" in text
 
 

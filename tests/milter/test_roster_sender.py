@@ -70,9 +70,11 @@ def test_a_roster_mailbox_sends_as_itself_or_its_unit_and_is_attributed(outbound
 
 def test_a_roster_mailbox_of_another_unit_is_refused(outbound, next_hop) -> None:
     code, text = send(outbound, mail_from=f"le.van.c@{D}", header_from=f"sotc@{D}")
-    assert (code, text) == (550, b"5.7.1 Message refused: the From address sotc@lamdong.gov.vn "
-                                 b"belongs to unit sotc, but the sender le.van.c@lamdong.gov.vn "
-                                 b"belongs to unit snv")
+    assert (code, text) == (550, b"5.7.1 Thu bi tu choi: nguoi gui khong duoc dung dia chi From "
+                                 b"nay / Message refused: the sender may not use this From "
+                                 b"address (the From address sotc@lamdong.gov.vn belongs to "
+                                 b"unit sotc, but the sender le.van.c@lamdong.gov.vn belongs "
+                                 b"to unit snv)")
     next_hop.assert_empty()
     assert sender_units(outbound) == ["snv"]
 
@@ -83,7 +85,7 @@ def test_an_inactive_roster_mailbox_no_longer_speaks_for_its_unit(outbound, next
     outbound.server.runtime.units.index.refresh()
     code, text = send(outbound, mail_from=f"le.van.c@{D}", header_from=f"snv@{D}")
     assert code == 550 and text.endswith(b"but the sender le.van.c@lamdong.gov.vn belongs to "
-                                         b"no unit")
+                                         b"no unit)")
 
 
 def test_an_official_cannot_write_as_a_colleague_of_the_same_unit(outbound, next_hop) -> None:
