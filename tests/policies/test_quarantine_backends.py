@@ -263,3 +263,13 @@ def test_a_quarantine_of_the_previous_release_migrates_and_stays_readable_by_it(
             store.claim(qid, by="another admin", now=NOW)
         store.delete(qid, claim=claim.token, now=NOW)
         assert store.list() == []
+
+
+def test_the_head_of_a_large_message_is_its_first_bytes(opener: Opener) -> None:
+    import os
+
+    raw = RAW + os.urandom(3 * 1024 * 1024)  # stored as gzip's uncompressed blocks
+    store = opener()
+    qid = _put(store, raw)
+    assert store.read_head(qid, 64 * 1024) == raw[:64 * 1024]
+    assert store.read_head(qid, 10 * 1024 * 1024) == raw
