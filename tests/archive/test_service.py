@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -223,7 +224,7 @@ def test_a_held_message_is_archived_when_released_and_its_release_names_it(
     assert b"held in quarantine" in reply
     next_hop.assert_empty()
     assert list(archive_of(outbound).names()) == []  # held: not kept yet
-    qid = reply.decode().split()[-1].strip("()")
+    [qid] = re.findall(r"\b\d{8}T\d{6}-[0-9a-f]+\b", reply.decode())  # the reply names it
     config = outbound.server.config
     toml = tmp_path / "release.toml"
     key = config.signer.dkim.keys[0]
