@@ -7,9 +7,11 @@ and one sink:
 
 - (a) Postfix alone;
 - (b) ``smtpd_milters`` = OpenDKIM signing RSA-2048 (relaxed/relaxed, From oversigned);
-- (c) ``content_filter`` = congvu, DKIM only (``units``, ``dkim-sign``, no audit);
+- (c) ``content_filter`` = congvu, DKIM only (``units``, ``dkim-sign``, no audit, no
+  archive): what OpenDKIM does;
 - (d) ``content_filter`` = congvu with the full default pipeline (policies, S/MIME with
-  an identity for the sender, DKIM, the audit record committed before every reply);
+  an identity for the sender, DKIM, the archive, the audit record committed before every
+  reply);
 - (c') and (d'): the same two congvu services as a before-queue proxy
   (``smtpd_proxy_filter``), which spares Postfix the second queueing of each message;
 - (a2) Postfix queueing every message twice with no filter between (its content_filter
@@ -204,7 +206,8 @@ def test_postfix_race(tmp_path: Path, loop: LoopThread) -> None:
     services = {
         "dkim": ServeProcess(_congvu_config(
             tmp_path, "dkim", reinjection=reinjection, dns_port=dns.port, key=key.path,
-            pipeline='\n[pipeline]\nstages = ["units", "dkim-sign"]\naudit = false\n'),
+            pipeline='\n[pipeline]\nstages = ["units", "dkim-sign"]\naudit = false\n'
+                     '\n[archive]\nenabled = false\n'),
             workers=2),
         "full": ServeProcess(_congvu_config(
             tmp_path, "full", reinjection=reinjection, dns_port=dns.port, key=key.path,

@@ -1,0 +1,120 @@
+"""Where a message's CPU goes: each stage of the full default pipeline, in-process.
+
+The race against OpenDKIM (test_postfix_race.py) measures the whole filter under load;
+this one says which stage costs what. The runtime is the one ``congvu serve`` builds
+from a configuration with a DKIM key and an S/MIME identity for the sender's unit
+(every default stage on, the archive included); the race's message (10 KB of text
+from a unit) goes through each stage in order, one message at a time, and each stage's
+process CPU (every thread: the archive and the audit writer sync in threads of their
+own) is summed, then the audit record and its completion. A batch of one is the worst
+case for the archive's and the audit's group commits: under load they share syncs.
+Prints figures; asserts only that every message went through.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import time
+from pathlib import Path
+
+from audit.records import Fate
+from congvu.config import load_config
+from directory import Directory
+from milter.context import Envelope, MessageContext
+from milter.direction import direction_of
+from milter.pipeline import Outcome
+from milter.recording import build_completion, build_record
+from milter.runtime import build_runtime
+from signer.keys import Algorithm
+from support.dkim import make_key
+from support.pki import TestPki
+
+MESSAGES = 300
+DOMAIN = "binhthuan.gov.vn"
+SENDER = f"bench@{DOMAIN}"
+BODY = "".join(f"La de da de da {i}.\r\n" for i in range(1, 600))[:10_000]
+
+
+def _config(work: Path) -> Path:
+    key = make_key(work, "bench", Algorithm.RSA_SHA256, bits=2048)
+    pki = TestPki.create()
+    files = pki.write(work / "pki")
+    cert, cert_key = pki.issue(SENDER).write(work / "pki", "bench")
+    store = Directory.open(work / "var" / "directory.sqlite3")
+    store.import_csv(f"id,name,parent,address,senders,dkim_domain\n"
+                     f"bench,Phòng thử tải,,{SENDER},{SENDER},{DOMAIN}\n", actor="bench")
+    store.close()
+    config = work / "congvu.toml"
+    config.write_text(f"""
+[service]
+data_dir = "{work / 'var'}"
+hostname = "mail.{DOMAIN}"
+
+[[listeners]]
+name = "outbound"
+role = "outbound"
+port = 0
+
+[next_hop]
+kind = "maildir"
+maildir = "{work / 'maildir'}"
+
+[[signer.dkim.keys]]
+domain = "{DOMAIN}"
+selector = "bench"
+key_file = "{key.path}"
+algorithm = "rsa-sha256"
+
+[signer.smime]
+trust_anchors = ["{files.root}"]
+intermediates = ["{files.intermediate}"]
+
+[[signer.smime.identities]]
+address = "{SENDER}"
+cert = "{cert}"
+key = "{cert_key}"
+""", encoding="utf-8")
+    return config
+
+
+async def _measure(config_path: Path) -> tuple[collections.Counter[str], int]:
+    config = load_config(config_path)
+    runtime = build_runtime(config)
+    listener = config.listeners[0]
+    spent: collections.Counter[str] = collections.Counter()
+    relayed = 0
+    try:
+        for number in range(MESSAGES):
+            ctx = MessageContext.received(
+                (f"From: <{SENDER}>\r\nTo: <sink@example.org>\r\n"
+                 f"Date: Mon, 7 Dec 2026 09:00:00 +0700\r\nMessage-Id: <{number}@bench>\r\n"
+                 f"Subject: bench\r\n\r\n{BODY}").encode(),
+                listener=listener.name, role=listener.role,
+                direction=direction_of(listener.role, is_trusted_client=False),
+                envelope=Envelope(mail_from=SENDER, mail_options=(),
+                                  recipients=("sink@example.org",)),
+                provincial=runtime.units.provincial())
+            for stage in runtime.pipeline.stages:
+                started = time.process_time()
+                verdict = await stage.run(ctx)
+                spent[stage.name] += time.process_time() - started
+                assert not verdict.is_final, (stage.name, verdict)
+            assert runtime.audit is not None
+            started = time.process_time()
+            record_id = await runtime.audit.record(build_record(ctx, Outcome.CONTINUE))
+            await runtime.audit.complete(build_completion(record_id, Fate.RELAYED, "250 ok", 1.0))
+            spent["audit record + completion"] += time.process_time() - started
+            relayed += ctx.archived_sha256 is not None
+    finally:
+        await runtime.close()
+    return spent, relayed
+
+
+def test_cpu_of_each_stage(tmp_path: Path) -> None:
+    spent, archived = asyncio.run(_measure(_config(tmp_path)))
+    assert archived == MESSAGES
+    print(f"\nCPU a message, {MESSAGES} messages of 10 KB text from a unit, one at a time:")
+    for name, seconds in spent.most_common():
+        print(f"  {name:28} {1000 * seconds / MESSAGES:7.3f} ms")
+    print(f"  {'total':28} {1000 * sum(spent.values()) / MESSAGES:7.3f} ms")
