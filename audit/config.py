@@ -70,8 +70,9 @@ class AuditConfig(BaseModel):
     )
     group_commit_max_wait_ms: float = Field(
         default=2.0, ge=0, le=1000,
-        description="Milliseconds the writer waits for more writes to join a batch "
-        "once one is pending (0: commit whatever is queued at once).",
+        description="Most milliseconds the writer waits for more writes to join a batch "
+        "once one is pending: it commits as soon as as many have joined as the last batch "
+        "carried (0: commit whatever is queued at once).",
     )
     busy_timeout_ms: int = Field(
         default=10_000, ge=0,
