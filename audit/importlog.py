@@ -19,6 +19,7 @@ from typing import Any
 
 from audit.chain import Checkpoint
 from audit.chains import ChainError, ImportedChain, check_chain_id, next_base
+from audit.config import AuditConfig
 from audit.errors import AuditError
 from audit.keys import KeyTrust
 from audit.records import AdminEvent, AdminKind
@@ -83,12 +84,14 @@ class CopyOutcome:
         return "\n".join(lines)
 
 
-def copy_log(source: AuditLog, target: AuditLog, *, trust: KeyTrust,
+def copy_log(source: AuditLog, target: AuditConfig, *, trust: KeyTrust,
              chain_id: str | None = None, actor: str = "system") -> CopyOutcome:
-    """Copy the log ``source`` into ``target``: into an empty live chain without
-    ``chain_id``, else as the imported chain ``chain_id``. ``trust``: the keys the
-    source's checkpoints are verified with (its server's pins, else its own key); an
-    imported chain records them, and is verified with them after.
+    """Copy the log ``source`` into the store ``target`` names: into an empty live chain
+    without ``chain_id``, else as the imported chain ``chain_id``. ``trust``: the keys
+    the source's checkpoints are verified with (its server's pins, else its own key); an
+    imported chain records them, and is verified with them after. The target is opened
+    for writing (with ``target.keys_dir``'s key, enrolled in a store other keys sign)
+    only when the log is not there already: a second run writes nothing.
 
     :raises ChainError: a bad or taken chain id, or (without ``chain_id``) a target
         whose live chain holds another log.
@@ -109,25 +112,50 @@ def copy_log(source: AuditLog, target: AuditLog, *, trust: KeyTrust,
         raise AuditError(f"audit store {source.path}: holds imported chains of its own; "
                          "copy the logs it was made from instead")
     keys = tuple(sorted(source.accepted_keys(trust)))
-    # one transaction under the store's write lock: the other servers' writes wait for
-    # it, and an interrupted copy leaves nothing behind
+    found = _found_readonly(target, head_seq, head_hash)
+    if found is not None:
+        copied, chain = found
+        with AuditLog.open_readonly(target) as shared:
+            after = shared.verify_one(chain, trust=trust)
+    else:
+        with AuditLog.open(target) as shared:
+            copied, chain = _write(source, shared, chain_id, keys, actor)
+            after = shared.verify_one(chain, trust=trust)
+    if not after.is_intact:
+        raise AuditError(f"audit store {shared.path}: the copy of {where} does not "
+                         f"verify: {after.problem}")
+    return CopyOutcome(copied, where, before.events, chain, before, after)
+
+
+def _found_readonly(target: AuditConfig, head_seq: int, head_hash: str
+                    ) -> tuple[Copied, str | None] | None:
+    """Where the log is in the store already, read without writing; None also when the
+    store is not one of this version yet (opening it for writing migrates it)."""
+    try:
+        shared = AuditLog.open_readonly(target)
+    except AuditError:
+        return None
+    with shared:
+        return _already(shared, head_seq, head_hash)
+
+
+def _write(source: AuditLog, target: AuditLog, chain_id: str | None, keys: tuple[str, ...],
+           actor: str) -> tuple[Copied, str | None]:
+    """The copy, in one transaction under the store's write lock: the other servers'
+    writes wait for it, and an interrupted copy leaves nothing behind."""
+    where = str(source.path)
+    head_seq, head_hash = source.head()
     with target._immediate("copy a log into it"):
-        found = _already(target, head_seq, head_hash)
+        found = _already(target, head_seq, head_hash)  # another run's, since it looked
         if found is not None:
-            copied, chain = found
-        elif chain_id is None:
+            return found
+        if chain_id is None:
             _check_empty(target, where)
             target._enrol_before_signing()
             _copy(source, target, base=0, chain=None)
-            copied, chain = Copied.LIVE, None
-        else:
-            chain = _import(source, target, chain_id, keys, actor, head_seq, head_hash)
-            copied = Copied.IMPORTED
-    after = target.verify_one(chain, trust=trust)
-    if not after.is_intact:
-        raise AuditError(f"audit store {target.path}: the copy of {where} does not "
-                         f"verify: {after.problem}")
-    return CopyOutcome(copied, where, before.events, chain, before, after)
+            return Copied.LIVE, None
+        return Copied.IMPORTED, _import(source, target, chain_id, keys, actor, head_seq,
+                                        head_hash)
 
 
 def _already(target: AuditLog, head_seq: int, head_hash: str

@@ -60,9 +60,8 @@ def migrate_audit(config: CongvuConfig, target: Target, *, chain_id: str | None,
             checkpoint_every_records=mine.checkpoint_every_records,
             checkpoint_every_seconds=mine.checkpoint_every_seconds,
             checkpoint_public_keys=mine.checkpoint_public_keys)
-        with audit.AuditLog.open(into) as log:
-            return audit.copy_log(source, log, trust=mine.key_trust(), chain_id=chain_id,
-                                  actor=actor)
+        return audit.copy_log(source, into, trust=mine.key_trust(), chain_id=chain_id,
+                              actor=actor)
     finally:
         source.close()
 

@@ -62,8 +62,8 @@ def shared(postgres_url: str, tmp_path: Path) -> AuditConfig:
 
 
 def _import(shared: AuditConfig, former: AuditConfig, chain_id: str | None) -> Any:
-    with _source(former) as source, AuditLog.open(shared) as target:
-        return copy_log(source, target, trust=former.key_trust(), chain_id=chain_id,
+    with _source(former) as source:
+        return copy_log(source, shared, trust=former.key_trust(), chain_id=chain_id,
                         actor="tester")
 
 
@@ -310,3 +310,20 @@ def test_a_store_of_the_previous_release_is_migrated(backend_config: AuditConfig
     assert report.describe().startswith("intact: 3 events")  # one chain: said as before
     assert [s.chain for s in page.items] == [None, None]
     assert "chain" not in shown
+
+
+def test_a_rerun_from_the_former_server_writes_nothing(shared: AuditConfig,
+                                                       tmp_path: Path) -> None:
+    daknong = _former_server(tmp_path, "daknong", 2)
+    # run on the former server: its key signs the import, enrolled in the live chain
+    as_former = shared.model_copy(update={"keys_dir": daknong.keys_dir})
+    assert _import(as_former, daknong, "daknong").copied is Copied.IMPORTED
+    with AuditLog.open_readonly(shared) as log:
+        before = log.head()
+    again = _import(as_former, daknong, "daknong")
+    assert (again.copied, again.has_changed) == (Copied.ALREADY_IMPORTED, False)
+    with AuditLog.open_readonly(shared) as log:
+        assert log.head() == before
+        kinds = [r["admin_kind"] for r in log.db.query(
+            f"SELECT admin_kind FROM events WHERE seq < {CHAIN_SPAN} ORDER BY seq")]
+    assert kinds == [None, None, "audit-key-enrolled", "chain-imported"]
