@@ -144,6 +144,13 @@ class _Walker:
                         "readings of the same bytes); the rest was not inspected")
         return False
 
+    def over_parts(self, path: str) -> None:
+        """The part bound is reached: a defect, once."""
+        if not self.is_over_parts:
+            self.is_over_parts = True
+            self.defect(path, f"more than {self.limits.max_parts} MIME parts; "
+                        "the rest was not inspected")
+
     def ambiguous(self, path: str, reason: str) -> None:
         """The structure reads two ways here: both are walked, and this is reported."""
         self.result.defects.append((path or "1", Defect("ambiguous-mime", reason)))
@@ -153,10 +160,7 @@ class _Walker:
         ``data``'s header block when it was already read."""
         path, depth = at.path, at.depth
         if self.result.entity_count >= self.limits.max_parts:
-            if not self.is_over_parts:
-                self.is_over_parts = True
-                self.defect(path, f"more than {self.limits.max_parts} MIME parts; "
-                            "the rest was not inspected")
+            self.over_parts(path)
             return
         self.result.entity_count += 1
         if not self.spend(len(data), path):
@@ -454,9 +458,12 @@ class _Walker:
         self.result.parts.append(part)
         limit = max(0, self.limits.max_parts - len(self.result.parts))
         if ctype.startswith("text/"):
-            for k, (uu_name, content, uu_problem) in enumerate(
-                find_uuencoded(data, limit=limit), 1
-            ):
+            # one block more than the bound allows tells that the bound cut some off
+            blocks = find_uuencoded(data, limit=limit + 1)
+            if len(blocks) > limit:
+                del blocks[limit:]
+                self.over_parts(path)
+            for k, (uu_name, content, uu_problem) in enumerate(blocks, 1):
                 if uu_problem:
                     self.defect(path, uu_problem)
                 self.result.parts.append(Part(

@@ -4,6 +4,9 @@ reaches is one finding, not one per entity or reading after it."""
 from __future__ import annotations
 
 import base64
+import dataclasses
+
+import pytest
 
 from policies.model import Defect
 from policies.walk import WalkLimits, walk
@@ -68,3 +71,64 @@ def test_scanning_the_decoded_body_of_an_encoded_multipart_is_work_too() -> None
     raw = _costly_multipart()
     assert 1_270_000 < 16 * len(raw) + (1 << 20) < 1_300_000
     assert TOO_COSTLY in [d.reason for _, d in walk(raw).defects]
+
+
+def test_the_work_bound_allows_exactly_16_times_the_message_plus_1_mb() -> None:
+    # 17 boundary readings of a body in which none occurs: the message is read once and
+    # its body 16 times more, R + 16 * B with B = R - H (H: the header block); that is
+    # the bound, 16 * R + 1 MB, when R = 16 * H + 1 MB. One byte more is over it.
+    params = "".join(f'; boundary="b{k:02d}"' for k in range(17))
+    header = f"Content-Type: multipart/mixed{params}\r\n\r\n".encode()
+    size = 16 * len(header) + (1 << 20)
+    at_bound = walk(header + b"x" * (size - len(header)))
+    assert TOO_COSTLY not in [d.reason for _, d in at_bound.defects]
+    assert len(at_bound.parts) == 17
+    over = walk(header + b"x" * (size - len(header) + 1))
+    assert TOO_COSTLY in [d.reason for _, d in over.defects]
+
+
+def _text_parts(count: int) -> bytes:
+    return (b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n'
+            + b"--b\r\nContent-Type: text/plain\r\n\r\nhi\r\n" * count + b"--b--\r\n")
+
+
+def test_the_part_limit_counts_every_entity_and_is_reported_once() -> None:
+    # the multipart and its two parts: three entities, the limit
+    exact = walk(_text_parts(2), WalkLimits(max_parts=3))
+    assert [p.path for p in exact.parts] == ["1", "2"]
+    assert exact.defects == []
+    over = walk(_text_parts(5), WalkLimits(max_parts=3))
+    assert [p.path for p in over.parts] == ["1", "2"]
+    assert over.defects == [("3", Defect(
+        "malformed-mime", "more than 3 MIME parts; the rest was not inspected"))]
+
+
+def test_uuencoded_files_past_the_part_limit_are_reported_not_dropped() -> None:
+    raw = (b"Content-Type: text/plain\r\n\r\nhi\r\nbegin 644 a.txt\r\n#86)C\r\n`\r\nend\r\n"
+           b"begin 644 run.exe\r\n#35H`\r\n`\r\nend\r\n")
+    read = walk(raw, WalkLimits(max_parts=3))
+    assert [(p.path, p.filenames) for p in read.parts] == [
+        ("1", ()), ("1.uu1", ("a.txt",)), ("1.uu2", ("run.exe",))]
+    assert read.defects == []
+    cut = walk(raw, WalkLimits(max_parts=2))
+    assert [p.path for p in cut.parts] == ["1", "1.uu1"]
+    assert cut.defects == [("1", Defect(
+        "malformed-mime", "more than 2 MIME parts; the rest was not inspected"))]
+    assert [p.path for p in walk(raw, WalkLimits(max_parts=1)).parts] == ["1"]
+
+
+def test_an_attached_message_is_one_level_of_nesting() -> None:
+    # the multipart (level 0), its message/rfc822 part (1), the message inside (2)
+    raw = (b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n--b\r\n'
+           b"Content-Type: message/rfc822\r\n\r\nSubject: inner\r\n\r\nhi\r\n--b--\r\n")
+    found = walk(raw, WalkLimits(max_depth=2))
+    assert [(p.path, p.data) for p in found.parts] == [("1.1", b"hi")]
+    assert found.defects == []
+    assert [d.reason for _, d in walk(raw, WalkLimits(max_depth=1)).defects] == [
+        "MIME nesting deeper than 1 levels at part 1; the rest was not inspected"]
+
+
+def test_the_limits_cannot_be_changed_once_made() -> None:
+    limits = WalkLimits()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        limits.max_parts = 10**9  # type: ignore[misc]

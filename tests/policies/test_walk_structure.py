@@ -23,9 +23,11 @@ def _leaves(raw: bytes) -> list[tuple[str, str, tuple[str, ...], bytes]]:
 def test_a_multipart_without_its_close_delimiter_is_walked_to_the_end_and_reported() -> None:
     # RFC 2046 5.1.1: the body ends with the close-delimiter; without it the last part
     # runs to the end of the body, as every reader shows it
-    found = walk(MIXED + b"--b\r\nContent-Type: text/plain\r\n\r\nhi\r\n--b\r\n" + PROGRAM)
+    # (the line break before a delimiter is the delimiter's; with none after it, the
+    # last line break is the part's own)
+    found = walk(MIXED + b"--b\r\n" + PROGRAM + b"--b\r\nContent-Type: text/plain\r\n\r\nhi\r\n")
     assert [(p.path, p.filenames, p.data) for p in found.parts] == [
-        ("1", (), b"hi"), ("2", ("run.exe",), PE)]
+        ("1", ("run.exe",), PE), ("2", (), b"hi\r\n")]
     assert found.defects == [
         ("1", Defect("malformed-mime", "the closing boundary is missing"))]
 
@@ -120,3 +122,79 @@ def test_signed_data_that_is_not_cms_is_reported_and_kept_as_a_leaf() -> None:
         ("1", "application/pkcs7-mime", b"\x30\x03\x02\x01\x01")]
     assert found.defects == [
         ("1", Defect("malformed-mime", "S/MIME signed data cannot be read"))]
+
+
+def test_a_delimiter_line_ended_by_a_bare_cr_is_walked_as_python_reads_it() -> None:
+    # Python's parser ends a line at a bare CR: for it the part's header starts right
+    # after "--b\r"; by RFC 2046 that line is no delimiter (text follows the boundary)
+    raw = (MIXED + b"--b\r\nContent-Type: text/plain\r\n\r\nhi\r\n--b\r" + PROGRAM
+           + b"--b--\r\n")
+    found = walk(raw)
+    assert ("2", ("run.exe",), PE) in [(p.path, p.filenames, p.data) for p in found.parts]
+    assert [d.kind for _, d in found.defects] == ["ambiguous-mime"]
+
+
+def test_parts_after_the_close_delimiter_are_inspected_and_reported() -> None:
+    # RFC 2046 5.1.1 makes what follows the close-delimiter an epilogue, but a reader
+    # that takes a later delimiter line shows the part after it
+    raw = (MIXED + b"--b\r\nContent-Type: text/plain\r\n\r\nhi\r\n--b--\r\n--b\r\n"
+           + PROGRAM + b"--b--\r\n")
+    found = walk(raw)
+    assert [(p.path, p.filenames, p.data) for p in found.parts] == [
+        ("1", (), b"hi"), ("2", ("run.exe",), PE)]
+    assert ("1", Defect("malformed-mime", "parts follow the closing boundary")) \
+        in found.defects
+
+
+def test_a_media_type_without_a_subtype_is_reported_and_read_as_octets() -> None:
+    found = walk(b'Content-Type: text/; name="run.exe"\r\n\r\nMZ')
+    assert [(p.path, p.content_type, p.filenames, p.data) for p in found.parts] == [
+        ("1", "application/octet-stream", ("run.exe",), b"MZ")]
+    assert found.defects == [
+        ("1", Defect("malformed-mime", "Content-Type 'text/' is not type/subtype"))]
+
+
+def test_an_empty_uuencoded_body_is_an_empty_leaf() -> None:
+    found = walk(b"Content-Type: application/octet-stream\r\n"
+                 b"Content-Transfer-Encoding: x-uuencode\r\n\r\n")
+    assert [(p.path, p.data) for p in found.parts] == [("1", b"")]
+
+
+def test_a_uuencoded_block_in_text_without_its_end_line_is_reported() -> None:
+    block = b"begin 644 run.exe\r\n#35H`\r\n`\r\n"
+    clean = walk(b"Content-Type: text/plain\r\n\r\nhi\r\n" + block + b"end\r\n")
+    assert [(p.path, p.filenames, p.data) for p in clean.parts][1:] == [
+        ("1.uu1", ("run.exe",), b"MZ\0")]
+    assert clean.defects == []
+    cut = walk(b"Content-Type: text/plain\r\n\r\nhi\r\n" + block)
+    assert [(p.path, p.filenames) for p in cut.parts][1:] == [("1.uu1", ("run.exe",))]
+    assert cut.defects == [
+        ("1", Defect("malformed-mime", "uuencoded block has no end line"))]
+
+
+def test_an_attached_cms_file_is_a_leaf_of_its_own() -> None:
+    # only application/pkcs7-mime is opened as S/MIME: a .p7m attached as octets is a
+    # file the rules judge by its own name and type
+    signed = cm.opaque_signed(cm.message(cm.attachment(PE, "run.exe"), head=""))
+    der = base64.decodebytes(signed.split(b"\r\n\r\n", 1)[1].split(b"\r\n\r\n")[-1])
+    raw = (MIXED + b"--b\r\n" + b'Content-Type: application/octet-stream; name="hoso.p7m"\r\n'
+           b"Content-Transfer-Encoding: base64\r\n\r\n" + base64.encodebytes(der)
+           + b"--b--\r\n")
+    assert [(p.path, p.filenames, p.data) for p in walk(raw).parts] == [
+        ("1", ("hoso.p7m",), der)]
+
+
+def test_header_text_that_is_not_utf8_is_reported() -> None:
+    found = walk(b'Content-Type: application/pdf; name="c\xf4ng v\xe3n.pdf"\r\n\r\n%PDF')
+    assert [p.filenames for p in found.parts] == [("c\xf4ng v\xe3n.pdf",)]
+    assert found.defects == [("1", Defect(
+        "malformed-mime", "header Content-Type has 8-bit bytes that are not UTF-8"))]
+
+
+def test_every_kind_of_header_problem_is_reported_once() -> None:
+    # a repeated problem, then one of another kind: both kinds are findings
+    found = walk(b"x\r\ny\r\nContent-Type: text/plain\0; name=a.exe\r\n\r\nMZ")
+    reasons = [d.reason for _, d in found.defects]
+    assert reasons.count("a line in the header block is not a header field") == 1
+    assert any(r.startswith("the header block reads two ways") and "NUL" in r
+               for r in reasons), reasons
