@@ -16,15 +16,16 @@ required. It reads the newest messages of the scope first and stops after
 
 from __future__ import annotations
 
-import email.policy
 import io
 import json
 import logging
+import unicodedata
 import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from email.message import EmailMessage
+from email.errors import HeaderParseError
+from email.header import decode_header, make_header
 from email.parser import BytesParser
 from typing import Any
 
@@ -46,7 +47,7 @@ MATCHES_MAX = 100
 
 # pypdf logs a warning for every oddity of a malformed file; a search only wants text
 logging.getLogger("pypdf").setLevel(logging.ERROR)
-_PARSER = BytesParser(policy=email.policy.default)
+_PARSER = BytesParser()
 
 
 def content_scope(user: User, units: Sequence[Unit]) -> frozenset[str]:
@@ -69,15 +70,18 @@ def message_units(record: dict[str, Any]) -> set[str]:
 def message_text(raw: bytes) -> str:
     """What a search reads of a message: its subject, its text/plain parts and the text
     of its PDFs (up to :data:`PDF_MAX` each), one after the other."""
+    # compat32 parses a 10 KB message three to five times faster than policy.default;
+    # only the subject needs decoding (RFC 2047), done here
     message = _PARSER.parsebytes(raw)
-    assert isinstance(message, EmailMessage)
-    found = [str(message.get("subject", ""))]
+    found = [_subject(message.get("subject"))]
     for part in message.walk():
         if part.is_multipart():
             continue
         content_type = part.get_content_type()
         if content_type == "text/plain":
-            found.append(_text_part(part))
+            data = part.get_payload(decode=True)
+            if isinstance(data, bytes):
+                found.append(_decoded(data, part.get_content_charset()))
         elif (content_type == "application/pdf"
               or (part.get_filename() or "").lower().endswith(".pdf")):
             data = part.get_payload(decode=True)
@@ -86,13 +90,20 @@ def message_text(raw: bytes) -> str:
     return "\n".join(found)
 
 
-def _text_part(part: EmailMessage) -> str:
+def _subject(value: object) -> str:
+    if value is None:
+        return ""
     try:
-        return str(part.get_content())
-    except (LookupError, UnicodeError, ValueError):
-        # an unknown or lying charset: the words that are still readable
-        data = part.get_payload(decode=True)
-        return data.decode("utf-8", "replace") if isinstance(data, bytes) else ""
+        return str(make_header(decode_header(str(value))))
+    except (LookupError, UnicodeError, ValueError, HeaderParseError):
+        return str(value)  # an unknown or lying charset: the words still readable
+
+
+def _decoded(data: bytes, charset: str | None) -> str:
+    try:
+        return data.decode(charset or "utf-8", "replace")
+    except LookupError:  # a charset Python does not know
+        return data.decode("utf-8", "replace")
 
 
 def _pdf_text(data: bytes) -> str:
@@ -119,8 +130,9 @@ class Found:
 
     @property
     def is_complete(self) -> bool:
-        """Whether every message of the scope was read."""
-        return self.scanned == self.candidates
+        """Whether every message of the scope was read (or enough were to fill the
+        list)."""
+        return self.scanned == self.candidates or len(self.record_ids) == MATCHES_MAX
 
 
 def query_words(query: str) -> list[str]:
@@ -145,20 +157,35 @@ def search(log: AuditLog, store: Archive, scope: Iterable[str], words: Sequence[
                   and units.intersection(r.units)]
     candidates.sort(key=lambda r: r.record_id, reverse=True)
     matched: list[int] = []
-    unreadable = 0
+    unreadable = scanned = 0
+    skeletons = [_skeleton(word) for word in words]
     for record in candidates[:SCANNED_MAX]:
         assert record.sha256 is not None
+        scanned += 1
         try:
-            text = fold(message_text(store.get(record.sha256)))
+            text = message_text(store.get(record.sha256))
         except ArchiveError:
             unreadable += 1  # pruned, missing or changed: archive verify names it
             continue
-        if all(word in text for word in words):
+        # most messages lack a word: the cheap skeleton refuses them before the fold
+        skeleton = _skeleton(text)
+        if not all(part in skeleton for part in skeletons):
+            continue
+        folded = fold(text)
+        if all(word in folded for word in words):
             matched.append(record.record_id)
             if len(matched) == MATCHES_MAX:
                 break
-    scanned = min(len(candidates), SCANNED_MAX)
     return Found(matched, scanned, len(candidates), unreadable)
+
+
+def _skeleton(text: str) -> str:
+    """The ASCII characters of ``fold(text)``, at a fifth of its cost: decomposed, đ
+    mapped, case folded, everything else than ASCII dropped (combining marks among it).
+    Dropping characters keeps a substring a substring, so a word whose skeleton is not
+    in the text's skeleton is not in the folded text."""
+    decomposed = unicodedata.normalize("NFD", text).replace("đ", "d").replace("Đ", "D")
+    return decomposed.casefold().encode("ascii", "ignore").decode("ascii")
 
 
 def proof_zip(record_id: int, message: bytes, proof: dict[str, Any]) -> bytes:

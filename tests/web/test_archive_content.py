@@ -220,3 +220,26 @@ def test_the_search_page_lists_what_it_found_in_vietnamese_with_its_downloads(
     auditor_b = signed_in(env, "auditor-b")
     assert 'href="/audit/archive"' not in auditor_b.get("/audit").text
     assert auditor_b.get("/audit/archive").status_code == 403
+
+
+def test_the_text_read_of_odd_messages_and_the_cheap_refusal_never_misses_a_word() -> None:
+    from mailbase import fold
+    from web.archived import _skeleton, message_text
+
+    odd = (b"Subject: =?utf-8?b?QsOhbyBjw6FvIHF1w70gSVY=?=\r\n"
+           b"MIME-Version: 1.0\r\n"
+           b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n'
+           b"--b\r\nContent-Type: text/plain; charset=iso-8859-1\r\n\r\nStra\xdfe Caf\xe9\r\n"
+           b"--b\r\nContent-Type: text/plain; charset=x-no-such-charset\r\n\r\n"
+           b"\xc4\x90\xc3\xa0 N\xe1\xba\xb5ng\r\n"
+           b"--b\r\nContent-Type: application/pdf\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+           b"bm90IGEgUERG\r\n--b--\r\n")
+    text = message_text(odd)
+    # the subject decoded, a latin-1 part, an unknown charset read as UTF-8, a PDF that
+    # is none read as nothing
+    assert text.split("\n")[:3] == ["Báo cáo quý IV", "Straße Café", "Đà Nẵng"]
+    folded, skeleton = fold(text), _skeleton(text)
+    for word in ("bao cao quy iv", "STRASSE", "cafe", "da nang", "ĐÀ", "ß"):
+        assert fold(word) in folded, word
+        assert _skeleton(fold(word)) in skeleton, word
+    assert _skeleton(fold("Hà Nội")) not in skeleton  # a word it lacks is refused cheaply
