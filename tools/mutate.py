@@ -48,6 +48,8 @@ MODULES: dict[str, list[str]] = {
     "signer/canon.py": ["tests/signer/test_canon.py", "tests/signer/test_dkim_sign.py",
                         "tests/signer/test_dkim_verify.py"],
     "signer/dkim_verify.py": ["tests/signer/test_dkim_verify.py",
+                              "tests/signer/test_dkim_verify_boundaries.py",
+                              "tests/signer/test_dkim_sign.py",
                               "tests/signer/test_dkim_authresults.py",
                               "tests/signer/test_peer_dkimpy.py"],
     "audit/chain.py": ["tests/audit/test_chain_vectors.py", "tests/audit/test_chain.py",
@@ -55,7 +57,8 @@ MODULES: dict[str, list[str]] = {
     "policies/engine.py": ["tests/policies/test_engine.py",
                            "tests/policies/test_dmarc_actions.py",
                            "tests/policies/test_document_rules.py"],
-    "policies/walk.py": ["tests/policies/test_walk.py", "tests/policies/test_parts.py",
+    "policies/walk.py": ["tests/policies/test_walk.py", "tests/policies/test_walk_structure.py",
+                         "tests/policies/test_walk_bounds.py", "tests/policies/test_parts.py",
                          "tests/policies/test_ambiguous_mime.py",
                          "tests/policies/test_fuzz.py"],
 }
