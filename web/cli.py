@@ -268,8 +268,9 @@ def user_password(wiring: _Wiring, config_path: Path | None, name: str,
 @config_option
 @_wiring
 def user_list(wiring: _Wiring, config_path: Path | None) -> None:
-    """Every user, their role, state and granted units, tab-separated; a fifth column
-    names the grants that match no unit of the directory (they show nothing)."""
+    """Every user, their role, state and granted units, tab-separated; then, when there
+    are any, the units whose archived messages the user may read (`content: ...`) and
+    the grants that match no unit of the directory (they show nothing)."""
     from web.grants import stale_grants
 
     settings = wiring.load(config_path)
@@ -282,6 +283,8 @@ def user_list(wiring: _Wiring, config_path: Path | None) -> None:
     for user in users:
         line = (f"{user.name}\t{'admin' if user.is_admin else 'auditor'}\t"
                 f"{'active' if user.is_active else 'disabled'}\t{','.join(user.units)}")
+        if user.content_units:
+            line += f"\tcontent: {','.join(user.content_units)}"
         unknown = [unit for unit in user.units if unit in stale]
         if unknown:
             line += f"\tno such unit: {','.join(unknown)}"
