@@ -35,9 +35,11 @@ from audit.reportuse import RosterMailbox
 from audit.rotation import rotate_key
 from audit.store import AuditLog
 from audit.verified import STATE_FILE, VerifiedState, store_id, verify_since
+from audit.words import heading, translation, value
 from mailbase import (
     CommandFailed,
     PeriodError,
+    Translation,
     UsageProblem,
     command_line_actor,
     config_option,
@@ -85,11 +87,14 @@ def _summary_row(config: AuditConfig, r: RecordSummary) -> dict[str, Any]:
     return row
 
 
-def _table(rows: list[dict[str, Any]], columns: list[str]) -> str:
-    cells = [[str(row.get(c) if row.get(c) is not None else "") for c in columns]
-             for row in rows]
-    widths = [min(48, max([len(c), *(len(r[i]) for r in cells)])) for i, c in enumerate(columns)]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True))]
+def _table(rows: list[dict[str, Any]], columns: list[str], tr: Translation) -> str:
+    """Rows for people: each column under its heading, stored values in words, in
+    ``tr``'s language."""
+    cells = [[value(c, row.get(c), tr) for c in columns] for row in rows]
+    headings = [heading(c, tr) for c in columns]
+    widths = [min(48, max([len(h), *(len(r[i]) for r in cells)]))
+              for i, h in enumerate(headings)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headings, widths, strict=True))]
     for r in cells:
         lines.append("  ".join(
             (v if len(v) <= w else v[: w - 1] + "…").ljust(w)
@@ -238,9 +243,10 @@ def group() -> None:
               help="Records per page (1-1000).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]),
               default="table", show_default=True, help="A table, JSON or CSV.")
+@lang_option
 @_wiring
 def query_cmd(wiring: _Wiring, /, config_path: Path | None, page: int, page_size: int, fmt: str,
-              **kw: Any) -> None:
+              lang: str, **kw: Any) -> None:
     """List the records matching the filters, newest first, one page at a time."""
     config, log = _open_ro(wiring, config_path)
     with log:
@@ -258,13 +264,15 @@ def query_cmd(wiring: _Wiring, /, config_path: Path | None, page: int, page_size
     else:
         for row, r in zip(rows, result.items, strict=True):
             row["received_at"] = _local(config, r.received_at)
+        tr = translation(lang)
         click.echo(_table(rows, ["id", "received_at", "direction", "envelope_sender",
-                                 "subject", "action", "outcome", "dkim", "smime"]))
+                                 "subject", "action", "outcome", "dkim", "smime"], tr))
         last = min(result.total, result.page * result.page_size)
         first = min(last, (result.page - 1) * result.page_size + 1)
-        more = f"; next: --page {result.page + 1}" if result.has_more else ""
-        click.echo(f"-- records {first}-{last} of {result.total} "
-                   f"(times in {config.time_zone}){more}")
+        more = (tr.gettext("; next: --page {page}").format(page=result.page + 1)
+                if result.has_more else "")
+        click.echo(tr.gettext("-- records {first}-{last} of {total} (times in {zone})").format(
+            first=first, last=last, total=result.total, zone=config.time_zone) + more)
 
 
 @group.command("show")
@@ -282,43 +290,53 @@ def show_cmd(wiring: _Wiring, record_id: int, config_path: Path | None) -> None:
     click.echo(json.dumps(record, ensure_ascii=False, indent=2))
 
 
-def _signature(document: str | None, signatures: list[dict[str, Any]]) -> str:
+def _signature(document: str | None, signatures: list[dict[str, Any]],
+               tr: Translation) -> str:
     """The document-signature verdict for people: 'valid (signer, organisation)'."""
     if document is None:
         return "-"
     who = "; ".join(
         ", ".join(str(s[k]) for k in ("signer", "organisation") if s.get(k))
-        + f": {s.get('verdict')}" for s in signatures if not s.get("is_timestamp"))
-    return f"{document} ({who})" if who else document
+        + f": {value('verdict', s.get('verdict'), tr)}"
+        for s in signatures if not s.get("is_timestamp"))
+    verdict = value("verdict", document, tr)
+    return f"{verdict} ({who})" if who else verdict
 
 
-def _signature_lines(entries: list[TraceEntry], names: Mapping[str, str]) -> list[str]:
+def _signature_lines(entries: list[TraceEntry], names: Mapping[str, str],
+                     tr: Translation) -> list[str]:
     """Each document signature on a line of its own, with whose it is (its role, and
     its unit by name and id): a table cell would cut them. Records written before
     roles say nothing of them."""
+    # (outside the f-strings below, where Babel's extractor would not see them)
+    said = {"signature": tr.gettext("signature"), "role": tr.gettext("role"),
+            "unit": tr.gettext("unit")}
     lines = []
     for entry in entries:
         signatures = [s for s in entry.signatures if not s.get("is_timestamp")]
         for number, s in enumerate(signatures, 1):
             who = ", ".join(str(s[k]) for k in ("signer", "organisation") if s.get(k))
-            line = f"  {entry.record_id}: signature {number}: {who or '?'}: {s.get('verdict')}"
+            verdict = value("verdict", s.get("verdict"), tr)
+            line = f"  {entry.record_id}: {said['signature']} {number}: {who or '?'}: {verdict}"
             role, unit = s.get("signer_role"), s.get("signer_unit")
             if role is not None:
-                line += f"; role {role}"
+                line += f"; {said['role']} {value('role', role, tr)}"
                 if unit:
-                    line += ", unit " + (f"{names[unit]} ({unit})" if unit in names
-                                         else str(unit))
+                    line += f", {said['unit']} " + (
+                        f"{names[unit]} ({unit})" if unit in names else str(unit))
             lines.append(line)
-    return ["signatures:", *lines] if lines else []
+    return [tr.gettext("signatures:"), *lines] if lines else []
 
 
 @group.command("trace")
 @click.argument("sha256")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
               show_default=True, help="A table for people, or JSON.")
+@lang_option
 @config_option
 @_wiring
-def trace_cmd(wiring: _Wiring, sha256: str, fmt: str, config_path: Path | None) -> None:
+def trace_cmd(wiring: _Wiring, sha256: str, fmt: str, config_path: Path | None,
+              lang: str) -> None:
     """To whom and when a document (by SHA-256) was sent, and was it delivered."""
     config, log = _open_ro(wiring, config_path)
     with log:
@@ -332,18 +350,20 @@ def trace_cmd(wiring: _Wiring, sha256: str, fmt: str, config_path: Path | None) 
              "completed_at": e.completed_at.isoformat() if e.completed_at else None}
             for e in entries], ensure_ascii=False, indent=2))
         return
+    tr = translation(lang)
     if not entries:
-        click.echo(f"no message carried a document with SHA-256 {sha256}")
+        click.echo(tr.gettext("no message carried a document with SHA-256 {sha256}").format(
+            sha256=sha256))
         return
     names = wiring.unit_names() if wiring.unit_names is not None else {}
     rows = [{"id": e.record_id, "sent_at": _local(config, e.received_at),
              "filename": e.filename, "from": e.envelope_sender,
              "to": ", ".join(e.recipients), "units": ", ".join(e.recipient_units),
              "outcome": e.outcome or "incomplete", "reply": e.reply,
-             "signature": _signature(e.document, e.signatures)} for e in entries]
+             "signature": _signature(e.document, e.signatures, tr)} for e in entries]
     click.echo(_table(rows, ["id", "sent_at", "filename", "from", "to", "units",
-                             "outcome", "signature", "reply"]))
-    for line in _signature_lines(entries, names):
+                             "outcome", "signature", "reply"], tr))
+    for line in _signature_lines(entries, names, tr):
         click.echo(line)
 
 
@@ -354,10 +374,11 @@ def trace_cmd(wiring: _Wiring, sha256: str, fmt: str, config_path: Path | None) 
 @click.option("--until", help="Before this date/time (local zone unless an offset).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
               show_default=True, help="A table for people, or JSON.")
+@lang_option
 @config_option
 @_wiring
 def events_cmd(wiring: _Wiring, kind: str | None, since: str | None, until: str | None, fmt: str,
-               config_path: Path | None) -> None:
+               config_path: Path | None, lang: str) -> None:
     """List administrative events: quarantine releases and deletions, directory
     changes, key rotations, user grants, retention."""
     config, log = _open_ro(wiring, config_path)
@@ -374,7 +395,7 @@ def events_cmd(wiring: _Wiring, kind: str | None, since: str | None, until: str 
         event["at"] = _local(config, datetime.fromisoformat(event["at"]))
         event["details"] = json.dumps(event["details"], ensure_ascii=False)
     click.echo(_table(events, ["id", "at", "kind", "actor", "target", "unit_id",
-                               "details"]))
+                               "details"], translation(lang)))
 
 
 @group.command("export")

@@ -62,8 +62,13 @@ def test_every_command_has_help(cli: click.Group) -> None:
 def test_query_table_json_csv(cli: click.Group) -> None:
     code, out = run(cli, "query", "--unit", "stc")
     assert code == 0, out
-    assert "Công văn số 123/STC" in out and "relayed" in out and "incomplete" in out
+    # in Vietnamese by default: the headings and the stored values in words
+    assert "Công văn số 123/STC" in out and "đã chuyển đi" in out and "chưa hoàn tất" in out
+    assert out.startswith("Mã bản ghi  Thời điểm")
     assert "2026-11-03 09:30:00" in out  # local time (UTC+7)
+    assert "bản ghi 1-2 trong 2 (thời gian theo múi giờ Asia/Ho_Chi_Minh)" in out
+    code, out = run(cli, "query", "--unit", "stc", "--lang", "en")
+    assert "relayed" in out and "not complete yet" in out and "đã" not in out
     assert "records 1-2 of 2 (times in Asia/Ho_Chi_Minh)" in out
     code, out = run(cli, "query", "--format", "json", "--text", "to trinh")
     data = json.loads(out)
@@ -128,7 +133,7 @@ def test_show_and_trace(cli: click.Group) -> None:
     assert run(cli, "show", "99") == (1, "Error: no audit record 99\n")
     code, out = run(cli, "trace", sha("cv123"))
     assert code == 0
-    assert "vanthu@ubnd.example.gov.vn" in out and "relayed" in out
+    assert "vanthu@ubnd.example.gov.vn" in out and "đã chuyển đi" in out
     assert json.loads(run(cli, "trace", "--format", "json", sha("cv123"))[1])[0]["record_id"] == 1
     assert run(cli, "trace", "abc")[0] == 2
 
@@ -225,6 +230,8 @@ def test_admin_events_listed(cli: click.Group, audit_config: AuditConfig) -> Non
                              unit_id="stc", details={"role": "auditor"}))
         log.admin(AdminEvent(kind=AdminKind.KEY_ROTATION, actor="admin", target="dkim cv2027"))
     code, out = run(cli, "events")
-    assert code == 0 and "user-grant" in out and "key-rotation" in out
+    assert code == 0 and "thay đổi người dùng, quyền xem" in out and "thay khóa" in out
+    english = run(cli, "events", "--lang", "en")[1]
+    assert "user or grant change" in english and "key rotation" in english
     events = json.loads(run(cli, "events", "--kind", "user-grant", "--format", "json")[1])
     assert [(e["target"], e["details"]) for e in events] == [("auditor1", {"role": "auditor"})]

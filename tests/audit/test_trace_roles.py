@@ -52,15 +52,19 @@ def test_trace_shows_each_signatures_role_and_unit_by_name(
         audit_config: AuditConfig) -> None:
     _fill(audit_config)
     group = _cli(audit_config, {"stc": "Sở Tài chính"})
-    out = CliRunner().invoke(group, ["trace", sha("sealed.pdf")]).output
+    out = CliRunner().invoke(group, ["trace", "--lang", "en", sha("sealed.pdf")]).output
     assert ("1: signature 1: Nguyễn Văn A, Sở Tài chính: valid; role person, unit "
             "Sở Tài chính (stc)\n") in out
     assert ("1: signature 2: Sở Tài chính, UBND tỉnh: valid; role organisation, unit "
             "Sở Tài chính (stc)\n") in out
+    # in Vietnamese by default
+    vietnamese = CliRunner().invoke(group, ["trace", sha("sealed.pdf")]).output
+    assert ("1: chữ ký 1: Nguyễn Văn A, Sở Tài chính: hợp lệ; vai trò cá nhân, đơn vị "
+            "Sở Tài chính (stc)\n") in vietnamese
     # named like the unit but not its certificate, or a revoked seal: no unit
-    look_alike = CliRunner().invoke(group, ["trace", sha("look-alike.pdf")]).output
+    look_alike = CliRunner().invoke(group, ["trace", "--lang", "en", sha("look-alike.pdf")]).output
     assert look_alike.endswith(": signature 1: Sở Tài chính: valid; role unknown\n")
-    revoked = CliRunner().invoke(group, ["trace", sha("revoked.pdf")]).output
+    revoked = CliRunner().invoke(group, ["trace", "--lang", "en", sha("revoked.pdf")]).output
     assert revoked.endswith(": signature 1: Sở Tài chính: revoked; role unknown\n")
     entries = json.loads(CliRunner().invoke(
         group, ["trace", "--format", "json", sha("sealed.pdf")]).output)
@@ -70,7 +74,7 @@ def test_trace_shows_each_signatures_role_and_unit_by_name(
 
 def test_without_a_directory_units_are_shown_by_id(audit_config: AuditConfig) -> None:
     _fill(audit_config)
-    out = CliRunner().invoke(_cli(audit_config, None), ["trace", sha("sealed.pdf")]).output
+    out = CliRunner().invoke(_cli(audit_config, None), ["trace", "--lang", "en", sha("sealed.pdf")]).output
     assert "signature 2: Sở Tài chính, UBND tỉnh: valid; role organisation, unit stc\n" in out
 
 
@@ -82,5 +86,5 @@ def test_records_written_before_roles_say_nothing_of_them(audit_config: AuditCon
             detected_type="application/pdf", size=100, sha256=sha("old.pdf"),
             document="valid", signatures=[old])]))
         log.complete(Completion(record_id=rid, outcome=Fate.RELAYED))
-    out = CliRunner().invoke(_cli(audit_config, {}), ["trace", sha("old.pdf")]).output
+    out = CliRunner().invoke(_cli(audit_config, {}), ["trace", "--lang", "en", sha("old.pdf")]).output
     assert out.endswith("1: signature 1: Nguyễn Văn A, Sở Tài chính: valid\n")

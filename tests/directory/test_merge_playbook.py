@@ -381,7 +381,7 @@ def test_the_old_logs_read_with_the_new_ids_after_step_7(playbook: list[Ran],
         ("Lâm Đồng", "lamdong.csv: 3 unit id(s) renamed"),
         ("Đắk Nông", "daknong.csv: 3 unit id(s) renamed")]
     queries = [r.result.stdout for r in playbook if r.argv[:2] == ["audit", "query"]]
-    assert all("-- records 1-1 of 1 " in text for text in queries), queries
+    assert all("-- bản ghi 1-1 trong 1 " in text for text in queries), queries  # Vietnamese
     old_bt = page_dir / "Bình-Thuận"
     listed = congvu(["audit", "query", "--unit", "bt-ubnd-tinh", "--format", "json"], old_bt)
     (record,) = json.loads(listed.stdout)["records"]
