@@ -45,7 +45,9 @@ from audit.keys import KeyTrust
 from audit.pgschema import CHAIN_LOCK, INDEX_CHECKS, is_current, migrate
 from audit.pgwrite import Answer, WriteSession
 from audit.query import Dialect
-from audit.store import AuditLog, mapped_errors
+from audit.records import Completion
+from audit.schema import CHAIN_SPAN
+from audit.store import AuditLog, Item, mapped_errors
 from audit.verify import VerifyReport
 from mailbase.pgconn import ERRORS, PgConnection, PgDatabase, connect, pooled
 
@@ -71,6 +73,8 @@ _LOCK = f"SELECT pg_advisory_xact_lock({CHAIN_LOCK})"  # its id is a constant
 # AuditLog._last_checkpoint's read, sent with the lock
 _LAST_CHECKPOINT = ("SELECT seq, at, every_records, every_seconds FROM checkpoints "
                     "ORDER BY seq DESC LIMIT 1")
+# AuditLog._is_message's read for every completion of a batch at once, sent with the lock
+_MESSAGES = "SELECT seq FROM events WHERE seq = ANY(?) AND kind = 'message'"
 
 
 def _where(config: AuditConfig) -> str:
@@ -139,6 +143,8 @@ class PgAuditLog(AuditLog):
         self.errors = ERRORS
         self.index_checks = INDEX_CHECKS
         self._checkpoint_ahead: Answer | None = None
+        self._asked: frozenset[int] = frozenset()
+        self._messages_ahead: Answer | None = None
 
     @property
     def _conn(self) -> PgConnection:
@@ -149,7 +155,12 @@ class PgAuditLog(AuditLog):
         """One write transaction holding the chain's lock (see the module's docstring)."""
         with mapped_errors(self.path, doing, self.errors):
             conn = self._reconnected()
-            [self._checkpoint_ahead] = conn.begin_locked(_LOCK, [_LAST_CHECKPOINT])
+            ahead: list[tuple[str, Sequence[Any]]] = [(_LAST_CHECKPOINT, ())]
+            if self._asked:
+                ahead.append((_MESSAGES, (sorted(self._asked),)))
+            answers = conn.begin_locked(_LOCK, ahead)
+            self._checkpoint_ahead = answers[0]
+            self._messages_ahead = answers[1] if self._asked else None
             try:
                 yield
                 conn.commit()
@@ -158,7 +169,7 @@ class PgAuditLog(AuditLog):
                     conn.rollback()
                 raise
             finally:
-                self._checkpoint_ahead = None
+                self._checkpoint_ahead = self._messages_ahead = None
             conn.wait_durable()  # the lock is given back: the others go on meanwhile
 
     def _last_checkpoint(self) -> tuple[int, datetime | None, Schedule | None]:
@@ -177,6 +188,25 @@ class PgAuditLog(AuditLog):
     def _insert_checkpoint(self, cp: Checkpoint) -> None:
         self._checkpoint_ahead = None
         super()._insert_checkpoint(cp)
+
+    def write_each(self, items: Sequence[Item]) -> list[int | AuditError]:
+        """:meth:`AuditLog.write_each`, asking with the lock, in its round trip, which
+        of the records the batch's completions name are messages of the live chain
+        (rather than one round trip per completion, under the lock)."""
+        self._asked = frozenset(item.record_id for item in items
+                                if isinstance(item, Completion) and item.record_id < CHAIN_SPAN)
+        try:
+            return super().write_each(items)
+        finally:
+            self._asked = frozenset()
+
+    def _is_message(self, record_id: int) -> bool:
+        """As asked with the lock (a record that is a message stays one: only retention
+        removes records, and it asks nothing ahead); else as :class:`AuditLog` asks."""
+        ahead = self._messages_ahead
+        if ahead is None or ahead.rows is None or record_id not in self._asked:
+            return super()._is_message(record_id)
+        return any(int(seq) == record_id for (seq,) in ahead.rows)
 
     def verify(self, *, exported: Checkpoint | None = None,
                trust: KeyTrust | None = None) -> VerifyReport:

@@ -100,7 +100,8 @@ class WriteSession(PgConnection):
         self._waiting: list[_Waiting] = []
         self._holding = False
 
-    def begin_locked(self, lock_sql: str, ahead: Sequence[str] = ()) -> list[Answer]:
+    def begin_locked(self, lock_sql: str, ahead: Sequence[tuple[str, Sequence[Any]]] = ()
+                     ) -> list[Answer]:
         """Open a write transaction whose first statement is ``lock_sql`` (which waits
         for the lock), followed by the reads ``ahead``; they go with the next statement
         that needs an answer, each of them seeing every transaction committed before the
@@ -111,8 +112,8 @@ class WriteSession(PgConnection):
         answers = [Answer() for _ in ahead]
         self._waiting = [_Waiting("BEGIN ISOLATION LEVEL READ COMMITTED"),
                          _Waiting("SET LOCAL synchronous_commit = off"), _Waiting(lock_sql),
-                         *(_Waiting(translate(sql), answer=a)
-                           for sql, a in zip(ahead, answers, strict=True))]
+                         *(_Waiting(translate(sql), [_encoded(params)], answer=a)
+                           for (sql, params), a in zip(ahead, answers, strict=True))]
         self._holding = True
         return answers
 

@@ -17,6 +17,8 @@ import pytest
 from audit.config import AuditConfig
 from audit.errors import AuditError
 from audit.query import Filters
+from audit.records import AdminEvent, AdminKind, Completion, Fate
+from audit.schema import CHAIN_SPAN
 from audit.store import AuditLog
 from support import postgres
 from support.audit import make_record
@@ -65,6 +67,26 @@ def test_a_failing_batch_keeps_nothing_and_the_next_sends_only_its_own(
                                                       "ORDER BY seq")]
         assert log.verify().is_intact
     assert queues == ["first", "after"]
+
+
+def test_the_completions_of_a_batch_are_checked_together_as_one_at_a_time_would_be(
+        postgres_url: str, tmp_path: Path) -> None:
+    with AuditLog.open(_config(postgres_url, tmp_path)) as log:
+        message = log.record(make_record())
+        admin = log.admin(AdminEvent(kind=AdminKind.QUARANTINE_DELETE, actor="a", target="q"))
+        results = log.write_each([
+            Completion(record_id=message, outcome=Fate.RELAYED),
+            Completion(record_id=admin, outcome=Fate.RELAYED),  # not a message
+            Completion(record_id=77, outcome=Fate.RELAYED),  # no such record
+            Completion(record_id=CHAIN_SPAN + 1, outcome=Fate.RELAYED),  # an imported chain's
+            make_record(),
+            Completion(record_id=message + 3, outcome=Fate.RELAYED),  # the record just above
+        ])
+        assert log.verify().is_intact
+    assert results[0] == 3 and results[4] == 4 and results[5] == 5
+    assert [str(r) for r in results[1:4]] == [
+        f"audit store {postgres_url}: no message record {n} to complete"
+        for n in (admin, 77, CHAIN_SPAN + 1)]
 
 
 # -- durable when it returns ------------------------------------------------------------------
