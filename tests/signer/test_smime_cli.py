@@ -25,7 +25,10 @@ def _load(path: Path | None) -> SignerConfig:
 
 
 @pytest.fixture
-def smime() -> click.Command:
+def smime(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> click.Command:
+    # a [signer] table read without the data directory keeps the CRLs a verification
+    # used (documents/evidence) relative to the working directory: here, not the checkout
+    monkeypatch.chdir(tmp_path)
     (group,) = [c for c in commands(_load) if c.name == "smime"]
     return group
 
