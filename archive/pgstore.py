@@ -11,10 +11,13 @@ Written once: a message or part already stored is never rewritten, only its
 ``touched_at`` moved (the time a prune compares, as a file's mtime on disk). Two
 servers storing the same bytes at once both succeed: the second's ``INSERT ... ON
 CONFLICT`` waits for the first's commit and then only touches the row. A message's
-parts, its object and the rows saying which parts it names commit in one transaction
-(parts in name order, so two messages sharing parts never deadlock), before
-:meth:`PgArchive.put` returns, so before the record naming it commits; PostgreSQL's
-commit is durable once its WAL is flushed (``synchronous_commit`` on, the default).
+parts, its object and the rows saying which parts it names commit in one transaction,
+with the rest of its batch (the filter's group commit hands :meth:`PgArchive.put_many`
+what its sessions queued meanwhile: one commit, one WAL flush, for all of them), before
+the stage returns, so before the record naming it commits; PostgreSQL's commit is
+durable once its WAL is flushed (``synchronous_commit`` on, the default). Rows are
+locked in one order (objects by name, then parts by name), so two servers' batches
+never deadlock.
 
 Prune needs no lock file: row locks give what ``<root>/lock`` gives on disk. A message
 touching an object that a prune is deleting waits for that delete and then stores the
@@ -35,13 +38,14 @@ import struct
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
 import psycopg
 
 from archive.errors import IN_POSTGRESQL, ArchiveError, ArchiveReadError, ArchiveWriteError
-from archive.parts import DEDUPLICATED, header, manifest, runs, split
+from archive.parts import DEDUPLICATED, Run, header, manifest, runs, split
 from archive.pgschema import is_current, migrate
 from archive.store import IN_FLIGHT, Archive, Removal, Stored
 from mailbase.pgconn import ERRORS, PgConnection, connect, explain
@@ -130,6 +134,24 @@ class _Connections:
                 conn.raw.close()
 
 
+@dataclass(frozen=True, slots=True)
+class _Message:
+    """One message of a batch, with what storing it needs (computed once, before the
+    transaction: the hashes and the runs are the CPU of a store)."""
+
+    data: bytes
+    sha256: str = field(init=False)
+    runs: list[Run] = field(init=False)
+    names: list[str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        found = runs(self.data)
+        object.__setattr__(self, "sha256", hashlib.sha256(self.data).hexdigest())
+        object.__setattr__(self, "runs", found)
+        object.__setattr__(self, "names",
+                           [hashlib.sha256(run.decoded).hexdigest() for run in found])
+
+
 class PgArchive(Archive):
     """The archive in the PostgreSQL database ``url`` (see the module's docstring);
     safe to share between threads."""
@@ -208,48 +230,65 @@ class PgArchive(Archive):
 
         :raises ArchiveWriteError: the database refused or cannot be reached.
         """
-        sha256 = hashlib.sha256(data).hexdigest()
-        found = runs(data)
-        names = [hashlib.sha256(run.decoded).hexdigest() for run in found]
-
-        def store(conn: PgConnection) -> Stored:
-            now = time.time()
-            conn.execute(WRITE)
-            size = _touch(conn, "archive.objects", sha256, now)
-            if size is not None:
-                conn.execute("COMMIT")
-                return Stored(sha256, len(data), size, is_new=False)
-            parts_size = 0
-            named = dict(zip(names, found, strict=True))
-            for name in sorted(named):
-                if _touch(conn, "archive.parts", name, now) is None:
-                    sealed = self._seal(named[name].decoded, b"part:" + name.encode())
-                    parts_size += len(sealed) * _insert(conn, "archive.parts", name, sealed,
-                                                        now)
-            if found:
-                stored = header(names) + self._seal(manifest(data, found, names),
-                                                    sha256.encode())
-            else:
-                stored = self._seal(data, sha256.encode())
-            is_new = _insert(conn, "archive.objects", sha256, stored, now)
-            _name_parts(conn, sha256, named)
-            conn.execute("COMMIT")
-            return Stored(sha256, len(data), len(stored) + parts_size, is_new=is_new)
-
-        try:
-            return self.connections.run(store)
-        except ERRORS as exc:
-            raise ArchiveWriteError(self.url, explain(exc), check=IN_POSTGRESQL) from exc
+        [outcome] = self.put_many([data])
+        if isinstance(outcome, ArchiveWriteError):
+            raise outcome
+        return outcome
 
     def put_many(self, messages: Sequence[bytes]) -> list[Stored | ArchiveWriteError]:
-        """Each message stored as :meth:`put` stores it, each in its own transaction
-        (a failed one fails only its message): one outcome a message, in order."""
-        outcomes: list[Stored | ArchiveWriteError] = []
-        for data in messages:
-            try:
-                outcomes.append(self.put(data))
-            except ArchiveWriteError as exc:
-                outcomes.append(exc)
+        """Store a batch of messages (the filter's group commit) in one transaction, so
+        one commit, one WAL flush, makes them all durable; one outcome a message, in
+        order. Rows are locked in one order whatever the batch (objects by name, then
+        parts by name), so two servers' batches never deadlock. What PostgreSQL refuses
+        is refused for the whole batch (a read-only or unreachable database refuses
+        every message alike): each outcome is then the same
+        :class:`~archive.errors.ArchiveWriteError`.
+        """
+        batch = [_Message(data) for data in messages]
+        try:
+            stored = self.connections.run(lambda conn: self._store(conn, batch))
+        except ERRORS as exc:
+            failed = ArchiveWriteError(self.url, explain(exc), check=IN_POSTGRESQL)
+            return [failed] * len(batch)
+        return [stored[n] for n in range(len(batch))]
+
+    def _store(self, conn: PgConnection, batch: list[_Message]) -> dict[int, Stored]:
+        """Each message of ``batch`` stored or touched, in one transaction: its outcome
+        by its place in the batch."""
+        now = time.time()
+        conn.execute(WRITE)
+        found = {m.sha256: size for m in sorted(batch, key=lambda m: m.sha256)
+                 if (size := _touch(conn, "archive.objects", m.sha256, now)) is not None}
+        new = {m.sha256: m for m in batch if m.sha256 not in found}
+        runs_by_name = {name: run for m in new.values()
+                        for name, run in zip(m.names, m.runs, strict=True)}
+        written: dict[str, int] = {}
+        for name in sorted(runs_by_name):
+            if _touch(conn, "archive.parts", name, now) is None:
+                sealed = self._seal(runs_by_name[name].decoded, b"part:" + name.encode())
+                written[name] = len(sealed) * _insert(conn, "archive.parts", name, sealed,
+                                                      now)
+        stored: set[str] = set()
+        for sha256 in sorted(new):
+            message = new[sha256]
+            if message.runs:
+                data = header(message.names) + self._seal(
+                    manifest(message.data, message.runs, message.names), sha256.encode())
+            else:
+                data = self._seal(message.data, sha256.encode())
+            # a part written in this batch counts for the first message naming it
+            found[sha256] = len(data) + sum(written.pop(n, 0) for n in message.names)
+            if _insert(conn, "archive.objects", sha256, data, now):
+                _name_parts(conn, sha256, message.names)
+                stored.add(sha256)
+            # else another server's transaction stored the same bytes first: touched
+        conn.execute("COMMIT")
+        outcomes: dict[int, Stored] = {}
+        for number, message in enumerate(batch):
+            is_new = message.sha256 in stored
+            stored.discard(message.sha256)  # the same bytes again in the batch: found
+            outcomes[number] = Stored(message.sha256, len(message.data),
+                                      found[message.sha256], is_new=is_new)
         return outcomes
 
     def write_ledger(self, name: str, data: bytes) -> str:

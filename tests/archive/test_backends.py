@@ -152,6 +152,29 @@ def test_stored_once_compressed_and_read_back_exactly(backend: Backend) -> None:
         MESSAGE + b"P.S.\r\n")
 
 
+def test_a_batch_is_stored_as_its_messages_would_be_one_by_one(backend: Backend) -> None:
+    """The filter's group commit hands the archive a batch: on PostgreSQL one
+    transaction, the same outcomes as storing each in turn."""
+    archive = backend.open()
+    before = archive.put(MESSAGE)
+    shared = [with_attachment(f"unit{n}@lamdong.gov.vn") for n in range(3)]
+    batch = [shared[0], MESSAGE, shared[1], shared[0], MESSAGE + b"new\r\n", shared[2]]
+    outcomes = archive.put_many(batch)
+    assert [(o.sha256, o.is_new) for o in outcomes if not isinstance(o, Exception)] == [
+        (sha(shared[0]), True), (sha(MESSAGE), False), (sha(shared[1]), True),
+        (sha(shared[0]), False), (sha(MESSAGE + b"new\r\n"), True),
+        (sha(shared[2]), True)]
+    again = outcomes[1]
+    assert not isinstance(again, Exception)
+    assert (again.sha256, again.stored_size) == (before.sha256, before.stored_size)
+    assert backend.parts() == 1  # the three messages' one attachment, once
+    assert [archive.get(sha(m)) for m in batch] == batch
+    if backend.url is not None:  # one transaction wrote every new row
+        written = backend._sql("SELECT DISTINCT xmin::text FROM archive.objects WHERE "
+                               "sha256 <> ?", (sha(MESSAGE),))
+        assert len(written) == 1
+
+
 def test_changed_or_missing_objects_and_parts_are_never_handed_out(backend: Backend) -> None:
     archive = backend.open()
     name = archive.put(MESSAGE).sha256
@@ -356,6 +379,9 @@ def test_read_only_then_writable_again_and_no_archive_yet(
     assert "answered 451 and relayed nowhere" in str(refused.value)
     with pytest.raises(ArchiveWriteError):  # found stored: touching it is a write too
         archive.put(MESSAGE)
+    # a batch refused is refused for each of its messages, raising nothing
+    batch = archive.put_many([MESSAGE, MESSAGE + b"a", MESSAGE + b"b"])
+    assert len(batch) == 3 and all(isinstance(o, ArchiveWriteError) for o in batch)
     _read_only(postgres_cluster, postgres_url, False)
     # the kept session was ended again: the next write reconnects and goes through
     assert archive.put(MESSAGE + b"new").is_new
