@@ -22,7 +22,6 @@ from audit.errors import AuditError, QueryError
 from audit.records import Action, Direction, Fate
 from audit.renames import NO_RENAMES, UnitRenames, load_renames
 from audit.rows import iso
-from audit.schema import CHAIN_SPAN
 from mailbase import fold
 
 T = TypeVar("T")
@@ -403,10 +402,10 @@ class ArchivedRecord:
 
 def archived(conn: sqlite3.Connection, *, since: datetime | None = None,
              record_id: int | None = None) -> Iterator[ArchivedRecord]:
-    """Each message record of the live chain received at ``since`` or later, and each
-    quarantine release that archived the message it relayed, or event ``record_id``
-    only, oldest first. An imported chain's messages were archived by the former
-    server that recorded them, not in this server's archive (audit/chains.py)."""
+    """Each message record received at ``since`` or later, and each quarantine release
+    that archived the message it relayed, or event ``record_id`` only, oldest first:
+    every chain's (an imported chain's messages are in the shared archive once ``congvu
+    store migrate`` copied its server's archive; audit/chains.py)."""
     sha = "json_extract(detail, '$.archived_sha256')"
     sql = (f"SELECT seq, {sha}, at, kind, direction, sender_unit, "
            "json_extract(detail, '$.recipient_units'), envelope_sender, "
@@ -417,8 +416,6 @@ def archived(conn: sqlite3.Connection, *, since: datetime | None = None,
     if record_id is not None:
         sql += " AND seq = ?"
         params.append(record_id)
-    else:
-        sql += f" AND seq < {CHAIN_SPAN}"
     if since is not None:
         sql += " AND at >= ?"
         params.append(iso(since))

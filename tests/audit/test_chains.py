@@ -91,7 +91,11 @@ def test_two_logs_imported_verify_each_and_queries_span_them(
         shown = log.show(CHAIN_SPAN + 1)
         completed = log.show(2 * CHAIN_SPAN + 3)
         traced = log.trace(sha("cv123"))
+        archived = [r.record_id for r in log.archived()]
     assert report.is_intact, report.describe()
+    # the archive reads every chain's records (a migrated server's archive is copied too)
+    assert archived == [1, 2, *(CHAIN_SPAN + n for n in (1, 3, 4, 6, 7)),
+                        *(2 * CHAIN_SPAN + n for n in (1, 3, 4, 6))]
     lines = report.describe().splitlines()
     assert [line.split(", ")[0] for line in lines if not line.startswith("note:")] == [
         "live chain: intact: 4 events (seq 1-4)", "chain daknong: intact: 8 events (seq 1-8)",
