@@ -1,0 +1,177 @@
+"""Two mail servers, one PostgreSQL: each a real Postfix with congvu as its after-queue
+filter, both writing one audit chain. Mail crosses from the first to the second; the
+first server's congvu is SIGKILLed with messages in flight and started again. Nothing is
+lost, nothing arrives without its record on both servers, and the chain verifies."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import queue
+import smtplib
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from audit import AuditLog
+from audit.config import AuditConfig
+from audit.query import Filters
+from support import postfix
+from support.loopthread import LoopThread
+from support.postgres import password_file
+from support.process import ServeProcess
+from support.sink import Sink
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+if reason := postfix.missing():
+    pytestmark.append(pytest.mark.skip(reason=f"LOUD SKIP: {reason}"))
+
+MESSAGES = 120
+RECIPIENT = "vanphong@lamdong.gov.vn"
+REINJECTION = ("no_unknown_recipient_checks,no_header_body_checks,"
+               "no_milters,no_address_mappings")
+
+
+def _listener(port: int, name: str, *options: str) -> str:
+    lines = [f"127.0.0.1:{port} inet n - n - - smtpd", f"  -o syslog_name=postfix/{name}",
+             *(f"  -o {option}" for option in options)]
+    return "\n".join(lines) + "\n"
+
+
+class Server:
+    """One mail server: Postfix on ``port`` hands every message to its congvu, which
+    relays to Postfix's reinjection listener, and Postfix on to ``relayhost``."""
+
+    def __init__(self, name: str, work: Path, *, url: str, relayhost: str) -> None:
+        self.name = name
+        self.filter_port, reinjection = postfix.free_port(), postfix.free_port()
+        data = work / name
+        data.mkdir()
+        self.config = data / "congvu.toml"
+        self.config.write_text(f"""
+[service]
+data_dir = "{data / 'var'}"
+hostname = "{name}.lamdong.gov.vn"
+xforward_hosts = ["127.0.0.1/32"]
+
+[[listeners]]
+name = "inbound"
+role = "inbound"
+port = {self.filter_port}
+
+[next_hop]
+kind = "smtp"
+port = {reinjection}
+
+[store]
+url = "{url}"
+password_file = "{password_file(data)}"
+""", encoding="utf-8")
+        self.filter = self.start_filter()
+        self.postfix = postfix.PostfixInstance(
+            relayhost=relayhost,
+            # a message deferred while the filter was down is tried again within seconds
+            main_extra="minimal_backoff_time = 1s\nmaximal_backoff_time = 2s\n"
+                       "queue_run_delay = 1s\n",
+            master_extra="\n" + "".join([
+                _listener(reinjection, "reinject", "content_filter=",
+                          f"receive_override_options={REINJECTION}",
+                          "smtpd_authorized_xforward_hosts=127.0.0.0/8"),
+                "congvu-in unix - - n - 10 smtp\n"
+                "  -o smtp_send_xforward_command=yes\n"
+                "  -o disable_mime_output_conversion=yes\n",
+            ]))
+        # every message Postfix receives on its own port goes through congvu
+        with (self.postfix.conf / "main.cf").open("a", encoding="utf-8") as main:
+            main.write(f"content_filter = congvu-in:[127.0.0.1]:{self.filter_port}\n")
+        self.postfix.start()
+
+    def start_filter(self) -> ServeProcess:
+        """congvu serve on its fixed port (Postfix's content_filter names it)."""
+        process = ServeProcess(self.config, workers=2)
+        process.wait_for("worker ready")
+        return process
+
+    def flush(self) -> None:
+        """Ask Postfix to try its deferred mail now."""
+        subprocess.run([str(postfix.SBIN / "postfix"), "-c", str(self.postfix.conf),
+                        "flush"], check=True, capture_output=True)
+
+    def stop(self) -> None:
+        self.postfix.stop()
+        self.filter.stop()
+
+
+def _message(n: int) -> bytes:
+    return (f"From: vanthu@binhthuan.gov.vn\r\nTo: {RECIPIENT}\r\nSubject: Cong van {n}\r\n"
+            f"Message-ID: <two-{n}@binhthuan.gov.vn>\r\n"
+            "Date: Mon, 07 Dec 2026 09:00:00 +0700\r\n\r\nNoi dung.\r\n").encode()
+
+
+def _send(port: int, numbers: range) -> None:
+    with smtplib.SMTP("127.0.0.1", port, timeout=60) as client:
+        for n in numbers:
+            client.sendmail("vanthu@binhthuan.gov.vn", [RECIPIENT], _message(n))
+
+
+def _arrived(sink: Sink, servers: list[Server], wanted: set[str]) -> list[str]:
+    """Message-IDs as the sink takes them, until every wanted one is there (Postfix
+    retries what the killed filter deferred; flushed so no backoff is waited out)."""
+    seen: list[str] = []
+    deadline = time.monotonic() + 300
+    while not wanted <= set(seen):
+        assert time.monotonic() < deadline, f"missing {sorted(wanted - set(seen))[:5]}"
+        try:
+            received = sink.get(timeout=5)
+        except queue.Empty:  # nothing for a while: a retry is due
+            for server in servers:
+                server.flush()
+            continue
+        parsed = email.message_from_bytes(received.content, policy=email.policy.default)
+        seen.append(str(parsed["Message-ID"]))
+    return seen
+
+
+def test_two_servers_one_chain_and_a_sigkill_loses_nothing(
+        postgres_url: str, tmp_path: Path) -> None:
+    loop = LoopThread()
+    sink = Sink(loop)
+    sink.start()
+    tmp_path.chmod(0o755)
+    second = Server("mx2", tmp_path, url=postgres_url, relayhost=f"[127.0.0.1]:{sink.port}")
+    first = Server("mx1", tmp_path, url=postgres_url,
+                   relayhost=f"[127.0.0.1]:{second.postfix.port}")
+    servers = [first, second]
+    try:
+        senders = [threading.Thread(target=_send, args=(first.postfix.port,
+                                                        range(i, MESSAGES, 4)))
+                   for i in range(4)]
+        for sender in senders:
+            sender.start()
+        first.filter.wait_for("message")  # the first filter is relaying this load
+        first.filter.kill_all()
+        for sender in senders:
+            sender.join(timeout=120)  # Postfix queued them all: the client never waits
+        first.filter = first.start_filter()
+        wanted = {f"<two-{n}@binhthuan.gov.vn>" for n in range(MESSAGES)}
+        arrived = _arrived(sink, servers, wanted)
+    finally:
+        for server in reversed(servers):
+            server.stop()
+        sink.stop()
+        loop.close()
+    assert set(arrived) == wanted  # duplicates allowed (a retry after the kill), none lost
+    shared = AuditConfig(url=postgres_url, password_file=tmp_path / "mx1" / "store-password",
+                         keys_dir=tmp_path / "mx1" / "var" / "keys")
+    with AuditLog.open_readonly(shared, trust=shared.key_trust()) as log:
+        relayed = [r["message_id"] for r in log.records(Filters(outcome="relayed"))]
+    # every message that arrived was relayed with its record by both servers
+    assert {m for m in wanted if relayed.count(m) >= 2} == wanted
+    verify = subprocess.run([sys.executable, "-m", "congvu", "audit", "verify",
+                             "--config", str(first.config)], capture_output=True, text=True,
+                            timeout=300)
+    assert verify.returncode == 0, verify.stdout + verify.stderr
