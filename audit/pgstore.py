@@ -18,8 +18,8 @@ described next.
 The lock is held from the head read to the commit, and that time, summed over the
 servers, bounds the records all of them commit per second; so a batch holds it for two
 round trips and the work between them (audit/pgwrite.py): the lock with the reads of the
-head and the latest checkpoint, then the rows with the commit, which does not wait for
-the disk; the wait for the WAL flush comes after, with the lock given back, and before
+head, the latest checkpoint and which records the batch's completions name are messages,
+then the rows with the commit, which does not wait for the disk; the wait for the WAL flush comes after, with the lock given back, and before
 any session is answered.
 
 A database that is down, unreachable, read-only (a standby, or
