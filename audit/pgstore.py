@@ -19,8 +19,8 @@ The lock is held from the head read to the commit, and that time, summed over th
 servers, bounds the records all of them commit per second; so a batch holds it for two
 round trips and the work between them (audit/pgwrite.py): the lock with the reads of the
 head, the latest checkpoint and which records the batch's completions name are messages,
-then the rows with the commit, which does not wait for the disk; the wait for the WAL flush comes after, with the lock given back, and before
-any session is answered.
+then the rows with the commit, which does not wait for the disk; the wait for the WAL
+flush comes after, with the lock given back, and before any session is answered.
 
 A database that is down, unreachable, read-only (a standby, or
 ``default_transaction_read_only``) or refusing the login makes every write an

@@ -5,9 +5,9 @@ those the audit snapshot's records name (with the log in PostgreSQL and the arch
 files, those its records name when the backup reads them; a message archived after the
 snapshot waits for the next backup; one retention removed is skipped), with the prune
 ledgers. Given the previous backup (``--previous DIR``), a message it holds is
-hard-linked from there instead of copied: a second backup copies only what is new. ``archive/OBJECTS`` lists
-the names, and its SHA-256 is in the signed manifest; each object proves itself by its
-name (``congvu archive verify`` after a restore).
+hard-linked from there instead of copied: a second backup copies only what is new.
+``archive/OBJECTS`` lists the names, and its SHA-256 is in the signed manifest; each
+object proves itself by its name (``congvu archive verify`` after a restore).
 """
 
 from __future__ import annotations
