@@ -241,12 +241,14 @@ def test_the_service_decides_on_a_from_the_stdlib_parser_raises_on(filter_server
     message = f"From: {value}\r\nSubject: x\r\nMessage-ID: <m@b.vn>\r\n\r\nbody\r\n.\r\n"
     # outbound, the sender is ours: a From that names nobody is refused, and says why
     assert _send(outbound, message) == (
-        f"550 5.7.1 Message refused: the From header is ambiguous ({why}); send with one "
-        "plain From address").encode()
+        "550 5.7.1 Thu bi tu choi: nguoi gui khong duoc dung dia chi From nay / Message "
+        f"refused: the sender may not use this From address (the From header is ambiguous "
+        f"({why}); send with one plain From address)").encode()
     next_hop.assert_empty()
     # inbound, a From that claims no provincial domain is no forgery: relayed
     assert _send(inbound, message) == (
-        b"250 2.0.0 Message accepted and relayed: 250 2.0.0 Ok: queued as SINK")
+        b"250 2.0.0 Thu da duoc nhan va chuyen di / Message accepted and relayed (250 2.0.0 "
+        b"Ok: queued as SINK)")
     assert next_hop.get().recipients == ["c@d.vn"]
     log = AuditLog.open_readonly(outbound.server.config.audit.path)
     try:
