@@ -102,7 +102,8 @@ class DatabaseStore:
 
 def database_stores(config: Settings) -> list[DatabaseStore]:
     """The stores in PostgreSQL, which this backup does not hold."""
-    named = [("audit", "the audit log", config.audit.url),
+    named = [("directory", "the directory (units, history, roster)", config.directory.url),
+             ("audit", "the audit log", config.audit.url),
              ("archive", "the archive of relayed messages", config.archive.url),
              ("quarantine", "the quarantine (index and held messages)",
               config.policies.quarantine.url),
@@ -387,6 +388,14 @@ def restore(config: Settings, source: Path, *, force: bool = False,
     manifest = read_manifest(source)
     signed = check_manifest_signature(config, source, accept_unsigned=accept_unsigned)
     targets = {store.name: store.path for store in stores(config)}
+    elsewhere = {store.name: store.url for store in database_stores(config)}
+    for store in manifest["stores"]:
+        if store["name"] in elsewhere:
+            raise BackupError(
+                f"the backup holds the {store['name']} store as a SQLite file, and this "
+                f"configuration puts it in PostgreSQL ({elsewhere[store['name']]}): restore "
+                "into a configuration without [store] url, then copy the stores into "
+                "PostgreSQL with `congvu store migrate`")
     unknown = [s["name"] for s in manifest["stores"] if s["name"] not in targets]
     if unknown:
         raise BackupError(f"the backup holds stores this congvu does not know: {unknown}")

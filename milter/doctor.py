@@ -142,8 +142,9 @@ def check_audit_keys(config: Settings) -> Iterator[Finding]:
 def check_stores(config: Settings) -> Iterator[Finding]:
     """The data directory and each store that is a file are writable by this user (the
     shared store's: doctor_store.py)."""
-    stores = [("service.data_dir", config.data_dir),
-              ("directory.path", config.directory.path)]
+    stores = [("service.data_dir", config.data_dir)]
+    if config.directory.url is None:
+        stores.append(("directory.path", config.directory.path))
     if config.audit.url is None:
         stores.append(("audit.path", config.audit.path))
     if config.policies.quarantine.url is None:

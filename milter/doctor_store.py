@@ -24,6 +24,8 @@ from pathlib import Path
 from archive.pgschema import MIGRATIONS as ARCHIVE_MIGRATIONS
 from archive.pgschema import SCHEMA as ARCHIVE_SCHEMA
 from audit.pgschema import MIGRATIONS as AUDIT_MIGRATIONS
+from directory.pgschema import MIGRATIONS as DIRECTORY_MIGRATIONS
+from directory.pgschema import SCHEMA as DIRECTORY_SCHEMA
 from mailbase.pgconn import ERRORS, PgConnection, connect, explain, read_password
 from milter.findings import Finding
 from milter.findings import error as _error
@@ -68,6 +70,9 @@ def shared_stores(config: Settings) -> list[SharedStore]:
     return [
         SharedStore("audit log", "audit.url", None, names(AUDIT_MIGRATIONS),
                     config.audit.url, config.audit.password_file),
+        SharedStore("directory", "directory.url", DIRECTORY_SCHEMA,
+                    names(DIRECTORY_MIGRATIONS), config.directory.url,
+                    config.directory.password_file),
         SharedStore("archive", "archive.url", ARCHIVE_SCHEMA, names(ARCHIVE_MIGRATIONS),
                     config.archive.url, config.archive.password_file),
         SharedStore("quarantine", "policies.quarantine.url", QUARANTINE_SCHEMA,

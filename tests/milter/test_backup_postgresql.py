@@ -56,6 +56,8 @@ def test_a_backup_names_the_stores_in_postgresql_and_holds_the_rest(
     assert result.exit_code == 0, result.output
     manifest = json.loads((out / "MANIFEST.json").read_text())
     assert manifest["postgresql"] == [
+        {"name": "directory", "what": "the directory (units, history, roster)",
+         "url": postgres_url},
         {"name": "audit", "what": "the audit log", "url": postgres_url},
         {"name": "archive", "what": "the archive of relayed messages", "url": postgres_url},
         {"name": "quarantine", "what": "the quarantine (index and held messages)",
@@ -97,7 +99,28 @@ def test_archived_files_are_found_through_the_log_in_postgresql(
         log.record(make_record(archived_sha256=kept.sha256))
         log.record(make_record(received_at=T0 + timedelta(minutes=1)))
     manifest = backup(config, tmp_path / "backup")
-    assert [s["name"] for s in manifest["postgresql"]] == ["audit", "quarantine",
-                                                            "dkim-rotation"]
+    assert [s["name"] for s in manifest["postgresql"]] == ["directory", "audit",
+                                                            "quarantine", "dkim-rotation"]
     assert manifest["archive"]["objects"] == 1
     assert (tmp_path / "backup" / "archive" / "OBJECTS").read_text() == f"{kept.sha256}\n"
+
+
+def test_a_backup_of_sqlite_stores_is_not_restored_into_a_postgresql_configuration(
+        postgres_url: str, tmp_path: Path) -> None:
+    path = tmp_path / "old" / "congvu.toml"
+    path.parent.mkdir()
+    path.write_text(f'[service]\ndata_dir = "{tmp_path / "old" / "var"}"\n', encoding="utf-8")
+    old = load_config(path)
+    assert check_locally(old, create=True) == []
+    with AuditLog.open(old.audit) as log:
+        log.record(make_record())
+    backup(old, tmp_path / "backup")
+    key = own_public_key(old.audit.keys_dir)
+    assert key is not None
+    new, _ = _site(tmp_path / "new", postgres_url,
+                   extra=f'\n[audit]\ncheckpoint_public_keys = ["{fingerprint(key)}"]\n')
+    result = run("restore", "--config", str(new), str(tmp_path / "backup"))
+    assert result.exit_code == 1
+    assert ("the backup holds the directory store as a SQLite file, and this configuration "
+            f"puts it in PostgreSQL ({postgres_url})") in result.output
+    assert "congvu store migrate" in result.output

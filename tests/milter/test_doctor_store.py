@@ -53,7 +53,7 @@ def test_a_migrated_store_is_connected_current_and_on_time(
     assert lines[-1].startswith(f"OK      store.url: {postgres_url}: this server's clock is ")
     # the stores serve has not created yet (it creates them at its start) say so
     assert [f.where for f in findings if f.level is Level.WARNING] == [
-        "archive.url", "policies.quarantine.url", "signer.dkim.url"]
+        "directory.url", "archive.url", "policies.quarantine.url", "signer.dkim.url"]
     assert all("yet" in f.message for f in findings if f.level is Level.WARNING)
 
 
@@ -119,7 +119,7 @@ def test_a_configuration_without_a_shared_store_checks_no_database(tmp_path: Pat
     path = tmp_path / "congvu.toml"
     path.write_text(f'[service]\ndata_dir = "{tmp_path / "var"}"\n', encoding="utf-8")
     config = load_config(path)
-    assert [s.url for s in shared_stores(config)] == [None, None, None, None]
+    assert [s.url for s in shared_stores(config)] == [None] * 5
     assert list(check_shared_store(config)) == []
 
 
