@@ -15,10 +15,10 @@ REPLY_SEPARATOR = " / "
 
 
 def ascii_line(text: str) -> str:
-    """``text`` as one line of printable ASCII: a control character (a CR LF would end
-    the reply and forge the next) becomes a space, anything else outside ASCII '?'."""
-    return "".join(c if " " <= c <= "~" else " " if not c.isprintable() else "?"
-                   for c in text)
+    """``text`` as one line of printable ASCII: an ASCII control character (a CR LF would
+    end the reply and forge the next) becomes a space, any character outside ASCII (a
+    letter with diacritics, a bidi control) '?'."""
+    return "".join(c if " " <= c <= "~" else "?" if c > "\x7f" else " " for c in text)
 
 
 def reply_text(vi: str, en: str, detail: str = "") -> str:

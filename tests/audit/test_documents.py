@@ -108,9 +108,11 @@ def test_report_csv_columns(audit_config: AuditConfig) -> None:
 def test_trace_shows_the_verdict(audit_config: AuditConfig) -> None:
     fill(audit_config)
     group = cli(audit_config)
-    out = CliRunner().invoke(group, ["trace", sha("valid.pdf")]).output
+    out = CliRunner().invoke(group, ["trace", "--lang", "en", sha("valid.pdf")]).output
     assert "signature" in out and "valid (Nguyễn Văn A, Sở Tài chính: valid)" in out
-    out = CliRunner().invoke(group, ["trace", sha("photo.jpg")]).output
+    out = CliRunner().invoke(group, ["trace", sha("valid.pdf")]).output  # Vietnamese
+    assert "chữ ký" in out and "hợp lệ (Nguyễn Văn A, Sở Tài chính: hợp lệ)" in out
+    out = CliRunner().invoke(group, ["trace", "--lang", "en", sha("photo.jpg")]).output
     assert "valid (" not in out
     entries = json.loads(CliRunner().invoke(
         group, ["trace", "--format", "json", sha("changed.pdf")]).output)

@@ -3,6 +3,7 @@ where no one can know the expected action in advance."""
 
 from __future__ import annotations
 
+from mailbase import reply_text
 from policies import Action, Policy
 from policies.model import Decision
 
@@ -19,9 +20,9 @@ def assert_decision_follows_its_findings(decision: Decision, policy: Policy) -> 
     if expected is Action.REJECT:
         first = next(f.violation for f in decision.findings if f.action is Action.REJECT)
         what = first.rule + (f": {first.filename}" if first.filename else "")
-        what = what.encode("ascii", "replace").decode("ascii")
-        assert decision.reply_text == (
-            f"{policy.reject_text_vi} / {policy.reject_text_en} ({what})")
+        # both languages, then the rule and file once, as every reply says it
+        assert decision.reply_text == reply_text(policy.reject_text_vi,
+                                                 policy.reject_text_en, what)
     else:
         assert decision.reply_text == ""
     tags = sorted({f.violation.rule for f in decision.findings if f.action is Action.TAG})
