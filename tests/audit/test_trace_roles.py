@@ -74,7 +74,8 @@ def test_trace_shows_each_signatures_role_and_unit_by_name(
 
 def test_without_a_directory_units_are_shown_by_id(audit_config: AuditConfig) -> None:
     _fill(audit_config)
-    out = CliRunner().invoke(_cli(audit_config, None), ["trace", "--lang", "en", sha("sealed.pdf")]).output
+    out = CliRunner().invoke(_cli(audit_config, None),
+                             ["trace", "--lang", "en", sha("sealed.pdf")]).output
     assert "signature 2: Sở Tài chính, UBND tỉnh: valid; role organisation, unit stc\n" in out
 
 
@@ -86,5 +87,6 @@ def test_records_written_before_roles_say_nothing_of_them(audit_config: AuditCon
             detected_type="application/pdf", size=100, sha256=sha("old.pdf"),
             document="valid", signatures=[old])]))
         log.complete(Completion(record_id=rid, outcome=Fate.RELAYED))
-    out = CliRunner().invoke(_cli(audit_config, {}), ["trace", "--lang", "en", sha("old.pdf")]).output
+    out = CliRunner().invoke(_cli(audit_config, {}),
+                             ["trace", "--lang", "en", sha("old.pdf")]).output
     assert out.endswith("1: signature 1: Nguyễn Văn A, Sở Tài chính: valid\n")
