@@ -132,3 +132,27 @@ def test_the_limits_cannot_be_changed_once_made() -> None:
     limits = WalkLimits()
     with pytest.raises(dataclasses.FrozenInstanceError):
         limits.max_parts = 10**9  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("count", [4, 5, 10])
+def test_a_flood_of_delimiter_lines_is_one_reading_cut_at_the_part_limit(count: int) -> None:
+    # plain delimiters past the part limit: every reader takes the same lines, so the
+    # cut is no disagreement between readers; the part limit is the one finding
+    raw = (b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n'
+           + b"--b\r\nContent-Type: text/plain\r\n\r\nhi\r\n" * count + b"--b--\r\n")
+    found = walk(raw, WalkLimits(max_parts=3))
+    assert [(p.path, p.data) for p in found.parts] == [("1", b"hi"), ("2", b"hi")]
+    assert found.defects == [("3", Defect(
+        "malformed-mime", "more than 3 MIME parts; the rest was not inspected"))]
+
+
+def test_a_missing_close_delimiter_is_reported_beside_the_part_limit() -> None:
+    # three parts and no close-delimiter, under a limit of three entities: the third
+    # part is not read, and the missing close-delimiter is a finding of its own
+    raw = (b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n'
+           + b"--b\r\nContent-Type: text/plain\r\n\r\nhi\r\n" * 3)
+    found = walk(raw, WalkLimits(max_parts=3))
+    assert [p.path for p in found.parts] == ["1", "2"]
+    assert found.defects == [
+        ("1", Defect("malformed-mime", "the closing boundary is missing")),
+        ("3", Defect("malformed-mime", "more than 3 MIME parts; the rest was not inspected"))]

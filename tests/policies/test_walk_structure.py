@@ -198,3 +198,30 @@ def test_every_kind_of_header_problem_is_reported_once() -> None:
     assert reasons.count("a line in the header block is not a header field") == 1
     assert any(r.startswith("the header block reads two ways") and "NUL" in r
                for r in reasons), reasons
+
+
+def test_encrypted_content_is_known_to_be_unseen() -> None:
+    # RFC 1847 multipart/encrypted and RFC 8551 enveloped data: the walk cannot see in
+    encrypted = (b'Content-Type: multipart/encrypted; protocol="application/pgp-encrypted";'
+                 b' boundary="b"\r\n\r\n--b\r\nContent-Type: application/pgp-encrypted\r\n\r\n'
+                 b"Version: 1\r\n--b\r\nContent-Type: application/octet-stream\r\n\r\n"
+                 b"-----BEGIN PGP MESSAGE-----\r\n--b--\r\n")
+    assert walk(encrypted).is_encrypted
+    enveloped = (b"Content-Type: application/pkcs7-mime; smime-type=enveloped-data; "
+                 b'name="smime.p7m"\r\nContent-Transfer-Encoding: base64\r\n\r\n'
+                 + base64.encodebytes(b"\x30\x82\x01\x00" + b"\0" * 64))
+    assert walk(enveloped).is_encrypted
+    assert not walk(MIXED + b"--b\r\n" + PROGRAM + b"--b--\r\n").is_encrypted
+
+
+def test_each_part_span_is_exactly_the_part_without_the_line_break_before_the_delimiter() -> None:
+    # RFC 2046 5.1.1: the CRLF before a delimiter line belongs to the delimiter; a span
+    # is what stripping the part removes, so it must end where the part does
+    first = b"Content-Type: text/plain\r\n\r\nhi"
+    second = b'Content-Type: application/octet-stream; name="run.exe"\r\n\r\nMZ'
+    inner = b'Content-Type: text/plain\r\n\r\ninner\r\n'
+    raw = (MIXED + b"--b\r\n" + first + b"\r\n--b\r\n" + second + b"\r\n--b\r\n"
+           b'Content-Type: multipart/mixed; boundary="c"\r\n\r\n--c\r\n' + inner
+           + b"\r\n--c--\r\n--b--\r\n")
+    spans = {p.path: raw[p.span[0] : p.span[1]] for p in walk(raw).parts if p.span}
+    assert spans == {"1": first, "2": second, "3.1": inner}
