@@ -156,3 +156,15 @@ def test_a_missing_close_delimiter_is_reported_beside_the_part_limit() -> None:
     assert found.defects == [
         ("1", Defect("malformed-mime", "the closing boundary is missing")),
         ("3", Defect("malformed-mime", "more than 3 MIME parts; the rest was not inspected"))]
+
+
+def test_a_text_part_past_the_part_limit_with_nothing_encoded_in_it_says_nothing() -> None:
+    # the first part's two uuencoded files fill the limit of three; the second part, a
+    # MIME entity within it (the message and two parts), has none, so nothing is cut
+    raw = (b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n--b\r\n'
+           b"Content-Type: text/plain\r\n\r\nbegin 644 a\r\n#86)C\r\n`\r\nend\r\n"
+           b"begin 644 b\r\n#86)C\r\n`\r\nend\r\n--b\r\nContent-Type: text/plain\r\n\r\n"
+           b"hi\r\n--b--\r\n")
+    found = walk(raw, WalkLimits(max_parts=3))
+    assert [p.path for p in found.parts] == ["1", "1.uu1", "1.uu2", "2"]
+    assert found.defects == []

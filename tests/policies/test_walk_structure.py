@@ -225,3 +225,38 @@ def test_each_part_span_is_exactly_the_part_without_the_line_break_before_the_de
            + b"\r\n--c--\r\n--b--\r\n")
     spans = {p.path: raw[p.span[0] : p.span[1]] for p in walk(raw).parts if p.span}
     assert spans == {"1": first, "2": second, "3.1": inner}
+
+
+def test_a_nested_boundary_that_begins_with_an_enclosing_one_is_reported() -> None:
+    # RFC 2046 5.1.1: no boundary may occur in a part; one that begins with another
+    # makes its lines the other's delimiters too (and the other way round)
+    for outer, inner in ((b"b", b"b2"), (b"b2", b"b")):
+        raw = (b'Content-Type: multipart/mixed; boundary="' + outer + b'"\r\n\r\n--' + outer
+               + b'\r\nContent-Type: multipart/mixed; boundary="' + inner + b'"\r\n\r\n--'
+               + inner + b"\r\nContent-Type: text/plain\r\n\r\nhi\r\n--" + inner + b"--\r\n--"
+               + outer + b"--\r\n")
+        reasons = [d.reason for _, d in walk(raw).defects]
+        assert "a nested boundary repeats an enclosing one (RFC 2046 5.1.1)" in reasons
+
+
+def test_a_delimiter_on_the_last_line_without_a_line_break_is_a_delimiter() -> None:
+    raw = MIXED + b"--b\r\nContent-Type: text/plain\r\n\r\nhi\r\n--b\r\n" + PROGRAM + b"--b"
+    found = walk(raw)
+    assert [(p.path, p.filenames, p.data) for p in found.parts] == [
+        ("1", (), b"hi"), ("2", ("run.exe",), PE), ("3", (), b"")]
+
+
+def test_a_close_delimiter_with_text_after_it_reads_two_ways() -> None:
+    # RFC 2046 5.1.1 allows only white space after the close-delimiter's "--"
+    raw = MIXED + b"--b\r\nContent-Type: text/plain\r\n\r\nhi\r\n--b--x\r\n"
+    found = walk(raw)
+    [(path, defect)] = [(p, d) for p, d in found.defects if d.kind == "ambiguous-mime"]
+    assert path == "1"
+    assert defect.reason.startswith("boundary lines read two ways: 1 delimiter lines by "
+                                    "RFC 2046, 2 for a reader")
+
+
+def test_of_three_content_types_the_first_and_the_last_are_walked() -> None:
+    raw = (b"Content-Type: text/x-first\r\nContent-Type: text/x-middle\r\n"
+           b"Content-Type: text/x-last\r\n\r\nhi")
+    assert [p.content_type for p in walk(raw).parts] == ["text/x-first", "text/x-last"]
