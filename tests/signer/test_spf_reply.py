@@ -111,9 +111,12 @@ def refusal(running: Any, sender: str) -> bytes:
 
 def test_the_refusal_quotes_the_domains_explanation(inbound: Any, next_hop: Any) -> None:
     reply = refusal(inbound, "ceo@plain.test")
-    assert reply.startswith(b"550 5.7.1 dmarc=fail (p=reject) for plain.test")
+    # both languages, then why, then the domain's own explanation (RFC 7208 8.4)
+    assert reply.startswith(b"550 5.7.1 Thu bi tu choi: nguoi gui khong duoc xac thuc / "
+                            b"Message refused: the sender is not authenticated (dmarc=fail "
+                            b"(p=reject) for plain.test")
     assert reply.endswith(f"; SPF: plain.test explains: {CLIENT} may not send mail for "
-                          "plain.test; see https://plain.test/spf".encode())
+                          "plain.test; see https://plain.test/spf)".encode())
     next_hop.assert_empty()
 
 
@@ -122,11 +125,13 @@ def test_an_explanation_cannot_add_a_reply_line(inbound: Any, next_hop: Any) -> 
     # one whole reply of one line: no continuation line, no second reply
     assert b"\r" not in reply and b"\n" not in reply
     assert reply.startswith(b"550 5.7.1 ")
-    assert reply.endswith(b"; SPF: crlf.test explains: denied  250 2.0.0 Ok: queued  more")
+    assert reply.endswith(b"; SPF: crlf.test explains: denied  250 2.0.0 Ok: queued  more)")
     next_hop.assert_empty()
 
 
 def test_without_an_explanation_the_refusal_says_only_why(inbound: Any, next_hop: Any) -> None:
     reply = refusal(inbound, "ceo@utf8.test")
-    assert reply.startswith(b"550 5.7.1 dmarc=fail (p=reject) for utf8.test")
+    assert reply.startswith(b"550 5.7.1 Thu bi tu choi: nguoi gui khong duoc xac thuc / "
+                            b"Message refused: the sender is not authenticated (dmarc=fail "
+                            b"(p=reject) for utf8.test")
     assert b"explains" not in reply
