@@ -268,7 +268,7 @@ class _Walker:
     ) -> None:
         """Walk ``body`` as the media type ``ctype`` (one reading of ``content_type``)."""
         path, base, span = at.path, at.base, at.span
-        if "/" not in ctype or not ctype.split("/", 1)[1]:
+        if ctype.count("/") != 1 or not ctype.split("/", 1)[1]:
             self.defect(path, f"Content-Type {ctype!r} is not type/subtype")
             ctype = "application/octet-stream"
         maintype = ctype.split("/", 1)[0]

@@ -260,3 +260,13 @@ def test_of_three_content_types_the_first_and_the_last_are_walked() -> None:
     raw = (b"Content-Type: text/x-first\r\nContent-Type: text/x-middle\r\n"
            b"Content-Type: text/x-last\r\n\r\nhi")
     assert [p.content_type for p in walk(raw).parts] == ["text/x-first", "text/x-last"]
+
+
+def test_a_media_type_with_two_slashes_is_reported_and_read_as_octets() -> None:
+    # RFC 2045 5.1: type "/" subtype, both tokens ("/" is not a token character);
+    # Python's email package reads such a type as text/plain: it is a finding
+    found = walk(b'Content-Type: application/x/msdownload; name="run.exe"\r\n\r\nMZ')
+    assert [(p.content_type, p.filenames) for p in found.parts] == [
+        ("application/octet-stream", ("run.exe",))]
+    assert found.defects == [("1", Defect(
+        "malformed-mime", "Content-Type 'application/x/msdownload' is not type/subtype"))]
