@@ -10,7 +10,7 @@ SMTP.
 """
 
 from policies.cli import commands
-from policies.config import DEFAULT_ACTIONS, PoliciesConfig
+from policies.config import DEFAULT_ACTIONS, PoliciesConfig, QuarantineConfig
 from policies.contents import AttachmentBytes, attachment_bytes
 from policies.engine import decide, strip
 from policies.errors import (
@@ -51,6 +51,7 @@ __all__ = [
     "PolicyError",
     "Quarantine",
     "QuarantineBusy",
+    "QuarantineConfig",
     "QuarantineEntry",
     "QuarantineError",
     "QuarantineId",

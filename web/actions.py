@@ -8,7 +8,7 @@ from typing import Any
 
 from audit import AdminEvent, AdminKind, AuditLog
 from directory import Directory, ImportSummary
-from policies import Quarantine, act_reason
+from policies import act_reason, open_quarantine
 from web.settings import WebSettings
 
 
@@ -29,8 +29,7 @@ def delete_held(settings: WebSettings, qid: str, *, actor: str, reason: str) -> 
     :raises AuditError: not audited.
     """
     reason = act_reason(reason)
-    with Quarantine(settings.quarantine_path,
-                    retention_days=settings.quarantine_retention_days) as store:
+    with open_quarantine(settings.quarantine) as store:
         entry = store.get(qid)
         audit_admin(settings, AdminEvent(
             kind=AdminKind.QUARANTINE_DELETE, actor=actor, target=qid, unit_id=entry.unit_id,

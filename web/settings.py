@@ -18,6 +18,7 @@ from archive import ArchiveConfig
 from audit import AuditConfig
 from directory import DirectoryConfig
 from mailbase import check_store_url
+from policies import QuarantineConfig
 
 if TYPE_CHECKING:
     from argon2 import Parameters
@@ -74,8 +75,8 @@ class WebSettings:
 
     audit: AuditConfig
     directory_path: Path
-    quarantine_path: Path
-    quarantine_retention_days: int
+    #: the quarantine the filter holds into (a directory, or the shared PostgreSQL store)
+    quarantine: QuarantineConfig
     users_path: Path
     keys_dir: Path
     time_zone: str = "Asia/Ho_Chi_Minh"

@@ -22,7 +22,7 @@ from fastapi.testclient import TestClient
 from audit import AdminEvent, AdminKind, AuditLog, Direction
 from congvu.config import CongvuConfig, parse_config, web_settings
 from directory import Directory
-from policies import Action, Decision, Finding, Quarantine, Violation
+from policies import Action, Decision, Finding, Violation, open_quarantine
 from support.audit import T0, make_record, sha
 from web import Releaser, UserStore, WebSettings, create_app
 
@@ -80,10 +80,10 @@ def make_env(tmp_path: Path, *, records: bool = True) -> Env:
     with AuditLog.open(config.audit) as log:
         if records:
             fill(log)
-    with Quarantine(config.policies.quarantine.path) as store:
+    with open_quarantine(config.policies.quarantine) as store:
         held = store.put(HELD, envelope_from="vanthu@stc.laocai.gov.vn",
                          recipients=["vanthu@ubnd.laocai.gov.vn"], direction="outbound",
-                         unit_id="stc", decision=_decision())
+                         unit_id="stc", decision=held_decision())
     with users_of(settings) as users:
         users.add("admin", PASSWORD, is_admin=True)
         users.add("auditor-a", PASSWORD)
@@ -93,7 +93,7 @@ def make_env(tmp_path: Path, *, records: bool = True) -> Env:
     return Env(config, settings, held)
 
 
-def _decision() -> Decision:
+def held_decision() -> Decision:
     violation = Violation(rule="encrypted-archive", reason="<b>cannot inspect</b>",
                           filename="<svg onload=alert(1)>.zip", part="2")
     return Decision(Action.QUARANTINE, (Finding(violation, Action.QUARANTINE, None),))
@@ -151,7 +151,7 @@ def smtp_releaser(settings: WebSettings, host: str, port: int) -> Releaser:
     it; this stand-in does not)."""
 
     def release(qid: str, actor: str, reason: str) -> str:
-        with Quarantine(settings.quarantine_path) as store:
+        with open_quarantine(settings.quarantine) as store:
             entry = store.get(qid)
             raw = store.read(qid)
             with smtplib.SMTP(host, port, timeout=10) as smtp:

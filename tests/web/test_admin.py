@@ -12,7 +12,7 @@ import pytest
 
 from audit import AuditLog
 from directory import Directory
-from policies import Quarantine
+from policies import open_quarantine
 from support.webconsole import DOMAIN, HELD, client, csrf_of, login, smtp_releaser, users_of
 
 
@@ -81,7 +81,7 @@ def test_release_and_delete_need_a_reason_and_a_confirmation(env, next_hop, act,
     r = c.post(f"/admin/quarantine/{env.held}/{act}", data=data)
     assert r.status_code == 400
     assert 'id="error"' in r.text and 'id="reason"' in r.text
-    with Quarantine(env.settings.quarantine_path) as store:
+    with open_quarantine(env.settings.quarantine) as store:
         assert store.get(env.held)
     assert _events(env, f"quarantine-{act}") == []
     next_hop.assert_empty()
@@ -103,7 +103,7 @@ def test_release_refused_by_the_next_hop_keeps_the_message(env, next_hop):
     assert "error=" in r.headers["location"]
     page = c.get(r.headers["location"]).text
     assert "no thanks" in page
-    with Quarantine(env.settings.quarantine_path) as store:
+    with open_quarantine(env.settings.quarantine) as store:
         assert store.get(env.held)
     assert _events(env, "quarantine-release") == []
 
@@ -120,7 +120,7 @@ def test_delete_is_audited_then_done(env):
     r = c.post(f"/admin/quarantine/{env.held}/delete",
                data=_act(reason="thư rác", csrf_token=token))
     assert "done=" in r.headers["location"]
-    with Quarantine(env.settings.quarantine_path) as store:
+    with open_quarantine(env.settings.quarantine) as store:
         assert store.list() == []
     [event] = _events(env, "quarantine-delete")
     assert (event["actor"], event["target"], event["details"]["reason"]) == (
@@ -259,5 +259,5 @@ def test_release_through_milters_release(env, next_hop):
     [event] = _events(env, "quarantine-release")
     assert (event["actor"], event["target"], event["details"]["reason"]) == (
         "admin", env.held, "đã xác minh với người gửi qua điện thoại")
-    with Quarantine(env.settings.quarantine_path) as store:
+    with open_quarantine(env.settings.quarantine) as store:
         assert store.list() == []

@@ -18,9 +18,18 @@ from fastapi.testclient import TestClient
 
 from congvu.config import parse_config
 from directory import Directory
+from policies import open_quarantine
 from support.postfix import free_port
 from support.postgres import PostgresCluster, password_file
-from support.webconsole import PASSWORD, UNITS_CSV, cheap_settings, csrf_of, login
+from support.webconsole import (
+    HELD,
+    PASSWORD,
+    UNITS_CSV,
+    cheap_settings,
+    csrf_of,
+    held_decision,
+    login,
+)
 from web import UserError, UserStore, WebConfig, create_app
 from web.users import _MIGRATIONS, PG_MIGRATIONS, copy_users_to_postgresql
 
@@ -271,3 +280,25 @@ def test_a_console_on_the_shared_store_shows_its_units_and_logs_users_in(
     assert two.get("/admin/units/stc").status_code != 200
     settings_elsewhere = dataclasses.replace(settings, directory=None)
     assert settings_elsewhere.directory_store == config.directory.path
+
+
+def test_the_console_lists_and_shows_what_another_server_held_in_the_shared_quarantine(
+        postgres_url: str, tmp_path: Path) -> None:
+    config = parse_config({"service": {"data_dir": str(tmp_path / "var")},
+                           "store": {"url": postgres_url,
+                                     "password_file": str(password_file(tmp_path))}})
+    with Directory.open(config.directory) as directory:
+        directory.import_csv(UNITS_CSV, actor="test")
+    with UserStore(config.web, hashing=CHEAPEST) as users:
+        users.add("admin", PASSWORD, is_admin=True)
+    with open_quarantine(config.policies.quarantine) as store:  # the filter of mx1, say
+        held = store.put(HELD, envelope_from="vanthu@stc.laocai.gov.vn",
+                         recipients=["vanthu@ubnd.laocai.gov.vn"], direction="outbound",
+                         unit_id="stc", decision=held_decision())
+    console = TestClient(create_app(cheap_settings(config)), base_url="http://testserver",
+                         follow_redirects=False)
+    assert login(console, "admin").status_code == 303
+    listed = console.get("/admin/quarantine")
+    assert listed.status_code == 200 and f"/admin/quarantine/{held}" in listed.text
+    assert console.get(f"/admin/quarantine/{held}").status_code == 200
+    assert not (tmp_path / "var" / "quarantine").exists()  # nothing on this server's disk

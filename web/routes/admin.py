@@ -10,7 +10,15 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from audit import AuditError
 from directory import Directory, DirectoryError, ImportRejected
-from policies import MAX_REASON, MissingReason, PolicyError, Quarantine, act_reason, headline
+from policies import (
+    MAX_REASON,
+    MissingReason,
+    PolicyError,
+    Quarantine,
+    act_reason,
+    headline,
+    open_quarantine,
+)
 from web import actions, mailview
 from web.app import AdminUser, console_of, render
 from web.errors import UserError
@@ -25,8 +33,7 @@ CSRF = [Depends(require_csrf)]
 
 def _store(request: Request) -> Quarantine:
     settings = console_of(request).settings
-    return Quarantine(settings.quarantine_path,
-                      retention_days=settings.quarantine_retention_days)
+    return open_quarantine(settings.quarantine)
 
 
 @router.get("/admin/quarantine", response_class=HTMLResponse)
