@@ -94,3 +94,18 @@ def test_list_page_all_granted_units_one_month(site: str) -> None:
           f"{statistics.median(server):.1f} ms")
 
 
+
+
+def test_report_page_quarter_of_100_units_against_one_month(site: str) -> None:
+    """The report page for a quarter of every unit against the one-month report on the
+    same store and in the same run (the target: the quarter within 1.5 times it)."""
+    client = _client(site, "admin")
+    timings: dict[str, list[float]] = {"2026-03": [], "2026-Q1": []}
+    for _ in range(3):
+        for period, found in timings.items():
+            r = client.get("/audit/report", params={"period": period})
+            assert r.status_code == 200, r.text[:500]
+            found.append(_server_ms(r))
+    month, quarter = (statistics.median(t) for t in timings.values())
+    print(f"\nweb /audit/report, 100 units over {RECORDS:,}: one month {month:.0f} ms, "
+          f"the quarter {quarter:.0f} ms (server medians of 3): {quarter / month:.2f}x")
