@@ -106,6 +106,8 @@ WORDS: dict[str, dict[str, tuple[str, str]]] = {
         "archive-hold": NP_("admin", "Archive legal hold"),
         "archive-hold-release": NP_("admin", "Archive hold released"),
         "units-renamed": NP_("admin", "Unit ids renamed"),
+        "archive-read": NP_("admin", "Archived content read"),
+        "chain-imported": NP_("admin", "Log imported as a chain"),
     },
     # a record's technical fields, folded away on its page, and the filters' names
     "field": {

@@ -9,7 +9,9 @@ from urllib.parse import quote
 
 import pytest
 
+from audit import AdminKind
 from support.webconsole import client, login
+from web.i18n import WORDS, words
 
 #: a page of each kind, and a heading it has in each language
 PAGES = {
@@ -60,3 +62,12 @@ def test_the_switch_goes_back_only_to_this_site(admin) -> None:
     response = admin.get("/lang/en?next=https://example.org/")
     assert response.status_code == 303 and response.headers["location"] == "/"
     assert admin.get("/lang/fr?next=/").status_code == 404
+
+
+def test_every_administrative_act_the_chain_can_hold_has_a_word() -> None:
+    """The events page reads each act by its word; a kind added to the chain without one
+    would show its stored value to an inspector."""
+    assert set(WORDS["admin"]) == {kind.value for kind in AdminKind}
+    vietnamese = words("vi")
+    assert all(vietnamese.word("admin", kind) not in (None, kind.value, english)
+               for kind, (_, english) in ((k, WORDS["admin"][k.value]) for k in AdminKind))
