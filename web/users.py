@@ -160,6 +160,22 @@ def _session_hash(session_id: str) -> str:
     return hashlib.sha256(session_id.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+#: a user and its grants in one row, each list of unit ids joined by U+001F (the
+#: information separator: no unit id holds a control character)
+_USER_COLUMNS = (
+    "u.name, u.is_admin, u.is_active, u.created, "
+    "(SELECT group_concat(unit_id, char(31)) FROM grants WHERE user_name = u.name), "
+    "(SELECT group_concat(unit_id, char(31)) FROM content_grants WHERE user_name = u.name)")
+
+
+def _user(row: tuple[object, ...]) -> User:
+    def units(joined: object) -> tuple[str, ...]:
+        return tuple(sorted(str(joined).split("\x1f"))) if joined else ()
+
+    return User(str(row[0]), bool(row[1]), bool(row[2]), units(row[4]),
+                datetime.fromisoformat(str(row[3])), units(row[5]))
+
+
 class UserStore:
     """The users store: a file (``<data dir>/web/users.sqlite3`` by default), or the
     PostgreSQL database a ``[web]`` table with a url names; safe to share between threads.
@@ -293,17 +309,8 @@ class UserStore:
 
     def find(self, name: str) -> User | None:
         """The user called ``name``, or None."""
-        rows = self._run("SELECT name, is_admin, is_active, created FROM users WHERE name = ?",
-                         (name,))
-        if not rows:
-            return None
-        units = self._run("SELECT unit_id FROM grants WHERE user_name = ? ORDER BY unit_id",
-                          (name,))
-        content = self._run("SELECT unit_id FROM content_grants WHERE user_name = ?"
-                            " ORDER BY unit_id", (name,))
-        row = rows[0]
-        return User(str(row[0]), bool(row[1]), bool(row[2]), tuple(str(u[0]) for u in units),
-                    datetime.fromisoformat(str(row[3])), tuple(str(u[0]) for u in content))
+        rows = self._run(f"SELECT {_USER_COLUMNS} FROM users AS u WHERE u.name = ?", (name,))
+        return _user(rows[0]) if rows else None
 
     def get(self, name: str) -> User:
         """The user called ``name``. :raises UserError: no such user."""
@@ -382,11 +389,13 @@ class UserStore:
 
     def session_user(self, session_id: str) -> User | None:
         """The active user of a session that is neither ended nor expired, or None."""
+        # one round trip: a PostgreSQL console asks this on every page
         rows = self._run(
-            "SELECT s.user_name FROM sessions AS s JOIN users AS u ON u.name = s.user_name "
+            f"SELECT {_USER_COLUMNS} FROM sessions AS s JOIN users AS u "
+            "ON u.name = s.user_name "
             "WHERE s.id_hash = ? AND s.revoked IS NULL AND s.expires > ? AND u.is_active = 1",
             (_session_hash(session_id), _now()))
-        return self.find(str(rows[0][0])) if rows else None
+        return _user(rows[0]) if rows else None
 
     def end_session(self, session_id: str) -> None:
         """End one session (logging out); an unknown or ended one is left as it is."""

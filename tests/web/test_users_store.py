@@ -109,6 +109,11 @@ def test_logins_sessions_and_their_end(users: UserStore) -> None:
     expired = users.start_session("auditor", timedelta(seconds=-1))
     user = users.session_user(first)
     assert user is not None and user.name == "auditor"
+    users.grant("auditor", "so tai chinh", content=True)  # a stale grant's odd id, whole
+    users.grant("auditor", "ubnd")
+    user = users.session_user(first)
+    assert user == users.get("auditor")
+    assert (user.units, user.content_units) == (("so tai chinh", "ubnd"), ("so tai chinh",))
     assert users.session_user(expired) is None
     users.end_session(first)
     assert users.session_user(first) is None
