@@ -202,6 +202,19 @@ def postgres_cluster() -> Iterator[postgres.PostgresCluster]:
 
 
 @pytest.fixture
+def durable_postgres_cluster() -> Iterator[postgres.PostgresCluster]:
+    """A cluster of the test's own with fsync on (the session's trades it for speed): for
+    the benchmarks of durable writes, and the tests that crash their cluster."""
+    reason = postgres.missing()
+    if reason is not None:
+        pytest.fail(f"PostgreSQL cannot run here: {reason}")
+    cluster = postgres.PostgresCluster(durable=True)
+    cluster.start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
 def postgres_url(postgres_cluster: postgres.PostgresCluster) -> Iterator[str]:
     """A new database of its own on the session's cluster, dropped after the test."""
     url = postgres_cluster.database()

@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -91,17 +90,6 @@ def test_the_completions_of_a_batch_are_checked_together_as_one_at_a_time_would_
 
 # -- durable when it returns ------------------------------------------------------------------
 
-@pytest.fixture
-def crashable_cluster() -> Iterator[postgres.PostgresCluster]:
-    """A durable cluster of its own: this test crashes it."""
-    reason = postgres.missing()
-    if reason is not None:
-        pytest.fail(f"PostgreSQL cannot run here: {reason}")
-    cluster = postgres.PostgresCluster(durable=True)
-    cluster.start()
-    yield cluster
-    cluster.stop()
-
 
 def _walwriter(cluster: postgres.PostgresCluster) -> int:
     with cluster.admin() as db:
@@ -125,14 +113,14 @@ def _accepting(cluster: postgres.PostgresCluster, url: str) -> None:
 
 
 def test_a_write_that_returned_survives_a_crash_before_any_background_flush(
-        crashable_cluster: postgres.PostgresCluster, tmp_path: Path) -> None:
-    url = crashable_cluster.database()
+        durable_postgres_cluster: postgres.PostgresCluster, tmp_path: Path) -> None:
+    url = durable_postgres_cluster.database()
     config = _config(url, tmp_path)
     log = AuditLog.open(config)
     log.write([make_record(queue_id="before")])
     # The WAL writer flushes committed WAL in the background; stopped, only the writes'
     # own wait can have made their commits durable before the crash.
-    walwriter = _walwriter(crashable_cluster)
+    walwriter = _walwriter(durable_postgres_cluster)
     os.kill(walwriter, signal.SIGSTOP)
     try:
         ids = log.write([make_record(queue_id=f"returned{n}") for n in range(5)])
@@ -142,7 +130,7 @@ def test_a_write_that_returned_survives_a_crash_before_any_background_flush(
         os.kill(walwriter, signal.SIGKILL)
     log.close()
     assert ids == [2, 3, 4, 5, 6]
-    _accepting(crashable_cluster, url)
+    _accepting(durable_postgres_cluster, url)
     with AuditLog.open_readonly(config, trust=config.key_trust()) as survivor:
         assert survivor.count(Filters()) == 6
         report = survivor.verify()

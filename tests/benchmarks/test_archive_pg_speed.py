@@ -18,10 +18,7 @@ import asyncio
 import base64
 import random
 import time
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from archive import Archive, ArchiveConfig, Stored
 from mailbase.groupcommit import GroupCommit
@@ -51,17 +48,6 @@ def _message(rng: random.Random, n: int) -> bytes:
             b"Content-Transfer-Encoding: base64\r\n\r\n") + pdf + b"--m--\r\n"
 
 
-@pytest.fixture
-def durable_cluster() -> Iterator[postgres.PostgresCluster]:
-    reason = postgres.missing()
-    if reason is not None:
-        pytest.fail(f"PostgreSQL cannot run here: {reason}")
-    cluster = postgres.PostgresCluster(durable=True)
-    cluster.start()
-    yield cluster
-    cluster.stop()
-
-
 def _rate(archive: Archive, messages: list[bytes]) -> tuple[float, float]:
     """Messages per second, ``SESSIONS`` storing at once through the group commit, and
     the mean batch."""
@@ -84,7 +70,7 @@ def _rate(archive: Archive, messages: list[bytes]) -> tuple[float, float]:
 
 
 def test_archive_writes_per_second_postgresql_against_the_directory(
-        durable_cluster: postgres.PostgresCluster, tmp_path: Path) -> None:
+        durable_postgres_cluster: postgres.PostgresCluster, tmp_path: Path) -> None:
     rng = random.Random(19)
     rounds = [[_message(rng, r * MESSAGES + n) for n in range(MESSAGES)]
               for r in range(ROUNDS)]
@@ -94,7 +80,7 @@ def test_archive_writes_per_second_postgresql_against_the_directory(
     batches: dict[str, list[float]] = {"directory": [], "PostgreSQL": []}
     for number, messages in enumerate(rounds):  # alternating, each on a store of its own
         disk = Archive.open(tmp_path / f"archive{number}")
-        shared = Archive.from_config(ArchiveConfig(url=durable_cluster.database(),
+        shared = Archive.from_config(ArchiveConfig(url=durable_postgres_cluster.database(),
                                                    password_file=secret), create=True)
         for name, archive in (("directory", disk), ("PostgreSQL", shared)):
             rate, batch = _rate(archive, messages)

@@ -11,11 +11,8 @@ synchronous_commit on, over loopback TCP. No timed assert: the figures are print
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
-
-import pytest
 
 from audit.config import AuditConfig
 from audit.importlog import copy_log
@@ -26,17 +23,6 @@ from support.audit import T0, make_record
 
 MESSAGES = 20_000
 BATCH = 500
-
-
-@pytest.fixture
-def durable_cluster() -> Iterator[postgres.PostgresCluster]:
-    reason = postgres.missing()
-    if reason is not None:
-        pytest.fail(f"PostgreSQL cannot run here: {reason}")
-    cluster = postgres.PostgresCluster(durable=True)
-    cluster.start()
-    yield cluster
-    cluster.stop()
 
 
 def _former_log(root: Path) -> AuditConfig:
@@ -51,11 +37,11 @@ def _former_log(root: Path) -> AuditConfig:
     return config
 
 
-def test_import_speed(durable_cluster: postgres.PostgresCluster, tmp_path: Path) -> None:
+def test_import_speed(durable_postgres_cluster: postgres.PostgresCluster, tmp_path: Path) -> None:
     former = _former_log(tmp_path)
     secret = postgres.password_file(tmp_path)
     for label, chain in (("as the live chain", None), ("as an imported chain", "former")):
-        target = AuditConfig(url=durable_cluster.database(), password_file=secret,
+        target = AuditConfig(url=durable_postgres_cluster.database(), password_file=secret,
                              keys_dir=tmp_path / "shared")
         if chain is not None:
             with AuditLog.open(target) as live:

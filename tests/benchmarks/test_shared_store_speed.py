@@ -12,11 +12,8 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import time
-from collections.abc import Iterator
 from multiprocessing.synchronize import Event
 from pathlib import Path
-
-import pytest
 
 from audit.chain import CheckpointSigner
 from audit.config import AuditConfig
@@ -79,20 +76,9 @@ def _check(configs: list[AuditConfig]) -> None:
     assert forks == []
 
 
-@pytest.fixture
-def durable_cluster() -> Iterator[postgres.PostgresCluster]:
-    reason = postgres.missing()
-    if reason is not None:
-        pytest.fail(f"PostgreSQL cannot run here: {reason}")
-    cluster = postgres.PostgresCluster(durable=True)
-    cluster.start()
-    yield cluster
-    cluster.stop()
-
-
 def test_two_servers_durable_records_per_second(
-        durable_cluster: postgres.PostgresCluster, tmp_path: Path) -> None:
-    url = durable_cluster.database()
+        durable_postgres_cluster: postgres.PostgresCluster, tmp_path: Path) -> None:
+    url = durable_postgres_cluster.database()
     secret = postgres.password_file(tmp_path)
     sqlite = [AuditConfig(path=tmp_path / "shared.sqlite3", keys_dir=tmp_path / f"keys{n}")
               for n in range(SERVERS)]
