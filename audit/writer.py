@@ -18,45 +18,24 @@ next one.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import queue
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from audit.config import AuditConfig
 from audit.errors import AuditError
 from audit.interface import AuditStore, Item
 from audit.records import AdminEvent, AdminKind, AuditRecord, Completion
 from audit.store import AuditLog
+from mailbase.groupcommit import Waiter, wake
 
 log = logging.getLogger("congvu.audit")
 
 
-@dataclass(slots=True)
-class _Pending:
-    item: Item
-    future: asyncio.Future[int]
-    loop: asyncio.AbstractEventLoop
-
-
+_Pending = Waiter[Item, int]
 _STOP = object()
-
-
-def _settle(future: asyncio.Future[int], result: int | AuditError) -> None:
-    if future.done():
-        return
-    if isinstance(result, AuditError):
-        future.set_exception(result)
-    else:
-        future.set_result(result)
-
-
-def _settle_all(settled: list[tuple[asyncio.Future[int], int | AuditError]]) -> None:
-    for future, result in settled:
-        _settle(future, result)
 
 
 class AuditWriter:
@@ -151,7 +130,7 @@ class AuditWriter:
                     continue
                 if first is _STOP:
                     break
-                assert isinstance(first, _Pending)
+                assert isinstance(first, Waiter)
                 batch = [first]
                 deadline = time.monotonic() + max_wait
                 while len(batch) < max_batch:
@@ -168,7 +147,7 @@ class AuditWriter:
                     if nxt is _STOP:
                         stopping = True
                         break
-                    assert isinstance(nxt, _Pending)
+                    assert isinstance(nxt, Waiter)
                     batch.append(nxt)
                 expected = len(batch)
                 self._commit(store, batch)
@@ -189,15 +168,7 @@ class AuditWriter:
             results = [AuditError(f"audit writer failed: {exc}")] * len(batch)
         self.batches += 1
         self.written += sum(isinstance(r, int) for r in results)
-        # One wake-up of each waiting loop per batch, not one per write.
-        by_loop: dict[asyncio.AbstractEventLoop,
-                      list[tuple[asyncio.Future[int], int | AuditError]]] = {}
-        for pending, result in zip(batch, results, strict=True):
-            by_loop.setdefault(pending.loop, []).append((pending.future, result))
-        for loop, settled in by_loop.items():
-            # RuntimeError: the caller's loop is closed, nobody is waiting.
-            with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(_settle_all, settled)
+        wake(batch, results)
 
     def _idle_checkpoint(self, store: AuditStore) -> None:
         try:
@@ -220,6 +191,6 @@ class AuditWriter:
                 pending = self._queue.get_nowait()
             except queue.Empty:
                 return
-            if isinstance(pending, _Pending):
-                error = AuditError("the audit writer stopped before committing this")
-                pending.loop.call_soon_threadsafe(_settle, pending.future, error)
+            if isinstance(pending, Waiter):
+                wake([pending], [AuditError("the audit writer stopped before committing "
+                                            "this")])

@@ -33,7 +33,9 @@ class GroupCommitClosed(RuntimeError):
 
 
 @dataclass(slots=True)
-class _Pending(Generic[_Item, _Result]):
+class Waiter(Generic[_Item, _Result]):
+    """One queued write: what to write, and the session waiting for its outcome."""
+
     item: _Item
     future: asyncio.Future[_Result]
     loop: asyncio.AbstractEventLoop
@@ -65,7 +67,7 @@ class GroupCommit(Generic[_Item, _Result]):
         self._commit = commit
         self.name = name
         self.max_batch = max_batch
-        self._queue: queue.SimpleQueue[_Pending[_Item, _Result] | object] = \
+        self._queue: queue.SimpleQueue[Waiter[_Item, _Result] | object] = \
             queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -83,7 +85,7 @@ class GroupCommit(Generic[_Item, _Result]):
         self._start()
         loop = asyncio.get_running_loop()
         future: asyncio.Future[_Result] = loop.create_future()
-        self._queue.put(_Pending(item, future, loop))
+        self._queue.put(Waiter(item, future, loop))
         return await future
 
     def _start(self) -> None:
@@ -120,9 +122,9 @@ class GroupCommit(Generic[_Item, _Result]):
                     stopping = True
                     break
                 batch.append(more)
-            self._write([p for p in batch if isinstance(p, _Pending)])
+            self._write([p for p in batch if isinstance(p, Waiter)])
 
-    def _write(self, batch: list[_Pending[_Item, _Result]]) -> None:
+    def _write(self, batch: list[Waiter[_Item, _Result]]) -> None:
         outcomes: Sequence[_Result | Exception]
         try:
             outcomes = self._commit([p.item for p in batch])
@@ -134,12 +136,18 @@ class GroupCommit(Generic[_Item, _Result]):
             outcomes = [exc] * len(batch)
         self.batches += 1
         self.written += sum(not isinstance(o, Exception) for o in outcomes)
-        # One wake-up of each waiting loop per batch, not one per write.
-        by_loop: dict[asyncio.AbstractEventLoop,
-                      list[tuple[asyncio.Future[_Result], _Result | Exception]]] = {}
-        for pending, outcome in zip(batch, outcomes, strict=True):
-            by_loop.setdefault(pending.loop, []).append((pending.future, outcome))
-        for loop, settled in by_loop.items():
-            # RuntimeError: the caller's loop is closed, nobody is waiting.
-            with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(_settle_all, settled)
+        wake(batch, outcomes)
+
+
+def wake(waiters: Sequence[Waiter[_Item, _Result]],
+         outcomes: Sequence[_Result | Exception]) -> None:
+    """Give each waiter its outcome (an exception is raised in its session), from any
+    thread: one wake-up of each waiting event loop for all its sessions, not one a write."""
+    by_loop: dict[asyncio.AbstractEventLoop,
+                  list[tuple[asyncio.Future[_Result], _Result | Exception]]] = {}
+    for waiter, outcome in zip(waiters, outcomes, strict=True):
+        by_loop.setdefault(waiter.loop, []).append((waiter.future, outcome))
+    for loop, settled in by_loop.items():
+        # RuntimeError: the caller's loop is closed, nobody is waiting.
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(_settle_all, settled)
