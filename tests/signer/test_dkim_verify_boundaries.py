@@ -5,6 +5,7 @@ and key type, the signature cap, and the header syntax relaxed canonicalization 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -183,3 +184,17 @@ def test_the_signature_prefix_is_read_past_folding_white_space(
     assert result.result is AuthResult.PASS
     assert result.signature_prefix == value.decode()
 
+
+
+def test_a_malformed_header_section_is_named_by_its_first_fault() -> None:
+    verifier = DkimVerifier(_served({}))
+    raw = b"DKIM-Signature: v=1\r\nno colon\r\nSubject: a\0b\r\n\r\nbody"
+    assert _pairs(verifier.verify(raw)) == [
+        ("permerror", "malformed header section: line 2 is not a header field")]
+
+
+def test_a_result_cannot_be_changed_once_given(keys: dict[str, KeyFile]) -> None:
+    [result] = DkimVerifier(_served(_records(keys["rsa"]))).verify(_dkimpy(keys["rsa"]))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        result.result = AuthResult.FAIL  # type: ignore[misc]
+    assert {result} == {result}  # a value: hashable, kept in sets of results
