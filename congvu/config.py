@@ -181,88 +181,32 @@ def parse_config(
     data_dir = config.service.data_dir or Path(environ.get(VAR_ENV) or "var")
     data_dir = (cwd / data_dir).resolve() if not data_dir.is_absolute() else data_dir
     service = config.service.model_copy(update={"data_dir": data_dir})
-    config = config.model_copy(update={"service": service, "audit": _shared_audit(config),
-                                       "archive": _shared_archive(config)})
-    config = config.model_copy(update={"policies": _shared_quarantine(config),
-                                       "signer": _shared_rotation(config)})
-    config = config.model_copy(update={"directory": _shared_directory(config),
-                                       "web": _shared_web(config)})
+    store = config.store
+    policies, signer = config.policies, config.signer
+    config = config.model_copy(update={
+        "service": service,
+        "audit": _on_shared_store(config.audit, store),
+        "archive": _on_shared_store(config.archive, store),
+        "directory": _on_shared_store(config.directory, store),
+        "web": _on_shared_store(config.web, store),
+        "policies": policies.model_copy(update={
+            "quarantine": _on_shared_store(policies.quarantine, store)}),
+        "signer": signer.model_copy(update={
+            "dkim": _on_shared_store(signer.dkim, store, own="state_file")}),
+    })
     return _resolve_paths(config, data_dir)
 
 
-def _shared_audit(config: CongvuConfig) -> AuditConfig:
-    """``[audit]`` with ``[store]`` applied: the shared store's URL unless the table names
-    its own store (path or url), and its password file unless the table has one."""
-    audit, store = config.audit, config.store
-    if store.url is None or "path" in audit.model_fields_set:
-        return audit
-    return audit.model_copy(update={
-        "url": audit.url or store.url,
-        "password_file": audit.password_file or store.password_file,
+def _on_shared_store(table: _Model, store: StoreConfig, *, own: str = "path") -> _Model:
+    """``table`` with ``[store]`` applied: the shared store's URL unless the table names
+    its own store (``own``, or a url of its own), and the shared password file unless it
+    has one. Every store's table follows this one rule."""
+    if store.url is None or own in table.model_fields_set:
+        return table
+    return table.model_copy(update={
+        "url": getattr(table, "url", None) or store.url,
+        "password_file": getattr(table, "password_file", None) or store.password_file,
     })
-
-
-def _shared_archive(config: CongvuConfig) -> ArchiveConfig:
-    """``[archive]`` with ``[store]`` applied, as :func:`_shared_audit` does for the log."""
-    archive, store = config.archive, config.store
-    if store.url is None or "path" in archive.model_fields_set:
-        return archive
-    return archive.model_copy(update={
-        "url": archive.url or store.url,
-        "password_file": archive.password_file or store.password_file,
-    })
-
-
-def _shared_quarantine(config: CongvuConfig) -> PoliciesConfig:
-    """``[policies]`` with ``[store]`` applied to its quarantine, as :func:`_shared_audit`
-    does for the log: held messages go where the shared store is unless
-    ``[policies.quarantine]`` names its own (path or url)."""
-    policies, store = config.policies, config.store
-    quarantine = policies.quarantine
-    if store.url is None or "path" in quarantine.model_fields_set:
-        return policies
-    return policies.model_copy(update={"quarantine": quarantine.model_copy(update={
-        "url": quarantine.url or store.url,
-        "password_file": quarantine.password_file or store.password_file,
-    })})
-
-
-def _shared_directory(config: CongvuConfig) -> DirectoryConfig:
-    """``[directory]`` with ``[store]`` applied, as :func:`_shared_audit` does for the
-    log: the units, their history and the roster go where the shared store is unless
-    the table names its own (path or url)."""
-    directory, store = config.directory, config.store
-    if store.url is None or "path" in directory.model_fields_set:
-        return directory
-    return directory.model_copy(update={
-        "url": directory.url or store.url,
-        "password_file": directory.password_file or store.password_file,
-    })
-
-
-def _shared_web(config: CongvuConfig) -> WebConfig:
-    """``[web]`` with ``[store]`` applied: the console's users, grants and sessions go
-    where the shared store is unless the table names its own store (path or url)."""
-    web, store = config.web, config.store
-    if store.url is None or "path" in web.model_fields_set:
-        return web
-    return web.model_copy(update={
-        "url": web.url or store.url,
-        "password_file": web.password_file or store.password_file,
-    })
-
-
-def _shared_rotation(config: CongvuConfig) -> SignerConfig:
-    """``[signer]`` with ``[store]`` applied to the DKIM rotation state, unless
-    ``[signer.dkim]`` names its own (state_file or url)."""
-    signer, store = config.signer, config.store
-    dkim = signer.dkim
-    if store.url is None or "state_file" in dkim.model_fields_set:
-        return signer
-    return signer.model_copy(update={"dkim": dkim.model_copy(update={
-        "url": dkim.url or store.url,
-        "password_file": dkim.password_file or store.password_file,
-    })})
 
 
 def load_config(path: Path | None, *, environ: Mapping[str, str] | None = None) -> CongvuConfig:
