@@ -12,6 +12,7 @@ original) are listed in tools/mutation-equivalents.txt, one line each with the r
 and left out of the score.
 
     python tools/mutate.py [MODULE ...]     # default: every module in MODULES
+    python tools/mutate.py --resume MODULE  # only the mutants a cut-short run left
 
 Prints one line per module, ``MODULE: killed/total (score)``, then each survivor.
 """
@@ -23,10 +24,12 @@ import json
 import os
 import re
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tarfile
 import time
+from contextlib import closing
 from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
@@ -164,9 +167,11 @@ def environment(tree: Path) -> dict[str, str]:
     return env
 
 
-def run_module(module: str, tests: list[str], tree: Path,
-               cosmic_ray: Path) -> list[Mutant] | str:
-    """Every mutant of ``module`` run against ``tests``, or why it could not be measured."""
+def run_module(module: str, tests: list[str], tree: Path, cosmic_ray: Path, *,
+               resume: bool = False) -> list[Mutant] | str:
+    """Every mutant of ``module`` run against ``tests``, or why it could not be measured.
+    With ``resume``, only the mutants the module's last session left unrun (a run cut
+    short): its results stand, so the module must offer the same mutation sites as then."""
     name = module.replace("/", ".").removesuffix(".py")
     env = environment(tree)
     missing = [t for t in tests if not (tree / t).exists()]
@@ -181,7 +186,6 @@ def run_module(module: str, tests: list[str], tree: Path,
         return f"the unmutated tests fail in the copy, nothing measured:\n{tail}"
     config = WORK / f"{name}.toml"
     session = WORK / f"{name}.sqlite"
-    session.unlink(missing_ok=True)
     timeout = max(60.0, 4 * elapsed)
     excluded = ", ".join(json.dumps(p) for p in excluded_operators(cosmic_ray))
     config.write_text(
@@ -194,13 +198,55 @@ def run_module(module: str, tests: list[str], tree: Path,
         "[cosmic-ray.filters.operators-filter]\n"
         f"exclude-operators = [{excluded}]\n")
     tools = cosmic_ray.parent
-    subprocess.run([str(cosmic_ray), "init", str(config), str(session)], cwd=tree, env=env,
-                   check=True)
-    subprocess.run([str(tools / "cr-filter-operators"), str(session), str(config)], cwd=tree,
-                   env=env, check=True)
+    if resume:
+        changed = sites_changed(session, config, tree, env, cosmic_ray)
+        if changed:
+            return changed
+        print(f"{module}: {unrun(session)} mutants left unrun by the last session, run now",
+              flush=True)
+    else:
+        session.unlink(missing_ok=True)
+        subprocess.run([str(cosmic_ray), "init", str(config), str(session)], cwd=tree,
+                       env=env, check=True)
+        subprocess.run([str(tools / "cr-filter-operators"), str(session), str(config)],
+                       cwd=tree, env=env, check=True)
+    # exec runs only the work items without a result
     subprocess.run([str(cosmic_ray), "exec", str(config), str(session)], cwd=tree, env=env,
                    check=True)
     return session_mutants(module, cosmic_ray)
+
+
+def _sites(session: Path) -> set[tuple[Any, ...]]:
+    with closing(sqlite3.connect(session)) as db:
+        return set(db.execute("SELECT module_path, operator_name, occurrence, start_pos_row, "
+                              "start_pos_col, end_pos_row, end_pos_col FROM mutation_specs"))
+
+
+def unrun(session: Path) -> int:
+    with closing(sqlite3.connect(session)) as db:
+        [(count,)] = db.execute("SELECT count(*) FROM work_items WHERE job_id NOT IN "
+                                "(SELECT job_id FROM work_results)")
+        return int(count)
+
+
+def sites_changed(session: Path, config: Path, tree: Path, env: dict[str, str],
+                  cosmic_ray: Path) -> str | None:
+    """Why the last session cannot be resumed on the committed module, or None: each
+    mutant is named by operator and occurrence, so a module edited since would give the
+    stored results to other mutants."""
+    if not session.exists():
+        return f"no session in {session} to resume"
+    fresh = WORK / f"{session.stem}.sites.sqlite"
+    fresh.unlink(missing_ok=True)
+    try:
+        subprocess.run([str(cosmic_ray), "init", str(config), str(fresh)], cwd=tree, env=env,
+                       check=True)
+        if _sites(fresh) != _sites(session):
+            return ("the module's mutation sites changed since its last session: run it "
+                    "afresh, without --resume")
+    finally:
+        fresh.unlink(missing_ok=True)
+    return None
 
 
 def session_mutants(module: str, cosmic_ray: Path) -> list[Mutant] | str:
@@ -263,6 +309,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tests", nargs="+", metavar="PATH",
                         help="run these tests on every mutant instead of MODULES' (a "
                         "quicker, narrower measure: the score is then a lower bound)")
+    parser.add_argument("--resume", action="store_true",
+                        help="run only the mutants each module's last session under "
+                        "build/mutate left unrun (a run cut short), if the module offers the "
+                        "same mutation sites as then; the results it holds stand")
     parser.add_argument("--report-only", action="store_true",
                         help="report the last run's sessions under build/mutate again "
                         "(with the equivalents listed since), running nothing")
@@ -280,7 +330,8 @@ def main(argv: list[str] | None = None) -> int:
     for module in args.modules:
         tests = args.tests or MODULES[module]
         print(f"{module}: mutants run against {' '.join(tests)}", flush=True)
-        report(module, run_module(module, tests, tree, cosmic_ray), equivalents)
+        report(module, run_module(module, tests, tree, cosmic_ray, resume=args.resume),
+               equivalents)
         sys.stdout.flush()
     return 0
 
