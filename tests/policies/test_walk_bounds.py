@@ -87,6 +87,26 @@ def test_the_work_bound_allows_exactly_16_times_the_message_plus_1_mb() -> None:
     assert TOO_COSTLY in [d.reason for _, d in over.defects]
 
 
+def test_a_header_that_ends_early_counts_its_second_reading_as_work() -> None:
+    # A line that is no field ends the header block for Python: the entity is walked
+    # again from that line (S bytes in) under the fields before it. Nine boundary
+    # readings scan a body eight times more: R + 8 * (R - H) for the whole header block
+    # (H bytes), then R - S for the second reading and 8 * (R - S) for its scans. That
+    # is the bound, 16 * R + 1 MB, when 2 * R = 1 MB + 8 * H + 9 * S. One byte more is
+    # over it; counting the second reading as anything but R - S moves the bound.
+    params = "".join(f'; boundary="b{k:02d}"' for k in range(9))
+    fields = f"MIME-Version: 1.0\r\nContent-Type: multipart/mixed{params}\r\n".encode()
+    header = fields + b"no field here\r\n\r\n"
+    s, h = len(fields), len(header)
+    size = ((1 << 20) + 8 * h + 9 * s) // 2
+    assert 2 * size == (1 << 20) + 8 * h + 9 * s
+    at_bound = walk(header + b"x" * (size - h))
+    assert TOO_COSTLY not in [d.reason for _, d in at_bound.defects]
+    assert len(at_bound.parts) == 18  # nine readings of each header reading
+    over = walk(header + b"x" * (size - h + 1))
+    assert TOO_COSTLY in [d.reason for _, d in over.defects]
+
+
 def _text_parts(count: int) -> bytes:
     return (b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n'
             + b"--b\r\nContent-Type: text/plain\r\n\r\nhi\r\n" * count + b"--b--\r\n")
@@ -156,6 +176,19 @@ def test_a_missing_close_delimiter_is_reported_beside_the_part_limit() -> None:
     assert found.defects == [
         ("1", Defect("malformed-mime", "the closing boundary is missing")),
         ("3", Defect("malformed-mime", "more than 3 MIME parts; the rest was not inspected"))]
+
+
+def test_the_delimiter_scan_stops_one_line_past_the_part_limit() -> None:
+    # a flood of delimiter lines is not read whole: the scan stops at max_parts + 1
+    # lines, enough to know the limit is passed, and looks for the close-delimiter only
+    # among them. Four parts without one, under a limit of three entities: the scan is
+    # at its bound, so the part limit is the one finding (three parts: see above)
+    raw = (b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n'
+           + b"--b\r\nContent-Type: text/plain\r\n\r\nhi\r\n" * 4)
+    found = walk(raw, WalkLimits(max_parts=3))
+    assert [p.path for p in found.parts] == ["1", "2"]
+    assert found.defects == [("3", Defect(
+        "malformed-mime", "more than 3 MIME parts; the rest was not inspected"))]
 
 
 def test_a_text_part_past_the_part_limit_with_nothing_encoded_in_it_says_nothing() -> None:
