@@ -78,15 +78,9 @@ def migrate_directory(config: CongvuConfig, target: Target) -> str:
         return f"no directory store at {source}; nothing to copy"
     into = config.directory.model_copy(update={"url": target.url,
                                                "password_file": target.password_file})
-    try:
-        counts = copy_directory_to_postgresql(source, into)
-    except directory.StoreError:
-        held = _shared_units(into)
-        if not held:
-            raise
-        return (f"the shared directory holds {held} units already (copied before, or from "
-                "another server); not copied, nothing changed")
-    return f"copied {_counted(counts)}"
+    return _copy_unless_held("directory", "units",
+                             lambda: copy_directory_to_postgresql(source, into),
+                             directory.StoreError, lambda: _shared_units(into))
 
 
 def _shared_units(into: directory.DirectoryConfig) -> int:
@@ -109,14 +103,30 @@ def migrate_users(config: CongvuConfig, target: Target) -> str:
         return f"no users store at {source}; nothing to copy"
     into = config.web.model_copy(update={"url": target.url,
                                          "password_file": target.password_file})
+    return _copy_unless_held("users store", "users",
+                             lambda: copy_users_to_postgresql(source, into),
+                             web.UserError, lambda: _shared_users(into))
+
+
+def _shared_users(into: web.WebConfig) -> int:
+    with web.UserStore(into) as shared:
+        return len(shared.users())
+
+
+def _copy_unless_held(store: str, rows: str, copy: Callable[[], dict[str, int]],
+                      refused: type[Exception], held: Callable[[], int]) -> str:
+    """Run ``copy``; when the shared store refuses it because it holds ``rows`` already
+    (copied before, or from another server), say so instead of failing.
+
+    The copy refuses a non-empty target as a whole, so a re-run is safe and changes nothing.
+    """
     try:
-        counts = copy_users_to_postgresql(source, into)
-    except web.UserError:
-        with web.UserStore(into) as shared:
-            held = len(shared.users())
-        if not held:
+        counts = copy()
+    except refused:
+        present = held()
+        if not present:
             raise
-        return (f"the shared users store holds {held} users already (copied before, or "
+        return (f"the shared {store} holds {present} {rows} already (copied before, or "
                 "from another server); not copied, nothing changed")
     return f"copied {_counted(counts)}"
 
