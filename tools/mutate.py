@@ -13,6 +13,7 @@ and left out of the score.
 
     python tools/mutate.py [MODULE ...]     # default: every module in MODULES
     python tools/mutate.py --resume MODULE  # only the mutants a cut-short run left
+    python tools/mutate.py --recheck MODULE # the last run's survivors against today's tests
 
 Prints one line per module, ``MODULE: killed/total (score)``, then each survivor.
 """
@@ -129,11 +130,11 @@ def read_equivalents() -> dict[tuple[str, str, str, str], str]:
     return found
 
 
-def make_tree() -> Path:
+def make_tree(name: str = "tree") -> Path:
     """The committed tree, extracted afresh, its bytecode checked by source hash (a
     mutant the same size as the original, written within the same second, must not
     run the original's cached bytecode)."""
-    tree = WORK / "tree"
+    tree = WORK / name
     shutil.rmtree(tree, ignore_errors=True)
     tree.mkdir(parents=True)
     archive = subprocess.run(["git", "-C", str(ROOT), "archive", "HEAD"], check=True,
@@ -281,6 +282,54 @@ def _mutant(module: str, entry: list[Any]) -> Mutant:
     )
 
 
+def recheck(module: str, mutants: list[Mutant] | str, tests: list[str], tree: Path,
+            equivalents: dict[tuple[str, str, str, str], str],
+            lines_only: list[int] | None = None) -> None:
+    """Apply each survivor of the last session not listed as equivalent to the module as
+    committed (its line found by text, nearest the line it had) and run ``tests`` on it:
+    tests written since a run are measured against its survivors without running every
+    mutant again. Prints each outcome and the session's score with them."""
+    if isinstance(mutants, str):
+        print(f"{module}: not rechecked ({mutants})")
+        return
+    survivors = [m for m in mutants if m.outcome == "survived" and m.key() not in equivalents
+                 and (not lines_only or m.line in lines_only)]
+    source = tree / module
+    original = source.read_text()
+    lines = original.split("\n")
+    env = environment(tree)
+    killed = gone = 0
+    try:
+        for m in survivors:
+            found = [n for n, text in enumerate(lines, 1) if text.strip() == m.before]
+            if not found:
+                print(f"  gone, line {m.line}: the line is no longer in the module, "
+                      "left out:\t" + "\t".join(m.key()))
+                gone += 1  # no such mutant can be made of the module as it is
+                continue
+            n = min(found, key=lambda k: abs(k - m.line))
+            indent = lines[n - 1][: len(lines[n - 1]) - len(lines[n - 1].lstrip())]
+            source.write_text("\n".join([*lines[: n - 1], indent + m.after, *lines[n:]]))
+            outcome = subprocess.run(test_command(tests), shell=True, cwd=tree, env=env,
+                                     capture_output=True, text=True)
+            killed += outcome.returncode != 0
+            word = "killed" if outcome.returncode else "survived"
+            print(f"  {word}, line {n}:\t" + "\t".join(m.key()), flush=True)
+    finally:
+        source.write_text(original)
+    counted = [m for m in mutants if m.outcome in ("killed", "survived")
+               and not (m.outcome == "survived" and m.key() in equivalents)]
+    done = sum(m.outcome == "killed" for m in counted) + killed
+    total = len(counted) - gone
+    score = 100.0 * done / total if total else 100.0
+    if lines_only:
+        print(f"{module}: {killed} of the {len(survivors)} survivors on lines "
+              f"{', '.join(map(str, lines_only))} killed by {' '.join(tests)}")
+        return
+    print(f"{module}: {done}/{total} ({score:.1f} %) with the survivors rechecked "
+          f"against {' '.join(tests)}")
+
+
 def report(module: str, mutants: list[Mutant] | str,
            equivalents: dict[tuple[str, str, str, str], str]) -> float | None:
     if isinstance(mutants, str):
@@ -313,6 +362,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="run only the mutants each module's last session under "
                         "build/mutate left unrun (a run cut short), if the module offers the "
                         "same mutation sites as then; the results it holds stand")
+    parser.add_argument("--recheck", action="store_true",
+                        help="apply each survivor of the last session (not listed as "
+                        "equivalent) to the committed module and run the tests on it")
+    parser.add_argument("--line", type=int, action="append", metavar="N",
+                        help="with --recheck: only the survivors on line N of the last "
+                        "session's module (repeatable)")
     parser.add_argument("--report-only", action="store_true",
                         help="report the last run's sessions under build/mutate again "
                         "(with the equivalents listed since), running nothing")
@@ -326,7 +381,13 @@ def main(argv: list[str] | None = None) -> int:
         for module in args.modules:
             report(module, session_mutants(module, cosmic_ray), equivalents)
         return 0
-    tree = make_tree()
+    # a recheck has a tree of its own: a run may be under way in the other
+    tree = make_tree("recheck-tree" if args.recheck else "tree")
+    if args.recheck:
+        for module in args.modules:
+            recheck(module, session_mutants(module, cosmic_ray), args.tests or MODULES[module],
+                    tree, equivalents, args.line)
+        return 0
     for module in args.modules:
         tests = args.tests or MODULES[module]
         print(f"{module}: mutants run against {' '.join(tests)}", flush=True)
