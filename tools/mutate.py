@@ -298,6 +298,10 @@ def recheck(module: str, mutants: list[Mutant] | str, tests: list[str], tree: Pa
     original = source.read_text()
     lines = original.split("\n")
     env = environment(tree)
+    if subprocess.run(test_command(tests), shell=True, cwd=tree, env=env,
+                      capture_output=True).returncode != 0:
+        print(f"{module}: not rechecked (the unmutated tests fail in the copy)")
+        return
     killed = gone = 0
     try:
         for m in survivors:
