@@ -198,3 +198,35 @@ def test_a_result_cannot_be_changed_once_given(keys: dict[str, KeyFile]) -> None
     with pytest.raises(dataclasses.FrozenInstanceError):
         result.result = AuthResult.FAIL  # type: ignore[misc]
     assert {result} == {result}  # a value: hashable, kept in sets of results
+
+
+def test_a_key_only_dkimpys_reader_takes_verifies_as_dkimpy_verifies_it(
+        keys: dict[str, KeyFile]) -> None:
+    # cryptography reads strict DER only; a key with a stray byte after it is refused
+    # there and read by dkimpy's own reader (the fallback), as dkimpy reads it
+    public = keys["rsa"].key.public_key()
+    der = public.public_bytes(serialization.Encoding.DER,
+                              serialization.PublicFormat.SubjectPublicKeyInfo) + b"\0"
+    with pytest.raises(ValueError, match="Could not deserialize key data"):
+        serialization.load_der_public_key(der)
+    record = f"v=DKIM1; k=rsa; p={base64.b64encode(der).decode()}"
+    signed = _dkimpy(keys["rsa"])
+    assert dkim.verify(signed, dnsfunc=lambda name, timeout=5: record.encode())
+    verifier = DkimVerifier(_served({f"rsa._domainkey.{DOMAIN}": record}))
+    assert _pairs(verifier.verify(signed)) == [("pass", "signature verified")]
+
+
+def test_of_several_key_records_at_one_name_the_first_answered_is_read(
+        keys: dict[str, KeyFile]) -> None:
+    # RFC 6376 3.6.2.2 leaves the choice to the verifier; the first record of the
+    # answer is read, as dkimpy reads it, so one answer always gives one verdict
+    revoked = "v=DKIM1; k=rsa; p="
+    signed = _dkimpy(keys["rsa"])
+
+    def answer(*records: str) -> DkimVerifier:
+        return DkimVerifier(lambda name: [r.encode() for r in records])
+
+    assert _pairs(answer(keys["rsa"].record, revoked).verify(signed)) == [
+        ("pass", "signature verified")]
+    assert _pairs(answer(revoked, keys["rsa"].record).verify(signed)) == [
+        ("permerror", f"key at rsa._domainkey.{DOMAIN} is revoked (empty p=)")]
