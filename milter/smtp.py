@@ -49,6 +49,7 @@ from milter.replies import (
     R554_NUL,
     Reply,
 )
+from milter.stockreplies import in_both_languages
 
 if TYPE_CHECKING:
     from milter.nexthop import Transaction
@@ -331,11 +332,17 @@ class FilterSMTP(SMTP):
         await super().push(str(reply))
 
     async def push(self, status: Any) -> None:
-        """Send a reply; one that aiosmtpd gives by itself to bad input is traced too."""
+        """Send a reply. One that aiosmtpd gives by itself is said in both languages
+        (milter/stockreplies.py), and traced when it refuses bad input; the handler's
+        (ours, or the next hop's mirrored) goes as it is."""
         if status is not self._handler_status and isinstance(status, str):
             refusal = classify(status)
             if refusal is not None:
                 reason, reply, status = refusal
+            said = in_both_languages(status, self.hostname, self.__ident__)
+            if said is not None:
+                reply, status = said, str(said)
+            if refusal is not None:
                 self._trace(reason, reply)
         self._handler_status = None
         await super().push(status)
