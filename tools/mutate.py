@@ -313,7 +313,11 @@ def recheck(module: str, mutants: list[Mutant] | str, tests: list[str], tree: Pa
                 continue
             n = min(found, key=lambda k: abs(k - m.line))
             indent = lines[n - 1][: len(lines[n - 1]) - len(lines[n - 1].lstrip())]
-            source.write_text("\n".join([*lines[: n - 1], indent + m.after, *lines[n:]]))
+            mutated = [*lines[: n - 1], indent + m.after, *lines[n:]]
+            if "CosmicRayTestingException" in m.after:
+                # cosmic-ray's stand-in for an exception no code raises, a builtin in its runs
+                mutated.append("class CosmicRayTestingException(Exception):\n    pass\n")
+            source.write_text("\n".join(mutated))
             outcome = subprocess.run(test_command(tests), shell=True, cwd=tree, env=env,
                                      capture_output=True, text=True)
             killed += outcome.returncode != 0
