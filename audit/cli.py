@@ -591,6 +591,30 @@ def rename_units_cmd(wiring: _Wiring, id_map: Path, file: str, actor: str,
     click.echo(f"{file}: {len(renamed)} unit id(s) renamed for the records before event {seq}")
 
 
+@group.group("summary")
+def summary_group() -> None:
+    """The report's summary: counts per day and unit kept with the log, so that a
+    quarter's report reads days, not every record (derived, never chained; `audit
+    verify` checks it against the records)."""
+
+
+@summary_group.command("rebuild")
+@config_option
+@_wiring
+def summary_rebuild_cmd(wiring: _Wiring, config_path: Path | None) -> None:
+    """Count the report's summary again from the records: after an upgrade from a
+    release without it, a chain imported by `store migrate`, or a verify that found it
+    wrong. A month at a time, each in a transaction of its own: mail keeps flowing, and
+    the report reads the records until it is done."""
+    with _open_rw(wiring, config_path) as log:
+        try:
+            rebuilt = log.rebuild_summary()
+        except AuditError as exc:
+            raise _fail(exc) from exc
+    click.echo(f"report summary rebuilt: {rebuilt.months} month(s) counted, "
+               f"up to event {rebuilt.head}")
+
+
 @group.command("prune")
 @click.option("--before", required=True,
               help="Remove events older than this date (local zone unless an offset).")

@@ -17,6 +17,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from audit.schema import MIGRATIONS as SQLITE_MIGRATIONS
+from audit.summaryschema import pg_steps
 from audit.verify import IndexCheck
 from mailbase.pgconn import PgConnection
 
@@ -145,6 +146,7 @@ STEPS: dict[str, list[str]] = {
             link_from bigint, link {_TEXT}, link_signature {_TEXT},
             PRIMARY KEY (chain, seq))""",
     ],
+    "0008-report-summary": pg_steps(),
 }
 # Every SQLite migration has its PostgreSQL steps (a test holds them to it).
 MIGRATIONS: list[tuple[str, list[str]]] = [(name, STEPS[name]) for name, _ in SQLITE_MIGRATIONS]

@@ -20,9 +20,15 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
-from audit.renames import load_renames, read_units, renamed_message, rolled_roster
+from audit.renames import (
+    UnitRenames,
+    load_renames,
+    read_units,
+    renamed_message,
+    rolled_roster,
+)
 from audit.reportsql import (
     NO_DOCUMENTS,
     Fate,
@@ -42,6 +48,7 @@ from audit.reportuse import (
     Use,
     official_use,
 )
+from audit.summaryschema import COUNTED, SEP, is_current, midnight, whole_days
 from mailbase import Period
 
 TOP_CORRESPONDENTS = 5
@@ -195,6 +202,11 @@ class _Tally:
         for index, n in increments:
             self.values[index] += n
 
+    def add_values(self, values: Sequence[int]) -> None:
+        for index, n in enumerate(values):
+            if n:
+                self.values[index] += n
+
     def counts(self) -> Counts:
         return Counts(*self.values)
 
@@ -272,6 +284,18 @@ def _received_side(msg: Message) -> list[tuple[int, int]]:
     return found
 
 
+def sent_figures(msg: Message) -> list[tuple[int, int]]:
+    """What a message adds to its sending unit's columns (its mailbox's and the
+    total's): (column index in :data:`FIELDS`, count) pairs."""
+    return _sent_side(msg) + _flagged(msg)
+
+
+def received_figures(msg: Message) -> list[tuple[int, int]]:
+    """What a message adds to each of its recipient units' columns (once to a total or
+    subtotal holding any of them)."""
+    return _received_side(msg)
+
+
 class _Builder:
     """Adds messages to units, mailboxes and the total (each message once there)."""
 
@@ -305,7 +329,7 @@ class _Builder:
         return self.boxes.setdefault(unit, {}).setdefault(address, _Tally())
 
     def add(self, msg: Message) -> None:
-        sent = _sent_side(msg) + _flagged(msg)
+        sent = sent_figures(msg)
         if sent and msg.sender is not None and self._in(msg.sender):
             self._unit(msg.sender).add(sent)
             for head in self.heads.get(msg.sender, ()):
@@ -337,6 +361,48 @@ class _Builder:
                 self.talk.setdefault(unit, Counter())[msg.envelope_sender] += 1
         for address, unit in {(a, u) for a, u in msg.recipients if u is not None and u in mine}:
             self._box(unit, address).add(received)
+
+    def add_sent_row(self, unit: str, mailbox: str, values: Sequence[int],
+                     day: str, last: str | None) -> None:
+        """A day of the summary's figures of one unit's mailbox (``''``: forgeries
+        claiming the unit), as :meth:`add` adds its messages."""
+        if not self._in(unit) or not any(values):
+            return
+        self._unit(unit).add_values(values)
+        for head in self.heads.get(unit, ()):
+            self.subtotals[head].add_values(values)
+        self.total.add_values(values)
+        if not mailbox:
+            return
+        self._box(unit, mailbox).add_values(values)
+        if self.tally is not None and values[_SENT] and last is not None:
+            self.tally.add_day(mailbox if mailbox != "<>" else "", day, values[_SENT], last)
+
+    def add_received_row(self, units: Sequence[str], values: Sequence[int]) -> None:
+        """The summary's figures of the messages received by exactly ``units``."""
+        mine = [u for u in dict.fromkeys(units) if self._in(u)]
+        if not mine or not any(values):
+            return
+        self.total.add_values(values)
+        if self.heads:
+            for head in {h for u in mine for h in self.heads.get(u, ())}:
+                self.subtotals[head].add_values(values)
+        for unit in mine:
+            self._unit(unit).add_values(values)
+
+    def add_box_row(self, units: Sequence[str], unit: str, address: str,
+                    values: Sequence[int]) -> None:
+        """The summary's figures of a recipient mailbox of the messages received by
+        exactly ``units``."""
+        if unit in units and self._in(unit) and any(values):
+            self._box(unit, address).add_values(values)
+
+    def add_talk_row(self, side: str, units: Sequence[str], address: str, n: int) -> None:
+        """The summary's count of messages between a unit (side ``s``: the one unit
+        that sent them; ``r``: the units that received them) and a correspondent."""
+        for unit in dict.fromkeys(units) if side == "r" else units[:1]:
+            if self._in(unit) and n:
+                self.talk.setdefault(unit, Counter())[address] += n
 
     def in_scope(self, roster: Sequence[RosterMailbox]) -> list[RosterMailbox]:
         """The roster's mailboxes of the units reported."""
@@ -384,6 +450,70 @@ class _Builder:
         )
 
 
+def _summary_days(conn: sqlite3.Connection, period: Period, head: tuple[int, str] | None,
+                  tz: tzinfo | None) -> tuple[date, date] | None:
+    """The days of ``period`` the summary can answer (audit/summaryschema.py): whole
+    days of its zone, when it describes this state of the log; with ``tz`` (the use
+    per official counts days there), only when that zone's days are the same."""
+    days = whole_days(period.start, period.end)
+    if days is None or not is_current(conn, head[0] if head else 0):
+        return None
+    if tz is not None:
+        first, after = days
+        for n in range((after - first).days + 1):
+            day = first + timedelta(days=n)
+            if datetime.combine(day, time(0), tzinfo=tz) != midnight(day):
+                return None
+    return days
+
+
+def _spans(period: Period, days: tuple[date, date] | None) -> list[Period]:
+    """The parts of ``period`` read from the records: all of it, or what lies outside
+    the summary's days."""
+    if days is None:
+        return [period]
+    start, end = midnight(days[0]), midnight(days[1])
+    return [Period(period.label, a, b) for a, b in ((period.start, start), (end, period.end))
+            if a < b]
+
+
+def _add_summary(conn: sqlite3.Connection, builder: _Builder, days: tuple[date, date],
+                 renames: UnitRenames, rolled: Mapping[str, str]) -> None:
+    """The summary's figures of ``days`` (the first, and the one after the last), each
+    unit named as the log is read now (renames, then predecessors rolled)."""
+    bounds = (days[0].isoformat(), days[1].isoformat())
+    named: dict[tuple[int, str], str] = {}
+
+    def unit(stretch: int, written: str) -> str:
+        found = named.get((stretch, written))
+        if found is None:
+            now = renames.resolve(written, stretch) if renames else written
+            found = named[(stretch, written)] = rolled.get(now, now)
+        return found
+
+    def units(stretch: int, written: str) -> list[str]:
+        return [unit(stretch, u) for u in written.split(SEP)]
+
+    width = len(COUNTED)
+    for row in conn.execute(f"SELECT day, stretch, unit, mailbox, {', '.join(COUNTED)}, "
+                            "last_sent FROM summary_sent WHERE day >= ? AND day < ?", bounds):
+        builder.add_sent_row(unit(row[1], row[2]), row[3], row[4:4 + width], row[0],
+                             row[4 + width])
+    sums = ", ".join(f"sum({c})" for c in COUNTED)
+    for row in conn.execute(f"SELECT stretch, units, {sums} FROM summary_received "
+                            "WHERE day >= ? AND day < ? GROUP BY stretch, units", bounds):
+        builder.add_received_row(units(row[0], row[1]), [int(v) for v in row[2:]])
+    for row in conn.execute(f"SELECT stretch, units, unit, address, {sums} FROM summary_boxes "
+                            "WHERE day >= ? AND day < ? GROUP BY stretch, units, unit, address",
+                            bounds):
+        builder.add_box_row(units(row[0], row[1]), unit(row[0], row[2]), row[3],
+                            [int(v) for v in row[4:]])
+    for stretch, side, written, address, n in conn.execute(
+            "SELECT stretch, side, units, address, sum(n) FROM summary_talk "
+            "WHERE day >= ? AND day < ? GROUP BY stretch, side, units, address", bounds):
+        builder.add_talk_row(side, units(stretch, written), address, int(n))
+
+
 @contextmanager
 def _snapshot(conn: sqlite3.Connection) -> Iterator[None]:
     """One read transaction: every figure, and the chain head, from one state of the log."""
@@ -427,8 +557,13 @@ def build_report(conn: sqlite3.Connection, period: Period, units: Sequence[str] 
         if roster is not None:
             builder.tally = SentTally((m.address for m in mailboxes), Calendar(period, tz))
         read = read_units(builder.named, rolled) if rolled else builder.named
-        for msg in messages(conn, period, read, held=held, renames=load_renames(conn)):
-            builder.add(renamed_message(msg, lambda u: rolled.get(u, u)) if rolled else msg)
+        renames = load_renames(conn)
+        days = _summary_days(conn, period, head, tz if roster is not None else None)
+        for span in _spans(period, days):
+            for msg in messages(conn, span, read, held=held, renames=renames):
+                builder.add(renamed_message(msg, lambda u: rolled.get(u, u)) if rolled else msg)
+        if days is not None:
+            _add_summary(conn, builder, days, renames, rolled or {})
         officials = None
         if builder.tally is not None:
             officials = official_use(conn, mailboxes, builder.tally, period,

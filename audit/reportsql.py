@@ -28,6 +28,7 @@ from audit.records import AdminKind
 from audit.renames import NO_RENAMES, UnitRenames, renamed_message
 from audit.rows import iso
 from audit.schema import CHAIN_SPAN
+from audit.summaryschema import STRETCH
 from mailbase import Period
 
 #: What milter records as the DMARC disposition of inbound mail that forged one of
@@ -148,12 +149,15 @@ def _where(period: Period, units: Sequence[str], renames: UnitRenames
     return sql, params
 
 
-def quarantine_fates(conn: sqlite3.Connection) -> dict[str, Fate]:
-    """Each quarantine id released (delivered) or deleted (refused), from admin events."""
+def quarantine_fates(conn: sqlite3.Connection, before: int | None = None) -> dict[str, Fate]:
+    """Each quarantine id released (delivered) or deleted (refused), from admin events
+    (the live chain's before position ``before``, when given)."""
     fates: dict[str, Fate] = {}
     rows = conn.execute(
         "SELECT admin_kind, target FROM events WHERE kind = 'admin' AND admin_kind IN (?, ?) "
-        "ORDER BY seq", (AdminKind.QUARANTINE_DELETE.value, AdminKind.QUARANTINE_RELEASE.value))
+        f"AND (seq < ? OR seq >= {CHAIN_SPAN}) ORDER BY seq",
+        (AdminKind.QUARANTINE_DELETE.value, AdminKind.QUARANTINE_RELEASE.value,
+         CHAIN_SPAN if before is None else before))
     for kind, target in rows:
         released = kind == AdminKind.QUARANTINE_RELEASE.value
         # a release is final: the message left, whatever is said of its id later
@@ -184,12 +188,14 @@ def released_ids(held: Mapping[str, Fate]) -> list[str]:
 
 # The latest completion of e says it was delivered: relayed, stripped, or held and
 # released (the ids as a JSON array in the second parameter), as fate() reads it.
-_DELIVERED = f"""coalesce((SELECT c.outcome IN ('{records.Fate.RELAYED.value}',
+# (a number, not a truth value: PostgreSQL's coalesce takes no mix of the two)
+_DELIVERED = f"""coalesce((SELECT CASE WHEN c.outcome IN ('{records.Fate.RELAYED.value}',
     '{records.Fate.STRIPPED.value}') OR (c.outcome = '{records.Fate.QUARANTINED.value}'
     AND substr(c.reply, 1, {len(HELD_REPLY)}) = '{HELD_REPLY}'
     AND trim(substr(c.reply, {len(HELD_REPLY) + 1})) IN (SELECT value FROM json_each(?)))
+    THEN 1 ELSE 0 END
     FROM events c WHERE c.record_id = e.seq AND c.kind = 'completion'
-    ORDER BY c.seq DESC LIMIT 1), 0)"""
+    ORDER BY c.seq DESC LIMIT 1), 0) = 1"""
 
 
 def last_sent_before(conn: sqlite3.Connection, since: str, until: str,
@@ -303,19 +309,63 @@ def messages(conn: sqlite3.Connection, period: Period, units: Sequence[str] = ()
     held = quarantine_fates(conn) if held is None else held
     where, params = _where(period, units, renames)
     for row in conn.execute(f"SELECT {_COLUMNS} FROM events e WHERE {where}", params):
-        (direction, unit, sender, dkim, smime, done, received, recipients,
-         checked, passed, spoofed, forged, documents, at, seq, flags) = row
-        sent_from = sent_by(direction, unit)
-        message = Message(
-            sender=sent_from, claimed=claimed_by(direction, unit),
-            envelope_sender=sender or "", fate=fate(done, held),
-            # only untrusted mail is checked for forgery; the claim may name no unit
-            is_forged=bool(forged) and direction != TRUSTED,
-            dkim_pass=dkim == "pass", smime_pass=smime == "pass",
-            dmarc_checked=bool(checked), dmarc_pass=bool(passed), spoof_refused=bool(spoofed),
-            documents=_documents(documents, sent_from), recipient_units=tuple(_split(received)),
-            recipients=_recipients(recipients), at=at,
-            is_marked=bool(flags & 1), is_legacy=bool(flags & 2),
-        )
-        yield renamed_message(message, partial(renames.resolve, seq=seq)) if renames \
+        message = _message(row, row[5], held)
+        yield renamed_message(message, partial(renames.resolve, seq=row[14])) if renames \
             else message
+
+
+def _message(row: Sequence[Any], done: str | None, held: Mapping[str, Fate]) -> Message:
+    """One row of :data:`_COLUMNS` as the report sees it, its latest completion ``done``."""
+    (direction, unit, sender, dkim, smime, _, received, recipients,
+     checked, passed, spoofed, forged, documents, at, _, flags) = row[:16]
+    sent_from = sent_by(direction, unit)
+    return Message(
+        sender=sent_from, claimed=claimed_by(direction, unit),
+        envelope_sender=sender or "", fate=fate(done, held),
+        # only untrusted mail is checked for forgery; the claim may name no unit
+        is_forged=bool(forged) and direction != TRUSTED,
+        dkim_pass=dkim == "pass", smime_pass=smime == "pass",
+        dmarc_checked=bool(checked), dmarc_pass=bool(passed), spoof_refused=bool(spoofed),
+        documents=_documents(documents, sent_from), recipient_units=tuple(_split(received)),
+        recipients=_recipients(recipients), at=at,
+        is_marked=bool(flags & 1), is_legacy=bool(flags & 2),
+    )
+
+
+# The latest completion before a position (the summary's state before a batch).
+_COMPLETION_BEFORE = """(SELECT c.outcome || char(31) || coalesce(c.reply, '') FROM events c
+     WHERE c.record_id = e.seq AND c.kind = 'completion' AND c.seq < ?
+     ORDER BY c.seq DESC LIMIT 1)"""
+
+
+@dataclass(frozen=True, slots=True)
+class Stretched:
+    """A message as the summary counts it: its units as written (no rename applied),
+    its stretch (audit/summaryschema.py), and, for a record written before ``before``,
+    the message as it stood then (None: it did not exist)."""
+
+    seq: int
+    stretch: int
+    message: Message
+    before: Message | None
+
+
+def stretched(conn: sqlite3.Connection, where: str, params: Sequence[Any], *,
+              held: Mapping[str, Fate], before: int | None = None,
+              held_before: Mapping[str, Fate] | None = None) -> Iterator[Stretched]:
+    """The messages ``where`` selects (SQL on ``events e``), as written, with their
+    stretch; with ``before`` (a position), each one's earlier state too: its latest
+    completion before that position, its quarantine read with ``held_before``."""
+    extra = f", {STRETCH}"
+    args = list(params)
+    if before is not None:
+        extra += f", {_COMPLETION_BEFORE}"
+        args = [before, *args]
+    rows = conn.execute(f"SELECT {_COLUMNS}{extra} FROM events e "
+                        f"WHERE e.kind = 'message' AND {where}", args).fetchall()
+    for row in rows:
+        seq = int(row[14])
+        earlier = None
+        if before is not None and seq < before:
+            earlier = _message(row, row[17], held if held_before is None else held_before)
+        yield Stretched(seq, int(row[16]), _message(row, row[5], held), earlier)

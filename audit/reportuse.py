@@ -148,6 +148,20 @@ class SentTally:
             self.last[key] = at
 
 
+    def add_day(self, envelope_sender: str, day: str, n: int, last: str) -> None:
+        """Count ``n`` messages sent on ``day`` (ISO date, a day of the calendar), the
+        last of them at ``last`` (a day of the report's summary)."""
+        key = self.key(envelope_sender)
+        if key is None:
+            return
+        days = self.per_day.get(key)
+        if days is None:
+            days = self.per_day[key] = [0] * len(self.calendar.days)
+        days[(date.fromisoformat(day) - self.calendar.dates[0]).days] += n
+        if last > self.last.get(key, ""):
+            self.last[key] = last
+
+
 #: Characters that make an address more than a plain local@domain (RFC 5322 specials).
 _SPECIAL = frozenset('"\\ <>()[],;:')
 

@@ -173,6 +173,15 @@ def _v7_chains(db: Database) -> None:
     )
 
 
+def _v8_report_summary(db: Database) -> None:
+    # The report's summary (audit/summaryschema.py): derived, never hashed, rebuilt
+    # from the records by `congvu audit summary rebuild`.
+    from audit.summaryschema import sqlite_steps
+
+    for statement in sqlite_steps():
+        db.execute(statement)
+
+
 Migration = tuple[str, Callable[[Database], None]]
 MIGRATIONS: list[Migration] = [
     ("0001-events-indexes-checkpoints", _v1_tables),
@@ -182,6 +191,7 @@ MIGRATIONS: list[Migration] = [
     ("0005-checkpoint-links", _v5_checkpoint_links),
     ("0006-admin-kind-index", _v6_admin_kind_index),
     ("0007-chains", _v7_chains),
+    ("0008-report-summary", _v8_report_summary),
 ]
 
 
