@@ -94,5 +94,9 @@ def test_archive_listing_of_mutated_archives(archive: bytes, data: st.DataObject
     blob = bytes(raw)
     part = Part(path="1", content_type="", filenames=("a",), data=blob, size=len(blob),
                 detection=detect(blob))
-    for member in expand_parts([part], ArchiveLimits(max_total_size=1 << 20)):
-        assert member.size >= 0
+    listed = expand_parts([part], ArchiveLimits(max_total_size=1 << 20))
+    # the part, then its members: each within it, none holding more bytes than its size
+    assert listed[0] is part
+    for member in listed[1:]:
+        assert member.path.startswith("1")
+        assert len(member.data) <= member.size
