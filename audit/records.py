@@ -14,7 +14,7 @@ import binascii
 import re
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import (
     AfterValidator,
@@ -71,6 +71,25 @@ class _Edge(BaseModel):
         if isinstance(value, list) and any(isinstance(v, str) for v in value):
             return [_storable(v) if isinstance(v, str) else v for v in value]
         return value
+
+
+def _storable_params(value: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A reason's parameters with their text storable, nested reasons alike."""
+    if value is None:
+        return None
+    return {name: _storable(v) if isinstance(v, str)
+            else _storable_params(v) if isinstance(v, dict) else v
+            for name, v in value.items()}
+
+
+#: a reason's parameters as stored: data values, and nested reasons as
+#: ``{"code": ..., "params": {...}}`` (mailbase/reasons.py)
+ReasonParams = Annotated[dict[str, Any] | None, AfterValidator(_storable_params)]
+_CODE = Field(default=None, description="The reason's code (policies/ or signer/ "
+              "registry), which ``reason`` is the English of; None in records written "
+              "before reasons had codes, whose ``reason`` is only English.")
+_PARAMS = Field(default=None, description="The parameters of ``code``'s template; None "
+                "when there is no code.")
 
 
 class Direction(StrEnum):
@@ -157,7 +176,9 @@ class DocumentSignatureRecord(_Edge):
 
     verdict: str = Field(description="valid, invalid, untrusted, expired, revoked, "
                          "modified-after-signing or unverifiable.")
-    reason: str = Field(default="", description="Why, in words.")
+    reason: str = Field(default="", description="Why, in English words.")
+    code: str | None = _CODE
+    params: ReasonParams = _PARAMS
     field: str | None = Field(default=None, description="PDF field or Office part name.")
     format: str | None = Field(default=None, description="pades, adbe.pkcs7.detached...")
     signer: str | None = Field(default=None, description="The certificate's common name.")
@@ -255,6 +276,8 @@ class Violation(_Edge):
     detected_type: str | None = None
     part: str | None = None
     member: str | None = None
+    code: str | None = _CODE
+    params: ReasonParams = _PARAMS
 
 
 class AuthResult(_Edge):
@@ -264,6 +287,8 @@ class AuthResult(_Edge):
     operation: Operation = Field(default=Operation.VERIFY)
     result: str = Field(description="pass, fail, neutral, none, temperror, permerror.")
     reason: str = ""
+    code: str | None = _CODE
+    params: ReasonParams = _PARAMS
     domain: str | None = None
     selector: str | None = None
     signer: str | None = None

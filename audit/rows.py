@@ -8,7 +8,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from audit.chain import canonical
-from audit.records import AdminEvent, Attachment, AuditRecord, AuthResult, Completion
+from audit.records import (
+    AdminEvent,
+    Attachment,
+    AuditRecord,
+    AuthResult,
+    Completion,
+    Violation,
+)
 from mailbase import fold
 
 
@@ -37,6 +44,11 @@ class Rows:
     search: str | None = None
 
 
+#: a reason's code and parameters: left out of the detail when absent, so records
+#: written before reasons had codes keep their exact bytes and hashes
+_REASON_CODE = ("code", "params")
+
+
 def _attachment(a: Attachment) -> dict[str, Any]:
     # Records without document verdicts, or without a document's completeness, keep
     # the exact detail they had before these were recorded.
@@ -46,7 +58,7 @@ def _attachment(a: Attachment) -> dict[str, Any]:
     # or without a revocation status or its evidence, a role or a unit (judged before
     # they were recorded).
     optional = ("root_family", "revocation_status", "revocation_evidence", "signer_role",
-                "signer_unit")
+                "signer_unit", *_REASON_CODE)
     unfamiliar = {i: names for i, s in enumerate(a.signatures or ())
                   if (names := {n for n in optional if getattr(s, n) is None})}
     if unfamiliar:
@@ -56,9 +68,16 @@ def _attachment(a: Attachment) -> dict[str, Any]:
 
 def _auth(r: AuthResult) -> dict[str, Any]:
     # Results without the DMARC fields keep the exact detail they had before DMARC
-    # results were recorded.
-    absent = {name for name in ("policy", "disposition") if getattr(r, name) is None}
+    # results were recorded; likewise without a reason code.
+    absent = {name for name in ("policy", "disposition", *_REASON_CODE)
+              if getattr(r, name) is None}
     return r.model_dump(mode="json", exclude=absent)
+
+
+def _violation(v: Violation) -> dict[str, Any]:
+    # A violation without a reason code keeps the exact detail violations had before.
+    return v.model_dump(mode="json", exclude={n for n in _REASON_CODE
+                                              if getattr(v, n) is None})
 
 
 def message_rows(rec: AuditRecord) -> Rows:
@@ -69,7 +88,7 @@ def message_rows(rec: AuditRecord) -> Rows:
         "header_cc": rec.header_cc,
         "header_date": rec.header_date,
         "attachments": [_attachment(a) for a in rec.attachments],
-        "violations": [v.model_dump(mode="json") for v in rec.violations],
+        "violations": [_violation(v) for v in rec.violations],
         "authentication": [_auth(r) for r in rec.authentication],
         "recipient_units": rec.recipient_units,
     }

@@ -3,7 +3,8 @@
 One strict parser for addresses, the header block read once, the one reader of the
 From header (and, apart, the other readings that only detect ambiguity), Vietnamese
 text folding for search, the time zone rules for reports and command-line dates,
-the catalogues of the words a person reads (gettext .po files, read with Babel),
+the catalogues of the words a person reads (gettext .po files, read with Babel) and
+the reasons a verdict gives (a stable code, named parameters, a template per language),
 the text of every SMTP reply congvu writes (Vietnamese without diacritics / English),
 what every package's commands share (the two failures, ``--config``), and the two rules
 for private files on disk (a secret is read only when nobody else could have changed
@@ -52,6 +53,7 @@ from mailbase.private_files import (
     sync_directory,
     write_private_durably,
 )
+from mailbase.reasons import Reason, ReasonBook, ReasonCode
 from mailbase.replytext import REPLY_SEPARATOR, ascii_line, reply_text
 from mailbase.sender import (
     NO_DOMAINS,
@@ -92,6 +94,9 @@ __all__ = [
     "Period",
     "PeriodError",
     "ProvincialDomains",
+    "Reason",
+    "ReasonBook",
+    "ReasonCode",
     "Translation",
     "UnsafeFileError",
     "UsageProblem",

@@ -106,7 +106,8 @@ def build_record(ctx: MessageContext, outcome: Outcome) -> AuditRecord:
     violations = [
         Violation(rule=v.rule, reason=v.reason, filename=v.filename,
                   content_type=v.content_type, detected_type=v.detected_type,
-                  part=v.part, member=v.member)
+                  part=v.part, member=v.member,
+                  **(v.why.as_json() if v.why is not None else {}))
         for v in (decision.violations if decision is not None else ())
     ]
     return AuditRecord(

@@ -27,11 +27,16 @@ from policies.parts import MessageParts, SharedParts, read_parts
 from policies.pgquarantine import PgQuarantine, copy_quarantine, open_quarantine
 from policies.policy import Policy
 from policies.quarantine import HeldClaim, Quarantine, QuarantineEntry, QuarantineId
+from policies.reasons import CATALOGUE as REASONS_CATALOGUE
+from policies.reasons import REASONS
 from policies.rules import REGISTRY
+from policies.text import searchable_text
 
 __all__ = [
     "DEFAULT_ACTIONS",
     "MAX_REASON",
+    "REASONS",
+    "REASONS_CATALOGUE",
     "REGISTRY",
     "SEVERITY",
     "Action",
@@ -68,5 +73,6 @@ __all__ = [
     "held_reasons",
     "open_quarantine",
     "read_parts",
+    "searchable_text",
     "strip",
 ]

@@ -8,7 +8,8 @@ goes into the audit event with the act: who let a held message through, and why.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from mailbase import read_header
 from policies.errors import MissingReason, QuarantineError
@@ -25,8 +26,13 @@ class HeldReason:
     """One reason a message is held: the rule that found it and what it found."""
 
     rule: str
+    #: in English, as recorded
     reason: str
     filename: str | None = None
+    #: the reason's code and parameters (policies/reasons.py) as recorded; empty for
+    #: mail held before reasons had codes
+    code: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +48,9 @@ class Headline:
 def held_reasons(entry: QuarantineEntry) -> tuple[HeldReason, ...]:
     """Why ``entry`` is held: its decision's violations, in order."""
     return tuple(HeldReason(str(v.get("rule", "")), str(v.get("reason", "")),
-                            str(v["filename"]) if v.get("filename") else None)
+                            str(v["filename"]) if v.get("filename") else None,
+                            str(v["code"]) if v.get("code") else None,
+                            dict(v["params"]) if isinstance(v.get("params"), dict) else {})
                  for v in entry.decision.get("violations", []))
 
 

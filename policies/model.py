@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
+from mailbase import Reason
 from policies.edxml import EdXml
 
 
@@ -94,6 +96,13 @@ class Defect:
 
     kind: str
     reason: str
+    #: the reason's code and parameters, which ``reason`` is the English of
+    why: Reason | None = field(default=None, compare=False)
+
+    @classmethod
+    def of(cls, kind: str, why: Reason) -> Defect:
+        """A defect of ``kind`` for ``why``, its English text rendered from it."""
+        return cls(kind, why.text, why)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,16 +110,26 @@ class Violation:
     """One finding of one rule about one part (or the whole message)."""
 
     rule: str
+    #: the reason in English, as logs, notices and JSON keep it
     reason: str
     filename: str | None = None
     content_type: str | None = None
     detected_type: str | None = None
     part: str | None = None
     member: str | None = None
+    #: the reason's code and parameters (policies/reasons.py), which ``reason`` is the
+    #: English of; None for a violation made without one
+    why: Reason | None = field(default=None, compare=False)
 
-    def as_json(self) -> dict[str, str | None]:
-        """The violation as `policy check` and the audit record print it."""
-        return {
+    @classmethod
+    def of(cls, rule: str, why: Reason, **where: str | None) -> Violation:
+        """A violation of ``rule`` for ``why``, its English text rendered from it."""
+        return cls(rule, why.text, why=why, **where)
+
+    def as_json(self) -> dict[str, Any]:
+        """The violation as `policy check`, the quarantine and the audit record keep it:
+        the English ``reason``, and its ``code`` and ``params`` when it has them."""
+        out: dict[str, Any] = {
             "rule": self.rule,
             "reason": self.reason,
             "filename": self.filename,
@@ -119,6 +138,9 @@ class Violation:
             "part": self.part,
             "member": self.member,
         }
+        if self.why is not None:
+            out.update(self.why.as_json())
+        return out
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,6 +40,8 @@ from signer.errors import (
     SignerError,
     UnsignableMessageError,
 )
+from signer.reasons import CATALOGUE as REASONS_CATALOGUE
+from signer.reasons import REASONS
 from signer.rotation_store import copy_rotation
 from signer.smime import (
     SigningIdentity,
@@ -55,6 +57,8 @@ from signer.spf import SpfChecker, SpfResult, SpfStatus
 from signer.trust import ChainStatus, TrustStore
 
 __all__ = [
+    "REASONS",
+    "REASONS_CATALOGUE",
     "ArcResult",
     "ArcStatus",
     "ArcVerifier",

@@ -40,6 +40,8 @@ from cryptography.x509.verification import (
     VerificationError,
 )
 
+from mailbase import Reason
+from signer import reasons
 from signer.errors import CertificateFileError
 from signer.evidence import EvidenceStore
 from signer.fetch import Fetcher
@@ -87,12 +89,21 @@ class ChainCheck:
     """The outcome of checking one certificate: status, reason, and the path found."""
 
     status: ChainStatus
+    #: in English, as logs and JSON keep it
     reason: str
     chain: tuple[x509.Certificate, ...] = ()
     #: the signer's revocation status (the worst found on the path), once a path is found
     revocation: Revocation | None = None
     #: what does not change the status (revocation unknown and not required)
     notes: tuple[str, ...] = ()
+    #: the reason's code and parameters (signer/reasons.py); None where it has none
+    why: Reason | None = field(default=None, compare=False)
+
+    @classmethod
+    def of(cls, status: ChainStatus, why: Reason, chain: tuple[x509.Certificate, ...] = (),
+           revocation: Revocation | None = None, notes: tuple[str, ...] = ()) -> ChainCheck:
+        """A check with ``status`` for ``why``, its English text rendered from it."""
+        return cls(status, why.text, chain, revocation, notes, why)
 
     @property
     def is_valid(self) -> bool:
@@ -186,17 +197,16 @@ class TrustStore:
         CRL is revoked whatever the revocation date, because a revoked signer never passes.
         """
         if self._store is None:
-            return ChainCheck(ChainStatus.UNTRUSTED, "no trust anchors are configured")
+            return ChainCheck.of(ChainStatus.UNTRUSTED, reasons.NO_ANCHORS())
         if at > leaf.not_valid_after_utc:
-            return ChainCheck(ChainStatus.EXPIRED, "the certificate expired on "
-                              f"{leaf.not_valid_after_utc:%Y-%m-%d %H:%M} UTC")
+            return ChainCheck.of(ChainStatus.EXPIRED, reasons.CERT_EXPIRED(
+                date=f"{leaf.not_valid_after_utc:%Y-%m-%d %H:%M}"))
         if at < leaf.not_valid_before_utc:
-            return ChainCheck(ChainStatus.NOT_YET_VALID, "the certificate is valid only from "
-                              f"{leaf.not_valid_before_utc:%Y-%m-%d %H:%M} UTC")
+            return ChainCheck.of(ChainStatus.NOT_YET_VALID, reasons.CERT_NOT_YET_VALID(
+                date=f"{leaf.not_valid_before_utc:%Y-%m-%d %H:%M}"))
         weak = _weak_hash(leaf)
         if weak:
-            return ChainCheck(ChainStatus.UNTRUSTED, f"the signer's certificate is signed "
-                              f"with {weak}, a weak algorithm that is not accepted")
+            return ChainCheck.of(ChainStatus.UNTRUSTED, reasons.CERT_WEAK(algorithm=weak))
         candidates = [*untrusted, *self.intermediates]
         problems: list[str] = []
         if self._issuers is not None:
@@ -229,17 +239,13 @@ class TrustStore:
             # what is trusted only, and build once more with what it gives.
             found = self._issuers_past(leaf, untrusted, candidates, problems)
             if found is None:
-                reason = f"no valid path to a trust anchor: {_short(text)}"
-                if problems:
-                    reason += "; " + "; ".join(problems)
-                return ChainCheck(ChainStatus.UNTRUSTED, reason)
+                return ChainCheck.of(ChainStatus.UNTRUSTED, reasons.NO_PATH(
+                    detail="; ".join([_short(text), *problems])))
             try:
                 chain = tuple(verifier.verify(leaf, [*candidates, *found]).chain)
             except VerificationError as again:
-                reason = f"no valid path to a trust anchor: {_short(str(again))}"
-                if problems:
-                    reason += "; " + "; ".join(problems)
-                return ChainCheck(ChainStatus.UNTRUSTED, reason)
+                return ChainCheck.of(ChainStatus.UNTRUSTED, reasons.NO_PATH(
+                    detail="; ".join([_short(str(again)), *problems])))
         return self._revocation(chain, revocation_at or at)
 
     def _issuers_past(self, leaf: x509.Certificate, untrusted: Sequence[x509.Certificate],
@@ -265,8 +271,8 @@ class TrustStore:
             none = Revocation(RevocationStatus.UNKNOWN, RevocationMethod.NONE, at,
                               "the certificate is itself a trust anchor",
                               is_required=self.is_crl_required)
-            return ChainCheck(ChainStatus.VALID, f"trusted as configured ({root})", chain,
-                              none)
+            return ChainCheck.of(ChainStatus.VALID, reasons.ANCHOR_ITSELF(root=root), chain,
+                                 none)
         leaf = found[0]
         revoked = next((r for r in found if r.status is RevocationStatus.REVOKED), None)
         unknown = [r for r in found if r.status is RevocationStatus.UNKNOWN]
@@ -280,10 +286,11 @@ class TrustStore:
             why = "; ".join(f"revocation of {r.subject} unknown: {r.reason}" for r in unknown)
             if self.is_crl_required or any(r.is_stale for r in unknown):
                 return ChainCheck(ChainStatus.REVOCATION_UNKNOWN, why, chain, summary)
-            return ChainCheck(ChainStatus.VALID, f"chained to {root}", chain, summary,
-                              (f"{why} (revocation is not required)",))
+            return ChainCheck.of(ChainStatus.VALID, reasons.CHAINED(root=root), chain, summary,
+                                 (f"{why} (revocation is not required)",))
         summary = replace(leaf, is_required=self.is_crl_required)
-        return ChainCheck(ChainStatus.VALID, f"chained to {root}, not revoked", chain, summary)
+        return ChainCheck.of(ChainStatus.VALID, reasons.CHAINED_NOT_REVOKED(root=root), chain,
+                             summary)
 
 
 def _weak_hash(cert: x509.Certificate) -> str:

@@ -141,6 +141,7 @@ def render(request: Request, name: str, context: dict[str, Any], status: int = 2
     base = {
         "request": request, "lang": lang, "user": current_user(request),
         "_": page_words.gettext, "pgettext": page_words.pgettext, "word_for": page_words.word,
+        "why": page_words.reason,
         "filter_label": page_words.filter_label, "notice": page_words.notice,
         "csrf": session_of(request)["csrf"],
         "local": console.local, "title": console.settings.title,

@@ -14,7 +14,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from markupsafe import Markup
+
 from mailbase import DEFAULT_LANGUAGE, LANGUAGES, N_, NP_, Catalogue, Translation
+from web.reasons import reason_html
 
 __all__ = ["CATALOGUE", "DEFAULT", "LANGUAGES", "Words", "words"]
 
@@ -195,6 +198,12 @@ class Words:
         """What a page says went wrong, by its code (the code itself if unknown)."""
         message = NOTICES.get(code)
         return code if message is None else self.translation.gettext(message)
+
+    def reason(self, item: object) -> Markup:
+        """Why a stored violation, authentication result or document signature is what
+        it is, in this language; the stored English, said to be so, when it has no
+        code this release knows (web/reasons.py)."""
+        return reason_html(self.translation, item)
 
 
 def words(lang: str) -> Words:

@@ -7,7 +7,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import ClassVar, Protocol
 
+from mailbase import Reason
 from policies.model import Part, Violation
+from policies.reasons import at_member
 from policies.walk import Walk
 
 
@@ -62,16 +64,22 @@ class Rule(Protocol):
         ...
 
 
-def violation(rule: str, reason: str, part: Part, *, filename: str | None = None) -> Violation:
+def violation(rule: str, reason: Reason | str, part: Part, *,
+              filename: str | None = None) -> Violation:
     """A violation about `part`, with its names, types, path and member filled in;
     `filename` is the name the rule found wrong, when the part has several (the readings
-    of an ambiguous part, policies/ambiguity.py), else its first."""
-    if part.member and "/" in part.member and part.member not in reason:
+    of an ambiguous part, policies/ambiguity.py), else its first. A `reason` without a
+    code (a walk's defect read before codes) is kept as its English text."""
+    text = str(reason)
+    why = reason if isinstance(reason, Reason) else None
+    if part.member and "/" in part.member and part.member not in text:
         # a file inside a document or a folder of an archive: say where it is.
-        reason = f"{reason} (at {part.member})"
+        text = f"{text} (at {part.member})"
+        why = at_member(why, part.member) if why is not None else None
     return Violation(
         rule=rule,
-        reason=reason,
+        reason=text,
+        why=why,
         filename=filename or part.filename,
         content_type=part.content_type or None,
         detected_type=part.detection.type,
@@ -88,5 +96,5 @@ def walk_defects(rule: str, ctx: Context) -> list[Violation]:
     for path, defect in ctx.walk.defects:
         if defect.kind == rule and (path, defect.reason) not in seen:
             seen.add((path, defect.reason))
-            out.append(Violation(rule, defect.reason, part=path))
+            out.append(Violation(rule, defect.reason, part=path, why=defect.why))
     return out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from policies import reasons
 from policies.archives import ENCRYPTED_MEMBER
 from policies.model import Part, Violation
 from policies.rules.base import Context, RuleSettings, Scope, violation
@@ -85,9 +86,10 @@ class BlockedType:
     def check(self, part: Part, ctx: Context) -> list[Violation]:
         d = part.detection
         if d.is_executable or d.is_script or d.type in self.blocked:
-            what = "a program" if d.is_executable else "a script" if d.is_script else "blocked"
+            code = (reasons.PROGRAM if d.is_executable else reasons.SCRIPT if d.is_script
+                    else reasons.BLOCKED_TYPE)
             hint = f" ({', '.join(d.findings)})" if d.findings else ""
-            return [violation(self.name, f"the content is {what}: {d.type}{hint}", part)]
+            return [violation(self.name, code(type=str(d.type), findings=hint), part)]
         return []
 
 
@@ -114,7 +116,8 @@ class ExtensionMismatch:
                 return [
                     violation(
                         self.name,
-                        f"the name {name!r} says .{ext} but the content is {part.detection.type}",
+                        reasons.EXTENSION_MISMATCH(name=repr(name), ext=ext,
+                                                   type=str(part.detection.type)),
                         part,
                         filename=name,
                     )
@@ -144,8 +147,7 @@ class AllowedTypes:
             return [
                 violation(
                     self.name,
-                    f"an unnamed attachment of type "
-                    f"{part.detection.type} is not on the allowed list",
+                    reasons.UNNAMED_NOT_ALLOWED(type=str(part.detection.type)),
                     part,
                 )
             ]
@@ -155,7 +157,7 @@ class AllowedTypes:
                 return [
                     violation(
                         self.name,
-                        f"the type .{ext or '(none)'} of {name!r} is not on the allowed list",
+                        reasons.TYPE_NOT_ALLOWED(ext=ext or "(none)", name=repr(name)),
                         part,
                         filename=name,
                     )
@@ -176,7 +178,7 @@ class Macro:
     def check(self, part: Part, ctx: Context) -> list[Violation]:
         if part.detection.has_macros:
             found = ", ".join(part.detection.findings) or "macros"
-            return [violation(self.name, f"the document carries macros ({found})", part)]
+            return [violation(self.name, reasons.MACROS(found=found), part)]
         return []
 
 
@@ -195,7 +197,7 @@ class PdfJavascript:
     def check(self, part: Part, ctx: Context) -> list[Violation]:
         if part.detection.has_pdf_javascript:
             found = ", ".join(f for f in part.detection.findings if f != "/EmbeddedFile")
-            return [violation(self.name, f"the PDF contains active content ({found})", part)]
+            return [violation(self.name, reasons.PDF_ACTIVE(found=found), part)]
         return []
 
 
@@ -215,7 +217,7 @@ class PdfEmbeddedFile:
 
     def check(self, part: Part, ctx: Context) -> list[Violation]:
         if "/EmbeddedFile" in part.detection.findings:
-            return [violation(self.name, "the PDF carries embedded files", part)]
+            return [violation(self.name, reasons.PDF_EMBEDDED(), part)]
         return []
 
 
@@ -234,5 +236,5 @@ class EncryptedOffice:
     def check(self, part: Part, ctx: Context) -> list[Violation]:
         d = part.detection
         if d.is_encrypted and d.type != ENCRYPTED_MEMBER and not d.is_archive:
-            return [violation(self.name, f"the document is encrypted ({d.type})", part)]
+            return [violation(self.name, reasons.ENCRYPTED_DOCUMENT(type=str(d.type)), part)]
         return []

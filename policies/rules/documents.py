@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 from typing import ClassVar
 
+from policies import reasons
 from policies.model import Part, Violation
 from policies.rules.base import Context, RuleSettings, Scope, violation
 
@@ -39,7 +40,7 @@ class UnsignedDocument:
         """A violation for each document whose verdict is ``unsigned``."""
         if _verdict(part, ctx) != "unsigned":
             return []
-        return [violation(self.name, "the document carries no digital signature", part)]
+        return [violation(self.name, reasons.UNSIGNED_DOCUMENT(), part)]
 
 
 class InvalidDocumentSignature:
@@ -59,4 +60,4 @@ class InvalidDocumentSignature:
         verdict = _verdict(part, ctx)
         if verdict not in BROKEN:
             return []
-        return [violation(self.name, f"the document's digital signature is {verdict}", part)]
+        return [violation(self.name, reasons.signature_broken(verdict), part)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from policies import reasons
 from policies.legacy import legacy_encoding
 from policies.markings import body_text
 from policies.model import Part, Violation
@@ -31,14 +32,12 @@ class LegacyEncodingRule:
         found = []
         encoding = legacy_encoding(ctx.subject)
         if encoding:
-            found.append(Violation(self.name, f"the subject is typed in {encoding}, not "
-                                   "Unicode"))
+            found.append(Violation.of(self.name, reasons.LEGACY_SUBJECT(encoding=encoding)))
         for body in ctx.parts:
             if body.is_attachment or body.member is not None or \
                     body.content_type not in _TEXT_BODIES:
                 continue
             encoding = legacy_encoding(body_text(body.data, body.content_type))
             if encoding:
-                found.append(violation(self.name, f"the text is typed in {encoding}, not "
-                                       "Unicode", body))
+                found.append(violation(self.name, reasons.LEGACY_TEXT(encoding=encoding), body))
         return found

@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import ClassVar
 
+from mailbase import Reason
+from policies import reasons
 from policies.markings import (
     body_text,
     document_text,
@@ -31,8 +33,16 @@ def _documents(ctx: Context) -> Iterator[tuple[Part, str | None]]:
         yield part, ctx.texts[key]
 
 
-def _name(part: Part) -> str:
-    return part.member or part.filename or f"part {part.path or 'body'}"
+def _marked(part: Part, degree: str) -> Reason:
+    name = part.member or part.filename
+    return (reasons.DOCUMENT_MARKED(document=name, degree=degree) if name
+            else reasons.PART_MARKED(part=part.path or "body", degree=degree))
+
+
+def _unreadable(part: Part) -> Reason:
+    name = part.member or part.filename
+    return (reasons.DOCUMENT_UNREADABLE(document=name) if name
+            else reasons.PART_UNREADABLE(part=part.path or "body"))
 
 
 class ClassifiedMarking:
@@ -55,19 +65,18 @@ class ClassifiedMarking:
         found = []
         degree = subject_marking(ctx.subject)
         if degree:
-            found.append(Violation(self.name, f"the subject is marked {degree}"))
+            found.append(Violation.of(self.name, reasons.SUBJECT_MARKED(degree=degree)))
         for body in ctx.parts:
             if body.is_attachment or body.member is not None or \
                     body.content_type not in _TEXT_BODIES:
                 continue
             degree = text_marking(body_text(body.data, body.content_type))
             if degree:
-                found.append(violation(self.name, f"the text is marked {degree}", body))
+                found.append(violation(self.name, reasons.TEXT_MARKED(degree=degree), body))
         for document, text in _documents(ctx):
             degree = text_marking(text) if text else None
             if degree:
-                found.append(violation(
-                    self.name, f"{_name(document)} is marked {degree}", document))
+                found.append(violation(self.name, _marked(document, degree), document))
         return found
 
 
@@ -86,6 +95,5 @@ class MarkingNotCheckable:
 
     def check(self, part: Part, ctx: Context) -> list[Violation]:
         """A violation for each document without readable text."""
-        return [violation(self.name, f"{_name(document)} has no text to check for a "
-                          "classified marking", document)
+        return [violation(self.name, _unreadable(document), document)
                 for document, text in _documents(ctx) if text is None]

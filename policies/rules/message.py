@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from policies import reasons
 from policies.archives import ENCRYPTED_MEMBER
 from policies.model import Part, Violation
 from policies.rules.base import Context, RuleSettings, Scope, violation, walk_defects
@@ -22,8 +23,8 @@ class AttachmentSize:
     def check(self, part: Part, ctx: Context) -> list[Violation]:
         # archive members are bounded by archive-limits, not by this rule.
         if part.member is None and part.size > self.limit:
-            return [violation(self.name, f"the attachment has {part.size} bytes "
-                              f"(limit {self.limit})", part)]
+            return [violation(self.name, reasons.ATTACHMENT_SIZE(size=part.size,
+                                                                 limit=self.limit), part)]
         return []
 
 
@@ -39,8 +40,8 @@ class MessageSize:
 
     def check(self, part: Part, ctx: Context) -> list[Violation]:
         if ctx.raw_size > self.limit:
-            return [Violation(self.name, f"the message has {ctx.raw_size} bytes "
-                              f"(limit {self.limit})")]
+            return [Violation.of(self.name, reasons.MESSAGE_SIZE(size=ctx.raw_size,
+                                                                limit=self.limit))]
         return []
 
 
@@ -56,8 +57,8 @@ class AttachmentCount:
 
     def check(self, part: Part, ctx: Context) -> list[Violation]:
         if ctx.attachment_count > self.limit:
-            return [Violation(self.name, f"the message has {ctx.attachment_count} "
-                              f"attachments (limit {self.limit})")]
+            return [Violation.of(self.name, reasons.ATTACHMENT_COUNT(
+                count=ctx.attachment_count, limit=self.limit))]
         return []
 
 
@@ -94,8 +95,7 @@ class SmimeEncrypted:
 
     def check(self, part: Part, ctx: Context) -> list[Violation]:
         if ctx.walk.is_encrypted:
-            return [Violation(self.name, "the message is encrypted; its content was not "
-                              "inspected")]
+            return [Violation.of(self.name, reasons.ENCRYPTED_MESSAGE())]
         return []
 
 
@@ -103,7 +103,8 @@ class _DefectRule:
     name: ClassVar[str]
 
     def check(self, part: Part, ctx: Context) -> list[Violation]:
-        return [violation(self.name, d.reason, part) for d in part.defects if d.kind == self.name]
+        return [violation(self.name, d.why or d.reason, part)
+                for d in part.defects if d.kind == self.name]
 
 
 class ArchiveLimits(_DefectRule):
@@ -148,5 +149,5 @@ class EncryptedArchive:
 
     def check(self, part: Part, ctx: Context) -> list[Violation]:
         if part.detection.type == ENCRYPTED_MEMBER:
-            return [violation(self.name, "the archive member is encrypted", part)]
+            return [violation(self.name, reasons.ENCRYPTED_MEMBER(), part)]
         return []

@@ -12,6 +12,7 @@ import unicodedata
 from functools import lru_cache
 from typing import ClassVar
 
+from policies import reasons
 from policies.model import Part, Violation
 from policies.rules.base import Context, RuleSettings, Scope, violation
 
@@ -102,8 +103,8 @@ class BlockedExtension:
         for name in part.filenames:
             ext = extension(name)
             if ext in self.blocked:
-                return [violation(self.name, f"the name {name!r} ends in .{ext}", part,
-                                  filename=name)]
+                return [violation(self.name, reasons.BLOCKED_EXTENSION(name=repr(name), ext=ext),
+                                  part, filename=name)]
         return []
 
 
@@ -126,7 +127,8 @@ class DoubleExtension:
             if len(found) >= 2 and found[-1] in self.blocked and found[-2] in DOCUMENT_EXTENSIONS:
                 return [
                     violation(
-                        self.name, f"the name {name!r} hides .{found[-1]} behind .{found[-2]}",
+                        self.name, reasons.DOUBLE_EXTENSION(name=repr(name), hidden=found[-1],
+                                                        shown=found[-2]),
                         part, filename=name,
                     )
                 ]
@@ -153,7 +155,7 @@ class BidiInName:
                 return [
                     violation(
                         self.name,
-                        f"the name {name!r} contains bidi controls " + ", ".join(found),
+                        reasons.BIDI_IN_NAME(name=repr(name), found=", ".join(found)),
                         part,
                         filename=name,
                     )
@@ -194,8 +196,7 @@ class LookalikeInName:
                 return [
                     violation(
                         self.name,
-                        f"the name {name!r} contains look-alike or "
-                        "invisible characters " + ", ".join(found),
+                        reasons.CONFUSABLE_NAME(name=repr(name), found=", ".join(found)),
                         part,
                         filename=name,
                     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from policies import reasons
 from policies.model import Part, Violation
 from policies.onenote import is_onenote
 from policies.rules.base import Context, RuleSettings, Scope, violation
@@ -28,8 +29,8 @@ class OneNote:
     def check(self, part: Part, ctx: Context) -> list[Violation]:
         """A violation for a OneNote section (its bytes) or a name OneNote opens."""
         if is_onenote(part):
-            return [violation(self.name, "the content is a OneNote section", part)]
+            return [violation(self.name, reasons.ONENOTE_SECTION(), part)]
         name = (part.filename or "").lower().rstrip(". ")
         if part.is_attachment and name.endswith(_NAMES):
-            return [violation(self.name, f"the name {part.filename!r} is a OneNote file", part)]
+            return [violation(self.name, reasons.ONENOTE_NAME(name=repr(part.filename)), part)]
         return []

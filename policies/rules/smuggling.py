@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from policies import reasons
 from policies.model import Part, Violation
 from policies.rules.base import Context, RuleSettings, Scope, violation
 from policies.smuggling import is_html, smuggling_signs
@@ -30,4 +31,4 @@ class HtmlSmuggling:
         signs = smuggling_signs(part.data)
         if signs is None:
             return []
-        return [violation(self.name, f"the HTML builds a file in the browser: {signs}", part)]
+        return [violation(self.name, reasons.HTML_SMUGGLING(signs=str(signs)), part)]

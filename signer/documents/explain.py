@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from mailbase import DEFAULT_ZONE, LANGUAGES, N_, NP_, Catalogue, zone
+from mailbase import DEFAULT_ZONE, LANGUAGES, N_, NP_, ReasonBook, zone
+from signer.reasons import CATALOGUE, REASONS
 
 __all__ = ["LANGUAGES", "explain"]
 
@@ -55,8 +55,11 @@ _WORDS: dict[str, str | tuple[str, str]] = {
     "role_person": N_("a person's signature"), "role_unknown": N_("unknown"),
     "no_directory": N_("No unit directory: every signature's role is unknown and no "
                        "file counts as complete."),
+    "as_recorded": N_("(in English, as recorded)"),
 }
-_CATALOGUE = Catalogue(Path(__file__).resolve().parents[1] / "locale", "congvu-signer")
+#: signer/'s catalogue (one reading serves the words and the reasons)
+_CATALOGUE = CATALOGUE
+_REASONS = ReasonBook([(CATALOGUE, REASONS)])
 
 
 def _words(lang: str) -> dict[str, str]:
@@ -90,7 +93,7 @@ def explain(record: dict[str, Any], *, lang: str = "vi", has_directory: bool = T
     else:
         lines.append(f"  ({t['zone'].format(zone=time_zone)})")
     for number, sig in enumerate(signatures, 1):
-        lines += _signature(number, sig, t, unit_names or {}, tz)
+        lines += _signature(number, sig, t, unit_names or {}, tz, lang)
     if signatures:
         lines.append(f"{t['complete']}: {t['yes'] if record.get('complete') else t['no']}")
         if not has_directory:
@@ -99,13 +102,13 @@ def explain(record: dict[str, Any], *, lang: str = "vi", has_directory: bool = T
 
 
 def _signature(number: int, sig: dict[str, Any], t: dict[str, str],
-               unit_names: Mapping[str, str], tz: ZoneInfo) -> list[str]:
+               unit_names: Mapping[str, str], tz: ZoneInfo, lang: str) -> list[str]:
     verdict = str(sig.get("verdict", ""))
     head = ", ".join(str(x) for x in (sig.get("field"), sig.get("format")) if x)
     unit = str(sig.get("unit") or "")
     lines = [f"{t['signature']} {number}" + (f" ({head})" if head else "") + ":",
              f"  {t['verdict']}: {t.get(verdict, verdict)}",
-             f"  {t['reason']}: {sig.get('reason', '')}",
+             f"  {t['reason']}: {_reason(sig, t, lang)}",
              f"  {t['issuer']}: {sig.get('issuer') or t['none']}",
              f"  {t['subject']}: {sig.get('subject') or t['none']}",
              f"  {t['role']}: {t.get('role_' + str(sig.get('role')), t['role_unknown'])}",
@@ -122,6 +125,17 @@ def _signature(number: int, sig: dict[str, Any], t: dict[str, str],
     for note in sig.get("notes") or []:
         lines.append(f"  {t['notes']}: {note}")
     return lines
+
+
+def _reason(sig: dict[str, Any], t: dict[str, str], lang: str) -> str:
+    """Why the verdict, in ``lang`` from its code; the English, said to be so, when the
+    signature has no code this release knows."""
+    shown = (_REASONS.render({"code": sig["code"], "params": sig.get("params")}, lang)
+             if sig.get("code") else None)
+    if shown is not None:
+        return shown
+    stored = str(sig.get("reason") or "")
+    return f"{stored} {t['as_recorded']}" if stored else ""
 
 
 def _time(sig: dict[str, Any], t: dict[str, str], tz: ZoneInfo) -> str:

@@ -21,6 +21,7 @@ from xml.etree import ElementTree
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
+from signer import reasons
 from signer.documents.pdf import DOCUMENT_SIGNING
 from signer.documents.result import (
     DocumentKind,
@@ -36,8 +37,6 @@ _ODF_MIME = b"application/vnd.oasis.opendocument"
 _ODF_SIGNATURES = ("META-INF/documentsignatures.xml", "META-INF/macrosignatures.xml")
 _MAX_PART = 1024 * 1024
 _TIME_TAGS = ("SignatureTime", "date", "SigningTime")
-_NOT_CHECKED = ("the package's integrity is not verified (Office signatures are detected "
-                "and their signer reported)")
 
 
 def office_kind(archive: zipfile.ZipFile) -> DocumentKind:
@@ -79,9 +78,9 @@ def verify_office(data: bytes, trust: TrustStore, *, max_signatures: int = 20,
     for part in parts:
         for signature in _read_part(archive, part, fmt):
             if len(results) >= max_signatures:
-                results.append(DocumentSignature(
+                results.append(DocumentSignature.of(
                     DocumentVerdict.UNVERIFIABLE,
-                    f"more than {max_signatures} signatures; the rest were not read"))
+                    reasons.TOO_MANY_OFFICE_SIGNATURES(limit=max_signatures)))
                 return kind, results, "too many signatures"
             results.append(_judge(signature, part, fmt, trust, now) if isinstance(
                 signature, ElementTree.Element) else signature)
@@ -97,24 +96,22 @@ def _read_part(archive: zipfile.ZipFile, part: str,
             xml = stream.read(_MAX_PART + 1)
     except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError,
             RuntimeError, zlib.error) as exc:
-        return [DocumentSignature(DocumentVerdict.UNVERIFIABLE,
-                                  f"the signature part cannot be read ({exc})",
-                                  field=part, format=fmt)]
+        return [DocumentSignature.of(DocumentVerdict.UNVERIFIABLE,
+                                     reasons.OFFICE_PART_UNREADABLE(detail=str(exc)),
+                                     field=part, format=fmt)]
     if len(xml) > _MAX_PART:
-        return [DocumentSignature(DocumentVerdict.UNVERIFIABLE,
-                                  "the signature part is larger than 1 MB",
-                                  field=part, format=fmt)]
+        return [DocumentSignature.of(DocumentVerdict.UNVERIFIABLE,
+                                     reasons.OFFICE_PART_TOO_LARGE(), field=part, format=fmt)]
     # no DTD, so no entity expansion (billion laughs) and no external entities.
     if b"<!DOCTYPE" in xml or b"<!ENTITY" in xml:
-        return [DocumentSignature(DocumentVerdict.UNVERIFIABLE,
-                                  "the signature part declares a DTD (not accepted)",
-                                  field=part, format=fmt)]
+        return [DocumentSignature.of(DocumentVerdict.UNVERIFIABLE, reasons.OFFICE_PART_DTD(),
+                                     field=part, format=fmt)]
     try:
         root = ElementTree.fromstring(xml)
     except ElementTree.ParseError as exc:
-        return [DocumentSignature(DocumentVerdict.UNVERIFIABLE,
-                                  f"the signature part is not well-formed XML ({exc})",
-                                  field=part, format=fmt)]
+        return [DocumentSignature.of(DocumentVerdict.UNVERIFIABLE,
+                                     reasons.OFFICE_PART_NOT_XML(detail=str(exc)),
+                                     field=part, format=fmt)]
     return list(root.iter(f"{_DS}Signature"))
 
 
@@ -129,16 +126,15 @@ def _judge(signature: ElementTree.Element, part: str, fmt: str, trust: TrustStor
             continue
     field = f"{part}#{signature.get('Id')}" if signature.get("Id") else part
     if not certs:
-        return DocumentSignature(DocumentVerdict.UNVERIFIABLE,
-                                 "the signature carries no readable certificate",
-                                 field=field, format=fmt)
+        return DocumentSignature.of(DocumentVerdict.UNVERIFIABLE,
+                                    reasons.OFFICE_NO_CERTIFICATE(), field=field, format=fmt)
     leaf = next((c for c in certs if not _is_ca(c)), certs[0])
     claimed = _claimed_time(signature)
     at = claimed if claimed is not None and claimed <= now else now
     check = trust.check(leaf, [c for c in certs if c is not leaf], at=at,
                         purpose=DOCUMENT_SIGNING, revocation_at=now)
     verdict = DocumentVerdict.UNVERIFIABLE
-    reason = f"{_NOT_CHECKED}; certificate: {check.reason}"
+    reason = reasons.OFFICE_NOT_CHECKED(check=check.why or check.reason)
     if check.status in (ChainStatus.UNTRUSTED, ChainStatus.WRONG_USAGE):
         verdict = DocumentVerdict.UNTRUSTED
     elif check.status in (ChainStatus.EXPIRED, ChainStatus.NOT_YET_VALID):
@@ -152,7 +148,7 @@ def _judge(signature: ElementTree.Element, part: str, fmt: str, trust: TrustStor
 
     from cryptography.x509.oid import NameOID
 
-    return DocumentSignature(
+    return DocumentSignature.of(
         verdict, reason, field=field, format=fmt,
         signer=first(NameOID.COMMON_NAME), organisation=first(NameOID.ORGANIZATION_NAME),
         subject=leaf.subject.rfc4514_string(), issuer=leaf.issuer.rfc4514_string(),

@@ -29,6 +29,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from mailbase import Reason
+from signer import reasons
 from signer.documents.result import (
     DocumentSignature,
     DocumentVerdict,
@@ -93,20 +95,24 @@ class PdfLimits:
 class _Unverifiable(Exception):
     """Raised inside this module only; becomes an ``unverifiable`` verdict."""
 
+    def __init__(self, why: Reason) -> None:
+        super().__init__(why.text)
+        self.why = why
+
 
 @contextmanager
-def _unreadable(what: str) -> Iterator[None]:
+def _unreadable(what: Reason) -> Iterator[None]:
     """The one mapping point: any failure of the PDF or CMS libraries is a reason."""
     try:
         yield
     except _Unverifiable:
         raise
     except RecursionError as exc:
-        raise _Unverifiable(f"{what}: nested too deeply to read") from exc
+        raise _Unverifiable(reasons.NESTED_TOO_DEEPLY(what=what)) from exc
     except MemoryError as exc:
-        raise _Unverifiable(f"{what}: too large to read") from exc
+        raise _Unverifiable(reasons.TOO_LARGE(what=what)) from exc
     except Exception as exc:  # pyHanko, asn1crypto and cryptography raise many kinds
-        raise _Unverifiable(f"{what}: {_short(exc)}") from exc
+        raise _Unverifiable(reasons.UNREADABLE(what=what, detail=_short(exc))) from exc
 
 
 def _short(exc: BaseException) -> str:
@@ -129,18 +135,18 @@ def verify_pdf(data: bytes, trust: TrustStore, *, limits: PdfLimits | None = Non
     if not has_signature_marker(data):
         return [], "no signature in the document"
     try:
-        with _unreadable("the PDF cannot be read"):
+        with _unreadable(reasons.PDF_UNREADABLE()):
             embedded = _signatures(data, limits)
     except _Unverifiable as exc:
-        return [DocumentSignature(DocumentVerdict.UNVERIFIABLE, str(exc))], str(exc)
+        return [DocumentSignature.of(DocumentVerdict.UNVERIFIABLE, exc.why)], str(exc)
     if not embedded:
         return [], "no signature in the document"
     results: list[DocumentSignature] = []
     for index, sig in enumerate(embedded):
         if index >= limits.max_signatures:
-            results.append(DocumentSignature(
+            results.append(DocumentSignature.of(
                 DocumentVerdict.UNVERIFIABLE,
-                f"more than {limits.max_signatures} signatures; the rest were not verified"))
+                reasons.TOO_MANY_SIGNATURES(limit=limits.max_signatures)))
             break
         results.append(_verify_one(sig, trust, now))
     valid = sum(1 for r in results if r.is_valid)
@@ -158,27 +164,25 @@ def _signatures(data: bytes, limits: PdfLimits) -> list[Any]:
     reader = PdfFileReader(io.BytesIO(data), strict=False)
     # a document encrypted with an empty user password opens for anyone.
     if reader.encrypted and reader.decrypt("").status is AuthStatus.FAILED:
-        raise _Unverifiable("the PDF is encrypted with a password; its signatures "
-                            "cannot be read")
+        raise _Unverifiable(reasons.PDF_ENCRYPTED())
     if reader.xrefs.total_revisions > limits.max_revisions:
-        raise _Unverifiable(f"the PDF has {reader.xrefs.total_revisions} revisions, more "
-                            f"than the {limits.max_revisions} verified")
+        raise _Unverifiable(reasons.TOO_MANY_REVISIONS(
+            revisions=reader.xrefs.total_revisions, limit=limits.max_revisions))
     found: list[tuple[int, Any]] = []
     for index, (name, sig_obj, sig_field) in enumerate(
             enumerate_sig_fields(reader, filled_status=True)):
         if index > limits.max_signatures:
             break
         try:
-            with _unreadable("the signature cannot be read"):
+            with _unreadable(reasons.SIGNATURE_UNREADABLE()):
                 sub = str(sig_obj.get_object().get("/SubFilter", ""))
                 if sub == "/adbe.x509.rsa_sha1":
-                    raise _Unverifiable("the signature format adbe.x509.rsa_sha1 (a bare "
-                                        "PKCS#1 signature) is not supported")
+                    raise _Unverifiable(reasons.BARE_PKCS1())
                 sig = EmbeddedPdfSignature(reader, sig_field, name)
                 found.append((sig.signed_revision, sig))
         except _Unverifiable as exc:
-            found.append((reader.xrefs.total_revisions, DocumentSignature(
-                DocumentVerdict.UNVERIFIABLE, str(exc), field=str(name))))
+            found.append((reader.xrefs.total_revisions, DocumentSignature.of(
+                DocumentVerdict.UNVERIFIABLE, exc.why, field=str(name))))
     return [sig for _, sig in sorted(found, key=lambda pair: pair[0])]
 
 
@@ -187,11 +191,11 @@ def _verify_one(sig: Any, trust: TrustStore, now: dt.datetime) -> DocumentSignat
         return sig
     field = None
     try:
-        with _unreadable("the signature cannot be read"):
+        with _unreadable(reasons.SIGNATURE_UNREADABLE()):
             field = str(sig.field_name)
             return _judge(sig, field, trust, now)
     except _Unverifiable as exc:
-        return DocumentSignature(DocumentVerdict.UNVERIFIABLE, str(exc), field=field)
+        return DocumentSignature.of(DocumentVerdict.UNVERIFIABLE, exc.why, field=field)
 
 
 def _judge(sig: Any, field: str, trust: TrustStore, now: dt.datetime) -> DocumentSignature:
@@ -203,8 +207,7 @@ def _judge(sig: Any, field: str, trust: TrustStore, now: dt.datetime) -> Documen
     try:
         signer_cert = sig.signer_cert
     except Exception as exc:
-        raise _Unverifiable("the signer's certificate is not in the signature "
-                            f"({_short(exc)})") from exc
+        raise _Unverifiable(reasons.NO_SIGNER_CERTIFICATE(detail=_short(exc))) from exc
     leaf = _to_crypto(signer_cert)
     who = _who(leaf)
     base = dict(field=field, format=fmt, is_timestamp=is_timestamp,
@@ -223,23 +226,19 @@ def _judge(sig: Any, field: str, trust: TrustStore, now: dt.datetime) -> Documen
         intact, valid = validate_sig_integrity(sig.signer_info, signer_cert, "data",
                                                sig.compute_digest())
     else:
-        raise _Unverifiable(f"the signature format {fmt!r} is not supported")
+        raise _Unverifiable(reasons.FORMAT_UNSUPPORTED(format=repr(fmt)))
     if not intact:
-        return DocumentSignature(DocumentVerdict.INVALID, "the document's signed bytes do "
-                                 "not match the signature (changed after signing)",
-                                 notes=tuple(notes), integrity="changed",
-                                 **base)  # type: ignore[arg-type]
+        return DocumentSignature.of(DocumentVerdict.INVALID, reasons.SIGNED_BYTES_CHANGED(),
+                                    notes=tuple(notes), integrity="changed", **base)
     if not valid:
-        return DocumentSignature(DocumentVerdict.INVALID, "the signature value does not "
-                                 "verify with the signer's certificate",
-                                 notes=tuple(notes), integrity="signature-value-wrong",
-                                 **base)  # type: ignore[arg-type]
+        return DocumentSignature.of(DocumentVerdict.INVALID, reasons.SIGNATURE_VALUE_WRONG(),
+                                    notes=tuple(notes), integrity="signature-value-wrong",
+                                    **base)
     base.update(integrity="intact")
     if weak:
-        return DocumentSignature(DocumentVerdict.INVALID, f"the signature uses {weak}, a "
-                                 "weak digest algorithm that is not accepted (anyone can "
-                                 "make another document with the same digest)",
-                                 notes=tuple(notes), **base)  # type: ignore[arg-type]
+        return DocumentSignature.of(DocumentVerdict.INVALID,
+                                    reasons.WEAK_DIGEST(algorithm=weak), notes=tuple(notes),
+                                    **base)
 
     # 2. coverage and what later revisions changed
     sig.compute_integrity_info()
@@ -251,9 +250,9 @@ def _judge(sig: Any, field: str, trust: TrustStore, now: dt.datetime) -> Documen
     base.update(coverage=coverage, modification_level=modification)
     if not summary["docmdp_ok"]:
         why = _short(diff) if isinstance(diff, Exception) else f"coverage {coverage}"
-        return DocumentSignature(DocumentVerdict.MODIFIED, "the document was changed "
-                                 f"after signing ({why})", notes=tuple(notes),
-                                 **base)  # type: ignore[arg-type]
+        return DocumentSignature.of(DocumentVerdict.MODIFIED,
+                                    reasons.CHANGED_AFTER_SIGNING(detail=why),
+                                    notes=tuple(notes), **base)
 
     # 3. when: a trusted timestamp, else the claimed time
     at, source, ts_note = _signing_time(sig, trust, now)
@@ -266,7 +265,7 @@ def _judge(sig: Any, field: str, trust: TrustStore, now: dt.datetime) -> Documen
     check = trust.check(leaf, others, at=min(at or now, now), purpose=purpose,
                         revocation_at=now)
     verdict = _CHAIN_VERDICTS[check.status]
-    reason = check.reason
+    reason: Reason | str = check.why or check.reason
     notes += check.notes
     revoked_at = check.revocation.revoked_at if check.revocation else None
     if (check.status is ChainStatus.REVOKED and source is TimeSource.TIMESTAMP
@@ -274,22 +273,18 @@ def _judge(sig: Any, field: str, trust: TrustStore, now: dt.datetime) -> Documen
         verdict = DocumentVerdict.VALID
         notes.append(f"{reason}, after the timestamped signing time "
                      f"{at:%Y-%m-%d %H:%M} UTC")
-        reason = f"chained to {check.chain[-1].subject.rfc4514_string()}"
+        reason = reasons.CHAINED(root=check.chain[-1].subject.rfc4514_string())
     if check.status is ChainStatus.UNTRUSTED:
         loop = _loop(leaf, others)
         if loop:
             verdict = DocumentVerdict.UNVERIFIABLE
-            reason = f"the certificate chain in the signature loops ({loop})"
+            reason = reasons.CHAIN_LOOPS(loop=loop)
     if verdict is DocumentVerdict.VALID and at is not None and leaf.not_valid_after_utc < now:
         notes.append("valid when signed; the certificate expired on "
                      f"{leaf.not_valid_after_utc:%Y-%m-%d %H:%M} UTC since")
-    when = {TimeSource.TIMESTAMP: "at the timestamped signing time",
-            TimeSource.CLAIMED: "at the signing time the signer claims (no timestamp)",
-            TimeSource.NONE: "now (the signature states no time)"}[source]
-    return DocumentSignature(
-        verdict, f"{reason}; judged {when}", signing_time=at, time_source=source,
-        chain=_chain(check), notes=tuple(notes), revocation=check.revocation,
-        **base)  # type: ignore[arg-type]
+    return DocumentSignature.of(
+        verdict, reasons.judged(reason, source.value), signing_time=at, time_source=source,
+        chain=_chain(check), notes=tuple(notes), revocation=check.revocation, **base)
 
 
 def _to_crypto(cert: asn1_x509.Certificate) -> x509.Certificate:

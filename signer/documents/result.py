@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
-from mailbase import fold
+from mailbase import Reason, fold
 from signer.revocation import Revocation
 
 
@@ -121,6 +123,14 @@ class DocumentSignature:
     #: subject alternative names) and SHA-256 fingerprint (hex): what roles are read from
     emails: tuple[str, ...] = ()
     fingerprint: str | None = None
+    #: the reason's code and parameters (signer/reasons.py), which ``reason`` is the
+    #: English of; None where it has none
+    why: Reason | None = dataclasses.field(default=None, compare=False)
+
+    @classmethod
+    def of(cls, verdict: DocumentVerdict, why: Reason, **rest: Any) -> DocumentSignature:
+        """A signature with ``verdict`` for ``why``, its English text rendered from it."""
+        return cls(verdict, why.text, why=why, **rest)
 
     @property
     def is_valid(self) -> bool:
@@ -158,6 +168,7 @@ class DocumentSignature:
             "root_family": family.value if (family := self.root_family) else None,
             "revocation_status": self.revocation.status.value if self.revocation else None,
             "revocation_evidence": _evidence(self.revocation),
+            **(self.why.as_json() if self.why is not None else {}),
             "signer_role": self.role,
             "signer_unit": self.unit,
         }

@@ -7,6 +7,7 @@ import logging
 from dataclasses import replace
 from pathlib import Path
 
+from signer import reasons
 from signer.documents.config import DocumentsConfig
 from signer.documents.office import verify_office
 from signer.documents.pdf import PdfLimits, has_signature_marker, verify_pdf
@@ -122,9 +123,9 @@ class DocumentVerifier:
             return self.roles.assign(result) if self.roles is not None else result
         except Exception as exc:  # a reader bug on hostile bytes must not stop mail
             log.warning("document %s could not be verified: %r", filename or "?", exc)
-            reason = f"the document could not be verified ({type(exc).__name__})"
+            why = reasons.NOT_VERIFIED(error=type(exc).__name__)
             return self._with_revocation(DocumentResult(self.kind_of(data), (
-                DocumentSignature(DocumentVerdict.UNVERIFIABLE, reason),), reason, filename))
+                DocumentSignature.of(DocumentVerdict.UNVERIFIABLE, why),), why.text, filename))
 
     def _with_revocation(self, result: DocumentResult) -> DocumentResult:
         """Every signature with a revocation object: ``unknown``/``none`` where the
@@ -145,10 +146,12 @@ class DocumentVerifier:
             return DocumentResult(DocumentKind.NONE, reason=_NOT_A_DOCUMENT.reason,
                                   filename=filename)
         if len(data) > self.max_size:
-            limit = f"larger than the {self.max_size // (1024 * 1024)} MB verified"
+            megabytes = self.max_size // (1024 * 1024)
+            limit = reasons.TOO_LARGE_TO_VERIFY(megabytes=megabytes).text
             if guess is DocumentKind.PDF and has_signature_marker(data):
-                return DocumentResult(guess, (DocumentSignature(
-                    DocumentVerdict.UNVERIFIABLE, f"the document is {limit}"),),
+                return DocumentResult(guess, (DocumentSignature.of(
+                    DocumentVerdict.UNVERIFIABLE,
+                    reasons.DOCUMENT_TOO_LARGE(megabytes=megabytes)),),
                     reason=limit, filename=filename)
             return DocumentResult(guess if guess is DocumentKind.PDF else DocumentKind.NONE,
                                   reason=limit, filename=filename)

@@ -65,8 +65,12 @@ def test_check_exit_codes_and_json(corpus: Path, tmp_path: Path) -> None:
     assert records[1]["action"] == "reject"
     violation = records[1]["violations"][0]  # type: ignore[index]
     assert set(violation) == {"rule", "reason", "filename", "content_type", "detected_type",
-                              "part", "member"}
+                              "part", "member", "code", "params"}
     assert violation["member"] == "docs/a.exe"
+    # the English reason stays, its code and parameters beside it
+    assert violation["code"] == "name.blocked-extension"
+    assert violation["params"] == {"name": "'docs/a.exe'", "ext": "exe"}
+    assert violation["reason"] == "the name 'docs/a.exe' ends in .exe"
     tagged = runner.invoke(_root(tmp_path), ["policy", "check",
                                              str(corpus / "smime-encrypted.eml")])
     assert tagged.exit_code == 1

@@ -81,3 +81,25 @@ def test_a_changed_document_is_explained_as_changed(gov: GovPki, tmp_path: Path)
     assert "Bằng chứng: không có" in out
     with pytest.raises(ValueError, match="unknown language"):
         explain(record, lang="fr")
+
+
+def test_the_reason_is_explained_from_its_code(gov: GovPki, tmp_path: Path) -> None:
+    root = gov.root.cert.subject.rfc4514_string()
+    reason = next(line for line in _run(gov, tmp_path).splitlines() if "Lý do: " in line)
+    assert reason == (f"  Lý do: dẫn tới chứng thư gốc {root}, chưa bị thu hồi; xét tại "
+                      "thời điểm ký do người ký tự ghi (không có dấu thời gian)")
+    (tmp_path / "en").mkdir()
+    english = next(line for line in _run(gov, tmp_path / "en", "--lang", "en").splitlines()
+                   if "Reason: " in line)
+    assert english == (f"  Reason: chained to {root}, not revoked; judged at the signing "
+                       "time the signer claims (no timestamp)")
+
+
+def test_a_reason_without_a_code_is_its_english_said_so() -> None:
+    # as a JSON record written before reasons had codes reads
+    record = {"file": "cv.pdf", "verdict": "invalid", "signatures": [
+        {"verdict": "invalid", "reason": "the signature value does not verify"}]}
+    assert ("  Lý do: the signature value does not verify (nguyên văn tiếng Anh như đã ghi)"
+            in explain(record).splitlines())
+    assert ("  Reason: the signature value does not verify (in English, as recorded)"
+            in explain(record, lang="en").splitlines())

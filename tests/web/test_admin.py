@@ -44,8 +44,11 @@ def test_quarantine_lists_and_inspects(env):
         "&lt;script&gt;alert(&#39;held&#39;)&lt;/script&gt; Công văn")
     assert _cell(page, row, "from") == "Văn thư &lt;script&gt; &lt;vanthu@stc.laocai.gov.vn&gt;"
     assert _cell(page, row, "rule") == "<code>encrypted-archive</code>"
+    # held before reasons had codes: its English, said to be so
     assert _cell(page, row, "reason") == (
-        "&lt;b&gt;cannot inspect&lt;/b&gt; (&lt;svg onload=alert(1)&gt;.zip)")
+        '<span class="reason as-recorded"><span data-value>&lt;b&gt;cannot inspect&lt;/b&gt;'
+        '</span> <small>(nguyên văn tiếng Anh như đã ghi)</small></span> '
+        '(<span data-value>&lt;svg onload=alert(1)&gt;.zip</span>)')
     page = c.get(f"/admin/quarantine/{env.held}").text
     assert "encrypted-archive" in page and "application/zip" in page
     assert "&lt;held-1@stc.laocai.gov.vn&gt;" in page

@@ -1,0 +1,124 @@
+"""Why a signature's verdict is what it is: the reason codes of signer/, with their English.
+
+The code is stored in the audit record beside the English text (``reason``), so it is
+stable: never renamed, only added. The template is the English text itself (what
+Authentication-Results, logs and JSON keep) and the msgid of
+signer/locale/vi/LC_MESSAGES/congvu-signer.po, where a person reads it in Vietnamese;
+its ``{fields}`` are the parameters: data values (a certificate's name, a date, a
+library's own words) shown as they are, or a nested reason.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mailbase import N_, Catalogue, Reason, ReasonCode
+
+__all__ = ["CATALOGUE", "REASONS", "judged"]
+
+CATALOGUE = Catalogue(Path(__file__).resolve().parent / "locale", "congvu-signer")
+
+# -- a certificate's path to a trust anchor (documents and S/MIME) --------------------------
+NO_ANCHORS = ReasonCode("trust.no-anchors", N_("no trust anchors are configured"))
+CERT_EXPIRED = ReasonCode("trust.expired", N_("the certificate expired on {date} UTC"))
+CERT_NOT_YET_VALID = ReasonCode("trust.not-yet-valid",
+                                N_("the certificate is valid only from {date} UTC"))
+CERT_WEAK = ReasonCode("trust.weak-algorithm",
+                       N_("the signer's certificate is signed with {algorithm}, a weak "
+                          "algorithm that is not accepted"))
+NO_PATH = ReasonCode("trust.no-path", N_("no valid path to a trust anchor: {detail}"))
+ANCHOR_ITSELF = ReasonCode("trust.anchor", N_("trusted as configured ({root})"))
+CHAINED = ReasonCode("trust.chained", N_("chained to {root}"))
+CHAINED_NOT_REVOKED = ReasonCode("trust.chained-not-revoked",
+                                 N_("chained to {root}, not revoked"))
+
+# -- a signature inside a document ----------------------------------------------------------
+SIGNED_BYTES_CHANGED = ReasonCode(
+    "document.signed-bytes-changed",
+    N_("the document's signed bytes do not match the signature (changed after signing)"))
+SIGNATURE_VALUE_WRONG = ReasonCode(
+    "document.signature-value-wrong",
+    N_("the signature value does not verify with the signer's certificate"))
+WEAK_DIGEST = ReasonCode(
+    "document.weak-digest",
+    N_("the signature uses {algorithm}, a weak digest algorithm that is not accepted "
+       "(anyone can make another document with the same digest)"))
+CHANGED_AFTER_SIGNING = ReasonCode("document.changed-after-signing",
+                                   N_("the document was changed after signing ({detail})"))
+JUDGED_TIMESTAMP = ReasonCode("document.judged-timestamp",
+                              N_("{check}; judged at the timestamped signing time"))
+JUDGED_CLAIMED = ReasonCode(
+    "document.judged-claimed",
+    N_("{check}; judged at the signing time the signer claims (no timestamp)"))
+JUDGED_NOW = ReasonCode("document.judged-now",
+                        N_("{check}; judged now (the signature states no time)"))
+CHAIN_LOOPS = ReasonCode("document.chain-loops",
+                         N_("the certificate chain in the signature loops ({loop})"))
+UNREADABLE = ReasonCode("document.unreadable", N_("{what}: {detail}"))
+PDF_UNREADABLE = ReasonCode("document.pdf-unreadable", N_("the PDF cannot be read"))
+SIGNATURE_UNREADABLE = ReasonCode("document.signature-unreadable",
+                                  N_("the signature cannot be read"))
+NESTED_TOO_DEEPLY = ReasonCode("document.nested-too-deeply",
+                               N_("{what}: nested too deeply to read"))
+TOO_LARGE = ReasonCode("document.too-large-to-read", N_("{what}: too large to read"))
+PDF_ENCRYPTED = ReasonCode(
+    "document.pdf-encrypted",
+    N_("the PDF is encrypted with a password; its signatures cannot be read"))
+TOO_MANY_REVISIONS = ReasonCode(
+    "document.too-many-revisions",
+    N_("the PDF has {revisions} revisions, more than the {limit} verified"))
+BARE_PKCS1 = ReasonCode(
+    "document.bare-pkcs1",
+    N_("the signature format adbe.x509.rsa_sha1 (a bare PKCS#1 signature) is not "
+       "supported"))
+NO_SIGNER_CERTIFICATE = ReasonCode(
+    "document.no-signer-certificate",
+    N_("the signer's certificate is not in the signature ({detail})"))
+FORMAT_UNSUPPORTED = ReasonCode("document.format-unsupported",
+                                N_("the signature format {format} is not supported"))
+TOO_MANY_SIGNATURES = ReasonCode(
+    "document.too-many-signatures",
+    N_("more than {limit} signatures; the rest were not verified"))
+TOO_MANY_OFFICE_SIGNATURES = ReasonCode(
+    "document.too-many-office-signatures",
+    N_("more than {limit} signatures; the rest were not read"))
+OFFICE_PART_UNREADABLE = ReasonCode("document.office-part-unreadable",
+                                    N_("the signature part cannot be read ({detail})"))
+OFFICE_PART_TOO_LARGE = ReasonCode("document.office-part-too-large",
+                                   N_("the signature part is larger than 1 MB"))
+OFFICE_PART_DTD = ReasonCode("document.office-part-dtd",
+                             N_("the signature part declares a DTD (not accepted)"))
+OFFICE_PART_NOT_XML = ReasonCode(
+    "document.office-part-not-xml",
+    N_("the signature part is not well-formed XML ({detail})"))
+OFFICE_NO_CERTIFICATE = ReasonCode("document.office-no-certificate",
+                                   N_("the signature carries no readable certificate"))
+OFFICE_NOT_CHECKED = ReasonCode(
+    "document.office-not-checked",
+    N_("the package's integrity is not verified (Office signatures are detected and "
+       "their signer reported); certificate: {check}"))
+NOT_VERIFIED = ReasonCode("document.not-verified",
+                          N_("the document could not be verified ({error})"))
+TOO_LARGE_TO_VERIFY = ReasonCode("document.too-large",
+                                 N_("larger than the {megabytes} MB verified"))
+DOCUMENT_TOO_LARGE = ReasonCode("document.too-large-signed",
+                                N_("the document is larger than the {megabytes} MB verified"))
+
+#: every code of signer/ (a test checks each has its Vietnamese)
+REASONS: tuple[ReasonCode, ...] = (
+    NO_ANCHORS, CERT_EXPIRED, CERT_NOT_YET_VALID, CERT_WEAK, NO_PATH, ANCHOR_ITSELF,
+    CHAINED, CHAINED_NOT_REVOKED, SIGNED_BYTES_CHANGED, SIGNATURE_VALUE_WRONG, WEAK_DIGEST,
+    CHANGED_AFTER_SIGNING, JUDGED_TIMESTAMP, JUDGED_CLAIMED, JUDGED_NOW, CHAIN_LOOPS,
+    UNREADABLE, PDF_UNREADABLE, SIGNATURE_UNREADABLE, NESTED_TOO_DEEPLY, TOO_LARGE,
+    PDF_ENCRYPTED, TOO_MANY_REVISIONS, BARE_PKCS1, NO_SIGNER_CERTIFICATE, FORMAT_UNSUPPORTED,
+    TOO_MANY_SIGNATURES, TOO_MANY_OFFICE_SIGNATURES, OFFICE_PART_UNREADABLE,
+    OFFICE_PART_TOO_LARGE, OFFICE_PART_DTD, OFFICE_PART_NOT_XML, OFFICE_NO_CERTIFICATE,
+    OFFICE_NOT_CHECKED, NOT_VERIFIED, TOO_LARGE_TO_VERIFY, DOCUMENT_TOO_LARGE,
+)
+
+
+def judged(check: Reason | str, source: str) -> Reason:
+    """A document signature's reason: its certificate's ``check`` and the time it was
+    judged at, by the signing time's ``source`` (timestamp, claimed or none)."""
+    code = {"timestamp": JUDGED_TIMESTAMP, "claimed": JUDGED_CLAIMED}.get(source, JUDGED_NOW)
+    return code(check=check)

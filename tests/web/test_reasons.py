@@ -1,0 +1,136 @@
+"""Reasons on the record page: a reason stored with its code reads in the page's language,
+its parameters marked as data; one stored before reasons had codes (or with a code this
+release does not know) reads as the English it was stored in, said to be so."""
+
+from __future__ import annotations
+
+import re
+from html import unescape
+
+import pytest
+
+from audit import (
+    Attachment,
+    AuditLog,
+    AuthResult,
+    DocumentSignatureRecord,
+    Violation,
+)
+from policies import Action, Decision, Finding, open_quarantine
+from policies import reasons as policy_reasons
+from policies.model import Violation as PolicyViolation
+from signer import reasons as signer_reasons
+from support.audit import make_record, sha
+from support.webconsole import HELD, client, login
+
+FILE = "báo cáo.pdf.exe"
+ROOT = "CN=Root CA cấp 1"
+MARK_VI = "(nguyên văn tiếng Anh như đã ghi)"
+MARK_EN = "(in English, as recorded)"
+
+
+def _found() -> PolicyViolation:
+    """A violation as the rule makes it (policies/rules/names.py)."""
+    return PolicyViolation.of("blocked-extension", policy_reasons.BLOCKED_EXTENSION(
+        name=repr(FILE), ext="exe"), filename=FILE)
+
+
+def _cell(page: str, table: str) -> list[str]:
+    """The HTML of the reason cells of the table ``table`` (or the table after an
+    element of that id), one a row."""
+    body = page.split(f'id="{table}"', 1)[1].split("</table>", 1)[0]
+    return re.findall(r'<td>(<span class="reason[^"]*".*?)</td>', body)
+
+
+def _text(html: str) -> str:
+    return unescape(re.sub(r"<[^>]+>", "", html))
+
+
+@pytest.fixture
+def pages(env):
+    judged = signer_reasons.judged(signer_reasons.CHAINED_NOT_REVOKED(root=ROOT), "timestamp")
+    with AuditLog.open(env.config.audit) as log:
+        coded = log.record(make_record(
+            subject="coded",
+            violations=[Violation(**_found().as_json())],
+            attachments=[Attachment(
+                path="2", filename="QĐ.pdf", size=10, sha256=sha("qd"),
+                detected_type="application/pdf", document="valid",
+                signatures=[DocumentSignatureRecord(
+                    verdict="valid", signer="Nguyễn Văn A", reason=judged.text,
+                    **judged.as_json())])]))
+        old = log.record(make_record(
+            subject="before codes",
+            violations=[Violation(rule="double-extension", reason="two extensions")],
+            authentication=[AuthResult(method="dkim", result="fail",
+                                       reason="body hash did not verify")]))
+        unknown = log.record(make_record(
+            subject="a later release's code",
+            violations=[Violation(rule="double-extension", reason="said in English",
+                                  code="name.not-yet-known", params={})]))
+    c = client(env.settings)
+    login(c, "admin")
+    return c, coded, old, unknown
+
+
+def test_a_coded_reason_reads_in_vietnamese_with_its_values_as_data(pages) -> None:
+    c, coded, _old, _unknown = pages
+    page = c.get(f"/audit/records/{coded}").text
+    [violation] = _cell(page, "violations")
+    assert _text(violation) == f"tên tệp {FILE!r} có đuôi .exe"
+    # the file name and the extension are the message's, marked as such
+    assert f"<span data-value>{repr(FILE).replace(chr(39), '&#39;')}</span>" in violation
+    assert "<span data-value>exe</span>" in violation
+    assert 'data-code="name.blocked-extension"' in violation
+    [signature] = _cell(page, "document-1")
+    # a nested reason: the certificate's check inside the time it was judged at
+    assert _text(signature) == (f"dẫn tới chứng thư gốc {ROOT}, chưa bị thu hồi; xét tại "
+                                "thời điểm ký có dấu thời gian")
+    assert MARK_VI not in page
+
+
+def test_the_switch_gives_the_same_reason_in_english(pages) -> None:
+    c, coded, _old, _unknown = pages
+    c.get("/lang/en")
+    page = c.get(f"/audit/records/{coded}").text
+    assert [_text(v) for v in _cell(page, "violations")] == [_found().reason]
+    assert [_text(s) for s in _cell(page, "document-1")] == [
+        f"chained to {ROOT}, not revoked; judged at the timestamped signing time"]
+    assert MARK_EN not in page
+
+
+def test_a_record_written_before_codes_shows_its_english_marked(pages) -> None:
+    c, _coded, old, _unknown = pages
+    page = c.get(f"/audit/records/{old}").text
+    [violation] = _cell(page, "violations")
+    [auth] = _cell(page, "signatures")
+    assert violation == ('<span class="reason as-recorded"><span data-value>two extensions'
+                         f"</span> <small>{MARK_VI}</small></span>")
+    assert _text(auth) == f"body hash did not verify {MARK_VI}"
+    c.get("/lang/en")
+    assert _text(_cell(c.get(f"/audit/records/{old}").text, "violations")[0]) == \
+        f"two extensions {MARK_EN}"
+
+
+def test_a_code_this_release_does_not_know_shows_the_stored_english(pages) -> None:
+    c, _coded, _old, unknown = pages
+    [violation] = _cell(c.get(f"/audit/records/{unknown}").text, "violations")
+    assert _text(violation) == f"said in English {MARK_VI}"
+
+
+def test_a_message_held_with_a_coded_reason_reads_in_vietnamese(env) -> None:
+    decision = Decision(Action.QUARANTINE, (Finding(_found(), Action.QUARANTINE, None),))
+    with open_quarantine(env.config.policies.quarantine) as store:
+        held = store.put(HELD, envelope_from="vanthu@stc.laocai.gov.vn",
+                         recipients=["vanthu@ubnd.laocai.gov.vn"], direction="outbound",
+                         unit_id="stc", decision=decision)
+    c = client(env.settings)
+    login(c, "admin")
+    listed = c.get("/admin/quarantine").text.split(f'id="held-{held}"', 1)[1]
+    assert _text(listed.split('class="reason">', 1)[1].split("</td>", 1)[0]) == (
+        f"tên tệp {FILE!r} có đuôi .exe ({FILE})")
+    [shown] = _cell(c.get(f"/admin/quarantine/{held}").text, "violations")
+    assert _text(shown) == f"tên tệp {FILE!r} có đuôi .exe"
+    c.get("/lang/en")
+    [shown] = _cell(c.get(f"/admin/quarantine/{held}").text, "violations")
+    assert _text(shown) == _found().reason
