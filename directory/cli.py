@@ -29,11 +29,14 @@ from directory.published import published_unit
 from directory.roster import RosterFormat
 from directory.store import Change, Directory, ImportSummary
 from directory.successors import merged_into, predecessors
+from directory.words import FIELDS, SAID, translation
 from mailbase import (
     CommandFailed,
+    Translation,
     UsageProblem,
     command_line_actor,
     config_option,
+    lang_option,
     wired,
     zone,
 )
@@ -114,35 +117,40 @@ def _show(value: object) -> str:
     return str(value)
 
 
-def _describe(unit: Unit, parents: list[Unit], units: Mapping[str, Unit]) -> str:
+def _describe(unit: Unit, parents: list[Unit], units: Mapping[str, Unit],
+              tr: Translation) -> str:
+    """``directory show``'s text: the unit, its fields, predecessors and parents, the
+    words in ``tr``'s language and the unit's data as stored."""
     today = datetime.now(zone()).date()
     into = merged_into(unit, units, today)
     if into is not None:
-        state = f"  [đã hợp nhất vào {into.name} ({into.id}) <{into.address.addr_spec}>]"
+        state = "  [" + tr.gettext(SAID["merged"]).format(
+            name=into.name, id=into.id, address=into.address.addr_spec) + "]"
     elif not unit.in_service(today):
-        state = "  [inactive]" if not unit.is_active else "  [ended]"
+        state = f"  [{tr.gettext(SAID['inactive' if not unit.is_active else 'ended'])}]"
     else:
         state = ""
     lines = [f"{unit.name} ({unit.id}){state}"]
-    fields = [
-        ("short name", unit.short_name), ("English name", unit.name_en), ("kind", unit.kind),
-        ("address", unit.address.addr_spec),
-        ("aliases", ", ".join(a.addr_spec for a in unit.aliases)),
-        ("DKIM domain", unit.dkim_domain), ("organ id", unit.organ_id or ""),
-        ("phone", unit.phone), ("website", unit.website),
-        ("senders", ", ".join(unit.senders)),
-        ("certificate", "yes (PEM)" if unit.certificate else ""),
-        ("valid from", unit.valid_from.isoformat() if unit.valid_from else ""),
-        ("valid until", unit.valid_until.isoformat() if unit.valid_until else ""),
-        ("successor", unit.successor or ""),
-    ]
-    lines.extend(f"  {label + ':':<14}{value}" for label, value in fields if value)
+    values = {
+        "short_name": unit.short_name, "name_en": unit.name_en, "kind": unit.kind,
+        "address": unit.address.addr_spec,
+        "aliases": ", ".join(a.addr_spec for a in unit.aliases),
+        "dkim_domain": unit.dkim_domain, "organ_id": unit.organ_id or "",
+        "phone": unit.phone, "website": unit.website, "senders": ", ".join(unit.senders),
+        "certificate": tr.gettext(SAID["certificate"]) if unit.certificate else "",
+        "valid_from": unit.valid_from.isoformat() if unit.valid_from else "",
+        "valid_until": unit.valid_until.isoformat() if unit.valid_until else "",
+        "successor": unit.successor or "",
+    }
+    labels = {name: tr.gettext(label) + ":" for name, label in FIELDS.items()}
+    width = max(len(label) for label in labels.values()) + 1  # the same for every unit
+    lines.extend(f"  {labels[name]:<{width}}{value}" for name, value in values.items() if value)
     merged = sorted(predecessors(units.values(), [unit.id]))
     if merged:
-        lines.append("  predecessors:")
+        lines.append(f"  {tr.gettext(SAID['predecessors'])}")
         lines.extend(f"    {units[p].name} ({p}) <{units[p].address.addr_spec}>" for p in merged)
     if parents:
-        lines.append("  parents:")
+        lines.append(f"  {tr.gettext(SAID['parents'])}")
         lines.extend(f"    {p.name} ({p.id}) <{p.address.addr_spec}>" for p in parents)
     return "\n".join(lines)
 
@@ -202,10 +210,14 @@ def publish_command(wiring: _Wiring, out_dir: Path, config_path: Path | None) ->
 @click.argument("key")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True, help="Output format.")
+@lang_option
 @config_option
 @_wiring
-def show_command(wiring: _Wiring, key: str, fmt: str, config_path: Path | None) -> None:
-    """Print the unit with this id or ADDRESS, with its parents (exit 1 if none)."""
+def show_command(wiring: _Wiring, key: str, fmt: str, config_path: Path | None,
+                 lang: str) -> None:
+    """Print the unit with this id or ADDRESS, with its parents (exit 1 if none).
+
+    The text is in Vietnamese unless --lang en; JSON keeps its English keys."""
     def read(directory: Directory) -> tuple[Unit, list[str], dict[str, Unit]]:
         unit = directory.get(key)
         return unit, directory.ancestors(unit.id), {u.id: u for u in directory.units()}
@@ -215,7 +227,8 @@ def show_command(wiring: _Wiring, key: str, fmt: str, config_path: Path | None) 
         data = published_unit(unit, chain, include_senders=True).model_dump(mode="json")
         click.echo(json.dumps(data, ensure_ascii=False, indent=1))
     else:
-        click.echo(_describe(unit, [units[unit_id] for unit_id in chain[1:]], units))
+        click.echo(_describe(unit, [units[unit_id] for unit_id in chain[1:]], units,
+                             translation(lang)))
 
 
 @group.command("history")

@@ -77,6 +77,9 @@ class Part:
     span: tuple[int, int] | None = None
     member: str | None = None
     is_attachment: bool = False
+    #: the charset its Content-Type names (the first reading), None when it names none;
+    #: what its text is read with (the archive's search index)
+    charset: str | None = None
     detection: Detection = UNKNOWN
     #: defects found while reading this part (bad base64, archive limits, ...).
     defects: list[Defect] = field(default_factory=list)

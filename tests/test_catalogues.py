@@ -28,7 +28,7 @@ KEYWORDS = {"_": None, "gettext": None, "N_": None, "NP_": ((1, "c"), 2),
 METHODS = [("**/templates/**.html", "jinja2.ext:babel_extract"), ("**.py", "python")]
 #: package -> its gettext domain
 PACKAGES = {"web": "congvu-web", "audit": "congvu-audit", "signer": "congvu-signer",
-            "policies": "congvu-policies"}
+            "policies": "congvu-policies", "directory": "congvu-directory"}
 #: words with no Vietnamese of their own, which a template may write as they are
 NAMES = {"DKIM", "S/MIME", "SPF", "DMARC", "ARC", "SHA-256", "PDF", "CSV", "XLSX", "DOCX",
          "vCard", "API", "JSON", "OpenAPI", "STT"}

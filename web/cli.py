@@ -7,6 +7,7 @@ audit store unwritable), 2 usage or configuration errors.
 from __future__ import annotations
 
 import dataclasses
+import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -15,7 +16,16 @@ from typing import TYPE_CHECKING, TypeVar
 import click
 
 from audit import AuditError
-from mailbase import CommandFailed, UsageProblem, command_line_actor, config_option, wired
+from mailbase import (
+    N_,
+    NP_,
+    CommandFailed,
+    UsageProblem,
+    command_line_actor,
+    config_option,
+    lang_option,
+    wired,
+)
 from web.errors import WebError
 from web.release import Releaser
 from web.settings import WebSettings
@@ -264,14 +274,34 @@ def user_password(wiring: _Wiring, config_path: Path | None, name: str,
     click.echo(f"{name}: password changed; {ended} session(s) ended")
 
 
+#: a user's role and state in ``user list``'s table (its JSON keeps the booleans)
+_USER_WORDS = {
+    "admin": NP_("user", "admin"), "auditor": NP_("user", "auditor"),
+    "active": NP_("user", "active"), "disabled": NP_("user", "disabled"),
+}
+#: what else ``user list`` says
+_LIST_SAID = {
+    "content": N_("content: {units}"), "unknown": N_("no such unit: {units}"),
+    "stale": N_("warning: {user}'s grant of '{unit}' matches no unit of the directory; take"
+                " it back with `congvu user revoke {user} {unit}`"),
+}
+
+
 @user_group.command("list")
 @config_option
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+              show_default=True, help="A table for people, or one JSON object per line.")
+@lang_option
 @_wiring
-def user_list(wiring: _Wiring, config_path: Path | None) -> None:
+def user_list(wiring: _Wiring, config_path: Path | None, fmt: str, lang: str) -> None:
     """Every user, their role, state and granted units, tab-separated; then, when there
     are any, the units whose archived messages the user may read (`content: ...`) and
-    the grants that match no unit of the directory (they show nothing)."""
+    the grants that match no unit of the directory (they show nothing), each also
+    warned of on standard error. The table is in Vietnamese unless --lang en; JSON
+    (`name`, `is_admin`, `is_active`, `units`, `content_units`, `unknown_units`) is the
+    same in both."""
     from web.grants import stale_grants
+    from web.i18n import CATALOGUE
 
     settings = wiring.load(config_path)
     with _store(settings) as store:
@@ -280,21 +310,29 @@ def user_list(wiring: _Wiring, config_path: Path | None) -> None:
         stale = stale_grants(settings, {unit for user in users for unit in user.units})
     except WebError as exc:
         raise CommandFailed(str(exc)) from exc
+    tr = CATALOGUE.translation(lang)
     for user in users:
-        line = (f"{user.name}\t{'admin' if user.is_admin else 'auditor'}\t"
-                f"{'active' if user.is_active else 'disabled'}\t{','.join(user.units)}")
-        if user.content_units:
-            line += f"\tcontent: {','.join(user.content_units)}"
         unknown = [unit for unit in user.units if unit in stale]
+        if fmt == "json":
+            click.echo(json.dumps({
+                "name": user.name, "is_admin": user.is_admin, "is_active": user.is_active,
+                "units": list(user.units), "content_units": list(user.content_units),
+                "unknown_units": unknown}, ensure_ascii=False))
+            continue
+        cells = [user.name, tr.word(_USER_WORDS["admin" if user.is_admin else "auditor"]),
+                 tr.word(_USER_WORDS["active" if user.is_active else "disabled"]),
+                 ",".join(user.units)]
+        if user.content_units:
+            cells.append(tr.gettext(_LIST_SAID["content"]).format(
+                units=",".join(user.content_units)))
         if unknown:
-            line += f"\tno such unit: {','.join(unknown)}"
-        click.echo(line)
+            cells.append(tr.gettext(_LIST_SAID["unknown"]).format(units=",".join(unknown)))
+        click.echo("\t".join(cells))
     for user in users:
         for unit in user.units:
             if unit in stale:
-                click.echo(f"warning: {user.name}'s grant of {unit!r} matches no unit of "
-                           f"the directory; take it back with `congvu user revoke "
-                           f"{user.name} {unit}`", err=True)
+                click.echo(tr.gettext(_LIST_SAID["stale"]).format(user=user.name, unit=unit),
+                           err=True)
 
 
 def commands(load: SettingsLoader, *, release: ReleaseFactory | None = None

@@ -47,7 +47,7 @@ def test_import_then_show_by_address_with_parents(cli: click.Group, csv_file: Pa
     assert (code, output) == (0, f"{csv_file}: 300 created, 0 updated, 0 unchanged, "
                                  "0 made inactive, 0 row(s) skipped\n")
     assert cli.seen == [Path("congvu.toml")]  # type: ignore[attr-defined]
-    code, output = run(cli, "show", "VP+hop@Bac-Ha.LaoCai.gov.vn")
+    code, output = run(cli, "show", "VP+hop@Bac-Ha.LaoCai.gov.vn", "--lang", "en")
     assert code == 0
     assert output.splitlines() == [
         "Văn phòng HĐND và UBND Bắc Hà (bac-ha-vp)",
@@ -55,6 +55,18 @@ def test_import_then_show_by_address_with_parents(cli: click.Group, csv_file: Pa
         "  address:      vp@bac-ha.laocai.gov.vn",
         "  DKIM domain:  bac-ha.laocai.gov.vn",
         "  parents:",
+        "    UBND Huyện Bắc Hà (bac-ha) <ubnd@bac-ha.laocai.gov.vn>",
+        "    Ủy ban nhân dân tỉnh Lào Cai (ubnd-tinh) <ubnd@laocai.gov.vn>",
+    ]
+    # Vietnamese by default: the words change, the unit's data do not
+    code, output = run(cli, "show", "bac-ha-vp")
+    assert code == 0
+    assert output.splitlines() == [
+        "Văn phòng HĐND và UBND Bắc Hà (bac-ha-vp)",
+        "  loại đơn vị:             district-office",
+        "  địa chỉ thư:             vp@bac-ha.laocai.gov.vn",
+        "  tên miền DKIM:           bac-ha.laocai.gov.vn",
+        "  đơn vị cấp trên:",
         "    UBND Huyện Bắc Hà (bac-ha) <ubnd@bac-ha.laocai.gov.vn>",
         "    Ủy ban nhân dân tỉnh Lào Cai (ubnd-tinh) <ubnd@laocai.gov.vn>",
     ]

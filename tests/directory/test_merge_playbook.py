@@ -297,7 +297,7 @@ def test_the_playbook_merges_three_provinces_into_the_new_lam_dong(
     shows = [r.result.stdout for r in playbook if r.argv[:2] == ["directory", "show"]]
     assert shows[0].splitlines()[0] == "Sở Tài chính (so-tai-chinh-lam-dong)"
     lines = shows[0].splitlines()
-    assert lines[lines.index("  predecessors:") + 1:][:3] == [
+    assert lines[lines.index("  đơn vị tiền thân:") + 1:][:3] == [
         "    Sở Tài chính (bt-so-tai-chinh) <stc@binhthuan.gov.vn>",
         "    Sở Tài chính (dn-so-tai-chinh) <stc@daknong.gov.vn>",
         "    Sở Tài chính (ld-so-tai-chinh) <stc@lamdong.gov.vn>"]
@@ -305,7 +305,7 @@ def test_the_playbook_merges_three_provinces_into_the_new_lam_dong(
         shows[0].splitlines())
     during, after = shows[1].splitlines(), shows[2].splitlines()
     assert during[0] == "Sở Tài chính (bt-so-tai-chinh)"
-    assert "  successor:    so-tai-chinh-lam-dong" in during
+    assert "  đơn vị kế thừa:          so-tai-chinh-lam-dong" in during
     assert after[0] == ("Sở Tài chính (bt-so-tai-chinh)  [đã hợp nhất vào Sở Tài chính "
                         "(so-tai-chinh-lam-dong) <taichinh@lamdong.gov.vn>]")
 

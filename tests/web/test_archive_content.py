@@ -188,7 +188,7 @@ def test_the_command_line_grants_and_takes_back_content(env: Any, tmp_path: Path
         return result.stdout
 
     assert "units: sgd; content: sgd" in run("grant", "auditor-b", "sgd", "--content")
-    assert "auditor-b\tauditor\tactive\tsgd\tcontent: sgd\n" in run("list")
+    assert "auditor-b\tauditor\tactive\tsgd\tcontent: sgd\n" in run("list", "--lang", "en")
     with users_of(env.settings) as users:
         assert users.get("auditor-b").content_units == ("sgd",)
     assert run("revoke", "auditor-b", "sgd", "--content").rstrip().endswith("units: sgd")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -47,8 +48,11 @@ def test_first_administrator_then_auditor(cli):
     r = _run(group, "user", "grant", "thanhtra", "stc", "sgd")
     assert r.exit_code == 0 and "units: sgd, stc" in r.output
     assert _run(group, "user", "revoke", "thanhtra", "sgd").exit_code == 0
-    r = _run(group, "user", "list")
+    r = _run(group, "user", "list", "--lang", "en")
     assert "admin\tadmin\tactive" in r.output and "thanhtra\tauditor\tactive\tstc" in r.output
+    r = _run(group, "user", "list")  # Vietnamese by default
+    assert r.stdout.splitlines() == ["admin\tquản trị viên\tđang hoạt động\t",
+                                     "thanhtra\tkiểm tra viên\tđang hoạt động\tstc"]
     r = _run(group, "user", "disable", "thanhtra")
     assert r.exit_code == 0 and "disabled" in r.output
     assert _run(group, "user", "enable", "thanhtra").exit_code == 0
@@ -251,7 +255,7 @@ def test_list_flags_grants_that_match_no_unit(cli):
         users.grant("thanhtra", "stc")
         users.grant("thanhtra", "a@stc.gov.vn")
         users.grant("other", "sgd")
-    r = _run(group, "user", "list")
+    r = _run(group, "user", "list", "--lang", "en")
     assert r.exit_code == 0
     rows = [line.split("\t") for line in r.stdout.splitlines()]
     assert rows == [["other", "auditor", "active", "sgd"],
@@ -259,8 +263,22 @@ def test_list_flags_grants_that_match_no_unit(cli):
                      "no such unit: a@stc.gov.vn"]]
     assert ("warning: thanhtra's grant of 'a@stc.gov.vn' matches no unit of the directory; "
             "take it back with `congvu user revoke thanhtra a@stc.gov.vn`") in r.stderr
+    r = _run(group, "user", "list")  # Vietnamese by default, the data as stored
+    assert r.stdout.splitlines()[1].split("\t") == [
+        "thanhtra", "kiểm tra viên", "đang hoạt động", "a@stc.gov.vn,stc",
+        "không có đơn vị: a@stc.gov.vn"]
+    assert ("cảnh báo: quyền xem 'a@stc.gov.vn' cấp cho thanhtra không khớp đơn vị nào "
+            "trong danh bạ; thu hồi bằng `congvu user revoke thanhtra a@stc.gov.vn`") in r.stderr
+    # JSON is the same in both languages: the stored values
+    as_json = [json.loads(line) for line in _run(group, "user", "list", "--format", "json",
+                                                 "--lang", "en").stdout.splitlines()]
+    assert as_json == [json.loads(line) for line in _run(
+        group, "user", "list", "--format", "json").stdout.splitlines()]
+    assert as_json[1] == {"name": "thanhtra", "is_admin": False, "is_active": True,
+                          "units": ["a@stc.gov.vn", "stc"], "content_units": [],
+                          "unknown_units": ["a@stc.gov.vn"]}
     assert _run(group, "user", "revoke", "thanhtra", "a@stc.gov.vn").exit_code == 0
-    assert "no such unit" not in _run(group, "user", "list").stdout
+    assert "no such unit" not in _run(group, "user", "list", "--lang", "en").stdout
 
 
 def test_command_line_acts_are_recorded_with_the_user_behind_sudo(cli, monkeypatch):
