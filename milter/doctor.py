@@ -163,6 +163,57 @@ def check_stores(config: Settings) -> Iterator[Finding]:
             yield _ok(where, f"{path} is writable")
 
 
+#: Below this share of its filesystem free, a store's disk is a warning.
+LOW_SPACE = 0.10
+
+
+def check_disk_space(config: Settings) -> Iterator[Finding]:
+    """Each filesystem the data directory and the file stores are on has room: less than
+    the largest message congvu takes (``limits.max_message_size``) free, or no inode, and
+    congvu answers 451 to mail it cannot record or keep (Postfix retries it; nothing moves
+    until space is freed); less than a tenth free is a warning. One finding per filesystem,
+    named by the first key on it."""
+    stores = [("service.data_dir", config.data_dir)]
+    if config.audit.url is None:
+        stores.append(("audit.path", config.audit.path))
+    if config.policies.quarantine.url is None:
+        stores.append(("policies.quarantine.path", config.policies.quarantine.path))
+    seen: set[int] = set()
+    for where, path in stores:
+        target = next((p for p in (path, *path.parents) if p.exists()), None)
+        if target is None:
+            continue
+        space = os.statvfs(target)
+        device = target.stat().st_dev
+        if device in seen:
+            continue
+        seen.add(device)
+        free = space.f_bavail * space.f_frsize
+        size = space.f_blocks * space.f_frsize
+        said = f"{_size(free)} free of {_size(size)}"
+        fix = ("free space there (docs/runbooks.md, Disk full), then postqueue -f to retry "
+               "the mail waiting in Postfix's queue")
+        if free < config.limits.max_message_size or (space.f_files and not space.f_favail):
+            what = "no inode left" if free >= config.limits.max_message_size else (
+                "less than limits.max_message_size")
+            yield _error(where, f"{target}: the disk is full ({said}, {what}): congvu answers "
+                         "451 to mail it cannot record", fix)
+        elif size and free < size * LOW_SPACE:
+            yield _warn(where, f"{target}: {said}, less than {LOW_SPACE:.0%}", fix)
+        else:
+            yield _ok(where, f"{target}: {said}")
+
+
+def _size(count: int) -> str:
+    """Bytes for people: 512 B, 3.4 MB, 120.0 GB."""
+    amount = float(count)
+    for unit in ("B", "kB", "MB", "GB"):
+        if amount < 1000:
+            return f"{amount:.0f} {unit}" if unit == "B" else f"{amount:.1f} {unit}"
+        amount /= 1000
+    return f"{amount:.1f} TB"
+
+
 # -- DNS --------------------------------------------------------------------------------
 
 
@@ -341,7 +392,7 @@ def run_checks(config: Settings, *, postfix_dir: Path | None = None,
     """Every check, in order; Postfix only when ``postfix_dir`` is given."""
     now = now or dt.datetime.now(dt.UTC)
     findings = [*check_local(config), *check_spoof_guard(config), *check_keys(config),
-                *check_audit_keys(config), *check_stores(config),
+                *check_audit_keys(config), *check_stores(config), *check_disk_space(config),
                 *check_shared_store(config), *check_system(),
                 *check_dkim_records(config), *check_spf_dmarc(config, server_ips),
                 *check_next_hop(config)]
