@@ -27,6 +27,7 @@ import click
 from archive.config import ArchiveConfig
 from archive.errors import ArchiveError, ArchiveReadError
 from archive.holds import Hold
+from archive.index import TextReader
 from archive.keys import rotate
 from archive.ledger import encode_ledger, read_ledgers
 from archive.proof import Bundle, check_bundle, fingerprint, write_bundle
@@ -123,6 +124,7 @@ class Records(Protocol):
 class _Wiring:
     load: ConfigLoader
     records: Records
+    reader: TextReader | None
 
 
 _wiring = click.make_pass_decorator(_Wiring)
@@ -464,6 +466,53 @@ def _reseal(config: ArchiveConfig) -> None:
     click.echo(f"sealed {resealed} of {seen} object(s) with the current key")
 
 
+@group.group("index")
+def index_group() -> None:
+    """The text index the console's search reads."""
+
+
+@index_group.command("rebuild")
+@click.option("--all", "is_everything", is_flag=True,
+              help="Empty the index first and read every archived message again (after "
+              "a change to what is indexed); without it, only the messages it lacks.")
+@config_option
+@_wiring
+def index_rebuild_cmd(wiring: _Wiring, /, is_everything: bool,
+                      config_path: Path | None) -> None:
+    """Index the archived messages the text index lacks (stored before it existed, or
+    while it could not be written), and remove the rows of messages no longer archived.
+    Safe to run while the filter stores: a message is indexed once. Run it as the user
+    the filter runs as. Exit 1 when a message could not be read (one line each), 2 when
+    the index is off."""
+    config = wiring.load(config_path)
+    if not config.is_indexed:
+        raise UsageProblem("[archive] index is off (by default it is when encrypt is on: "
+                           "the index holds the words in clear); set index = true to keep "
+                           "one")
+    if wiring.reader is None:
+        raise UsageProblem("this congvu command has no reader of messages' text")
+    unreadable: list[str] = []
+
+    def say(exc: ArchiveReadError) -> None:
+        unreadable.append(exc.sha256)
+        click.echo(f"unreadable {exc.sha256}: {exc}")
+
+    try:
+        archive = Archive.from_config(config, create=False)
+        assert archive.index is not None  # is_indexed
+        archive.index.create()
+        done = archive.reindex(wiring.reader, everything=is_everything,
+                               on_unreadable=say)
+    except ArchiveError as exc:
+        raise CommandFailed(str(exc)) from exc
+    click.echo(f"indexed {done.added} archived message(s) ({done.present} indexed "
+               f"already, {done.unreadable} unreadable); removed {done.removed} row(s) of "
+               f"messages no longer archived; index {archive.index.where}")
+    if done.unreadable:
+        raise CommandFailed(f"{done.unreadable} archived message(s) could not be read: "
+                            "`congvu archive verify` names each problem")
+
+
 @group.group("hold")
 def hold_group() -> None:
     """Legal holds: what no prune removes (chained admin events)."""
@@ -538,10 +587,13 @@ def hold_list_cmd(wiring: _Wiring, /, config_path: Path | None) -> None:
         click.echo(hold.describe())
 
 
-def commands(load: ConfigLoader, *, records: Records) -> list[click.Command]:
+def commands(load: ConfigLoader, *, records: Records,
+             reader: TextReader | None = None) -> list[click.Command]:
     """The top-level command group this package adds to `congvu`.
 
     :param load: the ``[archive]`` table for ``--config`` (the root supplies it).
     :param records: the audit log's side: which record names which message.
+    :param reader: what reads a message's text for the index (policies'
+        ``searchable_text``); without it ``archive index rebuild`` refuses.
     """
-    return [wired(group, _Wiring(load, records))]
+    return [wired(group, _Wiring(load, records, reader))]

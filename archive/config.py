@@ -110,6 +110,18 @@ class ArchiveConfig(BaseModel):
         "the archive cannot be read). Messages stored before stay as they were; both "
         "kinds are read.",
     )
+    index: bool | None = Field(
+        default=None,
+        description="Keep a text index of the archived messages for the console's search "
+        "(subject, From, To and Cc, attachments' names, text and HTML parts, the text of "
+        "PDFs up to 5 MB; case and diacritics ignored; at most 64 KiB of words a "
+        "message): index.sqlite3 beside the "
+        "objects (SQLite FTS5), or a table beside them in PostgreSQL. The index holds "
+        "those words in clear, so by default it is on when encrypt is off and off when "
+        "encrypt is on (the search then reads at most the newest 2,000 messages); true "
+        "with encrypt keeps the words of encrypted messages readable to anyone who can "
+        "read the index. `congvu archive index rebuild` indexes messages stored before.",
+    )
     key_file: Path = Field(
         default=Path("keys/archive.key"),
         description="The archive's encryption key (mode 0600, read only when owned by "
@@ -120,6 +132,12 @@ class ArchiveConfig(BaseModel):
         description="zstd compression level of stored messages (3: zstd's default, fast; "
         "higher levels save a little space for much more CPU per message).",
     )
+
+    @property
+    def is_indexed(self) -> bool:
+        """Whether the archive keeps its text index: ``index`` when set, else on
+        exactly when messages are not encrypted."""
+        return self.index if self.index is not None else not self.encrypt
 
     def password(self) -> str | None:
         """The PostgreSQL password in ``password_file`` (None: libpq's passfile, or none).

@@ -9,7 +9,8 @@ applied by mailbase's :func:`~mailbase.pgconn.migrate_schema` in one transaction
 zstd, sealed when encrypting, the parts' header when deduplicated) under its SHA-256,
 ``archive.parts`` each large part stored once, ``archive.object_parts`` which object
 names which part (a prune finds the parts no message names with one query), and
-``archive.ledgers`` the ledger of what each prune removed. Times are seconds since the
+``archive.ledgers`` the ledger of what each prune removed, ``archive.texts`` the
+words of each message for the search (archive/pgindex.py). Times are seconds since the
 epoch (``time.time()`` of the server that stored or touched the row), compared with the
 prune's reading of the records as a file's mtime is on disk. The objects are compressed
 already: ``STORAGE EXTERNAL`` keeps PostgreSQL from trying to compress them again.
@@ -45,6 +46,12 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
         f"""CREATE TABLE archive.ledgers (
             name {_TEXT} PRIMARY KEY, data bytea NOT NULL,
             written_at double precision NOT NULL)""",
+    ]),
+    ("0002-texts", [
+        f"""CREATE TABLE archive.texts (
+            sha256 {_TEXT} PRIMARY KEY REFERENCES archive.objects ON DELETE CASCADE,
+            words tsvector NOT NULL, indexed_at double precision NOT NULL)""",
+        "CREATE INDEX texts_words ON archive.texts USING gin (words)",
     ]),
 ]
 

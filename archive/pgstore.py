@@ -45,7 +45,9 @@ from typing import TypeVar
 import psycopg
 
 from archive.errors import IN_POSTGRESQL, ArchiveError, ArchiveReadError, ArchiveWriteError
+from archive.index import TextReader
 from archive.parts import DEDUPLICATED, Run, header, manifest, runs, split
+from archive.pgindex import PgTextIndex, add_in_batch
 from archive.pgschema import is_current, migrate
 from archive.store import IN_FLIGHT, Archive, Removal, Stored
 from mailbase.pgconn import ERRORS, PgConnection, connect, explain
@@ -159,7 +161,8 @@ class PgArchive(Archive):
     @classmethod
     def connect(cls, url: str, password: str | None, *, create: bool, level: int = 3,
                 key: bytes | None = None, is_encrypting: bool | None = None,
-                retired: Sequence[bytes] = ()) -> PgArchive:
+                retired: Sequence[bytes] = (), is_indexed: bool = False,
+                reader: TextReader | None = None) -> PgArchive:
         """The archive in ``url``; with ``create`` (the filter) its tables are made or
         migrated, without (the commands) they must be there already.
 
@@ -169,6 +172,9 @@ class PgArchive(Archive):
         """
         archive = cls(url, password, level=level, key=key, is_encrypting=is_encrypting,
                       retired=retired)
+        if is_indexed:
+            archive.index = PgTextIndex(url, archive.connections)
+            archive.reader = reader
         if create:
             # on a connection of its own, closed after: ``serve`` migrates in the parent,
             # which must hold no session its forked workers would inherit
@@ -245,16 +251,18 @@ class PgArchive(Archive):
         :class:`~archive.errors.ArchiveWriteError`.
         """
         batch = [_Message(data) for data in messages]
+        words = self.words_of(messages)
         try:
-            stored = self.connections.run(lambda conn: self._store(conn, batch))
+            stored = self.connections.run(lambda conn: self._store(conn, batch, words))
         except ERRORS as exc:
             failed = ArchiveWriteError(self.url, explain(exc), check=IN_POSTGRESQL)
             return [failed] * len(batch)
         return [stored[n] for n in range(len(batch))]
 
-    def _store(self, conn: PgConnection, batch: list[_Message]) -> dict[int, Stored]:
-        """Each message of ``batch`` stored or touched, in one transaction: its outcome
-        by its place in the batch."""
+    def _store(self, conn: PgConnection, batch: list[_Message],
+               words: Sequence[str | None]) -> dict[int, Stored]:
+        """Each message of ``batch`` stored or touched, and its words indexed, in one
+        transaction: its outcome by its place in the batch."""
         now = time.time()
         conn.execute(WRITE)
         found = {m.sha256: size for m in sorted(batch, key=lambda m: m.sha256)
@@ -282,6 +290,9 @@ class PgArchive(Archive):
                 _name_parts(conn, sha256, message.names)
                 stored.add(sha256)
             # else another server's transaction stored the same bytes first: touched
+        if self.index is not None:
+            add_in_batch(conn, [(m.sha256, w) for m, w in zip(batch, words, strict=True)
+                                if w is not None], self.url, now)
         conn.execute("COMMIT")
         outcomes: dict[int, Stored] = {}
         for number, message in enumerate(batch):

@@ -50,6 +50,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from archive.config import ArchiveConfig
 from archive.errors import ArchiveError, ArchiveReadError, ArchiveWriteError
+from archive.index import SqliteTextIndex, TextIndex, TextReader, chunks, words_of
 from archive.keys import key_id, load_key, load_retired
 from archive.parts import DEDUPLICATED, Run, header, manifest, rebuild, runs, split
 from mailbase import private_dir, sync_directory, write_private_durably
@@ -81,6 +82,8 @@ _BATCH = 256
 # leftover: no write takes minutes.
 _STALE_TMP = 30 * 60.0
 _TMP_NAME = re.compile(r"^[0-9a-f]{64}\.[0-9a-f]{8}\.tmp$")
+#: the text index's file, beside ``objects/``
+INDEX_NAME = "index.sqlite3"
 
 
 class Removal(Enum):
@@ -105,6 +108,17 @@ class Stored:
     size: int
     stored_size: int
     is_new: bool
+
+
+@dataclass(slots=True)
+class Reindexed:
+    """What :meth:`Archive.reindex` did: messages indexed now, found indexed
+    already, that could not be read, and rows removed of messages no longer stored."""
+
+    added: int = 0
+    present: int = 0
+    unreadable: int = 0
+    removed: int = 0
 
 
 @dataclass(slots=True)
@@ -144,8 +158,14 @@ class Archive:
     """The messages kept under ``root``; safe to share between threads."""
 
     def __init__(self, root: Path, *, level: int = 3, key: bytes | None = None,
-                 is_encrypting: bool | None = None, retired: Sequence[bytes] = ()) -> None:
+                 is_encrypting: bool | None = None, retired: Sequence[bytes] = (),
+                 index: TextIndex | None = None, reader: TextReader | None = None) -> None:
         self.root = root
+        #: the words of the messages, for the search (archive/index.py); None: no index
+        self.index = index
+        #: what reads a message's text as it is stored; None: nothing is indexed on
+        #: storing (the commands that only read)
+        self.reader = reader
         self.objects = root / "objects"
         #: where objects are written before they are renamed into place (one directory
         #: to sweep after a crash, not 256 large ones)
@@ -167,13 +187,15 @@ class Archive:
         self._local = threading.local()  # zstd contexts are not shared between threads
 
     @classmethod
-    def from_config(cls, config: ArchiveConfig, *, create: bool) -> Archive:
+    def from_config(cls, config: ArchiveConfig, *, create: bool,
+                    reader: TextReader | None = None) -> Archive:
         """The archive ``config`` names (its directory, or with ``url`` the
         :class:`~archive.pgstore.PgArchive` in PostgreSQL), with its key when it
         encrypts; with ``create`` (the filter) its directories (or tables) and key are
         made when missing, without (the commands) nothing is written. The key is also
         read when one exists while ``encrypt`` is off, so messages stored encrypted
-        stay readable.
+        stay readable. With the index on (``[archive] index``), the archive has its
+        :attr:`index`, and ``reader`` indexes each message stored.
 
         :raises ArchiveError: the directories, the tables or the key cannot be made or
             read, or the database cannot be reached.
@@ -187,20 +209,25 @@ class Archive:
             return PgArchive.connect(config.url, config.password(), create=create,
                                      level=config.compression_level, key=key,
                                      is_encrypting=config.encrypt,
-                                     retired=load_retired(config.key_file))
+                                     retired=load_retired(config.key_file),
+                                     is_indexed=config.is_indexed, reader=reader)
         make = cls.open if create else cls
+        index = SqliteTextIndex(config.path / INDEX_NAME) if config.is_indexed else None
         return make(config.path, level=config.compression_level, key=key,
-                    is_encrypting=config.encrypt, retired=load_retired(config.key_file))
+                    is_encrypting=config.encrypt, retired=load_retired(config.key_file),
+                    index=index, reader=reader)
 
     @classmethod
     def open(cls, root: Path, *, level: int = 3, key: bytes | None = None,
-             is_encrypting: bool | None = None, retired: Sequence[bytes] = ()) -> Archive:
-        """The archive at ``root``, its directories created (0700) when missing.
+             is_encrypting: bool | None = None, retired: Sequence[bytes] = (),
+             index: TextIndex | None = None, reader: TextReader | None = None) -> Archive:
+        """The archive at ``root``, its directories (0700) and its index created when
+        missing.
 
         :raises ArchiveWriteError: they cannot be created.
         """
         archive = cls(root, level=level, key=key, is_encrypting=is_encrypting,
-                      retired=retired)
+                      retired=retired, index=index, reader=reader)
         try:
             private_dir(root)
             private_dir(archive.objects)
@@ -212,8 +239,12 @@ class Archive:
                 made |= _make_dir(archive.objects / f"{n:02x}")
             if made:
                 sync_directory(archive.objects)
+            if index is not None:
+                index.create()
         except OSError as exc:
             raise ArchiveWriteError(root, exc.strerror or str(exc)) from exc
+        except ArchiveError as exc:
+            raise ArchiveWriteError(root, str(exc)) from exc
         return archive
 
     def path_of(self, sha256: str) -> Path:
@@ -324,13 +355,15 @@ class Archive:
         the batch fails.
         """
         found = [runs(data) for data in messages]  # before the lock: a prune waits
-        batch = _Batch(self.root)                   # only for the writes
+        words = self.words_of(messages)             # only for the writes
+        batch = _Batch(self.root)
         outcomes: list[Stored | ArchiveWriteError] = []
         try:
             with self.locked():
                 for data, parts in zip(messages, found, strict=True):
                     outcomes.append(self._stage(data, parts, batch))
                 batch.commit()
+                self._index(outcomes, words)
         except OSError as exc:
             batch.discard()
             error = ArchiveWriteError(self.root, f"{exc.strerror or exc}")
@@ -338,6 +371,29 @@ class Archive:
                 o if isinstance(o, ArchiveWriteError) else error for o in outcomes]
             return failed + [error] * (len(messages) - len(failed))
         return outcomes
+
+    def words_of(self, messages: Sequence[bytes]) -> list[str | None]:
+        """The words the index keeps of each message (None: not indexed, as when there
+        is no index or no reader)."""
+        if self.index is None or self.reader is None:
+            return [None] * len(messages)
+        return [words_of(self.reader, data) for data in messages]
+
+    def _index(self, outcomes: Sequence[Stored | ArchiveWriteError],
+               words: Sequence[str | None]) -> None:
+        """Index the messages of a batch just made durable. An index that cannot be
+        written refuses no mail: the messages stay archived and are counted as not
+        indexed until ``congvu archive index rebuild``."""
+        rows = [(o.sha256, w) for o, w in zip(outcomes, words, strict=True)
+                if isinstance(o, Stored) and w is not None]
+        if self.index is None or not rows:
+            return
+        try:
+            self.index.add(rows)
+        except ArchiveError as exc:
+            log.error("archive-index-failed: %d message(s) archived but not indexed (the "
+                      "search counts them as such; `congvu archive index rebuild` adds "
+                      "them): %s", len(rows), exc)
 
     def _stage(self, data: bytes, found: list[Run],
                batch: _Batch) -> Stored | ArchiveWriteError:
@@ -510,6 +566,8 @@ class Archive:
                         continue
                     synced.add(path.parent)
                     done.append((name, Removal.REMOVED))
+                if self.index is not None:  # a rerun removes what a failure here left
+                    self.index.remove(n for n, r in done if r is not Removal.IN_USE)
             # Synced after the lock is released: messages wait only for the unlinks. A
             # removal a crash undoes leaves an expired message a later prune removes.
             for directory in synced:
@@ -713,6 +771,52 @@ class Archive:
                                f"{exc.strerror or exc} ({exc.filename or self.parts})"
                                ) from exc
         return len(removed)
+
+    def reindex(self, reader: TextReader, *, everything: bool = False,
+                on_unreadable: Callable[[ArchiveReadError], None] | None = None,
+                ) -> Reindexed:
+        """Index every stored message the index lacks (with ``everything``, every
+        stored message, the index emptied first), a transaction of
+        :data:`~archive.index.CHUNK` at a time, so an interrupted run is finished by
+        running it again; then remove the rows of messages no longer stored. A message
+        that cannot be read is passed to ``on_unreadable`` and not indexed.
+
+        :raises ArchiveError: there is no index, or it or the archive cannot be read or
+            written.
+        """
+        if self.index is None:
+            raise ArchiveError(f"archive {self.where}: the text index is off ([archive] "
+                               "index = false, or encrypt on without index = true)")
+        index = self.index
+        if everything:
+            index.clear()
+        done = Reindexed()
+        for chunk in chunks(self.names()):
+            have = index.indexed(chunk)
+            done.present += len(have)
+            rows = []
+            for name in chunk:
+                if name in have:
+                    continue
+                try:
+                    data = self.get(name)
+                except ArchiveReadError as exc:
+                    done.unreadable += 1
+                    if on_unreadable is not None:
+                        on_unreadable(exc)
+                    continue
+                words = words_of(reader, data)
+                if words is None:
+                    done.unreadable += 1
+                    continue
+                rows.append((name, words))
+            done.added += index.add(rows)
+        if not index.follows_objects:
+            for chunk in chunks(index.names()):
+                gone = [name for name in chunk if not self.has(name)]
+                if gone:
+                    done.removed += index.remove(gone)
+        return done
 
     def names(self) -> Iterator[str]:
         """The name of every object file on disk (whatever its content), in no order."""

@@ -319,7 +319,8 @@ for _command in (
                     predecessors=unit_predecessors, rollup=unit_rollup,
                     organ_ids=unit_organ_ids),
     *web.commands(_web_settings, release=_web_releaser),
-    *archive.commands(_table(lambda c: c.archive), records=AuditRecords()),
+    *archive.commands(_table(lambda c: c.archive), records=AuditRecords(),
+                      reader=policies.searchable_text),
     # operating the service; the try-out province (make run)
     milter.cli.doctor_command, milter.cli.probe_command, milter.cli.backup_command,
     milter.cli.restore_command, example_command,

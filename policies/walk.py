@@ -454,6 +454,7 @@ class _Walker:
         part = Part(
             path=path, content_type=ctype, filenames=filenames, data=data, size=len(data),
             span=span, is_attachment=is_attachment or bool(filenames),
+            charset=charsets[0].value if charsets else None,
         )
         self.result.parts.append(part)
         limit = max(0, self.limits.max_parts - len(self.result.parts))

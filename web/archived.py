@@ -7,47 +7,48 @@ the user's grants reach as well (administrators: where content is granted). A
 message is a unit's when the unit sent it or received it (a From that merely claims a
 unit does not make the message that unit's).
 
-The search reads the archived bytes themselves (there is no text index): the subject,
-the text/plain parts and the text of PDFs up to :data:`PDF_MAX` bytes, folded as the
-directory's search folds (case and diacritics ignored), every word of the query
-required. It reads the newest messages of the scope first and stops after
-:data:`SCANNED_MAX` of them, and says so.
+The search asks the archive's text index (archive/index.py: subject, From, To and Cc,
+attachments' names, text and HTML parts and the text of PDFs, folded as every search of
+congvu folds, case and diacritics ignored; every word of the query required) about
+every archived message of the scope, newest first, until it has :data:`MATCHES_MAX`;
+messages the index lacks are counted and said. An archive without an index (encrypted
+ones, by default) is read instead: the same text of the newest :data:`SCANNED_MAX`
+messages of the scope, read with the same reader and matched the same way, and the
+search says when it stopped.
 """
 
 from __future__ import annotations
 
 import io
 import json
-import logging
-import unicodedata
 import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from email.errors import HeaderParseError
-from email.header import decode_header, make_header
-from email.parser import BytesParser
 from typing import Any
 
-from pypdf import PdfReader
-
-from archive import Archive, ArchiveError, Bundle, bundle_files
+from archive import (
+    TEXT_MAX,
+    Archive,
+    ArchiveError,
+    Bundle,
+    Query,
+    bundle_files,
+    index_words,
+    parse_query,
+)
 from audit import AuditLog
 from directory import Unit
-from mailbase import fold
+from policies import searchable_text
 from web import access
 from web.users import User
 
-#: the largest PDF whose text a search reads (bytes, decoded)
-PDF_MAX = 5 * 1024 * 1024
-#: how many archived messages one search reads at most, newest first
+#: how many archived messages a search without an index reads at most, newest first
 SCANNED_MAX = 2000
 #: how many matches one search lists at most
 MATCHES_MAX = 100
-
-# pypdf logs a warning for every oddity of a malformed file; a search only wants text
-logging.getLogger("pypdf").setLevel(logging.ERROR)
-_PARSER = BytesParser()
+#: archived messages asked of the index at a time, newest first
+_ASKED = 1000
 
 
 def content_scope(user: User, units: Sequence[Unit]) -> frozenset[str]:
@@ -67,66 +68,19 @@ def message_units(record: dict[str, Any]) -> set[str]:
     return units
 
 
-def message_text(raw: bytes) -> str:
-    """What a search reads of a message: its subject, its text/plain parts and the text
-    of its PDFs (up to :data:`PDF_MAX` each), one after the other."""
-    # compat32 parses a 10 KB message three to five times faster than policy.default;
-    # only the subject needs decoding (RFC 2047), done here
-    message = _PARSER.parsebytes(raw)
-    found = [_subject(message.get("subject"))]
-    for part in message.walk():
-        if part.is_multipart():
-            continue
-        content_type = part.get_content_type()
-        if content_type == "text/plain":
-            data = part.get_payload(decode=True)
-            if isinstance(data, bytes):
-                found.append(_decoded(data, part.get_content_charset()))
-        elif (content_type == "application/pdf"
-              or (part.get_filename() or "").lower().endswith(".pdf")):
-            data = part.get_payload(decode=True)
-            if isinstance(data, bytes) and len(data) <= PDF_MAX:
-                found.append(_pdf_text(data))
-    return "\n".join(found)
-
-
-def _subject(value: object) -> str:
-    if value is None:
-        return ""
-    try:
-        return str(make_header(decode_header(str(value))))
-    except (LookupError, UnicodeError, ValueError, HeaderParseError):
-        return str(value)  # an unknown or lying charset: the words still readable
-
-
-def _decoded(data: bytes, charset: str | None) -> str:
-    try:
-        return data.decode(charset or "utf-8", "replace")
-    except LookupError:  # a charset Python does not know
-        return data.decode("utf-8", "replace")
-
-
-def _pdf_text(data: bytes) -> str:
-    try:
-        reader = PdfReader(io.BytesIO(data), strict=False)
-        if reader.is_encrypted and not reader.decrypt(""):
-            return ""
-        return "\n".join(page.extract_text() or "" for page in reader.pages)
-    # pypdf raises many kinds of error on a malformed file (its own, ValueError,
-    # KeyError, RecursionError...): a file it cannot read has no text to find
-    except Exception:
-        return ""
-
-
 @dataclass(frozen=True, slots=True)
 class Found:
     """What one search found: the matching records (newest first), how many messages
-    of the scope it read and how many the scope has."""
+    of the scope it looked at and how many the scope has, how many of those could not
+    be read (pruned, missing, changed: ``archive verify`` names them) and how many the
+    index lacks, and whether it asked the index."""
 
     record_ids: list[int]
     scanned: int
     candidates: int
     unreadable: int
+    unindexed: int = 0
+    is_indexed: bool = False
 
     @property
     def is_complete(self) -> bool:
@@ -135,57 +89,64 @@ class Found:
         return self.scanned == self.candidates or len(self.record_ids) == MATCHES_MAX
 
 
-def query_words(query: str) -> list[str]:
-    """The folded words of a search. :raises ValueError: it has none."""
-    words = fold(query).split()
-    if not words:
-        raise ValueError("the search has no words")
-    return words
+def query_words(query: str) -> Query:
+    """What a search asks for (archive/index.py says how words match).
+
+    :raises ValueError: it has no word (letters or digits), or is too long.
+    """
+    return parse_query(query)
 
 
-def search(log: AuditLog, store: Archive, scope: Iterable[str], words: Sequence[str], *,
+def search(log: AuditLog, store: Archive, scope: Iterable[str], query: Query, *,
            since: datetime | None = None, until: datetime | None = None) -> Found:
     """The archived messages of ``scope`` received in [since, until) whose text holds
-    every one of ``words`` (folded), newest first, reading at most
-    :data:`SCANNED_MAX` of them and listing at most :data:`MATCHES_MAX`.
+    ``query``, newest first, at most :data:`MATCHES_MAX`: from the archive's index, or
+    without one by reading the newest :data:`SCANNED_MAX`.
 
     :raises AuditError: the log cannot be read.
+    :raises ArchiveError: the index cannot be read.
     """
     units = frozenset(scope)
     candidates = [r for r in log.archived(since=since)
                   if r.sha256 is not None and (until is None or r.received_at < until)
                   and units.intersection(r.units)]
     candidates.sort(key=lambda r: r.record_id, reverse=True)
+    if store.index is not None:
+        return _indexed(store, candidates, query)
     matched: list[int] = []
     unreadable = scanned = 0
-    skeletons = [_skeleton(word) for word in words]
     for record in candidates[:SCANNED_MAX]:
         assert record.sha256 is not None
         scanned += 1
         try:
-            text = message_text(store.get(record.sha256))
+            words = index_words(searchable_text(store.get(record.sha256), limit=TEXT_MAX))
         except ArchiveError:
             unreadable += 1  # pruned, missing or changed: archive verify names it
             continue
-        # most messages lack a word: the cheap skeleton refuses them before the fold
-        skeleton = _skeleton(text)
-        if not all(part in skeleton for part in skeletons):
-            continue
-        folded = fold(text)
-        if all(word in folded for word in words):
+        if query.matches(words):
             matched.append(record.record_id)
             if len(matched) == MATCHES_MAX:
                 break
     return Found(matched, scanned, len(candidates), unreadable)
 
 
-def _skeleton(text: str) -> str:
-    """The ASCII characters of ``fold(text)``, at a fifth of its cost: decomposed, đ
-    mapped, case folded, everything else than ASCII dropped (combining marks among it).
-    Dropping characters keeps a substring a substring, so a word whose skeleton is not
-    in the text's skeleton is not in the folded text."""
-    decomposed = unicodedata.normalize("NFD", text).replace("đ", "d").replace("Đ", "D")
-    return decomposed.casefold().encode("ascii", "ignore").decode("ascii")
+def _indexed(store: Archive, candidates: list[Any], query: Query) -> Found:
+    """The search of ``candidates`` (newest first) in the archive's index."""
+    assert store.index is not None
+    matched: list[int] = []
+    unindexed = scanned = 0
+    for start in range(0, len(candidates), _ASKED):
+        asked = candidates[start:start + _ASKED]
+        names = list(dict.fromkeys(r.sha256 for r in asked))
+        found = store.index.matching(query, names)
+        unindexed += len(names) - len(store.index.indexed(names))
+        for record in asked:
+            scanned += 1
+            if record.sha256 in found:
+                matched.append(record.record_id)
+                if len(matched) == MATCHES_MAX:
+                    return Found(matched, scanned, len(candidates), 0, unindexed, True)
+    return Found(matched, scanned, len(candidates), 0, unindexed, True)
 
 
 def proof_zip(record_id: int, message: bytes, proof: dict[str, Any]) -> bytes:

@@ -27,6 +27,7 @@ from milter.stages.documents import DocumentsStage
 from milter.stages.policy import PolicyStage
 from milter.stages.signing import DkimSignStage, SmimeSignStage
 from milter.stages.units import UnitLookup, UnitsStage
+from policies import searchable_text
 from signer import (
     AuthChecker,
     DkimSigner,
@@ -156,7 +157,7 @@ def _archive(materials: Materials) -> Sequence[Stage]:
     config = materials.config.archive
     if not config.enabled or not materials.is_on("units"):  # whose mail is it
         return []
-    return [ArchiveStage(Archive.from_config(config, create=True),
+    return [ArchiveStage(Archive.from_config(config, create=True, reader=searchable_text),
                          directions=config.directions, units=config.units,
                          chain=materials.units.chain)]
 

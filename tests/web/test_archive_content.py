@@ -6,6 +6,7 @@ text; anyone else is refused and nothing is read; every download and search is a
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import os
 import subprocess
@@ -23,6 +24,7 @@ from archive import Archive
 from archive.proof import check_bundle
 from audit import AuditLog
 from congvu.cli import main
+from policies import searchable_text
 from support.audit import make_record
 from support.documents import plain_pdf
 from support.webconsole import DOMAIN, client, login, users_of
@@ -48,9 +50,10 @@ SGD_MAIL = message(f"vanthu@sgd.{DOMAIN}", "Lịch họp giao ban",
 
 @pytest.fixture
 def archived(env: Any) -> dict[str, int]:
-    """The two messages archived and recorded (stc's and sgd's, both to ubnd); stc's
-    auditor granted its content, sgd's only its log."""
-    store = Archive.open(env.config.archive.path)
+    """The two messages archived (and indexed, as the filter stores them) and recorded
+    (stc's and sgd's, both to ubnd); stc's auditor granted its content, sgd's only its
+    log."""
+    store = Archive.from_config(env.config.archive, create=True, reader=searchable_text)
     ids = {}
     with AuditLog.open(env.config.audit) as log:
         for unit, raw, subject in (("stc", STC_MAIL, "Công văn về ngân sách năm 2027"),
@@ -223,24 +226,46 @@ def test_the_search_page_lists_what_it_found_in_vietnamese_with_its_downloads(
     assert auditor_b.get("/audit/archive").status_code == 403
 
 
-def test_the_text_read_of_odd_messages_and_the_cheap_refusal_never_misses_a_word() -> None:
-    from mailbase import fold
-    from web.archived import _skeleton, message_text
+def test_bad_queries_get_a_defined_answer_and_syntax_is_only_words(
+        env: Any, archived: dict[str, int]) -> None:
+    auditor_a = signed_in(env, "auditor-a")
+    for query in ('"', "*", "((", "^-:()", "x" * 1001, " ".join(["w"] * 33) + " z"):
+        got = auditor_a.get("/api/audit/archive", params={"q": query})
+        assert got.status_code == 400, (query, got.text)
+        page = auditor_a.get("/audit/archive", params={"q": query})
+        assert page.status_code == 400 and 'id="archive-error"' in page.text
+    # FTS5 and tsquery syntax is only words: quotes, stars, operators and colons
+    for query in ('"ngân sách" 2027*', "(kế hoạch)*", "thu^chi -", "ngân:sách", "sách:ngân"):
+        got = auditor_a.get("/api/audit/archive", params={"q": query})
+        assert got.status_code == 200, (query, got.text)
+        assert [i["id"] for i in got.json()["items"]] == (
+            [] if query == "sách:ngân" else [archived["stc"]]), query
+    assert len(reads(env)) == 5  # refused queries are not recorded
 
-    odd = (b"Subject: =?utf-8?b?QsOhbyBjw6FvIHF1w70gSVY=?=\r\n"
-           b"MIME-Version: 1.0\r\n"
-           b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n'
-           b"--b\r\nContent-Type: text/plain; charset=iso-8859-1\r\n\r\nStra\xdfe Caf\xe9\r\n"
-           b"--b\r\nContent-Type: text/plain; charset=x-no-such-charset\r\n\r\n"
-           b"\xc4\x90\xc3\xa0 N\xe1\xba\xb5ng\r\n"
-           b"--b\r\nContent-Type: application/pdf\r\nContent-Transfer-Encoding: base64\r\n\r\n"
-           b"bm90IGEgUERG\r\n--b--\r\n")
-    text = message_text(odd)
-    # the subject decoded, a latin-1 part, an unknown charset read as UTF-8, a PDF that
-    # is none read as nothing
-    assert text.split("\n")[:3] == ["Báo cáo quý IV", "Straße Café", "Đà Nẵng"]
-    folded, skeleton = fold(text), _skeleton(text)
-    for word in ("bao cao quy iv", "STRASSE", "cafe", "da nang", "ĐÀ", "ß"):
-        assert fold(word) in folded, word
-        assert _skeleton(fold(word)) in skeleton, word
-    assert _skeleton(fold("Hà Nội")) not in skeleton  # a word it lacks is refused cheaply
+
+def test_the_search_says_what_the_index_lacks_and_reads_without_one(
+        env: Any, archived: dict[str, int]) -> None:
+    late = message(f"vanthu@stc.{DOMAIN}", "Báo cáo chưa lập chỉ mục", "Nội dung muộn.\n")
+    stored = Archive.open(env.config.archive.path).put(late)  # no reader: not indexed
+    with AuditLog.open(env.config.audit) as log:
+        late_id = log.record(make_record(sender_unit="stc", subject="Báo cáo",
+                                         archived_sha256=stored.sha256))
+    auditor_a = signed_in(env, "auditor-a")
+    got = auditor_a.get("/api/audit/archive", params={"q": "ngan sach"}).json()
+    assert (got["indexed"], got["unindexed"], got["scanned"], got["candidates"]) == (
+        True, 1, 2, 2)
+    assert [i["id"] for i in got["items"]] == [archived["stc"]]
+    page = auditor_a.get("/audit/archive", params={"q": "noi dung muon"})
+    assert 'id="archive-unindexed">Chưa có trong chỉ mục văn bản nên chưa được tìm: 1' in (
+        page.text)
+    # an archive without an index (encrypted ones, by default) is read, the same words
+    # matching the same way
+    unindexed = dataclasses.replace(env.settings, archive=env.config.archive.model_copy(
+        update={"index": False}))
+    reader = client(unindexed)
+    login(reader, "auditor-a")
+    got = reader.get("/api/audit/archive", params={"q": "noi dung muon"}).json()
+    assert (got["indexed"], got["unindexed"], [i["id"] for i in got["items"]]) == (
+        False, 0, [late_id])
+    got = reader.get("/api/audit/archive", params={"q": "quyết toán đặc biệt"}).json()
+    assert [i["id"] for i in got["items"]] == [archived["stc"]]

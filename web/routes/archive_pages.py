@@ -132,13 +132,14 @@ def _search(console: Console, user: User, q: str, period: str) -> dict[str, Any]
     log_ro = open_log(console)
     if log_ro is None:
         return {"query": q, "items": [], "scanned": 0, "candidates": 0, "complete": True,
-                "unreadable": 0, "limit": MATCHES_MAX}
+                "unreadable": 0, "indexed": store.index is not None, "unindexed": 0,
+                "limit": MATCHES_MAX}
     try:
         with log_ro:
             found = search(log_ro, store, scope, words,
                            since=span.start if span else None, until=span.end if span else None)
             records = [log_ro.show(rid) for rid in found.record_ids]
-    except AuditError as exc:
+    except (AuditError, ArchiveError) as exc:
         raise HTTPException(status_code=503, detail=str(exc)) from None
     _recorded(console, user, q, None, {
         "action": "search", "query": q, "period": period.strip() or None,
@@ -147,7 +148,7 @@ def _search(console: Console, user: User, q: str, period: str) -> dict[str, Any]
     return {
         "query": q, "scanned": found.scanned, "candidates": found.candidates,
         "complete": found.is_complete, "unreadable": found.unreadable,
-        "limit": MATCHES_MAX,
+        "indexed": found.is_indexed, "unindexed": found.unindexed, "limit": MATCHES_MAX,
         "items": [{"id": r["id"], "received_at": r["received_at"],
                    "subject": r.get("subject"), "envelope_sender": r.get("envelope_sender"),
                    "sender_unit": r.get("sender_unit"),
