@@ -17,11 +17,12 @@ from __future__ import annotations
 import random
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import ClassVar
 
-from mailbase import FromVerdict, read_from, read_header
+from mailbase import FromVerdict, Reason, read_from, read_header
+from signer import reasons
 from signer.dkim_verify import AuthResult, DkimResult
 from signer.dns import TxtResolver
 from signer.errors import DnsTemporaryError
@@ -119,6 +120,9 @@ class DmarcResult:
     record_domain: str | None = None
     is_spf_aligned: bool = False
     is_dkim_aligned: bool = False
+    #: the reason's code and parameters (signer/reasons.py), which ``detail`` is the
+    #: English of; None where it has none (a malformed record's own words)
+    why: Reason | None = field(default=None, compare=False)
 
     @property
     def reason(self) -> str:
@@ -137,7 +141,8 @@ class DmarcResult:
         return {"method": "dmarc", "result": self.result.value, "reason": self.detail,
                 "domain": self.from_domain,
                 "policy": self.policy.value if self.policy else None,
-                "disposition": self.disposition.value if self.disposition else None}
+                "disposition": self.disposition.value if self.disposition else None,
+                **(self.why.as_json() if self.why else {})}
 
 
 class DmarcChecker:
@@ -162,7 +167,8 @@ class DmarcChecker:
         """The DMARC result for the one reading of a message's From."""
         if sender.address is None:
             # RFC 7489 section 6.6.1: such a message cannot be evaluated
-            return DmarcResult(DmarcStatus.PERMERROR, f"From: {sender.ambiguity}")
+            why = reasons.DMARC_FROM_UNREADABLE(ambiguity=str(sender.ambiguity))
+            return DmarcResult(DmarcStatus.PERMERROR, why.text, why=why)
         return self.check_domain(sender.address.domain, spf=spf, dkim=dkim)
 
     def check_domain(self, domain: str, *, spf: SpfResult,
@@ -172,12 +178,13 @@ class DmarcChecker:
         try:
             found = self._discover(domain)
         except DnsTemporaryError as exc:
-            return DmarcResult(DmarcStatus.TEMPERROR,
-                               f"policy lookup of {exc.name} failed: {exc.reason}", domain)
+            why = reasons.DMARC_LOOKUP_FAILED(name=str(exc.name), detail=str(exc.reason))
+            return DmarcResult(DmarcStatus.TEMPERROR, why.text, domain, why=why)
         except ValueError as exc:
             return DmarcResult(DmarcStatus.PERMERROR, str(exc), domain)
         if found is None:
-            return DmarcResult(DmarcStatus.NONE, f"no DMARC record for {domain}", domain)
+            why = reasons.DMARC_NO_RECORD(domain=domain)
+            return DmarcResult(DmarcStatus.NONE, why.text, domain, why=why)
         record, record_domain = found
         policy = record.policy
         if record_domain != domain and record.subdomain_policy is not None:
@@ -189,15 +196,18 @@ class DmarcChecker:
         base = DmarcResult(DmarcStatus.FAIL, "", domain, policy, DmarcPolicy.NONE,
                            record_domain, spf_ok, bool(dkim_domains))
         if dkim_domains or spf_ok:
-            how = [f"DKIM d={dkim_domains[0]}"] if dkim_domains else []
-            how += [f"SPF {spf.domain}"] if spf_ok else []
-            return replace(base, result=DmarcStatus.PASS, detail="aligned " + " and ".join(how))
+            why = (reasons.DMARC_ALIGNED_BOTH(dkim=str(dkim_domains[0]), spf=str(spf.domain))
+                   if dkim_domains and spf_ok
+                   else reasons.DMARC_ALIGNED_DKIM(dkim=str(dkim_domains[0])) if dkim_domains
+                   else reasons.DMARC_ALIGNED_SPF(spf=str(spf.domain)))
+            return replace(base, result=DmarcStatus.PASS, detail=why.text, why=why)
         disposition = policy
         if record.percent < 100 and self._sample() * 100 >= record.percent:
             # RFC 7489 section 6.6.4: outside the sample, the next less strict policy
             disposition = (DmarcPolicy.QUARANTINE if policy is DmarcPolicy.REJECT
                            else DmarcPolicy.NONE)
-        return replace(base, detail=_why_not(spf, dkim, domain), disposition=disposition)
+        why = _why_not(spf, dkim, domain)
+        return replace(base, detail=why.text, why=why, disposition=disposition)
 
     def _discover(self, domain: str) -> tuple[DmarcRecord, str] | None:
         """The record that applies to ``domain`` and where it was found (section 6.6.3)."""
@@ -216,12 +226,11 @@ class DmarcChecker:
         return None
 
 
-def _why_not(spf: SpfResult, dkim: Sequence[DkimResult], domain: str) -> str:
+def _why_not(spf: SpfResult, dkim: Sequence[DkimResult], domain: str) -> Reason:
     passing = [r.domain for r in dkim if r.result is AuthResult.PASS and r.domain]
-    dkim_part = (f"DKIM passed only for {', '.join(passing)}" if passing
-                 else "no DKIM signature passed")
-    if spf.result is SpfStatus.PASS:
-        spf_part = f"SPF passed for {spf.domain}, not aligned"
-    else:
-        spf_part = f"SPF {spf.result.value}"
-    return f"neither SPF nor DKIM aligned with {domain}: {dkim_part}; {spf_part}"
+    dkim_part = (reasons.DMARC_DKIM_PASSED_FOR(domains=", ".join(passing)) if passing
+                 else reasons.DMARC_NO_DKIM())
+    spf_part = (reasons.DMARC_SPF_NOT_ALIGNED(domain=str(spf.domain))
+                if spf.result is SpfStatus.PASS
+                else reasons.DMARC_SPF_RESULT(result=spf.result.value))
+    return reasons.DMARC_NOT_ALIGNED(domain=domain, dkim=dkim_part, spf=spf_part)

@@ -104,6 +104,44 @@ TOO_LARGE_TO_VERIFY = ReasonCode("document.too-large",
 DOCUMENT_TOO_LARGE = ReasonCode("document.too-large-signed",
                                 N_("the document is larger than the {megabytes} MB verified"))
 
+# -- SPF (RFC 7208) ----------------------------------------------------------------------------
+SPF_NOT_AN_ADDRESS = ReasonCode("spf.not-an-address",
+                                N_("the client address {address} is not an IP address"))
+SPF_NO_CLIENT = ReasonCode("spf.no-client",
+                           N_("the original client is unknown (no XFORWARD ADDR)"))
+SPF_NO_DOMAIN = ReasonCode("spf.no-domain", N_("no valid domain to check in {sender}"))
+SPF_DNS_FAILED = ReasonCode("spf.dns-failed", N_("DNS lookup failed: {detail}"))
+SPF_CANNOT_EVALUATE = ReasonCode("spf.cannot-evaluate",
+                                 N_("SPF record of {domain} cannot be evaluated: {detail}"))
+SPF_AMBIGUOUS = ReasonCode("spf.ambiguous", N_("SPF record of {domain} is ambiguous: {detail}"))
+SPF_NO_RECORD = ReasonCode("spf.no-record", N_("no SPF record at {domain}"))
+SPF_AUTHORIZED = ReasonCode("spf.authorized",
+                            N_("{client} is authorized by {domain}{matched}"))
+SPF_NOT_AUTHORIZED = ReasonCode("spf.not-authorized",
+                                N_("{client} is not authorized by {domain}{matched}"))
+SPF_DISCOURAGED = ReasonCode("spf.discouraged",
+                             N_("{client} is discouraged by {domain}{matched}"))
+SPF_NEITHER = ReasonCode("spf.neutral",
+                         N_("{client} is neither authorized nor denied by {domain}{matched}"))
+SPF_MATCHED = ReasonCode("spf.matched", N_(", matched {mechanism}"))
+
+# -- DMARC (RFC 7489) --------------------------------------------------------------------------
+DMARC_FROM_UNREADABLE = ReasonCode("dmarc.from-unreadable", N_("From: {ambiguity}"))
+DMARC_LOOKUP_FAILED = ReasonCode("dmarc.lookup-failed",
+                                 N_("policy lookup of {name} failed: {detail}"))
+DMARC_NO_RECORD = ReasonCode("dmarc.no-record", N_("no DMARC record for {domain}"))
+DMARC_ALIGNED_DKIM = ReasonCode("dmarc.aligned-dkim", N_("aligned DKIM d={dkim}"))
+DMARC_ALIGNED_SPF = ReasonCode("dmarc.aligned-spf", N_("aligned SPF {spf}"))
+DMARC_ALIGNED_BOTH = ReasonCode("dmarc.aligned-both", N_("aligned DKIM d={dkim} and SPF {spf}"))
+DMARC_NOT_ALIGNED = ReasonCode("dmarc.not-aligned",
+                               N_("neither SPF nor DKIM aligned with {domain}: {dkim}; {spf}"))
+DMARC_DKIM_PASSED_FOR = ReasonCode("dmarc.dkim-passed-for",
+                                   N_("DKIM passed only for {domains}"))
+DMARC_NO_DKIM = ReasonCode("dmarc.no-dkim", N_("no DKIM signature passed"))
+DMARC_SPF_NOT_ALIGNED = ReasonCode("dmarc.spf-not-aligned",
+                                   N_("SPF passed for {domain}, not aligned"))
+DMARC_SPF_RESULT = ReasonCode("dmarc.spf-result", N_("SPF {result}"))
+
 #: every code of signer/ (a test checks each has its Vietnamese)
 REASONS: tuple[ReasonCode, ...] = (
     NO_ANCHORS, CERT_EXPIRED, CERT_NOT_YET_VALID, CERT_WEAK, NO_PATH, ANCHOR_ITSELF,
@@ -114,6 +152,11 @@ REASONS: tuple[ReasonCode, ...] = (
     TOO_MANY_SIGNATURES, TOO_MANY_OFFICE_SIGNATURES, OFFICE_PART_UNREADABLE,
     OFFICE_PART_TOO_LARGE, OFFICE_PART_DTD, OFFICE_PART_NOT_XML, OFFICE_NO_CERTIFICATE,
     OFFICE_NOT_CHECKED, NOT_VERIFIED, TOO_LARGE_TO_VERIFY, DOCUMENT_TOO_LARGE,
+    SPF_NOT_AN_ADDRESS, SPF_NO_CLIENT, SPF_NO_DOMAIN, SPF_DNS_FAILED, SPF_CANNOT_EVALUATE,
+    SPF_AMBIGUOUS, SPF_NO_RECORD, SPF_AUTHORIZED, SPF_NOT_AUTHORIZED, SPF_DISCOURAGED,
+    SPF_NEITHER, SPF_MATCHED, DMARC_FROM_UNREADABLE, DMARC_LOOKUP_FAILED, DMARC_NO_RECORD,
+    DMARC_ALIGNED_DKIM, DMARC_ALIGNED_SPF, DMARC_ALIGNED_BOTH, DMARC_NOT_ALIGNED,
+    DMARC_DKIM_PASSED_FOR, DMARC_NO_DKIM, DMARC_SPF_NOT_ALIGNED, DMARC_SPF_RESULT,
 )
 
 

@@ -24,12 +24,14 @@ from __future__ import annotations
 
 import ipaddress
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, ClassVar
 
 import spf as pyspf
 
+from mailbase import Reason
+from signer import reasons
 from signer.dnscache import CachingResolver
 from signer.errors import DnsTemporaryError
 
@@ -71,6 +73,9 @@ class SpfResult:
     sender: str = ""
     client_ip: str = ""
     explanation: str | None = None
+    #: the reason's code and parameters (signer/reasons.py), which ``reason`` is the
+    #: English of; None where it has none (pyspf's own temperror and permerror texts)
+    why: Reason | None = field(default=None, compare=False)
 
     def properties(self) -> list[tuple[str, str]]:
         """The RFC 8601 ``smtp.mailfrom=`` (or ``smtp.helo=``) property."""
@@ -88,7 +93,7 @@ class SpfResult:
     def audit(self) -> dict[str, str | None]:
         """The audit record's view: method, result, reason, domain."""
         return {"method": "spf", "result": self.result.value, "reason": self.reason,
-                "domain": self.domain}
+                "domain": self.domain, **(self.why.as_json() if self.why else {})}
 
 
 class SpfChecker:
@@ -122,17 +127,20 @@ class SpfChecker:
         try:
             address = ipaddress.ip_address(client_ip.strip().strip("[]"))
         except ValueError:
-            reason = (f"the client address {client_ip!r} is not an IP address" if client_ip
-                      else "the original client is unknown (no XFORWARD ADDR)")
-            return SpfResult(SpfStatus.NONE, reason, identity, domain or None, sender, client_ip)
+            why = (reasons.SPF_NOT_AN_ADDRESS(address=repr(client_ip)) if client_ip
+                   else reasons.SPF_NO_CLIENT())
+            return SpfResult(SpfStatus.NONE, why.text, identity, domain or None, sender,
+                             client_ip, why=why)
         if not domain or not _valid_domain(domain):
-            return SpfResult(SpfStatus.NONE, f"no valid domain to check in {sender!r}",
-                             identity, domain or None, sender, str(address))
+            why = reasons.SPF_NO_DOMAIN(sender=repr(sender))
+            return SpfResult(SpfStatus.NONE, why.text, identity, domain or None, sender,
+                             str(address), why=why)
         query = _Query(self._resolver, time.monotonic() + self.budget,
                        i=str(address), s=mail_from, h=helo or domain, receiver=self.receiver)
         status, reason = _map_outcome(query, domain)
-        return SpfResult(status, reason, identity, domain, sender, str(address),
-                         reply_text(query.explanation) if status is SpfStatus.FAIL else None)
+        return SpfResult(status, str(reason), identity, domain, sender, str(address),
+                         reply_text(query.explanation) if status is SpfStatus.FAIL else None,
+                         why=reason if isinstance(reason, Reason) else None)
 
 
 def reply_text(explanation: str | None) -> str | None:
@@ -158,31 +166,32 @@ def _valid_domain(domain: str) -> bool:
     return len(domain) <= 253 and len(labels) > 1 and all(0 < len(x) < 64 for x in labels)
 
 
-def _map_outcome(query: _Query, domain: str) -> tuple[SpfStatus, str]:
+def _map_outcome(query: _Query, domain: str) -> tuple[SpfStatus, Reason | str]:
     """Run pyspf and translate its result triple and its exceptions into ours."""
     try:
         result, _code, explanation = query.check()
     except (pyspf.TempError, DnsTemporaryError) as exc:
-        return SpfStatus.TEMPERROR, f"DNS lookup failed: {exc}"
+        return SpfStatus.TEMPERROR, reasons.SPF_DNS_FAILED(detail=str(exc))
     except (pyspf.PermError, AssertionError, RecursionError, ValueError,
             UnicodeError) as exc:
         # pyspf raises AssertionError for recursion past its own limit in strict mode
-        return SpfStatus.PERMERROR, f"SPF record of {domain} cannot be evaluated: {exc}"
+        return SpfStatus.PERMERROR, reasons.SPF_CANNOT_EVALUATE(domain=domain, detail=str(exc))
     try:
         status = SpfStatus(result)
     except ValueError:
-        return SpfStatus.PERMERROR, f"SPF record of {domain} is ambiguous: {explanation}"
+        return SpfStatus.PERMERROR, reasons.SPF_AMBIGUOUS(domain=domain,
+                                                          detail=str(explanation))
     mechanism = getattr(query, "mechanism", None)
     if status is SpfStatus.NONE:
-        return status, f"no SPF record at {domain}"
+        return status, reasons.SPF_NO_RECORD(domain=domain)
     if status in (SpfStatus.TEMPERROR, SpfStatus.PERMERROR):
         return status, str(explanation).removeprefix("SPF ")
-    matched = f", matched {mechanism}" if mechanism else ""
-    return status, f"{query.c} is {_VERB[status]} by {domain}{matched}"
+    matched = reasons.SPF_MATCHED(mechanism=str(mechanism)) if mechanism else ""
+    return status, _VERB[status](client=str(query.c), domain=domain, matched=matched)
 
 
-_VERB = {SpfStatus.PASS: "authorized", SpfStatus.FAIL: "not authorized",
-         SpfStatus.SOFTFAIL: "discouraged", SpfStatus.NEUTRAL: "neither authorized nor denied"}
+_VERB = {SpfStatus.PASS: reasons.SPF_AUTHORIZED, SpfStatus.FAIL: reasons.SPF_NOT_AUTHORIZED,
+         SpfStatus.SOFTFAIL: reasons.SPF_DISCOURAGED, SpfStatus.NEUTRAL: reasons.SPF_NEITHER}
 
 
 _NO_EXPLANATION = "\x00no exp="

@@ -149,7 +149,12 @@ def test_reasons_authentication_results_and_audit(checker: DmarcChecker) -> None
                           "for evil.test; SPF passed for evil.test, not aligned")
     assert bad.audit() == {"method": "dmarc", "result": "fail", "reason": bad.detail,
                            "domain": "example.test", "policy": "reject",
-                           "disposition": "reject"}
+                           "disposition": "reject", "code": "dmarc.not-aligned",
+                           "params": {"domain": "example.test",
+                                      "dkim": {"code": "dmarc.dkim-passed-for",
+                                               "params": {"domains": "evil.test"}},
+                                      "spf": {"code": "dmarc.spf-not-aligned",
+                                              "params": {"domain": "evil.test"}}}}
     assert (bad.is_spf_aligned, bad.is_dkim_aligned) == (False, False)
 
 

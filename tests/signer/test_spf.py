@@ -130,7 +130,10 @@ def test_reasons_and_properties(resolver: CachingResolver) -> None:
                                "mailfrom", "pass.test", "a@pass.test", "192.0.2.5")
     assert result.properties() == [("smtp.mailfrom", "a@pass.test")]
     assert result.audit() == {"method": "spf", "result": "pass", "domain": "pass.test",
-                              "reason": result.reason}
+                              "reason": result.reason, "code": "spf.authorized",
+                              "params": {"client": "192.0.2.5", "domain": "pass.test",
+                                         "matched": {"code": "spf.matched", "params": {
+                                             "mechanism": "ip4:192.0.2.0/24"}}}}
     helo = checker.check(client_ip="192.0.2.8", helo="helo.example", mail_from="")
     assert helo.properties() == [("smtp.helo", "helo.example")]
     loop = checker.check(client_ip="192.0.2.1", helo="h", mail_from="a@eleven.test")

@@ -49,10 +49,14 @@ def _text(html: str) -> str:
 @pytest.fixture
 def pages(env):
     judged = signer_reasons.judged(signer_reasons.CHAINED_NOT_REVOKED(root=ROOT), "timestamp")
+    spf = signer_reasons.SPF_NOT_AUTHORIZED(client="203.0.113.9", domain="stc.example.gov.vn",
+                                            matched="")
     with AuditLog.open(env.config.audit) as log:
         coded = log.record(make_record(
             subject="coded",
             violations=[Violation(**_found().as_json())],
+            authentication=[AuthResult(method="spf", result="fail", reason=spf.text,
+                                       **spf.as_json())],
             attachments=[Attachment(
                 path="2", filename="QĐ.pdf", size=10, sha256=sha("qd"),
                 detected_type="application/pdf", document="valid",
@@ -86,6 +90,8 @@ def test_a_coded_reason_reads_in_vietnamese_with_its_values_as_data(pages) -> No
     # a nested reason: the certificate's check inside the time it was judged at
     assert _text(signature) == (f"dẫn tới chứng thư gốc {ROOT}, chưa bị thu hồi; xét tại "
                                 "thời điểm ký có dấu thời gian")
+    [spf] = _cell(page, "signatures")
+    assert _text(spf) == "203.0.113.9 không được stc.example.gov.vn cho phép gửi"
     assert MARK_VI not in page
 
 
@@ -96,6 +102,8 @@ def test_the_switch_gives_the_same_reason_in_english(pages) -> None:
     assert [_text(v) for v in _cell(page, "violations")] == [_found().reason]
     assert [_text(s) for s in _cell(page, "document-1")] == [
         f"chained to {ROOT}, not revoked; judged at the timestamped signing time"]
+    assert [_text(r) for r in _cell(page, "signatures")] == [
+        "203.0.113.9 is not authorized by stc.example.gov.vn"]
     assert MARK_EN not in page
 
 
