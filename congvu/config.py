@@ -41,6 +41,7 @@ from milter.config import (
 )
 from milter.errors import ConfigError
 from milter.probe import ProbeConfig
+from milter.settings import UsersStore
 from policies import PoliciesConfig
 from signer import SignerConfig
 from web import WebConfig, WebSettings
@@ -127,6 +128,17 @@ class CongvuConfig(BaseModel):
         """The resolved data directory (always set after :func:`load_config`)."""
         assert self.service.data_dir is not None, "use load_config()"
         return self.service.data_dir
+
+    @property
+    def users_store(self) -> UsersStore:
+        """The console's users store (``[web]``) as doctor and backup see it."""
+        from web import UserStore  # the console's store only where it is looked at
+
+        return UsersStore(path=self.web.path, url=self.web.url,
+                          password_file=self.web.password_file,
+                          sqlite_version=UserStore.schema_version,
+                          pg_schema=UserStore.pg_schema,
+                          pg_migrations=UserStore.pg_migrations)
 
 
 def _describe(error: Mapping[str, Any]) -> str:

@@ -85,7 +85,7 @@ def stores(config: Settings) -> list[Store]:
     found = [Store("directory", config.directory.path),
              Store("audit", config.audit.path),
              Store("quarantine", config.policies.quarantine.path / "index.sqlite3"),
-             Store("web-users", config.data_dir / "web" / "users.sqlite3")]
+             Store("web-users", config.users_store.path)]
     elsewhere = {store.name for store in database_stores(config)}
     return [store for store in found if store.name not in elsewhere]
 
@@ -107,7 +107,9 @@ def database_stores(config: Settings) -> list[DatabaseStore]:
              ("archive", "the archive of relayed messages", config.archive.url),
              ("quarantine", "the quarantine (index and held messages)",
               config.policies.quarantine.url),
-             ("dkim-rotation", "the DKIM key rotation state", config.signer.dkim.url)]
+             ("dkim-rotation", "the DKIM key rotation state", config.signer.dkim.url),
+             ("web-users", "the console's users, grants and sessions",
+              config.users_store.url)]
     return [DatabaseStore(name, what, url) for name, what, url in named if url is not None]
 
 

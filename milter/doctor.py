@@ -29,7 +29,7 @@ from milter.checks import check_locally, spoof_guard_warnings
 from milter.config import NextHopKind
 from milter.doctor_postfix import Route, check_postfix, read_routes
 from milter.doctor_service import check_listeners, check_queue
-from milter.doctor_store import check_shared_store
+from milter.doctor_store import check_shared_store, check_users_file
 from milter.doctor_system import check_system
 from milter.findings import Finding
 from milter.findings import error as _error
@@ -393,7 +393,7 @@ def run_checks(config: Settings, *, postfix_dir: Path | None = None,
     now = now or dt.datetime.now(dt.UTC)
     findings = [*check_local(config), *check_spoof_guard(config), *check_keys(config),
                 *check_audit_keys(config), *check_stores(config), *check_disk_space(config),
-                *check_shared_store(config), *check_system(),
+                *check_shared_store(config), *check_users_file(config), *check_system(),
                 *check_dkim_records(config), *check_spf_dmarc(config, server_ips),
                 *check_next_hop(config)]
     routes: list[Route] = []

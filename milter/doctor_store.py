@@ -8,6 +8,9 @@ database server's. Records carry this server's times and the database orders the
 its commits, so servers whose clocks disagree by seconds write a log whose times
 contradict its order; above :data:`CLOCK_WARN_SECONDS` that is a warning.
 
+The console users store has its schema checked wherever it is: with the others in
+PostgreSQL, or as a SQLite file by its ``PRAGMA user_version`` (:func:`check_users_file`).
+
 Read-only: a read-only session, reads of each store's ledger of migrations
 (``_migrations``) and of the server's clock; nothing is created or migrated.
 """
@@ -15,11 +18,13 @@ Read-only: a read-only session, reads of each store's ledger of migrations
 from __future__ import annotations
 
 import contextlib
+import sqlite3
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import quote
 
 from archive.pgschema import MIGRATIONS as ARCHIVE_MIGRATIONS
 from archive.pgschema import SCHEMA as ARCHIVE_SCHEMA
@@ -66,7 +71,7 @@ def shared_stores(config: Settings) -> list[SharedStore]:
     def names(migrations: Sequence[tuple[str, object]]) -> tuple[str, ...]:
         return tuple(name for name, _ in migrations)
 
-    quarantine, dkim = config.policies.quarantine, config.signer.dkim
+    quarantine, dkim, users = config.policies.quarantine, config.signer.dkim, config.users_store
     return [
         SharedStore("audit log", "audit.url", None, names(AUDIT_MIGRATIONS),
                     config.audit.url, config.audit.password_file),
@@ -79,6 +84,8 @@ def shared_stores(config: Settings) -> list[SharedStore]:
                     names(QUARANTINE_MIGRATIONS), quarantine.url, quarantine.password_file),
         SharedStore("DKIM rotation state", "signer.dkim.url", DKIM_SCHEMA,
                     names(DKIM_MIGRATIONS), dkim.url, dkim.password_file),
+        SharedStore("console users store", "web.url", users.pg_schema, users.pg_migrations,
+                    users.url, users.password_file),
     ]
 
 
@@ -162,6 +169,55 @@ def schema_finding(store: SharedStore, applied: set[str] | None) -> Finding:
                      "at its start, under the store's lock")
     return _ok(where, f"the {store.name}'s schema is current ({len(store.migrations)} "
                "migrations)")
+
+
+def check_users_file(config: Settings) -> Iterator[Finding]:
+    """The console users store's schema when it is a SQLite file (in PostgreSQL,
+    :func:`check_shared_store` checks it with the other stores there): read-only, and
+    nothing when there is no file yet (the console is optional; `congvu user add` makes
+    it)."""
+    users = config.users_store
+    if users.url is not None or not users.path.exists():
+        return
+    where = "web.path"
+    try:
+        conn = sqlite3.connect(f"file:{quote(str(users.path.resolve()))}?mode=ro", uri=True)
+    except sqlite3.Error as exc:
+        yield _error(where, f"{users.path}: cannot open the console users store: {exc}",
+                     "check the file's owner and mode (the user congvu runs as, 0600)")
+        return
+    try:
+        with contextlib.closing(conn):
+            version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+            has_users = conn.execute("SELECT EXISTS (SELECT 1 FROM sqlite_master "
+                                     "WHERE type = 'table' AND name = 'users')").fetchone()[0]
+    except sqlite3.Error as exc:
+        yield _error(where, f"{users.path}: cannot read the console users store: {exc}",
+                     "restore it from a backup (`congvu restore`), or move it aside and "
+                     "add the console's users again with `congvu user add`")
+        return
+    if not has_users:
+        yield _error(where, f"{users.path}: not a console users store (no users table)",
+                     "point [web] path at the users store, or move this file aside")
+        return
+    yield sqlite_schema_finding(where, str(users.path), version, users.sqlite_version)
+
+
+def sqlite_schema_finding(where: str, path: str, version: int, current: int) -> Finding:
+    """What a SQLite store's ``PRAGMA user_version`` says of its schema against the
+    ``current`` one this release writes."""
+    if version > current:
+        return _error(where, f"{path}: the console users store's schema is newer than this "
+                      f"release (version {version}; this congvu writes {current})",
+                      "upgrade congvu on this server to the release that wrote it (or "
+                      "restore the store from a backup this release made)")
+    if version < current:
+        return _warn(where, f"{path}: the console users store's schema needs migrating "
+                     f"(version {version} of {current})",
+                     "run `congvu user list` or restart `congvu web`: opening the store "
+                     "migrates it")
+    return _ok(where, f"{path}: the console users store's schema is current "
+               f"(version {current})")
 
 
 def clock_finding(where: str, url: str, *, before: float, database: float,

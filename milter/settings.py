@@ -32,6 +32,24 @@ if TYPE_CHECKING:
     from milter.probe import ProbeConfig
 
 
+@dataclass(frozen=True, slots=True)
+class UsersStore:
+    """The console's users store as ``doctor`` and ``backup`` see it. web/ owns the store
+    and milter/ does not import web/, so the root fills this in: where the store is, and
+    the schema this release writes to it."""
+
+    #: the SQLite file (when ``url`` is None)
+    path: Path
+    #: the PostgreSQL database, and the file of its password
+    url: str | None
+    password_file: Path | None
+    #: the SQLite file's ``PRAGMA user_version`` this release writes
+    sqlite_version: int
+    #: the PostgreSQL schema, and its migrations this release knows, by name
+    pg_schema: str
+    pg_migrations: tuple[str, ...]
+
+
 class Settings(Protocol):
     """The configuration as the service reads it: every table it uses, read-only."""
 
@@ -59,6 +77,9 @@ class Settings(Protocol):
     def archive(self) -> ArchiveConfig: ...
     @property
     def probe(self) -> ProbeConfig: ...
+    @property
+    def users_store(self) -> UsersStore:
+        """The console's users store (the ``[web]`` table), as doctor and backup see it."""
     @property
     def data_dir(self) -> Path:
         """The data directory, resolved: every relative path is under it."""

@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from argon2 import Parameters, PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -184,6 +184,12 @@ class UserStore:
     the password hashes and the session ids' hashes. New hashes cost ``hashing``
     (:data:`PASSWORD_HASHING` unless a test asks for less).
     """
+
+    #: the schema this release writes, as ``congvu doctor`` checks it: the SQLite file's
+    #: ``PRAGMA user_version``, and in PostgreSQL the schema and its migrations by name
+    schema_version: ClassVar[int] = len(_MIGRATIONS)
+    pg_schema: ClassVar[str] = PG_SCHEMA
+    pg_migrations: ClassVar[tuple[str, ...]] = tuple(name for name, _ in PG_MIGRATIONS)
 
     def __init__(self, path: Path | WebConfig, *,
                  hashing: Parameters = PASSWORD_HASHING) -> None:

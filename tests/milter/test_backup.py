@@ -16,6 +16,7 @@ from pathlib import Path
 
 import click
 import pytest
+from argon2.profiles import CHEAPEST
 from click.testing import CliRunner, Result
 
 from audit import AuditLog, fingerprint, sign_file_bytes
@@ -30,6 +31,7 @@ from signer.keys import Algorithm
 from support.audit import T0, make_record
 from support.dkim import make_key
 from support.forgery import rechain
+from web import UserStore
 
 CSV = """id,name,parent,address,senders,dkim_domain
 ubnd,Ủy ban nhân dân tỉnh,,ubnd@tinh.gov.vn,ubnd@tinh.gov.vn,tinh.gov.vn
@@ -161,6 +163,34 @@ def test_backup_while_a_writer_writes_restores_and_verifies(site: Site, tmp_path
     assert users.execute("SELECT login FROM users").fetchall() == [("kiemtoan",)]
     users.close()
     assert new.config.signer.dkim.state_file.read_text() == '{"keys": []}'
+
+
+def test_the_users_store_is_copied_from_and_restored_to_where_web_path_puts_it(
+        tmp_path: Path) -> None:
+    def moved(site: Site) -> CongvuConfig:
+        with site.path.open("a", encoding="utf-8") as toml:
+            toml.write('\n[web]\npath = "console/people.sqlite3"\n')
+        return load_config(site.path)
+
+    old = _site(tmp_path / "old")
+    config = moved(old)
+    assert check_locally(config, create=True) == []
+    with AuditLog.open(config.audit) as log:
+        log.record(make_record())
+    with UserStore(config.web.path, hashing=CHEAPEST) as users:
+        users.add("kiemtoan", "long enough pw")
+    result = run("backup", str(tmp_path / "bk"), "--config", str(old.path))
+    assert result.exit_code == 0, result.output
+    store = config.data_dir / "console" / "people.sqlite3"
+    assert f"web-users: {store} -> {tmp_path / 'bk' / 'web-users.sqlite3'}" in result.output
+    new = _site(tmp_path / "new", key=old.key, pins=(checkpoint_key(old),))
+    restored_config = moved(new)
+    result = run("restore", str(tmp_path / "bk"), "--config", str(new.path))
+    assert result.exit_code == 0, result.output
+    assert (f"restored the web-users store to {restored_config.web.path}"
+            in result.output)
+    with UserStore(restored_config.web.path, hashing=CHEAPEST) as users:
+        assert users.authenticate("kiemtoan", "long enough pw") is not None
 
 
 def test_private_keys_are_listed_not_copied_unless_asked(site: Site, tmp_path: Path) -> None:

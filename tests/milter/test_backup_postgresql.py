@@ -51,6 +51,8 @@ def test_a_backup_names_the_stores_in_postgresql_and_holds_the_rest(
     config.audit.path.write_bytes(b"stale")
     config.signer.dkim.state_file.parent.mkdir(parents=True, exist_ok=True)
     config.signer.dkim.state_file.write_text('{"keys": []}')
+    config.web.path.parent.mkdir(parents=True, exist_ok=True)
+    config.web.path.write_bytes(b"stale")
     out = tmp_path / "backup"
     result = run("backup", "--config", str(path), str(out))
     assert result.exit_code == 0, result.output
@@ -62,8 +64,14 @@ def test_a_backup_names_the_stores_in_postgresql_and_holds_the_rest(
         {"name": "archive", "what": "the archive of relayed messages", "url": postgres_url},
         {"name": "quarantine", "what": "the quarantine (index and held messages)",
          "url": postgres_url},
-        {"name": "dkim-rotation", "what": "the DKIM key rotation state", "url": postgres_url}]
+        {"name": "dkim-rotation", "what": "the DKIM key rotation state", "url": postgres_url},
+        {"name": "web-users", "what": "the console's users, grants and sessions",
+         "url": postgres_url}]
     assert "audit" not in [s["name"] for s in manifest["stores"]]
+    # nor the console users store: it is in PostgreSQL, whatever file lies at its old path
+    assert "web-users" not in [s["name"] for s in manifest["stores"]]
+    assert (f"web-users: NOT in this backup: the console's users, grants and sessions is in "
+            f"PostgreSQL ({postgres_url})") in result.output.splitlines()
     assert not (out / "audit.sqlite3").exists()
     lines = result.output.splitlines()
     assert f"audit: NOT in this backup: the audit log is in PostgreSQL ({postgres_url})" in lines
@@ -99,8 +107,8 @@ def test_archived_files_are_found_through_the_log_in_postgresql(
         log.record(make_record(archived_sha256=kept.sha256))
         log.record(make_record(received_at=T0 + timedelta(minutes=1)))
     manifest = backup(config, tmp_path / "backup")
-    assert [s["name"] for s in manifest["postgresql"]] == ["directory", "audit",
-                                                            "quarantine", "dkim-rotation"]
+    assert [s["name"] for s in manifest["postgresql"]] == [
+        "directory", "audit", "quarantine", "dkim-rotation", "web-users"]
     assert manifest["archive"]["objects"] == 1
     assert (tmp_path / "backup" / "archive" / "OBJECTS").read_text() == f"{kept.sha256}\n"
 
