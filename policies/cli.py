@@ -17,7 +17,15 @@ from pathlib import Path
 
 import click
 
-from mailbase import CommandFailed, UsageProblem, config_option, wired
+from mailbase import (
+    CommandFailed,
+    Translation,
+    UsageProblem,
+    config_option,
+    lang_option,
+    wired,
+    zone,
+)
 from policies.config import PoliciesConfig
 from policies.engine import decide
 from policies.errors import PolicyError
@@ -25,7 +33,8 @@ from policies.held import Headline, headline
 from policies.model import Action, Direction
 from policies.pgquarantine import open_quarantine
 from policies.policy import Policy
-from policies.quarantine import Quarantine
+from policies.quarantine import Quarantine, QuarantineEntry
+from policies.words import DIRECTIONS, LABELS, NONE, reason_text, translation
 
 ConfigLoader = Callable[[Path | None], PoliciesConfig]
 UnitChain = Callable[[str], Sequence[str]]
@@ -119,25 +128,45 @@ def _store(wiring: _Wiring, config_path: Path | None) -> Quarantine:
 @config_option
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
               show_default=True, help="A table, or one JSON object per line.")
+@lang_option
 @_wiring
-def list_held(wiring: _Wiring, config_path: Path | None, fmt: str) -> None:
+def list_held(wiring: _Wiring, config_path: Path | None, fmt: str, lang: str) -> None:
     """List held messages, oldest first: envelope, Subject, From, and each rule that
-    held it with its reason."""
+    held it with its reason.
+
+    The table is in Vietnamese unless --lang en (times then in Asia/Ho_Chi_Minh,
+    dd/mm/yyyy; in English as stored, UTC); JSON is the same in both."""
     with _store(wiring, config_path) as store:
         held = [(entry, headline(store, entry)) for entry in store.list()]
+    tr = translation(lang)
     for entry, head in held:
         if fmt == "json":
             click.echo(json.dumps(_shown(entry.as_json(), head), ensure_ascii=False))
             continue
-        rules = ",".join(sorted({reason.rule for reason in head.reasons}))
-        click.echo(f"{entry.id}  {entry.created:%Y-%m-%d %H:%M}Z  "
-                   f"{entry.direction.value:8}  {entry.envelope_from or '<>'}  "
-                   f"{','.join(entry.recipients)}  {rules}")
-        click.echo(f"    subject: {head.subject if head.subject is not None else '(none)'}")
-        click.echo(f"    from:    {head.header_from if head.header_from is not None else '(none)'}")
-        for reason in head.reasons:
-            named = f" ({reason.filename})" if reason.filename else ""
-            click.echo(f"    held by: {reason.rule}: {reason.reason}{named}")
+        click.echo("\n".join(_held_lines(entry, head, tr)))
+
+
+def _held_lines(entry: QuarantineEntry, head: Headline, tr: Translation) -> list[str]:
+    """One held message in ``quarantine list``'s table: its line, then its Subject, From
+    and reasons, the words in ``tr``'s language and the message's data as they are."""
+    rules = ",".join(sorted({reason.rule for reason in head.reasons}))
+    when = (f"{entry.created:%Y-%m-%d %H:%M}Z" if tr.lang == "en"
+            else entry.created.astimezone(zone()).strftime("%d/%m/%Y %H:%M"))
+    direction = tr.word(DIRECTIONS[entry.direction.value])
+    labels = {name: tr.word(label) + ":" for name, label in LABELS.items()}
+    width = max(len(label) for label in labels.values())
+    none = tr.word(NONE)
+    lines = [f"{entry.id}  {when}  {direction:8}  {entry.envelope_from or '<>'}  "
+             f"{','.join(entry.recipients)}  {rules}",
+             f"    {labels['subject']:<{width}} "
+             f"{head.subject if head.subject is not None else none}",
+             f"    {labels['from']:<{width}} "
+             f"{head.header_from if head.header_from is not None else none}"]
+    for reason in head.reasons:
+        named = f" ({reason.filename})" if reason.filename else ""
+        lines.append(f"    {labels['held by']:<{width}} {reason.rule}: "
+                     f"{reason_text(reason, tr)}{named}")
+    return lines
 
 
 def _shown(data: dict[str, object], head: Headline) -> dict[str, object]:

@@ -115,7 +115,7 @@ def test_quarantine_list_show_delete(tmp_path: Path) -> None:
             decision=Decision(Action.QUARANTINE, (Finding(why, Action.QUARANTINE, None),)))
     runner = CliRunner()
     root = _root(tmp_path)
-    listed = runner.invoke(root, ["quarantine", "list"])
+    listed = runner.invoke(root, ["quarantine", "list", "--lang", "en"])
     assert listed.exit_code == 0 and qid in listed.output and "a@b.gov.vn" in listed.output
     lines = listed.stdout.splitlines()
     assert lines[1:3] == ["    subject: x", "    from:    (none)"]
@@ -133,6 +133,44 @@ def test_quarantine_list_show_delete(tmp_path: Path) -> None:
     assert runner.invoke(root, ["quarantine", "delete", qid]).exit_code == 0
     missing = runner.invoke(root, ["quarantine", "show", qid])
     assert missing.exit_code == 1 and "no quarantined message" in missing.output
+
+
+def test_quarantine_list_is_in_vietnamese_by_default(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from policies.reasons import ENCRYPTED_MEMBER
+
+    held_at = datetime(2026, 12, 7, 17, 30, tzinfo=UTC)  # 8 December, 00:30 in Hà Nội
+    coded = Violation.of("encrypted-archive", ENCRYPTED_MEMBER(), filename="b.zip")
+    stored = Violation(rule="encrypted-archive", reason="cannot inspect", filename="a.zip")
+    with Quarantine(tmp_path / "q") as store:
+        qid = store.put(
+            b"Subject: =?utf-8?q?C=C3=B4ng_v=C4=83n?=\r\n\r\nhi\r\n", envelope_from="",
+            recipients=["c@d.gov.vn"], direction="outbound", unit_id=None, now=held_at,
+            decision=Decision(Action.QUARANTINE, tuple(
+                Finding(v, Action.QUARANTINE, None) for v in (coded, stored))))
+    runner = CliRunner()
+    listed = runner.invoke(_root(tmp_path), ["quarantine", "list"])
+    assert listed.exit_code == 0, listed.output
+    assert listed.stdout.splitlines() == [
+        f"{qid}  08/12/2026 00:30  thư đi    <>  c@d.gov.vn  encrypted-archive",
+        "    tiêu đề:    Công văn",
+        "    người gửi:  (không có)",
+        # the reason's code in Vietnamese; one stored without a code, as it was stored
+        "    giữ lại vì: encrypted-archive: tệp trong tệp nén bị mã hóa (b.zip)",
+        "    giữ lại vì: encrypted-archive: cannot inspect (nguyên văn tiếng Anh như đã ghi)"
+        " (a.zip)"]
+    english = runner.invoke(_root(tmp_path), ["quarantine", "list", "--lang", "en"]).stdout
+    assert english.splitlines()[0] == (
+        f"{qid}  2026-12-07 17:30Z  outbound  <>  c@d.gov.vn  encrypted-archive")
+    assert english.splitlines()[3] == (
+        "    held by: encrypted-archive: the archive member is encrypted (b.zip)")
+    # JSON is the same whatever the language
+    as_json = runner.invoke(_root(tmp_path), ["quarantine", "list", "--format", "json"])
+    assert as_json.stdout == runner.invoke(
+        _root(tmp_path), ["quarantine", "list", "--format", "json", "--lang", "en"]).stdout
+    assert [v["reason"] for v in json.loads(as_json.stdout)["violations"]] == [
+        "the archive member is encrypted", "cannot inspect"]
 
 
 @pytest.mark.parametrize("bad", ['actions = { "no-rule" = "reject" }', 'tag_header = "a b"'])
