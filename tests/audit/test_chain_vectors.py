@@ -29,6 +29,7 @@ from audit.chain import (
     CheckpointSigner,
     Schedule,
     canonical,
+    link_of,
     row_hash,
     tuple_hash,
 )
@@ -180,6 +181,34 @@ def test_a_checkpoint_signs_the_pinned_bytes(vector: dict[str, Any]) -> None:
     # the signature covers the pinned bytes, checked without congvu's code
     signer_key = _test_key().public_key()
     signer_key.verify(bytes.fromhex(pinned["signature"]), vector["payload"].encode())
+
+
+def test_a_checkpoint_signs_the_pinned_link() -> None:
+    vector = CHECKPOINTS["linked"]
+    pinned = vector["checkpoint"]
+    hashes = [e["hash"] for e in EVENTS["events"][pinned["link_from"]:pinned["seq"]]]
+    # the link by its recipe, without congvu's code: x = SHA-256(x + hash) from 64 zeros
+    link = "0" * 64
+    for value in hashes:
+        link = hashlib.sha256(f"{link}{value}".encode("ascii")).hexdigest()
+    assert link_of(hashes) == link == pinned["link"]
+    made = CheckpointSigner(_test_key()).sign(
+        pinned["seq"], pinned["hash"], pinned["at"],
+        schedule=Schedule(pinned["every_records"], pinned["every_seconds"]),
+        batch_from=pinned["batch_from"], link=(pinned["link_from"], pinned["link"]))
+    assert made.payload() == vector["payload"].encode()
+    assert made.link_payload() == vector["link_payload"].encode()
+    assert (made.signature, made.link_signature) == (pinned["signature"],
+                                                     pinned["link_signature"])
+    assert json.loads(made.to_json()) == pinned
+    read = Checkpoint.from_json(json.dumps(pinned))
+    assert read == made and read.is_valid()
+    _test_key().public_key().verify(bytes.fromhex(pinned["link_signature"]),
+                                    vector["link_payload"].encode())
+    # the link and where it starts are signed; the link signature cannot be dropped alone
+    assert not replace(read, link="f" * 64).is_valid()
+    assert not replace(read, link_from=1).is_valid()
+    assert not replace(read, link_signature=None).is_valid()
 
 
 @pytest.mark.parametrize("field", ["seq", "hash", "at", "every_records", "every_seconds",
