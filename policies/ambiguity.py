@@ -28,7 +28,9 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from mailbase import Reason
 from policies.headers import param_values, split_params
+from policies.reasons import AMBIGUOUS_FIELD
 
 _IDENTITY = ("", "7bit", "8bit", "binary")
 _DECODINGS = {"base64": "base64", "quoted-printable": "quoted-printable",
@@ -54,12 +56,13 @@ _SHOWN = 4
 _LONGEST = 80
 
 
-def describe(field: str, readings: list[Reading]) -> str:
-    """The reason text for a field that reads several ways."""
+def describe(field: str, readings: list[Reading]) -> Reason:
+    """The reason for a field that reads several ways (``field`` one of
+    :data:`policies.reasons.AMBIGUOUS_FIELD`)."""
     shown = " / ".join(str(r) for r in readings[:_SHOWN])
     more = len(readings) - _SHOWN
-    return (f"{field} reads {len(readings)} ways, so mail programs disagree on the "
-            f"message: {shown}" + (f" / {more} more" if more > 0 else ""))
+    return AMBIGUOUS_FIELD[field](count=len(readings),
+                                  readings=shown + (f" / {more} more" if more > 0 else ""))
 
 
 def without_comments(value: str) -> str:

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import cast
 
+from policies import reasons
 from policies.detect import detect
 from policies.embedded import contents, is_container
 from policies.model import Defect, Detection, Part
@@ -76,8 +77,8 @@ def expand(part: Part, limits: ArchiveLimits, budget: _Budget | None = None,
     budget = budget or _Budget(limits)
     out: list[Part] = []
     if depth > limits.max_depth:
-        part.defects.append(Defect("archive-limits", f"archives nested deeper than "
-                                   f"{limits.max_depth} levels; the rest was not inspected"))
+        part.defects.append(Defect.of("archive-limits", reasons.ARCHIVE_TOO_DEEP(
+            limit=limits.max_depth)))
         return out
     kind = part.detection.type
     prefix = f"{part.member}/" if part.member else ""
@@ -95,8 +96,8 @@ def expand(part: Part, limits: ArchiveLimits, budget: _Budget | None = None,
             ):
                 # listed (its name is checked) but never inflated.
                 times = entry.size // max(entry.compressed, 1)
-                part.defects.append(Defect("archive-limits", f"member {entry.name!r} expands "
-                                           f"{times} times (limit {limits.max_ratio:g})"))
+                part.defects.append(Defect.of("archive-limits", reasons.ARCHIVE_RATIO(
+                    name=repr(entry.name), times=times, limit=f"{limits.max_ratio:g}")))
                 entry.data = None
             if entry.is_encrypted:
                 detection = Detection(ENCRYPTED_MEMBER, is_encrypted=True)
@@ -168,7 +169,8 @@ def _zip_entries(part: Part, budget: _Budget) -> Iterator[_Entry]:
             EOFError) as exc:
         # NotImplementedError: zipfile refuses versions and features it does not know
         # ("zip file version 6.4"), found by the fuzz test.
-        part.defects.append(Defect("unreadable-archive", f"zip cannot be read: {exc}"))
+        part.defects.append(Defect.of("unreadable-archive",
+                                      reasons.ZIP_UNREADABLE(detail=str(exc))))
         # Unzip tools that recover from the local headers would still show what is in
         # there, so list those too (the worse reading).
         yield from _zip_local_entries(part.data, budget)

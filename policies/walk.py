@@ -29,7 +29,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from mailbase import HeaderBlock, HeaderDefectKind, read_header
+from mailbase import HeaderBlock, HeaderDefectKind, Reason, read_header
+from policies import reasons
 from policies.ambiguity import (
     Reading,
     charset_readings,
@@ -122,6 +123,10 @@ class _Place:
         return _Place(self.path, self.depth + 1, base, self.span, True, self.boundaries)
 
 
+def _coded(reason: Reason | str) -> Reason | None:
+    return reason if isinstance(reason, Reason) else None
+
+
 class _Walker:
     def __init__(self, limits: WalkLimits, size: int) -> None:
         self.limits = limits
@@ -129,8 +134,11 @@ class _Walker:
         self.is_over_parts = False
         self.work_left = 16 * size + (1 << 20)
 
-    def defect(self, path: str, reason: str) -> None:
-        self.result.defects.append((path or "1", Defect("malformed-mime", reason)))
+    def defect(self, path: str, reason: Reason | str) -> None:
+        """A malformed-mime finding at ``path``; a reader's own words (a decoder's, the
+        TNEF or uuencode reader's) are kept as their English, without a code."""
+        self.result.defects.append((path or "1", Defect("malformed-mime", str(reason),
+                                                        _coded(reason))))
 
     def spend(self, size: int, path: str) -> bool:
         """Count reading ``size`` more bytes; False (and a defect, once) when the work
@@ -140,20 +148,18 @@ class _Walker:
             return True
         if not self.is_over_parts:
             self.is_over_parts = True
-            self.defect(path, "the MIME structure is too costly to inspect (repeated "
-                        "readings of the same bytes); the rest was not inspected")
+            self.defect(path, reasons.MIME_TOO_COSTLY())
         return False
 
     def over_parts(self, path: str) -> None:
         """The part bound is reached: a defect, once."""
         if not self.is_over_parts:
             self.is_over_parts = True
-            self.defect(path, f"more than {self.limits.max_parts} MIME parts; "
-                        "the rest was not inspected")
+            self.defect(path, reasons.MIME_TOO_MANY_PARTS(limit=self.limits.max_parts))
 
-    def ambiguous(self, path: str, reason: str) -> None:
+    def ambiguous(self, path: str, reason: Reason) -> None:
         """The structure reads two ways here: both are walked, and this is reported."""
-        self.result.defects.append((path or "1", Defect("ambiguous-mime", reason)))
+        self.result.defects.append((path or "1", Defect.of("ambiguous-mime", reason)))
 
     def entity(self, data: bytes, at: _Place, header: HeaderBlock | None = None) -> None:
         """Read one entity (headers and body) found ``at`` a place; ``header`` is
@@ -166,8 +172,7 @@ class _Walker:
         if not self.spend(len(data), path):
             return
         if depth > self.limits.max_depth:
-            self.defect(path, f"MIME nesting deeper than {self.limits.max_depth} levels "
-                        f"at part {path}; the rest was not inspected")
+            self.defect(path, reasons.MIME_TOO_DEEP(limit=self.limits.max_depth, part=path))
             return
         if header is None:
             header = read_header(data)
@@ -184,9 +189,8 @@ class _Walker:
         if defect is None:
             return
         start = defect.offset
-        why = (f"line {defect.line} of the header block has white space before its "
-               "colon: Python ends the header there, Dovecot reads it as a field"
-               if defect.kind is HeaderDefectKind.SPACE_BEFORE_COLON else "")
+        why = (reasons.AMBIGUOUS_SPACE_BEFORE_COLON(line=defect.line)
+               if defect.kind is HeaderDefectKind.SPACE_BEFORE_COLON else None)
         early = mime_headers(read_header(data[:start]))
         if why:
             # only where that changes the Content fields do the readers disagree on the
@@ -200,16 +204,16 @@ class _Walker:
     def headers(self, data: bytes, header: HeaderBlock, path: str) -> Headers:
         """The MIME fields of one entity's header block, its defects recorded."""
         if path and len(header.raw) == len(data) and data.strip():
-            self.defect(path, "the part has no blank line after its headers")
+            self.defect(path, reasons.MIME_NO_BLANK_LINE())
         seen: set[HeaderDefectKind] = set()
         for defect in header.defects:  # one finding per kind: the first says where
             if defect.kind in seen or defect.kind is HeaderDefectKind.SPACE_BEFORE_COLON:
                 continue
             seen.add(defect.kind)
             if defect.kind is HeaderDefectKind.STRAY_LINE:
-                self.defect(path, "a line in the header block is not a header field")
+                self.defect(path, reasons.MIME_NOT_A_FIELD())
             else:
-                self.defect(path, f"the header block reads two ways: {defect}")
+                self.defect(path, reasons.MIME_HEADER_TWO_WAYS(detail=str(defect)))
         headers = mime_headers(header)
         for d in headers.defects:
             self.result.defects.append((path or "1", d))
@@ -222,16 +226,15 @@ class _Walker:
         body_at = at if at.base is None else at.moved(at.base + offset)
         types = _first_last(_distinct(headers.all("content-type")))
         if len(types) > 1:
-            self.ambiguous(path, f"{len(types)} different Content-Type fields (Python and "
-                           "Dovecot read the first): " + " / ".join(repr(t) for t in types))
+            self.ambiguous(path, reasons.AMBIGUOUS_TYPES(
+                count=len(types), values=" / ".join(repr(t) for t in types)))
         encodings = encoding_readings(headers.all("content-transfer-encoding"))
         if len(encodings) > 1:
             self.ambiguous(path, describe("Content-Transfer-Encoding", encodings))
         dispositions = headers.all("content-disposition")
         if len(_distinct(dispositions)) > 1:
-            self.ambiguous(path, "different Content-Disposition fields (Python and Dovecot "
-                           "read the first): " + " / ".join(
-                               repr(d) for d in _first_last(_distinct(dispositions))))
+            self.ambiguous(path, reasons.AMBIGUOUS_DISPOSITIONS(values=" / ".join(
+                repr(d) for d in _first_last(_distinct(dispositions)))))
         for reading in types or ["text/plain"]:
             for cte in [e.value for e in encodings] or [""]:
                 self.reading(reading, cte, headers, dispositions, body, body_at)
@@ -248,7 +251,7 @@ class _Walker:
         path = at.path
         main, params, problems = parsed(content_type)
         for problem in problems:
-            self.defect(path, f"Content-Type: {problem}")
+            self.defect(path, reasons.MIME_TYPE_PROBLEM(detail=str(problem)))
         types = media_type_readings(main)
         if len(types) > 1:
             self.ambiguous(path, describe("the media type", types))
@@ -269,7 +272,7 @@ class _Walker:
         """Walk ``body`` as the media type ``ctype`` (one reading of ``content_type``)."""
         path, base, span = at.path, at.base, at.span
         if ctype.count("/") != 1 or not ctype.split("/", 1)[1]:
-            self.defect(path, f"Content-Type {ctype!r} is not type/subtype")
+            self.defect(path, reasons.MIME_NOT_TYPE_SUBTYPE(type=repr(ctype)))
             ctype = "application/octet-stream"
         maintype = ctype.split("/", 1)[0]
         smime_type = [v.lower() for v in param_values(list(params), "smime-type")]
@@ -281,12 +284,10 @@ class _Walker:
             found = param_readings(content_type, "boundary", is_trimmed=True,
                                    is_literal=True)
             if not found:
-                self.defect(path, f"{ctype} without a boundary parameter")
+                self.defect(path, reasons.MIME_NO_BOUNDARY(type=ctype))
             else:
                 if any(not b.value for b in found):
-                    self.defect(path, "an empty boundary parameter (RFC 2046 5.1.1: 1 to 70 "
-                                "characters); Python and Dovecot take every line starting "
-                                "with -- as a delimiter")
+                    self.defect(path, reasons.MIME_EMPTY_BOUNDARY())
                 if len(found) > 1:
                     self.ambiguous(path, describe("the boundary parameter", found))
                 readings: list[tuple[bytes, int | None]] = [(body, base)]
@@ -295,10 +296,8 @@ class _Walker:
                 if decoded is not None:
                     # (a quoted-printable multipart that decodes to the same parts, as some
                     # mailers send, is one reading)
-                    self.ambiguous(path, f"a {ctype} with Content-Transfer-Encoding {cte} "
-                                   "(RFC 2045 6.4: only 7bit, 8bit or binary): Python and "
-                                   "Dovecot read its body as it stands, a reader that decodes "
-                                   "it first sees other parts")
+                    self.ambiguous(path, reasons.AMBIGUOUS_ENCODED_MULTIPART(type=ctype,
+                                                                             encoding=cte))
                     readings.append((decoded, None))
                 for k, (content, content_base) in enumerate(readings):
                     for m, boundary in enumerate(found):
@@ -310,10 +309,8 @@ class _Walker:
                 return
         if ctype in ("message/rfc822", "message/global"):
             if cte not in _IDENTITY:
-                self.ambiguous(path, f"a {ctype} with Content-Transfer-Encoding {cte} "
-                               "(RFC 2046 5.2.1: only 7bit, 8bit or binary): Python and "
-                               "Dovecot show it undecoded, a reader that decodes it first "
-                               "shows the message inside")
+                self.ambiguous(path, reasons.AMBIGUOUS_ENCODED_MESSAGE(type=ctype,
+                                                                       encoding=cte))
             inner, inner_base = self.decode(body, cte, path, base)
             self.entity(inner, at.within(inner_base))
             return
@@ -326,14 +323,14 @@ class _Walker:
                 self.entity(signed, at.within(None))
                 return
             if "signed-data" in smime_type:
-                self.defect(path, "S/MIME signed data cannot be read")
+                self.defect(path, reasons.MIME_SMIME_UNREADABLE())
         self.leaf(ctype, content_type, cte, dispositions, body, base=base,
                   path=_join(path, 1) if (at.is_message or not path) else path, span=span)
 
     def multipart(self, boundary: bytes, body: bytes, at: _Place) -> None:
         path = at.path
         if any(b.startswith(boundary) or boundary.startswith(b) for b in at.boundaries):
-            self.defect(path, "a nested boundary repeats an enclosing one (RFC 2046 5.1.1)")
+            self.defect(path, reasons.MIME_NESTED_BOUNDARY())
         marker = b"--" + boundary
         cap = self.limits.max_parts + 1
         strict, lenient = _delimiters(body, marker, cap)
@@ -341,12 +338,10 @@ class _Walker:
             # RFC 2046 5.1.1 allows only white space after a delimiter; Dovecot takes any
             # line that starts with it (trailing text, a longer boundary), Python ends a
             # line at a bare CR: the parts each of them sees are walked.
-            self.ambiguous(path, f"boundary lines read two ways: {len(strict)} delimiter "
-                           f"lines by RFC 2046, {len(lenient)} for a reader that takes any line "
-                           "starting with the boundary (Dovecot) or ends lines at a bare CR "
-                           "(Python)")
+            self.ambiguous(path, reasons.AMBIGUOUS_DELIMITERS(strict=len(strict),
+                                                              lenient=len(lenient)))
         if not strict and not lenient:
-            self.defect(path, "the multipart boundary never occurs in the body")
+            self.defect(path, reasons.MIME_BOUNDARY_ABSENT())
         for delimiters in (strict, lenient) if strict != lenient else (strict,):
             if not delimiters:
                 self.leaf("application/octet-stream", "", "", [], body, base=at.base,
@@ -381,9 +376,9 @@ class _Walker:
         closes = [k for k, d in enumerate(delimiters) if d[2]]
         if not closes:
             if not is_capped:
-                self.defect(path, "the closing boundary is missing")
+                self.defect(path, reasons.MIME_NO_CLOSE())
         elif closes[0] != len(delimiters) - 1:
-            self.defect(path, "parts follow the closing boundary")
+            self.defect(path, reasons.MIME_AFTER_CLOSE())
         index = 0
         nested = (*at.boundaries, boundary)
         for k, (_, after, is_close) in enumerate(delimiters):
@@ -419,7 +414,9 @@ class _Walker:
                 lines = lines[1:]
             data, problem = decode_uu_lines([ln for ln in lines if ln != b"end"])
         else:
-            data, problem = body, f"unknown Content-Transfer-Encoding {cte!r}"
+            data, unknown = body, reasons.MIME_UNKNOWN_ENCODING(encoding=repr(cte))
+            self.defect(path, unknown)
+            return data, None
         if problem:
             self.defect(path, problem)
         return data, None
@@ -441,7 +438,7 @@ class _Walker:
         for disposition in dispositions:
             kind, _, problems = parsed(disposition)
             for problem in problems:
-                self.defect(path, f"Content-Disposition: {problem}")
+                self.defect(path, reasons.MIME_DISPOSITION_PROBLEM(detail=str(problem)))
             is_attachment = is_attachment or kind.strip().lower() == "attachment"
         # every name any reading gives is checked: the rules see the most dangerous one
         names = filename_readings(content_type, dispositions)
