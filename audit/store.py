@@ -24,6 +24,7 @@ from urllib.parse import quote
 from sqlite_utils import Database
 
 from audit import query as queries
+from audit import summary
 from audit.chain import GENESIS, Checkpoint, CheckpointSigner, Schedule, row_hash
 from audit.chains import ImportedChain, imported_chains, verify_chains, verify_imported
 from audit.config import AuditConfig
@@ -51,6 +52,8 @@ Item = AuditRecord | Completion | AdminEvent  # as in audit/interface.py
 _LOCK_RETRIES = 5
 _SIGNED_AT_ONCE = frozenset({AdminKind.SERVICE_STOP, AdminKind.KEY_ENROLLED,
                              AdminKind.CHAIN_IMPORTED})
+#: the admin events that decide the fate of a held message (the report's summary)
+_HELD_DECIDED = frozenset({AdminKind.QUARANTINE_RELEASE, AdminKind.QUARANTINE_DELETE})
 
 
 @contextlib.contextmanager
@@ -298,6 +301,8 @@ class AuditLog:
         )
         self._index_text(search)
         if events:
+            self._summarise([(n, item) for n, item in zip(results, items, strict=True)
+                             if isinstance(n, int)], head_before=batch_from - 1, head_after=seq)
             # A clean stop and a key enrolment are signed in their own transaction:
             # verify treats an uncovered stop as a removed checkpoint, and a rotation
             # must be vouched for by the key it replaces.
@@ -305,6 +310,29 @@ class AuditLog:
                 isinstance(item, AdminEvent) and item.kind in _SIGNED_AT_ONCE for item in items)
             self._checkpoint_if_due(seq, prev, batch_from=batch_from, force=is_signed_now)
         return results
+
+    def _summarise(self, appended: Sequence[tuple[int, Item]], *, head_before: int,
+                   head_after: int) -> None:
+        """Count the batch (each event's position and item) in the report's summary
+        (audit/summary.py), in its transaction."""
+        items = [item for _, item in appended]
+        summary.maintain(
+            self.db.conn, head_before=head_before, head_after=head_after,
+            records=[seq for seq, item in appended if isinstance(item, AuditRecord)
+                     and summary.counts_before_completion(item)],
+            completed=[i.record_id for i in items if isinstance(i, Completion)],
+            held_targets=[i.target for i in items if isinstance(i, AdminEvent)
+                          and i.kind in _HELD_DECIDED and i.target])
+
+    def rebuild_summary(self) -> summary.Rebuilt:
+        """Count the report's summary again from the records (``congvu audit summary
+        rebuild``), a month a transaction.
+
+        :raises AuditError: the store cannot be written, or a chain was imported meanwhile.
+        """
+        with mapped_errors(self.path, "rebuild the report summary", self.errors):
+            return summary.rebuild(self.db.conn,
+                                   lambda: self._immediate("rebuild the report summary"))
 
     def _index_text(self, search: list[tuple[int, str]]) -> None:
         """Index each event's folded text (FTS5) for ``--text``."""
@@ -601,6 +629,7 @@ class AuditLog:
             self._insert_checkpoint(
                 self._sign(boundary, through_hash, datetime.now(UTC), batch_from=boundary + 1)
             )
+            held_decided = summary.decides_held(conn, boundary)
             removed = conn.execute(
                 "DELETE FROM events WHERE seq <= ?", (boundary,)
             ).rowcount
@@ -608,6 +637,7 @@ class AuditLog:
                 conn.execute(f"DELETE FROM {table} WHERE record_id <= ?", (boundary,))
             self._unindex_text(boundary)
             conn.execute("DELETE FROM checkpoints WHERE seq < ?", (boundary,))
+            summary.after_prune(conn, head=head_seq, before=before, held_decided=held_decided)
             self._append([AdminEvent(
                 kind=AdminKind.PRUNE, actor=actor, target=f"events {first}-{boundary}",
                 details={
@@ -636,7 +666,8 @@ class AuditLog:
         with mapped_errors(self.path, "verify the chain", self.errors):
             live = verify_chain(self.db.conn, exported=exported, trust=trust,
                                 indexes=self.index_checks)
-            return live.with_chains(verify_chains(self.db.conn, trust))
+            return summary.verified(self.db.conn,
+                                    live.with_chains(verify_chains(self.db.conn, trust)))
 
     def verify_one(self, chain: str | None, *, trust: KeyTrust) -> VerifyReport:
         """Walk one chain in one snapshot: the live chain (None) with its checkpoints

@@ -25,7 +25,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from audit.errors import AuditError
-from audit.records import AdminKind
+from audit.records import AdminKind, AuditRecord, Operation
 from audit.report import FIELDS, received_figures, sent_figures
 from audit.reportsql import Fate, Message, Stretched, quarantine_fates, stretched
 from audit.rows import iso
@@ -169,6 +169,14 @@ def _write(conn: sqlite3.Connection, counted: Counted) -> None:
             conn.executemany(_upsert(table), rows)
 
 
+def counts_before_completion(record: AuditRecord) -> bool:
+    """Whether a message record adds anything to the summary before its completion: only
+    its DMARC results can (checked, passed, refused or held as forged; every other column
+    waits for its fate), so the other records are counted with their completion."""
+    return any(a.method == "dmarc" and a.operation is Operation.VERIFY
+               for a in record.authentication)
+
+
 def maintain(conn: sqlite3.Connection, *, head_before: int, head_after: int,
              records: Sequence[int], completed: Sequence[int],
              held_targets: Sequence[str]) -> None:
@@ -176,7 +184,8 @@ def maintain(conn: sqlite3.Connection, *, head_before: int, head_after: int,
     the summary, in the append's transaction: its message ``records``, the messages
     ``completed`` by its completions and those whose held message its admin events
     released or deleted (``held_targets``: quarantine ids). A summary that described
-    the log before the batch describes it after."""
+    the log before the batch describes it after. A record left out of ``records``
+    must add nothing before its completion (:func:`counts_before_completion`)."""
     affected = set(records) | set(completed)
     if held_targets:
         marks = ", ".join("?" * len(held_targets))
