@@ -27,6 +27,8 @@ counts them as not indexed until ``congvu archive index rebuild`` adds them.
 
 from __future__ import annotations
 
+import array
+import bisect
 import logging
 import re
 import sqlite3
@@ -361,19 +363,39 @@ class SqliteTextIndex:
     def matching(self, query: Query, names: Sequence[str]) -> set[str]:
         """Those of ``names`` whose words hold ``query``.
 
+        FTS5 answers a MATCH constrained to given rowids by running the whole query
+        once per rowid (a prefix query over a large index took seconds each), so the
+        query runs once, unconstrained, and its rowids (ascending, 8 bytes each) are
+        kept for the next call with the same query while nothing was indexed since:
+        the console asks about a search's messages a thousand at a time.
+
         :raises ArchiveError: the index cannot be read.
         """
         def read(conn: sqlite3.Connection) -> set[str]:
-            found: set[str] = set()
+            ids: dict[int, str] = {}
             for chunk in chunks(names):
                 marks = ", ".join("?" * len(chunk))
-                found.update(row[0] for row in conn.execute(
-                    f"SELECT m.sha256 FROM texts JOIN messages m ON m.id = texts.rowid "
-                    f"WHERE texts MATCH ? AND texts.rowid IN (SELECT id FROM messages "
-                    f"WHERE sha256 IN ({marks}))", (query.fts5(), *chunk)))
-            return found
+                ids.update(conn.execute(f"SELECT id, sha256 FROM messages WHERE sha256 "
+                                        f"IN ({marks})", chunk).fetchall())
+            matched = self._matched(conn, query)
+            return {sha256 for rowid, sha256 in ids.items()
+                    if (at := bisect.bisect_left(matched, rowid)) < len(matched)
+                    and matched[at] == rowid}
 
         return self._run("search it", read, missing=set())
+
+    def _matched(self, conn: sqlite3.Connection, query: Query) -> array.array[int]:
+        """Every rowid whose words hold ``query``, ascending (kept, see matching)."""
+        [(newest,)] = conn.execute("SELECT max(id) FROM messages").fetchall()
+        key = (query.fts5(), newest)
+        kept: tuple[tuple[str, int | None], array.array[int]] | None = getattr(
+            self._local, "matched", None)
+        if kept is not None and kept[0] == key:
+            return kept[1]
+        matched = array.array("q", (row[0] for row in conn.execute(
+            "SELECT rowid FROM texts WHERE texts MATCH ? ORDER BY rowid", (query.fts5(),))))
+        self._local.matched = (key, matched)
+        return matched
 
     def names(self) -> Iterator[str]:
         """Every SHA-256 indexed, in name order (a page at a time).

@@ -152,12 +152,14 @@ def test_a_message_is_indexed_when_stored_and_found_without_diacritics(
                          ('"so" OR giao* NEAR(', set()), ("hop", set(names))):
         assert find(archive, query, names) == found, query
     assert find(archive, "so", names[1:]) == {names[1]}  # only the names asked about
+    later = archive.put(b"Subject: so moi\r\n\r\nx\r\n").sha256  # indexed since
+    assert find(archive, "so", [*names, later]) == {*names, later}
     if backend.url is None:
         assert (backend.tmp / "archive" / "index.sqlite3").stat().st_mode & 0o777 == 0o600
     else:  # the words were written with the batch that stored the message
         rows = backend._sql("SELECT o.stored_at = t.indexed_at FROM archive.objects o "
                             "JOIN archive.texts t USING (sha256)", ())
-        assert rows == [(True,), (True,)]
+        assert rows == [(True,)] * 3
 
 
 def test_prune_removes_the_words_of_what_it_removes_only(backend: Backend) -> None:
