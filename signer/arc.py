@@ -26,7 +26,8 @@ from typing import Any, ClassVar
 
 import dkim
 
-from mailbase import HeaderBlock, read_header
+from mailbase import HeaderBlock, Reason, read_header
+from signer import reasons
 from signer.canon import crlf
 from signer.dkim_tags import is_domain_name
 from signer.dns import TxtResolver
@@ -62,6 +63,15 @@ class ArcResult:
     instances: int = 0
     is_trusted: bool = False
     upstream: dict[str, str] = field(default_factory=dict)
+    #: the reason's code and parameters (signer/reasons.py), which ``reason`` is the
+    #: English of; None where it has none (dkimpy's own words)
+    why: Reason | None = field(default=None, compare=False)
+
+    @classmethod
+    def of(cls, result: ArcStatus, why: Reason, sealer: str | None = None,
+           instances: int = 0) -> ArcResult:
+        """A result for ``why``, its English text rendered from it."""
+        return cls(result, why.text, sealer, instances, why=why)
 
     def properties(self) -> list[tuple[str, str]]:
         """None: the comment names the newest sealer (``header.oldest-pass`` is not computed)."""
@@ -75,7 +85,7 @@ class ArcResult:
     def audit(self) -> dict[str, str | None]:
         """The audit record's view: method, result, reason, domain (the newest sealer)."""
         return {"method": "arc", "result": self.result.value, "reason": self.reason,
-                "domain": self.sealer}
+                "domain": self.sealer, **(self.why.as_json() if self.why else {})}
 
 
 class ArcVerifier:
@@ -105,9 +115,10 @@ class ArcVerifier:
             header = read_header(raw)
         body = header.body(raw)
         if not any(f.key in _ARC_FIELDS for f in header.fields):
-            return ArcResult(ArcStatus.NONE, "no ARC set")
+            return ArcResult.of(ArcStatus.NONE, reasons.ARC_NONE())
         if header.defects:
-            return ArcResult(ArcStatus.FAIL, f"malformed header section: {header.defects[0]}")
+            return ArcResult.of(ArcStatus.FAIL, reasons.ARC_MALFORMED_HEADER(
+                detail=str(header.defects[0])))
         arc = dkim.ARC(None, minkey=self.min_rsa_bits)
         # dkimpy's own (name, value) pairs, from our reading: value with CRLF folding
         # and its final CRLF, the body CRLF throughout (as its own parser gives them)
@@ -121,15 +132,15 @@ class ArcVerifier:
         try:
             cv, sets, reason = arc.verify(dnsfunc=lookups)
         except dkim.DKIMException as exc:
-            return ArcResult(ArcStatus.FAIL, f"malformed ARC set: {exc}")
+            return ArcResult.of(ArcStatus.FAIL, reasons.ARC_MALFORMED_SET(detail=str(exc)))
         except (ValueError, IndexError, KeyError, TypeError, UnicodeError, binascii.Error,
                 ImportError) as exc:
             # dkimpy on hostile headers (an AMS whose i= matches no header...), or a key
             # type whose library is missing: never a pass, never a crash
-            return ArcResult(ArcStatus.FAIL, f"ARC set cannot be checked: "
-                                             f"{type(exc).__name__}: {exc}")
+            return ArcResult.of(ArcStatus.FAIL, reasons.ARC_UNCHECKABLE(
+                detail=f"{type(exc).__name__}: {exc}"))
         if cv == dkim.CV_None:
-            return ArcResult(ArcStatus.NONE, "no ARC set")
+            return ArcResult.of(ArcStatus.NONE, reasons.ARC_NONE())
         malformed = _malformed_domain(sets)
         if malformed is not None:
             return ArcResult(ArcStatus.FAIL, malformed, None, len(sets))
@@ -140,8 +151,9 @@ class ArcVerifier:
         upstream = _recorded_results(newest.get("aar-value", b""))
         is_trusted = sealer is not None and sealer in self.trusted_sealers
         if cv == dkim.CV_Pass:
-            return ArcResult(ArcStatus.PASS, f"chain of {len(sets)} sets verified, newest "
-                             f"sealed by {sealer}", sealer, len(sets), is_trusted, upstream)
+            verified = reasons.ARC_VERIFIED(sets=len(sets), sealer=str(sealer))
+            return ArcResult(ArcStatus.PASS, verified.text, sealer, len(sets), is_trusted,
+                             upstream, verified)
         # cv None from dkimpy: an upstream sealer recorded cv=fail, the chain is terminated
         why = lookups.failure or _text(reason)
         return ArcResult(ArcStatus.FAIL, why, sealer, len(sets), is_trusted, upstream)

@@ -142,6 +142,15 @@ DMARC_SPF_NOT_ALIGNED = ReasonCode("dmarc.spf-not-aligned",
                                    N_("SPF passed for {domain}, not aligned"))
 DMARC_SPF_RESULT = ReasonCode("dmarc.spf-result", N_("SPF {result}"))
 
+# -- ARC (RFC 8617) ----------------------------------------------------------------------------
+ARC_NONE = ReasonCode("arc.none", N_("no ARC set"))
+ARC_MALFORMED_HEADER = ReasonCode("arc.malformed-header",
+                                  N_("malformed header section: {detail}"))
+ARC_MALFORMED_SET = ReasonCode("arc.malformed-set", N_("malformed ARC set: {detail}"))
+ARC_UNCHECKABLE = ReasonCode("arc.uncheckable", N_("ARC set cannot be checked: {detail}"))
+ARC_VERIFIED = ReasonCode("arc.verified",
+                          N_("chain of {sets} sets verified, newest sealed by {sealer}"))
+
 #: every code of signer/ (a test checks each has its Vietnamese)
 REASONS: tuple[ReasonCode, ...] = (
     NO_ANCHORS, CERT_EXPIRED, CERT_NOT_YET_VALID, CERT_WEAK, NO_PATH, ANCHOR_ITSELF,
@@ -156,7 +165,8 @@ REASONS: tuple[ReasonCode, ...] = (
     SPF_AMBIGUOUS, SPF_NO_RECORD, SPF_AUTHORIZED, SPF_NOT_AUTHORIZED, SPF_DISCOURAGED,
     SPF_NEITHER, SPF_MATCHED, DMARC_FROM_UNREADABLE, DMARC_LOOKUP_FAILED, DMARC_NO_RECORD,
     DMARC_ALIGNED_DKIM, DMARC_ALIGNED_SPF, DMARC_ALIGNED_BOTH, DMARC_NOT_ALIGNED,
-    DMARC_DKIM_PASSED_FOR, DMARC_NO_DKIM, DMARC_SPF_NOT_ALIGNED, DMARC_SPF_RESULT,
+    DMARC_DKIM_PASSED_FOR, DMARC_NO_DKIM, DMARC_SPF_NOT_ALIGNED, DMARC_SPF_RESULT, ARC_NONE,
+    ARC_MALFORMED_HEADER, ARC_MALFORMED_SET, ARC_UNCHECKABLE, ARC_VERIFIED,
 )
 
 

@@ -60,7 +60,8 @@ def test_one_set_passes_and_trust_is_local_policy(dns: DnsServer,
     assert untrusted.result is ArcStatus.PASS
     assert not untrusted.is_trusted_pass
     assert untrusted.audit() == {"method": "arc", "result": "pass", "domain": "list.test",
-                                 "reason": untrusted.reason}
+                                 "reason": untrusted.reason, "code": "arc.verified",
+                                 "params": {"sets": 1, "sealer": "list.test"}}
     assert authentication_results("mx.test", [untrusted]) == (
         b"Authentication-Results: mx.test;\r\n\tarc=pass (chain of 1 sets verified, newest "
         b"sealed by list.test)\r\n")
