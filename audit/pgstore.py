@@ -33,6 +33,7 @@ import contextlib
 import logging
 import re
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
@@ -42,11 +43,12 @@ from audit.chain import Checkpoint, CheckpointSigner, Schedule
 from audit.config import AuditConfig
 from audit.errors import AuditError
 from audit.keys import KeyTrust
+from audit.pending import Linked, Pending
 from audit.pgschema import CHAIN_LOCK, INDEX_CHECKS, is_current, migrate
-from audit.pgwrite import Answer, WriteSession
+from audit.pgwrite import Answer, WriteSession, json_members
 from audit.query import Dialect
 from audit.records import Completion
-from audit.schema import CHAIN_SPAN
+from audit.schema import CHAIN_SPAN, EVENT_COLUMNS
 from audit.store import AuditLog, Item, mapped_errors
 from audit.verify import VerifyReport
 from mailbase.pgconn import ERRORS, PgConnection, PgDatabase, connect, pooled
@@ -77,10 +79,49 @@ _LAST_CHECKPOINT = ("SELECT seq, at, every_records, every_seconds FROM checkpoin
 _MESSAGES = "SELECT seq FROM events WHERE seq = ANY(?) AND kind = 'message'"
 
 
+_RECIPIENT = ("record_id", "position", "address", "unit_id")
+_ATTACHMENT = ("record_id", "position", "sha256", "filename", "filename_folded", "size",
+               "document")
+# the columns of each table _insert fills
+_COLUMNS: dict[str, tuple[str, ...]] = {
+    "events": tuple(EVENT_COLUMNS), "memberships": ("record_id", "unit_id", "role", "at"),
+    "recipients": _RECIPIENT, "attachments": _ATTACHMENT, "search": ("seq", "words"),
+}
+
+
 def _where(config: AuditConfig) -> str:
     """The store as messages name it: its URL (which never holds a password)."""
     assert config.url is not None
     return config.url
+
+
+@dataclass(slots=True)
+class _Shipped(Pending):
+    """A pending event with its rows as JSON (:func:`~audit.pgwrite.json_members`, built
+    before the lock like the rest of it): under the lock each row only gets its place."""
+
+    row: str = ""
+    memberships: list[str] = field(default_factory=list)
+    recipients: list[str] = field(default_factory=list)
+    attachments: list[str] = field(default_factory=list)
+    words: str | None = None
+
+    @classmethod
+    def ship(cls, item: Item) -> _Shipped:
+        pending = Pending.of(item)
+        rows = pending.rows
+        at = rows.event["at"]
+        return cls(
+            pending.item, rows, pending.before, pending.after,
+            row=json_members(rows.event),
+            memberships=[json_members({"unit_id": unit, "role": role, "at": at})
+                         for unit, role in rows.memberships],
+            recipients=[json_members(dict(zip(_RECIPIENT[1:], (i, *r), strict=True)))
+                        for i, r in enumerate(rows.recipients)],
+            attachments=[json_members(dict(zip(_ATTACHMENT[1:], (i, *a), strict=True)))
+                         for i, a in enumerate(rows.attachments)],
+            words=None if rows.search is None else json_members({"words": _words(rows.search)}),
+        )
 
 
 class PgAuditLog(AuditLog):
@@ -238,6 +279,33 @@ class PgAuditLog(AuditLog):
             cast(PgDatabase, self.db).conn = conn
             log.info("audit store %s: reconnected", self.path)
         return conn
+
+    def _prepare(self, items: Sequence[Item]) -> list[Pending]:
+        """:meth:`AuditLog._prepare`, with each row's JSON too."""
+        return [_Shipped.ship(item) for item in items]
+
+    def _insert(self, linked: Sequence[Linked]) -> None:
+        """Each table's rows as one JSON array, sent with the next statement that needs
+        an answer (the COMMIT): under the lock a row only gets its place (its ``seq``, or
+        the ``record_id`` it indexes)."""
+        if not all(isinstance(each.pending, _Shipped) for each in linked):
+            super()._insert(linked)
+            return
+        tables: dict[str, list[str]] = {"events": [], "memberships": [], "recipients": [],
+                                        "attachments": [], "search": []}
+        for seq, prev, hashed, each in linked:
+            assert isinstance(each, _Shipped)
+            tables["events"].append(
+                f'{{"seq":{seq},"prev_hash":"{prev}","hash":"{hashed}"{each.row}}}')
+            place = f'{{"record_id":{seq}'
+            tables["memberships"].extend(f"{place}{m}}}" for m in each.memberships)
+            tables["recipients"].extend(f"{place}{r}}}" for r in each.recipients)
+            tables["attachments"].extend(f"{place}{a}}}" for a in each.attachments)
+            if each.words is not None:
+                tables["search"].append(f'{{"seq":{seq}{each.words}}}')
+        conn = self._reconnected()
+        for table, objects in tables.items():
+            conn.insert_objects(table, _COLUMNS[table], objects)
 
     def _index_text(self, search: list[tuple[int, str]]) -> None:
         self._conn.executemany("INSERT INTO search (seq, words) VALUES (?, ?)",

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,6 +70,19 @@ def _json_rows(names: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     if _MAY_NEED_ESCAPE.search(text):
         text = document(_encoded(row) for row in rows)
     return text
+
+
+def json_members(values: Mapping[str, Any]) -> str:
+    """The members of a JSON object holding ``values`` but their NULLs (which
+    ``json_populate_recordset`` reads back as NULL), each preceded by a comma, their text
+    as :func:`encode` stores it: a row's part that does not depend on the chain's head,
+    built before the lock, to which the row's place is prepended under it."""
+    present = {name: value for name, value in values.items() if value is not None}
+    text = json.dumps(present, ensure_ascii=False, separators=(",", ":"))
+    if _MAY_NEED_ESCAPE.search(text):
+        text = json.dumps(dict(zip(present, _encoded(list(present.values())), strict=True)),
+                          ensure_ascii=False, separators=(",", ":"))
+    return "," + text[1:-1] if present else ""
 
 
 def _as_json(table: str, columns: str) -> str:
@@ -134,6 +147,20 @@ class WriteSession(PgConnection):
         names = [name.strip() for name in insert.group(2).split(",")]
         self._waiting.append(_Waiting(_as_json(insert.group(1), insert.group(2)),
                                       [[_json_rows(names, batch)]]))
+
+    def insert_objects(self, table: str, columns: Sequence[str], objects: Sequence[str]
+                       ) -> None:
+        """Insert rows of ``table`` given as the texts of JSON objects (named by their
+        ``columns``; a column an object lacks is NULL), as one JSON array: inside a write
+        transaction with the next statement's round trip, otherwise at once."""
+        if not objects:
+            return
+        names = ", ".join(columns)
+        statement, document = _as_json(table, names), "[" + ",".join(objects) + "]"
+        if self._holding:
+            self._waiting.append(_Waiting(statement, [[document]]))
+        else:
+            self.raw.execute(statement, [document])
 
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> PgCursor:
         """Run one statement, after the statements waiting for it, in one round trip."""

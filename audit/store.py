@@ -25,17 +25,18 @@ from sqlite_utils import Database
 
 from audit import query as queries
 from audit import summary
-from audit.chain import GENESIS, Checkpoint, CheckpointSigner, Schedule, row_hash
+from audit.chain import GENESIS, Checkpoint, CheckpointSigner, Schedule
 from audit.chains import ImportedChain, imported_chains, verify_chains, verify_imported
 from audit.config import AuditConfig
 from audit.errors import AuditError
 from audit.keys import KeyTrust, accept, enrolment_event, fingerprint
 from audit.links import covering, link_for, proof_of
+from audit.pending import Linked, Pending
 from audit.query import Dialect, Filters, Page, RecordSummary, TraceEntry
 from audit.records import AdminEvent, AdminKind, AuditRecord, Completion
 from audit.report import Report, build_report
 from audit.reportuse import REGULAR_MIN, RosterMailbox
-from audit.rows import Rows, admin_rows, completion_rows, iso, message_rows
+from audit.rows import iso
 from audit.schema import CHAIN_SPAN, EVENT_COLUMNS, is_current, migrate
 from audit.verify import (
     CHECKPOINT_COLUMNS,
@@ -76,14 +77,6 @@ def _create_private(path: Path) -> None:
     except OSError as exc:
         raise AuditError(f"audit store {path}: could not create it: "
                          f"{exc.strerror or exc}") from exc
-
-
-def _rows(item: Item) -> Rows:
-    if isinstance(item, AuditRecord):
-        return message_rows(item)
-    if isinstance(item, Completion):
-        return completion_rows(item)
-    return admin_rows(item)
 
 
 class AuditLog:
@@ -239,26 +232,28 @@ class AuditLog:
 
         :raises AuditError: the transaction could not be committed.
         """
+        pending = self._prepare(items)  # before the lock (audit/pending.py)
         with self._immediate("append audit events"):
             self._enrol_before_signing()
-            return self._append(items)
+            return self._append(items, pending=pending)
+
+    def _prepare(self, items: Sequence[Item]) -> list[Pending]:
+        """The events' rows and their hashes but the links, built without the lock."""
+        return [Pending.of(item) for item in items]
 
     def _append(
         self, items: Sequence[Item], head: tuple[int, str] | None = None, *,
-        force_checkpoint: bool = False,
+        force_checkpoint: bool = False, pending: Sequence[Pending] | None = None,
     ) -> list[int | AuditError]:
-        conn = self.db.conn
+        """Link ``items`` (built already when ``pending`` is given) to the head, insert
+        them and sign a checkpoint when due: the part of a write that needs the lock."""
         seq, prev = head or self._head()
         batch_from = seq + 1
         results: list[int | AuditError] = []
-        events: list[tuple[object, ...]] = []
-        memberships: list[tuple[int, str, str, str]] = []
-        recipients: list[tuple[int, int, str, str | None]] = []
-        attachments: list[tuple[int, int, str, str | None, str | None, int, str | None]] = []
-        search: list[tuple[int, str]] = []
-        columns = list(EVENT_COLUMNS)
+        linked: list[Linked] = []
         batch_messages: set[int] = set()
-        for item in items:
+        for each in self._prepare(items) if pending is None else pending:
+            item = each.item
             if isinstance(item, Completion) and not (
                 item.record_id in batch_messages or self._is_message(item.record_id)
             ):
@@ -267,23 +262,46 @@ class AuditLog:
                     "to complete"
                 ))
                 continue
-            rows = _rows(item)
             seq += 1
+            hashed = each.link(prev)
+            linked.append(Linked(seq, prev, hashed, each))
+            prev = hashed
+            if isinstance(item, AuditRecord):
+                batch_messages.add(seq)
+            results.append(seq)
+        self._insert(linked)
+        if linked:
+            self._summarise([(n, each.item) for n, _, _, each in linked],
+                            head_before=batch_from - 1, head_after=seq)
+            # A clean stop and a key enrolment are signed in their own transaction:
+            # verify treats an uncovered stop as a removed checkpoint, and a rotation
+            # must be vouched for by the key it replaces.
+            is_signed_now = force_checkpoint or any(
+                isinstance(item, AdminEvent) and item.kind in _SIGNED_AT_ONCE for item in items)
+            self._checkpoint_if_due(seq, prev, batch_from=batch_from, force=is_signed_now)
+        return results
+
+    def _insert(self, linked: Sequence[Linked]) -> None:
+        """Insert the linked events' rows and what the query indexes derive from them."""
+        conn = self.db.conn
+        events: list[tuple[object, ...]] = []
+        memberships: list[tuple[int, str, str, str]] = []
+        recipients: list[tuple[int, int, str, str | None]] = []
+        attachments: list[tuple[int, int, str, str | None, str | None, int, str | None]] = []
+        search: list[tuple[int, str]] = []
+        columns = list(EVENT_COLUMNS)
+        for seq, prev, hashed, each in linked:
             event = dict.fromkeys(columns)
-            event.update(rows.event)
-            event["seq"] = seq
-            event["prev_hash"] = prev
-            event["hash"] = prev = row_hash(event)
+            event.update(each.event)
+            event.update(seq=seq, prev_hash=prev, hash=hashed)
             events.append(tuple(event[c] for c in columns))
+            rows = each.rows
             at = str(event["at"])
             memberships.extend((seq, unit, role, at) for unit, role in rows.memberships)
             recipients.extend((seq, i, *a) for i, a in enumerate(rows.recipients))
             attachments.extend((seq, i, *a) for i, a in enumerate(rows.attachments))
             if rows.search is not None:
                 search.append((seq, rows.search))
-            if isinstance(item, AuditRecord):
-                batch_messages.add(seq)
-            results.append(seq)
         marks = ", ".join("?" * len(columns))
         conn.executemany(f"INSERT INTO events ({', '.join(columns)}) VALUES ({marks})", events)
         conn.executemany(
@@ -300,16 +318,6 @@ class AuditLog:
             attachments,
         )
         self._index_text(search)
-        if events:
-            self._summarise([(n, item) for n, item in zip(results, items, strict=True)
-                             if isinstance(n, int)], head_before=batch_from - 1, head_after=seq)
-            # A clean stop and a key enrolment are signed in their own transaction:
-            # verify treats an uncovered stop as a removed checkpoint, and a rotation
-            # must be vouched for by the key it replaces.
-            is_signed_now = force_checkpoint or any(
-                isinstance(item, AdminEvent) and item.kind in _SIGNED_AT_ONCE for item in items)
-            self._checkpoint_if_due(seq, prev, batch_from=batch_from, force=is_signed_now)
-        return results
 
     def _summarise(self, appended: Sequence[tuple[int, Item]], *, head_before: int,
                    head_after: int) -> None:
