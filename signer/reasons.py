@@ -151,6 +151,35 @@ ARC_UNCHECKABLE = ReasonCode("arc.uncheckable", N_("ARC set cannot be checked: {
 ARC_VERIFIED = ReasonCode("arc.verified",
                           N_("chain of {sets} sets verified, newest sealed by {sealer}"))
 
+# -- S/MIME (RFC 8551) --------------------------------------------------------------------------
+SMIME_UNPARSABLE = ReasonCode("smime.unparsable", N_("the signature cannot be parsed: {detail}"))
+SMIME_SEVERAL_TYPES = ReasonCode("smime.several-content-types",
+                                 N_("the message has several Content-Type header fields"))
+SMIME_OPENPGP = ReasonCode("smime.openpgp", N_("OpenPGP signed, not S/MIME"))
+SMIME_PROTOCOL = ReasonCode("smime.protocol", N_("multipart/signed with protocol {protocol}"))
+SMIME_ENCRYPTED = ReasonCode("smime.encrypted",
+                             N_("the message is encrypted; its signature, if any, is inside"))
+SMIME_CERTS_ONLY = ReasonCode("smime.certs-only", N_("a certificate transfer, not a signature"))
+SMIME_NESTED = ReasonCode(
+    "smime.nested", N_("part {part} is S/MIME signed inside an unsigned message (nested or "
+                       "forwarded); that signature does not cover this message"))
+SMIME_UNSIGNED = ReasonCode("smime.unsigned", N_("the message is not S/MIME signed"))
+SMIME_SIGNER_OF = ReasonCode("smime.signer-of", N_("signer {number} of {count}: {reason}"))
+SMIME_FUTURE = ReasonCode("smime.future", N_("the signing time {time} UTC is in the future"))
+SMIME_AT_SIGNING_TIME = ReasonCode("smime.at-signing-time",
+                                   N_("at the signing time {time} UTC: {check}"))
+SMIME_NO_SENDER = ReasonCode("smime.no-sender", N_("valid signature, but {problem}"))
+SMIME_NOT_THE_SENDER = ReasonCode(
+    "smime.not-the-sender",
+    N_("valid signature, not the sender: the certificate names {names}, the message is "
+       "from {sender}"))
+SMIME_SIGNED = ReasonCode("smime.signed", N_("signed by {subject} for {sender}; {check}"))
+SMIME_SIGNED_FROM_UNUSABLE = ReasonCode("smime.signed-from-unusable",
+                                        N_("the signed From header is unusable: {problem}"))
+SMIME_FROM_CHANGED = ReasonCode(
+    "smime.from-changed",
+    N_("the From header was changed after signing: signed as {signed}, now {now}"))
+
 #: every code of signer/ (a test checks each has its Vietnamese)
 REASONS: tuple[ReasonCode, ...] = (
     NO_ANCHORS, CERT_EXPIRED, CERT_NOT_YET_VALID, CERT_WEAK, NO_PATH, ANCHOR_ITSELF,
@@ -166,7 +195,11 @@ REASONS: tuple[ReasonCode, ...] = (
     SPF_NEITHER, SPF_MATCHED, DMARC_FROM_UNREADABLE, DMARC_LOOKUP_FAILED, DMARC_NO_RECORD,
     DMARC_ALIGNED_DKIM, DMARC_ALIGNED_SPF, DMARC_ALIGNED_BOTH, DMARC_NOT_ALIGNED,
     DMARC_DKIM_PASSED_FOR, DMARC_NO_DKIM, DMARC_SPF_NOT_ALIGNED, DMARC_SPF_RESULT, ARC_NONE,
-    ARC_MALFORMED_HEADER, ARC_MALFORMED_SET, ARC_UNCHECKABLE, ARC_VERIFIED,
+    ARC_MALFORMED_HEADER, ARC_MALFORMED_SET, ARC_UNCHECKABLE, ARC_VERIFIED, SMIME_UNPARSABLE,
+    SMIME_SEVERAL_TYPES, SMIME_OPENPGP, SMIME_PROTOCOL, SMIME_ENCRYPTED, SMIME_CERTS_ONLY,
+    SMIME_NESTED, SMIME_UNSIGNED, SMIME_SIGNER_OF, SMIME_FUTURE, SMIME_AT_SIGNING_TIME,
+    SMIME_NO_SENDER, SMIME_NOT_THE_SENDER, SMIME_SIGNED, SMIME_SIGNED_FROM_UNUSABLE,
+    SMIME_FROM_CHANGED,
 )
 
 

@@ -8,7 +8,7 @@ import asyncio
 import functools
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from mailbase import ascii_line
 from milter.context import MessageContext
@@ -39,9 +39,10 @@ def _dkim_record(result: DkimResult) -> dict[str, str | None]:
             "reason": result.reason, "domain": result.domain, "selector": result.selector}
 
 
-def _smime_record(result: SmimeResult) -> dict[str, str | None]:
+def _smime_record(result: SmimeResult) -> dict[str, Any]:
     return {"method": "smime", "operation": "verify", "result": result.status.value,
-            "reason": result.reason, "signer": result.signer}
+            "reason": result.reason, "signer": result.signer,
+            **(result.why.as_json() if result.why else {})}
 
 
 class VerifyStage:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import ClassVar
+
+from mailbase import Reason
 
 
 class SmimeStatus(StrEnum):
@@ -39,6 +41,9 @@ class SignerReport:
     issuer: str = ""
     signing_time: dt.datetime | None = None
     chain: tuple[str, ...] = ()
+    #: the reason's code and parameters (signer/reasons.py), which ``reason`` is the
+    #: English of; None where it has none (the CMS reader's own words)
+    why: Reason | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +61,13 @@ class SmimeResult:
     signer: str = ""
     subject: str = ""
     signers: tuple[SignerReport, ...] = ()
+    #: the reason's code and parameters, which ``reason`` is the English of
+    why: Reason | None = field(default=None, compare=False)
+
+    @classmethod
+    def of(cls, status: SmimeStatus, why: Reason) -> SmimeResult:
+        """A result for ``why``, its English text rendered from it."""
+        return cls(status, why.text, why=why)
 
     @property
     def is_pass(self) -> bool:

@@ -19,7 +19,8 @@ import logging
 import re
 from pathlib import Path
 
-from mailbase import FromVerdict, HeaderBlock, read_from
+from mailbase import FromVerdict, HeaderBlock, Reason, read_from
+from signer import reasons
 from signer.evidence import EvidenceStore
 from signer.presets import load_presets
 from signer.smime.cms import CmsError, SignatureStatus, SignedData, SignerCheck, check_signed_data
@@ -87,31 +88,30 @@ class SmimeVerifier:
             return SmimeResult(SmimeStatus.PERMERROR, exc.reason)
         except (ValueError, TypeError, KeyError, IndexError, RecursionError) as exc:
             # asn1crypto parses lazily (and recursively): malformed DER can surface anywhere.
-            return SmimeResult(SmimeStatus.PERMERROR, f"the signature cannot be parsed: {exc}")
+            return SmimeResult.of(SmimeStatus.PERMERROR,
+                                  reasons.SMIME_UNPARSABLE(detail=str(exc)))
 
     def _verify(self, raw: bytes, entity: Entity, sender: FromVerdict,
                 now: dt.datetime) -> SmimeResult:
         # Two Content-Type fields let a client show another structure than the one
         # checked here (USENIX Security 2019, "MIME wrapping"): refuse to judge.
         if len(entity.values("content-type")) > 1:
-            return SmimeResult(SmimeStatus.PERMERROR, "the message has several Content-Type "
-                               "header fields")
+            return SmimeResult.of(SmimeStatus.PERMERROR, reasons.SMIME_SEVERAL_TYPES())
         content_type = entity.content_type()
         if content_type.mime_type == "multipart/signed":
             protocol = (content_type.param("protocol") or "").lower()
             if protocol not in _SIGNATURE_TYPES:
                 if protocol == "application/pgp-signature":
-                    return SmimeResult(SmimeStatus.NONE, "OpenPGP signed, not S/MIME")
-                return SmimeResult(SmimeStatus.PERMERROR,
-                                   f"multipart/signed with protocol {protocol or 'missing'}")
+                    return SmimeResult.of(SmimeStatus.NONE, reasons.SMIME_OPENPGP())
+                return SmimeResult.of(SmimeStatus.PERMERROR, reasons.SMIME_PROTOCOL(
+                    protocol=protocol or "missing"))
             signed, content = self._detached(entity, content_type.param("boundary"))
         elif content_type.mime_type in _OPAQUE_TYPES:
             kind = (content_type.param("smime-type") or "").lower()
             if kind in {"enveloped-data", "authenveloped-data"}:
-                return SmimeResult(SmimeStatus.NEUTRAL,
-                                   "the message is encrypted; its signature, if any, is inside")
+                return SmimeResult.of(SmimeStatus.NEUTRAL, reasons.SMIME_ENCRYPTED())
             if kind == "certs-only":
-                return SmimeResult(SmimeStatus.NONE, "a certificate transfer, not a signature")
+                return SmimeResult.of(SmimeStatus.NONE, reasons.SMIME_CERTS_ONLY())
             signed = check_signed_data(_decode_body(entity), None)
             content = signed.content
         else:
@@ -140,11 +140,9 @@ class SmimeVerifier:
         if _NESTED_HINT.search(raw):
             for number, mime_type in walk_types(raw):
                 if mime_type in _SIGNATURE_TYPES | _OPAQUE_TYPES | {"multipart/signed"}:
-                    return SmimeResult(
-                        SmimeStatus.NEUTRAL,
-                        f"part {number} is S/MIME signed inside an unsigned message (nested "
-                        "or forwarded); that signature does not cover this message")
-        return SmimeResult(SmimeStatus.NONE, "the message is not S/MIME signed")
+                    return SmimeResult.of(SmimeStatus.NEUTRAL,
+                                          reasons.SMIME_NESTED(part=str(number)))
+        return SmimeResult.of(SmimeStatus.NONE, reasons.SMIME_UNSIGNED())
 
     def _judge(self, verdict: FromVerdict, signed: SignedData, content: bytes,
                now: dt.datetime) -> SmimeResult:
@@ -153,18 +151,21 @@ class SmimeVerifier:
         changed = _changed_from(content, sender)
         reports = [self._report(check, signed, sender, sender_problem, now)
                    for check in signed.signers]
-        if changed:
-            reports = [SignerReport(SmimeStatus.FAIL, changed, r.subject, r.addresses,
-                                    r.serial, r.issuer, r.signing_time, r.chain)
+        if changed is not None:
+            reports = [SignerReport(SmimeStatus.FAIL, changed.text, r.subject, r.addresses,
+                                    r.serial, r.issuer, r.signing_time, r.chain, changed)
                        if r.status is SmimeStatus.PASS else r for r in reports]
         status = worst([r.status for r in reports])
         decisive = next(r for r in reports if r.status is status)
-        reason = decisive.reason
+        why = decisive.why
         if len(reports) > 1 and status is not SmimeStatus.PASS:
-            reason = f"signer {reports.index(decisive) + 1} of {len(reports)}: {reason}"
+            why = reasons.SMIME_SIGNER_OF(number=reports.index(decisive) + 1,
+                                          count=len(reports),
+                                          reason=decisive.why or decisive.reason)
         signer = sender if status is SmimeStatus.PASS and sender else (
             decisive.addresses[0] if decisive.addresses else "")
-        return SmimeResult(status, reason, signer, decisive.subject, tuple(reports))
+        return SmimeResult(status, why.text if why else decisive.reason, signer,
+                           decisive.subject, tuple(reports), why)
 
     def _report(self, check: SignerCheck, signed: SignedData, sender: str | None,
                 sender_problem: str, now: dt.datetime) -> SignerReport:
@@ -174,9 +175,12 @@ class SmimeVerifier:
         addresses = certificate_addresses(cert)
         subject = cert.subject.rfc4514_string()
 
-        def report(status: SmimeStatus, reason: str, chain: tuple[str, ...] = ()) -> SignerReport:
-            return SignerReport(status, reason, subject, addresses, f"{cert.serial_number:x}",
-                                cert.issuer.rfc4514_string(), check.signing_time, chain)
+        def report(status: SmimeStatus, reason: Reason | str,
+                   chain: tuple[str, ...] = ()) -> SignerReport:
+            return SignerReport(status, str(reason), subject, addresses,
+                                f"{cert.serial_number:x}", cert.issuer.rfc4514_string(),
+                                check.signing_time, chain,
+                                reason if isinstance(reason, Reason) else None)
 
         if check.status in {SignatureStatus.BAD_DIGEST, SignatureStatus.BAD_SIGNATURE,
                             SignatureStatus.WEAK}:
@@ -187,26 +191,27 @@ class SmimeVerifier:
         chain_check = self.trust.check(cert, untrusted, at=now)
         chain = tuple(c.subject.rfc4514_string() for c in chain_check.chain)
         if chain_check.status is ChainStatus.REVOCATION_UNKNOWN:
-            return report(SmimeStatus.TEMPERROR, chain_check.reason, chain)
+            return report(SmimeStatus.TEMPERROR, chain_check.why or chain_check.reason, chain)
         if chain_check.status in _FAILING:
-            return report(SmimeStatus.FAIL, chain_check.reason, chain)
+            return report(SmimeStatus.FAIL, chain_check.why or chain_check.reason, chain)
         when = check.signing_time
         if when is not None:
             if when > now + _CLOCK_SKEW:
-                return report(SmimeStatus.FAIL, f"the signing time {when:%Y-%m-%d %H:%M} UTC "
-                              "is in the future", chain)
+                return report(SmimeStatus.FAIL, reasons.SMIME_FUTURE(
+                    time=f"{when:%Y-%m-%d %H:%M}"), chain)
             then = self.trust.check(cert, untrusted, at=when, revocation_at=now)
             if then.status in _FAILING:
-                return report(SmimeStatus.FAIL, f"at the signing time {when:%Y-%m-%d %H:%M} "
-                              f"UTC: {then.reason}", chain)
+                return report(SmimeStatus.FAIL, reasons.SMIME_AT_SIGNING_TIME(
+                    time=f"{when:%Y-%m-%d %H:%M}", check=then.why or then.reason), chain)
         if sender is None:
-            return report(SmimeStatus.PERMERROR, f"valid signature, but {sender_problem}", chain)
+            return report(SmimeStatus.PERMERROR,
+                          reasons.SMIME_NO_SENDER(problem=sender_problem), chain)
         if sender.casefold() not in {a.casefold() for a in addresses}:
             named = ", ".join(addresses) or "no address"
-            return report(SmimeStatus.POLICY, f"valid signature, not the sender: the "
-                          f"certificate names {named}, the message is from {sender}", chain)
-        return report(SmimeStatus.PASS, f"signed by {subject} for {sender}; "
-                      f"{chain_check.reason}", chain)
+            return report(SmimeStatus.POLICY, reasons.SMIME_NOT_THE_SENDER(
+                names=named, sender=sender), chain)
+        return report(SmimeStatus.PASS, reasons.SMIME_SIGNED(
+            subject=subject, sender=sender, check=chain_check.why or chain_check.reason), chain)
 
 
 def _decode_body(entity: Entity) -> bytes:
@@ -221,19 +226,18 @@ def _decode_body(entity: Entity) -> bytes:
         raise CmsError("the signature part is not valid base64") from exc
 
 
-def _changed_from(content: bytes, sender: str | None) -> str:
+def _changed_from(content: bytes, sender: str | None) -> Reason | None:
     """A reason when the signed content carries its own From (protected headers, or a
     wrapped message/rfc822, RFC 8551 section 3.1) that differs from the outer one."""
     inner = split_entity(content)
     if not inner.values("from") and inner.content_type().mime_type == "message/rfc822":
         inner = split_entity(inner.body)
     if not inner.values("from"):
-        return ""
+        return None
     verdict = read_from(inner.header)
     signed_from = verdict.addr_spec
     if signed_from is None:
-        return f"the signed From header is unusable: {verdict.ambiguity}"
+        return reasons.SMIME_SIGNED_FROM_UNUSABLE(problem=str(verdict.ambiguity))
     if sender is None or signed_from.casefold() != sender.casefold():
-        return (f"the From header was changed after signing: signed as {signed_from}, "
-                f"now {sender or 'unreadable'}")
-    return ""
+        return reasons.SMIME_FROM_CHANGED(signed=signed_from, now=sender or "unreadable")
+    return None
