@@ -112,6 +112,34 @@ WORDS: dict[str, dict[str, tuple[str, str]]] = {
         "archive-read": NP_("admin", "Archived content read"),
         "chain-imported": NP_("admin", "Log imported as a chain"),
     },
+    # a unit's fields (the directory's columns), on its form and in its history
+    "unit-field": {
+        "id": NP_("unit-field", "Unit id"),
+        "name": NP_("unit-field", "Name"),
+        "parent": NP_("unit-field", "Parent unit (id)"),
+        "address": NP_("unit-field", "Official address"),
+        "short_name": NP_("unit-field", "Short name"),
+        "name_en": NP_("unit-field", "Name in English"),
+        "kind": NP_("unit-field", "Kind of unit"),
+        "aliases": NP_("unit-field", "Other addresses (separated by ;)"),
+        "dkim_domain": NP_("unit-field", "DKIM signing domain"),
+        "phone": NP_("unit-field", "Phone"),
+        "website": NP_("unit-field", "Web site"),
+        "active": NP_("unit-field", "Active"),
+        "senders": NP_("unit-field", "Mailboxes allowed to send as the unit"),
+        "certificate": NP_("unit-field", "S/MIME certificate (PEM)"),
+        "valid_from": NP_("unit-field", "Valid from"),
+        "valid_until": NP_("unit-field", "Valid until"),
+        "successor": NP_("unit-field", "Successor unit (id)"),
+        "document_certificates": NP_("unit-field", "Document signing certificates"),
+        "organ_id": NP_("unit-field", "Identifier code in the document exchange"),
+    },
+    # what a directory change did to a unit
+    "change": {
+        "created": NP_("change", "Created"),
+        "updated": NP_("change", "Updated"),
+        "deactivated": NP_("change", "Deactivated"),
+    },
     # a record's technical fields, folded away on its page, and the filters' names
     "field": {
         "decided_at": NP_("field", "Decided at"),

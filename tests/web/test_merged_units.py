@@ -108,8 +108,8 @@ def test_a_merged_unit_is_marked_and_found(env):
     merged_env(env)
     c = client(env.settings)
     page = c.get("/units/bt-stc").text
-    assert ('<p id="merged-into">đã hợp nhất vào <a href="/units/stc">Sở Tài chính</a> '
-            f'<a href="mailto:vanthu@stc.{DOMAIN}">vanthu@stc.{DOMAIN}</a></p>') in page
+    assert ('<p id="merged-into">đã hợp nhất vào <a href="/units/stc" data-value>Sở Tài chính</a> '
+            f'<a href="mailto:vanthu@stc.{DOMAIN}" data-value>vanthu@stc.{DOMAIN}</a></p>') in page
     successor = c.get("/units/stc").text
     assert 'id="merged-from"' in successor and 'href="/units/bt-stc"' in successor
     found = c.get("/", params={"q": "tai chinh binh thuan"}).text

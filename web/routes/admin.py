@@ -168,9 +168,11 @@ def directory_history(request: Request, user: AdminUser) -> HTMLResponse:
     try:
         with Directory.open(settings.directory_store, read_only=True) as directory:
             history = directory.history()
+            names = {u.id: u.name for u in directory.units()}
     except DirectoryError:
-        history = []
-    return render(request, "history.html", {"history": list(reversed(history[-1000:]))})
+        history, names = [], {}
+    return render(request, "history.html", {"history": list(reversed(history[-1000:])),
+                                            "names": names})
 
 
 @router.get("/admin/new-unit")
@@ -196,7 +198,8 @@ def users_page(request: Request, user: AdminUser, error: str = "") -> HTMLRespon
         stale = stale_grants(console.settings, {unit for u in users for unit in u.units})
     except UserError as exc:
         stale, error = frozenset(), error or str(exc)
-    return render(request, "users.html", {"users": users, "error": error, "stale": stale})
+    return render(request, "users.html", {"users": users, "error": error, "stale": stale,
+                                          "names": {u.id: u.name for u in console.units()}})
 
 
 def _user_act(request: Request, actor: User, target: str, action: str,

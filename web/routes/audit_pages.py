@@ -398,4 +398,5 @@ def audit_events(request: Request, user: AdminUser) -> HTMLResponse:
     if log is not None:
         with log:
             events = log.admin_events(limit=500)
-    return render(request, "audit_events.html", {"events": events})
+    names = {u.id: u.name for u in console_of(request).units()}
+    return render(request, "audit_events.html", {"events": events, "names": names})
