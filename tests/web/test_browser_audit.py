@@ -12,65 +12,40 @@ import hashlib
 import re
 import shutil
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
+from support.browsing import CHROMIUM, accessible, reads_vietnamese, shot
 from support.usage import Province
 from support.webconsole import PASSWORD
-from support.webprovince import AUDITOR, DEPARTMENT, province_console, settings_of
+from support.webprovince import AUDITOR, DEPARTMENT, settings_of
 from support.webserver import WebServer
 from web import create_app
 
-CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "web"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run"]
-
-playwright = pytest.importorskip("playwright.sync_api")
-axe_playwright = pytest.importorskip("axe_playwright_python.sync_playwright")
+pytest.importorskip("axe_playwright_python.sync_playwright")
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(
     shutil.which(CHROMIUM) is None, reason="Debian's chromium is not installed")]
 
 
 @pytest.fixture(scope="module")
-def province(tmp_path_factory: pytest.TempPathFactory) -> tuple[Province, Path]:
-    return province_console(tmp_path_factory.mktemp("browser-province"))
-
-
-@pytest.fixture(scope="module")
-def page(province) -> Iterator[object]:
+def page(browser, province) -> Iterator[object]:
     _, data = province
     server = WebServer(create_app(settings_of(data))).start()
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        context = browser.new_context(base_url=server.url,
-                                      viewport={"width": 1280, "height": 900})
-        found = context.new_page()
-        errors: list[str] = []
-        found.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        found.console_errors = errors
-        yield found
-        browser.close()
+    context = browser.new_context(base_url=server.url, viewport={"width": 1280, "height": 900})
+    found = context.new_page()
+    errors: list[str] = []
+    found.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    found.console_errors = errors
+    yield found
+    context.close()
     server.stop()
 
 
-def shot(page, name: str) -> None:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-
-
-def accessible(page) -> None:
-    """axe-core finds nothing on the page as it stands."""
-    found = axe_playwright.Axe().run(page)
-    problems = [(v["id"], [n["target"] for n in v["nodes"]][:3])
-                for v in found.response["violations"]]
-    assert problems == [], page.url
-
-
 def both_languages(page, name: str) -> None:
-    """Photograph and check the page in Vietnamese, then in English, and back."""
+    """Check the page in Vietnamese (axe, no English) and photograph it, then in
+    English, and back."""
     accessible(page)
+    reads_vietnamese(page)
     shot(page, f"{name}-vi")
     page.click("#lang")
     page.wait_for_selector("html[lang=en]")

@@ -10,24 +10,17 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-import pytest
 from fastapi.testclient import TestClient
 
 from support.usage import Province, Sent, expected
 from support.webconsole import client, login
-from support.webprovince import AUDITOR, DEPARTMENT, province_console, settings_of
+from support.webprovince import AUDITOR, DEPARTMENT, settings_of
 
 ROW = re.compile(r'<tr class="([a-z]+)" data-kind="[a-z]+" data-unit="([^"]*)">\s*'
                  r'<th scope="row"[^>]*>(.*?)</th>(.*?)</tr>', re.S)
 CELL = re.compile(r'<td data-column="([a-z_]+)">([^<]*)</td>')
 COUNTED = ("sent", "sent_refused", "sent_held", "received", "received_refused",
            "documents_sent", "documents_valid", "documents_received")
-
-
-@pytest.fixture(scope="module")
-def province(tmp_path_factory: pytest.TempPathFactory) -> tuple[Province, Path]:
-    """The province's directory and its month of mail (300 officials), and its data."""
-    return province_console(tmp_path_factory.mktemp("web-province"))
 
 
 def console(data: Path, name: str) -> TestClient:
