@@ -53,7 +53,7 @@ pip() {
 pip install --no-index --find-links "$bundle/wheels" --only-binary :all: \
     --require-hashes -r "$bundle/requirements.lock"
 pip install --no-index --no-deps "$bundle"/wheels/congvu_mail-"$version"-*.whl
-"$target/bin/congvu" --version >/dev/null || fail "the new environment does not run congvu"
+runs=$("$target/bin/congvu" --version) || fail "the new environment does not run congvu"
 
 # What the guide and the units point at: the deploy files and the package list doctor reads.
 mkdir -p "$target/share/congvu"
@@ -83,5 +83,5 @@ for old in "$prefix"/venvs/*; do
         *) rm -rf "$old" ;;
     esac
 done
-echo "installed $("$bindir/congvu" --version) in $target"
+echo "installed $runs in $target"
 echo "$bindir/congvu -> $prefix/venv/bin/congvu; restart congvu to run it: systemctl restart congvu"

@@ -8,12 +8,18 @@ the hashes of the wheels built here from source distributions added to their ent
 README.md; VERSION, PYTHON and SHA256SUMS. OUT/congvu-<version>-bundle.tar.gz is the
 same directory as one file to carry. Run it with the Python the servers run (3.11 on
 Debian 12): the wheels are for that version.
+
+``--wheel-cache DIR`` keeps the dependencies' wheels (and the hashes of those built from
+sdists) in DIR/<sha256 of the lock>/ and takes them from there next time: the tests build
+a bundle every session, and downloading and building the same locked wheels is most of
+that time. Only the wheels of an identical lock are reused; ``make dist`` uses no cache.
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import re
 import shutil
 import subprocess
@@ -63,6 +69,28 @@ def _wheels_for_the_lock(lock: Path, wheels: Path, work: Path) -> dict[str, str]
     return built
 
 
+def _cached_wheels(lock: Path, wheels: Path, work: Path, cache: Path) -> dict[str, str]:
+    """:func:`_wheels_for_the_lock` through ``cache``: the wheels of this very lock, kept
+    by an earlier build, or built now and kept."""
+    kept = cache / _sha256(lock)
+    if not (kept / "built.json").is_file():
+        fresh = work / "fresh"
+        fresh.mkdir()
+        (fresh / "built.json").write_text(
+            json.dumps(_wheels_for_the_lock(lock, fresh, work)), encoding="utf-8")
+        cache.mkdir(parents=True, exist_ok=True)
+        staged = Path(tempfile.mkdtemp(dir=cache, prefix=".staging-"))
+        shutil.copytree(fresh, staged, dirs_exist_ok=True)
+        try:
+            staged.rename(kept)
+        except OSError:  # another build kept the same wheels first
+            shutil.rmtree(staged)
+    for wheel in kept.glob("*.whl"):
+        shutil.copy2(wheel, wheels / wheel.name)
+    built: dict[str, str] = json.loads((kept / "built.json").read_text("utf-8"))
+    return built
+
+
 def bundle_lock(text: str, extra: dict[str, str]) -> str:
     """The lock with each ``extra`` hash added to the entry of its distribution."""
     lines = ["# The bundle's copy of requirements.lock: the hashes of the wheels built from "
@@ -84,7 +112,7 @@ def bundle_lock(text: str, extra: dict[str, str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def build(out: Path, lock: Path) -> Path:
+def build(out: Path, lock: Path, wheel_cache: Path | None = None) -> Path:
     """Build the bundle directory and its tarball under ``out``; returns the tarball."""
     version = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))["project"]["version"]
     name = f"congvu-{version}-bundle"
@@ -94,7 +122,8 @@ def build(out: Path, lock: Path) -> Path:
     wheels.mkdir(parents=True)
     with tempfile.TemporaryDirectory(prefix="congvu-bundle-") as work:
         _pip("wheel", "--no-deps", "-w", str(wheels), str(ROOT))
-        built = _wheels_for_the_lock(lock, wheels, Path(work))
+        built = (_wheels_for_the_lock(lock, wheels, Path(work)) if wheel_cache is None
+                 else _cached_wheels(lock, wheels, Path(work), wheel_cache))
     (bundle / "requirements.lock").write_text(
         bundle_lock(lock.read_text("utf-8"), built), encoding="utf-8")
     shutil.copytree(ROOT / "deploy", bundle / "deploy",
@@ -120,9 +149,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="where to write the bundle (default: dist/)")
     parser.add_argument("--lock", type=Path, default=ROOT / "requirements.lock",
                         help="the pinned dependencies (default: requirements.lock)")
+    parser.add_argument("--wheel-cache", type=Path, default=None,
+                        help="keep the dependencies' wheels here, by the lock's hash, and "
+                             "reuse them (the tests' bundles; not for a release)")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
-    tarball = build(args.out.resolve(), args.lock.resolve())
+    tarball = build(args.out.resolve(), args.lock.resolve(),
+                    args.wheel_cache.resolve() if args.wheel_cache else None)
     print(f"{tarball} ({tarball.stat().st_size / 1e6:.1f} MB, sha256 {_sha256(tarball)})")
     print(f"install on the server, as root: tar xzf {tarball.name} && "
           f"{tarball.name.removesuffix('.tar.gz')}/install.sh")

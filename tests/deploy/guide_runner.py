@@ -1,10 +1,12 @@
 """deploy/README.md run as written, on a server of its own: the runner of
 tests/deploy/test_guide.py, started by it as
 
-    unshare --mount --net --fork -- PYTHON guide_runner.py WORK TARBALL
+    unshare --mount --net --pid --fork --kill-child --mount-proc -- \
+        sh -c '"$@"; exit $?' sh PYTHON guide_runner.py WORK TARBALL PREVIOUS
 
 Inside those namespaces the paths the guide names are the real ones and so are the
-ports (25, 587, 993, congvu's 10024 to 10027): /etc, /var, /opt and /usr/local are
+ports (25, 587, 993, congvu's 10024 to 10027), and its processes end with it (a pid
+namespace whose first process is the runner): /etc, /var, /opt and /usr/local are
 overlays whose writes land in a tmpfs, and loopback is the namespace's own. So the
 guide's commands run unchanged, as root, and afterwards the overlays' upper layers
 say exactly what they changed on the "server"; nothing outside WORK changes on the
@@ -22,8 +24,15 @@ ExecStartPre and ExecStart as its User (a timer's service once, at once), and
 (append a ``toml`` block, edit Postfix's files with the snippets, publish the DNS
 records) the runner does as the prose says, around the block it belongs to.
 
-Everything it saw goes to WORK/result.json: each block's exit status and output, the
-mail checks after the last block, and the files the guide created or changed.
+After the guide, the blocks of docs/runbooks.md run on the same server, the upgrade and
+rollback last: the runner first puts the previous release (PREVIOUS, the tarball of a
+bundle built from an earlier commit) in place with the rollback block's own commands,
+then runs the page's upgrade to TARBALL and its rollback, sending a message from outside
+after each step.
+
+Everything it saw goes to WORK/result.json: each block's exit status, output and
+duration, the mail checks after the last block, the files the guide created or
+changed, and how long each stage took (``timings``).
 """
 
 from __future__ import annotations
@@ -369,12 +378,21 @@ def start(work: Path, name: str) -> int:
     return 0
 
 
+def running(pid: int) -> bool:
+    """Whether ``pid`` still runs (a zombie has exited: its parent has not reaped it)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
 def stop(work: Path, name: str) -> int:
     pidfile = work / "journal" / f"{name}.pid"
     if pidfile.exists():
         os.killpg(int(pidfile.read_text()), signal.SIGTERM)
         deadline = time.monotonic() + 60
-        while Path(f"/proc/{pidfile.read_text()}").exists():
+        while running(int(pidfile.read_text())):
             if time.monotonic() > deadline:
                 return 1
             time.sleep(0.05)  # waiting for a drained process to exit, not synchronization
@@ -433,6 +451,9 @@ def run_block(work: Path, variables: str, body: str) -> dict[str, Any]:
     done = subprocess.run(["bash", "-e", "-c", script], cwd=work / "admin", env=env,
                           input=(PASSWORDS[f"kiemtra@{DOMAIN}"] + "\n") * 3, capture_output=True,
                           text=True, timeout=600, check=False)
+    with (work / "progress.log").open("a") as progress:  # read by the test if the run hangs
+        progress.write(f"{time.monotonic() - started:7.1f} s  exit {done.returncode}  "
+                       f"{body.splitlines()[0][:70]}\n")
     return {"block": body, "status": done.returncode, "stdout": done.stdout,
             "stderr": done.stderr, "seconds": round(time.monotonic() - started, 1)}
 
@@ -613,14 +634,26 @@ def hold_a_message(work: Path) -> None:
                    input=message.encode(), check=True)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        listed = subprocess.run(["runuser", "-u", "congvu", "--", "congvu", "quarantine",
-                                 "list", "--format", "json"], capture_output=True, text=True,
-                                check=False, env={"PATH": "/usr/local/bin:/usr/sbin:/usr/bin"})
-        if listed.stdout.strip():
+        # the quarantine's index, read as the runbook's `quarantine list` will (a sqlite
+        # query instead of a congvu command: each of those costs a second of start-up)
+        if held_messages():
             return
         subprocess.run(["postqueue", "-f"], check=False)
         time.sleep(0.5)  # polling the quarantine for the held message
     raise RuntimeError("the executable was never held; see /var/log/postfix.log")
+
+
+def held_messages() -> int:
+    index = Path("/var/lib/congvu/quarantine/index.sqlite3")
+    if not index.exists():
+        return 0
+    conn = sqlite3.connect(f"file:{index}?mode=ro", uri=True)
+    try:
+        return int(conn.execute("SELECT count(*) FROM held").fetchone()[0])
+    except sqlite3.OperationalError:  # the table is not made yet
+        return 0
+    finally:
+        conn.close()
 
 
 def chained(statement: str, *args: Any) -> Any:
@@ -632,8 +665,32 @@ def chained(statement: str, *args: Any) -> Any:
         conn.close()
 
 
+def bundle_names(body: str, current: str, previous: str) -> str:
+    """The upgrade's block naming the bundles, with the two this test has: the page's
+    example names stand for the administrator's."""
+    body = re.sub(r"(?m)^OLD=\S+", f"OLD={previous}", body)
+    return re.sub(r"(?m)^NEW=\S+", f"NEW={current}", body)
+
+
+def upgrade_step(work: Path, result: dict[str, Any], step: str) -> None:
+    """After a step of the upgrade: once congvu listens, a message from outside, its
+    delivery, the release that handled it and the records the store has of it."""
+    wait_for_port(10024, "congvu", work / "journal" / "congvu.service.log")
+    subject = f"upgrade-{step}"
+    reply = send(25, "someone@example.org", f"sotc@{DOMAIN}", subject)
+    # the installed distribution's version, read from its metadata (not `congvu
+    # --version`: a second of start-up each)
+    [metadata] = Path("/opt/congvu/venv/lib").glob("python3.*/site-packages/"
+                                                  "congvu_mail-*.dist-info/METADATA")
+    version = re.search(r"(?m)^Version: (\S+)$", metadata.read_text())[1]  # type: ignore[index]
+    result.setdefault("upgrade", {})[step] = {
+        "reply": reply, "delivered": in_mailbox(work, "sotc", subject), "version": version,
+        "records": chained("SELECT count(*) FROM events WHERE message_id = ?",
+                           f"<{subject}@example.org>")[0]}
+
+
 def run_runbooks(work: Path, variables: str, dns: DnsServer,
-                 result: dict[str, Any]) -> None:
+                 result: dict[str, Any], bundles: tuple[str, str]) -> None:
     """Every ``sh`` block of docs/runbooks.md, in order, on the server the guide left,
     with what each runbook's situation needs made first (a held message, a stopped
     filter, an altered audit row) and what the prose asks between blocks done."""
@@ -645,6 +702,17 @@ def run_runbooks(work: Path, variables: str, dns: DnsServer,
         for language, body in page:
             if language != "sh" or body == variables:
                 continue
+            if body.startswith("OLD="):
+                body = bundle_names(body, *bundles)
+                # the server runs the previous release first: the rollback block's
+                # commands put it in place, then it takes a message
+                rollback = next(text for kind, text in page if '"$OLD/install.sh"' in text)
+                previous = run_block(work, f"{variables}\n{body}", rollback)
+                result["upgrade"] = {"previous_install": previous}
+                if previous["status"] != 0:
+                    ran.append(previous)
+                    return
+                upgrade_step(work, result, "before")
             if body.startswith("runuser -u congvu -- congvu quarantine list"):
                 hold_a_message(work)
             if "content_filter=" in body:
@@ -680,6 +748,13 @@ def run_runbooks(work: Path, variables: str, dns: DnsServer,
                     "delivered": in_mailbox(work, "sotc", "bypassed")}
             if "congvu-evidence" in body:
                 chained("UPDATE events SET subject = ? WHERE seq = ?", tampered[1], tampered[0])
+            if '"$NEW/install.sh"' in body:
+                upgrade_step(work, result, "upgraded")
+            if '"$OLD/install.sh"' in body:
+                upgrade_step(work, result, "rolled-back")
+            if body.startswith("runuser -u congvu -- congvu audit verify\n"):
+                # what the release rolled back to read: its verify and query
+                result["upgrade"]["read"] = block
             if "main.cf.with-congvu\" \"$POSTFIX_CONF/main.cf\"" in body:
                 wait_for_port(10024, "congvu", work / "journal" / "congvu.service.log")
                 # congvu is in the path again: a forged provincial sender is refused
@@ -690,10 +765,26 @@ def run_runbooks(work: Path, variables: str, dns: DnsServer,
         "delivered": in_mailbox(work, "sotc", "after-runbooks")}
 
 
-def run(work: Path, tarball: Path, result: dict[str, Any]) -> None:
+class Stages:
+    """How long each stage of the run took, in result["timings"]: where the test's
+    time goes (the blocks have their own ``seconds``)."""
+
+    def __init__(self, result: dict[str, Any]) -> None:
+        self.timings: list[list[Any]] = result.setdefault("timings", [])
+        self.started = time.monotonic()
+
+    def done(self, stage: str) -> None:
+        now = time.monotonic()
+        self.timings.append([stage, round(now - self.started, 1)])
+        self.started = now
+
+
+def run(work: Path, tarball: Path, previous: Path, result: dict[str, Any]) -> None:
+    stages = Stages(result)
     layers = overlay(work)
     (work / "admin").mkdir()
     shutil.copy(tarball, work / "admin")
+    shutil.copy(previous, work / "admin")
     (work / "admin" / "units.csv").write_text(UNITS_CSV)
     stand_ins(work)
     cert, key = tls_certificate(work)
@@ -711,6 +802,7 @@ def run(work: Path, tarball: Path, result: dict[str, Any]) -> None:
         start_postfix(cert, key)
         national_ca(TestPki.create())
         before = set(changed(layers))
+        stages.done("the server before the guide: DNS, TLS, Dovecot, Postfix, the CA")
         page = blocks(PAGE.read_text("utf-8"))
         variables = page[0][1]
         printed: list[str] = []
@@ -739,13 +831,19 @@ def run(work: Path, tarball: Path, result: dict[str, Any]) -> None:
                 break
             after_block(index, body, ran, dns, page)
         else:
+            stages.done("the guide's blocks")
             result["mail"] = mail_checks(work)
+            stages.done("mail checks")
             result["console"] = console(work)
+            stages.done("the console")
         # what the guide changed (the runbooks after it change more, as they say)
         result["setup"] = sorted(before)
         result["changed"] = sorted(set(changed(layers)) - before)
         if "console" in result:
-            run_runbooks(work, variables, dns, result)
+            run_runbooks(work, variables, dns, result,
+                         (tarball.name.removesuffix(".tar.gz"),
+                          previous.name.removesuffix(".tar.gz")))
+            stages.done("the runbooks, upgrade and rollback")
     finally:
         for pidfile in (work / "journal").glob("*.pid") if (work / "journal").exists() else []:
             stop(work, pidfile.name.removesuffix(".pid"))
@@ -754,6 +852,7 @@ def run(work: Path, tarball: Path, result: dict[str, Any]) -> None:
         os.killpg(dovecot.pid, signal.SIGTERM)
         dovecot.wait(timeout=30)
         dns.stop()
+        stages.done("stopping")
 
 
 def main(argv: list[str]) -> int:
@@ -763,10 +862,10 @@ def main(argv: list[str]) -> int:
             "apt-get": lambda: apt_get(args), "systemctl": lambda: systemctl(work, args),
             "journalctl": lambda: journalctl(work, args)}
         return stand_in[name]()
-    work, tarball = Path(argv[0]), Path(argv[1])
+    work, tarball, previous = Path(argv[0]), Path(argv[1]), Path(argv[2])
     result: dict[str, Any] = {}
     try:
-        run(work, tarball, result)
+        run(work, tarball, previous, result)
     except Exception:
         # the test shows it with whatever the blocks did before
         result["error"] = traceback.format_exc()

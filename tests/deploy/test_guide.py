@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from support.docblocks import blocks
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = ROOT / "deploy" / "README.md"
 RUNNER = Path(__file__).with_name("guide_runner.py")
+VERSION = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))["project"]["version"]
 VARIABLES = {"ETC": "/etc/congvu", "VAR": "/var/lib/congvu", "PREFIX": "/opt/congvu",
              "POSTFIX_CONF": "/etc/postfix"}
 
@@ -53,7 +55,7 @@ def _skip_reason() -> str | None:
 
 
 @pytest.fixture(scope="module")
-def guide(bundle: Path) -> Iterator[dict[str, Any]]:
+def guide(bundle: Path, previous_bundle: Path) -> Iterator[dict[str, Any]]:
     reason = _skip_reason()
     if reason is not None:
         pytest.skip(f"LOUD SKIP: the guide runs on a server of its own: {reason}")
@@ -63,22 +65,40 @@ def guide(bundle: Path) -> Iterator[dict[str, Any]]:
     work = Path(tempfile.mkdtemp(prefix="congvu-guide-"))
     work.chmod(0o711)
     try:
-        yield _run_guide(bundle, work)
+        yield _run_guide(bundle, previous_bundle, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _run_guide(bundle: Path, work: Path) -> dict[str, Any]:
+def _run_guide(bundle: Path, previous: Path, work: Path) -> dict[str, Any]:
     tarball = bundle.with_name(bundle.name + ".tar.gz")
-    done = subprocess.run(
-        ["unshare", "--mount", "--net", "--fork", "--", sys.executable, str(RUNNER),
-         str(work), str(tarball)],
-        capture_output=True, text=True, timeout=900, check=False,
-        env={**os.environ, "CONGVU_CONFIG": "none"})
+    try:
+        # every process of the run is in its pid namespace, so a run stopped here takes
+        # its Postfix, Dovecot and congvu with it; the limit only stops a hang. The
+        # namespace's first process is a shell, which reaps the daemons the stand-ins
+        # leave to it (a process the runner stops must not stay a zombie)
+        done = subprocess.run(
+            ["unshare", "--mount", "--net", "--pid", "--fork", "--kill-child", "--mount-proc",
+             "--", "/bin/sh", "-c", '"$@"; exit $?', "sh",
+             sys.executable, str(RUNNER), str(work), str(tarball), str(previous)],
+            capture_output=True, text=True, timeout=1800, check=False,
+            env={**os.environ, "CONGVU_CONFIG": "none"})
+    except subprocess.TimeoutExpired:
+        progress = work / "progress.log"
+        pytest.fail("the guide's run did not end in 30 minutes; the blocks it ran:\n"
+                    + (progress.read_text() if progress.exists() else "none"))
     assert done.returncode == 0, done.stdout + done.stderr
     result: dict[str, Any] = json.loads((work / "result.json").read_text("utf-8"))
     assert "error" not in result, result["error"]
     return result
+
+
+def _timings(result: dict[str, Any]) -> str:
+    """Where the run's time went: each stage, and each block slower than two seconds."""
+    stages = "".join(f"{seconds:7.1f} s  {stage}\n" for stage, seconds in result["timings"])
+    slow = "".join(f"{b['seconds']:7.1f} s    {b['block'].splitlines()[0][:70]}\n"
+                   for b in result["blocks"] + result.get("runbooks", []) if b["seconds"] > 2)
+    return stages + slow
 
 
 def _failed(result: dict[str, Any]) -> str:
@@ -95,6 +115,7 @@ def test_every_block_of_the_guide_runs(guide: dict[str, Any]) -> None:
     first_doctor = next(i for i, body in enumerate(sh) if "congvu doctor" in body)
     expected = [1 if i == first_doctor else 0 for i in range(len(sh))]
     assert [b["status"] for b in guide["blocks"]] == expected, _failed(guide)
+    print(_timings(guide))  # shown with -rP: where the test's time goes
 
 
 def _ran(result: dict[str, Any], start: str) -> list[dict[str, Any]]:
@@ -215,3 +236,30 @@ def test_the_runbooks_do_what_they_say(guide: dict[str, Any]) -> None:
     # and after every runbook the server still takes and delivers mail
     assert guide["after_runbooks"]["port_25"][0] == 250
     assert guide["after_runbooks"]["delivered"]
+
+
+@pytest.mark.e2e
+def test_an_upgrade_and_its_rollback_lose_no_record(guide: dict[str, Any],
+                                                     previous_bundle: Path) -> None:
+    """The previous release (a bundle built from an earlier commit, tests/deploy/
+    conftest.py) takes mail, the runbook upgrades it to this tree's bundle, which migrates
+    its stores and takes mail, and the runbook's rollback reinstalls the previous bundle:
+    it reads and verifies the chain the current release extended, and every message
+    was delivered and recorded."""
+    upgrade = guide["upgrade"]
+    assert upgrade["previous_install"]["status"] == 0, _failed(
+        {"blocks": [upgrade["previous_install"]]})
+    steps = [upgrade[step] for step in ("before", "upgraded", "rolled-back")]
+    previous = previous_bundle.name.removeprefix("congvu-").removesuffix("-bundle.tar.gz")
+    assert previous != VERSION
+    assert [step["version"] for step in steps] == [previous, VERSION, previous]
+    for step in steps:
+        assert step["reply"][0] == 250, step["reply"]
+        assert step["delivered"]
+        assert step["records"] >= 1
+    read = upgrade["read"]
+    assert read["status"] == 0, read["stdout"] + read["stderr"]
+    # the previous release's query lists the mail of all three steps, the current
+    # release's among them
+    for subject in ("upgrade-before", "upgrade-upgraded", "upgrade-rolled-back"):
+        assert subject in read["stdout"], read["stdout"]
