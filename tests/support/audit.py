@@ -72,7 +72,8 @@ def make_record(**overrides: Any) -> AuditRecord:
 class BulkStore:
     """A new store written fast, for benchmarks: chained rows built directly (no
     pydantic), hashed with the store's own :func:`audit.chain.row_hash`, inserted with
-    executemany in one unsynchronised transaction; full-text rows left out (not
+    executemany, unsynchronised, a transaction a flush (one transaction for millions of
+    rows would hold them all in the write-ahead log); full-text rows left out (not
     queried). :meth:`close` signs the head with the checkpoint key in ``keys_dir``
     (default: ``keys`` beside the store, as in a data directory), as a writer would."""
 
@@ -149,6 +150,8 @@ class BulkStore:
                               "VALUES (?, ?, ?, ?, ?, ?, ?)", self.attachments)
         for rows in (self.events, self.members, self.recipients, self.attachments):
             rows.clear()
+        self.conn.execute("COMMIT")
+        self.conn.execute("BEGIN")
 
     def close(self) -> None:
         """Write what is left, sign the head, commit and analyse."""
