@@ -204,14 +204,13 @@ class PgAuditLog(AuditLog):
             self._messages_ahead = answers[1] if self._asked else None
             try:
                 yield
-                conn.commit()
+                conn.commit()  # the lock given back, then the wait for the disk
             except BaseException:
                 with contextlib.suppress(*ERRORS):
                     conn.rollback()
                 raise
             finally:
                 self._checkpoint_ahead = self._messages_ahead = None
-            conn.wait_durable()  # the lock is given back: the others go on meanwhile
 
     def _last_checkpoint(self) -> tuple[int, datetime | None, Schedule | None]:
         """The latest checkpoint as read with the lock, until this transaction signs one

@@ -16,13 +16,15 @@ table's own types, so a batch costs the client a few encodings, not one per valu
 The flush to disk is waited for after the lock, not under it. A write transaction
 commits with ``synchronous_commit`` off for itself alone, so its COMMIT gives the lock
 back as soon as the commit is in the WAL, and the next server links to it at once; then
-:meth:`WriteSession.wait_durable` commits a transaction of its own that writes one WAL
+:meth:`WriteSession.commit` commits a transaction of its own that writes one WAL
 record (a transactional ``pg_logical_emit_message``, prefix ``congvu``) with the
 session's own ``synchronous_commit`` (on: flushed; ``remote_apply``: applied on the
 synchronous standby), which returns only once the WAL up to that record, so the batch's
 commit before it, is as durable as that setting asks. Nobody is answered before it
-returns. The WAL is one sequence, so a crash loses at most an unflushed tail: a row that
-links to a lost row is lost with it, and the chain never dangles.
+returns. Both go in one round trip: the server runs them in order, so the lock is given
+back at the batch's COMMIT, before the barrier waits. The WAL is one sequence, so a
+crash loses at most an unflushed tail: a row that links to a lost row is lost with it,
+and the chain never dangles.
 
 Order and failure are those of sending each statement at once: the statements run in the
 order they were given, in the same transaction, and a failing one fails the statement
@@ -46,7 +48,7 @@ from mailbase.pgconn import PgConnection, PgCursor, encode, translate
 # An INSERT of one row of parameters and nothing else (as audit/store.py writes rows).
 _PLAIN_INSERT = re.compile(r"^INSERT INTO (\w+) \(([\w, ]+)\) VALUES\s*\((?:%s, )*%s\)$",
                            re.I)
-# The barrier of wait_durable: a transaction that writes WAL (an xid and a record), so
+# The barrier of commit: a transaction that writes WAL (an xid and a record), so
 # its COMMIT waits for the flush (PostgreSQL skips it for a transaction that wrote none).
 _DURABLE = ("BEGIN", "SELECT pg_logical_emit_message(true, 'congvu', 'durable')", "COMMIT")
 # What in a JSON text may stand for a character encode() rewrites: a NUL (which json.dumps
@@ -120,7 +122,7 @@ class WriteSession(PgConnection):
         that needs an answer, each of them seeing every transaction committed before the
         lock was granted (READ COMMITTED). Until :meth:`commit` or :meth:`rollback` the
         rows of ``executemany`` wait too. Returns the reads' answers, filled once sent.
-        Its commit is not yet durable: :meth:`wait_durable` after it.
+        Its commit waits for the disk only after giving the lock back (:meth:`commit`).
         """
         answers = [Answer() for _ in ahead]
         self._waiting = [_Waiting("BEGIN ISOLATION LEVEL READ COMMITTED"),
@@ -184,18 +186,16 @@ class WriteSession(PgConnection):
         return PgCursor(cursor)
 
     def commit(self) -> None:
-        """Send what waits and commit it, in one round trip (giving the lock back)."""
+        """Send what waits and commit it, then wait until it is durable, in one round
+        trip. The server runs the statements in order: the COMMIT gives the lock back
+        (its WAL written, not flushed) before the barrier's transaction waits for the
+        flush (see the module's docstring), so the next server links to this batch
+        while this one waits, and nobody is answered before the batch is durable."""
         try:
-            self.execute("COMMIT")
+            self._waiting.extend(_Waiting(statement) for statement in ("COMMIT", *_DURABLE[:-1]))
+            self.execute(_DURABLE[-1])
         finally:
             self._holding = False
-
-    def wait_durable(self) -> None:
-        """Return once everything this session committed is durable (see the module's
-        docstring), in one round trip."""
-        with self.raw.pipeline():
-            for statement in _DURABLE:
-                self.raw.execute(statement)
 
     def rollback(self) -> None:
         """Forget what waits and end the transaction, keeping nothing."""
