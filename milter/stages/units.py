@@ -16,6 +16,7 @@ claims one, and the record's reader tells the two apart by the direction.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -24,12 +25,14 @@ from typing import ClassVar
 
 import idna
 
-from directory import DirectoryIndex, Unit, UnknownUnit
+from directory import DirectoryIndex, StoreError, Unit, UnknownUnit
 from mailbase import ProvincialDomains, ascii_line, zone
 from milter.context import MessageContext
 from milter.direction import Direction
 from milter.pipeline import CONTINUE, Outcome, StageKind, Verdict, reject
 from milter.replies import R550_FROM_REFUSED, R550_SENDER_UNIT_ENDED
+
+log = logging.getLogger("congvu.milter")
 
 # A store change is seen within this many seconds without asking SQLite per message.
 _REFRESH_INTERVAL = 1.0
@@ -68,7 +71,14 @@ class UnitLookup:
         now = time.monotonic()
         if now - self._checked > _REFRESH_INTERVAL:
             self._checked = now
-            self.index.refresh()
+            try:
+                self.index.refresh()
+            except StoreError as exc:
+                # The snapshot in memory was the directory a moment ago; a store that
+                # restarts or fails over must not turn every message into a 451. The
+                # next interval tries again.
+                log.warning("directory-refresh-failed revision=%d error=%s",
+                            self.index.revision, exc)
         return self.index
 
     def unit_of(self, address: str | None) -> str | None:

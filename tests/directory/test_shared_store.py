@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import logging
 import threading
 from pathlib import Path
 
@@ -137,6 +138,27 @@ def test_the_index_sees_another_servers_import(pg_directory: DirectoryConfig) ->
         assert index.refresh() is True
         assert (index.unit_id(f"noivu@{D}"), index.unit_id(f"snv@{D}")) == ("snv", None)
         index.close()
+
+
+def test_the_filter_answers_from_its_last_directory_while_the_store_cannot_be_read(
+        pg_directory: DirectoryConfig, postgres_cluster: PostgresCluster,
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    from directory import DirectoryIndex
+    from milter.stages import units
+
+    monkeypatch.setattr(units, "_REFRESH_INTERVAL", -1.0)  # every lookup asks the store
+    with Directory.open(pg_directory) as other:
+        other.import_csv(UNITS)
+    lookup = units.UnitLookup(DirectoryIndex(Directory.open(pg_directory)))
+    assert lookup.unit_of(f"snv@{D}") == "snv"
+    _end_sessions(postgres_cluster, pg_directory)
+    with caplog.at_level(logging.WARNING, "congvu.milter"):
+        assert lookup.unit_of(f"snv@{D}") == "snv"  # the refresh failed: no 451 for it
+    assert "directory-refresh-failed revision=" in caplog.text
+    with Directory.open(pg_directory) as other:
+        other.import_csv(UNITS.replace(f"snv@{D}", f"noivu@{D}"))
+    assert lookup.unit_of(f"noivu@{D}") == "snv"  # the next refresh connects again
+    lookup.index.close()
 
 
 def test_commands_the_checks_and_the_filters_index_use_the_configured_store(
