@@ -281,7 +281,9 @@ def _public_key(record: KeyRecord, name: str) -> PublicKey:
     try:
         key = serialization.load_der_public_key(record.public)
     except ValueError:
-        # some publish the bare PKCS#1 RSAPublicKey; dkimpy reads both forms
+        # cryptography's DER reader is strict (it also takes the bare PKCS#1 form); a
+        # record only dkimpy's reads, such as a stray byte after the key, is read as
+        # dkimpy reads it, so the two verifiers never disagree on a key
         numbers = dkim.crypto.parse_public_key(record.public)
         key = rsa.RSAPublicNumbers(numbers["publicExponent"], numbers["modulus"]).public_key()
     if not isinstance(key, rsa.RSAPublicKey):
