@@ -170,5 +170,5 @@ def test_a_refused_name_carrying_crlf_gives_one_reply_line(filter_server, next_h
         noop = _reply(conn, buffer)
     assert refusal.startswith(b"550 5.7.1 ") and b"x  250 2.0.0" in refusal, refusal
     assert len(refusal) + 2 <= 512  # RFC 5321 4.5.3.1.5, CRLF included
-    assert noop == [b"250 Xong / OK"], noop  # not the forged line, left unread
+    assert noop == [b"250 2.0.0 Xong / OK"], noop  # not the forged line, left unread
     next_hop.assert_empty()
