@@ -6,11 +6,9 @@ queue is reported with its age (an error past 30 minutes); congvu running but an
 from __future__ import annotations
 
 import datetime as dt
-import json
 import smtplib
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -69,24 +67,6 @@ connect_timeout = 2
             [str(CONGVU), "doctor", "--config", str(self.config), "--postfix-config",
              str(self.mta.conf)], capture_output=True, text=True, timeout=120, check=False)
 
-    def queue(self) -> list[dict[str, object]]:
-        done = subprocess.run(["postqueue", "-c", str(self.mta.conf), "-j"],
-                              capture_output=True, text=True, check=True)
-        return [json.loads(line) for line in done.stdout.splitlines()]
-
-    def wait_deferred(self, reason_start: str, timeout: float = 90) -> dict[str, object]:
-        """The queued message once Postfix has deferred it with a reason so starting."""
-        deadline = time.monotonic() + timeout
-        while True:
-            for message in self.queue():
-                reasons = [str(r.get("delay_reason", ""))  # type: ignore[union-attr]
-                           for r in message["recipients"]]  # type: ignore[attr-defined]
-                if any(reason.startswith(reason_start) for reason in reasons):
-                    return message
-            if time.monotonic() > deadline:
-                raise AssertionError(f"no message deferred with {reason_start!r}: "
-                                     f"{self.queue()}; see {self.mta.log}")
-            time.sleep(0.2)  # polling Postfix's queue for a delivery attempt, not sync
 
 
 @pytest.fixture(scope="module")
@@ -109,7 +89,7 @@ def test_a_stopped_filter_is_an_error_and_the_mail_waiting_for_it_is_reported_wi
                         b"Subject: cho\r\n\r\nDang cho congvu.\r\n")
     port = setup.listener_port
     refused = f"connect to 127.0.0.1[127.0.0.1]:{port}: Connection refused"
-    message = setup.wait_deferred(refused)
+    message = setup.mta.wait_deferred(refused)
 
     result = setup.doctor()
     assert result.returncode == 2, result.stdout + result.stderr
@@ -142,7 +122,7 @@ def test_a_stopped_filter_is_an_error_and_the_mail_waiting_for_it_is_reported_wi
     serving = ServeProcess(setup.config)
     try:
         subprocess.run(["postqueue", "-c", str(setup.mta.conf), "-f"], check=True)
-        setup.wait_deferred("host 127.0.0.1[127.0.0.1] said: 451")
+        setup.mta.wait_deferred("host 127.0.0.1[127.0.0.1] said: 451")
         result = setup.doctor()
     finally:
         serving.stop()

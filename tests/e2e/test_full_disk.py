@@ -90,24 +90,6 @@ port = {self.sink.port}
         return subprocess.run([str(CONGVU), *args, "--config", str(self.config)],
                               capture_output=True, text=True, timeout=120, check=False)
 
-    def queue(self) -> list[dict[str, object]]:
-        done = subprocess.run(["postqueue", "-c", str(self.mta.conf), "-j"],
-                              capture_output=True, text=True, check=True)
-        return [json.loads(line) for line in done.stdout.splitlines()]
-
-    def wait_deferred(self, reason_start: str, timeout: float = 90) -> dict[str, object]:
-        """The queued message once Postfix has deferred it with a reason so starting."""
-        deadline = time.monotonic() + timeout
-        while True:
-            for message in self.queue():
-                reasons = [str(r.get("delay_reason", ""))  # type: ignore[union-attr]
-                           for r in message["recipients"]]  # type: ignore[attr-defined]
-                if any(reason.startswith(reason_start) for reason in reasons):
-                    return message
-            if time.monotonic() > deadline:
-                raise AssertionError(f"no message deferred with {reason_start!r}: "
-                                     f"{self.queue()}; see {self.mta.log}")
-            time.sleep(0.2)  # polling Postfix's queue for a delivery attempt, not sync
 
 
 def fill(directory: Path) -> Path:
@@ -155,7 +137,7 @@ def test_a_full_disk_defers_the_message_doctor_says_so_and_freed_space_delivers_
                         b"Subject: khi day dia\r\nMessage-ID: <full@example.org>\r\n\r\n"
                         b"Cong van gui khi dia day.\r\n")
     # congvu could not write the record: 451, the message stays in Postfix's queue
-    message = disk.wait_deferred("host 127.0.0.1[127.0.0.1] said: 451 ")
+    message = disk.mta.wait_deferred("host 127.0.0.1[127.0.0.1] said: 451 ")
     assert disk.sink.count == 0
 
     doctor = disk.congvu("doctor", "--postfix-config", str(disk.mta.conf))
@@ -171,9 +153,9 @@ def test_a_full_disk_defers_the_message_doctor_says_so_and_freed_space_delivers_
     subprocess.run(["postqueue", "-c", str(disk.mta.conf), "-f"], check=True)
     disk.sink.wait_for(1)
     deadline = time.monotonic() + 60
-    while disk.queue() and time.monotonic() < deadline:
+    while disk.mta.queued() and time.monotonic() < deadline:
         time.sleep(0.2)  # polling Postfix's queue for the delivery to finish
-    assert disk.queue() == []
+    assert disk.mta.queued() == []
     assert disk.sink.count == 1
 
     verified = disk.congvu("audit", "verify")

@@ -7,6 +7,7 @@ Debian's postfix package; callers skip loudly when ``missing()`` says why.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -117,6 +118,26 @@ default_destination_concurrency_limit = 20
             except OSError:
                 time.sleep(0.05)  # polling for a daemon to come up, not synchronization
         raise RuntimeError(f"postfix did not listen on {self.port}; log: {self.log}")
+
+    def queued(self) -> list[dict[str, object]]:
+        """The messages in the queue, as ``postqueue -j`` lists them."""
+        done = subprocess.run(["postqueue", "-c", str(self.conf), "-j"],
+                              capture_output=True, text=True, check=True)
+        return [json.loads(line) for line in done.stdout.splitlines()]
+
+    def wait_deferred(self, reason_start: str, timeout: float = 90) -> dict[str, object]:
+        """The queued message once Postfix has deferred it with a reason so starting."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for message in self.queued():
+                reasons = [str(r.get("delay_reason", ""))  # type: ignore[union-attr]
+                           for r in message["recipients"]]  # type: ignore[attr-defined]
+                if any(reason.startswith(reason_start) for reason in reasons):
+                    return message
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no message deferred with {reason_start!r}: "
+                                     f"{self.queued()}; see {self.log}")
+            time.sleep(0.2)  # polling Postfix's queue for a delivery attempt, not sync
 
     def stop(self) -> None:
         """Stop the master and its children, and remove the instance's files."""
