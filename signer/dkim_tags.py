@@ -24,6 +24,7 @@ import binascii
 import re
 from dataclasses import dataclass
 
+from signer import reasons
 from signer.canon import Canon
 from signer.errors import DkimError
 from signer.keys import Algorithm
@@ -127,12 +128,12 @@ def parse_signature(value: bytes) -> Signature:
     try:
         tags = parse_tag_list(value)
     except ValueError as exc:
-        raise DkimError("neutral", str(exc)) from exc
+        raise DkimError("neutral", reasons.DKIM_TAG_LIST(detail=str(exc))) from exc
     missing = [t.decode() for t in REQUIRED_TAGS if not tags.get(t)]
     if missing:
-        raise DkimError("neutral", f"signature lacks required tags: {', '.join(missing)}")
+        raise DkimError("neutral", reasons.DKIM_MISSING_TAGS(tags=", ".join(missing)))
     if tags[b"v"] != b"1":
-        raise DkimError("neutral", f"unsupported version v={_shown(tags[b'v'])}")
+        raise DkimError("neutral", reasons.DKIM_VERSION(value=_shown(tags[b"v"])))
     domain = _domain(tags[b"d"], "d=")
     selector = _selector(tags[b"s"])
     identity = tags.get(b"i")
@@ -141,7 +142,7 @@ def parse_signature(value: bytes) -> Signature:
     numbers = {name: _number(tags, name, digits) for name, digits in _DIGITS.items()}
     signed_at, expires = numbers[b"t"], numbers[b"x"]
     if expires is not None and signed_at is not None and expires < signed_at:
-        raise DkimError("neutral", "x= is earlier than t=")
+        raise DkimError("neutral", reasons.DKIM_EXPIRES_BEFORE())
     if b"q" in tags:
         _check_query_methods(tags[b"q"])
     if b"z" in tags:
@@ -166,18 +167,18 @@ def parse_key_record(record: bytes, name: str) -> KeyRecord:
     try:
         tags = parse_tag_list(record)
     except ValueError as exc:
-        raise DkimError("permerror", f"key record at {name}: {exc}") from exc
+        raise DkimError("permerror", reasons.DKIM_KEY_TAG_LIST(name=name, detail=str(exc))) from exc
     if b"v" in tags and (next(iter(tags)) != b"v" or tags[b"v"] != b"DKIM1"):
-        raise DkimError("permerror", f"key record at {name} is not DKIM1 "
-                                     "(v=DKIM1 must be the first tag when present)")
+        raise DkimError("permerror", reasons.DKIM_KEY_NOT_DKIM1(name=name))
     if b"p" not in tags:
-        raise DkimError("permerror", f"key record at {name} has no p= tag")
+        raise DkimError("permerror", reasons.DKIM_KEY_NO_P(name=name))
     key_type = tags.get(b"k", b"rsa")
     if _HYPHENATED_WORD.fullmatch(key_type) is None:
-        raise DkimError("permerror", f"key record at {name} has a malformed k={_shown(key_type)}")
+        raise DkimError("permerror", reasons.DKIM_KEY_BAD_TAG(name=name, tag="k",
+                                                         value=_shown(key_type)))
     public = b""
     if tags[b"p"]:
-        public = _base64(tags[b"p"], f"key record at {name}: p=", "permerror")
+        public = _base64(tags[b"p"], "p=", key_record=name)
     return KeyRecord(
         key_type=key_type.decode("ascii").lower(), public=public,
         hashes=_word_list(tags, b"h", name, extra=b""),
@@ -226,27 +227,27 @@ def is_domain_name(value: bytes) -> bool:
 
 def _domain(value: bytes, tag: str) -> str:
     if not is_domain_name(value):
-        raise DkimError("neutral", f"{tag} is not a valid domain name: {_shown(value)}")
+        raise DkimError("neutral", reasons.DKIM_BAD_DOMAIN(tag=tag, value=_shown(value)))
     return value.decode("ascii").lower()
 
 
 def _selector(value: bytes) -> str:
     # selector = sub-domain *( "." sub-domain ): one label or more
     if len(value) > 253 or not all(_LABEL.fullmatch(x) for x in value.split(b".")):
-        raise DkimError("neutral", f"s= is not a valid selector: {_shown(value)}")
+        raise DkimError("neutral", reasons.DKIM_BAD_SELECTOR(value=_shown(value)))
     return value.decode("ascii").lower()
 
 
 def _check_identity(identity: bytes, domain: str) -> None:
     local, at, idomain = identity.rpartition(b"@")
     if not at:
-        raise DkimError("neutral", f"i= has no @: {_shown(identity)}")
+        raise DkimError("neutral", reasons.DKIM_IDENTITY_NO_AT(value=_shown(identity)))
     if not is_domain_name(idomain):
-        raise DkimError("neutral", f"i= does not end in a valid domain name: {_shown(identity)}")
+        raise DkimError("neutral", reasons.DKIM_IDENTITY_DOMAIN(value=_shown(identity)))
     if local and not _is_local_part(local):
-        raise DkimError("neutral", f"i= has a malformed local part: {_shown(identity)}")
+        raise DkimError("neutral", reasons.DKIM_IDENTITY_LOCAL(value=_shown(identity)))
     if not _in_domain(idomain, domain):
-        raise DkimError("neutral", "i= is not in the signing domain d=")
+        raise DkimError("neutral", reasons.DKIM_IDENTITY_OUTSIDE())
 
 
 def _in_domain(idomain: bytes, domain: str) -> bool:
@@ -269,41 +270,41 @@ def _number(tags: dict[bytes, bytes], name: bytes, digits: int) -> int | None:
     if value is None:
         return None
     if not value.isdigit() or len(value) > digits:
-        raise DkimError("neutral", f"{name.decode()}= is not a number of at most {digits} "
-                                   f"digits: {_shown(value)}")
+        raise DkimError("neutral", reasons.DKIM_BAD_NUMBER(tag=name.decode(), digits=digits,
+                                                      value=_shown(value)))
     return int(value)
 
 
 def _algorithm(value: bytes) -> Algorithm:
     if _ALGORITHM.fullmatch(value) is None:
-        raise DkimError("neutral", f"a= is malformed: {_shown(value)}")
+        raise DkimError("neutral", reasons.DKIM_BAD_ALGORITHM(value=_shown(value)))
     if value.lower() == b"rsa-sha1":
-        raise DkimError("neutral", "rsa-sha1 signatures are not accepted (RFC 8301)")
+        raise DkimError("neutral", reasons.DKIM_RSA_SHA1())
     try:
         return Algorithm(value.decode("ascii").lower())
     except ValueError as exc:
-        raise DkimError("neutral", f"unsupported algorithm a={_shown(value)}") from exc
+        raise DkimError("neutral", reasons.DKIM_UNKNOWN_ALGORITHM(value=_shown(value))) from exc
 
 
 def _canonicalization(value: bytes) -> tuple[Canon, Canon]:
     header_text, slash, body_text = value.partition(b"/")
     words = [header_text, body_text] if slash else [header_text]
     if not all(_HYPHENATED_WORD.fullmatch(w) for w in words):
-        raise DkimError("neutral", f"c= is malformed: {_shown(value)}")
+        raise DkimError("neutral", reasons.DKIM_BAD_CANON(value=_shown(value)))
     try:
         return (Canon(header_text.decode("ascii").lower()),
                 Canon((body_text or b"simple").decode("ascii").lower()))
     except ValueError as exc:
-        raise DkimError("neutral", f"unsupported canonicalization c={_shown(value)}") from exc
+        raise DkimError("neutral", reasons.DKIM_UNKNOWN_CANON(value=_shown(value))) from exc
 
 
 def _header_names(value: bytes) -> tuple[bytes, ...]:
     names = [n.strip(b" \t") for n in value.split(b":")]
     if not all(_FIELD_NAME.fullmatch(n) for n in names):
-        raise DkimError("neutral", f"h= is not a list of header field names: {_shown(value)}")
+        raise DkimError("neutral", reasons.DKIM_BAD_HEADER_LIST(value=_shown(value)))
     lowered = tuple(n.lower() for n in names)
     if b"from" not in lowered:
-        raise DkimError("neutral", "h= does not include From")
+        raise DkimError("neutral", reasons.DKIM_FROM_NOT_SIGNED())
     return lowered
 
 
@@ -312,9 +313,9 @@ def _check_query_methods(value: bytes) -> None:
     for method in methods:
         kind, _, args = method.partition(b"/")
         if _HYPHENATED_WORD.fullmatch(kind) is None or _QP.fullmatch(args) is None:
-            raise DkimError("neutral", f"q= is malformed: {_shown(value)}")
+            raise DkimError("neutral", reasons.DKIM_BAD_QUERY(value=_shown(value)))
     if b"dns/txt" not in (m.lower() for m in methods):
-        raise DkimError("neutral", f"unsupported query method q={_shown(value)}")
+        raise DkimError("neutral", reasons.DKIM_UNKNOWN_QUERY(value=_shown(value)))
 
 
 def _check_copied_headers(value: bytes) -> None:
@@ -322,17 +323,22 @@ def _check_copied_headers(value: bytes) -> None:
         name, colon, rest = copy.lstrip(b" \t").partition(b":")
         if not colon or _FIELD_NAME.fullmatch(name.rstrip(b" \t")) is None \
                 or _QP.fullmatch(rest) is None:
-            raise DkimError("neutral", f"z= is malformed near {_shown(copy)}")
+            raise DkimError("neutral", reasons.DKIM_BAD_COPIED(value=_shown(copy)))
 
 
-def _base64(value: bytes, tag: str, result: str = "neutral") -> bytes:
+def _base64(value: bytes, tag: str, *, key_record: str | None = None) -> bytes:
+    """``value`` decoded: a signature's ``tag`` (``neutral`` when it is not base64), or
+    the ``p=`` of the key record named ``key_record`` (``permerror``)."""
     packed = _WSP.sub(b"", value)
-    if _BASE64.fullmatch(packed) is None:
-        raise DkimError(result, f"{tag} is not base64: {_shown(value)}")
     try:
+        if _BASE64.fullmatch(packed) is None:
+            raise ValueError(_shown(value))
         return base64.b64decode(packed, validate=True)
-    except binascii.Error as exc:
-        raise DkimError(result, f"{tag} is not base64: {exc}") from exc
+    except (binascii.Error, ValueError) as exc:
+        if key_record is not None:
+            raise DkimError("permerror", reasons.DKIM_KEY_NOT_BASE64(
+                name=key_record, value=str(exc))) from exc
+        raise DkimError("neutral", reasons.DKIM_NOT_BASE64(tag=tag, value=str(exc))) from exc
 
 
 def _word_list(tags: dict[bytes, bytes], tag: bytes, name: str,
@@ -343,8 +349,8 @@ def _word_list(tags: dict[bytes, bytes], tag: bytes, name: str,
         return None
     words = [w.strip(b" \t") for w in value.split(b":")]
     if not all(_HYPHENATED_WORD.fullmatch(w) or (extra and w == extra) for w in words):
-        raise DkimError("permerror", f"key record at {name} has a malformed "
-                                     f"{tag.decode()}={_shown(value)}")
+        raise DkimError("permerror", reasons.DKIM_KEY_BAD_TAG(name=name, tag=tag.decode(),
+                                                         value=_shown(value)))
     return frozenset(w.decode("ascii").lower() for w in words)
 
 

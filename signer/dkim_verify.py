@@ -44,8 +44,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 
-from mailbase import HeaderBlock, HeaderDefectKind, HeaderField, read_header
-from signer import canon
+from mailbase import HeaderBlock, HeaderDefectKind, HeaderField, Reason, read_header
+from signer import canon, reasons
 from signer.canon import Canon
 from signer.config import DkimConfig
 from signer.dkim import select_headers
@@ -86,6 +86,14 @@ class DkimResult:
     algorithm: str | None = None
     identity: str | None = None
     signature_prefix: str | None = None
+    #: the reason's code and parameters (signer/reasons.py), which ``reason`` is the
+    #: English of; None for a result made elsewhere from a bare text
+    why: Reason | None = field(default=None, compare=False)
+
+    @classmethod
+    def of(cls, result: AuthResult, why: Reason) -> DkimResult:
+        """A result for ``why``, its English text rendered from it."""
+        return cls(result, why.text, why=why)
 
     def properties(self) -> list[tuple[str, str]]:
         """The RFC 8601 ptype.property=value pairs (RFC 6008 header.b included)."""
@@ -116,15 +124,16 @@ def map_exceptions(malformed: AuthResult) -> Iterator[None]:
     except DkimError:
         raise
     except DnsTemporaryError as exc:
-        raise DkimError(AuthResult.TEMPERROR.value, f"key lookup failed: {exc.reason}") from exc
+        raise DkimError(AuthResult.TEMPERROR.value,
+                        reasons.DKIM_LOOKUP_FAILED(detail=str(exc.reason))) from exc
     except InvalidSignature as exc:
-        raise DkimError(AuthResult.FAIL.value, "signature did not verify") from exc
+        raise DkimError(AuthResult.FAIL.value, reasons.DKIM_BAD_SIGNATURE()) from exc
     except (dkim.DKIMException, dkim.crypto.UnparsableKeyError) as exc:
-        raise DkimError(malformed.value, f"unusable key or tags: {exc}") from exc
+        raise DkimError(malformed.value, reasons.DKIM_UNUSABLE(detail=str(exc))) from exc
     except UnsupportedAlgorithm as exc:
-        raise DkimError(malformed.value, f"unsupported key: {exc}") from exc
+        raise DkimError(malformed.value, reasons.DKIM_UNSUPPORTED_KEY(detail=str(exc))) from exc
     except (binascii.Error, ValueError) as exc:
-        raise DkimError(malformed.value, f"malformed value: {exc}") from exc
+        raise DkimError(malformed.value, reasons.DKIM_MALFORMED_VALUE(detail=str(exc))) from exc
 
 
 class DkimVerifier:
@@ -169,40 +178,39 @@ class DkimVerifier:
         body = header.body(raw)
         signatures = [f for f in header.fields if f.key == b"dkim-signature"]
         if not signatures:
-            return [DkimResult(AuthResult.NONE, "message not signed")]
+            return [DkimResult.of(AuthResult.NONE, reasons.DKIM_UNSIGNED())]
         ambiguous = [d for d in header.defects
                      if d.kind is not HeaderDefectKind.SPACE_BEFORE_COLON]
         if ambiguous:
-            return [DkimResult(AuthResult.PERMERROR,
-                               f"malformed header section: {ambiguous[0]}")]
+            return [DkimResult.of(AuthResult.PERMERROR,
+                                  reasons.DKIM_HEADER_MALFORMED(detail=str(ambiguous[0])))]
         cache = _MessageCache(header.fields, body)
         results = [self._verify_one(sig, cache) for sig in signatures[: self.max_signatures]]
         if len(signatures) > self.max_signatures:
             extra = len(signatures) - self.max_signatures
-            results.append(DkimResult(
-                AuthResult.NEUTRAL,
-                f"{extra} more signatures not evaluated (limit {self.max_signatures})"))
+            results.append(DkimResult.of(AuthResult.NEUTRAL, reasons.DKIM_TOO_MANY(
+                extra=extra, limit=self.max_signatures)))
         return results
 
     def _verify_one(self, sig_field: HeaderField, cache: _MessageCache) -> DkimResult:
         try:
             signature = parse_signature(sig_field.value)
         except DkimError as exc:
-            return _result(AuthResult(exc.result), exc.reason, displayed(_loose_tags(sig_field)))
+            return _result(AuthResult(exc.result), exc.why, displayed(_loose_tags(sig_field)))
         shown = {"d": signature.domain, "s": signature.selector,
                  "a": signature.algorithm.value, "i": signature.identity or "",
                  "b": _b64_text(signature.tags[b"b"])}
         try:
             self._check(sig_field, signature, cache)
         except DkimError as exc:
-            return _result(AuthResult(exc.result), exc.reason, shown)
-        return _result(AuthResult.PASS, "signature verified", shown)
+            return _result(AuthResult(exc.result), exc.why, shown)
+        return _result(AuthResult.PASS, reasons.DKIM_VERIFIED(), shown)
 
     def _check(self, sig_field: HeaderField, sig: Signature, cache: _MessageCache) -> None:
         if sig.expires is not None and sig.expires < self._clock():
-            raise DkimError("fail", "signature expired")
+            raise DkimError("fail", reasons.DKIM_EXPIRED())
         if _body_hash(cache, sig.body_canon, sig.length) != sig.body_hash:
-            raise DkimError("fail", "body hash did not verify")
+            raise DkimError("fail", reasons.DKIM_BODY_HASH())
         record, key = self._key(sig.selector, sig.domain, cache)
         _check_key(record, key, sig)
         selected = select_headers(cache.fields, sig.headers)
@@ -224,22 +232,22 @@ class DkimVerifier:
             if cache.dns_started is None:
                 cache.dns_started = now
             elif self.dns_budget is not None and now - cache.dns_started >= self.dns_budget:
-                raise DkimError("temperror", f"key not looked up: the {self.dns_budget:g} s "
-                                             "DNS budget of this message is spent")
+                raise DkimError("temperror",
+                                reasons.DKIM_DNS_BUDGET(seconds=f"{self.dns_budget:g}"))
             with map_exceptions(AuthResult.PERMERROR):
                 records = self._resolver(name)
                 if not records:
-                    raise DkimError("permerror", f"no key record at {name}")
+                    raise DkimError("permerror", reasons.DKIM_NO_KEY(name=name))
                 record = parse_key_record(records[0], name)
                 cache.keys[name] = (record, _public_key(record, name))
         return cache.keys[name]
 
 
-def _result(result: AuthResult, reason: str, shown: dict[str, str]) -> DkimResult:
+def _result(result: AuthResult, reason: Reason, shown: dict[str, str]) -> DkimResult:
     """A result naming only the values that fit their grammar (:func:`displayed`)."""
     b = shown.get("b")
     domain = shown.get("d")
-    return DkimResult(result, reason, domain=domain.lower() if domain else None,
+    return DkimResult(result, reason.text, why=reason, domain=domain.lower() if domain else None,
                       selector=shown.get("s") or None, algorithm=shown.get("a") or None,
                       identity=shown.get("i") or None, signature_prefix=b[:8] if b else None)
 
@@ -265,7 +273,7 @@ def _body_hash(cache: _MessageCache, body_canon: Canon, length: int | None) -> b
         canonical = canon.body(cache.body, body_canon)
         if length is not None:
             if length > len(canonical):
-                raise DkimError("fail", "l= is longer than the body")
+                raise DkimError("fail", reasons.DKIM_LENGTH())
             canonical = canonical[:length]
         cache.body_hashes[key] = hashlib.sha256(canonical).digest()
     return cache.body_hashes[key]
@@ -273,11 +281,12 @@ def _body_hash(cache: _MessageCache, body_canon: Canon, length: int | None) -> b
 
 def _public_key(record: KeyRecord, name: str) -> PublicKey:
     if not record.public:
-        raise DkimError("permerror", f"key at {name} is revoked (empty p=)")
+        raise DkimError("permerror", reasons.DKIM_KEY_REVOKED(name=name))
     if record.key_type == "ed25519":
         return ed25519.Ed25519PublicKey.from_public_bytes(record.public)
     if record.key_type != "rsa":
-        raise DkimError("permerror", f"key at {name} has unknown type k={record.key_type!r}")
+        raise DkimError("permerror",
+                        reasons.DKIM_KEY_UNKNOWN_TYPE(name=name, value=repr(record.key_type)))
     try:
         key = serialization.load_der_public_key(record.public)
     except ValueError:
@@ -287,7 +296,7 @@ def _public_key(record: KeyRecord, name: str) -> PublicKey:
         numbers = dkim.crypto.parse_public_key(record.public)
         key = rsa.RSAPublicNumbers(numbers["publicExponent"], numbers["modulus"]).public_key()
     if not isinstance(key, rsa.RSAPublicKey):
-        raise DkimError("permerror", f"key at {name} is not an RSA key")
+        raise DkimError("permerror", reasons.DKIM_KEY_NOT_RSA(name=name))
     return key
 
 
@@ -295,14 +304,14 @@ def _check_key(record: KeyRecord, key: PublicKey, sig: Signature) -> None:
     key_type = Algorithm.RSA_SHA256 if isinstance(key, rsa.RSAPublicKey) \
         else Algorithm.ED25519_SHA256
     if key_type is not sig.algorithm:
-        raise DkimError("permerror",
-                        f"a={sig.algorithm.value} but the key is {key_type.key_type}")
+        raise DkimError("permerror", reasons.DKIM_KEY_MISMATCH(algorithm=sig.algorithm.value,
+                                                          key_type=key_type.key_type))
     if isinstance(key, rsa.RSAPublicKey) and key.key_size < MIN_VERIFY_RSA_BITS:
-        raise DkimError("permerror", f"RSA key of {key.key_size} bits is too weak")
+        raise DkimError("permerror", reasons.DKIM_KEY_WEAK(bits=key.key_size))
     if record.hashes is not None and "sha256" not in record.hashes:
-        raise DkimError("permerror", "the key record does not allow sha256 (h=)")
+        raise DkimError("permerror", reasons.DKIM_KEY_NO_SHA256())
     if record.services is not None and not {"email", "*"} & record.services:
-        raise DkimError("permerror", "the key record is not for email (s=)")
+        raise DkimError("permerror", reasons.DKIM_KEY_NOT_EMAIL())
     if "s" in record.flags and sig.identity is not None \
             and sig.identity.rpartition("@")[2].lower() != sig.domain:
-        raise DkimError("permerror", "the key record forbids subdomains in i= (t=s)")
+        raise DkimError("permerror", reasons.DKIM_KEY_NO_SUBDOMAINS())

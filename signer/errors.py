@@ -13,6 +13,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mailbase import Reason
+
 
 class SignerError(Exception):
     """signer/ could not do what was asked; the message says what and where."""
@@ -61,10 +66,12 @@ class DkimError(SignerError):
     Raised only inside verification, which turns it into a result value.
     """
 
-    def __init__(self, result: str, reason: str) -> None:
-        super().__init__(reason)
+    def __init__(self, result: str, why: Reason) -> None:
+        super().__init__(why.text)
         self.result = result
-        self.reason = reason
+        self.reason = why.text
+        #: the reason's code and parameters (signer/reasons.py), ``reason`` its English
+        self.why = why
 
 
 class CertificateFileError(SignerError):

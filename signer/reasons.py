@@ -180,6 +180,80 @@ SMIME_FROM_CHANGED = ReasonCode(
     "smime.from-changed",
     N_("the From header was changed after signing: signed as {signed}, now {now}"))
 
+# -- DKIM verification (RFC 6376) ------------------------------------------------------------
+DKIM_UNSIGNED = ReasonCode("dkim.unsigned", N_("message not signed"))
+DKIM_VERIFIED = ReasonCode("dkim.verified", N_("signature verified"))
+DKIM_HEADER_MALFORMED = ReasonCode("dkim.malformed-header",
+                                   N_("malformed header section: {detail}"))
+DKIM_TOO_MANY = ReasonCode("dkim.too-many-signatures",
+                           N_("{extra} more signatures not evaluated (limit {limit})"))
+DKIM_TAG_LIST = ReasonCode("dkim.tag-list", N_("{detail}"))
+DKIM_MISSING_TAGS = ReasonCode("dkim.missing-tags",
+                               N_("signature lacks required tags: {tags}"))
+DKIM_VERSION = ReasonCode("dkim.version", N_("unsupported version v={value}"))
+DKIM_EXPIRES_BEFORE = ReasonCode("dkim.expires-before-timestamp", N_("x= is earlier than t="))
+DKIM_BAD_DOMAIN = ReasonCode("dkim.bad-domain", N_("{tag} is not a valid domain name: {value}"))
+DKIM_BAD_SELECTOR = ReasonCode("dkim.bad-selector", N_("s= is not a valid selector: {value}"))
+DKIM_IDENTITY_NO_AT = ReasonCode("dkim.identity-no-at", N_("i= has no @: {value}"))
+DKIM_IDENTITY_DOMAIN = ReasonCode("dkim.identity-bad-domain",
+                                  N_("i= does not end in a valid domain name: {value}"))
+DKIM_IDENTITY_LOCAL = ReasonCode("dkim.identity-bad-local-part",
+                                 N_("i= has a malformed local part: {value}"))
+DKIM_IDENTITY_OUTSIDE = ReasonCode("dkim.identity-outside-domain",
+                                   N_("i= is not in the signing domain d="))
+DKIM_BAD_NUMBER = ReasonCode("dkim.bad-number",
+                             N_("{tag}= is not a number of at most {digits} digits: {value}"))
+DKIM_BAD_ALGORITHM = ReasonCode("dkim.bad-algorithm", N_("a= is malformed: {value}"))
+DKIM_RSA_SHA1 = ReasonCode("dkim.rsa-sha1",
+                           N_("rsa-sha1 signatures are not accepted (RFC 8301)"))
+DKIM_UNKNOWN_ALGORITHM = ReasonCode("dkim.unknown-algorithm",
+                                    N_("unsupported algorithm a={value}"))
+DKIM_BAD_CANON = ReasonCode("dkim.bad-canonicalization", N_("c= is malformed: {value}"))
+DKIM_UNKNOWN_CANON = ReasonCode("dkim.unknown-canonicalization",
+                                N_("unsupported canonicalization c={value}"))
+DKIM_BAD_HEADER_LIST = ReasonCode("dkim.bad-header-list",
+                                  N_("h= is not a list of header field names: {value}"))
+DKIM_FROM_NOT_SIGNED = ReasonCode("dkim.from-not-signed", N_("h= does not include From"))
+DKIM_BAD_QUERY = ReasonCode("dkim.bad-query-method", N_("q= is malformed: {value}"))
+DKIM_UNKNOWN_QUERY = ReasonCode("dkim.unknown-query-method",
+                                N_("unsupported query method q={value}"))
+DKIM_BAD_COPIED = ReasonCode("dkim.bad-copied-headers", N_("z= is malformed near {value}"))
+DKIM_NOT_BASE64 = ReasonCode("dkim.not-base64", N_("{tag} is not base64: {value}"))
+DKIM_KEY_NOT_BASE64 = ReasonCode("dkim.key-not-base64",
+                                 N_("key record at {name}: p= is not base64: {value}"))
+DKIM_KEY_TAG_LIST = ReasonCode("dkim.key-tag-list", N_("key record at {name}: {detail}"))
+DKIM_KEY_NOT_DKIM1 = ReasonCode(
+    "dkim.key-not-dkim1",
+    N_("key record at {name} is not DKIM1 (v=DKIM1 must be the first tag when present)"))
+DKIM_KEY_NO_P = ReasonCode("dkim.key-no-p", N_("key record at {name} has no p= tag"))
+DKIM_KEY_BAD_TAG = ReasonCode("dkim.key-bad-tag",
+                              N_("key record at {name} has a malformed {tag}={value}"))
+DKIM_EXPIRED = ReasonCode("dkim.expired", N_("signature expired"))
+DKIM_BODY_HASH = ReasonCode("dkim.body-hash", N_("body hash did not verify"))
+DKIM_LENGTH = ReasonCode("dkim.length-beyond-body", N_("l= is longer than the body"))
+DKIM_DNS_BUDGET = ReasonCode(
+    "dkim.dns-budget-spent",
+    N_("key not looked up: the {seconds} s DNS budget of this message is spent"))
+DKIM_NO_KEY = ReasonCode("dkim.no-key", N_("no key record at {name}"))
+DKIM_KEY_REVOKED = ReasonCode("dkim.key-revoked", N_("key at {name} is revoked (empty p=)"))
+DKIM_KEY_UNKNOWN_TYPE = ReasonCode("dkim.key-unknown-type",
+                                   N_("key at {name} has unknown type k={value}"))
+DKIM_KEY_NOT_RSA = ReasonCode("dkim.key-not-rsa", N_("key at {name} is not an RSA key"))
+DKIM_KEY_MISMATCH = ReasonCode("dkim.key-type-mismatch",
+                               N_("a={algorithm} but the key is {key_type}"))
+DKIM_KEY_WEAK = ReasonCode("dkim.key-too-weak", N_("RSA key of {bits} bits is too weak"))
+DKIM_KEY_NO_SHA256 = ReasonCode("dkim.key-no-sha256",
+                                N_("the key record does not allow sha256 (h=)"))
+DKIM_KEY_NOT_EMAIL = ReasonCode("dkim.key-not-email",
+                                N_("the key record is not for email (s=)"))
+DKIM_KEY_NO_SUBDOMAINS = ReasonCode("dkim.key-no-subdomains",
+                                    N_("the key record forbids subdomains in i= (t=s)"))
+DKIM_LOOKUP_FAILED = ReasonCode("dkim.lookup-failed", N_("key lookup failed: {detail}"))
+DKIM_BAD_SIGNATURE = ReasonCode("dkim.signature-mismatch", N_("signature did not verify"))
+DKIM_UNUSABLE = ReasonCode("dkim.unusable", N_("unusable key or tags: {detail}"))
+DKIM_UNSUPPORTED_KEY = ReasonCode("dkim.unsupported-key", N_("unsupported key: {detail}"))
+DKIM_MALFORMED_VALUE = ReasonCode("dkim.malformed-value", N_("malformed value: {detail}"))
+
 #: every code of signer/ (a test checks each has its Vietnamese)
 REASONS: tuple[ReasonCode, ...] = (
     NO_ANCHORS, CERT_EXPIRED, CERT_NOT_YET_VALID, CERT_WEAK, NO_PATH, ANCHOR_ITSELF,
@@ -200,6 +274,18 @@ REASONS: tuple[ReasonCode, ...] = (
     SMIME_NESTED, SMIME_UNSIGNED, SMIME_SIGNER_OF, SMIME_FUTURE, SMIME_AT_SIGNING_TIME,
     SMIME_NO_SENDER, SMIME_NOT_THE_SENDER, SMIME_SIGNED, SMIME_SIGNED_FROM_UNUSABLE,
     SMIME_FROM_CHANGED,
+    DKIM_UNSIGNED, DKIM_VERIFIED, DKIM_HEADER_MALFORMED, DKIM_TOO_MANY, DKIM_TAG_LIST,
+    DKIM_MISSING_TAGS, DKIM_VERSION, DKIM_EXPIRES_BEFORE, DKIM_BAD_DOMAIN,
+    DKIM_BAD_SELECTOR, DKIM_IDENTITY_NO_AT, DKIM_IDENTITY_DOMAIN, DKIM_IDENTITY_LOCAL,
+    DKIM_IDENTITY_OUTSIDE, DKIM_BAD_NUMBER, DKIM_BAD_ALGORITHM, DKIM_RSA_SHA1,
+    DKIM_UNKNOWN_ALGORITHM, DKIM_BAD_CANON, DKIM_UNKNOWN_CANON, DKIM_BAD_HEADER_LIST,
+    DKIM_FROM_NOT_SIGNED, DKIM_BAD_QUERY, DKIM_UNKNOWN_QUERY, DKIM_BAD_COPIED,
+    DKIM_NOT_BASE64, DKIM_KEY_NOT_BASE64, DKIM_KEY_TAG_LIST, DKIM_KEY_NOT_DKIM1,
+    DKIM_KEY_NO_P, DKIM_KEY_BAD_TAG, DKIM_EXPIRED, DKIM_BODY_HASH, DKIM_LENGTH,
+    DKIM_DNS_BUDGET, DKIM_NO_KEY, DKIM_KEY_REVOKED, DKIM_KEY_UNKNOWN_TYPE, DKIM_KEY_NOT_RSA,
+    DKIM_KEY_MISMATCH, DKIM_KEY_WEAK, DKIM_KEY_NO_SHA256, DKIM_KEY_NOT_EMAIL,
+    DKIM_KEY_NO_SUBDOMAINS, DKIM_LOOKUP_FAILED, DKIM_BAD_SIGNATURE, DKIM_UNUSABLE,
+    DKIM_UNSUPPORTED_KEY, DKIM_MALFORMED_VALUE,
 )
 
 

@@ -34,9 +34,10 @@ from signer import (
 _DNS_THREADS = 16
 
 
-def _dkim_record(result: DkimResult) -> dict[str, str | None]:
+def _dkim_record(result: DkimResult) -> dict[str, Any]:
     return {"method": "dkim", "operation": "verify", "result": result.result.value,
-            "reason": result.reason, "domain": result.domain, "selector": result.selector}
+            "reason": result.reason, "domain": result.domain, "selector": result.selector,
+            **(result.why.as_json() if result.why else {})}
 
 
 def _smime_record(result: SmimeResult) -> dict[str, Any]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from html import unescape
+from pathlib import Path
 
 import pytest
 
@@ -16,10 +17,12 @@ from audit import (
     DocumentSignatureRecord,
     Violation,
 )
+from milter.stages.authentication import _dkim_record
 from policies import Action, Decision, Finding, open_quarantine
 from policies import reasons as policy_reasons
 from policies.model import Violation as PolicyViolation
 from signer import reasons as signer_reasons
+from signer.dkim_verify import DkimVerifier
 from support.audit import make_record, sha
 from support.webconsole import HELD, client, login
 
@@ -27,6 +30,9 @@ FILE = "báo cáo.pdf.exe"
 ROOT = "CN=Root CA cấp 1"
 MARK_VI = "(nguyên văn tiếng Anh như đã ghi)"
 MARK_EN = "(in English, as recorded)"
+DATA = Path(__file__).resolve().parents[1] / "data" / "signer"
+RFC8463_KEYS = dict(line.split(" ", 1)
+                    for line in (DATA / "rfc8463.dns").read_text().splitlines())
 
 
 def _found() -> PolicyViolation:
@@ -118,6 +124,29 @@ def test_a_record_written_before_codes_shows_its_english_marked(pages) -> None:
     c.get("/lang/en")
     assert _text(_cell(c.get(f"/audit/records/{old}").text, "violations")[0]) == \
         f"two extensions {MARK_EN}"
+
+
+def test_a_dkim_failure_reads_in_vietnamese_and_in_its_old_english(env) -> None:
+    # the verifier's own result, recorded as the inbound path records it
+    raw = (DATA / "rfc8463.eml").read_bytes()
+    [missing, _second] = DkimVerifier(lambda name: []).verify(raw)
+    [tampered, _] = DkimVerifier(lambda name: [RFC8463_KEYS[name].encode()]).verify(
+        raw.replace(b"hungry", b"thirsty"))
+    with AuditLog.open(env.config.audit) as log:
+        record = log.record(make_record(subject="dkim", authentication=[
+            AuthResult(**_dkim_record(missing)), AuthResult(**_dkim_record(tampered))]))
+    c = client(env.settings)
+    login(c, "admin")
+    key = "brisbane._domainkey.football.example.com"
+    page = c.get(f"/audit/records/{record}").text
+    assert [_text(r) for r in _cell(page, "signatures")] == [
+        f"không có bản ghi khóa tại {key}",
+        "mã băm phần nội dung (bh=) không khớp: nội dung thư đã bị thay đổi sau khi ký"]
+    assert f"<span data-value>{key}</span>" in page
+    assert MARK_VI not in page
+    c.get("/lang/en")
+    assert [_text(r) for r in _cell(c.get(f"/audit/records/{record}").text, "signatures")] \
+        == [f"no key record at {key}", "body hash did not verify"]
 
 
 def test_a_code_this_release_does_not_know_shows_the_stored_english(pages) -> None:
