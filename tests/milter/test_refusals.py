@@ -101,7 +101,7 @@ CASES = {
                                   command(b"MAIL FROM:<a@b.vn> " + b"X" * 2000)),
     "dsn-syntax": Case("dsn-syntax", Reply(501, "5.5.4", ""),
                        command(b"MAIL FROM:<a@b.vn> RET=MAYBE"), is_prefix=True),
-    "unknown-command": Case("bad-command", Reply(500, "", ""), command(b"BOGUS command"),
+    "unknown-command": Case("bad-command", Reply(500, "5.5.2", ""), command(b"BOGUS command"),
                             is_prefix=True),
     "malformed-address": Case("bad-command", Reply(553, "5.1.3", ""),
                               command(b"MAIL FROM:<<<>"), is_prefix=True),
