@@ -7,6 +7,7 @@ Debian's postfix package; callers skip loudly when ``missing()`` says why.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -188,9 +189,21 @@ class SmtpSink:
                 raise TimeoutError(f"sink saw {self.count} of {count} messages")
 
     def stop(self) -> None:
-        """Kill the sink."""
+        """Kill the sink: ``script``'s group, and smtp-sink itself, which ``script``
+        starts in a session of its own on its terminal (the group's kill misses it)."""
         os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait()
+        listening = f"127.0.0.1:{self.port}".encode()
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                argv = (entry / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue  # gone meanwhile
+            if argv[0].endswith(b"smtp-sink") and listening in argv:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(int(entry.name), signal.SIGKILL)
 
 
 def smtp_source(port: int, *, messages: int, sessions: int, size: int,
