@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Protocol, TypeVar
 
 from archive.errors import ArchiveError
-from mailbase import fold, private_database
+from mailbase import fold, private_database, use_wal
 
 log = logging.getLogger("congvu.archive")
 _T = TypeVar("_T")
@@ -261,7 +261,7 @@ class SqliteTextIndex:
                                    "makes it; `congvu archive index rebuild` fills it)")
             conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None,
                                    check_same_thread=False)
-            conn.execute("PRAGMA journal_mode = WAL")
+            use_wal(conn, wait_seconds=30.0)
             # the index can be rebuilt from the objects: a power loss may lose its last
             # rows (the search then counts them as not indexed), never the messages
             conn.execute("PRAGMA synchronous = NORMAL")

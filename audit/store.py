@@ -47,7 +47,7 @@ from audit.verify import (
     enrolments_of,
     verify_chain,
 )
-from mailbase import Period, private_database, private_dir
+from mailbase import Period, private_database, private_dir, use_wal
 
 Item = AuditRecord | Completion | AdminEvent  # as in audit/interface.py
 _LOCK_RETRIES = 5
@@ -140,7 +140,7 @@ class AuditLog:
             )
             db = Database(conn)
             db.execute(f"PRAGMA busy_timeout = {int(config.busy_timeout_ms)}")
-            db.enable_wal()
+            use_wal(conn, wait_seconds=config.busy_timeout_ms / 1000)
             db.execute("PRAGMA synchronous = FULL")
             db.execute("PRAGMA foreign_keys = ON")
             migrate(db)

@@ -53,6 +53,7 @@ from directory.roster import (
 )
 from directory.rows import ParsedFile, decode, parse_rows
 from directory.schema import migrate
+from mailbase import use_wal
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,7 +162,7 @@ class Directory:
             else:
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
                 db = Database(sqlite3.connect(name, check_same_thread=False))
-                db.execute("PRAGMA journal_mode = WAL")
+                use_wal(db.conn, wait_seconds=5.0)
                 migrate(db)
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(name, f"cannot open the directory store: {exc}") from exc

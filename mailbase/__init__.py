@@ -8,7 +8,8 @@ the reasons a verdict gives (a stable code, named parameters, a template per lan
 the text of every SMTP reply congvu writes (Vietnamese without diacritics / English),
 what every package's commands share (the two failures, ``--config``), and the two rules
 for private files on disk (a secret is read only when nobody else could have changed
-it; a store is created 0600 in a 0700 directory whatever the umask). A leaf: it is
+it; a store is created 0600 in a 0700 directory whatever the umask), and the switch of
+an SQLite store to WAL mode that waits for another process opening it. A leaf: it is
 small, stateless and imports nothing of ours; its only I/O is those file rules.
 """
 
@@ -72,6 +73,7 @@ from mailbase.timezones import (
     parse_period,
     zone,
 )
+from mailbase.walmode import use_wal
 
 __all__ = [
     "DEFAULT_LANGUAGE",
@@ -121,6 +123,7 @@ __all__ = [
     "read_secret",
     "reply_text",
     "sync_directory",
+    "use_wal",
     "wired",
     "write_private_durably",
     "zone",

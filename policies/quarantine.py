@@ -35,7 +35,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, NewType
 
-from mailbase import private_database, private_dir, write_private_durably
+from mailbase import private_database, private_dir, use_wal, write_private_durably
 from policies.errors import QuarantineBusy, QuarantineError, QuarantineNotFound
 from policies.model import Decision, Direction
 
@@ -160,9 +160,9 @@ class Quarantine:
             private_database(self._db_path)
             self._db = sqlite3.connect(self._db_path, check_same_thread=False,
                                        isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
             self._db.execute("PRAGMA busy_timeout=10000")
+            use_wal(self._db, wait_seconds=10.0)
+            self._db.execute("PRAGMA synchronous=FULL")
             self._migrate()
         except (OSError, sqlite3.Error) as exc:
             raise QuarantineError(f"cannot open the quarantine at {root}: {exc}") from exc

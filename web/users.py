@@ -34,7 +34,7 @@ from argon2 import Parameters, PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from argon2.profiles import RFC_9106_LOW_MEMORY
 
-from mailbase import private_database, private_dir
+from mailbase import private_database, private_dir, use_wal
 from web.errors import UserError
 from web.settings import WebConfig
 
@@ -212,7 +212,7 @@ class UserStore:
             private_database(path)
             self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
             self._db.execute("PRAGMA busy_timeout=5000")
-            self._db.execute("PRAGMA journal_mode=WAL")
+            use_wal(self._db, wait_seconds=5.0)
             self._db.execute("PRAGMA foreign_keys=ON")
             self._migrate()
         except (OSError, sqlite3.Error) as exc:
