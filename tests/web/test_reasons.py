@@ -171,3 +171,35 @@ def test_a_message_held_with_a_coded_reason_reads_in_vietnamese(env) -> None:
     c.get("/lang/en")
     [shown] = _cell(c.get(f"/admin/quarantine/{held}").text, "violations")
     assert _text(shown) == _found().reason
+
+
+def _trace_reasons(c, digest: str) -> dict[str, str]:
+    """The words of each signature's reason on the trace page, by record id."""
+    page = c.get(f"/audit/trace?sha256={digest}").text
+    rows = re.findall(r'<tr data-record="(\d+)">(.*?)</tr>', page, re.S)
+    return {rid: _text("".join(re.findall(r'(<span class="reason.*?</span>)(?:\)|<br>)',
+                                           row.split('class="signers">', 1)[1])))
+            for rid, row in rows}
+
+
+def test_the_trace_page_reads_each_signatures_reason_as_the_record_page_does(pages, env):
+    c, coded, _old, _unknown = pages
+    with AuditLog.open(env.config.audit) as log:
+        old = log.record(make_record(subject="before codes", attachments=[Attachment(
+            path="2", filename="QĐ.pdf", size=10, sha256=sha("qd"),
+            detected_type="application/pdf", document="invalid",
+            signatures=[DocumentSignatureRecord(verdict="invalid", signer="Nguyễn Văn B",
+                                                reason="digest mismatch")])]))
+    record_page = c.get(f"/audit/records/{coded}").text
+    [on_record] = _cell(record_page, "document-1")
+    reasons = _trace_reasons(c, sha("qd"))
+    # one place turns a stored reason into words: the trace says what the record says
+    assert reasons[str(coded)] == _text(on_record) == (
+        f"dẫn tới chứng thư gốc {ROOT}, chưa bị thu hồi; xét tại thời điểm ký có dấu thời gian")
+    assert reasons[str(old)] == f"digest mismatch {MARK_VI}"
+    page = c.get(f"/audit/trace?sha256={sha('qd')}").text
+    assert f"<span data-value>{ROOT}</span>" in page
+    c.get("/lang/en")
+    assert _trace_reasons(c, sha("qd")) == {
+        str(coded): f"chained to {ROOT}, not revoked; judged at the timestamped signing time",
+        str(old): f"digest mismatch {MARK_EN}"}
