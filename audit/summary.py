@@ -22,7 +22,7 @@ import sqlite3
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from audit.errors import AuditError
 from audit.records import AdminKind, AuditRecord, Operation
@@ -42,6 +42,9 @@ from audit.summaryschema import (
     midnight,
 )
 from audit.verify import VerifyReport
+
+if TYPE_CHECKING:
+    from audit.store import AuditLog
 
 log = logging.getLogger("congvu.audit")
 
@@ -386,6 +389,47 @@ def check(conn: sqlite3.Connection) -> Checked:
                                  "(`congvu audit summary rebuild` counts it again)")
     return Checked(True)
 
+
+
+def _behind(conn: sqlite3.Connection) -> str | None:
+    head, chains = live_head(conn), chains_text(conn)
+    row = conn.execute("SELECT live_through, chains FROM summary_state").fetchone()
+    through, counted = (int(row[0]), str(row[1])) if row else (NOT_BUILT, "")
+    if through == head and counted == chains:
+        return None
+    if through == NOT_BUILT:
+        return "it was never built, or was left to be counted again"
+    said = []
+    if through != head:
+        said.append(f"it counts the live chain up to event {through}, which is at {head}")
+    new = sorted(set(chains.split(SEP)) - set(counted.split(SEP)) - {""})
+    if new:
+        said.append(f"chains imported since are not in it ({', '.join(new)})")
+    if not said:
+        said.append("chains it counts were removed since")
+    return "; ".join(said)
+
+
+def behind(log: AuditLog) -> str | None:
+    """Why the summary does not describe ``log`` as it stands (its rows came another way:
+    an older release appended, a chain was imported, a store was migrated or loaded in
+    bulk), in words, read in one snapshot; None: it does. Until it does the report reads
+    the records, right but slower; ``congvu audit summary rebuild`` mends it.
+
+    :raises AuditError: the store cannot be read.
+    """
+    conn = log.db.conn
+    try:
+        if conn.in_transaction:
+            return _behind(conn)
+        conn.execute("BEGIN")  # a reader's snapshot on either backend
+        try:
+            return _behind(conn)
+        finally:
+            conn.rollback()
+    except log.errors as exc:
+        raise AuditError(f"audit store {log.path}: could not read the report summary's "
+                         f"state: {exc}") from exc
 
 
 def decides_held(conn: sqlite3.Connection, through: int) -> bool:

@@ -30,6 +30,7 @@ import directory
 import policies
 import signer
 import web
+from audit.summary import behind as summary_behind
 from congvu.config import CongvuConfig
 from congvu.context import current
 from mailbase import CommandFailed, UsageProblem, check_store_url, command_line_actor, config_option
@@ -55,15 +56,35 @@ def migrate_audit(config: CongvuConfig, target: Target, *, chain_id: str | None,
     mine = config.audit
     source = audit.AuditLog.open_readonly(mine.path)
     try:
-        into = audit.AuditConfig(
-            url=target.url, password_file=target.password_file, keys_dir=mine.keys_dir,
-            checkpoint_every_records=mine.checkpoint_every_records,
-            checkpoint_every_seconds=mine.checkpoint_every_seconds,
-            checkpoint_public_keys=mine.checkpoint_public_keys)
-        return audit.copy_log(source, into, trust=mine.key_trust(), chain_id=chain_id,
-                              actor=actor)
+        return audit.copy_log(source, _audit_target(config, target), trust=mine.key_trust(),
+                              chain_id=chain_id, actor=actor)
     finally:
         source.close()
+
+
+def _audit_target(config: CongvuConfig, target: Target) -> audit.AuditConfig:
+    mine = config.audit
+    return audit.AuditConfig(
+        url=target.url, password_file=target.password_file, keys_dir=mine.keys_dir,
+        checkpoint_every_records=mine.checkpoint_every_records,
+        checkpoint_every_seconds=mine.checkpoint_every_seconds,
+        checkpoint_public_keys=mine.checkpoint_public_keys)
+
+
+def count_summary(config: CongvuConfig, target: Target) -> str:
+    """The shared log's report summary counted again when it no longer describes the log:
+    rows copied or imported are not counted as they go in, so after a copy (this run's,
+    or an earlier one stopped before this step) the report would read every record until
+    a rebuild. Mail keeps flowing meanwhile (a month a transaction).
+
+    :raises audit.AuditError: the store cannot be read or written.
+    """
+    with audit.AuditLog.open(_audit_target(config, target)) as log:
+        if summary_behind(log) is None:
+            return "the report summary counts the whole log"
+        rebuilt = log.rebuild_summary()
+    return (f"the report summary counted again: {rebuilt.months} month(s), up to event "
+            f"{rebuilt.head}")
 
 
 def migrate_directory(config: CongvuConfig, target: Target) -> str:
@@ -248,6 +269,11 @@ def migrate_cmd(url: str, chain_id: str | None, password_file: Path | None,
     click.echo(f"audit log: {outcome.describe()}")
     if not outcome.has_changed:
         click.echo("audit log: nothing changed")
+    if outcome.copied is not audit.Copied.EMPTY:
+        try:
+            click.echo(f"audit log: {count_summary(config, target)}")
+        except audit.AuditError as exc:
+            raise CommandFailed(f"audit log: {exc}") from exc
     for name, step, failure in STEPS:
         try:
             click.echo(f"{name}: {step(config, target)}")

@@ -25,6 +25,7 @@ from pathlib import Path
 from cryptography import x509
 
 from audit import AuditError, AuditLog, fingerprint, own_public_key
+from audit.summary import behind as summary_behind
 from milter.checks import check_locally, spoof_guard_warnings
 from milter.config import NextHopKind
 from milter.doctor_postfix import Route, check_postfix, read_routes
@@ -137,6 +138,25 @@ def check_audit_keys(config: Settings) -> Iterator[Finding]:
             yield _warn(where, f"the audit store's checkpoints of {key} count without a "
                         f"pin: {why}", f"pin {key} if you know it (another server, or a "
                         "rotation), so that a store rewritten under it would be noticed")
+
+
+def check_report_summary(config: Settings) -> Iterator[Finding]:
+    """The report's summary describes the audit log as it stands (else the report reads
+    every record of a period: right, but a quarter takes minutes)."""
+    where = "audit report summary"
+    if config.audit.url is None and not config.audit.path.is_file():
+        return
+    try:
+        with AuditLog.open_readonly(config.audit) as log:
+            why = summary_behind(log)
+    except AuditError:
+        return  # check_stores, the shared store's check and `audit verify` name it
+    if why is None:
+        yield _ok(where, "the report's summary counts the whole log")
+    else:
+        yield _warn(where, f"the report's summary is behind the log: {why}; until it is "
+                    "counted again the report reads every record (slow over a quarter)",
+                    "run `congvu audit summary rebuild` (mail keeps flowing meanwhile)")
 
 
 def check_stores(config: Settings) -> Iterator[Finding]:
@@ -392,7 +412,8 @@ def run_checks(config: Settings, *, postfix_dir: Path | None = None,
     """Every check, in order; Postfix only when ``postfix_dir`` is given."""
     now = now or dt.datetime.now(dt.UTC)
     findings = [*check_local(config), *check_spoof_guard(config), *check_keys(config),
-                *check_audit_keys(config), *check_stores(config), *check_disk_space(config),
+                *check_audit_keys(config), *check_report_summary(config),
+                *check_stores(config), *check_disk_space(config),
                 *check_shared_store(config), *check_users_file(config), *check_system(),
                 *check_dkim_records(config), *check_spf_dmarc(config, server_ips),
                 *check_next_hop(config)]
