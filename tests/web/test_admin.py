@@ -271,3 +271,31 @@ def test_release_through_milters_release(env, next_hop):
         "admin", env.held, "đã xác minh với người gửi qua điện thoại")
     with open_quarantine(env.settings.quarantine) as store:
         assert store.list() == []
+
+
+def _active_control(page: str) -> list[tuple[str, bool, str]]:
+    """The unit form's ``active`` choices: value, selected, words."""
+    control = page.split('<select name="active" id="u-active">', 1)[1].split("</select>", 1)[0]
+    return [(value, bool(selected), _text(words).strip()) for value, selected, words in
+            re.findall(r'<option value="([^"]*)"( selected)?[^>]*>(.*?)</option>', control)]
+
+
+def test_the_unit_form_says_whether_the_unit_is_in_use_in_words(env):
+    c, token = _admin(env)
+    assert 'value="yes"' not in c.get("/admin/units/stc").text
+    assert _active_control(c.get("/admin/units/stc").text) == [
+        ("1", True, "Đang hoạt động"), ("0", False, "Đã ngừng hoạt động")]
+    assert _active_control(c.get("/admin/units/sxd").text)[0] == (
+        "1", True, "Đang hoạt động")  # a new unit is in use unless said otherwise
+    form = {"csrf_token": token, **_row(env, "sgd"), "active": "0"}
+    assert c.post("/admin/units/sgd", data=form).status_code == 303
+    with Directory.open(env.settings.directory_path, read_only=True) as directory:
+        assert not directory.get("sgd").is_active
+    c.get("/lang/en")
+    assert _active_control(c.get("/admin/units/sgd").text) == [
+        ("1", False, "In use"), ("0", True, "No longer in use")]
+    # a value the import refuses is shown as typed, marked as data, with the error
+    refused = c.post("/admin/units/sgd", data={**form, "active": "maybe"})
+    assert refused.status_code == 400 and "maybe" in refused.text.split('id="errors"')[1]
+    assert _active_control(refused.text)[2] == ("maybe", True, "maybe")
+    assert '<option value="maybe" selected data-value>' in refused.text

@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from audit import AuditError
 from directory import Directory, DirectoryError, ImportRejected
+from directory.rows import yes_no
 from policies import (
     MAX_REASON,
     MissingReason,
@@ -137,11 +138,22 @@ def _unit_form(request: Request, unit_id: str, values: dict[str, str] | None,
     with Directory.open(settings.directory_store) as directory:
         _, row = actions.unit_row(directory, unit_id)
         history = directory.history(unit_id)
+    shown = values or row
     return render(request, "unit_edit.html", {
-        "unit_id": unit_id, "row": values or row, "fields": actions.EDITABLE,
+        "unit_id": unit_id, "row": shown, "fields": actions.EDITABLE,
+        "is_active": _is_active(shown.get("active", "")),
         "history": list(reversed(history)), "errors": errors, "done": done,
         "is_new": not row.get("name"),
     }, status=status)
+
+
+def _is_active(cell: str) -> bool | None:
+    """The ``active`` cell as the import reads it; None: a value it refuses (shown as
+    typed, so the form's error names it)."""
+    try:
+        return yes_no(cell)
+    except ValueError:
+        return None
 
 
 @router.post("/admin/units/{unit_id}", dependencies=CSRF)
