@@ -10,17 +10,38 @@ The archive is a directory under the data directory, or, with ``[store] url``, a
 PostgreSQL database every mail server shares (:class:`PgArchive`).
 """
 
-from archive.cli import Records, commands
-from archive.config import ArchiveConfig, RetentionClass
-from archive.errors import ArchiveError, ArchiveReadError, ArchiveWriteError
-from archive.holds import Hold
-from archive.index import TEXT_MAX, Query, TextIndex, TextReader, index_words, parse_query
-from archive.keys import retired_key_paths
-from archive.migrate import Copied, copy_to_postgresql
-from archive.pgstore import PgArchive
-from archive.proof import Bundle, bundle_files
-from archive.retention import ArchivedMessage, Expired, Retention
-from archive.store import Archive, Reindexed, Stored, is_sha256
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from archive.cli import Records, commands
+    from archive.config import ArchiveConfig, RetentionClass
+    from archive.errors import ArchiveError, ArchiveReadError, ArchiveWriteError
+    from archive.holds import Hold
+    from archive.index import TEXT_MAX, Query, TextIndex, TextReader, index_words, parse_query
+    from archive.keys import retired_key_paths
+    from archive.migrate import Copied, copy_to_postgresql
+    from archive.pgstore import PgArchive
+    from archive.proof import Bundle, bundle_files
+    from archive.retention import ArchivedMessage, Expired, Retention
+    from archive.store import Archive, Reindexed, Stored, is_sha256
+else:
+    from mailbase.lazyexports import lazy_exports
+
+    __getattr__, __dir__ = lazy_exports(__name__, {
+        "archive.cli": ("Records", "commands"),
+        "archive.config": ("ArchiveConfig", "RetentionClass"),
+        "archive.errors": ("ArchiveError", "ArchiveReadError", "ArchiveWriteError"),
+        "archive.holds": ("Hold",),
+        "archive.index": (
+            "TEXT_MAX", "Query", "TextIndex", "TextReader", "index_words", "parse_query",
+        ),
+        "archive.keys": ("retired_key_paths",),
+        "archive.migrate": ("Copied", "copy_to_postgresql"),
+        "archive.pgstore": ("PgArchive",),
+        "archive.proof": ("Bundle", "bundle_files"),
+        "archive.retention": ("ArchivedMessage", "Expired", "Retention"),
+        "archive.store": ("Archive", "Reindexed", "Stored", "is_sha256"),
+    })
 
 __all__ = [
     "TEXT_MAX",

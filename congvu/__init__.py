@@ -8,6 +8,15 @@ configuration file (:mod:`congvu.config`, found by the rule in
 which needs them all. Nothing imports congvu/.
 """
 
-from congvu.config import CongvuConfig, load_config, parse_config
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from congvu.config import CongvuConfig, load_config, parse_config
+else:
+    from mailbase.lazyexports import lazy_exports
+
+    __getattr__, __dir__ = lazy_exports(__name__, {
+        "congvu.config": ("CongvuConfig", "load_config", "parse_config"),
+    })
 
 __all__ = ["CongvuConfig", "load_config", "parse_config"]

@@ -15,55 +15,108 @@ import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+# the packages' roots import a name's module only when it is read (mailbase/lazyexports.py)
 import archive
 import audit
 import directory
-import milter.cli
 import policies
 import signer
 import web
-from congvu.archive_records import AuditRecords
-from congvu.config import CongvuConfig, web_settings
-from congvu.configsource import ConfigSource, load_source
-from congvu.context import CommandContext, current
-from congvu.example import ExampleError, example_command
-from congvu.store_cli import group as store_group
-from mailbase import CommandFailed, PeriodError, UsageProblem, config_option
-from milter.errors import ConfigError, MilterError
+from congvu.lazygroup import LazyCommand, LazyGroup
+from mailbase import CommandFailed, UsageProblem, config_option
+
+if TYPE_CHECKING:
+    from congvu.config import CongvuConfig
+    from congvu.context import CommandContext
 
 _Section = TypeVar("_Section")
 
+#: Every sub-command of ``congvu``: where it lives (``module:attribute``, a command or a
+#: function that builds the one of that name) and its line in ``--help``. A command's
+#: module is imported only when that command runs, so each run pays for its own.
+SUBCOMMANDS: dict[str, LazyCommand] = {
+    "archive": LazyCommand("congvu.cli:archive_command",
+                           "The exact bytes of relayed official mail, proven by the audit log."),
+    "audit": LazyCommand("congvu.cli:audit_command",
+                         "The tamper-evident send/receive log: query, verify, report, export."),
+    "auth": LazyCommand("congvu.cli:signer_command",
+                        "Inbound authentication: SPF, DKIM, DMARC and ARC."),
+    "backup": LazyCommand("milter.cli:backup_command", "Copy every store, online and "
+                          "consistent, into the new directory OUT."),
+    "config": LazyCommand("congvu.cli:config_group", "Check or show the configuration."),
+    "directory": LazyCommand("congvu.cli:directory_command",
+                             "The units of the province and their official addresses."),
+    "dkim": LazyCommand("congvu.cli:signer_command",
+                        "DKIM keys, signing and verification (RFC 6376, RFC 8463)."),
+    "doctor": LazyCommand("milter.cli:doctor_command", "Check a running setup: exit 0 all "
+                          "OK, 1 warnings only, 2 errors."),
+    "document": LazyCommand("congvu.cli:signer_command", "Digital signatures inside "
+                            "documents (PDF; Office files detected)."),
+    "example": LazyCommand("congvu.example:example_command", "A fictional province to try "
+                           "congvu out on (make run); never for real mail."),
+    "policy": LazyCommand("congvu.cli:policies_command",
+                          "Test attachment policies on messages."),
+    "probe": LazyCommand("milter.cli:probe_command", "Send a canary through Postfix and "
+                         "read it back: exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (Nagios "
+                         "plugin convention)."),
+    "quarantine": LazyCommand("congvu.cli:policies_command",
+                              "List, show, release and delete held messages."),
+    "restore": LazyCommand("milter.cli:restore_command", "Restore a backup made by `congvu "
+                           "backup` (its signature checked) and verify the audit chain."),
+    "serve": LazyCommand("congvu.cli:serve", "Run the filter: listen for Postfix and relay "
+                         "checked mail to the next hop."),
+    "smime": LazyCommand("congvu.cli:signer_command", "Sign mail with S/MIME, verify S/MIME "
+                         "signatures, explain a signed message."),
+    # the shared store: this server's stores copied into PostgreSQL
+    "store": LazyCommand("congvu.store_cli:group", "The stores several mail servers "
+                         "share: copy this server's into PostgreSQL."),
+    "user": LazyCommand("congvu.cli:web_command",
+                        "Console users: add, grant units, set passwords, disable."),
+    "web": LazyCommand("congvu.cli:web_command", "Serve the console: public directory, "
+                       "auditors' log, administrators' quarantine."),
+}
+
 #: What an error no command converted means, first match first (a subclass before its
 #: package's root): 2 usage or configuration, 1 the store refused or the work failed.
-EXIT_CODES: tuple[tuple[type[Exception], int], ...] = (
-    (ConfigError, 2),
-    (PeriodError, 2),
-    (ExampleError, 2),
-    (audit.QueryError, 2),
-    (directory.StoreError, 2),
-    (signer.NoSigningKeyError, 1),
-    (signer.UnsignableMessageError, 1),
-    (signer.DnsTemporaryError, 1),
-    (signer.SignerError, 2),
-    (audit.AuditError, 1),
-    (archive.ArchiveError, 1),
-    (directory.DirectoryError, 1),
-    (policies.PolicyError, 1),
-    (MilterError, 1),
-    (web.WebError, 1),
+#: Named by module and class, so that mapping them imports no command's package.
+EXIT_CODES: tuple[tuple[str, int], ...] = (
+    ("milter.errors.ConfigError", 2),
+    ("mailbase.timezones.PeriodError", 2),
+    ("congvu.example.ExampleError", 2),
+    ("audit.errors.QueryError", 2),
+    ("directory.errors.StoreError", 2),
+    ("signer.errors.NoSigningKeyError", 1),
+    ("signer.errors.UnsignableMessageError", 1),
+    ("signer.errors.DnsTemporaryError", 1),
+    ("signer.errors.SignerError", 2),
+    ("audit.errors.AuditError", 1),
+    ("archive.errors.ArchiveError", 1),
+    ("directory.errors.DirectoryError", 1),
+    ("policies.errors.PolicyError", 1),
+    ("milter.errors.MilterError", 1),
+    ("web.errors.WebError", 1),
 )
 
 
 def exit_code(exc: Exception) -> int | None:
     """The exit code ``exc`` means, or None for an error of no package (a bug)."""
-    return next((code for kind, code in EXIT_CODES if isinstance(exc, kind)), None)
+    kinds = {f"{kind.__module__}.{kind.__qualname__}" for kind in type(exc).__mro__}
+    return next((code for kind, code in EXIT_CODES if kind in kinds), None)
 
 
-class Congvu(click.Group):
+def current() -> CommandContext:
+    """The run's :class:`~congvu.context.CommandContext`; imported here, when a command
+    reads the configuration (``--help`` reads none)."""
+    from congvu.context import current as running
+
+    return running()
+
+
+class Congvu(LazyGroup):
     """The root group: maps the errors of every sub-command to exit codes, once."""
 
     def invoke(self, ctx: click.Context) -> Any:
@@ -76,20 +129,24 @@ class Congvu(click.Group):
             raise (UsageProblem if code == 2 else CommandFailed)(str(exc)) from exc
 
 
-@click.group(cls=Congvu, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=Congvu, lazy=SUBCOMMANDS,
+             context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="congvu-mail")
 @click.pass_context
 def main(ctx: click.Context) -> None:
     """congvu: policy, signatures, directory and audit for official mail on Postfix."""
+    from congvu.context import CommandContext
+
     ctx.ensure_object(CommandContext)
 
 
-@main.command()
+@click.command()
 @config_option
 @click.option("--workers", type=click.IntRange(1, 256), default=None,
               help="Worker processes (default: service.workers, else the number of cores).")
 def serve(config_path: Path | None, workers: int | None) -> None:
     """Run the filter: listen for Postfix and relay checked mail to the next hop."""
+    from congvu.configsource import load_source
     from milter.service import run_service
     from milter.settings import Reload
 
@@ -99,7 +156,7 @@ def serve(config_path: Path | None, workers: int | None) -> None:
     sys.exit(run_service(config, reload=reload, workers=workers))
 
 
-@main.group("config")
+@click.group("config")
 def config_group() -> None:
     """Check or show the configuration."""
 
@@ -115,6 +172,7 @@ def config_check(file: Path | None) -> None:
     less protective.
     """
     from milter.checks import check_locally, config_warnings
+    from milter.errors import ConfigError
 
     config, source = current().configured(file)
     name = str(source.path) if source.path is not None else "embedded defaults"
@@ -133,6 +191,8 @@ def config_check(file: Path | None) -> None:
 def config_show(config_path: Path | None, is_defaults: bool) -> None:
     """Print the effective configuration, defaults included, as JSON, with ``source``:
     where it came from."""
+    from congvu.configsource import ConfigSource, load_source
+
     if is_defaults:
         source = ConfigSource(None, "--defaults")
         config = load_source(source)
@@ -297,6 +357,8 @@ def directory_changed(change: directory.DirectoryChanged) -> None:
 
 
 def _web_settings(config_path: Path | None) -> web.WebSettings:
+    from congvu.config import web_settings
+
     return web_settings(current().settings(config_path))
 
 
@@ -308,26 +370,53 @@ def _web_releaser(config_path: Path | None) -> web.Releaser:
     return lambda qid, actor, reason: run_release(config, qid, actor=actor, reason=reason)
 
 
-for _command in (
-    *policies.commands(_table(lambda c: c.policies), unit_chain=unit_chain),
-    *signer.commands(_table(lambda c: c.signer), own_domains=own_domains,
-                     units=document_units,
-                     time_zone=lambda path: current().settings(path).audit.time_zone),
-    *directory.commands(_table(lambda c: c.directory), on_change=directory_changed),
-    *audit.commands(_table(lambda c: c.audit), descendants=unit_descendants,
-                    unit_names=unit_names, roster=roster_mailboxes, unit_tree=unit_tree,
-                    predecessors=unit_predecessors, rollup=unit_rollup,
-                    organ_ids=unit_organ_ids),
-    *web.commands(_web_settings, release=_web_releaser),
-    *archive.commands(_table(lambda c: c.archive), records=AuditRecords(),
-                      reader=policies.searchable_text),
-    # operating the service; the try-out province (make run)
-    milter.cli.doctor_command, milter.cli.probe_command, milter.cli.backup_command,
-    milter.cli.restore_command, example_command,
-    # the shared store: this server's stores copied into PostgreSQL
-    store_group,
-):
-    if _command.name == "quarantine" and isinstance(_command, click.Group):
-        _command.add_command(milter.cli.release_command)
-        _command.add_command(milter.cli.delete_command)
-    main.add_command(_command)
+def _named(commands: Sequence[click.Command], name: str) -> click.Command:
+    return {command.name: command for command in commands}[name]
+
+
+# Each package's commands, given the loaders and hooks above, built when one runs.
+
+def policies_command(name: str) -> click.Command:
+    """``policy``, or ``quarantine`` with milter/'s release and delete."""
+    command = _named(policies.commands(_table(lambda c: c.policies), unit_chain=unit_chain),
+                     name)
+    if isinstance(command, click.Group) and name == "quarantine":
+        from milter.cli import delete_command, release_command
+
+        command.add_command(release_command)
+        command.add_command(delete_command)
+    return command
+
+
+def signer_command(name: str) -> click.Command:
+    """``dkim``, ``smime``, ``document`` or ``auth``."""
+    return _named(signer.commands(
+        _table(lambda c: c.signer), own_domains=own_domains, units=document_units,
+        time_zone=lambda path: current().settings(path).audit.time_zone), name)
+
+
+def directory_command(name: str) -> click.Command:
+    """``directory``, its imports written into the audit chain."""
+    return _named(directory.commands(_table(lambda c: c.directory),
+                                     on_change=directory_changed), name)
+
+
+def audit_command(name: str) -> click.Command:
+    """``audit``, with the directory's tree, names and roster."""
+    return _named(audit.commands(
+        _table(lambda c: c.audit), descendants=unit_descendants, unit_names=unit_names,
+        roster=roster_mailboxes, unit_tree=unit_tree, predecessors=unit_predecessors,
+        rollup=unit_rollup, organ_ids=unit_organ_ids), name)
+
+
+def web_command(name: str) -> click.Command:
+    """``web`` or ``user``."""
+    return _named(web.commands(_web_settings, release=_web_releaser), name)
+
+
+def archive_command(name: str) -> click.Command:
+    """``archive``, with the audit log's records and policies/' text reader."""
+    from congvu.archive_records import AuditRecords
+
+    return _named(archive.commands(_table(lambda c: c.archive), records=AuditRecords(),
+                                   reader=policies.searchable_text), name)

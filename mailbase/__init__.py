@@ -13,67 +13,104 @@ an SQLite store to WAL mode that waits for another process opening it. A leaf: i
 small, stateless and imports nothing of ours; its only I/O is those file rules.
 """
 
-from mailbase.addresses import (
-    Address,
-    AddressError,
-    FromHeaderError,
-    parse_address,
-)
-from mailbase.catalogue import (
-    DEFAULT_LANGUAGE,
-    LANGUAGES,
-    N_,
-    NP_,
-    Catalogue,
-    Translation,
-    lang_option,
-)
-from mailbase.commandline import (
-    CommandFailed,
-    UsageProblem,
-    command_line_actor,
-    config_option,
-    wired,
-)
-from mailbase.folding import fold
-from mailbase.header import (
-    HeaderBlock,
-    HeaderDefect,
-    HeaderDefectKind,
-    HeaderField,
-    header_bytes,
-    read_header,
-)
-from mailbase.private_files import (
-    UnsafeFileError,
-    create_private,
-    private_database,
-    private_dir,
-    private_file,
-    read_secret,
-    sync_directory,
-    write_private_durably,
-)
-from mailbase.reasons import Reason, ReasonBook, ReasonCode
-from mailbase.replytext import REPLY_SEPARATOR, ascii_line, reply_text
-from mailbase.sender import (
-    NO_DOMAINS,
-    FromVerdict,
-    ProvincialDomains,
-    from_values_block,
-    parse_from,
-    read_from,
-)
-from mailbase.storeurl import check_store_url
-from mailbase.timezones import (
-    DEFAULT_ZONE,
-    Period,
-    PeriodError,
-    parse_local_datetime,
-    parse_period,
-    zone,
-)
-from mailbase.walmode import use_wal
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mailbase.addresses import (
+        Address,
+        AddressError,
+        FromHeaderError,
+        parse_address,
+    )
+    from mailbase.catalogue import (
+        DEFAULT_LANGUAGE,
+        LANGUAGES,
+        N_,
+        NP_,
+        Catalogue,
+        Translation,
+        lang_option,
+    )
+    from mailbase.commandline import (
+        CommandFailed,
+        UsageProblem,
+        command_line_actor,
+        config_option,
+        wired,
+    )
+    from mailbase.folding import fold
+    from mailbase.header import (
+        HeaderBlock,
+        HeaderDefect,
+        HeaderDefectKind,
+        HeaderField,
+        header_bytes,
+        read_header,
+    )
+    from mailbase.private_files import (
+        UnsafeFileError,
+        create_private,
+        private_database,
+        private_dir,
+        private_file,
+        read_secret,
+        sync_directory,
+        write_private_durably,
+    )
+    from mailbase.reasons import Reason, ReasonBook, ReasonCode
+    from mailbase.replytext import REPLY_SEPARATOR, ascii_line, reply_text
+    from mailbase.sender import (
+        NO_DOMAINS,
+        FromVerdict,
+        ProvincialDomains,
+        from_values_block,
+        parse_from,
+        read_from,
+    )
+    from mailbase.storeurl import check_store_url
+    from mailbase.timezones import (
+        DEFAULT_ZONE,
+        Period,
+        PeriodError,
+        parse_local_datetime,
+        parse_period,
+        zone,
+    )
+    from mailbase.walmode import use_wal
+else:
+    from mailbase.lazyexports import lazy_exports
+
+    __getattr__, __dir__ = lazy_exports(__name__, {
+        "mailbase.addresses": ("Address", "AddressError", "FromHeaderError", "parse_address"),
+        "mailbase.catalogue": (
+            "DEFAULT_LANGUAGE", "LANGUAGES", "N_", "NP_", "Catalogue", "Translation",
+            "lang_option",
+        ),
+        "mailbase.commandline": (
+            "CommandFailed", "UsageProblem", "command_line_actor", "config_option", "wired",
+        ),
+        "mailbase.folding": ("fold",),
+        "mailbase.header": (
+            "HeaderBlock", "HeaderDefect", "HeaderDefectKind", "HeaderField",
+            "header_bytes", "read_header",
+        ),
+        "mailbase.private_files": (
+            "UnsafeFileError", "create_private", "private_database", "private_dir",
+            "private_file", "read_secret", "sync_directory", "write_private_durably",
+        ),
+        "mailbase.reasons": ("Reason", "ReasonBook", "ReasonCode"),
+        "mailbase.replytext": ("REPLY_SEPARATOR", "ascii_line", "reply_text"),
+        "mailbase.sender": (
+            "NO_DOMAINS", "FromVerdict", "ProvincialDomains", "from_values_block",
+            "parse_from", "read_from",
+        ),
+        "mailbase.storeurl": ("check_store_url",),
+        "mailbase.timezones": (
+            "DEFAULT_ZONE", "Period", "PeriodError", "parse_local_datetime", "parse_period",
+            "zone",
+        ),
+        "mailbase.walmode": ("use_wal",),
+    })
 
 __all__ = [
     "DEFAULT_LANGUAGE",

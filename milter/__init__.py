@@ -8,9 +8,20 @@ backup, quarantine release). The composed configuration and the root ``congvu``
 command are congvu/'s; milter/ reads the configuration through :class:`Settings`.
 """
 
-from milter.config import Direction, Role
-from milter.errors import ConfigError, MilterError, NextHopError
-from milter.settings import Reload, Settings
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from milter.config import Direction, Role
+    from milter.errors import ConfigError, MilterError, NextHopError
+    from milter.settings import Reload, Settings
+else:
+    from mailbase.lazyexports import lazy_exports
+
+    __getattr__, __dir__ = lazy_exports(__name__, {
+        "milter.config": ("Direction", "Role"),
+        "milter.errors": ("ConfigError", "MilterError", "NextHopError"),
+        "milter.settings": ("Reload", "Settings"),
+    })
 
 __all__ = [
     "ConfigError",

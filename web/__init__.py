@@ -9,16 +9,26 @@ every other ``congvu`` command.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
-from web.cli import commands
-from web.errors import CookieKeyError, UserError, WebError
-from web.release import Releaser
-from web.settings import WebConfig, WebSettings
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from web.app import create_app
+    from web.cli import commands
+    from web.errors import CookieKeyError, UserError, WebError
+    from web.release import Releaser
+    from web.settings import WebConfig, WebSettings
     from web.users import User, UserStore
+else:
+    from mailbase.lazyexports import lazy_exports
+
+    __getattr__, __dir__ = lazy_exports(__name__, {
+        "web.app": ("create_app",),
+        "web.cli": ("commands",),
+        "web.errors": ("CookieKeyError", "UserError", "WebError"),
+        "web.release": ("Releaser",),
+        "web.settings": ("WebConfig", "WebSettings"),
+        "web.users": ("User", "UserStore"),
+    })
 
 __all__ = [
     "CookieKeyError",
@@ -32,12 +42,3 @@ __all__ = [
     "commands",
     "create_app",
 ]
-
-_LAZY = {"create_app": "web.app", "User": "web.users", "UserStore": "web.users"}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'web' has no attribute {name!r}")
