@@ -5,12 +5,16 @@ warn about without refusing the file (a listener that takes inbound mail unguard
 DNS and remote problems are ``doctor``'s warnings, never reasons to refuse mail.
 ``serve`` also creates and migrates the stores here, once, in the parent process:
 workers forked afterwards only open them (two workers migrating one new SQLite file
-at once would lock each other out).
+at once would lock each other out). A store that cannot be opened because its disk is
+full is told apart (``LocalProblem.is_out_of_space``): ``serve`` then waits for space
+instead of exiting (milter/spacewait.py).
 """
 
 from __future__ import annotations
 
+import errno
 import os
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,15 +49,70 @@ def _writable_dir(path: Path, what: str) -> str | None:
     return None
 
 
-def _attempt(problems: list[str], where: str, action: Callable[[], object]) -> None:
+@dataclass(frozen=True, slots=True)
+class LocalProblem:
+    """One reason the service cannot start ("key.path: reason"), and whether it is a
+    full disk, which ``serve`` waits out (:func:`is_out_of_space`)."""
+
+    text: str
+    is_out_of_space: bool = False
+
+    def __str__(self) -> str:
+        return self.text
+
+
+_NO_SPACE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+# SQLite's primary result codes (the low byte of the extended one)
+_SQLITE_IOERR, _SQLITE_FULL, _SQLITE_CANTOPEN = 10, 13, 14
+
+
+def has_no_room(path: Path, room: int) -> bool:
+    """Whether the file system holding ``path`` (or its nearest existing parent) has
+    less than ``room`` bytes left for this user, or no inode: doctor's "the disk is
+    full" (``check_disk_space``, with ``limits.max_message_size`` as the room)."""
+    target = next((p for p in (path, *path.parents) if p.exists()), None)
+    if target is None:
+        return False
+    space = os.statvfs(target)
+    return space.f_bavail * space.f_frsize < room or bool(space.f_files and not space.f_favail)
+
+
+def is_out_of_space(error: BaseException, path: Path | None, room: int) -> bool:
+    """Whether ``error``, met opening or creating the store at ``path``, is a full disk.
+
+    Yes when anything in its chain of causes says so: the kernel's ENOSPC or EDQUOT,
+    or SQLite's "database or disk is full". Also when SQLite only says "disk I/O
+    error" or "unable to open database file" (what it says growing its -shm file on a
+    full file system, or creating its -wal file with no inode left) and the store's
+    file system indeed has no room (:func:`has_no_room`). Anything else (a permission,
+    a missing directory, a damaged file, a store on PostgreSQL) is not.
+    """
+    storage_error = False
+    seen: set[int] = set()
+    cause: BaseException | None = error
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        if isinstance(cause, OSError) and cause.errno in _NO_SPACE_ERRNOS:
+            return True
+        if isinstance(cause, sqlite3.Error):
+            primary = getattr(cause, "sqlite_errorcode", 0) & 0xFF
+            if primary == _SQLITE_FULL:
+                return True
+            storage_error |= primary in (_SQLITE_IOERR, _SQLITE_CANTOPEN)
+        cause = cause.__cause__ or cause.__context__
+    return storage_error and path is not None and has_no_room(path, room)
+
+
+def _attempt(problems: list[LocalProblem], where: str, action: Callable[[], object], *,
+             path: Path | None = None, room: int = 0) -> None:
     try:
         action()
     except (SignerError, AuditError, DirectoryError, PolicyError, ArchiveError,
             OSError) as exc:
-        problems.append(f"{where}: {exc}")
+        problems.append(LocalProblem(f"{where}: {exc}", is_out_of_space(exc, path, room)))
 
 
-def _open_stores(config: Settings, problems: list[str], *, create: bool) -> None:
+def _open_stores(config: Settings, problems: list[LocalProblem], *, create: bool) -> None:
     def directory_store() -> None:
         if create:
             Directory.open(config.directory).close()
@@ -89,14 +148,19 @@ def _open_stores(config: Settings, problems: list[str], *, create: bool) -> None
         elif (problem := _writable_dir(config.archive.path, "the archive")) is not None:
             raise OSError(problem)
 
+    room = config.limits.max_message_size
     _attempt(problems, "directory.url" if config.directory.url else "directory.path",
-             directory_store)
+             directory_store, path=None if config.directory.url else config.directory.path,
+             room=room)
     if config.archive.enabled:
-        _attempt(problems, "archive.path", archive_store)
-    _attempt(problems, "policies.quarantine.url" if config.policies.quarantine.url
-             else "policies.quarantine.path", quarantine_store)
+        _attempt(problems, "archive.path", archive_store, path=config.archive.path, room=room)
+    quarantine = config.policies.quarantine
+    _attempt(problems, "policies.quarantine.url" if quarantine.url
+             else "policies.quarantine.path", quarantine_store,
+             path=None if quarantine.url else quarantine.path, room=room)
     if config.pipeline.audit:
-        _attempt(problems, "audit.url" if config.audit.url else "audit.path", audit_store)
+        _attempt(problems, "audit.url" if config.audit.url else "audit.path", audit_store,
+                 path=None if config.audit.url else config.audit.path, room=room)
 
 
 def check_locally(config: Settings, *, create: bool = False) -> list[str]:
@@ -105,14 +169,19 @@ def check_locally(config: Settings, *, create: bool = False) -> list[str]:
     With ``create`` the stores are created and migrated (``serve``); without, only
     existing stores are opened (``config check`` changes nothing).
     """
-    problems: list[str] = []
+    return [str(problem) for problem in local_problems(config, create=create)]
+
+
+def local_problems(config: Settings, *, create: bool = False) -> list[LocalProblem]:
+    """:func:`check_locally`'s problems, each saying whether it is a full disk."""
+    problems: list[LocalProblem] = []
     directories = [(config.data_dir, "service.data_dir")]
     if config.next_hop.kind is NextHopKind.MAILDIR:
         directories.append((config.next_hop.maildir, "next_hop.maildir"))
     for path, what in directories:
         problem = _writable_dir(path, what)
         if problem:
-            problems.append(problem)
+            problems.append(LocalProblem(problem))
     if problems:
         return problems
     dkim, smime = config.signer.dkim, config.signer.smime
@@ -124,7 +193,11 @@ def check_locally(config: Settings, *, create: bool = False) -> list[str]:
              lambda: DocumentVerifier.from_config(config.signer.documents, smime))
     _attempt(problems, "signer.auth", lambda: AuthChecker.from_config(config.signer))
     if create:
-        config.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        try:
+            config.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        except OSError as exc:  # the stores would only say it again, each
+            return [*problems, LocalProblem(f"service.data_dir: {exc}",
+                                            is_out_of_space(exc, None, 0))]
     _open_stores(config, problems, create=create)
     return problems
 

@@ -3,10 +3,12 @@ mail waits for congvu in Postfix's queue.
 
 A listener Postfix sends mail to that does not answer is an error naming the Postfix
 setting: behind the queue mail piles up there (Postfix retries for days, then bounces),
-before it every sender is answered 451. Mail waiting in the queue for a listener is
-found in ``postqueue -j``: a delay reason that names the listener's port (Postfix could
-not connect), or, for a reply without a port (``host 127.0.0.1[127.0.0.1] said: 451
-...``), the queue file's ``content_filter`` record (``postcat -e``, readable by root).
+before it every sender is answered 451; so is one whose greeting says congvu waits for
+disk space (milter/spacewait.py: it answers every message 451 4.3.1). Mail waiting in
+the queue for a listener is found in ``postqueue -j``: a delay reason that names the
+listener's port (Postfix could not connect), or, for a reply without a port (``host
+127.0.0.1[127.0.0.1] said: 451 ...``), the queue file's ``content_filter`` record
+(``postcat -e``, readable by root).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from milter.findings import Finding
 from milter.findings import error as _error
 from milter.findings import ok as _ok
 from milter.findings import warn as _warn
+from milter.replies import R220_WAITING_FOR_SPACE
 
 ANSWER_TIMEOUT = 5.0
 QUEUE_ERROR_AGE = dt.timedelta(minutes=30)
@@ -82,6 +85,13 @@ def check_listeners(listeners: Sequence[ListenerConfig], routes: Sequence[Route]
                              f"Postfix sends mail to it ({route.setting} = {route.value}): "
                              f"{effect}", "start congvu (systemctl start congvu; journalctl "
                              "-u congvu says why it stopped)")
+            continue
+        if R220_WAITING_FOR_SPACE.text in greeting:
+            yield _error(where, f"congvu answers on {target} but waits for disk space to "
+                         "open its stores: every message is answered 451 4.3.1 and waits in "
+                         "Postfix's queue", "free space where service.data_dir's check says "
+                         "the disk is full (docs/runbooks.md, Disk full): congvu opens its "
+                         "stores by itself within a minute (systemctl reload congvu: at once)")
             continue
         yield _ok(where, f"congvu answers on {target}: {greeting[:80]}")
 

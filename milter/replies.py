@@ -119,6 +119,14 @@ R451_AUDIT = _said(451, "4.3.0", "Tam thoi khong ghi duoc nhat ky, hay thu lai s
                    "Audit log unavailable, try again later")
 R451_ARCHIVE = _said(451, "4.3.0", "Tam thoi khong luu tru duoc thu, hay thu lai sau",
                      "Archive unavailable, try again later")
+#: every MAIL while ``serve`` waits for disk space to open its stores (RFC 3463 4.3.1:
+#: insufficient system storage); milter/spacewait.py
+R451_NO_SPACE = _said(451, "4.3.1", "Het dung luong dia, tam thoi khong nhan thu, hay thu lai sau",
+                      "Insufficient system storage, try again later")
+#: the greeting while ``serve`` waits for disk space (after the domain; RFC 2034 gives a
+#: greeting no enhanced code): ``doctor`` reads it to say why mail waits
+R220_WAITING_FOR_SPACE = _said(220, "", "Dich vu thu cong vu dang cho dung luong dia",
+                               "Service waiting for disk space, mail is deferred")
 R452_TOO_MANY_RECIPIENTS = _said(452, "4.5.3", "Qua nhieu nguoi nhan", "Too many recipients")
 R500_LINE_TOO_LONG = _said(500, "5.5.2", "Dong lenh qua dai",
                            "Line too long (RFC 5321 4.5.3.1.6)")

@@ -4,7 +4,8 @@ The parent binds every listener once and forks the workers, which share the
 listening sockets (the kernel spreads connections). SIGTERM: every worker stops
 accepting and finishes what is in flight within ``service.shutdown_grace``. SIGHUP:
 the file is read again; an invalid file is logged and the running configuration
-stays. A worker that dies is replaced.
+stays. A worker that dies is replaced. Started on a full disk, the parent listens and
+defers every message until the stores open (milter/spacewait.py).
 """
 
 from __future__ import annotations
@@ -19,12 +20,13 @@ import sys
 import time
 
 from milter import logs, metrics
-from milter.checks import check_locally
+from milter.checks import check_locally, local_problems
 from milter.errors import ConfigError
 from milter.housekeeping import EXPIRY_INTERVAL, run_expiry
 from milter.logs import event
 from milter.server import Server, bind_listener
 from milter.settings import Reload, Settings
+from milter.spacewait import wait_for_space
 
 log = logging.getLogger("congvu.milter")
 
@@ -165,10 +167,10 @@ def _supervise(config: Settings, reload: Reload,
 def run_service(config: Settings, *, reload: Reload, workers: int | None) -> int:
     """Run the filter until SIGTERM; return the process exit code."""
     logs.setup()
-    metrics.prepare(config)  # before anything imports prometheus_client
-    problems = check_locally(config, create=True)
-    if problems:
-        print(ConfigError(reload.name, problems), file=sys.stderr)
+    problems = local_problems(config, create=True)
+    if not all(problem.is_out_of_space for problem in problems):
+        print(ConfigError(reload.name, [str(problem) for problem in problems]),
+              file=sys.stderr)
         return 2
     count = workers or config.service.workers or os.cpu_count() or 1
     try:
@@ -180,6 +182,21 @@ def run_service(config: Settings, *, reload: Reload, workers: int | None) -> int
         address, port = sockets[listener.name].getsockname()[:2]
         event(log, "listening", listener=listener.name, role=listener.role.value,
               protocol=listener.protocol.value, address=address, port=port, workers=count)
+    if problems:  # every one a full disk: defer mail until the stores open
+        loop = asyncio.new_event_loop()
+        try:
+            opened = loop.run_until_complete(wait_for_space(config, reload, sockets, problems))
+        except ConfigError as exc:
+            print(exc, file=sys.stderr)
+            return 2
+        finally:
+            loop.close()
+        if opened is None:
+            event(log, "stopped")
+            return 0
+        config = opened
+    # before anything imports prometheus_client; its files go on the disk the stores use
+    metrics.prepare(config)
     if count > 1:
         # Before the metrics server's thread starts, so that it inherits the mask. The
         # kernel hands a process-wide signal to any thread that does not block it: a

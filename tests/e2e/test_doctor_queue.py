@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import smtplib
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,54 +17,20 @@ from milter.doctor_postfix import read_routes
 from milter.doctor_service import check_queue
 from milter.findings import Level
 from support import postfix
+from support.filterpostfix import FilterPostfix
 from support.process import ServeProcess
 
 pytestmark = pytest.mark.e2e
 
-CONGVU = Path(sys.executable).parent / "congvu"
 
-
-class Setup:
-    """A private Postfix with congvu's listener as its content_filter, and congvu's
-    configuration for that listener; congvu itself is not started."""
+class Setup(FilterPostfix):
+    """congvu's next hop and Postfix's relayhost a port nobody listens on."""
 
     def __init__(self, work: Path) -> None:
-        self.listener_port = postfix.free_port()
-        self.dead_port = postfix.free_port()  # nothing listens: congvu's next hop, relayhost
-        self.mta = postfix.PostfixInstance(
-            relayhost=f"[127.0.0.1]:{self.dead_port}",
-            main_extra=f"""
-content_filter = congvu-in:[127.0.0.1]:{self.listener_port}
-queue_run_delay = 5s
-minimal_backoff_time = 5s
-maximal_backoff_time = 10s
-""",
-            master_extra="""
-congvu-in unix  -       -       n       -       20      smtp
-  -o smtp_send_xforward_command=yes
-""")
-        self.config = work / "congvu.toml"
-        self.config.write_text(f"""
-[service]
-data_dir = "{work / 'var'}"
-hostname = "mail.binhthuan.gov.vn"
-
-[[listeners]]
-name = "inbound"
-role = "inbound"
-port = {self.listener_port}
-
-[next_hop]
-kind = "smtp"
-port = {self.dead_port}
-connect_timeout = 2
-""", encoding="utf-8")
-
-    def doctor(self) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [str(CONGVU), "doctor", "--config", str(self.config), "--postfix-config",
-             str(self.mta.conf)], capture_output=True, text=True, timeout=120, check=False)
-
+        self.dead_port = postfix.free_port()
+        super().__init__(work, data_dir=work / "var", next_hop_port=self.dead_port, retry=5,
+                         relayhost=f"[127.0.0.1]:{self.dead_port}",
+                         congvu_extra="connect_timeout = 2")
 
 
 @pytest.fixture(scope="module")
@@ -121,7 +85,7 @@ def test_a_stopped_filter_is_an_error_and_the_mail_waiting_for_it_is_reported_wi
     # the reason names no port, the queue file's content_filter record says it is ours
     serving = ServeProcess(setup.config)
     try:
-        subprocess.run(["postqueue", "-c", str(setup.mta.conf), "-f"], check=True)
+        setup.flush()
         setup.mta.wait_deferred("host 127.0.0.1[127.0.0.1] said: 451")
         result = setup.doctor()
     finally:

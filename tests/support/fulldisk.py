@@ -1,0 +1,63 @@
+"""A real full disk for tests: a tmpfs of a few megabytes mounted on a test directory,
+filled to the last byte (or to the last inode). Needs root; callers skip loudly when
+``missing()`` says why."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+
+def missing() -> str | None:
+    """Why a tmpfs cannot be mounted here, or None when it can."""
+    if os.geteuid() != 0:
+        return "mounting a tmpfs needs root"
+    if shutil.which("mount") is None:
+        return "mount is missing"
+    return None
+
+
+@contextlib.contextmanager
+def tmpfs(directory: Path, *, size: str = "4m", inodes: int | None = None) -> Iterator[Path]:
+    """``directory`` (made if need be) as a tmpfs of ``size`` (and at most ``inodes``
+    files) of its own, mode 0700, unmounted afterwards."""
+    directory.mkdir(parents=True, exist_ok=True)
+    options = f"size={size},mode=0700" + (f",nr_inodes={inodes}" if inodes else "")
+    subprocess.run(["mount", "-t", "tmpfs", "-o", options, "congvu-full", str(directory)],
+                   check=True)
+    try:
+        yield directory
+    finally:
+        subprocess.run(["umount", "--lazy", str(directory)], check=False)
+
+
+def fill(directory: Path) -> Path:
+    """A file that takes every byte left on ``directory``'s file system."""
+    filler = directory / "filler"
+    for chunk in (b"\0" * 65536, b"\0" * 512):  # then the last partial chunk
+        with filler.open("ab", buffering=0) as stream:
+            while True:
+                try:
+                    stream.write(chunk)
+                except OSError as exc:
+                    assert exc.errno == errno.ENOSPC, exc
+                    break
+    return filler
+
+
+def use_every_inode(directory: Path) -> list[Path]:
+    """Empty files in ``directory`` until its file system has no inode left."""
+    made: list[Path] = []
+    while True:
+        path = directory / f"inode-{len(made)}"
+        try:
+            path.touch()
+        except OSError as exc:
+            assert exc.errno == errno.ENOSPC, exc
+            return made
+        made.append(path)
