@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Mapping
 
-from mailbase import read_header, reply_text
+from mailbase import HeaderBlock, read_header, reply_text
 from policies.errors import PolicyError
 from policies.model import SEVERITY, Action, Decision, Finding, Part
 from policies.parts import MessageParts, read_parts
@@ -14,7 +14,7 @@ from policies.rules import Context, Scope
 
 
 def decide(raw: bytes, policy: Policy, *, documents: Mapping[str, str] | None = None,
-           parts: MessageParts | None = None) -> Decision:
+           parts: MessageParts | None = None, header: HeaderBlock | None = None) -> Decision:
     """What `policy` makes of the message `raw`: the most severe action of all findings.
 
     Every rule runs; the order of severity is reject > quarantine > strip > tag >
@@ -22,24 +22,28 @@ def decide(raw: bytes, policy: Policy, *, documents: Mapping[str, str] | None = 
     attachment's sha256 to its document-signature verdict, for the rules that use it.
     ``parts`` are `raw`'s parts as :func:`policies.read_parts` read them with the
     policy's limits (the milter shares one reading between its stages and the
-    record); they are read here when not given.
+    record); they are read here when not given. ``header`` is `raw`'s header block as
+    :func:`mailbase.read_header` read it (the milter's, read at the door); it is read
+    here, once for the walk and the rules, when not given.
 
     :raises PolicyError: only when the engine itself fails (a bug or no memory); the
         caller answers 451 and the message is retried.
     """
     try:
+        if header is None:
+            header = read_header(raw)
         if parts is None:
             parts = read_parts(raw, walk_limits=policy.walk_limits,
-                               archive_limits=policy.archive_limits)
-        return _decide(raw, policy, documents or {}, parts)
+                               archive_limits=policy.archive_limits, header=header)
+        return _decide(raw, policy, documents or {}, parts, header)
     except Exception as exc:  # the contract: nothing but PolicyError leaves decide
         raise PolicyError(f"the policy engine failed on this message: {exc!r}") from exc
 
 
 def _decide(raw: bytes, policy: Policy, documents: Mapping[str, str],
-            read: MessageParts) -> Decision:
+            read: MessageParts, header: HeaderBlock) -> Decision:
     found, parts = read.walk, read.parts
-    subject = read_header(raw).first(b"subject")
+    subject = header.first(b"subject")
     ctx = Context(
         raw_size=len(raw),
         walk=found,

@@ -38,11 +38,14 @@ class PolicyStage:
             owners = list(ctx.recipient_units) or [None]
         chains = {tuple(self.chain(owner)) for owner in owners}
         documents = verdicts(ctx)
-        # the parts the documents stage read, and the record lists: one walk
-        parts = parts_of(ctx, self.config, ctx.current_content)
+        raw = ctx.current_content
+        # the parts the documents stage read, and the record lists: one walk; and the
+        # header block read at the door, unless a stage before changed the bytes
+        parts = parts_of(ctx, self.config, raw)
+        header = ctx.header if raw is ctx.original_content else None
         decisions = [
-            decide(ctx.current_content, self.config.resolve(chain, ctx.direction.value),
-                   documents=documents, parts=parts)
+            decide(raw, self.config.resolve(chain, ctx.direction.value),
+                   documents=documents, parts=parts, header=header)
             for chain in chains
         ]
         return max(decisions, key=lambda d: SEVERITY[d.action])

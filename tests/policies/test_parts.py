@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from email.message import EmailMessage
 
+from mailbase import read_header
 from policies import PoliciesConfig, SharedParts, decide, read_parts
 from policies.archives import ArchiveLimits
 from policies.walk import WalkLimits
@@ -67,3 +68,16 @@ def test_read_parts_matches_what_decide_reads_alone() -> None:
     shared = decide(raw, policy, parts=read_parts(raw, walk_limits=policy.walk_limits,
                                                   archive_limits=policy.archive_limits))
     assert alone == shared
+
+
+def test_the_header_read_at_the_door_is_the_one_the_rules_read() -> None:
+    # the subject's classified marking is found in the header block handed in, which
+    # the walk shares too: the same decision as the engine's own reading
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = "a@x.gov.vn", "b@y.gov.vn", "MẬT: Báo cáo"
+    msg.set_content("Kính gửi các đơn vị.")
+    raw = msg.as_bytes()
+    policy = PoliciesConfig().resolve([], "outbound")
+    given = decide(raw, policy, header=read_header(raw))
+    assert given == decide(raw, policy)
+    assert [v.rule for v in given.violations] == ["classified-marking"]
