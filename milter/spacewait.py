@@ -12,7 +12,10 @@ its listeners as always and, until the stores open:
   message gets further: Postfix keeps it queued and retries, and nothing is recorded;
 - opens the stores again after 5 s, then twice as long each time, at most a minute
   apart (SIGHUP: at once, with the configuration file read again), one log line per
-  attempt saying what is still full and how many messages were deferred meanwhile.
+  attempt saying what is still full and how many messages were deferred meanwhile;
+- serves ``[metrics] listen`` itself, with one gauge, ``congvu_waiting_for_disk_space
+  1`` (the usual metrics keep their files on the data directory's disk, and start
+  with the workers, which have none of this gauge).
 
 Once they open the listeners go to the workers as at any start. A retry that fails for
 another reason (a key removed meanwhile) ends the service with that error, as a start
@@ -26,9 +29,11 @@ import functools
 import logging
 import signal
 import socket
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from aiosmtpd.smtp import SMTP
@@ -92,6 +97,41 @@ def _protocol(config: Settings, listener: ListenerConfig, handler: _DeferringHan
         listener=listener.name)
 
 
+#: what ``[metrics] listen`` serves while congvu waits (Prometheus' text format)
+WAITING_METRICS = (b"# HELP congvu_waiting_for_disk_space 1 while congvu cannot open its "
+                   b"stores for a full disk and defers every message.\n"
+                   b"# TYPE congvu_waiting_for_disk_space gauge\n"
+                   b"congvu_waiting_for_disk_space 1\n")
+
+
+class _WaitingMetrics(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        """Every path: the one gauge."""
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+        self.send_header("Content-Length", str(len(WAITING_METRICS)))
+        self.end_headers()
+        self.wfile.write(WAITING_METRICS)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Scrapes are not events."""
+
+
+def _serve_metrics(listen: str | None) -> ThreadingHTTPServer | None:
+    if listen is None:
+        return None
+    host, _, port = listen.rpartition(":")
+    host = host.strip("[]")
+
+    class Server(ThreadingHTTPServer):
+        address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        daemon_threads = True
+
+    server = Server((host, int(port)), _WaitingMetrics)
+    threading.Thread(target=server.serve_forever, name="waiting-metrics", daemon=True).start()
+    return server
+
+
 def _said(problems: Sequence[LocalProblem]) -> list[str]:
     return [str(problem) for problem in problems]
 
@@ -119,6 +159,7 @@ async def wait_for_space(config: Settings, reload: Reload, sockets: Mapping[str,
     event(log, "waiting for disk space", logging.ERROR, problems=_said(problems),
           reply=str(R451_NO_SPACE), retry_in=delay)
     checking = ThreadPoolExecutor(max_workers=1, thread_name_prefix="space-retry")
+    metrics = _serve_metrics(config.metrics.listen)
     try:
         while True:
             waits = [loop.create_task(stopping.wait()), loop.create_task(retry_now.wait())]
@@ -149,6 +190,9 @@ async def wait_for_space(config: Settings, reload: Reload, sockets: Mapping[str,
                   problems=_said(problems), deferred=deferred, retry_in=delay)
     finally:
         checking.shutdown(wait=True)
+        if metrics is not None:  # its port goes to the usual metrics next
+            metrics.shutdown()
+            metrics.server_close()
         tracker.is_draining = True
         for server in servers:
             server.close()

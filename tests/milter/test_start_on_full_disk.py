@@ -8,6 +8,7 @@ from __future__ import annotations
 import signal
 import smtplib
 import subprocess
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,7 +21,8 @@ from milter.config import ListenerConfig
 from milter.doctor_service import check_listeners
 from milter.findings import Level
 from milter.replies import R220_WAITING_FOR_SPACE, R451_NO_SPACE
-from support import fulldisk
+from milter.spacewait import WAITING_METRICS
+from support import fulldisk, postfix
 from support.process import CONGVU, ServeProcess
 from support.sink import Sink
 from support.unwritable import unwritable
@@ -62,7 +64,8 @@ port = {next_hop_port}
 @pytest.mark.parametrize("stores", ["fresh", "existing"])
 def test_serve_defers_while_the_disk_is_full_and_takes_mail_once_space_is_freed(
         var: Path, next_hop: Sink, stores: str) -> None:
-    config = write_config(var, next_hop.port)
+    metrics = f"http://127.0.0.1:{postfix.free_port()}/metrics"
+    config = write_config(var, next_hop.port, f"[metrics]\nlisten = \"{metrics[7:-8]}\"")
     if stores == "existing":  # as after any earlier run: SQLite then says "disk I/O error"
         assert local_problems(load_config(config), create=True) == []
     filler = fulldisk.fill(var)
@@ -80,6 +83,7 @@ def test_serve_defers_while_the_disk_is_full_and_takes_mail_once_space_is_freed(
         [finding] = check_listeners([listener], [])
         assert finding.level is Level.ERROR, finding
         assert "waits for disk space to open its stores" in finding.message, finding
+        assert urllib.request.urlopen(metrics, timeout=10).read() == WAITING_METRICS
 
         filler.unlink()
         if stores == "existing":
@@ -95,6 +99,9 @@ def test_serve_defers_while_the_disk_is_full_and_takes_mail_once_space_is_freed(
         assert next_hop.get().recipients == ["cv@d.vn"]
         [finding] = check_listeners([listener], [])
         assert finding.level is Level.OK, finding
+        scraped = urllib.request.urlopen(metrics, timeout=10).read().decode()
+        assert 'congvu_messages_total{direction="outbound",fate="relayed"' in scraped
+        assert "congvu_waiting_for_disk_space" not in scraped
     finally:
         assert serving.stop() == 0
     audit = load_config(config).audit
