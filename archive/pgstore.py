@@ -31,14 +31,12 @@ A database that is down, unreachable, read-only or full makes :meth:`PgArchive.p
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 import os
 import struct
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
@@ -46,10 +44,10 @@ import psycopg
 
 from archive.errors import IN_POSTGRESQL, ArchiveError, ArchiveReadError, ArchiveWriteError
 from archive.index import TextReader
-from archive.parts import DEDUPLICATED, Run, header, manifest, runs, split
+from archive.parts import DEDUPLICATED, header, split
 from archive.pgindex import PgTextIndex, add_in_batch
 from archive.pgschema import is_current, migrate
-from archive.store import IN_FLIGHT, Archive, Removal, Stored
+from archive.store import IN_FLIGHT, Archive, Prepared, Removal, Stored
 from mailbase.pgconn import ERRORS, PgConnection, connect, explain
 
 _T = TypeVar("_T")
@@ -134,24 +132,6 @@ class _Connections:
         for conn in idle:
             with contextlib.suppress(*ERRORS):
                 conn.raw.close()
-
-
-@dataclass(frozen=True, slots=True)
-class _Message:
-    """One message of a batch, with what storing it needs (computed once, before the
-    transaction: the hashes and the runs are the CPU of a store)."""
-
-    data: bytes
-    sha256: str = field(init=False)
-    runs: list[Run] = field(init=False)
-    names: list[str] = field(init=False)
-
-    def __post_init__(self) -> None:
-        found = runs(self.data)
-        object.__setattr__(self, "sha256", hashlib.sha256(self.data).hexdigest())
-        object.__setattr__(self, "runs", found)
-        object.__setattr__(self, "names",
-                           [hashlib.sha256(run.decoded).hexdigest() for run in found])
 
 
 class PgArchive(Archive):
@@ -241,7 +221,8 @@ class PgArchive(Archive):
             raise outcome
         return outcome
 
-    def put_many(self, messages: Sequence[bytes]) -> list[Stored | ArchiveWriteError]:
+    def put_many(self, messages: Sequence[bytes | Prepared]
+                 ) -> list[Stored | ArchiveWriteError]:
         """Store a batch of messages (the filter's group commit) in one transaction, so
         one commit, one WAL flush, makes them all durable; one outcome a message, in
         order. Rows are locked in one order whatever the batch (objects by name, then
@@ -250,17 +231,15 @@ class PgArchive(Archive):
         every message alike): each outcome is then the same
         :class:`~archive.errors.ArchiveWriteError`.
         """
-        batch = [_Message(data) for data in messages]
-        words = self.words_of(messages)
+        batch = [m if isinstance(m, Prepared) else self.prepare(m) for m in messages]
         try:
-            stored = self.connections.run(lambda conn: self._store(conn, batch, words))
+            stored = self.connections.run(lambda conn: self._store(conn, batch))
         except ERRORS as exc:
             failed = ArchiveWriteError(self.url, explain(exc), check=IN_POSTGRESQL)
             return [failed] * len(batch)
         return [stored[n] for n in range(len(batch))]
 
-    def _store(self, conn: PgConnection, batch: list[_Message],
-               words: Sequence[str | None]) -> dict[int, Stored]:
+    def _store(self, conn: PgConnection, batch: list[Prepared]) -> dict[int, Stored]:
         """Each message of ``batch`` stored or touched, and its words indexed, in one
         transaction: its outcome by its place in the batch."""
         now = time.time()
@@ -279,11 +258,7 @@ class PgArchive(Archive):
         stored: set[str] = set()
         for sha256 in sorted(new):
             message = new[sha256]
-            if message.runs:
-                data = header(message.names) + self._seal(
-                    manifest(message.data, message.runs, message.names), sha256.encode())
-            else:
-                data = self._seal(message.data, sha256.encode())
+            data = message.stored_form
             # a part written in this batch counts for the first message naming it
             found[sha256] = len(data) + sum(written.pop(n, 0) for n in message.names)
             if _insert(conn, "archive.objects", sha256, data, now):
@@ -291,8 +266,8 @@ class PgArchive(Archive):
                 stored.add(sha256)
             # else another server's transaction stored the same bytes first: touched
         if self.index is not None:
-            add_in_batch(conn, [(m.sha256, w) for m, w in zip(batch, words, strict=True)
-                                if w is not None], self.url, now)
+            add_in_batch(conn, [(m.sha256, m.words) for m in batch if m.words is not None],
+                         self.url, now)
         conn.execute("COMMIT")
         outcomes: dict[int, Stored] = {}
         for number, message in enumerate(batch):

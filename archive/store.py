@@ -7,8 +7,8 @@ the archive is opened, so storing a message never waits on making one: ten milli
 messages are some 40,000 a directory, which ext4's and XFS's hashed directories take in
 their stride). A message is written aside, synced, renamed into place and its name
 synced before :meth:`Archive.put` or :meth:`Archive.put_many` returns (put_many syncs a
-whole batch with two syncfs calls), so once the audit record naming it commits, both
-survive a power loss. Files are 0600,
+whole batch's files at once, then their directories), so once the audit record naming
+it commits, both survive a power loss. Files are 0600,
 directories 0700, whatever the umask (mailbase's private-file rules): they hold the
 content of official mail.
 
@@ -38,11 +38,13 @@ import secrets
 import struct
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
+from typing import TypeVar
 
 import zstandard
 from cryptography.exceptions import InvalidTag
@@ -54,9 +56,11 @@ from archive.index import SqliteTextIndex, TextIndex, TextReader, chunks, words_
 from archive.keys import key_id, load_key, load_retired
 from archive.parts import DEDUPLICATED, Run, header, manifest, rebuild, runs, split
 from mailbase import private_dir, sync_directory, write_private_durably
-from mailbase.private_files import create_private, sync_file_system
+from mailbase.private_files import create_private
 
 log = logging.getLogger("congvu.archive")
+
+_T = TypeVar("_T")
 
 SUFFIX = ".eml.zst"
 PART_SUFFIX = ".part.zst"
@@ -84,6 +88,10 @@ _STALE_TMP = 30 * 60.0
 _TMP_NAME = re.compile(r"^[0-9a-f]{64}\.[0-9a-f]{8}\.tmp$")
 #: the text index's file, beside ``objects/``
 INDEX_NAME = "index.sqlite3"
+#: threads a process syncs a batch's files with: the file system sees every sync of a
+#: batch at once and commits its journal once for them (one at a time, each would wait
+#: for a commit of its own)
+_SYNC_THREADS = 16
 
 
 class Removal(Enum):
@@ -121,37 +129,89 @@ class Reindexed:
     removed: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A message ready to be stored: the CPU of storing it, done before its batch (the
+    filter does it in a thread of its own, so a batch waits only for the disk): its
+    SHA-256, the large parts found in it and their names, the object as it is written
+    unless stored already (zstd, sealed when encrypting), and the words the index keeps
+    of it (None: not indexed)."""
+
+    data: bytes
+    sha256: str
+    runs: list[Run]
+    names: list[str]
+    stored_form: bytes
+    words: str | None
+
+
+@dataclass(slots=True)
+class _Aside:
+    """A file written aside for a batch: open until the batch has synced it."""
+
+    fd: int
+    tmp: Path
+    path: Path
+
+
 @dataclass(slots=True)
 class _Batch:
     """What one :meth:`Archive.put_many` wrote aside and must make durable."""
 
-    root: Path
-    renames: list[tuple[Path, Path]] = field(default_factory=list)
+    aside: list[_Aside] = field(default_factory=list)
     stored: dict[str, Stored] = field(default_factory=dict)
     parts: set[str] = field(default_factory=set)
-    #: an object found stored was touched: its directory entry is synced too
-    touched: bool = False
+    #: objects and parts found stored and touched: their time and name are synced too
+    touched: set[Path] = field(default_factory=set)
 
-    def commit(self) -> None:
-        """Sync the objects' bytes, rename them into place, sync their names.
+    def commit(self, pool: ThreadPoolExecutor) -> None:
+        """Sync the bytes written aside, rename them into place, sync the directories
+        naming them (and the objects touched): each step's syncs at once, in ``pool``.
+        Only the files and directories of the batch are synced, not the file system:
+        the mail queue, the audit log and whatever else shares it are not waited for.
 
         :raises OSError: a sync or a rename failed.
         """
-        if self.renames:
-            sync_file_system(self.root)
-            while self.renames:
-                tmp, path = self.renames[0]
-                os.replace(tmp, path)
-                self.renames.pop(0)
-        elif not self.touched:
-            return
-        sync_file_system(self.root)
+        _each(pool, os.fdatasync, [f.fd for f in self.aside])
+        _each(pool, _sync_file, self.touched)
+        renamed: set[Path] = set()
+        while self.aside:
+            written = self.aside[0]
+            os.replace(written.tmp, written.path)  # a failure: discard() removes the rest
+            self.aside.pop(0)
+            os.close(written.fd)
+            renamed.add(written.path.parent)
+        _each(pool, sync_directory, renamed | {path.parent for path in self.touched})
 
     def discard(self) -> None:
         """Remove what was written aside and not renamed into place."""
-        for tmp, _ in self.renames:
-            tmp.unlink(missing_ok=True)
-        self.renames.clear()
+        for written in self.aside:
+            os.close(written.fd)
+            written.tmp.unlink(missing_ok=True)
+        self.aside.clear()
+
+
+def _each(pool: ThreadPoolExecutor, sync: Callable[[_T], None], items: Collection[_T]) -> None:
+    """``sync`` each of ``items``, all at once (one alone in this thread).
+
+    :raises OSError: one failed (the first, once all have run).
+    """
+    if len(items) == 1:
+        sync(next(iter(items)))
+        return
+    futures = [pool.submit(sync, item) for item in items]
+    wait(futures)  # every one, before the caller closes what they sync
+    for future in futures:
+        future.result()
+
+
+def _sync_file(path: Path) -> None:
+    """fsync a file (its time too, which a prune reads)."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 class Archive:
@@ -185,6 +245,10 @@ class Archive:
         if self.is_encrypting and key is None:
             raise ValueError("encrypting needs a key")
         self._local = threading.local()  # zstd contexts are not shared between threads
+        # the threads syncing a batch's files: made by the first batch of each process
+        # (the filter builds its archive and then forks its workers)
+        self._syncing: tuple[int, ThreadPoolExecutor] | None = None
+        self._syncing_lock = threading.Lock()
 
     @classmethod
     def from_config(cls, config: ArchiveConfig, *, create: bool,
@@ -344,26 +408,42 @@ class Archive:
             raise outcome
         return outcome
 
-    def put_many(self, messages: Sequence[bytes]) -> list[Stored | ArchiveWriteError]:
-        """Store each message durably unless it is stored already: one outcome a message,
-        in order (the filter's group commit, mailbase/groupcommit.py).
+    def prepare(self, data: bytes) -> Prepared:
+        """What storing ``data`` costs in CPU (its hashes, its large parts, compressing
+        and sealing it, its words for the index), done before its batch, with no lock
+        and nothing written."""
+        sha256 = hashlib.sha256(data).hexdigest()
+        found = runs(data)
+        names = [hashlib.sha256(run.decoded).hexdigest() for run in found]
+        if found:
+            form = header(names) + self._seal(manifest(data, found, names), sha256.encode())
+        else:
+            form = self._seal(data, sha256.encode())
+        words = (words_of(self.reader, data)
+                 if self.index is not None and self.reader is not None else None)
+        return Prepared(data, sha256, found, names, form, words)
 
-        Every object of the batch is written aside, then one sync of the file system
-        makes their bytes durable, the renames put them in place and a second sync
-        makes the names durable: two syncs a batch where storing one at a time costs an
-        fsync of each file and of its directory. When a sync fails, every message of
-        the batch fails.
+    def put_many(self, messages: Sequence[bytes | Prepared]
+                 ) -> list[Stored | ArchiveWriteError]:
+        """Store each message durably unless it is stored already: one outcome a message,
+        in order (the filter's group commit, mailbase/groupcommit.py, hands it messages
+        :meth:`prepare` made ready).
+
+        Every object of the batch is written aside, their files synced at once, renamed
+        into place and their directories synced at once: the file system commits its
+        journal for the batch's syncs together, where storing one at a time costs an
+        fsync of each file and of its directory, each waiting for a commit. When a sync
+        fails, every message of the batch fails.
         """
-        found = [runs(data) for data in messages]  # before the lock: a prune waits
-        words = self.words_of(messages)             # only for the writes
-        batch = _Batch(self.root)
+        ready = [m if isinstance(m, Prepared) else self.prepare(m) for m in messages]
+        batch = _Batch()
         outcomes: list[Stored | ArchiveWriteError] = []
         try:
             with self.locked():
-                for data, parts in zip(messages, found, strict=True):
-                    outcomes.append(self._stage(data, parts, batch))
-                batch.commit()
-                self._index(outcomes, words)
+                for message in ready:
+                    outcomes.append(self._stage(message, batch))
+                batch.commit(self._sync_pool())
+                self._index(outcomes, [m.words for m in ready])
         except OSError as exc:
             batch.discard()
             error = ArchiveWriteError(self.root, f"{exc.strerror or exc}")
@@ -372,12 +452,13 @@ class Archive:
             return failed + [error] * (len(messages) - len(failed))
         return outcomes
 
-    def words_of(self, messages: Sequence[bytes]) -> list[str | None]:
-        """The words the index keeps of each message (None: not indexed, as when there
-        is no index or no reader)."""
-        if self.index is None or self.reader is None:
-            return [None] * len(messages)
-        return [words_of(self.reader, data) for data in messages]
+    def _sync_pool(self) -> ThreadPoolExecutor:
+        """This process's threads syncing a batch's files."""
+        with self._syncing_lock:
+            if self._syncing is None or self._syncing[0] != os.getpid():
+                self._syncing = (os.getpid(), ThreadPoolExecutor(
+                    _SYNC_THREADS, thread_name_prefix="congvu-archive-sync"))
+            return self._syncing[1]
 
     def _index(self, outcomes: Sequence[Stored | ArchiveWriteError],
                words: Sequence[str | None]) -> None:
@@ -395,10 +476,9 @@ class Archive:
                       "search counts them as such; `congvu archive index rebuild` adds "
                       "them): %s", len(rows), exc)
 
-    def _stage(self, data: bytes, found: list[Run],
-               batch: _Batch) -> Stored | ArchiveWriteError:
+    def _stage(self, message: Prepared, batch: _Batch) -> Stored | ArchiveWriteError:
         """Write one message aside into ``batch`` (or touch it when stored already)."""
-        sha256 = hashlib.sha256(data).hexdigest()
+        sha256, data = message.sha256, message.data
         earlier = batch.stored.get(sha256)
         if earlier is not None:  # the same bytes twice in one batch
             return Stored(sha256, earlier.size, earlier.stored_size, is_new=False)
@@ -406,23 +486,18 @@ class Archive:
         try:
             if self._is_intact(path, sha256):
                 # Stored by an earlier message: touched, so a prune that read the
-                # records before this message's record commits leaves it; its directory
-                # entry is synced with the batch (its writer may not have synced it yet).
+                # records before this message's record commits leaves it; its time and
+                # directory entry are synced with the batch (its writer may not have
+                # synced them yet).
                 os.utime(path)
-                batch.touched = True
+                batch.touched.add(path)
                 stored = Stored(sha256, len(data), path.stat().st_size, is_new=False)
             else:
-                parts_size = 0
-                if found:
-                    names = [hashlib.sha256(run.decoded).hexdigest() for run in found]
-                    parts_size = sum(self._put_part(name, run, batch)
-                                     for name, run in zip(names, found, strict=True))
-                    compressed = header(names) + self._seal(
-                        manifest(data, found, names), sha256.encode())
-                else:
-                    compressed = self._seal(data, sha256.encode())
-                self._write_aside(path, compressed, batch)
-                stored = Stored(sha256, len(data), len(compressed) + parts_size, is_new=True)
+                parts_size = sum(self._put_part(name, run, batch) for name, run
+                                 in zip(message.names, message.runs, strict=True))
+                self._write_aside(path, message.stored_form, batch)
+                stored = Stored(sha256, len(data), len(message.stored_form) + parts_size,
+                                is_new=True)
         except OSError as exc:
             return ArchiveWriteError(self.root, f"{exc.strerror or exc} ({path})")
         batch.stored[sha256] = stored
@@ -463,12 +538,13 @@ class Archive:
         tmp = self.tmp / f"{path.name[:64]}.{secrets.token_hex(4)}.tmp"
         fd = create_private(tmp)
         try:
-            with os.fdopen(fd, "wb") as handle:
+            with os.fdopen(fd, "wb", closefd=False) as handle:
                 handle.write(data)
         except BaseException:
+            os.close(fd)
             tmp.unlink(missing_ok=True)
             raise
-        batch.renames.append((tmp, path))
+        batch.aside.append(_Aside(fd, tmp, path))
 
     def _put_part(self, name: str, run: Run, batch: _Batch) -> int:
         """Store a large part unless it is there intact (then touch it, as a message
@@ -480,7 +556,7 @@ class Archive:
         try:
             if self._read_part(name) == run.decoded:
                 os.utime(path)
-                batch.touched = True
+                batch.touched.add(path)
                 return 0
         except ArchiveReadError as exc:
             if exc.problem != "missing":
