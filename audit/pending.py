@@ -48,6 +48,8 @@ class Pending:
     rows: Rows
     before: _Hash
     after: bytes
+    #: the text whose SHA-256 state ``before`` is (for a store whose server links rows)
+    prefix: bytes
 
     @classmethod
     def of(cls, item: Item) -> Pending:
@@ -60,8 +62,9 @@ class Pending:
         tail = {c: event[c] for c in HASHED_COLUMNS if c > _PREV and event.get(c) is not None}
         before = canonical(head)[:-1] + ("," if head else "") + f'"{_PREV}":"'
         after = '"' + ("," + canonical(tail)[1:] if tail else "}")
-        return cls(item, rows, hashlib.sha256(before.encode("utf-8", "surrogatepass")),
-                   after.encode("utf-8", "surrogatepass"))
+        prefix = before.encode("utf-8", "surrogatepass")
+        return cls(item, rows, hashlib.sha256(prefix), after.encode("utf-8", "surrogatepass"),
+                   prefix)
 
     def link(self, prev: str) -> str:
         """The event's hash when it follows the row whose hash is ``prev``."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from audit.schema import CHAIN_SPAN, EVENT_COLUMNS
 from audit.schema import MIGRATIONS as SQLITE_MIGRATIONS
 from audit.summaryschema import pg_steps
 from audit.verify import IndexCheck
@@ -25,6 +26,85 @@ from mailbase.pgconn import PgConnection
 CHAIN_LOCK = 0x636F6E67_7675  # "congvu"
 
 _TEXT = 'text COLLATE "C"'
+
+# The events' columns as congvu_append fills them: a row's place from its position in the
+# batch (its JSON's "seq"), the links computed here.
+_PLACED = {"seq": "r.seq + first - 1", "prev_hash": "prevs[r.seq]", "hash": "hashes[r.seq]"}
+_EVENT_NAMES = ", ".join(EVENT_COLUMNS)
+_EVENT_VALUES = ", ".join(_PLACED.get(c, f"r.{c}") for c in EVENT_COLUMNS)
+
+#: A batch of events linked and inserted by the database server, which takes the chain's
+#: lock once it has read the rows, so the lock is held for no round trip to the writer
+#: and no parsing (audit/pgstore.py). Each event comes as its rows' JSON (``seq`` and
+#: ``record_id`` its position in the batch, from 1) and its canonical hashed text split
+#: around ``prev_hash`` (audit/pending.py): its hash is SHA-256 of the part before, the
+#: previous row's hash (hex, ASCII) and the part after, which is audit/chain.py's
+#: row_hash byte for byte. When a checkpoint falls due (audit/store.py's rule: the
+#: writer signs it, so the writer must see the head before the COMMIT) nothing is
+#: written and ``due`` is true; the writer then appends as it does without this.
+_APPEND = f"""
+    CREATE OR REPLACE FUNCTION congvu_append(
+        events_doc json, befores bytea[], afters bytea[], memberships_doc json,
+        recipients_doc json, attachments_doc json, search_doc json, every_records bigint,
+        every_seconds double precision, now_at text, OUT seqs bigint[], OUT due boolean)
+    LANGUAGE plpgsql AS $$
+    DECLARE
+        head bigint; prev text; first bigint; prevs text[]; hashes text[];
+        last_seq bigint; last_at text; last_records bigint; last_seconds double precision;
+        event_rows events[] := ARRAY(
+            SELECT r FROM json_populate_recordset(NULL::events, events_doc) r);
+        membership_rows memberships[] := ARRAY(
+            SELECT r FROM json_populate_recordset(NULL::memberships, memberships_doc) r);
+        recipient_rows recipients[] := ARRAY(
+            SELECT r FROM json_populate_recordset(NULL::recipients, recipients_doc) r);
+        attachment_rows attachments[] := ARRAY(
+            SELECT r FROM json_populate_recordset(NULL::attachments, attachments_doc) r);
+        search_rows search[] := ARRAY(
+            SELECT r FROM json_populate_recordset(NULL::search, search_doc) r);
+    BEGIN
+        -- the rows read, the chain's lock, held to the COMMIT
+        PERFORM pg_advisory_xact_lock({CHAIN_LOCK});
+        SELECT e.seq, e.hash INTO head, prev FROM events e WHERE e.seq < {CHAIN_SPAN}
+            ORDER BY e.seq DESC LIMIT 1;
+        head := coalesce(head, 0);
+        prev := coalesce(prev, repeat('0', 64));
+        first := head + 1;
+        FOR i IN 1 .. coalesce(array_length(befores, 1), 0) LOOP
+            prevs[i] := prev;
+            prev := encode(sha256(befores[i] || convert_to(prev, 'UTF8') || afters[i]), 'hex');
+            hashes[i] := prev;
+            head := head + 1;
+        END LOOP;
+        SELECT c.seq, c.at, c.every_records, c.every_seconds
+            INTO last_seq, last_at, last_records, last_seconds
+            FROM checkpoints c ORDER BY c.seq DESC LIMIT 1;
+        due := head >= first AND head > coalesce(last_seq, 0) AND (
+            last_at IS NULL OR head - last_seq >= every_records
+            OR now_at::timestamptz - last_at::timestamptz >= every_seconds * interval '1 second'
+            OR last_records IS DISTINCT FROM every_records
+            OR last_seconds IS DISTINCT FROM every_seconds);
+        IF due THEN
+            RETURN;
+        END IF;
+        seqs := ARRAY(SELECT generate_series(first, head));
+        INSERT INTO events ({_EVENT_NAMES}) SELECT {_EVENT_VALUES}
+            FROM unnest(event_rows) r;
+        INSERT INTO memberships (record_id, unit_id, role, at)
+            SELECT r.record_id + first - 1, r.unit_id, r.role, r.at
+            FROM unnest(membership_rows) r;
+        INSERT INTO recipients (record_id, position, address, unit_id)
+            SELECT r.record_id + first - 1, r.position, r.address, r.unit_id
+            FROM unnest(recipient_rows) r;
+        INSERT INTO attachments (record_id, position, sha256, filename, filename_folded,
+                                 size, document)
+            SELECT r.record_id + first - 1, r.position, r.sha256, r.filename,
+                   r.filename_folded, r.size, r.document
+            FROM unnest(attachment_rows) r;
+        INSERT INTO search (seq, words) SELECT r.seq + first - 1, r.words
+            FROM unnest(search_rows) r;
+        -- audit/summary.py's maintain for a batch that changes no figure
+        UPDATE summary_state SET live_through = head WHERE live_through = first - 1;
+    END $$"""
 
 _FUNCTIONS = [
     r"""CREATE OR REPLACE FUNCTION congvu_json(doc text) RETURNS jsonb
@@ -236,6 +316,7 @@ def migrate(conn: PgConnection, migrations: list[tuple[str, list[str]]] | None =
             conn.execute("INSERT INTO _migrations (name, applied_at) VALUES (?, ?)",
                           (name, datetime.now(UTC).isoformat()))
             applied.append(name)
+        conn.raw.execute(_APPEND)  # after the migrations: it names their tables' types
         conn.execute("COMMIT")
     except BaseException:
         conn.rollback()

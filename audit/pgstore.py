@@ -16,11 +16,19 @@ WAL is flushed (``synchronous_commit`` on, the default; keep it on), waited for 
 described next.
 
 The lock is held from the head read to the commit, and that time, summed over the
-servers, bounds the records all of them commit per second; so a batch holds it for two
-round trips and the work between them (audit/pgwrite.py): the lock with the reads of the
-head, the latest checkpoint and which records the batch's completions name are messages,
-then the rows with the commit, which does not wait for the disk; the wait for the WAL
-flush comes after, with the lock given back, and before any session is answered.
+servers, bounds the records all of them commit per second. A batch of message records
+and administrative events that change no figure of the report's summary is linked by
+the database server: one statement (``congvu_append``, audit/pgschema.py) reads the
+rows, takes the lock, links them to the head with the hashed text built here and
+inserts them, and goes with the COMMIT in one round trip, so the lock is held for the
+server's inserts only. Its hashes are :func:`~audit.chain.row_hash`'s byte for byte
+(the chain vectors and tests/audit/test_shared_store.py hold it to that). When a
+checkpoint falls due the statement writes nothing and the batch is appended as one with
+completions is, the writer linking it: the lock for two round trips and the work between them (audit/pgwrite.py):
+the lock with the reads of the head, the latest checkpoint and which records the batch's
+completions name are messages, then the rows with the commit. Either way the commit does
+not wait for the disk; the wait for the WAL flush comes after, with the lock given back,
+and before any session is answered.
 
 A database that is down, unreachable, read-only (a standby, or
 ``default_transaction_read_only``) or refusing the login makes every write an
@@ -32,13 +40,14 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, cast
 
 from sqlite_utils import Database
 
+from audit import summary
 from audit.chain import Checkpoint, CheckpointSigner, Schedule
 from audit.config import AuditConfig
 from audit.errors import AuditError
@@ -47,9 +56,10 @@ from audit.pending import Linked, Pending
 from audit.pgschema import CHAIN_LOCK, INDEX_CHECKS, is_current, migrate
 from audit.pgwrite import Answer, WriteSession, json_members
 from audit.query import Dialect
-from audit.records import Completion
+from audit.records import AdminEvent, AuditRecord, Completion
+from audit.rows import iso
 from audit.schema import CHAIN_SPAN, EVENT_COLUMNS
-from audit.store import AuditLog, Item, mapped_errors
+from audit.store import _HELD_DECIDED, _SIGNED_AT_ONCE, AuditLog, Item, mapped_errors
 from audit.verify import VerifyReport
 from mailbase.pgconn import ERRORS, PgConnection, PgDatabase, connect, pooled
 
@@ -77,6 +87,9 @@ _LAST_CHECKPOINT = ("SELECT seq, at, every_records, every_seconds FROM checkpoin
                     "ORDER BY seq DESC LIMIT 1")
 # AuditLog._is_message's read for every completion of a batch at once, sent with the lock
 _MESSAGES = "SELECT seq FROM events WHERE seq = ANY(?) AND kind = 'message'"
+# a batch linked by the server (audit/pgschema.py), sent with the lock and the COMMIT
+_APPEND = ("SELECT seqs, due FROM congvu_append(%s::json, %s::bytea[], %s::bytea[], %s::json, "
+           "%s::json, %s::json, %s::json, %s, %s, %s)")
 
 
 _RECIPIENT = ("record_id", "position", "address", "unit_id")
@@ -87,6 +100,11 @@ _COLUMNS: dict[str, tuple[str, ...]] = {
     "events": tuple(EVENT_COLUMNS), "memberships": ("record_id", "unit_id", "role", "at"),
     "recipients": _RECIPIENT, "attachments": _ATTACHMENT, "search": ("seq", "words"),
 }
+
+
+def _array(objects: Iterable[str]) -> str:
+    """The JSON array of the JSON objects ``objects``."""
+    return "[" + ",".join(objects) + "]"
 
 
 def _where(config: AuditConfig) -> str:
@@ -112,7 +130,7 @@ class _Shipped(Pending):
         rows = pending.rows
         at = rows.event["at"]
         return cls(
-            pending.item, rows, pending.before, pending.after,
+            pending.item, rows, pending.before, pending.after, pending.prefix,
             row=json_members(rows.event),
             memberships=[json_members({"unit_id": unit, "role": role, "at": at})
                          for unit, role in rows.memberships],
@@ -186,6 +204,8 @@ class PgAuditLog(AuditLog):
         self._checkpoint_ahead: Answer | None = None
         self._asked: frozenset[int] = frozenset()
         self._messages_ahead: Answer | None = None
+        #: the batches the server linked (the others were linked here)
+        self.linked_in_server = 0
 
     @property
     def _conn(self) -> PgConnection:
@@ -230,15 +250,74 @@ class PgAuditLog(AuditLog):
         super()._insert_checkpoint(cp)
 
     def write_each(self, items: Sequence[Item]) -> list[int | AuditError]:
-        """:meth:`AuditLog.write_each`, asking with the lock, in its round trip, which
-        of the records the batch's completions name are messages of the live chain
+        """:meth:`AuditLog.write_each`, linked by the server when the batch allows it
+        (:meth:`_links_in_server`); otherwise asking with the lock, in its round trip,
+        which of the records the batch's completions name are messages of the live chain
         (rather than one round trip per completion, under the lock)."""
+        if self._links_in_server(items):
+            seqs = self._append_in_server([_Shipped.ship(item) for item in items])
+            if seqs is not None:
+                self.linked_in_server += 1
+                return list(seqs)
         self._asked = frozenset(item.record_id for item in items
                                 if isinstance(item, Completion) and item.record_id < CHAIN_SPAN)
         try:
             return super().write_each(items)
         finally:
             self._asked = frozenset()
+
+    def _links_in_server(self, items: Sequence[Item]) -> bool:
+        """Whether the server can append the batch alone: nothing in it needs the writer
+        between the head read and the COMMIT. A completion, the release or deletion of a
+        held message and a record the summary counts before its completion change the
+        report's summary, counted here from what the store holds; an event signed at
+        once, and a key not yet known to be enrolled, need a checkpoint or an enrolment
+        in the transaction."""
+        if not items or self.signer is None or not self._key_known:
+            return False
+        for item in items:
+            if isinstance(item, Completion):
+                return False
+            if isinstance(item, AuditRecord) and summary.counts_before_completion(item):
+                return False
+            if isinstance(item, AdminEvent) and item.kind in _SIGNED_AT_ONCE | _HELD_DECIDED:
+                return False
+        return True
+
+    def _append_in_server(self, shipped: Sequence[_Shipped]) -> list[int] | None:
+        """Append the batch with one statement that links it in the server
+        (``congvu_append``, audit/pgschema.py), sent with the lock before it and the
+        COMMIT and the wait for the disk after it, in one round trip: the lock is held
+        for the server's own work only. Returns the events' ids, or None when a
+        checkpoint fell due, having written nothing (the caller appends as before, and
+        signs it).
+
+        :raises AuditError: the transaction could not be committed.
+        """
+        placed = list(enumerate(shipped, 1))  # a row's place: its position in the batch
+        with mapped_errors(self.path, "append audit events", self.errors):
+            conn = self._reconnected()
+            conn.begin_locked(None)  # congvu_append takes the lock once its rows are read
+            answer = conn.ask_ahead(_APPEND, [
+                _array(f'{{"seq":{n}{each.row}}}' for n, each in placed),
+                [each.prefix for each in shipped], [each.after for each in shipped],
+                *(_array(f'{{"record_id":{n}{row}}}' for n, each in placed
+                         for row in getattr(each, table))
+                  for table in ("memberships", "recipients", "attachments")),
+                _array(f'{{"seq":{n}{each.words}}}' for n, each in placed
+                       if each.words is not None),
+                self.checkpoint_every_records, float(self.checkpoint_every_seconds),
+                iso(datetime.now(UTC)),
+            ])
+            try:
+                conn.commit()
+            except BaseException:
+                with contextlib.suppress(*ERRORS):
+                    conn.rollback()
+                raise
+        assert answer.rows is not None
+        seqs, due = answer.rows[0]
+        return None if due else [int(seq) for seq in seqs]
 
     def _is_message(self, record_id: int) -> bool:
         """As asked with the lock (a record that is a message stays one: only retention

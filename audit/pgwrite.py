@@ -51,10 +51,23 @@ _PLAIN_INSERT = re.compile(r"^INSERT INTO (\w+) \(([\w, ]+)\) VALUES\s*\((?:%s, 
 # The barrier of commit: a transaction that writes WAL (an xid and a record), so
 # its COMMIT waits for the flush (PostgreSQL skips it for a transaction that wrote none).
 _DURABLE = ("BEGIN", "SELECT pg_logical_emit_message(true, 'congvu', 'durable')", "COMMIT")
-# What in a JSON text may stand for a character encode() rewrites: a NUL (which json.dumps
-# escapes), a lone surrogate or U+FDD0; an escaped backslash before "u0000" is a false
-# alarm, which only costs the slow way.
-_MAY_NEED_ESCAPE = re.compile("\\\\u0000|[\ud800-\udfff\ufdd0]")
+
+
+def _may_need_escape(text: str) -> bool:
+    """Whether a JSON text may hold a character encode() rewrites: a NUL (which
+    json.dumps escapes), U+FDD0 or a lone surrogate (which UTF-8 cannot encode); an
+    escaped backslash before "u0000" is a false alarm, which only costs the slow way.
+    Substring searches and an encoding, all in C: a regular expression for the same took
+    a tenth of a millisecond for a record's row, several times a record."""
+    if "\\u0000" in text or "\ufdd0" in text:
+        return True
+    if text.isascii():
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def _encoded(row: Sequence[Any]) -> list[Any]:
@@ -69,7 +82,7 @@ def _json_rows(names: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
                           ensure_ascii=False, separators=(",", ":"))
 
     text = document(rows)
-    if _MAY_NEED_ESCAPE.search(text):
+    if _may_need_escape(text):
         text = document(_encoded(row) for row in rows)
     return text
 
@@ -81,7 +94,7 @@ def json_members(values: Mapping[str, Any]) -> str:
     built before the lock, to which the row's place is prepended under it."""
     present = {name: value for name, value in values.items() if value is not None}
     text = json.dumps(present, ensure_ascii=False, separators=(",", ":"))
-    if _MAY_NEED_ESCAPE.search(text):
+    if _may_need_escape(text):
         text = json.dumps(dict(zip(present, _encoded(list(present.values())), strict=True)),
                           ensure_ascii=False, separators=(",", ":"))
     return "," + text[1:-1] if present else ""
@@ -115,22 +128,32 @@ class WriteSession(PgConnection):
         self._waiting: list[_Waiting] = []
         self._holding = False
 
-    def begin_locked(self, lock_sql: str, ahead: Sequence[tuple[str, Sequence[Any]]] = ()
-                     ) -> list[Answer]:
+    def begin_locked(self, lock_sql: str | None,
+                     ahead: Sequence[tuple[str, Sequence[Any]]] = ()) -> list[Answer]:
         """Open a write transaction whose first statement is ``lock_sql`` (which waits
-        for the lock), followed by the reads ``ahead``; they go with the next statement
-        that needs an answer, each of them seeing every transaction committed before the
-        lock was granted (READ COMMITTED). Until :meth:`commit` or :meth:`rollback` the
-        rows of ``executemany`` wait too. Returns the reads' answers, filled once sent.
-        Its commit waits for the disk only after giving the lock back (:meth:`commit`).
+        for the lock; None: a statement sent later takes it), followed by the reads
+        ``ahead``; they go with the next statement that needs an answer, each of them
+        seeing every transaction committed before the lock was granted (READ COMMITTED).
+        Until :meth:`commit` or :meth:`rollback` the rows of ``executemany`` wait too.
+        Returns the reads' answers, filled once sent. Its commit waits for the disk only
+        after giving the lock back (:meth:`commit`).
         """
         answers = [Answer() for _ in ahead]
         self._waiting = [_Waiting("BEGIN ISOLATION LEVEL READ COMMITTED"),
-                         _Waiting("SET LOCAL synchronous_commit = off"), _Waiting(lock_sql),
+                         _Waiting("SET LOCAL synchronous_commit = off"),
+                         *([] if lock_sql is None else [_Waiting(lock_sql)]),
                          *(_Waiting(translate(sql), [_encoded(params)], answer=a)
                            for (sql, params), a in zip(ahead, answers, strict=True))]
         self._holding = True
         return answers
+
+    def ask_ahead(self, sql: str, params: Sequence[Any]) -> Answer:
+        """Inside a write transaction, send ``sql`` (PostgreSQL's, its parameters as
+        given: text already as :func:`encode` stores it) with the next statement that
+        needs an answer, as the reads of :meth:`begin_locked` are; its answer once sent."""
+        answer = Answer()
+        self._waiting.append(_Waiting(sql, [list(params)], answer=answer))
+        return answer
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         """Inside a write transaction, keep the rows for the next statement's round

@@ -15,7 +15,9 @@ import pytest
 from audit.chain import KEY_FILE
 from audit.config import AuditConfig
 from audit.errors import AuditError
+from audit.pending import Pending
 from audit.pgschema import MIGRATIONS as PG_MIGRATIONS
+from audit.pgstore import PgAuditLog
 from audit.query import Filters
 from audit.records import AdminEvent, AdminKind, AuditRecord, Completion, Fate
 from audit.schema import HASHED_COLUMNS, MIGRATIONS
@@ -129,6 +131,53 @@ def test_the_chain_vectors_from_postgresql(postgres_url: str, tmp_path: Path) ->
     for row, vector in zip(stored, events, strict=True):
         assert {n: row[n] for n in HASHED_COLUMNS} == {
             n: vector["columns"].get(n) for n in HASHED_COLUMNS}
+
+
+def _warmed(config: AuditConfig) -> PgAuditLog:
+    """A new store past its first two batches: the first signs the first checkpoint and
+    the second finds this server's key signing, so the next batches may be linked by
+    the server."""
+    log = AuditLog.open(config)
+    assert isinstance(log, PgAuditLog)
+    log.record(make_record(queue_id="W1"))
+    log.record(make_record(queue_id="W2"))
+    assert log.linked_in_server == 0
+    return log
+
+
+def test_the_server_links_exactly_as_the_writer_does(pg_config: AuditConfig) -> None:
+    odd: list[AuditRecord | AdminEvent] = [
+        make_record(subject='"prev_hash":"x" \\ \x00 \udcff\ud800 \ufdd0 ký', header_from=None),
+        make_record(client_helo=None, sender_unit=None, subject=None, attachments=[]),
+        AdminEvent(kind=AdminKind.PRUNE, actor="a\x00b", target='"', details={"k": "\udcff"}),
+        make_record(subject="Giấy mời họp Đảng ủy", envelope_recipients=[
+            "A@ubnd.example.gov.vn", "b@stc.example.gov.vn"]),
+    ]
+    with _warmed(pg_config) as log:
+        assert log.write(odd) == [3, 4, 5, 6]
+        assert log.linked_in_server == 1
+        rows = list(log.db.query("SELECT prev_hash, hash FROM events ORDER BY seq"))
+        report = log.verify()
+        assert log.count(Filters(text="dang uy")) == 1
+        assert log.count(Filters(recipient="a@ubnd.example.gov.vn")) == 1
+    assert report.is_intact, report.describe()
+    assert "the report summary matches the records" in report.notes
+    for n, (item, row) in enumerate(zip(odd, rows[2:], strict=True), 2):
+        assert row["prev_hash"] == rows[n - 1]["hash"]
+        assert row["hash"] == Pending.of(item).link(row["prev_hash"])  # audit/chain.py's
+
+
+def test_a_checkpoint_falling_due_is_signed_by_the_writer(pg_config: AuditConfig) -> None:
+    config = pg_config.model_copy(update={"checkpoint_every_records": 3})
+    with _warmed(config) as log:  # a checkpoint at 1
+        log.write([make_record(), make_record()])  # 4 - 1 >= 3: due, appended as before
+        log.write([make_record(), make_record()])  # 6 - 4 < 3: linked by the server
+        log.write([make_record(), make_record()])  # 8 - 4 >= 3: due again
+        assert log.linked_in_server == 1
+        signed = [r["seq"] for r in log.db.query("SELECT seq FROM checkpoints ORDER BY seq")]
+        report = log.verify()
+    assert signed == [1, 4, 8]
+    assert report.is_intact, report.describe()
 
 
 def test_text_postgresql_cannot_hold_is_kept_exactly() -> None:
