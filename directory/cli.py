@@ -29,7 +29,15 @@ from directory.published import published_unit
 from directory.roster import RosterFormat
 from directory.store import Change, Directory, ImportSummary
 from directory.successors import merged_into, predecessors
-from directory.words import FIELDS, SAID, translation
+from directory.words import (
+    FIELDS,
+    SAID,
+    change_lines,
+    column_label,
+    import_text,
+    said,
+    translation,
+)
 from mailbase import (
     CommandFailed,
     Translation,
@@ -84,6 +92,15 @@ def _told(wiring: _Wiring, change: DirectoryChanged) -> None:
         wiring.on_change(change)
 
 
+def _imported(wiring: _Wiring, change: DirectoryChanged, tr: Translation) -> None:
+    """Say what an import did, tell the root, and fail when rows were skipped."""
+    summary = change.summary
+    click.echo(import_text(summary, tr))
+    _told(wiring, change)
+    if summary.skipped:
+        raise CommandFailed(said(tr, "were_skipped", count=len(summary.skipped)))
+
+
 def _convert(exc: DirectoryError) -> click.ClickException:
     """The store or the configuration: exit 2; the data (rows, an unknown unit): 1."""
     if isinstance(exc, StoreError):
@@ -105,16 +122,6 @@ def _reading(wiring: _Wiring, config_path: Path | None, read: Callable[[Director
             return read(directory)
         except DirectoryError as exc:
             raise _convert(exc) from exc
-
-
-def _show(value: object) -> str:
-    if value is None or value == "" or value == []:
-        return "(none)"
-    if isinstance(value, list):
-        return "; ".join(str(item) for item in value)
-    if isinstance(value, str) and "\n" in value:
-        return f"({len(value.splitlines())} lines)"
-    return str(value)
 
 
 def _describe(unit: Unit, parents: list[Unit], units: Mapping[str, Unit],
@@ -165,14 +172,16 @@ def group() -> None:
 @click.option("--partial", is_flag=True,
               help="Import the good rows and list the bad ones (default: all or nothing).")
 @click.option("--actor", default=None, help="Name recorded in the history (default: you).")
+@lang_option
 @config_option
 @_wiring
 def import_command(wiring: _Wiring, file: Path, partial: bool, actor: str | None,
-                   config_path: Path | None) -> None:
+                   config_path: Path | None, lang: str) -> None:
     """Import FILE.csv (layout in directory/README.md); list every bad row.
 
     Units missing from the file become inactive. Exit 1 when rows were
-    rejected (nothing imported) or, with --partial, skipped.
+    rejected (nothing imported) or, with --partial, skipped. The summary is in
+    Vietnamese unless --lang en.
     """
     runner = command_line_actor()
     with _store(wiring, config_path) as directory:
@@ -180,19 +189,19 @@ def import_command(wiring: _Wiring, file: Path, partial: bool, actor: str | None
             summary = directory.import_csv(file, partial=partial, actor=actor or runner)
         except DirectoryError as exc:
             raise _convert(exc) from exc
-    click.echo(str(summary))
-    _told(wiring, DirectoryChanged(runner, "units", summary, recorded_as=actor))
-    if summary.skipped:
-        raise CommandFailed(f"{len(summary.skipped)} row(s) were skipped")
+    _imported(wiring, DirectoryChanged(runner, "units", summary, recorded_as=actor),
+              translation(lang))
 
 
 @group.command("publish")
 @click.option("--out", "out_dir", required=True,
               type=click.Path(file_okay=False, path_type=Path),
               help="Folder to write index.html, directory.json, ... into.")
+@lang_option
 @config_option
 @_wiring
-def publish_command(wiring: _Wiring, out_dir: Path, config_path: Path | None) -> None:
+def publish_command(wiring: _Wiring, out_dir: Path, config_path: Path | None,
+                    lang: str) -> None:
     """Write the HTML page, JSON, vCards, LDIF, CSV and Postfix maps into --out."""
     config = wiring.load(config_path)
     with _store(wiring, config_path, read_only=True) as directory:
@@ -203,7 +212,7 @@ def publish_command(wiring: _Wiring, out_dir: Path, config_path: Path | None) ->
             raise _convert(exc) from exc
         except OSError as exc:
             raise UsageProblem(f"{out_dir}: cannot write: {exc}") from exc
-    click.echo(f"{out_dir}: {len(written)} files written")
+    click.echo(said(translation(lang), "written", out=out_dir, count=len(written)))
 
 
 @group.command("show")
@@ -235,16 +244,19 @@ def show_command(wiring: _Wiring, key: str, fmt: str, config_path: Path | None,
 @click.argument("key", required=False)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True, help="Output format (json: one object per line).")
+@lang_option
 @config_option
 @_wiring
-def history_command(wiring: _Wiring, key: str | None, fmt: str, config_path: Path | None) -> None:
+def history_command(wiring: _Wiring, key: str | None, fmt: str, config_path: Path | None,
+                    lang: str) -> None:
     """Print who changed what and when: of the unit with this id or ADDRESS, or of all.
 
-    Times are shown in Asia/Ho_Chi_Minh (stored in UTC).
+    Times are shown dd/mm/yyyy in Asia/Ho_Chi_Minh (stored in UTC); the text is in
+    Vietnamese unless --lang en, JSON keeps its English keys and UTC times.
     """
     changes = _reading(wiring, config_path,
                        lambda d: d.history(d.get(key).id if key else None))
-    _print_changes(changes, fmt, "unit")
+    _print_changes(changes, fmt, "unit", translation(lang))
 
 
 @group.command("export")
@@ -280,9 +292,10 @@ def export_command(wiring: _Wiring, fmt: str, output: Path | None, bom: bool,
 @click.option("--roster-out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="The merged roster to write (with --roster).")
 @click.option("--bom", is_flag=True, help="Start the files with a byte-order mark (for Excel).")
+@lang_option
 def merge_command(files: tuple[Path, ...], prefixes: tuple[str, ...], out: Path,
                   map_path: Path | None, rosters: tuple[Path, ...], roster_out: Path | None,
-                  bom: bool) -> None:
+                  bom: bool, lang: str) -> None:
     """Join several provinces' exports (FILE.csv ...) into one file to import.
 
     An id found in more than one file gets that file's --prefix in each of them;
@@ -296,8 +309,9 @@ def merge_command(files: tuple[Path, ...], prefixes: tuple[str, ...], out: Path,
         merged = merge_files(files, prefixes, rosters=rosters, outputs=outputs)
     except MergeRejected as exc:
         raise (UsageProblem if exc.is_usage else CommandFailed)(str(exc)) from exc
+    tr = translation(lang)
     for warning in merged.warnings:
-        click.echo(f"warning: {warning}", err=True)
+        click.echo(said(tr, "warning", warning=warning), err=True)
     written = [(out, merged.csv_text(bom=bom))]
     if map_path is not None:
         written.append((map_path, merged.map_text(bom=bom)))
@@ -307,11 +321,12 @@ def merge_command(files: tuple[Path, ...], prefixes: tuple[str, ...], out: Path,
         _write_files(written)
     except OSError as exc:
         raise UsageProblem(f"{exc.filename}: cannot write: {exc.strerror}") from exc
-    click.echo(f"{out}: {len(merged.units)} units from {len(files)} files, "
-               f"{merged.prefixed} prefixed" + (f"; ids in {map_path}" if map_path else ""))
+    click.echo(said(tr, "merged_units", out=out, units=len(merged.units), files=len(files),
+                    prefixed=merged.prefixed)
+               + (said(tr, "ids_in", path=map_path) if map_path else ""))
     if roster_out is not None:
-        click.echo(f"{roster_out}: {len(merged.mailboxes)} mailboxes from {len(rosters)} "
-                   "rosters")
+        click.echo(said(tr, "merged_roster", out=roster_out, count=len(merged.mailboxes),
+                        rosters=len(rosters)))
 
 
 @group.group("mailboxes")
@@ -335,10 +350,12 @@ def mailboxes_group() -> None:
 @click.option("--partial", is_flag=True,
               help="Import the good rows and list the bad ones (default: all or nothing).")
 @click.option("--actor", default=None, help="Name recorded in the history (default: you).")
+@lang_option
 @config_option
 @_wiring
 def mailboxes_import(wiring: _Wiring, file: Path, fmt: str, unit: str | None, unit_map: Path | None,
-                     partial: bool, actor: str | None, config_path: Path | None) -> None:
+                     partial: bool, actor: str | None, config_path: Path | None,
+                     lang: str) -> None:
     """Import the roster from FILE (- for standard input); list every problem.
 
     The file is the whole roster (with --unit, of that unit's subtree): mailboxes
@@ -360,24 +377,25 @@ def mailboxes_import(wiring: _Wiring, file: Path, fmt: str, unit: str | None, un
                 partial=partial, actor=actor or runner)
         except DirectoryError as exc:
             raise _convert(exc) from exc
-    click.echo(str(summary))
-    _told(wiring, DirectoryChanged(runner, "roster", summary, recorded_as=actor, unit=unit))
-    if summary.skipped:
-        raise CommandFailed(f"{len(summary.skipped)} row(s) were skipped")
+    _imported(wiring, DirectoryChanged(runner, "roster", summary, recorded_as=actor, unit=unit),
+              translation(lang))
 
 
 @mailboxes_group.command("list")
 @click.option("--format", "fmt", type=click.Choice(["text", "csv", "json"]),
               default="text", show_default=True, help="Output format.")
 @click.option("--unit", default=None, help="Only the mailboxes of this unit's subtree.")
+@lang_option
 @config_option
 @_wiring
-def mailboxes_list(wiring: _Wiring, fmt: str, unit: str | None, config_path: Path | None) -> None:
-    """Print the roster, inactive mailboxes included (exit 1 for an unknown --unit)."""
+def mailboxes_list(wiring: _Wiring, fmt: str, unit: str | None, config_path: Path | None,
+                   lang: str) -> None:
+    """Print the roster, inactive mailboxes included (exit 1 for an unknown --unit);
+    the text is in Vietnamese unless --lang en."""
     found = _reading(wiring, config_path, lambda d: d.mailboxes(unit=unit))
     if fmt == "text":
         for mailbox in found:
-            click.echo(_mailbox_line(mailbox))
+            click.echo(_mailbox_line(mailbox, translation(lang)))
     else:
         click.echo(_roster_text(found, fmt), nl=False)
 
@@ -386,16 +404,18 @@ def mailboxes_list(wiring: _Wiring, fmt: str, unit: str | None, config_path: Pat
 @click.argument("address", required=False)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True, help="Output format (json: one object per line).")
+@lang_option
 @config_option
 @_wiring
 def mailboxes_history(wiring: _Wiring, address: str | None, fmt: str,
-                      config_path: Path | None) -> None:
+                      config_path: Path | None, lang: str) -> None:
     """Print who changed which roster mailbox and when (of ADDRESS, or of all).
 
-    Times are shown in Asia/Ho_Chi_Minh (stored in UTC).
+    Times are shown dd/mm/yyyy in Asia/Ho_Chi_Minh (stored in UTC); the text is in
+    Vietnamese unless --lang en.
     """
     changes = _reading(wiring, config_path, lambda d: d.mailbox_history(address))
-    _print_changes(changes, fmt, "address")
+    _print_changes(changes, fmt, "address", translation(lang))
 
 
 @mailboxes_group.command("export")
@@ -453,7 +473,7 @@ def _write_files(contents: list[tuple[Path, str]]) -> None:
             partial.unlink(missing_ok=True)
 
 
-def _print_changes(changes: list[Change], fmt: str, key: str) -> None:
+def _print_changes(changes: list[Change], fmt: str, key: str, tr: Translation) -> None:
     for change in changes:
         if fmt == "json":
             click.echo(json.dumps({
@@ -462,16 +482,15 @@ def _print_changes(changes: list[Change], fmt: str, key: str) -> None:
                 "changes": {k: list(v) for k, v in change.changes.items()},
             }, ensure_ascii=False))
             continue
-        when = change.at.astimezone(zone()).strftime("%Y-%m-%d %H:%M:%S")
-        click.echo(f"{when}  {change.actor}  {change.action} {change.unit_id}")
-        for field, (old, new) in change.changes.items():
-            click.echo(f"    {field}: {_show(old)} -> {_show(new)}")
+        for line in change_lines(change, tr):
+            click.echo(line)
 
 
-def _mailbox_line(mailbox: Mailbox) -> str:
+def _mailbox_line(mailbox: Mailbox, tr: Translation) -> str:
     data = snapshot(mailbox)
-    extra = "".join(f"  {key}={data[key]}" for key in ("position", "created") if data[key])
-    state = "" if mailbox.is_active else "  [inactive]"
+    extra = "".join(f"  {column_label(key, tr)}={data[key]}" for key in ("position", "created")
+                    if data[key])
+    state = "" if mailbox.is_active else f"  [{said(tr, 'inactive')}]"
     return f"{data['address']}  {data['full_name']}  ({data['unit']}){extra}{state}"
 
 

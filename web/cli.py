@@ -20,6 +20,7 @@ from mailbase import (
     N_,
     NP_,
     CommandFailed,
+    Translation,
     UsageProblem,
     command_line_actor,
     config_option,
@@ -101,24 +102,48 @@ def _store(settings: WebSettings) -> UserStore:
         raise CommandFailed(str(exc)) from exc
 
 
-def _audit(settings: WebSettings, target: str, action: str, unit: str | None = None) -> None:
+#: what the ``user`` commands say, in the language of ``--lang`` (the stores' own
+#: refusals are said as they are)
+_SAID = {
+    "added": N_("user {name} added ({role})"),
+    "address_of": N_("{address} is the address of unit {unit}"),
+    "state": N_("{name}: {state}; units: {units}"),
+    "with_content": N_("; content: {units}"),
+    "none": N_("(none)"),
+    "password_changed": N_("{name}: password changed; {ended} session(s) ended"),
+    "not_audited": N_("done, but not audited: {problem}"),
+    "password": N_("Password"),
+    "new_password": N_("New password"),
+    "again": N_("The same password again"),
+}
+
+
+def _tr(lang: str) -> Translation:
+    from web.i18n import CATALOGUE
+
+    return CATALOGUE.translation(lang)
+
+
+def _audit(settings: WebSettings, target: str, action: str, unit: str | None = None,
+           *, tr: Translation) -> None:
     from web.actions import user_event
 
     try:
         user_event(settings, actor=command_line_actor(), target=target, action=action,
                    unit_id=unit)
     except AuditError as exc:
-        raise CommandFailed(f"done, but not audited: {exc}") from exc
+        raise CommandFailed(tr.gettext(_SAID["not_audited"]).format(problem=exc)) from exc
 
 
-def _read_password(from_stdin: bool, prompt: str) -> str:
+def _read_password(from_stdin: bool, prompt: str, tr: Translation) -> str:
     """A password from the first line of standard input, or asked twice on the
     terminal; never from the command line, where ps and the shell history see it.
 
     :raises UsageProblem: ``from_stdin`` and standard input is empty.
     """
     if not from_stdin:
-        return str(click.prompt(prompt, hide_input=True, confirmation_prompt=True))
+        return str(click.prompt(tr.gettext(prompt), hide_input=True,
+                                confirmation_prompt=tr.gettext(_SAID["again"])))
     line = sys.stdin.readline()
     if not line:
         raise UsageProblem("no password on standard input (--stdin reads its first line)")
@@ -137,20 +162,22 @@ def _stdin_option(command: _C) -> _C:
 @click.argument("name")
 @click.option("--admin", "is_admin", is_flag=True, help="An administrator (sees all).")
 @_stdin_option
+@lang_option
 @_wiring
 def user_add(wiring: _Wiring, config_path: Path | None, name: str, is_admin: bool,
-             from_stdin: bool) -> None:
+             from_stdin: bool, lang: str) -> None:
     """Create user NAME (asks for the password unless --stdin)."""
-    settings = wiring.load(config_path)
+    settings, tr = wiring.load(config_path), _tr(lang)
     store = _store(settings)
-    password = _read_password(from_stdin, "Password")
+    password = _read_password(from_stdin, _SAID["password"], tr)
     with store:
         try:
             user = store.add(name, password, is_admin=is_admin)
         except WebError as exc:
             raise CommandFailed(str(exc)) from exc
-    _audit(settings, user.name, "add-admin" if is_admin else "add")
-    click.echo(f"user {user.name} added ({'administrator' if is_admin else 'auditor'})")
+    _audit(settings, user.name, "add-admin" if is_admin else "add", tr=tr)
+    click.echo(tr.gettext(_SAID["added"]).format(
+        name=user.name, role=tr.word(_USER_WORDS["admin" if is_admin else "auditor"])))
 
 
 def _apply(settings: WebSettings, store: UserStore, name: str, action: str,
@@ -168,7 +195,8 @@ def _apply(settings: WebSettings, store: UserStore, name: str, action: str,
     return store.get(name)
 
 
-def _granted(settings: WebSettings, keys: tuple[str, ...]) -> tuple[str, ...]:
+def _granted(settings: WebSettings, keys: tuple[str, ...], tr: Translation
+             ) -> tuple[str, ...]:
     """The unit ids ``keys`` (ids or addresses) name, each said when named by address.
 
     :raises CommandFailed: a key names no unit (nothing is granted then).
@@ -182,26 +210,29 @@ def _granted(settings: WebSettings, keys: tuple[str, ...]) -> tuple[str, ...]:
         except WebError as exc:
             raise CommandFailed(str(exc)) from exc
         if granted.address is not None:
-            click.echo(f"{granted.address} is the address of unit {granted.unit_id}")
+            click.echo(tr.gettext(_SAID["address_of"]).format(address=granted.address,
+                                                              unit=granted.unit_id))
         units.append(granted.unit_id)
     return tuple(dict.fromkeys(units))
 
 
 def _change(wiring: _Wiring, config_path: Path | None, name: str, action: str,
-            units: tuple[str, ...]) -> None:
-    settings = wiring.load(config_path)
+            units: tuple[str, ...], lang: str) -> None:
+    settings, tr = wiring.load(config_path), _tr(lang)
     if action in ("grant", "grant-content"):
-        units = _granted(settings, units)
+        units = _granted(settings, units, tr)
     with _store(settings) as store:
         try:
             user = _apply(settings, store, name, action, units)
         except WebError as exc:
             raise CommandFailed(str(exc)) from exc
     for target_unit in list[str | None](units) or [None]:
-        _audit(settings, name, action, target_unit)
-    content = f"; content: {', '.join(user.content_units)}" if user.content_units else ""
-    click.echo(f"{user.name}: {'active' if user.is_active else 'disabled'}; units: "
-               f"{', '.join(user.units) or '(none)'}{content}")
+        _audit(settings, name, action, target_unit, tr=tr)
+    content = tr.gettext(_SAID["with_content"]).format(units=", ".join(user.content_units)
+                                                       ) if user.content_units else ""
+    click.echo(tr.gettext(_SAID["state"]).format(
+        name=user.name, state=tr.word(_USER_WORDS["active" if user.is_active else "disabled"]),
+        units=", ".join(user.units) or tr.gettext(_SAID["none"])) + content)
 
 
 @user_group.command("grant")
@@ -212,15 +243,17 @@ def _change(wiring: _Wiring, config_path: Path | None, name: str, action: str,
               help="Also let NAME read, download and search the archived messages of "
               "UNITS (and of the units below them) in the console; each such act is a "
               "chained event.")
+@lang_option
 @_wiring
 def user_grant(wiring: _Wiring, config_path: Path | None, name: str,
-               units: tuple[str, ...], is_content: bool) -> None:
+               units: tuple[str, ...], is_content: bool, lang: str) -> None:
     """Let NAME read the log of UNITS and the units below them.
 
     Each of UNITS is a unit's id or its official address (an alias too), which the
     directory resolves to the unit; anything else is refused, nothing granted.
     """
-    _change(wiring, config_path, name, "grant-content" if is_content else "grant", units)
+    _change(wiring, config_path, name, "grant-content" if is_content else "grant", units,
+            lang)
 
 
 @user_group.command("revoke")
@@ -229,49 +262,55 @@ def user_grant(wiring: _Wiring, config_path: Path | None, name: str,
 @click.argument("units", nargs=-1, required=True)
 @click.option("--content", "is_content", is_flag=True,
               help="Take back only the grant of the archived messages' content.")
+@lang_option
 @_wiring
 def user_revoke(wiring: _Wiring, config_path: Path | None, name: str,
-                units: tuple[str, ...], is_content: bool) -> None:
+                units: tuple[str, ...], is_content: bool, lang: str) -> None:
     """Take grants of UNITS back from NAME (with the grant of their content)."""
-    _change(wiring, config_path, name, "revoke-content" if is_content else "revoke", units)
+    _change(wiring, config_path, name, "revoke-content" if is_content else "revoke", units,
+            lang)
 
 
 @user_group.command("disable")
 @config_option
 @click.argument("name")
+@lang_option
 @_wiring
-def user_disable(wiring: _Wiring, config_path: Path | None, name: str) -> None:
+def user_disable(wiring: _Wiring, config_path: Path | None, name: str, lang: str) -> None:
     """Stop NAME from logging in and end every console session of NAME's."""
-    _change(wiring, config_path, name, "disable", ())
+    _change(wiring, config_path, name, "disable", (), lang)
 
 
 @user_group.command("enable")
 @config_option
 @click.argument("name")
+@lang_option
 @_wiring
-def user_enable(wiring: _Wiring, config_path: Path | None, name: str) -> None:
+def user_enable(wiring: _Wiring, config_path: Path | None, name: str, lang: str) -> None:
     """Let a disabled user log in again."""
-    _change(wiring, config_path, name, "enable", ())
+    _change(wiring, config_path, name, "enable", (), lang)
 
 
 @user_group.command("password")
 @config_option
 @click.argument("name")
 @_stdin_option
+@lang_option
 @_wiring
 def user_password(wiring: _Wiring, config_path: Path | None, name: str,
-                  from_stdin: bool) -> None:
+                  from_stdin: bool, lang: str) -> None:
     """Set NAME's password (asks for it twice unless --stdin) and end every console
     session of NAME's, on every server sharing the users store."""
-    settings = wiring.load(config_path)
+    settings, tr = wiring.load(config_path), _tr(lang)
     with _store(settings) as store:
         try:
             store.get(name)
-            ended = store.set_password(name, _read_password(from_stdin, "New password"))
+            ended = store.set_password(
+                name, _read_password(from_stdin, _SAID["new_password"], tr))
         except WebError as exc:
             raise CommandFailed(str(exc)) from exc
-    _audit(settings, name, "password")
-    click.echo(f"{name}: password changed; {ended} session(s) ended")
+    _audit(settings, name, "password", tr=tr)
+    click.echo(tr.gettext(_SAID["password_changed"]).format(name=name, ended=ended))
 
 
 #: a user's role and state in ``user list``'s table (its JSON keeps the booleans)
@@ -301,7 +340,6 @@ def user_list(wiring: _Wiring, config_path: Path | None, fmt: str, lang: str) ->
     (`name`, `is_admin`, `is_active`, `units`, `content_units`, `unknown_units`) is the
     same in both."""
     from web.grants import stale_grants
-    from web.i18n import CATALOGUE
 
     settings = wiring.load(config_path)
     with _store(settings) as store:
@@ -310,7 +348,7 @@ def user_list(wiring: _Wiring, config_path: Path | None, fmt: str, lang: str) ->
         stale = stale_grants(settings, {unit for user in users for unit in user.units})
     except WebError as exc:
         raise CommandFailed(str(exc)) from exc
-    tr = CATALOGUE.translation(lang)
+    tr = _tr(lang)
     for user in users:
         unknown = [unit for unit in user.units if unit in stale]
         if fmt == "json":

@@ -79,6 +79,6 @@ def test_an_import_the_audit_log_cannot_take_says_so(tmp_path: Path) -> None:
     (var / "audit.sqlite3").mkdir(parents=True)  # no store can be opened there
     result = _congvu(var, "directory", "import", str(units))
     assert result.exit_code == 1
-    assert "3 created" in result.stdout
+    assert "tạo mới 3" in result.stdout
     assert (f"{units}: imported, but the change could not be written to the audit log"
             in result.stderr)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import click
@@ -44,8 +45,8 @@ def run(cli: click.Group, *args: str) -> tuple[int, str]:
 
 def test_import_then_show_by_address_with_parents(cli: click.Group, csv_file: Path) -> None:
     code, output = run(cli, "import", str(csv_file), "--config", "congvu.toml")
-    assert (code, output) == (0, f"{csv_file}: 300 created, 0 updated, 0 unchanged, "
-                                 "0 made inactive, 0 row(s) skipped\n")
+    assert (code, output) == (0, f"{csv_file}: tạo mới 300, cập nhật 0, không đổi 0, chuyển "
+                                 "sang ngừng hoạt động 0, bỏ qua 0 dòng\n")
     assert cli.seen == [Path("congvu.toml")]  # type: ignore[attr-defined]
     code, output = run(cli, "show", "VP+hop@Bac-Ha.LaoCai.gov.vn", "--lang", "en")
     assert code == 0
@@ -83,10 +84,14 @@ def test_a_rejected_import_lists_every_row_and_exits_1(cli: click.Group, tmp_pat
     assert f"{path}: nothing imported, 2 problem(s) found" in output
     assert "line 3, column 'parent': the parent 'nope' is not a unit of this file" in output
     assert "line 4, column 'address': 'bad' is not a valid address" in output
-    code, output = run(cli, "import", str(path), "--partial")
+    code, output = run(cli, "import", str(path), "--partial", "--lang", "en")
     assert code == 1
     assert "1 created" in output and "2 row(s) skipped" in output.splitlines()[0]
     assert "skipped line 4, column 'address'" in output
+    assert output.endswith("Error: 2 row(s) were skipped\n")
+    code, output = run(cli, "import", str(path), "--partial")
+    assert code == 1 and output.endswith("Error: đã bỏ qua 2 dòng\n")
+    assert "bỏ qua line 4, column 'address'" in output
 
 
 def test_show_of_an_unknown_unit_exits_1(cli: click.Group, csv_file: Path) -> None:
@@ -106,6 +111,8 @@ def test_publish_writes_the_files(cli: click.Group, csv_file: Path, tmp_path: Pa
     run(cli, "import", str(csv_file))
     code, output = run(cli, "publish", "--out", str(tmp_path / "www"))
     # 9 fixed names and a card for each of the 299 active units
+    assert (code, output) == (0, f"{tmp_path / 'www'}: đã ghi {9 + 299} tệp\n")
+    code, output = run(cli, "publish", "--out", str(tmp_path / "www"), "--lang", "en")
     assert (code, output) == (0, f"{tmp_path / 'www'}: {9 + 299} files written\n")
     assert "<title>Danh bạ thử</title>" in (tmp_path / "www/index.html").read_text("utf-8")
 
@@ -135,7 +142,7 @@ def test_export_csv_and_json(cli: click.Group, csv_file: Path, tmp_path: Path) -
     assert data["units"][1]["senders"] == ["vt.van-phong-ubnd", "ld.van-phong-ubnd"]
     run(cli, "export", "--bom", "--output", str(tmp_path / "d.csv"))
     assert (tmp_path / "d.csv").read_bytes().startswith(b"\xef\xbb\xbfid,")
-    assert run(cli, "import", str(tmp_path / "d.csv"))[1].endswith(
+    assert run(cli, "import", str(tmp_path / "d.csv"), "--lang", "en")[1].endswith(
         "0 created, 0 updated, 300 unchanged, 0 made inactive, 0 row(s) skipped\n")
 
 
@@ -146,13 +153,23 @@ def test_history_of_one_unit_and_of_all(cli: click.Group, tmp_path: Path) -> Non
     path.write_text("id,name,parent,address,aliases\nt,UBND tỉnh,,t@laocai.gov.vn,"
                     "a@laocai.gov.vn;b@laocai.gov.vn\n", encoding="utf-8")
     run(cli, "import", str(path), "--actor", "tran.b")
-    code, output = run(cli, "history", "a@laocai.gov.vn")
+    code, output = run(cli, "history", "a@laocai.gov.vn", "--lang", "en")
     assert code == 0
     lines = output.splitlines()
     assert lines[0].endswith("  nguyen.van.a  created t")
     assert lines[-3].endswith("  tran.b  updated t")
     assert lines[-2:] == ["    name: UBND -> UBND tỉnh",
                           "    aliases: (none) -> a@laocai.gov.vn; b@laocai.gov.vn"]
+    # in Vietnamese by default, the time dd/mm/yyyy in the province's zone
+    code, output = run(cli, "history", "t")
+    lines = output.splitlines()
+    assert re.fullmatch(r"\d\d/\d\d/20\d\d \d\d:\d\d:\d\d  nguyen\.van\.a  tạo mới t", lines[0])
+    assert lines[1:5] == ["    mã: (không có) -> t", "    tên: (không có) -> UBND",
+                          "    địa chỉ thư: (không có) -> t@laocai.gov.vn",
+                          "    đang hoạt động: (không có) -> có"]
+    assert lines[-3].endswith("  tran.b  cập nhật t")
+    assert lines[-2:] == ["    tên: UBND -> UBND tỉnh",
+                          "    địa chỉ phụ: (không có) -> a@laocai.gov.vn; b@laocai.gov.vn"]
     code, output = run(cli, "history", "--format", "json")
     entries = [json.loads(line) for line in output.splitlines()]
     assert [(e["actor"], e["action"]) for e in entries] == [

@@ -77,7 +77,7 @@ def test_shared_ids_get_their_files_prefix_everywhere_and_references_follow(
 ) -> None:
     out, mapping = tmp_path / "merged.csv", tmp_path / "map.csv"
     result = run(cli, "merge", *three, "--prefix", "bt", "--prefix", "ld", "--prefix", "dn",
-                 "--out", out, "--map", mapping)
+                 "--out", out, "--map", mapping, "--lang", "en")
     assert result.exit_code == 0, result.output
     assert result.stdout == f"{out}: 12 units from 3 files, 8 prefixed; ids in {mapping}\n"
     merged = {row["id"]: row for row in rows(out)}
@@ -104,7 +104,7 @@ def test_shared_ids_get_their_files_prefix_everywhere_and_references_follow(
 
     imported = run(cli, "import", out)
     assert imported.exit_code == 0, imported.output
-    assert imported.stdout.startswith(f"{out}: 12 created, 0 updated")
+    assert imported.stdout.startswith(f"{out}: tạo mới 12, cập nhật 0")
     exported = tmp_path / "exported.csv"
     assert run(cli, "export", "--output", exported).exit_code == 0
     assert exported.read_bytes() == out.read_bytes()
@@ -237,7 +237,8 @@ def test_a_login_in_two_provinces_is_a_warning_and_the_merge_goes_on(
     a = write(tmp_path / "a.csv", HEADER + "so-a,A,,a@a.gov.vn,,vanthu;vt.a,,\n")
     b = write(tmp_path / "b.csv", HEADER + "so-b,B,,b@b.gov.vn,,vanthu,,\n")
     out = tmp_path / "m.csv"
-    result = run(cli, "merge", a, b, "--prefix", "a", "--prefix", "b", "--out", out)
+    result = run(cli, "merge", a, b, "--prefix", "a", "--prefix", "b", "--out", out,
+                 "--lang", "en")
     assert result.exit_code == 0
     assert result.stdout == f"{out}: 2 units from 2 files, 0 prefixed\n"
     assert result.stderr == (
@@ -280,7 +281,9 @@ def test_rosters_come_along_with_their_units_renamed(
                  "--roster", rosters[0], "--roster", rosters[1], "--roster", rosters[2],
                  "--out", out, "--roster-out", roster_out)
     assert result.exit_code == 0, result.output
-    assert result.stdout.splitlines()[1] == f"{roster_out}: 4 mailboxes from 3 rosters"
+    assert result.stdout.splitlines() == [
+        f"{out}: 12 đơn vị từ 3 tệp, 8 mã được thêm tiền tố",
+        f"{roster_out}: 4 hộp thư từ 3 danh sách"]
     assert [(r["address"], r["unit"], r["active"]) for r in rows(roster_out)] == [
         ("le.van.cuong@lamdong.gov.vn", "ban-dan-toc", "yes"),
         ("nguyen.van.an@binhthuan.gov.vn", "bt-so-tai-chinh", "yes"),

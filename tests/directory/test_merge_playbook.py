@@ -266,8 +266,9 @@ def test_the_playbook_merges_three_provinces_into_the_new_lam_dong(
                            ("Đắk Nông", "daknong.csv")]
     (merge,) = [r for r in playbook if r.argv[:2] == ["directory", "merge"]]
     # 3 x 6 units: the committee, Sở Tài chính and its office prefixed in each province
-    assert merge.result.stdout == ("merged.csv: 18 units from 3 files, 9 prefixed; ids in ids.csv\n"
-                                   "roster.csv: 6 mailboxes from 3 rosters\n")
+    assert merge.result.stdout == ("merged.csv: 18 đơn vị từ 3 tệp, 9 mã được thêm tiền tố; "
+                                   "bảng đổi mã trong ids.csv\n"
+                                   "roster.csv: 6 hộp thư từ 3 danh sách\n")
     _columns, ids = read_rows(page_dir / "work" / "ids.csv")
     assert {"file": "daknong.csv", "old_id": "phong-ngan-sach",
             "new_id": "dn-phong-ngan-sach"} in ids
@@ -277,21 +278,22 @@ def test_the_playbook_merges_three_provinces_into_the_new_lam_dong(
     imports = [r for r in playbook if r.argv[:2] == ["directory", "import"]]
     assert [r.argv[2] for r in imports] == ["merged.csv", "ended.csv", "before-end.csv"]
     assert imports[0].result.stdout.startswith(
-        "merged.csv: 20 created, 0 updated, 0 unchanged, 0 made inactive")
-    assert imports[1].result.stdout.startswith("ended.csv: 0 created, 6 updated")
-    assert imports[2].result.stdout.startswith("before-end.csv: 0 created, 6 updated")
+        "merged.csv: tạo mới 20, cập nhật 0, không đổi 0, chuyển sang ngừng hoạt động 0")
+    assert imports[1].result.stdout.startswith("ended.csv: tạo mới 0, cập nhật 6")
+    assert imports[2].result.stdout.startswith("before-end.csv: tạo mới 0, cập nhật 6")
 
     rosters = [(r.argv[3], r.result.stdout) for r in playbook
                if r.argv[:3] == ["directory", "mailboxes", "import"]]
-    summary = "{}: {} created, {} updated, 0 unchanged, 0 made inactive, 0 row(s) skipped\n"
+    summary = ("{}: tạo mới {}, cập nhật {}, không đổi 0, chuyển sang ngừng hoạt động 0, "
+               "bỏ qua 0 dòng\n")
     # the three officials of the Sở Tài chính move to the new one and back; those of
     # the wards, which carry on, stay
     assert rosters == [
         ("roster.csv", summary.format("roster.csv", 6, 0)),
         ("roster-ended.csv", summary.format("roster-ended.csv", 0, 3).replace(
-            "0 unchanged", "3 unchanged")),
+            "không đổi 0", "không đổi 3")),
         ("roster-before-end.csv", summary.format("roster-before-end.csv", 0, 3).replace(
-            "0 unchanged", "3 unchanged")),
+            "không đổi 0", "không đổi 3")),
     ]
 
     shows = [r.result.stdout for r in playbook if r.argv[:2] == ["directory", "show"]]

@@ -45,10 +45,11 @@ def run(cli: click.Group, *args: str, stdin: str | None = None) -> tuple[int, st
 
 
 def test_import_from_stdin_then_list_and_export(cli: click.Group, tmp_path: Path) -> None:
-    code, output = run(cli, "mailboxes", "import", "-", "--actor", "an", stdin=ROSTER)
+    code, output = run(cli, "mailboxes", "import", "-", "--actor", "an", "--lang", "en",
+                       stdin=ROSTER)
     assert (code, output) == (0, "<csv>: 2 created, 0 updated, 0 unchanged, 0 made inactive, "
                                  "0 row(s) skipped\n")
-    code, output = run(cli, "mailboxes", "list")
+    code, output = run(cli, "mailboxes", "list", "--lang", "en")
     assert (code, output.splitlines()) == (0, [
         f"le.van.c@{D}  Lê Văn C  (so-noi-vu)",
         f"nguyen.van.a@{D}  Nguyễn Văn A  (so-tai-chinh)  position=Giám đốc",
@@ -61,8 +62,8 @@ def test_import_from_stdin_then_list_and_export(cli: click.Group, tmp_path: Path
     assert run(cli, "mailboxes", "list", "--format", "csv")[1] == export.read_text("utf-8")
     # the export is the whole roster: importing it changes nothing
     code, output = run(cli, "mailboxes", "import", str(export))
-    assert (code, output.splitlines()[0]) == (0, f"{export}: 0 created, 0 updated, 2 unchanged, "
-                                                 "0 made inactive, 0 row(s) skipped")
+    assert (code, output.splitlines()[0]) == (0, f"{export}: tạo mới 0, cập nhật 0, không đổi 2, "
+                                                 "chuyển sang ngừng hoạt động 0, bỏ qua 0 dòng")
     code, output = run(cli, "mailboxes", "export", "--format", "json")
     assert json.loads(output)[1]["position"] == "Giám đốc"
     code, output = run(cli, "mailboxes", "history", f"LE.VAN.C@{D}", "--format", "json")
@@ -71,8 +72,11 @@ def test_import_from_stdin_then_list_and_export(cli: click.Group, tmp_path: Path
         f"le.van.c@{D}", "an", "created",
         {"address": [None, f"le.van.c@{D}"], "full_name": [None, "Lê Văn C"],
          "unit": [None, "so-noi-vu"], "active": [None, True]})
-    code, output = run(cli, "mailboxes", "history")
+    code, output = run(cli, "mailboxes", "history", "--lang", "en")
     assert code == 0 and output.count("created") == 2 and "unit: (none) -> so-tai-chinh" in output
+    code, output = run(cli, "mailboxes", "history")
+    assert output.count("  an  tạo mới ") == 2 and "đơn vị: (không có) -> so-tai-chinh" in output
+    assert "đang hoạt động: (không có) -> có" in output
 
 
 def test_a_bad_roster_exits_1_listing_every_problem(cli: click.Group, tmp_path: Path) -> None:
@@ -85,7 +89,7 @@ def test_a_bad_roster_exits_1_listing_every_problem(cli: click.Group, tmp_path: 
     assert "line 5, column 'unit': no unit has the id 'nope'" in output
     assert run(cli, "mailboxes", "list")[1] == ""
     code, output = run(cli, "mailboxes", "import", str(bad), "--partial")
-    assert code == 1 and output.startswith(f"{bad}: 2 created")
+    assert code == 1 and output.startswith(f"{bad}: tạo mới 2")
 
 
 def test_usage_problems_exit_2_and_an_unknown_unit_exits_1(cli: click.Group,
@@ -100,7 +104,7 @@ def test_usage_problems_exit_2_and_an_unknown_unit_exits_1(cli: click.Group,
     assert code == 1 and "no unit has the id or address 'so-khong-co'" in output
     code, output = run(cli, "mailboxes", "import", "--format", "doveadm", "--unit",
                        "so-tai-chinh", str(listing))
-    assert code == 0 and "1 created" in output
+    assert code == 0 and "tạo mới 1" in output
 
 
 def test_an_empty_file_exits_1(cli: click.Group, tmp_path: Path) -> None:
