@@ -26,13 +26,11 @@ one log line.
 
 from __future__ import annotations
 
-import ctypes
 import errno
 import logging
 import os
 import pwd
 import stat
-from collections.abc import Callable
 from pathlib import Path
 
 __all__ = [
@@ -293,36 +291,6 @@ def sync_directory(directory: Path) -> None:
     except OSError as exc:
         if exc.errno not in (errno.EINVAL, errno.ENOTSUP):
             raise
-    finally:
-        os.close(fd)
-
-
-def _syncfs() -> Callable[[int], int] | None:
-    try:
-        function: Callable[[int], int] = ctypes.CDLL(None, use_errno=True).syncfs
-    except (OSError, AttributeError):
-        return None
-    return function
-
-
-_SYNCFS = _syncfs()
-
-
-def sync_file_system(path: Path) -> None:
-    """Make every write, rename and removal on the file system holding ``path`` durable:
-    Linux's syncfs(2), one call for what would be an fsync a file and a directory (the
-    archive's group commit). Where there is no syncfs, sync(2).
-
-    :raises OSError: the file system reported a write-back error.
-    """
-    if _SYNCFS is None:
-        os.sync()
-        return
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        if _SYNCFS(fd) != 0:
-            code = ctypes.get_errno()
-            raise OSError(code, os.strerror(code), str(path))
     finally:
         os.close(fd)
 
