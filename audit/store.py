@@ -55,6 +55,13 @@ _SIGNED_AT_ONCE = frozenset({AdminKind.SERVICE_STOP, AdminKind.KEY_ENROLLED,
                              AdminKind.CHAIN_IMPORTED})
 #: the admin events that decide the fate of a held message (the report's summary)
 _HELD_DECIDED = frozenset({AdminKind.QUARANTINE_RELEASE, AdminKind.QUARANTINE_DELETE})
+_INSERT_EVENT = (f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) "
+                 f"VALUES ({', '.join('?' * len(EVENT_COLUMNS))})")
+_INSERT_MEMBERSHIP = "INSERT INTO memberships (record_id, unit_id, role, at) VALUES (?, ?, ?, ?)"
+_INSERT_RECIPIENT = ("INSERT INTO recipients (record_id, position, address, unit_id) "
+                     "VALUES (?, ?, ?, ?)")
+_INSERT_ATTACHMENT = ("INSERT INTO attachments (record_id, position, sha256, filename, "
+                      "filename_folded, size, document) VALUES (?, ?, ?, ?, ?, ?, ?)")
 
 
 @contextlib.contextmanager
@@ -289,12 +296,9 @@ class AuditLog:
         recipients: list[tuple[int, int, str, str | None]] = []
         attachments: list[tuple[int, int, str, str | None, str | None, int, str | None]] = []
         search: list[tuple[int, str]] = []
-        columns = list(EVENT_COLUMNS)
         for seq, prev, hashed, each in linked:
-            event = dict.fromkeys(columns)
-            event.update(each.event)
-            event.update(seq=seq, prev_hash=prev, hash=hashed)
-            events.append(tuple(event[c] for c in columns))
+            event = {**each.event, "seq": seq, "prev_hash": prev, "hash": hashed}
+            events.append(tuple(map(event.get, EVENT_COLUMNS)))  # absent: NULL
             rows = each.rows
             at = str(event["at"])
             memberships.extend((seq, unit, role, at) for unit, role in rows.memberships)
@@ -302,22 +306,13 @@ class AuditLog:
             attachments.extend((seq, i, *a) for i, a in enumerate(rows.attachments))
             if rows.search is not None:
                 search.append((seq, rows.search))
-        marks = ", ".join("?" * len(columns))
-        conn.executemany(f"INSERT INTO events ({', '.join(columns)}) VALUES ({marks})", events)
-        conn.executemany(
-            "INSERT INTO memberships (record_id, unit_id, role, at) VALUES (?, ?, ?, ?)",
-            memberships,
-        )
-        conn.executemany(
-            "INSERT INTO recipients (record_id, position, address, unit_id) "
-            "VALUES (?, ?, ?, ?)", recipients
-        )
-        conn.executemany(
-            "INSERT INTO attachments (record_id, position, sha256, filename, "
-            "filename_folded, size, document) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            attachments,
-        )
-        self._index_text(search)
+        # an index with nothing to add is not asked (a completion adds to none of them)
+        for sql, values in ((_INSERT_EVENT, events), (_INSERT_MEMBERSHIP, memberships),
+                            (_INSERT_RECIPIENT, recipients), (_INSERT_ATTACHMENT, attachments)):
+            if values:
+                conn.executemany(sql, values)
+        if search:
+            self._index_text(search)
 
     def _summarise(self, appended: Sequence[tuple[int, Item]], *, head_before: int,
                    head_after: int) -> None:
