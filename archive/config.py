@@ -9,7 +9,6 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from archive.errors import ArchiveError
 from mailbase import check_store_url
-from mailbase.pgconn import read_password
 
 ArchivedDirection = Literal["inbound", "outbound"]
 
@@ -145,6 +144,8 @@ class ArchiveConfig(BaseModel):
         :raises ArchiveError: the file is open to group or others, owned by another user,
             unreadable, not UTF-8, or empty.
         """
+        from mailbase.pgconn import read_password  # psycopg with it: only when one is read
+
         try:
             return read_password(self.password_file)
         except ValueError as exc:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from audit.errors import AuditError
-from audit.keys import KeyTrust, parse_pin
 from mailbase import DEFAULT_ZONE, PeriodError, UnsafeFileError, check_store_url, read_secret, zone
+
+if TYPE_CHECKING:  # audit/keys.py brings the chain and cryptography: read where used
+    from audit.keys import KeyTrust
 
 
 class AuditConfig(BaseModel):
@@ -103,6 +106,8 @@ class AuditConfig(BaseModel):
 
         :raises KeyFileError: no pins, and the own key exists but cannot be read.
         """
+        from audit.keys import KeyTrust
+
         return KeyTrust.from_config(self.checkpoint_public_keys, self.keys_dir)
 
     @field_validator("url")
@@ -120,6 +125,8 @@ class AuditConfig(BaseModel):
     @field_validator("checkpoint_public_keys")
     @classmethod
     def _pins_are_keys(cls, value: list[str]) -> list[str]:
+        from audit.keys import parse_pin
+
         return [parse_pin(pin) for pin in value]
 
     @field_validator("time_zone")

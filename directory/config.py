@@ -9,7 +9,6 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from directory.errors import StoreError
 from directory.model import InvalidAddress, parse_domain
 from mailbase import check_store_url
-from mailbase.pgconn import read_password
 
 
 class DirectoryConfig(BaseModel):
@@ -57,6 +56,8 @@ class DirectoryConfig(BaseModel):
         :raises StoreError: the file is open to group or others, owned by another user,
             unreadable, not UTF-8, or empty.
         """
+        from mailbase.pgconn import read_password  # psycopg with it: only when one is read
+
         try:
             return read_password(self.password_file)
         except ValueError as exc:

@@ -12,10 +12,12 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import ClassVar, Protocol
+from typing import TYPE_CHECKING, ClassVar, Protocol
 
-from milter.context import MessageContext
 from milter.replies import R550_POLICY, Reply
+
+if TYPE_CHECKING:  # the stage table (milter/stages/) reads this module with the configuration
+    from milter.context import MessageContext
 
 
 class Outcome(enum.Enum):

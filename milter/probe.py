@@ -26,14 +26,13 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from audit import AuditError, AuditLog, Filters, RecordSummary
 from mailbase import UnsafeFileError
 from mailbase import read_secret as private_secret
-from signer import DkimVerifier, DnsResolver, SignerError, SmimeVerifier
 
 if TYPE_CHECKING:
     from imapclient import IMAPClient  # type: ignore[import-untyped]
 
+    from audit import RecordSummary
     from milter.settings import Settings
 
 Tls = Literal["starttls", "implicit", "none"]
@@ -242,6 +241,9 @@ def fetch_and_delete(probe: ProbeConfig, password: str, message_id: str,
 
 
 def _find_record(config: Settings, message_id: str, deadline: float) -> RecordSummary:
+    # the audit store and the verifiers only here: the configuration imports ProbeConfig
+    from audit import AuditError, AuditLog, Filters
+
     while True:
         try:
             with AuditLog.open_readonly(config.audit.path) as log:
@@ -260,6 +262,8 @@ def judge(config: Settings, raw: bytes, message_id: str, deadline: float
           ) -> tuple[Status, list[str]]:
     """Check the delivered canary's signatures and audit record; the worst status and
     one phrase per check."""
+    from signer import DkimVerifier, DnsResolver, SignerError, SmimeVerifier
+
     probe = config.probe
     status, parts = Status.OK, []
 

@@ -12,16 +12,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from mailbase import check_store_url
-from policies.archives import ArchiveLimits
 from policies.model import Action, Direction
-from policies.policy import Policy, build_policy
-from policies.rules import REGISTRY
-from policies.walk import WalkLimits
+
+if TYPE_CHECKING:  # the rules and what they read with: imported when a policy is built
+    from policies.archives import ArchiveLimits
+    from policies.policy import Policy
+    from policies.walk import WalkLimits
 
 #: The built-in default: rule name -> action, in the order rules run. "accept" = off.
 DEFAULT_ACTIONS: dict[str, Action] = {
@@ -215,8 +216,10 @@ def _extensions(values: list[str] | None) -> list[str] | None:
 
 def _check_actions(actions: dict[str, Action] | None) -> dict[str, Action] | None:
     if actions:
-        unknown = sorted(set(actions) - set(REGISTRY))
+        unknown = sorted(set(actions) - set(DEFAULT_ACTIONS))  # every rule has a default
         if unknown:
+            from policies.rules import REGISTRY
+
             raise ValueError(
                 f"unknown rule name(s) {', '.join(unknown)}; the rules are: "
                 + ", ".join(REGISTRY) + " (docs/policies.md describes each, with examples)"
@@ -360,10 +363,14 @@ class LimitsConfig(_Strict):
 
     def walk(self) -> WalkLimits:
         """The MIME walk's limits."""
+        from policies.walk import WalkLimits
+
         return WalkLimits(max_depth=self.max_mime_depth, max_parts=self.max_mime_parts)
 
     def archives(self) -> ArchiveLimits:
         """The archive lister's limits."""
+        from policies.archives import ArchiveLimits
+
         return ArchiveLimits(
             max_depth=self.max_archive_depth,
             max_members=self.max_archive_members,
@@ -457,6 +464,8 @@ class PoliciesConfig(Overlay):
         key = (tuple(unit_chain), way.value)
         found = self._cache.get(key)
         if found is None:
+            from policies.policy import build_policy
+
             layers: list[Overlay] = [self]
             if way is Direction.INBOUND:  # unless the top-level table changed them
                 layers.append(Overlay(actions={

@@ -10,8 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from mailbase import check_store_url
 from signer.authconfig import AuthConfig
 from signer.documents.config import DocumentsConfig
-from signer.presets import TrustPreset
 from signer.smime.config import SmimeConfig
+from signer.trustsettings import TrustPreset
 
 
 class _Strict(BaseModel):

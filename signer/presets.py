@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -31,15 +30,9 @@ from mailbase import write_private_durably
 from signer.errors import CertificateFileError, FetchError, TrustPinError
 from signer.fetch import MAX_CERTIFICATE, Fetcher
 from signer.issuers import read_certificates
+from signer.trustsettings import TrustPreset as TrustPreset  # also imported from here
 
 _SHIPPED = Path(__file__).resolve().parent / "pki"
-
-
-class TrustPreset(StrEnum):
-    """A named set of pinned CA certificates (``[signer.documents] trust``)."""
-
-    VGCA = "vgca"  # Ban Cơ yếu Chính phủ's specialised PKI, G1 and G2
-    NATIONAL = "national"  # the Vietnam National Root CA over the licensed public CAs
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,6 +28,7 @@ from signer.errors import FetchError
 from signer.evidence import EvidenceStore
 from signer.fetch import MAX_CRL, Fetcher
 from signer.ocsp import OcspChecker
+from signer.trustsettings import RevocationPolicy as RevocationPolicy  # also imported from here
 
 log = logging.getLogger("congvu.signer")
 
@@ -46,13 +47,6 @@ class RevocationMethod(StrEnum):
     CRL = "crl"
     OCSP = "ocsp"
     NONE = "none"
-
-
-class RevocationPolicy(StrEnum):
-    """Whether a signature whose revocation status is unknown can be valid."""
-
-    REQUIRED = "required"  # unknown: the signature is unverifiable
-    OPTIONAL = "optional"  # unknown: valid, with a note
 
 
 @dataclass(frozen=True, slots=True)

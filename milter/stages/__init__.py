@@ -10,35 +10,19 @@ makes), the ``[pipeline] stages`` reference and ARCHITECTURE.md's table of stage
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from archive import Archive
 from milter.pipeline import AddHeader, Stage, StageKind, check_order
-from milter.stages.archive import ArchiveStage
-from milter.stages.authentication import (
-    AuthResultsStage,
-    DmarcStage,
-    VerifyStage,
-    unit_dmarc_actions,
-)
-from milter.stages.documents import DocumentsStage
-from milter.stages.policy import PolicyStage
-from milter.stages.signing import DkimSignStage, SmimeSignStage
-from milter.stages.units import UnitLookup, UnitsStage
-from policies import searchable_text
-from signer import (
-    AuthChecker,
-    DkimSigner,
-    DkimVerifier,
-    DocumentVerifier,
-    SmimeSigner,
-    SmimeVerifier,
-)
 
-if TYPE_CHECKING:  # milter.settings reads milter.config, which reads this table
+if TYPE_CHECKING:
+    # milter.config reads this table for [pipeline] stages: the stages' modules and what
+    # they work with (signer/, policies/, the archive) are imported when stages are built
     from milter.settings import Settings
+    from milter.stages.units import UnitLookup
+    from signer import AuthChecker
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +45,11 @@ class StageRow:
     what it does, how it is built and what it needs besides its switch."""
 
     name: str
-    stage: type[Stage]
+    #: its class, ``module:Class``, imported when it is built (a test holds the class's
+    #: kind and the row's together)
+    home: str
+    #: where it may sit (verify, decide, change, sign, keep)
+    kind: StageKind
     what: str
     #: the stages of this row for one configuration; none when ``needs`` does not hold
     build: Callable[[Materials], Sequence[Stage]]
@@ -73,9 +61,11 @@ class StageRow:
     is_run_on_release: bool = False
 
     @property
-    def kind(self) -> StageKind:
-        """Where the stage may sit (verify, decide, change, sign)."""
-        return self.stage.kind
+    def stage(self) -> type[Stage]:
+        """The stage's class (imported now)."""
+        module, _, name = self.home.partition(":")
+        found: type[Stage] = getattr(importlib.import_module(module), name)
+        return found
 
     @property
     def when(self) -> str:
@@ -87,14 +77,19 @@ class StageRow:
     @property
     def module(self) -> str:
         """The file the stage's class is in."""
-        return self.stage.__module__.replace(".", "/") + ".py"
+        return self.home.partition(":")[0].replace(".", "/") + ".py"
 
 
 def _units(materials: Materials) -> Sequence[Stage]:
+    from milter.stages.units import UnitsStage
+
     return [UnitsStage(materials.units, materials.config.signer.may_send_as)]
 
 
 def _verify(materials: Materials) -> Sequence[Stage]:
+    from milter.stages.authentication import VerifyStage
+    from signer import DkimVerifier, SmimeVerifier
+
     signer = materials.config.signer
     dkim = DkimVerifier(materials.checker.resolver,
                         max_signatures=signer.dkim.max_signatures,
@@ -104,6 +99,9 @@ def _verify(materials: Materials) -> Sequence[Stage]:
 
 
 def _documents(materials: Materials) -> Sequence[Stage]:
+    from milter.stages.documents import DocumentsStage
+    from signer import DocumentVerifier
+
     documents = materials.config.signer.documents
     if not documents.is_enabled:
         return []
@@ -119,6 +117,8 @@ def _add_headers(materials: Materials) -> Sequence[Stage]:
 
 
 def _dmarc(materials: Materials) -> Sequence[Stage]:
+    from milter.stages.authentication import DmarcStage, unit_dmarc_actions
+
     if not materials.is_on("verify"):
         return []
     config, checker = materials.config, materials.checker
@@ -128,10 +128,14 @@ def _dmarc(materials: Materials) -> Sequence[Stage]:
 
 
 def _authentication_results(materials: Materials) -> Sequence[Stage]:
+    from milter.stages.authentication import AuthResultsStage
+
     return [AuthResultsStage(materials.config.signer.dkim.authserv_id)]
 
 
 def _policy(materials: Materials) -> Sequence[Stage]:
+    from milter.stages.policy import PolicyStage
+
     return [PolicyStage(materials.config.policies, materials.units.chain)]
 
 
@@ -139,6 +143,9 @@ def _policy(materials: Materials) -> Sequence[Stage]:
 # a message is neither signed nor refused for being unsignable.
 
 def _smime_sign(materials: Materials) -> Sequence[Stage]:
+    from milter.stages.signing import SmimeSignStage
+    from signer import SmimeSigner
+
     smime = materials.config.signer.smime
     if not smime.identities:
         return []
@@ -146,6 +153,9 @@ def _smime_sign(materials: Materials) -> Sequence[Stage]:
 
 
 def _dkim_sign(materials: Materials) -> Sequence[Stage]:
+    from milter.stages.signing import DkimSignStage
+    from signer import DkimSigner
+
     dkim = materials.config.signer.dkim
     signer = DkimSigner.from_config(dkim)
     if not signer.domains:
@@ -154,6 +164,10 @@ def _dkim_sign(materials: Materials) -> Sequence[Stage]:
 
 
 def _archive(materials: Materials) -> Sequence[Stage]:
+    from archive import Archive
+    from milter.stages.archive import ArchiveStage
+    from policies import searchable_text
+
     config = materials.config.archive
     if not config.enabled or not materials.is_on("units"):  # whose mail is it
         return []
@@ -164,36 +178,37 @@ def _archive(materials: Materials) -> Sequence[Stage]:
 
 #: Every stage, in the order they run.
 STAGES: tuple[StageRow, ...] = (
-    StageRow("units", UnitsStage,
+    StageRow("units", "milter.stages.units:UnitsStage", StageKind.VERIFY,
              "the sender's and recipients' units (directory/'s in-memory index); outbound, "
              "binds the header From to the envelope sender's unit (`[[signer.send_as]]`)",
              _units, is_run_on_release=True),
-    StageRow("verify", VerifyStage,
+    StageRow("verify", "milter.stages.authentication:VerifyStage", StageKind.VERIFY,
              "inbound: DKIM, S/MIME, SPF, DMARC, ARC on the bytes as received (signer/)",
              _verify),
-    StageRow("documents", DocumentsStage,
+    StageRow("documents", "milter.stages.documents:DocumentsStage", StageKind.VERIFY,
              "signatures inside attached PDFs and Office files (signer/documents/)",
              _documents, needs="`[signer.documents]` is enabled"),
-    StageRow("add-header", AddHeader,
+    StageRow("add-header", "milter.pipeline:AddHeader", StageKind.DECIDE,
              "prepends one `[pipeline] add_headers` line (named `add-header:<name>`)",
              _add_headers, needs="one per `[pipeline] add_headers` entry (not a switch)",
              is_switch=False),
-    StageRow("dmarc", DmarcStage,
+    StageRow("dmarc", "milter.stages.authentication:DmarcStage", StageKind.DECIDE,
              "the spoof guard for the province's own domains; DMARC dispositions, per unit",
              _dmarc, needs="`verify` is on too (dmarc acts on its results)"),
-    StageRow("authentication-results", AuthResultsStage,
+    StageRow("authentication-results", "milter.stages.authentication:AuthResultsStage",
+             StageKind.CHANGE,
              "inbound: removes forged Authentication-Results, prepends ours",
              _authentication_results),
-    StageRow("policy", PolicyStage,
+    StageRow("policy", "milter.stages.policy:PolicyStage", StageKind.CHANGE,
              "policies/ `decide`, then accept, tag, strip, quarantine or reject",
              _policy),
-    StageRow("smime-sign", SmimeSignStage,
+    StageRow("smime-sign", "milter.stages.signing:SmimeSignStage", StageKind.CHANGE,
              "outbound: multipart/signed with the sender's identity",
              _smime_sign, needs="an S/MIME identity is configured", is_run_on_release=True),
-    StageRow("dkim-sign", DkimSignStage,
+    StageRow("dkim-sign", "milter.stages.signing:DkimSignStage", StageKind.SIGN,
              "outbound: DKIM over the exact bytes that leave",
              _dkim_sign, needs="a DKIM key is configured", is_run_on_release=True),
-    StageRow("archive", ArchiveStage,
+    StageRow("archive", "milter.stages.archive:ArchiveStage", StageKind.KEEP,
              "keeps the bytes that leave, once, named by their SHA-256 in the record "
              "(archive/); a unit's mail, by `[archive] directions` and `units`",
              _archive, needs="`[archive] enabled` (the default) and `units` is on (whose "
@@ -213,6 +228,8 @@ def build_stages(config: Settings, units: UnitLookup) -> list[Stage]:
 
     :raises KeyFileError: a DKIM or S/MIME key cannot be used (refuse to start).
     """
+    from signer import AuthChecker
+
     materials = Materials(config, units, AuthChecker.from_config(config.signer))
     return [stage for row in STAGES if not row.is_switch or materials.is_on(row.name)
             for stage in row.build(materials)]
@@ -233,6 +250,6 @@ def markdown() -> str:
     """The table as ARCHITECTURE.md shows it: stage, file (class), kind, what, when."""
     lines = ["| stage | file (class) | kind | what it does | built when |",
              "|---|---|---|---|---|"]
-    lines += [f"| `{row.name}` | `{row.module}` (`{row.stage.__name__}`) | "
+    lines += [f"| `{row.name}` | `{row.module}` (`{row.home.partition(':')[2]}`) | "
               f"{row.kind.name.lower()} | {row.what} | {row.when} |" for row in STAGES]
     return "\n".join(lines)

@@ -8,8 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from signer.presets import TrustPreset
-from signer.revocation import RevocationPolicy
+from signer.trustsettings import RevocationPolicy, TrustPreset
 
 log = logging.getLogger("congvu.signer")
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from signer.presets import TrustPreset
+from signer.trustsettings import TrustPreset
 
 
 class MissingIdentity(StrEnum):

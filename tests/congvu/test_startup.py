@@ -1,0 +1,146 @@
+"""What a ``congvu`` command imports before it does its work: its own package, not all.
+
+``--help`` and reading the configuration import none of the libraries the work needs
+(DKIM, cryptography, PostgreSQL, SMTP, the web framework, the SQLite helpers, PDF); the
+root's table of sub-commands (congvu/cli.py ``SUBCOMMANDS``) lists them without
+importing them, and says of each what its own help says.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import pkgutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from congvu.cli import SUBCOMMANDS, main
+from milter.stages import STAGES
+
+ROOT = Path(__file__).resolve().parents[2]
+#: Libraries only some commands' work needs: importing one on the way to any command
+#: made every command pay for it (about two seconds of CPU per command, before).
+HEAVY = ("aiosmtpd", "argon2", "asn1crypto", "cryptography", "dkim", "dns", "fastapi",
+         "imapclient", "jinja2", "nacl", "openpyxl", "psycopg", "pyhanko", "pypdf",
+         "sqlite_utils", "starlette", "uvicorn")
+PACKAGES = ["congvu", "milter", "policies", "directory", "signer", "signer.documents",
+            "signer.smime", "audit", "archive", "mailbase", "web"]
+
+# run in a fresh interpreter: prints the JSON of the command's output and what it imported
+_RUN = """
+import json, sys
+from click.testing import CliRunner
+from congvu.cli import main
+result = CliRunner().invoke(main, sys.argv[1:], prog_name="congvu")
+print(json.dumps({"exit_code": result.exit_code, "output": result.stdout,
+                  "modules": sorted(sys.modules)}))
+"""
+
+
+def _run(*args: str) -> tuple[int, str, set[str]]:
+    done = subprocess.run([sys.executable, "-c", _RUN, *args], capture_output=True,
+                          text=True, check=True, cwd=ROOT)
+    found = json.loads(done.stdout)
+    return found["exit_code"], found["output"], set(found["modules"])
+
+
+def _heavy(modules: set[str]) -> list[str]:
+    return sorted({name.split(".")[0] for name in modules} & set(HEAVY))
+
+
+def test_help_lists_every_command_and_imports_none_of_them() -> None:
+    code, output, modules = _run("--help")
+    assert code == 0
+    listed = output.split("Commands:\n")[1].splitlines()
+    assert [line.split()[0] for line in listed] == sorted(SUBCOMMANDS)
+    assert _heavy(modules) == []
+    assert "pydantic" not in modules  # --help reads no configuration
+    assert not {"milter.cli", "audit.cli", "signer.cli", "web.cli"} & modules
+
+
+def test_reading_the_configuration_imports_only_its_models() -> None:
+    code, output, modules = _run("config", "show", "--config",
+                                 str(ROOT / "deploy" / "congvu.toml"))
+    assert code == 0, output
+    assert json.loads(output)["source"].startswith(str(ROOT))
+    assert _heavy(modules) == []
+
+
+def test_a_command_imports_its_own_package_not_the_others() -> None:
+    code, _, modules = _run("directory", "--help")
+    assert code == 0
+    assert "directory.cli" in modules
+    assert not {"audit.cli", "signer.cli", "web.cli", "archive.cli", "milter.cli"} & modules
+
+
+def _eager_help() -> str:
+    """``congvu --help`` as a group holding every command, all imported, prints it."""
+    ctx = click.Context(main)
+    eager = click.Group(main.name, help=main.help, params=main.params,
+                        context_settings=main.context_settings)
+    for name in main.list_commands(ctx):
+        command = main.get_command(ctx, name)
+        assert command is not None, name
+        eager.add_command(command, name)
+    return CliRunner().invoke(eager, ["--help"], prog_name="congvu").output
+
+
+def test_the_table_says_what_each_command_s_own_help_says() -> None:
+    code, lazy_help, _ = _run("--help")
+    assert code == 0
+    assert lazy_help == _eager_help()
+    ctx = click.Context(main)
+    for name, entry in SUBCOMMANDS.items():
+        command = main.get_command(ctx, name)
+        assert command is not None and command.name == name
+        # the first sentence of its help, the line --help shows whatever its width
+        assert entry.summary == command.get_short_help_str(1000), name
+
+
+def _tree(command: click.Command, path: tuple[str, ...] = ()
+          ) -> Iterator[tuple[str, ...]]:
+    yield path
+    if isinstance(command, click.Group):
+        ctx = click.Context(command)
+        for name in command.list_commands(ctx):
+            sub = command.get_command(ctx, name)
+            assert sub is not None, f"congvu {' '.join((*path, name))} is listed, not found"
+            yield from _tree(sub, (*path, name))
+
+
+def test_every_command_of_the_tree_answers_its_help() -> None:
+    runner = CliRunner()
+    paths = list(_tree(main))
+    assert len(paths) > len(SUBCOMMANDS)  # the groups' commands are walked too
+    for path in paths:
+        result = runner.invoke(main, [*path, "--help"])
+        assert result.exit_code == 0, (path, result.output)
+        assert result.output.startswith("Usage: "), path
+
+
+def test_an_unknown_command_is_a_usage_error_naming_it() -> None:
+    result = CliRunner().invoke(main, ["no-such-command"])
+    assert result.exit_code == 2
+    assert "No such command 'no-such-command'" in result.output
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_a_package_s_exported_names_are_not_its_modules(package: str) -> None:
+    # a submodule's import sets the package attribute of its name, which would hide a
+    # lazily exported name of the same spelling
+    module = importlib.import_module(package)
+    submodules = {info.name for info in pkgutil.iter_modules(module.__path__)}
+    assert submodules & set(module.__all__) == set()
+    assert set(module.__all__) <= set(dir(module))
+
+
+def test_each_stage_row_names_its_class_and_the_class_s_kind() -> None:
+    for row in STAGES:
+        assert row.stage.kind is row.kind, row.name
+        assert row.module == row.stage.__module__.replace(".", "/") + ".py"
