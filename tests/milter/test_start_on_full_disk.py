@@ -109,15 +109,26 @@ def test_serve_defers_while_the_disk_is_full_and_takes_mail_once_space_is_freed(
         assert log.verify().is_intact
 
 
-def test_the_greeting_while_waiting_says_why(var: Path, next_hop: Sink) -> None:
+def test_the_greeting_while_waiting_says_why_on_smtp_and_lmtp(var: Path, next_hop: Sink) -> None:
     fulldisk.fill(var)
-    serving = ServeProcess(write_config(var, next_hop.port))
+    serving = ServeProcess(write_config(var, next_hop.port, """
+[[listeners]]
+name = "delivery"
+role = "inbound"
+protocol = "lmtp"
+port = 0
+"""))
     try:
+        lmtp_port = serving.wait_for("listening")["port"]
         serving.wait_for("waiting for disk space")
+        greeting = (220, f"mail.binhthuan.gov.vn {R220_WAITING_FOR_SPACE.text}".encode())
         with smtplib.SMTP(timeout=30) as client:
-            assert client.connect("127.0.0.1", serving.port) == (
-                220, f"mail.binhthuan.gov.vn {R220_WAITING_FOR_SPACE.text}".encode())
+            assert client.connect("127.0.0.1", serving.port) == greeting
             assert client.noop()[0] == 250
+        with smtplib.LMTP(timeout=30) as lmtp:
+            assert lmtp.connect("127.0.0.1", lmtp_port) == greeting
+            assert lmtp.ehlo()[0] == 250  # smtplib's LMTP says LHLO
+            assert lmtp.mail("a@b.vn") == (451, str(R451_NO_SPACE)[4:].encode())
     finally:
         assert serving.stop() == 0  # SIGTERM while waiting: a clean stop
 
