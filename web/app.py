@@ -27,6 +27,7 @@ from web import access
 from web.filters import when
 from web.i18n import DEFAULT, LANGUAGES, words
 from web.keys import cookie_key
+from web.problems import detail_html
 from web.release import Releaser
 from web.security import HEADERS, LANG_COOKIE, SESSION_COOKIE, Sessions, session_of
 from web.settings import WebSettings
@@ -233,7 +234,8 @@ def create_app(settings: WebSettings, *, release: Releaser | None = None) -> Fas
         if request.url.path.startswith("/api/"):
             return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
         message = {403: "forbidden", 404: "not_found"}.get(exc.status_code, "error")
-        return render(request, "error.html", {"message": message, "detail": exc.detail},
+        detail = detail_html(words(lang_of(request)).translation, exc)
+        return render(request, "error.html", {"message": message, "detail": detail},
                       status=exc.status_code)
 
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")

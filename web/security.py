@@ -15,8 +15,11 @@ import hmac
 import secrets
 from typing import Any
 
-from fastapi import HTTPException, Request
+from fastapi import Request
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+
+from mailbase import N_
+from web.problems import PageProblem
 
 SESSION_COOKIE = "congvu_session"
 LANG_COOKIE = "congvu_lang"
@@ -83,7 +86,8 @@ async def require_csrf(request: Request) -> None:
     sent = form.get("csrf_token")
     expected = session_of(request).get("csrf", "")
     if not isinstance(sent, str) or not sent or not hmac.compare_digest(sent, expected):
-        raise HTTPException(status_code=403, detail="csrf")
+        raise PageProblem(403, N_("the form has expired or did not come from this console: "
+                          "reload the page and try again"))
 
 
 def safe_next(target: str | None, default: str = "/") -> str:

@@ -190,11 +190,12 @@ def test_the_command_line_grants_and_takes_back_content(env: Any, tmp_path: Path
         assert result.exit_code == 0, result.output
         return result.stdout
 
-    assert "units: sgd; content: sgd" in run("grant", "auditor-b", "sgd", "--content")
+    assert "đơn vị: sgd; nội dung thư: sgd" in run("grant", "auditor-b", "sgd", "--content")
     assert "auditor-b\tauditor\tactive\tsgd\tcontent: sgd\n" in run("list", "--lang", "en")
     with users_of(env.settings) as users:
         assert users.get("auditor-b").content_units == ("sgd",)
-    assert run("revoke", "auditor-b", "sgd", "--content").rstrip().endswith("units: sgd")
+    assert run("revoke", "auditor-b", "sgd", "--content", "--lang", "en").rstrip().endswith(
+        "units: sgd")
     with users_of(env.settings) as users:
         user = users.get("auditor-b")
         assert (user.units, user.content_units) == (("sgd",), ())

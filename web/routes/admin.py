@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from audit import AuditError
 from directory import Directory, DirectoryError, ImportRejected
 from directory.rows import yes_no
+from mailbase import N_
 from policies import (
     MAX_REASON,
     MissingReason,
@@ -24,6 +25,7 @@ from web import actions, mailview
 from web.app import AdminUser, console_of, render
 from web.errors import UserError
 from web.grants import stale_grants, unit_to_grant
+from web.problems import PageProblem
 from web.security import require_csrf
 from web.users import User
 
@@ -63,7 +65,8 @@ def _held_page(request: Request, qid: str, *, error: str = "", reason: str = "",
             raw = store.read(qid)
             head = headline(store, entry)
         except PolicyError as exc:
-            raise HTTPException(status_code=404, detail=str(exc)) from None
+            raise PageProblem(404, N_("the held message could not be read"),
+                              quoted=exc) from None
     return render(request, "quarantine_show.html", {
         "entry": entry, "head": head, "headers": mailview.headers(raw),
         "parts": mailview.parts(raw), "error": error, "reason": reason,
@@ -88,7 +91,7 @@ async def quarantine_release(request: Request, user: AdminUser, qid: str,
     release, once confirmed."""
     release = console_of(request).release
     if release is None:
-        raise HTTPException(status_code=501, detail="release is not configured")
+        raise PageProblem(501, N_("release is not configured"))
     asked = _asked(request, qid, reason, confirm)
     if isinstance(asked, HTMLResponse):
         return asked
@@ -192,7 +195,7 @@ def unit_new(request: Request, user: AdminUser, id: str = "") -> Response:
     """Go to the form of a new unit id."""
     unit_id = id.strip()
     if not unit_id:
-        raise HTTPException(status_code=400, detail="a unit id is needed")
+        raise PageProblem(400, N_("a unit id is needed"))
     from urllib.parse import quote
     return RedirectResponse(f"/admin/units/{quote(unit_id)}", status_code=303)
 
@@ -260,7 +263,7 @@ def user_change(request: Request, user: AdminUser, name: str, action: str,
                 unit: str = Form("")) -> Response:
     """Grant or revoke a unit, disable or enable a user."""
     if action not in ("grant", "revoke", "disable", "enable"):
-        raise HTTPException(status_code=404, detail="no such action")
+        raise PageProblem(404, N_("no such action"))
     return _user_act(request, user, name, action, unit.strip() or None)
 
 

@@ -19,10 +19,10 @@ from fastapi.responses import HTMLResponse, Response
 
 from archive import Archive, ArchiveError, ArchiveReadError
 from audit import AdminEvent, AdminKind, AuditError, AuditLog
-from mailbase import PeriodError, parse_period, zone
+from mailbase import N_, PeriodError, parse_period, zone
 from web import access
 from web.actions import audit_admin
-from web.app import AuditorUser, Console, console_of, render
+from web.app import AuditorUser, Console, console_of, lang_of, render
 from web.archived import (
     MATCHES_MAX,
     content_scope,
@@ -31,6 +31,8 @@ from web.archived import (
     query_words,
     search,
 )
+from web.i18n import words
+from web.problems import PageProblem, detail_html
 from web.routes.audit_pages import open_log
 from web.users import User
 
@@ -41,11 +43,11 @@ router = APIRouter()
 def _archive(console: Console) -> Archive:
     config = console.settings.archive
     if config is None:
-        raise HTTPException(status_code=404, detail="this console has no archive")
+        raise PageProblem(404, N_("this console has no archive"))
     try:
         return Archive.from_config(config, create=False)
     except ArchiveError as exc:
-        raise HTTPException(status_code=503, detail=str(exc)) from None
+        raise PageProblem(503, N_("the archive could not be opened"), quoted=exc) from None
 
 
 def _recorded(console: Console, user: User, target: str, unit_id: str | None,
@@ -56,8 +58,8 @@ def _recorded(console: Console, user: User, target: str, unit_id: str | None,
             kind=AdminKind.ARCHIVE_READ, actor=user.name, target=target, unit_id=unit_id,
             details={"via": "web", **details}))
     except AuditError as exc:
-        raise HTTPException(status_code=503, detail=f"not shown: the read could not be "
-                            f"recorded in the audit log: {exc}") from None
+        raise PageProblem(503, N_("not shown: the read could not be recorded in the audit "
+                                  "log"), quoted=exc) from None
 
 
 def _downloadable(console: Console, user: User, record_id: int) -> tuple[dict[str, Any], str]:
@@ -65,22 +67,22 @@ def _downloadable(console: Console, user: User, record_id: int) -> tuple[dict[st
     units = console.units()
     log_ro = open_log(console)
     if log_ro is None:
-        raise HTTPException(status_code=404, detail="no audit store")
+        raise PageProblem(404, N_("no audit store"))
     with log_ro:
         try:
             record = log_ro.show(record_id)
         except AuditError:
-            raise HTTPException(status_code=404, detail=f"no record {record_id}") from None
+            raise PageProblem(404, N_("no record {record}"), record=record_id) from None
     if not access.may_see_record(record, console.scope(user, units)):
-        raise HTTPException(status_code=404, detail=f"no record {record_id}")
+        raise PageProblem(404, N_("no record {record}"), record=record_id)
     if not message_units(record) & content_scope(user, units):
-        raise HTTPException(status_code=403, detail="reading a message's content needs a "
-                            "grant of content for its unit (congvu user grant NAME UNIT "
-                            "--content)")
+        raise PageProblem(403, N_("reading a message's content needs a grant of content for "
+                                  "its unit ({command})"),
+                          command="congvu user grant NAME UNIT --content")
     sha256 = record.get("archived_sha256")
     if not sha256:
-        raise HTTPException(status_code=404, detail=f"record {record_id} names no archived "
-                            "message (refused, or not a unit's mail)")
+        raise PageProblem(404, N_("record {record} names no archived message (refused, or "
+                                  "not a unit's mail)"), record=record_id)
     return record, str(sha256)
 
 
@@ -93,16 +95,16 @@ def archived_download(request: Request, user: AuditorUser, record_id: int) -> Re
     try:
         message = _archive(console).get(sha256)
     except ArchiveReadError as exc:
-        raise HTTPException(status_code=404 if exc.problem == "missing" else 500,
-                            detail=str(exc)) from None
+        raise PageProblem(404 if exc.problem == "missing" else 500,
+                          N_("the archived message could not be read"), quoted=exc) from None
     except ArchiveError as exc:
-        raise HTTPException(status_code=503, detail=str(exc)) from None
+        raise PageProblem(503, N_("the archive could not be read"), quoted=exc) from None
     try:
         with AuditLog.open(console.settings.audit) as writable:
             proof = writable.proof(record_id)  # signs a checkpoint when none covers it
     except (AuditError, LookupError) as exc:
-        raise HTTPException(status_code=503, detail=f"no proof of record {record_id}: "
-                            f"{exc}") from None
+        raise PageProblem(503, N_("no proof of record {record}"), quoted=exc,
+                          record=record_id) from None
     data = proof_zip(record_id, message, proof)
     _recorded(console, user, str(record_id), record.get("sender_unit"),
               {"action": "download", "sha256": sha256})
@@ -122,12 +124,12 @@ def _search(console: Console, user: User, q: str, period: str) -> dict[str, Any]
         span = parse_period(period.strip(), zone(console.settings.time_zone)) \
             if period.strip() else None
     except (ValueError, PeriodError) as exc:
-        raise HTTPException(status_code=400, detail=str(exc)) from None
+        raise PageProblem(400, N_("the search could not be read"), quoted=exc) from None
     units = console.units()
     scope = content_scope(user, units)
     if not scope:
-        raise HTTPException(status_code=403, detail="searching messages' content needs a "
-                            "grant of content (congvu user grant NAME UNIT --content)")
+        raise PageProblem(403, N_("searching messages' content needs a grant of content "
+                                  "({command})"), command="congvu user grant NAME UNIT --content")
     store = _archive(console)
     log_ro = open_log(console)
     if log_ro is None:
@@ -140,7 +142,7 @@ def _search(console: Console, user: User, q: str, period: str) -> dict[str, Any]
                            since=span.start if span else None, until=span.end if span else None)
             records = [log_ro.show(rid) for rid in found.record_ids]
     except (AuditError, ArchiveError) as exc:
-        raise HTTPException(status_code=503, detail=str(exc)) from None
+        raise PageProblem(503, N_("the archive could not be searched"), quoted=exc) from None
     _recorded(console, user, q, None, {
         "action": "search", "query": q, "period": period.strip() or None,
         "matches": len(found.record_ids), "scanned": found.scanned,
@@ -175,8 +177,8 @@ async def archive_page(request: Request, user: AuditorUser, q: str = "",
     console = console_of(request)
     units = console.units()
     if not content_scope(user, units):
-        raise HTTPException(status_code=403, detail="searching messages' content needs a "
-                            "grant of content (congvu user grant NAME UNIT --content)")
+        raise PageProblem(403, N_("searching messages' content needs a grant of content "
+                                  "({command})"), command="congvu user grant NAME UNIT --content")
     found, error, status = None, None, 200
     if q.strip():
         try:
@@ -184,7 +186,7 @@ async def archive_page(request: Request, user: AuditorUser, q: str = "",
         except HTTPException as exc:
             if exc.status_code not in (400, 503):
                 raise
-            error, status = str(exc.detail), exc.status_code
+            error, status = detail_html(words(lang_of(request)).translation, exc), exc.status_code
     return render(request, "archive_search.html", {
         "q": q, "period": period, "found": found, "error": error,
         "names": {u.id: u.name for u in units}}, status=status)

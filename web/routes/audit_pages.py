@@ -15,7 +15,7 @@ from dataclasses import asdict, fields, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request, UploadFile
+from fastapi import APIRouter, Depends, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from markupsafe import Markup, escape
@@ -33,10 +33,11 @@ from audit import (
     report_labels,
 )
 from directory import Unit, rolled_into
-from mailbase import PeriodError, parse_period, zone
+from mailbase import N_, PeriodError, parse_period, zone
 from web import access
 from web import filters as webfilters
 from web.app import AdminUser, AuditorUser, Console, console_of, lang_of, render
+from web.problems import PageProblem
 from web.security import require_csrf
 from web.users import User
 
@@ -74,7 +75,7 @@ def _filters(request: Request, console: Console) -> Filters:
     try:
         return _parse(console, params, units)
     except webfilters.FilterError as exc:
-        raise HTTPException(status_code=400, detail=str(exc)) from None
+        raise PageProblem(400, N_("the filter could not be read"), quoted=exc) from None
 
 
 def _page(console: Console, scope: frozenset[str] | None, filters: Filters
@@ -154,15 +155,15 @@ def _record(console: Console, scope: frozenset[str] | None, record_id: int
             ) -> dict[str, Any]:
     log = open_log(console)
     if log is None:
-        raise HTTPException(status_code=404, detail="no audit store")
+        raise PageProblem(404, N_("no audit store"))
     with log:
         try:
             record = log.show(record_id)
         except AuditError:
-            raise HTTPException(status_code=404, detail=f"no record {record_id}") from None
+            raise PageProblem(404, N_("no record {record}"), record=record_id) from None
     # Same answer for "no such record" and "not yours": no probing of other units.
     if not access.may_see_record(record, scope):
-        raise HTTPException(status_code=404, detail=f"no record {record_id}")
+        raise PageProblem(404, N_("no record {record}"), record=record_id)
     return record
 
 
@@ -360,17 +361,17 @@ def audit_report_chart(request: Request, user: AuditorUser, chart: str,
     the same charts as ``congvu audit report --format html``."""
     console = console_of(request)
     if chart not in ("volume", "signed", "dmarc"):
-        raise HTTPException(status_code=404, detail="no such chart")
+        raise PageProblem(404, N_("no such chart"))
     try:
         _, report = _report(console, user, period.strip() or _default_period(console),
                             with_predecessors)
     except (PeriodError, AuditError) as exc:
-        raise HTTPException(status_code=400, detail=str(exc)) from None
+        raise PageProblem(400, N_("the report could not be made"), quoted=exc) from None
     if report is None:
-        raise HTTPException(status_code=404, detail="no audit store")
+        raise PageProblem(404, N_("no audit store"))
     graphs = report_charts(report, {u.id: u.name for u in console.units()}, lang_of(request))
     if chart not in graphs:
-        raise HTTPException(status_code=404, detail="no DMARC-checked mail in this period")
+        raise PageProblem(404, N_("no DMARC-checked mail in this period"))
     return Response(str(graphs[chart].render(is_unicode=True)), media_type="image/svg+xml")
 
 

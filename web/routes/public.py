@@ -6,15 +6,16 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import datetime
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
 from directory import Unit, merged_into, predecessors, search_units
 from directory.publish.vcard import card
-from mailbase import zone
+from mailbase import N_, zone
 from web.app import console_of, render
 from web.i18n import LANGUAGES
+from web.problems import PageProblem
 from web.security import LANG_COOKIE, safe_next
 
 router = APIRouter()
@@ -56,7 +57,7 @@ def _unit(request: Request, unit_id: str) -> tuple[Unit, dict[str, Unit]]:
     units = {u.id: u for u in console_of(request).units()}
     unit = units.get(unit_id)
     if unit is None:
-        raise HTTPException(status_code=404, detail=f"no unit {unit_id}")
+        raise PageProblem(404, N_("no unit {unit}"), unit=unit_id)
     return unit, units
 
 
@@ -124,7 +125,7 @@ def unit_certificate(request: Request, unit_id: str) -> Response:
     """The unit's S/MIME certificate (PEM); 404 when it has none."""
     unit, _ = _unit(request, unit_id)
     if not unit.certificate:
-        raise HTTPException(status_code=404, detail=f"unit {unit_id} has no certificate")
+        raise PageProblem(404, N_("unit {unit} has no certificate"), unit=unit_id)
     return Response(unit.certificate.encode("ascii"), media_type="application/x-pem-file",
                     headers={"Content-Disposition":
                              f'attachment; filename="{_ascii(unit.id)}.pem"'})
@@ -153,7 +154,7 @@ def api_unit(request: Request, unit_id: str) -> UnitOut:
 def set_language(lang: str, next: str = "/") -> Response:
     """Switch the page language (a cookie) and go back."""
     if lang not in LANGUAGES:
-        raise HTTPException(status_code=404, detail="unknown language")
+        raise PageProblem(404, N_("unknown language"))
     response = RedirectResponse(safe_next(next), status_code=303)
     response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="lax",
                         httponly=True, path="/")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from audit import (
@@ -24,8 +24,9 @@ from audit import (
     render_report_file,
 )
 from directory import DirectoryError, Mailbox, Unit, rolled_into
-from mailbase import PeriodError, parse_period, zone
+from mailbase import N_, PeriodError, parse_period, zone
 from web.app import AuditorUser, Console, console_of
+from web.problems import PageProblem
 from web.routes.audit_pages import open_log
 from web.users import User
 
@@ -53,7 +54,7 @@ def _directory(console: Console) -> tuple[list[Unit], list[RosterMailbox] | None
         with store:
             return store.units(), roster_of(store.mailboxes())
     except DirectoryError as exc:
-        raise HTTPException(status_code=503, detail=str(exc)) from None
+        raise PageProblem(503, N_("the directory could not be read"), quoted=exc) from None
 
 
 def filed_report(console: Console, user: User, period_text: str, *,
@@ -71,7 +72,7 @@ def filed_report(console: Console, user: User, period_text: str, *,
     units, roster = _directory(console)
     log = open_log(console)
     if log is None:
-        raise HTTPException(status_code=404, detail="no audit store")
+        raise PageProblem(404, N_("no audit store"))
     scope = console.scope(user, units)
     known = [u.id for u in units]
     shown = known if scope is None else [u for u in known if u in scope]
@@ -90,18 +91,18 @@ def report_file(request: Request, user: AuditorUser, fmt: str, period: str = "",
                 with_predecessors: bool = False) -> Response:
     """The report as filed (``xlsx`` or ``docx``) of the viewer's units for ``period``."""
     if fmt not in REPORT_FILE_FORMATS:
-        raise HTTPException(status_code=404, detail=f"no report as {fmt}")
+        raise PageProblem(404, N_("no report as {format}"), format=fmt)
     console = console_of(request)
     if not period.strip():
-        raise HTTPException(status_code=400, detail="a period is needed (YYYY-MM, "
-                            "YYYY-Qn, YYYY or YYYY-YTD)")
+        raise PageProblem(400, N_("a period is needed (YYYY-MM, YYYY-Qn, YYYY or "
+                                   "YYYY-YTD)"))
     try:
         report, units = filed_report(console, user, period.strip(),
                                      with_predecessors=with_predecessors)
     except PeriodError as exc:
-        raise HTTPException(status_code=400, detail=str(exc)) from None
+        raise PageProblem(400, N_("the period could not be read"), quoted=exc) from None
     except AuditError as exc:
-        raise HTTPException(status_code=503, detail=str(exc)) from None
+        raise PageProblem(503, N_("the audit log could not be read"), quoted=exc) from None
     data = render_report_file(
         report, fmt, console.settings.audit.time_zone, {u.id: u.name for u in units},
         organ_ids={u.id: u.organ_id for u in units if u.organ_id})
