@@ -133,4 +133,11 @@ def restore_archive(config: Settings, source: Path, entry: dict[str, Any] | None
         (root / "pruned").mkdir(exist_ok=True, mode=0o700)
         if not (root / "pruned" / name).exists():
             shutil.copy2(source / "archive" / "pruned" / name, root / "pruned" / name)
-    return [f"restored {restored} archived messages ({entry['objects']} in the backup)"]
+    said = [f"restored {restored} archived messages ({entry['objects']} in the backup)"]
+    if config.archive.is_indexed:
+        # not in backups: it is made from the messages, and would be a full copy each
+        # time (one file that changes) holding their words in clear
+        said.append("the archive's text index is not in backups: run `congvu archive "
+                    "index rebuild` as the filter's user; until then the console's search "
+                    "counts these messages as not in the text index")
+    return said

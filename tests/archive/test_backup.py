@@ -9,6 +9,8 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
+from archive import parse_query
+from archive.index import SqliteTextIndex
 from audit import Direction, own_public_key
 from congvu.cli import main
 
@@ -49,4 +51,17 @@ def test_a_second_backup_copies_only_new_messages_and_a_restore_verifies(
     checked = CliRunner().invoke(main, ["archive", "verify", "--config", str(config)])
     assert checked.exit_code == 0, checked.output
     assert "3 archived message(s) named by records checked" in checked.stdout
+
+    # the text index is not backed up (made from the messages): restore says to rebuild
+    # it, and the rebuild finds every restored message by its words
+    assert "run `congvu archive index rebuild`" in done.stdout
+    assert not (restored / "archive" / "index.sqlite3").exists()
+    rebuilt = CliRunner().invoke(main, ["archive", "index", "rebuild", "--config",
+                                        str(config)])
+    assert rebuilt.exit_code == 0, rebuilt.output
+    assert "indexed 3 archived message(s) (0 indexed already" in rebuilt.stdout
+    index = SqliteTextIndex(restored / "archive" / "index.sqlite3")
+    shas = [sha for _, sha in [*first, newer]]
+    assert index.matching(parse_query("thu moi"), shas) == {newer[1]}
+    assert index.matching(parse_query("thư"), shas) == set(shas)
 
