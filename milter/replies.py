@@ -178,6 +178,12 @@ R554_LINE_TOO_LONG = _said(554, "5.6.0", "Thu co dong dai hon 998 byte",
                            "Message contains a line longer than 998 octets (RFC 5322 2.1.1)")
 
 
+def waiting_for_space_greeting(hostname: str) -> Reply:
+    """The greeting while ``serve`` waits for disk space: the domain first, as RFC 5321
+    4.2 asks of a 220, then why."""
+    return R220_WAITING_FOR_SPACE.with_text(f"{hostname} {R220_WAITING_FOR_SPACE.text}")
+
+
 def for_next_hop(exc: NextHopError) -> Reply:
     """The reply for a next hop's refusal: its 5xx passed back as it came; anything
     else is our 451 with its reason (the client keeps the message and retries)."""

@@ -44,7 +44,7 @@ from milter.config import ListenerConfig, Protocol
 from milter.errors import ConfigError
 from milter.logs import event
 from milter.peeruser import user_ids
-from milter.replies import R220_WAITING_FOR_SPACE, R451_NO_SPACE
+from milter.replies import R451_NO_SPACE, waiting_for_space_greeting
 from milter.settings import Reload, Settings
 from milter.smtp import ConnectionTracker, FilterLMTP, FilterSession, FilterSMTP
 
@@ -75,9 +75,8 @@ class _DeferringSMTP(FilterSMTP):
 
     async def push(self, status: Any) -> None:
         if status == f"220 {self.hostname} {self.__ident__}":
-            greeting = R220_WAITING_FOR_SPACE.with_text(
-                f"{self.hostname} {R220_WAITING_FOR_SPACE.text}")
-            await SMTP.push(self, str(greeting))  # said in both languages already
+            # said in both languages already
+            await SMTP.push(self, str(waiting_for_space_greeting(self.hostname)))
             return
         await super().push(status)
 
