@@ -24,11 +24,11 @@ inserts them, and goes with the COMMIT in one round trip, so the lock is held fo
 server's inserts only. Its hashes are :func:`~audit.chain.row_hash`'s byte for byte
 (the chain vectors and tests/audit/test_shared_store.py hold it to that). When a
 checkpoint falls due the statement writes nothing and the batch is appended as one with
-completions is, the writer linking it: the lock for two round trips and the work between them (audit/pgwrite.py):
-the lock with the reads of the head, the latest checkpoint and which records the batch's
-completions name are messages, then the rows with the commit. Either way the commit does
-not wait for the disk; the wait for the WAL flush comes after, with the lock given back,
-and before any session is answered.
+completions is, the writer linking it: the lock for two round trips and the work between
+them (audit/pgwrite.py): the lock with the reads of the head, the latest checkpoint and
+which records the batch's completions name are messages, then the rows with the commit.
+Either way the commit does not wait for the disk; the wait for the WAL flush comes
+after, with the lock given back, and before any session is answered.
 
 A database that is down, unreachable, read-only (a standby, or
 ``default_transaction_read_only``) or refusing the login makes every write an
