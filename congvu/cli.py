@@ -24,7 +24,6 @@ import archive
 import audit
 import directory
 import policies
-import signer
 import web
 from congvu.lazygroup import LazyCommand, LazyGroup
 from mailbase import CommandFailed, UsageProblem, config_option
@@ -390,9 +389,11 @@ def policies_command(name: str) -> click.Command:
 
 def signer_command(name: str) -> click.Command:
     """``dkim``, ``smime``, ``document`` or ``auth``."""
-    return _named(signer.commands(
-        _table(lambda c: c.signer), own_domains=own_domains, units=document_units,
-        time_zone=lambda path: current().settings(path).audit.time_zone), name)
+    from signer.cli import command
+
+    return command(
+        name, _table(lambda c: c.signer), own_domains=own_domains, units=document_units,
+        time_zone=lambda path: current().settings(path).audit.time_zone)
 
 
 def directory_command(name: str) -> click.Command:

@@ -6,6 +6,10 @@ which finds, announces and loads it once; errors they do not convert (ConfigErro
 ReleaseError, BackupError) reach the root's error mapper. doctor and probe report a
 configuration they cannot read in their own formats: doctor as findings (exit 2),
 probe as a Nagios UNKNOWN (exit 3).
+
+Each command imports the modules its work needs when it runs: this module is imported for
+any one of them (``--help`` included), and the doctor's checks, the backup's stores and the
+probe's SMTP and IMAP clients would otherwise cost every other command their import time.
 """
 
 from __future__ import annotations
@@ -15,32 +19,26 @@ import socket
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from mailbase import UsageProblem, command_line_actor, config_option
-from milter.backup import (
-    MANIFEST,
-    SIGNATURE,
-    backup,
-    postgresql_advice,
-    restore,
-    verify_audit,
-)
-from milter.doctor import DEFAULT_POSTFIX_DIR, EXPIRY_DAYS, run_checks
 from milter.errors import ConfigError
-from milter.findings import Level
-from milter.findings import error as _error
-from milter.probe import Status, run_probe
-from milter.quarantine import delete, run_release
-from milter.settings import Settings, SettingsLoader
-from policies import MissingReason, act_reason
+from milter.findings import EXPIRY_DAYS, Level
+
+if TYPE_CHECKING:
+    from milter.settings import Settings, SettingsLoader
 
 __all__ = ["backup_command", "delete_command", "doctor_command", "probe_command",
            "release_command", "restore_command"]
 
 _F = TypeVar("_F", bound=Callable[..., Any])
+
+DEFAULT_POSTFIX_DIR = Path("/etc/postfix")
+#: Nagios UNKNOWN (milter.probe.Status.UNKNOWN, which a test holds equal): a usage error
+#: of ``probe`` exits with it before the probe's module is imported.
+_UNKNOWN = 3
 
 
 def _settings(config_path: Path | None) -> Settings:
@@ -70,6 +68,9 @@ def _default_postfix_dir() -> Path | None:
 def doctor_command(config_path: Path | None, postfix_dir: Path | None, skip_postfix: bool,
                    server_ips: tuple[str, ...], days: int) -> None:
     """Check a running setup: exit 0 all OK, 1 warnings only, 2 errors."""
+    from milter.doctor import run_checks
+    from milter.findings import error as _error
+
     try:
         config = _settings(config_path)
     except ConfigError as exc:
@@ -95,7 +96,7 @@ def doctor_command(config_path: Path | None, postfix_dir: Path | None, skip_post
 class _PluginUsageError(click.UsageError):
     """A usage error of a monitoring plugin: exit code 3 (UNKNOWN)."""
 
-    exit_code = Status.UNKNOWN
+    exit_code = _UNKNOWN
 
 
 class _PluginCommand(click.Command):
@@ -114,6 +115,8 @@ class _PluginCommand(click.Command):
 def probe_command(config_path: Path | None) -> None:
     """Send a canary through Postfix and read it back: exit 0 OK, 1 WARNING, 2 CRITICAL,
     3 UNKNOWN (Nagios plugin convention)."""
+    from milter.probe import Status, run_probe
+
     try:
         config = _settings(config_path)
     except ConfigError as exc:
@@ -136,6 +139,8 @@ def probe_command(config_path: Path | None) -> None:
 def backup_command(out: Path, config_path: Path | None, include_keys: bool,
                    previous: Path | None) -> None:
     """Copy every store, online and consistent, into the new directory OUT."""
+    from milter.backup import MANIFEST, SIGNATURE, backup, postgresql_advice
+
     manifest = backup(_settings(config_path), out, include_keys=include_keys,
                       previous=previous)
     for store in manifest["stores"]:
@@ -175,6 +180,8 @@ def restore_command(source: Path, config_path: Path | None, force: bool,
                     accept_unsigned: bool) -> None:
     """Restore a backup made by `congvu backup` (its signature checked) and verify the
     audit chain."""
+    from milter.backup import restore, verify_audit
+
     config = _settings(config_path)
     for line in restore(config, source, force=force, accept_unsigned=accept_unsigned):
         click.echo(line)
@@ -202,6 +209,8 @@ def _actor_and_reason(verb: str, actor: str | None, reason: str | None) -> tuple
 
     :raises UsageProblem: no reason given, saying how to give one.
     """
+    from policies import MissingReason, act_reason
+
     try:
         reason = act_reason(reason)
     except MissingReason as exc:
@@ -220,6 +229,8 @@ def release_command(config_path: Path | None, actor: str | None, reason: str | N
                     qids: tuple[str, ...]) -> None:
     """Release held messages: sign (outbound), relay to the next hop, audit (with
     --reason, which is required)."""
+    from milter.quarantine import run_release
+
     recorded, reason = _actor_and_reason("release", actor, reason)
     config = _settings(config_path)
     for qid in qids:
@@ -235,6 +246,8 @@ def delete_command(config_path: Path | None, actor: str | None, reason: str | No
                    qids: tuple[str, ...]) -> None:
     """Delete held messages for good (each deletion is audited, with --reason, which is
     required)."""
+    from milter.quarantine import delete
+
     recorded, reason = _actor_and_reason("delete", actor, reason)
     config = _settings(config_path)
     for qid in qids:

@@ -32,7 +32,7 @@ from milter.doctor_postfix import Route, check_postfix, read_routes
 from milter.doctor_service import check_listeners, check_queue
 from milter.doctor_store import check_shared_store, check_users_file
 from milter.doctor_system import check_system
-from milter.findings import Finding
+from milter.findings import EXPIRY_DAYS, Finding
 from milter.findings import error as _error
 from milter.findings import ok as _ok
 from milter.findings import warn as _warn
@@ -40,10 +40,6 @@ from milter.settings import Settings
 from signer import CachingResolver, DnsResolver, DnsTemporaryError, KeyFileError, published_problems
 from signer.keys import Algorithm, compare_record, key_record, load_private_key, zone_file_entry
 from signer.presets import missing_members
-
-DEFAULT_POSTFIX_DIR = Path("/etc/postfix")
-EXPIRY_DAYS = 30
-
 
 # -- local: configuration, keys, stores -------------------------------------------------
 

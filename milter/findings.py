@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import IntEnum
 
+#: Warn about certificates and CRLs that expire within this many days (``doctor --days``).
+EXPIRY_DAYS = 30
+
 
 class Level(IntEnum):
     """How bad one finding is; the worst one is the exit code."""

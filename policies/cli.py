@@ -5,6 +5,10 @@
 
 `quarantine release` needs the pipeline, so the root adds milter/'s (and its audited
 `delete`) to the `quarantine` group this module returns.
+
+Each command imports the engine or the quarantine's store when it runs: ``congvu
+quarantine`` imports this module for every sub-command and ``--help``, and the engine's
+parsers (PDF, Office, archives) and PostgreSQL would cost each of them their import time.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -26,17 +31,16 @@ from mailbase import (
     wired,
     zone,
 )
-from policies.config import PoliciesConfig
-from policies.engine import decide
 from policies.errors import PolicyError
-from policies.held import Headline, headline
 from policies.model import Action, Direction
-from policies.pgquarantine import open_quarantine
-from policies.policy import Policy
-from policies.quarantine import Quarantine, QuarantineEntry
-from policies.words import DIRECTIONS, LABELS, NONE, reason_text, translation
 
-ConfigLoader = Callable[[Path | None], PoliciesConfig]
+if TYPE_CHECKING:
+    from policies.config import PoliciesConfig
+    from policies.held import Headline
+    from policies.policy import Policy
+    from policies.quarantine import Quarantine, QuarantineEntry
+
+ConfigLoader = Callable[[Path | None], "PoliciesConfig"]
 UnitChain = Callable[[str], Sequence[str]]
 
 def _standalone_chain(unit: str) -> Sequence[str]:
@@ -96,6 +100,8 @@ def _check_one(file: Path, policy: Policy) -> tuple[dict[str, object], bool]:
         raw = file.read_bytes()
     except OSError as exc:
         raise UsageProblem(f"cannot read {file}: {exc}") from exc
+    from policies.engine import decide
+
     record: dict[str, object] = {"file": str(file)}
     try:
         decision = decide(raw, policy)
@@ -117,6 +123,8 @@ def quarantine_group() -> None:
 
 
 def _store(wiring: _Wiring, config_path: Path | None) -> Quarantine:
+    from policies.pgquarantine import open_quarantine
+
     config = wiring.load(config_path)
     try:
         return open_quarantine(config.quarantine)
@@ -136,6 +144,9 @@ def list_held(wiring: _Wiring, config_path: Path | None, fmt: str, lang: str) ->
 
     The table is in Vietnamese unless --lang en (times then in Asia/Ho_Chi_Minh,
     dd/mm/yyyy; in English as stored, UTC); JSON is the same in both."""
+    from policies.held import headline
+    from policies.words import translation
+
     with _store(wiring, config_path) as store:
         held = [(entry, headline(store, entry)) for entry in store.list()]
     tr = translation(lang)
@@ -149,6 +160,8 @@ def list_held(wiring: _Wiring, config_path: Path | None, fmt: str, lang: str) ->
 def _held_lines(entry: QuarantineEntry, head: Headline, tr: Translation) -> list[str]:
     """One held message in ``quarantine list``'s table: its line, then its Subject, From
     and reasons, the words in ``tr``'s language and the message's data as they are."""
+    from policies.words import DIRECTIONS, LABELS, NONE, reason_text
+
     rules = ",".join(sorted({reason.rule for reason in head.reasons}))
     when = (f"{entry.created:%Y-%m-%d %H:%M}Z" if tr.lang == "en"
             else entry.created.astimezone(zone()).strftime("%d/%m/%Y %H:%M"))
@@ -181,6 +194,8 @@ def _shown(data: dict[str, object], head: Headline) -> dict[str, object]:
 @_wiring
 def show(wiring: _Wiring, config_path: Path | None, is_raw: bool, qid: str) -> None:
     """Show one held message: its envelope, Subject, From and why it is held (JSON)."""
+    from policies.held import headline
+
     with _store(wiring, config_path) as store:
         try:
             if is_raw:
