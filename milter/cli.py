@@ -36,8 +36,8 @@ __all__ = ["backup_command", "delete_command", "doctor_command", "probe_command"
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 DEFAULT_POSTFIX_DIR = Path("/etc/postfix")
-#: Nagios UNKNOWN (milter.probe.Status.UNKNOWN, which a test holds equal): a usage error
-#: of ``probe`` exits with it before the probe's module is imported.
+#: Nagios UNKNOWN (milter.probe.Status.UNKNOWN; tests/milter/test_probe.py holds a usage
+#: error to it): ``probe`` exits with it on a usage error, before its module is imported.
 _UNKNOWN = 3
 
 

@@ -79,6 +79,45 @@ def test_a_command_imports_its_own_package_not_the_others() -> None:
     assert not {"audit.cli", "signer.cli", "web.cli", "archive.cli", "milter.cli"} & modules
 
 
+#: The modules each operating command's work needs, imported only when that one runs
+#: (milter.probe is not among them: it holds the [probe] table's model, configuration).
+_OPERATING_WORK = {"milter.backup", "milter.doctor", "milter.quarantine", "policies.engine",
+                   "policies.held", "policies.pgquarantine"}
+
+
+@pytest.mark.parametrize("command", ["doctor", "probe", "backup", "restore", "quarantine"])
+def test_an_operating_command_s_help_imports_none_of_their_work(command: str) -> None:
+    # the deployment guide runs dozens of these: each used to import about 900 modules
+    code, output, modules = _run(command, "--help")
+    assert code == 0, output
+    assert _heavy(modules) == []
+    assert _OPERATING_WORK & modules == set()
+
+
+@pytest.mark.parametrize(("group", "others"), [
+    ("dkim", ("smime", "document", "document_trust", "auth")),
+    ("smime", ("dkim", "document", "document_trust", "auth")),
+    ("auth", ("dkim", "smime", "document", "document_trust")),
+])
+def test_a_signer_group_is_built_without_the_others(group: str,
+                                                    others: tuple[str, ...]) -> None:
+    code, output, modules = _run(group, "--help")
+    assert code == 0, output
+    assert f"signer.cli.{group}" in modules
+    assert {f"signer.cli.{name}" for name in others} & modules == set()
+    assert not {"pyhanko", "pypdf"} & modules
+    # of the documents' package, only what the configuration and the wiring name
+    assert _under("signer.documents", modules) <= {"config", "result", "roles"}
+    if group != "smime":
+        assert _under("signer.smime", modules) <= {"config"}
+        assert "asn1crypto" not in modules
+
+
+def _under(package: str, modules: set[str]) -> set[str]:
+    return {name.removeprefix(package + ".") for name in modules
+            if name.startswith(package + ".")}
+
+
 def _eager_help() -> str:
     """``congvu --help`` as a group holding every command, all imported, prints it."""
     ctx = click.Context(main)
