@@ -12,7 +12,7 @@ from congvu.config import parse_config
 from directory import Directory
 from mailbase import zone
 from support.province import to_csv
-from support.usage import TZ_NAME, Province, bulk_write
+from support.usage import TZ_NAME, Province, Sent, bulk_write
 from support.webconsole import PASSWORD, cheap_settings, users_of
 from web import WebSettings
 
@@ -27,6 +27,13 @@ def province_console(base: Path, *, officials: int = 300) -> tuple[Province, Pat
     now = dt.datetime.now(dt.UTC)
     generated = Province.generate(now.astimezone(tz).date().replace(day=1), tz, now=now,
                                   officials=officials)
+    # the inspector's walk opens a signed document the department sent this month; the
+    # month's random mail, cut at now, holds none on some days (7 December at 17:40 UTC)
+    generated.mail.append(Sent(
+        generated.start + (generated.until - generated.start) / 2,
+        generated.unit_address(DEPARTMENT), DEPARTMENT,
+        [(generated.unit_address(generated.units[0]["id"]), generated.units[0]["id"])],
+        ["gov"], "relayed"))
     config = parse_config({"service": {"data_dir": str(base / "var")}})
     with Directory.open(config.directory.path) as store:
         store.import_csv(to_csv(generated.units), actor="test")
