@@ -18,10 +18,8 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import json
 import os
 import random
-import shutil
 import statistics
 import time
 from dataclasses import dataclass
@@ -31,12 +29,12 @@ import pytest
 
 from archive import Archive, parse_query
 from archive.index import SqliteTextIndex
+from support.benchdata import complete, kept
 from web.archived import MATCHES_MAX, _indexed
 
 MESSAGES = int(os.environ.get("CONGVU_BENCH_INDEX_MESSAGES", "1000000"))
 ROUNDS, UNITS, SYLLABLES = 3, 200, 2_000
 RECIPE = {"messages": MESSAGES, "units": UNITS, "syllables": SYLLABLES, "version": 1}
-ROOT = Path(__file__).resolve().parents[2]
 NOWHERE = "khongcotrongthu"
 
 
@@ -91,21 +89,14 @@ def _name(n: int) -> str:
 def filled() -> tuple[Path, dict[str, object]]:
     """The index and what it holds, written once and kept (see the module's
     docstring)."""
-    base = Path(os.environ.get("CONGVU_BENCH_DATA", ROOT / "build" / "bench"))
-    place = base / f"archive-index-{MESSAGES}"
-    marker = place / "COMPLETE.json"
-    if marker.exists():
-        facts = json.loads(marker.read_text())
-        if facts.get("recipe") == RECIPE:
-            return place, facts
-    shutil.rmtree(place, ignore_errors=True)
-    (place / "archive").mkdir(parents=True)
+    place, facts = kept(f"archive-index-{MESSAGES}", RECIPE)
+    if facts is not None:
+        return place, facts
+    (place / "archive").mkdir()
     started = time.perf_counter()
     _fill(SqliteTextIndex(place / "archive" / "index.sqlite3"))
-    facts = {"recipe": RECIPE, "written_s": time.perf_counter() - started,
-             "bytes": (place / "archive" / "index.sqlite3").stat().st_size}
-    marker.write_text(json.dumps(facts))
-    return place, facts
+    return place, complete(place, RECIPE, written_s=time.perf_counter() - started,
+                           bytes=(place / "archive" / "index.sqlite3").stat().st_size)
 
 
 def test_the_consoles_search_of_a_million_letters(

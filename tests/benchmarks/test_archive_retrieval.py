@@ -17,10 +17,8 @@ succeeds and its bundle checks (the suite has no timed asserts).
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import random
-import shutil
 import sqlite3
 import statistics
 import time
@@ -36,6 +34,7 @@ from audit import AuditConfig, AuditLog
 from audit.chain import CheckpointSigner, Schedule, link_of
 from congvu.cli import main
 from support.audit import BulkStore
+from support.benchdata import complete, kept
 
 OBJECTS = int(os.environ.get("CONGVU_BENCH_ARCHIVE_OBJECTS", "1000000"))
 EVERY, ROUNDS = 1_000, 15
@@ -43,7 +42,6 @@ EVERY, ROUNDS = 1_000, 15
 RECIPE = {"objects": OBJECTS, "every": EVERY, "version": 2}
 TEXT = ("Kính gửi Sở Nội vụ tỉnh Lâm Đồng. Thực hiện Công văn số {n} về việc báo cáo "
         "tình hình thực hiện nhiệm vụ năm 2026, đơn vị báo cáo như sau.\r\n")
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def _letter(n: int, rng: random.Random) -> bytes:
@@ -123,21 +121,15 @@ def _sign_links(data: Path) -> None:
 def filled() -> tuple[Path, dict[str, object]]:
     """The data directory and what it holds, written once and kept (see the module's
     docstring)."""
-    base = Path(os.environ.get("CONGVU_BENCH_DATA", ROOT / "build" / "bench"))
-    place = base / f"archive-retrieval-{OBJECTS}"
-    marker = place / "COMPLETE.json"
-    if marker.exists():
-        facts = json.loads(marker.read_text())
-        if facts.get("recipe") == RECIPE:
-            data = place / "var"
-            # kept from an earlier run: migrated to this release's schema, as the filter
-            # would on starting (the read-only commands refuse an older store)
-            AuditLog.open(AuditConfig(path=data / "audit.sqlite3",
-                                      keys_dir=data / "keys")).close()
-            return place, facts
-    shutil.rmtree(place, ignore_errors=True)
+    place, facts = kept(f"archive-retrieval-{OBJECTS}", RECIPE)
     data = place / "var"
-    data.mkdir(parents=True)
+    if facts is not None:
+        # kept from an earlier run: migrated to this release's schema, as the filter
+        # would on starting (the read-only commands refuse an older store)
+        AuditLog.open(AuditConfig(path=data / "audit.sqlite3",
+                                  keys_dir=data / "keys")).close()
+        return place, facts
+    data.mkdir()
     (place / "congvu.toml").write_text(
         f'[service]\ndata_dir = "{data}"\n'
         f"[audit]\ncheckpoint_every_records = {EVERY}\ncheckpoint_every_seconds = 86400\n")
@@ -148,11 +140,9 @@ def filled() -> tuple[Path, dict[str, object]]:
     started = time.perf_counter()
     records = _audit(data, names)
     records_s = time.perf_counter() - started
-    facts = {"recipe": RECIPE, "stored": stored, "objects_s": objects_s,
-             "records_s": records_s,
-             "chosen": [records[len(records) * k // 4] for k in (1, 2, 3)]}
-    marker.write_text(json.dumps(facts))
-    return place, facts
+    return place, complete(place, RECIPE, stored=stored, objects_s=objects_s,
+                           records_s=records_s,
+                           chosen=[records[len(records) * k // 4] for k in (1, 2, 3)])
 
 
 def test_one_message_with_its_proof_against_audit_show(

@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import shutil
 import statistics
 import subprocess
 import sys
@@ -39,6 +38,7 @@ from audit.reportuse import RosterMailbox
 from audit.store import AuditLog
 from mailbase import parse_period, zone
 from support.audit import BulkStore
+from support.benchdata import complete, kept
 
 #: The report code this benchmark compares against (the parent of the commit that
 #: added use per official and the documents columns).
@@ -151,19 +151,16 @@ def roster() -> list[RosterMailbox]:
 @pytest.fixture(scope="module")
 def store() -> Path:
     """The store, written once and kept (see the module's docstring)."""
-    place = Path(os.environ.get("CONGVU_BENCH_DATA", REPO / "build" / "bench"))
-    place /= f"report-quarter-{RECORDS}"
-    path, marker = place / "audit.sqlite3", place / "COMPLETE.json"
-    if marker.exists() and json.loads(marker.read_text()).get("recipe") == RECIPE:
+    place, facts = kept(f"report-quarter-{RECORDS}", RECIPE)
+    path = place / "audit.sqlite3"
+    if facts is not None:
         AuditLog.open(AuditConfig(path=path, keys_dir=place / "keys")).close()
         print(f"\n(setup: the store kept at {place} reused)")
         return path
-    shutil.rmtree(place, ignore_errors=True)
-    place.mkdir(parents=True)
     start = time.perf_counter()
     bulk_write(path)
     seconds = time.perf_counter() - start
-    marker.write_text(json.dumps({"recipe": RECIPE, "written_s": round(seconds)}))
+    complete(place, RECIPE, written_s=round(seconds))
     print(f"\n(setup: {RECORDS + BEFORE:,} records and their completions bulk-written in "
           f"{seconds:.0f} s, kept at {place})")
     return path
