@@ -33,7 +33,9 @@ from pathlib import Path
 import pytest
 
 from audit.config import AuditConfig
-from audit.report import FIELDS
+from audit.report import FIELDS, Report
+from audit.reportfiled import render_file
+from audit.reportfmt import render
 from audit.reportuse import RosterMailbox
 from audit.store import AuditLog
 from mailbase import parse_period, zone
@@ -222,3 +224,33 @@ def test_quarterly_report_against_the_baseline(store: Path, tmp_path: Path) -> N
           f"{ours.use.regular} regular; documents valid {ours.total.documents_valid} "
           f"(gov {ours.total.documents_valid_gov}, public {ours.total.documents_valid_public}"
           f"), received complete {ours.total.documents_received_complete}")
+    rendered = render_every_format(ours)
+    print("rendered from that report: " + "; ".join(
+        f"{fmt} {seconds * 1000:.0f} ms ({size:,} bytes)"
+        for fmt, (seconds, size) in rendered.items()))
+
+
+#: Every format `audit report --format` writes: the text ones, then the filed ones.
+TEXT_FORMATS, FILED_FORMATS = ("table", "csv", "json", "html"), ("xlsx", "docx")
+
+
+def render_every_format(report: Report) -> dict[str, tuple[float, int]]:
+    """Each format's time and size for ``report``, as `audit report --format` makes it
+    (units by name, the idle officials' list with the roster), each checked for the
+    province's total and a unit's name or id."""
+    names = {f"u{n}": f"Sở số {n}" for n in range(UNITS)}
+    found: dict[str, tuple[float, int]] = {}
+    for fmt in TEXT_FORMATS + FILED_FORMATS:
+        start = time.perf_counter()
+        if fmt in TEXT_FORMATS:
+            data = render(report, fmt, TZ.key, names).encode()
+        else:
+            data = render_file(report, fmt, TZ.key, names)
+        found[fmt] = (time.perf_counter() - start, len(data))
+        if fmt in TEXT_FORMATS:
+            text = data.decode()
+            assert ("Sở số 7" if fmt in ("table", "html") else "u7") in text, fmt
+            assert f"{report.total.sent}" in text.replace(".", "").replace(",", ""), fmt
+        else:
+            assert data.startswith(b"PK"), fmt  # both are ZIP packages
+    return found
