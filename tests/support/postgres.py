@@ -1,5 +1,6 @@
 """A private PostgreSQL cluster on loopback for tests: initdb into a temporary directory,
-one server per test session (per xdist worker), one database per test.
+one server per test session (per xdist worker), one database per test; or a kept cluster
+(a benchmark's data directory, initdb'd by its first run and started again by later ones).
 
 Debian's postgresql package (the server binaries under /usr/lib/postgresql/N/bin). The
 server refuses to run as root, so as root the cluster belongs to the ``postgres`` system
@@ -53,13 +54,16 @@ def missing() -> str | None:
 class PostgresCluster:
     """One initdb'd, running cluster; :meth:`database` makes a fresh database."""
 
-    def __init__(self, *, durable: bool = False) -> None:
+    def __init__(self, *, durable: bool = False, data: Path | None = None) -> None:
+        """``data``: a data directory kept after :meth:`stop` (made by the first
+        :meth:`start`, started again as it is by later ones); default: one in a temporary
+        directory, removed with the cluster."""
         found = bin_dir()
         assert found is not None, missing()
         self.bin = found
         self.root = Path(tempfile.mkdtemp(prefix="congvu-pg-"))
         self.root.chmod(0o755)
-        self.data = self.root / "data"
+        self.data = data or self.root / "data"
         self.socket_dir = self.root / "run"
         self.socket_dir.mkdir()
         self.log = self.root / "postgres.log"
@@ -77,7 +81,14 @@ class PostgresCluster:
         return ["runuser", "-u", "postgres", "--", *args] if self._as_root else list(args)
 
     def start(self) -> None:
-        """initdb, then start the server and wait until it accepts connections."""
+        """initdb (unless the data directory holds a cluster), then start the server and
+        wait until it accepts connections."""
+        if (self.data / "PG_VERSION").exists():
+            self._start_server()
+            return
+        self.data.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if self._as_root:
+            shutil.chown(self.data, "postgres", "postgres")
         subprocess.run(
             self._command(str(self.bin / "initdb"), "-D", str(self.data), "-U", self.superuser,
                           "--auth-local=trust", "--auth-host=scram-sha-256",
@@ -91,15 +102,21 @@ class PostgresCluster:
                        "max_connections = 200\nshared_buffers = 32MB\n")
             if not self._durable:
                 conf.write("fsync = off\nfull_page_writes = off\n")
+        self._start_server()
+        with self.admin() as conn:
+            conn.execute(f"CREATE ROLE {ROLE} LOGIN PASSWORD '{PASSWORD}'")
+
+    def _start_server(self) -> None:
+        # the port and socket on the command line: a kept cluster's configuration names
+        # those of the run that made it
         started = subprocess.run(
             self._command(str(self.bin / "pg_ctl"), "-D", str(self.data), "-l", str(self.log),
+                          "-o", f"-p {self.port} -k {self.socket_dir}",
                           "-w", "-t", "120", "start"), capture_output=True)
         if started.returncode != 0:
             raise RuntimeError(f"PostgreSQL did not start: {started.stdout!r} {started.stderr!r} "
                                f"{self.log_tail()}")
         self._running = True
-        with self.admin() as conn:
-            conn.execute(f"CREATE ROLE {ROLE} LOGIN PASSWORD '{PASSWORD}'")
 
     def log_tail(self) -> str:
         """The end of the server's log, for a failure message."""
@@ -133,7 +150,8 @@ class PostgresCluster:
             conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
     def stop(self) -> None:
-        """Stop the server (fast shutdown) and remove the cluster."""
+        """Stop the server (fast shutdown) and remove the cluster (a kept data directory
+        stays)."""
         if self._running:
             subprocess.run(
                 self._command(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "fast",
