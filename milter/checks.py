@@ -12,9 +12,7 @@ instead of exiting (milter/spacewait.py).
 
 from __future__ import annotations
 
-import errno
 import os
-import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +21,7 @@ from archive import Archive, ArchiveError
 from audit import AuditError, AuditLog
 from directory import Directory, DirectoryError
 from milter.config import NextHopKind, QueuePosition, Role
+from milter.outofspace import is_out_of_space
 from milter.settings import Settings
 from policies import PolicyError, Quarantine, open_quarantine
 from signer import (
@@ -52,55 +51,13 @@ def _writable_dir(path: Path, what: str) -> str | None:
 @dataclass(frozen=True, slots=True)
 class LocalProblem:
     """One reason the service cannot start ("key.path: reason"), and whether it is a
-    full disk, which ``serve`` waits out (:func:`is_out_of_space`)."""
+    full disk, which ``serve`` waits out (milter/outofspace.py)."""
 
     text: str
     is_out_of_space: bool = False
 
     def __str__(self) -> str:
         return self.text
-
-
-_NO_SPACE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
-# SQLite's primary result codes (the low byte of the extended one)
-_SQLITE_IOERR, _SQLITE_FULL, _SQLITE_CANTOPEN = 10, 13, 14
-
-
-def has_no_room(path: Path, room: int) -> bool:
-    """Whether the file system holding ``path`` (or its nearest existing parent) has
-    less than ``room`` bytes left for this user, or no inode: doctor's "the disk is
-    full" (``check_disk_space``, with ``limits.max_message_size`` as the room)."""
-    target = next((p for p in (path, *path.parents) if p.exists()), None)
-    if target is None:
-        return False
-    space = os.statvfs(target)
-    return space.f_bavail * space.f_frsize < room or bool(space.f_files and not space.f_favail)
-
-
-def is_out_of_space(error: BaseException, path: Path | None, room: int) -> bool:
-    """Whether ``error``, met opening or creating the store at ``path``, is a full disk.
-
-    Yes when anything in its chain of causes says so: the kernel's ENOSPC or EDQUOT,
-    or SQLite's "database or disk is full". Also when SQLite only says "disk I/O
-    error" or "unable to open database file" (what it says growing its -shm file on a
-    full file system, or creating its -wal file with no inode left) and the store's
-    file system indeed has no room (:func:`has_no_room`). Anything else (a permission,
-    a missing directory, a damaged file, a store on PostgreSQL) is not.
-    """
-    storage_error = False
-    seen: set[int] = set()
-    cause: BaseException | None = error
-    while cause is not None and id(cause) not in seen:
-        seen.add(id(cause))
-        if isinstance(cause, OSError) and cause.errno in _NO_SPACE_ERRNOS:
-            return True
-        if isinstance(cause, sqlite3.Error):
-            primary = getattr(cause, "sqlite_errorcode", 0) & 0xFF
-            if primary == _SQLITE_FULL:
-                return True
-            storage_error |= primary in (_SQLITE_IOERR, _SQLITE_CANTOPEN)
-        cause = cause.__cause__ or cause.__context__
-    return storage_error and path is not None and has_no_room(path, room)
 
 
 def _attempt(problems: list[LocalProblem], where: str, action: Callable[[], object], *,

@@ -29,6 +29,7 @@ from milter.direction import direction_of
 from milter.errors import NextHopError
 from milter.logs import event
 from milter.metrics import Recorder
+from milter.outofspace import store_failure_reply
 from milter.pipeline import Outcome, Verdict
 from milter.recording import build_completion, build_record
 from milter.replies import (
@@ -190,7 +191,7 @@ class FilterHandler:
         except AuditError as exc:
             await self.abort_transaction(session)
             ctx.delivery.next_hop_reply = f"audit record failed: {exc}"
-            return Done(Fate.TEMPFAILED, R451_AUDIT)
+            return Done(Fate.TEMPFAILED, store_failure_reply(exc, R451_AUDIT))
         self._source.metrics.audit_commit(time.monotonic() - committing)
         acting = time.monotonic()
         done = await self._act(session, ctx, verdict)
@@ -202,7 +203,7 @@ class FilterHandler:
             # The next hop may hold the message already; Postfix's retry can
             # duplicate it, but a message never stands without its record.
             ctx.delivery.next_hop_reply = f"audit completion failed: {exc}"
-            return Done(Fate.TEMPFAILED, R451_AUDIT)
+            return Done(Fate.TEMPFAILED, store_failure_reply(exc, R451_AUDIT))
         return done
 
     async def _act(self, session: FilterSession, ctx: MessageContext,

@@ -3,7 +3,7 @@
 A filter that exits because its disk is full leaves Postfix retrying against a port
 nobody listens on, and its administrator reading "connection refused" instead of why.
 When every reason the stores cannot be opened at start is a full disk
-(``checks.is_out_of_space``: ENOSPC, EDQUOT, SQLite's "database or disk is full", or
+(``outofspace.is_out_of_space``: ENOSPC, EDQUOT, SQLite's "database or disk is full", or
 SQLite's I/O or cannot-open error on a file system with no room left), ``serve`` binds
 its listeners as always and, until the stores open:
 

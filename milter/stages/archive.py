@@ -28,6 +28,7 @@ from mailbase.groupcommit import GroupCommit
 from milter.context import MessageContext
 from milter.direction import Direction
 from milter.logs import event
+from milter.outofspace import store_failure_reply
 from milter.pipeline import CONTINUE, Outcome, StageKind, Verdict
 from milter.replies import R451_ARCHIVE
 
@@ -75,7 +76,7 @@ class ArchiveStage:
             stored = await self._writer.submit(ready)
         except ArchiveError as exc:
             event(log, "archive-failed", logging.ERROR, id=ctx.correlation_id, error=str(exc))
-            return Verdict(Outcome.TEMPFAIL, R451_ARCHIVE, str(exc))
+            return Verdict(Outcome.TEMPFAIL, store_failure_reply(exc, R451_ARCHIVE), str(exc))
         ctx.archived_sha256 = stored.sha256
         return CONTINUE
 
