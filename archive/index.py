@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import array
 import bisect
+import json
 import logging
 import re
 import sqlite3
@@ -158,9 +159,9 @@ def parse_query(text: str) -> Query:
     return Query(text, tuple(dict.fromkeys(phrases)))
 
 
-def chunks(names: Iterable[str], size: int = CHUNK) -> Iterator[list[str]]:
+def chunks(names: Iterable[_T], size: int = CHUNK) -> Iterator[list[_T]]:
     """``names`` a list of at most ``size`` at a time."""
-    chunk: list[str] = []
+    chunk: list[_T] = []
     for name in names:
         chunk.append(name)
         if len(chunk) == size:
@@ -205,6 +206,14 @@ class TextIndex(Protocol):
 
     def matching(self, query: Query, names: Sequence[str]) -> set[str]:
         """Those of ``names`` whose words hold ``query``."""
+        ...
+
+    def found(self, query: Query, most: int) -> set[str] | None:
+        """Every SHA-256 whose words hold ``query``; None when more than ``most`` do."""
+        ...
+
+    def lacking(self, names: Sequence[str]) -> int:
+        """How many of ``names`` (each counted once) the index does not hold."""
         ...
 
     def names(self) -> Iterator[str]:
@@ -396,6 +405,46 @@ class SqliteTextIndex:
             "SELECT rowid FROM texts WHERE texts MATCH ? ORDER BY rowid", (query.fts5(),))))
         self._local.matched = (key, matched)
         return matched
+
+    def found(self, query: Query, most: int) -> set[str] | None:
+        """Every SHA-256 whose words hold ``query``; None when more than ``most`` do
+        (the query's rowids are kept for :meth:`matching`, which the console then asks).
+
+        :raises ArchiveError: the index cannot be read.
+        """
+        matched = self._run("search it", lambda conn: self._matched(conn, query),
+                            missing=array.array("q"))
+        if len(matched) > most:
+            return None
+
+        def read(conn: sqlite3.Connection) -> set[str]:
+            names: set[str] = set()
+            for chunk in chunks(matched):
+                marks = ", ".join("?" * len(chunk))
+                names.update(row[0] for row in conn.execute(
+                    f"SELECT sha256 FROM messages WHERE id IN ({marks})", chunk))
+            return names
+
+        nothing: set[str] = set()
+        return self._run("search it", read, missing=nothing)
+
+    def lacking(self, names: Sequence[str]) -> int:
+        """How many of ``names`` (each counted once) the index does not hold: the set
+        difference done by SQLite in one statement, the names given as one JSON array
+        in name order (each lookup then reads the pages of the index of names the one
+        before it read).
+
+        :raises ArchiveError: the index cannot be read.
+        """
+        distinct = sorted(set(names))
+
+        def read(conn: sqlite3.Connection) -> int:
+            [(held,)] = conn.execute(
+                "SELECT count(*) FROM json_each(?) WHERE value IN (SELECT sha256 FROM "
+                "messages)", (json.dumps(distinct),)).fetchall()
+            return len(distinct) - int(held)
+
+        return self._run("read it", read, missing=len(distinct))
 
     def names(self) -> Iterator[str]:
         """Every SHA-256 indexed, in name order (a page at a time).

@@ -145,6 +145,36 @@ class PgTextIndex:
                             "sha256 = ANY(?) AND words @@ to_tsquery('simple', ?)", names,
                             query.tsquery())
 
+    def found(self, query: Query, most: int) -> set[str] | None:
+        """Every SHA-256 whose words hold ``query``, read in one statement; None when
+        more than ``most`` do.
+
+        :raises ArchiveError: the database refused.
+        """
+        def read(conn: PgConnection) -> set[str] | None:
+            names = {row[0] for row in conn.execute(
+                "SELECT sha256 FROM archive.texts WHERE words @@ to_tsquery('simple', ?) "
+                "LIMIT ?", (query.tsquery(), most + 1))}
+            return names if len(names) <= most else None
+
+        return self._run("search it", read)
+
+    def lacking(self, names: Sequence[str]) -> int:
+        """How many of ``names`` (each counted once) the index does not hold: the set
+        difference done by PostgreSQL in one statement, the names given as one array.
+
+        :raises ArchiveError: the database refused.
+        """
+        distinct = sorted(set(names))
+
+        def read(conn: PgConnection) -> int:
+            [(held,)] = conn.execute(
+                "SELECT count(*) FROM archive.texts WHERE sha256 = ANY(?)",
+                (distinct,)).fetchall()
+            return len(distinct) - int(held)
+
+        return self._run("read it", read) if distinct else 0
+
     def _select(self, doing: str, sql: str, names: Sequence[str], *more: str) -> set[str]:
         """The names ``sql`` gives for each chunk of ``names`` (its first parameter)."""
         def select(chunk: list[str]) -> Callable[[PgConnection], list[str]]:

@@ -9,12 +9,14 @@ unit does not make the message that unit's).
 
 The search asks the archive's text index (archive/index.py: subject, From, To and Cc,
 attachments' names, text and HTML parts and the text of PDFs, folded as every search of
-congvu folds, case and diacritics ignored; every word of the query required) about
-every archived message of the scope, newest first, until it has :data:`MATCHES_MAX`;
-messages the index lacks are counted and said. An archive without an index (encrypted
-ones, by default) is read instead: the same text of the newest :data:`SCANNED_MAX`
-messages of the scope, read with the same reader and matched the same way, and the
-search says when it stopped.
+congvu folds, case and diacritics ignored; every word of the query required) which
+messages match, then keeps those of the scope, newest first, until it has
+:data:`MATCHES_MAX` (a word so common that more than :data:`FOUND_MAX` messages match
+is looked for among the scope's newest messages, a thousand at a time, instead); the
+messages it looked at that the index lacks are counted and said. An archive without an
+index (encrypted ones, by default) is read instead: the same text of the newest
+:data:`SCANNED_MAX` messages of the scope, read with the same reader and matched the
+same way, and the search says when it stopped.
 """
 
 from __future__ import annotations
@@ -47,8 +49,12 @@ from web.users import User
 SCANNED_MAX = 2000
 #: how many matches one search lists at most
 MATCHES_MAX = 100
-#: archived messages asked of the index at a time, newest first
+#: archived messages asked of the index at a time, newest first, when a word is so
+#: common that the index names more than FOUND_MAX messages
 _ASKED = 1000
+#: messages the index names for one search at most (20,000 names are a few megabytes); a word
+#: more common than that is found among the scope's newest messages
+FOUND_MAX = 20_000
 
 
 def content_scope(user: User, units: Sequence[Unit]) -> frozenset[str]:
@@ -130,22 +136,31 @@ def search(log: AuditLog, store: Archive, scope: Iterable[str], query: Query, *,
     return Found(matched, scanned, len(candidates), unreadable)
 
 
-def _indexed(store: Archive, candidates: list[Any], query: Query) -> Found:
-    """The search of ``candidates`` (newest first) in the archive's index."""
-    assert store.index is not None
+def _indexed(store: Archive, candidates: list[Any], query: Query, *,
+             found_max: int = FOUND_MAX) -> Found:
+    """The search of ``candidates`` (newest first) in the archive's index: the index
+    names every message that matches and the scope's newest of them are the matches,
+    or, when more than ``found_max`` match, it is asked about the scope's messages a
+    thousand at a time until :data:`MATCHES_MAX` are found. Then the messages looked
+    at that the index lacks are counted, each once, in one question to the index."""
+    index = store.index
+    assert index is not None
+    found = index.found(query, found_max)
     matched: list[int] = []
-    unindexed = scanned = 0
+    scanned = 0
     for start in range(0, len(candidates), _ASKED):
         asked = candidates[start:start + _ASKED]
-        names = list(dict.fromkeys(r.sha256 for r in asked))
-        found = store.index.matching(query, names)
-        unindexed += len(names) - len(store.index.indexed(names))
+        held = found if found is not None else index.matching(
+            query, list(dict.fromkeys(r.sha256 for r in asked)))
         for record in asked:
             scanned += 1
-            if record.sha256 in found:
+            if record.sha256 in held:
                 matched.append(record.record_id)
                 if len(matched) == MATCHES_MAX:
-                    return Found(matched, scanned, len(candidates), 0, unindexed, True)
+                    break
+        if len(matched) == MATCHES_MAX:
+            break
+    unindexed = index.lacking([r.sha256 for r in candidates[:scanned]])
     return Found(matched, scanned, len(candidates), 0, unindexed, True)
 
 

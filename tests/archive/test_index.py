@@ -162,6 +162,28 @@ def test_a_message_is_indexed_when_stored_and_found_without_diacritics(
         assert rows == [(True,)] * 3
 
 
+def test_the_index_names_every_match_and_counts_the_names_it_lacks(
+        backend: Backend) -> None:
+    archive = indexed(backend)
+    assert archive.index is not None
+    other = b"Subject: Lich hop giao ban\r\n\r\nSo Giao duc moi hop.\r\n"
+    archive.put_many([LETTER, other])
+    names = [sha(LETTER), sha(other)]
+    unindexed = backend.open().put(b"Subject: so chua lap chi muc\r\n\r\nx\r\n").sha256
+    for query, found in (("so tai chinh", {names[0]}), ("SỞ TÀI CHÍNH", {names[0]}),
+                         ("so", set(names)), ("giao ban", {names[1]}),
+                         ("ngan sach giao ban", set()), ("khongcotrongthu", set()),
+                         ("chua lap", set())):
+        assert archive.index.found(parse_query(query), 2) == found, query
+    # more than asked for: none named (the console then asks about its scope instead)
+    assert archive.index.found(parse_query("so"), 1) is None
+    assert archive.index.found(parse_query("hop"), 0) is None
+    assert archive.index.lacking([]) == 0
+    assert archive.index.lacking(names) == 0
+    # each name once: a message two records name is one message the index lacks
+    assert archive.index.lacking([unindexed, names[0], unindexed, "0" * 64]) == 2
+
+
 def test_prune_removes_the_words_of_what_it_removes_only(backend: Backend) -> None:
     archive = indexed(backend)
     assert archive.index is not None
