@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from directory import problems
 from directory.errors import ImportRowError
 from directory.model import Unit
 from directory.rows import ParsedFile, ParsedRow
@@ -41,8 +42,7 @@ def check_rows(
         unit = row.unit
         if unit.id in first_line:
             errors.append(ImportRowError(
-                row.line, "id", f"the id {unit.id!r} is already used on line {first_line[unit.id]}",
-            ))
+                row.line, "id", problems.ID_USED(id=unit.id, line=first_line[unit.id])))
             continue
         first_line[unit.id] = row.line
         clash = (_address_clash(row, owner) or _roster_clash(row, reserved)
@@ -62,8 +62,8 @@ def check_rows(
             taken = owner.get(address.key)
             if taken and taken[0] in good:
                 errors.append(ImportRowError(
-                    taken[1], None, f"the address {address.addr_spec} belongs to the unit "
-                    f"{unit.id!r}, which is not in this file and keeps its addresses",
+                    taken[1], None,
+                    problems.ADDRESS_KEPT(address=address.addr_spec, unit=unit.id),
                     value=address.addr_spec,
                 ))
                 del good[taken[0]]
@@ -88,13 +88,14 @@ def _address_clash(row: ParsedRow, owner: dict[str, tuple[str, int]]) -> ImportR
     for index, address in enumerate(row.unit.addresses):
         column = "address" if index == 0 else "aliases"
         if address.key in seen:
-            return ImportRowError(row.line, column, f"{address.addr_spec} is listed twice")
+            return ImportRowError(row.line, column,
+                                  problems.ADDRESS_TWICE(address=address.addr_spec))
         seen.add(address.key)
         if address.key in owner:
             other, line = owner[address.key]
             return ImportRowError(
                 row.line, column,
-                f"{address.addr_spec} is already an address of {other!r} (line {line})",
+                problems.ADDRESS_TAKEN(address=address.addr_spec, unit=other, line=line),
                 value=address.addr_spec,
             )
     return None
@@ -107,8 +108,7 @@ def _organ_clash(row: ParsedRow, coded: dict[str, tuple[str, int]]) -> ImportRow
         return None
     other, line = coded[code]
     return ImportRowError(
-        row.line, "organ_id", f"the identifier code {code} is already the code of "
-        f"{other!r} (line {line}); a code names one unit (clear it on a merged one)",
+        row.line, "organ_id", problems.ORGAN_ID_TAKEN(code=code, unit=other, line=line),
         value=code)
 
 
@@ -117,8 +117,8 @@ def _roster_clash(row: ParsedRow, reserved: Mapping[str, str]) -> ImportRowError
         if address.key in reserved:
             return ImportRowError(
                 row.line, "address" if index == 0 else "aliases",
-                f"{address.addr_spec} is an official's mailbox on the roster (unit "
-                f"{reserved[address.key]!r}); take it off the roster first",
+                problems.ADDRESS_ON_ROSTER(address=address.addr_spec,
+                                           unit=reserved[address.key]),
                 value=address.addr_spec,
             )
     return None
@@ -132,13 +132,13 @@ def _check_references(
         parent, successor = row.unit.parent, row.unit.successor
         if parent is not None and parent not in ids:
             errors.append(ImportRowError(
-                row.line, "parent", f"the parent {parent!r} is not a unit of this file",
+                row.line, "parent", problems.PARENT_UNKNOWN(parent=parent),
                 value=parent,
             ))
         elif successor is not None and (successor not in ids or successor == unit_id):
             errors.append(ImportRowError(
-                row.line, "successor",
-                f"the successor {successor!r} is not another unit of this file", value=successor,
+                row.line, "successor", problems.SUCCESSOR_UNKNOWN(successor=successor),
+                value=successor,
             ))
         else:
             continue
@@ -161,8 +161,7 @@ def _check_cycles(good: dict[str, ParsedRow], errors: list[ImportRowError]) -> s
                 chain = " → ".join([*loop, current])
                 for unit_id in loop:
                     errors.append(ImportRowError(
-                        good[unit_id].line, "parent", f"the parents form a cycle: {chain}",
-                    ))
+                        good[unit_id].line, "parent", problems.PARENT_CYCLE(chain=chain)))
                 break
             path.append(current)
             on_path.add(current)
@@ -194,11 +193,10 @@ def _check_successions(good: dict[str, ParsedRow], stored: Mapping[str, Unit],
             continue
         if current in chain:
             loop = " → ".join([*chain[chain.index(current):], current])
-            reason = f"the successors form a cycle: {loop}"
+            problem = problems.SUCCESSOR_CYCLE(chain=loop)
         else:
-            reason = (f"the chain of successors from {start!r} is longer than "
-                      f"{MAX_SUCCESSION} links")
-        errors.append(ImportRowError(good[start].line, "successor", reason))
+            problem = problems.SUCCESSION_TOO_LONG(unit=start, limit=MAX_SUCCESSION)
+        errors.append(ImportRowError(good[start].line, "successor", problem))
         refused.add(start)
     for unit_id in refused:
         del good[unit_id]

@@ -21,7 +21,7 @@ from typing import TypeVar
 import click
 
 from directory.config import DirectoryConfig
-from directory.errors import DirectoryError, StoreError
+from directory.errors import DirectoryError, ImportRejected, StoreError, UnknownUnit
 from directory.mailboxes import export_csv, export_json, snapshot
 from directory.merge import MergeRejected, merge_files
 from directory.model import Mailbox, Unit
@@ -35,6 +35,9 @@ from directory.words import (
     change_lines,
     column_label,
     import_text,
+    merge_rejected_text,
+    problem_text,
+    rejected_text,
     said,
     translation,
 )
@@ -101,27 +104,35 @@ def _imported(wiring: _Wiring, change: DirectoryChanged, tr: Translation) -> Non
         raise CommandFailed(said(tr, "were_skipped", count=len(summary.skipped)))
 
 
-def _convert(exc: DirectoryError) -> click.ClickException:
-    """The store or the configuration: exit 2; the data (rows, an unknown unit): 1."""
+def _convert(exc: DirectoryError, tr: Translation) -> click.ClickException:
+    """The store or the configuration: exit 2; the data (rows, an unknown unit): 1. Said
+    in ``tr``'s language."""
     if isinstance(exc, StoreError):
-        return UsageProblem(str(exc))
+        return UsageProblem(f"{exc.path}: {problem_text(exc.problem, tr)}")
+    if isinstance(exc, ImportRejected):
+        return CommandFailed(rejected_text(exc, tr))
+    if isinstance(exc, UnknownUnit):
+        return CommandFailed(said(tr, "unknown_unit", unit=exc.key))
     return CommandFailed(str(exc))
 
 
-def _store(wiring: _Wiring, config_path: Path | None, *, read_only: bool = False) -> Directory:
+def _store(wiring: _Wiring, config_path: Path | None, tr: Translation, *,
+           read_only: bool = False) -> Directory:
     try:
         return Directory.open(wiring.load(config_path), read_only=read_only)
     except StoreError as exc:
-        raise UsageProblem(str(exc)) from exc
+        raise _convert(exc, tr) from exc
 
 
-def _reading(wiring: _Wiring, config_path: Path | None, read: Callable[[Directory], _T]) -> _T:
-    """What ``read`` takes from the store, opened read-only; its errors as exit codes."""
-    with _store(wiring, config_path, read_only=True) as directory:
+def _reading(wiring: _Wiring, config_path: Path | None, read: Callable[[Directory], _T],
+             tr: Translation) -> _T:
+    """What ``read`` takes from the store, opened read-only; its errors as exit codes,
+    said in ``tr``'s language."""
+    with _store(wiring, config_path, tr, read_only=True) as directory:
         try:
             return read(directory)
         except DirectoryError as exc:
-            raise _convert(exc) from exc
+            raise _convert(exc, tr) from exc
 
 
 def _describe(unit: Unit, parents: list[Unit], units: Mapping[str, Unit],
@@ -183,14 +194,13 @@ def import_command(wiring: _Wiring, file: Path, partial: bool, actor: str | None
     rejected (nothing imported) or, with --partial, skipped. The summary is in
     Vietnamese unless --lang en.
     """
-    runner = command_line_actor()
-    with _store(wiring, config_path) as directory:
+    runner, tr = command_line_actor(), translation(lang)
+    with _store(wiring, config_path, tr) as directory:
         try:
             summary = directory.import_csv(file, partial=partial, actor=actor or runner)
         except DirectoryError as exc:
-            raise _convert(exc) from exc
-    _imported(wiring, DirectoryChanged(runner, "units", summary, recorded_as=actor),
-              translation(lang))
+            raise _convert(exc, tr) from exc
+    _imported(wiring, DirectoryChanged(runner, "units", summary, recorded_as=actor), tr)
 
 
 @group.command("publish")
@@ -203,16 +213,16 @@ def import_command(wiring: _Wiring, file: Path, partial: bool, actor: str | None
 def publish_command(wiring: _Wiring, out_dir: Path, config_path: Path | None,
                     lang: str) -> None:
     """Write the HTML page, JSON, vCards, LDIF, CSV and Postfix maps into --out."""
-    config = wiring.load(config_path)
-    with _store(wiring, config_path, read_only=True) as directory:
+    config, tr = wiring.load(config_path), translation(lang)
+    with _store(wiring, config_path, tr, read_only=True) as directory:
         try:
             written = directory.publish(out_dir, title=config.title,
                                         ldap_base=config.ldap_base)
         except DirectoryError as exc:
-            raise _convert(exc) from exc
+            raise _convert(exc, tr) from exc
         except OSError as exc:
             raise UsageProblem(f"{out_dir}: cannot write: {exc}") from exc
-    click.echo(said(translation(lang), "written", out=out_dir, count=len(written)))
+    click.echo(said(tr, "written", out=out_dir, count=len(written)))
 
 
 @group.command("show")
@@ -231,13 +241,13 @@ def show_command(wiring: _Wiring, key: str, fmt: str, config_path: Path | None,
         unit = directory.get(key)
         return unit, directory.ancestors(unit.id), {u.id: u for u in directory.units()}
 
-    unit, chain, units = _reading(wiring, config_path, read)
+    tr = translation(lang)
+    unit, chain, units = _reading(wiring, config_path, read, tr)
     if fmt == "json":
         data = published_unit(unit, chain, include_senders=True).model_dump(mode="json")
         click.echo(json.dumps(data, ensure_ascii=False, indent=1))
     else:
-        click.echo(_describe(unit, [units[unit_id] for unit_id in chain[1:]], units,
-                             translation(lang)))
+        click.echo(_describe(unit, [units[unit_id] for unit_id in chain[1:]], units, tr))
 
 
 @group.command("history")
@@ -254,9 +264,10 @@ def history_command(wiring: _Wiring, key: str | None, fmt: str, config_path: Pat
     Times are shown dd/mm/yyyy in Asia/Ho_Chi_Minh (stored in UTC); the text is in
     Vietnamese unless --lang en, JSON keeps its English keys and UTC times.
     """
+    tr = translation(lang)
     changes = _reading(wiring, config_path,
-                       lambda d: d.history(d.get(key).id if key else None))
-    _print_changes(changes, fmt, "unit", translation(lang))
+                       lambda d: d.history(d.get(key).id if key else None), tr)
+    _print_changes(changes, fmt, "unit", tr)
 
 
 @group.command("export")
@@ -265,13 +276,16 @@ def history_command(wiring: _Wiring, key: str | None, fmt: str, config_path: Pat
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="File to write (default: standard output).")
 @click.option("--bom", is_flag=True, help="Start a CSV with a byte-order mark (for Excel).")
+@lang_option
 @config_option
 @_wiring
 def export_command(wiring: _Wiring, fmt: str, output: Path | None, bom: bool,
-                   config_path: Path | None) -> None:
-    """Export every unit, senders included, as CSV (re-importable) or JSON."""
+                   config_path: Path | None, lang: str) -> None:
+    """Export every unit, senders included, as CSV (re-importable) or JSON; a refusal
+    is said in Vietnamese unless --lang en."""
     _write_out(_reading(wiring, config_path,
-                        lambda d: d.export_csv(bom=bom) if fmt == "csv" else d.export_json()),
+                        lambda d: d.export_csv(bom=bom) if fmt == "csv" else d.export_json(),
+                        translation(lang)),
                output)
 
 
@@ -302,16 +316,17 @@ def merge_command(files: tuple[Path, ...], prefixes: tuple[str, ...], out: Path,
     parents and successors follow. Every problem is listed at once and nothing is
     written: exit 1 for the files' data, 2 for the command line.
     """
+    tr = translation(lang)
     if bool(rosters) != (roster_out is not None):
         raise click.UsageError("--roster and --roster-out go together")
     outputs = [path for path in (out, map_path, roster_out) if path is not None]
     try:
         merged = merge_files(files, prefixes, rosters=rosters, outputs=outputs)
     except MergeRejected as exc:
-        raise (UsageProblem if exc.is_usage else CommandFailed)(str(exc)) from exc
-    tr = translation(lang)
+        raise (UsageProblem if exc.is_usage else CommandFailed)(
+            merge_rejected_text(exc, tr)) from exc
     for warning in merged.warnings:
-        click.echo(said(tr, "warning", warning=warning), err=True)
+        click.echo(said(tr, "warning", warning=problem_text(warning, tr)), err=True)
     written = [(out, merged.csv_text(bom=bom))]
     if map_path is not None:
         written.append((map_path, merged.map_text(bom=bom)))
@@ -369,16 +384,16 @@ def mailboxes_import(wiring: _Wiring, file: Path, fmt: str, unit: str | None, un
     source: Path | bytes = file
     if str(file) == "-":
         source = sys.stdin.buffer.read()
-    runner = command_line_actor()
-    with _store(wiring, config_path) as directory:
+    runner, tr = command_line_actor(), translation(lang)
+    with _store(wiring, config_path, tr) as directory:
         try:
             summary = directory.import_mailboxes(
                 source, fmt=RosterFormat(fmt), unit=unit, unit_map=unit_map,
                 partial=partial, actor=actor or runner)
         except DirectoryError as exc:
-            raise _convert(exc) from exc
+            raise _convert(exc, tr) from exc
     _imported(wiring, DirectoryChanged(runner, "roster", summary, recorded_as=actor, unit=unit),
-              translation(lang))
+              tr)
 
 
 @mailboxes_group.command("list")
@@ -392,10 +407,11 @@ def mailboxes_list(wiring: _Wiring, fmt: str, unit: str | None, config_path: Pat
                    lang: str) -> None:
     """Print the roster, inactive mailboxes included (exit 1 for an unknown --unit);
     the text is in Vietnamese unless --lang en."""
-    found = _reading(wiring, config_path, lambda d: d.mailboxes(unit=unit))
+    tr = translation(lang)
+    found = _reading(wiring, config_path, lambda d: d.mailboxes(unit=unit), tr)
     if fmt == "text":
         for mailbox in found:
-            click.echo(_mailbox_line(mailbox, translation(lang)))
+            click.echo(_mailbox_line(mailbox, tr))
     else:
         click.echo(_roster_text(found, fmt), nl=False)
 
@@ -414,8 +430,9 @@ def mailboxes_history(wiring: _Wiring, address: str | None, fmt: str,
     Times are shown dd/mm/yyyy in Asia/Ho_Chi_Minh (stored in UTC); the text is in
     Vietnamese unless --lang en.
     """
-    changes = _reading(wiring, config_path, lambda d: d.mailbox_history(address))
-    _print_changes(changes, fmt, "address", translation(lang))
+    tr = translation(lang)
+    changes = _reading(wiring, config_path, lambda d: d.mailbox_history(address), tr)
+    _print_changes(changes, fmt, "address", tr)
 
 
 @mailboxes_group.command("export")
@@ -424,14 +441,17 @@ def mailboxes_history(wiring: _Wiring, address: str | None, fmt: str,
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="File to write (default: standard output).")
 @click.option("--bom", is_flag=True, help="Start a CSV with a byte-order mark (for Excel).")
+@lang_option
 @config_option
 @_wiring
 def mailboxes_export(wiring: _Wiring, fmt: str, output: Path | None, bom: bool,
-                     config_path: Path | None) -> None:
-    """Export the whole roster in the import layout (re-importing it changes nothing)."""
+                     config_path: Path | None, lang: str) -> None:
+    """Export the whole roster in the import layout (re-importing it changes nothing); a
+    refusal is said in Vietnamese unless --lang en."""
     _write_out(_reading(wiring, config_path,
                         lambda d: d.export_mailboxes_csv(bom=bom) if fmt == "csv"
-                        else d.export_mailboxes_json()),
+                        else d.export_mailboxes_json(),
+                        translation(lang)),
                output)
 
 

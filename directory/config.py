@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from directory.errors import StoreError
 from directory.model import InvalidAddress, parse_domain
+from directory.problems import STORE_PASSWORD
 from mailbase import check_store_url
 
 
@@ -61,7 +62,7 @@ class DirectoryConfig(BaseModel):
         try:
             return read_password(self.password_file)
         except ValueError as exc:
-            raise StoreError(str(self.url), str(exc)) from exc
+            raise StoreError(str(self.url), STORE_PASSWORD(detail=str(exc))) from exc
 
     def is_present(self) -> bool:
         """Whether there is a store to open without creating one: a PostgreSQL store is

@@ -14,6 +14,10 @@ row that was skipped with ``partial=True``: it is raised only inside
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mailbase import Reason
 
 
 class DirectoryError(Exception):
@@ -24,16 +28,19 @@ class ImportRowError(DirectoryError):
     """One bad row of an imported file: its line number, the column and the reason.
 
     ``row`` is the line number in the file (1 is the header), ``column`` the CSV
-    column at fault (``None`` when the whole row is), ``reason`` what is wrong and
+    column at fault (``None`` when the whole row is), ``problem`` what is wrong (a
+    code of directory/problems.py with its values), ``reason`` its English text and
     ``value`` the offending value, if any.
     """
 
-    def __init__(self, row: int, column: str | None, reason: str, *, value: str = "") -> None:
+    def __init__(self, row: int, column: str | None, problem: Reason, *,
+                 value: str = "") -> None:
         where = f"line {row}" + (f", column {column!r}" if column else "")
-        super().__init__(f"{where}: {reason}")
+        super().__init__(f"{where}: {problem.text}")
         self.row = row
         self.column = column
-        self.reason = reason
+        self.problem = problem
+        self.reason = problem.text
         self.value = value
 
     def __eq__(self, other: object) -> bool:
@@ -70,9 +77,11 @@ class UnknownUnit(DirectoryError, LookupError):
 
 
 class StoreError(DirectoryError):
-    """The directory's SQLite file could not be used; ``path`` names it."""
+    """The directory's store could not be used; ``path`` names it (a file or a url),
+    ``problem`` says why (a code of directory/problems.py), ``reason`` in English."""
 
-    def __init__(self, path: str, reason: str) -> None:
-        super().__init__(f"{path}: {reason}")
+    def __init__(self, path: str, problem: Reason) -> None:
+        super().__init__(f"{path}: {problem.text}")
         self.path = path
-        self.reason = reason
+        self.problem = problem
+        self.reason = problem.text

@@ -16,6 +16,7 @@ import binascii
 import unicodedata
 from dataclasses import dataclass, field
 
+from directory import problems
 from directory.errors import ImportRowError
 
 
@@ -58,9 +59,9 @@ def _value(line: int, name: str, rest: str) -> str:
             raw = base64.b64decode(rest[1:].strip(), validate=True)
             return unicodedata.normalize("NFC", raw.decode("utf-8"))
         except (binascii.Error, UnicodeDecodeError):
-            raise ImportRowError(line, name, "a base64 value that is not UTF-8 text") from None
+            raise ImportRowError(line, name, problems.LDIF_BASE64()) from None
     if rest.startswith("<"):
-        raise ImportRowError(line, name, "values read from a URL (':<') are not supported")
+        raise ImportRowError(line, name, problems.LDIF_URL())
     return unicodedata.normalize("NFC", rest.lstrip(" "))
 
 
@@ -81,7 +82,7 @@ def read_ldif(text: str) -> tuple[list[LdifRecord], list[ImportRowError]]:
         name, colon, rest = line.partition(":")
         name = name.split(";", 1)[0].strip().lower()
         if not colon or not name:
-            errors.append(ImportRowError(number, None, "not an LDIF 'name: value' line"))
+            errors.append(ImportRowError(number, None, problems.LDIF_NOT_A_LINE()))
             bad, current = True, current or LdifRecord(number, "")
             continue
         try:
@@ -94,13 +95,12 @@ def read_ldif(text: str) -> tuple[list[LdifRecord], list[ImportRowError]]:
             if name == "version" and not records:
                 continue
             if name != "dn":
-                errors.append(ImportRowError(number, name, "an entry must start with 'dn:'"))
+                errors.append(ImportRowError(number, name, problems.LDIF_NO_DN()))
                 bad, current = True, LdifRecord(number, "")
                 continue
             current = LdifRecord(number, value)
         elif name == "changetype":
-            errors.append(ImportRowError(
-                current.line, name, "change records are not supported; export the entries"))
+            errors.append(ImportRowError(current.line, name, problems.LDIF_CHANGE()))
             bad = True
         else:
             current.attributes.setdefault(name, []).append(value)

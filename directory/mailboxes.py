@@ -20,9 +20,11 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from directory import problems
 from directory.errors import ImportRowError
 from directory.model import Address, Mailbox, Unit
 from directory.roster import COLUMNS, RosterFile, RosterRow
+from mailbase import Reason
 
 
 def has_roster(db: Database) -> bool:
@@ -120,25 +122,22 @@ def plan_import(
     for row in parsed.rows:
         mailbox = row.mailbox
         key, unit_id = mailbox.address.key, mailbox.unit_id
-        problem: tuple[str, str] | None = None
+        address = mailbox.address.addr_spec
+        problem: tuple[str, Reason] | None = None
         if key in first:
-            problem = ("address", f"{mailbox.address.addr_spec} is already listed on line "
-                                  f"{first[key]}")
+            problem = ("address", problems.LISTED_TWICE(address=address, line=first[key]))
         elif key in unit_addresses:
-            problem = ("address", f"{mailbox.address.addr_spec} is an official address of "
-                                  f"the unit {unit_addresses[key]!r}; a unit's address "
-                                  "cannot also be an official's mailbox")
+            problem = ("address", problems.UNIT_ADDRESS(address=address,
+                                                        unit=unit_addresses[key]))
         elif unit_id not in units:
-            problem = ("unit", f"no unit has the id {unit_id!r}")
+            problem = ("unit", problems.NO_SUCH_UNIT(unit=unit_id))
         elif scope is not None and unit_id not in scope:
-            problem = ("unit", f"the unit {unit_id!r} is outside the imported subtree (--unit)")
+            problem = ("unit", problems.OUTSIDE_SUBTREE(unit=unit_id))
         elif mailbox.is_active and not units[unit_id].is_active:
-            problem = ("unit", f"the unit {unit_id!r} is inactive; an active mailbox needs "
-                               "an active unit")
+            problem = ("unit", problems.UNIT_INACTIVE(unit=unit_id))
         first.setdefault(key, row.line)
         if problem:
-            errors.append(ImportRowError(row.line, problem[0], problem[1],
-                                         value=mailbox.address.addr_spec))
+            errors.append(ImportRowError(row.line, problem[0], problem[1], value=address))
             continue
         good.append(_merged(row, stored.get(key)))
     changes: list[tuple[Mailbox, str, dict[str, list[Any]]]] = []

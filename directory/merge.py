@@ -24,6 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from directory import problems as codes
 from directory.checks import check_rows
 from directory.errors import DirectoryError, ImportRejected
 from directory.mailboxes import export_csv as roster_csv
@@ -33,6 +34,7 @@ from directory.published import export_csv
 from directory.roster import RosterFile
 from directory.roster import read_csv as read_roster
 from directory.rows import check_unit_id, decode, parse_rows
+from mailbase import Reason
 
 #: Joins a file's prefix to an id it shares with another file.
 SEPARATOR = "-"
@@ -44,15 +46,21 @@ class MergeProblem:
     """One thing that keeps the files from being merged.
 
     ``file`` is None for the command line as a whole; ``line`` is the file's line (1
-    is the header), None for the whole file. ``is_usage`` says the command line is at
+    is the header), None for the whole file. ``problem`` is a code of
+    directory/problems.py with its values. ``is_usage`` says the command line is at
     fault (exit 2) rather than the data (exit 1).
     """
 
     file: str | None
     line: int | None
     column: str | None
-    reason: str
+    problem: Reason
     is_usage: bool = False
+
+    @property
+    def reason(self) -> str:
+        """The problem in English."""
+        return self.problem.text
 
     def __str__(self) -> str:
         where = [self.file] if self.file else []
@@ -92,7 +100,7 @@ class Merged:
     units: list[Unit]
     renamed: list[Renamed]
     #: what the merge allows but an administrator should look at
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[Reason] = field(default_factory=list)
     #: the officials' mailboxes of every roster given, their units renamed
     mailboxes: list[Mailbox] = field(default_factory=list)
 
@@ -130,10 +138,11 @@ class _Input:
 
 
 def check_prefix(prefix: str) -> str:
-    """Return ``prefix`` if it can start an id, else raise ``ValueError`` saying why."""
+    """Return ``prefix`` if it can start an id, else raise ``ValueError`` saying why
+    (a :class:`~directory.problems.Problem`)."""
     check_unit_id(prefix)
     if prefix[-1] in "-_.":
-        raise ValueError(f"a prefix ends with a letter or digit ({SEPARATOR!r} is added)")
+        raise codes.Problem(codes.PREFIX_END(separator=SEPARATOR))
     return prefix
 
 
@@ -162,8 +171,8 @@ def merge_files(paths: Sequence[Path], prefixes: Sequence[str], *,
             # the same export twice: its every id and address would clash
             if not _same_file(path, seen[digest]):
                 problems.append(MergeProblem(
-                    str(path), None, None, f"the same content as {seen[digest]}: the same "
-                    "export given twice?", is_usage=True))
+                    str(path), None, None, codes.SAME_CONTENT(other=str(seen[digest])),
+                    is_usage=True))
             continue
         seen[digest] = path
         prefix = usable[index] if index < len(usable) else None
@@ -193,41 +202,37 @@ def _command_line_problems(paths: Sequence[Path], prefixes: Sequence[str],
     problems: list[MergeProblem] = []
     if len(prefixes) != len(paths):
         problems.append(MergeProblem(
-            None, None, None, f"{len(paths)} file(s) but {len(prefixes)} --prefix: give one "
-            "--prefix per file, in the same order", is_usage=True))
+            None, None, None, codes.PREFIX_COUNT(files=len(paths), prefixes=len(prefixes)),
+            is_usage=True))
     if rosters and len(rosters) != len(paths):
         problems.append(MergeProblem(
-            None, None, None, f"{len(paths)} file(s) but {len(rosters)} --roster: give one "
-            "--roster per file, in the same order (an empty roster export for a province "
-            "without one)", is_usage=True))
+            None, None, None, codes.ROSTER_COUNT(files=len(paths), rosters=len(rosters)),
+            is_usage=True))
     first_use: dict[str, int] = {}
     for number, prefix in enumerate(prefixes, start=1):
         try:
             check_prefix(prefix)
         except ValueError as exc:
-            problems.append(MergeProblem(None, None, None, f"--prefix {prefix!r}: {exc}",
-                                         is_usage=True))
+            problems.append(MergeProblem(None, None, None, codes.PREFIX_INVALID(
+                prefix=prefix, problem=codes.problem_of(exc)), is_usage=True))
         if prefix in first_use:
-            problems.append(MergeProblem(
-                None, None, None, f"--prefix {prefix!r} is given for file {first_use[prefix]} "
-                f"and file {number}: each file needs its own", is_usage=True))
+            problems.append(MergeProblem(None, None, None, codes.PREFIX_TWICE(
+                prefix=prefix, first=first_use[prefix], second=number), is_usage=True))
         first_use.setdefault(prefix, number)
     inputs = [*paths, *rosters]
     for later, path in enumerate(inputs):
         for earlier in inputs[:later]:
             if _same_file(path, earlier):
                 problems.append(MergeProblem(str(path), None, None,
-                                             f"given twice (also as {earlier})",
+                                             codes.GIVEN_TWICE(other=str(earlier)),
                                              is_usage=True))
                 break
     for number, output in enumerate(outputs):
         if any(_same_file(output, path) for path in inputs):
-            problems.append(MergeProblem(str(output), None, None,
-                                         "an input file: write the output elsewhere",
+            problems.append(MergeProblem(str(output), None, None, codes.OUTPUT_IS_INPUT(),
                                          is_usage=True))
         elif any(output.resolve() == other.resolve() for other in outputs[:number]):
-            problems.append(MergeProblem(str(output), None, None,
-                                         "named for two outputs: give each its own file",
+            problems.append(MergeProblem(str(output), None, None, codes.OUTPUT_TWICE(),
                                          is_usage=True))
     return problems
 
@@ -256,7 +261,8 @@ def _read_bytes(path: Path, problems: list[MergeProblem]) -> bytes | None:
     try:
         return path.read_bytes()
     except OSError as exc:
-        problems.append(MergeProblem(str(path), None, None, f"cannot read: {exc.strerror}"))
+        problems.append(MergeProblem(str(path), None, None,
+                                     codes.UNREADABLE(detail=str(exc.strerror))))
         return None
 
 
@@ -267,11 +273,12 @@ def _parse(name: str, data: bytes, prefix: str | None,
     try:
         parsed = parse_rows(decode(data, name), name)
     except ImportRejected as exc:
-        problems.extend(MergeProblem(name, error.row or None, error.column, error.reason)
+        problems.extend(MergeProblem(name, error.row or None, error.column, error.problem)
                         for error in exc.errors)
         return found
     good, errors = check_rows(parsed, partial=False)
-    problems.extend(MergeProblem(name, error.row, error.column, error.reason) for error in errors)
+    problems.extend(MergeProblem(name, error.row, error.column, error.problem)
+                    for error in errors)
     found.rows = [(row.line, row.unit) for row in good]
     return found
 
@@ -293,8 +300,8 @@ def _rename(inputs: list[_Input], problems: list[MergeProblem]) -> None:
                 try:
                     check_unit_id(new_id)
                 except ValueError as exc:
-                    problems.append(MergeProblem(item.name, line, "id",
-                                                 f"prefixed, {new_id!r}: {exc}"))
+                    problems.append(MergeProblem(item.name, line, "id", codes.PREFIXED_INVALID(
+                        id=new_id, problem=codes.problem_of(exc))))
                     continue
             if new_id in claimed:
                 file, other_line, old_id = claimed[new_id]
@@ -305,11 +312,11 @@ def _rename(inputs: list[_Input], problems: list[MergeProblem]) -> None:
             item.new_ids[unit.id] = new_id
 
 
-def _clash(new_id: str, old_id: str, file: str, line: int, other_old: str) -> str:
-    def became(old: str) -> str:
-        return "" if old == new_id else f" (prefixed from {old!r})"
-    return (f"the id {new_id!r}{became(old_id)} is also the id of the unit on {file} "
-            f"line {line}{became(other_old)}: choose another --prefix or rename one unit")
+def _clash(new_id: str, old_id: str, file: str, line: int, other_old: str) -> Reason:
+    def became(old: str) -> Reason | str:
+        return "" if old == new_id else codes.PREFIXED_FROM(id=old)
+    return codes.ID_CLASH(id=new_id, became=became(old_id), file=file, line=line,
+                          other_became=became(other_old))
 
 
 def _check_addresses(inputs: list[_Input], problems: list[MergeProblem]) -> None:
@@ -323,8 +330,8 @@ def _check_addresses(inputs: list[_Input], problems: list[MergeProblem]) -> None
                     file, other_line, other_id = taken
                     problems.append(MergeProblem(
                         item.name, line, "address" if index == 0 else "aliases",
-                        f"{address.addr_spec} is also an address of {other_id!r} in {file} "
-                        f"(line {other_line}); an address belongs to one unit"))
+                        codes.ADDRESS_IN_TWO(address=address.addr_spec, unit=other_id,
+                                             file=file, line=other_line)))
 
 
 def _check_organ_ids(inputs: list[_Input], problems: list[MergeProblem]) -> None:
@@ -339,8 +346,8 @@ def _check_organ_ids(inputs: list[_Input], problems: list[MergeProblem]) -> None
                 file, other_line, other_id = taken
                 problems.append(MergeProblem(
                     item.name, line, "organ_id",
-                    f"the identifier code {unit.organ_id} is also the code of {other_id!r} "
-                    f"in {file} (line {other_line}); a code names one unit"))
+                    codes.ORGAN_ID_IN_TWO(code=unit.organ_id, unit=other_id, file=file,
+                                          line=other_line)))
 
 
 def _renamed_unit(unit: Unit, new_ids: Mapping[str, str]) -> Unit:
@@ -350,7 +357,7 @@ def _renamed_unit(unit: Unit, new_ids: Mapping[str, str]) -> Unit:
                    successor=mapped(unit.successor))
 
 
-def _shared_logins(inputs: list[_Input]) -> list[str]:
+def _shared_logins(inputs: list[_Input]) -> list[Reason]:
     """Sender logins listed in two files: on one mail server they are one account."""
     first: dict[str, tuple[str, str]] = {}
     warnings = []
@@ -359,10 +366,9 @@ def _shared_logins(inputs: list[_Input]) -> list[str]:
         for login, unit_id in logins.items():
             if login in first and first[login][0] != item.name:
                 file, other = first[login]
-                warnings.append(
-                    f"the login {login!r} sends for {other!r} ({file}) and for {unit_id!r} "
-                    f"({item.name}): on one server it is one account; rename one of them "
-                    "if they are two people")
+                warnings.append(codes.SHARED_LOGIN(
+                    login=login, unit=other, file=file, other_unit=unit_id,
+                    other_file=item.name))
             first.setdefault(login, (item.name, unit_id))
     return warnings
 
@@ -383,7 +389,7 @@ def _merge_rosters(rosters: Sequence[Path], paired: Mapping[int, _Input],
         try:
             parsed = read_roster(decode(data, name), name)
         except ImportRejected as exc:
-            problems.extend(MergeProblem(name, error.row or None, error.column, error.reason)
+            problems.extend(MergeProblem(name, error.row or None, error.column, error.problem)
                             for error in exc.errors)
             continue
         known = {unit.id for _, unit in item.rows}
@@ -391,20 +397,20 @@ def _merge_rosters(rosters: Sequence[Path], paired: Mapping[int, _Input],
         for row in parsed.rows:
             unit_id = row.mailbox.unit_id
             if unit_id not in known:
-                problems.append(MergeProblem(name, row.line, "unit", (
-                    f"no unit of {item.name} has the id {unit_id!r}")))
+                problems.append(MergeProblem(name, row.line, "unit", codes.ROSTER_UNKNOWN_UNIT(
+                    file=item.name, unit=unit_id)))
             elif unit_id in item.new_ids:
                 renamed.rows.append(replace(
                     row, mailbox=replace(row.mailbox, unit_id=item.new_ids[unit_id])))
         plan = plan_import(renamed, stored={}, units=units, scope=None, partial=False)
-        problems.extend(MergeProblem(name, error.row, error.column, error.reason)
+        problems.extend(MergeProblem(name, error.row, error.column, error.problem)
                         for error in plan.errors)
         for row in renamed.rows:
             key = row.mailbox.address.key
             if key in owner and owner[key][0] != name:
-                problems.append(MergeProblem(name, row.line, "address", (
-                    f"{row.mailbox.address.addr_spec} is also on the roster {owner[key][0]} "
-                    f"(line {owner[key][1]})")))
+                problems.append(MergeProblem(name, row.line, "address", codes.ON_TWO_ROSTERS(
+                    address=row.mailbox.address.addr_spec, file=owner[key][0],
+                    line=owner[key][1])))
             owner.setdefault(key, (name, row.line))
         mailboxes.extend(mailbox for mailbox, _action, _diff in plan.changes)
     return sorted(mailboxes, key=lambda mailbox: mailbox.address.key)

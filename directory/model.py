@@ -14,6 +14,8 @@ from datetime import date, datetime
 
 from email_validator import EmailNotValidError, validate_email
 
+from directory.problems import NOT_AN_ORGAN_ID, Problem
+
 
 @dataclass(frozen=True, slots=True, order=True)
 class Address:
@@ -120,10 +122,7 @@ def parse_organ_id(text: str) -> str:
             or any(len(g) != n for g, n in zip(groups, _ORGAN_GROUPS, strict=True))
             or not set(value.replace(".", "")) <= _ORGAN_CHARS
             or not groups[-1][0].isalpha()):
-        raise ValueError(
-            f"{text!r} is not an agency's identifier code: four groups of letters and "
-            "digits separated by dots, 3, 2, 2 and 3 long, the last starting with a "
-            "letter (000.00.00.H41)")
+        raise Problem(NOT_AN_ORGAN_ID(value=text))
     return value
 
 

@@ -29,6 +29,7 @@ from typing import cast
 
 from sqlite_utils import Database
 
+from directory import problems
 from directory.config import DirectoryConfig
 from directory.errors import StoreError
 from directory.pgschema import DIRECTORY_LOCK, MIGRATIONS, SCHEMA, TABLES, missing_steps
@@ -71,8 +72,7 @@ class PgDirectory(Directory):
         url, password = config.url, config.password()
         missing = missing_steps()
         if missing:
-            raise StoreError(url, "this release has no PostgreSQL schema steps for the "
-                             f"directory migration(s) {', '.join(missing)}")
+            raise StoreError(url, problems.STORE_NO_STEPS(migrations=", ".join(missing)))
         try:
             if read_only:
                 conn = pooled(url, password, schema=SCHEMA)
@@ -83,9 +83,7 @@ class PgDirectory(Directory):
                     raise
                 if not current:
                     conn.close()
-                    raise StoreError(url, "no directory store of this version in this "
-                                     "database yet: import a CSV file of units first (or "
-                                     "start the filter once to create it)")
+                    raise StoreError(url, problems.STORE_NOT_CREATED())
             else:
                 conn = connect(url, password, schema=SCHEMA)
                 try:
@@ -94,9 +92,9 @@ class PgDirectory(Directory):
                     conn.close()
                     raise
         except ERRORS as exc:
-            doing = "open read-only" if read_only else "open for writing"
-            raise StoreError(url, f"cannot {doing} the directory store: {explain(exc)}"
-                             ) from exc
+            cannot = (problems.STORE_CANNOT_OPEN_READ_ONLY if read_only
+                      else problems.STORE_CANNOT_OPEN_WRITING)
+            raise StoreError(url, cannot(detail=explain(exc))) from exc
         return cls(cast(Database, PgDatabase(conn)), url, password=password,
                    read_only=read_only)
 
@@ -133,7 +131,8 @@ class PgDirectory(Directory):
             finally:
                 self._depth -= 1
         except ERRORS as exc:
-            raise StoreError(self.path, f"{doing} failed: {explain(exc)}") from exc
+            raise StoreError(self.path, problems.STORE_FAILED(doing=doing, detail=explain(exc))
+                             ) from exc
 
     @contextlib.contextmanager
     def _writing(self, doing: str) -> Iterator[None]:
@@ -176,9 +175,8 @@ def copy_directory_to_postgresql(source: Path, target: DirectoryConfig) -> dict[
         with origin._mapped("reading the store to copy"):
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             if version != len(MIGRATIONS):
-                raise StoreError(str(source), f"schema version {version}, this release's is "
-                                 f"{len(MIGRATIONS)}: open it once with this release before "
-                                 "copying it")
+                raise StoreError(str(source), problems.STORE_SCHEMA_VERSION(
+                    version=version, current=len(MIGRATIONS)))
             conn.execute("BEGIN")  # one snapshot of the file, whatever writes it meanwhile
         copy = PgDirectory.open_url(target)
         with copy, copy._mapped("copying the store"):
@@ -187,8 +185,7 @@ def copy_directory_to_postgresql(source: Path, target: DirectoryConfig) -> dict[
                 copy.db.execute("SELECT pg_advisory_xact_lock(?)", [DIRECTORY_LOCK])
                 for table, _ in TABLES:
                     if copy.db.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone():
-                        raise StoreError(target.url, f"its table {table} is not empty: a "
-                                         "copy goes into a new, empty directory store")
+                        raise StoreError(target.url, problems.STORE_NOT_EMPTY(table=table))
                 with origin._mapped("reading the store to copy"):
                     for table, columns in TABLES:
                         identity = "id" if table in _IDENTITIES else None

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
+from directory import problems
 from directory.errors import ImportRejected, ImportRowError
 from directory.ldif_reader import read_ldif
 from directory.model import Address, Mailbox, Unit
@@ -68,13 +69,14 @@ def parse_mailbox_address(text: str) -> Address:
     """
     value = text.strip()
     if not value:
-        raise ValueError("the address is empty")
+        raise problems.Problem(problems.MAILBOX_EMPTY())
     try:
         parsed = parse_address(value)
     except AddressError as exc:
-        raise ValueError(f"{value!r} is not a valid address: {exc.reason}") from None
+        raise problems.Problem(problems.ADDRESS_INVALID(value=value, detail=exc.reason)
+                               ) from None
     if parsed.display_name or "<" in value:
-        raise ValueError(f"{value!r}: write the bare address, without a name or '<>'")
+        raise problems.Problem(problems.MAILBOX_NOT_BARE(value=value))
     return Address(parsed.local, parsed.domain)
 
 
@@ -93,10 +95,9 @@ def parse_last_login(value: str, *, now: datetime | None = None) -> datetime | N
         found = (datetime.fromtimestamp(int(text), UTC) if text.isdigit() and len(text) > 8
                  else parse_local_datetime(text))
     except (PeriodError, ValueError, OverflowError, OSError):
-        raise ValueError(f"{text!r} is not a time: use YYYY-MM-DD, an ISO 8601 date-time "
-                         "or Unix seconds") from None
+        raise problems.Problem(problems.NOT_A_TIME(value=text)) from None
     if found > (now or datetime.now(UTC)) + _LOGIN_SLACK:
-        raise ValueError(f"{text!r} is in the future")
+        raise problems.Problem(problems.IN_THE_FUTURE(value=text))
     return found
 
 
@@ -111,25 +112,29 @@ def _csv_row(line: int, cells: dict[str, str], found: RosterFile) -> None:
         address = parse_mailbox_address(cells["address"])
         found.keys.add(address.key)
     except ValueError as exc:
-        errors.append(ImportRowError(line, "address", str(exc), value=cells["address"]))
+        errors.append(ImportRowError(line, "address", problems.problem_of(exc),
+                                     value=cells["address"]))
     full_name, unit = _nfc(cells["full_name"]), cells["unit"].strip()
     if not full_name:
-        errors.append(ImportRowError(line, "full_name", "the full name is empty"))
+        errors.append(ImportRowError(line, "full_name", problems.FULL_NAME_EMPTY()))
     if not unit:
-        errors.append(ImportRowError(line, "unit", "the unit (its id) is empty"))
+        errors.append(ImportRowError(line, "unit", problems.UNIT_EMPTY()))
     active, created, last_login = True, None, None
     try:
         active = yes_no(cells.get("active", ""))
     except ValueError as exc:
-        errors.append(ImportRowError(line, "active", str(exc), value=cells["active"]))
+        errors.append(ImportRowError(line, "active", problems.problem_of(exc),
+                                     value=cells["active"]))
     try:
         created = iso_date(cells.get("created", ""))
     except ValueError as exc:
-        errors.append(ImportRowError(line, "created", str(exc), value=cells["created"]))
+        errors.append(ImportRowError(line, "created", problems.problem_of(exc),
+                                     value=cells["created"]))
     try:
         last_login = parse_last_login(cells.get("last_login", ""))
     except ValueError as exc:
-        errors.append(ImportRowError(line, "last_login", str(exc), value=cells["last_login"]))
+        errors.append(ImportRowError(line, "last_login", problems.problem_of(exc),
+                                     value=cells["last_login"]))
     if errors or address is None:
         found.errors.extend(errors)
         return
@@ -150,7 +155,7 @@ def _table(text: str, source: str, required: tuple[str, ...], known: tuple[str, 
     for line, cells in lines:
         if len(cells) != len(columns):
             errors.append(ImportRowError(
-                line, None, f"{len(cells)} cells where the header has {len(columns)} columns"))
+                line, None, problems.CELL_COUNT(cells=len(cells), columns=len(columns))))
             continue
         rows.append((line, dict(zip(columns, cells, strict=True))))
     return rows
@@ -178,12 +183,13 @@ def read_unit_map(text: str, source: str) -> dict[str, str]:
         try:
             key = parse_mailbox_address(cells["address"]).key
         except ValueError as exc:
-            errors.append(ImportRowError(line, "address", str(exc), value=cells["address"]))
+            errors.append(ImportRowError(line, "address", problems.problem_of(exc),
+                                         value=cells["address"]))
             continue
         if key in found:
-            errors.append(ImportRowError(line, "address", f"{key} is mapped twice"))
+            errors.append(ImportRowError(line, "address", problems.MAPPED_TWICE(address=key)))
         elif not cells["unit"].strip():
-            errors.append(ImportRowError(line, "unit", "the unit (its id) is empty"))
+            errors.append(ImportRowError(line, "unit", problems.UNIT_EMPTY()))
         else:
             found[key] = cells["unit"].strip()
     if errors:
@@ -201,14 +207,15 @@ def read_doveadm(text: str, *, unit: str | None, unit_map: Mapping[str, str]) ->
         try:
             address = parse_mailbox_address(raw)
         except ValueError as exc:
-            found.errors.append(ImportRowError(line, "address", str(exc), value=raw.strip()))
+            found.errors.append(ImportRowError(line, "address", problems.problem_of(exc),
+                                               value=raw.strip()))
             continue
         found.keys.add(address.key)
         unit_id = unit_map.get(address.key, unit)
         if unit_id is None:
             found.errors.append(ImportRowError(
-                line, "unit", f"{address.addr_spec} is not in the map file and --unit is not "
-                "given", value=address.addr_spec))
+                line, "unit", problems.NOT_IN_MAP(address=address.addr_spec),
+                value=address.addr_spec))
             continue
         found.rows.append(RosterRow(line, Mailbox(address, "", unit_id),
                                     frozenset({"unit", "active"})))
@@ -235,28 +242,30 @@ def read_ldif_roster(text: str, units: Mapping[str, Unit]) -> RosterFile:
         mails = record.attributes.get("mail", [])
         if not mails:
             continue
-        problems = []
+        refused = []
         address: Address | None = None
         try:
             if len(mails) > 1:
-                raise ValueError(f"the entry has {len(mails)} mail values; a mailbox has one")
+                raise problems.Problem(problems.LDIF_MAILS(count=len(mails)))
             address = parse_mailbox_address(mails[0])
             found.keys.add(address.key)
         except ValueError as exc:
-            problems.append(ImportRowError(record.line, "mail", str(exc), value=mails[0]))
+            refused.append(ImportRowError(record.line, "mail", problems.problem_of(exc),
+                                          value=mails[0]))
         full_name = _nfc(record.first("cn"))
         if not full_name:
-            problems.append(ImportRowError(record.line, "cn", "the entry has no cn (full name)"))
+            refused.append(ImportRowError(record.line, "cn", problems.LDIF_NO_CN()))
         ous = record.attributes.get("ou") or [
             part.split("=", 1)[1] for part in record.dn.split(",")
             if part.strip().lower().startswith("ou=")]
         unit_id = _ldif_unit(ous, units)
         if unit_id is None:
-            problems.append(ImportRowError(
-                record.line, "ou", f"no unit has the id or name {', '.join(map(repr, ous))}"
-                if ous else "the entry has no ou naming its unit"))
-        if problems or address is None or unit_id is None:
-            found.errors.extend(problems)
+            refused.append(ImportRowError(
+                record.line, "ou",
+                problems.LDIF_UNKNOWN_UNIT(names=", ".join(map(repr, ous)))
+                if ous else problems.LDIF_NO_OU()))
+        if refused or address is None or unit_id is None:
+            found.errors.extend(refused)
             continue
         found.rows.append(RosterRow(record.line, Mailbox(
             address=address, full_name=full_name, unit_id=unit_id,

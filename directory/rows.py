@@ -30,6 +30,7 @@ from pydantic import (
     model_validator,
 )
 
+from directory import problems
 from directory.errors import ImportRejected, ImportRowError
 from directory.model import (
     Address,
@@ -59,13 +60,11 @@ _HEX = frozenset("0123456789abcdef")
 def check_unit_id(value: str) -> str:
     """Return ``value`` if it is a valid unit id (a slug), else raise ``ValueError``."""
     if not value:
-        raise ValueError("the id is empty")
+        raise problems.Problem(problems.ID_EMPTY())
     if len(value) > _MAX_ID:
-        raise ValueError(f"the id is longer than {_MAX_ID} characters")
+        raise problems.Problem(problems.ID_TOO_LONG(limit=_MAX_ID))
     if not set(value) <= _SLUG_CHARS or not value[0].isalnum():
-        raise ValueError(
-            "an id uses only a-z, 0-9, '-', '_' and '.', and starts with a letter or digit"
-        )
+        raise problems.Problem(problems.ID_CHARACTERS())
     return value
 
 
@@ -79,7 +78,7 @@ def yes_no(value: str) -> bool:
         return True
     if folded in _FALSE:
         return False
-    raise ValueError(f"{value!r} is not yes/no (also 1/0, true/false, có/không)")
+    raise problems.Problem(problems.NOT_YES_NO(value=value))
 
 
 def iso_date(value: str) -> date | None:
@@ -92,7 +91,7 @@ def iso_date(value: str) -> date | None:
     try:
         return date.fromisoformat(value.strip())
     except ValueError:
-        raise ValueError(f"{value!r} is not a date as YYYY-MM-DD") from None
+        raise problems.Problem(problems.NOT_A_DATE(value=value)) from None
 
 
 def delimiter(text: str) -> str:
@@ -111,7 +110,8 @@ def _address(value: str) -> Address:
     try:
         return parse_official_address(value)
     except InvalidAddress as exc:
-        raise ValueError(f"{value!r} is not a valid address: {exc.reason}") from None
+        raise problems.Problem(problems.ADDRESS_INVALID(value=value, detail=exc.reason)
+                               ) from None
 
 
 class UnitRow(BaseModel):
@@ -171,7 +171,7 @@ class UnitRow(BaseModel):
     def _primary(cls, value: Any) -> Any:
         if isinstance(value, str):
             if not value.strip():
-                raise ValueError("the primary address is empty")
+                raise problems.Problem(problems.PRIMARY_EMPTY())
             return _address(value)
         return value
 
@@ -188,7 +188,7 @@ class UnitRow(BaseModel):
         logins = _split(value)
         for login in logins:
             if any(ch.isspace() or ch == "," for ch in login):
-                raise ValueError(f"the login {login!r} contains a space or a comma")
+                raise problems.Problem(problems.LOGIN_INVALID(login=login))
         return tuple(logins)
 
     @field_validator("document_certificates", mode="before")
@@ -200,7 +200,7 @@ class UnitRow(BaseModel):
         for item in _split(value):
             digest = item.replace(":", "").lower()
             if len(digest) != 64 or not set(digest) <= _HEX:
-                raise ValueError(f"{item!r} is not a SHA-256 fingerprint (64 hex digits)")
+                raise problems.Problem(problems.NOT_A_FINGERPRINT(value=item))
             found.append(digest)
         return tuple(found)
 
@@ -219,13 +219,14 @@ class UnitRow(BaseModel):
         try:
             return parse_domain(value)
         except InvalidAddress as exc:
-            raise ValueError(f"{value!r} is not a valid domain: {exc.reason}") from None
+            raise problems.Problem(problems.DOMAIN_INVALID(value=value, detail=exc.reason)
+                                   ) from None
 
     @field_validator("website")
     @classmethod
     def _website(cls, value: str) -> str:
         if value and not value.lower().startswith(("http://", "https://")):
-            raise ValueError("the web site must start with http:// or https://")
+            raise problems.Problem(problems.WEBSITE_SCHEME())
         return value
 
     @field_validator("active", mode="before")
@@ -246,14 +247,14 @@ class UnitRow(BaseModel):
         try:
             x509.load_pem_x509_certificate(value.encode("ascii"))
         except (ValueError, UnicodeError) as exc:
-            raise ValueError(f"not a PEM certificate: {exc}") from None
+            raise problems.Problem(problems.NOT_PEM(detail=str(exc))) from None
         return value.strip() + "\n"
 
     @model_validator(mode="after")
     def _dates_in_order(self) -> UnitRow:
         if self.valid_from and self.valid_until and self.valid_until < self.valid_from:
-            raise ValueError(
-                f"valid_until {self.valid_until} is before valid_from {self.valid_from}")
+            raise problems.Problem(problems.DATES_ORDER(until=self.valid_until.isoformat(),
+                                          since=self.valid_from.isoformat()))
         return self
 
     def to_unit(self) -> Unit:
@@ -301,11 +302,8 @@ def decode(data: bytes, source: str) -> str:
         try:
             line.decode("utf-8-sig" if number == 1 else "utf-8")
         except UnicodeDecodeError as exc:
-            errors.append(ImportRowError(
-                number, None,
-                f"not UTF-8 (byte 0x{line[exc.start]:02x} at position {exc.start + 1}); "
-                "save the file as 'CSV UTF-8'",
-            ))
+            errors.append(ImportRowError(number, None, problems.NOT_UTF8(
+                byte=f"{line[exc.start]:02x}", position=exc.start + 1)))
     raise ImportRejected(source, errors)
 
 
@@ -319,16 +317,16 @@ def _header_columns(names: list[str], source: str, required: Sequence[str],
     errors = []
     missing = [name for name in required if name not in columns]
     if missing:
-        errors.append(ImportRowError(1, None, f"missing column(s): {', '.join(missing)}"))
+        errors.append(ImportRowError(1, None,
+                                     problems.MISSING_COLUMNS(columns=", ".join(missing))))
     unknown = [name for name in columns if name not in known]
     if unknown:
-        errors.append(ImportRowError(
-            1, None, f"unknown column(s): {', '.join(map(repr, unknown))}; "
-            f"the columns are: {', '.join(known)}",
-        ))
+        errors.append(ImportRowError(1, None, problems.UNKNOWN_COLUMNS(
+            columns=", ".join(map(repr, unknown)), known=", ".join(known))))
     doubled = sorted({name for name in columns if columns.count(name) > 1})
     if doubled:
-        errors.append(ImportRowError(1, None, f"column(s) given twice: {', '.join(doubled)}"))
+        errors.append(ImportRowError(1, None,
+                                     problems.DOUBLED_COLUMNS(columns=", ".join(doubled))))
     if errors:
         raise ImportRejected(source, errors)
     return columns
@@ -338,8 +336,15 @@ def _row_errors(line: int, exc: ValidationError) -> list[ImportRowError]:
     found = []
     for error in exc.errors():
         column = str(error["loc"][0]) if error["loc"] else None
-        reason = error["msg"].removeprefix("Value error, ")
-        found.append(ImportRowError(line, column, reason, value=str(error.get("input", ""))))
+        raised = error.get("ctx", {}).get("error")
+        if isinstance(raised, problems.Problem):
+            problem = raised.reason
+        elif error["type"] == "string_too_short":  # the name, the one required text
+            problem = problems.NAME_EMPTY()
+        else:
+            problem = problems.CELL_INVALID(
+                detail=error["msg"].removeprefix("Value error, "))
+        found.append(ImportRowError(line, column, problem, value=str(error.get("input", ""))))
     return found
 
 
@@ -354,7 +359,7 @@ def csv_lines(text: str, source: str, required: Sequence[str], known: Sequence[s
     try:
         header = next(reader)
     except StopIteration:
-        raise ImportRejected(source, [ImportRowError(1, None, "the file is empty")]) from None
+        raise ImportRejected(source, [ImportRowError(1, None, problems.EMPTY_FILE())]) from None
     columns = _header_columns(header, source, required, known)
 
     def rows() -> Iterator[tuple[int, list[str]]]:
@@ -379,8 +384,7 @@ def parse_rows(text: str, source: str) -> ParsedFile:
             parsed.ids.add(cells[columns.index("id")].strip())
         if len(cells) != len(columns):
             parsed.errors.append(ImportRowError(
-                line, None, f"{len(cells)} cells where the header has {len(columns)} columns",
-            ))
+                line, None, problems.CELL_COUNT(cells=len(cells), columns=len(columns))))
             continue
         try:
             row = UnitRow.model_validate(dict(zip(columns, cells, strict=True)))

@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from directory import problems
 from directory.checks import check_rows
 from directory.config import DirectoryConfig
 from directory.errors import ImportRejected, ImportRowError, StoreError, UnknownUnit
@@ -150,12 +151,11 @@ class Directory:
             return PgDirectory.open_url(path, read_only=read_only)
         name = str(path)
         if name.startswith(("postgresql:", "postgres:")):
-            raise StoreError(name, "a PostgreSQL store is opened with its [directory] table "
-                             "(its url and password_file), not as a file path")
+            raise StoreError(name, problems.STORE_IS_POSTGRESQL())
         try:
             if read_only:
                 if not Path(path).is_file():
-                    raise StoreError(name, "no such directory store; import a CSV file first")
+                    raise StoreError(name, problems.STORE_MISSING())
                 conn = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True,
                                        check_same_thread=False)
                 db = Database(conn)
@@ -165,7 +165,7 @@ class Directory:
                 use_wal(db.conn, wait_seconds=5.0)
                 migrate(db)
         except (sqlite3.Error, OSError) as exc:
-            raise StoreError(name, f"cannot open the directory store: {exc}") from exc
+            raise StoreError(name, problems.STORE_CANNOT_OPEN(detail=str(exc))) from exc
         return cls(db, name)
 
     def close(self) -> None:
@@ -183,7 +183,8 @@ class Directory:
         try:
             yield
         except sqlite3.Error as exc:
-            raise StoreError(self.path, f"{doing} failed: {exc}") from exc
+            raise StoreError(self.path, problems.STORE_FAILED(doing=doing, detail=str(exc))
+                             ) from exc
 
     @contextmanager
     def _writing(self, doing: str) -> Iterator[None]:
@@ -508,8 +509,7 @@ class Directory:
                 mapping = read_unit_map(map_text, map_name)
             parsed = read_doveadm(text, unit=unit, unit_map=mapping)
         if not parsed.rows and not parsed.errors:
-            raise ImportRejected(name, [ImportRowError(
-                1, None, "the file lists no mailbox; the roster would be emptied")])
+            raise ImportRejected(name, [ImportRowError(1, None, problems.NO_MAILBOX())])
         with self._mapped("reading the roster"):
             stored = {m.address.key: m for m in load_mailboxes(self.db)}
         plan = plan_import(parsed, stored=stored, units=units, scope=scope, partial=partial)
@@ -600,7 +600,7 @@ def _read(source: Path | str | bytes, label: str) -> tuple[str, str]:
             data = source.read_bytes()
         except OSError as exc:
             raise ImportRejected(
-                name, [ImportRowError(0, None, f"cannot read: {exc}")]) from exc
+                name, [ImportRowError(0, None, problems.UNREADABLE(detail=str(exc)))]) from exc
         return name, decode(data, name)
     if isinstance(source, bytes):
         return label, decode(source, label)

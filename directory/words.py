@@ -1,10 +1,12 @@
 """The words a person reads in directory/'s text output (``directory show``, an
-import's summary, ``history``, ``publish``, ``merge``, ``mailboxes list``).
+import's summary and its refused rows, ``history``, ``publish``, ``merge``, ``mailboxes
+list``, the store's refusals).
 
 English in the code, marked for Babel (``N_``); Vietnamese, the default, in
 directory/locale/vi/LC_MESSAGES/congvu-directory.po. JSON and CSV keep their English
 keys and are never translated; what a unit holds (its name, kind, addresses) is data
-and shown as stored.
+and shown as stored. A refused row's problem is a code of directory/problems.py,
+rendered from its template in the reader's language.
 """
 
 from __future__ import annotations
@@ -12,12 +14,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mailbase import N_, NP_, Catalogue, Translation, zone
+from directory.problems import PROBLEMS
+from mailbase import N_, NP_, Catalogue, Reason, ReasonBook, Translation, zone
 
 if TYPE_CHECKING:
+    from directory.errors import ImportRejected, ImportRowError
+    from directory.merge import MergeProblem, MergeRejected
     from directory.store import Change, ImportSummary
 
 CATALOGUE = Catalogue(Path(__file__).resolve().parent / "locale", "congvu-directory")
+#: the problems of imports and merges, rendered in the reader's language
+BOOK = ReasonBook([(CATALOGUE, PROBLEMS)])
 
 #: the fields ``directory show`` lists, by the unit's attribute, in their order
 FIELDS: dict[str, str] = {
@@ -40,6 +47,12 @@ SAID: dict[str, str] = {
                    "{deactivated} made inactive, {skipped} row(s) skipped"),
     "deactivated": N_("made inactive (missing from the file): {ids}"),
     "skipped": N_("skipped {error}"),
+    "line": N_("line {line}"),
+    "line_column": N_("line {line}, column '{column}'"),
+    "rejected": N_("{source}: nothing imported, {count} problem(s) found (fix them, or "
+                   "import the good rows with --partial):"),
+    "nothing_merged": N_("nothing merged, {count} problem(s) found:"),
+    "unknown_unit": N_("no unit has the id or address '{unit}'"),
     "were_skipped": N_("{count} row(s) were skipped"),
     "written": N_("{out}: {count} files written"),
     "merged_units": N_("{out}: {units} units from {files} files, {prefixed} prefixed"),
@@ -86,8 +99,47 @@ def import_text(summary: ImportSummary, tr: Translation) -> str:
                   deactivated=len(summary.deactivated), skipped=len(summary.skipped))]
     if summary.deactivated:
         lines.append(said(tr, "deactivated", ids=", ".join(summary.deactivated)))
-    lines.extend(said(tr, "skipped", error=error) for error in summary.skipped)
+    lines.extend(said(tr, "skipped", error=row_error_text(error, tr))
+                 for error in summary.skipped)
     return "\n".join(lines)
+
+
+def problem_text(problem: Reason, tr: Translation) -> str:
+    """A problem of an import or a merge in ``tr``'s language, its values as they are."""
+    return BOOK.render(problem.as_json(), tr.lang) or problem.text
+
+
+def _where(line: int | None, column: str | None, tr: Translation) -> list[str]:
+    if line is None:
+        return []
+    return [said(tr, "line_column", line=line, column=column) if column
+            else said(tr, "line", line=line)]
+
+
+def row_error_text(error: ImportRowError, tr: Translation) -> str:
+    """One refused row: its line, its column and the problem, in ``tr``'s language."""
+    return f"{_where(error.row, error.column, tr)[0]}: {problem_text(error.problem, tr)}"
+
+
+def rejected_text(rejected: ImportRejected, tr: Translation) -> str:
+    """An import refused as a whole, every refused row on a line of its own."""
+    return "\n".join([said(tr, "rejected", source=rejected.source, count=len(rejected.errors)),
+                      *(f"  {row_error_text(error, tr)}" for error in rejected.errors)])
+
+
+def merge_problem_text(problem: MergeProblem, tr: Translation) -> str:
+    """One problem of a merge: the file, its line and column, and what is wrong."""
+    where = ", ".join([*([problem.file] if problem.file else []),
+                       *_where(problem.line, problem.column, tr)])
+    shown = problem_text(problem.problem, tr)
+    return f"{where}: {shown}" if where else shown
+
+
+def merge_rejected_text(rejected: MergeRejected, tr: Translation) -> str:
+    """A merge refused, every problem on a line of its own."""
+    return "\n".join([said(tr, "nothing_merged", count=len(rejected.problems)),
+                      *(f"  {merge_problem_text(problem, tr)}"
+                        for problem in rejected.problems)])
 
 
 def value_text(value: object, tr: Translation) -> str:

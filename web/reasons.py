@@ -1,6 +1,7 @@
 """Reasons on a page: why a verdict or a violation is what it is, in the reader's language.
 
-A reason stored with its code and parameters (policies/ and signer/ registries) is
+A reason stored with its code and parameters (policies/ and signer/ registries; also
+directory/'s problems of a refused unit, on the unit's form) is
 rendered from its template in the page's language, each parameter marked as data; one
 stored without a code (a record written before reasons had codes, or a code this
 release does not know) is shown as the English text it was stored with, marked as
@@ -14,6 +15,8 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
+from directory.problems import PROBLEMS as DIRECTORY_PROBLEMS
+from directory.words import CATALOGUE as DIRECTORY_CATALOGUE
 from mailbase import N_, ReasonBook, Translation
 from policies import REASONS as POLICY_REASONS
 from policies import REASONS_CATALOGUE as POLICY_CATALOGUE
@@ -23,7 +26,8 @@ from signer import REASONS_CATALOGUE as SIGNER_CATALOGUE
 __all__ = ["BOOK", "reason_html"]
 
 #: every reason code a page can show, with the catalogue of its package
-BOOK = ReasonBook([(POLICY_CATALOGUE, POLICY_REASONS), (SIGNER_CATALOGUE, SIGNER_REASONS)])
+BOOK = ReasonBook([(POLICY_CATALOGUE, POLICY_REASONS), (SIGNER_CATALOGUE, SIGNER_REASONS),
+                   (DIRECTORY_CATALOGUE, DIRECTORY_PROBLEMS)])
 #: said after a reason shown as the English it was stored in
 AS_RECORDED = N_("(in English, as recorded)")
 

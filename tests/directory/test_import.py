@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from directory import Directory, ImportRejected, ImportRowError, UnknownUnit
+from directory import Directory, ImportRejected, ImportRowError, UnknownUnit, problems
 from support.province import province_rows, to_csv
 
 HEADER = "id,name,parent,address,aliases\n"
@@ -83,7 +83,7 @@ def test_blank_lines_are_ignored_and_line_numbers_still_count(store: Directory) 
 
 def test_missing_columns(store: Directory) -> None:
     assert rejected(store, "id,name,parent\nx,X,\n") == [
-        ImportRowError(1, None, "missing column(s): address")]
+        ImportRowError(1, None, problems.MISSING_COLUMNS(columns="address"))]
 
 
 def test_unknown_and_doubled_columns(store: Directory) -> None:
@@ -94,12 +94,12 @@ def test_unknown_and_doubled_columns(store: Directory) -> None:
 
 
 def test_empty_file(store: Directory) -> None:
-    assert rejected(store, "") == [ImportRowError(1, None, "the file is empty")]
+    assert rejected(store, "") == [ImportRowError(1, None, problems.EMPTY_FILE())]
 
 
 def test_wrong_number_of_cells(store: Directory) -> None:
     errors = rejected(store, GOOD + "x,X,tinh,x@laocai.gov.vn,,extra\n")
-    assert errors == [ImportRowError(5, None, "6 cells where the header has 5 columns")]
+    assert errors == [ImportRowError(5, None, problems.CELL_COUNT(cells=6, columns=5))]
 
 
 def test_bad_encoding_lists_each_bad_line(store: Directory) -> None:
@@ -112,24 +112,24 @@ def test_bad_encoding_lists_each_bad_line(store: Directory) -> None:
 
 def test_duplicate_ids(store: Directory) -> None:
     errors = rejected(store, GOOD + "stc,Sở khác,tinh,khac@laocai.gov.vn,\n")
-    assert errors == [ImportRowError(5, "id", "the id 'stc' is already used on line 3")]
+    assert errors == [ImportRowError(5, "id", problems.ID_USED(id="stc", line=3))]
 
 
 def test_an_address_in_two_units(store: Directory) -> None:
     errors = rejected(store, GOOD + "x,X,tinh,x@laocai.gov.vn,TaiChinh@LAOCAI.gov.vn\n")
-    assert errors == [ImportRowError(
-        5, "aliases", "TaiChinh@laocai.gov.vn is already an address of 'stc' (line 3)")]
+    assert errors == [ImportRowError(5, "aliases", problems.ADDRESS_TAKEN(
+        address="TaiChinh@laocai.gov.vn", unit="stc", line=3))]
 
 
 def test_an_address_listed_twice_in_one_unit(store: Directory) -> None:
     errors = rejected(store, HEADER + "tinh,T,,ubnd@laocai.gov.vn,UBND@laocai.gov.vn\n")
-    assert errors == [ImportRowError(2, "aliases", "UBND@laocai.gov.vn is listed twice")]
+    assert errors == [ImportRowError(2, "aliases",
+                                     problems.ADDRESS_TWICE(address="UBND@laocai.gov.vn"))]
 
 
 def test_unknown_parent(store: Directory) -> None:
     errors = rejected(store, GOOD + "x,X,so-khong-co,x@laocai.gov.vn,\n")
-    assert errors == [ImportRowError(
-        5, "parent", "the parent 'so-khong-co' is not a unit of this file")]
+    assert errors == [ImportRowError(5, "parent", problems.PARENT_UNKNOWN(parent="so-khong-co"))]
 
 
 def test_cycles_are_reported_on_every_row_of_the_loop(store: Directory) -> None:
@@ -145,7 +145,7 @@ def test_cycles_are_reported_on_every_row_of_the_loop(store: Directory) -> None:
 @pytest.mark.parametrize(("column", "value", "reason"), [
     ("id", "Sở-Tài-Chính", "an id uses only a-z"),
     ("id", "", "the id is empty"),
-    ("name", "", "String should have at least 1 character"),
+    ("name", "", "the name is empty"),
     ("address", "", "the primary address is empty"),
     ("address", "stc.laocai.gov.vn", "'stc.laocai.gov.vn' is not a valid address"),
     ("aliases", "ok@laocai.gov.vn;bad@@x", "'bad@@x' is not a valid address"),
@@ -209,8 +209,7 @@ def test_an_address_kept_by_a_unit_missing_from_the_file(store: Directory) -> No
     with pytest.raises(ImportRejected) as caught:
         store.import_csv(text)
     assert list(caught.value.errors) == [ImportRowError(
-        4, None, "the address snv@laocai.gov.vn belongs to the unit "
-        "'snv', which is not in this file and keeps its addresses")]
+        4, None, problems.ADDRESS_KEPT(address="snv@laocai.gov.vn", unit="snv"))]
 
 
 def test_an_unreadable_path(store: Directory, tmp_path: Path) -> None:
@@ -223,4 +222,4 @@ def test_validity_dates_out_of_order(store: Directory) -> None:
     text = ("id,name,parent,address,valid_from,valid_until\n"
             "t,T,,t@laocai.gov.vn,2026-01-01,2025-12-31\n")
     assert rejected(store, text) == [ImportRowError(
-        2, None, "valid_until 2025-12-31 is before valid_from 2026-01-01")]
+        2, None, problems.DATES_ORDER(until="2025-12-31", since="2026-01-01"))]

@@ -130,11 +130,19 @@ def test_every_problem_of_the_data_is_listed_at_once_and_nothing_written(
               encoding="utf-8")
     c.write_bytes(c.read_bytes().replace("Sở".encode(), b"S\xd5"))
     out, mapping = tmp_path / "merged.csv", tmp_path / "map.csv"
-    result = run(cli, "merge", a, b, c, "--prefix", "a", "--prefix", "b", "--prefix", "c",
-                 "--out", out, "--map", mapping)
-    assert result.exit_code == 1
-    assert result.stdout == ""
-    assert "nothing merged, 5 problem(s) found" in result.stderr
+    args = [a, b, c, "--prefix", "a", "--prefix", "b", "--prefix", "c", "--out", out,
+            "--map", mapping]
+    result = run(cli, "merge", *args)
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr.startswith("Error: không gộp gì, có 5 lỗi:\n")
+    assert problems(result)[0] == (
+        f"{a}, dòng 5, cột 'parent': đơn vị cấp trên 'khong-co' không có trong tệp")
+    assert problems(result)[1] == (
+        f"{b}, dòng 3, cột 'id': mã 'b-so-tai-chinh' (thêm tiền tố từ 'so-tai-chinh') cũng là "
+        f"mã của đơn vị ở {a} dòng 4: hãy chọn --prefix khác hoặc đổi mã một đơn vị")
+    result = run(cli, "merge", *args, "--lang", "en")
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr.startswith("Error: nothing merged, 5 problem(s) found:\n")
     assert problems(result) == [
         f"{a}, line 5, column 'parent': the parent 'khong-co' is not a unit of this file",
         f"{b}, line 3, column 'id': the id 'b-so-tai-chinh' (prefixed from 'so-tai-chinh') is "
@@ -160,7 +168,7 @@ def test_a_bad_command_line_is_listed_whole_with_the_data_and_exits_2(
     result = run(cli, "merge", bt, ld, dn, again, copy, broken,
                  "--prefix", "bình", "--prefix", "ld-", "--prefix", "ld", "--prefix", "Dn",
                  "--prefix", "x",
-                 "--out", ld)
+                 "--out", ld, "--lang", "en")
     assert result.exit_code == 2
     assert problems(result) == [
         "6 file(s) but 5 --prefix: give one --prefix per file, in the same order",
@@ -182,7 +190,7 @@ def test_one_file_named_for_two_outputs_exits_2(
 ) -> None:
     out = tmp_path / "merged.csv"
     result = run(cli, "merge", *three, "--prefix", "bt", "--prefix", "ld", "--prefix", "dn",
-                 "--out", out, "--map", tmp_path / "." / "merged.csv")
+                 "--out", out, "--map", tmp_path / "." / "merged.csv", "--lang", "en")
     assert result.exit_code == 2
     assert problems(result) == [f"{out}: named for two outputs: give each its own file"]
     assert not out.exists()
@@ -195,7 +203,7 @@ def test_a_repeated_prefix_and_an_id_too_long_once_prefixed(
     a = write(tmp_path / "a.csv", HEADER + f"{long_id},X,,x@a.gov.vn,,,,\n")
     b = write(tmp_path / "b.csv", HEADER + f"{long_id},X,,x@b.gov.vn,,,,\n")
     result = run(cli, "merge", a, b, "--prefix", "p", "--prefix", "p", "--out",
-                 tmp_path / "m.csv")
+                 tmp_path / "m.csv", "--lang", "en")
     assert result.exit_code == 2
     assert problems(result) == [
         "--prefix 'p' is given for file 1 and file 2: each file needs its own",
@@ -206,8 +214,8 @@ def test_a_repeated_prefix_and_an_id_too_long_once_prefixed(
                  tmp_path / "m.csv")
     assert result.exit_code == 1
     assert [line.split(": ", 1)[1] for line in problems(result)] == [
-        f"prefixed, 'p-{long_id}': the id is longer than 64 characters",
-        f"prefixed, 'q-{long_id}': the id is longer than 64 characters",
+        f"khi thêm tiền tố, 'p-{long_id}': mã dài quá 64 ký tự",
+        f"khi thêm tiền tố, 'q-{long_id}': mã dài quá 64 ký tự",
     ]
 
 
@@ -313,7 +321,7 @@ def test_every_problem_of_the_rosters_is_listed_with_the_units(
     ]
     out, roster_out = tmp_path / "merged.csv", tmp_path / "roster.csv"
     args = [bt, ld, dn, "--prefix", "bt", "--prefix", "ld", "--prefix", "dn",
-            "--out", out, "--roster-out", roster_out]
+            "--out", out, "--roster-out", roster_out, "--lang", "en"]
     result = run(cli, "merge", *args, *(x for r in rosters for x in ("--roster", r)))
     assert result.exit_code == 1
     bt_roster, ld_roster, dn_roster = rosters

@@ -83,10 +83,19 @@ def test_a_bad_roster_exits_1_listing_every_problem(cli: click.Group, tmp_path: 
     bad = tmp_path / "bad.csv"
     bad.write_text(ROSTER + f"stc@{D},Sở,so-tai-chinh,\nx@{D},X,nope,\n", encoding="utf-8")
     code, output = run(cli, "mailboxes", "import", str(bad))
-    assert code == 1
-    assert f"{bad}: nothing imported, 2 problem(s) found" in output
-    assert "line 4, column 'address': stc@laocai.gov.vn is an official address" in output
-    assert "line 5, column 'unit': no unit has the id 'nope'" in output
+    assert (code, output.splitlines()) == (1, [
+        f"Error: {bad}: không nhập gì, có 2 lỗi (sửa các lỗi này, hoặc nhập các dòng đúng "
+        "với --partial):",
+        "  dòng 4, cột 'address': stc@laocai.gov.vn là địa chỉ chính thức của đơn vị "
+        "'so-tai-chinh'; địa chỉ của đơn vị không thể đồng thời là hộp thư của cán bộ",
+        "  dòng 5, cột 'unit': không có đơn vị nào có mã 'nope'"])
+    code, output = run(cli, "mailboxes", "import", str(bad), "--lang", "en")
+    assert (code, output.splitlines()) == (1, [
+        f"Error: {bad}: nothing imported, 2 problem(s) found (fix them, or import the good "
+        "rows with --partial):",
+        "  line 4, column 'address': stc@laocai.gov.vn is an official address of the unit "
+        "'so-tai-chinh'; a unit's address cannot also be an official's mailbox",
+        "  line 5, column 'unit': no unit has the id 'nope'"])
     assert run(cli, "mailboxes", "list")[1] == ""
     code, output = run(cli, "mailboxes", "import", str(bad), "--partial")
     assert code == 1 and output.startswith(f"{bad}: tạo mới 2")
@@ -101,7 +110,11 @@ def test_usage_problems_exit_2_and_an_unknown_unit_exits_1(cli: click.Group,
     assert run(cli, "mailboxes", "import", str(tmp_path / "missing.csv"))[0] == 2
     code, output = run(cli, "mailboxes", "import", "--format", "doveadm", "--unit",
                        "so-khong-co", str(listing))
-    assert code == 1 and "no unit has the id or address 'so-khong-co'" in output
+    assert (code, output) == (
+        1, "Error: không có đơn vị nào có mã hoặc địa chỉ 'so-khong-co'\n")
+    code, output = run(cli, "mailboxes", "import", "--format", "doveadm", "--unit",
+                       "so-khong-co", str(listing), "--lang", "en")
+    assert (code, output) == (1, "Error: no unit has the id or address 'so-khong-co'\n")
     code, output = run(cli, "mailboxes", "import", "--format", "doveadm", "--unit",
                        "so-tai-chinh", str(listing))
     assert code == 0 and "tạo mới 1" in output
@@ -111,4 +124,6 @@ def test_an_empty_file_exits_1(cli: click.Group, tmp_path: Path) -> None:
     empty = tmp_path / "empty.csv"
     empty.write_bytes(b"")
     code, output = run(cli, "mailboxes", "import", str(empty))
-    assert code == 1 and "line 1: the file is empty" in output
+    assert code == 1 and output.endswith("\n  dòng 1: tệp trống\n")
+    code, output = run(cli, "mailboxes", "import", str(empty), "--lang", "en")
+    assert code == 1 and output.endswith("\n  line 1: the file is empty\n")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from directory import Directory, ImportRejected, ImportRowError, Unit
+from directory import Directory, ImportRejected, ImportRowError, Unit, problems
 from directory.model import parse_official_address
 from directory.successors import (
     MAX_SUCCESSION,
@@ -32,9 +32,9 @@ def test_a_cycle_of_successors_is_refused_on_every_row_of_it(store: Directory) -
     with pytest.raises(ImportRejected) as caught:
         store.import_csv(text)
     assert caught.value.errors == (
-        ImportRowError(2, "successor", "the successors form a cycle: a → b → c → a"),
-        ImportRowError(3, "successor", "the successors form a cycle: b → c → a → b"),
-        ImportRowError(4, "successor", "the successors form a cycle: c → a → b → c"),
+        ImportRowError(2, "successor", problems.SUCCESSOR_CYCLE(chain="a → b → c → a")),
+        ImportRowError(3, "successor", problems.SUCCESSOR_CYCLE(chain="b → c → a → b")),
+        ImportRowError(4, "successor", problems.SUCCESSOR_CYCLE(chain="c → a → b → c")),
     )
     assert store.units() == []
 
@@ -48,8 +48,7 @@ def test_a_chain_of_successors_is_accepted_up_to_its_bound(store: Directory) -> 
     with pytest.raises(ImportRejected) as caught:
         store.import_csv(HEADER + "".join(one_more) + row(ids[-1], "", "yes"))
     assert caught.value.errors == (ImportRowError(
-        2, "successor", f"the chain of successors from 'u0' is longer than {MAX_SUCCESSION} "
-        "links"),)
+        2, "successor", problems.SUCCESSION_TOO_LONG(unit="u0", limit=MAX_SUCCESSION)),)
 
 
 def test_partial_refuses_a_cycle_through_a_stored_unit(store: Directory) -> None:

@@ -8,6 +8,7 @@ audits and deletes (milter's release, which also signs, is the production one).
 
 from __future__ import annotations
 
+import html
 import re
 
 import pytest
@@ -140,6 +141,13 @@ def _text(page: str) -> str:
     return re.sub(r"<[^>]+>", "", page)
 
 
+def _errors(page: str) -> list[str]:
+    """The form's listed problems, as read."""
+    listed = page.split('id="errors">', 1)[1].split("</ul>", 1)[0]
+    return [html.unescape(_text(item)).strip() for item in listed.split("</li>")
+            if _text(item).strip()]
+
+
 def test_directory_edit_keeps_history_and_is_audited(env):
     c, token = _admin(env)
     form = {"csrf_token": token, **_row(env, "stc"), "name": "Sở Tài chính tỉnh Lào Cai",
@@ -163,6 +171,16 @@ def test_directory_edit_with_a_bad_address_is_refused(env):
     form = {"csrf_token": token, **_row(env, "stc"), "address": "not an address"}
     r = c.post("/admin/units/stc", data=form)
     assert r.status_code == 400 and 'id="errors"' in r.text
+    # the problem in the page's language by its code; the value and email-validator's
+    # own English words are data
+    invalid = "An email address must have an @-sign."
+    assert _errors(r.text) == [
+        f"Địa chỉ thư công vụ: 'not an address' không phải địa chỉ thư hợp lệ: {invalid}"]
+    assert 'data-code="address.invalid"' in r.text
+    assert '<span data-value>not an address</span>' in r.text
+    c.get("/lang/en")
+    assert _errors(c.post("/admin/units/stc", data=form).text) == [
+        f"Official address: 'not an address' is not a valid address: {invalid}"]
     with Directory.open(env.settings.directory_path, read_only=True) as directory:
         assert directory.get("stc").address.addr_spec == f"vanthu@stc.{DOMAIN}"
     assert _events(env, "directory-change") == []

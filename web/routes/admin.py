@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.concurrency import run_in_threadpool
@@ -135,8 +137,8 @@ def unit_edit_page(request: Request, user: AdminUser, unit_id: str, done: str = 
 
 
 def _unit_form(request: Request, unit_id: str, values: dict[str, str] | None,
-               errors: list[str] | None, *, done: bool = False, status: int = 200
-               ) -> HTMLResponse:
+               errors: Sequence[str | Mapping[str, Any]] | None, *, done: bool = False,
+               status: int = 200) -> HTMLResponse:
     settings = console_of(request).settings
     with Directory.open(settings.directory_store) as directory:
         _, row = actions.unit_row(directory, unit_id)
@@ -169,8 +171,10 @@ async def unit_edit(request: Request, user: AdminUser, unit_id: str) -> Response
         await run_in_threadpool(actions.edit_unit, settings, unit_id, values,
                                 actor=user.name)
     except ImportRejected as exc:
+        # each refused cell by its column and coded problem, said in the page's language
         return _unit_form(request, unit_id, {"id": unit_id, **values},
-                          [str(e) for e in exc.errors], status=400)
+                          [{"column": e.column, "reason": e.reason, **e.problem.as_json()}
+                           for e in exc.errors], status=400)
     except (DirectoryError, AuditError) as exc:
         return _unit_form(request, unit_id, {"id": unit_id, **values}, [str(exc)], status=400)
     return RedirectResponse(f"/admin/units/{unit_id}?done=1", status_code=303)
