@@ -236,6 +236,7 @@ class PgArchive(Archive):
             stored = self.connections.run(lambda conn: self._store(conn, batch))
         except ERRORS as exc:
             failed = ArchiveWriteError(self.url, explain(exc), check=IN_POSTGRESQL)
+            failed.__cause__ = exc  # the filter tells the server's full disk by it (4.3.1)
             return [failed] * len(batch)
         return [stored[n] for n in range(len(batch))]
 

@@ -447,6 +447,7 @@ class Archive:
         except OSError as exc:
             batch.discard()
             error = ArchiveWriteError(self.root, f"{exc.strerror or exc}")
+            error.__cause__ = exc  # the filter tells a full disk by its cause (4.3.1)
             failed: list[Stored | ArchiveWriteError] = [
                 o if isinstance(o, ArchiveWriteError) else error for o in outcomes]
             return failed + [error] * (len(messages) - len(failed))
@@ -499,7 +500,9 @@ class Archive:
                 stored = Stored(sha256, len(data), len(message.stored_form) + parts_size,
                                 is_new=True)
         except OSError as exc:
-            return ArchiveWriteError(self.root, f"{exc.strerror or exc} ({path})")
+            failed = ArchiveWriteError(self.root, f"{exc.strerror or exc} ({path})")
+            failed.__cause__ = exc
+            return failed
         batch.stored[sha256] = stored
         return stored
 
