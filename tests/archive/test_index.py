@@ -7,6 +7,7 @@ no mail."""
 from __future__ import annotations
 
 import logging
+import re
 import sqlite3
 from email.message import EmailMessage
 from email.policy import SMTP
@@ -112,6 +113,17 @@ def test_words_are_folded_runs_of_letters_and_digits_cut_at_their_bound() -> Non
     assert index_words("base64 " + "A" * 65 + " end") == "base64 end"
     words = index_words("chữ " * 40_000)
     assert len(words.encode()) <= INDEX_MAX and words.startswith("chu chu")
+
+
+@pytest.mark.parametrize("text", [
+    "La de da de da 1.\r\nLa de da 2.\r\n", "a.b@x.vn_2027 UPPER Mixed\tTab\x00nul\x7f~",
+    "x" * 64 + " " + "y" * 65 + "," + "z" * 64, "  ,,  __  ", "", "=?utf-8?q?=C3=A1?=",
+    "base64: " + "QUJD" * 40 + "\r\n" + "QUJD" * 16, "".join(map(chr, range(128))) * 3])
+def test_ascii_text_has_the_words_the_unicode_reading_gives(text: str) -> None:
+    # ASCII text is cut into words in C: the same words as the regular expression every
+    # other text is read with
+    runs = re.findall(r"[^\W_]+", fold(text))
+    assert index_words(text) == " ".join(w for w in runs if len(w) <= 64)
 
 
 def test_queries_quote_every_word_and_refuse_what_has_none() -> None:
