@@ -36,11 +36,11 @@ from milter.config import (
     NextHopConfig,
     NextHopKind,
     PipelineConfig,
+    ProbeConfig,
     Protocol,
     ServiceConfig,
 )
 from milter.errors import ConfigError
-from milter.probe import ProbeConfig
 from milter.settings import UsersStore
 from policies import PoliciesConfig
 from signer import SignerConfig

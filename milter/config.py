@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -244,3 +244,49 @@ class MetricsConfig(_Strict):
         default=None, pattern=r"^(\[[0-9a-fA-F:]+\]|[0-9.]+):[0-9]{1,5}$",
         description="HOST:PORT to serve /metrics on (e.g. 127.0.0.1:9400); unset: off.",
     )
+
+
+#: how the probe reaches a server: STARTTLS, TLS from the first byte, or plain text
+Tls = Literal["starttls", "implicit", "none"]
+
+
+class ProbeConfig(BaseModel):
+    """The ``[probe]`` table: the canary's mailboxes and what must hold when it arrives."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    submission_host: str = Field(default="127.0.0.1",
+                                 description="Postfix's submission service: host.")
+    submission_port: int = Field(default=587, ge=1, le=65535,
+                                 description="Postfix's submission service: port.")
+    submission_tls: Tls = Field(
+        default="starttls", description="starttls (port 587), implicit (port 465) or none "
+        "(a loopback-only submission listener).")
+    login: str = Field(default="", description="SASL login of the test mailbox that sends.")
+    password_file: Path | None = Field(
+        default=None, description="File holding that login's password (mode 0600 or 0400); "
+        "the password itself never goes in this file.")
+    from_address: str = Field(default="", description="From and envelope sender of the "
+                              "canary: an address of a unit with an S/MIME identity.")
+    to_address: str = Field(default="", description="Recipient of the canary: the mailbox "
+                            "read back over IMAP.")
+    imap_host: str = Field(default="127.0.0.1", description="IMAP server of the recipient.")
+    imap_port: int = Field(default=993, ge=1, le=65535, description="IMAP port.")
+    imap_tls: Tls = Field(default="implicit", description="implicit (993), starttls or none.")
+    imap_login: str = Field(default="", description="IMAP login; empty: to_address.")
+    imap_password_file: Path | None = Field(
+        default=None, description="File holding the IMAP password (mode 0600 or 0400); "
+        "unset: password_file.")
+    tls_ca_file: Path | None = Field(
+        default=None, description="CA certificates to verify the servers' TLS with; unset: "
+        "the system's.")
+    timeout: float = Field(default=60.0, gt=0, le=3600,
+                           description="Seconds the canary may take to arrive: then CRITICAL.")
+    warning_seconds: float = Field(default=20.0, gt=0,
+                                   description="A slower round trip is a WARNING.")
+    require_dkim: bool = Field(default=True, description="A DKIM signature of the From "
+                               "domain must verify (else CRITICAL; WARNING when false).")
+    require_smime: bool = Field(default=True, description="An S/MIME signature must verify "
+                                "(else CRITICAL; WARNING when false).")
+    require_audit: bool = Field(default=True, description="The audit record must be found "
+                                "(the probe runs where it can read the audit store).")

@@ -22,12 +22,11 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 from enum import IntEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
-
-from pydantic import BaseModel, ConfigDict, Field
+from typing import TYPE_CHECKING
 
 from mailbase import UnsafeFileError
 from mailbase import read_secret as private_secret
+from milter.config import ProbeConfig
 
 if TYPE_CHECKING:
     from imapclient import IMAPClient  # type: ignore[import-untyped]
@@ -35,50 +34,7 @@ if TYPE_CHECKING:
     from audit import RecordSummary
     from milter.settings import Settings
 
-Tls = Literal["starttls", "implicit", "none"]
 IO_TIMEOUT = 30.0  # seconds for any one SMTP or IMAP reply; probe.timeout bounds arrival
-
-
-class ProbeConfig(BaseModel):
-    """The ``[probe]`` table: the canary's mailboxes and what must hold when it arrives."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    submission_host: str = Field(default="127.0.0.1",
-                                 description="Postfix's submission service: host.")
-    submission_port: int = Field(default=587, ge=1, le=65535,
-                                 description="Postfix's submission service: port.")
-    submission_tls: Tls = Field(
-        default="starttls", description="starttls (port 587), implicit (port 465) or none "
-        "(a loopback-only submission listener).")
-    login: str = Field(default="", description="SASL login of the test mailbox that sends.")
-    password_file: Path | None = Field(
-        default=None, description="File holding that login's password (mode 0600 or 0400); "
-        "the password itself never goes in this file.")
-    from_address: str = Field(default="", description="From and envelope sender of the "
-                              "canary: an address of a unit with an S/MIME identity.")
-    to_address: str = Field(default="", description="Recipient of the canary: the mailbox "
-                            "read back over IMAP.")
-    imap_host: str = Field(default="127.0.0.1", description="IMAP server of the recipient.")
-    imap_port: int = Field(default=993, ge=1, le=65535, description="IMAP port.")
-    imap_tls: Tls = Field(default="implicit", description="implicit (993), starttls or none.")
-    imap_login: str = Field(default="", description="IMAP login; empty: to_address.")
-    imap_password_file: Path | None = Field(
-        default=None, description="File holding the IMAP password (mode 0600 or 0400); "
-        "unset: password_file.")
-    tls_ca_file: Path | None = Field(
-        default=None, description="CA certificates to verify the servers' TLS with; unset: "
-        "the system's.")
-    timeout: float = Field(default=60.0, gt=0, le=3600,
-                           description="Seconds the canary may take to arrive: then CRITICAL.")
-    warning_seconds: float = Field(default=20.0, gt=0,
-                                   description="A slower round trip is a WARNING.")
-    require_dkim: bool = Field(default=True, description="A DKIM signature of the From "
-                               "domain must verify (else CRITICAL; WARNING when false).")
-    require_smime: bool = Field(default=True, description="An S/MIME signature must verify "
-                                "(else CRITICAL; WARNING when false).")
-    require_audit: bool = Field(default=True, description="The audit record must be found "
-                                "(the probe runs where it can read the audit store).")
 
 
 class Status(IntEnum):

@@ -29,7 +29,7 @@ from policies import PoliciesConfig
 from signer import SignerConfig
 
 if TYPE_CHECKING:
-    from milter.probe import ProbeConfig
+    from milter.config import ProbeConfig
 
 
 @dataclass(frozen=True, slots=True)

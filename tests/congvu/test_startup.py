@@ -70,6 +70,8 @@ def test_reading_the_configuration_imports_only_its_models() -> None:
     assert code == 0, output
     assert json.loads(output)["source"].startswith(str(ROOT))
     assert _heavy(modules) == []
+    # the [probe] table's model is read, not the probe: it alone talks SMTP and TLS
+    assert not {"milter.probe", "smtplib", "ssl"} & modules
 
 
 def test_a_command_imports_its_own_package_not_the_others() -> None:
