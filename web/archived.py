@@ -9,11 +9,11 @@ unit does not make the message that unit's).
 
 The search asks the archive's text index (archive/index.py: subject, From, To and Cc,
 attachments' names, text and HTML parts and the text of PDFs, folded as every search of
-congvu folds, case and diacritics ignored; every word of the query required) which
-messages match, then keeps those of the scope, newest first, until it has
-:data:`MATCHES_MAX` (a word so common that more than :data:`FOUND_MAX` messages match
-is looked for among the scope's newest messages, a thousand at a time, instead); the
-messages it looked at that the index lacks are counted and said. An archive without an
+congvu folds, case and diacritics ignored; every word of the query required) about
+the scope's newest thousand messages and, when they hold fewer than
+:data:`MATCHES_MAX` matches, which messages match, keeping the scope's newest of those
+(a word more than :data:`FOUND_MAX` messages hold is looked for a thousand at a time
+instead); the messages it looked at that the index lacks are counted and said. An archive without an
 index (encrypted ones, by default) is read instead: the same text of the newest
 :data:`SCANNED_MAX` messages of the scope, read with the same reader and matched the
 same way, and the search says when it stopped.
@@ -49,11 +49,11 @@ from web.users import User
 SCANNED_MAX = 2000
 #: how many matches one search lists at most
 MATCHES_MAX = 100
-#: archived messages asked of the index at a time, newest first, when a word is so
-#: common that the index names more than FOUND_MAX messages
-_ASKED = 1000
-#: messages the index names for one search at most (20,000 names are a few megabytes); a word
-#: more common than that is found among the scope's newest messages
+#: archived messages asked of the index at a time, newest first: the first thousand,
+#: and the rest when the index would name more than FOUND_MAX messages
+ASKED = 1000
+#: messages the index names for one search at most (20,000 names are a few megabytes);
+#: a word more common than that is found among the scope's newest messages
 FOUND_MAX = 20_000
 
 
@@ -137,19 +137,25 @@ def search(log: AuditLog, store: Archive, scope: Iterable[str], query: Query, *,
 
 
 def _indexed(store: Archive, candidates: list[Any], query: Query, *,
-             found_max: int = FOUND_MAX) -> Found:
-    """The search of ``candidates`` (newest first) in the archive's index: the index
-    names every message that matches and the scope's newest of them are the matches,
-    or, when more than ``found_max`` match, it is asked about the scope's messages a
-    thousand at a time until :data:`MATCHES_MAX` are found. Then the messages looked
-    at that the index lacks are counted, each once, in one question to the index."""
+             found_max: int = FOUND_MAX, asked_at_once: int = ASKED) -> Found:
+    """The search of ``candidates`` (newest first) in the archive's index: it is asked
+    which of the newest ``asked_at_once`` match; when they hold fewer than
+    :data:`MATCHES_MAX`, it names every message that matches (unless more than
+    ``found_max`` do: then it is asked about the next ``asked_at_once``, and so on) and
+    the scope's newest of those are the rest. A common word is so found among the
+    newest without the index naming all its messages (on PostgreSQL, 20,000 rows
+    fetched to learn they are too many cost four times the first thousand asked), a
+    rare one without the index being asked about every message of the scope. Then the
+    messages looked at that the index lacks are counted, each once, in one question."""
     index = store.index
     assert index is not None
-    found = index.found(query, found_max)
+    found: set[str] | None = None
     matched: list[int] = []
     scanned = 0
-    for start in range(0, len(candidates), _ASKED):
-        asked = candidates[start:start + _ASKED]
+    for start in range(0, len(candidates), asked_at_once):
+        asked = candidates[start:start + asked_at_once]
+        if start == asked_at_once:
+            found = index.found(query, found_max)
         held = found if found is not None else index.matching(
             query, list(dict.fromkeys(r.sha256 for r in asked)))
         for record in asked:

@@ -1,8 +1,9 @@
 """The console's search of an indexed archive on both backends (web/archived.py): the
-index names what matches and the scope's newest of those are listed, or, for a word
-more common than the index names at once, the scope is asked about a thousand at a
-time; either way the same matches, newest first, at most MATCHES_MAX, never a message
-outside the scope, and the messages looked at that the index lacks counted once each."""
+index is asked about the scope's newest messages, then names what matches and the
+scope's newest of those are listed, or, for a word more common than the index names at
+once, it is asked about the scope's next messages, and so on; every way the same
+matches, newest first, at most MATCHES_MAX, never a message outside the scope, and the
+messages looked at that the index lacks counted once each."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import pytest
 from archive import Archive, ArchiveConfig, Stored, parse_query
 from policies import searchable_text
 from support.postgres import password_file
-from web.archived import FOUND_MAX, MATCHES_MAX, Found, _indexed
+from web.archived import ASKED, FOUND_MAX, MATCHES_MAX, Found, _indexed
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,15 +96,21 @@ def expected(log: list[Letter], search: str, scanned: int) -> tuple[list[int], i
     return matches, len(lacking)
 
 
-@pytest.mark.parametrize("found_max", [FOUND_MAX, 0], ids=["named", "asked-by-scope"])
+# the newest ten asked, then every match named; the newest ten asked, then the next ten
+# and so on (-1: more than any number match, so the index names none); the console's
+# thousand: the whole scope asked at once
+@pytest.mark.parametrize(("found_max", "at_once"), [(FOUND_MAX, 10), (-1, 10),
+                                                    (FOUND_MAX, ASKED)],
+                         ids=["named", "asked-by-scope", "asked-at-once"])
 def test_the_search_lists_the_scopes_newest_matches_and_what_the_index_lacks(
-        letters: tuple[Archive, list[Letter]], found_max: int) -> None:
+        letters: tuple[Archive, list[Letter]], found_max: int, at_once: int) -> None:
     archive, log = letters
     scope = [lt.record for lt in log if lt.in_scope]
     assert len(scope) == 130 + 3 + 30 + 3 + 1
 
     def search(query: str) -> Found:
-        return _indexed(archive, scope, parse_query(query), found_max=found_max)
+        return _indexed(archive, scope, parse_query(query), found_max=found_max,
+                        asked_at_once=at_once)
 
     # more matches than a page: the newest MATCHES_MAX, none of the newer ones outside
     many = search("ngan sach")
@@ -129,9 +136,11 @@ def test_the_search_lists_the_scopes_newest_matches_and_what_the_index_lacks(
     # a scope that holds none of the index's matches shows none of them
     outside = [lt.record for lt in log if not lt.in_scope]
     mine = [lt.record for lt in log if lt.in_scope and "budget" not in lt.words]
-    found = _indexed(archive, mine, parse_query("ngan sach"), found_max=found_max)
+    found = _indexed(archive, mine, parse_query("ngan sach"), found_max=found_max,
+                     asked_at_once=at_once)
     assert (found.record_ids, found.scanned, found.unindexed) == ([], len(mine), 3)
-    theirs = _indexed(archive, outside, parse_query("quyet toan"), found_max=found_max)
+    theirs = _indexed(archive, outside, parse_query("quyet toan"), found_max=found_max,
+                      asked_at_once=at_once)
     assert theirs.record_ids == [lt.record.record_id for lt in log
                                  if not lt.in_scope and "rare" in lt.words]
     assert theirs.unindexed == 2
