@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from audit.schema import CHAIN_SPAN, EVENT_COLUMNS
+from audit.schema import CHAIN_SPAN, EVENT_COLUMNS, partial_lookup_indexes
 from audit.schema import MIGRATIONS as SQLITE_MIGRATIONS
 from audit.summaryschema import pg_steps
 from audit.verify import IndexCheck
@@ -227,6 +227,7 @@ STEPS: dict[str, list[str]] = {
             PRIMARY KEY (chain, seq))""",
     ],
     "0008-report-summary": pg_steps(),
+    "0009-partial-lookup-indexes": partial_lookup_indexes(),
 }
 # Every SQLite migration has its PostgreSQL steps (a test holds them to it).
 MIGRATIONS: list[tuple[str, list[str]]] = [(name, STEPS[name]) for name, _ in SQLITE_MIGRATIONS]

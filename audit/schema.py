@@ -182,6 +182,29 @@ def _v8_report_summary(db: Database) -> None:
         db.execute(statement)
 
 
+#: The lookups' indexes of ``events`` (index, column): only the rows that have a value,
+#: since migration 0009. A query by one of these columns finds its rows through the
+#: index only when its condition implies ``IS NOT NULL`` (``=`` and ``IN`` do).
+LOOKUP_INDEXES: tuple[tuple[str, str], ...] = (
+    ("events_message_id", "message_id"), ("events_queue_id", "queue_id"),
+    ("events_sender", "envelope_sender"))
+
+
+def partial_lookup_indexes() -> list[str]:
+    """The statements of migration 0009, the same on both backends: completions and
+    administrative events leave the lookup columns NULL, yet each wrote an entry (an
+    index page) into every lookup index; kept to the rows that have a value, a
+    completion writes 6.7 pages to SQLite's WAL instead of 9.8."""
+    return [statement for name, column in LOOKUP_INDEXES for statement in (
+        f"DROP INDEX {name}",
+        f"CREATE INDEX {name} ON events ({column}) WHERE {column} IS NOT NULL")]
+
+
+def _v9_partial_lookup_indexes(db: Database) -> None:
+    for statement in partial_lookup_indexes():
+        db.execute(statement)
+
+
 Migration = tuple[str, Callable[[Database], None]]
 MIGRATIONS: list[Migration] = [
     ("0001-events-indexes-checkpoints", _v1_tables),
@@ -192,6 +215,7 @@ MIGRATIONS: list[Migration] = [
     ("0006-admin-kind-index", _v6_admin_kind_index),
     ("0007-chains", _v7_chains),
     ("0008-report-summary", _v8_report_summary),
+    ("0009-partial-lookup-indexes", _v9_partial_lookup_indexes),
 ]
 
 
