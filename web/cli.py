@@ -20,6 +20,7 @@ from mailbase import (
     N_,
     NP_,
     CommandFailed,
+    Reason,
     Translation,
     UsageProblem,
     command_line_actor,
@@ -27,7 +28,8 @@ from mailbase import (
     lang_option,
     wired,
 )
-from web.errors import WebError
+from web import refusals
+from web.errors import UserError, WebError
 from web.release import Releaser
 from web.settings import WebSettings
 
@@ -93,17 +95,29 @@ def user_group() -> None:
     """Console users: add, grant units, set passwords, disable."""
 
 
-def _store(settings: WebSettings) -> UserStore:
+def _store(settings: WebSettings, tr: Translation) -> UserStore:
     from web.users import UserStore  # the store only for the commands that need it
 
     try:
         return UserStore(settings.users_store, hashing=settings.password_hashing)
-    except WebError as exc:
-        raise CommandFailed(str(exc)) from exc
+    except UserError as exc:
+        raise _refused(exc, tr) from exc
 
 
-#: what the ``user`` commands say, in the language of ``--lang`` (the stores' own
-#: refusals are said as they are)
+def _said(problem: Reason, tr: Translation) -> str:
+    """A refusal (web/refusals.py, a directory's nested in it) in ``tr``'s language,
+    its values as they are."""
+    from web.reasons import BOOK  # imported with the catalogue's reader (web/i18n.py)
+
+    return BOOK.render(problem.as_json(), tr.lang) or problem.text
+
+
+def _refused(exc: UserError, tr: Translation) -> CommandFailed:
+    return CommandFailed(_said(exc.problem, tr))
+
+
+#: what the ``user`` commands say, in the language of ``--lang`` (a refusal is a code of
+#: web/refusals.py, said by :func:`_said`)
 _SAID = {
     "added": N_("user {name} added ({role})"),
     "address_of": N_("{address} is the address of unit {unit}"),
@@ -146,7 +160,7 @@ def _read_password(from_stdin: bool, prompt: str, tr: Translation) -> str:
                                 confirmation_prompt=tr.gettext(_SAID["again"])))
     line = sys.stdin.readline()
     if not line:
-        raise UsageProblem("no password on standard input (--stdin reads its first line)")
+        raise UsageProblem(_said(refusals.NO_PASSWORD_ON_STDIN(), tr))
     return line.rstrip("\r\n")
 
 
@@ -168,13 +182,13 @@ def user_add(wiring: _Wiring, config_path: Path | None, name: str, is_admin: boo
              from_stdin: bool, lang: str) -> None:
     """Create user NAME (asks for the password unless --stdin)."""
     settings, tr = wiring.load(config_path), _tr(lang)
-    store = _store(settings)
+    store = _store(settings, tr)
     password = _read_password(from_stdin, _SAID["password"], tr)
     with store:
         try:
             user = store.add(name, password, is_admin=is_admin)
-        except WebError as exc:
-            raise CommandFailed(str(exc)) from exc
+        except UserError as exc:
+            raise _refused(exc, tr) from exc
     _audit(settings, user.name, "add-admin" if is_admin else "add", tr=tr)
     click.echo(tr.gettext(_SAID["added"]).format(
         name=user.name, role=tr.word(_USER_WORDS["admin" if is_admin else "auditor"])))
@@ -207,8 +221,8 @@ def _granted(settings: WebSettings, keys: tuple[str, ...], tr: Translation
     for key in keys:
         try:
             granted = unit_to_grant(settings, key)
-        except WebError as exc:
-            raise CommandFailed(str(exc)) from exc
+        except UserError as exc:
+            raise _refused(exc, tr) from exc
         if granted.address is not None:
             click.echo(tr.gettext(_SAID["address_of"]).format(address=granted.address,
                                                               unit=granted.unit_id))
@@ -221,11 +235,11 @@ def _change(wiring: _Wiring, config_path: Path | None, name: str, action: str,
     settings, tr = wiring.load(config_path), _tr(lang)
     if action in ("grant", "grant-content"):
         units = _granted(settings, units, tr)
-    with _store(settings) as store:
+    with _store(settings, tr) as store:
         try:
             user = _apply(settings, store, name, action, units)
-        except WebError as exc:
-            raise CommandFailed(str(exc)) from exc
+        except UserError as exc:
+            raise _refused(exc, tr) from exc
     for target_unit in list[str | None](units) or [None]:
         _audit(settings, name, action, target_unit, tr=tr)
     content = tr.gettext(_SAID["with_content"]).format(units=", ".join(user.content_units)
@@ -302,13 +316,13 @@ def user_password(wiring: _Wiring, config_path: Path | None, name: str,
     """Set NAME's password (asks for it twice unless --stdin) and end every console
     session of NAME's, on every server sharing the users store."""
     settings, tr = wiring.load(config_path), _tr(lang)
-    with _store(settings) as store:
+    with _store(settings, tr) as store:
         try:
             store.get(name)
             ended = store.set_password(
                 name, _read_password(from_stdin, _SAID["new_password"], tr))
-        except WebError as exc:
-            raise CommandFailed(str(exc)) from exc
+        except UserError as exc:
+            raise _refused(exc, tr) from exc
     _audit(settings, name, "password", tr=tr)
     click.echo(tr.gettext(_SAID["password_changed"]).format(name=name, ended=ended))
 
@@ -341,14 +355,13 @@ def user_list(wiring: _Wiring, config_path: Path | None, fmt: str, lang: str) ->
     same in both."""
     from web.grants import stale_grants
 
-    settings = wiring.load(config_path)
-    with _store(settings) as store:
+    settings, tr = wiring.load(config_path), _tr(lang)
+    with _store(settings, tr) as store:
         users = store.users()
     try:
         stale = stale_grants(settings, {unit for user in users for unit in user.units})
-    except WebError as exc:
-        raise CommandFailed(str(exc)) from exc
-    tr = _tr(lang)
+    except UserError as exc:
+        raise _refused(exc, tr) from exc
     for user in users:
         unknown = [unit for unit in user.units if unit in stale]
         if fmt == "json":

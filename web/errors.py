@@ -7,13 +7,23 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mailbase import Reason
+
 
 class WebError(Exception):
     """The console could not do what was asked."""
 
 
 class UserError(WebError):
-    """A user store problem; the message says which user and why."""
+    """A user store or grant refused: ``problem`` says which user or unit and why (a
+    code of web/refusals.py with its values), the message is its English text."""
+
+    def __init__(self, problem: Reason) -> None:
+        super().__init__(problem.text)
+        self.problem = problem
 
 
 class CookieKeyError(WebError):

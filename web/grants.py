@@ -15,13 +15,14 @@ from dataclasses import dataclass
 
 from directory import (
     Directory,
-    DirectoryError,
     InvalidAddress,
+    StoreError,
     Unit,
     UnknownUnit,
     parse_official_address,
 )
-from mailbase import fold
+from mailbase import Reason, fold
+from web import refusals
 from web.errors import UserError
 from web.settings import WebSettings
 
@@ -44,7 +45,7 @@ def unit_to_grant(settings: WebSettings, key: str) -> GrantedUnit:
     """
     key = key.strip()
     if not key:
-        raise UserError("a unit id cannot be empty")
+        raise UserError(refusals.UNIT_EMPTY())
     try:
         with Directory.open(settings.directory_store, read_only=True) as directory:
             if "@" in key:
@@ -52,10 +53,17 @@ def unit_to_grant(settings: WebSettings, key: str) -> GrantedUnit:
             try:
                 return GrantedUnit(directory.get(key).id)
             except UnknownUnit:
-                raise UserError(f"no unit {key!r} in the directory"
-                                f"{_suggest(directory.units(), key)}") from None
-    except DirectoryError as exc:
-        raise UserError(f"cannot check unit {key!r}: {exc}") from None
+                near = _suggest(directory.units(), key)
+                raise UserError(refusals.NO_UNIT_NEAR(unit=key, units=", ".join(near))
+                                if near else refusals.NO_UNIT(unit=key)) from None
+    except StoreError as exc:
+        raise UserError(refusals.UNIT_UNCHECKED(unit=key, problem=_unreadable(exc))
+                        ) from None
+
+
+def _unreadable(exc: StoreError) -> Reason:
+    """Why the directory's store cannot be read, in its own code (directory/problems.py)."""
+    return refusals.DIRECTORY_STORE(path=exc.path, problem=exc.problem)
 
 
 def _by_address(directory: Directory, address: str) -> GrantedUnit:
@@ -65,30 +73,24 @@ def _by_address(directory: Directory, address: str) -> GrantedUnit:
     try:
         parsed = parse_official_address(address)
     except InvalidAddress as exc:
-        raise UserError(f"{address!r} is neither a unit id nor an address: {exc.reason}"
-                        ) from None
+        raise UserError(refusals.NOT_AN_ADDRESS(key=address, detail=exc.reason)) from None
     for mailbox in directory.mailboxes():
         if mailbox.address.key == parsed.key:
-            raise UserError(
-                f"{address} is the mailbox of {mailbox.full_name}, not a unit's address: "
-                f"a grant is of a whole unit; to grant the unit of this mailbox, grant "
-                f"{mailbox.unit_id}")
+            raise UserError(refusals.OFFICIALS_MAILBOX(
+                address=address, full_name=mailbox.full_name, unit=mailbox.unit_id))
     domain = [u for u in directory.units()
               if any(a.domain == parsed.domain for a in u.addresses)]
-    hint = (f"; units with addresses at {parsed.domain}: "
-            f"{', '.join(u.id for u in domain[:5])}" if domain else "")
-    raise UserError(f"no unit has the address {address} (grant a unit by its id, as "
-                    f"`congvu directory show` lists it){hint}")
+    raise UserError(refusals.NO_UNIT_AT_DOMAIN(
+        address=address, domain=parsed.domain, units=", ".join(u.id for u in domain[:5]))
+        if domain else refusals.NO_UNIT_AT(address=address))
 
 
-def _suggest(units: Sequence[Unit], key: str) -> str:
-    """`` (did you mean ...?)`` from the units whose name is ``key`` or whose id is
-    near it, or nothing."""
+def _suggest(units: Sequence[Unit], key: str) -> list[str]:
+    """The ids of the units whose name is ``key`` or whose id is near it."""
     folded = fold(key)
     named = [u.id for u in units if folded in (fold(u.name), fold(u.short_name))]
     near = difflib.get_close_matches(key, [u.id for u in units], n=3, cutoff=0.75)
-    found = list(dict.fromkeys([*named, *near]))
-    return f" (did you mean {' or '.join(found)}?)" if found else ""
+    return list(dict.fromkeys([*named, *near]))
 
 
 def stale_grants(settings: WebSettings, granted: Iterable[str]) -> frozenset[str]:
@@ -102,6 +104,6 @@ def stale_grants(settings: WebSettings, granted: Iterable[str]) -> frozenset[str
     try:
         with Directory.open(settings.directory_store, read_only=True) as directory:
             known = {unit.id for unit in directory.units()}
-    except DirectoryError as exc:
-        raise UserError(f"cannot check the grants against the directory: {exc}") from None
+    except StoreError as exc:
+        raise UserError(refusals.GRANTS_UNCHECKED(problem=_unreadable(exc))) from None
     return frozenset(unit for unit in granted if unit not in known)

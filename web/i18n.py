@@ -12,17 +12,16 @@ with Babel and compares them with the catalogue.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from markupsafe import Markup
 
-from mailbase import DEFAULT_LANGUAGE, LANGUAGES, N_, NP_, Catalogue, Translation
+from mailbase import DEFAULT_LANGUAGE, LANGUAGES, N_, NP_, Translation
+from web.catalogue import CATALOGUE
 from web.reasons import reason_html
 
 __all__ = ["CATALOGUE", "DEFAULT", "LANGUAGES", "Words", "words"]
 
 DEFAULT = DEFAULT_LANGUAGE
-CATALOGUE = Catalogue(Path(__file__).resolve().parent / "locale", "congvu-web")
 
 #: stored values by family: the value as stored -> its word (the family is the context)
 WORDS: dict[str, dict[str, tuple[str, str]]] = {

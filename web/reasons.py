@@ -1,7 +1,8 @@
 """Reasons on a page: why a verdict or a violation is what it is, in the reader's language.
 
 A reason stored with its code and parameters (policies/ and signer/ registries; also
-directory/'s problems of a refused unit, on the unit's form) is
+directory/'s problems of a refused unit, on the unit's form, and web/refusals.py's of a
+refused user or grant, on the users and password pages) is
 rendered from its template in the page's language, each parameter marked as data; one
 stored without a code (a record written before reasons had codes, or a code this
 release does not know) is shown as the English text it was stored with, marked as
@@ -17,17 +18,19 @@ from markupsafe import Markup, escape
 
 from directory.problems import PROBLEMS as DIRECTORY_PROBLEMS
 from directory.words import CATALOGUE as DIRECTORY_CATALOGUE
-from mailbase import N_, ReasonBook, Translation
+from mailbase import N_, Reason, ReasonBook, Translation
 from policies import REASONS as POLICY_REASONS
 from policies import REASONS_CATALOGUE as POLICY_CATALOGUE
 from signer import REASONS as SIGNER_REASONS
 from signer import REASONS_CATALOGUE as SIGNER_CATALOGUE
+from web.catalogue import CATALOGUE
+from web.refusals import REFUSALS
 
-__all__ = ["BOOK", "reason_html"]
+__all__ = ["BOOK", "as_shown", "reason_html"]
 
 #: every reason code a page can show, with the catalogue of its package
 BOOK = ReasonBook([(POLICY_CATALOGUE, POLICY_REASONS), (SIGNER_CATALOGUE, SIGNER_REASONS),
-                   (DIRECTORY_CATALOGUE, DIRECTORY_PROBLEMS)])
+                   (DIRECTORY_CATALOGUE, DIRECTORY_PROBLEMS), (CATALOGUE, REFUSALS)])
 #: said after a reason shown as the English it was stored in
 AS_RECORDED = N_("(in English, as recorded)")
 
@@ -42,6 +45,12 @@ def _text(text: str) -> str:
 
 def _field(item: object, name: str) -> Any:
     return item.get(name) if isinstance(item, Mapping) else getattr(item, name, None)
+
+
+def as_shown(reason: Reason) -> dict[str, Any]:
+    """A reason as :func:`reason_html` reads it: its code, its values (nested reasons
+    in their stored form) and its English."""
+    return {**reason.as_json(), "reason": reason.text}
 
 
 def reason_html(translation: Translation, item: object) -> Markup:

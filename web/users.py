@@ -35,6 +35,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from argon2.profiles import RFC_9106_LOW_MEMORY
 
 from mailbase import private_database, private_dir, use_wal
+from web import refusals
 from web.errors import UserError
 from web.settings import WebConfig
 
@@ -146,7 +147,7 @@ def check_name(name: str) -> str:
     """
     value = name.strip()
     if not value or len(value) > 64 or not value.isprintable() or " " in value:
-        raise UserError(f"user name {name!r}: 1-64 printable characters, no spaces")
+        raise UserError(refusals.NAME_INVALID(name=repr(name)))
     return value
 
 
@@ -216,7 +217,8 @@ class UserStore:
             self._db.execute("PRAGMA foreign_keys=ON")
             self._migrate()
         except (OSError, sqlite3.Error) as exc:
-            raise UserError(f"users store {path}: cannot open it: {exc}") from exc
+            raise UserError(refusals.STORE_CANNOT_OPEN(store=str(path), detail=str(exc))
+                            ) from exc
 
     def _open_url(self, config: WebConfig) -> None:
         """Use the PostgreSQL store ``config.url`` names, migrating its schema first."""
@@ -235,7 +237,7 @@ class UserStore:
         try:
             password = read_password(config.password_file)
         except ValueError as exc:
-            raise UserError(f"users store {url}: {exc}") from exc
+            raise UserError(refusals.STORE_REFUSED(store=url, detail=str(exc))) from exc
         try:
             conn = connect(url, password, schema=PG_SCHEMA)
             try:
@@ -243,7 +245,8 @@ class UserStore:
             finally:
                 conn.close()
         except ERRORS as exc:
-            raise UserError(f"users store {url}: cannot open it: {explain(exc)}") from exc
+            raise UserError(refusals.STORE_CANNOT_OPEN(store=url, detail=explain(exc))
+                            ) from exc
 
         @contextlib.contextmanager
         def borrowed() -> Iterator[PgConnection]:
@@ -293,7 +296,8 @@ class UserStore:
                 rows = cursor.fetchall() if cursor.description is not None else []
                 return rows, cursor.rowcount
         except self._errors as exc:
-            raise UserError(f"users store {self.path}: {self._explain(exc)}") from exc
+            raise UserError(refusals.STORE_REFUSED(store=str(self.path),
+                                                   detail=self._explain(exc))) from exc
 
     def _run(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
         return self._execute(sql, params)[0]
@@ -305,9 +309,9 @@ class UserStore:
         """
         name = check_name(name)
         if len(password) < MIN_PASSWORD:
-            raise UserError(f"user {name}: the password needs at least {MIN_PASSWORD} characters")
+            raise UserError(refusals.PASSWORD_SHORT(name=name, minimum=MIN_PASSWORD))
         if self.find(name) is not None:
-            raise UserError(f"user {name} exists already")
+            raise UserError(refusals.NAME_TAKEN(name=name))
         self._run("INSERT INTO users VALUES (?, ?, ?, 1, ?)",
                   (name, self._hasher.hash(password), int(is_admin),
                    datetime.now(UTC).isoformat(timespec="seconds")))
@@ -322,7 +326,7 @@ class UserStore:
         """The user called ``name``. :raises UserError: no such user."""
         user = self.find(name)
         if user is None:
-            raise UserError(f"no user {name!r}")
+            raise UserError(refusals.NO_USER(name=name))
         return user
 
     def users(self) -> list[User]:
@@ -338,7 +342,7 @@ class UserStore:
         ``content``, their archived messages too."""
         self.get(name)
         if not unit_id.strip():
-            raise UserError("a unit id cannot be empty")
+            raise UserError(refusals.UNIT_EMPTY())
         self._run("INSERT OR IGNORE INTO grants VALUES (?, ?)", (name, unit_id.strip()))
         if content:
             self._run("INSERT INTO content_grants VALUES (?, ?) ON CONFLICT DO NOTHING",
@@ -372,7 +376,7 @@ class UserStore:
         """
         self.get(name)
         if len(password) < MIN_PASSWORD:
-            raise UserError(f"user {name}: the password needs at least {MIN_PASSWORD} characters")
+            raise UserError(refusals.PASSWORD_SHORT(name=name, minimum=MIN_PASSWORD))
         self._run("UPDATE users SET password_hash = ? WHERE name = ?",
                   (self._hasher.hash(password), name))
         return self.end_sessions(name)
@@ -458,21 +462,20 @@ def copy_users_to_postgresql(source: Path, target: WebConfig) -> dict[str, int]:
     try:
         origin = sqlite3.connect(f"{source.resolve().as_uri()}?mode=ro", uri=True)
     except sqlite3.Error as exc:
-        raise UserError(f"users store {source}: cannot open it: {exc}") from exc
+        raise UserError(refusals.STORE_CANNOT_OPEN(store=str(source), detail=str(exc))
+                        ) from exc
     try:
         version = origin.execute("PRAGMA user_version").fetchone()[0]
         if version != len(_MIGRATIONS):
-            raise UserError(f"users store {source}: schema version {version}, this "
-                            f"release's is {len(_MIGRATIONS)}: open it once with this "
-                            "release before copying it")
+            raise UserError(refusals.STORE_SCHEMA_VERSION(store=str(source), version=version,
+                                                          current=len(_MIGRATIONS)))
         origin.execute("BEGIN")  # one snapshot of the file, whatever writes it meanwhile
         conn = connect(target.url, read_password(target.password_file), schema=PG_SCHEMA)
         try:
             conn.execute("BEGIN ISOLATION LEVEL READ COMMITTED")
             conn.execute("SELECT pg_advisory_xact_lock(?)", (PG_LOCK,))
             if conn.execute("SELECT 1 FROM users LIMIT 1").fetchone():
-                raise UserError(f"users store {target.url}: it holds users already: a copy "
-                                "goes into a new, empty users store")
+                raise UserError(refusals.STORE_NOT_EMPTY(store=target.url))
             counts = {table: copy_table(origin, conn, table, columns)
                       for table, columns in TABLES}
             conn.execute("COMMIT")
@@ -480,8 +483,10 @@ def copy_users_to_postgresql(source: Path, target: WebConfig) -> dict[str, int]:
         finally:
             conn.close()  # rolls back what was not committed
     except sqlite3.Error as exc:
-        raise UserError(f"users store {source}: cannot read it: {exc}") from exc
+        raise UserError(refusals.STORE_CANNOT_READ(store=str(source), detail=str(exc))
+                        ) from exc
     except ERRORS as exc:
-        raise UserError(f"users store {target.url}: copy failed: {explain(exc)}") from exc
+        raise UserError(refusals.STORE_COPY_FAILED(store=target.url, detail=explain(exc))
+                        ) from exc
     finally:
         origin.close()

@@ -79,33 +79,90 @@ def test_prompted_password(cli):
         assert users.authenticate("admin", "correct horse battery")
 
 
-@pytest.mark.parametrize(("args", "stdin", "message"), [
-    (["user", "add", "x", "--password-stdin"], "short\n", "at least 10"),
-    (["user", "add", "two words", "--password-stdin"], "long enough pw\n", "no spaces"),
-    (["user", "grant", "nobody", "stc"], None, "no user 'nobody'"),
-    (["user", "disable", "nobody"], None, "no user 'nobody'"),
+def _invalid(address):
+    """The address parser's own English words about ``address`` (email-validator's)."""
+    from directory import InvalidAddress, parse_official_address
+    with pytest.raises(InvalidAddress) as refused:
+        parse_official_address(address)
+    return refused.value.reason
+
+
+#: a refusal of ``congvu user``, as said in Vietnamese (the default) and with --lang en;
+#: names, ids, addresses and a library's words are data, the same in both
+REFUSALS = [
+    (["user", "add", "x", "--password-stdin"], "short\n",
+     "người dùng x: mật khẩu cần ít nhất 10 ký tự",
+     "user x: the password needs at least 10 characters"),
+    (["user", "add", "two words", "--password-stdin"], "long enough pw\n",
+     "tên người dùng 'two words': 1-64 ký tự in được, không có dấu cách",
+     "user name 'two words': 1-64 printable characters, no spaces"),
+    (["user", "add", "tab\there", "--password-stdin"], "long enough pw\n",
+     "tên người dùng 'tab\\there': 1-64 ký tự in được, không có dấu cách",
+     "user name 'tab\\there': 1-64 printable characters, no spaces"),
+    (["user", "add", "admin", "--password-stdin"], "long enough pw\n",
+     "người dùng admin đã có rồi", "user admin exists already"),
+    (["user", "grant", "nobody", "stc"], None,
+     "không có người dùng 'nobody'", "no user 'nobody'"),
+    (["user", "disable", "nobody"], None, "không có người dùng 'nobody'", "no user 'nobody'"),
+    (["user", "grant", "admin", "  "], None,
+     "mã đơn vị không được để trống", "a unit id cannot be empty"),
     (["user", "grant", "admin", "stcc"], None,
+     "không có đơn vị 'stcc' trong danh bạ (có phải là stc?)",
      "no unit 'stcc' in the directory (did you mean stc?)"),
-    (["user", "grant", "admin", "sở tài chính"], None, "(did you mean stc?)"),
+    (["user", "grant", "admin", "sở tài chính"], None,
+     "không có đơn vị 'sở tài chính' trong danh bạ (có phải là stc?)",
+     "no unit 'sở tài chính' in the directory (did you mean stc?)"),
+    (["user", "grant", "admin", "phong-xyz"], None,
+     "không có đơn vị 'phong-xyz' trong danh bạ", "no unit 'phong-xyz' in the directory"),
     (["user", "grant", "admin", "nguyen.van.a@stc.gov.vn"], None,
-     "is the mailbox of Nguyễn Văn A, not a unit's address: a grant is of a whole unit; "
-     "to grant the unit of this mailbox, grant stc"),
+     "nguyen.van.a@stc.gov.vn là hộp thư của Nguyễn Văn A, không phải địa chỉ của một đơn "
+     "vị: quyền được cấp cho cả một đơn vị; để cấp quyền đơn vị của hộp thư này, hãy cấp stc",
+     "nguyen.van.a@stc.gov.vn is the mailbox of Nguyễn Văn A, not a unit's address: a grant "
+     "is of a whole unit; to grant the unit of this mailbox, grant stc"),
     (["user", "grant", "admin", "nobody@stc.gov.vn"], None,
-     "no unit has the address nobody@stc.gov.vn"),
-    (["user", "grant", "admin", "a@@b"], None, "is neither a unit id nor an address"),
-])
-def test_user_errors_exit_1(cli, args, stdin, message):
-    group, _ = cli
+     "không có đơn vị nào có địa chỉ nobody@stc.gov.vn (hãy cấp quyền theo mã đơn vị, như "
+     "`congvu directory show` liệt kê); các đơn vị có địa chỉ tại stc.gov.vn: stc",
+     "no unit has the address nobody@stc.gov.vn (grant a unit by its id, as `congvu "
+     "directory show` lists it); units with addresses at stc.gov.vn: stc"),
+    (["user", "grant", "admin", "nobody@elsewhere.vn"], None,
+     "không có đơn vị nào có địa chỉ nobody@elsewhere.vn (hãy cấp quyền theo mã đơn vị, như "
+     "`congvu directory show` liệt kê)",
+     "no unit has the address nobody@elsewhere.vn (grant a unit by its id, as `congvu "
+     "directory show` lists it)"),
+    (["user", "grant", "admin", "a@@b"], None,
+     "'a@@b' không phải mã đơn vị, cũng không phải địa chỉ thư: {invalid}",
+     "'a@@b' is neither a unit id nor an address: {invalid}"),
+]
+
+
+@pytest.mark.parametrize(("args", "stdin", "vietnamese", "english"), REFUSALS)
+def test_a_refusal_exits_1_in_vietnamese_or_english(cli, args, stdin, vietnamese, english):
+    group, settings = cli
     _run(group, "user", "add", "admin", "--password-stdin", input="long enough pw\n")
-    r = _run(group, *args, input=stdin)
-    assert r.exit_code == 1 and message in r.output
+    invalid = _invalid("a@@b")
+    for lang, said in ((None, vietnamese), ("en", english)):
+        r = _run(group, *args, *(["--lang", lang] if lang else []), input=stdin)
+        assert (r.exit_code, r.stdout) == (1, "")
+        assert r.stderr == f"Error: {said.format(invalid=invalid)}\n"
+    with users_of(settings) as users:
+        assert [(u.name, u.units) for u in users.users()] == [("admin", ())]
 
 
-def test_duplicate_user(cli):
-    group, _ = cli
-    _run(group, "user", "add", "a", "--password-stdin", input="long enough pw\n")
-    r = _run(group, "user", "add", "a", "--password-stdin", input="long enough pw\n")
-    assert r.exit_code == 1 and "exists already" in r.output
+def test_a_grant_without_a_directory_says_why_in_the_directorys_words(tmp_path):
+    config = parse_config({"service": {"data_dir": str(tmp_path / "var")}})
+    group = click.Group("congvu")
+    for command in commands(lambda path: cheap_settings(config)):
+        group.add_command(command)
+    _run(group, "user", "add", "thanhtra", "--stdin", input="long enough pw\n")
+    store = config.directory.path
+    r = _run(group, "user", "grant", "thanhtra", "stc")
+    assert (r.exit_code, r.stderr) == (1, (
+        f"Error: không kiểm tra được đơn vị 'stc': {store}: chưa có kho danh bạ; hãy nhập "
+        "một tệp CSV trước\n"))
+    r = _run(group, "user", "grant", "thanhtra", "stc", "--lang", "en")
+    assert (r.exit_code, r.stderr) == (1, (
+        f"Error: cannot check unit 'stc': {store}: no such directory store; import a CSV "
+        "file first\n"))
 
 
 @pytest.mark.parametrize("text", ["8080", "host:", ":80", "h:99999", "h:x"])
@@ -208,16 +265,31 @@ def test_password_asks_twice_on_the_terminal(cli):
 
 
 @pytest.mark.parametrize(("args", "stdin", "code", "message"), [
-    (["nobody", "--stdin"], "a new long password\n", 1, "no user 'nobody'"),
-    (["thanhtra", "--stdin"], "short\n", 1, "at least 10"),
-    (["thanhtra", "--stdin"], "", 2, "no password on standard input"),
-    (["thanhtra", "a new long password"], None, 2, "unexpected extra argument"),
+    (["nobody", "--stdin"], "a new long password\n", 1,
+     "Error: không có người dùng 'nobody'"),
+    (["nobody", "--stdin", "--lang", "en"], "a new long password\n", 1,
+     "Error: no user 'nobody'"),
+    (["thanhtra", "--stdin"], "short\n", 1,
+     "Error: người dùng thanhtra: mật khẩu cần ít nhất 10 ký tự"),
+    (["thanhtra", "--stdin"], "", 2,
+     "Error: không có mật khẩu trên đầu vào chuẩn (--stdin đọc dòng đầu tiên)"),
+    (["thanhtra", "--stdin", "--lang", "en"], "", 2,
+     "Error: no password on standard input (--stdin reads its first line)"),
 ])
 def test_password_refusals(cli, args, stdin, code, message):
     group, settings = cli
     _run(group, "user", "add", "thanhtra", "--stdin", input="long enough pw\n")
     r = _run(group, "user", "password", *args, input=stdin)
-    assert r.exit_code == code and message in r.output
+    assert (r.exit_code, r.stdout, r.stderr) == (code, "", message + "\n")
+    with users_of(settings) as users:
+        assert users.authenticate("thanhtra", "long enough pw") is not None
+
+
+def test_password_as_an_argument_is_a_usage_error(cli):
+    group, settings = cli
+    _run(group, "user", "add", "thanhtra", "--stdin", input="long enough pw\n")
+    r = _run(group, "user", "password", "thanhtra", "a new long password")
+    assert r.exit_code == 2 and "unexpected extra argument" in r.stderr
     with users_of(settings) as users:
         assert users.authenticate("thanhtra", "long enough pw") is not None
 

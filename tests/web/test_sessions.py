@@ -328,6 +328,28 @@ def test_a_refused_change_says_why_and_changes_nothing(env, current, new, confir
         assert users.authenticate("auditor-a", PASSWORD) is not None
 
 
+def test_a_change_the_users_store_refuses_is_said_in_the_pages_language(env):
+    c = client(env.settings)
+    login(c, "auditor-a")
+    token = csrf_of(c.get("/account/password").text)
+    # another writer holds the store: the change waits its 5 s, then is refused
+    holder = sqlite3.connect(env.settings.users_path, isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")
+        r = c.post("/account/password", data={"csrf_token": token, "current": PASSWORD,
+                                               "new": NEW_PASSWORD, "confirm": NEW_PASSWORD})
+    finally:
+        holder.close()
+    assert r.status_code == 400
+    error = r.text.split('id="error">', 1)[1].split("</p>", 1)[0]
+    assert error == (
+        'Lỗi <span class="reason" data-code="users-store.refused">kho người dùng '
+        f'<span data-value>{env.settings.users_path}</span>: '
+        '<span data-value>database is locked</span></span>')
+    with users_of(env.settings) as users:
+        assert users.authenticate("auditor-a", PASSWORD) is not None
+
+
 def test_guessing_the_current_password_is_throttled(env):
     c = client(replace(env.settings, login_attempts=2))
     login(c, "auditor-a")

@@ -9,7 +9,9 @@ It is audited as a ``user-grant`` event with ``details.action`` = password.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from datetime import timedelta
+from typing import Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.concurrency import run_in_threadpool
@@ -19,6 +21,7 @@ from audit import AuditError
 from web import actions
 from web.app import AuditorUser, console_of, render
 from web.errors import UserError
+from web.reasons import as_shown
 from web.routes.auth import client_of
 from web.security import renew, require_csrf
 from web.users import MIN_PASSWORD
@@ -27,8 +30,11 @@ router = APIRouter(include_in_schema=False)
 log = logging.getLogger("congvu.web")
 
 
-def _page(request: Request, *, error: str | None = None, detail: str = "",
-          done: bool = False, status: int = 200) -> HTMLResponse:
+def _page(request: Request, *, error: str | None = None,
+          detail: str | Mapping[str, Any] = "", done: bool = False, status: int = 200
+          ) -> HTMLResponse:
+    # ``detail``: the audit store's English words, or the users store's refusal by its
+    # code and values (said in the page's language; web/refusals.py)
     return render(request, "account_password.html",
                   {"error": error, "detail": detail, "done": done,
                    "min_password": MIN_PASSWORD}, status=status)
@@ -63,7 +69,7 @@ async def password_change(request: Request, user: AuditorUser, current: str = Fo
     try:
         ended = await run_in_threadpool(console.users.set_password, user.name, new)
     except UserError as exc:
-        return _page(request, error="error", detail=str(exc), status=400)
+        return _page(request, error="error", detail=as_shown(exc.problem), status=400)
     session_id = console.users.start_session(
         user.name, timedelta(seconds=console.settings.session_seconds))
     renew(request, sid=session_id)

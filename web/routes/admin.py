@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.concurrency import run_in_threadpool
@@ -23,11 +25,12 @@ from policies import (
     headline,
     open_quarantine,
 )
-from web import actions, mailview
+from web import actions, mailview, refusals
 from web.app import AdminUser, console_of, render
 from web.errors import UserError
 from web.grants import stale_grants, unit_to_grant
 from web.problems import PageProblem
+from web.reasons import as_shown
 from web.security import require_csrf
 from web.users import User
 
@@ -107,7 +110,6 @@ async def quarantine_release(request: Request, user: AdminUser, qid: str,
 
 
 def _back(kind: str, text: str) -> Response:
-    from urllib.parse import urlencode
     return RedirectResponse("/admin/quarantine?" + urlencode({kind: text}), status_code=303)
 
 
@@ -207,17 +209,42 @@ def unit_new(request: Request, user: AdminUser, id: str = "") -> Response:
 # -- users ----------------------------------------------------------------------
 
 
+def _refused_by(why: str, error: str) -> dict[str, Any] | None:
+    """The refusal a redirect carried (``why``: its code and values as JSON; ``error``:
+    its English, shown said to be so when the code is not this release's), or None
+    when it carried none that reads as one."""
+    try:
+        carried = json.loads(why) if why else None
+    except ValueError:
+        return None
+    return {**carried, "reason": error} if isinstance(carried, dict) else None
+
+
+def _back_to_users(exc: UserError | AuditError) -> Response:
+    """The users page again, saying why: a refusal by its code and values (said in the
+    page's language), the audit store's problem in its English words."""
+    query = {"error": str(exc)}
+    if isinstance(exc, UserError):
+        query["why"] = json.dumps(exc.problem.as_json(), ensure_ascii=False)
+    return RedirectResponse("/admin/users?" + urlencode(query), status_code=303)
+
+
 @router.get("/admin/users", response_class=HTMLResponse)
-def users_page(request: Request, user: AdminUser, error: str = "") -> HTMLResponse:
+def users_page(request: Request, user: AdminUser, error: str = "", why: str = ""
+               ) -> HTMLResponse:
     """Every user, their grants (those that match no unit of the directory flagged:
     they show nothing), and the forms to change them."""
     console = console_of(request)
     users = console.users.users()
+    refusal = _refused_by(why, error)
     try:
         stale = stale_grants(console.settings, {unit for u in users for unit in u.units})
     except UserError as exc:
-        stale, error = frozenset(), error or str(exc)
+        stale = frozenset()
+        if not error:
+            error, refusal = str(exc), as_shown(exc.problem)
     return render(request, "users.html", {"users": users, "error": error, "stale": stale,
+                                          "refusal": refusal,
                                           "names": {u.id: u.name for u in console.units()}})
 
 
@@ -233,16 +260,14 @@ def _user_act(request: Request, actor: User, target: str, action: str,
             users.revoke(target, unit_id or "")
         elif action == "disable":
             if target == actor.name:
-                raise UserError("you cannot disable yourself")
+                raise UserError(refusals.DISABLE_ONESELF())
             users.set_active(target, False)
         elif action == "enable":
             users.set_active(target, True)
         actions.user_event(console.settings, actor=actor.name, target=target, action=action,
                            unit_id=unit_id)
     except (UserError, AuditError) as exc:
-        from urllib.parse import urlencode
-        return RedirectResponse("/admin/users?" + urlencode({"error": str(exc)}),
-                                status_code=303)
+        return _back_to_users(exc)
     return RedirectResponse("/admin/users", status_code=303)
 
 
@@ -256,9 +281,7 @@ def user_add(request: Request, user: AdminUser, name: str = Form(""),
         actions.user_event(console.settings, actor=user.name, target=created.name,
                            action="add-admin" if created.is_admin else "add")
     except (UserError, AuditError) as exc:
-        from urllib.parse import urlencode
-        return RedirectResponse("/admin/users?" + urlencode({"error": str(exc)}),
-                                status_code=303)
+        return _back_to_users(exc)
     return RedirectResponse("/admin/users", status_code=303)
 
 
