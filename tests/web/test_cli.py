@@ -367,6 +367,23 @@ def test_list_flags_grants_that_match_no_unit(cli):
     assert "no such unit" not in _run(group, "user", "list", "--lang", "en").stdout
 
 
+def test_list_with_an_unreadable_directory_says_why_in_either_language(cli):
+    group, settings = cli
+    _run(group, "user", "add", "thanhtra", "--stdin", input="long enough pw\n")
+    _run(group, "user", "grant", "thanhtra", "stc")
+    store = settings.directory_path
+    store.write_bytes(b"not a database, " * 16)
+    r = _run(group, "user", "list")
+    # the directory's own problem, its step and SQLite's words as data
+    assert (r.exit_code, r.stdout, r.stderr) == (1, "", (
+        f"Error: không đối chiếu được các quyền đã cấp với danh bạ: {store}: lỗi kho danh bạ "
+        "khi reading the units: file is not a database\n"))
+    r = _run(group, "user", "list", "--lang", "en")
+    assert (r.exit_code, r.stderr) == (1, (
+        f"Error: cannot check the grants against the directory: {store}: reading the units "
+        "failed: file is not a database\n"))
+
+
 def test_command_line_acts_are_recorded_with_the_user_behind_sudo(cli, monkeypatch):
     import pwd
 
