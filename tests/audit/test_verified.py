@@ -15,8 +15,11 @@ from click.testing import CliRunner
 
 from audit.cli import commands
 from audit.config import AuditConfig
+from audit.keys import KeyTrust
 from audit.store import AuditLog
-from support.audit import make_record
+from audit.verified import verify_since
+from audit.verify import checkpoints_of
+from support.audit import bulk_fill, make_record
 from support.postgres import PostgresCluster
 
 Tamper = Callable[[str], None]
@@ -129,3 +132,33 @@ def test_since_verified_with_an_exported_checkpoint_is_a_usage_error(
     result = CliRunner().invoke(cli, ["verify", "--since-verified", "--checkpoint",
                                       str(exported)])
     assert result.exit_code == 2 and "give one" in result.output
+
+
+def _steps_of_an_incremental_walk(path: Path, before: int) -> int:
+    """SQLite's virtual machine steps (counted ten at a time) of a walk from the
+    checkpoint at ``before`` over the 5 records written after it."""
+    keys = path.parent / "keys"
+    path.parent.mkdir()
+    bulk_fill(path, before, keys_dir=keys)
+    _write(AuditConfig(path=path, keys_dir=keys), 5, tag="after")
+    steps = 0
+
+    def count() -> int:
+        nonlocal steps
+        steps += 1
+        return 0  # go on
+
+    with AuditLog.open_readonly(path) as log:
+        since = checkpoints_of(log.db.conn)[before]
+        log.db.conn.set_progress_handler(count, 10)
+        report = verify_since(log, since, KeyTrust.from_config([], keys))
+    assert report.is_intact and (report.first_seq, report.last_seq) == (before + 1, before + 5)
+    return steps
+
+
+def test_an_incremental_walk_reads_no_row_before_its_checkpoint(tmp_path: Path) -> None:
+    # a log ten times as long before the checkpoint: the same work after it (SQLite's
+    # range scan takes one lower bound, and it must be the checkpoint's)
+    short = _steps_of_an_incremental_walk(tmp_path / "short" / "audit.sqlite3", 300)
+    long = _steps_of_an_incremental_walk(tmp_path / "long" / "audit.sqlite3", 3000)
+    assert long < 1.2 * short, (short, long)
