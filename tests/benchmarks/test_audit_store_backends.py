@@ -114,7 +114,6 @@ def _written(records: int) -> tuple[Path, dict[str, Any]]:
         return place, facts
     started = time.perf_counter()
     bulk_fill(place / STORE, records)
-    bulk = time.perf_counter()
     _tail(place)
     tail = time.perf_counter()
     cluster = postgres.PostgresCluster(data=place / "pgdata")
@@ -127,8 +126,8 @@ def _written(records: int) -> tuple[Path, dict[str, Any]]:
         other_way = _dump_and_restore(cluster)
     finally:
         cluster.stop()
-    return place, complete(place, recipe, bulk_s=bulk - started, tail_s=tail - bulk,
-                           copy_s=copied - tail, written_s=copied - started, **other_way)
+    return place, complete(place, recipe, sqlite_s=tail - started, copy_s=copied - tail,
+                           written_s=copied - started, **other_way)
 
 
 @contextmanager
@@ -140,13 +139,20 @@ def _stores(records: int, secrets: Path) -> Iterator[tuple[dict[str, AuditConfig
     started = time.perf_counter()
     try:
         cluster.start()
-        facts = {**facts, "start_s": time.perf_counter() - started, "place": place,
-                 "sqlite_mb": (place / STORE).stat().st_size / 2**20,
-                 "pg_mb": _megabytes(place / "pgdata")}
+        facts = {**facts, "start_s": time.perf_counter() - started, "place": place}
         keys = place / "keys"
-        yield {"SQLite": AuditConfig(path=place / STORE, keys_dir=keys),
-               "PostgreSQL": AuditConfig(url=cluster.url(DATABASE), keys_dir=keys,
-                                         password_file=postgres.password_file(secrets))}, facts
+        configs = {"SQLite": AuditConfig(path=place / STORE, keys_dir=keys),
+                   "PostgreSQL": AuditConfig(url=cluster.url(DATABASE), keys_dir=keys,
+                                             password_file=postgres.password_file(secrets))}
+        started = time.perf_counter()
+        for config in configs.values():
+            # a store kept from an earlier release brought up to date, as the filter
+            # does when it starts (nothing is written when it is)
+            AuditLog.open(config).close()
+        facts.update(migrate_s=time.perf_counter() - started,
+                     sqlite_mb=(place / STORE).stat().st_size / 2**20,
+                     pg_mb=_megabytes(place / "pgdata"))
+        yield configs, facts
     finally:
         cluster.stop()
 
@@ -223,11 +229,12 @@ def test_reads_on_both_backends(records: int, tmp_path: Path) -> None:
     print(f"\naudit store, {records:,} bulk records + a tail of {TAIL:,} written by the store "
           f"(kept in {facts['place']}: SQLite {facts['sqlite_mb'] / 1024:.1f} GB, "
           f"PostgreSQL {facts['pg_mb'] / 1024:.1f} GB)")
-    print(f"  written once in {facts['written_s']:.0f} s: SQLite bulk {facts['bulk_s']:.0f} s "
-          f"+ tail {facts['tail_s']:.0f} s, COPY into PostgreSQL {facts['copy_s']:.0f} s; "
+    print(f"  written once in {facts['written_s']:.0f} s: SQLite (bulk and tail) "
+          f"{facts['sqlite_s']:.0f} s, COPY into PostgreSQL {facts['copy_s']:.0f} s; "
           f"kept cluster started in {facts['start_s']:.1f} s, against pg_dump "
           f"{facts['dump_s']:.0f} s ({facts['dump_mb']:,.0f} MB) + pg_restore and VACUUM "
-          f"ANALYZE {facts['restore_s']:.0f} s")
+          f"ANALYZE {facts['restore_s']:.0f} s; both opened for writing (migrations) in "
+          f"{facts['migrate_s']:.1f} s")
     print(f"  {'':34} {'SQLite':>12} {'PostgreSQL':>12}  PG/SQLite")
     print(_line(f"query unit+month (median of {ROUNDS * len(UNITS)})",
                 sqlite["query median"], pg["query median"], "ms"))
