@@ -16,9 +16,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from audit.records import AdminKind
 from audit.schema import CHAIN_SPAN, EVENT_COLUMNS, partial_lookup_indexes
 from audit.schema import MIGRATIONS as SQLITE_MIGRATIONS
-from audit.summaryschema import pg_steps
+from audit.summaryschema import KEYS, STRETCH, added, pg_steps
 from audit.verify import IndexCheck
 from mailbase.pgconn import PgConnection
 
@@ -32,6 +33,29 @@ _TEXT = 'text COLLATE "C"'
 _PLACED = {"seq": "r.seq + first - 1", "prev_hash": "prevs[r.seq]", "hash": "hashes[r.seq]"}
 _EVENT_NAMES = ", ".join(EVENT_COLUMNS)
 _EVENT_VALUES = ", ".join(_PLACED.get(c, f"r.{c}") for c in EVENT_COLUMNS)
+# The events after the summary's read that make it out of date (audit/summary.py's Ahead).
+_OUTDATING = ", ".join(f"'{k.value}'" for k in (
+    AdminKind.QUARANTINE_RELEASE, AdminKind.QUARANTINE_DELETE, AdminKind.CHAIN_IMPORTED,
+    AdminKind.PRUNE))
+
+
+def _summed(table: str) -> str:
+    """congvu_append's addition of the rows of ``table`` the writer counted (summary_doc's
+    member of its name): a stretch -n is that of the batch's n-th event, found here."""
+    columns, conflict = added(table)
+    keys = ", ".join(KEYS[table])
+    sums = ", ".join(f"max({c})" if c == "last_sent" else f"sum({c})"
+                     for c in columns if c not in KEYS[table])
+    placed = ", ".join(
+        "CASE WHEN s.stretch < 0 THEN (SELECT "
+        f"{STRETCH} FROM (SELECT first - 1 - s.stretch AS seq) e) ELSE s.stretch END AS stretch"
+        if c == "stretch" else f"s.{c}" for c in columns)
+    return (f"INSERT INTO {table} ({', '.join(columns)}) SELECT {keys}, {sums} FROM (SELECT "
+            f"{placed} FROM json_populate_recordset(NULL::{table}, summary_doc -> '{table}') s"
+            f") s GROUP BY {keys} {conflict};")
+
+
+_SUMMED = "\n        ".join(_summed(table) for table in KEYS)
 
 #: A batch of events linked and inserted by the database server, which takes the chain's
 #: lock once it has read the rows, so the lock is held for no round trip to the writer
@@ -39,14 +63,23 @@ _EVENT_VALUES = ", ".join(_PLACED.get(c, f"r.{c}") for c in EVENT_COLUMNS)
 #: ``record_id`` its position in the batch, from 1) and its canonical hashed text split
 #: around ``prev_hash`` (audit/pending.py): its hash is SHA-256 of the part before, the
 #: previous row's hash (hex, ASCII) and the part after, which is audit/chain.py's
-#: row_hash byte for byte. When a checkpoint falls due (audit/store.py's rule: the
-#: writer signs it, so the writer must see the head before the COMMIT) nothing is
-#: written and ``due`` is true; the writer then appends as it does without this.
+#: row_hash byte for byte. The report's summary changes the writer counted before the
+#: lock from the log as it stood at ``read_head`` (audit/summary.py's ``ahead``) come as
+#: ``summary_doc``, added to each table; when an event after ``read_head`` makes that
+#: count out of date (it completes one of the ``watched`` messages, holds one when the
+#: batch ``decides_held``, decides a held message, imports a chain or removes events)
+#: nothing is written and ``stale`` is true. When a checkpoint falls due (audit/store.py's
+#: rule: the writer signs it, so the writer must see the head before the COMMIT) nothing
+#: is written and ``due`` is true. Either way the writer then appends as it does without
+#: this. (The release before this one created the function without the summary's
+#: arguments: servers of both releases can share a store while they are upgraded.)
 _APPEND = f"""
     CREATE OR REPLACE FUNCTION congvu_append(
         events_doc json, befores bytea[], afters bytea[], memberships_doc json,
-        recipients_doc json, attachments_doc json, search_doc json, every_records bigint,
-        every_seconds double precision, now_at text, OUT seqs bigint[], OUT due boolean)
+        recipients_doc json, attachments_doc json, search_doc json, summary_doc json,
+        read_head bigint, watched bigint[], decides_held boolean, every_records bigint,
+        every_seconds double precision, now_at text, OUT seqs bigint[], OUT due boolean,
+        OUT stale boolean)
     LANGUAGE plpgsql AS $$
     DECLARE
         head bigint; prev text; first bigint; prevs text[]; hashes text[];
@@ -69,6 +102,14 @@ _APPEND = f"""
         head := coalesce(head, 0);
         prev := coalesce(prev, repeat('0', 64));
         first := head + 1;
+        stale := read_head IS NOT NULL AND EXISTS (
+            SELECT 1 FROM events e WHERE e.seq > read_head AND e.seq <= head AND (
+                (e.kind = 'completion' AND (e.record_id = ANY(watched)
+                                            OR decides_held AND e.outcome = 'quarantined'))
+                OR (e.kind = 'admin' AND e.admin_kind IN ({_OUTDATING}))));
+        IF stale THEN
+            RETURN;
+        END IF;
         FOR i IN 1 .. coalesce(array_length(befores, 1), 0) LOOP
             prevs[i] := prev;
             prev := encode(sha256(befores[i] || convert_to(prev, 'UTF8') || afters[i]), 'hex');
@@ -102,7 +143,8 @@ _APPEND = f"""
             FROM unnest(attachment_rows) r;
         INSERT INTO search (seq, words) SELECT r.seq + first - 1, r.words
             FROM unnest(search_rows) r;
-        -- audit/summary.py's maintain for a batch that changes no figure
+        -- audit/summary.py's maintain, the figures counted by the writer
+        {_SUMMED}
         UPDATE summary_state SET live_through = head WHERE live_through = first - 1;
     END $$"""
 

@@ -16,17 +16,21 @@ WAL is flushed (``synchronous_commit`` on, the default; keep it on), waited for 
 described next.
 
 The lock is held from the head read to the commit, and that time, summed over the
-servers, bounds the records all of them commit per second. A batch of message records
-and administrative events that change no figure of the report's summary is linked by
-the database server: one statement (``congvu_append``, audit/pgschema.py) reads the
-rows, takes the lock, links them to the head with the hashed text built here and
-inserts them, and goes with the COMMIT in one round trip, so the lock is held for the
-server's inserts only. Its hashes are :func:`~audit.chain.row_hash`'s byte for byte
-(the chain vectors and tests/audit/test_shared_store.py hold it to that). When a
-checkpoint falls due the statement writes nothing and the batch is appended as one with
-completions is, the writer linking it: the lock for two round trips and the work between
-them (audit/pgwrite.py): the lock with the reads of the head, the latest checkpoint and
-which records the batch's completions name are messages, then the rows with the commit.
+servers, bounds the records all of them commit per second. A batch is linked by the
+database server: one statement (``congvu_append``, audit/pgschema.py) reads the rows,
+takes the lock, links them to the head with the hashed text built here and inserts them,
+and goes with the COMMIT in one round trip, so the lock is held for the server's inserts
+only. Its hashes are :func:`~audit.chain.row_hash`'s byte for byte (the chain vectors
+and tests/audit/test_shared_store.py hold it to that). What the batch changes in the
+report's summary (completions, held messages released or deleted) is counted here
+before the lock, from the store as it stood then (audit/summary.py's ``ahead``), and
+the statement adds it; an event another server appended since that changes what was
+read makes it write nothing, as a checkpoint falling due does, a record the summary
+counts before its completion is counted under the lock, and so is a completion whose
+record is not in the store before the batch. Those batches are appended the writer's
+way, the writer linking them: the lock for two round trips and the work between them
+(audit/pgwrite.py): the lock with the reads of the head, the latest checkpoint and which
+records the batch's completions name are messages, then the rows with the commit.
 Either way the commit does not wait for the disk; the wait for the WAL flush comes
 after, with the lock given back, and before any session is answered.
 
@@ -54,12 +58,14 @@ from audit.errors import AuditError
 from audit.keys import KeyTrust
 from audit.pending import Linked, Pending
 from audit.pgschema import CHAIN_LOCK, INDEX_CHECKS, is_current, migrate
-from audit.pgwrite import Answer, WriteSession, json_members
+from audit.pgwrite import Answer, WriteSession, json_members, json_rows
 from audit.query import Dialect
-from audit.records import AdminEvent, AuditRecord, Completion
+from audit.records import AdminEvent, Completion
+from audit.reportsql import Written, written
 from audit.rows import iso
 from audit.schema import CHAIN_SPAN, EVENT_COLUMNS
-from audit.store import _HELD_DECIDED, _SIGNED_AT_ONCE, AuditLog, Item, mapped_errors
+from audit.store import _SIGNED_AT_ONCE, AuditLog, Item, mapped_errors
+from audit.summaryschema import added
 from audit.verify import VerifyReport
 from mailbase.pgconn import ERRORS, PgConnection, PgDatabase, connect, pooled
 
@@ -91,8 +97,9 @@ _LAST_CHECKPOINT = ("SELECT seq, at, every_records, every_seconds FROM checkpoin
 # AuditLog._is_message's read for every completion of a batch at once, sent with the lock
 _MESSAGES = "SELECT seq FROM events WHERE seq = ANY(?) AND kind = 'message'"
 # a batch linked by the server (audit/pgschema.py), sent with the lock and the COMMIT
-_APPEND = ("SELECT seqs, due FROM congvu_append(%s::json, %s::bytea[], %s::bytea[], %s::json, "
-           "%s::json, %s::json, %s::json, %s, %s, %s)")
+_APPEND = ("SELECT seqs, due, stale FROM congvu_append(%s::json, %s::bytea[], %s::bytea[], "
+           "%s::json, %s::json, %s::json, %s::json, %s::json, %s::bigint, %s::bigint[], "
+           "%s::boolean, %s, %s, %s)")
 
 
 _RECIPIENT = ("record_id", "position", "address", "unit_id")
@@ -108,6 +115,40 @@ _COLUMNS: dict[str, tuple[str, ...]] = {
 def _array(objects: Iterable[str]) -> str:
     """The JSON array of the JSON objects ``objects``."""
     return "[" + ",".join(objects) + "]"
+
+
+# The rows of a batch's records not stored yet, as the report's SQL reads the tables
+# (audit/reportsql.py's written): the events', memberships' and recipients' JSON arrays.
+_UNSTORED = ("events", "memberships", "recipients")
+_UNSTORED_ROWS = "WITH " + ", ".join(
+    f"{table} AS (SELECT * FROM json_populate_recordset(NULL::{table}, ?::json))"
+    for table in _UNSTORED)
+# the events given (one statement text whatever their number: prepared once a session)
+_AMONG = "e.seq = ANY(?::bigint[])"
+
+
+def _rows_doc(placed: Sequence[tuple[int, _Shipped]], table: str) -> str:
+    """The JSON array of the rows of ``table`` of the events ``placed``, each with its
+    place in the batch (from 1) as its ``seq`` or the ``record_id`` it indexes."""
+    if table == "events":
+        return _array(f'{{"seq":{n}{each.row}}}' for n, each in placed)
+    if table == "search":
+        return _array(f'{{"seq":{n}{each.words}}}' for n, each in placed
+                      if each.words is not None)
+    return _array(f'{{"record_id":{n}{row}}}' for n, each in placed
+                  for row in getattr(each, table))
+
+
+def _summary_doc(counted: summary.Counted) -> str | None:
+    """The summary's rows to add, as one JSON object of each table's array of rows
+    (None: none)."""
+    tables: dict[str, list[tuple[Any, ...]]] = {}
+    for table, row in counted.rows():
+        tables.setdefault(table, []).append(row)
+    if not tables:
+        return None
+    return "{" + ",".join(f'"{table}":{json_rows(added(table)[0], rows)}'
+                          for table, rows in tables.items()) + "}"
 
 
 def _where(config: AuditConfig) -> str:
@@ -258,7 +299,9 @@ class PgAuditLog(AuditLog):
         which of the records the batch's completions name are messages of the live chain
         (rather than one round trip per completion, under the lock)."""
         if self._links_in_server(items):
-            seqs = self._append_in_server([_Shipped.ship(item) for item in items])
+            shipped = [_Shipped.ship(item) for item in items]
+            counted = self._count_ahead(shipped)
+            seqs = None if counted is None else self._append_in_server(shipped, counted)
             if seqs is not None:
                 self.linked_in_server += 1
                 return list(seqs)
@@ -270,30 +313,45 @@ class PgAuditLog(AuditLog):
             self._asked = frozenset()
 
     def _links_in_server(self, items: Sequence[Item]) -> bool:
-        """Whether the server can append the batch alone: nothing in it needs the writer
-        between the head read and the COMMIT. A completion, the release or deletion of a
-        held message and a record the summary counts before its completion change the
-        report's summary, counted here from what the store holds; an event signed at
-        once, and a key not yet known to be enrolled, need a checkpoint or an enrolment
-        in the transaction."""
+        """Whether the server may append the batch alone: no event in it is signed at
+        once, and this key is known to be enrolled (either needs a checkpoint or an
+        enrolment in the transaction). The report's summary may still need counting
+        under the lock (audit/summary.py's ``ahead`` says)."""
         if not items or self.signer is None or not self._key_known:
             return False
-        for item in items:
-            if isinstance(item, Completion):
-                return False
-            if isinstance(item, AuditRecord) and summary.counts_before_completion(item):
-                return False
-            if isinstance(item, AdminEvent) and item.kind in _SIGNED_AT_ONCE | _HELD_DECIDED:
-                return False
-        return True
+        return not any(isinstance(item, AdminEvent) and item.kind in _SIGNED_AT_ONCE
+                       for item in items)
 
-    def _append_in_server(self, shipped: Sequence[_Shipped]) -> list[int] | None:
+    def _count_ahead(self, shipped: Sequence[_Shipped]) -> summary.Ahead | None:
+        """What the batch changes in the report's summary, counted before the lock
+        (audit/summary.py's ``ahead``); None: it is counted under the lock.
+
+        :raises AuditError: the store cannot be read.
+        """
+        def stored(seqs: Sequence[int]) -> list[Written]:
+            return written(self.db.conn, _AMONG, [list(seqs)])
+
+        def fresh(places: Sequence[int]) -> list[Written]:
+            chosen = [(n, shipped[n - 1]) for n in places]
+            return written(self.db.conn, _AMONG, [
+                *(_rows_doc(chosen, table) for table in _UNSTORED), list(places)],
+                rows=_UNSTORED_ROWS)
+
+        with mapped_errors(self.path, "count audit events in the report summary",
+                           self.errors):
+            self._reconnected()
+            return summary.ahead(self.db.conn, [each.item for each in shipped],
+                                 stored=stored, fresh=fresh)
+
+    def _append_in_server(self, shipped: Sequence[_Shipped], counted: summary.Ahead
+                          ) -> list[int] | None:
         """Append the batch with one statement that links it in the server
         (``congvu_append``, audit/pgschema.py), sent with the lock before it and the
         COMMIT and the wait for the disk after it, in one round trip: the lock is held
         for the server's own work only. Returns the events' ids, or None when a
-        checkpoint fell due, having written nothing (the caller appends as before, and
-        signs it).
+        checkpoint fell due or an event after the summary's read made ``counted`` out
+        of date, having written nothing (the caller appends as before: it signs the
+        checkpoint, and counts the summary under the lock).
 
         :raises AuditError: the transaction could not be committed.
         """
@@ -302,15 +360,13 @@ class PgAuditLog(AuditLog):
             conn = self._reconnected()
             conn.begin_locked(None)  # congvu_append takes the lock once its rows are read
             answer = conn.ask_ahead(_APPEND, [
-                _array(f'{{"seq":{n}{each.row}}}' for n, each in placed),
+                _rows_doc(placed, "events"),
                 [each.prefix for each in shipped], [each.after for each in shipped],
-                *(_array(f'{{"record_id":{n}{row}}}' for n, each in placed
-                         for row in getattr(each, table))
-                  for table in ("memberships", "recipients", "attachments")),
-                _array(f'{{"seq":{n}{each.words}}}' for n, each in placed
-                       if each.words is not None),
-                self.checkpoint_every_records, float(self.checkpoint_every_seconds),
-                iso(datetime.now(UTC)),
+                *(_rows_doc(placed, table)
+                  for table in ("memberships", "recipients", "attachments", "search")),
+                _summary_doc(counted.counted), counted.read_head, counted.watched,
+                counted.decides_held, self.checkpoint_every_records,
+                float(self.checkpoint_every_seconds), iso(datetime.now(UTC)),
             ])
             try:
                 conn.commit()
@@ -319,8 +375,8 @@ class PgAuditLog(AuditLog):
                     conn.rollback()
                 raise
         assert answer.rows is not None
-        seqs, due = answer.rows[0]
-        return None if due else [int(seq) for seq in seqs]
+        seqs, due, stale = answer.rows[0]
+        return None if due or stale else [int(seq) for seq in seqs]
 
     def _is_message(self, record_id: int) -> bool:
         """As asked with the lock (a record that is a message stays one: only retention

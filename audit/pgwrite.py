@@ -74,7 +74,7 @@ def _encoded(row: Sequence[Any]) -> list[Any]:
     return [encode(v) if isinstance(v, str) else v for v in row]
 
 
-def _json_rows(names: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+def json_rows(names: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     """The rows as one JSON array of objects, their text as :func:`encode` stores it:
     encoded value by value only when the document shows it may be needed."""
     def document(rows: Iterable[Sequence[Any]]) -> str:
@@ -171,7 +171,7 @@ class WriteSession(PgConnection):
             return
         names = [name.strip() for name in insert.group(2).split(",")]
         self._waiting.append(_Waiting(_as_json(insert.group(1), insert.group(2)),
-                                      [[_json_rows(names, batch)]]))
+                                      [[json_rows(names, batch)]]))
 
     def insert_objects(self, table: str, columns: Sequence[str], objects: Sequence[str]
                        ) -> None:

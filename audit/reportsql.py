@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 from functools import partial
 from typing import Any
@@ -159,11 +159,17 @@ def quarantine_fates(conn: sqlite3.Connection, before: int | None = None) -> dic
         (AdminKind.QUARANTINE_DELETE.value, AdminKind.QUARANTINE_RELEASE.value,
          CHAIN_SPAN if before is None else before))
     for kind, target in rows:
-        released = kind == AdminKind.QUARANTINE_RELEASE.value
-        # a release is final: the message left, whatever is said of its id later
-        if fates.get(target) is not Fate.DELIVERED:
-            fates[target] = Fate.DELIVERED if released else Fate.REFUSED
+        decide(fates, kind, target)
     return fates
+
+
+def decide(fates: dict[str, Fate], kind: str, target: str) -> None:
+    """Add to ``fates`` a quarantine release or deletion (``kind``) of ``target``, the
+    next in the log's order."""
+    released = kind == AdminKind.QUARANTINE_RELEASE.value
+    # a release is final: the message left, whatever is said of its id later
+    if fates.get(target) is not Fate.DELIVERED:
+        fates[target] = Fate.DELIVERED if released else Fate.REFUSED
 
 
 def fate(completion: str | None, held: Mapping[str, Fate]) -> Fate | None:
@@ -348,6 +354,36 @@ class Stretched:
     stretch: int
     message: Message
     before: Message | None
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    """A message as written, to be read at any state of its fate: its stretch, its
+    latest completion (``outcome<US>reply``) when it was read, and the message as its
+    row of :data:`_COLUMNS` reads but its fate (read once: its documents are parsed)."""
+
+    seq: int
+    stretch: int
+    done: str | None
+    written: Message
+
+    def message(self, done: str | None, held: Mapping[str, Fate]) -> Message:
+        """The message, its latest completion ``done``, its quarantine read with ``held``."""
+        return replace(self.written, fate=fate(done, held))
+
+
+def written(conn: sqlite3.Connection, where: str, params: Sequence[Any], *, rows: str = ""
+            ) -> list[Written]:
+    """The messages ``where`` selects (SQL on ``events e``), as written, with their
+    stretch. With ``rows``, a WITH clause naming rows of ``events``, ``memberships`` and
+    ``recipients`` not stored yet (its parameters first in ``params``), those rows'
+    messages instead, read by the same SQL, each one's stretch ``-seq`` (its place is
+    not known yet)."""
+    stretch = "-e.seq" if rows else STRETCH
+    found = conn.execute(f"{rows} SELECT {_COLUMNS}, {stretch} FROM events e "
+                         f"WHERE e.kind = 'message' AND {where}", params).fetchall()
+    return [Written(int(row[14]), int(row[16]), row[5], _message(row, None, {}))
+            for row in found]
 
 
 def stretched(conn: sqlite3.Connection, where: str, params: Sequence[Any], *,

@@ -10,7 +10,10 @@ the summary as from that day's records.
 On append (:func:`maintain`, in the append's transaction, on both backends) the
 batch's messages are counted, and a message whose fate the batch changes (its
 completion, the release or deletion of what it held) is taken out as it stood before the
-batch and counted again as it stands after it. A rebuild (:func:`rebuild`) counts the
+batch and counted again as it stands after it. The shared store counts most batches
+so before the chain's lock instead (:func:`ahead`), and the database server adds the
+figures under it unless an event appended since makes them out of date (audit/pgstore.py);
+both count a message with :class:`Counted`. A rebuild (:func:`rebuild`) counts the
 records a month at a time, each month in a write transaction of its own, so mail keeps
 flowing meanwhile; :func:`check` counts them again and compares.
 """
@@ -25,16 +28,25 @@ from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from audit.errors import AuditError
-from audit.records import AdminKind, AuditRecord, Operation
+from audit.records import AdminEvent, AdminKind, AuditRecord, Completion, Operation
+from audit.records import Fate as Outcome
 from audit.report import FIELDS, received_figures, sent_figures
-from audit.reportsql import Fate, Message, Stretched, quarantine_fates, stretched
+from audit.reportsql import (
+    Fate,
+    Message,
+    Stretched,
+    Written,
+    decide,
+    quarantine_fates,
+    stretched,
+)
 from audit.rows import iso
 from audit.schema import CHAIN_SPAN
 from audit.summaryschema import (
-    COUNTED,
     KEYS,
     NOT_BUILT,
     SEP,
+    added,
     chains_text,
     day_of,
     is_current,
@@ -44,6 +56,7 @@ from audit.summaryschema import (
 from audit.verify import VerifyReport
 
 if TYPE_CHECKING:
+    from audit.interface import Item
     from audit.store import AuditLog
 
 log = logging.getLogger("congvu.audit")
@@ -149,18 +162,9 @@ class Counted:
 
 
 def _upsert(table: str) -> str:
-    keys = KEYS[table]
-    values = ("n",) if table == "summary_talk" else COUNTED
-    extra = ("last_sent",) if table == "summary_sent" else ()
-    columns = (*keys, *values, *extra)
-    sets = [f"{v} = {table}.{v} + excluded.{v}" for v in values]
-    if extra:
-        sets.append("last_sent = CASE WHEN excluded.last_sent > "
-                    f"coalesce({table}.last_sent, '') THEN excluded.last_sent "
-                    f"ELSE {table}.last_sent END")
+    columns, conflict = added(table)
     return (f"INSERT INTO {table} ({', '.join(columns)}) "
-            f"VALUES ({', '.join('?' * len(columns))}) "
-            f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {', '.join(sets)}")
+            f"VALUES ({', '.join('?' * len(columns))}) {conflict}")
 
 
 def _write(conn: sqlite3.Connection, counted: Counted) -> None:
@@ -189,14 +193,7 @@ def maintain(conn: sqlite3.Connection, *, head_before: int, head_after: int,
     released or deleted (``held_targets``: quarantine ids). A summary that described
     the log before the batch describes it after. A record left out of ``records``
     must add nothing before its completion (:func:`counts_before_completion`)."""
-    affected = set(records) | set(completed)
-    if held_targets:
-        marks = ", ".join("?" * len(held_targets))
-        affected.update(int(r[0]) for r in conn.execute(
-            "SELECT record_id FROM events WHERE kind = 'completion' "
-            f"AND outcome = 'quarantined' AND substr(reply, 1, {len(_HELD_REPLY)}) = "
-            f"'{_HELD_REPLY}' AND trim(substr(reply, {len(_HELD_REPLY) + 1})) IN ({marks})",
-            list(held_targets)))
+    affected = set(records) | set(completed) | _held_by(conn, held_targets)
     if affected:
         before = head_before + 1
         counted = Counted()
@@ -210,6 +207,86 @@ def maintain(conn: sqlite3.Connection, *, head_before: int, head_after: int,
     # a statement with no answer, so the PostgreSQL writer sends it with the commit
     conn.executemany("UPDATE summary_state SET live_through = ? WHERE live_through = ?",
                      [(head_after, head_before)])
+
+
+def _held_by(conn: sqlite3.Connection, targets: Sequence[str]) -> set[int]:
+    """The records whose completions held them as one of the quarantine ids ``targets``."""
+    if not targets:
+        return set()
+    marks = ", ".join("?" * len(targets))
+    return {int(r[0]) for r in conn.execute(
+        "SELECT record_id FROM events WHERE kind = 'completion' "
+        f"AND outcome = 'quarantined' AND substr(reply, 1, {len(_HELD_REPLY)}) = "
+        f"'{_HELD_REPLY}' AND trim(substr(reply, {len(_HELD_REPLY) + 1})) IN ({marks})",
+        list(targets))}
+
+
+@dataclass(frozen=True, slots=True)
+class Ahead:
+    """A batch's change to the summary, counted before the chain's lock from the log as
+    it stood at position ``read_head`` (None: the batch changes no figure, nothing was
+    read): the figures to add (``counted``, the same :func:`maintain` adds), valid while
+    no event after ``read_head`` completes one of the messages ``watched``, holds a
+    message when the batch releases or deletes one (``decides_held``), or decides a held
+    message, imports a chain or removes events (a database server applying it checks
+    that under the lock)."""
+
+    read_head: int | None
+    watched: list[int]
+    decides_held: bool
+    #: the figures; a stretch -n is that of the batch's n-th event (a record counted
+    #: before its completion), which only its place says
+    counted: Counted
+
+
+def _done(item: Completion) -> str:
+    """A completion as the report reads a message's latest one: ``outcome<US>reply``."""
+    return f"{item.outcome.value}{SEP}{item.reply or ''}"
+
+
+#: The messages of the events given (:func:`~audit.reportsql.written`): of the store's,
+#: or of a batch's not stored yet (by their positions in it, from 1).
+Read = Callable[[Sequence[int]], list[Written]]
+
+
+def ahead(conn: sqlite3.Connection, items: Sequence[Item], *, stored: Read, fresh: Read
+          ) -> Ahead | None:
+    """Count what appending ``items`` changes in the summary, before the lock, in
+    statements of their own (see :class:`Ahead`), reading the messages concerned with
+    ``stored`` and the batch's own with ``fresh``. None: it must be counted under the
+    lock (:func:`maintain`): the batch holds a completion of a record the store holds
+    no message of before the batch (or none), or takes a delivered message back out
+    (the last time its mailbox sent is counted again from its day's records)."""
+    completions = [i for i in items if isinstance(i, Completion)]
+    decisions = [i for i in items if isinstance(i, AdminEvent) and i.kind.value in _HELD_KINDS]
+    early = [n for n, i in enumerate(items, 1)
+             if isinstance(i, AuditRecord) and counts_before_completion(i)]
+    counted = Counted()
+    for record in fresh(early) if early else ():
+        counted.add(record.message(None, {}), record.stretch)  # none completes it yet
+    if not completions and not decisions:
+        return Ahead(None, [], False, counted)
+    read_head = live_head(conn)  # first: what happens after it is seen, or checked
+    targets = [i.target for i in decisions if i.target]
+    concerned = sorted({i.record_id for i in completions} | _held_by(conn, targets))
+    found = {w.seq: w for w in (stored(concerned) if concerned else ())}
+    if any(i.record_id not in found for i in completions):
+        return None
+    latest = {w.seq: w.done for w in found.values()}
+    after = {**latest, **{i.record_id: _done(i) for i in completions}}
+    quarantined = f"{Outcome.QUARANTINED.value}{SEP}"
+    held = quarantine_fates(conn) if any(
+        d is not None and d.startswith(quarantined) for d in (*latest.values(), *after.values())
+    ) else {}
+    held_after = dict(held)
+    for each in decisions:
+        decide(held_after, each.kind.value, each.target)
+    for seq, record in found.items():
+        counted.add(record.message(latest[seq], held), record.stretch, -1)
+        counted.add(record.message(after[seq], held_after), record.stretch)
+    if counted.unsent:
+        return None
+    return Ahead(read_head, sorted(found), bool(decisions), counted)
 
 
 def _last_again(conn: sqlite3.Connection, keys: set[tuple[Any, ...]]) -> None:

@@ -64,6 +64,23 @@ STRETCH = (f"coalesce((SELECT max(r.seq) FROM events r WHERE r.kind = 'admin' "
            f"e.seq / {CHAIN_SPAN} * {CHAIN_SPAN})")
 
 
+def added(table: str) -> tuple[tuple[str, ...], str]:
+    """The columns of ``table`` an append writes, and the clause that adds a row's
+    figures to those its key holds already (keeping the later last time sent): an
+    append's UPSERT, in SQLite (audit/summary.py) and in PostgreSQL (audit/pgschema.py's
+    ``congvu_append``) alike."""
+    keys = KEYS[table]
+    values = ("n",) if table == "summary_talk" else COUNTED
+    extra = ("last_sent",) if table == "summary_sent" else ()
+    sets = [f"{v} = {table}.{v} + excluded.{v}" for v in values]
+    if extra:
+        sets.append("last_sent = CASE WHEN excluded.last_sent > "
+                    f"coalesce({table}.last_sent, '') THEN excluded.last_sent "
+                    f"ELSE {table}.last_sent END")
+    return (*keys, *values, *extra), (f"ON CONFLICT ({', '.join(keys)}) "
+                                      f"DO UPDATE SET {', '.join(sets)}")
+
+
 def _columns(sql_int: str, sql_text: str) -> dict[str, str]:
     counts = ", ".join(f"{c} {sql_int} NOT NULL DEFAULT 0" for c in COUNTED)
     return {

@@ -17,15 +17,24 @@ from audit.config import AuditConfig
 from audit.errors import AuditError
 from audit.pending import Pending
 from audit.pgschema import MIGRATIONS as PG_MIGRATIONS
-from audit.pgstore import PgAuditLog
+from audit.pgstore import PgAuditLog, _Shipped
 from audit.query import Filters
-from audit.records import AdminEvent, AdminKind, AuditRecord, Completion, Fate
+from audit.records import (
+    AdminEvent,
+    AdminKind,
+    AuditRecord,
+    AuthResult,
+    Completion,
+    Direction,
+    Fate,
+)
 from audit.schema import HASHED_COLUMNS, MIGRATIONS
 from audit.store import AuditLog
 from mailbase.pgconn import decode, encode, translate
 from support.audit import T0, make_record, sha
 from support.postfix import free_port
 from support.postgres import PASSWORD, PostgresCluster, password_file
+from support.threads import run_together
 
 VECTORS = Path(__file__).parents[1] / "data" / "chain-vectors"
 
@@ -180,6 +189,68 @@ def test_a_checkpoint_falling_due_is_signed_by_the_writer(pg_config: AuditConfig
     assert report.is_intact, report.describe()
 
 
+def _summary_matches(log: AuditLog) -> None:
+    report = log.verify()
+    assert report.is_intact, report.describe()
+    assert "the report summary matches the records" in report.notes
+
+
+def test_completions_and_held_decisions_are_counted_by_the_server(
+        pg_config: AuditConfig) -> None:
+    with _warmed(pg_config) as log, AuditLog.open(pg_config) as other:
+        dmarc = make_record(  # counted before its completion
+            direction=Direction.INBOUND, sender_unit="ubnd", authentication=[AuthResult(
+                method="dmarc", result="fail", domain="ubnd.example.gov.vn",
+                disposition="spoof-quarantine")])
+        sent, counted_early = log.write([make_record(), dmarc])
+        renamed = AdminEvent(kind=AdminKind.UNITS_RENAMED, actor="admin", target="p.csv",
+                             details={"ubnd": "ubnd2"})
+        log.write([dmarc, renamed, dmarc])  # the stretch of each as the server places it
+        held = other.record(make_record())
+        log.write([Completion(record_id=sent, outcome=Fate.RELAYED, reply="250"),
+                   Completion(record_id=counted_early, outcome=Fate.REJECTED, reply="550"),
+                   Completion(record_id=held, outcome=Fate.QUARANTINED,
+                              reply="quarantined as Q1")])
+        log.admin(AdminEvent(kind=AdminKind.QUARANTINE_RELEASE, actor="admin", target="Q1"))
+        assert log.linked_in_server == 4
+        stretches = [r["stretch"] for r in log.db.query(
+            "SELECT stretch FROM summary_sent WHERE forgery_attempts > 0 ORDER BY stretch")]
+        # a delivered message taken back out: its mailbox's last time sent is counted
+        # again from its day's records, under the lock
+        log.complete(Completion(record_id=sent, outcome=Fate.REJECTED, reply="550"))
+        assert log.linked_in_server == 4
+        _summary_matches(log)
+    assert stretches == [0, 7]  # after the rename at 6
+
+
+def test_a_summary_count_another_server_outdated_is_counted_again_under_the_lock(
+        pg_config: AuditConfig) -> None:
+    """The figures counted before the lock hold while no event after their read changes
+    them: another server completing the same message, or holding one as the id a release
+    names, in between makes the server write nothing; the writer then counts it."""
+    with _warmed(pg_config) as log, AuditLog.open(pg_config) as other:
+        first, second = log.write([make_record(), make_record()])
+        done = [_Shipped.ship(Completion(record_id=first, outcome=Fate.REJECTED, reply="550"))]
+        counted = log._count_ahead(done)
+        other.complete(Completion(record_id=first, outcome=Fate.QUARANTINED,
+                                  reply="quarantined as Q7"))
+        head = log.head()
+        assert counted is not None
+        assert log._append_in_server(done, counted) is None
+        assert log.head() == head  # nothing written
+        assert log.write([done[0].item]) == [head[0] + 1]
+        release = [_Shipped.ship(AdminEvent(kind=AdminKind.QUARANTINE_RELEASE, actor="admin",
+                                            target="Q8"))]
+        counted = log._count_ahead(release)
+        other.complete(Completion(record_id=second, outcome=Fate.QUARANTINED,
+                                  reply="quarantined as Q8"))
+        assert counted is not None
+        assert log._append_in_server(release, counted) is None
+        log.write([release[0].item])
+        assert log.linked_in_server == 3  # the second tries, counted again from the store
+        _summary_matches(log)
+
+
 def test_text_postgresql_cannot_hold_is_kept_exactly() -> None:
     for text in ["", "Công văn", "a\x00b", "\udcff\ud800", "\ufdd0", "\ufdd0e\ufdd00", "x\\u0000"]:
         stored = encode(text)
@@ -244,25 +315,16 @@ def test_verify_finds_a_changed_row_and_a_lost_index_entry(
 def test_several_writers_never_fork_the_chain(pg_config: AuditConfig) -> None:
     AuditLog.open(pg_config).close()
     writers, batches, size = 4, 25, 4
-    failures: list[BaseException] = []
     start = threading.Barrier(writers)
 
     def write(n: int) -> None:
-        try:
-            with AuditLog.open(pg_config) as log:
-                start.wait()
-                for b in range(batches):
-                    ids = log.write([make_record(queue_id=f"W{n}B{b}R{r}") for r in range(size)])
-                    assert ids == list(range(ids[0], ids[0] + size))  # one batch, in a row
-        except BaseException as exc:  # reported by the test below
-            failures.append(exc)
+        with AuditLog.open(pg_config) as log:
+            start.wait()
+            for b in range(batches):
+                ids = log.write([make_record(queue_id=f"W{n}B{b}R{r}") for r in range(size)])
+                assert ids == list(range(ids[0], ids[0] + size))  # one batch, in a row
 
-    threads = [threading.Thread(target=write, args=(n,)) for n in range(writers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert failures == []
+    assert run_together(write, writers, barrier=start) == []
     with AuditLog.open_readonly(pg_config, trust=pg_config.key_trust()) as log:
         report = log.verify()
         assert report.is_intact, report.describe()

@@ -6,6 +6,7 @@ names its day and unit; an older store's report reads the records until it is bu
 from __future__ import annotations
 
 import random
+import threading
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -31,9 +32,10 @@ from audit.records import (
 from audit.report import FIELDS, Report
 from audit.reportuse import RosterMailbox
 from audit.store import AuditLog
-from audit.summaryschema import COUNTED, SUMMARY_ZONE, is_current, live_head
+from audit.summaryschema import COUNTED, KEYS, SUMMARY_ZONE, is_current, live_head
 from mailbase import Period, parse_period, zone
 from support.audit import bulk_fill, make_record, sha
+from support.threads import run_together
 
 UNITS = ["a", "b", "c", "d", "e"]
 START = datetime(2026, 9, 28, 16, 30, tzinfo=UTC)  # near midnight in Ho Chi Minh City
@@ -259,6 +261,88 @@ def test_an_older_store_reads_the_records_until_rebuilt(audit_config: AuditConfi
     assert _summarised(audit_config)
     with AuditLog.open_readonly(audit_config) as log:
         assert log.report(period) == before
+
+
+def _figures(config: AuditConfig) -> dict[str, set[tuple[Any, ...]]]:
+    """Each summary table's rows as the store holds them, but those counting nothing."""
+    with AuditLog.open_readonly(config) as log:
+        conn = log.db.conn
+        return {table: {tuple(row) for row in conn.execute(f"SELECT * FROM {table}")
+                        if any(v for v in row[len(keys):] if isinstance(v, int))}
+                for table, keys in KEYS.items()}
+
+
+def _completion(rng: random.Random, rid: int, n: int) -> Completion:
+    fate = rng.choice((Fate.RELAYED, Fate.RELAYED, Fate.STRIPPED, Fate.REJECTED,
+                       Fate.QUARANTINED, Fate.TEMPFAILED))
+    reply = f"quarantined as Q{rid}" if fate is Fate.QUARANTINED else f"250 ok {n}"
+    return Completion(record_id=rid, outcome=fate, reply=reply,
+                      at=START + timedelta(days=10, seconds=n))
+
+
+def test_two_writers_interleaving_records_and_completions_keep_the_summary(
+        backend_config: AuditConfig) -> None:
+    """Two servers' writers, each batch records of its own and completions of the
+    other's records (some completed by both at once, a delivered one taken back out, a
+    record counted before its completion), held messages released or deleted by either
+    one, a rename between: the summary kept by their appends is what a rebuild counts."""
+    AuditLog.open(backend_config).close()
+    rounds, writers = 14, 2
+    made: dict[tuple[int, int], list[int]] = {}  # (writer, round) -> its records' ids
+    held: list[str] = []
+    gate = threading.Barrier(writers)
+    completed_by_server = [0] * writers
+
+    def batch(n: int, r: int, rng: random.Random) -> list[Any]:
+        at = START + timedelta(days=r * 5, hours=n * 7)
+        items: list[Any] = [] if r % 3 == 2 else [
+            _record(rng, at + timedelta(minutes=k), ["a", "b", "c", "d"]) for k in range(2)]
+        theirs = made.get((1 - n, r - 1), [])
+        items += [_completion(rng, rid, r) for rid in theirs]
+        if theirs:  # completed by both servers at once
+            items.append(_completion(rng, theirs[0], r + 100))
+        if (n, r) == (0, 7):
+            items.append(AdminEvent(kind=AdminKind.UNITS_RENAMED, actor="test",
+                                    target="p.csv", details=dict(RENAMED)))
+        if held and r % 2 == n:
+            kind = rng.choice((AdminKind.QUARANTINE_RELEASE, AdminKind.QUARANTINE_DELETE))
+            items.append(AdminEvent(kind=kind, actor="admin", target=held[0]))
+        return items
+
+    def write(n: int) -> None:
+        rng = random.Random(n)
+        with AuditLog.open(backend_config) as log:
+            for r in range(rounds):
+                gate.wait()  # the other's records of the round before are written
+                items = batch(n, r, rng)
+                linked = getattr(log, "linked_in_server", 0)
+                ids = log.write(items)
+                if any(isinstance(i, Completion) for i in items):
+                    completed_by_server[n] += getattr(log, "linked_in_server", 0) - linked
+                made[(n, r)] = [seq for seq, i in zip(ids, items, strict=True)
+                                if isinstance(i, AuditRecord)]
+                held.extend(f"Q{i.record_id}" for i in items if isinstance(i, Completion)
+                            and i.outcome is Fate.QUARANTINED)
+                gate.wait()  # both wrote the round
+                if n == 0 and held and r % 4 == 3:
+                    held.pop(0)
+
+    assert run_together(write, writers, barrier=gate) == []
+    with AuditLog.open(backend_config) as log:  # a completion in its record's batch
+        head, _ = log.head()
+        log.write([_record(random.Random(5), START + timedelta(days=3), ["b", "c"]),
+                   Completion(record_id=head + 1, outcome=Fate.RELAYED, reply="250")])
+    if backend_config.url is not None:
+        assert sum(completed_by_server) > 0  # the database server counted them
+    assert _summarised(backend_config)
+    kept = _figures(backend_config)
+    assert sum(len(rows) for rows in kept.values()) > 50
+    checked = _verify(backend_config)
+    assert checked.is_intact, checked.describe()
+    assert "the report summary matches the records" in checked.notes
+    with AuditLog.open(backend_config) as log:
+        log.rebuild_summary()
+    assert _figures(backend_config) == kept
 
 
 def test_summary_days_are_local_days() -> None:
