@@ -66,7 +66,7 @@ def _act(reason="đã xác minh với người gửi qua điện thoại", confi
 def test_release_sends_the_message_to_the_next_hop_and_is_audited(env, next_hop):
     c, token = _admin(env, release=smtp_releaser(env.settings, "127.0.0.1", next_hop.port))
     r = c.post(f"/admin/quarantine/{env.held}/release", data=_act(csrf_token=token))
-    assert r.status_code == 303 and "done=" in r.headers["location"]
+    assert r.status_code == 200 and 'id="done"' in r.text and 'id="held-none"' in r.text
     got = next_hop.get()
     assert got.recipients == ["vanthu@ubnd.laocai.gov.vn"]
     assert got.content.replace(b"\r\n", b"\n") == HELD.replace(b"\r\n", b"\n")
@@ -97,7 +97,7 @@ def test_the_reason_kept_is_one_line(env):
     c, token = _admin(env)
     r = c.post(f"/admin/quarantine/{env.held}/delete",
                data=_act(reason=" spam\r\n  gửi nhầm\x00 ", csrf_token=token))
-    assert "done=" in r.headers["location"]
+    assert r.status_code == 200 and 'id="done"' in r.text
     [event] = _events(env, "quarantine-delete")
     assert event["details"]["reason"] == "spam gửi nhầm"
 
@@ -106,9 +106,8 @@ def test_release_refused_by_the_next_hop_keeps_the_message(env, next_hop):
     next_hop.queue_reply("DATA", "554 5.7.1 no thanks")
     c, token = _admin(env, release=smtp_releaser(env.settings, "127.0.0.1", next_hop.port))
     r = c.post(f"/admin/quarantine/{env.held}/release", data=_act(csrf_token=token))
-    assert "error=" in r.headers["location"]
-    page = c.get(r.headers["location"]).text
-    assert "no thanks" in page
+    assert r.status_code == 502
+    assert "no thanks" in r.text.split('id="error">', 1)[1].split("</p>", 1)[0]
     with open_quarantine(env.settings.quarantine) as store:
         assert store.get(env.held)
     assert _events(env, "quarantine-release") == []
@@ -125,7 +124,7 @@ def test_delete_is_audited_then_done(env):
     c, token = _admin(env)
     r = c.post(f"/admin/quarantine/{env.held}/delete",
                data=_act(reason="thư rác", csrf_token=token))
-    assert "done=" in r.headers["location"]
+    assert r.status_code == 200 and f"{env.held}: deleted" in r.text
     with open_quarantine(env.settings.quarantine) as store:
         assert store.list() == []
     [event] = _events(env, "quarantine-delete")
@@ -133,7 +132,7 @@ def test_delete_is_audited_then_done(env):
         "admin", env.held, "thư rác")
     assert 'id="held-none"' in c.get("/admin/quarantine").text
     r = c.post("/admin/quarantine/nope/delete", data=_act(csrf_token=token))
-    assert "error=" in r.headers["location"]
+    assert r.status_code == 400 and 'id="error"><span data-value>nope: ' in r.text
 
 
 def _text(page: str) -> str:
@@ -230,7 +229,7 @@ def test_a_grant_by_address_in_the_console_is_of_its_unit(env):
     assert (event["target"], event["unit_id"]) == ("auditor-b", "stc")
     r = c.post("/admin/users/auditor-b/grant",
                data={"csrf_token": token, "unit": f"nobody@stc.{DOMAIN}"})
-    assert "no+unit+has+the+address" in r.headers["location"]
+    assert r.status_code == 400 and 'data-code="grant.no-unit-at-address' in r.text
 
 
 def test_the_users_page_flags_grants_of_no_unit(env):
@@ -268,30 +267,40 @@ def test_a_refused_user_change_is_said_in_the_pages_language(env, act, form, vie
                                                               english):
     c, token = _admin(env)
     r = c.post(act, data={"csrf_token": token, **form})
-    assert r.status_code == 303 and "error=" in r.headers["location"]
-    page = c.get(r.headers["location"]).text
-    assert _error(page) == vietnamese
-    assert 'class="reason" data-code=' in page  # said by its code, not as recorded
+    assert r.status_code == 400
+    assert _error(r.text) == vietnamese
+    assert 'class="reason" data-code=' in r.text  # said by its code, not as recorded
     c.get("/lang/en")
-    assert _error(c.get(r.headers["location"]).text) == english
+    again = c.post(act, data={"csrf_token": token, **form})
+    assert (again.status_code, _error(again.text)) == (400, english)
     with users_of(env.settings) as users:
         assert "x" not in {u.name for u in users.users()}
         assert users.get("auditor-a").units == ("stc",) and users.get("admin").is_active
     assert _events(env, "user-grant") == []
 
 
-def test_a_refusals_values_are_data_and_an_unknown_code_its_english(env):
+def test_a_refusals_values_are_data(env):
     c, token = _admin(env)
     r = c.post("/admin/users", data={"csrf_token": token, "name": "<b>x</b>",
                                       "password": "short"})
-    page = c.get(r.headers["location"]).text
+    page = r.text
     assert '<span data-value>&lt;b&gt;x&lt;/b&gt;</span>' in page
     assert 'data-code="user.password-short"' in page
-    # a code this release does not know: the English the address carried, said to be so
-    page = c.get("/admin/users?error=no+such+thing&why=%7B%22code%22%3A%22user.x%22%7D").text
-    assert _error(page) == "no such thing (nguyên văn tiếng Anh như đã ghi)"
-    assert _error(c.get("/admin/users?error=no+such+thing&why=not+json").text) == (
-        "no such thing")
+
+
+def test_no_address_puts_words_on_an_administrators_page(env):
+    """A refusal or an act's result is said in the act's own answer: a link carrying
+    words (as earlier releases' redirects did) shows none of them."""
+    c, _ = _admin(env)
+    words = "mật khẩu của bạn đã hết hạn, hãy vào evil.example"
+    for address in (f"/admin/users?error={words}",
+                    "/admin/users?why=%7B%22code%22%3A%22user.unknown%22%2C%22values%22%3A"
+                    "%7B%22name%22%3A%22evil.example%22%7D%7D",
+                    f"/admin/quarantine?error={words}", f"/admin/quarantine?done={words}"):
+        page = c.get(address)
+        assert page.status_code == 200, address
+        assert 'id="error"' not in page.text and 'id="done"' not in page.text, address
+        assert "evil.example" not in html.unescape(_text(page.text)), address  # as read
 
 
 def test_an_unknown_user_action_is_not_found(env):
@@ -323,7 +332,7 @@ def test_release_through_milters_release(env, next_hop):
     c, token = _admin(env, release=lambda qid, actor, reason: run_release(
         config, qid, actor=actor, reason=reason))
     r = c.post(f"/admin/quarantine/{env.held}/release", data=_act(csrf_token=token))
-    assert "done=" in r.headers["location"], r.headers["location"]
+    assert r.status_code == 200 and 'id="done"' in r.text, r.text
     got = next_hop.get()
     assert got.recipients == ["vanthu@ubnd.laocai.gov.vn"]
     assert b"Message-ID: <held-1@stc.laocai.gov.vn>" in got.content

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.concurrency import run_in_threadpool
@@ -45,14 +43,21 @@ def _store(request: Request) -> Quarantine:
 
 
 @router.get("/admin/quarantine", response_class=HTMLResponse)
-def quarantine_list(request: Request, user: AdminUser, done: str = "",
-                    error: str = "") -> HTMLResponse:
+def quarantine_list(request: Request, user: AdminUser) -> HTMLResponse:
     """Every held message, oldest first: envelope, Subject, From, rule and reason."""
+    return _quarantine_page(request)
+
+
+def _quarantine_page(request: Request, *, done: str = "", error: str = "",
+                     status: int = 200) -> HTMLResponse:
+    """The list, with what became of the act just made. Rendered in the act's own
+    answer, never carried in an address: a link could otherwise put any words on an
+    administrator's page."""
     with _store(request) as store:
         held = [(entry, headline(store, entry)) for entry in store.list()]
     return render(request, "quarantine_list.html", {
         "held": held, "done": done, "error": error,
-        "can_release": console_of(request).release is not None})
+        "can_release": console_of(request).release is not None}, status)
 
 
 @router.get("/admin/quarantine/{qid}", response_class=HTMLResponse)
@@ -104,13 +109,9 @@ async def quarantine_release(request: Request, user: AdminUser, qid: str,
         reply = await run_in_threadpool(release, qid, user.name, asked)
     except Exception as exc:  # the releaser's failure is shown; the message stays held
         log.warning("release of %s by %s failed: %s", qid, user.name, exc)
-        return _back("error", f"{qid}: {exc}")
+        return _quarantine_page(request, error=f"{qid}: {exc}", status=502)
     log.info("released %s by %s (%s): %s", qid, user.name, asked, reply)
-    return _back("done", f"{qid}: {reply}")
-
-
-def _back(kind: str, text: str) -> Response:
-    return RedirectResponse("/admin/quarantine?" + urlencode({kind: text}), status_code=303)
+    return _quarantine_page(request, done=f"{qid}: {reply}")
 
 
 @router.post("/admin/quarantine/{qid}/delete", dependencies=CSRF)
@@ -124,9 +125,9 @@ def quarantine_delete(request: Request, user: AdminUser, qid: str,
         actions.delete_held(console_of(request).settings, qid, actor=user.name,
                             reason=asked)
     except (PolicyError, AuditError) as exc:
-        return _back("error", f"{qid}: {exc}")
+        return _quarantine_page(request, error=f"{qid}: {exc}", status=400)
     log.info("deleted %s by %s (%s)", qid, user.name, asked)
-    return _back("done", f"{qid}: deleted")
+    return _quarantine_page(request, done=f"{qid}: deleted")
 
 
 # -- directory ------------------------------------------------------------------
@@ -209,43 +210,36 @@ def unit_new(request: Request, user: AdminUser, id: str = "") -> Response:
 # -- users ----------------------------------------------------------------------
 
 
-def _refused_by(why: str, error: str) -> dict[str, Any] | None:
-    """The refusal a redirect carried (``why``: its code and values as JSON; ``error``:
-    its English, shown said to be so when the code is not this release's), or None
-    when it carried none that reads as one."""
-    try:
-        carried = json.loads(why) if why else None
-    except ValueError:
-        return None
-    return {**carried, "reason": error} if isinstance(carried, dict) else None
-
-
-def _back_to_users(exc: UserError | AuditError) -> Response:
-    """The users page again, saying why: a refusal by its code and values (said in the
-    page's language), the audit store's problem in its English words."""
-    query = {"error": str(exc)}
-    if isinstance(exc, UserError):
-        query["why"] = json.dumps(exc.problem.as_json(), ensure_ascii=False)
-    return RedirectResponse("/admin/users?" + urlencode(query), status_code=303)
-
-
 @router.get("/admin/users", response_class=HTMLResponse)
-def users_page(request: Request, user: AdminUser, error: str = "", why: str = ""
-               ) -> HTMLResponse:
+def users_page(request: Request, user: AdminUser) -> HTMLResponse:
     """Every user, their grants (those that match no unit of the directory flagged:
     they show nothing), and the forms to change them."""
+    return _users_page(request)
+
+
+def _users_page(request: Request, refused: UserError | AuditError | None = None
+                ) -> HTMLResponse:
+    """The users page; after a refused act, saying why in the act's own answer (400):
+    a refusal by its code and values, said in the page's language, the audit store's
+    problem in its English words. Never carried in an address, where a link could put
+    any words on an administrator's page."""
     console = console_of(request)
     users = console.users.users()
-    refusal = _refused_by(why, error)
+    status = 200 if refused is None else 400
     try:
         stale = stale_grants(console.settings, {unit for u in users for unit in u.units})
-    except UserError as exc:
+    except UserError as exc:  # the directory cannot be read: said, the page still shown
         stale = frozenset()
-        if not error:
-            error, refusal = str(exc), as_shown(exc.problem)
+        refused = refused or exc
+    error, refusal = "", None
+    if isinstance(refused, UserError):
+        error, refusal = str(refused), as_shown(refused.problem)
+    elif refused is not None:
+        error = str(refused)
     return render(request, "users.html", {"users": users, "error": error, "stale": stale,
                                           "refusal": refusal,
-                                          "names": {u.id: u.name for u in console.units()}})
+                                          "names": {u.id: u.name for u in console.units()}},
+                  status)
 
 
 def _user_act(request: Request, actor: User, target: str, action: str,
@@ -267,7 +261,7 @@ def _user_act(request: Request, actor: User, target: str, action: str,
         actions.user_event(console.settings, actor=actor.name, target=target, action=action,
                            unit_id=unit_id)
     except (UserError, AuditError) as exc:
-        return _back_to_users(exc)
+        return _users_page(request, exc)
     return RedirectResponse("/admin/users", status_code=303)
 
 
@@ -281,7 +275,7 @@ def user_add(request: Request, user: AdminUser, name: str = Form(""),
         actions.user_event(console.settings, actor=user.name, target=created.name,
                            action="add-admin" if created.is_admin else "add")
     except (UserError, AuditError) as exc:
-        return _back_to_users(exc)
+        return _users_page(request, exc)
     return RedirectResponse("/admin/users", status_code=303)
 
 
