@@ -66,6 +66,20 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
+POSTGRES_FIXTURES = frozenset({"postgres_cluster", "durable_postgres_cluster"})
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that asks for a PostgreSQL cluster is slow: the server's processes cost
+    about as much CPU as the test itself, and `make check` leaves them to `make test`.
+    (Fixtures that ask for the cluster only in their "postgresql" case mark that case
+    with their params.) First, so that `-m "not slow"` sees the mark."""
+    for item in items:
+        if POSTGRES_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
     """Each test draws the session's pooled RSA keys from the first again."""

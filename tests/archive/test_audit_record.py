@@ -88,6 +88,7 @@ def run_previous(tree: Path, config: AuditConfig, what: str) -> dict[str, Any]:
     return result
 
 
+@pytest.mark.slow
 def test_a_store_the_previous_release_wrote_takes_archived_records_both_ways(
         previous: Path, audit_config: AuditConfig) -> None:
     assert run_previous(previous, audit_config, "write")["intact"]

@@ -47,7 +47,7 @@ def letter() -> bytes:
 LETTER = letter()  # its boundaries are random: made once
 
 
-@pytest.fixture(params=["directory", "postgresql"])
+@pytest.fixture(params=["directory", pytest.param("postgresql", marks=pytest.mark.slow)])
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
     """The store suite's two backends (tests/archive/test_backends.py)."""
     if request.param == "directory":

@@ -248,6 +248,7 @@ def test_a_ledger_the_chain_does_not_vouch_for_hides_nothing(site: Site) -> None
     assert f"record {rid}: missing {sha}" in checked.stdout
 
 
+@pytest.mark.slow
 def test_a_prune_waits_for_a_message_being_stored_and_leaves_the_bytes_it_names(
         site: Site) -> None:
     """The race a content-addressed store must not lose mail to: a prune has read the

@@ -19,7 +19,7 @@ def audit_config(tmp_path: Path) -> AuditConfig:
     return AuditConfig(path=tmp_path / "audit.sqlite3", keys_dir=tmp_path / "keys")
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)])
 def backend_config(request: pytest.FixtureRequest, tmp_path: Path) -> AuditConfig:
     """The store on each backend: a SQLite file, then a PostgreSQL database of its own
     (the session's private cluster), reached with a password file as a server would."""

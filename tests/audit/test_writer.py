@@ -150,6 +150,7 @@ _CHILD = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_two_processes_write_one_chain(audit_config: AuditConfig) -> None:
     args = [str(audit_config.path), str(audit_config.keys_dir), str(ROOT / "tests")]
     children = [

@@ -138,6 +138,7 @@ def test_pipeline_stages_are_checked() -> None:
         parse_config({"pipeline": {"stages": ["policy", "policy"]}})
 
 
+@pytest.mark.slow
 def test_config_check_and_serve_refuse_a_key_file_others_can_read(tmp_path: Path) -> None:
     key = tmp_path / "dkim.pem"
     key.write_text("-----BEGIN PRIVATE KEY-----\nnot really\n-----END PRIVATE KEY-----\n")

@@ -64,6 +64,7 @@ def test_help_lists_every_command_and_imports_none_of_them() -> None:
     assert not {"milter.cli", "audit.cli", "signer.cli", "web.cli"} & modules
 
 
+@pytest.mark.slow
 def test_reading_the_configuration_imports_only_its_models() -> None:
     code, output, modules = _run("config", "show", "--config",
                                  str(ROOT / "deploy" / "congvu.toml"))
@@ -74,6 +75,7 @@ def test_reading_the_configuration_imports_only_its_models() -> None:
     assert not {"milter.probe", "smtplib", "ssl"} & modules
 
 
+@pytest.mark.slow
 def test_a_command_imports_its_own_package_not_the_others() -> None:
     code, _, modules = _run("directory", "--help")
     assert code == 0
@@ -87,6 +89,7 @@ _OPERATING_WORK = {"milter.backup", "milter.doctor", "milter.quarantine", "polic
                    "policies.held", "policies.pgquarantine"}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", ["doctor", "probe", "backup", "restore", "quarantine"])
 def test_an_operating_command_s_help_imports_none_of_their_work(command: str) -> None:
     # the deployment guide runs dozens of these: each used to import about 900 modules
@@ -96,6 +99,7 @@ def test_an_operating_command_s_help_imports_none_of_their_work(command: str) ->
     assert _OPERATING_WORK & modules == set()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("group", "others"), [
     ("dkim", ("smime", "document", "document_trust", "auth")),
     ("smime", ("dkim", "document", "document_trust", "auth")),

@@ -51,6 +51,7 @@ def _config(cluster: postgres.PostgresCluster, role: str, tmp_path: Path) -> Aud
                        keys_dir=tmp_path / "keys")
 
 
+@pytest.mark.slow  # a PostgreSQL cluster of its own
 def test_the_roles_write_read_and_keep_out_as_the_page_says(
         cluster: postgres.PostgresCluster, tmp_path: Path) -> None:
     servers = _config(cluster, "congvu", tmp_path)

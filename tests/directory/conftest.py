@@ -45,7 +45,7 @@ def pg_directory(_directory_database: str, postgres_cluster: PostgresCluster,
     return DirectoryConfig(url=_directory_database, password_file=password_file(tmp_path))
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)])
 def backend_where(request: pytest.FixtureRequest, tmp_path: Path) -> Path | DirectoryConfig:
     """Where a directory store is on each backend: a SQLite file, then PostgreSQL."""
     if request.param == "postgresql":

@@ -36,6 +36,7 @@ def _open_together(path: str, barrier: Any, answers: Any) -> None:
         answers.put(repr(exc))
 
 
+@pytest.mark.slow
 def test_two_processes_opening_a_new_file_together_both_get_wal(tmp_path: Path) -> None:
     # without the wait, about one opening in four failed "database is locked" here
     forked = multiprocessing.get_context("fork")

@@ -37,6 +37,7 @@ def var(tmp_path: Path) -> Iterator[Path]:
         yield mounted
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("pipeline", ["", "[pipeline]\naudit = false\n"],
                          ids=["archive-and-audit", "archive-alone"])
 def test_a_message_met_by_a_full_disk_is_deferred_4_3_1_and_the_next_goes_once_freed(

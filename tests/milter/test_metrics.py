@@ -9,8 +9,13 @@ import smtplib
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 from support.postfix import free_port
 from support.process import ServeProcess, serve_with_metrics
+
+# Each test starts `congvu serve` with two workers: fresh interpreters.
+pytestmark = pytest.mark.slow
 
 
 def test_metrics_count_messages_of_every_worker(tmp_path, next_hop) -> None:

@@ -195,6 +195,7 @@ def test_the_next_hops_own_refusals_are_not_ours(filter_server, next_hop: Sink, 
     assert refusal_lines(caplog) == []
 
 
+@pytest.mark.slow
 def test_refusals_are_counted_over_the_workers_and_logged_once_per_connection(
         tmp_path: Path, next_hop: Sink) -> None:
     port = free_port()

@@ -52,6 +52,7 @@ def serve(tmp_path, next_hop):
         process.stop()
 
 
+@pytest.mark.slow
 def test_two_workers_both_serve(serve, next_hop) -> None:
     process = serve(workers=2)
     pids = {process.wait_for("worker ready")["pid"], process.wait_for("worker ready")["pid"]}
@@ -65,6 +66,7 @@ def test_two_workers_both_serve(serve, next_hop) -> None:
     assert process.stop() == 0
 
 
+@pytest.mark.slow
 def test_sigterm_during_a_transfer_loses_nothing(serve, next_hop) -> None:
     process = serve()
     process.wait_for("worker ready")
@@ -96,6 +98,7 @@ def test_sigterm_during_a_transfer_loses_nothing(serve, next_hop) -> None:
     assert process.process.wait(timeout=20) == 0
 
 
+@pytest.mark.slow
 def test_sigterm_under_load_every_250_is_delivered(serve, next_hop) -> None:
     process = serve(workers=2)
     accepted: list[str] = []
@@ -131,6 +134,7 @@ def test_sigterm_under_load_every_250_is_delivered(serve, next_hop) -> None:
     assert set(accepted) - delivered == set()
 
 
+@pytest.mark.slow
 def test_sighup_with_a_broken_file_keeps_serving(serve, next_hop, tmp_path) -> None:
     process = serve(extra='[pipeline]\nadd_headers = [{name = "X-Gen", value = "1"}]\n')
     process.wait_for("worker ready")
@@ -143,6 +147,7 @@ def test_sighup_with_a_broken_file_keeps_serving(serve, next_hop, tmp_path) -> N
     assert next_hop.get().content == b"X-Gen: 1\r\n" + MESSAGE
 
 
+@pytest.mark.slow
 def test_sighup_applies_a_valid_file(serve, next_hop, tmp_path) -> None:
     process = serve()
     process.wait_for("worker ready")
@@ -155,6 +160,7 @@ def test_sighup_applies_a_valid_file(serve, next_hop, tmp_path) -> None:
     assert next_hop.get().content == b"X-Gen: 2\r\n" + MESSAGE
 
 
+@pytest.mark.slow
 def test_serve_refuses_an_invalid_file(tmp_path) -> None:
     import subprocess
     import sys

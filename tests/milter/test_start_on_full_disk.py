@@ -61,6 +61,7 @@ port = {next_hop_port}
     return path
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("stores", ["fresh", "existing"])
 def test_serve_defers_while_the_disk_is_full_and_takes_mail_once_space_is_freed(
         var: Path, next_hop: Sink, stores: str) -> None:
@@ -109,6 +110,7 @@ def test_serve_defers_while_the_disk_is_full_and_takes_mail_once_space_is_freed(
         assert log.verify().is_intact
 
 
+@pytest.mark.slow
 def test_the_greeting_while_waiting_says_why_on_smtp_and_lmtp(var: Path, next_hop: Sink) -> None:
     fulldisk.fill(var)
     serving = ServeProcess(write_config(var, next_hop.port, """
@@ -133,6 +135,7 @@ port = 0
         assert serving.stop() == 0  # SIGTERM while waiting: a clean stop
 
 
+@pytest.mark.slow
 def test_a_full_disk_with_another_start_problem_still_exits_with_its_error(
         var: Path, next_hop: Sink) -> None:
     config = write_config(var, next_hop.port, extra=f"""

@@ -38,7 +38,7 @@ RAW = b"From: a@sotc.gov.vn\r\nSubject: x\r\n\r\nhi\r\n"
 Opener = Callable[[], Quarantine]
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)])
 def config(request: pytest.FixtureRequest, tmp_path: Path) -> QuarantineConfig:
     """The quarantine on each backend, reached as a server would (a password file)."""
     if request.param == "sqlite":

@@ -144,6 +144,7 @@ def test_help_is_documented() -> None:
 CONGVU = Path(sys.executable).parent / "congvu"
 
 
+@pytest.mark.slow
 def test_through_congvu(dns: DnsServer, signed: bytes, tmp_path: Path) -> None:
     congvu = CONGVU
     done = subprocess.run(

@@ -46,7 +46,7 @@ def _shared(url: str, tmp_path: Path, server: str) -> DkimConfig:
         "state_file": data / "dkim" / "rotation.json", "key_dir": tmp_path / "keys"})
 
 
-@pytest.fixture(params=["file", "postgresql"])
+@pytest.fixture(params=["file", pytest.param("postgresql", marks=pytest.mark.slow)])
 def config(request: pytest.FixtureRequest, tmp_path: Path) -> DkimConfig:
     if request.param == "file":
         return DkimConfig(state_file=tmp_path / "var" / "dkim" / "rotation.json",

@@ -56,7 +56,7 @@ KINDS: tuple[tuple[int, str, bool, bool, set[str]], ...] = (
 )
 
 
-@pytest.fixture(params=["directory", "postgresql"])
+@pytest.fixture(params=["directory", pytest.param("postgresql", marks=pytest.mark.slow)])
 def letters(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[Archive, list[Letter]]:
     """An archive (as the console opens it) and its log, newest first: letters of the
     scope and of other units shuffled in time, some stored by a store that indexes

@@ -53,7 +53,7 @@ def pg_users(_users_database: str, postgres_cluster: PostgresCluster,
     return WebConfig(url=_users_database, password_file=password_file(tmp_path))
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)])
 def where(request: pytest.FixtureRequest, tmp_path: Path) -> Path | WebConfig:
     if request.param == "postgresql":
         config: WebConfig = request.getfixturevalue("pg_users")
