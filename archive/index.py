@@ -368,15 +368,7 @@ class SqliteTextIndex:
 
         :raises ArchiveError: the index cannot be read.
         """
-        def read(conn: sqlite3.Connection) -> set[str]:
-            found: set[str] = set()
-            for chunk in chunks(names):
-                marks = ", ".join("?" * len(chunk))
-                found.update(row[0] for row in conn.execute(
-                    f"SELECT sha256 FROM messages WHERE sha256 IN ({marks})", chunk))
-            return found
-
-        return self._run("read it", read, missing=set())
+        return self._run("read it", _names_where("sha256", names), missing=set())
 
     def matching(self, query: Query, names: Sequence[str]) -> set[str]:
         """Those of ``names`` whose words hold ``query``.
@@ -426,16 +418,8 @@ class SqliteTextIndex:
         if len(matched) > most:
             return None
 
-        def read(conn: sqlite3.Connection) -> set[str]:
-            names: set[str] = set()
-            for chunk in chunks(matched):
-                marks = ", ".join("?" * len(chunk))
-                names.update(row[0] for row in conn.execute(
-                    f"SELECT sha256 FROM messages WHERE id IN ({marks})", chunk))
-            return names
-
         nothing: set[str] = set()
-        return self._run("search it", read, missing=nothing)
+        return self._run("search it", _names_where("id", matched), missing=nothing)
 
     def lacking(self, names: Sequence[str]) -> int:
         """How many of ``names`` (each counted once) the index does not hold: the set
@@ -476,6 +460,21 @@ class SqliteTextIndex:
             conn.close()
             self._local.conn = None
 
+
+
+def _names_where(column: str, values: Iterable[str | int]
+                 ) -> Callable[[sqlite3.Connection], set[str]]:
+    """What reads the SHA-256s of the messages whose ``column`` (``sha256``, or ``id``:
+    FTS5's rowid) is one of ``values``, a statement for each :data:`CHUNK`."""
+    def read(conn: sqlite3.Connection) -> set[str]:
+        names: set[str] = set()
+        for chunk in chunks(values):
+            marks = ", ".join("?" * len(chunk))
+            names.update(row[0] for row in conn.execute(
+                f"SELECT sha256 FROM messages WHERE {column} IN ({marks})", chunk))
+        return names
+
+    return read
 
 
 def _page(after: str) -> Callable[[sqlite3.Connection], list[str]]:
