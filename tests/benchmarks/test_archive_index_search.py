@@ -1,6 +1,10 @@
 """The console's search of archived text at a million messages: the text index on
-SQLite (archive/index.py) asked as the console asks it (web/archived.py: the scope's
-messages newest first, a thousand at a time, until 100 are found).
+SQLite (archive/index.py) and on PostgreSQL (archive/pgindex.py) asked as the console
+asks it (web/archived.py: the index names every message that matches and the scope's
+newest are kept, until 100; a word matching more than FOUND_MAX messages is asked about
+the scope's messages newest first, a thousand at a time), against the same search
+asking about the scope a thousand at a time whatever the word (as the console did
+before the index named its matches), over the same data in the same run.
 
 The index is written once (rows built directly, not through the filter: no objects,
 no reader; the words are what the reader would keep of a letter) and kept for later
@@ -12,6 +16,10 @@ written in syllables, some 2,500 once folded without their tones; about 1 KB of 
 words a letter). Each query runs ROUNDS
 times, alternating, in process; the medians are printed. Run by `make bench`; asserts
 only what each search finds (the suite has no timed asserts).
+
+PostgreSQL's index is written again by each run in the session's private cluster (its
+data dies with it): ``CONGVU_BENCH_PG_INDEX_MESSAGES`` letters (default 100,000), the
+same rows, with an object row each (empty: nothing here reads the messages).
 """
 
 from __future__ import annotations
@@ -22,17 +30,21 @@ import os
 import random
 import statistics
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import psycopg
 import pytest
 
-from archive import Archive, parse_query
+from archive import Archive, ArchiveConfig, parse_query
 from archive.index import SqliteTextIndex
 from support.benchdata import complete, kept
-from web.archived import MATCHES_MAX, _indexed
+from support.postgres import PASSWORD, password_file
+from web.archived import FOUND_MAX, MATCHES_MAX, _indexed
 
 MESSAGES = int(os.environ.get("CONGVU_BENCH_INDEX_MESSAGES", "1000000"))
+PG_MESSAGES = int(os.environ.get("CONGVU_BENCH_PG_INDEX_MESSAGES", "100000"))
 ROUNDS, UNITS, SYLLABLES = 3, 200, 2_000
 RECIPE = {"messages": MESSAGES, "units": UNITS, "syllables": SYLLABLES, "version": 1}
 NOWHERE = "khongcotrongthu"
@@ -62,18 +74,24 @@ class _Record:
     sha256: str
 
 
-def _fill(index: SqliteTextIndex) -> None:
+def _rows(messages: int) -> Iterator[tuple[str, str]]:
+    """(SHA-256, words) of each of ``messages`` letters, the same ones each run."""
     rng = random.Random(20261207)
     words = _syllables(rng)
     weights = list(itertools.accumulate(1 / (rank + 1) for rank in range(len(words))))
-    index.create()
-    batch: list[tuple[str, str]] = []
-    for n in range(MESSAGES):
+    for n in range(messages):
         unit, other = rng.randrange(UNITS), rng.randrange(UNITS)
         body = " ".join(rng.choices(words, cum_weights=weights, k=rng.randint(150, 300)))
-        batch.append((_name(n), f"bao cao so {n} van thu don vi {unit} vanthu donvi{unit} "
-                                f"lamdong gov vn so noi vu don vi {other} vanthu donvi"
-                                f"{other} lamdong gov vn {body}"))
+        yield (_name(n), f"bao cao so {n} van thu don vi {unit} vanthu donvi{unit} "
+                         f"lamdong gov vn so noi vu don vi {other} vanthu donvi"
+                         f"{other} lamdong gov vn {body}")
+
+
+def _fill(index: SqliteTextIndex) -> None:
+    index.create()
+    batch: list[tuple[str, str]] = []
+    for row in _rows(MESSAGES):
+        batch.append(row)
         if len(batch) == 10_000:
             index.add(batch)
             batch = []
@@ -99,12 +117,35 @@ def filled() -> tuple[Path, dict[str, object]]:
                            bytes=(place / "archive" / "index.sqlite3").stat().st_size)
 
 
-def test_the_consoles_search_of_a_million_letters(
-        filled: tuple[Path, dict[str, object]]) -> None:
-    place, facts = filled
-    store = Archive(place / "archive", index=SqliteTextIndex(
-        place / "archive" / "index.sqlite3"))
-    candidates = [_Record(n + 1, _name(n)) for n in reversed(range(MESSAGES))]
+@pytest.fixture
+def pg_filled(postgres_url: str, tmp_path: Path) -> tuple[Archive, str]:
+    """A PostgreSQL archive whose index holds PG_MESSAGES letters, and what says how
+    it was written."""
+    config = ArchiveConfig(url=postgres_url, password_file=password_file(tmp_path),
+                           key_file=tmp_path / "archive.key")
+    store = Archive.from_config(config, create=True)
+    started = time.perf_counter()
+    with psycopg.connect(postgres_url, password=PASSWORD) as conn:
+        conn.execute("CREATE TEMPORARY TABLE letters (sha256 text, words text)")
+        with conn.cursor().copy("COPY letters FROM STDIN") as copy:
+            for row in _rows(PG_MESSAGES):
+                copy.write_row(row)
+        conn.execute("INSERT INTO archive.objects SELECT sha256, '', 0, 0 FROM letters")
+        conn.execute("INSERT INTO archive.texts SELECT sha256, to_tsvector('simple', words), "
+                     "0 FROM letters")
+    with psycopg.connect(postgres_url, password=PASSWORD, autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE archive.texts")
+        [(size,)] = conn.execute("SELECT pg_total_relation_size('archive.texts')").fetchall()
+    return store, (f"{int(size):,} bytes, {int(size) / PG_MESSAGES:,.0f} a letter; written "
+                   f"in {time.perf_counter() - started:.0f} s")
+
+
+def _measure(stores: dict[str, Archive], messages: int, what: str) -> None:
+    """Each query's search ROUNDS times, as the console searches and asking about the
+    scope a thousand at a time, alternating, each way with its own store of ``stores``
+    (SQLite's index keeps the last query's rowids: a way must not find the other's);
+    what each found and the medians printed."""
+    candidates = [_Record(n + 1, _name(n)) for n in reversed(range(messages))]
     words = _syllables(random.Random(20261207))
     queries = {  # what each finds among the newest: all of the first 100, or nothing
         f"a common word ({words[0]})": words[0],
@@ -115,24 +156,45 @@ def test_the_consoles_search_of_a_million_letters(
             f"{words[1900]} {words[1901]}",
         "a word found nowhere": NOWHERE,
     }
-    times: dict[str, list[float]] = {name: [] for name in queries}
-    found: dict[str, tuple[int, int]] = {}
+    ways = {"named": FOUND_MAX, "asked": -1}  # -1: the index names none
+    times: dict[tuple[str, str], list[float]] = {}
+    found: dict[tuple[str, str], tuple[list[int], int, int]] = {}
     for _ in range(ROUNDS):
         for name, text in queries.items():
-            began = time.perf_counter()
-            result = _indexed(store, candidates, parse_query(text))
-            times[name].append(time.perf_counter() - began)
-            found[name] = (len(result.record_ids), result.scanned)
-            assert result.unindexed == 0
-    assert found["a common word (" + words[0] + ")"][0] == MATCHES_MAX
-    assert found["a word found nowhere"] == (0, MESSAGES)
-    print(f"\nthe text index of {MESSAGES:,} synthetic letters ({int(str(facts['bytes'])):,} "
-          f"bytes, {int(str(facts['bytes'])) / MESSAGES:,.0f} a letter; written in "
-          f"{float(str(facts['written_s'])):.0f} s; kept in {place}); the console's "
-          f"search over every message, newest first, until {MATCHES_MAX} are found, "
-          f"{ROUNDS} rounds, alternating, in process:")
-    for name, spent in times.items():
-        matched, scanned = found[name]
-        print(f"{name:52}: median {statistics.median(spent):7.3f} s (min "
-              f"{min(spent):.3f}, max {max(spent):.3f}); {matched} found, {scanned:,} "
-              "scanned")
+            for way, found_max in ways.items():
+                began = time.perf_counter()
+                result = _indexed(stores[way], candidates, parse_query(text),
+                                  found_max=found_max)
+                times.setdefault((name, way), []).append(time.perf_counter() - began)
+                found[name, way] = (result.record_ids, result.scanned, result.unindexed)
+    for name in queries:
+        assert found[name, "named"] == found[name, "asked"], name
+        assert found[name, "named"][2] == 0
+    assert len(found[f"a common word ({words[0]})", "named"][0]) == MATCHES_MAX
+    assert found["a word found nowhere", "named"] == ([], messages, 0)
+    print(f"\n{what}; the console's search over every message, newest first, until "
+          f"{MATCHES_MAX} are found, {ROUNDS} rounds, alternating, in process (load "
+          f"{' '.join(f'{n:.1f}' for n in os.getloadavg())}): the index naming the matches "
+          "vs asking about the scope a thousand at a time:")
+    for name in queries:
+        named, asked = (statistics.median(times[name, way]) for way in ways)
+        matched, scanned = len(found[name, "named"][0]), found[name, "named"][1]
+        print(f"{name:52}: median {named:7.3f} s (min {min(times[name, 'named']):.3f}, max "
+              f"{max(times[name, 'named']):.3f}) vs {asked:7.3f} s, {named / asked:5.2f}x; "
+              f"{matched} found, {scanned:,} scanned")
+
+
+def test_the_consoles_search_of_a_million_letters(
+        filled: tuple[Path, dict[str, object]]) -> None:
+    place, facts = filled
+    stores = {way: Archive(place / "archive", index=SqliteTextIndex(
+        place / "archive" / "index.sqlite3")) for way in ("named", "asked")}
+    _measure(stores, MESSAGES, f"SQLite: the text index of {MESSAGES:,} synthetic letters "
+             f"({int(str(facts['bytes'])):,} bytes, {int(str(facts['bytes'])) / MESSAGES:,.0f} "
+             f"a letter; written in {float(str(facts['written_s'])):.0f} s; kept in {place})")
+
+
+def test_the_consoles_search_on_postgresql(pg_filled: tuple[Archive, str]) -> None:
+    store, facts = pg_filled
+    _measure({"named": store, "asked": store}, PG_MESSAGES,
+             f"PostgreSQL: the text index of {PG_MESSAGES:,} synthetic letters ({facts})")
