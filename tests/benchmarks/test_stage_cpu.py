@@ -7,7 +7,8 @@ from a configuration with a DKIM key and an S/MIME identity for the sender's uni
 from a unit) goes through each stage in order, one message at a time, and each stage's
 process CPU (every thread: the archive and the audit writer sync in threads of their
 own) is summed, then the audit record and its completion. A batch of one is the worst
-case for the archive's and the audit's group commits: under load they share syncs.
+case for the archive's and the audit's group commits: under load they share syncs; the
+archive's CPU a message is also measured with sessions storing at once.
 Prints figures; asserts only that every message went through.
 """
 
@@ -21,16 +22,19 @@ from pathlib import Path
 from audit.records import Fate
 from congvu.config import load_config
 from directory import Directory
+from milter.config import ListenerConfig
 from milter.context import Envelope, MessageContext
 from milter.direction import direction_of
 from milter.pipeline import Outcome
 from milter.recording import build_completion, build_record
-from milter.runtime import build_runtime
+from milter.runtime import Runtime, build_runtime
 from signer.keys import Algorithm
 from support.dkim import make_key
 from support.pki import TestPki
 
 MESSAGES = 300
+#: sessions storing at once, as the race's 20 connections over two workers
+SESSIONS = 10
 DOMAIN = "binhthuan.gov.vn"
 SENDER = f"bench@{DOMAIN}"
 BODY = "".join(f"La de da de da {i}.\r\n" for i in range(1, 600))[:10_000]
@@ -78,6 +82,18 @@ key = "{cert_key}"
     return config
 
 
+def _message(runtime: Runtime, listener: ListenerConfig, number: int) -> MessageContext:
+    """The race's message number ``number``, as the listener hands it to the pipeline."""
+    return MessageContext.received(
+        (f"From: <{SENDER}>\r\nTo: <sink@example.org>\r\n"
+         f"Date: Mon, 7 Dec 2026 09:00:00 +0700\r\nMessage-Id: <{number}@bench>\r\n"
+         f"Subject: bench\r\n\r\n{BODY}").encode(),
+        listener=listener.name, role=listener.role,
+        direction=direction_of(listener.role, is_trusted_client=False),
+        envelope=Envelope(mail_from=SENDER, mail_options=(), recipients=("sink@example.org",)),
+        provincial=runtime.units.provincial())
+
+
 async def _measure(config_path: Path) -> tuple[collections.Counter[str], int]:
     config = load_config(config_path)
     runtime = build_runtime(config)
@@ -86,15 +102,7 @@ async def _measure(config_path: Path) -> tuple[collections.Counter[str], int]:
     relayed = 0
     try:
         for number in range(MESSAGES):
-            ctx = MessageContext.received(
-                (f"From: <{SENDER}>\r\nTo: <sink@example.org>\r\n"
-                 f"Date: Mon, 7 Dec 2026 09:00:00 +0700\r\nMessage-Id: <{number}@bench>\r\n"
-                 f"Subject: bench\r\n\r\n{BODY}").encode(),
-                listener=listener.name, role=listener.role,
-                direction=direction_of(listener.role, is_trusted_client=False),
-                envelope=Envelope(mail_from=SENDER, mail_options=(),
-                                  recipients=("sink@example.org",)),
-                provincial=runtime.units.provincial())
+            ctx = _message(runtime, listener, number)
             for stage in runtime.pipeline.stages:
                 started = time.process_time()
                 verdict = await stage.run(ctx)
@@ -118,3 +126,44 @@ def test_cpu_of_each_stage(tmp_path: Path) -> None:
     for name, seconds in spent.most_common():
         print(f"  {name:28} {1000 * seconds / MESSAGES:7.3f} ms")
     print(f"  {'total':28} {1000 * sum(spent.values()) / MESSAGES:7.3f} ms")
+
+
+async def _archived(config_path: Path, sessions: int) -> float:
+    """The archive stage's process CPU a message (every thread: its preparing, its group
+    commit and its syncs), ``sessions`` sessions storing at once as a worker's do under
+    load: their messages share batches."""
+    config = load_config(config_path)
+    runtime = build_runtime(config)
+    listener = config.listeners[0]
+    try:
+        ready = []
+        for number in range(MESSAGES):
+            ctx = _message(runtime, listener, number)
+            for stage in runtime.pipeline.stages[:-1]:
+                assert not (await stage.run(ctx)).is_final, stage.name
+            ready.append(ctx)
+        archive = runtime.pipeline.stages[-1]
+        assert archive.name == "archive"
+        waiting = list(ready)
+
+        async def session() -> None:
+            while waiting:
+                assert not (await archive.run(waiting.pop())).is_final
+
+        started = time.process_time()
+        await asyncio.gather(*(session() for _ in range(sessions)))
+        spent = time.process_time() - started
+        assert all(ctx.archived_sha256 is not None for ctx in ready)
+    finally:
+        await runtime.close()
+    return spent / MESSAGES
+
+
+def test_cpu_of_the_archive_with_sessions_at_once(tmp_path: Path) -> None:
+    for name in ("alone", "together"):
+        (tmp_path / name).mkdir()
+    alone = asyncio.run(_archived(_config(tmp_path / "alone"), 1))
+    together = asyncio.run(_archived(_config(tmp_path / "together"), SESSIONS))
+    print(f"\nthe archive stage's CPU a message, {MESSAGES} messages of 10 KB text: one "
+          f"at a time {1000 * alone:.3f} ms, {SESSIONS} sessions at once "
+          f"{1000 * together:.3f} ms ({together / alone:.2f} x)")
