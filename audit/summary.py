@@ -254,9 +254,10 @@ def ahead(conn: sqlite3.Connection, items: Sequence[Item], *, stored: Read, fres
     """Count what appending ``items`` changes in the summary, before the lock, in
     statements of their own (see :class:`Ahead`), reading the messages concerned with
     ``stored`` and the batch's own with ``fresh``. None: it must be counted under the
-    lock (:func:`maintain`): the batch holds a completion of a record the store holds
-    no message of before the batch (or none), or takes a delivered message back out
-    (the last time its mailbox sent is counted again from its day's records)."""
+    lock (:func:`maintain`): the batch holds a completion of a record the live chain
+    holds no message of before the batch (the writer's way refuses one of none, of an
+    imported chain's or of another event), or takes a delivered message back out (the
+    last time its mailbox sent is counted again from its day's records)."""
     completions = [i for i in items if isinstance(i, Completion)]
     decisions = [i for i in items if isinstance(i, AdminEvent) and i.kind.value in _HELD_KINDS]
     early = [n for n, i in enumerate(items, 1)
@@ -270,7 +271,7 @@ def ahead(conn: sqlite3.Connection, items: Sequence[Item], *, stored: Read, fres
     targets = [i.target for i in decisions if i.target]
     concerned = sorted({i.record_id for i in completions} | _held_by(conn, targets))
     found = {w.seq: w for w in (stored(concerned) if concerned else ())}
-    if any(i.record_id not in found for i in completions):
+    if any(i.record_id not in found or i.record_id >= CHAIN_SPAN for i in completions):
         return None
     latest = {w.seq: w.done for w in found.values()}
     after = {**latest, **{i.record_id: _done(i) for i in completions}}

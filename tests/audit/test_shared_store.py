@@ -28,7 +28,7 @@ from audit.records import (
     Direction,
     Fate,
 )
-from audit.schema import HASHED_COLUMNS, MIGRATIONS
+from audit.schema import CHAIN_SPAN, HASHED_COLUMNS, MIGRATIONS
 from audit.store import AuditLog
 from mailbase.pgconn import decode, encode, translate
 from support.audit import T0, make_record, sha
@@ -221,6 +221,20 @@ def test_completions_and_held_decisions_are_counted_by_the_server(
         assert log.linked_in_server == 4
         _summary_matches(log)
     assert stretches == [0, 7]  # after the rename at 6
+
+
+def test_a_completion_of_an_imported_chains_record_is_refused(
+        pg_config: AuditConfig, postgres_cluster: PostgresCluster) -> None:
+    with _warmed(pg_config) as log:
+        assert pg_config.url is not None
+        with _superuser(postgres_cluster, pg_config.url) as db:  # a message imported
+            db.execute("CREATE TEMP TABLE imported AS SELECT * FROM events WHERE seq = 1")
+            db.execute("UPDATE imported SET seq = %s", (CHAIN_SPAN + 1,))
+            db.execute("INSERT INTO events SELECT * FROM imported")
+        [result] = log.write_each([Completion(record_id=CHAIN_SPAN + 1,
+                                              outcome=Fate.RELAYED)])
+        assert str(result) == (f"audit store {pg_config.url}: no message record "
+                               f"{CHAIN_SPAN + 1} to complete")
 
 
 def test_a_summary_count_another_server_outdated_is_counted_again_under_the_lock(
