@@ -271,9 +271,13 @@ def query(conn: sqlite3.Connection, filters: Filters, dialect: Dialect | None = 
     renames = load_renames(conn)
     where, params = _where(filters, dialect or Dialect(), renames)
     total = conn.execute(f"SELECT count(*) FROM events e WHERE {where}", params).fetchone()[0]
+    # the page's records found and ordered first, their summaries made for them alone: a
+    # lookup's records are ordered after they are read, and a summary made for each of
+    # them (three subqueries) before the order, as SQLite makes it, cost seven times more
     rows = conn.execute(
-        f"SELECT {_SUMMARY} FROM events e WHERE {where} ORDER BY e.at DESC, e.seq DESC "
-        "LIMIT ? OFFSET ?",
+        f"SELECT {_SUMMARY} FROM (SELECT e.seq FROM events e WHERE {where} "
+        "ORDER BY e.at DESC, e.seq DESC LIMIT ? OFFSET ?) p JOIN events e ON e.seq = p.seq "
+        "ORDER BY e.at DESC, e.seq DESC",
         [*params, filters.page_size, (filters.page - 1) * filters.page_size],
     ).fetchall()
     return Page([_summary(r, renames) for r in rows], int(total), filters.page,
