@@ -65,7 +65,7 @@ from audit.reportsql import Written, written
 from audit.rows import iso
 from audit.schema import CHAIN_SPAN, EVENT_COLUMNS
 from audit.store import _SIGNED_AT_ONCE, AuditLog, Item, mapped_errors
-from audit.summaryschema import added
+from audit.summaryschema import LIVE_HEAD, added
 from audit.verify import VerifyReport
 from mailbase.pgconn import ERRORS, PgConnection, PgDatabase, connect, pooled
 
@@ -328,8 +328,15 @@ class PgAuditLog(AuditLog):
 
         :raises AuditError: the store cannot be read.
         """
+        items = [each.item for each in shipped]
+        completed = sorted({i.record_id for i in items if isinstance(i, Completion)})
+        read_head: int | None = None
+        prefetched: list[Written] = []
+
         def stored(seqs: Sequence[int]) -> list[Written]:
-            return written(self.db.conn, _AMONG, [list(seqs)])
+            rest = sorted(set(seqs) - set(completed))
+            return [w for w in prefetched if w.seq in seqs] + (
+                written(self.db.conn, _AMONG, [rest]) if rest else [])
 
         def fresh(places: Sequence[int]) -> list[Written]:
             chosen = [(n, shipped[n - 1]) for n in places]
@@ -339,9 +346,15 @@ class PgAuditLog(AuditLog):
 
         with mapped_errors(self.path, "count audit events in the report summary",
                            self.errors):
-            self._reconnected()
-            return summary.ahead(self.db.conn, [each.item for each in shipped],
-                                 stored=stored, fresh=fresh)
+            raw = self._reconnected().raw
+            if completed:  # the head, then the messages completed: one round trip
+                with raw.pipeline():
+                    head = raw.execute(LIVE_HEAD)
+                    prefetched.extend(written(self.db.conn, _AMONG, [completed]))
+                    row = head.fetchone()
+                read_head = int(row[0]) if row and row[0] is not None else 0
+            return summary.ahead(self.db.conn, items, stored=stored, fresh=fresh,
+                                 read_head=read_head)
 
     def _append_in_server(self, shipped: Sequence[_Shipped], counted: summary.Ahead
                           ) -> list[int] | None:

@@ -249,11 +249,13 @@ def _done(item: Completion) -> str:
 Read = Callable[[Sequence[int]], list[Written]]
 
 
-def ahead(conn: sqlite3.Connection, items: Sequence[Item], *, stored: Read, fresh: Read
-          ) -> Ahead | None:
+def ahead(conn: sqlite3.Connection, items: Sequence[Item], *, stored: Read, fresh: Read,
+          read_head: int | None = None) -> Ahead | None:
     """Count what appending ``items`` changes in the summary, before the lock, in
     statements of their own (see :class:`Ahead`), reading the messages concerned with
-    ``stored`` and the batch's own with ``fresh``. None: it must be counted under the
+    ``stored`` and the batch's own with ``fresh``; ``read_head``: the live chain's head
+    as the caller read it before any read of ``stored`` (None: read here, first). None:
+    it must be counted under the
     lock (:func:`maintain`): the batch holds a completion of a record the live chain
     holds no message of before the batch (the writer's way refuses one of none, of an
     imported chain's or of another event), or takes a delivered message back out (the
@@ -267,7 +269,8 @@ def ahead(conn: sqlite3.Connection, items: Sequence[Item], *, stored: Read, fres
         counted.add(record.message(None, {}), record.stretch)  # none completes it yet
     if not completions and not decisions:
         return Ahead(None, [], False, counted)
-    read_head = live_head(conn)  # first: what happens after it is seen, or checked
+    if read_head is None:
+        read_head = live_head(conn)  # first: what happens after it is seen, or checked
     targets = [i.target for i in decisions if i.target]
     concerned = sorted({i.record_id for i in completions} | _held_by(conn, targets))
     found = {w.seq: w for w in (stored(concerned) if concerned else ())}

@@ -128,9 +128,13 @@ def pg_steps() -> list[str]:
     return [*steps, *_state_sql("bigint", text)]
 
 
+#: SQL: the live chain's last position (NULL: none).
+LIVE_HEAD = f"SELECT max(seq) FROM events WHERE seq < {CHAIN_SPAN}"
+
+
 def live_head(conn: sqlite3.Connection) -> int:
     """The live chain's last position (0: none)."""
-    row = conn.execute(f"SELECT max(seq) FROM events WHERE seq < {CHAIN_SPAN}").fetchone()
+    row = conn.execute(LIVE_HEAD).fetchone()
     return int(row[0]) if row and row[0] is not None else 0
 
 
