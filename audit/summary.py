@@ -255,11 +255,11 @@ def ahead(conn: sqlite3.Connection, items: Sequence[Item], *, stored: Read, fres
     statements of their own (see :class:`Ahead`), reading the messages concerned with
     ``stored`` and the batch's own with ``fresh``; ``read_head``: the live chain's head
     as the caller read it before any read of ``stored`` (None: read here, first). None:
-    it must be counted under the
-    lock (:func:`maintain`): the batch holds a completion of a record the live chain
-    holds no message of before the batch (the writer's way refuses one of none, of an
-    imported chain's or of another event), or takes a delivered message back out (the
-    last time its mailbox sent is counted again from its day's records)."""
+    it must be counted under the lock (:func:`maintain`): the batch holds a completion
+    of a record the live chain holds no message of before the batch (the writer's way
+    refuses one of none, of an imported chain's or of another event), or takes a
+    delivered message back out (the last time its mailbox sent is counted again from its
+    day's records)."""
     completions = [i for i in items if isinstance(i, Completion)]
     decisions = [i for i in items if isinstance(i, AdminEvent) and i.kind.value in _HELD_KINDS]
     early = [n for n, i in enumerate(items, 1)
