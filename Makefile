@@ -77,8 +77,10 @@ test: system-deps $(STAMP) $(JS_STAMP)
 	$(PY) -m pytest -q -p no:cacheprovider tests --ignore=tests/benchmarks
 
 # The quick loop: lint, types, and the tests that need no real mail system, no
-# independent implementation to cross-check against and no long run (pytest markers
-# e2e, interop and slow in pyproject.toml); `make test` runs them all.
+# independent implementation to cross-check against, no PostgreSQL server, no fresh
+# interpreter (congvu serve, a command in a subprocess) and no long run (pytest markers
+# e2e, interop and slow in pyproject.toml; tests/conftest.py marks every test asking
+# for the PostgreSQL cluster slow); `make test` runs them all.
 check: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy

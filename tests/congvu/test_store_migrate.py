@@ -103,6 +103,7 @@ def test_a_log_that_is_not_intact_exits_1_and_copies_nothing(
     assert _migrate(_server(tmp_path, "other"), postgres_url, secret).exit_code == 0
 
 
+@pytest.mark.slow  # the connection pool tries for its 10 s before giving up
 def test_an_unreachable_database_exits_1(tmp_path: Path) -> None:
     result = _migrate(_server(tmp_path, "daknong", 1),
                       f"postgresql://congvu@127.0.0.1:{free_port()}/congvu",

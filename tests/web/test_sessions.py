@@ -328,6 +328,7 @@ def test_a_refused_change_says_why_and_changes_nothing(env, current, new, confir
         assert users.authenticate("auditor-a", PASSWORD) is not None
 
 
+@pytest.mark.slow  # waits out the store's 5 s busy timeout
 def test_a_change_the_users_store_refuses_is_said_in_the_pages_language(env):
     c = client(env.settings)
     login(c, "auditor-a")
