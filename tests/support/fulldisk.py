@@ -12,6 +12,8 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+
 
 def missing() -> str | None:
     """Why a tmpfs cannot be mounted here, or None when it can."""
@@ -34,6 +36,18 @@ def tmpfs(directory: Path, *, size: str = "4m", inodes: int | None = None) -> It
         yield directory
     finally:
         subprocess.run(["umount", "--lazy", str(directory)], check=False)
+
+
+@contextlib.contextmanager
+def data_dir(tmp_path: Path, *, size: str = "4m", inodes: int | None = None
+             ) -> Iterator[Path]:
+    """``tmp_path/var`` as a tmpfs of ``size`` (and ``inodes``) of its own, to be filled
+    by the test; the test is skipped, loudly, where no tmpfs can be mounted."""
+    reason = missing()
+    if reason is not None:
+        pytest.skip(f"LOUD SKIP: a full disk needs a tmpfs of its own: {reason}")
+    with tmpfs(tmp_path / "var", size=size, inodes=inodes) as mounted:
+        yield mounted
 
 
 def fill(directory: Path) -> Path:
