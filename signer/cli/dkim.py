@@ -14,33 +14,26 @@ import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from mailbase import CommandFailed, UsageProblem, config_option, wired
-from signer.authresults import authentication_results
 from signer.cli.wiring import ConfigLoader, Wiring, pass_wiring
 from signer.config import DkimConfig
-from signer.dkim import DkimSigner, load_signing_key
-from signer.dkim_rotation import KeyState, RotationState, RotationStateError
-from signer.dkim_verify import AuthResult, DkimVerifier
-from signer.dns import DnsResolver, parse_hostport
 from signer.errors import (
     DnsTemporaryError,
     KeyFileError,
     NoSigningKeyError,
     UnsignableMessageError,
 )
-from signer.keys import (
-    Algorithm,
-    compare_record,
-    generate_private_key,
-    key_record,
-    load_private_key,
-    write_private_key,
-    zone_file_entry,
-)
-from signer.rotation_store import editing_rotation, read_shared
+
+# Each command imports its work when it runs (the keys' cryptography, dkimpy, dnspython,
+# the shared rotation state's psycopg): `congvu dkim --help` and every other command of
+# the root pay for none of it.
+if TYPE_CHECKING:
+    from signer.dkim_rotation import RotationState
+    from signer.dns import DnsResolver
 
 _FILE = click.Path(dir_okay=False, path_type=Path)
 _DNS = click.option("--dns", "dns", default=None, metavar="HOST:PORT",
@@ -49,6 +42,8 @@ _DNS = click.option("--dns", "dns", default=None, metavar="HOST:PORT",
 
 
 def _resolver(dns: str | None, config: DkimConfig | None, timeout: float | None) -> DnsResolver:
+    from signer.dns import DnsResolver, parse_hostport
+
     if dns is not None:
         try:
             host, port = parse_hostport(dns)
@@ -82,6 +77,14 @@ def keygen(domain: str, selector: str, algorithm: str, bits: int, out_dir: Path)
     The record is printed in zone-file form, split into 255-octet strings; publish
     it, wait for `congvu dkim check` to see it, then add the key to [signer.dkim].
     """
+    from signer.keys import (
+        Algorithm,
+        generate_private_key,
+        key_record,
+        write_private_key,
+        zone_file_entry,
+    )
+
     chosen = Algorithm.from_name(algorithm)
     try:
         key = generate_private_key(chosen, bits=bits)
@@ -116,6 +119,8 @@ def sign(domain: str, selector: str, key_file: Path, refuse_repeated_headers: bo
     A message whose From is missing, repeated, or does not name exactly one address
     is refused (exit 1) and nothing is written.
     """
+    from signer.dkim import DkimSigner, load_signing_key
+
     try:
         signer = DkimSigner([load_signing_key(domain, selector, key_file)],
                             refuse_repeated_headers=refuse_repeated_headers)
@@ -144,6 +149,9 @@ def verify(wiring: Wiring, dns: str | None, timeout: float | None, as_json: bool
     Prints one result per signature (pass, fail, neutral, permerror, temperror, or
     none when unsigned); exit 0 only when a signature passes.
     """
+    from signer.authresults import authentication_results
+    from signer.dkim_verify import AuthResult, DkimVerifier
+
     config = wiring.load(config_path).dkim if dns is None or config_path is not None else None
     resolver = _resolver(dns, config, timeout)
     verifier = DkimVerifier(resolver, max_signatures=config.max_signatures
@@ -207,6 +215,8 @@ def check(wiring: Wiring, domain: str, selector: str | None, key_file: Path | No
 def _publishes(resolver: DnsResolver, domain: str, selector: str, key_file: Path) -> bool:
     """Say whether ``selector``'s record in DNS publishes the key in ``key_file``, and
     what differs if it does not (with the record to publish)."""
+    from signer.keys import compare_record, key_record, load_private_key, zone_file_entry
+
     owner = f"{selector}._domainkey.{domain}"
     try:
         key = load_private_key(key_file)
@@ -251,6 +261,9 @@ def rotate(wiring: Wiring, domain: str, algorithm: str, bits: int,
     read its record from DNS and found it matches. The key it replaces keeps signing
     for the grace period (rotation_grace_days), then retires.
     """
+    from signer.dkim_rotation import RotationStateError
+    from signer.keys import Algorithm, key_record, load_private_key, zone_file_entry
+
     config = wiring.load(config_path).dkim
     try:
         with _editing(config) as state:
@@ -282,6 +295,9 @@ def dkim_group(load: ConfigLoader) -> click.Group:
 
 def _state(config: DkimConfig) -> RotationState:
     """The state as it is now, for reading (the selectors to check)."""
+    from signer.dkim_rotation import RotationState, RotationStateError
+    from signer.rotation_store import read_shared
+
     try:
         if config.url is None:
             return RotationState.load(config.state_file)
@@ -294,6 +310,9 @@ def _state(config: DkimConfig) -> RotationState:
 def _editing(config: DkimConfig) -> Iterator[RotationState]:
     """The state to change (file, or the shared one under its lock), written back when
     the block ends; a store that cannot be read or written is a usage error (exit 2)."""
+    from signer.dkim_rotation import RotationStateError
+    from signer.rotation_store import editing_rotation
+
     in_block = False
     try:
         with editing_rotation(config) as state:
@@ -309,6 +328,8 @@ def _editing(config: DkimConfig) -> Iterator[RotationState]:
 def _keys_to_check(domain: str, selector: str | None, key_file: Path | None,
                    config: DkimConfig | None,
                    state: RotationState | None) -> list[tuple[str, Path]]:
+    from signer.dkim_rotation import KeyState
+
     if key_file is not None:
         if selector is None:
             raise UsageProblem("--key needs --selector")
