@@ -39,24 +39,8 @@ def var(tmp_path: Path) -> Iterator[Path]:
                          ids=["archive-and-audit", "archive-alone"])
 def test_a_message_met_by_a_full_disk_is_deferred_4_3_1_and_the_next_goes_once_freed(
         var: Path, next_hop: Sink, pipeline: str) -> None:
-    config = var.parent / "congvu.toml"
-    config.write_text(f"""
-[service]
-data_dir = "{var}"
-hostname = "mail.lamdong.gov.vn"
-
-[limits]
-max_message_size = 65536
-
-[[listeners]]
-name = "inbound"
-role = "outbound"
-port = 0
-
-[next_hop]
-kind = "smtp"
-port = {next_hop.port}
-{pipeline}""", encoding="utf-8")
+    config = fulldisk.serve_config(var, next_hop.port, max_message_size=65536,
+                                   extra=pipeline)
     units = Directory.open(var / "directory.sqlite3")  # a unit's mail is archived
     units.import_csv("id,name,parent,address,senders\n"
                      "so-tu-phap,Sở Tư pháp,,a@b.vn,a@b.vn\n", actor="test")

@@ -36,34 +36,13 @@ def var(tmp_path: Path) -> Iterator[Path]:
         yield mounted
 
 
-def write_config(var: Path, next_hop_port: int, extra: str = "") -> Path:
-    path = var.parent / "congvu.toml"
-    path.write_text(f"""
-[service]
-data_dir = "{var}"
-hostname = "mail.binhthuan.gov.vn"
-
-[limits]
-max_message_size = 1048576
-
-[[listeners]]
-name = "inbound"
-role = "outbound"
-port = 0
-
-[next_hop]
-kind = "smtp"
-port = {next_hop_port}
-{extra}""", encoding="utf-8")
-    return path
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("stores", ["fresh", "existing"])
 def test_serve_defers_while_the_disk_is_full_and_takes_mail_once_space_is_freed(
         var: Path, next_hop: Sink, stores: str) -> None:
     metrics = f"http://127.0.0.1:{postfix.free_port()}/metrics"
-    config = write_config(var, next_hop.port, f"[metrics]\nlisten = \"{metrics[7:-8]}\"")
+    config = fulldisk.serve_config(var, next_hop.port,
+                                   extra=f"[metrics]\nlisten = \"{metrics[7:-8]}\"")
     if stores == "existing":  # as after any earlier run: SQLite then says "disk I/O error"
         assert local_problems(load_config(config), create=True) == []
     filler = fulldisk.fill(var)
@@ -110,7 +89,7 @@ def test_serve_defers_while_the_disk_is_full_and_takes_mail_once_space_is_freed(
 @pytest.mark.slow
 def test_the_greeting_while_waiting_says_why_on_smtp_and_lmtp(var: Path, next_hop: Sink) -> None:
     fulldisk.fill(var)
-    serving = ServeProcess(write_config(var, next_hop.port, """
+    serving = ServeProcess(fulldisk.serve_config(var, next_hop.port, extra="""
 [[listeners]]
 name = "delivery"
 role = "inbound"
@@ -120,7 +99,7 @@ port = 0
     try:
         lmtp_port = serving.wait_for("listening")["port"]
         serving.wait_for("waiting for disk space")
-        greeting = (220, f"mail.binhthuan.gov.vn {R220_WAITING_FOR_SPACE.text}".encode())
+        greeting = (220, f"mail.lamdong.gov.vn {R220_WAITING_FOR_SPACE.text}".encode())
         with smtplib.SMTP(timeout=30) as client:
             assert client.connect("127.0.0.1", serving.port) == greeting
             assert client.noop()[0] == 250
@@ -135,7 +114,7 @@ port = 0
 @pytest.mark.slow
 def test_a_full_disk_with_another_start_problem_still_exits_with_its_error(
         var: Path, next_hop: Sink) -> None:
-    config = write_config(var, next_hop.port, extra=f"""
+    config = fulldisk.serve_config(var, next_hop.port, extra=f"""
 [[signer.dkim.keys]]
 domain = "binhthuan.gov.vn"
 selector = "s2026"
@@ -152,7 +131,7 @@ key_file = "{var.parent / 'missing.key'}"
 def test_a_store_that_cannot_be_opened_on_a_disk_with_room_is_not_a_full_disk(
         tmp_path: Path, next_hop: Sink) -> None:
     var = tmp_path / "var"
-    config = load_config(write_config(var, next_hop.port))
+    config = load_config(fulldisk.serve_config(var, next_hop.port))
     assert local_problems(config, create=True) == []
     for leftover in var.glob("*.sqlite3-*"):
         leftover.unlink()
@@ -163,7 +142,7 @@ def test_a_store_that_cannot_be_opened_on_a_disk_with_room_is_not_a_full_disk(
 
 def test_no_inode_left_is_a_full_disk(tmp_path: Path, next_hop: Sink) -> None:
     with fulldisk.data_dir(tmp_path, size="16m", inodes=1024) as var:
-        config = load_config(write_config(var, next_hop.port))
+        config = load_config(fulldisk.serve_config(var, next_hop.port))
         assert local_problems(config, create=True) == []
         fulldisk.use_every_inode(var)
         problems = local_problems(config, create=True)

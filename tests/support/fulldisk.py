@@ -50,6 +50,31 @@ def data_dir(tmp_path: Path, *, size: str = "4m", inodes: int | None = None
         yield mounted
 
 
+def serve_config(var: Path, next_hop_port: int, *, hostname: str = "mail.lamdong.gov.vn",
+                 max_message_size: int = 1048576, extra: str = "") -> Path:
+    """A configuration beside ``var`` for ``congvu serve`` on the data directory ``var``:
+    one outbound listener on a free port relaying to ``next_hop_port``, then ``extra``."""
+    path = var.parent / "congvu.toml"
+    path.write_text(f"""
+[service]
+data_dir = "{var}"
+hostname = "{hostname}"
+
+[limits]
+max_message_size = {max_message_size}
+
+[[listeners]]
+name = "inbound"
+role = "outbound"
+port = 0
+
+[next_hop]
+kind = "smtp"
+port = {next_hop_port}
+{extra}""", encoding="utf-8")
+    return path
+
+
 def fill(directory: Path) -> Path:
     """A file that takes every byte left on ``directory``'s file system."""
     filler = directory / "filler"
