@@ -12,17 +12,18 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from mailbase import ProvincialDomains, UsageProblem, config_option, read_from, read_header, wired
-from signer.authcheck import AuthChecker, AuthVerdict
-from signer.authresults import authentication_results
 from signer.cli.wiring import ConfigLoader, OwnDomains, Wiring, pass_wiring
-from signer.dkim_verify import AuthResult, DkimResult, DkimVerifier
-from signer.dmarc import DmarcStatus
-from signer.dns import parse_hostport
-from signer.dnscache import CachingResolver
+
+# The check imports its work when it runs (dkimpy, dnspython, the keys' cryptography, the
+# rotation state's psycopg): `congvu auth --help` and every other command pay for none.
+if TYPE_CHECKING:
+    from signer.authcheck import AuthChecker, AuthVerdict
+    from signer.dkim_verify import DkimResult
 
 _FILE = click.Path(dir_okay=False, path_type=Path)
 
@@ -55,6 +56,12 @@ def check(wiring: Wiring, client_ip: str, helo: str, mail_from: str, dns: str | 
     province's own domains, and the Authentication-Results header it would add.
     Exit 0 when DMARC passes, 1 when it does not.
     """
+    from signer.authcheck import AuthChecker
+    from signer.dkim_verify import DkimVerifier
+    from signer.dmarc import DmarcStatus
+    from signer.dns import parse_hostport
+    from signer.dnscache import CachingResolver
+
     try:
         ipaddress.ip_address(client_ip.strip("[]"))
     except ValueError as exc:
@@ -90,6 +97,8 @@ def auth_group(load: ConfigLoader, *, own_domains: OwnDomains | None = None) -> 
 
 
 def _dkim_summary(results: Sequence[DkimResult]) -> dict[str, object]:
+    from signer.dkim_verify import AuthResult
+
     passing = [r for r in results if r.result is AuthResult.PASS]
     best = passing[0] if passing else results[0]
     return {"result": best.result.value, "reason": best.reason, "domain": best.domain,
@@ -99,6 +108,8 @@ def _dkim_summary(results: Sequence[DkimResult]) -> dict[str, object]:
 
 def _report(verdict: AuthVerdict, checker: AuthChecker, own: Sequence[str],
             authserv_id: str) -> dict[str, object]:
+    from signer.authresults import authentication_results
+
     decision = verdict.disposition(checker.actions)
     header = authentication_results(authserv_id, verdict.methods()).decode("utf-8")
     return {

@@ -12,21 +12,18 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from mailbase import UsageProblem, config_option, read_from, read_header, wired
 from signer.cli.wiring import ConfigLoader, Wiring, pass_wiring
 from signer.errors import SignerError
-from signer.smime import (
-    SigningIdentity,
-    SmimeResult,
-    SmimeSigner,
-    SmimeVerifier,
-    load_pem_identity,
-)
-from signer.smime.keys import load_pkcs12_identity, read_secret
-from signer.trust import TrustStore
+
+# Each command imports its work when it runs (CMS, asn1crypto, the keys' cryptography):
+# `congvu smime --help` and every other command pay for none of it.
+if TYPE_CHECKING:
+    from signer.smime import SigningIdentity, SmimeResult, SmimeVerifier
 
 _FILE = click.Path(dir_okay=False, path_type=Path)
 _EXISTING = click.Path(exists=True, dir_okay=False, path_type=Path)
@@ -48,6 +45,9 @@ def _trust_options(func: Callable[..., None]) -> Callable[..., None]:
 
 def _verifier(wiring: Wiring, config_path: Path | None, anchors: Sequence[Path],
               intermediates: Sequence[Path], crls: Sequence[Path]) -> SmimeVerifier:
+    from signer.smime import SmimeVerifier
+    from signer.trust import TrustStore
+
     try:
         if anchors:
             return SmimeVerifier(TrustStore.from_files(anchors, intermediates, crls))
@@ -66,6 +66,9 @@ def _verifier(wiring: Wiring, config_path: Path | None, anchors: Sequence[Path],
 
 def _signing_identity(cert: Path | None, key: Path | None, pkcs12: Path | None,
                       passphrase_file: Path | None, passphrase_env: str | None) -> SigningIdentity:
+    from signer.smime import load_pem_identity
+    from signer.smime.keys import load_pkcs12_identity, read_secret
+
     try:
         if pkcs12 is not None:
             if cert is not None or key is not None:
@@ -105,6 +108,8 @@ def sign(cert: Path | None, key: Path | None, pkcs12: Path | None,
     Exit 0 when signed; 1 when the message is already signed or encrypted (it is
     written unchanged); 2 on a key or certificate problem.
     """
+    from signer.smime import SmimeSigner
+
     identity = _signing_identity(cert, key, pkcs12, passphrase_file, passphrase_env)
     raw = sys.stdin.buffer.read()
     result = SmimeSigner.single(identity).sign(raw, identity)
