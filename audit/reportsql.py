@@ -165,7 +165,11 @@ def quarantine_fates(conn: sqlite3.Connection, before: int | None = None) -> dic
 
 def decide(fates: dict[str, Fate], kind: str, target: str) -> None:
     """Add to ``fates`` a quarantine release or deletion (``kind``) of ``target``, the
-    next in the log's order."""
+    next in the log's order. An empty target names no held message (:func:`fate` reads
+    no id as held for good), so it decides nothing: the summary counts such a decision
+    as changing no figure (audit/summary.py)."""
+    if not target:
+        return
     released = kind == AdminKind.QUARANTINE_RELEASE.value
     # a release is final: the message left, whatever is said of its id later
     if fates.get(target) is not Fate.DELIVERED:
@@ -182,7 +186,9 @@ def fate(completion: str | None, held: Mapping[str, Fate]) -> Fate | None:
     if outcome == records.Fate.REJECTED.value:
         return Fate.REFUSED
     if outcome == records.Fate.QUARANTINED.value:
-        qid = reply[len(HELD_REPLY):].strip() if reply.startswith(HELD_REPLY) else ""
+        # the id as the SQL's trim reads it (spaces only: _DELIVERED, and the summary's
+        # search for the messages a decision names); no id stays held (decide)
+        qid = reply[len(HELD_REPLY):].strip(" ") if reply.startswith(HELD_REPLY) else ""
         return held.get(qid, Fate.HELD)
     return None  # tempfailed: Postfix keeps it and tries again (a new record)
 

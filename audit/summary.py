@@ -261,7 +261,10 @@ def ahead(conn: sqlite3.Connection, items: Sequence[Item], *, stored: Read, fres
     delivered message back out (the last time its mailbox sent is counted again from its
     day's records)."""
     completions = [i for i in items if isinstance(i, Completion)]
-    decisions = [i for i in items if isinstance(i, AdminEvent) and i.kind.value in _HELD_KINDS]
+    # a release or deletion with no target names no held message: it decides nothing
+    # (audit/reportsql.py's decide), so it changes no figure
+    decisions = [i for i in items if isinstance(i, AdminEvent)
+                 and i.kind.value in _HELD_KINDS and i.target]
     early = [n for n, i in enumerate(items, 1)
              if isinstance(i, AuditRecord) and counts_before_completion(i)]
     counted = Counted()
@@ -271,7 +274,7 @@ def ahead(conn: sqlite3.Connection, items: Sequence[Item], *, stored: Read, fres
         return Ahead(None, [], False, counted)
     if read_head is None:
         read_head = live_head(conn)  # first: what happens after it is seen, or checked
-    targets = [i.target for i in decisions if i.target]
+    targets = [i.target for i in decisions]
     concerned = sorted({i.record_id for i in completions} | _held_by(conn, targets))
     found = {w.seq: w for w in (stored(concerned) if concerned else ())}
     if any(i.record_id not in found or i.record_id >= CHAIN_SPAN for i in completions):

@@ -34,7 +34,7 @@ from audit.reportuse import RosterMailbox
 from audit.store import AuditLog
 from audit.summaryschema import COUNTED, KEYS, SUMMARY_ZONE, is_current, live_head
 from mailbase import Period, parse_period, zone
-from support.audit import bulk_fill, make_record, sha
+from support.audit import T0, bulk_fill, make_record, sha
 from support.threads import run_together
 
 UNITS = ["a", "b", "c", "d", "e"]
@@ -272,6 +272,18 @@ def _figures(config: AuditConfig) -> dict[str, set[tuple[Any, ...]]]:
                 for table, keys in KEYS.items()}
 
 
+def _is_what_a_rebuild_counts(config: AuditConfig, kept: dict[str, set[tuple[Any, ...]]]
+                              ) -> None:
+    """verify finds the summary the appends ``kept`` matches the records, and a rebuild
+    counts the same rows."""
+    checked = _verify(config)
+    assert checked.is_intact, checked.describe()
+    assert "the report summary matches the records" in checked.notes
+    with AuditLog.open(config) as log:
+        log.rebuild_summary()
+    assert _figures(config) == kept
+
+
 def _completion(rng: random.Random, rid: int, n: int) -> Completion:
     fate = rng.choice((Fate.RELAYED, Fate.RELAYED, Fate.STRIPPED, Fate.REJECTED,
                        Fate.QUARANTINED, Fate.TEMPFAILED))
@@ -337,15 +349,42 @@ def test_two_writers_interleaving_records_and_completions_keep_the_summary(
     assert _summarised(backend_config)
     kept = _figures(backend_config)
     assert sum(len(rows) for rows in kept.values()) > 50
-    checked = _verify(backend_config)
-    assert checked.is_intact, checked.describe()
-    assert "the report summary matches the records" in checked.notes
-    with AuditLog.open(backend_config) as log:
-        log.rebuild_summary()
-    assert _figures(backend_config) == kept
+    _is_what_a_rebuild_counts(backend_config, kept)
 
 
 def test_summary_days_are_local_days() -> None:
     assert summary.day_of("2026-10-31T16:59:59.000000+00:00") == "2026-10-31"
     assert summary.day_of("2026-10-31T17:00:00.000000+00:00") == "2026-11-01"
     assert SUMMARY_ZONE.key == "Asia/Ho_Chi_Minh"
+
+
+def test_a_decision_naming_no_held_message_changes_no_figure(backend_config: AuditConfig
+                                                             ) -> None:
+    """A release or deletion names a held message by the quarantine id its completion
+    gave (``quarantined as <id>``): one with an empty target names none, and a held
+    message whose completion gave no id (no reply, another reply, an empty id) is named
+    by none, so it stays held. An id is read as the SQL reads it (spaces cut, nothing
+    else): a release of Q9 does not name ``Q9`` followed by a tab. The summary kept by
+    the appends is then what a rebuild counts, on both backends (on PostgreSQL the
+    database server adds what the decisions change)."""
+    with AuditLog.open(backend_config) as log:
+        ids = [log.record(make_record(received_at=T0 + timedelta(minutes=n)))
+               for n in range(6)]
+        replies = [None, "held by policy", "quarantined as ", "quarantined as Q9\t",
+                   "quarantined as  Q1 ", "quarantined as Q2"]
+        for rid, reply in zip(ids, replies, strict=True):
+            log.complete(Completion(record_id=rid, outcome=Fate.QUARANTINED, reply=reply))
+        linked = getattr(log, "linked_in_server", 0)
+        log.admin(AdminEvent(kind=AdminKind.QUARANTINE_RELEASE, actor="admin", target=""))
+        log.write([AdminEvent(kind=AdminKind.QUARANTINE_DELETE, actor="admin", target=""),
+                   AdminEvent(kind=AdminKind.QUARANTINE_RELEASE, actor="admin", target="Q9"),
+                   AdminEvent(kind=AdminKind.QUARANTINE_RELEASE, actor="admin", target="Q1")])
+        log.admin(AdminEvent(kind=AdminKind.QUARANTINE_DELETE, actor="admin", target="Q2"))
+        if backend_config.url is not None:
+            assert getattr(log, "linked_in_server", 0) - linked == 3
+        total = log.report(parse_period("2026-11", VN)).total
+    assert (total.sent, total.sent_refused, total.sent_held) == (1, 1, 4)
+    _is_what_a_rebuild_counts(backend_config, _figures(backend_config))
+    _stale(backend_config)
+    with AuditLog.open_readonly(backend_config) as log:  # read from the records
+        assert log.report(parse_period("2026-11", VN)).total == total
