@@ -106,6 +106,19 @@ def test_eight_bit_text_is_quoted_printable_and_binary_is_base64() -> None:
     assert parsed["Content-Transfer-Encoding"] == "7bit"
 
 
+@pytest.mark.parametrize("length", [997, 998, 999, 1000, 1996, 1997, 1998])
+@pytest.mark.parametrize("before", [0, 1, 499, 500, 501, 998, 1499])
+def test_the_long_line_check_finds_a_line_over_998_octets_wherever_it_starts(
+        length: int, before: int) -> None:
+    # the check looks for a line feed in each 500-octet block: a long line straddling
+    # the blocks' edges at any offset, between short lines, is found as splitting finds it
+    head = b"ab\r\n" * (before // 4) + b"x" * (before % 4)
+    data = head + b"\n" + b"y" * (length - 1) + b"\r\n" + b"short\r\n" * 300
+    expected = max(map(len, data.split(b"\n"))) <= 998
+    assert is_7bit_safe(data) is expected
+    assert is_7bit_safe(data) is (length <= 998 and max(map(len, head.split(b"\n"))) <= 998)
+
+
 def test_overlong_lines_are_reencoded() -> None:
     raw = message(body=b"x" * 1500 + b"\r\n")
     content, _, _ = _parts(SmimeSigner().sign(raw, identity(cast().alice)).message)
