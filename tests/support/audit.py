@@ -6,8 +6,9 @@ import hashlib
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from audit.chain import GENESIS, canonical, row_hash
 from audit.records import (
     Action,
     Attachment,
@@ -18,6 +19,11 @@ from audit.records import (
     Role,
     Violation,
 )
+
+if TYPE_CHECKING:
+    import sqlite3
+
+    from mailbase.pgconn import PgConnection
 
 T0 = datetime(2026, 11, 3, 2, 30, tzinfo=UTC)
 
@@ -72,10 +78,17 @@ def make_record(**overrides: Any) -> AuditRecord:
 class BulkStore:
     """A new store written fast, for benchmarks: chained rows built directly (no
     pydantic), hashed with the store's own :func:`audit.chain.row_hash`, inserted with
-    executemany, unsynchronised, a transaction a flush (one transaction for millions of
-    rows would hold them all in the write-ahead log); full-text rows left out (not
-    queried). :meth:`close` signs the head with the checkpoint key in ``keys_dir``
-    (default: ``keys`` beside the store, as in a data directory), as a writer would."""
+    executemany a flush at a time, with neither journal nor sync while it loads (a store
+    cut short is no store: its caller writes it again from an empty place), into tables
+    whose secondary indexes are built once at the end, each by one sort (not a B-tree
+    insert a row, which at millions of rows, in the attachments' random SHA-256 order,
+    no longer finds its pages in the cache); full-text rows left out (not queried).
+    :meth:`close` signs the head with the checkpoint key in ``keys_dir`` (default:
+    ``keys`` beside the store, as in a data directory), as a writer would, and leaves
+    the file in write-ahead-log mode, as the store keeps it."""
+
+    #: the tables loaded, whose secondary indexes wait for the load's end
+    LOADED = ("events", "memberships", "recipients", "attachments")
 
     def __init__(self, path: Path, *, keys_dir: Path | None = None,
                  flush_every: int = 50_000) -> None:
@@ -83,15 +96,20 @@ class BulkStore:
 
         from sqlite_utils import Database
 
-        from audit.chain import GENESIS
         from audit.schema import EVENT_COLUMNS, migrate
 
         self.path, self.keys_dir, self.flush_every = path, keys_dir, flush_every
         db = Database(sqlite3.connect(path))
-        db.enable_wal()
         migrate(db)
         self.conn = db.conn
-        self.conn.execute("PRAGMA synchronous = OFF")
+        self.indexes = [(str(name), str(sql)) for name, sql in self.conn.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL "
+            f"AND tbl_name IN ({', '.join('?' * len(self.LOADED))})", self.LOADED)]
+        for name, _ in self.indexes:
+            self.conn.execute(f"DROP INDEX {name}")
+        # 256 MiB of cache: the indexes' sorts at the end, in memory where they fit
+        for pragma in ("journal_mode = OFF", "synchronous = OFF", "cache_size = -262144"):
+            self.conn.execute(f"PRAGMA {pragma}")
         self.conn.execute("BEGIN")
         self.columns = list(EVENT_COLUMNS)
         self.seq, self.prev = 0, GENESIS
@@ -101,14 +119,10 @@ class BulkStore:
         self.attachments: list[tuple[object, ...]] = []
 
     def _event(self, fields: dict[str, object]) -> int:
-        from audit.chain import row_hash
-
         self.seq += 1
-        row = dict.fromkeys(self.columns)
-        row.update(fields)
-        row.update({"seq": self.seq, "prev_hash": self.prev})
-        row["hash"] = self.prev = row_hash(row)
-        self.events.append(tuple(row[c] for c in self.columns))
+        fields.update(seq=self.seq, prev_hash=self.prev)
+        fields["hash"] = self.prev = row_hash(fields)
+        self.events.append(tuple(map(fields.get, self.columns)))
         if len(self.events) >= self.flush_every:
             self._flush()
         return self.seq
@@ -120,8 +134,6 @@ class BulkStore:
         """A message record: its event columns, its chained detail, its unit
         memberships (unit, role), recipients (address, unit) and attachments (sha256,
         filename, size, document verdict); returns its position."""
-        from audit.chain import canonical
-
         seq = self._event({"kind": "message", **fields, "detail": canonical(detail)})
         at = fields["at"]
         self.members.extend((seq, unit, role, at) for unit, role in members)
@@ -154,10 +166,13 @@ class BulkStore:
         self.conn.execute("BEGIN")
 
     def close(self) -> None:
-        """Write what is left, sign the head, commit and analyse."""
+        """Write what is left, build the indexes, sign the head, commit, analyse, and
+        put the store's write-ahead log back."""
         from audit.chain import CheckpointSigner, Schedule
 
         self._flush()
+        for _, sql in self.indexes:
+            self.conn.execute(sql)  # as the migrations wrote it
         signer = CheckpointSigner.load_or_create(self.keys_dir or self.path.parent / "keys")
         cp = signer.sign(self.seq, self.prev,
                          datetime.now(UTC).isoformat(timespec="microseconds"),
@@ -169,6 +184,7 @@ class BulkStore:
              cp.every_seconds, cp.batch_from))
         self.conn.execute("COMMIT")
         self.conn.execute("ANALYZE")
+        self.conn.execute("PRAGMA journal_mode = WAL")  # kept in the file (sync is not)
         self.conn.close()
 
 
@@ -221,13 +237,39 @@ def bulk_fill(path: Path, count: int, *, units: int = 100, months: int = 12,
     store.close()
 
 
+def _copy_table(source: sqlite3.Connection, target: PgConnection, table: str,
+                columns: Sequence[str]) -> int:
+    """What :func:`mailbase.pgconn.copy_table` does, at millions of rows: the rows
+    passed to COPY as SQLite gives them, a chunk's text checked for what PostgreSQL
+    cannot hold in one search (each value encoded only in a chunk that has some, where
+    copy_table encodes every value of every row: most of its time), and COPY FREEZE
+    (the table was emptied in this transaction: rows written visible to all, so VACUUM
+    does not write each page again). Returns the rows copied."""
+    from mailbase.pgconn import encode
+
+    names = ", ".join(columns)
+    cursor = source.execute(f"SELECT {names} FROM {table}")
+    count = 0
+    with target.raw.cursor() as pg, pg.copy(
+            f"COPY {table} ({names}) FROM STDIN WITH (FREEZE)") as copy:
+        while rows := cursor.fetchmany(10_000):
+            text = "".join([v for row in rows for v in row if isinstance(v, str)])
+            if encode(text) != text:
+                rows = [tuple(encode(v) if isinstance(v, str) else v for v in row)
+                        for row in rows]
+            for row in rows:
+                copy.write_row(row)
+            count += len(rows)
+    return count
+
+
 def copy_to_postgres(source: Path, url: str, password: str) -> dict[str, int]:
     """Copy the SQLite store at ``source`` into the new, empty PostgreSQL database at
     ``url`` (the owner's login), fast and without the service: the schema by
     audit/pgschema.py's migrations, then every table both backends hold by COPY
-    (:func:`mailbase.pgconn.copy_table`, text encoded as the store encodes it) with the
-    secondary indexes dropped before and built after (a sort each, not a B-tree insert a
-    row), the words for ``--text`` split as the PostgreSQL store splits them, then VACUUM
+    (:func:`_copy_table`, text encoded as the store encodes it) with the secondary
+    indexes dropped before and built after (a sort each, not a B-tree insert a row), the
+    words for ``--text`` split as the PostgreSQL store splits them, then VACUUM
     ANALYZE (the visibility map index-only scans need, and the planner's statistics).
     The rows, their hashes and the checkpoints are the source's, so the copy verifies as
     the source does. Returns the rows copied, by table."""
@@ -235,7 +277,7 @@ def copy_to_postgres(source: Path, url: str, password: str) -> dict[str, int]:
 
     from audit.pgschema import migrate
     from audit.pgstore import _words
-    from mailbase.pgconn import connect, copy_table
+    from mailbase.pgconn import connect
 
     lite = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
     conn = connect(url, password)
@@ -256,10 +298,11 @@ def copy_to_postgres(source: Path, url: str, password: str) -> dict[str, int]:
             columns = [str(r[0]) for r in conn.execute(
                 "SELECT column_name FROM information_schema.columns WHERE table_name = ? "
                 "ORDER BY ordinal_position", (table,))]
-            counts[table] = copy_table(lite, conn, table, columns)
+            counts[table] = _copy_table(lite, conn, table, columns)
         words = ((seq, _words(text)) for seq, text in lite.execute(
             "SELECT rowid, text FROM search"))
         conn.executemany("INSERT INTO search (seq, words) VALUES (?, ?)", words)
+        conn.raw.execute("SET maintenance_work_mem = '256MB'")  # the sorts in memory
         for _, definition in indexes:
             conn.raw.execute(definition)  # DDL as PostgreSQL wrote it: nothing to translate
         conn.execute("COMMIT")

@@ -16,9 +16,12 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 MARKER = "COMPLETE.json"
+#: What made a data set, as its marker records it and a later run compares it: a text,
+#: or a dict of what the recipe sets (JSON values, the same after the marker's round trip).
+Recipe = str | dict[str, Any]
 
 
-def kept(name: str, recipe: str) -> tuple[Path, dict[str, Any] | None]:
+def kept(name: str, recipe: Recipe) -> tuple[Path, dict[str, Any] | None]:
     """The place of the data set ``name`` and the facts its marker recorded when a run
     completed it with ``recipe``; else None, the place then emptied and made anew."""
     place = Path(os.environ.get("CONGVU_BENCH_DATA", ROOT / "build" / "bench")) / name
@@ -32,7 +35,7 @@ def kept(name: str, recipe: str) -> tuple[Path, dict[str, Any] | None]:
     return place, None
 
 
-def complete(place: Path, recipe: str, **facts: Any) -> dict[str, Any]:
+def complete(place: Path, recipe: Recipe, **facts: Any) -> dict[str, Any]:
     """Mark the data set at ``place`` complete (last, once everything is written) with
     its recipe and ``facts``; return what the marker holds."""
     written = {"recipe": recipe, **facts}
