@@ -148,6 +148,37 @@ def test_pages(backend_db: AuditLog) -> None:
     assert backend_db.query(Filters(page=2, page_size=10)).has_more
 
 
+def test_a_unit_and_a_period_alone_find_the_records_as_they_read(backend_db: AuditLog) -> None:
+    # answered from the unit memberships index alone (audit/query.py): newest first by
+    # the time received, not by id; the period's start in and its end out; mail a unit
+    # sent itself once; completions and admin events not counted
+    since, until = T0, T0 + timedelta(days=1)
+    noon, evening = T0 + timedelta(hours=12), T0 + timedelta(hours=18)
+    a, itself, c, _end, _before, to_sgd, late = backend_db.write([
+        make_record(received_at=noon),
+        make_record(received_at=since, recipient_units=["stc"]),
+        make_record(received_at=noon, sender_unit="ubnd", recipient_units=["stc"]),
+        make_record(received_at=until),
+        make_record(received_at=since - timedelta(seconds=1)),
+        make_record(received_at=T0 + timedelta(hours=6), sender_unit="ubnd",
+                    recipient_units=["sgd"]),
+        make_record(received_at=evening, sender_unit="ubnd", recipient_units=["sgd", "stc"]),
+    ])
+    backend_db.complete(Completion(record_id=a, outcome=Fate.RELAYED, reply="250 2.0.0 Ok"))
+    period = {"since": since, "until": until}
+    assert _ids(backend_db, units=("stc",), **period) == [late, c, a, itself]
+    assert backend_db.count(Filters(units=("stc",), **period)) == 4
+    pages = [backend_db.query(Filters(units=("stc",), page=n, page_size=2, **period))
+             for n in (1, 2, 3)]
+    assert [([r.id for r in p.items], p.total, p.has_more) for p in pages] == [
+        ([late, c], 4, True), ([a, itself], 4, False), ([], 4, False)]
+    assert _ids(backend_db, recipient_units=("stc",), **period) == [late, c, itself]
+    assert _ids(backend_db, units=("stc", "sgd"), **period) == [late, c, a, to_sgd, itself]
+    assert backend_db.count(Filters(units=("stc", "sgd"), **period)) == 5
+    assert _ids(backend_db, units=("sgd",), since=noon) == [late]
+    assert _ids(backend_db, units=("nobody",), **period) == []
+
+
 @pytest.mark.parametrize(("filters", "message"), [
     (Filters(sha256="xyz"), "invalid filter sha256='xyz': must be 64 hexadecimal digits"),
     (Filters(text="  --- "), "invalid filter text='  --- ': has no words to search for"),
