@@ -197,6 +197,9 @@ class PgArchive(Archive):
         """Close this process's idle connections."""
         self.connections.close()
 
+    def index_later(self, *, batch: int = 0, delay: float = 0.0) -> None:
+        """Nothing: a batch's words are indexed in the transaction that stores it."""
+
     def _run(self, doing: str, work: Callable[[PgConnection], _T]) -> _T:
         """``work`` on a connection; what the database refused, said as our error.
 

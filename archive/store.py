@@ -43,6 +43,7 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import Enum
+from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
@@ -50,6 +51,7 @@ import zstandard
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from archive.backlog import BATCH, DELAY, DIRECTORY, IndexBacklog, Journal, waiting
 from archive.config import ArchiveConfig
 from archive.errors import ArchiveError, ArchiveReadError, ArchiveWriteError
 from archive.index import SqliteTextIndex, TextIndex, TextReader, chunks, words_of
@@ -163,6 +165,8 @@ class _Batch:
     parts: set[str] = field(default_factory=set)
     #: objects and parts found stored and touched: their time and name are synced too
     touched: set[Path] = field(default_factory=set)
+    #: the journal naming the batch's messages for the index (archive/backlog.py)
+    journal: Journal | None = None
 
     def commit(self, pool: ThreadPoolExecutor) -> None:
         """Sync the bytes written aside, rename them into place, sync the directories
@@ -172,7 +176,10 @@ class _Batch:
 
         :raises OSError: a sync or a rename failed.
         """
-        _each(pool, os.fdatasync, [f.fd for f in self.aside])
+        syncs: list[Callable[[], None]] = [partial(os.fdatasync, f.fd) for f in self.aside]
+        if self.journal is not None:
+            syncs.append(self.journal.sync)  # refuses no mail when it fails
+        _each(pool, _call, syncs)
         _each(pool, _sync_file, self.touched)
         renamed: set[Path] = set()
         while self.aside:
@@ -203,6 +210,10 @@ def _each(pool: ThreadPoolExecutor, sync: Callable[[_T], None], items: Collectio
     wait(futures)  # every one, before the caller closes what they sync
     for future in futures:
         future.result()
+
+
+def _call(sync: Callable[[], None]) -> None:
+    sync()
 
 
 def _sync_file(path: Path) -> None:
@@ -249,6 +260,8 @@ class Archive:
         # (the filter builds its archive and then forks its workers)
         self._syncing: tuple[int, ThreadPoolExecutor] | None = None
         self._syncing_lock = threading.Lock()
+        #: with :meth:`index_later`, the messages stored and not yet indexed
+        self._backlog: IndexBacklog | None = None
 
     @classmethod
     def from_config(cls, config: ArchiveConfig, *, create: bool,
@@ -286,7 +299,8 @@ class Archive:
              is_encrypting: bool | None = None, retired: Sequence[bytes] = (),
              index: TextIndex | None = None, reader: TextReader | None = None) -> Archive:
         """The archive at ``root``, its directories (0700) and its index created when
-        missing.
+        missing; with a ``reader``, the messages a stopped filter left to index
+        (archive/backlog.py) are indexed (a failure is logged: it refuses no mail).
 
         :raises ArchiveWriteError: they cannot be created.
         """
@@ -309,7 +323,87 @@ class Archive:
             raise ArchiveWriteError(root, exc.strerror or str(exc)) from exc
         except ArchiveError as exc:
             raise ArchiveWriteError(root, str(exc)) from exc
+        if index is not None and reader is not None:
+            try:
+                archive.catch_up_index()
+            except (ArchiveError, OSError) as exc:
+                log.error("archive-index-failed: the messages a stopped filter left to "
+                          "index were not indexed (`congvu archive index rebuild` adds "
+                          "them): %s", exc)
         return archive
+
+    def index_later(self, *, batch: int = BATCH, delay: float = DELAY) -> None:
+        """Index the messages stored from now on after their batch returns, in batches
+        of their own (archive/backlog.py; the filter's archive does): none when there is
+        no index or no reader."""
+        if self.index is None or self.reader is None:
+            return
+        self._backlog = IndexBacklog(self.root / DIRECTORY, self.index,
+                                     self._index_lacking, batch=batch, delay=delay)
+
+    def flush_index(self) -> None:
+        """With :meth:`index_later`, index every message stored so far now."""
+        if self._backlog is not None:
+            self._backlog.flush()
+
+    def stop_indexing(self) -> None:
+        """With :meth:`index_later`, index what is waiting and stop its thread."""
+        if self._backlog is not None:
+            self._backlog.close()
+
+    def catch_up_index(self) -> int:
+        """Index the messages the journals of stopped processes name (archive/backlog.py)
+        that are stored and not indexed, and remove those journals; returns how many.
+
+        :raises ArchiveError: the index cannot be read or written.
+        :raises OSError: the journals' directory cannot be read.
+        """
+        if self.index is None or self.reader is None:
+            return 0
+        backlog = self._backlog or IndexBacklog(self.root / DIRECTORY, self.index,
+                                                self._index_lacking)
+        return backlog.catch_up()
+
+    def waiting_to_index(self) -> set[str]:
+        """The messages named by the index's journals: archived, and perhaps indexed
+        within seconds (or at the filter's next start) rather than lacking for good."""
+        return waiting(self.root / DIRECTORY)
+
+    def _index_lacking(self, names: list[str], *, reader: TextReader | None = None) -> None:
+        """Index those of ``names`` stored and not indexed, read from the archive."""
+        assert self.index is not None
+        reader = reader or self.reader
+        assert reader is not None
+        for chunk in chunks(names):
+            self.index.add(self._words_lacking([n for n in chunk if self.has(n)], reader,
+                                               Reindexed(), None))
+
+    def _words_lacking(self, names: list[str], reader: TextReader, done: Reindexed,
+                       on_unreadable: Callable[[ArchiveReadError], None] | None,
+                       ) -> list[tuple[str, str]]:
+        """The (name, words) of those of ``names`` the index lacks, each read from the
+        archive; counted in ``done`` (present, unreadable), an unreadable one passed to
+        ``on_unreadable``."""
+        assert self.index is not None
+        have = self.index.indexed(names)
+        done.present += len(have)
+        rows = []
+        for name in names:
+            if name in have:
+                continue
+            try:
+                data = self.get(name)
+            except ArchiveReadError as exc:
+                done.unreadable += 1
+                if on_unreadable is not None:
+                    on_unreadable(exc)
+                continue
+            words = words_of(reader, data)
+            if words is None:
+                done.unreadable += 1
+                continue
+            rows.append((name, words))
+        return rows
 
     def path_of(self, sha256: str) -> Path:
         """Where the message named ``sha256`` is (or would be) stored."""
@@ -438,14 +532,24 @@ class Archive:
         ready = [m if isinstance(m, Prepared) else self.prepare(m) for m in messages]
         batch = _Batch()
         outcomes: list[Stored | ArchiveWriteError] = []
+        rows: list[tuple[str, str]] = []
         try:
             with self.locked():
                 for message in ready:
                     outcomes.append(self._stage(message, batch))
+                rows = [(o.sha256, m.words) for o, m in zip(outcomes, ready, strict=True)
+                        if isinstance(o, Stored) and m.words is not None]
+                if self._backlog is not None and rows:
+                    batch.journal = self._backlog.note([name for name, _ in rows])
                 batch.commit(self._sync_pool())
-                self._index(outcomes, [m.words for m in ready])
+                if self._backlog is not None:
+                    self._backlog.queue(batch.journal, rows)
+                else:
+                    self._index(rows)
         except OSError as exc:
             batch.discard()
+            if self._backlog is not None:
+                self._backlog.forget(batch.journal, len(rows))
             error = ArchiveWriteError(self.root, f"{exc.strerror or exc}")
             error.__cause__ = exc  # the filter tells a full disk by its cause (4.3.1)
             failed: list[Stored | ArchiveWriteError] = [
@@ -461,13 +565,10 @@ class Archive:
                     _SYNC_THREADS, thread_name_prefix="congvu-archive-sync"))
             return self._syncing[1]
 
-    def _index(self, outcomes: Sequence[Stored | ArchiveWriteError],
-               words: Sequence[str | None]) -> None:
-        """Index the messages of a batch just made durable. An index that cannot be
-        written refuses no mail: the messages stay archived and are counted as not
+    def _index(self, rows: Sequence[tuple[str, str]]) -> None:
+        """Index the (name, words) of a batch just made durable. An index that cannot
+        be written refuses no mail: the messages stay archived and are counted as not
         indexed until ``congvu archive index rebuild``."""
-        rows = [(o.sha256, w) for o, w in zip(outcomes, words, strict=True)
-                if isinstance(o, Stored) and w is not None]
         if self.index is None or not rows:
             return
         try:
@@ -871,25 +972,10 @@ class Archive:
             index.clear()
         done = Reindexed()
         for chunk in chunks(self.names()):
-            have = index.indexed(chunk)
-            done.present += len(have)
-            rows = []
-            for name in chunk:
-                if name in have:
-                    continue
-                try:
-                    data = self.get(name)
-                except ArchiveReadError as exc:
-                    done.unreadable += 1
-                    if on_unreadable is not None:
-                        on_unreadable(exc)
-                    continue
-                words = words_of(reader, data)
-                if words is None:
-                    done.unreadable += 1
-                    continue
-                rows.append((name, words))
-            done.added += index.add(rows)
+            done.added += index.add(self._words_lacking(chunk, reader, done, on_unreadable))
+        # what the journals of stopped filters name is indexed now: they go
+        IndexBacklog(self.root / DIRECTORY, index, partial(self._index_lacking,
+                                                           reader=reader)).catch_up()
         if not index.follows_objects:
             for chunk in chunks(index.names()):
                 gone = [name for name in chunk if not self.has(name)]

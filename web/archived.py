@@ -78,8 +78,10 @@ def message_units(record: dict[str, Any]) -> set[str]:
 class Found:
     """What one search found: the matching records (newest first), how many messages
     of the scope it looked at and how many the scope has, how many of those could not
-    be read (pruned, missing, changed: ``archive verify`` names them) and how many the
-    index lacks, and whether it asked the index."""
+    be read (pruned, missing, changed: ``archive verify`` names them), how many the
+    index lacks, how many of those it is about to hold (archived moments ago: the
+    filter indexes them a batch at a time, archive/backlog.py), and whether it asked
+    the index."""
 
     record_ids: list[int]
     scanned: int
@@ -87,6 +89,7 @@ class Found:
     unreadable: int
     unindexed: int = 0
     is_indexed: bool = False
+    waiting: int = 0
 
     @property
     def is_complete(self) -> bool:
@@ -166,8 +169,11 @@ def _indexed(store: Archive, candidates: list[Any], query: Query, *,
                     break
         if len(matched) == MATCHES_MAX:
             break
-    unindexed = index.lacking([r.sha256 for r in candidates[:scanned]])
-    return Found(matched, scanned, len(candidates), 0, unindexed, True)
+    looked = [r.sha256 for r in candidates[:scanned]]
+    soon = store.waiting_to_index()
+    unindexed = index.lacking([name for name in looked if name not in soon])
+    waiting = index.lacking([name for name in looked if name in soon]) if soon else 0
+    return Found(matched, scanned, len(candidates), 0, unindexed, True, waiting)
 
 
 def proof_zip(record_id: int, message: bytes, proof: dict[str, Any]) -> bytes:

@@ -44,6 +44,9 @@ class ArchiveStage:
     def __init__(self, archive: Archive, *, directions: Collection[str],
                  units: Collection[str], chain: Callable[[str | None], Sequence[str]]) -> None:
         self.archive = archive
+        # the index is written after the reply, many messages a transaction; a crash
+        # loses none of them (archive/backlog.py)
+        archive.index_later()
         self._writer: GroupCommit[Prepared, Stored] = GroupCommit(
             archive.put_many, name="congvu-archive")
         self.directions = frozenset(directions)
@@ -81,5 +84,6 @@ class ArchiveStage:
         return CONTINUE
 
     def close(self) -> None:
-        """Store what is queued, then stop the writer's thread."""
+        """Store what is queued, then stop the writer's thread, then index what waits."""
         self._writer.close()
+        self.archive.stop_indexing()

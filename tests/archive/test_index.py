@@ -126,6 +126,18 @@ def test_ascii_text_has_the_words_the_unicode_reading_gives(text: str) -> None:
     assert index_words(text) == " ".join(w for w in runs if len(w) <= 64)
 
 
+@pytest.mark.parametrize("length", [63, 64, 65, 66, 97, 98, 128])
+@pytest.mark.parametrize("before", [0, 1, 2, 31, 32, 33, 64, 65, 96])
+def test_a_run_over_64_is_left_out_wherever_it_starts(length: int, before: int) -> None:
+    # runs too long are looked for a block of 33 octets at a time: one that straddles
+    # the blocks' edges at any offset is found and left out
+    head = ("ab " * 40)[:before].rstrip()
+    text = f"{head} {'q' * length}, tail"
+    kept = [w for w in f"{head} {'q' * length} tail".split() if len(w) <= 64]
+    assert index_words(text) == " ".join(kept)
+    assert ("q" * length in index_words(text)) is (length <= 64)
+
+
 def test_queries_quote_every_word_and_refuse_what_has_none() -> None:
     query = parse_query('Sở "tài  chính" a.b@x.vn NEAR(x* AND ^y) -z:')
     assert query.phrases == (("so",), ("tai",), ("chinh",), ("a", "b", "x", "vn"),

@@ -270,3 +270,28 @@ def test_the_search_says_what_the_index_lacks_and_reads_without_one(
         False, 0, [late_id])
     got = reader.get("/api/audit/archive", params={"q": "quyết toán đặc biệt"}).json()
     assert [i["id"] for i in got["items"]] == [archived["stc"]]
+
+
+def test_the_search_tells_a_message_about_to_be_indexed_from_one_the_index_lacks(
+        env: Any, archived: dict[str, int]) -> None:
+    # the filter indexes after the reply, a batch at a time: a message archived moments
+    # ago is named in its journal, and the console says it is coming, not to rebuild
+    filtering = Archive.from_config(env.config.archive, create=True, reader=searchable_text)
+    filtering.index_later(batch=10_000, delay=3600.0)
+    fresh = message(f"vanthu@stc.{DOMAIN}", "Báo cáo vừa gửi", "Nội dung mới.\n")
+    stored = filtering.put(fresh)
+    with AuditLog.open(env.config.audit) as log:
+        log.record(make_record(sender_unit="stc", subject="Báo cáo vừa gửi",
+                               archived_sha256=stored.sha256))
+    auditor_a = signed_in(env, "auditor-a")
+    try:
+        got = auditor_a.get("/api/audit/archive", params={"q": "noi dung moi"}).json()
+        assert (got["unindexed"], got["waiting"], got["items"]) == (0, 1, [])
+        page = auditor_a.get("/audit/archive", params={"q": "noi dung moi"})
+        assert ('id="archive-waiting">Vừa được lưu trữ, chưa vào chỉ mục văn bản nên chưa '
+                'được tìm: 1') in page.text
+        assert 'id="archive-unindexed"' not in page.text
+    finally:
+        filtering.stop_indexing()
+    got = auditor_a.get("/api/audit/archive", params={"q": "noi dung moi"}).json()
+    assert (got["unindexed"], got["waiting"], len(got["items"])) == (0, 0, 1)

@@ -135,7 +135,7 @@ def _search(console: Console, user: User, q: str, period: str) -> dict[str, Any]
     if log_ro is None:
         return {"query": q, "items": [], "scanned": 0, "candidates": 0, "complete": True,
                 "unreadable": 0, "indexed": store.index is not None, "unindexed": 0,
-                "limit": MATCHES_MAX}
+                "waiting": 0, "limit": MATCHES_MAX}
     try:
         with log_ro:
             found = search(log_ro, store, scope, words,
@@ -150,7 +150,8 @@ def _search(console: Console, user: User, q: str, period: str) -> dict[str, Any]
     return {
         "query": q, "scanned": found.scanned, "candidates": found.candidates,
         "complete": found.is_complete, "unreadable": found.unreadable,
-        "indexed": found.is_indexed, "unindexed": found.unindexed, "limit": MATCHES_MAX,
+        "indexed": found.is_indexed, "unindexed": found.unindexed,
+        "waiting": found.waiting, "limit": MATCHES_MAX,
         "items": [{"id": r["id"], "received_at": r["received_at"],
                    "subject": r.get("subject"), "envelope_sender": r.get("envelope_sender"),
                    "sender_unit": r.get("sender_unit"),

@@ -1,0 +1,198 @@
+"""The filter's text index written after the reply (archive/backlog.py): messages
+indexed a batch at a time by a thread of the process, each batch's names in a journal
+synced with its files, and what a crash left in a journal indexed when the archive is
+next opened (or rebuilt), never what a running process still holds."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import stat
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from archive import Archive, parse_query
+from archive.backlog import DIRECTORY
+from archive.index import SqliteTextIndex
+from policies import searchable_text
+
+from .test_backends import sha
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def letters(count: int, word: str = "quyettoan") -> list[bytes]:
+    return [f"Subject: {word} {n}\r\nFrom: <vanthu@stc.lamdong.gov.vn>\r\n\r\nKinh gui so "
+            f"{n}.\r\n".encode() for n in range(count)]
+
+
+def opened(root: Path, index: SqliteTextIndex | None = None) -> Archive:
+    """The archive as the filter opens it (its index, the reader of text)."""
+    return Archive.open(root, index=index or SqliteTextIndex(root / "index.sqlite3"),
+                        reader=searchable_text)
+
+
+def journals(root: Path) -> list[Path]:
+    directory = root / DIRECTORY
+    return sorted(directory.iterdir()) if directory.is_dir() else []
+
+
+def held(archive: Archive, names: list[str]) -> set[str]:
+    assert archive.index is not None
+    return archive.index.indexed(names)
+
+
+def test_messages_wait_in_a_journal_until_their_batch_is_indexed(tmp_path: Path) -> None:
+    root = tmp_path / "archive"
+    archive = opened(root)
+    archive.index_later(batch=10_000, delay=3600.0)
+    names = [o.sha256 for o in archive.put_many(letters(3))]
+    assert held(archive, names) == set()  # the reply did not wait for the index
+    [journal] = journals(root)
+    assert stat.S_IMODE(journal.stat().st_mode) == 0o600
+    assert journal.read_text().split() == names
+    assert archive.waiting_to_index() == set(names)
+    archive.flush_index()
+    assert held(archive, names) == set(names)
+    assert archive.index is not None
+    assert archive.index.matching(parse_query("quyettoan"), names) == set(names)
+    assert journals(root) == []  # every name indexed, its journal removed
+    assert archive.waiting_to_index() == set()
+    later = archive.put(letters(1, "dutoan")[0]).sha256  # a new journal for the next
+    assert archive.waiting_to_index() == {later}
+    archive.stop_indexing()
+    assert held(archive, [later]) == {later} and journals(root) == []
+
+
+class _Signalling(SqliteTextIndex):
+    """The index, saying when a transaction has added rows (the thread's work is seen
+    without waiting on the clock)."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.added = threading.Event()
+        self.batches: list[int] = []
+
+    def add(self, rows: object) -> int:
+        added = super().add(rows)  # type: ignore[arg-type]
+        self.batches.append(len(rows))  # type: ignore[arg-type]
+        self.added.set()
+        return added
+
+
+@contextlib.contextmanager
+def indexing_later(root: Path, *, batch: int, delay: float
+                   ) -> Iterator[tuple[Archive, _Signalling]]:
+    """The filter's archive at ``root`` (its thread indexing ``batch`` at a time or
+    after ``delay``), stopped at the end."""
+    index = _Signalling(root / "index.sqlite3")
+    archive = opened(root, index)
+    archive.index_later(batch=batch, delay=delay)
+    try:
+        yield archive, index
+    finally:
+        archive.stop_indexing()
+
+
+def test_the_thread_indexes_once_a_batch_is_waiting(tmp_path: Path) -> None:
+    with indexing_later(tmp_path / "archive", batch=4, delay=3600.0) as (archive, index):
+        first = [o.sha256 for o in archive.put_many(letters(3))]
+        assert not index.added.is_set() and held(archive, first) == set()
+        more = archive.put(letters(1, "dutoan")[0]).sha256  # the fourth: a batch
+        assert index.added.wait(30.0)
+        assert index.batches == [4]
+        assert held(archive, [*first, more]) == {*first, more}
+    assert journals(tmp_path / "archive") == []
+
+
+def test_the_first_message_waits_at_most_the_delay(tmp_path: Path) -> None:
+    with indexing_later(tmp_path / "archive", batch=10_000, delay=0.0) as (archive, index):
+        name = archive.put(letters(1)[0]).sha256
+        assert index.added.wait(30.0)
+        assert held(archive, [name]) == {name}
+
+
+_CRASHING = """
+import os, sys
+from pathlib import Path
+from archive import Archive
+from archive.index import SqliteTextIndex
+from policies import searchable_text
+root = Path(sys.argv[1])
+archive = Archive.open(root, index=SqliteTextIndex(root / "index.sqlite3"),
+                       reader=searchable_text)
+archive.index_later(batch=10_000, delay=3600.0)
+for n in range(int(sys.argv[2])):
+    archive.put(f"Subject: quyettoan {n}\\r\\n\\r\\nKinh gui so {n}.\\r\\n".encode())
+os._exit(0)  # no close, nothing flushed: as a killed process ends
+"""
+
+
+def _crashed(root: Path, count: int) -> list[str]:
+    """Store ``count`` letters in a process that ends before indexing any; their names."""
+    subprocess.run([sys.executable, "-c", _CRASHING, str(root), str(count)], cwd=ROOT,
+                   check=True, env={**os.environ, "CONGVU_CONFIG": "none"})
+    return [sha(f"Subject: quyettoan {n}\r\n\r\nKinh gui so {n}.\r\n".encode())
+            for n in range(count)]
+
+
+@pytest.mark.parametrize("then", ["open", "rebuild"])
+def test_what_a_crash_left_to_index_is_indexed_when_the_archive_is_next_opened(
+        tmp_path: Path, then: str, caplog: pytest.LogCaptureFixture) -> None:
+    root = tmp_path / "archive"
+    names = _crashed(root, 5)
+    [journal] = journals(root)
+    # a name of a batch that failed (never stored), and a line the crash cut short
+    with journal.open("a") as handle:
+        handle.write("0" * 64 + "\n" + "ab12")
+    bare = Archive(root, index=SqliteTextIndex(root / "index.sqlite3"))
+    assert held(bare, names) == set()
+    assert bare.waiting_to_index() == {*names, "0" * 64}  # the console: waiting, not lost
+    with caplog.at_level(logging.WARNING, logger="congvu.archive"):
+        if then == "open":
+            archive = opened(root)
+        else:
+            archive = bare
+            done = archive.reindex(searchable_text)
+            assert (done.added, done.unreadable) == (5, 0)
+    assert held(archive, [*names, "0" * 64]) == set(names)
+    assert journals(root) == []
+    assert "indexed what 1 journal(s) of stopped processes" in caplog.text
+
+
+def test_a_running_process_keeps_its_journal(tmp_path: Path) -> None:
+    root = tmp_path / "archive"
+    running = opened(root)
+    running.index_later(batch=10_000, delay=3600.0)
+    name = running.put(letters(1)[0]).sha256
+    [journal] = journals(root)
+    other = opened(root)  # another worker starting: the journal is locked, so left
+    assert other.catch_up_index() == 0
+    assert journals(root) == [journal] and held(other, [name]) == set()
+    running.stop_indexing()
+    assert held(other, [name]) == {name} and journals(root) == []
+
+
+def test_a_failed_index_leaves_its_journal_to_the_next_start(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    root = tmp_path / "archive"
+    Archive.open(root)
+    broken = root / "index.sqlite3"
+    broken.write_bytes(b"not a database, and never one" * 100)
+    archive = Archive(root, index=SqliteTextIndex(broken), reader=searchable_text)
+    archive.index_later(batch=10_000, delay=3600.0)
+    stored = archive.put(letters(1)[0])
+    with caplog.at_level(logging.ERROR, logger="congvu.archive"):
+        archive.stop_indexing()
+    assert archive.get(stored.sha256) == letters(1)[0]  # the mail is kept all the same
+    assert "archive-index-failed: 1 message(s) archived but not indexed" in caplog.text
+    assert len(journals(root)) == 1
+    broken.unlink()  # the administrator mends it; the filter starts again
+    assert held(opened(root), [stored.sha256]) == {stored.sha256}
+    assert journals(root) == []
