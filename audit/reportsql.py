@@ -123,10 +123,13 @@ _FLAGGED = ("CASE WHEN instr(e.detail, '\"violations\":[]') = 0 THEN "
             "+ 2 * (instr(e.detail, '\"rule\":\"legacy-encoding\"') > 0) ELSE 0 END")
 
 
+# The latest completion of e (``outcome<US>reply``).
+_LATEST = """(SELECT c.outcome || char(31) || coalesce(c.reply, '') FROM events c
+     WHERE c.record_id = e.seq AND c.kind = 'completion' ORDER BY c.seq DESC LIMIT 1)"""
+
 _COLUMNS = f"""
     e.direction, e.sender_unit, lower(e.envelope_sender), e.dkim, e.smime,
-    (SELECT c.outcome || char(31) || coalesce(c.reply, '') FROM events c
-     WHERE c.record_id = e.seq AND c.kind = 'completion' ORDER BY c.seq DESC LIMIT 1),
+    {_LATEST},
     (SELECT group_concat(m.unit_id, char(31)) FROM memberships m
      WHERE m.record_id = e.seq AND m.role = 'received'),
     (SELECT group_concat(r.address || char(30) || coalesce(r.unit_id, ''), char(31))
@@ -134,6 +137,43 @@ _COLUMNS = f"""
     {_CHECKED}, {_PASSED} AND NOT {_FORGED}, {_SPOOFED}, {_FORGED}, {_ATTACHED}, e.at, e.seq,
     {_FLAGGED}
 """
+
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def _dmarc_checks(detail: str) -> list[Mapping[str, Any]]:
+    """The detail's DMARC verification entries, parsed only when the text has one."""
+    if '"method":"dmarc"' not in detail:
+        return []
+    return [a for a in json.loads(detail).get("authentication", ())
+            if a.get("method") == "dmarc" and a.get("operation") == "verify"]
+
+
+def columns_of(event: Mapping[str, Any], memberships: Sequence[tuple[str, str]],
+               recipients: Sequence[tuple[str, str | None]]) -> tuple[Any, ...]:
+    """The row of :data:`_COLUMNS` a message record's rows give (its chained row with
+    ``seq``, its unit memberships and its recipients, as the store inserts them), made
+    from those rows in Python, as SQLite reads it back (``lower`` folds ASCII letters
+    only), with no completion: what the writer that appended the record counts its
+    completion with, instead of reading the record back."""
+    detail = str(event["detail"])
+    checks = _dmarc_checks(detail)
+    forged = any(a.get("disposition") in FORGED for a in checks)
+    received = [unit for unit, role in memberships if role == "received"]
+    sender = event.get("envelope_sender")
+    flags = 0 if '"violations":[]' in detail else (
+        ('"rule":"classified-marking"' in detail) + 2 * ('"rule":"legacy-encoding"' in detail))
+    return (
+        event.get("direction"), event.get("sender_unit"),
+        None if sender is None else str(sender).translate(_ASCII_LOWER),
+        event.get("dkim"), event.get("smime"), None,
+        _SEP.join(received) if received else None,
+        _SEP.join(f"{address}{_PAIR}{unit or ''}" for address, unit in recipients)
+        if recipients else None,
+        bool(checks), any(a.get("result") == "pass" for a in checks) and not forged,
+        any(a.get("disposition") == SPOOF_REFUSED for a in checks), forged,
+        None if '"attachments":[]' in detail else detail, event["at"], event["seq"], flags,
+    )
 
 
 def _where(period: Period, units: Sequence[str], renames: UnitRenames
@@ -406,8 +446,30 @@ def stretched(conn: sqlite3.Connection, where: str, params: Sequence[Any], *,
     rows = conn.execute(f"SELECT {_COLUMNS}{extra} FROM events e "
                         f"WHERE e.kind = 'message' AND {where}", args).fetchall()
     for row in rows:
-        seq = int(row[14])
-        earlier = None
-        if before is not None and seq < before:
-            earlier = _message(row, row[17], held if held_before is None else held_before)
-        yield Stretched(seq, int(row[16]), _message(row, row[5], held), earlier)
+        yield _stretched(row, int(row[16]), row[5], row[17] if before is not None else None,
+                         held=held, before=before, held_before=held_before)
+
+
+def stretched_known(conn: sqlite3.Connection, known: Mapping[int, Sequence[Any]], *,
+                    held: Mapping[str, Fate], before: int,
+                    held_before: Mapping[str, Fate] | None = None) -> Iterator[Stretched]:
+    """:func:`stretched` of the message records ``known`` gives the rows of
+    (:func:`columns_of`, by position) and a position ``before``: only their stretch and
+    completions are read, not the records."""
+    seqs = sorted(known)
+    for seq, stretch, done, done_before in conn.execute(
+            f"SELECT e.seq, {STRETCH}, {_LATEST}, {_COMPLETION_BEFORE} FROM events e "
+            f"WHERE e.kind = 'message' AND e.seq IN ({', '.join('?' * len(seqs))})",
+            [before, *seqs]).fetchall():
+        yield _stretched(known[int(seq)], int(stretch), done, done_before, held=held,
+                         before=before, held_before=held_before)
+
+
+def _stretched(row: Sequence[Any], stretch: int, done: str | None, done_before: str | None,
+               *, held: Mapping[str, Fate], before: int | None,
+               held_before: Mapping[str, Fate] | None) -> Stretched:
+    seq = int(row[14])
+    earlier = None
+    if before is not None and seq < before:
+        earlier = _message(row, done_before, held if held_before is None else held_before)
+    return Stretched(seq, stretch, _message(row, done, held), earlier)

@@ -15,6 +15,7 @@ import contextlib
 import json
 import sqlite3
 import time
+from collections import ChainMap
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
@@ -35,6 +36,7 @@ from audit.pending import Linked, Pending
 from audit.query import Dialect, Filters, Page, RecordSummary, TraceEntry
 from audit.records import AdminEvent, AdminKind, AuditRecord, Completion
 from audit.report import Report, build_report
+from audit.reportsql import columns_of
 from audit.reportuse import REGULAR_MIN, RosterMailbox
 from audit.rows import iso
 from audit.schema import CHAIN_SPAN, EVENT_COLUMNS, is_current, migrate
@@ -51,6 +53,8 @@ from mailbase import Period, private_database, private_dir, use_wal
 
 Item = AuditRecord | Completion | AdminEvent  # as in audit/interface.py
 _LOCK_RETRIES = 5
+#: how many appended messages' report rows a store keeps for their completions
+_KEPT_MESSAGES = 10_000
 _SIGNED_AT_ONCE = frozenset({AdminKind.SERVICE_STOP, AdminKind.KEY_ENROLLED,
                              AdminKind.CHAIN_IMPORTED})
 #: the admin events that decide the fate of a held message (the report's summary)
@@ -102,6 +106,7 @@ class AuditLog:
         checkpoint_every_records: int = 1000,
         checkpoint_every_seconds: float = 60.0,
         trust: KeyTrust | None = None,
+        keeps_messages: bool = False,
     ) -> None:
         self.db = db
         self.path = path
@@ -121,6 +126,13 @@ class AuditLog:
         self.index_checks: Sequence[IndexCheck] = INDEXES
         # whether this key has signed a checkpoint of the store or been enrolled in it
         self._key_known = False
+        #: with ``keeps_messages``: the report's row of each message record this store
+        #: appended (reportsql.columns_of, by position) until a completion of it is
+        #: counted, so that its completion's summary upkeep does not read the record
+        #: back (the milter's completions come through the writer of their record)
+        self._messages: dict[int, tuple[Any, ...]] | None = {} if keeps_messages else None
+        #: those of the append under way, kept once it is committed
+        self._appended: dict[int, tuple[Any, ...]] = {}
 
     @classmethod
     def open(cls, config: AuditConfig) -> AuditLog:
@@ -157,6 +169,7 @@ class AuditLog:
             checkpoint_every_seconds=config.checkpoint_every_seconds,
             trust=(KeyTrust.pinned(config.checkpoint_public_keys)
                    if config.checkpoint_public_keys else None),
+            keeps_messages=True,
         )
         log._enrol_if_new()
         return log
@@ -242,7 +255,24 @@ class AuditLog:
         pending = self._prepare(items)  # before the lock (audit/pending.py)
         with self._immediate("append audit events"):
             self._enrol_before_signing()
-            return self._append(items, pending=pending)
+            results = self._append(items, pending=pending)
+        self._keep_messages(items, results)
+        return results
+
+    def _keep_messages(self, items: Sequence[Item], results: Sequence[int | AuditError]
+                       ) -> None:
+        """After a commit: keep the rows of the messages it appended, forget those it
+        completed (a later completion reads its record back), and the oldest kept
+        beyond :data:`_KEPT_MESSAGES` (records whose completion never came)."""
+        kept = self._messages
+        if kept is None:
+            return
+        kept.update(self._appended)
+        for item, result in zip(items, results, strict=True):
+            if isinstance(item, Completion) and isinstance(result, int):
+                kept.pop(item.record_id, None)
+        while len(kept) > _KEPT_MESSAGES:
+            del kept[next(iter(kept))]
 
     def _prepare(self, items: Sequence[Item]) -> list[Pending]:
         """The events' rows and their hashes but the links, built without the lock."""
@@ -256,6 +286,7 @@ class AuditLog:
         them and sign a checkpoint when due: the part of a write that needs the lock."""
         seq, prev = head or self._head()
         batch_from = seq + 1
+        self._appended = {}
         results: list[int | AuditError] = []
         linked: list[Linked] = []
         batch_messages: set[int] = set()
@@ -278,6 +309,11 @@ class AuditLog:
             results.append(seq)
         self._insert(linked)
         if linked:
+            if self._messages is not None:
+                self._appended.update(
+                    (n, columns_of({**each.event, "seq": n}, each.rows.memberships,
+                                   each.rows.recipients))
+                    for n, _, _, each in linked if isinstance(each.item, AuditRecord))
             self._summarise([(n, each.item) for n, _, _, each in linked],
                             head_before=batch_from - 1, head_after=seq)
             # A clean stop and a key enrolment are signed in their own transaction:
@@ -319,8 +355,9 @@ class AuditLog:
         """Count the batch (each event's position and item) in the report's summary
         (audit/summary.py), in its transaction."""
         items = [item for _, item in appended]
+        known = None if self._messages is None else ChainMap(self._appended, self._messages)
         summary.maintain(
-            self.db.conn, head_before=head_before, head_after=head_after,
+            self.db.conn, head_before=head_before, head_after=head_after, known=known,
             records=[seq for seq, item in appended if isinstance(item, AuditRecord)
                      and summary.counts_before_completion(item)],
             completed=[i.record_id for i in items if isinstance(i, Completion)],

@@ -39,6 +39,7 @@ from audit.reportsql import (
     decide,
     quarantine_fates,
     stretched,
+    stretched_known,
 )
 from audit.rows import iso
 from audit.schema import CHAIN_SPAN
@@ -186,21 +187,30 @@ def counts_before_completion(record: AuditRecord) -> bool:
 
 def maintain(conn: sqlite3.Connection, *, head_before: int, head_after: int,
              records: Sequence[int], completed: Sequence[int],
-             held_targets: Sequence[str]) -> None:
+             held_targets: Sequence[str],
+             known: Mapping[int, Sequence[Any]] | None = None) -> None:
     """Count a batch just appended (positions ``head_before`` + 1 to ``head_after``) in
     the summary, in the append's transaction: its message ``records``, the messages
     ``completed`` by its completions and those whose held message its admin events
     released or deleted (``held_targets``: quarantine ids). A summary that described
     the log before the batch describes it after. A record left out of ``records``
-    must add nothing before its completion (:func:`counts_before_completion`)."""
+    must add nothing before its completion (:func:`counts_before_completion`).
+    ``known``: the rows of messages the caller appended (:func:`~audit.reportsql.columns_of`,
+    by position), which are not read back."""
     affected = set(records) | set(completed) | _held_by(conn, held_targets)
     if affected:
         before = head_before + 1
+        held = _Fates(lambda: quarantine_fates(conn))
+        held_before = _Fates(lambda: quarantine_fates(conn, before))
+        rows = {seq: known[seq] for seq in affected if known is not None and seq in known}
+        rest = sorted(affected - rows.keys())
         counted = Counted()
-        counted.add_all(stretched(
-            conn, f"e.seq IN ({', '.join('?' * len(affected))})", sorted(affected),
-            held=_Fates(lambda: quarantine_fates(conn)), before=before,
-            held_before=_Fates(lambda: quarantine_fates(conn, before))))
+        if rows:
+            counted.add_all(stretched_known(conn, rows, held=held, before=before,
+                                            held_before=held_before))
+        if rest:
+            counted.add_all(stretched(conn, f"e.seq IN ({', '.join('?' * len(rest))})", rest,
+                                      held=held, before=before, held_before=held_before))
         _write(conn, counted)
         if counted.unsent:
             _last_again(conn, counted.unsent)
