@@ -264,6 +264,20 @@ def test_encrypted_archives_keep_no_index_unless_asked(backend: Backend) -> None
     assert off.exit_code == 2 and "index is off" in off.output
 
 
+def test_the_index_merges_sixteen_segments_at_a_time_made_before_or_now(
+        tmp_path: Path) -> None:
+    # an index made before the setting (FTS5's 4) takes it when the filter opens it
+    path = tmp_path / "index.sqlite3"
+    with sqlite3.connect(path) as made_before:
+        for statement in SqliteTextIndex.SCHEMA[:2]:
+            made_before.execute(statement)
+    for _ in range(2):  # and keeps it, each time
+        SqliteTextIndex(path).create()
+        with sqlite3.connect(path) as conn:
+            assert conn.execute("SELECT v FROM texts_config WHERE k = 'automerge'"
+                                ).fetchall() == [(16,)]
+
+
 def test_an_index_that_cannot_be_written_refuses_no_mail(
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     root = tmp_path / "archive"
