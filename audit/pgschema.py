@@ -29,7 +29,7 @@ CHAIN_LOCK = 0x636F6E67_7675  # "congvu"
 _TEXT = 'text COLLATE "C"'
 
 # The events' columns as congvu_append fills them: a row's place from its position in the
-# batch (its JSON's "seq"), the links computed here.
+# batch (its "seq"), the links computed here, the rest read from its hashed text.
 _PLACED = {"seq": "r.seq + first - 1", "prev_hash": "prevs[r.seq]", "hash": "hashes[r.seq]"}
 _EVENT_NAMES = ", ".join(EVENT_COLUMNS)
 _EVENT_VALUES = ", ".join(_PLACED.get(c, f"r.{c}") for c in EVENT_COLUMNS)
@@ -59,11 +59,13 @@ _SUMMED = "\n        ".join(_summed(table) for table in KEYS)
 
 #: A batch of events linked and inserted by the database server, which takes the chain's
 #: lock once it has read the rows, so the lock is held for no round trip to the writer
-#: and no parsing (audit/pgstore.py). Each event comes as its rows' JSON (``seq`` and
-#: ``record_id`` its position in the batch, from 1) and its canonical hashed text split
+#: and no parsing (audit/pgstore.py). Each event comes as its canonical hashed text split
 #: around ``prev_hash`` (audit/pending.py): its hash is SHA-256 of the part before, the
 #: previous row's hash (hex, ASCII) and the part after, which is audit/chain.py's
-#: row_hash byte for byte. The report's summary changes the writer counted before the
+#: row_hash byte for byte, and its ``events`` row is read from that same text
+#: (:data:`_EVENT_ROWS`), so the row stored is always the one hashed. The rows of the
+#: indexes derived from it come as JSON (``seq`` and ``record_id`` the event's position
+#: in the batch, from 1). The report's summary changes the writer counted before the
 #: lock from the log as it stood at ``read_head`` (audit/summary.py's ``ahead``) come as
 #: ``summary_doc``, added to each table; when an event after ``read_head`` makes that
 #: count out of date (it completes one of the ``watched`` messages, holds one when the
@@ -71,21 +73,21 @@ _SUMMED = "\n        ".join(_summed(table) for table in KEYS)
 #: nothing is written and ``stale`` is true. When a checkpoint falls due (audit/store.py's
 #: rule: the writer signs it, so the writer must see the head before the COMMIT) nothing
 #: is written and ``due`` is true. Either way the writer then appends as it does without
-#: this. (The release before this one created the function without the summary's
-#: arguments: servers of both releases can share a store while they are upgraded.)
+#: this. (Earlier releases' functions also took the events' rows as JSON: see
+#: :data:`_SUPERSEDED`.)
 _APPEND = f"""
     CREATE OR REPLACE FUNCTION congvu_append(
-        events_doc json, befores bytea[], afters bytea[], memberships_doc json,
-        recipients_doc json, attachments_doc json, search_doc json, summary_doc json,
-        read_head bigint, watched bigint[], decides_held boolean, every_records bigint,
+        befores bytea[], afters bytea[], memberships_doc json, recipients_doc json,
+        attachments_doc json, search_doc json, summary_doc json, read_head bigint,
+        watched bigint[], decides_held boolean, every_records bigint,
         every_seconds double precision, now_at text, OUT seqs bigint[], OUT due boolean,
         OUT stale boolean)
     LANGUAGE plpgsql AS $$
     DECLARE
         head bigint; prev text; first bigint; prevs text[]; hashes text[];
         last_seq bigint; last_at text; last_records bigint; last_seconds double precision;
-        event_rows events[] := ARRAY(
-            SELECT r FROM json_populate_recordset(NULL::events, events_doc) r);
+        event_rows events[] := ARRAY(SELECT r FROM congvu_events(
+            ARRAY(SELECT generate_series(1::bigint, cardinality(befores))), befores, afters) r);
         membership_rows memberships[] := ARRAY(
             SELECT r FROM json_populate_recordset(NULL::memberships, memberships_doc) r);
         recipient_rows recipients[] := ARRAY(
@@ -147,6 +149,87 @@ _APPEND = f"""
         {_SUMMED}
         UPDATE summary_state SET live_through = head WHERE live_through = first - 1;
     END $$"""
+
+#: The ``events`` rows of events (``congvu_events``: each placed at its ``places``
+#: member) read from their canonical hashed text. Each text comes as its bytes before
+#: ``prev_hash`` and after it (the hash put between is any of its length: each row's is
+#: set once the chain's head is known) and is read as audit/pgconn.py's encode() stores
+#: text (``congvu_text``): a lone surrogate (which Python's ``surrogatepass`` wrote as
+#: bytes ED A0-BF xx, no UTF-8) and U+FDD0 escaped, a NUL never bare (the JSON escapes
+#: it), then as JSON whose escaped NUL becomes that escape too (as :func:`congvu_json`
+#: reads it), each column from its member (absent: NULL, as row_hash leaves NULL out).
+_EVENT_ROWS = [
+    r"""CREATE OR REPLACE FUNCTION congvu_text(doc bytea) RETURNS text
+    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+    DECLARE
+        text_of text := ''; rest bytea := doc; at integer; code integer;
+    BEGIN
+        LOOP  -- a byte ED leads a character of three bytes: U+D000 to U+DFFF
+            at := position('\xed'::bytea IN rest);
+            EXIT WHEN at = 0;
+            IF get_byte(rest, at) >= 160 THEN  -- a surrogate
+                code := ((get_byte(rest, at - 1) & 15) << 12)
+                        | ((get_byte(rest, at) & 63) << 6) | (get_byte(rest, at + 1) & 63);
+                text_of := text_of || replace(convert_from(substr(rest, 1, at - 1), 'UTF8'),
+                                              U&'\FDD0', U&'\FDD0' || 'e')
+                           || U&'\FDD0' || 'u' || lpad(to_hex(code), 4, '0');
+            ELSE
+                text_of := text_of || replace(convert_from(substr(rest, 1, at + 2), 'UTF8'),
+                                              U&'\FDD0', U&'\FDD0' || 'e');
+            END IF;
+            rest := substr(rest, at + 3);
+        END LOOP;
+        text_of := text_of || replace(convert_from(rest, 'UTF8'), U&'\FDD0', U&'\FDD0' || 'e');
+        IF position('\x5c7530303030'::bytea IN doc) > 0 THEN  -- the escape \u0000
+            text_of := regexp_replace(text_of, '(?<!\\)((?:\\\\)*)\\u0000',
+                                      '\1' || U&'\FDD0' || '0', 'g');
+        END IF;
+        RETURN text_of;
+    END $$""",
+    # byte searches first: most texts have none of those bytes (a search of the text
+    # would cost several times more), and are read as they are
+    r"""CREATE OR REPLACE FUNCTION congvu_events(places bigint[], text_before bytea[],
+                                             text_after bytea[])
+    RETURNS SETOF events LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT r.* FROM unnest(places, text_before, text_after) AS t(n, b, a)
+    CROSS JOIN LATERAL (SELECT t.b || convert_to(repeat('0', 64), 'UTF8') || t.a AS doc) d
+    CROSS JOIN LATERAL jsonb_populate_record(NULL::events, ('{"seq":' || t.n || ',' || substr(
+        CASE WHEN position('\xed'::bytea IN d.doc) = 0
+                  AND position('\xefb790'::bytea IN d.doc) = 0
+                  AND position('\x5c7530303030'::bytea IN d.doc) = 0
+             THEN convert_from(d.doc, 'UTF8') ELSE congvu_text(d.doc) END, 2))::jsonb) r $$""",
+]
+
+_PREVIOUS_ARGUMENTS = """
+        events_doc json, befores bytea[], afters bytea[], memberships_doc json,
+        recipients_doc json, attachments_doc json, search_doc json"""
+#: The functions earlier releases created, which took each event's row as JSON beside
+#: its hashed text and stored the row they were given, now reading it from the text as
+#: :data:`_APPEND` does (the JSON left unread). A server of such a release keeps
+#: appending while the servers are upgraded one by one; when one starts again it puts
+#: its own function back, and the next server of this release to start replaces it again.
+_SUPERSEDED = [
+    f"""DO $do$ BEGIN IF to_regprocedure('congvu_append(json, bytea[], bytea[], json, json,
+        json, json, json, bigint, bigint[], boolean, bigint, double precision, text)')
+        IS NOT NULL THEN EXECUTE $f$
+    CREATE OR REPLACE FUNCTION congvu_append({_PREVIOUS_ARGUMENTS}, summary_doc json,
+        read_head bigint, watched bigint[], decides_held boolean, every_records bigint,
+        every_seconds double precision, now_at text, OUT seqs bigint[], OUT due boolean,
+        OUT stale boolean)
+    LANGUAGE sql AS $$ SELECT a.seqs, a.due, a.stale FROM congvu_append(
+        befores, afters, memberships_doc, recipients_doc, attachments_doc, search_doc,
+        summary_doc, read_head, watched, decides_held, every_records, every_seconds,
+        now_at) a $$ $f$; END IF; END $do$""",
+    # the release before the summary's arguments: batches that change no figure
+    f"""DO $do$ BEGIN IF to_regprocedure('congvu_append(json, bytea[], bytea[], json, json,
+        json, json, bigint, double precision, text)') IS NOT NULL THEN EXECUTE $f$
+    CREATE OR REPLACE FUNCTION congvu_append({_PREVIOUS_ARGUMENTS}, every_records bigint,
+        every_seconds double precision, now_at text, OUT seqs bigint[], OUT due boolean)
+    LANGUAGE sql AS $$ SELECT a.seqs, a.due FROM congvu_append(
+        befores, afters, memberships_doc, recipients_doc, attachments_doc, search_doc,
+        NULL, NULL, '{{}}', false, every_records, every_seconds, now_at) a $$ $f$;
+        END IF; END $do$""",
+]
 
 _FUNCTIONS = [
     r"""CREATE OR REPLACE FUNCTION congvu_json(doc text) RETURNS jsonb
@@ -359,7 +442,9 @@ def migrate(conn: PgConnection, migrations: list[tuple[str, list[str]]] | None =
             conn.execute("INSERT INTO _migrations (name, applied_at) VALUES (?, ?)",
                           (name, datetime.now(UTC).isoformat()))
             applied.append(name)
-        conn.raw.execute(_APPEND)  # after the migrations: it names their tables' types
+        # after the migrations: they name their tables' types
+        for statement in (*_EVENT_ROWS, _APPEND, *_SUPERSEDED):
+            conn.raw.execute(statement)
         conn.execute("COMMIT")
     except BaseException:
         conn.rollback()

@@ -17,11 +17,12 @@ described next.
 
 The lock is held from the head read to the commit, and that time, summed over the
 servers, bounds the records all of them commit per second. A batch is linked by the
-database server: one statement (``congvu_append``, audit/pgschema.py) reads the rows,
-takes the lock, links them to the head with the hashed text built here and inserts them,
-and goes with the COMMIT in one round trip, so the lock is held for the server's inserts
-only. Its hashes are :func:`~audit.chain.row_hash`'s byte for byte (the chain vectors
-and tests/audit/test_shared_store.py hold it to that). What the batch changes in the
+database server: one statement (``congvu_append``, audit/pgschema.py) reads the rows
+(each event's from the hashed text built here, so the row stored is the one hashed),
+takes the lock, links them to the head with that text and inserts them, and goes with
+the COMMIT in one round trip, so the lock is held for the server's inserts only. Its
+hashes are :func:`~audit.chain.row_hash`'s byte for byte (the chain vectors and
+tests/audit/test_shared_store.py hold it to that). What the batch changes in the
 report's summary (completions, held messages released or deleted) is counted here
 before the lock, from the store as it stood then (audit/summary.py's ``ahead``), and
 the statement adds it; an event another server appended since that changes what was
@@ -97,9 +98,9 @@ _LAST_CHECKPOINT = ("SELECT seq, at, every_records, every_seconds FROM checkpoin
 # AuditLog._is_message's read for every completion of a batch at once, sent with the lock
 _MESSAGES = "SELECT seq FROM events WHERE seq = ANY(?) AND kind = 'message'"
 # a batch linked by the server (audit/pgschema.py), sent with the lock and the COMMIT
-_APPEND = ("SELECT seqs, due, stale FROM congvu_append(%s::json, %s::bytea[], %s::bytea[], "
-           "%s::json, %s::json, %s::json, %s::json, %s::json, %s::bigint, %s::bigint[], "
-           "%s::boolean, %s, %s, %s)")
+_APPEND = ("SELECT seqs, due, stale FROM congvu_append(%s::bytea[], %s::bytea[], %s::json, "
+           "%s::json, %s::json, %s::json, %s::json, %s::bigint, %s::bigint[], %s::boolean, "
+           "%s, %s, %s)")
 
 
 _RECIPIENT = ("record_id", "position", "address", "unit_id")
@@ -118,20 +119,21 @@ def _array(objects: Iterable[str]) -> str:
 
 
 # The rows of a batch's records not stored yet, as the report's SQL reads the tables
-# (audit/reportsql.py's written): the events', memberships' and recipients' JSON arrays.
-_UNSTORED = ("events", "memberships", "recipients")
-_UNSTORED_ROWS = "WITH " + ", ".join(
-    f"{table} AS (SELECT * FROM json_populate_recordset(NULL::{table}, ?::json))"
-    for table in _UNSTORED)
+# (audit/reportsql.py's written): the events' read from their hashed text as the server
+# will read them (their places, and the text before and after prev_hash), then the
+# memberships' and recipients' JSON arrays.
+_UNSTORED = ("memberships", "recipients")
+_UNSTORED_ROWS = "WITH " + ", ".join([
+    "events AS (SELECT * FROM congvu_events(?::bigint[], ?::bytea[], ?::bytea[]))",
+    *(f"{table} AS (SELECT * FROM json_populate_recordset(NULL::{table}, ?::json))"
+      for table in _UNSTORED)])
 # the events given (one statement text whatever their number: prepared once a session)
 _AMONG = "e.seq = ANY(?::bigint[])"
 
 
 def _rows_doc(placed: Sequence[tuple[int, _Shipped]], table: str) -> str:
-    """The JSON array of the rows of ``table`` of the events ``placed``, each with its
-    place in the batch (from 1) as its ``seq`` or the ``record_id`` it indexes."""
-    if table == "events":
-        return _array(f'{{"seq":{n}{each.row}}}' for n, each in placed)
+    """The JSON array of the rows of index ``table`` of the events ``placed``, each with
+    its place in the batch (from 1) as its ``seq`` or the ``record_id`` it indexes."""
     if table == "search":
         return _array(f'{{"seq":{n}{each.words}}}' for n, each in placed
                       if each.words is not None)
@@ -160,9 +162,11 @@ def _where(config: AuditConfig) -> str:
 @dataclass(slots=True)
 class _Shipped(Pending):
     """A pending event with its rows as JSON (:func:`~audit.pgwrite.json_members`, built
-    before the lock like the rest of it): under the lock each row only gets its place."""
+    before the lock like the rest of it): under the lock each row only gets its place.
+    The ``events`` row's JSON is built only when asked (:meth:`event_row`): the database
+    server reads that row from the hashed text."""
 
-    row: str = ""
+    row: str | None = None
     memberships: list[str] = field(default_factory=list)
     recipients: list[str] = field(default_factory=list)
     attachments: list[str] = field(default_factory=list)
@@ -175,7 +179,6 @@ class _Shipped(Pending):
         at = rows.event["at"]
         return cls(
             pending.item, rows, pending.before, pending.after, pending.prefix,
-            row=json_members(rows.event),
             memberships=[json_members({"unit_id": unit, "role": role, "at": at})
                          for unit, role in rows.memberships],
             recipients=[json_members(dict(zip(_RECIPIENT[1:], (i, *r), strict=True)))
@@ -184,6 +187,12 @@ class _Shipped(Pending):
                          for i, a in enumerate(rows.attachments)],
             words=None if rows.search is None else json_members({"words": _words(rows.search)}),
         )
+
+    def event_row(self) -> str:
+        """The ``events`` row's members as JSON (built when first asked)."""
+        if self.row is None:
+            self.row = json_members(self.rows.event)
+        return self.row
 
 
 class PgAuditLog(AuditLog):
@@ -341,6 +350,8 @@ class PgAuditLog(AuditLog):
         def fresh(places: Sequence[int]) -> list[Written]:
             chosen = [(n, shipped[n - 1]) for n in places]
             return written(self.db.conn, _AMONG, [
+                list(places), [each.prefix for _, each in chosen],
+                [each.after for _, each in chosen],
                 *(_rows_doc(chosen, table) for table in _UNSTORED), list(places)],
                 rows=_UNSTORED_ROWS)
 
@@ -373,7 +384,6 @@ class PgAuditLog(AuditLog):
             conn = self._reconnected()
             conn.begin_locked(None)  # congvu_append takes the lock once its rows are read
             answer = conn.ask_ahead(_APPEND, [
-                _rows_doc(placed, "events"),
                 [each.prefix for each in shipped], [each.after for each in shipped],
                 *(_rows_doc(placed, table)
                   for table in ("memberships", "recipients", "attachments", "search")),
@@ -431,8 +441,14 @@ class PgAuditLog(AuditLog):
         return conn
 
     def _prepare(self, items: Sequence[Item]) -> list[Pending]:
-        """:meth:`AuditLog._prepare`, with each row's JSON too."""
-        return [_Shipped.ship(item) for item in items]
+        """:meth:`AuditLog._prepare`, with each row's JSON too (the writer inserts the
+        ``events`` row it links)."""
+        prepared: list[Pending] = []
+        for item in items:
+            shipped = _Shipped.ship(item)
+            shipped.event_row()
+            prepared.append(shipped)
+        return prepared
 
     def _insert(self, linked: Sequence[Linked]) -> None:
         """Each table's rows as one JSON array, sent with the next statement that needs
@@ -446,7 +462,7 @@ class PgAuditLog(AuditLog):
         for seq, prev, hashed, each in linked:
             assert isinstance(each, _Shipped)
             tables["events"].append(
-                f'{{"seq":{seq},"prev_hash":"{prev}","hash":"{hashed}"{each.row}}}')
+                f'{{"seq":{seq},"prev_hash":"{prev}","hash":"{hashed}"{each.event_row()}}}')
             place = f'{{"record_id":{seq}'
             tables["memberships"].extend(f"{place}{m}}}" for m in each.memberships)
             tables["recipients"].extend(f"{place}{r}}}" for r in each.recipients)

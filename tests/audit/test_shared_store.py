@@ -11,13 +11,15 @@ from typing import Any
 
 import psycopg
 import pytest
+from psycopg.rows import dict_row
 
-from audit.chain import KEY_FILE
+from audit.chain import KEY_FILE, row_hash
 from audit.config import AuditConfig
 from audit.errors import AuditError
-from audit.pending import Pending
+from audit.pending import Pending, rows_of
 from audit.pgschema import MIGRATIONS as PG_MIGRATIONS
 from audit.pgstore import PgAuditLog, _Shipped
+from audit.pgwrite import json_members
 from audit.query import Filters
 from audit.records import (
     AdminEvent,
@@ -28,12 +30,13 @@ from audit.records import (
     Direction,
     Fate,
 )
+from audit.rows import iso
 from audit.schema import CHAIN_SPAN, HASHED_COLUMNS, MIGRATIONS
 from audit.store import AuditLog
 from mailbase.pgconn import decode, encode, translate
 from support.audit import T0, make_record, sha
 from support.postfix import free_port
-from support.postgres import PASSWORD, PostgresCluster, password_file
+from support.postgres import PASSWORD, ROLE, PostgresCluster, password_file
 from support.threads import run_together
 
 VECTORS = Path(__file__).parents[1] / "data" / "chain-vectors"
@@ -156,7 +159,8 @@ def _warmed(config: AuditConfig) -> PgAuditLog:
 
 def test_the_server_links_exactly_as_the_writer_does(pg_config: AuditConfig) -> None:
     odd: list[AuditRecord | AdminEvent] = [
-        make_record(subject='"prev_hash":"x" \\ \x00 \udcff\ud800 \ufdd0 ký', header_from=None),
+        make_record(subject='"prev_hash":"x" \\ \x00 \udcff\ud800 \ufdd0 ký 한국 \ud55c',
+                    header_from="\ufdd0e\ufdd00 \\u0000 \udfff\ud7ff"),
         make_record(client_helo=None, sender_unit=None, subject=None, attachments=[]),
         AdminEvent(kind=AdminKind.PRUNE, actor="a\x00b", target='"', details={"k": "\udcff"}),
         make_record(subject="Giấy mời họp Đảng ủy", envelope_recipients=[
@@ -165,7 +169,7 @@ def test_the_server_links_exactly_as_the_writer_does(pg_config: AuditConfig) -> 
     with _warmed(pg_config) as log:
         assert log.write(odd) == [3, 4, 5, 6]
         assert log.linked_in_server == 1
-        rows = list(log.db.query("SELECT prev_hash, hash FROM events ORDER BY seq"))
+        rows = list(log.db.query("SELECT * FROM events ORDER BY seq"))
         report = log.verify()
         assert log.count(Filters(text="dang uy")) == 1
         assert log.count(Filters(recipient="a@ubnd.example.gov.vn")) == 1
@@ -174,6 +178,84 @@ def test_the_server_links_exactly_as_the_writer_does(pg_config: AuditConfig) -> 
     for n, (item, row) in enumerate(zip(odd, rows[2:], strict=True), 2):
         assert row["prev_hash"] == rows[n - 1]["hash"]
         assert row["hash"] == Pending.of(item).link(row["prev_hash"])  # audit/chain.py's
+        # the row the server read from the hashed text is the one the writer builds
+        assert {c: row[c] for c in HASHED_COLUMNS if c != "prev_hash"} == {
+            c: rows_of(item).event.get(c) for c in HASHED_COLUMNS if c != "prev_hash"}
+
+
+# The functions earlier releases created, as they created them (tests/data/audit-previous)
+PREVIOUS = Path(__file__).parents[1] / "data" / "audit-previous"
+_PREVIOUS_CALLS = {  # each one's call, as a server of its release made it
+    "congvu_append-summary.sql": (
+        "SELECT seqs FROM congvu_append(%s::json, %s::bytea[], %s::bytea[], '[]', '[]', "
+        "'[]', '[]', NULL, NULL, '{}', false, %s, %s, %s)"),
+    "congvu_append-first.sql": (
+        "SELECT seqs FROM congvu_append(%s::json, %s::bytea[], %s::bytea[], '[]', '[]', "
+        "'[]', '[]', %s, %s, %s)"),
+}
+
+
+def _forged_append(db: Any, call: str, event: AdminEvent) -> dict[str, Any]:
+    """Append ``event`` as a server of an earlier release would, but with a row whose
+    target is not the one its hashed text says (one transaction, rolled back); the row
+    stored."""
+    forged = {**rows_of(event).event, "target": "forged"}
+    with db.transaction(force_rollback=True), db.cursor(row_factory=dict_row) as cur:
+        [seqs] = cur.execute(call, _previous_call(db, event, forged)).fetchone().values()
+        return dict(cur.execute("SELECT * FROM events WHERE seq = %s", seqs).fetchone())
+
+
+def _previous_call(db: Any, event: AdminEvent, row: dict[str, Any] | None
+                   ) -> tuple[Any, ...]:
+    """The arguments of an earlier release's call appending ``event``: its hashed text,
+    the ``row`` sent beside it (None: no column), the schedule of the store's latest
+    checkpoint (a checkpoint falling due would write nothing)."""
+    shipped = _Shipped.ship(event)
+    members = "" if row is None else json_members(row)
+    schedule = db.execute("SELECT every_records, every_seconds FROM checkpoints "
+                          "ORDER BY seq DESC LIMIT 1").fetchone()
+    return (f'[{{"seq":1{members}}}]', [shipped.prefix], [shipped.after], *schedule,
+            iso(event.at))
+
+
+def test_a_row_that_is_not_its_hashed_text_is_never_stored(
+        pg_config: AuditConfig, postgres_cluster: PostgresCluster) -> None:
+    """congvu_append reads each event's row from the text it hashes. Earlier releases
+    sent the row beside it and stored what they were sent, so a row that said otherwise
+    (a forged target here) was stored under a hash of other words; a store they left,
+    opened by this release, has their functions (which their servers still call while
+    the servers are upgraded) read the row from the text too, the forged one unread."""
+    event = AdminEvent(kind=AdminKind.DIRECTORY_CHANGE, actor="admin", target="ubnd")
+    _warmed(pg_config).close()  # a checkpoint signed
+    assert pg_config.url is not None
+    with _superuser(postgres_cluster, pg_config.url) as db:  # as the earlier releases left it
+        db.execute("DROP FUNCTION congvu_append(bytea[], bytea[], json, json, json, json, "
+                   "json, bigint, bigint[], boolean, bigint, double precision, text)")
+        db.execute("DROP FUNCTION congvu_events(bigint[], bytea[], bytea[])")
+        db.execute("DROP FUNCTION congvu_text(bytea)")
+        db.execute(f"SET ROLE {ROLE}")  # the store's owner created them
+        for name, call in _PREVIOUS_CALLS.items():
+            db.execute((PREVIOUS / name).read_text())
+            stored = _forged_append(db, call, event)
+            assert stored["target"] == "forged"  # stored as sent
+            assert row_hash(stored) != stored["hash"]
+            db.execute(call, _previous_call(db, event, rows_of(event).event))  # as written
+    with AuditLog.open(pg_config) as log:  # this release
+        log.write([event, event])
+    with _superuser(postgres_cluster, pg_config.url) as db:
+        db.execute(f"SET ROLE {ROLE}")
+        for call in _PREVIOUS_CALLS.values():
+            stored = _forged_append(db, call, event)
+            assert stored["target"] == "ubnd"  # read from the hashed text
+            assert row_hash(stored) == stored["hash"]
+            db.execute(call, _previous_call(db, event, None))  # no row at all: the same
+    with AuditLog.open(pg_config) as log:
+        log.write([event])
+        targets = [r["target"] for r in log.db.query(
+            "SELECT target FROM events WHERE admin_kind = 'directory-change' ORDER BY seq")]
+        report = log.verify()
+    assert report.is_intact, report.describe()
+    assert targets == ["ubnd"] * 7
 
 
 def test_a_checkpoint_falling_due_is_signed_by_the_writer(pg_config: AuditConfig) -> None:
