@@ -16,7 +16,7 @@ import json
 import sqlite3
 import time
 from collections import ChainMap
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
@@ -106,7 +106,7 @@ class AuditLog:
         checkpoint_every_records: int = 1000,
         checkpoint_every_seconds: float = 60.0,
         trust: KeyTrust | None = None,
-        keeps_messages: bool = False,
+        own_writer: bool = False,
     ) -> None:
         self.db = db
         self.path = path
@@ -126,11 +126,14 @@ class AuditLog:
         self.index_checks: Sequence[IndexCheck] = INDEXES
         # whether this key has signed a checkpoint of the store or been enrolled in it
         self._key_known = False
-        #: with ``keeps_messages``: the report's row of each message record this store
-        #: appended (reportsql.columns_of, by position) until a completion of it is
-        #: counted, so that its completion's summary upkeep does not read the record
-        #: back (the milter's completions come through the writer of their record)
-        self._messages: dict[int, tuple[Any, ...]] | None = {} if keeps_messages else None
+        #: whether this is an SQLite store opened for writing, whose writer lets writes
+        #: queued meanwhile join a batch once the lock is held (:meth:`write_joining`)
+        self.joins_late = own_writer
+        #: for such a store: the report's row of each message record it appended
+        #: (reportsql.columns_of, by position) until a completion of it is counted, so
+        #: that its completion's summary upkeep does not read the record back (the
+        #: milter's completions come through the writer of their record)
+        self._messages: dict[int, tuple[Any, ...]] | None = {} if own_writer else None
         #: those of the append under way, kept once it is committed
         self._appended: dict[int, tuple[Any, ...]] = {}
 
@@ -169,7 +172,7 @@ class AuditLog:
             checkpoint_every_seconds=config.checkpoint_every_seconds,
             trust=(KeyTrust.pinned(config.checkpoint_public_keys)
                    if config.checkpoint_public_keys else None),
-            keeps_messages=True,
+            own_writer=True,
         )
         log._enrol_if_new()
         return log
@@ -252,9 +255,22 @@ class AuditLog:
 
         :raises AuditError: the transaction could not be committed.
         """
+        return self.write_joining(items, None)
+
+    def write_joining(self, items: Sequence[Item],
+                      joining: Callable[[], Sequence[Item]] | None) -> list[int | AuditError]:
+        """:meth:`write_each`, and the writes ``joining()`` gives once the write lock is
+        held (those queued while it was taken: another process's commit holds it for its
+        fsync) appended in the same transaction, their results after ``items``'. A
+        transaction's fsync and the pages every batch writes (the indexes' last leaves,
+        the summary's state) cost as much for one write as for ten.
+        """
         pending = self._prepare(items)  # before the lock (audit/pending.py)
         with self._immediate("append audit events"):
             self._enrol_before_signing()
+            if joining is not None and (late := joining()):
+                items = [*items, *late]
+                pending = [*pending, *self._prepare(late)]
             results = self._append(items, pending=pending)
         self._keep_messages(items, results)
         return results

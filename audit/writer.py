@@ -12,7 +12,8 @@ next, so the next batch waits until as many writes as the last one carried have 
 and no longer. A lone session's write goes at once; twenty busy sessions make batches of
 twenty, each committed as soon as the twentieth has joined, not when a fixed window
 closes; more writers make larger batches, since whatever queued during a commit joins the
-next one.
+next one. On SQLite, what queues while the writer waits for the lock (another worker's
+commit holds it through its fsync) joins the batch once the lock is taken.
 """
 
 from __future__ import annotations
@@ -158,8 +159,12 @@ class AuditWriter:
 
     def _commit(self, store: AuditStore, batch: list[_Pending]) -> None:
         results: list[int | AuditError]
+        items = [p.item for p in batch]
         try:
-            results = store.write_each([p.item for p in batch])
+            if isinstance(store, AuditLog) and store.joins_late:
+                results = store.write_joining(items, lambda: self._late(batch))
+            else:
+                results = store.write_each(items)
         except AuditError as exc:
             log.error("audit store write failed, %d message(s) get 451: %s", len(batch), exc)
             results = [exc] * len(batch)
@@ -169,6 +174,22 @@ class AuditWriter:
         self.batches += 1
         self.written += sum(isinstance(r, int) for r in results)
         wake(batch, results)
+
+    def _late(self, batch: list[_Pending]) -> list[Item]:
+        """The writes queued since ``batch`` was taken, added to it (up to
+        ``group_commit_max_batch``); a stop stays queued for the loop to find."""
+        late: list[Item] = []
+        while len(batch) < self.config.group_commit_max_batch:
+            try:
+                nxt = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if not isinstance(nxt, Waiter):
+                self._queue.put(nxt)  # the stop: after whatever else is queued
+                break
+            batch.append(nxt)
+            late.append(nxt.item)
+        return late
 
     def _idle_checkpoint(self, store: AuditStore) -> None:
         try:

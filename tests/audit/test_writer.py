@@ -115,6 +115,66 @@ async def test_store_failure_reaches_every_waiting_caller(
     assert "audit store write failed, " in caplog.text and "get 451" in caplog.text
 
 
+async def test_writes_queued_while_the_lock_is_taken_join_its_transaction(
+        audit_config: AuditConfig) -> None:
+    """Another process holds the lock (its commit's fsync, in the filter): the writes
+    queued while the writer waits for it go in the transaction the writer was taking,
+    not in one more after it."""
+    import sqlite3
+
+    writer = AuditWriter(audit_config)
+    writer.start()
+    blocker = sqlite3.connect(audit_config.path)
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        first = asyncio.ensure_future(writer.record(make_record(queue_id="first")))
+        await asyncio.sleep(0)  # the task queues its write
+        while not writer._queue.empty():  # the writer took it, alone, and waits
+            await asyncio.sleep(0)
+        assert not first.done()  # held by the lock
+        late = [asyncio.ensure_future(writer.record(make_record(queue_id=f"late{n}")))
+                for n in range(3)]
+        while writer._queue.qsize() < 3:
+            await asyncio.sleep(0)
+        blocker.rollback()
+        ids = [await first, *[await each for each in late]]
+    finally:
+        blocker.close()
+        await writer.close()
+    assert ids == [1, 2, 3, 4]
+    assert writer.batches == 1
+
+
+def test_writes_joining_once_the_lock_is_held(audit_config: AuditConfig) -> None:
+    """write_joining asks for the late writes with the write lock held, appends them
+    after the batch in its transaction (a completion of the batch's own record too),
+    and gives their results after the batch's."""
+    import sqlite3
+
+    asked: list[str] = []
+
+    def joining() -> list[object]:
+        other = sqlite3.connect(audit_config.path, timeout=0)
+        try:
+            other.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            asked.append(str(exc))
+        finally:
+            other.close()
+        return [Completion(record_id=1, outcome=Fate.RELAYED, reply="250 ok"),
+                Completion(record_id=99, outcome=Fate.RELAYED)]
+
+    with AuditLog.open(audit_config) as log:
+        results = log.write_joining([make_record(), make_record()], joining)  # type: ignore[arg-type]
+        assert log.write_joining([make_record()], lambda: []) == [4]
+    assert asked == ["database is locked"]
+    assert results[:3] == [1, 2, 3] and isinstance(results[3], AuditError)
+    with AuditLog.open_readonly(audit_config.path, trust=audit_config.key_trust()) as log:
+        assert log.verify().is_intact
+        assert log.db.execute("SELECT kind, record_id FROM events WHERE seq = 3").fetchone() \
+            == ("completion", 1)
+
+
 async def test_writer_not_started_is_an_audit_error(audit_config: AuditConfig) -> None:
     with pytest.raises(AuditError, match="not running"):
         await AuditWriter(audit_config).record(make_record())
