@@ -2,12 +2,12 @@
 
 An FTS5 transaction costs a message less the more messages it holds (the race's letter,
 its commit synced: 0.7 ms of CPU alone, 0.2-0.25 ms in a transaction of 64 or more),
-and the archive's group commit batches only the messages that arrive while one syncs. So the filter's archive
-(:meth:`archive.store.Archive.index_later`) hands the words of each batch it made
-durable to a thread of its process, which indexes them together once :data:`BATCH`
-are waiting or the first has waited :data:`DELAY` seconds: the reply no longer waits
-for the index, and the console's search finds a message a few seconds after it is
-archived (until then it counts it as waiting to be indexed).
+and the archive's group commit batches only the messages that arrive while one syncs.
+So the filter's archive (:meth:`archive.store.Archive.index_later`) hands the words
+of each batch it made durable to a thread of its process, which indexes them together
+once :data:`BATCH` are waiting or the first has waited :data:`DELAY` seconds: the reply
+no longer waits for the index, and the console's search finds a message a few seconds
+after it is archived (until then it counts it as waiting to be indexed).
 
 None is lost to a crash: each batch also writes the names of its messages to a journal
 of the process (``index-pending/<pid>.<8 hex>.names``, 0600), synced with the batch's
@@ -193,11 +193,13 @@ class IndexBacklog:
             for journal in self._held:
                 os.close(journal.fd)
             self._held = []
+            # a batch stored after this starts a thread again
+            self._thread, self._closed = None, False
 
     def _run(self) -> None:
         try:
             self.catch_up()
-        except ArchiveError as exc:
+        except (ArchiveError, OSError) as exc:
             log.error("archive-index-failed: the messages a stopped process left to index "
                       "were not indexed (they are when the filter next starts, or by "
                       "`congvu archive index rebuild`): %s", exc)

@@ -196,3 +196,17 @@ def test_a_failed_index_leaves_its_journal_to_the_next_start(
     broken.unlink()  # the administrator mends it; the filter starts again
     assert held(opened(root), [stored.sha256]) == {stored.sha256}
     assert journals(root) == []
+
+
+def test_a_stopped_backlog_starts_its_thread_again(tmp_path: Path) -> None:
+    with indexing_later(tmp_path / "archive", batch=1, delay=3600.0) as (archive, index):
+        archive.put(letters(1)[0])
+        assert index.added.wait(30.0)
+    index.added.clear()
+    name = archive.put(letters(1, "kehoach")[0]).sha256  # stored after the stop
+    try:
+        assert index.added.wait(30.0)
+        assert held(archive, [name]) == {name}
+    finally:
+        archive.stop_indexing()
+    assert journals(tmp_path / "archive") == []
