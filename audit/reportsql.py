@@ -457,10 +457,11 @@ def stretched_known(conn: sqlite3.Connection, known: Mapping[int, Sequence[Any]]
     (:func:`columns_of`, by position) and a position ``before``: only their stretch and
     completions are read, not the records."""
     seqs = sorted(known)
+    # by position alone (they are message records): with the kind too, SQLite reads
+    # every message's entry in the kind index, whose columns cover this statement
     for seq, stretch, done, done_before in conn.execute(
             f"SELECT e.seq, {STRETCH}, {_LATEST}, {_COMPLETION_BEFORE} FROM events e "
-            f"WHERE e.kind = 'message' AND e.seq IN ({', '.join('?' * len(seqs))})",
-            [before, *seqs]).fetchall():
+            f"WHERE e.seq IN ({', '.join('?' * len(seqs))})", [before, *seqs]).fetchall():
         yield _stretched(known[int(seq)], int(stretch), done, done_before, held=held,
                          before=before, held_before=held_before)
 

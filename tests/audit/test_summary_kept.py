@@ -126,6 +126,26 @@ def test_completions_counted_from_kept_rows_keep_the_summary(
         assert any(counted.values())
 
 
+def test_a_completion_reads_its_kept_record_by_position(audit_config: AuditConfig) -> None:
+    """The upkeep of a completion whose record was kept finds the record by its
+    position: the log's size does not enter its cost (the kind index, whose columns
+    cover the statement, would lead SQLite to read every message's entry)."""
+    with AuditLog.open(audit_config) as log:
+        seqs = log.write([make_record(queue_id=f"Q{n}") for n in range(50)])
+        conn = log.db.conn
+        statements: list[str] = []
+        conn.set_trace_callback(statements.append)
+        try:
+            log.write([Completion(record_id=seq, outcome=Fate.RELAYED, reply="250 ok")
+                       for seq in seqs[-2:]])
+        finally:
+            conn.set_trace_callback(None)
+        reads = [[row[3] for row in conn.execute(f"EXPLAIN QUERY PLAN {sql}")
+                  if row[3].startswith(("SEARCH e ", "SCAN e"))]
+                 for sql in statements if "FROM events e" in sql]
+    assert reads == [["SEARCH e USING INTEGER PRIMARY KEY (rowid=?)"]]
+
+
 def _summary(log: AuditLog) -> dict[str, list[Any]]:
     tables = ("summary_sent", "summary_received", "summary_boxes", "summary_talk")
     return {t: sorted(tuple(r) for r in log.db.conn.execute(f"SELECT * FROM {t}"))
