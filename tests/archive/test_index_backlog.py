@@ -142,6 +142,7 @@ def _crashed(root: Path, count: int) -> list[str]:
             for n in range(count)]
 
 
+@pytest.mark.slow  # a fresh interpreter
 @pytest.mark.parametrize("then", ["open", "rebuild"])
 def test_what_a_crash_left_to_index_is_indexed_when_the_archive_is_next_opened(
         tmp_path: Path, then: str, caplog: pytest.LogCaptureFixture) -> None:
