@@ -158,6 +158,7 @@ _APPEND = f"""
 #: bytes ED A0-BF xx, no UTF-8) and U+FDD0 escaped, a NUL never bare (the JSON escapes
 #: it), then as JSON whose escaped NUL becomes that escape too (as :func:`congvu_json`
 #: reads it), each column from its member (absent: NULL, as row_hash leaves NULL out).
+#: ``json``, not ``jsonb``: jsonb reads a number as a numeric, which has no -0.0.
 _EVENT_ROWS = [
     r"""CREATE OR REPLACE FUNCTION congvu_text(doc bytea) RETURNS text
     LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
@@ -193,11 +194,11 @@ _EVENT_ROWS = [
     RETURNS SETOF events LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT r.* FROM unnest(places, text_before, text_after) AS t(n, b, a)
     CROSS JOIN LATERAL (SELECT t.b || convert_to(repeat('0', 64), 'UTF8') || t.a AS doc) d
-    CROSS JOIN LATERAL jsonb_populate_record(NULL::events, ('{"seq":' || t.n || ',' || substr(
+    CROSS JOIN LATERAL json_populate_record(NULL::events, ('{"seq":' || t.n || ',' || substr(
         CASE WHEN position('\xed'::bytea IN d.doc) = 0
                   AND position('\xefb790'::bytea IN d.doc) = 0
                   AND position('\x5c7530303030'::bytea IN d.doc) = 0
-             THEN convert_from(d.doc, 'UTF8') ELSE congvu_text(d.doc) END, 2))::jsonb) r $$""",
+             THEN convert_from(d.doc, 'UTF8') ELSE congvu_text(d.doc) END, 2))::json) r $$""",
 ]
 
 _PREVIOUS_ARGUMENTS = """

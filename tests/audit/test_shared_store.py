@@ -164,10 +164,11 @@ def test_the_server_links_exactly_as_the_writer_does(pg_config: AuditConfig) -> 
         make_record(client_helo=None, sender_unit=None, subject=None, attachments=[]),
         AdminEvent(kind=AdminKind.PRUNE, actor="a\x00b", target='"', details={"k": "\udcff"}),
         make_record(subject="Giấy mời họp Đảng ủy", envelope_recipients=[
-            "A@ubnd.example.gov.vn", "b@stc.example.gov.vn"]),
+            "A@ubnd.example.gov.vn", "b@stc.example.gov.vn"], processing_ms=-0.0),
+        make_record(processing_ms=0.1 + 0.2, size=2**62),
     ]
     with _warmed(pg_config) as log:
-        assert log.write(odd) == [3, 4, 5, 6]
+        assert log.write(odd) == [3, 4, 5, 6, 7]
         assert log.linked_in_server == 1
         rows = list(log.db.query("SELECT * FROM events ORDER BY seq"))
         report = log.verify()
