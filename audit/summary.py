@@ -32,6 +32,7 @@ from audit.records import AdminEvent, AdminKind, AuditRecord, Completion, Operat
 from audit.records import Fate as Outcome
 from audit.report import FIELDS, received_figures, sent_figures
 from audit.reportsql import (
+    HELD_REPLY,
     Fate,
     Message,
     Stretched,
@@ -65,7 +66,6 @@ log = logging.getLogger("congvu.audit")
 _WIDTH = len(FIELDS)
 _SENT = FIELDS.index("sent")
 _FORGED = FIELDS.index("forgery_attempts")
-_HELD_REPLY = "quarantined as "
 _HELD_KINDS = (AdminKind.QUARANTINE_RELEASE.value, AdminKind.QUARANTINE_DELETE.value)
 
 
@@ -226,8 +226,8 @@ def _held_by(conn: sqlite3.Connection, targets: Sequence[str]) -> set[int]:
     marks = ", ".join("?" * len(targets))
     return {int(r[0]) for r in conn.execute(
         "SELECT record_id FROM events WHERE kind = 'completion' "
-        f"AND outcome = 'quarantined' AND substr(reply, 1, {len(_HELD_REPLY)}) = "
-        f"'{_HELD_REPLY}' AND trim(substr(reply, {len(_HELD_REPLY) + 1})) IN ({marks})",
+        f"AND outcome = 'quarantined' AND substr(reply, 1, {len(HELD_REPLY)}) = "
+        f"'{HELD_REPLY}' AND trim(substr(reply, {len(HELD_REPLY) + 1})) IN ({marks})",
         list(targets))}
 
 
