@@ -77,6 +77,15 @@ class AuditConfig(BaseModel):
         "once one is pending: it commits as soon as as many have joined as the last batch "
         "carried (0: commit whatever is queued at once).",
     )
+    commit_delay_ms: float = Field(
+        default=2.0, ge=0, le=1000,
+        description="Most milliseconds the writer holds a batch it is about to commit "
+        "while other messages of this worker wait for their completion (their record "
+        "committed in the last second, the completion not yet written), for those "
+        "completions to join the same fsync'd transaction; it commits as soon as as many "
+        "writes have joined as there are such messages. A lone message never waits "
+        "(0: off).",
+    )
     busy_timeout_ms: int = Field(
         default=10_000, ge=0,
         description="Milliseconds a writer waits for another process's lock.",

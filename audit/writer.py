@@ -14,6 +14,12 @@ twenty, each committed as soon as the twentieth has joined, not when a fixed win
 closes; more writers make larger batches, since whatever queued during a commit joins the
 next one. On SQLite, what queues while the writer waits for the lock (another worker's
 commit holds it through its fsync) joins the batch once the lock is taken.
+
+``commit_delay_ms`` (PostgreSQL's commit_delay, with commit_siblings counted by the
+writer): a batch about to commit waits, at most that long, for the completions of the
+other messages whose record it committed and whose completion it has not seen yet (the
+next hop is answering them), as many writes as there are such messages; a message alone
+never waits.
 """
 
 from __future__ import annotations
@@ -37,6 +43,9 @@ log = logging.getLogger("congvu.audit")
 
 _Pending = Waiter[Item, int]
 _STOP = object()
+# A message whose record was committed longer ago than this no longer counts as about to
+# write its completion: its next hop is slow, or its session ended without one.
+_OPEN_HORIZON = 1.0
 
 
 class AuditWriter:
@@ -53,6 +62,10 @@ class AuditWriter:
         self._log: AuditStore | None = None
         self.batches = 0
         self.written = 0
+        self.delays = 0  # batches held by commit_delay_ms
+        self.delaying = threading.Event()  # set when a batch starts to be held
+        # record id -> when committed, for the messages whose completion is still to come
+        self._open: dict[int, float] = {}
 
     def start(self) -> None:
         """Open the store (migrating it, loading the key) and start the thread.
@@ -119,6 +132,7 @@ class AuditWriter:
         store = self._log
         max_batch = self.config.group_commit_max_batch
         max_wait = self.config.group_commit_max_wait_ms / 1000
+        delay = self.config.commit_delay_ms / 1000
         idle = self.config.checkpoint_every_seconds
         expected = 1  # writes the next batch waits for: as many as the last one carried
         stopping = False
@@ -133,23 +147,12 @@ class AuditWriter:
                     break
                 assert isinstance(first, Waiter)
                 batch = [first]
-                deadline = time.monotonic() + max_wait
-                while len(batch) < max_batch:
-                    try:
-                        nxt = self._queue.get_nowait()
-                    except queue.Empty:
-                        remaining = deadline - time.monotonic()
-                        if len(batch) >= expected or remaining <= 0:
-                            break
-                        try:
-                            nxt = self._queue.get(timeout=remaining)
-                        except queue.Empty:
-                            break
-                    if nxt is _STOP:
-                        stopping = True
-                        break
-                    assert isinstance(nxt, Waiter)
-                    batch.append(nxt)
+                stopping = self._join(batch, expected, time.monotonic() + max_wait, max_batch)
+                if not stopping and delay and (siblings := self._siblings(batch)):
+                    self.delays += 1
+                    self.delaying.set()
+                    stopping = self._join(batch, len(batch) + siblings,
+                                          time.monotonic() + delay, max_batch)
                 expected = len(batch)
                 self._commit(store, batch)
         finally:
@@ -174,6 +177,47 @@ class AuditWriter:
         self.batches += 1
         self.written += sum(isinstance(r, int) for r in results)
         wake(batch, results)
+        if self.config.commit_delay_ms:
+            self._track(batch, results)
+
+    def _join(self, batch: list[_Pending], wanted: int, deadline: float,
+              max_batch: int) -> bool:
+        """Add to ``batch`` what is queued, then wait until it holds ``wanted`` writes or
+        ``deadline`` passes (up to ``max_batch``); return whether a stop came."""
+        while len(batch) < max_batch:
+            try:
+                nxt = self._queue.get_nowait()
+            except queue.Empty:
+                remaining = deadline - time.monotonic()
+                if len(batch) >= wanted or remaining <= 0:
+                    break
+                try:
+                    nxt = self._queue.get(timeout=remaining)
+                except queue.Empty:
+                    break
+            if nxt is _STOP:
+                return True
+            assert isinstance(nxt, Waiter)
+            batch.append(nxt)
+        return False
+
+    def _siblings(self, batch: list[_Pending]) -> int:
+        """The messages whose completion is to come soon and is not in ``batch``."""
+        stale = time.monotonic() - _OPEN_HORIZON
+        while self._open and next(iter(self._open.values())) < stale:
+            del self._open[next(iter(self._open))]
+        completing = {p.item.record_id for p in batch if isinstance(p.item, Completion)}
+        return len(self._open) - len(completing.intersection(self._open))
+
+    def _track(self, batch: list[_Pending], results: list[int | AuditError]) -> None:
+        """Note the committed records whose completion is to come, and forget the
+        messages this batch completed."""
+        now = time.monotonic()
+        for pending, result in zip(batch, results, strict=True):
+            if isinstance(pending.item, Completion):
+                self._open.pop(pending.item.record_id, None)
+            elif isinstance(pending.item, AuditRecord) and isinstance(result, int):
+                self._open[result] = now
 
     def _late(self, batch: list[_Pending]) -> list[Item]:
         """The writes queued since ``batch`` was taken, added to it (up to
