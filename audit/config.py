@@ -81,7 +81,8 @@ class AuditConfig(BaseModel):
         default=2.0, ge=0, le=1000,
         description="Most milliseconds the writer holds a batch it is about to commit "
         "while other messages of this worker wait for their completion (their record "
-        "committed in the last second, the completion not yet written), for those "
+        "committed in the last second, the completion not yet written, and due within "
+        "the delay by the usual time from a record to its completion), for those "
         "completions to join the same fsync'd transaction; it commits as soon as as many "
         "writes have joined as there are such messages. A lone message never waits "
         "(0: off).",

@@ -18,8 +18,9 @@ commit holds it through its fsync) joins the batch once the lock is taken.
 ``commit_delay_ms`` (PostgreSQL's commit_delay, with commit_siblings counted by the
 writer): a batch about to commit waits, at most that long, for the completions of the
 other messages whose record it committed and whose completion it has not seen yet (the
-next hop is answering them), as many writes as there are such messages; a message alone
-never waits.
+next hop is answering them) and is due within the delay by the usual time from a record
+to its completion, as many writes as there are such messages; a message alone never
+waits.
 """
 
 from __future__ import annotations
@@ -54,8 +55,10 @@ class AuditWriter:
     def __init__(
         self, config: AuditConfig, *,
         open_store: Callable[[AuditConfig], AuditStore] = AuditLog.open,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.config = config
+        self._clock = clock  # when records commit and completions join, for the delay
         self._open_store = open_store
         self._queue: queue.SimpleQueue[_Pending | object] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
@@ -66,6 +69,9 @@ class AuditWriter:
         self.delaying = threading.Event()  # set when a batch starts to be held
         # record id -> when committed, for the messages whose completion is still to come
         self._open: dict[int, float] = {}
+        # seconds from a record's commit to its completion joining a batch (a moving
+        # average; None until one is seen): who is due soon, for the commit delay
+        self._hop: float | None = None
 
     def start(self) -> None:
         """Open the store (migrating it, loading the key) and start the thread.
@@ -148,7 +154,7 @@ class AuditWriter:
                 assert isinstance(first, Waiter)
                 batch = [first]
                 stopping = self._join(batch, expected, time.monotonic() + max_wait, max_batch)
-                if not stopping and delay and (siblings := self._siblings(batch)):
+                if not stopping and delay and (siblings := self._siblings(batch, delay)):
                     self.delays += 1
                     self.delaying.set()
                     stopping = self._join(batch, len(batch) + siblings,
@@ -176,9 +182,9 @@ class AuditWriter:
             results = [AuditError(f"audit writer failed: {exc}")] * len(batch)
         self.batches += 1
         self.written += sum(isinstance(r, int) for r in results)
-        wake(batch, results)
-        if self.config.commit_delay_ms:
+        if self.config.commit_delay_ms:  # before the wake: a record's time is its commit's
             self._track(batch, results)
+        wake(batch, results)
 
     def _join(self, batch: list[_Pending], wanted: int, deadline: float,
               max_batch: int) -> bool:
@@ -201,18 +207,26 @@ class AuditWriter:
             batch.append(nxt)
         return False
 
-    def _siblings(self, batch: list[_Pending]) -> int:
-        """The messages whose completion is to come soon and is not in ``batch``."""
-        stale = time.monotonic() - _OPEN_HORIZON
-        while self._open and next(iter(self._open.values())) < stale:
+    def _siblings(self, batch: list[_Pending], delay: float) -> int:
+        """The messages whose completion is not in ``batch`` and is due within ``delay``
+        (their record committed at least the usual next hop's time less ``delay`` ago):
+        a message whose next hop is slow does not hold the others' writes."""
+        now = self._clock()
+        while self._open and next(iter(self._open.values())) < now - _OPEN_HORIZON:
             del self._open[next(iter(self._open))]
-        completing = {p.item.record_id for p in batch if isinstance(p.item, Completion)}
-        return len(self._open) - len(completing.intersection(self._open))
+        completing = [p.item.record_id for p in batch if isinstance(p.item, Completion)]
+        for rid in completing:
+            if (committed := self._open.get(rid)) is not None:
+                hop = now - committed
+                self._hop = hop if self._hop is None else self._hop + (hop - self._hop) / 8
+        due = now - (self._hop or 0.0) + delay  # committed no later than this
+        return sum(committed <= due for rid, committed in self._open.items()
+                   if rid not in completing)
 
     def _track(self, batch: list[_Pending], results: list[int | AuditError]) -> None:
         """Note the committed records whose completion is to come, and forget the
         messages this batch completed."""
-        now = time.monotonic()
+        now = self._clock()
         for pending, result in zip(batch, results, strict=True):
             if isinstance(pending.item, Completion):
                 self._open.pop(pending.item.record_id, None)

@@ -4,6 +4,8 @@ never for a message alone."""
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Callable
 
 import pytest
 from pydantic import ValidationError
@@ -18,8 +20,10 @@ from support.audit import make_record
 DELAY_MS = 1000
 
 
-def _writer(config: AuditConfig, delay_ms: float) -> AuditWriter:
-    writer = AuditWriter(config.model_copy(update={"commit_delay_ms": delay_ms}))
+def _writer(config: AuditConfig, delay_ms: float,
+            clock: Callable[[], float] = time.monotonic) -> AuditWriter:
+    writer = AuditWriter(config.model_copy(update={"commit_delay_ms": delay_ms}),
+                         clock=clock)
     writer.start()
     return writer
 
@@ -58,6 +62,23 @@ async def test_a_lone_message_is_not_delayed(audit_config: AuditConfig) -> None:
         await writer.close()
     assert (writer.batches, writer.written, writer.delays) == (6, 6, 0)
     assert not writer.delaying.is_set()
+
+
+async def test_a_message_not_due_within_the_delay_does_not_hold_the_batch(
+        audit_config: AuditConfig) -> None:
+    # The writer's clock, set by the test: the next hop has taken 0.9 s, so a message
+    # whose record was committed just now is not due within a 100 ms delay.
+    now = [0.0]
+    writer = _writer(audit_config, 100, clock=lambda: now[0])
+    try:
+        first = await writer.record(make_record(queue_id="A"))
+        now[0] = 0.9
+        await writer.complete(Completion(record_id=first, outcome=Fate.RELAYED))
+        await writer.record(make_record(queue_id="B"))  # open, due at 1.8
+        await writer.record(make_record(queue_id="C"))  # would wait for B's completion
+    finally:
+        await writer.close()
+    assert (writer.batches, writer.written, writer.delays) == (4, 4, 0)
 
 
 async def test_zero_turns_the_delay_off(audit_config: AuditConfig) -> None:
