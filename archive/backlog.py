@@ -200,9 +200,7 @@ class IndexBacklog:
         try:
             self.catch_up()
         except (ArchiveError, OSError) as exc:
-            log.error("archive-index-failed: the messages a stopped process left to index "
-                      "were not indexed (they are when the filter next starts, or by "
-                      "`congvu archive index rebuild`): %s", exc)
+            log_catch_up_failure(exc)
         while True:
             with self._cond:
                 while not self._is_due():
@@ -301,6 +299,13 @@ class IndexBacklog:
                 os.close(fd)
                 continue
             yield Path(entry.path), fd
+
+
+def log_catch_up_failure(exc: Exception) -> None:
+    """The one line said when the messages a stopped process left could not be indexed."""
+    log.error("archive-index-failed: the messages a stopped process left to index were "
+              "not indexed (they are when the filter next starts, or by `congvu archive "
+              "index rebuild`): %s", exc)
 
 
 def waiting(directory: Path) -> set[str]:

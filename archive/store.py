@@ -51,7 +51,15 @@ import zstandard
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from archive.backlog import BATCH, DELAY, DIRECTORY, IndexBacklog, Journal, waiting
+from archive.backlog import (
+    BATCH,
+    DELAY,
+    DIRECTORY,
+    IndexBacklog,
+    Journal,
+    log_catch_up_failure,
+    waiting,
+)
 from archive.config import ArchiveConfig
 from archive.errors import ArchiveError, ArchiveReadError, ArchiveWriteError
 from archive.index import SqliteTextIndex, TextIndex, TextReader, chunks, words_of
@@ -327,9 +335,7 @@ class Archive:
             try:
                 archive.catch_up_index()
             except (ArchiveError, OSError) as exc:
-                log.error("archive-index-failed: the messages a stopped filter left to "
-                          "index were not indexed (`congvu archive index rebuild` adds "
-                          "them): %s", exc)
+                log_catch_up_failure(exc)
         return archive
 
     def index_later(self, *, batch: int = BATCH, delay: float = DELAY) -> None:
