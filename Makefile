@@ -101,9 +101,9 @@ bench: system-deps $(STAMP)
 
 # The audit store's reads on both backends (tests/benchmarks/test_audit_store_backends.py:
 # the unit+month query, `audit verify`, `audit verify --since-verified`) at 10,000,000
-# records each: long to write the first time (5,000,000 records: 17 min, then 5 for the
-# pg_dump and pg_restore measured beside it, 2 cores at load 2-13; 10,000,000 more than
-# twice that), so not part of `make bench` (which runs it at 1,000,000 and 3,000,000).
+# records each: long the first time (10,000,000 records: 26.5 min of writing, 7 of the
+# pg_dump and pg_restore measured beside it, 54 min in all with both verifies, 33 GB; 2
+# cores at load 1-3), so not part of `make bench` (which runs it at 1,000,000 and 3,000,000).
 # The stores are written once and kept in $CONGVU_BENCH_SCALE_DIR (default
 # build/bench-scale); the disk they use and the time their writing took are printed.
 # SCALE_RECORDS sets the size (several: comma-separated).
