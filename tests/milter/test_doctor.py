@@ -167,7 +167,15 @@ def doctor(config: Path, *args: str) -> Result:
 
 
 def lines(result: Result, level: str) -> list[str]:
-    return [line for line in result.output.splitlines() if line.startswith(level)]
+    """The lines of ``level``, less doctor's word on the test machine's own disk (its
+    data directory is under the machine's temporary directory, which may be nearly full:
+    that warning says nothing of the setup a test builds)."""
+    return [line for line in result.output.splitlines()
+            if line.startswith(level) and not _machine_disk(line)]
+
+
+def _machine_disk(line: str) -> bool:
+    return line.startswith("WARNING service.data_dir: ") and ", less than 10%" in line
 
 
 @pytest.mark.skipif(not HAS_POSTCONF, reason="Debian package postfix is not installed")
