@@ -6,6 +6,7 @@ next opened (or rebuilt), never what a running process still holds."""
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import logging
 import os
 import stat
@@ -211,3 +212,35 @@ def test_a_stopped_backlog_starts_its_thread_again(tmp_path: Path) -> None:
     finally:
         archive.stop_indexing()
     assert journals(tmp_path / "archive") == []
+
+
+def _in_journals(root: Path, fd: int) -> bool:
+    """Whether ``fd`` is a file of the journals' directory (named or already removed)."""
+    return os.readlink(f"/proc/self/fd/{fd}").startswith(str(root / DIRECTORY))
+
+
+def test_a_new_journal_is_locked_before_a_catch_up_can_find_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Another worker's catch-up scans the journals just as this one makes its first: a
+    # journal it found unlocked it would take for a stopped process's and remove, and
+    # the names written to it next would be in no file a crash leaves.
+    root = tmp_path / "archive"
+    running = opened(root)
+    running.index_later(batch=10_000, delay=3600.0)
+    other = opened(root)
+    flock, caught = fcntl.flock, []
+
+    def catch_up_first(fd: int, operation: int) -> None:
+        if not caught and _in_journals(root, fd):
+            caught.append(-1)  # the catch-up's own locks go through
+            caught[0] = other.catch_up_index()
+        flock(fd, operation)
+
+    monkeypatch.setattr(fcntl, "flock", catch_up_first)
+    name = running.put(letters(1)[0]).sha256
+    monkeypatch.undo()
+    assert caught == [0]
+    [journal] = journals(root)
+    assert journal.read_text().split() == [name]
+    running.stop_indexing()
+    assert held(running, [name]) == {name} and journals(root) == []
