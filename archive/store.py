@@ -38,14 +38,12 @@ import secrets
 import struct
 import threading
 import time
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor, wait
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from enum import Enum
 from functools import partial
 from pathlib import Path
-from typing import TypeVar
 
 import zstandard
 from cryptography.exceptions import InvalidTag
@@ -69,8 +67,6 @@ from mailbase import private_dir, sync_directory, write_private_durably
 from mailbase.private_files import create_private
 
 log = logging.getLogger("congvu.archive")
-
-_T = TypeVar("_T")
 
 SUFFIX = ".eml.zst"
 PART_SUFFIX = ".part.zst"
@@ -98,10 +94,6 @@ _STALE_TMP = 30 * 60.0
 _TMP_NAME = re.compile(r"^[0-9a-f]{64}\.[0-9a-f]{8}\.tmp$")
 #: the text index's file, beside ``objects/``
 INDEX_NAME = "index.sqlite3"
-#: threads a process syncs a batch's files with: the file system sees every sync of a
-#: batch at once and commits its journal once for them (one at a time, each would wait
-#: for a commit of its own)
-_SYNC_THREADS = 16
 
 
 class Removal(Enum):
@@ -176,19 +168,31 @@ class _Batch:
     #: the journal naming the batch's messages for the index (archive/backlog.py)
     journal: Journal | None = None
 
-    def commit(self, pool: ThreadPoolExecutor) -> None:
+    def commit(self) -> None:
         """Sync the bytes written aside, rename them into place, sync the directories
-        naming them (and the objects touched): each step's syncs at once, in ``pool``.
-        Only the files and directories of the batch are synced, not the file system:
-        the mail queue, the audit log and whatever else shares it are not waited for.
+        naming them (and the objects touched). Only the files and directories of the
+        batch are synced, not the file system: the mail queue, the audit log and
+        whatever else shares it are not waited for.
+
+        Every file's writing is started before the first is synced, so the file
+        system allocates them all in its running journal transaction: the first sync
+        commits it for every file, and each later sync finds its file's commit done
+        (ext4 and XFS track it by inode), as the renames share the first directory
+        sync's commit. One thread does it all: each sync is still a sync of its own
+        file, durable on any file system, without a thread handed each file.
 
         :raises OSError: a sync or a rename failed.
         """
-        syncs: list[Callable[[], None]] = [partial(os.fdatasync, f.fd) for f in self.aside]
+        for written in self.aside:
+            _start_writing(written.fd)
         if self.journal is not None:
-            syncs.append(self.journal.sync)  # refuses no mail when it fails
-        _each(pool, _call, syncs)
-        _each(pool, _sync_file, self.touched)
+            _start_writing(self.journal.fd)
+        for written in self.aside:
+            os.fdatasync(written.fd)
+        if self.journal is not None:
+            self.journal.sync()  # refuses no mail when it fails
+        for path in self.touched:
+            _sync_file(path)
         renamed: set[Path] = set()
         while self.aside:
             written = self.aside[0]
@@ -196,7 +200,8 @@ class _Batch:
             self.aside.pop(0)
             os.close(written.fd)
             renamed.add(written.path.parent)
-        _each(pool, sync_directory, renamed | {path.parent for path in self.touched})
+        for directory in renamed | {path.parent for path in self.touched}:
+            sync_directory(directory)
 
     def discard(self) -> None:
         """Remove what was written aside and not renamed into place."""
@@ -206,22 +211,12 @@ class _Batch:
         self.aside.clear()
 
 
-def _each(pool: ThreadPoolExecutor, sync: Callable[[_T], None], items: Collection[_T]) -> None:
-    """``sync`` each of ``items``, all at once (one alone in this thread).
-
-    :raises OSError: one failed (the first, once all have run).
-    """
-    if len(items) == 1:
-        sync(next(iter(items)))
-        return
-    futures = [pool.submit(sync, item) for item in items]
-    wait(futures)  # every one, before the caller closes what they sync
-    for future in futures:
-        future.result()
-
-
-def _call(sync: Callable[[], None]) -> None:
-    sync()
+def _start_writing(fd: int) -> None:
+    """Have the kernel start writing ``fd``'s dirty pages, without waiting (Linux starts
+    writeback on POSIX_FADV_DONTNEED; elsewhere it is a hint that changes nothing
+    durable). A failure here is the sync's to report."""
+    with suppress(OSError):
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
 
 
 def _sync_file(path: Path) -> None:
@@ -264,10 +259,6 @@ class Archive:
         if self.is_encrypting and key is None:
             raise ValueError("encrypting needs a key")
         self._local = threading.local()  # zstd contexts are not shared between threads
-        # the threads syncing a batch's files: made by the first batch of each process
-        # (the filter builds its archive and then forks its workers)
-        self._syncing: tuple[int, ThreadPoolExecutor] | None = None
-        self._syncing_lock = threading.Lock()
         #: with :meth:`index_later`, the messages stored and not yet indexed
         self._backlog: IndexBacklog | None = None
 
@@ -547,7 +538,7 @@ class Archive:
                         if isinstance(o, Stored) and m.words is not None]
                 if self._backlog is not None and rows:
                     batch.journal = self._backlog.note([name for name, _ in rows])
-                batch.commit(self._sync_pool())
+                batch.commit()
                 if self._backlog is not None:
                     self._backlog.queue(batch.journal, rows)
                 else:
@@ -562,14 +553,6 @@ class Archive:
                 o if isinstance(o, ArchiveWriteError) else error for o in outcomes]
             return failed + [error] * (len(messages) - len(failed))
         return outcomes
-
-    def _sync_pool(self) -> ThreadPoolExecutor:
-        """This process's threads syncing a batch's files."""
-        with self._syncing_lock:
-            if self._syncing is None or self._syncing[0] != os.getpid():
-                self._syncing = (os.getpid(), ThreadPoolExecutor(
-                    _SYNC_THREADS, thread_name_prefix="congvu-archive-sync"))
-            return self._syncing[1]
 
     def _index(self, rows: Sequence[tuple[str, str]]) -> None:
         """Index the (name, words) of a batch just made durable. An index that cannot
