@@ -252,17 +252,19 @@ class IndexBacklog:
             self._journal = None
 
     def _drop_if_done(self, journal: Journal) -> None:
-        """Remove a sealed journal whose messages are all indexed (its lock goes with
-        its descriptor). Left unsynced: a crash that undoes it leaves names indexed."""
+        """Remove a sealed journal whose messages are all indexed, then let go of its
+        lock (with its descriptor): a journal unlocked and still there is taken for a
+        stopped process's. Left unsynced: a crash that undoes it leaves names indexed."""
         if journal.sealed and journal.waiting == 0 and journal in self._held:
             self._held.remove(journal)
-            os.close(journal.fd)
             try:
                 journal.path.unlink()
             except OSError as exc:
                 log.warning("archive: the index's journal %s could not be removed (%s); "
                             "the next start reads it again", journal.path,
                             exc.strerror or exc)
+            finally:
+                os.close(journal.fd)
 
     def catch_up(self) -> int:
         """Index what the journals of stopped processes name (those no process holds),

@@ -244,3 +244,32 @@ def test_a_new_journal_is_locked_before_a_catch_up_can_find_it(
     assert journal.read_text().split() == [name]
     running.stop_indexing()
     assert held(running, [name]) == {name} and journals(root) == []
+
+
+def test_a_journal_done_with_is_removed_before_its_lock_is_let_go(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    # Once its lock goes, another worker's catch-up would take a journal still there
+    # for a stopped process's: it would read it again and this process fail to remove it.
+    root = tmp_path / "archive"
+    running = opened(root)
+    running.index_later(batch=10_000, delay=3600.0)
+    name = running.put(letters(1)[0]).sha256
+    other = opened(root)
+    close, caught = os.close, []
+
+    def catch_up_after(fd: int) -> None:
+        ours = _in_journals(root, fd)
+        close(fd)
+        if ours and not caught:
+            caught.append(-1)  # the catch-up's own descriptors close as they do
+            caught[0] = other.catch_up_index()
+
+    monkeypatch.setattr(os, "close", catch_up_after)
+    with caplog.at_level(logging.WARNING, logger="congvu.archive"):
+        running.flush_index()
+    monkeypatch.undo()
+    assert caught == [0]
+    assert held(running, [name]) == {name} and journals(root) == []
+    assert "could not be removed" not in caplog.text
+    running.stop_indexing()
