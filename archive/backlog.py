@@ -180,7 +180,8 @@ class IndexBacklog:
     def flush(self) -> None:
         """Index every message queued so far, the thread's batch under way included."""
         self._mine()
-        self._take_and_index()
+        while self._take_and_index():  # at most MOST a transaction
+            pass
 
     def close(self) -> None:
         """Index what is queued, stop the thread and remove the journals done with;
@@ -221,14 +222,15 @@ class IndexBacklog:
             self._closed or len(self._rows) >= self.batch
             or time.monotonic() >= self._first_at + self.delay)
 
-    def _take_and_index(self) -> None:
+    def _take_and_index(self) -> bool:
+        """Index up to :data:`MOST` of the messages queued; whether there were any."""
         with self._indexing:
             with self._cond:
                 taken, self._rows = self._rows[:MOST], self._rows[MOST:]
                 self._first_at = time.monotonic()
                 self._seal()  # the batches from now on write a new journal
             if not taken:
-                return
+                return False
             try:
                 self.index.add(list({name: (name, words) for name, words, _ in taken}
                                     .values()))
@@ -237,13 +239,14 @@ class IndexBacklog:
                 log.error("archive-index-failed: %d message(s) archived but not indexed: "
                           "indexed when the filter next starts, or by `congvu archive index "
                           "rebuild`; the search counts them as waiting: %s", len(taken), exc)
-                return
+                return True
             with self._cond:
                 for _, _, journal in taken:
                     if journal is not None:
                         journal.waiting -= 1
                 for journal in {j for _, _, j in taken if j is not None}:
                     self._drop_if_done(journal)
+            return True
 
     def _seal(self) -> None:
         if self._journal is not None:

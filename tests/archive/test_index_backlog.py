@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from archive import Archive, parse_query
-from archive.backlog import DIRECTORY
+from archive.backlog import DIRECTORY, MOST, IndexBacklog
 from archive.index import SqliteTextIndex
 from policies import searchable_text
 
@@ -273,3 +273,19 @@ def test_a_journal_done_with_is_removed_before_its_lock_is_let_go(
     assert held(running, [name]) == {name} and journals(root) == []
     assert "could not be removed" not in caplog.text
     running.stop_indexing()
+
+
+def test_flush_indexes_more_than_one_transaction_holds(tmp_path: Path) -> None:
+    index = SqliteTextIndex(tmp_path / "index.sqlite3")
+    index.create()
+    backlog = IndexBacklog(tmp_path / DIRECTORY, index, lambda names: None,
+                           batch=10_000, delay=3600.0)
+    rows = [(f"{n:064x}", f"tu{n}") for n in range(MOST + 1)]
+    names = [name for name, _ in rows]
+    backlog.queue(backlog.note(names), rows)  # as a batch of the archive hands them over
+    try:
+        backlog.flush()
+        assert index.indexed(names) == set(names)
+        assert journals(tmp_path) == []
+    finally:
+        backlog.close()
