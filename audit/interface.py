@@ -5,7 +5,7 @@
 write one chain into, is the second (``AuditLog.open`` returns it when the
 configuration has a ``url``). It reuses audit/records.py, audit/rows.py (the rows and
 their hashes), the shared read SQL of audit/query.py and audit/report*.py (through
-audit/pgconn.py, with its own :class:`~audit.query.Dialect` for full-text search) and
+mailbase/pgconn.py, with its own :class:`~audit.query.Dialect` for full-text search) and
 audit/verify.py; :class:`~audit.writer.AuditWriter` takes any of them through its
 ``open_store`` parameter.
 """

@@ -6,10 +6,10 @@ BINARY does, whatever the cluster's locale. The migrations run in one transactio
 the store's advisory lock, so several servers opening a new database do not race; each
 is remembered in ``_migrations`` as in SQLite.
 
-The functions are the SQLite spellings the shared SQL uses (audit/pgconn.py renames
+The functions are the SQLite spellings the shared SQL uses (mailbase/pgconn.py renames
 ``json_each`` and the others to these), over ``jsonb``. jsonb refuses the escape
 ``\\u0000``; the chained detail keeps a NUL as exactly that, so :func:`congvu_json`
-reads it as U+FDD0 ``0``, the form audit/pgconn.py stores a NUL in as plain text.
+reads it as U+FDD0 ``0``, the form mailbase/pgconn.py stores a NUL in as plain text.
 """
 
 from __future__ import annotations
@@ -153,7 +153,7 @@ _APPEND = f"""
 #: The ``events`` rows of events (``congvu_events``: each placed at its ``places``
 #: member) read from their canonical hashed text. Each text comes as its bytes before
 #: ``prev_hash`` and after it (the hash put between is any of its length: each row's is
-#: set once the chain's head is known) and is read as audit/pgconn.py's encode() stores
+#: set once the chain's head is known) and is read as mailbase/pgconn.py's encode() stores
 #: text (``congvu_text``): a lone surrogate (which Python's ``surrogatepass`` wrote as
 #: bytes ED A0-BF xx, no UTF-8) and U+FDD0 escaped, a NUL never bare (the JSON escapes
 #: it), then as JSON whose escaped NUL becomes that escape too (as :func:`congvu_json`

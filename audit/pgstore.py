@@ -2,7 +2,7 @@
 
 :class:`PgAuditLog` is :class:`~audit.store.AuditLog` over a PostgreSQL database: the
 same rows, hashes, checkpoints, key enrolments, retention, verification and reads (the
-shared SQL, through audit/pgconn.py). What differs is how a write is serialised and
+shared SQL, through mailbase/pgconn.py). What differs is how a write is serialised and
 where the words for ``--text`` go.
 
 Serialised appends: every write transaction takes the transaction-level advisory lock
