@@ -76,8 +76,9 @@ class Journal:
 
 class IndexBacklog:
     """The messages of one archive stored and not yet indexed, and the thread that
-    indexes them (made by the first message of each process: the filter builds its
-    archive, then forks its workers)."""
+    indexes them. The thread, the journals and the queue are each process's, made
+    afresh by its first message (:meth:`_mine`): the filter builds its archive, then
+    forks its workers."""
 
     def __init__(self, directory: Path, index: TextIndex,
                  recover: Callable[[list[str]], None], *, batch: int = BATCH,
