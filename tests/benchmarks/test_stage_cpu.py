@@ -11,7 +11,8 @@ case for the archive's and the audit's group commits: under load they share sync
 archive's CPU a message is also measured with sessions storing at once. The archive's
 text index, which the filter writes after the reply a batch at a time
 (archive/backlog.py), is written here once every message is stored (one transaction,
-where the filter writes at most 256: no cheaper a message) and charged to the archive.
+where the filter writes one once 256 wait, at most 1,024: no cheaper a message) and
+charged to the archive.
 Prints figures; asserts only that every message went through.
 """
 
