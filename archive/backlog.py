@@ -140,17 +140,23 @@ class IndexBacklog:
         private_dir(self.directory)
         path = self.directory / f"{os.getpid()}.{secrets.token_hex(4)}.names"
         # made under a name no catch-up reads, and given its own once locked: found
-        # unlocked, it would be taken for a stopped process's and removed
+        # unlocked, it would be taken for a stopped process's and removed. Linked, not
+        # renamed: a journal already under that name is refused, never replaced.
         made = path.with_suffix(".new")
         fd = create_private(made)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            os.rename(made, path)
-            sync_directory(self.directory)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                os.link(made, path)
+            finally:
+                made.unlink(missing_ok=True)
+            try:
+                sync_directory(self.directory)
+            except BaseException:
+                path.unlink(missing_ok=True)
+                raise
         except BaseException:
             os.close(fd)
-            made.unlink(missing_ok=True)
-            path.unlink(missing_ok=True)
             raise
         journal = Journal(path, fd)
         self._held.append(journal)

@@ -9,6 +9,7 @@ import contextlib
 import fcntl
 import logging
 import os
+import secrets
 import stat
 import subprocess
 import sys
@@ -289,3 +290,20 @@ def test_flush_indexes_more_than_one_transaction_holds(tmp_path: Path) -> None:
         assert journals(tmp_path) == []
     finally:
         backlog.close()
+
+
+def test_a_new_journal_never_replaces_one_under_the_same_name(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    # a stopped process of the same id left a journal its random part happens to repeat
+    index = SqliteTextIndex(tmp_path / "index.sqlite3")
+    backlog = IndexBacklog(tmp_path / DIRECTORY, index, lambda names: None)
+    (tmp_path / DIRECTORY).mkdir(mode=0o700)
+    left = tmp_path / DIRECTORY / f"{os.getpid()}.0badcafe.names"
+    left.write_text("a" * 64 + "\n")
+    monkeypatch.setattr(secrets, "token_hex", lambda _: "0badcafe")
+    with caplog.at_level(logging.ERROR, logger="congvu.archive"):
+        assert backlog.note(["b" * 64]) is None  # the batch goes without one (logged)
+    assert left.read_text() == "a" * 64 + "\n"
+    assert journals(tmp_path) == [left]
+    assert "not written to the index's journal" in caplog.text
