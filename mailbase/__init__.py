@@ -5,6 +5,7 @@ From header (and, apart, the other readings that only detect ambiguity), Vietnam
 text folding for search, the time zone rules for reports and command-line dates,
 the catalogues of the words a person reads (gettext .po files, read with Babel) and
 the reasons a verdict gives (a stable code, named parameters, a template per language),
+whether a message has a line over SMTP's and MIME's limit,
 the text of every SMTP reply congvu writes (Vietnamese without diacritics / English),
 what every package's commands share (the two failures, ``--config``), and the two rules
 for private files on disk (a secret is read only when nobody else could have changed

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from aiosmtpd.smtp import SMTP, Session, _AuthMechAttr, login_always_fail, make_loop, syntax
 
+from mailbase.lines import has_line_longer
 from milter import dsn
 from milter.config import LimitsConfig
 from milter.metrics import Recorder
@@ -526,10 +527,7 @@ class FilterSMTP(SMTP):
         crlf = content.count(b"\r\n")
         if content.count(b"\n") != crlf or content.count(b"\r") != crlf:
             return RefusalReason.BARE_LINE_ENDING, R554_BARE_LINE_ENDING
-        # Only CRLF ends a line by now; splitting on it is four times the speed of
-        # scanning for a long line with a regular expression.
-        if (len(content) > self.limits.max_line_length
-                and max(map(len, content.split(b"\r\n"))) > self.limits.max_line_length):
+        if has_line_longer(content, self.limits.max_line_length, end=b"\r\n"):
             return RefusalReason.LINE_TOO_LONG, R554_LINE_TOO_LONG
         header_end = content.find(b"\r\n\r\n")
         if (header_end if header_end >= 0 else len(content)) > self.limits.max_header_size:
