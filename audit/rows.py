@@ -7,6 +7,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from pydantic import BaseModel
+from pydantic_core import to_jsonable_python
+
 from audit.chain import canonical
 from audit.records import (
     AdminEvent,
@@ -47,37 +50,49 @@ class Rows:
 #: a reason's code and parameters: left out of the detail when absent, so records
 #: written before reasons had codes keep their exact bytes and hashes
 _REASON_CODE = ("code", "params")
+# Fields left out of the detail when None, so that records written before each was
+# recorded keep their exact detail, hence their hash: a document's verdicts, its
+# completeness and edXML header; a signature's root family (not valid, or judged before
+# families), revocation status and evidence, role and unit; the DMARC fields of an
+# authentication result; and every reason's code.
+_ATTACHMENT_LATER = frozenset({"document", "signatures", "complete", "edxml"})
+_SIGNATURE_LATER = frozenset({"root_family", "revocation_status", "revocation_evidence",
+                              "signer_role", "signer_unit", *_REASON_CODE})
+_AUTH_LATER = frozenset({"policy", "disposition", *_REASON_CODE})
+_VIOLATION_LATER = frozenset(_REASON_CODE)
+
+
+def _fields(model: BaseModel, later: frozenset[str]) -> dict[str, Any]:
+    """``model.model_dump(mode="json")`` without the fields of ``later`` that are None,
+    for a model whose fields are JSON values already but for a reason's ``params``: read
+    from the validated fields as they are, instead of serialised again (a pydantic
+    dump and the exclusions it is given cost several microseconds a model, and a record
+    has several). tests/audit/test_rows.py holds it to ``model_dump``."""
+    out = {name: value for name, value in model.__dict__.items()
+           if value is not None or name not in later}
+    params = out.get("params")
+    if params is not None:
+        out["params"] = to_jsonable_python(params)  # as model_dump reads an Any
+    return out
 
 
 def _attachment(a: Attachment) -> dict[str, Any]:
-    # Records without document verdicts, or without a document's completeness, keep
-    # the exact detail they had before these were recorded.
-    absent: dict[str, Any] = {name: True for name in ("document", "signatures", "complete",
-                                                      "edxml") if getattr(a, name) is None}
-    # Likewise signatures without a root family (not valid, or judged before families)
-    # or without a revocation status or its evidence, a role or a unit (judged before
-    # they were recorded).
-    optional = ("root_family", "revocation_status", "revocation_evidence", "signer_role",
-                "signer_unit", *_REASON_CODE)
-    unfamiliar = {i: names for i, s in enumerate(a.signatures or ())
-                  if (names := {n for n in optional if getattr(s, n) is None})}
-    if unfamiliar:
-        absent["signatures"] = unfamiliar
-    return a.model_dump(mode="json", exclude=absent)
+    out = _fields(a, _ATTACHMENT_LATER)
+    if a.signatures is not None:
+        out["signatures"] = [_fields(s, _SIGNATURE_LATER) for s in a.signatures]
+    if a.edxml is not None:
+        out["edxml"] = dict(a.edxml.__dict__)
+    return out
 
 
 def _auth(r: AuthResult) -> dict[str, Any]:
-    # Results without the DMARC fields keep the exact detail they had before DMARC
-    # results were recorded; likewise without a reason code.
-    absent = {name for name in ("policy", "disposition", *_REASON_CODE)
-              if getattr(r, name) is None}
-    return r.model_dump(mode="json", exclude=absent)
+    out = _fields(r, _AUTH_LATER)
+    out["operation"] = r.operation.value
+    return out
 
 
 def _violation(v: Violation) -> dict[str, Any]:
-    # A violation without a reason code keeps the exact detail violations had before.
-    return v.model_dump(mode="json", exclude={n for n in _REASON_CODE
-                                              if getattr(v, n) is None})
+    return _fields(v, _VIOLATION_LATER)
 
 
 def message_rows(rec: AuditRecord) -> Rows:
@@ -147,7 +162,10 @@ def message_rows(rec: AuditRecord) -> Rows:
              a.document)
             for a in rec.attachments
         ],
-        search=fold(" ".join(w for w in words if w)),
+        # folded word by word: folding is per character but for the marks NFD orders,
+        # which a space (a starter) bounds, so this is the joined text's folding; most
+        # words are ASCII addresses, folded without NFD
+        search=" ".join(fold(w) for w in words if w),
     )
 
 
