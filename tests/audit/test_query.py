@@ -98,6 +98,32 @@ def test_a_claimed_unit_is_no_sender(filled: AuditLog) -> None:
     assert _ids(filled, sender_units=("stc",)) == [1]
 
 
+def test_a_unit_and_a_period_are_read_from_the_memberships_index(
+        audit_config: AuditConfig) -> None:
+    # the total and the page's order come from the unit memberships index alone: only
+    # the page's records are fetched from events, by position (fetching each of the
+    # unit's records in the period to test its kind and time again grew with the log)
+    with AuditLog.open(audit_config) as log:
+        log.write([make_record(received_at=T0 + timedelta(minutes=n)) for n in range(5)])
+        conn, statements = log.db.conn, []
+        conn.set_trace_callback(statements.append)
+        try:
+            period = Filters(units=("stc",), since=T0, until=T0 + timedelta(days=1),
+                             page_size=2)
+            assert log.count(period) == 5
+            assert [r.id for r in log.query(period).items] == [5, 4]
+        finally:
+            conn.set_trace_callback(None)
+        plans = [[row[3] for row in conn.execute(f"EXPLAIN QUERY PLAN {sql}")]
+                 for sql in statements if "memberships" in sql]
+    assert len(plans) == 3  # the count, and the query's total and page
+    for plan in plans:
+        assert any(step.startswith("SEARCH m USING COVERING INDEX memberships_unit_at")
+                   for step in plan)
+    assert [[step for step in plan if step.startswith(("SEARCH e ", "SCAN e"))]
+            for plan in plans] == [[], [], ["SEARCH e USING INTEGER PRIMARY KEY (rowid=?)"]]
+
+
 @pytest.mark.parametrize(("filters", "message"), [
     (Filters(sender_units=(" ",)), "invalid filter sender_unit"),
     (Filters(recipient_units=("",)), "invalid filter recipient_unit"),
