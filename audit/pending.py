@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     from audit.interface import Item
 
 _PREV = "prev_hash"
+_PREV_KEY = f'"{_PREV}":"'.encode("ascii")
+_HASHED = frozenset(HASHED_COLUMNS)
 
 
 def rows_of(item: Item) -> Rows:
@@ -55,16 +57,16 @@ class Pending:
     def of(cls, item: Item) -> Pending:
         """Build ``item``'s rows and hash them as far as they go without the head."""
         rows = rows_of(item)
-        event = rows.event
-        # canonical JSON sorts the keys: the hashed columns before prev_hash, then it,
-        # then the rest (each present only when not NULL, as row_hash leaves them out)
-        head = {c: event[c] for c in HASHED_COLUMNS if c < _PREV and event.get(c) is not None}
-        tail = {c: event[c] for c in HASHED_COLUMNS if c > _PREV and event.get(c) is not None}
-        before = canonical(head)[:-1] + ("," if head else "") + f'"{_PREV}":"'
-        after = '"' + ("," + canonical(tail)[1:] if tail else "}")
-        prefix = before.encode("utf-8", "surrogatepass")
-        return cls(item, rows, hashlib.sha256(prefix), after.encode("utf-8", "surrogatepass"),
-                   prefix)
+        # the canonical text of the hashed columns (each only when not NULL, as row_hash
+        # leaves them out) with an empty prev_hash, cut inside its quotes: its keys are
+        # sorted and in no column's JSON can a quote stand unescaped, so the first
+        # '"prev_hash":"' is the key's (one encoding of the row, not one of each part)
+        hashed = {c: v for c, v in rows.event.items() if v is not None and c in _HASHED}
+        hashed[_PREV] = ""
+        text = canonical(hashed).encode("utf-8", "surrogatepass")
+        cut = text.index(_PREV_KEY) + len(_PREV_KEY)
+        prefix = text[:cut]
+        return cls(item, rows, hashlib.sha256(prefix), text[cut:], prefix)
 
     def link(self, prev: str) -> str:
         """The event's hash when it follows the row whose hash is ``prev``."""

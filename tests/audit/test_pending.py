@@ -1,7 +1,8 @@
 """An event built before the write lock hashes exactly as row_hash does once linked: the
 canonical text split around ``prev_hash`` is the whole text, for the pinned vectors'
 events and for the columns and texts that move the split (a first or last hashed column
-present or NULL, lone surrogates, quotes and backslashes)."""
+present or NULL, lone surrogates, quotes and backslashes, the key ``"prev_hash":"`` in
+the texts themselves)."""
 
 from __future__ import annotations
 
@@ -38,7 +39,10 @@ def test_a_vector_event_links_to_its_pinned_hash(vector: dict[str, Any]) -> None
     make_record(subject='"prev_hash":"x" \\ \udcff\ud800 ký', header_from=None),
     make_record(client_helo=None, sender_unit=None, subject=None),
     AdminEvent(kind=AdminKind.PRUNE, actor="a\x00b", target="\"", details={"k": "\udcff"}),
-], ids=["odd text", "nulls", "admin"])
+    # the key as the text is cut at it, in columns sorted before and after prev_hash
+    make_record(header_from='","prev_hash":"', subject='\\","prev_hash":""}',
+                envelope_recipients=['"prev_hash":"@x'], client_address='"prev_hash":"'),
+], ids=["odd text", "nulls", "admin", "the key in the text"])
 def test_linking_is_row_hash_whatever_the_row_holds(item: AuditRecord | AdminEvent) -> None:
     pending = Pending.of(item)
     for prev in PREVS:
