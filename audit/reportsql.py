@@ -470,7 +470,10 @@ def _stretched(row: Sequence[Any], stretch: int, done: str | None, done_before: 
                *, held: Mapping[str, Fate], before: int | None,
                held_before: Mapping[str, Fate] | None) -> Stretched:
     seq = int(row[14])
+    message = _message(row, done, held)
     earlier = None
     if before is not None and seq < before:
-        earlier = _message(row, done_before, held if held_before is None else held_before)
-    return Stretched(seq, stretch, _message(row, done, held), earlier)
+        # only the fate differs: its documents are not parsed again
+        earlier = replace(message, fate=fate(done_before,
+                                             held if held_before is None else held_before))
+    return Stretched(seq, stretch, message, earlier)

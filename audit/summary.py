@@ -20,6 +20,7 @@ flowing meanwhile; :func:`check` counts them again and compares.
 
 from __future__ import annotations
 
+import functools
 import logging
 import sqlite3
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -162,6 +163,7 @@ class Counted:
                 yield "summary_talk", (*key, n)
 
 
+@functools.cache  # a batch upserts into each table: its statement made once
 def _upsert(table: str) -> str:
     columns, conflict = added(table)
     return (f"INSERT INTO {table} ({', '.join(columns)}) "
