@@ -23,6 +23,7 @@ same, and a crash before then leaves them to the rebuild (logged).
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import logging
 import os
@@ -30,6 +31,7 @@ import re
 import secrets
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,9 +78,9 @@ class Journal:
 
 class IndexBacklog:
     """The messages of one archive stored and not yet indexed, and the thread that
-    indexes them. The thread, the journals and the queue are each process's, made
-    afresh by its first message (:meth:`_mine`): the filter builds its archive, then
-    forks its workers."""
+    indexes them. The thread, the journals and the queue are each process's: the filter
+    builds its archive, then forks its workers, and a forked child starts afresh the
+    moment it is forked (:func:`_forked`), whichever of its methods it calls first."""
 
     def __init__(self, directory: Path, index: TextIndex,
                  recover: Callable[[list[str]], None], *, batch: int = BATCH,
@@ -90,7 +92,6 @@ class IndexBacklog:
         self._recover = recover
         self.batch = batch
         self.delay = delay
-        self._pid = -1
         self._cond = threading.Condition()
         #: held while a batch taken is being indexed: flush waits for the thread's
         self._indexing = threading.Lock()
@@ -101,20 +102,24 @@ class IndexBacklog:
         self._held: list[Journal] = []
         self._thread: threading.Thread | None = None
         self._closed = False
+        _BACKLOGS.add(self)
 
-    def _mine(self) -> None:
-        """Start afresh in a forked process: what the parent held is the parent's."""
-        if self._pid != os.getpid():
-            self._pid = os.getpid()
-            self._cond = threading.Condition()
-            self._indexing = threading.Lock()
-            self._rows, self._journal, self._thread, self._closed = [], None, None, False
-            self._held = []
+    def _afresh(self) -> None:
+        """Start afresh in a forked child: what the parent held is the parent's (its
+        thread is not in the child, its locks may have been held at the fork, its rows
+        are its thread's to index). The journals' descriptors the child inherited are
+        closed, or the child would keep the parent's locks on them past the parent."""
+        for journal in self._held:
+            with contextlib.suppress(OSError):
+                os.close(journal.fd)
+        self._cond = threading.Condition()
+        self._indexing = threading.Lock()
+        self._rows, self._journal, self._thread, self._closed = [], None, None, False
+        self._held = []
 
     def note(self, names: Sequence[str]) -> Journal | None:
         """Write ``names`` (a batch's, before it syncs) to this process's journal and
         return it, for the batch to sync; None when it cannot be written (logged)."""
-        self._mine()
         with self._cond:
             try:
                 if self._journal is None or self._journal.sealed:
@@ -186,14 +191,12 @@ class IndexBacklog:
 
     def flush(self) -> None:
         """Index every message queued so far, the thread's batch under way included."""
-        self._mine()
         while self._take_and_index():  # at most MOST a transaction
             pass
 
     def close(self) -> None:
         """Index what is queued, stop the thread and remove the journals done with;
         those whose messages could not be indexed are let go of, for the next start."""
-        self._mine()
         with self._cond:
             self._closed = True
             thread = self._thread
@@ -316,6 +319,19 @@ class IndexBacklog:
                 os.close(fd)
                 continue
             yield Path(entry.path), fd
+
+
+#: every backlog of this process (weakly), for :func:`_forked`
+_BACKLOGS: weakref.WeakSet[IndexBacklog] = weakref.WeakSet()
+
+
+def _forked() -> None:
+    """In a child just forked (one thread, nothing called yet), every backlog afresh."""
+    for backlog in list(_BACKLOGS):
+        backlog._afresh()
+
+
+os.register_at_fork(after_in_child=_forked)
 
 
 def log_catch_up_failure(exc: Exception) -> None:

@@ -307,3 +307,51 @@ def test_a_new_journal_never_replaces_one_under_the_same_name(
     assert left.read_text() == "a" * 64 + "\n"
     assert journals(tmp_path) == [left]
     assert "not written to the index's journal" in caplog.text
+
+
+def _in_a_child(work: object) -> int:
+    """Run ``work`` in a forked child of this process; its exit status (1: it raised)."""
+    pid = os.fork()
+    if pid == 0:  # the child: whatever happens, it ends here
+        code = 1
+        try:
+            work()  # type: ignore[operator]
+            code = 0
+        finally:
+            os._exit(code)
+    return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+
+
+@pytest.mark.parametrize("first", ["queue", "forget"])
+def test_a_forked_child_starts_afresh_whichever_call_comes_first(
+        tmp_path: Path, first: str) -> None:
+    # The filter builds its archive, then forks its workers: what the parent's backlog
+    # held (its thread, locks, rows and journals) is not the child's.
+    index = SqliteTextIndex(tmp_path / "index.sqlite3")
+    index.create()
+    backlog = IndexBacklog(tmp_path / DIRECTORY, index, lambda names: None,
+                           batch=10_000, delay=3600.0)
+    parents = ["a" * 64]
+    journal = backlog.note(parents)
+    backlog.queue(journal, [(parents[0], "cua cha")])  # the parent's thread runs
+    backlog.flush()
+    waiting = backlog.note(["b" * 64])  # the parent's journal, still waiting
+    backlog.flush()  # sealed: the next batch writes another
+    [left] = journals(tmp_path)
+    rows = [(f"{n:064x}", f"tu{n}") for n in range(3)]
+
+    def queue_then_flush() -> None:
+        backlog.queue(None, rows)  # the child's first call
+        backlog.flush()
+        assert index.indexed([n for n, _ in rows]) == {n for n, _ in rows}
+        backlog.close()
+
+    def forget() -> None:
+        backlog.forget(waiting, 1)  # names the parent's journal: not the child's to drop
+
+    try:
+        assert _in_a_child(queue_then_flush if first == "queue" else forget) == 0
+        assert journals(tmp_path) == [left]  # the parent's journal is still there
+        assert left.read_text() == "b" * 64 + "\n"
+    finally:
+        backlog.close()
