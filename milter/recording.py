@@ -23,11 +23,12 @@ from audit import (
     Role,
     Violation,
 )
-from mailbase import HeaderBlock
+from mailbase import HeaderBlock, HeaderField
 from milter.context import MessageContext
 from milter.pipeline import Outcome
 
 RECORDED_HEADERS = ("From", "To", "Cc", "Subject", "Date", "Message-ID")
+_RECORDED_KEYS = {name.lower().encode("ascii"): name for name in RECORDED_HEADERS}
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,10 +61,17 @@ def header_fields(header: HeaderBlock) -> HeaderFields:
     SMTPUTF8 mail carries it, RFC 6532); other 8-bit bytes become U+FFFD in the text
     and are kept in ``raw``.
     """
+    # the first field of each name, in one pass (HeaderBlock.first walks the block and
+    # lower-cases every name it passes, once for each name asked)
+    firsts: dict[str, HeaderField] = {}
+    for each in header.fields:
+        name = _RECORDED_KEYS.get(each.name.lower())
+        if name is not None and name not in firsts:
+            firsts[name] = each
     text: dict[str, str | None] = {}
     raw: dict[str, str] = {}
     for name in RECORDED_HEADERS:
-        found = header.first(name.encode("ascii"))
+        found = firsts.get(name)
         text[name] = None if found is None else found.text
         if found is not None and not found.is_utf8:
             raw[name] = base64.b64encode(found.value.lstrip(b" \t")).decode("ascii")
