@@ -16,7 +16,8 @@ message it names is indexed, the index's commits being synced. The process holds
 ``flock`` on each of its journals, so one nobody holds is a stopped process's: when the
 filter opens the archive, when a process's indexing thread starts, and when ``congvu
 archive index rebuild`` runs, the messages such journals name that are stored and not
-indexed are read from the archive and indexed, and the journals removed. A journal
+indexed are read from the archive and indexed, and the journals removed (with those
+a stopped process left half made, ``<pid>.<8 hex>.new``). A journal
 that cannot be written or synced refuses no mail: its messages are indexed all the
 same, and a crash before then leaves them to the rebuild (logged).
 """
@@ -52,6 +53,8 @@ DELAY = 2.0
 #: messages indexed in one transaction at most
 MOST = 1024
 _JOURNAL = re.compile(r"^[0-9]+\.[0-9a-f]{8}\.names$")
+#: a journal being made (:meth:`IndexBacklog._open`), its maker's pid first
+_MADE = re.compile(r"^([0-9]+)\.[0-9a-f]{8}\.new$")
 _NAME = re.compile(rb"^[0-9a-f]{64}$")
 
 
@@ -281,7 +284,8 @@ class IndexBacklog:
 
     def catch_up(self) -> int:
         """Index what the journals of stopped processes name (those no process holds),
-        then remove them; returns how many journals.
+        then remove them, and the journals a crash left half made; returns how many
+        journals were indexed.
 
         :raises ArchiveError: the index cannot be read or written (the journal stays).
         """
@@ -300,7 +304,37 @@ class IndexBacklog:
         if done:
             log.warning("archive: indexed what %d journal(s) of stopped processes in %s "
                         "named as waiting for the index", done, self.directory)
+        self._sweep_made()
         return done
+
+    def _sweep_made(self) -> None:
+        """Remove the journals a crash left between their making and their name
+        (``<pid>.<8 hex>.new``: empty, or a second name of a journal read under its
+        own). Only a stopped process's (a running one makes each journal under such a
+        name, unlocked for a moment), and only one nobody holds (a child it forked
+        may)."""
+        if not self.directory.is_dir():
+            return
+        removed = 0
+        for entry in os.scandir(self.directory):
+            made = _MADE.match(entry.name)
+            if made is None or _is_running(int(made.group(1))):
+                continue
+            try:
+                fd = os.open(entry.path, os.O_RDONLY | os.O_CLOEXEC)
+            except FileNotFoundError:  # another process's catch-up took it
+                continue
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                os.unlink(entry.path)
+                removed += 1
+            except (BlockingIOError, FileNotFoundError):  # held, or another's sweep's
+                continue
+            finally:
+                os.close(fd)
+        if removed:
+            log.warning("archive: removed %d half-made journal(s) of the index that "
+                        "stopped processes left in %s", removed, self.directory)
 
     def _stopped(self) -> Iterator[tuple[Path, int]]:
         """Each journal no process holds, locked (descriptor open) as it is yielded."""
@@ -332,6 +366,21 @@ def _forked() -> None:
 
 
 os.register_at_fork(after_in_child=_forked)
+
+
+def _is_running(pid: int) -> bool:
+    """Whether a process ``pid`` runs (another user's too)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except OverflowError:  # no such pid
+        return False
+    return True
 
 
 def log_catch_up_failure(exc: Exception) -> None:

@@ -355,3 +355,28 @@ def test_a_forked_child_starts_afresh_whichever_call_comes_first(
         assert left.read_text() == "b" * 64 + "\n"
     finally:
         backlog.close()
+
+
+def test_a_journal_a_crash_left_half_made_is_removed(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    # a crash between a journal's making (under <pid>.<hex>.new) and its own name
+    root = tmp_path / "archive"
+    directory = root / DIRECTORY
+    directory.mkdir(parents=True, mode=0o700)
+    ended = subprocess.Popen(["true"])
+    ended.wait()  # a stopped process's pid
+    stray = directory / f"{ended.pid}.0badcafe.new"
+    stray.touch()
+    held_open = directory / f"{ended.pid}.1badcafe.new"  # a child it forked holds it
+    held_open.touch()
+    making = directory / f"{os.getpid()}.2badcafe.new"  # a running process, before its lock
+    making.touch()
+    fd = os.open(held_open, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        with caplog.at_level(logging.WARNING, logger="congvu.archive"):
+            opened(root)
+        assert set(directory.iterdir()) == {held_open, making}
+        assert "removed 1 half-made journal(s)" in caplog.text
+    finally:
+        os.close(fd)
