@@ -6,12 +6,15 @@ import asyncio
 import subprocess
 import sys
 import textwrap
+import threading
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
 
 from audit.config import AuditConfig
 from audit.errors import AuditError
+from audit.interface import Item
 from audit.records import Completion, Fate
 from audit.store import AuditLog
 from audit.writer import AuditWriter
@@ -122,19 +125,35 @@ async def test_writes_queued_while_the_lock_is_taken_join_its_transaction(
     not in one more after it."""
     import sqlite3
 
-    writer = AuditWriter(audit_config)
+    taking = threading.Event()  # the writer's batch is fixed: it is taking the lock
+    joined: list[Item] = []  # what joined it once the lock was held
+
+    class Watched(AuditLog):
+        def write_joining(self, items: Sequence[Item],
+                          joining: Callable[[], Sequence[Item]] | None
+                          ) -> list[int | AuditError]:
+            def watched() -> Sequence[Item]:
+                late = joining() if joining is not None else []
+                joined.extend(late)
+                return late
+
+            taking.set()
+            return super().write_joining(items, watched)
+
+    # the lock is held as long as the test needs, whatever the machine's load
+    writer = AuditWriter(audit_config.model_copy(update={"busy_timeout_ms": 600_000}),
+                         open_store=Watched.open)
     writer.start()
     blocker = sqlite3.connect(audit_config.path)
     blocker.execute("BEGIN IMMEDIATE")
     try:
         first = asyncio.ensure_future(writer.record(make_record(queue_id="first")))
-        await asyncio.sleep(0)  # the task queues its write
-        while not writer._queue.empty():  # the writer took it, alone, and waits
-            await asyncio.sleep(0)
+        # the guard only ends a hang
+        assert await asyncio.get_running_loop().run_in_executor(None, taking.wait, 60)
         assert not first.done()  # held by the lock
         late = [asyncio.ensure_future(writer.record(make_record(queue_id=f"late{n}")))
                 for n in range(3)]
-        while writer._queue.qsize() < 3:
+        while writer._queue.qsize() < 3:  # each task queues its write on its first step
             await asyncio.sleep(0)
         blocker.rollback()
         ids = [await first, *[await each for each in late]]
@@ -143,6 +162,9 @@ async def test_writes_queued_while_the_lock_is_taken_join_its_transaction(
         await writer.close()
     assert ids == [1, 2, 3, 4]
     assert writer.batches == 1
+    # queued after the batch was fixed, they came through the joining, not the batching
+    assert [getattr(item, "queue_id", None) for item in joined] == ["late0", "late1",
+                                                                    "late2"]
 
 
 def test_writes_joining_once_the_lock_is_held(audit_config: AuditConfig) -> None:
