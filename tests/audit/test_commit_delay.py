@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import pytest
 from pydantic import ValidationError
@@ -15,8 +15,8 @@ from audit.records import Completion, Fate
 from audit.writer import AuditWriter
 from support.audit import make_record
 
-# Long enough that the test's write arrives within it on a loaded machine; the writer
-# stops waiting as soon as it has joined, so the test does not last this long.
+# What a held batch waits for is queued before it waits (_Arming), so the delay only
+# bounds a test of code gone wrong; the writer stops waiting once it has joined.
 DELAY_MS = 1000
 
 
@@ -28,25 +28,49 @@ def _writer(config: AuditConfig, delay_ms: float,
     return writer
 
 
-async def _held(writer: AuditWriter) -> None:
-    """Return once the writer holds a batch for the delay (the guard only ends a hang)."""
-    held = await asyncio.get_running_loop().run_in_executor(
-        None, writer.delaying.wait, 60)
-    assert held, "the writer never held the batch"
+class _Arming:
+    """The writer's clock, which, once armed, runs ``act`` on the test's loop the first
+    time it is read, and lets the writer go on only once ``act`` has queued what it
+    writes. The writer reads it when it looks whether the batch it has taken should be
+    held (``_siblings``): what ``act`` queues is then found by that batch's hold at
+    once, never left to arrive within the delay's real time on a loaded machine."""
+
+    def __init__(self, act: Callable[[], Awaitable[object]]) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.act: Callable[[], Awaitable[object]] | None = act
+        self.armed = False
+        self.task: asyncio.Future[object] | None = None
+
+    def __call__(self) -> float:
+        if self.armed and self.act is not None:
+            act, self.act = self.act, None
+            asyncio.run_coroutine_threadsafe(self._queue(act), self.loop).result(60)
+        return time.monotonic()
+
+    async def _queue(self, act: Callable[[], Awaitable[object]]) -> None:
+        self.task = asyncio.ensure_future(act())
+        await asyncio.sleep(0)  # its first step: the write is queued
+
+
+async def _acted(clock: _Arming) -> object:
+    assert clock.task is not None, "the writer never looked whether to hold the batch"
+    return await clock.task
 
 
 async def test_a_completion_arriving_within_the_delay_joins_the_batch(
         audit_config: AuditConfig) -> None:
-    writer = _writer(audit_config, DELAY_MS)
+    first = 0
+    clock = _Arming(lambda: writer.complete(Completion(record_id=first,
+                                                       outcome=Fate.RELAYED)))
+    writer = _writer(audit_config, DELAY_MS, clock)
     try:
         first = await writer.record(make_record(queue_id="A"))  # alone: committed at once
         assert (writer.batches, writer.delays) == (1, 0)
         # A second message's record: the first message owes its completion, so the
-        # batch waits for it.
-        second = asyncio.ensure_future(writer.record(make_record(queue_id="B")))
-        await _held(writer)
-        await writer.complete(Completion(record_id=first, outcome=Fate.RELAYED))
-        await second
+        # batch waits for it; the completion comes once the batch is taken.
+        clock.armed = True
+        assert await writer.record(make_record(queue_id="B")) == 2
+        assert await _acted(clock) == 3
         assert (writer.batches, writer.written, writer.delays) == (2, 3, 1)
     finally:
         await writer.close()
@@ -94,13 +118,13 @@ async def test_zero_turns_the_delay_off(audit_config: AuditConfig) -> None:
 
 async def test_a_stop_during_the_delay_commits_the_held_batch(
         audit_config: AuditConfig) -> None:
-    writer = _writer(audit_config, DELAY_MS)
+    clock = _Arming(lambda: writer.close())
+    writer = _writer(audit_config, DELAY_MS, clock)
     await writer.record(make_record(queue_id="A"))
-    second = asyncio.ensure_future(writer.record(make_record(queue_id="B")))
-    await _held(writer)
-    await writer.close()
-    assert await second == 2
-    assert (writer.batches, writer.written) == (2, 2)
+    clock.armed = True  # the stop comes once B's batch is taken
+    assert await writer.record(make_record(queue_id="B")) == 2
+    await _acted(clock)
+    assert (writer.batches, writer.written, writer.delays) == (2, 2, 1)
 
 
 @pytest.mark.parametrize("delay_ms", [-0.5, 1000.5])
