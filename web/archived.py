@@ -79,9 +79,9 @@ class Found:
     """What one search found: the matching records (newest first), how many messages
     of the scope it looked at and how many the scope has, how many of those could not
     be read (pruned, missing, changed: ``archive verify`` names them), how many the
-    index lacks, how many of those it is about to hold (archived moments ago: the
-    filter indexes them a batch at a time, archive/backlog.py), and whether it asked
-    the index."""
+    index lacks, how many of those it is about to hold (named by the filter's journals:
+    indexed a batch at a time, within seconds, or at the filter's next start when the
+    index could not be written, archive/backlog.py), and whether it asked the index."""
 
     record_ids: list[int]
     scanned: int
