@@ -5,7 +5,7 @@ must be exactly what ``model_dump(mode="json")`` and folding the joined text giv
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from enum import StrEnum
 from typing import Any
 
@@ -21,7 +21,7 @@ from audit.records import (
     Operation,
     Violation,
 )
-from audit.rows import message_rows
+from audit.rows import iso, message_rows
 from mailbase import fold
 from support.audit import make_record, sha
 from support.stored_events import batches
@@ -122,3 +122,14 @@ def test_the_search_text_is_the_joined_texts_folding(subject: str) -> None:
     words = [rec.subject, rec.header_from, rec.header_to, rec.header_cc, rec.envelope_sender,
              *rec.envelope_recipients, "Tờ trình.PDF"]
     assert message_rows(rec).search == fold(" ".join(w for w in words if w))
+
+
+@pytest.mark.parametrize(("at", "stored"), [
+    (datetime(2026, 12, 1, 8, 0, tzinfo=UTC), "2026-12-01T08:00:00.000000+00:00"),
+    (datetime(2026, 12, 1, 8, 0, 0, 1, tzinfo=UTC), "2026-12-01T08:00:00.000001+00:00"),
+    (datetime(2026, 12, 1, 15, 0, 0, 500000, tzinfo=timezone(timedelta(hours=7))),
+     "2026-12-01T08:00:00.500000+00:00"),
+])
+def test_a_time_is_stored_in_utc_with_its_microseconds_even_when_none(
+        at: datetime, stored: str) -> None:
+    assert iso(at) == stored
