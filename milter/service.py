@@ -45,16 +45,29 @@ def _event_loop() -> asyncio.AbstractEventLoop:
     return loop
 
 
+#: the reloads under way (a task nothing refers to may be collected before it ends)
+_RELOADS: set[asyncio.Task[None]] = set()
+
+
 def _reload(server: Server, reload: Reload) -> None:
+    """SIGHUP: reload in a task, the new runtime built off the event loop."""
+    task = asyncio.get_running_loop().create_task(_reloading(server, reload))
+    _RELOADS.add(task)
+    task.add_done_callback(_RELOADS.discard)
+
+
+async def _reloading(server: Server, reload: Reload) -> None:
     try:
         config = reload.read()
         problems = check_locally(config)
         if problems:
             raise ConfigError(reload.name, problems)
-        old = server.reload(config)
+        old = await server.reload(config)
     except Exception as exc:  # a bad reload (ConfigError or worse) must never stop the service
         event(log, "reload refused, keeping the running configuration", logging.ERROR,
               error=str(exc))
+        return
+    if old is None:  # the worker began to stop meanwhile
         return
     # Transactions already open keep the old runtime: close it once they are done.
     loop = asyncio.get_running_loop()
