@@ -318,17 +318,13 @@ class IndexBacklog:
         removed = 0
         for entry in os.scandir(self.directory):
             made = _MADE.match(entry.name)
-            if made is None or _is_running(int(made.group(1))):
+            if (made is None or _is_running(int(made.group(1)))
+                    or (fd := _unheld(entry.path)) is None):
                 continue
             try:
-                fd = os.open(entry.path, os.O_RDONLY | os.O_CLOEXEC)
-            except FileNotFoundError:  # another process's catch-up took it
-                continue
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 os.unlink(entry.path)
                 removed += 1
-            except (BlockingIOError, FileNotFoundError):  # held, or another's sweep's
+            except FileNotFoundError:  # another process's sweep took it
                 continue
             finally:
                 os.close(fd)
@@ -341,18 +337,8 @@ class IndexBacklog:
         if not self.directory.is_dir():
             return
         for entry in sorted(os.scandir(self.directory), key=lambda e: e.name):
-            if not _JOURNAL.match(entry.name):
-                continue
-            try:
-                fd = os.open(entry.path, os.O_RDONLY | os.O_CLOEXEC)
-            except FileNotFoundError:  # another process's catch-up took it
-                continue
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:  # its process runs: its thread indexes them
-                os.close(fd)
-                continue
-            yield Path(entry.path), fd
+            if _JOURNAL.match(entry.name) and (fd := _unheld(entry.path)) is not None:
+                yield Path(entry.path), fd
 
 
 #: every backlog of this process (weakly), for :func:`_forked`
@@ -366,6 +352,22 @@ def _forked() -> None:
 
 
 os.register_at_fork(after_in_child=_forked)
+
+
+def _unheld(path: str) -> int | None:
+    """``path`` opened and locked when it is there and nobody holds it: its descriptor
+    (closing it lets go of the lock). None when another process's catch-up took it, or
+    a running process holds it (its thread indexes what it names)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
 
 
 def _is_running(pid: int) -> bool:
