@@ -394,7 +394,7 @@ _COMPLETION_BEFORE = """(SELECT c.outcome || char(31) || coalesce(c.reply, '') F
 class Stretched:
     """A message as the summary counts it: its units as written (no rename applied),
     its stretch (audit/summaryschema.py), and, for a record written before ``before``,
-    the message as it stood then (None: it did not exist)."""
+    the message as it stood then (None: it did not exist, or added nothing then)."""
 
     seq: int
     stretch: int
@@ -473,7 +473,10 @@ def _stretched(row: Sequence[Any], stretch: int, done: str | None, done_before: 
     message = _message(row, done, held)
     earlier = None
     if before is not None and seq < before:
-        # only the fate differs: its documents are not parsed again
-        earlier = replace(message, fate=fate(done_before,
-                                             held if held_before is None else held_before))
+        then = fate(done_before, held if held_before is None else held_before)
+        # without a fate a message adds only its DMARC checks (report.py's figures), so
+        # one with neither then stood at nothing: there is nothing to take out
+        if then is not None or message.dmarc_checked:
+            # only the fate differs: its documents are not parsed again
+            earlier = replace(message, fate=then)
     return Stretched(seq, stretch, message, earlier)
