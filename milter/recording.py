@@ -89,6 +89,15 @@ def _action(ctx: MessageContext, outcome: Outcome) -> Action:
     return Action.ACCEPT
 
 
+def _processing_ms(ctx: MessageContext) -> float:
+    """Milliseconds since the message was received, by the wall clock its reception time
+    is read on. A clock stepped back meanwhile gives a negative time, which the record
+    refuses: the message would be tempfailed, and its failure not recorded either. Such
+    a time is 0; any other (-0.0 included) is kept as before."""
+    ms = round((time.time() - ctx.received_at) * 1000, 3)
+    return 0.0 if ms < 0 else ms
+
+
 def build_record(ctx: MessageContext, outcome: Outcome) -> AuditRecord:
     """The record of ``ctx`` as the pipeline left it, with what it decided."""
     fields = header_fields(ctx.header)
@@ -140,7 +149,7 @@ def build_record(ctx: MessageContext, outcome: Outcome) -> AuditRecord:
         action=_action(ctx, outcome),
         violations=violations,
         authentication=list(ctx.auth),
-        processing_ms=round((time.time() - ctx.received_at) * 1000, 3),
+        processing_ms=_processing_ms(ctx),
         sender_unit=ctx.sender_unit,
         submitted_by_unit=ctx.submitted_by_unit,
         raw_headers=fields.raw or None,
