@@ -499,10 +499,12 @@ class Archive:
             raise outcome
         return outcome
 
-    def prepare(self, data: bytes) -> Prepared:
+    def prepare(self, data: bytes, *, reader: TextReader | None = None) -> Prepared:
         """What storing ``data`` costs in CPU (its hashes, its large parts, compressing
         and sealing it, its words for the index), done before its batch, with no lock
-        and nothing written."""
+        and nothing written. ``reader`` reads its text instead of :attr:`reader` when
+        the caller has read the message already (the filter's pipeline): it must give
+        what :attr:`reader` would, which ``archive index rebuild`` reads."""
         sha256 = hashlib.sha256(data).hexdigest()
         found = runs(data)
         names = [hashlib.sha256(run.decoded).hexdigest() for run in found]
@@ -510,9 +512,15 @@ class Archive:
             form = header(names) + self._seal(manifest(data, found, names), sha256.encode())
         else:
             form = self._seal(data, sha256.encode())
-        words = (words_of(self.reader, data)
+        words = (words_of(reader or self.reader, data)
                  if self.index is not None and self.reader is not None else None)
         return Prepared(data, sha256, found, names, form, words)
+
+    @property
+    def reads_words(self) -> bool:
+        """Whether :meth:`prepare` reads a message's words (there is an index and a
+        reader)."""
+        return self.index is not None and self.reader is not None
 
     def put_many(self, messages: Sequence[bytes | Prepared]
                  ) -> list[Stored | ArchiveWriteError]:

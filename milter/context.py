@@ -109,6 +109,10 @@ class MessageContext:
     #: the original client (XFORWARD ADDR) is in service.trusted_networks
     is_trusted_client: bool = False
     content: bytes | None = None
+    #: the content is the bytes as received signed whole (smime-sign: their Content
+    #: fields and body inside exactly as they came), with a signature part of this file
+    #: name: the archive's index reads them as the pipeline walked them
+    signature_name: str | None = None
     prepend: list[bytes] = field(default_factory=list)
     #: the id in this message's log lines and in a 451's text
     correlation_id: str = ""
@@ -155,9 +159,11 @@ class MessageContext:
             return self.current_content
         return b"".join(reversed(self.prepend)) + self.current_content
 
-    def replace_content(self, content: bytes) -> None:
-        """Give the message new bytes (a stage that strips or wraps)."""
+    def replace_content(self, content: bytes, *, signature_name: str | None = None) -> None:
+        """Give the message new bytes (a stage that strips or wraps); ``signature_name``
+        when they are the bytes as received signed whole (see :attr:`signature_name`)."""
         self.content = content
+        self.signature_name = signature_name
 
     def record_auth(self, entry: Mapping[str, str | None]) -> None:
         """Add one verification or signing result to what the audit record lists

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from policies.reasons import CATALOGUE as REASONS_CATALOGUE
     from policies.reasons import REASONS
     from policies.rules import REGISTRY
-    from policies.text import searchable_text
+    from policies.text import reads_pdf, searchable_text, text_of, walked_leaves
 else:
     from mailbase.lazyexports import lazy_exports
 
@@ -61,7 +61,7 @@ else:
         "policies.quarantine": ("HeldClaim", "Quarantine", "QuarantineEntry", "QuarantineId"),
         "policies.reasons": ("CATALOGUE as REASONS_CATALOGUE", "REASONS"),
         "policies.rules": ("REGISTRY",),
-        "policies.text": ("searchable_text",),
+        "policies.text": ("reads_pdf", "searchable_text", "text_of", "walked_leaves"),
     })
 
 __all__ = [
@@ -105,6 +105,9 @@ __all__ = [
     "held_reasons",
     "open_quarantine",
     "read_parts",
+    "reads_pdf",
     "searchable_text",
     "strip",
+    "text_of",
+    "walked_leaves",
 ]

@@ -93,6 +93,15 @@ class SharedParts:
         """The parts as first read, or None when nothing asked for them yet."""
         return self._found
 
+    def kept(self, raw: bytes) -> tuple[MessageParts, WalkLimits] | None:
+        """The parts kept and the walk limits they were read with, when they were read
+        from ``raw`` (the same object or equal bytes); None otherwise."""
+        with self._lock:
+            if self._found is None or self._limits is None or not (
+                    raw is self._raw or raw == self._raw):
+                return None
+            return self._found, self._limits[0]
+
     def read(self, raw: bytes, *, walk_limits: WalkLimits, archive_limits: ArchiveLimits,
              header: HeaderBlock | None = None) -> MessageParts:
         """The parts of ``raw``: those already read when they were read from the same

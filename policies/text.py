@@ -9,6 +9,12 @@ most :data:`PDF_MAX` bytes (their pages read until the text is long enough). The
 are the MIME walk's (:func:`policies.walk.walk`), the header fields
 :func:`mailbase.read_header`'s: no other reading of the message.
 
+The filter has read the message already when it archives it: :func:`text_of` gives the
+same text from those readings (the header fields, and the leaves
+:func:`walked_leaves` takes from the walk the pipeline kept), so the bytes it stores
+are not read again when they are the bytes it walked under header lines of its own,
+or those bytes signed whole as a multipart/signed.
+
 Never raises on malformed input: what cannot be read adds no words.
 """
 
@@ -16,12 +22,18 @@ from __future__ import annotations
 
 import io
 import logging
+from collections.abc import Sequence
 from html.parser import HTMLParser
+from typing import TYPE_CHECKING
 
 from pypdf import PdfReader
 
-from mailbase import read_header
-from policies.walk import walk
+from mailbase import HeaderField, read_header
+from policies.model import Part
+from policies.walk import WalkLimits, walk
+
+if TYPE_CHECKING:  # the walk a message's stages share; importing it loads the detectors
+    from policies.parts import SharedParts
 
 #: the header fields whose text is searched, in the order they are given
 FIELDS = (b"subject", b"from", b"to", b"cc")
@@ -34,6 +46,8 @@ PDF_MAX = 5 * 1024 * 1024
 _BREAKS = frozenset({"br", "p", "div", "li", "tr", "td", "th", "h1", "h2", "h3", "h4",
                      "h5", "h6", "table", "ul", "ol", "blockquote", "pre", "hr", "title"})
 _HIDDEN = frozenset({"script", "style", "head", "template"})
+#: the limits searchable_text walks with (made once: compared for every archived message)
+_WALK_LIMITS = WalkLimits()
 
 # pypdf logs a warning for every oddity of a malformed file; a search only wants text
 logging.getLogger("pypdf").setLevel(logging.ERROR)
@@ -43,6 +57,18 @@ def searchable_text(raw: bytes, *, limit: int = TEXT_MAX, pdf_max: int = PDF_MAX
     """The text a search of ``raw`` looks in: its subject, From, To and Cc, its
     attachments' names, its text and HTML parts, and the text of its PDFs of at most
     ``pdf_max`` bytes; one piece a line, at most ``limit`` characters."""
+    header = read_header(raw)
+    return text_of(header.fields, walk(raw, header=header).parts, limit=limit,
+                   pdf_max=pdf_max)
+
+
+def text_of(fields: Sequence[HeaderField], parts: Sequence[Part], *,
+            names_after: Sequence[str] = (), limit: int = TEXT_MAX,
+            pdf_max: int = PDF_MAX) -> str:
+    """The text :func:`searchable_text` finds in a message whose header fields are
+    ``fields`` and whose MIME leaves, as its walk (default limits) finds them, are
+    ``parts`` followed by leaves that hold no text, named ``names_after`` (the signature
+    of a multipart/signed)."""
     pieces: list[str] = []
     size = 0
 
@@ -54,17 +80,15 @@ def searchable_text(raw: bytes, *, limit: int = TEXT_MAX, pdf_max: int = PDF_MAX
             size += len(pieces[-1]) + 1
         return size < limit
 
-    header = read_header(raw)
     for name in FIELDS:
-        for field in header.fields:
+        for field in fields:
             if field.key == name and not add(field.text):
                 return "\n".join(pieces)
-    found = walk(raw, header=header)
-    for part in found.parts:
-        for filename in part.filenames:
+    for filenames in [*(part.filenames for part in parts), names_after]:
+        for filename in filenames:
             if not add(filename):
                 return "\n".join(pieces)
-    for part in found.parts:
+    for part in parts:
         if part.content_type == "text/plain":
             text = _decoded(part.data, part.charset)
         elif part.content_type == "text/html":
@@ -77,6 +101,44 @@ def searchable_text(raw: bytes, *, limit: int = TEXT_MAX, pdf_max: int = PDF_MAX
         if not add(text):
             break
     return "\n".join(pieces)
+
+
+def reads_pdf(parts: Sequence[Part], *, pdf_max: int = PDF_MAX) -> bool:
+    """Whether :func:`text_of` reads the text of a PDF among ``parts``: milliseconds a
+    page, where the rest of a letter's text takes microseconds."""
+    return bool(pdf_max) and any(
+        _is_pdf(part.content_type, part.filenames) and len(part.data) <= pdf_max
+        for part in parts)
+
+
+def walked_leaves(parts: SharedParts, raw: bytes, *, size: int,
+                  is_signed: bool) -> list[Part] | None:
+    """The leaves :func:`searchable_text`'s walk finds in a message of ``size`` bytes
+    made of ``raw``, taken from the walk ``parts`` kept of ``raw`` instead of walking
+    again; None when that walk may find others.
+
+    The caller vouches for how the message holds ``raw``: under header fields added in
+    front that read cleanly and are no MIME field (``raw``'s header reading cleanly too,
+    so the MIME fields and the body are ``raw``'s), or, with ``is_signed``, signed whole:
+    the first part of a multipart/signed is ``raw``'s Content fields and body exactly,
+    the second its signature (whose leaf is not among those returned). The walk then
+    reads the same entities, those of a signed message one level deeper and beside two
+    entities more (the multipart and the signature), and at most twice the message's
+    bytes more. So ``parts``' walk stands in only when it was read with the default
+    limits, as :func:`searchable_text` walks, and with room for that under each bound.
+    """
+    kept = parts.kept(raw)
+    if kept is None:
+        return None
+    found, limits = kept
+    deeper = 1 if is_signed else 0
+    walked = found.walk
+    if limits != _WALK_LIMITS or (
+            walked.depth + deeper > limits.max_depth
+            or walked.entity_count + 2 * deeper > limits.max_parts
+            or walked.work_left < 2 * size):
+        return None
+    return walked.parts
 
 
 def _is_pdf(content_type: str, filenames: tuple[str, ...]) -> bool:

@@ -91,6 +91,11 @@ class Walk:
     is_encrypted: bool = False
     #: the number of entities (containers and leaves) seen.
     entity_count: int = 0
+    #: how deep the deepest entity read lies (0: the message itself), and how many more
+    #: bytes the work bound would have let the walk read: how near the bounds it came
+    #: (the pipeline's reading stands in for the archive's only well within them)
+    depth: int = 0
+    work_left: int = 0
 
 
 def _join(path: str, index: int | str) -> str:
@@ -174,6 +179,7 @@ class _Walker:
         if depth > self.limits.max_depth:
             self.defect(path, reasons.MIME_TOO_DEEP(limit=self.limits.max_depth, part=path))
             return
+        self.result.depth = max(self.result.depth, depth)
         if header is None:
             header = read_header(data)
         headers = self.headers(data, header, path)
@@ -541,4 +547,5 @@ def walk(raw: bytes, limits: WalkLimits | None = None, *,
         header.body(raw)  # the misuse check: the block must be this message's
     walker = _Walker(limits or WalkLimits(), len(raw))
     walker.entity(raw, _Place("", 0, 0, None, False, ()), header)
+    walker.result.work_left = walker.work_left
     return walker.result

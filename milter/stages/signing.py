@@ -54,7 +54,10 @@ class SmimeSignStage:
         result = self.signer.sign(ctx.current_content, identity,
                                   header=ctx.header if ctx.content is None else None)
         if result.is_signed:
-            ctx.replace_content(result.message)
+            # signing the bytes as received, not re-encoded: the archive's index reads
+            # them as the pipeline walked them, beside the signature's name
+            ctx.replace_content(result.message, signature_name=result.signature_name if (
+                ctx.content is None and result.is_verbatim) else None)
         ctx.record_auth({"method": "smime", "operation": "sign",
                          "result": "pass" if result.is_signed else "none",
                          "reason": result.reason, "signer": result.identity or None})

@@ -35,6 +35,9 @@ _PROTECTED_TYPES = {
     "application/x-pkcs7-mime": "already signed or encrypted (application/x-pkcs7-mime)",
 }
 _PREAMBLE = b"This is an S/MIME signed message."
+#: the file name of the signature part (RFC 8551 section 3.4.3.2)
+SIGNATURE_NAME = "smime.p7s"
+_NAME = SIGNATURE_NAME.encode("ascii")
 
 
 class SignStatus(StrEnum):
@@ -52,6 +55,13 @@ class SmimeSignResult:
     message: bytes
     reason: str
     identity: str = ""
+    #: signed, and the signed entity is the message's Content fields and body exactly as
+    #: they came (only its other header fields were written anew, outside): not
+    #: re-encoded to 7 bits, no line end changed. The archive's index then reads the
+    #: message's parts as the pipeline walked them (milter/stages/archive.py)
+    is_verbatim: bool = False
+    #: the file name of the signature part added, when signed
+    signature_name: str = ""
 
     @property
     def is_signed(self) -> bool:
@@ -142,10 +152,14 @@ class SmimeSigner:
                                    f"not signed again: the message is {_PROTECTED_TYPES[top]}",
                                    identity.label)
         outer = [f for f in entity.fields if not is_content(f)]
-        content = canonical_content([f for f in entity.fields if is_content(f)], entity.body)
+        inner = [f for f in entity.fields if is_content(f)]
+        content = canonical_content(inner, entity.body)
         signature = self._signature(content, identity)
         boundary = _boundary(content)
         eol = entity.eol
+        signed = to_eol(content, eol)
+        # (a copy and a comparison: microseconds, against a walk of the whole message)
+        is_verbatim = signed == b"".join(f.raw + eol for f in inner) + eol + entity.body
         # the outer fields as they were written, each ended as the message ends its lines
         head = b"".join(f.raw + eol for f in outer)
         if not any(f.key == b"mime-version" for f in outer):
@@ -157,16 +171,16 @@ class SmimeSigner:
         delimiter = b"--" + boundary
         body = b"".join([
             _PREAMBLE, eol, eol, delimiter, eol,
-            to_eol(content, eol), eol, delimiter, eol,
-            b'Content-Type: application/pkcs7-signature; name="smime.p7s"', eol,
+            signed, eol, delimiter, eol,
+            b'Content-Type: application/pkcs7-signature; name="%s"' % _NAME, eol,
             b"Content-Transfer-Encoding: base64", eol,
-            b'Content-Disposition: attachment; filename="smime.p7s"', eol,
+            b'Content-Disposition: attachment; filename="%s"' % _NAME, eol,
             b"Content-Description: S/MIME Cryptographic Signature", eol, eol,
             base64_lines(signature, eol), eol, delimiter, b"--", eol,
         ])
         return SmimeSignResult(SignStatus.SIGNED, head + eol + body,
                                f"signed with the certificate of {identity.label}",
-                               identity.label)
+                               identity.label, is_verbatim, SIGNATURE_NAME)
 
     def _signature(self, content: bytes, identity: SigningIdentity) -> bytes:
         chain = tuple(cert for cert in identity.chain if cert.subject != cert.issuer)

@@ -44,3 +44,15 @@ def test_the_header_and_from_are_read_once_as_the_message_comes_in() -> None:
     assert [field.name for field in ctx.header.fields] == [b"From", b"Subject"]
     assert ctx.sender.addr_spec == "sotc@binhthuan.gov.vn"
     assert ctx.xforward == Xforward() and ctx.peer == ("", 0)
+
+
+def test_new_content_is_signed_whole_only_when_its_stage_says_so() -> None:
+    ctx = MessageContext.received(
+        b"Subject: x\r\n\r\nbody\r\n", listener="out", role=Role.OUTBOUND,
+        direction=Direction.OUTBOUND, envelope=Envelope("a@b.vn", (), ("c@d.vn",)),
+        provincial=ProvincialDomains(frozenset()))
+    assert ctx.signature_name is None
+    ctx.replace_content(b"signed", signature_name="smime.p7s")
+    assert (ctx.current_content, ctx.signature_name) == (b"signed", "smime.p7s")
+    ctx.replace_content(b"stripped")  # whatever changes it next, it is not that any more
+    assert ctx.signature_name is None

@@ -6,7 +6,16 @@ import threading
 from email.message import EmailMessage
 
 from mailbase import read_header
-from policies import PoliciesConfig, SharedParts, decide, read_parts
+from policies import (
+    PoliciesConfig,
+    SharedParts,
+    decide,
+    read_parts,
+    reads_pdf,
+    searchable_text,
+    text_of,
+    walked_leaves,
+)
 from policies.archives import ArchiveLimits
 from policies.walk import WalkLimits
 
@@ -81,3 +90,41 @@ def test_the_header_read_at_the_door_is_the_one_the_rules_read() -> None:
     given = decide(raw, policy, header=read_header(raw))
     assert given == decide(raw, policy)
     assert [v.rule for v in given.violations] == ["classified-marking"]
+
+
+def test_the_reading_kept_says_its_bytes_and_limits() -> None:
+    raw = _message("a.pdf")
+    shared = SharedParts()
+    assert shared.kept(raw) is None
+    first = shared.read(raw, **LIMITS)
+    assert shared.kept(raw) == (first, WalkLimits())
+    assert shared.kept(bytes(raw)) == (first, WalkLimits())  # equal bytes will do
+    assert shared.kept(raw + b"\r\n") is None
+
+
+def test_the_leaves_walked_stand_in_only_for_the_default_walk_with_room() -> None:
+    raw = _message("a.pdf")
+    shared = SharedParts()
+    assert walked_leaves(shared, raw, size=len(raw), is_signed=False) is None  # not read
+    found = shared.read(raw, **LIMITS)
+    assert walked_leaves(shared, raw, size=len(raw) + 100, is_signed=True) == found.walk.parts
+    assert walked_leaves(shared, raw + b"x", size=len(raw), is_signed=False) is None
+    # room for a signed message's twice its bytes of work, not more
+    room = found.walk.work_left // 2
+    assert walked_leaves(shared, raw, size=room, is_signed=True) is not None
+    assert walked_leaves(shared, raw, size=room + 1, is_signed=True) is None
+    other = SharedParts()
+    other.read(raw, walk_limits=WalkLimits(max_parts=999), archive_limits=ArchiveLimits())
+    assert walked_leaves(other, raw, size=len(raw), is_signed=False) is None
+
+
+def test_the_text_of_a_reading_is_searchable_texts() -> None:
+    raw = _message("a.pdf", "b.txt")
+    header = read_header(raw)
+    leaves = read_parts(raw, header=header).walk.parts
+    assert text_of(header.fields, leaves) == searchable_text(raw)
+    signed = text_of(header.fields, leaves, names_after=("smime.p7s",))
+    names = "a.pdf\nb.txt\n"
+    assert signed == searchable_text(raw).replace(names, names + "smime.p7s\n")
+    assert reads_pdf(leaves) and not reads_pdf(leaves, pdf_max=8)
+    assert not reads_pdf(read_parts(_message()).walk.parts)

@@ -85,6 +85,36 @@ def test_the_work_bound_allows_exactly_16_times_the_message_plus_1_mb() -> None:
     assert len(at_bound.parts) == 17
     over = walk(header + b"x" * (size - len(header) + 1))
     assert TOO_COSTLY in [d.reason for _, d in over.defects]
+    assert at_bound.work_left == 0 and over.work_left == -1
+
+
+def test_the_walk_says_how_near_its_bounds_it_came() -> None:
+    # (the archive reuses a walk only with room to spare: milter/stages/archive.py)
+    single = b"Subject: a\r\n\r\nhi"
+    found = walk(single)
+    assert (found.depth, found.work_left) == (0, 16 * len(single) + (1 << 20) - len(single))
+    nested = _nested(3)
+    deep = walk(nested)
+    # the message, then each multipart's part: three levels below it
+    assert deep.depth == 3
+    # each entity read once: the message and the three below it
+    assert deep.work_left == 16 * len(nested) + (1 << 20) - len(nested) - sum(
+        len(entity) for entity in _entities(nested))
+    assert len(_entities(nested)) == 3
+    # an entity past the depth bound is not read: the depth is the deepest read
+    assert walk(_nested(21)).depth == 20
+
+
+def _entities(nested: bytes) -> list[bytes]:
+    """The entities below the message of :func:`_nested`'s, as the walk reads them."""
+    found = []
+    body = nested
+    while body.startswith(b"Content-Type: multipart"):
+        marker = body[body.index(b'boundary="') + 10:].split(b'"', 1)[0]
+        start = body.index(b"--" + marker + b"\r\n") + len(marker) + 4
+        body = body[start:body.rindex(b"\r\n--" + marker + b"--")]
+        found.append(body)
+    return found
 
 
 def test_a_header_that_ends_early_counts_its_second_reading_as_work() -> None:
@@ -143,7 +173,7 @@ def test_an_attached_message_is_one_level_of_nesting() -> None:
            b"Content-Type: message/rfc822\r\n\r\nSubject: inner\r\n\r\nhi\r\n--b--\r\n")
     found = walk(raw, WalkLimits(max_depth=2))
     assert [(p.path, p.data) for p in found.parts] == [("1.1", b"hi")]
-    assert found.defects == []
+    assert found.defects == [] and found.depth == 2
     assert [d.reason for _, d in walk(raw, WalkLimits(max_depth=1)).defects] == [
         "MIME nesting deeper than 1 levels at part 1; the rest was not inspected"]
 

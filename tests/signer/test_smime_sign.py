@@ -154,6 +154,27 @@ def test_message_without_content_headers_gets_default_type() -> None:
     assert content == b"\r\nhello\r\n"
 
 
+def test_the_result_says_whether_the_signed_entity_is_the_content_as_it_came() -> None:
+    """(the archive's index then reads the message's parts as the pipeline walked them)"""
+    signer = SmimeSigner()
+    alice = identity(cast().alice)
+    for raw in (message(), message(eol=b"\n"),
+                b"From: " + ALICE.encode() + b"\r\nSubject: x\r\n\r\nhello\r\n"):
+        result = signer.sign(raw, alice)
+        content, signature, _ = _parts(result.message)
+        entity = split_entity(raw)
+        assert result.is_verbatim and content == b"".join(
+            f.raw + entity.eol for f in entity.fields if is_content(f)) + entity.eol + entity.body
+        assert result.signature_name == "smime.p7s"
+        assert b'filename="smime.p7s"' in signature and b'name="smime.p7s"' in signature
+    for changed in (message(body=b"mot\ndong hai\r\n"),  # line ends made one
+                    message(cte=b"8bit", body="Công văn\r\n".encode())):  # re-encoded
+        result = signer.sign(changed, alice)
+        assert result.is_signed and not result.is_verbatim
+    skipped = signer.sign(result.message, alice)
+    assert not skipped.is_signed and not skipped.is_verbatim and skipped.signature_name == ""
+
+
 # --- identities and key files -------------------------------------------------------
 
 
