@@ -155,6 +155,10 @@ _IDENT = "congvu"
 _introspected: dict[tuple[type, type], _Introspection] = {}
 
 
+#: replies after which the server closes the connection: never held
+_CLOSING = (b"221", b"421")
+
+
 class FilterSMTP(SMTP):
     """aiosmtpd's SMTP server with XFORWARD, strict DATA checks, limits and draining."""
 
@@ -198,6 +202,8 @@ class FilterSMTP(SMTP):
         self.refusals = RefusalTrace(metrics, listener=listener)
         #: the status the handler last returned: pushed as it is, never classified
         self._handler_status: object = None
+        #: replies held while the client's next command is already here (RFC 2920)
+        self._held = b""
 
     def _init_as_aiosmtpd(self, handler: TransactionHooks, found: _Introspection, *,
                           data_size_limit: int, hostname: str, timeout: float) -> None:
@@ -302,7 +308,9 @@ class FilterSMTP(SMTP):
     def _timeout_cb(self) -> None:
         if self.transport is not None and not self.transport.is_closing():
             self._trace(RefusalReason.TIMEOUT, R421_TIMEOUT)
-            self.transport.write(f"{R421_TIMEOUT}\r\n".encode())  # type: ignore[attr-defined]
+            held, self._held = self._held, b""
+            self.transport.write(  # type: ignore[attr-defined]
+                held + f"{R421_TIMEOUT}\r\n".encode())
         super()._timeout_cb()  # type: ignore[no-untyped-call]
 
     def begin_drain(self) -> None:
@@ -313,7 +321,8 @@ class FilterSMTP(SMTP):
 
     def _close_with(self, reply: Reply) -> None:
         if self.transport is not None and not self.transport.is_closing():
-            self.transport.write(f"{reply}\r\n".encode())  # type: ignore[attr-defined]
+            held, self._held = self._held, b""
+            self.transport.write(held + f"{reply}\r\n".encode())  # type: ignore[attr-defined]
             self.transport.close()
 
     # Refusals ------------------------------------------------------------------
@@ -330,7 +339,7 @@ class FilterSMTP(SMTP):
     async def _refuse(self, reason: RefusalReason, reply: Reply) -> None:
         """Answer bad input with ``reply``, counted and logged."""
         self._trace(reason, reply)
-        await super().push(str(reply))
+        await self._send(str(reply))
 
     async def push(self, status: Any) -> None:
         """Send a reply. One that aiosmtpd gives by itself is said in both languages
@@ -346,7 +355,33 @@ class FilterSMTP(SMTP):
             if refusal is not None:
                 self._trace(reason, reply)
         self._handler_status = None
-        await super().push(status)
+        await self._send(status)
+
+    async def _send(self, status: str | bytes) -> None:
+        """Write one reply line, or hold it for the next write (RFC 2920 section 3.2:
+        the replies to a group of pipelined commands may go in one write). A line is
+        held while it is a multi-line reply's non-final line, or while the client's
+        next command is already read in, so answering it will follow at once; it goes
+        with the first reply after which the server would wait for the client. A
+        client that pipelines XFORWARD, MAIL, RCPT and DATA, as Postfix does, gets
+        their replies in one write, not four: each write on a socket costs the
+        filter about as much processor time as a stage of its own."""
+        line = (status.encode("utf-8" if self.enable_SMTPUTF8 else "ascii")
+                if isinstance(status, str) else status)
+        self._held += line + b"\r\n"
+        last = line[line.rfind(b"\n") + 1:]  # a reply may come as several lines at once
+        if last[3:4] == b"-" or (self._has_next_command() and not line.startswith(_CLOSING)):
+            return
+        held, self._held = self._held, b""
+        assert self._writer is not None
+        self._writer.write(held)
+        await self._writer.drain()
+
+    def _has_next_command(self) -> bool:
+        """Whether a whole command line of the client's is read in and waiting (the
+        reader's buffer: aiosmtpd itself reaches into it, and asyncio has no public
+        way to look without reading)."""
+        return b"\n" in self._reader._buffer  # type: ignore[attr-defined]
 
     async def _call_handler_hook(self, command: str, *args: Any) -> Any:
         status = await super()._call_handler_hook(command, *args)

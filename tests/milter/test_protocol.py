@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import socket
+import threading
 import types
 import weakref
 from functools import partial
@@ -335,3 +336,37 @@ def test_a_connection_is_set_up_as_aiosmtpd_sets_it_up(filter_server) -> None:
     assert _state(by_names) == _state(by_aiosmtpd)
     assert set(by_names._smtp_methods) >= {"EHLO", "MAIL", "RCPT", "DATA", "XFORWARD"}
     assert set(by_names._handle_hooks) >= {"MAIL", "RCPT", "DATA"}
+
+
+def test_replies_to_pipelined_commands_go_out_together(raw, next_hop) -> None:
+    # RFC 2920: RSET's reply waits while MAIL, read in with it, waits for the next hop;
+    # all four go in one write once DATA has been answered.
+    seen, release = threading.Event(), threading.Event()
+    next_hop.behaviour.hang_mail = (seen, release)
+    client = raw()
+    client.send(b"RSET\r\nMAIL FROM:<a@b.vn>\r\nRCPT TO:<c@d.vn>\r\nDATA\r\n")
+    assert seen.wait(10)  # the filter has read MAIL and waits for the next hop's reply
+    client.sock.setblocking(False)
+    with pytest.raises(BlockingIOError):
+        client.sock.recv(1)  # nothing written yet: RSET's reply is held
+    client.sock.settimeout(10)
+    release.set()
+    assert [client.reply()[:3] for _ in range(4)] == [b"250", b"250", b"250", b"354"]
+    client.send(MESSAGE + b".\r\n")
+    assert client.reply().startswith(b"250 2.0.0")
+    assert next_hop.get().content == MESSAGE
+
+
+def test_a_reply_is_not_held_for_a_command_not_yet_whole(raw) -> None:
+    client = raw()
+    client.send(b"RSET\r\nMAIL FROM:<a@b")  # the next line has no end yet
+    assert client.reply().startswith(b"250")
+    client.send(b".vn>\r\n")
+    assert client.reply().startswith(b"250")
+
+
+def test_the_closing_reply_is_not_held_for_commands_after_it(raw) -> None:
+    client = raw()
+    client.send(b"QUIT\r\nNOOP\r\n")
+    assert client.reply().startswith(b"221")
+    assert client.is_closed()

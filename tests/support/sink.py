@@ -33,6 +33,8 @@ class Received:
 class _Behaviour:
     replies: dict[str, list[str]] = field(default_factory=dict)
     hang_data: threading.Event | None = None
+    #: (seen, release): MAIL sets seen, then waits for release before it replies
+    hang_mail: tuple[threading.Event, threading.Event] | None = None
 
 
 class _Handler:
@@ -45,6 +47,11 @@ class _Handler:
 
     async def handle_MAIL(self, server: Any, session: Any, envelope: Any, address: str,
                           options: list[str]) -> str:
+        hang = self.sink.behaviour.hang_mail
+        if hang is not None:
+            seen, release = hang
+            seen.set()
+            await asyncio.get_running_loop().run_in_executor(None, release.wait)
         reply = self._queued("MAIL")
         if reply:
             return reply
