@@ -367,13 +367,20 @@ class Archive:
         return waiting(self.root / DIRECTORY)
 
     def _index_lacking(self, names: list[str], *, reader: TextReader | None = None) -> None:
-        """Index those of ``names`` stored and not indexed, read from the archive."""
+        """Index those of ``names`` stored and not indexed, read from the archive; one
+        that cannot be read is logged and left out (its journal goes all the same)."""
         assert self.index is not None
         reader = reader or self.reader
         assert reader is not None
+
+        def unreadable(exc: ArchiveReadError) -> None:
+            log.error("archive-index-failed: a message a stopped process left to index "
+                      "could not be read and is not indexed (`congvu archive verify` and "
+                      "`congvu archive index rebuild` name it too): %s", exc)
+
         for chunk in chunks(names):
             self.index.add(self._words_lacking([n for n in chunk if self.has(n)], reader,
-                                               Reindexed(), None))
+                                               Reindexed(), unreadable))
 
     def _words_lacking(self, names: list[str], reader: TextReader, done: Reindexed,
                        on_unreadable: Callable[[ArchiveReadError], None] | None,

@@ -380,3 +380,33 @@ def test_a_journal_a_crash_left_half_made_is_removed(
         assert "removed 1 half-made journal(s)" in caplog.text
     finally:
         os.close(fd)
+
+
+def _left_by_a_stopped_process(root: Path, names: list[str]) -> Path:
+    """A journal no process holds, naming ``names``: what a killed worker leaves."""
+    directory = root / DIRECTORY
+    directory.mkdir(mode=0o700, exist_ok=True)
+    journal = directory / "999999.0badcafe.names"
+    journal.write_text("".join(f"{name}\n" for name in names))
+    return journal
+
+
+@pytest.mark.parametrize("damage", ["corrupt", "changed"])
+def test_a_message_the_catch_up_cannot_read_is_logged(
+        tmp_path: Path, damage: str, caplog: pytest.LogCaptureFixture) -> None:
+    root = tmp_path / "archive"
+    bare = Archive.open(root)  # stored without the index, as a batch before a crash
+    good, bad = (o.sha256 for o in bare.put_many(letters(2)))
+    path = bare.path_of(bad)
+    if damage == "corrupt":
+        path.write_bytes(b"not a zstd frame")
+    else:  # a valid object of other bytes under its name
+        path.write_bytes(bare.path_of(good).read_bytes())
+    journal = _left_by_a_stopped_process(root, [good, bad])
+    with caplog.at_level(logging.ERROR, logger="congvu.archive"):
+        archive = opened(root)
+    assert held(archive, [good, bad]) == {good}
+    assert not journal.exists()
+    [line] = [r.getMessage() for r in caplog.records
+              if r.getMessage().startswith("archive-index-failed")]
+    assert "stopped process" in line and bad in line
