@@ -65,7 +65,7 @@ def header_fields(header: HeaderBlock) -> HeaderFields:
     # lower-cases every name it passes, once for each name asked)
     firsts: dict[str, HeaderField] = {}
     for each in header.fields:
-        name = _RECORDED_KEYS.get(each.name.lower())
+        name = _RECORDED_KEYS.get(each.key)
         if name is not None and name not in firsts:
             firsts[name] = each
     text: dict[str, str | None] = {}
